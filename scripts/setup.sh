@@ -1,0 +1,40 @@
+#!/bin/sh
+# One-command set-up on a fresh Debian 12+ or Ubuntu 22.04+ machine, as root:
+# system packages, Node.js >= 20 if missing, npm dependencies, the native and
+# TypeScript builds. Safe to run again.
+set -eu
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+  echo "setup: run as root (it installs system packages)" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+PKGS="build-essential pkg-config libseccomp-dev busybox-static iproute2 ca-certificates curl
+      docker-registry skopeo umoci runc crun containerd docker.io jq"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends $missing
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  # Debian 12 and Ubuntu 22.04 ship Node.js 18; take 20 from NodeSource.
+  curl -fsSL https://deb.nodesource.com/setup_20.x | bash -
+  apt-get install -y -qq nodejs
+fi
+
+# dockerd and containerd are only test peers: never leave the distribution's
+# services running against the host (the tests start their own instances).
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+  systemctl disable --now docker.service docker.socket containerd.service >/dev/null 2>&1 || true
+fi
+
+npm ci --no-audit --no-fund
+npm run build
+echo "setup: done. Try: sudo ./bin/berth-runc --help"

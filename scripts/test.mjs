@@ -1,0 +1,34 @@
+// Runs the suites with Node's own test runner (node:test) through tsx.
+// `node scripts/test.mjs [unit|integration] [filter]`
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const [suite, filter] = process.argv.slice(2);
+const suites = suite ? [suite] : ['unit', 'integration'];
+
+function walk(dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...walk(p));
+    else if (name.endsWith('.test.ts')) out.push(p);
+  }
+  return out.sort();
+}
+
+let failed = false;
+for (const s of suites) {
+  const files = walk(join(root, 'test', s)).filter((f) => !filter || f.includes(filter));
+  if (files.length === 0) continue;
+  console.log(`\n== ${s} tests (${files.length} files) ==`);
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${s === 'unit' ? 4 : 1}`, ...files],
+    { stdio: 'inherit', cwd: root, env: { ...process.env, BERTH_ROOT_DIR: root } },
+  );
+  if (r.status !== 0) failed = true;
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,87 @@
+// The plan: the flat list of operations that berth-init executes verbatim.
+// Every decision (which namespaces, which mounts with which flags, which ids,
+// which capabilities) is made in TypeScript when the plan is compiled; the C
+// side only performs each operation and reports its outcome. The wire format
+// and each operation's exact semantics are documented in native/README.md,
+// which is the contract between the two sides; keep both in step.
+
+export const Op = {
+  END: 0,
+  // phase 1: executed by berth-init's first process in the caller's namespaces
+  PARENT_MODE: 1,
+  OPEN_CONSOLE_SOCKET: 2,
+  OPEN_EXEC_FIFO: 3,
+  OPEN_SECCOMP_LISTENER: 4,
+  SETNS: 5,
+  TIMENS_OFFSETS: 6,
+  CLONE: 7,
+  WRITE_CHILD_FILE: 8,
+  CGROUP_ADD_CHILD: 9,
+  RUN_CHILD_HELPER: 10,
+  // phase 2: executed by the container process before exec
+  UNSHARE: 20,
+  SETRESUID: 21,
+  SETRESGID: 22,
+  SETHOSTNAME: 23,
+  SETDOMAINNAME: 24,
+  MOUNT: 25,
+  SET_ROOT: 26,
+  MOUNT_IN_ROOT: 27,
+  MKNOD_IN_ROOT: 28,
+  SYMLINK_IN_ROOT: 29,
+  MKDIR_IN_ROOT: 30,
+  MASK_IN_ROOT: 31,
+  READONLY_IN_ROOT: 32,
+  PIVOT_ROOT: 33,
+  MOVE_ROOT: 34,
+  WRITE_FILE: 35,
+  SYNC: 36,
+  HOOK: 37,
+  CONSOLE: 38,
+  SETSID: 39,
+  RLIMIT: 40,
+  ACK: 41,
+  ABORT: 42,
+  PERSONALITY: 43,
+  IOPRIO: 44,
+  SCHED: 45,
+  NO_NEW_PRIVS: 46,
+  CAPS_BOUNDING: 47,
+  USER: 48,
+  CAPS: 49,
+  SECCOMP_INIT: 50,
+  SECCOMP_ATTR: 51,
+  SECCOMP_ARCH: 52,
+  SECCOMP_RULE: 53,
+  SECCOMP_LOAD: 54,
+  CHDIR: 55,
+  UMASK: 56,
+  WAIT_START: 57,
+  EXEC: 58,
+  BIND_DEV_IN_ROOT: 59,
+} as const;
+
+export type OpCode = (typeof Op)[keyof typeof Op];
+
+/** One operation: its code, a human label used in every report about it, and its operands. */
+export interface PlanOp {
+  op: OpCode;
+  /** What the user reads when this step fails, e.g. "mount proc on /proc". */
+  label: string;
+  args: (string | number | bigint)[];
+}
+
+export interface Plan {
+  /** Operations of the first process, ending with CLONE and what follows it. */
+  parent: PlanOp[];
+  /** Operations of the container process, ending with EXEC. */
+  child: PlanOp[];
+}
+
+/** Reports that berth-init writes, one JSON object per line. */
+export type Report =
+  | { t: 'pid'; pid: number }
+  | { t: 'sync'; tag: string }
+  | { t: 'ready' }
+  | { t: 'warn'; step: string; msg: string }
+  | { t: 'error'; step: string; errno: number; msg: string };
