@@ -277,11 +277,35 @@ export interface LinuxIntelRdt {
   memBwSchema?: string;
   enableCMT?: boolean;
   enableMBM?: boolean;
+  /** runtime-spec 1.3: raw resctrl schemata lines. */
+  schemata?: string[];
+  /** runtime-spec 1.3: replaces enableCMT/enableMBM. */
+  enableMonitoring?: boolean;
 }
 
-/** A host network device moved into the container's network namespace (runtime-spec 1.2.1+). */
+/** runtime-spec 1.3: a host network device moved into the container's network namespace. */
 export interface LinuxNetDevice {
+  /** Name inside the container; defaults to the host name (the map key). */
   name?: string;
+}
+
+export type MemoryPolicyMode =
+  | 'MPOL_DEFAULT'
+  | 'MPOL_BIND'
+  | 'MPOL_INTERLEAVE'
+  | 'MPOL_WEIGHTED_INTERLEAVE'
+  | 'MPOL_PREFERRED'
+  | 'MPOL_PREFERRED_MANY'
+  | 'MPOL_LOCAL';
+
+export type MemoryPolicyFlag = 'MPOL_F_NUMA_BALANCING' | 'MPOL_F_RELATIVE_NODES' | 'MPOL_F_STATIC_NODES';
+
+/** runtime-spec 1.3: set_mempolicy(2) for the container process. */
+export interface LinuxMemoryPolicy {
+  mode: MemoryPolicyMode;
+  /** Node list such as "0-1,3". */
+  nodes?: string;
+  flags?: MemoryPolicyFlag[];
 }
 
 export interface Linux {
@@ -301,7 +325,10 @@ export interface Linux {
   readonlyPaths?: string[];
   mountLabel?: string;
   personality?: LinuxPersonality;
+  /** runtime-spec 1.3, keyed by host interface name. */
   netDevices?: Record<string, LinuxNetDevice>;
+  /** runtime-spec 1.3. */
+  memoryPolicy?: LinuxMemoryPolicy;
 }
 
 // ---------------------------------------------------------------- resources
@@ -442,12 +469,14 @@ export type SeccompArch =
   | 'SCMP_ARCH_PARISC'
   | 'SCMP_ARCH_PARISC64'
   | 'SCMP_ARCH_RISCV64'
+  // the four below entered the spec after 1.2 (libseccomp 2.6)
   | 'SCMP_ARCH_LOONGARCH64'
   | 'SCMP_ARCH_M68K'
   | 'SCMP_ARCH_SH'
   | 'SCMP_ARCH_SHEB';
 
 export type SeccompFlag =
+  // not in the spec; runc accepts it and ignores it, and so do we
   | 'SECCOMP_FILTER_FLAG_TSYNC'
   | 'SECCOMP_FILTER_FLAG_LOG'
   | 'SECCOMP_FILTER_FLAG_SPEC_ALLOW'
