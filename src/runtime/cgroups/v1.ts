@@ -1,0 +1,184 @@
+// cgroup v1 (and the hybrid layout: v1 controllers plus a directory in the
+// empty unified hierarchy, which runc joins too so that tools reading
+// /proc/<pid>/cgroup's "0::" line, and eBPF programs, see the container).
+// One directory per hierarchy; co-mounted controllers share one.
+
+import { posix } from 'node:path';
+import { errnoOf, isBerthError } from '../../common/errors.js';
+import type { LinuxResources } from '../spec/types.js';
+import { checkPid, pidsRecursive, pollUntil, readOptional, removeTree, writeField } from './common.js';
+import { normalizeDeviceRules, v1DeviceWrites } from './devices/rules.js';
+import { cgroupError } from './errors.js';
+import type { CgroupManager, FreezerState, ManagerContext } from './manager.js';
+import { unifiedDir, v1Dir, type InnerPath } from './paths.js';
+import type { Stats } from './stats.js';
+import { setV1Resources } from './v1-set.js';
+import { v1Stats } from './v1-stats.js';
+
+export class V1Manager implements CgroupManager {
+  readonly version;
+  /** hierarchy name → directory, one per hierarchy mounted on this host. */
+  private readonly dirs: Record<string, string> = {};
+  private readonly unified: string | undefined;
+  /** Directories this instance made, outermost first, so a failed setup can remove them all. */
+  private created: string[] = [];
+
+  constructor(private readonly ctx: ManagerContext, inner: InnerPath) {
+    this.version = ctx.layout.mode;
+    for (const name of Object.keys(ctx.layout.v1)) {
+      const d = v1Dir(ctx.layout, name, inner);
+      if (d) this.dirs[name] = d;
+    }
+    this.unified = ctx.layout.mode === 'hybrid' ? unifiedDir(ctx.layout, inner) : undefined;
+  }
+
+  paths(): Record<string, string> {
+    return this.unified ? { ...this.dirs, '': this.unified } : { ...this.dirs };
+  }
+
+  /** The directory of a controller, or an 'unavailable' error naming the setting that needs it. */
+  dir(controller: string, field: string): string {
+    const d = this.dirs[controller];
+    if (!d) throw cgroupError('unavailable', `this host has no ${controller} cgroup controller mounted`, field);
+    return d;
+  }
+
+  hasController(controller: string): boolean {
+    return this.dirs[controller] !== undefined;
+  }
+
+  /** Distinct directories (co-mounted controllers appear once), plus the unified one. */
+  private distinctDirs(): string[] {
+    const set = new Set(Object.values(this.dirs));
+    if (this.unified) set.add(this.unified);
+    return [...set];
+  }
+
+  async create(): Promise<void> {
+    const fs = this.ctx.fs;
+    try {
+      for (const d of this.distinctDirs()) {
+        this.created.push(...fs.mkdir(d));
+      }
+      const cpuset = this.dirs['cpuset'];
+      if (cpuset) this.fillCpuset(cpuset);
+    } catch (e) {
+      await this.destroy().catch(() => {});
+      throw isBerthError(e) ? e : cgroupError('unavailable', `creating the container's cgroups: ${(e as Error).message}`, 'linux.cgroupsPath', e);
+    }
+  }
+
+  /**
+   * A new v1 cpuset cgroup starts with empty cpuset.cpus and cpuset.mems, and
+   * a process cannot join it until both are set: copy them down from the
+   * nearest ancestor, through every empty directory on the way.
+   */
+  private fillCpuset(leaf: string): void {
+    const mount = this.ctx.layout.v1['cpuset']!.mountpoint;
+    const chain: string[] = [];
+    for (let d = leaf; d.startsWith(mount) && d !== mount; d = posix.dirname(d)) chain.unshift(d);
+    for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+      let inherited = (readOptional(this.ctx.fs, mount, file) ?? '').trim();
+      for (const d of chain) {
+        const own = (readOptional(this.ctx.fs, d, file) ?? '').trim();
+        if (own === '' && inherited !== '') writeField(this.ctx.fs, d, file, inherited, `linux.resources.cpu.${file === 'cpuset.cpus' ? 'cpus' : 'mems'}`);
+        else inherited = own;
+      }
+    }
+  }
+
+  procsFiles(): string[] {
+    return this.distinctDirs().map((d) => posix.join(d, 'cgroup.procs'));
+  }
+
+  async apply(pid: number): Promise<void> {
+    checkPid(pid);
+    for (const f of this.procsFiles()) {
+      writeField(this.ctx.fs, posix.dirname(f), 'cgroup.procs', String(pid), 'linux.cgroupsPath');
+    }
+  }
+
+  async set(resources: LinuxResources): Promise<void> {
+    if (resources.devices) {
+      const rules = normalizeDeviceRules(resources.devices);
+      const dir = this.dir('devices', 'linux.resources.devices');
+      for (const w of v1DeviceWrites(rules)) writeField(this.ctx.fs, dir, w.file, w.value, 'linux.resources.devices');
+    }
+    setV1Resources(this, this.ctx, resources);
+  }
+
+  async freeze(): Promise<void> {
+    const dir = this.dir('freezer', 'pause');
+    writeField(this.ctx.fs, dir, 'freezer.state', 'FROZEN', 'pause');
+    // The kernel reports FREEZING until every task has stopped; a task in an
+    // uninterruptible sleep can hold that up, so re-ask and give up in time.
+    const ok = await pollUntil(() => {
+      const s = this.freezerState(dir);
+      if (s === 'FREEZING') this.ctx.fs.writeFile(posix.join(dir, 'freezer.state'), 'FROZEN');
+      return s === 'FROZEN';
+    }, 5000);
+    if (!ok) {
+      writeField(this.ctx.fs, dir, 'freezer.state', 'THAWED', 'pause');
+      throw cgroupError('failed-precondition', `the processes of ${dir} did not freeze within 5 s (some are in an uninterruptible sleep); thawed them again`);
+    }
+  }
+
+  async thaw(): Promise<void> {
+    const dir = this.dir('freezer', 'resume');
+    writeField(this.ctx.fs, dir, 'freezer.state', 'THAWED', 'resume');
+    await pollUntil(() => this.freezerState(dir) === 'THAWED', 5000);
+  }
+
+  private freezerState(dir: string): string {
+    return (readOptional(this.ctx.fs, dir, 'freezer.state') ?? 'THAWED').trim();
+  }
+
+  state(): FreezerState {
+    const dir = this.dirs['freezer'];
+    if (!dir) return 'thawed';
+    return this.freezerState(dir) === 'FROZEN' ? 'frozen' : 'thawed';
+  }
+
+  pids(): number[] {
+    // Every process joins every hierarchy; read one that is there for sure.
+    for (const c of ['freezer', 'devices', 'pids', 'memory', 'cpu', 'name=systemd']) {
+      const d = this.dirs[c];
+      if (d && this.ctx.fs.exists(d)) return pidsRecursive(this.ctx.fs, d);
+    }
+    const any = this.distinctDirs().find((d) => this.ctx.fs.exists(d));
+    return any ? pidsRecursive(this.ctx.fs, any) : [];
+  }
+
+  stats(): Stats {
+    return v1Stats(this.ctx.fs, this.dirs);
+  }
+
+  killAll(): boolean {
+    return false;
+  }
+
+  async destroy(): Promise<void> {
+    let first: unknown;
+    for (const d of this.distinctDirs()) {
+      try {
+        await removeTree(this.ctx.fs, d);
+      } catch (e) {
+        first ??= e;
+      }
+    }
+    // Intermediate directories this instance made: remove them when nothing else uses them.
+    for (const d of [...this.created].reverse()) {
+      try {
+        this.ctx.fs.rmdir(d);
+      } catch (e) {
+        if (errnoOf(e) !== 'ENOENT' && errnoOf(e) !== 'EBUSY' && errnoOf(e) !== 'ENOTEMPTY') first ??= e;
+      }
+    }
+    this.created = [];
+    if (first) throw first;
+  }
+
+  exists(): boolean {
+    return this.distinctDirs().some((d) => this.ctx.fs.exists(d));
+  }
+}

@@ -1,0 +1,145 @@
+// cgroup v2: one directory in the unified hierarchy. Controllers are enabled
+// down the path (+controller in each ancestor's cgroup.subtree_control),
+// freezing goes through cgroup.freeze and cgroup.events, devices through an
+// eBPF program (devices/ebpf.ts).
+
+import { posix } from 'node:path';
+import { errnoOf, isBerthError } from '../../common/errors.js';
+import type { LinuxResources } from '../spec/types.js';
+import { checkPid, pidsRecursive, pollUntil, readOptional, removeTree, writeField } from './common.js';
+import { cgroupError } from './errors.js';
+import type { CgroupManager, FreezerState, ManagerContext } from './manager.js';
+import { unifiedDir, type InnerPath } from './paths.js';
+import type { Stats } from './stats.js';
+import { setV2Resources, V2Writer } from './v2-set.js';
+import { v2Stats } from './v2-stats.js';
+
+export class V2Manager implements CgroupManager {
+  readonly version = 'v2' as const;
+  readonly dir: string;
+  private created: string[] = [];
+
+  constructor(private readonly ctx: ManagerContext, inner: InnerPath) {
+    const d = unifiedDir(ctx.layout, inner);
+    if (!d) throw cgroupError('unavailable', 'no cgroup2 hierarchy is mounted');
+    this.dir = d;
+  }
+
+  paths(): Record<string, string> {
+    return { '': this.dir };
+  }
+
+  async create(): Promise<void> {
+    try {
+      this.created.push(...this.ctx.fs.mkdir(this.dir));
+      this.enableControllers();
+    } catch (e) {
+      await this.destroy().catch(() => {});
+      throw isBerthError(e) ? e : cgroupError('unavailable', `creating ${this.dir}: ${(e as Error).message}`, 'linux.cgroupsPath', e);
+    }
+  }
+
+  /**
+   * Makes every controller the root offers available to the container's
+   * cgroup, enabling it in each ancestor's cgroup.subtree_control from the
+   * top down. A refusal (an ancestor with processes of its own, a controller
+   * busy with real-time tasks) is not an error here: the setting that needs
+   * the controller then fails with a message naming it.
+   */
+  private enableControllers(): void {
+    const mount = this.ctx.layout.unified!.mountpoint;
+    const ancestors: string[] = [];
+    for (let d = posix.dirname(this.dir); d.startsWith(mount); d = posix.dirname(d)) {
+      ancestors.unshift(d);
+      if (d === mount) break;
+    }
+    for (const d of ancestors) {
+      const available = (readOptional(this.ctx.fs, d, 'cgroup.controllers') ?? '').trim().split(/\s+/).filter(Boolean);
+      const enabled = new Set((readOptional(this.ctx.fs, d, 'cgroup.subtree_control') ?? '').trim().split(/\s+/));
+      for (const c of available) {
+        if (enabled.has(c)) continue;
+        try {
+          this.ctx.fs.writeFile(posix.join(d, 'cgroup.subtree_control'), `+${c}`);
+        } catch {
+          /* see above */
+        }
+      }
+    }
+  }
+
+  procsFiles(): string[] {
+    return [posix.join(this.dir, 'cgroup.procs')];
+  }
+
+  async apply(pid: number): Promise<void> {
+    checkPid(pid);
+    writeField(this.ctx.fs, this.dir, 'cgroup.procs', String(pid), 'linux.cgroupsPath');
+  }
+
+  async set(resources: LinuxResources): Promise<void> {
+    setV2Resources(new V2Writer(this.ctx, this.dir), this.ctx, resources);
+  }
+
+  private frozenEvent(): boolean {
+    const events = readOptional(this.ctx.fs, this.dir, 'cgroup.events') ?? '';
+    return /^frozen 1$/m.test(events);
+  }
+
+  async freeze(): Promise<void> {
+    if (!this.ctx.fs.exists(posix.join(this.dir, 'cgroup.freeze'))) {
+      throw cgroupError('unavailable', 'this kernel has no cgroup.freeze (cgroup v2 freezer needs Linux 5.2)', 'pause');
+    }
+    writeField(this.ctx.fs, this.dir, 'cgroup.freeze', '1', 'pause');
+    const ok = await pollUntil(() => this.frozenEvent(), 5000);
+    if (!ok) {
+      writeField(this.ctx.fs, this.dir, 'cgroup.freeze', '0', 'pause');
+      throw cgroupError('failed-precondition', `the processes of ${this.dir} did not freeze within 5 s; thawed them again`);
+    }
+  }
+
+  async thaw(): Promise<void> {
+    writeField(this.ctx.fs, this.dir, 'cgroup.freeze', '0', 'resume');
+    await pollUntil(() => !this.frozenEvent(), 5000);
+  }
+
+  state(): FreezerState {
+    return (readOptional(this.ctx.fs, this.dir, 'cgroup.freeze') ?? '0').trim() === '1' ? 'frozen' : 'thawed';
+  }
+
+  pids(): number[] {
+    return this.ctx.fs.exists(this.dir) ? pidsRecursive(this.ctx.fs, this.dir) : [];
+  }
+
+  stats(): Stats {
+    return v2Stats(this.ctx.fs, this.dir);
+  }
+
+  killAll(): boolean {
+    if (!this.ctx.fs.exists(posix.join(this.dir, 'cgroup.kill'))) return false;
+    writeField(this.ctx.fs, this.dir, 'cgroup.kill', '1', 'kill --all');
+    return true;
+  }
+
+  async destroy(): Promise<void> {
+    let first: unknown;
+    try {
+      await removeTree(this.ctx.fs, this.dir);
+    } catch (e) {
+      first = e;
+    }
+    for (const d of [...this.created].reverse()) {
+      try {
+        this.ctx.fs.rmdir(d);
+      } catch (e) {
+        const errno = errnoOf(e);
+        if (errno !== 'ENOENT' && errno !== 'EBUSY' && errno !== 'ENOTEMPTY') first ??= e;
+      }
+    }
+    this.created = [];
+    if (first) throw first;
+  }
+
+  exists(): boolean {
+    return this.ctx.fs.exists(this.dir);
+  }
+}
