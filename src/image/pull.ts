@@ -1,0 +1,208 @@
+// Pull: resolve a reference to a digest, fetch the index (if any), choose the
+// manifest for the platform, then the config and the layers (a bounded number
+// at a time) straight into the content store. Every blob is verified by the
+// store before it becomes visible; an interrupted pull leaves partial ingests
+// that the next pull resumes with Range requests. Progress events follow
+// Docker's per-layer statuses so a CLI can render them the same way.
+
+import { BerthError, isBerthError } from '../common/errors.js';
+import type { ContentStore, Descriptor } from './content/types.js';
+import { MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, parseImageConfig, parseManifest, type ImageConfig, type ImageManifest } from './manifest.js';
+import { hostPlatform, normalizePlatform, parsePlatform, selectManifest, type NormalPlatform } from './platform.js';
+import { formatReference, parseDockerRef, pullTarget, type Reference } from './reference.js';
+import { RegistryClient, type RegistryOptions } from './registry/client.js';
+
+/** The label containerd uses to remember which repositories of a registry hold a blob. */
+export function sourceLabel(registry: string): string {
+  return `containerd.io/distribution.source.${registry}`;
+}
+
+export type PullStatus =
+  | 'Resolving'
+  | 'Resolved'
+  | 'Waiting'
+  | 'Downloading'
+  | 'Verifying Checksum'
+  | 'Download complete'
+  | 'Already exists'
+  | 'Pull complete'
+  | 'Retrying';
+
+export interface PullProgress {
+  /** Docker's short id: the first 12 hex digits of the digest (or the reference for Resolving). */
+  id: string;
+  status: PullStatus;
+  digest?: string;
+  /** Bytes so far and total, for Downloading. */
+  current?: number;
+  total?: number;
+  kind?: 'index' | 'manifest' | 'config' | 'layer';
+}
+
+export interface PullOptions {
+  store: ContentStore;
+  /** "linux/arm64/v8" or a platform object; default the host's. */
+  platform?: string | NormalPlatform;
+  /** Layers downloaded at once; default 3. */
+  concurrency?: number;
+  progress?: (e: PullProgress) => void;
+  registryOptions?: RegistryOptions;
+  /** Reuse a client (and its tokens) across pulls of one registry. */
+  client?: RegistryClient;
+}
+
+export interface PullResult {
+  /** Canonical name: "docker.io/library/busybox:latest". */
+  name: string;
+  reference: Reference;
+  /** What the reference resolved to: an index or a manifest. */
+  target: Descriptor;
+  /** The manifest chosen for the platform (the target itself when it is a manifest). */
+  manifest: Descriptor;
+  config: Descriptor;
+  layers: Descriptor[];
+  imageConfig: ImageConfig;
+  platform: NormalPlatform;
+}
+
+export function shortId(digest: string): string {
+  const i = digest.indexOf(':');
+  return digest.slice(i + 1, i + 13);
+}
+
+/** Run `fn` over `items`, at most `limit` at a time; the first failure wins after all settle. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T, i: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  let failed: { e: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (next < items.length && !failed) {
+      const i = next++;
+      try {
+        out[i] = await fn(items[i]!, i);
+      } catch (e) {
+        failed ??= { e };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failed) throw failed.e;
+  return out;
+}
+
+async function addSourceLabel(store: ContentStore, digest: string, registry: string, repo: string): Promise<void> {
+  const key = sourceLabel(registry);
+  const info = await store.info(digest);
+  const have = (info.labels[key] ?? '').split(',').filter(Boolean);
+  if (have.includes(repo)) return;
+  await store.setLabels(digest, { [key]: [...have, repo].join(',') });
+}
+
+/** Fetch a manifest or index into the store (or read it when already there). */
+async function fetchManifestInto(
+  client: RegistryClient,
+  store: ContentStore,
+  repo: string,
+  desc: Descriptor,
+  prefetched?: { bytes: Buffer; digest: string },
+): Promise<Buffer> {
+  if (desc.size > MAX_MANIFEST_SIZE) {
+    throw new BerthError('image', 'invalid-argument', `manifest ${desc.digest}: ${desc.size} bytes is over the ${MAX_MANIFEST_SIZE}-byte limit`);
+  }
+  if (await store.has(desc.digest)) return store.readBytes(desc.digest, MAX_MANIFEST_SIZE);
+  const bytes = prefetched && prefetched.digest === desc.digest ? prefetched.bytes : (await client.fetchManifest(repo, desc.digest, desc)).bytes;
+  // Parse before storing: a document we cannot use must not enter the store.
+  parseManifest(bytes, { mediaType: desc.mediaType, what: `manifest ${desc.digest}` });
+  await store.put(bytes, { digest: desc.digest, mediaType: desc.mediaType });
+  return bytes;
+}
+
+export async function pullImage(ref: string | Reference, opts: PullOptions): Promise<PullResult> {
+  const r = typeof ref === 'string' ? parseDockerRef(ref) : ref;
+  const name = formatReference(r);
+  const repo = r.path;
+  const store = opts.store;
+  const emit = opts.progress ?? (() => undefined);
+  const client = opts.client ?? new RegistryClient(r.domain, opts.registryOptions);
+  const want = opts.platform === undefined ? hostPlatform() : typeof opts.platform === 'string' ? parsePlatform(opts.platform) : normalizePlatform(opts.platform);
+
+  const reference = pullTarget(r);
+  emit({ id: reference, status: 'Resolving' });
+  const resolved = await client.resolve(repo, reference);
+  const target = resolved.descriptor;
+  emit({ id: shortId(target.digest), status: 'Resolved', digest: target.digest });
+
+  let rootBytes = await fetchManifestInto(client, store, repo, target, resolved.manifest);
+  await addSourceLabel(store, target.digest, r.domain, repo);
+  let parsed = parseManifest(rootBytes, { mediaType: target.mediaType, what: name });
+  let manifestDesc: Descriptor = target;
+  if (parsed.kind === 'index') {
+    const chosen = selectManifest(parsed.index.manifests as Descriptor[], want, name);
+    manifestDesc = { mediaType: chosen.mediaType, digest: chosen.digest, size: chosen.size };
+    if (chosen.platform) manifestDesc.platform = chosen.platform;
+    rootBytes = await fetchManifestInto(client, store, repo, manifestDesc);
+    await addSourceLabel(store, manifestDesc.digest, r.domain, repo);
+    parsed = parseManifest(rootBytes, { mediaType: manifestDesc.mediaType, what: `${name} (${manifestDesc.digest})` });
+    if (parsed.kind !== 'manifest') {
+      throw new BerthError('image', 'invalid-argument', `${name}: index entry ${manifestDesc.digest} is another index, not an image manifest`);
+    }
+  }
+  const manifest: ImageManifest = parsed.manifest;
+  const config = manifest.config as Descriptor;
+  const layers = manifest.layers as Descriptor[];
+
+  if (config.size > MAX_CONFIG_SIZE) {
+    throw new BerthError('image', 'invalid-argument', `${name}: config of ${config.size} bytes is over the ${MAX_CONFIG_SIZE}-byte limit`);
+  }
+  if (!(await store.has(config.digest))) {
+    await client.fetchBlob(repo, config, store, { ref: `config-${config.digest}` });
+  }
+  await addSourceLabel(store, config.digest, r.domain, repo);
+  const imageConfig = parseImageConfig(await store.readBytes(config.digest, MAX_CONFIG_SIZE), { what: `config of ${name}` });
+  const diffIds = imageConfig.rootfs?.diff_ids;
+  if (Array.isArray(diffIds) && diffIds.length !== layers.length) {
+    throw new BerthError('image', 'invalid-argument', `${name}: the manifest lists ${layers.length} layers but the config ${diffIds.length} diff ids`);
+  }
+
+  // Docker shows every layer first, then works through them.
+  const have = await Promise.all(layers.map((l) => store.has(l.digest)));
+  layers.forEach((l, i) => {
+    emit({ id: shortId(l.digest), status: have[i] ? 'Already exists' : 'Waiting', digest: l.digest, kind: 'layer' });
+  });
+
+  await mapLimit(layers, opts.concurrency ?? 3, async (layer, i) => {
+    const id = shortId(layer.digest);
+    if (have[i]) {
+      await addSourceLabel(store, layer.digest, r.domain, repo);
+      return;
+    }
+    // Foreign / non-distributable layers are fetched from the registry too:
+    // fetching their `urls` is not done yet (see the registry README).
+    let last = 0;
+    try {
+      const { alreadyExists } = await client.fetchBlob(repo, layer, store, {
+        ref: `layer-${layer.digest}`,
+        onProgress: (done, total) => {
+          // Throttle: about every 512 KiB, and always the last byte.
+          if (done === total || done - last >= 512 * 1024 || done < last) {
+            last = done;
+            emit({ id, status: done === total ? 'Verifying Checksum' : 'Downloading', digest: layer.digest, current: done, total, kind: 'layer' });
+          }
+        },
+      });
+      if (alreadyExists) {
+        emit({ id, status: 'Already exists', digest: layer.digest, kind: 'layer' });
+      } else {
+        emit({ id, status: 'Download complete', digest: layer.digest, kind: 'layer' });
+      }
+    } catch (e) {
+      if (isBerthError(e)) throw e;
+      throw new BerthError('image', 'unavailable', `${name}: layer ${layer.digest}: ${String(e)}`, { cause: e });
+    }
+    await addSourceLabel(store, layer.digest, r.domain, repo);
+    emit({ id, status: 'Pull complete', digest: layer.digest, kind: 'layer' });
+  });
+
+  const platform = manifestDesc.platform ? normalizePlatform(manifestDesc.platform) : normalizePlatform({ os: imageConfig.os ?? want.os, architecture: imageConfig.architecture ?? want.architecture, variant: imageConfig.variant });
+  return { name, reference: r, target, manifest: manifestDesc, config, layers, imageConfig, platform };
+}
