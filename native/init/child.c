@@ -1,0 +1,81 @@
+/*
+ * The container process: phase 2.
+ *
+ * Released by the first process, it reads the whole of phase 2 (up to END)
+ * before doing anything, then executes it in order. Only SYNC reads from the
+ * socket afterwards (one ACK or ABORT each), so the runtime may write phase 2
+ * at once and answer the SYNC points later.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "init.h"
+
+static int op_unknown(const struct op *op)
+{
+	op_msg("plan error: operation %" PRIu32 " is not a phase 2 operation", op->code);
+	errno = EINVAL;
+	return -1;
+}
+
+static int run_phase2_op(const struct op *op)
+{
+	switch (op->code) {
+	case OP_UNSHARE: return op_unshare(op);
+	case OP_SETRESUID: return op_setresuid(op);
+	case OP_SETRESGID: return op_setresgid(op);
+	case OP_SETHOSTNAME: return op_sethostname(op);
+	case OP_SETDOMAINNAME: return op_setdomainname(op);
+	case OP_MOUNT: return op_mount(op);
+	case OP_SET_ROOT: return op_set_root(op);
+	case OP_MOUNT_IN_ROOT: return op_mount_in_root(op);
+	case OP_MKNOD_IN_ROOT: return op_mknod_in_root(op);
+	case OP_SYMLINK_IN_ROOT: return op_symlink_in_root(op);
+	case OP_MKDIR_IN_ROOT: return op_mkdir_in_root(op);
+	case OP_MASK_IN_ROOT: return op_mask_in_root(op);
+	case OP_READONLY_IN_ROOT: return op_readonly_in_root(op);
+	case OP_PIVOT_ROOT: return op_pivot_root(op);
+	case OP_MOVE_ROOT: return op_move_root(op);
+	case OP_WRITE_FILE: return op_write_file(op);
+	case OP_SYNC: return op_sync(op);
+	case OP_HOOK: return op_hook(op);
+	case OP_CONSOLE: return op_console(op);
+	case OP_SETSID: return op_setsid(op);
+	case OP_RLIMIT: return op_rlimit(op);
+	case OP_PERSONALITY: return op_personality(op);
+	case OP_IOPRIO: return op_ioprio(op);
+	case OP_SCHED: return op_sched(op);
+	case OP_NO_NEW_PRIVS: return op_no_new_privs(op);
+	case OP_CAPS_BOUNDING: return op_caps_bounding(op);
+	case OP_USER: return op_user(op);
+	case OP_CAPS: return op_caps(op);
+	case OP_SECCOMP_INIT: return op_seccomp_init(op);
+	case OP_SECCOMP_ATTR: return op_seccomp_attr(op);
+	case OP_SECCOMP_ARCH: return op_seccomp_arch(op);
+	case OP_SECCOMP_RULE: return op_seccomp_rule(op);
+	case OP_SECCOMP_LOAD: return op_seccomp_load(op);
+	case OP_CHDIR: return op_chdir(op);
+	case OP_UMASK: return op_umask(op);
+	case OP_WAIT_START: return op_wait_start(op);
+	case OP_EXEC: return op_exec(op);
+	case OP_BIND_DEV_IN_ROOT: return op_bind_dev_in_root(op);
+	default: return op_unknown(op);
+	}
+}
+
+void run_container_process(void)
+{
+	struct phase p;
+
+	if (read_phase(g.plan_fd, &p) < 0)
+		die_plain("read plan (phase 2)", errno, op_msg_get());
+	for (size_t i = 0; i < p.n; i++) {
+		op_msg_clear();
+		if (run_phase2_op(&p.ops[i]) < 0)
+			die_op(&p.ops[i], errno);
+	}
+	/* Only a successful EXEC leaves the loop above. */
+	die_plain("plan", EINVAL, "plan error: phase 2 ended without EXEC");
+}

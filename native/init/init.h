@@ -1,0 +1,200 @@
+/*
+ * berth-init: shared declarations of the plan executor.
+ *
+ * The contract (wire format, reports, operations) is native/README.md. Every
+ * operation is one small function `int op_xxx(const struct op *)` that returns
+ * 0, or -1 with errno set (and, when strerror cannot say what went wrong,
+ * a message set with op_msg()). The dispatcher turns a -1 into an error report
+ * carrying the operation's label, so no op function reports by itself.
+ */
+#ifndef BERTH_INIT_H
+#define BERTH_INIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Operation codes: identical to src/runtime/plan/ops.ts. */
+enum {
+	OP_END = 0,
+	OP_PARENT_MODE = 1,
+	OP_OPEN_CONSOLE_SOCKET = 2,
+	OP_OPEN_EXEC_FIFO = 3,
+	OP_OPEN_SECCOMP_LISTENER = 4,
+	OP_SETNS = 5,
+	OP_TIMENS_OFFSETS = 6,
+	OP_CLONE = 7,
+	OP_WRITE_CHILD_FILE = 8,
+	OP_CGROUP_ADD_CHILD = 9,
+	OP_RUN_CHILD_HELPER = 10,
+	OP_UNSHARE = 20,
+	OP_SETRESUID = 21,
+	OP_SETRESGID = 22,
+	OP_SETHOSTNAME = 23,
+	OP_SETDOMAINNAME = 24,
+	OP_MOUNT = 25,
+	OP_SET_ROOT = 26,
+	OP_MOUNT_IN_ROOT = 27,
+	OP_MKNOD_IN_ROOT = 28,
+	OP_SYMLINK_IN_ROOT = 29,
+	OP_MKDIR_IN_ROOT = 30,
+	OP_MASK_IN_ROOT = 31,
+	OP_READONLY_IN_ROOT = 32,
+	OP_PIVOT_ROOT = 33,
+	OP_MOVE_ROOT = 34,
+	OP_WRITE_FILE = 35,
+	OP_SYNC = 36,
+	OP_HOOK = 37,
+	OP_CONSOLE = 38,
+	OP_SETSID = 39,
+	OP_RLIMIT = 40,
+	OP_ACK = 41,
+	OP_ABORT = 42,
+	OP_PERSONALITY = 43,
+	OP_IOPRIO = 44,
+	OP_SCHED = 45,
+	OP_NO_NEW_PRIVS = 46,
+	OP_CAPS_BOUNDING = 47,
+	OP_USER = 48,
+	OP_CAPS = 49,
+	OP_SECCOMP_INIT = 50,
+	OP_SECCOMP_ATTR = 51,
+	OP_SECCOMP_ARCH = 52,
+	OP_SECCOMP_RULE = 53,
+	OP_SECCOMP_LOAD = 54,
+	OP_CHDIR = 55,
+	OP_UMASK = 56,
+	OP_WAIT_START = 57,
+	OP_EXEC = 58,
+	OP_BIND_DEV_IN_ROOT = 59,
+};
+
+/* One plan record. `arg` excludes the label; every operand is NUL-terminated
+ * (an operand may also contain NULs, hence `len`). */
+struct op {
+	uint32_t code;
+	uint32_t argc;
+	const char *label;
+	char **arg;
+	size_t *len;
+};
+
+/* A phase: the records up to (not including) END. */
+struct phase {
+	struct op *ops;
+	size_t n;
+};
+
+enum parent_mode { MODE_UNSET = 0, MODE_EXIT, MODE_WAIT, MODE_WAIT_TTY };
+
+/* Process-wide state. Every descriptor here is close-on-exec. */
+struct init_state {
+	int plan_fd;          /* the runtime's socket: plan in, reports out */
+	int exit_code;        /* 2 in the first process, 1 in the container process */
+	enum parent_mode mode;
+	pid_t child;          /* first process: the container process, 0 before CLONE */
+	int sync_fd;          /* internal socketpair end (release, pty master) */
+	int console_sock;     /* OPEN_CONSOLE_SOCKET, or -1 */
+	int fifo_fd;          /* OPEN_EXEC_FIFO (O_PATH), or -1 */
+	int listener_sock;    /* OPEN_SECCOMP_LISTENER, or -1 */
+	int root_fd;          /* SET_ROOT (O_PATH|O_DIRECTORY), or -1 */
+	void *seccomp;        /* scmp_filter_ctx of SECCOMP_INIT, or NULL */
+};
+
+extern struct init_state g;
+
+/* wire.c: reading the plan and decoding operands. */
+int read_phase(int fd, struct phase *out);
+int read_record(int fd, struct op *out);
+int need_args(const struct op *op, uint32_t n);
+int arg_u64(const struct op *op, uint32_t i, uint64_t *out);
+int arg_i64(const struct op *op, uint32_t i, int64_t *out);
+int arg_int(const struct op *op, uint32_t i, int *out);
+int arg_u32(const struct op *op, uint32_t i, uint32_t *out);
+/* An empty operand where mount(2) takes a pointer means NULL. */
+const char *arg_or_null(const struct op *op, uint32_t i);
+
+/* report.c: JSON-line reports on the plan socket. */
+void op_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void op_msg_clear(void);
+const char *op_msg_get(void);
+void report_pid(pid_t pid);
+void report_sync(const char *tag);
+void report_ready(void);
+void report_warn(const char *step, const char *msg);
+void report_error(const char *step, int err, const char *msg);
+/* Report the failure of `op` (errno and op_msg) and exit with g.exit_code. */
+void __attribute__((noreturn)) die_op(const struct op *op, int err);
+/* A failure outside any op (the plan itself is unreadable). */
+void __attribute__((noreturn)) die_plain(const char *step, int err, const char *msg);
+
+/* selfexe.c */
+int ensure_sealed_self(int argc, char **argv);
+
+/* parent.c: phase 1 and the first process's life after it. */
+void __attribute__((noreturn)) run_first_process(void);
+
+/* child.c: phase 2. */
+void __attribute__((noreturn)) run_container_process(void);
+
+/* relay.c: PARENT_MODE wait and wait-tty. */
+void __attribute__((noreturn)) wait_for_child(int with_tty);
+
+/* rootfs.c */
+int op_mount(const struct op *op);
+int op_set_root(const struct op *op);
+int op_mount_in_root(const struct op *op);
+int op_mknod_in_root(const struct op *op);
+int op_symlink_in_root(const struct op *op);
+int op_mkdir_in_root(const struct op *op);
+int op_mask_in_root(const struct op *op);
+int op_readonly_in_root(const struct op *op);
+int op_bind_dev_in_root(const struct op *op);
+int op_pivot_root(const struct op *op);
+int op_move_root(const struct op *op);
+
+/* process.c */
+int op_unshare(const struct op *op);
+int op_setresuid(const struct op *op);
+int op_setresgid(const struct op *op);
+int op_sethostname(const struct op *op);
+int op_setdomainname(const struct op *op);
+int op_write_file(const struct op *op);
+int op_setsid(const struct op *op);
+int op_rlimit(const struct op *op);
+int op_personality(const struct op *op);
+int op_ioprio(const struct op *op);
+int op_sched(const struct op *op);
+int op_no_new_privs(const struct op *op);
+int op_caps_bounding(const struct op *op);
+int op_user(const struct op *op);
+int op_caps(const struct op *op);
+int op_chdir(const struct op *op);
+int op_umask(const struct op *op);
+int op_console(const struct op *op);
+
+/* run.c: programs run by the init (hooks, id-map helpers). */
+int op_hook(const struct op *op);
+int run_helper(char *const argv[]);
+
+/* seccomp.c */
+int op_seccomp_init(const struct op *op);
+int op_seccomp_attr(const struct op *op);
+int op_seccomp_arch(const struct op *op);
+int op_seccomp_rule(const struct op *op);
+int op_seccomp_load(const struct op *op);
+
+/* exec.c */
+int op_sync(const struct op *op);
+int op_wait_start(const struct op *op);
+int op_exec(const struct op *op);
+
+/* util.c */
+int write_all(int fd, const void *buf, size_t len);
+int write_file_once(int dirfd, const char *path, const void *buf, size_t len);
+int send_fd(int sock, int fd, const void *body, size_t len);
+int recv_fd(int sock, int *fd_out);
+int connect_unix(const char *path);
+int set_cloexec(int fd, int on);
+
+#endif

@@ -1,0 +1,335 @@
+/*
+ * The first process: phase 1, in the caller's namespaces.
+ *
+ * It opens what the container process will need from the host side (console
+ * socket, exec fifo, seccomp listener), joins or prepares namespaces, clones
+ * the container process, and while that process is held on an internal
+ * socketpair it writes its id maps and places it in its cgroups. Then it
+ * releases it and becomes what PARENT_MODE says.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "init.h"
+
+static int op_parent_mode(const struct op *op)
+{
+	if (need_args(op, 1) < 0)
+		return -1;
+	if (g.child > 0) {
+		op_msg("plan error: PARENT_MODE after CLONE");
+		errno = EINVAL;
+		return -1;
+	}
+	if (strcmp(op->arg[0], "exit") == 0)
+		g.mode = MODE_EXIT;
+	else if (strcmp(op->arg[0], "wait") == 0)
+		g.mode = MODE_WAIT;
+	else if (strcmp(op->arg[0], "wait-tty") == 0)
+		g.mode = MODE_WAIT_TTY;
+	else {
+		op_msg("plan error: unknown parent mode \"%.64s\"", op->arg[0]);
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+static int open_socket_into(const struct op *op, int *slot)
+{
+	if (need_args(op, 1) < 0)
+		return -1;
+
+	int s = connect_unix(op->arg[0]);
+
+	if (s < 0)
+		return -1;
+	if (*slot >= 0)
+		close(*slot);
+	*slot = s;
+	return 0;
+}
+
+static int op_open_console_socket(const struct op *op)
+{
+	return open_socket_into(op, &g.console_sock);
+}
+
+static int op_open_seccomp_listener(const struct op *op)
+{
+	return open_socket_into(op, &g.listener_sock);
+}
+
+/* O_PATH: opening a fifo for writing would block until `start`; WAIT_START
+ * reopens this handle through /proc/self/fd when the time comes. */
+static int op_open_exec_fifo(const struct op *op)
+{
+	if (need_args(op, 1) < 0)
+		return -1;
+
+	int fd = open(op->arg[0], O_PATH | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (g.fifo_fd >= 0)
+		close(g.fifo_fd);
+	g.fifo_fd = fd;
+	return 0;
+}
+
+static int op_setns(const struct op *op)
+{
+	int nstype;
+
+	if (need_args(op, 2) < 0 || arg_int(op, 1, &nstype) < 0)
+		return -1;
+
+	int fd = open(op->arg[0], O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+
+	int rc = setns(fd, nstype);
+	int err = errno;
+
+	close(fd);
+	errno = err;
+	return rc;
+}
+
+/* unshare(CLONE_NEWTIME) moves only our future children into the new time
+ * namespace, and its offsets can be written only until one enters it: so
+ * before CLONE. */
+static int op_timens_offsets(const struct op *op)
+{
+	if (need_args(op, 1) < 0)
+		return -1;
+	if (unshare(CLONE_NEWTIME) < 0)
+		return -1;
+	return write_file_once(AT_FDCWD, "/proc/self/timens_offsets", op->arg[0], op->len[0]);
+}
+
+static int op_clone(const struct op *op)
+{
+	uint64_t flags;
+	int sp[2];
+
+	if (arg_u64(op, 0, &flags) < 0)
+		return -1;
+	if (g.mode == MODE_UNSET) {
+		op_msg("plan error: CLONE before PARENT_MODE");
+		errno = EINVAL;
+		return -1;
+	}
+	if (g.child > 0) {
+		op_msg("plan error: a second CLONE");
+		errno = EINVAL;
+		return -1;
+	}
+	/* The low byte of clone's flags is the exit signal (CLONE_NEWTIME
+	 * lives there too, which is why it cannot be cloned). */
+	if (flags & 0xff) {
+		op_msg("plan error: CLONE flags %#" PRIx64 " overlap the exit-signal byte", flags);
+		errno = EINVAL;
+		return -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+		return -1;
+
+	/* Raw clone with no new stack: fork semantics, so the child simply
+	 * returns here and carries on in the same code. */
+	long pid = syscall(SYS_clone, (unsigned long)flags | SIGCHLD, 0UL, NULL, NULL, 0UL);
+
+	if (pid < 0) {
+		int err = errno;
+
+		close(sp[0]);
+		close(sp[1]);
+		errno = err;
+		return -1;
+	}
+	if (pid == 0) {
+		char go;
+		ssize_t n;
+
+		close(sp[0]);
+		g.sync_fd = sp[1];
+		g.exit_code = 1;
+		g.child = 0;
+		/* Held until the first process has mapped our ids and placed us
+		 * in our cgroups. EOF means it failed and has reported why. */
+		do
+			n = read(g.sync_fd, &go, 1);
+		while (n < 0 && errno == EINTR);
+		if (n != 1)
+			_exit(1);
+		run_container_process();
+	}
+	close(sp[1]);
+	g.sync_fd = sp[0];
+	g.child = (pid_t)pid;
+	return 0;
+}
+
+static int need_child(void)
+{
+	if (g.child > 0)
+		return 0;
+	op_msg("plan error: operation needs the container process (after CLONE)");
+	errno = EINVAL;
+	return -1;
+}
+
+static int op_write_child_file(const struct op *op)
+{
+	char path[64 + 256];
+
+	if (need_args(op, 2) < 0 || need_child() < 0)
+		return -1;
+	if (strchr(op->arg[0], '/') || strlen(op->arg[0]) > 255) {
+		op_msg("plan error: \"%.64s\" is not a file name", op->arg[0]);
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)g.child, op->arg[0]);
+	return write_file_once(AT_FDCWD, path, op->arg[1], op->len[1]);
+}
+
+static int op_cgroup_add_child(const struct op *op)
+{
+	char pid[32];
+
+	if (need_args(op, 1) < 0 || need_child() < 0)
+		return -1;
+	snprintf(pid, sizeof(pid), "%d", (int)g.child);
+	return write_file_once(AT_FDCWD, op->arg[0], pid, strlen(pid));
+}
+
+/* Every "{pid}" in s replaced by the container process's pid. */
+static char *subst_pid(const char *s)
+{
+	static const char key[] = "{pid}";
+	char pid[32];
+	size_t n = 0;
+
+	snprintf(pid, sizeof(pid), "%d", (int)g.child);
+	for (const char *p = s; (p = strstr(p, key)); p += sizeof(key) - 1)
+		n++;
+
+	char *out = malloc(strlen(s) + n * strlen(pid) + 1);
+
+	if (!out)
+		return NULL;
+
+	char *o = out;
+
+	for (const char *p = s;;) {
+		const char *hit = strstr(p, key);
+
+		if (!hit) {
+			strcpy(o, p);
+			break;
+		}
+		memcpy(o, p, (size_t)(hit - p));
+		o += hit - p;
+		strcpy(o, pid);
+		o += strlen(pid);
+		p = hit + sizeof(key) - 1;
+	}
+	return out;
+}
+
+static int op_run_child_helper(const struct op *op)
+{
+	uint32_t n;
+
+	if (arg_u32(op, 0, &n) < 0 || need_child() < 0)
+		return -1;
+	if (n == 0 || need_args(op, 1 + n) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+
+	char **argv = calloc((size_t)n + 1, sizeof(*argv));
+
+	if (!argv)
+		return -1;
+	for (uint32_t i = 0; i < n; i++)
+		if (!(argv[i] = subst_pid(op->arg[1 + i])))
+			return -1;
+	return run_helper(argv);
+}
+
+static int run_phase1_op(const struct op *op)
+{
+	switch (op->code) {
+	case OP_PARENT_MODE: return op_parent_mode(op);
+	case OP_OPEN_CONSOLE_SOCKET: return op_open_console_socket(op);
+	case OP_OPEN_EXEC_FIFO: return op_open_exec_fifo(op);
+	case OP_OPEN_SECCOMP_LISTENER: return op_open_seccomp_listener(op);
+	case OP_SETNS: return op_setns(op);
+	case OP_TIMENS_OFFSETS: return op_timens_offsets(op);
+	case OP_CLONE: return op_clone(op);
+	case OP_WRITE_CHILD_FILE: return op_write_child_file(op);
+	case OP_CGROUP_ADD_CHILD: return op_cgroup_add_child(op);
+	case OP_RUN_CHILD_HELPER: return op_run_child_helper(op);
+	default:
+		op_msg("plan error: operation %" PRIu32 " is not a phase 1 operation", op->code);
+		errno = EINVAL;
+		return -1;
+	}
+}
+
+static void close_slot(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+void run_first_process(void)
+{
+	struct phase p;
+
+	if (read_phase(g.plan_fd, &p) < 0)
+		die_plain("read plan (phase 1)", errno, op_msg_get());
+	for (size_t i = 0; i < p.n; i++) {
+		op_msg_clear();
+		if (run_phase1_op(&p.ops[i]) < 0)
+			die_op(&p.ops[i], errno);
+	}
+	if (g.child == 0)
+		die_plain("plan", EINVAL, "plan error: phase 1 has no CLONE");
+
+	/* The pid is reported before the release, so that the runtime knows
+	 * it before any report of the container process can arrive. */
+	report_pid(g.child);
+	if (write_all(g.sync_fd, "1", 1) < 0)
+		die_plain("release the container process", errno, NULL);
+
+	/* The container process has its own copies of these; ours would only
+	 * keep the runtime from seeing EOF on the plan socket at exec. */
+	close_slot(&g.plan_fd);
+	close_slot(&g.console_sock);
+	close_slot(&g.fifo_fd);
+	close_slot(&g.listener_sock);
+
+	switch (g.mode) {
+	case MODE_WAIT:
+		close_slot(&g.sync_fd);
+		wait_for_child(0);
+	case MODE_WAIT_TTY:
+		wait_for_child(1);
+	default:
+		_exit(0);
+	}
+}

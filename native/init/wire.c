@@ -1,0 +1,208 @@
+/*
+ * Reading plan records and decoding their operands.
+ *
+ * Record: u32le op, u32le argc, argc × (u32le len, len bytes); arg 0 is the
+ * label. We read exactly one record at a time and never past END, because the
+ * same socket carries the next phase (read by the other process) and the
+ * ACK/ABORT answers to SYNC.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "init.h"
+
+/* Sanity bounds: the plan comes from our own runtime, but a corrupt stream
+ * must give a clear error, not an attempt to allocate gigabytes. */
+#define MAX_ARGS (1u << 16)
+#define MAX_ARG_LEN (64u << 20)
+
+/* Read exactly len bytes; 0 on success, -1 with errno (EPIPE on early EOF). */
+static int read_exact(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = read(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0) {
+			errno = EPIPE;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int read_u32(int fd, uint32_t *out)
+{
+	uint32_t v;
+
+	if (read_exact(fd, &v, sizeof(v)) < 0)
+		return -1;
+	*out = le32toh(v);
+	return 0;
+}
+
+int read_record(int fd, struct op *out)
+{
+	uint32_t code, argc;
+
+	if (read_u32(fd, &code) < 0 || read_u32(fd, &argc) < 0)
+		return -1;
+	if (argc == 0 || argc > MAX_ARGS) {
+		op_msg("plan record (op %" PRIu32 ") has %" PRIu32 " operands", code, argc);
+		errno = EINVAL;
+		return -1;
+	}
+
+	char **argv = calloc(argc + 1, sizeof(*argv));
+	size_t *lens = calloc(argc + 1, sizeof(*lens));
+
+	if (!argv || !lens)
+		return -1;
+	for (uint32_t i = 0; i < argc; i++) {
+		uint32_t len;
+
+		if (read_u32(fd, &len) < 0)
+			return -1;
+		if (len > MAX_ARG_LEN) {
+			op_msg("plan record (op %" PRIu32 ") has an operand of %" PRIu32 " bytes", code, len);
+			errno = EINVAL;
+			return -1;
+		}
+		argv[i] = malloc((size_t)len + 1);
+		if (!argv[i])
+			return -1;
+		if (read_exact(fd, argv[i], len) < 0)
+			return -1;
+		argv[i][len] = '\0';
+		lens[i] = len;
+	}
+	out->code = code;
+	out->argc = argc - 1;
+	out->label = argv[0];
+	out->arg = argv + 1;
+	out->len = lens + 1;
+	return 0;
+}
+
+int read_phase(int fd, struct phase *out)
+{
+	size_t cap = 32;
+
+	out->n = 0;
+	out->ops = malloc(cap * sizeof(*out->ops));
+	if (!out->ops)
+		return -1;
+	for (;;) {
+		struct op op;
+
+		if (read_record(fd, &op) < 0)
+			return -1;
+		if (op.code == OP_END)
+			return 0;
+		if (out->n == cap) {
+			struct op *more = realloc(out->ops, 2 * cap * sizeof(*more));
+
+			if (!more)
+				return -1;
+			out->ops = more;
+			cap *= 2;
+		}
+		out->ops[out->n++] = op;
+	}
+}
+
+int need_args(const struct op *op, uint32_t n)
+{
+	if (op->argc >= n)
+		return 0;
+	op_msg("plan error: op %" PRIu32 " needs %" PRIu32 " operands, got %" PRIu32, op->code, n, op->argc);
+	errno = EINVAL;
+	return -1;
+}
+
+static int bad_int(const struct op *op, uint32_t i, const char *what)
+{
+	op_msg("plan error: operand %" PRIu32 " (\"%.64s\") is not %s", i + 1, i < op->argc ? op->arg[i] : "", what);
+	errno = EINVAL;
+	return -1;
+}
+
+/* Strict decimal: no blanks, no sign, no trailing bytes, no overflow. */
+int arg_u64(const struct op *op, uint32_t i, uint64_t *out)
+{
+	if (need_args(op, i + 1) < 0)
+		return -1;
+
+	const char *s = op->arg[i];
+	char *end;
+
+	if (s[0] < '0' || s[0] > '9')
+		return bad_int(op, i, "an unsigned integer");
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || (size_t)(end - s) != op->len[i])
+		return bad_int(op, i, "an unsigned integer");
+	*out = v;
+	return 0;
+}
+
+int arg_i64(const struct op *op, uint32_t i, int64_t *out)
+{
+	if (need_args(op, i + 1) < 0)
+		return -1;
+
+	const char *s = op->arg[i];
+	const char *digits = s[0] == '-' ? s + 1 : s;
+	char *end;
+
+	if (digits[0] < '0' || digits[0] > '9')
+		return bad_int(op, i, "an integer");
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || (size_t)(end - s) != op->len[i])
+		return bad_int(op, i, "an integer");
+	*out = v;
+	return 0;
+}
+
+int arg_int(const struct op *op, uint32_t i, int *out)
+{
+	int64_t v;
+
+	if (arg_i64(op, i, &v) < 0)
+		return -1;
+	if (v < INT_MIN || v > INT_MAX)
+		return bad_int(op, i, "a 32-bit integer");
+	*out = (int)v;
+	return 0;
+}
+
+int arg_u32(const struct op *op, uint32_t i, uint32_t *out)
+{
+	uint64_t v;
+
+	if (arg_u64(op, i, &v) < 0)
+		return -1;
+	if (v > UINT32_MAX)
+		return bad_int(op, i, "a 32-bit unsigned integer");
+	*out = (uint32_t)v;
+	return 0;
+}
+
+const char *arg_or_null(const struct op *op, uint32_t i)
+{
+	return op->arg[i][0] == '\0' ? NULL : op->arg[i];
+}
