@@ -81,18 +81,20 @@ export function hybridFs(opts: { memsw?: boolean } = {}): MemoryCgroupFs {
 }
 
 /** A pure v2 host: the root offers every controller; the session scope holds processes. */
-export function v2Fs(opts: { swap?: boolean; bfq?: boolean } = {}): MemoryCgroupFs {
-  const fs = new MemoryCgroupFs();
+export function v2Fs(opts: { swap?: boolean; bfq?: boolean } = {}, fs: MemoryCgroupFs = new MemoryCgroupFs()): MemoryCgroupFs {
   const root = '/sys/fs/cgroup';
   const files = [
     'cgroup.procs', 'cgroup.subtree_control', 'cgroup.freeze', 'cgroup.events', 'cgroup.kill',
     'cpu.weight', 'cpu.max', 'cpu.max.burst', 'cpu.idle', 'cpu.stat', 'cpuset.cpus', 'cpuset.mems',
-    'memory.max', 'memory.low', 'memory.current', 'memory.stat', 'pids.max', 'pids.current',
+    'memory.max', 'memory.low', 'memory.high', 'memory.current', 'memory.stat', 'pids.max', 'pids.current',
     'io.weight', 'io.max', 'io.stat', 'hugetlb.2MB.max', 'hugetlb.1GB.max',
   ];
   if (opts.swap !== false) files.push('memory.swap.max');
   if (opts.bfq) files.push('io.bfq.weight');
-  fs.seed(root, { ...F(files), 'cgroup.controllers': 'cpuset cpu io memory hugetlb pids rdma misc\n' });
-  fs.seed(`${root}/user.slice`, { 'cgroup.controllers': 'cpuset cpu io memory hugetlb pids rdma misc\n', 'cgroup.subtree_control': '', 'cgroup.procs': '' });
+  // New directories copy their parent's file names (MemoryCgroupFs), so the
+  // ancestors get the full set a cgroup with every controller enabled shows.
+  for (const d of [root, `${root}/user.slice`, `${root}/user.slice/user-0.slice`]) {
+    fs.seed(d, { ...F(files), 'cgroup.controllers': 'cpuset cpu io memory hugetlb pids rdma\n' });
+  }
   return fs;
 }
