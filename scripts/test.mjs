@@ -19,6 +19,11 @@ function walk(dir) {
   return out.sort();
 }
 
+// The suites test what the build produces: build first (make and esbuild are
+// incremental and fast).
+const b = spawnSync(process.execPath, [join(root, 'scripts/build.mjs')], { stdio: 'inherit', cwd: root });
+if (b.status !== 0) process.exit(1);
+
 let failed = false;
 for (const s of suites) {
   const files = walk(join(root, 'test', s)).filter((f) => !filter || f.includes(filter));

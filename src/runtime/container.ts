@@ -1,0 +1,465 @@
+// The runtime library: the OCI lifecycle (create, start, run, kill, delete,
+// exec, state, list, pause, resume, update, stats). The runc-compatible CLI
+// is a thin layer of argument handling over these calls, and the engine calls
+// them in-process.
+
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync, unlinkSync, openSync, readSync, closeSync, constants as fsc } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { BerthError, errnoOf, messageOf } from '../common/errors.js';
+import { writeFileAtomicSync } from '../common/atomic.js';
+import { Logger, nullLogger } from '../common/log.js';
+import { createManager, createWithResources, type CgroupManager } from './cgroups/manager.js';
+import { detectLayout } from './cgroups/detect.js';
+import type { Stats } from './cgroups/stats.js';
+import { parseSpecFile } from './spec/validate.js';
+import type { LinuxResources, Process, Spec } from './spec/types.js';
+import { compileChild, compileExecChild, compileExecParent, compileParent, hookState, type CgroupHierarchy, type CreatePlanInput, type HostFacts } from './plan/compile.js';
+import { launch, type Launched } from './init/launch.js';
+import { runHooks } from './hooks.js';
+import { StateStore, isAlive, procStat, validateId, type ContainerRecord, type Status } from './state.js';
+import { SIGNALS } from './linux/constants.js';
+
+export interface RuntimeOptions {
+  /** State directory, runc's --root. */
+  root?: string;
+  log?: Logger;
+}
+
+export interface CreateOptions {
+  bundle: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  noPivot?: boolean;
+  preserveFds?: number;
+  /** The container's stdio; the caller's own by default. */
+  stdio?: ('inherit' | 'ignore' | number)[];
+}
+
+export interface ExecOptions {
+  detach?: boolean;
+  pidFile?: string;
+  consoleSocket?: string;
+  preserveFds?: number;
+  stdio?: ('inherit' | 'ignore' | number)[];
+}
+
+/** The OCI state plus runc's extra fields, as `berth-runc state` prints it. */
+export interface StateDocument {
+  ociVersion: string;
+  id: string;
+  pid: number;
+  status: Status;
+  bundle: string;
+  rootfs: string;
+  created: string;
+  owner: string;
+  annotations?: Record<string, string>;
+}
+
+export const DEFAULT_ROOT = '/run/berth';
+
+let hostFacts: HostFacts | undefined;
+function host(): HostFacts {
+  if (!hostFacts) {
+    let apparmor = false;
+    try {
+      apparmor = readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').trim() === 'Y';
+    } catch { /* no AppArmor */ }
+    hostFacts = { apparmor, selinux: existsSync('/sys/fs/selinux/enforce') };
+  }
+  return hostFacts;
+}
+
+function sleep(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function sleepAsync(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export function parseSignal(s: string): number {
+  const n = Number(s);
+  if (Number.isInteger(n) && n > 0 && n < 65) return n;
+  const name = s.toUpperCase().startsWith('SIG') ? s.toUpperCase() : `SIG${s.toUpperCase()}`;
+  const v = SIGNALS[name];
+  if (v === undefined) throw new BerthError('berth-runc', 'invalid-argument', `unknown signal "${s}"`);
+  return v;
+}
+
+export class Runtime {
+  readonly store: StateStore;
+  readonly log: Logger;
+
+  constructor(opts: RuntimeOptions = {}) {
+    this.store = new StateStore(resolve(opts.root ?? DEFAULT_ROOT));
+    this.log = opts.log ?? nullLogger;
+  }
+
+  private manager(rec: Pick<ContainerRecord, 'id' | 'cgroupsPath'>): CgroupManager {
+    return createManager({ cgroupsPath: rec.cgroupsPath, containerId: rec.id, onWarning: (m) => this.log.warn(m) });
+  }
+
+  status(rec: ContainerRecord): Status {
+    if (!rec.pid) return 'creating';
+    if (!isAlive(rec)) return 'stopped';
+    if (existsSync(this.store.fifo(rec.id))) return 'created';
+    try {
+      if (this.manager(rec).state() === 'frozen') return 'paused';
+    } catch { /* no freezer: cannot be paused */ }
+    return 'running';
+  }
+
+  stateOf(rec: ContainerRecord): StateDocument {
+    const status = this.status(rec);
+    const doc: StateDocument = {
+      ociVersion: rec.config.ociVersion,
+      id: rec.id,
+      pid: status === 'stopped' ? 0 : rec.pid,
+      status,
+      bundle: rec.bundle,
+      rootfs: rec.rootfs,
+      created: rec.created,
+      owner: rec.owner,
+    };
+    if (rec.config.annotations) doc.annotations = rec.config.annotations;
+    return doc;
+  }
+
+  state(id: string): StateDocument {
+    return this.stateOf(this.store.load(id));
+  }
+
+  list(): StateDocument[] {
+    const out: StateDocument[] = [];
+    for (const id of this.store.ids()) {
+      const rec = this.store.tryLoad(id);
+      if (rec) out.push(this.stateOf(rec));
+    }
+    return out;
+  }
+
+  private hierarchies(m: CgroupManager): CgroupHierarchy[] {
+    const paths = m.paths();
+    if (m.version === 'v2') return [{ dir: '', fstype: 'cgroup2', data: '', hostPath: paths[''] ?? '' }];
+    const layout = detectLayout();
+    const byMount = new Map<string, { controllers: string[]; hostPath: string }>();
+    for (const [ctrl, hostPath] of Object.entries(paths)) {
+      if (ctrl === '') continue;
+      const mount = layout.v1[ctrl];
+      if (!mount) continue;
+      const entry = byMount.get(mount.mountpoint) ?? { controllers: [], hostPath };
+      entry.controllers.push(ctrl);
+      byMount.set(mount.mountpoint, entry);
+    }
+    const out: CgroupHierarchy[] = [];
+    for (const [mountpoint, e] of byMount) {
+      const named = e.controllers.find((c) => c.startsWith('name='));
+      out.push({ dir: basename(mountpoint), fstype: 'cgroup', data: named ? `none,${named}` : e.controllers.join(','), hostPath: e.hostPath });
+    }
+    if (paths[''] && layout.unified) out.push({ dir: basename(layout.unified.mountpoint), fstype: 'cgroup2', data: '', hostPath: paths[''] });
+    return out.sort((a, b) => a.dir.localeCompare(b.dir));
+  }
+
+  /**
+   * `create`: everything up to the exec of the user's program, which waits on
+   * exec.fifo for `start`. On any failure nothing is left: no state, no
+   * cgroup, no process.
+   */
+  async create(id: string, opts: CreateOptions, parentMode: CreatePlanInput['parentMode'] = 'exit'): Promise<{ rec: ContainerRecord; launched: Launched }> {
+    validateId(id);
+    const bundle = resolve(opts.bundle);
+    // Validate before reserving the id: a bad config leaves nothing at all.
+    const spec = parseSpecFile(bundle);
+    if (!spec.root?.path) throw new BerthError('berth-runc', 'invalid-argument', 'root.path: required', { field: 'root.path' });
+    const rootfs = resolve(bundle, spec.root.path);
+    let st;
+    try {
+      st = statSync(rootfs);
+    } catch {
+      throw new BerthError('berth-runc', 'invalid-argument', `root.path: rootfs (${rootfs}) does not exist`, { field: 'root.path' });
+    }
+    if (!st.isDirectory()) throw new BerthError('berth-runc', 'invalid-argument', `root.path: rootfs (${rootfs}) is not a directory`, { field: 'root.path' });
+    if (!spec.process) throw new BerthError('berth-runc', 'invalid-argument', 'process: required to create a container', { field: 'process' });
+    if (spec.process.terminal && parentMode === 'exit' && !opts.consoleSocket) {
+      throw new BerthError('berth-runc', 'invalid-argument', 'process.terminal: cannot allocate a tty without --console-socket when the runtime does not stay attached');
+    }
+    if (!spec.process.terminal && opts.consoleSocket) {
+      throw new BerthError('berth-runc', 'invalid-argument', '--console-socket: given but process.terminal is false');
+    }
+
+    this.store.reserve(id);
+    let mgr: CgroupManager | undefined;
+    let pid = 0;
+    try {
+      const fifo = this.store.fifo(id);
+      execFileSync('mkfifo', ['-m', '0622', fifo]);
+      mgr = this.manager({ id, cgroupsPath: spec.linux?.cgroupsPath });
+      await createWithResources(mgr, spec.linux?.resources);
+      const input: CreatePlanInput = {
+        id, bundle, rootfs, spec, parentMode,
+        consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
+        execFifo: fifo,
+        noPivot: !!opts.noPivot,
+        preserveFds: opts.preserveFds ?? 0,
+        cgroupProcs: mgr.procsFiles(),
+        cgroupHierarchies: spec.mounts?.some((m) => m.type === 'cgroup' || m.type === 'cgroup2') ? this.hierarchies(mgr) : [],
+        host: host(),
+      };
+      const parentOps = compileParent(input);
+      const stdio = opts.stdio ?? ['inherit', 'inherit', 'inherit', ...Array.from({ length: opts.preserveFds ?? 0 }, (_, i) => 3 + i)];
+      const launched = await launch({
+        parent: parentOps,
+        child: (p) => {
+          pid = p;
+          return compileChild(input, p);
+        },
+        stdio,
+        untilReady: true,
+        onWarn: (step, msg) => this.log.warn(`${step}: ${msg}`),
+        onSync: async (tag, p) => {
+          if (tag !== 'createRuntime') return;
+          const state = hookState(input, 'creating', p);
+          await runHooks(spec.hooks?.prestart, 'prestart', state);
+          await runHooks(spec.hooks?.createRuntime, 'createRuntime', state);
+        },
+      });
+      pid = launched.pid;
+      const ps = procStat(pid);
+      if (!ps) throw new BerthError('berth-runc', 'internal', 'container process exited during create');
+      const rec: ContainerRecord = {
+        id, bundle, rootfs, pid,
+        pidStartTime: ps.startTime,
+        created: new Date().toISOString(),
+        owner: '',
+        config: spec,
+        cgroupsPath: spec.linux?.cgroupsPath,
+        cgroupPaths: mgr.paths(),
+        rootless: false,
+      };
+      this.store.save(rec);
+      if (opts.pidFile) writeFileAtomicSync(resolve(opts.pidFile), String(pid));
+      return { rec, launched };
+    } catch (e) {
+      if (pid) {
+        try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+      }
+      if (mgr) {
+        await this.waitEmpty(mgr);
+        await mgr.destroy().catch((d) => this.log.warn(`cleanup: ${messageOf(d)}`));
+      }
+      this.store.remove(id);
+      throw e;
+    }
+  }
+
+  private async waitEmpty(mgr: CgroupManager): Promise<void> {
+    for (let i = 0; i < 200; i++) {
+      let pids: number[];
+      try {
+        pids = mgr.pids();
+      } catch {
+        return;
+      }
+      if (pids.length === 0) return;
+      for (const p of pids) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+      await sleepAsync(10);
+    }
+  }
+
+  /** `start`: release a created container into its program, then poststart hooks. */
+  async start(id: string): Promise<void> {
+    const rec = this.store.load(id);
+    const status = this.status(rec);
+    if (status === 'stopped') throw new BerthError('berth-runc', 'failed-precondition', 'cannot start a container that has stopped');
+    if (status !== 'created') throw new BerthError('berth-runc', 'failed-precondition', `cannot start an already ${status} container`);
+    const fifo = this.store.fifo(id);
+    const fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
+    try {
+      const buf = Buffer.alloc(1);
+      for (let i = 0; ; i++) {
+        try {
+          if (readSync(fd, buf, 0, 1, null) === 1) break;
+        } catch (e) {
+          if (errnoOf(e) !== 'EAGAIN') throw e;
+        }
+        if (i % 50 === 0 && !isAlive(rec)) throw new BerthError('berth-runc', 'failed-precondition', 'cannot start a container that has stopped');
+        sleep(1);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    unlinkSync(fifo);
+    try {
+      await runHooks(rec.config.hooks?.poststart, 'poststart', hookState({ id: rec.id, bundle: rec.bundle, spec: rec.config }, 'running', rec.pid));
+    } catch (e) {
+      // The spec: a failing poststart hook is a warning; the container runs on.
+      this.log.warn(messageOf(e));
+    }
+  }
+
+  /**
+   * `run`: create and start; in the foreground, wait for the container's exit,
+   * delete it and return its exit status (128+N for signal N).
+   */
+  async run(id: string, opts: CreateOptions & { detach?: boolean }): Promise<number> {
+    const spec = parseSpecFile(resolve(opts.bundle));
+    const mode = opts.detach ? 'exit' : spec.process?.terminal && !opts.consoleSocket ? 'wait-tty' : 'wait';
+    const { rec, launched } = await this.create(id, opts, mode);
+    const forward = (sig: NodeJS.Signals) => {
+      try { process.kill(rec.pid, sig); } catch { /* gone */ }
+    };
+    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+    if (!opts.detach) for (const s of signals) process.on(s, forward);
+    try {
+      await this.start(id);
+      if (opts.detach) return 0;
+      const code = await launched.exited;
+      return code;
+    } finally {
+      if (!opts.detach) {
+        for (const s of signals) process.off(s, forward);
+        await this.delete(id, true).catch((e) => this.log.warn(`delete after run: ${messageOf(e)}`));
+      }
+    }
+  }
+
+  async kill(id: string, signal: string | number, all = false): Promise<void> {
+    const rec = this.store.load(id);
+    const sig = typeof signal === 'number' ? signal : parseSignal(signal);
+    const status = this.status(rec);
+    if (status === 'stopped' || status === 'creating') throw new BerthError('berth-runc', 'failed-precondition', 'container not running');
+    if (all) {
+      const mgr = this.manager(rec);
+      if (sig === 9 && mgr.killAll()) return;
+      // A frozen process only acts on a signal once thawed (SIGKILL acts anyway).
+      for (const p of mgr.pids()) try { process.kill(p, sig); } catch { /* raced with exit */ }
+      return;
+    }
+    try {
+      process.kill(rec.pid, sig);
+    } catch (e) {
+      if (errnoOf(e) === 'ESRCH') throw new BerthError('berth-runc', 'failed-precondition', 'container not running');
+      throw e;
+    }
+  }
+
+  async delete(id: string, force = false): Promise<void> {
+    const dirExists = existsSync(this.store.dir(id));
+    const rec = this.store.tryLoad(id);
+    if (!rec) {
+      if (!dirExists) throw new BerthError('berth-runc', 'not-found', `container does not exist: ${id}`);
+      // A create that died half-way: only its directory is left.
+      this.store.remove(id);
+      return;
+    }
+    const status = this.status(rec);
+    if ((status === 'running' || status === 'paused') && !force) {
+      throw new BerthError('berth-runc', 'failed-precondition', `cannot delete container ${id} that is not stopped: ${status}`);
+    }
+    const mgr = this.manager(rec);
+    if (status !== 'stopped') {
+      if (status === 'paused') await mgr.thaw().catch(() => undefined);
+      try { process.kill(rec.pid, 'SIGKILL'); } catch { /* gone */ }
+      for (let i = 0; i < 1000 && isAlive(rec); i++) await sleepAsync(5);
+    }
+    await this.waitEmpty(mgr);
+    await mgr.destroy();
+    try {
+      await runHooks(rec.config.hooks?.poststop, 'poststop', hookState({ id: rec.id, bundle: rec.bundle, spec: rec.config }, 'stopped'));
+    } catch (e) {
+      this.log.warn(messageOf(e));
+    }
+    this.store.remove(id);
+  }
+
+  /** `exec`: a new process in a running container. Returns its exit status (0 when detached). */
+  async exec(id: string, proc: Process, opts: ExecOptions = {}): Promise<number> {
+    const rec = this.store.load(id);
+    const status = this.status(rec);
+    if (status === 'stopped') throw new BerthError('berth-runc', 'failed-precondition', 'cannot exec in a stopped container');
+    if (status === 'paused') throw new BerthError('berth-runc', 'failed-precondition', 'cannot exec in a paused container');
+    if (proc.terminal && opts.detach && !opts.consoleSocket) {
+      throw new BerthError('berth-runc', 'invalid-argument', '--tty: cannot allocate a tty for a detached process without --console-socket');
+    }
+    const mgr = this.manager(rec);
+    const input = {
+      spec: rec.config, id, bundle: rec.bundle, rootfs: rec.rootfs, initPid: rec.pid, process: proc,
+      parentMode: opts.detach ? 'exit' as const : proc.terminal && !opts.consoleSocket ? 'wait-tty' as const : 'wait' as const,
+      consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
+      preserveFds: opts.preserveFds ?? 0,
+      cgroupProcs: mgr.procsFiles(),
+      host: host(),
+    };
+    const stdio = opts.stdio ?? ['inherit', 'inherit', 'inherit', ...Array.from({ length: opts.preserveFds ?? 0 }, (_, i) => 3 + i)];
+    const launched = await launch({
+      parent: compileExecParent(input),
+      child: (p) => compileExecChild(input, p),
+      stdio,
+      untilReady: false,
+      onWarn: (step, msg) => this.log.warn(`${step}: ${msg}`),
+    });
+    if (opts.pidFile) writeFileAtomicSync(resolve(opts.pidFile), String(launched.pid));
+    if (opts.detach) return 0;
+    const forward = (sig: NodeJS.Signals) => {
+      try { process.kill(launched.pid, sig); } catch { /* gone */ }
+    };
+    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+    for (const s of signals) process.on(s, forward);
+    try {
+      return await launched.exited;
+    } finally {
+      for (const s of signals) process.off(s, forward);
+    }
+  }
+
+  ps(id: string): number[] {
+    const rec = this.store.load(id);
+    return this.manager(rec).pids();
+  }
+
+  async pause(id: string): Promise<void> {
+    const rec = this.store.load(id);
+    const status = this.status(rec);
+    if (status !== 'running' && status !== 'created') throw new BerthError('berth-runc', 'failed-precondition', `container not running: ${status}`);
+    await this.manager(rec).freeze();
+  }
+
+  async resume(id: string): Promise<void> {
+    const rec = this.store.load(id);
+    if (this.status(rec) !== 'paused') throw new BerthError('berth-runc', 'failed-precondition', 'container not paused');
+    await this.manager(rec).thaw();
+  }
+
+  async update(id: string, resources: LinuxResources): Promise<void> {
+    const rec = this.store.load(id);
+    if (this.status(rec) === 'stopped') throw new BerthError('berth-runc', 'failed-precondition', 'container not running');
+    await this.manager(rec).set(resources);
+    // Keep the recorded config in step so a later `state`/`exec` sees the limits.
+    const linux = { ...(rec.config.linux ?? {}) };
+    linux.resources = mergeResources(linux.resources ?? {}, resources);
+    this.store.save({ ...rec, config: { ...rec.config, linux } });
+  }
+
+  stats(id: string): Stats {
+    const rec = this.store.load(id);
+    if (this.status(rec) === 'stopped') throw new BerthError('berth-runc', 'failed-precondition', 'container not running');
+    return this.manager(rec).stats();
+  }
+
+  record(id: string): ContainerRecord {
+    return this.store.load(id);
+  }
+}
+
+function mergeResources(a: LinuxResources, b: LinuxResources): LinuxResources {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    if (v && typeof v === 'object' && !Array.isArray(v)) out[k] = { ...((a as Record<string, unknown>)[k] as object ?? {}), ...v };
+    else if (v !== undefined) out[k] = v;
+  }
+  return out as LinuxResources;
+}
+
+export type { Spec };

@@ -1,0 +1,140 @@
+// Starting berth-init and talking to it: write phase 1, learn the pid, write
+// phase 2, answer SYNC points, and turn its reports into results or errors
+// that name the failing step.
+
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { constants as osConstants } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { Socket } from 'node:net';
+import { BerthError } from '../../common/errors.js';
+import { encodeOp, encodePhase } from '../plan/encode.js';
+import { Op, type PlanOp, type Report } from '../plan/ops.js';
+
+/** Where berth-init lives: $BERTH_INIT, or native/build/ of this checkout. */
+export function initBinary(): string {
+  const env = process.env.BERTH_INIT;
+  if (env) return env;
+  // Works from src/runtime/init/*.ts (tsx) and from bin/*.js (bundle).
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const rel of ['../../../native/build/berth-init', '../native/build/berth-init']) {
+    const p = resolve(here, rel);
+    if (existsSync(p)) return p;
+  }
+  throw new BerthError('berth-runc', 'unavailable', `berth-init not found near ${here}; build it with "make -C native" or set BERTH_INIT`);
+}
+
+export interface LaunchOptions {
+  parent: PlanOp[];
+  child: (pid: number) => PlanOp[];
+  /** stdio for the container: fds 0..2, then the preserved ones (3..). */
+  stdio: ('inherit' | 'ignore' | number)[];
+  /** Answer a SYNC point; a throw aborts the container with that message. */
+  onSync?: (tag: string, pid: number) => Promise<void> | void;
+  /** Resolve at "ready" (create) instead of at the container's execve. */
+  untilReady: boolean;
+  onWarn?: (step: string, msg: string) => void;
+}
+
+export interface Launched {
+  pid: number;
+  /** berth-init's first process: its exit status is the container's in wait modes. */
+  init: ChildProcess;
+  exited: Promise<number>;
+}
+
+export async function launch(opts: LaunchOptions): Promise<Launched> {
+  const planFd = opts.stdio.length;
+  const stdio: StdioOptions = [...opts.stdio, 'pipe'];
+  const init = spawn(initBinary(), [String(planFd)], { stdio, detached: true });
+  const exited = new Promise<number>((res) => {
+    init.on('exit', (code, sig) => res(code ?? 128 + (sig ? signalNumber(sig) : 0)));
+    init.on('error', () => res(255));
+  });
+  const sock = init.stdio[planFd] as Socket;
+  if (!sock) throw new BerthError('berth-runc', 'internal', 'berth-init: no plan socket');
+  sock.on('error', () => undefined); // EPIPE once the process exec'd; reports already tell the story
+
+  let pid = 0;
+  let buffered = '';
+  return await new Promise<Launched>((resolveLaunch, rejectLaunch) => {
+    let done = false;
+    const finish = (err: Error | null) => {
+      if (done) return;
+      done = true;
+      if (err) {
+        if (pid) try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+        sock.destroy();
+        rejectLaunch(err);
+      } else {
+        resolveLaunch({ pid, init, exited });
+      }
+    };
+    const handle = async (r: Report) => {
+      switch (r.t) {
+        case 'pid':
+          pid = r.pid;
+          try {
+            sock.write(encodePhase(opts.child(pid)));
+          } catch (e) {
+            finish(e as Error);
+          }
+          break;
+        case 'sync':
+          try {
+            await opts.onSync?.(r.tag, pid);
+            sock.write(encodeOp({ op: Op.ACK, label: 'ack', args: [] }));
+          } catch (e) {
+            sock.write(encodeOp({ op: Op.ABORT, label: r.tag, args: [(e as Error).message] }));
+            finish(e as Error);
+          }
+          break;
+        case 'ready':
+          if (opts.untilReady) {
+            sock.unref();
+            finish(null);
+          }
+          break;
+        case 'warn':
+          opts.onWarn?.(r.step, r.msg);
+          break;
+        case 'error':
+          finish(new BerthError('berth-init', 'failed-precondition', `${r.step}: ${r.msg.toLowerCase()}`, { cause: r }));
+          break;
+      }
+    };
+    sock.setEncoding('utf8');
+    sock.on('data', (chunk: string) => {
+      buffered += chunk;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        if (!line) continue;
+        let r: Report;
+        try {
+          r = JSON.parse(line) as Report;
+        } catch {
+          finish(new BerthError('berth-runc', 'internal', `berth-init sent an unreadable report: ${line.slice(0, 200)}`));
+          return;
+        }
+        void handle(r);
+      }
+    });
+    sock.on('close', () => {
+      // EOF: the container process exec'd (its copy closed on exec) and the
+      // first process is gone. Without a pid, berth-init failed before CLONE.
+      if (!pid) {
+        void exited.then((code) => finish(new BerthError('berth-init', 'internal', `berth-init exited with status ${code} before creating the container`)));
+        return;
+      }
+      finish(opts.untilReady ? new BerthError('berth-init', 'internal', 'container process exited before it was ready') : null);
+    });
+    sock.write(encodePhase(opts.parent));
+  });
+}
+
+export function signalNumber(sig: NodeJS.Signals): number {
+  return (osConstants.signals as Record<string, number>)[sig] ?? 0;
+}

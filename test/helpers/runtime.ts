@@ -1,0 +1,76 @@
+// Helpers for runtime tests: a bundle with a busybox rootfs and a config
+// derived from the default spec, a private state root, and the CLI.
+
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { makeBusyboxRootfs } from './busybox.js';
+import { defaultSpec } from '../../src/runtime/spec/defaults.js';
+import type { Spec } from '../../src/runtime/spec/types.js';
+
+export const REPO = resolve(import.meta.dirname, '../..');
+export const CLI = join(REPO, 'bin/berth-runc.js');
+
+export function isRoot(): boolean {
+  return process.getuid?.() === 0;
+}
+
+export interface Bundle {
+  dir: string;
+  rootfs: string;
+  root: string;
+  spec: Spec;
+  write(): void;
+  cleanup(): void;
+}
+
+let counter = 0;
+export function uniqueId(prefix = 'bt'): string {
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter++}`;
+}
+
+/** A bundle whose process runs `sh -c script`, no terminal. */
+export function makeBundle(script = 'true', edit?: (s: Spec) => void): Bundle {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-rt-'));
+  const rootfs = join(dir, 'rootfs');
+  makeBusyboxRootfs(rootfs);
+  const spec = defaultSpec({ cgroupNamespace: false });
+  spec.root = { path: 'rootfs', readonly: false };
+  spec.process!.terminal = false;
+  spec.process!.args = ['/bin/sh', '-c', script];
+  edit?.(spec);
+  const b: Bundle = {
+    dir,
+    rootfs,
+    root: join(dir, 'state'),
+    spec,
+    write() {
+      writeFileSync(join(dir, 'config.json'), JSON.stringify(b.spec, null, 2));
+    },
+    cleanup() {
+      // Leave no container behind even when a test failed half-way.
+      if (existsSync(b.root)) {
+        const ids = spawnSync(process.execPath, [CLI, '--root', b.root, 'list', '-q'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+        for (const id of ids) spawnSync(process.execPath, [CLI, '--root', b.root, 'delete', '--force', id]);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  b.write();
+  return b;
+}
+
+export function runc(b: Bundle | { root: string }, args: string[], opts: { input?: string; timeout?: number } = {}): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [CLI, '--root', b.root, ...args], {
+    encoding: 'utf8',
+    input: opts.input,
+    timeout: opts.timeout ?? 30000,
+  });
+}
+
+/** Run the bundle in the foreground and return the container's stdout. */
+export function runOut(b: Bundle, id = uniqueId()): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [CLI, '--root', b.root, 'run', '--bundle', b.dir, id], { encoding: 'utf8', timeout: 30000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
