@@ -86,7 +86,7 @@ test('set: the exact files and values for a typical LinuxResources', async () =>
     `memory.low=${32 * MiB}`,
     'pids.max=max',
     'io.weight=default 4950',
-    'io.weight=8:0 1000',
+    'io.weight=8:0 910',
     'io.max=8:0 rbps=1048576',
     'io.max=8:0 wiops=max',
     `hugetlb.2MB.max=${8 * MiB}`,
