@@ -13,7 +13,7 @@ import { createManager, createWithResources, type CgroupManager } from './cgroup
 import { detectLayout } from './cgroups/detect.js';
 import type { Stats } from './cgroups/stats.js';
 import { parseSpecFile } from './spec/validate.js';
-import type { LinuxResources, Process, Spec } from './spec/types.js';
+import type { LinuxDeviceCgroup, LinuxResources, Process, Spec } from './spec/types.js';
 import { compileChild, compileExecChild, compileExecParent, compileParent, hookState, type CgroupHierarchy, type CreatePlanInput, type HostFacts } from './plan/compile.js';
 import { launch, type Launched } from './init/launch.js';
 import { runHooks } from './hooks.js';
@@ -196,7 +196,7 @@ export class Runtime {
       const fifo = this.store.fifo(id);
       execFileSync('mkfifo', ['-m', '0622', fifo]);
       mgr = this.manager({ id, cgroupsPath: spec.linux?.cgroupsPath });
-      await createWithResources(mgr, spec.linux?.resources);
+      await createWithResources(mgr, withDefaultDevices(spec));
       const input: CreatePlanInput = {
         id, bundle, rootfs, spec, parentMode,
         consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
@@ -451,6 +451,31 @@ export class Runtime {
   record(id: string): ContainerRecord {
     return this.store.load(id);
   }
+}
+
+// Like runc: after the config's own device rules, the devices every
+// container gets (and those it lists in linux.devices) are allowed, so a
+// "deny all" in the config still leaves /dev/null usable.
+const ALLOWED_DEVICES: LinuxDeviceCgroup[] = [
+  { allow: true, type: 'c', access: 'm' },
+  { allow: true, type: 'b', access: 'm' },
+  { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm' },
+  { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm' },
+  { allow: true, type: 'c', major: 136, access: 'rwm' },
+  { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' },
+  { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' },
+];
+
+export function withDefaultDevices(spec: Spec): LinuxResources {
+  const r = spec.linux?.resources ?? {};
+  const listed: LinuxDeviceCgroup[] = (spec.linux?.devices ?? [])
+    .filter((d) => d.type === 'c' || d.type === 'b')
+    .map((d) => ({ allow: true, type: d.type as 'c' | 'b', major: d.major, minor: d.minor, access: 'rwm' }));
+  return { ...r, devices: [...(r.devices ?? []), ...ALLOWED_DEVICES, ...listed] };
 }
 
 function mergeResources(a: LinuxResources, b: LinuxResources): LinuxResources {

@@ -184,11 +184,13 @@ function processOps(proc: Process, spec: Spec, state: string, host: HostFacts, o
 
   const groups = proc.user.additionalGids ?? [];
   ops.push(op(Op.USER, `switch to user ${proc.user.uid}:${proc.user.gid}`, proc.user.uid, proc.user.gid, groups.length, ...groups));
-  ops.push(op(Op.CAPS, 'set capabilities',
-    capMask(caps.effective, 'process.capabilities.effective'),
-    capMask(caps.permitted, 'process.capabilities.permitted'),
-    capMask(caps.inheritable, 'process.capabilities.inheritable'),
-    capMask(caps.ambient, 'process.capabilities.ambient')));
+  const permitted = capMask(caps.permitted, 'process.capabilities.permitted');
+  const inheritable = capMask(caps.inheritable, 'process.capabilities.inheritable');
+  // The kernel only lets a capability into the ambient set when it is both
+  // permitted and inheritable; runc ignores the others (with a warning), and
+  // configs written for runc (its default spec among them) rely on that.
+  const ambient = capMask(caps.ambient, 'process.capabilities.ambient') & permitted & inheritable;
+  ops.push(op(Op.CAPS, 'set capabilities', capMask(caps.effective, 'process.capabilities.effective'), permitted, inheritable, ambient));
   ops.push(op(Op.UMASK, 'set umask', proc.user.umask ?? 0o022));
   ops.push(op(Op.CHDIR, `chdir to ${proc.cwd}`, proc.cwd));
   if (nnp) ops.push(op(Op.NO_NEW_PRIVS, 'set no_new_privs'));
