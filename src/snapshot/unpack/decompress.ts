@@ -1,0 +1,129 @@
+// Layer compression, decided by the stream's magic bytes (gzip 1f 8b, zstd
+// 28 b5 2f fd, else plain tar) so a layer whose media type lies is still read
+// correctly; the media type is only checked to be a layer type at all.
+
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { createHash, type Hash } from 'node:crypto';
+import { Decompress } from 'fzstd';
+import { BerthError } from '../../common/errors.js';
+
+export type Compression = 'gzip' | 'zstd' | 'none';
+
+const LAYER_TYPES = new Set([
+  'application/vnd.oci.image.layer.v1.tar',
+  'application/vnd.oci.image.layer.v1.tar+gzip',
+  'application/vnd.oci.image.layer.v1.tar+zstd',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
+  'application/vnd.docker.image.rootfs.diff.tar',
+  'application/vnd.docker.image.rootfs.diff.tar.gzip',
+  'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+]);
+
+export function checkLayerMediaType(mediaType: string | undefined): void {
+  if (mediaType === undefined || LAYER_TYPES.has(mediaType)) return;
+  throw new BerthError('snapshot', 'invalid-argument', `media type ${JSON.stringify(mediaType).slice(0, 200)} is not a layer this snapshotter can unpack`);
+}
+
+export function compressionOf(head: Uint8Array): Compression {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
+  return 'none';
+}
+
+/** fzstd's streaming decoder as a Transform. */
+class ZstdDecompress extends Transform {
+  private readonly d: Decompress;
+  constructor() {
+    super();
+    // fzstd may hand out views of its window buffer: copy before pushing.
+    this.d = new Decompress((chunk) => { if (chunk.length) this.push(Buffer.from(chunk)); });
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    try {
+      this.d.push(chunk);
+    } catch (e) {
+      cb(new BerthError('snapshot', 'invalid-argument', `zstd stream is corrupt: ${String(e)}`));
+      return;
+    }
+    cb();
+  }
+
+  override _flush(cb: TransformCallback): void {
+    try {
+      this.d.push(new Uint8Array(0), true);
+    } catch (e) {
+      cb(new BerthError('snapshot', 'invalid-argument', `zstd stream is corrupt or truncated: ${String(e)}`));
+      return;
+    }
+    cb();
+  }
+}
+
+
+export function decompressor(c: Compression): Transform | undefined {
+  if (c === 'gzip') return createGunzip();
+  if (c === 'zstd') return new ZstdDecompress();
+  return undefined;
+}
+
+/**
+ * Look at the first `n` bytes of `src` without consuming them. Returns the
+ * stream to read from afterwards (a fresh one when `src` ended within the
+ * head, since an ended stream cannot take bytes back).
+ */
+export function peek(src: Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let len = 0;
+    const finish = (err: Error | undefined, ended: boolean): void => {
+      src.off('readable', onReadable);
+      src.off('end', onEnd);
+      src.off('error', onError);
+      if (err) { reject(err); return; }
+      const all = Buffer.concat(chunks);
+      if (ended) { resolve({ head: all.subarray(0, n), stream: Readable.from(all.length ? [all] : []) }); return; }
+      if (all.length) src.unshift(all);
+      resolve({ head: all.subarray(0, n), stream: src });
+    };
+    const onReadable = (): void => {
+      let c: Buffer | null;
+      while (len < n && (c = src.read() as Buffer | null) !== null) {
+        chunks.push(c);
+        len += c.length;
+      }
+      if (len >= n) finish(undefined, false);
+    };
+    const onEnd = (): void => finish(undefined, true);
+    const onError = (e: Error): void => finish(e, false);
+    src.on('readable', onReadable);
+    src.once('end', onEnd);
+    src.once('error', onError);
+  });
+}
+
+/** Passes bytes through, hashing them (the diff id) and bounding their number. */
+export class DiffIdCounter extends Transform {
+  bytes = 0;
+  private readonly hash: Hash = createHash('sha256');
+  constructor(private readonly maxBytes: number) {
+    super();
+  }
+
+  digest(): string {
+    return 'sha256:' + this.hash.digest('hex');
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.maxBytes) {
+      cb(new BerthError('snapshot', 'invalid-argument', `layer is larger than the limit of ${this.maxBytes} uncompressed bytes`));
+      return;
+    }
+    this.hash.update(chunk);
+    cb(null, chunk);
+  }
+}

@@ -1,0 +1,36 @@
+// Disk usage of a tree as du(1) counts it: blocks actually allocated, each
+// inode once (hard links), never following symlinks or crossing into mounts.
+
+import { opendir, lstat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Usage } from './types.js';
+
+export async function diskUsage(root: string): Promise<Usage> {
+  const seen = new Set<string>();
+  let size = 0;
+  let inodes = 0;
+  const top = await lstat(root, { bigint: true });
+  const dev = top.dev;
+  const stack: string[] = [root];
+  const account = (st: { dev: bigint; ino: bigint; blocks: bigint; nlink: bigint }): void => {
+    if (st.nlink > 1n) {
+      const id = `${st.dev}:${st.ino}`;
+      if (seen.has(id)) return;
+      seen.add(id);
+    }
+    inodes++;
+    size += Number(st.blocks) * 512;
+  };
+  account(top);
+  while (stack.length) {
+    const dir = stack.pop()!;
+    const d = await opendir(dir);
+    for await (const ent of d) {
+      const p = join(dir, ent.name);
+      const st = await lstat(p, { bigint: true });
+      account(st);
+      if (ent.isDirectory() && st.dev === dev) stack.push(p);
+    }
+  }
+  return { size, inodes };
+}
