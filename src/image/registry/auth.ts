@@ -117,6 +117,15 @@ export class Authorizer {
     return c;
   }
 
+  /** Words for a 401 that survived a retry with whatever credentials we had. */
+  async explain401(origin: string, authKey: string): Promise<string> {
+    const c = this.challenges.get(origin);
+    const creds = await this.credentialsFor(authKey).catch(() => undefined);
+    if (!creds || (!creds.username && !creds.identityToken)) return `authentication required (no credentials for ${authKey}; log in first)`;
+    if (c?.scheme === 'basic') return `incorrect username or password for ${authKey}`;
+    return `the token for ${creds.username || 'this identity'} does not grant access to this repository`;
+  }
+
   hasChallenge(origin: string): boolean {
     return this.challenges.has(origin);
   }

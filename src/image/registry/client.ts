@@ -147,11 +147,11 @@ export class RegistryClient {
           await sleep(this.backoff(attempt));
           continue;
         }
-        let hint = '';
-        if (ep.base.protocol === 'https:' && /wrong version number|EPROTO|packet length too long/i.test(`${code} ${messageOf(e)}`)) {
-          hint = ' (the server does not speak TLS; list it in the insecure registries to use plain HTTP)';
+        let why = messageOf(e);
+        if (ep.base.protocol === 'https:' && /wrong version number|packet length too long/i.test(why)) {
+          why = 'the server gave an HTTP response to an HTTPS client (list it in the insecure registries to allow plain HTTP)';
         }
-        throw new BerthError('image', 'unavailable', `ping ${url.href}: ${messageOf(e)}${hint}`, { cause: e });
+        throw new BerthError('image', 'unavailable', `ping ${url.href}: ${why}`, { cause: e });
       }
       const status = res.statusCode ?? 0;
       if ((status >= 500 || status === 429) && attempt < this.retries) {
@@ -236,6 +236,9 @@ export class RegistryClient {
           if (!before || c.scheme === 'bearer' || c.scheme === 'basic') continue;
         }
         return res;
+      }
+      if (status === 401) {
+        (res as IncomingMessage & { authHint?: string }).authHint = await this.auth.explain401(ep.base.origin, ep.authKey);
       }
       if (!spec.noRetry && (status >= 500 || status === 429) && attempt < this.retries) {
         discard(res);
@@ -332,7 +335,8 @@ export class RegistryClient {
       } else if (status === 404) {
         throw new BerthError('image', 'not-found', `${this.registry}/${repo}:${reference}: manifest unknown (${ep.base.host} answered 404)`);
       } else if (status === 401 || status === 403) {
-        throw new BerthError('image', 'permission-denied', `${this.registry}/${repo}:${reference}: ${ep.base.host} answered ${status} (authentication required, or no access to this repository)`);
+        const hint = (res as IncomingMessage & { authHint?: string }).authHint ?? 'no access to this repository';
+        throw new BerthError('image', 'permission-denied', `${this.registry}/${repo}:${reference}: ${ep.base.host} answered ${status}: ${hint}`);
       }
       // HEAD gave no usable answer: GET the manifest and hash it ourselves.
       const m = await this.fetchManifestFrom(ep, repo, reference);

@@ -42,6 +42,8 @@ export async function responseError(res: IncomingMessage, what: string, host: st
   const status = res.statusCode ?? 0;
   const entries = parseErrorBody(body);
   let detail = entries.map((e) => [e.code, e.message].filter(Boolean).join(': ')).filter(Boolean).join('; ');
+  const hint = (res as IncomingMessage & { authHint?: string }).authHint;
+  if (status === 401 && hint) detail = detail ? `${hint}; ${detail}` : hint;
   if (!detail) {
     if (status === 401) detail = 'authentication required';
     else if (status === 404) detail = 'not found';

@@ -7,6 +7,7 @@ import { request as httpRequest, Agent as HttpAgent, type IncomingMessage, type 
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
 import type { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
+import { createHash } from 'node:crypto';
 import { BerthError } from '../../common/errors.js';
 
 export interface TlsSettings {
@@ -36,7 +37,13 @@ const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 16 });
 const httpsAgents = new Map<string, HttpsAgent>();
 
 function agentFor(tls: TlsSettings | undefined, key: string): HttpsAgent {
-  const id = `${key}|${tls?.insecureSkipVerify ? 'insecure' : 'verify'}`;
+  // One agent (and socket pool) per host and TLS material: a connection
+  // verified with one CA set must not serve a request that expects another.
+  const h = createHash('sha256');
+  for (const c of tls?.ca ?? []) h.update(c).update('\0');
+  if (tls?.cert) h.update(tls.cert).update('\0');
+  if (tls?.key) h.update(tls.key);
+  const id = `${key}|${tls?.insecureSkipVerify ? 'insecure' : 'verify'}|${h.digest('hex')}`;
   let a = httpsAgents.get(id);
   if (!a) {
     const ca = tls?.ca && tls.ca.length > 0 ? [...systemRoots(), ...tls.ca] : undefined;
