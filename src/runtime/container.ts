@@ -4,7 +4,7 @@
 // them in-process.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync, unlinkSync, openSync, readSync, closeSync, constants as fsc } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, statSync, unlinkSync, openSync, readSync, closeSync, constants as fsc } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { BerthError, errnoOf, messageOf } from '../common/errors.js';
 import { writeFileAtomicSync } from '../common/atomic.js';
@@ -389,13 +389,15 @@ export class Runtime {
       parentMode: opts.detach ? 'exit' as const : proc.terminal && !opts.consoleSocket ? 'wait-tty' as const : 'wait' as const,
       consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
       preserveFds: opts.preserveFds ?? 0,
-      cgroupProcs: mgr.procsFiles(),
       host: host(),
     };
     const stdio = opts.stdio ?? ['inherit', 'inherit', 'inherit', ...Array.from({ length: opts.preserveFds ?? 0 }, (_, i) => 3 + i)];
     const launched = await launch({
       parent: compileExecParent(input),
-      child: (p) => compileExecChild(input, p),
+      child: (p) => {
+        for (const procs of mgr.procsFiles()) writeFileSync(procs, String(p));
+        return compileExecChild(input, p);
+      },
       stdio,
       untilReady: false,
       onWarn: (step, msg) => this.log.warn(`${step}: ${msg}`),

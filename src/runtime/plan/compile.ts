@@ -437,7 +437,6 @@ export interface ExecPlanInput {
   parentMode: 'exit' | 'wait' | 'wait-tty';
   consoleSocket?: string;
   preserveFds: number;
-  cgroupProcs: string[];
   host: HostFacts;
 }
 
@@ -455,8 +454,10 @@ export function compileExecParent(input: ExecPlanInput): PlanOp[] {
     const path = `/proc/${input.initPid}/ns/${NS_PROC_NAME[type]}`;
     ops.push(op(Op.SETNS, `join ${type} namespace of the container`, path, NS_FLAG[type]));
   }
+  // The cgroup join is the runtime's (cgroup.procs is not visible from the
+  // container's mount namespace, which the first process has joined by now):
+  // it happens before the process is given its phase 2.
   ops.push(op(Op.CLONE, 'create the exec process', 0));
-  for (const procs of input.cgroupProcs) ops.push(op(Op.CGROUP_ADD_CHILD, `join cgroup ${procs}`, procs));
   return ops;
 }
 
