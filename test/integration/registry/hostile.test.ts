@@ -1,0 +1,345 @@
+// Hostile and broken registries: every case is a clear error, and the
+// content store holds only verified blobs afterwards (no half-written blob
+// visible; partial ingests only where a resume can use them).
+
+import { test, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer, type Server } from 'node:http';
+import { openContentStore, type LocalContentStore } from '../../../src/image/content/store.js';
+import { pullImage } from '../../../src/image/pull.js';
+import { RegistryClient } from '../../../src/image/registry/client.js';
+import { buildImage, oneFileTar, sha256, type BuiltImage } from '../../helpers/registry.js';
+import { addImage, serveRange, startFakeRegistry, type FakeRegistry } from './fake-registry.js';
+
+let fake: FakeRegistry;
+let tmp: string;
+let img: BuiltImage;
+const stores: LocalContentStore[] = [];
+const opts = { credentials: async () => undefined, retryBaseMs: 5, retries: 3 };
+
+function newStore(): LocalContentStore {
+  const s = openContentStore(mkdtempSync(join(tmp, 'store-')));
+  stores.push(s);
+  return s;
+}
+
+/** Every committed blob hashes to its name. */
+async function assertStoreVerified(store: LocalContentStore): Promise<void> {
+  for (const b of await store.list()) {
+    assert.equal(sha256(readFileSync(store.blobPath(b.digest))), b.digest);
+  }
+}
+
+before(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'berth-hostile-'));
+  fake = await startFakeRegistry();
+  img = buildImage({ extraLayers: [oneFileTar('a.txt', Buffer.alloc(300_000, 'a'))] });
+  addImage(fake, 'v1', img);
+});
+beforeEach(() => {
+  fake.reset();
+});
+after(async () => {
+  for (const s of stores) s.close();
+  await fake?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const big = () => img.layers[0]!;
+
+test('digest mismatch: wrong bytes of the right length are refused, nothing enters the store', async () => {
+  fake.hooks.blob = (req, res, digest) => {
+    if (digest !== big().digest) return false;
+    const bad = Buffer.from(big().bytes);
+    bad[bad.length >> 1] ^= 0xff;
+    res.writeHead(200, { 'content-length': bad.length }).end(bad);
+    return true;
+  };
+  const store = newStore();
+  await assert.rejects(pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }), (e: Error & { code?: string }) => {
+    assert.equal(e.code, 'digest-mismatch');
+    assert.match(e.message, new RegExp(big().digest));
+    assert.match(e.message, /failed verification/);
+    return true;
+  });
+  assert.equal(await store.has(big().digest), false);
+  assert.deepEqual(await store.ingests(), [], 'the bad partial data is dropped');
+  await assertStoreVerified(store);
+  // The same store pulls fine once the registry behaves.
+  fake.hooks = {};
+  const res = await pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts });
+  assert.equal(res.layers.length, 2);
+  await assertStoreVerified(store);
+});
+
+test('more bytes than the descriptor says are refused', async () => {
+  fake.hooks.blob = (req, res, digest) => {
+    if (digest !== big().digest) return false;
+    const more = Buffer.concat([big().bytes, Buffer.alloc(10)]);
+    res.writeHead(200, { 'content-length': more.length }).end(more);
+    return true;
+  };
+  const store = newStore();
+  await assert.rejects(pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }), /more than the expected/);
+  assert.equal(await store.has(big().digest), false);
+  assert.deepEqual(await store.ingests(), []);
+});
+
+test('truncated blob: the connection drops mid-way, the download resumes with Range', async () => {
+  const half = Math.floor(big().size / 2);
+  fake.hooks.blob = (req, res, digest, n) => {
+    if (digest !== big().digest || n > 0) return false;
+    res.writeHead(200, { 'content-length': big().size });
+    res.write(big().bytes.subarray(0, half), () => setTimeout(() => res.socket?.destroy(), 20));
+    return true;
+  };
+  const store = newStore();
+  const res = await pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts });
+  assert.equal(res.layers.length, 2);
+  const gets = fake.log.filter((l) => l.path.endsWith(big().digest));
+  assert.equal(gets.length, 2);
+  assert.equal(gets[0]!.headers.range, undefined);
+  assert.match(String(gets[1]!.headers.range), /^bytes=\d+-$/);
+  assert.ok(Number(/\d+/.exec(String(gets[1]!.headers.range))![0]) > 0);
+  await assertStoreVerified(store);
+});
+
+test('interrupted pull (retries exhausted) keeps the partial ingest; the next pull resumes from its offset', async () => {
+  const cut = 400_000;
+  fake.hooks.blob = (req, res, digest) => {
+    if (digest !== big().digest) return false;
+    if (req.headers.range) return false; // resumed requests succeed
+    res.writeHead(200, { 'content-length': big().size });
+    res.write(big().bytes.subarray(0, cut), () => setTimeout(() => res.socket?.destroy(), 20));
+    return true;
+  };
+  const store = newStore();
+  await assert.rejects(
+    pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: { ...opts, retries: 0 } }),
+    (e: Error & { code?: string }) => e.code === 'unavailable' && /failed 1 times/.test(e.message),
+  );
+  assert.equal(await store.has(big().digest), false);
+  const partial = (await store.ingests()).find((i) => i.expected?.digest === big().digest);
+  assert.ok(partial, 'a partial ingest is kept for the resume');
+  assert.equal(partial.offset, cut);
+  fake.log.length = 0;
+  await pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts });
+  const gets = fake.log.filter((l) => l.path.endsWith(big().digest));
+  assert.deepEqual(gets.map((g) => g.headers.range), [`bytes=${cut}-`]);
+  assert.ok(await store.has(big().digest));
+  await assertStoreVerified(store);
+});
+
+test('a server that ignores Range: the bytes already held are skipped, not written twice', async () => {
+  const cut = 250_000;
+  fake.hooks.blob = (req, res, digest, n) => {
+    if (digest !== big().digest) return false;
+    if (n === 0) {
+      res.writeHead(200, { 'content-length': big().size });
+      res.write(big().bytes.subarray(0, cut), () => setTimeout(() => res.socket?.destroy(), 20));
+      return true;
+    }
+    res.writeHead(200, { 'content-length': big().size }).end(big().bytes); // Range ignored
+    return true;
+  };
+  const store = newStore();
+  await pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts });
+  await assertStoreVerified(store);
+});
+
+test('manifest of absurd size: refused from Content-Length, and when streamed without one', async () => {
+  fake.hooks.manifest = (req, res) => {
+    res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'content-length': 200 * 1024 * 1024 });
+    res.end(); // never sent: the client must stop at the header
+    return true;
+  };
+  const store = newStore();
+  await assert.rejects(pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }), (e: Error & { code?: string }) => {
+    assert.equal(e.code, 'invalid-argument');
+    assert.match(e.message, /209715200 bytes.*over the limit|limit/);
+    return true;
+  });
+  fake.hooks.manifest = (req, res) => {
+    if (req.method === 'HEAD') {
+      res.writeHead(405).end();
+      return true;
+    }
+    res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
+    const chunk = Buffer.alloc(1024 * 1024, 0x20);
+    let sent = 0;
+    const pump = (): void => {
+      while (sent < 64 && res.write(chunk)) sent++;
+      if (sent < 64) res.once('drain', pump);
+      else res.end();
+    };
+    res.on('error', () => undefined);
+    pump();
+    return true;
+  };
+  await assert.rejects(pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }), /more than the limit of 4194304 bytes/);
+  assert.deepEqual(await store.list(), []);
+});
+
+test('wrong media type for a manifest is refused', async () => {
+  fake.hooks.manifest = (req, res) => {
+    res.writeHead(200, { 'content-type': 'application/vnd.oci.image.config.v1+json', 'content-length': img.configBytes.length });
+    res.end(req.method === 'HEAD' ? undefined : img.configBytes);
+    return true;
+  };
+  const store = newStore();
+  await assert.rejects(pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }), (e: Error & { code?: string }) => {
+    assert.equal(e.code, 'invalid-argument');
+    assert.match(e.message, /unsupported manifest media type "application\/vnd.oci.image.config.v1\+json"/);
+    return true;
+  });
+  assert.deepEqual(await store.list(), []);
+});
+
+test('schema 1 manifest is refused with advice', async () => {
+  const s1 = Buffer.from(JSON.stringify({ schemaVersion: 1, name: 'x/app', tag: 'v1', architecture: 'amd64', fsLayers: [], history: [] }));
+  fake.hooks.manifest = (req, res) => {
+    res.writeHead(200, { 'content-type': 'application/vnd.docker.distribution.manifest.v1+prettyjws', 'content-length': s1.length, 'docker-content-digest': sha256(s1) });
+    res.end(req.method === 'HEAD' ? undefined : s1);
+    return true;
+  };
+  const store = newStore();
+  await assert.rejects(pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }), (e: Error & { code?: string }) => {
+    assert.equal(e.code, 'failed-precondition');
+    assert.match(e.message, /schema 1.*not supported/);
+    return true;
+  });
+  // Also when the registry says application/json and only the body tells.
+  fake.hooks.manifest = (req, res) => {
+    if (req.method === 'HEAD') {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': s1.length }).end();
+      return true;
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': s1.length }).end(s1);
+    return true;
+  };
+  await assert.rejects(pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }), /schema 1/);
+  assert.deepEqual(await store.list(), []);
+});
+
+test('Docker-Content-Digest that does not match the manifest body is refused', async () => {
+  fake.hooks.manifest = (req, res) => {
+    const lie = `sha256:${'0'.repeat(64)}`;
+    if (req.method === 'HEAD') {
+      res.writeHead(200, { 'content-type': img.manifest.mediaType, 'content-length': img.manifestBytes.length }).end();
+      return true;
+    }
+    res.writeHead(200, { 'content-type': img.manifest.mediaType, 'content-length': img.manifestBytes.length, 'docker-content-digest': lie });
+    res.end(img.manifestBytes);
+    return true;
+  };
+  const store = newStore();
+  await assert.rejects(pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }), (e: Error & { code?: string }) => {
+    assert.equal(e.code, 'digest-mismatch');
+    assert.match(e.message, /Docker-Content-Digest/);
+    return true;
+  });
+  assert.deepEqual(await store.list(), []);
+});
+
+test('a manifest fetched by digest must hash to that digest', async () => {
+  fake.hooks.manifest = (req, res) => {
+    const other = Buffer.from(img.manifestBytes.toString().replace('"schemaVersion": 2', '"schemaVersion":  2'));
+    res.writeHead(200, { 'content-type': img.manifest.mediaType, 'content-length': other.length }).end(req.method === 'HEAD' ? undefined : other);
+    return true;
+  };
+  const client = new RegistryClient(fake.host, opts);
+  await assert.rejects(client.fetchManifest('x/app', img.manifest.digest), (e: Error & { code?: string }) => e.code === 'digest-mismatch');
+});
+
+test('503s are retried with backoff; 4xx are not', async () => {
+  fake.hooks.manifest = (req, res, n) => {
+    if (n < 2) {
+      res.writeHead(503).end();
+      return true;
+    }
+    return false;
+  };
+  const store = newStore();
+  const res = await pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts });
+  assert.equal(res.manifest.digest, img.manifest.digest);
+  // HEAD 503, HEAD 503, HEAD 200, then the GET by digest.
+  assert.equal(fake.log.filter((l) => l.path.includes('/manifests/')).length, 4);
+
+  fake.reset();
+  fake.hooks.manifest = (req, res) => {
+    res.writeHead(503).end();
+    return true;
+  };
+  await assert.rejects(pullImage(`${fake.host}/x/app:v1`, { store: newStore(), registryOptions: opts }), (e: Error & { code?: string }) => e.code === 'unavailable');
+  // HEAD: 1 + 3 retries, then the GET fallback: 1 + 3 retries.
+  assert.equal(fake.log.filter((l) => l.path.includes('/manifests/')).length, 8);
+
+  fake.reset();
+  fake.hooks.manifest = (req, res) => {
+    res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'NAME_INVALID', message: 'invalid repository name' }] }));
+    return true;
+  };
+  await assert.rejects(pullImage(`${fake.host}/x/app:v1`, { store: newStore(), registryOptions: opts }), /NAME_INVALID: invalid repository name/);
+  assert.equal(fake.log.filter((l) => l.path.includes('/manifests/')).length, 2, 'HEAD once, GET once, no retries');
+});
+
+test('blob 503s and network resets are retried', async () => {
+  fake.hooks.blob = (req, res, digest, n) => {
+    if (digest !== big().digest) return false;
+    if (n === 0) {
+      res.writeHead(503).end();
+      return true;
+    }
+    if (n === 1) {
+      req.socket.destroy();
+      return true;
+    }
+    serveRange(req, res, big().bytes);
+    return true;
+  };
+  const store = newStore();
+  await pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts });
+  await assertStoreVerified(store);
+});
+
+test('redirects to blob storage on another host do not carry the Authorization header', async () => {
+  const seen: (string | undefined)[] = [];
+  const storage: Server = createServer((req, res) => {
+    seen.push(req.headers.authorization);
+    serveRange(req, res, big().bytes);
+  });
+  await new Promise<void>((r) => storage.listen(0, '127.0.0.1', r));
+  const port = (storage.address() as { port: number }).port;
+  try {
+    const want = 'Basic ' + Buffer.from('carol:pw').toString('base64');
+    const sentAuth: (string | undefined)[] = [];
+    fake.hooks.ping = (req, res) => {
+      if (req.headers.authorization !== want) {
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="fake"' }).end();
+        return true;
+      }
+      return false;
+    };
+    fake.hooks.blob = (req, res, digest) => {
+      sentAuth.push(req.headers.authorization);
+      if (req.headers.authorization !== want) {
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="fake"' }).end();
+        return true;
+      }
+      if (digest !== big().digest) return false;
+      res.writeHead(307, { location: `http://localhost:${port}/storage/${digest}?sig=abc` }).end();
+      return true;
+    };
+    const store = newStore();
+    await pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: { ...opts, credentials: async () => ({ username: 'carol', password: 'pw' }) } });
+    assert.ok(sentAuth.length > 0 && sentAuth.every((a) => a === want));
+    assert.deepEqual(seen, [undefined]);
+    await assertStoreVerified(store);
+  } finally {
+    storage.closeAllConnections();
+    await new Promise<void>((r) => storage.close(() => r()));
+  }
+});
