@@ -1,7 +1,7 @@
 // The shape of config.json as zod/mini schemas. Only shape lives here (types,
 // integer ranges, closed vocabularies); rules that relate fields to each other
 // are in validate.ts. zod/mini rather than classic zod because it tree-shakes:
-// the bundled CLI pays ~10 ms to load it instead of ~60 ms (see validate.ts).
+// the bundled CLI pays ~25 ms for it instead of ~50 ms (see validate.ts).
 //
 // Every schema carries its own message, phrased to follow a field path:
 // "process.args: must be a non-empty array of strings". Objects are not
@@ -32,17 +32,39 @@ function expect(what: string): ErrorFn {
   return (iss) => (iss.input === undefined ? 'is required' : `must be ${what}`);
 }
 
-const str = (what = 'a string') => z.string({ error: expect(what) });
-const bool = () => z.boolean({ error: expect('a boolean') });
+// Schemas are immutable, so equal ones are built once and shared: zod's
+// constructors are the main start-up cost of this module.
+const cache = new Map<string, unknown>();
+function memo<T>(key: string, make: () => T): T {
+  let v = cache.get(key) as T | undefined;
+  if (v === undefined) {
+    v = make();
+    cache.set(key, v);
+  }
+  return v;
+}
+
+const str = (what = 'a string') => memo(`str:${what}`, () => z.string({ error: expect(what) }));
+const bool = () => memo('bool', () => z.boolean({ error: expect('a boolean') }));
 const obj = <S extends z.core.$ZodLooseShape>(shape: S) => z.object(shape, { error: expect('an object') });
-const opt = z.optional;
+const optionals = new WeakMap<object, unknown>();
+function opt<T extends z.core.SomeType>(inner: T): z.ZodMiniOptional<T> {
+  let o = optionals.get(inner) as z.ZodMiniOptional<T> | undefined;
+  if (!o) {
+    o = z.optional(inner);
+    optionals.set(inner, o);
+  }
+  return o;
+}
 
 /** An integer in [min, max]. 64-bit fields allow the full range at double precision. */
 function int(min: number, max: number, what?: string) {
-  const msg = what ?? `must be an integer from ${min} to ${max}`;
-  return z
-    .number({ error: expect(what ? what.replace(/^must be /, '') : 'an integer') })
-    .check(z.refine((n) => Number.isInteger(n) && n >= min && n <= max, { error: msg }));
+  return memo(`int:${min}:${max}:${what}`, () => {
+    const msg = what ?? `must be an integer from ${min} to ${max}`;
+    return z
+      .number({ error: expect(what ? what.replace(/^must be /, '') : 'an integer') })
+      .check(z.refine((n) => Number.isInteger(n) && n >= min && n <= max, { error: msg }));
+  });
 }
 
 const U32_MAX = 0xffff_ffff;
@@ -62,19 +84,22 @@ const i64 = () => int(I64_MIN, I64_MAX, 'must be an integer');
 
 /** One of a closed list, with "unknown <noun> "x"" for anything else. */
 function oneOf<const T extends string>(values: readonly T[], noun: string) {
-  return z.enum(values as unknown as [T, ...T[]], {
-    error: (iss) =>
-      iss.input === undefined
-        ? 'is required'
-        : typeof iss.input === 'string'
-          ? `unknown ${noun} ${JSON.stringify(iss.input)}`
-          : 'must be a string',
-  });
+  return memo(`enum:${noun}`, () =>
+    z.enum(values as unknown as [T, ...T[]], {
+      error: (iss) =>
+        iss.input === undefined
+          ? 'is required'
+          : typeof iss.input === 'string'
+            ? `unknown ${noun} ${JSON.stringify(iss.input)}`
+            : 'must be a string',
+    }),
+  );
 }
 
-const strArray = (what = 'an array of strings') => z.array(str(what), { error: expect(what) });
+const strArray = (what = 'an array of strings') => memo(`strs:${what}`, () => z.array(str(what), { error: expect(what) }));
 const arr = <T extends z.core.SomeType>(item: T, what: string) => z.array(item, { error: expect(what) });
-const strMap = (what = 'an object of strings') => z.record(z.string(), str(what), { error: expect(what) });
+const strMap = (what = 'an object of strings') =>
+  memo(`strmap:${what}`, () => z.record(z.string(), str(what), { error: expect(what) }));
 
 // Building the schemas costs a few milliseconds, so it happens on the first
 // parse, not at import: CLI verbs that never read config.json never pay it.
