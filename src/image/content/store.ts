@@ -217,7 +217,7 @@ export class LocalContentStore implements ContentStore {
    * imports) into the store: hashed while written, verified against
    * `expected` when given, committed by rename.
    */
-  async putStream(stream: AsyncIterable<Uint8Array>, expected: { digest?: Digest; size?: number; algorithm?: Algorithm } = {}): Promise<BlobInfo> {
+  async putStream(stream: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, expected: { digest?: Digest; size?: number; algorithm?: Algorithm } = {}): Promise<BlobInfo> {
     const alg: Algorithm = expected.digest ? splitDigest(expected.digest).alg : expected.algorithm ?? 'sha256';
     const tmp = join(this.ingestDir, `tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
     const fh = await open(tmp, 'wx', 0o444);

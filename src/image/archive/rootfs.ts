@@ -1,0 +1,109 @@
+// A plain root filesystem tarball as a new single-layer image, as
+// `docker import` makes one: the tar (gzip or zstd compressed or not) becomes
+// one gzip layer whose diff id is the sha256 of the plain tar, under a fresh
+// OCI config for the host platform.
+
+import { createReadStream } from 'node:fs';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { createGzip } from 'node:zlib';
+import { BerthError } from '../../common/errors.js';
+import type { Descriptor } from '../content/types.js';
+import type { LocalContentStore } from '../content/store.js';
+import type { ContainerConfig, ImageConfig, ImageManifest } from '../manifest.js';
+import { MediaType } from '../media.js';
+import { hostPlatform, type NormalPlatform } from '../platform.js';
+import { autoDecompress, Hasher } from './stream.js';
+
+export interface RootfsImportOptions {
+  platform?: NormalPlatform;
+  /** Runtime defaults for the image (Cmd, Env, WorkingDir...). */
+  config?: ContainerConfig;
+  /** Layer compression; gzip by default. */
+  compress?: 'gzip' | 'none';
+  /** History comment, like `docker import --message`. */
+  message?: string;
+  created?: Date;
+}
+
+/** Refuses input that is not a tar: the first header must checksum correctly. */
+class TarCheck extends Transform {
+  private head: Buffer[] = [];
+  private got = 0;
+  private checked = false;
+
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    if (!this.checked) {
+      this.head.push(chunk);
+      this.got += chunk.length;
+      if (this.got >= 512) {
+        const err = this.check(Buffer.concat(this.head));
+        if (err) return cb(err);
+        this.checked = true;
+        this.head = [];
+      }
+    }
+    cb(null, chunk);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (!this.checked && this.got > 0) return cb(this.check(Buffer.concat(this.head)) ?? undefined);
+    if (this.got === 0) return cb(new BerthError('image', 'invalid-argument', 'root filesystem tarball is empty'));
+    cb();
+  }
+
+  private check(h: Buffer): BerthError | undefined {
+    if (h.length < 512) return new BerthError('image', 'invalid-argument', 'root filesystem tarball: shorter than one tar header');
+    const stored = parseInt(h.subarray(148, 156).toString('latin1').replace(/\0.*$/, '').trim(), 8);
+    let sum = 0;
+    for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]!;
+    if (!Number.isFinite(stored) || stored !== sum) {
+      return new BerthError('image', 'invalid-argument', 'root filesystem tarball: not a tar archive (bad header checksum)');
+    }
+    return undefined;
+  }
+}
+
+export interface RootfsImported {
+  target: Descriptor;
+  config: Descriptor;
+  layer: Descriptor;
+  diffId: string;
+}
+
+export async function importRootfs(store: LocalContentStore, input: string | Readable, opts: RootfsImportOptions = {}): Promise<RootfsImported> {
+  const raw = typeof input === 'string' ? createReadStream(input) : input;
+  const { stream } = await autoDecompress(raw);
+  const check = new TarCheck();
+  const diff = new Hasher();
+  const gzip = opts.compress === 'none' ? undefined : createGzip();
+  let chain: Readable = stream.pipe(check).pipe(diff);
+  for (const s of [stream, check]) s.on('error', (e) => diff.destroy(e));
+  if (gzip) {
+    diff.on('error', (e) => gzip.destroy(e));
+    chain = diff.pipe(gzip);
+  }
+  const layerInfo = await store.putStream(chain);
+  const diffId = diff.digest();
+  const platform = opts.platform ?? hostPlatform();
+  const created = (opts.created ?? new Date()).toISOString();
+  const config: ImageConfig = {
+    created,
+    architecture: platform.architecture,
+    os: platform.os,
+    ...(platform.variant ? { variant: platform.variant } : {}),
+    config: opts.config ?? {},
+    rootfs: { type: 'layers', diff_ids: [diffId] },
+    history: [{ created, created_by: 'berth-ctr images import --rootfs', ...(opts.message ? { comment: opts.message } : {}) }],
+  };
+  const cfgInfo = await store.put(Buffer.from(JSON.stringify(config)));
+  const layer: Descriptor = { mediaType: gzip ? MediaType.OciLayerGzip : MediaType.OciLayer, digest: layerInfo.digest, size: layerInfo.size };
+  const cfgDesc: Descriptor = { mediaType: MediaType.OciConfig, digest: cfgInfo.digest, size: cfgInfo.size };
+  const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaType.OciManifest, config: cfgDesc, layers: [layer] };
+  const mInfo = await store.put(Buffer.from(JSON.stringify(manifest)));
+  return {
+    target: { mediaType: MediaType.OciManifest, digest: mInfo.digest, size: mInfo.size },
+    config: cfgDesc,
+    layer,
+    diffId,
+  };
+}
