@@ -361,7 +361,7 @@ class Applier {
 
   private async hardlink(comps: string[], rel: string, entry: Entry): Promise<void> {
     const name = entry.header.name;
-    const tcomps = entryComponents(entry.header.linkname ?? '', 'hard link target');
+    const tcomps = entryComponents(entry.header.linkname ?? '', 'hard link target', name);
     if (tcomps.length === 0) throw unpackError(name, 'hard link to the root');
     this.resolveDir(tcomps.slice(0, -1), name);
     const trel = tcomps.join('/');

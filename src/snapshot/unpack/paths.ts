@@ -15,24 +15,24 @@ export function unpackError(entry: string, msg: string, code: 'invalid-argument'
 }
 
 /**
- * The components of tar name `name` inside the snapshot. `[]` is the root
+ * The components of tar name `name` inside the snapshot (errors name `entry`). `[]` is the root
  * itself ("./"). Throws for NUL bytes, absolute names, names that escape
  * with `..`, and over-long names.
  */
-export function entryComponents(name: string, what = 'path'): string[] {
-  if (name.length === 0) throw unpackError(name, `empty ${what}`);
-  if (name.includes('\0')) throw unpackError(name, `${what} contains a NUL byte`);
-  if (Buffer.byteLength(name) > MAX_PATH) throw unpackError(name, `${what} longer than ${MAX_PATH} bytes`);
-  if (name.startsWith('/')) throw unpackError(name, `absolute ${what} refused (layer names are relative to the root)`);
+export function entryComponents(name: string, what = 'path', entry = name): string[] {
+  if (name.length === 0) throw unpackError(entry, `empty ${what}`);
+  if (name.includes('\0')) throw unpackError(entry, `${what} contains a NUL byte`);
+  if (Buffer.byteLength(name) > MAX_PATH) throw unpackError(entry, `${what} longer than ${MAX_PATH} bytes`);
+  if (name.startsWith('/')) throw unpackError(entry, `absolute ${what} refused (layer names are relative to the root)`);
   const out: string[] = [];
   for (const c of name.split('/')) {
     if (c === '' || c === '.') continue;
     if (c === '..') {
-      if (out.length === 0) throw unpackError(name, `${what} escapes the root through ".."`);
+      if (out.length === 0) throw unpackError(entry, `${what} escapes the root through ".."`);
       out.pop();
       continue;
     }
-    if (Buffer.byteLength(c) > MAX_NAME) throw unpackError(name, `a component of the ${what} is longer than ${MAX_NAME} bytes`);
+    if (Buffer.byteLength(c) > MAX_NAME) throw unpackError(entry, `a component of the ${what} is longer than ${MAX_NAME} bytes`);
     out.push(c);
   }
   return out;
