@@ -54,7 +54,7 @@ test('digest mismatch: wrong bytes of the right length are refused, nothing ente
   fake.hooks.blob = (req, res, digest) => {
     if (digest !== big().digest) return false;
     const bad = Buffer.from(big().bytes);
-    bad[bad.length >> 1] ^= 0xff;
+    bad[bad.length >> 1] = (bad[bad.length >> 1] ?? 0) ^ 0xff;
     res.writeHead(200, { 'content-length': bad.length }).end(bad);
     return true;
   };
