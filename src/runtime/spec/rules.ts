@@ -78,7 +78,9 @@ function checkVersion(spec: Spec, fail: Fail): void {
   if (m[1] !== '1') fail('ociVersion', `unsupported version ${JSON.stringify(spec.ociVersion)} (Berth supports 1.x)`);
 }
 
-function checkProcess(p: Process, fail: Fail): void {
+/** The rules of one process object; `at` prefixes field names ("process." in config.json, "" in a process.json). */
+export function checkProcess(p: Process, failAt: Fail, at = 'process.'): void {
+  const fail: Fail = (field, message) => failAt(at + field.replace(/^process\./, ''), message);
   if (!p.args || p.args.length === 0) fail('process.args', 'must be a non-empty array of strings');
   if (p.args[0] === '') fail('process.args[0]', 'must not be empty');
   p.args.forEach((a, i) => noNul(a, `process.args[${i}]`, fail));

@@ -8,7 +8,7 @@
 // strict: unknown properties are dropped, for forward compatibility.
 
 import * as z from 'zod/mini';
-import type { Spec } from './types.js';
+import type { Process, Spec } from './types.js';
 import {
   CAPABILITIES,
   IO_PRIORITY_CLASSES,
@@ -318,7 +318,7 @@ function build() {
     ),
   });
 
-  return z.object(
+  const spec = z.object(
     {
       ociVersion: str(),
       root: opt(root),
@@ -332,18 +332,28 @@ function build() {
     },
     { error: () => 'must be a JSON object' },
   );
+  return { spec, process: proc };
 }
 
-let built: ReturnType<typeof build> | undefined;
+type Built = ReturnType<typeof build>;
+let built: Built | undefined;
 
 /** The config.json schema (built once, on first use). */
-export function specSchema(): ReturnType<typeof build> {
+export function specSchema(): Built['spec'] {
   built ??= build();
-  return built;
+  return built.spec;
+}
+
+/** The schema of one process object (config.json's "process", or `exec --process` files). */
+export function processSchema(): Built['process'] {
+  built ??= build();
+  return built.process;
 }
 
 // The schema's output must stay assignable to the hand-written Spec type: if
 // one drifts from the other, this line stops compiling.
-export type SchemaOutput = z.infer<ReturnType<typeof build>>;
+export type SchemaOutput = z.infer<Built['spec']>;
 const _drift: (s: SchemaOutput) => Spec = (s) => s;
+const _driftProcess: (p: z.infer<Built['process']>) => Process = (p) => p;
 void _drift;
+void _driftProcess;

@@ -15,9 +15,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, errnoOf, messageOf } from '../../common/errors.js';
-import { checkSpec } from './rules.js';
-import { specSchema } from './schema.js';
-import type { Spec } from './types.js';
+import { checkProcess, checkSpec } from './rules.js';
+import { processSchema, specSchema } from './schema.js';
+import type { Process, Spec } from './types.js';
 
 /** A config.json path from a schema issue path: ["linux","namespaces",2,"type"] -> "linux.namespaces[2].type". */
 export function fieldPath(path: readonly PropertyKey[]): string {
@@ -64,6 +64,21 @@ export function parseSpec(json: unknown): Spec {
   const spec: Spec = r.data;
   checkSpec(spec, (field, message) => invalid(field, message));
   return spec;
+}
+
+/**
+ * Validates one process object, as `exec --process process.json` reads it.
+ * Errors name the field relative to the process: "process.json: args: ...".
+ */
+export function parseProcess(json: unknown, file = 'process.json'): Process {
+  const r = processSchema().safeParse(dropNulls(json));
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    invalid(fieldPath(issue.path), issue.message, file);
+  }
+  const proc: Process = r.data;
+  checkProcess(proc, (field, message) => invalid(field, message, file), '');
+  return proc;
 }
 
 /** Reads and validates <bundleDir>/config.json. Errors name the file. */
