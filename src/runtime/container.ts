@@ -349,7 +349,12 @@ export class Runtime {
     const dirExists = existsSync(this.store.dir(id));
     const rec = this.store.tryLoad(id);
     if (!rec) {
-      if (!dirExists) throw new BerthError('berth-runc', 'not-found', `container does not exist: ${id}`);
+      // Like runc: --force on a container that is already gone succeeds (the
+      // containerd shim's cleanup calls `delete --force` after `delete`).
+      if (!dirExists) {
+        if (force) return;
+        throw new BerthError('berth-runc', 'not-found', `container does not exist: ${id}`);
+      }
       // A create that died half-way: only its directory is left.
       this.store.remove(id);
       return;
