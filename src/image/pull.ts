@@ -7,6 +7,7 @@
 
 import { BerthError, isBerthError } from '../common/errors.js';
 import type { ContentStore, Descriptor } from './content/types.js';
+import { isNonDistributable } from './media.js';
 import { MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, parseImageConfig, parseManifest, type ImageConfig, type ImageManifest } from './manifest.js';
 import { hostPlatform, normalizePlatform, parsePlatform, selectManifest, type NormalPlatform } from './platform.js';
 import { formatReference, parseDockerRef, pullTarget, type Reference } from './reference.js';
@@ -176,20 +177,23 @@ export async function pullImage(ref: string | Reference, opts: PullOptions): Pro
       await addSourceLabel(store, layer.digest, r.domain, repo);
       return;
     }
-    // Foreign / non-distributable layers are fetched from the registry too:
-    // fetching their `urls` is not done yet (see the registry README).
     let last = 0;
+    const blobOpts = {
+      ref: `layer-${layer.digest}`,
+      onProgress: (done: number, total: number) => {
+        // Throttle: about every 512 KiB, and always the last byte.
+        if (done === total || done - last >= 512 * 1024 || done < last) {
+          last = done;
+          emit({ id, status: done === total ? 'Verifying Checksum' : 'Downloading', digest: layer.digest, current: done, total, kind: 'layer' });
+        }
+      },
+    };
     try {
-      const { alreadyExists } = await client.fetchBlob(repo, layer, store, {
-        ref: `layer-${layer.digest}`,
-        onProgress: (done, total) => {
-          // Throttle: about every 512 KiB, and always the last byte.
-          if (done === total || done - last >= 512 * 1024 || done < last) {
-            last = done;
-            emit({ id, status: done === total ? 'Verifying Checksum' : 'Downloading', digest: layer.digest, current: done, total, kind: 'layer' });
-          }
-        },
-      });
+      // Foreign / non-distributable layers: their URLs first, then the registry.
+      const fromUrls = isNonDistributable(layer.mediaType) && layer.urls?.length
+        ? await client.fetchBlobFromUrls(layer, store, blobOpts)
+        : false;
+      const { alreadyExists } = fromUrls ? { alreadyExists: false } : await client.fetchBlob(repo, layer, store, blobOpts);
       if (alreadyExists) {
         emit({ id, status: 'Already exists', digest: layer.digest, kind: 'layer' });
       } else {

@@ -110,8 +110,8 @@ export class RegistryClient {
     return p;
   }
 
-  private tlsFor(url: URL, ep: Endpoint): TlsSettings {
-    if (url.host === ep.base.host) return ep.tls;
+  private tlsFor(url: URL, ep?: Endpoint): TlsSettings {
+    if (ep && url.host === ep.base.host && url.protocol === ep.base.protocol) return ep.tls;
     let t = this.tlsCache.get(url.host);
     if (!t) {
       t = loadCertsDir(this.opts.certsDir ?? '/etc/docker/certs.d', url.host);
@@ -460,7 +460,7 @@ export class RegistryClient {
     });
   }
 
-  private async downloadInto(
+  private downloadInto(
     ep: Endpoint,
     repo: string,
     desc: Descriptor,
@@ -468,6 +468,71 @@ export class RegistryClient {
     onProgress?: BlobProgress,
   ): Promise<void> {
     const path = `/v2/${encodeRepo(repo)}/blobs/${desc.digest}`;
+    const get = (headers: Record<string, string>) => this.request(ep, { method: 'GET', path, headers, scopes: [pullScope(repo)] });
+    return this.streamInto(get, `${ep.base.host}/${repo}`, desc, w, onProgress);
+  }
+
+  /**
+   * Foreign (Docker) and non-distributable (OCI) layers name URLs outside
+   * the registry; like containerd we try those first, without credentials,
+   * and only http(s). Returns false when no URL served the blob.
+   */
+  async fetchBlobFromUrls(
+    desc: Descriptor,
+    store: ContentStore,
+    opts: { ref?: string; onProgress?: BlobProgress; labels?: Record<string, string> } = {},
+  ): Promise<boolean> {
+    const digest = checkDigest(desc.digest, 'foreign layer');
+    for (const raw of desc.urls ?? []) {
+      let url: URL;
+      try {
+        url = new URL(raw);
+      } catch {
+        continue;
+      }
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') continue;
+      const w = await store.ingest(opts.ref ?? `fetch-${digest}`, { digest, size: desc.size });
+      if (w.alreadyExists) {
+        await w.commit(opts.labels);
+        return true;
+      }
+      let finished = false;
+      try {
+        const get = async (headers: Record<string, string>) => {
+          let u = url;
+          for (let hop = 0; hop < 10; hop++) {
+            const res = await send({ method: 'GET', url: u, headers: { ...this.headersBase(), ...headers }, tls: this.tlsFor(u), timeoutMs: this.opts.timeoutMs });
+            const loc = res.headers.location;
+            if (REDIRECTS.has(res.statusCode ?? 0) && loc) {
+              discard(res);
+              u = new URL(loc, u);
+              continue;
+            }
+            return res;
+          }
+          throw new BerthError('image', 'unavailable', `${url.href}: too many redirects`);
+        };
+        await this.streamInto(get, url.host, desc, w, opts.onProgress);
+        finished = true;
+        await w.commit(opts.labels);
+        return true;
+      } catch (e) {
+        if (isBerthError(e) && e.code === 'digest-mismatch') throw e;
+        this.log.info('foreign layer URL failed', { url: url.href, error: messageOf(e) });
+      } finally {
+        if (!finished) await w.close().catch(() => undefined);
+      }
+    }
+    return false;
+  }
+
+  private async streamInto(
+    get: (headers: Record<string, string>) => Promise<IncomingMessage>,
+    where: string,
+    desc: Descriptor,
+    w: { offset: number; write(c: Uint8Array): Promise<void>; abort(): Promise<void> },
+    onProgress?: BlobProgress,
+  ): Promise<void> {
     let pos = w.offset;
     if (pos > desc.size) {
       await w.abort();
@@ -478,19 +543,27 @@ export class RegistryClient {
     let lastError: unknown;
     while (pos < desc.size) {
       if (failures > this.retries) {
-        throw new BerthError('image', 'unavailable', `download of ${desc.digest} from ${ep.base.host}/${repo} failed ${failures} times, last: ${messageOf(lastError)}`, { cause: lastError });
+        throw new BerthError('image', 'unavailable', `download of ${desc.digest} from ${where} failed ${failures} times, last: ${messageOf(lastError)}`, { cause: lastError });
       }
       if (failures > 0) await sleep(this.backoff(failures - 1));
       const headers: Record<string, string> = {};
       if (pos > 0) headers.range = `bytes=${pos}-`;
-      const res = await this.request(ep, { method: 'GET', path, headers, scopes: [pullScope(repo)] });
+      let res: IncomingMessage;
+      try {
+        res = await get(headers);
+      } catch (e) {
+        if (isBerthError(e) || !isNetworkError(e)) throw e;
+        lastError = e;
+        failures++;
+        continue;
+      }
       const status = res.statusCode ?? 0;
       let skip = 0;
       if (status === 206) {
         const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers['content-range'] ?? ''));
         if (!m || Number(m[1]) !== pos) {
           discard(res);
-          throw new BerthError('image', 'invalid-argument', `blob ${desc.digest}: ${ep.base.host} answered a range request for bytes ${pos}- with Content-Range ${JSON.stringify(res.headers['content-range'])}`);
+          throw new BerthError('image', 'invalid-argument', `blob ${desc.digest}: ${where} answered a range request for bytes ${pos}- with Content-Range ${JSON.stringify(res.headers['content-range'])}`);
         }
       } else if (status === 200) {
         skip = pos; // the server ignored Range: drop what we already hold
@@ -498,9 +571,9 @@ export class RegistryClient {
         // Our partial data and the server disagree: start over.
         discard(res);
         await w.abort();
-        throw new BerthError('image', 'unavailable', `blob ${desc.digest}: ${ep.base.host} refused to resume at byte ${pos}`);
+        throw new BerthError('image', 'unavailable', `blob ${desc.digest}: ${where} refused to resume at byte ${pos}`);
       } else {
-        throw await responseError(res, `fetch blob ${desc.digest} of ${repo}`, ep.base.host);
+        throw await responseError(res, `fetch blob ${desc.digest}`, where);
       }
       try {
         for await (const chunk of res as AsyncIterable<Buffer>) {
@@ -516,7 +589,7 @@ export class RegistryClient {
           if (pos + c.length > desc.size) {
             res.destroy();
             await w.abort();
-            throw new BerthError('image', 'digest-mismatch', `blob ${desc.digest} from ${ep.base.host}/${repo}: more than the expected ${desc.size} bytes`);
+            throw new BerthError('image', 'digest-mismatch', `blob ${desc.digest} from ${where}: more than the expected ${desc.size} bytes`);
           }
           await w.write(c);
           pos += c.length;

@@ -343,3 +343,38 @@ test('redirects to blob storage on another host do not carry the Authorization h
     await new Promise<void>((r) => storage.close(() => r()));
   }
 });
+
+test('foreign layers are fetched from their URLs (no credentials), the registry is not asked', async () => {
+  const base = buildImage({ format: 'docker', extraLayers: [oneFileTar('f.txt', Buffer.from('foreign\n'))] });
+  const foreign = base.layers[1]!;
+  const seen: (string | undefined)[] = [];
+  const cdn: Server = createServer((req, res) => {
+    seen.push(req.headers.authorization);
+    if (req.url === '/moved') {
+      res.writeHead(302, { location: '/layer.tgz' }).end();
+      return;
+    }
+    serveRange(req, res, foreign.bytes);
+  });
+  await new Promise<void>((r) => cdn.listen(0, '127.0.0.1', r));
+  const port = (cdn.address() as { port: number }).port;
+  try {
+    const man = JSON.parse(base.manifestBytes.toString()) as { layers: { mediaType: string; urls?: string[] }[] };
+    man.layers[1]!.mediaType = 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip';
+    man.layers[1]!.urls = ['ftp://nope.invalid/x', `http://127.0.0.1:${port}/moved`];
+    const bytes = Buffer.from(JSON.stringify(man));
+    const img: BuiltImage = { ...base, manifestBytes: bytes, manifest: { ...base.manifest, digest: sha256(bytes), size: bytes.length } };
+    addImage(fake, 'foreign', img);
+    fake.blobs.delete(foreign.digest);
+    const store = newStore();
+    const res = await pullImage(`${fake.host}/x/app:foreign`, { store, registryOptions: opts });
+    assert.equal(res.layers[1]!.digest, foreign.digest);
+    assert.ok(await store.has(foreign.digest));
+    assert.deepEqual(seen, [undefined, undefined]);
+    assert.equal(fake.log.filter((l) => l.path.endsWith(foreign.digest)).length, 0);
+    await assertStoreVerified(store);
+  } finally {
+    cdn.closeAllConnections();
+    await new Promise<void>((r) => cdn.close(() => r()));
+  }
+});
