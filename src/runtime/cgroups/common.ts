@@ -125,3 +125,30 @@ export function checkPageSize(size: string, field: string): void {
 export function isInt(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v);
 }
+
+/** One rdma.max line: "mlx5_0 hca_handle=2 hca_object=100". */
+export function rdmaLine(dev: string, lim: { hcaHandles?: number; hcaObjects?: number }, field: string): string {
+  if (!/^[^\s/]+$/.test(dev)) throw cgroupError('invalid-argument', 'is not an RDMA device name', field);
+  const parts = [dev];
+  for (const [key, name] of [['hcaHandles', 'hca_handle'], ['hcaObjects', 'hca_object']] as const) {
+    const v = lim[key];
+    if (v === undefined) continue;
+    if (!isInt(v) || v < 0) throw cgroupError('invalid-argument', `${JSON.stringify(v)} is not an integer >= 0`, `${field}.${key}`);
+    parts.push(`${name}=${v}`);
+  }
+  return parts.join(' ');
+}
+
+/**
+ * A key of linux.resources.unified: a cgroup v2 file name ("memory.high"),
+ * never a path, and never one of the files the runtime itself manages.
+ */
+export function checkUnifiedKey(key: string, value: unknown, field: string): void {
+  if (!/^[A-Za-z0-9_]+\.[A-Za-z0-9_.]+$/.test(key) || key.includes('..')) {
+    throw cgroupError('invalid-argument', 'is not a cgroup file name (controller.file, no "/" or "..")', field);
+  }
+  if (['cgroup.procs', 'cgroup.threads', 'cgroup.kill', 'cgroup.subtree_control', 'cgroup.freeze'].includes(key)) {
+    throw cgroupError('invalid-argument', 'is managed by the runtime and cannot be set', field);
+  }
+  if (typeof value !== 'string') throw cgroupError('invalid-argument', 'must be a string', field);
+}

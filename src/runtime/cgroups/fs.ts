@@ -123,7 +123,17 @@ export class MemoryCgroupFs implements CgroupFs {
     if (code) throw sysError(code, 'write', path);
     this.writes.push({ path, value });
     this.ops.push(`write ${path} ${value}`);
-    this.files.set(path, value);
+    if (path.endsWith('/cgroup.subtree_control')) {
+      // The kernel keeps the set of enabled controllers, changed by "+c"/"-c".
+      const set = new Set((this.files.get(path) ?? '').split(/\s+/).filter(Boolean));
+      for (const t of value.split(/\s+/).filter(Boolean)) {
+        if (t.startsWith('+')) set.add(t.slice(1));
+        else if (t.startsWith('-')) set.delete(t.slice(1));
+      }
+      this.files.set(path, [...set].join(' '));
+    } else {
+      this.files.set(path, value);
+    }
   }
 
   mkdir(path: string): string[] {

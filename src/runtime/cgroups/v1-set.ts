@@ -7,12 +7,20 @@
 import { posix } from 'node:path';
 import { errnoOf } from '../../common/errors.js';
 import type { LinuxBlockIO, LinuxCPU, LinuxMemory, LinuxResources } from '../spec/types.js';
-import { checkPageSize, isInt, readOptional, writeField } from './common.js';
+import { checkPageSize, checkUnifiedKey, isInt, rdmaLine, readOptional, writeField } from './common.js';
 import { cgroupError } from './errors.js';
 import type { ManagerContext } from './manager.js';
 
 export interface V1Dirs {
+  /** The v1 directory of a controller, or an 'unavailable' error naming `field`. */
   dir(controller: string, field: string): string;
+  hasController(controller: string): boolean;
+  /**
+   * Hybrid only: the container's unified directory with `controller` (a v2
+   * controller no v1 hierarchy has bound, like hugetlb on our machines)
+   * enabled down to it; 'unavailable' naming `field` when it is not offered.
+   */
+  unifiedFor(controller: string, field: string): string;
 }
 
 const R = 'linux.resources';
@@ -26,9 +34,6 @@ function int(v: unknown, field: string, min = -1): number {
 const given = (v: number | undefined): v is number => v !== undefined && v !== 0;
 
 export function setV1Resources(m: V1Dirs, ctx: ManagerContext, r: LinuxResources): void {
-  if (r.unified && Object.keys(r.unified).length > 0) {
-    throw cgroupError('unavailable', `cgroup v2 settings need a cgroup v2 host; this one uses ${ctx.layout.mode} cgroups with every controller on v1`, `${R}.unified`);
-  }
   if (r.cpu) {
     setCpuset(m, ctx, r.cpu);
     setCpu(m, ctx, r.cpu);
@@ -43,8 +48,9 @@ export function setV1Resources(m: V1Dirs, ctx: ManagerContext, r: LinuxResources
   (r.hugepageLimits ?? []).forEach((h, i) => {
     const field = `${R}.hugepageLimits[${i}]`;
     checkPageSize(h.pageSize, `${field}.pageSize`);
-    const limit = int(h.limit, `${field}.limit`, 0);
-    writeField(ctx.fs, m.dir('hugetlb', field), `hugetlb.${h.pageSize}.limit_in_bytes`, String(limit), field);
+    const limit = String(int(h.limit, `${field}.limit`, 0));
+    if (m.hasController('hugetlb')) writeField(ctx.fs, m.dir('hugetlb', field), `hugetlb.${h.pageSize}.limit_in_bytes`, limit, field);
+    else writeField(ctx.fs, m.unifiedFor('hugetlb', field), `hugetlb.${h.pageSize}.max`, limit, field);
   });
   if (r.network?.classID !== undefined) {
     const field = `${R}.network.classID`;
@@ -57,16 +63,20 @@ export function setV1Resources(m: V1Dirs, ctx: ManagerContext, r: LinuxResources
   });
   for (const [dev, lim] of Object.entries(r.rdma ?? {})) {
     const field = `${R}.rdma["${dev}"]`;
-    writeField(ctx.fs, m.dir('rdma', field), 'rdma.max', rdmaLine(dev, lim, field), field);
+    const line = rdmaLine(dev, lim, field);
+    writeField(ctx.fs, m.hasController('rdma') ? m.dir('rdma', field) : m.unifiedFor('rdma', field), 'rdma.max', line, field);
   }
-}
-
-export function rdmaLine(dev: string, lim: { hcaHandles?: number; hcaObjects?: number }, field: string): string {
-  if (!/^[^\s/]+$/.test(dev)) throw cgroupError('invalid-argument', 'is not an RDMA device name', field);
-  const parts = [dev];
-  if (lim.hcaHandles !== undefined) parts.push(`hca_handle=${int(lim.hcaHandles, `${field}.hcaHandles`, 0)}`);
-  if (lim.hcaObjects !== undefined) parts.push(`hca_object=${int(lim.hcaObjects, `${field}.hcaObjects`, 0)}`);
-  return parts.join(' ');
+  // cgroup v2 files: on a hybrid host, written in the unified directory when
+  // that hierarchy offers their controller; on pure v1 there is nowhere to write them.
+  for (const [key, value] of Object.entries(r.unified ?? {})) {
+    const field = `${R}.unified["${key}"]`;
+    checkUnifiedKey(key, value, field);
+    if (ctx.layout.mode !== 'hybrid') {
+      throw cgroupError('unavailable', `cgroup v2 files need a cgroup v2 hierarchy; this host has only cgroup v1`, field);
+    }
+    const controller = key.split('.')[0]!;
+    writeField(ctx.fs, controller === 'cgroup' ? m.unifiedFor('', field) : m.unifiedFor(controller, field), key, value, field);
+  }
 }
 
 function setCpuset(m: V1Dirs, ctx: ManagerContext, c: LinuxCPU): void {

@@ -14,6 +14,7 @@ import { unifiedDir, v1Dir, type InnerPath } from './paths.js';
 import type { Stats } from './stats.js';
 import { setV1Resources } from './v1-set.js';
 import { v1Stats } from './v1-stats.js';
+import { v2HugetlbStats } from './v2-stats.js';
 
 export class V1Manager implements CgroupManager {
   readonly version;
@@ -45,6 +46,35 @@ export class V1Manager implements CgroupManager {
 
   hasController(controller: string): boolean {
     return this.dirs[controller] !== undefined;
+  }
+
+  /**
+   * On a hybrid host, a controller that no v1 hierarchy has bound is offered
+   * by the cgroup2 hierarchy instead (hugetlb on our machines): enable it in
+   * each ancestor's cgroup.subtree_control, top down, and return the
+   * container's unified directory. Done on demand, so a host's unified root
+   * is only changed for a container that asks for such a setting.
+   */
+  unifiedFor(controller: string, field: string): string {
+    const mount = this.ctx.layout.unified;
+    if (!this.unified || !mount) {
+      throw cgroupError('unavailable', `this host has no ${controller} cgroup controller mounted`, field);
+    }
+    if (controller === '') return this.unified;
+    const offered = (readOptional(this.ctx.fs, mount.mountpoint, 'cgroup.controllers') ?? '').trim().split(/\s+/);
+    if (!offered.includes(controller)) {
+      throw cgroupError('unavailable', `this host has no ${controller} cgroup controller (not mounted as cgroup v1, not offered by the cgroup2 hierarchy at ${mount.mountpoint})`, field);
+    }
+    const ancestors: string[] = [];
+    for (let d = posix.dirname(this.unified); d.startsWith(mount.mountpoint); d = posix.dirname(d)) {
+      ancestors.unshift(d);
+      if (d === mount.mountpoint) break;
+    }
+    for (const d of ancestors) {
+      const enabled = (readOptional(this.ctx.fs, d, 'cgroup.subtree_control') ?? '').trim().split(/\s+/);
+      if (!enabled.includes(controller)) writeField(this.ctx.fs, d, 'cgroup.subtree_control', `+${controller}`, field);
+    }
+    return this.unified;
   }
 
   /** Distinct directories (co-mounted controllers appear once), plus the unified one. */
@@ -150,7 +180,9 @@ export class V1Manager implements CgroupManager {
   }
 
   stats(): Stats {
-    return v1Stats(this.ctx.fs, this.dirs);
+    const s = v1Stats(this.ctx.fs, this.dirs);
+    if (!this.dirs['hugetlb'] && this.unified) s.hugetlb = v2HugetlbStats(this.ctx.fs, this.unified);
+    return s;
   }
 
   killAll(): boolean {

@@ -7,12 +7,11 @@
 import { posix } from 'node:path';
 import { errnoOf } from '../../common/errors.js';
 import type { LinuxBlockIO, LinuxCPU, LinuxMemory, LinuxResources } from '../spec/types.js';
-import { checkPageSize, isInt, readOptional } from './common.js';
+import { checkPageSize, checkUnifiedKey, isInt, rdmaLine, readOptional } from './common.js';
 import { deviceFilterProgram } from './devices/ebpf.js';
 import { normalizeDeviceRules } from './devices/rules.js';
 import { cgroupError, writeError } from './errors.js';
 import type { ManagerContext } from './manager.js';
-import { rdmaLine } from './v1-set.js';
 
 const R = 'linux.resources';
 
@@ -109,13 +108,7 @@ export function setV2Resources(w: V2Writer, ctx: ManagerContext, r: LinuxResourc
   }
   for (const [key, value] of Object.entries(r.unified ?? {})) {
     const field = `${R}.unified["${key}"]`;
-    if (!/^[A-Za-z0-9_]+\.[A-Za-z0-9_.]+$/.test(key) || key.includes('..')) {
-      throw cgroupError('invalid-argument', 'is not a cgroup file name (controller.file, no "/" or "..")', field);
-    }
-    if (['cgroup.procs', 'cgroup.threads', 'cgroup.kill', 'cgroup.subtree_control'].includes(key)) {
-      throw cgroupError('invalid-argument', 'is managed by the runtime and cannot be set', field);
-    }
-    if (typeof value !== 'string') throw cgroupError('invalid-argument', 'must be a string', field);
+    checkUnifiedKey(key, value, field);
     w.write(key, value, field);
   }
   if (r.devices) {

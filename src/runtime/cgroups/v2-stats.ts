@@ -63,14 +63,21 @@ export function v2Stats(fs: CgroupFs, dir: string): Stats {
   const io = parseIoStat(read('io.stat') ?? '');
   s.blkio.ioServiceBytesRecursive = io.bytes;
   s.blkio.ioServicedRecursive = io.ios;
+  s.hugetlb = v2HugetlbStats(fs, dir);
+  return s;
+}
+
+/** hugetlb.<size>.current/.max/.events of a v2 directory, for each page size it has files for. */
+export function v2HugetlbStats(fs: CgroupFs, dir: string): Stats['hugetlb'] {
+  const out: Stats['hugetlb'] = {};
   for (const size of hugetlbSizes(fs, dir)) {
-    const current = read(`hugetlb.${size}.current`);
+    const current = readOptional(fs, dir, `hugetlb.${size}.current`);
     if (current === undefined) continue;
-    s.hugetlb[size] = {
+    out[size] = {
       usage: parseValue(current),
       max: 0,
-      failcnt: parseKeyValues(read(`hugetlb.${size}.events`) ?? '')['max'] ?? 0,
+      failcnt: parseKeyValues(readOptional(fs, dir, `hugetlb.${size}.events`) ?? '')['max'] ?? 0,
     };
   }
-  return s;
+  return out;
 }

@@ -5,10 +5,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createManager, createWithResources, detectLayout, type CgroupManager } from '../../../src/runtime/cgroups/index.js';
 import type { LinuxResources } from '../../../src/runtime/spec/types.js';
+import { BerthError } from '../../../src/common/errors.js';
 
 const isRoot = process.getuid?.() === 0;
 let skip: string | false = isRoot ? false : 'needs root to create cgroups';
@@ -25,6 +26,7 @@ const PARENT = `berth-it-${process.pid}-${Date.now().toString(36)}`;
 const MiB = 1024 * 1024;
 const children: ChildProcess[] = [];
 const managers: CgroupManager[] = [];
+let restoreUnifiedRoot = (): void => {};
 
 function manager(name: string): CgroupManager {
   const m = createManager({ containerId: name, cgroupsPath: `/${PARENT}/${name}`, layout: layout! });
@@ -82,6 +84,7 @@ after(async () => {
     const d = join(root, PARENT);
     if (existsSync(d)) rmdirSync(d);
   }
+  restoreUnifiedRoot();
 });
 
 test('limits set on a real cgroup are what the kernel reports, for a real process inside', { skip }, async () => {
@@ -206,13 +209,8 @@ test('a setting the host refuses is a clear error and leaves no cgroup behind', 
   const m = manager('refused');
   await assert.rejects(createWithResources(m, { cpu: { cpus: '4095' } }), { code: 'invalid-argument', field: 'linux.resources.cpu.cpus' });
   assert.equal(m.exists(), false);
-  if (layout!.mode !== 'v2' && !layout!.v1['hugetlb']) {
-    await assert.rejects(createWithResources(m, { hugepageLimits: [{ pageSize: '2MB', limit: 2 * MiB }] }), {
-      code: 'unavailable',
-      message: 'linux.resources.hugepageLimits[0]: this host has no hugetlb cgroup controller mounted',
-    });
-    assert.equal(m.exists(), false);
-  }
+  await assert.rejects(createWithResources(m, { network: { classID: 0x100001 } }), { code: 'unavailable', field: 'linux.resources.network.classID' });
+  assert.equal(m.exists(), false);
   for (const root of hierarchyRoots()) {
     const d = join(root, PARENT, 'refused');
     assert.equal(existsSync(d), false, d);
@@ -227,4 +225,30 @@ test('nested cgroups made inside the container are removed by destroy', { skip }
   mkdirSync(join(base, 'a/b'), { recursive: true });
   await m.destroy();
   assert.equal(existsSync(base), false);
+});
+
+test('hugepage limits: v1 hugetlb, or on hybrid the cgroup2 hierarchy when only it offers hugetlb', { skip }, async (t) => {
+  const sizes = existsSync('/sys/kernel/mm/hugepages') ? readdirSync('/sys/kernel/mm/hugepages') : [];
+  if (!sizes.includes('hugepages-2048kB')) return t.skip('no 2MB huge pages on this host');
+  const m = manager('hugetlb');
+  const root = layout!.unified?.mountpoint;
+  const rootControl = root ? read(join(root, 'cgroup.subtree_control')) : '';
+  try {
+    await createWithResources(m, { hugepageLimits: [{ pageSize: '2MB', limit: 4 * 2 * MiB }] });
+    const file = layout!.v1['hugetlb'] ? `${m.paths()['hugetlb']}/hugetlb.2MB.limit_in_bytes` : `${m.paths()['']}/hugetlb.2MB.max`;
+    assert.equal(read(file), String(8 * MiB));
+    assert.ok('2MB' in m.stats().hugetlb);
+  } catch (e) {
+    // a host with neither: the error says so
+    if (!(e instanceof BerthError && e.code === 'unavailable')) throw e;
+    assert.match(e.message, /no hugetlb cgroup controller/);
+    t.diagnostic(e.message);
+    assert.equal(m.exists(), false);
+  } finally {
+    await m.destroy();
+    // leave the host's unified root as it was (done in `after`, once our directories are gone)
+    if (root && !rootControl.split(' ').includes('hugetlb') && read(join(root, 'cgroup.subtree_control')).includes('hugetlb')) {
+      restoreUnifiedRoot = () => writeFileSync(join(root, 'cgroup.subtree_control'), '-hugetlb');
+    }
+  }
 });

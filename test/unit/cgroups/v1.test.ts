@@ -117,11 +117,12 @@ test('a setting for a controller this host has not mounted names the setting', a
   await m.create();
   await assert.rejects(m.set({ hugepageLimits: [{ pageSize: '2MB', limit: 1 << 21 }] }), {
     code: 'unavailable',
-    message: 'linux.resources.hugepageLimits[0]: this host has no hugetlb cgroup controller mounted',
+    message: 'linux.resources.hugepageLimits[0]: this host has no hugetlb cgroup controller (not mounted as cgroup v1, not offered by the cgroup2 hierarchy at /sys/fs/cgroup/unified)',
   });
   await assert.rejects(m.set({ network: { classID: 0x100001 } }), { code: 'unavailable', field: 'linux.resources.network.classID' });
   await assert.rejects(m.set({ network: { priorities: [{ name: 'eth0', priority: 5 }] } }), { code: 'unavailable', field: 'linux.resources.network.priorities[0]' });
-  await assert.rejects(m.set({ unified: { 'memory.high': '1G' } }), { code: 'unavailable', field: 'linux.resources.unified' });
+  await assert.rejects(m.set({ unified: { 'memory.high': '1G' } }), { code: 'unavailable', field: 'linux.resources.unified["memory.high"]', message: /not offered by the cgroup2 hierarchy/ });
+  await assert.rejects(m.set({ unified: { '../x.y': '1' } }), { code: 'invalid-argument' });
   await assert.rejects(m.set({ blockIO: { leafWeight: 500 } }), { code: 'unavailable', message: /blkio\.leaf_weight/ });
 });
 
@@ -222,4 +223,30 @@ test('stats from v1 files', async () => {
   assert.deepEqual(s.pids, { current: 3, limit: 0 });
   assert.deepEqual(s.blkio.ioServiceBytesRecursive, [{ major: 8, minor: 0, op: 'Read', value: 4096 }, { major: 8, minor: 0, op: 'Write', value: 0 }]);
   assert.deepEqual(s.cpuset, { cpus: [0, 1, 2, 3], mems: [0] });
+});
+
+test('hybrid: a controller only the cgroup2 hierarchy offers (hugetlb here) is used there, enabled on demand', async () => {
+  const { fs, m } = setup();
+  fs.files.set(`${CG}/unified/cgroup.controllers`, 'hugetlb\n');
+  fs.files.set(`${CG}/unified/hugetlb.2MB.max`, '');
+  await m.create();
+  assert.ok(!fs.writes.some((w) => w.path.endsWith('cgroup.subtree_control')), 'create leaves the unified root alone');
+  fs.writes.length = 0;
+  await m.set({ hugepageLimits: [{ pageSize: '2MB', limit: 4 << 21 }], unified: { 'hugetlb.2MB.max': String(2 << 21) } });
+  assert.deepEqual(fs.writes, [
+    { path: `${CG}/unified/cgroup.subtree_control`, value: '+hugetlb' },
+    { path: `${CG}/unified/berth/cgroup.subtree_control`, value: '+hugetlb' },
+    { path: `${CG}/unified/berth/c1/hugetlb.2MB.max`, value: String(4 << 21) },
+    { path: `${CG}/unified/berth/c1/hugetlb.2MB.max`, value: String(2 << 21) },
+  ]);
+});
+
+test('pure v1: unified keys have nowhere to go', async () => {
+  const { layoutFrom } = await import('../../../src/runtime/cgroups/detect.js');
+  const { HYBRID_MOUNTINFO, PROC_CGROUPS, HYBRID_SELF } = await import('./fixtures.js');
+  const mi = HYBRID_MOUNTINFO.split('\n').filter((l) => !l.includes('cgroup2')).join('\n');
+  const m = createManager({ containerId: 'c1', layout: layoutFrom({ mountinfo: mi, procCgroups: PROC_CGROUPS, selfCgroup: HYBRID_SELF }), fs: hybridFs() });
+  assert.equal(m.version, 'v1');
+  await m.create();
+  await assert.rejects(m.set({ unified: { 'memory.high': '1G' } }), { code: 'unavailable', message: /only cgroup v1/ });
 });
