@@ -79,6 +79,9 @@ export class RegistryClient {
   readonly log: Logger;
   private readonly endpointCache = new Map<string, Promise<Endpoint[]>>();
   private readonly pings = new Map<string, Promise<void>>();
+  private readonly pingFailures = new Map<string, number>();
+  /** The endpoint that resolved a repository: later reads of it go there first. */
+  private readonly pinned = new Map<string, string>();
   private readonly tlsCache = new Map<string, TlsSettings>();
 
   constructor(registry: string, opts: RegistryOptions = {}) {
@@ -126,11 +129,18 @@ export class RegistryClient {
 
   /** GET /v2/: is the endpoint a registry, and which auth does it want? */
   ping(ep: Endpoint): Promise<void> {
-    let p = this.pings.get(ep.base.origin);
+    const k = ep.base.origin;
+    const failedAt = this.pingFailures.get(k);
+    if (failedAt !== undefined && Date.now() - failedAt > 30_000) {
+      // A dead endpoint is skipped for 30 s, then given another chance.
+      this.pings.delete(k);
+      this.pingFailures.delete(k);
+    }
+    let p = this.pings.get(k);
     if (!p) {
       p = this.doPing(ep);
-      this.pings.set(ep.base.origin, p);
-      p.catch(() => this.pings.delete(ep.base.origin));
+      this.pings.set(k, p);
+      p.catch(() => this.pingFailures.set(k, Date.now()));
     }
     return p;
   }
@@ -177,8 +187,14 @@ export class RegistryClient {
    * mirror moves on to the next endpoint; a failure on the registry itself is
    * final (its answer is authoritative).
    */
-  async withEndpoint<T>(push: boolean, fn: (ep: Endpoint) => Promise<T>): Promise<T> {
-    const eps = await this.endpoints(push);
+  async withEndpoint<T>(push: boolean, fn: (ep: Endpoint) => Promise<T>, repo?: string): Promise<T> {
+    let eps = await this.endpoints(push);
+    const pin = repo === undefined || push ? undefined : this.pinned.get(repo);
+    if (pin) {
+      // Docker keeps a pull on the endpoint that answered the manifest: a
+      // mirror that has the manifest has its blobs.
+      eps = [...eps.filter((e) => e.base.origin === pin), ...eps.filter((e) => e.base.origin !== pin)];
+    }
     const failures: string[] = [];
     let lastErr: unknown;
     for (const ep of eps) {
@@ -318,30 +334,36 @@ export class RegistryClient {
    */
   async resolve(repo: string, reference: string): Promise<{ descriptor: Descriptor; manifest?: FetchedManifest }> {
     return this.withEndpoint(false, async (ep) => {
-      const path = `/v2/${encodeRepo(repo)}/manifests/${encodeURIComponent(reference)}`;
-      const res = await this.request(ep, { method: 'HEAD', path, headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') }, scopes: [pullScope(repo)] });
-      const status = res.statusCode ?? 0;
-      discard(res);
-      if (status === 200) {
-        const mt = bareMediaType(res.headers['content-type']);
-        const hdr = res.headers['docker-content-digest'];
-        const size = Number(res.headers['content-length']);
-        if (isSchema1(mt)) throw new BerthError('image', 'failed-precondition', `${this.registry}/${repo}:${reference}: ${SCHEMA1_MESSAGE}`);
-        const digest = isDigest(reference) ? reference : typeof hdr === 'string' && isDigest(hdr) ? hdr : undefined;
-        if (digest && MANIFEST_MEDIA_TYPES.includes(mt) && Number.isSafeInteger(size) && size > 0) {
-          this.checkManifestSize(size, repo, reference);
-          return { descriptor: { mediaType: mt, digest, size } };
-        }
-      } else if (status === 404) {
-        throw new BerthError('image', 'not-found', `${this.registry}/${repo}:${reference}: manifest unknown (${ep.base.host} answered 404)`);
-      } else if (status === 401 || status === 403) {
-        const hint = (res as IncomingMessage & { authHint?: string }).authHint ?? 'no access to this repository';
-        throw new BerthError('image', 'permission-denied', `${this.registry}/${repo}:${reference}: ${ep.base.host} answered ${status}: ${hint}`);
+      const r = await this.resolveAt(ep, repo, reference);
+      this.pinned.set(repo, ep.base.origin);
+      return r;
+    }, repo);
+  }
+
+  private async resolveAt(ep: Endpoint, repo: string, reference: string): Promise<{ descriptor: Descriptor; manifest?: FetchedManifest }> {
+    const path = `/v2/${encodeRepo(repo)}/manifests/${encodeURIComponent(reference)}`;
+    const res = await this.request(ep, { method: 'HEAD', path, headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') }, scopes: [pullScope(repo)] });
+    const status = res.statusCode ?? 0;
+    discard(res);
+    if (status === 200) {
+      const mt = bareMediaType(res.headers['content-type']);
+      const hdr = res.headers['docker-content-digest'];
+      const size = Number(res.headers['content-length']);
+      if (isSchema1(mt)) throw new BerthError('image', 'failed-precondition', `${this.registry}/${repo}:${reference}: ${SCHEMA1_MESSAGE}`);
+      const digest = isDigest(reference) ? reference : typeof hdr === 'string' && isDigest(hdr) ? hdr : undefined;
+      if (digest && MANIFEST_MEDIA_TYPES.includes(mt) && Number.isSafeInteger(size) && size > 0) {
+        this.checkManifestSize(size, repo, reference);
+        return { descriptor: { mediaType: mt, digest, size } };
       }
-      // HEAD gave no usable answer: GET the manifest and hash it ourselves.
-      const m = await this.fetchManifestFrom(ep, repo, reference);
-      return { descriptor: { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length }, manifest: m };
-    });
+    } else if (status === 404) {
+      throw new BerthError('image', 'not-found', `${this.registry}/${repo}:${reference}: manifest unknown (${ep.base.host} answered 404)`);
+    } else if (status === 401 || status === 403) {
+      const hint = (res as IncomingMessage & { authHint?: string }).authHint ?? 'no access to this repository';
+      throw new BerthError('image', 'permission-denied', `${this.registry}/${repo}:${reference}: ${ep.base.host} answered ${status}: ${hint}`);
+    }
+    // HEAD gave no usable answer: GET the manifest and hash it ourselves.
+    const m = await this.fetchManifestFrom(ep, repo, reference);
+    return { descriptor: { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length }, manifest: m };
   }
 
   private checkManifestSize(size: number, repo: string, reference: string): void {
@@ -353,7 +375,7 @@ export class RegistryClient {
 
   /** GET a manifest by tag or digest, bounded in size, digest-checked. */
   async fetchManifest(repo: string, reference: string, expected?: Descriptor): Promise<FetchedManifest> {
-    return this.withEndpoint(false, (ep) => this.fetchManifestFrom(ep, repo, reference, expected));
+    return this.withEndpoint(false, (ep) => this.fetchManifestFrom(ep, repo, reference, expected), repo);
   }
 
   private async fetchManifestFrom(ep: Endpoint, repo: string, reference: string, expected?: Descriptor): Promise<FetchedManifest> {
@@ -457,7 +479,7 @@ export class RegistryClient {
       } finally {
         if (!committed) await w.close().catch(() => undefined);
       }
-    });
+    }, repo);
   }
 
   private downloadInto(
