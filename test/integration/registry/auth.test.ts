@@ -137,6 +137,21 @@ describe('token auth (JWT from our token server)', { skip: skipReg }, () => {
     assert.equal(anonReqs.length, 1, 'one token for repository:public/app:pull, reused for every blob');
   });
 
+  test('cross-repository mount under token auth asks for pull on the source too', async () => {
+    const creds = async () => ({ username: 'bob', password: 'b0b-pass' });
+    const img = buildImage({ label: 'mount-token' });
+    const src = newStore();
+    await storeImage(src, img);
+    const client = new RegistryClient(reg.host, { credentials: creds, retryBaseMs: 10 });
+    await pushImage(`${reg.host}/team/one:1`, { store: src, target: img.manifest, client });
+    const before = reg.token!.requests.length;
+    const res = await pushImage(`${reg.host}/team/two:1`, { store: src, target: img.manifest, client });
+    assert.deepEqual(res.blobs.map((b) => b.result), res.blobs.map(() => 'mounted'));
+    const scopes = reg.token!.requests.slice(before).flatMap((r) => r.scopes);
+    assert.ok(scopes.includes('repository:team/one:pull'), scopes.join(' '));
+    assert.ok(scopes.includes('repository:team/two:pull,push'), scopes.join(' '));
+  });
+
   test('anonymous pull of a private repository is refused', async () => {
     const img = buildImage({ label: 'private' });
     const src = newStore();
