@@ -18,7 +18,7 @@ export function run(file: string, args: string[], opts: { cwd?: string; input?: 
     const child = execFile(file, args, { cwd: opts.cwd, maxBuffer: 16 << 20, encoding: 'utf8' }, (err, stdout, stderr) => {
       if (err) {
         const msg = (stderr || '').trim() || messageOf(err);
-        reject(Object.assign(new Error(`${file}: ${msg}`), { stderr, cause: err }));
+        reject(Object.assign(new Error(`${file}: ${msg}`), { stdout, stderr, cause: err }));
       } else resolve({ stdout, stderr });
     });
     if (opts.input !== undefined) child.stdin?.end(opts.input);

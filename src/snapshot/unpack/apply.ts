@@ -29,7 +29,7 @@ import { run } from '../mount.js';
 import type { ExtractionTarget } from '../types.js';
 import { checkLayerMediaType, compressionOf, decompressor, DiffIdCounter, peek, type Compression } from './decompress.js';
 import { entryComponents, unpackError, whiteoutOf } from './paths.js';
-import { applyXattrs, keepBinaryPax, type XattrOp } from './xattrs.js';
+import { applyXattrs, keepBinaryPax, readXattrs, type XattrOp } from './xattrs.js';
 
 export interface UnpackLimits {
   /** Entries in one layer. */
@@ -106,6 +106,8 @@ class Applier {
   private readonly dirMeta = new Map<string, Meta>();
   private readonly xattrs = new Map<string, XattrOp[]>();
   private whiteoutTemplate: string | undefined;
+  /** Directories copied up from a lower layer: upper path → lower path (their xattrs follow at the end). */
+  private readonly copiedUp = new Map<string, string>();
 
   constructor(target: ExtractionTarget, readonly limits: UnpackLimits, readonly log: Logger) {
     this.overlay = target.driver === 'overlayfs';
@@ -192,6 +194,7 @@ class Applier {
         if (!lower.st.isDirectory()) throw unpackError(entry, `"${rel}" is not a directory in a lower layer`);
         mkdirSync(p, 0o700);
         lchownSync(p, lower.st.uid, lower.st.gid);
+        this.copiedUp.set(p, lower.path);
         if (!this.dirMeta.has(rel)) {
           this.dirMeta.set(rel, { mode: lower.st.mode & 0o7777, uid: lower.st.uid, gid: lower.st.gid, atime: lower.st.atimeMs / 1000, mtime: lower.st.mtimeMs / 1000 });
         }
@@ -300,6 +303,8 @@ class Applier {
         const { keptDir, wasWhiteout } = this.clear(rel, true);
         if (!keptDir) mkdirSync(p, 0o700);
         lchownSync(p, m.uid, m.gid);
+        // The layer says what this directory is: nothing of a lower copy stays.
+        this.copiedUp.delete(p);
         this.dirsOk.add(rel);
         this.dirMeta.set(rel, m);
         // A directory replacing a whiteout of this layer replaces the lower
@@ -457,6 +462,18 @@ class Applier {
   }
 
   async finish(): Promise<void> {
+    // A copied-up directory shadows the lower one in the merged view, its
+    // xattrs included: carry them over, as overlayfs' own copy-up does.
+    if (this.copiedUp.size) {
+      const lowerToUpper = new Map([...this.copiedUp].map(([u, l]) => [l, u]));
+      for (const [lowerPath, attrs] of await readXattrs([...lowerToUpper.keys()])) {
+        const upper = lowerToUpper.get(lowerPath);
+        if (!upper || !attrs.length) continue;
+        const ops = this.xattrs.get(upper) ?? [];
+        for (const a of attrs) ops.push({ path: upper, name: a.name, value: a.value, entry: '(copy-up)' });
+        this.xattrs.set(upper, ops);
+      }
+    }
     const ops = [...this.xattrs.values()].flat();
     const { unsupported } = await applyXattrs(this.root, this.scratch, ops);
     if (unsupported.length) this.log.warn('extended attributes not supported here', { errors: unsupported.slice(0, 5) });

@@ -150,3 +150,55 @@ export function decodePax(buf: Buffer): Record<string, string> {
   }
   return out;
 }
+
+/** Undo getfattr's octal escapes in a path. */
+function unquotePath(q: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < q.length; i++) {
+    const m = q[i] === '\\' ? /^[0-7]{3}/.exec(q.slice(i + 1, i + 4)) : null;
+    if (m) {
+      bytes.push(parseInt(m[0], 8));
+      i += 3;
+    } else {
+      for (const b of Buffer.from(q[i]!)) bytes.push(b);
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+const GETFATTR_CANDIDATES = ['/usr/bin/getfattr', '/bin/getfattr', '/usr/local/bin/getfattr'];
+
+/**
+ * The extended attributes of `paths` (not following symlinks), except
+ * overlayfs' own trusted.overlay.*, in one getfattr run per 500 paths.
+ * Paths without any are absent from the result. Without getfattr: empty.
+ */
+export async function readXattrs(paths: string[]): Promise<Map<string, { name: string; value: Buffer }[]>> {
+  const out = new Map<string, { name: string; value: Buffer }[]>();
+  const tool = GETFATTR_CANDIDATES.find((p) => existsSync(p));
+  if (!tool || paths.length === 0) return out;
+  for (let i = 0; i < paths.length; i += 500) {
+    const chunk = paths.slice(i, i + 500);
+    let stdout: string;
+    try {
+      ({ stdout } = await run(tool, ['-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '--', ...chunk]));
+    } catch (e) {
+      // getfattr exits non-zero when one path has vanished; keep what it printed.
+      stdout = String((e as { stdout?: string }).stdout ?? '');
+    }
+    let current: { name: string; value: Buffer }[] | undefined;
+    for (const line of stdout.split('\n')) {
+      if (line.startsWith('# file: ')) {
+        current = [];
+        out.set(unquotePath(line.slice(8)), current);
+      } else if (line && current) {
+        const eq = line.indexOf('=');
+        const name = eq < 0 ? line : line.slice(0, eq);
+        if (name.startsWith('trusted.overlay.')) continue;
+        const v = eq < 0 ? '' : line.slice(eq + 1);
+        current.push({ name, value: v.startsWith('0x') ? Buffer.from(v.slice(2), 'hex') : Buffer.from(v.replace(/^"|"$/g, '')) });
+      }
+    }
+  }
+  return out;
+}
