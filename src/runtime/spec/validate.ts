@@ -12,7 +12,7 @@
 // is ~12 ms, the first parse ~3 ms and the rules ~1.5 ms; schema.ts builds
 // lazily, so verbs that never read config.json pay only the module load.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, errnoOf, messageOf } from '../../common/errors.js';
 import { checkProcess, checkSpec } from './rules.js';
@@ -35,19 +35,28 @@ function invalid(field: string, message: string, file = 'config.json'): never {
   throw new BerthError('berth-runc', 'invalid-argument', where + message, field ? { field } : {});
 }
 
+/** Deeper than any real config (about 6 levels); stops hostile nesting before it costs stack. */
+const MAX_DEPTH = 32;
+
 /**
- * Go's encoding/json reads null as "absent", and some generators write
- * `"args": null`; so, for runc's sake, do we: null object properties are
- * dropped (a null inside an array stays, and is an error).
+ * A copy of the parsed JSON, prepared for the schema:
+ * - Go's encoding/json reads null as "absent", and some generators write
+ *   `"args": null`; so, for runc's sake, null object properties are dropped
+ *   (a null inside an array stays, and is an error);
+ * - a "__proto__" key is refused: copied into a plain object it would set the
+ *   prototype instead of a property;
+ * - nesting deeper than MAX_DEPTH is refused.
  */
-function dropNulls(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(dropNulls);
-  if (v !== null && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) if (x !== null) out[k] = dropNulls(x);
-    return out;
+function prepare(v: unknown, file: string, path: (string | number)[] = []): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (path.length > MAX_DEPTH) invalid(fieldPath(path), `nested more than ${MAX_DEPTH} levels deep`, file);
+  if (Array.isArray(v)) return v.map((x, i) => prepare(x, file, [...path, i]));
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (k === '__proto__') invalid(fieldPath(path), 'the key "__proto__" is not allowed', file);
+    if (x !== null) out[k] = prepare(x, file, [...path, k]);
   }
-  return v;
+  return out;
 }
 
 /**
@@ -56,7 +65,7 @@ function dropNulls(v: unknown): unknown {
  * BerthError('berth-runc', 'invalid-argument') naming the first bad field.
  */
 export function parseSpec(json: unknown): Spec {
-  const r = specSchema().safeParse(dropNulls(json));
+  const r = specSchema().safeParse(prepare(json, 'config.json'));
   if (!r.success) {
     const issue = r.error.issues[0]!;
     invalid(fieldPath(issue.path), issue.message);
@@ -71,7 +80,7 @@ export function parseSpec(json: unknown): Spec {
  * Errors name the field relative to the process: "process.json: args: ...".
  */
 export function parseProcess(json: unknown, file = 'process.json'): Process {
-  const r = processSchema().safeParse(dropNulls(json));
+  const r = processSchema().safeParse(prepare(json, file));
   if (!r.success) {
     const issue = r.error.issues[0]!;
     invalid(fieldPath(issue.path), issue.message, file);
@@ -81,13 +90,21 @@ export function parseProcess(json: unknown, file = 'process.json'): Process {
   return proc;
 }
 
+/** Real configs are tens of KB (Docker's with its seccomp profile ~10 KB). */
+const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+
 /** Reads and validates <bundleDir>/config.json. Errors name the file. */
 export function parseSpecFile(bundleDir: string): Spec {
   const file = join(bundleDir, 'config.json');
   let text: string;
   try {
+    const size = statSync(file).size;
+    if (size > MAX_CONFIG_BYTES) {
+      throw new BerthError('berth-runc', 'invalid-argument', `${file}: ${size} bytes is too large for a config (limit ${MAX_CONFIG_BYTES})`);
+    }
     text = readFileSync(file, 'utf8');
   } catch (e) {
+    if (e instanceof BerthError) throw e;
     const code = errnoOf(e);
     if (code === 'ENOENT') throw new BerthError('berth-runc', 'not-found', `${file}: no such file (is ${bundleDir} an OCI bundle?)`, { cause: e });
     if (code === 'EACCES' || code === 'EPERM') throw new BerthError('berth-runc', 'permission-denied', `${file}: permission denied`, { cause: e });

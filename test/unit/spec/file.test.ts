@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSpecFile } from '../../../src/runtime/spec/validate.js';
@@ -58,5 +58,14 @@ test('a bad field in the file names the field', () => {
     s.linux.namespaces.push({ type: 'foo' });
     writeFileSync(join(dir, 'config.json'), JSON.stringify(s));
     assert.throws(() => parseSpecFile(dir), berthError('invalid-argument', /^config\.json: linux\.namespaces\[\d\]\.type: unknown namespace "foo"$/));
+  });
+});
+
+test('an absurdly large config.json is refused without reading it', () => {
+  withBundle((dir) => {
+    const file = join(dir, 'config.json');
+    writeFileSync(file, '');
+    truncateSync(file, 64 * 1024 * 1024); // sparse: costs no disk
+    assert.throws(() => parseSpecFile(dir), berthError('invalid-argument', /config\.json: 67108864 bytes is too large/));
   });
 });

@@ -452,3 +452,28 @@ test('annotations: an object of strings', () => {
   s.annotations = { 'io.kubernetes.cri.container-type': 'sandbox' };
   assert.deepEqual(parseSpec(s).annotations, s.annotations);
 });
+
+// ---------------------------------------------------------------- hostile input
+
+test('a "__proto__" key is refused wherever it is', () => {
+  const s = minimal();
+  s.linux.sysctl = JSON.parse('{"__proto__": {"net.ipv4.ip_forward": "1"}}');
+  assert.throws(() => parseSpec(s), (e: unknown) => e instanceof BerthError && e.field === 'linux.sysctl' && /"__proto__" is not allowed/.test(e.message));
+  const top = JSON.parse('{"__proto__": {"hostname": "x"}, "ociVersion": "1.2.0"}');
+  assert.throws(() => parseSpec(top), /config\.json: the key "__proto__" is not allowed/);
+});
+
+test('absurd nesting is refused before it costs stack', () => {
+  let deep: unknown = 'x';
+  for (let i = 0; i < 100_000; i++) deep = [deep];
+  const s = minimal();
+  s.annotations = { a: deep };
+  assert.throws(() => parseSpec(s), (e: unknown) => e instanceof BerthError && e.code === 'invalid-argument' && /nested more than 32 levels/.test(e.message));
+});
+
+test('values of the wrong type in unknown properties are ignored, in known ones refused', () => {
+  const s = minimal();
+  s.linux.someFutureThing = { deeply: [1, 'two', null] };
+  assert.doesNotThrow(() => parseSpec(s));
+  expectInvalid((s) => (s.linux.namespaces = { type: 'pid' }), 'linux.namespaces', 'must be an array of namespaces');
+});
