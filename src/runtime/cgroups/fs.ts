@@ -53,14 +53,28 @@ export const realCgroupFs: CgroupFs = {
       if (up === p) break;
       p = up;
     }
-    for (const d of created) {
-      try {
-        mkdirSync(d);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    const made: string[] = [];
+    try {
+      for (const d of created) {
+        try {
+          mkdirSync(d);
+          made.push(d);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        }
       }
+    } catch (e) {
+      // Leave nothing half-made: the caller never learns about these.
+      for (const d of made.reverse()) {
+        try {
+          rmdirSync(d);
+        } catch {
+          /* best effort */
+        }
+      }
+      throw e;
     }
-    return created;
+    return made;
   },
   rmdir(path) {
     rmdirSync(path);

@@ -35,7 +35,11 @@ export interface CgroupManager {
   /** Every process in the container's cgroup, nested cgroups included. */
   pids(): number[];
   stats(): Stats;
-  /** SIGKILLs every process through cgroup.kill; false when the kernel has none (v1, v2 before 5.14). */
+  /**
+   * SIGKILLs every process at once through cgroup.kill (v2, and the unified
+   * directory on hybrid); false when there is none (pure v1, Linux < 5.14),
+   * and the caller signals the pids() one by one.
+   */
   killAll(): boolean;
   /** Removes the directories, nested ones too, waiting for exiting processes. */
   destroy(): Promise<void>;

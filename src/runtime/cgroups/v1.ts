@@ -185,8 +185,15 @@ export class V1Manager implements CgroupManager {
     return s;
   }
 
+  /**
+   * v1 has no cgroup.kill; on a hybrid host every container process is also
+   * in the unified directory, whose cgroup.kill (Linux 5.14+) works without
+   * any controller: use it there.
+   */
   killAll(): boolean {
-    return false;
+    if (!this.unified || !this.ctx.fs.exists(posix.join(this.unified, 'cgroup.kill'))) return false;
+    writeField(this.ctx.fs, this.unified, 'cgroup.kill', '1', 'kill --all');
+    return true;
   }
 
   async destroy(): Promise<void> {

@@ -171,7 +171,7 @@ test('freeze and thaw a real process', { skip }, async () => {
   await waitFor('the loop to run again', () => procState(sh.pid!) === 'R' || read(`/proc/${sh.pid}/stat`).split(' ')[13] !== before);
 });
 
-test('the pids limit stops forks inside; a cgroup with processes is destroyed once they exit', { skip }, async () => {
+test('the pids limit stops forks inside; kill --all; a cgroup with processes is destroyed once they exit', { skip }, async (t) => {
   const m = manager('pids');
   await createWithResources(m, { pids: { limit: 3 } });
   const sh = waitingShell('for i in 1 2 3 4 5 6; do sleep 30 & done; wait');
@@ -186,7 +186,10 @@ test('the pids limit stops forks inside; a cgroup with processes is destroyed on
   assert.equal(pids.length, 2, `pids ${pids}: the limit of 3 let the shell start only two`);
   assert.equal(m.stats().pids.current, pids.length);
   assert.ok(pids.every((pid) => ['sh', 'sleep'].includes(read(`/proc/${pid}/comm`))));
-  for (const pid of pids) process.kill(pid, 'SIGKILL');
+  // kill --all: cgroup.kill where there is one (v2, or the unified directory on hybrid), else one by one
+  if (!m.killAll()) for (const pid of pids) process.kill(pid, 'SIGKILL');
+  else t.diagnostic('killed through cgroup.kill');
+  await waitFor('the processes to die', () => pids.every((pid) => !existsSync(`/proc/${pid}`) || procState(pid) === 'Z'));
   await m.destroy();
   assert.equal(m.exists(), false);
   for (const d of Object.values(m.paths())) assert.equal(existsSync(d), false, d);

@@ -178,7 +178,7 @@ test('freeze/thaw/state through freezer.state; apply writes the pid everywhere',
   assert.equal(m.state(), 'frozen');
   await m.thaw();
   assert.equal(m.state(), 'thawed');
-  assert.equal(m.killAll(), false);
+  assert.equal(m.killAll(), false, 'no cgroup.kill in this fixture');
   await assert.rejects(m.apply(0), { code: 'invalid-argument' });
 });
 
@@ -249,4 +249,13 @@ test('pure v1: unified keys have nowhere to go', async () => {
   assert.equal(m.version, 'v1');
   await m.create();
   await assert.rejects(m.set({ unified: { 'memory.high': '1G' } }), { code: 'unavailable', message: /only cgroup v1/ });
+});
+
+test('hybrid: kill --all through the unified directory\'s cgroup.kill when the kernel has it', async () => {
+  const fs = hybridFs();
+  fs.files.set(`${CG}/unified/cgroup.kill`, '');
+  const m = createManager({ containerId: 'c1', layout: hybridLayout(), fs });
+  await m.create();
+  assert.equal(m.killAll(), true);
+  assert.deepEqual(fs.writes.at(-1), { path: `${CG}/unified/c1/cgroup.kill`, value: '1' });
 });
