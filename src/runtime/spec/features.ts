@@ -1,9 +1,9 @@
 // The OCI features document (runtime-spec features.md) that `berth-runc
 // features` prints: what this runtime accepts and implements, so that an
 // engine can choose before it writes a config.json. It states what Berth does,
-// not what the spec allows: no systemd cgroup driver, no RDMA controller, no
-// Intel RDT, no id-mapped mounts; seccomp as libseccomp 2.5 (Debian 12's)
-// builds it.
+// not what the spec allows: no systemd cgroup driver, no Intel RDT, no
+// id-mapped mounts, no recursive mount attributes; seccomp as libseccomp 2.5
+// (Debian 12's) builds it.
 
 import {
   CAPABILITIES,
@@ -46,13 +46,14 @@ export interface LinuxFeatures {
 }
 
 /**
- * The `mounts[].options` the runtime recognises as flags rather than passing
- * them to the filesystem as data: mount(8)'s flags and their negations,
- * propagation types, bind/rbind, and the recursive "r" forms (applied with
- * mount_setattr(2)). This list is the contract for the plan compiler: an
- * option here is turned into flags; any other option is filesystem data.
+ * The `mounts[].options` that plan/mountopts.ts turns into mount(2) flags or
+ * propagation rather than passing them to the filesystem as data: mount(8)'s
+ * flags and their negations, bind/rbind, and the propagation types. runc's
+ * recursive attributes (rro, rnosuid, ...), tmpcopyup and idmap are not here
+ * because Berth refuses them (unit tests hold this list to that table).
  */
 export const MOUNT_OPTIONS: readonly string[] = [
+  'acl',
   'async',
   'atime',
   'bind',
@@ -65,6 +66,7 @@ export const MOUNT_OPTIONS: readonly string[] = [
   'lazytime',
   'loud',
   'mand',
+  'noacl',
   'noatime',
   'nodev',
   'nodiratime',
@@ -77,31 +79,13 @@ export const MOUNT_OPTIONS: readonly string[] = [
   'nosuid',
   'nosymfollow',
   'private',
-  'ratime',
   'rbind',
-  'rdev',
-  'rdiratime',
   'relatime',
   'remount',
-  'rexec',
-  'rnoatime',
-  'rnodev',
-  'rnodiratime',
-  'rnoexec',
-  'rnorelatime',
-  'rnostrictatime',
-  'rnosuid',
-  'rnosymfollow',
   'ro',
   'rprivate',
-  'rrelatime',
-  'rro',
-  'rrw',
   'rshared',
   'rslave',
-  'rstrictatime',
-  'rsuid',
-  'rsymfollow',
   'runbindable',
   'rw',
   'shared',
@@ -109,7 +93,6 @@ export const MOUNT_OPTIONS: readonly string[] = [
   'slave',
   'strictatime',
   'suid',
-  'symfollow',
   'sync',
   'unbindable',
 ];
@@ -149,7 +132,7 @@ export function featuresDocument(opts: FeaturesOptions = {}): Features {
     linux: {
       namespaces: sorted(NAMESPACE_TYPES),
       capabilities: [...CAPABILITIES],
-      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
+      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: true },
       seccomp: {
         enabled: true,
         actions: sorted(SECCOMP_ACTIONS),

@@ -4,6 +4,8 @@ import { featuresDocument, MOUNT_OPTIONS } from '../../../src/runtime/spec/featu
 import { OCI_VERSION } from '../../../src/runtime/spec/defaults.js';
 import { parseSpec } from '../../../src/runtime/spec/validate.js';
 import { defaultSpec } from '../../../src/runtime/spec/defaults.js';
+import { parseMountOptions } from '../../../src/runtime/plan/mountopts.js';
+import { BerthError } from '../../../src/common/errors.js';
 
 const isStrings = (x: unknown) => Array.isArray(x) && x.length > 0 && x.every((s) => typeof s === 'string');
 
@@ -22,7 +24,7 @@ test('features document: the shape features.md defines, and only that', () => {
   assert.deepEqual(l.namespaces, ['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'user', 'uts']);
   assert.equal(l.capabilities!.length, 41);
   assert.equal(l.capabilities![40], 'CAP_CHECKPOINT_RESTORE');
-  assert.deepEqual(l.cgroup, { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false });
+  assert.deepEqual(l.cgroup, { v1: true, v2: true, systemd: false, systemdUser: false, rdma: true });
   const sc = l.seccomp!;
   assert.equal(sc.enabled, true);
   for (const k of ['actions', 'operators', 'archs', 'knownFlags', 'supportedFlags'] as const) assert.ok(isStrings(sc[k]), k);
@@ -62,4 +64,16 @@ test('what the features document promises, the validator accepts', () => {
   s.mounts.push({ destination: '/mnt', type: 'bind', source: '/tmp', options: [...MOUNT_OPTIONS] });
   s.hooks = Object.fromEntries(f.hooks!.map((h) => [h, [{ path: '/bin/true' }]]));
   assert.doesNotThrow(() => parseSpec(s));
+});
+
+test('mountOptions lists exactly what the plan compiler turns into flags', () => {
+  for (const o of MOUNT_OPTIONS) {
+    const r = parseMountOptions([o], 'mounts[0]');
+    assert.equal(r.data, '', `${o} would be passed to the filesystem as data`);
+  }
+  // runc's options that Berth refuses are not advertised
+  for (const o of ['rro', 'rnosuid', 'tmpcopyup', 'idmap', 'ridmap']) {
+    assert.ok(!MOUNT_OPTIONS.includes(o), o);
+    assert.throws(() => parseMountOptions([o], 'mounts[0]'), (e: unknown) => e instanceof BerthError && e.code === 'unavailable');
+  }
 });
