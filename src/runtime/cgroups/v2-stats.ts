@@ -2,7 +2,7 @@
 
 import { readOptional } from './common.js';
 import type { CgroupFs } from './fs.js';
-import { emptyStats, parseCpuList, parseKeyValues, parseValue, type BlkioEntry, type Stats } from './stats.js';
+import { emptyStats, parseCpuList, parseKeyValues, parseValue, UNLIMITED, type BlkioEntry, type Stats } from './stats.js';
 import { hugetlbSizes } from './v1-stats.js';
 
 /** io.stat: "8:0 rbytes=1 wbytes=2 rios=3 wios=4 ..." per device. */
@@ -48,10 +48,13 @@ export function v2Stats(fs: CgroupFs, dir: string): Stats {
     limit: parseValue(read('memory.max') ?? 'max'),
     failcnt: events['max'] ?? 0,
   };
+  // v1 reports swap as memory+swap; runc keeps that shape on v2 (max unknown: 0).
+  const swapUsage = parseValue(read('memory.swap.current') ?? '0');
+  const swapLimit = parseValue(read('memory.swap.max') ?? 'max');
   s.memory.swap = {
-    usage: parseValue(read('memory.swap.current') ?? '0'),
-    max: parseValue(read('memory.swap.peak') ?? '0'),
-    limit: parseValue(read('memory.swap.max') ?? '0'),
+    usage: swapUsage + s.memory.usage.usage,
+    max: 0,
+    limit: swapLimit === UNLIMITED || s.memory.usage.limit === UNLIMITED ? UNLIMITED : swapLimit + s.memory.usage.limit,
     failcnt: parseKeyValues(read('memory.swap.events') ?? '')['max'] ?? 0,
   };
   s.memory.raw = parseKeyValues(read('memory.stat') ?? '');

@@ -61,3 +61,11 @@ test('no cgroup mount at all is a clear error', () => {
 test('without /proc/cgroups, v1 controllers are still recognised', () => {
   assert.equal(layoutFrom({ mountinfo: HYBRID_MOUNTINFO, procCgroups: '', selfCgroup: HYBRID_SELF }).mode, 'hybrid');
 });
+
+test('detectLayout reads the three /proc files through the fs seam', async () => {
+  const { detectLayout } = await import('../../../src/runtime/cgroups/detect.js');
+  const { MemoryCgroupFs } = await import('../../../src/runtime/cgroups/fs.js');
+  const fs = new MemoryCgroupFs().seed('/proc/self', { mountinfo: HYBRID_MOUNTINFO, cgroup: HYBRID_SELF }).seed('/proc', { cgroups: PROC_CGROUPS });
+  assert.equal(detectLayout(fs).mode, 'hybrid');
+  assert.throws(() => detectLayout(new MemoryCgroupFs()), { code: 'unavailable', message: /cannot read \/proc\/self\/mountinfo/ });
+});

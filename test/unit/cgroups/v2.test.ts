@@ -204,6 +204,11 @@ test('stats from v2 files', async () => {
   assert.equal(s.memory.usage.usage, 4096);
   assert.equal(s.memory.usage.limit, 18446744073709551615);
   assert.equal(s.memory.cache, 2);
+  // swap in v1's memory+swap shape, as runc reports it on v2
+  set('memory.max', '1000000\n');
+  set('memory.swap.current', '100\n');
+  set('memory.swap.max', '5000\n');
+  assert.deepEqual(m.stats().memory.swap, { usage: 4196, max: 0, limit: 1005000, failcnt: 0 });
   assert.deepEqual(s.pids, { current: 2, limit: 10 });
   assert.deepEqual(s.blkio.ioServiceBytesRecursive, [{ major: 8, minor: 0, op: 'Read', value: 10 }, { major: 8, minor: 0, op: 'Write', value: 20 }]);
   assert.deepEqual(s.blkio.ioServicedRecursive.map((e) => e.value), [1, 2]);
