@@ -4,7 +4,8 @@
 // OCI config for the host platform.
 
 import { createReadStream } from 'node:fs';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { BerthError } from '../../common/errors.js';
 import type { Descriptor } from '../content/types.js';
@@ -75,14 +76,12 @@ export async function importRootfs(store: LocalContentStore, input: string | Rea
   const { stream } = await autoDecompress(raw);
   const check = new TarCheck();
   const diff = new Hasher();
-  const gzip = opts.compress === 'none' ? undefined : createGzip();
-  let chain: Readable = stream.pipe(check).pipe(diff);
-  for (const s of [stream, check]) s.on('error', (e) => diff.destroy(e));
-  if (gzip) {
-    diff.on('error', (e) => gzip.destroy(e));
-    chain = diff.pipe(gzip);
-  }
-  const layerInfo = await store.putStream(chain);
+  const sink = new PassThrough();
+  const stages: NodeJS.ReadWriteStream[] = [check, diff];
+  if (opts.compress !== 'none') stages.push(createGzip());
+  // pipeline destroys every stage (and so the sink putStream reads) on the first error.
+  const flowing = pipeline([stream, ...stages, sink] as unknown as [Readable, PassThrough]);
+  const [layerInfo] = await Promise.all([store.putStream(sink), flowing]);
   const diffId = diff.digest();
   const platform = opts.platform ?? hostPlatform();
   const created = (opts.created ?? new Date()).toISOString();
@@ -96,7 +95,7 @@ export async function importRootfs(store: LocalContentStore, input: string | Rea
     history: [{ created, created_by: 'berth-ctr images import --rootfs', ...(opts.message ? { comment: opts.message } : {}) }],
   };
   const cfgInfo = await store.put(Buffer.from(JSON.stringify(config)));
-  const layer: Descriptor = { mediaType: gzip ? MediaType.OciLayerGzip : MediaType.OciLayer, digest: layerInfo.digest, size: layerInfo.size };
+  const layer: Descriptor = { mediaType: opts.compress !== 'none' ? MediaType.OciLayerGzip : MediaType.OciLayer, digest: layerInfo.digest, size: layerInfo.size };
   const cfgDesc: Descriptor = { mediaType: MediaType.OciConfig, digest: cfgInfo.digest, size: cfgInfo.size };
   const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaType.OciManifest, config: cfgDesc, layers: [layer] };
   const mInfo = await store.put(Buffer.from(JSON.stringify(manifest)));
