@@ -88,9 +88,6 @@ export function checkProcess(p: Process, failAt: Fail, at = 'process.'): void {
   absolute(p.cwd, 'process.cwd', fail);
   checkEnv(p.env, 'process.env', fail);
   if (p.user.umask !== undefined && p.user.umask > 0o777) fail('process.user.umask', 'must be from 0 to 0777 (511)');
-  if (p.consoleSize && !p.terminal) {
-    // The spec ties consoleSize to terminal; runc ignores it otherwise, and so do we.
-  }
   const seen = new Map<string, number>();
   p.rlimits?.forEach((r, i) => {
     const f = `process.rlimits[${i}]`;
