@@ -194,7 +194,9 @@ export class Runtime {
     let pid = 0;
     try {
       const fifo = this.store.fifo(id);
-      execFileSync('mkfifo', ['-m', '0622', fifo]);
+      // stdio given: execFileSync would otherwise copy mkfifo's stderr to ours,
+      // and containerd's shim can hand us a read-only /dev/null as fd 2.
+      execFileSync('mkfifo', ['-m', '0622', fifo], { stdio: ['ignore', 'ignore', 'pipe'] });
       mgr = this.manager({ id, cgroupsPath: spec.linux?.cgroupsPath });
       await createWithResources(mgr, withDefaultDevices(spec));
       const input: CreatePlanInput = {

@@ -58,6 +58,11 @@ GLOBAL OPTIONS:
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // containerd's shim may give us stdio we cannot write to (--null-io: a
+  // read-only /dev/null): a failed write must not crash the runtime; errors
+  // still reach the --log file.
+  process.stdout.on('error', () => undefined);
+  process.stderr.on('error', () => undefined);
   let log = new Logger({ format: 'text' });
   let logFile: string | undefined;
   try {
