@@ -152,3 +152,28 @@ export function checkUnifiedKey(key: string, value: unknown, field: string): voi
   }
   if (typeof value !== 'string') throw cgroupError('invalid-argument', 'must be a string', field);
 }
+
+/** cgroup v2 freezing (cgroup.freeze, then cgroup.events "frozen 1"), shared by v2 and by hybrid hosts without a v1 freezer. */
+export async function freezeV2(fs: CgroupFs, dir: string): Promise<void> {
+  if (!fs.exists(posix.join(dir, 'cgroup.freeze'))) {
+    throw cgroupError('unavailable', 'this kernel has no cgroup.freeze (the cgroup v2 freezer needs Linux 5.2)', 'pause');
+  }
+  writeField(fs, dir, 'cgroup.freeze', '1', 'pause');
+  if (!(await pollUntil(() => frozenEventV2(fs, dir), 5000))) {
+    writeField(fs, dir, 'cgroup.freeze', '0', 'pause');
+    throw cgroupError('failed-precondition', `the processes of ${dir} did not freeze within 5 s; thawed them again`);
+  }
+}
+
+export async function thawV2(fs: CgroupFs, dir: string): Promise<void> {
+  writeField(fs, dir, 'cgroup.freeze', '0', 'resume');
+  await pollUntil(() => !frozenEventV2(fs, dir), 5000);
+}
+
+function frozenEventV2(fs: CgroupFs, dir: string): boolean {
+  return /^frozen 1$/m.test(readOptional(fs, dir, 'cgroup.events') ?? '');
+}
+
+export function isFrozenV2(fs: CgroupFs, dir: string): boolean {
+  return (readOptional(fs, dir, 'cgroup.freeze') ?? '0').trim() === '1';
+}

@@ -6,7 +6,7 @@
 import { posix } from 'node:path';
 import { errnoOf, isBerthError } from '../../common/errors.js';
 import type { LinuxResources } from '../spec/types.js';
-import { checkPid, pidsRecursive, pollUntil, readOptional, removeTree, writeField } from './common.js';
+import { checkPid, freezeV2, isFrozenV2, pidsRecursive, pollUntil, readOptional, removeTree, thawV2, writeField } from './common.js';
 import { normalizeDeviceRules, v1DeviceWrites } from './devices/rules.js';
 import { cgroupError } from './errors.js';
 import type { CgroupManager, FreezerState, ManagerContext } from './manager.js';
@@ -137,7 +137,14 @@ export class V1Manager implements CgroupManager {
     setV1Resources(this, this.ctx, resources);
   }
 
+  /** Without a v1 freezer, a hybrid host still freezes through the unified directory's cgroup.freeze. */
+  private unifiedFreezer(): string | undefined {
+    return !this.dirs['freezer'] && this.unified && this.ctx.fs.exists(posix.join(this.unified, 'cgroup.freeze')) ? this.unified : undefined;
+  }
+
   async freeze(): Promise<void> {
+    const u = this.unifiedFreezer();
+    if (u) return freezeV2(this.ctx.fs, u);
     const dir = this.dir('freezer', 'pause');
     writeField(this.ctx.fs, dir, 'freezer.state', 'FROZEN', 'pause');
     // The kernel reports FREEZING until every task has stopped; a task in an
@@ -154,6 +161,8 @@ export class V1Manager implements CgroupManager {
   }
 
   async thaw(): Promise<void> {
+    const u = this.unifiedFreezer();
+    if (u) return thawV2(this.ctx.fs, u);
     const dir = this.dir('freezer', 'resume');
     writeField(this.ctx.fs, dir, 'freezer.state', 'THAWED', 'resume');
     await pollUntil(() => this.freezerState(dir) === 'THAWED', 5000);
@@ -164,6 +173,8 @@ export class V1Manager implements CgroupManager {
   }
 
   state(): FreezerState {
+    const u = this.unifiedFreezer();
+    if (u) return isFrozenV2(this.ctx.fs, u) ? 'frozen' : 'thawed';
     const dir = this.dirs['freezer'];
     if (!dir) return 'thawed';
     return this.freezerState(dir) === 'FROZEN' ? 'frozen' : 'thawed';

@@ -6,7 +6,7 @@
 import { posix } from 'node:path';
 import { errnoOf, isBerthError } from '../../common/errors.js';
 import type { LinuxResources } from '../spec/types.js';
-import { checkPid, pidsRecursive, pollUntil, readOptional, removeTree, writeField } from './common.js';
+import { checkPid, freezeV2, isFrozenV2, pidsRecursive, readOptional, removeTree, thawV2, writeField } from './common.js';
 import { cgroupError } from './errors.js';
 import type { CgroupManager, FreezerState, ManagerContext } from './manager.js';
 import { unifiedDir, type InnerPath } from './paths.js';
@@ -80,30 +80,16 @@ export class V2Manager implements CgroupManager {
     setV2Resources(new V2Writer(this.ctx, this.dir), this.ctx, resources);
   }
 
-  private frozenEvent(): boolean {
-    const events = readOptional(this.ctx.fs, this.dir, 'cgroup.events') ?? '';
-    return /^frozen 1$/m.test(events);
-  }
-
   async freeze(): Promise<void> {
-    if (!this.ctx.fs.exists(posix.join(this.dir, 'cgroup.freeze'))) {
-      throw cgroupError('unavailable', 'this kernel has no cgroup.freeze (cgroup v2 freezer needs Linux 5.2)', 'pause');
-    }
-    writeField(this.ctx.fs, this.dir, 'cgroup.freeze', '1', 'pause');
-    const ok = await pollUntil(() => this.frozenEvent(), 5000);
-    if (!ok) {
-      writeField(this.ctx.fs, this.dir, 'cgroup.freeze', '0', 'pause');
-      throw cgroupError('failed-precondition', `the processes of ${this.dir} did not freeze within 5 s; thawed them again`);
-    }
+    await freezeV2(this.ctx.fs, this.dir);
   }
 
   async thaw(): Promise<void> {
-    writeField(this.ctx.fs, this.dir, 'cgroup.freeze', '0', 'resume');
-    await pollUntil(() => !this.frozenEvent(), 5000);
+    await thawV2(this.ctx.fs, this.dir);
   }
 
   state(): FreezerState {
-    return (readOptional(this.ctx.fs, this.dir, 'cgroup.freeze') ?? '0').trim() === '1' ? 'frozen' : 'thawed';
+    return isFrozenV2(this.ctx.fs, this.dir) ? 'frozen' : 'thawed';
   }
 
   pids(): number[] {

@@ -259,3 +259,28 @@ test('hybrid: kill --all through the unified directory\'s cgroup.kill when the k
   assert.equal(m.killAll(), true);
   assert.deepEqual(fs.writes.at(-1), { path: `${CG}/unified/c1/cgroup.kill`, value: '1' });
 });
+
+test('hybrid without a v1 freezer: pause goes through the unified directory\'s cgroup.freeze', async () => {
+  const { MemoryCgroupFs } = await import('../../../src/runtime/cgroups/fs.js');
+  const { layoutFrom } = await import('../../../src/runtime/cgroups/detect.js');
+  const { HYBRID_MOUNTINFO, PROC_CGROUPS, HYBRID_SELF } = await import('./fixtures.js');
+  class FreezingFs extends MemoryCgroupFs {
+    override writeFile(path: string, value: string): void {
+      super.writeFile(path, value);
+      if (path.endsWith('/cgroup.freeze')) this.files.set(path.replace(/cgroup\.freeze$/, 'cgroup.events'), `populated 1\nfrozen ${value}\n`);
+    }
+  }
+  const fs = new FreezingFs();
+  for (const [k, v] of hybridFs().files) fs.files.set(k, v);
+  for (const d of hybridFs().dirs) fs.dirs.add(d);
+  fs.files.set(`${CG}/unified/cgroup.freeze`, '0');
+  fs.files.set(`${CG}/unified/cgroup.events`, '');
+  const mi = HYBRID_MOUNTINFO.split('\n').filter((l) => !l.includes('freezer')).join('\n');
+  const m = createManager({ containerId: 'c1', layout: layoutFrom({ mountinfo: mi, procCgroups: PROC_CGROUPS, selfCgroup: HYBRID_SELF }), fs });
+  await m.create();
+  await m.freeze();
+  assert.equal(m.state(), 'frozen');
+  assert.equal(fs.readFile(`${CG}/unified/c1/cgroup.freeze`), '1');
+  await m.thaw();
+  assert.equal(m.state(), 'thawed');
+});
