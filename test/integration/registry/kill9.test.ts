@@ -71,7 +71,13 @@ test('kill -9 during a pull, then the same pull: resumed, no corruption', async 
     const gets = fake.log.filter((l) => l.path.endsWith(big.digest));
     assert.deepEqual(gets.map((g) => g.headers.range), [`bytes=${cut}-`], 'the partial layer was resumed');
     for (const b of await store.list()) assert.equal(sha256(readFileSync(store.blobPath(b.digest))), b.digest);
-    assert.deepEqual(await store.ingests(), []);
+    // The kill can land inside the store's commit of another layer, between
+    // the rename into blobs/ and the removal of its ingest folder: that
+    // leftover names a blob that is committed and verified, and is debris for
+    // the store's recovery, not a partial blob.
+    for (const i of await store.ingests()) {
+      assert.ok(i.expected && (await store.has(i.expected.digest)), `unfinished ingest left: ${JSON.stringify(i)}`);
+    }
   } finally {
     store.close();
   }

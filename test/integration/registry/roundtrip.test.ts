@@ -147,6 +147,26 @@ test('cross-repository mount when the store knows another repository holds the b
   assert.deepEqual((await client.listTags('team/b')).sort(), ['1', '2']);
 });
 
+test('an index without the wanted platform is a not-found error listing what it offers', { skip }, async () => {
+  await assert.rejects(
+    pullImage(`${reg.host}/test/multi:latest`, { store: newStore(), registryOptions: noCreds, platform: 'linux/riscv64' }),
+    (e: Error & { code?: string }) => e.code === 'not-found' && /no manifest for platform linux\/riscv64/.test(e.message) && /available: /.test(e.message),
+  );
+});
+
+test('pushing an image whose blobs are not in the store is a clear error, and no tag is written', { skip }, async () => {
+  const img = buildImage({ label: 'incomplete' });
+  const src = newStore();
+  await src.put(img.manifestBytes, { digest: img.manifest.digest, mediaType: img.manifest.mediaType });
+  await src.put(img.configBytes, { digest: img.config.digest });
+  await assert.rejects(
+    pushImage(`${reg.host}/test/incomplete:1`, { store: src, target: img.manifest, registryOptions: noCreds }),
+    (e: Error & { code?: string }) => e.code === 'not-found' && /is not in the content store/.test(e.message),
+  );
+  const client = new RegistryClient(reg.host, noCreds);
+  await assert.rejects(client.resolve('test/incomplete', '1'), /manifest unknown/);
+});
+
 test('a missing tag is a clear not-found error', { skip }, async () => {
   const dst = newStore();
   await assert.rejects(pullImage(`${reg.host}/test/busybox:nope`, { store: dst, registryOptions: noCreds }), (e: Error & { code?: string }) => {
