@@ -206,6 +206,21 @@ test('v1 devices cgroup: only the allowed devices open', { skip: skip || (layout
   sh.stdin!.write('go\n');
   await new Promise((r) => sh.on('exit', r));
   assert.equal(out, 'null-ok\nzero-denied\n');
+
+  // update: /dev/zero readable too, /dev/null read-only; applied as differences
+  await m.set({ devices: [
+    { allow: false, access: 'rwm' },
+    { allow: true, type: 'c', major: 1, minor: 3, access: 'r' },
+    { allow: true, type: 'c', major: 1, minor: 5, access: 'r' },
+  ] });
+  assert.equal(read(`${m.paths()['devices']}/devices.list`), 'c 1:3 r\nc 1:5 r');
+  const sh2 = waitingShell('head -c1 /dev/zero | wc -c; (echo x > /dev/null) 2>/dev/null || echo null-write-denied');
+  await m.apply(sh2.pid!);
+  let out2 = '';
+  sh2.stdout!.on('data', (b: Buffer) => (out2 += b.toString()));
+  sh2.stdin!.write('go\n');
+  await new Promise((r) => sh2.on('exit', r));
+  assert.equal(out2.replace(/ /g, ''), '1\nnull-write-denied\n');
 });
 
 test('a setting the host refuses is a clear error and leaves no cgroup behind', { skip }, async () => {

@@ -38,6 +38,8 @@ test('create: a directory in every hierarchy and the unified one; cpuset values 
 test('set: the exact files and values for a typical LinuxResources', async () => {
   const { fs, m, warnings } = setup();
   await m.create();
+  // a new devices cgroup starts as its parent: the root allows everything
+  fs.files.set(`${CG}/devices/berth/c1/devices.list`, 'a *:* rwm\n');
   fs.writes.length = 0;
   await m.set({
     devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }, { allow: true, type: 'c', major: 136, access: 'rw' }],
@@ -283,4 +285,27 @@ test('hybrid without a v1 freezer: pause goes through the unified directory\'s c
   assert.equal(fs.readFile(`${CG}/unified/c1/cgroup.freeze`), '1');
   await m.thaw();
   assert.equal(m.state(), 'thawed');
+});
+
+test('v1 devices update of a running container: only the differences, no deny-all moment', async () => {
+  const { fs, m } = setup();
+  await m.create();
+  fs.files.set(`${CG}/devices/berth/c1/devices.list`, 'c 1:3 rwm\nc 1:5 rwm\nc 136:* rwm\n');
+  fs.writes.length = 0;
+  await m.set({ devices: [
+    { allow: false, access: 'rwm' },
+    { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
+    { allow: true, type: 'c', major: 136, access: 'rw' },
+    { allow: true, type: 'c', major: 10, minor: 200, access: 'r' },
+    { allow: true, type: 'c', major: 10, minor: 200, access: 'w' },
+  ] });
+  assert.deepEqual(fs.writes.map((w) => `${w.path.split('/').pop()} ${w.value}`), [
+    'devices.allow c 10:200 rw',
+    'devices.deny c 1:5 rwm',
+    'devices.deny c 136:* m',
+  ]);
+  // a rule set with a deny after allows falls back to the full rewrite
+  fs.writes.length = 0;
+  await m.set({ devices: [{ allow: false }, { allow: true, type: 'c', major: 1 }, { allow: false, type: 'c', major: 1, minor: 5 }] });
+  assert.equal(fs.writes[0]!.value, 'a');
 });

@@ -63,3 +63,51 @@ export function v1DeviceWrites(rules: DeviceRule[]): { file: 'devices.allow' | '
   for (const r of rules) out.push({ file: r.allow ? 'devices.allow' : 'devices.deny', value: v1Line(r) });
   return out;
 }
+
+/** A v1 allow-list entry as devices.list shows it: one per type:major:minor, access bits merged. */
+function mergedAllowList(rules: DeviceRule[]): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const r of rules) {
+    const n = (v: number): string => (v < 0 ? '*' : String(v));
+    const key = `${r.type} ${n(r.major)}:${n(r.minor)}`;
+    const set = out.get(key) ?? new Set<string>();
+    for (const c of r.access) set.add(c);
+    out.set(key, set);
+  }
+  return out;
+}
+
+const accessString = (s: Set<string>): string => ['r', 'w', 'm'].filter((c) => s.has(c)).join('');
+
+/**
+ * For `update` of a running container: the writes that take a v1 devices
+ * cgroup from its current allow-list (`devices.list`) to the one the rules
+ * describe without the "deny everything" moment of v1DeviceWrites. Only for
+ * the usual shape (deny all, then allows) from an allow-list state;
+ * undefined otherwise, and the caller rewrites everything.
+ */
+export function v1DeviceTransition(rules: DeviceRule[], devicesList: string): { file: 'devices.allow' | 'devices.deny'; value: string }[] | undefined {
+  const [first, ...rest] = rules;
+  if (!first || first.allow || first.type !== 'a') return undefined;
+  if (rest.some((r) => !r.allow || r.type === 'a')) return undefined;
+  const current = new Map<string, Set<string>>();
+  for (const line of devicesList.split('\n')) {
+    const m = /^([abc]) (\S+:\S+) ([rwm]+)$/.exec(line.trim());
+    if (!m) continue;
+    if (m[1] === 'a') return undefined; // the cgroup allows everything: not an allow-list
+    current.set(`${m[1]} ${m[2]}`, new Set(m[3]!.split('')));
+  }
+  const target = mergedAllowList(rest);
+  const writes: { file: 'devices.allow' | 'devices.deny'; value: string }[] = [];
+  for (const [key, access] of target) {
+    const have = current.get(key);
+    const missing = [...access].filter((c) => !have?.has(c));
+    if (missing.length > 0) writes.push({ file: 'devices.allow', value: `${key} ${accessString(access)}` });
+  }
+  for (const [key, have] of current) {
+    const want = target.get(key);
+    const extra = new Set([...have].filter((c) => !want?.has(c)));
+    if (extra.size > 0) writes.push({ file: 'devices.deny', value: `${key} ${accessString(extra)}` });
+  }
+  return writes;
+}
