@@ -2,7 +2,7 @@
 // derived from the default spec, a private state root, and the CLI.
 
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, existsSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { makeBusyboxRootfs } from './busybox.js';
@@ -61,16 +61,34 @@ export function makeBundle(script = 'true', edit?: (s: Spec) => void): Bundle {
   return b;
 }
 
+/**
+ * The CLI with stdout/stderr captured in files, not pipes: a detached
+ * container inherits them, and a pipe would keep the call waiting until the
+ * container exits.
+ */
 export function runc(b: Bundle | { root: string }, args: string[], opts: { input?: string; timeout?: number } = {}): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, [CLI, '--root', b.root, ...args], {
-    encoding: 'utf8',
-    input: opts.input,
-    timeout: opts.timeout ?? 30000,
-  });
+  const dir = mkdtempSync(join(tmpdir(), 'berth-out-'));
+  const outFd = openSync(join(dir, 'out'), 'w+');
+  const errFd = openSync(join(dir, 'err'), 'w+');
+  try {
+    const r = spawnSync(process.execPath, [CLI, '--root', b.root, ...args], {
+      encoding: 'utf8',
+      input: opts.input,
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', outFd, errFd],
+      timeout: opts.timeout ?? 30000,
+    });
+    r.stdout = readFileSync(join(dir, 'out'), 'utf8');
+    r.stderr = readFileSync(join(dir, 'err'), 'utf8');
+    return r;
+  } finally {
+    closeSync(outFd);
+    closeSync(errFd);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Run the bundle in the foreground and return the container's stdout. */
 export function runOut(b: Bundle, id = uniqueId()): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [CLI, '--root', b.root, 'run', '--bundle', b.dir, id], { encoding: 'utf8', timeout: 30000 });
+  const r = runc(b, ['run', '--bundle', b.dir, id]);
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
