@@ -8,10 +8,11 @@
 // path such as "linux.namespaces[2].path".
 
 import { posix } from 'node:path';
+import { fieldKey, type Fail } from './field.js';
 import { NAMESPACE_PROC_NAMES, SECCOMP_ERRNO_ACTIONS } from './names.js';
+import { checkSysctl } from './sysctl.js';
 import type { Hook, Linux, LinuxIDMapping, NamespaceType, Process, Spec } from './types.js';
 
-export type Fail = (field: string, message: string) => never;
 
 /** Runs every rule; may normalise the spec in place (relative mount destinations). */
 export function checkSpec(spec: Spec, fail: Fail): void {
@@ -66,9 +67,6 @@ function cpuList(value: string | undefined, field: string, fail: Fail): void {
   if (value !== undefined && !isCpuList(value)) fail(field, `must be a list such as "0-3,7", got ${JSON.stringify(value)}`);
 }
 
-function key(field: string, k: string): string {
-  return /^[A-Za-z_$][\w$]*$/.test(k) ? `${field}.${k}` : `${field}[${JSON.stringify(k)}]`;
-}
 
 // ---------------------------------------------------------------- top level
 
@@ -242,7 +240,7 @@ function checkLinux(linux: Linux, ns: NsInfo, fail: Fail): void {
   // time namespace
   if (linux.timeOffsets) {
     for (const [clock, off] of Object.entries(linux.timeOffsets)) {
-      const f = key('linux.timeOffsets', clock);
+      const f = fieldKey('linux.timeOffsets', clock);
       if (clock !== 'monotonic' && clock !== 'boottime') fail(f, `unknown clock "${clock}" (only "monotonic" and "boottime" have offsets)`);
       if (off && off.nanosecs !== undefined && off.nanosecs >= 1e9) fail(`${f}.nanosecs`, 'must be below 1000000000');
     }
@@ -269,7 +267,7 @@ function checkLinux(linux: Linux, ns: NsInfo, fail: Fail): void {
     fail('linux.intelRdt.closID', `invalid CLOS id ${JSON.stringify(closID)}`);
   }
 
-  if (linux.sysctl) checkSysctl(linux.sysctl, ns, fail);
+  if (linux.sysctl) checkSysctl(linux.sysctl, ns.has, fail);
   if (linux.seccomp) checkSeccomp(linux, fail);
 
   for (const list of ['maskedPaths', 'readonlyPaths'] as const) {
@@ -292,7 +290,7 @@ function checkLinux(linux: Linux, ns: NsInfo, fail: Fail): void {
   if (linux.netDevices && Object.keys(linux.netDevices).length > 0) {
     if (!ns.has.has('network')) fail('linux.netDevices', 'need a network namespace (add {"type": "network"} to linux.namespaces)');
     for (const [name, dev] of Object.entries(linux.netDevices)) {
-      const f = key('linux.netDevices', name);
+      const f = fieldKey('linux.netDevices', name);
       if (!validIfName(name)) fail(f, `invalid network interface name ${JSON.stringify(name)}`);
       if (dev.name !== undefined && dev.name !== '' && !validIfName(dev.name)) fail(`${f}.name`, `invalid network interface name ${JSON.stringify(dev.name)}`);
     }
@@ -337,57 +335,8 @@ function checkResources(linux: Linux, fail: Fail): void {
   for (const k of Object.keys(r.unified ?? {})) {
     // A key names one file of the container's cgroup directory: "memory.high".
     if (!/^[A-Za-z0-9_]+\.[A-Za-z0-9_.]+$/.test(k)) {
-      fail(key('linux.resources.unified', k), `must name a cgroup file such as "memory.high", got ${JSON.stringify(k)}`);
+      fail(fieldKey('linux.resources.unified', k), `must name a cgroup file such as "memory.high", got ${JSON.stringify(k)}`);
     }
-  }
-}
-
-/**
- * Which sysctls a container may set: only those in a namespace it owns.
- * runc's rules: the SysV IPC keys and fs.mqueue.* need an IPC namespace,
- * net.* a network namespace, kernel.domainname a UTS namespace (kernel.hostname
- * never: the hostname field owns it), user.* a user namespace; nothing else.
- */
-const IPC_SYSCTLS = new Set([
-  'kernel.msgmax',
-  'kernel.msgmnb',
-  'kernel.msgmni',
-  'kernel.sem',
-  'kernel.shmall',
-  'kernel.shmmax',
-  'kernel.shmmni',
-  'kernel.shm_rmid_forced',
-]);
-
-/** sysctl(8) accepts "/" as the separator too ("net/ipv4/ip_forward"); normalise to dots. */
-export function sysctlDots(name: string): string {
-  const first = name.search(/[./]/);
-  if (first < 0 || name[first] === '.') return name;
-  return name.replace(/[./]/g, (c) => (c === '.' ? '/' : '.'));
-}
-
-function checkSysctl(sysctl: Record<string, string>, ns: NsInfo, fail: Fail): void {
-  for (const raw of Object.keys(sysctl)) {
-    const f = key('linux.sysctl', raw);
-    const s = sysctlDots(raw);
-    if (IPC_SYSCTLS.has(s) || s.startsWith('fs.mqueue.')) {
-      if (!ns.has.has('ipc')) fail(f, `"${s}" needs an IPC namespace (add {"type": "ipc"} to linux.namespaces)`);
-      continue;
-    }
-    if (s.startsWith('net.')) {
-      // A netns joined by a path that is in fact the host's is caught when the
-      // plan is compiled (it needs a stat of the host's /proc/self/ns/net).
-      if (!ns.has.has('network')) fail(f, `"${s}" needs a network namespace (add {"type": "network"} to linux.namespaces)`);
-      continue;
-    }
-    if (s === 'kernel.domainname' && ns.has.has('uts')) continue;
-    if (s === 'kernel.hostname') fail(f, 'is not allowed: set the "hostname" field instead');
-    if (s === 'kernel.domainname') fail(f, `"${s}" needs a UTS namespace (add {"type": "uts"} to linux.namespaces)`);
-    if (s.startsWith('user.')) {
-      if (!ns.has.has('user')) fail(f, `"${s}" needs a user namespace (add {"type": "user"} to linux.namespaces)`);
-      continue;
-    }
-    fail(f, `"${s}" is not namespaced: a container may not set it`);
   }
 }
 

@@ -15,20 +15,12 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, errnoOf, messageOf } from '../../common/errors.js';
+import { fieldPath } from './field.js';
 import { checkProcess, checkSpec } from './rules.js';
 import { processSchema, specSchema } from './schema.js';
 import type { Process, Spec } from './types.js';
 
-/** A config.json path from a schema issue path: ["linux","namespaces",2,"type"] -> "linux.namespaces[2].type". */
-export function fieldPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const p of path) {
-    if (typeof p === 'number') out += `[${p}]`;
-    else if (typeof p === 'string' && /^[A-Za-z_$][\w$]*$/.test(p)) out += out ? `.${p}` : p;
-    else out += `[${JSON.stringify(String(p))}]`;
-  }
-  return out;
-}
+export { fieldPath } from './field.js';
 
 function invalid(field: string, message: string, file = 'config.json'): never {
   const where = field ? `${file}: ${field}: ` : `${file}: `;
