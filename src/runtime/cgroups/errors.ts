@@ -32,6 +32,8 @@ export function writeError(e: unknown, field: string, file: string, value: strin
       return cgroupError('invalid-argument', `the kernel rejects ${JSON.stringify(value)} for ${file} (${errno})`, field, e);
     case 'ENODEV':
       return cgroupError('invalid-argument', `the kernel rejects ${JSON.stringify(value)} for ${file}: no such device (ENODEV)`, field, e);
+    case 'ESRCH':
+      return cgroupError('failed-precondition', `no process ${value} to move into ${file} (it has exited)`, field, e);
     case 'EBUSY':
       return cgroupError('failed-precondition', `the kernel cannot apply ${JSON.stringify(value)} to ${file} now (EBUSY: e.g. below current usage)`, field, e);
     default:

@@ -270,3 +270,26 @@ test('hugepage limits: v1 hugetlb, or on hybrid the cgroup2 hierarchy when only 
     }
   }
 });
+
+test('the memory limit is enforced: a process going past it is OOM-killed by the kernel', { skip }, async () => {
+  const m = manager('oom');
+  const v1 = m.version !== 'v2';
+  const memsw = v1 && existsSync(join(layout!.v1['memory']?.mountpoint ?? '/nonexistent', 'memory.memsw.limit_in_bytes'));
+  await createWithResources(m, { memory: { limit: 16 * MiB, ...(memsw ? { swap: 16 * MiB } : {}) } });
+  // holds 64 MB in a shell variable
+  const sh = waitingShell('x=$(head -c 64000000 /dev/zero | tr "\\0" a); echo survived');
+  await m.apply(sh.pid!);
+  sh.stdin!.write('go\n');
+  let out = '';
+  sh.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  await new Promise((r) => sh.on('exit', r));
+  assert.equal(out, '', 'the shell never got its 64 MB');
+  assert.equal(sh.signalCode, 'SIGKILL');
+  const oom = v1 ? read(`${m.paths()['memory']}/memory.oom_control`) : read(`${m.paths()['']}/memory.events`);
+  assert.match(oom, /^oom_kill [1-9]/m);
+  if (v1) {
+    const peak = m.stats().memory.usage.max;
+    assert.ok(peak <= 16 * MiB && peak > 8 * MiB, `peak ${peak} reached the 16 MiB limit and no further`);
+  }
+  await assert.rejects(m.apply(sh.pid!), { code: 'failed-precondition', message: /has exited/ });
+});
