@@ -25,7 +25,7 @@ export function writeError(e: unknown, field: string, file: string, value: strin
       return cgroupError('unavailable', `this host refuses to write ${JSON.stringify(value)} to ${file} (${errno})`, field, e);
     case 'EOPNOTSUPP':
     case 'ENOTSUP':
-      return cgroupError('unavailable', `the kernel does not support ${file} (${errno})`, field, e);
+      return cgroupError('unavailable', `the kernel does not support ${file} (${errno})${/bfq/.test(file) ? ': the device does not use the BFQ I/O scheduler' : ''}`, field, e);
     case 'EINVAL':
     case 'ERANGE':
     case 'ENOSPC':

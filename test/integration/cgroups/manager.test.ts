@@ -293,3 +293,33 @@ test('the memory limit is enforced: a process going past it is OOM-killed by the
   }
   await assert.rejects(m.apply(sh.pid!), { code: 'failed-precondition', message: /has exited/ });
 });
+
+test('blkio weights and hierarchy flags: written, or refused with the field named', { skip }, async (t) => {
+  const m = manager('weights');
+  await m.create();
+  const dev = blockDevice();
+  const p = m.paths();
+  const v1 = m.version !== 'v2';
+  try {
+    await m.set({ blockIO: { weight: 500 } });
+    if (v1) assert.equal(read(existsSync(`${p['blkio']}/blkio.weight`) ? `${p['blkio']}/blkio.weight` : `${p['blkio']}/blkio.bfq.weight`).split('\n')[0]!.replace(/^default /, ''), '500');
+  } catch (e) {
+    if (!(e instanceof BerthError && e.code === 'unavailable' && e.field === 'linux.resources.blockIO.weight')) throw e;
+    t.diagnostic(e.message);
+  }
+  if (dev) {
+    // per-device weights need BFQ on that device; with another scheduler the kernel says EOPNOTSUPP
+    const [major, minor] = dev.split(':').map(Number) as [number, number];
+    try {
+      await m.set({ blockIO: { weightDevice: [{ major, minor, weight: 300 }] } });
+    } catch (e) {
+      if (!(e instanceof BerthError && e.code === 'unavailable' && e.field === 'linux.resources.blockIO.weightDevice[0].weight')) throw e;
+      t.diagnostic(e.message);
+    }
+  }
+  if (v1) {
+    // the kernel has made every memory cgroup hierarchical: turning it off is refused
+    await assert.rejects(m.set({ memory: { useHierarchy: false } }), { code: 'invalid-argument', field: 'linux.resources.memory.useHierarchy' });
+    await m.set({ memory: { useHierarchy: true } });
+  }
+});
