@@ -1,0 +1,165 @@
+// Root filesystem and mounts: what the container sees, and that nothing a
+// rootfs contains can send a mount outside it.
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { isRoot, makeBundle, runOut, type Bundle } from '../../helpers/runtime.js';
+import type { Spec } from '../../../src/runtime/spec/types.js';
+
+const skip = !isRoot() ? 'needs root' : false;
+
+function hostMounts(): string {
+  return readFileSync('/proc/self/mountinfo', 'utf8');
+}
+
+describe('mounts', { skip }, () => {
+  const bundles: Bundle[] = [];
+  const temps: string[] = [];
+  after(() => {
+    bundles.forEach((b) => b.cleanup());
+    temps.forEach((t) => rmSync(t, { recursive: true, force: true }));
+  });
+  const bundle = (script: string, edit?: (s: Spec, rootfs: string) => void) => {
+    const b = makeBundle(script);
+    edit?.(b.spec, b.rootfs);
+    b.write();
+    bundles.push(b);
+    return b;
+  };
+  const tmp = () => {
+    const t = mkdtempSync(join(tmpdir(), 'berth-host-'));
+    temps.push(t);
+    return t;
+  };
+
+  it('default mounts, devices and /dev symlinks', () => {
+    const b = bundle('grep -E " (/proc|/dev|/dev/pts|/dev/shm|/dev/mqueue|/sys) " /proc/self/mountinfo | cut -d" " -f5,8 | sort; ls -l /dev | grep -E "null|zero|full|random|tty|fd|stdin|ptmx" | sed "s/  */ /g" | cut -d" " -f1,5,6,9-');
+    const r = runOut(b);
+    assert.equal(r.code, 0, r.err);
+    for (const m of ['/dev tmpfs', '/dev/mqueue mqueue', '/dev/pts devpts', '/dev/shm tmpfs', '/proc proc', '/sys sysfs']) assert.ok(r.out.includes(m), m);
+    assert.match(r.out, /crw-rw-rw- 1, 3 .*null/);
+    assert.match(r.out, /crw-rw-rw- 1, 9 .*urandom/);
+    assert.match(r.out, /crw-rw-rw- 5, 0 .*tty/);
+    assert.match(r.out, /fd -> \/proc\/self\/fd/);
+    assert.match(r.out, /ptmx -> pts\/ptmx/);
+  });
+
+  it('bind mounts: read-only, files, rbind; options reach the kernel', () => {
+    const host = tmp();
+    writeFileSync(join(host, 'file'), 'from host\n');
+    mkdirSync(join(host, 'sub'));
+    const b = bundle('cat /data/file; echo x > /data/new && echo WROTE; cat /one; echo y > /rw/new; grep -E " /(data|rw) " /proc/self/mountinfo | cut -d" " -f5,6', (s) => {
+      s.mounts!.push({ destination: '/data', type: 'bind', source: host, options: ['rbind', 'ro', 'nosuid'] });
+      s.mounts!.push({ destination: '/one', type: 'bind', source: join(host, 'file'), options: ['bind'] });
+      s.mounts!.push({ destination: '/rw', source: join(host, 'sub'), options: ['rbind', 'rw'] });
+    });
+    const r = runOut(b);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^from host\n/);
+    assert.ok(!r.out.includes('WROTE'));
+    assert.match(r.err, /Read-only file system/);
+    assert.match(r.out, /from host\n\/data ro,nosuid/);
+    assert.match(r.out, /\/rw rw/);
+    assert.equal(readFileSync(join(host, 'sub/new'), 'utf8'), 'y\n');
+    assert.ok(!existsSync(join(host, 'new')));
+  });
+
+  it('tmpfs with size and mode data', () => {
+    const b = bundle('grep " /scratch " /proc/self/mountinfo | cut -d" " -f6,9-; stat -c %a /scratch', (s) => {
+      s.mounts!.push({ destination: '/scratch', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'noexec', 'size=1m', 'mode=1777'] });
+    });
+    const r = runOut(b);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /rw,nosuid,nodev?.*noexec.*tmpfs tmpfs rw,size=1024k,mode=1777|rw,nosuid,noexec/);
+    assert.match(r.out, /1777$/m);
+  });
+
+  it('masked and read-only paths', () => {
+    const b = bundle('cat /proc/kcore | wc -c; ls /sys/kernel | wc -l; echo 1 > /proc/sys/kernel/ostype 2>&1 || echo RO; ls /sys/firmware | wc -l', (s) => {
+      s.linux!.maskedPaths = ['/proc/kcore', '/sys/kernel', '/sys/firmware', '/does/not/exist'];
+      s.linux!.readonlyPaths = ['/proc/sys', '/nope'];
+    });
+    const r = runOut(b);
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(r.out.trim().split('\n'), ['0', '0', 'RO', '0']);
+  });
+
+  it('a read-only root filesystem', () => {
+    const b = bundle('touch /x 2>/dev/null && echo WROTE; touch /tmp/y 2>/dev/null && echo WROTE-TMP; grep -E "^[0-9]+ [0-9]+ [^ ]+ [^ ]+ / " /proc/self/mountinfo | cut -d" " -f6', (s) => {
+      s.root!.readonly = true;
+    });
+    const r = runOut(b);
+    assert.equal(r.code, 0, r.err);
+    assert.ok(!r.out.includes('WROTE'));
+    assert.match(r.out, /^ro/m);
+  });
+
+  it('mount targets that are symlinks out of the rootfs stay inside it', () => {
+    const out1 = tmp();
+    const out2 = tmp();
+    const out3 = tmp();
+    const source = tmp();
+    writeFileSync(join(source, 'payload'), 'payload');
+    writeFileSync(join(out3, 'secret'), 'secret');
+    let rootfsDir = '';
+    const b = bundle('cat /evil/payload; echo; ls /deep/evil2; ls /abs/sub; cat /abs/secret 2>/dev/null; true', (s, rootfs) => {
+      rootfsDir = rootfs;
+      // Each target would land on a host directory if followed naively.
+      symlinkSync(out1, join(rootfs, 'evil'));
+      mkdirSync(join(rootfs, 'deep'));
+      symlinkSync('../../../../../../..' + out2, join(rootfs, 'deep/evil2'));
+      symlinkSync(out3, join(rootfs, 'abs'));
+      s.mounts!.push({ destination: '/evil', type: 'bind', source, options: ['bind'] });
+      s.mounts!.push({ destination: '/deep/evil2', type: 'tmpfs', source: 'tmpfs' });
+      s.mounts!.push({ destination: '/abs/sub', type: 'tmpfs', source: 'tmpfs' });
+      // A masked path through the same kind of symlink.
+      s.linux!.maskedPaths = ['/abs/secret'];
+    });
+    const before = hostMounts();
+    const r = runOut(b);
+    assert.equal(r.code, 0, r.err);
+    // The host's secret is not reachable through the rootfs symlink at all.
+    assert.equal(r.out, 'payload\n');
+    // The host directories got nothing: no mount, no new entry.
+    assert.deepEqual(readdirSync(out1), []);
+    assert.deepEqual(readdirSync(out2), []);
+    assert.deepEqual(readdirSync(out3), ['secret']);
+    assert.equal(readFileSync(join(out3, 'secret'), 'utf8'), 'secret');
+    assert.equal(hostMounts(), before);
+    // The targets were made beneath the rootfs, where the symlinks point from its own root.
+    for (const o of [out1, out2, join(out3, 'sub')]) assert.ok(existsSync(join(rootfsDir, o)), o);
+  });
+
+  it('a bind mount of a missing source is a clear error and leaves nothing', () => {
+    const b = bundle('true', (s) => {
+      s.mounts!.push({ destination: '/x', type: 'bind', source: '/nonexistent/source', options: ['bind'] });
+    });
+    const r = runOut(b);
+    assert.notEqual(r.code, 0);
+    assert.match(r.err, /mounts\[\d+\]\.source: cannot bind \/nonexistent\/source/);
+    assert.deepEqual(existsSync(b.root) ? readdirSync(b.root) : [], []);
+  });
+
+  it('an unknown filesystem type names the mount', () => {
+    const b = bundle('true', (s) => {
+      s.mounts!.push({ destination: '/x', type: 'nosuchfs', source: 'none' });
+    });
+    const r = runOut(b);
+    assert.notEqual(r.code, 0);
+    assert.match(r.err, /berth-init: mount nosuchfs on \/x: no such device/);
+    assert.deepEqual(existsSync(b.root) ? readdirSync(b.root) : [], []);
+  });
+
+  it('cgroup mount shows the container its own cgroups, read-only', () => {
+    const b = bundle('ls /sys/fs/cgroup; cat /sys/fs/cgroup/memory/memory.limit_in_bytes; touch /sys/fs/cgroup/memory/x 2>/dev/null && echo WROTE; true', (s) => {
+      s.linux!.resources = { memory: { limit: 64 * 1024 * 1024 } };
+    });
+    const r = runOut(b);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /memory/);
+    assert.match(r.out, /^67108864$/m);
+    assert.ok(!r.out.includes('WROTE'));
+  });
+});
