@@ -138,6 +138,7 @@ void __attribute__((noreturn)) run_first_process(void);
 void __attribute__((noreturn)) run_container_process(void);
 
 /* relay.c: PARENT_MODE wait and wait-tty. */
+void relay_prepare(void);
 void __attribute__((noreturn)) wait_for_child(int with_tty);
 
 /* rootfs.c */

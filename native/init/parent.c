@@ -310,6 +310,9 @@ void run_first_process(void)
 	if (g.child == 0)
 		die_plain("plan", EINVAL, "plan error: phase 1 has no CLONE");
 
+	if (g.mode == MODE_WAIT || g.mode == MODE_WAIT_TTY)
+		relay_prepare();
+
 	/* The pid is reported before the release, so that the runtime knows
 	 * it before any report of the container process can arrive. */
 	report_pid(g.child);

@@ -83,17 +83,26 @@ static void __attribute__((noreturn)) exit_like(int status)
 	_exit(WEXITSTATUS(status));
 }
 
-void wait_for_child(int with_tty)
+static int sfd = -1;
+
+/* Called before the pid is reported and the container process released:
+ * from then on a signal meant for the container (the runtime's `kill` may
+ * follow our pid report at once) must be forwarded, not kill us. */
+void relay_prepare(void)
 {
 	sigset_t set;
-	int master = -1, stdin_open = 1, status = 0, exited = 0;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
 		sigaddset(&set, forwarded[i]);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == 0)
+		sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
 
-	int sfd = sigprocmask(SIG_BLOCK, &set, NULL) < 0 ? -1 : signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+void wait_for_child(int with_tty)
+{
+	int master = -1, stdin_open = 1, status = 0, exited = 0;
 
 	if (sfd < 0) {
 		/* No way to forward; still wait, so the status is not lost. */
