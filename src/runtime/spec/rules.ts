@@ -71,7 +71,9 @@ function cpuList(value: string | undefined, field: string, fail: Fail): void {
 // ---------------------------------------------------------------- top level
 
 function checkVersion(spec: Spec, fail: Fail): void {
-  const m = /^(\d+)\.(\d+)\.(\d+)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/.exec(spec.ociVersion);
+  // SemVer, leniently: runc reads no version at all, and "1.0" from an old
+  // generator should not stop a container that runc would run.
+  const m = /^(\d+)(?:\.\d+){0,2}(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/.exec(spec.ociVersion);
   if (!m) fail('ociVersion', `must be a SemVer version such as "1.2.0", got ${JSON.stringify(spec.ociVersion)}`);
   if (m[1] !== '1') fail('ociVersion', `unsupported version ${JSON.stringify(spec.ociVersion)} (Berth supports 1.x)`);
 }

@@ -72,8 +72,10 @@ test('ociVersion: required, SemVer, 1.x', () => {
   expectInvalid((s) => delete s.ociVersion, 'ociVersion', 'is required');
   expectInvalid((s) => (s.ociVersion = 1), 'ociVersion', 'must be a string');
   expectInvalid((s) => (s.ociVersion = 'one'), 'ociVersion', /SemVer/);
+  expectInvalid((s) => (s.ociVersion = ''), 'ociVersion', /SemVer/);
+  expectInvalid((s) => (s.ociVersion = '0.5.0'), 'ociVersion', /unsupported version "0.5.0"/);
   expectInvalid((s) => (s.ociVersion = '2.0.0'), 'ociVersion', /unsupported version "2.0.0"/);
-  for (const ok of ['1.0.0', '1.0.2-dev', '1.1.0-rc.3', '1.2.1', '1.3.0']) {
+  for (const ok of ['1.0.0', '1.0.2-dev', '1.1.0-rc.3', '1.2.1', '1.3.0', '1.0']) {
     const s = minimal();
     s.ociVersion = ok;
     assert.doesNotThrow(() => parseSpec(s), ok);
