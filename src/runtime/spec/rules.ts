@@ -13,7 +13,6 @@ import { NAMESPACE_PROC_NAMES, SECCOMP_ERRNO_ACTIONS } from './names.js';
 import { checkSysctl } from './sysctl.js';
 import type { Hook, Linux, LinuxIDMapping, NamespaceType, Process, Spec } from './types.js';
 
-
 /** Runs every rule; may normalise the spec in place (relative mount destinations). */
 export function checkSpec(spec: Spec, fail: Fail): void {
   checkVersion(spec, fail);
@@ -66,7 +65,6 @@ export function isCpuList(s: string): boolean {
 function cpuList(value: string | undefined, field: string, fail: Fail): void {
   if (value !== undefined && !isCpuList(value)) fail(field, `must be a list such as "0-3,7", got ${JSON.stringify(value)}`);
 }
-
 
 // ---------------------------------------------------------------- top level
 
