@@ -43,7 +43,10 @@ export interface RequestSpec {
   headers?: Record<string, string>;
   body?: Body;
   scopes: string[];
-  /** Statuses that are not retried even when 5xx (rare; for probing). */
+  /**
+   * Neither network errors nor 5xx are retried here: the caller recovers
+   * itself (a chunk upload asks the registry how far it got instead).
+   */
   noRetry?: boolean;
 }
 
@@ -94,6 +97,11 @@ export class RegistryClient {
 
   private get retries(): number {
     return this.opts.retries ?? 4;
+  }
+
+  /** Extra attempts allowed after a failure (for callers that retry themselves). */
+  get retriesAllowed(): number {
+    return this.retries;
   }
 
   backoff(attempt: number): number {
@@ -231,7 +239,7 @@ export class RegistryClient {
       try {
         res = await this.once(ep, spec, scopes);
       } catch (e) {
-        if (isNetworkError(e) && attempt < this.retries) {
+        if (!spec.noRetry && isNetworkError(e) && attempt < this.retries) {
           this.log.debug('registry request failed, retrying', { url: spec.path ?? spec.url?.href, error: messageOf(e), attempt });
           await sleep(this.backoff(attempt++));
           continue;

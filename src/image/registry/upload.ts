@@ -5,12 +5,13 @@
 
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import { BerthError } from '../../common/errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BerthError, isBerthError, messageOf } from '../../common/errors.js';
 import type { Descriptor, Digest } from '../content/types.js';
 import { repositoryScope } from './auth.js';
 import { pushScope, type RegistryClient } from './client.js';
 import { algorithmOf, checkDigest, digestOf } from './digest.js';
-import { responseError } from './errors.js';
+import { responseError, statusOf } from './errors.js';
 import type { Endpoint } from './hosts.js';
 import { discard } from './transport.js';
 
@@ -97,65 +98,135 @@ export async function uploadBlob(
       // 401/403/404 on the source repository: just upload.
       discard(res);
     }
-    if (!location) {
-      const res = await client.request(ep, { method: 'POST', path: `/v2/${encodeRepo(repo)}/blobs/uploads/`, headers: { 'content-length': '0' }, scopes });
-      if (res.statusCode !== 202) throw await responseError(res, `start upload of ${digest} to ${repo}`, ep.base.host);
-      discard(res);
-      location = locationOf(res, ep, `start upload of ${digest} to ${repo}`);
-    }
-    const chunkSize = opts.chunkSize ?? 0;
-    if (chunkSize > 0 && desc.size > 0) {
-      let start = 0;
-      for await (const chunk of chunks(open(), chunkSize)) {
-        const end = start + chunk.length - 1;
-        const res = await client.request(ep, {
-          method: 'PATCH',
-          url: location,
-          headers: { 'content-type': 'application/octet-stream', 'content-range': `${start}-${end}` },
-          body: chunk,
-          scopes,
-        });
-        if (res.statusCode !== 202) throw await responseError(res, `upload bytes ${start}-${end} of ${digest} to ${repo}`, ep.base.host);
+    // A broken upload session is continued where the registry allows it
+    // (chunks), else started again from a new POST, a bounded number of times.
+    for (let session = 0; ; session++) {
+      if (!location) {
+        const res = await client.request(ep, { method: 'POST', path: `/v2/${encodeRepo(repo)}/blobs/uploads/`, headers: { 'content-length': '0' }, scopes });
+        if (res.statusCode !== 202) throw await responseError(res, `start upload of ${digest} to ${repo}`, ep.base.host);
         discard(res);
-        const range = String(res.headers.range ?? '');
-        const m = /^(?:bytes=)?0-(\d+)$/.exec(range);
-        if (range && (!m || Number(m[1]) !== end)) {
-          throw new BerthError('image', 'internal', `upload of ${digest} to ${repo}: registry holds ${range}, expected 0-${end}`);
+        location = locationOf(res, ep, `start upload of ${digest} to ${repo}`);
+      }
+      try {
+        await sendBlob(client, ep, location, repo, desc, open, scopes, opts);
+        return 'uploaded';
+      } catch (e) {
+        if (session >= client.retriesAllowed || !restartable(e)) throw e;
+        client.log.info('blob upload failed, starting it again', { digest, repo, error: messageOf(e) });
+        await sleep(client.backoff(session));
+        location = undefined;
+      }
+    }
+  });
+}
+
+/** Failures of the session (network, server, upload unknown), not of our data or rights. */
+function restartable(e: unknown): boolean {
+  if (!isBerthError(e)) return true;
+  return e.code === 'unavailable' || e.code === 'not-found' || statusOf(e) === 416 || /BLOB_UPLOAD_(INVALID|UNKNOWN)/.test(e.message);
+}
+
+async function sendBlob(
+  client: RegistryClient,
+  ep: Endpoint,
+  location: URL,
+  repo: string,
+  desc: Descriptor,
+  open: () => Readable,
+  scopes: string[],
+  opts: UploadOptions,
+): Promise<void> {
+  const digest = desc.digest;
+  const chunkSize = opts.chunkSize ?? 0;
+  if (chunkSize > 0 && desc.size > 0) {
+    let start = 0;
+    for await (const chunk of chunks(open(), chunkSize)) {
+      const end = start + chunk.length - 1;
+      // `held`: how many bytes the registry has; after a failed PATCH we
+      // ask it (GET on the upload URL) and send only the rest of the chunk.
+      let held = start;
+      for (let attempt = 0; held <= end; attempt++) {
+        let failure: unknown;
+        try {
+          const res = await client.request(ep, {
+            method: 'PATCH',
+            url: location,
+            headers: { 'content-type': 'application/octet-stream', 'content-range': `${held}-${end}` },
+            body: chunk.subarray(held - start),
+            scopes,
+            noRetry: true,
+          });
+          const st = res.statusCode ?? 0;
+          if (st === 202) {
+            discard(res);
+            const range = String(res.headers.range ?? '');
+            const m = /^(?:bytes=)?0-(\d+)$/.exec(range);
+            if (range && (!m || Number(m[1]) !== end)) {
+              throw new BerthError('image', 'internal', `upload of ${digest} to ${repo}: registry holds ${range}, expected 0-${end}`);
+            }
+            location = locationOf(res, ep, `upload ${digest} to ${repo}`);
+            held = end + 1;
+            break;
+          }
+          if (st !== 416 && st < 500 && st !== 429) {
+            throw await responseError(res, `upload bytes ${held}-${end} of ${digest} to ${repo}`, ep.base.host);
+          }
+          failure = await responseError(res, `upload bytes ${held}-${end} of ${digest} to ${repo}`, ep.base.host);
+        } catch (e) {
+          if (isBerthError(e) && e.code !== 'unavailable') throw e;
+          failure = e;
         }
-        location = locationOf(res, ep, `upload ${digest} to ${repo}`);
-        start = end + 1;
-        opts.onProgress?.(start, desc.size);
+        if (attempt >= client.retriesAllowed) throw failure;
+        await sleep(client.backoff(attempt));
+        const status = await uploadStatus(client, ep, location, scopes, `upload ${digest} to ${repo}`);
+        location = status.location;
+        if (status.size < start || status.size > end + 1) {
+          throw new BerthError('image', 'unavailable', `upload of ${digest} to ${repo}: registry holds ${status.size} bytes, cannot continue the chunk ${start}-${end}`);
+        }
+        held = status.size;
       }
-      if (start !== desc.size) {
-        throw new BerthError('image', 'internal', `upload of ${digest}: read ${start} bytes, expected ${desc.size}`);
-      }
-      const put = new URL(location.href);
-      put.searchParams.set('digest', digest);
-      const res = await client.request(ep, { method: 'PUT', url: put, headers: { 'content-length': '0' }, scopes });
-      await finishUpload(res, ep, digest, repo);
-      return 'uploaded';
+      start = end + 1;
+      opts.onProgress?.(start, desc.size);
+    }
+    if (start !== desc.size) {
+      throw new BerthError('image', 'internal', `upload of ${digest}: read ${start} bytes, expected ${desc.size}`);
     }
     const put = new URL(location.href);
     put.searchParams.set('digest', digest);
-    let sent = 0;
-    const res = await client.request(ep, {
-      method: 'PUT',
-      url: put,
-      headers: { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) },
-      body: () => {
-        sent = 0;
-        const s = open();
-        s.on('data', (c: Buffer) => {
-          sent += c.length;
-          opts.onProgress?.(sent, desc.size);
-        });
-        return s;
-      },
-      scopes,
-    });
+    const res = await client.request(ep, { method: 'PUT', url: put, headers: { 'content-length': '0' }, scopes });
     await finishUpload(res, ep, digest, repo);
-    return 'uploaded';
+    return;
+  }
+  const put = new URL(location.href);
+  put.searchParams.set('digest', digest);
+  let sent = 0;
+  const res = await client.request(ep, {
+    method: 'PUT',
+    url: put,
+    headers: { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) },
+    body: () => {
+      sent = 0;
+      const s = open();
+      s.on('data', (c: Buffer) => {
+        sent += c.length;
+        opts.onProgress?.(sent, desc.size);
+      });
+      return s;
+    },
+    scopes,
   });
+  await finishUpload(res, ep, digest, repo);
+}
+
+/** GET on an upload URL: how many bytes the registry holds, and where to continue. */
+async function uploadStatus(client: RegistryClient, ep: Endpoint, location: URL, scopes: string[], what: string): Promise<{ size: number; location: URL }> {
+  const res = await client.request(ep, { method: 'GET', url: location, scopes });
+  if (res.statusCode !== 204 && res.statusCode !== 200) throw await responseError(res, `${what}: upload status`, ep.base.host);
+  discard(res);
+  const range = String(res.headers.range ?? '');
+  const m = /^(?:bytes=)?0-(-?\d+)$/.exec(range);
+  if (!m) throw new BerthError('image', 'internal', `${what}: upload status without a usable Range (${JSON.stringify(range)})`);
+  return { size: Number(m[1]) + 1, location: res.headers.location ? new URL(res.headers.location, ep.base) : location };
 }
 
 async function finishUpload(res: IncomingMessage, ep: Endpoint, digest: Digest, repo: string): Promise<void> {
