@@ -102,7 +102,7 @@ export async function main(argv: string[], io: Output): Promise<number> {
 
 // Run when this file is the program (the bundle, or tsx), not when imported by tests.
 const self = process.argv[1] ?? '';
-if (/berth-ctr(\.js)?$|cli\/ctr\/main\.ts$/.test(self)) {
+if (/berth-ctr(\.m?js)?$|cli\/ctr\/main\.ts$/.test(self)) {
   const io: Output = {
     out: (s) => process.stdout.write(s),
     err: (s) => process.stderr.write(s),

@@ -1,21 +1,36 @@
-import { before, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { tempDir, busyboxTar, run, toolsMissing } from './fixtures.js';
 
 const REPO = join(import.meta.dirname, '../../..');
-const BIN = join(REPO, 'bin/berth-ctr');
+// A private bundle under <repo>/tmp (git-ignored; node_modules resolves from there),
+// so a concurrent `scripts/build.mjs` elsewhere cannot swap it mid-test.
+const BUNDLE_DIR = join(REPO, 'tmp', `ctr-test-${process.pid}`);
+const BIN = join(BUNDLE_DIR, 'berth-ctr.mjs');
 
-// The tests drive the shipped bundle (built here from the current sources), as users run it.
-before(() => {
-  run(process.execPath, [join(REPO, 'scripts/build.mjs'), 'berth-ctr']);
+// The tests drive the bundle, built the way scripts/build.mjs builds it, as users run it.
+before(async () => {
+  const { build } = await import('esbuild');
+  await build({
+    entryPoints: [join(REPO, 'src/cli/ctr/main.ts')],
+    outfile: BIN,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    external: ['better-sqlite3'],
+    banner: { js: "import { createRequire as __berthCreateRequire } from 'node:module'; const require = __berthCreateRequire(import.meta.url);" },
+    logLevel: 'warning',
+  });
 });
+after(() => rmSync(BUNDLE_DIR, { recursive: true, force: true }));
 
 function ctr(root: string, args: string[], input?: string): { code: number; out: string; err: string; raw: Buffer } {
-  const r = spawnSync(BIN, ['--root', root, ...args], { input, maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(process.execPath, [BIN, '--root', root, ...args], { input, maxBuffer: 64 * 1024 * 1024 });
   return { code: r.status ?? -1, out: r.stdout.toString('utf8'), err: r.stderr.toString('utf8'), raw: r.stdout };
 }
 
