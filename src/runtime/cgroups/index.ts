@@ -4,5 +4,5 @@ export { detectLayout, layoutFrom, parseMountinfo, parseProcCgroup, type CgroupL
 export { innerPath } from './paths.js';
 export { realCgroupFs, MemoryCgroupFs, type CgroupFs } from './fs.js';
 export type { Stats } from './stats.js';
-export { normalizeDeviceRules, v1DeviceWrites, type DeviceRule } from './devices/rules.js';
+export { applyDeviceRules, normalizeDeviceRules, v1DeviceWrites, type DeviceRule, type DeviceState } from './devices/rules.js';
 export { deviceFilterProgram } from './devices/ebpf.js';

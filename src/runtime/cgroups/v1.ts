@@ -7,7 +7,7 @@ import { posix } from 'node:path';
 import { errnoOf, isBerthError } from '../../common/errors.js';
 import type { LinuxResources } from '../spec/types.js';
 import { checkPid, freezeV2, isFrozenV2, pidsRecursive, pollUntil, readOptional, removeTree, thawV2, writeField } from './common.js';
-import { normalizeDeviceRules, v1DeviceTransition, v1DeviceWrites } from './devices/rules.js';
+import { applyDeviceRules, normalizeDeviceRules, v1DeviceTransition, v1DeviceWrites } from './devices/rules.js';
 import { cgroupError } from './errors.js';
 import type { CgroupManager, FreezerState, ManagerContext } from './manager.js';
 import { unifiedDir, v1Dir, type InnerPath } from './paths.js';
@@ -130,10 +130,10 @@ export class V1Manager implements CgroupManager {
 
   async set(resources: LinuxResources): Promise<void> {
     if (resources.devices) {
-      const rules = normalizeDeviceRules(resources.devices);
+      const state = applyDeviceRules(normalizeDeviceRules(resources.devices));
       const dir = this.dir('devices', 'linux.resources.devices');
       const list = readOptional(this.ctx.fs, dir, 'devices.list');
-      const writes = (list !== undefined && v1DeviceTransition(rules, list)) || v1DeviceWrites(rules);
+      const writes = list !== undefined ? v1DeviceTransition(state, list) : v1DeviceWrites(state);
       for (const w of writes) writeField(this.ctx.fs, dir, w.file, w.value, 'linux.resources.devices');
     }
     setV1Resources(this, this.ctx, resources);

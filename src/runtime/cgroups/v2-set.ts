@@ -9,7 +9,7 @@ import { errnoOf } from '../../common/errors.js';
 import type { LinuxBlockIO, LinuxCPU, LinuxMemory, LinuxResources } from '../spec/types.js';
 import { checkPageSize, checkUnifiedKey, isInt, rdmaLine, readOptional } from './common.js';
 import { deviceFilterProgram } from './devices/ebpf.js';
-import { normalizeDeviceRules } from './devices/rules.js';
+import { applyDeviceRules, normalizeDeviceRules } from './devices/rules.js';
 import { cgroupError, writeError } from './errors.js';
 import type { ManagerContext } from './manager.js';
 
@@ -112,8 +112,8 @@ export function setV2Resources(w: V2Writer, ctx: ManagerContext, r: LinuxResourc
     w.write(key, value, field);
   }
   if (r.devices) {
-    const rules = normalizeDeviceRules(r.devices);
-    ctx.attachDeviceFilter(w.dir, deviceFilterProgram(rules));
+    const state = applyDeviceRules(normalizeDeviceRules(r.devices));
+    ctx.attachDeviceFilter(w.dir, deviceFilterProgram(state));
   }
 }
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { detectLayout } from '../../../src/runtime/cgroups/detect.js';
 import { deviceFilterProgram } from '../../../src/runtime/cgroups/devices/ebpf.js';
 import { attachWithHelper, cgbpfPath, queryDeviceFilters } from '../../../src/runtime/cgroups/devices/loader.js';
-import { normalizeDeviceRules } from '../../../src/runtime/cgroups/devices/rules.js';
+import { applyDeviceRules, normalizeDeviceRules } from '../../../src/runtime/cgroups/devices/rules.js';
 
 const layout = (() => {
   try {
@@ -71,11 +71,11 @@ test('the generated program allows /dev/null and denies other devices, enforced 
   const outside = spawnSync('/bin/sh', ['-c', `head -c1 ${node} 2>&1`], { encoding: 'utf8' }).stdout;
   assert.match(outside, /No such device or address/);
 
-  const rules = normalizeDeviceRules([
+  const rules = applyDeviceRules(normalizeDeviceRules([
     { allow: false, access: 'rwm' },
     { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }, // /dev/null
     { allow: true, type: 'c', major: 1, minor: 5, access: 'r' }, // /dev/zero, read only
-  ]);
+  ]));
   attachWithHelper(dir, deviceFilterProgram(rules));
   assert.equal(queryDeviceFilters(dir).length, 1);
 
@@ -103,7 +103,7 @@ test('attaching again (update) replaces the filter instead of stacking a second 
   if (!existsSync(dir)) mkdirSync(dir);
   const before = queryDeviceFilters(dir);
   // now only /dev/zero
-  attachWithHelper(dir, deviceFilterProgram(normalizeDeviceRules([{ allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' }])));
+  attachWithHelper(dir, deviceFilterProgram(applyDeviceRules(normalizeDeviceRules([{ allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' }]))));
   const now = queryDeviceFilters(dir);
   assert.equal(now.length, 1);
   assert.notDeepEqual(now, before);

@@ -1,24 +1,62 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { normalizeDeviceRules, v1DeviceWrites, v1Line } from '../../../src/runtime/cgroups/devices/rules.js';
+import {
+  applyDeviceRules, normalizeDeviceRules, parseDevicesList, v1DeviceTransition, v1DeviceWrites,
+} from '../../../src/runtime/cgroups/devices/rules.js';
 import { decodeInsns, deviceFilterInsns, deviceFilterProgram, runDeviceFilter, type Insn } from '../../../src/runtime/cgroups/devices/ebpf.js';
+import type { LinuxDeviceCgroup } from '../../../src/runtime/spec/types.js';
 
-const DEFAULTS = [
+const DEFAULTS: LinuxDeviceCgroup[] = [
   { allow: false, access: 'rwm' },
-  { allow: true, type: 'c' as const, major: 1, minor: 3, access: 'rwm' },
-  { allow: true, type: 'c' as const, major: 136, access: 'rw' },
+  { allow: true, type: 'c', major: 136, access: 'rw' },
+  { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
 ];
 
-test('OCI rules → normal form and v1 lines', () => {
-  const rules = normalizeDeviceRules([...DEFAULTS, { allow: false, type: 'b', major: 8, minor: 0, access: 'wr' }]);
+const state = (rules: LinuxDeviceCgroup[]) => applyDeviceRules(normalizeDeviceRules(rules));
+
+test('OCI rules → normal form → state → v1 lines', () => {
+  const rules = normalizeDeviceRules([...DEFAULTS, { allow: true, type: 'b', major: 8, minor: 0, access: 'wr' }]);
   assert.deepEqual(rules[0], { allow: false, type: 'a', major: -1, minor: -1, access: 'rwm' });
   assert.equal(rules[3]!.access, 'rw', 'access letters put in rwm order');
-  assert.deepEqual(rules.map(v1Line), ['a', 'c 1:3 rwm', 'c 136:* rw', 'b 8:0 rw']);
-  assert.deepEqual(v1DeviceWrites(rules.slice(1, 3)), [
+  const s = applyDeviceRules(rules);
+  assert.equal(s.defaultAllow, false);
+  assert.deepEqual(v1DeviceWrites(s), [
     { file: 'devices.deny', value: 'a' },
     { file: 'devices.allow', value: 'c 1:3 rwm' },
+    { file: 'devices.allow', value: 'b 8:0 rw' },
     { file: 'devices.allow', value: 'c 136:* rw' },
   ]);
+  assert.deepEqual(v1DeviceWrites(state([{ allow: true }, { allow: false, type: 'c', major: 1, minor: 5 }])), [
+    { file: 'devices.allow', value: 'a' },
+    { file: 'devices.deny', value: 'c 1:5 rwm' },
+  ]);
+});
+
+test('the state follows the v1 kernel: resets, merged access, removals by exact key', () => {
+  // allow r then allow w on one device: one exception "rw"
+  assert.deepEqual(state([{ allow: true, type: 'c', major: 4, minor: 1, access: 'r' }, { allow: true, type: 'c', major: 4, minor: 1, access: 'w' }]).exceptions, [
+    { type: 'c', major: 4, minor: 1, access: 'rw' },
+  ]);
+  // a deny takes bits away; all bits away removes the exception
+  assert.deepEqual(state([{ allow: true, type: 'c', major: 4, access: 'rwm' }, { allow: false, type: 'c', major: 4, access: 'w' }]).exceptions, [
+    { type: 'c', major: 4, minor: -1, access: 'rm' },
+  ]);
+  assert.deepEqual(state([{ allow: true, type: 'c', major: 4, access: 'r' }, { allow: false, type: 'c', major: 4, access: 'rwm' }]).exceptions, []);
+  // type a resets whatever major/minor say
+  assert.deepEqual(state([...DEFAULTS, { allow: true, type: 'a', major: 9 }]), { defaultAllow: true, exceptions: [] });
+  // without rules: deny everything
+  assert.deepEqual(state([]), { defaultAllow: false, exceptions: [] });
+});
+
+test('punching a hole in a wildcard rule is refused, as v1 cannot express it', () => {
+  assert.throws(() => state([{ allow: false }, { allow: true, type: 'c', major: 1, access: 'rwm' }, { allow: false, type: 'c', major: 1, minor: 5, access: 'w' }]), {
+    code: 'invalid-argument',
+    field: 'linux.resources.devices[2]',
+    message: /punch a hole in the earlier rule for c 1:\* rwm/,
+  });
+  assert.throws(() => state([{ allow: true }, { allow: false, type: 'b', access: 'm' }, { allow: true, type: 'b', major: 8, minor: 0, access: 'm' }]), { field: 'linux.resources.devices[2]' });
+  // bits the wildcard does not hold are fine
+  state([{ allow: false }, { allow: true, type: 'c', major: 1, access: 'r' }, { allow: false, type: 'c', major: 1, minor: 5, access: 'w' }]);
 });
 
 test('bad device rules name the field', () => {
@@ -30,11 +68,26 @@ test('bad device rules name the field', () => {
   assert.throws(() => normalizeDeviceRules([{ allow: 'yes' as never }]), { field: 'linux.resources.devices[0].allow' });
 });
 
+test('v1 transitions from devices.list: differences only, reset when the default changes', () => {
+  const target = state([{ allow: false }, { allow: true, type: 'c', major: 1, minor: 3 }, { allow: true, type: 'c', major: 136, access: 'rw' }]);
+  assert.deepEqual(v1DeviceTransition(target, 'c 1:3 rwm\nc 1:5 rwm\nc 136:* rwm\n'), [
+    { file: 'devices.deny', value: 'c 1:5 rwm' },
+    { file: 'devices.deny', value: 'c 136:* m' },
+  ]);
+  assert.deepEqual(v1DeviceTransition(target, 'c 1:3 r\n'), [
+    { file: 'devices.allow', value: 'c 1:3 rwm' },
+    { file: 'devices.allow', value: 'c 136:* rw' },
+  ]);
+  assert.deepEqual(v1DeviceTransition(target, 'a *:* rwm\n'), v1DeviceWrites(target));
+  assert.deepEqual(parseDevicesList(''), { defaultAllow: false, exceptions: [] });
+  assert.equal(parseDevicesList('garbage'), undefined);
+});
+
 const I = (code: number, dst: number, src: number, off: number, imm: number): Insn => ({ code, dst, src, off, imm });
 
 test('eBPF program bytes for a small rule set, decoded instruction by instruction', () => {
-  const bytes = deviceFilterProgram(normalizeDeviceRules(DEFAULTS));
-  assert.equal(bytes.length % 8, 0);
+  const bytes = deviceFilterProgram(state(DEFAULTS));
+  assert.equal(bytes.length, 20 * 8);
   // first instruction: r2 = *(u32 *)(r1 + 0): opcode 0x61, regs src=1 dst=2
   assert.equal(bytes.subarray(0, 8).toString('hex'), '6112000000000000');
   assert.deepEqual(decodeInsns(bytes), [
@@ -44,57 +97,51 @@ test('eBPF program bytes for a small rule set, decoded instruction by instructio
     I(0x74, 3, 0, 0, 16), // r3 >>= 16 (access)
     I(0x61, 4, 1, 4, 0), // r4 = ctx->major
     I(0x61, 5, 1, 8, 0), // r5 = ctx->minor
-    // last rule first: allow c 136:* rw
-    I(0x55, 2, 0, 6, 2), // if r2 != CHAR goto next block
+    // c 1:3 rwm (all access: no access test)
+    I(0x55, 2, 0, 4, 2), // if r2 != CHAR goto next block
+    I(0x55, 4, 0, 3, 1), // if major != 1 goto next
+    I(0x55, 5, 0, 2, 3), // if minor != 3 goto next
+    I(0xb4, 0, 0, 0, 1), // r0 = 1
+    I(0x95, 0, 0, 0, 0), // exit
+    // c 136:* rw
+    I(0x55, 2, 0, 6, 2),
     I(0xbc, 1, 3, 0, 0), // r1 = r3
     I(0x54, 1, 0, 0, 6), // r1 &= READ|WRITE
     I(0x5d, 1, 3, 3, 0), // if r1 != r3 goto next (asks for more than rw)
     I(0x55, 4, 0, 2, 136), // if major != 136 goto next
-    I(0xb4, 0, 0, 0, 1), // r0 = 1
-    I(0x95, 0, 0, 0, 0), // exit
-    // allow c 1:3 rwm (rwm: no access test)
-    I(0x55, 2, 0, 4, 2),
-    I(0x55, 4, 0, 3, 1),
-    I(0x55, 5, 0, 2, 3),
     I(0xb4, 0, 0, 0, 1),
     I(0x95, 0, 0, 0, 0),
-    // deny a: matches everything, ends the program (no unreachable default)
+    // default: deny
     I(0xb4, 0, 0, 0, 0),
     I(0x95, 0, 0, 0, 0),
   ]);
 });
 
-test('eBPF semantics: default deny, last match wins, deny of some access bits', () => {
-  const run = (rules: Parameters<typeof normalizeDeviceRules>[0], req: Parameters<typeof runDeviceFilter>[1]) =>
-    runDeviceFilter(deviceFilterInsns(normalizeDeviceRules(rules)), req);
+test('eBPF semantics match the v1 state', () => {
+  const run = (rules: LinuxDeviceCgroup[], req: Parameters<typeof runDeviceFilter>[1]) => runDeviceFilter(deviceFilterInsns(state(rules)), req);
   assert.equal(run(DEFAULTS, { type: 'c', major: 1, minor: 3, access: 'rwm' }), 1);
   assert.equal(run(DEFAULTS, { type: 'c', major: 136, minor: 7, access: 'rw' }), 1);
   assert.equal(run(DEFAULTS, { type: 'c', major: 136, minor: 7, access: 'm' }), 0);
   assert.equal(run(DEFAULTS, { type: 'b', major: 8, minor: 0, access: 'r' }), 0);
   assert.equal(run(DEFAULTS, { type: 'b', major: 1, minor: 3, access: 'r' }), 0, 'type matters');
-  // no rules at all: deny, and the program still ends with r0 = 0; exit
-  const empty = deviceFilterInsns([]);
-  assert.equal(empty.length, 8);
-  assert.equal(runDeviceFilter(empty, { type: 'c', major: 1, minor: 3, access: 'r' }), 0);
+  assert.equal(run([], { type: 'c', major: 1, minor: 3, access: 'r' }), 0, 'no rules: deny');
   // allow everything, then take one device away
-  const punch = [{ allow: true }, { allow: false, type: 'c' as const, major: 1, minor: 5 }];
+  const punch: LinuxDeviceCgroup[] = [{ allow: true }, { allow: false, type: 'c', major: 1, minor: 5 }];
   assert.equal(run(punch, { type: 'c', major: 1, minor: 5, access: 'r' }), 0);
-  assert.equal(run(punch, { type: 'c', major: 1, minor: 3, access: 'r' }), 1);
-  // later allow re-opens what an earlier deny closed
-  assert.equal(run([...punch, { allow: true, type: 'c', major: 1, minor: 5, access: 'r' }], { type: 'c', major: 1, minor: 5, access: 'r' }), 1);
-  // allow rw then deny w: reading still works, anything writing does not
-  const partial = [{ allow: true, type: 'c' as const, major: 4, access: 'rw' }, { allow: false, type: 'c' as const, major: 4, access: 'w' }];
+  assert.equal(run(punch, { type: 'c', major: 1, minor: 3, access: 'rwm' }), 1);
+  // a later allow gives read back
+  const back: LinuxDeviceCgroup[] = [...punch, { allow: true, type: 'c', major: 1, minor: 5, access: 'r' }];
+  assert.equal(run(back, { type: 'c', major: 1, minor: 5, access: 'r' }), 1);
+  assert.equal(run(back, { type: 'c', major: 1, minor: 5, access: 'rw' }), 0);
+  // allow rw then deny w
+  const partial: LinuxDeviceCgroup[] = [{ allow: true, type: 'c', major: 4, access: 'rw' }, { allow: false, type: 'c', major: 4, access: 'w' }];
   assert.equal(run(partial, { type: 'c', major: 4, minor: 1, access: 'r' }), 1);
   assert.equal(run(partial, { type: 'c', major: 4, minor: 1, access: 'w' }), 0);
   assert.equal(run(partial, { type: 'c', major: 4, minor: 1, access: 'rw' }), 0);
-  // a wildcard type with a major still means every device, as on v1
-  assert.equal(run([{ allow: true, type: 'a', major: 9 }], { type: 'b', major: 8, minor: 0, access: 'rwm' }), 1);
-});
-
-test('a rule after an allow-all wildcard is still honoured; rules before it are not emitted', () => {
-  const insns = deviceFilterInsns(normalizeDeviceRules([{ allow: true, type: 'c', major: 1, minor: 3 }, { allow: true }, { allow: false, type: 'b', major: 8 }]));
-  // header (6) + deny b 8 block (2 tests + 2) + unconditional allow (2)
-  assert.equal(insns.length, 12);
-  assert.equal(runDeviceFilter(insns, { type: 'b', major: 8, minor: 1, access: 'r' }), 0);
-  assert.equal(runDeviceFilter(insns, { type: 'b', major: 7, minor: 1, access: 'r' }), 1);
+  // allow r + allow w on one device: rw in one open, as on v1
+  assert.equal(run([{ allow: true, type: 'c', major: 4, minor: 1, access: 'r' }, { allow: true, type: 'c', major: 4, minor: 1, access: 'w' }], { type: 'c', major: 4, minor: 1, access: 'rw' }), 1);
+  // allow-all program: header, r0 = 1, exit
+  const all = deviceFilterInsns(state([{ allow: true }]));
+  assert.equal(all.length, 8);
+  assert.equal(runDeviceFilter(all, { type: 'b', major: 8, minor: 0, access: 'rwm' }), 1);
 });

@@ -51,7 +51,6 @@ test('set: the exact files and values for a typical LinuxResources', async () =>
   const d = (c: string) => `${CG}/${c}/berth/c1`;
   assert.deepEqual(fs.writes, [
     { path: `${d('devices')}/devices.deny`, value: 'a' },
-    { path: `${d('devices')}/devices.deny`, value: 'a' },
     { path: `${d('devices')}/devices.allow`, value: 'c 1:3 rwm' },
     { path: `${d('devices')}/devices.allow`, value: 'c 136:* rw' },
     { path: `${d('cpuset')}/cpuset.cpus`, value: '0-1' },
@@ -304,8 +303,15 @@ test('v1 devices update of a running container: only the differences, no deny-al
     'devices.deny c 1:5 rwm',
     'devices.deny c 136:* m',
   ]);
-  // a rule set with a deny after allows falls back to the full rewrite
+  // a change to allow-by-default resets first
   fs.writes.length = 0;
-  await m.set({ devices: [{ allow: false }, { allow: true, type: 'c', major: 1 }, { allow: false, type: 'c', major: 1, minor: 5 }] });
-  assert.equal(fs.writes[0]!.value, 'a');
+  await m.set({ devices: [{ allow: true }, { allow: false, type: 'c', major: 1, minor: 5 }] });
+  assert.deepEqual(fs.writes.map((w) => `${w.path.split('/').pop()} ${w.value}`), ['devices.allow a', 'devices.deny c 1:5 rwm']);
+  // what v1 cannot express is refused before any write
+  fs.writes.length = 0;
+  await assert.rejects(m.set({ devices: [{ allow: false }, { allow: true, type: 'c', major: 1 }, { allow: false, type: 'c', major: 1, minor: 5 }] }), {
+    code: 'invalid-argument',
+    field: 'linux.resources.devices[2]',
+  });
+  assert.deepEqual(fs.writes, []);
 });

@@ -3,20 +3,17 @@
 // { u32 access_type (type in the low 16 bits, access in the high 16); u32
 // major; u32 minor; } and lets the access through when it returns 1.
 //
-// Shape (the same idea as runc's devicefilter, written for last-match-wins
-// without runc's rule emulator): load the four fields into r2..r5, then test
-// the rules from the last to the first; the first block that matches returns
-// that rule's verdict, so the last matching rule wins; nothing matching means
-// deny. A rule that matches everything (type "a") ends the program, since the
-// verifier refuses unreachable instructions.
-//
-// Access is matched as the v1 kernel does it: an allow rule matches a request
-// whose every access bit it grants; a deny rule matches a request that asks
-// for any access bit it denies (so "allow rw" then "deny w" still allows r).
-// One difference from v1 remains: two allow rules are not combined, so
-// "allow r" + "allow w" on the same device allow r and w but not rw at once.
+// The program is compiled from the state the rules leave (rules.ts): the
+// same decision the v1 kernel makes for the same rules. Shape (as runc's
+// devicefilter): load the type, access, major and minor into r2..r5, then one
+// block per exception that returns its verdict when the request matches,
+// then the default verdict.
+//  - deny by default: an exception matches when its type, major and minor
+//    match (-1 matches anything) and it grants every access bit requested;
+//  - allow by default: an exception (a denial) matches when it covers the
+//    device and any requested access bit.
 
-import type { DeviceRule } from './rules.js';
+import type { DeviceException, DeviceState } from './rules.js';
 
 // Instruction classes and fields (linux/bpf_common.h, linux/bpf.h).
 const BPF_LDX = 0x01, BPF_ALU = 0x04, BPF_JMP = 0x05;
@@ -60,30 +57,27 @@ export function accessBits(access: string): number {
 /** u32 immediate as the signed 32-bit field the instruction holds. */
 const imm32 = (v: number): number => v | 0;
 
-/** One rule's block: tests that jump past the block when they fail, then the verdict. */
-function ruleBlock(r: DeviceRule): { insns: Insn[]; unconditional: boolean } {
+/** One exception's block: tests that jump past the block when they fail, then the verdict. */
+function exceptionBlock(e: DeviceException, verdict: 0 | 1): Insn[] {
   // Each test is built with a placeholder offset, patched once the block length is known.
-  const tests: Insn[] = [];
-  if (r.type !== 'a') {
-    tests.push(jmpImm(BPF_JNE, R2, r.type === 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK, 0));
-    const bits = accessBits(r.access);
-    if (bits !== ACC_ALL) {
-      tests.push(mov32Reg(R1, R3), alu32Imm(BPF_AND, R1, bits));
-      // allow: every requested bit granted (r1 == r3); deny: any requested bit denied (r1 != 0).
-      tests.push(r.allow ? jmpReg(BPF_JNE, R1, R3, 0) : jmpImm(BPF_JEQ, R1, 0, 0));
-    }
-    if (r.major >= 0) tests.push(jmpImm(BPF_JNE, R4, imm32(r.major), 0));
-    if (r.minor >= 0) tests.push(jmpImm(BPF_JNE, R5, imm32(r.minor), 0));
+  const tests: Insn[] = [jmpImm(BPF_JNE, R2, e.type === 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK, 0)];
+  const bits = accessBits(e.access);
+  if (bits !== ACC_ALL) {
+    tests.push(mov32Reg(R1, R3), alu32Imm(BPF_AND, R1, bits));
+    // allow: every requested bit granted (r1 == r3); deny: some requested bit denied (r1 != 0).
+    tests.push(verdict === 1 ? jmpReg(BPF_JNE, R1, R3, 0) : jmpImm(BPF_JEQ, R1, 0, 0));
   }
-  const insns = [...tests, alu32Imm(BPF_MOV, R0, r.allow ? 1 : 0), exit()];
-  insns.forEach((ins, i) => {
-    if ((ins.code & 0x07) === BPF_JMP && ins.code !== (BPF_JMP | BPF_EXIT)) ins.off = insns.length - (i + 1);
+  if (e.major >= 0) tests.push(jmpImm(BPF_JNE, R4, imm32(e.major), 0));
+  if (e.minor >= 0) tests.push(jmpImm(BPF_JNE, R5, imm32(e.minor), 0));
+  const insns = [...tests, alu32Imm(BPF_MOV, R0, verdict), exit()];
+  tests.forEach((ins, i) => {
+    if ((ins.code & 0x07) === BPF_JMP) ins.off = insns.length - (i + 1);
   });
-  return { insns, unconditional: tests.length === 0 };
+  return insns;
 }
 
-/** The program's instructions for the rules (in OCI order). */
-export function deviceFilterInsns(rules: DeviceRule[]): Insn[] {
+/** The program's instructions for a device state (see applyDeviceRules). */
+export function deviceFilterInsns(state: DeviceState): Insn[] {
   const insns: Insn[] = [
     ldxw(R2, R1, 0),
     alu32Imm(BPF_AND, R2, 0xffff),
@@ -92,12 +86,9 @@ export function deviceFilterInsns(rules: DeviceRule[]): Insn[] {
     ldxw(R4, R1, 4),
     ldxw(R5, R1, 8),
   ];
-  for (let i = rules.length - 1; i >= 0; i--) {
-    const block = ruleBlock(rules[i]!);
-    insns.push(...block.insns);
-    if (block.unconditional) return insns;
-  }
-  insns.push(alu32Imm(BPF_MOV, R0, 0), exit());
+  const verdict = state.defaultAllow ? 0 : 1;
+  for (const e of state.exceptions) insns.push(...exceptionBlock(e, verdict));
+  insns.push(alu32Imm(BPF_MOV, R0, state.defaultAllow ? 1 : 0), exit());
   return insns;
 }
 
@@ -123,8 +114,8 @@ export function decodeInsns(buf: Buffer): Insn[] {
 }
 
 /** The program bytes for BPF_PROG_LOAD. */
-export function deviceFilterProgram(rules: DeviceRule[]): Buffer {
-  return encodeInsns(deviceFilterInsns(rules));
+export function deviceFilterProgram(state: DeviceState): Buffer {
+  return encodeInsns(deviceFilterInsns(state));
 }
 
 /**

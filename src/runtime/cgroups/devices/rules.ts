@@ -1,9 +1,20 @@
-// OCI device cgroup rules, checked once and put in one normal form that both
-// the v1 writer (devices.allow/devices.deny lines) and the v2 eBPF generator
-// read. The OCI semantics, like runc's: rules apply in order and the last rule
-// matching a request decides; a rule of type "a" (or without a type) covers
-// every device whatever its major, minor and access say, as it does for the
-// v1 kernel.
+// OCI device cgroup rules. They are applied in order, each one changing the
+// state the v1 devices controller keeps (the same semantics runc gets from its
+// emulator): a default (allow or deny everything) plus exceptions keyed by
+// type:major:minor, each with access bits.
+//  - a rule of type "a" (or without a type) resets: allow → allow everything,
+//    deny → deny everything, with no exceptions (whatever major/minor say);
+//  - in deny-by-default state, an allow rule adds its access bits to the
+//    exception with its exact key, a deny rule takes them away;
+//  - in allow-by-default state, the other way round.
+// An access request is allowed, in deny-by-default state, when one exception
+// matching its device (wildcards match anything) grants every bit asked; in
+// allow-by-default state, unless an exception matching it denies any bit asked.
+// Taking bits from a wildcard exception by a narrower rule ("allow c 1:* rwm"
+// then "deny c 1:5 rwm") cannot be expressed by v1, whose kernel would keep
+// allowing 1:5: such a rule is an invalid-argument error, as in runc.
+// The v1 writer replays this state into devices.allow/devices.deny; the v2
+// eBPF generator compiles it into a program, so both enforce the same thing.
 
 import type { LinuxDeviceCgroup } from '../../spec/types.js';
 import { cgroupError } from '../errors.js';
@@ -19,6 +30,20 @@ export interface DeviceRule {
   access: string;
 }
 
+export interface DeviceException {
+  type: 'c' | 'b';
+  major: number;
+  minor: number;
+  /** Subset of "rwm", in that order. */
+  access: string;
+}
+
+export interface DeviceState {
+  defaultAllow: boolean;
+  /** Sorted by major, minor, type (wildcards, -1, first): a stable order for programs and writes. */
+  exceptions: DeviceException[];
+}
+
 const FIELD = 'linux.resources.devices';
 
 function checkNumber(v: number | undefined, field: string): number {
@@ -28,6 +53,12 @@ function checkNumber(v: number | undefined, field: string): number {
   }
   return v;
 }
+
+const ORDER = ['r', 'w', 'm'];
+const accessOf = (s: Iterable<string>): string => {
+  const set = new Set(s);
+  return ORDER.filter((c) => set.has(c)).join('');
+};
 
 export function normalizeDeviceRules(rules: LinuxDeviceCgroup[]): DeviceRule[] {
   return rules.map((r, i) => {
@@ -41,73 +72,97 @@ export function normalizeDeviceRules(rules: LinuxDeviceCgroup[]): DeviceRule[] {
     if (accessIn === '' || !/^[rwm]+$/.test(accessIn)) {
       throw cgroupError('invalid-argument', `${JSON.stringify(accessIn)} is not a device access (some of "rwm")`, `${at}.access`);
     }
-    const access = ['r', 'w', 'm'].filter((c) => accessIn.includes(c)).join('');
-    return { allow: r.allow, type, major: checkNumber(r.major, `${at}.major`), minor: checkNumber(r.minor, `${at}.minor`), access };
+    return { allow: r.allow, type, major: checkNumber(r.major, `${at}.major`), minor: checkNumber(r.minor, `${at}.minor`), access: accessOf(accessIn) };
   });
 }
 
-/** One v1 rule line: "c 1:3 rwm", "b 8:* r", or "a" for all devices. */
-export function v1Line(r: DeviceRule): string {
-  if (r.type === 'a') return 'a';
-  const n = (v: number): string => (v < 0 ? '*' : String(v));
-  return `${r.type} ${n(r.major)}:${n(r.minor)} ${r.access}`;
+const n = (v: number): string => (v < 0 ? '*' : String(v));
+const keyOf = (e: { type: string; major: number; minor: number }): string => `${e.type} ${n(e.major)}:${n(e.minor)}`;
+
+/** The state after applying `rules` from `start` (deny everything, as a new eBPF program starts). */
+export function applyDeviceRules(rules: DeviceRule[], start: DeviceState = { defaultAllow: false, exceptions: [] }): DeviceState {
+  let defaultAllow = start.defaultAllow;
+  const ex = new Map<string, DeviceException>(start.exceptions.map((e) => [keyOf(e), { ...e }]));
+  rules.forEach((r, i) => {
+    if (r.type === 'a') {
+      defaultAllow = r.allow;
+      ex.clear();
+      return;
+    }
+    const key = keyOf(r);
+    // An allow in deny-by-default state (or a deny in allow-by-default state) adds an exception.
+    if (r.allow !== defaultAllow) {
+      const have = ex.get(key);
+      ex.set(key, { type: r.type, major: r.major, minor: r.minor, access: accessOf([...(have?.access ?? ''), ...r.access]) });
+      return;
+    }
+    for (const wider of [{ ...r, major: -1 }, { ...r, minor: -1 }, { ...r, major: -1, minor: -1 }]) {
+      const w = ex.get(keyOf(wider));
+      if (keyOf(wider) !== key && w && [...r.access].some((c) => w.access.includes(c))) {
+        throw cgroupError(
+          'invalid-argument',
+          `${r.allow ? 'allowing' : 'denying'} ${key} ${r.access} would punch a hole in the earlier rule for ${keyOf(w)} ${w.access}, which cgroup v1 cannot express (runc refuses it too); list the devices one by one instead`,
+          `${FIELD}[${i}]`,
+        );
+      }
+    }
+    const have = ex.get(key);
+    if (!have) return;
+    const left = [...have.access].filter((c) => !r.access.includes(c));
+    if (left.length === 0) ex.delete(key);
+    else ex.set(key, { ...have, access: accessOf(left) });
+  });
+  const exceptions = [...ex.values()].sort((a, b) => a.major - b.major || a.minor - b.minor || a.type.localeCompare(b.type));
+  return { defaultAllow, exceptions };
+}
+
+type V1Write = { file: 'devices.allow' | 'devices.deny'; value: string };
+
+/** One v1 line for an exception: "c 1:3 rwm", "b 8:* r". */
+export function v1Line(e: DeviceException): string {
+  return `${keyOf(e)} ${e.access}`;
+}
+
+/** The writes that put a v1 devices cgroup in `state` from any state: reset, then each exception. */
+export function v1DeviceWrites(state: DeviceState): V1Write[] {
+  const reset: V1Write = { file: state.defaultAllow ? 'devices.allow' : 'devices.deny', value: 'a' };
+  const add: V1Write['file'] = state.defaultAllow ? 'devices.deny' : 'devices.allow';
+  return [reset, ...state.exceptions.map((e) => ({ file: add, value: v1Line(e) }))];
+}
+
+/** What devices.list shows, as a state ("a *:* rwm" is allow-everything). */
+export function parseDevicesList(text: string): DeviceState | undefined {
+  const exceptions: DeviceException[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    const m = /^([abc]) (\*|\d+):(\*|\d+) ([rwm]+)$/.exec(line.trim());
+    if (!m) return undefined;
+    if (m[1] === 'a') return { defaultAllow: true, exceptions: [] };
+    const num = (s: string): number => (s === '*' ? -1 : Number(s));
+    exceptions.push({ type: m[1] as 'c' | 'b', major: num(m[2]!), minor: num(m[3]!), access: accessOf(m[4]!) });
+  }
+  return { defaultAllow: false, exceptions };
 }
 
 /**
- * The writes that make a v1 devices cgroup match the rules: deny everything,
- * then replay each rule in order (the kernel keeps the same last-match-wins
- * state as the rules describe).
+ * For `update` of a running container: the writes from the current
+ * devices.list to `target` without the "deny everything" moment of a reset,
+ * when both deny by default (the list cannot show the exceptions of an
+ * allow-by-default cgroup, so that case, and a change of default, reset).
+ * Missing access is granted first, extra access taken away after.
  */
-export function v1DeviceWrites(rules: DeviceRule[]): { file: 'devices.allow' | 'devices.deny'; value: string }[] {
-  const out: { file: 'devices.allow' | 'devices.deny'; value: string }[] = [{ file: 'devices.deny', value: 'a' }];
-  for (const r of rules) out.push({ file: r.allow ? 'devices.allow' : 'devices.deny', value: v1Line(r) });
-  return out;
-}
-
-/** A v1 allow-list entry as devices.list shows it: one per type:major:minor, access bits merged. */
-function mergedAllowList(rules: DeviceRule[]): Map<string, Set<string>> {
-  const out = new Map<string, Set<string>>();
-  for (const r of rules) {
-    const n = (v: number): string => (v < 0 ? '*' : String(v));
-    const key = `${r.type} ${n(r.major)}:${n(r.minor)}`;
-    const set = out.get(key) ?? new Set<string>();
-    for (const c of r.access) set.add(c);
-    out.set(key, set);
+export function v1DeviceTransition(target: DeviceState, devicesList: string): V1Write[] {
+  const current = parseDevicesList(devicesList);
+  if (!current || current.defaultAllow || target.defaultAllow) return v1DeviceWrites(target);
+  const have = new Map(current.exceptions.map((e) => [keyOf(e), e]));
+  const want = new Map(target.exceptions.map((e) => [keyOf(e), e]));
+  const writes: V1Write[] = [];
+  for (const [key, e] of want) {
+    if ([...e.access].some((c) => !have.get(key)?.access.includes(c))) writes.push({ file: 'devices.allow', value: v1Line(e) });
   }
-  return out;
-}
-
-const accessString = (s: Set<string>): string => ['r', 'w', 'm'].filter((c) => s.has(c)).join('');
-
-/**
- * For `update` of a running container: the writes that take a v1 devices
- * cgroup from its current allow-list (`devices.list`) to the one the rules
- * describe without the "deny everything" moment of v1DeviceWrites. Only for
- * the usual shape (deny all, then allows) from an allow-list state;
- * undefined otherwise, and the caller rewrites everything.
- */
-export function v1DeviceTransition(rules: DeviceRule[], devicesList: string): { file: 'devices.allow' | 'devices.deny'; value: string }[] | undefined {
-  const [first, ...rest] = rules;
-  if (!first || first.allow || first.type !== 'a') return undefined;
-  if (rest.some((r) => !r.allow || r.type === 'a')) return undefined;
-  const current = new Map<string, Set<string>>();
-  for (const line of devicesList.split('\n')) {
-    const m = /^([abc]) (\S+:\S+) ([rwm]+)$/.exec(line.trim());
-    if (!m) continue;
-    if (m[1] === 'a') return undefined; // the cgroup allows everything: not an allow-list
-    current.set(`${m[1]} ${m[2]}`, new Set(m[3]!.split('')));
-  }
-  const target = mergedAllowList(rest);
-  const writes: { file: 'devices.allow' | 'devices.deny'; value: string }[] = [];
-  for (const [key, access] of target) {
-    const have = current.get(key);
-    const missing = [...access].filter((c) => !have?.has(c));
-    if (missing.length > 0) writes.push({ file: 'devices.allow', value: `${key} ${accessString(access)}` });
-  }
-  for (const [key, have] of current) {
-    const want = target.get(key);
-    const extra = new Set([...have].filter((c) => !want?.has(c)));
-    if (extra.size > 0) writes.push({ file: 'devices.deny', value: `${key} ${accessString(extra)}` });
+  for (const [key, e] of have) {
+    const extra = [...e.access].filter((c) => !want.get(key)?.access.includes(c));
+    if (extra.length > 0) writes.push({ file: 'devices.deny', value: `${key} ${accessOf(extra)}` });
   }
   return writes;
 }
