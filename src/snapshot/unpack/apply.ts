@@ -16,7 +16,7 @@
 // files. File contents stream.
 
 import {
-  chmodSync, closeSync, constants, linkSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync,
+  chmodSync, closeSync, constants, fchmodSync, fchownSync, futimesSync, linkSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync,
   readdirSync, rmSync, symlinkSync, unlinkSync, writeSync, type Stats,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -73,7 +73,8 @@ const MAX_ID = 0xfffffffe;
 
 function lstatOrUndef(p: string): Stats | undefined {
   try {
-    return lstatSync(p);
+    // No exception for the common "not there yet": building one costs more than the lstat.
+    return lstatSync(p, { throwIfNoEntry: false });
   } catch (e) {
     const n = errnoOf(e);
     if (n === 'ENOENT' || n === 'ENOTDIR') return undefined;
@@ -102,6 +103,8 @@ class Applier {
   private readonly dirsOk = new Set<string>(['']);
   /** Relative paths this layer wrote, and their ancestors. */
   private readonly written = new Set<string>();
+  /** overlayfs: whiteouts and copied-up files this layer made (with `written` and `dirsOk`, all its upper holds). */
+  private readonly madeHere = new Set<string>();
   /** Directories whose mode and times are set last. */
   private readonly dirMeta = new Map<string, Meta>();
   private readonly xattrs = new Map<string, XattrOp[]>();
@@ -211,6 +214,13 @@ class Applier {
   /** Remove whatever is at `rel` so a new entry can take its place. */
   private clear(rel: string, newIsDir: boolean): { keptDir: boolean; wasWhiteout: boolean } {
     const p = this.abs(rel);
+    // An overlay upper dir starts empty: only what this layer made can be in
+    // the way, so the lstat is skipped for the (usual) new path. Were this
+    // ever wrong, O_EXCL/mkdir/symlink would fail with EEXIST: an error,
+    // never a write through something unexpected.
+    if (this.overlay && !this.written.has(rel) && !this.dirsOk.has(rel) && !this.madeHere.has(rel)) {
+      return { keptDir: false, wasWhiteout: false };
+    }
     const st = lstatOrUndef(p);
     if (!st) return { keptDir: false, wasWhiteout: false };
     if (st.isDirectory()) {
@@ -323,10 +333,13 @@ class Applier {
             let off = 0;
             while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
           }
+          // On the descriptor: no path lookups, nothing to race with.
+          fchownSync(fd, m.uid, m.gid);
+          fchmodSync(fd, m.mode);
+          futimesSync(fd, m.atime, m.mtime);
         } finally {
           closeSync(fd);
         }
-        this.applyMeta(p, m, false);
         break;
       }
       case 'symlink': {
@@ -385,6 +398,7 @@ class Applier {
       // as containerd does; a link across layers would let a write through
       // one name change a committed layer.
       await run('cp', ['-a', '--', lower.path, tp]);
+      this.madeHere.add(trel);
     }
     this.clear(rel, false);
     linkSync(tp, this.abs(rel));
@@ -416,6 +430,7 @@ class Applier {
       if (st) return;
       if (!this.lowerLookup(rel.split('/'))) return;
       await this.makeWhiteout(p);
+      this.madeHere.add(rel);
     } else if (st) {
       rmSync(p, { recursive: true, force: true });
       this.forget(rel, st.isDirectory());
