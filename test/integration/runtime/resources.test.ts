@@ -1,0 +1,81 @@
+// cgroup limits from config.json and from `update`, as the kernel reports them.
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { isRoot, makeBundle, runc, uniqueId, type Bundle } from '../../helpers/runtime.js';
+
+const skip = !isRoot() ? 'needs root' : false;
+
+/** The container's cgroup directory for a v1 controller (this host is v1/hybrid) or v2. */
+function cgroupFile(pid: number, controller: string, file: string): string {
+  const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n');
+  const v1 = lines.find((l) => l.split(':')[1]!.split(',').includes(controller));
+  if (v1) return readFileSync(`/sys/fs/cgroup/${controller}${v1.split(':')[2]}/${file}`, 'utf8').trim();
+  const v2 = lines.find((l) => l.startsWith('0::'))!;
+  return readFileSync(`/sys/fs/cgroup${v2.slice(3)}/${file}`, 'utf8').trim();
+}
+
+const v1 = readFileSync('/proc/self/cgroup', 'utf8').includes(':memory:');
+
+describe('resources', { skip }, () => {
+  const bundles: Bundle[] = [];
+  after(() => bundles.forEach((b) => b.cleanup()));
+
+  it('limits from config.json reach the kernel; update changes them; stats read them', () => {
+    const b = makeBundle('exec sleep 1000', (s) => {
+      s.linux!.resources = {
+        ...s.linux!.resources,
+        memory: { limit: 100 * 1024 * 1024, reservation: 50 * 1024 * 1024 },
+        cpu: { shares: 512, quota: 50000, period: 100000, cpus: '0' },
+        pids: { limit: 42 },
+      };
+    });
+    bundles.push(b);
+    const id = uniqueId();
+    assert.equal(runc(b, ['run', '-d', '--bundle', b.dir, id]).status, 0);
+    const pid = JSON.parse(runc(b, ['state', id]).stdout).pid as number;
+    if (v1) {
+      assert.equal(cgroupFile(pid, 'memory', 'memory.limit_in_bytes'), String(100 * 1024 * 1024));
+      assert.equal(cgroupFile(pid, 'memory', 'memory.soft_limit_in_bytes'), String(50 * 1024 * 1024));
+      assert.equal(cgroupFile(pid, 'cpu', 'cpu.shares'), '512');
+      assert.equal(cgroupFile(pid, 'cpu', 'cpu.cfs_quota_us'), '50000');
+      assert.equal(cgroupFile(pid, 'cpuset', 'cpuset.cpus'), '0');
+      assert.equal(cgroupFile(pid, 'pids', 'pids.max'), '42');
+    } else {
+      assert.equal(cgroupFile(pid, 'memory', 'memory.max'), String(100 * 1024 * 1024));
+      assert.equal(cgroupFile(pid, 'cpu', 'cpu.max'), '50000 100000');
+      assert.equal(cgroupFile(pid, 'pids', 'pids.max'), '42');
+    }
+    // The device rules: /dev/null usable, a disk not.
+    let r = runc(b, ['exec', id, 'sh', '-c', 'echo ok > /dev/null && echo null-ok; mknod /dev/sdz b 8 0 && head -c1 /dev/sdz; true']);
+    assert.match(r.stdout, /null-ok/);
+    assert.match(r.stderr, /Operation not permitted/);
+
+    r = runc(b, ['update', '--memory', '200m', '--pids-limit', '7', '--cpu-share', '256', id]);
+    assert.equal(r.status, 0, r.stderr);
+    if (v1) {
+      assert.equal(cgroupFile(pid, 'memory', 'memory.limit_in_bytes'), String(200 * 1024 * 1024));
+      assert.equal(cgroupFile(pid, 'cpu', 'cpu.shares'), '256');
+    }
+    assert.equal(cgroupFile(pid, 'pids', 'pids.max'), '7');
+    r = runc(b, ['update', '--resources', '-', id], { input: JSON.stringify({ pids: { limit: 9 } }) });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(cgroupFile(pid, 'pids', 'pids.max'), '9');
+    r = runc(b, ['update', '--resources', '-', id], { input: JSON.stringify({ pids: { limit: 'lots' } }) });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /--resources -.*pids\.limit/);
+
+    const ev = JSON.parse(runc(b, ['events', '--stats', id]).stdout);
+    assert.equal(ev.type, 'stats');
+    assert.equal(ev.id, id);
+    assert.equal(ev.data.pids.current, 1);
+    assert.equal(ev.data.pids.limit, 9);
+    assert.ok(ev.data.memory.usage.usage > 0);
+    assert.ok(ev.data.cpu.usage.total > 0);
+
+    // The pids limit holds inside: a fork bomb stops at 9.
+    r = runc(b, ['exec', id, 'sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 5 & done 2>&1; wait']);
+    assert.match(r.stdout + r.stderr, /can't fork|Resource temporarily unavailable/);
+    assert.equal(runc(b, ['delete', '--force', id]).status, 0);
+  });
+});
