@@ -8,7 +8,7 @@
 
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
@@ -54,6 +54,34 @@ import {
 } from './harness.js';
 
 const skip = skipReason();
+const noPython = spawnSync('python3', ['-c', 'import socket; socket.recv_fds'], { stdio: 'ignore' }).status === 0
+  ? undefined
+  : 'needs python3 >= 3.9 to receive descriptors (Node.js cannot receive SCM_RIGHTS)';
+
+/** A descriptor receiver on a unix socket (test/integration/native/fdrecv.py). */
+async function fdReceiver(path: string, mode: 'console' | 'seccomp'): Promise<{ result: Promise<Record<string, string>> }> {
+  const py = spawn('python3', [join(import.meta.dirname ?? __dirname, 'fdrecv.py'), path, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  py.stdout.setEncoding('utf8');
+  await new Promise<void>((res, rej) => {
+    py.stdout.on('data', (d: string) => {
+      out += d;
+      if (out.includes('listening\n')) res();
+    });
+    py.on('exit', () => rej(new Error(`fdrecv.py exited early: ${out}`)));
+  });
+  const timer = setTimeout(() => py.kill('SIGKILL'), 15000);
+  // Wrapped: an async function's returned promise would be awaited with it.
+  return {
+    result: new Promise((res) =>
+      py.on('close', () => {
+        clearTimeout(timer);
+        const last = out.trim().split('\n').at(-1) ?? '{}';
+        res(last === 'listening' ? { error: 'nothing received' } : (JSON.parse(last) as Record<string, string>));
+      }),
+    ),
+  };
+}
 const cleanups: (() => void)[] = [];
 after(() => {
   for (const c of cleanups.reverse()) c();
@@ -488,5 +516,47 @@ describe('berth-init', { skip }, () => {
     assert.equal(f.get('data'), 'ro,nosuid,nodev');
     assert.equal(f.get('ro'), 'ro');
     assert.equal(f.get('mode'), '711 711');
+  });
+
+  test('CONSOLE with a console socket: the master goes out with the pty name, as runc sends it', { skip: noPython }, async () => {
+    const dir = tempDir();
+    const sock = join(dir, 'console.sock');
+    const received = await fdReceiver(sock, 'console');
+    const r = await runInit({
+      parent: [waitMode, op(Op.OPEN_CONSOLE_SOCKET, 'connect console socket', sock), op(Op.CLONE, 'clone', 0)],
+      child: [op(Op.CONSOLE, 'console', 0, 0), sh('echo on-the-pty; [ -t 1 ] && echo stdout-is-tty')],
+    });
+    assert.equal(r.code, 0, JSON.stringify(r));
+    assert.equal(r.stdout, '');
+    const got = await received.result;
+    assert.match(got.body!, /^\/dev\/pts\/\d+$/);
+    assert.equal(got.kind, '/dev/ptmx');
+    assert.equal(got.output, 'on-the-pty\r\nstdout-is-tty\r\n');
+  });
+
+  test('SECCOMP_LOAD with a listener: the notify fd goes out with the state; the agent decides', { skip: noPython }, async () => {
+    const dir = tempDir();
+    const sock = join(dir, 'agent.sock');
+    const received = await fdReceiver(sock, 'seccomp');
+    const SCMP_ACT_ALLOW = 0x7fff0000;
+    const SCMP_ACT_NOTIFY = 0x7fc00000;
+    const state = '{"ociVersion":"1.0.2","fds":["seccompFd"],"pid":1}';
+    const r = await runInit({
+      parent: [waitMode, op(Op.OPEN_SECCOMP_LISTENER, 'connect seccomp listener', sock), op(Op.CLONE, 'clone', 0)],
+      child: [
+        op(Op.SECCOMP_INIT, 'seccomp init', SCMP_ACT_ALLOW),
+        op(Op.SECCOMP_RULE, 'seccomp mkdir', 'mkdir', SCMP_ACT_NOTIFY, 0),
+        op(Op.SECCOMP_RULE, 'seccomp mkdirat', 'mkdirat', SCMP_ACT_NOTIFY, 0),
+        op(Op.SECCOMP_LOAD, 'seccomp load', state),
+        sh(`mkdir ${dir}/sub 2>&1; echo rc=$?`),
+      ],
+    });
+    const got = await received.result;
+    assert.equal(got.body, state);
+    assert.equal(got.kind, 'anon_inode:seccomp notify');
+    // The agent closed the listener without answering: the call fails ENOSYS.
+    assert.equal(r.code, 0, JSON.stringify(r));
+    assert.match(r.stdout, /Function not implemented/);
+    assert.ok(!existsSync(join(dir, 'sub')));
   });
 });
