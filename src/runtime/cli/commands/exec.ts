@@ -2,23 +2,18 @@ import { readFileSync } from 'node:fs';
 import type { Command } from '../command.js';
 import { bool, int, multi, requireId, str } from '../args.js';
 import { BerthError, messageOf } from '../../../common/errors.js';
-import { parseSpec } from '../../spec/validate.js';
+import { parseProcess } from '../../spec/validate.js';
 import type { Capability, Process, Spec } from '../../spec/types.js';
 
 /** --process FILE, validated by the same rules as config.json's process. */
-function processFromFile(file: string, config: Spec): Process {
+function processFromFile(file: string): Process {
   let json: unknown;
   try {
     json = JSON.parse(file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8'));
   } catch (e) {
     throw new BerthError('berth-runc', 'invalid-argument', `--process ${file}: ${messageOf(e)}`);
   }
-  try {
-    return parseSpec({ ...config, process: json }).process!;
-  } catch (e) {
-    if (e instanceof BerthError) throw new BerthError('berth-runc', e.code, e.message.replace(/^config\.json: /, `--process ${file}: `), { field: e.field });
-    throw e;
-  }
+  return parseProcess(json, `--process ${file}`);
 }
 
 /** The container's own process, changed by exec's flags, as runc builds it. */
@@ -67,7 +62,7 @@ function processFromFlags(args: string[], flags: Record<string, unknown>, config
   const label = str(f, 'process-label');
   if (label) p.selinuxLabel = label;
   // Same validation as a config.json process.
-  return parseSpec({ ...config, process: p }).process!;
+  return parseProcess(p, 'exec');
 }
 
 export const exec: Command = {
@@ -96,7 +91,7 @@ export const exec: Command = {
     const rt = ctx.runtime();
     const config = rt.record(id).config;
     const file = str(flags, 'process');
-    const proc = file ? processFromFile(file, config) : processFromFlags(rest.slice(1), flags, config);
+    const proc = file ? processFromFile(file) : processFromFlags(rest.slice(1), flags, config);
     return await rt.exec(id, proc, {
       detach: bool(flags, 'detach'),
       pidFile: str(flags, 'pid-file'),

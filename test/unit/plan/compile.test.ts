@@ -1,0 +1,133 @@
+// The plan compiler, without root: the exact operations a config becomes.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { compileChild, compileParent, compileExecParent, capMask, type CreatePlanInput } from '../../../src/runtime/plan/compile.js';
+import { compileSeccomp } from '../../../src/runtime/plan/seccomp.js';
+import { parseMountOptions, bindRemountFlags } from '../../../src/runtime/plan/mountopts.js';
+import { encodePhase, decodeOps } from '../../../src/runtime/plan/encode.js';
+import { Op, type PlanOp } from '../../../src/runtime/plan/ops.js';
+import { defaultSpec } from '../../../src/runtime/spec/defaults.js';
+import { CLONE, MS } from '../../../src/runtime/linux/constants.js';
+import type { Spec } from '../../../src/runtime/spec/types.js';
+
+function input(edit?: (s: Spec) => void): CreatePlanInput {
+  const spec = defaultSpec({ cgroupNamespace: false });
+  spec.process!.terminal = false;
+  edit?.(spec);
+  return {
+    id: 'c1', bundle: '/b', rootfs: '/b/rootfs', spec, parentMode: 'exit', execFifo: '/run/x/exec.fifo',
+    noPivot: false, preserveFds: 0, cgroupProcs: ['/sys/fs/cgroup/pids/c1/cgroup.procs'],
+    cgroupHierarchies: [{ dir: '', fstype: 'cgroup2', data: '', hostPath: '/sys/fs/cgroup/c1' }],
+    host: { apparmor: false, selinux: false },
+  };
+}
+const names = (ops: PlanOp[]) => ops.map((o) => Object.entries(Op).find(([, v]) => v === o.op)![0]);
+
+describe('plan compiler', () => {
+  it('phase 1: fifo, clone with the new namespaces, then the cgroup join', () => {
+    const ops = compileParent(input());
+    assert.deepEqual(names(ops), ['PARENT_MODE', 'OPEN_EXEC_FIFO', 'CLONE', 'CGROUP_ADD_CHILD']);
+    const flags = Number(ops[2]!.args[0]);
+    assert.equal(flags, CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS);
+  });
+
+  it('joined namespaces are entered user-first and mount-last; time offsets before clone; maps after', () => {
+    const ops = compileParent(input((s) => {
+      s.linux!.namespaces = [
+        { type: 'mount' }, { type: 'network', path: '/proc/1/ns/net' }, { type: 'user' }, { type: 'ipc', path: '/x/ipc' }, { type: 'time' },
+      ];
+      s.linux!.uidMappings = [{ containerID: 0, hostID: 1000, size: 10 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: 2000, size: 10 }];
+      s.linux!.timeOffsets = { monotonic: { secs: 5, nanosecs: 7 } };
+    }));
+    assert.deepEqual(names(ops), ['PARENT_MODE', 'OPEN_EXEC_FIFO', 'SETNS', 'SETNS', 'TIMENS_OFFSETS', 'CLONE', 'WRITE_CHILD_FILE', 'WRITE_CHILD_FILE', 'CGROUP_ADD_CHILD']);
+    assert.equal(ops[2]!.args[0], '/x/ipc');
+    assert.equal(ops[3]!.args[0], '/proc/1/ns/net');
+    assert.equal(ops[4]!.args[0], 'monotonic 5 7\n');
+    assert.equal(Number(ops[5]!.args[0]), CLONE.NEWNS | CLONE.NEWUSER);
+    assert.deepEqual(ops[6]!.args, ['uid_map', '0 1000 10\n']);
+    assert.deepEqual(ops[7]!.args, ['gid_map', '0 2000 10\n']);
+  });
+
+  it('phase 2 follows the runc order: mounts, createRuntime sync, pivot, paths, user, exec', () => {
+    const ops = names(compileChild(input(), 42));
+    const order = ['MOUNT', 'MOUNT', 'SET_ROOT', 'MOUNT_IN_ROOT', 'MKDIR_IN_ROOT', 'SYNC', 'PIVOT_ROOT', 'SET_ROOT', 'READONLY_IN_ROOT', 'MASK_IN_ROOT', 'SETSID', 'CAPS_BOUNDING', 'USER', 'CAPS', 'UMASK', 'CHDIR', 'NO_NEW_PRIVS', 'WAIT_START', 'EXEC'];
+    let at = -1;
+    for (const o of order) {
+      const i = ops.indexOf(o as never, at + 1);
+      assert.ok(i > at, `${o} after position ${at}: ${ops.join(',')}`);
+      at = i;
+    }
+    assert.equal(ops.at(-1), 'EXEC');
+  });
+
+  it('--no-pivot moves the root instead of pivoting', () => {
+    const i = input();
+    i.noPivot = true;
+    const ops = names(compileChild(i, 1));
+    assert.ok(ops.includes('MOVE_ROOT') && !ops.includes('PIVOT_ROOT'));
+  });
+
+  it('seccomp loads late with no_new_privs, early without', () => {
+    const seccomp = { defaultAction: 'SCMP_ACT_ALLOW' as const, syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' as const }] };
+    let ops = names(compileChild(input((s) => { s.linux!.seccomp = seccomp; }), 1));
+    assert.ok(ops.indexOf('SECCOMP_LOAD') > ops.indexOf('WAIT_START'));
+    ops = names(compileChild(input((s) => { s.linux!.seccomp = seccomp; s.process!.noNewPrivileges = false; }), 1));
+    assert.ok(ops.indexOf('SECCOMP_LOAD') < ops.indexOf('USER'));
+  });
+
+  it('seccomp rules: actions, errno, conditions; repeated arguments split into rules; default-equal rules dropped', () => {
+    const ops = compileSeccomp({
+      defaultAction: 'SCMP_ACT_ERRNO',
+      defaultErrnoRet: 38,
+      architectures: ['SCMP_ARCH_X86_64'],
+      flags: ['SECCOMP_FILTER_FLAG_LOG'],
+      syscalls: [
+        { names: ['read', 'write'], action: 'SCMP_ACT_ALLOW' },
+        { names: ['kill'], action: 'SCMP_ACT_ALLOW', args: [{ index: 1, value: 9, op: 'SCMP_CMP_NE' }, { index: 1, value: 15, op: 'SCMP_CMP_NE' }] },
+        { names: ['ptrace'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 },
+      ],
+    }, '');
+    assert.deepEqual(names(ops), ['SECCOMP_INIT', 'SECCOMP_ATTR', 'SECCOMP_ATTR', 'SECCOMP_ARCH', 'SECCOMP_RULE', 'SECCOMP_RULE', 'SECCOMP_RULE', 'SECCOMP_RULE', 'SECCOMP_LOAD']);
+    assert.deepEqual(ops[0]!.args, [0x00050000 | 38]);
+    assert.deepEqual(ops[1]!.args, [3, 0]);
+    assert.deepEqual(ops[4]!.args, ['read', 0x7fff0000, 0]);
+    assert.deepEqual(ops[6]!.args, ['kill', 0x7fff0000, 1, '1 1 9 0']);
+    assert.deepEqual(ops[7]!.args, ['kill', 0x7fff0000, 1, '1 1 15 0']);
+  });
+
+  it('mount options become flags, propagation and data; binds with extra flags are remounted', () => {
+    const o = parseMountOptions(['rbind', 'ro', 'nosuid', 'rslave', 'size=1m', 'mode=755'], 'mounts[0]');
+    assert.equal(o.flags, MS.BIND | MS.REC | MS.RDONLY | MS.NOSUID);
+    assert.equal(o.propagation, MS.SLAVE | MS.REC);
+    assert.equal(o.data, 'size=1m,mode=755');
+    assert.equal(bindRemountFlags(o.flags), MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID);
+    assert.equal(bindRemountFlags(MS.BIND | MS.REC), 0);
+    assert.throws(() => parseMountOptions(['bind', 'idmap'], 'mounts[3]'), /mounts\[3\]\.options\[1\]: mount option "idmap" is not supported/);
+  });
+
+  it('capability names become masks; unknown names name the field', () => {
+    assert.equal(capMask(['CAP_CHOWN', 'CAP_KILL', 'CAP_CHECKPOINT_RESTORE'], 'x'), (1n << 0n) | (1n << 5n) | (1n << 40n));
+    assert.throws(() => capMask(['CAP_NOPE'], 'process.capabilities.effective'), /process\.capabilities\.effective: unknown capability "CAP_NOPE"/);
+  });
+
+  it('hostname without a uts namespace is refused with the field', () => {
+    assert.throws(() => compileChild(input((s) => { s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'uts'); s.hostname = 'h'; }), 1), /hostname: .*uts namespace/);
+  });
+
+  it('exec joins every namespace of the container through /proc/<pid>/ns', () => {
+    const i = input();
+    const ops = compileExecParent({ spec: i.spec, id: 'c1', bundle: '/b', rootfs: '/b/rootfs', initPid: 77, process: i.spec.process!, parentMode: 'wait', preserveFds: 0, host: i.host });
+    const joins = ops.filter((o) => o.op === Op.SETNS).map((o) => o.args[0]);
+    assert.deepEqual(joins, ['/proc/77/ns/ipc', '/proc/77/ns/uts', '/proc/77/ns/net', '/proc/77/ns/pid', '/proc/77/ns/mnt']);
+  });
+
+  it('the wire encoding round-trips, with 64-bit values intact', () => {
+    const ops: PlanOp[] = [{ op: Op.RLIMIT, label: 'set RLIMIT_NOFILE', args: [7, 18446744073709551615n, 'ü'] }];
+    const buf = encodePhase(ops);
+    const back = decodeOps(buf);
+    assert.equal(back.length, 2);
+    assert.deepEqual(back[0]!.args, ['7', '18446744073709551615', 'ü']);
+    assert.equal(back[1]!.op, Op.END);
+  });
+});
