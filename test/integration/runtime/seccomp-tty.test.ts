@@ -2,9 +2,9 @@
 // and terminals (pty created inside, master sent over --console-socket).
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { REPO, isRoot, makeBundle, runc, runOut, uniqueId, type Bundle } from '../../helpers/runtime.js';
+import { CLI, REPO, isRoot, makeBundle, runc, runOut, uniqueId, type Bundle } from '../../helpers/runtime.js';
 import type { Spec } from '../../../src/runtime/spec/types.js';
 
 const skip = !isRoot() ? 'needs root' : false;
@@ -132,4 +132,30 @@ describe('terminal', { skip }, () => {
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /terminal is false/);
   });
+
+  it('run in the foreground with a terminal relays a pty both ways', () => {
+    const b = makeBundle('tty; read x; echo "read:$x"', (s) => { s.process!.terminal = true; });
+    bundles.push(b);
+    // A real terminal around berth-runc, as a user's shell would give it.
+    const py = [
+      'import pty, os, sys, time',
+      'pid, fd = pty.fork()',
+      'if pid == 0: os.execv(sys.argv[1], sys.argv[1:])',
+      'time.sleep(1.0)',
+      'os.write(fd, b"typed-input\\n")',
+      'out = b""',
+      'while True:',
+      '    try: c = os.read(fd, 1024)',
+      '    except OSError: break',
+      '    if not c: break',
+      '    out += c',
+      '_, st = os.waitpid(pid, 0)',
+      'print(repr(out.decode()), os.waitstatus_to_exitcode(st))',
+    ].join('\n');
+    const r = spawnSync('python3', ['-c', py, process.execPath, CLI, '--root', b.root, 'run', '--bundle', b.dir, uniqueId()], { encoding: 'utf8', timeout: 30000 });
+    assert.match(r.stdout, /\/dev\/pts\/0\\r\\n/);
+    assert.match(r.stdout, /read:typed-input/);
+    assert.match(r.stdout, / 0\n$/);
+  });
 });
+
