@@ -19,10 +19,11 @@
 
 #include "init.h"
 
-/* Room for the longest line we write; longer strings are cut (a report is for
- * a human, and its first 4 KiB say what went wrong). */
-#define LINE_MAX_BYTES 16384
+/* Strings are cut at STR_MAX_BYTES (a report is for a human, and its first
+ * 4 KiB say what went wrong); a line holds two of them fully escaped (6 bytes
+ * per byte at worst), so a line is never cut and always parses. */
 #define STR_MAX_BYTES 4096
+#define LINE_MAX_BYTES (2 * (6 * STR_MAX_BYTES + 2) + 256)
 
 struct line {
 	char buf[LINE_MAX_BYTES];

@@ -275,11 +275,8 @@ static int make_parent(const char *path, const char **name_out)
 		if (mkdir_all(dir, 0755, 0755, 0) < 0)
 			return -1;
 	}
-	*name_out = path + (name - dir);
-
-	int fd = resolve(slash ? dir : ".", 1);
-
-	return fd;
+	*name_out = name; /* in `dir`, trailing slashes gone */
+	return resolve(slash ? dir : ".", 1);
 }
 
 static int parse_mkdir_kind(const struct op *op, uint32_t i, int *kind)

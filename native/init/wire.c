@@ -108,8 +108,11 @@ int read_phase(int fd, struct phase *out)
 	for (;;) {
 		struct op op;
 
-		if (read_record(fd, &op) < 0)
+		if (read_record(fd, &op) < 0) {
+			if (errno == EPIPE)
+				op_msg("plan error: the plan stream ended before END");
 			return -1;
+		}
 		if (op.code == OP_END)
 			return 0;
 		if (out->n == cap) {

@@ -86,6 +86,8 @@ export interface StartOptions {
   /** Extra entries after the plan socket. */
   extra?: (number | 'ignore')[];
   timeoutMs?: number;
+  /** Bytes to send instead of the two encoded phases, then half-close the socket. */
+  raw?: Buffer;
   /** Run berth-init as this user (default: ours). */
   uid?: number;
   gid?: number;
@@ -128,7 +130,8 @@ export function startInit(o: StartOptions): Session {
   });
   sock.on('error', () => {});
   const sockClosed = new Promise<void>((res) => sock.on('close', () => res()));
-  sock.write(Buffer.concat([encodePhase(o.parent), encodePhase(o.child)]));
+  if (o.raw) sock.end(o.raw);
+  else sock.write(Buffer.concat([encodePhase(o.parent), encodePhase(o.child)]));
 
   const timer = setTimeout(() => proc.kill('SIGKILL'), o.timeoutMs ?? 20000);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>

@@ -31,6 +31,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Op } from '../../../src/runtime/plan/ops.js';
+import { encodeOp, encodePhase } from '../../../src/runtime/plan/encode.js';
 import { makeBundleDir } from '../../helpers/busybox.js';
 import {
   CLONE_NEWNS,
@@ -558,5 +559,69 @@ describe('berth-init', { skip }, () => {
     assert.equal(r.code, 0, JSON.stringify(r));
     assert.match(r.stdout, /Function not implemented/);
     assert.ok(!existsSync(join(dir, 'sub')));
+  });
+
+  test('a malformed plan is a clear error, never a guess', async () => {
+    const bad = (parent: ReturnType<typeof op>[], child: ReturnType<typeof op>[]) => runInit({ parent, child });
+    const r1 = await bad([waitMode, op(Op.CLONE, 'clone', 'abc')], [execOp(['/bin/true'])]);
+    assert.equal(r1.code, 2);
+    assert.deepEqual(r1.reports, [{ t: 'error', step: 'clone', errno: 22, msg: 'plan error: operand 1 ("abc") is not an unsigned integer' }]);
+
+    const r2 = await bad([op(Op.CLONE, 'clone', 0)], [execOp(['/bin/true'])]);
+    assert.deepEqual(r2.reports, [{ t: 'error', step: 'clone', errno: 22, msg: 'plan error: CLONE before PARENT_MODE' }]);
+
+    const r3 = await bad([waitMode, op(Op.CLONE, 'clone', 0)], [op(99 as never, 'mystery'), execOp(['/bin/true'])]);
+    assert.equal(r3.code, 1);
+    assert.deepEqual(r3.reports.at(-1), { t: 'error', step: 'mystery', errno: 22, msg: 'plan error: operation 99 is not a phase 2 operation' });
+
+    const r4 = await bad([waitMode, op(Op.CLONE, 'clone', 0)], [op(Op.MKDIR_IN_ROOT, 'mkdir /x', '/x', 0o755), execOp(['/bin/true'])]);
+    assert.deepEqual(r4.reports.at(-1), { t: 'error', step: 'mkdir /x', errno: 9, msg: 'plan error: an *_IN_ROOT operation before SET_ROOT' });
+
+    const r5 = await bad([waitMode, op(Op.CLONE, 'clone', 0)], [op(Op.CHDIR, 'chdir /', '/')]);
+    assert.deepEqual(r5.reports.at(-1), { t: 'error', step: 'plan', errno: 22, msg: 'plan error: phase 2 ended without EXEC' });
+
+    const r6 = await bad([waitMode, op(Op.CLONE, 'clone', 0)], [op(Op.MOUNT_IN_ROOT, 'short mount', 'tmpfs', '/x')]);
+    assert.deepEqual(r6.reports.at(-1), { t: 'error', step: 'short mount', errno: 22, msg: 'plan error: op 27 needs 8 operands, got 2' });
+
+    // A stream cut inside a record: the first process says so and exits 2.
+    const whole = encodePhase([waitMode, op(Op.CLONE, 'clone', 0)]);
+    const r7 = await runInit({ parent: [], child: [], raw: whole.subarray(0, whole.length - 5) });
+    assert.equal(r7.code, 2);
+    assert.deepEqual(r7.reports, [{ t: 'error', step: 'read plan (phase 1)', errno: 32, msg: 'plan error: the plan stream ended before END' }]);
+    // A record claiming more operands than exist is cut too; nothing ran.
+    const r8 = await runInit({ parent: [], child: [], raw: Buffer.concat([encodeOp(waitMode), Buffer.from([7, 0, 0, 0, 255, 255, 0, 0])]) });
+    assert.equal(r8.code, 2);
+    assert.equal(r8.reports.length, 1);
+    assert.equal(r8.reports[0]?.t, 'error');
+  });
+
+  test('MOVE_ROOT (--no-pivot), BIND_DEV_IN_ROOT and SETSID', async () => {
+    const { rootfs } = bundle();
+    const r = await runInit({
+      parent: [waitMode, op(Op.CLONE, 'clone', CLONE_NEWNS | CLONE_NEWPID)],
+      child: [
+        op(Op.MOUNT, 'make / private', '', '/', '', MS_REC | (1 << 18), ''),
+        op(Op.MOUNT, 'bind rootfs', rootfs, rootfs, '', MS_BIND | MS_REC, ''),
+        op(Op.SET_ROOT, 'open rootfs', rootfs),
+        op(Op.MOUNT_IN_ROOT, 'mount proc', 'proc', '/proc', 'proc', 0, '', 'dir', 0, 0),
+        op(Op.MOUNT_IN_ROOT, 'mount tmpfs on /dev', 'tmpfs', '/dev', 'tmpfs', MS_NOSUID, 'mode=755', 'dir', 0, 0),
+        op(Op.BIND_DEV_IN_ROOT, 'bind /dev/null', '/dev/null', '/dev/null'),
+        op(Op.BIND_DEV_IN_ROOT, 'bind /dev/zero', '/dev/zero', '/dev/sub/zero'),
+        op(Op.MOVE_ROOT, 'move root', rootfs),
+        op(Op.SETSID, 'setsid'),
+        op(Op.CHDIR, 'chdir /', '/'),
+        sh(
+          'echo null=$(stat -c %t:%T /dev/null); echo zero=$(head -c 3 /dev/sub/zero | od -An -tx1 | tr -d " "); ' +
+            'echo sid=$(cut -d" " -f6 /proc/self/stat) pid=$$; echo hostfiles=$(ls / | grep -c -E "^(boot|work|home)$")',
+        ),
+      ],
+    });
+    assert.equal(r.code, 0, JSON.stringify(r));
+    const f = facts(r.stdout);
+    assert.equal(f.get('null'), '1:3');
+    assert.equal(f.get('zero'), '000000');
+    assert.equal(f.get('hostfiles'), '0');
+    // The shell (pid 1) leads its own session: /proc/self/stat of `cut` names it.
+    assert.match(r.stdout, /^sid=1 pid=1$/m);
   });
 });
