@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { BerthError } from '../common/errors.js';
 import type { Metadata } from './metadata/db.js';
+import type { ContentStore } from './content/types.js';
 
 export interface Lease {
   id: string;
@@ -126,4 +127,34 @@ export async function withLease<T>(leases: LeaseManager, fn: (lease: Lease) => P
   } finally {
     try { leases.delete(lease.id); } catch { /* already gone */ }
   }
+}
+
+/**
+ * A view of `store` that adds every blob committed through it (ingest or put)
+ * to lease `leaseId`, so code that knows nothing of leases (the pull
+ * orchestration) still has its content protected until the image record exists.
+ */
+export function leasedStore<S extends ContentStore>(store: S, leases: LeaseManager, leaseId: string): ContentStore {
+  const protect = (digest: string) => leases.addResource(leaseId, { type: 'content', key: digest });
+  return {
+    has: (d) => store.has(d),
+    info: (d) => store.info(d),
+    blobPath: (d) => store.blobPath(d),
+    readStream: (d) => store.readStream(d),
+    readBytes: (d, max) => store.readBytes(d, max),
+    setLabels: (d, l) => store.setLabels(d, l),
+    list: () => store.list(),
+    delete: (d) => store.delete(d),
+    put: async (data, expected) => {
+      const info = await store.put(data, expected);
+      protect(info.digest);
+      return info;
+    },
+    ingest: async (ref, expected) => {
+      // Protect the ingest itself too, so gc keeps a partial download of this pull.
+      leases.addResource(leaseId, { type: 'ingest', key: ref });
+      protect(expected.digest);
+      return store.ingest(ref, expected);
+    },
+  };
 }

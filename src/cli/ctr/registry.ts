@@ -3,9 +3,15 @@
 
 import { readFileSync } from 'node:fs';
 import { login, logout, DEFAULT_INSECURE, type RegistryOptions } from '../../image/registry/index.js';
-import { BerthError } from '../../common/errors.js';
 import { bool, need, parseArgs, str, usageError } from './args.js';
 import type { Context } from './context.js';
+import { pullImage } from '../../image/pull.js';
+import { pushImage } from '../../image/push.js';
+import { withLease, leasedStore } from '../../image/leases.js';
+import { parseDockerRef } from '../../image/reference.js';
+import { unpackImage } from '../../snapshot/index.js';
+import { platformFlag } from './images.js';
+import { Progress } from './progress.js';
 
 function readStdin(): string {
   return readFileSync(0, 'utf8').replace(/\r?\n$/, '');
@@ -57,10 +63,107 @@ export async function logoutCmd(ctx: Context, argv: string[]): Promise<number> {
   return 0;
 }
 
-export async function pullCmd(_ctx: Context, _argv: string[]): Promise<number> {
-  throw new BerthError('berth-ctr', 'unavailable', 'images pull: the registry pull is not built into this berth-ctr yet');
+function credentialsFlag(p: ReturnType<typeof parseArgs>): RegistryOptions['credentials'] | undefined {
+  const user = str(p, 'user');
+  if (user === undefined) return undefined;
+  const i = user.indexOf(':');
+  if (i <= 0) throw usageError('--user must be USER:PASSWORD');
+  const creds = { username: user.slice(0, i), password: user.slice(i + 1) };
+  return async () => creds;
 }
 
-export async function pushCmd(_ctx: Context, _argv: string[]): Promise<number> {
-  throw new BerthError('berth-ctr', 'unavailable', 'images push: the registry push is not built into this berth-ctr yet');
+function concurrencyFlag(p: ReturnType<typeof parseArgs>): number | undefined {
+  const c = str(p, 'concurrency');
+  if (c === undefined) return undefined;
+  const n = Number(c);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw usageError('--concurrency must be an integer from 1 to 64');
+  return n;
+}
+
+export async function pullCmd(ctx: Context, argv: string[]): Promise<number> {
+  const p = parseArgs(argv, {
+    platform: { kind: 'string' },
+    'no-unpack': { kind: 'bool' },
+    concurrency: { kind: 'string' },
+    user: { kind: 'string', alias: 'u' },
+    quiet: { kind: 'bool', alias: 'q' },
+    ...hostFlags,
+  });
+  need(p, 1, 'berth-ctr images pull [--platform P] [--plain-http] [--no-unpack] NAME');
+  const ref = parseDockerRef(p.args[0]!);
+  const opts = registryOptions(p, ref.domain);
+  const credentials = credentialsFlag(p);
+  if (credentials) opts.credentials = credentials;
+  const platform = platformFlag(str(p, 'platform'));
+  const progress = new Progress((s) => ctx.io.out(s), ctx.io.tty);
+  const quiet = bool(p, 'quiet');
+  const result = await withLease(ctx.leases, async (lease) => {
+    const r = await pullImage(ref, {
+      store: leasedStore(ctx.content, ctx.leases, lease.id),
+      platform,
+      concurrency: concurrencyFlag(p),
+      registryOptions: opts,
+      progress: quiet ? undefined : (e) => {
+        if (e.status === 'Resolving' || e.status === 'Resolved') return;
+        if (e.kind && e.kind !== 'layer') return;
+        progress.update(e.digest ?? e.id, e.status, e.current, e.total);
+      },
+    });
+    // The record is the reference that keeps the content once the lease goes.
+    ctx.images.put(r.name, r.target);
+    return r;
+  }, { labels: { 'berth.io/operation': 'pull' } });
+  progress.done();
+  if (!bool(p, 'no-unpack')) {
+    const sn = await ctx.snapshotter();
+    const unpacked = await unpackImage({
+      store: ctx.content,
+      snapshotter: sn,
+      manifest: { layers: result.layers },
+      config: result.imageConfig,
+      onProgress: quiet ? undefined : (e) => {
+        if (e.status === 'unpacked') progress.update(e.digest, 'Pull complete');
+        if (e.status === 'exists') progress.update(e.digest, 'Already exists');
+      },
+    });
+    progress.done();
+    if (!quiet) ctx.io.out(`unpacked to snapshot ${unpacked.chainId ?? '(no layers)'} (${sn.driver})\n`);
+  }
+  ctx.io.out(`Digest: ${result.target.digest}\n`);
+  ctx.io.out(`${result.name}\n`);
+  return 0;
+}
+
+export async function pushCmd(ctx: Context, argv: string[]): Promise<number> {
+  const p = parseArgs(argv, {
+    'chunk-size': { kind: 'string' },
+    concurrency: { kind: 'string' },
+    user: { kind: 'string', alias: 'u' },
+    quiet: { kind: 'bool', alias: 'q' },
+    ...hostFlags,
+  });
+  need(p, 1, 'berth-ctr images push [--plain-http] NAME [REMOTE]');
+  const local = ctx.images.get(p.args[0]!);
+  const remote = parseDockerRef(p.args[1] ?? local.name);
+  const opts = registryOptions(p, remote.domain);
+  const credentials = credentialsFlag(p);
+  if (credentials) opts.credentials = credentials;
+  let chunkSize: number | undefined;
+  if (str(p, 'chunk-size') !== undefined) {
+    chunkSize = Number(str(p, 'chunk-size'));
+    if (!Number.isInteger(chunkSize) || chunkSize < 1) throw usageError('--chunk-size must be a positive number of bytes');
+  }
+  const progress = new Progress((s) => ctx.io.out(s), ctx.io.tty);
+  const quiet = bool(p, 'quiet');
+  const r = await pushImage(remote, {
+    store: ctx.content,
+    target: local.target,
+    concurrency: concurrencyFlag(p),
+    chunkSize,
+    registryOptions: opts,
+    progress: quiet ? undefined : (e) => progress.update(e.digest, e.status, e.current, e.total),
+  });
+  progress.done();
+  ctx.io.out(`${r.name}: digest: ${r.digest}\n`);
+  return 0;
 }

@@ -1,0 +1,169 @@
+// berth-ctr against a real registry (Debian's docker-registry on 127.0.0.1):
+// push, pull (with unpack), login/logout with htpasswd, and a pull killed with
+// SIGKILL then run again.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { startRegistry, haveRegistry, haveHtpasswd, type RegistryInstance } from '../../helpers/registry.js';
+import { tempDir, busyboxTar, toolsMissing, run } from './fixtures.js';
+
+const REPO = join(import.meta.dirname, '../../..');
+const BUNDLE_DIR = join(REPO, 'tmp', `ctr-reg-test-${process.pid}`);
+const BIN = join(BUNDLE_DIR, 'berth-ctr.mjs');
+const skip = toolsMissing || (!haveRegistry() ? 'needs docker-registry (scripts/setup.sh installs it)' : false);
+
+let reg: RegistryInstance | undefined;
+const t = tempDir('berth-ctr-reg-');
+
+before(async () => {
+  if (skip) return;
+  const { build } = await import('esbuild');
+  await build({
+    entryPoints: [join(REPO, 'src/cli/ctr/main.ts')],
+    outfile: BIN,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    external: ['better-sqlite3'],
+    banner: { js: "import { createRequire as __berthCreateRequire } from 'node:module'; const require = __berthCreateRequire(import.meta.url);" },
+    logLevel: 'warning',
+  });
+  reg = await startRegistry();
+});
+
+after(async () => {
+  await reg?.stop();
+  rmSync(BUNDLE_DIR, { recursive: true, force: true });
+  t.cleanup();
+});
+
+function ctr(root: string, args: string[], input?: string): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, [BIN, '--root', root, ...args], { input, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+function ok(root: string, args: string[], input?: string): string {
+  const r = ctr(root, args, input);
+  assert.equal(r.code, 0, `berth-ctr ${args.join(' ')}: ${r.err}${r.out}`);
+  return r.out;
+}
+
+function blobsVerify(root: string): void {
+  for (const alg of ['sha256', 'sha512']) {
+    const d = join(root, 'content/blobs', alg);
+    if (!existsSync(d)) continue;
+    for (const n of readdirSync(d)) {
+      if (n.startsWith('.')) continue;
+      assert.equal(createHash(alg).update(readFileSync(join(d, n))).digest('hex'), n, `blob ${alg}:${n} hashes to its name`);
+    }
+  }
+}
+
+test('push to and pull from a real registry, with unpack', { skip }, () => {
+  const a = join(t.dir, 'a');
+  const b = join(t.dir, 'b');
+  busyboxTar(join(t.dir, 'rootfs.tar'), { 'etc/pushed': 'yes\n' });
+  const [, digest] = ok(a, ['images', 'import', '--rootfs', join(t.dir, 'rootfs.tar'), 'local/bb:1']).trim().split(' ');
+  const remote = `${reg!.host}/berth/busybox:v1`;
+  const pushed = ok(a, ['images', 'push', 'local/bb:1', remote]);
+  assert.match(pushed, new RegExp(`digest: ${digest}`));
+  // The registry serves what we pushed: skopeo agrees on the digest.
+  const sk = JSON.parse(run('skopeo', ['inspect', '--tls-verify=false', `docker://${remote}`]));
+  assert.equal(sk.Digest, digest);
+
+  const pulled = ok(b, ['--snapshotter', 'native', 'images', 'pull', remote]);
+  assert.match(pulled, new RegExp(`Digest: ${digest}`));
+  assert.match(pulled, /Pull complete|Download complete/);
+  assert.match(pulled, /unpacked to snapshot sha256:[a-f0-9]{64} \(native\)/);
+  assert.deepEqual(ok(b, ['images', 'ls', '-q']).trim().split('\n'), [remote]);
+  blobsVerify(b);
+  const chain = /unpacked to snapshot (sha256:[a-f0-9]{64})/.exec(pulled)![1]!;
+  // The unpacked snapshot holds our file.
+  const snaps = readdirSync(join(b, 'snapshots'), { recursive: true }) as string[];
+  assert.ok(snaps.some((p) => p.endsWith('etc/pushed')), 'etc/pushed unpacked');
+  assert.ok(ok(b, ['--snapshotter', 'native', 'snapshots', 'ls']).includes(chain));
+  // Pulling again is a no-op download.
+  const again = ok(b, ['--snapshotter', 'native', 'images', 'pull', remote]);
+  assert.match(again, /Already exists/);
+  // A missing tag is a clear error.
+  const missing = ctr(b, ['images', 'pull', `${reg!.host}/berth/busybox:nope`]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.err, /^berth-ctr: .*(not found|unknown)/im);
+});
+
+test('login and logout write and erase docker config credentials', { skip: skip || (!haveHtpasswd() ? 'needs htpasswd (apache2-utils)' : false) }, async () => {
+  const secured = await startRegistry({ auth: 'htpasswd', users: { alice: 'wonderland' } });
+  try {
+    const root = join(t.dir, 'login');
+    const cfg = join(t.dir, 'docker-config');
+    mkdirSync(cfg, { recursive: true });
+    const bad = ctr(root, ['login', '--docker-config', cfg, '-u', 'alice', '--password-stdin', secured.host], 'wrong\n');
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /^berth-ctr: .*incorrect username or password/m);
+    assert.equal(existsSync(join(cfg, 'config.json')) ? JSON.parse(readFileSync(join(cfg, 'config.json'), 'utf8')).auths?.[secured.host] : undefined, undefined, 'nothing saved');
+    assert.match(ok(root, ['login', '--docker-config', cfg, '-u', 'alice', '--password-stdin', secured.host], 'wonderland\n'), /Login Succeeded/);
+    const conf = JSON.parse(readFileSync(join(cfg, 'config.json'), 'utf8'));
+    assert.equal(Buffer.from(conf.auths[secured.host].auth, 'base64').toString(), 'alice:wonderland');
+    // Credentials from config.json are used by push.
+    busyboxTar(join(t.dir, 'r2.tar'));
+    ok(root, ['images', 'import', '--rootfs', join(t.dir, 'r2.tar'), 'local/x:1']);
+    ok(root, ['images', 'push', '--docker-config', cfg, 'local/x:1', `${secured.host}/x/y:1`]);
+    assert.match(ok(root, ['logout', '--docker-config', cfg, secured.host]), /Removing login credentials/);
+    assert.equal(JSON.parse(readFileSync(join(cfg, 'config.json'), 'utf8')).auths?.[secured.host], undefined);
+    const denied = ctr(root, ['images', 'push', '--docker-config', cfg, 'local/x:1', `${secured.host}/x/y:2`]);
+    assert.equal(denied.code, 1);
+    assert.match(denied.err, /^berth-ctr: /m);
+  } finally {
+    await secured.stop();
+  }
+});
+
+test('kill -9 during berth-ctr images pull, then the same pull: complete, no corruption', { skip }, async () => {
+  const src = join(t.dir, 'big-src');
+  const dst = join(t.dir, 'big-dst');
+  // One large incompressible layer, so the pull takes long enough to be killed in the middle.
+  const rootfs = join(t.dir, 'big-rootfs');
+  mkdirSync(rootfs, { recursive: true });
+  writeFileSync(join(rootfs, 'random.bin'), randomBytes(96 * 1024 * 1024));
+  run('tar', ['-C', rootfs, '-cf', join(t.dir, 'big.tar'), '.']);
+  rmSync(rootfs, { recursive: true, force: true });
+  const [, digest] = ok(src, ['images', 'import', '--rootfs', '--no-compress', join(t.dir, 'big.tar'), 'local/big:1']).trim().split(' ');
+  const remote = `${reg!.host}/berth/big:1`;
+  ok(src, ['images', 'push', 'local/big:1', remote]);
+  rmSync(join(t.dir, 'big.tar'));
+
+  const child = spawn(process.execPath, [BIN, '--root', dst, 'images', 'pull', '--no-unpack', '--concurrency', '1', remote], { stdio: 'ignore' });
+  const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  let killedMidway = false;
+  const ingest = join(dst, 'content/ingest');
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline && child.exitCode === null) {
+    const dirs = existsSync(ingest) ? readdirSync(ingest).filter((n) => /^[0-9a-f]{64}$/.test(n)) : [];
+    const sizes = dirs.map((d) => {
+      try { return statSync(join(ingest, d, 'data')).size; } catch { return 0; }
+    });
+    if (sizes.some((s) => s > 8 * 1024 * 1024)) {
+      child.kill('SIGKILL');
+      killedMidway = true;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await exited;
+  if (killedMidway) {
+    // Nothing half-written is visible: no image, no unverified blob.
+    assert.equal(ctr(dst, ['images', 'ls', '-q']).out.trim(), '');
+    blobsVerify(dst);
+  }
+  const out = ok(dst, ['images', 'pull', '--no-unpack', remote]);
+  assert.match(out, new RegExp(`Digest: ${digest}`));
+  blobsVerify(dst);
+  assert.deepEqual(readdirSync(ingest).filter((n) => !n.startsWith('.')), [], 'no ingest left after the second pull');
+  assert.deepEqual(ok(dst, ['images', 'ls', '-q']).trim().split('\n'), [remote]);
+  assert.ok(killedMidway, 'the first pull was killed in the middle of the layer');
+});
