@@ -204,15 +204,22 @@ int op_user(const struct op *op)
 		for (uint32_t i = 0; i < (uint32_t)ngroups; i++) {
 			uint32_t v;
 
-			if (arg_u32(op, 3 + i, &v) < 0)
+			if (arg_u32(op, 3 + i, &v) < 0) {
+				free(groups);
 				return -1;
+			}
 			groups[i] = v;
 		}
-		if (setgroups((size_t)ngroups, groups) < 0) {
-			op_msg("setgroups: %s", strerror(errno));
+
+		int rc = setgroups((size_t)ngroups, groups);
+		int err = errno;
+
+		free(groups);
+		if (rc < 0) {
+			op_msg("setgroups: %s", strerror(err));
+			errno = err;
 			return -1;
 		}
-		free(groups);
 	}
 	if (setresgid(gid, gid, gid) < 0) {
 		op_msg("setresgid: %s", strerror(errno));

@@ -161,18 +161,18 @@ int connect_unix(const char *path)
 		memcpy(sa.sun_path, path, strlen(path) + 1);
 	} else {
 		char *dcopy = strdup(path), *bcopy = strdup(path);
+		int n = -1;
 
-		if (!dcopy || !bcopy)
-			return -1;
-		dirfd = open(dirname(dcopy), O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (dirfd < 0)
-			return -1;
-
-		int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dirfd,
-				 basename(bcopy));
-
+		if (dcopy && bcopy) {
+			dirfd = open(dirname(dcopy), O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (dirfd >= 0)
+				n = snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dirfd,
+					     basename(bcopy));
+		}
 		free(dcopy);
 		free(bcopy);
+		if (dirfd < 0)
+			return -1;
 		if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
 			close(dirfd);
 			errno = ENAMETOOLONG;

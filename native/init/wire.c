@@ -5,6 +5,9 @@
  * label. We read exactly one record at a time and never past END, because the
  * same socket carries the next phase (read by the other process) and the
  * ACK/ABORT answers to SYNC.
+ *
+ * Records live until the final execve, and any failure here ends the process,
+ * so nothing read is ever freed.
  */
 #include <endian.h>
 #include <errno.h>

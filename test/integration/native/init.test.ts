@@ -624,4 +624,12 @@ describe('berth-init', { skip }, () => {
     // The shell (pid 1) leads its own session: /proc/self/stat of `cut` names it.
     assert.match(r.stdout, /^sid=1 pid=1$/m);
   });
+
+  test('leaves no mount on the host', () => {
+    // Every mount above happened in a container process's own mount namespace.
+    const leaked = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('berth-init-test-') || l.includes('berth-init-host-'));
+    assert.deepEqual(leaked, []);
+  });
 });
