@@ -8,7 +8,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createManager, detectLayout, type CgroupLayout, type CgroupManager } from '../../../src/runtime/cgroups/index.js';
 import { cgbpfPath } from '../../../src/runtime/cgroups/devices/loader.js';
@@ -52,12 +52,15 @@ function shell(script: string): ChildProcess {
   return c;
 }
 
+let restoreRoot = (): void => {};
+
 after(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   await sleep(50);
   await m?.thaw().catch(() => {});
   await m?.destroy().catch(() => {});
   if (base && existsSync(base)) rmdirSync(base);
+  restoreRoot();
 });
 
 test('v2 manager on the real kernel: create, apply, freeze, devices, stats, kill, destroy', { skip }, async () => {
@@ -119,4 +122,37 @@ test('v2 manager on the real kernel: create, apply, freeze, devices, stats, kill
   assert.equal(sh.signalCode, 'SIGKILL');
   await m.destroy();
   assert.equal(m.exists(), false);
+});
+
+test('v2 controllers enabled down the path and written: hugetlb, the one controller a hybrid host leaves to cgroup2', { skip }, async (t) => {
+  const root = host!.unified!.mountpoint;
+  const offered = read(join(root, 'cgroup.controllers')).split(/\s+/);
+  if (!offered.includes('hugetlb')) return t.skip('the cgroup2 hierarchy offers no hugetlb here');
+  if (!existsSync('/sys/kernel/mm/hugepages') || !readdirSync('/sys/kernel/mm/hugepages').includes('hugepages-2048kB')) return t.skip('no 2MB huge pages');
+  // make hugetlb available to our private root, as a v2 host's root offers it
+  const before = read(join(root, 'cgroup.subtree_control')).split(/\s+/);
+  if (!before.includes('hugetlb')) {
+    writeFileSync(join(root, 'cgroup.subtree_control'), '+hugetlb');
+    restoreRoot = () => writeFileSync(join(root, 'cgroup.subtree_control'), '-hugetlb');
+  }
+  if (!existsSync(base)) mkdirSync(base);
+  const h = createManager({ containerId: 'h1', cgroupsPath: '/a/h1', layout: privateLayout() });
+  try {
+    await h.create();
+    // create() enabled it in the private root and in the intermediate /a
+    assert.match(read(join(base, 'cgroup.subtree_control')), /\bhugetlb\b/);
+    assert.match(read(join(base, 'a', 'cgroup.subtree_control')), /\bhugetlb\b/);
+    const dir = h.paths()['']!;
+    await h.set({ hugepageLimits: [{ pageSize: '2MB', limit: 8 * 1024 * 1024 }] });
+    assert.equal(read(join(dir, 'hugetlb.2MB.max')), String(8 * 1024 * 1024));
+    await h.set({ unified: { 'hugetlb.2MB.max': String(4 * 1024 * 1024) } });
+    assert.equal(read(join(dir, 'hugetlb.2MB.max')), String(4 * 1024 * 1024));
+    assert.deepEqual(h.stats().hugetlb['2MB'], { usage: 0, max: 0, failcnt: 0 });
+    await assert.rejects(h.set({ hugepageLimits: [{ pageSize: '3MB', limit: 1 }] }), { code: 'unavailable', field: 'linux.resources.hugepageLimits[0]' });
+  } finally {
+    await h.destroy();
+    for (const d of [join(base, 'a')]) if (existsSync(d)) rmdirSync(d);
+    // the private root's subtree_control must be emptied before the host root can drop hugetlb
+    if (existsSync(base)) writeFileSync(join(base, 'cgroup.subtree_control'), '-hugetlb');
+  }
 });
