@@ -21,6 +21,7 @@ import {
   openSync,
   readFileSync,
   readdirSync,
+  rmdirSync,
   readlinkSync,
   readSync,
   rmSync,
@@ -623,6 +624,25 @@ describe('berth-init', { skip }, () => {
     assert.equal(f.get('hostfiles'), '0');
     // The shell (pid 1) leads its own session: /proc/self/stat of `cut` names it.
     assert.match(r.stdout, /^sid=1 pid=1$/m);
+  });
+
+  test('CGROUP_ADD_CHILD puts the container process in a cgroup before it runs', async () => {
+    // The v2 hierarchy: /sys/fs/cgroup on pure v2, /sys/fs/cgroup/unified on hybrid hosts.
+    const base = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((d) => existsSync(join(d, 'cgroup.procs')) && existsSync(join(d, 'cgroup.controllers')));
+    if (!base) return; // no cgroup v2 hierarchy here: nothing to join
+    const name = `berth-init-test-${process.pid}-${Date.now()}`;
+    const cg = join(base, name);
+    mkdirSync(cg);
+    try {
+      const r = await runInit({
+        parent: [waitMode, op(Op.CLONE, 'clone', 0), op(Op.CGROUP_ADD_CHILD, 'join cgroup', join(cg, 'cgroup.procs'))],
+        child: [sh('grep "^0::" /proc/self/cgroup')],
+      });
+      assert.equal(r.code, 0, JSON.stringify(r));
+      assert.equal(r.stdout, `0::/${name}\n`);
+    } finally {
+      rmdirSync(cg); // the process has exited: the cgroup is empty
+    }
   });
 
   test('leaves no mount on the host', () => {
