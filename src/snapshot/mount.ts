@@ -81,7 +81,7 @@ export async function mountAll(mounts: Mount[], target: string): Promise<void> {
  * `detach` (MNT_DETACH) if asked.
  */
 export async function unmountAll(target: string, opts: { detach?: boolean } = {}): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
+  for (let attempt = 0, rounds = 0; rounds < 64; attempt++) {
     try {
       await run('umount', ['-R', target]);
     } catch (e) {
@@ -99,7 +99,9 @@ export async function unmountAll(target: string, opts: { detach?: boolean } = {}
     }
     // umount -R removes one stack; keep going while something is still there.
     if (!(await isMountPoint(target))) return;
+    rounds++;
   }
+  throw new BerthError('snapshot', 'internal', `unmount ${target}: still a mount point after 64 rounds of umount -R`);
 }
 
 export async function isMountPoint(path: string): Promise<boolean> {

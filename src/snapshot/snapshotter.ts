@@ -13,8 +13,8 @@
 // leaves either both or an orphan directory that `cleanup()` removes. Removal
 // renames `<id>` to `rm-<id>-…` in the transaction that deletes the row.
 
-import { mkdir, rm, readdir, mkdtemp } from 'node:fs/promises';
-import { existsSync, renameSync } from 'node:fs';
+import { mkdir, rm, mkdtemp } from 'node:fs/promises';
+import { existsSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { BerthError, messageOf, errnoOf } from '../common/errors.js';
@@ -326,25 +326,29 @@ class LocalSnapshotter implements Snapshotter {
   }
 
   async cleanup(): Promise<number> {
-    const ids = new Set((this.db.prepare('SELECT id FROM snapshots').all() as { id: number }[]).map((x) => String(x.id)));
-    let removed = 0;
-    for (const name of await readdir(this.dir)) {
-      let stale = false;
-      if (/^\d+$/.test(name)) {
-        // Re-check in the database: a concurrent prepare may have just claimed it.
-        stale = !ids.has(name) && !this.db.prepare('SELECT 1 FROM snapshots WHERE id = ?').get(Number(name));
-      } else if (name.startsWith('rm-')) {
-        stale = true;
-      } else {
-        const m = /^new-(\d+)-/.exec(name);
-        if (m) stale = !pidAlive(Number(m[1]));
+    // Decided inside a write transaction: another process claims a new
+    // `<id>` dir only inside its own (serialised) insert transaction, so
+    // nothing it is about to own can be taken for an orphan.
+    const doomed = this.md.tx((db) => {
+      const out: string[] = [];
+      for (const name of readdirSync(this.dir)) {
+        if (/^\d+$/.test(name)) {
+          if (!db.prepare('SELECT 1 FROM snapshots WHERE id = ?').get(Number(name))) {
+            const to = `rm-${name}-${randomBytes(4).toString('hex')}`;
+            renameSync(join(this.dir, name), join(this.dir, to));
+            out.push(to);
+          }
+        } else if (name.startsWith('rm-')) {
+          out.push(name);
+        } else {
+          const m = /^new-(\d+)-/.exec(name);
+          if (m && !pidAlive(Number(m[1]))) out.push(name);
+        }
       }
-      if (stale) {
-        await removeTree(join(this.dir, name));
-        removed++;
-      }
-    }
-    return removed;
+      return out;
+    });
+    for (const name of doomed) await removeTree(join(this.dir, name));
+    return doomed.length;
   }
 
   close(): void {

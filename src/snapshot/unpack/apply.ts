@@ -29,7 +29,7 @@ import { run } from '../mount.js';
 import type { ExtractionTarget } from '../types.js';
 import { checkLayerMediaType, compressionOf, decompressor, DiffIdCounter, peek, type Compression } from './decompress.js';
 import { entryComponents, unpackError, whiteoutOf } from './paths.js';
-import { applyXattrs, keepBinaryPax, readXattrs, type XattrOp } from './xattrs.js';
+import { applyXattrs, keepBinaryPax, parentsAreDirs, readXattrs, type XattrOp } from './xattrs.js';
 
 export interface UnpackLimits {
   /** Entries in one layer. */
@@ -258,10 +258,18 @@ class Applier {
         name = k.slice('SCHILY.xattr.'.length);
         value = Buffer.from(v, 'latin1');
       } else if (k.startsWith('LIBARCHIVE.xattr.')) {
-        name = decodeURIComponent(k.slice('LIBARCHIVE.xattr.'.length));
+        try {
+          name = decodeURIComponent(k.slice('LIBARCHIVE.xattr.'.length));
+        } catch {
+          throw unpackError(entry.header.name, 'badly encoded LIBARCHIVE.xattr name');
+        }
         value = Buffer.from(v, 'base64');
       } else continue;
-      if (!/^(user|trusted|security|system)\.[^\0]{1,250}$/.test(name)) throw unpackError(entry.header.name, `bad extended attribute name ${JSON.stringify(name).slice(0, 100)}`);
+      // Printable ASCII without '=': the name goes into a setfattr dump
+      // line, where a newline or '=' could otherwise smuggle in another path.
+      if (!/^(user|trusted|security|system)\.[\x21-\x3c\x3e-\x7e]{1,250}$/.test(name)) {
+        throw unpackError(entry.header.name, `bad extended attribute name ${JSON.stringify(name).slice(0, 100)}`);
+      }
       // overlayfs reads trusted.overlay.* as instructions (redirects, opaque,
       // metacopy): a layer must never set them itself.
       if (name.startsWith('trusted.overlay.')) {
@@ -413,6 +421,7 @@ class Applier {
 
   private async whiteout(wh: NonNullable<ReturnType<typeof whiteoutOf>>, dir: string[], name: string): Promise<void> {
     if (wh.kind === 'meta') return;
+    if (wh.kind === 'whiteout' && (wh.name === '' || wh.name === '.' || wh.name === '..')) throw unpackError(name, 'whiteout of an invalid name');
     if (!this.resolveDir(dir, name, true)) return; // nothing below to hide
     const drel = dir.join('/');
     if (wh.kind === 'opaque') {
@@ -420,7 +429,6 @@ class Applier {
       else this.removeUnwritten(drel);
       return;
     }
-    if (wh.name === '' || wh.name === '.' || wh.name === '..') throw unpackError(name, 'whiteout of an invalid name');
     const rel = drel === '' ? wh.name : `${drel}/${wh.name}`;
     // A whiteout hides lower layers only, never this layer's own entries.
     if (this.written.has(rel)) return;
@@ -492,10 +500,12 @@ class Applier {
     const ops = [...this.xattrs.values()].flat();
     const { unsupported } = await applyXattrs(this.root, this.scratch, ops);
     if (unsupported.length) this.log.warn('extended attributes not supported here', { errors: unsupported.slice(0, 5) });
+    const checked = new Set<string>();
     for (const [rel, m] of this.dirMeta) {
       const p = this.abs(rel);
       const st = lstatOrUndef(p);
-      if (!st?.isDirectory()) continue;
+      // chmod follows symlinks: only real directories under real directories.
+      if (!st?.isDirectory() || !parentsAreDirs(this.root, p, checked)) continue;
       chmodSync(p, m.mode);
       lutimesSync(p, m.atime, m.mtime);
     }

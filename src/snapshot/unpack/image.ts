@@ -15,6 +15,7 @@ import type { ContentStore, Descriptor } from '../../image/content/types.js';
 import { chainIds } from '../chainid.js';
 import type { Mount, Snapshotter } from '../types.js';
 import { applyLayer, type ApplyResult, type UnpackLimits } from './apply.js';
+import { checkLayerMediaType } from './decompress.js';
 
 /** Label on snapshots still being unpacked (so a GC can tell leftovers of a crash). */
 export const EXTRACT_LABEL = 'berth.io/snapshot.unpacking';
@@ -63,11 +64,13 @@ async function unpackLayerOnce(o: UnpackLayerOptions): Promise<UnpackLayerResult
     }
     return { chainId: o.chainId, status: 'exists' };
   }
+  checkLayerMediaType(o.mediaType);
   const key = `extract-${Date.now()}-${randomBytes(4).toString('hex')} ${o.chainId}`;
   await sn.prepare(key, o.parent, { labels: { [EXTRACT_LABEL]: 'true' } });
+  let stream: Readable | undefined;
   try {
     const target = await sn.extractionTarget(key);
-    const stream = await o.open();
+    stream = await o.open();
     const applied = await applyLayer({
       target, stream, expectedDiffId: o.diffId, mediaType: o.mediaType, limits: o.limits, logger: log,
     });
@@ -84,6 +87,7 @@ async function unpackLayerOnce(o: UnpackLayerOptions): Promise<UnpackLayerResult
     log.debug('layer unpacked', { chainId: o.chainId, entries: applied.entries, bytes: applied.size });
     return { chainId: o.chainId, status: 'unpacked', applied };
   } catch (e) {
+    stream?.destroy();
     if (await sn.find(key)) {
       await sn.remove(key).catch((re: unknown) => log.error('removing a failed unpack', { key, error: String(re) }));
     }

@@ -42,7 +42,7 @@ function quotePath(p: string): string {
 }
 
 /** True when no component of `path` between `root` and its last one is a symlink or missing. */
-function parentsAreDirs(root: string, path: string, checked: Set<string>): boolean {
+export function parentsAreDirs(root: string, path: string, checked: Set<string>): boolean {
   let dir = dirname(path);
   const todo: string[] = [];
   while (dir.length > root.length && dir.startsWith(root + sep) && !checked.has(dir)) {

@@ -8,6 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { Readable } from 'node:stream';
+import { execFileSync } from 'node:child_process';
 import { openSnapshotter, unpackLayer, chainIds, type Snapshotter } from '../../../src/snapshot/index.js';
 import { isBerthError } from '../../../src/common/errors.js';
 import { gzip, makeTar, sha256, tempRoot, type TarEntry } from './layers.js';
@@ -104,6 +105,16 @@ for (const driver of ['overlayfs', 'native'] as const) {
 
     test('whiteout through a planted symlink deletes nothing outside', async () => {
       await refuse([{ name: 'planted/.wh.passwd', content: '' }], /"planted" is a symlink/);
+    });
+
+    test('xattr names cannot smuggle lines into the setfattr batch', async () => {
+      await refuse([{ name: 'f', content: 'x', pax: { [`SCHILY.xattr.user.a\n# file: ${canary}/passwd\nuser.pwned`]: 'x' } }], /"f": bad extended attribute name/);
+      assert.equal(execFileSync('getfattr', ['-d', join(canary, 'passwd')], { encoding: 'utf8' }), '');
+    });
+
+    test('whiteout of ".."', async () => {
+      await refuse([{ name: 'd/.wh...', content: '' }], /whiteout of an invalid name/);
+      await refuse([{ name: 'etc/.wh...', content: '' }], /whiteout of an invalid name/);
     });
 
     test('diff id mismatch', async () => {
