@@ -9,12 +9,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthError, isBerthError, messageOf } from '../../common/errors.js';
 import { nullLogger, type Logger } from '../../common/log.js';
 import type { ContentStore, Descriptor, Digest } from '../content/types.js';
-import { Authorizer, challengeScopes, repositoryScope } from './auth.js';
+import { Authorizer, challengeScopes } from './auth.js';
+import { fetchBlobFromUrlsInto, fetchBlobInto } from './blobs.js';
+import { fetchManifestBytes, resolveManifest } from './manifests.js';
+import { encodeRepo, pullScope, pushScope, REDIRECTS } from './paths.js';
 import { dockerConfigCredentials, type CredentialSource } from './credentials.js';
-import { algorithmOf, checkDigest, digestOf, isDigest } from './digest.js';
+import { checkDigest } from './digest.js';
 import { responseError } from './errors.js';
 import { canonicalRegistry, loadCertsDir, resolveEndpoints, type Endpoint, type HostOptions } from './hosts.js';
-import { bareMediaType, isSchema1, MANIFEST_MEDIA_TYPES, SCHEMA1_MESSAGE } from './mediatypes.js';
 import { discard, isNetworkError, readBody, send, type Body, type TlsSettings } from './transport.js';
 
 export interface RegistryOptions extends HostOptions {
@@ -60,20 +62,14 @@ export interface BlobProgress {
   (done: number, total: number): void;
 }
 
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-
-function encodeRepo(name: string): string {
-  // Repository names are validated by the reference parser; keep slashes.
-  return name.split('/').map(encodeURIComponent).join('/');
+export interface BlobFetchOptions {
+  /** The ingest ref; a stable one lets another process resume the download. */
+  ref?: string;
+  onProgress?: BlobProgress;
+  labels?: Record<string, string>;
 }
 
-export function pullScope(repo: string): string {
-  return repositoryScope(repo, ['pull']);
-}
-
-export function pushScope(repo: string): string {
-  return repositoryScope(repo, ['pull', 'push']);
-}
+export { pullScope, pushScope } from './paths.js';
 
 export class RegistryClient {
   readonly registry: string;
@@ -121,7 +117,8 @@ export class RegistryClient {
     return p;
   }
 
-  private tlsFor(url: URL, ep?: Endpoint): TlsSettings {
+  /** @internal TLS settings for a URL: the endpoint's own, or certs.d for another host. */
+  tlsFor(url: URL, ep?: Endpoint): TlsSettings {
     if (ep && url.host === ep.base.host && url.protocol === ep.base.protocol) return ep.tls;
     let t = this.tlsCache.get(url.host);
     if (!t) {
@@ -131,7 +128,8 @@ export class RegistryClient {
     return t;
   }
 
-  private headersBase(): Record<string, string> {
+  /** @internal */
+  headersBase(): Record<string, string> {
     return { 'user-agent': this.opts.userAgent ?? 'berth/0.1 (+containerd-compatible)' };
   }
 
@@ -337,306 +335,30 @@ export class RegistryClient {
 
   /**
    * Tag or digest → descriptor of the manifest: HEAD with the Accept list
-   * (Docker-Content-Digest gives the digest), else GET and hash the body, which
-   * must then match Docker-Content-Digest when the registry sent one.
+   * (Docker-Content-Digest gives the digest), else GET and hash the body.
    */
-  async resolve(repo: string, reference: string): Promise<{ descriptor: Descriptor; manifest?: FetchedManifest }> {
-    return this.withEndpoint(false, async (ep) => {
-      const r = await this.resolveAt(ep, repo, reference);
-      this.pinned.set(repo, ep.base.origin);
-      return r;
-    }, repo);
-  }
-
-  private async resolveAt(ep: Endpoint, repo: string, reference: string): Promise<{ descriptor: Descriptor; manifest?: FetchedManifest }> {
-    const path = `/v2/${encodeRepo(repo)}/manifests/${encodeURIComponent(reference)}`;
-    const res = await this.request(ep, { method: 'HEAD', path, headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') }, scopes: [pullScope(repo)] });
-    const status = res.statusCode ?? 0;
-    discard(res);
-    if (status === 200) {
-      const mt = bareMediaType(res.headers['content-type']);
-      const hdr = res.headers['docker-content-digest'];
-      const size = Number(res.headers['content-length']);
-      if (isSchema1(mt)) throw new BerthError('image', 'failed-precondition', `${this.registry}/${repo}:${reference}: ${SCHEMA1_MESSAGE}`);
-      const digest = isDigest(reference) ? reference : typeof hdr === 'string' && isDigest(hdr) ? hdr : undefined;
-      if (digest && MANIFEST_MEDIA_TYPES.includes(mt) && Number.isSafeInteger(size) && size > 0) {
-        this.checkManifestSize(size, repo, reference);
-        return { descriptor: { mediaType: mt, digest, size } };
-      }
-    } else if (status === 404) {
-      throw new BerthError('image', 'not-found', `${this.registry}/${repo}:${reference}: manifest unknown (${ep.base.host} answered 404)`);
-    } else if (status === 401 || status === 403) {
-      const hint = (res as IncomingMessage & { authHint?: string }).authHint ?? 'no access to this repository';
-      throw new BerthError('image', 'permission-denied', `${this.registry}/${repo}:${reference}: ${ep.base.host} answered ${status}: ${hint}`);
-    }
-    // HEAD gave no usable answer: GET the manifest and hash it ourselves.
-    const m = await this.fetchManifestFrom(ep, repo, reference);
-    return { descriptor: { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length }, manifest: m };
-  }
-
-  private checkManifestSize(size: number, repo: string, reference: string): void {
-    const max = this.opts.maxManifestSize ?? DEFAULT_MAX_MANIFEST;
-    if (size > max) {
-      throw new BerthError('image', 'invalid-argument', `${this.registry}/${repo}@${reference}: manifest of ${size} bytes is over the limit of ${max}`);
-    }
+  resolve(repo: string, reference: string): Promise<{ descriptor: Descriptor; manifest?: FetchedManifest }> {
+    return resolveManifest(this, repo, reference);
   }
 
   /** GET a manifest by tag or digest, bounded in size, digest-checked. */
-  async fetchManifest(repo: string, reference: string, expected?: Descriptor): Promise<FetchedManifest> {
-    return this.withEndpoint(false, (ep) => this.fetchManifestFrom(ep, repo, reference, expected), repo);
+  fetchManifest(repo: string, reference: string, expected?: Descriptor): Promise<FetchedManifest> {
+    return fetchManifestBytes(this, repo, reference, expected);
   }
 
-  private async fetchManifestFrom(ep: Endpoint, repo: string, reference: string, expected?: Descriptor): Promise<FetchedManifest> {
-    const where = `${this.registry}/${repo}${isDigest(reference) ? '@' : ':'}${reference}`;
-    if (expected) this.checkManifestSize(expected.size, repo, reference);
-    const path = `/v2/${encodeRepo(repo)}/manifests/${encodeURIComponent(reference)}`;
-    const accept = expected && MANIFEST_MEDIA_TYPES.includes(expected.mediaType)
-      ? [expected.mediaType, ...MANIFEST_MEDIA_TYPES.filter((m) => m !== expected.mediaType)]
-      : MANIFEST_MEDIA_TYPES;
-    const res = await this.request(ep, { method: 'GET', path, headers: { accept: accept.join(', ') }, scopes: [pullScope(repo)] });
-    if (res.statusCode !== 200) throw await responseError(res, `fetch manifest ${where}`, ep.base.host);
-    const max = this.opts.maxManifestSize ?? DEFAULT_MAX_MANIFEST;
-    let bytes: Buffer;
-    try {
-      bytes = await readBody(res, max, `manifest ${where}`);
-    } catch (e) {
-      if (isBerthError(e)) throw e;
-      throw new BerthError('image', 'unavailable', `fetch manifest ${where}: ${messageOf(e)}`, { cause: e });
-    }
-    let mt = bareMediaType(res.headers['content-type']);
-    let bodyType: unknown;
-    let schemaVersion: unknown;
-    try {
-      const j = JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown; schemaVersion?: unknown };
-      bodyType = j?.mediaType;
-      schemaVersion = j?.schemaVersion;
-    } catch {
-      throw new BerthError('image', 'invalid-argument', `manifest ${where} is not valid JSON`);
-    }
-    if (schemaVersion === 1 || isSchema1(mt) || (typeof bodyType === 'string' && isSchema1(bodyType))) {
-      throw new BerthError('image', 'failed-precondition', `${where}: ${SCHEMA1_MESSAGE}`);
-    }
-    if (!MANIFEST_MEDIA_TYPES.includes(mt) && typeof bodyType === 'string' && (mt === '' || mt === 'application/json' || mt === 'text/plain' || mt === 'application/octet-stream')) {
-      mt = bodyType;
-    }
-    if (!MANIFEST_MEDIA_TYPES.includes(mt)) {
-      throw new BerthError('image', 'invalid-argument', `${where}: unsupported manifest media type ${JSON.stringify(mt)} (expected one of ${MANIFEST_MEDIA_TYPES.join(', ')})`);
-    }
-    if (typeof bodyType === 'string' && bodyType !== mt) {
-      throw new BerthError('image', 'invalid-argument', `${where}: Content-Type says ${mt} but the manifest says mediaType ${bodyType}`);
-    }
-    if (expected && expected.mediaType !== mt && MANIFEST_MEDIA_TYPES.includes(expected.mediaType)) {
-      throw new BerthError('image', 'invalid-argument', `${where}: expected a ${expected.mediaType}, the registry sent ${mt}`);
-    }
-    const hdr = res.headers['docker-content-digest'];
-    const want = isDigest(reference) ? reference : expected?.digest;
-    const alg = want ? algorithmOf(want) : typeof hdr === 'string' && isDigest(hdr) ? algorithmOf(hdr) : 'sha256';
-    const digest = digestOf(bytes, alg);
-    if (want && digest !== want) {
-      throw new BerthError('image', 'digest-mismatch', `manifest ${where}: ${ep.base.host} sent content with digest ${digest}`);
-    }
-    if (typeof hdr === 'string' && hdr !== '') {
-      checkDigest(hdr, `Docker-Content-Digest of ${where}`);
-      const got = algorithmOf(hdr) === alg ? digest : digestOf(bytes, algorithmOf(hdr));
-      if (got !== hdr) {
-        throw new BerthError('image', 'digest-mismatch', `manifest ${where}: Docker-Content-Digest ${hdr} does not match the content's digest ${got}`);
-      }
-    }
-    if (expected && expected.size !== bytes.length) {
-      throw new BerthError('image', 'digest-mismatch', `manifest ${where}: expected ${expected.size} bytes, got ${bytes.length}`);
-    }
-    return { bytes, mediaType: mt, digest };
+  /** Download a blob into the content store, verified, resumable (see blobs.ts). */
+  fetchBlob(repo: string, desc: Descriptor, store: ContentStore, opts: BlobFetchOptions = {}): Promise<{ alreadyExists: boolean }> {
+    return fetchBlobInto(this, repo, desc, store, opts);
   }
 
-  /**
-   * Download a blob straight into the content store. Resumes from what an
-   * earlier ingest left (Range), resumes again after a broken connection,
-   * and lets the store verify size and digest at commit: a blob that fails
-   * verification never becomes visible. Returns whether it was already there.
-   */
-  async fetchBlob(
-    repo: string,
-    desc: Descriptor,
-    store: ContentStore,
-    opts: { ref?: string; onProgress?: BlobProgress; labels?: Record<string, string> } = {},
-  ): Promise<{ alreadyExists: boolean }> {
-    const digest = checkDigest(desc.digest, `blob of ${repo}`);
-    if (!Number.isSafeInteger(desc.size) || desc.size < 0) {
-      throw new BerthError('image', 'invalid-argument', `blob ${digest}: invalid size ${desc.size}`);
-    }
-    return this.withEndpoint(false, async (ep) => {
-      const w = await store.ingest(opts.ref ?? `fetch-${digest}`, { digest, size: desc.size });
-      if (w.alreadyExists) {
-        await w.commit(opts.labels);
-        return { alreadyExists: true };
-      }
-      let committed = false;
-      try {
-        await this.downloadInto(ep, repo, desc, w, opts.onProgress);
-        try {
-          await w.commit(opts.labels);
-        } catch (e) {
-          committed = true; // the store dropped the partial data itself
-          if (isBerthError(e) && e.code === 'digest-mismatch') {
-            throw new BerthError('image', 'digest-mismatch', `blob ${digest} from ${ep.base.host}/${repo} failed verification: ${e.message}`, { cause: e });
-          }
-          throw e;
-        }
-        committed = true;
-        return { alreadyExists: false };
-      } finally {
-        if (!committed) await w.close().catch(() => undefined);
-      }
-    }, repo);
+  /** A foreign layer from its own URLs; false when none served it. */
+  fetchBlobFromUrls(desc: Descriptor, store: ContentStore, opts: BlobFetchOptions = {}): Promise<boolean> {
+    return fetchBlobFromUrlsInto(this, desc, store, opts);
   }
 
-  private downloadInto(
-    ep: Endpoint,
-    repo: string,
-    desc: Descriptor,
-    w: { offset: number; write(c: Uint8Array): Promise<void>; abort(): Promise<void> },
-    onProgress?: BlobProgress,
-  ): Promise<void> {
-    const path = `/v2/${encodeRepo(repo)}/blobs/${desc.digest}`;
-    const get = (headers: Record<string, string>) => this.request(ep, { method: 'GET', path, headers, scopes: [pullScope(repo)] });
-    return this.streamInto(get, `${ep.base.host}/${repo}`, desc, w, onProgress);
-  }
-
-  /**
-   * Foreign (Docker) and non-distributable (OCI) layers name URLs outside
-   * the registry; like containerd we try those first, without credentials,
-   * and only http(s). Returns false when no URL served the blob.
-   */
-  async fetchBlobFromUrls(
-    desc: Descriptor,
-    store: ContentStore,
-    opts: { ref?: string; onProgress?: BlobProgress; labels?: Record<string, string> } = {},
-  ): Promise<boolean> {
-    const digest = checkDigest(desc.digest, 'foreign layer');
-    for (const raw of desc.urls ?? []) {
-      let url: URL;
-      try {
-        url = new URL(raw);
-      } catch {
-        continue;
-      }
-      if (url.protocol !== 'https:' && url.protocol !== 'http:') continue;
-      const w = await store.ingest(opts.ref ?? `fetch-${digest}`, { digest, size: desc.size });
-      if (w.alreadyExists) {
-        await w.commit(opts.labels);
-        return true;
-      }
-      let finished = false;
-      try {
-        const get = async (headers: Record<string, string>) => {
-          let u = url;
-          for (let hop = 0; hop < 10; hop++) {
-            const res = await send({ method: 'GET', url: u, headers: { ...this.headersBase(), ...headers }, tls: this.tlsFor(u), timeoutMs: this.opts.timeoutMs });
-            const loc = res.headers.location;
-            if (REDIRECTS.has(res.statusCode ?? 0) && loc) {
-              discard(res);
-              u = new URL(loc, u);
-              continue;
-            }
-            return res;
-          }
-          throw new BerthError('image', 'unavailable', `${url.href}: too many redirects`);
-        };
-        await this.streamInto(get, url.host, desc, w, opts.onProgress);
-        finished = true;
-        await w.commit(opts.labels);
-        return true;
-      } catch (e) {
-        if (isBerthError(e) && e.code === 'digest-mismatch') throw e;
-        this.log.info('foreign layer URL failed', { url: url.href, error: messageOf(e) });
-      } finally {
-        if (!finished) await w.close().catch(() => undefined);
-      }
-    }
-    return false;
-  }
-
-  private async streamInto(
-    get: (headers: Record<string, string>) => Promise<IncomingMessage>,
-    where: string,
-    desc: Descriptor,
-    w: { offset: number; write(c: Uint8Array): Promise<void>; abort(): Promise<void> },
-    onProgress?: BlobProgress,
-  ): Promise<void> {
-    let pos = w.offset;
-    if (pos > desc.size) {
-      await w.abort();
-      throw new BerthError('image', 'internal', `ingest of ${desc.digest} holds ${pos} bytes, more than the expected ${desc.size}`);
-    }
-    onProgress?.(pos, desc.size);
-    let failures = 0;
-    let lastError: unknown;
-    while (pos < desc.size) {
-      if (failures > this.retries) {
-        throw new BerthError('image', 'unavailable', `download of ${desc.digest} from ${where} failed ${failures} times, last: ${messageOf(lastError)}`, { cause: lastError });
-      }
-      if (failures > 0) await sleep(this.backoff(failures - 1));
-      const headers: Record<string, string> = {};
-      if (pos > 0) headers.range = `bytes=${pos}-`;
-      let res: IncomingMessage;
-      try {
-        res = await get(headers);
-      } catch (e) {
-        if (isBerthError(e) || !isNetworkError(e)) throw e;
-        lastError = e;
-        failures++;
-        continue;
-      }
-      const status = res.statusCode ?? 0;
-      let skip = 0;
-      if (status === 206) {
-        const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers['content-range'] ?? ''));
-        if (!m || Number(m[1]) !== pos) {
-          discard(res);
-          throw new BerthError('image', 'invalid-argument', `blob ${desc.digest}: ${where} answered a range request for bytes ${pos}- with Content-Range ${JSON.stringify(res.headers['content-range'])}`);
-        }
-      } else if (status === 200) {
-        skip = pos; // the server ignored Range: drop what we already hold
-      } else if (status === 416 && pos > 0) {
-        // Our partial data and the server disagree: start over.
-        discard(res);
-        await w.abort();
-        throw new BerthError('image', 'unavailable', `blob ${desc.digest}: ${where} refused to resume at byte ${pos}`);
-      } else {
-        throw await responseError(res, `fetch blob ${desc.digest}`, where);
-      }
-      try {
-        for await (const chunk of res as AsyncIterable<Buffer>) {
-          let c = chunk;
-          if (skip > 0) {
-            if (c.length <= skip) {
-              skip -= c.length;
-              continue;
-            }
-            c = c.subarray(skip);
-            skip = 0;
-          }
-          if (pos + c.length > desc.size) {
-            res.destroy();
-            await w.abort();
-            throw new BerthError('image', 'digest-mismatch', `blob ${desc.digest} from ${where}: more than the expected ${desc.size} bytes`);
-          }
-          await w.write(c);
-          pos += c.length;
-          onProgress?.(pos, desc.size);
-        }
-      } catch (e) {
-        if (isBerthError(e)) throw e;
-        lastError = e;
-        failures++;
-        this.log.debug('blob download interrupted, resuming', { digest: desc.digest, at: pos, error: messageOf(e) });
-        continue;
-      }
-      if (pos < desc.size) {
-        lastError = new Error(`connection closed at byte ${pos} of ${desc.size}`);
-        failures++;
-      }
-    }
+  /** @internal reads of `repo` go to this endpoint first */
+  pin(repo: string, origin: string): void {
+    this.pinned.set(repo, origin);
   }
 
   /** HEAD a blob: true when the repository has it. */

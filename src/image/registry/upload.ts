@@ -9,15 +9,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthError, isBerthError, messageOf } from '../../common/errors.js';
 import type { Descriptor, Digest } from '../content/types.js';
 import { repositoryScope } from './auth.js';
-import { pushScope, type RegistryClient } from './client.js';
+import type { RegistryClient } from './client.js';
+import { encodeRepo, pushScope } from './paths.js';
 import { algorithmOf, checkDigest, digestOf } from './digest.js';
 import { responseError, statusOf } from './errors.js';
 import type { Endpoint } from './hosts.js';
 import { discard } from './transport.js';
-
-function encodeRepo(name: string): string {
-  return name.split('/').map(encodeURIComponent).join('/');
-}
 
 function locationOf(res: IncomingMessage, ep: Endpoint, what: string): URL {
   const loc = res.headers.location;
