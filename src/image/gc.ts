@@ -70,15 +70,22 @@ export async function collectGarbage(ctx: GcContext, opts: GcOptions = {}): Prom
   result.expiredLeases = opts.dryRun ? [] : leases.expire();
 
   // ---- mark ----
+  // Order matters against concurrent pulls and imports in other processes:
+  // list the blobs first, then read the leases, then the image records. A
+  // writer adds a blob to its lease before committing it and deletes the lease
+  // only after writing the image record, so every listed blob is either still
+  // leased when the leases are read, or already named by an image when the
+  // images are read.
   const now = Date.now();
-  const leased = leases.liveResources(now);
   const markedBlobs = new Set<Digest>();
   const markedSnapshots = new Set<string>();
   const allBlobs = await content.list();
   const blobLabels = new Map(allBlobs.map((b) => [b.digest, b.labels] as const));
+  const leased = leases.liveResources(now);
+  const imageRecords = images.list();
 
   const queue: { digest: Digest; mediaType?: string }[] = [];
-  for (const img of images.list()) queue.push({ digest: img.target.digest, mediaType: img.target.mediaType });
+  for (const img of imageRecords) queue.push({ digest: img.target.digest, mediaType: img.target.mediaType });
   for (const r of leased) {
     if (r.type === 'content') queue.push({ digest: r.key });
     if (r.type === 'snapshot') markedSnapshots.add(r.key);

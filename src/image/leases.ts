@@ -4,7 +4,7 @@
 // an import on the blobs it streamed in. A lease can expire, so that one
 // left behind by a kill -9 stops protecting anything after its time.
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { BerthError } from '../common/errors.js';
 import type { Metadata } from './metadata/db.js';
 import type { ContentStore } from './content/types.js';
@@ -146,9 +146,10 @@ export function leasedStore<S extends ContentStore>(store: S, leases: LeaseManag
     list: () => store.list(),
     delete: (d) => store.delete(d),
     put: async (data, expected) => {
-      const info = await store.put(data, expected);
-      protect(info.digest);
-      return info;
+      // Lease first, commit second: a gc running meanwhile must see the lease.
+      const alg = expected?.digest?.startsWith('sha512:') ? 'sha512' : 'sha256';
+      protect(expected?.digest ?? `${alg}:${createHash(alg).update(data).digest('hex')}`);
+      return store.put(data, expected);
     },
     ingest: async (ref, expected) => {
       // Protect the ingest itself too, so gc keeps a partial download of this pull.

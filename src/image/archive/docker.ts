@@ -52,7 +52,12 @@ async function readHead(path: string, n: number): Promise<Buffer> {
 }
 
 /** Turns the manifest.json of a docker-save archive (already read into the store) into OCI manifests. */
-export async function importDockerArchive(store: LocalContentStore, files: ArchiveFiles, what: string): Promise<DockerImported[]> {
+export async function importDockerArchive(
+  store: LocalContentStore,
+  files: ArchiveFiles,
+  what: string,
+  protect?: (digest: string) => void,
+): Promise<DockerImported[]> {
   const raw = files.json.get('manifest.json');
   if (!raw) throw new BerthError('image', 'invalid-argument', `${what}: no manifest.json`);
   let parsed: z.infer<typeof manifestJsonSchema>;
@@ -74,12 +79,12 @@ export async function importDockerArchive(store: LocalContentStore, files: Archi
       throw new BerthError('image', 'invalid-argument',
         `${where}: ${entry.Layers.length} layers but the config lists ${config.rootfs.diff_ids.length} diff ids`);
     }
-    const cfgInfo = await store.put(cfgBytes);
+    const cfgInfo = await store.put(cfgBytes, { beforeCommit: protect });
     const layers: Descriptor[] = [];
     for (const [j, path] of entry.Layers.entries()) {
       const f = lookup(files, path);
       if (!f) throw new BerthError('image', 'not-found', `${where}: layer ${path} is not in the archive`);
-      const info = f.blob ?? (await store.put(f.json!));
+      const info = f.blob ?? (await store.put(f.json!, { beforeCommit: protect }));
       const compression = detectCompression(await readHead(store.blobPath(info.digest), 4));
       if (compression === 'none' && info.digest !== config.rootfs.diff_ids[j]) {
         throw new BerthError('image', 'digest-mismatch',
@@ -93,7 +98,7 @@ export async function importDockerArchive(store: LocalContentStore, files: Archi
       config: { mediaType: MediaType.OciConfig, digest: cfgInfo.digest, size: cfgInfo.size },
       layers,
     };
-    const mInfo = await store.put(Buffer.from(JSON.stringify(manifest)));
+    const mInfo = await store.put(Buffer.from(JSON.stringify(manifest)), { beforeCommit: protect });
     const target: Descriptor = {
       mediaType: MediaType.OciManifest,
       digest: mInfo.digest,

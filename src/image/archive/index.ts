@@ -84,7 +84,7 @@ export async function importImages(svc: ImageServices, input: string | Readable,
     let found: { name?: string; target: Descriptor }[] = [];
 
     if (opts.rootfs) {
-      const r = await importRootfs(svc.content, input, opts.rootfsOptions);
+      const r = await importRootfs(svc.content, input, { ...opts.rootfsOptions, protect });
       found = [{ name: opts.name ? normalizeName(opts.name) : formatReference(withDefaultTag({ ...baseRef })), target: r.target }];
     } else if (typeof input === 'string' && existsSync(input) && statSync(input).isDirectory()) {
       if (!existsSync(join(input, 'oci-layout')) || !existsSync(join(input, 'index.json'))) {
@@ -96,7 +96,7 @@ export async function importImages(svc: ImageServices, input: string | Readable,
       applyName(found, opts);
     } else {
       if (typeof input === 'string' && !existsSync(input)) throw new BerthError('image', 'not-found', `${input}: no such file`);
-      const files = await readArchive(svc.content, input, { onBlob: (b) => protect(b.digest) });
+      const files = await readArchive(svc.content, input, { protect });
       const indexJson = files.json.get('index.json');
       if (indexJson) {
         const index = parseIndex(indexJson, { what: `${what}: index.json` });
@@ -108,10 +108,8 @@ export async function importImages(svc: ImageServices, input: string | Readable,
         // Docker 25+ archives carry both; their manifest.json has the familiar names.
         found = index.manifests.map((m) => ({ name: nameFromAnnotations(m as Descriptor, base), target: m as Descriptor }));
       } else if (files.json.has('manifest.json')) {
-        const imported = await importDockerArchive(svc.content, files, what);
+        const imported = await importDockerArchive(svc.content, files, what, protect);
         for (const im of imported) {
-          protect(im.target.digest);
-          protect(im.config);
           if (im.names.length === 0) found.push({ name: formatReference({ ...baseRef, digest: im.target.digest }), target: im.target });
           for (const n of im.names) found.push({ name: n, target: im.target });
         }

@@ -156,7 +156,7 @@ export async function exportOciTar(store: LocalContentStore, images: ExportImage
  * verifying every blob. Children of an index that the directory lacks are
  * skipped (a layout may hold one platform of a multi-platform image).
  */
-export async function importOciDirBlobs(store: LocalContentStore, dir: string, index: ImageIndex, onBlob?: (digest: string) => void): Promise<void> {
+export async function importOciDirBlobs(store: LocalContentStore, dir: string, index: ImageIndex, protect?: (digest: string) => void): Promise<void> {
   const seen = new Set<string>();
   const visit = async (d: Descriptor, optional: boolean): Promise<void> => {
     if (seen.has(d.digest)) return;
@@ -164,6 +164,7 @@ export async function importOciDirBlobs(store: LocalContentStore, dir: string, i
     if (!isDigest(d.digest)) throw new BerthError('image', 'invalid-argument', `${dir}: invalid digest ${d.digest}`);
     const [alg, hex] = d.digest.split(':') as [string, string];
     const src = join(dir, 'blobs', alg, hex);
+    protect?.(d.digest);
     if (!(await store.has(d.digest))) {
       if (!existsSync(src)) {
         if (optional) return;
@@ -178,7 +179,6 @@ export async function importOciDirBlobs(store: LocalContentStore, dir: string, i
         throw new BerthError('image', 'digest-mismatch', `${dir}: blobs/${alg}/${hex}: ${(e as Error).message}`, { cause: e });
       }
     }
-    onBlob?.(d.digest);
     if (isIndexType(d.mediaType) || isManifestType(d.mediaType)) {
       const p = await readParsed(store, d);
       for (const c of childrenOf(p)) await visit(c, p.kind === 'index');

@@ -24,6 +24,8 @@ export interface RootfsImportOptions {
   /** History comment, like `docker import --message`. */
   message?: string;
   created?: Date;
+  /** Called with each blob's digest just before it is committed (lease protection). */
+  protect?: (digest: string) => void;
 }
 
 /** Refuses input that is not a tar: the first header must checksum correctly. */
@@ -81,7 +83,7 @@ export async function importRootfs(store: LocalContentStore, input: string | Rea
   if (opts.compress !== 'none') stages.push(createGzip());
   // pipeline destroys every stage (and so the sink putStream reads) on the first error.
   const flowing = pipeline([stream, ...stages, sink] as unknown as [Readable, PassThrough]);
-  const [layerInfo] = await Promise.all([store.putStream(sink), flowing]);
+  const [layerInfo] = await Promise.all([store.putStream(sink, { beforeCommit: opts.protect }), flowing]);
   const diffId = diff.digest();
   const platform = opts.platform ?? hostPlatform();
   const created = (opts.created ?? new Date()).toISOString();
@@ -94,11 +96,11 @@ export async function importRootfs(store: LocalContentStore, input: string | Rea
     rootfs: { type: 'layers', diff_ids: [diffId] },
     history: [{ created, created_by: 'berth-ctr images import --rootfs', ...(opts.message ? { comment: opts.message } : {}) }],
   };
-  const cfgInfo = await store.put(Buffer.from(JSON.stringify(config)));
+  const cfgInfo = await store.put(Buffer.from(JSON.stringify(config)), { beforeCommit: opts.protect });
   const layer: Descriptor = { mediaType: opts.compress !== 'none' ? MediaType.OciLayerGzip : MediaType.OciLayer, digest: layerInfo.digest, size: layerInfo.size };
   const cfgDesc: Descriptor = { mediaType: MediaType.OciConfig, digest: cfgInfo.digest, size: cfgInfo.size };
   const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaType.OciManifest, config: cfgDesc, layers: [layer] };
-  const mInfo = await store.put(Buffer.from(JSON.stringify(manifest)));
+  const mInfo = await store.put(Buffer.from(JSON.stringify(manifest)), { beforeCommit: opts.protect });
   return {
     target: { mediaType: MediaType.OciManifest, digest: mInfo.digest, size: mInfo.size },
     config: cfgDesc,

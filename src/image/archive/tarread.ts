@@ -40,8 +40,8 @@ function isJsonName(n: string): boolean {
 }
 
 export interface ReadOptions {
-  /** Called with each blob stored, so a lease can protect it until the image record exists. */
-  onBlob?: (info: BlobInfo) => void;
+  /** Called with each blob's digest just before it is committed, so a lease can protect it until the image record exists. */
+  protect?: (digest: string) => void;
 }
 
 export async function readArchive(store: LocalContentStore, input: Readable | string, opts: ReadOptions = {}): Promise<ArchiveFiles> {
@@ -75,12 +75,11 @@ export async function readArchive(store: LocalContentStore, input: Readable | st
         const digest = `${m[1]}:${m[2]}`;
         let info: BlobInfo;
         try {
-          info = await store.putStream(entry as unknown as AsyncIterable<Uint8Array>, { digest, size });
+          info = await store.putStream(entry as unknown as AsyncIterable<Uint8Array>, { digest, size, beforeCommit: opts.protect });
         } catch (e) {
           throw new BerthError('image', 'digest-mismatch', `${what}: ${name}: ${messageOf(e)}`, { cause: e });
         }
         files.blobs.set(name, info);
-        opts.onBlob?.(info);
         continue;
       }
       if (isJsonName(name) && size <= MAX_JSON_FILE) {
@@ -95,9 +94,8 @@ export async function readArchive(store: LocalContentStore, input: Readable | st
         entry.resume();
         continue;
       }
-      const info = await store.putStream(entry as unknown as AsyncIterable<Uint8Array>, { size });
+      const info = await store.putStream(entry as unknown as AsyncIterable<Uint8Array>, { size, beforeCommit: opts.protect });
       files.blobs.set(name, info);
-      opts.onBlob?.(info);
     }
   } catch (e) {
     if (e instanceof BerthError) throw e;

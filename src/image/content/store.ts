@@ -201,12 +201,17 @@ export class LocalContentStore implements ContentStore {
     return data;
   }
 
-  async put(data: Uint8Array, expected: { digest?: Digest; mediaType?: string } = {}): Promise<BlobInfo> {
+  /**
+   * `beforeCommit` (here and in putStream) is called with the verified digest
+   * just before the blob becomes visible: the place to add it to a lease.
+   */
+  async put(data: Uint8Array, expected: { digest?: Digest; mediaType?: string; beforeCommit?: (digest: Digest) => void } = {}): Promise<BlobInfo> {
     const alg: Algorithm = expected.digest ? splitDigest(expected.digest).alg : 'sha256';
     const digest = digestOf(data, alg);
     if (expected.digest !== undefined && expected.digest !== digest) {
       throw new BerthError('image', 'digest-mismatch', `content: expected ${expected.digest}, got ${digest}`);
     }
+    expected.beforeCommit?.(digest);
     const path = this.blobPath(digest);
     if (!existsSync(path)) await writeFileAtomic(path, data, 0o444);
     return this.info(digest);
@@ -217,7 +222,10 @@ export class LocalContentStore implements ContentStore {
    * imports) into the store: hashed while written, verified against
    * `expected` when given, committed by rename.
    */
-  async putStream(stream: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, expected: { digest?: Digest; size?: number; algorithm?: Algorithm } = {}): Promise<BlobInfo> {
+  async putStream(
+    stream: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    expected: { digest?: Digest; size?: number; algorithm?: Algorithm; beforeCommit?: (digest: Digest) => void } = {},
+  ): Promise<BlobInfo> {
     const alg: Algorithm = expected.digest ? splitDigest(expected.digest).alg : expected.algorithm ?? 'sha256';
     const tmp = join(this.ingestDir, `tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
     const fh = await open(tmp, 'wx', 0o444);
@@ -241,6 +249,7 @@ export class LocalContentStore implements ContentStore {
       }
       await fh.sync();
       await fh.close();
+      expected.beforeCommit?.(digest);
       const path = this.blobPath(digest);
       if (existsSync(path)) {
         await unlink(tmp);
