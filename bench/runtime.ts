@@ -1,0 +1,237 @@
+// Benchmark: `run` of a trivial container (`/bin/true`), created, started,
+// waited for and deleted, on one busybox bundle, side by side in one run:
+//   runc            `runc run --bundle B ID`          (foreground run: create,
+//                                                      start, wait, delete)
+//   crun            the same, where crun can run here (crun 1.8 refuses the
+//                   hybrid cgroup layout: detected and reported)
+//   berth-runc      `bin/berth-runc run --bundle B ID` (the CLI, a Node process)
+//   in-process      `new Runtime({root}).run(id, {bundle, stdio: ignore})`
+// and the four-call sequence a containerd shim makes (create --pid-file,
+// start, wait for the pid, delete) for each CLI. Iterations are interleaved
+// (A B C D, B C D A, ...) so that a noisy neighbour hurts every runner alike;
+// only ratios measured in the same run mean anything.
+//
+//   node --import tsx bench/runtime.ts [--iterations 30] [--json]
+//
+// Needs root, runc, /bin/busybox and the build (node scripts/build.mjs).
+
+import { spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { makeBusyboxRootfs } from '../test/helpers/busybox.js';
+import { Runtime } from '../src/runtime/container.js';
+
+const REPO = resolve(import.meta.dirname, '..');
+const BERTH_RUNC = join(REPO, 'bin/berth-runc');
+
+function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
+}
+const N = Number(arg('iterations', '30'));
+const JSON_OUT = process.argv.includes('--json');
+
+function which(bin: string): string | undefined {
+  const r = spawnSync('sh', ['-c', `command -v ${bin}`], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+// ------------------------------------------------------------------ the bundle
+
+const work = mkdtempSync(join(tmpdir(), 'berth-bench-'));
+const bundle = join(work, 'bundle');
+const roots = { runc: join(work, 'root-runc'), crun: join(work, 'root-crun'), berth: join(work, 'root-berth'), lib: join(work, 'root-lib') };
+
+function makeBundle(): void {
+  errFile = join(work, 'stderr');
+  spawnSync('mkdir', ['-p', join(bundle, 'rootfs')]);
+  makeBusyboxRootfs(join(bundle, 'rootfs'));
+  // runc's own default spec, so that no runner gets a config shaped for it.
+  const r = spawnSync('runc', ['spec', '--bundle', bundle], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`runc spec: ${r.stderr}`);
+  const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'));
+  spec.process.terminal = false;
+  spec.process.args = ['/bin/true'];
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec, null, 2));
+}
+
+// ------------------------------------------------------------------ runners
+
+type Runner = { name: string; once: (id: string) => Promise<void> | void };
+
+// stderr goes to a file, not a pipe: after `create` the container process
+// holds the runtime's stdio, and spawnSync would wait for a pipe to close.
+let errFile = '';
+function cli(bin: string, root: string, args: string[]): void {
+  const fd = openSync(errFile, 'w');
+  let status: number | null;
+  try {
+    status = spawnSync(bin, ['--root', root, ...args], { stdio: ['ignore', 'ignore', fd] }).status;
+  } finally {
+    closeSync(fd);
+  }
+  if (status !== 0) throw new Error(`${bin} ${args.join(' ')}: status ${status}: ${readFileSync(errFile, 'utf8').trim()}`);
+}
+
+function cliRun(bin: string, root: string): Runner['once'] {
+  return (id) => cli(bin, root, ['run', '--bundle', bundle, id]);
+}
+
+function procGone(pid: number): boolean {
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return true;
+  }
+}
+
+/** What a containerd shim does: create --pid-file, start, wait for the pid to exit, delete. */
+function cliSequence(bin: string, root: string): Runner['once'] {
+  return (id) => {
+    const pidFile = join(work, `${id}.pid`);
+    cli(bin, root, ['create', '--bundle', bundle, '--pid-file', pidFile, id]);
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    cli(bin, root, ['start', id]);
+    while (!procGone(pid)) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    cli(bin, root, ['delete', id]);
+    rmSync(pidFile, { force: true });
+  };
+}
+
+function inProcess(): Runner['once'] {
+  const rt = new Runtime({ root: roots.lib });
+  return async (id) => {
+    const code = await rt.run(id, { bundle, stdio: ['ignore', 'ignore', 'ignore'] });
+    if (code !== 0) throw new Error(`in-process run: exit status ${code}`);
+  };
+}
+
+function crunWorks(): { ok: boolean; why: string } {
+  if (!which('crun')) return { ok: false, why: 'crun is not installed' };
+  const r = spawnSync('crun', ['--root', roots.crun, 'run', '--bundle', bundle, 'probe-crun'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  spawnSync('crun', ['--root', roots.crun, 'delete', '-f', 'probe-crun'], { stdio: 'ignore' });
+  if (r.status === 0) return { ok: true, why: '' };
+  return { ok: false, why: (r.stderr || r.stdout).trim().split('\n').pop() ?? `status ${r.status}` };
+}
+
+// ------------------------------------------------------------------ statistics
+
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+}
+
+interface Summary { name: string; n: number; median: number; p90: number; min: number; mean: number }
+
+function summarize(name: string, ms: number[]): Summary {
+  const s = [...ms].sort((a, b) => a - b);
+  return { name, n: s.length, median: quantile(s, 0.5), p90: quantile(s, 0.9), min: s[0] ?? NaN, mean: s.reduce((a, b) => a + b, 0) / s.length };
+}
+
+function slug(s: string): string {
+  return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+}
+
+async function timeOnce(f: () => Promise<void> | void): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await f();
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+async function measure(runners: Runner[], n: number, tag: string): Promise<Summary[]> {
+  const times = new Map<string, number[]>(runners.map((r) => [r.name, []]));
+  // One warm-up each: page cache, first cgroup creation, JIT of the library.
+  for (const r of runners) await r.once(`${tag}-warm-${slug(r.name)}-${process.pid}`);
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < runners.length; k++) {
+      const r = runners[(i + k) % runners.length]!;
+      times.get(r.name)!.push(await timeOnce(() => r.once(`${tag}-${i}-${slug(r.name)}-${process.pid}`)));
+    }
+  }
+  return runners.map((r) => summarize(r.name, times.get(r.name)!));
+}
+
+function table(title: string, rows: Summary[], base: string): string {
+  const ref = rows.find((r) => r.name === base)?.median ?? NaN;
+  const lines = [`${title}`, `  ${'runner'.padEnd(32)}${'median'.padStart(10)}${'p90'.padStart(10)}${'min'.padStart(10)}   vs ${base}`];
+  for (const r of rows) {
+    lines.push(`  ${r.name.padEnd(32)}${(r.median.toFixed(1) + ' ms').padStart(10)}${(r.p90.toFixed(1) + ' ms').padStart(10)}${(r.min.toFixed(1) + ' ms').padStart(10)}   ${(r.median / ref).toFixed(2)}x`);
+  }
+  return lines.join('\n');
+}
+
+// ------------------------------------------------------------------ main
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (it creates real containers)');
+  if (!which('runc')) throw new Error('runc is not installed (apt-get install runc)');
+  if (!existsSync('/bin/busybox')) throw new Error('/bin/busybox is missing (apt-get install busybox-static)');
+  if (!existsSync(join(REPO, 'bin/berth-runc.js'))) throw new Error('build first: node scripts/build.mjs');
+  makeBundle();
+
+  const crun = crunWorks();
+  const runners: Runner[] = [
+    { name: 'runc run', once: cliRun('runc', roots.runc) },
+    ...(crun.ok ? [{ name: 'crun run', once: cliRun('crun', roots.crun) }] : []),
+    { name: 'berth-runc run (CLI)', once: cliRun(BERTH_RUNC, roots.berth) },
+    { name: 'Runtime.run (in-process)', once: inProcess() },
+  ];
+  const seqRunners: Runner[] = [
+    { name: 'runc create/start/delete', once: cliSequence('runc', roots.runc) },
+    ...(crun.ok ? [{ name: 'crun create/start/delete', once: cliSequence('crun', roots.crun) }] : []),
+    { name: 'berth-runc create/start/delete', once: cliSequence(BERTH_RUNC, roots.berth) },
+  ];
+
+  // Start-up alone: the floor under every CLI call.
+  const noCA = { ...process.env };
+  delete noCA.NODE_EXTRA_CA_CERTS;
+  const startup: Runner[] = [
+    { name: 'runc --version', once: () => { spawnSync('runc', ['--version'], { stdio: 'ignore' }); } },
+    { name: 'node -e 0', once: () => { spawnSync(process.execPath, ['-e', '0'], { stdio: 'ignore', env: noCA }); } },
+    { name: 'node -e 0 +CA', once: () => { spawnSync(process.execPath, ['-e', '0'], { stdio: 'ignore', env: { ...noCA, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? '/etc/ssl/certs/ca-certificates.crt' } }); } },
+    { name: 'berth-runc --version', once: () => { spawnSync(BERTH_RUNC, ['--version'], { stdio: 'ignore', env: noCA }); } },
+    { name: 'berth-runc --version +CA', once: () => { spawnSync(BERTH_RUNC, ['--version'], { stdio: 'ignore', env: { ...noCA, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? '/etc/ssl/certs/ca-certificates.crt' } }); } },
+  ];
+
+  const out: Record<string, Summary[]> = {};
+  out.run = await measure(runners, N, 'run');
+  out.sequence = await measure(seqRunners, N, 'seq');
+  out.startup = await measure(startup, N, 'up');
+
+  if (JSON_OUT) {
+    process.stdout.write(JSON.stringify({ iterations: N, crun, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? null, ...out }, null, 2) + '\n');
+    return;
+  }
+  const env = process.env.NODE_EXTRA_CA_CERTS ? `NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS}` : 'NODE_EXTRA_CA_CERTS unset';
+  console.log(`berth runtime benchmark: ${N} interleaved iterations, /bin/true in a busybox bundle (runc spec), ${env}`);
+  if (!crun.ok) console.log(`crun: skipped: ${crun.why}`);
+  console.log('');
+  console.log(table('run of a trivial container (create, start, wait, delete)', out.run, 'runc run'));
+  console.log('');
+  console.log(table("a containerd shim's calls (create --pid-file, start, wait, delete: 3 processes)", out.sequence, 'runc create/start/delete'));
+  console.log('');
+  console.log(table('start-up only', out.startup, 'runc --version'));
+  const med = (rows: Summary[], name: string) => rows.find((r) => r.name === name)?.median ?? NaN;
+  const runc = med(out.run, 'runc run');
+  console.log('');
+  console.log('targets (issue 2):');
+  console.log(`  CLI within 1.5x of runc:            ${(med(out.run, 'berth-runc run (CLI)') / runc).toFixed(2)}x  ${med(out.run, 'berth-runc run (CLI)') / runc <= 1.5 ? 'met' : 'NOT met'}`);
+  console.log(`  in-process at least 3x faster:      ${(runc / med(out.run, 'Runtime.run (in-process)')).toFixed(2)}x faster  ${runc / med(out.run, 'Runtime.run (in-process)') >= 3 ? 'met' : 'NOT met'}`);
+}
+
+try {
+  await main();
+} finally {
+  // Any container a failed iteration left behind, then the temp tree.
+  for (const [bin, root] of [['runc', roots.runc], ['crun', roots.crun], [BERTH_RUNC, roots.berth], [BERTH_RUNC, roots.lib]] as const) {
+    if (!existsSync(root)) continue;
+    const ids = spawnSync(bin, ['--root', root, 'list', '-q'], { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
+    for (const id of ids) spawnSync(bin, ['--root', root, 'delete', '--force', id], { stdio: 'ignore' });
+  }
+  rmSync(work, { recursive: true, force: true });
+}
