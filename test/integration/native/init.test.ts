@@ -38,6 +38,7 @@ import {
   CLONE_NEWNS,
   CLONE_NEWPID,
   CLONE_NEWUSER,
+  CLONE_NEWUTS,
   MS_BIND,
   MS_NODEV,
   MS_NOSUID,
@@ -643,6 +644,58 @@ describe('berth-init', { skip }, () => {
     } finally {
       rmdirSync(cg); // the process has exited: the cgroup is empty
     }
+  });
+
+  test('SETNS joins a running container; TIMENS_OFFSETS shifts its clocks', async () => {
+    const { rootfs } = bundle();
+    const a = startInit({
+      parent: [waitMode, op(Op.CLONE, 'clone', CLONE_NEWUTS | CLONE_NEWNS | CLONE_NEWPID)],
+      child: [...rootfsOps(rootfs, { hostname: 'berth-joined' }), op(Op.CHDIR, 'chdir /', '/'), execOp(['/bin/busybox', 'sleep', '30'])],
+    });
+    try {
+      await a.released;
+      const pid = a.pid!;
+      const r = await runInit({
+        parent: [
+          waitMode,
+          op(Op.SETNS, 'join uts', `/proc/${pid}/ns/uts`, CLONE_NEWUTS),
+          op(Op.SETNS, 'join pid', `/proc/${pid}/ns/pid`, CLONE_NEWPID),
+          // Before the mount join: /proc/self must still be our own proc.
+          op(Op.TIMENS_OFFSETS, 'time namespace', 'boottime 864000 0'),
+          op(Op.SETNS, 'join mnt', `/proc/${pid}/ns/mnt`, CLONE_NEWNS),
+          op(Op.CLONE, 'clone', 0),
+        ],
+        child: [op(Op.CHDIR, 'chdir /', '/'), sh('echo host=$(hostname); echo pid=$$; echo up=$(cut -d. -f1 /proc/uptime); echo sleeper=$(cat /proc/1/comm)')],
+      });
+      assert.equal(r.code, 0, JSON.stringify(r));
+      const f = facts(r.stdout);
+      assert.equal(f.get('host'), 'berth-joined');
+      assert.notEqual(f.get('pid'), '1'); // the second process of that pid namespace
+      assert.equal(f.get('sleeper'), 'busybox'); // the container's pid 1, as its pid namespace names it
+      assert.ok(Number(f.get('up')) >= 864000, `uptime ${f.get('up')}`);
+    } finally {
+      if (a.pid) process.kill(a.pid, 'SIGKILL');
+      await a.done;
+    }
+  });
+
+  test('SCHED, IOPRIO and PERSONALITY reach the kernel', async () => {
+    const SCHED_BATCH = 3;
+    const ADDR_NO_RANDOMIZE = 0x0040000;
+    const r = await runInit({
+      parent: [waitMode, op(Op.CLONE, 'clone', 0)],
+      child: [
+        op(Op.SCHED, 'scheduler', SCHED_BATCH, 0, 7, 0, 0, 0, 0),
+        op(Op.IOPRIO, 'ioprio', (2 << 13) | 4),
+        op(Op.PERSONALITY, 'personality', ADDR_NO_RANDOMIZE),
+        sh('echo stat=$(cut -d" " -f19,41 /proc/$$/stat); echo persona=$(cat /proc/$$/personality); echo io=$(ionice -p $$)'),
+      ],
+    });
+    assert.equal(r.code, 0, JSON.stringify(r));
+    const f = facts(r.stdout);
+    assert.equal(f.get('stat'), '7 3');
+    assert.equal(f.get('persona'), '00040000');
+    assert.equal(f.get('io'), 'best-effort: prio 4');
   });
 
   test('leaves no mount on the host', () => {
