@@ -87,6 +87,19 @@ describe('htpasswd Basic auth', { skip: skipHt }, () => {
     await assert.rejects(pullImage(`${reg.host}/basic/app:1`, { store: newStore(), registryOptions: opts }), /401|authentication/);
   });
 
+  test('pull with a wrong password: 401 named as such, nothing stored', async () => {
+    const store = newStore();
+    await assert.rejects(
+      pullImage(`${reg.host}/basic/app:1`, { store, registryOptions: { credentials: async () => ({ username: 'alice', password: 'not-it' }), retryBaseMs: 10 } }),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'permission-denied');
+        assert.match(e.message, /answered 401: incorrect username or password/);
+        return true;
+      },
+    );
+    assert.deepEqual(await store.list(), []);
+  });
+
   test('DOCKER_CONFIG is honoured when no directory is given', async () => {
     const cfgDir = mkdtempSync(join(tmp, 'docker-env-'));
     const old = process.env.DOCKER_CONFIG;
@@ -150,6 +163,19 @@ describe('token auth (JWT from our token server)', { skip: skipReg }, () => {
     const scopes = reg.token!.requests.slice(before).flatMap((r) => r.scopes);
     assert.ok(scopes.includes('repository:team/one:pull'), scopes.join(' '));
     assert.ok(scopes.includes('repository:team/two:pull,push'), scopes.join(' '));
+  });
+
+  test('pull with a wrong password: the token server refuses, a clear error, nothing stored', async () => {
+    const store = newStore();
+    await assert.rejects(
+      pullImage(`${reg.host}/public/app:1`, { store, registryOptions: { credentials: async () => ({ username: 'bob', password: 'wrong' }), retryBaseMs: 10 } }),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'permission-denied');
+        assert.match(e.message, /authentication failed: incorrect username or password/);
+        return true;
+      },
+    );
+    assert.deepEqual(await store.list(), []);
   });
 
   test('anonymous pull of a private repository is refused', async () => {
