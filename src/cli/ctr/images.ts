@@ -129,7 +129,7 @@ async function doImport(ctx: Context, argv: string[]): Promise<number> {
 }
 
 async function doExport(ctx: Context, argv: string[]): Promise<number> {
-  const p = parseArgs(argv, { format: { kind: 'string' }, platform: { kind: 'string' }, 'all-platforms': { kind: 'bool' } });
+  const p = parseArgs(argv, { format: { kind: 'string' }, platform: { kind: 'string' } });
   need(p, 2, 'berth-ctr images export [--format oci|oci-dir|docker] [--platform P] OUT NAME...');
   const [out, ...names] = p.args as [string, ...string[]];
   let format = str(p, 'format') as ExportFormat | undefined;
