@@ -698,6 +698,31 @@ describe('berth-init', { skip }, () => {
     assert.equal(f.get('io'), 'best-effort: prio 4');
   });
 
+  test('EXEC: PATH search as execvp does it, default signals, empty mask', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'echo'), '#!/bin/sh\necho wrong\n', { mode: 0o644 }); // not executable
+    writeFileSync(join(dir, 'berthprog'), '#!/bin/sh\necho wrong\n', { mode: 0o644 });
+    const run = (args: string[], path: string) => runInit({ parent: [waitMode, op(Op.CLONE, 'clone', 0)], child: [execOp(args, { path })] });
+
+    // A non-executable match is skipped, and the search goes on.
+    const r1 = await run(['echo', 'found'], `${dir}:/nonexistent::/bin`);
+    assert.equal(r1.code, 0, JSON.stringify(r1));
+    assert.equal(r1.stdout, 'found\n');
+    // Only non-executable matches: EACCES, as execvp reports it.
+    const r2 = await run(['berthprog'], `/nonexistent:${dir}`);
+    assert.equal(r2.code, 1);
+    assert.deepEqual(r2.reports.at(-1), { t: 'error', step: 'exec berthprog', errno: 13, msg: 'Permission denied' });
+    // The plan's PATH, not ours: /bin is not searched unless the plan says so.
+    const r3 = await run(['echo', 'x'], dir.replace(/$/, '-none'));
+    assert.equal(r3.reports.at(-1)?.t, 'error');
+
+    // berth-init ignores SIGPIPE and the wait-mode first process blocks
+    // signals; the program gets neither.
+    const r4 = await run(['/bin/busybox', 'grep', '-E', '^Sig(Ign|Blk):', '/proc/self/status'], '/bin');
+    assert.equal(r4.code, 0, JSON.stringify(r4));
+    assert.equal(r4.stdout, 'SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n');
+  });
+
   test('leaves no mount on the host', () => {
     // Every mount above happened in a container process's own mount namespace.
     const leaked = readFileSync('/proc/self/mountinfo', 'utf8')
