@@ -159,7 +159,8 @@ export class Runtime {
       out.push({ dir: basename(mountpoint), fstype: 'cgroup', data: named ? `none,${named}` : e.controllers.join(','), hostPath: e.hostPath });
     }
     if (paths[''] && layout.unified) out.push({ dir: basename(layout.unified.mountpoint), fstype: 'cgroup2', data: '', hostPath: paths[''] });
-    return out.sort((a, b) => a.dir.localeCompare(b.dir));
+    // Not localeCompare: its first call loads ICU collation data (~40 ms here).
+    return out.sort((a, b) => (a.dir < b.dir ? -1 : a.dir > b.dir ? 1 : 0));
   }
 
   /**
