@@ -3,26 +3,16 @@
 // that name the failing step.
 
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import { constants as osConstants } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
 import { BerthError } from '../../common/errors.js';
+import { nativeBinary } from '../../common/native.js';
 import { encodeOp, encodePhase } from '../plan/encode.js';
 import { Op, type PlanOp, type Report } from '../plan/ops.js';
 
-/** Where berth-init lives: $BERTH_INIT, or native/build/ of this checkout. */
+/** Where berth-init lives: $BERTH_INIT, or the nearest native/build/. */
 export function initBinary(): string {
-  const env = process.env.BERTH_INIT;
-  if (env) return env;
-  // Works from src/runtime/init/*.ts (tsx) and from bin/*.js (bundle).
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const rel of ['../../../native/build/berth-init', '../native/build/berth-init']) {
-    const p = resolve(here, rel);
-    if (existsSync(p)) return p;
-  }
-  throw new BerthError('berth-runc', 'unavailable', `berth-init not found near ${here}; build it with "make -C native" or set BERTH_INIT`);
+  return nativeBinary('berth-init', 'BERTH_INIT');
 }
 
 export interface LaunchOptions {

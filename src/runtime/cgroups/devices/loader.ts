@@ -3,21 +3,13 @@
 // native/build/ of the checkout this file belongs to.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { nativeBinary } from '../../../common/native.js';
 import { cgroupError } from '../errors.js';
 
 export type DeviceFilterAttacher = (cgroupDir: string, program: Buffer) => void;
 
 export function cgbpfPath(): string {
-  const env = process.env['BERTH_CGBPF'];
-  if (env) return env;
-  const roots = [process.env['BERTH_ROOT_DIR'], join(dirname(fileURLToPath(import.meta.url)), '../../../..')];
-  for (const r of roots) {
-    if (r && existsSync(join(r, 'native/build/berth-cgbpf'))) return join(r, 'native/build/berth-cgbpf');
-  }
-  return join(roots[1]!, 'native/build/berth-cgbpf');
+  return nativeBinary('berth-cgbpf', 'BERTH_CGBPF');
 }
 
 export const attachWithHelper: DeviceFilterAttacher = (cgroupDir, program) => {

@@ -1,0 +1,29 @@
+// Finds Berth's native helpers (native/build/<name>): $<ENV> when set, else
+// the nearest native/build/ above this module, which works from the sources
+// (tsx), from the bundles in bin/, and from an installed copy alike.
+
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BerthError, type Layer } from './errors.js';
+
+const cache = new Map<string, string>();
+
+export function nativeBinary(name: string, envVar: string, layer: Layer = 'berth-runc'): string {
+  const env = process.env[envVar];
+  if (env) return env;
+  const hit = cache.get(name);
+  if (hit) return hit;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'native/build', name);
+    if (existsSync(candidate)) {
+      cache.set(name, candidate);
+      return candidate;
+    }
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  throw new BerthError(layer, 'unavailable', `${name} not found in a native/build/ above ${dirname(fileURLToPath(import.meta.url))}; build it with "make -C native" or set ${envVar}`);
+}
