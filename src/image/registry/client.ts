@@ -247,17 +247,17 @@ export class RegistryClient {
       }
       const status = res.statusCode ?? 0;
       if (status === 401 && !authRetried) {
+        // Once: the token may have expired or lack a scope the challenge
+        // names, or the endpoint may only now ask for auth.
         authRetried = true;
-        const before = this.auth.hasChallenge(ep.base.origin);
         const c = this.auth.setChallenge(ep.base.origin, res.headers['www-authenticate']);
         if (c) {
           discard(res);
           this.auth.invalidate(ep.base.origin, scopes);
           const extra = challengeScopes(c).filter((s) => !scopes.includes(s));
           if (extra.length) scopes = [...scopes, ...extra];
-          if (!before || c.scheme === 'bearer' || c.scheme === 'basic') continue;
+          continue;
         }
-        return res;
       }
       if (status === 401) {
         (res as IncomingMessage & { authHint?: string }).authHint = await this.auth.explain401(ep.base.origin, ep.authKey);
