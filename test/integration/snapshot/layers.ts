@@ -139,6 +139,10 @@ export function lstatOr(p: string): ReturnType<typeof lstatSync> | undefined {
   try { return lstatSync(p); } catch { return undefined; }
 }
 
+export function haveAttrTools(): boolean {
+  return existsSync('/usr/bin/setfattr') && existsSync('/usr/bin/getfattr');
+}
+
 export function getXattr(path: string, name: string): string | undefined {
   try {
     return execFileSync('getfattr', ['-h', '--only-values', '-n', name, path], { encoding: 'latin1', stdio: ['ignore', 'pipe', 'ignore'] });

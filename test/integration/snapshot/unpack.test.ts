@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readlinkSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { openSnapshotter, unpackImage, prepareContainerRootfs, mountAll, unmountAll, chainIds, type Snapshotter } from '../../../src/snapshot/index.js';
-import { busyboxEntries, getXattr, gzip, haveZstdCli, ls, lstatOr, makeTar, MemoryStore, sha256, T0, tempRoot, zstd, type TarEntry } from './layers.js';
+import { busyboxEntries, getXattr, haveAttrTools, gzip, haveZstdCli, ls, lstatOr, makeTar, MemoryStore, sha256, T0, tempRoot, zstd, type TarEntry } from './layers.js';
 import { haveBusybox } from '../../helpers/busybox.js';
 
 const T1 = new Date('2021-06-07T08:09:10Z');
@@ -122,7 +122,9 @@ function checkMerged(m: string, driver: string): void {
 }
 
 for (const driver of ['overlayfs', 'native'] as const) {
-  describe(`unpack a multi-layer image (${driver})`, { skip: !isRoot ? 'needs root' : !haveBusybox() ? 'needs busybox-static' : false }, () => {
+  describe(`unpack a multi-layer image (${driver})`, {
+    skip: !isRoot ? 'needs root' : !haveBusybox() ? 'needs busybox-static' : !haveAttrTools() ? 'needs setfattr/getfattr (Debian package attr) for xattrs and opaque dirs' : false,
+  }, () => {
     const t = tempRoot();
     let sn: Snapshotter;
     const store = new MemoryStore();
