@@ -191,6 +191,8 @@ export class Runtime {
     }
 
     this.store.reserve(id);
+    const t0 = performance.now();
+    const step = (what: string) => this.log.debug(`create ${id}: ${what}`, { ms: Math.round((performance.now() - t0) * 10) / 10 });
     let mgr: CgroupManager | undefined;
     let pid = 0;
     try {
@@ -198,8 +200,10 @@ export class Runtime {
       // stdio given: execFileSync would otherwise copy mkfifo's stderr to ours,
       // and containerd's shim can hand us a read-only /dev/null as fd 2.
       execFileSync('mkfifo', ['-m', '0622', fifo], { stdio: ['ignore', 'ignore', 'pipe'] });
+      step('exec fifo made');
       mgr = this.manager({ id, cgroupsPath: spec.linux?.cgroupsPath });
       await createWithResources(mgr, withDefaultDevices(spec));
+      step('cgroups ready');
       const input: CreatePlanInput = {
         id, bundle, rootfs, spec, parentMode,
         consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
@@ -216,12 +220,14 @@ export class Runtime {
         parent: parentOps,
         child: (p) => {
           pid = p;
+          step(`berth-init cloned pid ${p}`);
           return compileChild(input, p);
         },
         stdio,
         untilReady: true,
         onWarn: (step, msg) => this.log.warn(`${step}: ${msg}`),
         onSync: async (tag, p) => {
+          step(`sync ${tag}`);
           if (tag !== 'createRuntime') return;
           const state = hookState(input, 'creating', p);
           await runHooks(spec.hooks?.prestart, 'prestart', state);
@@ -229,6 +235,7 @@ export class Runtime {
         },
       });
       pid = launched.pid;
+      step('container ready');
       const ps = procStat(pid);
       if (!ps) throw new BerthError('berth-runc', 'internal', 'container process exited during create');
       const rec: ContainerRecord = {
@@ -243,6 +250,7 @@ export class Runtime {
       };
       this.store.save(rec);
       if (opts.pidFile) writeFileAtomicSync(resolve(opts.pidFile), String(pid));
+      step('state saved');
       return { rec, launched };
     } catch (e) {
       if (pid) {
