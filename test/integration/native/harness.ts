@@ -3,13 +3,17 @@
 // 'pipe' entries are unix socketpairs), and the JSON-line reports come back
 // on it.
 
-import { spawn, type StdioOptions } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type StdioOptions } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
 import { encodeOp, encodePhase } from '../../../src/runtime/plan/encode.js';
 import { Op, type PlanOp, type Report } from '../../../src/runtime/plan/ops.js';
+import { makeBundleDir } from '../../helpers/busybox.js';
 
 const repo = process.env.BERTH_ROOT_DIR ?? resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const INIT = join(repo, 'native/build/berth-init');
@@ -222,3 +226,64 @@ export function rootfsOps(rootfs: string, opts: { beforePivot?: PlanOp[]; hostna
 }
 
 export const NS_ALL = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET;
+
+export const waitMode = op(Op.PARENT_MODE, 'parent mode', 'wait');
+export const sh = (script: string, opts?: Parameters<typeof execOp>[1]) => execOp(['/bin/sh', '-c', script], opts);
+
+// Temp dirs and rootfs bundles, removed when the test file is done.
+const cleanups: (() => void)[] = [];
+after(() => {
+  for (const c of cleanups.reverse()) c();
+});
+
+export function bundle(): { dir: string; rootfs: string } {
+  const b = makeBundleDir('berth-init-test-');
+  cleanups.push(b.cleanup);
+  return b;
+}
+
+export function tempDir(prefix = 'berth-init-host-'): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  cleanups.push(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+/** Every mount of these tests happens in a container's own mount namespace. */
+export function assertNoHostMounts(): void {
+  const leaked = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('berth-init-test-') || l.includes('berth-init-host-'));
+  assert.deepEqual(leaked, []);
+}
+
+export const noPython =
+  spawnSync('python3', ['-c', 'import socket; socket.recv_fds'], { stdio: 'ignore' }).status === 0
+    ? undefined
+    : 'needs python3 >= 3.9 to receive descriptors (Node.js cannot receive SCM_RIGHTS)';
+
+/** A descriptor receiver on a unix socket (fdrecv.py), listening when this resolves. */
+export async function fdReceiver(path: string, mode: 'console' | 'seccomp'): Promise<{ result: Promise<Record<string, string>> }> {
+  const py = spawn('python3', [join(dirname(fileURLToPath(import.meta.url)), 'fdrecv.py'), path, mode], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  py.stdout.setEncoding('utf8');
+  await new Promise<void>((res, rej) => {
+    py.stdout.on('data', (d: string) => {
+      out += d;
+      if (out.includes('listening\n')) res();
+    });
+    py.on('exit', () => rej(new Error(`fdrecv.py exited early: ${out}`)));
+  });
+  const timer = setTimeout(() => py.kill('SIGKILL'), 15000);
+  // Wrapped: an async function's returned promise would be awaited with it.
+  return {
+    result: new Promise((res) =>
+      py.on('close', () => {
+        clearTimeout(timer);
+        const last = out.trim().split('\n').at(-1) ?? '{}';
+        res(last === 'listening' ? { error: 'nothing received' } : (JSON.parse(last) as Record<string, string>));
+      }),
+    ),
+  };
+}

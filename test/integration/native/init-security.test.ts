@@ -1,0 +1,217 @@
+// berth-init's security properties, each observed from outside: symlinks in
+// the rootfs cannot redirect anything out of it, no host descriptor reaches the
+// container, the init runs from a sealed memfd and is not dumpable, and the
+// program starts with a clean signal state and the plan's PATH.
+
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import {
+  chownSync,
+  closeSync,
+  constants,
+  existsSync,
+  lstatSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { Op } from '../../../src/runtime/plan/ops.js';
+import {
+  CLONE_NEWNS,
+  CLONE_NEWPID,
+  MS_BIND,
+  NS_ALL,
+  S_IFCHR,
+  assertNoHostMounts,
+  bundle,
+  execOp,
+  facts,
+  op,
+  rootfsOps,
+  runInit,
+  sh,
+  skipReason,
+  startInit,
+  tempDir,
+  waitMode,
+} from './harness.js';
+
+const skip = skipReason();
+
+describe('berth-init: security by construction', { skip }, () => {
+  test('a symlink in the rootfs cannot send a mount, node or link outside it', async () => {
+    const { rootfs } = bundle();
+    const hostA = tempDir();
+    const hostB = tempDir();
+    const hostC = tempDir();
+    const hostD = tempDir();
+    const src = tempDir();
+    writeFileSync(join(src, 'marker'), 'from-source\n');
+    symlinkSync(hostA, join(rootfs, 'evil')); // absolute, dangling inside the rootfs
+    symlinkSync('../../../../../../../..' + hostB, join(rootfs, 'evil2')); // relative, climbing
+    symlinkSync('/etc', join(rootfs, 'evil3')); // absolute, existing inside the rootfs
+    symlinkSync(hostC, join(rootfs, 'evildev'));
+    symlinkSync(hostD, join(rootfs, 'evillink'));
+    const r = await runInit({
+      parent: [waitMode, op(Op.CLONE, 'clone', CLONE_NEWNS | CLONE_NEWPID)],
+      child: [
+        ...rootfsOps(rootfs, {
+          beforePivot: [
+            op(Op.MOUNT_IN_ROOT, 'mount tmpfs on /evil', 'tmpfs', '/evil', 'tmpfs', 0, '', 'dir', 0, 0),
+            op(Op.MOUNT_IN_ROOT, 'mount tmpfs on /evil2/sub', 'tmpfs', '/evil2/sub', 'tmpfs', 0, '', 'dir', 0, 0),
+            op(Op.MOUNT_IN_ROOT, 'bind on /evil3', src, '/evil3', '', MS_BIND, '', 'dir', 0, 0),
+            op(Op.MKNOD_IN_ROOT, 'mknod /evildev/null', '/evildev/null', S_IFCHR | 0o666, 1, 3, 0, 0),
+            op(Op.SYMLINK_IN_ROOT, 'symlink /evillink/l', '/x', '/evillink/l'),
+          ],
+        }),
+        sh(
+          [
+            `echo a=$(grep -c ' ${hostA} tmpfs ' /proc/mounts)`,
+            `echo b=$(grep -c ' ${hostB}/sub tmpfs ' /proc/mounts)`,
+            'echo marker=$(cat /etc/marker)',
+            `echo dev=$(stat -c %F ${hostC}/null)`,
+            `echo link=$(readlink ${hostD}/l)`,
+            'touch /evil/inside /evil2/sub/inside && echo touched=yes',
+          ].join('; '),
+        ),
+      ],
+    });
+    assert.equal(r.code, 0, JSON.stringify(r));
+    const f = facts(r.stdout);
+    assert.equal(f.get('a'), '1');
+    assert.equal(f.get('b'), '1');
+    assert.equal(f.get('marker'), 'from-source');
+    assert.equal(f.get('dev'), 'character special file');
+    assert.equal(f.get('link'), '/x');
+    assert.equal(f.get('touched'), 'yes');
+    // The host's directories saw nothing; what was made is inside the rootfs.
+    for (const d of [hostA, hostB, hostC, hostD]) assert.deepEqual(readdirSync(d), [], d);
+    assert.ok(statSync(join(rootfs, hostA)).isDirectory());
+    assert.ok(statSync(join(rootfs, hostB, 'sub')).isDirectory());
+    assert.ok(lstatSync(join(rootfs, hostC, 'null')).isCharacterDevice());
+    assert.equal(readlinkSync(join(rootfs, hostD, 'l')), '/x');
+    assert.ok(!existsSync(join(rootfs, 'etc', 'marker')), 'the bind went on the rootfs /etc, in the container only');
+  });
+
+  test('no host descriptor reaches the container; preserved ones do', async () => {
+    const { rootfs } = bundle();
+    const dir = tempDir();
+    writeFileSync(join(dir, 'leak'), 'secret\n');
+    writeFileSync(join(dir, 'keep'), 'kept\n');
+    const leak = openSync(join(dir, 'leak'), 'r');
+    const keep = openSync(join(dir, 'keep'), 'r');
+    // The container's program sleeps; its descriptors and cwd are read from
+    // the host, so that nothing in the container perturbs what is observed.
+    const observe = async (o: { preserve: number; planFd: number; stdio: ('ignore' | 'pipe' | number)[] }) => {
+      const s = startInit({
+        parent: [waitMode, op(Op.CLONE, 'clone', NS_ALL)],
+        child: [...rootfsOps(rootfs), op(Op.CHDIR, 'chdir /', '/'), execOp(['/bin/busybox', 'sleep', '30'], { preserveFds: o.preserve })],
+        stdio: o.stdio,
+        planFd: o.planFd,
+        extra: [leak],
+      });
+      await s.released; // exec'd
+      const pid = s.pid!;
+      const fds = readdirSync(`/proc/${pid}/fd`).map(Number).sort((x, y) => x - y);
+      const targets = fds.map((fd) => readlinkSync(`/proc/${pid}/fd/${fd}`));
+      const cwd = statSync(`/proc/${pid}/cwd`);
+      const root = statSync(`/proc/${pid}/root`);
+      process.kill(pid, 'SIGKILL');
+      const r = await s.done;
+      assert.equal(r.code, 137);
+      return { fds, targets, cwdIsRoot: cwd.ino === root.ino && cwd.dev === root.dev, rootIno: root.ino };
+    };
+    try {
+      // The plan socket at 3, a stray inherited descriptor at 4.
+      const a = await observe({ preserve: 0, planFd: 3, stdio: ['ignore', 'pipe', 'pipe'] });
+      assert.deepEqual(a.fds, [0, 1, 2]);
+      // Its cwd is its root, which is the rootfs directory.
+      assert.ok(a.cwdIsRoot);
+      assert.equal(a.rootIno, statSync(rootfs).ino);
+      // --preserve-fds 1: fd 3 is the container's, the plan socket at 4, a stray at 5.
+      const b = await observe({ preserve: 1, planFd: 4, stdio: ['ignore', 'pipe', 'pipe', keep] });
+      assert.deepEqual(b.fds, [0, 1, 2, 3]);
+      assert.equal(b.targets[3], join(dir, 'keep'));
+    } finally {
+      closeSync(leak);
+      closeSync(keep);
+    }
+  });
+
+  test('runs from a sealed memfd, non-dumpable, and waits for start on the exec fifo', async () => {
+    // Run unprivileged, so that the kernel's view of "dumpable" shows in the
+    // ownership of /proc/<pid> (a non-dumpable process's files belong to root).
+    const dir = tempDir();
+    chownSync(dir, 1000, 1000);
+    const fifo = join(dir, 'exec.fifo');
+    execFileSync('mkfifo', ['-m', '0600', fifo]);
+    chownSync(fifo, 1000, 1000);
+    const s = startInit({
+      parent: [waitMode, op(Op.OPEN_EXEC_FIFO, 'open exec fifo', fifo), op(Op.CLONE, 'clone', 0)],
+      child: [op(Op.WAIT_START, 'wait for start'), execOp(['/bin/busybox', 'echo', 'started'])],
+      uid: 1000,
+      gid: 1000,
+    });
+    await s.waitFor((r) => r.t === 'ready');
+    const pid = s.pid!;
+    assert.ok(pid > 0);
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    assert.match(status, /^Uid:\s+1000\s/m);
+    // A non-dumpable process's /proc files belong to root whoever runs it.
+    assert.equal(statSync(`/proc/${pid}/environ`).uid, 0, 'the container process is dumpable');
+    assert.equal(statSync(`/proc/${s.initPid}/environ`).uid, 0, 'the first process is dumpable');
+    assert.match(readlinkSync(`/proc/${pid}/exe`), /^\/memfd:berth-init/);
+    assert.throws(() => openSync(`/proc/${pid}/exe`, constants.O_WRONLY), /ETXTBSY|EPERM|EACCES/);
+    // The seals hold even for a writer that got in some other way.
+    const ro = openSync(`/proc/${pid}/exe`, constants.O_RDONLY);
+    closeSync(ro);
+    // Not started yet: nothing ran.
+    await new Promise((res) => setTimeout(res, 100));
+    // `start`: open the fifo for reading, which completes the init's open.
+    const fd = openSync(fifo, constants.O_RDONLY);
+    const b = Buffer.alloc(8);
+    const n = readSync(fd, b);
+    closeSync(fd);
+    assert.equal(b.subarray(0, n).toString(), '0');
+    const r = await s.done;
+    await s.released;
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, 'started\n');
+  });
+
+  test('EXEC: PATH search as execvp does it, default signals, empty mask', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'echo'), '#!/bin/sh\necho wrong\n', { mode: 0o644 }); // not executable
+    writeFileSync(join(dir, 'berthprog'), '#!/bin/sh\necho wrong\n', { mode: 0o644 });
+    const run = (args: string[], path: string) => runInit({ parent: [waitMode, op(Op.CLONE, 'clone', 0)], child: [execOp(args, { path })] });
+
+    // A non-executable match is skipped, and the search goes on.
+    const r1 = await run(['echo', 'found'], `${dir}:/nonexistent::/bin`);
+    assert.equal(r1.code, 0, JSON.stringify(r1));
+    assert.equal(r1.stdout, 'found\n');
+    // Only non-executable matches: EACCES, as execvp reports it.
+    const r2 = await run(['berthprog'], `/nonexistent:${dir}`);
+    assert.equal(r2.code, 1);
+    assert.deepEqual(r2.reports.at(-1), { t: 'error', step: 'exec berthprog', errno: 13, msg: 'Permission denied' });
+    // The plan's PATH, not ours: /bin is not searched unless the plan says so.
+    const r3 = await run(['echo', 'x'], dir.replace(/$/, '-none'));
+    assert.equal(r3.reports.at(-1)?.t, 'error');
+
+    // berth-init ignores SIGPIPE and the wait-mode first process blocks
+    // signals; the program gets neither.
+    const r4 = await run(['/bin/busybox', 'grep', '-E', '^Sig(Ign|Blk):', '/proc/self/status'], '/bin');
+    assert.equal(r4.code, 0, JSON.stringify(r4));
+    assert.equal(r4.stdout, 'SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n');
+  });
+
+  test('leaves no mount on the host', () => {
+    assertNoHostMounts();
+  });
+});
