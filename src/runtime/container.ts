@@ -290,12 +290,17 @@ export class Runtime {
     try {
       const buf = Buffer.alloc(1);
       for (let i = 0; ; i++) {
+        // Liveness is sampled before the read: a fast program (`true`) can
+        // take the fifo, exec and exit between a read and a later check, and
+        // its byte is still there to read; only a process that was gone
+        // before a read that found nothing never started.
+        const alive = i % 50 !== 0 || isAlive(rec);
         try {
           if (readSync(fd, buf, 0, 1, null) === 1) break;
         } catch (e) {
           if (errnoOf(e) !== 'EAGAIN') throw e;
         }
-        if (i % 50 === 0 && !isAlive(rec)) throw new BerthError('berth-runc', 'failed-precondition', 'cannot start a container that has stopped');
+        if (!alive) throw new BerthError('berth-runc', 'failed-precondition', 'cannot start a container that has stopped');
         sleep(1);
       }
     } finally {
