@@ -31,10 +31,12 @@ writeFileSync(join(bin, 'package.json'), '{ "type": "commonjs" }\n');
 function launcher(name, target, tls) {
   const file = join(bin, name);
   writeFileSync(file, `#!/bin/sh
-# ${name} launcher, written by scripts/build.mjs.
+# ${name} launcher, written by scripts/build.mjs (node: the one that built it, else PATH's).
 ${tls ? '' : 'unset NODE_EXTRA_CA_CERTS\n'}self=$0
 [ -L "$self" ] && self=$(readlink -f "$self")
-exec node "\${self%/*}/${target}" "$@"
+node=${process.execPath}
+[ -x "$node" ] || node=node
+exec "$node" "\${self%/*}/${target}" "$@"
 `);
   chmodSync(file, 0o755);
 }
