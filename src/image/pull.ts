@@ -9,7 +9,7 @@ import { BerthError, isBerthError } from '../common/errors.js';
 import type { ContentStore, Descriptor } from './content/types.js';
 import { isNonDistributable } from './media.js';
 import { MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, parseImageConfig, parseManifest, type ImageConfig, type ImageManifest } from './manifest.js';
-import { hostPlatform, normalizePlatform, parsePlatform, selectManifest, type NormalPlatform } from './platform.js';
+import { formatPlatform, hostPlatform, normalizePlatform, parsePlatform, platformScore, selectManifest, type NormalPlatform } from './platform.js';
 import { formatReference, parseDockerRef, pullTarget, type Reference } from './reference.js';
 import { RegistryClient, type RegistryOptions } from './registry/client.js';
 
@@ -44,6 +44,12 @@ export interface PullOptions {
   store: ContentStore;
   /** "linux/arm64/v8" or a platform object; default the host's. */
   platform?: string | NormalPlatform;
+  /**
+   * Refuse a single-platform image of another platform (as `docker pull
+   * --platform` does); by default such an image is taken as it is, since
+   * nothing else can be chosen.
+   */
+  requirePlatform?: boolean;
   /** Layers downloaded at once; default 3. */
   concurrency?: number;
   progress?: (e: PullProgress) => void;
@@ -160,6 +166,12 @@ export async function pullImage(ref: string | Reference, opts: PullOptions): Pro
   }
   await addSourceLabel(store, config.digest, r.domain, repo);
   const imageConfig = parseImageConfig(await store.readBytes(config.digest, MAX_CONFIG_SIZE), { what: `config of ${name}` });
+  if (opts.requirePlatform && manifestDesc.digest === target.digest) {
+    const have = { os: imageConfig.os, architecture: imageConfig.architecture, variant: imageConfig.variant };
+    if (platformScore(want, have) === undefined) {
+      throw new BerthError('image', 'not-found', `${name} was found but does not match the specified platform: wanted ${formatPlatform(want)}, actual: ${formatPlatform(have)}`);
+    }
+  }
   const diffIds = imageConfig.rootfs?.diff_ids;
   if (Array.isArray(diffIds) && diffIds.length !== layers.length) {
     throw new BerthError('image', 'invalid-argument', `${name}: the manifest lists ${layers.length} layers but the config ${diffIds.length} diff ids`);

@@ -72,6 +72,8 @@ test('push a busybox image, pull it back, identical bytes and Docker-style progr
     assert.ok(st.includes('Verifying Checksum'), st.join(','));
     assert.deepEqual(st.slice(-2), ['Download complete', 'Pull complete']);
   }
+  const big = events.filter((e) => e.digest === img.layers[0]!.digest && e.status === 'Downloading');
+  assert.ok(big.length > 0 && big.every((e) => e.total === img.layers[0]!.size && e.current! > 0 && e.current! < e.total!));
   // Source labels let a later push mount instead of upload.
   const info = await dst.info(img.layers[0]!.digest);
   assert.equal(info.labels[`containerd.io/distribution.source.${reg.host}`], 'test/busybox');
@@ -165,6 +167,20 @@ test('pushing an image whose blobs are not in the store is a clear error, and no
   );
   const client = new RegistryClient(reg.host, noCreds);
   await assert.rejects(client.resolve('test/incomplete', '1'), /manifest unknown/);
+});
+
+test('a single-platform image of another platform is refused with requirePlatform, else taken', { skip }, async () => {
+  const arch = hostArch() === 'amd64' ? 's390x' : 'amd64';
+  const img = buildImage({ label: 'foreign-arch', arch });
+  const src = newStore();
+  await storeImage(src, img);
+  await pushImage(`${reg.host}/test/single:1`, { store: src, target: img.manifest, registryOptions: noCreds });
+  await assert.rejects(
+    pullImage(`${reg.host}/test/single:1`, { store: newStore(), registryOptions: noCreds, platform: `linux/${hostArch()}`, requirePlatform: true }),
+    (e: Error & { code?: string }) => e.code === 'not-found' && /does not match the specified platform: wanted linux\/\w+, actual: linux\//.test(e.message),
+  );
+  const res = await pullImage(`${reg.host}/test/single:1`, { store: newStore(), registryOptions: noCreds, platform: `linux/${hostArch()}` });
+  assert.equal(res.platform.architecture, arch);
 });
 
 test('a missing tag is a clear not-found error', { skip }, async () => {
