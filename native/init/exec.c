@@ -97,7 +97,7 @@ static int reset_signals(void)
 
 /* Every descriptor from `lo` up is marked close-on-exec (not closed: the
  * plan socket must stay usable to report a failing execve). */
-static int cloexec_from(unsigned int lo)
+int cloexec_from(unsigned int lo)
 {
 	if (syscall(SYS_close_range, lo, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
 		return 0;

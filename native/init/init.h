@@ -189,6 +189,9 @@ int op_seccomp_load(const struct op *op);
 int op_sync(const struct op *op);
 int op_wait_start(const struct op *op);
 int op_exec(const struct op *op);
+/* Mark every descriptor from lo up close-on-exec (close_range, or one by one
+ * where a seccomp profile refuses close_range). */
+int cloexec_from(unsigned int lo);
 
 /* util.c */
 int write_all(int fd, const void *buf, size_t len);

@@ -56,7 +56,11 @@ static void __attribute__((noreturn)) exec_program(const struct program *p, int 
 		signal(sig, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) {
+	/* Exactly three descriptors: the state, the capture pipe twice. Ours
+	 * are close-on-exec already; anything else inherited (the container's
+	 * preserved fds, a runtime's stray one) is not the hook's business. */
+	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0 ||
+	    cloexec_from(3) < 0) {
 		err = errno;
 	} else if (p->path) {
 		execve(p->path, p->argv, p->envp ? p->envp : environ);

@@ -4,7 +4,7 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Op } from '../../../src/runtime/plan/ops.js';
 import { encodeOp, encodePhase } from '../../../src/runtime/plan/encode.js';
@@ -150,6 +150,20 @@ describe('berth-init: plan protocol and reports', { skip }, () => {
     });
     assert.equal(r4.code, 1);
     assert.deepEqual(r4.reports.at(-1), { t: 'error', step: 'hook missing', errno: 2, msg: 'exec /nonexistent/hook: No such file or directory' });
+
+    // A hook gets stdin, stdout and stderr only: not a descriptor the
+    // container process inherited (here a stray one at 4).
+    const stray = openSync('/dev/null', 'r');
+    try {
+      const r5 = await runInit({
+        parent: [waitMode, op(Op.CLONE, 'clone', 0)],
+        child: [hook('hook fds', 5, 'for n in 3 4 5 6 7 8 9; do [ -e /proc/$$/fd/$n ] && echo has$n; done; exit 1'), execOp(['/bin/true'])],
+        extra: [stray],
+      });
+      assert.deepEqual(r5.reports.at(-1), { t: 'error', step: 'hook fds', errno: 0, msg: 'exit status 1' });
+    } finally {
+      closeSync(stray);
+    }
   });
 
   test('seccomp: a rule makes mkdir fail with EPERM; an unknown syscall is a warning', async () => {
