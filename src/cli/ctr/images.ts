@@ -129,14 +129,14 @@ async function doImport(ctx: Context, argv: string[]): Promise<number> {
 }
 
 async function doExport(ctx: Context, argv: string[]): Promise<number> {
-  const p = parseArgs(argv, { format: { kind: 'string' }, platform: { kind: 'string' } });
+  const p = parseArgs(argv, { format: { kind: 'string' }, platform: { kind: 'string' }, 'keep-docker-media-types': { kind: 'bool' } });
   need(p, 2, 'berth-ctr images export [--format oci|oci-dir|docker] [--platform P] OUT NAME...');
   const [out, ...names] = p.args as [string, ...string[]];
   let format = str(p, 'format') as ExportFormat | undefined;
   if (format !== undefined && !['oci', 'oci-dir', 'docker'].includes(format)) throw usageError(`--format must be oci, oci-dir or docker, not "${format}"`);
   if (!format) format = out.endsWith('/') || (existsSync(out) && statSync(out).isDirectory()) ? 'oci-dir' : 'oci';
   const platform = str(p, 'platform') ? parsePlatform(str(p, 'platform')!) : undefined;
-  const r = await exportImages(ctx, names, out, { format, platform });
+  const r = await exportImages(ctx, names, out, { format, platform, keepDockerMediaTypes: bool(p, 'keep-docker-media-types') });
   ctx.io.out(`exported ${r.images} image(s), ${r.blobs} blob(s) to ${out}\n`);
   return 0;
 }

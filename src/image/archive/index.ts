@@ -140,7 +140,7 @@ export async function exportImages(
   svc: ImageServices,
   names: string[],
   out: string,
-  opts: { format?: ExportFormat; platform?: NormalPlatform } = {},
+  opts: { format?: ExportFormat; platform?: NormalPlatform; keepDockerMediaTypes?: boolean } = {},
 ): Promise<ExportResult> {
   if (names.length === 0) throw new BerthError('image', 'invalid-argument', 'export: no images named');
   const images = names.map((n) => {
@@ -148,7 +148,8 @@ export async function exportImages(
     return { name: r.name, target: r.target };
   });
   const format = opts.format ?? 'oci';
-  if (format === 'oci-dir') return exportOciDir(svc.content, images, out, { platform: opts.platform });
+  const o = { platform: opts.platform, keepDockerMediaTypes: opts.keepDockerMediaTypes };
+  if (format === 'oci-dir') return exportOciDir(svc.content, images, out, o);
   if (format === 'docker') return exportDockerArchive(svc.content, images, out, { platform: opts.platform });
-  return exportOciTar(svc.content, images, out, { platform: opts.platform });
+  return exportOciTar(svc.content, images, out, o);
 }

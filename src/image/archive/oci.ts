@@ -10,7 +10,7 @@ import { copyFile, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/p
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as tar from 'tar-stream';
 import { BerthError, errnoOf } from '../../common/errors.js';
 import { writeFileAtomic } from '../../common/atomic.js';
@@ -35,6 +35,51 @@ export interface ExportImage {
 export interface ExportOptions {
   /** Export only this platform's manifest of each image (the entry then points at the manifest). */
   platform?: NormalPlatform;
+  /**
+   * Keep Docker schema 2 manifests and lists as they are. By default they are
+   * rewritten with OCI media types (same config and layer bytes, new manifest
+   * digests), as `skopeo copy --format oci` does: skopeo's and umoci's OCI
+   * layout readers only look at OCI-typed entries.
+   */
+  keepDockerMediaTypes?: boolean;
+}
+
+const ociLayerFor: Record<string, string> = {
+  [MediaType.DockerLayer]: MediaType.OciLayer,
+  [MediaType.DockerLayerGzip]: MediaType.OciLayerGzip,
+  [MediaType.DockerLayerZstd]: MediaType.OciLayerZstd,
+  [MediaType.DockerLayerForeign]: MediaType.OciLayerNonDist,
+  [MediaType.DockerLayerForeignGzip]: MediaType.OciLayerNonDistGzip,
+};
+
+/** The OCI-typed twin of a Docker manifest or list (recursively); new documents go to `extra`. */
+async function toOci(store: LocalContentStore, d: Descriptor, extra: Map<string, Buffer>): Promise<Descriptor> {
+  if (!(isIndexType(d.mediaType) || isManifestType(d.mediaType)) || !(await store.has(d.digest))) return d;
+  const p = await readParsed(store, d);
+  let doc: Record<string, unknown>;
+  let mediaType: string;
+  if (p.kind === 'index') {
+    const children = await Promise.all((p.index.manifests as Descriptor[]).map((c) => toOci(store, c, extra)));
+    const changed = children.some((c, i) => c !== p.index.manifests[i]);
+    if (!changed && d.mediaType === MediaType.OciIndex) return d;
+    mediaType = MediaType.OciIndex;
+    doc = { schemaVersion: 2, mediaType, manifests: children, ...(p.index.annotations ? { annotations: p.index.annotations } : {}) };
+  } else {
+    if (d.mediaType !== MediaType.DockerManifest) return d;
+    const m = p.manifest;
+    mediaType = MediaType.OciManifest;
+    doc = {
+      schemaVersion: 2,
+      mediaType,
+      config: { ...m.config, mediaType: m.config.mediaType === MediaType.DockerConfig ? MediaType.OciConfig : m.config.mediaType },
+      layers: m.layers.map((l) => ({ ...l, mediaType: ociLayerFor[l.mediaType] ?? l.mediaType })),
+      ...(m.annotations ? { annotations: m.annotations } : {}),
+    };
+  }
+  const bytes = Buffer.from(JSON.stringify(doc));
+  const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  extra.set(digest, bytes);
+  return { ...d, mediaType, digest, size: bytes.length };
 }
 
 export interface ExportResult {
@@ -52,9 +97,18 @@ function annotated(img: ExportImage, desc: Descriptor): Descriptor {
 }
 
 /** The index entries and the blobs (deduplicated, present ones only) to export. */
-async function plan(store: LocalContentStore, images: ExportImage[], opts: ExportOptions): Promise<{ entries: Descriptor[]; blobs: Descriptor[] }> {
+interface Plan {
+  entries: Descriptor[];
+  /** Blobs copied from the store. */
+  blobs: Descriptor[];
+  /** Documents made for the export (OCI twins of Docker manifests). */
+  extra: Map<string, Buffer>;
+}
+
+async function plan(store: LocalContentStore, images: ExportImage[], opts: ExportOptions): Promise<Plan> {
   const entries: Descriptor[] = [];
   const blobs = new Map<string, Descriptor>();
+  const extra = new Map<string, Buffer>();
   for (const img of images) {
     let root = img.target;
     if (opts.platform) {
@@ -64,11 +118,18 @@ async function plan(store: LocalContentStore, images: ExportImage[], opts: Expor
         root.platform = { os: r.config.os, architecture: r.config.architecture, ...(r.config.variant ? { variant: r.config.variant } : {}) };
       }
     }
-    entries.push(annotated(img, root));
-    for (const d of await walkImage(store, root, { missingOk: true })) blobs.set(d.digest, d);
-    if (!blobs.has(root.digest)) throw new BerthError('image', 'not-found', `image ${img.name}: content ${root.digest} is missing`);
+    const walked = await walkImage(store, root, { missingOk: true });
+    if (!walked.some((d) => d.digest === root.digest)) throw new BerthError('image', 'not-found', `image ${img.name}: content ${root.digest} is missing`);
+    const converted = opts.keepDockerMediaTypes ? root : await toOci(store, root, extra);
+    entries.push(annotated(img, converted));
+    for (const d of walked) {
+      // A Docker manifest replaced by its OCI twin need not travel.
+      if (converted !== root && (isIndexType(d.mediaType) || isManifestType(d.mediaType)) && d.mediaType.startsWith('application/vnd.docker.')) continue;
+      blobs.set(d.digest, d);
+    }
   }
-  return { entries, blobs: [...blobs.values()] };
+  for (const d of extra.keys()) blobs.delete(d);
+  return { entries, blobs: [...blobs.values()], extra };
 }
 
 function indexDoc(entries: Descriptor[]): string {
@@ -78,7 +139,7 @@ function indexDoc(entries: Descriptor[]): string {
 
 /** Writes (or adds to) an OCI layout directory. Entries with the same ref name as an exported one are replaced. */
 export async function exportOciDir(store: LocalContentStore, images: ExportImage[], dir: string, opts: ExportOptions = {}): Promise<ExportResult> {
-  const { entries, blobs } = await plan(store, images, opts);
+  const { entries, blobs, extra } = await plan(store, images, opts);
   await mkdir(dir, { recursive: true });
   let existing: Descriptor[] = [];
   if (existsSync(join(dir, 'index.json'))) {
@@ -105,16 +166,22 @@ export async function exportOciDir(store: LocalContentStore, images: ExportImage
     await rename(tmp, dst);
     bytes += d.size;
   }
+  for (const [digest, data] of extra) {
+    const [alg, hex] = digest.split(':') as [string, string];
+    await mkdir(join(dir, 'blobs', alg), { recursive: true });
+    await writeFileAtomic(join(dir, 'blobs', alg, hex), data);
+    bytes += data.length;
+  }
   await writeFileAtomic(join(dir, 'oci-layout'), OCI_LAYOUT);
   await writeFileAtomic(join(dir, 'index.json'), indexDoc([...existing, ...entries]));
-  return { images: entries.length, blobs: blobs.length, bytes };
+  return { images: entries.length, blobs: blobs.length + extra.size, bytes };
 }
 
 const EPOCH = new Date(0);
 
 /** Writes an OCI layout tar (what `skopeo copy ... oci-archive:FILE` reads), atomically. */
 export async function exportOciTar(store: LocalContentStore, images: ExportImage[], file: string, opts: ExportOptions = {}): Promise<ExportResult> {
-  const { entries, blobs } = await plan(store, images, opts);
+  const { entries, blobs, extra } = await plan(store, images, opts);
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const pack = tar.pack();
   const out = createWriteStream(tmp, { mode: 0o644 });
@@ -124,7 +191,7 @@ export async function exportOciTar(store: LocalContentStore, images: ExportImage
     const add = (name: string, data: string | Buffer) =>
       new Promise<void>((res, rej) => pack.entry({ name, mode: 0o644, mtime: EPOCH }, data, (e) => (e ? rej(e) : res())));
     await add('oci-layout', OCI_LAYOUT);
-    const dirs = new Set(blobs.map((d) => d.digest.split(':')[0]!));
+    const dirs = new Set([...blobs.map((d) => d.digest), ...extra.keys()].map((d) => d.split(':')[0]!));
     await new Promise<void>((res, rej) => pack.entry({ name: 'blobs/', type: 'directory', mode: 0o755, mtime: EPOCH }, (e) => (e ? rej(e) : res())));
     for (const alg of dirs) {
       await new Promise<void>((res, rej) => pack.entry({ name: `blobs/${alg}/`, type: 'directory', mode: 0o755, mtime: EPOCH }, (e) => (e ? rej(e) : res())));
@@ -135,6 +202,11 @@ export async function exportOciTar(store: LocalContentStore, images: ExportImage
       const entry = pack.entry({ name: `blobs/${alg}/${hex}`, size, mode: 0o644, mtime: EPOCH });
       await pipeline(createReadStream(store.blobPath(d.digest)), entry);
       bytes += size;
+    }
+    for (const [digest, data] of extra) {
+      const [alg, hex] = digest.split(':') as [string, string];
+      await add(`blobs/${alg}/${hex}`, data);
+      bytes += data.length;
     }
     await add('index.json', indexDoc(entries));
     pack.finalize();
@@ -148,7 +220,7 @@ export async function exportOciTar(store: LocalContentStore, images: ExportImage
     await unlink(tmp).catch(() => undefined);
     throw e;
   }
-  return { images: entries.length, blobs: blobs.length, bytes };
+  return { images: entries.length, blobs: blobs.length + extra.size, bytes };
 }
 
 /**

@@ -270,3 +270,42 @@ test('hostile archives: a lying blob, a traversal path, a missing blob, a wrong 
     t.cleanup();
   }
 });
+
+test('Docker schema 2 images export as OCI twins that skopeo and umoci read; --keep-docker-media-types keeps them', { skip: toolsMissing }, async () => {
+  const { buildImage, storeImage } = await import('../../helpers/registry.js');
+  const t = tempDir();
+  const s = openServices(join(t.dir, 'root'));
+  try {
+    const img = buildImage({ format: 'docker' });
+    await storeImage(s.content, img);
+    s.images.put('docker/typed:1', img.manifest);
+    const layout = join(t.dir, 'layout');
+    await exportImages(s, ['docker/typed:1'], layout, { format: 'oci-dir' });
+    const idx = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8'));
+    assert.equal(idx.manifests[0].mediaType, MediaType.OciManifest);
+    const raw = JSON.parse(run('skopeo', ['inspect', '--raw', `oci:${layout}:1`]));
+    assert.equal(raw.config.mediaType, MediaType.OciConfig);
+    assert.equal(raw.config.digest, img.config.digest, 'same config bytes');
+    assert.deepEqual(raw.layers.map((l: { digest: string }) => l.digest), img.layers.map((l) => l.digest), 'same layer bytes');
+    assert.equal(raw.layers[0].mediaType, MediaType.OciLayerGzip);
+    run('umoci', ['unpack', '--image', `${layout}:1`, join(t.dir, 'bundle')]);
+    assert.equal(sha256(readFileSync(join(t.dir, 'bundle/rootfs/bin/busybox'))), BUSYBOX_SHA);
+    // Round trip back into Berth: the OCI twin is a valid image.
+    const s2 = openServices(join(t.dir, 'root2'));
+    try {
+      const [back] = await importImages(s2, layout);
+      assert.equal(back!.name, 'docker.io/docker/typed:1');
+      assert.equal((await resolveImage(s2.content, back!.target)).manifest.config.digest, img.config.digest);
+    } finally {
+      s2.close();
+    }
+    const kept = join(t.dir, 'kept');
+    await exportImages(s, ['docker/typed:1'], kept, { format: 'oci-dir', keepDockerMediaTypes: true });
+    const kidx = JSON.parse(readFileSync(join(kept, 'index.json'), 'utf8'));
+    assert.equal(kidx.manifests[0].digest, img.manifest.digest);
+    assert.equal(kidx.manifests[0].mediaType, MediaType.DockerManifest);
+  } finally {
+    s.close();
+    t.cleanup();
+  }
+});
