@@ -82,6 +82,10 @@ function lstatOrUndef(p: string): Stats | undefined {
   }
 }
 
+function metaOf(st: Stats): Meta {
+  return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, atime: st.atimeMs / 1000, mtime: st.mtimeMs / 1000 };
+}
+
 function isWhiteout(st: Stats): boolean {
   return st.isCharacterDevice() && st.rdev === 0;
 }
@@ -117,6 +121,7 @@ class Applier {
     this.root = target.dir;
     this.lowers = target.lowers;
     this.scratch = dirname(target.dir);
+    if (!this.overlay) this.dirMeta.set('', metaOf(lstatSync(this.root)));
   }
 
   private abs(rel: string): string {
@@ -186,7 +191,13 @@ class Applier {
       const p = this.abs(rel);
       const st = lstatOrUndef(p);
       if (st) {
-        if (st.isDirectory()) { this.dirsOk.add(rel); continue; }
+        if (st.isDirectory()) {
+          // native: a directory of the parent's copy keeps its times although
+          // this layer changes its contents (as overlayfs' copy-up does).
+          if (!this.overlay && !this.dirMeta.has(rel)) this.dirMeta.set(rel, metaOf(st));
+          this.dirsOk.add(rel);
+          continue;
+        }
         if (st.isSymbolicLink()) throw unpackError(entry, `"${rel}" is a symlink: refusing to write through it`, 'permission-denied');
         if (onlyIfExists && isWhiteout(st)) return false;
         throw unpackError(entry, `"${rel}" is not a directory`);
@@ -198,9 +209,7 @@ class Applier {
         mkdirSync(p, 0o700);
         lchownSync(p, lower.st.uid, lower.st.gid);
         this.copiedUp.set(p, lower.path);
-        if (!this.dirMeta.has(rel)) {
-          this.dirMeta.set(rel, { mode: lower.st.mode & 0o7777, uid: lower.st.uid, gid: lower.st.gid, atime: lower.st.atimeMs / 1000, mtime: lower.st.mtimeMs / 1000 });
-        }
+        if (!this.dirMeta.has(rel)) this.dirMeta.set(rel, metaOf(lower.st));
       } else {
         if (onlyIfExists) return false;
         mkdirSync(p, 0o755);

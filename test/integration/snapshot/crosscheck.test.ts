@@ -70,7 +70,7 @@ describe('cross-checks', { skip: !isRoot ? 'needs root' : false }, () => {
   const t = tempRoot();
   after(() => t.cleanup());
 
-  test('Berth and umoci unpack the same layers into the same tree', { skip: !haveUmoci ? 'umoci not installed' : !haveXattrTools ? 'attr not installed' : false }, async () => {
+  test('Berth (overlayfs and native) and umoci unpack the same layers into the same tree', { skip: !haveUmoci ? 'umoci not installed' : !haveXattrTools ? 'attr not installed' : false }, async () => {
     // Layer 0: a real directory tree archived by GNU tar with xattrs.
     const src = join(t.root, 'src');
     mkdirSync(join(src, 'bin'), { recursive: true });
@@ -114,21 +114,22 @@ describe('cross-checks', { skip: !isRoot ? 'needs root' : false }, () => {
     execFileSync('umoci', ['unpack', '--image', `${layout}:test`, bundle], { stdio: 'pipe' });
 
     const store = new MemoryStore();
-    const sn = await openSnapshotter(join(t.root, 'berth'), { driver: 'overlayfs' });
+    for (const driver of ['overlayfs', 'native'] as const) {
+    const sn = await openSnapshotter(join(t.root, `berth-${driver}`), { driver });
     try {
       const r = await unpackImage({
         store, snapshotter: sn,
         manifest: { layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: store.add(l.blob), size: l.blob.length })) },
         config: { rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) } },
       });
-      const target = join(t.root, 'merged');
+      const target = join(t.root, `merged-${driver}`);
       mkdirSync(target);
       await mountAll(await prepareContainerRootfs(sn, 'cmp', r.chainId), target);
       try {
         const ours = tree(target);
         const theirs = tree(join(bundle, 'rootfs'));
         assert.deepEqual([...ours.keys()].sort(), [...theirs.keys()].sort());
-        for (const [rel, n] of theirs) assert.deepEqual(ours.get(rel), n, rel);
+        for (const [rel, n] of theirs) assert.deepEqual(ours.get(rel), n, `${driver}: ${rel}`);
         // and the facts themselves, not only agreement
         assert.deepEqual(ls(join(target, 'opq')), ['new']);
         assert.deepEqual(ls(join(target, 'gone')), []);
@@ -141,6 +142,7 @@ describe('cross-checks', { skip: !isRoot ? 'needs root' : false }, () => {
       }
     } finally {
       sn.close();
+    }
     }
   });
 
