@@ -34,7 +34,7 @@ export class Progress {
     row.current = current;
     row.total = total;
     if (this.tty) this.schedule();
-    else if (changed) this.write(`${short}: ${status}${total !== undefined && current === total ? ` (${humanSize(total)})` : ''}\n`);
+    else if (changed) this.write(`${short}: ${status}${total !== undefined && /complete|Pushed/.test(status) ? ` (${humanSize(total)})` : ''}\n`);
   }
 
   private schedule(): void {
