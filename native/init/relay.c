@@ -156,6 +156,10 @@ void wait_for_child(int with_tty)
 			with_tty = master >= 0;
 			if (master >= 0) {
 				(void)fcntl(master, F_SETFL, O_NONBLOCK);
+				/* Our terminal's size wins over the plan's, at
+				 * once and then on every SIGWINCH (as runc does). */
+				if (isatty(STDIN_FILENO))
+					copy_winsize(master);
 				raw_stdin();
 			}
 		}
