@@ -167,3 +167,24 @@ test('kill -9 during berth-ctr images pull, then the same pull: complete, no cor
   assert.deepEqual(ok(dst, ['images', 'ls', '-q']).trim().split('\n'), [remote]);
   assert.ok(killedMidway, 'the first pull was killed in the middle of the layer');
 });
+
+test('two berth-ctr pulls of one image at once into one store: both succeed, one consistent store', { skip }, async () => {
+  const root = join(t.dir, 'concurrent');
+  const remote = `${reg!.host}/berth/busybox:v1`;
+  const one = () => new Promise<{ code: number | null; out: string }>((resolve) => {
+    const c = spawn(process.execPath, [BIN, '--root', root, '--snapshotter', 'native', 'images', 'pull', remote], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    c.stdout!.on('data', (d) => (out += d));
+    c.stderr!.on('data', (d) => (out += d));
+    c.on('exit', (code) => resolve({ code, out }));
+  });
+  const [a, b] = await Promise.all([one(), one()]);
+  assert.equal(a.code, 0, a.out);
+  assert.equal(b.code, 0, b.out);
+  const digestA = /Digest: (\S+)/.exec(a.out)![1];
+  assert.equal(/Digest: (\S+)/.exec(b.out)![1], digestA);
+  blobsVerify(root);
+  assert.deepEqual(ok(root, ['images', 'ls', '-q']).trim().split('\n'), [remote]);
+  assert.equal(ok(root, ['--snapshotter', 'native', 'snapshots', 'ls', '-q']).trim().split('\n').length, 1, 'one layer snapshot');
+  assert.deepEqual(readdirSync(join(root, 'content/ingest')), []);
+});
