@@ -137,17 +137,22 @@ class Applier {
     }
   }
 
-  /** Forget what we knew about `rel` and below, once it was removed. */
+  /**
+   * Forget what we knew about `rel` once it was removed. For a directory the
+   * whole "known directories" cache goes (it refills with lstat); scanning it
+   * by prefix would let a layer that replaces many directories cost
+   * quadratic time. Queued metadata and xattrs below `rel` stay queued: at the
+   * end they are applied only to paths whose parents are real directories
+   * and that still exist, so at worst a hostile layer relabels its own files.
+   */
   private forget(rel: string, wasDir: boolean): void {
     this.xattrs.delete(this.abs(rel));
     this.dirMeta.delete(rel);
     this.dirsOk.delete(rel);
-    if (!wasDir) return;
-    const prefix = rel + '/';
-    for (const k of this.dirsOk) if (k.startsWith(prefix)) this.dirsOk.delete(k);
-    for (const k of this.dirMeta.keys()) if (k.startsWith(prefix)) this.dirMeta.delete(k);
-    const absPrefix = this.abs(rel) + '/';
-    for (const k of this.xattrs.keys()) if (k.startsWith(absPrefix)) this.xattrs.delete(k);
+    if (wasDir) {
+      this.dirsOk.clear();
+      this.dirsOk.add('');
+    }
   }
 
   /**
