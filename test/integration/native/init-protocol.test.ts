@@ -4,12 +4,15 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Op } from '../../../src/runtime/plan/ops.js';
 import { encodeOp, encodePhase } from '../../../src/runtime/plan/encode.js';
 import {
   CLONE_NEWNS,
+  INIT,
   MS_REC,
   assertNoHostMounts,
   bundle,
@@ -257,6 +260,29 @@ describe('berth-init: plan protocol and reports', { skip }, () => {
     assert.match(got.body!, /^\/dev\/pts\/\d+$/);
     assert.equal(got.kind, '/dev/ptmx');
     assert.equal(got.output, 'on-the-pty\r\nstdout-is-tty\r\n');
+  });
+
+  test('wait-tty with a terminal: raw mode while it runs, restored after; its size and keys reach the pty', { skip: noPython }, async () => {
+    const dir = tempDir();
+    const planFile = join(dir, 'plan');
+    writeFileSync(
+      planFile,
+      Buffer.concat([
+        encodePhase([op(Op.PARENT_MODE, 'parent mode', 'wait-tty'), op(Op.CLONE, 'clone', 0)]),
+        // The plan asks for 24x80; the terminal (33x120) wins, as with runc.
+        encodePhase([op(Op.CONSOLE, 'console', 24, 80), sh('stty size; echo ready-for-input; read line; echo got=$line; exit 6')]),
+      ]),
+    );
+    const out = execFileSync('python3', [join(dirname(fileURLToPath(import.meta.url)), 'ptyrun.py'), INIT, planFile, '33', '120'], {
+      encoding: 'utf8',
+      timeout: 30000,
+    });
+    const r = JSON.parse(out) as { code: number; output: string; raw_during: boolean; restored: boolean; reports: string };
+    assert.equal(r.code, 6, out);
+    assert.match(r.output, /^33 120\r\nready-for-input\r\n/);
+    assert.match(r.output, /got=hello\r\n$/);
+    assert.equal(r.raw_during, true);
+    assert.equal(r.restored, true);
   });
 
   test('leaves no mount on the host', () => {
