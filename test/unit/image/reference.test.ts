@@ -97,3 +97,61 @@ test('validateDigest', () => {
   assert.throws(() => validateDigest('sha256'), /algorithm/);
   assert.throws(() => validateDigest('sha512:' + 'a'.repeat(64)), /128/);
 });
+
+// Cases from the behaviour of Docker's reference package (distribution/reference).
+test('docker reference package cases: valid and invalid names', () => {
+  const valid = [
+    'docker/docker', 'library/debian', 'debian', 'docker.io/docker/docker', 'docker.io/library/debian', 'docker.io/debian',
+    'index.docker.io/docker/docker', 'index.docker.io/library/debian', 'index.docker.io/debian',
+    '127.0.0.1:5000/docker/docker', '127.0.0.1:5000/library/debian', '127.0.0.1:5000/debian',
+    '192.168.0.1', '192.168.0.1:80', '192.168.0.1:8/debian', '192.168.0.2:25000/debian',
+    'thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev',
+    '[fc00::1]:5000/docker', '[fc00::1]:5000/docker/docker', '[fc00:1:2:3:4:5:6:7]:5000/library/debian',
+    'docker.io/' + '1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a',
+    'Docker/docker', 'DOCKER/docker',
+    'docker-rules/docker', 'docker---rules/docker', 'doc/docker', 'd/docker', 'jess/t', 'dock__er/docker',
+  ];
+  for (const v of valid) assert.doesNotThrow(() => parseReference(v), v);
+  const invalid = [
+    'https://github.com/docker/docker', 'docker/Docker', '-docker', '-docker/docker', '-docker.io/docker/docker',
+    'docker///docker', 'docker.io/docker/Docker', 'docker.io/docker///docker', '[fc00::1]', '[fc00::1]:5000',
+    'fc00::1:5000/debian', '[fe80::1%eth0]:5000/debian', '[2001:db8:3:4::192.0.2.33]:5000/debian',
+    '1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a',
+    'docker-/docker', '-docker-/docker', '____/____', '_docker/_docker', 'dock..er/docker', 'dock_.er/docker', 'dock-.er/docker',
+    'docker/', 'this_is_not_a_valid_namespace_because_its_lenth_is_greater_than_255_'.repeat(4) + '/docker',
+  ];
+  for (const v of invalid) assert.throws(() => parseReference(v), BerthError, v);
+});
+
+test('docker reference package cases: domain, path and familiar name', () => {
+  const cases: [string, string, string, string][] = [
+    // input, domain, path, familiar
+    ['fooo/bar', 'docker.io', 'fooo/bar', 'fooo/bar'],
+    ['index.docker.io/fooo/bar', 'docker.io', 'fooo/bar', 'fooo/bar'],
+    ['library/ubuntu', 'docker.io', 'library/ubuntu', 'ubuntu'],
+    ['docker.io/other/library', 'docker.io', 'other/library', 'other/library'],
+    ['127.0.0.1:8000/private/moonbase', '127.0.0.1:8000', 'private/moonbase', '127.0.0.1:8000/private/moonbase'],
+    ['127.0.0.1:8000/privatebase', '127.0.0.1:8000', 'privatebase', '127.0.0.1:8000/privatebase'],
+    ['example.com:8000/privatebasee', 'example.com:8000', 'privatebasee', 'example.com:8000/privatebasee'],
+    ['index.docker.io/library/ubuntu-12.04-base', 'docker.io', 'library/ubuntu-12.04-base', 'ubuntu-12.04-base'],
+    ['docker.io/foo', 'docker.io', 'library/foo', 'foo'],
+    ['library/foo/bar', 'docker.io', 'library/foo/bar', 'library/foo/bar'],
+    ['store/foo/bar', 'docker.io', 'store/foo/bar', 'store/foo/bar'],
+    ['Foo/bar', 'Foo', 'bar', 'Foo/bar'],
+    ['FOO/bar', 'FOO', 'bar', 'FOO/bar'],
+    ['test.com/foo', 'test.com', 'foo', 'test.com/foo'],
+    ['test_com/foo', 'docker.io', 'test_com/foo', 'test_com/foo'],
+    ['test-com:8080/foo', 'test-com:8080', 'foo', 'test-com:8080/foo'],
+    ['xn--n3h.com:18080/foo', 'xn--n3h.com:18080', 'foo', 'xn--n3h.com:18080/foo'],
+    ['dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c23575912276fc9', 'docker.io', 'library/dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c23575912276fc9', 'dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c23575912276fc9'],
+  ];
+  for (const [input, domain, path, familiar] of cases) {
+    const r = parseReference(input);
+    assert.equal(r.domain, domain, input);
+    assert.equal(r.path, path, input);
+    assert.equal(familiarString(r), familiar, input);
+  }
+  const short = 'busybox:latest@sha256:86e0e091d0da6bde2456dbb48306f3956bbeb2eae1b5b9a43045843f69fe4aaa';
+  assert.equal(formatReference(parseReference(short)), 'docker.io/library/' + short);
+  assert.equal(familiarString(parseReference(short)), short);
+});
