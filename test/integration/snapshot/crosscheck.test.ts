@@ -146,6 +146,55 @@ describe('cross-checks', { skip: !isRoot ? 'needs root' : false }, () => {
     }
   });
 
+  test('a layer made by `umoci repack` (its own whiteouts) unpacks as umoci reads it', { skip: !haveUmoci ? 'umoci not installed' : !haveXattrTools ? 'attr not installed' : false }, async () => {
+    const layout = join(t.root, 'layout');
+    assert.ok(existsSync(layout), 'the previous test made the layout');
+    const work = join(t.root, 'repack-bundle');
+    execFileSync('umoci', ['unpack', '--image', `${layout}:test`, work], { stdio: 'pipe' });
+    const rootfs = join(work, 'rootfs');
+    execFileSync('sh', ['-c', [
+      'rm etc/conf.d/a', 'rm -r opq', 'mkdir opq', 'echo fresh > opq/fresh', 'rm -r bin/pipe',
+      'echo v2 > etc/conf.d/b', 'mkdir -p usr/new/deep', 'ln etc/a-link usr/new/deep/hl', 'ln -s /nowhere usr/new/dangling',
+    ].join(' && ')], { cwd: rootfs });
+    execFileSync('umoci', ['repack', '--image', `${layout}:repacked`, work], { stdio: 'pipe' });
+    // Read the repacked image back from the layout.
+    const blob = (d: string): Buffer => readFileSync(join(layout, 'blobs/sha256', d.slice(7)));
+    const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
+    const desc = index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === 'repacked')!;
+    const manifest = JSON.parse(blob(desc.digest).toString()) as { config: { digest: string }; layers: { mediaType: string; digest: string; size: number }[] };
+    const config = JSON.parse(blob(manifest.config.digest).toString()) as { rootfs: { type: string; diff_ids: string[] } };
+    assert.equal(manifest.layers.length, 3);
+    const store = new MemoryStore();
+    for (const l of manifest.layers) assert.equal(store.add(blob(l.digest)), l.digest);
+
+    const bundle = join(t.root, 'repacked-umoci');
+    execFileSync('umoci', ['unpack', '--image', `${layout}:repacked`, bundle], { stdio: 'pipe' });
+    const theirs = tree(join(bundle, 'rootfs'));
+    for (const driver of ['overlayfs', 'native'] as const) {
+      const sn = await openSnapshotter(join(t.root, `repack-${driver}`), { driver });
+      const target = join(t.root, `repack-merged-${driver}`);
+      mkdirSync(target);
+      try {
+        const r = await unpackImage({ store, snapshotter: sn, manifest, config });
+        await mountAll(await prepareContainerRootfs(sn, 'cmp', r.chainId), target);
+        try {
+          const ours = tree(target);
+          assert.deepEqual([...ours.keys()].sort(), [...theirs.keys()].sort(), driver);
+          for (const [rel, n] of theirs) assert.deepEqual(ours.get(rel), n, `${driver}: ${rel}`);
+          assert.deepEqual(ls(join(target, 'opq')), ['fresh']);
+          assert.ok(!existsSync(join(target, 'etc/conf.d/a')));
+          // umoci writes a link whose other name is in a lower layer as a plain file
+          assert.equal(readFileSync(join(target, 'usr/new/deep/hl'), 'utf8'), readFileSync(join(target, 'etc/a-link'), 'utf8'));
+          assert.equal(readlinkSync(join(target, 'usr/new/dangling')), '/nowhere');
+        } finally {
+          await unmountAll(target);
+        }
+      } finally {
+        sn.close();
+      }
+    }
+  });
+
   test('two processes unpacking one image: one snapshot per layer, nothing left over', async () => {
     const root = join(t.root, 'race');
     const work = join(t.root, 'race-image');
