@@ -3,13 +3,13 @@
 import { existsSync, statSync } from 'node:fs';
 import { BerthError, messageOf } from '../../common/errors.js';
 import { imageSize, readParsed, resolveImage } from '../../image/images.js';
-import { importImages, exportImages, type ExportFormat } from '../../image/archive/index.js';
+import { importImages, exportImages, applyChanges, type ExportFormat } from '../../image/archive/index.js';
 import { parseImageConfig } from '../../image/manifest.js';
 import { formatPlatform, parsePlatform, hostPlatform, type NormalPlatform } from '../../image/platform.js';
 import { familiarString, parseReference } from '../../image/reference.js';
 import { unpackImage } from '../../snapshot/index.js';
 import type { Descriptor } from '../../image/content/types.js';
-import { bool, need, parseArgs, str, usageError } from './args.js';
+import { bool, need, parseArgs, str, strs, usageError } from './args.js';
 import type { Context } from './context.js';
 import { humanSize, json, labelsString, table } from './format.js';
 
@@ -112,8 +112,10 @@ async function doImport(ctx: Context, argv: string[]): Promise<number> {
     platform: { kind: 'string' },
     message: { kind: 'string', alias: 'm' },
     'no-compress': { kind: 'bool' },
+    change: { kind: 'strings', alias: 'c' },
   });
-  need(p, 1, 'berth-ctr images import [--base-name REPO] [--name NAME] [--rootfs] FILE|DIR|-');
+  need(p, 1, 'berth-ctr images import [--base-name REPO] [--name NAME] [--rootfs [--change INSTR]...] FILE|DIR|- [NAME]');
+  if (strs(p, 'change').length && !bool(p, 'rootfs')) throw usageError('--change applies to --rootfs imports only');
   const src = p.args[0]!;
   const input = src === '-' ? process.stdin : src;
   const platform = str(p, 'platform') ? parsePlatform(str(p, 'platform')!) : undefined;
@@ -122,7 +124,12 @@ async function doImport(ctx: Context, argv: string[]): Promise<number> {
     baseName: str(p, 'base-name'),
     name,
     rootfs: bool(p, 'rootfs'),
-    rootfsOptions: { platform, message: str(p, 'message'), compress: bool(p, 'no-compress') ? 'none' : 'gzip' },
+    rootfsOptions: {
+      platform,
+      message: str(p, 'message'),
+      compress: bool(p, 'no-compress') ? 'none' : 'gzip',
+      config: applyChanges({}, strs(p, 'change')),
+    },
   });
   for (const i of imported) ctx.io.out(`${i.name} ${i.target.digest}\n`);
   return 0;

@@ -26,7 +26,7 @@ COMMANDS:
    images tag SOURCE TARGET...
    images inspect [--platform P] NAME
    images import [--base-name REPO] [--name NAME] FILE|DIR|-       OCI layout (dir or tar), docker save tar
-   images import --rootfs FILE NAME                                a root filesystem tarball, as docker import
+   images import --rootfs [-c 'CMD ["/bin/sh"]']... FILE NAME       a root filesystem tarball, as docker import
    images export [--format oci|oci-dir|docker] [--platform P] OUT NAME...
    images unpack [--platform P] NAME
    content ls [-q] | get [-o FILE] DIGEST | rm DIGEST... | ingests

@@ -23,6 +23,7 @@ import { importRootfs, type RootfsImportOptions } from './rootfs.js';
 export * from './oci.js';
 export { exportDockerArchive, importDockerArchive } from './docker.js';
 export { importRootfs } from './rootfs.js';
+export { applyChanges } from './changes.js';
 export type { RootfsImportOptions } from './rootfs.js';
 
 export interface ImageServices {

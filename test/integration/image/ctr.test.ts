@@ -45,7 +45,7 @@ test('berth-ctr: import, ls, tag, inspect, export, content, unpack, snapshots, g
   const root = join(t.dir, 'root');
   try {
     busyboxTar(join(t.dir, 'rootfs.tar'));
-    const imported = ok(root, ['images', 'import', '--rootfs', join(t.dir, 'rootfs.tar'), 'localhost/ctr/busybox:1']);
+    const imported = ok(root, ['images', 'import', '--rootfs', '-c', 'CMD ["/bin/sh"]', '--change', 'ENV A=1', join(t.dir, 'rootfs.tar'), 'localhost/ctr/busybox:1']);
     const [name, digest] = imported.trim().split(' ');
     assert.equal(name, 'localhost/ctr/busybox:1');
     assert.match(digest!, /^sha256:[a-f0-9]{64}$/);
@@ -60,6 +60,8 @@ test('berth-ctr: import, ls, tag, inspect, export, content, unpack, snapshots, g
     assert.equal(inspect.target.digest, digest);
     assert.equal(inspect.familiarName, 'busybox:ctr');
     assert.equal(inspect.config.rootfs.diff_ids.length, 1);
+    assert.deepEqual(inspect.config.config.Cmd, ['/bin/sh']);
+    assert.deepEqual(inspect.config.config.Env, ['A=1']);
     const diffId: string = inspect.config.rootfs.diff_ids[0];
     assert.equal(diffId, 'sha256:' + createHash('sha256').update(readFileSync(join(t.dir, 'rootfs.tar'))).digest('hex'));
 
