@@ -179,16 +179,20 @@ describe('berth-init: plan protocol and reports', { skip }, () => {
       parent: [waitMode, op(Op.CLONE, 'clone', 0)],
       child: [
         op(Op.SECCOMP_INIT, 'seccomp init', SCMP_ACT_ALLOW),
+        // SCMP_FLTATR_CTL_NNP (3) off: we may load without no_new_privs (we
+        // have CAP_SYS_ADMIN), and libseccomp must not set it behind the plan.
+        op(Op.SECCOMP_ATTR, 'seccomp no nnp', 3, 0),
         op(Op.SECCOMP_ARCH, 'seccomp arch x86_64', 'x86_64'),
         op(Op.SECCOMP_RULE, 'seccomp mkdir', 'mkdir', SCMP_ACT_ERRNO(1), 0),
         op(Op.SECCOMP_RULE, 'seccomp mkdirat', 'mkdirat', SCMP_ACT_ERRNO(1), 1, `0 ${SCMP_CMP_EQ} ${AT_FDCWD} 0`),
         op(Op.SECCOMP_RULE, 'seccomp berth_nosuchcall', 'berth_nosuchcall', SCMP_ACT_ERRNO(1), 0),
         op(Op.SECCOMP_LOAD, 'seccomp load', ''),
-        sh(`mkdir ${dir}/sub 2>&1; echo rc=$?`),
+        sh(`mkdir ${dir}/sub 2>&1; echo rc=$?; grep NoNewPrivs /proc/self/status`),
       ],
     });
     assert.equal(r.code, 0, JSON.stringify(r));
     assert.match(r.stdout, /Operation not permitted/);
+    assert.match(r.stdout, /^NoNewPrivs:\t0$/m);
     assert.equal(facts(r.stdout).get('rc'), '1');
     assert.ok(!existsSync(join(dir, 'sub')));
     assert.deepEqual(r.reports.find((x) => x.t === 'warn'), {

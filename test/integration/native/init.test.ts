@@ -27,6 +27,7 @@ import {
   MS_REC,
   MS_REMOUNT,
   NS_ALL,
+  S_IFCHR,
   assertNoHostMounts,
   bundle,
   execOp,
@@ -159,11 +160,18 @@ describe('berth-init: a container', { skip }, () => {
         op(Op.MOUNT_IN_ROOT, 'mount tmpfs on /dev', 'tmpfs', '/dev', 'tmpfs', MS_NOSUID, 'mode=755', 'dir', 0, 0),
         op(Op.BIND_DEV_IN_ROOT, 'bind /dev/null', '/dev/null', '/dev/null'),
         op(Op.BIND_DEV_IN_ROOT, 'bind /dev/zero', '/dev/zero', '/dev/sub/zero'),
+        // A node replaces what is there: an earlier node, a plain file.
+        op(Op.MKNOD_IN_ROOT, 'mknod /dev/twice', '/dev/twice', S_IFCHR | 0o666, 1, 3, 0, 0),
+        op(Op.MKNOD_IN_ROOT, 'mknod /dev/twice again', '/dev/twice', S_IFCHR | 0o640, 1, 5, 0, 0),
+        op(Op.MKNOD_IN_ROOT, 'mknod over a file', '/etc/group', S_IFCHR | 0o600, 1, 7, 0, 0),
+        op(Op.SYMLINK_IN_ROOT, 'symlink', 'twice', '/dev/link'),
+        op(Op.SYMLINK_IN_ROOT, 'symlink again', 'elsewhere', '/dev/link'), // EEXIST is success, the first stays
         op(Op.MOVE_ROOT, 'move root', rootfs),
         op(Op.SETSID, 'setsid'),
         op(Op.CHDIR, 'chdir /', '/'),
         sh(
-          'echo null=$(stat -c %t:%T /dev/null); echo zero=$(head -c 3 /dev/sub/zero | od -An -tx1 | tr -d " "); ' +
+          'echo twice=$(stat -c %a:%t:%T /dev/twice); echo group=$(stat -c %F:%T /etc/group); echo link=$(readlink /dev/link); ' +
+            'echo null=$(stat -c %t:%T /dev/null); echo zero=$(head -c 3 /dev/sub/zero | od -An -tx1 | tr -d " "); ' +
             'echo sid=$(cut -d" " -f6 /proc/self/stat) pid=$$; echo hostfiles=$(ls / | grep -c -E "^(boot|work|home)$")',
         ),
       ],
@@ -172,6 +180,9 @@ describe('berth-init: a container', { skip }, () => {
     const f = facts(r.stdout);
     assert.equal(f.get('null'), '1:3');
     assert.equal(f.get('zero'), '000000');
+    assert.equal(f.get('twice'), '640:1:5');
+    assert.equal(f.get('group'), 'character special file:7');
+    assert.equal(f.get('link'), 'twice');
     assert.equal(f.get('hostfiles'), '0');
     // The shell (pid 1) leads its own session: /proc/self/stat of `cut` names it.
     assert.match(r.stdout, /^sid=1 pid=1$/m);
@@ -261,7 +272,7 @@ describe('berth-init: a container', { skip }, () => {
     }
   });
 
-  test('SCHED, IOPRIO and PERSONALITY reach the kernel', async () => {
+  test('SCHED, IOPRIO, PERSONALITY, UNSHARE, SETDOMAINNAME and WRITE_FILE reach the kernel', async () => {
     const SCHED_BATCH = 3;
     const ADDR_NO_RANDOMIZE = 0x0040000;
     const r = await runInit({
@@ -270,7 +281,14 @@ describe('berth-init: a container', { skip }, () => {
         op(Op.SCHED, 'scheduler', SCHED_BATCH, 0, 7, 0, 0, 0, 0),
         op(Op.IOPRIO, 'ioprio', (2 << 13) | 4),
         op(Op.PERSONALITY, 'personality', ADDR_NO_RANDOMIZE),
-        sh('echo stat=$(cut -d" " -f19,41 /proc/$$/stat); echo persona=$(cat /proc/$$/personality); echo io=$(ionice -p $$)'),
+        op(Op.UNSHARE, 'unshare uts', CLONE_NEWUTS),
+        op(Op.SETHOSTNAME, 'hostname', 'berth-unshared'),
+        op(Op.SETDOMAINNAME, 'domainname', 'berth.example'),
+        op(Op.WRITE_FILE, 'oom_score_adj', '/proc/self/oom_score_adj', '345'),
+        sh(
+          'echo stat=$(cut -d" " -f19,41 /proc/$$/stat); echo persona=$(cat /proc/$$/personality); echo io=$(ionice -p $$); ' +
+            'echo host=$(hostname); echo domain=$(cat /proc/sys/kernel/domainname); echo oom=$(cat /proc/$$/oom_score_adj)',
+        ),
       ],
     });
     assert.equal(r.code, 0, JSON.stringify(r));
@@ -278,6 +296,10 @@ describe('berth-init: a container', { skip }, () => {
     assert.equal(f.get('stat'), '7 3');
     assert.equal(f.get('persona'), '00040000');
     assert.equal(f.get('io'), 'best-effort: prio 4');
+    assert.equal(f.get('host'), 'berth-unshared');
+    assert.equal(f.get('domain'), 'berth.example');
+    assert.equal(f.get('oom'), '345');
+    assert.notEqual(readFileSync('/proc/sys/kernel/hostname', 'utf8').trim(), 'berth-unshared'); // ours is untouched
   });
 
   test('leaves no mount on the host', () => {
