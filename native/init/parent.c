@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -118,6 +119,18 @@ static int op_timens_offsets(const struct op *op)
 	return write_file_once(AT_FDCWD, "/proc/self/timens_offsets", op->arg[0], op->len[0]);
 }
 
+/* One byte from the internal socketpair; -1 on EOF or error. */
+static int wait_byte(int fd)
+{
+	char b;
+	ssize_t n;
+
+	do
+		n = read(fd, &b, 1);
+	while (n < 0 && errno == EINTR);
+	return n == 1 ? 0 : -1;
+}
+
 static int op_clone(const struct op *op)
 {
 	uint64_t flags;
@@ -145,6 +158,14 @@ static int op_clone(const struct op *op)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
 		return -1;
 
+	/* An unprivileged first process cannot open the id-map files of a
+	 * non-dumpable child (they then belong to root). So, only then, the
+	 * child is dumpable while it is held, before it has run anything of
+	 * its own, as runc's nsexec does; it says so before we go on, and is
+	 * non-dumpable again the moment it is released. Only processes of our
+	 * own uid could ptrace it in that window, and they can ptrace us. */
+	int map_as_user = (flags & CLONE_NEWUSER) && geteuid() != 0;
+
 	/* Raw clone with no new stack: fork semantics, so the child simply
 	 * returns here and carries on in the same code. */
 	long pid = syscall(SYS_clone, (unsigned long)flags | SIGCHLD, 0UL, NULL, NULL, 0UL);
@@ -158,25 +179,28 @@ static int op_clone(const struct op *op)
 		return -1;
 	}
 	if (pid == 0) {
-		char go;
-		ssize_t n;
-
 		close(sp[0]);
 		g.sync_fd = sp[1];
 		g.exit_code = 1;
 		g.child = 0;
+		if (map_as_user && (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0 || write_all(g.sync_fd, "d", 1) < 0))
+			_exit(1);
 		/* Held until the first process has mapped our ids and placed us
 		 * in our cgroups. EOF means it failed and has reported why. */
-		do
-			n = read(g.sync_fd, &go, 1);
-		while (n < 0 && errno == EINTR);
-		if (n != 1)
+		if (wait_byte(g.sync_fd) < 0)
 			_exit(1);
+		if (map_as_user && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+			die_plain(op->label, errno, "prctl(PR_SET_DUMPABLE, 0)");
 		run_container_process();
 	}
 	close(sp[1]);
 	g.sync_fd = sp[0];
 	g.child = (pid_t)pid;
+	if (map_as_user && wait_byte(g.sync_fd) < 0) {
+		op_msg("the container process died before it could be mapped");
+		errno = ECHILD;
+		return -1;
+	}
 	return 0;
 }
 

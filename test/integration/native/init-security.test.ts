@@ -26,6 +26,7 @@ import { Op } from '../../../src/runtime/plan/ops.js';
 import {
   CLONE_NEWNS,
   CLONE_NEWPID,
+  CLONE_NEWUSER,
   MS_BIND,
   NS_ALL,
   S_IFCHR,
@@ -184,6 +185,40 @@ describe('berth-init: security by construction', { skip }, () => {
     await s.released;
     assert.equal(r.code, 0);
     assert.equal(r.stdout, 'started\n');
+  });
+
+  test('unprivileged, with a user namespace: ids mapped by the first process, non-dumpable once released', async () => {
+    const dir = tempDir();
+    chownSync(dir, 1000, 1000);
+    const fifo = join(dir, 'exec.fifo');
+    execFileSync('mkfifo', ['-m', '0600', fifo]);
+    chownSync(fifo, 1000, 1000);
+    const s = startInit({
+      parent: [
+        waitMode,
+        op(Op.OPEN_EXEC_FIFO, 'open exec fifo', fifo),
+        op(Op.CLONE, 'clone', CLONE_NEWUSER),
+        op(Op.WRITE_CHILD_FILE, 'write setgroups', 'setgroups', 'deny'),
+        op(Op.WRITE_CHILD_FILE, 'write uid_map', 'uid_map', '0 1000 1'),
+        op(Op.WRITE_CHILD_FILE, 'write gid_map', 'gid_map', '0 1000 1'),
+      ],
+      child: [
+        op(Op.SETRESGID, 'setresgid 0', 0),
+        op(Op.SETRESUID, 'setresuid 0', 0),
+        op(Op.WAIT_START, 'wait for start'),
+        execOp(['/bin/busybox', 'cat', '/proc/self/uid_map']),
+      ],
+      uid: 1000,
+      gid: 1000,
+    });
+    await s.waitFor((r) => r.t === 'ready');
+    assert.equal(statSync(`/proc/${s.pid}/environ`).uid, 0, 'the container process is still dumpable');
+    const fd = openSync(fifo, constants.O_RDONLY);
+    readSync(fd, Buffer.alloc(1));
+    closeSync(fd);
+    const r = await s.done;
+    assert.equal(r.code, 0, JSON.stringify(r));
+    assert.match(r.stdout, /^\s*0\s+1000\s+1\n$/);
   });
 
   test('EXEC: PATH search as execvp does it, default signals, empty mask', async () => {
