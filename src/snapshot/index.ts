@@ -7,7 +7,7 @@ export { chainId, chainIds, isDigest } from './chainid.js';
 export { mountAll, unmountAll, isMountPoint, overlaySupported } from './mount.js';
 export { applyLayer, DEFAULT_LIMITS, type ApplyOptions, type ApplyResult, type UnpackLimits } from './unpack/apply.js';
 export {
-  unpackLayer, unpackImage, prepareContainerRootfs, EXTRACT_LABEL, DIFF_ID_LABEL,
+  unpackLayer, unpackImage, prepareContainerRootfs, removeAbandonedUnpacks, EXTRACT_LABEL, DIFF_ID_LABEL,
   type UnpackLayerOptions, type UnpackLayerResult, type UnpackImageOptions, type UnpackImageResult,
   type LayerProgress, type ManifestLike, type ImageConfigLike,
 } from './unpack/image.js';

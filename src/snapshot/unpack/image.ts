@@ -66,7 +66,9 @@ async function unpackLayerOnce(o: UnpackLayerOptions): Promise<UnpackLayerResult
   }
   checkLayerMediaType(o.mediaType);
   const key = `extract-${Date.now()}-${randomBytes(4).toString('hex')} ${o.chainId}`;
-  await sn.prepare(key, o.parent, { labels: { [EXTRACT_LABEL]: 'true' } });
+  // The label names this process, so a later run can tell an unpack that a
+  // kill -9 abandoned from one still in progress elsewhere.
+  await sn.prepare(key, o.parent, { labels: { [EXTRACT_LABEL]: String(process.pid) } });
   let stream: Readable | undefined;
   try {
     const target = await sn.extractionTarget(key);
@@ -92,6 +94,36 @@ async function unpackLayerOnce(o: UnpackLayerOptions): Promise<UnpackLayerResult
       await sn.remove(key).catch((re: unknown) => log.error('removing a failed unpack', { key, error: String(re) }));
     }
     throw e;
+  }
+}
+
+/**
+ * Remove the active snapshots of unpacks whose process is gone (a kill -9
+ * mid-layer leaves one). Unpacks of live processes are left alone. Returns
+ * the keys removed.
+ */
+export async function removeAbandonedUnpacks(sn: Snapshotter): Promise<string[]> {
+  const removed: string[] = [];
+  for (const s of await sn.list()) {
+    const pid = s.labels[EXTRACT_LABEL];
+    if (s.kind !== 'active' || pid === undefined) continue;
+    if (/^\d+$/.test(pid) && processAlive(Number(pid))) continue;
+    try {
+      await sn.remove(s.key);
+      removed.push(s.key);
+    } catch (e) {
+      if (!(isBerthError(e) && e.code === 'not-found')) throw e;
+    }
+  }
+  return removed;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as { code?: string }).code === 'EPERM';
   }
 }
 
@@ -137,6 +169,7 @@ export async function unpackImage(o: UnpackImageOptions): Promise<UnpackImageRes
       `image has ${manifest.layers?.length ?? 0} layers but its config lists ${diffIds?.length ?? 0} diff ids`);
   }
   const chains = chainIds(diffIds);
+  await removeAbandonedUnpacks(o.snapshotter);
   const layers: UnpackLayerResult[] = [];
   for (const [i, layer] of manifest.layers.entries()) {
     const chainId = chains[i]!;
