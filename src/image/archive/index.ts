@@ -10,7 +10,7 @@ import type { Readable } from 'node:stream';
 import { BerthError } from '../../common/errors.js';
 import type { Descriptor } from '../content/types.js';
 import type { LocalContentStore } from '../content/store.js';
-import type { ImageStore } from '../images.js';
+import { readParsed, type ImageStore } from '../images.js';
 import { withLease, type LeaseManager } from '../leases.js';
 import { parseIndex } from '../manifest.js';
 import { parseReference, formatReference, withDefaultTag, normalizeName } from '../reference.js';
@@ -120,6 +120,9 @@ export async function importImages(svc: ImageServices, input: string | Readable,
       }
       applyName(found, opts);
     }
+    // Every entry must be an image index or manifest that parses (schema 1,
+    // layers and configs posing as manifests are refused here, not at run time).
+    for (const f of found) await readParsed(svc.content, f.target);
     const out: ImportedImage[] = [];
     for (const f of found) {
       const rec = svc.images.put(f.name!, stripNameAnnotations(f.target));

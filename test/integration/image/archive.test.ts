@@ -309,3 +309,39 @@ test('Docker schema 2 images export as OCI twins that skopeo and umoci read; --k
     t.cleanup();
   }
 });
+
+test('hostile layouts: absurd manifest size, a layer posing as a manifest, schema 1', async () => {
+  const t = tempDir();
+  const s = openServices(join(t.dir, 'root'));
+  try {
+    const layout = join(t.dir, 'layout');
+    mkdirSync(join(layout, 'blobs/sha256'), { recursive: true });
+    writeFileSync(join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    const put = (data: Buffer) => {
+      const hex = sha256(data);
+      writeFileSync(join(layout, 'blobs/sha256', hex), data);
+      return { digest: `sha256:${hex}`, size: data.length };
+    };
+    const index = (m: object) => writeFileSync(join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [m] }));
+
+    const huge = put(Buffer.alloc(5 * 1024 * 1024, 0x20));
+    index({ mediaType: MediaType.OciManifest, ...huge, annotations: { 'org.opencontainers.image.ref.name': 'huge' } });
+    await assert.rejects(importImages(s, layout), /over the 4194304-byte limit/);
+    assert.equal(await s.content.has(huge.digest), false, 'never stored');
+
+    const layer = put(Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0]));
+    index({ mediaType: MediaType.OciManifest, ...layer, annotations: { 'org.opencontainers.image.ref.name': 'posing' } });
+    await assert.rejects(importImages(s, layout), /not valid JSON/);
+
+    const s1 = put(Buffer.from(JSON.stringify({ schemaVersion: 1, name: 'x', tag: 'y', fsLayers: [], history: [] })));
+    index({ mediaType: MediaType.DockerSchema1Signed, ...s1 });
+    await assert.rejects(importImages(s, layout), /schema 1 image manifests are not supported/);
+
+    index({ mediaType: MediaType.OciManifest, digest: 'sha256:../../etc', size: 1 });
+    await assert.rejects(importImages(s, layout), /digest/);
+    assert.deepEqual(s.images.list(), []);
+  } finally {
+    s.close();
+    t.cleanup();
+  }
+});
