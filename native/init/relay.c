@@ -55,6 +55,30 @@ static void copy_winsize(int master)
 		(void)ioctl(master, TIOCSWINSZ, &ws);
 }
 
+/* write_all for a descriptor that may be non-blocking (the pty master is):
+ * wait until it takes more instead of dropping what it refused. */
+static int write_all_waiting(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EAGAIN) {
+			struct pollfd pf = { .fd = fd, .events = POLLOUT };
+
+			if (poll(&pf, 1, -1) < 0 && errno != EINTR)
+				return -1;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 /* Move what is readable from `from` to `to`. Returns 0 when `from` is done
  * (EOF, or EIO: the pty's last slave closed). */
 static int pump(int from, int to)
@@ -71,7 +95,7 @@ static int pump(int from, int to)
 		return 0;
 	/* A reader that went away loses the output; the relay goes on so the
 	 * container is never blocked on a full pty. */
-	(void)write_all(to, buf, (size_t)n);
+	(void)write_all_waiting(to, buf, (size_t)n);
 	return 1;
 }
 
@@ -126,7 +150,7 @@ void wait_for_child(int with_tty)
 		if (poll(pf, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			break;
+			break; /* and wait below, without relaying */
 		}
 		if (pf[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
@@ -170,6 +194,8 @@ void wait_for_child(int with_tty)
 			master = -1;
 		}
 	}
+	while (!exited && waitpid(g.child, &status, 0) < 0 && errno == EINTR)
+		;
 	/* What the program wrote just before it exited is still in the pty. */
 	while (master >= 0 && pump(master, STDOUT_FILENO)) {
 		struct pollfd pf = { .fd = master, .events = POLLIN };
