@@ -160,3 +160,18 @@ test('lock files: exclusive, stale after the owner dies, pid reuse detected', as
     t.cleanup();
   }
 });
+
+test('openImageLayer opens every service of a root on one connection', async () => {
+  const { openImageLayer } = await import('../../../src/image/index.js');
+  const t = temp();
+  try {
+    const l = openImageLayer(t.dir);
+    const info = await l.content.put(Buffer.from('{}'));
+    l.images.put('x:1', { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: info.digest, size: info.size });
+    assert.equal(l.images.get('x:1').target.digest, info.digest);
+    assert.equal(l.metadata.db, l.content.metadata.db);
+    l.close();
+  } finally {
+    t.cleanup();
+  }
+});

@@ -1,0 +1,57 @@
+// The image layer's public surface (see README.md). The registry client and
+// the pull/push orchestration are exported from ./registry/index.js, ./pull.js
+// and ./push.js.
+
+import { openMetadata, type Metadata } from './metadata/db.js';
+import { LocalContentStore } from './content/store.js';
+import { ImageStore } from './images.js';
+import { LeaseManager } from './leases.js';
+
+export { openMetadata, type Metadata, type Db, type MigrationStep } from './metadata/db.js';
+export type { ContentStore, Descriptor, Digest, Platform, BlobInfo, IngestWriter } from './content/types.js';
+export { LocalContentStore, openContentStore, digestOf, type IngestStatus, type ContentStoreOptions } from './content/store.js';
+export * from './reference.js';
+export * from './media.js';
+export {
+  parseManifest, parseIndex, parseImageManifest, parseImageConfig, parseDescriptor, childrenOf,
+  MAX_MANIFEST_SIZE, MAX_CONFIG_SIZE,
+  type ImageIndex, type ImageManifest, type ImageConfig, type ContainerConfig, type Parsed, type ParseOptions,
+} from './manifest.js';
+export * from './platform.js';
+export { ImageStore, resolveImage, walkImage, imageSize, chainIds, readParsed, type ImageRecord, type ResolvedImage } from './images.js';
+export { LeaseManager, withLease, leasedStore, DEFAULT_LEASE_TTL_MS, type Lease, type LeaseResource } from './leases.js';
+export { collectGarbage, type GcContext, type GcOptions, type GcResult } from './gc.js';
+export {
+  importImages, exportImages, applyChanges, type ImageServices, type ImportOptions, type ImportedImage, type ExportFormat,
+} from './archive/index.js';
+
+/** The services of one store root, sharing one metadata connection. */
+export interface ImageLayer {
+  root: string;
+  metadata: Metadata;
+  content: LocalContentStore;
+  images: ImageStore;
+  leases: LeaseManager;
+  close(): void;
+}
+
+export function openImageLayer(root: string): ImageLayer {
+  const metadata = openMetadata(root);
+  try {
+    const content = new LocalContentStore(root, { metadata });
+    return {
+      root: metadata.root,
+      metadata,
+      content,
+      images: new ImageStore(metadata),
+      leases: new LeaseManager(metadata),
+      close: () => {
+        content.close();
+        metadata.close();
+      },
+    };
+  } catch (e) {
+    metadata.close();
+    throw e;
+  }
+}
