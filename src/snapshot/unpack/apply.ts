@@ -444,13 +444,28 @@ class Applier {
       return;
     }
     const rel = drel === '' ? wh.name : `${drel}/${wh.name}`;
-    // A whiteout hides lower layers only, never this layer's own entries.
-    if (this.written.has(rel)) return;
     const p = this.abs(rel);
     const st = lstatOrUndef(p);
+    // A whiteout hides lower layers only, never this layer's own entries: a
+    // directory this layer already made keeps its own contents and loses the
+    // lower ones (it becomes opaque); anything else of this layer already
+    // hides the lower path.
+    if (this.written.has(rel)) {
+      if (st?.isDirectory()) {
+        if (this.overlay) this.opaque(rel, name);
+        else this.removeUnwritten(rel);
+      }
+      return;
+    }
     if (this.overlay) {
-      if (st) return;
+      if (st && isWhiteout(st)) return;
       if (!this.lowerLookup(rel.split('/'))) return;
+      if (st) {
+        // Only a copy-up (a directory holding this layer's whiteouts, or a
+        // hard link's copied-up target) can be here: the whiteout replaces it.
+        rmSync(p, { recursive: true, force: true });
+        this.forget(rel, st.isDirectory());
+      }
       await this.makeWhiteout(p);
       this.madeHere.add(rel);
     } else if (st) {
