@@ -61,6 +61,7 @@ static int run_phase2_op(const struct op *op)
 	case OP_WAIT_START: return op_wait_start(op);
 	case OP_EXEC: return op_exec(op);
 	case OP_BIND_DEV_IN_ROOT: return op_bind_dev_in_root(op);
+	case OP_FIND_EXEC: return op_find_exec(op);
 	default: return op_unknown(op);
 	}
 }

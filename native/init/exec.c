@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -120,18 +121,21 @@ int cloexec_from(unsigned int lo)
 	return 0;
 }
 
+/* One candidate of a PATH search: 0 when it is the one, else -1 with errno. */
+typedef int (*try_fn)(const char *path, void *ctx);
+
 /* execvp's search, but over the PATH the plan gives (the container's, not
- * ours), without its /bin/sh fallback for ENOEXEC. */
-static int exec_search(const char *file, const char *path_env, char *const argv[], char *const envp[])
+ * ours): a name with a '/' is tried as is; otherwise each entry in turn (an
+ * empty one is the current directory), going on past the errors execvp goes
+ * on past. Nothing found is ENOENT, or EACCES if a candidate was refused. */
+static int search_path(const char *file, const char *path_env, try_fn try, void *ctx)
 {
 	if (file[0] == '\0') {
 		errno = ENOENT;
 		return -1;
 	}
-	if (strchr(file, '/')) {
-		execve(file, argv, envp);
-		return -1;
-	}
+	if (strchr(file, '/'))
+		return try(file, ctx);
 
 	int denied = 0;
 	char full[PATH_MAX];
@@ -139,12 +143,12 @@ static int exec_search(const char *file, const char *path_env, char *const argv[
 	for (const char *p = path_env;;) {
 		const char *colon = strchrnul(p, ':');
 		size_t dlen = (size_t)(colon - p);
-		/* An empty entry is the current directory, as for execvp. */
 		int w = dlen ? snprintf(full, sizeof(full), "%.*s/%s", (int)dlen, p, file)
 			     : snprintf(full, sizeof(full), "%s", file);
 
 		if (w >= 0 && (size_t)w < sizeof(full)) {
-			execve(full, argv, envp);
+			if (try(full, ctx) == 0)
+				return 0;
 			switch (errno) {
 			case EACCES:
 				denied = 1;
@@ -167,6 +171,45 @@ static int exec_search(const char *file, const char *path_env, char *const argv[
 	}
 	errno = denied ? EACCES : ENOENT;
 	return -1;
+}
+
+struct exec_args {
+	char *const *argv;
+	char *const *envp;
+};
+
+/* Returns only when execve failed (no /bin/sh fallback for ENOEXEC). */
+static int try_execve(const char *path, void *ctx)
+{
+	const struct exec_args *a = ctx;
+
+	execve(path, a->argv, a->envp);
+	return -1;
+}
+
+/* What execve would refuse at once: a missing file, a directory, a file with
+ * no execute bit (the check runc's create makes with Go's LookPath). */
+static int try_executable(const char *path, void *ctx)
+{
+	struct stat st;
+
+	(void)ctx;
+	if (stat(path, &st) < 0)
+		return -1;
+	if (S_ISDIR(st.st_mode) || !(st.st_mode & 0111)) {
+		errno = EACCES;
+		return -1;
+	}
+	return 0;
+}
+
+/* Operands: path_env, name. Lets the runtime fail `create` on a program
+ * that EXEC could not run, before WAIT_START, as runc does. */
+int op_find_exec(const struct op *op)
+{
+	if (need_args(op, 2) < 0)
+		return -1;
+	return search_path(op->arg[1], op->arg[0], try_executable, NULL);
 }
 
 /* Operands: preserve_fds, path_env, argc, args..., envc, env... */
@@ -204,6 +247,8 @@ int op_exec(const struct op *op)
 		op_msg("mark descriptors close-on-exec: %s", strerror(errno));
 		return -1;
 	}
-	exec_search(argv[0], op->arg[1], argv, envp);
+	struct exec_args ea = { .argv = argv, .envp = envp };
+
+	search_path(argv[0], op->arg[1], try_execve, &ea);
 	return -1;
 }

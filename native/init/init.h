@@ -67,6 +67,7 @@ enum {
 	OP_WAIT_START = 57,
 	OP_EXEC = 58,
 	OP_BIND_DEV_IN_ROOT = 59,
+	OP_FIND_EXEC = 60,
 };
 
 /* One plan record. `arg` excludes the label; every operand is NUL-terminated
@@ -189,6 +190,7 @@ int op_seccomp_load(const struct op *op);
 int op_sync(const struct op *op);
 int op_wait_start(const struct op *op);
 int op_exec(const struct op *op);
+int op_find_exec(const struct op *op);
 /* Mark every descriptor from lo up close-on-exec (close_range, or one by one
  * where a seccomp profile refuses close_range). */
 int cloexec_from(unsigned int lo);

@@ -59,6 +59,8 @@ export const Op = {
   WAIT_START: 57,
   EXEC: 58,
   BIND_DEV_IN_ROOT: 59,
+  /** Fail now (before WAIT_START) if EXEC could not run this program, as runc's create does. */
+  FIND_EXEC: 60,
 } as const;
 
 export type OpCode = (typeof Op)[keyof typeof Op];
