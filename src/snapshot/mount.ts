@@ -34,7 +34,7 @@ const PATH_OPTS = ['lowerdir=', 'upperdir=', 'workdir='];
  * common directory and mount(8) run there (overlayfs resolves relative
  * lowerdirs against the mounter's cwd), as containerd does.
  */
-function shortenOverlayOptions(options: string[]): { options: string[]; cwd?: string } {
+export function shortenOverlayOptions(options: string[]): { options: string[]; cwd?: string } {
   if (options.join(',').length <= MAX_DATA) return { options };
   const paths: string[] = [];
   for (const o of options) {

@@ -91,6 +91,11 @@ for (const driver of ['overlayfs', 'native'] as const) {
       ], /"d" is a symlink/);
     });
 
+    test('PAX path and linkpath records are checked like names', async () => {
+      await refuse([{ name: 'innocent', content: 'pwned', pax: { path: '../../../../../..' + canary + '/passwd' } }], /escapes the root/);
+      await refuse([{ name: 'innocent', type: 'link', linkname: 'etc/passwd', pax: { linkpath: '/etc/passwd' } }], /"innocent": absolute hard link target refused/);
+    });
+
     test('hard link to an absolute host path', async () => {
       await refuse([{ name: 'hl', type: 'link', linkname: '/etc/passwd' }], /"hl": absolute hard link target refused/);
     });
