@@ -221,7 +221,7 @@ describe('berth-init: security by construction', { skip }, () => {
     assert.match(r.stdout, /^\s*0\s+1000\s+1\n$/);
   });
 
-  test('EXEC: PATH search as execvp does it, default signals, empty mask', async () => {
+  test('EXEC and FIND_EXEC: PATH search as execvp does it; default signals, empty mask', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'echo'), '#!/bin/sh\necho wrong\n', { mode: 0o644 }); // not executable
     writeFileSync(join(dir, 'berthprog'), '#!/bin/sh\necho wrong\n', { mode: 0o644 });
@@ -238,6 +238,20 @@ describe('berth-init: security by construction', { skip }, () => {
     // The plan's PATH, not ours: /bin is not searched unless the plan says so.
     const r3 = await run(['echo', 'x'], dir.replace(/$/, '-none'));
     assert.equal(r3.reports.at(-1)?.t, 'error');
+
+    // FIND_EXEC answers what EXEC would meet, without running anything.
+    const find = (name: string, path: string) =>
+      runInit({ parent: [waitMode, op(Op.CLONE, 'clone', 0)], child: [op(Op.FIND_EXEC, `find ${name}`, path, name), execOp(['/bin/true'])] });
+    assert.equal((await find('echo', `${dir}:/bin`)).code, 0);
+    assert.equal((await find('/bin/busybox', '')).code, 0);
+    assert.deepEqual((await find('/no/such/program', '/bin')).reports.at(-1), {
+      t: 'error',
+      step: 'find /no/such/program',
+      errno: 2,
+      msg: 'No such file or directory',
+    });
+    assert.deepEqual((await find('berthprog', dir)).reports.at(-1), { t: 'error', step: 'find berthprog', errno: 13, msg: 'Permission denied' });
+    assert.equal((await find('/bin', '')).reports.at(-1)?.t, 'error'); // a directory
 
     // berth-init ignores SIGPIPE and the wait-mode first process blocks
     // signals; the program gets neither.
