@@ -78,4 +78,33 @@ describe('resources', { skip }, () => {
     assert.match(r.stdout + r.stderr, /can't fork|Resource temporarily unavailable/);
     assert.equal(runc(b, ['delete', '--force', id]).status, 0);
   });
+
+  it('events streams stats at the interval until the container stops; ps prints ps(1) lines', async () => {
+    const b = makeBundle('exec sleep 1000');
+    bundles.push(b);
+    const id = uniqueId();
+    assert.equal(runc(b, ['run', '-d', '--bundle', b.dir, id]).status, 0);
+    const pid = JSON.parse(runc(b, ['state', id]).stdout).pid as number;
+    const table = runc(b, ['ps', id]).stdout.trim().split('\n');
+    assert.match(table[0]!, /PID/);
+    assert.equal(table.length, 2);
+    assert.match(table[1]!, new RegExp(`\\b${pid}\\b.*sleep 1000`));
+    const { spawn } = await import('node:child_process');
+    const { CLI } = await import('../../helpers/runtime.js');
+    const ev = spawn(process.execPath, [CLI, '--root', b.root, 'events', '--interval', '100ms', id], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    ev.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    const exited = new Promise<number | null>((r) => ev.on('exit', (c) => r(c)));
+    while (out.split('\n').filter(Boolean).length < 3) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(runc(b, ['kill', id, 'KILL']).status, 0);
+    assert.equal(await exited, 0);
+    const events = out.trim().split('\n').map((l) => JSON.parse(l));
+    assert.ok(events.length >= 3);
+    for (const e of events) {
+      assert.equal(e.type, 'stats');
+      assert.equal(e.id, id);
+    }
+    assert.equal(runc(b, ['delete', id]).status, 0);
+  });
 });
+
