@@ -142,6 +142,21 @@ void __attribute__((noreturn)) run_container_process(void);
 void relay_prepare(void);
 void __attribute__((noreturn)) wait_for_child(int with_tty);
 
+/* inroot.c: resolution beneath the SET_ROOT directory. */
+struct fdpath {
+	char s[32];
+};
+/* "/proc/self/fd/<fd>", the name under which mount(2) reaches a handle. */
+const char *fdpath(struct fdpath *p, int fd);
+void close_keep_errno(int fd);
+/* An O_PATH handle on path beneath the root (dir_only: O_DIRECTORY). */
+int resolve(const char *path, int dir_only);
+/* Create the missing components of path beneath the root. */
+int mkdir_all(const char *path, mode_t dir_mode, mode_t last_mode, int last_is_file);
+/* Create the parents of path beneath the root; a handle on the parent, and
+ * the final name in *name_out. */
+int make_parent(const char *path, const char **name_out);
+
 /* rootfs.c */
 int op_mount(const struct op *op);
 int op_set_root(const struct op *op);
