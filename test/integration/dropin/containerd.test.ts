@@ -119,6 +119,16 @@ describe('drop-in: real containerd runs containers through berth-runc', { skip }
     assert.ok(!existsSync(`/sys/fs/cgroup/pids/${cd.namespace}/${id}`), 'cgroup removed');
   });
 
+  it('ctr run --rm of a program that exits at once (true, exit 5), again and again', () => {
+    // A container that is gone before `start` reads the exec fifo has still
+    // started: `start` must not call it stopped.
+    for (let i = 0; i < 5; i++) {
+      const id = uniqueId('ctr-fast');
+      const r = cd.ctr(['run', '--rm', ...rt, IMAGE, id, i % 2 ? 'true' : 'sh', ...(i % 2 ? [] : ['-c', 'exit 5'])]);
+      assert.equal(r.status, i % 2 ? 0 : 5, `run ${i}: ${r.stderr}\n${cd.logTail()}`);
+    }
+  });
+
   it('ctr run -d, then task exec and task ps; the shim drove berth-runc (its state is berth\'s)', () => {
     const id = uniqueId('ctr-exec');
     try {
