@@ -56,6 +56,8 @@ describe('berth-init: a container', { skip }, () => {
       'echo cwd=$(pwd)',
       'echo ids=$(id -u):$(id -g):$(id -G | tr " " ,)',
       "grep -E '^(CapEff|CapPrm|CapInh|CapBnd|CapAmb|NoNewPrivs):' /proc/self/status | tr -d '\\t' | sed 's/:/=/'",
+      // `ls` lists its own descriptors: stdio, plus 3, the directory it reads.
+      'echo fds=$(ls /proc/self/fd | tr "\\n" " ")',
       'echo nofile=$(ulimit -n)',
       'echo umask=$(umask)',
       'echo null=$(stat -c %F:%t:%T /dev/null)',
@@ -103,6 +105,7 @@ describe('berth-init: a container', { skip }, () => {
     assert.equal(f.get('CapBnd'), '0000000000000420');
     assert.equal(f.get('CapAmb'), '0000000000000420');
     assert.equal(f.get('NoNewPrivs'), '1');
+    assert.equal(f.get('fds'), '0 1 2 3'); // exactly, from the host, in init-security.test.ts
     assert.equal(f.get('nofile'), '1024');
     assert.equal(f.get('umask'), '0027');
     assert.equal(f.get('null'), 'character special file:1:3');
