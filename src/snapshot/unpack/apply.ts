@@ -29,7 +29,7 @@ import { run } from '../mount.js';
 import type { ExtractionTarget } from '../types.js';
 import { checkLayerMediaType, compressionOf, decompressor, DiffIdCounter, peek, type Compression } from './decompress.js';
 import { entryComponents, unpackError, whiteoutOf } from './paths.js';
-import { applyXattrs, keepBinaryPax, parentsAreDirs, readXattrs, type XattrOp } from './xattrs.js';
+import { applyXattrs, keepBinaryPax, parentsAreDirs, readXattrs, setfattrPath, type XattrOp } from './xattrs.js';
 
 export interface UnpackLimits {
   /** Entries in one layer. */
@@ -113,6 +113,8 @@ class Applier {
   private readonly dirMeta = new Map<string, Meta>();
   private readonly xattrs = new Map<string, XattrOp[]>();
   private whiteoutTemplate: string | undefined;
+  /** overlayfs: directories made opaque by this layer. */
+  private readonly opaqueDirs = new Set<string>();
   /** Directories copied up from a lower layer: upper path → lower path (their xattrs follow at the end). */
   private readonly copiedUp = new Map<string, string>();
 
@@ -147,6 +149,7 @@ class Applier {
    */
   private forget(rel: string, wasDir: boolean): void {
     this.xattrs.delete(this.abs(rel));
+    this.opaqueDirs.delete(rel);
     this.dirMeta.delete(rel);
     this.dirsOk.delete(rel);
     if (wasDir) {
@@ -427,6 +430,7 @@ class Applier {
   }
 
   private opaque(rel: string, entry: string): void {
+    this.opaqueDirs.add(rel);
     const p = this.abs(rel);
     const ops = this.xattrs.get(p) ?? [];
     ops.push({ path: p, name: 'trusted.overlay.opaque', value: Buffer.from('y'), entry });
@@ -516,7 +520,7 @@ class Applier {
   async finish(): Promise<void> {
     // A copied-up directory shadows the lower one in the merged view, its
     // xattrs included: carry them over, as overlayfs' own copy-up does.
-    if (this.copiedUp.size) {
+    if (this.copiedUp.size && setfattrPath()) {
       const lowerToUpper = new Map([...this.copiedUp].map(([u, l]) => [l, u]));
       for (const [lowerPath, attrs] of await readXattrs([...lowerToUpper.keys()])) {
         const upper = lowerToUpper.get(lowerPath);
@@ -524,6 +528,15 @@ class Applier {
         const ops = this.xattrs.get(upper) ?? [];
         for (const a of attrs) ops.push({ path: upper, name: a.name, value: a.value, entry: '(copy-up)' });
         this.xattrs.set(upper, ops);
+      }
+    }
+    if (this.opaqueDirs.size && !setfattrPath()) {
+      for (const rel of this.opaqueDirs) {
+        const p = this.abs(rel);
+        const left = (this.xattrs.get(p) ?? []).filter((o) => o.name !== 'trusted.overlay.opaque');
+        if (left.length) this.xattrs.set(p, left);
+        else this.xattrs.delete(p);
+        await this.emulateOpaque(rel, new Set());
       }
     }
     const ops = [...this.xattrs.values()].flat();
@@ -539,6 +552,38 @@ class Applier {
       lutimesSync(p, m.atime, m.mtime);
     }
     this.dropTemplate();
+  }
+
+  /**
+   * Without setfattr there is no opaque xattr: hide the lower contents of
+   * `rel` with a whiteout per name instead, and, for each directory this
+   * layer has there, the same one level down (it would merge otherwise).
+   * Lower layers never change, so this is exact, only larger. Names already
+   * hidden between layers get a (harmless) whiteout as well.
+   */
+  private async emulateOpaque(rel: string, checked: Set<string>): Promise<void> {
+    const p = this.abs(rel);
+    const st = lstatOrUndef(p);
+    if (!st?.isDirectory() || !parentsAreDirs(this.root, p, checked)) return;
+    const comps = rel === '' ? [] : rel.split('/');
+    const names = new Set<string>();
+    for (const lower of this.lowers) {
+      let lp = lower;
+      let ok = true;
+      for (const c of comps) {
+        lp = join(lp, c);
+        const ls = lstatOrUndef(lp);
+        if (!ls?.isDirectory()) { ok = false; break; }
+      }
+      if (ok) for (const n of readdirSync(lp)) names.add(n);
+    }
+    for (const n of names) {
+      const childRel = rel === '' ? n : `${rel}/${n}`;
+      const child = this.abs(childRel);
+      const cst = lstatOrUndef(child);
+      if (!cst) await this.makeWhiteout(child);
+      else if (cst.isDirectory()) await this.emulateOpaque(childRel, checked);
+    }
   }
 
   dropTemplate(): void {

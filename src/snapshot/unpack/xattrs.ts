@@ -27,7 +27,9 @@ export interface XattrOp {
 
 const SETFATTR_CANDIDATES = ['/usr/bin/setfattr', '/bin/setfattr', '/usr/local/bin/setfattr'];
 
+/** setfattr(1), or undefined when missing (or BERTH_SETFATTR=none, to test that case). */
 export function setfattrPath(): string | undefined {
+  if (process.env.BERTH_SETFATTR === 'none') return undefined;
   return SETFATTR_CANDIDATES.find((p) => existsSync(p));
 }
 
