@@ -8,6 +8,20 @@
  * sure we run from a sealed copy of ourselves, then hand over to the first
  * process's phase (init/parent.c), which clones the container process
  * (init/child.c).
+ *
+ * init/wire.c      plan records and their operands
+ * init/report.c    the JSON-line reports, failure exits
+ * init/selfexe.c   the sealed memfd re-exec
+ * init/parent.c    phase 1 ops, CLONE, the release
+ * init/relay.c     PARENT_MODE wait and wait-tty
+ * init/child.c     phase 2 dispatch
+ * init/inroot.c    resolution and creation beneath the SET_ROOT directory
+ * init/rootfs.c    mounts, nodes, links, masks, pivot_root / move
+ * init/process.c   ids, names, limits, scheduling, capabilities, console
+ * init/run.c       hooks and id-map helpers (fork, feed, capture, timeout)
+ * init/seccomp.c   libseccomp
+ * init/exec.c      SYNC, WAIT_START, FIND_EXEC, EXEC
+ * init/util.c      descriptor and socket helpers
  */
 #include <errno.h>
 #include <fcntl.h>
