@@ -11,7 +11,7 @@
 // (A B C D, B C D A, ...) so that a noisy neighbour hurts every runner alike;
 // only ratios measured in the same run mean anything.
 //
-//   node --import tsx bench/runtime.ts [--iterations 30] [--json]
+//   node --import tsx bench/runtime.ts [--iterations 30] [--json] [--also NAME=PATH ...]
 //
 // Needs root, runc, /bin/busybox and the build (node scripts/build.mjs).
 
@@ -30,6 +30,8 @@ function arg(name: string, dflt: string): string {
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
 }
 const N = Number(arg('iterations', '30'));
+/** --also NAME=PATH (repeatable): another runc-compatible binary to measure, e.g. a patched build. */
+const ALSO: [string, string][] = process.argv.flatMap((a, i) => (a === '--also' && process.argv[i + 1]?.includes('=') ? [process.argv[i + 1]!.split('=', 2) as [string, string]] : []));
 const JSON_OUT = process.argv.includes('--json');
 
 function which(bin: string): string | undefined {
@@ -180,11 +182,13 @@ async function main(): Promise<void> {
     ...(crun.ok ? [{ name: 'crun run', once: cliRun('crun', roots.crun) }] : []),
     { name: 'berth-runc run (CLI)', once: cliRun(BERTH_RUNC, roots.berth) },
     { name: 'Runtime.run (in-process)', once: inProcess() },
+    ...ALSO.map(([name, bin]) => ({ name: `${name} run (CLI)`, once: cliRun(bin, join(work, `root-${slug(name)}`)) })),
   ];
   const seqRunners: Runner[] = [
     { name: 'runc create/start/delete', once: cliSequence('runc', roots.runc) },
     ...(crun.ok ? [{ name: 'crun create/start/delete', once: cliSequence('crun', roots.crun) }] : []),
     { name: 'berth-runc create/start/delete', once: cliSequence(BERTH_RUNC, roots.berth) },
+    ...ALSO.map(([name, bin]) => ({ name: `${name} create/start/delete`, once: cliSequence(bin, join(work, `root-${slug(name)}`)) })),
   ];
 
   // Start-up alone: the floor under every CLI call.
@@ -228,7 +232,8 @@ try {
   await main();
 } finally {
   // Any container a failed iteration left behind, then the temp tree.
-  for (const [bin, root] of [['runc', roots.runc], ['crun', roots.crun], [BERTH_RUNC, roots.berth], [BERTH_RUNC, roots.lib]] as const) {
+  const all: [string, string][] = [['runc', roots.runc], ['crun', roots.crun], [BERTH_RUNC, roots.berth], [BERTH_RUNC, roots.lib], ...ALSO.map(([name, bin]): [string, string] => [bin, join(work, `root-${slug(name)}`)])];
+  for (const [bin, root] of all) {
     if (!existsSync(root)) continue;
     const ids = spawnSync(bin, ['--root', root, 'list', '-q'], { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
     for (const id of ids) spawnSync(bin, ['--root', root, 'delete', '--force', id], { stdio: 'ignore' });
