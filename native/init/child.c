@@ -22,6 +22,8 @@ static int op_unknown(const struct op *op)
 
 static int run_phase2_op(const struct op *op)
 {
+	if (check_arity(op) < 0)
+		return -1;
 	switch (op->code) {
 	case OP_UNSHARE: return op_unshare(op);
 	case OP_SETRESUID: return op_setresuid(op);

@@ -217,8 +217,8 @@ int op_exec(const struct op *op)
 {
 	uint32_t preserve, argc, envc;
 
-	if (arg_u32(op, 0, &preserve) < 0 || need_args(op, 3) < 0 || arg_u32(op, 2, &argc) < 0 ||
-	    need_args(op, 4 + argc) < 0 || arg_u32(op, 3 + argc, &envc) < 0 || need_args(op, 4 + argc + envc) < 0)
+	if (arg_u32(op, 0, &preserve) < 0 || need_args(op, 3) < 0 || arg_count(op, 2, &argc) < 0 ||
+	    arg_count(op, 3 + argc, &envc) < 0 || exact_args(op, 4 + argc + envc) < 0)
 		return -1;
 	if (argc == 0) {
 		op_msg("plan error: EXEC without args");

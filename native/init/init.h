@@ -108,10 +108,15 @@ extern struct init_state g;
 int read_phase(int fd, struct phase *out);
 int read_record(int fd, struct op *out);
 int need_args(const struct op *op, uint32_t n);
+/* Exactly n operands (the variable-length ops, once they know n). */
+int exact_args(const struct op *op, uint32_t n);
+/* Exactly the operands a fixed-arity op takes; always 0 for the others. */
+int check_arity(const struct op *op);
 int arg_u64(const struct op *op, uint32_t i, uint64_t *out);
 int arg_i64(const struct op *op, uint32_t i, int64_t *out);
 int arg_int(const struct op *op, uint32_t i, int *out);
 int arg_u32(const struct op *op, uint32_t i, uint32_t *out);
+int arg_count(const struct op *op, uint32_t i, uint32_t *out);
 /* An empty operand where mount(2) takes a pointer means NULL. */
 const char *arg_or_null(const struct op *op, uint32_t i);
 

@@ -276,12 +276,15 @@ static int op_run_child_helper(const struct op *op)
 {
 	uint32_t n;
 
-	if (arg_u32(op, 0, &n) < 0 || need_child() < 0)
+	if (arg_count(op, 0, &n) < 0 || need_child() < 0)
 		return -1;
-	if (n == 0 || need_args(op, 1 + n) < 0) {
+	if (n == 0) {
+		op_msg("plan error: a helper without args");
 		errno = EINVAL;
 		return -1;
 	}
+	if (exact_args(op, 1 + n) < 0)
+		return -1;
 
 	char **argv = calloc((size_t)n + 1, sizeof(*argv));
 
@@ -295,6 +298,8 @@ static int op_run_child_helper(const struct op *op)
 
 static int run_phase1_op(const struct op *op)
 {
+	if (check_arity(op) < 0)
+		return -1;
 	switch (op->code) {
 	case OP_PARENT_MODE: return op_parent_mode(op);
 	case OP_OPEN_CONSOLE_SOCKET: return op_open_console_socket(op);

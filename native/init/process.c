@@ -193,9 +193,9 @@ int op_user(const struct op *op)
 		errno = EINVAL;
 		return -1;
 	}
+	if (exact_args(op, 3 + (ngroups > 0 ? (uint32_t)ngroups : 0)) < 0)
+		return -1;
 	if (ngroups >= 0) {
-		if (need_args(op, 3 + (uint32_t)ngroups) < 0)
-			return -1;
 
 		gid_t *groups = calloc((size_t)ngroups + 1, sizeof(*groups));
 

@@ -250,9 +250,8 @@ int op_hook(const struct op *op)
 	uint64_t timeout;
 	uint32_t argc, envc;
 
-	if (need_args(op, 5) < 0 || arg_u64(op, 1, &timeout) < 0 || arg_u32(op, 3, &argc) < 0 ||
-	    need_args(op, 5 + argc) < 0 || arg_u32(op, 4 + argc, &envc) < 0 ||
-	    need_args(op, 5 + argc + envc) < 0)
+	if (need_args(op, 5) < 0 || arg_u64(op, 1, &timeout) < 0 || arg_count(op, 3, &argc) < 0 ||
+	    arg_count(op, 4 + argc, &envc) < 0 || exact_args(op, 5 + argc + envc) < 0)
 		return -1;
 
 	char **argv = calloc((size_t)argc + 1, sizeof(*argv));

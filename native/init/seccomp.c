@@ -100,8 +100,8 @@ int op_seccomp_rule(const struct op *op)
 {
 	uint32_t action, ncond;
 
-	if (need_args(op, 3) < 0 || arg_u32(op, 1, &action) < 0 || arg_u32(op, 2, &ncond) < 0 ||
-	    need_args(op, 3 + ncond) < 0 || need_ctx() < 0)
+	if (need_args(op, 3) < 0 || arg_u32(op, 1, &action) < 0 || arg_count(op, 2, &ncond) < 0 ||
+	    exact_args(op, 3 + ncond) < 0 || need_ctx() < 0)
 		return -1;
 	if (ncond > 6) {
 		op_msg("plan error: %" PRIu32 " conditions on one rule (at most 6)", ncond);

@@ -184,6 +184,24 @@ int arg_i64(const struct op *op, uint32_t i, int64_t *out)
 	return 0;
 }
 
+/* A count at operand i of the operands that follow it: at most as many as
+ * the record has left, so that no arithmetic on it can wrap. */
+int arg_count(const struct op *op, uint32_t i, uint32_t *out)
+{
+	uint32_t n;
+
+	if (arg_u32(op, i, &n) < 0)
+		return -1;
+	if (n > op->argc - i - 1) {
+		op_msg("plan error: operand %" PRIu32 " counts %" PRIu32 " operands, %" PRIu32 " follow", i + 1, n,
+		       op->argc - i - 1);
+		errno = EINVAL;
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
 int arg_int(const struct op *op, uint32_t i, int *out)
 {
 	int64_t v;
@@ -211,4 +229,59 @@ int arg_u32(const struct op *op, uint32_t i, uint32_t *out)
 const char *arg_or_null(const struct op *op, uint32_t i)
 {
 	return op->arg[i][0] == '\0' ? NULL : op->arg[i];
+}
+
+/* Operand counts (label excluded) of the fixed-arity operations; -1 for
+ * those whose count depends on an operand (they check it themselves with
+ * exact_args). A record with more operands than its op takes is as wrong as
+ * one with fewer: it means the two sides disagree on the format. */
+static int arity(uint32_t code)
+{
+	switch (code) {
+	case OP_SETSID: case OP_ACK: case OP_NO_NEW_PRIVS: case OP_WAIT_START:
+		return 0;
+	case OP_PARENT_MODE: case OP_OPEN_CONSOLE_SOCKET: case OP_OPEN_EXEC_FIFO:
+	case OP_OPEN_SECCOMP_LISTENER: case OP_TIMENS_OFFSETS: case OP_CLONE:
+	case OP_CGROUP_ADD_CHILD: case OP_UNSHARE: case OP_SETRESUID: case OP_SETRESGID:
+	case OP_SETHOSTNAME: case OP_SETDOMAINNAME: case OP_SET_ROOT: case OP_MASK_IN_ROOT:
+	case OP_READONLY_IN_ROOT: case OP_PIVOT_ROOT: case OP_MOVE_ROOT: case OP_SYNC:
+	case OP_ABORT: case OP_PERSONALITY: case OP_IOPRIO: case OP_CAPS_BOUNDING:
+	case OP_SECCOMP_INIT: case OP_SECCOMP_ARCH: case OP_SECCOMP_LOAD: case OP_CHDIR:
+	case OP_UMASK:
+		return 1;
+	case OP_SETNS: case OP_WRITE_CHILD_FILE: case OP_SYMLINK_IN_ROOT: case OP_MKDIR_IN_ROOT:
+	case OP_WRITE_FILE: case OP_CONSOLE: case OP_SECCOMP_ATTR: case OP_BIND_DEV_IN_ROOT:
+	case OP_FIND_EXEC:
+		return 2;
+	case OP_RLIMIT:
+		return 3;
+	case OP_CAPS:
+		return 4;
+	case OP_MOUNT:
+		return 5;
+	case OP_MKNOD_IN_ROOT:
+		return 6;
+	case OP_SCHED:
+		return 7;
+	case OP_MOUNT_IN_ROOT:
+		return 8;
+	default:
+		return -1;
+	}
+}
+
+int exact_args(const struct op *op, uint32_t n)
+{
+	if (op->argc == n)
+		return 0;
+	op_msg("plan error: op %" PRIu32 " takes %" PRIu32 " operands, got %" PRIu32, op->code, n, op->argc);
+	errno = EINVAL;
+	return -1;
+}
+
+int check_arity(const struct op *op)
+{
+	int n = arity(op->code);
+
+	return n < 0 ? 0 : exact_args(op, (uint32_t)n);
 }

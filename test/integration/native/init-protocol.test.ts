@@ -84,7 +84,15 @@ describe('berth-init: plan protocol and reports', { skip }, () => {
     assert.deepEqual(r5.reports.at(-1), { t: 'error', step: 'plan', errno: 22, msg: 'plan error: phase 2 ended without EXEC' });
 
     const r6 = await bad([waitMode, op(Op.CLONE, 'clone', 0)], [op(Op.MOUNT_IN_ROOT, 'short mount', 'tmpfs', '/x')]);
-    assert.deepEqual(r6.reports.at(-1), { t: 'error', step: 'short mount', errno: 22, msg: 'plan error: op 27 needs 8 operands, got 2' });
+    assert.deepEqual(r6.reports.at(-1), { t: 'error', step: 'short mount', errno: 22, msg: 'plan error: op 27 takes 8 operands, got 2' });
+    // One operand too many is as wrong: the two sides disagree on the format.
+    const r6b = await bad([waitMode, op(Op.CLONE, 'clone', 0)], [op(Op.CHDIR, 'chdir', '/', 'extra'), execOp(['/bin/true'])]);
+    assert.deepEqual(r6b.reports.at(-1), { t: 'error', step: 'chdir', errno: 22, msg: 'plan error: op 55 takes 1 operands, got 2' });
+    // A count larger than what follows (here one that would wrap a u32 sum).
+    const r6c = await bad([waitMode, op(Op.CLONE, 'clone', 0)], [op(Op.EXEC, 'exec', 0, '/bin', 4294967295, '/bin/true', 0)]);
+    assert.deepEqual(r6c.reports.at(-1), { t: 'error', step: 'exec', errno: 22, msg: 'plan error: operand 3 counts 4294967295 operands, 2 follow' });
+    const r6d = await bad([waitMode, op(Op.CLONE, 'clone', 0)], [op(Op.EXEC, 'exec', 0, '/bin', 1, '/bin/true', 0, 'stray'), execOp(['/bin/true'])]);
+    assert.deepEqual(r6d.reports.at(-1), { t: 'error', step: 'exec', errno: 22, msg: 'plan error: op 58 takes 5 operands, got 6' });
 
     // A stream cut inside a record: the first process says so and exits 2.
     const whole = encodePhase([waitMode, op(Op.CLONE, 'clone', 0)]);
