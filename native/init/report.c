@@ -30,7 +30,7 @@ struct line {
 	size_t len;
 };
 
-static char msg_buf[1024];
+static char msg_buf[STR_MAX_BYTES];
 static int msg_set;
 
 void op_msg(const char *fmt, ...)
