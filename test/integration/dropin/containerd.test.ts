@@ -182,6 +182,38 @@ describe('drop-in: real containerd runs containers through berth-runc', { skip }
     }
   });
 
+  it('ctr task exec -t: a shell on a new terminal beside a running task (exec --console-socket)', async () => {
+    const id = uniqueId('ctr-exec-tty');
+    try {
+      const r0 = cd.ctr(['run', '-d', '--null-io', ...rt, IMAGE, id, 'sleep', '1000']);
+      assert.equal(r0.status, 0, r0.stderr);
+      const r = await driveTty(
+        ['ctr', '-a', cd.sock, '-n', cd.namespace, 'tasks', 'exec', '-t', '--exec-id', 'xt', id, 'sh'],
+        [
+          { expect: /\/ # /, send: 'tty; echo "ex-$((6*7))"; echo "one=$(tr "\\0" " " < /proc/1/cmdline)"\r' },
+          { expect: /ex-42/ },
+          { expect: /\/ # /, send: 'exit 2\r' },
+        ],
+      );
+      assert.ok(!r.timedOut, `timed out; terminal showed:\n${r.output}\n${cd.logTail()}`);
+      assert.match(r.output, /\/dev\/pts\/\d+/);
+      assert.match(r.output, /ex-42/);
+      assert.match(r.output, /one=sleep 1000 /);
+      assert.equal(r.code, 2, r.output);
+      assert.equal(taskStatus(id), 'RUNNING');
+    } finally {
+      remove(id);
+    }
+  });
+
+  it('ctr run --seccomp: the default profile is loaded in the container', () => {
+    const id = uniqueId('ctr-seccomp');
+    const r = cd.ctr(['run', '--rm', '--seccomp', ...rt, IMAGE, id, 'sh', '-c', 'grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status']);
+    assert.equal(r.status, 0, `${r.stderr}\n${cd.logTail()}`);
+    assert.match(r.stdout, /^NoNewPrivs:\s+1$/m, "ctr's default spec sets no_new_privileges");
+    assert.match(r.stdout, /^Seccomp:\s+2$/m);
+  });
+
   it('ctr task pause / resume: PAUSED then RUNNING, and the processes really stop', async () => {
     const id = uniqueId('ctr-pause');
     try {

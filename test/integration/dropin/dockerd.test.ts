@@ -186,6 +186,58 @@ describe('drop-in: real dockerd runs containers through berth-runc', { skip }, (
     }
   });
 
+  it('docker exec -it: a shell on a new terminal inside a running container (exec --console-socket)', async () => {
+    const name = uniqueId('dk-exec-tty');
+    try {
+      const r0 = dk.docker([...run, '-d', '--name', name, IMAGE, 'sleep', '1000']);
+      assert.equal(r0.status, 0, r0.stderr);
+      const r = await driveTty(
+        dk.dockerArgv(['exec', '-it', name, 'sh']),
+        [
+          { expect: /\/ # /, send: 'tty; echo "ex-$((6*7))"; echo "one=$(tr "\\0" " " < /proc/1/cmdline)"\r' },
+          { expect: /ex-42/ },
+          { expect: /\/ # /, send: 'exit 2\r' },
+        ],
+        { env: dk.env },
+      );
+      assert.ok(!r.timedOut, `timed out; terminal showed:\n${r.output}\n${dk.logTail()}`);
+      assert.match(r.output, /\/dev\/pts\/\d+/);
+      assert.match(r.output, /ex-42/);
+      assert.match(r.output, /one=sleep 1000 /, 'the exec runs beside the container\'s pid 1');
+      assert.equal(r.code, 2, r.output);
+      assert.equal(inspect(name, '{{.State.Status}}'), 'running', 'the container outlives the exec');
+    } finally {
+      removeContainer(name);
+    }
+  });
+
+  it("docker's spec reaches the process: default capabilities and seccomp, --user, --read-only, --tmpfs", () => {
+    const script = [
+      'grep -E "^(CapEff|Seccomp|NoNewPrivs):" /proc/self/status',
+      'echo "id=$(id -u):$(id -g)"',
+      'touch /root-write 2>/dev/null && echo root-writable || echo root-readonly',
+      'touch /scratch/x && echo tmpfs-writable',
+      'grep " /scratch " /proc/mounts',
+    ].join('; ');
+    const r = dk.docker([...run, '--rm', '--user', '1000:1000', '--read-only', '--tmpfs', '/scratch:mode=1777', IMAGE, 'sh', '-c', script]);
+    assert.equal(r.status, 0, `${r.stderr}\n${dk.logTail()}`);
+    const out = r.stdout;
+    // Docker's default capability set for a non-root user: the bounding set
+    // is the default one and the effective set of uid 1000 is empty.
+    assert.match(out, /^CapEff:\s+0000000000000000$/m);
+    assert.match(out, /^Seccomp:\s+2$/m, "docker's default seccomp profile is loaded");
+    assert.match(out, /^id=1000:1000$/m);
+    assert.match(out, /^root-readonly$/m);
+    assert.match(out, /^tmpfs-writable$/m);
+    assert.match(out, /^tmpfs \/scratch tmpfs rw,/m);
+
+    const root = dk.docker([...run, '--rm', IMAGE, 'sh', '-c', 'grep -E "^CapEff:" /proc/self/status']);
+    assert.equal(root.status, 0, root.stderr);
+    // runc's and Docker's default set: CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP
+    // NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP.
+    assert.match(root.stdout, /^CapEff:\s+00000000a80425fb$/m);
+  });
+
   it('docker stop: SIGTERM reaches the program, which exits on its own with its status', () => {
     const name = uniqueId('dk-stop');
     try {
