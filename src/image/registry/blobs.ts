@@ -101,7 +101,7 @@ export async function fetchBlobFromUrlsInto(
       const get = async (headers: Record<string, string>) => {
         let u = url;
         for (let hop = 0; hop < 10; hop++) {
-          const res = await send({ method: 'GET', url: u, headers: { ...client.headersBase(), ...headers }, tls: client.tlsFor(u), timeoutMs: client.opts.timeoutMs });
+          const res = await send({ method: 'GET', url: u, headers: { ...client.headersBase(), ...headers }, tls: client.tlsFor(u), proxy: client.proxyFor(u), timeoutMs: client.opts.timeoutMs });
           const loc = res.headers.location;
           if (REDIRECTS.has(res.statusCode ?? 0) && loc) {
             discard(res);

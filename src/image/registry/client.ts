@@ -13,6 +13,7 @@ import { Authorizer, challengeScopes } from './auth.js';
 import { fetchBlobFromUrlsInto, fetchBlobInto } from './blobs.js';
 import { fetchManifestBytes, resolveManifest } from './manifests.js';
 import { encodeRepo, pullScope, pushScope, REDIRECTS } from './paths.js';
+import { proxyFor, proxyFromEnv, type ProxySettings } from './proxy.js';
 import { dockerConfigCredentials, type CredentialSource } from './credentials.js';
 import { checkDigest } from './digest.js';
 import { responseError } from './errors.js';
@@ -33,6 +34,8 @@ export interface RegistryOptions extends HostOptions {
   maxManifestSize?: number;
   userAgent?: string;
   logger?: Logger;
+  /** HTTP proxies; default from HTTP_PROXY/HTTPS_PROXY/NO_PROXY; false for none. */
+  proxy?: ProxySettings | false;
 }
 
 export const DEFAULT_MAX_MANIFEST = 4 * 1024 * 1024;
@@ -82,11 +85,13 @@ export class RegistryClient {
   /** The endpoint that resolved a repository: later reads of it go there first. */
   private readonly pinned = new Map<string, string>();
   private readonly tlsCache = new Map<string, TlsSettings>();
+  private readonly proxySettings?: ProxySettings;
 
   constructor(registry: string, opts: RegistryOptions = {}) {
     this.registry = canonicalRegistry(registry);
     this.opts = opts;
     this.log = opts.logger ?? nullLogger;
+    this.proxySettings = opts.proxy === false ? undefined : opts.proxy ?? proxyFromEnv();
     const creds = opts.credentials ?? dockerConfigCredentials({ configDir: opts.dockerConfigDir });
     this.auth = new Authorizer(creds, (r) => this.tokenRequest(r));
   }
@@ -128,6 +133,11 @@ export class RegistryClient {
     return t;
   }
 
+  /** @internal the proxy for a URL, if any */
+  proxyFor(url: URL): URL | undefined {
+    return proxyFor(url, this.proxySettings);
+  }
+
   /** @internal */
   headersBase(): Record<string, string> {
     return { 'user-agent': this.opts.userAgent ?? 'berth/0.1 (+containerd-compatible)' };
@@ -156,7 +166,7 @@ export class RegistryClient {
     for (let attempt = 0; ; attempt++) {
       let res: IncomingMessage;
       try {
-        res = await send({ method: 'GET', url, headers: this.headersBase(), tls: ep.tls, timeoutMs: this.opts.timeoutMs ?? 30_000 });
+        res = await send({ method: 'GET', url, headers: this.headersBase(), tls: ep.tls, proxy: this.proxyFor(url), timeoutMs: this.opts.timeoutMs ?? 30_000 });
       } catch (e) {
         const code = (e as { code?: string }).code;
         if (isNetworkError(e) && code !== 'ECONNREFUSED' && attempt < this.retries) {
@@ -287,7 +297,7 @@ export class RegistryClient {
         const a = await this.auth.header(ep.base.origin, ep.authKey, scopes);
         if (a) headers.authorization = a;
       }
-      const res = await send({ method, url, headers, body, tls: this.tlsFor(url, ep), timeoutMs: this.opts.timeoutMs });
+      const res = await send({ method, url, headers, body, tls: this.tlsFor(url, ep), proxy: this.proxyFor(url), timeoutMs: this.opts.timeoutMs });
       const status = res.statusCode ?? 0;
       const loc = res.headers.location;
       if (REDIRECTS.has(status) && loc && !(method === 'POST' || method === 'PUT' || method === 'PATCH')) {
@@ -312,7 +322,7 @@ export class RegistryClient {
     const tls = loadCertsDir(this.opts.certsDir ?? '/etc/docker/certs.d', r.url.host);
     for (let attempt = 0; ; attempt++) {
       try {
-        const res = await send({ method: r.method, url: r.url, headers: { ...this.headersBase(), ...r.headers }, body: r.body, tls, timeoutMs: this.opts.timeoutMs });
+        const res = await send({ method: r.method, url: r.url, headers: { ...this.headersBase(), ...r.headers }, body: r.body, tls, proxy: this.proxyFor(r.url), timeoutMs: this.opts.timeoutMs });
         const status = res.statusCode ?? 0;
         if (status >= 500 && attempt < this.retries) {
           discard(res);

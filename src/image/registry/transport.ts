@@ -1,14 +1,18 @@
 // The HTTP layer under the registry client: node:http and node:https with a
 // per-host TLS configuration (CA bundle and client certificate from
-// certs.d, or verification off for an insecure registry). It knows nothing of
-// auth, retries or redirects; client.ts decides those.
+// certs.d, or verification off for an insecure registry), directly or through
+// an http proxy. It knows nothing of auth, retries or redirects; client.ts
+// decides those.
 
-import { request as httpRequest, Agent as HttpAgent, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { request as httpRequest, Agent as HttpAgent, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { isIP } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
 import type { Readable } from 'node:stream';
-import { rootCertificates } from 'node:tls';
+import { connect as tlsConnect, rootCertificates, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { createHash } from 'node:crypto';
 import { BerthError } from '../../common/errors.js';
+import { proxyAuthorization } from './proxy.js';
 
 export interface TlsSettings {
   /** Extra CA certificates (PEM), added to the system roots as Docker does. */
@@ -31,30 +35,68 @@ export interface RawRequest {
   /** Idle timeout of the socket, in ms. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** An http:// proxy: CONNECT tunnel for https, absolute-form requests for http. */
+  proxy?: URL;
 }
 
 const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 16 });
 const httpsAgents = new Map<string, HttpsAgent>();
 
-function agentFor(tls: TlsSettings | undefined, key: string): HttpsAgent {
+/** An https agent whose connections are tunnelled through an http proxy (CONNECT). */
+class TunnelAgent extends HttpsAgent {
+  constructor(private readonly proxy: URL, opts: ConstructorParameters<typeof HttpsAgent>[0]) {
+    super(opts);
+  }
+
+  // Node's Agent accepts a connection handed over later through the callback.
+  override createConnection(options: TlsConnectionOptions & { host?: string; port?: number }, cb: (err: Error | null, s?: Duplex) => void): undefined {
+    const target = `${options.host}:${options.port ?? 443}`;
+    const headers: OutgoingHttpHeaders = { host: target };
+    const auth = proxyAuthorization(this.proxy);
+    if (auth) headers['proxy-authorization'] = auth;
+    const req = httpRequest({ host: this.proxy.hostname, port: Number(this.proxy.port || 80), method: 'CONNECT', path: target, headers });
+    req.once('connect', (res, socket) => {
+      if (res.statusCode !== 200) {
+        socket.destroy();
+        cb(Object.assign(new Error(`proxy ${this.proxy.host} refused CONNECT ${target}: ${res.statusCode} ${res.statusMessage ?? ''}`.trim()), { code: 'EPROXY' }));
+        return;
+      }
+      const tlsSocket = tlsConnect({ ...options, socket, servername: options.servername ?? (isIP(options.host ?? '') ? undefined : options.host) });
+      let done = false;
+      tlsSocket.once('secureConnect', () => {
+        done = true;
+        cb(null, tlsSocket);
+      });
+      tlsSocket.once('error', (e) => {
+        if (!done) cb(e);
+      });
+    });
+    req.once('error', (e) => cb(e));
+    req.end();
+    return undefined;
+  }
+}
+
+function agentFor(tls: TlsSettings | undefined, key: string, proxy?: URL): HttpsAgent {
   // One agent (and socket pool) per host and TLS material: a connection
   // verified with one CA set must not serve a request that expects another.
   const h = createHash('sha256');
   for (const c of tls?.ca ?? []) h.update(c).update('\0');
   if (tls?.cert) h.update(tls.cert).update('\0');
   if (tls?.key) h.update(tls.key);
-  const id = `${key}|${tls?.insecureSkipVerify ? 'insecure' : 'verify'}|${h.digest('hex')}`;
+  const id = `${key}|${tls?.insecureSkipVerify ? 'insecure' : 'verify'}|${h.digest('hex')}|${proxy?.href ?? ''}`;
   let a = httpsAgents.get(id);
   if (!a) {
     const ca = tls?.ca && tls.ca.length > 0 ? [...systemRoots(), ...tls.ca] : undefined;
-    a = new HttpsAgent({
+    const opts = {
       keepAlive: true,
       maxSockets: 16,
       ca,
       cert: tls?.cert,
       key: tls?.key,
       rejectUnauthorized: !tls?.insecureSkipVerify,
-    });
+    };
+    a = proxy ? new TunnelAgent(proxy, opts) : new HttpsAgent(opts);
     httpsAgents.set(id, a);
   }
   return a;
@@ -81,13 +123,25 @@ export function send(req: RawRequest): Promise<IncomingMessage> {
     }
     const headers: OutgoingHttpHeaders = { ...req.headers };
     if (Buffer.isBuffer(req.body)) headers['content-length'] = req.body.length;
-    const opts = {
-      method: req.method,
-      headers,
-      agent: isHttps ? agentFor(req.tls, req.url.host) : httpAgent,
-      signal: req.signal,
-    };
-    const cr = isHttps ? httpsRequest(req.url, opts) : httpRequest(req.url, opts);
+    let cr: ClientRequest;
+    if (!isHttps && req.proxy) {
+      // Plain HTTP through a proxy: the whole URL as the request target.
+      headers.host = req.url.host;
+      const auth = proxyAuthorization(req.proxy);
+      if (auth) headers['proxy-authorization'] = auth;
+      cr = httpRequest({
+        host: req.proxy.hostname, port: Number(req.proxy.port || 80), path: req.url.href,
+        method: req.method, headers, agent: httpAgent, signal: req.signal,
+      });
+    } else {
+      const opts = {
+        method: req.method,
+        headers,
+        agent: isHttps ? agentFor(req.tls, req.url.host, req.proxy) : httpAgent,
+        signal: req.signal,
+      };
+      cr = isHttps ? httpsRequest(req.url, opts) : httpRequest(req.url, opts);
+    }
     const timeout = req.timeoutMs ?? 60_000;
     cr.setTimeout(timeout, () => {
       cr.destroy(Object.assign(new Error(`no response from ${req.url.host} for ${timeout} ms`), { code: 'ETIMEDOUT' }));
