@@ -296,6 +296,25 @@ describe('drop-in: real containerd runs containers through berth-runc', { skip }
     }
   });
 
+  it("berth-runc's errors reach ctr with their cause (read from its --log file), and leave nothing behind", () => {
+    const cases: [string[], RegExp][] = [
+      [['--rootfs-propagation', 'bogus'], /OCI runtime create failed: config\.json: linux\.rootfsPropagation: unknown rootfs propagation "bogus"/],
+      [['--with-ns', 'network:/no/such/netns'], /OCI runtime create failed: berth-init: join network namespace \/no\/such\/netns: no such file or directory/],
+    ];
+    for (const [flags, expected] of cases) {
+      const id = uniqueId('ctr-err');
+      try {
+        const r = cd.ctr(['run', '--rm', ...rt, ...flags, IMAGE, id, 'true']);
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, expected);
+      } finally {
+        remove(id);
+      }
+      assert.ok(!existsSync(join(runcRoot, cd.namespace, id)), `no berth-runc state left (${flags.join(' ')})`);
+      assert.ok(!existsSync(`/sys/fs/cgroup/pids/${cd.namespace}/${id}`), `no cgroup left (${flags.join(' ')})`);
+    }
+  });
+
   // runc looks the program up before `create` returns, so a missing one fails
   // `ctr run` with "exec: ...: no such file or directory". berth-init only
   // finds out at the execve after `start`, when no one reads its report: the
