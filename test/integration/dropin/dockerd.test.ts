@@ -274,6 +274,25 @@ describe('drop-in: real dockerd runs containers through berth-runc', { skip }, (
     }
   });
 
+  it('docker restart: the same container id is deleted and created again by berth-runc', async () => {
+    const name = uniqueId('dk-restart');
+    try {
+      let r = dk.docker([...run, '-d', '--name', name, IMAGE, 'sh', '-c', 'echo "start-$((20+1))"; exec sleep 1000']);
+      assert.equal(r.status, 0, r.stderr);
+      const pid1 = Number(inspect(name, '{{.State.Pid}}'));
+      r = dk.docker(['restart', '-t', '1', name]);
+      assert.equal(r.status, 0, `${r.stderr}\n${dk.logTail()}`);
+      assert.equal(inspect(name, '{{.State.Status}}'), 'running');
+      const pid2 = Number(inspect(name, '{{.State.Pid}}'));
+      assert.ok(pid2 > 0 && pid2 !== pid1, `a new process (${pid1} → ${pid2})`);
+      await waitUntil('two starts in the log', () => (dk.docker(['logs', name]).stdout.match(/^start-21$/gm) ?? []).length === 2, 10000);
+      r = dk.docker(['wait', name], { timeout: 2000 });
+      assert.equal(r.status, null, 'docker wait blocks while the container runs');
+    } finally {
+      removeContainer(name);
+    }
+  });
+
   it('docker pause / unpause: State.Paused, the freezer, and no progress while paused', async () => {
     const name = uniqueId('dk-pause');
     try {
