@@ -17,7 +17,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { makeBusyboxRootfs } from '../test/helpers/busybox.js';
 import { Runtime } from '../src/runtime/container.js';
@@ -108,6 +108,17 @@ function inProcess(): Runner['once'] {
     const code = await rt.run(id, { bundle, stdio: ['ignore', 'ignore', 'ignore'] });
     if (code !== 0) throw new Error(`in-process run: exit status ${code}`);
   };
+}
+
+/** Load average and CPU pressure (PSI): on a saturated host every process hand-off waits in the run queue. */
+function hostLoad(): string {
+  const la = loadavg().map((x) => x.toFixed(1)).join(' ');
+  let psi = '';
+  try {
+    const m = /some avg10=([\d.]+)/.exec(readFileSync('/proc/pressure/cpu', 'utf8'));
+    if (m) psi = `, cpu pressure ${m[1]}% (PSI some avg10)`;
+  } catch { /* no PSI */ }
+  return `loadavg ${la}${psi}`;
 }
 
 function crunWorks(): { ok: boolean; why: string } {
@@ -202,17 +213,20 @@ async function main(): Promise<void> {
     { name: 'berth-runc --version +CA', once: () => { spawnSync(BERTH_RUNC, ['--version'], { stdio: 'ignore', env: { ...noCA, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? '/etc/ssl/certs/ca-certificates.crt' } }); } },
   ];
 
+  const before = hostLoad();
   const out: Record<string, Summary[]> = {};
   out.run = await measure(runners, N, 'run');
   out.sequence = await measure(seqRunners, N, 'seq');
   out.startup = await measure(startup, N, 'up');
 
+  const after = hostLoad();
   if (JSON_OUT) {
-    process.stdout.write(JSON.stringify({ iterations: N, crun, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? null, ...out }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ iterations: N, crun, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? null, load: { before, after }, ...out }, null, 2) + '\n');
     return;
   }
   const env = process.env.NODE_EXTRA_CA_CERTS ? `NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS}` : 'NODE_EXTRA_CA_CERTS unset';
   console.log(`berth runtime benchmark: ${N} interleaved iterations, /bin/true in a busybox bundle (runc spec), ${env}`);
+  console.log(`host: ${cpus().length} CPUs; load before ${before}; after ${after}`);
   if (!crun.ok) console.log(`crun: skipped: ${crun.why}`);
   console.log('');
   console.log(table('run of a trivial container (create, start, wait, delete)', out.run, 'runc run'));
