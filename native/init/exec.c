@@ -45,7 +45,8 @@ int op_sync(const struct op *op)
  * in the container's view. */
 int op_wait_start(const struct op *op)
 {
-	char path[64];
+	struct fdpath fp;
+	const char *path;
 	int fd;
 
 	(void)op;
@@ -54,8 +55,10 @@ int op_wait_start(const struct op *op)
 		errno = EBADF;
 		return -1;
 	}
+	path = fdpath(&fp, g.fifo_fd);
+	if (!path)
+		return -1;
 	report_ready();
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", g.fifo_fd);
 	do
 		fd = open(path, O_WRONLY | O_CLOEXEC);
 	while (fd < 0 && errno == EINTR);

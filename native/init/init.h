@@ -151,7 +151,8 @@ void __attribute__((noreturn)) wait_for_child(int with_tty);
 struct fdpath {
 	char s[32];
 };
-/* "/proc/self/fd/<fd>", the name under which mount(2) reaches a handle. */
+/* "/proc/self/fd/<fd>", the name under which mount(2) and open(2) reach a
+ * handle; NULL (errno EPERM) when /proc is not a procfs. */
 const char *fdpath(struct fdpath *p, int fd);
 void close_keep_errno(int fd);
 /* An O_PATH handle on path beneath the root (dir_only: O_DIRECTORY). */

@@ -15,7 +15,9 @@
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -24,8 +26,19 @@
 /* As many symlink hops as the kernel allows in one lookup. */
 #define MAX_HOPS 40
 
+/* After pivot_root, /proc is the container's: if it is not a procfs (the
+ * plan mounted none, or mounted something else there), /proc/self/fd/<fd>
+ * would be looked up in a tree the rootfs provides, symlinks and all. Only a
+ * real procfs makes that name the magic link to our own handle. */
 const char *fdpath(struct fdpath *p, int fd)
 {
+	struct statfs sfs;
+
+	if (statfs("/proc/self/fd", &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC) {
+		op_msg("/proc is not a procfs here: refusing to reach a handle through /proc/self/fd");
+		errno = EPERM;
+		return NULL;
+	}
 	snprintf(p->s, sizeof(p->s), "/proc/self/fd/%d", fd);
 	return p->s;
 }

@@ -33,17 +33,25 @@ static int parse_mkdir_kind(const struct op *op, uint32_t i, int *kind)
 	return 0;
 }
 
+/* mount(2) onto a resolved handle. */
+static int mount_fd(const char *source, int fd, const char *fstype, unsigned long flags, const char *data)
+{
+	struct fdpath fp;
+	const char *target = fdpath(&fp, fd);
+
+	return target ? mount(source, target, fstype, flags, data) : -1;
+}
+
 /* mount(2) onto the handle of path resolved beneath the root. */
 static int mount_on(const char *path, const char *source, const char *fstype, unsigned long flags,
 		    const char *data)
 {
-	struct fdpath fp;
 	int fd = resolve(path, 0);
 
 	if (fd < 0)
 		return -1;
 
-	int rc = mount(source, fdpath(&fp, fd), fstype, flags, data);
+	int rc = mount_fd(source, fd, fstype, flags, data);
 
 	close_keep_errno(fd);
 	return rc;
@@ -162,7 +170,6 @@ int op_mkdir_in_root(const struct op *op)
 
 int op_mask_in_root(const struct op *op)
 {
-	struct fdpath fp;
 	struct stat st;
 
 	if (need_args(op, 1) < 0)
@@ -177,9 +184,9 @@ int op_mask_in_root(const struct op *op)
 
 	if (rc == 0) {
 		if (S_ISDIR(st.st_mode))
-			rc = mount("tmpfs", fdpath(&fp, fd), "tmpfs", MS_RDONLY, NULL);
+			rc = mount_fd("tmpfs", fd, "tmpfs", MS_RDONLY, NULL);
 		else
-			rc = mount("/dev/null", fdpath(&fp, fd), NULL, MS_BIND, NULL);
+			rc = mount_fd("/dev/null", fd, NULL, MS_BIND, NULL);
 	}
 	close_keep_errno(fd);
 	return rc;
@@ -198,7 +205,8 @@ int op_readonly_in_root(const struct op *op)
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
 
-	int rc = mount(fdpath(&fp, fd), fdpath(&fp, fd), NULL, MS_BIND | MS_REC, NULL);
+	const char *self = fdpath(&fp, fd);
+	int rc = self ? mount_fd(self, fd, NULL, MS_BIND | MS_REC, NULL) : -1;
 
 	close_keep_errno(fd);
 	if (rc < 0)
@@ -219,7 +227,7 @@ int op_readonly_in_root(const struct op *op)
 			keep |= MS_NODEV;
 		if (sfs.f_flags & ST_NOEXEC)
 			keep |= MS_NOEXEC;
-		rc = mount(NULL, fdpath(&fp, fd), NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | keep, NULL);
+		rc = mount_fd(NULL, fd, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | keep, NULL);
 	}
 	close_keep_errno(fd);
 	return rc;

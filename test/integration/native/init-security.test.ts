@@ -12,6 +12,7 @@ import {
   constants,
   existsSync,
   lstatSync,
+  mkdirSync,
   openSync,
   readFileSync,
   readdirSync,
@@ -28,6 +29,8 @@ import {
   CLONE_NEWPID,
   CLONE_NEWUSER,
   MS_BIND,
+  MS_PRIVATE,
+  MS_REC,
   NS_ALL,
   S_IFCHR,
   assertNoHostMounts,
@@ -185,6 +188,32 @@ describe('berth-init: security by construction', { skip }, () => {
     await s.released;
     assert.equal(r.code, 0);
     assert.equal(r.stdout, 'started\n');
+  });
+
+  test('a handle is never reached through a /proc that is not procfs', async () => {
+    const { rootfs } = bundle();
+    // The rootfs offers its own /proc/self/fd tree; no procfs is mounted.
+    mkdirSync(join(rootfs, 'proc/self/fd'), { recursive: true });
+    mkdirSync(join(rootfs, 'decoy'));
+    for (let fd = 0; fd < 32; fd++) symlinkSync('/decoy', join(rootfs, `proc/self/fd/${fd}`));
+    const r = await runInit({
+      parent: [waitMode, op(Op.CLONE, 'clone', CLONE_NEWNS)],
+      child: [
+        op(Op.MOUNT, 'make / private', '', '/', '', MS_REC | MS_PRIVATE, ''),
+        op(Op.MOUNT, 'bind rootfs', rootfs, rootfs, '', MS_BIND | MS_REC, ''),
+        op(Op.PIVOT_ROOT, 'pivot_root', rootfs),
+        op(Op.SET_ROOT, 'open new root', '/'),
+        op(Op.MASK_IN_ROOT, 'mask /etc', '/etc'),
+        execOp(['/bin/true']),
+      ],
+    });
+    assert.equal(r.code, 1);
+    assert.deepEqual(r.reports.at(-1), {
+      t: 'error',
+      step: 'mask /etc',
+      errno: 1,
+      msg: '/proc is not a procfs here: refusing to reach a handle through /proc/self/fd',
+    });
   });
 
   test('unprivileged, with a user namespace: ids mapped by the first process, non-dumpable once released', async () => {
