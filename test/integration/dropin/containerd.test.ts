@@ -9,6 +9,7 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { isRoot, REPO, uniqueId } from '../../helpers/runtime.js';
@@ -127,6 +128,27 @@ describe('drop-in: real containerd runs containers through berth-runc', { skip }
       const r = cd.ctr(['run', '--rm', ...rt, IMAGE, id, i % 2 ? 'true' : 'sh', ...(i % 2 ? [] : ['-c', 'exit 5'])]);
       assert.equal(r.status, i % 2 ? 0 : 5, `run ${i}: ${r.stderr}\n${cd.logTail()}`);
     }
+  });
+
+  it('six ctr run --rm at once: each container gets its own id, output and status', async () => {
+    const ids = Array.from({ length: 6 }, () => uniqueId('ctr-par'));
+    const results = await Promise.all(
+      ids.map((id, i) =>
+        new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+          const child = spawn('ctr', ['-a', cd.sock, '-n', cd.namespace, 'run', '--rm', ...rt, IMAGE, id, 'sh', '-c', `echo "n=${i} pid=$$"; exit ${10 + i}`]);
+          let out = '';
+          let err = '';
+          child.stdout.on('data', (d: Buffer) => (out += d));
+          child.stderr.on('data', (d: Buffer) => (err += d));
+          child.on('close', (code) => resolve({ code, out, err }));
+        }),
+      ),
+    );
+    results.forEach((r, i) => {
+      assert.equal(r.code, 10 + i, `container ${i}: ${r.err}`);
+      assert.equal(r.out.trim(), `n=${i} pid=1`);
+    });
+    for (const id of ids) assert.ok(!existsSync(join(runcRoot, cd.namespace, id)));
   });
 
   it('ctr run -d, then task exec and task ps; the shim drove berth-runc (its state is berth\'s)', () => {
