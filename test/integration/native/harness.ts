@@ -92,6 +92,8 @@ export interface StartOptions {
   timeoutMs?: number;
   /** Bytes to send instead of the two encoded phases, then half-close the socket. */
   raw?: Buffer;
+  /** Send phase 2 only once the pid is reported, built from it (as the runtime does). */
+  childFromPid?: (pid: number) => PlanOp[];
   /** Run berth-init as this user (default: ours). */
   uid?: number;
   gid?: number;
@@ -123,7 +125,10 @@ export function startInit(o: StartOptions): Session {
       const r = JSON.parse(buf.slice(0, nl)) as Report;
       buf = buf.slice(nl + 1);
       reports.push(r);
-      if (r.t === 'pid') session.pid = r.pid;
+      if (r.t === 'pid') {
+        session.pid = r.pid;
+        if (o.childFromPid) sock.write(encodePhase(o.childFromPid(r.pid)));
+      }
       for (const w of [...waiters]) {
         if (w.pred(r)) {
           waiters.splice(waiters.indexOf(w), 1);
@@ -135,6 +140,7 @@ export function startInit(o: StartOptions): Session {
   sock.on('error', () => {});
   const sockClosed = new Promise<void>((res) => sock.on('close', () => res()));
   if (o.raw) sock.end(o.raw);
+  else if (o.childFromPid) sock.write(encodePhase(o.parent));
   else sock.write(Buffer.concat([encodePhase(o.parent), encodePhase(o.child)]));
 
   const timer = setTimeout(() => proc.kill('SIGKILL'), o.timeoutMs ?? 20000);

@@ -106,6 +106,18 @@ describe('berth-init: plan protocol and reports', { skip }, () => {
     assert.equal(r8.reports[0]?.t, 'error');
   });
 
+  test('phase 2 may follow the pid report, compiled with the pid (as the runtime sends it)', async () => {
+    const r = await runInit({
+      parent: [waitMode, op(Op.CLONE, 'clone', 0)],
+      child: [],
+      childFromPid: (pid) => [execOp(['/bin/busybox', 'echo', `compiled-for-${pid}`])],
+    });
+    assert.equal(r.code, 0, JSON.stringify(r));
+    const pid = r.reports.find((x) => x.t === 'pid');
+    assert.ok(pid?.t === 'pid');
+    assert.equal(r.stdout, `compiled-for-${pid.pid}\n`);
+  });
+
   test('SYNC waits for ACK, and ABORT stops the container process', async () => {
     const plan = () => ({
       parent: [waitMode, op(Op.CLONE, 'clone', 0)],
