@@ -1,7 +1,8 @@
 /*
- * Reports: one JSON object per line on the plan socket, each line written with
- * a single write(2) so that the two processes of the init (which share the
- * socket until the first one lets go of it) never interleave inside a line.
+ * Reports: one JSON object per line on the plan socket, each line sent with
+ * a single send(2) (a unix stream socket takes a short line whole) so that the
+ * two processes of the init, which share the socket until the first one lets
+ * go of it, never interleave inside a line.
  *
  * Writing JSON is the only JSON the init does. Strings are escaped completely
  * (quotes, backslashes, every control byte) because labels and messages carry
