@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, chmodSync, existsSync, mkdtempSync, rmSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(root, 'bin');
@@ -28,15 +28,25 @@ mkdirSync(bin, { recursive: true });
 // bin/*.js are CommonJS whatever the package's "type" says.
 writeFileSync(join(bin, 'package.json'), '{ "type": "commonjs" }\n');
 
-function launcher(name, target, tls) {
+function launcher(name, target, tls, blob) {
   const file = join(bin, name);
+  // With a startup snapshot, node starts with the bundle already loaded; it
+  // is only used with the node binary that built it (not one installed since).
+  const snapshot = blob
+    ? `if [ -f "$dir/${blob}" ] && [ "$node" -ot "$dir/${blob}" ]; then
+  exec "$node" --snapshot-blob "$dir/${blob}" -- "$@"
+fi
+`
+    : '';
   writeFileSync(file, `#!/bin/sh
 # ${name} launcher, written by scripts/build.mjs (node: the one that built it, else PATH's).
 ${tls ? '' : 'unset NODE_EXTRA_CA_CERTS\n'}self=$0
 [ -L "$self" ] && self=$(readlink -f "$self")
+dir=\${self%/*}
+export BERTH_NATIVE_DIR="$dir/../native/build"
 node=${process.execPath}
-[ -x "$node" ] || node=node
-exec "$node" "\${self%/*}/${target}" "$@"
+[ -x "$node" ] || node=$(command -v node)
+${snapshot}exec "$node" "$dir/${target}" "$@"
 `);
   chmodSync(file, 0o755);
 }
@@ -73,7 +83,29 @@ if (process.env.BERTH_WRITE_CODE_CACHE) {
   process.on('exit', () => fs.writeFileSync(process.env.BERTH_WRITE_CODE_CACHE, script.createCachedData()));
 }
 `);
-  launcher('berth-runc', 'berth-runc.js', false);
+  // The startup snapshot: the same code as one script (no module wrapper),
+  // evaluated once at build time with main deferred to deserialization.
+  const entry = join(bin, 'berth-runc.snapshot-entry.js');
+  const blob = join(bin, 'berth-runc.blob');
+  rmSync(blob, { force: true });
+  await build({
+    entryPoints: [join(root, 'src/runtime/cli/main.ts')],
+    outfile: entry,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'iife',
+    define: { 'import.meta.url': '__berthModuleUrl' },
+    banner: { js: `var __berthModuleUrl = ${JSON.stringify(pathToFileURL(bundle).href)};` },
+    logLevel: 'warning',
+  });
+  try {
+    execFileSync(process.execPath, ['--snapshot-blob', blob, '--build-snapshot', entry], { stdio: 'ignore', cwd: bin });
+  } catch {
+    rmSync(blob, { force: true });
+    console.warn('build: no V8 startup snapshot for berth-runc (this Node.js cannot build one); the CLI starts without it');
+  }
+  launcher('berth-runc', 'berth-runc.js', false, 'berth-runc.blob');
   // The cache holds what one ordinary invocation compiles.
   const tmp = mkdtempSync(join(tmpdir(), 'berth-build-'));
   try {

@@ -1,5 +1,6 @@
 // Finds Berth's native helpers (native/build/<name>): $<ENV> when set, else
-// the nearest native/build/ above this module, which works from the sources
+// $BERTH_NATIVE_DIR (set by the launchers), else the nearest native/build/
+// above this module, which works from the sources
 // (tsx), from the bundles in bin/, and from an installed copy alike.
 
 import { existsSync } from 'node:fs';
@@ -14,6 +15,12 @@ export function nativeBinary(name: string, envVar: string, layer: Layer = 'berth
   if (env) return env;
   const hit = cache.get(name);
   if (hit) return hit;
+  // Set by the bin/ launchers, which know where they are.
+  const dirEnv = process.env['BERTH_NATIVE_DIR'];
+  if (dirEnv && existsSync(join(dirEnv, name))) {
+    cache.set(name, join(dirEnv, name));
+    return join(dirEnv, name);
+  }
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const candidate = join(dir, 'native/build', name);

@@ -168,11 +168,11 @@ export class Runtime {
    * exec.fifo for `start`. On any failure nothing is left: no state, no
    * cgroup, no process.
    */
-  async create(id: string, opts: CreateOptions, parentMode: CreatePlanInput['parentMode'] = 'exit'): Promise<{ rec: ContainerRecord; launched: Launched }> {
+  async create(id: string, opts: CreateOptions, parentMode: CreatePlanInput['parentMode'] = 'exit', parsed?: Spec): Promise<{ rec: ContainerRecord; launched: Launched }> {
     validateId(id);
     const bundle = resolve(opts.bundle);
     // Validate before reserving the id: a bad config leaves nothing at all.
-    const spec = parseSpecFile(bundle);
+    const spec = parsed ?? parseSpecFile(bundle);
     if (!spec.root?.path) throw new BerthError('berth-runc', 'invalid-argument', 'root.path: required', { field: 'root.path' });
     const rootfs = resolve(bundle, spec.root.path);
     let st;
@@ -322,7 +322,7 @@ export class Runtime {
   async run(id: string, opts: CreateOptions & { detach?: boolean }): Promise<number> {
     const spec = parseSpecFile(resolve(opts.bundle));
     const mode = opts.detach ? 'exit' : spec.process?.terminal && !opts.consoleSocket ? 'wait-tty' : 'wait';
-    const { rec, launched } = await this.create(id, opts, mode);
+    const { rec, launched } = await this.create(id, opts, mode, spec);
     const forward = (sig: NodeJS.Signals) => {
       try { process.kill(rec.pid, sig); } catch { /* gone */ }
     };

@@ -10,7 +10,8 @@ import { defaultSpec } from '../../src/runtime/spec/defaults.js';
 import type { Spec } from '../../src/runtime/spec/types.js';
 
 export const REPO = resolve(import.meta.dirname, '../..');
-export const CLI = join(REPO, 'bin/berth-runc.js');
+/** The real entry point, as users and containerd run it (the bin/ launcher). */
+export const CLI = join(REPO, 'bin/berth-runc');
 
 export function isRoot(): boolean {
   return process.getuid?.() === 0;
@@ -51,8 +52,8 @@ export function makeBundle(script = 'true', edit?: (s: Spec) => void): Bundle {
     cleanup() {
       // Leave no container behind even when a test failed half-way.
       if (existsSync(b.root)) {
-        const ids = spawnSync(process.execPath, [CLI, '--root', b.root, 'list', '-q'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
-        for (const id of ids) spawnSync(process.execPath, [CLI, '--root', b.root, 'delete', '--force', id]);
+        const ids = spawnSync(CLI, ['--root', b.root, 'list', '-q'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+        for (const id of ids) spawnSync(CLI, ['--root', b.root, 'delete', '--force', id]);
       }
       rmSync(dir, { recursive: true, force: true });
     },
@@ -71,7 +72,7 @@ export function runc(b: Bundle | { root: string }, args: string[], opts: { input
   const outFd = openSync(join(dir, 'out'), 'w+');
   const errFd = openSync(join(dir, 'err'), 'w+');
   try {
-    const r = spawnSync(process.execPath, [CLI, '--root', b.root, ...args], {
+    const r = spawnSync(CLI, ['--root', b.root, ...args], {
       encoding: 'utf8',
       input: opts.input,
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', outFd, errFd],

@@ -194,11 +194,16 @@ function processOps(proc: Process, spec: Spec, state: string, host: HostFacts, o
   ops.push(op(Op.UMASK, 'set umask', proc.user.umask ?? 0o022));
   ops.push(op(Op.CHDIR, `chdir to ${proc.cwd}`, proc.cwd));
   if (nnp) ops.push(op(Op.NO_NEW_PRIVS, 'set no_new_privs'));
-  if (opts.waitStart) ops.push(op(Op.WAIT_START, 'wait for start'));
-  ops.push(...opts.lateHooks);
-  if (seccomp && nnp) ops.push(...compileSeccomp(seccomp, state));
   const args = proc.args ?? [];
   if (args.length === 0) fail('process.args', 'must name a program to run');
+  // Like runc, a program that cannot be run fails `create`, while the caller
+  // still listens, rather than the container after `start`.
+  if (opts.waitStart) {
+    ops.push(op(Op.FIND_EXEC, `exec ${JSON.stringify(args[0])}`, envPath(proc.env), args[0]!));
+    ops.push(op(Op.WAIT_START, 'wait for start'));
+  }
+  ops.push(...opts.lateHooks);
+  if (seccomp && nnp) ops.push(...compileSeccomp(seccomp, state));
   ops.push(op(Op.EXEC, `exec ${JSON.stringify(args[0])}`, opts.preserveFds, envPath(proc.env), args.length, ...args, ...envArgs(processEnv(proc, opts.rootfs))));
   return ops;
 }

@@ -95,7 +95,7 @@ describe('lifecycle', { skip }, () => {
     const id = uniqueId();
     const { spawn } = await import('node:child_process');
     const { CLI } = await import('../../helpers/runtime.js');
-    const child = spawn(process.execPath, [CLI, '--root', b.root, 'run', '--bundle', b.dir, id], { stdio: 'ignore' });
+    const child = spawn(CLI, ['--root', b.root, 'run', '--bundle', b.dir, id], { stdio: 'ignore' });
     const code = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
     waitFor(() => existsSync(join(b.root, id, 'state.json')) && runc(b, ['state', id]).stdout.includes('"running"'), 10000);
     assert.equal(runc(b, ['kill', id, 'KILL']).status, 0);

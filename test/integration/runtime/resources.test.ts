@@ -91,7 +91,7 @@ describe('resources', { skip }, () => {
     assert.match(table[1]!, new RegExp(`\\b${pid}\\b.*sleep 1000`));
     const { spawn } = await import('node:child_process');
     const { CLI } = await import('../../helpers/runtime.js');
-    const ev = spawn(process.execPath, [CLI, '--root', b.root, 'events', '--interval', '100ms', id], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const ev = spawn(CLI, ['--root', b.root, 'events', '--interval', '100ms', id], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     ev.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     const exited = new Promise<number | null>((r) => ev.on('exit', (c) => r(c)));

@@ -152,7 +152,7 @@ describe('terminal', { skip }, () => {
       '_, st = os.waitpid(pid, 0)',
       'print(repr(out.decode()), os.waitstatus_to_exitcode(st))',
     ].join('\n');
-    const r = spawnSync('python3', ['-c', py, process.execPath, CLI, '--root', b.root, 'run', '--bundle', b.dir, uniqueId()], { encoding: 'utf8', timeout: 30000 });
+    const r = spawnSync('python3', ['-c', py, CLI, '--root', b.root, 'run', '--bundle', b.dir, uniqueId()], { encoding: 'utf8', timeout: 30000 });
     assert.match(r.stdout, /\/dev\/pts\/0\\r\\n/);
     assert.match(r.stdout, /read:typed-input/);
     assert.match(r.stdout, / 0\n$/);

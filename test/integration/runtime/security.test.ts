@@ -3,7 +3,7 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { CLI, REPO, isRoot, makeBundle, runc, uniqueId, type Bundle } from '../../helpers/runtime.js';
@@ -48,24 +48,33 @@ describe('security', { skip }, () => {
     temps.push(tmp);
     const secret = join(tmp, 'secret');
     writeFileSync(secret, 'host secret');
-    const b = bundle('ls /proc/$$/fd | tr "\\n" " "; echo; cat /proc/$$/fd/3 2>/dev/null; echo; cat /proc/$$/fd/4 2>/dev/null; true');
+    const b = bundle('exec sleep 1000');
     const fd3 = openSync(secret, 'r');
     const fd4 = openSync(secret, 'r');
+    const out = openSync(join(tmp, 'out'), 'w');
     try {
-      const run = (extra: string[]) => spawnSync(process.execPath, [CLI, '--root', b.root, 'run', ...extra, '--bundle', b.dir, uniqueId()], {
-        encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe', fd3, fd4],
-      });
-      let r = run([]);
-      assert.equal(r.status, 0, r.stderr);
-      assert.equal(r.stdout.split('\n')[0], '0 1 2 ');
-      assert.ok(!r.stdout.includes('host secret'));
-      r = run(['--preserve-fds', '1']);
-      assert.equal(r.status, 0, r.stderr);
-      assert.equal(r.stdout.split('\n')[0], '0 1 2 3 ');
-      assert.equal(r.stdout.split('host secret').length, 2, 'fd 3 readable, fd 4 absent');
+      // Read the container process's descriptors from the host, where nothing
+      // the container runs can add one of its own.
+      const fdsOf = (extra: string[]) => {
+        const id = uniqueId();
+        const r = spawnSync(CLI, ['--root', b.root, 'run', '-d', ...extra, '--bundle', b.dir, id], { stdio: ['ignore', out, out, fd3, fd4] });
+        assert.equal(r.status, 0, readFileSync(join(tmp, 'out'), 'utf8'));
+        const pid = JSON.parse(runc(b, ['state', id]).stdout).pid as number;
+        const fds = readdirSync(`/proc/${pid}/fd`).map(Number).sort((a, z) => a - z);
+        const targets = fds.map((f) => readlinkSync(`/proc/${pid}/fd/${f}`));
+        assert.equal(runc(b, ['delete', '--force', id]).status, 0);
+        return { fds, targets };
+      };
+      let r = fdsOf([]);
+      assert.deepEqual(r.fds, [0, 1, 2]);
+      assert.ok(!r.targets.includes(secret));
+      r = fdsOf(['--preserve-fds', '1']);
+      assert.deepEqual(r.fds, [0, 1, 2, 3]);
+      assert.equal(r.targets[3], secret);
     } finally {
       closeSync(fd3);
       closeSync(fd4);
+      closeSync(out);
     }
   });
 
@@ -74,7 +83,7 @@ describe('security', { skip }, () => {
     temps.push(tmp);
     writeFileSync(join(tmp, 'host-only'), 'x');
     const b = bundle('readlink /proc/self/cwd; ls; ls .. | head -3');
-    const r = spawnSync(process.execPath, [CLI, '--root', b.root, 'run', '--bundle', b.dir, uniqueId()], { encoding: 'utf8', cwd: tmp });
+    const r = spawnSync(CLI, ['--root', b.root, 'run', '--bundle', b.dir, uniqueId()], { encoding: 'utf8', cwd: tmp });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^\/\n/);
     assert.ok(!r.stdout.includes('host-only'));
@@ -87,7 +96,7 @@ describe('security', { skip }, () => {
     });
     const dirFd = openSync(tmpdir(), 'r');
     try {
-      const r = spawnSync(process.execPath, [CLI, '--root', b.root, 'run', '--bundle', b.dir, uniqueId()], {
+      const r = spawnSync(CLI, ['--root', b.root, 'run', '--bundle', b.dir, uniqueId()], {
         encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe', 'ignore', 'ignore', 'ignore', 'ignore', dirFd],
       });
       // Either refused, or the cwd is inside the container: never the host's /tmp.

@@ -51,7 +51,7 @@ describe('plan compiler', () => {
 
   it('phase 2 follows the runc order: mounts, createRuntime sync, pivot, paths, user, exec', () => {
     const ops = names(compileChild(input(), 42));
-    const order = ['MOUNT', 'MOUNT', 'SET_ROOT', 'MOUNT_IN_ROOT', 'MKDIR_IN_ROOT', 'SYNC', 'PIVOT_ROOT', 'SET_ROOT', 'READONLY_IN_ROOT', 'MASK_IN_ROOT', 'SETSID', 'CAPS_BOUNDING', 'USER', 'CAPS', 'UMASK', 'CHDIR', 'NO_NEW_PRIVS', 'WAIT_START', 'EXEC'];
+    const order = ['MOUNT', 'MOUNT', 'SET_ROOT', 'MOUNT_IN_ROOT', 'MKDIR_IN_ROOT', 'SYNC', 'PIVOT_ROOT', 'SET_ROOT', 'READONLY_IN_ROOT', 'MASK_IN_ROOT', 'SETSID', 'CAPS_BOUNDING', 'USER', 'CAPS', 'UMASK', 'CHDIR', 'NO_NEW_PRIVS', 'FIND_EXEC', 'WAIT_START', 'EXEC'];
     let at = -1;
     for (const o of order) {
       const i = ops.indexOf(o as never, at + 1);
