@@ -16,14 +16,14 @@
 // Needs root, runc, /bin/busybox and the build (node scripts/build.mjs).
 
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { closeSync, cpSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { makeBusyboxRootfs } from '../test/helpers/busybox.js';
 import { Runtime } from '../src/runtime/container.js';
 
 const REPO = resolve(import.meta.dirname, '..');
-const BERTH_RUNC = join(REPO, 'bin/berth-runc');
+let BERTH_RUNC = join(REPO, 'bin/berth-runc');
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -56,6 +56,20 @@ function makeBundle(): void {
   spec.process.terminal = false;
   spec.process.args = ['/bin/true'];
   writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec, null, 2));
+}
+
+/**
+ * Measure a copy of the build (bin/ and native/build/, same layout), so that a
+ * rebuild in the checkout during the run cannot break or change an iteration.
+ */
+function snapshotBuild(): void {
+  const dst = join(work, 'build');
+  mkdirSync(join(dst, 'native'), { recursive: true });
+  cpSync(join(REPO, 'bin'), join(dst, 'bin'), { recursive: true, filter: (src) => !src.endsWith('.map') });
+  cpSync(join(REPO, 'native/build'), join(dst, 'native/build'), { recursive: true });
+  BERTH_RUNC = join(dst, 'bin/berth-runc');
+  // The in-process runtime (src/ through tsx) uses the same berth-init.
+  process.env.BERTH_INIT = join(dst, 'native/build/berth-init');
 }
 
 // ------------------------------------------------------------------ runners
@@ -210,6 +224,7 @@ async function main(): Promise<void> {
   if (!existsSync('/bin/busybox')) throw new Error('/bin/busybox is missing (apt-get install busybox-static)');
   if (!existsSync(join(REPO, 'bin/berth-runc.js'))) throw new Error('build first: node scripts/build.mjs');
   makeBundle();
+  snapshotBuild();
 
   const crun = crunWorks();
   const runners: Runner[] = [
@@ -229,12 +244,17 @@ async function main(): Promise<void> {
   // Start-up alone: the floor under every CLI call.
   const noCA = { ...process.env };
   delete noCA.NODE_EXTRA_CA_CERTS;
+  const caEnv = { ...noCA, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? '/etc/ssl/certs/ca-certificates.crt' };
+  const startOnly = (bin: string, args: string[], env: NodeJS.ProcessEnv) => () => {
+    const r = spawnSync(bin, args, { stdio: 'ignore', env });
+    if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')}: status ${r.status}${r.error ? `: ${r.error.message}` : ''}`);
+  };
   const startup: Runner[] = [
-    { name: 'runc --version', once: () => { spawnSync('runc', ['--version'], { stdio: 'ignore' }); } },
-    { name: 'node -e 0', once: () => { spawnSync(process.execPath, ['-e', '0'], { stdio: 'ignore', env: noCA }); } },
-    { name: 'node -e 0 +CA', once: () => { spawnSync(process.execPath, ['-e', '0'], { stdio: 'ignore', env: { ...noCA, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? '/etc/ssl/certs/ca-certificates.crt' } }); } },
-    { name: 'berth-runc --version', once: () => { spawnSync(BERTH_RUNC, ['--version'], { stdio: 'ignore', env: noCA }); } },
-    { name: 'berth-runc --version +CA', once: () => { spawnSync(BERTH_RUNC, ['--version'], { stdio: 'ignore', env: { ...noCA, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? '/etc/ssl/certs/ca-certificates.crt' } }); } },
+    { name: 'runc --version', once: startOnly('runc', ['--version'], noCA) },
+    { name: 'node -e 0', once: startOnly(process.execPath, ['-e', '0'], noCA) },
+    { name: 'node -e 0 +CA', once: startOnly(process.execPath, ['-e', '0'], caEnv) },
+    { name: 'berth-runc --version', once: startOnly(BERTH_RUNC, ['--version'], noCA) },
+    { name: 'berth-runc --version +CA', once: startOnly(BERTH_RUNC, ['--version'], caEnv) },
   ];
 
   const before = hostLoad();
