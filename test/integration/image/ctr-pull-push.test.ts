@@ -12,7 +12,7 @@ import { startRegistry, haveRegistry, haveHtpasswd, type RegistryInstance } from
 import { tempDir, busyboxTar, toolsMissing, run } from './fixtures.js';
 
 const REPO = join(import.meta.dirname, '../../..');
-const BUNDLE_DIR = join(REPO, 'tmp', `ctr-reg-test-${process.pid}`);
+const BUNDLE_DIR = join(REPO, 'tmp', `ctr-pp-test-${process.pid}`);
 const BIN = join(BUNDLE_DIR, 'berth-ctr.mjs');
 const skip = toolsMissing || (!haveRegistry() ? 'needs docker-registry (scripts/setup.sh installs it)' : false);
 
@@ -187,4 +187,30 @@ test('two berth-ctr pulls of one image at once into one store: both succeed, one
   assert.deepEqual(ok(root, ['images', 'ls', '-q']).trim().split('\n'), [remote]);
   assert.equal(ok(root, ['--snapshotter', 'native', 'snapshots', 'ls', '-q']).trim().split('\n').length, 1, 'one layer snapshot');
   assert.deepEqual(readdirSync(join(root, 'content/ingest')), []);
+});
+
+test('gc running in a loop during a pull takes nothing the pull needs', { skip }, async () => {
+  const root = join(t.dir, 'gc-during-pull');
+  const remote = `${reg!.host}/berth/big:1`;
+  const pull = spawn(process.execPath, [BIN, '--root', root, 'images', 'pull', '--no-unpack', '--concurrency', '1', remote], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  pull.stdout!.on('data', (d) => (out += d));
+  pull.stderr!.on('data', (d) => (out += d));
+  const done = new Promise<number | null>((r) => pull.on('exit', (c) => r(c)));
+  let gcs = 0;
+  while (pull.exitCode === null) {
+    const g = ctr(root, ['gc', '--no-snapshots']);
+    assert.equal(g.code, 0, g.err);
+    gcs++;
+    // spawnSync blocks the event loop: let the pull's exit be noticed.
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(await done, 0, out);
+  assert.ok(gcs > 0);
+  blobsVerify(root);
+  // Everything the image needs is there, and a gc now keeps all of it.
+  const before = ok(root, ['content', 'ls', '-q']).trim().split('\n').sort();
+  assert.match(ok(root, ['gc', '--no-snapshots']), /removed 0 blob\(s\)/);
+  assert.deepEqual(ok(root, ['content', 'ls', '-q']).trim().split('\n').sort(), before);
+  assert.equal(before.length, 3, 'manifest, config, layer');
 });
