@@ -57,8 +57,24 @@ async function ingests(ctx: Context, argv: string[]): Promise<number> {
   return 0;
 }
 
+async function label(ctx: Context, argv: string[]): Promise<number> {
+  const p = parseArgs(argv, {});
+  need(p, 2, 'berth-ctr content label DIGEST KEY=VALUE|KEY...');
+  const [digest, ...rest] = p.args as [string, ...string[]];
+  const labels: Record<string, string | null> = {};
+  for (const l of rest) {
+    const eq = l.indexOf('=');
+    // "key" alone removes the label, as ctr does.
+    if (eq === -1) labels[l] = null;
+    else labels[l.slice(0, eq)] = l.slice(eq + 1);
+  }
+  await ctx.content.setLabels(validateDigest(digest), labels);
+  ctx.io.out(labelsString((await ctx.content.info(digest)).labels) + '\n');
+  return 0;
+}
+
 export const contentVerbs: Record<string, (ctx: Context, argv: string[]) => Promise<number>> = {
-  ls, list: ls, get, rm, remove: rm, ingests, active: ingests,
+  ls, list: ls, get, rm, remove: rm, ingests, active: ingests, label,
 };
 
 export async function gc(ctx: Context, argv: string[]): Promise<number> {

@@ -29,7 +29,7 @@ COMMANDS:
    images import --rootfs [-c 'CMD ["/bin/sh"]']... FILE NAME       a root filesystem tarball, as docker import
    images export [--format oci|oci-dir|docker] [--platform P] OUT NAME...
    images unpack [--platform P] NAME
-   content ls [-q] | get [-o FILE] DIGEST | rm DIGEST... | ingests
+   content ls [-q] | get [-o FILE] DIGEST | rm DIGEST... | label DIGEST K=V|K... | ingests
    snapshots ls | prepare KEY [PARENT] | view KEY PARENT | mount TARGET KEY | commit NAME KEY | rm KEY... | usage [KEY]
    login [-u USER] [-p PASSWORD | --password-stdin] SERVER
    logout SERVER

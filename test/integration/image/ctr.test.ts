@@ -70,6 +70,9 @@ test('berth-ctr: import, ls, tag, inspect, export, content, unpack, snapshots, g
     assert.equal(manifest.code, 0);
     assert.equal('sha256:' + createHash('sha256').update(manifest.raw).digest('hex'), digest);
     assert.equal(ok(root, ['content', 'ls', '-q']).trim().split('\n').length, 3);
+    assert.equal(ok(root, ['content', 'label', digest!, 'a=1', 'b=2']).trim(), 'a=1,b=2');
+    assert.equal(ok(root, ['content', 'label', digest!, 'a']).trim(), 'b=2');
+    assert.match(ok(root, ['content', 'ls']), /b=2/);
 
     // export → skopeo reads it.
     const out = join(t.dir, 'out.tar');
