@@ -20,6 +20,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include "init.h"
 
 static int op_parent_mode(const struct op *op)
@@ -70,11 +72,19 @@ static int op_open_seccomp_listener(const struct op *op)
 	return open_socket_into(op, &g.listener_sock);
 }
 
-/* O_PATH: opening a fifo for writing would block until `start`; WAIT_START
+/* The fifo is made here (mode 0622, as runc makes it) unless it exists.
+ * O_PATH: opening a fifo for writing would block until `start`; WAIT_START
  * reopens this handle through /proc/self/fd when the time comes. */
 static int op_open_exec_fifo(const struct op *op)
 {
 	if (need_args(op, 1) < 0)
+		return -1;
+	/* 0622 exactly: the process may write it after switching to its user. */
+	mode_t old = umask(0);
+	int made = mknod(op->arg[0], S_IFIFO | 0622, 0);
+
+	umask(old);
+	if (made < 0 && errno != EEXIST)
 		return -1;
 
 	int fd = open(op->arg[0], O_PATH | O_CLOEXEC);

@@ -2,9 +2,8 @@
  * Reading plan records and decoding their operands.
  *
  * Record: u32le op, u32le argc, argc × (u32le len, len bytes); arg 0 is the
- * label. We read exactly one record at a time and never past END, because the
- * same socket carries the next phase (read by the other process) and the
- * ACK/ABORT answers to SYNC.
+ * label. Records are read through a buffer; why that never takes bytes meant
+ * for the other process is explained at read_exact.
  *
  * Records live until the final execve, and any failure here ends the process,
  * so nothing read is ever freed.
@@ -24,25 +23,45 @@
 #define MAX_ARGS (1u << 16)
 #define MAX_ARG_LEN (64u << 20)
 
+/*
+ * Buffered reading. A plan is a few hundred small fields; one read(2) per
+ * field cost more than the rest of the set-up. Reading ahead is safe because
+ * of the protocol: the runtime writes phase 2 only after the pid report,
+ * which follows the first process's last read, and an ACK/ABORT only after a
+ * SYNC report, which follows the container process's read of all of phase 2.
+ * So whatever a read returns belongs to the reader. (The container process
+ * starts with a copy of this buffer, empty by then.)
+ */
+static char rbuf[64 * 1024];
+static size_t rpos, rend;
+
 /* Read exactly len bytes; 0 on success, -1 with errno (EPIPE on early EOF). */
 static int read_exact(int fd, void *buf, size_t len)
 {
 	char *p = buf;
 
 	while (len > 0) {
-		ssize_t n = read(fd, p, len);
+		if (rpos == rend) {
+			ssize_t n = read(fd, rbuf, sizeof(rbuf));
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				return -1;
+			}
+			if (n == 0) {
+				errno = EPIPE;
+				return -1;
+			}
+			rpos = 0;
+			rend = (size_t)n;
 		}
-		if (n == 0) {
-			errno = EPIPE;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
+		size_t take = rend - rpos < len ? rend - rpos : len;
+
+		memcpy(p, rbuf + rpos, take);
+		rpos += take;
+		p += take;
+		len -= take;
 	}
 	return 0;
 }

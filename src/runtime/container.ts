@@ -3,7 +3,6 @@
 // is a thin layer of argument handling over these calls, and the engine calls
 // them in-process.
 
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, statSync, unlinkSync, openSync, readSync, closeSync, constants as fsc } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { BerthError, errnoOf, messageOf } from '../common/errors.js';
@@ -196,11 +195,8 @@ export class Runtime {
     let mgr: CgroupManager | undefined;
     let pid = 0;
     try {
+      // berth-init makes the fifo (OPEN_EXEC_FIFO): no process spawned for it.
       const fifo = this.store.fifo(id);
-      // stdio given: execFileSync would otherwise copy mkfifo's stderr to ours,
-      // and containerd's shim can hand us a read-only /dev/null as fd 2.
-      execFileSync('mkfifo', ['-m', '0622', fifo], { stdio: ['ignore', 'ignore', 'pipe'] });
-      step('exec fifo made');
       mgr = this.manager({ id, cgroupsPath: spec.linux?.cgroupsPath });
       await createWithResources(mgr, withDefaultDevices(spec));
       step('cgroups ready');
