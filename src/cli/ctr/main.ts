@@ -9,6 +9,7 @@ import { Context, DEFAULT_ROOT, type Output } from './context.js';
 import { imageVerbs, noSuchVerb } from './images.js';
 import { contentVerbs, gc } from './content.js';
 import { snapshotVerbs } from './snapshots.js';
+import { leaseVerbs } from './leases.js';
 import { loginCmd, logoutCmd, pullCmd, pushCmd } from './registry.js';
 
 const VERSION = '0.1.0';
@@ -31,6 +32,7 @@ COMMANDS:
    images unpack [--platform P] NAME
    content ls [-q] | get [-o FILE] DIGEST | rm DIGEST... | label DIGEST K=V|K... | ingests
    snapshots ls | prepare KEY [PARENT] | view KEY PARENT | mount TARGET KEY | commit NAME KEY | rm KEY... | usage [KEY]
+   leases ls | create [--id ID] [--expires 24h|0] [--label K=V] | rm ID...
    login [-u USER] [-p PASSWORD | --password-stdin] SERVER
    logout SERVER
    gc [--dry-run] [-v]
@@ -60,6 +62,7 @@ const commands: Record<string, Verb> = {
   content: group('content', contentVerbs),
   snapshots: group('snapshots', snapshotVerbs),
   snapshot: group('snapshots', snapshotVerbs),
+  leases: group('leases', leaseVerbs),
   pull: pullCmd,
   push: pushCmd,
   login: loginCmd,

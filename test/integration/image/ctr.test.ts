@@ -89,6 +89,12 @@ test('berth-ctr: import, ls, tag, inspect, export, content, unpack, snapshots, g
     assert.match(ok(root, ['--snapshotter', 'native', 'snapshots', 'mount', '/target', 'c1']), /\/target/);
     ok(root, ['--snapshotter', 'native', 'snapshots', 'rm', 'c1']);
 
+    // A lease keeps a blob through gc until it is removed.
+    assert.equal(ok(root, ['leases', 'create', '--id', 'hold', '--expires', '1h']).trim(), 'hold');
+    assert.match(ok(root, ['leases', 'ls']), /^hold\s/m);
+    ok(root, ['leases', 'rm', 'hold']);
+    assert.equal(ok(root, ['leases', 'ls']).trim().split('\n').length, 1);
+
     // rm + gc frees the content and the snapshot.
     ok(root, ['images', 'rm', 'busybox:ctr', 'localhost/ctr/busybox:1']);
     const gc = ok(root, ['--snapshotter', 'native', 'gc']);
