@@ -338,11 +338,9 @@ describe('drop-in: real containerd runs containers through berth-runc', { skip }
   });
 
   // runc looks the program up before `create` returns, so a missing one fails
-  // `ctr run` with "exec: ...: no such file or directory". berth-init only
-  // finds out at the execve after `start`, when no one reads its report: the
-  // task exits 1 and the cause is lost. Kept as a todo until berth-init checks
-  // the program before it reports ready.
-  it('a missing program fails create with its cause, as with runc', { todo: 'berth-init reports a missing program only after start' }, () => {
+  // `ctr run` with "exec: ...: no such file or directory"; berth-init does
+  // the same (FIND_EXEC before it reports ready).
+  it('a missing program fails create with its cause, as with runc', () => {
     const id = uniqueId('ctr-fail');
     try {
       const r = cd.ctr(['run', '--rm', ...rt, IMAGE, id, '/no/such/program']);

@@ -350,12 +350,11 @@ describe('drop-in: real dockerd runs containers through berth-runc', { skip }, (
       removeContainer(name);
     }
   });
+
   // With runc, `docker run IMAGE /no/such/program` fails at create with
-  // "exec: ...: no such file or directory" and status 127. berth-init only
-  // meets the missing program at its execve after `start`: the container
-  // exits 1 and the cause is lost. Kept as a todo until berth-init checks the
-  // program before it reports ready.
-  it('a missing program fails with its cause and status 127, as with runc', { todo: 'berth-init reports a missing program only after start' }, () => {
+  // "exec: ...: no such file or directory" and docker exits 127; the same
+  // must hold with berth-runc (berth-init looks the program up before ready).
+  it('a missing program fails with its cause and status 127, as with runc', () => {
     const r = dk.docker([...run, '--rm', IMAGE, '/no/such/program']);
     assert.equal(r.status, 127, r.stderr);
     assert.match(r.stderr, /no\/such\/program/);
