@@ -10,7 +10,8 @@ import { imageVerbs, noSuchVerb } from './images.js';
 import { contentVerbs, gc } from './content.js';
 import { snapshotVerbs } from './snapshots.js';
 import { leaseVerbs } from './leases.js';
-import { loginCmd, logoutCmd, pullCmd, pushCmd } from './registry.js';
+import { loginCmd, logoutCmd, pushCmd } from './registry.js';
+import { pullCmd } from './pull.js';
 
 const VERSION = '0.1.0';
 

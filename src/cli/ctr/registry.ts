@@ -5,19 +5,15 @@ import { readFileSync } from 'node:fs';
 import { login, logout, DEFAULT_INSECURE, type RegistryOptions } from '../../image/registry/index.js';
 import { bool, need, parseArgs, str, usageError } from './args.js';
 import type { Context } from './context.js';
-import { pullImage } from '../../image/pull.js';
 import { pushImage } from '../../image/push.js';
-import { withLease, leasedStore } from '../../image/leases.js';
 import { parseDockerRef } from '../../image/reference.js';
-import { unpackImage } from '../../snapshot/index.js';
-import { platformFlag } from './images.js';
 import { Progress } from './progress.js';
 
 function readStdin(): string {
   return readFileSync(0, 'utf8').replace(/\r?\n$/, '');
 }
 
-const hostFlags = {
+export const hostFlags = {
   'plain-http': { kind: 'bool' },
   'skip-verify': { kind: 'bool', alias: 'k' },
   'docker-config': { kind: 'string' },
@@ -63,7 +59,7 @@ export async function logoutCmd(ctx: Context, argv: string[]): Promise<number> {
   return 0;
 }
 
-function credentialsFlag(p: ReturnType<typeof parseArgs>): RegistryOptions['credentials'] | undefined {
+export function credentialsFlag(p: ReturnType<typeof parseArgs>): RegistryOptions['credentials'] | undefined {
   const user = str(p, 'user');
   if (user === undefined) return undefined;
   const i = user.indexOf(':');
@@ -72,66 +68,12 @@ function credentialsFlag(p: ReturnType<typeof parseArgs>): RegistryOptions['cred
   return async () => creds;
 }
 
-function concurrencyFlag(p: ReturnType<typeof parseArgs>): number | undefined {
+export function concurrencyFlag(p: ReturnType<typeof parseArgs>): number | undefined {
   const c = str(p, 'concurrency');
   if (c === undefined) return undefined;
   const n = Number(c);
   if (!Number.isInteger(n) || n < 1 || n > 64) throw usageError('--concurrency must be an integer from 1 to 64');
   return n;
-}
-
-export async function pullCmd(ctx: Context, argv: string[]): Promise<number> {
-  const p = parseArgs(argv, {
-    platform: { kind: 'string' },
-    'no-unpack': { kind: 'bool' },
-    concurrency: { kind: 'string' },
-    user: { kind: 'string', alias: 'u' },
-    quiet: { kind: 'bool', alias: 'q' },
-    ...hostFlags,
-  });
-  need(p, 1, 'berth-ctr images pull [--platform P] [--plain-http] [--no-unpack] NAME');
-  const ref = parseDockerRef(p.args[0]!);
-  const opts = registryOptions(p, ref.domain);
-  const credentials = credentialsFlag(p);
-  if (credentials) opts.credentials = credentials;
-  const platform = platformFlag(str(p, 'platform'));
-  const progress = new Progress((s) => ctx.io.out(s), ctx.io.tty);
-  const quiet = bool(p, 'quiet');
-  const result = await withLease(ctx.leases, async (lease) => {
-    const r = await pullImage(ref, {
-      store: leasedStore(ctx.content, ctx.leases, lease.id),
-      platform,
-      concurrency: concurrencyFlag(p),
-      registryOptions: opts,
-      progress: quiet ? undefined : (e) => {
-        if (e.status === 'Resolving' || e.status === 'Resolved') return;
-        if (e.kind && e.kind !== 'layer') return;
-        progress.update(e.digest ?? e.id, e.status, e.current, e.total);
-      },
-    });
-    // The record is the reference that keeps the content once the lease goes.
-    ctx.images.put(r.name, r.target);
-    return r;
-  }, { labels: { 'berth.io/operation': 'pull' } });
-  progress.done();
-  if (!bool(p, 'no-unpack')) {
-    const sn = await ctx.snapshotter();
-    const unpacked = await unpackImage({
-      store: ctx.content,
-      snapshotter: sn,
-      manifest: { layers: result.layers },
-      config: result.imageConfig,
-      onProgress: quiet ? undefined : (e) => {
-        if (e.status === 'unpacked') progress.update(e.digest, 'Pull complete');
-        if (e.status === 'exists') progress.update(e.digest, 'Already exists');
-      },
-    });
-    progress.done();
-    if (!quiet) ctx.io.out(`unpacked to snapshot ${unpacked.chainId ?? '(no layers)'} (${sn.driver})\n`);
-  }
-  ctx.io.out(`Digest: ${result.target.digest}\n`);
-  ctx.io.out(`${result.name}\n`);
-  return 0;
 }
 
 export async function pushCmd(ctx: Context, argv: string[]): Promise<number> {
