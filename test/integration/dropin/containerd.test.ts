@@ -10,7 +10,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isRoot, REPO, uniqueId } from '../../helpers/runtime.js';
 import { haveBusybox } from '../../helpers/busybox.js';
@@ -234,6 +234,24 @@ describe('drop-in: real containerd runs containers through berth-runc', { skip }
     assert.equal(r.status, 0, `${r.stderr}\n${cd.logTail()}`);
     assert.match(r.stdout, /^NoNewPrivs:\s+1$/m, "ctr's default spec sets no_new_privileges");
     assert.match(r.stdout, /^Seccomp:\s+2$/m);
+  });
+
+  it('ctr run with --mount (rbind, ro), --read-only, --env and --cwd', () => {
+    const id = uniqueId('ctr-opts');
+    const vol = join(cd.dir, uniqueId('vol'));
+    mkdirSync(vol);
+    writeFileSync(join(vol, 'from-host'), 'host-data\n');
+    const script = [
+      'cat /data/from-host',
+      'touch /data/x 2>/dev/null && echo data-writable || echo data-readonly',
+      'touch /x 2>/dev/null && echo root-writable || echo root-readonly',
+      'echo "env=$GREETING cwd=$(pwd)"',
+    ].join('; ');
+    const r = cd.ctr(['run', '--rm', ...rt, '--mount', `type=bind,src=${vol},dst=/data,options=rbind:ro`, '--read-only', '--env', 'GREETING=hello', '--cwd', '/tmp', IMAGE, id, 'sh', '-c', script]);
+    assert.equal(r.status, 0, `${r.stderr}\n${cd.logTail()}`);
+    const lines = r.stdout.trim().split('\n');
+    assert.deepEqual(lines.slice(0, 4), ['host-data', 'data-readonly', 'root-readonly', 'env=hello cwd=/tmp']);
+    assert.ok(!existsSync(join(vol, 'x')));
   });
 
   it('ctr task pause / resume: PAUSED then RUNNING, and the processes really stop', async () => {

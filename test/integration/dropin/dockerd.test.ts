@@ -8,7 +8,7 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isRoot, REPO, uniqueId } from '../../helpers/runtime.js';
 import { haveBusybox } from '../../helpers/busybox.js';
@@ -236,6 +236,30 @@ describe('drop-in: real dockerd runs containers through berth-runc', { skip }, (
     // runc's and Docker's default set: CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP
     // NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP.
     assert.match(root.stdout, /^CapEff:\s+00000000a80425fb$/m);
+  });
+
+  it('docker run with a bind volume, --init, --pids-limit, --cpus, --memory, -e and -w', () => {
+    const vol = join(dk.dir, uniqueId('vol'));
+    mkdirSync(vol);
+    writeFileSync(join(vol, 'from-host'), 'host-data\n');
+    const cidfile = join(dk.dir, uniqueId('cid'));
+    const script = [
+      'cat /data/from-host',
+      'echo written > /data/from-container',
+      'echo "one=$(tr "\\0" " " < /proc/1/cmdline)"',
+      'echo "env=$GREETING cwd=$(pwd)"',
+      'cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/memory/memory.limit_in_bytes',
+    ].join('; ');
+    const r = dk.docker([...run, '--rm', '--cidfile', cidfile, '-v', `${vol}:/data`, '--init', '--pids-limit', '64', '--cpus', '0.5', '--memory', '48m',
+      '-e', 'GREETING=hello', '-w', '/tmp', IMAGE, 'sh', '-c', script]);
+    assert.equal(r.status, 0, `${r.stderr}\n${dk.logTail()}`);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines[0], 'host-data');
+    assert.match(lines[1]!, /^one=\/sbin\/docker-init -- sh -c /, "docker's init is pid 1, bind-mounted by docker");
+    assert.equal(lines[2], 'env=hello cwd=/tmp');
+    // The cgroup mount inside shows the container's own cgroups (ro bind of each hierarchy).
+    assert.deepEqual(lines.slice(3), ['64', '50000', String(48 * 1024 * 1024)]);
+    assert.equal(readFileSync(join(vol, 'from-container'), 'utf8'), 'written\n', 'the bind mount is read-write');
   });
 
   it('docker stop: SIGTERM reaches the program, which exits on its own with its status', () => {
