@@ -428,3 +428,21 @@ test('layer downloads run at most `concurrency` at a time', async () => {
   await pullImage(`${fake.host}/x/app:many`, { store: newStore(), registryOptions: opts });
   assert.equal(peak, 3, 'default concurrency is 3');
 });
+
+test('a blob body that stalls is abandoned after the idle timeout and resumed', async () => {
+  const half = big().size >> 1;
+  fake.hooks.blob = (req, res, digest, n) => {
+    if (digest !== big().digest || n > 0) return false;
+    res.writeHead(200, { 'content-length': big().size });
+    res.write(big().bytes.subarray(0, half)); // then nothing, connection left open
+    return true;
+  };
+  const store = newStore();
+  const t0 = Date.now();
+  await pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: { ...opts, timeoutMs: 400 } });
+  assert.ok(Date.now() - t0 < 10_000);
+  const gets = fake.log.filter((l) => l.path.endsWith(big().digest));
+  assert.equal(gets.length, 2);
+  assert.match(String(gets[1]!.headers.range), /^bytes=\d+-$/);
+  await assertStoreVerified(store);
+});
