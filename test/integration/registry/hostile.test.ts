@@ -446,3 +446,14 @@ test('a blob body that stalls is abandoned after the idle timeout and resumed', 
   assert.match(String(gets[1]!.headers.range), /^bytes=\d+-$/);
   await assertStoreVerified(store);
 });
+
+test('a redirect loop is cut short with a clear error', async () => {
+  fake.hooks.blob = (req, res, digest) => {
+    if (digest !== big().digest) return false;
+    res.writeHead(302, { location: req.url }).end();
+    return true;
+  };
+  const store = newStore();
+  await assert.rejects(pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }), /too many redirects/);
+  assert.equal(await store.has(big().digest), false);
+});
