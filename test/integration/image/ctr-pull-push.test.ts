@@ -214,3 +214,35 @@ test('gc running in a loop during a pull takes nothing the pull needs', { skip }
   assert.deepEqual(ok(root, ['content', 'ls', '-q']).trim().split('\n').sort(), before);
   assert.equal(before.length, 3, 'manifest, config, layer');
 });
+
+test('a multi-layer pull unpacks every layer in order, overlapping the downloads', { skip }, async () => {
+  const { buildImage, storeImage, oneFileTar } = await import('../../helpers/registry.js');
+  const { openServices } = await import('./fixtures.js');
+  const src = join(t.dir, 'ml-src');
+  const dst = join(t.dir, 'ml-dst');
+  const img = buildImage({ extraLayers: [1, 2, 3].map((i) => oneFileTar(`layer${i}.bin`, randomBytes(600_000))) });
+  const s = openServices(src);
+  try {
+    await storeImage(s.content, img);
+    s.images.put('local/ml:1', img.manifest);
+  } finally {
+    s.close();
+  }
+  const remote = `${reg!.host}/berth/ml:1`;
+  ok(src, ['images', 'push', '-q', 'local/ml:1', remote]);
+  const out = ok(dst, ['--snapshotter', 'native', 'images', 'pull', '--concurrency', '2', remote]);
+  for (const l of img.layers) {
+    const id = l.digest.slice(7, 19);
+    assert.match(out, new RegExp(`${id}: Extracting\\n(.*\\n)*?${id}: Pull complete`), out);
+  }
+  const snaps = ok(dst, ['--snapshotter', 'native', 'snapshots', 'ls', '--json']);
+  const list = JSON.parse(snaps) as { key: string; parent?: string; kind: string }[];
+  assert.equal(list.filter((x) => x.kind === 'committed').length, 4, 'one committed snapshot per layer');
+  const top = /unpacked to snapshot (\S+)/.exec(out)![1]!;
+  // The chain runs from the top snapshot down through 4 parents.
+  let depth = 0;
+  for (let k: string | undefined = top; k; k = list.find((x) => x.key === k)?.parent) depth++;
+  assert.equal(depth, 4);
+  assert.ok(existsSync(join(dst, 'snapshots')));
+  blobsVerify(dst);
+});
