@@ -12,7 +12,7 @@
 // is cleaned when the store is next opened; partial ingests stay for resume.
 // Labels live in the metadata database, keyed by digest.
 
-import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   createReadStream, existsSync, mkdirSync, readdirSync, rmSync, statSync, unlinkSync, openSync, fsyncSync, closeSync, constants,
   readFileSync,
@@ -20,12 +20,13 @@ import {
 import { open, readFile, rename, rm, stat, unlink, chmod, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { BerthError, errnoOf, messageOf } from '../../common/errors.js';
+import { BerthError, errnoOf } from '../../common/errors.js';
 import { writeFileAtomic, writeFileAtomicSync } from '../../common/atomic.js';
 import { openMetadata, type Metadata } from '../metadata/db.js';
 import { validateDigest } from '../reference.js';
 import type { BlobInfo, ContentStore, Digest, IngestWriter } from './types.js';
 import { cleanLockDebris, isLocked, isProcessAlive, lock, tryLock, type LockHandle } from './lock.js';
+import { IngestWriterImpl, hashFile } from './writer.js';
 
 export const SUPPORTED_ALGORITHMS = ['sha256', 'sha512'] as const;
 export type Algorithm = (typeof SUPPORTED_ALGORITHMS)[number];
@@ -394,7 +395,7 @@ export class LocalContentStore implements ContentStore {
     }
     // Resume: the hash state is not saved, so recompute it from the partial data.
     if (offset > 0) await hashFile(fh, offset, hash);
-    return new Writer(this, ref, expected, p, held, fh, hash, offset);
+    return new IngestWriterImpl((d, path, labels) => this.finishCommit(d, path, labels), ref, expected, p, held, fh, hash, offset);
   }
 
   /** @internal used by Writer.commit */
@@ -448,102 +449,6 @@ export class LocalContentStore implements ContentStore {
       await rm(dir, { recursive: true, force: true });
     } finally {
       h.release();
-    }
-  }
-}
-
-async function hashFile(fh: FileHandle, length: number, hash: Hash): Promise<void> {
-  const buf = Buffer.allocUnsafe(1 << 20);
-  let pos = 0;
-  while (pos < length) {
-    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, length - pos), pos);
-    if (bytesRead === 0) break;
-    hash.update(buf.subarray(0, bytesRead));
-    pos += bytesRead;
-  }
-}
-
-class Writer implements IngestWriter {
-  readonly alreadyExists = false;
-  private done = false;
-  private pos: number;
-
-  constructor(
-    private readonly store: LocalContentStore,
-    readonly ref: string,
-    private readonly expected: { digest: Digest; size: number },
-    private readonly p: { dir: string; data: string },
-    private readonly held: LockHandle,
-    private readonly fh: FileHandle,
-    private readonly hash: Hash,
-    readonly offset: number,
-  ) {
-    this.pos = offset;
-  }
-
-  /** Bytes written so far, including the resumed part. */
-  get written(): number {
-    return this.pos;
-  }
-
-  async write(chunk: Uint8Array): Promise<void> {
-    if (this.done) throw new BerthError('image', 'failed-precondition', `ingest ${this.ref}: already finished`);
-    if (this.pos + chunk.length > this.expected.size) {
-      await this.abort();
-      throw new BerthError('image', 'digest-mismatch',
-        `ingest ${this.ref}: more than the expected ${this.expected.size} bytes for ${this.expected.digest}`);
-    }
-    await writeAll(this.fh, chunk, this.pos);
-    this.hash.update(chunk);
-    this.pos += chunk.length;
-  }
-
-  async commit(labels?: Record<string, string>): Promise<BlobInfo> {
-    if (this.done) throw new BerthError('image', 'failed-precondition', `ingest ${this.ref}: already finished`);
-    if (this.pos < this.expected.size) {
-      // Truncated: keep the data so the download can resume.
-      throw new BerthError('image', 'failed-precondition',
-        `ingest ${this.ref}: have ${this.pos} of ${this.expected.size} bytes for ${this.expected.digest}; resume to finish`);
-    }
-    const { alg } = { alg: this.expected.digest.slice(0, this.expected.digest.indexOf(':')) };
-    const got = `${alg}:${this.hash.digest('hex')}`;
-    if (got !== this.expected.digest) {
-      await this.abort();
-      throw new BerthError('image', 'digest-mismatch', `ingest ${this.ref}: expected ${this.expected.digest}, got ${got}`);
-    }
-    this.done = true;
-    try {
-      await this.fh.sync();
-      await this.fh.close();
-      const info = await this.store.finishCommit(this.expected.digest, this.p.data, labels);
-      await rm(this.p.dir, { recursive: true, force: true });
-      return info;
-    } catch (e) {
-      throw new BerthError('image', 'internal', `ingest ${this.ref}: commit: ${messageOf(e)}`, { cause: e });
-    } finally {
-      this.held.release();
-    }
-  }
-
-  async close(): Promise<void> {
-    if (this.done) return;
-    this.done = true;
-    try {
-      await this.fh.sync().catch(() => undefined);
-      await this.fh.close();
-    } finally {
-      this.held.release();
-    }
-  }
-
-  async abort(): Promise<void> {
-    if (this.done) return;
-    this.done = true;
-    try {
-      await this.fh.close().catch(() => undefined);
-      await rm(this.p.dir, { recursive: true, force: true });
-    } finally {
-      this.held.release();
     }
   }
 }
