@@ -126,6 +126,8 @@ export async function pullCmd(ctx: Context, argv: string[]): Promise<number> {
       r = await pullImage(ref, {
         store: leasedStore(ctx.content, ctx.leases, lease.id),
         platform,
+        // An explicit --platform must match even a single-platform image, as docker pull --platform insists.
+        requirePlatform: str(p, 'platform') !== undefined,
         concurrency: concurrencyFlag(p),
         registryOptions: opts,
         progress: onEvent,

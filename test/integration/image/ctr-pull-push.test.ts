@@ -246,3 +246,13 @@ test('a multi-layer pull unpacks every layer in order, overlapping the downloads
   assert.ok(existsSync(join(dst, 'snapshots')));
   blobsVerify(dst);
 });
+
+test('pull --platform refuses a single-platform image built for another platform', { skip }, () => {
+  const root = join(t.dir, 'platform');
+  const remote = `${reg!.host}/berth/busybox:v1`;
+  const other = process.arch === 'arm64' ? 'linux/amd64' : 'linux/arm64';
+  const r = ctr(root, ['images', 'pull', '--platform', other, remote]);
+  assert.equal(r.code, 1, r.out);
+  assert.match(r.err, /^berth-ctr: .*does not match the specified platform/m);
+  assert.equal(ctr(root, ['images', 'ls', '-q']).out.trim(), '');
+});
