@@ -51,29 +51,17 @@ ${snapshot}exec "$node" "$dir/${target}" "$@"
   chmodSync(file, 0o755);
 }
 
-if (wants('berth-runc')) {
-  const bundle = join(bin, 'berth-runc.bundle.js');
-  await build({
-    entryPoints: [join(root, 'src/runtime/cli/main.ts')],
-    outfile: bundle,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    sourcemap: 'linked',
-    define: { 'import.meta.url': '__berthModuleUrl' },
-    banner: { js: "const __berthModuleUrl = require('url').pathToFileURL(__filename).href;" },
-    logLevel: 'warning',
-  });
-  writeFileSync(join(bin, 'berth-runc.js'), `'use strict';
-// Loads berth-runc.bundle.js through a V8 code cache (see scripts/build.mjs).
+/** The loader: runs <name>.bundle.js through its V8 code cache. */
+function loaderScript(name) {
+  return `'use strict';
+// Loads ${name}.bundle.js through a V8 code cache (see scripts/build.mjs).
 // A cache that does not match this Node.js is rejected by V8 and ignored.
 const fs = require('fs');
 const vm = require('vm');
 const path = require('path');
 const Module = require('module');
-const file = path.join(__dirname, 'berth-runc.bundle.js');
-const cacheFile = path.join(__dirname, 'berth-runc.bundle.cache');
+const file = path.join(__dirname, '${name}.bundle.js');
+const cacheFile = path.join(__dirname, '${name}.bundle.cache');
 let cachedData;
 try { cachedData = fs.readFileSync(cacheFile); } catch { /* no cache: compile */ }
 const script = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file, cachedData });
@@ -82,7 +70,48 @@ script.runInThisContext().call(mod.exports, mod.exports, require, mod, file, __d
 if (process.env.BERTH_WRITE_CODE_CACHE) {
   process.on('exit', () => fs.writeFileSync(process.env.BERTH_WRITE_CODE_CACHE, script.createCachedData()));
 }
-`);
+`;
+}
+
+/** A CommonJS bundle, its loader, and a code cache from one ordinary invocation. */
+async function buildCli({ name, entry, external = [], cacheArgs }) {
+  const bundle = join(bin, `${name}.bundle.js`);
+  await build({
+    entryPoints: [join(root, entry)],
+    outfile: bundle,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    sourcemap: 'linked',
+    external,
+    define: { 'import.meta.url': '__berthModuleUrl' },
+    banner: { js: "const __berthModuleUrl = require('url').pathToFileURL(__filename).href;" },
+    logLevel: 'warning',
+  });
+  writeFileSync(join(bin, `${name}.js`), loaderScript(name));
+  const tmp = mkdtempSync(join(tmpdir(), 'berth-build-'));
+  try {
+    const out = join(tmp, 'cache');
+    execFileSync(process.execPath, [join(bin, `${name}.js`), ...cacheArgs(tmp)], {
+      env: { ...process.env, BERTH_WRITE_CODE_CACHE: out },
+      stdio: 'ignore',
+    });
+    if (existsSync(out)) renameSync(out, join(bin, `${name}.bundle.cache`));
+  } catch {
+    // No cache: the CLI compiles at start, a little slower.
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  return bundle;
+}
+
+if (wants('berth-runc')) {
+  const bundle = await buildCli({
+    name: 'berth-runc',
+    entry: 'src/runtime/cli/main.ts',
+    cacheArgs: (tmp) => ['--root', join(tmp, 'state'), 'list'],
+  });
   // The startup snapshot: the same code as one script (no module wrapper),
   // evaluated once at build time with main deferred to deserialization.
   const entry = join(bin, 'berth-runc.snapshot-entry.js');
@@ -106,18 +135,6 @@ if (process.env.BERTH_WRITE_CODE_CACHE) {
     console.warn('build: no V8 startup snapshot for berth-runc (this Node.js cannot build one); the CLI starts without it');
   }
   launcher('berth-runc', 'berth-runc.js', false, 'berth-runc.blob');
-  // The cache holds what one ordinary invocation compiles.
-  const tmp = mkdtempSync(join(tmpdir(), 'berth-build-'));
-  try {
-    const out = join(tmp, 'cache');
-    execFileSync(process.execPath, [join(bin, 'berth-runc.js'), '--root', join(tmp, 'state'), 'list'], {
-      env: { ...process.env, BERTH_WRITE_CODE_CACHE: out },
-      stdio: 'ignore',
-    });
-    if (existsSync(out)) renameSync(out, join(bin, 'berth-runc.bundle.cache'));
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
 }
 
 if (wants('berth-ctr') && existsSync(join(root, 'src/cli/ctr/main.ts'))) {
