@@ -6,6 +6,7 @@
 
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync, accessSync, constants as fsc } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { delimiter, join } from 'node:path';
 
 /** The absolute path of `bin` on $PATH, or undefined. */
@@ -85,10 +86,32 @@ export async function terminate(pid: number, graceMs = 10000): Promise<void> {
   }
 }
 
-/** Remove the cgroup `rel` (and the empty ones below it) in every hierarchy. */
-export function removeCgroup(rel: string): void {
+/** Pids in the cgroup `dir` and every cgroup below it. */
+function cgroupPids(dir: string): number[] {
+  const out: number[] = [];
+  try {
+    out.push(...readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number));
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) out.push(...cgroupPids(join(dir, e.name)));
+  } catch { /* gone */ }
+  return out;
+}
+
+/**
+ * Remove the cgroup `rel` (and those below it) in every hierarchy. Processes
+ * still in it are ended first: the test made that cgroup for its own
+ * containers, and a container outlives a killed shim.
+ */
+export async function removeCgroup(rel: string): Promise<void> {
   const base = '/sys/fs/cgroup';
   const hierarchies = existsSync(join(base, 'cgroup.controllers')) ? [base] : readdirSync(base).map((d) => join(base, d));
+  for (let round = 0; round < 100; round++) {
+    const pids = new Set(hierarchies.flatMap((h) => cgroupPids(join(h, rel))));
+    if (pids.size === 0) break;
+    for (const pid of pids) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+    await sleep(20);
+  }
   const rmTree = (dir: string) => {
     let entries: string[] = [];
     try {
@@ -115,6 +138,23 @@ function spawnLogged(bin: string, args: string[], log: string, env?: NodeJS.Proc
 }
 
 // ---------------------------------------------------------------- containerd
+
+/** The socket file of a runc v2 shim, from its command line (containerd 1.6's naming). */
+function shimSocketOf(pid: number): string | undefined {
+  let argv: string[];
+  try {
+    argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return undefined;
+  }
+  const arg = (name: string) => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const [address, ns, id] = [arg('-address'), arg('-namespace'), arg('-id')];
+  if (!address || !ns || !id) return undefined;
+  return join('/run/containerd/s', createHash('sha256').update(join(address, ns, id)).digest('hex'));
+}
 
 export interface Containerd {
   dir: string;
@@ -167,7 +207,7 @@ disabled_plugins = [
   writeFileSync(join(dir, 'config.toml'), config);
   const proc = spawnLogged('containerd', ['--config', join(dir, 'config.toml')], logFile);
   const ctr = (args: string[], o: { timeout?: number; input?: string } = {}) =>
-    spawnSync('ctr', ['-a', sock, '-n', namespace, ...args], { encoding: 'utf8', timeout: o.timeout ?? 60000, input: o.input });
+    spawnSync('ctr', ['-a', sock, '-n', namespace, ...args], { encoding: 'utf8', timeout: o.timeout ?? 30000, input: o.input });
   const logTail = (n = 40) => {
     try {
       return readFileSync(logFile, 'utf8').split('\n').slice(-n).join('\n');
@@ -190,10 +230,16 @@ disabled_plugins = [
       }
     }
     if (proc.pid) await terminate(proc.pid);
-    // A shim that outlived its containerd knows the address: end those.
-    for (const pid of pidsWithArg(sock)) await terminate(pid, 2000);
+    // A shim that outlived its containerd knows the address: end those, and
+    // remove the socket it keeps under /run/containerd/s (named by the hash
+    // of address/namespace/id), which a killed shim leaves behind.
+    for (const pid of pidsWithArg(sock)) {
+      const sockFile = shimSocketOf(pid);
+      await terminate(pid, 2000);
+      if (sockFile) rmSync(sockFile, { force: true });
+    }
     unmountUnder(dir);
-    removeCgroup(namespace);
+    await removeCgroup(namespace);
     rmSync(dir, { recursive: true, force: true });
   };
 
@@ -280,7 +326,7 @@ export async function startDockerd(opts: { runtimes: Record<string, string>; sto
     // Anything still running from our directory (shims, a stray containerd).
     for (const pid of pidsWithArg(dir)) await terminate(pid, 2000);
     unmountUnder(dir);
-    removeCgroup(cgroupParent);
+    await removeCgroup(cgroupParent);
     rmSync(dir, { recursive: true, force: true });
   };
 
