@@ -13,7 +13,7 @@ import { detectLayout } from './cgroups/detect.js';
 import type { Stats } from './cgroups/stats.js';
 import { parseSpecFile } from './spec/validate.js';
 import type { LinuxDeviceCgroup, LinuxResources, Process, Spec } from './spec/types.js';
-import { compileChild, compileExecChild, compileExecParent, compileParent, hookState, type CgroupHierarchy, type CreatePlanInput, type HostFacts } from './plan/compile.js';
+import { compileChild, compileExecChild, compileExecParent, compileParent, hookState, ignoredCapabilities, type CgroupHierarchy, type CreatePlanInput, type HostFacts } from './plan/compile.js';
 import { launch, type Launched } from './init/launch.js';
 import { runHooks } from './hooks.js';
 import { StateStore, isAlive, procStat, validateId, type ContainerRecord, type Status } from './state.js';
@@ -65,7 +65,11 @@ function host(): HostFacts {
     try {
       apparmor = readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').trim() === 'Y';
     } catch { /* no AppArmor */ }
-    hostFacts = { apparmor, selinux: existsSync('/sys/fs/selinux/enforce') };
+    let capLast = 40;
+    try {
+      capLast = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
+    } catch { /* an old kernel without the file: assume the names we know */ }
+    hostFacts = { apparmor, selinux: existsSync('/sys/fs/selinux/enforce'), capLast };
   }
   return hostFacts;
 }
@@ -189,6 +193,8 @@ export class Runtime {
       throw new BerthError('berth-runc', 'invalid-argument', '--console-socket: given but process.terminal is false');
     }
 
+    const ignored = ignoredCapabilities(spec.process, host().capLast);
+    if (ignored.length) this.log.warn(`ignoring unknown or unavailable capabilities: [${ignored.join(' ')}]`);
     this.store.reserve(id);
     const t0 = performance.now();
     const step = (what: string) => this.log.debug(`create ${id}: ${what}`, { ms: Math.round((performance.now() - t0) * 10) / 10 });
@@ -400,6 +406,8 @@ export class Runtime {
     if (proc.terminal && opts.detach && !opts.consoleSocket) {
       throw new BerthError('berth-runc', 'invalid-argument', '--tty: cannot allocate a tty for a detached process without --console-socket');
     }
+    const ignored = ignoredCapabilities(proc, host().capLast);
+    if (ignored.length) this.log.warn(`ignoring unknown or unavailable capabilities: [${ignored.join(' ')}]`);
     const mgr = this.manager(rec);
     const input = {
       spec: rec.config, id, bundle: rec.bundle, rootfs: rec.rootfs, initPid: rec.pid, process: proc,

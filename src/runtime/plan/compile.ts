@@ -46,6 +46,8 @@ export interface CgroupHierarchy {
 export interface HostFacts {
   apparmor: boolean;
   selinux: boolean;
+  /** /proc/sys/kernel/cap_last_cap: the highest capability this kernel has. */
+  capLast: number;
 }
 
 export interface CreatePlanInput {
@@ -89,14 +91,29 @@ function nsOf(spec: Spec, type: NamespaceType): LinuxNamespace | undefined {
   return spec.linux?.namespaces?.find((n) => n.type === type);
 }
 
-export function capMask(names: readonly string[] | undefined, field: string): bigint {
+/**
+ * A capability set as a mask. Names this runtime does not know, or that the
+ * running kernel does not have (above cap_last_cap), are left out, as runc
+ * does; `ignoredCapabilities` lists them for a warning.
+ */
+export function capMask(names: readonly string[] | undefined, field: string, lastCap = CAPABILITIES.length - 1): bigint {
   let mask = 0n;
   for (const n of names ?? []) {
+    if (!/^CAP_[A-Z0-9_]+$/.test(n)) fail(field, `unknown capability "${n}"`);
     const bit = (CAPABILITIES as readonly string[]).indexOf(n);
-    if (bit < 0) fail(field, `unknown capability "${n}"`);
+    if (bit < 0 || bit > lastCap) continue;
     mask |= 1n << BigInt(bit);
   }
   return mask;
+}
+
+export function ignoredCapabilities(proc: Process | undefined, lastCap: number): string[] {
+  const c = proc?.capabilities ?? {};
+  const all = [...(c.bounding ?? []), ...(c.effective ?? []), ...(c.inheritable ?? []), ...(c.permitted ?? []), ...(c.ambient ?? [])];
+  return [...new Set(all.filter((n) => {
+    const bit = (CAPABILITIES as readonly string[]).indexOf(n);
+    return bit < 0 || bit > lastCap;
+  }))].sort();
 }
 
 export function hookState(input: { id: string; bundle: string; spec: Spec }, status: State['status'], pid?: number): string {
@@ -173,7 +190,8 @@ function processOps(proc: Process, spec: Spec, state: string, host: HostFacts, o
     ops.push(op(Op.SCHED, `set scheduler ${s.policy}`, policy, flags, s.nice ?? 0, s.priority ?? 0, s.runtime ?? 0, s.deadline ?? 0, s.period ?? 0));
   }
   const caps = proc.capabilities ?? {};
-  ops.push(op(Op.CAPS_BOUNDING, 'drop capabilities from the bounding set', capMask(caps.bounding, 'process.capabilities.bounding')));
+  const last = host.capLast;
+  ops.push(op(Op.CAPS_BOUNDING, 'drop capabilities from the bounding set', capMask(caps.bounding, 'process.capabilities.bounding', last)));
 
   const nnp = proc.noNewPrivileges === true;
   const seccomp = spec.linux?.seccomp;
@@ -184,13 +202,13 @@ function processOps(proc: Process, spec: Spec, state: string, host: HostFacts, o
 
   const groups = proc.user.additionalGids ?? [];
   ops.push(op(Op.USER, `switch to user ${proc.user.uid}:${proc.user.gid}`, proc.user.uid, proc.user.gid, groups.length, ...groups));
-  const permitted = capMask(caps.permitted, 'process.capabilities.permitted');
-  const inheritable = capMask(caps.inheritable, 'process.capabilities.inheritable');
+  const permitted = capMask(caps.permitted, 'process.capabilities.permitted', last);
+  const inheritable = capMask(caps.inheritable, 'process.capabilities.inheritable', last);
   // The kernel only lets a capability into the ambient set when it is both
   // permitted and inheritable; runc ignores the others (with a warning), and
   // configs written for runc (its default spec among them) rely on that.
-  const ambient = capMask(caps.ambient, 'process.capabilities.ambient') & permitted & inheritable;
-  ops.push(op(Op.CAPS, 'set capabilities', capMask(caps.effective, 'process.capabilities.effective'), permitted, inheritable, ambient));
+  const ambient = capMask(caps.ambient, 'process.capabilities.ambient', last) & permitted & inheritable;
+  ops.push(op(Op.CAPS, 'set capabilities', capMask(caps.effective, 'process.capabilities.effective', last), permitted, inheritable, ambient));
   ops.push(op(Op.UMASK, 'set umask', proc.user.umask ?? 0o022));
   ops.push(op(Op.CHDIR, `chdir to ${proc.cwd}`, proc.cwd));
   if (nnp) ops.push(op(Op.NO_NEW_PRIVS, 'set no_new_privs'));

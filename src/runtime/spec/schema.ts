@@ -8,6 +8,7 @@
 // strict: unknown properties are dropped, for forward compatibility.
 
 import * as z from 'zod/mini';
+import type { CapabilityName } from './types.js';
 import type { Process, Spec } from './types.js';
 import {
   CAPABILITIES,
@@ -120,7 +121,18 @@ function build() {
     gidMappings: opt(idMappings()),
   });
 
-  const capSet = () => opt(arr(oneOf(CAPABILITIES, 'capability'), 'an array of capability names'));
+  // Like runc, a well-formed capability name this runtime does not know (one
+  // newer than it, or than the kernel) is accepted and then ignored with a
+  // warning (plan/compile.ts), so configs written for newer systems still run.
+  const capName = () =>
+    memo('capname', () =>
+      z.string({ error: expect('a capability name') }).check(
+        z.refine((c) => (CAPABILITIES as readonly string[]).includes(c) || /^CAP_[A-Z0-9_]+$/.test(c), {
+          error: (iss) => `unknown capability ${JSON.stringify(iss.input)}`,
+        }),
+      ) as unknown as z.ZodMiniType<CapabilityName>,
+    );
+  const capSet = () => opt(arr(capName(), 'an array of capability names'));
 
   const proc = obj({
     terminal: opt(bool()),

@@ -128,13 +128,16 @@ export type Capability =
   | 'CAP_BPF'
   | 'CAP_CHECKPOINT_RESTORE';
 
+/** A known capability, or a well-formed name of one newer than Berth (ignored with a warning, as runc does). */
+export type CapabilityName = Capability | `CAP_${string}`;
+
 /** The five capability sets; a missing set means an empty one. */
 export interface LinuxCapabilities {
-  bounding?: Capability[];
-  effective?: Capability[];
-  inheritable?: Capability[];
-  permitted?: Capability[];
-  ambient?: Capability[];
+  bounding?: CapabilityName[];
+  effective?: CapabilityName[];
+  inheritable?: CapabilityName[];
+  permitted?: CapabilityName[];
+  ambient?: CapabilityName[];
 }
 
 export type RlimitType =

@@ -53,7 +53,7 @@ describe('bad input', { skip }, () => {
       [(s) => { (s.linux!.namespaces as unknown[]).push({ type: 'nosuchns' }); }, /linux\.namespaces\[\d+\]\.type/],
       [(s) => { s.linux!.namespaces!.push({ type: 'pid' }); }, /linux\.namespaces\[\d+\].*duplicate|more than once/i],
       [(s) => { s.process!.cwd = 'relative'; }, /process\.cwd/],
-      [(s) => { (s.process!.capabilities!.bounding as string[]).push('CAP_NOPE'); }, /process\.capabilities\.bounding\[\d+\]/],
+      [(s) => { (s.process!.capabilities!.bounding as string[]).push('cap_nope'); }, /process\.capabilities\.bounding\[\d+\]/],
       [(s) => { (s as { ociVersion: unknown }).ociVersion = 2; }, /ociVersion/],
     ];
     const original = JSON.stringify(b.spec);

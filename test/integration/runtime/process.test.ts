@@ -131,4 +131,17 @@ describe('process', { skip }, () => {
     const lines = out.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
     assert.deepEqual(lines, ['0 100000 65536', '0 100000 65536', '0']);
   });
+
+  it('capabilities this runtime or kernel does not know are ignored with a warning, as runc does', () => {
+    const b = makeBundle('grep CapEff /proc/self/status', (s) => {
+      s.process!.capabilities = { bounding: ['CAP_KILL', 'CAP_FROM_THE_FUTURE'], effective: ['CAP_KILL', 'CAP_FROM_THE_FUTURE'], permitted: ['CAP_KILL'] };
+    });
+    chmodSync(b.dir, 0o755);
+    bundles.push(b);
+    const r = runOut(b);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /CapEff:\s*0000000000000020/);
+    assert.match(r.err, /ignoring unknown or unavailable capabilities: \[CAP_FROM_THE_FUTURE\]/);
+  });
 });
+

@@ -1,7 +1,7 @@
 // The plan compiler, without root: the exact operations a config becomes.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileChild, compileParent, compileExecParent, capMask, type CreatePlanInput } from '../../../src/runtime/plan/compile.js';
+import { compileChild, compileParent, compileExecParent, capMask, ignoredCapabilities, type CreatePlanInput } from '../../../src/runtime/plan/compile.js';
 import { compileSeccomp } from '../../../src/runtime/plan/seccomp.js';
 import { parseMountOptions, bindRemountFlags } from '../../../src/runtime/plan/mountopts.js';
 import { encodePhase, decodeOps } from '../../../src/runtime/plan/encode.js';
@@ -18,7 +18,7 @@ function input(edit?: (s: Spec) => void): CreatePlanInput {
     id: 'c1', bundle: '/b', rootfs: '/b/rootfs', spec, parentMode: 'exit', execFifo: '/run/x/exec.fifo',
     noPivot: false, preserveFds: 0, cgroupProcs: ['/sys/fs/cgroup/pids/c1/cgroup.procs'],
     cgroupHierarchies: [{ dir: '', fstype: 'cgroup2', data: '', hostPath: '/sys/fs/cgroup/c1' }],
-    host: { apparmor: false, selinux: false },
+    host: { apparmor: false, selinux: false, capLast: 40 },
   };
 }
 const names = (ops: PlanOp[]) => ops.map((o) => Object.entries(Op).find(([, v]) => v === o.op)![0]);
@@ -106,9 +106,12 @@ describe('plan compiler', () => {
     assert.throws(() => parseMountOptions(['bind', 'idmap'], 'mounts[3]'), /mounts\[3\]\.options\[1\]: mount option "idmap" is not supported/);
   });
 
-  it('capability names become masks; unknown names name the field', () => {
+  it('capability names become masks; names unknown or above the kernel\'s last are left out, as runc does', () => {
     assert.equal(capMask(['CAP_CHOWN', 'CAP_KILL', 'CAP_CHECKPOINT_RESTORE'], 'x'), (1n << 0n) | (1n << 5n) | (1n << 40n));
-    assert.throws(() => capMask(['CAP_NOPE'], 'process.capabilities.effective'), /process\.capabilities\.effective: unknown capability "CAP_NOPE"/);
+    assert.equal(capMask(['CAP_KILL', 'CAP_FROM_THE_FUTURE'], 'x'), 1n << 5n);
+    assert.equal(capMask(['CAP_KILL', 'CAP_BPF'], 'x', 38), 1n << 5n);
+    assert.deepEqual(ignoredCapabilities({ user: { uid: 0, gid: 0 }, cwd: '/', capabilities: { bounding: ['CAP_KILL', 'CAP_BPF', 'CAP_NEW'] } }, 38), ['CAP_BPF', 'CAP_NEW']);
+    assert.throws(() => capMask(['kill'], 'process.capabilities.effective'), /process\.capabilities\.effective: unknown capability "kill"/);
   });
 
   it('hostname without a uts namespace is refused with the field', () => {
