@@ -31,7 +31,13 @@ for (const s of suites) {
   console.log(`\n== ${s} tests (${files.length} files) ==`);
   const r = spawnSync(
     process.execPath,
-    ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${s === 'unit' ? 4 : 1}`, ...files],
+    [
+      '--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${s === 'unit' ? 4 : 1}`,
+      // A test left hanging fails after 10 minutes instead of stalling the run,
+      // and a file whose tests are done ends even if a handle is left open.
+      '--test-timeout=600000', '--test-force-exit',
+      ...files,
+    ],
     { stdio: 'inherit', cwd: root, env: { ...process.env, BERTH_ROOT_DIR: root } },
   );
   if (r.status !== 0) failed = true;
