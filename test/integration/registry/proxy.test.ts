@@ -24,6 +24,9 @@ let tmp: string;
 const seen: { kind: 'CONNECT' | 'HTTP'; target: string; auth?: string }[] = [];
 const stores: LocalContentStore[] = [];
 let requireAuth: string | undefined;
+// Tunnelled sockets leave the http server's bookkeeping: closeAllConnections
+// does not see them, so they are tracked here and destroyed at the end.
+const tunnels = new Set<import('node:net').Socket>();
 
 function mapTarget(hostport: string): { host: string; port: number } | undefined {
   const m = /^registry\.test:(\d+)$/.exec(hostport);
@@ -57,6 +60,8 @@ before(async () => {
     req.pipe(up);
   });
   proxy.on('connect', (req, socket, head) => {
+    tunnels.add(socket as import('node:net').Socket);
+    socket.on('close', () => tunnels.delete(socket as import('node:net').Socket));
     seen.push({ kind: 'CONNECT', target: req.url ?? '', auth: req.headers['proxy-authorization'] });
     if (requireAuth && req.headers['proxy-authorization'] !== requireAuth) {
       socket.end('HTTP/1.1 407 Proxy Authentication Required\r\n\r\n');
@@ -68,6 +73,8 @@ before(async () => {
       return;
     }
     const up = connect(t.port, t.host, () => {
+      tunnels.add(up);
+      up.on('close', () => tunnels.delete(up));
       socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length) up.write(head);
       up.pipe(socket);
@@ -83,6 +90,7 @@ before(async () => {
 after(async () => {
   for (const s of stores) s.close();
   if (proxy) {
+    for (const s of tunnels) s.destroy();
     proxy.closeAllConnections();
     await new Promise<void>((r) => proxy.close(() => r()));
   }
