@@ -24,7 +24,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { cpSync, createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, linkSync, symlinkSync, renameSync } from 'node:fs';
+import { cpSync, statSync, createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, linkSync, symlinkSync, renameSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Transform } from 'node:stream';
@@ -261,7 +261,10 @@ function wipeDir(dir: string): void {
 }
 
 /** Measure a copy of the build, so that a rebuild in the checkout during the run cannot change an iteration. */
+let buildInfo = '';
 function snapshotBuild(): void {
+  const head = spawnSync('git', ['-C', REPO, 'log', '-1', '--format=%h %cd', '--date=format:%H:%M'], { encoding: 'utf8' }).stdout.trim();
+  buildInfo = `checkout at ${head}, bin/berth-ctr.mjs built ${statSync(join(REPO, 'bin/berth-ctr.mjs')).mtime.toISOString().slice(11, 19)} UTC (copied at the start)`;
   const dst = join(work, 'build');
   mkdirSync(join(dst, 'native'), { recursive: true });
   cpSync(join(REPO, 'bin'), join(dst, 'bin'), { recursive: true, filter: (src) => !src.endsWith('.map') });
@@ -533,6 +536,7 @@ async function main(): Promise<void> {
   if (N === 0) return;
 
   const versions = {
+    berth: buildInfo,
     node: process.version,
     containerd: run('containerd', ['--version']).trim(),
     skopeo: run('skopeo', ['--version']).trim(),
@@ -548,6 +552,7 @@ async function main(): Promise<void> {
   console.log('');
   console.log(`berth images benchmark: ${N} interleaved iterations, each from an empty store; ${cpus().length} CPUs`);
   console.log(`load before: ${before}; after: ${after}`);
+  console.log(`berth: ${versions.berth}`);
   console.log(`${versions.node}, ${versions.containerd}, ${versions.skopeo}, ${versions.umoci}`);
   if (leftovers.length) console.log(`note: ${[...new Set(leftovers)].join('; ')} (removed by hand, untimed)`);
   console.log('');
