@@ -17,7 +17,7 @@
 // (untimed) after every iteration so that nobody pays for the previous
 // runner's dirty pages. Only ratios measured in the same run mean anything.
 //
-//   sudo node --import tsx bench/images.ts [--iterations 5] [--json] [--profile DIR]
+//   sudo node --import tsx bench/images.ts [--iterations 5] [--json] [--profile DIR] [--also NAME=PATH ...]
 //
 // Needs root, the build (node scripts/build.mjs), /bin/busybox,
 // docker-registry, containerd + ctr, skopeo and umoci (apt-get install ...).
@@ -42,6 +42,8 @@ function arg(name: string, dflt: string): string {
 }
 const N = Number(arg('iterations', '5'));
 const JSON_OUT = process.argv.includes('--json');
+/** --also NAME=PATH (repeatable): another build of berth-ctr (its bin/berth-ctr launcher) measured alongside, pull + unpack. */
+const ALSO: [string, string][] = process.argv.flatMap((a, i) => (a === '--also' && process.argv[i + 1]?.includes('=') ? [process.argv[i + 1]!.split('=', 2) as [string, string]] : []));
 /** --profile DIR: after the measurement, one berth-ctr pull under `node --cpu-prof` and one under `strace -f -c`, kept in DIR. */
 const PROFILE = process.argv.includes('--profile') ? resolve(arg('profile', 'bench-profile')) : undefined;
 
@@ -274,11 +276,11 @@ function snapshotBuild(): void {
   BERTH_CTR = join(dst, 'bin/berth-ctr');
 }
 
-function berthRunner(name: string, ref: string, extra: string[], layers: number): Runner {
-  const root = join(work, `root-${extra.length ? 'berth-nounpack' : 'berth'}`);
+function berthRunner(name: string, ref: string, extra: string[], layers: number, bin = BERTH_CTR): Runner {
+  const root = join(work, `root-${name.replace(/[^a-z0-9]+/gi, '-')}`);
   return {
     name,
-    once: () => run(BERTH_CTR, ['--root', root, 'images', 'pull', '--plain-http', ...extra, ref]),
+    once: () => run(bin, ['--root', root, 'images', 'pull', '--plain-http', ...extra, ref]),
     reset: () => wipeDir(root),
     check: () => {
       const images = run(BERTH_CTR, ['--root', root, 'images', 'ls', '-q']);
@@ -523,6 +525,7 @@ async function main(): Promise<void> {
     berthRunner('berth-ctr pull --no-unpack', ref, ['--no-unpack'], L),
     ...containerdRunners(containerd, ref, L),
     ...skopeoRunners(ref),
+    ...ALSO.map(([name, bin]) => berthRunner(`${name} pull`, ref, [], L, resolve(bin))),
   ];
   const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
   if (!JSON_OUT) {
@@ -546,7 +549,7 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify({ iterations: N, image: img, load: { before, after }, versions, leftovers, rows }, null, 2) + '\n');
     return;
   }
-  const unpacked = ['berth-ctr pull', 'ctr images pull', 'skopeo copy + umoci unpack'];
+  const unpacked = ['berth-ctr pull', ...ALSO.map(([name]) => `${name} pull`), 'ctr images pull', 'skopeo copy + umoci unpack'];
   const only = ['berth-ctr pull --no-unpack', 'ctr content fetch', 'skopeo copy'];
   const pick = (names: string[]) => names.map((n) => rows.find((r) => r.name === n)!);
   console.log('');
