@@ -266,7 +266,7 @@ function wipeDir(dir: string): void {
 let buildInfo = '';
 function snapshotBuild(): void {
   const head = spawnSync('git', ['-C', REPO, 'log', '-1', '--format=%h %cd', '--date=format:%H:%M'], { encoding: 'utf8' }).stdout.trim();
-  buildInfo = `checkout at ${head}, bin/berth-ctr.mjs built ${statSync(join(REPO, 'bin/berth-ctr.mjs')).mtime.toISOString().slice(11, 19)} UTC (copied at the start)`;
+  buildInfo = `checkout at ${head}, bin/berth-ctr.bundle.js built ${statSync(join(REPO, 'bin/berth-ctr.bundle.js')).mtime.toISOString().slice(11, 19)} UTC (copied at the start)`;
   const dst = join(work, 'build');
   mkdirSync(join(dst, 'native'), { recursive: true });
   cpSync(join(REPO, 'bin'), join(dst, 'bin'), { recursive: true, filter: (src) => !src.endsWith('.map') });
@@ -467,7 +467,7 @@ function profileBerth(ref: string): void {
   const dir = PROFILE!;
   mkdirSync(dir, { recursive: true });
   const root = join(work, 'root-profile');
-  const mjs = join(BERTH_CTR, '..', 'berth-ctr.mjs');
+  const mjs = join(BERTH_CTR, '..', 'berth-ctr.js');
   const env: NodeJS.ProcessEnv = { ...process.env, BERTH_NATIVE_DIR: join(BERTH_CTR, '../../native/build') };
   delete env.NODE_EXTRA_CA_CERTS; // as the launcher would run it
   for (const unpack of [true, false]) {
@@ -506,7 +506,7 @@ async function main(): Promise<void> {
   for (const bin of ['containerd', 'ctr', 'skopeo', 'umoci', 'tar']) if (!which(bin)) throw new Error(`${bin} is not installed`);
   if (!existsSync('/usr/bin/docker-registry')) throw new Error('docker-registry is not installed (apt-get install docker-registry)');
   if (!existsSync('/bin/busybox')) throw new Error('/bin/busybox is missing (apt-get install busybox-static)');
-  if (!existsSync(join(REPO, 'bin/berth-ctr.mjs'))) throw new Error('build first: node scripts/build.mjs');
+  if (!existsSync(join(REPO, 'bin/berth-ctr.js'))) throw new Error('build first: node scripts/build.mjs');
   snapshotBuild();
 
   const t0 = Date.now();

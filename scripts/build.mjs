@@ -138,20 +138,15 @@ if (wants('berth-runc')) {
 }
 
 if (wants('berth-ctr') && existsSync(join(root, 'src/cli/ctr/main.ts'))) {
-  await build({
-    entryPoints: [join(root, 'src/cli/ctr/main.ts')],
-    outfile: join(bin, 'berth-ctr.mjs'),
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    sourcemap: 'linked',
-    // native addons stay outside the bundle and load from node_modules
+  // No startup snapshot: better-sqlite3 is a native addon, which V8 cannot
+  // serialise; the code cache still saves most of the compiling.
+  rmSync(join(bin, 'berth-ctr.mjs'), { force: true });
+  rmSync(join(bin, 'berth-ctr.mjs.map'), { force: true });
+  await buildCli({
+    name: 'berth-ctr',
+    entry: 'src/cli/ctr/main.ts',
     external: ['better-sqlite3'],
-    banner: {
-      js: "import { createRequire as __berthCreateRequire } from 'node:module'; const require = __berthCreateRequire(import.meta.url);",
-    },
-    logLevel: 'warning',
+    cacheArgs: (tmp) => ['--root', join(tmp, 'store'), 'images', 'ls'],
   });
-  launcher('berth-ctr', 'berth-ctr.mjs', true);
+  launcher('berth-ctr', 'berth-ctr.js', true);
 }
