@@ -24,6 +24,15 @@ function walk(dir) {
 const b = spawnSync(process.execPath, [join(root, 'scripts/build.mjs')], { stdio: 'inherit', cwd: root });
 if (b.status !== 0) process.exit(1);
 
+// Strict TypeScript is part of the test: a type error fails the run.
+if (!filter) {
+  const t = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json'), '--noEmit'], { stdio: 'inherit', cwd: root });
+  if (t.status !== 0) {
+    console.error('typecheck failed');
+    process.exit(1);
+  }
+}
+
 let failed = false;
 for (const s of suites) {
   const files = walk(join(root, 'test', s)).filter((f) => !filter || f.includes(filter));
