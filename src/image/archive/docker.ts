@@ -8,11 +8,10 @@
 // and config paths under blobs/sha256/: lookups by path cover both.
 
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, open, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdtemp, open, rm, stat, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { randomBytes } from 'node:crypto';
 import * as tar from 'tar-stream';
 import { z } from 'zod';
 import { BerthError } from '../../common/errors.js';
@@ -26,6 +25,7 @@ import { hostPlatform, type NormalPlatform } from '../platform.js';
 import { lookup, type ArchiveFiles } from './tarread.js';
 import { decompressor, Hasher } from './stream.js';
 import type { ExportImage, ExportResult } from './oci.js';
+import { EPOCH, writeTarAtomically } from './tarwrite.js';
 
 const manifestJsonSchema = z.array(z.object({
   Config: z.string().min(1),
@@ -117,7 +117,6 @@ export async function importDockerArchive(
   return out;
 }
 
-const EPOCH = new Date(0);
 const hexOf = (d: string) => d.slice(d.indexOf(':') + 1);
 
 /** Writes a `docker save` tar of `images` for `platform` (default the host's), atomically. */
@@ -139,64 +138,49 @@ export async function exportDockerArchive(
     groups.set(key, g);
   }
   const work = await mkdtemp(join(tmpdir(), 'berth-save-'));
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const pack = tar.pack();
-  const done = pipeline(pack, createWriteStream(tmp, { mode: 0o644 }));
-  const add = (name: string, data: string | Buffer) =>
-    new Promise<void>((res, rej) => pack.entry({ name, mode: 0o644, mtime: EPOCH }, data, (e) => (e ? rej(e) : res())));
-  const addDir = (name: string) =>
-    new Promise<void>((res, rej) => pack.entry({ name, type: 'directory', mode: 0o755, mtime: EPOCH }, (e) => (e ? rej(e) : res())));
   let bytes = 0;
   let blobs = 0;
   try {
-    const manifestJson: { Config: string; RepoTags: string[]; Layers: string[] }[] = [];
-    const repositories: Record<string, Record<string, string>> = {};
-    const written = new Set<string>();
-    for (const [cfgDigest, g] of groups) {
-      const { resolved } = g;
-      const cfgName = `${hexOf(cfgDigest)}.json`;
-      if (!written.has(cfgName)) {
-        const cfg = await store.readBytes(cfgDigest);
-        await add(cfgName, cfg);
-        written.add(cfgName);
-        bytes += cfg.length;
-        blobs++;
-      }
-      const layerPaths: string[] = [];
-      let parent: string | undefined;
-      for (const [i, layer] of resolved.layers.entries()) {
-        const diffId = resolved.diffIds[i]!;
-        const id = hexOf(resolved.chainIds[i]!);
-        const path = `${id}/layer.tar`;
-        layerPaths.push(path);
-        if (!written.has(path)) {
-          written.add(path);
-          await addDir(`${id}/`);
-          await add(`${id}/VERSION`, '1.0');
-          await add(`${id}/json`, JSON.stringify({ id, ...(parent ? { parent } : {}), created: resolved.config.created ?? EPOCH.toISOString() }));
-          bytes += await addLayer(store, pack, path, layer, diffId, work);
+    await writeTarAtomically(file, async ({ pack, add, addDir }) => {
+      const manifestJson: { Config: string; RepoTags: string[]; Layers: string[] }[] = [];
+      const repositories: Record<string, Record<string, string>> = {};
+      const written = new Set<string>();
+      for (const [cfgDigest, g] of groups) {
+        const { resolved } = g;
+        const cfgName = `${hexOf(cfgDigest)}.json`;
+        if (!written.has(cfgName)) {
+          const cfg = await store.readBytes(cfgDigest);
+          await add(cfgName, cfg);
+          written.add(cfgName);
+          bytes += cfg.length;
           blobs++;
         }
-        parent = id;
+        const layerPaths: string[] = [];
+        let parent: string | undefined;
+        for (const [i, layer] of resolved.layers.entries()) {
+          const diffId = resolved.diffIds[i]!;
+          const id = hexOf(resolved.chainIds[i]!);
+          const path = `${id}/layer.tar`;
+          layerPaths.push(path);
+          if (!written.has(path)) {
+            written.add(path);
+            await addDir(`${id}/`);
+            await add(`${id}/VERSION`, '1.0');
+            await add(`${id}/json`, JSON.stringify({ id, ...(parent ? { parent } : {}), created: resolved.config.created ?? EPOCH.toISOString() }));
+            bytes += await addLayer(store, pack, path, layer, diffId, work);
+            blobs++;
+          }
+          parent = id;
+        }
+        manifestJson.push({ Config: cfgName, RepoTags: g.tags, Layers: layerPaths });
+        for (const t of g.tags) {
+          const c = t.lastIndexOf(':');
+          (repositories[t.slice(0, c)] ??= {})[t.slice(c + 1)] = parent ?? '';
+        }
       }
-      manifestJson.push({ Config: cfgName, RepoTags: g.tags, Layers: layerPaths });
-      for (const t of g.tags) {
-        const c = t.lastIndexOf(':');
-        (repositories[t.slice(0, c)] ??= {})[t.slice(c + 1)] = parent ?? '';
-      }
-    }
-    await add('manifest.json', JSON.stringify(manifestJson));
-    await add('repositories', JSON.stringify(repositories));
-    pack.finalize();
-    await done;
-    const fh = await open(tmp, 'r');
-    try { await fh.sync(); } finally { await fh.close(); }
-    await rename(tmp, file);
-  } catch (e) {
-    pack.destroy();
-    await done.catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw e;
+      await add('manifest.json', JSON.stringify(manifestJson));
+      await add('repositories', JSON.stringify(repositories));
+    });
   } finally {
     await rm(work, { recursive: true, force: true });
   }

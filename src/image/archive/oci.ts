@@ -6,12 +6,11 @@
 // what skopeo's and umoci's "oci:DIR:tag" look up) and containerd's
 // "io.containerd.image.name" (the full name, so a re-import names it again).
 
-import { copyFile, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { copyFile, mkdir, readFile, rename, stat } from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createHash, randomBytes } from 'node:crypto';
-import * as tar from 'tar-stream';
 import { BerthError, errnoOf } from '../../common/errors.js';
 import { writeFileAtomic } from '../../common/atomic.js';
 import type { Descriptor } from '../content/types.js';
@@ -21,6 +20,7 @@ import { parseIndex, childrenOf, MAX_MANIFEST_SIZE, type ImageIndex } from '../m
 import { MediaType, isIndexType, isManifestType } from '../media.js';
 import { parseReference, isDigest } from '../reference.js';
 import type { NormalPlatform } from '../platform.js';
+import { EPOCH, writeTarAtomically } from './tarwrite.js';
 
 export const ANNOTATION_REF_NAME = 'org.opencontainers.image.ref.name';
 export const ANNOTATION_IMAGE_NAME = 'io.containerd.image.name';
@@ -177,25 +177,16 @@ export async function exportOciDir(store: LocalContentStore, images: ExportImage
   return { images: entries.length, blobs: blobs.length + extra.size, bytes };
 }
 
-const EPOCH = new Date(0);
 
 /** Writes an OCI layout tar (what `skopeo copy ... oci-archive:FILE` reads), atomically. */
 export async function exportOciTar(store: LocalContentStore, images: ExportImage[], file: string, opts: ExportOptions = {}): Promise<ExportResult> {
   const { entries, blobs, extra } = await plan(store, images, opts);
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const pack = tar.pack();
-  const out = createWriteStream(tmp, { mode: 0o644 });
-  const done = pipeline(pack, out);
   let bytes = 0;
-  try {
-    const add = (name: string, data: string | Buffer) =>
-      new Promise<void>((res, rej) => pack.entry({ name, mode: 0o644, mtime: EPOCH }, data, (e) => (e ? rej(e) : res())));
+  await writeTarAtomically(file, async ({ pack, add, addDir }) => {
     await add('oci-layout', OCI_LAYOUT);
     const dirs = new Set([...blobs.map((d) => d.digest), ...extra.keys()].map((d) => d.split(':')[0]!));
-    await new Promise<void>((res, rej) => pack.entry({ name: 'blobs/', type: 'directory', mode: 0o755, mtime: EPOCH }, (e) => (e ? rej(e) : res())));
-    for (const alg of dirs) {
-      await new Promise<void>((res, rej) => pack.entry({ name: `blobs/${alg}/`, type: 'directory', mode: 0o755, mtime: EPOCH }, (e) => (e ? rej(e) : res())));
-    }
+    await addDir('blobs/');
+    for (const alg of dirs) await addDir(`blobs/${alg}/`);
     for (const d of blobs) {
       const [alg, hex] = d.digest.split(':') as [string, string];
       const size = (await stat(store.blobPath(d.digest))).size;
@@ -209,17 +200,7 @@ export async function exportOciTar(store: LocalContentStore, images: ExportImage
       bytes += data.length;
     }
     await add('index.json', indexDoc(entries));
-    pack.finalize();
-    await done;
-    const fh = await open(tmp, 'r');
-    try { await fh.sync(); } finally { await fh.close(); }
-    await rename(tmp, file);
-  } catch (e) {
-    pack.destroy();
-    await done.catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
+  });
   return { images: entries.length, blobs: blobs.length + extra.size, bytes };
 }
 
