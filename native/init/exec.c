@@ -234,15 +234,11 @@ int op_exec(const struct op *op)
 		return -1;
 	}
 
-	char **argv = calloc((size_t)argc + 1, sizeof(*argv));
-	char **envp = calloc((size_t)envc + 1, sizeof(*envp));
+	char **argv = arg_vector(op, 3, argc);
+	char **envp = arg_vector(op, 4 + argc, envc);
 
 	if (!argv || !envp)
 		return -1;
-	for (uint32_t i = 0; i < argc; i++)
-		argv[i] = op->arg[3 + i];
-	for (uint32_t i = 0; i < envc; i++)
-		envp[i] = op->arg[4 + argc + i];
 
 	if (reset_signals() < 0)
 		return -1;

@@ -117,6 +117,9 @@ int arg_i64(const struct op *op, uint32_t i, int64_t *out);
 int arg_int(const struct op *op, uint32_t i, int *out);
 int arg_u32(const struct op *op, uint32_t i, uint32_t *out);
 int arg_count(const struct op *op, uint32_t i, uint32_t *out);
+/* Operands first..first+n-1 as a NULL-terminated vector (argv, envp): the
+ * strings stay the record's, only the vector is allocated. NULL on ENOMEM. */
+char **arg_vector(const struct op *op, uint32_t first, uint32_t n);
 /* An empty operand where mount(2) takes a pointer means NULL. */
 const char *arg_or_null(const struct op *op, uint32_t i);
 

@@ -254,15 +254,11 @@ int op_hook(const struct op *op)
 	    arg_count(op, 4 + argc, &envc) < 0 || exact_args(op, 5 + argc + envc) < 0)
 		return -1;
 
-	char **argv = calloc((size_t)argc + 1, sizeof(*argv));
-	char **envp = calloc((size_t)envc + 1, sizeof(*envp));
+	char **argv = arg_vector(op, 4, argc);
+	char **envp = arg_vector(op, 5 + argc, envc);
 
 	if (!argv || !envp)
 		return -1;
-	for (uint32_t i = 0; i < argc; i++)
-		argv[i] = op->arg[4 + i];
-	for (uint32_t i = 0; i < envc; i++)
-		envp[i] = op->arg[5 + argc + i];
 
 	struct program p = {
 		.path = op->arg[0],

@@ -221,6 +221,17 @@ int arg_count(const struct op *op, uint32_t i, uint32_t *out)
 	return 0;
 }
 
+char **arg_vector(const struct op *op, uint32_t first, uint32_t n)
+{
+	char **v = calloc((size_t)n + 1, sizeof(*v));
+
+	if (!v)
+		return NULL;
+	for (uint32_t i = 0; i < n; i++)
+		v[i] = op->arg[first + i];
+	return v;
+}
+
 int arg_int(const struct op *op, uint32_t i, int *out)
 {
 	int64_t v;
