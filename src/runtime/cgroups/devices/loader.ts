@@ -20,6 +20,7 @@ export const attachWithHelper: DeviceFilterAttacher = (cgroupDir, program) => {
   }
   if (r.status !== 0) {
     const msg = (r.stderr || '').trim() || `exit status ${r.status}`;
+    // berth-cgbpf prints strerror: EPERM and ENOSYS from bpf(2) mean the host cannot do it.
     const code = /Operation not permitted|Function not implemented/.test(msg) ? 'unavailable' : 'internal';
     throw cgroupError(code, `attaching the eBPF device filter to ${cgroupDir} failed: ${msg}`, 'linux.resources.devices');
   }
