@@ -40,21 +40,63 @@ const open = new Map<string, Shared>();
 
 const BUSY_TIMEOUT_MS = 10_000;
 
-function connect(path: string): Db {
-  let db: Db;
-  try {
-    db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
-  } catch (e) {
-    throw new BerthError('image', 'unavailable', `open metadata database ${path}: ${messageOf(e)}`, { cause: e });
+function isBusy(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Runs `fn` again while SQLite answers SQLITE_BUSY, up to BUSY_TIMEOUT_MS.
+ * The busy timeout covers ordinary lock waits, but SQLite returns some BUSY
+ * codes at once without calling it: while another process recovers or
+ * deletes the WAL index as the last connection closes, or switches a new
+ * file into WAL mode. Short-lived processes (every berth-ctr verb) open and
+ * close the database often enough to meet those windows.
+ */
+function whileBusy<T>(fn: () => T, mayRetry: () => boolean = () => true): T {
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return fn();
+    } catch (e) {
+      if (!isBusy(e) || !mayRetry() || Date.now() >= deadline) throw e;
+      Atomics.wait(sleeper, 0, 0, Math.min(100, 2 + attempt * 5) + Math.random() * 5);
+    }
   }
-  db.pragma('journal_mode = WAL');
+}
+
+function setUp(db: Db): void {
+  // journal_mode is persistent: switching needs an exclusive lock, so only
+  // the first opener of a new file does it.
+  if (String(db.pragma('journal_mode', { simple: true })).toLowerCase() !== 'wal') {
+    db.pragma('journal_mode = WAL');
+  }
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     module TEXT PRIMARY KEY,
     version INTEGER NOT NULL
   )`);
-  return db;
+}
+
+function connect(path: string): Db {
+  return whileBusy(() => {
+    let db: Db;
+    try {
+      db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+    } catch (e) {
+      throw new BerthError('image', 'unavailable', `open metadata database ${path}: ${messageOf(e)}`, { cause: e });
+    }
+    try {
+      setUp(db);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+    return db;
+  });
 }
 
 export function openMetadata(root: string): Metadata {
@@ -69,7 +111,18 @@ export function openMetadata(root: string): Metadata {
   const s = shared;
   let closed = false;
 
-  const tx = <T>(fn: (db: Db) => T): T => s.db.transaction(() => fn(s.db)).immediate();
+  // BEGIN IMMEDIATE refused with BUSY (after the busy timeout, or at once in
+  // the cases whileBusy() names) is tried again; once `fn` has started, its
+  // errors are its own (it may have renamed files, say), never retried.
+  const tx = <T>(fn: (db: Db) => T): T => {
+    if (s.db.inTransaction) return s.db.transaction(() => fn(s.db)).immediate();
+    let started = false;
+    const body = s.db.transaction(() => {
+      started = true;
+      return fn(s.db);
+    });
+    return whileBusy(() => body.immediate(), () => !started);
+  };
 
   return {
     root: abs,
