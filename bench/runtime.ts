@@ -4,7 +4,9 @@
 //                                                      start, wait, delete)
 //   crun            the same, where crun can run here (crun 1.8 refuses the
 //                   hybrid cgroup layout: detected and reported)
-//   berth-runc      `bin/berth-runc run --bundle B ID` (the CLI, a Node process)
+//   berth-runc      `bin/berth-runc run --bundle B ID` (the CLI: compiled by
+//                   Bun where Bun is available, see scripts/build.mjs)
+//   ... on Node.js  the same CLI from its Node.js build (bin/berth-runc.js)
 //   in-process      `new Runtime({root}).run(id, {bundle, stdio: ignore})`
 // and the four-call sequence a containerd shim makes (create --pid-file,
 // start, wait for the pid, delete) for each CLI. Iterations are interleaved
@@ -24,6 +26,7 @@ import { Runtime } from '../src/runtime/container.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 let BERTH_RUNC = join(REPO, 'bin/berth-runc');
+let BERTH_RUNC_NODE = join(REPO, 'bin/berth-runc.js');
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -43,7 +46,7 @@ function which(bin: string): string | undefined {
 
 const work = mkdtempSync(join(tmpdir(), 'berth-bench-'));
 const bundle = join(work, 'bundle');
-const roots = { runc: join(work, 'root-runc'), crun: join(work, 'root-crun'), berth: join(work, 'root-berth'), lib: join(work, 'root-lib') };
+const roots = { runc: join(work, 'root-runc'), crun: join(work, 'root-crun'), berth: join(work, 'root-berth'), berthNode: join(work, 'root-berth-node'), lib: join(work, 'root-lib') };
 
 function makeBundle(): void {
   errFile = join(work, 'stderr');
@@ -68,6 +71,13 @@ function snapshotBuild(): void {
   cpSync(join(REPO, 'bin'), join(dst, 'bin'), { recursive: true, filter: (src) => !src.endsWith('.map') });
   cpSync(join(REPO, 'native/build'), join(dst, 'native/build'), { recursive: true });
   BERTH_RUNC = join(dst, 'bin/berth-runc');
+  // The same CLI on Node.js (what bin/berth-runc is where Bun is not available).
+  BERTH_RUNC_NODE = join(dst, 'bin/berth-runc-node');
+  writeFileSync(BERTH_RUNC_NODE, `#!/bin/sh
+unset NODE_EXTRA_CA_CERTS
+export BERTH_NATIVE_DIR=${join(dst, 'native/build')}
+exec ${process.execPath} ${join(dst, 'bin/berth-runc.js')} "$@"
+`, { mode: 0o755 });
   // The in-process runtime (src/ through tsx) uses the same berth-init.
   process.env.BERTH_INIT = join(dst, 'native/build/berth-init');
 }
@@ -231,6 +241,7 @@ async function main(): Promise<void> {
     { name: 'runc run', once: cliRun('runc', roots.runc) },
     ...(crun.ok ? [{ name: 'crun run', once: cliRun('crun', roots.crun) }] : []),
     { name: 'berth-runc run (CLI)', once: cliRun(BERTH_RUNC, roots.berth) },
+    { name: 'berth-runc run (CLI on Node.js)', once: cliRun(BERTH_RUNC_NODE, roots.berthNode) },
     { name: 'Runtime.run (in-process)', once: inProcess(), selfCpu: true },
     ...ALSO.map(([name, bin]) => ({ name: `${name} run (CLI)`, once: cliRun(bin, join(work, `root-${slug(name)}`)) })),
   ];
@@ -238,6 +249,7 @@ async function main(): Promise<void> {
     { name: 'runc create/start/delete', once: cliSequence('runc', roots.runc) },
     ...(crun.ok ? [{ name: 'crun create/start/delete', once: cliSequence('crun', roots.crun) }] : []),
     { name: 'berth-runc create/start/delete', once: cliSequence(BERTH_RUNC, roots.berth) },
+    { name: 'berth-runc on Node.js c/s/d', once: cliSequence(BERTH_RUNC_NODE, roots.berthNode) },
     ...ALSO.map(([name, bin]) => ({ name: `${name} create/start/delete`, once: cliSequence(bin, join(work, `root-${slug(name)}`)) })),
   ];
 
@@ -255,6 +267,7 @@ async function main(): Promise<void> {
     { name: 'node -e 0 +CA', once: startOnly(process.execPath, ['-e', '0'], caEnv) },
     { name: 'berth-runc --version', once: startOnly(BERTH_RUNC, ['--version'], noCA) },
     { name: 'berth-runc --version +CA', once: startOnly(BERTH_RUNC, ['--version'], caEnv) },
+    { name: 'berth-runc on Node.js --version', once: startOnly(BERTH_RUNC_NODE, ['--version'], noCA) },
   ];
 
   const before = hostLoad();
@@ -290,7 +303,7 @@ try {
   await main();
 } finally {
   // Any container a failed iteration left behind, then the temp tree.
-  const all: [string, string][] = [['runc', roots.runc], ['crun', roots.crun], [BERTH_RUNC, roots.berth], [BERTH_RUNC, roots.lib], ...ALSO.map(([name, bin]): [string, string] => [bin, join(work, `root-${slug(name)}`)])];
+  const all: [string, string][] = [['runc', roots.runc], ['crun', roots.crun], [BERTH_RUNC, roots.berth], [BERTH_RUNC, roots.berthNode], [BERTH_RUNC, roots.lib], ...ALSO.map(([name, bin]): [string, string] => [bin, join(work, `root-${slug(name)}`)])];
   for (const [bin, root] of all) {
     if (!existsSync(root)) continue;
     const ids = spawnSync(bin, ['--root', root, 'list', '-q'], { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];

@@ -1,7 +1,9 @@
 // Finds Berth's native helpers (native/build/<name>): $<ENV> when set, else
-// $BERTH_NATIVE_DIR (set by the launchers), else the nearest native/build/
-// above this module, which works from the sources
-// (tsx), from the bundles in bin/, and from an installed copy alike.
+// $BERTH_NATIVE_DIR (set by the launchers), else native/build/ beside the
+// executable's directory (bin/berth-runc compiled by Bun is its own
+// executable), else the nearest native/build/ above this module, which works
+// from the sources (tsx), from the bundles in bin/, and from an installed
+// copy alike.
 
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -21,7 +23,12 @@ export function nativeBinary(name: string, envVar: string, layer: Layer = 'berth
     cache.set(name, join(dirEnv, name));
     return join(dirEnv, name);
   }
-  let dir = dirname(fileURLToPath(import.meta.url));
+  const besideExe = join(dirname(process.execPath), '..', 'native/build', name);
+  if (existsSync(besideExe)) {
+    cache.set(name, besideExe);
+    return besideExe;
+  }
+  let dir = moduleDir();
   for (;;) {
     const candidate = join(dir, 'native/build', name);
     if (existsSync(candidate)) {
@@ -32,5 +39,10 @@ export function nativeBinary(name: string, envVar: string, layer: Layer = 'berth
     if (up === dir) break;
     dir = up;
   }
-  throw new BerthError(layer, 'unavailable', `${name} not found in a native/build/ above ${dirname(fileURLToPath(import.meta.url))}; build it with "make -C native" or set ${envVar}`);
+  throw new BerthError(layer, 'unavailable', `${name} not found in native/build/ beside ${process.execPath} nor above ${moduleDir()}; build it with "make -C native" or set ${envVar}`);
+}
+
+function moduleDir(): string {
+  // A Bun executable's modules live in its own virtual file system.
+  return import.meta.url.startsWith('file:') ? dirname(fileURLToPath(import.meta.url)) : '/';
 }

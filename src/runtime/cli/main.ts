@@ -3,9 +3,7 @@
 // Errors are printed as "berth-runc: <message>" on stderr and, with --log,
 // logged in the format containerd reads from runc (--log-format json).
 
-import v8 from 'node:v8';
 import { Logger } from '../../common/log.js';
-import { warmUp } from './warmup.js';
 import { isBerthError, messageOf } from '../../common/errors.js';
 import { Runtime, DEFAULT_ROOT } from '../container.js';
 import { bool, parseFlags, str } from './args.js';
@@ -109,18 +107,6 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-function runMain(argv: string[]): void {
-  void main(argv).then((code) => {
-    process.exitCode = code;
-  });
-}
-
-// Built into a V8 startup snapshot (scripts/build.mjs), main runs when the
-// snapshot is deserialized; loaded as a script, it runs now.
-const snapshot = (v8 as { startupSnapshot?: { isBuildingSnapshot(): boolean; setDeserializeMainFunction(f: () => void): void } }).startupSnapshot;
-if (snapshot?.isBuildingSnapshot()) {
-  warmUp();
-  snapshot.setDeserializeMainFunction(() => runMain(process.argv.slice(1)));
-} else {
-  runMain(process.argv.slice(2));
-}
+void main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

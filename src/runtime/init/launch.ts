@@ -2,13 +2,12 @@
 // phase 2, answer SYNC points, and turn its reports into results or errors
 // that name the failing step.
 
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { constants as osConstants } from 'node:os';
-import type { Socket } from 'node:net';
 import { BerthError } from '../../common/errors.js';
 import { nativeBinary } from '../../common/native.js';
 import { encodeOp, encodePhase } from '../plan/encode.js';
 import { Op, type PlanOp, type Report } from '../plan/ops.js';
+import { spawnInit, type InitStdio } from './channel.js';
+
 
 /** Where berth-init lives: $BERTH_INIT, or the nearest native/build/. */
 export function initBinary(): string {
@@ -19,7 +18,7 @@ export interface LaunchOptions {
   parent: PlanOp[];
   child: (pid: number) => PlanOp[];
   /** stdio for the container: fds 0..2, then the preserved ones (3..). */
-  stdio: ('inherit' | 'ignore' | number)[];
+  stdio: InitStdio[];
   /** Answer a SYNC point; a throw aborts the container with that message. */
   onSync?: (tag: string, pid: number) => Promise<void> | void;
   /** Resolve at "ready" (create) instead of at the container's execve. */
@@ -29,23 +28,13 @@ export interface LaunchOptions {
 
 export interface Launched {
   pid: number;
-  /** berth-init's first process: its exit status is the container's in wait modes. */
-  init: ChildProcess;
+  /** berth-init's first process's exit status: the container's in wait modes. */
   exited: Promise<number>;
 }
 
 export async function launch(opts: LaunchOptions): Promise<Launched> {
-  const planFd = opts.stdio.length;
-  const stdio: StdioOptions = [...opts.stdio, 'pipe'];
-  const init = spawn(initBinary(), [String(planFd)], { stdio, detached: true });
-  const exited = new Promise<number>((res) => {
-    init.on('exit', (code, sig) => res(code ?? 128 + (sig ? signalNumber(sig) : 0)));
-    init.on('error', () => res(255));
-  });
-  const sock = init.stdio[planFd] as Socket;
-  if (!sock) throw new BerthError('berth-runc', 'internal', 'berth-init: no plan socket');
-  sock.on('error', () => undefined); // EPIPE once the process exec'd; reports already tell the story
-
+  const init = spawnInit(initBinary(), opts.stdio);
+  const exited = init.exited;
   let pid = 0;
   let buffered = '';
   return await new Promise<Launched>((resolveLaunch, rejectLaunch) => {
@@ -55,10 +44,10 @@ export async function launch(opts: LaunchOptions): Promise<Launched> {
       done = true;
       if (err) {
         if (pid) try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
-        sock.destroy();
+        init.destroy();
         rejectLaunch(err);
       } else {
-        resolveLaunch({ pid, init, exited });
+        resolveLaunch({ pid, exited });
       }
     };
     const handle = async (r: Report) => {
@@ -66,7 +55,7 @@ export async function launch(opts: LaunchOptions): Promise<Launched> {
         case 'pid':
           pid = r.pid;
           try {
-            sock.write(encodePhase(opts.child(pid)));
+            init.write(encodePhase(opts.child(pid)));
           } catch (e) {
             finish(e as Error);
           }
@@ -74,15 +63,15 @@ export async function launch(opts: LaunchOptions): Promise<Launched> {
         case 'sync':
           try {
             await opts.onSync?.(r.tag, pid);
-            sock.write(encodeOp({ op: Op.ACK, label: 'ack', args: [] }));
+            init.write(encodeOp({ op: Op.ACK, label: 'ack', args: [] }));
           } catch (e) {
-            sock.write(encodeOp({ op: Op.ABORT, label: r.tag, args: [(e as Error).message] }));
+            init.write(encodeOp({ op: Op.ABORT, label: r.tag, args: [(e as Error).message] }));
             finish(e as Error);
           }
           break;
         case 'ready':
           if (opts.untilReady) {
-            sock.unref();
+            init.release();
             finish(null);
           }
           break;
@@ -94,8 +83,7 @@ export async function launch(opts: LaunchOptions): Promise<Launched> {
           break;
       }
     };
-    sock.setEncoding('utf8');
-    sock.on('data', (chunk: string) => {
+    init.read((chunk: string) => {
       buffered += chunk;
       let nl: number;
       while ((nl = buffered.indexOf('\n')) >= 0) {
@@ -111,8 +99,7 @@ export async function launch(opts: LaunchOptions): Promise<Launched> {
         }
         void handle(r);
       }
-    });
-    sock.on('close', () => {
+    }, () => {
       // EOF: the container process exec'd (its copy closed on exec) and the
       // first process is gone. Without a pid, berth-init failed before CLONE.
       if (!pid) {
@@ -121,10 +108,6 @@ export async function launch(opts: LaunchOptions): Promise<Launched> {
       }
       finish(opts.untilReady ? new BerthError('berth-init', 'internal', 'container process exited before it was ready') : null);
     });
-    sock.write(encodePhase(opts.parent));
+    init.write(encodePhase(opts.parent));
   });
-}
-
-export function signalNumber(sig: NodeJS.Signals): number {
-  return (osConstants.signals as Record<string, number>)[sig] ?? 0;
 }
