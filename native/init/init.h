@@ -27,6 +27,7 @@ enum {
 	OP_WRITE_CHILD_FILE = 8,
 	OP_CGROUP_ADD_CHILD = 9,
 	OP_RUN_CHILD_HELPER = 10,
+	OP_TAKE_FD = 19,
 	OP_UNSHARE = 20,
 	OP_SETRESUID = 21,
 	OP_SETRESGID = 22,
@@ -112,6 +113,9 @@ int need_args(const struct op *op, uint32_t n);
 int exact_args(const struct op *op, uint32_t n);
 /* Exactly the operands a fixed-arity op takes; always 0 for the others. */
 int check_arity(const struct op *op);
+
+/* takefd.c */
+int op_take_fd(const struct op *op);
 int arg_u64(const struct op *op, uint32_t i, uint64_t *out);
 int arg_i64(const struct op *op, uint32_t i, int64_t *out);
 int arg_int(const struct op *op, uint32_t i, int *out);

@@ -321,6 +321,7 @@ static int run_phase1_op(const struct op *op)
 	case OP_WRITE_CHILD_FILE: return op_write_child_file(op);
 	case OP_CGROUP_ADD_CHILD: return op_cgroup_add_child(op);
 	case OP_RUN_CHILD_HELPER: return op_run_child_helper(op);
+	case OP_TAKE_FD: return op_take_fd(op);
 	default:
 		op_msg("plan error: operation %" PRIu32 " is not a phase 1 operation", op->code);
 		errno = EINVAL;

@@ -14,7 +14,7 @@ import type { Stats } from './cgroups/stats.js';
 import { parseSpecFile } from './spec/validate.js';
 import type { LinuxDeviceCgroup, LinuxResources, Process, Spec } from './spec/types.js';
 import { compileChild, compileExecChild, compileExecParent, compileParent, hookState, ignoredCapabilities, type CgroupHierarchy, type CreatePlanInput, type HostFacts } from './plan/compile.js';
-import { launch, type Launched } from './init/launch.js';
+import { InitPool, launch, type Launched } from './init/launch.js';
 import { runHooks } from './hooks.js';
 import { StateStore, isAlive, procStat, validateId, type ContainerRecord, type Status } from './state.js';
 import { SIGNALS } from './linux/constants.js';
@@ -23,6 +23,11 @@ export interface RuntimeOptions {
   /** State directory, runc's --root. */
   root?: string;
   log?: Logger;
+  /**
+   * Keep one berth-init started ahead of need after the first create or
+   * exec (default true; a one-shot CLI has no use for it). See InitPool.
+   */
+  spareInit?: boolean;
 }
 
 export interface CreateOptions {
@@ -94,10 +99,17 @@ export function parseSignal(s: string): number {
 export class Runtime {
   readonly store: StateStore;
   readonly log: Logger;
+  private readonly inits: InitPool;
 
   constructor(opts: RuntimeOptions = {}) {
     this.store = new StateStore(resolve(opts.root ?? DEFAULT_ROOT));
     this.log = opts.log ?? nullLogger;
+    this.inits = new InitPool(opts.spareInit ?? true);
+  }
+
+  /** Ends the spare berth-init, if any. Containers are not touched. */
+  close(): void {
+    this.inits.close();
   }
 
   private manager(rec: Pick<ContainerRecord, 'id' | 'cgroupsPath'>): CgroupManager {
@@ -227,6 +239,7 @@ export class Runtime {
         },
         stdio,
         untilReady: true,
+        pool: this.inits,
         onWarn: (step, msg) => this.log.warn(`${step}: ${msg}`),
         onSync: async (tag, p) => {
           step(`sync ${tag}`);
@@ -253,6 +266,8 @@ export class Runtime {
       this.store.save(rec);
       if (opts.pidFile) writeFileAtomicSync(resolve(opts.pidFile), String(pid));
       step('state saved');
+      // The next create's berth-init starts now, while this container runs.
+      this.inits.refill();
       return { rec, launched };
     } catch (e) {
       if (pid) {
@@ -425,8 +440,10 @@ export class Runtime {
       },
       stdio,
       untilReady: false,
+      pool: this.inits,
       onWarn: (step, msg) => this.log.warn(`${step}: ${msg}`),
     });
+    this.inits.refill();
     if (opts.pidFile) writeFileAtomicSync(resolve(opts.pidFile), String(launched.pid));
     if (opts.detach) return 0;
     const forward = (sig: NodeJS.Signals) => {

@@ -91,7 +91,7 @@ export async function main(argv: string[]): Promise<number> {
     const root = str(g.flags, 'root') ?? DEFAULT_ROOT;
     let rt: Runtime | undefined;
     const ctx: Context = {
-      runtime: () => (rt ??= new Runtime({ root, log })),
+      runtime: () => (rt ??= new Runtime({ root, log, spareInit: false })),
       log,
       root,
       out: (s) => process.stdout.write(s),

@@ -30,28 +30,57 @@ export interface InitChannel {
   release(): void;
   /** Stop reading and close our end now. */
   destroy(): void;
+  /** For a spare: make it keep this process alive again, as a fresh spawn does. */
+  claim(): void;
+  /** False once berth-init has exited. */
+  alive(): boolean;
 }
 
 export function signalNumber(sig: string): number {
   return (osConstants.signals as Record<string, number>)[sig] ?? 0;
 }
 
-/** Starts `bin planFd` with `stdio` at fds 0..n-1 and the plan socket at fd n. */
-export function spawnInit(bin: string, stdio: InitStdio[]): InitChannel {
-  const bun = (globalThis as { Bun?: BunApi }).Bun;
-  return bun ? spawnWithBun(bun, bin, stdio) : spawnWithNode(bin, stdio);
+function bunApi(): BunApi | undefined {
+  return (globalThis as { Bun?: BunApi }).Bun;
 }
 
-function spawnWithNode(bin: string, stdio: InitStdio[]): InitChannel {
+/** Starts `bin planFd` with `stdio` at fds 0..n-1 and the plan socket at fd n. */
+export function spawnInit(bin: string, stdio: InitStdio[]): InitChannel {
+  const bun = bunApi();
+  return bun ? spawnWithBun(bun, bin, stdio) : spawnWithNode(bin, stdio, false);
+}
+
+/**
+ * A berth-init started ahead of need, with /dev/null for stdio and its plan
+ * socket at fd 3, that does not keep this process alive until claim().
+ * Node.js only (undefined under Bun, whose one-shot CLI has no use for it).
+ */
+export function spawnSpareInit(bin: string): InitChannel | undefined {
+  if (bunApi()) return undefined;
+  return spawnWithNode(bin, ['ignore', 'ignore', 'ignore'], true);
+}
+
+function spawnWithNode(bin: string, stdio: InitStdio[], spare: boolean): InitChannel {
   const planFd = stdio.length;
   const child = spawn(bin, [String(planFd)], { stdio: [...stdio, 'pipe'], detached: true });
+  let running = true;
   const exited = new Promise<number>((res) => {
-    child.on('exit', (code, sig) => res(code ?? 128 + (sig ? signalNumber(sig) : 0)));
-    child.on('error', () => res(255));
+    child.on('exit', (code, sig) => {
+      running = false;
+      res(code ?? 128 + (sig ? signalNumber(sig) : 0));
+    });
+    child.on('error', () => {
+      running = false;
+      res(255);
+    });
   });
   const sock = child.stdio[planFd] as Socket | null;
   if (!sock) throw new Error('berth-init: no plan socket');
   sock.on('error', () => undefined); // EPIPE once the process exec'd; its reports tell the story
+  if (spare) {
+    child.unref();
+    sock.unref();
+  }
   return {
     pid: child.pid ?? 0,
     exited,
@@ -63,6 +92,11 @@ function spawnWithNode(bin: string, stdio: InitStdio[]): InitChannel {
     },
     release: () => void sock.unref(),
     destroy: () => void sock.destroy(),
+    claim() {
+      child.ref();
+      sock.ref();
+    },
+    alive: () => running && !sock.destroyed,
   };
 }
 
@@ -94,6 +128,8 @@ function spawnWithBun(bun: BunApi, bin: string, stdio: InitStdio[]): InitChannel
   );
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   let open = true;
+  let running = true;
+  void exited.then(() => (running = false));
   const stop = () => {
     if (!open) return;
     open = false;
@@ -140,5 +176,7 @@ function spawnWithBun(bun: BunApi, bin: string, stdio: InitStdio[]): InitChannel
     // the container process.
     release: stop,
     destroy: stop,
+    claim: () => undefined,
+    alive: () => running && open,
   };
 }

@@ -6,7 +6,7 @@ import { BerthError } from '../../common/errors.js';
 import { nativeBinary } from '../../common/native.js';
 import { encodeOp, encodePhase } from '../plan/encode.js';
 import { Op, type PlanOp, type Report } from '../plan/ops.js';
-import { spawnInit, type InitStdio } from './channel.js';
+import { spawnInit, spawnSpareInit, type InitChannel, type InitStdio } from './channel.js';
 
 
 /** Where berth-init lives: $BERTH_INIT, or the nearest native/build/. */
@@ -24,6 +24,8 @@ export interface LaunchOptions {
   /** Resolve at "ready" (create) instead of at the container's execve. */
   untilReady: boolean;
   onWarn?: (step: string, msg: string) => void;
+  /** Where a berth-init started ahead of need may come from. */
+  pool?: InitPool;
 }
 
 export interface Launched {
@@ -32,8 +34,83 @@ export interface Launched {
   exited: Promise<number>;
 }
 
+/**
+ * Keeps one berth-init started ahead of need, so that a create in a
+ * long-lived process (an engine, the in-process library) does not wait for
+ * the spawn, the exec, the dynamic loading and the sealed self-copy (~4 ms
+ * here). The spare has /dev/null for stdio; TAKE_FD ops (pidfd_getfd) copy
+ * the container's stdio into it from this process. A spare is only used
+ * when there are no preserved fds (its plan socket is fd 3), and never again
+ * once the kernel refuses pidfd_getfd (Yama ptrace_scope 3, say).
+ */
+export class InitPool {
+  private spare?: InitChannel;
+  private refilling = false;
+
+  constructor(private enabled: boolean) {}
+
+  /** The spare, claimed, and the ops that give it `stdio`; undefined when it does not fit. */
+  take(stdio: InitStdio[]): { init: InitChannel; prefix: PlanOp[] } | undefined {
+    const spare = this.spare;
+    if (!this.enabled || !spare || stdio.length !== 3) return undefined;
+    this.spare = undefined;
+    if (!spare.alive()) return undefined;
+    spare.claim();
+    const prefix: PlanOp[] = [];
+    stdio.forEach((s, fd) => {
+      if (s === 'ignore') return; // the spare's own fd is /dev/null already
+      const src = s === 'inherit' ? fd : s;
+      prefix.push({ op: Op.TAKE_FD, label: `take fd ${src} of the runtime as the container's fd ${fd}`, args: [process.pid, src, fd] });
+    });
+    return { init: spare, prefix };
+  }
+
+  /** Start a new spare soon, off the caller's path. */
+  refill(): void {
+    if (!this.enabled || this.spare || this.refilling) return;
+    this.refilling = true;
+    setImmediate(() => {
+      this.refilling = false;
+      if (!this.enabled || this.spare) return;
+      try {
+        this.spare = spawnSpareInit(initBinary());
+      } catch {
+        this.spare = undefined;
+      }
+      if (!this.spare) this.enabled = false;
+    });
+  }
+
+  disable(): void {
+    this.enabled = false;
+    this.close();
+  }
+
+  /** Ends the spare (it sees EOF on its plan socket and exits). */
+  close(): void {
+    this.spare?.destroy();
+    this.spare = undefined;
+  }
+}
+
 export async function launch(opts: LaunchOptions): Promise<Launched> {
-  const init = spawnInit(initBinary(), opts.stdio);
+  const fromPool = opts.pool?.take(opts.stdio);
+  if (!fromPool) return await launchOn(spawnInit(initBinary(), opts.stdio), opts, []);
+  try {
+    return await launchOn(fromPool.init, opts, fromPool.prefix);
+  } catch (e) {
+    // Refused before CLONE at one of our TAKE_FD steps: nothing was
+    // created; do it the ordinary way, and stop using spares.
+    const step = (e as { cause?: { step?: unknown } }).cause?.step;
+    if (typeof step === 'string' && step.startsWith('take fd ')) {
+      opts.pool?.disable();
+      return await launchOn(spawnInit(initBinary(), opts.stdio), opts, []);
+    }
+    throw e;
+  }
+}
+
+async function launchOn(init: InitChannel, opts: LaunchOptions, prefix: PlanOp[]): Promise<Launched> {
   const exited = init.exited;
   let pid = 0;
   let buffered = '';
@@ -108,6 +185,6 @@ export async function launch(opts: LaunchOptions): Promise<Launched> {
       }
       finish(opts.untilReady ? new BerthError('berth-init', 'internal', 'container process exited before it was ready') : null);
     });
-    init.write(encodePhase(opts.parent));
+    init.write(encodePhase([...prefix, ...opts.parent]));
   });
 }

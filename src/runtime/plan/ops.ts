@@ -18,6 +18,8 @@ export const Op = {
   WRITE_CHILD_FILE: 8,
   CGROUP_ADD_CHILD: 9,
   RUN_CHILD_HELPER: 10,
+  /** Copy a descriptor out of the runtime (pidfd_getfd): stdio for a berth-init started ahead of need. */
+  TAKE_FD: 19,
   // phase 2: executed by the container process before exec
   UNSHARE: 20,
   SETRESUID: 21,
