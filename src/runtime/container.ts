@@ -216,6 +216,7 @@ export class Runtime {
       // berth-init makes the fifo (OPEN_EXEC_FIFO): no process spawned for it.
       const fifo = this.store.fifo(id);
       mgr = this.manager({ id, cgroupsPath: spec.linux?.cgroupsPath });
+      step('cgroup layout read');
       await createWithResources(mgr, withDefaultDevices(spec));
       step('cgroups ready');
       const input: CreatePlanInput = {
@@ -338,6 +339,7 @@ export class Runtime {
    */
   async run(id: string, opts: CreateOptions & { detach?: boolean }): Promise<number> {
     const spec = parseSpecFile(resolve(opts.bundle));
+    this.log.debug(`run ${id}: config.json validated`);
     const mode = opts.detach ? 'exit' : spec.process?.terminal && !opts.consoleSocket ? 'wait-tty' : 'wait';
     const { rec, launched } = await this.create(id, opts, mode, spec);
     const forward = (sig: NodeJS.Signals) => {
