@@ -349,13 +349,16 @@ export class Runtime {
     if (!opts.detach) for (const s of signals) process.on(s, forward);
     try {
       await this.start(id);
+      this.log.debug(`run ${id}: started`);
       if (opts.detach) return 0;
       const code = await launched.exited;
+      this.log.debug(`run ${id}: exited with status ${code}`);
       return code;
     } finally {
       if (!opts.detach) {
         for (const s of signals) process.off(s, forward);
         await this.delete(id, true).catch((e) => this.log.warn(`delete after run: ${messageOf(e)}`));
+        this.log.debug(`run ${id}: deleted`);
       }
     }
   }
