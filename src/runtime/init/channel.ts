@@ -112,6 +112,8 @@ interface BunSubprocess {
   readonly stdio: (number | null | undefined)[];
 }
 
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
 function spawnWithBun(bun: BunApi, bin: string, stdio: InitStdio[]): InitChannel {
   const planFd = stdio.length;
   let child: BunSubprocess;
@@ -146,8 +148,8 @@ function spawnWithBun(bun: BunApi, bin: string, stdio: InitStdio[]): InitChannel
         try {
           off += writeSync(fd, data, off, data.length - off);
         } catch (e) {
-          if (errnoOf(e) === 'EAGAIN') continue;
-          return; // EPIPE: berth-init is gone; its reports (or EOF) tell why
+          if (errnoOf(e) !== 'EAGAIN') return; // EPIPE: berth-init is gone; its reports (or EOF) tell why
+          Atomics.wait(pause, 0, 0, 1); // full: berth-init reads it within a millisecond or two
         }
       }
     },
