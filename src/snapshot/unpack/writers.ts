@@ -77,10 +77,17 @@ export async function applyEntry(s: LayerState, entry: Entry): Promise<void> {
   queueXattrs(s, entry, p);
 }
 
-/** The entry's xattrs, in place of any queued for `abs` before. */
+/**
+ * The entry's xattrs, in place of any queued for `abs` before, except the
+ * opaque marker this layer queued for it (a whiteout of the directory, or
+ * its `.wh..wh..opq`, then the directory again with xattrs of its own): that
+ * marker is what hides the lower directory's contents.
+ */
 function queueXattrs(s: LayerState, entry: Entry, abs: string): void {
   const ops = xattrOpsOf(entry, abs, s.limits, s.log);
-  if (ops.length) s.xattrs.set(abs, ops);
+  if (!ops.length) return;
+  const opaque = (s.xattrs.get(abs) ?? []).filter((o) => o.name === 'trusted.overlay.opaque');
+  s.xattrs.set(abs, [...opaque, ...ops]);
 }
 
 /** Remove whatever is at `rel` so a new entry can take its place. */

@@ -19,6 +19,8 @@ interface Case {
   layers: TarEntry[][];
   /** path → expected sorted listing (for dirs) or content (for files); null means absent. */
   expect: Record<string, string[] | string | null>;
+  /** The layers carry xattrs of their own: without setfattr the unpack refuses them (tested elsewhere). */
+  needsSetfattr?: boolean;
 }
 
 const cases: Case[] = [
@@ -26,6 +28,22 @@ const cases: Case[] = [
     name: 'whiteout then the same directory again in one layer',
     layers: [[{ name: 'x/', type: 'directory' }, { name: 'x/a', content: 'a' }], [{ name: '.wh.x', content: '' }, { name: 'x/', type: 'directory' }, { name: 'x/b', content: 'b' }]],
     expect: { x: ['b'] },
+  },
+  {
+    // The recreated directory's own xattr must not replace the opaque marker
+    // the whiteout queued for it (the lower x/a would show through).
+    name: 'whiteout then the same directory again, with an xattr of its own',
+    layers: [[{ name: 'x/', type: 'directory' }, { name: 'x/a', content: 'a' }],
+      [{ name: '.wh.x', content: '' }, { name: 'x/', type: 'directory', pax: { 'SCHILY.xattr.user.berth': 'v' } }, { name: 'x/b', content: 'b' }]],
+    expect: { x: ['b'] },
+    needsSetfattr: true,
+  },
+  {
+    name: 'opaque marker first, then the directory with an xattr of its own',
+    layers: [[{ name: 'o/', type: 'directory' }, { name: 'o/n', content: 'n' }],
+      [{ name: 'o/.wh..wh..opq', content: '' }, { name: 'o/', type: 'directory', pax: { 'SCHILY.xattr.user.berth': 'v' } }, { name: 'o/m', content: 'm' }]],
+    expect: { o: ['m'] },
+    needsSetfattr: true,
   },
   {
     name: 'a directory, then its whiteout, in one layer',
@@ -87,6 +105,7 @@ describe('layer semantics agree with umoci', { skip: !isRoot ? 'needs root' : !h
       // overlayfs twice: with the opaque xattr, and with its emulation by
       // whiteouts used where setfattr is missing.
       for (const [driver, setfattr] of [['overlayfs', undefined], ['overlayfs', 'none'], ['native', undefined]] as const) {
+        if (setfattr && c.needsSetfattr) continue;
         const label = setfattr ? `${driver}-no-setfattr` : driver;
         const sn = await openSnapshotter(join(dir, label), { driver });
         const target = join(dir, `mnt-${label}`);
