@@ -5,13 +5,66 @@
  * before doing anything, then executes it in order. Only SYNC reads from the
  * socket afterwards (one ACK or ABORT each), so the runtime may write phase 2
  * at once and answer the SYNC points later.
+ *
+ * Released early (RELEASE), it may not yet be in its cgroups: WAIT_CGROUPS
+ * waits for the first process to finish them, and until it has, the ops that
+ * need the membership are refused (see needs_cgroups).
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
 #include "init.h"
+
+/* EOF instead of SYNC_JOINED: a join failed, and the first process has
+ * reported it (the runtime kills us anyway); leave without a second report. */
+int op_wait_cgroups(const struct op *op)
+{
+	(void)op;
+	if (g.joined)
+		return 0;
+
+	int b = read_byte(g.sync_fd);
+
+	if (b < 0)
+		_exit(1);
+	if (b != SYNC_JOINED) {
+		op_msg("protocol error: byte %d from the first process, expected its cgroup joins", b);
+		errno = EPROTO;
+		return -1;
+	}
+	g.joined = 1;
+	return 0;
+}
+
+/* What must not happen outside the container's cgroups: a new cgroup
+ * namespace (its root is fixed at unshare), anything that lets another
+ * program look at the process (SYNC for the runtime's hooks, HOOK, the
+ * `ready` of WAIT_START), and EXEC. */
+static int needs_cgroups(const struct op *op)
+{
+	uint64_t flags;
+
+	if (g.joined)
+		return 0;
+	switch (op->code) {
+	case OP_UNSHARE:
+		if (arg_u64(op, 0, &flags) < 0)
+			return -1;
+		if (!(flags & CLONE_NEWCGROUP))
+			return 0;
+		break;
+	case OP_SYNC: case OP_HOOK: case OP_WAIT_START: case OP_EXEC:
+		break;
+	default:
+		return 0;
+	}
+	op_msg("plan error: operation %" PRIu32 " before WAIT_CGROUPS", op->code);
+	errno = EINVAL;
+	return -1;
+}
 
 static int op_unknown(const struct op *op)
 {
@@ -22,7 +75,7 @@ static int op_unknown(const struct op *op)
 
 static int run_phase2_op(const struct op *op)
 {
-	if (check_arity(op) < 0)
+	if (check_arity(op) < 0 || needs_cgroups(op) < 0)
 		return -1;
 	switch (op->code) {
 	case OP_UNSHARE: return op_unshare(op);
@@ -64,6 +117,7 @@ static int run_phase2_op(const struct op *op)
 	case OP_EXEC: return op_exec(op);
 	case OP_BIND_DEV_IN_ROOT: return op_bind_dev_in_root(op);
 	case OP_FIND_EXEC: return op_find_exec(op);
+	case OP_WAIT_CGROUPS: return op_wait_cgroups(op);
 	default: return op_unknown(op);
 	}
 }

@@ -27,6 +27,7 @@ enum {
 	OP_WRITE_CHILD_FILE = 8,
 	OP_CGROUP_ADD_CHILD = 9,
 	OP_RUN_CHILD_HELPER = 10,
+	OP_RELEASE = 11,
 	OP_TAKE_FD = 19,
 	OP_UNSHARE = 20,
 	OP_SETRESUID = 21,
@@ -69,7 +70,14 @@ enum {
 	OP_EXEC = 58,
 	OP_BIND_DEV_IN_ROOT = 59,
 	OP_FIND_EXEC = 60,
+	OP_WAIT_CGROUPS = 61,
 };
+
+/* Bytes from the first process to the container process on the internal
+ * socketpair (README "Processes"). */
+#define SYNC_RELEASE '1'        /* released, and phase 1 is complete */
+#define SYNC_RELEASE_EARLY 'r'  /* released by RELEASE: its CGROUP_ADD_CHILDs follow */
+#define SYNC_JOINED 'j'         /* after SYNC_RELEASE_EARLY: phase 1 is complete */
 
 /* One plan record. `arg` excludes the label; every operand is NUL-terminated
  * (an operand may also contain NULs, hence `len`). */
@@ -95,7 +103,9 @@ struct init_state {
 	int exit_code;        /* 2 in the first process, 1 in the container process */
 	enum parent_mode mode;
 	pid_t child;          /* first process: the container process, 0 before CLONE */
-	int sync_fd;          /* internal socketpair end (release, pty master) */
+	int released;         /* first process: the container process has been released */
+	int joined;           /* container process: the first process has finished phase 1 */
+	int sync_fd;          /* internal socketpair end (release, joined, pty master) */
 	int console_sock;     /* OPEN_CONSOLE_SOCKET, or -1 */
 	int fifo_fd;          /* OPEN_EXEC_FIFO (O_PATH), or -1 */
 	int listener_sock;    /* OPEN_SECCOMP_LISTENER, or -1 */
@@ -149,6 +159,7 @@ void __attribute__((noreturn)) run_first_process(void);
 
 /* child.c: phase 2. */
 void __attribute__((noreturn)) run_container_process(void);
+int op_wait_cgroups(const struct op *op);
 
 /* relay.c: PARENT_MODE wait and wait-tty. */
 void relay_prepare(void);
@@ -225,6 +236,8 @@ int cloexec_from(unsigned int lo);
 
 /* util.c */
 int write_all(int fd, const void *buf, size_t len);
+/* One byte (0..255) from fd; -1 on error, or on EOF with errno EPIPE. */
+int read_byte(int fd);
 int write_file_once(int dirfd, const char *path, const void *buf, size_t len);
 int send_fd(int sock, int fd, const void *body, size_t len);
 int recv_fd(int sock, int *fd_out);

@@ -4,8 +4,14 @@
  * It opens what the container process will need from the host side (console
  * socket, exec fifo, seccomp listener), joins or prepares namespaces, clones
  * the container process, and while that process is held on an internal
- * socketpair it writes its id maps and places it in its cgroups. Then it
- * releases it and becomes what PARENT_MODE says.
+ * socketpair it writes its id maps. It releases it (at RELEASE, or at END),
+ * places it in its cgroups, and becomes what PARENT_MODE says.
+ *
+ * Why RELEASE: the first write of a pid into a cgroup.procs waits for an RCU
+ * grace period (the kernel's cgroup_threadgroup_rwsem), 5-20 ms. Released
+ * before the joins, the container process reads and runs the start of its
+ * phase 2 (mounts) meanwhile, and waits at WAIT_CGROUPS for SYNC_JOINED only
+ * where the membership starts to matter.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -129,18 +135,6 @@ static int op_timens_offsets(const struct op *op)
 	return write_file_once(AT_FDCWD, "/proc/self/timens_offsets", op->arg[0], op->len[0]);
 }
 
-/* One byte from the internal socketpair; -1 on EOF or error. */
-static int wait_byte(int fd)
-{
-	char b;
-	ssize_t n;
-
-	do
-		n = read(fd, &b, 1);
-	while (n < 0 && errno == EINTR);
-	return n == 1 ? 0 : -1;
-}
-
 static int op_clone(const struct op *op)
 {
 	uint64_t flags;
@@ -195,10 +189,14 @@ static int op_clone(const struct op *op)
 		g.child = 0;
 		if (map_as_user && (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0 || write_all(g.sync_fd, "d", 1) < 0))
 			_exit(1);
-		/* Held until the first process has mapped our ids and placed us
-		 * in our cgroups. EOF means it failed and has reported why. */
-		if (wait_byte(g.sync_fd) < 0)
+		/* Held until the first process has mapped our ids (and, unless
+		 * it releases us early, placed us in our cgroups). EOF means it
+		 * failed and has reported why. */
+		int b = read_byte(g.sync_fd);
+
+		if (b != SYNC_RELEASE && b != SYNC_RELEASE_EARLY)
 			_exit(1);
+		g.joined = b == SYNC_RELEASE;
 		if (map_as_user && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 			die_plain(op->label, errno, "prctl(PR_SET_DUMPABLE, 0)");
 		run_container_process();
@@ -206,7 +204,7 @@ static int op_clone(const struct op *op)
 	close(sp[1]);
 	g.sync_fd = sp[0];
 	g.child = (pid_t)pid;
-	if (map_as_user && wait_byte(g.sync_fd) < 0) {
+	if (map_as_user && read_byte(g.sync_fd) < 0) {
 		op_msg("the container process died before it could be mapped");
 		errno = ECHILD;
 		return -1;
@@ -236,6 +234,34 @@ static int op_write_child_file(const struct op *op)
 	}
 	snprintf(path, sizeof(path), "/proc/%d/%s", (int)g.child, op->arg[0]);
 	return write_file_once(AT_FDCWD, path, op->arg[1], op->len[1]);
+}
+
+/* Report the pid, then release the container process (in that order, so
+ * that the runtime knows the pid before any report of that process). In the
+ * wait modes, signals are routed to the relay first: the runtime may signal
+ * our pid as soon as it has the report. */
+static int release_child(char how)
+{
+	if (g.mode == MODE_WAIT || g.mode == MODE_WAIT_TTY)
+		relay_prepare();
+	report_pid(g.child);
+	if (write_all(g.sync_fd, &how, 1) < 0)
+		return -1;
+	g.released = 1;
+	return 0;
+}
+
+static int op_release(const struct op *op)
+{
+	(void)op;
+	if (need_child() < 0)
+		return -1;
+	if (g.released) {
+		op_msg("plan error: a second RELEASE");
+		errno = EINVAL;
+		return -1;
+	}
+	return release_child(SYNC_RELEASE_EARLY);
 }
 
 static int op_cgroup_add_child(const struct op *op)
@@ -321,11 +347,32 @@ static int run_phase1_op(const struct op *op)
 	case OP_WRITE_CHILD_FILE: return op_write_child_file(op);
 	case OP_CGROUP_ADD_CHILD: return op_cgroup_add_child(op);
 	case OP_RUN_CHILD_HELPER: return op_run_child_helper(op);
+	case OP_RELEASE: return op_release(op);
 	case OP_TAKE_FD: return op_take_fd(op);
 	default:
 		op_msg("plan error: operation %" PRIu32 " is not a phase 1 operation", op->code);
 		errno = EINVAL;
 		return -1;
+	}
+}
+
+/* The container process runs while the ops after RELEASE do: only cgroup
+ * joins may be there, never anything it could observe half-done (id maps,
+ * helpers). Checked before anything runs, so a bad plan starts nothing. */
+static void check_after_release(const struct phase *p)
+{
+	int after = 0;
+
+	for (size_t i = 0; i < p->n; i++) {
+		const struct op *op = &p->ops[i];
+
+		if (after && op->code != OP_CGROUP_ADD_CHILD) {
+			op_msg_clear();
+			op_msg("plan error: operation %" PRIu32 " after RELEASE (only CGROUP_ADD_CHILD may follow it)", op->code);
+			die_op(op, EINVAL);
+		}
+		if (op->code == OP_RELEASE)
+			after = 1;
 	}
 }
 
@@ -342,6 +389,7 @@ void run_first_process(void)
 
 	if (read_phase(g.plan_fd, &p) < 0)
 		die_plain("read plan (phase 1)", errno, op_msg_get());
+	check_after_release(&p);
 	for (size_t i = 0; i < p.n; i++) {
 		op_msg_clear();
 		if (run_phase1_op(&p.ops[i]) < 0)
@@ -350,14 +398,14 @@ void run_first_process(void)
 	if (g.child == 0)
 		die_plain("plan", EINVAL, "plan error: phase 1 has no CLONE");
 
-	if (g.mode == MODE_WAIT || g.mode == MODE_WAIT_TTY)
-		relay_prepare();
-
-	/* The pid is reported before the release, so that the runtime knows
-	 * it before any report of the container process can arrive. */
-	report_pid(g.child);
-	if (write_all(g.sync_fd, "1", 1) < 0)
-		die_plain("release the container process", errno, NULL);
+	if (!g.released) {
+		if (release_child(SYNC_RELEASE) < 0)
+			die_plain("release the container process", errno, NULL);
+	} else {
+		/* A failure here means the container process is gone: what
+		 * it reported, or its exit status, tells the story. */
+		(void)write_all(g.sync_fd, &(char){ SYNC_JOINED }, 1);
+	}
 
 	/* The container process has its own copies of these; ours would only
 	 * keep the runtime from seeing EOF on the plan socket at exec. */

@@ -180,7 +180,8 @@ void report_error(const char *step, int err, const char *msg)
 
 /* The first process never leaves a half-made container behind: once it has
  * reported its own failure the container process is killed (it is still
- * blocked on the release, or it is the child of a plan that failed). */
+ * blocked on the release, or released by RELEASE it is at most at
+ * WAIT_CGROUPS, or it is the child of a plan that failed). */
 static void __attribute__((noreturn)) leave(void)
 {
 	if (g.exit_code == 2 && g.child > 0) {

@@ -32,6 +32,21 @@ int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+int read_byte(int fd)
+{
+	unsigned char b;
+	ssize_t n;
+
+	do
+		n = read(fd, &b, 1);
+	while (n < 0 && errno == EINTR);
+	if (n == 1)
+		return b;
+	if (n == 0)
+		errno = EPIPE;
+	return -1;
+}
+
 /* Kernel files such as uid_map or cgroup.procs must get their content in
  * exactly one write(2); a short write is an error, never retried. */
 int write_file_once(int dirfd, const char *path, const void *buf, size_t len)

@@ -269,6 +269,7 @@ static int arity(uint32_t code)
 {
 	switch (code) {
 	case OP_SETSID: case OP_ACK: case OP_NO_NEW_PRIVS: case OP_WAIT_START:
+	case OP_RELEASE: case OP_WAIT_CGROUPS:
 		return 0;
 	case OP_PARENT_MODE: case OP_OPEN_CONSOLE_SOCKET: case OP_OPEN_EXEC_FIFO:
 	case OP_OPEN_SECCOMP_LISTENER: case OP_TIMENS_OFFSETS: case OP_CLONE:

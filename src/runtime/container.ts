@@ -9,7 +9,8 @@ import { BerthError, errnoOf, messageOf } from '../common/errors.js';
 import { writeFileAtomicSync } from '../common/atomic.js';
 import { Logger, nullLogger } from '../common/log.js';
 import { createManager, createWithResources, type CgroupManager } from './cgroups/manager.js';
-import { detectLayout } from './cgroups/detect.js';
+import { detectLayout, type CgroupLayout } from './cgroups/detect.js';
+import { primeAttachLock } from './cgroups/prime.js';
 import type { Stats } from './cgroups/stats.js';
 import { parseSpecFile } from './spec/validate.js';
 import type { LinuxDeviceCgroup, LinuxResources, Process, Spec } from './spec/types.js';
@@ -112,8 +113,8 @@ export class Runtime {
     this.inits.close();
   }
 
-  private manager(rec: Pick<ContainerRecord, 'id' | 'cgroupsPath'>): CgroupManager {
-    return createManager({ cgroupsPath: rec.cgroupsPath, containerId: rec.id, onWarning: (m) => this.log.warn(m) });
+  private manager(rec: Pick<ContainerRecord, 'id' | 'cgroupsPath'>, layout?: CgroupLayout): CgroupManager {
+    return createManager({ cgroupsPath: rec.cgroupsPath, containerId: rec.id, layout, onWarning: (m) => this.log.warn(m) });
   }
 
   status(rec: ContainerRecord): Status {
@@ -215,7 +216,8 @@ export class Runtime {
     try {
       // berth-init makes the fifo (OPEN_EXEC_FIFO): no process spawned for it.
       const fifo = this.store.fifo(id);
-      mgr = this.manager({ id, cgroupsPath: spec.linux?.cgroupsPath });
+      const layout = detectLayout();
+      mgr = this.manager({ id, cgroupsPath: spec.linux?.cgroupsPath }, layout);
       step('cgroup layout read');
       await createWithResources(mgr, withDefaultDevices(spec));
       step('cgroups ready');
@@ -231,6 +233,11 @@ export class Runtime {
       };
       const parentOps = compileParent(input);
       const stdio = opts.stdio ?? ['inherit', 'inherit', 'inherit', ...Array.from({ length: opts.preserveFds ?? 0 }, (_, i) => 3 + i)];
+      // Pays the kernel's grace period for cgroup.procs writes while
+      // berth-init starts, so that its joins are quick (cgroups/prime.ts).
+      // Not awaited; after the cgroups are made, since the write holds the
+      // cgroup mutex while it waits.
+      primeAttachLock(layout, (e) => this.log.debug(`priming the cgroup attach lock: ${messageOf(e)}`));
       const launched = await launch({
         parent: parentOps,
         child: (p) => {
@@ -428,7 +435,8 @@ export class Runtime {
     }
     const ignored = ignoredCapabilities(proc, host().capLast);
     if (ignored.length) this.log.warn(`ignoring unknown or unavailable capabilities: [${ignored.join(' ')}]`);
-    const mgr = this.manager(rec);
+    const layout = detectLayout();
+    const mgr = this.manager(rec, layout);
     const input = {
       spec: rec.config, id, bundle: rec.bundle, rootfs: rec.rootfs, initPid: rec.pid, process: proc,
       parentMode: opts.detach ? 'exit' as const : proc.terminal && !opts.consoleSocket ? 'wait-tty' as const : 'wait' as const,
@@ -437,6 +445,8 @@ export class Runtime {
       host: host(),
     };
     const stdio = opts.stdio ?? ['inherit', 'inherit', 'inherit', ...Array.from({ length: opts.preserveFds ?? 0 }, (_, i) => 3 + i)];
+    // As in create: the joins below, once berth-init has cloned, find the lock warm.
+    primeAttachLock(layout, (e) => this.log.debug(`priming the cgroup attach lock: ${messageOf(e)}`));
     const launched = await launch({
       parent: compileExecParent(input),
       child: (p) => {

@@ -277,11 +277,20 @@ export function compileParent(input: CreatePlanInput): PlanOp[] {
     ops.push(op(Op.WRITE_CHILD_FILE, 'write uid_map', 'uid_map', idMapText(spec.linux?.uidMappings ?? [])));
     ops.push(op(Op.WRITE_CHILD_FILE, 'write gid_map', 'gid_map', idMapText(spec.linux?.gidMappings ?? [])));
   }
+  // The first write into a cgroup.procs waits for an RCU grace period in
+  // the kernel (5-20 ms): released first, the container process does its
+  // mounts meanwhile and waits at WAIT_CGROUPS where membership matters.
+  if (input.cgroupProcs.length > 0) ops.push(op(Op.RELEASE, 'release the container process'));
   for (const procs of input.cgroupProcs) ops.push(op(Op.CGROUP_ADD_CHILD, `join cgroup ${procs}`, procs));
   return ops;
 }
 
-function mountOps(input: CreatePlanInput): PlanOp[] {
+/**
+ * `cgroupJoin` (the wait for the cgroup joins, and the new cgroup namespace)
+ * is emptied into the ops just before the first cgroup mount, which must
+ * show the container's own cgroups; whatever is left the caller places.
+ */
+function mountOps(input: CreatePlanInput, cgroupJoin: PlanOp[]): PlanOp[] {
   const { spec, rootfs } = input;
   const ops: PlanOp[] = [];
   const newUserNs = !!nsOf(spec, 'user');
@@ -307,7 +316,7 @@ function mountOps(input: CreatePlanInput): PlanOp[] {
       return;
     }
     if (m.type === 'cgroup' || m.type === 'cgroup2') {
-      ops.push(...cgroupMountOps(input, dest, o.flags, field));
+      ops.push(...cgroupJoin.splice(0), ...cgroupMountOps(input, dest, o.flags, field));
       return;
     }
     const fstype = m.type ?? '';
@@ -395,8 +404,16 @@ export function compileChild(input: CreatePlanInput, pid: number): PlanOp[] {
   if (proc.oomScoreAdj !== undefined) {
     ops.push(op(Op.WRITE_FILE, `set oom_score_adj to ${proc.oomScoreAdj}`, '/proc/self/oom_score_adj', String(proc.oomScoreAdj)));
   }
+  // The first process joins the container's cgroups while this process does
+  // its mounts (RELEASE). Wait for that as late as possible: before a new
+  // cgroup namespace (its root is the cgroup we are in when it is made),
+  // which must come before the cgroup mounts; else before the createRuntime
+  // SYNC (the runtime's hooks may look at the container's cgroups). berth-init
+  // refuses SYNC, HOOK, WAIT_START and EXEC before it.
   const cg = nsOf(spec, 'cgroup');
-  if (cg && !cg.path) ops.push(op(Op.UNSHARE, 'create cgroup namespace', CLONE.NEWCGROUP));
+  const newCgroupNs = !!cg && !cg.path;
+  const cgroupJoin = [op(Op.WAIT_CGROUPS, 'wait for the cgroup joins')];
+  if (newCgroupNs) cgroupJoin.push(op(Op.UNSHARE, 'create cgroup namespace', CLONE.NEWCGROUP));
   const uts = nsOf(spec, 'uts');
   if (spec.hostname !== undefined) {
     if (!uts) fail('hostname', 'setting a hostname needs a uts namespace');
@@ -415,8 +432,11 @@ export function compileChild(input: CreatePlanInput, pid: number): PlanOp[] {
   ops.push(op(Op.MOUNT, `make / ${spec.linux?.rootfsPropagation ?? 'rslave'}`, '', '/', '', propagation | MS.REC, ''));
   ops.push(op(Op.MOUNT, `bind rootfs ${rootfs} on itself`, rootfs, rootfs, '', MS.BIND | MS.REC, ''));
   ops.push(op(Op.SET_ROOT, `open rootfs ${rootfs}`, rootfs));
-  ops.push(...mountOps(input));
+  // Without a new cgroup namespace a cgroup mount binds the host's
+  // directories of the container, which need no membership.
+  ops.push(...mountOps(input, newCgroupNs ? cgroupJoin : []));
   ops.push(op(Op.MKDIR_IN_ROOT, `create cwd ${proc.cwd}`, proc.cwd, 0o755));
+  ops.push(...cgroupJoin);
 
   const creating = hookState(input, 'creating', pid);
   ops.push(op(Op.SYNC, 'run createRuntime hooks', 'createRuntime'));

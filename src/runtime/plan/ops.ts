@@ -18,6 +18,8 @@ export const Op = {
   WRITE_CHILD_FILE: 8,
   CGROUP_ADD_CHILD: 9,
   RUN_CHILD_HELPER: 10,
+  /** Report the pid and release the container process now; only CGROUP_ADD_CHILD may follow. */
+  RELEASE: 11,
   /** Copy a descriptor out of the runtime (pidfd_getfd): stdio for a berth-init started ahead of need. */
   TAKE_FD: 19,
   // phase 2: executed by the container process before exec
@@ -63,6 +65,8 @@ export const Op = {
   BIND_DEV_IN_ROOT: 59,
   /** Fail now (before WAIT_START) if EXEC could not run this program, as runc's create does. */
   FIND_EXEC: 60,
+  /** Wait until the first process has finished phase 1 (the cgroup joins after RELEASE). */
+  WAIT_CGROUPS: 61,
 } as const;
 
 export type OpCode = (typeof Op)[keyof typeof Op];
@@ -76,7 +80,7 @@ export interface PlanOp {
 }
 
 export interface Plan {
-  /** Operations of the first process, ending with CLONE and what follows it. */
+  /** Operations of the first process, ending with CLONE and what follows it (id maps, RELEASE, cgroup joins). */
   parent: PlanOp[];
   /** Operations of the container process, ending with EXEC. */
   child: PlanOp[];

@@ -165,4 +165,21 @@ describe('mounts', { skip }, () => {
     assert.match(r.out, /^67108864$/m);
     assert.ok(!r.out.includes('WROTE'));
   });
+
+  it('with a cgroup namespace the container sees its own cgroup as "/", and mounts it', () => {
+    const v1 = readFileSync('/proc/self/cgroup', 'utf8').includes(':memory:');
+    const limitFile = v1 ? '/sys/fs/cgroup/memory/memory.limit_in_bytes' : '/sys/fs/cgroup/memory.max';
+    const b = bundle(`cat /proc/self/cgroup; echo limit=$(cat ${limitFile})`, (s) => {
+      s.linux!.namespaces!.push({ type: 'cgroup' });
+      s.linux!.resources = { memory: { limit: 64 * 1024 * 1024 } };
+    });
+    const r = runOut(b);
+    assert.equal(r.code, 0, r.err);
+    const lines = r.out.split('\n').filter((l) => /^\d+:/.test(l));
+    assert.ok(lines.length > 0, r.out);
+    // Every hierarchy: the namespace was made once the container was in its cgroups.
+    for (const l of lines) assert.match(l, /^\d+:[^:]*:\/$/, r.out);
+    // The cgroup filesystem mounted in the namespace is the container's cgroup.
+    assert.match(r.out, /^limit=67108864$/m);
+  });
 });

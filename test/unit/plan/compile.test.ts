@@ -24,11 +24,17 @@ function input(edit?: (s: Spec) => void): CreatePlanInput {
 const names = (ops: PlanOp[]) => ops.map((o) => Object.entries(Op).find(([, v]) => v === o.op)![0]);
 
 describe('plan compiler', () => {
-  it('phase 1: fifo, clone with the new namespaces, then the cgroup join', () => {
+  it('phase 1: fifo, clone with the new namespaces, release, then the cgroup joins', () => {
     const ops = compileParent(input());
-    assert.deepEqual(names(ops), ['PARENT_MODE', 'OPEN_EXEC_FIFO', 'CLONE', 'CGROUP_ADD_CHILD']);
+    assert.deepEqual(names(ops), ['PARENT_MODE', 'OPEN_EXEC_FIFO', 'CLONE', 'RELEASE', 'CGROUP_ADD_CHILD']);
     const flags = Number(ops[2]!.args[0]);
     assert.equal(flags, CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS);
+  });
+
+  it('phase 1 without a cgroup to join has no RELEASE (berth-init releases at END)', () => {
+    const i = input();
+    i.cgroupProcs = [];
+    assert.deepEqual(names(compileParent(i)), ['PARENT_MODE', 'OPEN_EXEC_FIFO', 'CLONE']);
   });
 
   it('joined namespaces are entered user-first and mount-last; time offsets before clone; maps after', () => {
@@ -40,7 +46,8 @@ describe('plan compiler', () => {
       s.linux!.gidMappings = [{ containerID: 0, hostID: 2000, size: 10 }];
       s.linux!.timeOffsets = { monotonic: { secs: 5, nanosecs: 7 } };
     }));
-    assert.deepEqual(names(ops), ['PARENT_MODE', 'OPEN_EXEC_FIFO', 'SETNS', 'SETNS', 'TIMENS_OFFSETS', 'CLONE', 'WRITE_CHILD_FILE', 'WRITE_CHILD_FILE', 'CGROUP_ADD_CHILD']);
+    // The id maps before RELEASE: the container process must never run unmapped.
+    assert.deepEqual(names(ops), ['PARENT_MODE', 'OPEN_EXEC_FIFO', 'SETNS', 'SETNS', 'TIMENS_OFFSETS', 'CLONE', 'WRITE_CHILD_FILE', 'WRITE_CHILD_FILE', 'RELEASE', 'CGROUP_ADD_CHILD']);
     assert.equal(ops[2]!.args[0], '/x/ipc');
     assert.equal(ops[3]!.args[0], '/proc/1/ns/net');
     assert.equal(ops[4]!.args[0], 'monotonic 5 7\n');
@@ -51,7 +58,7 @@ describe('plan compiler', () => {
 
   it('phase 2 follows the runc order: mounts, createRuntime sync, pivot, paths, user, exec', () => {
     const ops = names(compileChild(input(), 42));
-    const order = ['MOUNT', 'MOUNT', 'SET_ROOT', 'MOUNT_IN_ROOT', 'MKDIR_IN_ROOT', 'SYNC', 'PIVOT_ROOT', 'SET_ROOT', 'READONLY_IN_ROOT', 'MASK_IN_ROOT', 'SETSID', 'CAPS_BOUNDING', 'USER', 'CAPS', 'UMASK', 'CHDIR', 'NO_NEW_PRIVS', 'FIND_EXEC', 'WAIT_START', 'EXEC'];
+    const order = ['MOUNT', 'MOUNT', 'SET_ROOT', 'MOUNT_IN_ROOT', 'MKDIR_IN_ROOT', 'WAIT_CGROUPS', 'SYNC', 'PIVOT_ROOT', 'SET_ROOT', 'READONLY_IN_ROOT', 'MASK_IN_ROOT', 'SETSID', 'CAPS_BOUNDING', 'USER', 'CAPS', 'UMASK', 'CHDIR', 'NO_NEW_PRIVS', 'FIND_EXEC', 'WAIT_START', 'EXEC'];
     let at = -1;
     for (const o of order) {
       const i = ops.indexOf(o as never, at + 1);
@@ -59,6 +66,41 @@ describe('plan compiler', () => {
       at = i;
     }
     assert.equal(ops.at(-1), 'EXEC');
+  });
+
+  it('the wait for the cgroup joins comes once, after the mounts, before any SYNC, HOOK, WAIT_START or EXEC', () => {
+    const hook = { path: '/bin/true' };
+    const ops = compileChild(input((s) => { s.hooks = { createContainer: [hook], startContainer: [hook] }; }), 42);
+    const n = names(ops);
+    assert.equal(n.filter((x) => x === 'WAIT_CGROUPS').length, 1);
+    const wait = n.indexOf('WAIT_CGROUPS');
+    // As late as possible: every mount of the config (the cgroup bind mounts too) is before it.
+    assert.equal(n.lastIndexOf('MOUNT_IN_ROOT', wait), n.lastIndexOf('MOUNT_IN_ROOT', n.indexOf('SYNC')));
+    for (const later of ['SYNC', 'HOOK', 'WAIT_START', 'EXEC']) assert.ok(n.indexOf(later) > wait, `${later} after WAIT_CGROUPS: ${n.join(',')}`);
+    assert.ok(!n.includes('UNSHARE'));
+  });
+
+  it('a new cgroup namespace is made after the joins, just before the cgroup mounts', () => {
+    const ops = compileChild(input((s) => { s.linux!.namespaces!.push({ type: 'cgroup' }); }), 42);
+    const n = names(ops);
+    const wait = n.indexOf('WAIT_CGROUPS');
+    assert.equal(n[wait + 1], 'UNSHARE');
+    assert.equal(Number(ops[wait + 1]!.args[0]), CLONE.NEWCGROUP);
+    // The next op mounts the cgroup filesystem (the single cgroup2 hierarchy of input()).
+    assert.deepEqual(ops[wait + 2]!.args.slice(0, 3), ['cgroup2', '/sys/fs/cgroup', 'cgroup2']);
+    assert.ok(n.indexOf('MOUNT_IN_ROOT') < wait, 'the mounts before the cgroup mount run during the joins');
+    assert.equal(n.filter((x) => x === 'WAIT_CGROUPS' || x === 'UNSHARE').length, 2);
+
+    // No cgroup mount: still before the createRuntime SYNC.
+    const bare = names(compileChild(input((s) => {
+      s.linux!.namespaces!.push({ type: 'cgroup' });
+      s.mounts = s.mounts!.filter((m) => m.type !== 'cgroup');
+    }), 42));
+    assert.deepEqual(bare.slice(bare.indexOf('WAIT_CGROUPS'), bare.indexOf('SYNC') + 1), ['WAIT_CGROUPS', 'UNSHARE', 'SYNC']);
+
+    // A joined cgroup namespace (phase 1 SETNS) is not unshared.
+    const joined = names(compileChild(input((s) => { s.linux!.namespaces!.push({ type: 'cgroup', path: '/proc/1/ns/cgroup' }); }), 42));
+    assert.ok(!joined.includes('UNSHARE') && joined.includes('WAIT_CGROUPS'));
   });
 
   it('--no-pivot moves the root instead of pivoting', () => {
