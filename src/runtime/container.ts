@@ -14,7 +14,7 @@ import { primeAttachLock } from './cgroups/prime.js';
 import type { Stats } from './cgroups/stats.js';
 import { parseSpecFile } from './spec/validate.js';
 import type { LinuxDeviceCgroup, LinuxResources, Process, Spec } from './spec/types.js';
-import { compileChild, compileExecChild, compileExecParent, compileParent, hookState, ignoredCapabilities, type CgroupHierarchy, type CreatePlanInput, type HostFacts } from './plan/compile.js';
+import { childPlanNeedsPid, compileChild, compileExecChild, compileExecParent, compileParent, hookState, ignoredCapabilities, type CgroupHierarchy, type CreatePlanInput, type HostFacts } from './plan/compile.js';
 import { InitPool, launch, type Launched } from './init/launch.js';
 import { runHooks } from './hooks.js';
 import { StateStore, isAlive, procStat, validateId, type ContainerRecord, type Status } from './state.js';
@@ -240,10 +240,11 @@ export class Runtime {
       primeAttachLock(layout, (e) => this.log.debug(`priming the cgroup attach lock: ${messageOf(e)}`));
       const launched = await launch({
         parent: parentOps,
-        child: (p) => {
+        child: (p) => compileChild(input, p),
+        childWithoutPid: !childPlanNeedsPid(spec),
+        onPid: (p) => {
           pid = p;
           step(`berth-init cloned pid ${p}`);
-          return compileChild(input, p);
         },
         stdio,
         untilReady: true,

@@ -17,6 +17,14 @@ export function initBinary(): string {
 export interface LaunchOptions {
   parent: PlanOp[];
   child: (pid: number) => PlanOp[];
+  /**
+   * `child` does not use the pid: compile and encode phase 2 as soon as
+   * berth-init is spawned (while it starts), and send it the moment the pid
+   * is reported.
+   */
+  childWithoutPid?: boolean;
+  /** Called with the container process's pid as soon as berth-init reports it. */
+  onPid?: (pid: number) => void;
   /** stdio for the container: fds 0..2, then the preserved ones (3..). */
   stdio: InitStdio[];
   /** Answer a SYNC point; a throw aborts the container with that message. */
@@ -114,6 +122,8 @@ async function launchOn(init: InitChannel, opts: LaunchOptions, prefix: PlanOp[]
   const exited = init.exited;
   let pid = 0;
   let buffered = '';
+  /** Phase 2, encoded before the pid arrived (childWithoutPid). */
+  let early: Uint8Array | undefined;
   return await new Promise<Launched>((resolveLaunch, rejectLaunch) => {
     let done = false;
     const finish = (err: Error | null) => {
@@ -131,8 +141,9 @@ async function launchOn(init: InitChannel, opts: LaunchOptions, prefix: PlanOp[]
       switch (r.t) {
         case 'pid':
           pid = r.pid;
+          opts.onPid?.(pid);
           try {
-            init.write(encodePhase(opts.child(pid)));
+            init.write(early ?? encodePhase(opts.child(pid)));
           } catch (e) {
             finish(e as Error);
           }
@@ -186,5 +197,14 @@ async function launchOn(init: InitChannel, opts: LaunchOptions, prefix: PlanOp[]
       finish(opts.untilReady ? new BerthError('berth-init', 'internal', 'container process exited before it was ready') : null);
     });
     init.write(encodePhase([...prefix, ...opts.parent]));
+    if (opts.childWithoutPid) {
+      try {
+        early = encodePhase(opts.child(0));
+      } catch (e) {
+        // Nothing cloned yet, or only a process that is still waiting for
+        // this plan: finish() kills it and berth-init sees EOF.
+        finish(e as Error);
+      }
+    }
   });
 }

@@ -388,6 +388,16 @@ function cgroupMountOps(input: CreatePlanInput, dest: string, flags: number, fie
   return ops;
 }
 
+/**
+ * Whether compileChild's result depends on the container's pid: only the
+ * state that createContainer and startContainer hooks and a seccomp notify
+ * listener receive carries it. When it does not, the runtime compiles phase 2
+ * while berth-init starts, instead of after the pid arrives.
+ */
+export function childPlanNeedsPid(spec: Spec): boolean {
+  return !!(spec.hooks?.createContainer?.length || spec.hooks?.startContainer?.length || (spec.linux?.seccomp && usesNotify(spec.linux.seccomp)));
+}
+
 /** The container process's operations; `pid` is its host pid, known once CLONE ran. */
 export function compileChild(input: CreatePlanInput, pid: number): PlanOp[] {
   const { spec, rootfs } = input;
@@ -439,7 +449,11 @@ export function compileChild(input: CreatePlanInput, pid: number): PlanOp[] {
   ops.push(...cgroupJoin);
 
   const creating = hookState(input, 'creating', pid);
-  ops.push(op(Op.SYNC, 'run createRuntime hooks', 'createRuntime'));
+  // The SYNC is there for the runtime's prestart and createRuntime hooks:
+  // without any, it would only cost a round trip.
+  if (spec.hooks?.prestart?.length || spec.hooks?.createRuntime?.length) {
+    ops.push(op(Op.SYNC, 'run createRuntime hooks', 'createRuntime'));
+  }
   ops.push(...hookOps(spec.hooks?.createContainer, 'createContainer', creating));
 
   if (input.noPivot) ops.push(op(Op.MOVE_ROOT, `move rootfs ${rootfs} to /`, rootfs));

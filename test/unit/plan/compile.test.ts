@@ -1,7 +1,7 @@
 // The plan compiler, without root: the exact operations a config becomes.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileChild, compileParent, compileExecParent, capMask, ignoredCapabilities, type CreatePlanInput } from '../../../src/runtime/plan/compile.js';
+import { childPlanNeedsPid, compileChild, compileParent, compileExecParent, capMask, ignoredCapabilities, type CreatePlanInput } from '../../../src/runtime/plan/compile.js';
 import { compileSeccomp } from '../../../src/runtime/plan/seccomp.js';
 import { parseMountOptions, bindRemountFlags } from '../../../src/runtime/plan/mountopts.js';
 import { encodePhase, decodeOps } from '../../../src/runtime/plan/encode.js';
@@ -57,7 +57,7 @@ describe('plan compiler', () => {
   });
 
   it('phase 2 follows the runc order: mounts, createRuntime sync, pivot, paths, user, exec', () => {
-    const ops = names(compileChild(input(), 42));
+    const ops = names(compileChild(input((s) => { s.hooks = { createRuntime: [{ path: '/bin/true' }] }; }), 42));
     const order = ['MOUNT', 'MOUNT', 'SET_ROOT', 'MOUNT_IN_ROOT', 'MKDIR_IN_ROOT', 'WAIT_CGROUPS', 'SYNC', 'PIVOT_ROOT', 'SET_ROOT', 'READONLY_IN_ROOT', 'MASK_IN_ROOT', 'SETSID', 'CAPS_BOUNDING', 'USER', 'CAPS', 'UMASK', 'CHDIR', 'NO_NEW_PRIVS', 'FIND_EXEC', 'WAIT_START', 'EXEC'];
     let at = -1;
     for (const o of order) {
@@ -70,7 +70,7 @@ describe('plan compiler', () => {
 
   it('the wait for the cgroup joins comes once, after the mounts, before any SYNC, HOOK, WAIT_START or EXEC', () => {
     const hook = { path: '/bin/true' };
-    const ops = compileChild(input((s) => { s.hooks = { createContainer: [hook], startContainer: [hook] }; }), 42);
+    const ops = compileChild(input((s) => { s.hooks = { prestart: [hook], createContainer: [hook], startContainer: [hook] }; }), 42);
     const n = names(ops);
     assert.equal(n.filter((x) => x === 'WAIT_CGROUPS').length, 1);
     const wait = n.indexOf('WAIT_CGROUPS');
@@ -78,6 +78,33 @@ describe('plan compiler', () => {
     assert.equal(n.lastIndexOf('MOUNT_IN_ROOT', wait), n.lastIndexOf('MOUNT_IN_ROOT', n.indexOf('SYNC')));
     for (const later of ['SYNC', 'HOOK', 'WAIT_START', 'EXEC']) assert.ok(n.indexOf(later) > wait, `${later} after WAIT_CGROUPS: ${n.join(',')}`);
     assert.ok(!n.includes('UNSHARE'));
+  });
+
+  it('the createRuntime SYNC is there only for prestart or createRuntime hooks', () => {
+    const hook = { path: '/bin/true' };
+    assert.ok(!names(compileChild(input(), 42)).includes('SYNC'));
+    assert.ok(!names(compileChild(input((s) => { s.hooks = { createContainer: [hook], poststart: [hook] }; }), 42)).includes('SYNC'));
+    for (const kind of ['prestart', 'createRuntime'] as const) {
+      const n = names(compileChild(input((s) => { s.hooks = { [kind]: [hook] }; }), 42));
+      assert.equal(n.filter((x) => x === 'SYNC').length, 1, kind);
+      assert.ok(n.indexOf('SYNC') > n.indexOf('WAIT_CGROUPS') && n.indexOf('SYNC') < n.indexOf('PIVOT_ROOT'), kind);
+    }
+  });
+
+  it('the child plan needs the pid only for hooks in the container and a seccomp listener', () => {
+    const hook = { path: '/bin/true' };
+    const spec = (edit?: (s: Spec) => void) => input(edit).spec;
+    assert.equal(childPlanNeedsPid(spec()), false);
+    assert.equal(childPlanNeedsPid(spec((s) => { s.hooks = { prestart: [hook], poststart: [hook], poststop: [hook] }; })), false);
+    assert.equal(childPlanNeedsPid(spec((s) => { s.hooks = { createContainer: [hook] }; })), true);
+    assert.equal(childPlanNeedsPid(spec((s) => { s.hooks = { startContainer: [hook] }; })), true);
+    assert.equal(childPlanNeedsPid(spec((s) => {
+      s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/l.sock', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] };
+    })), true);
+    // Where it does not, the pid changes nothing in the plan.
+    const a = compileChild(input(), 42);
+    const b = compileChild(input(), 4242);
+    assert.deepEqual(a, b);
   });
 
   it('a new cgroup namespace is made after the joins, just before the cgroup mounts', () => {
@@ -95,6 +122,7 @@ describe('plan compiler', () => {
     const bare = names(compileChild(input((s) => {
       s.linux!.namespaces!.push({ type: 'cgroup' });
       s.mounts = s.mounts!.filter((m) => m.type !== 'cgroup');
+      s.hooks = { createRuntime: [{ path: '/bin/true' }] };
     }), 42));
     assert.deepEqual(bare.slice(bare.indexOf('WAIT_CGROUPS'), bare.indexOf('SYNC') + 1), ['WAIT_CGROUPS', 'UNSHARE', 'SYNC']);
 
