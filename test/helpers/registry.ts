@@ -15,6 +15,7 @@ import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeBusyboxRootfs } from './busybox.js';
+import { closeServer, listenLocal } from './servers.js';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
 
@@ -162,11 +163,11 @@ export async function startTokenServer(dir: string, users: Record<string, string
       : { access_token: token, expires_in: 300 };
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   });
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  await listenLocal(server, port);
   const url = `http://127.0.0.1:${port}`;
   return {
     url, realm: `${url}/token`, service, issuer, certPath: join(dir, 'token.crt'), requests,
-    stop: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    stop: () => closeServer(server),
   };
 }
 

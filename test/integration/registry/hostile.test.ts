@@ -12,6 +12,7 @@ import { openContentStore, type LocalContentStore } from '../../../src/image/con
 import { pullImage } from '../../../src/image/pull.js';
 import { RegistryClient } from '../../../src/image/registry/client.js';
 import { buildImage, oneFileTar, sha256, type BuiltImage } from '../../helpers/registry.js';
+import { closeServer, listenLocal } from '../../helpers/servers.js';
 import { addImage, serveRange, startFakeRegistry, type FakeRegistry } from './fake-registry.js';
 
 let fake: FakeRegistry;
@@ -312,8 +313,7 @@ test('redirects to blob storage on another host do not carry the Authorization h
     seen.push(req.headers.authorization);
     serveRange(req, res, big().bytes);
   });
-  await new Promise<void>((r) => storage.listen(0, '127.0.0.1', r));
-  const port = (storage.address() as { port: number }).port;
+  const port = await listenLocal(storage);
   try {
     const want = 'Basic ' + Buffer.from('carol:pw').toString('base64');
     const sentAuth: (string | undefined)[] = [];
@@ -340,8 +340,7 @@ test('redirects to blob storage on another host do not carry the Authorization h
     assert.deepEqual(seen, [undefined]);
     await assertStoreVerified(store);
   } finally {
-    storage.closeAllConnections();
-    await new Promise<void>((r) => storage.close(() => r()));
+    await closeServer(storage);
   }
 });
 
@@ -357,8 +356,7 @@ test('foreign layers are fetched from their URLs (no credentials), the registry 
     }
     serveRange(req, res, foreign.bytes);
   });
-  await new Promise<void>((r) => cdn.listen(0, '127.0.0.1', r));
-  const port = (cdn.address() as { port: number }).port;
+  const port = await listenLocal(cdn);
   try {
     const man = JSON.parse(base.manifestBytes.toString()) as { layers: { mediaType: string; urls?: string[] }[] };
     man.layers[1]!.mediaType = 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip';
@@ -375,8 +373,7 @@ test('foreign layers are fetched from their URLs (no credentials), the registry 
     assert.equal(fake.log.filter((l) => l.path.endsWith(foreign.digest)).length, 0);
     await assertStoreVerified(store);
   } finally {
-    cdn.closeAllConnections();
-    await new Promise<void>((r) => cdn.close(() => r()));
+    await closeServer(cdn);
   }
 });
 

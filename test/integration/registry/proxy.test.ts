@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { mkdirSync, mkdtempSync, copyFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { openContentStore, type LocalContentStore } from '../../../src/image/con
 import { pullImage } from '../../../src/image/pull.js';
 import { pushImage } from '../../../src/image/push.js';
 import { buildImage, haveRegistry, startRegistry, storeImage, type RegistryInstance } from '../../helpers/registry.js';
+import { closeServer, listenLocal } from '../../helpers/servers.js';
 
 const skip = !haveRegistry() ? 'docker-registry is not installed (apt-get install docker-registry)' : false;
 let plain: RegistryInstance;
@@ -24,9 +25,14 @@ let tmp: string;
 const seen: { kind: 'CONNECT' | 'HTTP'; target: string; auth?: string }[] = [];
 const stores: LocalContentStore[] = [];
 let requireAuth: string | undefined;
-// Tunnelled sockets leave the http server's bookkeeping: closeAllConnections
-// does not see them, so they are tracked here and destroyed at the end.
-const tunnels = new Set<import('node:net').Socket>();
+// Tunnelled sockets leave the http server's bookkeeping (closeAllConnections
+// does not see them), and the client keeps its idle tunnels open for reuse:
+// both ends are tracked from the moment they exist and destroyed at the end.
+const tunnels = new Set<Socket>();
+function track(s: Socket): void {
+  tunnels.add(s);
+  s.once('close', () => tunnels.delete(s));
+}
 
 function mapTarget(hostport: string): { host: string; port: number } | undefined {
   const m = /^registry\.test:(\d+)$/.exec(hostport);
@@ -60,8 +66,7 @@ before(async () => {
     req.pipe(up);
   });
   proxy.on('connect', (req, socket, head) => {
-    tunnels.add(socket as import('node:net').Socket);
-    socket.on('close', () => tunnels.delete(socket as import('node:net').Socket));
+    track(socket as Socket);
     seen.push({ kind: 'CONNECT', target: req.url ?? '', auth: req.headers['proxy-authorization'] });
     if (requireAuth && req.headers['proxy-authorization'] !== requireAuth) {
       socket.end('HTTP/1.1 407 Proxy Authentication Required\r\n\r\n');
@@ -73,30 +78,28 @@ before(async () => {
       return;
     }
     const up = connect(t.port, t.host, () => {
-      tunnels.add(up);
-      up.on('close', () => tunnels.delete(up));
       socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length) up.write(head);
       up.pipe(socket);
       socket.pipe(up);
     });
+    track(up);
     up.on('error', () => socket.destroy());
     socket.on('error', () => up.destroy());
   });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  proxyPort = (proxy.address() as { port: number }).port;
+  proxyPort = await listenLocal(proxy);
 });
 
 after(async () => {
   for (const s of stores) s.close();
-  if (proxy) {
-    for (const s of tunnels) s.destroy();
-    proxy.closeAllConnections();
-    await new Promise<void>((r) => proxy.close(() => r()));
+  try {
+    // First, while the registries still hold their ends of the tunnels open.
+    if (proxy) await closeServer(proxy, tunnels);
+  } finally {
+    await plain?.stop();
+    await secure?.stop();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
   }
-  await plain?.stop();
-  await secure?.stop();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
 function newStore(): LocalContentStore {

@@ -12,6 +12,7 @@ import { openContentStore, type LocalContentStore } from '../../../src/image/con
 import { pullImage } from '../../../src/image/pull.js';
 import { pushImage } from '../../../src/image/push.js';
 import { buildImage, haveRegistry, sha256, startRegistry, storeImage, type RegistryInstance } from '../../helpers/registry.js';
+import { closeServer, listenLocal } from '../../helpers/servers.js';
 import { readFileSync } from 'node:fs';
 
 const skip = !haveRegistry() ? 'docker-registry is not installed (apt-get install docker-registry)' : false;
@@ -57,18 +58,17 @@ before(async () => {
     }
     req.pipe(up);
   });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  proxyHost = `127.0.0.1:${(proxy.address() as { port: number }).port}`;
+  proxyHost = `127.0.0.1:${await listenLocal(proxy)}`;
 });
 
 after(async () => {
   for (const s of stores) s.close();
-  if (proxy) {
-    proxy.closeAllConnections();
-    await new Promise<void>((r) => proxy.close(() => r()));
+  try {
+    if (proxy) await closeServer(proxy);
+  } finally {
+    await reg?.stop();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
   }
-  await reg?.stop();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
 test('a broken PATCH to docker-registry: the session is dropped by the registry, the blob starts again from a new POST', { skip }, async () => {
