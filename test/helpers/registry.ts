@@ -23,6 +23,9 @@ export function haveRegistry(): boolean {
   return existsSync(REGISTRY_BIN);
 }
 
+/** Why the tests that need docker-registry skip, or false when it is there. */
+export const registryMissing: string | false = haveRegistry() ? false : 'docker-registry is not installed (apt-get install docker-registry)';
+
 export function haveHtpasswd(): boolean {
   try {
     execFileSync('htpasswd', ['-h'], { stdio: 'ignore' });

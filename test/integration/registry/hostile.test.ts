@@ -4,28 +4,20 @@
 
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { openContentStore, type LocalContentStore } from '../../../src/image/content/store.js';
+import type { LocalContentStore } from '../../../src/image/content/store.js';
 import { pullImage } from '../../../src/image/pull.js';
 import { RegistryClient } from '../../../src/image/registry/client.js';
 import { buildImage, oneFileTar, sha256, type BuiltImage } from '../../helpers/registry.js';
 import { closeServer, listenLocal } from '../../helpers/servers.js';
+import { scratchStores } from '../../helpers/stores.js';
 import { addImage, serveRange, startFakeRegistry, type FakeRegistry } from './fake-registry.js';
 
 let fake: FakeRegistry;
-let tmp: string;
 let img: BuiltImage;
-const stores: LocalContentStore[] = [];
+const { newStore } = scratchStores('berth-hostile-');
 const opts = { credentials: async () => undefined, retryBaseMs: 5, retries: 3 };
-
-function newStore(): LocalContentStore {
-  const s = openContentStore(mkdtempSync(join(tmp, 'store-')));
-  stores.push(s);
-  return s;
-}
 
 /** Every committed blob hashes to its name. */
 async function assertStoreVerified(store: LocalContentStore): Promise<void> {
@@ -35,7 +27,6 @@ async function assertStoreVerified(store: LocalContentStore): Promise<void> {
 }
 
 before(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'berth-hostile-'));
   fake = await startFakeRegistry();
   img = buildImage({ extraLayers: [oneFileTar('a.txt', Buffer.alloc(300_000, 'a'))] });
   addImage(fake, 'v1', img);
@@ -44,9 +35,7 @@ beforeEach(() => {
   fake.reset();
 });
 after(async () => {
-  for (const s of stores) s.close();
   await fake?.stop();
-  rmSync(tmp, { recursive: true, force: true });
 });
 
 const big = () => img.layers[0]!;

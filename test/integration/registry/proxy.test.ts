@@ -7,23 +7,21 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { mkdirSync, mkdtempSync, copyFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openContentStore, type LocalContentStore } from '../../../src/image/content/store.js';
 import { pullImage } from '../../../src/image/pull.js';
 import { pushImage } from '../../../src/image/push.js';
-import { buildImage, haveRegistry, startRegistry, storeImage, type RegistryInstance } from '../../helpers/registry.js';
+import { buildImage, registryMissing, startRegistry, storeImage, type RegistryInstance } from '../../helpers/registry.js';
 import { closeServer, listenLocal } from '../../helpers/servers.js';
+import { scratchStores } from '../../helpers/stores.js';
 
-const skip = !haveRegistry() ? 'docker-registry is not installed (apt-get install docker-registry)' : false;
+const skip = registryMissing;
 let plain: RegistryInstance;
 let secure: RegistryInstance;
 let proxy: Server;
 let proxyPort: number;
-let tmp: string;
+const { dir: tmp, newStore } = scratchStores('berth-proxy-');
 const seen: { kind: 'CONNECT' | 'HTTP'; target: string; auth?: string }[] = [];
-const stores: LocalContentStore[] = [];
 let requireAuth: string | undefined;
 // Tunnelled sockets leave the http server's bookkeeping (closeAllConnections
 // does not see them), and the client keeps its idle tunnels open for reuse:
@@ -41,7 +39,6 @@ function mapTarget(hostport: string): { host: string; port: number } | undefined
 
 before(async () => {
   if (skip) return;
-  tmp = mkdtempSync(join(tmpdir(), 'berth-proxy-'));
   plain = await startRegistry();
   secure = await startRegistry({ tls: true });
   proxy = createServer((req, res) => {
@@ -91,22 +88,14 @@ before(async () => {
 });
 
 after(async () => {
-  for (const s of stores) s.close();
   try {
     // First, while the registries still hold their ends of the tunnels open.
     if (proxy) await closeServer(proxy, tunnels);
   } finally {
     await plain?.stop();
     await secure?.stop();
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
   }
 });
-
-function newStore(): LocalContentStore {
-  const s = openContentStore(mkdtempSync(join(tmp, 'store-')));
-  stores.push(s);
-  return s;
-}
 
 test('https through a CONNECT tunnel, verified against the CA in certs.d', { skip }, async () => {
   const name = `registry.test:${secure.port}`;
