@@ -107,10 +107,16 @@ function systemRoots(): readonly string[] {
   return rootCertificates;
 }
 
-/** Forget cached agents (tests that rewrite certs.d between runs). */
+/**
+ * Close every pooled connection, http and https (through a proxy too), and
+ * forget the https agents. Idle pooled sockets do not keep the process alive,
+ * but they stay open until the server closes them: a test that runs its own
+ * registry or proxy calls this when done, as does one that rewrites certs.d.
+ */
 export function resetAgents(): void {
   for (const a of httpsAgents.values()) a.destroy();
   httpsAgents.clear();
+  httpAgent.destroy();
 }
 
 /** Send one request and resolve with the response head; the body is a stream. */

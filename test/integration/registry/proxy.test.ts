@@ -11,6 +11,7 @@ import { mkdirSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pullImage } from '../../../src/image/pull.js';
 import { pushImage } from '../../../src/image/push.js';
+import { resetAgents } from '../../../src/image/registry/transport.js';
 import { buildImage, registryMissing, startRegistry, storeImage, type RegistryInstance } from '../../helpers/registry.js';
 import { closeServer, listenLocal } from '../../helpers/servers.js';
 import { scratchStores } from '../../helpers/stores.js';
@@ -89,7 +90,9 @@ before(async () => {
 
 after(async () => {
   try {
-    // First, while the registries still hold their ends of the tunnels open.
+    // Before the registries stop, so that only this closes the tunnels: the
+    // client's pooled connections (tunnels among them), then the proxy's.
+    resetAgents();
     if (proxy) await closeServer(proxy, tunnels);
   } finally {
     await plain?.stop();
