@@ -2,32 +2,17 @@
 // and terminals (pty created inside, master sent over --console-socket).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { CLI, REPO, isRoot, runc, runOut, uniqueId, suiteBundles } from '../../helpers/runtime.js';
 import type { Spec } from '../../../src/runtime/spec/types.js';
+import { startPeer } from '../../helpers/peer.js';
 
 const skip = !isRoot() ? 'needs root' : false;
 const RECVFD = join(REPO, 'test/helpers/recvfd.py');
 
 /** Start the fd-receiving peer and resolve once it listens. */
-function peer(path: string, mode: string, arg = ''): Promise<{ output: Promise<string> }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('python3', [RECVFD, path, mode, arg], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let ready = false;
-    const output = new Promise<string>((res) => p.on('exit', () => res(out)));
-    p.stdout.setEncoding('utf8');
-    p.stdout.on('data', (d: string) => {
-      out += d;
-      if (!ready && out.startsWith('READY\n')) {
-        ready = true;
-        resolve({ output });
-      }
-    });
-    p.on('error', reject);
-  });
-}
+const peer = (path: string, mode: string, arg = '') => startPeer('python3', [RECVFD, path, mode, arg], 'READY\n');
 
 describe('seccomp', { skip }, () => {
   const bundle = suiteBundles();
