@@ -3,6 +3,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { waitUntil } from './wait.js';
 
 /** A file's content, trimmed (cgroup and /proc files end with a newline). */
 export const readTrimmed = (p: string): string => readFileSync(p, 'utf8').trim();
@@ -10,15 +11,8 @@ export const readTrimmed = (p: string): string => readFileSync(p, 'utf8').trim()
 /** The state letter of /proc/<pid>/stat: R, S, D, T, Z... */
 export const procState = (pid: number): string => readTrimmed(`/proc/${pid}/stat`).replace(/^.*\) /, '')[0]!;
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-export async function waitFor(what: string, f: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!f()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+/** waitUntil with the pace of these tests: every 20 ms, for 5 s unless told. */
+export const waitFor = (what: string, f: () => boolean, ms = 5000): Promise<void> => waitUntil(what, f, ms, 20);
 
 /**
  * Shells that wait for a line on stdin before running their script, so that

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { createManager, createWithResources, detectLayout, type CgroupManager } from '../../../src/runtime/cgroups/index.js';
 import type { LinuxResources } from '../../../src/runtime/spec/types.js';
 import { BerthError } from '../../../src/common/errors.js';
-import { procState, readTrimmed as read, sleep, waitFor, waitingShells } from '../../helpers/procs.js';
+import { procState, readTrimmed as read, waitFor, waitingShells } from '../../helpers/procs.js';
+import { sleep } from '../../helpers/wait.js';
 
 const isRoot = process.getuid?.() === 0;
 let skip: string | false = isRoot ? false : 'needs root to create cgroups';

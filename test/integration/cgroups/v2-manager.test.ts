@@ -11,7 +11,8 @@ import { existsSync, mkdirSync, readdirSync, rmdirSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { createManager, detectLayout, type CgroupLayout, type CgroupManager } from '../../../src/runtime/cgroups/index.js';
 import { cgbpfPath } from '../../../src/runtime/cgroups/devices/loader.js';
-import { procState, readTrimmed as read, sleep, waitFor, waitingShells } from '../../helpers/procs.js';
+import { procState, readTrimmed as read, waitFor, waitingShells } from '../../helpers/procs.js';
+import { sleep } from '../../helpers/wait.js';
 
 const host = (() => {
   try {

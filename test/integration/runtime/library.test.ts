@@ -8,6 +8,7 @@ import { closeSync, openSync, readdirSync, readFileSync, readlinkSync } from 'no
 import { join } from 'node:path';
 import { Runtime } from '../../../src/runtime/container.js';
 import { isRoot, uniqueId, suiteBundles } from '../../helpers/runtime.js';
+import { waitUntil } from '../../helpers/wait.js';
 
 const skip = !isRoot() ? 'needs root (namespaces, cgroups, mounts)' : false;
 
@@ -28,13 +29,7 @@ function initChildren(): number[] {
   return out;
 }
 
-async function until(pred: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const until = (pred: () => boolean, what: string): Promise<void> => waitUntil(what, pred, 5000, 10);
 
 describe('runtime library in-process', { skip }, () => {
   const runtimes: Runtime[] = [];
