@@ -12,7 +12,7 @@ import { RegistryClient } from '../../../src/image/registry/client.js';
 import { buildImage, oneFileTar, sha256, type BuiltImage } from '../../helpers/registry.js';
 import { closeServer, listenLocal } from '../../helpers/servers.js';
 import { scratchStores } from '../../helpers/stores.js';
-import { addImage, serveRange, startFakeRegistry, type FakeRegistry } from './fake-registry.js';
+import { addImage, serveRange, startFakeRegistry, type FakeRegistry, type Hooks } from './fake-registry.js';
 
 let fake: FakeRegistry;
 let img: BuiltImage;
@@ -387,7 +387,8 @@ test('layer downloads run at most `concurrency` at a time', async () => {
   addImage(fake, 'many', many);
   let inFlight = 0;
   let peak = 0;
-  fake.hooks.blob = (req, res, digest) => {
+  // Each layer answered 40 ms late, counting how many are asked for at once.
+  const slowLayers: Hooks['blob'] = (req, res, digest) => {
     if (digest === many.config.digest) return false;
     inFlight++;
     peak = Math.max(peak, inFlight);
@@ -397,20 +398,12 @@ test('layer downloads run at most `concurrency` at a time', async () => {
     }, 40);
     return true;
   };
+  fake.hooks.blob = slowLayers;
   await pullImage(`${fake.host}/x/app:many`, { store: newStore(), registryOptions: opts, concurrency: 2 });
   assert.equal(peak, 2);
   fake.reset();
   peak = 0;
-  fake.hooks.blob = (req, res, digest) => {
-    if (digest === many.config.digest) return false;
-    inFlight++;
-    peak = Math.max(peak, inFlight);
-    setTimeout(() => {
-      inFlight--;
-      serveRange(req, res, fake.blobs.get(digest)!);
-    }, 40);
-    return true;
-  };
+  fake.hooks.blob = slowLayers;
   await pullImage(`${fake.host}/x/app:many`, { store: newStore(), registryOptions: opts });
   assert.equal(peak, 3, 'default concurrency is 3');
 });
