@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import { mkdirSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pullImage } from '../../../src/image/pull.js';
@@ -157,4 +157,29 @@ test('NO_PROXY and loopback hosts bypass the proxy', { skip }, async () => {
     registryOptions: { credentials: async () => undefined, proxy: { httpProxy: `http://127.0.0.1:${proxyPort}`, httpsProxy: `http://127.0.0.1:${proxyPort}` } },
   });
   assert.equal(seen.length, 0, 'loopback is never proxied (Go rule)');
+});
+
+test('a proxy that never answers CONNECT, or a tunnel with no TLS at the far end, fails after the timeout', { skip }, async () => {
+  // Accepts connections and never says a word.
+  const held = new Set<Socket>();
+  const silent = createNetServer((s) => held.add(s));
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const silentPort = (silent.address() as { port: number }).port;
+  const opts = (httpsProxy: string) => ({ credentials: async () => undefined, retries: 0, timeoutMs: 300, proxy: { httpsProxy } });
+  try {
+    await assert.rejects(
+      pullImage('registry.test:5000/proxied/app:1', { store: newStore(), registryOptions: opts(`http://127.0.0.1:${silentPort}`) }),
+      /no tunnel to registry\.test:5000 through proxy 127\.0\.0\.1:\d+ within 300 ms/,
+    );
+    // Our proxy answers CONNECT; the far end never starts the handshake.
+    seen.length = 0;
+    await assert.rejects(
+      pullImage(`registry.test:${silentPort}/proxied/app:1`, { store: newStore(), registryOptions: opts(`http://127.0.0.1:${proxyPort}`) }),
+      new RegExp(`no tunnel to registry\\.test:${silentPort} through proxy 127\\.0\\.0\\.1:${proxyPort} within 300 ms`),
+    );
+    assert.deepEqual(seen.map((s) => s.kind), ['CONNECT']);
+  } finally {
+    for (const s of held) s.destroy();
+    await new Promise<void>((r) => silent.close(() => r()));
+  }
 });
