@@ -199,7 +199,8 @@ export interface RegistryStartOptions {
   clientAuth?: boolean;
 }
 
-const running = new Set<RegistryInstance>();
+// Registries not stopped yet, with their processes.
+const running = new Map<RegistryInstance, ChildProcess>();
 
 export async function startRegistry(opts: RegistryStartOptions = {}): Promise<RegistryInstance> {
   const dir = mkdtempSync(join(tmpdir(), 'berth-registry-'));
@@ -267,7 +268,7 @@ export async function startRegistry(opts: RegistryStartOptions = {}): Promise<Re
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  running.add(inst);
+  running.set(inst, child);
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (child.exitCode !== null) {
@@ -302,8 +303,12 @@ function probe(base: string, pki?: Pki): Promise<boolean> {
 }
 
 process.on('exit', () => {
-  // Last resort: a test that forgot stop() must not leave registries behind.
-  for (const r of running) rmSync(r.dir, { recursive: true, force: true });
+  // Last resort: a test that forgot stop(), or a file ended by the runner's
+  // forced exit before its after hook ran, must not leave registries behind.
+  for (const [r, child] of running) {
+    child.kill('SIGKILL');
+    rmSync(r.dir, { recursive: true, force: true });
+  }
 });
 
 // ---- images built on the spot ----
