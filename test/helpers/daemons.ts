@@ -8,6 +8,7 @@ import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync, accessSync, constants as fsc } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { delimiter, join } from 'node:path';
+import { sleep, waitUntil } from './wait.js';
 
 /** The absolute path of `bin` on $PATH, or undefined. */
 export function which(bin: string): string | undefined {
@@ -21,17 +22,7 @@ export function which(bin: string): string | undefined {
   return undefined;
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-export async function waitUntil(what: string, pred: () => boolean, ms = 20000, every = 50): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(every);
-  }
-}
+export { sleep, waitUntil };
 
 /** Mount points at or under `dir`, deepest first. */
 export function mountsUnder(dir: string): string[] {
@@ -128,6 +119,15 @@ export async function removeCgroup(rel: string): Promise<void> {
   }
 }
 
+/** The last `n` lines of a daemon's log ('' while there is none). */
+function lastLines(file: string, n: number): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-n).join('\n');
+  } catch {
+    return '';
+  }
+}
+
 function spawnLogged(bin: string, args: string[], log: string, env?: NodeJS.ProcessEnv): ChildProcess {
   const fd = openSync(log, 'a');
   try {
@@ -208,13 +208,7 @@ disabled_plugins = [
   const proc = spawnLogged('containerd', ['--config', join(dir, 'config.toml')], logFile);
   const ctr = (args: string[], o: { timeout?: number; input?: string } = {}) =>
     spawnSync('ctr', ['-a', sock, '-n', namespace, ...args], { encoding: 'utf8', timeout: o.timeout ?? 30000, input: o.input });
-  const logTail = (n = 40) => {
-    try {
-      return readFileSync(logFile, 'utf8').split('\n').slice(-n).join('\n');
-    } catch {
-      return '';
-    }
-  };
+  const logTail = (n = 40) => lastLines(logFile, n);
 
   const stop = async () => {
     // Tasks and containers first, so that each shim exits on its own.
@@ -303,13 +297,7 @@ export async function startDockerd(opts: { runtimes: Record<string, string>; sto
   delete env.DOCKER_CONTEXT;
   const docker = (a: string[], o: { timeout?: number; input?: string } = {}) =>
     spawnSync(cli, a, { encoding: 'utf8', timeout: o.timeout ?? 60000, input: o.input, env });
-  const logTail = (n = 40) => {
-    try {
-      return readFileSync(logFile, 'utf8').split('\n').slice(-n).join('\n');
-    } catch {
-      return '';
-    }
-  };
+  const logTail = (n = 40) => lastLines(logFile, n);
 
   const stop = async () => {
     if (proc.exitCode === null && existsSync(sock)) {

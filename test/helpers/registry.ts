@@ -15,12 +15,16 @@ import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeBusyboxRootfs } from './busybox.js';
+import { closeServer, listenLocal } from './servers.js';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
 
 export function haveRegistry(): boolean {
   return existsSync(REGISTRY_BIN);
 }
+
+/** Why the tests that need docker-registry skip, or false when it is there. */
+export const registryMissing: string | false = haveRegistry() ? false : 'docker-registry is not installed (apt-get install docker-registry)';
 
 export function haveHtpasswd(): boolean {
   try {
@@ -162,11 +166,11 @@ export async function startTokenServer(dir: string, users: Record<string, string
       : { access_token: token, expires_in: 300 };
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   });
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  await listenLocal(server, port);
   const url = `http://127.0.0.1:${port}`;
   return {
     url, realm: `${url}/token`, service, issuer, certPath: join(dir, 'token.crt'), requests,
-    stop: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    stop: () => closeServer(server),
   };
 }
 
@@ -195,7 +199,8 @@ export interface RegistryStartOptions {
   clientAuth?: boolean;
 }
 
-const running = new Set<RegistryInstance>();
+// Registries not stopped yet, with their processes.
+const running = new Map<RegistryInstance, ChildProcess>();
 
 export async function startRegistry(opts: RegistryStartOptions = {}): Promise<RegistryInstance> {
   const dir = mkdtempSync(join(tmpdir(), 'berth-registry-'));
@@ -263,7 +268,7 @@ export async function startRegistry(opts: RegistryStartOptions = {}): Promise<Re
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  running.add(inst);
+  running.set(inst, child);
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (child.exitCode !== null) {
@@ -298,8 +303,12 @@ function probe(base: string, pki?: Pki): Promise<boolean> {
 }
 
 process.on('exit', () => {
-  // Last resort: a test that forgot stop() must not leave registries behind.
-  for (const r of running) rmSync(r.dir, { recursive: true, force: true });
+  // Last resort: a test that forgot stop(), or a file ended by the runner's
+  // forced exit before its after hook ran, must not leave registries behind.
+  for (const [r, child] of running) {
+    child.kill('SIGKILL');
+    rmSync(r.dir, { recursive: true, force: true });
+  }
 });
 
 // ---- images built on the spot ----

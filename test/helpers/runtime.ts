@@ -1,6 +1,7 @@
 // Helpers for runtime tests: a bundle with a busybox rootfs and a config
 // derived from the default spec, a private state root, and the CLI.
 
+import { after } from 'node:test';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -60,6 +61,20 @@ export function makeBundle(script = 'true', edit?: (s: Spec) => void): Bundle {
   };
   b.write();
   return b;
+}
+
+/**
+ * makeBundle for the suite it is called in: every bundle it makes is cleaned
+ * up (its containers deleted, its files removed) after that suite.
+ */
+export function suiteBundles(): typeof makeBundle {
+  const made: Bundle[] = [];
+  after(() => made.forEach((b) => b.cleanup()));
+  return (script, edit) => {
+    const b = makeBundle(script, edit);
+    made.push(b);
+    return b;
+  };
 }
 
 /**

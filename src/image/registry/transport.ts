@@ -39,6 +39,7 @@ export interface RawRequest {
   proxy?: URL;
 }
 
+const DEFAULT_TIMEOUT_MS = 60_000;
 const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 16 });
 const httpsAgents = new Map<string, HttpsAgent>();
 
@@ -49,29 +50,44 @@ class TunnelAgent extends HttpsAgent {
   }
 
   // Node's Agent accepts a connection handed over later through the callback.
-  override createConnection(options: TlsConnectionOptions & { host?: string; port?: number }, cb: (err: Error | null, s?: Duplex) => void): undefined {
+  override createConnection(options: TlsConnectionOptions & { host?: string; port?: number; timeout?: number }, cb: (err: Error | null, s?: Duplex) => void): undefined {
     const target = `${options.host}:${options.port ?? 443}`;
     const headers: OutgoingHttpHeaders = { host: target };
     const auth = proxyAuthorization(this.proxy);
     if (auth) headers['proxy-authorization'] = auth;
     const req = httpRequest({ host: this.proxy.hostname, port: Number(this.proxy.port || 80), method: 'CONNECT', path: target, headers });
+    // The request's own timeout starts once it has a socket, that is once
+    // this is done: until then, a proxy that never answers CONNECT or a far
+    // end that never completes the TLS handshake is bounded only here.
+    const ms = options.timeout || DEFAULT_TIMEOUT_MS;
+    let stage: { destroy(e: Error): void } = req;
+    const timer = setTimeout(() => {
+      stage.destroy(Object.assign(new Error(`no tunnel to ${target} through proxy ${this.proxy.host} within ${ms} ms`), { code: 'ETIMEDOUT' }));
+    }, ms);
     req.once('connect', (res, socket) => {
       if (res.statusCode !== 200) {
+        clearTimeout(timer);
         socket.destroy();
         cb(Object.assign(new Error(`proxy ${this.proxy.host} refused CONNECT ${target}: ${res.statusCode} ${res.statusMessage ?? ''}`.trim()), { code: 'EPROXY' }));
         return;
       }
       const tlsSocket = tlsConnect({ ...options, socket, servername: options.servername ?? (isIP(options.host ?? '') ? undefined : options.host) });
+      stage = tlsSocket;
       let done = false;
       tlsSocket.once('secureConnect', () => {
         done = true;
+        clearTimeout(timer);
         cb(null, tlsSocket);
       });
       tlsSocket.once('error', (e) => {
+        clearTimeout(timer);
         if (!done) cb(e);
       });
     });
-    req.once('error', (e) => cb(e));
+    req.once('error', (e) => {
+      clearTimeout(timer);
+      cb(e);
+    });
     req.end();
     return undefined;
   }
@@ -107,10 +123,16 @@ function systemRoots(): readonly string[] {
   return rootCertificates;
 }
 
-/** Forget cached agents (tests that rewrite certs.d between runs). */
+/**
+ * Close every pooled connection, http and https (through a proxy too), and
+ * forget the https agents. Idle pooled sockets do not keep the process alive,
+ * but they stay open until the server closes them: a test that runs its own
+ * registry or proxy calls this when done, as does one that rewrites certs.d.
+ */
 export function resetAgents(): void {
   for (const a of httpsAgents.values()) a.destroy();
   httpsAgents.clear();
+  httpAgent.destroy();
 }
 
 /** Send one request and resolve with the response head; the body is a stream. */
@@ -123,6 +145,7 @@ export function send(req: RawRequest): Promise<IncomingMessage> {
     }
     const headers: OutgoingHttpHeaders = { ...req.headers };
     if (Buffer.isBuffer(req.body)) headers['content-length'] = req.body.length;
+    const timeout = req.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     let cr: ClientRequest;
     if (!isHttps && req.proxy) {
       // Plain HTTP through a proxy: the whole URL as the request target.
@@ -131,7 +154,7 @@ export function send(req: RawRequest): Promise<IncomingMessage> {
       if (auth) headers['proxy-authorization'] = auth;
       cr = httpRequest({
         host: req.proxy.hostname, port: Number(req.proxy.port || 80), path: req.url.href,
-        method: req.method, headers, agent: httpAgent, signal: req.signal,
+        method: req.method, headers, agent: httpAgent, signal: req.signal, timeout,
       });
     } else {
       const opts = {
@@ -139,10 +162,11 @@ export function send(req: RawRequest): Promise<IncomingMessage> {
         headers,
         agent: isHttps ? agentFor(req.tls, req.url.host, req.proxy) : httpAgent,
         signal: req.signal,
+        // Also handed to the agent's createConnection: it bounds connecting.
+        timeout,
       };
       cr = isHttps ? httpsRequest(req.url, opts) : httpRequest(req.url, opts);
     }
-    const timeout = req.timeoutMs ?? 60_000;
     cr.setTimeout(timeout, () => {
       cr.destroy(Object.assign(new Error(`no response from ${req.url.host} for ${timeout} ms`), { code: 'ETIMEDOUT' }));
     });

@@ -4,12 +4,13 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createManager, createWithResources, detectLayout, type CgroupManager } from '../../../src/runtime/cgroups/index.js';
 import type { LinuxResources } from '../../../src/runtime/spec/types.js';
 import { BerthError } from '../../../src/common/errors.js';
+import { procState, readTrimmed as read, waitFor, waitingShells } from '../../helpers/procs.js';
+import { sleep } from '../../helpers/wait.js';
 
 const isRoot = process.getuid?.() === 0;
 let skip: string | false = isRoot ? false : 'needs root to create cgroups';
@@ -24,7 +25,7 @@ const layout = (() => {
 
 const PARENT = `berth-it-${process.pid}-${Date.now().toString(36)}`;
 const MiB = 1024 * 1024;
-const children: ChildProcess[] = [];
+const shells = waitingShells();
 const managers: CgroupManager[] = [];
 let restoreUnifiedRoot = (): void => {};
 
@@ -34,24 +35,7 @@ function manager(name: string): CgroupManager {
   return m;
 }
 
-/** A shell that waits for a line on stdin before doing its work, so it can be placed first. */
-function waitingShell(script: string): ChildProcess {
-  const c = spawn('/bin/sh', ['-c', `read go; ${script}`], { stdio: ['pipe', 'pipe', 'pipe'] });
-  children.push(c);
-  return c;
-}
-
-const read = (p: string): string => readFileSync(p, 'utf8').trim();
-const procState = (pid: number): string => read(`/proc/${pid}/stat`).replace(/^.*\) /, '')[0]!;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what: string, f: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!f()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const waitingShell = shells.start;
 
 /** A real block device of this host ("254:0"), for blkio throttles. */
 function blockDevice(): string | undefined {
@@ -74,7 +58,7 @@ before(() => {
 });
 
 after(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  shells.killAll();
   await sleep(50);
   for (const m of managers) {
     await m.thaw().catch(() => {});

@@ -7,11 +7,12 @@
 
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createManager, detectLayout, type CgroupLayout, type CgroupManager } from '../../../src/runtime/cgroups/index.js';
 import { cgbpfPath } from '../../../src/runtime/cgroups/devices/loader.js';
+import { procState, readTrimmed as read, waitFor, waitingShells } from '../../helpers/procs.js';
+import { sleep } from '../../helpers/wait.js';
 
 const host = (() => {
   try {
@@ -27,7 +28,7 @@ const skip =
   : false;
 
 const base = host?.unified ? join(host.unified.mountpoint, `berth-it-v2-${process.pid}-${Date.now().toString(36)}`) : '';
-const children: ChildProcess[] = [];
+const shells = waitingShells();
 let m: CgroupManager | undefined;
 
 /** A "v2 host" whose hierarchy root is our private directory. */
@@ -35,27 +36,12 @@ function privateLayout(): CgroupLayout {
   return { mode: 'v2', v1: {}, unified: { mountpoint: base, root: '/' }, own: { v1: {}, unified: '/' }, enabled: [] };
 }
 
-const read = (p: string): string => readFileSync(p, 'utf8').trim();
-const procState = (pid: number): string => read(`/proc/${pid}/stat`).replace(/^.*\) /, '')[0]!;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(what: string, f: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!f()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-function shell(script: string): ChildProcess {
-  const c = spawn('/bin/sh', ['-c', `read go; ${script}`], { stdio: ['pipe', 'pipe', 'pipe'] });
-  children.push(c);
-  return c;
-}
+const shell = shells.start;
 
 let restoreRoot = (): void => {};
 
 after(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  shells.killAll();
   await sleep(50);
   await m?.thaw().catch(() => {});
   await m?.destroy().catch(() => {});

@@ -4,54 +4,28 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startRegistry, haveRegistry, haveHtpasswd, type RegistryInstance } from '../../helpers/registry.js';
-import { tempDir, busyboxTar, toolsMissing, run } from './fixtures.js';
+import { startRegistry, haveHtpasswd, registryMissing, type RegistryInstance } from '../../helpers/registry.js';
+import { tempDir, busyboxTar, privateCtr, toolsMissing, run } from './fixtures.js';
 
-const REPO = join(import.meta.dirname, '../../..');
-const BUNDLE_DIR = join(REPO, 'tmp', `ctr-pp-test-${process.pid}`);
-const BIN = join(BUNDLE_DIR, 'berth-ctr.mjs');
-const skip = toolsMissing || (!haveRegistry() ? 'needs docker-registry (scripts/setup.sh installs it)' : false);
+const skip = toolsMissing || registryMissing;
+const { bin: BIN, ctr, ok } = privateCtr('ctr-pp-test', skip);
 
 let reg: RegistryInstance | undefined;
 const t = tempDir('berth-ctr-reg-');
 
 before(async () => {
   if (skip) return;
-  const { build } = await import('esbuild');
-  await build({
-    entryPoints: [join(REPO, 'src/cli/ctr/main.ts')],
-    outfile: BIN,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    external: ['better-sqlite3'],
-    banner: { js: "import { createRequire as __berthCreateRequire } from 'node:module'; const require = __berthCreateRequire(import.meta.url);" },
-    logLevel: 'warning',
-  });
   reg = await startRegistry();
 });
 
 after(async () => {
   await reg?.stop();
-  rmSync(BUNDLE_DIR, { recursive: true, force: true });
   t.cleanup();
 });
-
-function ctr(root: string, args: string[], input?: string): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, [BIN, '--root', root, ...args], { input, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-}
-
-function ok(root: string, args: string[], input?: string): string {
-  const r = ctr(root, args, input);
-  assert.equal(r.code, 0, `berth-ctr ${args.join(' ')}: ${r.err}${r.out}`);
-  return r.out;
-}
 
 function blobsVerify(root: string): void {
   for (const alg of ['sha256', 'sha512']) {

@@ -1,44 +1,11 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { tempDir, busyboxTar, run, toolsMissing } from './fixtures.js';
+import { tempDir, busyboxTar, privateCtr, run, toolsMissing } from './fixtures.js';
 
-const REPO = join(import.meta.dirname, '../../..');
-// A private bundle under <repo>/tmp (git-ignored; node_modules resolves from there),
-// so a concurrent `scripts/build.mjs` elsewhere cannot swap it mid-test.
-const BUNDLE_DIR = join(REPO, 'tmp', `ctr-test-${process.pid}`);
-const BIN = join(BUNDLE_DIR, 'berth-ctr.mjs');
-
-// The tests drive the bundle, built the way scripts/build.mjs builds it, as users run it.
-before(async () => {
-  const { build } = await import('esbuild');
-  await build({
-    entryPoints: [join(REPO, 'src/cli/ctr/main.ts')],
-    outfile: BIN,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    external: ['better-sqlite3'],
-    banner: { js: "import { createRequire as __berthCreateRequire } from 'node:module'; const require = __berthCreateRequire(import.meta.url);" },
-    logLevel: 'warning',
-  });
-});
-after(() => rmSync(BUNDLE_DIR, { recursive: true, force: true }));
-
-function ctr(root: string, args: string[], input?: string): { code: number; out: string; err: string; raw: Buffer } {
-  const r = spawnSync(process.execPath, [BIN, '--root', root, ...args], { input, maxBuffer: 64 * 1024 * 1024 });
-  return { code: r.status ?? -1, out: r.stdout.toString('utf8'), err: r.stderr.toString('utf8'), raw: r.stdout };
-}
-
-function ok(root: string, args: string[]): string {
-  const r = ctr(root, args);
-  assert.equal(r.code, 0, `berth-ctr ${args.join(' ')}: ${r.err}${r.out}`);
-  return r.out;
-}
+const { ctr, ok } = privateCtr('ctr-test');
 
 test('berth-ctr: import, ls, tag, inspect, export, content, unpack, snapshots, gc', { skip: toolsMissing }, async () => {
   const t = tempDir('berth-ctr-');

@@ -1,7 +1,10 @@
 // Shared pieces of the image integration tests: a temporary store with its
-// services, root filesystem tarballs made on the spot from busybox, and the
-// external tools the round trips are cross-checked with.
+// services, root filesystem tarballs made on the spot from busybox, the
+// external tools the round trips are cross-checked with, and a private build
+// of berth-ctr.
 
+import { after, before } from 'node:test';
+import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -70,3 +73,50 @@ export const toolsMissing = (() => {
   if (!haveBusybox()) missing.push('/bin/busybox (busybox-static)');
   return missing.length ? `needs ${missing.join(', ')} (scripts/setup.sh installs them)` : false;
 })();
+
+export interface CtrCli {
+  /** The bundle, for tests that spawn it themselves. */
+  bin: string;
+  /** Run `berth-ctr --root ROOT ARGS...` (stdin from `input`). */
+  ctr(root: string, args: string[], input?: string): { code: number; out: string; err: string; raw: Buffer };
+  /** The same, asserting exit 0; its stdout. */
+  ok(root: string, args: string[], input?: string): string;
+}
+
+/**
+ * berth-ctr bundled for one test file under <repo>/tmp (git-ignored;
+ * node_modules resolves from there), so a concurrent `scripts/build.mjs`
+ * elsewhere cannot swap it mid-test. Call at the top of the file: it is built
+ * in a `before` hook (not when `skip` says why not) and removed in an `after`.
+ */
+export function privateCtr(name: string, skip: string | false = false): CtrCli {
+  const repo = join(import.meta.dirname, '../../..');
+  const dir = join(repo, 'tmp', `${name}-${process.pid}`);
+  const bin = join(dir, 'berth-ctr.mjs');
+  before(async () => {
+    if (skip) return;
+    const { build } = await import('esbuild');
+    await build({
+      entryPoints: [join(repo, 'src/cli/ctr/main.ts')],
+      outfile: bin,
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'esm',
+      external: ['better-sqlite3'],
+      banner: { js: "import { createRequire as __berthCreateRequire } from 'node:module'; const require = __berthCreateRequire(import.meta.url);" },
+      logLevel: 'warning',
+    });
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const ctr: CtrCli['ctr'] = (root, args, input) => {
+    const r = spawnSync(process.execPath, [bin, '--root', root, ...args], { input, maxBuffer: 64 * 1024 * 1024 });
+    return { code: r.status ?? -1, out: r.stdout.toString('utf8'), err: r.stderr.toString('utf8'), raw: r.stdout };
+  };
+  const ok: CtrCli['ok'] = (root, args, input) => {
+    const r = ctr(root, args, input);
+    assert.equal(r.code, 0, `berth-ctr ${args.join(' ')}: ${r.err}${r.out}`);
+    return r.out;
+  };
+  return { bin, ctr, ok };
+}

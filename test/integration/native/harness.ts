@@ -5,8 +5,8 @@
 
 import { after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type StdioOptions } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type StdioOptions } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ import type { Socket } from 'node:net';
 import { encodeOp, encodePhase } from '../../../src/runtime/plan/encode.js';
 import { Op, type PlanOp, type Report } from '../../../src/runtime/plan/ops.js';
 import { makeBundleDir } from '../../helpers/busybox.js';
+import { startPeer } from '../../helpers/peer.js';
 
 const repo = process.env.BERTH_ROOT_DIR ?? resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const INIT = join(repo, 'native/build/berth-init');
@@ -254,6 +255,16 @@ export function tempDir(prefix = 'berth-init-host-'): string {
   return d;
 }
 
+/** An exec fifo (mode 0600) in a new temp dir, both owned by `uid` (and a group of the same number). */
+export function execFifo(uid: number): string {
+  const dir = tempDir();
+  chownSync(dir, uid, uid);
+  const fifo = join(dir, 'exec.fifo');
+  execFileSync('mkfifo', ['-m', '0600', fifo]);
+  chownSync(fifo, uid, uid);
+  return fifo;
+}
+
 /** Every mount of these tests happens in a container's own mount namespace. */
 export function assertNoHostMounts(): void {
   const leaked = readFileSync('/proc/self/mountinfo', 'utf8')
@@ -269,27 +280,12 @@ export const noPython =
 
 /** A descriptor receiver on a unix socket (fdrecv.py), listening when this resolves. */
 export async function fdReceiver(path: string, mode: 'console' | 'seccomp'): Promise<{ result: Promise<Record<string, string>> }> {
-  const py = spawn('python3', [join(dirname(fileURLToPath(import.meta.url)), 'fdrecv.py'), path, mode], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  py.stdout.setEncoding('utf8');
-  await new Promise<void>((res, rej) => {
-    py.stdout.on('data', (d: string) => {
-      out += d;
-      if (out.includes('listening\n')) res();
-    });
-    py.on('exit', () => rej(new Error(`fdrecv.py exited early: ${out}`)));
-  });
-  const timer = setTimeout(() => py.kill('SIGKILL'), 15000);
+  const py = await startPeer('python3', [join(dirname(fileURLToPath(import.meta.url)), 'fdrecv.py'), path, mode], 'listening\n', { killAfterMs: 15000 });
   // Wrapped: an async function's returned promise would be awaited with it.
   return {
-    result: new Promise((res) =>
-      py.on('close', () => {
-        clearTimeout(timer);
-        const last = out.trim().split('\n').at(-1) ?? '{}';
-        res(last === 'listening' ? { error: 'nothing received' } : (JSON.parse(last) as Record<string, string>));
-      }),
-    ),
+    result: py.output.then((out) => {
+      const last = out.trim().split('\n').at(-1) ?? '{}';
+      return last === 'listening' ? { error: 'nothing received' } : (JSON.parse(last) as Record<string, string>);
+    }),
   };
 }

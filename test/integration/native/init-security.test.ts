@@ -5,9 +5,7 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import {
-  chownSync,
   closeSync,
   constants,
   existsSync,
@@ -35,6 +33,7 @@ import {
   S_IFCHR,
   assertNoHostMounts,
   bundle,
+  execFifo,
   execOp,
   facts,
   op,
@@ -152,11 +151,7 @@ describe('berth-init: security by construction', { skip }, () => {
   test('runs from a sealed memfd, non-dumpable, and waits for start on the exec fifo', async () => {
     // Run unprivileged, so that the kernel's view of "dumpable" shows in the
     // ownership of /proc/<pid> (a non-dumpable process's files belong to root).
-    const dir = tempDir();
-    chownSync(dir, 1000, 1000);
-    const fifo = join(dir, 'exec.fifo');
-    execFileSync('mkfifo', ['-m', '0600', fifo]);
-    chownSync(fifo, 1000, 1000);
+    const fifo = execFifo(1000);
     const s = startInit({
       parent: [waitMode, op(Op.OPEN_EXEC_FIFO, 'open exec fifo', fifo), op(Op.CLONE, 'clone', 0)],
       child: [op(Op.WAIT_START, 'wait for start'), execOp(['/bin/busybox', 'echo', 'started'])],
@@ -217,11 +212,7 @@ describe('berth-init: security by construction', { skip }, () => {
   });
 
   test('unprivileged, with a user namespace: ids mapped by the first process, non-dumpable once released', async () => {
-    const dir = tempDir();
-    chownSync(dir, 1000, 1000);
-    const fifo = join(dir, 'exec.fifo');
-    execFileSync('mkfifo', ['-m', '0600', fifo]);
-    chownSync(fifo, 1000, 1000);
+    const fifo = execFifo(1000);
     const s = startInit({
       parent: [
         waitMode,

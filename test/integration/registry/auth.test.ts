@@ -4,34 +4,19 @@
 
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { openContentStore, type LocalContentStore } from '../../../src/image/content/store.js';
 import { pullImage } from '../../../src/image/pull.js';
 import { pushImage } from '../../../src/image/push.js';
 import { login, logout } from '../../../src/image/registry/login.js';
 import { RegistryClient } from '../../../src/image/registry/client.js';
-import { buildImage, haveHtpasswd, haveRegistry, startRegistry, storeImage, type RegistryInstance } from '../../helpers/registry.js';
+import { buildImage, haveHtpasswd, registryMissing, startRegistry, storeImage, type RegistryInstance } from '../../helpers/registry.js';
+import { scratchStores } from '../../helpers/stores.js';
 
-const skipReg = !haveRegistry() ? 'docker-registry is not installed (apt-get install docker-registry)' : false;
+const skipReg = registryMissing;
 const skipHt = skipReg || (!haveHtpasswd() && 'htpasswd is not installed (apt-get install apache2-utils)');
 
-let tmp: string;
-const stores: LocalContentStore[] = [];
-function newStore(): LocalContentStore {
-  const s = openContentStore(mkdtempSync(join(tmp, 'store-')));
-  stores.push(s);
-  return s;
-}
-
-before(() => {
-  tmp = mkdtempSync(join(tmpdir(), 'berth-auth-'));
-});
-after(() => {
-  for (const s of stores) s.close();
-  rmSync(tmp, { recursive: true, force: true });
-});
+const { dir: tmp, newStore } = scratchStores('berth-auth-');
 
 describe('htpasswd Basic auth', { skip: skipHt }, () => {
   let reg: RegistryInstance;

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { BuiltImage } from '../../helpers/registry.js';
+import { closeServer, listenLocal } from '../../helpers/servers.js';
 
 export interface Hooks {
   /** Return true when the hook answered the request itself. */
@@ -43,7 +44,7 @@ export async function startFakeRegistry(): Promise<FakeRegistry> {
       fake.blobCount.clear();
       fake.cutPatchAfter = undefined;
     },
-    stop: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    stop: () => closeServer(server),
   };
   const server: Server = createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://x');
@@ -100,10 +101,7 @@ export async function startFakeRegistry(): Promise<FakeRegistry> {
     }
     res.writeHead(404).end();
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const a = server.address();
-  const port = typeof a === 'object' && a ? a.port : 0;
-  fake.host = `127.0.0.1:${port}`;
+  fake.host = `127.0.0.1:${await listenLocal(server)}`;
   fake.url = `http://${fake.host}`;
   return fake;
 }

@@ -4,27 +4,20 @@
 
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { openContentStore, type LocalContentStore } from '../../../src/image/content/store.js';
+import type { LocalContentStore } from '../../../src/image/content/store.js';
 import { pullImage } from '../../../src/image/pull.js';
 import { RegistryClient } from '../../../src/image/registry/client.js';
 import { buildImage, oneFileTar, sha256, type BuiltImage } from '../../helpers/registry.js';
-import { addImage, serveRange, startFakeRegistry, type FakeRegistry } from './fake-registry.js';
+import { closeServer, listenLocal } from '../../helpers/servers.js';
+import { scratchStores } from '../../helpers/stores.js';
+import { addImage, serveRange, startFakeRegistry, type FakeRegistry, type Hooks } from './fake-registry.js';
 
 let fake: FakeRegistry;
-let tmp: string;
 let img: BuiltImage;
-const stores: LocalContentStore[] = [];
+const { newStore } = scratchStores('berth-hostile-');
 const opts = { credentials: async () => undefined, retryBaseMs: 5, retries: 3 };
-
-function newStore(): LocalContentStore {
-  const s = openContentStore(mkdtempSync(join(tmp, 'store-')));
-  stores.push(s);
-  return s;
-}
 
 /** Every committed blob hashes to its name. */
 async function assertStoreVerified(store: LocalContentStore): Promise<void> {
@@ -34,7 +27,6 @@ async function assertStoreVerified(store: LocalContentStore): Promise<void> {
 }
 
 before(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'berth-hostile-'));
   fake = await startFakeRegistry();
   img = buildImage({ extraLayers: [oneFileTar('a.txt', Buffer.alloc(300_000, 'a'))] });
   addImage(fake, 'v1', img);
@@ -43,9 +35,7 @@ beforeEach(() => {
   fake.reset();
 });
 after(async () => {
-  for (const s of stores) s.close();
   await fake?.stop();
-  rmSync(tmp, { recursive: true, force: true });
 });
 
 const big = () => img.layers[0]!;
@@ -312,8 +302,7 @@ test('redirects to blob storage on another host do not carry the Authorization h
     seen.push(req.headers.authorization);
     serveRange(req, res, big().bytes);
   });
-  await new Promise<void>((r) => storage.listen(0, '127.0.0.1', r));
-  const port = (storage.address() as { port: number }).port;
+  const port = await listenLocal(storage);
   try {
     const want = 'Basic ' + Buffer.from('carol:pw').toString('base64');
     const sentAuth: (string | undefined)[] = [];
@@ -340,8 +329,7 @@ test('redirects to blob storage on another host do not carry the Authorization h
     assert.deepEqual(seen, [undefined]);
     await assertStoreVerified(store);
   } finally {
-    storage.closeAllConnections();
-    await new Promise<void>((r) => storage.close(() => r()));
+    await closeServer(storage);
   }
 });
 
@@ -357,8 +345,7 @@ test('foreign layers are fetched from their URLs (no credentials), the registry 
     }
     serveRange(req, res, foreign.bytes);
   });
-  await new Promise<void>((r) => cdn.listen(0, '127.0.0.1', r));
-  const port = (cdn.address() as { port: number }).port;
+  const port = await listenLocal(cdn);
   try {
     const man = JSON.parse(base.manifestBytes.toString()) as { layers: { mediaType: string; urls?: string[] }[] };
     man.layers[1]!.mediaType = 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip';
@@ -375,8 +362,7 @@ test('foreign layers are fetched from their URLs (no credentials), the registry 
     assert.equal(fake.log.filter((l) => l.path.endsWith(foreign.digest)).length, 0);
     await assertStoreVerified(store);
   } finally {
-    cdn.closeAllConnections();
-    await new Promise<void>((r) => cdn.close(() => r()));
+    await closeServer(cdn);
   }
 });
 
@@ -401,7 +387,8 @@ test('layer downloads run at most `concurrency` at a time', async () => {
   addImage(fake, 'many', many);
   let inFlight = 0;
   let peak = 0;
-  fake.hooks.blob = (req, res, digest) => {
+  // Each layer answered 40 ms late, counting how many are asked for at once.
+  const slowLayers: Hooks['blob'] = (req, res, digest) => {
     if (digest === many.config.digest) return false;
     inFlight++;
     peak = Math.max(peak, inFlight);
@@ -411,20 +398,12 @@ test('layer downloads run at most `concurrency` at a time', async () => {
     }, 40);
     return true;
   };
+  fake.hooks.blob = slowLayers;
   await pullImage(`${fake.host}/x/app:many`, { store: newStore(), registryOptions: opts, concurrency: 2 });
   assert.equal(peak, 2);
   fake.reset();
   peak = 0;
-  fake.hooks.blob = (req, res, digest) => {
-    if (digest === many.config.digest) return false;
-    inFlight++;
-    peak = Math.max(peak, inFlight);
-    setTimeout(() => {
-      inFlight--;
-      serveRange(req, res, fake.blobs.get(digest)!);
-    }, 40);
-    return true;
-  };
+  fake.hooks.blob = slowLayers;
   await pullImage(`${fake.host}/x/app:many`, { store: newStore(), registryOptions: opts });
   assert.equal(peak, 3, 'default concurrency is 3');
 });

@@ -6,27 +6,32 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
-import { connect } from 'node:net';
-import { mkdirSync, mkdtempSync, copyFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { connect, createServer as createNetServer, type Socket } from 'node:net';
+import { mkdirSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openContentStore, type LocalContentStore } from '../../../src/image/content/store.js';
 import { pullImage } from '../../../src/image/pull.js';
 import { pushImage } from '../../../src/image/push.js';
-import { buildImage, haveRegistry, startRegistry, storeImage, type RegistryInstance } from '../../helpers/registry.js';
+import { resetAgents } from '../../../src/image/registry/transport.js';
+import { buildImage, registryMissing, startRegistry, storeImage, type RegistryInstance } from '../../helpers/registry.js';
+import { closeServer, listenLocal } from '../../helpers/servers.js';
+import { scratchStores } from '../../helpers/stores.js';
 
-const skip = !haveRegistry() ? 'docker-registry is not installed (apt-get install docker-registry)' : false;
+const skip = registryMissing;
 let plain: RegistryInstance;
 let secure: RegistryInstance;
 let proxy: Server;
 let proxyPort: number;
-let tmp: string;
+const { dir: tmp, newStore } = scratchStores('berth-proxy-');
 const seen: { kind: 'CONNECT' | 'HTTP'; target: string; auth?: string }[] = [];
-const stores: LocalContentStore[] = [];
 let requireAuth: string | undefined;
-// Tunnelled sockets leave the http server's bookkeeping: closeAllConnections
-// does not see them, so they are tracked here and destroyed at the end.
-const tunnels = new Set<import('node:net').Socket>();
+// Tunnelled sockets leave the http server's bookkeeping (closeAllConnections
+// does not see them), and the client keeps its idle tunnels open for reuse:
+// both ends are tracked from the moment they exist and destroyed at the end.
+const tunnels = new Set<Socket>();
+function track(s: Socket): void {
+  tunnels.add(s);
+  s.once('close', () => tunnels.delete(s));
+}
 
 function mapTarget(hostport: string): { host: string; port: number } | undefined {
   const m = /^registry\.test:(\d+)$/.exec(hostport);
@@ -35,7 +40,6 @@ function mapTarget(hostport: string): { host: string; port: number } | undefined
 
 before(async () => {
   if (skip) return;
-  tmp = mkdtempSync(join(tmpdir(), 'berth-proxy-'));
   plain = await startRegistry();
   secure = await startRegistry({ tls: true });
   proxy = createServer((req, res) => {
@@ -60,8 +64,7 @@ before(async () => {
     req.pipe(up);
   });
   proxy.on('connect', (req, socket, head) => {
-    tunnels.add(socket as import('node:net').Socket);
-    socket.on('close', () => tunnels.delete(socket as import('node:net').Socket));
+    track(socket as Socket);
     seen.push({ kind: 'CONNECT', target: req.url ?? '', auth: req.headers['proxy-authorization'] });
     if (requireAuth && req.headers['proxy-authorization'] !== requireAuth) {
       socket.end('HTTP/1.1 407 Proxy Authentication Required\r\n\r\n');
@@ -73,37 +76,29 @@ before(async () => {
       return;
     }
     const up = connect(t.port, t.host, () => {
-      tunnels.add(up);
-      up.on('close', () => tunnels.delete(up));
       socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length) up.write(head);
       up.pipe(socket);
       socket.pipe(up);
     });
+    track(up);
     up.on('error', () => socket.destroy());
     socket.on('error', () => up.destroy());
   });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  proxyPort = (proxy.address() as { port: number }).port;
+  proxyPort = await listenLocal(proxy);
 });
 
 after(async () => {
-  for (const s of stores) s.close();
-  if (proxy) {
-    for (const s of tunnels) s.destroy();
-    proxy.closeAllConnections();
-    await new Promise<void>((r) => proxy.close(() => r()));
+  try {
+    // Before the registries stop, so that only this closes the tunnels: the
+    // client's pooled connections (tunnels among them), then the proxy's.
+    resetAgents();
+    if (proxy) await closeServer(proxy, tunnels);
+  } finally {
+    await plain?.stop();
+    await secure?.stop();
   }
-  await plain?.stop();
-  await secure?.stop();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
-
-function newStore(): LocalContentStore {
-  const s = openContentStore(mkdtempSync(join(tmp, 'store-')));
-  stores.push(s);
-  return s;
-}
 
 test('https through a CONNECT tunnel, verified against the CA in certs.d', { skip }, async () => {
   const name = `registry.test:${secure.port}`;
@@ -162,4 +157,29 @@ test('NO_PROXY and loopback hosts bypass the proxy', { skip }, async () => {
     registryOptions: { credentials: async () => undefined, proxy: { httpProxy: `http://127.0.0.1:${proxyPort}`, httpsProxy: `http://127.0.0.1:${proxyPort}` } },
   });
   assert.equal(seen.length, 0, 'loopback is never proxied (Go rule)');
+});
+
+test('a proxy that never answers CONNECT, or a tunnel with no TLS at the far end, fails after the timeout', { skip }, async () => {
+  // Accepts connections and never says a word.
+  const held = new Set<Socket>();
+  const silent = createNetServer((s) => held.add(s));
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const silentPort = (silent.address() as { port: number }).port;
+  const opts = (httpsProxy: string) => ({ credentials: async () => undefined, retries: 0, timeoutMs: 300, proxy: { httpsProxy } });
+  try {
+    await assert.rejects(
+      pullImage('registry.test:5000/proxied/app:1', { store: newStore(), registryOptions: opts(`http://127.0.0.1:${silentPort}`) }),
+      /no tunnel to registry\.test:5000 through proxy 127\.0\.0\.1:\d+ within 300 ms/,
+    );
+    // Our proxy answers CONNECT; the far end never starts the handshake.
+    seen.length = 0;
+    await assert.rejects(
+      pullImage(`registry.test:${silentPort}/proxied/app:1`, { store: newStore(), registryOptions: opts(`http://127.0.0.1:${proxyPort}`) }),
+      new RegExp(`no tunnel to registry\\.test:${silentPort} through proxy 127\\.0\\.0\\.1:${proxyPort} within 300 ms`),
+    );
+    assert.deepEqual(seen.map((s) => s.kind), ['CONNECT']);
+  } finally {
+    for (const s of held) s.destroy();
+    await new Promise<void>((r) => silent.close(() => r()));
+  }
 });

@@ -3,41 +3,29 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openContentStore, type LocalContentStore } from '../../../src/image/content/store.js';
+import { readFileSync } from 'node:fs';
 import { pullImage, type PullProgress } from '../../../src/image/pull.js';
 import { pushImage, type PushProgress } from '../../../src/image/push.js';
 import { RegistryClient } from '../../../src/image/registry/client.js';
 import {
-  buildImage, buildIndex, haveRegistry, haveSkopeo, hostArch, oneFileTar, sha256, skopeo, startRegistry, storeImage, type RegistryInstance,
+  buildImage, buildIndex, haveSkopeo, hostArch, oneFileTar, sha256, skopeo, registryMissing, startRegistry, storeImage, type RegistryInstance,
 } from '../../helpers/registry.js';
+import { scratchStores } from '../../helpers/stores.js';
 
-const skip = !haveRegistry() ? 'docker-registry is not installed (apt-get install docker-registry)' : false;
+const skip = registryMissing;
 
 let reg: RegistryInstance;
-let tmp: string;
-const stores: LocalContentStore[] = [];
-
-function newStore(): LocalContentStore {
-  const s = openContentStore(mkdtempSync(join(tmp, 'store-')));
-  stores.push(s);
-  return s;
-}
+const { newStore } = scratchStores('berth-rt-');
 
 const noCreds = { credentials: async () => undefined, retryBaseMs: 10 };
 
 before(async () => {
   if (skip) return;
-  tmp = mkdtempSync(join(tmpdir(), 'berth-rt-'));
   reg = await startRegistry();
 });
 
 after(async () => {
-  for (const s of stores) s.close();
   await reg?.stop();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
 test('push a busybox image, pull it back, identical bytes and Docker-style progress', { skip }, async () => {

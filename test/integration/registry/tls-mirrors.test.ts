@@ -5,31 +5,17 @@
 
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, mkdirSync, copyFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openContentStore, type LocalContentStore } from '../../../src/image/content/store.js';
 import { pullImage } from '../../../src/image/pull.js';
 import { pushImage } from '../../../src/image/push.js';
-import { buildImage, freePort, haveRegistry, startRegistry, storeImage, type RegistryInstance } from '../../helpers/registry.js';
+import { buildImage, freePort, registryMissing, startRegistry, storeImage, type RegistryInstance } from '../../helpers/registry.js';
+import { scratchStores } from '../../helpers/stores.js';
 
-const skip = !haveRegistry() ? 'docker-registry is not installed (apt-get install docker-registry)' : false;
+const skip = registryMissing;
 const noCreds = async () => undefined;
 
-let tmp: string;
-const stores: LocalContentStore[] = [];
-function newStore(): LocalContentStore {
-  const s = openContentStore(mkdtempSync(join(tmp, 'store-')));
-  stores.push(s);
-  return s;
-}
-before(() => {
-  tmp = mkdtempSync(join(tmpdir(), 'berth-tls-'));
-});
-after(() => {
-  for (const s of stores) s.close();
-  rmSync(tmp, { recursive: true, force: true });
-});
+const { dir: tmp, newStore } = scratchStores('berth-tls-');
 
 describe('TLS with a CA from certs.d', { skip }, () => {
   let reg: RegistryInstance;

@@ -5,27 +5,23 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openContentStore, type LocalContentStore } from '../../../src/image/content/store.js';
+import { readFileSync } from 'node:fs';
 import { pullImage } from '../../../src/image/pull.js';
 import { pushImage } from '../../../src/image/push.js';
-import { buildImage, haveRegistry, sha256, startRegistry, storeImage, type RegistryInstance } from '../../helpers/registry.js';
-import { readFileSync } from 'node:fs';
+import { buildImage, registryMissing, sha256, startRegistry, storeImage, type RegistryInstance } from '../../helpers/registry.js';
+import { closeServer, listenLocal } from '../../helpers/servers.js';
+import { scratchStores } from '../../helpers/stores.js';
 
-const skip = !haveRegistry() ? 'docker-registry is not installed (apt-get install docker-registry)' : false;
+const skip = registryMissing;
 let reg: RegistryInstance;
 let proxy: Server;
 let proxyHost: string;
-let tmp: string;
-const stores: LocalContentStore[] = [];
+const { newStore } = scratchStores('berth-upres-');
 const log: { method: string; path: string; range?: string; status?: number }[] = [];
 let cutNextPatch = false;
 
 before(async () => {
   if (skip) return;
-  tmp = mkdtempSync(join(tmpdir(), 'berth-upres-'));
   reg = await startRegistry();
   proxy = createServer((req, res) => {
     const entry: (typeof log)[number] = { method: req.method ?? '', path: req.url ?? '', range: req.headers['content-range'] as string | undefined };
@@ -57,24 +53,20 @@ before(async () => {
     }
     req.pipe(up);
   });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  proxyHost = `127.0.0.1:${(proxy.address() as { port: number }).port}`;
+  proxyHost = `127.0.0.1:${await listenLocal(proxy)}`;
 });
 
 after(async () => {
-  for (const s of stores) s.close();
-  if (proxy) {
-    proxy.closeAllConnections();
-    await new Promise<void>((r) => proxy.close(() => r()));
+  try {
+    if (proxy) await closeServer(proxy);
+  } finally {
+    await reg?.stop();
   }
-  await reg?.stop();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
 test('a broken PATCH to docker-registry: the session is dropped by the registry, the blob starts again from a new POST', { skip }, async () => {
   const img = buildImage({ label: 'chunks' });
-  const src = openContentStore(mkdtempSync(join(tmp, 's-')));
-  stores.push(src);
+  const src = newStore();
   await storeImage(src, img);
   cutNextPatch = true;
   const opts = { credentials: async () => undefined, retryBaseMs: 10 };
@@ -87,8 +79,7 @@ test('a broken PATCH to docker-registry: the session is dropped by the registry,
   // distribution refuses a session whose last PATCH broke: a second POST follows.
   assert.ok(log.filter((l) => l.method === 'POST').length >= 2);
   // Pull it back (directly from the registry) and check every byte.
-  const dst = openContentStore(mkdtempSync(join(tmp, 'd-')));
-  stores.push(dst);
+  const dst = newStore();
   const pulled = await pullImage(`${reg.host}/chunked/app:1`, { store: dst, registryOptions: opts });
   for (const l of pulled.layers) assert.equal(sha256(readFileSync(dst.blobPath(l.digest))), l.digest);
 });
@@ -98,8 +89,7 @@ test('a broken PATCH to a registry that keeps the session: continued from the re
   const fake = await startFakeRegistry();
   try {
     const img = buildImage({ label: 'lenient' });
-    const src = openContentStore(mkdtempSync(join(tmpdir(), 'berth-upres2-')));
-    stores.push(src);
+    const src = newStore();
     await storeImage(src, img);
     const big = img.layers[0]!;
     fake.hooks.blob = (req, res, digest) => {

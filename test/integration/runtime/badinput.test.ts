@@ -1,10 +1,10 @@
 // Bad input: a clear error naming the field or the state, a non-zero exit,
 // and nothing left behind (no state, no cgroup, no mount).
-import { describe, it, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isRoot, makeBundle, runc, uniqueId, type Bundle } from '../../helpers/runtime.js';
+import { isRoot, runc, uniqueId, suiteBundles, type Bundle } from '../../helpers/runtime.js';
 
 const skip = !isRoot() ? 'needs root' : false;
 
@@ -19,13 +19,8 @@ function leftovers(b: Bundle, id: string): string[] {
 }
 
 describe('bad input', { skip }, () => {
-  const bundles: Bundle[] = [];
-  after(() => bundles.forEach((b) => b.cleanup()));
-  const bundle = () => {
-    const b = makeBundle('exec sleep 100');
-    bundles.push(b);
-    return b;
-  };
+  const made = suiteBundles();
+  const bundle = () => made('exec sleep 100');
   const refused = (b: Bundle, pattern: RegExp, args?: string[]) => {
     const id = uniqueId();
     const r = runc(b, args ?? ['create', '--bundle', b.dir, id]);

@@ -1,10 +1,10 @@
 // Hooks: each kind runs at its point of the lifecycle, in its namespace, with
 // the state on stdin; failures follow the spec's rules.
-import { describe, it, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isRoot, makeBundle, runc, uniqueId, type Bundle } from '../../helpers/runtime.js';
+import { isRoot, runc, uniqueId, suiteBundles } from '../../helpers/runtime.js';
 
 const skip = !isRoot() ? 'needs root' : false;
 
@@ -15,12 +15,10 @@ function script(path: string, body: string): string {
 }
 
 describe('hooks', { skip }, () => {
-  const bundles: Bundle[] = [];
-  after(() => bundles.forEach((b) => b.cleanup()));
+  const bundle = suiteBundles();
 
   it('every hook runs once, in order, with the state on stdin', () => {
-    const b = makeBundle('echo main >> /hooklog');
-    bundles.push(b);
+    const b = bundle('echo main >> /hooklog');
     const log = join(b.dir, 'hostlog');
     // Host-side hooks record their name, the state, and their mount namespace.
     const host = script(join(b.dir, 'hook.sh'), `echo "$1 $(readlink /proc/self/ns/mnt) $(cat)" >> ${log}`);
@@ -63,8 +61,7 @@ describe('hooks', { skip }, () => {
   });
 
   it('a failing createRuntime hook fails create and leaves nothing', () => {
-    const b = makeBundle('true');
-    bundles.push(b);
+    const b = bundle('true');
     b.spec.hooks = { createRuntime: [{ path: script(join(b.dir, 'fail.sh'), 'echo nope >&2; exit 3') }] };
     b.write();
     const id = uniqueId();
@@ -76,8 +73,7 @@ describe('hooks', { skip }, () => {
   });
 
   it('a hook that outlives its timeout is killed and fails create', () => {
-    const b = makeBundle('true');
-    bundles.push(b);
+    const b = bundle('true');
     b.spec.hooks = { createContainer: [{ path: script(join(b.dir, 'slow.sh'), 'sleep 30'), timeout: 1 }] };
     b.write();
     const t0 = Date.now();
@@ -89,8 +85,7 @@ describe('hooks', { skip }, () => {
   });
 
   it('a failing poststart hook is only a warning', () => {
-    const b = makeBundle('exec sleep 100');
-    bundles.push(b);
+    const b = bundle('exec sleep 100');
     b.spec.hooks = { poststart: [{ path: script(join(b.dir, 'fail.sh'), 'exit 1') }] };
     b.write();
     const id = uniqueId();

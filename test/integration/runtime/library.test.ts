@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { Runtime } from '../../../src/runtime/container.js';
-import { isRoot, makeBundle, uniqueId, type Bundle } from '../../helpers/runtime.js';
+import { isRoot, uniqueId, suiteBundles } from '../../helpers/runtime.js';
+import { waitUntil } from '../../helpers/wait.js';
 
 const skip = !isRoot() ? 'needs root (namespaces, cgroups, mounts)' : false;
 
@@ -28,25 +29,16 @@ function initChildren(): number[] {
   return out;
 }
 
-async function until(pred: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const until = (pred: () => boolean, what: string): Promise<void> => waitUntil(what, pred, 5000, 10);
 
 describe('runtime library in-process', { skip }, () => {
-  const bundles: Bundle[] = [];
   const runtimes: Runtime[] = [];
-  after(() => {
-    runtimes.forEach((rt) => rt.close());
-    bundles.forEach((b) => b.cleanup());
-  });
+  // Registered first, so the runtimes close before the bundles go.
+  after(() => runtimes.forEach((rt) => rt.close()));
+  const bundle = suiteBundles();
   const setup = (script: string) => {
-    const b = makeBundle(script);
+    const b = bundle(script);
     b.write();
-    bundles.push(b);
     const rt = new Runtime({ root: b.root });
     runtimes.push(rt);
     return { b, rt };

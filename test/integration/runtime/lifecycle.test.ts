@@ -1,9 +1,9 @@
 // The OCI lifecycle through the CLI, checked against what the kernel shows.
-import { describe, it, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isRoot, makeBundle, runc, runOut, uniqueId, type Bundle } from '../../helpers/runtime.js';
+import { isRoot, runc, runOut, uniqueId, suiteBundles, type Bundle } from '../../helpers/runtime.js';
 
 const skip = !isRoot() ? 'needs root (namespaces, cgroups, mounts)' : false;
 
@@ -22,13 +22,7 @@ function waitFor(pred: () => boolean, ms = 5000): void {
 }
 
 describe('lifecycle', { skip }, () => {
-  const bundles: Bundle[] = [];
-  after(() => bundles.forEach((b) => b.cleanup()));
-  const bundle = (script: string, edit?: Parameters<typeof makeBundle>[1]) => {
-    const b = makeBundle(script, edit);
-    bundles.push(b);
-    return b;
-  };
+  const bundle = suiteBundles();
 
   it('create → created, start → running, kill → stopped, delete removes everything', () => {
     const b = bundle('echo started > /started; exec sleep 1000');

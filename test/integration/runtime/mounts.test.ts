@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { isRoot, makeBundle, runOut, type Bundle } from '../../helpers/runtime.js';
+import { isRoot, runOut, suiteBundles } from '../../helpers/runtime.js';
 import type { Spec } from '../../../src/runtime/spec/types.js';
 
 const skip = !isRoot() ? 'needs root' : false;
@@ -15,17 +15,13 @@ function hostMounts(): string {
 }
 
 describe('mounts', { skip }, () => {
-  const bundles: Bundle[] = [];
+  const made = suiteBundles();
   const temps: string[] = [];
-  after(() => {
-    bundles.forEach((b) => b.cleanup());
-    temps.forEach((t) => rmSync(t, { recursive: true, force: true }));
-  });
+  after(() => temps.forEach((t) => rmSync(t, { recursive: true, force: true })));
   const bundle = (script: string, edit?: (s: Spec, rootfs: string) => void) => {
-    const b = makeBundle(script);
+    const b = made(script);
     edit?.(b.spec, b.rootfs);
     b.write();
-    bundles.push(b);
     return b;
   };
   const tmp = () => {

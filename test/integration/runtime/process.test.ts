@@ -1,21 +1,19 @@
 // The container process as config.json describes it, read back from /proc
 // inside the container.
-import { describe, it, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync } from 'node:fs';
-import { isRoot, makeBundle, runOut, type Bundle } from '../../helpers/runtime.js';
+import { isRoot, runOut, suiteBundles } from '../../helpers/runtime.js';
 import type { Spec } from '../../../src/runtime/spec/types.js';
 
 const skip = !isRoot() ? 'needs root' : false;
 
 describe('process', { skip }, () => {
-  const bundles: Bundle[] = [];
-  after(() => bundles.forEach((b) => b.cleanup()));
+  const bundle = suiteBundles();
   const run = (script: string, edit?: (s: Spec) => void) => {
-    const b = makeBundle(script, edit);
+    const b = bundle(script, edit);
     // The mapped root of a user namespace must be able to reach the rootfs.
     chmodSync(b.dir, 0o755);
-    bundles.push(b);
     const r = runOut(b);
     assert.equal(r.code, 0, r.err);
     return r.out;
@@ -85,10 +83,9 @@ describe('process', { skip }, () => {
   });
 
   it('an rlimit above the host hard limit is a clear error', () => {
-    const b = makeBundle('true', (s) => {
+    const b = bundle('true', (s) => {
       s.process!.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 1 << 30, hard: 1 << 30 }];
     });
-    bundles.push(b);
     const r = runOut(b);
     assert.notEqual(r.code, 0);
     assert.match(r.err, /RLIMIT_NOFILE.*(operation not permitted|invalid argument)/);
@@ -133,11 +130,10 @@ describe('process', { skip }, () => {
   });
 
   it('capabilities this runtime or kernel does not know are ignored with a warning, as runc does', () => {
-    const b = makeBundle('grep CapEff /proc/self/status', (s) => {
+    const b = bundle('grep CapEff /proc/self/status', (s) => {
       s.process!.capabilities = { bounding: ['CAP_KILL', 'CAP_FROM_THE_FUTURE'], effective: ['CAP_KILL', 'CAP_FROM_THE_FUTURE'], permitted: ['CAP_KILL'] };
     });
     chmodSync(b.dir, 0o755);
-    bundles.push(b);
     const r = runOut(b);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /CapEff:\s*0000000000000020/);

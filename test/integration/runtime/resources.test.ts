@@ -1,8 +1,8 @@
 // cgroup limits from config.json and from `update`, as the kernel reports them.
-import { describe, it, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { isRoot, makeBundle, runc, uniqueId, type Bundle } from '../../helpers/runtime.js';
+import { isRoot, runc, uniqueId, suiteBundles } from '../../helpers/runtime.js';
 
 const skip = !isRoot() ? 'needs root' : false;
 
@@ -18,11 +18,10 @@ function cgroupFile(pid: number, controller: string, file: string): string {
 const v1 = readFileSync('/proc/self/cgroup', 'utf8').includes(':memory:');
 
 describe('resources', { skip }, () => {
-  const bundles: Bundle[] = [];
-  after(() => bundles.forEach((b) => b.cleanup()));
+  const bundle = suiteBundles();
 
   it('limits from config.json reach the kernel; update changes them; stats read them', () => {
-    const b = makeBundle('exec sleep 1000', (s) => {
+    const b = bundle('exec sleep 1000', (s) => {
       s.linux!.resources = {
         ...s.linux!.resources,
         memory: { limit: 100 * 1024 * 1024, reservation: 50 * 1024 * 1024 },
@@ -30,7 +29,6 @@ describe('resources', { skip }, () => {
         pids: { limit: 42 },
       };
     });
-    bundles.push(b);
     const id = uniqueId();
     assert.equal(runc(b, ['run', '-d', '--bundle', b.dir, id]).status, 0);
     const pid = JSON.parse(runc(b, ['state', id]).stdout).pid as number;
@@ -80,8 +78,7 @@ describe('resources', { skip }, () => {
   });
 
   it('events streams stats at the interval until the container stops; ps prints ps(1) lines', async () => {
-    const b = makeBundle('exec sleep 1000');
-    bundles.push(b);
+    const b = bundle('exec sleep 1000');
     const id = uniqueId();
     assert.equal(runc(b, ['run', '-d', '--bundle', b.dir, id]).status, 0);
     const pid = JSON.parse(runc(b, ['state', id]).stdout).pid as number;

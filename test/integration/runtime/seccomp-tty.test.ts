@@ -1,40 +1,23 @@
 // seccomp through libseccomp (actions, errno, argument conditions, notify)
 // and terminals (pty created inside, master sent over --console-socket).
-import { describe, it, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { CLI, REPO, isRoot, makeBundle, runc, runOut, uniqueId, type Bundle } from '../../helpers/runtime.js';
+import { CLI, REPO, isRoot, runc, runOut, uniqueId, suiteBundles } from '../../helpers/runtime.js';
 import type { Spec } from '../../../src/runtime/spec/types.js';
+import { startPeer } from '../../helpers/peer.js';
 
 const skip = !isRoot() ? 'needs root' : false;
 const RECVFD = join(REPO, 'test/helpers/recvfd.py');
 
 /** Start the fd-receiving peer and resolve once it listens. */
-function peer(path: string, mode: string, arg = ''): Promise<{ output: Promise<string> }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('python3', [RECVFD, path, mode, arg], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let ready = false;
-    const output = new Promise<string>((res) => p.on('exit', () => res(out)));
-    p.stdout.setEncoding('utf8');
-    p.stdout.on('data', (d: string) => {
-      out += d;
-      if (!ready && out.startsWith('READY\n')) {
-        ready = true;
-        resolve({ output });
-      }
-    });
-    p.on('error', reject);
-  });
-}
+const peer = (path: string, mode: string, arg = '') => startPeer('python3', [RECVFD, path, mode, arg], 'READY\n');
 
 describe('seccomp', { skip }, () => {
-  const bundles: Bundle[] = [];
-  after(() => bundles.forEach((b) => b.cleanup()));
+  const bundle = suiteBundles();
   const run = (script: string, edit: (s: Spec) => void) => {
-    const b = makeBundle(script, edit);
-    bundles.push(b);
+    const b = bundle(script, edit);
     return runOut(b);
   };
 
@@ -69,7 +52,7 @@ describe('seccomp', { skip }, () => {
   });
 
   it('SCMP_ACT_NOTIFY sends the listener fd and the container state to listenerPath', async () => {
-    const b = makeBundle('mkdir /y 2>&1; echo after', (s) => {
+    const b = bundle('mkdir /y 2>&1; echo after', (s) => {
       s.linux!.seccomp = {
         defaultAction: 'SCMP_ACT_ALLOW',
         listenerPath: '',
@@ -77,7 +60,6 @@ describe('seccomp', { skip }, () => {
         syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_NOTIFY' }],
       };
     });
-    bundles.push(b);
     const sock = join(b.dir, 'seccomp.sock');
     b.spec.linux!.seccomp!.listenerPath = sock;
     b.write();
@@ -96,15 +78,13 @@ describe('seccomp', { skip }, () => {
 });
 
 describe('terminal', { skip }, () => {
-  const bundles: Bundle[] = [];
-  after(() => bundles.forEach((b) => b.cleanup()));
+  const bundle = suiteBundles();
 
   it('create --console-socket sends a pty master; the process has it as its controlling terminal', async () => {
-    const b = makeBundle('read line; echo "got:$line"; tty; stty size', (s) => {
+    const b = bundle('read line; echo "got:$line"; tty; stty size', (s) => {
       s.process!.terminal = true;
       s.process!.consoleSize = { height: 33, width: 101 };
     });
-    bundles.push(b);
     const sock = join(b.dir, 'console.sock');
     const p = await peer(sock, 'console', 'hello-tty');
     const id = uniqueId();
@@ -121,8 +101,7 @@ describe('terminal', { skip }, () => {
   });
 
   it('terminal without --console-socket in create is refused; console socket without terminal too', () => {
-    const b = makeBundle('true', (s) => { s.process!.terminal = true; });
-    bundles.push(b);
+    const b = bundle('true', (s) => { s.process!.terminal = true; });
     let r = runc(b, ['create', '--bundle', b.dir, uniqueId()]);
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /console-socket/);
@@ -134,8 +113,7 @@ describe('terminal', { skip }, () => {
   });
 
   it('run in the foreground with a terminal relays a pty both ways', () => {
-    const b = makeBundle('tty; read x; echo "read:$x"', (s) => { s.process!.terminal = true; });
-    bundles.push(b);
+    const b = bundle('tty; read x; echo "read:$x"', (s) => { s.process!.terminal = true; });
     // A real terminal around berth-runc, as a user's shell would give it.
     const py = [
       'import pty, os, sys, time',

@@ -6,24 +6,16 @@ import { createHash } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { CLI, REPO, isRoot, makeBundle, runc, uniqueId, type Bundle } from '../../helpers/runtime.js';
+import { CLI, REPO, isRoot, runc, uniqueId, suiteBundles } from '../../helpers/runtime.js';
 
 const skip = !isRoot() ? 'needs root' : false;
 const INIT = join(REPO, 'native/build/berth-init');
 const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 
 describe('security', { skip }, () => {
-  const bundles: Bundle[] = [];
+  const bundle = suiteBundles();
   const temps: string[] = [];
-  after(() => {
-    bundles.forEach((b) => b.cleanup());
-    temps.forEach((t) => rmSync(t, { recursive: true, force: true }));
-  });
-  const bundle = (script: string, edit?: Parameters<typeof makeBundle>[1]) => {
-    const b = makeBundle(script, edit);
-    bundles.push(b);
-    return b;
-  };
+  after(() => temps.forEach((t) => rmSync(t, { recursive: true, force: true })));
 
   it('the init never exposes a writable host binary through /proc/<pid>/exe', () => {
     const before = sha(INIT);
