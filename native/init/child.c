@@ -118,6 +118,7 @@ static int run_phase2_op(const struct op *op)
 	case OP_BIND_DEV_IN_ROOT: return op_bind_dev_in_root(op);
 	case OP_FIND_EXEC: return op_find_exec(op);
 	case OP_WAIT_CGROUPS: return op_wait_cgroups(op);
+	case OP_SESSION_KEYRING: return op_session_keyring(op);
 	default: return op_unknown(op);
 	}
 }

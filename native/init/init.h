@@ -71,6 +71,7 @@ enum {
 	OP_BIND_DEV_IN_ROOT = 59,
 	OP_FIND_EXEC = 60,
 	OP_WAIT_CGROUPS = 61,
+	OP_SESSION_KEYRING = 62,
 };
 
 /* Bytes from the first process to the container process on the internal
@@ -126,6 +127,9 @@ int check_arity(const struct op *op);
 
 /* takefd.c */
 int op_take_fd(const struct op *op);
+
+/* keyring.c */
+int op_session_keyring(const struct op *op);
 int arg_u64(const struct op *op, uint32_t i, uint64_t *out);
 int arg_i64(const struct op *op, uint32_t i, int64_t *out);
 int arg_int(const struct op *op, uint32_t i, int *out);

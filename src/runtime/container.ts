@@ -36,6 +36,8 @@ export interface CreateOptions {
   pidFile?: string;
   consoleSocket?: string;
   noPivot?: boolean;
+  /** runc's --no-new-keyring: keep the runtime's session keyring instead of a new one. */
+  noNewKeyring?: boolean;
   preserveFds?: number;
   /** The container's stdio; the caller's own by default. */
   stdio?: ('inherit' | 'ignore' | number)[];
@@ -75,7 +77,8 @@ function host(): HostFacts {
     try {
       capLast = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
     } catch { /* an old kernel without the file: assume the names we know */ }
-    hostFacts = { apparmor, selinux: existsSync('/sys/fs/selinux/enforce'), capLast };
+    // /proc/keys is there when the kernel has keyrings (CONFIG_KEYS).
+    hostFacts = { apparmor, selinux: existsSync('/sys/fs/selinux/enforce'), capLast, keyrings: existsSync('/proc/keys') };
   }
   return hostFacts;
 }
@@ -226,6 +229,7 @@ export class Runtime {
         consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
         execFifo: fifo,
         noPivot: !!opts.noPivot,
+        newKeyring: !opts.noNewKeyring,
         preserveFds: opts.preserveFds ?? 0,
         cgroupProcs: mgr.procsFiles(),
         cgroupHierarchies: spec.mounts?.some((m) => m.type === 'cgroup' || m.type === 'cgroup2') ? this.hierarchies(mgr) : [],
@@ -271,6 +275,7 @@ export class Runtime {
         cgroupsPath: spec.linux?.cgroupsPath,
         cgroupPaths: mgr.paths(),
         rootless: false,
+        ...(opts.noNewKeyring ? { noNewKeyring: true } : {}),
       };
       this.store.save(rec);
       if (opts.pidFile) writeFileAtomicSync(resolve(opts.pidFile), String(pid));
@@ -443,6 +448,7 @@ export class Runtime {
       parentMode: opts.detach ? 'exit' as const : proc.terminal && !opts.consoleSocket ? 'wait-tty' as const : 'wait' as const,
       consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
       preserveFds: opts.preserveFds ?? 0,
+      newKeyring: !rec.noNewKeyring,
       host: host(),
     };
     const stdio = opts.stdio ?? ['inherit', 'inherit', 'inherit', ...Array.from({ length: opts.preserveFds ?? 0 }, (_, i) => 3 + i)];

@@ -26,6 +26,8 @@ export interface ContainerRecord {
   /** The manager's paths(), kept for `delete` of a container whose config changed. */
   cgroupPaths: Record<string, string>;
   rootless: boolean;
+  /** Created with --no-new-keyring: the container (and its exec processes) keep the runtime's session keyring. */
+  noNewKeyring?: boolean;
 }
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_+.-]*$/;

@@ -48,6 +48,13 @@ export interface HostFacts {
   selinux: boolean;
   /** /proc/sys/kernel/cap_last_cap: the highest capability this kernel has. */
   capLast: number;
+  /** The kernel has keyrings (CONFIG_KEYS): a container gets a session keyring of its own. */
+  keyrings: boolean;
+}
+
+/** runc's name for a container's session keyring (exec processes join the same one). */
+export function sessionKeyringName(id: string): string {
+  return `_ses.${id}`;
 }
 
 export interface CreatePlanInput {
@@ -60,6 +67,8 @@ export interface CreatePlanInput {
   consoleSocket?: string;
   execFifo: string;
   noPivot: boolean;
+  /** A session keyring of the container's own (false: runc's --no-new-keyring). */
+  newKeyring: boolean;
   preserveFds: number;
   cgroupProcs: string[];
   cgroupHierarchies: CgroupHierarchy[];
@@ -414,6 +423,10 @@ export function compileChild(input: CreatePlanInput, pid: number): PlanOp[] {
   if (proc.oomScoreAdj !== undefined) {
     ops.push(op(Op.WRITE_FILE, `set oom_score_adj to ${proc.oomScoreAdj}`, '/proc/self/oom_score_adj', String(proc.oomScoreAdj)));
   }
+  // Not the runtime's session keyring (runc: unless --no-new-keyring).
+  if (input.newKeyring && input.host.keyrings) {
+    ops.push(op(Op.SESSION_KEYRING, 'join a new session keyring', sessionKeyringName(input.id)));
+  }
   // The first process joins the container's cgroups while this process does
   // its mounts (RELEASE). Wait for that as late as possible: before a new
   // cgroup namespace (its root is the cgroup we are in when it is made),
@@ -494,6 +507,8 @@ export interface ExecPlanInput {
   parentMode: 'exit' | 'wait' | 'wait-tty';
   consoleSocket?: string;
   preserveFds: number;
+  /** Join the container's session keyring (false: it was created with --no-new-keyring). */
+  newKeyring: boolean;
   host: HostFacts;
 }
 
@@ -523,6 +538,10 @@ export function compileExecChild(input: ExecPlanInput, pid: number): PlanOp[] {
   const ops: PlanOp[] = [];
   if (proc.oomScoreAdj !== undefined) {
     ops.push(op(Op.WRITE_FILE, `set oom_score_adj to ${proc.oomScoreAdj}`, '/proc/self/oom_score_adj', String(proc.oomScoreAdj)));
+  }
+  // The keyring the container's first process made (searchable by its owner), by name.
+  if (input.newKeyring && input.host.keyrings) {
+    ops.push(op(Op.SESSION_KEYRING, 'join the container session keyring', sessionKeyringName(input.id)));
   }
   if (proc.terminal) ops.push(op(Op.CONSOLE, 'set up console', proc.consoleSize?.height ?? 0, proc.consoleSize?.width ?? 0));
   const seccompState = input.spec.linux?.seccomp && usesNotify(input.spec.linux.seccomp)

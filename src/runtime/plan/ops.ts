@@ -67,6 +67,8 @@ export const Op = {
   FIND_EXEC: 60,
   /** Wait until the first process has finished phase 1 (the cgroup joins after RELEASE). */
   WAIT_CGROUPS: 61,
+  /** Join a new session keyring of this name (keyctl), made searchable by its owner. */
+  SESSION_KEYRING: 62,
 } as const;
 
 export type OpCode = (typeof Op)[keyof typeof Op];

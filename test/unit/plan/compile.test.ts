@@ -1,7 +1,7 @@
 // The plan compiler, without root: the exact operations a config becomes.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { childPlanNeedsPid, compileChild, compileParent, compileExecParent, capMask, ignoredCapabilities, type CreatePlanInput } from '../../../src/runtime/plan/compile.js';
+import { childPlanNeedsPid, compileChild, compileParent, compileExecParent, compileExecChild, capMask, ignoredCapabilities, type CreatePlanInput } from '../../../src/runtime/plan/compile.js';
 import { compileSeccomp } from '../../../src/runtime/plan/seccomp.js';
 import { parseMountOptions, bindRemountFlags } from '../../../src/runtime/plan/mountopts.js';
 import { encodePhase, decodeOps } from '../../../src/runtime/plan/encode.js';
@@ -16,9 +16,9 @@ function input(edit?: (s: Spec) => void): CreatePlanInput {
   edit?.(spec);
   return {
     id: 'c1', bundle: '/b', rootfs: '/b/rootfs', spec, parentMode: 'exit', execFifo: '/run/x/exec.fifo',
-    noPivot: false, preserveFds: 0, cgroupProcs: ['/sys/fs/cgroup/pids/c1/cgroup.procs'],
+    noPivot: false, newKeyring: true, preserveFds: 0, cgroupProcs: ['/sys/fs/cgroup/pids/c1/cgroup.procs'],
     cgroupHierarchies: [{ dir: '', fstype: 'cgroup2', data: '', hostPath: '/sys/fs/cgroup/c1' }],
-    host: { apparmor: false, selinux: false, capLast: 40 },
+    host: { apparmor: false, selinux: false, capLast: 40, keyrings: true },
   };
 }
 const names = (ops: PlanOp[]) => ops.map((o) => Object.entries(Op).find(([, v]) => v === o.op)![0]);
@@ -184,13 +184,35 @@ describe('plan compiler', () => {
     assert.throws(() => capMask(['kill'], 'process.capabilities.effective'), /process\.capabilities\.effective: unknown capability "kill"/);
   });
 
+  it('a session keyring of the container own, named as runc names it, unless --no-new-keyring or the kernel has none', () => {
+    const ops = compileChild(input(), 42);
+    const n = names(ops);
+    const at = n.indexOf('SESSION_KEYRING');
+    assert.ok(at >= 0 && at < n.indexOf('MOUNT') && at < n.indexOf('USER'), n.join(','));
+    assert.deepEqual(ops[at]!.args, ['_ses.c1']);
+    assert.ok(!names(compileChild({ ...input(), newKeyring: false }, 42)).includes('SESSION_KEYRING'));
+    assert.ok(!names(compileChild({ ...input(), host: { ...input().host, keyrings: false } }, 42)).includes('SESSION_KEYRING'));
+    // In a user namespace, as the namespace's root.
+    const userNs = names(compileChild(input((s) => {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.linux!.uidMappings = [{ containerID: 0, hostID: 1000, size: 10 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: 1000, size: 10 }];
+    }), 42));
+    assert.ok(userNs.indexOf('SESSION_KEYRING') > userNs.indexOf('SETRESUID'));
+    // exec joins the same keyring by name, or keeps the runtime's.
+    const i = input();
+    const exec = (newKeyring: boolean) => compileExecChild({ spec: i.spec, id: 'c1', bundle: '/b', rootfs: '/b/rootfs', initPid: 77, process: i.spec.process!, parentMode: 'wait', preserveFds: 0, newKeyring, host: i.host }, 78);
+    assert.deepEqual(exec(true).find((o) => o.op === Op.SESSION_KEYRING)?.args, ['_ses.c1']);
+    assert.ok(!exec(false).some((o) => o.op === Op.SESSION_KEYRING));
+  });
+
   it('hostname without a uts namespace is refused with the field', () => {
     assert.throws(() => compileChild(input((s) => { s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'uts'); s.hostname = 'h'; }), 1), /hostname: .*uts namespace/);
   });
 
   it('exec joins every namespace of the container through /proc/<pid>/ns', () => {
     const i = input();
-    const ops = compileExecParent({ spec: i.spec, id: 'c1', bundle: '/b', rootfs: '/b/rootfs', initPid: 77, process: i.spec.process!, parentMode: 'wait', preserveFds: 0, host: i.host });
+    const ops = compileExecParent({ spec: i.spec, id: 'c1', bundle: '/b', rootfs: '/b/rootfs', initPid: 77, process: i.spec.process!, parentMode: 'wait', preserveFds: 0, newKeyring: true, host: i.host });
     const joins = ops.filter((o) => o.op === Op.SETNS).map((o) => o.args[0]);
     assert.deepEqual(joins, ['/proc/77/ns/ipc', '/proc/77/ns/uts', '/proc/77/ns/net', '/proc/77/ns/pid', '/proc/77/ns/mnt']);
   });

@@ -6,14 +6,14 @@ export const createFlags = {
   'console-socket': { kind: 'string' },
   'pid-file': { kind: 'string' },
   'no-pivot': { kind: 'bool' },
-  'no-new-keyring': { kind: 'bool', ignored: true },
+  'no-new-keyring': { kind: 'bool' },
   'preserve-fds': { kind: 'string' },
 } as const;
 
 export const create: Command = {
   name: 'create',
   summary: 'create a container',
-  usage: 'create [--bundle DIR] [--console-socket PATH] [--pid-file PATH] [--no-pivot] [--preserve-fds N] <container-id>',
+  usage: 'create [--bundle DIR] [--console-socket PATH] [--pid-file PATH] [--no-pivot] [--no-new-keyring] [--preserve-fds N] <container-id>',
   flags: createFlags,
   async run(ctx, { flags, rest }) {
     const id = requireId(rest, 'create');
@@ -22,6 +22,7 @@ export const create: Command = {
       consoleSocket: str(flags, 'console-socket'),
       pidFile: str(flags, 'pid-file'),
       noPivot: bool(flags, 'no-pivot'),
+      noNewKeyring: bool(flags, 'no-new-keyring'),
       preserveFds: int(flags, 'preserve-fds', 'create') ?? 0,
     });
     return 0;
