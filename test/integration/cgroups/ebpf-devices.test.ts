@@ -59,7 +59,7 @@ async function runInside(script: string): Promise<string> {
   c.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   c.stderr!.on('data', (b: Buffer) => (out += b.toString()));
   c.stdin!.end('go\n');
-  await new Promise((r) => c.on('exit', r));
+  await new Promise((r) => c.on('close', r)); // close, not exit: after the output is read
   return out;
 }
 

@@ -188,7 +188,7 @@ test('v1 devices cgroup: only the allowed devices open', { skip: skip || (layout
   let out = '';
   sh.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   sh.stdin!.write('go\n');
-  await new Promise((r) => sh.on('exit', r));
+  await new Promise((r) => sh.on('close', r));
   assert.equal(out, 'null-ok\nzero-denied\n');
 
   // update: /dev/zero readable too, /dev/null read-only; applied as differences
@@ -203,7 +203,7 @@ test('v1 devices cgroup: only the allowed devices open', { skip: skip || (layout
   let out2 = '';
   sh2.stdout!.on('data', (b: Buffer) => (out2 += b.toString()));
   sh2.stdin!.write('go\n');
-  await new Promise((r) => sh2.on('exit', r));
+  await new Promise((r) => sh2.on('close', r));
   assert.equal(out2.replace(/ /g, ''), '1\nnull-write-denied\n');
 });
 
@@ -266,7 +266,7 @@ test('the memory limit is enforced: a process going past it is OOM-killed by the
   sh.stdin!.write('go\n');
   let out = '';
   sh.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  await new Promise((r) => sh.on('exit', r));
+  await new Promise((r) => sh.on('close', r));
   assert.equal(out, '', 'the shell never got its 64 MB');
   assert.equal(sh.signalCode, 'SIGKILL');
   const oom = v1 ? read(`${m.paths()['memory']}/memory.oom_control`) : read(`${m.paths()['']}/memory.events`);

@@ -98,7 +98,7 @@ test('v2 manager on the real kernel: create, apply, freeze, devices, stats, kill
     let out = '';
     probe.stdout!.on('data', (b: Buffer) => (out += b.toString()));
     probe.stdin!.end('go\n');
-    await new Promise((r) => probe.on('exit', r));
+    await new Promise((r) => probe.on('close', r)); // close: 'exit' can come before the last output
     assert.equal(out, 'null-ok\nzero-denied\n');
   }
 

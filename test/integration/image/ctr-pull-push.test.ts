@@ -150,7 +150,7 @@ test('two berth-ctr pulls of one image at once into one store: both succeed, one
     let out = '';
     c.stdout!.on('data', (d) => (out += d));
     c.stderr!.on('data', (d) => (out += d));
-    c.on('exit', (code) => resolve({ code, out }));
+    c.on('close', (code) => resolve({ code, out })); // close: after the last output
   });
   const [a, b] = await Promise.all([one(), one()]);
   assert.equal(a.code, 0, a.out);

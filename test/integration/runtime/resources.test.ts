@@ -91,7 +91,7 @@ describe('resources', { skip }, () => {
     const ev = spawn(CLI, ['--root', b.root, 'events', '--interval', '100ms', id], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     ev.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    const exited = new Promise<number | null>((r) => ev.on('exit', (c) => r(c)));
+    const exited = new Promise<number | null>((r) => ev.on('close', (c) => r(c))); // close: after the last output
     while (out.split('\n').filter(Boolean).length < 3) await new Promise((r) => setTimeout(r, 50));
     assert.equal(runc(b, ['kill', id, 'KILL']).status, 0);
     assert.equal(await exited, 0);
