@@ -273,3 +273,38 @@ int op_move_root(const struct op *op)
 		return -1;
 	return chdir("/");
 }
+
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+struct berth_mount_attr {
+	uint64_t attr_set;
+	uint64_t attr_clr;
+	uint64_t propagation;
+	uint64_t userns_fd;
+};
+
+/* Operands: path, attr_set, attr_clr. mount_setattr(2) with AT_RECURSIVE on
+ * the mount at path and every mount below it (runc's "rro", "rnosuid"...). */
+int op_mount_setattr_in_root(const struct op *op)
+{
+	uint64_t set, clr;
+
+	if (need_args(op, 3) < 0 || arg_u64(op, 1, &set) < 0 || arg_u64(op, 2, &clr) < 0)
+		return -1;
+
+	int fd = resolve(op->arg[0], 0);
+
+	if (fd < 0)
+		return -1;
+
+	struct berth_mount_attr attr = { .attr_set = set, .attr_clr = clr };
+	long rc = syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr));
+
+	close_keep_errno(fd);
+	return rc < 0 ? -1 : 0;
+}

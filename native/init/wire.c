@@ -284,7 +284,7 @@ static int arity(uint32_t code)
 	case OP_WRITE_FILE: case OP_CONSOLE: case OP_SECCOMP_ATTR: case OP_BIND_DEV_IN_ROOT:
 	case OP_FIND_EXEC:
 		return 2;
-	case OP_RLIMIT: case OP_TAKE_FD:
+	case OP_RLIMIT: case OP_TAKE_FD: case OP_MOUNT_SETATTR_IN_ROOT:
 		return 3;
 	case OP_CAPS:
 		return 4;

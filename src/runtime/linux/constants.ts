@@ -12,6 +12,21 @@ export const CLONE = {
   NEWNET: 0x40000000,
 } as const;
 
+/** mount_setattr(2) attributes (linux/mount.h). */
+export const MOUNT_ATTR = {
+  RDONLY: 0x1,
+  NOSUID: 0x2,
+  NODEV: 0x4,
+  NOEXEC: 0x8,
+  /** The access-time field: RELATIME (0), NOATIME or STRICTATIME. */
+  ATIME_MASK: 0x70,
+  RELATIME: 0x0,
+  NOATIME: 0x10,
+  STRICTATIME: 0x20,
+  NODIRATIME: 0x80,
+  NOSYMFOLLOW: 0x200000,
+} as const;
+
 export const MS = {
   RDONLY: 1,
   NOSUID: 2,

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { BerthError } from '../../common/errors.js';
 import type { Hook, LinuxNamespace, NamespaceType, Process, Spec, State } from '../spec/types.js';
 import { CAPABILITIES, CLONE, IOPRIO_CLASS, MS, PERSONALITY, RLIMITS, SCHED_FLAG, SCHED_POLICY } from '../linux/constants.js';
-import { bindRemountFlags, parseMountOptions, PROPAGATION } from './mountopts.js';
+import { bindRemountFlags, parseMountOptions, PROPAGATION, type ParsedMountOptions } from './mountopts.js';
 import { compileSeccomp, usesNotify } from './seccomp.js';
 import { Op, type PlanOp } from './ops.js';
 
@@ -322,6 +322,7 @@ function mountOps(input: CreatePlanInput, cgroupJoin: PlanOp[]): PlanOp[] {
       }
       ops.push(op(Op.MOUNT_IN_ROOT, `bind mount ${src} on ${dest}`, src, dest, '', o.flags | MS.BIND, '', kind,
         bindRemountFlags(o.flags), o.propagation));
+      ops.push(...recursiveAttrOps(o, dest));
       return;
     }
     if (m.type === 'cgroup' || m.type === 'cgroup2') {
@@ -335,6 +336,7 @@ function mountOps(input: CreatePlanInput, cgroupJoin: PlanOp[]): PlanOp[] {
       data = data ? `${data},context="${spec.linux.mountLabel}"` : `context="${spec.linux.mountLabel}"`;
     }
     ops.push(op(Op.MOUNT_IN_ROOT, `mount ${fstype} on ${dest}`, m.source ?? fstype, dest, fstype, o.flags, data, 'dir', 0, o.propagation));
+    ops.push(...recursiveAttrOps(o, dest));
   });
 
   if (!devBound) {
@@ -369,6 +371,12 @@ function mountOps(input: CreatePlanInput, cgroupJoin: PlanOp[]): PlanOp[] {
   }
   void rootfs;
   return ops;
+}
+
+function recursiveAttrOps(o: ParsedMountOptions, dest: string): PlanOp[] {
+  const { set, clear } = o.recursive;
+  if (set === 0 && clear === 0) return [];
+  return [op(Op.MOUNT_SETATTR_IN_ROOT, `set recursive mount options on ${dest}`, dest, set, clear)];
 }
 
 function cgroupMountOps(input: CreatePlanInput, dest: string, flags: number, field: string): PlanOp[] {

@@ -4,7 +4,7 @@
 // mean the same thing here.
 
 import { BerthError } from '../../common/errors.js';
-import { MS } from '../linux/constants.js';
+import { MOUNT_ATTR, MS } from '../linux/constants.js';
 
 interface FlagEffect { clear: boolean; flag: number }
 
@@ -56,29 +56,78 @@ export const PROPAGATION: Record<string, number> = {
   runbindable: MS.UNBINDABLE | MS.REC,
 };
 
+/**
+ * runc's recursive options: applied with mount_setattr(2) and AT_RECURSIVE to
+ * the mount and every mount below it (a plain "ro" bind leaves submounts
+ * writable). An access-time mode replaces the whole access-time field.
+ */
+const RECURSIVE: Record<string, FlagEffect> = {
+  rro: { clear: false, flag: MOUNT_ATTR.RDONLY },
+  rrw: { clear: true, flag: MOUNT_ATTR.RDONLY },
+  rnosuid: { clear: false, flag: MOUNT_ATTR.NOSUID },
+  rsuid: { clear: true, flag: MOUNT_ATTR.NOSUID },
+  rnodev: { clear: false, flag: MOUNT_ATTR.NODEV },
+  rdev: { clear: true, flag: MOUNT_ATTR.NODEV },
+  rnoexec: { clear: false, flag: MOUNT_ATTR.NOEXEC },
+  rexec: { clear: true, flag: MOUNT_ATTR.NOEXEC },
+  rnodiratime: { clear: false, flag: MOUNT_ATTR.NODIRATIME },
+  rdiratime: { clear: true, flag: MOUNT_ATTR.NODIRATIME },
+  rnosymfollow: { clear: false, flag: MOUNT_ATTR.NOSYMFOLLOW },
+  rsymfollow: { clear: true, flag: MOUNT_ATTR.NOSYMFOLLOW },
+};
+const RECURSIVE_ATIME: Record<string, number> = {
+  rrelatime: MOUNT_ATTR.RELATIME,
+  rnoatime: MOUNT_ATTR.NOATIME,
+  rstrictatime: MOUNT_ATTR.STRICTATIME,
+};
+// Clearing one access-time mode does not say which mode to use instead (the
+// kernel refuses it with EINVAL): name the ones that do.
+const RECURSIVE_ATIME_CLEAR = new Set(['ratime', 'rnorelatime', 'rnostrictatime']);
+
 // Options runc knows that Berth does not implement yet: refusing them is
 // better than passing them to the filesystem as data and failing obscurely.
-const UNSUPPORTED = new Set([
-  'idmap', 'ridmap', 'tmpcopyup', 'rro', 'rrw', 'rnosuid', 'rsuid', 'rnodev', 'rdev', 'rnoexec', 'rexec',
-  'rnodiratime', 'rdiratime', 'rrelatime', 'rnorelatime', 'rnoatime', 'ratime', 'rstrictatime',
-  'rnostrictatime', 'rnosymfollow', 'rsymfollow',
-]);
+const UNSUPPORTED = new Set(['idmap', 'ridmap', 'tmpcopyup']);
 
 export interface ParsedMountOptions {
   flags: number;
   propagation: number;
   data: string;
+  /** mount_setattr(2) attributes to set and clear recursively (both 0: none). */
+  recursive: { set: number; clear: number };
 }
 
 export function parseMountOptions(options: string[] | undefined, field: string): ParsedMountOptions {
   let flags = 0;
   let propagation = 0;
   const data: string[] = [];
+  const recursive = { set: 0, clear: 0 };
   (options ?? []).forEach((opt, i) => {
     const f = FLAGS[opt];
     if (f) {
       flags = f.clear ? flags & ~f.flag : flags | f.flag;
       return;
+    }
+    const r = RECURSIVE[opt];
+    if (r) {
+      // The last of a pair wins, as with the plain flags.
+      if (r.clear) {
+        recursive.set &= ~r.flag;
+        recursive.clear |= r.flag;
+      } else {
+        recursive.clear &= ~r.flag;
+        recursive.set |= r.flag;
+      }
+      return;
+    }
+    const atime = RECURSIVE_ATIME[opt];
+    if (atime !== undefined) {
+      recursive.set = (recursive.set & ~MOUNT_ATTR.ATIME_MASK) | atime;
+      recursive.clear |= MOUNT_ATTR.ATIME_MASK;
+      return;
+    }
+    if (RECURSIVE_ATIME_CLEAR.has(opt)) {
+      throw new BerthError('berth-runc', 'invalid-argument',
+        `${field}.options[${i}]: "${opt}" does not say which access-time mode to use; use rrelatime, rnoatime or rstrictatime`, { field: `${field}.options[${i}]` });
     }
     const p = PROPAGATION[opt];
     if (p !== undefined) {
@@ -90,7 +139,7 @@ export function parseMountOptions(options: string[] | undefined, field: string):
     }
     data.push(opt);
   });
-  return { flags, propagation, data: data.join(',') };
+  return { flags, propagation, data: data.join(','), recursive };
 }
 
 /** Flags that a bind mount can only get through a second, remounting mount(2). */

@@ -69,6 +69,8 @@ export const Op = {
   WAIT_CGROUPS: 61,
   /** Join a new session keyring of this name (keyctl), made searchable by its owner. */
   SESSION_KEYRING: 62,
+  /** mount_setattr(2) with AT_RECURSIVE on a mount beneath the root: runc's recursive options (rro, rnosuid...). */
+  MOUNT_SETATTR_IN_ROOT: 63,
 } as const;
 
 export type OpCode = (typeof Op)[keyof typeof Op];

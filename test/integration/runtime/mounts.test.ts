@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { isRoot, runOut, suiteBundles } from '../../helpers/runtime.js';
 import type { Spec } from '../../../src/runtime/spec/types.js';
 
@@ -40,6 +41,30 @@ describe('mounts', { skip }, () => {
     assert.match(r.out, /crw-rw-rw- 5, 0 .*tty/);
     assert.match(r.out, /fd -> \/proc\/self\/fd/);
     assert.match(r.out, /ptmx -> pts\/ptmx/);
+  });
+
+  it('recursive options (rro, rnosuid, rnoexec) reach the submounts too; plain ro does not', () => {
+    const host = tmp();
+    mkdirSync(join(host, 'sub'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'berth-sub', join(host, 'sub')]);
+    try {
+      const script = 'for d in /rec /rec/sub /plain /plain/sub; do if touch $d/f 2>/dev/null; then echo "$d rw"; else echo "$d ro"; fi; done; grep -E " /(rec|plain)(/sub)? " /proc/self/mountinfo | cut -d" " -f5,6 | sort';
+      const b = bundle(script, (s) => {
+        s.mounts!.push({ destination: '/rec', type: 'bind', source: host, options: ['rbind', 'rro', 'rnosuid', 'rnoexec'] });
+        s.mounts!.push({ destination: '/plain', type: 'bind', source: host, options: ['rbind', 'ro'] });
+      });
+      const r = runOut(b);
+      assert.equal(r.code, 0, r.err);
+      const lines = r.out.trim().split('\n');
+      assert.deepEqual(lines.slice(0, 4), ['/rec ro', '/rec/sub ro', '/plain ro', '/plain/sub rw']);
+      const opts = new Map(lines.slice(4).map((l) => l.split(' ') as [string, string]));
+      for (const m of ['/rec', '/rec/sub']) assert.match(opts.get(m) ?? '', /^ro,nosuid,[^ ]*noexec/, `${m}: ${opts.get(m)}`);
+      assert.match(opts.get('/plain/sub') ?? '', /^rw/);
+      // The host's mounts are not touched.
+      assert.match(hostMounts().split('\n').find((l) => l.includes(` ${join(host, 'sub')} `)) ?? '', / rw,/);
+    } finally {
+      execFileSync('umount', [join(host, 'sub')]);
+    }
   });
 
   it('bind mounts: read-only, files, rbind; options reach the kernel', () => {

@@ -7,7 +7,7 @@ import { parseMountOptions, bindRemountFlags } from '../../../src/runtime/plan/m
 import { encodePhase, decodeOps } from '../../../src/runtime/plan/encode.js';
 import { Op, type PlanOp } from '../../../src/runtime/plan/ops.js';
 import { defaultSpec } from '../../../src/runtime/spec/defaults.js';
-import { CLONE, MS } from '../../../src/runtime/linux/constants.js';
+import { CLONE, MOUNT_ATTR, MS } from '../../../src/runtime/linux/constants.js';
 import type { Spec } from '../../../src/runtime/spec/types.js';
 
 function input(edit?: (s: Spec) => void): CreatePlanInput {
@@ -174,6 +174,24 @@ describe('plan compiler', () => {
     assert.equal(bindRemountFlags(o.flags), MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID);
     assert.equal(bindRemountFlags(MS.BIND | MS.REC), 0);
     assert.throws(() => parseMountOptions(['bind', 'idmap'], 'mounts[3]'), /mounts\[3\]\.options\[1\]: mount option "idmap" is not supported/);
+  });
+
+  it('recursive mount options become mount_setattr attributes, applied after the mount', () => {
+    const o = parseMountOptions(['rbind', 'rro', 'rnosuid', 'rnoexec', 'rexec', 'rnoatime'], 'mounts[0]');
+    assert.equal(o.flags, MS.BIND | MS.REC, 'no plain flag from a recursive option');
+    assert.equal(o.recursive.set, MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NOATIME);
+    assert.equal(o.recursive.clear, MOUNT_ATTR.NOEXEC | MOUNT_ATTR.ATIME_MASK);
+    assert.deepEqual(parseMountOptions(['rbind', 'ro'], 'm').recursive, { set: 0, clear: 0 });
+    assert.equal(parseMountOptions(['rnoatime', 'rstrictatime'], 'm').recursive.set, MOUNT_ATTR.STRICTATIME, 'one access-time mode, the last');
+    assert.throws(() => parseMountOptions(['rbind', 'ratime'], 'mounts[2]'), /mounts\[2\]\.options\[1\]: "ratime" does not say which access-time mode/);
+
+    const spec = (options: string[]) => input((s) => { s.mounts!.push({ destination: '/data', type: 'bind', source: '/tmp', options }); });
+    const ops = compileChild(spec(['rbind', 'rro']), 42);
+    const n = names(ops);
+    const at = n.indexOf('MOUNT_SETATTR_IN_ROOT');
+    assert.ok(at > 0 && ops[at - 1]!.op === Op.MOUNT_IN_ROOT && ops[at - 1]!.args[1] === '/data', n.join(','));
+    assert.deepEqual(ops[at]!.args, ['/data', MOUNT_ATTR.RDONLY, 0]);
+    assert.ok(!names(compileChild(spec(['rbind', 'ro']), 42)).includes('MOUNT_SETATTR_IN_ROOT'));
   });
 
   it('capability names become masks; names unknown or above the kernel\'s last are left out, as runc does', () => {

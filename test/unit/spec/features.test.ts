@@ -72,8 +72,18 @@ test('mountOptions lists exactly what the plan compiler turns into flags', () =>
     assert.equal(r.data, '', `${o} would be passed to the filesystem as data`);
   }
   // runc's options that Berth refuses are not advertised
-  for (const o of ['rro', 'rnosuid', 'tmpcopyup', 'idmap', 'ridmap']) {
+  for (const o of ['tmpcopyup', 'idmap', 'ridmap']) {
     assert.ok(!MOUNT_OPTIONS.includes(o), o);
     assert.throws(() => parseMountOptions([o], 'mounts[0]'), (e: unknown) => e instanceof BerthError && e.code === 'unavailable');
+  }
+  for (const o of ['ratime', 'rnorelatime', 'rnostrictatime']) {
+    assert.ok(!MOUNT_OPTIONS.includes(o), o);
+    assert.throws(() => parseMountOptions([o], 'mounts[0]'), (e: unknown) => e instanceof BerthError && e.code === 'invalid-argument');
+  }
+  // the recursive ones it implements are
+  for (const o of ['rro', 'rrw', 'rnosuid', 'rnodev', 'rnoexec', 'rnoatime', 'rrelatime', 'rstrictatime', 'rnosymfollow']) {
+    assert.ok(MOUNT_OPTIONS.includes(o), o);
+    const r = parseMountOptions([o], 'mounts[0]').recursive;
+    assert.ok(r.set !== 0 || r.clear !== 0, o);
   }
 });
