@@ -3,6 +3,7 @@
 // is a thin layer of argument handling over these calls, and the engine calls
 // them in-process.
 
+import { release } from 'node:os';
 import { existsSync, readFileSync, writeFileSync, statSync, unlinkSync, openSync, readSync, closeSync, constants as fsc } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { BerthError, errnoOf, messageOf } from '../common/errors.js';
@@ -78,7 +79,10 @@ function host(): HostFacts {
       capLast = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
     } catch { /* an old kernel without the file: assume the names we know */ }
     // /proc/keys is there when the kernel has keyrings (CONFIG_KEYS).
-    hostFacts = { apparmor, selinux: existsSync('/sys/fs/selinux/enforce'), capLast, keyrings: existsSync('/proc/keys') };
+    // mount_setattr(2) came with Linux 5.12.
+    const [major = 0, minor = 0] = release().split('.').map((x) => parseInt(x, 10));
+    const mountSetattr = major > 5 || (major === 5 && minor >= 12);
+    hostFacts = { apparmor, selinux: existsSync('/sys/fs/selinux/enforce'), capLast, keyrings: existsSync('/proc/keys'), mountSetattr };
   }
   return hostFacts;
 }

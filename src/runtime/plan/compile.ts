@@ -7,7 +7,7 @@ import { statSync, lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError } from '../../common/errors.js';
 import type { Hook, LinuxNamespace, NamespaceType, Process, Spec, State } from '../spec/types.js';
-import { CAPABILITIES, CLONE, IOPRIO_CLASS, MS, PERSONALITY, RLIMITS, SCHED_FLAG, SCHED_POLICY } from '../linux/constants.js';
+import { CAPABILITIES, CLONE, IOPRIO_CLASS, MOUNT_ATTR, MS, PERSONALITY, RLIMITS, SCHED_FLAG, SCHED_POLICY } from '../linux/constants.js';
 import { bindRemountFlags, parseMountOptions, PROPAGATION, type ParsedMountOptions } from './mountopts.js';
 import { compileSeccomp, usesNotify } from './seccomp.js';
 import { Op, type PlanOp } from './ops.js';
@@ -50,6 +50,8 @@ export interface HostFacts {
   capLast: number;
   /** The kernel has keyrings (CONFIG_KEYS): a container gets a session keyring of its own. */
   keyrings: boolean;
+  /** The kernel has mount_setattr(2) (Linux 5.12+): one recursive call instead of a remount per mount. */
+  mountSetattr?: boolean;
 }
 
 /** runc's name for a container's session keyring (exec processes join the same one). */
@@ -390,19 +392,41 @@ function cgroupMountOps(input: CreatePlanInput, dest: string, flags: number, fie
     // v1 and hybrid: a tmpfs holding one directory per hierarchy, like the host.
     ops.push(op(Op.MOUNT_IN_ROOT, `mount tmpfs for cgroups on ${dest}`, 'tmpfs', dest, 'tmpfs', MS.NOSUID | MS.NODEV | MS.NOEXEC, 'mode=755', 'dir', 0, 0));
   }
+  // Binds of the host's directories, on a v1 or hybrid host one per
+  // hierarchy: one recursive mount_setattr over all of them where the kernel
+  // has it, instead of a remount each (ten fewer mount calls on our hosts).
+  const oneSetattr = !cgroupNs && !single && !!input.host.mountSetattr;
   for (const h of hier) {
     const target = h.dir ? `${dest}/${h.dir}` : dest;
     if (cgroupNs) {
       ops.push(op(Op.MOUNT_IN_ROOT, `mount ${h.fstype} ${h.data || ''} on ${target}`.replace('  ', ' '), h.fstype, target, h.fstype, base, h.data, 'dir', 0, 0));
     } else {
       ops.push(op(Op.MOUNT_IN_ROOT, `bind cgroup ${h.hostPath} on ${target}`, h.hostPath, target, '', MS.BIND | MS.REC, '', 'dir',
-        bindRemountFlags(base | MS.BIND), 0));
+        oneSetattr ? 0 : bindRemountFlags(base | MS.BIND), 0));
     }
   }
-  if (!single && (flags & MS.RDONLY)) {
+  if (oneSetattr) {
+    const attrs = mountAttrsOf(base);
+    if (attrs.set !== 0 || attrs.clear !== 0) ops.push(op(Op.MOUNT_SETATTR_IN_ROOT, `set the cgroup mount options on ${dest} and below`, dest, attrs.set, attrs.clear));
+  } else if (!single && (flags & MS.RDONLY)) {
     ops.push(op(Op.READONLY_IN_ROOT, `make ${dest} read-only`, dest));
   }
   return ops;
+}
+
+/** mount(2) flags as mount_setattr(2) attributes to set (and the access-time field to clear). */
+function mountAttrsOf(flags: number): { set: number; clear: number } {
+  let set = 0;
+  let clear = 0;
+  if (flags & MS.RDONLY) set |= MOUNT_ATTR.RDONLY;
+  if (flags & MS.NOSUID) set |= MOUNT_ATTR.NOSUID;
+  if (flags & MS.NODEV) set |= MOUNT_ATTR.NODEV;
+  if (flags & MS.NOEXEC) set |= MOUNT_ATTR.NOEXEC;
+  if (flags & MS.RELATIME) {
+    set |= MOUNT_ATTR.RELATIME;
+    clear |= MOUNT_ATTR.ATIME_MASK;
+  }
+  return { set, clear };
 }
 
 /**

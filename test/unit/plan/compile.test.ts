@@ -176,6 +176,26 @@ describe('plan compiler', () => {
     assert.throws(() => parseMountOptions(['bind', 'idmap'], 'mounts[3]'), /mounts\[3\]\.options\[1\]: mount option "idmap" is not supported/);
   });
 
+  it('a v1/hybrid cgroup mount without cgroupns: one recursive mount_setattr where the kernel has it, a remount per bind otherwise', () => {
+    const hybrid = (mountSetattr: boolean) => ({
+      ...input(),
+      cgroupHierarchies: [
+        { dir: 'cpu', fstype: 'cgroup' as const, data: 'cpu', hostPath: '/sys/fs/cgroup/cpu/c1' },
+        { dir: 'memory', fstype: 'cgroup' as const, data: 'memory', hostPath: '/sys/fs/cgroup/memory/c1' },
+      ],
+      host: { ...input().host, mountSetattr },
+    });
+    const cgroupOps = (ops: PlanOp[]) => ops.filter((o) => String(o.args[0]).startsWith('/sys/fs/cgroup') || String(o.args[1]).startsWith('/sys/fs/cgroup'));
+    const withSetattr = cgroupOps(compileChild(hybrid(true), 42));
+    assert.deepEqual(names(withSetattr), ['MOUNT_IN_ROOT', 'MOUNT_IN_ROOT', 'MOUNT_IN_ROOT', 'MOUNT_SETATTR_IN_ROOT']);
+    for (const b of withSetattr.slice(1, 3)) assert.equal(b.args[6], 0, 'no remount of each bind');
+    assert.deepEqual(withSetattr[3]!.args, ['/sys/fs/cgroup',
+      MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | MOUNT_ATTR.NOEXEC | MOUNT_ATTR.RELATIME, MOUNT_ATTR.ATIME_MASK]);
+    const without = cgroupOps(compileChild(hybrid(false), 42));
+    assert.deepEqual(names(without), ['MOUNT_IN_ROOT', 'MOUNT_IN_ROOT', 'MOUNT_IN_ROOT', 'READONLY_IN_ROOT']);
+    for (const b of without.slice(1, 3)) assert.equal(Number(b.args[6]) & MS.RDONLY, MS.RDONLY, 'each bind remounted read-only');
+  });
+
   it('recursive mount options become mount_setattr attributes, applied after the mount', () => {
     const o = parseMountOptions(['rbind', 'rro', 'rnosuid', 'rnoexec', 'rexec', 'rnoatime'], 'mounts[0]');
     assert.equal(o.flags, MS.BIND | MS.REC, 'no plain flag from a recursive option');
