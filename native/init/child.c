@@ -120,6 +120,7 @@ static int run_phase2_op(const struct op *op)
 	case OP_WAIT_CGROUPS: return op_wait_cgroups(op);
 	case OP_SESSION_KEYRING: return op_session_keyring(op);
 	case OP_MOUNT_SETATTR_IN_ROOT: return op_mount_setattr_in_root(op);
+	case OP_MOUNT_COPYUP_IN_ROOT: return op_mount_copyup_in_root(op);
 	default: return op_unknown(op);
 	}
 }

@@ -73,6 +73,7 @@ enum {
 	OP_WAIT_CGROUPS = 61,
 	OP_SESSION_KEYRING = 62,
 	OP_MOUNT_SETATTR_IN_ROOT = 63,
+	OP_MOUNT_COPYUP_IN_ROOT = 64,
 };
 
 /* Bytes from the first process to the container process on the internal
@@ -196,6 +197,9 @@ int op_mkdir_in_root(const struct op *op);
 int op_mask_in_root(const struct op *op);
 int op_readonly_in_root(const struct op *op);
 int op_mount_setattr_in_root(const struct op *op);
+
+/* copyup.c */
+int op_mount_copyup_in_root(const struct op *op);
 int op_bind_dev_in_root(const struct op *op);
 int op_pivot_root(const struct op *op);
 int op_move_root(const struct op *op);

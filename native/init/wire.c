@@ -290,7 +290,7 @@ static int arity(uint32_t code)
 		return 4;
 	case OP_MOUNT:
 		return 5;
-	case OP_MKNOD_IN_ROOT:
+	case OP_MKNOD_IN_ROOT: case OP_MOUNT_COPYUP_IN_ROOT:
 		return 6;
 	case OP_SCHED:
 		return 7;

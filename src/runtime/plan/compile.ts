@@ -314,6 +314,7 @@ function mountOps(input: CreatePlanInput, cgroupJoin: PlanOp[]): PlanOp[] {
     const o = parseMountOptions(m.options, field);
     const isBind = m.type === 'bind' || (o.flags & MS.BIND) !== 0;
     if (isBind) {
+      if (o.copyUp) fail(`${field}.options`, 'tmpcopyup applies to tmpfs mounts only, not to a bind mount');
       const src = m.source;
       if (!src) fail(`${field}.source`, 'a bind mount needs a source');
       let kind: 'dir' | 'file';
@@ -333,11 +334,16 @@ function mountOps(input: CreatePlanInput, cgroupJoin: PlanOp[]): PlanOp[] {
     }
     const fstype = m.type ?? '';
     if (!fstype) fail(`${field}.type`, 'required for a mount that is not a bind mount');
+    if (o.copyUp && fstype !== 'tmpfs') fail(`${field}.options`, `tmpcopyup applies to tmpfs mounts only, not ${fstype}`);
     let data = o.data;
     if (spec.linux?.mountLabel && input.host.selinux && ['tmpfs', 'devpts', 'mqueue', 'shm'].includes(fstype)) {
       data = data ? `${data},context="${spec.linux.mountLabel}"` : `context="${spec.linux.mountLabel}"`;
     }
-    ops.push(op(Op.MOUNT_IN_ROOT, `mount ${fstype} on ${dest}`, m.source ?? fstype, dest, fstype, o.flags, data, 'dir', 0, o.propagation));
+    if (o.copyUp) {
+      ops.push(op(Op.MOUNT_COPYUP_IN_ROOT, `mount ${fstype} on ${dest} with a copy of its contents`, m.source ?? fstype, dest, fstype, o.flags, data, o.propagation));
+    } else {
+      ops.push(op(Op.MOUNT_IN_ROOT, `mount ${fstype} on ${dest}`, m.source ?? fstype, dest, fstype, o.flags, data, 'dir', 0, o.propagation));
+    }
     ops.push(...recursiveAttrOps(o, dest));
   });
 

@@ -86,7 +86,7 @@ const RECURSIVE_ATIME_CLEAR = new Set(['ratime', 'rnorelatime', 'rnostrictatime'
 
 // Options runc knows that Berth does not implement yet: refusing them is
 // better than passing them to the filesystem as data and failing obscurely.
-const UNSUPPORTED = new Set(['idmap', 'ridmap', 'tmpcopyup']);
+const UNSUPPORTED = new Set(['idmap', 'ridmap']);
 
 export interface ParsedMountOptions {
   flags: number;
@@ -94,6 +94,8 @@ export interface ParsedMountOptions {
   data: string;
   /** mount_setattr(2) attributes to set and clear recursively (both 0: none). */
   recursive: { set: number; clear: number };
+  /** runc's "tmpcopyup": the new tmpfs starts with what the directory under it held. */
+  copyUp: boolean;
 }
 
 export function parseMountOptions(options: string[] | undefined, field: string): ParsedMountOptions {
@@ -101,7 +103,12 @@ export function parseMountOptions(options: string[] | undefined, field: string):
   let propagation = 0;
   const data: string[] = [];
   const recursive = { set: 0, clear: 0 };
+  let copyUp = false;
   (options ?? []).forEach((opt, i) => {
+    if (opt === 'tmpcopyup') {
+      copyUp = true;
+      return;
+    }
     const f = FLAGS[opt];
     if (f) {
       flags = f.clear ? flags & ~f.flag : flags | f.flag;
@@ -139,7 +146,7 @@ export function parseMountOptions(options: string[] | undefined, field: string):
     }
     data.push(opt);
   });
-  return { flags, propagation, data: data.join(','), recursive };
+  return { flags, propagation, data: data.join(','), recursive, copyUp };
 }
 
 /** Flags that a bind mount can only get through a second, remounting mount(2). */

@@ -71,6 +71,8 @@ export const Op = {
   SESSION_KEYRING: 62,
   /** mount_setattr(2) with AT_RECURSIVE on a mount beneath the root: runc's recursive options (rro, rnosuid...). */
   MOUNT_SETATTR_IN_ROOT: 63,
+  /** Mount (a tmpfs) beneath the root, then copy into it what the directory under it held: runc's tmpcopyup. */
+  MOUNT_COPYUP_IN_ROOT: 64,
 } as const;
 
 export type OpCode = (typeof Op)[keyof typeof Op];

@@ -109,6 +109,7 @@ export const MOUNT_OPTIONS: readonly string[] = [
   'strictatime',
   'suid',
   'sync',
+  'tmpcopyup',
   'unbindable',
 ];
 

@@ -43,6 +43,43 @@ describe('mounts', { skip }, () => {
     assert.match(r.out, /ptmx -> pts\/ptmx/);
   });
 
+  it('tmpcopyup: the tmpfs starts with a copy of the directory under it (owners, modes, links, nodes); the rootfs is untouched', () => {
+    const outside = tmp();
+    writeFileSync(join(outside, 'secret'), 'host file\n');
+    const b = bundle([
+      'grep " /seed " /proc/self/mountinfo | cut -d" " -f9',
+      'cd /seed && for f in file sub sub/deep link fifo; do stat -c "%n %F %a %u:%g" $f; done',
+      'cat /seed/file /seed/sub/deep; readlink /seed/link; readlink /seed/escape',
+      'echo changed > /seed/file; echo new > /seed/new; echo via > /seed/escape 2>/dev/null; true',
+    ].join('; '), (_s, rootfs) => {
+      mkdirSync(join(rootfs, 'seed/sub'), { recursive: true });
+      writeFileSync(join(rootfs, 'seed/file'), 'seeded\n', { mode: 0o604 });
+      writeFileSync(join(rootfs, 'seed/sub/deep'), 'deep\n');
+      execFileSync('chown', ['1000:1001', join(rootfs, 'seed/file')]);
+      execFileSync('chmod', ['0711', join(rootfs, 'seed/sub')]);
+      symlinkSync('sub/deep', join(rootfs, 'seed/link'));
+      // A link out of the rootfs is copied as a link, never followed.
+      symlinkSync(join(outside, 'secret'), join(rootfs, 'seed/escape'));
+      execFileSync('mkfifo', ['-m', '0600', join(rootfs, 'seed/fifo')]);
+      _s.mounts!.push({ destination: '/seed', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'tmpcopyup', 'mode=755'] });
+    });
+    const r = runOut(b);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, [
+      'tmpfs',
+      'file regular file 604 1000:1001',
+      'sub directory 711 0:0',
+      'sub/deep regular file 644 0:0',
+      'link symbolic link 777 0:0',
+      'fifo fifo 600 0:0',
+      'seeded', 'deep', 'sub/deep', join(outside, 'secret'), '',
+    ].join('\n'));
+    // What the container wrote went to its tmpfs, not to the rootfs, and not through the link.
+    assert.equal(readFileSync(join(b.rootfs, 'seed/file'), 'utf8'), 'seeded\n');
+    assert.ok(!existsSync(join(b.rootfs, 'seed/new')));
+    assert.equal(readFileSync(join(outside, 'secret'), 'utf8'), 'host file\n');
+  });
+
   it('recursive options (rro, rnosuid, rnoexec) reach the submounts too; plain ro does not', () => {
     const host = tmp();
     mkdirSync(join(host, 'sub'));

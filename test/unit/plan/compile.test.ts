@@ -196,6 +196,17 @@ describe('plan compiler', () => {
     for (const b of without.slice(1, 3)) assert.equal(Number(b.args[6]) & MS.RDONLY, MS.RDONLY, 'each bind remounted read-only');
   });
 
+  it('tmpcopyup: a tmpfs that copies what was under it, in one operation; refused elsewhere', () => {
+    const tmpfs = (options: string[], type = 'tmpfs') => input((s) => { s.mounts!.push({ destination: '/run/x', type, source: type, options }); });
+    const ops = compileChild(tmpfs(['nosuid', 'tmpcopyup', 'mode=755']), 42);
+    const at = ops.findIndex((o) => o.op === Op.MOUNT_COPYUP_IN_ROOT);
+    assert.ok(at > 0);
+    assert.deepEqual(ops[at]!.args, ['tmpfs', '/run/x', 'tmpfs', MS.NOSUID, 'mode=755', 0]);
+    assert.ok(!ops.some((o) => o.op === Op.MOUNT_IN_ROOT && o.args[1] === '/run/x'));
+    assert.throws(() => compileChild(tmpfs(['tmpcopyup'], 'proc'), 42), /mounts\[\d+\]\.options: tmpcopyup applies to tmpfs mounts only, not proc/);
+    assert.throws(() => compileChild(input((s) => { s.mounts!.push({ destination: '/d', type: 'bind', source: '/tmp', options: ['rbind', 'tmpcopyup'] }); }), 42), /tmpcopyup applies to tmpfs mounts only, not to a bind mount/);
+  });
+
   it('recursive mount options become mount_setattr attributes, applied after the mount', () => {
     const o = parseMountOptions(['rbind', 'rro', 'rnosuid', 'rnoexec', 'rexec', 'rnoatime'], 'mounts[0]');
     assert.equal(o.flags, MS.BIND | MS.REC, 'no plain flag from a recursive option');
