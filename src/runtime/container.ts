@@ -163,10 +163,9 @@ export class Runtime {
     return out;
   }
 
-  private hierarchies(m: CgroupManager): CgroupHierarchy[] {
+  private hierarchies(m: CgroupManager, layout: CgroupLayout): CgroupHierarchy[] {
     const paths = m.paths();
     if (m.version === 'v2') return [{ dir: '', fstype: 'cgroup2', data: '', hostPath: paths[''] ?? '' }];
-    const layout = detectLayout();
     const byMount = new Map<string, { controllers: string[]; hostPath: string }>();
     for (const [ctrl, hostPath] of Object.entries(paths)) {
       if (ctrl === '') continue;
@@ -236,7 +235,7 @@ export class Runtime {
         newKeyring: !opts.noNewKeyring,
         preserveFds: opts.preserveFds ?? 0,
         cgroupProcs: mgr.procsFiles(),
-        cgroupHierarchies: spec.mounts?.some((m) => m.type === 'cgroup' || m.type === 'cgroup2') ? this.hierarchies(mgr) : [],
+        cgroupHierarchies: spec.mounts?.some((m) => m.type === 'cgroup' || m.type === 'cgroup2') ? this.hierarchies(mgr, layout) : [],
         host: host(),
       };
       const parentOps = compileParent(input);
