@@ -32,6 +32,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { busyboxLayerTar, hostArch, skopeo, startRegistry, type RegistryInstance } from '../test/helpers/registry.js';
 import { startContainerd, unmountUnder, which, type Containerd } from '../test/helpers/daemons.js';
+import { quantile } from './stats.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 let BERTH_CTR = join(REPO, 'bin/berth-ctr');
@@ -384,14 +385,6 @@ function skopeoRunners(ref: string): Runner[] {
 }
 
 // ------------------------------------------------------------------ statistics
-
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
-}
 
 interface Summary { name: string; n: number; median: number; p90: number; min: number; mean: number; cpu: number; times: number[] }
 

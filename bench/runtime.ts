@@ -23,6 +23,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { makeBusyboxRootfs } from '../test/helpers/busybox.js';
 import { Runtime } from '../src/runtime/container.js';
+import { quantile } from './stats.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 let BERTH_RUNC = join(REPO, 'bin/berth-runc');
@@ -155,14 +156,6 @@ function crunWorks(): { ok: boolean; why: string } {
 }
 
 // ------------------------------------------------------------------ statistics
-
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
-}
 
 interface Summary { name: string; n: number; median: number; p90: number; min: number; mean: number; cpu: number }
 
