@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Op } from '../../../src/runtime/plan/ops.js';
 import { CLONE_NEWUTS, op, runInit, sh, skipReason, startInit, tempDir, waitMode } from './harness.js';
+import { waitUntil } from '../../helpers/wait.js';
 
 const skip = skipReason();
 const CLONE_NEWCGROUP = 0x02000000;
@@ -35,12 +36,8 @@ const release = op(Op.RELEASE, 'release the container process');
 const waitCgroups = op(Op.WAIT_CGROUPS, 'wait for the cgroup joins');
 const cgroupLines = sh('grep -E "^(0::|[0-9]+:pids:)" /proc/self/cgroup | sort');
 
-async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  for (const end = Date.now() + ms; !cond(); ) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+// The helper, at the 5 s bound and 10 ms pace this file always used.
+const until = (pred: () => boolean, what: string): Promise<void> => waitUntil(what, pred, 5000, 10);
 
 describe('berth-init: cgroup joins while the container process runs (RELEASE, WAIT_CGROUPS)', { skip: skip ?? (!v2Base && 'no cgroup hierarchy to join') }, () => {
   test('the container process waits at WAIT_CGROUPS until the last join is done', async () => {
