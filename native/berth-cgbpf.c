@@ -12,7 +12,9 @@
  *
  * The program is generated in TypeScript (src/runtime/cgroups/devices/ebpf.ts);
  * this helper decides nothing about it. Errors: "berth-cgbpf: <step>: <strerror>"
- * on stderr, exit status 1. Node.js has no bpf(2), hence this file.
+ * on stderr, exit status 3 when the kernel refused with EPERM or ENOSYS (this
+ * host cannot attach a device filter for us), 1 for any other failure, 2 for
+ * a usage error. Node.js has no bpf(2), hence this file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,10 +29,14 @@
 #define MAX_PROG_BYTES (1 << 20)
 #define MAX_ATTACHED 64
 
+#define EXIT_REFUSED 3
+
 static int fail(const char *step)
 {
+	int refused = errno == EPERM || errno == ENOSYS;
+
 	fprintf(stderr, "berth-cgbpf: %s: %s\n", step, strerror(errno));
-	return 1;
+	return refused ? EXIT_REFUSED : 1;
 }
 
 static long sys_bpf(int cmd, union bpf_attr *attr)

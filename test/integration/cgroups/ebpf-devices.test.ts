@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { detectLayout } from '../../../src/runtime/cgroups/detect.js';
 import { deviceFilterProgram } from '../../../src/runtime/cgroups/devices/ebpf.js';
-import { attachWithHelper, cgbpfPath, queryDeviceFilters } from '../../../src/runtime/cgroups/devices/loader.js';
+import { CGBPF_REFUSED, attachWithHelper, cgbpfPath, queryDeviceFilters } from '../../../src/runtime/cgroups/devices/loader.js';
 import { applyDeviceRules, normalizeDeviceRules } from '../../../src/runtime/cgroups/devices/rules.js';
 
 const layout = (() => {
@@ -123,4 +123,12 @@ test('the loader reports failures as "berth-cgbpf: <step>: <strerror>"', { skip 
   const v = spawnSync(cgbpfPath(), [dir], { input: loop, encoding: 'utf8' });
   assert.equal(v.status, 1);
   assert.match(v.stderr, /berth-cgbpf: load program: /);
+});
+
+test('the kernel refusing (EPERM, here as nobody) is exit status 3, which the loader reports as unavailable', { skip }, () => {
+  if (!existsSync(dir)) mkdirSync(dir);
+  const program = deviceFilterProgram(applyDeviceRules(normalizeDeviceRules([{ allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }])));
+  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', cgbpfPath(), dir], { input: program, encoding: 'utf8' });
+  assert.equal(r.status, CGBPF_REFUSED, r.stderr);
+  assert.match(r.stderr.trim(), /^berth-cgbpf: [a-z ]+: Operation not permitted$/);
 });

@@ -12,6 +12,9 @@ export function cgbpfPath(): string {
   return nativeBinary('berth-cgbpf', 'BERTH_CGBPF');
 }
 
+/** berth-cgbpf's exit status when the kernel refused with EPERM or ENOSYS. */
+export const CGBPF_REFUSED = 3;
+
 export const attachWithHelper: DeviceFilterAttacher = (cgroupDir, program) => {
   const bin = cgbpfPath();
   const r = spawnSync(bin, [cgroupDir], { input: program, encoding: 'utf8' });
@@ -20,8 +23,8 @@ export const attachWithHelper: DeviceFilterAttacher = (cgroupDir, program) => {
   }
   if (r.status !== 0) {
     const msg = (r.stderr || '').trim() || `exit status ${r.status}`;
-    // berth-cgbpf prints strerror: EPERM and ENOSYS from bpf(2) mean the host cannot do it.
-    const code = /Operation not permitted|Function not implemented/.test(msg) ? 'unavailable' : 'internal';
+    // berth-cgbpf exits 3 when the kernel refused (EPERM, ENOSYS): the host cannot do it.
+    const code = r.status === CGBPF_REFUSED ? 'unavailable' : 'internal';
     throw cgroupError(code, `attaching the eBPF device filter to ${cgroupDir} failed: ${msg}`, 'linux.resources.devices');
   }
 };
