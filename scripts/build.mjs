@@ -30,6 +30,12 @@ const bin = join(root, 'bin');
 const only = process.argv.slice(2);
 const wants = (name) => only.length === 0 || only.includes(name) || (only.includes('js') && name !== 'native');
 
+// containerd's API types and descriptor, from Debian's .proto files.
+if (wants('api')) {
+  const { generate } = await import('./gen-api.mjs');
+  generate();
+}
+
 if (wants('native')) {
   execFileSync('make', ['-s', '-C', join(root, 'native')], { stdio: 'inherit' });
 }
