@@ -1,0 +1,49 @@
+// containerd answers with gRPC status codes (its errdefs mapping); callers of
+// this client want Berth's closed set of error kinds, so that berthd can turn
+// a containerd "not found" into Docker's 404 without looking at gRPC at all.
+
+import { status as Status, type ServiceError } from '@grpc/grpc-js';
+import { BerthError, type ErrorCode, type Layer } from '../common/errors.js';
+
+const byStatus: Partial<Record<Status, ErrorCode>> = {
+  [Status.INVALID_ARGUMENT]: 'invalid-argument',
+  [Status.OUT_OF_RANGE]: 'invalid-argument',
+  [Status.NOT_FOUND]: 'not-found',
+  [Status.ALREADY_EXISTS]: 'already-exists',
+  [Status.FAILED_PRECONDITION]: 'failed-precondition',
+  [Status.ABORTED]: 'failed-precondition',
+  [Status.PERMISSION_DENIED]: 'permission-denied',
+  [Status.UNAUTHENTICATED]: 'permission-denied',
+  [Status.UNIMPLEMENTED]: 'unavailable',
+  [Status.UNAVAILABLE]: 'unavailable',
+};
+
+function isServiceError(e: unknown): e is ServiceError {
+  return e instanceof Error && typeof (e as Partial<ServiceError>).code === 'number' && 'details' in e;
+}
+
+/** The gRPC status code of an error from a call, or undefined for other errors. */
+export function grpcStatusOf(e: unknown): Status | undefined {
+  return isServiceError(e) ? e.code : undefined;
+}
+
+/**
+ * A containerd call's failure as a BerthError: the kind from the status code,
+ * the words from containerd (its `details`), prefixed with what we were doing.
+ * Errors that did not come from gRPC pass through unchanged.
+ */
+export function fromGrpc(e: unknown, what: string, layer: Layer = 'berthd'): unknown {
+  if (!isServiceError(e)) return e;
+  const code = byStatus[e.code] ?? 'internal';
+  const detail = e.details || e.message;
+  const msg = e.code === Status.UNAVAILABLE ? `${what}: containerd is not reachable: ${detail}` : `${what}: ${detail}`;
+  return new BerthError(layer, code, msg, { cause: e });
+}
+
+export function isNotFound(e: unknown): boolean {
+  return (e instanceof BerthError && e.code === 'not-found') || grpcStatusOf(e) === Status.NOT_FOUND;
+}
+
+export function isAlreadyExists(e: unknown): boolean {
+  return (e instanceof BerthError && e.code === 'already-exists') || grpcStatusOf(e) === Status.ALREADY_EXISTS;
+}

@@ -1,0 +1,183 @@
+// Pull into a containerd, done on the client side as containerd's own client
+// library does it: the registry work is src/image's (resolve, platform
+// choice, verified downloads), the blobs go into containerd's content store
+// under a lease, gc labels tie index → manifests → config + layers and config
+// → top snapshot, each layer is unpacked with snapshots Prepare + diff Apply
+// + snapshots Commit keyed by its chain id, and the image record is written
+// last; only then is the lease dropped. A pull that fails half-way leaves
+// blobs and snapshots that the lease's expiry hands to containerd's gc.
+
+import { randomBytes } from 'node:crypto';
+import { BerthError } from '../common/errors.js';
+import type { Descriptor } from '../image/content/types.js';
+import { chainIds } from '../image/images.js';
+import { parseManifest } from '../image/manifest.js';
+import { pullImage, shortId, type PullProgress, type PullResult } from '../image/pull.js';
+import type { RegistryOptions } from '../image/registry/client.js';
+import type { ContainerdClient } from './index.js';
+import { RemoteContentStore } from './content-store.js';
+import { isAlreadyExists, isNotFound } from './errors.js';
+
+export const GC_EXPIRE = 'containerd.io/gc.expire';
+export const SNAPSHOT_REF = 'containerd.io/snapshot.ref';
+export const UNCOMPRESSED = 'containerd.io/uncompressed';
+
+export type UnpackStatus = 'Extracting' | 'Pull complete';
+export type ClientPullProgress = PullProgress | { id: string; status: UnpackStatus; digest: string; kind: 'layer' };
+
+export interface ClientPullOptions {
+  snapshotter: string;
+  platform?: string;
+  registryOptions?: RegistryOptions;
+  progress?: (e: ClientPullProgress) => void;
+  /** Extra labels on the image record. */
+  labels?: Record<string, string>;
+}
+
+export interface ClientPullResult extends PullResult {
+  /** The chain id of the top layer: the parent of a container's snapshot. */
+  topChainId: string;
+  /** True when the image record already pointed at this target. */
+  upToDate: boolean;
+}
+
+/** A lease that expires on its own, so a pull killed half-way is collected by containerd's gc. */
+export async function temporaryLease(
+  client: ContainerdClient,
+  purpose: string,
+  ttlMs = 24 * 3600_000,
+): Promise<string> {
+  const id = `${purpose}-${Date.now()}-${randomBytes(4).toString('hex')}`;
+  return client.leases.create(id, { [GC_EXPIRE]: new Date(Date.now() + ttlMs).toISOString() });
+}
+
+export async function pullIntoContainerd(
+  client: ContainerdClient,
+  ref: string,
+  opts: ClientPullOptions,
+): Promise<ClientPullResult> {
+  const lease = await temporaryLease(client, 'berth-pull');
+  try {
+    const store = new RemoteContentStore(client.conn, client.content, lease);
+    const emit = opts.progress ?? (() => undefined);
+    const result = await pullImage(ref, {
+      store,
+      platform: opts.platform,
+      registryOptions: opts.registryOptions,
+      // "Pull complete" comes after the layer is unpacked, not when it is downloaded.
+      progress: (e) => {
+        if (e.status !== 'Pull complete') emit(e);
+      },
+    });
+    await labelChildren(store, result);
+    const topChainId = await unpack(client, result, opts.snapshotter, lease, store, emit);
+    await store.setLabels(result.config.digest, { [`containerd.io/gc.ref.snapshot.${opts.snapshotter}`]: topChainId });
+    const upToDate = await writeImageRecord(client, result.name, result.target, opts.labels ?? {});
+    return { ...result, topChainId, upToDate };
+  } finally {
+    await client.leases.delete(lease).catch(() => undefined);
+  }
+}
+
+/** containerd's gc follows these labels from the image's target down to every blob. */
+async function labelChildren(store: RemoteContentStore, r: PullResult): Promise<void> {
+  if (r.target.digest !== r.manifest.digest) {
+    const parsed = parseManifest(await store.readBytes(r.target.digest), { mediaType: r.target.mediaType });
+    if (parsed.kind === 'index') {
+      const labels: Record<string, string> = {};
+      parsed.index.manifests.forEach((m, i) => (labels[`containerd.io/gc.ref.content.m.${i}`] = m.digest));
+      await store.setLabels(r.target.digest, labels);
+    }
+  }
+  const labels: Record<string, string> = { 'containerd.io/gc.ref.content.config': r.config.digest };
+  r.layers.forEach((l, i) => (labels[`containerd.io/gc.ref.content.l.${i}`] = l.digest));
+  await store.setLabels(r.manifest.digest, labels);
+}
+
+async function unpack(
+  client: ContainerdClient,
+  r: PullResult,
+  snapshotter: string,
+  lease: string,
+  store: RemoteContentStore,
+  emit: (e: ClientPullProgress) => void,
+): Promise<string> {
+  const diffIds = r.imageConfig.rootfs?.diff_ids ?? [];
+  if (diffIds.length !== r.layers.length) {
+    throw new BerthError(
+      'berthd',
+      'invalid-argument',
+      `${r.name}: ${r.layers.length} layers but ${diffIds.length} diff ids in the config`,
+    );
+  }
+  const chains = chainIds(diffIds);
+  const snaps = client.snapshots(snapshotter);
+  let parent = '';
+  for (let i = 0; i < r.layers.length; i++) {
+    const layer: Descriptor = r.layers[i]!;
+    const chain = chains[i]!;
+    const diffId = diffIds[i]!;
+    const id = shortId(layer.digest);
+    if (!(await exists(() => snaps.stat(chain)))) {
+      emit({ id, status: 'Extracting', digest: layer.digest, kind: 'layer' });
+      const key = `extract-${randomBytes(6).toString('hex')} ${chain}`;
+      const labels = { [SNAPSHOT_REF]: chain };
+      const mounts = await snaps.prepare(key, parent, labels, { lease });
+      try {
+        const applied = await client.diff.apply(
+          { media_type: layer.mediaType, digest: layer.digest, size: layer.size },
+          mounts,
+          { lease },
+        );
+        if (applied.digest !== diffId) {
+          throw new BerthError(
+            'berthd',
+            'digest-mismatch',
+            `${r.name}: layer ${layer.digest} unpacked to ${applied.digest}, the config says ${diffId}`,
+          );
+        }
+        await snaps.commit(chain, key, labels, { lease });
+      } catch (e) {
+        await snaps.remove(key).catch(() => undefined);
+        if (!isAlreadyExists(e)) throw e; // another pull committed the same chain first
+      }
+    }
+    await store.setLabels(layer.digest, { [UNCOMPRESSED]: diffId });
+    emit({ id, status: 'Pull complete', digest: layer.digest, kind: 'layer' });
+    parent = chain;
+  }
+  return parent;
+}
+
+async function exists(f: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await f();
+    return true;
+  } catch (e) {
+    if (isNotFound(e)) return false;
+    throw e;
+  }
+}
+
+/** Create the image record, or point it at the new target; true when nothing changed. */
+async function writeImageRecord(
+  client: ContainerdClient,
+  name: string,
+  target: Descriptor,
+  labels: Record<string, string>,
+): Promise<boolean> {
+  const t = { media_type: target.mediaType, digest: target.digest, size: target.size };
+  try {
+    await client.images.create({ name, target: t, labels });
+    return false;
+  } catch (e) {
+    if (!isAlreadyExists(e)) throw e;
+  }
+  const old = await client.images.get(name);
+  if (old.target?.digest === target.digest) return true;
+  await client.images.update({ name, target: t, labels: { ...old.labels, ...labels } }, [
+    'target',
+    ...Object.keys(labels).map((k) => `labels.${k}`),
+  ]);
+  return false;
+}
