@@ -63,7 +63,7 @@ export class Connection {
     this.namespace = opts.namespace;
     this.layer = opts.layer ?? 'berthd';
     this.timeoutMs = opts.timeoutMs ?? 60_000;
-    this.clients = shared?.clients ?? new Map();
+    this.clients = shared?.clients ?? new Map<string, grpc.Client>();
     // One channel for every service: one socket, one HTTP/2 connection.
     this.channel =
       shared?.channel ??
@@ -131,7 +131,7 @@ export class Connection {
   }
 
   /** Map a stream's error the way unary calls are mapped. */
-  mapError(e: unknown, what: string): unknown {
+  mapError(e: unknown, what: string): Error {
     return fromGrpc(e, what, this.layer);
   }
 

@@ -27,8 +27,8 @@ function blobInfo(i: ContentInfo): BlobInfo {
 /** One Write stream: each request is answered by exactly one response, in order. */
 class WriteSession {
   private readonly stream;
-  private readonly waiting: { resolve: (r: WriteContentResponse__Output) => void; reject: (e: unknown) => void }[] = [];
-  private failed: unknown;
+  private readonly waiting: { resolve: (r: WriteContentResponse__Output) => void; reject: (e: Error) => void }[] = [];
+  private failed: Error | undefined;
 
   constructor(
     private readonly conn: Connection,
@@ -101,7 +101,7 @@ export class RemoteContentStore implements ContentStore {
       if (!out.push(r.data)) src.pause();
     });
     src.on('end', () => out.push(null));
-    src.on('error', (e: unknown) => out.destroy(this.conn.mapError(e, `Content.Read ${digest}`) as Error));
+    src.on('error', (e: unknown) => out.destroy(this.conn.mapError(e, `Content.Read ${digest}`)));
     out.on('close', () => src.cancel());
     return out;
   }

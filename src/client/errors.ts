@@ -32,8 +32,8 @@ export function grpcStatusOf(e: unknown): Status | undefined {
  * the words from containerd (its `details`), prefixed with what we were doing.
  * Errors that did not come from gRPC pass through unchanged.
  */
-export function fromGrpc(e: unknown, what: string, layer: Layer = 'berthd'): unknown {
-  if (!isServiceError(e)) return e;
+export function fromGrpc(e: unknown, what: string, layer: Layer = 'berthd'): Error {
+  if (!isServiceError(e)) return e instanceof Error ? e : new Error(String(e));
   const code = byStatus[e.code] ?? 'internal';
   const detail = e.details || e.message;
   const msg = e.code === Status.UNAVAILABLE ? `${what}: containerd is not reachable: ${detail}` : `${what}: ${detail}`;

@@ -85,8 +85,8 @@ export class ContentService {
   }
   async list(filters: string[] = []): Promise<ContentInfo[]> {
     const out: ContentInfo[] = [];
-    for await (const r of this.c.serverStream<object, { info: ContentInfo[] }>(S.content, 'List', { filters }))
-      out.push(...r.info);
+    const stream = this.c.serverStream<object, { info: ContentInfo[] }>(S.content, 'List', { filters });
+    for await (const r of stream as AsyncIterable<{ info: ContentInfo[] }>) out.push(...r.info);
     return out;
   }
   /** Replace the labels listed in `fields` ("labels.<key>"); absent keys in `labels` are removed. */
@@ -190,7 +190,7 @@ export class SnapshotsService {
       snapshotter: this.snapshotter,
       filters,
     });
-    for await (const r of stream) out.push(...r.info);
+    for await (const r of stream as AsyncIterable<{ info: SnapshotInfo[] }>) out.push(...r.info);
     return out;
   }
   async usage(key: string): Promise<{ size: number; inodes: number }> {
