@@ -16,7 +16,7 @@
 // Node read a whole CA bundle first). berth-ctr runs on Node.js only: it
 // needs better-sqlite3, a Node.js addon.
 //
-// `node scripts/build.mjs [native|js|berth-runc|berth-ctr]` builds a part;
+// `node scripts/build.mjs [native|js|berth-runc|berth-ctr|berthd]` builds a part;
 // BERTH_NO_BUN=1 builds berth-runc for Node.js even where Bun is there.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -160,4 +160,16 @@ if (wants('berth-ctr') && existsSync(join(root, 'src/cli/ctr/main.ts'))) {
     cacheArgs: (tmp) => ['--root', join(tmp, 'store'), 'images', 'ls'],
   });
   launcher('berth-ctr', 'berth-ctr.js', true);
+}
+
+// berthd: a long-running daemon, so start-up matters less than for the CLIs,
+// but the same bundle + code cache keeps it uniform (and its `--version`).
+if (wants('berthd') && existsSync(join(root, 'src/cli/berthd/main.ts'))) {
+  await buildCli({
+    name: 'berthd',
+    entry: 'src/cli/berthd/main.ts',
+    external: ['better-sqlite3'],
+    cacheArgs: () => ['--version'],
+  });
+  launcher('berthd', 'berthd.js', true);
 }

@@ -1,0 +1,55 @@
+// berthd: the Docker Engine API on containerd's API. Flags and
+// /etc/berth/daemon.json (src/daemon/config.ts), JSON-lines logs on stderr,
+// a clean stop on SIGTERM/SIGINT (containers keep running: live-restore).
+
+import { Logger } from '../../common/log.js';
+import { messageOf } from '../../common/errors.js';
+import { parseArgs, USAGE } from '../../daemon/config.js';
+import { startDaemon } from '../../daemon/daemon.js';
+import { BERTHD_VERSION } from '../../daemon/system.js';
+
+async function main(): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`berthd: ${messageOf(e)}\n`);
+    return 2;
+  }
+  if (parsed.action === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (parsed.action !== 'run') {
+    process.stdout.write(`berthd version ${BERTHD_VERSION}\n`);
+    return 0;
+  }
+  const cfg = parsed.config;
+  const log = new Logger({ format: 'json', level: cfg.logLevel });
+  let daemon;
+  try {
+    daemon = await startDaemon(cfg, log);
+  } catch (e) {
+    log.error('berthd failed to start', { error: messageOf(e) });
+    return 1;
+  }
+  log.info('berthd started', { pid: process.pid, containerd: cfg.containerd, dataRoot: cfg.dataRoot });
+  await new Promise<void>((res) => {
+    const stop = (sig: string) => {
+      log.info('signal received, stopping', { signal: sig });
+      res();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  await daemon.close();
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`berthd: ${messageOf(e)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,191 @@
+// berthd's settings: flags, then /etc/berth/daemon.json, in dockerd's spirit:
+// the same names where dockerd has them (hosts, data-root, exec-root,
+// log-level, live-restore, insecure-registries, group, pidfile), an unknown
+// key in the file or a setting given both as a flag and in the file is an
+// error naming it, and the socket is root-only unless a group is named.
+
+import { readFileSync } from 'node:fs';
+import { BerthError, errnoOf, messageOf } from '../common/errors.js';
+import type { Level } from '../common/log.js';
+
+export interface DaemonConfig {
+  hosts: string[];
+  containerd: string;
+  containerdNamespace: string;
+  dataRoot: string;
+  execRoot: string;
+  logLevel: Level;
+  liveRestore: boolean;
+  snapshotter: string;
+  runtime: string;
+  insecureRegistries?: string[];
+  group?: string;
+  pidfile?: string;
+  configFile: string;
+}
+
+export const DEFAULTS: DaemonConfig = {
+  hosts: ['unix:///run/berth/berthd.sock'],
+  containerd: '/run/containerd/containerd.sock',
+  // Not "moby": a dockerd on the same containerd keeps its containers apart from ours.
+  containerdNamespace: 'berthd',
+  dataRoot: '/var/lib/berthd',
+  execRoot: '/run/berthd',
+  logLevel: 'info',
+  liveRestore: true,
+  snapshotter: 'overlayfs',
+  runtime: 'io.containerd.runc.v2',
+  configFile: '/etc/berth/daemon.json',
+};
+
+type Key = Exclude<keyof DaemonConfig, 'configFile'>;
+
+/** daemon.json key → setting, and whether it is a list. */
+const FILE_KEYS: Record<string, { key: Key; kind: 'string' | 'bool' | 'list' }> = {
+  hosts: { key: 'hosts', kind: 'list' },
+  containerd: { key: 'containerd', kind: 'string' },
+  'containerd-namespace': { key: 'containerdNamespace', kind: 'string' },
+  'data-root': { key: 'dataRoot', kind: 'string' },
+  'exec-root': { key: 'execRoot', kind: 'string' },
+  'log-level': { key: 'logLevel', kind: 'string' },
+  'live-restore': { key: 'liveRestore', kind: 'bool' },
+  snapshotter: { key: 'snapshotter', kind: 'string' },
+  'default-runtime': { key: 'runtime', kind: 'string' },
+  'insecure-registries': { key: 'insecureRegistries', kind: 'list' },
+  group: { key: 'group', kind: 'string' },
+  pidfile: { key: 'pidfile', kind: 'string' },
+};
+
+/** Flag → daemon.json key (the flag names are the file's keys, plus short forms). */
+const FLAG_ALIASES: Record<string, string> = { '-H': 'hosts', '--host': 'hosts', '-G': 'group', '--insecure-registry': 'insecure-registries', '--runtime': 'default-runtime', '-l': 'log-level', '-p': 'pidfile' };
+
+const LEVELS: Record<string, Level> = { debug: 'debug', info: 'info', warn: 'warning', warning: 'warning', error: 'error', fatal: 'fatal' };
+
+export const USAGE = `Usage: berthd [OPTIONS]
+
+The Docker Engine API on containerd's API.
+
+  -H, --host ADDR              listen on unix:///PATH or tcp://127.0.0.1:PORT (repeatable; default unix:///run/berth/berthd.sock)
+      --containerd ADDR        containerd's (or berth-engine's) socket (default /run/containerd/containerd.sock)
+      --containerd-namespace N containerd namespace of berthd's images and containers (default berthd)
+      --data-root DIR          container records and logs (default /var/lib/berthd)
+      --exec-root DIR          stdio FIFOs and other run-time files (default /run/berthd)
+  -l, --log-level LEVEL        debug, info, warn, error, fatal (default info)
+      --live-restore[=BOOL]    keep containers running while berthd is down (default true)
+      --snapshotter NAME       containerd snapshotter (default overlayfs)
+      --runtime NAME           containerd runtime (default io.containerd.runc.v2)
+      --insecure-registry H    registry reached over plain HTTP (repeatable; default 127.0.0.0/8)
+  -G, --group NAME             group owning the unix sockets (default root only, mode 0660)
+  -p, --pidfile FILE           write berthd's pid there
+      --config-file FILE       daemon.json (default /etc/berth/daemon.json; missing is fine)
+  -v, --version                print the version and exit
+`;
+
+function bad(msg: string, field?: string): BerthError {
+  return new BerthError('berthd', 'invalid-argument', msg, { field });
+}
+
+function setValue(cfg: DaemonConfig, fileKey: string, raw: unknown, where: string): void {
+  const spec = FILE_KEYS[fileKey];
+  if (!spec) throw bad(`${where}: unknown setting "${fileKey}"`, fileKey);
+  const target = cfg as unknown as Record<string, unknown>;
+  if (spec.kind === 'list') {
+    const list = Array.isArray(raw) ? raw : [raw];
+    if (!list.every((x) => typeof x === 'string')) throw bad(`${where}: "${fileKey}" must be a list of strings`, fileKey);
+    target[spec.key] = list;
+  } else if (spec.kind === 'bool') {
+    if (typeof raw === 'boolean') target[spec.key] = raw;
+    else if (raw === 'true' || raw === 'false') target[spec.key] = raw === 'true';
+    else throw bad(`${where}: "${fileKey}" must be true or false, not ${JSON.stringify(raw)}`, fileKey);
+  } else {
+    if (typeof raw !== 'string' || raw === '') throw bad(`${where}: "${fileKey}" must be a non-empty string`, fileKey);
+    if (spec.key === 'logLevel') {
+      const l = LEVELS[raw];
+      if (!l) throw bad(`${where}: unknown log level "${raw}" (debug, info, warn, error, fatal)`, fileKey);
+      target[spec.key] = l;
+    } else target[spec.key] = raw;
+  }
+}
+
+export type ParsedArgs = { action: 'run'; config: DaemonConfig } | { action: 'help' | 'version' };
+
+export function parseArgs(argv: string[]): ParsedArgs {
+  const cfg: DaemonConfig = { ...DEFAULTS, hosts: [] };
+  const fromFlags = new Set<string>();
+  const lists: Record<string, string[]> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '-h' || arg === '--help') return { action: 'help' };
+    if (arg === '-v' || arg === '--version') return { action: 'version' };
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    if (flag === '--config-file') {
+      cfg.configFile = eq > 0 ? arg.slice(eq + 1) : (argv[++i] ?? '');
+      continue;
+    }
+    const key = FLAG_ALIASES[flag] ?? (flag.startsWith('--') ? flag.slice(2) : undefined);
+    const spec = key ? FILE_KEYS[key] : undefined;
+    if (!key || !spec) throw bad(`unknown flag: ${flag}`, flag);
+    let value: string;
+    if (eq > 0) value = arg.slice(eq + 1);
+    else if (spec.kind === 'bool') value = 'true';
+    else {
+      const v = argv[++i];
+      if (v === undefined) throw bad(`flag needs an argument: ${flag}`, flag);
+      value = v;
+    }
+    fromFlags.add(key);
+    if (spec.kind === 'list') (lists[key] ??= []).push(value);
+    else setValue(cfg, key, value, `flag ${flag}`);
+  }
+  for (const [k, v] of Object.entries(lists)) setValue(cfg, k, v, `flag --${k}`);
+  applyFile(cfg, fromFlags);
+  if (cfg.hosts.length === 0) cfg.hosts = [...DEFAULTS.hosts];
+  for (const h of cfg.hosts) checkHost(h);
+  return { action: 'run', config: cfg };
+}
+
+function applyFile(cfg: DaemonConfig, fromFlags: Set<string>): void {
+  let text: string;
+  try {
+    text = readFileSync(cfg.configFile, 'utf8');
+  } catch (e) {
+    if (errnoOf(e) === 'ENOENT') return;
+    throw bad(`config file ${cfg.configFile}: ${messageOf(e)}`);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw bad(`config file ${cfg.configFile}: invalid JSON: ${messageOf(e)}`);
+  }
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw bad(`config file ${cfg.configFile}: not a JSON object`);
+  const both = Object.keys(doc).filter((k) => fromFlags.has(k));
+  if (both.length) {
+    throw bad(`the following directives are specified both as a flag and in the configuration file: ${both.join(', ')} (in ${cfg.configFile})`);
+  }
+  for (const [k, v] of Object.entries(doc)) setValue(cfg, k, v, `config file ${cfg.configFile}`);
+}
+
+export interface Listen {
+  kind: 'unix' | 'tcp';
+  path?: string;
+  host?: string;
+  port?: number;
+}
+
+export function checkHost(h: string): Listen {
+  if (h.startsWith('unix://')) {
+    const path = h.slice('unix://'.length);
+    if (!path.startsWith('/')) throw bad(`host ${h}: the socket path must be absolute`, 'hosts');
+    return { kind: 'unix', path };
+  }
+  if (h.startsWith('/')) return { kind: 'unix', path: h };
+  const m = /^tcp:\/\/([^:]+):(\d+)$/.exec(h);
+  if (m) {
+    // No TLS yet: a TCP socket is an unauthenticated root shell, so only loopback.
+    if (m[1] !== '127.0.0.1' && m[1] !== 'localhost') throw bad(`host ${h}: TCP is only served on 127.0.0.1 (berthd has no TLS yet)`, 'hosts');
+    return { kind: 'tcp', host: '127.0.0.1', port: Number(m[2]) };
+  }
+  throw bad(`host ${h}: expected unix:///PATH or tcp://127.0.0.1:PORT`, 'hosts');
+}

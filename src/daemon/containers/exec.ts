@@ -1,0 +1,204 @@
+// docker exec: an extra process in a running container's task (containerd
+// tasks Exec), its spec derived from the container's own process (the same
+// capabilities, rlimits and no-new-privileges unless --privileged), its stdio
+// through FIFOs like the init process's, attached over a hijacked
+// connection or detached; the exit code kept for `exec inspect`.
+
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { z } from 'zod';
+import { messageOf } from '../../common/errors.js';
+import { badRequest, notFound, wrongState } from '../http/errors.js';
+import { boolParam, type Ctx } from '../http/router.js';
+import { frames, MULTIPLEXED, RAW } from '../http/stdcopy.js';
+import { allCaps } from './caps.js';
+import { resolveUser } from './files.js';
+import { fifoPaths, makeFifos, ProcessIO } from './io.js';
+import { mergeEnv } from './manager.js';
+import type { ContainerRecord } from './record.js';
+import type { Runtime } from './runtime.js';
+import type { SpecProcess } from './spec.js';
+
+const PROCESS_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1/Process';
+
+const ExecBody = z.looseObject({
+  AttachStdin: z.boolean().optional(),
+  AttachStdout: z.boolean().optional(),
+  AttachStderr: z.boolean().optional(),
+  Tty: z.boolean().optional(),
+  Cmd: z.array(z.string()).nullish(),
+  Env: z.array(z.string()).nullish(),
+  WorkingDir: z.string().optional(),
+  User: z.string().optional(),
+  Privileged: z.boolean().optional(),
+  DetachKeys: z.string().optional(),
+});
+type ExecConfig = z.infer<typeof ExecBody>;
+
+interface ExecRecord {
+  id: string;
+  container: ContainerRecord;
+  cfg: ExecConfig;
+  running: boolean;
+  exitCode: number | null;
+  pid: number;
+  started: boolean;
+}
+
+export class Execs {
+  private readonly execs = new Map<string, ExecRecord>();
+
+  constructor(private readonly rt: Runtime) {}
+
+  async create(r: ContainerRecord, raw: unknown): Promise<string> {
+    const p = ExecBody.safeParse(raw ?? {});
+    if (!p.success) throw badRequest(`invalid exec config: ${p.error.issues[0]!.path.join('.')}: ${p.error.issues[0]!.message}`);
+    if (r.State.Status === 'paused') throw wrongState(`Container ${r.Id} is paused, unpause the container before exec`);
+    if (r.State.Status !== 'running') throw wrongState(`Container ${r.Id} is not running`);
+    if (!p.data.Cmd?.length) throw badRequest('No exec command specified', 'Cmd');
+    const id = randomBytes(32).toString('hex');
+    this.execs.set(id, { id, container: r, cfg: p.data, running: false, exitCode: null, pid: 0, started: false });
+    this.rt.m.s.events.emit('container', `exec_create: ${p.data.Cmd.join(' ')}`, r.Id, { execID: id });
+    return id;
+  }
+
+  get(id: string): ExecRecord {
+    const e = this.execs.get(id);
+    if (!e) throw notFound(`No such exec instance: ${id}`);
+    return e;
+  }
+
+  inspect(id: string): Record<string, unknown> {
+    const e = this.get(id);
+    const [entrypoint, ...args] = e.cfg.Cmd ?? [];
+    return {
+      ID: e.id,
+      Running: e.running,
+      ExitCode: e.exitCode,
+      ProcessConfig: { tty: e.cfg.Tty ?? false, entrypoint, arguments: args, privileged: e.cfg.Privileged ?? false, user: e.cfg.User ?? '' },
+      OpenStdin: e.cfg.AttachStdin ?? false,
+      OpenStderr: e.cfg.AttachStderr ?? false,
+      OpenStdout: e.cfg.AttachStdout ?? false,
+      CanRemove: false,
+      ContainerID: e.container.Id,
+      DetachKeys: '',
+      Pid: e.pid,
+    };
+  }
+
+  private async baseProcess(r: ContainerRecord): Promise<SpecProcess> {
+    const live = this.rt.liveOf(r.Id);
+    if (live.process) return live.process;
+    // berthd restarted since the container started: the spec is in containerd.
+    const c = await this.rt.m.s.client.containers.get(r.Id);
+    const spec = JSON.parse(c.spec?.value.toString('utf8') ?? '{}') as { process: SpecProcess };
+    live.process = spec.process;
+    return spec.process;
+  }
+
+  async start(ctx: Ctx, id: string, raw: unknown): Promise<void> {
+    const e = this.get(id);
+    if (e.started) throw wrongState(`Error: Exec command ${id} has already run`);
+    const r = e.container;
+    if (r.State.Status !== 'running') throw wrongState(`Container ${r.Id} is not running`);
+    const body = (raw ?? {}) as { Detach?: boolean; Tty?: boolean };
+    const detach = body.Detach ?? false;
+    const tty = e.cfg.Tty ?? body.Tty ?? false;
+    const base = await this.baseProcess(r);
+    const user = e.cfg.User ? await resolveUser(e.cfg.User, (fn) => fn(`/proc/${r.State.Pid}/root`)) : base.user;
+    const caps = e.cfg.Privileged ? allCaps() : undefined;
+    const proc: SpecProcess = {
+      ...base,
+      terminal: tty,
+      args: e.cfg.Cmd ?? [],
+      env: mergeEnv(base.env, e.cfg.Env ?? []),
+      cwd: e.cfg.WorkingDir || base.cwd,
+      user: { uid: user.uid, gid: user.gid, ...('additionalGids' in user && user.additionalGids?.length ? { additionalGids: user.additionalGids } : {}) },
+      ...(caps ? { capabilities: { bounding: caps, effective: caps, permitted: caps } } : {}),
+    };
+    const dir = join(this.rt.m.s.cfg.execRoot, r.Id);
+    const paths = fifoPaths(dir, id.slice(0, 16));
+    const stdin = (e.cfg.AttachStdin ?? false) && !detach;
+    await makeFifos(dir, [paths.stdout, ...(tty ? [] : [paths.stderr]), ...(stdin ? [paths.stdin] : [])]);
+    const io = new ProcessIO(paths, { stdin, stderr: !tty });
+    const { tasks } = this.rt.m.s.client;
+    e.started = true;
+    io.holdOpen();
+    try {
+      await tasks.exec({
+        container_id: r.Id,
+        exec_id: id,
+        stdin: stdin ? paths.stdin : '',
+        stdout: paths.stdout,
+        stderr: tty ? '' : paths.stderr,
+        terminal: tty,
+        spec: { type_url: PROCESS_TYPE, value: Buffer.from(JSON.stringify(proc)) },
+      });
+    } catch (err) {
+      io.release();
+      await rm(dir + `/${id.slice(0, 16)}-stdout`, { force: true });
+      throw err;
+    }
+    io.startReading();
+    const waited = tasks.wait(r.Id, id);
+    let hij: ReturnType<Ctx['hijack']> | undefined;
+    const want = { stdout: e.cfg.AttachStdout ?? true, stderr: e.cfg.AttachStderr ?? true };
+    if (!detach) {
+      hij = ctx.hijack(tty ? RAW : MULTIPLEXED);
+      const out = hij.output;
+      io.subscribe((s, d) => {
+        if ((s === 1 && !want.stdout) || (s === 2 && !want.stderr) || out.destroyed) return;
+        if (tty) out.write(d);
+        else for (const f of frames(s, d)) out.write(f);
+      });
+      if (stdin) {
+        const sink = io.stdin();
+        sink?.on('error', () => undefined);
+        hij.input.on('data', (d: Buffer) => sink?.write(d));
+        hij.input.on('end', () => {
+          sink?.end();
+          tasks.closeStdin(r.Id, id).catch(() => undefined);
+        });
+      }
+    }
+    try {
+      e.pid = await tasks.start(r.Id, id);
+      e.running = true;
+    } catch (err) {
+      e.exitCode = 126;
+      io.release();
+      await tasks.deleteProcess(r.Id, id).catch(() => undefined);
+      if (hij) {
+        hij.output.write(tty ? Buffer.from(messageOf(err) + '\r\n') : frames(3, Buffer.from(messageOf(err) + '\n'))[0]!);
+        hij.end();
+        return;
+      }
+      throw err;
+    }
+    this.rt.m.s.events.emit('container', `exec_start: ${(e.cfg.Cmd ?? []).join(' ')}`, r.Id, { execID: id });
+    if (detach) ctx.send(200, undefined);
+    const finished = waited.then(async (w) => {
+      await Promise.race([io.whenDone(), new Promise((res) => setTimeout(res, 2000))]);
+      e.exitCode = w.exit_status;
+      e.running = false;
+      await tasks.deleteProcess(r.Id, id).catch(() => undefined);
+      this.rt.m.s.events.emit('container', 'exec_die', r.Id, { execID: id, exitCode: String(w.exit_status) });
+    });
+    if (hij) {
+      await finished.catch(() => undefined);
+      hij.end();
+    }
+  }
+
+  /** Resize is accepted for a running tty exec (containerd ResizePty). */
+  async resize(id: string, q: URLSearchParams): Promise<void> {
+    const e = this.get(id);
+    const w = Number(q.get('w') ?? 0);
+    const h = Number(q.get('h') ?? 0);
+    if (!e.running) throw wrongState(`Exec ${id} is not running`);
+    await this.rt.m.s.client.tasks.resize(e.container.Id, id, w, h);
+  }
+}
+
+export { boolParam };

@@ -1,0 +1,236 @@
+// The containers berthd knows: records in memory and on disk, lookup by id,
+// id prefix or name as dockerd looks them up, create (the create body merged
+// with the image's config, mounts resolved, the rootfs snapshot prepared)
+// and remove. Running them is ./runtime.ts's job.
+
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ContainerdClient } from '../../client/index.js';
+import { isNotFound } from '../../client/errors.js';
+import { messageOf } from '../../common/errors.js';
+import type { Logger } from '../../common/log.js';
+import type { DaemonConfig } from '../config.js';
+import type { EventBus } from '../events.js';
+import { badRequest, conflict, notFound } from '../http/errors.js';
+import type { ImageService } from '../images/service.js';
+import type { VolumeStore } from '../volumes/store.js';
+import { parseCreateBody, type CreateBody } from './body.js';
+import { capabilities } from './caps.js';
+import { writeHostFiles } from './files.js';
+import { mountPoints } from './mounts.js';
+import { emptyState, RecordStore, type ContainerRecord } from './record.js';
+import { securityOpts } from './spec.js';
+import { randomName } from './names.js';
+import { familiarString } from '../../image/reference.js';
+import { parseRef } from '../images/service.js';
+
+export interface Services {
+  client: ContainerdClient;
+  images: ImageService;
+  volumes: VolumeStore;
+  events: EventBus;
+  log: Logger;
+  cfg: DaemonConfig;
+}
+
+const NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+/** The label on a container's rootfs snapshot that keeps containerd's gc away from it. */
+const GC_ROOT = 'containerd.io/gc.root';
+
+export class ContainerManager {
+  readonly records: RecordStore;
+  private readonly byId = new Map<string, ContainerRecord>();
+  private readonly names = new Map<string, string>();
+
+  constructor(readonly s: Services) {
+    this.records = new RecordStore(join(s.cfg.dataRoot, 'containers'), s.log);
+  }
+
+  async load(): Promise<ContainerRecord[]> {
+    for (const r of await this.records.loadAll()) {
+      this.byId.set(r.Id, r);
+      this.names.set(r.Name, r.Id);
+    }
+    return [...this.byId.values()];
+  }
+
+  all(): ContainerRecord[] {
+    return [...this.byId.values()];
+  }
+
+  /** By full id, name ("/x" or "x"), or unique id prefix. */
+  get(ref: string): ContainerRecord {
+    const direct = this.byId.get(ref) ?? this.byId.get(this.names.get(ref.startsWith('/') ? ref : `/${ref}`) ?? '');
+    if (direct) return direct;
+    if (/^[a-f0-9]+$/.test(ref)) {
+      const hits = [...this.byId.keys()].filter((id) => id.startsWith(ref));
+      if (hits.length === 1) return this.byId.get(hits[0]!)!;
+      if (hits.length > 1) throw badRequest(`multiple IDs found with provided prefix: ${ref}`);
+    }
+    throw notFound(`No such container: ${ref}`);
+  }
+
+  has(id: string): boolean {
+    return this.byId.has(id);
+  }
+
+  async save(r: ContainerRecord): Promise<void> {
+    await this.records.save(r);
+  }
+
+  private claimName(name: string, id: string): void {
+    const held = this.names.get(name);
+    if (held && held !== id) {
+      throw conflict(`Conflict. The container name "${name}" is already in use by container "${held}". You have to remove (or rename) that container to be able to reuse that name.`);
+    }
+    this.names.set(name, id);
+  }
+
+  async create(raw: unknown, nameParam: string | null): Promise<{ id: string; warnings: string[] }> {
+    const body = parseCreateBody(raw);
+    const h = body.HostConfig ?? {};
+    if (!body.Image) throw badRequest('no image specified: the field "Image" is required', 'Image');
+    let name: string;
+    if (nameParam) {
+      if (!NAME.test(nameParam)) throw badRequest(`Invalid container name (${nameParam}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`, 'name');
+      name = nameParam.startsWith('/') ? nameParam : `/${nameParam}`;
+    } else {
+      do name = `/${randomName()}`;
+      while (this.names.has(name));
+    }
+    const warnings: string[] = [];
+    const netMode = h.NetworkMode || 'default';
+    if (netMode === 'default' || netMode === 'bridge') {
+      warnings.push('berthd has no bridge network yet: the container gets a network namespace with loopback only (use --network host for the host\'s network)');
+    } else if (netMode !== 'none' && netMode !== 'host' && !netMode.startsWith('container:')) {
+      throw notFound(`network ${netMode} not found`);
+    }
+    const policy = h.RestartPolicy?.Name ?? '';
+    if (!['', 'no', 'always', 'unless-stopped', 'on-failure'].includes(policy)) throw badRequest(`invalid restart policy '${policy}'`, 'RestartPolicy');
+    if (h.AutoRemove && policy && policy !== 'no') throw badRequest("can't create 'AutoRemove' container with restart policy", 'RestartPolicy');
+    const caps = capabilities(h.Privileged ?? false, h.CapAdd ?? [], h.CapDrop ?? []);
+    securityOpts(h.SecurityOpt ?? [], h.Privileged ?? false, caps); // refuse a bad option now, not at start
+    for (const mode of [h.PidMode, h.IpcMode, h.UTSMode]) {
+      if (mode && !['host', 'private', 'shareable', ''].includes(mode) && !mode.startsWith('container:')) throw badRequest(`invalid namespace mode: ${mode}`, 'HostConfig');
+    }
+    const logType = h.LogConfig?.Type || 'json-file';
+    if (logType !== 'json-file') throw badRequest(`logging driver "${logType}" is not supported by berthd (json-file is)`, 'LogConfig.Type');
+
+    const image = await this.s.images.find(body.Image);
+    const ic = image.resolved.config.config ?? {};
+    const merged: CreateBody = {
+      ...body,
+      Env: mergeEnv(ic.Env ?? [], body.Env ?? []),
+      Cmd: body.Cmd?.length || body.Entrypoint?.length ? (body.Cmd ?? []) : (ic.Cmd ?? []),
+      Entrypoint: body.Entrypoint?.length ? body.Entrypoint : body.Entrypoint === undefined || body.Entrypoint === null ? (ic.Entrypoint ?? null) : null,
+      WorkingDir: body.WorkingDir || ic.WorkingDir || '',
+      User: body.User || ic.User || '',
+      Labels: { ...(ic.Labels ?? {}), ...(body.Labels ?? {}) },
+      Volumes: { ...(ic.Volumes ?? {}), ...(body.Volumes ?? {}) },
+      StopSignal: body.StopSignal || ic.StopSignal || undefined,
+    };
+    delete merged.HostConfig;
+    delete merged.NetworkingConfig;
+    const argv = [...(merged.Entrypoint ?? []), ...(merged.Cmd ?? [])];
+    if (argv.length === 0) throw badRequest('no command specified', 'Cmd');
+
+    const id = randomBytes(32).toString('hex');
+    this.claimName(name, id);
+    const dir = this.records.dir(id);
+    let snapshotMade = false;
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const mounts = await mountPoints(merged, this.s.volumes);
+      const files = await writeHostFiles(dir, merged.Hostname || id.slice(0, 12), netMode === 'host');
+      const parent = image.resolved.chainIds.at(-1) ?? '';
+      await this.s.client.snapshots(this.s.cfg.snapshotter).prepare(id, parent, { [GC_ROOT]: new Date().toISOString() });
+      snapshotMade = true;
+      const rec: ContainerRecord = {
+        Id: id,
+        Name: name,
+        Created: new Date().toISOString(),
+        Config: { ...merged, Image: body.Image },
+        HostConfig: { ...h, NetworkMode: netMode, LogConfig: { Type: 'json-file', Config: h.LogConfig?.Config ?? {} } },
+        ImageRef: familiarString(parseRefSafe(body.Image)),
+        Image: image.id,
+        ParentChain: parent,
+        Path: argv[0]!,
+        Args: argv.slice(1),
+        State: emptyState(),
+        RestartCount: 0,
+        ManuallyStopped: false,
+        Mounts: mounts,
+        LogPath: join(dir, `${id}-json.log`),
+        ResolvConfPath: files.resolv,
+        HostnamePath: files.hostname,
+        HostsPath: files.hosts,
+      };
+      await this.records.save(rec);
+      this.byId.set(id, rec);
+      this.s.events.emit('container', 'create', id, { image: rec.ImageRef, name: name.slice(1) });
+      this.s.log.info('container created', { container: id, image: image.id, name });
+      return { id, warnings };
+    } catch (e) {
+      // Nothing half-made stays: the name, the snapshot, the directory.
+      this.names.delete(name);
+      if (snapshotMade) await this.s.client.snapshots(this.s.cfg.snapshotter).remove(id).catch(() => undefined);
+      await this.records.remove(id);
+      throw e;
+    }
+  }
+
+  async rename(r: ContainerRecord, newName: string): Promise<void> {
+    if (!NAME.test(newName)) throw badRequest(`Invalid container name (${newName}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`, 'name');
+    const name = newName.startsWith('/') ? newName : `/${newName}`;
+    if (name === r.Name) throw conflict(`Renaming a container with the same name as its current name`);
+    this.claimName(name, r.Id);
+    const old = r.Name;
+    r.Name = name;
+    try {
+      await this.save(r);
+    } catch (e) {
+      r.Name = old;
+      this.names.delete(name);
+      throw e;
+    }
+    this.names.delete(old);
+    this.s.events.emit('container', 'rename', r.Id, { name: name.slice(1), oldName: old });
+  }
+
+  /** Forget a stopped container: its snapshot, anonymous volumes (or all with `volumes`), record and log. */
+  async forget(r: ContainerRecord, removeVolumes: boolean): Promise<void> {
+    try {
+      await this.s.client.snapshots(this.s.cfg.snapshotter).remove(r.Id);
+    } catch (e) {
+      if (!isNotFound(e)) this.s.log.warn('snapshot removal failed', { container: r.Id, error: messageOf(e) });
+    }
+    await this.records.remove(r.Id);
+    this.byId.delete(r.Id);
+    if (this.names.get(r.Name) === r.Id) this.names.delete(r.Name);
+    for (const m of r.Mounts) {
+      if (m.Type !== 'volume' || !m.Name) continue;
+      const v = await this.s.volumes.get(m.Name).catch(() => undefined);
+      if (v && (v.Anonymous || removeVolumes) && !this.volumeUsers(m.Name).length) await this.s.volumes.remove(m.Name, []).catch(() => undefined);
+    }
+    this.s.events.emit('container', 'destroy', r.Id, { image: r.ImageRef, name: r.Name.slice(1) });
+  }
+
+  volumeUsers(name: string): string[] {
+    return this.all().filter((c) => c.Mounts.some((m) => m.Type === 'volume' && m.Name === name)).map((c) => c.Id);
+  }
+}
+
+function parseRefSafe(ref: string) {
+  return parseRef(ref);
+}
+
+/** Image env first, the user's replaces a variable of the same name. */
+export function mergeEnv(image: string[], user: string[]): string[] {
+  const out = new Map<string, string>();
+  for (const e of [...image, ...user]) {
+    const k = e.split('=', 1)[0]!;
+    out.set(k, e);
+  }
+  return [...out.values()];
+}

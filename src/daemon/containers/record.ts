@@ -1,0 +1,107 @@
+// A container as berthd remembers it: the create body, the state Docker
+// reports, and where its logs and FIFOs are. One JSON file per container,
+// <data-root>/containers/<id>/config.v2.json (dockerd's name), written
+// atomically (temp file, fsync, rename), so a kill -9 at any instant leaves
+// the old record or the new one, never a torn one.
+
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../common/atomic.js';
+import { errnoOf, messageOf } from '../../common/errors.js';
+import type { Logger } from '../../common/log.js';
+import type { CreateBody, HostConfig } from './body.js';
+
+export type Status = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+export interface State {
+  Status: Status;
+  Pid: number;
+  ExitCode: number;
+  Error: string;
+  StartedAt: string;
+  FinishedAt: string;
+  OOMKilled: boolean;
+}
+
+export interface MountPoint {
+  Type: 'bind' | 'volume' | 'tmpfs';
+  Name?: string;
+  Source: string;
+  Destination: string;
+  Driver?: string;
+  Mode: string;
+  RW: boolean;
+  Propagation: string;
+  /** tmpfs options (size=, mode=), for Type tmpfs. */
+  Options?: string[];
+}
+
+export interface ContainerRecord {
+  Id: string;
+  Name: string; // "/name"
+  Created: string;
+  Config: CreateBody;
+  HostConfig: HostConfig;
+  /** Image as the user named it, and the image id (config digest) it resolved to. */
+  ImageRef: string;
+  Image: string;
+  /** The image's top chain id: the parent of the rootfs snapshot. */
+  ParentChain: string;
+  Path: string;
+  Args: string[];
+  State: State;
+  RestartCount: number;
+  /** Set by `docker stop`/`kill`: an exit the user asked for does not restart unless-stopped. */
+  ManuallyStopped: boolean;
+  Mounts: MountPoint[];
+  LogPath: string;
+  ResolvConfPath: string;
+  HostnamePath: string;
+  HostsPath: string;
+}
+
+export function emptyState(): State {
+  return { Status: 'created', Pid: 0, ExitCode: 0, Error: '', StartedAt: '0001-01-01T00:00:00Z', FinishedAt: '0001-01-01T00:00:00Z', OOMKilled: false };
+}
+
+export class RecordStore {
+  constructor(
+    readonly root: string,
+    private readonly log: Logger,
+  ) {}
+
+  dir(id: string): string {
+    return join(this.root, id);
+  }
+
+  async save(r: ContainerRecord): Promise<void> {
+    await mkdir(this.dir(r.Id), { recursive: true, mode: 0o700 });
+    await writeFileAtomic(join(this.dir(r.Id), 'config.v2.json'), JSON.stringify(r), 0o600);
+  }
+
+  async remove(id: string): Promise<void> {
+    await rm(this.dir(id), { recursive: true, force: true });
+  }
+
+  /** Every record on disk; an unreadable one is logged and left for a human, not deleted. */
+  async loadAll(): Promise<ContainerRecord[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.root);
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') return [];
+      throw e;
+    }
+    const out: ContainerRecord[] = [];
+    for (const id of names) {
+      try {
+        out.push(JSON.parse(await readFile(join(this.dir(id), 'config.v2.json'), 'utf8')) as ContainerRecord);
+      } catch (e) {
+        // A directory without a record is a create that died before its first save.
+        if (errnoOf(e) === 'ENOENT') await rm(this.dir(id), { recursive: true, force: true });
+        else this.log.error('container record unreadable, skipped', { container: id, error: messageOf(e) });
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,165 @@
+// /containers/* and /exec/*: each handler is argument handling plus one call
+// into the manager, the runtime or the streams, answered with dockerd's
+// statuses (201 create, 204 done, 304 already so, 404, 409).
+
+import { execFile } from 'node:child_process';
+import type { Router } from '../http/router.js';
+import { boolParam } from '../http/router.js';
+import { badRequest, HttpError } from '../http/errors.js';
+import type { ContainerManager } from './manager.js';
+import { parseSignal, type Runtime } from './runtime.js';
+import { attach, logs } from './streams.js';
+import { filterContainers, inspectView, parseFilters, summaryView } from './views.js';
+import type { Execs } from './exec.js';
+
+function intParam(q: URLSearchParams, name: string): number | undefined {
+  const v = q.get(name);
+  if (v === null || v === '') return undefined;
+  if (!/^-?\d+$/.test(v)) throw badRequest(`invalid value for "${name}": ${v}`, name);
+  return Number(v);
+}
+
+export function containerRoutes(router: Router, m: ContainerManager, rt: Runtime, execs: Execs): void {
+  const snapshotter = m.s.cfg.snapshotter;
+
+  router.add('POST', '/containers/create', async (ctx) => {
+    const res = await m.create(await ctx.json(), ctx.query.get('name'));
+    ctx.send(201, { Id: res.id, Warnings: res.warnings });
+  });
+
+  router.add('GET', '/containers/json', async (ctx) => {
+    const f = parseFilters(ctx.query.get('filters'));
+    let list = m.all().filter((r) => r.State.Status !== 'removing');
+    if (!boolParam(ctx.query, 'all') && !f.has('status') && !f.has('exited')) list = list.filter((r) => rt.running(r) || r.State.Status === 'restarting');
+    list = filterContainers(list, f, (ref) => m.get(ref)).sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
+    const limit = intParam(ctx.query, 'limit');
+    if (limit && limit > 0) list = list.slice(0, limit);
+    ctx.send(200, list.map(summaryView));
+  });
+
+  router.add('GET', '/containers/{id}/json', async (ctx) => {
+    const r = m.get(ctx.params.id!);
+    const view = inspectView(r, snapshotter);
+    if (boolParam(ctx.query, 'size')) {
+      const u = await m.s.client.snapshots(snapshotter).usage(r.Id).catch(() => ({ size: 0 }));
+      view.SizeRw = u.size;
+    }
+    ctx.send(200, view);
+  });
+
+  router.add('POST', '/containers/{id}/start', async (ctx) => {
+    const r = m.get(ctx.params.id!);
+    if (ctx.query.get('checkpoint')) throw new HttpError(501, 'checkpoints are not supported by berthd');
+    await rt.start(r);
+    ctx.send(204);
+  });
+
+  router.add('POST', '/containers/{id}/stop', async (ctx) => {
+    const r = m.get(ctx.params.id!);
+    await rt.stop(r, intParam(ctx.query, 't'), ctx.query.get('signal') ?? undefined);
+    ctx.send(204);
+  });
+
+  router.add('POST', '/containers/{id}/restart', async (ctx) => {
+    const r = m.get(ctx.params.id!);
+    if (rt.running(r)) await rt.stop(r, intParam(ctx.query, 't'), ctx.query.get('signal') ?? undefined);
+    await rt.start(r);
+    m.s.events.emit('container', 'restart', r.Id, { image: r.ImageRef, name: r.Name.slice(1) });
+    ctx.send(204);
+  });
+
+  router.add('POST', '/containers/{id}/kill', async (ctx) => {
+    const r = m.get(ctx.params.id!);
+    await rt.kill(r, parseSignal(ctx.query.get('signal'), 'SIGKILL'));
+    ctx.send(204);
+  });
+
+  router.add('POST', '/containers/{id}/pause', async (ctx) => {
+    await rt.pause(m.get(ctx.params.id!));
+    ctx.send(204);
+  });
+
+  router.add('POST', '/containers/{id}/unpause', async (ctx) => {
+    await rt.unpause(m.get(ctx.params.id!));
+    ctx.send(204);
+  });
+
+  router.add('POST', '/containers/{id}/rename', async (ctx) => {
+    const name = ctx.query.get('name');
+    if (!name) throw badRequest('Neither old nor new names may be empty', 'name');
+    await m.rename(m.get(ctx.params.id!), name);
+    ctx.send(204);
+  });
+
+  router.add('POST', '/containers/{id}/wait', async (ctx) => {
+    const r = m.get(ctx.params.id!);
+    const cond = ctx.query.get('condition') || 'not-running';
+    if (!['not-running', 'next-exit', 'removed'].includes(cond)) throw badRequest(`invalid condition: "${cond}"`, 'condition');
+    let code: Promise<number>;
+    if (cond === 'removed') code = rt.removed(r);
+    else if (cond === 'next-exit' || rt.running(r) || r.State.Status === 'restarting') code = rt.nextExit(r);
+    else code = Promise.resolve(r.State.ExitCode);
+    // dockerd sends the headers at once: the CLI starts the container only after it has them.
+    const out = ctx.stream(200, 'application/json');
+    const n = await code;
+    out.end(JSON.stringify({ StatusCode: n, Error: r.State.Error ? { Message: r.State.Error } : null }) + '\n');
+  });
+
+  router.add('DELETE', '/containers/{id}', async (ctx) => {
+    const r = m.get(ctx.params.id!);
+    if (boolParam(ctx.query, 'link')) throw badRequest('links are not supported by berthd', 'link');
+    await rt.remove(r, { force: boolParam(ctx.query, 'force'), volumes: boolParam(ctx.query, 'v') });
+    ctx.send(204);
+  });
+
+  router.add('POST', '/containers/{id}/attach', async (ctx) => attach(ctx, m.get(ctx.params.id!), rt));
+  router.add('GET', '/containers/{id}/logs', async (ctx) => logs(ctx, m.get(ctx.params.id!), rt));
+
+  router.add('POST', '/containers/{id}/resize', async (ctx) => {
+    const r = m.get(ctx.params.id!);
+    if (!rt.running(r)) throw new HttpError(409, `Container ${r.Id} is not running`);
+    await m.s.client.tasks.resize(r.Id, '', Number(ctx.query.get('w') ?? 0), Number(ctx.query.get('h') ?? 0));
+    ctx.send(200);
+  });
+
+  router.add('GET', '/containers/{id}/top', async (ctx) => {
+    const r = m.get(ctx.params.id!);
+    if (!rt.running(r)) throw new HttpError(409, `Container ${r.Id} is not running`);
+    const pids = (await m.s.client.tasks.pids(r.Id)).map((p) => p.pid);
+    const args = (ctx.query.get('ps_args') || '-ef').split(/\s+/).filter(Boolean);
+    const text = await new Promise<string>((res, rej) =>
+      execFile('ps', args, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout) => (err ? rej(badRequest(`ps: ${err.message}`)) : res(stdout))),
+    );
+    const lines = text.trim().split('\n');
+    const titles = lines[0]!.trim().split(/\s+/);
+    const pidCol = titles.indexOf('PID');
+    if (pidCol < 0) throw badRequest(`Couldn't find PID field in ps output`);
+    const procs = lines.slice(1).map((l) => {
+      const f = l.trim().split(/\s+/);
+      return [...f.slice(0, titles.length - 1), f.slice(titles.length - 1).join(' ')];
+    });
+    ctx.send(200, { Titles: titles, Processes: procs.filter((p) => pids.includes(Number(p[pidCol]))) });
+  });
+
+  router.add('POST', '/containers/{id}/exec', async (ctx) => {
+    const id = await execs.create(m.get(ctx.params.id!), await ctx.json());
+    ctx.send(201, { Id: id });
+  });
+  router.add('POST', '/exec/{id}/start', async (ctx) => execs.start(ctx, ctx.params.id!, await ctx.json()));
+  router.add('GET', '/exec/{id}/json', async (ctx) => ctx.send(200, execs.inspect(ctx.params.id!)));
+  router.add('POST', '/exec/{id}/resize', async (ctx) => {
+    await execs.resize(ctx.params.id!, ctx.query);
+    ctx.send(200);
+  });
+
+  router.add('POST', '/containers/prune', async (ctx) => {
+    const f = parseFilters(ctx.query.get('filters'));
+    const gone: string[] = [];
+    for (const r of filterContainers(m.all(), new Map([...f].filter(([k]) => k === 'label')), (x) => m.get(x))) {
+      if (r.State.Status !== 'exited' && r.State.Status !== 'created') continue;
+      await rt.remove(r, { force: false, volumes: false });
+      gone.push(r.Id);
+    }
+    ctx.send(200, { ContainersDeleted: gone, SpaceReclaimed: 0 });
+  });
+}

@@ -1,0 +1,381 @@
+// Running containers through containerd: start (spec → containerd container
+// → task with stdio FIFOs → wait → start), the exit path (output drained,
+// task and containerd container deleted, state saved, waiters answered,
+// restart policy, auto-remove), stop/kill/pause, and restore after berthd
+// restarts (live-restore): running tasks are adopted again — FIFOs reopened,
+// Wait re-issued — and tasks that ended while berthd was away are reaped.
+
+import { constants as osc } from 'node:os';
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isNotFound } from '../../client/errors.js';
+import { BerthError, messageOf } from '../../common/errors.js';
+import { dateOf } from '../../client/services.js';
+import { badRequest, wrongState, HttpError } from '../http/errors.js';
+import { fifoPaths, makeFifos, ProcessIO } from './io.js';
+import { JsonLog } from './logfile.js';
+import type { ContainerManager } from './manager.js';
+import type { ContainerRecord } from './record.js';
+import { resolveUser, withRootfs } from './files.js';
+import { buildSpec, type SpecProcess } from './spec.js';
+
+export const SPEC_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1/Spec';
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+export function parseSignal(s: string | null | undefined, dflt = 'SIGKILL'): number {
+  const v = (s || dflt).toUpperCase();
+  if (/^\d+$/.test(v)) return Number(v);
+  const name = (v.startsWith('SIG') ? v : `SIG${v}`) as keyof typeof osc.signals;
+  const n = osc.signals[name];
+  if (n === undefined) throw badRequest(`Invalid signal: ${s}`, 'signal');
+  return n;
+}
+
+export interface Live {
+  io?: ProcessIO;
+  /** The process part of the spec the task runs, the base of every exec. */
+  process?: SpecProcess;
+  /** Attached clients waiting for the next start's output. */
+  pending: ((io: ProcessIO) => void)[];
+  logs?: JsonLog;
+  exitWaiters: ((code: number) => void)[];
+  removeWaiters: ((code: number) => void)[];
+  exited?: Promise<void>;
+}
+
+export function cgroupV2Only(): boolean {
+  return existsSync('/sys/fs/cgroup/cgroup.controllers');
+}
+
+export class Runtime {
+  private readonly live = new Map<string, Live>();
+  private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+  private shuttingDown = false;
+
+  constructor(readonly m: ContainerManager) {}
+
+  private get s() {
+    return this.m.s;
+  }
+
+  liveOf(id: string): Live {
+    let l = this.live.get(id);
+    if (!l) this.live.set(id, (l = { exitWaiters: [], removeWaiters: [], pending: [] }));
+    return l;
+  }
+
+  running(r: ContainerRecord): boolean {
+    return r.State.Status === 'running' || r.State.Status === 'paused';
+  }
+
+  private execRoot(id: string): string {
+    return join(this.s.cfg.execRoot, id);
+  }
+
+  async start(r: ContainerRecord): Promise<void> {
+    if (this.running(r)) throw new HttpError(304, '');
+    if (r.State.Status === 'removing') throw wrongState(`container ${r.Id} is marked for removal and cannot be started`);
+    const { client, cfg } = this.s;
+    const id = r.Id;
+    const h = r.HostConfig;
+    const snaps = client.snapshots(cfg.snapshotter);
+    const joins: Record<string, string> = {};
+    for (const [kind, mode] of [['pid', h.PidMode], ['ipc', h.IpcMode], ['network', h.NetworkMode]] as const) {
+      if (mode?.startsWith('container:')) {
+        const other = this.m.get(mode.slice('container:'.length));
+        if (other.State.Status !== 'running') throw wrongState(`cannot join network of a non running container: ${other.Id}`);
+        joins[kind] = `/proc/${other.State.Pid}/ns/${kind === 'network' ? 'net' : kind}`;
+      }
+    }
+    const user = await resolveUser(r.Config.User ?? '', async (fn) => withRootfs(await snaps.mounts(id), fn));
+    const spec = buildSpec({
+      rec: r,
+      user,
+      cgroupsPath: `/${cfg.containerdNamespace}/${id}`,
+      cgroupV2: cgroupV2Only(),
+      joins,
+      initPath: h.Init ? initBinary() : undefined,
+    });
+    const tty = r.Config.Tty ?? false;
+    const stdin = r.Config.OpenStdin ?? false;
+    this.liveOf(id).process = spec.process;
+    const paths = fifoPaths(this.execRoot(id), 'init');
+    await makeFifos(this.execRoot(id), [paths.stdout, ...(tty ? [] : [paths.stderr]), ...(stdin ? [paths.stdin] : [])]);
+    const live = this.liveOf(id);
+    await live.logs?.close();
+    live.logs = new JsonLog(r.LogPath);
+    const io = new ProcessIO(paths, { stdin, stderr: !tty }, live.logs);
+    live.io = io;
+    const container = {
+      id,
+      image: r.Config.Image ?? '',
+      runtime: { name: cfg.runtime },
+      spec: { type_url: SPEC_TYPE, value: Buffer.from(JSON.stringify(spec)) },
+      snapshotter: cfg.snapshotter,
+      snapshot_key: id,
+      labels: { 'io.berth.daemon': 'berthd', 'com.docker/engine.bundle.path': '' },
+    };
+    await this.dropContainerd(id); // a leftover of an earlier run
+    await client.containers.create(container);
+    let taskMade = false;
+    try {
+      io.holdOpen();
+      const mounts = await snaps.mounts(id);
+      await client.tasks.create({
+        container_id: id,
+        rootfs: mounts,
+        stdin: stdin ? paths.stdin : '',
+        stdout: paths.stdout,
+        stderr: tty ? '' : paths.stderr,
+        terminal: tty,
+      });
+      taskMade = true;
+      io.startReading();
+      for (const p of live.pending.splice(0)) p(io);
+      const waited = client.tasks.wait(id);
+      const pid = await client.tasks.start(id);
+      r.State = { ...r.State, Status: 'running', Pid: pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: ZERO_TIME };
+      r.ManuallyStopped = false;
+      await this.m.save(r);
+      this.s.events.emit('container', 'start', id, { image: r.ImageRef, name: r.Name.slice(1) });
+      this.s.log.info('container started', { container: id, image: r.Image, pid });
+      live.exited = waited.then(
+        (w) => this.onExit(r, w.exit_status, dateOf(w.exited_at)),
+        (e: unknown) => this.s.log.error('waiting for the task failed', { container: id, error: messageOf(e) }),
+      );
+    } catch (e) {
+      io.release();
+      if (taskMade) await client.tasks.delete(id).catch(() => undefined);
+      await this.dropContainerd(id);
+      const msg = messageOf(e);
+      const code = /executable file not found|no such file or directory/.test(msg) ? 127 : /permission denied/.test(msg) ? 126 : 128;
+      r.State = { ...r.State, Status: r.State.Status === 'created' ? 'created' : 'exited', ExitCode: code, Error: msg, Pid: 0 };
+      await this.m.save(r);
+      this.s.log.error('container start failed', { container: id, error: msg });
+      if (e instanceof BerthError && code !== 128) throw new BerthError('berthd', 'invalid-argument', `failed to create task for container: ${msg}`, { cause: e });
+      throw e;
+    }
+  }
+
+  private async dropContainerd(id: string): Promise<void> {
+    await this.s.client.tasks.delete(id).catch(() => undefined);
+    await this.s.client.containers.delete(id).catch((e: unknown) => {
+      if (!isNotFound(e)) throw e;
+    });
+  }
+
+  /** The init process ended: everything after it, in order. */
+  private async onExit(r: ContainerRecord, code: number, at: Date | null): Promise<void> {
+    const id = r.Id;
+    const live = this.liveOf(id);
+    // The attach streams and the log get every byte before anyone hears of the exit.
+    if (live.io) await Promise.race([live.io.whenDone(), new Promise((res) => setTimeout(res, 2000))]);
+    await this.dropContainerd(id).catch((e: unknown) => this.s.log.warn('task cleanup failed', { container: id, error: messageOf(e) }));
+    const oom = false;
+    r.State = { ...r.State, Status: 'exited', Pid: 0, ExitCode: code, FinishedAt: (at ?? new Date()).toISOString(), OOMKilled: oom };
+    if (this.m.has(id)) await this.m.save(r);
+    this.s.events.emit('container', 'die', id, { image: r.ImageRef, name: r.Name.slice(1), exitCode: String(code) });
+    this.s.log.info('container exited', { container: id, exitCode: code });
+    for (const w of live.exitWaiters.splice(0)) w(code);
+    if (this.shuttingDown) return;
+    if (r.HostConfig.AutoRemove) {
+      await this.remove(r, { force: false, volumes: true }).catch((e: unknown) => this.s.log.error('auto-remove failed', { container: id, error: messageOf(e) }));
+      return;
+    }
+    if (this.shouldRestart(r, code)) {
+      const delay = Math.min(100 * 2 ** Math.min(r.RestartCount, 10), 60_000);
+      r.State.Status = 'restarting';
+      this.restartTimers.set(
+        id,
+        setTimeout(() => {
+          this.restartTimers.delete(id);
+          r.RestartCount++;
+          this.start(r).catch((e: unknown) => this.s.log.error('restart failed', { container: id, error: messageOf(e) }));
+        }, delay),
+      );
+    }
+  }
+
+  private shouldRestart(r: ContainerRecord, code: number): boolean {
+    const p = r.HostConfig.RestartPolicy;
+    switch (p?.Name) {
+      case 'always':
+        return !r.ManuallyStopped;
+      case 'unless-stopped':
+        return !r.ManuallyStopped;
+      case 'on-failure':
+        return code !== 0 && !r.ManuallyStopped && (!p.MaximumRetryCount || r.RestartCount < p.MaximumRetryCount);
+      default:
+        return false;
+    }
+  }
+
+  /**
+   * The output stream to attach to: the running process's, or (for a
+   * container not started yet, or about to restart) the next start's.
+   * Undefined when nothing will come.
+   */
+  async outputFor(r: ContainerRecord, abort: Promise<void>): Promise<ProcessIO | undefined> {
+    const live = this.liveOf(r.Id);
+    if (this.running(r) && live.io && !live.io.done) return live.io;
+    // Otherwise the next start's (docker run attaches before it starts; docker start -a too).
+    let cb: ((io: ProcessIO) => void) | undefined;
+    const next = new Promise<ProcessIO>((res) => live.pending.push((cb = res)));
+    const got = await Promise.race([next, abort.then(() => undefined)]);
+    if (!got) live.pending = live.pending.filter((p) => p !== cb);
+    return got;
+  }
+
+  /** Resolves with the exit code of the next exit. */
+  nextExit(r: ContainerRecord): Promise<number> {
+    return new Promise((res) => this.liveOf(r.Id).exitWaiters.push(res));
+  }
+
+  removed(r: ContainerRecord): Promise<number> {
+    return new Promise((res) => this.liveOf(r.Id).removeWaiters.push(res));
+  }
+
+  async kill(r: ContainerRecord, signal: number, manual = true): Promise<void> {
+    if (!this.running(r)) throw wrongState(`Container ${r.Id} is not running`);
+    if (manual && (signal === 9 || signal === 15)) r.ManuallyStopped = true;
+    await this.s.client.tasks.kill(r.Id, signal, { all: false });
+    this.s.events.emit('container', 'kill', r.Id, { image: r.ImageRef, name: r.Name.slice(1), signal: String(signal) });
+  }
+
+  async stop(r: ContainerRecord, timeoutS: number | undefined, signal?: string): Promise<void> {
+    const t = this.restartTimers.get(r.Id);
+    if (t) {
+      clearTimeout(t);
+      this.restartTimers.delete(r.Id);
+      r.ManuallyStopped = true;
+      r.State.Status = 'exited';
+      await this.m.save(r);
+      return;
+    }
+    if (!this.running(r)) throw new HttpError(304, '');
+    r.ManuallyStopped = true;
+    await this.m.save(r);
+    const exited = this.nextExit(r);
+    if (r.State.Status === 'paused') await this.s.client.tasks.resume(r.Id).catch(() => undefined);
+    const sig = parseSignal(signal ?? r.Config.StopSignal, 'SIGTERM');
+    const timeout = timeoutS ?? r.Config.StopTimeout ?? 10;
+    await this.s.client.tasks.kill(r.Id, sig).catch((e: unknown) => {
+      if (!isNotFound(e)) throw e;
+    });
+    const timer = new Promise<boolean>((res) => setTimeout(() => res(false), Math.max(timeout, 0) * 1000).unref());
+    const gotExit = await Promise.race([exited.then(() => true), ...(timeout < 0 ? [] : [timer])]);
+    if (!gotExit) {
+      await this.s.client.tasks.kill(r.Id, 9, { all: true }).catch(() => undefined);
+      await exited;
+    }
+    this.s.events.emit('container', 'stop', r.Id, { image: r.ImageRef, name: r.Name.slice(1) });
+  }
+
+  async pause(r: ContainerRecord): Promise<void> {
+    if (r.State.Status === 'paused') throw wrongState(`Container ${r.Id} is already paused`);
+    if (r.State.Status !== 'running') throw wrongState(`Container ${r.Id} is not running`);
+    await this.s.client.tasks.pause(r.Id);
+    r.State.Status = 'paused';
+    await this.m.save(r);
+    this.s.events.emit('container', 'pause', r.Id, { image: r.ImageRef, name: r.Name.slice(1) });
+  }
+
+  async unpause(r: ContainerRecord): Promise<void> {
+    if (r.State.Status !== 'paused') throw wrongState(`Container ${r.Id} is not paused`);
+    await this.s.client.tasks.resume(r.Id);
+    r.State.Status = 'running';
+    await this.m.save(r);
+    this.s.events.emit('container', 'unpause', r.Id, { image: r.ImageRef, name: r.Name.slice(1) });
+  }
+
+  async remove(r: ContainerRecord, opts: { force: boolean; volumes: boolean }): Promise<void> {
+    const t = this.restartTimers.get(r.Id);
+    if (t) clearTimeout(t);
+    this.restartTimers.delete(r.Id);
+    if (this.running(r)) {
+      if (!opts.force) {
+        throw wrongState(`cannot remove container "${r.Name}": container is running: stop the container before removing or force remove`);
+      }
+      r.ManuallyStopped = true;
+      const exited = this.nextExit(r);
+      if (r.State.Status === 'paused') await this.s.client.tasks.resume(r.Id).catch(() => undefined);
+      await this.s.client.tasks.kill(r.Id, 9, { all: true }).catch(() => undefined);
+      await exited;
+    }
+    if (r.State.Status === 'removing') return;
+    r.State.Status = 'removing';
+    const live = this.liveOf(r.Id);
+    await live.logs?.close().catch(() => undefined);
+    await this.dropContainerd(r.Id).catch(() => undefined);
+    await this.m.forget(r, opts.volumes);
+    await rm(this.execRoot(r.Id), { recursive: true, force: true });
+    for (const w of live.removeWaiters.splice(0)) w(r.State.ExitCode);
+    this.live.delete(r.Id);
+  }
+
+  /** After a berthd restart: adopt what still runs, reap what ended meanwhile. */
+  async restore(r: ContainerRecord): Promise<void> {
+    if (!this.running(r) && r.State.Status !== 'restarting') {
+      if (r.HostConfig.RestartPolicy?.Name === 'always' || (r.HostConfig.RestartPolicy?.Name === 'unless-stopped' && !r.ManuallyStopped)) {
+        await this.start(r).catch((e: unknown) => this.s.log.error('restart at boot failed', { container: r.Id, error: messageOf(e) }));
+      }
+      return;
+    }
+    const { client } = this.s;
+    let proc;
+    try {
+      proc = await client.tasks.get(r.Id);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+      // containerd lost the task (it was restarted too): the container is gone.
+      this.s.log.warn('task gone while berthd was down', { container: r.Id });
+      await this.onExit(r, 255, null);
+      return;
+    }
+    const tty = r.Config.Tty ?? false;
+    const live = this.liveOf(r.Id);
+    live.logs = new JsonLog(r.LogPath);
+    if (proc.status === 'STOPPED') {
+      await this.onExit(r, proc.exit_status, dateOf(proc.exited_at));
+      return;
+    }
+    const paths = fifoPaths(this.execRoot(r.Id), 'init');
+    const io = new ProcessIO(paths, { stdin: false, stderr: !tty }, live.logs);
+    try {
+      io.startReading();
+    } catch (e) {
+      this.s.log.warn('stdio FIFOs not reopened: output of this run is not logged', { container: r.Id, error: messageOf(e) });
+    }
+    live.io = io;
+    r.State.Status = proc.status === 'PAUSED' ? 'paused' : 'running';
+    r.State.Pid = proc.pid;
+    live.exited = client.tasks.wait(r.Id).then(
+      (w) => this.onExit(r, w.exit_status, dateOf(w.exited_at)),
+      (e: unknown) => this.s.log.error('waiting for the task failed', { container: r.Id, error: messageOf(e) }),
+    );
+    this.s.log.info('container restored', { container: r.Id, pid: proc.pid });
+  }
+
+  /** On SIGTERM: without live-restore, stop every container; with it, leave them running. */
+  async shutdown(liveRestore: boolean): Promise<void> {
+    this.shuttingDown = true;
+    for (const t of this.restartTimers.values()) clearTimeout(t);
+    if (!liveRestore) {
+      await Promise.all(this.m.all().filter((r) => this.running(r)).map((r) => this.stop(r, undefined).catch(() => undefined)));
+    }
+    for (const l of this.live.values()) await l.logs?.close().catch(() => undefined);
+  }
+}
+
+/** Docker's init (tini), where the host has it. */
+function initBinary(): string {
+  for (const p of ['/usr/bin/docker-init', '/usr/libexec/docker/docker-init', '/usr/bin/tini-static']) {
+    if (existsSync(p)) return p;
+  }
+  throw new BerthError('berthd', 'unavailable', 'no docker-init or tini-static binary on this host for --init');
+}
+
+export function hostCgroupVersion(): '1' | '2' {
+  return cgroupV2Only() ? '2' : '1';
+}

@@ -1,0 +1,164 @@
+// The JSON dockerd answers for a container: the long form of
+// GET /containers/{id}/json and the summary of GET /containers/json, and the
+// filters of the list (id, name, label, status, exited, ancestor, before,
+// since, volume, network, is-task).
+
+import type { ContainerRecord } from './record.js';
+import { badRequest } from '../http/errors.js';
+
+function ago(iso: string): string {
+  const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+  if (s < 1) return 'Less than a second';
+  if (s < 60) return `${Math.floor(s)} seconds`;
+  if (s < 120) return 'About a minute';
+  if (s < 3600) return `${Math.floor(s / 60)} minutes`;
+  if (s < 7200) return 'About an hour';
+  if (s < 86400 * 2) return `${Math.floor(s / 3600)} hours`;
+  return `${Math.floor(s / 86400)} days`;
+}
+
+export function statusText(r: ContainerRecord): string {
+  const st = r.State;
+  switch (st.Status) {
+    case 'running':
+      return `Up ${ago(st.StartedAt)}`;
+    case 'paused':
+      return `Up ${ago(st.StartedAt)} (Paused)`;
+    case 'restarting':
+      return `Restarting (${st.ExitCode}) ${ago(st.FinishedAt)} ago`;
+    case 'exited':
+      return st.FinishedAt.startsWith('0001') ? 'Created' : `Exited (${st.ExitCode}) ${ago(st.FinishedAt)} ago`;
+    case 'removing':
+      return 'Removal In Progress';
+    case 'dead':
+      return 'Dead';
+    default:
+      return 'Created';
+  }
+}
+
+function mountsView(r: ContainerRecord) {
+  return r.Mounts.map((m) => ({
+    Type: m.Type,
+    ...(m.Name ? { Name: m.Name } : {}),
+    Source: m.Source,
+    Destination: m.Destination,
+    ...(m.Driver ? { Driver: m.Driver } : {}),
+    Mode: m.Mode,
+    RW: m.RW,
+    Propagation: m.Propagation,
+  }));
+}
+
+function networks(r: ContainerRecord): Record<string, unknown> {
+  const mode = r.HostConfig.NetworkMode ?? 'default';
+  if (mode.startsWith('container:')) return {};
+  const name = mode === 'default' ? 'bridge' : mode;
+  return { [name]: { IPAMConfig: null, Links: null, Aliases: null, NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null } };
+}
+
+export function inspectView(r: ContainerRecord, snapshotter: string): Record<string, unknown> {
+  const st = r.State;
+  return {
+    Id: r.Id,
+    Created: r.Created,
+    Path: r.Path,
+    Args: r.Args,
+    State: {
+      Status: st.Status,
+      Running: st.Status === 'running' || st.Status === 'paused',
+      Paused: st.Status === 'paused',
+      Restarting: st.Status === 'restarting',
+      OOMKilled: st.OOMKilled,
+      Dead: st.Status === 'dead',
+      Pid: st.Pid,
+      ExitCode: st.ExitCode,
+      Error: st.Error,
+      StartedAt: st.StartedAt,
+      FinishedAt: st.FinishedAt,
+    },
+    Image: r.Image,
+    ResolvConfPath: r.ResolvConfPath,
+    HostnamePath: r.HostnamePath,
+    HostsPath: r.HostsPath,
+    LogPath: r.LogPath,
+    Name: r.Name,
+    RestartCount: r.RestartCount,
+    Driver: snapshotter,
+    Platform: 'linux',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    ExecIDs: null,
+    HostConfig: { NetworkMode: 'default', RestartPolicy: { Name: 'no', MaximumRetryCount: 0 }, ...r.HostConfig },
+    GraphDriver: { Name: snapshotter, Data: null },
+    Mounts: mountsView(r),
+    Config: { ...r.Config, Hostname: r.Config.Hostname || r.Id.slice(0, 12), Env: r.Config.Env ?? [], Cmd: r.Config.Cmd ?? null },
+    NetworkSettings: { Bridge: '', SandboxID: '', SandboxKey: '', Ports: {}, HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, Networks: networks(r) },
+  };
+}
+
+export function summaryView(r: ContainerRecord): Record<string, unknown> {
+  return {
+    Id: r.Id,
+    Names: [r.Name],
+    Image: r.ImageRef,
+    ImageID: r.Image,
+    Command: [r.Path, ...r.Args].map((a) => (a.includes(' ') ? `"${a}"` : a)).join(' '),
+    Created: Math.floor(Date.parse(r.Created) / 1000),
+    Ports: [],
+    Labels: r.Config.Labels ?? {},
+    State: r.State.Status,
+    Status: statusText(r),
+    HostConfig: { NetworkMode: r.HostConfig.NetworkMode ?? 'default' },
+    NetworkSettings: { Networks: networks(r) },
+    Mounts: mountsView(r),
+  };
+}
+
+/** Docker's filters: {"label":{"a=b":true}} (and the old {"label":["a=b"]}). */
+export function parseFilters(raw: string | null): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  if (!raw) return out;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(raw);
+  } catch {
+    throw badRequest(`invalid filter: ${raw}`, 'filters');
+  }
+  if (!doc || typeof doc !== 'object') throw badRequest(`invalid filter: ${raw}`, 'filters');
+  for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
+    if (Array.isArray(v)) out.set(k, v.map(String));
+    else if (v && typeof v === 'object') out.set(k, Object.keys(v));
+    else throw badRequest(`invalid filter '${k}'`, 'filters');
+  }
+  return out;
+}
+
+export function labelMatch(labels: Record<string, string>, want: string): boolean {
+  const i = want.indexOf('=');
+  if (i < 0) return want in labels;
+  return labels[want.slice(0, i)] === want.slice(i + 1);
+}
+
+const CONTAINER_FILTERS = ['id', 'name', 'label', 'status', 'exited', 'ancestor', 'before', 'since', 'volume', 'network', 'is-task', 'health', 'expose', 'publish'];
+
+export function filterContainers(all: ContainerRecord[], f: Map<string, string[]>, get: (ref: string) => ContainerRecord): ContainerRecord[] {
+  for (const k of f.keys()) if (!CONTAINER_FILTERS.includes(k)) throw badRequest(`invalid filter '${k}'`, 'filters');
+  const any = (k: string, pred: (v: string) => boolean) => !f.has(k) || f.get(k)!.some(pred);
+  const before = f.get('before')?.map((x) => Date.parse(get(x).Created));
+  const since = f.get('since')?.map((x) => Date.parse(get(x).Created));
+  return all.filter(
+    (r) =>
+      any('id', (v) => r.Id.startsWith(v)) &&
+      any('name', (v) => new RegExp(v).test(r.Name.slice(1))) &&
+      (f.get('label') ?? []).every((v) => labelMatch(r.Config.Labels ?? {}, v)) &&
+      any('status', (v) => r.State.Status === v || (v === 'created' && statusText(r) === 'Created')) &&
+      any('exited', (v) => r.State.Status === 'exited' && r.State.ExitCode === Number(v)) &&
+      any('ancestor', (v) => r.ImageRef === v || r.Config.Image === v || r.Image.includes(v)) &&
+      any('volume', (v) => r.Mounts.some((m) => m.Name === v || m.Destination === v)) &&
+      any('network', (v) => (r.HostConfig.NetworkMode ?? 'default') === v) &&
+      (!before || before.every((t) => Date.parse(r.Created) < t)) &&
+      (!since || since.every((t) => Date.parse(r.Created) > t)),
+  );
+}

@@ -1,0 +1,118 @@
+// berthd put together: the containerd connection (namespace made if
+// missing), the stores under --data-root, the router with every route, the
+// listeners (unix sockets root-only 0660, optional TCP on 127.0.0.1), the
+// restore of containers from the last run, and the shutdown on SIGTERM.
+
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { chmod, chown, mkdir, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { ContainerdClient } from '../client/index.js';
+import { isAlreadyExists } from '../client/errors.js';
+import { BerthError, messageOf } from '../common/errors.js';
+import { Logger } from '../common/log.js';
+import { checkHost, type DaemonConfig } from './config.js';
+import { ContainerManager } from './containers/manager.js';
+import { Runtime } from './containers/runtime.js';
+import { Execs } from './containers/exec.js';
+import { containerRoutes } from './containers/routes.js';
+import { EventBus } from './events.js';
+import { Router } from './http/router.js';
+import { ImageService } from './images/service.js';
+import { imageRoutes } from './images/routes.js';
+import { systemRoutes } from './system.js';
+import { VolumeStore } from './volumes/store.js';
+import { volumeRoutes } from './volumes/routes.js';
+
+export interface Daemon {
+  close(): Promise<void>;
+}
+
+function groupId(name: string): number {
+  if (/^\d+$/.test(name)) return Number(name);
+  const out = execFileSync('getent', ['group', name], { encoding: 'utf8' }).trim();
+  const gid = Number(out.split(':')[2]);
+  if (!Number.isInteger(gid)) throw new BerthError('berthd', 'invalid-argument', `group ${name}: not found`, { field: 'group' });
+  return gid;
+}
+
+export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemon> {
+  await mkdir(cfg.dataRoot, { recursive: true, mode: 0o710 });
+  await mkdir(cfg.execRoot, { recursive: true, mode: 0o700 });
+  const client = new ContainerdClient(cfg.containerd, { namespace: cfg.containerdNamespace, layer: 'berthd' });
+  try {
+    const v = await client.version.version();
+    log.info('connected to containerd', { address: cfg.containerd, version: v.version, namespace: cfg.containerdNamespace });
+  } catch (e) {
+    client.close();
+    throw new BerthError('berthd', 'unavailable', `containerd at ${cfg.containerd}: ${messageOf(e)}`, { cause: e });
+  }
+  await client.namespaces.create(cfg.containerdNamespace).catch((e: unknown) => {
+    if (!isAlreadyExists(e)) throw e;
+  });
+  const events = new EventBus();
+  const images = new ImageService(client);
+  const volumes = new VolumeStore(join(cfg.dataRoot, 'volumes'));
+  const manager = new ContainerManager({ client, images, volumes, events, log, cfg });
+  const runtime = new Runtime(manager);
+  const execs = new Execs(runtime);
+
+  for (const r of await manager.load()) {
+    await runtime.restore(r).catch((e: unknown) => log.error('restore failed', { container: r.Id, error: messageOf(e) }));
+  }
+
+  const router = new Router(log);
+  systemRoutes(router, manager, runtime, images, events);
+  imageRoutes(router, images, manager);
+  containerRoutes(router, manager, runtime, execs);
+  volumeRoutes(router, manager);
+
+  const onRequest = (req: IncomingMessage, res: import('node:http').ServerResponse) => {
+    log.debug('request', { method: req.method, url: req.url });
+    void router.serve(req, res);
+  };
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    log.debug('request (upgrade)', { method: req.method, url: req.url });
+    socket.on('error', () => socket.destroy());
+    void router.serve(req, undefined, socket, head);
+  };
+  const servers: Server[] = [];
+  const sockets: string[] = [];
+  const gid = cfg.group ? groupId(cfg.group) : 0;
+  for (const h of cfg.hosts) {
+    const l = checkHost(h);
+    const server = createServer({ keepAliveTimeout: 0 }, onRequest);
+    server.on('upgrade', onUpgrade);
+    // Streams (logs -f, events, attach) live as long as the client wants.
+    server.requestTimeout = 0;
+    server.headersTimeout = 60_000;
+    if (l.kind === 'unix') {
+      await mkdir(dirname(l.path!), { recursive: true, mode: 0o755 });
+      await rm(l.path!, { force: true });
+      await new Promise<void>((res, rej) => server.once('error', rej).listen(l.path!, () => res()));
+      await chmod(l.path!, 0o660);
+      await chown(l.path!, 0, gid);
+      sockets.push(l.path!);
+    } else {
+      await new Promise<void>((res, rej) => server.once('error', rej).listen(l.port!, l.host!, () => res()));
+    }
+    servers.push(server);
+    log.info('API listening', { host: h });
+  }
+  if (cfg.pidfile) await writeFile(cfg.pidfile, `${process.pid}\n`);
+
+  return {
+    async close() {
+      for (const s of servers) {
+        s.close();
+        s.closeAllConnections();
+      }
+      await runtime.shutdown(cfg.liveRestore);
+      for (const p of sockets) await rm(p, { force: true });
+      if (cfg.pidfile) await rm(cfg.pidfile, { force: true });
+      client.close();
+      log.info('berthd stopped', { liveRestore: cfg.liveRestore });
+    },
+  };
+}

@@ -1,0 +1,247 @@
+// /images/*: pull with Docker's progress stream, list with filters, inspect,
+// history, tag, remove. Pulls run client-side into containerd
+// (src/client/pull.ts); the credentials are the ones the client sent in
+// X-Registry-Auth, never berthd's own.
+
+import type { Writable } from 'node:stream';
+import { pullIntoContainerd, type ClientPullProgress } from '../../client/pull.js';
+import { isNotFound } from '../../client/errors.js';
+import { isBerthError, messageOf } from '../../common/errors.js';
+import type { Credentials } from '../../image/registry/credentials.js';
+import { familiarString, formatReference } from '../../image/reference.js';
+import type { ContainerManager } from '../containers/manager.js';
+import { labelMatch, parseFilters } from '../containers/views.js';
+import { badRequest, conflict, HttpError, notFound, statusOf } from '../http/errors.js';
+import { boolParam, type Router } from '../http/router.js';
+import { parseRef, type ImageService, type ImageView } from './service.js';
+
+function registryAuth(header: string | string[] | undefined): Credentials | undefined {
+  if (typeof header !== 'string' || !header) return undefined;
+  try {
+    const doc = JSON.parse(Buffer.from(header.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8')) as { username?: string; password?: string; identitytoken?: string };
+    if (!doc.username && !doc.identitytoken) return undefined;
+    return { username: doc.username ?? '<token>', password: doc.password ?? '', ...(doc.identitytoken ? { identityToken: doc.identitytoken } : {}) };
+  } catch {
+    throw badRequest('invalid X-Registry-Auth header: not base64 JSON', 'X-Registry-Auth');
+  }
+}
+
+function bar(current: number, total: number): string {
+  const width = 50;
+  const n = total > 0 ? Math.min(width, Math.floor((current / total) * width)) : 0;
+  const fmt = (b: number) => (b >= 1e6 ? `${(b / 1e6).toFixed(3)}MB` : b >= 1e3 ? `${(b / 1e3).toFixed(0)}kB` : `${b}B`);
+  return `[${'='.repeat(Math.max(0, n - 1))}${n > 0 ? '>' : ''}${' '.repeat(width - n)}] ${fmt(current)}/${fmt(total)}`;
+}
+
+/** One of our progress events as the JSON line `docker pull` renders. */
+function progressLine(e: ClientPullProgress): Record<string, unknown> | undefined {
+  switch (e.status) {
+    case 'Resolving':
+    case 'Resolved':
+      return undefined;
+    case 'Waiting':
+      return { status: 'Pulling fs layer', progressDetail: {}, id: e.id };
+    case 'Downloading':
+      return { status: 'Downloading', progressDetail: { current: e.current, total: e.total }, progress: bar(e.current ?? 0, e.total ?? 0), id: e.id };
+    default:
+      return { status: e.status, progressDetail: {}, id: e.id };
+  }
+}
+
+export function imageSummary(v: ImageView, containers: number): Record<string, unknown> {
+  const tags = v.names.filter((n) => !n.includes('@')).map((n) => familiarString(parseRef(n)));
+  const digests = v.names.map((n) => parseRef(n)).map((r) => `${familiarString({ ...r, tag: undefined, digest: undefined })}@${v.target.digest}`);
+  return {
+    Id: v.id,
+    ParentId: '',
+    RepoTags: tags,
+    RepoDigests: [...new Set(digests)],
+    Created: Math.floor((v.created?.getTime() ?? 0) / 1000),
+    Size: v.size,
+    SharedSize: -1,
+    VirtualSize: v.size,
+    Labels: v.resolved.config.config?.Labels ?? {},
+    Containers: containers,
+  };
+}
+
+export function imageRoutes(router: Router, images: ImageService, m: ContainerManager): void {
+  const { client, cfg, events, log } = m.s;
+
+  router.add('POST', '/images/create', async (ctx) => {
+    const from = ctx.query.get('fromImage');
+    if (ctx.query.get('fromSrc')) throw new HttpError(501, 'berthd does not import images from tarballs yet (docker import)');
+    if (!from) throw badRequest('either fromImage or fromSrc must be set', 'fromImage');
+    const tag = ctx.query.get('tag');
+    const refText = tag ? (/^sha256:/.test(tag) ? `${from}@${tag}` : `${from}:${tag}`) : from;
+    const ref = parseRef(refText);
+    const name = formatReference(ref);
+    const creds = registryAuth(ctx.req.headers['x-registry-auth']);
+    let out: Writable | undefined;
+    const send = (o: Record<string, unknown>) => {
+      if (!out) {
+        out = ctx.stream(200, 'application/json');
+        out.write(JSON.stringify({ status: `Pulling from ${familiarString({ ...ref, tag: undefined, digest: undefined })}`, id: ref.tag ?? ref.digest }) + '\n');
+      }
+      out.write(JSON.stringify(o) + '\n');
+    };
+    try {
+      const res = await pullIntoContainerd(client, name, {
+        snapshotter: cfg.snapshotter,
+        platform: ctx.query.get('platform') || undefined,
+        registryOptions: {
+          insecureRegistries: cfg.insecureRegistries,
+          ...(creds ? { credentials: async () => creds } : { credentials: async () => undefined }),
+        },
+        progress: (e) => {
+          const line = progressLine(e);
+          if (line) send(line);
+        },
+      });
+      images.forget(res.target.digest);
+      send({ status: `Digest: ${res.target.digest}` });
+      send({ status: `Status: ${res.upToDate ? 'Image is up to date' : 'Downloaded newer image'} for ${familiarString(ref)}` });
+      events.emit('image', 'pull', familiarString(ref), { name: familiarString(ref) });
+      log.info('image pulled', { image: res.config.digest, name });
+      out!.end();
+    } catch (e) {
+      log.warn('pull failed', { name, error: messageOf(e) });
+      if (!out) {
+        if (isBerthError(e) && e.code === 'not-found') throw notFound(`pull access denied for ${familiarString({ ...ref, tag: undefined, digest: undefined })}, repository does not exist or may require 'docker login': ${e.message}`);
+        throw e;
+      }
+      out.end(JSON.stringify({ errorDetail: { message: messageOf(e) }, error: messageOf(e) }) + '\n');
+    }
+  });
+
+  router.add('GET', '/images/json', async (ctx) => {
+    const f = parseFilters(ctx.query.get('filters'));
+    for (const k of f.keys()) if (!['dangling', 'label', 'reference', 'before', 'since', 'until'].includes(k)) throw badRequest(`invalid filter '${k}'`, 'filters');
+    let list = await images.list();
+    if (f.get('dangling')?.includes('true')) list = list.filter((v) => v.names.every((n) => n.includes('@')));
+    for (const want of f.get('label') ?? []) list = list.filter((v) => labelMatch(v.resolved.config.config?.Labels ?? {}, want));
+    const refs = f.get('reference');
+    if (refs) {
+      const pats = refs.map((p) => new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '.')}$`));
+      list = list.filter((v) => v.names.some((n) => {
+        const fam = familiarString(parseRef(n));
+        const repo = fam.replace(/[:@].*$/, '');
+        return pats.some((p) => p.test(fam) || p.test(repo));
+      }));
+    }
+    const uses = (id: string) => m.all().filter((c) => c.Image === id).length;
+    ctx.send(200, list.map((v) => imageSummary(v, uses(v.id))));
+  });
+
+  router.add('GET', '/images/{name:.+}/json', async (ctx) => {
+    const v = await images.find(ctx.params.name!);
+    const c = v.resolved.config;
+    const cc = c.config ?? {};
+    const s = imageSummary(v, 0);
+    ctx.send(200, {
+      Id: v.id,
+      RepoTags: s.RepoTags,
+      RepoDigests: s.RepoDigests,
+      Parent: '',
+      Comment: '',
+      Created: c.created ?? '',
+      DockerVersion: '',
+      Author: c.author ?? '',
+      Config: { Hostname: '', Domainname: '', User: cc.User ?? '', Env: cc.Env ?? null, Cmd: cc.Cmd ?? null, Entrypoint: cc.Entrypoint ?? null, WorkingDir: cc.WorkingDir ?? '', Labels: cc.Labels ?? null, Volumes: cc.Volumes ?? null, ExposedPorts: cc.ExposedPorts ?? null, StopSignal: cc.StopSignal },
+      Architecture: c.architecture,
+      Variant: c.variant,
+      Os: c.os,
+      Size: v.size,
+      GraphDriver: { Name: cfg.snapshotter, Data: null },
+      RootFS: { Type: 'layers', Layers: v.resolved.diffIds },
+      Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
+      Descriptor: { mediaType: v.target.mediaType, digest: v.target.digest, size: v.target.size },
+    });
+  });
+
+  router.add('GET', '/images/{name:.+}/history', async (ctx) => {
+    const v = await images.find(ctx.params.name!);
+    const hist = v.resolved.config.history ?? [];
+    let layer = v.resolved.layers.length;
+    const rows = [...hist].reverse().map((h, i) => {
+      const size = h.empty_layer ? 0 : (v.resolved.layers[--layer]?.size ?? 0);
+      return {
+        Id: i === 0 ? v.id : '<missing>',
+        Created: h.created ? Math.floor(Date.parse(h.created) / 1000) : 0,
+        CreatedBy: h.created_by ?? '',
+        Tags: i === 0 ? imageSummary(v, 0).RepoTags : null,
+        Size: size,
+        Comment: h.comment ?? '',
+      };
+    });
+    ctx.send(200, rows);
+  });
+
+  router.add('POST', '/images/{name:.+}/tag', async (ctx) => {
+    const v = await images.find(ctx.params.name!);
+    const repo = ctx.query.get('repo');
+    if (!repo) throw badRequest('repository name must have at least one component', 'repo');
+    const target = parseRef(ctx.query.get('tag') ? `${repo}:${ctx.query.get('tag')}` : repo);
+    if (target.digest) throw badRequest('refusing to create a tag with a digest reference', 'repo');
+    const name = formatReference(target);
+    const t = { media_type: v.target.mediaType, digest: v.target.digest, size: v.target.size };
+    try {
+      await client.images.create({ name, target: t, labels: {} });
+    } catch (e) {
+      if (statusOf(e) !== 409) throw e;
+      await client.images.update({ name, target: t }, ['target']);
+    }
+    events.emit('image', 'tag', v.id, { name: familiarString(target) });
+    ctx.send(201);
+  });
+
+  router.add('DELETE', '/images/{name:.+}', async (ctx) => {
+    const ref = ctx.params.name!;
+    const force = boolParam(ctx.query, 'force');
+    const v = await images.find(ref);
+    const users = m.all().filter((c) => c.Image === v.id);
+    const byName = !/^(sha256:)?[a-f0-9]{4,64}$/.test(ref);
+    // By name with other names left: only that name goes (untag).
+    const names = byName && v.names.length > 1 ? [formatReference(parseRef(ref))] : v.names;
+    if (!byName && v.names.length > 1 && !force) {
+      throw conflict(`conflict: unable to delete ${v.id.slice(7, 19)} (must be forced) - image is referenced in multiple repositories`);
+    }
+    if (names.length === v.names.length && users.length && !force) {
+      const running = users.find((c) => c.State.Status === 'running');
+      throw conflict(`conflict: unable to ${byName ? `remove repository reference "${ref}"` : `delete ${v.id.slice(7, 19)}`} (must be forced) - container ${(running ?? users[0]!).Id.slice(0, 12)} is using its referenced image ${v.id.slice(7, 19)}`);
+    }
+    const out: Record<string, string>[] = [];
+    for (const n of names) {
+      try {
+        await client.images.delete(n, false);
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
+      out.push({ Untagged: familiarString(parseRef(n)) });
+      events.emit('image', 'untag', v.id, { name: familiarString(parseRef(n)) });
+    }
+    if (names.length === v.names.length) {
+      out.push({ Deleted: v.id });
+      events.emit('image', 'delete', v.id, {});
+    }
+    images.forget(v.target.digest);
+    ctx.send(200, out);
+  });
+
+  for (const [method, path, what] of [
+    ['POST', '/images/{name:.+}/push', 'push'],
+    ['GET', '/images/get', 'save'],
+    ['GET', '/images/{name:.+}/get', 'save'],
+    ['POST', '/images/load', 'load'],
+    ['POST', '/images/prune', 'prune'],
+    ['POST', '/commit', 'commit'],
+    ['POST', '/build', 'build'],
+  ] as const) {
+    router.add(method, path, async () => {
+      throw new HttpError(501, `berthd does not implement image ${what} yet`);
+    });
+  }
+  router.add('GET', '/images/search', async () => {
+    throw notFound('berthd does not search registries (docker search): no index service');
+  });
+}

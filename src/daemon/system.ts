@@ -1,0 +1,208 @@
+// /_ping, /version, /info, /system/df, /events, /auth, and the answers for
+// what berthd does not have (swarm, plugins, sessions): dockerd's own status
+// and words for a node that is not a swarm manager, 501 elsewhere.
+
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cpus, hostname, release, totalmem, type as osType, arch as osArch } from 'node:os';
+import type { Router } from './http/router.js';
+import { API_VERSION, MIN_API_VERSION } from './http/router.js';
+import { HttpError } from './http/errors.js';
+import type { ContainerManager } from './containers/manager.js';
+import type { Runtime } from './containers/runtime.js';
+import { hostCgroupVersion } from './containers/runtime.js';
+import type { ImageService } from './images/service.js';
+import { imageSummary } from './images/routes.js';
+import type { EventBus, DockerEvent } from './events.js';
+import { parseFilters, summaryView } from './containers/views.js';
+import { login } from '../image/registry/login.js';
+import { messageOf } from '../common/errors.js';
+
+export const BERTHD_VERSION = '0.1.0';
+
+function osName(): string {
+  try {
+    const m = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(readFileSync('/etc/os-release', 'utf8'));
+    return m?.[1] ?? 'Linux';
+  } catch {
+    return 'Linux';
+  }
+}
+
+const GOARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', s390x: 's390x', ppc64: 'ppc64le' };
+const UNAME: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64' };
+
+export function systemRoutes(router: Router, m: ContainerManager, rt: Runtime, images: ImageService, events: EventBus): void {
+  const { client, cfg } = m.s;
+  const pingHeaders = {
+    'Api-Version': API_VERSION,
+    'Docker-Experimental': 'false',
+    Ostype: 'linux',
+    'Builder-Version': '1',
+    'Swarm': 'inactive',
+    'Cache-Control': 'no-cache, no-store, must-revalidate',
+    Pragma: 'no-cache',
+  };
+  const ping = async (ctx: Parameters<Parameters<Router['add']>[2]>[0]) => {
+    ctx.send(200, undefined, { ...pingHeaders, 'Content-Type': 'text/plain; charset=utf-8' }, 'OK');
+  };
+  router.add('GET', '/_ping', ping);
+  router.add('HEAD', '/_ping', ping);
+
+  router.add('GET', '/version', async (ctx) => {
+    const c = await client.version.version();
+    const now = new Date().toISOString();
+    ctx.send(200, {
+      Platform: { Name: 'Berth' },
+      Components: [
+        { Name: 'Engine', Version: BERTHD_VERSION, Details: { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: GOARCH[process.arch] ?? process.arch, KernelVersion: release(), Experimental: 'false', GitCommit: '', GoVersion: `node ${process.version}`, BuildTime: now } },
+        { Name: 'containerd', Version: c.version, Details: { GitCommit: c.revision } },
+      ],
+      Version: BERTHD_VERSION,
+      ApiVersion: API_VERSION,
+      MinAPIVersion: MIN_API_VERSION,
+      GitCommit: '',
+      GoVersion: `node ${process.version}`,
+      Os: 'linux',
+      Arch: GOARCH[process.arch] ?? process.arch,
+      KernelVersion: release(),
+      BuildTime: now,
+    });
+  });
+
+  router.add('GET', '/info', async (ctx) => {
+    const all = m.all();
+    const list = await images.list();
+    const cgv = hostCgroupVersion();
+    const c = await client.version.version();
+    ctx.send(200, {
+      ID: m.s.cfg.dataRoot,
+      Containers: all.length,
+      ContainersRunning: all.filter((r) => r.State.Status === 'running').length,
+      ContainersPaused: all.filter((r) => r.State.Status === 'paused').length,
+      ContainersStopped: all.filter((r) => !rt.running(r)).length,
+      Images: list.length,
+      Driver: cfg.snapshotter,
+      DriverStatus: [['driver-type', 'io.containerd.snapshotter.v1']],
+      Plugins: { Volume: ['local'], Network: ['host', 'null'], Authorization: null, Log: ['json-file'] },
+      MemoryLimit: true,
+      SwapLimit: cgv === '2',
+      CpuCfsPeriod: true,
+      CpuCfsQuota: true,
+      CPUShares: true,
+      CPUSet: true,
+      PidsLimit: true,
+      IPv4Forwarding: readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim() === '1',
+      Debug: cfg.logLevel === 'debug',
+      NFd: 0,
+      OomKillDisable: cgv === '1',
+      NGoroutines: 0,
+      SystemTime: new Date().toISOString(),
+      LoggingDriver: 'json-file',
+      CgroupDriver: 'cgroupfs',
+      CgroupVersion: cgv,
+      NEventsListener: 0,
+      KernelVersion: release(),
+      OperatingSystem: osName(),
+      OSVersion: '',
+      OSType: osType().toLowerCase(),
+      Architecture: UNAME[process.arch] ?? process.arch,
+      IndexServerAddress: 'https://index.docker.io/v1/',
+      RegistryConfig: { InsecureRegistryCIDRs: cfg.insecureRegistries ?? ['127.0.0.0/8'], IndexConfigs: {}, Mirrors: [] },
+      NCPU: cpus().length,
+      MemTotal: totalmem(),
+      DockerRootDir: cfg.dataRoot,
+      Name: hostname(),
+      Labels: [],
+      ExperimentalBuild: false,
+      ServerVersion: BERTHD_VERSION,
+      Runtimes: { [cfg.runtime]: { path: cfg.runtime }, runc: { path: 'runc' } },
+      DefaultRuntime: cfg.runtime,
+      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+      LiveRestoreEnabled: cfg.liveRestore,
+      Isolation: '',
+      InitBinary: 'docker-init',
+      ContainerdCommit: { ID: c.revision, Expected: c.revision },
+      RuncCommit: { ID: '', Expected: '' },
+      InitCommit: { ID: '', Expected: '' },
+      SecurityOptions: ['name=seccomp,profile=builtin', ...(cgv === '2' ? ['name=cgroupns'] : [])],
+      Warnings: ['berthd: no bridge network yet; containers get loopback-only networking unless --network host'],
+      Containerd: { Address: cfg.containerd, Namespaces: { Containers: cfg.containerdNamespace, Plugins: cfg.containerdNamespace } },
+    });
+  });
+
+  router.add('GET', '/system/df', async (ctx) => {
+    const list = await images.list();
+    const snaps = client.snapshots(cfg.snapshotter);
+    const containers = await Promise.all(
+      m.all().map(async (r) => ({ ...summaryView(r), SizeRw: (await snaps.usage(r.Id).catch(() => ({ size: 0 }))).size, SizeRootFs: 0 })),
+    );
+    const vols = await m.s.volumes.list();
+    ctx.send(200, {
+      LayersSize: list.reduce((n, v) => n + v.size, 0),
+      Images: list.map((v) => imageSummary(v, m.all().filter((c) => c.Image === v.id).length)),
+      Containers: containers,
+      Volumes: vols.map((v) => ({ ...v, UsageData: { Size: -1, RefCount: m.volumeUsers(v.Name).length } })),
+      BuildCache: [],
+    });
+  });
+
+  router.add('GET', '/events', async (ctx) => {
+    const f = parseFilters(ctx.query.get('filters'));
+    const since = ctx.query.get('since') ? Number(ctx.query.get('since')) * 1000 : undefined;
+    const until = ctx.query.get('until') ? Number(ctx.query.get('until')) * 1000 : undefined;
+    const match = (e: DockerEvent) => {
+      const t = e.timeNano / 1e6;
+      if (since !== undefined && t < since) return false;
+      if (until !== undefined && t > until) return false;
+      if (f.has('type') && !f.get('type')!.includes(e.Type)) return false;
+      if (f.has('event') && !f.get('event')!.some((x) => e.Action === x || e.Action.startsWith(`${x}:`))) return false;
+      if (f.has('container') && (e.Type !== 'container' || !f.get('container')!.some((x) => e.Actor.ID.startsWith(x) || e.Actor.Attributes.name === x))) return false;
+      if (f.has('image') && !f.get('image')!.some((x) => e.Actor.Attributes.image === x || e.Actor.ID === x)) return false;
+      if (f.has('label') && !f.get('label')!.every((l) => { const [k, v] = l.split('='); return v === undefined ? k! in e.Actor.Attributes : e.Actor.Attributes[k!] === v; })) return false;
+      return true;
+    };
+    const out = ctx.stream(200, 'application/json');
+    const sub = events.subscribe((e) => match(e) && out.write(JSON.stringify(e) + '\n'));
+    if (since !== undefined) for (const e of sub.past) if (match(e)) out.write(JSON.stringify(e) + '\n');
+    const closed = new Promise<void>((res) => ctx.req.socket.once('close', () => res()));
+    const done = until !== undefined ? new Promise<void>((res) => setTimeout(res, Math.max(0, until - Date.now()))) : new Promise<void>(() => undefined);
+    await Promise.race([closed, done]);
+    sub.stop();
+    out.end();
+  });
+
+  router.add('POST', '/auth', async (ctx) => {
+    const body = (await ctx.json<{ username?: string; password?: string; serveraddress?: string }>()) ?? {};
+    const server = body.serveraddress || 'https://index.docker.io/v1/';
+    const host = server.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
+    // login() saves what it verified; berthd keeps no credentials, so it saves into a scratch dir that goes at once.
+    const scratch = await mkdtemp(join(cfg.execRoot, 'auth-'));
+    try {
+      await login(host, body.username ?? '', body.password ?? '', { insecureRegistries: cfg.insecureRegistries, dockerConfigDir: scratch, mirrors: [] });
+    } catch (e) {
+      throw new HttpError(401, `login attempt to ${server} failed: ${messageOf(e)}`);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+    ctx.send(200, { Status: 'Login Succeeded', IdentityToken: '' });
+  });
+
+  const notSwarm = async () => {
+    throw new HttpError(503, 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.');
+  };
+  for (const p of ['/swarm', '/nodes', '/services', '/tasks', '/secrets', '/configs']) {
+    router.add('GET', p, notSwarm);
+    router.add('GET', `${p}/{rest:.*}`, notSwarm);
+    router.add('POST', `${p}/{rest:.*}`, notSwarm);
+    router.add('DELETE', `${p}/{rest:.*}`, notSwarm);
+  }
+  router.add('GET', '/plugins', async (ctx) => ctx.send(200, []));
+  router.add('POST', '/plugins/{rest:.*}', async () => {
+    throw new HttpError(501, 'berthd does not support plugins');
+  });
+  router.add('POST', '/session', async () => {
+    throw new HttpError(501, 'berthd does not support BuildKit sessions (no builds yet)');
+  });
+}

@@ -1,0 +1,82 @@
+// /volumes/* (the local driver) and /networks/* (host and none only, until
+// the bridge driver lands: creating a network answers 501, not a fake one).
+
+import { z } from 'zod';
+import type { Router } from '../http/router.js';
+import { badRequest, HttpError, notFound } from '../http/errors.js';
+import type { ContainerManager } from '../containers/manager.js';
+import { labelMatch, parseFilters } from '../containers/views.js';
+import type { Volume } from './store.js';
+
+const CreateBody = z.looseObject({
+  Name: z.string().optional(),
+  Driver: z.string().optional(),
+  DriverOpts: z.record(z.string(), z.string()).nullish(),
+  Labels: z.record(z.string(), z.string()).nullish(),
+});
+
+function view(v: Volume, refs?: number): Record<string, unknown> {
+  const { Anonymous, ...rest } = v;
+  void Anonymous;
+  return { ...rest, ...(refs !== undefined ? { UsageData: { Size: -1, RefCount: refs } } : {}) };
+}
+
+export function volumeRoutes(router: Router, m: ContainerManager): void {
+  const vols = m.s.volumes;
+  router.add('POST', '/volumes/create', async (ctx) => {
+    const p = CreateBody.safeParse((await ctx.json()) ?? {});
+    if (!p.success) throw badRequest(`invalid volume config: ${p.error.issues[0]!.path.join('.')}: ${p.error.issues[0]!.message}`);
+    if (p.data.Driver && p.data.Driver !== 'local') throw notFound(`plugin "${p.data.Driver}" not found`);
+    const { volume, created } = await vols.create(p.data.Name || undefined, { labels: p.data.Labels ?? {}, options: p.data.DriverOpts ?? {}, anonymous: false });
+    if (created) m.s.events.emit('volume', 'create', volume.Name, { driver: 'local' });
+    ctx.send(201, view(volume));
+  });
+  router.add('GET', '/volumes', async (ctx) => {
+    const f = parseFilters(ctx.query.get('filters'));
+    for (const k of f.keys()) if (!['name', 'label', 'dangling', 'driver'].includes(k)) throw badRequest(`invalid filter '${k}'`, 'filters');
+    let list = await vols.list();
+    if (f.has('name')) list = list.filter((v) => f.get('name')!.some((n) => v.Name.includes(n)));
+    for (const l of f.get('label') ?? []) list = list.filter((v) => labelMatch(v.Labels, l));
+    if (f.has('dangling')) {
+      const want = f.get('dangling')!.includes('true') || f.get('dangling')!.includes('1');
+      list = list.filter((v) => (m.volumeUsers(v.Name).length === 0) === want);
+    }
+    ctx.send(200, { Volumes: list.map((v) => view(v)), Warnings: [] });
+  });
+  router.add('GET', '/volumes/{name}', async (ctx) => ctx.send(200, view(await vols.get(ctx.params.name!))));
+  router.add('DELETE', '/volumes/{name}', async (ctx) => {
+    const name = ctx.params.name!;
+    await vols.remove(name, m.volumeUsers(name));
+    m.s.events.emit('volume', 'destroy', name, { driver: 'local' });
+    ctx.send(204);
+  });
+  router.add('POST', '/volumes/prune', async (ctx) => {
+    const f = parseFilters(ctx.query.get('filters'));
+    const all = f.get('all')?.includes('true') || f.get('all')?.includes('1');
+    const gone: string[] = [];
+    for (const v of await vols.list()) {
+      if (m.volumeUsers(v.Name).length) continue;
+      if (!all && !v.Anonymous) continue; // API >= 1.42: only anonymous volumes unless all=true
+      if (!(f.get('label') ?? []).every((l) => labelMatch(v.Labels, l))) continue;
+      await vols.remove(v.Name, []);
+      gone.push(v.Name);
+    }
+    ctx.send(200, { VolumesDeleted: gone, SpaceReclaimed: 0 });
+  });
+
+  const nets = [
+    { Name: 'host', Id: 'host', Driver: 'host' },
+    { Name: 'none', Id: 'none', Driver: 'null' },
+  ].map((n) => ({ ...n, Created: '0001-01-01T00:00:00Z', Scope: 'local', EnableIPv6: false, IPAM: { Driver: 'default', Options: null, Config: [] }, Internal: false, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false, Containers: {}, Options: {}, Labels: {} }));
+  router.add('GET', '/networks', async (ctx) => ctx.send(200, nets));
+  router.add('GET', '/networks/{id}', async (ctx) => {
+    const n = nets.find((x) => x.Id === ctx.params.id || x.Name === ctx.params.id);
+    if (!n) throw notFound(`network ${ctx.params.id} not found`);
+    ctx.send(200, n);
+  });
+  for (const [method, path] of [['POST', '/networks/create'], ['POST', '/networks/{id}/connect'], ['POST', '/networks/{id}/disconnect'], ['DELETE', '/networks/{id}'], ['POST', '/networks/prune']] as const) {
+    router.add(method, path, async () => {
+      throw new HttpError(501, 'berthd has no bridge network driver yet: only the host and none networks exist');
+    });
+  }
+}
