@@ -199,6 +199,9 @@ export function systemRoutes(router: Router, m: ContainerManager, rt: Runtime, i
     router.add('DELETE', `${p}/{rest:.*}`, notSwarm);
   }
   router.add('GET', '/plugins', async (ctx) => ctx.send(200, []));
+  router.add('GET', '/plugins/{name:.+}/json', async (ctx) => {
+    throw new HttpError(404, `plugin "${ctx.params.name}" not found`);
+  });
   router.add('POST', '/plugins/{rest:.*}', async () => {
     throw new HttpError(501, 'berthd does not support plugins');
   });

@@ -33,6 +33,8 @@ async function main(): Promise<number> {
     log.error('berthd failed to start', { error: messageOf(e) });
     return 1;
   }
+  // One failed background task must never take every container's API down with it.
+  process.on('unhandledRejection', (e) => log.error('unhandled rejection', { error: messageOf(e) }));
   log.info('berthd started', { pid: process.pid, containerd: cfg.containerd, dataRoot: cfg.dataRoot });
   await new Promise<void>((res) => {
     const stop = (sig: string) => {

@@ -140,8 +140,8 @@ export class Execs {
       await rm(dir + `/${id.slice(0, 16)}-stdout`, { force: true });
       throw err;
     }
-    io.startReading();
     const waited = tasks.wait(r.Id, id);
+    waited.catch(() => undefined); // a failed start is reported below, not as an unhandled rejection
     let hij: ReturnType<Ctx['hijack']> | undefined;
     const want = { stdout: e.cfg.AttachStdout ?? true, stderr: e.cfg.AttachStderr ?? true };
     if (!detach) {
@@ -152,18 +152,12 @@ export class Execs {
         if (tty) out.write(d);
         else for (const f of frames(s, d)) out.write(f);
       });
-      if (stdin) {
-        const sink = io.stdin();
-        sink?.on('error', () => undefined);
-        hij.input.on('data', (d: Buffer) => sink?.write(d));
-        hij.input.on('end', () => {
-          sink?.end();
-          tasks.closeStdin(r.Id, id).catch(() => undefined);
-        });
-      }
     }
     try {
-      e.pid = await tasks.start(r.Id, id);
+      // The shim opens its ends of an exec's FIFOs at Start (of the init process's at Create).
+      const started = tasks.start(r.Id, id);
+      e.pid = await started;
+      io.startReading();
       e.running = true;
     } catch (err) {
       e.exitCode = 126;
@@ -175,6 +169,17 @@ export class Execs {
         return;
       }
       throw err;
+    }
+    if (hij && stdin) {
+      // Only now: the shim has its end of the FIFO open, so our EOF cannot drop buffered input.
+      const sink = io.stdin();
+      sink?.on('error', () => undefined);
+      hij.input.on('data', (d: Buffer) => sink?.write(d));
+      hij.input.on('end', () => {
+        // EOF reaches the process when no writer is left on the FIFO: ours, and the hold.
+        sink?.end(() => io.closeStdin());
+        tasks.closeStdin(r.Id, id).catch(() => undefined);
+      });
     }
     this.rt.m.s.events.emit('container', `exec_start: ${(e.cfg.Cmd ?? []).join(' ')}`, r.Id, { execID: id });
     if (detach) ctx.send(200, undefined);

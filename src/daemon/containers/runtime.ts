@@ -134,6 +134,7 @@ export class Runtime {
       io.startReading();
       for (const p of live.pending.splice(0)) p(io);
       const waited = client.tasks.wait(id);
+      waited.catch(() => undefined); // handled below once started; a failed start reports itself
       const pid = await client.tasks.start(id);
       r.State = { ...r.State, Status: 'running', Pid: pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: ZERO_TIME };
       r.ManuallyStopped = false;

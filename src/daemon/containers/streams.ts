@@ -50,9 +50,10 @@ function pipeStdin(input: NodeJS.ReadableStream, io: ProcessIO, r: ContainerReco
   sink.on('error', () => undefined);
   input.on('data', (d: Buffer) => sink.write(d));
   input.on('end', () => {
-    sink.end();
     // The client's end of input is the container's EOF only with --attach stdin once (docker run -i).
-    if (r.Config.StdinOnce) rt.m.s.client.tasks.closeStdin(r.Id).catch(() => undefined);
+    if (!r.Config.StdinOnce) return;
+    sink.end(() => io.closeStdin());
+    rt.m.s.client.tasks.closeStdin(r.Id).catch(() => undefined);
   });
 }
 
