@@ -21,16 +21,23 @@ export const DEFAULT_CAPS = [
 ];
 
 let hostCaps: string[] | undefined;
-/** The capabilities this kernel has (cap_last_cap), for --privileged and "ALL". */
+/**
+ * The capabilities berthd can hand out (--privileged, "ALL"): those of this
+ * kernel (cap_last_cap) that are in berthd's own bounding set. A host whose
+ * root lacks one (CAP_SYS_RESOURCE on some VMs) would make runc fail on it.
+ */
 export function allCaps(): string[] {
   if (!hostCaps) {
     let last = ALL.length - 1;
+    let bounding = (1n << 64n) - 1n;
     try {
       last = Math.min(last, Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim()));
+      const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+      if (m) bounding = BigInt(`0x${m[1]}`);
     } catch {
       /* older kernels: assume the list */
     }
-    hostCaps = ALL.slice(0, last + 1);
+    hostCaps = ALL.slice(0, last + 1).filter((_, i) => (bounding >> BigInt(i)) & 1n);
   }
   return hostCaps;
 }

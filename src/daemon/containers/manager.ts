@@ -141,7 +141,7 @@ export class ContainerManager {
     let snapshotMade = false;
     try {
       await mkdir(dir, { recursive: true, mode: 0o700 });
-      const mounts = await mountPoints(merged, this.s.volumes);
+      const mounts = await mountPoints({ ...merged, HostConfig: h }, this.s.volumes);
       const files = await writeHostFiles(dir, merged.Hostname || id.slice(0, 12), netMode === 'host');
       const parent = image.resolved.chainIds.at(-1) ?? '';
       await this.s.client.snapshots(this.s.cfg.snapshotter).prepare(id, parent, { [GC_ROOT]: new Date().toISOString() });
@@ -198,7 +198,7 @@ export class ContainerManager {
     this.s.events.emit('container', 'rename', r.Id, { name: name.slice(1), oldName: old });
   }
 
-  /** Forget a stopped container: its snapshot, anonymous volumes (or all with `volumes`), record and log. */
+  /** Forget a stopped container: its snapshot, record and log, and its anonymous volumes with `removeVolumes` (rm -v, --rm); named volumes stay, as with dockerd. */
   async forget(r: ContainerRecord, removeVolumes: boolean): Promise<void> {
     try {
       await this.s.client.snapshots(this.s.cfg.snapshotter).remove(r.Id);
@@ -211,7 +211,7 @@ export class ContainerManager {
     for (const m of r.Mounts) {
       if (m.Type !== 'volume' || !m.Name) continue;
       const v = await this.s.volumes.get(m.Name).catch(() => undefined);
-      if (v && (v.Anonymous || removeVolumes) && !this.volumeUsers(m.Name).length) await this.s.volumes.remove(m.Name, []).catch(() => undefined);
+      if (v?.Anonymous && removeVolumes && !this.volumeUsers(m.Name).length) await this.s.volumes.remove(m.Name, []).catch(() => undefined);
     }
     this.s.events.emit('container', 'destroy', r.Id, { image: r.ImageRef, name: r.Name.slice(1) });
   }

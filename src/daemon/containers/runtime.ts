@@ -37,7 +37,7 @@ export interface Live {
   /** The process part of the spec the task runs, the base of every exec. */
   process?: SpecProcess;
   /** Attached clients waiting for the next start's output. */
-  pending: ((io: ProcessIO) => void)[];
+  pending: ((io: ProcessIO | undefined) => void)[];
   logs?: JsonLog;
   exitWaiters: ((code: number) => void)[];
   removeWaiters: ((code: number) => void)[];
@@ -154,6 +154,9 @@ export class Runtime {
       r.State = { ...r.State, Status: r.State.Status === 'created' ? 'created' : 'exited', ExitCode: code, Error: msg, Pid: 0 };
       await this.m.save(r);
       this.s.log.error('container start failed', { container: id, error: msg });
+      // Attached clients get their end of stream; an --rm container goes, as with dockerd.
+      for (const p of live.pending.splice(0)) p(undefined);
+      if (r.HostConfig.AutoRemove) await this.remove(r, { force: true, volumes: true }).catch(() => undefined);
       if (e instanceof BerthError && code !== 128) throw new BerthError('berthd', 'invalid-argument', `failed to create task for container: ${msg}`, { cause: e });
       throw e;
     }
@@ -221,8 +224,8 @@ export class Runtime {
     const live = this.liveOf(r.Id);
     if (this.running(r) && live.io && !live.io.done) return live.io;
     // Otherwise the next start's (docker run attaches before it starts; docker start -a too).
-    let cb: ((io: ProcessIO) => void) | undefined;
-    const next = new Promise<ProcessIO>((res) => live.pending.push((cb = res)));
+    let cb: ((io: ProcessIO | undefined) => void) | undefined;
+    const next = new Promise<ProcessIO | undefined>((res) => live.pending.push((cb = res)));
     const got = await Promise.race([next, abort.then(() => undefined)]);
     if (!got) live.pending = live.pending.filter((p) => p !== cb);
     return got;
