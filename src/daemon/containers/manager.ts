@@ -20,7 +20,7 @@ import { capabilities } from './caps.js';
 import { writeHostFiles } from './files.js';
 import { mountPoints } from './mounts.js';
 import { emptyState, RecordStore, type ContainerRecord } from './record.js';
-import { securityOpts } from './spec.js';
+import { securityOpts, validateHostConfig } from './spec.js';
 import { randomName } from './names.js';
 import { familiarString } from '../../image/reference.js';
 import { parseRef } from '../images/service.js';
@@ -111,6 +111,7 @@ export class ContainerManager {
     if (h.AutoRemove && policy && policy !== 'no') throw badRequest("can't create 'AutoRemove' container with restart policy", 'RestartPolicy');
     const caps = capabilities(h.Privileged ?? false, h.CapAdd ?? [], h.CapDrop ?? []);
     securityOpts(h.SecurityOpt ?? [], h.Privileged ?? false, caps); // refuse a bad option now, not at start
+    validateHostConfig(h);
     for (const mode of [h.PidMode, h.IpcMode, h.UTSMode]) {
       if (mode && !['host', 'private', 'shareable', ''].includes(mode) && !mode.startsWith('container:')) throw badRequest(`invalid namespace mode: ${mode}`, 'HostConfig');
     }

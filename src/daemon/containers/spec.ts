@@ -62,6 +62,17 @@ function checkSysctl(name: string, hostNet: boolean, ipcHost: boolean): void {
 
 const RLIMITS = ['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack', 'as'];
 
+/** The checks of HostConfig that need no image: run at create, so a bad container is never made. */
+export function validateHostConfig(h: ContainerRecord['HostConfig']): void {
+  const hostNet = h.NetworkMode === 'host';
+  for (const k of Object.keys(h.Sysctls ?? {})) checkSysctl(k, hostNet, h.IpcMode === 'host');
+  for (const u of h.Ulimits ?? []) {
+    if (!RLIMITS.includes(u.Name)) throw badRequest(`invalid ulimit type: ${u.Name}`, 'Ulimits');
+    if (u.Soft > u.Hard) throw badRequest(`ulimit soft limit must be less than or equal to hard limit: ${u.Soft} > ${u.Hard}`, 'Ulimits');
+  }
+  if (h.NanoCpus && (h.CpuQuota || h.CpuPeriod)) throw badRequest('conflicting options: Nano CPUs and CPU Period/Quota cannot both be set', 'NanoCpus');
+}
+
 export interface SpecInputs {
   rec: ContainerRecord;
   user: { uid: number; gid: number; additionalGids: number[] };

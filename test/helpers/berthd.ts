@@ -1,0 +1,110 @@
+// berthd for the tests: bin/berthd on a temp data root, exec root and
+// socket, against a containerd the test started; the docker CLI pointed at
+// it; kill -9 and restart for the live-restore tests; stop() removes
+// everything berthd made (containers first, through its own API).
+
+import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { removeCgroup, terminate, unmountUnder, waitUntil } from './daemons.js';
+
+export const BERTHD_BIN = join(import.meta.dirname, '../../bin/berthd');
+export const DOCKER_28 = '/usr/local/bin/docker';
+export const DOCKER_20 = '/usr/bin/docker';
+
+export interface Berthd {
+  dir: string;
+  sock: string;
+  logFile: string;
+  namespace: string;
+  env: NodeJS.ProcessEnv;
+  proc(): ChildProcess;
+  docker(args: string[], opts?: { timeout?: number; input?: string; cli?: string }): SpawnSyncReturns<string>;
+  /** docker that must succeed: its stdout. */
+  ok(args: string[], opts?: { timeout?: number; input?: string; cli?: string }): string;
+  logTail(lines?: number): string;
+  kill9(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startBerthd(containerdSock: string, opts: { namespace?: string } = {}): Promise<Berthd> {
+  const dir = mkdtempSync('/tmp/berthd-t-');
+  const sock = join(dir, 'berthd.sock');
+  const logFile = join(dir, 'berthd.log');
+  const namespace = opts.namespace ?? `berthd-test-${process.pid}`;
+  mkdirSync(join(dir, 'cli'));
+  writeFileSync(join(dir, 'daemon.json'), JSON.stringify({ 'containerd-namespace': namespace, 'log-level': 'debug' }));
+  const args = ['--config-file', join(dir, 'daemon.json'), '--containerd', containerdSock, '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '-H', `unix://${sock}`];
+  const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(dir, 'cli') };
+  delete env.DOCKER_CONTEXT;
+  let child: ChildProcess | undefined;
+  const logTail = (n = 30) => {
+    try {
+      return readFileSync(logFile, 'utf8').split('\n').slice(-n).join('\n');
+    } catch {
+      return '';
+    }
+  };
+  const docker = (a: string[], o: { timeout?: number; input?: string; cli?: string } = {}) =>
+    spawnSync(o.cli ?? DOCKER_28, a, { encoding: 'utf8', timeout: o.timeout ?? 60000, input: o.input, env });
+  const ok = (a: string[], o: { timeout?: number; input?: string; cli?: string } = {}) => {
+    const r = docker(a, o);
+    if (r.status !== 0) throw new Error(`docker ${a.join(' ')} exited ${r.status}: ${r.stderr}\n--- berthd log:\n${logTail()}`);
+    return r.stdout;
+  };
+  const start = async () => {
+    rmSync(sock, { force: true });
+    const fd = openSync(logFile, 'a');
+    child = spawn(BERTHD_BIN, args, { stdio: ['ignore', fd, fd] });
+    closeSync(fd);
+    const c = child;
+    await waitUntil('berthd to serve', () => {
+      if (c.exitCode !== null) throw new Error(`berthd exited with ${c.exitCode}:\n${logTail()}`);
+      return existsSync(sock) && docker(['version', '--format', '{{.Server.Version}}'], { timeout: 5000 }).status === 0;
+    }, 30000, 100);
+  };
+  const kill9 = async () => {
+    const c = child!;
+    const gone = new Promise((r) => c.once('exit', r));
+    c.kill('SIGKILL');
+    await gone;
+  };
+  const stop = async () => {
+    if (child && child.exitCode === null && existsSync(sock)) {
+      const ids = docker(['ps', '-aq'], { timeout: 20000 }).stdout?.split('\n').filter(Boolean) ?? [];
+      if (ids.length) docker(['rm', '-f', ...ids], { timeout: 60000 });
+      const vols = docker(['volume', 'ls', '-q'], { timeout: 20000 }).stdout?.split('\n').filter(Boolean) ?? [];
+      if (vols.length) docker(['volume', 'rm', '-f', ...vols], { timeout: 60000 });
+    }
+    if (child?.pid) await terminate(child.pid);
+    unmountUnder(dir);
+    await removeCgroup(namespace);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const b: Berthd = { dir, sock, logFile, namespace, env, proc: () => child!, docker, ok, logTail, kill9, start, stop };
+  try {
+    await start();
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return b;
+}
+
+/** A raw HTTP request to berthd's socket: status, headers and body, for the cases no client sends. */
+export async function rawRequest(sock: string, method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  const { request } = await import('node:http');
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: sock, method, path, headers: { ...(body !== undefined ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) } : {}), ...headers } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    if (body !== undefined) req.end(body);
+    else req.end();
+  });
+}
+
+export { spawnSync };
