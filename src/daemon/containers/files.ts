@@ -35,14 +35,15 @@ export interface User {
   additionalGids: number[];
 }
 
-/** Mount `mounts` read-only on a temp dir, run `fn` on it, unmount. */
-export async function withRootfs<T>(mounts: MountSpec[], fn: (root: string) => Promise<T>): Promise<T> {
+/** Mount `mounts` on a temp dir (read-only unless `writable`), run `fn` on it, unmount. */
+export async function withRootfs<T>(mounts: MountSpec[], fn: (root: string) => Promise<T>, opts: { writable?: boolean } = {}): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'berthd-rootfs-'));
+  const mode = opts.writable ? [] : ['ro'];
   try {
     for (const m of mounts) {
-      const opts = m.options.filter((o) => o !== 'rw');
-      if (m.type === 'bind') await run('mount', ['--bind', '-o', ['ro', ...opts.filter((o) => o !== 'rbind' && o !== 'ro')].join(',') || 'ro', m.source, dir]);
-      else await run('mount', ['-t', m.type, '-o', ['ro', ...opts].join(','), m.source, dir]);
+      const o = m.options.filter((x) => x !== 'rw' && x !== 'rbind' && (opts.writable || x !== 'ro'));
+      if (m.type === 'bind') await run('mount', ['--bind', ...(o.length || mode.length ? ['-o', [...mode, ...o].join(',')] : []), m.source, dir]);
+      else await run('mount', ['-t', m.type, '-o', [...mode, ...o].join(',') || 'defaults', m.source, dir]);
     }
     return await fn(dir);
   } finally {

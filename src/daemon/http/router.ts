@@ -45,7 +45,7 @@ export interface Ctx {
   /** A JSON answer (or `raw` text as it is). */
   send(status: number, body?: unknown, headers?: Record<string, string>, raw?: string): void;
   /** Start a streamed response (pull progress, logs, events). */
-  stream(status: number, contentType: string): Writable;
+  stream(status: number, contentType: string, headers?: Record<string, string>): Writable;
   /** Take over the connection for attach/exec (101 when the client asked to upgrade). */
   hijack(contentType: string): Hijacked;
   readonly upgraded: boolean;
@@ -242,8 +242,8 @@ export class Router {
         if (res) res.end(req.method === 'HEAD' ? undefined : text);
         else socket!.end(text);
       },
-      stream(status, contentType) {
-        writeHead(status, { 'Content-Type': contentType, ...(res ? {} : { Connection: 'close' }) });
+      stream(status, contentType, headers = {}) {
+        writeHead(status, { ...headers, 'Content-Type': contentType, ...(res ? {} : { Connection: 'close' }) });
         if (res) {
           res.flushHeaders();
           return res;

@@ -227,6 +227,31 @@ test('volumes and binds', { skip }, async () => {
   await alive();
 });
 
+test('docker cp both ways, running and stopped; symlinks resolve inside the container', { skip }, async () => {
+  const src = join(scratch, 'cp-in.txt');
+  writeFileSync(src, 'payload\n');
+  const id = b.ok(['run', '-d', '--network', 'none', IMG, 'sleep', '100']).trim();
+  b.ok(['cp', src, `${id}:/tmp/`]);
+  assert.equal(b.ok(['exec', id, 'cat', '/tmp/cp-in.txt']), 'payload\n');
+  b.ok(['cp', `${id}:/etc/passwd`, join(scratch, 'passwd')]);
+  assert.equal(readFileSync(join(scratch, 'passwd'), 'utf8'), readFileSync(b.ok(['inspect', '-f', '{{.State.Pid}}', id]).trim().replace(/^/, '/proc/') + '/root/etc/passwd', 'utf8'));
+  // An absolute symlink inside the container points into the container, never at the host.
+  b.ok(['exec', id, 'ln', '-s', '/etc', '/tmp/escape']);
+  b.ok(['cp', `${id}:/tmp/escape/hostname`, join(scratch, 'hostname')]);
+  assert.equal(readFileSync(join(scratch, 'hostname'), 'utf8'), `${id.slice(0, 12)}\n`);
+  b.ok(['rm', '-f', id]);
+  // A stopped container: through its rootfs snapshot.
+  const c2 = b.ok(['create', '--network', 'none', IMG, 'cat', '/cp-in.txt']).trim();
+  b.ok(['cp', src, `${c2}:/`]);
+  assert.equal(b.ok(['start', '-a', c2]), 'payload\n');
+  const tar = spawnSync(DOCKER_28, ['cp', `${c2}:/cp-in.txt`, '-'], { env: b.env });
+  assert.equal(spawnSync('tar', ['-tv'], { input: tar.stdout, encoding: 'utf8' }).stdout.includes('cp-in.txt'), true);
+  const gone = b.docker(['cp', `${c2}:/no/such`, join(scratch, 'x')]);
+  assert.notEqual(gone.status, 0);
+  assert.match(gone.stderr, /Could not find the file \/no\/such in container/);
+  b.ok(['rm', c2]);
+});
+
 test('bad input: dockerd statuses and messages, berthd keeps serving, nothing half-made', { skip }, async () => {
   const malformed = await rawRequest(b.sock, 'POST', '/v1.50/containers/create', '{"Image": ');
   assert.equal(malformed.status, 400);

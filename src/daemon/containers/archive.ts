@@ -1,0 +1,149 @@
+// docker cp: GET/HEAD/PUT /containers/{id}/archive. A running container is
+// reached through /proc/<pid>/root (its mounts and volumes included), a
+// stopped one through its rootfs snapshot mounted on a temp dir. The path is
+// resolved here, one component at a time, with every symlink taken as the
+// container sees it (an absolute target starts again at the container's
+// root, ".." never climbs above it), so no request reaches a host path; tar
+// then works below that directory and does not follow symlinks.
+// Known limit: a process inside a running container could swap a component
+// for a symlink between our resolution and tar's open (the same race
+// `docker cp` had before dockerd learnt to chroot).
+
+import { spawn } from 'node:child_process';
+import { lstat, readlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { errnoOf } from '../../common/errors.js';
+import { badRequest, notFound } from '../http/errors.js';
+import { boolParam, type Ctx } from '../http/router.js';
+import { withRootfs } from './files.js';
+import type { ContainerRecord } from './record.js';
+import type { Runtime } from './runtime.js';
+
+/** `path` inside `root`, symlinks resolved as the container would; the result is under `root`. */
+export async function resolveIn(root: string, path: string, followLast = true): Promise<string> {
+  const parts = path.split('/').filter((p) => p && p !== '.');
+  const done: string[] = [];
+  let links = 0;
+  while (parts.length) {
+    const p = parts.shift()!;
+    if (p === '..') {
+      done.pop();
+      continue;
+    }
+    const full = join(root, ...done, p);
+    let st;
+    try {
+      st = await lstat(full);
+    } catch (e) {
+      // Missing: the rest cannot hold a symlink; the caller's stat names the path.
+      if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR') {
+        done.push(p, ...parts.filter((x) => x !== '..'));
+        break;
+      }
+      throw e;
+    }
+    if (st.isSymbolicLink() && (parts.length > 0 || followLast)) {
+      if (++links > 40) throw badRequest(`too many levels of symbolic links: ${path}`);
+      const target = await readlink(full);
+      if (target.startsWith('/')) done.length = 0;
+      parts.unshift(...target.split('/').filter((x) => x && x !== '.'));
+      continue;
+    }
+    done.push(p);
+  }
+  return join(root, ...done);
+}
+
+async function withContainerRoot<T>(r: ContainerRecord, rt: Runtime, fn: (root: string) => Promise<T>): Promise<T> {
+  if (rt.running(r) && r.State.Pid > 0) return fn(`/proc/${r.State.Pid}/root`);
+  const snaps = rt.m.s.client.snapshots(rt.m.s.cfg.snapshotter);
+  return withRootfs(await snaps.mounts(r.Id), fn, { writable: true });
+}
+
+/** Go's os.FileMode bits, which the CLI decodes from X-Docker-Container-Path-Stat. */
+function goMode(mode: number): number {
+  const perm = mode & 0o777;
+  const t = mode & 0o170000;
+  let m = perm;
+  if (t === 0o040000) m |= 0x80000000;
+  else if (t === 0o120000) m |= 0x08000000;
+  else if (t === 0o010000) m |= 0x02000000;
+  else if (t === 0o140000) m |= 0x01000000;
+  else if (t === 0o020000) m |= 0x04000000 | 0x00200000;
+  else if (t === 0o060000) m |= 0x04000000;
+  if (mode & 0o4000) m |= 0x00800000;
+  if (mode & 0o2000) m |= 0x00400000;
+  if (mode & 0o1000) m |= 0x00100000;
+  return m >>> 0; // unsigned, as Go's uint32
+}
+
+async function statHeader(root: string, host: string, path: string, id: string): Promise<string> {
+  let st;
+  try {
+    st = await lstat(host);
+  } catch (e) {
+    if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR') throw notFound(`Could not find the file ${path} in container ${id}`);
+    throw e;
+  }
+  const linkTarget = st.isSymbolicLink() ? await readlink(host) : '';
+  void root;
+  const doc = { name: basename(path) || '/', size: st.size, mode: goMode(st.mode), mtime: st.mtime.toISOString(), linkTarget };
+  return Buffer.from(JSON.stringify(doc)).toString('base64');
+}
+
+function pathParam(ctx: Ctx): string {
+  const p = ctx.query.get('path');
+  if (!p) throw badRequest('Bad parameter: path cannot be empty', 'path');
+  return p.startsWith('/') ? p : `/${p}`;
+}
+
+export async function archiveHead(ctx: Ctx, r: ContainerRecord, rt: Runtime): Promise<void> {
+  const path = pathParam(ctx);
+  await withContainerRoot(r, rt, async (root) => {
+    const host = await resolveIn(root, path, false);
+    ctx.send(200, undefined, { 'X-Docker-Container-Path-Stat': await statHeader(root, host, path, r.Id) });
+  });
+}
+
+export async function archiveGet(ctx: Ctx, r: ContainerRecord, rt: Runtime): Promise<void> {
+  const path = pathParam(ctx);
+  await withContainerRoot(r, rt, async (root) => {
+    // A trailing "/." copies the directory's content, as docker cp does.
+    const host = await resolveIn(root, path, !path.endsWith('/'));
+    const stat = await statHeader(root, host, path, r.Id);
+    const name = basename(host);
+    const tar = spawn('tar', ['--numeric-owner', '-C', dirname(host), '-cf', '-', name], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    tar.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const out = ctx.stream(200, 'application/x-tar', { 'X-Docker-Container-Path-Stat': stat });
+    tar.stdout.pipe(out);
+    const code = await new Promise<number>((res) => tar.on('close', (c) => res(c ?? 1)));
+    if (code !== 0) rt.m.s.log.warn('archive: tar failed', { container: r.Id, error: err.trim() });
+  });
+}
+
+export async function archivePut(ctx: Ctx, r: ContainerRecord, rt: Runtime): Promise<void> {
+  const path = pathParam(ctx);
+  if (r.HostConfig.ReadonlyRootfs) throw badRequest('container rootfs is marked read-only');
+  await withContainerRoot(r, rt, async (root) => {
+    const host = await resolveIn(root, path);
+    let st;
+    try {
+      st = await lstat(host);
+    } catch {
+      throw notFound(`Could not find the file ${path} in container ${r.Id}`);
+    }
+    if (!st.isDirectory()) throw badRequest(`extraction point is not a directory: ${path}`);
+    const args = ['-x', '--numeric-owner', '--no-overwrite-dir', '-C', host, '-f', '-'];
+    // noOverwriteDirNonDir (a file never replaces a directory, nor the reverse) is GNU tar's own rule.
+    void boolParam(ctx.query, 'noOverwriteDirNonDir');
+    const tar = spawn('tar', args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    let err = '';
+    tar.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    ctx.body().pipe(tar.stdin);
+    tar.stdin.on('error', () => undefined);
+    const code = await new Promise<number>((res) => tar.on('close', (c) => res(c ?? 1)));
+    if (code !== 0) throw badRequest(`extracting the archive into ${path}: ${err.trim() || `tar exited ${code}`}`);
+    ctx.send(200);
+  });
+}
