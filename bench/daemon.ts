@@ -40,11 +40,13 @@ function timed(env: NodeJS.ProcessEnv, args: string[]): number {
 async function parallel(env: NodeJS.ProcessEnv, img: string, n: number): Promise<number> {
   const t = process.hrtime.bigint();
   await Promise.all(
-    Array.from({ length: n }, () =>
-      new Promise<void>((res, rej) => {
-        const p = spawn(DOCKER_28, ['run', '-d', '--network', 'none', img, 'sleep', '60'], { env, stdio: 'ignore' });
-        p.on('exit', (code) => (code === 0 ? res() : rej(new Error(`docker run -d exited ${code}`))));
-      }),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<void>((res, rej) => {
+          const p = spawn(DOCKER_28, ['run', '-d', '--network', 'none', img, 'sleep', '60'], { env, stdio: 'ignore' });
+          p.on('exit', (code) => (code === 0 ? res() : rej(new Error(`docker run -d exited ${code}`))));
+        }),
     ),
   );
   const ms = Number(process.hrtime.bigint() - t) / 1e6;
@@ -79,22 +81,39 @@ try {
   const berthdRss = rssKb(berthd.proc().pid!);
   const ctrdRss = rssKb(ctrd.proc.pid!);
   const dockerdRss = rssKb(dockerd.proc.pid!);
-  const dockerCtrdPid = pidsWithArg(`${dockerd.dir}/exec/containerd`).find((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'containerd');
+  const dockerCtrdPid = pidsWithArg(`${dockerd.dir}/exec/containerd`).find(
+    (p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'containerd',
+  );
   const dockerCtrdRss = dockerCtrdPid ? rssKb(dockerCtrdPid) : 0;
-  const med = (xs: number[]) => quantile([...xs].sort((a, b) => a - b), 0.5);
+  const med = (xs: number[]) =>
+    quantile(
+      [...xs].sort((a, b) => a - b),
+      0.5,
+    );
   const result = {
     iterations,
     runMedianMs: { berthd: med(samples.berthd!), dockerd: med(samples.dockerd!) },
     parallel20Ms: par,
-    idleRssMB: { berthd: berthdRss / 1024, containerdUnderBerthd: ctrdRss / 1024, dockerd: dockerdRss / 1024, containerdUnderDockerd: dockerCtrdRss / 1024 },
+    idleRssMB: {
+      berthd: berthdRss / 1024,
+      containerdUnderBerthd: ctrdRss / 1024,
+      dockerd: dockerdRss / 1024,
+      containerdUnderDockerd: dockerCtrdRss / 1024,
+    },
   };
   if (asJson) console.log(JSON.stringify(result, null, 2));
   else {
     const r = result;
-    console.log(`docker run --rm busybox true (median of ${iterations}): berthd ${r.runMedianMs.berthd.toFixed(0)} ms, dockerd ${r.runMedianMs.dockerd.toFixed(0)} ms, ratio ${(r.runMedianMs.berthd / r.runMedianMs.dockerd).toFixed(2)}`);
-    console.log(`20 parallel docker run -d: berthd ${par.berthd!.toFixed(0)} ms, dockerd ${par.dockerd!.toFixed(0)} ms, ratio ${(par.berthd! / par.dockerd!).toFixed(2)}`);
+    console.log(
+      `docker run --rm busybox true (median of ${iterations}): berthd ${r.runMedianMs.berthd.toFixed(0)} ms, dockerd ${r.runMedianMs.dockerd.toFixed(0)} ms, ratio ${(r.runMedianMs.berthd / r.runMedianMs.dockerd).toFixed(2)}`,
+    );
+    console.log(
+      `20 parallel docker run -d: berthd ${par.berthd!.toFixed(0)} ms, dockerd ${par.dockerd!.toFixed(0)} ms, ratio ${(par.berthd! / par.dockerd!).toFixed(2)}`,
+    );
     const i = r.idleRssMB;
-    console.log(`idle RSS: berthd ${i.berthd.toFixed(1)} MB + containerd ${i.containerdUnderBerthd.toFixed(1)} MB = ${(i.berthd + i.containerdUnderBerthd).toFixed(1)} MB; dockerd ${i.dockerd.toFixed(1)} MB + containerd ${i.containerdUnderDockerd.toFixed(1)} MB = ${(i.dockerd + i.containerdUnderDockerd).toFixed(1)} MB`);
+    console.log(
+      `idle RSS: berthd ${i.berthd.toFixed(1)} MB + containerd ${i.containerdUnderBerthd.toFixed(1)} MB = ${(i.berthd + i.containerdUnderBerthd).toFixed(1)} MB; dockerd ${i.dockerd.toFixed(1)} MB + containerd ${i.containerdUnderDockerd.toFixed(1)} MB = ${(i.dockerd + i.containerdUnderDockerd).toFixed(1)} MB`,
+    );
   }
 } finally {
   await berthd.stop();

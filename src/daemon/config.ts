@@ -57,9 +57,24 @@ const FILE_KEYS: Record<string, { key: Key; kind: 'string' | 'bool' | 'list' }> 
 };
 
 /** Flag → daemon.json key (the flag names are the file's keys, plus short forms). */
-const FLAG_ALIASES: Record<string, string> = { '-H': 'hosts', '--host': 'hosts', '-G': 'group', '--insecure-registry': 'insecure-registries', '--runtime': 'default-runtime', '-l': 'log-level', '-p': 'pidfile' };
+const FLAG_ALIASES: Record<string, string> = {
+  '-H': 'hosts',
+  '--host': 'hosts',
+  '-G': 'group',
+  '--insecure-registry': 'insecure-registries',
+  '--runtime': 'default-runtime',
+  '-l': 'log-level',
+  '-p': 'pidfile',
+};
 
-const LEVELS: Record<string, Level> = { debug: 'debug', info: 'info', warn: 'warning', warning: 'warning', error: 'error', fatal: 'fatal' };
+const LEVELS: Record<string, Level> = {
+  debug: 'debug',
+  info: 'info',
+  warn: 'warning',
+  warning: 'warning',
+  error: 'error',
+  fatal: 'fatal',
+};
 
 export const USAGE = `Usage: berthd [OPTIONS]
 
@@ -91,7 +106,8 @@ function setValue(cfg: DaemonConfig, fileKey: string, raw: unknown, where: strin
   const target = cfg as unknown as Record<string, unknown>;
   if (spec.kind === 'list') {
     const list = Array.isArray(raw) ? raw : [raw];
-    if (!list.every((x) => typeof x === 'string')) throw bad(`${where}: "${fileKey}" must be a list of strings`, fileKey);
+    if (!list.every((x) => typeof x === 'string'))
+      throw bad(`${where}: "${fileKey}" must be a list of strings`, fileKey);
     target[spec.key] = list;
   } else if (spec.kind === 'bool') {
     if (typeof raw === 'boolean') target[spec.key] = raw;
@@ -159,10 +175,13 @@ function applyFile(cfg: DaemonConfig, fromFlags: Set<string>): void {
   } catch (e) {
     throw bad(`config file ${cfg.configFile}: invalid JSON: ${messageOf(e)}`);
   }
-  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw bad(`config file ${cfg.configFile}: not a JSON object`);
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc))
+    throw bad(`config file ${cfg.configFile}: not a JSON object`);
   const both = Object.keys(doc).filter((k) => fromFlags.has(k));
   if (both.length) {
-    throw bad(`the following directives are specified both as a flag and in the configuration file: ${both.join(', ')} (in ${cfg.configFile})`);
+    throw bad(
+      `the following directives are specified both as a flag and in the configuration file: ${both.join(', ')} (in ${cfg.configFile})`,
+    );
   }
   for (const [k, v] of Object.entries(doc)) setValue(cfg, k, v, `config file ${cfg.configFile}`);
 }
@@ -184,7 +203,8 @@ export function checkHost(h: string): Listen {
   const m = /^tcp:\/\/([^:]+):(\d+)$/.exec(h);
   if (m) {
     // No TLS yet: a TCP socket is an unauthenticated root shell, so only loopback.
-    if (m[1] !== '127.0.0.1' && m[1] !== 'localhost') throw bad(`host ${h}: TCP is only served on 127.0.0.1 (berthd has no TLS yet)`, 'hosts');
+    if (m[1] !== '127.0.0.1' && m[1] !== 'localhost')
+      throw bad(`host ${h}: TCP is only served on 127.0.0.1 (berthd has no TLS yet)`, 'hosts');
     return { kind: 'tcp', host: '127.0.0.1', port: Number(m[2]) };
   }
   throw bad(`host ${h}: expected unix:///PATH or tcp://127.0.0.1:PORT`, 'hosts');

@@ -33,7 +33,8 @@ function groupId(name: string): number {
   if (/^\d+$/.test(name)) return Number(name);
   const out = execFileSync('getent', ['group', name], { encoding: 'utf8' }).trim();
   const gid = Number(out.split(':')[2]);
-  if (!Number.isInteger(gid)) throw new BerthError('berthd', 'invalid-argument', `group ${name}: not found`, { field: 'group' });
+  if (!Number.isInteger(gid))
+    throw new BerthError('berthd', 'invalid-argument', `group ${name}: not found`, { field: 'group' });
   return gid;
 }
 
@@ -43,7 +44,11 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemo
   const client = new ContainerdClient(cfg.containerd, { namespace: cfg.containerdNamespace, layer: 'berthd' });
   try {
     const v = await client.version.version();
-    log.info('connected to containerd', { address: cfg.containerd, version: v.version, namespace: cfg.containerdNamespace });
+    log.info('connected to containerd', {
+      address: cfg.containerd,
+      version: v.version,
+      namespace: cfg.containerdNamespace,
+    });
   } catch (e) {
     client.close();
     throw new BerthError('berthd', 'unavailable', `containerd at ${cfg.containerd}: ${messageOf(e)}`, { cause: e });
@@ -59,7 +64,9 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemo
   const execs = new Execs(runtime);
 
   for (const r of await manager.load()) {
-    await runtime.restore(r).catch((e: unknown) => log.error('restore failed', { container: r.Id, error: messageOf(e) }));
+    await runtime
+      .restore(r)
+      .catch((e: unknown) => log.error('restore failed', { container: r.Id, error: messageOf(e) }));
   }
 
   const router = new Router(log);
@@ -95,7 +102,7 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemo
       await chown(l.path!, 0, gid);
       sockets.push(l.path!);
     } else {
-      await new Promise<void>((res, rej) => server.once('error', rej).listen(l.port!, l.host!, () => res()));
+      await new Promise<void>((res, rej) => server.once('error', rej).listen(l.port, l.host, () => res()));
     }
     servers.push(server);
     log.info('API listening', { host: h });

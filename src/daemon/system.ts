@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cpus, hostname, release, totalmem, type as osType, arch as osArch } from 'node:os';
+import { cpus, hostname, release, totalmem, type as osType } from 'node:os';
 import type { Router } from './http/router.js';
 import { API_VERSION, MIN_API_VERSION } from './http/router.js';
 import { HttpError } from './http/errors.js';
@@ -33,14 +33,20 @@ function osName(): string {
 const GOARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', s390x: 's390x', ppc64: 'ppc64le' };
 const UNAME: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64' };
 
-export function systemRoutes(router: Router, m: ContainerManager, rt: Runtime, images: ImageService, events: EventBus): void {
+export function systemRoutes(
+  router: Router,
+  m: ContainerManager,
+  rt: Runtime,
+  images: ImageService,
+  events: EventBus,
+): void {
   const { client, cfg } = m.s;
   const pingHeaders = {
     'Api-Version': API_VERSION,
     'Docker-Experimental': 'false',
     Ostype: 'linux',
     'Builder-Version': '1',
-    'Swarm': 'inactive',
+    Swarm: 'inactive',
     'Cache-Control': 'no-cache, no-store, must-revalidate',
     Pragma: 'no-cache',
   };
@@ -56,7 +62,21 @@ export function systemRoutes(router: Router, m: ContainerManager, rt: Runtime, i
     ctx.send(200, {
       Platform: { Name: 'Berth' },
       Components: [
-        { Name: 'Engine', Version: BERTHD_VERSION, Details: { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: GOARCH[process.arch] ?? process.arch, KernelVersion: release(), Experimental: 'false', GitCommit: '', GoVersion: `node ${process.version}`, BuildTime: now } },
+        {
+          Name: 'Engine',
+          Version: BERTHD_VERSION,
+          Details: {
+            ApiVersion: API_VERSION,
+            MinAPIVersion: MIN_API_VERSION,
+            Os: 'linux',
+            Arch: GOARCH[process.arch] ?? process.arch,
+            KernelVersion: release(),
+            Experimental: 'false',
+            GitCommit: '',
+            GoVersion: `node ${process.version}`,
+            BuildTime: now,
+          },
+        },
         { Name: 'containerd', Version: c.version, Details: { GitCommit: c.revision } },
       ],
       Version: BERTHD_VERSION,
@@ -109,7 +129,11 @@ export function systemRoutes(router: Router, m: ContainerManager, rt: Runtime, i
       OSType: osType().toLowerCase(),
       Architecture: UNAME[process.arch] ?? process.arch,
       IndexServerAddress: 'https://index.docker.io/v1/',
-      RegistryConfig: { InsecureRegistryCIDRs: cfg.insecureRegistries ?? ['127.0.0.0/8'], IndexConfigs: {}, Mirrors: [] },
+      RegistryConfig: {
+        InsecureRegistryCIDRs: cfg.insecureRegistries ?? ['127.0.0.0/8'],
+        IndexConfigs: {},
+        Mirrors: [],
+      },
       NCPU: cpus().length,
       MemTotal: totalmem(),
       DockerRootDir: cfg.dataRoot,
@@ -119,7 +143,14 @@ export function systemRoutes(router: Router, m: ContainerManager, rt: Runtime, i
       ServerVersion: BERTHD_VERSION,
       Runtimes: { [cfg.runtime]: { path: cfg.runtime }, runc: { path: 'runc' } },
       DefaultRuntime: cfg.runtime,
-      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+      Swarm: {
+        NodeID: '',
+        NodeAddr: '',
+        LocalNodeState: 'inactive',
+        ControlAvailable: false,
+        Error: '',
+        RemoteManagers: null,
+      },
       LiveRestoreEnabled: cfg.liveRestore,
       Isolation: '',
       InitBinary: 'docker-init',
@@ -128,7 +159,10 @@ export function systemRoutes(router: Router, m: ContainerManager, rt: Runtime, i
       InitCommit: { ID: '', Expected: '' },
       SecurityOptions: ['name=seccomp,profile=builtin', ...(cgv === '2' ? ['name=cgroupns'] : [])],
       Warnings: ['berthd: no bridge network yet; containers get loopback-only networking unless --network host'],
-      Containerd: { Address: cfg.containerd, Namespaces: { Containers: cfg.containerdNamespace, Plugins: cfg.containerdNamespace } },
+      Containerd: {
+        Address: cfg.containerd,
+        Namespaces: { Containers: cfg.containerdNamespace, Plugins: cfg.containerdNamespace },
+      },
     });
   });
 
@@ -136,7 +170,13 @@ export function systemRoutes(router: Router, m: ContainerManager, rt: Runtime, i
     const list = await images.list();
     const snaps = client.snapshots(cfg.snapshotter);
     const containers = await Promise.all(
-      m.all().map(async (r) => ({ ...summaryView(r), SizeRw: (await snaps.usage(r.Id).catch(() => ({ size: 0 }))).size, SizeRootFs: 0 })),
+      m
+        .all()
+        .map(async (r) => ({
+          ...summaryView(r),
+          SizeRw: (await snaps.usage(r.Id).catch(() => ({ size: 0 }))).size,
+          SizeRootFs: 0,
+        })),
     );
     const vols = await m.s.volumes.list();
     ctx.send(200, {
@@ -158,16 +198,32 @@ export function systemRoutes(router: Router, m: ContainerManager, rt: Runtime, i
       if (until !== undefined && t > until) return false;
       if (f.has('type') && !f.get('type')!.includes(e.Type)) return false;
       if (f.has('event') && !f.get('event')!.some((x) => e.Action === x || e.Action.startsWith(`${x}:`))) return false;
-      if (f.has('container') && (e.Type !== 'container' || !f.get('container')!.some((x) => e.Actor.ID.startsWith(x) || e.Actor.Attributes.name === x))) return false;
-      if (f.has('image') && !f.get('image')!.some((x) => e.Actor.Attributes.image === x || e.Actor.ID === x)) return false;
-      if (f.has('label') && !f.get('label')!.every((l) => { const [k, v] = l.split('='); return v === undefined ? k! in e.Actor.Attributes : e.Actor.Attributes[k!] === v; })) return false;
+      if (
+        f.has('container') &&
+        (e.Type !== 'container' ||
+          !f.get('container')!.some((x) => e.Actor.ID.startsWith(x) || e.Actor.Attributes.name === x))
+      )
+        return false;
+      if (f.has('image') && !f.get('image')!.some((x) => e.Actor.Attributes.image === x || e.Actor.ID === x))
+        return false;
+      if (
+        f.has('label') &&
+        !f.get('label')!.every((l) => {
+          const [k, v] = l.split('=');
+          return v === undefined ? k! in e.Actor.Attributes : e.Actor.Attributes[k!] === v;
+        })
+      )
+        return false;
       return true;
     };
     const out = ctx.stream(200, 'application/json');
     const sub = events.subscribe((e) => match(e) && out.write(JSON.stringify(e) + '\n'));
     if (since !== undefined) for (const e of sub.past) if (match(e)) out.write(JSON.stringify(e) + '\n');
     const closed = new Promise<void>((res) => ctx.req.socket.once('close', () => res()));
-    const done = until !== undefined ? new Promise<void>((res) => setTimeout(res, Math.max(0, until - Date.now()))) : new Promise<void>(() => undefined);
+    const done =
+      until !== undefined
+        ? new Promise<void>((res) => setTimeout(res, Math.max(0, until - Date.now())))
+        : new Promise<void>(() => undefined);
     await Promise.race([closed, done]);
     sub.stop();
     out.end();
@@ -180,7 +236,11 @@ export function systemRoutes(router: Router, m: ContainerManager, rt: Runtime, i
     // login() saves what it verified; berthd keeps no credentials, so it saves into a scratch dir that goes at once.
     const scratch = await mkdtemp(join(cfg.execRoot, 'auth-'));
     try {
-      await login(host, body.username ?? '', body.password ?? '', { insecureRegistries: cfg.insecureRegistries, dockerConfigDir: scratch, mirrors: [] });
+      await login(host, body.username ?? '', body.password ?? '', {
+        insecureRegistries: cfg.insecureRegistries,
+        dockerConfigDir: scratch,
+        mirrors: [],
+      });
     } catch (e) {
       throw new HttpError(401, `login attempt to ${server} failed: ${messageOf(e)}`);
     } finally {
@@ -190,7 +250,10 @@ export function systemRoutes(router: Router, m: ContainerManager, rt: Runtime, i
   });
 
   const notSwarm = async () => {
-    throw new HttpError(503, 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.');
+    throw new HttpError(
+      503,
+      'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.',
+    );
   };
   for (const p of ['/swarm', '/nodes', '/services', '/tasks', '/secrets', '/configs']) {
     router.add('GET', p, notSwarm);

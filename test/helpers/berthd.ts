@@ -35,7 +35,18 @@ export async function startBerthd(containerdSock: string, opts: { namespace?: st
   const namespace = opts.namespace ?? `berthd-test-${process.pid}`;
   mkdirSync(join(dir, 'cli'));
   writeFileSync(join(dir, 'daemon.json'), JSON.stringify({ 'containerd-namespace': namespace, 'log-level': 'debug' }));
-  const args = ['--config-file', join(dir, 'daemon.json'), '--containerd', containerdSock, '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '-H', `unix://${sock}`];
+  const args = [
+    '--config-file',
+    join(dir, 'daemon.json'),
+    '--containerd',
+    containerdSock,
+    '--data-root',
+    join(dir, 'data'),
+    '--exec-root',
+    join(dir, 'exec'),
+    '-H',
+    `unix://${sock}`,
+  ];
   const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(dir, 'cli') };
   delete env.DOCKER_CONTEXT;
   let child: ChildProcess | undefined;
@@ -50,7 +61,8 @@ export async function startBerthd(containerdSock: string, opts: { namespace?: st
     spawnSync(o.cli ?? DOCKER_28, a, { encoding: 'utf8', timeout: o.timeout ?? 60000, input: o.input, env });
   const ok = (a: string[], o: { timeout?: number; input?: string; cli?: string } = {}) => {
     const r = docker(a, o);
-    if (r.status !== 0) throw new Error(`docker ${a.join(' ')} exited ${r.status}: ${r.stderr}\n--- berthd log:\n${logTail()}`);
+    if (r.status !== 0)
+      throw new Error(`docker ${a.join(' ')} exited ${r.status}: ${r.stderr}\n--- berthd log:\n${logTail()}`);
     return r.stdout;
   };
   const start = async () => {
@@ -59,10 +71,17 @@ export async function startBerthd(containerdSock: string, opts: { namespace?: st
     child = spawn(BERTHD_BIN, args, { stdio: ['ignore', fd, fd] });
     closeSync(fd);
     const c = child;
-    await waitUntil('berthd to serve', () => {
-      if (c.exitCode !== null) throw new Error(`berthd exited with ${c.exitCode}:\n${logTail()}`);
-      return existsSync(sock) && docker(['version', '--format', '{{.Server.Version}}'], { timeout: 5000 }).status === 0;
-    }, 30000, 100);
+    await waitUntil(
+      'berthd to serve',
+      () => {
+        if (c.exitCode !== null) throw new Error(`berthd exited with ${c.exitCode}:\n${logTail()}`);
+        return (
+          existsSync(sock) && docker(['version', '--format', '{{.Server.Version}}'], { timeout: 5000 }).status === 0
+        );
+      },
+      30000,
+      100,
+    );
   };
   const kill9 = async () => {
     const c = child!;
@@ -93,14 +112,35 @@ export async function startBerthd(containerdSock: string, opts: { namespace?: st
 }
 
 /** A raw HTTP request to berthd's socket: status, headers and body, for the cases no client sends. */
-export async function rawRequest(sock: string, method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+export async function rawRequest(
+  sock: string,
+  method: string,
+  path: string,
+  body?: string | Buffer,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   const { request } = await import('node:http');
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: sock, method, path, headers: { ...(body !== undefined ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) } : {}), ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-    });
+    const req = request(
+      {
+        socketPath: sock,
+        method,
+        path,
+        headers: {
+          ...(body !== undefined
+            ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) }
+            : {}),
+          ...headers,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+      },
+    );
     req.on('error', reject);
     if (body !== undefined) req.end(body);
     else req.end();

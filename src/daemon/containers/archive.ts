@@ -82,12 +82,19 @@ async function statHeader(root: string, host: string, path: string, id: string):
   try {
     st = await lstat(host);
   } catch (e) {
-    if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR') throw notFound(`Could not find the file ${path} in container ${id}`);
+    if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR')
+      throw notFound(`Could not find the file ${path} in container ${id}`);
     throw e;
   }
   const linkTarget = st.isSymbolicLink() ? await readlink(host) : '';
   void root;
-  const doc = { name: basename(path) || '/', size: st.size, mode: goMode(st.mode), mtime: st.mtime.toISOString(), linkTarget };
+  const doc = {
+    name: basename(path) || '/',
+    size: st.size,
+    mode: goMode(st.mode),
+    mtime: st.mtime.toISOString(),
+    linkTarget,
+  };
   return Buffer.from(JSON.stringify(doc)).toString('base64');
 }
 
@@ -112,7 +119,9 @@ export async function archiveGet(ctx: Ctx, r: ContainerRecord, rt: Runtime): Pro
     const host = await resolveIn(root, path, !path.endsWith('/'));
     const stat = await statHeader(root, host, path, r.Id);
     const name = basename(host);
-    const tar = spawn('tar', ['--numeric-owner', '-C', dirname(host), '-cf', '-', name], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const tar = spawn('tar', ['--numeric-owner', '-C', dirname(host), '-cf', '-', name], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     tar.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const out = ctx.stream(200, 'application/x-tar', { 'X-Docker-Container-Path-Stat': stat });

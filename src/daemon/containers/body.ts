@@ -15,21 +15,36 @@ export const MountSchema = z.looseObject({
   Source: z.string().optional(),
   Target: z.string(),
   ReadOnly: z.boolean().optional(),
-  BindOptions: z.looseObject({ Propagation: z.string().optional(), CreateMountpoint: z.boolean().optional() }).nullish(),
-  VolumeOptions: z.looseObject({ NoCopy: z.boolean().optional(), Labels: strMap, Subpath: z.string().optional() }).nullish(),
+  BindOptions: z
+    .looseObject({ Propagation: z.string().optional(), CreateMountpoint: z.boolean().optional() })
+    .nullish(),
+  VolumeOptions: z
+    .looseObject({ NoCopy: z.boolean().optional(), Labels: strMap, Subpath: z.string().optional() })
+    .nullish(),
   TmpfsOptions: z.looseObject({ SizeBytes: z.number().int().optional(), Mode: z.number().int().optional() }).nullish(),
 });
 
 const Ulimit = z.object({ Name: z.string(), Soft: z.number().int(), Hard: z.number().int() });
-const Device = z.object({ PathOnHost: z.string(), PathInContainer: z.string().optional(), CgroupPermissions: z.string().optional() });
+const Device = z.object({
+  PathOnHost: z.string(),
+  PathInContainer: z.string().optional(),
+  CgroupPermissions: z.string().optional(),
+});
 
 export const HostConfigSchema = z.looseObject({
   Binds: z.array(z.string()).nullish(),
   Mounts: z.array(MountSchema).nullish(),
   Tmpfs: strMap,
   NetworkMode: z.string().optional(),
-  PortBindings: z.record(z.string(), z.array(z.looseObject({ HostIp: z.string().optional(), HostPort: z.string().optional() })).nullish()).nullish(),
-  RestartPolicy: z.looseObject({ Name: z.string().optional(), MaximumRetryCount: z.number().int().optional() }).nullish(),
+  PortBindings: z
+    .record(
+      z.string(),
+      z.array(z.looseObject({ HostIp: z.string().optional(), HostPort: z.string().optional() })).nullish(),
+    )
+    .nullish(),
+  RestartPolicy: z
+    .looseObject({ Name: z.string().optional(), MaximumRetryCount: z.number().int().optional() })
+    .nullish(),
   AutoRemove: z.boolean().optional(),
   ReadonlyRootfs: z.boolean().optional(),
   Privileged: z.boolean().optional(),

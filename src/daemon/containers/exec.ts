@@ -53,7 +53,8 @@ export class Execs {
 
   async create(r: ContainerRecord, raw: unknown): Promise<string> {
     const p = ExecBody.safeParse(raw ?? {});
-    if (!p.success) throw badRequest(`invalid exec config: ${p.error.issues[0]!.path.join('.')}: ${p.error.issues[0]!.message}`);
+    if (!p.success)
+      throw badRequest(`invalid exec config: ${p.error.issues[0]!.path.join('.')}: ${p.error.issues[0]!.message}`);
     if (r.State.Status === 'paused') throw wrongState(`Container ${r.Id} is paused, unpause the container before exec`);
     if (r.State.Status !== 'running') throw wrongState(`Container ${r.Id} is not running`);
     if (!p.data.Cmd?.length) throw badRequest('No exec command specified', 'Cmd');
@@ -76,7 +77,13 @@ export class Execs {
       ID: e.id,
       Running: e.running,
       ExitCode: e.exitCode,
-      ProcessConfig: { tty: e.cfg.Tty ?? false, entrypoint, arguments: args, privileged: e.cfg.Privileged ?? false, user: e.cfg.User ?? '' },
+      ProcessConfig: {
+        tty: e.cfg.Tty ?? false,
+        entrypoint,
+        arguments: args,
+        privileged: e.cfg.Privileged ?? false,
+        user: e.cfg.User ?? '',
+      },
       OpenStdin: e.cfg.AttachStdin ?? false,
       OpenStderr: e.cfg.AttachStderr ?? false,
       OpenStdout: e.cfg.AttachStdout ?? false,
@@ -114,7 +121,11 @@ export class Execs {
       args: e.cfg.Cmd ?? [],
       env: mergeEnv(base.env, e.cfg.Env ?? []),
       cwd: e.cfg.WorkingDir || base.cwd,
-      user: { uid: user.uid, gid: user.gid, ...('additionalGids' in user && user.additionalGids?.length ? { additionalGids: user.additionalGids } : {}) },
+      user: {
+        uid: user.uid,
+        gid: user.gid,
+        ...('additionalGids' in user && user.additionalGids?.length ? { additionalGids: user.additionalGids } : {}),
+      },
       ...(caps ? { capabilities: { bounding: caps, effective: caps, permitted: caps } } : {}),
     };
     const dir = join(this.rt.m.s.cfg.execRoot, r.Id);
@@ -164,7 +175,9 @@ export class Execs {
       io.release();
       await tasks.deleteProcess(r.Id, id).catch(() => undefined);
       if (hij) {
-        hij.output.write(tty ? Buffer.from(messageOf(err) + '\r\n') : frames(3, Buffer.from(messageOf(err) + '\n'))[0]!);
+        hij.output.write(
+          tty ? Buffer.from(messageOf(err) + '\r\n') : frames(3, Buffer.from(messageOf(err) + '\n'))[0]!,
+        );
         hij.end();
         return;
       }

@@ -15,7 +15,11 @@ import { badRequest } from '../http/errors.js';
 
 const run = promisify(execFile);
 
-export async function writeHostFiles(dir: string, hostname: string, hostNet: boolean): Promise<{ hostname: string; hosts: string; resolv: string }> {
+export async function writeHostFiles(
+  dir: string,
+  hostname: string,
+  hostNet: boolean,
+): Promise<{ hostname: string; hosts: string; resolv: string }> {
   const paths = { hostname: join(dir, 'hostname'), hosts: join(dir, 'hosts'), resolv: join(dir, 'resolv.conf') };
   await writeFile(paths.hostname, `${hostname}\n`);
   const hosts = hostNet
@@ -24,7 +28,11 @@ export async function writeHostFiles(dir: string, hostname: string, hostNet: boo
   await writeFile(paths.hosts, hosts);
   let resolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
   // A loopback resolver of the host is unreachable from the container's own network namespace.
-  if (!hostNet) resolv = resolv.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l)).join('\n');
+  if (!hostNet)
+    resolv = resolv
+      .split('\n')
+      .filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l))
+      .join('\n');
   await writeFile(paths.resolv, resolv);
   return paths;
 }
@@ -36,13 +44,23 @@ export interface User {
 }
 
 /** Mount `mounts` on a temp dir (read-only unless `writable`), run `fn` on it, unmount. */
-export async function withRootfs<T>(mounts: MountSpec[], fn: (root: string) => Promise<T>, opts: { writable?: boolean } = {}): Promise<T> {
+export async function withRootfs<T>(
+  mounts: MountSpec[],
+  fn: (root: string) => Promise<T>,
+  opts: { writable?: boolean } = {},
+): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'berthd-rootfs-'));
   const mode = opts.writable ? [] : ['ro'];
   try {
     for (const m of mounts) {
       const o = m.options.filter((x) => x !== 'rw' && x !== 'rbind' && (opts.writable || x !== 'ro'));
-      if (m.type === 'bind') await run('mount', ['--bind', ...(o.length || mode.length ? ['-o', [...mode, ...o].join(',')] : []), m.source, dir]);
+      if (m.type === 'bind')
+        await run('mount', [
+          '--bind',
+          ...(o.length || mode.length ? ['-o', [...mode, ...o].join(',')] : []),
+          m.source,
+          dir,
+        ]);
       else await run('mount', ['-t', m.type, '-o', [...mode, ...o].join(',') || 'defaults', m.source, dir]);
     }
     return await fn(dir);
@@ -53,7 +71,10 @@ export async function withRootfs<T>(mounts: MountSpec[], fn: (root: string) => P
 }
 
 function parseDb(text: string): string[][] {
-  return text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(':'));
+  return text
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => l.split(':'));
 }
 
 /** `-u` as numbers: "uid[:gid]" directly, names through the image's /etc/passwd and /etc/group. */
@@ -82,7 +103,12 @@ export async function resolveUser(spec: string, withRoot: RootAccess): Promise<U
       }
     }
     const name = pw?.[0];
-    const additionalGids = name ? group.filter((x) => (x[3] ?? '').split(',').includes(name)).map((x) => Number(x[2])).filter((x) => x !== gid) : [];
+    const additionalGids = name
+      ? group
+          .filter((x) => (x[3] ?? '').split(',').includes(name))
+          .map((x) => Number(x[2]))
+          .filter((x) => x !== gid)
+      : [];
     return { uid, gid, additionalGids };
   });
 }

@@ -29,7 +29,11 @@ export interface FifoPaths {
 }
 
 export function fifoPaths(dir: string, process: string): FifoPaths {
-  return { stdin: join(dir, `${process}-stdin`), stdout: join(dir, `${process}-stdout`), stderr: join(dir, `${process}-stderr`) };
+  return {
+    stdin: join(dir, `${process}-stdin`),
+    stdout: join(dir, `${process}-stdout`),
+    stderr: join(dir, `${process}-stderr`),
+  };
 }
 
 export async function makeFifos(dir: string, paths: string[]): Promise<void> {

@@ -82,7 +82,9 @@ export class ContainerManager {
   private claimName(name: string, id: string): void {
     const held = this.names.get(name);
     if (held && held !== id) {
-      throw conflict(`Conflict. The container name "${name}" is already in use by container "${held}". You have to remove (or rename) that container to be able to reuse that name.`);
+      throw conflict(
+        `Conflict. The container name "${name}" is already in use by container "${held}". You have to remove (or rename) that container to be able to reuse that name.`,
+      );
     }
     this.names.set(name, id);
   }
@@ -93,7 +95,8 @@ export class ContainerManager {
     if (!body.Image) throw badRequest('no image specified: the field "Image" is required', 'Image');
     let name: string;
     if (nameParam) {
-      if (!NAME.test(nameParam)) throw badRequest(`Invalid container name (${nameParam}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`, 'name');
+      if (!NAME.test(nameParam))
+        throw badRequest(`Invalid container name (${nameParam}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`, 'name');
       name = nameParam.startsWith('/') ? nameParam : `/${nameParam}`;
     } else {
       do name = `/${randomName()}`;
@@ -102,21 +105,27 @@ export class ContainerManager {
     const warnings: string[] = [];
     const netMode = h.NetworkMode || 'default';
     if (netMode === 'default' || netMode === 'bridge') {
-      warnings.push('berthd has no bridge network yet: the container gets a network namespace with loopback only (use --network host for the host\'s network)');
+      warnings.push(
+        "berthd has no bridge network yet: the container gets a network namespace with loopback only (use --network host for the host's network)",
+      );
     } else if (netMode !== 'none' && netMode !== 'host' && !netMode.startsWith('container:')) {
       throw notFound(`network ${netMode} not found`);
     }
     const policy = h.RestartPolicy?.Name ?? '';
-    if (!['', 'no', 'always', 'unless-stopped', 'on-failure'].includes(policy)) throw badRequest(`invalid restart policy '${policy}'`, 'RestartPolicy');
-    if (h.AutoRemove && policy && policy !== 'no') throw badRequest("can't create 'AutoRemove' container with restart policy", 'RestartPolicy');
+    if (!['', 'no', 'always', 'unless-stopped', 'on-failure'].includes(policy))
+      throw badRequest(`invalid restart policy '${policy}'`, 'RestartPolicy');
+    if (h.AutoRemove && policy && policy !== 'no')
+      throw badRequest("can't create 'AutoRemove' container with restart policy", 'RestartPolicy');
     const caps = capabilities(h.Privileged ?? false, h.CapAdd ?? [], h.CapDrop ?? []);
     securityOpts(h.SecurityOpt ?? [], h.Privileged ?? false, caps); // refuse a bad option now, not at start
     validateHostConfig(h);
     for (const mode of [h.PidMode, h.IpcMode, h.UTSMode]) {
-      if (mode && !['host', 'private', 'shareable', ''].includes(mode) && !mode.startsWith('container:')) throw badRequest(`invalid namespace mode: ${mode}`, 'HostConfig');
+      if (mode && !['host', 'private', 'shareable', ''].includes(mode) && !mode.startsWith('container:'))
+        throw badRequest(`invalid namespace mode: ${mode}`, 'HostConfig');
     }
     const logType = h.LogConfig?.Type || 'json-file';
-    if (logType !== 'json-file') throw badRequest(`logging driver "${logType}" is not supported by berthd (json-file is)`, 'LogConfig.Type');
+    if (logType !== 'json-file')
+      throw badRequest(`logging driver "${logType}" is not supported by berthd (json-file is)`, 'LogConfig.Type');
 
     const image = await this.s.images.find(body.Image);
     const ic = image.resolved.config.config ?? {};
@@ -124,7 +133,11 @@ export class ContainerManager {
       ...body,
       Env: mergeEnv(ic.Env ?? [], body.Env ?? []),
       Cmd: body.Cmd?.length || body.Entrypoint?.length ? (body.Cmd ?? []) : (ic.Cmd ?? []),
-      Entrypoint: body.Entrypoint?.length ? body.Entrypoint : body.Entrypoint === undefined || body.Entrypoint === null ? (ic.Entrypoint ?? null) : null,
+      Entrypoint: body.Entrypoint?.length
+        ? body.Entrypoint
+        : body.Entrypoint === undefined || body.Entrypoint === null
+          ? (ic.Entrypoint ?? null)
+          : null,
       WorkingDir: body.WorkingDir || ic.WorkingDir || '',
       User: body.User || ic.User || '',
       Labels: { ...(ic.Labels ?? {}), ...(body.Labels ?? {}) },
@@ -145,7 +158,9 @@ export class ContainerManager {
       const mounts = await mountPoints({ ...merged, HostConfig: h }, this.s.volumes);
       const files = await writeHostFiles(dir, merged.Hostname || id.slice(0, 12), netMode === 'host');
       const parent = image.resolved.chainIds.at(-1) ?? '';
-      await this.s.client.snapshots(this.s.cfg.snapshotter).prepare(id, parent, { [GC_ROOT]: new Date().toISOString() });
+      await this.s.client
+        .snapshots(this.s.cfg.snapshotter)
+        .prepare(id, parent, { [GC_ROOT]: new Date().toISOString() });
       snapshotMade = true;
       const rec: ContainerRecord = {
         Id: id,
@@ -175,14 +190,19 @@ export class ContainerManager {
     } catch (e) {
       // Nothing half-made stays: the name, the snapshot, the directory.
       this.names.delete(name);
-      if (snapshotMade) await this.s.client.snapshots(this.s.cfg.snapshotter).remove(id).catch(() => undefined);
+      if (snapshotMade)
+        await this.s.client
+          .snapshots(this.s.cfg.snapshotter)
+          .remove(id)
+          .catch(() => undefined);
       await this.records.remove(id);
       throw e;
     }
   }
 
   async rename(r: ContainerRecord, newName: string): Promise<void> {
-    if (!NAME.test(newName)) throw badRequest(`Invalid container name (${newName}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`, 'name');
+    if (!NAME.test(newName))
+      throw badRequest(`Invalid container name (${newName}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`, 'name');
     const name = newName.startsWith('/') ? newName : `/${newName}`;
     if (name === r.Name) throw conflict(`Renaming a container with the same name as its current name`);
     this.claimName(name, r.Id);
@@ -212,13 +232,16 @@ export class ContainerManager {
     for (const m of r.Mounts) {
       if (m.Type !== 'volume' || !m.Name) continue;
       const v = await this.s.volumes.get(m.Name).catch(() => undefined);
-      if (v?.Anonymous && removeVolumes && !this.volumeUsers(m.Name).length) await this.s.volumes.remove(m.Name, []).catch(() => undefined);
+      if (v?.Anonymous && removeVolumes && !this.volumeUsers(m.Name).length)
+        await this.s.volumes.remove(m.Name, []).catch(() => undefined);
     }
     this.s.events.emit('container', 'destroy', r.Id, { image: r.ImageRef, name: r.Name.slice(1) });
   }
 
   volumeUsers(name: string): string[] {
-    return this.all().filter((c) => c.Mounts.some((m) => m.Type === 'volume' && m.Name === name)).map((c) => c.Id);
+    return this.all()
+      .filter((c) => c.Mounts.some((m) => m.Type === 'volume' && m.Name === name))
+      .map((c) => c.Id);
   }
 }
 

@@ -61,7 +61,15 @@ export interface ContainerRecord {
 }
 
 export function emptyState(): State {
-  return { Status: 'created', Pid: 0, ExitCode: 0, Error: '', StartedAt: '0001-01-01T00:00:00Z', FinishedAt: '0001-01-01T00:00:00Z', OOMKilled: false };
+  return {
+    Status: 'created',
+    Pid: 0,
+    ExitCode: 0,
+    Error: '',
+    StartedAt: '0001-01-01T00:00:00Z',
+    FinishedAt: '0001-01-01T00:00:00Z',
+    OOMKilled: false,
+  };
 }
 
 export class RecordStore {

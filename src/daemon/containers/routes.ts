@@ -31,7 +31,8 @@ export function containerRoutes(router: Router, m: ContainerManager, rt: Runtime
   router.add('GET', '/containers/json', async (ctx) => {
     const f = parseFilters(ctx.query.get('filters'));
     let list = m.all().filter((r) => r.State.Status !== 'removing');
-    if (!boolParam(ctx.query, 'all') && !f.has('status') && !f.has('exited')) list = list.filter((r) => rt.running(r) || r.State.Status === 'restarting');
+    if (!boolParam(ctx.query, 'all') && !f.has('status') && !f.has('exited'))
+      list = list.filter((r) => rt.running(r) || r.State.Status === 'restarting');
     list = filterContainers(list, f, (ref) => m.get(ref)).sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
     const limit = intParam(ctx.query, 'limit');
     if (limit && limit > 0) list = list.slice(0, limit);
@@ -42,7 +43,10 @@ export function containerRoutes(router: Router, m: ContainerManager, rt: Runtime
     const r = m.get(ctx.params.id!);
     const view = inspectView(r, snapshotter);
     if (boolParam(ctx.query, 'size')) {
-      const u = await m.s.client.snapshots(snapshotter).usage(r.Id).catch(() => ({ size: 0 }));
+      const u = await m.s.client
+        .snapshots(snapshotter)
+        .usage(r.Id)
+        .catch(() => ({ size: 0 }));
       view.SizeRw = u.size;
     }
     ctx.send(200, view);
@@ -95,7 +99,8 @@ export function containerRoutes(router: Router, m: ContainerManager, rt: Runtime
   router.add('POST', '/containers/{id}/wait', async (ctx) => {
     const r = m.get(ctx.params.id!);
     const cond = ctx.query.get('condition') || 'not-running';
-    if (!['not-running', 'next-exit', 'removed'].includes(cond)) throw badRequest(`invalid condition: "${cond}"`, 'condition');
+    if (!['not-running', 'next-exit', 'removed'].includes(cond))
+      throw badRequest(`invalid condition: "${cond}"`, 'condition');
     let code: Promise<number>;
     if (cond === 'removed') code = rt.removed(r);
     else if (cond === 'next-exit' || rt.running(r) || r.State.Status === 'restarting') code = rt.nextExit(r);
@@ -132,7 +137,9 @@ export function containerRoutes(router: Router, m: ContainerManager, rt: Runtime
     const pids = (await m.s.client.tasks.pids(r.Id)).map((p) => p.pid);
     const args = (ctx.query.get('ps_args') || '-ef').split(/\s+/).filter(Boolean);
     const text = await new Promise<string>((res, rej) =>
-      execFile('ps', args, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout) => (err ? rej(badRequest(`ps: ${err.message}`)) : res(stdout))),
+      execFile('ps', args, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout) =>
+        err ? rej(badRequest(`ps: ${err.message}`)) : res(stdout),
+      ),
     );
     const lines = text.trim().split('\n');
     const titles = lines[0]!.trim().split(/\s+/);

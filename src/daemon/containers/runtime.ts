@@ -75,16 +75,22 @@ export class Runtime {
 
   async start(r: ContainerRecord): Promise<void> {
     if (this.running(r)) throw new HttpError(304, '');
-    if (r.State.Status === 'removing') throw wrongState(`container ${r.Id} is marked for removal and cannot be started`);
+    if (r.State.Status === 'removing')
+      throw wrongState(`container ${r.Id} is marked for removal and cannot be started`);
     const { client, cfg } = this.s;
     const id = r.Id;
     const h = r.HostConfig;
     const snaps = client.snapshots(cfg.snapshotter);
     const joins: Record<string, string> = {};
-    for (const [kind, mode] of [['pid', h.PidMode], ['ipc', h.IpcMode], ['network', h.NetworkMode]] as const) {
+    for (const [kind, mode] of [
+      ['pid', h.PidMode],
+      ['ipc', h.IpcMode],
+      ['network', h.NetworkMode],
+    ] as const) {
       if (mode?.startsWith('container:')) {
         const other = this.m.get(mode.slice('container:'.length));
-        if (other.State.Status !== 'running') throw wrongState(`cannot join network of a non running container: ${other.Id}`);
+        if (other.State.Status !== 'running')
+          throw wrongState(`cannot join network of a non running container: ${other.Id}`);
         joins[kind] = `/proc/${other.State.Pid}/ns/${kind === 'network' ? 'net' : kind}`;
       }
     }
@@ -136,7 +142,15 @@ export class Runtime {
       const waited = client.tasks.wait(id);
       waited.catch(() => undefined); // handled below once started; a failed start reports itself
       const pid = await client.tasks.start(id);
-      r.State = { ...r.State, Status: 'running', Pid: pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: ZERO_TIME };
+      r.State = {
+        ...r.State,
+        Status: 'running',
+        Pid: pid,
+        ExitCode: 0,
+        Error: '',
+        StartedAt: new Date().toISOString(),
+        FinishedAt: ZERO_TIME,
+      };
       r.ManuallyStopped = false;
       await this.m.save(r);
       this.s.events.emit('container', 'start', id, { image: r.ImageRef, name: r.Name.slice(1) });
@@ -150,14 +164,25 @@ export class Runtime {
       if (taskMade) await client.tasks.delete(id).catch(() => undefined);
       await this.dropContainerd(id);
       const msg = messageOf(e);
-      const code = /executable file not found|no such file or directory/.test(msg) ? 127 : /permission denied/.test(msg) ? 126 : 128;
-      r.State = { ...r.State, Status: r.State.Status === 'created' ? 'created' : 'exited', ExitCode: code, Error: msg, Pid: 0 };
+      const code = /executable file not found|no such file or directory/.test(msg)
+        ? 127
+        : /permission denied/.test(msg)
+          ? 126
+          : 128;
+      r.State = {
+        ...r.State,
+        Status: r.State.Status === 'created' ? 'created' : 'exited',
+        ExitCode: code,
+        Error: msg,
+        Pid: 0,
+      };
       await this.m.save(r);
       this.s.log.error('container start failed', { container: id, error: msg });
       // Attached clients get their end of stream; an --rm container goes, as with dockerd.
       for (const p of live.pending.splice(0)) p(undefined);
       if (r.HostConfig.AutoRemove) await this.remove(r, { force: true, volumes: true }).catch(() => undefined);
-      if (e instanceof BerthError && code !== 128) throw new BerthError('berthd', 'invalid-argument', `failed to create task for container: ${msg}`, { cause: e });
+      if (e instanceof BerthError && code !== 128)
+        throw new BerthError('berthd', 'invalid-argument', `failed to create task for container: ${msg}`, { cause: e });
       throw e;
     }
   }
@@ -175,16 +200,27 @@ export class Runtime {
     const live = this.liveOf(id);
     // The attach streams and the log get every byte before anyone hears of the exit.
     if (live.io) await Promise.race([live.io.whenDone(), new Promise((res) => setTimeout(res, 2000))]);
-    await this.dropContainerd(id).catch((e: unknown) => this.s.log.warn('task cleanup failed', { container: id, error: messageOf(e) }));
+    await this.dropContainerd(id).catch((e: unknown) =>
+      this.s.log.warn('task cleanup failed', { container: id, error: messageOf(e) }),
+    );
     const oom = false;
-    r.State = { ...r.State, Status: 'exited', Pid: 0, ExitCode: code, FinishedAt: (at ?? new Date()).toISOString(), OOMKilled: oom };
+    r.State = {
+      ...r.State,
+      Status: 'exited',
+      Pid: 0,
+      ExitCode: code,
+      FinishedAt: (at ?? new Date()).toISOString(),
+      OOMKilled: oom,
+    };
     if (this.m.has(id)) await this.m.save(r);
     this.s.events.emit('container', 'die', id, { image: r.ImageRef, name: r.Name.slice(1), exitCode: String(code) });
     this.s.log.info('container exited', { container: id, exitCode: code });
     for (const w of live.exitWaiters.splice(0)) w(code);
     if (this.shuttingDown) return;
     if (r.HostConfig.AutoRemove) {
-      await this.remove(r, { force: false, volumes: true }).catch((e: unknown) => this.s.log.error('auto-remove failed', { container: id, error: messageOf(e) }));
+      await this.remove(r, { force: false, volumes: true }).catch((e: unknown) =>
+        this.s.log.error('auto-remove failed', { container: id, error: messageOf(e) }),
+      );
       return;
     }
     if (this.shouldRestart(r, code)) {
@@ -195,7 +231,9 @@ export class Runtime {
         setTimeout(() => {
           this.restartTimers.delete(id);
           r.RestartCount++;
-          this.start(r).catch((e: unknown) => this.s.log.error('restart failed', { container: id, error: messageOf(e) }));
+          this.start(r).catch((e: unknown) =>
+            this.s.log.error('restart failed', { container: id, error: messageOf(e) }),
+          );
         }, delay),
       );
     }
@@ -299,7 +337,9 @@ export class Runtime {
     this.restartTimers.delete(r.Id);
     if (this.running(r)) {
       if (!opts.force) {
-        throw wrongState(`cannot remove container "${r.Name}": container is running: stop the container before removing or force remove`);
+        throw wrongState(
+          `cannot remove container "${r.Name}": container is running: stop the container before removing or force remove`,
+        );
       }
       r.ManuallyStopped = true;
       const exited = this.nextExit(r);
@@ -321,8 +361,13 @@ export class Runtime {
   /** After a berthd restart: adopt what still runs, reap what ended meanwhile. */
   async restore(r: ContainerRecord): Promise<void> {
     if (!this.running(r) && r.State.Status !== 'restarting') {
-      if (r.HostConfig.RestartPolicy?.Name === 'always' || (r.HostConfig.RestartPolicy?.Name === 'unless-stopped' && !r.ManuallyStopped)) {
-        await this.start(r).catch((e: unknown) => this.s.log.error('restart at boot failed', { container: r.Id, error: messageOf(e) }));
+      if (
+        r.HostConfig.RestartPolicy?.Name === 'always' ||
+        (r.HostConfig.RestartPolicy?.Name === 'unless-stopped' && !r.ManuallyStopped)
+      ) {
+        await this.start(r).catch((e: unknown) =>
+          this.s.log.error('restart at boot failed', { container: r.Id, error: messageOf(e) }),
+        );
       }
       return;
     }
@@ -349,7 +394,10 @@ export class Runtime {
     try {
       io.startReading();
     } catch (e) {
-      this.s.log.warn('stdio FIFOs not reopened: output of this run is not logged', { container: r.Id, error: messageOf(e) });
+      this.s.log.warn('stdio FIFOs not reopened: output of this run is not logged', {
+        container: r.Id,
+        error: messageOf(e),
+      });
     }
     live.io = io;
     r.State.Status = proc.status === 'PAUSED' ? 'paused' : 'running';
@@ -366,7 +414,12 @@ export class Runtime {
     this.shuttingDown = true;
     for (const t of this.restartTimers.values()) clearTimeout(t);
     if (!liveRestore) {
-      await Promise.all(this.m.all().filter((r) => this.running(r)).map((r) => this.stop(r, undefined).catch(() => undefined)));
+      await Promise.all(
+        this.m
+          .all()
+          .filter((r) => this.running(r))
+          .map((r) => this.stop(r, undefined).catch(() => undefined)),
+      );
     }
     for (const l of this.live.values()) await l.logs?.close().catch(() => undefined);
   }

@@ -19,7 +19,8 @@ interface Rule {
   args?: { index: number; value: number; valueTwo?: number; op: string }[];
 }
 
-const ALLOWED = `accept accept4 access adjtimex alarm bind brk cachestat capget capset chdir chmod chown chown32 clock_adjtime
+const ALLOWED =
+  `accept accept4 access adjtimex alarm bind brk cachestat capget capset chdir chmod chown chown32 clock_adjtime
 clock_adjtime64 clock_getres clock_getres_time64 clock_gettime clock_gettime64 clock_nanosleep clock_nanosleep_time64 close
 close_range connect copy_file_range creat dup dup2 dup3 epoll_create epoll_create1 epoll_ctl epoll_ctl_old epoll_pwait
 epoll_pwait2 epoll_wait epoll_wait_old eventfd eventfd2 execve execveat exit exit_group faccessat faccessat2 fadvise64
@@ -53,8 +54,11 @@ waitpid write writev arch_prctl modify_ldt socket ptrace`.split(/\s+/);
 
 /** Syscalls the default profile opens only to holders of a capability. */
 const BY_CAP: Record<string, string[]> = {
-  CAP_SYS_ADMIN: `bpf clone clone3 fanotify_init fsconfig fsmount fsopen fspick lookup_dcookie mount mount_setattr move_mount
-    open_tree perf_event_open quotactl quotactl_fd setdomainname sethostname setns syslog umount umount2 unshare`.split(/\s+/),
+  CAP_SYS_ADMIN:
+    `bpf clone clone3 fanotify_init fsconfig fsmount fsopen fspick lookup_dcookie mount mount_setattr move_mount
+    open_tree perf_event_open quotactl quotactl_fd setdomainname sethostname setns syslog umount umount2 unshare`.split(
+      /\s+/,
+    ),
   CAP_SYS_BOOT: ['reboot'],
   CAP_SYS_CHROOT: ['chroot'],
   CAP_SYS_MODULE: ['delete_module', 'init_module', 'finit_module'],
@@ -70,7 +74,8 @@ const BY_CAP: Record<string, string[]> = {
 };
 
 /** Namespace-creating clone flags: CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET|NEWTIME. */
-const CLONE_NS_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000 | 0x00000080;
+const CLONE_NS_FLAGS =
+  0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000 | 0x00000080;
 const EPERM = 1;
 const ENOSYS = 38;
 
@@ -94,14 +99,22 @@ export function defaultProfile(caps: string[]): Record<string, unknown> {
   const syscalls: Rule[] = [{ names: ALLOWED, action: 'SCMP_ACT_ALLOW' }];
   // personality(2): only PER_LINUX, PER_LINUX32 and "query" (0xffffffff).
   for (const v of [0x0, 0x0008, 0x20000, 0x20008, 0xffffffff]) {
-    syscalls.push({ names: ['personality'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: v, op: 'SCMP_CMP_EQ' }] });
+    syscalls.push({
+      names: ['personality'],
+      action: 'SCMP_ACT_ALLOW',
+      args: [{ index: 0, value: v, op: 'SCMP_CMP_EQ' }],
+    });
   }
   const granted = new Set<string>();
   for (const [cap, names] of Object.entries(BY_CAP)) if (has(cap)) names.forEach((n) => granted.add(n));
   if (!has('CAP_SYS_ADMIN')) {
     // clone's flags are in argument 0 on most architectures (1 on s390).
     const index = arch() === 's390x' ? 1 : 0;
-    syscalls.push({ names: ['clone'], action: 'SCMP_ACT_ALLOW', args: [{ index, value: CLONE_NS_FLAGS, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }] });
+    syscalls.push({
+      names: ['clone'],
+      action: 'SCMP_ACT_ALLOW',
+      args: [{ index, value: CLONE_NS_FLAGS, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }],
+    });
     syscalls.push({ names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS });
   }
   if (granted.size) syscalls.push({ names: [...granted].sort(), action: 'SCMP_ACT_ALLOW' });
@@ -116,15 +129,27 @@ interface DockerRule extends Rule {
 
 /** A profile in Docker's JSON format, to OCI's, with includes/excludes resolved against `caps`. */
 export function profileFromJson(text: string, caps: string[]): Record<string, unknown> {
-  let doc: { defaultAction?: string; defaultErrnoRet?: number; architectures?: string[]; archMap?: { architecture: string; subArchitectures?: string[] }[]; syscalls?: DockerRule[] };
+  let doc: {
+    defaultAction?: string;
+    defaultErrnoRet?: number;
+    architectures?: string[];
+    archMap?: { architecture: string; subArchitectures?: string[] }[];
+    syscalls?: DockerRule[];
+  };
   try {
     doc = JSON.parse(text) as typeof doc;
   } catch (e) {
     throw badRequest(`decoding seccomp profile failed: ${(e as Error).message}`, 'SecurityOpt');
   }
-  if (!doc || typeof doc.defaultAction !== 'string') throw badRequest('seccomp profile: defaultAction is required', 'SecurityOpt');
+  if (!doc || typeof doc.defaultAction !== 'string')
+    throw badRequest('seccomp profile: defaultAction is required', 'SecurityOpt');
   const host = architectures();
-  const arches = doc.architectures ?? doc.archMap?.filter((a) => a.architecture === host[0]).flatMap((a) => [a.architecture, ...(a.subArchitectures ?? [])]) ?? host;
+  const arches =
+    doc.architectures ??
+    doc.archMap
+      ?.filter((a) => a.architecture === host[0])
+      .flatMap((a) => [a.architecture, ...(a.subArchitectures ?? [])]) ??
+    host;
   const ok = (r: DockerRule) =>
     (r.includes?.caps ?? []).every((c) => caps.includes(c)) && !(r.excludes?.caps ?? []).some((c) => caps.includes(c));
   const syscalls = (doc.syscalls ?? []).filter(ok).map((r) => ({
@@ -133,7 +158,12 @@ export function profileFromJson(text: string, caps: string[]): Record<string, un
     ...(r.errnoRet !== undefined ? { errnoRet: r.errnoRet } : {}),
     ...(r.args?.length ? { args: r.args } : {}),
   }));
-  return { defaultAction: doc.defaultAction, ...(doc.defaultErrnoRet ? { defaultErrnoRet: doc.defaultErrnoRet } : {}), architectures: arches, syscalls };
+  return {
+    defaultAction: doc.defaultAction,
+    ...(doc.defaultErrnoRet ? { defaultErrnoRet: doc.defaultErrnoRet } : {}),
+    architectures: arches,
+    syscalls,
+  };
 }
 
 export function seccompFor(profile: string | undefined, caps: string[]): Record<string, unknown> {

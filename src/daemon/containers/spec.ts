@@ -10,7 +10,11 @@ import { capabilities } from './caps.js';
 import { badRequest } from '../http/errors.js';
 import { seccompFor } from './seccomp.js';
 
-export type Spec = Record<string, unknown> & { process: SpecProcess; mounts: SpecMount[]; linux: Record<string, unknown> };
+export type Spec = Record<string, unknown> & {
+  process: SpecProcess;
+  mounts: SpecMount[];
+  linux: Record<string, unknown>;
+};
 export interface SpecMount {
   destination: string;
   type: string;
@@ -31,8 +35,18 @@ export interface SpecProcess {
 
 export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const MASKED = [
-  '/proc/asound', '/proc/acpi', '/proc/interrupts', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
-  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
+  '/proc/asound',
+  '/proc/acpi',
+  '/proc/interrupts',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+  '/sys/devices/virtual/powercap',
 ];
 const READONLY = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 const DEFAULT_SHM = 64 * 1024 * 1024;
@@ -42,13 +56,25 @@ const DEVICE_RULES = [
   { allow: false, access: 'rwm' },
   { allow: true, type: 'c', access: 'm' },
   { allow: true, type: 'b', access: 'm' },
-  ...[[1, 3], [1, 5], [1, 7], [1, 8], [1, 9], [5, 0], [5, 1], [5, 2], [10, 200]].map(([major, minor]) => ({ allow: true, type: 'c', major, minor, access: 'rwm' })),
+  ...[
+    [1, 3],
+    [1, 5],
+    [1, 7],
+    [1, 8],
+    [1, 9],
+    [5, 0],
+    [5, 1],
+    [5, 2],
+    [10, 200],
+  ].map(([major, minor]) => ({ allow: true, type: 'c', major, minor, access: 'rwm' })),
   { allow: true, type: 'c', major: 136, access: 'rwm' },
 ];
 
 /** Sysctls a container may set: those its own namespaces scope (Docker's rule). */
 function checkSysctl(name: string, hostNet: boolean, ipcHost: boolean): void {
-  const ipc = /^kernel\.(msgmax|msgmnb|msgmni|sem|shmall|shmmax|shmmni|shm_rmid_forced)$/.test(name) || name.startsWith('fs.mqueue.');
+  const ipc =
+    /^kernel\.(msgmax|msgmnb|msgmni|sem|shmall|shmmax|shmmni|shm_rmid_forced)$/.test(name) ||
+    name.startsWith('fs.mqueue.');
   if (ipc) {
     if (ipcHost) throw badRequest(`sysctl "${name}" is not allowed when joining the host's IPC namespace`, 'Sysctls');
     return;
@@ -60,7 +86,24 @@ function checkSysctl(name: string, hostNet: boolean, ipcHost: boolean): void {
   throw badRequest(`sysctl "${name}" is not allowed: not namespaced`, 'Sysctls');
 }
 
-const RLIMITS = ['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack', 'as'];
+const RLIMITS = [
+  'core',
+  'cpu',
+  'data',
+  'fsize',
+  'locks',
+  'memlock',
+  'msgqueue',
+  'nice',
+  'nofile',
+  'nproc',
+  'rss',
+  'rtprio',
+  'rttime',
+  'sigpending',
+  'stack',
+  'as',
+];
 
 /** The checks of HostConfig that need no image: run at create, so a bad container is never made. */
 export function validateHostConfig(h: ContainerRecord['HostConfig']): void {
@@ -68,9 +111,11 @@ export function validateHostConfig(h: ContainerRecord['HostConfig']): void {
   for (const k of Object.keys(h.Sysctls ?? {})) checkSysctl(k, hostNet, h.IpcMode === 'host');
   for (const u of h.Ulimits ?? []) {
     if (!RLIMITS.includes(u.Name)) throw badRequest(`invalid ulimit type: ${u.Name}`, 'Ulimits');
-    if (u.Soft > u.Hard) throw badRequest(`ulimit soft limit must be less than or equal to hard limit: ${u.Soft} > ${u.Hard}`, 'Ulimits');
+    if (u.Soft > u.Hard)
+      throw badRequest(`ulimit soft limit must be less than or equal to hard limit: ${u.Soft} > ${u.Hard}`, 'Ulimits');
   }
-  if (h.NanoCpus && (h.CpuQuota || h.CpuPeriod)) throw badRequest('conflicting options: Nano CPUs and CPU Period/Quota cannot both be set', 'NanoCpus');
+  if (h.NanoCpus && (h.CpuQuota || h.CpuPeriod))
+    throw badRequest('conflicting options: Nano CPUs and CPU Period/Quota cannot both be set', 'NanoCpus');
 }
 
 export interface SpecInputs {
@@ -94,31 +139,76 @@ export function buildSpec(inp: SpecInputs): Spec {
   let args = [rec.Path, ...rec.Args];
   const mounts: SpecMount[] = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
-    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
-    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', privileged ? 'rw' : 'ro'] },
-    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', privileged ? 'rw' : 'ro'] },
+    {
+      destination: '/dev',
+      type: 'tmpfs',
+      source: 'tmpfs',
+      options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+    },
+    {
+      destination: '/dev/pts',
+      type: 'devpts',
+      source: 'devpts',
+      options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
+    },
+    {
+      destination: '/sys',
+      type: 'sysfs',
+      source: 'sysfs',
+      options: ['nosuid', 'noexec', 'nodev', privileged ? 'rw' : 'ro'],
+    },
+    {
+      destination: '/sys/fs/cgroup',
+      type: 'cgroup',
+      source: 'cgroup',
+      options: ['nosuid', 'noexec', 'nodev', 'relatime', privileged ? 'rw' : 'ro'],
+    },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
   ];
   const ipcMode = h.IpcMode || 'private';
   if (ipcMode !== 'host') {
-    mounts.push({ destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${h.ShmSize || DEFAULT_SHM}`] });
+    mounts.push({
+      destination: '/dev/shm',
+      type: 'tmpfs',
+      source: 'shm',
+      options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${h.ShmSize || DEFAULT_SHM}`],
+    });
   } else {
     mounts.push({ destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'rprivate'] });
   }
-  for (const [dst, src] of [['/etc/resolv.conf', rec.ResolvConfPath], ['/etc/hostname', rec.HostnamePath], ['/etc/hosts', rec.HostsPath]] as const) {
-    if (!rec.Mounts.some((m) => m.Destination === dst)) mounts.push({ destination: dst, type: 'bind', source: src, options: ['rbind', 'rprivate'] });
+  for (const [dst, src] of [
+    ['/etc/resolv.conf', rec.ResolvConfPath],
+    ['/etc/hostname', rec.HostnamePath],
+    ['/etc/hosts', rec.HostsPath],
+  ] as const) {
+    if (!rec.Mounts.some((m) => m.Destination === dst))
+      mounts.push({ destination: dst, type: 'bind', source: src, options: ['rbind', 'rprivate'] });
   }
   for (const m of rec.Mounts) {
     if (m.Type === 'tmpfs') {
-      mounts.push({ destination: m.Destination, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', ...(m.Options ?? [])] });
+      mounts.push({
+        destination: m.Destination,
+        type: 'tmpfs',
+        source: 'tmpfs',
+        options: ['nosuid', 'nodev', 'noexec', ...(m.Options ?? [])],
+      });
     } else {
       const prop = m.Propagation || 'rprivate';
-      mounts.push({ destination: m.Destination, type: 'bind', source: m.Source, options: ['rbind', prop, m.RW ? 'rw' : 'ro'] });
+      mounts.push({
+        destination: m.Destination,
+        type: 'bind',
+        source: m.Source,
+        options: ['rbind', prop, m.RW ? 'rw' : 'ro'],
+      });
     }
   }
   if (inp.initPath) {
-    mounts.push({ destination: '/sbin/docker-init', type: 'bind', source: inp.initPath, options: ['rbind', 'ro', 'rprivate'] });
+    mounts.push({
+      destination: '/sbin/docker-init',
+      type: 'bind',
+      source: inp.initPath,
+      options: ['rbind', 'ro', 'rprivate'],
+    });
     args = ['/sbin/docker-init', '--', ...args];
   }
 
@@ -144,7 +234,8 @@ export function buildSpec(inp: SpecInputs): Spec {
   const rlimits = [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: 1024 }];
   for (const u of h.Ulimits ?? []) {
     if (!RLIMITS.includes(u.Name)) throw badRequest(`invalid ulimit type: ${u.Name}`, 'Ulimits');
-    if (u.Soft > u.Hard) throw badRequest(`ulimit soft limit must be less than or equal to hard limit: ${u.Soft} > ${u.Hard}`, 'Ulimits');
+    if (u.Soft > u.Hard)
+      throw badRequest(`ulimit soft limit must be less than or equal to hard limit: ${u.Soft} > ${u.Hard}`, 'Ulimits');
     const type = `RLIMIT_${u.Name.toUpperCase()}`;
     const i = rlimits.findIndex((r) => r.type === type);
     if (i >= 0) rlimits.splice(i, 1);
@@ -154,7 +245,11 @@ export function buildSpec(inp: SpecInputs): Spec {
   const sec = securityOpts(h.SecurityOpt ?? [], privileged, caps);
   const process: SpecProcess = {
     terminal: tty,
-    user: { uid: inp.user.uid, gid: inp.user.gid, ...(inp.user.additionalGids.length ? { additionalGids: inp.user.additionalGids } : {}) },
+    user: {
+      uid: inp.user.uid,
+      gid: inp.user.gid,
+      ...(inp.user.additionalGids.length ? { additionalGids: inp.user.additionalGids } : {}),
+    },
     args,
     env: envOf(rec),
     cwd: c.WorkingDir || '/',
@@ -185,7 +280,8 @@ export function buildSpec(inp: SpecInputs): Spec {
 export function envOf(rec: ContainerRecord): string[] {
   const env = [...(rec.Config.Env ?? [])];
   if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH);
-  if (!env.some((e) => e.startsWith('HOSTNAME='))) env.unshift(`HOSTNAME=${rec.Config.Hostname || rec.Id.slice(0, 12)}`);
+  if (!env.some((e) => e.startsWith('HOSTNAME=')))
+    env.unshift(`HOSTNAME=${rec.Config.Hostname || rec.Id.slice(0, 12)}`);
   if (rec.Config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
   return env;
 }
@@ -201,7 +297,8 @@ function resources(rec: ContainerRecord): Record<string, unknown> {
   if (Object.keys(memory).length) out.memory = memory;
   const cpu: Record<string, number | string> = {};
   if (h.NanoCpus) {
-    if (h.CpuQuota || h.CpuPeriod) throw badRequest('conflicting options: Nano CPUs and CPU Period/Quota cannot both be set', 'NanoCpus');
+    if (h.CpuQuota || h.CpuPeriod)
+      throw badRequest('conflicting options: Nano CPUs and CPU Period/Quota cannot both be set', 'NanoCpus');
     cpu.period = 100000;
     cpu.quota = Math.round((h.NanoCpus * 100000) / 1e9);
   }
@@ -216,7 +313,11 @@ function resources(rec: ContainerRecord): Record<string, unknown> {
 }
 
 /** --security-opt: no-new-privileges[:true|=true], seccomp=unconfined|<profile JSON>, label=..., apparmor=... */
-export function securityOpts(opts: string[], privileged: boolean, caps: string[]): { noNewPrivileges: boolean; seccomp?: Record<string, unknown> } {
+export function securityOpts(
+  opts: string[],
+  privileged: boolean,
+  caps: string[],
+): { noNewPrivileges: boolean; seccomp?: Record<string, unknown> } {
   let nnp = false;
   let profile: string | undefined;
   opts.forEach((o, i) => {
@@ -224,7 +325,8 @@ export function securityOpts(opts: string[], privileged: boolean, caps: string[]
     const key = sep < 0 ? o : o.slice(0, sep);
     const value = sep < 0 ? '' : o.slice(sep + 1);
     if (key === 'no-new-privileges') {
-      if (value && value !== 'true' && value !== 'false') throw badRequest(`invalid --security-opt ${i + 1}: "${o}"`, 'SecurityOpt');
+      if (value && value !== 'true' && value !== 'false')
+        throw badRequest(`invalid --security-opt ${i + 1}: "${o}"`, 'SecurityOpt');
       nnp = value !== 'false';
     } else if (key === 'seccomp') {
       profile = value;

@@ -80,9 +80,14 @@ export async function logs(ctx: Ctx, r: ContainerRecord, rt: Runtime): Promise<v
   const write = writer(out, tty, want);
   const keep = (e: LogEntry) => {
     const t = Date.parse(e.time);
-    return (since === undefined || t >= since) && (until === undefined || t <= until) && (e.stream === 'stdout' ? want.stdout : want.stderr);
+    return (
+      (since === undefined || t >= since) &&
+      (until === undefined || t <= until) &&
+      (e.stream === 'stdout' ? want.stdout : want.stderr)
+    );
   };
-  const emit = (e: LogEntry) => write(e.stream === 'stdout' ? 1 : 2, Buffer.from(timestamps ? `${e.time} ${e.log}` : e.log));
+  const emit = (e: LogEntry) =>
+    write(e.stream === 'stdout' ? 1 : 2, Buffer.from(timestamps ? `${e.time} ${e.log}` : e.log));
 
   const live = rt.liveOf(r.Id);
   const following = follow && rt.running(r) && live.logs && live.io && !live.io.done;
@@ -104,7 +109,10 @@ export async function logs(ctx: Ctx, r: ContainerRecord, rt: Runtime): Promise<v
     buffered.filter(keep).forEach(emit);
     flowing = true;
     const closed = new Promise<void>((res) => ctx.req.socket.once('close', () => res()));
-    const untilDone = until === undefined ? new Promise<void>(() => undefined) : new Promise<void>((res) => setTimeout(res, Math.max(0, until - Date.now())));
+    const untilDone =
+      until === undefined
+        ? new Promise<void>(() => undefined)
+        : new Promise<void>((res) => setTimeout(res, Math.max(0, until - Date.now())));
     await Promise.race([live.io.whenDone().then(() => live.logs?.drain()), closed, untilDone]);
     sub.stop();
   }

@@ -54,7 +54,23 @@ function networks(r: ContainerRecord): Record<string, unknown> {
   const mode = r.HostConfig.NetworkMode ?? 'default';
   if (mode.startsWith('container:')) return {};
   const name = mode === 'default' ? 'bridge' : mode;
-  return { [name]: { IPAMConfig: null, Links: null, Aliases: null, NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null } };
+  return {
+    [name]: {
+      IPAMConfig: null,
+      Links: null,
+      Aliases: null,
+      NetworkID: '',
+      EndpointID: '',
+      Gateway: '',
+      IPAddress: '',
+      IPPrefixLen: 0,
+      IPv6Gateway: '',
+      GlobalIPv6Address: '',
+      GlobalIPv6PrefixLen: 0,
+      MacAddress: '',
+      DriverOpts: null,
+    },
+  };
 }
 
 export function inspectView(r: ContainerRecord, snapshotter: string): Record<string, unknown> {
@@ -93,8 +109,22 @@ export function inspectView(r: ContainerRecord, snapshotter: string): Record<str
     HostConfig: { NetworkMode: 'default', RestartPolicy: { Name: 'no', MaximumRetryCount: 0 }, ...r.HostConfig },
     GraphDriver: { Name: snapshotter, Data: null },
     Mounts: mountsView(r),
-    Config: { ...r.Config, Hostname: r.Config.Hostname || r.Id.slice(0, 12), Env: r.Config.Env ?? [], Cmd: r.Config.Cmd ?? null },
-    NetworkSettings: { Bridge: '', SandboxID: '', SandboxKey: '', Ports: {}, HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, Networks: networks(r) },
+    Config: {
+      ...r.Config,
+      Hostname: r.Config.Hostname || r.Id.slice(0, 12),
+      Env: r.Config.Env ?? [],
+      Cmd: r.Config.Cmd ?? null,
+    },
+    NetworkSettings: {
+      Bridge: '',
+      SandboxID: '',
+      SandboxKey: '',
+      Ports: {},
+      HairpinMode: false,
+      LinkLocalIPv6Address: '',
+      LinkLocalIPv6PrefixLen: 0,
+      Networks: networks(r),
+    },
   };
 }
 
@@ -141,9 +171,28 @@ export function labelMatch(labels: Record<string, string>, want: string): boolea
   return labels[want.slice(0, i)] === want.slice(i + 1);
 }
 
-const CONTAINER_FILTERS = ['id', 'name', 'label', 'status', 'exited', 'ancestor', 'before', 'since', 'volume', 'network', 'is-task', 'health', 'expose', 'publish'];
+const CONTAINER_FILTERS = [
+  'id',
+  'name',
+  'label',
+  'status',
+  'exited',
+  'ancestor',
+  'before',
+  'since',
+  'volume',
+  'network',
+  'is-task',
+  'health',
+  'expose',
+  'publish',
+];
 
-export function filterContainers(all: ContainerRecord[], f: Map<string, string[]>, get: (ref: string) => ContainerRecord): ContainerRecord[] {
+export function filterContainers(
+  all: ContainerRecord[],
+  f: Map<string, string[]>,
+  get: (ref: string) => ContainerRecord,
+): ContainerRecord[] {
   for (const k of f.keys()) if (!CONTAINER_FILTERS.includes(k)) throw badRequest(`invalid filter '${k}'`, 'filters');
   const any = (k: string, pred: (v: string) => boolean) => !f.has(k) || f.get(k)!.some(pred);
   const before = f.get('before')?.map((x) => Date.parse(get(x).Created));

@@ -152,7 +152,9 @@ export class Router {
           throw badRequest(`client version ${version} is too new. Maximum supported API version is ${API_VERSION}`);
         }
         if (compareVersions(version, MIN_API_VERSION) < 0) {
-          throw badRequest(`client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
+          throw badRequest(
+            `client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`,
+          );
         }
       }
       (ctx as { version: string }).version = version;
@@ -163,7 +165,12 @@ export class Router {
       await m.route.handler(ctx);
     } catch (e) {
       const status = statusOf(e);
-      this.log.log(status >= 500 ? 'error' : 'debug', 'request failed', { method: req.method, path: url.pathname, status, error: messageOf(e) });
+      this.log.log(status >= 500 ? 'error' : 'debug', 'request failed', {
+        method: req.method,
+        path: url.pathname,
+        status,
+        error: messageOf(e),
+      });
       if (!responded) {
         try {
           ctx.send(status, undefined, {}, errorBody(e));
@@ -201,7 +208,11 @@ export class Router {
         return;
       }
       const reason = status === 101 ? 'UPGRADED' : status < 300 ? 'OK' : 'Error';
-      const lines = [`HTTP/1.1 ${status} ${reason}`, `Api-Version: ${API_VERSION}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+      const lines = [
+        `HTTP/1.1 ${status} ${reason}`,
+        `Api-Version: ${API_VERSION}`,
+        ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+      ];
       socket!.write(lines.join('\r\n') + '\r\n\r\n');
     };
     return {
@@ -213,7 +224,8 @@ export class Router {
       upgraded: !res,
       async json<T>(): Promise<T | undefined> {
         const len = Number(req.headers['content-length'] ?? 0);
-        if (len > MAX_JSON_BODY) throw new HttpError(413, `request body of ${len} bytes is over the limit of ${MAX_JSON_BODY} bytes`);
+        if (len > MAX_JSON_BODY)
+          throw new HttpError(413, `request body of ${len} bytes is over the limit of ${MAX_JSON_BODY} bytes`);
         if (socket) {
           // An upgrade request's body is on the socket (the first bytes in `head`).
           bodyTaken = true;

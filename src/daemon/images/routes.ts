@@ -18,9 +18,17 @@ import { parseRef, type ImageService, type ImageView } from './service.js';
 function registryAuth(header: string | string[] | undefined): Credentials | undefined {
   if (typeof header !== 'string' || !header) return undefined;
   try {
-    const doc = JSON.parse(Buffer.from(header.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8')) as { username?: string; password?: string; identitytoken?: string };
+    const doc = JSON.parse(Buffer.from(header.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8')) as {
+      username?: string;
+      password?: string;
+      identitytoken?: string;
+    };
     if (!doc.username && !doc.identitytoken) return undefined;
-    return { username: doc.username ?? '<token>', password: doc.password ?? '', ...(doc.identitytoken ? { identityToken: doc.identitytoken } : {}) };
+    return {
+      username: doc.username ?? '<token>',
+      password: doc.password ?? '',
+      ...(doc.identitytoken ? { identityToken: doc.identitytoken } : {}),
+    };
   } catch {
     throw badRequest('invalid X-Registry-Auth header: not base64 JSON', 'X-Registry-Auth');
   }
@@ -29,7 +37,8 @@ function registryAuth(header: string | string[] | undefined): Credentials | unde
 function bar(current: number, total: number): string {
   const width = 50;
   const n = total > 0 ? Math.min(width, Math.floor((current / total) * width)) : 0;
-  const fmt = (b: number) => (b >= 1e6 ? `${(b / 1e6).toFixed(3)}MB` : b >= 1e3 ? `${(b / 1e3).toFixed(0)}kB` : `${b}B`);
+  const fmt = (b: number) =>
+    b >= 1e6 ? `${(b / 1e6).toFixed(3)}MB` : b >= 1e3 ? `${(b / 1e3).toFixed(0)}kB` : `${b}B`;
   return `[${'='.repeat(Math.max(0, n - 1))}${n > 0 ? '>' : ''}${' '.repeat(width - n)}] ${fmt(current)}/${fmt(total)}`;
 }
 
@@ -42,7 +51,12 @@ function progressLine(e: ClientPullProgress): Record<string, unknown> | undefine
     case 'Waiting':
       return { status: 'Pulling fs layer', progressDetail: {}, id: e.id };
     case 'Downloading':
-      return { status: 'Downloading', progressDetail: { current: e.current, total: e.total }, progress: bar(e.current ?? 0, e.total ?? 0), id: e.id };
+      return {
+        status: 'Downloading',
+        progressDetail: { current: e.current, total: e.total },
+        progress: bar(e.current ?? 0, e.total ?? 0),
+        id: e.id,
+      };
     default:
       return { status: e.status, progressDetail: {}, id: e.id };
   }
@@ -50,7 +64,9 @@ function progressLine(e: ClientPullProgress): Record<string, unknown> | undefine
 
 export function imageSummary(v: ImageView, containers: number): Record<string, unknown> {
   const tags = v.names.filter((n) => !n.includes('@')).map((n) => familiarString(parseRef(n)));
-  const digests = v.names.map((n) => parseRef(n)).map((r) => `${familiarString({ ...r, tag: undefined, digest: undefined })}@${v.target.digest}`);
+  const digests = v.names
+    .map((n) => parseRef(n))
+    .map((r) => `${familiarString({ ...r, tag: undefined, digest: undefined })}@${v.target.digest}`);
   return {
     Id: v.id,
     ParentId: '',
@@ -70,7 +86,8 @@ export function imageRoutes(router: Router, images: ImageService, m: ContainerMa
 
   router.add('POST', '/images/create', async (ctx) => {
     const from = ctx.query.get('fromImage');
-    if (ctx.query.get('fromSrc')) throw new HttpError(501, 'berthd does not import images from tarballs yet (docker import)');
+    if (ctx.query.get('fromSrc'))
+      throw new HttpError(501, 'berthd does not import images from tarballs yet (docker import)');
     if (!from) throw badRequest('either fromImage or fromSrc must be set', 'fromImage');
     const tag = ctx.query.get('tag');
     const refText = tag ? (/^sha256:/.test(tag) ? `${from}@${tag}` : `${from}:${tag}`) : from;
@@ -81,7 +98,12 @@ export function imageRoutes(router: Router, images: ImageService, m: ContainerMa
     const send = (o: Record<string, unknown>) => {
       if (!out) {
         out = ctx.stream(200, 'application/json');
-        out.write(JSON.stringify({ status: `Pulling from ${familiarString({ ...ref, tag: undefined, digest: undefined })}`, id: ref.tag ?? ref.digest }) + '\n');
+        out.write(
+          JSON.stringify({
+            status: `Pulling from ${familiarString({ ...ref, tag: undefined, digest: undefined })}`,
+            id: ref.tag ?? ref.digest,
+          }) + '\n',
+        );
       }
       out.write(JSON.stringify(o) + '\n');
     };
@@ -100,14 +122,19 @@ export function imageRoutes(router: Router, images: ImageService, m: ContainerMa
       });
       images.forget(res.target.digest);
       send({ status: `Digest: ${res.target.digest}` });
-      send({ status: `Status: ${res.upToDate ? 'Image is up to date' : 'Downloaded newer image'} for ${familiarString(ref)}` });
+      send({
+        status: `Status: ${res.upToDate ? 'Image is up to date' : 'Downloaded newer image'} for ${familiarString(ref)}`,
+      });
       events.emit('image', 'pull', familiarString(ref), { name: familiarString(ref) });
       log.info('image pulled', { image: res.config.digest, name });
       out!.end();
     } catch (e) {
       log.warn('pull failed', { name, error: messageOf(e) });
       if (!out) {
-        if (isBerthError(e) && e.code === 'not-found') throw notFound(`pull access denied for ${familiarString({ ...ref, tag: undefined, digest: undefined })}, repository does not exist or may require 'docker login': ${e.message}`);
+        if (isBerthError(e) && e.code === 'not-found')
+          throw notFound(
+            `pull access denied for ${familiarString({ ...ref, tag: undefined, digest: undefined })}, repository does not exist or may require 'docker login': ${e.message}`,
+          );
         throw e;
       }
       out.end(JSON.stringify({ errorDetail: { message: messageOf(e) }, error: messageOf(e) }) + '\n');
@@ -116,21 +143,37 @@ export function imageRoutes(router: Router, images: ImageService, m: ContainerMa
 
   router.add('GET', '/images/json', async (ctx) => {
     const f = parseFilters(ctx.query.get('filters'));
-    for (const k of f.keys()) if (!['dangling', 'label', 'reference', 'before', 'since', 'until'].includes(k)) throw badRequest(`invalid filter '${k}'`, 'filters');
+    for (const k of f.keys())
+      if (!['dangling', 'label', 'reference', 'before', 'since', 'until'].includes(k))
+        throw badRequest(`invalid filter '${k}'`, 'filters');
     let list = await images.list();
     if (f.get('dangling')?.includes('true')) list = list.filter((v) => v.names.every((n) => n.includes('@')));
-    for (const want of f.get('label') ?? []) list = list.filter((v) => labelMatch(v.resolved.config.config?.Labels ?? {}, want));
+    for (const want of f.get('label') ?? [])
+      list = list.filter((v) => labelMatch(v.resolved.config.config?.Labels ?? {}, want));
     const refs = f.get('reference');
     if (refs) {
-      const pats = refs.map((p) => new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '.')}$`));
-      list = list.filter((v) => v.names.some((n) => {
-        const fam = familiarString(parseRef(n));
-        const repo = fam.replace(/[:@].*$/, '');
-        return pats.some((p) => p.test(fam) || p.test(repo));
-      }));
+      const pats = refs.map(
+        (p) =>
+          new RegExp(
+            `^${p
+              .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+              .replace(/\*/g, '[^/]*')
+              .replace(/\?/g, '.')}$`,
+          ),
+      );
+      list = list.filter((v) =>
+        v.names.some((n) => {
+          const fam = familiarString(parseRef(n));
+          const repo = fam.replace(/[:@].*$/, '');
+          return pats.some((p) => p.test(fam) || p.test(repo));
+        }),
+      );
     }
     const uses = (id: string) => m.all().filter((c) => c.Image === id).length;
-    ctx.send(200, list.map((v) => imageSummary(v, uses(v.id))));
+    ctx.send(
+      200,
+      list.map((v) => imageSummary(v, uses(v.id))),
+    );
   });
 
   router.add('GET', '/images/{name:.+}/json', async (ctx) => {
@@ -147,7 +190,19 @@ export function imageRoutes(router: Router, images: ImageService, m: ContainerMa
       Created: c.created ?? '',
       DockerVersion: '',
       Author: c.author ?? '',
-      Config: { Hostname: '', Domainname: '', User: cc.User ?? '', Env: cc.Env ?? null, Cmd: cc.Cmd ?? null, Entrypoint: cc.Entrypoint ?? null, WorkingDir: cc.WorkingDir ?? '', Labels: cc.Labels ?? null, Volumes: cc.Volumes ?? null, ExposedPorts: cc.ExposedPorts ?? null, StopSignal: cc.StopSignal },
+      Config: {
+        Hostname: '',
+        Domainname: '',
+        User: cc.User ?? '',
+        Env: cc.Env ?? null,
+        Cmd: cc.Cmd ?? null,
+        Entrypoint: cc.Entrypoint ?? null,
+        WorkingDir: cc.WorkingDir ?? '',
+        Labels: cc.Labels ?? null,
+        Volumes: cc.Volumes ?? null,
+        ExposedPorts: cc.ExposedPorts ?? null,
+        StopSignal: cc.StopSignal,
+      },
       Architecture: c.architecture,
       Variant: c.variant,
       Os: c.os,
@@ -204,11 +259,15 @@ export function imageRoutes(router: Router, images: ImageService, m: ContainerMa
     // By name with other names left: only that name goes (untag).
     const names = byName && v.names.length > 1 ? [formatReference(parseRef(ref))] : v.names;
     if (!byName && v.names.length > 1 && !force) {
-      throw conflict(`conflict: unable to delete ${v.id.slice(7, 19)} (must be forced) - image is referenced in multiple repositories`);
+      throw conflict(
+        `conflict: unable to delete ${v.id.slice(7, 19)} (must be forced) - image is referenced in multiple repositories`,
+      );
     }
     if (names.length === v.names.length && users.length && !force) {
       const running = users.find((c) => c.State.Status === 'running');
-      throw conflict(`conflict: unable to ${byName ? `remove repository reference "${ref}"` : `delete ${v.id.slice(7, 19)}`} (must be forced) - container ${(running ?? users[0]!).Id.slice(0, 12)} is using its referenced image ${v.id.slice(7, 19)}`);
+      throw conflict(
+        `conflict: unable to ${byName ? `remove repository reference "${ref}"` : `delete ${v.id.slice(7, 19)}`} (must be forced) - container ${(running ?? users[0]!).Id.slice(0, 12)} is using its referenced image ${v.id.slice(7, 19)}`,
+      );
     }
     const out: Record<string, string>[] = [];
     for (const n of names) {

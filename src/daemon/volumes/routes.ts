@@ -25,15 +25,21 @@ export function volumeRoutes(router: Router, m: ContainerManager): void {
   const vols = m.s.volumes;
   router.add('POST', '/volumes/create', async (ctx) => {
     const p = CreateBody.safeParse((await ctx.json()) ?? {});
-    if (!p.success) throw badRequest(`invalid volume config: ${p.error.issues[0]!.path.join('.')}: ${p.error.issues[0]!.message}`);
+    if (!p.success)
+      throw badRequest(`invalid volume config: ${p.error.issues[0]!.path.join('.')}: ${p.error.issues[0]!.message}`);
     if (p.data.Driver && p.data.Driver !== 'local') throw notFound(`plugin "${p.data.Driver}" not found`);
-    const { volume, created } = await vols.create(p.data.Name || undefined, { labels: p.data.Labels ?? {}, options: p.data.DriverOpts ?? {}, anonymous: false });
+    const { volume, created } = await vols.create(p.data.Name || undefined, {
+      labels: p.data.Labels ?? {},
+      options: p.data.DriverOpts ?? {},
+      anonymous: false,
+    });
     if (created) m.s.events.emit('volume', 'create', volume.Name, { driver: 'local' });
     ctx.send(201, view(volume));
   });
   router.add('GET', '/volumes', async (ctx) => {
     const f = parseFilters(ctx.query.get('filters'));
-    for (const k of f.keys()) if (!['name', 'label', 'dangling', 'driver'].includes(k)) throw badRequest(`invalid filter '${k}'`, 'filters');
+    for (const k of f.keys())
+      if (!['name', 'label', 'dangling', 'driver'].includes(k)) throw badRequest(`invalid filter '${k}'`, 'filters');
     let list = await vols.list();
     if (f.has('name')) list = list.filter((v) => f.get('name')!.some((n) => v.Name.includes(n)));
     for (const l of f.get('label') ?? []) list = list.filter((v) => labelMatch(v.Labels, l));
@@ -67,14 +73,34 @@ export function volumeRoutes(router: Router, m: ContainerManager): void {
   const nets = [
     { Name: 'host', Id: 'host', Driver: 'host' },
     { Name: 'none', Id: 'none', Driver: 'null' },
-  ].map((n) => ({ ...n, Created: '0001-01-01T00:00:00Z', Scope: 'local', EnableIPv6: false, IPAM: { Driver: 'default', Options: null, Config: [] }, Internal: false, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false, Containers: {}, Options: {}, Labels: {} }));
+  ].map((n) => ({
+    ...n,
+    Created: '0001-01-01T00:00:00Z',
+    Scope: 'local',
+    EnableIPv6: false,
+    IPAM: { Driver: 'default', Options: null, Config: [] },
+    Internal: false,
+    Attachable: false,
+    Ingress: false,
+    ConfigFrom: { Network: '' },
+    ConfigOnly: false,
+    Containers: {},
+    Options: {},
+    Labels: {},
+  }));
   router.add('GET', '/networks', async (ctx) => ctx.send(200, nets));
   router.add('GET', '/networks/{id}', async (ctx) => {
     const n = nets.find((x) => x.Id === ctx.params.id || x.Name === ctx.params.id);
     if (!n) throw notFound(`network ${ctx.params.id} not found`);
     ctx.send(200, n);
   });
-  for (const [method, path] of [['POST', '/networks/create'], ['POST', '/networks/{id}/connect'], ['POST', '/networks/{id}/disconnect'], ['DELETE', '/networks/{id}'], ['POST', '/networks/prune']] as const) {
+  for (const [method, path] of [
+    ['POST', '/networks/create'],
+    ['POST', '/networks/{id}/connect'],
+    ['POST', '/networks/{id}/disconnect'],
+    ['DELETE', '/networks/{id}'],
+    ['POST', '/networks/prune'],
+  ] as const) {
     router.add(method, path, async () => {
       throw new HttpError(501, 'berthd has no bridge network driver yet: only the host and none networks exist');
     });

@@ -30,10 +30,17 @@ export class VolumeStore {
     return join(this.root, name);
   }
 
-  async create(name: string | undefined, opts: { labels?: Record<string, string>; options?: Record<string, string>; anonymous?: boolean } = {}): Promise<{ volume: Volume; created: boolean }> {
+  async create(
+    name: string | undefined,
+    opts: { labels?: Record<string, string>; options?: Record<string, string>; anonymous?: boolean } = {},
+  ): Promise<{ volume: Volume; created: boolean }> {
     const anonymous = !name;
     const n = name || randomBytes(32).toString('hex');
-    if (!NAME.test(n)) throw badRequest(`volume name "${n}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed`, 'Name');
+    if (!NAME.test(n))
+      throw badRequest(
+        `volume name "${n}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed`,
+        'Name',
+      );
     for (const k of Object.keys(opts.options ?? {})) {
       if (!['type', 'device', 'o'].includes(k)) throw badRequest(`invalid option: "${k}"`, 'DriverOpts');
     }

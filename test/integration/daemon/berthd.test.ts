@@ -19,11 +19,12 @@ import { startBerthd, rawRequest, DOCKER_28, DOCKER_20, type Berthd } from '../.
 import { sleep, waitUntil } from '../../helpers/wait.js';
 
 const skip =
-  process.getuid?.() !== 0 ? 'needs root' :
-  registryMissing ||
-  (!which('containerd') ? 'containerd is not installed' : false) ||
-  (!existsSync(DOCKER_28) ? `no docker CLI at ${DOCKER_28}` : false) ||
-  (!which('skopeo') ? 'skopeo is not installed' : false);
+  process.getuid?.() !== 0
+    ? 'needs root'
+    : registryMissing ||
+      (!which('containerd') ? 'containerd is not installed' : false) ||
+      (!existsSync(DOCKER_28) ? `no docker CLI at ${DOCKER_28}` : false) ||
+      (!which('skopeo') ? 'skopeo is not installed' : false);
 
 let ctrd: Containerd;
 let reg: RegistryInstance;
@@ -67,7 +68,10 @@ test('/_ping headers, version negotiation, version and info', { skip }, async ()
 
   const tooNew = await rawRequest(b.sock, 'GET', '/v1.99/version');
   assert.equal(tooNew.status, 400);
-  assert.match(JSON.parse(tooNew.body).message, /client version 1\.99 is too new\. Maximum supported API version is 1\.50/);
+  assert.match(
+    JSON.parse(tooNew.body).message,
+    /client version 1\.99 is too new\. Maximum supported API version is 1\.50/,
+  );
   const tooOld = await rawRequest(b.sock, 'GET', '/v1.12/version');
   assert.equal(tooOld.status, 400);
   assert.match(JSON.parse(tooOld.body).message, /too old\. Minimum supported API version is 1\.24/);
@@ -77,10 +81,17 @@ test('/_ping headers, version negotiation, version and info', { skip }, async ()
 
   assert.equal(b.ok(['version', '--format', '{{.Server.APIVersion}} {{.Server.MinAPIVersion}}']).trim(), '1.50 1.24');
   // Debian's 20.10 CLI negotiates down to its own 1.41.
-  if (existsSync(DOCKER_20)) assert.equal(b.ok(['version', '--format', '{{.Client.APIVersion}}/{{.Server.APIVersion}}'], { cli: DOCKER_20 }).trim(), '1.41/1.50');
+  if (existsSync(DOCKER_20))
+    assert.equal(
+      b.ok(['version', '--format', '{{.Client.APIVersion}}/{{.Server.APIVersion}}'], { cli: DOCKER_20 }).trim(),
+      '1.41/1.50',
+    );
   assert.equal(b.ok(['info', '--format', '{{.Driver}}']).trim(), 'overlayfs');
   const cg = existsSync('/sys/fs/cgroup/cgroup.controllers') ? '2' : '1';
-  assert.equal(b.ok(['info', '--format', '{{.CgroupVersion}} {{.CgroupDriver}} {{.LiveRestoreEnabled}}']).trim(), `${cg} cgroupfs true`);
+  assert.equal(
+    b.ok(['info', '--format', '{{.CgroupVersion}} {{.CgroupDriver}} {{.LiveRestoreEnabled}}']).trim(),
+    `${cg} cgroupfs true`,
+  );
   assert.match(b.ok(['info', '--format', '{{json .SecurityOptions}}']), /name=seccomp,profile=builtin/);
 });
 
@@ -112,22 +123,61 @@ test('pull: Docker progress, and containerd shows the image and its snapshot', {
 });
 
 test('run: output, exit codes, -e -w -u, --rm leaves nothing in containerd', { skip }, async () => {
-  const r = b.docker(['run', '--rm', '--network', 'none', '-e', 'FOO=bar baz', '-w', '/tmp', '-u', '65534:65534', IMG, 'sh', '-c', 'echo "$FOO"; pwd; id -u; id -g; echo to-err >&2; exit 3']);
+  const r = b.docker([
+    'run',
+    '--rm',
+    '--network',
+    'none',
+    '-e',
+    'FOO=bar baz',
+    '-w',
+    '/tmp',
+    '-u',
+    '65534:65534',
+    IMG,
+    'sh',
+    '-c',
+    'echo "$FOO"; pwd; id -u; id -g; echo to-err >&2; exit 3',
+  ]);
   assert.equal(r.status, 3, r.stderr);
   assert.equal(r.stdout, 'bar baz\n/tmp\n65534\n65534\n');
   assert.match(r.stderr, /to-err/);
   // -u by name: resolved through the image's /etc/passwd.
   assert.equal(b.ok(['run', '--rm', '--network', 'none', '-u', 'nobody', IMG, 'id', '-un']).trim(), 'nobody');
   assert.equal(b.docker(['run', '--rm', '--network', 'none', IMG, 'no-such-binary']).status, 127);
-  await waitUntil('the --rm containers to go', () => b.ok(['ps', '-aq']).trim() === '' && ctrIn(['containers', 'ls', '-q']).stdout.trim() === '');
+  await waitUntil(
+    'the --rm containers to go',
+    () => b.ok(['ps', '-aq']).trim() === '' && ctrIn(['containers', 'ls', '-q']).stdout.trim() === '',
+  );
   // stdin through attach.
-  assert.equal(b.ok(['run', '-i', '--rm', '--network', 'none', IMG, 'sh', '-c', 'cat; echo end'], { input: 'piped\n' }), 'piped\nend\n');
+  assert.equal(
+    b.ok(['run', '-i', '--rm', '--network', 'none', IMG, 'sh', '-c', 'cat; echo end'], { input: 'piped\n' }),
+    'piped\nend\n',
+  );
 });
 
 test('detached container: ps, inspect, logs, exec, top, stop, kill, rm', { skip }, async () => {
-  const id = b.ok(['run', '-d', '--name', 'ticker', '--network', 'none', '--label', 'berth.test=1', IMG, 'sh', '-c', 'trap "exit 7" TERM; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done']).trim();
+  const id = b
+    .ok([
+      'run',
+      '-d',
+      '--name',
+      'ticker',
+      '--network',
+      'none',
+      '--label',
+      'berth.test=1',
+      IMG,
+      'sh',
+      '-c',
+      'trap "exit 7" TERM; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done',
+    ])
+    .trim();
   assert.match(id, /^[a-f0-9]{64}$/);
-  assert.equal(b.ok(['ps', '--filter', 'label=berth.test=1', '--format', '{{.Names}} {{.State}}']).trim(), 'ticker running');
+  assert.equal(
+    b.ok(['ps', '--filter', 'label=berth.test=1', '--format', '{{.Names}} {{.State}}']).trim(),
+    'ticker running',
+  );
   const insp = JSON.parse(b.ok(['inspect', 'ticker']))[0];
   assert.equal(insp.Id, id);
   assert.equal(insp.Name, '/ticker');
@@ -167,7 +217,16 @@ test('detached container: ps, inspect, logs, exec, top, stop, kill, rm', { skip 
 });
 
 test('security defaults and options, as the kernel reports them', { skip }, async () => {
-  const dflt = b.ok(['run', '--rm', '--network', 'none', IMG, 'sh', '-c', 'grep -E "^(CapEff|Seccomp|NoNewPrivs):" /proc/self/status']);
+  const dflt = b.ok([
+    'run',
+    '--rm',
+    '--network',
+    'none',
+    IMG,
+    'sh',
+    '-c',
+    'grep -E "^(CapEff|Seccomp|NoNewPrivs):" /proc/self/status',
+  ]);
   // Docker's 14 default capabilities.
   assert.match(dflt, /CapEff:\s+00000000a80425fb/);
   assert.match(dflt, /Seccomp:\s+2/);
@@ -175,25 +234,76 @@ test('security defaults and options, as the kernel reports them', { skip }, asyn
   // The default seccomp profile refuses what it lists as blocked (unshare needs CAP_SYS_ADMIN).
   const un = b.docker(['run', '--rm', '--network', 'none', IMG, 'unshare', '-U', 'true']);
   assert.notEqual(un.status, 0);
-  const opts = b.ok(['run', '--rm', '--network', 'none', '--cap-drop', 'ALL', '--cap-add', 'NET_ADMIN', '--security-opt', 'no-new-privileges', '--read-only', '--tmpfs', '/run:size=1m',
-    '--ulimit', 'nofile=100:200', '--sysctl', 'net.ipv4.ip_forward=1', '--shm-size', '2m', IMG, 'sh', '-c',
-    'grep -E "^(CapEff|NoNewPrivs):" /proc/self/status; touch /x 2>/dev/null || echo ro; touch /run/y && echo tmpfs; ulimit -n; ulimit -Hn; cat /proc/sys/net/ipv4/ip_forward; df -k /dev/shm | tail -1']);
+  const opts = b.ok([
+    'run',
+    '--rm',
+    '--network',
+    'none',
+    '--cap-drop',
+    'ALL',
+    '--cap-add',
+    'NET_ADMIN',
+    '--security-opt',
+    'no-new-privileges',
+    '--read-only',
+    '--tmpfs',
+    '/run:size=1m',
+    '--ulimit',
+    'nofile=100:200',
+    '--sysctl',
+    'net.ipv4.ip_forward=1',
+    '--shm-size',
+    '2m',
+    IMG,
+    'sh',
+    '-c',
+    'grep -E "^(CapEff|NoNewPrivs):" /proc/self/status; touch /x 2>/dev/null || echo ro; touch /run/y && echo tmpfs; ulimit -n; ulimit -Hn; cat /proc/sys/net/ipv4/ip_forward; df -k /dev/shm | tail -1',
+  ]);
   assert.match(opts, /CapEff:\s+0000000000001000/);
   assert.match(opts, /NoNewPrivs:\s+1/);
   assert.match(opts, /^ro$/m);
   assert.match(opts, /^tmpfs$/m);
   assert.match(opts, /^100\n200\n1$/m);
   assert.match(opts, /shm\s+2048\s/);
-  const priv = b.ok(['run', '--rm', '--network', 'none', '--privileged', IMG, 'sh', '-c', 'grep -E "^Seccomp:" /proc/self/status']);
+  const priv = b.ok([
+    'run',
+    '--rm',
+    '--network',
+    'none',
+    '--privileged',
+    IMG,
+    'sh',
+    '-c',
+    'grep -E "^Seccomp:" /proc/self/status',
+  ]);
   assert.match(priv, /Seccomp:\s+0/);
   // Resources reach the cgroup the kernel enforces.
   const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
-  const mem = b.ok(['run', '--rm', '--network', 'none', '-m', '64m', '--pids-limit', '50', IMG, 'sh', '-c',
-    v2 ? 'cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max' : 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max']);
+  const mem = b.ok([
+    'run',
+    '--rm',
+    '--network',
+    'none',
+    '-m',
+    '64m',
+    '--pids-limit',
+    '50',
+    IMG,
+    'sh',
+    '-c',
+    v2
+      ? 'cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max'
+      : 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max',
+  ]);
   assert.equal(mem, `${64 * 1024 * 1024}\n50\n`);
   // The CLI refuses a non-namespaced sysctl itself; berthd refuses it too, from any client.
   const ctrBefore = b.ok(['ps', '-aq']);
-  const bad = await rawRequest(b.sock, 'POST', '/v1.50/containers/create', JSON.stringify({ Image: IMG, HostConfig: { NetworkMode: 'none', Sysctls: { 'kernel.panic': '1' } } }));
+  const bad = await rawRequest(
+    b.sock,
+    'POST',
+    '/v1.50/containers/create',
+    JSON.stringify({ Image: IMG, HostConfig: { NetworkMode: 'none', Sysctls: { 'kernel.panic': '1' } } }),
+  );
   assert.equal(bad.status, 400);
   assert.match(JSON.parse(bad.body).message, /sysctl "kernel\.panic" is not allowed: not namespaced/);
   assert.equal(b.ok(['ps', '-aq']), ctrBefore, 'nothing created');
@@ -204,7 +314,21 @@ test('volumes and binds', { skip }, async () => {
   const host = join(scratch, 'hostdir');
   spawnSync('mkdir', ['-p', host]);
   writeFileSync(join(host, 'f'), 'from host\n');
-  assert.equal(b.ok(['run', '--rm', '--network', 'none', '-v', `${host}:/data:ro`, IMG, 'sh', '-c', 'cat /data/f; touch /data/x 2>/dev/null || echo ro']), 'from host\nro\n');
+  assert.equal(
+    b.ok([
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '-v',
+      `${host}:/data:ro`,
+      IMG,
+      'sh',
+      '-c',
+      'cat /data/f; touch /data/x 2>/dev/null || echo ro',
+    ]),
+    'from host\nro\n',
+  );
   b.ok(['run', '--rm', '--network', 'none', '-v', `${host}:/data`, IMG, 'sh', '-c', 'echo back > /data/g']);
   assert.equal(readFileSync(join(host, 'g'), 'utf8'), 'back\n');
   b.ok(['volume', 'create', '--label', 'k=v', 'bvol']);
@@ -234,7 +358,13 @@ test('docker cp both ways, running and stopped; symlinks resolve inside the cont
   b.ok(['cp', src, `${id}:/tmp/`]);
   assert.equal(b.ok(['exec', id, 'cat', '/tmp/cp-in.txt']), 'payload\n');
   b.ok(['cp', `${id}:/etc/passwd`, join(scratch, 'passwd')]);
-  assert.equal(readFileSync(join(scratch, 'passwd'), 'utf8'), readFileSync(b.ok(['inspect', '-f', '{{.State.Pid}}', id]).trim().replace(/^/, '/proc/') + '/root/etc/passwd', 'utf8'));
+  assert.equal(
+    readFileSync(join(scratch, 'passwd'), 'utf8'),
+    readFileSync(
+      b.ok(['inspect', '-f', '{{.State.Pid}}', id]).trim().replace(/^/, '/proc/') + '/root/etc/passwd',
+      'utf8',
+    ),
+  );
   // An absolute symlink inside the container points into the container, never at the host.
   b.ok(['exec', id, 'ln', '-s', '/etc', '/tmp/escape']);
   b.ok(['cp', `${id}:/tmp/escape/hostname`, join(scratch, 'hostname')]);
@@ -256,12 +386,22 @@ test('bad input: dockerd statuses and messages, berthd keeps serving, nothing ha
   const malformed = await rawRequest(b.sock, 'POST', '/v1.50/containers/create', '{"Image": ');
   assert.equal(malformed.status, 400);
   assert.match(JSON.parse(malformed.body).message, /invalid JSON/);
-  const wrongType = await rawRequest(b.sock, 'POST', '/v1.50/containers/create', JSON.stringify({ Image: IMG, Cmd: 42 }));
+  const wrongType = await rawRequest(
+    b.sock,
+    'POST',
+    '/v1.50/containers/create',
+    JSON.stringify({ Image: IMG, Cmd: 42 }),
+  );
   assert.equal(wrongType.status, 400);
   assert.match(JSON.parse(wrongType.body).message, /Cmd/);
   await alive();
 
-  const noImage = await rawRequest(b.sock, 'POST', '/v1.50/containers/create', JSON.stringify({ Image: 'nope-not-here' }));
+  const noImage = await rawRequest(
+    b.sock,
+    'POST',
+    '/v1.50/containers/create',
+    JSON.stringify({ Image: 'nope-not-here' }),
+  );
   assert.equal(noImage.status, 404);
   assert.equal(JSON.parse(noImage.body).message, 'No such image: nope-not-here:latest');
   const before = b.ok(['ps', '-aq']);
@@ -289,7 +429,9 @@ test('bad input: dockerd statuses and messages, berthd keeps serving, nothing ha
       }
     });
     s.on('error', reject);
-    s.write(`POST /v1.50/containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${100 * 1024 * 1024}\r\n\r\n`);
+    s.write(
+      `POST /v1.50/containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${100 * 1024 * 1024}\r\n\r\n`,
+    );
     s.write(Buffer.alloc(1024 * 1024, 0x20));
   });
   assert.match(status, /^HTTP\/1\.1 413 /);
@@ -299,7 +441,11 @@ test('bad input: dockerd statuses and messages, berthd keeps serving, nothing ha
 });
 
 test('docker-py and dockerode drive berthd', { skip }, async () => {
-  const py = spawnSync('python3', ['-c', `
+  const py = spawnSync(
+    'python3',
+    [
+      '-c',
+      `
 import docker, sys
 c = docker.DockerClient(base_url='unix://${b.sock}')
 assert c.ping()
@@ -314,7 +460,10 @@ ctr.kill()
 print(ctr.wait()['StatusCode'])
 ctr.remove()
 print(len(c.images.list()) >= 1)
-`], { encoding: 'utf8', timeout: 120000 });
+`,
+    ],
+    { encoding: 'utf8', timeout: 120000 },
+  );
   if (py.status !== 0 && /No module named 'docker'/.test(py.stderr)) {
     assert.fail('python3-docker is not installed (scripts/setup.sh installs it)');
   }
@@ -323,7 +472,11 @@ print(len(c.images.list()) >= 1)
 
   const Docker = (await import('dockerode')).default;
   const d = new Docker({ socketPath: b.sock });
-  const c = await d.createContainer({ Image: IMG, Cmd: ['sh', '-c', 'echo node-ok; exit 9'], HostConfig: { NetworkMode: 'none' } });
+  const c = await d.createContainer({
+    Image: IMG,
+    Cmd: ['sh', '-c', 'echo node-ok; exit 9'],
+    HostConfig: { NetworkMode: 'none' },
+  });
   await c.start();
   const w = (await c.wait()) as { StatusCode: number };
   assert.equal(w.StatusCode, 9);
@@ -339,14 +492,30 @@ print(len(c.images.list()) >= 1)
 });
 
 test('kill -9 of berthd with a container running: still there, running, logging (live-restore)', { skip }, async () => {
-  const id = b.ok(['run', '-d', '--name', 'survivor', '--network', 'none', IMG, 'sh', '-c', 'i=0; while true; do echo line $i; i=$((i+1)); sleep 0.1; done']).trim();
+  const id = b
+    .ok([
+      'run',
+      '-d',
+      '--name',
+      'survivor',
+      '--network',
+      'none',
+      IMG,
+      'sh',
+      '-c',
+      'i=0; while true; do echo line $i; i=$((i+1)); sleep 0.1; done',
+    ])
+    .trim();
   const pid = Number(b.ok(['inspect', '-f', '{{.State.Pid}}', id]).trim());
   await sleep(300);
   await b.kill9();
   await sleep(300);
   assert.equal(readFileSync(`/proc/${pid}/comm`, 'utf8').trim(), 'sh', 'the container runs while berthd is down');
   await b.start();
-  assert.equal(b.ok(['ps', '--format', '{{.Names}} {{.State}}', '--filter', 'name=survivor']).trim(), 'survivor running');
+  assert.equal(
+    b.ok(['ps', '--format', '{{.Names}} {{.State}}', '--filter', 'name=survivor']).trim(),
+    'survivor running',
+  );
   assert.equal(Number(b.ok(['inspect', '-f', '{{.State.Pid}}', id]).trim()), pid);
   const n1 = b.ok(['logs', id]).split('\n').length;
   await waitUntil('the log to keep growing after the restart', () => b.ok(['logs', id]).split('\n').length > n1 + 3);
