@@ -156,3 +156,20 @@ export async function archivePut(ctx: Ctx, r: ContainerRecord, rt: Runtime): Pro
     ctx.send(200);
   });
 }
+
+/** docker export: the container's filesystem as one tar (its rootfs; volumes are not part of it, as with dockerd). */
+export async function exportRootfs(ctx: Ctx, r: ContainerRecord, rt: Runtime): Promise<void> {
+  // Running: through /proc/<pid>/root, staying on the rootfs' filesystem (no /proc, /sys, binds of other filesystems);
+  // stopped: the snapshot mounted on a temp dir. Never the active snapshot mounted twice.
+  await withContainerRoot(r, rt, async (root) => {
+    const tar = spawn('tar', ['--numeric-owner', '--one-file-system', '-C', root, '-cf', '-', '.'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    tar.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const out = ctx.stream(200, 'application/x-tar');
+    tar.stdout.pipe(out);
+    const code = await new Promise<number>((res) => tar.on('close', (c) => res(c ?? 1)));
+    if (code !== 0) rt.m.s.log.warn('export: tar failed', { container: r.Id, error: err.trim() });
+  });
+}

@@ -9,7 +9,7 @@ import { badRequest, HttpError } from '../http/errors.js';
 import type { ContainerManager } from './manager.js';
 import { parseSignal, type Runtime } from './runtime.js';
 import { attach, logs } from './streams.js';
-import { archiveGet, archiveHead, archivePut } from './archive.js';
+import { archiveGet, archiveHead, archivePut, exportRootfs } from './archive.js';
 import { filterContainers, inspectView, parseFilters, summaryView } from './views.js';
 import type { Execs } from './exec.js';
 
@@ -121,6 +121,7 @@ export function containerRoutes(router: Router, m: ContainerManager, rt: Runtime
   router.add('HEAD', '/containers/{id}/archive', async (ctx) => archiveHead(ctx, m.get(ctx.params.id!), rt));
   router.add('GET', '/containers/{id}/archive', async (ctx) => archiveGet(ctx, m.get(ctx.params.id!), rt));
   router.add('PUT', '/containers/{id}/archive', async (ctx) => archivePut(ctx, m.get(ctx.params.id!), rt));
+  router.add('GET', '/containers/{id}/export', async (ctx) => exportRootfs(ctx, m.get(ctx.params.id!), rt));
   router.add('POST', '/containers/{id}/attach', async (ctx) => attach(ctx, m.get(ctx.params.id!), rt));
   router.add('GET', '/containers/{id}/logs', async (ctx) => logs(ctx, m.get(ctx.params.id!), rt));
 

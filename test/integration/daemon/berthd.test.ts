@@ -376,10 +376,48 @@ test('docker cp both ways, running and stopped; symlinks resolve inside the cont
   assert.equal(b.ok(['start', '-a', c2]), 'payload\n');
   const tar = spawnSync(DOCKER_28, ['cp', `${c2}:/cp-in.txt`, '-'], { env: b.env });
   assert.equal(spawnSync('tar', ['-tv'], { input: tar.stdout, encoding: 'utf8' }).stdout.includes('cp-in.txt'), true);
+  // docker export: the whole rootfs as a tar, with what was copied in.
+  const exp = spawnSync(DOCKER_28, ['export', c2], { env: b.env, maxBuffer: 64 * 1024 * 1024 });
+  assert.equal(exp.status, 0);
+  const listing = spawnSync('tar', ['-t'], {
+    input: exp.stdout,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  }).stdout.split('\n');
+  assert.ok(listing.includes('./cp-in.txt') && listing.includes('./bin/busybox'), listing.slice(0, 10).join(' '));
   const gone = b.docker(['cp', `${c2}:/no/such`, join(scratch, 'x')]);
   assert.notEqual(gone.status, 0);
   assert.match(gone.stderr, /Could not find the file \/no\/such in container/);
   b.ok(['rm', c2]);
+});
+
+test('restart policies, events', { skip }, async () => {
+  const since = Math.floor(Date.now() / 1000) - 1;
+  const id = b.ok(['run', '-d', '--restart', 'on-failure:2', '--network', 'none', IMG, 'sh', '-c', 'exit 3']).trim();
+  await waitUntil(
+    'two restarts',
+    () => b.ok(['inspect', '-f', '{{.RestartCount}} {{.State.Status}}', id]).trim() === '2 exited',
+    30000,
+    200,
+  );
+  assert.equal(b.ok(['inspect', '-f', '{{.State.ExitCode}}', id]).trim(), '3');
+  b.ok(['rm', id]);
+  const ev = b.ok([
+    'events',
+    '--since',
+    String(since),
+    '--until',
+    String(Math.floor(Date.now() / 1000) + 1),
+    '--filter',
+    `container=${id}`,
+    '--format',
+    '{{.Action}}',
+  ]);
+  const actions = ev.trim().split('\n');
+  assert.deepEqual(actions.filter((a) => a === 'start').length, 3, ev);
+  assert.deepEqual(actions.filter((a) => a === 'die').length, 3, ev);
+  assert.equal(actions[0], 'create');
+  assert.equal(actions.at(-1), 'destroy');
 });
 
 test('bad input: dockerd statuses and messages, berthd keeps serving, nothing half-made', { skip }, async () => {
