@@ -170,13 +170,11 @@ export function systemRoutes(
     const list = await images.list();
     const snaps = client.snapshots(cfg.snapshotter);
     const containers = await Promise.all(
-      m
-        .all()
-        .map(async (r) => ({
-          ...summaryView(r),
-          SizeRw: (await snaps.usage(r.Id).catch(() => ({ size: 0 }))).size,
-          SizeRootFs: 0,
-        })),
+      m.all().map(async (r) => ({
+        ...summaryView(r),
+        SizeRw: (await snaps.usage(r.Id).catch(() => ({ size: 0 }))).size,
+        SizeRootFs: 0,
+      })),
     );
     const vols = await m.s.volumes.list();
     ctx.send(200, {

@@ -7,7 +7,7 @@
 // so a reader that read the file up to an offset misses nothing and sees
 // nothing twice.
 
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { StreamNo } from './io.js';
@@ -27,6 +27,46 @@ export function nanoTime(): string {
   return `${iso.slice(0, 23)}${ns.toString().padStart(6, '0')}Z`;
 }
 
+export interface Rotation {
+  /** Bytes per file before it is rotated; 0 for never. */
+  maxSize: number;
+  /** Files kept, the current one included (dockerd's max-file). */
+  maxFile: number;
+}
+
+/** berthd rotates by default (the issue's "rotation on by default"), with the `local` driver's sizes. */
+export const DEFAULT_ROTATION: Rotation = { maxSize: 20 * 1024 * 1024, maxFile: 5 };
+
+/** LogConfig.Config of the json-file driver: max-size ("10m", "512k", "1g", bytes), max-file; other known opts pass. */
+export function parseLogOpts(opts: Record<string, string>): Rotation {
+  const r = { ...DEFAULT_ROTATION };
+  for (const [k, v] of Object.entries(opts)) {
+    if (k === 'max-size') {
+      const m = /^(\d+)([kmg]?)b?$/i.exec(v.trim());
+      if (!m) throw new Error(`invalid max-size "${v}" for the json-file log driver`);
+      r.maxSize =
+        Number(m[1]) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[m[2]!.toLowerCase()]!;
+    } else if (k === 'max-file') {
+      if (!/^\d+$/.test(v) || Number(v) < 1)
+        throw new Error(`invalid max-file "${v}" for the json-file log driver (a number of at least 1)`);
+      r.maxFile = Number(v);
+    } else if (
+      !['compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag', 'mode', 'max-buffer-size'].includes(k)
+    ) {
+      throw new Error(`unknown log opt '${k}' for json-file log driver`);
+    }
+  }
+  return r;
+}
+
+/** The files of a log, oldest first: <path>.N ... <path>.1, <path>. */
+export function logFiles(path: string, maxFile: number): string[] {
+  const out: string[] = [];
+  for (let i = maxFile - 1; i >= 1; i--) out.push(`${path}.${i}`);
+  out.push(path);
+  return out;
+}
+
 export class JsonLog {
   private fh: Promise<FileHandle>;
   private chain: Promise<unknown> = Promise.resolve();
@@ -34,7 +74,10 @@ export class JsonLog {
   private written = 0;
   private readonly followers = new Set<(e: LogEntry, offset: number) => void>();
 
-  constructor(readonly path: string) {
+  constructor(
+    readonly path: string,
+    private readonly rotation: Rotation = DEFAULT_ROTATION,
+  ) {
     this.fh = open(path, 'a', 0o640);
     this.chain = this.fh.then(async (f) => (this.written = (await f.stat()).size));
   }
@@ -67,12 +110,25 @@ export class JsonLog {
     const e: LogEntry = { log: line.toString('utf8'), stream: stream === 1 ? 'stdout' : 'stderr', time: nanoTime() };
     const bytes = Buffer.from(JSON.stringify(e) + '\n');
     this.chain = this.chain.then(async () => {
+      if (this.rotation.maxSize > 0 && this.written > 0 && this.written + bytes.length > this.rotation.maxSize)
+        await this.rotate();
       const f = await this.fh;
       await f.write(bytes);
       const offset = this.written;
       this.written += bytes.length;
       for (const fn of this.followers) fn(e, offset);
     });
+  }
+
+  /** <path> → <path>.1 → ... → <path>.(max-file - 1), the oldest dropped; a new <path>. */
+  private async rotate(): Promise<void> {
+    await (await this.fh).close();
+    const n = this.rotation.maxFile;
+    await rm(n > 1 ? `${this.path}.${n - 1}` : this.path, { force: true });
+    for (let i = n - 2; i >= 1; i--) await rename(`${this.path}.${i}`, `${this.path}.${i + 1}`).catch(() => undefined);
+    if (n > 1) await rename(this.path, `${this.path}.1`);
+    this.fh = open(this.path, 'a', 0o640);
+    this.written = 0;
   }
 
   /** Bytes on disk now, and a subscription to what comes after. */

@@ -22,6 +22,7 @@ import { mountPoints } from './mounts.js';
 import { emptyState, RecordStore, type ContainerRecord } from './record.js';
 import { securityOpts, validateHostConfig } from './spec.js';
 import { randomName } from './names.js';
+import { parseLogOpts } from './logfile.js';
 import { familiarString } from '../../image/reference.js';
 import { parseRef } from '../images/service.js';
 
@@ -126,6 +127,11 @@ export class ContainerManager {
     const logType = h.LogConfig?.Type || 'json-file';
     if (logType !== 'json-file')
       throw badRequest(`logging driver "${logType}" is not supported by berthd (json-file is)`, 'LogConfig.Type');
+    try {
+      parseLogOpts(h.LogConfig?.Config ?? {});
+    } catch (e) {
+      throw badRequest(messageOf(e), 'LogConfig.Config');
+    }
 
     const image = await this.s.images.find(body.Image);
     const ic = image.resolved.config.config ?? {};

@@ -14,7 +14,7 @@ import { BerthError, messageOf } from '../../common/errors.js';
 import { dateOf } from '../../client/services.js';
 import { badRequest, wrongState, HttpError } from '../http/errors.js';
 import { fifoPaths, makeFifos, ProcessIO } from './io.js';
-import { JsonLog } from './logfile.js';
+import { JsonLog, parseLogOpts } from './logfile.js';
 import type { ContainerManager } from './manager.js';
 import type { ContainerRecord } from './record.js';
 import { resolveUser, withRootfs } from './files.js';
@@ -110,7 +110,7 @@ export class Runtime {
     await makeFifos(this.execRoot(id), [paths.stdout, ...(tty ? [] : [paths.stderr]), ...(stdin ? [paths.stdin] : [])]);
     const live = this.liveOf(id);
     await live.logs?.close();
-    live.logs = new JsonLog(r.LogPath);
+    live.logs = new JsonLog(r.LogPath, parseLogOpts(r.HostConfig.LogConfig?.Config ?? {}));
     const io = new ProcessIO(paths, { stdin, stderr: !tty }, live.logs);
     live.io = io;
     const container = {
@@ -384,7 +384,7 @@ export class Runtime {
     }
     const tty = r.Config.Tty ?? false;
     const live = this.liveOf(r.Id);
-    live.logs = new JsonLog(r.LogPath);
+    live.logs = new JsonLog(r.LogPath, parseLogOpts(r.HostConfig.LogConfig?.Config ?? {}));
     if (proc.status === 'STOPPED') {
       await this.onExit(r, proc.exit_status, dateOf(proc.exited_at));
       return;

@@ -9,7 +9,7 @@ import { badRequest } from '../http/errors.js';
 import { frames, MULTIPLEXED, RAW } from '../http/stdcopy.js';
 import type { ContainerRecord } from './record.js';
 import type { Runtime } from './runtime.js';
-import { readEntries, type LogEntry } from './logfile.js';
+import { logFiles, parseLogOpts, readEntries, type LogEntry } from './logfile.js';
 import type { ProcessIO, StreamNo } from './io.js';
 
 function writer(out: Writable, tty: boolean, want: { stdout: boolean; stderr: boolean }) {
@@ -96,14 +96,16 @@ export async function logs(ctx: Ctx, r: ContainerRecord, rt: Runtime): Promise<v
   let flowing = false;
   if (following) sub = await live.logs!.follow((e) => (flowing ? keep(e) && emit(e) : buffered.push(e)));
   const ring: LogEntry[] = [];
-  for await (const e of readEntries(r.LogPath, sub?.offset)) {
-    if (!keep(e)) continue;
-    if (tail === Infinity) emit(e);
-    else {
-      ring.push(e);
-      if (ring.length > tail) ring.shift();
+  const files = logFiles(r.LogPath, parseLogOpts(r.HostConfig.LogConfig?.Config ?? {}).maxFile);
+  for (const file of files)
+    for await (const e of readEntries(file, file === r.LogPath ? sub?.offset : undefined)) {
+      if (!keep(e)) continue;
+      if (tail === Infinity) emit(e);
+      else {
+        ring.push(e);
+        if (ring.length > tail) ring.shift();
+      }
     }
-  }
   ring.forEach(emit);
   if (sub && live.io) {
     buffered.filter(keep).forEach(emit);

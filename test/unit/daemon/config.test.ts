@@ -183,3 +183,28 @@ test('API versions compare numerically; stdcopy frames', () => {
   const f = frame(2, Buffer.from('abc'));
   assert.deepEqual([...f.subarray(0, 8)], [2, 0, 0, 0, 0, 0, 0, 3]);
 });
+
+test('json-file rotation: max-size and max-file, oldest dropped, read back in order', async () => {
+  const { parseLogOpts, logFiles } = await import('../../../src/daemon/containers/logfile.js');
+  assert.deepEqual(parseLogOpts({}), { maxSize: 20 * 1024 * 1024, maxFile: 5 });
+  assert.deepEqual(parseLogOpts({ 'max-size': '1k', 'max-file': '3' }), { maxSize: 1024, maxFile: 3 });
+  assert.throws(() => parseLogOpts({ 'max-size': 'lots' }), /invalid max-size "lots"/);
+  assert.throws(() => parseLogOpts({ 'max-file': '0' }), /invalid max-file/);
+  assert.throws(() => parseLogOpts({ frequency: '1' }), /unknown log opt 'frequency'/);
+  const path = join(dir, 'rot-json.log');
+  const log = new JsonLog(path, { maxSize: 200, maxFile: 3 });
+  for (let i = 0; i < 20; i++) log.write(1, Buffer.from(`line ${i}\n`));
+  await log.close();
+  const files = logFiles(path, 3);
+  assert.deepEqual(files, [`${path}.2`, `${path}.1`, path]);
+  const seen: string[] = [];
+  for (const f of files) for await (const e of readEntries(f)) seen.push(e.log.trim());
+  for (const f of files) assert.ok(readFileSync(f).length <= 200, `${f} within max-size`);
+  // The newest lines are all there, in order; the oldest were dropped with the oldest file.
+  assert.equal(seen.at(-1), 'line 19');
+  assert.ok(seen.length < 20 && seen.length >= 6);
+  assert.deepEqual(
+    seen,
+    seen.map((_, i) => `line ${20 - seen.length + i}`),
+  );
+});
