@@ -62,6 +62,7 @@ async function parseBind(spec: string, volumes: VolumeStore): Promise<MountPoint
     Mode: opts || 'z',
     RW: rw,
     Propagation: '',
+    CopyUp: !opts.split(',').includes('nocopy'),
   };
 }
 
@@ -123,6 +124,7 @@ export async function mountPoints(body: CreateBody, volumes: VolumeStore): Promi
         Mode: 'z',
         RW: !m.ReadOnly,
         Propagation: '',
+        CopyUp: !m.VolumeOptions?.NoCopy,
       });
     } else if (type === 'tmpfs') {
       if (m.Source)
@@ -168,6 +170,7 @@ export async function mountPoints(body: CreateBody, volumes: VolumeStore): Promi
       Mode: '',
       RW: true,
       Propagation: '',
+      CopyUp: true,
     });
   }
   return out;

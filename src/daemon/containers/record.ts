@@ -34,6 +34,8 @@ export interface MountPoint {
   Propagation: string;
   /** tmpfs options (size=, mode=), for Type tmpfs. */
   Options?: string[];
+  /** A volume to seed from the image at first start if it is empty (cleared once done; `nocopy` leaves it unset). */
+  CopyUp?: boolean;
 }
 
 export interface ContainerRecord {

@@ -7,7 +7,10 @@
 
 import { constants as osc } from 'node:os';
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { lstat, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { resolveIn } from './archive.js';
 import { join } from 'node:path';
 import { isNotFound } from '../../client/errors.js';
 import { BerthError, messageOf } from '../../common/errors.js';
@@ -19,6 +22,8 @@ import type { ContainerManager } from './manager.js';
 import type { ContainerRecord } from './record.js';
 import { resolveUser, withRootfs } from './files.js';
 import { buildSpec, type SpecProcess } from './spec.js';
+
+const run = promisify(execFile);
 
 export const SPEC_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1/Spec';
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -95,6 +100,7 @@ export class Runtime {
       }
     }
     const user = await resolveUser(r.Config.User ?? '', async (fn) => withRootfs(await snaps.mounts(id), fn));
+    await this.copyUp(r);
     const spec = buildSpec({
       rec: r,
       user,
@@ -185,6 +191,29 @@ export class Runtime {
         throw new BerthError('berthd', 'invalid-argument', `failed to create task for container: ${msg}`, { cause: e });
       throw e;
     }
+  }
+
+  /**
+   * Docker's copy-up: a volume that is empty when first mounted gets what the
+   * image has at its destination (owners, modes and links kept), taken from
+   * the container's own rootfs snapshot before the task exists.
+   */
+  private async copyUp(r: ContainerRecord): Promise<void> {
+    const todo = r.Mounts.filter((m) => m.Type === 'volume' && m.CopyUp && m.Name);
+    if (!todo.length) return;
+    const snaps = this.s.client.snapshots(this.s.cfg.snapshotter);
+    await withRootfs(await snaps.mounts(r.Id), async (root) => {
+      for (const m of todo) {
+        if (!(await this.s.volumes.isEmpty(m.Name!))) continue;
+        const src = await resolveIn(root, m.Destination);
+        const st = await lstat(src).catch(() => undefined);
+        if (!st?.isDirectory()) continue;
+        await run('cp', ['-a', '--', `${src}/.`, m.Source]);
+        this.s.log.info('volume seeded from the image', { container: r.Id, volume: m.Name, path: m.Destination });
+      }
+    });
+    for (const m of todo) m.CopyUp = false;
+    await this.m.save(r);
   }
 
   private async dropContainerd(id: string): Promise<void> {

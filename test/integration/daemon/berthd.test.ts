@@ -345,6 +345,17 @@ test('volumes and binds', { skip }, async () => {
   b.ok(['rm', 'holder']);
   b.ok(['volume', 'rm', 'bvol']);
   assert.equal(existsSync(vi.Mountpoint), false);
+  // Copy-up: an empty volume mounted over image content gets that content; nocopy leaves it empty.
+  assert.match(
+    b.ok(['run', '--rm', '--network', 'none', '-v', 'seeded:/etc', IMG, 'cat', '/etc/passwd']),
+    /^root:x:0:0:/,
+  );
+  const seeded = JSON.parse(b.ok(['volume', 'inspect', 'seeded']))[0].Mountpoint as string;
+  assert.match(readFileSync(join(seeded, 'group'), 'utf8'), /^root:x:0:/);
+  b.ok(['run', '--rm', '--network', 'none', '-v', 'unseeded:/etc:nocopy', IMG, 'true']);
+  const unseeded = JSON.parse(b.ok(['volume', 'inspect', 'unseeded']))[0].Mountpoint as string;
+  assert.equal(existsSync(join(unseeded, 'passwd')), false);
+  b.ok(['volume', 'rm', 'seeded', 'unseeded']);
   const missing = b.docker(['run', '--rm', '--mount', 'type=bind,source=/nonexistent-berthd,target=/x', IMG, 'true']);
   assert.equal(missing.status, 125);
   assert.match(missing.stderr, /bind source path does not exist: \/nonexistent-berthd/);
