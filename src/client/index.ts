@@ -63,6 +63,7 @@ export class ContainerdClient {
 }
 
 export { Connection, LEASE_HEADER, grpcTarget, type ConnectionOptions, type CallOptions } from './connection.js';
+export { decodeMetrics, type TaskMetrics } from './metrics.js';
 export { fromGrpc, grpcStatusOf, isNotFound, isAlreadyExists } from './errors.js';
 export { RemoteContentStore } from './content-store.js';
 export {

@@ -10,6 +10,7 @@ import type { ContainerManager } from './manager.js';
 import { parseSignal, type Runtime } from './runtime.js';
 import { attach, logs } from './streams.js';
 import { archiveGet, archiveHead, archivePut, exportRootfs } from './archive.js';
+import { stats } from './stats.js';
 import { filterContainers, inspectView, parseFilters, summaryView } from './views.js';
 import type { Execs } from './exec.js';
 
@@ -121,6 +122,7 @@ export function containerRoutes(router: Router, m: ContainerManager, rt: Runtime
   router.add('HEAD', '/containers/{id}/archive', async (ctx) => archiveHead(ctx, m.get(ctx.params.id!), rt));
   router.add('GET', '/containers/{id}/archive', async (ctx) => archiveGet(ctx, m.get(ctx.params.id!), rt));
   router.add('PUT', '/containers/{id}/archive', async (ctx) => archivePut(ctx, m.get(ctx.params.id!), rt));
+  router.add('GET', '/containers/{id}/stats', async (ctx) => stats(ctx, m.get(ctx.params.id!), rt));
   router.add('GET', '/containers/{id}/export', async (ctx) => exportRootfs(ctx, m.get(ctx.params.id!), rt));
   router.add('POST', '/containers/{id}/attach', async (ctx) => attach(ctx, m.get(ctx.params.id!), rt));
   router.add('GET', '/containers/{id}/logs', async (ctx) => logs(ctx, m.get(ctx.params.id!), rt));

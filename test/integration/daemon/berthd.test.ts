@@ -402,6 +402,21 @@ test('docker cp both ways, running and stopped; symlinks resolve inside the cont
   b.ok(['rm', c2]);
 });
 
+test("stats: docker stats reads containerd's metrics", { skip }, async () => {
+  const id = b.ok(['run', '-d', '--network', 'none', '-m', '64m', IMG, 'sh', '-c', 'while true; do :; done']).trim();
+  const line = b.ok(['stats', '--no-stream', '--format', '{{.MemUsage}}|{{.PIDs}}|{{.CPUPerc}}', id]).trim();
+  const [mem, pids, cpu] = line.split('|') as [string, string, string];
+  assert.match(mem, /\/ 64MiB$/);
+  assert.equal(pids, '1');
+  assert.ok(parseFloat(cpu) > 5, `a busy loop uses CPU: ${cpu}`);
+  const one = JSON.parse(
+    (await rawRequest(b.sock, 'GET', `/v1.50/containers/${id}/stats?stream=false&one-shot=true`)).body,
+  ) as { memory_stats: { limit: number }; cpu_stats: { cpu_usage: { total_usage: number } } };
+  assert.equal(one.memory_stats.limit, 64 * 1024 * 1024);
+  assert.ok(one.cpu_stats.cpu_usage.total_usage > 0);
+  b.ok(['rm', '-f', id]);
+});
+
 test('restart policies, events', { skip }, async () => {
   const since = Math.floor(Date.now() / 1000) - 1;
   const id = b.ok(['run', '-d', '--restart', 'on-failure:2', '--network', 'none', IMG, 'sh', '-c', 'exit 3']).trim();

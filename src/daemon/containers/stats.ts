@@ -1,0 +1,117 @@
+// docker stats: GET /containers/{id}/stats, one JSON document per second
+// (stream) or one (stream=false: two samples a second apart, so the CPU
+// percentage has a base; one-shot: a single sample). The numbers come from
+// containerd's Tasks.Metrics (src/client/metrics.ts); system_cpu_usage is the
+// host's /proc/stat, as dockerd reports it.
+
+import { readFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { decodeMetrics, type TaskMetrics } from '../../client/metrics.js';
+import { boolParam, type Ctx } from '../http/router.js';
+import type { ContainerRecord } from './record.js';
+import type { Runtime } from './runtime.js';
+
+const CLK_TCK = 100;
+
+async function systemCpuNs(): Promise<number> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '';
+  const ticks = line
+    .trim()
+    .split(/\s+/)
+    .slice(1, 8)
+    .reduce((a, x) => a + Number(x), 0);
+  return (ticks * 1e9) / CLK_TCK;
+}
+
+interface Sample {
+  m: TaskMetrics;
+  system: number;
+  at: Date;
+}
+
+async function sample(rt: Runtime, r: ContainerRecord): Promise<Sample | undefined> {
+  if (!rt.running(r)) return undefined;
+  const [metric] = await rt.m.s.client.tasks.metrics([`id==${r.Id}`]);
+  if (!metric?.data) return undefined;
+  return { m: decodeMetrics(metric.data.type_url, metric.data.value), system: await systemCpuNs(), at: new Date() };
+}
+
+function cpuStats(s: Sample | undefined) {
+  if (!s)
+    return {
+      cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 },
+      throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 },
+    };
+  const c = s.m.cpu;
+  return {
+    cpu_usage: {
+      total_usage: c.totalNs,
+      ...(c.perCpuNs.length ? { percpu_usage: c.perCpuNs } : {}),
+      usage_in_kernelmode: c.kernelNs,
+      usage_in_usermode: c.userNs,
+    },
+    system_cpu_usage: s.system,
+    online_cpus: cpus().length,
+    throttling_data: { periods: c.periods, throttled_periods: c.throttledPeriods, throttled_time: c.throttledNs },
+  };
+}
+
+export function statsDoc(
+  r: ContainerRecord,
+  cur: Sample | undefined,
+  prev: Sample | undefined,
+): Record<string, unknown> {
+  const zero = '0001-01-01T00:00:00Z';
+  const mem = cur?.m.memory;
+  // No limit set reads as a huge number; Docker shows the host's memory instead.
+  const limit = mem && mem.limit > 0 && mem.limit < totalmem() ? mem.limit : totalmem();
+  return {
+    read: cur?.at.toISOString() ?? zero,
+    preread: prev?.at.toISOString() ?? zero,
+    pids_stats: cur ? { current: cur.m.pids.current, ...(cur.m.pids.limit ? { limit: cur.m.pids.limit } : {}) } : {},
+    blkio_stats: {
+      io_service_bytes_recursive: null,
+      io_serviced_recursive: null,
+      io_queue_recursive: null,
+      io_service_time_recursive: null,
+      io_wait_time_recursive: null,
+      io_merged_recursive: null,
+      io_time_recursive: null,
+      sectors_recursive: null,
+    },
+    num_procs: 0,
+    storage_stats: {},
+    cpu_stats: cpuStats(cur),
+    precpu_stats: cpuStats(prev),
+    memory_stats: mem
+      ? { usage: mem.usage, ...(mem.maxUsage ? { max_usage: mem.maxUsage } : {}), stats: mem.stats, limit }
+      : {},
+    name: r.Name,
+    id: r.Id,
+  };
+}
+
+export async function stats(ctx: Ctx, r: ContainerRecord, rt: Runtime): Promise<void> {
+  const stream = ctx.query.get('stream') === null ? true : boolParam(ctx.query, 'stream');
+  const oneShot = boolParam(ctx.query, 'one-shot');
+  const out = ctx.stream(200, 'application/json');
+  let prev: Sample | undefined;
+  if (!stream) {
+    if (!oneShot) {
+      prev = await sample(rt, r);
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+    out.end(JSON.stringify(statsDoc(r, await sample(rt, r), prev)) + '\n');
+    return;
+  }
+  let open = true;
+  ctx.req.socket.once('close', () => (open = false));
+  while (open && !out.destroyed) {
+    const cur = await sample(rt, r).catch(() => undefined);
+    out.write(JSON.stringify(statsDoc(r, cur, prev)) + '\n');
+    if (!cur && !rt.running(r)) break;
+    prev = cur;
+    await new Promise((res) => setTimeout(res, 1000));
+  }
+  out.end();
+}
