@@ -149,6 +149,14 @@ test('run: output, exit codes, -e -w -u, --rm leaves nothing in containerd', { s
     'the --rm containers to go',
     () => b.ok(['ps', '-aq']).trim() === '' && ctrIn(['containers', 'ls', '-q']).stdout.trim() === '',
   );
+  // Debian's docker 20.10 CLI (API 1.41) runs the same flow.
+  if (existsSync(DOCKER_20)) {
+    const old = b.docker(['run', '--rm', '--network', 'none', IMG, 'sh', '-c', 'echo from-20.10; exit 5'], {
+      cli: DOCKER_20,
+    });
+    assert.equal(old.status, 5, old.stderr);
+    assert.equal(old.stdout, 'from-20.10\n');
+  }
   // stdin through attach.
   assert.equal(
     b.ok(['run', '-i', '--rm', '--network', 'none', IMG, 'sh', '-c', 'cat; echo end'], { input: 'piped\n' }),
@@ -587,4 +595,27 @@ test('kill -9 of berthd with a container running: still there, running, logging 
   b.ok(['stop', '-t', '1', id]);
   assert.equal(b.ok(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', id]).trim(), 'exited 137');
   b.ok(['rm', id]);
+});
+
+test('restart policy across a berthd kill -9: a container that died meanwhile is restarted', { skip }, async () => {
+  const id = b.ok(['run', '-d', '--restart', 'always', '--network', 'none', IMG, 'sleep', '1000']).trim();
+  const pid = Number(b.ok(['inspect', '-f', '{{.State.Pid}}', id]).trim());
+  await b.kill9();
+  process.kill(pid, 'SIGKILL'); // the container dies while berthd is away
+  await waitUntil(
+    'the container process to go',
+    () => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'),
+  );
+  await b.start();
+  await waitUntil(
+    'the restart',
+    () => {
+      const [status, p] = b.ok(['inspect', '-f', '{{.State.Status}} {{.State.Pid}}', id]).trim().split(' ');
+      return status === 'running' && Number(p) !== pid && Number(p) > 0;
+    },
+    20000,
+    200,
+  );
+  assert.ok(Number(b.ok(['inspect', '-f', '{{.RestartCount}}', id]).trim()) >= 1);
+  b.ok(['rm', '-f', id]);
 });
