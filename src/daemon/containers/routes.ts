@@ -166,6 +166,18 @@ export function containerRoutes(router: Router, m: ContainerManager, rt: Runtime
     ctx.send(200);
   });
 
+  for (const [method, path, what] of [
+    ['POST', '/containers/{id}/update', "update of a container's resources"],
+    ['GET', '/containers/{id}/changes', 'filesystem changes (docker diff)'],
+    ['GET', '/containers/{id}/checkpoints', 'checkpoints'],
+    ['POST', '/containers/{id}/checkpoints', 'checkpoints'],
+  ] as const) {
+    router.add(method, path, async (ctx) => {
+      m.get(ctx.params.id!); // an unknown container is still a 404
+      throw new HttpError(501, `berthd does not implement ${what} yet`);
+    });
+  }
+
   router.add('POST', '/containers/prune', async (ctx) => {
     const f = parseFilters(ctx.query.get('filters'));
     const gone: string[] = [];
