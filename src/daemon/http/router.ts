@@ -13,7 +13,7 @@ import { HttpError, badRequest, errorBody, statusOf } from './errors.js';
 
 export const MIN_API_VERSION = '1.24';
 export const API_VERSION = '1.50';
-/** JSON bodies above this are refused (413) without being read. */
+/** JSON bodies above this are refused (413) without being buffered. */
 export const MAX_JSON_BODY = 16 * 1024 * 1024;
 
 export function compareVersions(a: string, b: string): number {
@@ -224,8 +224,13 @@ export class Router {
       upgraded: !res,
       async json<T>(): Promise<T | undefined> {
         const len = Number(req.headers['content-length'] ?? 0);
-        if (len > MAX_JSON_BODY)
+        if (len > MAX_JSON_BODY) {
+          // Refused from its Content-Length: the bytes are discarded as they come (never buffered), so
+          // the client, still writing, gets the answer instead of a reset connection.
+          bodyTaken = true;
+          req.resume();
           throw new HttpError(413, `request body of ${len} bytes is over the limit of ${MAX_JSON_BODY} bytes`);
+        }
         if (socket) {
           // An upgrade request's body is on the socket (the first bytes in `head`).
           bodyTaken = true;
@@ -248,8 +253,7 @@ export class Router {
         const h: Record<string, string> = { ...headers };
         if (text) h['Content-Type'] ??= 'application/json';
         h['Content-Length'] = String(Buffer.byteLength(text));
-        // A body we refused unread must not be read as the next request.
-        if (!res || status === 413) h.Connection = 'close';
+        if (!res) h.Connection = 'close';
         writeHead(status, h);
         if (res) res.end(req.method === 'HEAD' ? undefined : text);
         else socket!.end(text);
