@@ -5,6 +5,7 @@
 
 import type { Writable } from 'node:stream';
 import { pullIntoContainerd, type ClientPullProgress } from '../../client/pull.js';
+import { pushImage } from '../../image/push.js';
 import { isNotFound } from '../../client/errors.js';
 import { isBerthError, messageOf } from '../../common/errors.js';
 import type { Credentials } from '../../image/registry/credentials.js';
@@ -287,8 +288,47 @@ export function imageRoutes(router: Router, images: ImageService, m: ContainerMa
     ctx.send(200, out);
   });
 
+  router.add('POST', '/images/{name:.+}/push', async (ctx) => {
+    const tag = ctx.query.get('tag');
+    const refText = tag ? `${ctx.params.name!}:${tag}` : ctx.params.name!;
+    const ref = parseRef(refText);
+    const v = await images.find(formatReference(ref));
+    const creds = registryAuth(ctx.req.headers['x-registry-auth']);
+    const out = ctx.stream(200, 'application/json');
+    const line = (o: Record<string, unknown>) => out.write(JSON.stringify(o) + '\n');
+    line({
+      status: `The push refers to repository [${familiarString({ ...ref, tag: undefined, digest: undefined })}]`,
+    });
+    try {
+      const res = await pushImage(ref, {
+        store: images.store,
+        target: v.target,
+        registryOptions: { insecureRegistries: cfg.insecureRegistries, credentials: async () => creds },
+        progress: (e) => {
+          if (e.status === 'Pushing')
+            line({
+              status: 'Pushing',
+              progressDetail: { current: e.current, total: e.total },
+              progress: bar(e.current ?? 0, e.total ?? 0),
+              id: e.id,
+            });
+          else if (e.status === 'Mounted')
+            line({ status: `Mounted from ${e.from ?? ''}`, progressDetail: {}, id: e.id });
+          else line({ status: e.status, progressDetail: {}, id: e.id });
+        },
+      });
+      line({ status: `${ref.tag ?? 'latest'}: digest: ${res.digest} size: ${v.target.size}` });
+      line({ progressDetail: {}, aux: { Tag: ref.tag ?? 'latest', Digest: res.digest, Size: v.target.size } });
+      events.emit('image', 'push', familiarString(ref), { name: familiarString(ref) });
+      log.info('image pushed', { image: v.id, name: formatReference(ref), digest: res.digest });
+    } catch (e) {
+      log.warn('push failed', { image: v.id, error: messageOf(e) });
+      line({ errorDetail: { message: messageOf(e) }, error: messageOf(e) });
+    }
+    out.end();
+  });
+
   for (const [method, path, what] of [
-    ['POST', '/images/{name:.+}/push', 'push'],
     ['GET', '/images/get', 'save'],
     ['GET', '/images/{name:.+}/get', 'save'],
     ['POST', '/images/load', 'load'],

@@ -116,6 +116,17 @@ test('pull: Docker progress, and containerd shows the image and its snapshot', {
   assert.match(b.ok(['rmi', 'bb-alias:1']), /Untagged: bb-alias:1/);
   assert.ok(b.ok(['history', '-q', IMG]).trim().length > 0);
 
+  // Push back to the registry under another name: the registry serves the same manifest.
+  const pushedRef = `${reg.host}/berth/pushed:v1`;
+  b.ok(['tag', IMG, pushedRef]);
+  const pushed = b.ok(['push', pushedRef]);
+  const digest = /v1: digest: (sha256:[a-f0-9]{64})/.exec(pushed)?.[1];
+  assert.ok(digest, pushed);
+  const sk = JSON.parse(
+    spawnSync('skopeo', ['inspect', '--tls-verify=false', `docker://${pushedRef}`], { encoding: 'utf8' }).stdout,
+  ) as { Digest: string };
+  assert.equal(sk.Digest, digest);
+  b.ok(['rmi', pushedRef]);
   const missing = b.docker(['pull', `${reg.host}/berth/nope:latest`]);
   assert.notEqual(missing.status, 0);
   assert.match(missing.stderr, /nope/);
