@@ -24,13 +24,22 @@ function walk(dir) {
 const b = spawnSync(process.execPath, [join(root, 'scripts/build.mjs')], { stdio: 'inherit', cwd: root });
 if (b.status !== 0) process.exit(1);
 
-// Strict TypeScript is part of the test: a type error fails the run.
-if (!filter) {
-  const t = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json'), '--noEmit'], { stdio: 'inherit', cwd: root });
+// Static checks are part of the test (the whole run, not a filtered one):
+// strict TypeScript, the layering of ARCHITECTURE.md (dependency-cruiser,
+// .dependency-cruiser.cjs), the linter (eslint.config.js), and the format.
+function check(what, bin, args) {
+  const t = spawnSync(process.execPath, [join(root, 'node_modules', bin), ...args], { stdio: 'inherit', cwd: root });
   if (t.status !== 0) {
-    console.error('typecheck failed');
+    console.error(`${what} failed`);
     process.exit(1);
   }
+}
+if (!filter) {
+  check('typecheck', 'typescript/bin/tsc', ['-p', join(root, 'tsconfig.json'), '--noEmit']);
+  check('layering check', 'dependency-cruiser/bin/dependency-cruise.mjs', ['src', '--config', '.dependency-cruiser.cjs', '--output-type', 'err']);
+  check('lint', 'eslint/bin/eslint.js', ['--max-warnings', '0', 'src', 'test', 'bench', 'scripts']);
+  // TODO(lead): drop the condition once the one formatting commit (prettier --write .) is in.
+  if (process.env.BERTH_CHECK_FORMAT === '1') check('format check', 'prettier/bin/prettier.cjs', ['--check', '.']);
 }
 
 let failed = false;

@@ -3,7 +3,7 @@
 import { pipeline } from 'node:stream/promises';
 import { createWriteStream } from 'node:fs';
 import { messageOf } from '../../common/errors.js';
-import { validateDigest } from '../../image/reference.js';
+import { validateDigest } from '../../image/index.js';
 import { bool, need, parseArgs, str } from './args.js';
 import type { Context } from './context.js';
 import { age, humanSize, json, labelsString, table } from './format.js';

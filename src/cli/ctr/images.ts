@@ -1,14 +1,12 @@
-// berth-ctr images ls|rm|tag|inspect|import|export|unpack (pull and push are in ./registry.ts).
+// berth-ctr images ls|rm|tag|inspect|import|export|unpack (pull is ./pull.ts, push ./registry.ts).
 
 import { existsSync, statSync } from 'node:fs';
 import { BerthError, messageOf } from '../../common/errors.js';
-import { imageSize, readParsed, resolveImage } from '../../image/images.js';
-import { importImages, exportImages, applyChanges, type ExportFormat } from '../../image/archive/index.js';
-import { parseImageConfig } from '../../image/manifest.js';
-import { formatPlatform, parsePlatform, hostPlatform, type NormalPlatform } from '../../image/platform.js';
-import { familiarString, parseReference } from '../../image/reference.js';
-import { unpackImage } from '../../snapshot/index.js';
-import type { Descriptor } from '../../image/content/types.js';
+import {
+  imageSize, readParsed, resolveImage, importImages, exportImages, applyChanges, parseImageConfig, formatPlatform, parsePlatform,
+  hostPlatform, familiarString, parseReference, type ExportFormat, type NormalPlatform, type Descriptor,
+} from '../../image/index.js';
+import { unpack } from '../../storage/index.js';
 import { bool, need, parseArgs, str, strs, usageError } from './args.js';
 import type { Context } from './context.js';
 import { humanSize, json, labelsString, table } from './format.js';
@@ -148,32 +146,18 @@ async function doExport(ctx: Context, argv: string[]): Promise<number> {
   return 0;
 }
 
-export async function unpackByName(ctx: Context, name: string, platform: NormalPlatform, quiet = false): Promise<string | undefined> {
-  const rec = ctx.images.get(name);
-  const r = await resolveImage(ctx.content, rec.target, platform);
-  const sn = await ctx.snapshotter();
-  const res = await unpackImage({
-    store: ctx.content,
-    snapshotter: sn,
-    manifest: r.manifest,
-    config: r.config,
-    onProgress: quiet ? undefined : (pr) => {
-      if (pr.status !== 'unpacking') ctx.io.out(`layer ${pr.digest}: ${pr.status === 'exists' ? 'already unpacked' : 'unpacked'}\n`);
-    },
-  });
-  return res.chainId;
-}
-
-async function unpack(ctx: Context, argv: string[]): Promise<number> {
+async function unpackCmd(ctx: Context, argv: string[]): Promise<number> {
   const p = parseArgs(argv, { platform: { kind: 'string' } });
   need(p, 1, 'berth-ctr images unpack [--platform P] NAME');
-  const chain = await unpackByName(ctx, p.args[0]!, platformFlag(str(p, 'platform')));
-  ctx.io.out(`unpacked ${p.args[0]} to snapshot ${chain ?? '(no layers)'}\n`);
+  const r = await unpack(ctx.storage, p.args[0]!, { platform: platformFlag(str(p, 'platform')) }, (pr) => {
+    if (pr.status !== 'unpacking') ctx.io.out(`layer ${pr.digest}: ${pr.status === 'exists' ? 'already unpacked' : 'unpacked'}\n`);
+  });
+  ctx.io.out(`unpacked ${p.args[0]} to snapshot ${r.chainId ?? '(no layers)'}\n`);
   return 0;
 }
 
 export const imageVerbs: Record<string, (ctx: Context, argv: string[]) => Promise<number>> = {
-  ls, list: ls, rm, remove: rm, tag, inspect, import: doImport, export: doExport, unpack,
+  ls, list: ls, rm, remove: rm, tag, inspect, import: doImport, export: doExport, unpack: unpackCmd,
 };
 
 export function noSuchVerb(group: string, verb: string | undefined, verbs: string[]): BerthError {

@@ -5,8 +5,7 @@ import { readFileSync } from 'node:fs';
 import { login, logout, DEFAULT_INSECURE, type RegistryOptions } from '../../image/registry/index.js';
 import { bool, need, parseArgs, str, usageError } from './args.js';
 import type { Context } from './context.js';
-import { pushImage } from '../../image/push.js';
-import { parseDockerRef } from '../../image/reference.js';
+import { pushImage, parseDockerRef } from '../../image/index.js';
 import { Progress } from './progress.js';
 
 function readStdin(): string {

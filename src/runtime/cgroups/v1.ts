@@ -9,7 +9,7 @@ import type { LinuxResources } from '../spec/types.js';
 import { checkPid, freezeV2, isFrozenV2, pidsRecursive, pollUntil, readOptional, removeTree, thawV2, writeField } from './common.js';
 import { applyDeviceRules, normalizeDeviceRules, v1DeviceTransition, v1DeviceWrites } from './devices/rules.js';
 import { cgroupError } from './errors.js';
-import type { CgroupManager, FreezerState, ManagerContext } from './manager.js';
+import type { CgroupManager, FreezerState, ManagerContext } from './types.js';
 import { unifiedDir, v1Dir, type InnerPath } from './paths.js';
 import type { Stats } from './stats.js';
 import { setV1Resources } from './v1-set.js';

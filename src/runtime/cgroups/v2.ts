@@ -8,7 +8,7 @@ import { errnoOf, isBerthError } from '../../common/errors.js';
 import type { LinuxResources } from '../spec/types.js';
 import { checkPid, freezeV2, isFrozenV2, pidsRecursive, readOptional, removeTree, thawV2, writeField } from './common.js';
 import { cgroupError } from './errors.js';
-import type { CgroupManager, FreezerState, ManagerContext } from './manager.js';
+import type { CgroupManager, FreezerState, ManagerContext } from './types.js';
 import { unifiedDir, type InnerPath } from './paths.js';
 import type { Stats } from './stats.js';
 import { setV2Resources, V2Writer } from './v2-set.js';

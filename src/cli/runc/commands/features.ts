@@ -1,5 +1,5 @@
 import type { Command } from '../command.js';
-import { featuresDocument } from '../../spec/features.js';
+import { featuresDocument } from '../../../runtime/index.js';
 import { VERSION } from '../version.js';
 
 export const features: Command = {

@@ -1,5 +1,5 @@
 import type { Logger } from '../../common/log.js';
-import type { Runtime } from '../container.js';
+import type { Runtime } from '../../runtime/index.js';
 import type { FlagSpec, Parsed } from './args.js';
 
 export interface Context {

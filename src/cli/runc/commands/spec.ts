@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Command } from '../command.js';
 import { bool, str } from '../args.js';
 import { BerthError } from '../../../common/errors.js';
-import { defaultSpec } from '../../spec/defaults.js';
+import { defaultSpec } from '../../../runtime/index.js';
 
 export const spec: Command = {
   name: 'spec',

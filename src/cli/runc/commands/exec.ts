@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { Command } from '../command.js';
 import { bool, int, multi, requireId, str } from '../args.js';
 import { BerthError, messageOf } from '../../../common/errors.js';
-import { parseProcess } from '../../spec/validate.js';
-import type { Capability, Process, Spec } from '../../spec/types.js';
+import { parseProcess } from '../../../runtime/index.js';
+import type { Capability, Process, Spec } from '../../../runtime/index.js';
 
 /** --process FILE, validated by the same rules as config.json's process. */
 function processFromFile(file: string): Process {

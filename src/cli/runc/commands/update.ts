@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { Command } from '../command.js';
 import { bytes, requireId, str } from '../args.js';
 import { BerthError, messageOf } from '../../../common/errors.js';
-import { parseSpec } from '../../spec/validate.js';
-import type { LinuxResources } from '../../spec/types.js';
+import { parseSpec } from '../../../runtime/index.js';
+import type { LinuxResources } from '../../../runtime/index.js';
 
 function num(v: string | undefined, flag: string, size = false): number | undefined {
   if (v === undefined) return undefined;

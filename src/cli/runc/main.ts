@@ -5,7 +5,7 @@
 
 import { Logger } from '../../common/log.js';
 import { exitCodeOf, isBerthError, messageOf } from '../../common/errors.js';
-import { Runtime, DEFAULT_ROOT } from '../container.js';
+import { Runtime, DEFAULT_ROOT } from '../../runtime/index.js';
 import { bool, parseFlags, str } from './args.js';
 import type { Command, Context } from './command.js';
 import { SPEC_VERSION, VERSION } from './version.js';
