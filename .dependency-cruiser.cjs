@@ -48,7 +48,12 @@ module.exports = {
       from: { path: '^src/storage/' },
       to: {
         path: '^src/',
-        pathNot: ['^src/(common|storage)/', '^src/image/index\\.ts$', '^src/image/registry/index\\.ts$', '^src/snapshot/index\\.ts$'],
+        pathNot: [
+          '^src/(common|storage)/',
+          '^src/image/index\\.ts$',
+          '^src/image/registry/index\\.ts$',
+          '^src/snapshot/index\\.ts$',
+        ],
       },
     },
     {

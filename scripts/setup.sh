@@ -12,7 +12,7 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 PKGS="build-essential pkg-config libseccomp-dev busybox-static iproute2 ca-certificates curl
-      docker-registry skopeo umoci runc crun containerd docker.io jq python3 attr zstd apache2-utils openssl
+      docker-registry skopeo umoci runc crun containerd docker.io jq python3 attr zstd apache2-utils openssl clang-format
       golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev golang-github-gogo-googleapis-dev libprotobuf-dev"
 missing=""
 for p in $PKGS; do

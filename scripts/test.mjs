@@ -26,7 +26,8 @@ if (b.status !== 0) process.exit(1);
 
 // Static checks are part of the test (the whole run, not a filtered one):
 // strict TypeScript, the layering of ARCHITECTURE.md (dependency-cruiser,
-// .dependency-cruiser.cjs), the linter (eslint.config.js), and the format.
+// .dependency-cruiser.cjs), the linter (eslint.config.js), unused exports
+// and files (knip.json), and the format.
 function check(what, bin, args) {
   const t = spawnSync(process.execPath, [join(root, 'node_modules', bin), ...args], { stdio: 'inherit', cwd: root });
   if (t.status !== 0) {
@@ -36,10 +37,24 @@ function check(what, bin, args) {
 }
 if (!filter) {
   check('typecheck', 'typescript/bin/tsc', ['-p', join(root, 'tsconfig.json'), '--noEmit']);
-  check('layering check', 'dependency-cruiser/bin/dependency-cruise.mjs', ['src', '--config', '.dependency-cruiser.cjs', '--output-type', 'err']);
+  check('layering check', 'dependency-cruiser/bin/dependency-cruise.mjs', [
+    'src',
+    '--config',
+    '.dependency-cruiser.cjs',
+    '--output-type',
+    'err',
+  ]);
   check('lint', 'eslint/bin/eslint.js', ['--max-warnings', '0', 'src', 'test', 'bench', 'scripts']);
+  check('unused exports and files', 'knip/bin/knip.js', ['--no-progress']);
   // TODO(lead): drop the condition once the one formatting commit (prettier --write .) is in.
-  if (process.env.BERTH_CHECK_FORMAT === '1') check('format check', 'prettier/bin/prettier.cjs', ['--check', '.']);
+  if (process.env.BERTH_CHECK_FORMAT === '1') {
+    check('format check', 'prettier/bin/prettier.cjs', ['--check', '.']);
+    const c = spawnSync('make', ['-s', '-C', join(root, 'native'), 'format-check'], { stdio: 'inherit' });
+    if (c.status !== 0) {
+      console.error('native format check failed (make -C native format)');
+      process.exit(1);
+    }
+  }
 }
 
 let failed = false;
@@ -50,10 +65,15 @@ for (const s of suites) {
   const r = spawnSync(
     process.execPath,
     [
-      '--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${s === 'unit' ? 4 : 1}`,
+      '--import',
+      'tsx',
+      '--test',
+      '--test-reporter=spec',
+      `--test-concurrency=${s === 'unit' ? 4 : 1}`,
       // A test left hanging fails after 10 minutes instead of stalling the run,
       // and a file whose tests are done ends even if a handle is left open.
-      '--test-timeout=600000', '--test-force-exit',
+      '--test-timeout=600000',
+      '--test-force-exit',
       ...files,
     ],
     { stdio: 'inherit', cwd: root, env: { ...process.env, BERTH_ROOT_DIR: root } },

@@ -66,10 +66,6 @@ export function isSchema1Type(mt: string): boolean {
   return schema1Types.has(mt);
 }
 
-export function isDockerType(mt: string): boolean {
-  return mt.startsWith('application/vnd.docker.');
-}
-
 /** True for every layer media type Berth can unpack. */
 export function isLayerType(mt: string): boolean {
   return layerTypes[mt] !== undefined;

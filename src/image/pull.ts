@@ -144,7 +144,7 @@ export async function pullImage(ref: string | Reference, opts: PullOptions): Pro
   let parsed = parseManifest(rootBytes, { mediaType: target.mediaType, what: name });
   let manifestDesc: Descriptor = target;
   if (parsed.kind === 'index') {
-    const chosen = selectManifest(parsed.index.manifests as Descriptor[], want, name);
+    const chosen = selectManifest(parsed.index.manifests, want, name);
     manifestDesc = { mediaType: chosen.mediaType, digest: chosen.digest, size: chosen.size };
     if (chosen.platform) manifestDesc.platform = chosen.platform;
     rootBytes = await fetchManifestInto(client, store, repo, manifestDesc);

@@ -550,10 +550,10 @@ export function withDefaultDevices(spec: Spec): LinuxResources {
 function mergeResources(a: LinuxResources, b: LinuxResources): LinuxResources {
   const out: Record<string, unknown> = { ...a };
   for (const [k, v] of Object.entries(b)) {
-    if (v && typeof v === 'object' && !Array.isArray(v)) out[k] = { ...((a as Record<string, unknown>)[k] as object ?? {}), ...v };
+    if (v && typeof v === 'object' && !Array.isArray(v)) out[k] = { ...((a as Record<string, unknown>)[k] ?? {}), ...v };
     else if (v !== undefined) out[k] = v;
   }
-  return out as LinuxResources;
+  return out;
 }
 
 export type { Spec };

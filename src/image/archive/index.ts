@@ -21,8 +21,6 @@ import { exportDockerArchive, importDockerArchive } from './docker.js';
 import { importRootfs, type RootfsImportOptions } from './rootfs.js';
 
 export * from './oci.js';
-export { exportDockerArchive, importDockerArchive } from './docker.js';
-export { importRootfs } from './rootfs.js';
 export { applyChanges } from './changes.js';
 export type { RootfsImportOptions } from './rootfs.js';
 
@@ -93,7 +91,7 @@ export async function importImages(svc: ImageServices, input: string | Readable,
       }
       const index = parseIndex(await readFile(join(input, 'index.json')), { what: `${input}/index.json` });
       await importOciDirBlobs(svc.content, input, index, protect);
-      found = index.manifests.map((m) => ({ name: nameFromAnnotations(m as Descriptor, base), target: m as Descriptor }));
+      found = index.manifests.map((m) => ({ name: nameFromAnnotations(m as Descriptor, base), target: m }));
       applyName(found, opts);
     } else {
       if (typeof input === 'string' && !existsSync(input)) throw new BerthError('image', 'not-found', `${input}: no such file`);
@@ -107,7 +105,7 @@ export async function importImages(svc: ImageServices, input: string | Readable,
           }
         }
         // Docker 25+ archives carry both; their manifest.json has the familiar names.
-        found = index.manifests.map((m) => ({ name: nameFromAnnotations(m as Descriptor, base), target: m as Descriptor }));
+        found = index.manifests.map((m) => ({ name: nameFromAnnotations(m as Descriptor, base), target: m }));
       } else if (files.json.has('manifest.json')) {
         const imported = await importDockerArchive(svc.content, files, what, protect);
         for (const im of imported) {

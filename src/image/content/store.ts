@@ -421,9 +421,9 @@ export class LocalContentStore implements ContentStore {
       let ref = '';
       let expected: IngestStatus['expected'];
       try { ref = readFileSync(join(dir, 'ref'), 'utf8'); } catch { /* half made */ }
-      try { expected = JSON.parse(readFileSync(join(dir, 'expected'), 'utf8')); } catch { /* half made */ }
+      try { expected = JSON.parse(readFileSync(join(dir, 'expected'), 'utf8')) as IngestStatus['expected']; } catch { /* half made */ }
       let offset = 0;
-      let updatedAt = new Date(0);
+      let updatedAt: Date;
       try {
         const st = statSync(join(dir, 'data'));
         offset = st.size;

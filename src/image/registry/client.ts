@@ -14,17 +14,16 @@ import { fetchBlobFromUrlsInto, fetchBlobInto } from './blobs.js';
 import { fetchManifestBytes, resolveManifest } from './manifests.js';
 import { encodeRepo, pullScope, pushScope, REDIRECTS } from './paths.js';
 import { proxyFor, proxyFromEnv, type ProxySettings } from './proxy.js';
-import { dockerConfigCredentials, type CredentialSource } from './credentials.js';
+import { dockerConfigCredentials } from './credentials.js';
 import { checkDigest } from './digest.js';
 import { responseError } from './errors.js';
 import { canonicalRegistry, loadCertsDir, resolveEndpoints, type Endpoint } from './hosts.js';
 import type { BlobFetchOptions, FetchedManifest, RegistryOptions, RegistrySession, RequestSpec } from './session.js';
-import { discard, isNetworkError, readBody, send, type Body, type TlsSettings } from './transport.js';
+import { discard, isNetworkError, readBody, send, type TlsSettings } from './transport.js';
 
 export {
   DEFAULT_MAX_MANIFEST, type RegistryOptions, type RequestSpec, type FetchedManifest, type BlobProgress, type BlobFetchOptions,
 } from './session.js';
-export { pullScope, pushScope } from './paths.js';
 
 export class RegistryClient implements RegistrySession {
   readonly registry: string;

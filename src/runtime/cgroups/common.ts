@@ -50,7 +50,7 @@ export function pidsRecursive(fs: CgroupFs, dir: string): number[] {
 function treeDeepestFirst(fs: CgroupFs, dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string): void => {
-    let children: string[] = [];
+    let children: string[];
     try {
       children = fs.readdir(d);
     } catch (e) {

@@ -12,7 +12,7 @@ import { V1Manager } from './v1.js';
 import { V2Manager } from './v2.js';
 import type { CgroupManager, ManagerContext } from './types.js';
 
-export type { CgroupManager, FreezerState, ManagerContext } from './types.js';
+export type { CgroupManager } from './types.js';
 
 export interface ManagerOptions {
   /** linux.cgroupsPath from config.json; empty or missing means "/<containerId>". */

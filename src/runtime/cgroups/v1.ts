@@ -210,12 +210,12 @@ export class V1Manager implements CgroupManager {
   }
 
   async destroy(): Promise<void> {
-    let first: unknown;
+    let first: Error | undefined;
     for (const d of this.distinctDirs()) {
       try {
         await removeTree(this.ctx.fs, d);
       } catch (e) {
-        first ??= e;
+        first ??= e as Error;
       }
     }
     // Intermediate directories this instance made: remove them when nothing else uses them.
@@ -223,7 +223,7 @@ export class V1Manager implements CgroupManager {
       try {
         this.ctx.fs.rmdir(d);
       } catch (e) {
-        if (errnoOf(e) !== 'ENOENT' && errnoOf(e) !== 'EBUSY' && errnoOf(e) !== 'ENOTEMPTY') first ??= e;
+        if (errnoOf(e) !== 'ENOENT' && errnoOf(e) !== 'EBUSY' && errnoOf(e) !== 'ENOTEMPTY') first ??= e as Error;
       }
     }
     this.created = [];

@@ -107,18 +107,18 @@ export class V2Manager implements CgroupManager {
   }
 
   async destroy(): Promise<void> {
-    let first: unknown;
+    let first: Error | undefined;
     try {
       await removeTree(this.ctx.fs, this.dir);
     } catch (e) {
-      first = e;
+      first = e as Error;
     }
     for (const d of [...this.created].reverse()) {
       try {
         this.ctx.fs.rmdir(d);
       } catch (e) {
         const errno = errnoOf(e);
-        if (errno !== 'ENOENT' && errno !== 'EBUSY' && errno !== 'ENOTEMPTY') first ??= e;
+        if (errno !== 'ENOENT' && errno !== 'EBUSY' && errno !== 'ENOTEMPTY') first ??= e as Error;
       }
     }
     this.created = [];

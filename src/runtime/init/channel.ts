@@ -131,11 +131,12 @@ function spawnWithBun(bun: BunApi, bin: string, stdio: InitStdio[]): InitChannel
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   let open = true;
   let running = true;
-  void exited.then(() => (running = false));
+  const ended = () => (running = false);
+  exited.then(ended, ended);
   const stop = () => {
     if (!open) return;
     open = false;
-    void reader?.cancel().catch(() => undefined);
+    reader?.cancel().catch(() => undefined);
     try { closeSync(fd); } catch { /* closed */ }
   };
   return {
@@ -171,7 +172,8 @@ function spawnWithBun(bun: BunApi, bin: string, stdio: InitStdio[]): InitChannel
           onClose();
         }
       };
-      void pump();
+      // pump() catches its own reads; a throw from the callbacks it calls after them is theirs to report.
+      pump().catch(() => onClose());
     },
     // The subprocess itself stays referenced, as under Node.js: `run`
     // waits for it, and in `create` it exits as soon as it has released

@@ -205,7 +205,8 @@ async function launchOn(init: InitChannel, opts: LaunchOptions, prefix: PlanOp[]
       // EOF: the container process exec'd (its copy closed on exec) and the
       // first process is gone. Without a pid, berth-init failed before CLONE.
       if (!pid) {
-        void exited.then((code) => finish(new BerthError('berth-init', 'internal', `berth-init exited with status ${code} before creating the container`)));
+        const early = (what: string) => finish(new BerthError('berth-init', 'internal', `berth-init ${what} before creating the container`));
+        exited.then((code) => early(`exited with status ${code}`), () => early('was lost'));
         return;
       }
       finish(opts.untilReady ? new BerthError('berth-init', 'internal', 'container process exited before it was ready') : null);

@@ -252,7 +252,7 @@ function seccompListenerState(input: CreatePlanInput, pid: number): string {
     fds: ['seccompFd'],
     pid,
     metadata: s?.listenerMetadata ?? '',
-    state: JSON.parse(hookState(input, 'creating', pid)),
+    state: JSON.parse(hookState(input, 'creating', pid)) as unknown,
   });
 }
 
@@ -583,7 +583,7 @@ export function compileExecChild(input: ExecPlanInput, pid: number): PlanOp[] {
   }
   if (proc.terminal) ops.push(op(Op.CONSOLE, 'set up console', proc.consoleSize?.height ?? 0, proc.consoleSize?.width ?? 0));
   const seccompState = input.spec.linux?.seccomp && usesNotify(input.spec.linux.seccomp)
-    ? JSON.stringify({ ociVersion: input.spec.ociVersion, fds: ['seccompFd'], pid, metadata: input.spec.linux.seccomp.listenerMetadata ?? '', state: JSON.parse(hookState(input, 'running', input.initPid)) })
+    ? JSON.stringify({ ociVersion: input.spec.ociVersion, fds: ['seccompFd'], pid, metadata: input.spec.linux.seccomp.listenerMetadata ?? '', state: JSON.parse(hookState(input, 'running', input.initPid)) as unknown })
     : '';
   ops.push(...processOps(proc, input.spec, seccompState, input.host, {
     lateHooks: [],

@@ -85,13 +85,6 @@ export interface PlanOp {
   args: (string | number | bigint)[];
 }
 
-export interface Plan {
-  /** Operations of the first process, ending with CLONE and what follows it (id maps, RELEASE, cgroup joins). */
-  parent: PlanOp[];
-  /** Operations of the container process, ending with EXEC. */
-  child: PlanOp[];
-}
-
 /** Reports that berth-init writes, one JSON object per line. */
 export type Report =
   | { t: 'pid'; pid: number }

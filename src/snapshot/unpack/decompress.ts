@@ -119,10 +119,13 @@ class ExternalDecompress extends Transform {
 
   override _flush(cb: TransformCallback): void {
     this.child.stdin.end();
-    void this.exited.then((code) => {
-      if (code === 0) cb();
-      else cb(new BerthError('snapshot', 'invalid-argument', `${this.what} stream is corrupt or truncated: ${this.stderr.trim() || `exit status ${code}`}`));
-    });
+    this.exited.then(
+      (code) => {
+        if (code === 0) cb();
+        else cb(new BerthError('snapshot', 'invalid-argument', `${this.what} stream is corrupt or truncated: ${this.stderr.trim() || `exit status ${code}`}`));
+      },
+      (e: unknown) => cb(e instanceof Error ? e : new Error(String(e))),
+    );
   }
 
   override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {

@@ -42,7 +42,6 @@ export const MS_REMOUNT = 32;
 export const MS_BIND = 4096;
 export const MS_REC = 16384;
 export const MS_PRIVATE = 1 << 18;
-export const MS_SLAVE = 1 << 19;
 export const S_IFCHR = 0o020000;
 
 export const op = (code: PlanOp['op'], label: string, ...args: (string | number | bigint)[]): PlanOp => ({

@@ -25,6 +25,7 @@ test('progress: a terminal gets one redrawn line per layer with a bar', async ()
   p.update(D, 'Download complete', 1024 * 1024, 1024 * 1024);
   p.done();
   const all = out.join('');
+  // eslint-disable-next-line no-control-regex -- the terminal's escape sequences are what is tested
   assert.match(out[0]!, /\x1b\[2K3f4e5d6c7b8a: Downloading \[=+>\s+\] 512 KiB\/1\.0 MiB\n\x1b\[2Kaaaaaaaaaaaa: Waiting\n/);
   assert.ok(all.includes('\x1b[2A'), 'cursor moves up to redraw');
   assert.match(out[out.length - 1]!, /3f4e5d6c7b8a: Download complete\n/);

@@ -61,7 +61,7 @@ describe('plan compiler', () => {
     const order = ['MOUNT', 'MOUNT', 'SET_ROOT', 'MOUNT_IN_ROOT', 'MKDIR_IN_ROOT', 'WAIT_CGROUPS', 'SYNC', 'PIVOT_ROOT', 'SET_ROOT', 'READONLY_IN_ROOT', 'MASK_IN_ROOT', 'SETSID', 'CAPS_BOUNDING', 'USER', 'CAPS', 'UMASK', 'CHDIR', 'NO_NEW_PRIVS', 'FIND_EXEC', 'WAIT_START', 'EXEC'];
     let at = -1;
     for (const o of order) {
-      const i = ops.indexOf(o as never, at + 1);
+      const i = ops.indexOf(o, at + 1);
       assert.ok(i > at, `${o} after position ${at}: ${ops.join(',')}`);
       at = i;
     }

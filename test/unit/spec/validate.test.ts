@@ -24,7 +24,7 @@ function expectInvalid(mutate: (s: any) => void, field: string, message?: RegExp
     () => parseSpec(s),
     (e: unknown) => {
       assert.ok(e instanceof BerthError, `not a BerthError: ${String(e)}`);
-      assert.equal(e.layer, 'berth-runc');
+      assert.equal(e.layer, 'runtime'); // the library; berth-runc or the engine names itself when it reports it
       assert.equal(e.code, 'invalid-argument');
       assert.equal(e.field, field, `wrong field in: ${e.message}`);
       const prefix = field ? `config.json: ${field}: ` : 'config.json: ';
