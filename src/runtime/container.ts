@@ -18,7 +18,8 @@ import type { LinuxDeviceCgroup, LinuxResources, Process, Spec } from './spec/ty
 import { childPlanNeedsPid, compileChild, compileExecChild, compileExecParent, compileParent, hookState, ignoredCapabilities, type CgroupHierarchy, type CreatePlanInput, type HostFacts } from './plan/compile.js';
 import { InitPool, launch, type Launched } from './init/launch.js';
 import { runHooks } from './hooks.js';
-import { StateStore, isAlive, procStat, validateId, type ContainerRecord, type Status } from './state.js';
+import { StateStore, isAlive, validateId, type ContainerRecord, type Status } from './state.js';
+import { procStat } from '../common/proc.js';
 import { SIGNALS } from './linux/constants.js';
 
 export interface RuntimeOptions {

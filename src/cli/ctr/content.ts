@@ -11,9 +11,9 @@ import { age, humanSize, json, labelsString, table } from './format.js';
 async function ls(ctx: Context, argv: string[]): Promise<number> {
   const p = parseArgs(argv, { quiet: { kind: 'bool', alias: 'q' }, json: { kind: 'bool' } });
   const blobs = (await ctx.content.list()).sort((a, b) => a.digest.localeCompare(b.digest));
-  if (bool(p, 'quiet')) {
+  if (bool(p.flags, 'quiet')) {
     for (const b of blobs) ctx.io.out(b.digest + '\n');
-  } else if (bool(p, 'json')) {
+  } else if (bool(p.flags, 'json')) {
     ctx.io.out(json(blobs));
   } else {
     ctx.io.out(table(['DIGEST', 'SIZE', 'AGE', 'LABELS'], blobs.map((b) => [b.digest, humanSize(b.size), age(b.createdAt), labelsString(b.labels)])));
@@ -26,7 +26,7 @@ async function get(ctx: Context, argv: string[]): Promise<number> {
   need(p, 1, 'berth-ctr content get [-o FILE] DIGEST');
   const digest = validateDigest(p.args[0]!);
   const src = ctx.content.readStream(digest);
-  const out = str(p, 'output');
+  const out = str(p.flags, 'output');
   await pipeline(src, out ? createWriteStream(out) : process.stdout, { end: out !== undefined });
   return 0;
 }
@@ -78,9 +78,9 @@ export const contentVerbs: Record<string, (ctx: Context, argv: string[]) => Prom
 
 export async function gc(ctx: Context, argv: string[]): Promise<number> {
   const p = parseArgs(argv, { 'dry-run': { kind: 'bool', alias: 'n' }, verbose: { kind: 'bool', alias: 'v' }, 'no-snapshots': { kind: 'bool' } });
-  const r = await ctx.storage.gc({ dryRun: bool(p, 'dry-run'), snapshots: !bool(p, 'no-snapshots') });
-  const verb = bool(p, 'dry-run') ? 'would remove' : 'removed';
-  if (bool(p, 'verbose')) {
+  const r = await ctx.storage.gc({ dryRun: bool(p.flags, 'dry-run'), snapshots: !bool(p.flags, 'no-snapshots') });
+  const verb = bool(p.flags, 'dry-run') ? 'would remove' : 'removed';
+  if (bool(p.flags, 'verbose')) {
     for (const b of r.removedBlobs) ctx.io.out(`${verb} blob ${b.digest} (${humanSize(b.size)})\n`);
     for (const s of r.removedSnapshots) ctx.io.out(`${verb} snapshot ${s}\n`);
     for (const i of r.removedIngests) ctx.io.out(`${verb} ingest ${i}\n`);

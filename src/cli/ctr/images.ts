@@ -7,7 +7,7 @@ import {
   hostPlatform, familiarString, parseReference, type ExportFormat, type NormalPlatform, type Descriptor,
 } from '../../image/index.js';
 import { unpack } from '../../storage/index.js';
-import { bool, need, parseArgs, str, strs, usageError } from './args.js';
+import { bool, need, parseArgs, str, multi, usageError } from './args.js';
 import type { Context } from './context.js';
 import { humanSize, json, labelsString, table } from './format.js';
 
@@ -31,7 +31,7 @@ export function platformFlag(v: string | undefined): NormalPlatform {
 async function ls(ctx: Context, argv: string[]): Promise<number> {
   const p = parseArgs(argv, { quiet: { kind: 'bool', alias: 'q' }, json: { kind: 'bool' } });
   const list = ctx.images.list();
-  if (bool(p, 'quiet')) {
+  if (bool(p.flags, 'quiet')) {
     for (const i of list) ctx.io.out(i.name + '\n');
     return 0;
   }
@@ -43,7 +43,7 @@ async function ls(ctx: Context, argv: string[]): Promise<number> {
     rows.push([i.name, i.target.mediaType, i.target.digest, humanSize(size), plats.join(',') || '-', labelsString(i.labels)]);
     docs.push({ name: i.name, target: i.target, size, platforms: plats, labels: i.labels, createdAt: i.createdAt, updatedAt: i.updatedAt });
   }
-  ctx.io.out(bool(p, 'json') ? json(docs) : table(['REF', 'TYPE', 'DIGEST', 'SIZE', 'PLATFORMS', 'LABELS'], rows));
+  ctx.io.out(bool(p.flags, 'json') ? json(docs) : table(['REF', 'TYPE', 'DIGEST', 'SIZE', 'PLATFORMS', 'LABELS'], rows));
   return 0;
 }
 
@@ -81,7 +81,7 @@ async function inspect(ctx: Context, argv: string[]): Promise<number> {
     const top = await readParsed(ctx.content, rec.target);
     let resolved: unknown;
     try {
-      const r = await resolveImage(ctx.content, rec.target, platformFlag(str(p, 'platform')));
+      const r = await resolveImage(ctx.content, rec.target, platformFlag(str(p.flags, 'platform')));
       resolved = { manifestDescriptor: r.manifestDesc, manifest: r.manifest, config: r.config, chainIds: r.chainIds };
     } catch (e) {
       resolved = { error: messageOf(e) };
@@ -110,23 +110,23 @@ async function doImport(ctx: Context, argv: string[]): Promise<number> {
     platform: { kind: 'string' },
     message: { kind: 'string', alias: 'm' },
     'no-compress': { kind: 'bool' },
-    change: { kind: 'strings', alias: 'c' },
+    change: { kind: 'multi', alias: 'c' },
   });
   need(p, 1, 'berth-ctr images import [--base-name REPO] [--name NAME] [--rootfs [--change INSTR]...] FILE|DIR|- [NAME]');
-  if (strs(p, 'change').length && !bool(p, 'rootfs')) throw usageError('--change applies to --rootfs imports only');
+  if (multi(p.flags, 'change').length && !bool(p.flags, 'rootfs')) throw usageError('--change applies to --rootfs imports only');
   const src = p.args[0]!;
   const input = src === '-' ? process.stdin : src;
-  const platform = str(p, 'platform') ? parsePlatform(str(p, 'platform')!) : undefined;
-  const name = str(p, 'name') ?? (bool(p, 'rootfs') ? p.args[1] : undefined);
+  const platform = str(p.flags, 'platform') ? parsePlatform(str(p.flags, 'platform')!) : undefined;
+  const name = str(p.flags, 'name') ?? (bool(p.flags, 'rootfs') ? p.args[1] : undefined);
   const imported = await importImages(ctx, input, {
-    baseName: str(p, 'base-name'),
+    baseName: str(p.flags, 'base-name'),
     name,
-    rootfs: bool(p, 'rootfs'),
+    rootfs: bool(p.flags, 'rootfs'),
     rootfsOptions: {
       platform,
-      message: str(p, 'message'),
-      compress: bool(p, 'no-compress') ? 'none' : 'gzip',
-      config: applyChanges({}, strs(p, 'change')),
+      message: str(p.flags, 'message'),
+      compress: bool(p.flags, 'no-compress') ? 'none' : 'gzip',
+      config: applyChanges({}, multi(p.flags, 'change')),
     },
   });
   for (const i of imported) ctx.io.out(`${i.name} ${i.target.digest}\n`);
@@ -137,11 +137,11 @@ async function doExport(ctx: Context, argv: string[]): Promise<number> {
   const p = parseArgs(argv, { format: { kind: 'string' }, platform: { kind: 'string' }, 'keep-docker-media-types': { kind: 'bool' } });
   need(p, 2, 'berth-ctr images export [--format oci|oci-dir|docker] [--platform P] OUT NAME...');
   const [out, ...names] = p.args as [string, ...string[]];
-  let format = str(p, 'format') as ExportFormat | undefined;
+  let format = str(p.flags, 'format') as ExportFormat | undefined;
   if (format !== undefined && !['oci', 'oci-dir', 'docker'].includes(format)) throw usageError(`--format must be oci, oci-dir or docker, not "${format}"`);
   if (!format) format = out.endsWith('/') || (existsSync(out) && statSync(out).isDirectory()) ? 'oci-dir' : 'oci';
-  const platform = str(p, 'platform') ? parsePlatform(str(p, 'platform')!) : undefined;
-  const r = await exportImages(ctx, names, out, { format, platform, keepDockerMediaTypes: bool(p, 'keep-docker-media-types') });
+  const platform = str(p.flags, 'platform') ? parsePlatform(str(p.flags, 'platform')!) : undefined;
+  const r = await exportImages(ctx, names, out, { format, platform, keepDockerMediaTypes: bool(p.flags, 'keep-docker-media-types') });
   ctx.io.out(`exported ${r.images} image(s), ${r.blobs} blob(s) to ${out}\n`);
   return 0;
 }
@@ -149,7 +149,7 @@ async function doExport(ctx: Context, argv: string[]): Promise<number> {
 async function unpackCmd(ctx: Context, argv: string[]): Promise<number> {
   const p = parseArgs(argv, { platform: { kind: 'string' } });
   need(p, 1, 'berth-ctr images unpack [--platform P] NAME');
-  const r = await unpack(ctx.storage, p.args[0]!, { platform: platformFlag(str(p, 'platform')) }, (pr) => {
+  const r = await unpack(ctx.storage, p.args[0]!, { platform: platformFlag(str(p.flags, 'platform')) }, (pr) => {
     if (pr.status !== 'unpacking') ctx.io.out(`layer ${pr.digest}: ${pr.status === 'exists' ? 'already unpacked' : 'unpacked'}\n`);
   });
   ctx.io.out(`unpacked ${p.args[0]} to snapshot ${r.chainId ?? '(no layers)'}\n`);

@@ -1,7 +1,7 @@
 // berth-ctr leases ls|create|rm.
 
 import { messageOf } from '../../common/errors.js';
-import { need, parseArgs, str, strs, usageError } from './args.js';
+import { need, parseArgs, str, multi, usageError } from './args.js';
 import type { Context } from './context.js';
 import { labelsString, table } from './format.js';
 
@@ -22,14 +22,14 @@ async function ls(ctx: Context, argv: string[]): Promise<number> {
 }
 
 async function create(ctx: Context, argv: string[]): Promise<number> {
-  const p = parseArgs(argv, { id: { kind: 'string' }, expires: { kind: 'string', alias: 'x' }, label: { kind: 'strings' } });
+  const p = parseArgs(argv, { id: { kind: 'string' }, expires: { kind: 'string', alias: 'x' }, label: { kind: 'multi' } });
   const labels: Record<string, string> = {};
-  for (const l of strs(p, 'label')) {
+  for (const l of multi(p.flags, 'label')) {
     const eq = l.indexOf('=');
     labels[eq === -1 ? l : l.slice(0, eq)] = eq === -1 ? '' : l.slice(eq + 1);
   }
-  const exp = str(p, 'expires');
-  const lease = ctx.leases.create({ id: str(p, 'id'), ttlMs: exp === undefined ? undefined : exp === '0' ? null : duration(exp), labels });
+  const exp = str(p.flags, 'expires');
+  const lease = ctx.leases.create({ id: str(p.flags, 'id'), ttlMs: exp === undefined ? undefined : exp === '0' ? null : duration(exp), labels });
   ctx.io.out(lease.id + '\n');
   return 0;
 }

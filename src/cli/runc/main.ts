@@ -75,7 +75,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`berth-runc version ${VERSION}\nspec: ${SPEC_VERSION}\n`);
       return 0;
     }
-    const [verb, ...rest] = g.rest;
+    const [verb, ...rest] = g.args;
     if (!verb || verb === 'help' || bool(g.flags, 'help')) {
       process.stdout.write(usage());
       return verb || bool(g.flags, 'help') ? 0 : 1;

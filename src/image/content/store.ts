@@ -25,7 +25,8 @@ import { writeFileAtomic, writeFileAtomicSync } from '../../common/atomic.js';
 import { openMetadata, type Metadata } from '../../common/metadb.js';
 import { validateDigest } from '../reference.js';
 import type { BlobInfo, ContentStore, Digest, IngestWriter } from './types.js';
-import { cleanLockDebris, isLocked, isProcessAlive, lock, tryLock, type LockHandle } from './lock.js';
+import { cleanLockDebris, isLocked, lock, tryLock, type LockHandle } from './lock.js';
+import { isProcessAlive } from '../../common/proc.js';
 import { IngestWriterImpl, hashFile } from './writer.js';
 
 export const SUPPORTED_ALGORITHMS = ['sha256', 'sha512'] as const;

@@ -11,6 +11,7 @@ import type { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { BerthError, isBerthError } from '../../common/errors.js';
 import { nullLogger, type Logger } from '../../common/log.js';
+import { isIdentityAlive, selfIdentity } from '../../common/proc.js';
 import { chainIds } from '../chainid.js';
 import type { Mount, Snapshotter } from '../types.js';
 import { applyLayer, type ApplyResult, type UnpackLimits } from './apply.js';
@@ -65,9 +66,10 @@ async function unpackLayerOnce(o: UnpackLayerOptions): Promise<UnpackLayerResult
   }
   checkLayerMediaType(o.mediaType);
   const key = `extract-${Date.now()}-${randomBytes(4).toString('hex')} ${o.chainId}`;
-  // The label names this process, so a later run can tell an unpack that a
-  // kill -9 abandoned from one still in progress elsewhere.
-  await sn.prepare(key, o.parent, { labels: { [EXTRACT_LABEL]: String(process.pid) } });
+  // The label names this process (pid and start time), so a later run can
+  // tell an unpack that a kill -9 abandoned, even once its pid is reused,
+  // from one still in progress elsewhere.
+  await sn.prepare(key, o.parent, { labels: { [EXTRACT_LABEL]: selfIdentity() } });
   let stream: Readable | undefined;
   try {
     const target = await sn.extractionTarget(key);
@@ -104,9 +106,9 @@ async function unpackLayerOnce(o: UnpackLayerOptions): Promise<UnpackLayerResult
 export async function removeAbandonedUnpacks(sn: Snapshotter): Promise<string[]> {
   const removed: string[] = [];
   for (const s of await sn.list()) {
-    const pid = s.labels[EXTRACT_LABEL];
-    if (s.kind !== 'active' || pid === undefined) continue;
-    if (/^\d+$/.test(pid) && processAlive(Number(pid))) continue;
+    const owner = s.labels[EXTRACT_LABEL];
+    if (s.kind !== 'active' || owner === undefined) continue;
+    if (isIdentityAlive(owner)) continue;
     try {
       await sn.remove(s.key);
       removed.push(s.key);
@@ -115,15 +117,6 @@ export async function removeAbandonedUnpacks(sn: Snapshotter): Promise<string[]>
     }
   }
   return removed;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as { code?: string }).code === 'EPERM';
-  }
 }
 
 /**

@@ -15,7 +15,7 @@ export const create: Command = {
   summary: 'create a container',
   usage: 'create [--bundle DIR] [--console-socket PATH] [--pid-file PATH] [--no-pivot] [--no-new-keyring] [--preserve-fds N] <container-id>',
   flags: createFlags,
-  async run(ctx, { flags, rest }) {
+  async run(ctx, { flags, args: rest }) {
     const id = requireId(rest, 'create');
     await ctx.runtime().create(id, {
       bundle: str(flags, 'bundle') ?? process.cwd(),

@@ -6,7 +6,7 @@ export const del: Command = {
   summary: 'delete a container and everything it holds (--force: even if running)',
   usage: 'delete [--force] <container-id>',
   flags: { force: { kind: 'bool', alias: 'f' } },
-  async run(ctx, { flags, rest }) {
+  async run(ctx, { flags, args: rest }) {
     await ctx.runtime().delete(requireId(rest, 'delete'), bool(flags, 'force'));
     return 0;
   },

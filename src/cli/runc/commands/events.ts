@@ -15,7 +15,7 @@ export const events: Command = {
   summary: 'print container events: resource stats every --interval, and OOM kills (--stats: once)',
   usage: 'events [--stats] [--interval 5s] <container-id>',
   flags: { stats: { kind: 'bool' }, interval: { kind: 'string' } },
-  async run(ctx, { flags, rest }) {
+  async run(ctx, { flags, args: rest }) {
     const id = requireId(rest, 'events');
     const rt = ctx.runtime();
     const emit = () => ctx.out(JSON.stringify({ type: 'stats', id, data: rt.stats(id) }) + '\n');

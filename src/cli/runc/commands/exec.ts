@@ -86,7 +86,7 @@ export const exec: Command = {
     'process-label': { kind: 'string' },
     'ignore-paused': { kind: 'bool', ignored: true },
   },
-  async run(ctx, { flags, rest }) {
+  async run(ctx, { flags, args: rest }) {
     const id = requireId(rest, 'exec');
     const rt = ctx.runtime();
     const config = rt.record(id).config;

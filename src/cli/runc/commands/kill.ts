@@ -6,7 +6,7 @@ export const kill: Command = {
   summary: 'send a signal (default SIGTERM) to the container process, or with --all to every process',
   usage: 'kill [--all] <container-id> [signal]',
   flags: { all: { kind: 'bool', alias: 'a' } },
-  async run(ctx, { flags, rest }) {
+  async run(ctx, { flags, args: rest }) {
     const id = requireId(rest, 'kill');
     await ctx.runtime().kill(id, rest[1] ?? 'SIGTERM', bool(flags, 'all'));
     return 0;

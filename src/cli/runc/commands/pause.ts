@@ -6,7 +6,7 @@ export const pause: Command = {
   summary: 'freeze every process of a container',
   usage: 'pause <container-id>',
   flags: {},
-  async run(ctx, { rest }) {
+  async run(ctx, { args: rest }) {
     await ctx.runtime().pause(requireId(rest, 'pause'));
     return 0;
   },
@@ -17,7 +17,7 @@ export const resume: Command = {
   summary: 'thaw a paused container',
   usage: 'resume <container-id>',
   flags: {},
-  async run(ctx, { rest }) {
+  async run(ctx, { args: rest }) {
     await ctx.runtime().resume(requireId(rest, 'resume'));
     return 0;
   },

@@ -8,7 +8,7 @@ export const ps: Command = {
   summary: 'list the processes of a container (ps(1) output, or --format json for the pids)',
   usage: 'ps [--format table|json] <container-id> [ps options]',
   flags: { format: { kind: 'string', alias: 'f' } },
-  run(ctx, { flags, rest }) {
+  run(ctx, { flags, args: rest }) {
     const id = requireId(rest, 'ps');
     const pids = ctx.runtime().ps(id);
     const format = str(flags, 'format') ?? 'table';

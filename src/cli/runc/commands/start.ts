@@ -6,7 +6,7 @@ export const start: Command = {
   summary: 'start a created container',
   usage: 'start <container-id>',
   flags: {},
-  async run(ctx, { rest }) {
+  async run(ctx, { args: rest }) {
     await ctx.runtime().start(requireId(rest, 'start'));
     return 0;
   },

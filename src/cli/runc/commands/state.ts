@@ -6,7 +6,7 @@ export const state: Command = {
   summary: 'print the state of a container as JSON',
   usage: 'state <container-id>',
   flags: {},
-  run(ctx, { rest }) {
+  run(ctx, { args: rest }) {
     ctx.out(JSON.stringify(ctx.runtime().state(requireId(rest, 'state')), null, 2) + '\n');
     return 0;
   },

@@ -41,7 +41,7 @@ export const update: Command = {
     'memory-swap': { kind: 'string' },
     'pids-limit': { kind: 'string' },
   },
-  async run(ctx, { flags, rest }) {
+  async run(ctx, { flags, args: rest }) {
     const id = requireId(rest, 'update');
     const rt = ctx.runtime();
     let resources: LinuxResources;
