@@ -8,6 +8,7 @@ import { existsSync, readFileSync, writeFileSync, statSync, unlinkSync, openSync
 import { basename, resolve } from 'node:path';
 import { BerthError, errnoOf, messageOf } from '../common/errors.js';
 import { writeFileAtomicSync } from '../common/atomic.js';
+import { sleep, sleepSync } from '../common/sleep.js';
 import { Logger, nullLogger } from '../common/log.js';
 import { createManager, createWithResources, type CgroupManager } from './cgroups/manager.js';
 import { detectLayout, type CgroupLayout } from './cgroups/detect.js';
@@ -21,6 +22,7 @@ import { runHooks } from './hooks.js';
 import { StateStore, isAlive, validateId, type ContainerRecord, type Status } from './state.js';
 import { procStat } from '../common/proc.js';
 import { SIGNALS } from './linux/constants.js';
+import { DEFAULT_DEVICE_RULES } from './devices.js';
 
 export interface RuntimeOptions {
   /** State directory, runc's --root. */
@@ -86,14 +88,6 @@ function host(): HostFacts {
     hostFacts = { apparmor, selinux: existsSync('/sys/fs/selinux/enforce'), capLast, keyrings: existsSync('/proc/keys'), mountSetattr };
   }
   return hostFacts;
-}
-
-function sleep(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-function sleepAsync(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 export function parseSignal(s: string): number {
@@ -310,7 +304,7 @@ export class Runtime {
       }
       if (pids.length === 0) return;
       for (const p of pids) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
-      await sleepAsync(10);
+      await sleep(10);
     }
   }
 
@@ -336,7 +330,7 @@ export class Runtime {
           if (errnoOf(e) !== 'EAGAIN') throw e;
         }
         if (!alive) throw new BerthError('runtime', 'failed-precondition', 'cannot start a container that has stopped');
-        sleep(1);
+        sleepSync(1);
       }
     } finally {
       closeSync(fd);
@@ -422,7 +416,7 @@ export class Runtime {
     if (status !== 'stopped') {
       if (status === 'paused') await mgr.thaw().catch(() => undefined);
       try { process.kill(rec.pid, 'SIGKILL'); } catch { /* gone */ }
-      for (let i = 0; i < 1000 && isAlive(rec); i++) await sleepAsync(5);
+      for (let i = 0; i < 1000 && isAlive(rec); i++) await sleep(5);
     }
     await this.waitEmpty(mgr);
     await mgr.destroy();
@@ -523,29 +517,13 @@ export class Runtime {
   }
 }
 
-// Like runc: after the config's own device rules, the devices every
-// container gets (and those it lists in linux.devices) are allowed, so a
-// "deny all" in the config still leaves /dev/null usable.
-const ALLOWED_DEVICES: LinuxDeviceCgroup[] = [
-  { allow: true, type: 'c', access: 'm' },
-  { allow: true, type: 'b', access: 'm' },
-  { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
-  { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm' },
-  { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm' },
-  { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm' },
-  { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' },
-  { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm' },
-  { allow: true, type: 'c', major: 136, access: 'rwm' },
-  { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' },
-  { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' },
-];
-
+/** The config's device rules, then the default devices' (./devices.ts), then those it lists in linux.devices. */
 export function withDefaultDevices(spec: Spec): LinuxResources {
   const r = spec.linux?.resources ?? {};
   const listed: LinuxDeviceCgroup[] = (spec.linux?.devices ?? [])
     .filter((d) => d.type === 'c' || d.type === 'b')
     .map((d) => ({ allow: true, type: d.type as 'c' | 'b', major: d.major, minor: d.minor, access: 'rwm' }));
-  return { ...r, devices: [...(r.devices ?? []), ...ALLOWED_DEVICES, ...listed] };
+  return { ...r, devices: [...(r.devices ?? []), ...DEFAULT_DEVICE_RULES, ...listed] };
 }
 
 function mergeResources(a: LinuxResources, b: LinuxResources): LinuxResources {

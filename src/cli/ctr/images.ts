@@ -13,11 +13,11 @@ import { humanSize, json, labelsString, table } from './format.js';
 
 async function platformsOf(ctx: Context, target: Descriptor): Promise<string[]> {
   try {
-    const p = await readParsed(ctx.content, target);
+    const p = await readParsed(ctx.storage.content, target);
     if (p.kind === 'index') {
       return p.index.manifests.filter((m) => m.platform && m.platform.os !== 'unknown').map((m) => formatPlatform(m.platform!));
     }
-    const cfg = parseImageConfig(await ctx.content.readBytes(p.manifest.config.digest));
+    const cfg = parseImageConfig(await ctx.storage.content.readBytes(p.manifest.config.digest));
     return [formatPlatform(cfg)];
   } catch {
     return [];
@@ -30,7 +30,7 @@ export function platformFlag(v: string | undefined): NormalPlatform {
 
 async function ls(ctx: Context, argv: string[]): Promise<number> {
   const p = parseArgs(argv, { quiet: { kind: 'bool', alias: 'q' }, json: { kind: 'bool' } });
-  const list = ctx.images.list();
+  const list = ctx.storage.images.list();
   if (bool(p.flags, 'quiet')) {
     for (const i of list) ctx.io.out(i.name + '\n');
     return 0;
@@ -38,7 +38,7 @@ async function ls(ctx: Context, argv: string[]): Promise<number> {
   const rows: string[][] = [];
   const docs: unknown[] = [];
   for (const i of list) {
-    const size = await imageSize(ctx.content, i.target);
+    const size = await imageSize(ctx.storage.content, i.target);
     const plats = await platformsOf(ctx, i.target);
     rows.push([i.name, i.target.mediaType, i.target.digest, humanSize(size), plats.join(',') || '-', labelsString(i.labels)]);
     docs.push({ name: i.name, target: i.target, size, platforms: plats, labels: i.labels, createdAt: i.createdAt, updatedAt: i.updatedAt });
@@ -53,8 +53,8 @@ async function rm(ctx: Context, argv: string[]): Promise<number> {
   let status = 0;
   for (const n of p.args) {
     try {
-      const r = ctx.images.get(n);
-      ctx.images.delete(n);
+      const r = ctx.storage.images.get(n);
+      ctx.storage.images.delete(n);
       ctx.io.out(`${r.name}\n`);
     } catch (e) {
       ctx.io.err(`berth-ctr: ${messageOf(e)}\n`);
@@ -68,7 +68,7 @@ async function tag(ctx: Context, argv: string[]): Promise<number> {
   const p = parseArgs(argv, {});
   need(p, 2, 'berth-ctr images tag SOURCE TARGET...');
   const [src, ...targets] = p.args as [string, ...string[]];
-  for (const t of targets) ctx.io.out(`${ctx.images.tag(src, t).name}\n`);
+  for (const t of targets) ctx.io.out(`${ctx.storage.images.tag(src, t).name}\n`);
   return 0;
 }
 
@@ -77,11 +77,11 @@ async function inspect(ctx: Context, argv: string[]): Promise<number> {
   need(p, 1, 'berth-ctr images inspect [--platform P] NAME');
   const out: unknown[] = [];
   for (const n of p.args) {
-    const rec = ctx.images.get(n);
-    const top = await readParsed(ctx.content, rec.target);
+    const rec = ctx.storage.images.get(n);
+    const top = await readParsed(ctx.storage.content, rec.target);
     let resolved: unknown;
     try {
-      const r = await resolveImage(ctx.content, rec.target, platformFlag(str(p.flags, 'platform')));
+      const r = await resolveImage(ctx.storage.content, rec.target, platformFlag(str(p.flags, 'platform')));
       resolved = { manifestDescriptor: r.manifestDesc, manifest: r.manifest, config: r.config, chainIds: r.chainIds };
     } catch (e) {
       resolved = { error: messageOf(e) };
@@ -93,7 +93,7 @@ async function inspect(ctx: Context, argv: string[]): Promise<number> {
       labels: rec.labels,
       createdAt: rec.createdAt,
       updatedAt: rec.updatedAt,
-      size: await imageSize(ctx.content, rec.target),
+      size: await imageSize(ctx.storage.content, rec.target),
       ...(top.kind === 'index' ? { index: top.index } : {}),
       ...(resolved as object),
     });
@@ -118,7 +118,7 @@ async function doImport(ctx: Context, argv: string[]): Promise<number> {
   const input = src === '-' ? process.stdin : src;
   const platform = str(p.flags, 'platform') ? parsePlatform(str(p.flags, 'platform')!) : undefined;
   const name = str(p.flags, 'name') ?? (bool(p.flags, 'rootfs') ? p.args[1] : undefined);
-  const imported = await importImages(ctx, input, {
+  const imported = await importImages(ctx.storage, input, {
     baseName: str(p.flags, 'base-name'),
     name,
     rootfs: bool(p.flags, 'rootfs'),
@@ -141,7 +141,7 @@ async function doExport(ctx: Context, argv: string[]): Promise<number> {
   if (format !== undefined && !['oci', 'oci-dir', 'docker'].includes(format)) throw usageError(`--format must be oci, oci-dir or docker, not "${format}"`);
   if (!format) format = out.endsWith('/') || (existsSync(out) && statSync(out).isDirectory()) ? 'oci-dir' : 'oci';
   const platform = str(p.flags, 'platform') ? parsePlatform(str(p.flags, 'platform')!) : undefined;
-  const r = await exportImages(ctx, names, out, { format, platform, keepDockerMediaTypes: bool(p.flags, 'keep-docker-media-types') });
+  const r = await exportImages(ctx.storage, names, out, { format, platform, keepDockerMediaTypes: bool(p.flags, 'keep-docker-media-types') });
   ctx.io.out(`exported ${r.images} image(s), ${r.blobs} blob(s) to ${out}\n`);
   return 0;
 }

@@ -14,8 +14,8 @@ function duration(s: string): number {
 
 async function ls(ctx: Context, argv: string[]): Promise<number> {
   parseArgs(argv, {});
-  const rows = ctx.leases.list().map((l) => [
-    l.id, l.createdAt.toISOString(), l.expiresAt ? l.expiresAt.toISOString() : 'never', String(ctx.leases.resources(l.id).length), labelsString(l.labels),
+  const rows = ctx.storage.leases.list().map((l) => [
+    l.id, l.createdAt.toISOString(), l.expiresAt ? l.expiresAt.toISOString() : 'never', String(ctx.storage.leases.resources(l.id).length), labelsString(l.labels),
   ]);
   ctx.io.out(table(['ID', 'CREATED', 'EXPIRES', 'RESOURCES', 'LABELS'], rows));
   return 0;
@@ -29,7 +29,7 @@ async function create(ctx: Context, argv: string[]): Promise<number> {
     labels[eq === -1 ? l : l.slice(0, eq)] = eq === -1 ? '' : l.slice(eq + 1);
   }
   const exp = str(p.flags, 'expires');
-  const lease = ctx.leases.create({ id: str(p.flags, 'id'), ttlMs: exp === undefined ? undefined : exp === '0' ? null : duration(exp), labels });
+  const lease = ctx.storage.leases.create({ id: str(p.flags, 'id'), ttlMs: exp === undefined ? undefined : exp === '0' ? null : duration(exp), labels });
   ctx.io.out(lease.id + '\n');
   return 0;
 }
@@ -40,7 +40,7 @@ async function rm(ctx: Context, argv: string[]): Promise<number> {
   let status = 0;
   for (const id of p.args) {
     try {
-      ctx.leases.delete(id);
+      ctx.storage.leases.delete(id);
     } catch (e) {
       ctx.io.err(`berth-ctr: ${messageOf(e)}\n`);
       status = 1;

@@ -84,7 +84,7 @@ export async function pushCmd(ctx: Context, argv: string[]): Promise<number> {
     ...hostFlags,
   });
   need(p, 1, 'berth-ctr images push [--plain-http] NAME [REMOTE]');
-  const local = ctx.images.get(p.args[0]!);
+  const local = ctx.storage.images.get(p.args[0]!);
   const remote = parseDockerRef(p.args[1] ?? local.name);
   const opts = registryOptions(p, remote.domain);
   const credentials = credentialsFlag(p);
@@ -97,7 +97,7 @@ export async function pushCmd(ctx: Context, argv: string[]): Promise<number> {
   const progress = new Progress((s) => ctx.io.out(s), ctx.io.tty);
   const quiet = bool(p.flags, 'quiet');
   const r = await pushImage(remote, {
-    store: ctx.content,
+    store: ctx.storage.content,
     target: local.target,
     concurrency: concurrencyFlag(p),
     chunkSize,

@@ -19,7 +19,8 @@ import type { Descriptor, Digest } from '../content/types.js';
 import type { LocalContentStore } from '../content/store.js';
 import { resolveImage } from '../images.js';
 import { parseImageConfig, type ImageManifest } from '../manifest.js';
-import { MediaType, detectCompression, layerCompression, layerTypeFor } from '../media.js';
+import { MediaType, layerCompression, layerTypeFor } from '../media.js';
+import { compressionOf } from '../../common/compression.js';
 import { familiarRepository, parseReference, normalizeName } from '../reference.js';
 import { hostPlatform, type NormalPlatform } from '../platform.js';
 import { lookup, type ArchiveFiles } from './tarread.js';
@@ -85,7 +86,7 @@ export async function importDockerArchive(
       const f = lookup(files, path);
       if (!f) throw new BerthError('image', 'not-found', `${where}: layer ${path} is not in the archive`);
       const info = f.blob ?? (await store.put(f.json!, { beforeCommit: protect }));
-      const compression = detectCompression(await readHead(store.blobPath(info.digest), 4));
+      const compression = compressionOf(await readHead(store.blobPath(info.digest), 4));
       if (compression === 'none' && info.digest !== config.rootfs.diff_ids[j]) {
         throw new BerthError('image', 'digest-mismatch',
           `${where}: layer ${path} is ${info.digest} but the config says diff id ${config.rootfs.diff_ids[j]}`);
@@ -190,7 +191,7 @@ export async function exportDockerArchive(
 /** Adds one layer uncompressed (the tar header needs its size, so compressed layers go through a temp file), checking its diff id. */
 async function addLayer(store: LocalContentStore, pack: tar.Pack, name: string, layer: Descriptor, diffId: string, work: string): Promise<number> {
   const compression = layerCompression(layer.mediaType) === 'none'
-    ? detectCompression(await readHead(store.blobPath(layer.digest), 4))
+    ? compressionOf(await readHead(store.blobPath(layer.digest), 4))
     : layerCompression(layer.mediaType);
   let src = store.blobPath(layer.digest);
   if (compression !== 'none') {

@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { errnoOf } from '../../common/errors.js';
 import { isProcessAlive, processStartTime } from '../../common/proc.js';
+import { sleep } from '../../common/sleep.js';
 
 const myStart = processStartTime(process.pid) ?? '0';
 
@@ -117,7 +118,6 @@ export interface WaitOptions {
   until?: () => boolean;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Waits for the lock; resolves undefined only when `until()` became true first. */
 export async function lock(path: string, opts: WaitOptions = {}): Promise<LockHandle | undefined> {

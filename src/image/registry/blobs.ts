@@ -5,7 +5,7 @@
 // digest at commit so that an unverified blob never becomes visible.
 
 import type { IncomingMessage } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { sleep } from '../../common/sleep.js';
 import { BerthError, isBerthError, messageOf } from '../../common/errors.js';
 import type { ContentStore, Descriptor } from '../content/types.js';
 import type { BlobFetchOptions, BlobProgress, RegistrySession } from './session.js';

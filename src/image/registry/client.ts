@@ -5,7 +5,7 @@
 // Authorization header to another host. Reads are here; uploads in upload.ts.
 
 import type { IncomingMessage } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { sleep } from '../../common/sleep.js';
 import { BerthError, isBerthError, messageOf } from '../../common/errors.js';
 import { nullLogger, type Logger } from '../../common/log.js';
 import type { ContentStore, Descriptor, Digest } from '../content/types.js';

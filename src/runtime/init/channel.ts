@@ -16,6 +16,7 @@ import { closeSync, writeSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { BerthError, errnoOf, messageOf } from '../../common/errors.js';
+import { sleepSync } from '../../common/sleep.js';
 
 export type InitStdio = 'inherit' | 'ignore' | number;
 
@@ -112,8 +113,6 @@ interface BunSubprocess {
   readonly stdio: (number | null | undefined)[];
 }
 
-const pause = new Int32Array(new SharedArrayBuffer(4));
-
 function spawnWithBun(bun: BunApi, bin: string, stdio: InitStdio[]): InitChannel {
   const planFd = stdio.length;
   let child: BunSubprocess;
@@ -150,7 +149,7 @@ function spawnWithBun(bun: BunApi, bin: string, stdio: InitStdio[]): InitChannel
           off += writeSync(fd, data, off, data.length - off);
         } catch (e) {
           if (errnoOf(e) !== 'EAGAIN') return; // EPIPE: berth-init is gone; its reports (or EOF) tell why
-          Atomics.wait(pause, 0, 0, 1); // full: berth-init reads it within a millisecond or two
+          sleepSync(1); // full: berth-init reads it within a millisecond or two
         }
       }
     },

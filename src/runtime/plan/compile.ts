@@ -11,6 +11,7 @@ import { CAPABILITIES, CLONE, IOPRIO_CLASS, MOUNT_ATTR, MS, PERSONALITY, RLIMITS
 import { bindRemountFlags, parseMountOptions, PROPAGATION, type ParsedMountOptions } from './mountopts.js';
 import { compileSeccomp, usesNotify } from './seccomp.js';
 import { Op, type PlanOp } from './ops.js';
+import { DEFAULT_DEVICE_NODES } from '../devices.js';
 
 export const NS_FLAG: Record<NamespaceType, number> = {
   pid: CLONE.NEWPID,
@@ -77,14 +78,6 @@ export interface CreatePlanInput {
   host: HostFacts;
 }
 
-const DEFAULT_DEVICES: { path: string; major: number; minor: number }[] = [
-  { path: '/dev/null', major: 1, minor: 3 },
-  { path: '/dev/zero', major: 1, minor: 5 },
-  { path: '/dev/full', major: 1, minor: 7 },
-  { path: '/dev/random', major: 1, minor: 8 },
-  { path: '/dev/urandom', major: 1, minor: 9 },
-  { path: '/dev/tty', major: 5, minor: 0 },
-];
 
 const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
@@ -350,7 +343,7 @@ function mountOps(input: CreatePlanInput, cgroupJoin: PlanOp[]): PlanOp[] {
   if (!devBound) {
     const hasPts = mounts.some((m) => m.destination === '/dev/pts');
     const devices = [
-      ...DEFAULT_DEVICES.map((d) => ({ path: d.path, type: 'c' as const, major: d.major, minor: d.minor, fileMode: 0o666, uid: 0, gid: 0 })),
+      ...DEFAULT_DEVICE_NODES.map((d) => ({ ...d, fileMode: 0o666, uid: 0, gid: 0 })),
       ...(spec.linux?.devices ?? []),
     ];
     const seen = new Set<string>();
