@@ -45,6 +45,7 @@ struct init_state g = {
 	.listener_sock = -1,
 	.root_fd = -1,
 	.seccomp = NULL,
+	.proc_fd = -1,
 };
 
 static int parse_fd(const char *s)
@@ -81,6 +82,9 @@ int main(int argc, char **argv)
 	if (ensure_sealed_self(argc, argv) < 0)
 		die_plain("re-execute berth-init from a sealed memfd", errno, op_msg_get());
 	op_msg_clear();
+	/* Before any SETNS or UNSHARE: the namespace whose hostname is the
+	 * runtime's (the host's), which SETHOSTNAME must never change. */
+	note_start_uts();
 	/* Our own descriptor must never reach the container's program, even
 	 * if the runtime put it in the preserved range by mistake. */
 	if (set_cloexec(g.plan_fd, 1) < 0)

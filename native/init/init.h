@@ -114,6 +114,10 @@ struct init_state {
 	int listener_sock;    /* OPEN_SECCOMP_LISTENER, or -1 */
 	int root_fd;          /* SET_ROOT (O_PATH|O_DIRECTORY), or -1 */
 	void *seccomp;        /* scmp_filter_ctx of SECCOMP_INIT, or NULL */
+	dev_t start_uts_dev;  /* the UTS namespace berth-init started in (the */
+	ino_t start_uts_ino;  /* runtime's): SETHOSTNAME is refused there */
+	int start_uts_known;
+	int proc_fd;          /* PROC_ROOT: a procfs root (O_PATH), or -1 */
 };
 
 extern struct init_state g;
@@ -156,6 +160,9 @@ void report_error(const char *step, int err, const char *msg);
 void __attribute__((noreturn)) die_op(const struct op *op, int err);
 /* A failure outside any op (the plan itself is unreadable). */
 void __attribute__((noreturn)) die_plain(const char *step, int err, const char *msg);
+
+/* process.c: remember the UTS namespace we started in. */
+void note_start_uts(void);
 
 /* selfexe.c */
 int ensure_sealed_self(int argc, char **argv);

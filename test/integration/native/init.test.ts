@@ -305,6 +305,24 @@ describe('berth-init: a container', { skip }, () => {
     assert.notEqual(readFileSync('/proc/sys/kernel/hostname', 'utf8').trim(), 'berth-unshared'); // ours is untouched
   });
 
+  test('SETHOSTNAME and SETDOMAINNAME are refused in the UTS namespace berth-init started in (the host is untouched)', async () => {
+    const hostname = readFileSync('/proc/sys/kernel/hostname', 'utf8');
+    const domainname = readFileSync('/proc/sys/kernel/domainname', 'utf8');
+    for (const [code, what] of [[Op.SETHOSTNAME, 'hostname'], [Op.SETDOMAINNAME, 'domainname']] as const) {
+      const r = await runInit({
+        parent: [waitMode, op(Op.CLONE, 'clone', CLONE_NEWNS | CLONE_NEWPID)],
+        child: [op(code, `set ${what}`, 'berth-must-not-leak'), sh('echo ran')],
+      });
+      assert.equal(r.code, 1, JSON.stringify(r));
+      const err = r.reports.find((x) => x.t === 'error');
+      assert.ok(err && err.t === 'error' && err.errno === 1 && err.step === `set ${what}`, JSON.stringify(r.reports));
+      assert.match(err.msg, /runtime's own UTS namespace/);
+      assert.ok(!r.stdout.includes('ran'));
+    }
+    assert.equal(readFileSync('/proc/sys/kernel/hostname', 'utf8'), hostname);
+    assert.equal(readFileSync('/proc/sys/kernel/domainname', 'utf8'), domainname);
+  });
+
   test('leaves no mount on the host', () => {
     assertNoHostMounts();
   });
