@@ -21,6 +21,7 @@
  * init/run.c       hooks and id-map helpers (fork, feed, capture, timeout)
  * init/seccomp.c   libseccomp
  * init/exec.c      SYNC, WAIT_START, FIND_EXEC, EXEC
+ * init/procfs.c    writes into procfs through a proven procfs handle
  * init/util.c      descriptor and socket helpers
  */
 #include <errno.h>
@@ -85,6 +86,11 @@ int main(int argc, char **argv)
 	/* Before any SETNS or UNSHARE: the namespace whose hostname is the
 	 * runtime's (the host's), which SETHOSTNAME must never change. */
 	note_start_uts();
+	/* Likewise the procfs every write into /proc goes through
+	 * (init/procfs.c): the runtime's, before any op can change what
+	 * "/proc" names. */
+	if (open_proc_root() < 0)
+		die_plain("open the runtime's procfs", errno, op_msg_get());
 	/* Our own descriptor must never reach the container's program, even
 	 * if the runtime put it in the preserved range by mistake. */
 	if (set_cloexec(g.plan_fd, 1) < 0)

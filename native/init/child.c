@@ -93,7 +93,8 @@ static int run_phase2_op(const struct op *op)
 	case OP_READONLY_IN_ROOT: return op_readonly_in_root(op);
 	case OP_PIVOT_ROOT: return op_pivot_root(op);
 	case OP_MOVE_ROOT: return op_move_root(op);
-	case OP_WRITE_FILE: return op_write_file(op);
+	case OP_WRITE_PROC: return op_write_proc(op);
+	case OP_EXPECT_PROCFS_IN_ROOT: return op_expect_procfs_in_root(op);
 	case OP_SYNC: return op_sync(op);
 	case OP_HOOK: return op_hook(op);
 	case OP_CONSOLE: return op_console(op);

@@ -44,7 +44,7 @@ enum {
 	OP_READONLY_IN_ROOT = 32,
 	OP_PIVOT_ROOT = 33,
 	OP_MOVE_ROOT = 34,
-	OP_WRITE_FILE = 35,
+	OP_WRITE_PROC = 35,
 	OP_SYNC = 36,
 	OP_HOOK = 37,
 	OP_CONSOLE = 38,
@@ -74,6 +74,7 @@ enum {
 	OP_SESSION_KEYRING = 62,
 	OP_MOUNT_SETATTR_IN_ROOT = 63,
 	OP_MOUNT_COPYUP_IN_ROOT = 64,
+	OP_EXPECT_PROCFS_IN_ROOT = 65,
 };
 
 /* Bytes from the first process to the container process on the internal
@@ -164,6 +165,13 @@ void __attribute__((noreturn)) die_plain(const char *step, int err, const char *
 /* process.c: remember the UTS namespace we started in. */
 void note_start_uts(void);
 
+/* procfs.c: writes into procfs through the root held since start-up. */
+int open_proc_root(void);
+/* One write to rel (relative to the procfs root, e.g. "self/oom_score_adj"). */
+int write_proc(const char *rel, const void *buf, size_t len);
+int op_write_proc(const struct op *op);
+int op_expect_procfs_in_root(const struct op *op);
+
 /* selfexe.c */
 int ensure_sealed_self(int argc, char **argv);
 
@@ -190,6 +198,8 @@ void close_keep_errno(int fd);
 int resolve(const char *path, int dir_only);
 /* Create the missing components of path beneath the root. */
 int mkdir_all(const char *path, mode_t dir_mode, mode_t last_mode, int last_is_file);
+/* The directory path beneath the root, made if missing, never a symlink. */
+int resolve_real_dir(const char *path);
 /* Create the parents of path beneath the root; a handle on the parent, and
  * the final name in *name_out. */
 int make_parent(const char *path, const char **name_out);
@@ -217,7 +227,6 @@ int op_setresuid(const struct op *op);
 int op_setresgid(const struct op *op);
 int op_sethostname(const struct op *op);
 int op_setdomainname(const struct op *op);
-int op_write_file(const struct op *op);
 int op_setsid(const struct op *op);
 int op_rlimit(const struct op *op);
 int op_personality(const struct op *op);
@@ -256,6 +265,8 @@ int write_all(int fd, const void *buf, size_t len);
 /* One byte (0..255) from fd; -1 on error, or on EOF with errno EPIPE. */
 int read_byte(int fd);
 int write_file_once(int dirfd, const char *path, const void *buf, size_t len);
+/* One write(2) of exactly len bytes to fd. */
+int write_fd_once(int fd, const void *buf, size_t len);
 int send_fd(int sock, int fd, const void *body, size_t len);
 int recv_fd(int sock, int *fd_out);
 int connect_unix(const char *path);

@@ -132,7 +132,7 @@ static int op_timens_offsets(const struct op *op)
 		return -1;
 	if (unshare(CLONE_NEWTIME) < 0)
 		return -1;
-	return write_file_once(AT_FDCWD, "/proc/self/timens_offsets", op->arg[0], op->len[0]);
+	return write_proc("self/timens_offsets", op->arg[0], op->len[0]);
 }
 
 static int op_clone(const struct op *op)
@@ -223,7 +223,7 @@ static int need_child(void)
 
 static int op_write_child_file(const struct op *op)
 {
-	char path[64 + 256];
+	char path[32 + 256];
 
 	if (need_args(op, 2) < 0 || need_child() < 0)
 		return -1;
@@ -232,8 +232,8 @@ static int op_write_child_file(const struct op *op)
 		errno = EINVAL;
 		return -1;
 	}
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)g.child, op->arg[0]);
-	return write_file_once(AT_FDCWD, path, op->arg[1], op->len[1]);
+	snprintf(path, sizeof(path), "%d/%s", (int)g.child, op->arg[0]);
+	return write_proc(path, op->arg[1], op->len[1]);
 }
 
 /* Report the pid, then release the container process (in that order, so

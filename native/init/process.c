@@ -94,13 +94,6 @@ int op_setdomainname(const struct op *op)
 	return setdomainname(op->arg[0], op->len[0]);
 }
 
-int op_write_file(const struct op *op)
-{
-	if (need_args(op, 2) < 0)
-		return -1;
-	return write_file_once(AT_FDCWD, op->arg[0], op->arg[1], op->len[1]);
-}
-
 int op_setsid(const struct op *op)
 {
 	(void)op;

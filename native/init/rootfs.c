@@ -25,8 +25,10 @@ static int parse_mkdir_kind(const struct op *op, uint32_t i, int *kind)
 		*kind = 1;
 	else if (strcmp(op->arg[i], "file") == 0)
 		*kind = 2;
+	else if (strcmp(op->arg[i], "realdir") == 0)
+		*kind = 3;
 	else {
-		op_msg("plan error: mkdir must be dir, file or none, not \"%.32s\"", op->arg[i]);
+		op_msg("plan error: mkdir must be dir, realdir, file or none, not \"%.32s\"", op->arg[i]);
 		errno = EINVAL;
 		return -1;
 	}
@@ -93,10 +95,23 @@ int op_mount_in_root(const struct op *op)
 
 	const char *dest = op->arg[1];
 
-	if (kind != 0 && mkdir_all(dest, 0755, kind == 2 ? 0644 : 0755, kind == 2) < 0)
-		return -1;
-	if (mount_on(dest, arg_or_null(op, 0), arg_or_null(op, 2), (unsigned long)flags, arg_or_null(op, 4)) < 0)
-		return -1;
+	if (kind == 3) {
+		int fd = resolve_real_dir(dest);
+
+		if (fd < 0)
+			return -1;
+
+		int rc = mount_fd(arg_or_null(op, 0), fd, arg_or_null(op, 2), (unsigned long)flags, arg_or_null(op, 4));
+
+		close_keep_errno(fd);
+		if (rc < 0)
+			return -1;
+	} else {
+		if (kind != 0 && mkdir_all(dest, 0755, kind == 2 ? 0644 : 0755, kind == 2) < 0)
+			return -1;
+		if (mount_on(dest, arg_or_null(op, 0), arg_or_null(op, 2), (unsigned long)flags, arg_or_null(op, 4)) < 0)
+			return -1;
+	}
 	/* Resolved again each time: the handle taken before the mount names
 	 * the directory underneath it, not the new mount. */
 	if (remount != 0 && mount_on(dest, NULL, NULL, (unsigned long)remount, NULL) < 0) {

@@ -3,8 +3,8 @@
 // which namespaces are joined first. The result is executed verbatim by
 // berth-init (native/README.md).
 
-import { statSync, lstatSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { statSync, statfsSync, lstatSync, readFileSync } from 'node:fs';
+import { join, posix } from 'node:path';
 import { BerthError } from '../../common/errors.js';
 import type { Hook, LinuxNamespace, NamespaceType, Process, Spec, State } from '../spec/types.js';
 import { CAPABILITIES, CLONE, IOPRIO_CLASS, MOUNT_ATTR, MS, PERSONALITY, RLIMITS, SCHED_FLAG, SCHED_POLICY } from '../linux/constants.js';
@@ -174,10 +174,10 @@ function processOps(proc: Process, spec: Spec, state: string, host: HostFacts, o
   const ops: PlanOp[] = [];
   if (proc.apparmorProfile) {
     if (!host.apparmor) fail('process.apparmorProfile', 'AppArmor is not enabled on this host', 'unavailable');
-    ops.push(op(Op.WRITE_FILE, `apply AppArmor profile ${proc.apparmorProfile}`, '/proc/self/attr/apparmor/exec', `exec ${proc.apparmorProfile}`));
+    ops.push(op(Op.WRITE_PROC, `apply AppArmor profile ${proc.apparmorProfile}`, 'self/attr/apparmor/exec', `exec ${proc.apparmorProfile}`));
   }
   if (proc.selinuxLabel && host.selinux) {
-    ops.push(op(Op.WRITE_FILE, `apply SELinux label ${proc.selinuxLabel}`, '/proc/self/attr/exec', proc.selinuxLabel));
+    ops.push(op(Op.WRITE_PROC, `apply SELinux label ${proc.selinuxLabel}`, 'self/attr/exec', proc.selinuxLabel));
   }
   for (const r of proc.rlimits ?? []) {
     const n = RLIMITS[r.type];
@@ -313,6 +313,7 @@ function mountOps(input: CreatePlanInput, cgroupJoin: PlanOp[]): PlanOp[] {
     const dest = m.destination;
     const o = parseMountOptions(m.options, field);
     const isBind = m.type === 'bind' || (o.flags & MS.BIND) !== 0;
+    checkProcMount(m, isBind, field);
     if (isBind) {
       if (o.copyUp) fail(`${field}.options`, 'tmpcopyup applies to tmpfs mounts only, not to a bind mount');
       const src = m.source;
@@ -342,10 +343,18 @@ function mountOps(input: CreatePlanInput, cgroupJoin: PlanOp[]): PlanOp[] {
     if (o.copyUp) {
       ops.push(op(Op.MOUNT_COPYUP_IN_ROOT, `mount ${fstype} on ${dest} with a copy of its contents`, m.source ?? fstype, dest, fstype, o.flags, data, o.propagation));
     } else {
-      ops.push(op(Op.MOUNT_IN_ROOT, `mount ${fstype} on ${dest}`, m.source ?? fstype, dest, fstype, o.flags, data, 'dir', 0, o.propagation));
+      // proc and sysfs only on an ordinary directory (as runc): mounted on a
+      // symlink's target, they could be swapped away by repointing the link.
+      const mkdir = fstype === 'proc' || fstype === 'sysfs' ? 'realdir' : 'dir';
+      ops.push(op(Op.MOUNT_IN_ROOT, `mount ${fstype} on ${dest}`, m.source ?? fstype, dest, fstype, o.flags, data, mkdir, 0, o.propagation));
     }
     ops.push(...recursiveAttrOps(o, dest));
   });
+  // Whatever came after it (a mount through a link that aliases /proc), the
+  // container's /proc must still be the procfs mounted there.
+  if (mounts.some((m) => m.type === 'proc' && posix.normalize(m.destination) === '/proc')) {
+    ops.push(op(Op.EXPECT_PROCFS_IN_ROOT, 'check that /proc is a procfs after the mounts', '/proc'));
+  }
 
   if (!devBound) {
     const hasPts = mounts.some((m) => m.destination === '/dev/pts');
@@ -379,6 +388,38 @@ function mountOps(input: CreatePlanInput, cgroupJoin: PlanOp[]): PlanOp[] {
   }
   void rootfs;
   return ops;
+}
+
+// runc's list of files under /proc that a bind may cover (what lxcfs emulates).
+const PROC_MOUNT_ALLOWED = new Set([
+  '/proc/cpuinfo', '/proc/diskstats', '/proc/meminfo', '/proc/stat', '/proc/swaps', '/proc/uptime', '/proc/loadavg',
+  '/proc/slabinfo', '/proc/sys/kernel/ns_last_pid', '/proc/sys/crypto/fips_enabled',
+]);
+const PROC_SUPER_MAGIC = 0x9fa0;
+
+/**
+ * As runc: on /proc itself only a procfs (a fresh one, or a bind of one);
+ * beneath it only the few files lxcfs emulates. A volume over /proc would
+ * give the container's own files where the kernel's are expected.
+ */
+function checkProcMount(m: { destination: string; type?: string; source?: string }, isBind: boolean, field: string): void {
+  const dest = posix.normalize(m.destination);
+  if (dest === '/proc') {
+    if (!isBind && m.type === 'proc') return;
+    if (isBind && m.source) {
+      let magic: number | undefined;
+      try {
+        magic = Number(statfsSync(m.source).type);
+      } catch (e) {
+        fail(`${field}.source`, `cannot bind ${m.source}: ${(e as Error).message}`);
+      }
+      if (magic === PROC_SUPER_MAGIC) return;
+    }
+    fail(`${field}.destination`, '/proc cannot be mounted because it is not of type proc');
+  }
+  if (dest.startsWith('/proc/') && !PROC_MOUNT_ALLOWED.has(dest)) {
+    fail(`${field}.destination`, `${dest} cannot be mounted because it is inside /proc`);
+  }
 }
 
 function recursiveAttrOps(o: ParsedMountOptions, dest: string): PlanOp[] {
@@ -459,7 +500,7 @@ export function compileChild(input: CreatePlanInput, pid: number): PlanOp[] {
     ops.push(op(Op.SETRESUID, 'become root of the user namespace (uid)', 0));
   }
   if (proc.oomScoreAdj !== undefined) {
-    ops.push(op(Op.WRITE_FILE, `set oom_score_adj to ${proc.oomScoreAdj}`, '/proc/self/oom_score_adj', String(proc.oomScoreAdj)));
+    ops.push(op(Op.WRITE_PROC, `set oom_score_adj to ${proc.oomScoreAdj}`, 'self/oom_score_adj', String(proc.oomScoreAdj)));
   }
   // Not the runtime's session keyring (runc: unless --no-new-keyring).
   if (input.newKeyring && input.host.keyrings) {
@@ -513,7 +554,7 @@ export function compileChild(input: CreatePlanInput, pid: number): PlanOp[] {
 
   for (const [k, v] of Object.entries(spec.linux?.sysctl ?? {})) {
     if (k.includes('/') || k.split('.').some((c) => c === '' || c === '..')) fail(`linux.sysctl.${k}`, 'not a sysctl name');
-    ops.push(op(Op.WRITE_FILE, `set sysctl ${k}=${v}`, `/proc/sys/${k.replace(/\./g, '/')}`, v));
+    ops.push(op(Op.WRITE_PROC, `set sysctl ${k}=${v}`, `sys/${k.replace(/\./g, '/')}`, v));
   }
   for (const p of spec.linux?.readonlyPaths ?? []) ops.push(op(Op.READONLY_IN_ROOT, `make ${p} read-only`, p));
   for (const p of spec.linux?.maskedPaths ?? []) ops.push(op(Op.MASK_IN_ROOT, `mask ${p}`, p));
@@ -575,7 +616,7 @@ export function compileExecChild(input: ExecPlanInput, pid: number): PlanOp[] {
   const proc = input.process;
   const ops: PlanOp[] = [];
   if (proc.oomScoreAdj !== undefined) {
-    ops.push(op(Op.WRITE_FILE, `set oom_score_adj to ${proc.oomScoreAdj}`, '/proc/self/oom_score_adj', String(proc.oomScoreAdj)));
+    ops.push(op(Op.WRITE_PROC, `set oom_score_adj to ${proc.oomScoreAdj}`, 'self/oom_score_adj', String(proc.oomScoreAdj)));
   }
   // The keyring the container's first process made (searchable by its owner), by name.
   if (input.newKeyring && input.host.keyrings) {

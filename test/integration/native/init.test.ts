@@ -275,7 +275,7 @@ describe('berth-init: a container', { skip }, () => {
     }
   });
 
-  test('SCHED, IOPRIO, PERSONALITY, UNSHARE, SETDOMAINNAME and WRITE_FILE reach the kernel', async () => {
+  test('SCHED, IOPRIO, PERSONALITY, UNSHARE, SETDOMAINNAME and WRITE_PROC reach the kernel', async () => {
     const SCHED_BATCH = 3;
     const ADDR_NO_RANDOMIZE = 0x0040000;
     const r = await runInit({
@@ -287,7 +287,7 @@ describe('berth-init: a container', { skip }, () => {
         op(Op.UNSHARE, 'unshare uts', CLONE_NEWUTS),
         op(Op.SETHOSTNAME, 'hostname', 'berth-unshared'),
         op(Op.SETDOMAINNAME, 'domainname', 'berth.example'),
-        op(Op.WRITE_FILE, 'oom_score_adj', '/proc/self/oom_score_adj', '345'),
+        op(Op.WRITE_PROC, 'oom_score_adj', 'self/oom_score_adj', '345'),
         sh(
           'echo stat=$(cut -d" " -f19,41 /proc/$$/stat); echo persona=$(cat /proc/$$/personality); echo io=$(ionice -p $$); ' +
             'echo host=$(hostname); echo domain=$(cat /proc/sys/kernel/domainname); echo oom=$(cat /proc/$$/oom_score_adj)',
