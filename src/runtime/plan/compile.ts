@@ -3,13 +3,14 @@
 // which namespaces are joined first. The result is executed verbatim by
 // berth-init (native/README.md).
 
-import { statSync, statfsSync, lstatSync, readFileSync } from 'node:fs';
-import { join, posix } from 'node:path';
+import { statSync, statfsSync } from 'node:fs';
+import { posix } from 'node:path';
 import { BerthError } from '../../common/errors.js';
 import type { Hook, LinuxNamespace, NamespaceType, Process, Spec, State } from '../spec/types.js';
 import { CAPABILITIES, CLONE, IOPRIO_CLASS, MOUNT_ATTR, MS, PERSONALITY, RLIMITS, SCHED_FLAG, SCHED_POLICY } from '../linux/constants.js';
 import { bindRemountFlags, parseMountOptions, PROPAGATION, type ParsedMountOptions } from './mountopts.js';
 import { compileSeccomp, usesNotify } from './seccomp.js';
+import { readRootFile } from '../linux/rootfile.js';
 import { Op, type PlanOp } from './ops.js';
 
 export const NS_FLAG: Record<NamespaceType, number> = {
@@ -153,18 +154,17 @@ export function processEnv(proc: Process, rootfs: string | undefined): string[] 
   return env;
 }
 
+/** More than any real passwd file; a bigger one is read this far only. */
+const PASSWD_LIMIT = 4 << 20;
+
 function homeOf(uid: number, rootfs: string | undefined): string {
   if (!rootfs) return '/';
-  try {
-    // Only a regular file under a real directory: a symlink planted in the
-    // rootfs must not make the runtime read a host file.
-    if (!lstatSync(join(rootfs, 'etc')).isDirectory() || !lstatSync(join(rootfs, 'etc/passwd')).isFile()) return '/';
-    for (const line of readFileSync(join(rootfs, 'etc/passwd'), 'utf8').split('\n')) {
-      const f = line.split(':');
-      if (f.length >= 7 && Number(f[2]) === uid && f[5]) return f[5];
-    }
-  } catch {
-    // no passwd file: the default below
+  // Never by path: a container can swap its /etc/passwd for a link to a
+  // host file or a FIFO at any moment (linux/rootfile.ts).
+  const text = readRootFile(rootfs, 'etc/passwd', PASSWD_LIMIT)?.toString('utf8');
+  for (const line of text?.split('\n') ?? []) {
+    const f = line.split(':');
+    if (f.length >= 7 && Number(f[2]) === uid && f[5]) return f[5];
   }
   return '/';
 }
