@@ -67,6 +67,13 @@ static int parse_fd(const char *s)
 
 int main(int argc, char **argv)
 {
+	/* A runtime killed (kill -9) before it recorded what we made must not
+	 * leave us, nor the container process (which dies with us until it
+	 * is handed off), behind. */
+	pid_t parent = getppid();
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
+		return 2;
 	/* First of all: nobody may ptrace us or open our /proc files while we
 	 * hold host descriptors and run as the host's root. The flag lasts
 	 * until the final execve (and is set again after the re-exec, since

@@ -39,6 +39,21 @@ int op_wait_cgroups(const struct op *op)
 	return 0;
 }
 
+/* Until here the container process dies with the first process (its
+ * PR_SET_PDEATHSIG), which dies with the runtime: a runtime killed half-way
+ * through create leaves no process that nobody recorded. From here on the
+ * runtime knows the pid (it was reported before phase 2), and the process
+ * must outlive the first process, which exits now in mode exit. */
+void hand_off(void)
+{
+	if (g.handed_off)
+		return;
+	g.handed_off = 1;
+	(void)prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+	if (g.mode == MODE_EXIT)
+		(void)write_all(g.sync_fd, &(char){ SYNC_HANDOFF }, 1);
+}
+
 /* What must not happen outside the container's cgroups: a new cgroup
  * namespace (its root is fixed at unshare), anything that lets another
  * program look at the process (SYNC for the runtime's hooks, HOOK, the

@@ -82,6 +82,7 @@ enum {
 #define SYNC_RELEASE '1'        /* released, and phase 1 is complete */
 #define SYNC_RELEASE_EARLY 'r'  /* released by RELEASE: its CGROUP_ADD_CHILDs follow */
 #define SYNC_JOINED 'j'         /* after SYNC_RELEASE_EARLY: phase 1 is complete */
+#define SYNC_HANDOFF 'h'        /* container process to first process (mode exit): handed off */
 
 /* One plan record. `arg` excludes the label; every operand is NUL-terminated
  * (an operand may also contain NULs, hence `len`). */
@@ -118,7 +119,8 @@ struct init_state {
 	dev_t start_uts_dev;  /* the UTS namespace berth-init started in (the */
 	ino_t start_uts_ino;  /* runtime's): SETHOSTNAME is refused there */
 	int start_uts_known;
-	int proc_fd;          /* PROC_ROOT: a procfs root (O_PATH), or -1 */
+	int proc_fd;          /* the runtime's procfs root (O_PATH), or -1 */
+	int handed_off;       /* container process: no longer dies with the first process */
 };
 
 extern struct init_state g;
@@ -181,6 +183,9 @@ void __attribute__((noreturn)) run_first_process(void);
 /* child.c: phase 2. */
 void __attribute__((noreturn)) run_container_process(void);
 int op_wait_cgroups(const struct op *op);
+/* The container process stops dying with the first process (and, in mode
+ * exit, lets it go): at WAIT_START, or at EXEC when there is none. */
+void hand_off(void);
 
 /* relay.c: PARENT_MODE wait and wait-tty. */
 void relay_prepare(void);

@@ -183,6 +183,11 @@ static int op_clone(const struct op *op)
 		return -1;
 	}
 	if (pid == 0) {
+		/* Dies with the first process until hand_off() (child.c). Had it
+		 * died before this, the read of the release below sees EOF (no
+		 * getppid() check: in a new pid namespace it says 0). */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+			_exit(1);
 		close(sp[0]);
 		g.sync_fd = sp[1];
 		g.exit_code = 1;
@@ -421,6 +426,9 @@ void run_first_process(void)
 	case MODE_WAIT_TTY:
 		wait_for_child(1);
 	default:
+		/* The container process dies with us until it hands off (at
+		 * WAIT_START or EXEC): stay until then, or until it is gone. */
+		(void)read_byte(g.sync_fd);
 		_exit(0);
 	}
 }
