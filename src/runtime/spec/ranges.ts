@@ -56,6 +56,20 @@ export function checkResourceRanges(r: LinuxResources, fail: Fail, prefix = 'lin
     weight(d.leafWeight, `${prefix}.blockIO.weightDevice[${i}].leafWeight`);
   });
   r.hugepageLimits?.forEach((h, i) => {
-    if (h.limit > MAX_MEMORY_BYTES) fail(`${prefix}.hugepageLimits[${i}].limit`, `${h.limit} is above the kernel's maximum (${MAX_MEMORY_BYTES})`);
+    const field = `${prefix}.hugepageLimits[${i}].limit`;
+    if (h.limit > MAX_MEMORY_BYTES) fail(field, `${h.limit} is above the kernel's maximum (${MAX_MEMORY_BYTES})`);
+    // The kernel keeps whole pages: it would round the limit down, silently.
+    const page = pageBytes(h.pageSize);
+    if (page && h.limit !== -1 && h.limit % page !== 0) {
+      fail(field, `${h.limit} is not a multiple of the ${h.pageSize} page size (the kernel would round it down to ${Math.floor(h.limit / page) * page})`);
+    }
   });
+}
+
+const UNITS: Record<string, number> = { KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4, PB: 1024 ** 5 };
+
+/** "2MB" -> 2097152 (the kernel's names for hugepage sizes are binary); undefined when malformed. */
+function pageBytes(size: string): number | undefined {
+  const m = /^(\d+)(KB|MB|GB|TB|PB)$/.exec(size);
+  return m ? Number(m[1]) * UNITS[m[2]!]! : undefined;
 }
