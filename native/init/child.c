@@ -110,6 +110,8 @@ static int run_phase2_op(const struct op *op)
 	case OP_MOVE_ROOT: return op_move_root(op);
 	case OP_WRITE_PROC: return op_write_proc(op);
 	case OP_EXPECT_PROCFS_IN_ROOT: return op_expect_procfs_in_root(op);
+	case OP_CHROOT: return op_chroot(op);
+	case OP_CHROOT_PROCESS_ROOT: return op_chroot_process_root(op);
 	case OP_SYNC: return op_sync(op);
 	case OP_HOOK: return op_hook(op);
 	case OP_CONSOLE: return op_console(op);

@@ -75,6 +75,8 @@ enum {
 	OP_MOUNT_SETATTR_IN_ROOT = 63,
 	OP_MOUNT_COPYUP_IN_ROOT = 64,
 	OP_EXPECT_PROCFS_IN_ROOT = 65,
+	OP_CHROOT = 66,
+	OP_CHROOT_PROCESS_ROOT = 67,
 };
 
 /* Bytes from the first process to the container process on the internal
@@ -219,6 +221,8 @@ int op_mkdir_in_root(const struct op *op);
 int op_mask_in_root(const struct op *op);
 int op_readonly_in_root(const struct op *op);
 int op_mount_setattr_in_root(const struct op *op);
+int op_chroot(const struct op *op);
+int op_chroot_process_root(const struct op *op);
 
 /* copyup.c */
 int op_mount_copyup_in_root(const struct op *op);

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -285,6 +286,42 @@ int op_move_root(const struct op *op)
 	if (mount(op->arg[0], "/", NULL, MS_MOVE, NULL) < 0)
 		return -1;
 	if (chroot(".") < 0)
+		return -1;
+	return chdir("/");
+}
+
+/* For a container without a mount namespace of its own (the host's, or one
+ * joined by path): nothing to pivot, and a pivot would move the root of
+ * every other process of that namespace; chroot, as runc does. */
+int op_chroot(const struct op *op)
+{
+	if (need_args(op, 1) < 0)
+		return -1;
+	if (chdir(op->arg[0]) < 0 || chroot(".") < 0)
+		return -1;
+	return chdir("/");
+}
+
+/* The root of process pid (an exec into a container that chrooted), reached
+ * through the procfs held since start-up, never the namespace's own /proc. */
+int op_chroot_process_root(const struct op *op)
+{
+	char rel[32];
+	int pid;
+
+	if (arg_int(op, 0, &pid) < 0)
+		return -1;
+	snprintf(rel, sizeof(rel), "%d/root", pid);
+
+	int fd = openat(g.proc_fd, rel, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+
+	int rc = fchdir(fd);
+
+	close_keep_errno(fd);
+	if (rc < 0 || chroot(".") < 0)
 		return -1;
 	return chdir("/");
 }

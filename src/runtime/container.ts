@@ -4,7 +4,7 @@
 // them in-process.
 
 import { release } from 'node:os';
-import { existsSync, readFileSync, writeFileSync, statSync, unlinkSync, openSync, readSync, closeSync, constants as fsc } from 'node:fs';
+import { existsSync, realpathSync, readFileSync, writeFileSync, statSync, unlinkSync, openSync, readSync, closeSync, constants as fsc } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { BerthError, errnoOf, messageOf } from '../common/errors.js';
 import { writeFileAtomicSync } from '../common/atomic.js';
@@ -21,6 +21,8 @@ import { InitPool, launch, type Launched } from './init/launch.js';
 import { runHooks } from './hooks.js';
 import { StateStore, isAlive, procStat, validateId, type ContainerRecord, type Status } from './state.js';
 import { foreignOf, nsIdentity, ownPids, type Ownership } from './own.js';
+import { parentMountOf } from './linux/mountinfo.js';
+import { mountIdsUnder, unmountAddedUnder } from './hostmounts.js';
 import { SIGNALS } from './linux/constants.js';
 
 export interface RuntimeOptions {
@@ -223,6 +225,7 @@ export class Runtime {
     let mgr: CgroupManager | undefined;
     let pid = 0;
     let own: Ownership | undefined;
+    let hostMounts: ContainerRecord['hostMounts'];
     try {
       // berth-init makes the fifo (OPEN_EXEC_FIFO): no process spawned for it.
       const fifo = this.store.fifo(id);
@@ -236,6 +239,8 @@ export class Runtime {
       // Recorded before anything is made: a creator killed from here on
       // leaves a container that `list` shows and `delete` cleans up.
       const self = procStat(process.pid);
+      const sharesHostMounts = !spec.linux?.namespaces?.some((n) => n.type === 'mount');
+      const realRootfs = realpathSync(rootfs);
       const draft: ContainerRecord = {
         id, bundle, rootfs, pid: 0, pidStartTime: '',
         created: new Date().toISOString(),
@@ -247,7 +252,9 @@ export class Runtime {
         ...(opts.noNewKeyring ? { noNewKeyring: true } : {}),
         own,
         ...(self ? { creator: { pid: process.pid, startTime: self.startTime } } : {}),
+        ...(sharesHostMounts ? { hostMounts: { rootfs: realRootfs, before: mountIdsUnder(realRootfs) } } : {}),
       };
+      hostMounts = draft.hostMounts;
       this.store.save(draft);
       await createWithResources(mgr, withDefaultDevices(spec));
       step('cgroups ready');
@@ -261,6 +268,7 @@ export class Runtime {
         cgroupProcs: mgr.procsFiles(),
         cgroupHierarchies: spec.mounts?.some((m) => m.type === 'cgroup' || m.type === 'cgroup2') ? this.hierarchies(mgr, layout) : [],
         host: host(),
+        ...(/shared/.test(spec.linux?.rootfsPropagation ?? '') ? { rootfsParentMount: parentMountOf(realRootfs)?.mountpoint } : {}),
       };
       const parentOps = compileParent(input);
       const stdio = opts.stdio ?? ['inherit', 'inherit', 'inherit', ...Array.from({ length: opts.preserveFds ?? 0 }, (_, i) => 3 + i)];
@@ -312,9 +320,16 @@ export class Runtime {
         try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
       }
       if (mgr) await this.removeOwn(mgr, own ?? { foreign: [] });
+      this.removeHostMounts(hostMounts);
       this.store.remove(id);
       throw e;
     }
+  }
+
+  /** The mounts a container without a mount namespace made in the runtime's (hostmounts.ts). */
+  private removeHostMounts(hm: ContainerRecord['hostMounts']): void {
+    if (!hm) return;
+    for (const err of unmountAddedUnder(hm.rootfs, hm.before)) this.log.warn(`cleanup: ${err}`);
   }
 
   /**
@@ -457,6 +472,7 @@ export class Runtime {
     // Without a pid namespace of its own, what the container started
     // outlives its init; and a half-made container has only its cgroups.
     await this.removeOwn(mgr, rec.own, true);
+    this.removeHostMounts(rec.hostMounts);
     try {
       await runHooks(rec.config.hooks?.poststop, 'poststop', hookState({ id: rec.id, bundle: rec.bundle, spec: rec.config }, 'stopped'));
     } catch (e) {

@@ -37,6 +37,12 @@ export interface ContainerRecord {
    * half-way leaves a container that `list` shows and `delete` cleans up.
    */
   creator?: { pid: number; startTime: string };
+  /**
+   * No mount namespace at all: the container's mounts are made in the
+   * runtime's, under the rootfs (its realpath); the ids of the mounts that
+   * were there before are not the container's (hostmounts.ts).
+   */
+  hostMounts?: { rootfs: string; before: number[] };
 }
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_+.-]*$/;

@@ -76,6 +76,8 @@ export interface CreatePlanInput {
   cgroupProcs: string[];
   cgroupHierarchies: CgroupHierarchy[];
   host: HostFacts;
+  /** The mount holding the rootfs (linux/mountinfo.ts), for a shared rootfsPropagation. */
+  rootfsParentMount?: string;
 }
 
 const DEFAULT_DEVICES: { path: string; major: number; minor: number }[] = [
@@ -486,6 +488,12 @@ export function childPlanNeedsPid(spec: Spec): boolean {
   return !!(spec.hooks?.createContainer?.length || spec.hooks?.startContainer?.length || (spec.linux?.seccomp && usesNotify(spec.linux.seccomp)));
 }
 
+/** A mount namespace made for the container (not the runtime's, not one joined by path). */
+export function hasOwnMountNs(spec: Spec): boolean {
+  const mnt = nsOf(spec, 'mount');
+  return !!mnt && !mnt.path;
+}
+
 /** The container process's operations; `pid` is its host pid, known once CLONE ran. */
 export function compileChild(input: CreatePlanInput, pid: number): PlanOp[] {
   const { spec, rootfs } = input;
@@ -526,13 +534,28 @@ export function compileChild(input: CreatePlanInput, pid: number): PlanOp[] {
     ops.push(op(Op.SETDOMAINNAME, `set domainname ${spec.domainname}`, spec.domainname));
   }
 
-  const mnt = nsOf(spec, 'mount');
-  if (!mnt || mnt.path) fail('linux.namespaces', 'berth-runc needs a new mount namespace for the container');
-  const propagation = PROPAGATION[spec.linux?.rootfsPropagation ?? 'rslave']!;
-  // Stop mount events from flowing back to the host before touching anything
-  // (rslave unless the config asks for another propagation, as runc does).
-  ops.push(op(Op.MOUNT, `make / ${spec.linux?.rootfsPropagation ?? 'rslave'}`, '', '/', '', propagation | MS.REC, ''));
-  ops.push(op(Op.MOUNT, `bind rootfs ${rootfs} on itself`, rootfs, rootfs, '', MS.BIND | MS.REC, ''));
+  const ownMountNs = hasOwnMountNs(spec);
+  if (ownMountNs) {
+    const propagation = PROPAGATION[spec.linux?.rootfsPropagation ?? 'rslave']!;
+    // Stop mount events from flowing back to the host before touching anything
+    // (rslave unless the config asks for another propagation, as runc does).
+    ops.push(op(Op.MOUNT, `make / ${spec.linux?.rootfsPropagation ?? 'rslave'}`, '', '/', '', propagation | MS.REC, ''));
+    // As runc: pivot_root refuses a new root whose parent mount is shared, and
+    // the bind below would propagate to the host. Shared now, it is made private.
+    if ((propagation & MS.SHARED) !== 0 && input.rootfsParentMount) {
+      ops.push(op(Op.MOUNT, `make ${input.rootfsParentMount} (the mount holding the rootfs) private`, '', input.rootfsParentMount, '', MS.PRIVATE, ''));
+    }
+    ops.push(op(Op.MOUNT, `bind rootfs ${rootfs} on itself`, rootfs, rootfs, '', MS.BIND | MS.REC, ''));
+  } else {
+    // The runtime's mount namespace (or one joined by path) is the
+    // container's: what would change it for everyone is refused, the mounts
+    // go under the rootfs (removed at delete, hostmounts.ts) and the root
+    // switch is a chroot, as runc does.
+    if (spec.linux?.rootfsPropagation) fail('linux.rootfsPropagation', 'needs a mount namespace of the container\'s own (it would change the host\'s mounts)');
+    // A read-only root remounts "/" after the chroot: it must be a mount of
+    // the container's, not the one the rootfs directory sits on.
+    if (spec.root?.readonly) ops.push(op(Op.MOUNT, `bind rootfs ${rootfs} on itself`, rootfs, rootfs, '', MS.BIND | MS.REC, ''));
+  }
   ops.push(op(Op.SET_ROOT, `open rootfs ${rootfs}`, rootfs));
   // Without a new cgroup namespace a cgroup mount binds the host's
   // directories of the container, which need no membership.
@@ -548,7 +571,8 @@ export function compileChild(input: CreatePlanInput, pid: number): PlanOp[] {
   }
   ops.push(...hookOps(spec.hooks?.createContainer, 'createContainer', creating));
 
-  if (input.noPivot) ops.push(op(Op.MOVE_ROOT, `move rootfs ${rootfs} to /`, rootfs));
+  if (!ownMountNs) ops.push(op(Op.CHROOT, `chroot to ${rootfs}`, rootfs));
+  else if (input.noPivot) ops.push(op(Op.MOVE_ROOT, `move rootfs ${rootfs} to /`, rootfs));
   else ops.push(op(Op.PIVOT_ROOT, `pivot_root to ${rootfs}`, rootfs));
   ops.push(op(Op.SET_ROOT, 'open new root', '/'));
 
@@ -615,6 +639,8 @@ export function compileExecParent(input: ExecPlanInput): PlanOp[] {
 export function compileExecChild(input: ExecPlanInput, pid: number): PlanOp[] {
   const proc = input.process;
   const ops: PlanOp[] = [];
+  // The container chrooted in a mount namespace it shares: so must we.
+  if (!hasOwnMountNs(input.spec)) ops.push(op(Op.CHROOT_PROCESS_ROOT, 'chroot to the container\'s root', input.initPid));
   if (proc.oomScoreAdj !== undefined) {
     ops.push(op(Op.WRITE_PROC, `set oom_score_adj to ${proc.oomScoreAdj}`, 'self/oom_score_adj', String(proc.oomScoreAdj)));
   }

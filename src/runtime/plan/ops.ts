@@ -76,6 +76,10 @@ export const Op = {
   MOUNT_COPYUP_IN_ROOT: 64,
   /** Fail unless a path beneath the root (its last component not followed) is the root of a procfs. */
   EXPECT_PROCFS_IN_ROOT: 65,
+  /** chdir + chroot: the root switch of a container without a mount namespace of its own. */
+  CHROOT: 66,
+  /** chroot to the root of a process (through the held procfs): exec into such a container. */
+  CHROOT_PROCESS_ROOT: 67,
 } as const;
 
 export type OpCode = (typeof Op)[keyof typeof Op];
