@@ -2,7 +2,8 @@
 // stray test would most likely change (the hostname and domainname, the
 // core_pattern, the mount table, the top-level cgroups of every hierarchy);
 // after it, anything that differs fails the run with the difference named.
-// A test that forgot a new UTS namespace once renamed the host `berth-test`.
+// A test that forgot a new UTS namespace once renamed the host `berth-test`;
+// a hugetlb test once left the cgroup2 root delegating hugetlb.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -33,6 +34,9 @@ function topCgroups() {
     const f = line.split(' ');
     const sep = f.indexOf('-');
     if (sep < 6 || (f[sep + 1] !== 'cgroup' && f[sep + 1] !== 'cgroup2')) continue;
+    // What the root delegates is host-wide: a runtime that enables a
+    // controller there changes every cgroup2 user's tree.
+    if (f[sep + 1] === 'cgroup2') out.push(`${f[4]}/cgroup.subtree_control: ${read(join(f[4], 'cgroup.subtree_control'))}`);
     try {
       for (const d of readdirSync(f[4], { withFileTypes: true })) if (d.isDirectory()) out.push(join(f[4], d.name));
     } catch {

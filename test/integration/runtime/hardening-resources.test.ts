@@ -20,18 +20,25 @@ function leftovers(b: Bundle, id: string): string[] {
   return out;
 }
 
-/** Where the host offers a controller: a v1 mount, the cgroup2 hierarchy, or nowhere. */
+/**
+ * Where the host offers a controller to containers: a v1 mount, the cgroup2
+ * hierarchy, or nowhere. Beside v1 controllers (hybrid), the cgroup2 root
+ * must delegate it already: the runtime never changes the root's
+ * subtree_control.
+ */
 function controllerHome(controller: string): { v1?: string; v2?: string } {
   let v2: string | undefined;
+  let hybrid = false;
   for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     const f = line.split(' ');
     const sep = f.indexOf('-');
     if (sep < 0) continue;
+    if (f[sep + 1] === 'cgroup') hybrid = true;
     if (f[sep + 1] === 'cgroup' && f[sep + 3]!.split(',').includes(controller)) return { v1: f[4] };
     if (f[sep + 1] === 'cgroup2') v2 = f[4];
   }
-  if (v2 && readFileSync(join(v2, 'cgroup.controllers'), 'utf8').split(/\s+/).includes(controller)) return { v2 };
-  return {};
+  const offered = v2 && readFileSync(join(v2, hybrid ? 'cgroup.subtree_control' : 'cgroup.controllers'), 'utf8').split(/\s+/);
+  return offered && offered.includes(controller) ? { v2 } : {};
 }
 
 /** A file of the process's cgroup in the hierarchy that holds `controller`. */
@@ -103,13 +110,18 @@ describe('a setting the host cannot honour is an error naming the field', { skip
     { controller: 'pids', resources: { pids: { limit: 42 } }, field: /linux\.resources\.pids\.limit/, v1: ['pids.max', '42'], v2: ['pids.max', '42'] },
     { controller: 'memory', resources: { memory: { limit: 64 << 20 } }, field: /linux\.resources\.memory\.limit/, v1: ['memory.limit_in_bytes', String(64 << 20)], v2: ['memory.max', String(64 << 20)] },
   ];
+  // The host's cgroup tree is as it was after each test (nothing enabled at the root).
+  const rootControl = () =>
+    readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(' - cgroup2 ')).map((l) => readFileSync(join(l.split(' ')[4]!, 'cgroup.subtree_control'), 'utf8'));
   for (const s of settings) {
     const home = controllerHome(s.controller);
     const usable = home.v1 !== undefined || (home.v2 !== undefined && s.v2 !== undefined);
     it(`${s.controller}: ${usable ? 'reaches the kernel' : 'absent here, so create fails naming the field'}`, () => {
       const b = bundle('exec sleep 100', (spec) => (spec.linux!.resources = { ...spec.linux!.resources, ...s.resources }));
       const id = uniqueId();
+      const control = rootControl();
       const r = runc(b, ['create', '--bundle', b.dir, id]);
+      assert.deepEqual(rootControl(), control, "the cgroup2 root's subtree_control is unchanged");
       if (!usable) {
         assert.notEqual(r.status, 0, `${s.controller} is not on this host, yet the container was created`);
         assert.match(r.stderr, s.field);
