@@ -3,7 +3,7 @@
 // which namespaces are joined first. The result is executed verbatim by
 // berth-init (native/README.md).
 
-import { statSync, statfsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { BerthError } from '../../common/errors.js';
 import type { Hook, LinuxNamespace, NamespaceType, Process, Spec, State } from '../spec/types.js';
@@ -11,6 +11,7 @@ import { CAPABILITIES, CLONE, IOPRIO_CLASS, MOUNT_ATTR, MS, PERSONALITY, RLIMITS
 import { bindRemountFlags, parseMountOptions, PROPAGATION, type ParsedMountOptions } from './mountopts.js';
 import { compileSeccomp, usesNotify } from './seccomp.js';
 import { readRootFile } from '../linux/rootfile.js';
+import { checkProcMount } from './procmount.js';
 import { Op, type PlanOp } from './ops.js';
 
 export const NS_FLAG: Record<NamespaceType, number> = {
@@ -390,38 +391,6 @@ function mountOps(input: CreatePlanInput, cgroupJoin: PlanOp[]): PlanOp[] {
   }
   void rootfs;
   return ops;
-}
-
-// runc's list of files under /proc that a bind may cover (what lxcfs emulates).
-const PROC_MOUNT_ALLOWED = new Set([
-  '/proc/cpuinfo', '/proc/diskstats', '/proc/meminfo', '/proc/stat', '/proc/swaps', '/proc/uptime', '/proc/loadavg',
-  '/proc/slabinfo', '/proc/sys/kernel/ns_last_pid', '/proc/sys/crypto/fips_enabled',
-]);
-const PROC_SUPER_MAGIC = 0x9fa0;
-
-/**
- * As runc: on /proc itself only a procfs (a fresh one, or a bind of one);
- * beneath it only the few files lxcfs emulates. A volume over /proc would
- * give the container's own files where the kernel's are expected.
- */
-function checkProcMount(m: { destination: string; type?: string; source?: string }, isBind: boolean, field: string): void {
-  const dest = posix.normalize(m.destination);
-  if (dest === '/proc') {
-    if (!isBind && m.type === 'proc') return;
-    if (isBind && m.source) {
-      let magic: number | undefined;
-      try {
-        magic = Number(statfsSync(m.source).type);
-      } catch (e) {
-        fail(`${field}.source`, `cannot bind ${m.source}: ${(e as Error).message}`);
-      }
-      if (magic === PROC_SUPER_MAGIC) return;
-    }
-    fail(`${field}.destination`, '/proc cannot be mounted because it is not of type proc');
-  }
-  if (dest.startsWith('/proc/') && !PROC_MOUNT_ALLOWED.has(dest)) {
-    fail(`${field}.destination`, `${dest} cannot be mounted because it is inside /proc`);
-  }
 }
 
 function recursiveAttrOps(o: ParsedMountOptions, dest: string): PlanOp[] {
