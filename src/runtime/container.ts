@@ -540,7 +540,13 @@ export class Runtime {
     const rec = this.store.load(id);
     const status = this.status(rec);
     if (status !== 'running' && status !== 'created') throw new BerthError('berth-runc', 'failed-precondition', `container not running: ${status}`);
-    await this.manager(rec).freeze();
+    const mgr = this.manager(rec);
+    // The freezer takes the whole cgroup: never the processes that are not the container's.
+    const { others } = ownPids(mgr, rec.own);
+    if (others > 0) {
+      throw new BerthError('berth-runc', 'failed-precondition', `cannot pause container ${id}: its cgroup also holds ${others} process(es) that are not the container's, which the freezer would stop too`);
+    }
+    await mgr.freeze();
   }
 
   async resume(id: string): Promise<void> {

@@ -95,6 +95,12 @@ describe('only the container is signalled', { skip }, () => {
       const ps = JSON.parse(runc(b, ['ps', '--format', 'json', id]).stdout) as number[];
       assert.ok(!ps.includes(foreign) && ps.includes(init), JSON.stringify(ps));
 
+      // The freezer would take the foreign process too: pause is refused.
+      const pause = runc(b, ['pause', id]);
+      assert.notEqual(pause.status, 0);
+      assert.match(pause.stderr, /cannot pause container .*: its cgroup also holds 1 process\(es\) that are not the container's/);
+      assert.ok(!readFileSync(`/proc/${foreign}/stat`, 'utf8').includes(') D '), 'the foreign process is not frozen');
+
       assert.equal(runc(b, ['kill', '--all', id, 'STOP']).status, 0);
       assert.ok(readFileSync(`/proc/${foreign}/stat`, 'utf8').includes(') S '), 'the foreign process was not stopped');
       assert.equal(runc(b, ['kill', '--all', id, 'CONT']).status, 0);
