@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { differences, snapshot } from './host-guard.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [suite, filter] = process.argv.slice(2);
@@ -57,6 +58,12 @@ if (!filter) {
   }
 }
 
+// The host as it was; compared after the run (scripts/host-guard.mjs).
+// BERTH_HOST_GUARD=off skips the comparison, for a machine where other runs
+// mount and make cgroups at the same time (the comparison would blame us).
+const guard = process.env.BERTH_HOST_GUARD !== 'off';
+const before = snapshot();
+
 let failed = false;
 for (const s of suites) {
   const files = walk(join(root, 'test', s)).filter((f) => !filter || f.includes(filter));
@@ -79,5 +86,14 @@ for (const s of suites) {
     { stdio: 'inherit', cwd: root, env: { ...process.env, BERTH_ROOT_DIR: root } },
   );
   if (r.status !== 0) failed = true;
+}
+if (guard) {
+  const diff = differences(before, snapshot());
+  if (diff.length > 0) {
+    console.error(`\nhost guard: the run changed the host:\n  ${diff.join('\n  ')}`);
+    failed = true;
+  } else {
+    console.log('\nhost guard: hostname, domainname, core_pattern, mounts and top-level cgroups unchanged');
+  }
 }
 process.exit(failed ? 1 : 0);

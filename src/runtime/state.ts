@@ -9,6 +9,7 @@ import { BerthError, errnoOf } from '../common/errors.js';
 import { writeFileAtomicSync } from '../common/atomic.js';
 import { isProcessAlive } from '../common/proc.js';
 import type { Spec } from './spec/types.js';
+import type { Ownership } from './own.js';
 
 export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 
@@ -29,6 +30,20 @@ export interface ContainerRecord {
   rootless: boolean;
   /** Created with --no-new-keyring: the container (and its exec processes) keep the runtime's session keyring. */
   noNewKeyring?: boolean;
+  /** How to tell the container's processes from others in its cgroup (own.ts). */
+  own?: Ownership;
+  /**
+   * The runtime process creating the container, until create has finished:
+   * the record is written before anything is made, so that a creator killed
+   * half-way leaves a container that `list` shows and `delete` cleans up.
+   */
+  creator?: { pid: number; startTime: string };
+  /**
+   * No mount namespace at all: the container's mounts are made in the
+   * runtime's, under the rootfs (its realpath); the ids of the mounts that
+   * were there before are not the container's (hostmounts.ts).
+   */
+  hostMounts?: { rootfs: string; before: number[] };
 }
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_+.-]*$/;

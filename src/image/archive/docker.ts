@@ -23,7 +23,7 @@ import { MediaType, layerCompression, layerTypeFor } from '../media.js';
 import { compressionOf } from '../../common/compression.js';
 import { familiarRepository, parseReference, normalizeName } from '../reference.js';
 import { hostPlatform, type NormalPlatform } from '../platform.js';
-import { lookup, type ArchiveFiles } from './tarread.js';
+import { lookup, normalizeEntry, type ArchiveFiles } from './tarread.js';
 import { decompressor, Hasher } from './stream.js';
 import type { ExportImage, ExportResult } from './oci.js';
 import { EPOCH, writeTarAtomically } from './tarwrite.js';
@@ -72,6 +72,12 @@ export async function importDockerArchive(
   const out: DockerImported[] = [];
   for (const [i, entry] of parsed.entries()) {
     const where = `${what}: manifest.json[${i}]`;
+    // Layers may be links (docker save links identical ones); the config
+    // never is: refused here rather than found wanting at unpack.
+    const cfgName = normalizeEntry(entry.Config);
+    if (cfgName && files.links.has(cfgName)) {
+      throw new BerthError('image', 'invalid-argument', `${where}: config ${entry.Config} is a link in the archive, not a file`);
+    }
     const cfgFile = lookup(files, entry.Config);
     if (!cfgFile) throw new BerthError('image', 'not-found', `${where}: config ${entry.Config} is not in the archive`);
     const cfgBytes = cfgFile.json ?? (await store.readBytes(cfgFile.blob!.digest, 16 * 1024 * 1024));

@@ -72,7 +72,15 @@ export class V1Manager implements CgroupManager {
     }
     for (const d of ancestors) {
       const enabled = (readOptional(this.ctx.fs, d, 'cgroup.subtree_control') ?? '').trim().split(/\s+/);
-      if (!enabled.includes(controller)) writeField(this.ctx.fs, d, 'cgroup.subtree_control', `+${controller}`, field);
+      if (enabled.includes(controller)) continue;
+      // Enabled only in directories this container made: turning it on in
+      // the hierarchy's root (or anyone else's cgroup) would change the host
+      // for good, and runc leaves it alone too (it ignores such settings).
+      if (!this.created.includes(d)) {
+        throw cgroupError('unavailable',
+          `this host has no ${controller} cgroup controller for containers: it is not mounted as cgroup v1, and ${d} does not delegate it in the cgroup2 hierarchy (add it to ${posix.join(d, 'cgroup.subtree_control')}, or mount ${controller} as cgroup v1)`, field);
+      }
+      writeField(this.ctx.fs, d, 'cgroup.subtree_control', `+${controller}`, field);
     }
     return this.unified;
   }

@@ -154,9 +154,15 @@ async function launchOn(init: InitChannel, opts: LaunchOptions, prefix: PlanOp[]
       switch (r.t) {
         case 'pid':
           pid = r.pid;
-          opts.onPid?.(pid);
           try {
             init.write(early ?? encodePhase(opts.child(pid)));
+          } catch (e) {
+            finish(e as Error);
+            break;
+          }
+          // After the write: the container process runs phase 2 meanwhile.
+          try {
+            opts.onPid?.(pid);
           } catch (e) {
             finish(e as Error);
           }
