@@ -29,13 +29,19 @@ test('eslint refuses floating promises, `void` ones included', () => {
     ].join('\n'),
   );
   try {
-    const r = spawnSync(process.execPath, [join(repo, 'node_modules/eslint/bin/eslint.js'), '--format', 'json', probe], {
-      cwd: repo,
-      encoding: 'utf8',
-    });
+    const r = spawnSync(
+      process.execPath,
+      [join(repo, 'node_modules/eslint/bin/eslint.js'), '--format', 'json', probe],
+      {
+        cwd: repo,
+        encoding: 'utf8',
+      },
+    );
     assert.equal(r.status, 1, r.stderr);
     const [file] = JSON.parse(r.stdout) as { messages: { ruleId: string; line: number }[] }[];
-    const floating = file!.messages.filter((m) => m.ruleId === '@typescript-eslint/no-floating-promises').map((m) => m.line);
+    const floating = file!.messages
+      .filter((m) => m.ruleId === '@typescript-eslint/no-floating-promises')
+      .map((m) => m.line);
     assert.deepEqual(floating, [6, 7]);
   } finally {
     rmSync(probe, { force: true });
