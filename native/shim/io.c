@@ -7,9 +7,11 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -198,6 +200,11 @@ void console_receive(struct proc *p)
 	}
 	set_nonblock(master);
 	p->master = master;
+	if (p->rows || p->cols) {
+		struct winsize ws = { .ws_row = p->rows, .ws_col = p->cols };
+
+		ioctl(master, TIOCSWINSZ, &ws);
+	}
 	/* its own descriptor: the output side closes it at EOF while the
 	 * master stays for stdin and resize */
 	p->out.src = fcntl(master, F_DUPFD_CLOEXEC, 3);

@@ -165,6 +165,16 @@ static void dispatch(struct conn *c, char **a, int n)
 			answer_wait(c, p);
 		else
 			strcpy(c->waiting, p->name);
+	} else if (strcmp(verb, "waitspawn") == 0) {
+		NEED(2);
+		if (!(p = named(c, verb, a[1])))
+			return;
+		if (p->spawn_status >= 0) {
+			answer_wait(c, p);
+		} else {
+			strcpy(c->waiting, p->name);
+			c->waiting_spawn = true;
+		}
 	} else if (strcmp(verb, "kill") == 0) {
 		NEED(3);
 		if (!(p = named(c, verb, a[1])))
@@ -192,12 +202,18 @@ static void dispatch(struct conn *c, char **a, int n)
 			conn_error(c, EINVAL, "resize: bad size %.20s x %.20s", a[2], a[3]);
 			return;
 		}
+		ws.ws_row = (unsigned short)v;
+		ws.ws_col = (unsigned short)w;
+		if (p->master < 0 && (p->console_listen >= 0 || p->console_conn >= 0)) {
+			p->rows = ws.ws_row;
+			p->cols = ws.ws_col;
+			conn_reply(c, "{\"ok\":true}");
+			return;
+		}
 		if (p->master < 0) {
 			conn_error(c, ENOTTY, "resize: process %s has no terminal", p->name);
 			return;
 		}
-		ws.ws_row = (unsigned short)v;
-		ws.ws_col = (unsigned short)w;
 		if (ioctl(p->master, TIOCSWINSZ, &ws) < 0)
 			conn_error(c, errno, "resize: %s", strerror(errno));
 		else
@@ -357,9 +373,11 @@ void waiters_notify(void)
 		if (!p) {
 			conn_error(c, ESRCH, "wait: process %s was forgotten", c->waiting);
 			c->waiting[0] = '\0';
-		} else if (proc_drained(p)) {
+			c->waiting_spawn = false;
+		} else if (c->waiting_spawn ? p->spawn_status >= 0 : proc_drained(p)) {
 			answer_wait(c, p);
 			c->waiting[0] = '\0';
+			c->waiting_spawn = false;
 		} else {
 			continue;
 		}

@@ -44,6 +44,7 @@ struct proc {
 	struct timespec drain_deadline; /* monotonic */
 	struct stream in, out, err;
 	int master;	      /* pty master, -1 without a terminal (or not yet received) */
+	unsigned short rows, cols; /* a resize that came before the master: applied when it does */
 	int console_listen;   /* listening console socket until its one connection */
 	int console_conn;     /* that connection, until the master arrives on it */
 	char console_path[108];
@@ -57,6 +58,7 @@ struct conn {
 	char *buf;
 	size_t len, cap;
 	char waiting[SHIM_NAME_MAX + 1]; /* answers `wait` for this process when set */
+	bool waiting_spawn;		 /* ... `waitspawn`: for its spawned program */
 	bool dead;
 };
 

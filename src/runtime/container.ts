@@ -16,7 +16,7 @@ import type { Stats } from './cgroups/stats.js';
 import { parseSpecFile } from './spec/validate.js';
 import type { LinuxDeviceCgroup, LinuxResources, Process, Spec } from './spec/types.js';
 import { childPlanNeedsPid, compileChild, compileExecChild, compileExecParent, compileParent, hookState, ignoredCapabilities, type CgroupHierarchy, type CreatePlanInput, type HostFacts } from './plan/compile.js';
-import { InitPool, launch, type Launched } from './init/launch.js';
+import { InitPool, launch, type InitSpawner, type Launched } from './init/launch.js';
 import { runHooks } from './hooks.js';
 import { StateStore, isAlive, procStat, validateId, type ContainerRecord, type Status } from './state.js';
 import { SIGNALS } from './linux/constants.js';
@@ -42,6 +42,8 @@ export interface CreateOptions {
   preserveFds?: number;
   /** The container's stdio; the caller's own by default. */
   stdio?: ('inherit' | 'ignore' | number)[];
+  /** Who starts berth-init (a berth-shim, for the engine); see LaunchOptions.spawn. */
+  spawnInit?: InitSpawner;
 }
 
 export interface ExecOptions {
@@ -50,6 +52,9 @@ export interface ExecOptions {
   consoleSocket?: string;
   preserveFds?: number;
   stdio?: ('inherit' | 'ignore' | number)[];
+  spawnInit?: InitSpawner;
+  /** Called with the exec process's host pid as soon as berth-init reports it. */
+  onPid?: (pid: number) => void;
 }
 
 /** The OCI state plus runc's extra fields, as `berth-runc state` prints it. */
@@ -256,6 +261,7 @@ export class Runtime {
         stdio,
         untilReady: true,
         pool: this.inits,
+        spawn: opts.spawnInit,
         onWarn: (step, msg) => this.log.warn(`${step}: ${msg}`),
         onSync: async (tag, p) => {
           step(`sync ${tag}`);
@@ -466,6 +472,8 @@ export class Runtime {
       stdio,
       untilReady: false,
       pool: this.inits,
+      spawn: opts.spawnInit,
+      onPid: opts.onPid,
       onWarn: (step, msg) => this.log.warn(`${step}: ${msg}`),
     });
     this.inits.refill();
