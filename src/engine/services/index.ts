@@ -1,0 +1,11 @@
+// The engine's API: one EngineService per containerd service, each in its
+// own folder. To add a service: write services/<name>/index.ts exporting an
+// EngineService and list it here.
+
+import type { EngineService } from '../server.js';
+import { versionService } from './version/index.js';
+import { introspectionService } from './introspection/index.js';
+import { namespacesService } from './namespaces/index.js';
+import { eventsService } from './events/index.js';
+
+export const services: EngineService[] = [versionService, introspectionService, namespacesService, eventsService];
