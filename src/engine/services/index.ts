@@ -7,5 +7,7 @@ import { versionService } from './version/index.js';
 import { introspectionService } from './introspection/index.js';
 import { namespacesService } from './namespaces/index.js';
 import { eventsService } from './events/index.js';
+import { containersService } from './containers/index.js';
+import { tasksService } from './tasks/index.js';
 
-export const services: EngineService[] = [versionService, introspectionService, namespacesService, eventsService];
+export const services: EngineService[] = [versionService, introspectionService, namespacesService, eventsService, containersService, tasksService];
