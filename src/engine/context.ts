@@ -13,6 +13,11 @@ import type { Logger } from '../common/log.js';
 import { EventExchange } from './events/exchange.js';
 import { ENGINE_MIGRATIONS } from './meta/schema.js';
 import { NamespaceStore } from './meta/namespaces.js';
+import { ContentRecords } from './meta/content.js';
+import { ImageRecords } from './meta/images.js';
+import { LeaseStore } from './meta/leases.js';
+import { Ingests } from './ingests.js';
+import { GarbageCollector } from './gc.js';
 
 /** One line of `ctr plugins ls`: containerd's plugin type and id, and why it failed to load, if it did. */
 export interface PluginInfo {
@@ -31,6 +36,10 @@ export interface EngineOptions {
   log: Logger;
   /** Snapshotters to offer, by containerd's names; default both. */
   snapshotters?: ('overlayfs' | 'native')[];
+  /** Delay between a deletion and the GC it schedules (default 100 ms). */
+  gcDelayMs?: number;
+  /** An ingest no writer holds and no lease keeps is removed after this long idle (default 24 h). */
+  ingestTtlMs?: number;
 }
 
 export interface EngineContext {
@@ -43,6 +52,14 @@ export interface EngineContext {
   /** The engine's SQLite metadata (migrate your module's tables, tx() for every mutation). */
   readonly metadata: Metadata;
   readonly namespaces: NamespaceStore;
+  /** Per-namespace records: the namespace's view of content, its images and leases. */
+  readonly content: ContentRecords;
+  readonly images: ImageRecords;
+  readonly leases: LeaseStore;
+  /** Partial blobs being written through content.Write. */
+  readonly ingests: Ingests;
+  /** Content and snapshot garbage collection: schedule() after a deletion, run() for a synchronous one. */
+  readonly gc: GarbageCollector;
   /** Blobs on disk, shared by every namespace (the namespace's view is in engine_content). */
   readonly blobs: LocalContentStore;
   /** Loaded snapshotters by containerd's name ("overlayfs", "native"). */
@@ -119,13 +136,34 @@ export async function openEngine(opts: EngineOptions): Promise<OpenedEngine> {
     const events = new EventExchange((reason) => opts.log.warn('event subscriber dropped', { reason }));
     plugins.push({ type: 'io.containerd.event.v1', id: 'exchange' });
     const ac = new AbortController();
+    const namespaces = new NamespaceStore(metadata);
+    const content = new ContentRecords(metadata, namespaces);
+    const leases = new LeaseStore(metadata, namespaces);
+    const ingests = new Ingests(storeRoot, blobs, metadata, content, leases);
+    const gc = new GarbageCollector({
+      md: metadata,
+      blobs,
+      ingests,
+      leases,
+      snapshotters,
+      log: opts.log,
+      delayMs: opts.gcDelayMs ?? 100,
+      ingestTtlMs: opts.ingestTtlMs ?? 24 * 3600 * 1000,
+    });
+    closers.push(() => gc.stop());
+    plugins.push({ type: 'io.containerd.gc.v1', id: 'scheduler' }, { type: 'io.containerd.lease.v1', id: 'manager' });
     const ctx: OpenedEngine = {
       root,
       state,
       storeRoot,
       log: opts.log,
       metadata,
-      namespaces: new NamespaceStore(metadata),
+      namespaces,
+      content,
+      images: new ImageRecords(metadata, namespaces),
+      leases,
+      ingests,
+      gc,
       blobs,
       snapshotters,
       events,

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { BerthError } from '../common/errors.js';
 import type { ContentStore, Descriptor, Digest } from './content/types.js';
-import type { Metadata } from './metadata/db.js';
+import type { Metadata } from '../common/metadb.js';
 import { parseImageConfig, parseManifest, parseDescriptor, childrenOf, MAX_MANIFEST_SIZE, type ImageConfig, type ImageManifest, type Parsed } from './manifest.js';
 import { isIndexType, isManifestType, isConfigType, isLayerType } from './media.js';
 import { hostPlatform, selectManifest, type NormalPlatform } from './platform.js';

@@ -105,7 +105,7 @@ export function parseSignal(s: string): number {
   if (Number.isInteger(n) && n > 0 && n < 65) return n;
   const name = s.toUpperCase().startsWith('SIG') ? s.toUpperCase() : `SIG${s.toUpperCase()}`;
   const v = SIGNALS[name];
-  if (v === undefined) throw new BerthError('berth-runc', 'invalid-argument', `unknown signal "${s}"`);
+  if (v === undefined) throw new BerthError('runtime', 'invalid-argument', `unknown signal "${s}"`);
   return v;
 }
 
@@ -200,21 +200,21 @@ export class Runtime {
     const bundle = resolve(opts.bundle);
     // Validate before reserving the id: a bad config leaves nothing at all.
     const spec = parsed ?? parseSpecFile(bundle);
-    if (!spec.root?.path) throw new BerthError('berth-runc', 'invalid-argument', 'root.path: required', { field: 'root.path' });
+    if (!spec.root?.path) throw new BerthError('runtime', 'invalid-argument', 'root.path: required', { field: 'root.path' });
     const rootfs = resolve(bundle, spec.root.path);
     let st;
     try {
       st = statSync(rootfs);
     } catch {
-      throw new BerthError('berth-runc', 'invalid-argument', `root.path: rootfs (${rootfs}) does not exist`, { field: 'root.path' });
+      throw new BerthError('runtime', 'invalid-argument', `root.path: rootfs (${rootfs}) does not exist`, { field: 'root.path' });
     }
-    if (!st.isDirectory()) throw new BerthError('berth-runc', 'invalid-argument', `root.path: rootfs (${rootfs}) is not a directory`, { field: 'root.path' });
-    if (!spec.process) throw new BerthError('berth-runc', 'invalid-argument', 'process: required to create a container', { field: 'process' });
+    if (!st.isDirectory()) throw new BerthError('runtime', 'invalid-argument', `root.path: rootfs (${rootfs}) is not a directory`, { field: 'root.path' });
+    if (!spec.process) throw new BerthError('runtime', 'invalid-argument', 'process: required to create a container', { field: 'process' });
     if (spec.process.terminal && parentMode === 'exit' && !opts.consoleSocket) {
-      throw new BerthError('berth-runc', 'invalid-argument', 'process.terminal: cannot allocate a tty without --console-socket when the runtime does not stay attached');
+      throw new BerthError('runtime', 'invalid-argument', 'process.terminal: cannot allocate a tty without --console-socket when the runtime does not stay attached');
     }
     if (!spec.process.terminal && opts.consoleSocket) {
-      throw new BerthError('berth-runc', 'invalid-argument', '--console-socket: given but process.terminal is false');
+      throw new BerthError('runtime', 'invalid-argument', '--console-socket: given but process.terminal is false');
     }
 
     const ignored = ignoredCapabilities(spec.process, host().capLast);
@@ -274,7 +274,7 @@ export class Runtime {
       pid = launched.pid;
       step('container ready');
       const ps = procStat(pid);
-      if (!ps) throw new BerthError('berth-runc', 'internal', 'container process exited during create');
+      if (!ps) throw new BerthError('runtime', 'internal', 'container process exited during create');
       const rec: ContainerRecord = {
         id, bundle, rootfs, pid,
         pidStartTime: ps.startTime,
@@ -323,8 +323,8 @@ export class Runtime {
   async start(id: string): Promise<void> {
     const rec = this.store.load(id);
     const status = this.status(rec);
-    if (status === 'stopped') throw new BerthError('berth-runc', 'failed-precondition', 'cannot start a container that has stopped');
-    if (status !== 'created') throw new BerthError('berth-runc', 'failed-precondition', `cannot start an already ${status} container`);
+    if (status === 'stopped') throw new BerthError('runtime', 'failed-precondition', 'cannot start a container that has stopped');
+    if (status !== 'created') throw new BerthError('runtime', 'failed-precondition', `cannot start an already ${status} container`);
     const fifo = this.store.fifo(id);
     const fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
     try {
@@ -340,7 +340,7 @@ export class Runtime {
         } catch (e) {
           if (errnoOf(e) !== 'EAGAIN') throw e;
         }
-        if (!alive) throw new BerthError('berth-runc', 'failed-precondition', 'cannot start a container that has stopped');
+        if (!alive) throw new BerthError('runtime', 'failed-precondition', 'cannot start a container that has stopped');
         sleep(1);
       }
     } finally {
@@ -389,7 +389,7 @@ export class Runtime {
     const rec = this.store.load(id);
     const sig = typeof signal === 'number' ? signal : parseSignal(signal);
     const status = this.status(rec);
-    if (status === 'stopped' || status === 'creating') throw new BerthError('berth-runc', 'failed-precondition', 'container not running');
+    if (status === 'stopped' || status === 'creating') throw new BerthError('runtime', 'failed-precondition', 'container not running');
     if (all) {
       const mgr = this.manager(rec);
       if (sig === 9 && mgr.killAll()) return;
@@ -400,7 +400,7 @@ export class Runtime {
     try {
       process.kill(rec.pid, sig);
     } catch (e) {
-      if (errnoOf(e) === 'ESRCH') throw new BerthError('berth-runc', 'failed-precondition', 'container not running');
+      if (errnoOf(e) === 'ESRCH') throw new BerthError('runtime', 'failed-precondition', 'container not running');
       throw e;
     }
   }
@@ -413,7 +413,7 @@ export class Runtime {
       // containerd shim's cleanup calls `delete --force` after `delete`).
       if (!dirExists) {
         if (force) return;
-        throw new BerthError('berth-runc', 'not-found', `container does not exist: ${id}`);
+        throw new BerthError('runtime', 'not-found', `container does not exist: ${id}`);
       }
       // A create that died half-way: only its directory is left.
       this.store.remove(id);
@@ -421,7 +421,7 @@ export class Runtime {
     }
     const status = this.status(rec);
     if ((status === 'running' || status === 'paused') && !force) {
-      throw new BerthError('berth-runc', 'failed-precondition', `cannot delete container ${id} that is not stopped: ${status}`);
+      throw new BerthError('runtime', 'failed-precondition', `cannot delete container ${id} that is not stopped: ${status}`);
     }
     const mgr = this.manager(rec);
     if (status !== 'stopped') {
@@ -443,10 +443,10 @@ export class Runtime {
   async exec(id: string, proc: Process, opts: ExecOptions = {}): Promise<number> {
     const rec = this.store.load(id);
     const status = this.status(rec);
-    if (status === 'stopped') throw new BerthError('berth-runc', 'failed-precondition', 'cannot exec in a stopped container');
-    if (status === 'paused') throw new BerthError('berth-runc', 'failed-precondition', 'cannot exec in a paused container');
+    if (status === 'stopped') throw new BerthError('runtime', 'failed-precondition', 'cannot exec in a stopped container');
+    if (status === 'paused') throw new BerthError('runtime', 'failed-precondition', 'cannot exec in a paused container');
     if (proc.terminal && opts.detach && !opts.consoleSocket) {
-      throw new BerthError('berth-runc', 'invalid-argument', '--tty: cannot allocate a tty for a detached process without --console-socket');
+      throw new BerthError('runtime', 'invalid-argument', '--tty: cannot allocate a tty for a detached process without --console-socket');
     }
     const ignored = ignoredCapabilities(proc, host().capLast);
     if (ignored.length) this.log.warn(`ignoring unknown or unavailable capabilities: [${ignored.join(' ')}]`);
@@ -499,19 +499,19 @@ export class Runtime {
   async pause(id: string): Promise<void> {
     const rec = this.store.load(id);
     const status = this.status(rec);
-    if (status !== 'running' && status !== 'created') throw new BerthError('berth-runc', 'failed-precondition', `container not running: ${status}`);
+    if (status !== 'running' && status !== 'created') throw new BerthError('runtime', 'failed-precondition', `container not running: ${status}`);
     await this.manager(rec).freeze();
   }
 
   async resume(id: string): Promise<void> {
     const rec = this.store.load(id);
-    if (this.status(rec) !== 'paused') throw new BerthError('berth-runc', 'failed-precondition', 'container not paused');
+    if (this.status(rec) !== 'paused') throw new BerthError('runtime', 'failed-precondition', 'container not paused');
     await this.manager(rec).thaw();
   }
 
   async update(id: string, resources: LinuxResources): Promise<void> {
     const rec = this.store.load(id);
-    if (this.status(rec) === 'stopped') throw new BerthError('berth-runc', 'failed-precondition', 'container not running');
+    if (this.status(rec) === 'stopped') throw new BerthError('runtime', 'failed-precondition', 'container not running');
     await this.manager(rec).set(resources);
     // Keep the recorded config in step so a later `state`/`exec` sees the limits.
     const linux = { ...(rec.config.linux ?? {}) };
@@ -521,7 +521,7 @@ export class Runtime {
 
   stats(id: string): Stats {
     const rec = this.store.load(id);
-    if (this.status(rec) === 'stopped') throw new BerthError('berth-runc', 'failed-precondition', 'container not running');
+    if (this.status(rec) === 'stopped') throw new BerthError('runtime', 'failed-precondition', 'container not running');
     return this.manager(rec).stats();
   }
 

@@ -33,9 +33,9 @@ export interface ContainerRecord {
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_+.-]*$/;
 
 export function validateId(id: string | undefined): string {
-  if (!id) throw new BerthError('berth-runc', 'invalid-argument', 'container id cannot be empty');
+  if (!id) throw new BerthError('runtime', 'invalid-argument', 'container id cannot be empty');
   if (!ID_RE.test(id) || id.length > 1024 || id === '.' || id === '..') {
-    throw new BerthError('berth-runc', 'invalid-argument', `invalid container id format: ${id}`);
+    throw new BerthError('runtime', 'invalid-argument', `invalid container id format: ${id}`);
   }
   return id;
 }
@@ -58,7 +58,7 @@ export class StateStore {
     try {
       mkdirSync(dir, { mode: 0o711 });
     } catch (e) {
-      if (errnoOf(e) === 'EEXIST') throw new BerthError('berth-runc', 'already-exists', `container with id exists: ${id}`);
+      if (errnoOf(e) === 'EEXIST') throw new BerthError('runtime', 'already-exists', `container with id exists: ${id}`);
       throw e;
     }
     return dir;
@@ -75,14 +75,14 @@ export class StateStore {
       text = readFileSync(file, 'utf8');
     } catch (e) {
       if (errnoOf(e) === 'ENOENT') {
-        throw new BerthError('berth-runc', 'not-found', existsSync(this.dir(id)) ? `container ${id} is still being created` : `container does not exist: ${id}`);
+        throw new BerthError('runtime', 'not-found', existsSync(this.dir(id)) ? `container ${id} is still being created` : `container does not exist: ${id}`);
       }
       throw e;
     }
     try {
       return JSON.parse(text) as ContainerRecord;
     } catch {
-      throw new BerthError('berth-runc', 'internal', `state of container ${id} is corrupt (${file})`);
+      throw new BerthError('runtime', 'internal', `state of container ${id} is corrupt (${file})`);
     }
   }
 

@@ -2,7 +2,7 @@
 // booleans, repeatable strings, "--" ending the flags. Unknown flags are
 // usage errors that name the flag.
 
-import { BerthError } from '../../common/errors.js';
+import { BerthError, COMMAND_LINE } from '../../common/errors.js';
 
 export type FlagKind = 'bool' | 'string' | 'strings';
 export interface FlagSpec {
@@ -17,7 +17,7 @@ export interface Parsed {
 }
 
 export function usageError(msg: string): BerthError {
-  return new BerthError('berth-ctr', 'invalid-argument', msg);
+  return new BerthError('berth-ctr', 'invalid-argument', msg, { step: COMMAND_LINE });
 }
 
 /** Parses flags anywhere among the arguments (until "--"); stops at the first positional when `stopAtPositional`. */

@@ -4,7 +4,6 @@ import { pipeline } from 'node:stream/promises';
 import { createWriteStream } from 'node:fs';
 import { messageOf } from '../../common/errors.js';
 import { validateDigest } from '../../image/reference.js';
-import { collectGarbage } from '../../image/gc.js';
 import { bool, need, parseArgs, str } from './args.js';
 import type { Context } from './context.js';
 import { age, humanSize, json, labelsString, table } from './format.js';
@@ -79,8 +78,7 @@ export const contentVerbs: Record<string, (ctx: Context, argv: string[]) => Prom
 
 export async function gc(ctx: Context, argv: string[]): Promise<number> {
   const p = parseArgs(argv, { 'dry-run': { kind: 'bool', alias: 'n' }, verbose: { kind: 'bool', alias: 'v' }, 'no-snapshots': { kind: 'bool' } });
-  const snapshotter = bool(p, 'no-snapshots') ? undefined : await ctx.snapshotter();
-  const r = await collectGarbage({ content: ctx.content, images: ctx.images, leases: ctx.leases, snapshotter }, { dryRun: bool(p, 'dry-run') });
+  const r = await ctx.storage.gc({ dryRun: bool(p, 'dry-run'), snapshots: !bool(p, 'no-snapshots') });
   const verb = bool(p, 'dry-run') ? 'would remove' : 'removed';
   if (bool(p, 'verbose')) {
     for (const b of r.removedBlobs) ctx.io.out(`${verb} blob ${b.digest} (${humanSize(b.size)})\n`);

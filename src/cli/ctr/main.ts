@@ -3,7 +3,7 @@
 // without the daemon). Each verb is argument handling plus library calls;
 // errors print as "berth-ctr: <message>" with a non-zero exit status.
 
-import { isBerthError, messageOf } from '../../common/errors.js';
+import { exitCodeOf, messageOf } from '../../common/errors.js';
 import { parseArgs, usageError, bool, str } from './args.js';
 import { Context, DEFAULT_ROOT, type Output } from './context.js';
 import { imageVerbs, noSuchVerb } from './images.js';
@@ -97,8 +97,7 @@ export async function main(argv: string[], io: Output): Promise<number> {
     return await f(ctx, rest);
   } catch (e) {
     io.err(`berth-ctr: ${messageOf(e)}\n`);
-    if (isBerthError(e) && e.code === 'invalid-argument' && e.layer === 'berth-ctr') return 2;
-    return 1;
+    return exitCodeOf(e);
   } finally {
     ctx?.close();
   }

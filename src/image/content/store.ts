@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BerthError, errnoOf } from '../../common/errors.js';
 import { writeFileAtomic, writeFileAtomicSync } from '../../common/atomic.js';
-import { openMetadata, type Metadata } from '../metadata/db.js';
+import { openMetadata, type Metadata } from '../../common/metadb.js';
 import { validateDigest } from '../reference.js';
 import type { BlobInfo, ContentStore, Digest, IngestWriter } from './types.js';
 import { cleanLockDebris, isLocked, isProcessAlive, lock, tryLock, type LockHandle } from './lock.js';

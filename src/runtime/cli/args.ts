@@ -2,7 +2,7 @@
 // before its positional arguments ("--flag value", "--flag=value", short
 // aliases, repeatable flags), and "--" to end flags.
 
-import { BerthError } from '../../common/errors.js';
+import { BerthError, COMMAND_LINE } from '../../common/errors.js';
 
 export type FlagKind = 'bool' | 'string' | 'multi';
 
@@ -36,11 +36,11 @@ export function parseFlags(argv: string[], specs: Record<string, FlagSpec>, cont
     const eq = body.indexOf('=');
     const key = eq >= 0 ? body.slice(0, eq) : body;
     const name = specs[key] ? key : byAlias.get(key);
-    if (!name) throw new BerthError('berth-runc', 'invalid-argument', `${context}: flag provided but not defined: -${key}`);
+    if (!name) throw new BerthError('berth-runc', 'invalid-argument', `${context}: flag provided but not defined: -${key}`, { step: COMMAND_LINE });
     const spec = specs[name]!;
     if (spec.kind === 'bool') {
       const v = eq >= 0 ? body.slice(eq + 1) : 'true';
-      if (v !== 'true' && v !== 'false') throw new BerthError('berth-runc', 'invalid-argument', `${context}: invalid boolean value "${v}" for -${key}`);
+      if (v !== 'true' && v !== 'false') throw new BerthError('berth-runc', 'invalid-argument', `${context}: invalid boolean value "${v}" for -${key}`, { step: COMMAND_LINE });
       flags[name] = v === 'true';
       continue;
     }
@@ -48,7 +48,7 @@ export function parseFlags(argv: string[], specs: Record<string, FlagSpec>, cont
     if (eq >= 0) v = body.slice(eq + 1);
     else {
       const next = argv[++i];
-      if (next === undefined) throw new BerthError('berth-runc', 'invalid-argument', `${context}: flag needs an argument: -${key}`);
+      if (next === undefined) throw new BerthError('berth-runc', 'invalid-argument', `${context}: flag needs an argument: -${key}`, { step: COMMAND_LINE });
       v = next;
     }
     if (spec.kind === 'multi') flags[name] = [...((flags[name] as string[] | undefined) ?? []), v];

@@ -4,7 +4,7 @@
 // logged in the format containerd reads from runc (--log-format json).
 
 import { Logger } from '../../common/log.js';
-import { isBerthError, messageOf } from '../../common/errors.js';
+import { exitCodeOf, isBerthError, messageOf } from '../../common/errors.js';
 import { Runtime, DEFAULT_ROOT } from '../container.js';
 import { bool, parseFlags, str } from './args.js';
 import type { Command, Context } from './command.js';
@@ -99,11 +99,13 @@ export async function main(argv: string[]): Promise<number> {
     log.debug(`${verb} ${rest.join(' ')}`);
     return await cmd.run(ctx, args);
   } catch (e) {
+    // The library's errors are this program's: "berth-runc: <message>";
+    // berth-init's keep their own name after it.
     const msg = isBerthError(e) && e.layer === 'berth-init' ? `berth-init: ${e.message}` : messageOf(e);
     // With a log file, the error goes there (containerd reads it) and to stderr.
     if (logFile) log.error(msg);
     process.stderr.write(`berth-runc: ${msg}\n`);
-    return 1;
+    return exitCodeOf(e);
   }
 }
 

@@ -120,7 +120,7 @@ function spawnWithBun(bun: BunApi, bin: string, stdio: InitStdio[]): InitChannel
   try {
     child = bun.spawn([bin, String(planFd)], { stdio: [...stdio, 'pipe'], detached: true });
   } catch (e) {
-    throw new BerthError('berth-runc', 'unavailable', `start berth-init (${bin}): ${messageOf(e)}`, { cause: e });
+    throw new BerthError('runtime', 'unavailable', `start berth-init (${bin}): ${messageOf(e)}`, { cause: e });
   }
   const fd = child.stdio[planFd];
   if (typeof fd !== 'number') throw new Error('berth-init: no plan socket');

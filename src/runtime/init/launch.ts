@@ -2,7 +2,7 @@
 // phase 2, answer SYNC points, and turn its reports into results or errors
 // that name the failing step.
 
-import { BerthError } from '../../common/errors.js';
+import { BerthError, errnoName, isBerthError, kindOfErrno } from '../../common/errors.js';
 import { nativeBinary } from '../../common/native.js';
 import { encodeOp, encodePhase } from '../plan/encode.js';
 import { Op, type PlanOp, type Report } from '../plan/ops.js';
@@ -119,13 +119,26 @@ export async function launch(opts: LaunchOptions): Promise<Launched> {
   } catch (e) {
     // Refused before CLONE at one of our TAKE_FD steps: nothing was
     // created; do it the ordinary way, and stop using spares.
-    const step = (e as { cause?: { step?: unknown } }).cause?.step;
-    if (typeof step === 'string' && step.startsWith('take fd ')) {
+    if (isBerthError(e) && e.layer === 'berth-init' && e.step?.startsWith('take fd ')) {
       opts.pool?.disable();
       return await launchOn(spawnInit(initBinary(), opts.stdio), opts, []);
     }
     throw e;
   }
+}
+
+/**
+ * A failed berth-init step as an error: its kind follows the errno (EPERM is
+ * permission-denied, ENOENT not-found...), and the errno and the step stay
+ * on the error as data for the caller.
+ */
+export function initError(r: { step: string; errno: number; msg: string }): BerthError {
+  const errno = r.errno > 0 ? errnoName(r.errno) : undefined;
+  return new BerthError('berth-init', errno ? kindOfErrno(errno) : 'internal', `${r.step}: ${r.msg.toLowerCase()}`, {
+    errno,
+    step: r.step,
+    cause: r,
+  });
 }
 
 async function launchOn(init: InitChannel, opts: LaunchOptions, prefix: PlanOp[]): Promise<Launched> {
@@ -177,7 +190,7 @@ async function launchOn(init: InitChannel, opts: LaunchOptions, prefix: PlanOp[]
           opts.onWarn?.(r.step, r.msg);
           break;
         case 'error':
-          finish(new BerthError('berth-init', 'failed-precondition', `${r.step}: ${r.msg.toLowerCase()}`, { cause: r }));
+          finish(initError(r));
           break;
       }
     };
@@ -192,10 +205,11 @@ async function launchOn(init: InitChannel, opts: LaunchOptions, prefix: PlanOp[]
         try {
           r = JSON.parse(line) as Report;
         } catch {
-          finish(new BerthError('berth-runc', 'internal', `berth-init sent an unreadable report: ${line.slice(0, 200)}`));
+          finish(new BerthError('runtime', 'internal', `berth-init sent an unreadable report: ${line.slice(0, 200)}`));
           return;
         }
-        void handle(r);
+        // A failure while answering (a write to a berth-init that is gone) ends the launch.
+        handle(r).catch((e: unknown) => finish(e instanceof Error ? e : new Error(String(e))));
       }
     }, () => {
       // EOF: the container process exec'd (its copy closed on exec) and the

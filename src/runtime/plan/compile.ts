@@ -95,7 +95,7 @@ function op(code: PlanOp['op'], label: string, ...args: (string | number | bigin
 }
 
 function fail(field: string, message: string, code: 'invalid-argument' | 'unavailable' = 'invalid-argument'): never {
-  throw new BerthError('berth-runc', code, `${field}: ${message}`, { field });
+  throw new BerthError('runtime', code, `${field}: ${message}`, { field });
 }
 
 function nsOf(spec: Spec, type: NamespaceType): LinuxNamespace | undefined {

@@ -11,7 +11,6 @@ import type { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { BerthError, isBerthError } from '../../common/errors.js';
 import { nullLogger, type Logger } from '../../common/log.js';
-import type { ContentStore, Descriptor } from '../../image/content/types.js';
 import { chainIds } from '../chainid.js';
 import type { Mount, Snapshotter } from '../types.js';
 import { applyLayer, type ApplyResult, type UnpackLimits } from './apply.js';
@@ -127,9 +126,25 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Where layer blobs come from: a content store (the image layer's, or any
+ * other). Declared here so that the snapshot layer does not depend on the
+ * image layer; src/storage/ hands it the image layer's content store.
+ */
+export interface BlobSource {
+  has(digest: string): Promise<boolean>;
+  readStream(digest: string): Readable | Promise<Readable>;
+}
+
+/** A layer as a manifest names it. */
+export interface LayerDescriptor {
+  mediaType: string;
+  digest: string;
+}
+
 /** The parts of an image manifest and config that unpacking reads. */
 export interface ManifestLike {
-  layers: Descriptor[];
+  layers: LayerDescriptor[];
 }
 export interface ImageConfigLike {
   rootfs: { type: string; diff_ids: string[] };
@@ -143,7 +158,7 @@ export interface LayerProgress {
 }
 
 export interface UnpackImageOptions {
-  store: ContentStore;
+  store: BlobSource;
   snapshotter: Snapshotter;
   manifest: ManifestLike;
   config: ImageConfigLike;

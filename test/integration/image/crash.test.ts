@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { walkImage } from '../../../src/image/images.js';
-import { collectGarbage } from '../../../src/image/gc.js';
+import { collectGarbage } from '../../../src/storage/index.js';
 import { openServices, tempDir, run, toolsMissing, type Services } from './fixtures.js';
 
 const CHILD = join(import.meta.dirname, 'import-child.ts');

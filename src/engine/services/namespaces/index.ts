@@ -2,7 +2,7 @@
 // labels (with a field mask), delete of an empty namespace only.
 
 import type { NamespacesHandlers } from '../../../api/gen/containerd/services/namespaces/v1/Namespaces.js';
-import { invalidArgument } from '../../validate.js';
+import { failedPrecondition, invalidArgument } from '../../validate.js';
 import { unary } from '../../rpc.js';
 import { addService, type EngineService } from '../../server.js';
 import { labelUpdates } from '../../fieldmask.js';
@@ -44,8 +44,16 @@ export const namespacesService: EngineService = {
         });
         return { namespace: rec };
       }),
-      Delete: unary(ctx, 'namespaces.Delete', (req, call) => {
+      Delete: unary(ctx, 'namespaces.Delete', async (req, call) => {
         call.set({ namespace: req.name });
+        // Snapshots live in the snapshotters, keyed "<namespace>/<key>".
+        for (const [name, sn] of ctx.snapshotters) {
+          if ((await sn.list()).some((s) => s.key.startsWith(`${req.name}/`))) {
+            throw failedPrecondition(
+              `namespace ${JSON.stringify(req.name)} must be empty, but it still has snapshots on ${name}`,
+            );
+          }
+        }
         ctx.namespaces.delete(req.name);
         ctx.events.publish(req.name, '/namespaces/delete', EVENTS + 'NamespaceDelete', { name: req.name });
         return {};

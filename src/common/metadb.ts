@@ -1,21 +1,25 @@
-// The embedded, transactional metadata store: one SQLite file per root
-// (<root>/metadata.db) in WAL mode with synchronous=FULL, so a kill -9 at any
-// instant leaves the last committed transaction and nothing half-written.
-// Each module (images, content labels, leases, the snapshotter...) owns its
-// tables and migrates them itself through `migrate(module, steps)`: step i is
+// The embedded, transactional metadata store: a SQLite file (the image
+// layer's <root>/metadata.db, the snapshotter's <root>/snapshots.db)
+// in WAL mode with synchronous=FULL, so a kill -9 at any instant leaves the
+// last committed transaction and nothing half-written. Each store owns its
+// file; each module in it (images, content labels, leases...) owns its tables
+// and migrates them itself through `migrate(module, steps)`: step i is
 // applied once, in a transaction that also records the new version, so two
 // processes opening an old database at once cannot both apply a step.
 
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { BerthError, messageOf } from '../../common/errors.js';
+import { BerthError, messageOf, type Layer } from './errors.js';
 
 export type Db = Database.Database;
 export type MigrationStep = string | ((db: Db) => void);
 
 export interface Metadata {
+  /** The directory of the database file. */
   readonly root: string;
+  /** The layer that owns the file: it names errors about it. */
+  readonly layer: Layer;
   readonly db: Db;
   /**
    * Brings `module`'s tables to the newest version. Steps are append-only:
@@ -81,13 +85,13 @@ function setUp(db: Db): void {
   )`);
 }
 
-function connect(path: string): Db {
+function connect(path: string, layer: Layer): Db {
   return whileBusy(() => {
     let db: Db;
     try {
       db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
     } catch (e) {
-      throw new BerthError('image', 'unavailable', `open metadata database ${path}: ${messageOf(e)}`, { cause: e });
+      throw new BerthError(layer, 'unavailable', `open metadata database ${path}: ${messageOf(e)}`, { cause: e });
     }
     try {
       setUp(db);
@@ -99,13 +103,23 @@ function connect(path: string): Db {
   });
 }
 
-export function openMetadata(root: string): Metadata {
-  const abs = resolve(root);
-  let shared = open.get(abs);
+export interface MetadataOptions {
+  /** Who owns the file (default "image"): named in errors. */
+  layer?: Layer;
+  /** The file's name in `dir` (default metadata.db). */
+  file?: string;
+}
+
+/** Opens (creating it and `dir` if needed) `<dir>/<file>`. */
+export function openMetadata(dir: string, opts: MetadataOptions = {}): Metadata {
+  const abs = resolve(dir);
+  const layer = opts.layer ?? 'image';
+  const path = join(abs, opts.file ?? 'metadata.db');
+  let shared = open.get(path);
   if (!shared) {
     mkdirSync(abs, { recursive: true, mode: 0o711 });
-    shared = { db: connect(join(abs, 'metadata.db')), refs: 0, migrated: new Set() };
-    open.set(abs, shared);
+    shared = { db: connect(path, layer), refs: 0, migrated: new Set() };
+    open.set(path, shared);
   }
   shared.refs++;
   const s = shared;
@@ -126,6 +140,7 @@ export function openMetadata(root: string): Metadata {
 
   return {
     root: abs,
+    layer,
     db: s.db,
     migrate(module: string, steps: MigrationStep[]): void {
       if (s.migrated.has(module)) return;
@@ -133,7 +148,7 @@ export function openMetadata(root: string): Metadata {
         const row = db.prepare('SELECT version FROM schema_migrations WHERE module = ?').get(module) as { version: number } | undefined;
         const have = row?.version ?? 0;
         if (have > steps.length) {
-          throw new BerthError('image', 'failed-precondition',
+          throw new BerthError(layer, 'failed-precondition',
             `metadata for "${module}" is at version ${have}, newer than this Berth knows (${steps.length}); upgrade Berth`);
         }
         for (let i = have; i < steps.length; i++) {
@@ -154,7 +169,7 @@ export function openMetadata(root: string): Metadata {
       closed = true;
       s.refs--;
       if (s.refs === 0) {
-        open.delete(abs);
+        open.delete(path);
         s.db.close();
       }
     },

@@ -1,4 +1,5 @@
-// Garbage collection, mark and sweep (containerd's design in miniature).
+// Garbage collection, mark and sweep (containerd's design in miniature):
+// above the image layer and the snapshotter, as it spans both.
 //
 // Roots: every image record's target, every resource of a lease that has not
 // expired, and every active or view snapshot (a container's rootfs: the engine
@@ -11,15 +12,25 @@
 // process holds and no lease protects.
 
 import { BerthError, messageOf } from '../common/errors.js';
-import type { Descriptor, Digest } from './content/types.js';
-import type { LocalContentStore } from './content/store.js';
-import type { ImageStore } from './images.js';
-import type { LeaseManager } from './leases.js';
-import { readParsed, chainIds } from './images.js';
-import { childrenOf, parseImageConfig, parseManifest, MAX_MANIFEST_SIZE, type Parsed } from './manifest.js';
-import { isIndexType, isManifestType, isConfigType } from './media.js';
-import type { Snapshotter } from '../snapshot/types.js';
 import type { Logger } from '../common/log.js';
+import {
+  readParsed,
+  chainIds,
+  childrenOf,
+  parseImageConfig,
+  parseManifest,
+  MAX_MANIFEST_SIZE,
+  isIndexType,
+  isManifestType,
+  isConfigType,
+  type Descriptor,
+  type Digest,
+  type LocalContentStore,
+  type ImageStore,
+  type LeaseManager,
+  type Parsed,
+} from '../image/index.js';
+import type { Snapshotter } from '../snapshot/index.js';
 
 export interface GcContext {
   content: LocalContentStore;
@@ -66,7 +77,14 @@ async function tryParse(content: LocalContentStore, digest: Digest, mediaType?: 
 
 export async function collectGarbage(ctx: GcContext, opts: GcOptions = {}): Promise<GcResult> {
   const { content, images, leases, snapshotter, log } = ctx;
-  const result: GcResult = { removedBlobs: [], removedIngests: [], removedSnapshots: [], expiredLeases: [], bytesFreed: 0, keptBlobs: 0 };
+  const result: GcResult = {
+    removedBlobs: [],
+    removedIngests: [],
+    removedSnapshots: [],
+    expiredLeases: [],
+    bytesFreed: 0,
+    keptBlobs: 0,
+  };
   result.expiredLeases = opts.dryRun ? [] : leases.expire();
 
   // ---- mark ----
@@ -101,13 +119,21 @@ export async function collectGarbage(ctx: GcContext, opts: GcOptions = {}): Prom
     }
     const parsed = await tryParse(content, digest, mediaType);
     if (!parsed) continue;
-    for (const child of childrenOf(parsed) as Descriptor[]) queue.push({ digest: child.digest, mediaType: child.mediaType });
-    if (parsed.kind === 'manifest' && isConfigType(parsed.manifest.config.mediaType) && blobLabels.has(parsed.manifest.config.digest)) {
+    for (const child of childrenOf(parsed) as Descriptor[])
+      queue.push({ digest: child.digest, mediaType: child.mediaType });
+    if (
+      parsed.kind === 'manifest' &&
+      isConfigType(parsed.manifest.config.mediaType) &&
+      blobLabels.has(parsed.manifest.config.digest)
+    ) {
       try {
         const cfg = parseImageConfig(await content.readBytes(parsed.manifest.config.digest));
         for (const c of chainIds(cfg.rootfs.diff_ids)) markedSnapshots.add(c);
       } catch (e) {
-        log?.warn('gc: unreadable image config; its snapshots are not protected', { digest: parsed.manifest.config.digest, error: messageOf(e) });
+        log?.warn('gc: unreadable image config; its snapshots are not protected', {
+          digest: parsed.manifest.config.digest,
+          error: messageOf(e),
+        });
       }
     }
   }
