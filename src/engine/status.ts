@@ -11,7 +11,13 @@ const codes: Record<ErrorCode, grpc.status> = {
   'already-exists': grpc.status.ALREADY_EXISTS,
   'failed-precondition': grpc.status.FAILED_PRECONDITION,
   'permission-denied': grpc.status.PERMISSION_DENIED,
+  unauthenticated: grpc.status.UNAUTHENTICATED,
   unavailable: grpc.status.UNAVAILABLE,
+  unimplemented: grpc.status.UNIMPLEMENTED,
+  'resource-exhausted': grpc.status.RESOURCE_EXHAUSTED,
+  aborted: grpc.status.ABORTED,
+  canceled: grpc.status.CANCELLED,
+  'deadline-exceeded': grpc.status.DEADLINE_EXCEEDED,
   // containerd answers a wrong digest or size at commit with FailedPrecondition.
   'digest-mismatch': grpc.status.FAILED_PRECONDITION,
   internal: grpc.status.INTERNAL,

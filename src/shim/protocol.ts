@@ -2,7 +2,7 @@
 // requests in the plan's record format without the op word, answers as one
 // JSON line each.
 
-import { BerthError } from '../common/errors.js';
+import { BerthError, errnoName, kindOfErrno } from '../common/errors.js';
 
 /** A process the shim runs, as `state`, `wait` and `register` describe it. */
 export interface ShimProcess {
@@ -84,26 +84,11 @@ export class ShimRequestError extends BerthError {
   constructor(
     readonly verb: string,
     words: string,
-    readonly errno: number,
+    /** The shim's errno number (0 when the failure was not a system call's). */
+    readonly errnoNumber: number,
   ) {
-    super('berth-engine', errnoCode(errno), `berth-shim: ${words}`);
-  }
-}
-
-function errnoCode(errno: number): BerthError['code'] {
-  switch (errno) {
-    case 2: // ENOENT
-    case 3: // ESRCH
-      return 'not-found';
-    case 17: // EEXIST
-      return 'already-exists';
-    case 22: // EINVAL
-      return 'invalid-argument';
-    case 1: // EPERM
-    case 13: // EACCES
-      return 'permission-denied';
-    default:
-      return 'failed-precondition';
+    const errno = errnoNumber ? errnoName(errnoNumber) : undefined;
+    super('berth-engine', errno ? kindOfErrno(errno) : 'internal', `berth-shim: ${words}`, { errno, step: verb });
   }
 }
 
