@@ -5,7 +5,14 @@
 // mutation.
 
 import type { Db, Metadata, MigrationStep } from '../../image/index.js';
-import { alreadyExists, failedPrecondition, invalidArgument, notFound, validateIdentifier, validateLabels } from '../validate.js';
+import {
+  alreadyExists,
+  failedPrecondition,
+  invalidArgument,
+  notFound,
+  validateIdentifier,
+  validateLabels,
+} from '../validate.js';
 import { parseLabels } from './schema.js';
 import type { NamespaceStore } from './namespaces.js';
 
@@ -101,7 +108,8 @@ export class ContainerStore {
   ) {
     md.migrate('engine-containers', MIGRATIONS);
     namespaces.addUser((ns) => {
-      const r = md.db.prepare('SELECT id FROM engine_containers WHERE ns = ? LIMIT 1').get(ns) as { id: string } | undefined;
+      const r = md.db.prepare('SELECT id FROM engine_containers WHERE ns = ? LIMIT 1').get(ns) as
+        { id: string } | undefined;
       return r ? `container ${r.id}` : undefined;
     });
   }
@@ -131,7 +139,20 @@ export class ContainerStore {
       db.prepare(
         `INSERT INTO engine_containers (ns, id, labels, image, runtime_name, runtime_options, spec, snapshotter, snapshot_key, extensions, created, updated)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(ns, c.id, JSON.stringify(c.labels), c.image, c.runtime.name, anyToText(c.runtime.options), anyToText(c.spec), c.snapshotter, c.snapshotKey, extText(c.extensions), now, now);
+      ).run(
+        ns,
+        c.id,
+        JSON.stringify(c.labels),
+        c.image,
+        c.runtime.name,
+        anyToText(c.runtime.options),
+        anyToText(c.spec),
+        c.snapshotter,
+        c.snapshotKey,
+        extText(c.extensions),
+        now,
+        now,
+      );
     });
     return this.get(ns, c.id);
   }
@@ -145,9 +166,17 @@ export class ContainerStore {
       const cur = fromRow(r);
       const next: ContainerRecord = { ...cur, labels: { ...cur.labels }, extensions: { ...cur.extensions } };
       if (paths.length === 0) {
-        if (c.runtime.name && c.runtime.name !== cur.runtime.name) throw invalidArgument(`container.Runtime.Name field is immutable`, 'container.runtime');
-        if (c.snapshotter && c.snapshotter !== cur.snapshotter) throw invalidArgument(`container.Snapshotter field is immutable`, 'container.snapshotter');
-        Object.assign(next, { labels: c.labels, spec: c.spec, extensions: c.extensions, image: c.image, snapshotKey: c.snapshotKey });
+        if (c.runtime.name && c.runtime.name !== cur.runtime.name)
+          throw invalidArgument(`container.Runtime.Name field is immutable`, 'container.runtime');
+        if (c.snapshotter && c.snapshotter !== cur.snapshotter)
+          throw invalidArgument(`container.Snapshotter field is immutable`, 'container.snapshotter');
+        Object.assign(next, {
+          labels: c.labels,
+          spec: c.spec,
+          extensions: c.extensions,
+          image: c.image,
+          snapshotKey: c.snapshotKey,
+        });
       }
       for (const p of paths) {
         if (p.startsWith('labels.')) {
@@ -187,14 +216,24 @@ export class ContainerStore {
       validate(next);
       db.prepare(
         'UPDATE engine_containers SET labels = ?, image = ?, spec = ?, snapshot_key = ?, extensions = ?, updated = ? WHERE ns = ? AND id = ?',
-      ).run(JSON.stringify(next.labels), next.image, anyToText(next.spec), next.snapshotKey, extText(next.extensions), new Date().toISOString(), ns, c.id);
+      ).run(
+        JSON.stringify(next.labels),
+        next.image,
+        anyToText(next.spec),
+        next.snapshotKey,
+        extText(next.extensions),
+        new Date().toISOString(),
+        ns,
+        c.id,
+      );
       return fromRow(this.row(db, ns, c.id)!);
     });
   }
 
   delete(ns: string, id: string): void {
     validateIdentifier(id, 'container id');
-    if (this.hasTask(ns, id)) throw failedPrecondition(`container "${id}": cannot delete a container with a task; delete the task first`);
+    if (this.hasTask(ns, id))
+      throw failedPrecondition(`container "${id}": cannot delete a container with a task; delete the task first`);
     this.md.tx((db) => {
       const res = db.prepare('DELETE FROM engine_containers WHERE ns = ? AND id = ?').run(ns, id);
       if (res.changes === 0) throw notFound(`container "${id}": not found`);
@@ -212,7 +251,8 @@ function validate(c: ContainerInput): void {
   validateLabels(c.labels, 'container.labels');
   if (!c.runtime.name) throw invalidArgument('container.Runtime.Name must be set', 'container.runtime.name');
   if (!c.spec?.type_url) throw invalidArgument('container.Spec must be set', 'container.spec');
-  if (c.snapshotKey && !c.snapshotter) throw invalidArgument('container.Snapshotter must be set', 'container.snapshotter');
+  if (c.snapshotKey && !c.snapshotter)
+    throw invalidArgument('container.Snapshotter must be set', 'container.snapshotter');
   for (const k of Object.keys(c.extensions)) {
     if (k === '') throw invalidArgument('container.Extensions: key must not be empty', 'container.extensions');
   }

@@ -92,7 +92,10 @@ export class TaskManager {
     const key = r.kind === 'berth' ? `berth/${ns}` : `runc/${ns}/${r.binary}/${r.root ?? ''}`;
     let b = this.backends.get(key);
     if (!b) {
-      b = r.kind === 'berth' ? new BerthBackend(join(this.state, 'runtime', ns), this.log) : new RuncBackend(r.binary!, r.root ?? join(this.state, 'runc', ns), this.log);
+      b =
+        r.kind === 'berth'
+          ? new BerthBackend(join(this.state, 'runtime', ns), this.log)
+          : new RuncBackend(r.binary!, r.root ?? join(this.state, 'runc', ns), this.log);
       this.backends.set(key, b);
     }
     return b;
@@ -116,13 +119,24 @@ export class TaskManager {
     return [...this.tasks.values()];
   }
 
-  async create(ns: string, c: ContainerRecord, io: TaskIO, rootfs: MountSpec[], options: ContainerRecord['runtime']['options']): Promise<Task> {
+  async create(
+    ns: string,
+    c: ContainerRecord,
+    io: TaskIO,
+    rootfs: MountSpec[],
+    options: ContainerRecord['runtime']['options'],
+  ): Promise<Task> {
     const key = `${ns}/${c.id}`;
     if (this.has(ns, c.id)) throw new BerthError('berth-engine', 'already-exists', `task ${c.id}: already exists`);
     const runtime = chooseRuntime(c.runtime.name, c.runtime.options, options);
     const spec = parseSpec(c);
-    if (io.terminal && io.stderr) throw new BerthError('berth-engine', 'invalid-argument', 'stderr: a terminal has no separate stderr', { field: 'stderr' });
-    spec.process = { ...(spec.process ?? { args: [], cwd: '/' }), terminal: io.terminal } as NonNullable<Spec['process']>;
+    if (io.terminal && io.stderr)
+      throw new BerthError('berth-engine', 'invalid-argument', 'stderr: a terminal has no separate stderr', {
+        field: 'stderr',
+      });
+    spec.process = { ...(spec.process ?? { args: [], cwd: '/' }), terminal: io.terminal } as NonNullable<
+      Spec['process']
+    >;
     const bundle = join(this.state, 'tasks', ns, c.id);
     this.creating.add(key);
     let mounted = false;
@@ -175,7 +189,14 @@ export class TaskManager {
 
   private exited(task: Task, p: TaskProcess, e: ExitInfo, reason?: string): void {
     if (!p.exited(e, reason)) return;
-    this.log.info('process exited', { namespace: task.ns, container: task.id, exec: p.execId, pid: p.pid, status: e.status, ...(reason ? { reason } : {}) });
+    this.log.info('process exited', {
+      namespace: task.ns,
+      container: task.id,
+      exec: p.execId,
+      pid: p.pid,
+      status: e.status,
+      ...(reason ? { reason } : {}),
+    });
     this.events.publish(task.ns, '/tasks/exit', EVENTS + 'TaskExit', {
       container_id: task.id,
       id: p.execId || task.id,
@@ -192,13 +213,19 @@ export class TaskManager {
     await task.backend.killAll(task.id, 9).catch(() => undefined);
     for (const p of [task.init, ...task.execs.values()]) {
       const rec = safeExit(task.shim, p.name);
-      this.exited(task, p, rec ? { status: rec.status, at: { seconds: rec.sec, nanos: rec.nsec } } : { status: 255, at: nowTimestamp() }, rec ? undefined : reason);
+      this.exited(
+        task,
+        p,
+        rec ? { status: rec.status, at: { seconds: rec.sec, nanos: rec.nsec } } : { status: 255, at: nowTimestamp() },
+        rec ? undefined : reason,
+      );
     }
   }
 
   async start(task: Task, execId: string): Promise<number> {
     const p = task.process(execId);
-    if (p.started) throw new BerthError('berth-engine', 'failed-precondition', `process ${execId || task.id}: already started`);
+    if (p.started)
+      throw new BerthError('berth-engine', 'failed-precondition', `process ${execId || task.id}: already started`);
     if (!execId) {
       await task.backend.start(task.id);
       task.init.started = true;
@@ -206,30 +233,46 @@ export class TaskManager {
       this.events.publish(task.ns, '/tasks/start', EVENTS + 'TaskStart', { container_id: task.id, pid: task.init.pid });
       return task.init.pid;
     }
-    if (task.init.exit) throw new BerthError('berth-engine', 'failed-precondition', `task ${task.id}: cannot start an exec in a stopped task`);
+    if (task.init.exit)
+      throw new BerthError(
+        'berth-engine',
+        'failed-precondition',
+        `task ${task.id}: cannot start an exec in a stopped task`,
+      );
     const pid = await task.backend.exec(task.id, task.shim, execId, p.spec!, p.io);
     p.pid = pid;
     p.started = true;
     this.follow(task, p);
-    this.events.publish(task.ns, '/tasks/exec-started', EVENTS + 'TaskExecStarted', { container_id: task.id, exec_id: execId, pid });
+    this.events.publish(task.ns, '/tasks/exec-started', EVENTS + 'TaskExecStarted', {
+      container_id: task.id,
+      exec_id: execId,
+      pid,
+    });
     return pid;
   }
 
   exec(task: Task, execId: string, spec: Process, io: TaskIO): void {
-    if (task.execs.has(execId)) throw new BerthError('berth-engine', 'already-exists', `exec ${execId}: already exists`);
-    if (task.init.exit) throw new BerthError('berth-engine', 'failed-precondition', `task ${task.id}: cannot exec in a stopped task`);
+    if (task.execs.has(execId))
+      throw new BerthError('berth-engine', 'already-exists', `exec ${execId}: already exists`);
+    if (task.init.exit)
+      throw new BerthError('berth-engine', 'failed-precondition', `task ${task.id}: cannot exec in a stopped task`);
     task.execs.set(execId, new TaskProcess(execName(execId), execId, io, { ...spec, terminal: io.terminal }));
-    this.events.publish(task.ns, '/tasks/exec-added', EVENTS + 'TaskExecAdded', { container_id: task.id, exec_id: execId });
+    this.events.publish(task.ns, '/tasks/exec-added', EVENTS + 'TaskExecAdded', {
+      container_id: task.id,
+      exec_id: execId,
+    });
   }
 
   async kill(task: Task, execId: string, signal: number, all: boolean): Promise<void> {
     const p = task.process(execId);
     if (all && !execId) {
-      if (task.init.exit) throw new BerthError('berth-engine', 'not-found', `task ${task.id}: process already finished`);
+      if (task.init.exit)
+        throw new BerthError('berth-engine', 'not-found', `task ${task.id}: process already finished`);
       await task.backend.killAll(task.id, signal);
       return;
     }
-    if (p.exit) throw new BerthError('berth-engine', 'not-found', `process ${execId || task.id}: process already finished`);
+    if (p.exit)
+      throw new BerthError('berth-engine', 'not-found', `process ${execId || task.id}: process already finished`);
     if (!p.pid) throw new BerthError('berth-engine', 'failed-precondition', `process ${execId}: not started`);
     // a paused container only acts on SIGKILL; containerd's shim behaves the same
     await task.shim.client.kill(p.name, signal);
@@ -237,7 +280,12 @@ export class TaskManager {
 
   async resize(task: Task, execId: string, width: number, height: number): Promise<void> {
     const p = task.process(execId);
-    if (!p.io.terminal) throw new BerthError('berth-engine', 'failed-precondition', `process ${execId || task.id}: no terminal to resize`);
+    if (!p.io.terminal)
+      throw new BerthError(
+        'berth-engine',
+        'failed-precondition',
+        `process ${execId || task.id}: no terminal to resize`,
+      );
     await task.shim.client.resize(p.name, height, width);
   }
 
@@ -261,7 +309,12 @@ export class TaskManager {
 
   async deleteProcess(task: Task, execId: string): Promise<TaskProcess> {
     const p = task.process(execId);
-    if (p.started && !p.exit) throw new BerthError('berth-engine', 'failed-precondition', `process ${execId} must be stopped before deletion: running`);
+    if (p.started && !p.exit)
+      throw new BerthError(
+        'berth-engine',
+        'failed-precondition',
+        `process ${execId} must be stopped before deletion: running`,
+      );
     if (p.started) await task.shim.client.forget(p.name).catch(() => undefined);
     task.execs.delete(execId);
     this.events.publish(task.ns, '/tasks/delete', EVENTS + 'TaskDelete', {
@@ -277,7 +330,12 @@ export class TaskManager {
   /** Deletes a stopped (or never started) task: runtime state, shim, bundle and rootfs mounts. */
   async delete(task: Task): Promise<TaskProcess> {
     const p = task.init;
-    if (p.started && !p.exit) throw new BerthError('berth-engine', 'failed-precondition', `task ${task.id} must be stopped before deletion: ${p.status(task.paused()).toLowerCase()}`);
+    if (p.started && !p.exit)
+      throw new BerthError(
+        'berth-engine',
+        'failed-precondition',
+        `task ${task.id} must be stopped before deletion: ${p.status(task.paused()).toLowerCase()}`,
+      );
     task.deleting = true;
     try {
       await task.backend.delete(task.id);
@@ -325,7 +383,8 @@ export class TaskManager {
       for (const sp of state.procs) {
         if (sp.name === INIT) {
           init.pid = sp.pid;
-          if (sp.exited) this.exited(task, init, { status: sp.status ?? 255, at: { seconds: sp.sec ?? 0, nanos: sp.nsec ?? 0 } });
+          if (sp.exited)
+            this.exited(task, init, { status: sp.status ?? 255, at: { seconds: sp.sec ?? 0, nanos: sp.nsec ?? 0 } });
           else this.follow(task, init);
         } else if (sp.name.startsWith('exec-') && sp.pid) {
           const execId = sp.name.slice(5);
@@ -356,10 +415,16 @@ function safeExit(shim: ShimHandle, name: string) {
 }
 
 function parseSpec(c: ContainerRecord): Spec {
-  if (!c.spec) throw new BerthError('berth-engine', 'invalid-argument', `container ${c.id}: no spec`, { field: 'container.spec' });
+  if (!c.spec)
+    throw new BerthError('berth-engine', 'invalid-argument', `container ${c.id}: no spec`, { field: 'container.spec' });
   try {
     return JSON.parse(c.spec.value.toString('utf8')) as Spec;
   } catch (e) {
-    throw new BerthError('berth-engine', 'invalid-argument', `container ${c.id}: spec is not valid JSON: ${messageOf(e)}`, { field: 'container.spec' });
+    throw new BerthError(
+      'berth-engine',
+      'invalid-argument',
+      `container ${c.id}: spec is not valid JSON: ${messageOf(e)}`,
+      { field: 'container.spec' },
+    );
   }
 }

@@ -8,7 +8,12 @@ import { BerthError } from '../../common/errors.js';
 import { decodeAny } from '../proto.js';
 import type { AnyValue } from '../meta/containers.js';
 
-export const RUNTIMES = ['io.containerd.runc.v2', 'io.containerd.runc.v1', 'io.containerd.runtime.v1.linux', 'io.containerd.berth.v1'];
+export const RUNTIMES = [
+  'io.containerd.runc.v2',
+  'io.containerd.runc.v1',
+  'io.containerd.runtime.v1.linux',
+  'io.containerd.berth.v1',
+];
 
 export interface RuntimeChoice {
   kind: 'berth' | 'runc';
@@ -24,7 +29,10 @@ function invalid(msg: string, field: string): BerthError {
 
 export function chooseRuntime(name: string, containerOpts: AnyValue | null, taskOpts: AnyValue | null): RuntimeChoice {
   if (!RUNTIMES.includes(name)) {
-    throw invalid(`runtime "${name}" is not supported by berth-engine (supported: ${RUNTIMES.join(', ')})`, 'container.runtime.name');
+    throw invalid(
+      `runtime "${name}" is not supported by berth-engine (supported: ${RUNTIMES.join(', ')})`,
+      'container.runtime.name',
+    );
   }
   let binary = '';
   let root = '';
@@ -47,7 +55,10 @@ export function chooseRuntime(name: string, containerOpts: AnyValue | null, task
     }
   }
   if (systemd) {
-    throw invalid('SystemdCgroup: the systemd cgroup driver is not supported by berth-engine (use cgroupfs)', 'options.SystemdCgroup');
+    throw invalid(
+      'SystemdCgroup: the systemd cgroup driver is not supported by berth-engine (use cgroupfs)',
+      'options.SystemdCgroup',
+    );
   }
   return binary ? { kind: 'runc', binary, ...(root ? { root } : {}) } : { kind: 'berth' };
 }

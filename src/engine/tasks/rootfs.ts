@@ -37,18 +37,30 @@ export async function makeBundle(dir: string, spec: Spec, mounts: MountSpec[]): 
       spec.root = { ...(spec.root ?? {}), path: 'rootfs' };
       for (const [i, m] of mounts.entries()) {
         if (m.target && m.target !== '/' && m.target !== '') {
-          throw new BerthError('berth-engine', 'invalid-argument', `rootfs[${i}]: a mount target inside the rootfs (${m.target}) is not supported`, { field: 'rootfs' });
+          throw new BerthError(
+            'berth-engine',
+            'invalid-argument',
+            `rootfs[${i}]: a mount target inside the rootfs (${m.target}) is not supported`,
+            { field: 'rootfs' },
+          );
         }
         try {
           await run('mount', mountArgs(m, rootfs));
           mounted = true;
         } catch (e) {
           const words = (e as { stderr?: string }).stderr?.trim() || messageOf(e);
-          throw new BerthError('berth-engine', 'failed-precondition', `rootfs[${i}]: mount ${m.type} ${m.source}: ${words}`, { field: 'rootfs' });
+          throw new BerthError(
+            'berth-engine',
+            'failed-precondition',
+            `rootfs[${i}]: mount ${m.type} ${m.source}: ${words}`,
+            { field: 'rootfs' },
+          );
         }
       }
     } else if (!spec.root?.path) {
-      throw new BerthError('berth-engine', 'invalid-argument', 'no rootfs mounts and the spec has no root.path', { field: 'rootfs' });
+      throw new BerthError('berth-engine', 'invalid-argument', 'no rootfs mounts and the spec has no root.path', {
+        field: 'rootfs',
+      });
     }
     await writeFile(join(dir, 'config.json'), JSON.stringify(spec), { mode: 0o600 });
     return { mounted };

@@ -18,7 +18,12 @@ import type { SpawnStdio } from '../../shim/client.js';
 import type { Backend } from './backend.js';
 
 function findBinary(name: string): string {
-  const candidates = isAbsolute(name) || name.includes('/') ? [name] : (process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter).map((d) => join(d, name));
+  const candidates =
+    isAbsolute(name) || name.includes('/')
+      ? [name]
+      : (process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin')
+          .split(delimiter)
+          .map((d) => join(d, name));
   for (const c of candidates) {
     try {
       accessSync(c, constants.X_OK);
@@ -27,7 +32,12 @@ function findBinary(name: string): string {
       // next
     }
   }
-  throw new BerthError('berth-engine', 'invalid-argument', `BinaryName: runtime binary "${name}" not found or not executable`, { field: 'options.BinaryName' });
+  throw new BerthError(
+    'berth-engine',
+    'invalid-argument',
+    `BinaryName: runtime binary "${name}" not found or not executable`,
+    { field: 'options.BinaryName' },
+  );
 }
 
 /** The last error runc wrote to its --log (JSON lines), else the fallback. */
@@ -57,11 +67,18 @@ export class RuncBackend implements Backend {
 
   private run(args: string[], input?: string): Promise<string> {
     return new Promise((resolve, reject) => {
-      const child = execFile(this.bin, ['--root', this.root, ...args], { encoding: 'utf8', maxBuffer: 16 << 20 }, (err, out, stderr) => {
-        if (!err) return resolve(out);
-        const words = stderr.trim().split('\n').pop() || messageOf(err);
-        reject(new BerthError('berth-engine', 'failed-precondition', `${this.bin} ${args[0]}: ${words}`, { cause: err }));
-      });
+      const child = execFile(
+        this.bin,
+        ['--root', this.root, ...args],
+        { encoding: 'utf8', maxBuffer: 16 << 20 },
+        (err, out, stderr) => {
+          if (!err) return resolve(out);
+          const words = stderr.trim().split('\n').pop() || messageOf(err);
+          reject(
+            new BerthError('berth-engine', 'failed-precondition', `${this.bin} ${args[0]}: ${words}`, { cause: err }),
+          );
+        },
+      );
       if (input !== undefined) child.stdin?.end(input);
     });
   }
@@ -77,7 +94,12 @@ export class RuncBackend implements Backend {
   }
 
   /** Runs `runc <args>` under the shim as process `name`, then registers the pid it wrote. */
-  private async underShim(shim: ShimHandle, name: string, io: ProcessIO, args: (pidFile: string, console: string) => string[]): Promise<number> {
+  private async underShim(
+    shim: ShimHandle,
+    name: string,
+    io: ProcessIO,
+    args: (pidFile: string, console: string) => string[],
+  ): Promise<number> {
     const stdio = this.stdio(shim, name, io);
     const pidFile = join(shim.dir, `${name}.pid`);
     const log = join(shim.dir, `${name}.runc.log`);
@@ -85,7 +107,12 @@ export class RuncBackend implements Backend {
     try {
       const { exited } = await shim.client.spawnWait(name, stdio, argv);
       const status = await exited;
-      if (status !== 0) throw new BerthError('berth-engine', 'failed-precondition', `${this.bin} ${args(pidFile, stdio.console)[0]}: ${runcError(log, `exit status ${status}`)}`);
+      if (status !== 0)
+        throw new BerthError(
+          'berth-engine',
+          'failed-precondition',
+          `${this.bin} ${args(pidFile, stdio.console)[0]}: ${runcError(log, `exit status ${status}`)}`,
+        );
       const pid = Number(readFileSync(pidFile, 'utf8').trim());
       await shim.client.register(name, pid);
       return pid;
@@ -96,7 +123,15 @@ export class RuncBackend implements Backend {
   }
 
   create(id: string, bundle: string, shim: ShimHandle, io: ProcessIO): Promise<number> {
-    return this.underShim(shim, INIT, io, (pidFile, console) => ['create', '--bundle', bundle, '--pid-file', pidFile, ...(console ? ['--console-socket', console] : []), id]);
+    return this.underShim(shim, INIT, io, (pidFile, console) => [
+      'create',
+      '--bundle',
+      bundle,
+      '--pid-file',
+      pidFile,
+      ...(console ? ['--console-socket', console] : []),
+      id,
+    ]);
   }
 
   async start(id: string): Promise<void> {
@@ -107,7 +142,16 @@ export class RuncBackend implements Backend {
     const name = execName(execId);
     const procFile = join(shim.dir, `${name}.process.json`);
     writeFileSync(procFile, JSON.stringify(proc), { mode: 0o600 });
-    return this.underShim(shim, name, io, (pidFile, console) => ['exec', '--process', procFile, '--detach', '--pid-file', pidFile, ...(console ? ['--console-socket', console] : []), id]);
+    return this.underShim(shim, name, io, (pidFile, console) => [
+      'exec',
+      '--process',
+      procFile,
+      '--detach',
+      '--pid-file',
+      pidFile,
+      ...(console ? ['--console-socket', console] : []),
+      id,
+    ]);
   }
 
   async killAll(id: string, signal: number): Promise<void> {
@@ -124,7 +168,10 @@ export class RuncBackend implements Backend {
 
   paused(id: string): boolean {
     try {
-      const out = execFileSync(this.bin, ['--root', this.root, 'state', id], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      const out = execFileSync(this.bin, ['--root', this.root, 'state', id], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
       return (JSON.parse(out) as { status?: string }).status === 'paused';
     } catch {
       return false;

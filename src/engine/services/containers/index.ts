@@ -43,7 +43,9 @@ export function toProto(c: ContainerRecord): Container {
     snapshot_key: c.snapshotKey,
     created_at: toTimestamp(c.createdAt),
     updated_at: toTimestamp(c.updatedAt),
-    extensions: Object.fromEntries(Object.entries(c.extensions).map(([k, v]) => [k, { type_url: v.type_url, value: v.value }])),
+    extensions: Object.fromEntries(
+      Object.entries(c.extensions).map(([k, v]) => [k, { type_url: v.type_url, value: v.value }]),
+    ),
   };
 }
 
@@ -59,10 +61,12 @@ function fromProto(c: Container__Output | null): ContainerInput {
     spec: any(c.spec),
     snapshotter: c.snapshotter,
     snapshotKey: c.snapshot_key,
-    extensions: Object.fromEntries(Object.entries(c.extensions ?? {}).flatMap(([k, v]) => {
-      const a = any(v);
-      return a ? [[k, a]] : [];
-    })),
+    extensions: Object.fromEntries(
+      Object.entries(c.extensions ?? {}).flatMap(([k, v]) => {
+        const a = any(v);
+        return a ? [[k, a]] : [];
+      }),
+    ),
   };
 }
 

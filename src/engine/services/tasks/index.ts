@@ -25,7 +25,9 @@ export function taskManager(ctx: EngineContext): { manager: TaskManager; ready: 
   let m = managers.get(ctx);
   if (!m) {
     const manager = new TaskManager(ctx.state, ctx.events, ctx.log);
-    const ready = manager.recover().catch((e: unknown) => ctx.log.error('task recovery failed', { error: messageOf(e) }));
+    const ready = manager
+      .recover()
+      .catch((e: unknown) => ctx.log.error('task recovery failed', { error: messageOf(e) }));
     ctx.onClose(() => manager.close());
     containerStore(ctx).hasTask = (ns, id) => manager.has(ns, id);
     m = { manager, ready };
@@ -62,7 +64,11 @@ export const tasksService: EngineService = {
   name: NAME,
   plugins: [
     { type: 'io.containerd.grpc.v1', id: 'tasks' },
-    { type: 'io.containerd.runtime.v2', id: 'task', platforms: [{ os: 'linux', architecture: process.arch === 'x64' ? 'amd64' : process.arch }] },
+    {
+      type: 'io.containerd.runtime.v2',
+      id: 'task',
+      platforms: [{ os: 'linux', architecture: process.arch === 'x64' ? 'amd64' : process.arch }],
+    },
   ],
   register(server, ctx) {
     const { manager, ready } = taskManager(ctx);
@@ -77,7 +83,12 @@ export const tasksService: EngineService = {
         const ns = call.namespace();
         call.set({ container: req.container_id });
         await ready;
-        if (req.checkpoint) throw new BerthError('berth-engine', 'failed-precondition', 'checkpoint: restoring a task from a checkpoint is not supported by berth-engine');
+        if (req.checkpoint)
+          throw new BerthError(
+            'berth-engine',
+            'failed-precondition',
+            'checkpoint: restoring a task from a checkpoint is not supported by berth-engine',
+          );
         const c = containers.get(ns, req.container_id);
         const t = await manager.create(
           ns,
@@ -123,7 +134,8 @@ export const tasksService: EngineService = {
       Kill: unary(ctx, 'tasks.Kill', async (req, call) => {
         const ns = call.namespace();
         call.set({ container: req.container_id, exec: req.exec_id, signal: req.signal });
-        if (!Number.isInteger(req.signal) || req.signal < 0 || req.signal > 64) throw invalidArgument(`signal ${req.signal} is not a signal`, 'signal');
+        if (!Number.isInteger(req.signal) || req.signal < 0 || req.signal > 64)
+          throw invalidArgument(`signal ${req.signal} is not a signal`, 'signal');
         const t = await task(ns, req.container_id);
         await manager.kill(t, req.exec_id, req.signal, req.all);
         return {};
@@ -133,9 +145,15 @@ export const tasksService: EngineService = {
         call.set({ container: req.container_id, exec: req.exec_id });
         validateIdentifier(req.exec_id, 'exec_id');
         const spec = jsonAny<Process>(req.spec, 'spec');
-        if (!Array.isArray(spec.args) || spec.args.length === 0) throw invalidArgument('spec.args: the process needs a program to run', 'spec.args');
+        if (!Array.isArray(spec.args) || spec.args.length === 0)
+          throw invalidArgument('spec.args: the process needs a program to run', 'spec.args');
         const t = await task(ns, req.container_id);
-        manager.exec(t, req.exec_id, spec, { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal });
+        manager.exec(t, req.exec_id, spec, {
+          stdin: req.stdin,
+          stdout: req.stdout,
+          stderr: req.stderr,
+          terminal: req.terminal,
+        });
         return {};
       }),
       ResizePty: unary(ctx, 'tasks.ResizePty', async (req, call) => {

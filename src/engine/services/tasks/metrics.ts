@@ -27,14 +27,29 @@ function isV1(): boolean {
 const raw = (s: Stats, k: string): number => s.memory.raw[k] ?? 0;
 
 export function v1Metrics(s: Stats): object {
-  const blk = (e: Stats['blkio']['ioServiceBytesRecursive']) => e.map((x) => ({ op: x.op, major: x.major, minor: x.minor, value: x.value, device: '' }));
+  const blk = (e: Stats['blkio']['ioServiceBytesRecursive']) =>
+    e.map((x) => ({ op: x.op, major: x.major, minor: x.minor, value: x.value, device: '' }));
   const mem = (e: Stats['memory']['usage']) => ({ limit: e.limit, usage: e.usage, max: e.max, failcnt: e.failcnt });
   return {
-    hugetlb: Object.entries(s.hugetlb).map(([pagesize, h]) => ({ usage: h.usage, max: h.max, failcnt: h.failcnt, pagesize })),
+    hugetlb: Object.entries(s.hugetlb).map(([pagesize, h]) => ({
+      usage: h.usage,
+      max: h.max,
+      failcnt: h.failcnt,
+      pagesize,
+    })),
     pids: { current: s.pids.current, limit: s.pids.limit },
     cpu: {
-      usage: { total: s.cpu.usage.total, kernel: s.cpu.usage.kernel, user: s.cpu.usage.user, per_cpu: s.cpu.usage.percpu ?? [] },
-      throttling: { periods: s.cpu.throttling.periods, throttled_periods: s.cpu.throttling.throttledPeriods, throttled_time: s.cpu.throttling.throttledTime },
+      usage: {
+        total: s.cpu.usage.total,
+        kernel: s.cpu.usage.kernel,
+        user: s.cpu.usage.user,
+        per_cpu: s.cpu.usage.percpu ?? [],
+      },
+      throttling: {
+        periods: s.cpu.throttling.periods,
+        throttled_periods: s.cpu.throttling.throttledPeriods,
+        throttled_time: s.cpu.throttling.throttledTime,
+      },
     },
     memory: {
       cache: s.memory.cache,
@@ -74,13 +89,19 @@ export function v1Metrics(s: Stats): object {
       kernel: mem(s.memory.kernel),
       kernel_tcp: mem(s.memory.kernelTCP),
     },
-    blkio: { io_service_bytes_recursive: blk(s.blkio.ioServiceBytesRecursive), io_serviced_recursive: blk(s.blkio.ioServicedRecursive) },
+    blkio: {
+      io_service_bytes_recursive: blk(s.blkio.ioServiceBytesRecursive),
+      io_serviced_recursive: blk(s.blkio.ioServicedRecursive),
+    },
   };
 }
 
 export function v2Metrics(s: Stats): object {
   // runc's v2 stats carry io as blkio entries per op: fold them into one line per device
-  const io = new Map<string, { major: number; minor: number; rbytes: number; wbytes: number; rios: number; wios: number }>();
+  const io = new Map<
+    string,
+    { major: number; minor: number; rbytes: number; wbytes: number; rios: number; wios: number }
+  >();
   const add = (entries: Stats['blkio']['ioServiceBytesRecursive'], bytes: boolean) => {
     for (const e of entries) {
       const k = `${e.major}:${e.minor}`;
@@ -139,7 +160,8 @@ export async function metricsOf(tasks: Task[], filters: string[]): Promise<Metri
   const f = parseFilters(filters);
   const out: Metric[] = [];
   for (const t of tasks) {
-    if (!matchAny(f, (p) => (p.length === 1 && (p[0] === 'id' || p[0] === 'container_id') ? t.id : undefined))) continue;
+    if (!matchAny(f, (p) => (p.length === 1 && (p[0] === 'id' || p[0] === 'container_id') ? t.id : undefined)))
+      continue;
     if (t.init.exit || !t.init.pid) continue;
     let s: Stats;
     try {
@@ -149,7 +171,9 @@ export async function metricsOf(tasks: Task[], filters: string[]): Promise<Metri
       if (t.init.exit) continue;
       throw new Error(`metrics of task ${t.id}: ${messageOf(e)}`);
     }
-    const data = isV1() ? encodeAny('io.containerd.cgroups.v1.Metrics', v1Metrics(s)) : encodeAny('io.containerd.cgroups.v2.Metrics', v2Metrics(s));
+    const data = isV1()
+      ? encodeAny('io.containerd.cgroups.v1.Metrics', v1Metrics(s))
+      : encodeAny('io.containerd.cgroups.v2.Metrics', v2Metrics(s));
     out.push({ timestamp: toTimestamp(new Date()), id: t.id, data });
   }
   return out;
