@@ -95,9 +95,6 @@ function fromRow(r: Row): ContainerRecord {
 
 export type ContainerInput = Omit<ContainerRecord, 'createdAt' | 'updatedAt'>;
 
-/** Update paths containerd accepts, besides labels.<key> and extensions.<key>. */
-const UPDATABLE = ['labels', 'spec', 'extensions', 'image', 'snapshotkey'] as const;
-
 export class ContainerStore {
   /** Tells whether a container still has a task (then it cannot be deleted). */
   hasTask: (ns: string, id: string) => boolean = () => false;
@@ -193,7 +190,8 @@ export class ContainerStore {
           else delete next.extensions[k];
           continue;
         }
-        switch (p as (typeof UPDATABLE)[number]) {
+        // the paths containerd accepts besides labels.<key> and extensions.<key>
+        switch (p) {
           case 'labels':
             next.labels = { ...c.labels };
             break;

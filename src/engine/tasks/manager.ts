@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { BerthError, messageOf } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import type { Process, Spec } from '../../runtime/spec/types.js';
-import { execName, INIT, type ProcessIO } from '../../shim/container.js';
+import { execName, INIT } from '../../shim/container.js';
 import { ShimSet, type ShimHandle } from '../../shim/shims.js';
 import type { EventExchange } from '../events/exchange.js';
 import type { ContainerRecord } from '../meta/containers.js';

@@ -5,7 +5,7 @@
 // containerd leaves it out).
 
 import type { Metric } from '../../../api/gen/containerd/types/Metric.js';
-import { messageOf } from '../../../common/errors.js';
+import { BerthError, messageOf } from '../../../common/errors.js';
 import { detectLayout } from '../../../runtime/cgroups/detect.js';
 import type { Stats } from '../../../runtime/cgroups/stats.js';
 import { matchAny, parseFilters } from '../../filters/parse.js';
@@ -107,8 +107,10 @@ export function v2Metrics(s: Stats): object {
       const k = `${e.major}:${e.minor}`;
       const cur = io.get(k) ?? { major: e.major, minor: e.minor, rbytes: 0, wbytes: 0, rios: 0, wios: 0 };
       const op = e.op.toLowerCase();
-      if (op === 'read') bytes ? (cur.rbytes += e.value) : (cur.rios += e.value);
-      if (op === 'write') bytes ? (cur.wbytes += e.value) : (cur.wios += e.value);
+      if (op === 'read' && bytes) cur.rbytes += e.value;
+      if (op === 'read' && !bytes) cur.rios += e.value;
+      if (op === 'write' && bytes) cur.wbytes += e.value;
+      if (op === 'write' && !bytes) cur.wios += e.value;
       io.set(k, cur);
     }
   };
@@ -169,7 +171,7 @@ export async function metricsOf(tasks: Task[], filters: string[]): Promise<Metri
     } catch (e) {
       // stopped between the check and the read: no metrics, as for any stopped task
       if (t.init.exit) continue;
-      throw new Error(`metrics of task ${t.id}: ${messageOf(e)}`);
+      throw new BerthError('berth-engine', 'internal', `metrics of task ${t.id}: ${messageOf(e)}`, { cause: e });
     }
     const data = isV1()
       ? encodeAny('io.containerd.cgroups.v1.Metrics', v1Metrics(s))
