@@ -11,8 +11,8 @@ import {
   invalidArgument,
   notFound,
   validateDigest,
-  validateIdentifier,
   validateLabels,
+  validateName,
 } from '../validate.js';
 import type { NamespaceStore } from './namespaces.js';
 import { parseLabels } from './schema.js';
@@ -78,7 +78,8 @@ export class LeaseStore {
   }
 
   create(ns: string, id: string, labels: Record<string, string>): LeaseRecord {
-    validateIdentifier(id, 'lease id');
+    // containerd does not validate lease ids: ctr's random ones ("86039211-7wY-") may end in - or _
+    validateName(id, 'lease id');
     validateLabels(labels);
     const exp = labels[EXPIRE_LABEL];
     if (exp !== undefined && !Number.isFinite(Date.parse(exp))) {
