@@ -101,7 +101,7 @@ describe('berth-engine restart without loss', { skip }, () => {
     try {
       const q = await api.call('Get', { container_id: quick });
       assert.equal(q.process?.exit_status, 5);
-      const at = Number(q.process!.exited_at!.seconds) * 1000 + q.process!.exited_at!.nanos / 1e6;
+      const at = Number(q.process.exited_at!.seconds) * 1000 + q.process.exited_at!.nanos / 1e6;
       assert.ok(
         at >= killedAt - 1000 && at <= exitSeen + 5,
         `exit time ${new Date(at).toISOString()} is when it exited, not when the engine came back`,
