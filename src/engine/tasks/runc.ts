@@ -10,7 +10,7 @@ import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { BerthError, messageOf } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
-import type { Stats } from '../../runtime/cgroups/stats.js';
+import { emptyStats, type Stats } from '../../runtime/cgroups/stats.js';
 import type { LinuxResources, Process } from '../../runtime/spec/types.js';
 import { execName, INIT, type ProcessIO } from '../../shim/container.js';
 import type { ShimHandle } from '../../shim/shims.js';
@@ -184,7 +184,7 @@ export class RuncBackend implements Backend {
 
   async stats(id: string): Promise<Stats> {
     const out = await this.run(['events', '--stats', id]);
-    return (JSON.parse(out) as { data: Stats }).data;
+    return normalize((JSON.parse(out) as { data?: Partial<Stats> }).data ?? {});
   }
 
   async update(id: string, resources: LinuxResources): Promise<void> {
@@ -195,4 +195,27 @@ export class RuncBackend implements Backend {
     await this.run(['delete', '--force', id]);
     this.log.debug('runc delete', { container: id, binary: this.bin });
   }
+}
+
+/** runc leaves out what is empty (omitempty): fill it in so every field is there. */
+function normalize(d: Partial<Stats>): Stats {
+  const e = emptyStats();
+  return {
+    cpu: { usage: { ...e.cpu.usage, ...d.cpu?.usage }, throttling: { ...e.cpu.throttling, ...d.cpu?.throttling } },
+    cpuset: { ...e.cpuset, ...d.cpuset },
+    memory: {
+      cache: d.memory?.cache ?? 0,
+      usage: { ...e.memory.usage, ...d.memory?.usage },
+      swap: { ...e.memory.swap, ...d.memory?.swap },
+      kernel: { ...e.memory.kernel, ...d.memory?.kernel },
+      kernelTCP: { ...e.memory.kernelTCP, ...d.memory?.kernelTCP },
+      raw: { ...d.memory?.raw },
+    },
+    pids: { ...e.pids, ...d.pids },
+    blkio: {
+      ioServiceBytesRecursive: d.blkio?.ioServiceBytesRecursive ?? [],
+      ioServicedRecursive: d.blkio?.ioServicedRecursive ?? [],
+    },
+    hugetlb: { ...d.hugetlb },
+  };
 }
