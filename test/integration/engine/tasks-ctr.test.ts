@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeBusyboxRootfs, haveBusybox } from '../../helpers/busybox.js';
 import { mountsUnder, waitUntil } from '../../helpers/daemons.js';
@@ -16,8 +16,23 @@ import { startEngine, REPO, type Engine } from './helpers.js';
 
 const skip = !isRoot() ? 'needs root' : !haveBusybox() ? 'needs busybox-static' : false;
 
+/** Our own containerd namespace: ctr's default cgroupsPath is /<namespace>/<id>, so the parent cgroup is ours to remove. */
+const NS = `berth-t${process.pid}`;
+
+function removeNamespaceCgroups(): void {
+  // every hierarchy (v1 controllers, the unified one) and the v2 root itself
+  for (const dir of ['/sys/fs/cgroup', ...readdirSync('/sys/fs/cgroup').map((d) => `/sys/fs/cgroup/${d}`)]) {
+    try {
+      rmdirSync(`${dir}/${NS}`);
+    } catch {
+      // not there, or not a hierarchy
+    }
+  }
+}
+
 describe('ctr run and task verbs on berth-engine', { skip }, () => {
   let e: Engine;
+  const ctr = (args: string[], o: Parameters<Engine['ctr']>[1] = {}) => e.ctr(args, { ns: NS, ...o });
   let rootfs: string;
   const id = (s: string) => `tc-${s}-${process.pid}`;
 
@@ -28,30 +43,30 @@ describe('ctr run and task verbs on berth-engine', { skip }, () => {
     makeBusyboxRootfs(rootfs);
   });
   after(async () => {
-    for (const line of e.ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean)) {
-      e.ctr(['task', 'kill', '-s', 'KILL', line]);
+    for (const line of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean)) {
+      ctr(['task', 'kill', '-s', 'KILL', line]);
     }
     await new Promise((r) => setTimeout(r, 300));
-    for (const line of e.ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean))
-      e.ctr(['task', 'rm', '-f', line]);
-    for (const line of e.ctr(['containers', 'ls', '-q']).stdout.split('\n').filter(Boolean))
-      e.ctr(['containers', 'rm', line]);
+    for (const line of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['task', 'rm', '-f', line]);
+    for (const line of ctr(['containers', 'ls', '-q']).stdout.split('\n').filter(Boolean))
+      ctr(['containers', 'rm', line]);
     await e.stop();
+    removeNamespaceCgroups();
   });
 
   it('run --rm: stdout, stderr and the exit code come back; nothing is left', () => {
-    const r = e.ctr(['run', '--rm', '--rootfs', rootfs, id('rm'), 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+    const r = ctr(['run', '--rm', '--rootfs', rootfs, id('rm'), 'sh', '-c', 'echo out; echo err >&2; exit 3']);
     assert.equal(r.status, 3, r.stderr);
     assert.equal(r.stdout, 'out\n');
     assert.match(r.stderr, /^err$/m);
-    assert.equal(e.ctr(['containers', 'ls', '-q']).stdout.trim(), '');
+    assert.equal(ctr(['containers', 'ls', '-q']).stdout.trim(), '');
     assert.deepEqual(readdirSync(join(e.state, 'shims')), [], 'no shim directory left');
-    const killed = e.ctr(['run', '--rm', '--rootfs', rootfs, id('sig'), 'sh', '-c', 'sleep 30 & kill -9 $!; wait $!']);
+    const killed = ctr(['run', '--rm', '--rootfs', rootfs, id('sig'), 'sh', '-c', 'sleep 30 & kill -9 $!; wait $!']);
     assert.equal(killed.status, 137, 'the status of a child killed by SIGKILL, passed on by sh');
   });
 
   it('run --rm with stdin', () => {
-    const r = e.ctr(['run', '--rm', '--rootfs', rootfs, id('in'), 'sh', '-c', 'while read l; do echo "got $l"; done'], {
+    const r = ctr(['run', '--rm', '--rootfs', rootfs, id('in'), 'sh', '-c', 'while read l; do echo "got $l"; done'], {
       input: 'one\ntwo\n',
     });
     assert.equal(r.status, 0, r.stderr);
@@ -60,7 +75,7 @@ describe('ctr run and task verbs on berth-engine', { skip }, () => {
 
   it('run -t: a terminal in the container, its exit code', async () => {
     const r = await driveTty(
-      ['ctr', '-a', e.sock, 'run', '--rm', '-t', '--rootfs', rootfs, id('tty'), 'sh'],
+      ['ctr', '-a', e.sock, '-n', NS, 'run', '--rm', '-t', '--rootfs', rootfs, id('tty'), 'sh'],
       [
         // busybox ash asks the cursor position (ESC [6n) after its prompt
         { expect: /\/ # /, send: 'tty; exit 7\r' },
@@ -73,48 +88,48 @@ describe('ctr run and task verbs on berth-engine', { skip }, () => {
 
   it('run -d, then task ls/ps/exec/pause/resume/metrics/kill/rm and containers ls/info/rm', async () => {
     const c = id('d');
-    assert.equal(e.ctr(['run', '-d', '--rootfs', rootfs, c, 'sh', '-c', 'while true; do sleep 0.2; done']).status, 0);
-    const ls = e.ctr(['task', 'ls']).stdout;
+    assert.equal(ctr(['run', '-d', '--rootfs', rootfs, c, 'sh', '-c', 'while true; do sleep 0.2; done']).status, 0);
+    const ls = ctr(['task', 'ls']).stdout;
     const m = new RegExp(`^${c}\\s+(\\d+)\\s+RUNNING`, 'm').exec(ls);
     assert.ok(m, ls);
     const pid = Number(m[1]);
     assert.ok(existsSync(`/proc/${pid}`), 'the pid ctr shows is a live host process');
-    const ps = e.ctr(['task', 'ps', c]).stdout;
+    const ps = ctr(['task', 'ps', c]).stdout;
     assert.match(ps, new RegExp(`^${pid}\\s`, 'm'));
-    const x = e.ctr(['task', 'exec', '--exec-id', 'x1', c, 'sh', '-c', 'echo from-exec; cat /proc/1/cmdline; exit 6']);
+    const x = ctr(['task', 'exec', '--exec-id', 'x1', c, 'sh', '-c', 'echo from-exec; cat /proc/1/cmdline; exit 6']);
     assert.equal(x.status, 6, x.stderr);
     assert.match(x.stdout, /^from-exec\nsh/);
-    assert.equal(e.ctr(['task', 'pause', c]).status, 0);
-    assert.match(e.ctr(['task', 'ls']).stdout, new RegExp(`^${c}\\s+${pid}\\s+PAUSED`, 'm'));
+    assert.equal(ctr(['task', 'pause', c]).status, 0);
+    assert.match(ctr(['task', 'ls']).stdout, new RegExp(`^${c}\\s+${pid}\\s+PAUSED`, 'm'));
     const state = readFileSync(`/proc/${pid}/status`, 'utf8');
     assert.match(state, /^State:\s+[DS]/m, 'frozen: not running');
-    assert.equal(e.ctr(['task', 'resume', c]).status, 0);
-    assert.match(e.ctr(['task', 'ls']).stdout, new RegExp(`^${c}\\s+${pid}\\s+RUNNING`, 'm'));
-    const metrics = e.ctr(['task', 'metrics', c]);
+    assert.equal(ctr(['task', 'resume', c]).status, 0);
+    assert.match(ctr(['task', 'ls']).stdout, new RegExp(`^${c}\\s+${pid}\\s+RUNNING`, 'm'));
+    const metrics = ctr(['task', 'metrics', c]);
     assert.equal(metrics.status, 0, metrics.stderr);
     assert.match(metrics.stdout, /pids\.current\s+[1-9]/);
     assert.match(metrics.stdout, /memory\.usage_in_bytes\s+[1-9]|memory\.usage\s+[1-9]/);
-    assert.equal(e.ctr(['task', 'kill', '-s', 'KILL', c]).status, 0);
+    assert.equal(ctr(['task', 'kill', '-s', 'KILL', c]).status, 0);
     await waitUntil(
       'the task to stop',
-      () => new RegExp(`^${c}\\s+\\d+\\s+STOPPED`, 'm').test(e.ctr(['task', 'ls']).stdout),
+      () => new RegExp(`^${c}\\s+\\d+\\s+STOPPED`, 'm').test(ctr(['task', 'ls']).stdout),
       10000,
     );
     assert.ok(
       !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/status`, 'utf8').includes('State:\tZ') === false,
     );
-    const rm = e.ctr(['task', 'rm', c]);
+    const rm = ctr(['task', 'rm', c]);
     assert.equal(rm.status, 0, rm.stderr);
     assert.match(rm.stderr, /exit code 137/);
-    assert.match(e.ctr(['containers', 'ls']).stdout, new RegExp(`^${c}\\s+-\\s+io\\.containerd\\.runc\\.v2`, 'm'));
-    const info = JSON.parse(e.ctr(['containers', 'info', c]).stdout) as {
+    assert.match(ctr(['containers', 'ls']).stdout, new RegExp(`^${c}\\s+-\\s+io\\.containerd\\.runc\\.v2`, 'm'));
+    const info = JSON.parse(ctr(['containers', 'info', c]).stdout) as {
       ID: string;
       Spec: { process: { args: string[] } };
     };
     assert.equal(info.ID, c);
     assert.deepEqual(info.Spec.process.args.slice(0, 2), ['sh', '-c']);
-    assert.equal(e.ctr(['containers', 'rm', c]).status, 0);
-    assert.equal(e.ctr(['containers', 'info', c]).status, 1);
+    assert.equal(ctr(['containers', 'rm', c]).status, 0);
+    assert.equal(ctr(['containers', 'info', c]).status, 1);
     assert.deepEqual(mountsUnder(e.state), []);
   });
 
@@ -126,7 +141,7 @@ describe('ctr run and task verbs on berth-engine', { skip }, () => {
     try {
       await new Promise((r) => setTimeout(r, 300));
       const c = id('ev');
-      assert.equal(e.ctr(['run', '--rm', '--rootfs', rootfs, c, 'sh', '-c', 'exit 2']).status, 2);
+      assert.equal(ctr(['run', '--rm', '--rootfs', rootfs, c, 'sh', '-c', 'exit 2']).status, 2);
       await waitUntil('the delete events', () => out.includes('/containers/delete'), 5000);
       const topics = out
         .split('\n')
@@ -151,7 +166,7 @@ describe('ctr run and task verbs on berth-engine', { skip }, () => {
     ['berth-runc', join(REPO, 'bin/berth-runc')],
   ] as const) {
     it(`--runc-binary ${label}: the container runs through that binary under the shim`, () => {
-      const r = e.ctr([
+      const r = ctr([
         'run',
         '--rm',
         '--runc-binary',
@@ -171,19 +186,19 @@ describe('ctr run and task verbs on berth-engine', { skip }, () => {
   }
 
   it("a runtime's failure reaches ctr in its own words, and nothing is left", () => {
-    const r = e.ctr(['run', '--rm', '--runc-binary', 'runc', '--rootfs', rootfs, id('nopath'), 'no-such-program']);
+    const r = ctr(['run', '--rm', '--runc-binary', 'runc', '--rootfs', rootfs, id('nopath'), 'no-such-program']);
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /runc create failed: .*no-such-program/);
-    const b = e.ctr(['run', '--rm', '--rootfs', rootfs, id('bad'), '/no/such/program']);
+    const b = ctr(['run', '--rm', '--rootfs', rootfs, id('bad'), '/no/such/program']);
     assert.notEqual(b.status, 0);
     assert.match(b.stderr, /\/no\/such\/program/);
-    assert.equal(e.ctr(['task', 'ls', '-q']).stdout.trim(), '');
+    assert.equal(ctr(['task', 'ls', '-q']).stdout.trim(), '');
     assert.deepEqual(readdirSync(join(e.state, 'shims')), []);
     assert.deepEqual(mountsUnder(e.state), []);
   });
 
   it('SystemdCgroup is refused with a clear error', () => {
-    const r = e.ctr([
+    const r = ctr([
       'run',
       '--rm',
       '--runc-systemd-cgroup',

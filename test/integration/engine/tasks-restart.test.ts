@@ -13,6 +13,7 @@ import { clientConstructor, NAMESPACE_HEADER } from '../../../src/api/load.js';
 import { makeBusyboxRootfs, haveBusybox } from '../../helpers/busybox.js';
 import { waitUntil } from '../../helpers/daemons.js';
 import { isRoot } from '../../helpers/runtime.js';
+import { rmdirSync } from 'node:fs';
 import { startEngine, type Engine } from './helpers.js';
 
 const skip = !isRoot() ? 'needs root' : !haveBusybox() ? 'needs busybox-static' : false;
@@ -28,7 +29,7 @@ function tasksClient(sock: string) {
   const Ctor = clientConstructor('containerd.services.tasks.v1.Tasks');
   const client = new Ctor(`unix://${sock}`, grpc.credentials.createInsecure());
   const md = new grpc.Metadata();
-  md.set(NAMESPACE_HEADER, 'default');
+  md.set(NAMESPACE_HEADER, NS);
   const call = (method: string, req: object) =>
     new Promise<Answer>((resolve, reject) => {
       const fn = (
@@ -50,8 +51,23 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Our own containerd namespace: ctr's default cgroupsPath is /<namespace>/<id>, so the parent cgroup is ours to remove. */
+const NS = `berth-t${process.pid}`;
+
+function removeNamespaceCgroups(): void {
+  // every hierarchy (v1 controllers, the unified one) and the v2 root itself
+  for (const dir of ['/sys/fs/cgroup', ...readdirSync('/sys/fs/cgroup').map((d) => `/sys/fs/cgroup/${d}`)]) {
+    try {
+      rmdirSync(`${dir}/${NS}`);
+    } catch {
+      // not there, or not a hierarchy
+    }
+  }
+}
+
 describe('berth-engine restart without loss', { skip }, () => {
   let e: Engine;
+  const ctr = (args: string[], o: Parameters<Engine['ctr']>[1] = {}) => e.ctr(args, { ns: NS, ...o });
   let rootfs: string;
   const ids = Array.from({ length: N }, (_, i) => `rr-${i}-${process.pid}`);
   const quick = `rr-quick-${process.pid}`;
@@ -64,23 +80,23 @@ describe('berth-engine restart without loss', { skip }, () => {
   });
   after(async () => {
     if (e.proc.exitCode !== null) await e.restart().catch(() => undefined);
-    for (const c of e.ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean))
-      e.ctr(['task', 'kill', '-s', 'KILL', c]);
+    for (const c of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean))
+      ctr(['task', 'kill', '-s', 'KILL', c]);
     await new Promise((r) => setTimeout(r, 500));
-    for (const c of e.ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean)) e.ctr(['task', 'rm', '-f', c]);
-    for (const c of e.ctr(['containers', 'ls', '-q']).stdout.split('\n').filter(Boolean))
-      e.ctr(['containers', 'rm', c]);
+    for (const c of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['task', 'rm', '-f', c]);
+    for (const c of ctr(['containers', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['containers', 'rm', c]);
     await e.stop();
+    removeNamespaceCgroups();
   });
 
   it('finds 20 running containers again after a SIGKILL, and what exited meanwhile', async () => {
     for (const id of ids) {
-      const r = e.ctr(['run', '-d', '--rootfs', rootfs, id, 'sh', '-c', 'while true; do sleep 0.2; done']);
+      const r = ctr(['run', '-d', '--rootfs', rootfs, id, 'sh', '-c', 'while true; do sleep 0.2; done']);
       assert.equal(r.status, 0, r.stderr);
     }
-    assert.equal(e.ctr(['run', '-d', '--rootfs', rootfs, quick, 'sh', '-c', 'sleep 1; exit 5']).status, 0);
+    assert.equal(ctr(['run', '-d', '--rootfs', rootfs, quick, 'sh', '-c', 'sleep 1; exit 5']).status, 0);
     const pids = new Map<string, number>();
-    for (const line of e.ctr(['task', 'ls']).stdout.split('\n').slice(1).filter(Boolean)) {
+    for (const line of ctr(['task', 'ls']).stdout.split('\n').slice(1).filter(Boolean)) {
       const [id, pid] = line.split(/\s+/);
       pids.set(id!, Number(pid));
     }
@@ -93,7 +109,7 @@ describe('berth-engine restart without loss', { skip }, () => {
     const exitSeen = Date.now();
     await e.restart();
 
-    const ls = e.ctr(['task', 'ls']).stdout;
+    const ls = ctr(['task', 'ls']).stdout;
     for (const id of ids) assert.match(ls, new RegExp(`^${id}\\s+${pids.get(id)}\\s+RUNNING`, 'm'));
     assert.match(ls, new RegExp(`^${quick}\\s+${pids.get(quick)}\\s+STOPPED`, 'm'));
 
@@ -107,12 +123,12 @@ describe('berth-engine restart without loss', { skip }, () => {
         `exit time ${new Date(at).toISOString()} is when it exited, not when the engine came back`,
       );
 
-      const x = e.ctr(['task', 'exec', '--exec-id', 'after', ids[0]!, 'sh', '-c', 'echo exec-after-restart; exit 3']);
+      const x = ctr(['task', 'exec', '--exec-id', 'after', ids[0]!, 'sh', '-c', 'echo exec-after-restart; exit 3']);
       assert.equal(x.status, 3, x.stderr);
       assert.equal(x.stdout, 'exec-after-restart\n');
 
       const waiting = api.call('Wait', { container_id: ids[1] });
-      assert.equal(e.ctr(['task', 'kill', '-s', 'KILL', ids[1]!]).status, 0);
+      assert.equal(ctr(['task', 'kill', '-s', 'KILL', ids[1]!]).status, 0);
       const w = await waiting;
       assert.equal(w.exit_status, 137);
       assert.ok(!alive(pids.get(ids[1]!)!));
@@ -128,27 +144,24 @@ describe('berth-engine restart without loss', { skip }, () => {
       .find(
         (d) =>
           existsSync(join(d, 'shim.json')) &&
-          (JSON.parse(readFileSync(join(d, 'shim.json'), 'utf8')) as { key: string }).key === `default/${victim}`,
+          (JSON.parse(readFileSync(join(d, 'shim.json'), 'utf8')) as { key: string }).key === `${NS}/${victim}`,
       );
     assert.ok(shimDir);
     const rec = JSON.parse(readFileSync(join(shimDir, 'shim.json'), 'utf8')) as { shimPid: number };
-    const pid = Number(
-      /^(\S+)\s+(\d+)/m.exec(
-        e
-          .ctr(['task', 'ls'])
-          .stdout.split('\n')
-          .find((l) => l.startsWith(victim))!,
-      )![2],
-    );
+    const line = ctr(['task', 'ls'])
+      .stdout.split('\n')
+      .find((l) => l.startsWith(`${victim} `));
+    const pid = Number(/^\S+\s+(\d+)/.exec(line ?? '')?.[1]);
+    assert.ok(pid > 0, `${victim} in task ls`);
     process.kill(rec.shimPid, 'SIGKILL');
     await waitUntil(
       'the task to be stopped',
-      () => new RegExp(`^${victim}\\s+\\d+\\s+STOPPED`, 'm').test(e.ctr(['task', 'ls']).stdout),
+      () => new RegExp(`^${victim}\\s+\\d+\\s+STOPPED`, 'm').test(ctr(['task', 'ls']).stdout),
       10000,
     );
     await waitUntil('its container process to be gone', () => !alive(pid), 10000);
     assert.match(e.log(), new RegExp(`berth-shim of task ${victim} exited unexpectedly`));
-    const rm = e.ctr(['task', 'rm', victim]);
+    const rm = ctr(['task', 'rm', victim]);
     assert.equal(rm.status, 0, rm.stderr);
     assert.match(rm.stderr, /exit code 255/);
   });
