@@ -22,6 +22,8 @@ export interface Backend {
   pids(id: string): Promise<number[]>;
   stats(id: string): Promise<Stats>;
   update(id: string, resources: LinuxResources): Promise<void>;
+  /** How many processes the kernel's OOM killer has killed in the container's memory cgroup (0 when unknown). */
+  oomKills(id: string): number;
   /** Removes what the runtime keeps for the container (cgroups, state), killing what is left. */
   delete(id: string): Promise<void>;
 }

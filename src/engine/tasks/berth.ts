@@ -1,6 +1,7 @@
 // The default backend: Berth's runtime library, called in-process, with
 // berth-init started by the task's shim (src/shim/container.ts).
 
+import { readFileSync } from 'node:fs';
 import { Runtime } from '../../runtime/container.js';
 import type { LinuxResources, Process } from '../../runtime/spec/types.js';
 import type { Stats } from '../../runtime/cgroups/stats.js';
@@ -61,7 +62,32 @@ export class BerthBackend implements Backend {
     return this.runtime.update(id, resources);
   }
 
+  oomKills(id: string): number {
+    try {
+      return oomKillCount(this.runtime.record(id).cgroupPaths);
+    } catch {
+      return 0;
+    }
+  }
+
   delete(id: string): Promise<void> {
     return this.runtime.delete(id, true);
   }
+}
+
+/** The OOM kill count of a memory cgroup: v1 memory.oom_control, v2 memory.events ("oom_kill N"). */
+export function oomKillCount(paths: Record<string, string>): number {
+  const files = [
+    paths.memory ? `${paths.memory}/memory.oom_control` : '',
+    paths[''] ? `${paths['']}/memory.events` : '',
+  ].filter(Boolean);
+  for (const f of files) {
+    try {
+      const m = /^oom_kill (\d+)$/m.exec(readFileSync(f, 'utf8'));
+      if (m) return Number(m[1]);
+    } catch {
+      // no such file in this layout
+    }
+  }
+  return 0;
 }

@@ -7,7 +7,7 @@
 // reported with its real status and time; a dead shim's task is stopped with
 // the reason said).
 
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, messageOf } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
@@ -46,6 +46,8 @@ interface TaskMeta {
 export class Task {
   readonly execs = new Map<string, TaskProcess>();
   deleting = false;
+  /** OOM kills already reported (the cgroup's counter when last read). */
+  ooms = 0;
 
   constructor(
     readonly meta: TaskMeta,
@@ -188,6 +190,13 @@ export class TaskManager {
   }
 
   private exited(task: Task, p: TaskProcess, e: ExitInfo, reason?: string): void {
+    if (p.exit) return;
+    // The OOM killer's work shows in the cgroup's counter: reported before the exit it caused, as containerd does.
+    const ooms = task.backend.oomKills(task.id);
+    if (ooms > task.ooms) {
+      task.ooms = ooms;
+      this.events.publish(task.ns, '/tasks/oom', EVENTS + 'TaskOOM', { container_id: task.id });
+    }
     if (!p.exited(e, reason)) return;
     this.log.info('process exited', {
       namespace: task.ns,
@@ -241,6 +250,8 @@ export class TaskManager {
       );
     const pid = await task.backend.exec(task.id, task.shim, execId, p.spec!, p.io);
     p.pid = pid;
+    // its stdio, for Get after an engine restart
+    writeFileSync(join(task.shim.dir, `${p.name}.io.json`), JSON.stringify(p.io), { mode: 0o600 });
     p.started = true;
     this.follow(task, p);
     this.events.publish(task.ns, '/tasks/exec-started', EVENTS + 'TaskExecStarted', {
@@ -388,7 +399,7 @@ export class TaskManager {
           else this.follow(task, init);
         } else if (sp.name.startsWith('exec-') && sp.pid) {
           const execId = sp.name.slice(5);
-          const p = new TaskProcess(sp.name, execId, { stdin: '', stdout: '', stderr: '', terminal: sp.terminal });
+          const p = new TaskProcess(sp.name, execId, readIO(shim.dir, sp.name, sp.terminal));
           p.pid = sp.pid;
           p.started = true;
           task.execs.set(execId, p);
@@ -403,6 +414,14 @@ export class TaskManager {
   /** Stops following (the engine shuts down); tasks and shims go on. */
   close(): void {
     for (const t of this.tasks.values()) t.shim.client.close();
+  }
+}
+
+function readIO(dir: string, name: string, terminal: boolean): TaskIO {
+  try {
+    return JSON.parse(readFileSync(join(dir, `${name}.io.json`), 'utf8')) as TaskIO;
+  } catch {
+    return { stdin: '', stdout: '', stderr: '', terminal };
   }
 }
 

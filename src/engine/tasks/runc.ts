@@ -16,6 +16,7 @@ import { execName, INIT, type ProcessIO } from '../../shim/container.js';
 import type { ShimHandle } from '../../shim/shims.js';
 import type { SpawnStdio } from '../../shim/client.js';
 import type { Backend } from './backend.js';
+import { oomKillCount } from './berth.js';
 
 function findBinary(name: string): string {
   const candidates =
@@ -189,6 +190,18 @@ export class RuncBackend implements Backend {
 
   async update(id: string, resources: LinuxResources): Promise<void> {
     await this.run(['update', '--resources', '-', id], JSON.stringify(resources));
+  }
+
+  oomKills(id: string): number {
+    // runc keeps the cgroup paths in its state file (<root>/<id>/state.json, "cgroup_paths")
+    try {
+      const st = JSON.parse(readFileSync(join(this.root, id, 'state.json'), 'utf8')) as {
+        cgroup_paths?: Record<string, string>;
+      };
+      return oomKillCount(st.cgroup_paths ?? {});
+    } catch {
+      return 0;
+    }
   }
 
   async delete(id: string): Promise<void> {

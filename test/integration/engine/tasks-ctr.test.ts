@@ -161,6 +161,31 @@ describe('ctr run and task verbs on berth-engine', { skip }, () => {
     }
   });
 
+  it('an OOM kill is published as /tasks/oom before the exit', async () => {
+    const ev = spawn('ctr', ['-a', e.sock, 'events'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    ev.stdout.setEncoding('utf8');
+    ev.stdout.on('data', (d: string) => (out += d));
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const c = id('oom');
+      // tail keeps reading /dev/zero for a newline that never comes: its memory grows until the limit
+      const r = ctr(['run', '--rm', '--memory-limit', String(16 << 20), '--rootfs', rootfs, c, 'tail', '/dev/zero']);
+      assert.equal(r.status, 137, r.stderr);
+      await waitUntil('the delete event', () => out.includes('/containers/delete'), 5000);
+      const topics = out
+        .split('\n')
+        .filter((l) => l.includes(c))
+        .map((l) => /\s(\/[a-z/-]+)\s/.exec(l)?.[1]);
+      assert.ok(
+        topics.indexOf('/tasks/oom') >= 0 && topics.indexOf('/tasks/oom') < topics.indexOf('/tasks/exit'),
+        topics.join(' '),
+      );
+    } finally {
+      ev.kill();
+    }
+  });
+
   for (const [label, binary] of [
     ['runc', 'runc'],
     ['berth-runc', join(REPO, 'bin/berth-runc')],
