@@ -1,21 +1,10 @@
-// BerthError kinds → gRPC status codes, as containerd's errdefs maps its own
-// kinds (errdefs.ToGRPC). Every handler's failure goes through here once, so
-// ctr sees the code containerd would send and the message naming the object.
+// A handler's failure as the gRPC status ctr reads: the code from the one
+// mapping in src/common/errors.ts (containerd's errdefs.ToGRPC), and the
+// message with containerd's kind suffix ("...: not found"), so ctr shows
+// what containerd would.
 
 import * as grpc from '@grpc/grpc-js';
-import { isBerthError, messageOf, type ErrorCode } from '../common/errors.js';
-
-const codes: Record<ErrorCode, grpc.status> = {
-  'invalid-argument': grpc.status.INVALID_ARGUMENT,
-  'not-found': grpc.status.NOT_FOUND,
-  'already-exists': grpc.status.ALREADY_EXISTS,
-  'failed-precondition': grpc.status.FAILED_PRECONDITION,
-  'permission-denied': grpc.status.PERMISSION_DENIED,
-  unavailable: grpc.status.UNAVAILABLE,
-  // containerd answers a wrong digest or size at commit with FailedPrecondition.
-  'digest-mismatch': grpc.status.FAILED_PRECONDITION,
-  internal: grpc.status.INTERNAL,
-};
+import { grpcStatusOf, isBerthError, messageOf, type ErrorCode } from '../common/errors.js';
 
 /** containerd appends the kind in words ("...: not found"); ctr's users read that suffix. */
 const words: Partial<Record<ErrorCode, string>> = {
@@ -35,7 +24,7 @@ export function toStatus(e: unknown): StatusError {
   if (isBerthError(e)) {
     const suffix = words[e.code];
     const details = suffix && !e.message.endsWith(suffix) ? `${e.message}: ${suffix}` : e.message;
-    return { code: codes[e.code], details };
+    return { code: grpcStatusOf(e) as grpc.status, details };
   }
   if (isStatus(e)) return e;
   return { code: grpc.status.UNKNOWN, details: messageOf(e) };
