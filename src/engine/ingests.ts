@@ -18,7 +18,7 @@ import { writeFileAtomicSync } from '../common/atomic.js';
 import type { LocalContentStore, Metadata } from '../image/index.js';
 import type { ContentRecords } from './meta/content.js';
 import type { LeaseStore } from './meta/leases.js';
-import type { StatusError } from './status.js';
+import { GrpcStatusError } from './status.js';
 import {
   alreadyExists,
   failedPrecondition,
@@ -50,8 +50,8 @@ function keyOf(ns: string, ref: string): string {
   return createHash('sha256').update(`${ns}\0${ref}`).digest('hex');
 }
 
-function outOfRange(details: string): StatusError {
-  return { code: grpc.status.OUT_OF_RANGE, details };
+function outOfRange(details: string): GrpcStatusError {
+  return new GrpcStatusError(grpc.status.OUT_OF_RANGE, details);
 }
 
 export class Ingests {

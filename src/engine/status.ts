@@ -15,16 +15,26 @@ const words: Partial<Record<ErrorCode, string>> = {
   'digest-mismatch': 'failed precondition',
 };
 
-export interface StatusError extends Partial<grpc.StatusObject> {
+export interface StatusError {
   code: grpc.status;
   details: string;
+}
+
+/** A status with no BerthError kind of its own (OUT_OF_RANGE for a write at the wrong offset). */
+export class GrpcStatusError extends Error implements StatusError {
+  constructor(
+    readonly code: grpc.status,
+    readonly details: string,
+  ) {
+    super(details);
+  }
 }
 
 export function toStatus(e: unknown): StatusError {
   if (isBerthError(e)) {
     const suffix = words[e.code];
     const details = suffix && !e.message.endsWith(suffix) ? `${e.message}: ${suffix}` : e.message;
-    return { code: grpcStatusOf(e) as grpc.status, details };
+    return { code: grpcStatusOf(e), details };
   }
   if (isStatus(e)) return e;
   return { code: grpc.status.UNKNOWN, details: messageOf(e) };
