@@ -71,7 +71,13 @@ async function start(name: string, cmd: string, args: string[], dir: string, soc
 function startEngine(): Promise<Daemon> {
   const dir = mkdtempSync('/tmp/berth-bench-eng-');
   const sock = join(dir, 'engine.sock');
-  return start('berth-engine', join(REPO, 'bin/berth-engine'), ['--root', join(dir, 'root'), '--state', join(dir, 'state'), '--address', sock, '--log-level', 'warn'], dir, sock);
+  return start(
+    'berth-engine',
+    join(REPO, 'bin/berth-engine'),
+    ['--root', join(dir, 'root'), '--state', join(dir, 'state'), '--address', sock, '--log-level', 'warn'],
+    dir,
+    sock,
+  );
 }
 
 function startContainerd(): Promise<Daemon> {
@@ -155,7 +161,14 @@ async function main(): Promise<void> {
   // 2. pull of a 7-layer image through each.
   const reg = await startRegistry();
   const img = buildImage({
-    extraLayers: [randomFileTar('r1.bin', 20 << 20), textFilesTar(3000), randomFileTar('r2.bin', 10 << 20), textFilesTar(1500), randomFileTar('r3.bin', 5 << 20), textFilesTar(500)],
+    extraLayers: [
+      randomFileTar('r1.bin', 20 << 20),
+      textFilesTar(3000),
+      randomFileTar('r2.bin', 10 << 20),
+      textFilesTar(1500),
+      randomFileTar('r3.bin', 5 << 20),
+      textFilesTar(500),
+    ],
   });
   const ref = pushImage(reg, img, 'bench/seven');
   const pulls: Record<string, number[]> = { 'berth-engine': [], containerd: [] };
@@ -170,7 +183,8 @@ async function main(): Promise<void> {
         const ms = performance.now() - t0;
         if (i > 0) pulls[d.name]!.push(ms);
         ctr(d, ['images', 'rm', '--sync', ref]);
-        if (ctr(d, ['content', 'ls', '-q']).trim() !== '') throw new Error(`${d.name}: content left after images rm --sync`);
+        if (ctr(d, ['content', 'ls', '-q']).trim() !== '')
+          throw new Error(`${d.name}: content left after images rm --sync`);
       }
     }
   } finally {
@@ -193,8 +207,12 @@ async function main(): Promise<void> {
     return;
   }
   const row = (what: string, e: { median: number }, c: { median: number }, unit: string) =>
-    console.log(`${what.padEnd(34)} ${e.median.toFixed(1).padStart(9)} ${unit}  ${c.median.toFixed(1).padStart(9)} ${unit}  ${(e.median / c.median).toFixed(2)}x`);
-  console.log(`${N} iterations, image: ${out.layers} layers, ${out.compressedMiB.toFixed(1)} MiB compressed; load ${load0.map((x) => x.toFixed(2)).join(' ')}`);
+    console.log(
+      `${what.padEnd(34)} ${e.median.toFixed(1).padStart(9)} ${unit}  ${c.median.toFixed(1).padStart(9)} ${unit}  ${(e.median / c.median).toFixed(2)}x`,
+    );
+  console.log(
+    `${N} iterations, image: ${out.layers} layers, ${out.compressedMiB.toFixed(1)} MiB compressed; load ${load0.map((x) => x.toFixed(2)).join(' ')}`,
+  );
   console.log(`${''.padEnd(34)} ${'berth-engine'.padStart(12)}  ${'containerd'.padStart(12)}  ratio`);
   row('start-up to first Version answer', out.startupMs.engine, out.startupMs.containerd, 'ms ');
   row('idle RSS', out.idleRssMiB.engine, out.idleRssMiB.containerd, 'MiB');

@@ -51,9 +51,7 @@ export function toTimestamp(d: Date | string | number): Timestamp {
   return { seconds, nanos: (ms - seconds * 1000) * 1e6 };
 }
 
-export function fromTimestamp(
-  t: { seconds?: unknown; nanos?: number } | null | undefined,
-): Date | undefined {
+export function fromTimestamp(t: { seconds?: unknown; nanos?: number } | null | undefined): Date | undefined {
   if (!t) return undefined;
   const s = Number(t.seconds ?? 0);
   const n = Number(t.nanos ?? 0);

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, statSync, existsSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, existsSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { registryMissing, startRegistry, type RegistryInstance, type BuiltImage } from '../../helpers/registry.js';
 import { which, waitUntil } from '../../helpers/daemons.js';
@@ -195,6 +195,48 @@ test('a mounted image shows the layers applied: whiteouts, opaque dirs, links', 
   } finally {
     ok(['images', 'unmount', '--rm', target], 'eng-pull');
   }
+});
+
+test('snapshots diff: the changes of an active snapshot as a layer (diff service Diff)', { skip }, () => {
+  const snaps = ok(['snapshots', 'ls'], 'eng-pull')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(/\s+/));
+  const top = snaps.find((s) => !snaps.some((o) => o[1] === s[0]))![0]!;
+  ok(['snapshots', 'prepare', 'eng-work', top], 'eng-pull');
+  const mnt = join(eng.dir, 'work');
+  mkdirSync(mnt);
+  const cmd = ok(['snapshots', 'mounts', mnt, 'eng-work'], 'eng-pull');
+  assert.equal(spawnSync('sh', ['-c', cmd]).status, 0, cmd);
+  try {
+    writeFileSync(join(mnt, 'new.txt'), 'new\n');
+    writeFileSync(join(mnt, 'data.txt'), 'changed\n');
+    rmSync(join(mnt, 'extra-0.bin'));
+    rmSync(join(mnt, 'etc/opaque'), { recursive: true });
+  } finally {
+    spawnSync('umount', [mnt]);
+  }
+  const d = spawnSync('ctr', ['-a', eng.sock, '-n', 'eng-pull', 'snapshots', 'diff', 'eng-work'], {
+    maxBuffer: 1 << 26,
+  });
+  assert.equal(d.status, 0, d.stderr.toString());
+  writeFileSync(join(eng.dir, 'diff.tgz'), d.stdout);
+  const listing = spawnSync('tar', ['-tzf', join(eng.dir, 'diff.tgz')], { encoding: 'utf8' })
+    .stdout.trim()
+    .split('\n')
+    .sort();
+  assert.deepEqual(listing, ['.wh.extra-0.bin', 'data.txt', 'etc', 'etc/.wh.opaque', 'new.txt']);
+  const body = spawnSync('tar', ['-xzOf', join(eng.dir, 'diff.tgz'), 'data.txt'], { encoding: 'utf8' }).stdout;
+  assert.equal(body, 'changed\n');
+  // The layer is in the namespace's content, with its uncompressed digest.
+  const digest = `sha256:${createHash('sha256').update(d.stdout).digest('hex')}`;
+  const tarDigest = `sha256:${createHash('sha256')
+    .update(spawnSync('gzip', ['-dc'], { input: d.stdout }).stdout)
+    .digest('hex')}`;
+  assert.match(ok(['content', 'ls'], 'eng-pull'), new RegExp(`${digest}.*containerd\\.io/uncompressed=${tarDigest}`));
+  ok(['snapshots', 'rm', 'eng-work'], 'eng-pull');
+  ok(['content', 'rm', digest], 'eng-pull');
 });
 
 test('export, then import into another namespace; content fetch', { skip }, () => {
