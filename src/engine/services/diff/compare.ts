@@ -88,7 +88,7 @@ async function entry(pack: Pack, header: Headers, body?: Readable): Promise<void
 
 /** Writes the changes from `lower` to `upper` into `pack`. */
 async function writeChanges(pack: Pack, lower: string | undefined, upper: string): Promise<void> {
-  const left: Tree = lower ? await walk(lower) : new Map();
+  const left: Tree = lower ? await walk(lower) : new Map<string, Stats>();
   const right = await walk(upper);
   const paths = new Set<string>();
   for (const [p, st] of right) {
