@@ -107,10 +107,12 @@ export class GarbageCollector {
 
   /** Runs a collection now (or right after the one running) and returns its result. */
   async run(): Promise<GcResult> {
-    if (this.running) {
+    if (this.running !== undefined) {
       this.again = true;
       await this.running.catch(() => undefined);
-      if (this.running) return this.running;
+      // Another waiter may have started a run after the one we waited for: it is recent enough.
+      const next: Promise<GcResult> | undefined = this.running;
+      if (next !== undefined) return next;
     }
     this.again = false;
     this.running = this.collect().finally(() => {

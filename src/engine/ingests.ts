@@ -11,14 +11,14 @@
 import * as grpc from '@grpc/grpc-js';
 import { createHash, type Hash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { open, rm, stat, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { BerthError } from '../common/errors.js';
 import { writeFileAtomicSync } from '../common/atomic.js';
 import type { LocalContentStore, Metadata } from '../image/index.js';
 import type { ContentRecords } from './meta/content.js';
 import type { LeaseStore } from './meta/leases.js';
-import type { StatusError } from './status.js';
+import { GrpcStatusError } from './status.js';
 import {
   alreadyExists,
   failedPrecondition,
@@ -50,8 +50,8 @@ function keyOf(ns: string, ref: string): string {
   return createHash('sha256').update(`${ns}\0${ref}`).digest('hex');
 }
 
-function outOfRange(details: string): StatusError {
-  return { code: grpc.status.OUT_OF_RANGE, details };
+function outOfRange(details: string): GrpcStatusError {
+  return new GrpcStatusError(grpc.status.OUT_OF_RANGE, details);
 }
 
 export class Ingests {
@@ -200,6 +200,22 @@ export class Ingests {
   }
 }
 
+/** Renames verified, fsynced data to its blob path (or drops it when the blob is there), and syncs the directory. */
+async function moveIntoStore(blob: string, data: string): Promise<void> {
+  await chmod(data, 0o444);
+  if (existsSync(blob)) {
+    await rm(data, { force: true });
+    return;
+  }
+  await rename(data, blob);
+  const dir = await open(dirname(blob), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
 export class IngestWriter {
   private hash?: Hash;
   private hashAlg = '';
@@ -333,7 +349,7 @@ export class IngestWriter {
     this.closed = true;
     o.committing.set(digest, (o.committing.get(digest) ?? 0) + 1);
     try {
-      await o.blobs.finishCommit(digest, join(this.dir, 'data'));
+      await moveIntoStore(o.blobs.blobPath(digest), join(this.dir, 'data'));
       const existed = o.md.tx((db) => {
         const had = o.content.find(ns, digest) !== undefined;
         o.content.add(db, ns, digest, this.offset, labels);

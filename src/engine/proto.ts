@@ -39,10 +39,7 @@ export function decodeAny(any: Any__Output | AnyMessage | null | undefined): Rec
     return undefined;
   }
   try {
-    return t.toObject(t.decode(any.value), { longs: Number, enums: String, defaults: false }) as Record<
-      string,
-      unknown
-    >;
+    return t.toObject(t.decode(any.value), { longs: Number, enums: String, defaults: false });
   } catch {
     return undefined;
   }
@@ -54,9 +51,7 @@ export function toTimestamp(d: Date | string | number): Timestamp {
   return { seconds, nanos: (ms - seconds * 1000) * 1e6 };
 }
 
-export function fromTimestamp(
-  t: { seconds?: number | string | unknown; nanos?: number } | null | undefined,
-): Date | undefined {
+export function fromTimestamp(t: { seconds?: unknown; nanos?: number } | null | undefined): Date | undefined {
   if (!t) return undefined;
   const s = Number(t.seconds ?? 0);
   const n = Number(t.nanos ?? 0);

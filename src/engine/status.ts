@@ -1,27 +1,10 @@
-// BerthError kinds → gRPC status codes, as containerd's errdefs maps its own
-// kinds (errdefs.ToGRPC). Every handler's failure goes through here once, so
-// ctr sees the code containerd would send and the message naming the object.
+// A handler's failure as the gRPC status ctr reads: the code from the one
+// mapping in src/common/errors.ts (containerd's errdefs.ToGRPC), and the
+// message with containerd's kind suffix ("...: not found"), so ctr shows
+// what containerd would.
 
 import * as grpc from '@grpc/grpc-js';
-import { isBerthError, messageOf, type ErrorCode } from '../common/errors.js';
-
-const codes: Record<ErrorCode, grpc.status> = {
-  'invalid-argument': grpc.status.INVALID_ARGUMENT,
-  'not-found': grpc.status.NOT_FOUND,
-  'already-exists': grpc.status.ALREADY_EXISTS,
-  'failed-precondition': grpc.status.FAILED_PRECONDITION,
-  'permission-denied': grpc.status.PERMISSION_DENIED,
-  unauthenticated: grpc.status.UNAUTHENTICATED,
-  unavailable: grpc.status.UNAVAILABLE,
-  unimplemented: grpc.status.UNIMPLEMENTED,
-  'resource-exhausted': grpc.status.RESOURCE_EXHAUSTED,
-  aborted: grpc.status.ABORTED,
-  canceled: grpc.status.CANCELLED,
-  'deadline-exceeded': grpc.status.DEADLINE_EXCEEDED,
-  // containerd answers a wrong digest or size at commit with FailedPrecondition.
-  'digest-mismatch': grpc.status.FAILED_PRECONDITION,
-  internal: grpc.status.INTERNAL,
-};
+import { grpcStatusOf, isBerthError, messageOf, type ErrorCode } from '../common/errors.js';
 
 /** containerd appends the kind in words ("...: not found"); ctr's users read that suffix. */
 const words: Partial<Record<ErrorCode, string>> = {
@@ -32,16 +15,26 @@ const words: Partial<Record<ErrorCode, string>> = {
   'digest-mismatch': 'failed precondition',
 };
 
-export interface StatusError extends Partial<grpc.StatusObject> {
+export interface StatusError {
   code: grpc.status;
   details: string;
+}
+
+/** A status with no BerthError kind of its own (OUT_OF_RANGE for a write at the wrong offset). */
+export class GrpcStatusError extends Error implements StatusError {
+  constructor(
+    readonly code: grpc.status,
+    readonly details: string,
+  ) {
+    super(details);
+  }
 }
 
 export function toStatus(e: unknown): StatusError {
   if (isBerthError(e)) {
     const suffix = words[e.code];
     const details = suffix && !e.message.endsWith(suffix) ? `${e.message}: ${suffix}` : e.message;
-    return { code: codes[e.code], details };
+    return { code: grpcStatusOf(e), details };
   }
   if (isStatus(e)) return e;
   return { code: grpc.status.UNKNOWN, details: messageOf(e) };

@@ -48,7 +48,8 @@ function envelopeField(env: Envelope, path: readonly string[]): string | undefin
     v = (v as Record<string, unknown>)[p];
   }
   if (v === undefined || v === null) return undefined;
-  return typeof v === 'object' ? JSON.stringify(v) : String(v as string | number | boolean);
+  if (typeof v === 'object') return JSON.stringify(v);
+  return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
 export class EventExchange {

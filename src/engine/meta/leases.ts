@@ -6,14 +6,7 @@
 
 import { randomBytes } from 'node:crypto';
 import type { Db, Metadata } from '../../image/index.js';
-import {
-  alreadyExists,
-  invalidArgument,
-  notFound,
-  validateDigest,
-  validateLabels,
-  validateName,
-} from '../validate.js';
+import { alreadyExists, invalidArgument, notFound, validateDigest, validateLabels, validateName } from '../validate.js';
 import type { NamespaceStore } from './namespaces.js';
 import { parseLabels } from './schema.js';
 
@@ -78,7 +71,7 @@ export class LeaseStore {
   }
 
   create(ns: string, id: string, labels: Record<string, string>): LeaseRecord {
-    // containerd does not validate lease ids: ctr's random ones ("86039211-7wY-") may end in - or _
+    // Not an identifier: ctr itself names leases after paths (images mount).
     validateName(id, 'lease id');
     validateLabels(labels);
     const exp = labels[EXPIRE_LABEL];

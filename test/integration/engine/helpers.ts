@@ -4,6 +4,7 @@
 
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { buildImage, oneFileTar, skopeo, type BuiltImage, type RegistryInstance } from '../../helpers/registry.js';
 import { terminate, unmountUnder, waitUntil } from '../../helpers/daemons.js';
@@ -135,6 +136,19 @@ function whiteoutTar(): Buffer {
     spawnSync('ln', [join(d, 'data.txt'), join(d, 'data-link.txt')]);
     spawnSync('ln', ['-s', 'data.txt', join(d, 'data-sym')]);
     return spawnSync('tar', ['-C', d, '--numeric-owner', '--mtime=@0', '-cf', '-', '.'], { maxBuffer: 1 << 26 }).stdout;
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+}
+
+/** A tar of one file of `size` random bytes (too big for oneFileTar's output buffer). */
+export function randomFileTar(name: string, size: number): Buffer {
+  const d = mkdtempSync(join('/tmp', 'berth-eng-big-'));
+  try {
+    writeFileSync(join(d, name), randomBytes(size));
+    return spawnSync('tar', ['-C', d, '--numeric-owner', '--mtime=@0', '-cf', '-', name], {
+      maxBuffer: size + (1 << 20),
+    }).stdout;
   } finally {
     rmSync(d, { recursive: true, force: true });
   }

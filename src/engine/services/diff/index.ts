@@ -7,6 +7,7 @@ import { unary } from '../../rpc.js';
 import { addService, type EngineService } from '../../server.js';
 import { invalidArgument, validateDigest } from '../../validate.js';
 import { applyToMounts } from './apply.js';
+import { compareMounts } from './compare.js';
 import { BerthError } from '../../../common/errors.js';
 
 const NAME = 'containerd.services.diff.v1.Diff';
@@ -40,6 +41,13 @@ export const diffService: EngineService = {
         const { diffId, size } = await applyToMounts(ctx, ns, d, req.mounts);
         call.set({ diffId });
         return { applied: { media_type: UNCOMPRESSED, digest: diffId, size, annotations: {} } };
+      }),
+      Diff: unary(ctx, 'diff.Diff', async (req, call) => {
+        const ns = call.namespace();
+        call.set({ ref: req.ref || undefined });
+        const d = await compareMounts(ctx, ns, req, call.lease());
+        call.set({ digest: d.digest });
+        return { diff: { media_type: d.mediaType, digest: d.digest, size: d.size, annotations: {} } };
       }),
     });
   },
