@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { clientConstructor, NAMESPACE_HEADER } from '../../../src/api/load.js';
 import { makeBusyboxRootfs, haveBusybox } from '../../helpers/busybox.js';
 import { mountsUnder, waitUntil } from '../../helpers/daemons.js';
 import { driveTty } from '../../helpers/pty.js';
@@ -220,6 +222,70 @@ describe('ctr run and task verbs on berth-engine', { skip }, () => {
     assert.equal(ctr(['task', 'ls', '-q']).stdout.trim(), '');
     assert.deepEqual(readdirSync(join(e.state, 'shims')), []);
     assert.deepEqual(mountsUnder(e.state), []);
+  });
+
+  it('bad stdio is a clear gRPC error naming it; a client that goes away mid-run leaves a task that can still be managed', async () => {
+    const c = id('badio');
+    // a container without a task: run one, then delete only its task
+    assert.equal(ctr(['run', '-d', '--rootfs', rootfs, c, 'sleep', '60']).status, 0);
+    assert.equal(ctr(['task', 'kill', '-s', 'KILL', c]).status, 0);
+    await waitUntil(
+      'the task to stop',
+      () => new RegExp(`^${c}\\s+\\d+\\s+STOPPED`, 'm').test(ctr(['task', 'ls']).stdout),
+      10000,
+    );
+    assert.equal(ctr(['task', 'rm', c]).status, 0);
+    const Ctor = clientConstructor('containerd.services.tasks.v1.Tasks');
+    const client = new Ctor(`unix://${e.sock}`, grpc.credentials.createInsecure());
+    const md = new grpc.Metadata();
+    md.set(NAMESPACE_HEADER, NS);
+    try {
+      const err = await new Promise<grpc.ServiceError | null>((resolve) =>
+        (
+          client as unknown as {
+            Create: (r: object, m: grpc.Metadata, cb: (e: grpc.ServiceError | null) => void) => void;
+          }
+        ).Create({ container_id: c, stdout: '/nonexistent/berth/stdout' }, md, (e2) => resolve(e2)),
+      );
+      assert.ok(err, 'Create fails');
+      assert.equal(err.code, grpc.status.NOT_FOUND);
+      assert.match(err.details, /stdout \/nonexistent\/berth\/stdout: No such file or directory/);
+    } finally {
+      client.close();
+    }
+    assert.equal(ctr(['task', 'ls', '-q']).stdout.trim(), '');
+    assert.deepEqual(readdirSync(join(e.state, 'shims')), []);
+    assert.equal(ctr(['containers', 'rm', c]).status, 0);
+
+    // ctr killed while attached to a running container: the task runs on, and is managed as any other
+    const d = id('detach');
+    const fg = spawn(
+      'ctr',
+      ['-a', e.sock, '-n', NS, 'run', '--rootfs', rootfs, d, 'sh', '-c', 'while true; do echo x; sleep 0.1; done'],
+      { stdio: 'ignore' },
+    );
+    await waitUntil(
+      'the task to run',
+      () => new RegExp(`^${d}\\s+\\d+\\s+RUNNING`, 'm').test(ctr(['task', 'ls']).stdout),
+      10000,
+    );
+    fg.kill('SIGKILL');
+    await new Promise((r) => fg.once('exit', r));
+    await new Promise((r) => setTimeout(r, 500));
+    assert.match(
+      ctr(['task', 'ls']).stdout,
+      new RegExp(`^${d}\\s+\\d+\\s+RUNNING`, 'm'),
+      'still running: its output goes to a FIFO the shim holds',
+    );
+    assert.equal(ctr(['task', 'kill', '-s', 'KILL', d]).status, 0);
+    await waitUntil(
+      'the task to stop',
+      () => new RegExp(`^${d}\\s+\\d+\\s+STOPPED`, 'm').test(ctr(['task', 'ls']).stdout),
+      10000,
+    );
+    assert.equal(ctr(['task', 'rm', d]).status, 0);
+    assert.equal(ctr(['containers', 'rm', d]).status, 0);
+    assert.deepEqual(readdirSync(join(e.state, 'shims')), []);
   });
 
   it('SystemdCgroup is refused with a clear error', () => {
