@@ -4,9 +4,9 @@
 // shim.json says whose it is and which process the shim is (pid and start
 // time, so that a reused pid is never taken for our shim).
 
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../common/atomic.js';
 import { BerthError, errnoOf, messageOf } from '../common/errors.js';
@@ -104,8 +104,76 @@ export class ShimHandle {
   }
 }
 
+/** A shim started ahead of need in `<root>/.spare-<random>`, renamed into a task's directory when claimed. */
+interface Spare {
+  dir: string;
+  pid: number;
+  startTime: string;
+}
+
 export class ShimSet {
-  constructor(readonly root: string) {}
+  private spare?: Promise<Spare | undefined>;
+  private closed = false;
+
+  /**
+   * `spare`: keep one shim started ahead of need, so that a task's create
+   * does not wait for the shim's start (~6-20 ms here). The shim works in
+   * its directory through its cwd and relative names, so renaming the
+   * directory into the task's place is all a claim takes.
+   */
+  constructor(
+    readonly root: string,
+    private readonly opts: { spare?: boolean } = {},
+  ) {}
+
+  /** Starts the spare now (off the caller's path), if there is none. */
+  refill(): void {
+    if (!this.opts.spare || this.spare || this.closed) return;
+    const dir = join(this.root, `.spare-${randomBytes(6).toString('hex')}`);
+    this.spare = (async () => {
+      try {
+        await mkdir(this.root, { recursive: true, mode: 0o700 });
+        await mkdir(dir, { mode: 0o700 });
+        await startShim(dir);
+        const pid = Number((await readFile(join(dir, 'shim.pid'), 'utf8')).trim());
+        const st = procStat(pid);
+        if (!st) throw new Error('spare shim exited');
+        return { dir, pid, startTime: st.startTime };
+      } catch {
+        await this.kill(dir);
+        await rm(dir, { recursive: true, force: true });
+        return undefined;
+      }
+    })();
+  }
+
+  /** The spare, renamed to `dir`, when one is ready (never waited for). */
+  private async claim(dir: string): Promise<Spare | undefined> {
+    const pending = this.spare;
+    if (!pending) return undefined;
+    const ready = await Promise.race([pending, Promise.resolve(null)]);
+    if (ready === null) return undefined; // still starting: the caller starts its own
+    this.spare = undefined;
+    if (!ready) return undefined;
+    const s = procStat(ready.pid);
+    if (!s || s.startTime !== ready.startTime) {
+      await rm(ready.dir, { recursive: true, force: true });
+      return undefined;
+    }
+    await rename(ready.dir, dir);
+    return { ...ready, dir };
+  }
+
+  /** Ends the spare shim, if any (tasks' shims go on). */
+  async close(): Promise<void> {
+    this.closed = true;
+    const s = await this.spare;
+    this.spare = undefined;
+    if (s) {
+      await this.kill(s.dir);
+      await rm(s.dir, { recursive: true, force: true });
+    }
+  }
 
   dirFor(key: string): string {
     return join(this.root, createHash('sha256').update(key).digest('hex').slice(0, 16));
@@ -115,6 +183,11 @@ export class ShimSet {
   async start(key: string, meta: Record<string, unknown> = {}): Promise<ShimHandle> {
     const dir = this.dirFor(key);
     await mkdir(this.root, { recursive: true, mode: 0o700 });
+    if (existsSync(dir))
+      throw new BerthError('berth-engine', 'already-exists', `task ${key}: a shim directory exists (${dir})`);
+    const spare = await this.claim(dir).catch(() => undefined);
+    this.refill();
+    if (spare) return this.record(dir, key, spare.pid, spare.startTime, meta);
     try {
       await mkdir(dir, { mode: 0o700 });
     } catch (e) {
@@ -132,14 +205,24 @@ export class ShimSet {
           'internal',
           `berth-shim for ${key} exited right after it started (see ${dir}/shim.log)`,
         );
-      const record: ShimRecord = { key, shimPid, shimStartTime: st.startTime, created: new Date().toISOString(), meta };
-      writeFileAtomicSync(join(dir, 'shim.json'), JSON.stringify(record), 0o600);
-      return new ShimHandle(dir, record);
+      return this.record(dir, key, shimPid, st.startTime, meta);
     } catch (e) {
       await this.kill(dir);
       await rm(dir, { recursive: true, force: true });
       throw e;
     }
+  }
+
+  private record(
+    dir: string,
+    key: string,
+    shimPid: number,
+    shimStartTime: string,
+    meta: Record<string, unknown>,
+  ): ShimHandle {
+    const record: ShimRecord = { key, shimPid, shimStartTime, created: new Date().toISOString(), meta };
+    writeFileAtomicSync(join(dir, 'shim.json'), JSON.stringify(record), 0o600);
+    return new ShimHandle(dir, record);
   }
 
   private async kill(dir: string): Promise<void> {
@@ -161,6 +244,12 @@ export class ShimSet {
     const out: ShimHandle[] = [];
     for (const name of readdirSync(this.root)) {
       const dir = join(this.root, name);
+      if (name.startsWith('.spare-')) {
+        // a spare of an engine that died: never claimed, nothing in it
+        await this.kill(dir);
+        await rm(dir, { recursive: true, force: true });
+        continue;
+      }
       let record: ShimRecord;
       try {
         record = JSON.parse(readFileSync(join(dir, 'shim.json'), 'utf8')) as ShimRecord;

@@ -87,7 +87,7 @@ export class TaskManager {
     private readonly events: EventExchange,
     private readonly log: Logger,
   ) {
-    this.shims = new ShimSet(join(state, 'shims'));
+    this.shims = new ShimSet(join(state, 'shims'), { spare: true });
   }
 
   private backend(ns: string, r: RuntimeChoice): Backend {
@@ -409,11 +409,13 @@ export class TaskManager {
       }
       this.log.info('task recovered', { namespace: meta.ns, container: meta.id, pid: init.pid, exited: !!init.exit });
     }
+    this.shims.refill();
   }
 
   /** Stops following (the engine shuts down); tasks and shims go on. */
-  close(): void {
+  async close(): Promise<void> {
     for (const t of this.tasks.values()) t.shim.client.close();
+    await this.shims.close();
   }
 }
 
