@@ -7,7 +7,7 @@
 // reported with its real status and time; a dead shim's task is stopped with
 // the reason said).
 
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, messageOf } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
@@ -20,60 +20,13 @@ import type { Backend } from './backend.js';
 import { BerthBackend } from './berth.js';
 import { chooseRuntime, type RuntimeChoice } from './options.js';
 import { TaskProcess, nowTimestamp, type ExitInfo } from './process.js';
+import { Task, parseSpec, readIO, safeExit, type TaskIO, type TaskMeta } from './task.js';
+
+export { Task, type TaskIO } from './task.js';
 import { makeBundle, removeBundle, type MountSpec } from './rootfs.js';
 import { RuncBackend } from './runc.js';
 
 const EVENTS = 'containerd.events.';
-
-export interface TaskIO {
-  stdin: string;
-  stdout: string;
-  stderr: string;
-  terminal: boolean;
-}
-
-/** What survives an engine restart in the shim's directory (shim.json meta). */
-interface TaskMeta {
-  ns: string;
-  id: string;
-  bundle: string;
-  mounted: boolean;
-  runtime: RuntimeChoice;
-  io: TaskIO;
-  rootfs: MountSpec[];
-}
-
-export class Task {
-  readonly execs = new Map<string, TaskProcess>();
-  deleting = false;
-  /** OOM kills already reported (the cgroup's counter when last read). */
-  ooms = 0;
-
-  constructor(
-    readonly meta: TaskMeta,
-    readonly shim: ShimHandle,
-    readonly backend: Backend,
-    readonly init: TaskProcess,
-  ) {}
-
-  get ns(): string {
-    return this.meta.ns;
-  }
-  get id(): string {
-    return this.meta.id;
-  }
-
-  process(execId: string): TaskProcess {
-    if (!execId) return this.init;
-    const p = this.execs.get(execId);
-    if (!p) throw new BerthError('berth-engine', 'not-found', `process ${execId} of task ${this.id}: not found`);
-    return p;
-  }
-
-  paused(): boolean {
-    return !this.init.exit && this.init.started && this.backend.paused(this.id);
-  }
-}
 
 export class TaskManager {
   private readonly tasks = new Map<string, Task>();
@@ -416,36 +369,5 @@ export class TaskManager {
   async close(): Promise<void> {
     for (const t of this.tasks.values()) t.shim.client.close();
     await this.shims.close();
-  }
-}
-
-function readIO(dir: string, name: string, terminal: boolean): TaskIO {
-  try {
-    return JSON.parse(readFileSync(join(dir, `${name}.io.json`), 'utf8')) as TaskIO;
-  } catch {
-    return { stdin: '', stdout: '', stderr: '', terminal };
-  }
-}
-
-function safeExit(shim: ShimHandle, name: string) {
-  try {
-    return shim.readExit(name);
-  } catch {
-    return undefined;
-  }
-}
-
-function parseSpec(c: ContainerRecord): Spec {
-  if (!c.spec)
-    throw new BerthError('berth-engine', 'invalid-argument', `container ${c.id}: no spec`, { field: 'container.spec' });
-  try {
-    return JSON.parse(c.spec.value.toString('utf8')) as Spec;
-  } catch (e) {
-    throw new BerthError(
-      'berth-engine',
-      'invalid-argument',
-      `container ${c.id}: spec is not valid JSON: ${messageOf(e)}`,
-      { field: 'container.spec' },
-    );
   }
 }
