@@ -13,7 +13,7 @@ import { dockerCli, removeCgroup, terminate, unmountUnder, waitUntil, which } fr
 import { makeBusyboxImageArchive } from '../../helpers/image-archive.js';
 import { driveTty } from '../../helpers/pty.js';
 import { isRoot } from '../../helpers/runtime.js';
-import { startEngine, type Engine } from './helpers.js';
+import { startEngine, REPO, type Engine } from './helpers.js';
 
 const skip = !isRoot()
   ? 'needs root'
@@ -51,6 +51,8 @@ describe('dockerd on berth-engine', { skip }, () => {
         '--containerd',
         e.sock,
         '--live-restore',
+        '--add-runtime',
+        `berth=${join(REPO, 'bin/berth-runc')}`,
         '--iptables=false',
         '--ip6tables=false',
         '--ip-masq=false',
@@ -106,6 +108,12 @@ describe('dockerd on berth-engine', { skip }, () => {
     assert.equal(ok.status, 0);
     assert.equal(ok.stdout, 'cat\0/proc/1/cmdline\0');
     assert.match(e.ctr(['task', 'ls'], { ns: 'moby' }).stdout, /^TASK/);
+  });
+
+  it('docker run --runtime berth (--add-runtime): berth-runc under the shim', () => {
+    const r = docker(['run', '--rm', '--runtime', 'berth', 'busybox-test', 'sh', '-c', 'echo via-berth-runc; exit 5']);
+    assert.equal(r.status, 5, r.stderr);
+    assert.equal(r.stdout, 'via-berth-runc\n');
   });
 
   it('docker run -it: a terminal', async () => {
