@@ -34,6 +34,8 @@ export class TaskManager {
   private readonly creating = new Set<string>();
   private readonly shims: ShimSet;
   private readonly backends = new Map<string, Backend>();
+  /** The engine is shutting down: connections to shims close on purpose. */
+  private closed = false;
 
   constructor(
     private readonly state: string,
@@ -129,7 +131,7 @@ export class TaskManager {
     void task.shim.client.wait(p.name).then(
       (w) => this.exited(task, p, { status: w.status ?? 255, at: { seconds: w.sec ?? 0, nanos: w.nsec ?? 0 } }),
       (e: unknown) => {
-        if (task.deleting || p.exit) return;
+        if (this.closed || task.deleting || p.exit) return;
         const rec = safeExit(task.shim, p.name);
         if (rec) return this.exited(task, p, { status: rec.status, at: { seconds: rec.sec, nanos: rec.nsec } });
         if (task.shim.alive()) {
@@ -367,6 +369,7 @@ export class TaskManager {
 
   /** Stops following (the engine shuts down); tasks and shims go on. */
   async close(): Promise<void> {
+    this.closed = true;
     for (const t of this.tasks.values()) t.shim.client.close();
     await this.shims.close();
   }
