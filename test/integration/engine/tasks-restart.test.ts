@@ -165,4 +165,21 @@ describe('berth-engine restart without loss', { skip }, () => {
     assert.equal(rm.status, 0, rm.stderr);
     assert.match(rm.stderr, /exit code 255/);
   });
+
+  it('SIGTERM stops the engine at once and leaves its containers running', async () => {
+    const keep = ids[3]!;
+    const line = ctr(['task', 'ls'])
+      .stdout.split('\n')
+      .find((l) => l.startsWith(`${keep} `));
+    const pid = Number(/^\S+\s+(\d+)/.exec(line ?? '')?.[1]);
+    assert.ok(alive(pid));
+    const t0 = Date.now();
+    e.proc.kill('SIGTERM');
+    await new Promise((r) => e.proc.once('exit', r));
+    assert.equal(e.proc.exitCode, 0);
+    assert.ok(Date.now() - t0 < 5000, `stopped in ${Date.now() - t0} ms (no handle of the shims keeps it up)`);
+    assert.ok(alive(pid), 'the container runs on');
+    await e.restart();
+    assert.match(ctr(['task', 'ls']).stdout, new RegExp(`^${keep}\\s+${pid}\\s+RUNNING`, 'm'));
+  });
 });
