@@ -106,6 +106,20 @@ describe('ctr run and task verbs on berth-engine', { skip }, () => {
     const x = ctr(['task', 'exec', '--exec-id', 'x1', c, 'sh', '-c', 'echo from-exec; cat /proc/1/cmdline; exit 6']);
     assert.equal(x.status, 6, x.stderr);
     assert.match(x.stdout, /^from-exec\nsh/);
+    const tx = await driveTty(
+      ['ctr', '-a', e.sock, '-n', NS, 'task', 'exec', '-t', '--exec-id', 'tty1', c, 'sh'],
+      [{ expect: /\/ # /, send: 'tty; exit 3\r' }],
+    );
+    assert.equal(tx.timedOut, false, tx.output);
+    assert.equal(tx.code, 3, tx.output);
+    assert.match(tx.output, /\/dev\/pts\/\d+/);
+    assert.deepEqual(
+      ctr(['containers', 'ls', '-q', `id==${c}`])
+        .stdout.split('\n')
+        .filter(Boolean),
+      [c],
+    );
+    assert.equal(ctr(['containers', 'ls', '-q', 'id==nothing-like-this']).stdout.trim(), '');
     assert.equal(ctr(['task', 'pause', c]).status, 0);
     assert.match(ctr(['task', 'ls']).stdout, new RegExp(`^${c}\\s+${pid}\\s+PAUSED`, 'm'));
     const state = readFileSync(`/proc/${pid}/status`, 'utf8');
