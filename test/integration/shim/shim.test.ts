@@ -17,7 +17,8 @@ import {
   writeSync,
   constants as fsc,
 } from 'node:fs';
-import { Socket } from 'node:net';
+import { Socket, connect } from 'node:net';
+import { encodeRequest } from '../../../src/shim/protocol.js';
 import { join } from 'node:path';
 import { Runtime } from '../../../src/runtime/container.js';
 import { procStat } from '../../../src/runtime/state.js';
@@ -276,6 +277,35 @@ describe('berth-shim with the runtime library', { skip }, () => {
     await hc.client.kill(INIT, 15);
     const wc = await hc.client.wait(INIT);
     assert.equal(wc.status, 7);
+  });
+
+  it('answers malformed requests with an error and keeps serving', async () => {
+    const id = uniqueId('shim-proto');
+    const shim = await shimFor(id);
+    const ask = (bytes: Buffer) =>
+      new Promise<string>((resolve) => {
+        const sock = connect(shim.client.socketPath);
+        let out = '';
+        sock.setEncoding('utf8');
+        sock.on('data', (d: string) => (out += d));
+        sock.on('close', () => resolve(out));
+        sock.on('connect', () => sock.end(bytes));
+      });
+    const huge = Buffer.alloc(4);
+    huge.writeUInt32LE(100000, 0);
+    assert.match(await ask(huge), /"error":"bad request: 100000 operands"/);
+    const tooLong = Buffer.alloc(8);
+    tooLong.writeUInt32LE(1, 0);
+    tooLong.writeUInt32LE(1 << 30, 4);
+    assert.match(await ask(tooLong), /"error":"bad request: over 65536 bytes"/);
+    assert.match(await ask(encodeRequest(['frobnicate'])), /"error":"unknown request \\"frobnicate\\"","errno":22/);
+    assert.match(await ask(encodeRequest(['kill', 'init'])), /takes 2 operands, got 1/);
+    assert.match(
+      await ask(encodeRequest(['spawn', '../x', 'plan', '', '', '', '', '', '/bin/true'])),
+      /invalid process name/,
+    );
+    assert.match(await ask(encodeRequest(['spawn', 'p', 'plan', '', '', '', '', '', 'relative'])), /absolute path/);
+    assert.deepEqual((await shim.client.state()).procs, [], 'still serving, nothing spawned');
   });
 
   it('a shim killed with SIGKILL is seen as gone', async () => {
