@@ -346,6 +346,22 @@ export class TaskManager {
         await this.shimGone(task, 'found dead at engine start');
         continue;
       }
+      const registered = state.procs.find((sp) => sp.name === INIT && sp.pid > 0);
+      if (!registered) {
+        // The engine died inside this task's create: the client never got
+        // an answer, so nothing of it may stay (runtime state, processes,
+        // shim, bundle).
+        this.log.warn('task create was interrupted by an engine crash: removed', {
+          namespace: meta.ns,
+          container: meta.id,
+        });
+        this.tasks.delete(key);
+        task.deleting = true;
+        await backend.delete(meta.id).catch(() => undefined);
+        await shim.remove().catch(() => undefined);
+        await removeBundle(meta.bundle, meta.mounted).catch(() => undefined);
+        continue;
+      }
       for (const sp of state.procs) {
         if (sp.name === INIT) {
           init.pid = sp.pid;

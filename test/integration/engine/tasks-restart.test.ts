@@ -14,6 +14,7 @@ import { makeBusyboxRootfs, haveBusybox } from '../../helpers/busybox.js';
 import { waitUntil } from '../../helpers/daemons.js';
 import { isRoot } from '../../helpers/runtime.js';
 import { rmdirSync } from 'node:fs';
+import { ShimSet } from '../../../src/shim/shims.js';
 import { startEngine, type Engine } from './helpers.js';
 
 const skip = !isRoot() ? 'needs root' : !haveBusybox() ? 'needs busybox-static' : false;
@@ -107,7 +108,22 @@ describe('berth-engine restart without loss', { skip }, () => {
     for (const id of ids) assert.ok(alive(pids.get(id)!), `${id} runs while the engine is down`);
     await waitUntil('the quick container to exit', () => !alive(pids.get(quick)!), 10000);
     const exitSeen = Date.now();
+    // a create the crash interrupted: its shim runs, no container was registered with it
+    const ghost = await new ShimSet(join(e.state, 'shims')).start(`${NS}/ghost`, {
+      ns: NS,
+      id: 'ghost',
+      bundle: join(e.state, 'tasks', NS, 'ghost'),
+      mounted: false,
+      runtime: { kind: 'berth' },
+      io: { stdin: '', stdout: '', stderr: '', terminal: false },
+      rootfs: [],
+    });
     await e.restart();
+    // recovery runs as the engine starts serving; task calls wait for it
+    assert.doesNotMatch(ctr(['task', 'ls']).stdout, /^ghost\s/m);
+    await waitUntil('the interrupted create to be removed', () => !existsSync(ghost.dir), 5000);
+    await waitUntil('its shim to end', () => !ghost.alive(), 5000);
+    assert.doesNotMatch(ctr(['task', 'ls']).stdout, /^ghost\s/m);
 
     const ls = ctr(['task', 'ls']).stdout;
     for (const id of ids) assert.match(ls, new RegExp(`^${id}\\s+${pids.get(id)}\\s+RUNNING`, 'm'));
