@@ -144,6 +144,22 @@ struct slot {
 	struct stream *stream;
 };
 
+/* Room for twice as many poll entries; a few KiB refused leaves nothing sensible to do. */
+static void grow(struct pollfd **pfd, struct slot **slot, size_t *cap)
+{
+	size_t next = *cap ? *cap * 2 : 32;
+	struct pollfd *p = realloc(*pfd, next * sizeof **pfd);
+
+	if (!p)
+		abort();
+	*pfd = p;
+	struct slot *q = realloc(*slot, next * sizeof **slot);
+	if (!q)
+		abort();
+	*slot = q;
+	*cap = next;
+}
+
 static void loop(void)
 {
 	size_t cap = 0;
@@ -158,13 +174,8 @@ static void loop(void)
 
 #define ADD(fd_, ev_, kind_, obj_, st_)                                                  \
 	do {                                                                             \
-		if (n == cap) {                                                          \
-			cap = cap ? cap * 2 : 32;                                        \
-			pfd = realloc(pfd, cap * sizeof *pfd);                           \
-			slot = realloc(slot, cap * sizeof *slot);                        \
-			if (!pfd || !slot)                                               \
-				abort();                                                 \
-		}                                                                        \
+		if (n == cap)                                                            \
+			grow(&pfd, &slot, &cap);                                         \
 		pfd[n] = (struct pollfd){ .fd = (fd_), .events = (short)(ev_) };          \
 		slot[n] = (struct slot){ .kind = (kind_), .obj = (obj_), .stream = (st_) }; \
 		n++;                                                                     \
