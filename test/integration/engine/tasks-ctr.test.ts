@@ -307,6 +307,51 @@ describe('ctr run and task verbs on berth-engine', { skip }, () => {
     assert.deepEqual(taskShimDirs(e.state), []);
   });
 
+  it('an invalid spec is INVALID_ARGUMENT naming the field; nothing is left', async () => {
+    const md = new grpc.Metadata();
+    md.set(NAMESPACE_HEADER, NS);
+    const call = <T>(service: string, method: string, req: object) =>
+      new Promise<{ err: grpc.ServiceError | null; res?: T }>((resolve) => {
+        const Ctor = clientConstructor(service);
+        const client = new Ctor(`unix://${e.sock}`, grpc.credentials.createInsecure());
+        (
+          client as unknown as Record<
+            string,
+            (r: object, m: grpc.Metadata, cb: (e: grpc.ServiceError | null, r?: T) => void) => void
+          >
+        )[method]!.call(client, req, md, (err, res) => {
+          client.close();
+          resolve({ err, res });
+        });
+      });
+    const specAny = (spec: unknown) => ({
+      type_url: 'types.containerd.io/opencontainers/runtime-spec/1/Spec',
+      value: Buffer.from(JSON.stringify(spec)),
+    });
+    const base = {
+      ociVersion: '1.0.2',
+      root: { path: rootfs },
+      process: { args: ['/bin/true'], cwd: 'relative/dir', user: { uid: 0, gid: 0 } },
+      linux: {},
+    };
+    for (const [cid, spec, words] of [
+      [id('badcwd'), specAny(base), /process\.cwd/],
+      [id('badjson'), { type_url: specAny(base).type_url, value: Buffer.from('{not json') }, /spec is not valid JSON/],
+    ] as const) {
+      const created = await call('containerd.services.containers.v1.Containers', 'Create', {
+        container: { id: cid, runtime: { name: 'io.containerd.runc.v2' }, spec },
+      });
+      assert.equal(created.err, null);
+      const t = await call('containerd.services.tasks.v1.Tasks', 'Create', { container_id: cid });
+      assert.equal(t.err?.code, grpc.status.INVALID_ARGUMENT, t.err?.details);
+      assert.match(t.err!.details, words);
+      assert.equal(ctr(['containers', 'rm', cid]).status, 0);
+    }
+    assert.equal(ctr(['task', 'ls', '-q']).stdout.trim(), '');
+    assert.deepEqual(taskShimDirs(e.state), []);
+    assert.deepEqual(readdirSync(join(e.state, 'tasks', NS)), []);
+  });
+
   it('SystemdCgroup is refused with a clear error', () => {
     const r = ctr([
       'run',
