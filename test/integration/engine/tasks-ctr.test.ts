@@ -344,7 +344,7 @@ describe('ctr run and task verbs on berth-engine', { skip }, () => {
       assert.equal(created.err, null);
       const t = await call('containerd.services.tasks.v1.Tasks', 'Create', { container_id: cid });
       assert.equal(t.err?.code, grpc.status.INVALID_ARGUMENT, t.err?.details);
-      assert.match(t.err!.details, words);
+      assert.match(t.err.details, words);
       assert.equal(ctr(['containers', 'rm', cid]).status, 0);
     }
     assert.equal(ctr(['task', 'ls', '-q']).stdout.trim(), '');
