@@ -161,3 +161,15 @@ if (wants('berth-ctr') && existsSync(join(root, 'src/cli/ctr/main.ts'))) {
   });
   launcher('berth-ctr', 'berth-ctr.js', true);
 }
+
+if (wants('berth-engine') && existsSync(join(root, 'src/cli/engine/main.ts'))) {
+  // The daemon starts once, so the code cache matters less than for the
+  // CLIs; it is made from `--version` (the whole bundle is compiled lazily).
+  await buildCli({
+    name: 'berth-engine',
+    entry: 'src/cli/engine/main.ts',
+    external: ['better-sqlite3'],
+    cacheArgs: () => ['--version'],
+  });
+  launcher('berth-engine', 'berth-engine.js', false);
+}

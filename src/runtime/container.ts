@@ -18,7 +18,7 @@ import { parseSpecFile } from './spec/validate.js';
 import { checkResourceRanges } from './spec/ranges.js';
 import type { LinuxDeviceCgroup, LinuxResources, Process, Spec } from './spec/types.js';
 import { childPlanNeedsPid, compileChild, compileExecChild, compileExecParent, compileParent, hookState, ignoredCapabilities, type CgroupHierarchy, type CreatePlanInput, type HostFacts } from './plan/compile.js';
-import { InitPool, launch, type Launched } from './init/launch.js';
+import { InitPool, launch, type InitSpawner, type Launched } from './init/launch.js';
 import { runHooks } from './hooks.js';
 import { StateStore, isAlive, validateId, type ContainerRecord, type Status } from './state.js';
 import { procStat } from '../common/proc.js';
@@ -49,6 +49,8 @@ export interface CreateOptions {
   preserveFds?: number;
   /** The container's stdio; the caller's own by default. */
   stdio?: ('inherit' | 'ignore' | number)[];
+  /** Who starts berth-init (a berth-shim, for the engine); see LaunchOptions.spawn. */
+  spawnInit?: InitSpawner;
 }
 
 export interface ExecOptions {
@@ -57,6 +59,9 @@ export interface ExecOptions {
   consoleSocket?: string;
   preserveFds?: number;
   stdio?: ('inherit' | 'ignore' | number)[];
+  spawnInit?: InitSpawner;
+  /** Called with the exec process's host pid as soon as berth-init reports it. */
+  onPid?: (pid: number) => void;
 }
 
 /** The OCI state plus runc's extra fields, as `berth-runc state` prints it. */
@@ -289,6 +294,7 @@ export class Runtime {
         stdio,
         untilReady: true,
         pool: this.inits,
+        spawn: opts.spawnInit,
         onWarn: (step, msg) => this.log.warn(`${step}: ${msg}`),
         onSync: async (tag, p) => {
           step(`sync ${tag}`);
@@ -509,6 +515,8 @@ export class Runtime {
       stdio,
       untilReady: false,
       pool: this.inits,
+      spawn: opts.spawnInit,
+      onPid: opts.onPid,
       onWarn: (step, msg) => this.log.warn(`${step}: ${msg}`),
     });
     this.inits.refill();

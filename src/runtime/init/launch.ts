@@ -34,7 +34,16 @@ export interface LaunchOptions {
   onWarn?: (step: string, msg: string) => void;
   /** Where a berth-init started ahead of need may come from. */
   pool?: InitPool;
+  /**
+   * Start berth-init some other way than as our child (the engine has a
+   * berth-shim start it, so that the shim is the container's parent); the
+   * spawner sets up the container's stdio itself. No spare is used then.
+   */
+  spawn?: InitSpawner;
 }
+
+/** Starts `bin` with its plan socket at fd `stdio.length`, as spawnInit does. */
+export type InitSpawner = (bin: string, stdio: InitStdio[]) => Promise<InitChannel>;
 
 export interface Launched {
   pid: number;
@@ -102,6 +111,7 @@ export class InitPool {
 }
 
 export async function launch(opts: LaunchOptions): Promise<Launched> {
+  if (opts.spawn) return await launchOn(await opts.spawn(initBinary(), opts.stdio), opts, []);
   const fromPool = opts.pool?.take(opts.stdio);
   if (!fromPool) return await launchOn(spawnInit(initBinary(), opts.stdio), opts, []);
   try {
