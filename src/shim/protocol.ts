@@ -84,4 +84,3 @@ export class ShimRequestError extends BerthError {
     super('berth-engine', errno ? kindOfErrno(errno) : 'internal', `berth-shim: ${words}`, { errno, step: verb });
   }
 }
-

@@ -10,7 +10,7 @@ import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../common/atomic.js';
 import { BerthError, errnoOf, messageOf } from '../common/errors.js';
-import { isProcessAlive, procStat } from '../common/proc.js';
+import { procStat } from '../common/proc.js';
 import { ShimClient, MAX_SOCKET_PATH } from './client.js';
 import type { ExitRecord, ShimState } from './protocol.js';
 import { startShim } from './start.js';
@@ -42,7 +42,8 @@ export class ShimHandle {
 
   /** The shim process is the one we started and has not exited. */
   alive(): boolean {
-    return isProcessAlive(this.record.shimPid, this.record.shimStartTime);
+    const s = procStat(this.record.shimPid);
+    return !!s && s.startTime === this.record.shimStartTime && s.state !== 'Z' && s.state !== 'X';
   }
 
   /** What the shim says, or undefined when it is gone (crashed, killed). */

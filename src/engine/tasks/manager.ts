@@ -139,8 +139,8 @@ export class TaskManager {
           setTimeout(() => this.follow(task, p), 100);
           return;
         }
-        this.shimGone(task, messageOf(e)).catch((ge: unknown) =>
-          this.log.error('shim loss not recorded', { namespace: task.ns, container: task.id, error: messageOf(ge) }),
+        this.shimGone(task, messageOf(e)).catch((g: unknown) =>
+          this.log.error('shim gone: cleanup failed', { namespace: task.ns, container: task.id, error: messageOf(g) }),
         );
       },
     );

@@ -31,7 +31,9 @@ export function writeHandler(
       finished = true;
       const st = toStatus(e);
       ctx.log.info('call failed', { method: call.method, ...call.fields, code: st.code, error: st.details });
-      writer?.close().catch((ce: unknown) => ctx.log.warn('ingest close failed', { error: String(ce) }));
+      writer
+        ?.close()
+        .catch((ce: unknown) => ctx.log.warn('closing the ingest of a failed write', { error: String(ce) }));
       if (!stream.cancelled) stream.emit('error', Object.assign(new Error(st.details), st));
     };
 
@@ -113,8 +115,10 @@ export function writeHandler(
           stream.end();
         })
         .catch((e: unknown) => {
-          finished = false; // the commit's close failed: the client must hear it
-          fail(e);
+          // The last close (fsync) failed: the call fails with it.
+          const st = toStatus(e);
+          ctx.log.info('call failed', { method: call.method, ...call.fields, code: st.code, error: st.details });
+          if (!stream.cancelled) stream.emit('error', Object.assign(new Error(st.details), st));
         });
     });
     stream.on('cancelled', () => {
@@ -124,7 +128,7 @@ export function writeHandler(
           finished = true;
           return writer?.close();
         })
-        .catch((ce: unknown) => ctx.log.warn('ingest close failed', { error: String(ce) }));
+        .catch((e: unknown) => ctx.log.warn('closing the ingest of a cancelled write', { error: String(e) }));
     });
     stream.on('error', () => undefined);
   };
