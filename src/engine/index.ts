@@ -30,4 +30,3 @@ export async function startEngine(opts: StartOptions): Promise<RunningServer> {
 
 export type { EngineContext, PluginInfo } from './context.js';
 export type { EngineService } from './server.js';
-export { ENGINE_VERSION, ENGINE_REVISION } from './version.js';
