@@ -69,7 +69,7 @@ function rawCall(
     });
     let status: string | undefined;
     let message: string | undefined;
-    const take = (h: Record<string, unknown>) => {
+    const take = (h: Record<string, string | string[] | number | undefined>) => {
       if (h['grpc-status'] !== undefined) status = String(h['grpc-status']);
       if (h['grpc-message'] !== undefined) message = decodeURIComponent(String(h['grpc-message']));
     };
@@ -87,10 +87,10 @@ function rawCall(
 test('a call without a namespace is FailedPrecondition, a malformed one InvalidArgument', { skip }, async () => {
   let r = await call('containerd.services.images.v1.Images', 'List', {});
   assert.equal(r.err?.code, grpc.status.FAILED_PRECONDITION);
-  assert.match(r.err!.details, /namespace is required/);
+  assert.match(r.err.details, /namespace is required/);
   r = await call('containerd.services.images.v1.Images', 'List', {}, 'bad/ns');
   assert.equal(r.err?.code, grpc.status.INVALID_ARGUMENT);
-  assert.match(r.err!.details, /namespace: identifier "bad\/ns" must match/);
+  assert.match(r.err.details, /namespace: identifier "bad\/ns" must match/);
 });
 
 test('unknown services and methods are Unimplemented, never a fake success', { skip }, async () => {
@@ -124,7 +124,7 @@ test('images Create validates the record and names the field', { skip }, async (
     'default',
   );
   assert.equal(r.err?.code, grpc.status.INVALID_ARGUMENT);
-  assert.match(r.err!.details, /target\.digest "sha256:nothex": invalid checksum digest format/);
+  assert.match(r.err.details, /target\.digest "sha256:nothex": invalid checksum digest format/);
   r = await call(
     Images,
     'Create',
@@ -145,7 +145,7 @@ test('images Create validates the record and names the field', { skip }, async (
     'default',
   );
   assert.equal(r.err?.code, grpc.status.INVALID_ARGUMENT);
-  assert.match(r.err!.details, /label key and value greater than maximum size/);
+  assert.match(r.err.details, /label key and value greater than maximum size/);
   r = await call(
     Images,
     'Update',
@@ -153,7 +153,7 @@ test('images Create validates the record and names the field', { skip }, async (
     'default',
   );
   assert.equal(r.err?.code, grpc.status.NOT_FOUND);
-  assert.match(r.err!.details, /image "nope": not found/);
+  assert.match(r.err.details, /image "nope": not found/);
   // Nothing was created by the refused calls.
   const list = await call(Images, 'List', {}, 'default');
   assert.deepEqual((list.res as { images: unknown[] }).images, []);
