@@ -11,9 +11,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-PKGS="build-essential pkg-config libseccomp-dev busybox-static iproute2 ca-certificates curl
-      docker-registry skopeo umoci runc crun containerd docker.io jq python3 attr zstd apache2-utils openssl
-      golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev golang-github-gogo-googleapis-dev libprotobuf-dev"
+PKGS="build-essential musl-tools conmon pkg-config libseccomp-dev busybox-static iproute2 ca-certificates curl
+      docker-registry skopeo umoci runc crun containerd docker.io jq python3 attr zstd apache2-utils openssl clang-format
+      golang-github-containerd-containerd-dev golang-github-containerd-cgroups-dev golang-github-gogo-protobuf-dev golang-github-gogo-googleapis-dev libprotobuf-dev"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -97,7 +97,7 @@ export function isBerthError(e: unknown): e is BerthError {
 export function errnoOf(e: unknown): string | undefined {
   if (e instanceof BerthError) return e.errno;
   if (e && typeof e === 'object' && 'code' in e) {
-    const code = (e as { code: unknown }).code;
+    const code = e.code;
     if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) return code;
   }
   return undefined;

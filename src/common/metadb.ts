@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BerthError, messageOf, type Layer } from './errors.js';
+import { sleepSync } from './sleep.js';
 
 export type Db = Database.Database;
 export type MigrationStep = string | ((db: Db) => void);
@@ -49,7 +50,6 @@ function isBusy(e: unknown): boolean {
   return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
 }
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * Runs `fn` again while SQLite answers SQLITE_BUSY, up to BUSY_TIMEOUT_MS.
@@ -66,7 +66,7 @@ function whileBusy<T>(fn: () => T, mayRetry: () => boolean = () => true): T {
       return fn();
     } catch (e) {
       if (!isBusy(e) || !mayRetry() || Date.now() >= deadline) throw e;
-      Atomics.wait(sleeper, 0, 0, Math.min(100, 2 + attempt * 5) + Math.random() * 5);
+      sleepSync(Math.min(100, 2 + attempt * 5) + Math.random() * 5);
     }
   }
 }

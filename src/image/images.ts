@@ -161,7 +161,7 @@ export async function resolveImage(store: ContentStore, target: Descriptor, plat
     if (depth > 4) throw new BerthError('image', 'invalid-argument', `image ${target.digest}: indexes nested too deep`);
     const p = await readParsed(store, desc);
     if (p.kind === 'index') {
-      desc = selectManifest(p.index.manifests as Descriptor[], platform, `image ${target.digest}`);
+      desc = selectManifest(p.index.manifests, platform, `image ${target.digest}`);
       continue;
     }
     const m = p.manifest;
@@ -182,7 +182,7 @@ export async function resolveImage(store: ContentStore, target: Descriptor, plat
       manifestDesc: desc,
       manifest: m,
       config,
-      layers: m.layers as Descriptor[],
+      layers: m.layers,
       diffIds: config.rootfs.diff_ids,
       chainIds: chainIds(config.rootfs.diff_ids),
     };

@@ -7,7 +7,9 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } fr
 import { join } from 'node:path';
 import { BerthError, errnoOf } from '../common/errors.js';
 import { writeFileAtomicSync } from '../common/atomic.js';
+import { isProcessAlive } from '../common/proc.js';
 import type { Spec } from './spec/types.js';
+import type { Ownership } from './own.js';
 
 export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 
@@ -28,6 +30,20 @@ export interface ContainerRecord {
   rootless: boolean;
   /** Created with --no-new-keyring: the container (and its exec processes) keep the runtime's session keyring. */
   noNewKeyring?: boolean;
+  /** How to tell the container's processes from others in its cgroup (own.ts). */
+  own?: Ownership;
+  /**
+   * The runtime process creating the container, until create has finished:
+   * the record is written before anything is made, so that a creator killed
+   * half-way leaves a container that `list` shows and `delete` cleans up.
+   */
+  creator?: { pid: number; startTime: string };
+  /**
+   * No mount namespace at all: the container's mounts are made in the
+   * runtime's, under the rootfs (its realpath); the ids of the mounts that
+   * were there before are not the container's (hostmounts.ts).
+   */
+  hostMounts?: { rootfs: string; before: number[] };
 }
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_+.-]*$/;
@@ -109,23 +125,8 @@ export class StateStore {
   }
 }
 
-/** Start time (clock ticks since boot) and state letter of a process, or undefined if it is gone. */
-export function procStat(pid: number): { startTime: string; state: string } | undefined {
-  if (!pid) return undefined;
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name is in parentheses and may contain anything: split after the last ')'.
-  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // rest[0] is field 3 (state); field 22 (starttime) is rest[19].
-  return { state: rest[0] ?? '?', startTime: rest[19] ?? '' };
-}
-
 /** Is the recorded process still ours and not a zombie? */
 export function isAlive(rec: Pick<ContainerRecord, 'pid' | 'pidStartTime'>): boolean {
-  const s = procStat(rec.pid);
-  return !!s && s.startTime === rec.pidStartTime && s.state !== 'Z' && s.state !== 'X';
+  // A record always has the start time; one without names no process.
+  return !!rec.pidStartTime && isProcessAlive(rec.pid, rec.pidStartTime);
 }

@@ -12,4 +12,4 @@ export {
   type LayerProgress, type ManifestLike, type ImageConfigLike, type BlobSource, type LayerDescriptor,
 } from './unpack/image.js';
 export { entryComponents } from './unpack/paths.js';
-export { compressionOf, type Compression } from './unpack/decompress.js';
+export { compressionOf, type Compression } from '../common/compression.js';

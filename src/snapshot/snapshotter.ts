@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { BerthError, messageOf, errnoOf } from '../common/errors.js';
 import { openMetadata, type Metadata, type Db } from '../common/metadb.js';
+import { isProcessAlive, selfIdentity } from '../common/proc.js';
 import { dropLegacySnapshots, importLegacySnapshots } from './legacy.js';
 import { run, overlaySupported } from './mount.js';
 import { diskUsage } from './usage.js';
@@ -197,7 +198,8 @@ class LocalSnapshotter implements Snapshotter {
     }
     // Build the directories under a temporary name, outside any transaction
     // (the native copy can take long), then claim them in the transaction.
-    const tmp = await mkdtemp(join(this.dir, `new-${process.pid}-`));
+    // Named by this process (pid and start time): cleanup() takes it for debris once the process is gone.
+    const tmp = await mkdtemp(join(this.dir, `new-${selfIdentity().replace(' ', '-')}-`));
     try {
       await mkdir(join(tmp, 'fs'), { mode: 0o755 });
       if (this.driver === 'overlayfs') {
@@ -353,8 +355,9 @@ class LocalSnapshotter implements Snapshotter {
         } else if (name.startsWith('rm-')) {
           out.push(name);
         } else {
-          const m = /^new-(\d+)-/.exec(name);
-          if (m && !pidAlive(Number(m[1]))) out.push(name);
+          // new-<pid>-<start time>-<random>; 0.1 wrote new-<pid>-<random>.
+          const m = /^new-(\d+)-(?:(\d+)-)?/.exec(name);
+          if (m && !isProcessAlive(Number(m[1]), m[2])) out.push(name);
         }
       }
       return out;
@@ -365,15 +368,6 @@ class LocalSnapshotter implements Snapshotter {
 
   close(): void {
     this.md.close();
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return errnoOf(e) === 'EPERM';
   }
 }
 

@@ -23,7 +23,6 @@ import {
   isIndexType,
   isManifestType,
   isConfigType,
-  type Descriptor,
   type Digest,
   type LocalContentStore,
   type ImageStore,
@@ -119,8 +118,7 @@ export async function collectGarbage(ctx: GcContext, opts: GcOptions = {}): Prom
     }
     const parsed = await tryParse(content, digest, mediaType);
     if (!parsed) continue;
-    for (const child of childrenOf(parsed) as Descriptor[])
-      queue.push({ digest: child.digest, mediaType: child.mediaType });
+    for (const child of childrenOf(parsed)) queue.push({ digest: child.digest, mediaType: child.mediaType });
     if (
       parsed.kind === 'manifest' &&
       isConfigType(parsed.manifest.config.mediaType) &&

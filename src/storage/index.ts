@@ -4,4 +4,5 @@
 
 export { Storage, type StorageOptions } from './storage.js';
 export { pull, type PullEvent, type PullOptions, type PullResult } from './pull.js';
+export { unpack, type UnpackResult } from './unpack.js';
 export { collectGarbage, type GcContext, type GcOptions, type GcResult } from './gc.js';

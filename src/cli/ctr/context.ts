@@ -2,8 +2,6 @@
 // on first use and closed when the command ends, and the output streams.
 
 import { Storage } from '../../storage/index.js';
-import type { ImageStore, LeaseManager, LocalContentStore } from '../../image/index.js';
-import type { Snapshotter } from '../../snapshot/index.js';
 
 export const DEFAULT_ROOT = '/var/lib/berth';
 
@@ -25,22 +23,6 @@ export class Context {
 
   get storage(): Storage {
     return (this.opened ??= Storage.open({ root: this.root, snapshotter: this.snapshotterDriver ?? 'auto' }));
-  }
-
-  get content(): LocalContentStore {
-    return this.storage.content;
-  }
-
-  get images(): ImageStore {
-    return this.storage.images;
-  }
-
-  get leases(): LeaseManager {
-    return this.storage.leases;
-  }
-
-  snapshotter(): Promise<Snapshotter> {
-    return this.storage.snapshotter();
   }
 
   close(): void {

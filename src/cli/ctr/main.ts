@@ -80,20 +80,20 @@ export async function main(argv: string[], io: Output): Promise<number> {
       help: { kind: 'bool', alias: 'h' },
       version: { kind: 'bool', alias: 'v' },
     }, true);
-    if (bool(g, 'version')) {
+    if (bool(g.flags, 'version')) {
       io.out(`berth-ctr version ${VERSION}\n`);
       return 0;
     }
     const [cmd, ...rest] = g.args;
-    if (bool(g, 'help') || cmd === undefined || cmd === 'help') {
+    if (bool(g.flags, 'help') || cmd === undefined || cmd === 'help') {
       io.out(USAGE);
-      return cmd === undefined && !bool(g, 'help') ? 2 : 0;
+      return cmd === undefined && !bool(g.flags, 'help') ? 2 : 0;
     }
     const f = commands[cmd];
     if (!f) throw usageError(`unknown command "${cmd}" (see berth-ctr --help)`);
-    const driver = str(g, 'snapshotter');
+    const driver = str(g.flags, 'snapshotter');
     if (driver !== undefined && driver !== 'overlayfs' && driver !== 'native') throw usageError('--snapshotter must be overlayfs or native');
-    ctx = new Context(str(g, 'root') ?? process.env.BERTH_ROOT ?? DEFAULT_ROOT, io, driver);
+    ctx = new Context(str(g.flags, 'root') ?? process.env.BERTH_ROOT ?? DEFAULT_ROOT, io, driver);
     return await f(ctx, rest);
   } catch (e) {
     io.err(`berth-ctr: ${messageOf(e)}\n`);

@@ -23,17 +23,17 @@ export async function pullCmd(ctx: Context, argv: string[]): Promise<number> {
   const opts = registryOptions(p, ref.domain);
   const credentials = credentialsFlag(p);
   if (credentials) opts.credentials = credentials;
-  const quiet = bool(p, 'quiet');
+  const quiet = bool(p.flags, 'quiet');
   const progress = quiet ? undefined : new Progress((s) => ctx.io.out(s), ctx.io.tty);
 
   const result = await pull(
     ctx.storage,
     ref,
     {
-      platform: platformFlag(str(p, 'platform')),
+      platform: platformFlag(str(p.flags, 'platform')),
       // An explicit --platform must match even a single-platform image, as docker pull --platform insists.
-      requirePlatform: str(p, 'platform') !== undefined,
-      unpack: !bool(p, 'no-unpack'),
+      requirePlatform: str(p.flags, 'platform') !== undefined,
+      unpack: !bool(p.flags, 'no-unpack'),
       concurrency: concurrencyFlag(p),
       registryOptions: opts,
     },

@@ -12,6 +12,8 @@ import { imagesService } from './images/index.js';
 import { leasesService } from './leases/index.js';
 import { snapshotsService } from './snapshots/index.js';
 import { diffService } from './diff/index.js';
+import { containersService } from './containers/index.js';
+import { tasksService } from './tasks/index.js';
 
 export const services: EngineService[] = [
   versionService,
@@ -23,4 +25,6 @@ export const services: EngineService[] = [
   leasesService,
   snapshotsService,
   diffService,
+  containersService,
+  tasksService,
 ];

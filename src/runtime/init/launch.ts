@@ -34,7 +34,16 @@ export interface LaunchOptions {
   onWarn?: (step: string, msg: string) => void;
   /** Where a berth-init started ahead of need may come from. */
   pool?: InitPool;
+  /**
+   * Start berth-init some other way than as our child (the engine has a
+   * berth-shim start it, so that the shim is the container's parent); the
+   * spawner sets up the container's stdio itself. No spare is used then.
+   */
+  spawn?: InitSpawner;
 }
+
+/** Starts `bin` with its plan socket at fd `stdio.length`, as spawnInit does. */
+export type InitSpawner = (bin: string, stdio: InitStdio[]) => Promise<InitChannel>;
 
 export interface Launched {
   pid: number;
@@ -102,6 +111,7 @@ export class InitPool {
 }
 
 export async function launch(opts: LaunchOptions): Promise<Launched> {
+  if (opts.spawn) return await launchOn(await opts.spawn(initBinary(), opts.stdio), opts, []);
   const fromPool = opts.pool?.take(opts.stdio);
   if (!fromPool) return await launchOn(spawnInit(initBinary(), opts.stdio), opts, []);
   try {
@@ -154,9 +164,15 @@ async function launchOn(init: InitChannel, opts: LaunchOptions, prefix: PlanOp[]
       switch (r.t) {
         case 'pid':
           pid = r.pid;
-          opts.onPid?.(pid);
           try {
             init.write(early ?? encodePhase(opts.child(pid)));
+          } catch (e) {
+            finish(e as Error);
+            break;
+          }
+          // After the write: the container process runs phase 2 meanwhile.
+          try {
+            opts.onPid?.(pid);
           } catch (e) {
             finish(e as Error);
           }
@@ -205,7 +221,8 @@ async function launchOn(init: InitChannel, opts: LaunchOptions, prefix: PlanOp[]
       // EOF: the container process exec'd (its copy closed on exec) and the
       // first process is gone. Without a pid, berth-init failed before CLONE.
       if (!pid) {
-        void exited.then((code) => finish(new BerthError('berth-init', 'internal', `berth-init exited with status ${code} before creating the container`)));
+        const early = (what: string) => finish(new BerthError('berth-init', 'internal', `berth-init ${what} before creating the container`));
+        exited.then((code) => early(`exited with status ${code}`), () => early('was lost'));
         return;
       }
       finish(opts.untilReady ? new BerthError('berth-init', 'internal', 'container process exited before it was ready') : null);

@@ -20,7 +20,6 @@ import { checkProcess, checkSpec } from './rules.js';
 import { processSchema, specSchema } from './schema.js';
 import type { Process, Spec } from './types.js';
 
-export { fieldPath } from './field.js';
 
 function invalid(field: string, message: string, file = 'config.json'): never {
   const where = field ? `${file}: ${field}: ` : `${file}: `;

@@ -42,7 +42,7 @@ test('kill -9 at random instants of an import never leaves an inconsistent store
     for (let round = 0; round < 8; round++) {
       const child = spawn(process.execPath, ['--import', 'tsx', CHILD, root, tarball, 'crash/img:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
-      child.stdout!.on('data', (d) => (out += d));
+      child.stdout.on('data', (d) => (out += d));
       const exited = new Promise<void>((r) => child.on('exit', () => r()));
       await new Promise<void>((r) => {
         const poll = setInterval(() => {

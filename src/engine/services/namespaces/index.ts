@@ -2,7 +2,7 @@
 // labels (with a field mask), delete of an empty namespace only.
 
 import type { NamespacesHandlers } from '../../../api/gen/containerd/services/namespaces/v1/Namespaces.js';
-import { failedPrecondition, invalidArgument } from '../../validate.js';
+import { failedPrecondition, invalidArgument, validateIdentifier } from '../../validate.js';
 import { unary } from '../../rpc.js';
 import { addService, type EngineService } from '../../server.js';
 import { labelUpdates } from '../../fieldmask.js';
@@ -17,6 +17,14 @@ export const namespacesService: EngineService = {
     const h: Partial<NamespacesHandlers> = {
       Get: unary(ctx, 'namespaces.Get', (req, call) => {
         call.set({ namespace: req.name });
+        // containerd 1.6 answers Get of a namespace it has no record of with
+        // the name and no labels (its store reads the labels bucket only), and
+        // clients count on it: dockerd's containerd client reads the default
+        // runtime label of "moby" before anything has created it.
+        if (!ctx.namespaces.exists(req.name)) {
+          validateIdentifier(req.name, 'namespace');
+          return { namespace: { name: req.name, labels: {} } };
+        }
         return { namespace: ctx.namespaces.get(req.name) };
       }),
       List: unary(ctx, 'namespaces.List', () => ({ namespaces: ctx.namespaces.list() })),
