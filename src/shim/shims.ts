@@ -10,7 +10,7 @@ import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../common/atomic.js';
 import { BerthError, errnoOf, messageOf } from '../common/errors.js';
-import { procStat } from '../runtime/state.js';
+import { procStat } from '../common/proc.js';
 import { ShimClient, MAX_SOCKET_PATH } from './client.js';
 import type { ExitRecord, ShimState } from './protocol.js';
 import { startShim } from './start.js';

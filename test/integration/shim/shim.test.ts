@@ -21,7 +21,7 @@ import { Socket, connect } from 'node:net';
 import { encodeRequest } from '../../../src/shim/protocol.js';
 import { join } from 'node:path';
 import { Runtime } from '../../../src/runtime/container.js';
-import { procStat } from '../../../src/runtime/state.js';
+import { procStat } from '../../../src/common/proc.js';
 import { ShimSet, type ShimHandle } from '../../../src/shim/shims.js';
 import { createInShim, execInShim, execName, INIT } from '../../../src/shim/container.js';
 import { isRoot, makeBundle, uniqueId, REPO, type Bundle } from '../../helpers/runtime.js';
