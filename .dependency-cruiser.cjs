@@ -60,7 +60,7 @@ module.exports = {
       name: 'nothing-below-imports-the-daemons',
       comment: 'Libraries never import the engine, the daemon, its client or a CLI.',
       severity: 'error',
-      from: { path: '^src/(common|runtime|image|snapshot|storage|api)/' },
+      from: { path: '^src/(common|runtime|image|snapshot|storage|shim|api)/' },
       to: { path: '^src/(engine|daemon|client|cli)/' },
     },
     {

@@ -6,6 +6,8 @@ import { openEngine } from './context.js';
 import { serve, type RunningServer } from './server.js';
 import { services } from './services/index.js';
 
+export { ENGINE_VERSION, ENGINE_REVISION } from './version.js';
+
 export interface StartOptions {
   root: string;
   state: string;

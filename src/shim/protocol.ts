@@ -36,13 +36,6 @@ export interface ExitRecord {
   nsec: number;
 }
 
-const NAME_RE = /^[A-Za-z0-9_+-][A-Za-z0-9_.+-]{0,127}$/;
-
-/** Process names become file names in the shim's directory. */
-export function validProcessName(name: string): boolean {
-  return NAME_RE.test(name);
-}
-
 export function encodeRequest(args: (string | number)[]): Buffer {
   const parts = args.map((a) => Buffer.from(String(a), 'utf8'));
   for (const [i, p] of parts.entries()) {
@@ -90,11 +83,4 @@ export class ShimRequestError extends BerthError {
     const errno = errnoNumber ? errnoName(errnoNumber) : undefined;
     super('berth-engine', errno ? kindOfErrno(errno) : 'internal', `berth-shim: ${words}`, { errno, step: verb });
   }
-}
-
-/** An exit time as a Date (milliseconds) and as containerd's Timestamp parts. */
-export function exitTime(r: { sec?: number; nsec?: number }): { date: Date; seconds: number; nanos: number } {
-  const seconds = r.sec ?? 0;
-  const nanos = r.nsec ?? 0;
-  return { date: new Date(seconds * 1000 + Math.floor(nanos / 1e6)), seconds, nanos };
 }

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { isBerthError, messageOf } from '../../common/errors.js';
 import { Logger } from '../../common/log.js';
 import { startEngine } from '../../engine/index.js';
-import { ENGINE_VERSION, ENGINE_REVISION } from '../../engine/version.js';
+import { ENGINE_VERSION, ENGINE_REVISION } from '../../engine/index.js';
 import { DEFAULTS, resolveConfig } from './config.js';
 
 const USAGE = `berth-engine: containerd's API over Berth's stores

@@ -4,7 +4,6 @@
 // label (RFC 3339) passes. Writers under a lease (the "containerd-lease"
 // header) add what they create to it in the same transaction that creates it.
 
-import { randomBytes } from 'node:crypto';
 import type { Db, Metadata } from '../../image/index.js';
 import { alreadyExists, invalidArgument, notFound, validateDigest, validateLabels, validateName } from '../validate.js';
 import type { NamespaceStore } from './namespaces.js';
@@ -163,8 +162,4 @@ export class LeaseStore {
       return gone.map((r) => [r.ns, r.id] as [string, string]);
     });
   }
-}
-
-export function randomLeaseId(): string {
-  return `${Date.now()}-${randomBytes(6).toString('hex')}`;
 }

@@ -139,7 +139,9 @@ export class TaskManager {
           setTimeout(() => this.follow(task, p), 100);
           return;
         }
-        void this.shimGone(task, messageOf(e));
+        this.shimGone(task, messageOf(e)).catch((g: unknown) =>
+          this.log.error('shim gone: cleanup failed', { namespace: task.ns, container: task.id, error: messageOf(g) }),
+        );
       },
     );
   }

@@ -52,7 +52,8 @@ test('GC in a loop during a pull takes nothing the pull made', { skip, timeout: 
   const exited = new Promise<number | null>((r) => pull.once('exit', (code) => r(code)));
   let runs = 0;
   let done = false;
-  void exited.then(() => (done = true));
+  const ended = () => (done = true);
+  exited.then(ended, ended);
   while (!done) {
     // A lease deleted with --sync runs a full collection before the answer.
     const id = `gc-${runs}`;

@@ -31,7 +31,9 @@ export function writeHandler(
       finished = true;
       const st = toStatus(e);
       ctx.log.info('call failed', { method: call.method, ...call.fields, code: st.code, error: st.details });
-      void writer?.close();
+      writer
+        ?.close()
+        .catch((ce: unknown) => ctx.log.warn('closing the ingest of a failed write', { error: String(ce) }));
       if (!stream.cancelled) stream.emit('error', Object.assign(new Error(st.details), st));
     };
 
@@ -104,20 +106,29 @@ export function writeHandler(
         );
     });
     stream.on('end', () => {
-      void chain.then(async () => {
-        if (finished) return;
-        finished = true;
-        await writer?.close();
-        ctx.log.debug('call', { method: call.method, ...call.fields, ms: Math.round(performance.now() - started) });
-        stream.end();
-      });
+      chain
+        .then(async () => {
+          if (finished) return;
+          finished = true;
+          await writer?.close();
+          ctx.log.debug('call', { method: call.method, ...call.fields, ms: Math.round(performance.now() - started) });
+          stream.end();
+        })
+        .catch((e: unknown) => {
+          // The last close (fsync) failed: the call fails with it.
+          const st = toStatus(e);
+          ctx.log.info('call failed', { method: call.method, ...call.fields, code: st.code, error: st.details });
+          if (!stream.cancelled) stream.emit('error', Object.assign(new Error(st.details), st));
+        });
     });
     stream.on('cancelled', () => {
       // The client went away: keep the partial data, unlock the ref.
-      void chain.then(() => {
-        finished = true;
-        return writer?.close();
-      });
+      chain
+        .then(() => {
+          finished = true;
+          return writer?.close();
+        })
+        .catch((e: unknown) => ctx.log.warn('closing the ingest of a cancelled write', { error: String(e) }));
     });
     stream.on('error', () => undefined);
   };
