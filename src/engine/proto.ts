@@ -4,16 +4,13 @@
 // same descriptor the services are loaded from, and named the way
 // containerd's typeurl names it (the bare full name: "containerd.events.ImageCreate").
 
-import protobuf from 'protobufjs';
-import descriptor from '../api/gen/descriptor.json' with { type: 'json' };
+import type protobuf from 'protobufjs';
+import { protoRoot } from '../api/load.js';
 import type { Any__Output } from '../api/gen/google/protobuf/Any.js';
 import type { Timestamp } from '../api/gen/google/protobuf/Timestamp.js';
 
-let root: protobuf.Root | undefined;
-
 function types(): protobuf.Root {
-  root ??= protobuf.Root.fromJSON(descriptor as protobuf.INamespace);
-  return root;
+  return protoRoot();
 }
 
 export interface AnyMessage {

@@ -69,6 +69,7 @@ async function main(argv: string[]): Promise<number> {
   log.info('berth-engine started', {
     version: ENGINE_VERSION,
     pid: process.pid,
+    startupMs: Math.round(process.uptime() * 1000),
     root: cfg.root,
     state: cfg.state,
     address: cfg.address,
