@@ -12,7 +12,9 @@ import { Fixture, freeSubnet, isRoot, sh } from './fixture.js';
 const skip = !isRoot() ? 'needs root (bridges, veths, iptables)' : false;
 
 function addrs(ns: string, dev: string): string[] {
-  const j = JSON.parse(sh('ip', ['-n', ns, '-j', '-4', 'addr', 'show', 'dev', dev])) as { addr_info: { local: string; prefixlen: number }[] }[];
+  const j = JSON.parse(sh('ip', ['-n', ns, '-j', '-4', 'addr', 'show', 'dev', dev])) as {
+    addr_info: { local: string; prefixlen: number }[];
+  }[];
   return (j[0]?.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`);
 }
 
@@ -24,7 +26,12 @@ describe('user-defined bridge networks', { skip }, () => {
   const I = freeSubnet();
 
   before(async () => {
-    nets = await Networks.open({ dataDir: fx.dir, defaultBridge: null, chainPrefix: fx.chainPrefix, ifPrefix: fx.ifPrefix });
+    nets = await Networks.open({
+      dataDir: fx.dir,
+      defaultBridge: null,
+      chainPrefix: fx.chainPrefix,
+      ifPrefix: fx.ifPrefix,
+    });
   });
   after(async () => {
     await nets?.shutdownAll().catch(() => undefined);
@@ -42,12 +49,24 @@ describe('user-defined bridge networks', { skip }, () => {
     });
     assert.equal(a.gateway, `${A.prefix}.254`);
     assert.ok(a.bridge.startsWith(`${fx.ifPrefix}b`));
-    assert.deepEqual(JSON.parse(sh('ip', ['-j', '-4', 'addr', 'show', 'dev', a.bridge]))[0].addr_info.map((x: { local: string }) => x.local), [`${A.prefix}.254`]);
+    const br = JSON.parse(sh('ip', ['-j', '-4', 'addr', 'show', 'dev', a.bridge])) as {
+      addr_info: { local: string }[];
+    }[];
+    assert.deepEqual(
+      br[0]?.addr_info.map((x) => x.local),
+      [`${A.prefix}.254`],
+    );
     await n.create({ name: `b-${fx.id}`, subnet: B.subnet });
     await n.create({ name: `i-${fx.id}`, subnet: I.subnet, internal: true });
 
-    await assert.rejects(n.create({ name: `dup-${fx.id}`, subnet: `${A.prefix}.0/25` }), /Pool overlaps with other one on this address space/);
-    await assert.rejects(n.create({ name: `a-${fx.id}`, subnet: freeSubnet().subnet }), new RegExp(`network with name a-${fx.id} already exists`));
+    await assert.rejects(
+      n.create({ name: `dup-${fx.id}`, subnet: `${A.prefix}.0/25` }),
+      /Pool overlaps with other one on this address space/,
+    );
+    await assert.rejects(
+      n.create({ name: `a-${fx.id}`, subnet: freeSubnet().subnet }),
+      new RegExp(`network with name a-${fx.id} already exists`),
+    );
     await assert.rejects(n.create({ name: `bad-${fx.id}`, subnet: '10.1.2.3/24' }), /host bits are set/);
     await assert.rejects(n.create({ name: `drv-${fx.id}`, driver: 'overlay' }), /plugin "overlay" not found/);
     await assert.rejects(n.remove('bridge'), /not found/);
@@ -64,10 +83,20 @@ describe('user-defined bridge networks', { skip }, () => {
     const c3 = fx.netns();
     const e1 = await n.attach({ containerId: `c1-${fx.id}`, netnsPath: c1.path, network: `a-${fx.id}` });
     assert.equal(e1.ip, `${A.prefix}.128`, 'first address of the ip-range');
-    const e2 = await n.attach({ containerId: `c2-${fx.id}`, netnsPath: c2.path, network: `a-${fx.id}`, ipv4: `${A.prefix}.10` });
+    const e2 = await n.attach({
+      containerId: `c2-${fx.id}`,
+      netnsPath: c2.path,
+      network: `a-${fx.id}`,
+      ipv4: `${A.prefix}.10`,
+    });
     assert.equal(e2.ip, `${A.prefix}.10`);
     await assert.rejects(
-      n.attach({ containerId: `cx-${fx.id}`, netnsPath: fx.netns().path, network: `a-${fx.id}`, ipv4: `${A.prefix}.10` }),
+      n.attach({
+        containerId: `cx-${fx.id}`,
+        netnsPath: fx.netns().path,
+        network: `a-${fx.id}`,
+        ipv4: `${A.prefix}.10`,
+      }),
       /Address already in use/,
     );
     const e3 = await n.attach({ containerId: `c3-${fx.id}`, netnsPath: c3.path, network: `b-${fx.id}` });
@@ -88,7 +117,10 @@ describe('user-defined bridge networks', { skip }, () => {
     assert.deepEqual(defaults, [`default via ${A.prefix}.254 dev eth0`]);
     assert.equal(fx.client(c2.name, 'tcp', e3.ip, 80, 'joined'), `${e2b.ip}|joined`);
 
-    await assert.rejects(n.remove(`b-${fx.id}`), /error while removing network: network b-\w+ id [0-9a-f]{64} has active endpoints/);
+    await assert.rejects(
+      n.remove(`b-${fx.id}`),
+      /error while removing network: network b-\w+ id [0-9a-f]{64} has active endpoints/,
+    );
 
     await n.detach(`c2-${fx.id}`, `b-${fx.id}`);
     assert.doesNotMatch(sh('ip', ['-n', c2.name, 'link']), /eth1/);
@@ -110,7 +142,10 @@ describe('user-defined bridge networks', { skip }, () => {
     assert.equal(fx.client(ci.name, 'tcp', eb.ip, 81, 'escape'), null);
     const ibr = n.find(`i-${fx.id}`).bridge;
     const rules = fx.leftRules();
-    assert.ok(rules.some((l) => l.includes(`! -d ${I.subnet} -i ${ibr} -j DROP`)), rules.join('\n'));
+    assert.ok(
+      rules.some((l) => l.includes(`! -d ${I.subnet} -i ${ibr} -j DROP`)),
+      rules.join('\n'),
+    );
     await n.release(`ci-${fx.id}`);
     await n.release(`cb-${fx.id}`);
     assert.ok(!fx.leftLinks().includes(ei.hostVeth));
@@ -125,7 +160,16 @@ describe('user-defined bridge networks', { skip }, () => {
     assert.deepEqual(await n.prune((x) => x.labels.team === 'x'), [`b-${fx.id}`]);
     await n.remove(a.id);
     assert.deepEqual(fx.leftLinks(), []);
-    assert.deepEqual(fx.leftRules().filter((l) => l.includes(a.bridge) || l.includes(A.subnet)), []);
-    assert.deepEqual(n.list().map((x) => x.name).sort(), ['host', 'none']);
+    assert.deepEqual(
+      fx.leftRules().filter((l) => l.includes(a.bridge) || l.includes(A.subnet)),
+      [],
+    );
+    assert.deepEqual(
+      n
+        .list()
+        .map((x) => x.name)
+        .sort(),
+      ['host', 'none'],
+    );
   });
 });
