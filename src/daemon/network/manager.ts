@@ -11,7 +11,7 @@ import { allocate, checkOverlap, makePool, pickSubnet } from './ipam.js';
 import { formatIp, macFor, parseCidr, parseIp } from './ipv4.js';
 import { attachVeth, deleteLink, ensureBridge, linkExists, listLinks, loopbackUp, nextIfname } from './links.js';
 import { bridgeName, hostRoutes, newId, vethName } from './names.js';
-import { allocatePorts, type PortRequest } from './ports.js';
+import { allocatePorts, PortHolds, type PortRequest } from './ports.js';
 import { StateFile, type EndpointRecord, type NetState, type NetworkRecord } from './state.js';
 
 export interface NetworksConfig {
@@ -53,6 +53,7 @@ const OPT_MASQ = 'com.docker.network.bridge.enable_ip_masquerade';
 
 export class Networks {
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly holds = new PortHolds();
   readonly chains: Chains;
   readonly ifPrefix: string;
 
@@ -178,6 +179,9 @@ export class Networks {
       if (!hasEp && !alive) delete s.sandboxes[id];
     }
     await this.save();
+    // The published ports are held again. One a host process took while no
+    // berthd held it stays mapped (the rule still wins for its packets).
+    for (const e of Object.values(s.endpoints)) for (const m of e.ports) await this.holds.hold(m);
     // Leftovers of a crash: interfaces with Berth's names that the state does not know.
     const known = new Set([
       ...this.bridges().map((x) => x.bridge),
@@ -349,7 +353,7 @@ export class Networks {
       const used = new Set(this.endpointsOf(net.id).map((e) => e.ip));
       const ip = allocate(net, used, req.ipv4);
       const held = Object.values(this.state.endpoints).flatMap((e) => e.ports);
-      const ports = await allocatePorts(req.ports ?? [], held);
+      const ports = await allocatePorts(req.ports ?? [], held, this.holds);
       const ifname = await nextIfname(
         req.netnsPath,
         mine.map((e) => e.ifname),
@@ -391,6 +395,7 @@ export class Networks {
         await this.firewall();
       } catch (e) {
         delete this.state.endpoints[key];
+        for (const m of ports) await this.holds.release(m);
         net.nextIp = prevNext;
         if (mine.length === 0) delete this.state.sandboxes[req.containerId];
         await this.save();
@@ -418,6 +423,7 @@ export class Networks {
       delete this.state.endpoints[key];
       await this.save();
       await this.firewall();
+      for (const m of ep.ports) await this.holds.release(m);
       await deleteLink(ep.hostVeth);
     });
   }
@@ -451,7 +457,10 @@ export class Networks {
       delete this.state.sandboxes[containerId];
       await this.save();
       await this.firewall();
-      for (const [, e] of eps) await deleteLink(e.hostVeth);
+      for (const [, e] of eps) {
+        for (const m of e.ports) await this.holds.release(m);
+        await deleteLink(e.hostVeth);
+      }
     });
   }
 
@@ -461,6 +470,12 @@ export class Networks {
       for (const e of Object.values(this.state.endpoints)) await deleteLink(e.hostVeth);
       for (const n of this.bridges()) await deleteLink(n.bridge);
       await removeAll(this.chains);
+      await this.holds.releaseAll();
     });
+  }
+
+  /** berthd stops: the kernel keeps bridges, veths and rules (live-restore); only the port-holding sockets close. */
+  close(): Promise<void> {
+    return this.locked(() => this.holds.releaseAll());
   }
 }

@@ -113,22 +113,74 @@ export async function ephemeralRange(): Promise<[number, number]> {
   return [49153, 65535];
 }
 
-/** True when a host socket could bind the port now. */
-export function canBind(proto: Proto, ip: string, port: number): Promise<boolean> {
+type Held = { close(cb: () => void): void };
+
+function bindHold(proto: Proto, ip: string, port: number): Promise<Held | null> {
   return new Promise((resolve) => {
     if (proto === 'tcp') {
-      const s = createServer();
-      s.once('error', () => resolve(false));
-      s.listen({ host: ip, port, exclusive: true }, () => s.close(() => resolve(true)));
+      // Connections never reach it (DNAT rewrites them first); one that
+      // slips in before the rules are loaded is closed.
+      const s = createServer((c) => c.destroy());
+      s.once('error', () => resolve(null));
+      s.listen({ host: ip, port, exclusive: true }, () => {
+        s.unref();
+        resolve(s);
+      });
     } else {
       const s = createSocket('udp4');
       s.once('error', () => {
         s.close();
-        resolve(false);
+        resolve(null);
       });
-      s.bind({ address: ip, port, exclusive: true }, () => s.close(() => resolve(true)));
+      s.bind({ address: ip, port, exclusive: true }, () => {
+        s.unref();
+        resolve(s);
+      });
     }
   });
+}
+
+/** True when a host socket could bind the port now. */
+export async function canBind(proto: Proto, ip: string, port: number): Promise<boolean> {
+  const h = await bindHold(proto, ip, port);
+  if (!h) return false;
+  await new Promise<void>((r) => h.close(() => r()));
+  return true;
+}
+
+/**
+ * Sockets that hold the published host ports, as dockerd holds them: kernel
+ * DNAT binds nothing, and without a holder a host process could bind the
+ * port later and be shadowed by the rule without knowing it. The held sockets
+ * never see a packet: DNAT sends every one to the container first.
+ */
+export class PortHolds {
+  private readonly held = new Map<string, Held>();
+
+  private key(m: PortMapping): string {
+    return `${m.proto}/${m.hostIp}/${m.hostPort}`;
+  }
+
+  /** Binds and keeps the port; false when something else holds it. */
+  async hold(m: PortMapping): Promise<boolean> {
+    if (this.held.has(this.key(m))) return true;
+    const h = await bindHold(m.proto, m.hostIp, m.hostPort);
+    if (!h) return false;
+    this.held.set(this.key(m), h);
+    return true;
+  }
+
+  async release(m: PortMapping): Promise<void> {
+    const h = this.held.get(this.key(m));
+    if (!h) return;
+    this.held.delete(this.key(m));
+    await new Promise<void>((r) => h.close(() => r()));
+  }
+
+  async releaseAll(): Promise<void> {
+    for (const h of this.held.values()) await new Promise<void>((r) => h.close(() => r()));
+    this.held.clear();
+  }
 }
 
 function clash(a: { proto: Proto; hostIp: string; hostPort: number }, b: PortMapping): boolean {
@@ -141,9 +193,14 @@ function clash(a: { proto: Proto; hostIp: string; hostPort: number }, b: PortMap
 
 /**
  * Host ports for the requests, none of them held by `held` (every Berth
- * mapping) or by a host socket. Fails with dockerd's message naming the port.
+ * mapping) or by a host socket, each bound in `holds` on return. Fails with
+ * dockerd's message naming the port, holding none of them.
  */
-export async function allocatePorts(reqs: PortRequest[], held: PortMapping[]): Promise<PortMapping[]> {
+export async function allocatePorts(
+  reqs: PortRequest[],
+  held: PortMapping[],
+  holds: PortHolds,
+): Promise<PortMapping[]> {
   const taken = [...held];
   const out: PortMapping[] = [];
   const [ephLo, ephHi] = await ephemeralRange();
@@ -154,11 +211,12 @@ export async function allocatePorts(reqs: PortRequest[], held: PortMapping[]): P
     let chosen = 0;
     for (let p = lo; p <= hi; p++) {
       if (taken.some((t) => clash({ proto: r.proto, hostIp, hostPort: p }, t))) continue;
-      if (!(await canBind(r.proto, hostIp, p))) continue;
+      if (!(await holds.hold({ proto: r.proto, hostIp, hostPort: p, containerPort: r.containerPort }))) continue;
       chosen = p;
       break;
     }
     if (chosen === 0) {
+      for (const m of out) await holds.release(m);
       const what = lo === hi ? `${hostIp}:${lo}` : `${hostIp}:${lo}-${hi}`;
       throw new BerthError('berthd', 'already-exists', `Bind for ${what} failed: port is already allocated`, {
         field: 'PortBindings',

@@ -106,6 +106,7 @@ describe('restart and crash', { skip }, () => {
   it('the leases survive a clean restart too, and everything goes at the end', async () => {
     const before = nets!.list().length;
     const eps = ['crash-c1', 'c2'].flatMap((c) => nets!.endpointsOfContainer(c).map((e) => e.ip));
+    await nets!.close();
     nets = await Networks.open({
       dataDir: fx.dir,
       chainPrefix: fx.chainPrefix,
