@@ -4,26 +4,18 @@
 // re-render the firewall; a failed step undoes the ones before it, and a
 // crash between steps is repaired by the reconcile that runs at open.
 
-import { writeFile, readFile } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { BerthError, messageOf } from '../../common/errors.js';
 import { chainNames, apply, removeAll, render, type Chains } from './firewall.js';
 import { allocate, checkOverlap, makePool, pickSubnet } from './ipam.js';
 import { formatIp, macFor, parseCidr, parseIp } from './ipv4.js';
-import { attachVeth, deleteLink, ensureBridge, linkExists, listLinks, loopbackUp, nextIfname } from './links.js';
+import { attachVeth, deleteLink, ensureBridge, linkExists, loopbackUp, nextIfname } from './links.js';
 import { bridgeName, hostRoutes, newId, vethName } from './names.js';
 import { allocatePorts, PortHolds, type PortRequest } from './ports.js';
+import { OPT_MASQ, OPT_MTU, OPT_NAME, reconcile, type NetworksConfig } from './reconcile.js';
 import { StateFile, type EndpointRecord, type NetState, type NetworkRecord } from './state.js';
 
-export interface NetworksConfig {
-  /** Where the state document lives (e.g. <data-root>/network). */
-  dataDir: string;
-  /** The default `bridge` network; null for none (dockerd's --bridge=none). */
-  defaultBridge?: { name?: string; subnet?: string; gateway?: string; mtu?: number } | null;
-  /** Prefix of Berth's iptables chains (BERTH, BERTH-FORWARD, ...). */
-  chainPrefix?: string;
-  /** Prefix of the bridges and veths Berth names itself (at most 6 characters). */
-  ifPrefix?: string;
-}
+export type { NetworksConfig } from './reconcile.js';
 
 export interface CreateRequest {
   name: string;
@@ -46,10 +38,6 @@ export interface AttachRequest {
   ports?: PortRequest[];
   aliases?: string[];
 }
-
-const OPT_NAME = 'com.docker.network.bridge.name';
-const OPT_MTU = 'com.docker.network.driver.mtu';
-const OPT_MASQ = 'com.docker.network.bridge.enable_ip_masquerade';
 
 export class Networks {
   private queue: Promise<unknown> = Promise.resolve();
@@ -101,96 +89,14 @@ export class Networks {
     await apply(this.chains, render(this.chains, this.bridges(), Object.values(this.state.endpoints)));
   }
 
-  private predefined(name: string, driver: NetworkRecord['driver']): NetworkRecord {
-    return {
-      id: newId(),
-      name,
-      driver,
-      bridge: '',
-      subnet: '',
-      gateway: '',
-      internal: false,
-      masquerade: false,
-      mtu: 0,
-      labels: {},
-      options: {},
-      created: new Date().toISOString(),
-      predefined: true,
-    };
-  }
-
   private async reconcile(): Promise<void> {
-    const s = this.state;
-    const byName = new Map(Object.values(s.networks).map((x) => [x.name, x]));
-    for (const [name, driver] of [
-      ['host', 'host'],
-      ['none', 'null'],
-    ] as const) {
-      if (!byName.has(name)) {
-        const rec = this.predefined(name, driver);
-        s.networks[rec.id] = rec;
-      }
-    }
-    const def = this.cfg.defaultBridge === undefined ? {} : this.cfg.defaultBridge;
-    const existingDef = byName.get('bridge');
-    if (def && !existingDef) {
-      const pool = makePool({ subnet: def.subnet ?? '172.17.0.0/16', gateway: def.gateway });
-      checkOverlap(pool.subnet, this.bridges());
-      const rec = this.predefined('bridge', 'bridge');
-      Object.assign(rec, {
-        bridge: def.name ?? 'berth0',
-        subnet: pool.subnet,
-        gateway: pool.gateway,
-        masquerade: true,
-        mtu: def.mtu ?? 1500,
-      });
-      rec.options = { [OPT_NAME]: rec.bridge, [OPT_MASQ]: 'true', [OPT_MTU]: String(rec.mtu) };
-      s.networks[rec.id] = rec;
-    } else if (!def && existingDef) {
-      // The default network was turned off: its containers lose it.
-      for (const [k, ep] of Object.entries(s.endpoints)) if (ep.networkId === existingDef.id) delete s.endpoints[k];
-      delete s.networks[existingDef.id];
-      await this.save();
-      await deleteLink(existingDef.bridge);
-    }
-    await this.save();
-    if (
-      await readFile('/proc/sys/net/ipv4/ip_forward', 'utf8').then(
-        (t) => t.trim() !== '1',
-        () => false,
-      )
-    ) {
-      // Routing between the bridges and the host's uplink, as dockerd turns it on.
-      await writeFile('/proc/sys/net/ipv4/ip_forward', '1');
-    }
-    for (const net of this.bridges()) {
-      await ensureBridge({ name: net.bridge, gateway: net.gateway, bits: parseCidr(net.subnet).bits, mtu: net.mtu });
-    }
-    // An endpoint whose veth is gone lost its container (the namespace died, or the host rebooted).
-    for (const [k, ep] of Object.entries(s.endpoints)) {
-      if (!(await linkExists(ep.hostVeth))) delete s.endpoints[k];
-    }
-    for (const [id, sb] of Object.entries(s.sandboxes)) {
-      const hasEp = Object.values(s.endpoints).some((e) => e.containerId === id);
-      const alive = await readFile(sb.netnsPath).then(
-        () => true,
-        () => false,
-      );
-      if (!hasEp && !alive) delete s.sandboxes[id];
-    }
-    await this.save();
-    // The published ports are held again. One a host process took while no
-    // berthd held it stays mapped (the rule still wins for its packets).
-    for (const e of Object.values(s.endpoints)) for (const m of e.ports) await this.holds.hold(m);
-    // Leftovers of a crash: interfaces with Berth's names that the state does not know.
-    const known = new Set([
-      ...this.bridges().map((x) => x.bridge),
-      ...Object.values(s.endpoints).map((e) => e.hostVeth),
-    ]);
-    for (const l of await listLinks(this.ifPrefix)) {
-      const ours = l.name.startsWith(`${this.ifPrefix}b`) || l.name.startsWith(`${this.ifPrefix}v`);
-      if (ours && !known.has(l.name) && (l.kind === 'bridge' || l.kind === 'veth')) await deleteLink(l.name);
-    }
+    await reconcile({
+      state: this.state,
+      cfg: this.cfg,
+      ifPrefix: this.ifPrefix,
+      holds: this.holds,
+      save: () => this.save(),
+    });
     await this.firewall();
   }
 
@@ -350,14 +256,28 @@ export class Networks {
         );
       }
       const mine = this.endpointsOfContainer(req.containerId);
-      const used = new Set(this.endpointsOf(net.id).map((e) => e.ip));
-      const ip = allocate(net, used, req.ipv4);
-      const held = Object.values(this.state.endpoints).flatMap((e) => e.ports);
-      const ports = await allocatePorts(req.ports ?? [], held, this.holds);
+      if (
+        !(await access(req.netnsPath).then(
+          () => true,
+          () => false,
+        ))
+      ) {
+        throw new BerthError(
+          'berthd',
+          'invalid-argument',
+          `network namespace ${req.netnsPath} of container ${req.containerId} does not exist`,
+          { field: 'netnsPath' },
+        );
+      }
       const ifname = await nextIfname(
         req.netnsPath,
         mine.map((e) => e.ifname),
       );
+      const used = new Set(this.endpointsOf(net.id).map((e) => e.ip));
+      const ip = allocate(net, used, req.ipv4);
+      const held = Object.values(this.state.endpoints).flatMap((e) => e.ports);
+      // Last of the checks: from here on the ports are held, and every failure lets them go.
+      const ports = await allocatePorts(req.ports ?? [], held, this.holds);
       const ep: EndpointRecord = {
         id: newId(),
         containerId: req.containerId,
@@ -379,8 +299,8 @@ export class Networks {
         netnsPath: req.netnsPath,
         mode: net.name,
       };
-      await this.save();
       try {
+        await this.save();
         await attachVeth({
           netns: req.netnsPath,
           hostVeth: ep.hostVeth,

@@ -146,6 +146,26 @@ describe('default bridge network', { skip }, () => {
     assert.equal(fx.client(null, 'tcp', '127.0.0.1', tp, 'gone'), null);
   });
 
+  it('none: only lo, up; container:<id> gives the namespace to join', async () => {
+    const n = nets!;
+    const c = fx.netns();
+    await n.isolate(`none-${fx.id}`, c.path);
+    const links = JSON.parse(sh('ip', ['-n', c.name, '-j', 'link', 'show'])) as { ifname: string; flags: string[] }[];
+    assert.deepEqual(
+      links.map((l) => l.ifname),
+      ['lo'],
+    );
+    assert.ok(links[0]?.flags.includes('UP'));
+    assert.equal(n.joinPath(`none-${fx.id}`), c.path);
+    const d = fx.netns();
+    await n.attach({ containerId: `web-${fx.id}`, netnsPath: d.path, network: 'bridge' });
+    assert.equal(n.joinPath(`web-${fx.id}`), d.path);
+    assert.throws(() => n.joinPath('nosuch'), /cannot join network of container nosuch/);
+    await n.release(`none-${fx.id}`);
+    await n.release(`web-${fx.id}`);
+    assert.throws(() => n.joinPath(`web-${fx.id}`), /cannot join/);
+  });
+
   it('takes everything down: no bridge, veth or rule of this instance stays', async () => {
     await nets!.shutdownAll();
     assert.deepEqual(fx.leftLinks(), []);
