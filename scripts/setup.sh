@@ -11,7 +11,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-PKGS="build-essential pkg-config libseccomp-dev busybox-static iproute2 ca-certificates curl
+PKGS="build-essential pkg-config libseccomp-dev busybox-static iproute2 iptables util-linux ca-certificates curl
       docker-registry skopeo umoci runc crun containerd docker.io jq python3 attr zstd apache2-utils openssl
       golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev golang-github-gogo-googleapis-dev libprotobuf-dev"
 missing=""

@@ -121,9 +121,14 @@ async function has(j: Jump): Promise<boolean> {
   }
 }
 
-/** Loads the rules; the jumps from the built-in chains are added once, first in their chain. */
-export async function apply(c: Chains, rules: RuleSet): Promise<void> {
+/**
+ * Loads the rules. With `ensureJumps` (at open) the jumps from the built-in
+ * chains are checked and added, first in their chain; a change later in the
+ * daemon's life only needs the one iptables-restore.
+ */
+export async function apply(c: Chains, rules: RuleSet, ensureJumps = false): Promise<void> {
   await run('iptables-restore', ['-w', '--noflush'], rules.filter + rules.nat);
+  if (!ensureJumps) return;
   for (const j of jumps(c)) {
     if (!(await has(j))) await run('iptables', ['-w', '-t', j.table, '-I', j.chain, '1', ...j.rule]);
   }

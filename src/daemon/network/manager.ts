@@ -85,8 +85,9 @@ export class Networks {
     return Object.values(this.state.networks).filter((x) => x.driver === 'bridge');
   }
 
-  private async firewall(): Promise<void> {
-    await apply(this.chains, render(this.chains, this.bridges(), Object.values(this.state.endpoints)));
+  private async firewall(ensureJumps = false): Promise<void> {
+    const rules = render(this.chains, this.bridges(), Object.values(this.state.endpoints));
+    await apply(this.chains, rules, ensureJumps);
   }
 
   private async reconcile(): Promise<void> {
@@ -97,7 +98,7 @@ export class Networks {
       holds: this.holds,
       save: () => this.save(),
     });
-    await this.firewall();
+    await this.firewall(true);
   }
 
   /** A network by id, id prefix or name, as dockerd resolves them. */
