@@ -107,6 +107,9 @@ describe('default bridge network', { skip }, () => {
     );
     assert.equal(picked.hostIp, '0.0.0.0');
     assert.equal(fx.client(null, 'tcp', '127.0.0.1', picked.hostPort, 'any')?.split('|')[1], 'any');
+    // Hairpin: the container reaches its own published port through the host's
+    // address on the bridge, and comes back masqueraded as that address.
+    assert.equal(fx.client(c1.name, 'tcp', `${def.prefix}.1`, picked.hostPort, 'hairpin'), `${def.prefix}.1|hairpin`);
 
     // Outbound NAT: a server in a namespace of the test's own, reached through a
     // veth from the host; it must see the host's address, not the container's.
