@@ -7,5 +7,5 @@ export type { NetworkRecord, EndpointRecord, PortMapping, Proto } from './state.
 export { parsePublish, fromPortBindings, type PortRequest } from './ports.js';
 export { hostsFile, resolvConf, hostModeResolvConf, type HostsInput, type ResolvInput } from './files.js';
 export { parseMode, type NetworkMode } from './mode.js';
-export { dockerView, type DockerNetwork } from './view.js';
+export { dockerView, containerSettings, type DockerNetwork, type DockerNetworkSettings } from './view.js';
 export { listRules, listChains } from './firewall.js';

@@ -358,6 +358,12 @@ export class Networks {
     });
   }
 
+  /** The namespace recorded for a container (its SandboxKey), if it has one. */
+  sandboxOf(containerId: string): { containerId: string; netnsPath: string } | undefined {
+    const sb = this.state.sandboxes[containerId];
+    return sb ? { ...sb } : undefined;
+  }
+
   /** `container:<id>`: the namespace to join, the other container's. */
   joinPath(containerId: string): string {
     const sb = this.state.sandboxes[containerId];

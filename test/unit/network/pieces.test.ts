@@ -6,7 +6,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fromPortBindings, parsePublish, parseMode, resolvConf, hostsFile } from '../../../src/daemon/network/index.js';
+import {
+  containerSettings,
+  dockerView,
+  fromPortBindings,
+  parsePublish,
+  parseMode,
+  resolvConf,
+  hostsFile,
+} from '../../../src/daemon/network/index.js';
 import { allocate, checkOverlap, makePool, pickSubnet } from '../../../src/daemon/network/ipam.js';
 import { chainNames, render } from '../../../src/daemon/network/firewall.js';
 import { macFor, parseCidr, parseIp } from '../../../src/daemon/network/ipv4.js';
@@ -158,5 +166,36 @@ describe('container files', () => {
     assert.deepEqual(parseMode(''), { kind: 'network', network: 'bridge' });
     assert.deepEqual(parseMode('mynet'), { kind: 'network', network: 'mynet' });
     assert.throws(() => parseMode('container:'), /needs a container/);
+  });
+});
+
+describe('dockerd JSON', () => {
+  it('shows a network and a container as dockerd does', () => {
+    const n = net({ name: 'bridge', predefined: true });
+    const ep: EndpointRecord = {
+      id: 'e1',
+      containerId: 'c1',
+      networkId: 'n1',
+      ifname: 'eth0',
+      hostVeth: 'v',
+      ip: '10.9.0.2',
+      mac: '02:42:0a:09:00:02',
+      gatewayRoute: true,
+      aliases: [],
+      ports: [{ proto: 'tcp', hostIp: '127.0.0.1', hostPort: 8080, containerPort: 80 }],
+    };
+    const v = dockerView(n, [ep], () => 'web');
+    assert.deepEqual(v.Containers.c1, {
+      Name: 'web',
+      EndpointID: 'e1',
+      MacAddress: ep.mac,
+      IPv4Address: '10.9.0.2/29',
+      IPv6Address: '',
+    });
+    assert.deepEqual(v.IPAM.Config, [{ Subnet: '10.9.0.0/29', Gateway: '10.9.0.1' }]);
+    const c = containerSettings([ep], [n], { id: 'c1', netnsPath: '/proc/1/ns/net' }, ['80/tcp', '443/tcp']);
+    assert.deepEqual(c.Ports, { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '8080' }], '443/tcp': null });
+    assert.equal(c.IPAddress, '10.9.0.2');
+    assert.equal(c.Networks.bridge?.Gateway, '10.9.0.1');
   });
 });
