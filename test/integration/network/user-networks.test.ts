@@ -172,4 +172,30 @@ describe('user-defined bridge networks', { skip }, () => {
       ['host', 'none'],
     );
   });
+
+  it('parallel attaches never share an address, and a full pool says so', async () => {
+    const n = nets!;
+    const s = freeSubnet();
+    const small = await n.create({ name: `p-${fx.id}`, subnet: `${s.prefix}.16/28` });
+    // A /28: .16 network, .17 gateway, .31 broadcast, 13 addresses for containers.
+    const spaces = Array.from({ length: 13 }, () => fx.netns());
+    const eps = await Promise.all(
+      spaces.map((ns, i) => n.attach({ containerId: `p${i}-${fx.id}`, netnsPath: ns.path, network: small.id })),
+    );
+    const ips = eps.map((e) => e.ip);
+    assert.equal(new Set(ips).size, 13);
+    for (const [i, ns] of spaces.entries()) {
+      assert.match(
+        sh('ip', ['-n', ns.name, '-4', '-o', 'addr', 'show', 'dev', 'eth0']),
+        new RegExp(`inet ${eps[i]!.ip.replace(/\./g, '\\.')}/28`),
+      );
+    }
+    await assert.rejects(
+      n.attach({ containerId: `full-${fx.id}`, netnsPath: fx.netns().path, network: small.id }),
+      /no available IPv4 addresses on network p-/,
+    );
+    for (let i = 0; i < 13; i++) await n.release(`p${i}-${fx.id}`);
+    await n.remove(small.id);
+    assert.deepEqual(fx.leftLinks(), []);
+  });
 });
