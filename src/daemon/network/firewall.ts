@@ -11,6 +11,7 @@ import { run } from './exec.js';
 import type { EndpointRecord, NetworkRecord } from './state.js';
 
 export interface Chains {
+  input: string;
   forward: string;
   iso1: string;
   iso2: string;
@@ -21,6 +22,7 @@ export interface Chains {
 
 export function chainNames(prefix: string): Chains {
   return {
+    input: `${prefix}-INPUT`,
     forward: `${prefix}-FORWARD`,
     iso1: `${prefix}-ISOLATION-1`,
     iso2: `${prefix}-ISOLATION-2`,
@@ -38,6 +40,7 @@ interface Jump {
 
 function jumps(c: Chains): Jump[] {
   return [
+    { table: 'filter', chain: 'INPUT', rule: ['-j', c.input] },
     { table: 'filter', chain: 'FORWARD', rule: ['-j', c.forward] },
     { table: 'nat', chain: 'PREROUTING', rule: ['-m', 'addrtype', '--dst-type', 'LOCAL', '-j', c.dnat] },
     // From the host itself, 127.0.0.1 included: published ports answer on the
@@ -56,6 +59,7 @@ export interface RuleSet {
 export function render(c: Chains, networks: NetworkRecord[], endpoints: EndpointRecord[]): RuleSet {
   const f: string[] = [
     '*filter',
+    `:${c.input} - [0:0]`,
     `:${c.forward} - [0:0]`,
     `:${c.iso1} - [0:0]`,
     `:${c.iso2} - [0:0]`,
@@ -68,6 +72,11 @@ export function render(c: Chains, networks: NetworkRecord[], endpoints: Endpoint
   f.push(`-A ${c.forward} -j ${c.iso1}`);
   for (const net of bridges) {
     const br = net.bridge;
+    // route_localnet lets 127.0.0.0/8 through the bridge for the DNAT of
+    // published ports; a container must not use it to reach the host's
+    // loopback services (the kube-proxy lesson, CVE-2020-8558): only replies
+    // and DNATed flows may come in from the bridge to a loopback address.
+    f.push(`-A ${c.input} -i ${br} -d 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP`);
     // Isolation: nothing crosses from one Berth network into another.
     f.push(`-A ${c.iso1} -i ${br} ! -o ${br} -j ${c.iso2}`);
     f.push(`-A ${c.iso2} -o ${br} -j DROP`);
@@ -140,7 +149,7 @@ export async function removeAll(c: Chains): Promise<void> {
     while (await has(j)) await run('iptables', ['-w', '-t', j.table, '-D', j.chain, ...j.rule]);
   }
   const tables: [string, string[]][] = [
-    ['filter', [c.forward, c.iso1, c.iso2, c.ports]],
+    ['filter', [c.input, c.forward, c.iso1, c.iso2, c.ports]],
     ['nat', [c.dnat, c.post]],
   ];
   for (const [table, chains] of tables) {

@@ -149,6 +149,33 @@ describe('default bridge network', { skip }, () => {
     assert.equal(fx.client(null, 'tcp', '127.0.0.1', tp, 'gone'), null);
   });
 
+  it("a container cannot reach the host's loopback services through the bridge's route_localnet", async () => {
+    const n = nets!;
+    const c = fx.netns();
+    await n.attach({ containerId: `atk-${fx.id}`, netnsPath: c.path, network: 'bridge' });
+    const port = await freePort();
+    await fx.server(null, 'tcp', '127.0.0.1', port);
+    // The container routes 127.0.0.1 to the host, as a hostile one could.
+    const inside = (args: string[]) => sh('ip', ['netns', 'exec', c.name, ...args]);
+    const hostile = () => {
+      inside(['ip', 'addr', 'flush', 'dev', 'lo']);
+      inside(['sysctl', '-qw', 'net.ipv4.conf.all.route_localnet=1', 'net.ipv4.conf.eth0.route_localnet=1']);
+      inside(['ip', 'route', 'add', '127.0.0.1/32', 'via', `${def.prefix}.1`, 'dev', 'eth0']);
+    };
+    hostile();
+    assert.equal(fx.client(c.name, 'tcp', '127.0.0.1', port, 'atk'), null);
+    // The control: without Berth's INPUT rule the same packets get through ...
+    sh('iptables', ['-w', '-F', `${fx.chainPrefix}-INPUT`]);
+    assert.match(fx.client(c.name, 'tcp', '127.0.0.1', port, 'atk') ?? '', /\|atk$/);
+    // ... and the next change re-renders the rules whole.
+    await n.release(`atk-${fx.id}`);
+    await n.attach({ containerId: `atk-${fx.id}`, netnsPath: c.path, network: 'bridge' });
+    hostile();
+    assert.match(sh('ip', ['-n', c.name, 'route', 'show', '127.0.0.1']), /via/);
+    assert.equal(fx.client(c.name, 'tcp', '127.0.0.1', port, 'atk'), null);
+    await n.release(`atk-${fx.id}`);
+  });
+
   it('none: only lo, up; container:<id> gives the namespace to join', async () => {
     const n = nets!;
     const c = fx.netns();

@@ -129,6 +129,7 @@ export class Fixture {
     for (const l of [...this.links, ...this.leftLinks()]) tryRun('ip', ['link', 'del', 'dev', l]);
     // Jumps first, then flush and delete the chains.
     for (const [t, c, rule] of [
+      ['filter', 'INPUT', ['-j', `${this.chainPrefix}-INPUT`]],
       ['filter', 'FORWARD', ['-j', `${this.chainPrefix}-FORWARD`]],
       ['nat', 'PREROUTING', ['-m', 'addrtype', '--dst-type', 'LOCAL', '-j', this.chainPrefix]],
       ['nat', 'OUTPUT', ['-m', 'addrtype', '--dst-type', 'LOCAL', '-j', this.chainPrefix]],
