@@ -26,6 +26,8 @@ export interface NetworksConfig {
   chainPrefix?: string;
   /** Prefix of the bridges and veths Berth names itself (at most 6 characters). */
   ifPrefix?: string;
+  /** Where the repairs made at open are told (berthd's JSON-lines logger); silent when absent. */
+  log?: (level: 'info' | 'warning', msg: string, fields: Record<string, unknown>) => void;
 }
 
 export interface ReconcileCtx {
@@ -56,6 +58,7 @@ export function predefinedNetwork(name: string, driver: NetworkRecord['driver'])
 
 export async function reconcile(ctx: ReconcileCtx): Promise<void> {
   const s = ctx.state;
+  const log = ctx.cfg.log ?? (() => undefined);
   const bridges = (): NetworkRecord[] => Object.values(s.networks).filter((x) => x.driver === 'bridge');
   const byName = new Map(Object.values(s.networks).map((x) => [x.name, x]));
   for (const [name, driver] of [
@@ -80,7 +83,15 @@ export async function reconcile(ctx: ReconcileCtx): Promise<void> {
       masquerade: true,
       mtu: def.mtu ?? 1500,
     });
-    rec.options = { [OPT_NAME]: rec.bridge, [OPT_MASQ]: 'true', [OPT_MTU]: String(rec.mtu) };
+    // The options dockerd shows on its default network.
+    rec.options = {
+      'com.docker.network.bridge.default_bridge': 'true',
+      'com.docker.network.bridge.enable_icc': 'true',
+      [OPT_MASQ]: 'true',
+      'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0',
+      [OPT_NAME]: rec.bridge,
+      [OPT_MTU]: String(rec.mtu),
+    };
     s.networks[rec.id] = rec;
   } else if (!def && existingDef) {
     // The default network was turned off: its containers lose it.
@@ -104,7 +115,14 @@ export async function reconcile(ctx: ReconcileCtx): Promise<void> {
   }
   // An endpoint whose veth is gone lost its container (the namespace died, or the host rebooted).
   for (const [k, ep] of Object.entries(s.endpoints)) {
-    if (!(await linkExists(ep.hostVeth))) delete s.endpoints[k];
+    if (!(await linkExists(ep.hostVeth))) {
+      delete s.endpoints[k];
+      log('info', 'endpoint dropped: its veth is gone', {
+        container: ep.containerId,
+        network: ep.networkId,
+        ip: ep.ip,
+      });
+    }
   }
   for (const [id, sb] of Object.entries(s.sandboxes)) {
     const hasEp = Object.values(s.endpoints).some((e) => e.containerId === id);
@@ -117,11 +135,23 @@ export async function reconcile(ctx: ReconcileCtx): Promise<void> {
   await ctx.save();
   // The published ports are held again. One a host process took while no
   // berthd held it stays mapped (the rule still wins for its packets).
-  for (const e of Object.values(s.endpoints)) for (const m of e.ports) await ctx.holds.hold(m);
+  for (const e of Object.values(s.endpoints)) {
+    for (const m of e.ports) {
+      if (!(await ctx.holds.hold(m))) {
+        log('warning', 'published port is bound by another process; the mapping stays', {
+          container: e.containerId,
+          port: `${m.hostIp}:${m.hostPort}/${m.proto}`,
+        });
+      }
+    }
+  }
   // Leftovers of a crash: interfaces with Berth's names that the state does not know.
   const known = new Set([...bridges().map((x) => x.bridge), ...Object.values(s.endpoints).map((e) => e.hostVeth)]);
   for (const l of await listLinks(ctx.ifPrefix)) {
     const ours = l.name.startsWith(`${ctx.ifPrefix}b`) || l.name.startsWith(`${ctx.ifPrefix}v`);
-    if (ours && !known.has(l.name) && (l.kind === 'bridge' || l.kind === 'veth')) await deleteLink(l.name);
+    if (ours && !known.has(l.name) && (l.kind === 'bridge' || l.kind === 'veth')) {
+      await deleteLink(l.name);
+      log('info', 'stale interface removed', { link: l.name, kind: l.kind });
+    }
   }
 }

@@ -65,12 +65,22 @@ describe('restart and crash', { skip }, () => {
     // and a rule in Berth's chain that the state does not account for.
     sh('iptables', ['-w', '-A', `${fx.chainPrefix}-FORWARD`, '-s', `${net.prefix}.99/32`, '-j', 'DROP']);
 
+    const told: string[] = [];
     nets = await Networks.open({
       dataDir: fx.dir,
       chainPrefix: fx.chainPrefix,
       ifPrefix: fx.ifPrefix,
       defaultBridge: { name: bridge, subnet: net.subnet },
+      log: (_level, msg, fields) => told.push(`${msg} ${JSON.stringify(fields)}`),
     });
+    assert.ok(
+      told.some((l) => l.startsWith('stale interface removed') && l.includes(strayVeth)),
+      told.join('\n'),
+    );
+    assert.ok(
+      told.some((l) => l.startsWith('endpoint dropped') && l.includes('"ghost"')),
+      told.join('\n'),
+    );
     assert.deepEqual(
       nets.endpointsOfContainer('crash-c1').map((e) => e.ip),
       [ep.ip],
