@@ -183,3 +183,14 @@ export async function listRules(prefix: string): Promise<string[]> {
   }
   return out;
 }
+
+/**
+ * Forgets the UDP flows of an address that leaves (a container gone or
+ * disconnected), as dockerd does: a UDP sender that never pauses would keep
+ * its conntrack entry, and so its old NAT, forever. TCP flows end by
+ * themselves. Best effort: without the conntrack tool (Debian package
+ * `conntrack`) the entries time out on their own.
+ */
+export async function forgetUdpFlows(ip: string): Promise<void> {
+  await run('conntrack', ['-D', '-p', 'udp', '--reply-src', ip]).catch(() => undefined);
+}

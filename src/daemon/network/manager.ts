@@ -6,7 +6,7 @@
 
 import { access } from 'node:fs/promises';
 import { BerthError, messageOf } from '../../common/errors.js';
-import { chainNames, apply, removeAll, render, type Chains } from './firewall.js';
+import { chainNames, apply, forgetUdpFlows, removeAll, render, type Chains } from './firewall.js';
 import { allocate, checkOverlap, makePool, pickSubnet } from './ipam.js';
 import { formatIp, macFor, parseCidr, parseIp } from './ipv4.js';
 import { attachVeth, deleteLink, ensureBridge, linkExists, loopbackUp, nextIfname } from './links.js';
@@ -346,6 +346,7 @@ export class Networks {
       await this.firewall();
       for (const m of ep.ports) await this.holds.release(m);
       await deleteLink(ep.hostVeth);
+      await forgetUdpFlows(ep.ip);
     });
   }
 
@@ -387,6 +388,7 @@ export class Networks {
       for (const [, e] of eps) {
         for (const m of e.ports) await this.holds.release(m);
         await deleteLink(e.hostVeth);
+        await forgetUdpFlows(e.ip);
       }
     });
   }

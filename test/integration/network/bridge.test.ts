@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Networks, parsePublish } from '../../../src/daemon/network/index.js';
 import { canBind } from '../../../src/daemon/network/ports.js';
-import { Fixture, freeSubnet, isRoot, sh } from './fixture.js';
+import { Fixture, freeSubnet, isRoot, sh, tryRun } from './fixture.js';
 
 const skip = !isRoot() ? 'needs root (bridges, veths, iptables)' : false;
 
@@ -139,7 +139,16 @@ describe('default bridge network', { skip }, () => {
     // Removal takes the veth and every rule of the container.
     const rulesWith = fx.leftRules().filter((l) => l.includes(ep.ip));
     assert.ok(rulesWith.length >= 3, `DNAT/accept/hairpin rules exist: ${rulesWith.join('\n')}`);
+    // The UDP exchange left a conntrack entry; the release forgets it.
+    const udpFlows = () => tryRun('conntrack', ['-L', '-p', 'udp', '--reply-src', ep.ip]).stdout.trim();
+    assert.equal(
+      tryRun('conntrack', ['--version']).status,
+      0,
+      'conntrack (Debian package conntrack, scripts/setup.sh) is needed',
+    );
+    assert.match(udpFlows(), new RegExp(`dport=${up}`));
     await n.release(`c1-${fx.id}`);
+    assert.equal(udpFlows(), '');
     assert.deepEqual(
       fx.leftRules().filter((l) => l.includes(ep.ip)),
       [],
