@@ -130,7 +130,7 @@ async function buildCli({ name, entry, external = [], cacheArgs }) {
 if (wants('berth-runc')) {
   await buildCli({
     name: 'berth-runc',
-    entry: 'src/runtime/cli/main.ts',
+    entry: 'src/cli/runc/main.ts',
     cacheArgs: (tmp) => ['--root', join(tmp, 'state'), 'list'],
   });
   for (const old of ['berth-runc.blob', 'berth-runc.snapshot-entry.js']) rmSync(join(bin, old), { force: true });
@@ -141,7 +141,7 @@ if (wants('berth-runc')) {
     const tmp = join(bin, '.berth-runc.new');
     rmSync(tmp, { force: true });
     execFileSync(bun, ['build', '--compile', '--bytecode', '--target=bun', '--minify-syntax', '--minify-whitespace',
-      join(root, 'src/runtime/cli/main.ts'), '--outfile', tmp], { stdio: ['ignore', 'ignore', 'inherit'], cwd: root });
+      join(root, 'src/cli/runc/main.ts'), '--outfile', tmp], { stdio: ['ignore', 'ignore', 'inherit'], cwd: root });
     execFileSync(tmp, ['--version'], { stdio: 'ignore' });
     renameSync(tmp, join(bin, 'berth-runc'));
   } else {
@@ -160,6 +160,18 @@ if (wants('berth-ctr') && existsSync(join(root, 'src/cli/ctr/main.ts'))) {
     cacheArgs: (tmp) => ['--root', join(tmp, 'store'), 'images', 'ls'],
   });
   launcher('berth-ctr', 'berth-ctr.js', true);
+}
+
+if (wants('berth-engine') && existsSync(join(root, 'src/cli/engine/main.ts'))) {
+  // The daemon starts once, so the code cache matters less than for the
+  // CLIs; it is made from `--version` (the whole bundle is compiled lazily).
+  await buildCli({
+    name: 'berth-engine',
+    entry: 'src/cli/engine/main.ts',
+    external: ['better-sqlite3'],
+    cacheArgs: () => ['--version'],
+  });
+  launcher('berth-engine', 'berth-engine.js', false);
 }
 
 // berthd: a long-running daemon, so start-up matters less than for the CLIs,

@@ -40,6 +40,9 @@ export const protoFiles = [
   ...['container', 'content', 'image', 'namespace', 'snapshot', 'task'].map((e) => `${api}/api/events/${e}.proto`),
   `${api}/runtime/v2/runc/options/oci.proto`,
   `${api}/runtime/linux/runctypes/runc.proto`,
+  // the cgroup statistics a task's Metrics carry (golang-github-containerd-cgroups-dev)
+  `${go}/github.com/containerd/cgroups/stats/v1/metrics.proto`,
+  `${go}/github.com/containerd/cgroups/v2/stats/metrics.proto`,
 ];
 
 function newestInput() {

@@ -7,7 +7,7 @@
 
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import type { INamespace } from 'protobufjs';
+import protobuf from 'protobufjs';
 import descriptor from './gen/descriptor.json' with { type: 'json' };
 
 /** Options matching scripts/gen-api.mjs's loaderFlags, so the generated types are exact. */
@@ -23,19 +23,70 @@ let cached: protoLoader.PackageDefinition | undefined;
 
 /** Every containerd service and message, by full name ("containerd.services.version.v1.Version"). */
 export function containerdDefinition(): protoLoader.PackageDefinition {
-  cached ??= protoLoader.fromJSON(descriptor as INamespace, loaderOptions);
+  cached ??= protoLoader.fromJSON(descriptor as protobuf.INamespace, loaderOptions);
   return cached;
 }
 
-/** A service's method table, for `server.addService`. */
-export function serviceDefinition(fullName: string): grpc.ServiceDefinition {
-  const def = containerdDefinition()[fullName];
-  if (!def || 'format' in def || !isService(def)) throw new Error(`containerd API: no service ${fullName}`);
-  return def;
+let root: protobuf.Root | undefined;
+
+/** The protobufjs root of every containerd type (shared by the services and by Any payloads). */
+export function protoRoot(): protobuf.Root {
+  root ??= protobuf.Root.fromJSON(descriptor as protobuf.INamespace);
+  return root;
 }
 
-function isService(d: protoLoader.AnyDefinition): d is protoLoader.ServiceDefinition {
-  return Object.values(d).every((m) => typeof m === 'object' && m !== null && 'path' in m);
+const conversion: protobuf.IConversionOptions = { longs: Number, enums: String, defaults: true, oneofs: true };
+
+function serializer(t: protobuf.Type): grpc.serialize<object> {
+  return (arg) => {
+    if (Array.isArray(arg))
+      throw new Error(`Failed to serialize message: expected object with ${t.name} structure, got array instead`);
+    return Buffer.from(t.encode(t.fromObject(arg)).finish());
+  };
+}
+
+function deserializer(t: protobuf.Type): grpc.deserialize<object> {
+  return (buf) => t.toObject(t.decode(buf), conversion);
+}
+
+const services = new Map<string, grpc.ServiceDefinition>();
+
+/**
+ * A service's method table, for `server.addService` and client constructors:
+ * the (de)serializers proto-loader would make, with the same conversion
+ * options, but built straight from protobufjs. proto-loader's own
+ * definitions also serialize a file descriptor set for every message type
+ * (reflection, which nothing here uses): that work cost a daemon's start-up
+ * tens of milliseconds and its idle memory several megabytes (measured in
+ * bench/engine.ts).
+ */
+export function serviceDefinition(fullName: string): grpc.ServiceDefinition {
+  const known = services.get(fullName);
+  if (known) return known;
+  let svc: protobuf.Service;
+  try {
+    svc = protoRoot().lookupService(fullName);
+  } catch {
+    throw new Error(`containerd API: no service ${fullName}`);
+  }
+  const def: Record<string, grpc.MethodDefinition<object, object>> = {};
+  for (const m of svc.methodsArray) {
+    m.resolve();
+    const req = m.resolvedRequestType!;
+    const res = m.resolvedResponseType!;
+    def[m.name] = {
+      path: `/${fullName}/${m.name}`,
+      requestStream: !!m.requestStream,
+      responseStream: !!m.responseStream,
+      requestSerialize: serializer(req),
+      requestDeserialize: deserializer(req),
+      responseSerialize: serializer(res),
+      responseDeserialize: deserializer(res),
+      originalName: m.name[0]!.toLowerCase() + m.name.slice(1),
+    };
+  }
+  services.set(fullName, def);
+  return def;
 }
 
 type Message = protoLoader.MessageTypeDefinition<object, object>;

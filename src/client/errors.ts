@@ -3,20 +3,7 @@
 // a containerd "not found" into Docker's 404 without looking at gRPC at all.
 
 import { status as Status, type ServiceError } from '@grpc/grpc-js';
-import { BerthError, type ErrorCode, type Layer } from '../common/errors.js';
-
-const byStatus: Partial<Record<Status, ErrorCode>> = {
-  [Status.INVALID_ARGUMENT]: 'invalid-argument',
-  [Status.OUT_OF_RANGE]: 'invalid-argument',
-  [Status.NOT_FOUND]: 'not-found',
-  [Status.ALREADY_EXISTS]: 'already-exists',
-  [Status.FAILED_PRECONDITION]: 'failed-precondition',
-  [Status.ABORTED]: 'failed-precondition',
-  [Status.PERMISSION_DENIED]: 'permission-denied',
-  [Status.UNAUTHENTICATED]: 'permission-denied',
-  [Status.UNIMPLEMENTED]: 'unavailable',
-  [Status.UNAVAILABLE]: 'unavailable',
-};
+import { BerthError, kindOfGrpcStatus, type Layer } from '../common/errors.js';
 
 function isServiceError(e: unknown): e is ServiceError {
   return e instanceof Error && typeof (e as Partial<ServiceError>).code === 'number' && 'details' in e;
@@ -34,7 +21,7 @@ export function grpcStatusOf(e: unknown): Status | undefined {
  */
 export function fromGrpc(e: unknown, what: string, layer: Layer = 'berthd'): Error {
   if (!isServiceError(e)) return e instanceof Error ? e : new Error(String(e));
-  const code = byStatus[e.code] ?? 'internal';
+  const code = kindOfGrpcStatus(e.code);
   const detail = e.details || e.message;
   const msg = e.code === Status.UNAVAILABLE ? `${what}: containerd is not reachable: ${detail}` : `${what}: ${detail}`;
   return new BerthError(layer, code, msg, { cause: e });

@@ -14,13 +14,13 @@ import { chainIds } from '../image/images.js';
 import { parseManifest } from '../image/manifest.js';
 import { pullImage, shortId, type PullProgress, type PullResult } from '../image/pull.js';
 import type { RegistryOptions } from '../image/registry/client.js';
-import type { ContainerdClient } from './index.js';
+import type { ContainerdClient } from './client.js';
 import { RemoteContentStore } from './content-store.js';
 import { isAlreadyExists, isNotFound } from './errors.js';
 
 export const GC_EXPIRE = 'containerd.io/gc.expire';
-export const SNAPSHOT_REF = 'containerd.io/snapshot.ref';
-export const UNCOMPRESSED = 'containerd.io/uncompressed';
+const SNAPSHOT_REF = 'containerd.io/snapshot.ref';
+const UNCOMPRESSED = 'containerd.io/uncompressed';
 
 export type UnpackStatus = 'Extracting' | 'Pull complete';
 export type ClientPullProgress = PullProgress | { id: string; status: UnpackStatus; digest: string; kind: 'layer' };

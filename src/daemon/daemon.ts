@@ -77,12 +77,14 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemo
 
   const onRequest = (req: IncomingMessage, res: import('node:http').ServerResponse) => {
     log.debug('request', { method: req.method, url: req.url });
-    void router.serve(req, res);
+    router.serve(req, res).catch((e: unknown) => log.error('request handling failed', { error: messageOf(e) }));
   };
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     log.debug('request (upgrade)', { method: req.method, url: req.url });
     socket.on('error', () => socket.destroy());
-    void router.serve(req, undefined, socket, head);
+    router
+      .serve(req, undefined, socket, head)
+      .catch((e: unknown) => log.error('request handling failed', { error: messageOf(e) }));
   };
   const servers: Server[] = [];
   const sockets: string[] = [];

@@ -4,9 +4,7 @@
 
 import { Logger } from '../../common/log.js';
 import { messageOf } from '../../common/errors.js';
-import { parseArgs, USAGE } from '../../daemon/config.js';
-import { startDaemon } from '../../daemon/daemon.js';
-import { BERTHD_VERSION } from '../../daemon/system.js';
+import { BERTHD_VERSION, parseArgs, startDaemon, USAGE } from '../../daemon/index.js';
 
 async function main(): Promise<number> {
   let parsed;

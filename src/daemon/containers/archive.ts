@@ -11,48 +11,14 @@
 
 import { spawn } from 'node:child_process';
 import { lstat, readlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { errnoOf } from '../../common/errors.js';
 import { badRequest, notFound } from '../http/errors.js';
 import { boolParam, type Ctx } from '../http/router.js';
 import { withRootfs } from './files.js';
+import { resolveIn } from './paths.js';
 import type { ContainerRecord } from './record.js';
 import type { Runtime } from './runtime.js';
-
-/** `path` inside `root`, symlinks resolved as the container would; the result is under `root`. */
-export async function resolveIn(root: string, path: string, followLast = true): Promise<string> {
-  const parts = path.split('/').filter((p) => p && p !== '.');
-  const done: string[] = [];
-  let links = 0;
-  while (parts.length) {
-    const p = parts.shift()!;
-    if (p === '..') {
-      done.pop();
-      continue;
-    }
-    const full = join(root, ...done, p);
-    let st;
-    try {
-      st = await lstat(full);
-    } catch (e) {
-      // Missing: the rest cannot hold a symlink; the caller's stat names the path.
-      if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR') {
-        done.push(p, ...parts.filter((x) => x !== '..'));
-        break;
-      }
-      throw e;
-    }
-    if (st.isSymbolicLink() && (parts.length > 0 || followLast)) {
-      if (++links > 40) throw badRequest(`too many levels of symbolic links: ${path}`);
-      const target = await readlink(full);
-      if (target.startsWith('/')) done.length = 0;
-      parts.unshift(...target.split('/').filter((x) => x && x !== '.'));
-      continue;
-    }
-    done.push(p);
-  }
-  return join(root, ...done);
-}
 
 async function withContainerRoot<T>(r: ContainerRecord, rt: Runtime, fn: (root: string) => Promise<T>): Promise<T> {
   if (rt.running(r) && r.State.Pid > 0) return fn(`/proc/${r.State.Pid}/root`);

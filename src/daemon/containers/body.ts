@@ -104,7 +104,6 @@ export const ConfigSchema = z.looseObject({
 
 export type CreateBody = z.infer<typeof ConfigSchema>;
 export type HostConfig = z.infer<typeof HostConfigSchema>;
-export type MountBody = z.infer<typeof MountSchema>;
 
 /** Parse with the first problem named by its path, as dockerd names the struct field. */
 export function parseCreateBody(raw: unknown): CreateBody {

@@ -10,7 +10,7 @@ import { rm } from 'node:fs/promises';
 import { z } from 'zod';
 import { messageOf } from '../../common/errors.js';
 import { badRequest, notFound, wrongState } from '../http/errors.js';
-import { boolParam, type Ctx } from '../http/router.js';
+import type { Ctx } from '../http/router.js';
 import { frames, MULTIPLEXED, RAW } from '../http/stdcopy.js';
 import { allCaps } from './caps.js';
 import { resolveUser } from './files.js';
@@ -218,5 +218,3 @@ export class Execs {
     await this.rt.m.s.client.tasks.resize(e.container.Id, id, w, h);
   }
 }
-
-export { boolParam };

@@ -15,11 +15,12 @@ import { mkdir, rm } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { JsonLog } from './logfile.js';
+import type { JsonLog, StreamNo } from './logfile.js';
+
+export type { StreamNo };
 
 const run = promisify(execFile);
 
-export type StreamNo = 1 | 2;
 export type Listener = (stream: StreamNo, data: Buffer) => void;
 
 export interface FifoPaths {

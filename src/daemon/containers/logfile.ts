@@ -10,7 +10,9 @@
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import type { StreamNo } from './io.js';
+
+/** 1 stdout, 2 stderr: Docker's stream numbers. */
+export type StreamNo = 1 | 2;
 
 const MAX_LINE = 16 * 1024;
 

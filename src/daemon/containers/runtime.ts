@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { lstat, rm } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { resolveIn } from './archive.js';
+import { resolveIn } from './paths.js';
 import { join } from 'node:path';
 import { isNotFound } from '../../client/errors.js';
 import { BerthError, messageOf } from '../../common/errors.js';

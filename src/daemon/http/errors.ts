@@ -3,7 +3,7 @@
 // the SDKs branch on the status (404 → pull the image and retry, 409 →
 // conflict), so the status matters as much as the words.
 
-import { BerthError, isBerthError, messageOf } from '../../common/errors.js';
+import { BerthError, httpStatusOf, messageOf } from '../../common/errors.js';
 
 /** An error with an explicit HTTP status, for the cases Berth's kinds do not name (304, 413...). */
 export class HttpError extends Error {
@@ -16,21 +16,9 @@ export class HttpError extends Error {
   }
 }
 
-const byCode: Record<BerthError['code'], number> = {
-  'invalid-argument': 400,
-  'not-found': 404,
-  'already-exists': 409,
-  'failed-precondition': 409,
-  'permission-denied': 403,
-  unavailable: 501,
-  'digest-mismatch': 400,
-  internal: 500,
-};
-
 export function statusOf(e: unknown): number {
   if (e instanceof HttpError) return e.status;
-  if (isBerthError(e)) return byCode[e.code];
-  return 500;
+  return httpStatusOf(e);
 }
 
 export function errorBody(e: unknown): string {

@@ -3,10 +3,6 @@
 // (0 stdin, 1 stdout, 2 stderr, 3 system error), three zero bytes, the length
 // as big-endian uint32 — then the payload. With a tty the stream is raw.
 
-export const STDOUT = 1;
-export const STDERR = 2;
-export const SYSERR = 3;
-
 const MAX_FRAME = 32 * 1024 * 1024;
 
 export function frame(stream: number, data: Buffer): Buffer {

@@ -210,7 +210,7 @@ test('json-file rotation: max-size and max-file, oldest dropped, read back in or
 });
 
 test('docker cp paths resolve inside the container root: absolute links re-rooted, .. stops at the root', async () => {
-  const { resolveIn } = await import('../../../src/daemon/containers/archive.js');
+  const { resolveIn } = await import('../../../src/daemon/containers/paths.js');
   const { mkdirSync, symlinkSync } = await import('node:fs');
   const root = join(dir, 'rootfs');
   mkdirSync(join(root, 'etc'), { recursive: true });
