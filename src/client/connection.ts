@@ -13,7 +13,7 @@ export const LEASE_HEADER = 'containerd-lease';
 
 export interface ConnectionOptions {
   namespace: string;
-  /** Deadline of unary calls; default 60 s. Streams have none. */
+  /** Deadline of unary calls; default 60 s; Infinity for none. Streams have none. */
   timeoutMs?: number;
   /** Which layer errors are attributed to ('berthd', 'berth-ctr'...). */
   layer?: Layer;
@@ -110,7 +110,10 @@ export class Connection {
     const fn = this.method<UnaryMethod<Req, Res>>(service, name);
     const what = `${service.split('.').at(-1) ?? service}.${name}`;
     return new Promise((resolve, reject) => {
-      fn(req, this.metadata(opts), { deadline: Date.now() + (opts.timeoutMs ?? this.timeoutMs) }, (err, res) => {
+      const ms = opts.timeoutMs ?? this.timeoutMs;
+      // Infinity: no deadline at all (no grpc-timeout header), for calls that last as long as a container.
+      const deadline = ms === Infinity ? Infinity : Date.now() + ms;
+      fn(req, this.metadata(opts), { deadline }, (err, res) => {
         if (err) reject(fromGrpc(err, what, this.layer));
         else resolve(res as Res);
       });

@@ -284,7 +284,7 @@ export class TasksService {
   }
   /** Resolves when the process exits; no deadline (a container may run for months). */
   async wait(containerId: string, execId = ''): Promise<{ exit_status: number; exited_at: Timestamp__Output | null }> {
-    return this.c.unary(S.tasks, 'Wait', { container_id: containerId, exec_id: execId }, { timeoutMs: 2 ** 31 - 1 });
+    return this.c.unary(S.tasks, 'Wait', { container_id: containerId, exec_id: execId }, { timeoutMs: Infinity });
   }
   async exec(req: ExecProcessRequest): Promise<void> {
     await this.c.unary(S.tasks, 'Exec', req);
