@@ -564,7 +564,7 @@ print(len(c.images.list()) >= 1)
   await c.start();
   const w = (await c.wait()) as { StatusCode: number };
   assert.equal(w.StatusCode, 9);
-  const logs = (await c.logs({ stdout: true, stderr: true }));
+  const logs = await c.logs({ stdout: true, stderr: true });
   // Multiplexed frames: stream 1, length 8, "node-ok\n".
   assert.equal(logs[0], 1);
   assert.equal(logs.readUInt32BE(4), 8);
