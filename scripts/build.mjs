@@ -155,3 +155,14 @@ if (wants('berth-ctr') && existsSync(join(root, 'src/cli/ctr/main.ts'))) {
   });
   launcher('berth-ctr', 'berth-ctr.js', true);
 }
+
+if (wants('berth') && existsSync(join(root, 'src/cli/berth/main.ts'))) {
+  // The docker-compatible CLI: pure Node.js, no addon; the code cache is made
+  // from `berth --help`, which needs no daemon.
+  await buildCli({
+    name: 'berth',
+    entry: 'src/cli/berth/main.ts',
+    cacheArgs: () => ['--help'],
+  });
+  launcher('berth', 'berth.js', false);
+}

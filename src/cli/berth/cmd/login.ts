@@ -1,0 +1,60 @@
+// login and logout: credentials checked by the daemon (/auth), then kept in
+// the docker config file under "auths", as docker does without a helper.
+
+import type { Command, Ctx } from '../command.js';
+import type { Flags } from '../flags.js';
+import { CliError } from '../errors.js';
+import { authKey, INDEX_SERVER, readConfig, writeConfig } from '../auth.js';
+import { readAll } from '../client.js';
+
+async function login(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
+  const server = args[0] ?? INDEX_SERVER;
+  const username = f.string('username');
+  let password = f.string('password');
+  if (f.bool('password-stdin')) {
+    if (f.has('password')) throw new CliError('--password and --password-stdin are mutually exclusive', 1);
+    if (!username) throw new CliError('Must provide --username with --password-stdin', 1);
+    password = (await readAll(process.stdin)).toString().replace(/\r?\n$/, '');
+  }
+  if (!username || !password) throw new CliError('Error: Cannot perform an interactive login from a non TTY device', 1);
+  const key = authKey(server.replace(/^https?:\/\//, '').replace(/\/.*$/, '')) === INDEX_SERVER ? INDEX_SERVER : server.replace(/^https?:\/\//, '').replace(/\/$/, '');
+  if (f.has('password')) ctx.err('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
+  const r = await ctx.client.json<{ Status: string; IdentityToken?: string }>('POST', '/auth', { json: { username, password, serveraddress: key } });
+  const cfg = readConfig(ctx.configDir);
+  cfg.auths = { ...(cfg.auths ?? {}), [key]: { auth: Buffer.from(`${username}:${password}`).toString('base64'), ...(r.IdentityToken ? { identitytoken: r.IdentityToken } : {}) } };
+  writeConfig(ctx.configDir, cfg);
+  ctx.err(`WARNING! Your credentials are stored unencrypted in '${ctx.configDir}/config.json'.\nConfigure a credential helper to remove this warning. See\nhttps://docs.docker.com/go/credential-store/\n\n`);
+  ctx.out(`${r.Status || 'Login Succeeded'}\n`);
+  return 0;
+}
+
+async function logout(ctx: Ctx, _f: Flags, args: string[]): Promise<number> {
+  const server = args[0] ?? INDEX_SERVER;
+  const key = server === INDEX_SERVER ? server : server.replace(/^https?:\/\//, '').replace(/\/$/, '');
+  const cfg = readConfig(ctx.configDir);
+  if (!cfg.auths?.[key]) {
+    ctx.out(`Not logged in to ${key}\n`);
+    return 0;
+  }
+  ctx.out(`Removing login credentials for ${key}\n`);
+  delete cfg.auths[key];
+  writeConfig(ctx.configDir, cfg);
+  return 0;
+}
+
+export const loginCmds: Command[] = [
+  {
+    name: 'login',
+    use: '[OPTIONS] [SERVER]',
+    short: 'Authenticate to a registry',
+    common: true,
+    flags: [
+      { name: 'password', short: 'p', type: 'string', usage: 'Password or Personal Access Token (PAT)' },
+      { name: 'password-stdin', type: 'bool', usage: 'Take the Password or Personal Access Token (PAT) from stdin' },
+      { name: 'username', short: 'u', type: 'string', usage: 'Username' },
+    ],
+    args: { min: 0, max: 1 },
+    run: login,
+  },
+  { name: 'logout', use: '[SERVER]', short: 'Log out from a registry', common: true, args: { min: 0, max: 1 }, run: logout },
+];

@@ -1,0 +1,71 @@
+// go-units' human sizes and durations, and Go's time formats, as docker's
+// columns print them ("4.26MB", "About a minute ago", "Up 3 seconds").
+
+/** Go's %.*g, without trailing zeros. */
+function gPrec(x: number, p: number): string {
+  if (x === 0) return '0';
+  const exp = Math.floor(Math.log10(Math.abs(x)));
+  const rounded = Number(x.toPrecision(p));
+  const rexp = Math.floor(Math.log10(Math.abs(rounded)));
+  if (rexp < -4 || rexp >= p) {
+    const [m, e] = rounded.toExponential(p - 1).split('e') as [string, string];
+    const mant = m.includes('.') ? m.replace(/0+$/, '').replace(/\.$/, '') : m;
+    const n = Number(e);
+    return `${mant}e${n < 0 ? '-' : '+'}${String(Math.abs(n)).padStart(2, '0')}`;
+  }
+  void exp;
+  return String(rounded);
+}
+
+const decimal = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
+const binary = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB', 'ZiB', 'YiB'];
+
+export function humanSizeWithPrecision(size: number, precision: number): string {
+  let i = 0;
+  while (size >= 1000 && i < decimal.length - 1) {
+    size /= 1000;
+    i++;
+  }
+  return `${gPrec(size, precision)}${decimal[i]}`;
+}
+
+export const humanSize = (size: number): string => humanSizeWithPrecision(size, 4);
+
+export function bytesSize(size: number): string {
+  let i = 0;
+  while (size >= 1024 && i < binary.length - 1) {
+    size /= 1024;
+    i++;
+  }
+  return `${gPrec(size, 4)}${binary[i]}`;
+}
+
+export function humanDuration(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  if (seconds < 1) return 'Less than a second';
+  if (seconds === 1) return '1 second';
+  if (seconds < 60) return `${seconds} seconds`;
+  const minutes = Math.floor(ms / 60000);
+  if (minutes === 1) return 'About a minute';
+  if (minutes < 60) return `${minutes} minutes`;
+  const hours = Math.floor(ms / 3600000 + 0.5);
+  if (hours === 1) return 'About an hour';
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
+  return `${Math.floor(ms / 3600000 / 24 / 365)} years`;
+}
+
+/** Go's time.Time.String() for a Unix time, in the local zone (UTC here unless TZ says otherwise). */
+export function goTimeString(unixSeconds: number): string {
+  const d = new Date(unixSeconds * 1000);
+  const offMin = -d.getTimezoneOffset();
+  const local = new Date(d.getTime() + offMin * 60000);
+  const p = (n: number) => String(n).padStart(2, '0');
+  const date = `${local.getUTCFullYear()}-${p(local.getUTCMonth() + 1)}-${p(local.getUTCDate())} ${p(local.getUTCHours())}:${p(local.getUTCMinutes())}:${p(local.getUTCSeconds())}`;
+  const sign = offMin >= 0 ? '+' : '-';
+  const off = `${sign}${p(Math.floor(Math.abs(offMin) / 60))}${p(Math.abs(offMin) % 60)}`;
+  const zone = offMin === 0 ? 'UTC' : (Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(d).find((x) => x.type === 'timeZoneName')?.value ?? off);
+  return `${date} ${off} ${zone}`;
+}
