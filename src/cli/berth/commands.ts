@@ -24,7 +24,7 @@ const containerCmd: Command = {
   use: 'COMMAND',
   short: 'Manage containers',
   sub: [
-    ...containerLevel.map((c) => ({ ...c, common: false, aliasPaths: [c.name] })),
+    ...containerLevel.map((c) => ({ ...c, common: false, ...(c.name === 'rm' ? { aliases: ['remove'] } : {}), aliasPaths: [c.name] })),
     { ...createCmd, aliasPaths: ['create'] },
     { ...runCmd, common: false, aliasPaths: ['run'] },
     { name: 'inspect', use: '[OPTIONS] CONTAINER [CONTAINER...]', short: 'Display detailed information on one or more containers', flags: [inspectFormatFlag, { name: 'size', short: 's', type: 'bool', usage: 'Display total file sizes' }], args: { min: 1 }, run: (ctx, f, a) => inspectAll(ctx, f, a, 'container') },
@@ -50,7 +50,7 @@ const containerCmd: Command = {
 
 export const commands: Command[] = [
   runCmd,
-  containerIoCmds[0]!, // exec
+  { ...containerIoCmds[0]!, aliasPaths: ['container exec'] }, // exec
   psCmd,
   pullCmd,
   pushCmd,
@@ -63,7 +63,7 @@ export const commands: Command[] = [
   networkCmd,
   systemCmd,
   volumeCmd,
-  ...containerLevel.filter((c) => c.name !== 'exec'),
+  ...containerLevel.filter((c) => c.name !== 'exec').map((c) => ({ ...c, aliasPaths: [`container ${c.name}`, ...(c.name === 'rm' ? ['container remove'] : [])] })),
   createCmd,
   eventsCmd,
   historyCmd,

@@ -58,7 +58,9 @@ function resolve(args: string[]): { cmd?: Command; path: string; rest: string[];
 function aliasList(path: string, c: Command): string[] {
   const base = path.split(' ').slice(0, -1).join(' ');
   const names = [c.name, ...(c.aliases ?? [])].map((n) => `${base} ${n}`);
-  return [...names, ...(c.aliasPaths ?? []).map((p) => `${PROG} ${p}`)];
+  const others = (c.aliasPaths ?? []).map((p) => `${PROG} ${p}`);
+  // docker lists the management forms first, then the short top-level one.
+  return path.split(' ').length === 2 ? [...others, ...names] : [...names, ...others];
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -141,6 +143,11 @@ async function main(argv: string[]): Promise<number> {
     return code ?? 0;
   } catch (e) {
     if (e instanceof ExitStatus) return e.exitCode;
+    // A flag value refused while building the request: docker refuses it while parsing.
+    if (e instanceof FlagError) {
+      err(`${e.message}\n\nUsage:  ${useLine(path, cmd)}\n\nRun '${path} --help' for more information\n`);
+      return 125;
+    }
     if (e instanceof CliError) {
       if (isRun) {
         err(`${PROG}: ${e.message}\n\nRun '${path} --help' for more information\n`);

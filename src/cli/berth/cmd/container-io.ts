@@ -11,6 +11,7 @@ import { CliError } from '../errors.js';
 import { Demuxer, followResize, pumpInput, pumpOutput, restoreTerminal, setRaw } from '../stream.js';
 import { formatRows, struct, truncateID } from '../formatter.js';
 import { bytesSize } from '../units.js';
+import { readAll } from '../client.js';
 
 const cpath = (id: string) => `/containers/${encodeURIComponent(id)}`;
 
@@ -90,7 +91,7 @@ async function port(ctx: Ctx, _f: Flags, args: string[]): Promise<number> {
   if (want) {
     const key = want.includes('/') ? want : `${want}/tcp`;
     const b = ports[key];
-    if (!b?.length) throw new CliError(`Error: No public port '${key}' published for ${id}`, 1);
+    if (!b?.length) throw new CliError(`Error: No public port '${want}' published for ${id}`, 1);
     ctx.out(b.map((x) => fmt(x) + '\n').join(''));
     return 0;
   }
@@ -152,8 +153,12 @@ async function cp(ctx: Ctx, _f: Flags, args: string[]): Promise<number> {
     if (code !== 0) throw new CliError(`extracting into ${dst.path} failed`, 1);
     return 0;
   }
+  // The archive is packed by tar(1) and sent with its length: dockerd 20.10
+  // answered 200 to a chunked upload from a pipe without extracting it.
   const tar = spawn('tar', ['-c', '-C', dirname(src.path), basename(src.path)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const res = await ctx.client.request('PUT', `${cpath(dst.container!)}/archive`, { query: { path: dst.path }, body: tar.stdout, headers: { 'Content-Type': 'application/x-tar' } });
+  const [archive, tarCode] = await Promise.all([readAll(tar.stdout), new Promise<number>((r) => tar.on('close', (c) => r(c ?? 1)))]);
+  if (tarCode !== 0) throw new CliError(`packing ${src.path} failed`, 1);
+  const res = await ctx.client.request('PUT', `${cpath(dst.container!)}/archive`, { query: { path: dst.path }, body: archive, headers: { 'Content-Type': 'application/x-tar' } });
   res.body.resume();
   return 0;
 }

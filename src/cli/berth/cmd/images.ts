@@ -95,8 +95,9 @@ async function images(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
       const [r, dg] = splitRef(d);
       (dgs.get(familiar(r)) ?? dgs.set(familiar(r), []).get(familiar(r))!).push(dg);
     }
+    const needDigest = digests || format.includes('{{.Digest}}');
     for (const [repo, ts] of tags) {
-      const ds = dgs.get(repo) ?? [];
+      const ds = needDigest ? (dgs.get(repo) ?? []) : [];
       dgs.delete(repo);
       for (const t of ts.sort()) {
         if (ds.length === 0) rows.push(imageRow(img, repo, t, '<none>', trunc));
@@ -105,18 +106,6 @@ async function images(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
     }
     for (const [repo, ds] of dgs) for (const d of ds) rows.push(imageRow(img, repo, '<none>', d, trunc));
     if (tags.size === 0 && (img.RepoDigests ?? []).filter((d) => d !== '<none>@<none>').length === 0) rows.push(imageRow(img, '<none>', '<none>', '<none>', trunc));
-  }
-  if (f.bool('quiet')) {
-    // One line per image, not per tag.
-    const seen = new Set<string>();
-    const uniq = rows.filter((r) => {
-      const id = (r.fields.ID as () => string)();
-      if (seen.has(id)) return false;
-      seen.add(id);
-      return true;
-    });
-    ctx.out(formatRows(format, uniq, imageHeader));
-    return 0;
   }
   ctx.out(formatRows(format, rows, imageHeader));
   return 0;

@@ -8,6 +8,7 @@ import { CliError } from '../errors.js';
 import { executeTemplate, parseTemplate, templateString } from '../formatter.js';
 import { DaemonError } from '../client.js';
 import { inspectLayers } from './layers.js';
+import { withAliases } from '../template/index.js';
 
 export type Kind = 'container' | 'image' | 'volume' | 'network';
 
@@ -26,7 +27,8 @@ function goIndent(v: unknown): string {
 async function fetchOne(ctx: Ctx, id: string, kinds: Kind[], size: boolean): Promise<unknown> {
   for (const k of kinds) {
     try {
-      return await ctx.client.get(paths[k](id), k === 'container' && size ? { size: true } : undefined);
+      const v = await ctx.client.get<Record<string, unknown>>(paths[k](id), k === 'container' && size ? { size: true } : undefined);
+      return withAliases(v, { ID: 'Id' });
     } catch (e) {
       if (!(e instanceof DaemonError) || e.status !== 404) throw e;
     }

@@ -133,8 +133,9 @@ export async function inspectLayers(ctx: Ctx, args: string[]): Promise<number> {
     for (const ns of ['mnt', 'pid', 'net', 'ipc', 'uts', 'user', 'cgroup']) {
       try {
         const mine = readlinkSync(`/proc/${pid}/ns/${ns}`);
-        const host = readlinkSync(`/proc/1/ns/${ns}`);
-        fact('kernel', `ns ${ns}`, `${mine}${mine === host ? ' (shared with the host)' : ''}`);
+        // Compared with berth's own namespaces (pid 1's may be unreadable, even for root, in a VM sandbox).
+        const ours = readlinkSync(`/proc/self/ns/${ns}`);
+        fact('kernel', `ns ${ns}`, `${mine}${mine === ours ? ' (the same as berth\'s own)' : ''}`);
       } catch {
         /* namespace not there */
       }
@@ -145,9 +146,15 @@ export async function inspectLayers(ctx: Ctx, args: string[]): Promise<number> {
 
   const host = ctx.client.endpoint.socketPath;
   const dockerd = host ? pids().find((p) => cmdline(p).some((a) => a.includes(host)) && cmdline(p)[0]?.endsWith('dockerd')) : undefined;
+  const seen = new Set<string>();
   for (const [layer, p] of [['daemon', dockerd], ['containerd', containerdPid]] as const) {
     if (!p) continue;
     const file = logFileOf(p);
+    if (file && seen.has(file)) {
+      fact(layer, 'log', `${file} (shared with the daemon's log, shown above)`);
+      continue;
+    }
+    if (file) seen.add(file);
     if (!file) {
       fact(layer, 'log', `pid ${p} does not log to a file (journal?)`);
       continue;

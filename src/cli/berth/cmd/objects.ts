@@ -9,6 +9,7 @@ import { formatRows, goQuote, struct, truncateID } from '../formatter.js';
 import { humanSizeWithPrecision } from '../units.js';
 import { filterQuery } from './filters.js';
 import { inspectAll } from './inspect.js';
+import { DaemonError } from '../client.js';
 
 function kv(list: string[]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -285,7 +286,24 @@ export const networkCmd: Command = {
       short: 'Remove one or more networks',
       flags: [{ name: 'force', short: 'f', type: 'bool', usage: 'Do not error if the network does not exist' }],
       args: { min: 1 },
-      run: (ctx, _f, a) => each(ctx, a, (id) => ctx.client.request('DELETE', `/networks/${encodeURIComponent(id)}`).then((r) => void r.body.resume())),
+      run: async (ctx, f, a) => {
+        // docker prints each failure, then ends with "exit status 1".
+        let failed = false;
+        for (const id of a) {
+          try {
+            const r = await ctx.client.request('DELETE', `/networks/${encodeURIComponent(id)}`);
+            r.body.resume();
+            ctx.out(id + '\n');
+          } catch (e) {
+            if (!(e instanceof CliError)) throw e;
+            if (f.bool('force') && e instanceof DaemonError && e.status === 404) continue;
+            ctx.err(e.message + '\n');
+            failed = true;
+          }
+        }
+        if (failed) throw new CliError('exit status 1', 1);
+        return 0;
+      },
     },
   ],
 };

@@ -8,6 +8,10 @@ import type { Flags } from '../flags.js';
 import { ellipsis, formatRows, goQuote, struct, truncateID } from '../formatter.js';
 import { goTimeString, humanDuration, humanSizeWithPrecision } from '../units.js';
 import { filterQuery } from './filters.js';
+import { CliError } from '../errors.js';
+import { Template, TemplateExecError, TemplateSyntaxError } from '../template/index.js';
+
+const emptySummary: ContainerSummary = { Id: '', Names: [], Image: '', ImageID: '', Command: '', Created: 0, Ports: [], Labels: null, State: '', Status: '', Mounts: [] };
 
 export interface PortSummary {
   IP?: string;
@@ -145,6 +149,22 @@ async function ps(ctx: Ctx, f: Flags): Promise<number> {
   if (!format || format === 'table') {
     format = quiet ? '{{.ID}}' : 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}' + (size ? '\t{{.Size}}' : '');
   } else if (quiet) format = '{{.ID}}';
+  if (f.string('format')) {
+    // docker validates a given template against an empty row first.
+    let t;
+    try {
+      t = Template.parse(f.string('format'));
+    } catch (e) {
+      if (e instanceof TemplateSyntaxError) throw new CliError(`failed to parse template: ${e.message}`, 1);
+      throw e;
+    }
+    try {
+      t.execute(containerContext(emptySummary, false));
+    } catch (e) {
+      if (e instanceof TemplateExecError) throw new CliError(`failed to execute template: ${e.message}`, 1);
+      throw e;
+    }
+  }
   const last = f.bool('latest') ? 1 : f.int('last');
   const list = await ctx.client.get<ContainerSummary[]>('/containers/json', {
     all: f.bool('all') || last !== -1 ? true : undefined,

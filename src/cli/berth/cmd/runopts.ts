@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { FlagSpec, Flags } from '../flags.js';
 import { CliError } from '../errors.js';
+import { FlagError } from '../flags.js';
 
 export const runFlags: FlagSpec[] = [
   { name: 'add-host', type: 'list', usage: 'Add a custom host-to-IP mapping (host:ip)' },
@@ -97,7 +98,7 @@ export function parseDuration(s: string, flag: string): number {
     total += Number(m[1]) * unit[m[2]!]!;
     consumed = re.lastIndex;
   }
-  if (consumed !== s.length || s === '') throw new CliError(`invalid argument "${s}" for "--${flag}" flag: time: invalid duration "${s}"`, 125);
+  if (consumed !== s.length || s === '') throw new FlagError(`invalid argument "${s}" for "--${flag}" flag: time: invalid duration "${s}"`);
   return Math.round(total);
 }
 
@@ -163,7 +164,7 @@ export function parseMount(spec: string): Record<string, unknown> {
   const bind: Record<string, unknown> = {};
   const vol: Record<string, unknown> = {};
   const tmpfs: Record<string, unknown> = {};
-  const bad = (msg: string) => new CliError(`invalid argument "${spec}" for "--mount" flag: ${msg}`, 125);
+  const bad = (msg: string) => new FlagError(`invalid argument "${spec}" for "--mount" flag: ${msg}`);
   for (const field of spec.split(',')) {
     const eq = field.indexOf('=');
     const key = (eq >= 0 ? field.slice(0, eq) : field).toLowerCase();
@@ -299,18 +300,18 @@ export function buildCreate(f: Flags, image: string, cmd: string[]): CreateBody 
   }
   const ulimits = f.list('ulimit').map((u) => {
     const m = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(u);
-    if (!m) throw new CliError(`invalid argument "${u}" for "--ulimit" flag: invalid ulimit argument: ${u}`, 125);
+    if (!m) throw new FlagError(`invalid argument "${u}" for "--ulimit" flag: invalid ulimit argument: ${u}`);
     return { Name: m[1], Soft: Number(m[2]), Hard: Number(m[3] ?? m[2]) };
   });
   let nanoCpus = 0;
   if (f.string('cpus')) {
     const c = Number(f.string('cpus'));
-    if (!Number.isFinite(c)) throw new CliError(`invalid argument "${f.string('cpus')}" for "--cpus" flag: failed to parse ${f.string('cpus')} as a rational number`, 125);
+    if (!Number.isFinite(c)) throw new FlagError(`invalid argument "${f.string('cpus')}" for "--cpus" flag: failed to parse ${f.string('cpus')} as a rational number`);
     nanoCpus = Math.round(c * 1e9);
   }
   const extraHosts = f.list('add-host').map((h) => {
     const m = /^([^:=]+)[:=](.+)$/.exec(h);
-    if (!m) throw new CliError(`invalid argument "${h}" for "--add-host" flag: bad format for add-host: "${h}"`, 125);
+    if (!m) throw new FlagError(`invalid argument "${h}" for "--add-host" flag: bad format for add-host: "${h}"`);
     return `${m[1]}:${m[2]}`;
   });
   const mounts = f.list('mount').map(parseMount);
@@ -337,7 +338,7 @@ export function buildCreate(f: Flags, image: string, cmd: string[]): CreateBody 
   const sysctls: Record<string, string> = {};
   for (const s of f.list('sysctl')) {
     const i = s.indexOf('=');
-    if (i < 0) throw new CliError(`invalid argument "${s}" for "--sysctl" flag: ${s} is not a valid sysctl value`, 125);
+    if (i < 0) throw new FlagError(`invalid argument "${s}" for "--sysctl" flag: ${s} is not a valid sysctl value`);
     sysctls[s.slice(0, i)] = s.slice(i + 1);
   }
   const config: Record<string, unknown> = {

@@ -7,7 +7,7 @@ import { CLIENT_API_VERSION, compareVersions, jsonLines } from '../client.js';
 import { CliError } from '../errors.js';
 import { executeTemplate, formatRows, parseTemplate, struct, templateString, truncateID } from '../formatter.js';
 import { bytesSize, humanSizeWithPrecision, humanDuration } from '../units.js';
-import { Struct } from '../template/index.js';
+import { Struct, withAliases, Template, TemplateExecError, TemplateSyntaxError } from '../template/index.js';
 import type { Flags } from '../flags.js';
 import { BERTH_CLIENT_VERSION } from '../version.js';
 import { filterQuery } from './filters.js';
@@ -58,7 +58,7 @@ async function version(ctx: Ctx, f: Flags): Promise<number> {
   const api = await ctx.client.apiVersion().catch(() => CLIENT_API_VERSION);
   const client = clientInfo(ctx, api);
   if (tmpl) {
-    const dot = struct('command.versionInfo', { Client: struct('command.clientVersion', client), Server: server ? struct('types.Version', { ...server }) : null });
+    const dot = struct('command.versionInfo', { Client: withAliases({ ...client }, { APIVersion: 'ApiVersion' }), Server: server ? withAliases({ ...server }, { APIVersion: 'ApiVersion' }) : null });
     ctx.out(executeTemplate(tmpl, dot) + '\n');
     if (serverErr) throw serverErr;
     return 0;
@@ -100,7 +100,13 @@ type Info = Record<string, unknown> & {
 
 async function info(ctx: Ctx, f: Flags): Promise<number> {
   const format = f.string('format');
-  const tmpl = format && format !== 'json' ? parseTemplate(templateString(format)) : undefined;
+  let tmpl;
+  try {
+    tmpl = format ? Template.parse(format === 'json' ? '{{json .}}' : format) : undefined;
+  } catch (e) {
+    if (e instanceof TemplateSyntaxError) throw new CliError(`template parsing error: ${e.message}`, 64);
+    throw e;
+  }
   let data: Info | undefined;
   const serverErrors: string[] = [];
   try {
@@ -112,9 +118,19 @@ async function info(ctx: Ctx, f: Flags): Promise<number> {
   const client = { Debug: false, Version: BERTH_CLIENT_VERSION, Context: 'default', Plugins: [], Warnings: null };
   if (format) {
     const dot = new Struct('system.dockerInfo', { ...(data ?? {}), ClientInfo: struct('system.clientInfo', client), ClientErrors: null, ServerErrors: serverErrors.length ? serverErrors : null });
-    if (format === 'json') ctx.out(JSON.stringify({ ...(data ?? {}), ClientInfo: client }) + '\n');
-    else ctx.out(executeTemplate(tmpl!, dot, '') + '\n');
-    if (serverErrors.length) throw new CliError(serverErrors.join('\n'), 1);
+    // As docker: what the template wrote, a newline, then the error if any.
+    let text: string;
+    let execErr: string | undefined;
+    try {
+      text = tmpl!.execute(dot);
+    } catch (e) {
+      if (!(e instanceof TemplateExecError)) throw e;
+      text = (e as TemplateExecError & { partial?: string }).partial ?? '';
+      execErr = e.message;
+    }
+    ctx.out(text + '\n');
+    const errs = [...serverErrors, ...(execErr ? [execErr] : [])];
+    if (errs.length) throw new CliError(errs.join('\n'), 1);
     return 0;
   }
   let s = `Client:\n Version:    ${client.Version}\n Context:    default\n Debug Mode: false\n`;

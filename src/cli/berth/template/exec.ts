@@ -6,7 +6,7 @@
 import { argString, type Arg, type Command, type Node, type Pipe } from './parser.js';
 import { lineOf } from './lexer.js';
 import { builtins, FuncError, type Func } from './funcs.js';
-import { goType, isMap, printValue, Struct, truth } from './values.js';
+import { goAliases, goType, isMap, printValue, Struct, truth } from './values.js';
 
 export class TemplateExecError extends Error {}
 
@@ -223,7 +223,9 @@ export class Executor {
     }
     if (isMap(recv)) {
       if (hasArgs) this.fail(node.pos, at, `${name} is not a method but has arguments`);
-      return Object.prototype.hasOwnProperty.call(recv, name) ? recv[name] : undefined;
+      if (Object.prototype.hasOwnProperty.call(recv, name)) return recv[name];
+      const alias = goAliases.get(recv)?.[name];
+      return alias !== undefined ? recv[alias] : undefined;
     }
     if (recv === undefined) return undefined;
     if (recv === null) this.fail(node.pos, at, `nil pointer evaluating interface {}.${name}`);

@@ -7,7 +7,7 @@ import { Executor, TemplateExecError } from './exec.js';
 import { allFuncNames, dockerFuncs, headerFuncs, type Func } from './funcs.js';
 import { TemplateSyntaxError } from './lexer.js';
 
-export { Struct } from './values.js';
+export { Struct, withAliases } from './values.js';
 export { TemplateSyntaxError, TemplateExecError };
 
 export class Template {

@@ -6,6 +6,18 @@
 
 export type Method = (...args: unknown[]) => unknown;
 
+/**
+ * Go field names of API objects whose JSON key differs (ID for "Id",
+ * APIVersion for "ApiVersion"): docker's typed structs answer to the Go name,
+ * its raw-map fallback to the JSON key, so both work on such an object.
+ */
+export const goAliases = new WeakMap<object, Record<string, string>>();
+
+export function withAliases<T extends object>(o: T, aliases: Record<string, string>): T {
+  goAliases.set(o, aliases);
+  return o;
+}
+
 export class Struct {
   constructor(
     /** The Go type name docker's errors mention, e.g. "*formatter.ContainerContext". */
@@ -104,6 +116,8 @@ export function toJSONValue(v: unknown): unknown {
 
 /** encoding/json with SetEscapeHTML(false), as docker's `json` function. */
 export function goJSON(v: unknown): string {
-  const s = JSON.stringify(toJSONValue(v) ?? null) ?? 'null';
+  let s = JSON.stringify(toJSONValue(v) ?? null) ?? 'null';
+  // A formatter context marshals itself with json.Marshal, which escapes HTML.
+  if (v instanceof Struct) s = s.replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
   return s.replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }

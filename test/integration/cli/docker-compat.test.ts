@@ -1,0 +1,334 @@
+// berth against the real docker CLI (28.x at /usr/local/bin/docker), both
+// talking to one real dockerd started here on a temporary root and socket
+// (no iptables, no bridge; containers use --network none). The same command
+// goes through both; stdout, stderr and exit status are compared after ids,
+// relative times and the program's name are normalised. The image is a
+// busybox root filesystem made on the spot and `docker import`ed.
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync, execSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { isRoot, REPO } from '../../helpers/runtime.js';
+import { haveBusybox, makeBundleDir } from '../../helpers/busybox.js';
+import { startDockerd, which, type Dockerd } from '../../helpers/daemons.js';
+
+const BERTH = join(REPO, 'bin/berth');
+const DOCKER = '/usr/local/bin/docker';
+const IMAGE = 'busybox:latest';
+const SUFFIX = `cli${process.pid}`;
+
+const skip = !isRoot()
+  ? 'needs root (dockerd)'
+  : !which('dockerd')
+    ? 'needs dockerd (apt-get install docker.io)'
+    : !existsSync(DOCKER)
+      ? 'needs the docker 28.x CLI at /usr/local/bin/docker'
+      : !haveBusybox()
+        ? 'needs /bin/busybox (apt-get install busybox-static)'
+        : !existsSync(BERTH)
+          ? 'needs the build (node scripts/build.mjs)'
+          : false;
+
+interface Out {
+  stdout: string;
+  stderr: string;
+  status: number | null;
+}
+
+let d: Dockerd;
+
+function runCli(bin: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Out {
+  const r = spawnSync(bin, args, { encoding: 'utf8', env: { ...d.env, ...(opts.env ?? {}) }, input: opts.input, timeout: 120000 });
+  return { stdout: r.stdout ?? '', stderr: r.stderr ?? '', status: r.status };
+}
+const berth = (args: string[], o?: { input?: string; env?: NodeJS.ProcessEnv }) => runCli(BERTH, args, o);
+const docker = (args: string[], o?: { input?: string; env?: NodeJS.ProcessEnv }) => runCli(DOCKER, args, o);
+
+/** Ids, relative times and the program name made comparable. */
+export function normalise(s: string, fromDocker: boolean): string {
+  let t = s;
+  if (fromDocker) t = t.replace(/\bdocker\b(?![.-]| daemon)/g, 'berth');
+  t = t
+    .replace(/\b[0-9a-f]{64}\b/g, '<ID>')
+    .replace(/\b[0-9a-f]{12}\b/g, '<SID>')
+    .replace(/(Less than a second|About a minute|About an hour|\d+ (seconds?|minutes?|hours?|days?|weeks?|months?|years?))( ago)?/g, '<T>$3')
+    .replace(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4} \w+/g, '<DATE>')
+    .replace(/ {2,}/g, '  ');
+  return t;
+}
+
+/** Run through both; assert the same normalised outputs and status. */
+function same(args: string[], o: { input?: string; env?: NodeJS.ProcessEnv; sortLines?: boolean } = {}): Out {
+  const b = berth(args, o);
+  const k = docker(args, o);
+  const label = `berth ${args.join(' ')}`;
+  const lines = (s: string) => (o.sortLines ? s.split('\n').sort().join('\n') : s);
+  assert.equal(b.status, k.status, `${label}: exit status (berth stderr: ${b.stderr}; docker stderr: ${k.stderr})`);
+  assert.equal(lines(normalise(b.stdout, false)), lines(normalise(k.stdout, true)), `${label}: stdout`);
+  assert.equal(normalise(b.stderr, false), normalise(k.stderr, true), `${label}: stderr`);
+  return b;
+}
+
+describe('berth CLI against dockerd, compared with the docker CLI', { skip, concurrency: false }, () => {
+  before(async () => {
+    d = await startDockerd({ runtimes: {}, prefix: 'berth-cli-' });
+    const bb = makeBundleDir('berth-cli-bb-');
+    try {
+      execSync(`tar -C ${bb.rootfs} -c . | ${DOCKER} import - ${IMAGE}`, { env: d.env, stdio: 'ignore' });
+    } finally {
+      bb.cleanup();
+    }
+  });
+  after(async () => {
+    if (d) await d.stop();
+  });
+
+  it("info --format '{{.Driver}}' prints what docker prints", () => {
+    const b = same(['info', '--format', '{{.Driver}}']);
+    assert.equal(b.stdout, 'overlay2\n');
+    same(['info', '--format', '{{.Containers}} {{.Images}} {{json .Plugins.Volume}} {{.ServerVersion}}']);
+    same(['info', '--format', '{{range .Plugins.Log}}{{.}},{{end}}']);
+    same(['info', '--format', "{{- if eq .OSType \"linux\" -}} L {{- else}}X{{end -}}"]);
+  });
+
+  it('version --format reads the server through the negotiated API version', () => {
+    same(['version', '--format', '{{.Server.Version}} {{.Server.APIVersion}} {{.Server.Os}}/{{.Server.Arch}}']);
+    same(['version', '--format', '{{.Client.APIVersion}}']);
+  });
+
+  it('bad input: flags, commands, argument counts, templates', () => {
+    same(['ps', '--foo']);
+    same(['ps', '-x']);
+    same(['nosuchcommand']);
+    same(['run']);
+    same(['ps', '-a', 'extra']);
+    same(['rename', 'one']);
+    same(['logs', '--tail']);
+    same(['volume', 'nosuch']);
+    same(['info', '--format', '{{.Nope}}']);
+    same(['info', '--format', '{{.Driver']);
+    same(['ps', '--format', '{{.Nope}}']);
+    same(['ps', '-a', '--format', '{{.Names']);
+    same(['images', '--format', '{{nofunc .ID}}']);
+    same(['run', '-p', 'abc', IMAGE]);
+    same(['run', '--network', 'none', '--mount', 'type=bind', IMAGE]);
+    same(['run', '--network', 'none', '--mount', 'source=/tmp', IMAGE]);
+    same(['inspect', 'no-such-thing']);
+    same(['rmi', 'no-such-image']);
+    same(['stop', 'no-such-container']);
+  });
+
+  it('an unreachable daemon: docker message and status', () => {
+    const env = { DOCKER_HOST: 'unix:///tmp/berth-no-such-daemon.sock' };
+    same(['ps'], { env });
+    same(['run', IMAGE], { env });
+    same(['images', '-q'], { env });
+  });
+
+  it('run: output, exit codes 0/3/125/126/127, flags reaching the container', () => {
+    const n = ['--rm', '--network', 'none'];
+    assert.equal(same(['run', ...n, IMAGE, 'echo', 'hello']).stdout, 'hello\n');
+    assert.equal(same(['run', ...n, IMAGE, 'sh', '-c', 'exit 3']).status, 3);
+    assert.equal(same(['run', ...n, IMAGE, 'no-such-command']).status, 127);
+    assert.equal(same(['run', ...n, IMAGE, '/etc/passwd']).status, 126);
+    same(['run', ...n, IMAGE, 'sh', '-c', 'echo out; echo err >&2']);
+    const env = same(['run', ...n, '-e', 'A=1', '--env', 'B=two words', '-w', '/tmp', '-u', '65534:65534', '--hostname', 'h-berth', IMAGE, 'sh', '-c', 'echo $A $B $(pwd) $(id -u):$(id -g) $(hostname)']);
+    assert.equal(env.stdout, '1 two words /tmp 65534:65534 h-berth\n');
+    const envFile = join(d.dir, 'env.list');
+    writeFileSync(envFile, '# comment\nFROMFILE=yes\n');
+    assert.equal(same(['run', ...n, '--env-file', envFile, IMAGE, 'sh', '-c', 'echo $FROMFILE']).stdout, 'yes\n');
+    same(['run', ...n, '--read-only', IMAGE, 'touch', '/x']);
+    assert.match(same(['run', ...n, '--tmpfs', '/scratch:size=1m', IMAGE, 'sh', '-c', 'grep /scratch /proc/mounts | cut -d" " -f1,2,3']).stdout, /^tmpfs \/scratch tmpfs\n$/);
+    assert.equal(same(['run', ...n, '--cap-drop', 'ALL', '--cap-add', 'CHOWN', IMAGE, 'sh', '-c', 'grep CapEff /proc/self/status']).stdout, 'CapEff:\t0000000000000001\n');
+    assert.equal(same(['run', ...n, '--memory', '64m', '--pids-limit', '42', IMAGE, 'true']).status, 0);
+    assert.equal(same(['run', ...n, '--entrypoint', '/bin/echo', IMAGE, 'via', 'entrypoint']).stdout, 'via entrypoint\n');
+    assert.equal(same(['run', ...n, '-i', IMAGE, 'cat'], { input: 'piped stdin\n' }).stdout, 'piped stdin\n');
+    assert.equal(same(['run', ...n, '--add-host', 'berth-host:127.0.0.9', IMAGE, 'grep', 'berth-host', '/etc/hosts']).stdout, '127.0.0.9\tberth-host\n');
+    const host = mkdtempSync(join(tmpdir(), 'berth-cli-vol-'));
+    try {
+      writeFileSync(join(host, 'f'), 'from host\n');
+      assert.equal(same(['run', ...n, '-v', `${host}:/data:ro`, IMAGE, 'cat', '/data/f']).stdout, 'from host\n');
+      assert.equal(same(['run', ...n, '--mount', `type=bind,source=${host},target=/m,readonly`, IMAGE, 'cat', '/m/f']).stdout, 'from host\n');
+    } finally {
+      rmSync(host, { recursive: true, force: true });
+    }
+  });
+
+  it('container lifecycle: create, start, ps (formats, filters), pause, rename, stop, wait, rm', () => {
+    const names = ['a', 'b'].map((x) => `${x}-${SUFFIX}`);
+    for (const nm of names) {
+      const c = berth(['create', '--network', 'none', '--name', nm, '--label', `role=${nm}`, IMAGE, 'sleep', '300']);
+      assert.equal(c.status, 0, c.stderr);
+      assert.match(c.stdout, /^[0-9a-f]{64}\n$/);
+    }
+    same(['ps', '-a', '--format', '{{.Names}} {{.State}} {{.Label "role"}} {{.Command}}']);
+    same(['ps', '-a', '--filter', `name=a-${SUFFIX}`, '--format', '{{.Names}}']);
+    same(['ps', '-a', '--format', 'table {{.Names}}\t{{.Image}}\t{{.Labels}}']);
+    same(['ps', '-a', '--format', '{{json .Labels}} {{.Mounts}} {{.Networks}} {{.LocalVolumes}}']);
+    same(['ps', '-a', '--format', '{{range $i, $n := split .Names "-"}}{{if $i}}+{{end}}{{upper $n}}{{end}}']);
+    same(['ps', '-a', '-q']);
+    same(['ps', '-a', '--no-trunc', '--format', '{{.ID}} {{.Command}}']);
+    assert.equal(berth(['start', ...names]).stdout, names.join('\n') + '\n');
+    same(['ps']);
+    same(['ps', '-a']);
+    same(['ps', '--no-trunc']);
+    same(['ps', '-s', '--format', '{{.Names}}']);
+    assert.equal(berth(['pause', names[0]!]).status, 0);
+    same(['ps', '--filter', 'status=paused', '--format', '{{.Names}} {{.Status}}']);
+    assert.equal(berth(['unpause', names[0]!]).status, 0);
+    same(['inspect', '--format', '{{.State.Status}} {{.Config.Labels.role}} {{json .Config.Cmd}} {{.HostConfig.NetworkMode}}', names[0]!]);
+    same(['container', 'inspect', '--format', '{{index .Config.Labels "role"}} {{len .Config.Cmd}}', names[1]!]);
+    same(['top', names[0]!, '-o', 'comm']);
+    same(['exec', names[0]!, 'sh', '-c', 'echo in $(hostname | wc -c) && exit 4']);
+    assert.equal(same(['exec', '-i', names[0]!, 'cat'], { input: 'exec stdin\n' }).stdout, 'exec stdin\n');
+    same(['exec', '-e', 'X=1', '-w', '/etc', names[0]!, 'sh', '-c', 'echo $X $(pwd)']);
+    same(['diff', names[0]!]);
+    const renamed = `c-${SUFFIX}`;
+    assert.equal(berth(['rename', names[1]!, renamed]).status, 0);
+    same(['ps', '--filter', `name=${renamed}`, '--format', '{{.Names}}']);
+    // sleep is pid 1 in the container: TERM has no default action there, KILL does.
+    assert.equal(berth(['kill', '-s', 'KILL', names[0]!]).status, 0);
+    const w = berth(['wait', names[0]!]);
+    assert.equal(w.stdout, '137\n');
+    assert.equal(berth(['stop', '-t', '1', renamed]).status, 0);
+    same(['ps', '-a', '--format', '{{.Names}} {{.State}}']);
+    same(['container', 'ls', '-a', '--format', '{{.Names}}']);
+    const rm = berth(['rm', names[0]!, 'no-such-container']);
+    assert.equal(rm.stdout, `${names[0]}\n`);
+    assert.equal(rm.stderr, 'Error response from daemon: No such container: no-such-container\n');
+    assert.equal(rm.status, 1);
+    same(['rm', names[0]!]);
+    assert.equal(berth(['rm', renamed]).stdout, `${renamed}\n`);
+    same(['ps', '-a']);
+  });
+
+  it('logs, port, restart, update, cp, export', () => {
+    const nm = `logs-${SUFFIX}`;
+    assert.equal(berth(['run', '-d', '--network', 'none', '--name', nm, IMAGE, 'sh', '-c', 'echo one; echo two >&2; sleep 300']).status, 0);
+    for (let i = 0; i < 50 && !berth(['logs', nm]).stdout.includes('one'); i++) execSync('sleep 0.1');
+    same(['logs', nm]);
+    same(['logs', '--tail', '1', nm]);
+    same(['port', nm]);
+    same(['port', nm, '80']);
+    assert.equal(berth(['update', '--memory', '96m', '--memory-swap', '-1', nm]).status, 0);
+    same(['inspect', '--format', '{{.HostConfig.Memory}}', nm]);
+    const dir = mkdtempSync(join(tmpdir(), 'berth-cli-cp-'));
+    try {
+      writeFileSync(join(dir, 'in.txt'), 'copied in\n');
+      assert.equal(berth(['cp', join(dir, 'in.txt'), `${nm}:/tmp/`]).status, 0);
+      assert.equal(berth(['exec', nm, 'cat', '/tmp/in.txt']).stdout, 'copied in\n');
+      assert.equal(berth(['cp', `${nm}:/etc/passwd`, join(dir, 'passwd')]).status, 0);
+      assert.match(readFileSync(join(dir, 'passwd'), 'utf8'), /^root:x:0:0/);
+      assert.equal(berth(['export', '-o', join(dir, 'fs.tar'), nm]).status, 0);
+      const listing = execSync(`tar -tf ${join(dir, 'fs.tar')}`, { encoding: 'utf8' });
+      assert.match(listing, /^bin\/busybox$/m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    assert.equal(berth(['restart', '-t', '1', nm]).status, 0);
+    same(['ps', '--filter', `name=${nm}`, '--format', '{{.Names}} {{.State}}']);
+    assert.equal(berth(['rm', '-f', nm]).status, 0);
+  });
+
+  it('images: ls, tag, history, save/load, import, rmi, image prune', () => {
+    const tag = `berth-cli/tagged:${SUFFIX}`;
+    assert.equal(berth(['tag', IMAGE, tag]).status, 0);
+    // One image with two names: docker's order of its rows is Go's map order, so compare as sets.
+    same(['images'], { sortLines: true });
+    same(['image', 'ls', '--format', '{{.Repository}}:{{.Tag}} {{.Size}}'], { sortLines: true });
+    same(['images', '--format', 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}'], { sortLines: true });
+    same(['images', '-q']);
+    same(['images', 'berth-cli/tagged']);
+    same(['images', '--format', '{{json .}}'], { sortLines: true });
+    same(['history', IMAGE]);
+    same(['history', '--no-trunc', '--format', '{{.ID}} {{.Comment}}', IMAGE]);
+    same(['image', 'inspect', '--format', '{{.Os}} {{.Architecture}} {{len .RootFS.Layers}}', IMAGE]);
+    const dir = mkdtempSync(join(tmpdir(), 'berth-cli-img-'));
+    try {
+      assert.equal(berth(['save', '-o', join(dir, 'img.tar'), tag]).status, 0);
+      assert.match(execSync(`tar -tf ${join(dir, 'img.tar')}`, { encoding: 'utf8' }), /manifest\.json/);
+      assert.equal(berth(['rmi', tag]).stdout, `Untagged: ${tag}\n`);
+      same(['rmi', tag]);
+      const l = berth(['load', '-i', join(dir, 'img.tar')]);
+      assert.equal(l.status, 0, l.stderr);
+      assert.match(l.stdout, new RegExp(`Loaded image: ${tag.replace(/[/.]/g, '\\$&')}`));
+      const bb = makeBundleDir('berth-cli-imp-');
+      try {
+        execSync(`tar -C ${bb.rootfs} -cf ${join(dir, 'rootfs.tar')} .`);
+      } finally {
+        bb.cleanup();
+      }
+      const imp = berth(['import', '-m', 'imported by berth', join(dir, 'rootfs.tar'), `berth-cli/imported:${SUFFIX}`]);
+      assert.equal(imp.status, 0, imp.stderr);
+      assert.match(imp.stdout, /^sha256:[0-9a-f]{64}\n$/);
+      same(['history', '--format', '{{.Comment}}', `berth-cli/imported:${SUFFIX}`]);
+      const rmi = berth(['rmi', `berth-cli/imported:${SUFFIX}`, tag]);
+      assert.equal(rmi.status, 0, rmi.stderr);
+      assert.match(rmi.stdout, new RegExp(`^Untagged: berth-cli/imported:${SUFFIX}\nDeleted: sha256:[0-9a-f]{64}\nUntagged: ${tag.replace(/[/.]/g, '\\$&')}\n$`));
+      same(['rmi', tag]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    same(['image', 'prune', '-f']);
+  });
+
+  it('volumes and networks', () => {
+    const v = `vol-${SUFFIX}`;
+    same(['volume', 'create', '--label', 'k=v', v]);
+    same(['volume', 'ls']);
+    same(['volume', 'ls', '-q']);
+    same(['volume', 'ls', '--format', '{{.Name}} {{.Driver}} {{.Labels}} {{.Label "k"}}']);
+    same(['volume', 'inspect', '--format', '{{.Name}} {{.Driver}} {{.Labels}}', v]);
+    assert.equal(same(['run', '--rm', '--network', 'none', '-v', `${v}:/v`, IMAGE, 'sh', '-c', 'echo data > /v/f && cat /v/f']).stdout, 'data\n');
+    assert.equal(berth(['volume', 'rm', v]).stdout, `${v}\n`);
+    same(['volume', 'rm', v]);
+    same(['volume', 'prune', '-f']);
+    same(['network', 'ls']);
+    same(['network', 'ls', '--format', '{{.Name}} {{.Driver}} {{.Scope}}']);
+    same(['network', 'inspect', '--format', '{{.Name}} {{.Driver}}', 'host', 'none']);
+    same(['network', 'rm', 'no-such-network']);
+    same(['network', 'create', '-d', 'no-such-driver', `net-${SUFFIX}`]);
+  });
+
+  it('system df and events', () => {
+    same(['system', 'df', '--format', '{{.Type}} {{.TotalCount}} {{.Active}}']);
+    const since = String(Math.floor(Date.now() / 1000) - 3600);
+    const until = String(Math.floor(Date.now() / 1000));
+    same(['events', '--since', since, '--until', until, '--filter', 'type=volume', '--format', '{{.Type}} {{.Action}} {{.Actor.ID}}']);
+  });
+
+  it('--help and completion come from the command table', () => {
+    for (const c of [['ps'], ['images'], ['volume'], ['volume', 'ls'], ['network', 'ls'], ['rm'], ['logs'], ['tag']]) same([...c, '--help']);
+    for (const sh of ['bash', 'zsh', 'fish']) {
+      const r = berth(['completion', sh]);
+      assert.equal(r.status, 0);
+      assert.match(r.stdout, /volume/);
+    }
+    const bash = berth(['completion', 'bash']).stdout;
+    const check = spawnSync('bash', ['-n'], { input: bash });
+    assert.equal(check.status, 0, String(check.stderr));
+  });
+
+  it('inspect --layers names the layer of every fact', () => {
+    const nm = `layers-${SUFFIX}`;
+    assert.equal(berth(['run', '-d', '--network', 'none', '--name', nm, IMAGE, 'sleep', '300']).status, 0);
+    const id = berth(['inspect', '--format', '{{.Id}}', nm]).stdout.trim();
+    const pid = berth(['inspect', '--format', '{{.State.Pid}}', nm]).stdout.trim();
+    const r = berth(['inspect', '--layers', nm]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^\\[daemon\\] id: ${id}$`, 'm'));
+    assert.match(r.stdout, /^\[daemon\] status: running$/m);
+    assert.match(r.stdout, /^\[containerd\] task: \d+\s+RUNNING$/m);
+    assert.match(r.stdout, new RegExp(`^\\[runtime\\] init pid: ${pid}$`, 'm'));
+    // The kernel's own view agrees: the namespaces shown are those of the container's pid.
+    const mnt = execSync(`readlink /proc/${pid}/ns/mnt`, { encoding: 'utf8' }).trim();
+    assert.match(r.stdout, new RegExp(`^\\[kernel\\] ns mnt: ${mnt.replace(/[[\]]/g, '\\$&')}$`, 'm'));
+    assert.match(r.stdout, /^\[kernel\] ns net: net:\[\d+\]$/m, 'a --network none container has its own network namespace');
+    assert.match(r.stdout, /^\[kernel\] ns pid: pid:\[\d+\]$/m);
+    assert.match(r.stdout, /^\[daemon\] log: .*dockerd\.log: [1-9]\d* recent line/m);
+    assert.equal(berth(['rm', '-f', nm]).status, 0);
+  });
+});
