@@ -49,5 +49,6 @@ export function registryAuthHeader(dir: string, registry: string): string | unde
   if (!entry?.auth && !entry?.identitytoken) return undefined;
   const [username, ...rest] = Buffer.from(entry.auth ?? '', 'base64').toString().split(':');
   const body = { username, password: rest.join(':'), serveraddress: key, identitytoken: entry.identitytoken };
-  return Buffer.from(JSON.stringify(body)).toString('base64url');
+  // Go's base64.URLEncoding: the URL alphabet with '=' padding (Node's base64url drops it).
+  return Buffer.from(JSON.stringify(body)).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
 }

@@ -23,7 +23,6 @@ async function login(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
   const cfg = readConfig(ctx.configDir);
   cfg.auths = { ...(cfg.auths ?? {}), [key]: { auth: Buffer.from(`${username}:${password}`).toString('base64'), ...(r.IdentityToken ? { identitytoken: r.IdentityToken } : {}) } };
   writeConfig(ctx.configDir, cfg);
-  ctx.err(`WARNING! Your credentials are stored unencrypted in '${ctx.configDir}/config.json'.\nConfigure a credential helper to remove this warning. See\nhttps://docs.docker.com/go/credential-store/\n\n`);
   ctx.out(`${r.Status || 'Login Succeeded'}\n`);
   return 0;
 }
@@ -32,13 +31,16 @@ async function logout(ctx: Ctx, _f: Flags, args: string[]): Promise<number> {
   const server = args[0] ?? INDEX_SERVER;
   const key = server === INDEX_SERVER ? server : server.replace(/^https?:\/\//, '').replace(/\/$/, '');
   const cfg = readConfig(ctx.configDir);
-  if (!cfg.auths?.[key]) {
+  // As docker: "Not logged in" only for Docker Hub; other registries are always "removed".
+  if (key === INDEX_SERVER && !cfg.auths?.[key]) {
     ctx.out(`Not logged in to ${key}\n`);
     return 0;
   }
   ctx.out(`Removing login credentials for ${key}\n`);
-  delete cfg.auths[key];
-  writeConfig(ctx.configDir, cfg);
+  if (cfg.auths?.[key]) {
+    delete cfg.auths[key];
+    writeConfig(ctx.configDir, cfg);
+  }
   return 0;
 }
 
