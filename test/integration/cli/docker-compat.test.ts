@@ -62,6 +62,11 @@ export function normalise(s: string, fromDocker: boolean): string {
   return t;
 }
 
+function ok(r: Out): Out {
+  assert.equal(r.status, 0, `exit ${r.status}: ${r.stderr}`);
+  return r;
+}
+
 /** Run through both; assert the same normalised outputs and status. */
 function same(args: string[], o: { input?: string; env?: NodeJS.ProcessEnv; sortLines?: boolean } = {}): Out {
   const b = berth(args, o);
@@ -195,7 +200,7 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     assert.equal(berth(['kill', '-s', 'KILL', names[0]!]).status, 0);
     const w = berth(['wait', names[0]!]);
     assert.equal(w.stdout, '137\n');
-    assert.equal(berth(['stop', '-t', '1', renamed]).status, 0);
+    ok(berth(['stop', '-t', '1', renamed]));
     same(['ps', '-a', '--format', '{{.Names}} {{.State}}']);
     same(['container', 'ls', '-a', '--format', '{{.Names}}']);
     const rm = berth(['rm', names[0]!, 'no-such-container']);
@@ -209,35 +214,35 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
 
   it('logs, port, restart, update, cp, export', () => {
     const nm = `logs-${SUFFIX}`;
-    assert.equal(berth(['run', '-d', '--network', 'none', '--name', nm, IMAGE, 'sh', '-c', 'echo one; echo two >&2; sleep 300']).status, 0);
+    ok(berth(['run', '-d', '--network', 'none', '--name', nm, IMAGE, 'sh', '-c', 'echo one; echo two >&2; sleep 300']));
     for (let i = 0; i < 50 && !berth(['logs', nm]).stdout.includes('one'); i++) execSync('sleep 0.1');
     same(['logs', nm]);
     same(['logs', '--tail', '1', nm]);
     same(['port', nm]);
     same(['port', nm, '80']);
-    assert.equal(berth(['update', '--memory', '96m', '--memory-swap', '-1', nm]).status, 0);
+    ok(berth(['update', '--memory', '96m', '--memory-swap', '-1', nm]));
     same(['inspect', '--format', '{{.HostConfig.Memory}}', nm]);
     const dir = mkdtempSync(join(tmpdir(), 'berth-cli-cp-'));
     try {
       writeFileSync(join(dir, 'in.txt'), 'copied in\n');
-      assert.equal(berth(['cp', join(dir, 'in.txt'), `${nm}:/tmp/`]).status, 0);
+      ok(berth(['cp', join(dir, 'in.txt'), `${nm}:/tmp/`]));
       assert.equal(berth(['exec', nm, 'cat', '/tmp/in.txt']).stdout, 'copied in\n');
-      assert.equal(berth(['cp', `${nm}:/etc/passwd`, join(dir, 'passwd')]).status, 0);
+      ok(berth(['cp', `${nm}:/etc/passwd`, join(dir, 'passwd')]));
       assert.match(readFileSync(join(dir, 'passwd'), 'utf8'), /^root:x:0:0/);
-      assert.equal(berth(['export', '-o', join(dir, 'fs.tar'), nm]).status, 0);
+      ok(berth(['export', '-o', join(dir, 'fs.tar'), nm]));
       const listing = execSync(`tar -tf ${join(dir, 'fs.tar')}`, { encoding: 'utf8' });
       assert.match(listing, /^bin\/busybox$/m);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    assert.equal(berth(['restart', '-t', '1', nm]).status, 0);
+    ok(berth(['restart', '-t', '1', nm]));
     same(['ps', '--filter', `name=${nm}`, '--format', '{{.Names}} {{.State}}']);
-    assert.equal(berth(['rm', '-f', nm]).status, 0);
+    ok(berth(['rm', '-f', nm]));
   });
 
   it('images: ls, tag, history, save/load, import, rmi, image prune', () => {
     const tag = `berth-cli/tagged:${SUFFIX}`;
-    assert.equal(berth(['tag', IMAGE, tag]).status, 0);
+    ok(berth(['tag', IMAGE, tag]));
     // One image with two names: docker's order of its rows is Go's map order, so compare as sets.
     same(['images'], { sortLines: true });
     same(['image', 'ls', '--format', '{{.Repository}}:{{.Tag}} {{.Size}}'], { sortLines: true });
@@ -250,7 +255,7 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     same(['image', 'inspect', '--format', '{{.Os}} {{.Architecture}} {{len .RootFS.Layers}}', IMAGE]);
     const dir = mkdtempSync(join(tmpdir(), 'berth-cli-img-'));
     try {
-      assert.equal(berth(['save', '-o', join(dir, 'img.tar'), tag]).status, 0);
+      ok(berth(['save', '-o', join(dir, 'img.tar'), tag]));
       assert.match(execSync(`tar -tf ${join(dir, 'img.tar')}`, { encoding: 'utf8' }), /manifest\.json/);
       assert.equal(berth(['rmi', tag]).stdout, `Untagged: ${tag}\n`);
       same(['rmi', tag]);
@@ -316,7 +321,7 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
 
   it('inspect --layers names the layer of every fact', () => {
     const nm = `layers-${SUFFIX}`;
-    assert.equal(berth(['run', '-d', '--network', 'none', '--name', nm, IMAGE, 'sleep', '300']).status, 0);
+    ok(berth(['run', '-d', '--network', 'none', '--name', nm, IMAGE, 'sleep', '300']));
     const id = berth(['inspect', '--format', '{{.Id}}', nm]).stdout.trim();
     const pid = berth(['inspect', '--format', '{{.State.Pid}}', nm]).stdout.trim();
     const r = berth(['inspect', '--layers', nm]);
@@ -331,7 +336,7 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     assert.match(r.stdout, /^\[kernel\] ns net: net:\[\d+\]$/m, 'a --network none container has its own network namespace');
     assert.match(r.stdout, /^\[kernel\] ns pid: pid:\[\d+\]$/m);
     assert.match(r.stdout, /^\[daemon\] log: .*dockerd\.log: [1-9]\d* recent line/m);
-    assert.equal(berth(['rm', '-f', nm]).status, 0);
+    ok(berth(['rm', '-f', nm]));
   });
 
   describe('registry: login, push, pull (plain and on a tty), logout', { skip: registryMissing }, () => {
@@ -345,7 +350,7 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
 
     it('pushes and pulls through a registry that wants credentials', async () => {
       const ref = `${reg.host}/berth/bb:${SUFFIX}`;
-      assert.equal(berth(['tag', IMAGE, ref]).status, 0);
+      ok(berth(['tag', IMAGE, ref]));
       // No credentials yet: the registry refuses, both CLIs say so the same way.
       same(['push', ref]);
       const [user, pass] = Object.entries(reg.users)[0]!;
@@ -360,15 +365,15 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
       assert.match(push.stdout, new RegExp(`^${SUFFIX}: digest: sha256:[0-9a-f]{64} size: \\d+$`, 'm'));
       // The same push again: the layer is there; both CLIs print the same.
       same(['push', ref]);
-      assert.equal(berth(['rmi', ref]).status, 0);
+      ok(berth(['rmi', ref]));
       const pull = berth(['pull', ref]);
       assert.equal(pull.status, 0, pull.stderr);
-      assert.equal(berth(['rmi', ref]).status, 0);
+      ok(berth(['rmi', ref]));
       const dpull = docker(['pull', ref]);
       assert.equal(normalise(pull.stdout, false), normalise(dpull.stdout, true));
       assert.match(pull.stdout, new RegExp(`^Status: Downloaded newer image for ${ref}\n${ref}\n$`, 'm'));
       same(['pull', ref]); // up to date now, for both
-      assert.equal(berth(['rmi', ref]).status, 0);
+      ok(berth(['rmi', ref]));
       same(['pull', `${reg.host}/berth/no-such-repo:1`]);
 
       // On a terminal: one line per layer, redrawn in place (cursor up, erase
@@ -378,14 +383,14 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
       try {
         writeFileSync(join(dir, 'unique'), `${Date.now()} ${Math.random()}\n`.repeat(20000));
         execSync(`tar -C ${dir} -cf ${join(dir, 'u.tar')} unique`);
-        assert.equal(berth(['import', join(dir, 'u.tar'), ref2]).status, 0);
+        ok(berth(['import', join(dir, 'u.tar'), ref2]));
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
-      assert.equal(berth(['push', ref2]).status, 0);
-      assert.equal(berth(['rmi', ref2]).status, 0);
+      ok(berth(['push', ref2]));
+      ok(berth(['rmi', ref2]));
       const tty = await driveTty([BERTH, 'pull', ref2], [], { env: d.env, timeoutMs: 60000 });
-      assert.equal(berth(['rmi', ref2]).status, 0);
+      ok(berth(['rmi', ref2]));
       assert.equal(tty.code, 0, tty.output);
       assert.match(tty.output, /\x1b\[\d+A/);
       assert.match(tty.output, /\x1b\[2K\r[0-9a-f]{12}: Pull complete/);
@@ -393,7 +398,6 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
       same(['logout', reg.host]);
       same(['logout', reg.host]);
       same(['pull', `${reg.host}/berth/bb:${SUFFIX}-absent`]);
-      assert.equal(berth(['rmi', ref]).status, 0);
     });
   });
 });
