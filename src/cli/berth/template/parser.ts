@@ -50,7 +50,7 @@ export class Parser {
   }
 
   private fail(msg: string, pos?: number): never {
-    const at = pos ?? this.peek().pos;
+    const at = pos ?? this.items[Math.min(this.i, this.items.length - 1)]!.pos;
     throw new TemplateSyntaxError(`template: :${lineOf(this.src, at)}: ${msg}`);
   }
 
