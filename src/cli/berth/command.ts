@@ -26,6 +26,8 @@ export interface Command {
   /** After the command path: "[OPTIONS] IMAGE [COMMAND] [ARG...]". */
   use: string;
   short: string;
+  /** The help's description when longer than `short`. */
+  long?: string;
   flags?: FlagSpec[];
   args?: ArgRule;
   /** False: the first positional argument ends the flags (run, exec). */

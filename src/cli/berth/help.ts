@@ -14,29 +14,28 @@ function typeWord(f: FlagSpec): string {
   return f.typeName ?? (f.type === 'list' ? 'list' : f.type === 'duration' ? 'duration' : f.type === 'bytes' ? 'bytes' : f.type);
 }
 
-/** pflag's wrapN: split at the last space before `i` unless all of it fits within slop. */
+/** pflag's wrapN: split at the last blank before `i`, or at an earlier newline; all of it when it fits within slop. */
 function wrapN(i: number, slop: number, s: string): [string, string] {
   if (i + slop > s.length) return [s, ''];
-  const w = Math.max(s.lastIndexOf(' ', i - 1), s.lastIndexOf('\t', i - 1));
-  const nl = s.lastIndexOf('\n', i - 1);
+  const head = s.slice(0, i);
+  const w = Math.max(head.lastIndexOf(' '), head.lastIndexOf('\t'), head.lastIndexOf('\n'));
   if (w <= 0) return [s, ''];
+  const nl = head.lastIndexOf('\n');
   if (nl > 0 && nl < w) return [s.slice(0, nl), s.slice(nl + 1)];
   return [s.slice(0, w), s.slice(w + 1)];
 }
 
+/** pflag's wrap: the usage text wrapped to `cols`, continuation lines indented by `indent`. */
 function wrap(indent: number, cols: number, s: string): string {
   const width = cols - indent;
   const pad = '\n' + ' '.repeat(indent);
-  const out: string[] = [];
-  for (const para of s.split('\n')) {
-    let rest = para;
-    do {
-      const [l, r] = wrapN(width, 5, rest);
-      out.push(l);
-      rest = r;
-    } while (rest);
+  let [line, rest] = wrapN(width, 5, s);
+  let out = line.replace(/\n/g, pad);
+  while (rest) {
+    [line, rest] = wrapN(width, 5, rest);
+    out += pad + line.replace(/\n/g, pad);
   }
-  return out.join(pad);
+  return out;
 }
 
 export function flagUsages(flags: FlagSpec[]): string {
@@ -58,7 +57,7 @@ export function flagUsages(flags: FlagSpec[]): string {
 }
 
 export function commandHelp(path: string, c: Command, aliases: string[]): string {
-  const parts: string[] = [`Usage:  ${c.sub ? `${path} COMMAND` : useLine(path, c)}`, c.short];
+  const parts: string[] = [`Usage:  ${c.sub ? `${path} COMMAND` : useLine(path, c)}`, c.long ?? c.short];
   if (aliases.length > 1) parts.push(`Aliases:\n  ${aliases.join(', ')}`);
   if (c.sub) {
     const subs = c.sub.filter((s) => s.run || s.sub).sort((a, b) => a.name.localeCompare(b.name));

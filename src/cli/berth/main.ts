@@ -109,7 +109,8 @@ async function main(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  if (parsed.help) {
+  // run/create take -h for --hostname, so --help is one of their flags.
+  if (parsed.help || (parsed.flags.specs.some((s) => s.name === 'help') && parsed.flags.bool('help'))) {
     out(commandHelp(path, cmd, aliasList(path, cmd)));
     return 0;
   }

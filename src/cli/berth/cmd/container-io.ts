@@ -12,6 +12,7 @@ import { Demuxer, followResize, pumpInput, pumpOutput, restoreTerminal, setRaw }
 import { formatRows, struct, truncateID } from '../formatter.js';
 import { bytesSize } from '../units.js';
 import { readAll } from '../client.js';
+import { readEnvFile } from './runopts.js';
 
 const cpath = (id: string) => `/containers/${encodeURIComponent(id)}`;
 
@@ -28,7 +29,7 @@ async function exec(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
     AttachStdin: interactive && !detach,
     AttachStdout: !detach,
     AttachStderr: !detach,
-    Env: f.list('env'),
+    Env: [...f.list('env-file').flatMap(readEnvFile), ...f.list('env')],
     WorkingDir: f.string('workdir'),
     Cmd: cmd,
   };
@@ -153,6 +154,11 @@ async function cp(ctx: Ctx, _f: Flags, args: string[]): Promise<number> {
     if (code !== 0) throw new CliError(`extracting into ${dst.path} failed`, 1);
     return 0;
   }
+  if (src.path === '-') {
+    const res = await ctx.client.request('PUT', `${cpath(dst.container!)}/archive`, { query: { path: dst.path }, body: await readAll(process.stdin), headers: { 'Content-Type': 'application/x-tar' } });
+    res.body.resume();
+    return 0;
+  }
   // The archive is packed by tar(1) and sent with its length: dockerd 20.10
   // answered 200 to a chunked upload from a pipe without extracting it.
   const tar = spawn('tar', ['-c', '-C', dirname(src.path), basename(src.path)], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -240,6 +246,7 @@ export const containerIoCmds: Command[] = [
       { name: 'detach', short: 'd', type: 'bool', usage: 'Detached mode: run command in the background' },
       { name: 'detach-keys', type: 'string', usage: 'Override the key sequence for detaching a container' },
       { name: 'env', short: 'e', type: 'list', usage: 'Set environment variables' },
+      { name: 'env-file', type: 'list', usage: 'Read in a file of environment variables' },
       { name: 'interactive', short: 'i', type: 'bool', usage: 'Keep STDIN open even if not attached' },
       { name: 'privileged', type: 'bool', usage: 'Give extended privileges to the command' },
       { name: 'tty', short: 't', type: 'bool', usage: 'Allocate a pseudo-TTY' },
@@ -272,6 +279,7 @@ export const containerIoCmds: Command[] = [
     name: 'cp',
     use: '[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tberth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH',
     short: 'Copy files/folders between a container and the local filesystem',
+    long: "Copy files/folders between a container and the local filesystem\n\nUse '-' as the source to read a tar archive from stdin\nand extract it to a directory destination in a container.\nUse '-' as the destination to stream a tar archive of a\ncontainer source to stdout.",
     flags: [
       { name: 'archive', short: 'a', type: 'bool', usage: 'Archive mode (copy all uid/gid information)' },
       { name: 'follow-link', short: 'L', type: 'bool', usage: 'Always follow symbol link in SRC_PATH' },
@@ -288,7 +296,7 @@ export const containerIoCmds: Command[] = [
       { name: 'all', short: 'a', type: 'bool', usage: 'Show all containers (default shows just running)' },
       formatFlag(),
       { name: 'no-stream', type: 'bool', usage: 'Disable streaming stats and only pull the first result' },
-      { name: 'no-trunc', type: 'bool', usage: "Don't truncate output" },
+      { name: 'no-trunc', type: 'bool', usage: 'Do not truncate output' },
     ],
     args: { min: 0, max: 1000 },
     run: stats,

@@ -308,7 +308,11 @@ export const pushCmd: Command = {
   use: '[OPTIONS] NAME[:TAG]',
   short: 'Upload an image to a registry',
   common: true,
-  flags: [pullFlags[0]!, pullFlags[1]!, { name: 'platform', type: 'string', usage: 'Push a platform-specific manifest as a single-platform image to the registry.' }, { name: 'quiet', short: 'q', type: 'bool', usage: 'Suppress verbose output' }],
+  flags: [
+    { name: 'all-tags', short: 'a', type: 'bool', usage: 'Push all tags of an image to the repository' },
+    { name: 'disable-content-trust', type: 'bool', usage: 'Skip image signing', default: true },
+    { name: 'quiet', short: 'q', type: 'bool', usage: 'Suppress verbose output' },
+  ],
   args: { min: 1, max: 1 },
   run: push,
   aliasPaths: ['image push'],

@@ -113,6 +113,13 @@ async function update(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
   if (f.has('cpu-shares')) body.CPUShares = f.int('cpu-shares');
   if (f.has('pids-limit')) body.PidsLimit = f.int('pids-limit');
   if (f.has('cpuset-cpus')) body.CpusetCpus = f.string('cpuset-cpus');
+  if (f.has('cpuset-mems')) body.CpusetMems = f.string('cpuset-mems');
+  if (f.has('blkio-weight')) body.BlkioWeight = f.int('blkio-weight');
+  if (f.has('cpu-period')) body.CpuPeriod = f.int('cpu-period');
+  if (f.has('cpu-quota')) body.CpuQuota = f.int('cpu-quota');
+  if (f.has('cpu-rt-period')) body.CpuRealtimePeriod = f.int('cpu-rt-period');
+  if (f.has('cpu-rt-runtime')) body.CpuRealtimeRuntime = f.int('cpu-rt-runtime');
+  if (f.has('memory-reservation')) body.MemoryReservation = ramInBytes(f.string('memory-reservation'));
   if (f.has('restart')) {
     const [Name, n] = f.string('restart').split(':');
     body.RestartPolicy = { Name, MaximumRetryCount: n ? Number(n) : 0 };
@@ -173,11 +180,18 @@ export const lifecycleCmds: Command[] = [
     use: '[OPTIONS] CONTAINER [CONTAINER...]',
     short: 'Update configuration of one or more containers',
     flags: [
+      { name: 'blkio-weight', type: 'int', typeName: 'uint16', usage: 'Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)' },
+      { name: 'cpu-period', type: 'int', usage: 'Limit CPU CFS (Completely Fair Scheduler) period' },
+      { name: 'cpu-quota', type: 'int', usage: 'Limit CPU CFS (Completely Fair Scheduler) quota' },
+      { name: 'cpu-rt-period', type: 'int', usage: 'Limit the CPU real-time period in microseconds' },
+      { name: 'cpu-rt-runtime', type: 'int', usage: 'Limit the CPU real-time runtime in microseconds' },
       { name: 'cpu-shares', short: 'c', type: 'int', usage: 'CPU shares (relative weight)' },
       { name: 'cpus', type: 'string', typeName: 'decimal', usage: 'Number of CPUs' },
       { name: 'cpuset-cpus', type: 'string', usage: 'CPUs in which to allow execution (0-3, 0,1)' },
+      { name: 'cpuset-mems', type: 'string', usage: 'MEMs in which to allow execution (0-3, 0,1)' },
       { name: 'memory', short: 'm', type: 'bytes', usage: 'Memory limit' },
-      { name: 'memory-swap', type: 'bytes', usage: "Swap limit equal to memory plus swap: -1 to enable unlimited swap" },
+      { name: 'memory-reservation', type: 'bytes', usage: 'Memory soft limit' },
+      { name: 'memory-swap', type: 'bytes', usage: 'Swap limit equal to memory plus swap: -1 to enable unlimited swap' },
       { name: 'pids-limit', type: 'int', usage: 'Tune container pids limit (set -1 for unlimited)' },
       { name: 'restart', type: 'string', usage: 'Restart policy to apply when a container exits' },
     ],

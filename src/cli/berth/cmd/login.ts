@@ -49,6 +49,7 @@ export const loginCmds: Command[] = [
     name: 'login',
     use: '[OPTIONS] [SERVER]',
     short: 'Authenticate to a registry',
+    long: 'Authenticate to a registry.\nDefaults to Docker Hub if no server is specified.',
     common: true,
     flags: [
       { name: 'password', short: 'p', type: 'string', usage: 'Password or Personal Access Token (PAT)' },

@@ -139,7 +139,8 @@ async function networkCreate(ctx: Ctx, f: Flags, args: string[]): Promise<number
   const subnets = f.list('subnet');
   const gateways = f.list('gateway');
   const ranges = f.list('ip-range');
-  const config = subnets.map((s, i) => ({ Subnet: s, Gateway: gateways[i], IPRange: ranges[i] }));
+  const aux = kv(f.list('aux-address'));
+  const config = subnets.map((s, i) => ({ Subnet: s, Gateway: gateways[i], IPRange: ranges[i], AuxiliaryAddresses: i === 0 && Object.keys(aux).length ? aux : undefined }));
   const r = await ctx.client.json<{ Id: string; Warning?: string }>('POST', '/networks/create', {
     json: {
       Name: args[0],
@@ -148,8 +149,13 @@ async function networkCreate(ctx: Ctx, f: Flags, args: string[]): Promise<number
       Labels: kv(f.list('label')),
       Internal: f.bool('internal'),
       Attachable: f.bool('attachable'),
-      EnableIPv6: f.bool('ipv6'),
-      IPAM: { Driver: 'default', Config: config, Options: {} },
+      Ingress: f.bool('ingress'),
+      Scope: f.string('scope') || undefined,
+      ConfigOnly: f.bool('config-only'),
+      ConfigFrom: f.string('config-from') ? { Network: f.string('config-from') } : undefined,
+      EnableIPv6: f.has('ipv6') ? f.bool('ipv6') : undefined,
+      EnableIPv4: f.has('ipv4') ? f.bool('ipv4') : undefined,
+      IPAM: { Driver: f.string('ipam-driver') || 'default', Config: config, Options: kv(f.list('ipam-opt')) },
       CheckDuplicate: true,
     },
   });
@@ -171,7 +177,7 @@ export const volumeCmd: Command = {
         { name: 'driver', short: 'd', type: 'string', usage: 'Specify volume driver name', default: 'local' },
         { name: 'label', type: 'list', usage: 'Set metadata for a volume' },
         { name: 'name', type: 'string', usage: 'Specify volume name', hidden: true },
-        { name: 'opt', short: 'o', type: 'list', typeName: 'map', usage: 'Set driver specific options' },
+        { name: 'opt', short: 'o', type: 'list', typeName: 'map', usage: 'Set driver specific options (default map[])' },
       ],
       args: { max: 1, min: 0 },
       run: volumeCreate,
@@ -236,13 +242,21 @@ export const networkCmd: Command = {
       short: 'Create a network',
       flags: [
         { name: 'attachable', type: 'bool', usage: 'Enable manual container attachment' },
+        { name: 'aux-address', type: 'list', typeName: 'map', usage: 'Auxiliary IPv4 or IPv6 addresses used by Network driver (default map[])' },
+        { name: 'config-from', type: 'string', usage: 'The network from which to copy the configuration' },
+        { name: 'config-only', type: 'bool', usage: 'Create a configuration only network' },
         { name: 'driver', short: 'd', type: 'string', usage: 'Driver to manage the Network', default: 'bridge' },
         { name: 'gateway', type: 'list', typeName: 'strings', usage: 'IPv4 or IPv6 Gateway for the master subnet' },
+        { name: 'ingress', type: 'bool', usage: 'Create swarm routing-mesh network' },
         { name: 'internal', type: 'bool', usage: 'Restrict external access to the network' },
         { name: 'ip-range', type: 'list', typeName: 'strings', usage: 'Allocate container ip from a sub-range' },
-        { name: 'ipv6', type: 'bool', usage: 'Enable or disable IPv6 networking' },
+        { name: 'ipam-driver', type: 'string', usage: 'IP Address Management Driver', default: 'default' },
+        { name: 'ipam-opt', type: 'list', typeName: 'map', usage: 'Set IPAM driver specific options (default map[])' },
+        { name: 'ipv4', type: 'bool', usage: 'Enable or disable IPv4 address assignment', default: true },
+        { name: 'ipv6', type: 'bool', usage: 'Enable or disable IPv6 address assignment' },
         { name: 'label', type: 'list', usage: 'Set metadata on a network' },
-        { name: 'opt', short: 'o', type: 'list', typeName: 'map', usage: 'Set driver specific options' },
+        { name: 'opt', short: 'o', type: 'list', typeName: 'map', usage: 'Set driver specific options (default map[])' },
+        { name: 'scope', type: 'string', usage: "Control the network's scope" },
         { name: 'subnet', type: 'list', typeName: 'strings', usage: 'Subnet in CIDR format that represents a network segment' },
       ],
       args: { min: 1, max: 1 },

@@ -133,7 +133,10 @@ export const createCmd: Command = {
   name: 'create',
   use: '[OPTIONS] IMAGE [COMMAND] [ARG...]',
   short: 'Create a new container',
-  flags: runFlags.filter((x) => !['detach', 'sig-proxy', 'detach-keys', 'rm'].includes(x.name)).concat([{ name: 'rm', type: 'bool', usage: 'Automatically remove the container and its associated anonymous volumes when it exits' }]),
+  flags: runFlags
+    .filter((x) => !['detach', 'sig-proxy', 'detach-keys'].includes(x.name))
+    // docker's text for create, stray "|" included.
+    .map((x) => (x.name === 'pull' ? { ...x, usage: 'Pull image before creating ("always", "|missing", "never")' } : x)),
   interspersed: false,
   args: { min: 1 },
   run: create,

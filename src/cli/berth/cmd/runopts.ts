@@ -7,75 +7,107 @@ import type { FlagSpec, Flags } from '../flags.js';
 import { CliError } from '../errors.js';
 import { FlagError } from '../flags.js';
 
+// docker 28's `run` flags, names, types, defaults and help texts (the interface to match).
 export const runFlags: FlagSpec[] = [
-  { name: 'add-host', type: 'list', usage: 'Add a custom host-to-IP mapping (host:ip)' },
-  { name: 'attach', short: 'a', type: 'list', usage: 'Attach to STDIN, STDOUT or STDERR' },
-  { name: 'cap-add', type: 'list', usage: 'Add Linux capabilities' },
-  { name: 'cap-drop', type: 'list', usage: 'Drop Linux capabilities' },
-  { name: 'cgroup-parent', type: 'string', usage: 'Optional parent cgroup for the container' },
-  { name: 'cidfile', type: 'string', usage: 'Write the container ID to the file' },
-  { name: 'cpu-shares', short: 'c', type: 'int', usage: 'CPU shares (relative weight)' },
-  { name: 'cpus', type: 'string', typeName: 'decimal', usage: 'Number of CPUs' },
-  { name: 'cpuset-cpus', type: 'string', usage: 'CPUs in which to allow execution (0-3, 0,1)' },
-  { name: 'detach', short: 'd', type: 'bool', usage: 'Run container in background and print container ID' },
-  { name: 'detach-keys', type: 'string', usage: 'Override the key sequence for detaching a container' },
-  { name: 'device', type: 'list', usage: 'Add a host device to the container' },
-  { name: 'dns', type: 'list', usage: 'Set custom DNS servers' },
-  { name: 'dns-option', type: 'list', usage: 'Set DNS options' },
-  { name: 'dns-search', type: 'list', usage: 'Set custom DNS search domains' },
-  { name: 'entrypoint', type: 'string', usage: 'Overwrite the default ENTRYPOINT of the image' },
-  { name: 'env', short: 'e', type: 'list', usage: 'Set environment variables' },
-  { name: 'env-file', type: 'list', usage: 'Read in a file of environment variables' },
-  { name: 'expose', type: 'list', usage: 'Expose a port or a range of ports' },
-  { name: 'group-add', type: 'list', usage: 'Add additional groups to join' },
-  { name: 'health-cmd', type: 'string', usage: 'Command to run to check health' },
-  { name: 'health-interval', type: 'duration', usage: 'Time between running the check (ms|s|m|h) (default 0s)' },
-  { name: 'health-retries', type: 'int', usage: 'Consecutive failures needed to report unhealthy' },
-  { name: 'health-start-interval', type: 'duration', usage: 'Time between running the check during the start period (ms|s|m|h) (default 0s)' },
-  { name: 'health-start-period', type: 'duration', usage: 'Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)' },
-  { name: 'health-timeout', type: 'duration', usage: 'Maximum time to allow one check to run (ms|s|m|h) (default 0s)' },
-  { name: 'hostname', short: 'h', type: 'string', usage: 'Container host name' },
-  { name: 'init', type: 'bool', usage: 'Run an init inside the container that forwards signals and reaps processes' },
-  { name: 'interactive', short: 'i', type: 'bool', usage: 'Keep STDIN open even if not attached' },
-  { name: 'ipc', type: 'string', usage: 'IPC mode to use' },
-  { name: 'label', short: 'l', type: 'list', usage: 'Set meta data on a container' },
-  { name: 'label-file', type: 'list', usage: 'Read in a line delimited file of labels' },
-  { name: 'log-driver', type: 'string', usage: 'Logging driver for the container' },
-  { name: 'log-opt', type: 'list', usage: 'Log driver options' },
-  { name: 'memory', short: 'm', type: 'bytes', usage: 'Memory limit' },
-  { name: 'memory-swap', type: 'bytes', usage: 'Swap limit equal to memory plus swap: \'-1\' to enable unlimited swap' },
-  { name: 'mount', type: 'list', typeName: 'mount', usage: 'Attach a filesystem mount to the container' },
-  { name: 'name', type: 'string', usage: 'Assign a name to the container' },
-  { name: 'network', type: 'string', typeName: 'network', usage: 'Connect a container to a network' },
-  { name: 'no-healthcheck', type: 'bool', usage: 'Disable any container-specified HEALTHCHECK' },
-  { name: 'oom-kill-disable', type: 'bool', usage: 'Disable OOM Killer' },
-  { name: 'pid', type: 'string', usage: 'PID namespace to use' },
-  { name: 'pids-limit', type: 'int', usage: 'Tune container pids limit (set -1 for unlimited)' },
-  { name: 'platform', type: 'string', usage: 'Set platform if server is multi-platform capable' },
-  { name: 'privileged', type: 'bool', usage: 'Give extended privileges to this container' },
-  { name: 'publish', short: 'p', type: 'list', usage: "Publish a container's port(s) to the host" },
-  { name: 'publish-all', short: 'P', type: 'bool', usage: 'Publish all exposed ports to random ports' },
-  { name: 'pull', type: 'string', usage: 'Pull image before running ("always", "missing", "never")', default: 'missing' },
-  { name: 'quiet', short: 'q', type: 'bool', usage: 'Suppress the pull output' },
-  { name: 'read-only', type: 'bool', usage: "Mount the container's root filesystem as read only" },
-  { name: 'restart', type: 'string', usage: 'Restart policy to apply when a container exits', default: 'no' },
-  { name: 'rm', type: 'bool', usage: 'Automatically remove the container and its associated anonymous volumes when it exits' },
-  { name: 'runtime', type: 'string', usage: 'Runtime to use for this container' },
-  { name: 'security-opt', type: 'list', usage: 'Security Options' },
-  { name: 'shm-size', type: 'bytes', usage: 'Size of /dev/shm' },
-  { name: 'sig-proxy', type: 'bool', usage: 'Proxy received signals to the process', default: true },
-  { name: 'stop-signal', type: 'string', usage: 'Signal to stop the container' },
-  { name: 'stop-timeout', type: 'int', usage: 'Timeout (in seconds) to stop a container' },
-  { name: 'sysctl', type: 'list', typeName: 'map', usage: 'Sysctl options' },
-  { name: 'tmpfs', type: 'list', usage: 'Mount a tmpfs directory' },
-  { name: 'tty', short: 't', type: 'bool', usage: 'Allocate a pseudo-TTY' },
-  { name: 'ulimit', type: 'list', typeName: 'ulimit', usage: 'Ulimit options' },
-  { name: 'user', short: 'u', type: 'string', usage: 'Username or UID (format: <name|uid>[:<group|gid>])' },
-  { name: 'userns', type: 'string', usage: 'User namespace to use' },
-  { name: 'uts', type: 'string', usage: 'UTS namespace to use' },
-  { name: 'volume', short: 'v', type: 'list', usage: 'Bind mount a volume' },
-  { name: 'volumes-from', type: 'list', usage: 'Mount volumes from the specified container(s)' },
-  { name: 'workdir', short: 'w', type: 'string', usage: 'Working directory inside the container' },
+  {name: "add-host", type: "list", usage: "Add a custom host-to-IP mapping (host:ip)"},
+  {name: "attach", type: "list", usage: "Attach to STDIN, STDOUT or STDERR", short: "a"},
+  {name: "blkio-weight", type: "int", usage: "Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)", typeName: "uint16"},
+  {name: "blkio-weight-device", type: "list", usage: "Block IO weight (relative device weight) (default [])"},
+  {name: "cap-add", type: "list", usage: "Add Linux capabilities"},
+  {name: "cap-drop", type: "list", usage: "Drop Linux capabilities"},
+  {name: "cgroup-parent", type: "string", usage: "Optional parent cgroup for the container"},
+  {name: "cgroupns", type: "string", usage: "Cgroup namespace to use (host|private)\n'host':    Run the container in the Docker host's cgroup namespace\n'private': Run the container in its own private cgroup namespace\n'':        Use the cgroup namespace as configured by the\n           default-cgroupns-mode option on the daemon (default)"},
+  {name: "cidfile", type: "string", usage: "Write the container ID to the file"},
+  {name: "cpu-period", type: "int", usage: "Limit CPU CFS (Completely Fair Scheduler) period"},
+  {name: "cpu-quota", type: "int", usage: "Limit CPU CFS (Completely Fair Scheduler) quota"},
+  {name: "cpu-rt-period", type: "int", usage: "Limit CPU real-time period in microseconds"},
+  {name: "cpu-rt-runtime", type: "int", usage: "Limit CPU real-time runtime in microseconds"},
+  {name: "cpu-shares", type: "int", usage: "CPU shares (relative weight)", short: "c"},
+  {name: "cpus", type: "string", usage: "Number of CPUs", typeName: "decimal"},
+  {name: "cpuset-cpus", type: "string", usage: "CPUs in which to allow execution (0-3, 0,1)"},
+  {name: "cpuset-mems", type: "string", usage: "MEMs in which to allow execution (0-3, 0,1)"},
+  {name: "detach", type: "bool", usage: "Run container in background and print container ID", short: "d"},
+  {name: "detach-keys", type: "string", usage: "Override the key sequence for detaching a container"},
+  {name: "device", type: "list", usage: "Add a host device to the container"},
+  {name: "device-cgroup-rule", type: "list", usage: "Add a rule to the cgroup allowed devices list"},
+  {name: "device-read-bps", type: "list", usage: "Limit read rate (bytes per second) from a device (default [])"},
+  {name: "device-read-iops", type: "list", usage: "Limit read rate (IO per second) from a device (default [])"},
+  {name: "device-write-bps", type: "list", usage: "Limit write rate (bytes per second) to a device (default [])"},
+  {name: "device-write-iops", type: "list", usage: "Limit write rate (IO per second) to a device (default [])"},
+  {name: "disable-content-trust", type: "bool", usage: "Skip image verification", default: true},
+  {name: "dns", type: "list", usage: "Set custom DNS servers"},
+  {name: "dns-option", type: "list", usage: "Set DNS options"},
+  {name: "dns-search", type: "list", usage: "Set custom DNS search domains"},
+  {name: "domainname", type: "string", usage: "Container NIS domain name"},
+  {name: "entrypoint", type: "string", usage: "Overwrite the default ENTRYPOINT of the image"},
+  {name: "env", type: "list", usage: "Set environment variables", short: "e"},
+  {name: "env-file", type: "list", usage: "Read in a file of environment variables"},
+  {name: "expose", type: "list", usage: "Expose a port or a range of ports"},
+  {name: "gpus", type: "string", usage: "GPU devices to add to the container ('all' to pass all GPUs)", typeName: "gpu-request"},
+  {name: "group-add", type: "list", usage: "Add additional groups to join"},
+  {name: "health-cmd", type: "string", usage: "Command to run to check health"},
+  {name: "health-interval", type: "duration", usage: "Time between running the check (ms|s|m|h) (default 0s)"},
+  {name: "health-retries", type: "int", usage: "Consecutive failures needed to report unhealthy"},
+  {name: "health-start-period", type: "duration", usage: "Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)"},
+  {name: "health-timeout", type: "duration", usage: "Maximum time to allow one check to run (ms|s|m|h) (default 0s)"},
+  {name: "help", type: "bool", usage: "Print usage"},
+  {name: "hostname", type: "string", usage: "Container host name", short: "h"},
+  {name: "init", type: "bool", usage: "Run an init inside the container that forwards signals and reaps processes"},
+  {name: "interactive", type: "bool", usage: "Keep STDIN open even if not attached", short: "i"},
+  {name: "ip", type: "string", usage: "IPv4 address (e.g., 172.30.100.104)"},
+  {name: "ip6", type: "string", usage: "IPv6 address (e.g., 2001:db8::33)"},
+  {name: "ipc", type: "string", usage: "IPC mode to use"},
+  {name: "isolation", type: "string", usage: "Container isolation technology"},
+  {name: "kernel-memory", type: "bytes", usage: "Kernel memory limit"},
+  {name: "label", type: "list", usage: "Set meta data on a container", short: "l"},
+  {name: "label-file", type: "list", usage: "Read in a line delimited file of labels"},
+  {name: "link", type: "list", usage: "Add link to another container"},
+  {name: "link-local-ip", type: "list", usage: "Container IPv4/IPv6 link-local addresses"},
+  {name: "log-driver", type: "string", usage: "Logging driver for the container"},
+  {name: "log-opt", type: "list", usage: "Log driver options"},
+  {name: "mac-address", type: "string", usage: "Container MAC address (e.g., 92:d0:c6:0a:29:33)"},
+  {name: "memory", type: "bytes", usage: "Memory limit", short: "m"},
+  {name: "memory-reservation", type: "bytes", usage: "Memory soft limit"},
+  {name: "memory-swap", type: "bytes", usage: "Swap limit equal to memory plus swap: '-1' to enable unlimited swap"},
+  {name: "memory-swappiness", type: "int", usage: "Tune container memory swappiness (0 to 100)", default: -1},
+  {name: "mount", type: "list", usage: "Attach a filesystem mount to the container", typeName: "mount"},
+  {name: "name", type: "string", usage: "Assign a name to the container"},
+  {name: "network", type: "string", usage: "Connect a container to a network", typeName: "network"},
+  {name: "network-alias", type: "list", usage: "Add network-scoped alias for the container"},
+  {name: "no-healthcheck", type: "bool", usage: "Disable any container-specified HEALTHCHECK"},
+  {name: "oom-kill-disable", type: "bool", usage: "Disable OOM Killer"},
+  {name: "oom-score-adj", type: "int", usage: "Tune host's OOM preferences (-1000 to 1000)"},
+  {name: "pid", type: "string", usage: "PID namespace to use"},
+  {name: "pids-limit", type: "int", usage: "Tune container pids limit (set -1 for unlimited)"},
+  {name: "platform", type: "string", usage: "Set platform if server is multi-platform capable"},
+  {name: "privileged", type: "bool", usage: "Give extended privileges to this container"},
+  {name: "publish", type: "list", usage: "Publish a container's port(s) to the host", short: "p"},
+  {name: "publish-all", type: "bool", usage: "Publish all exposed ports to random ports", short: "P"},
+  {name: "pull", type: "string", usage: "Pull image before running (\"always\", \"missing\", \"never\")", default: "missing"},
+  {name: "quiet", type: "bool", usage: "Suppress the pull output", short: "q"},
+  {name: "read-only", type: "bool", usage: "Mount the container's root filesystem as read only"},
+  {name: "restart", type: "string", usage: "Restart policy to apply when a container exits", default: "no"},
+  {name: "rm", type: "bool", usage: "Automatically remove the container and its associated anonymous volumes when it exits"},
+  {name: "runtime", type: "string", usage: "Runtime to use for this container"},
+  {name: "security-opt", type: "list", usage: "Security Options"},
+  {name: "shm-size", type: "bytes", usage: "Size of /dev/shm"},
+  {name: "sig-proxy", type: "bool", usage: "Proxy received signals to the process", default: true},
+  {name: "stop-signal", type: "string", usage: "Signal to stop the container"},
+  {name: "stop-timeout", type: "int", usage: "Timeout (in seconds) to stop a container"},
+  {name: "storage-opt", type: "list", usage: "Storage driver options for the container"},
+  {name: "sysctl", type: "list", usage: "Sysctl options (default map[])", typeName: "map"},
+  {name: "tmpfs", type: "list", usage: "Mount a tmpfs directory"},
+  {name: "tty", type: "bool", usage: "Allocate a pseudo-TTY", short: "t"},
+  {name: "ulimit", type: "list", usage: "Ulimit options (default [])", typeName: "ulimit"},
+  {name: "use-api-socket", type: "bool", usage: "Bind mount Docker API socket and required auth"},
+  {name: "user", type: "string", usage: "Username or UID (format: <name|uid>[:<group|gid>])", short: "u"},
+  {name: "userns", type: "string", usage: "User namespace to use"},
+  {name: "uts", type: "string", usage: "UTS namespace to use"},
+  {name: "volume", type: "list", usage: "Bind mount a volume", short: "v"},
+  {name: "volume-driver", type: "string", usage: "Optional volume driver for the container"},
+  {name: "volumes-from", type: "list", usage: "Mount volumes from the specified container(s)"},
+  {name: "workdir", type: "string", usage: "Working directory inside the container", short: "w"},
+  {name: "health-start-interval", type: "duration", usage: "Time between running the check during the start period (ms|s|m|h) (default 0s)", hidden: true},
 ];
 
 /** go-units RAMInBytes: "512m", "1g", "100000" (binary multiples). */
@@ -227,7 +259,7 @@ export function parseMount(spec: string): Record<string, unknown> {
   return m;
 }
 
-function readEnvFile(path: string): string[] {
+export function readEnvFile(path: string): string[] {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -403,6 +435,64 @@ export function buildCreate(f: Flags, image: string, cmd: string[]): CreateBody 
     Ulimits: ulimits.length ? ulimits : undefined,
     Mounts: mounts.length ? mounts : undefined,
   };
+  const throttle = (name: string, rate: (v: string) => number) =>
+    f.list(name).map((d) => {
+      const i = d.lastIndexOf(':');
+      if (i <= 0) throw new FlagError(`invalid argument "${d}" for "--${name}" flag: bad format: ${d}`);
+      return { Path: d.slice(0, i), Rate: rate(d.slice(i + 1)) };
+    });
+  const iops = (v: string) => {
+    if (!/^\d+$/.test(v)) throw new FlagError(`invalid argument "${v}" for IOPS: invalid rate for device`);
+    return Number(v);
+  };
+  Object.assign(hostConfig, {
+    BlkioWeight: f.int('blkio-weight'),
+    BlkioWeightDevice: f.list('blkio-weight-device').map((d) => {
+      const i = d.lastIndexOf(':');
+      return { Path: d.slice(0, i), Weight: Number(d.slice(i + 1)) };
+    }),
+    BlkioDeviceReadBps: throttle('device-read-bps', ramInBytes),
+    BlkioDeviceWriteBps: throttle('device-write-bps', ramInBytes),
+    BlkioDeviceReadIOps: throttle('device-read-iops', iops),
+    BlkioDeviceWriteIOps: throttle('device-write-iops', iops),
+    CgroupnsMode: f.string('cgroupns') || undefined,
+    CpuPeriod: f.int('cpu-period'),
+    CpuQuota: f.int('cpu-quota'),
+    CpuRealtimePeriod: f.int('cpu-rt-period'),
+    CpuRealtimeRuntime: f.int('cpu-rt-runtime'),
+    CpusetMems: f.string('cpuset-mems'),
+    DeviceCgroupRules: f.list('device-cgroup-rule').length ? f.list('device-cgroup-rule') : undefined,
+    Isolation: f.string('isolation') || undefined,
+    KernelMemory: f.has('kernel-memory') ? ramInBytes(f.string('kernel-memory')) : 0,
+    Links: f.list('link').length ? f.list('link') : undefined,
+    MemoryReservation: f.has('memory-reservation') ? ramInBytes(f.string('memory-reservation')) : 0,
+    MemorySwappiness: f.has('memory-swappiness') && f.int('memory-swappiness') !== -1 ? f.int('memory-swappiness') : undefined,
+    OomScoreAdj: f.int('oom-score-adj'),
+    StorageOpt: f.list('storage-opt').length ? Object.fromEntries(f.list('storage-opt').map((o) => [o.split('=')[0], o.split('=').slice(1).join('=')])) : undefined,
+    VolumeDriver: f.string('volume-driver'),
+  });
+  if (f.string('gpus')) {
+    const g = f.string('gpus');
+    const count = g === 'all' ? -1 : /^\d+$/.test(g) ? Number(g) : undefined;
+    if (count === undefined) throw new FlagError(`invalid argument "${g}" for "--gpus" flag: invalid count: ${g}`);
+    hostConfig.DeviceRequests = [{ Driver: '', Count: count, DeviceIDs: null, Capabilities: [['gpu']], Options: {} }];
+  }
+  config.Domainname = f.string('domainname');
+  if (f.string('mac-address')) config.MacAddress = f.string('mac-address');
+  if (f.bool('use-api-socket')) {
+    // The daemon's socket inside the container, where docker puts it.
+    const sock = (process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock').replace(/^unix:\/\//, '');
+    hostConfig.Mounts = [...((hostConfig.Mounts as object[]) ?? []), { Type: 'bind', Source: sock, Target: '/var/run/docker.sock' }];
+  }
+  const network = f.string('network') || 'default';
+  const endpoints: Record<string, unknown> = {};
+  if (f.string('ip') || f.string('ip6') || f.list('link-local-ip').length || f.list('network-alias').length) {
+    if (network === 'default' && !f.list('network-alias').length) throw new CliError('--ip, --ip6 and --link-local-ip need a user-defined network (--network)', 125);
+    endpoints[network] = {
+      IPAMConfig: { IPv4Address: f.string('ip') || undefined, IPv6Address: f.string('ip6') || undefined, LinkLocalIPs: f.list('link-local-ip').length ? f.list('link-local-ip') : undefined },
+      Aliases: f.list('network-alias').length ? f.list('network-alias') : undefined,
+    };
+  }
   if (f.bool('rm') && restart.Name !== 'no') throw new CliError('Conflicting options: --restart and --rm', 125);
-  return { body: { ...config, HostConfig: hostConfig, NetworkingConfig: { EndpointsConfig: {} } }, name: f.string('name') || undefined, platform: f.string('platform') || undefined };
+  return { body: { ...config, HostConfig: hostConfig, NetworkingConfig: { EndpointsConfig: endpoints } }, name: f.string('name') || undefined, platform: f.string('platform') || undefined };
 }
