@@ -136,7 +136,37 @@ const stopFlags = [
   { name: 'timeout', short: 't', type: 'int' as const, usage: 'Seconds to wait before killing the container' },
 ];
 
+async function commit(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
+  const [container, ref] = args as [string, string | undefined];
+  let repo: string | undefined;
+  let tag: string | undefined;
+  if (ref) {
+    const slash = ref.lastIndexOf('/');
+    const colon = ref.lastIndexOf(':');
+    [repo, tag] = colon > slash ? [ref.slice(0, colon), ref.slice(colon + 1)] : [ref, undefined];
+  }
+  const r = await ctx.client.json<{ Id: string }>('POST', '/commit', {
+    query: { container, repo, tag, comment: f.string('message') || undefined, author: f.string('author') || undefined, pause: f.bool('pause'), changes: f.list('change') },
+    json: {},
+  });
+  ctx.out(r.Id + '\n');
+  return 0;
+}
+
 export const lifecycleCmds: Command[] = [
+  {
+    name: 'commit',
+    use: '[OPTIONS] CONTAINER [REPOSITORY[:TAG]]',
+    short: "Create a new image from a container's changes",
+    flags: [
+      { name: 'author', short: 'a', type: 'string', usage: 'Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")' },
+      { name: 'change', short: 'c', type: 'list', usage: 'Apply Dockerfile instruction to the created image' },
+      { name: 'message', short: 'm', type: 'string', usage: 'Commit message' },
+      { name: 'pause', short: 'p', type: 'bool', usage: 'Pause container during commit', default: true },
+    ],
+    args: { min: 1, max: 2 },
+    run: commit,
+  },
   {
     name: 'start',
     use: '[OPTIONS] CONTAINER [CONTAINER...]',

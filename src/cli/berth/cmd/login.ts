@@ -59,5 +59,5 @@ export const loginCmds: Command[] = [
     args: { min: 0, max: 1 },
     run: login,
   },
-  { name: 'logout', use: '[SERVER]', short: 'Log out from a registry', common: true, args: { min: 0, max: 1 }, run: logout },
+  { name: 'logout', use: '[SERVER]', short: 'Log out from a registry', long: 'Log out from a registry.\nIf no server is specified, the default is defined by the daemon.', common: true, args: { min: 0, max: 1 }, run: logout },
 ];

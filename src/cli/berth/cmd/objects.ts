@@ -196,7 +196,8 @@ export const volumeCmd: Command = {
       use: '[OPTIONS]',
       short: 'Remove unused local volumes',
       flags: [
-        { name: 'all', short: 'a', type: 'bool', usage: 'Remove all unused volumes, not just anonymous ones' },
+        // docker hides it below API 1.42, where the daemon has no such filter.
+        { name: 'all', short: 'a', type: 'bool', usage: 'Remove all unused volumes, not just anonymous ones', hidden: true },
         { name: 'filter', type: 'list', typeName: 'filter', usage: 'Provide filter values (e.g. "label=<label>")' },
         { name: 'force', short: 'f', type: 'bool', usage: 'Do not prompt for confirmation' },
       ],
@@ -207,6 +208,7 @@ export const volumeCmd: Command = {
       aliases: ['remove'],
       use: '[OPTIONS] VOLUME [VOLUME...]',
       short: 'Remove one or more volumes',
+      long: 'Remove one or more volumes. You cannot remove a volume that is in use by a container.',
       flags: [{ name: 'force', short: 'f', type: 'bool', usage: 'Force the removal of one or more volumes' }],
       args: { min: 1 },
       run: (ctx, f, a) => each(ctx, a, (id) => ctx.client.request('DELETE', `/volumes/${encodeURIComponent(id)}`, { query: { force: f.bool('force') || undefined } }).then((r) => void r.body.resume())),
@@ -224,14 +226,26 @@ export const networkCmd: Command = {
       use: '[OPTIONS] NETWORK CONTAINER',
       short: 'Connect a container to a network',
       flags: [
-        { name: 'alias', type: 'list', usage: 'Add network-scoped alias for the container' },
+        { name: 'alias', type: 'list', typeName: 'strings', usage: 'Add network-scoped alias for the container' },
+        { name: 'driver-opt', type: 'list', typeName: 'strings', usage: 'driver options for the network' },
+        { name: 'gw-priority', type: 'int', usage: 'Highest gw-priority provides the default gateway. Accepts positive and negative values.' },
         { name: 'ip', type: 'string', usage: 'IPv4 address (e.g., "172.30.100.104")' },
         { name: 'ip6', type: 'string', usage: 'IPv6 address (e.g., "2001:db8::33")' },
+        { name: 'link', type: 'list', usage: 'Add link to another container' },
+        { name: 'link-local-ip', type: 'list', typeName: 'strings', usage: 'Add a link-local address for the container' },
       ],
       args: { min: 2, max: 2 },
       run: async (ctx, f, a) => {
-        const ipam = f.string('ip') || f.string('ip6') ? { IPv4Address: f.string('ip') || undefined, IPv6Address: f.string('ip6') || undefined } : undefined;
-        const r = await ctx.client.request('POST', `/networks/${encodeURIComponent(a[0]!)}/connect`, { json: { Container: a[1], EndpointConfig: { Aliases: f.list('alias'), IPAMConfig: ipam } } });
+        const lls = f.list('link-local-ip').flatMap((x) => x.split(','));
+        const ipam = f.string('ip') || f.string('ip6') || lls.length ? { IPv4Address: f.string('ip') || undefined, IPv6Address: f.string('ip6') || undefined, LinkLocalIPs: lls.length ? lls : undefined } : undefined;
+        const endpoint = {
+          Aliases: f.list('alias').flatMap((x) => x.split(',')),
+          IPAMConfig: ipam,
+          Links: f.list('link').length ? f.list('link') : undefined,
+          DriverOpts: f.list('driver-opt').length ? Object.fromEntries(f.list('driver-opt').flatMap((x) => x.split(',')).map((o) => [o.split('=')[0], o.split('=').slice(1).join('=')])) : undefined,
+          GwPriority: f.has('gw-priority') ? f.int('gw-priority') : undefined,
+        };
+        const r = await ctx.client.request('POST', `/networks/${encodeURIComponent(a[0]!)}/connect`, { json: { Container: a[1], EndpointConfig: endpoint } });
         r.body.resume();
         return 0;
       },

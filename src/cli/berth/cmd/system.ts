@@ -266,7 +266,7 @@ export const versionCmd: Command = {
   use: '[OPTIONS]',
   short: 'Show the Docker version information',
   common: true,
-  flags: [formatFlag("Format output using a custom template:\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template.\nRefer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates")],
+  flags: [{ ...formatFlag("Format output using a custom template:\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template.\nRefer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates"), short: 'f' }],
   run: version,
 };
 
@@ -286,11 +286,12 @@ export const eventsCmd: Command = {
   short: 'Get real time events from the server',
   flags: [
     { name: 'filter', short: 'f', type: 'list', typeName: 'filter', usage: 'Filter output based on conditions provided' },
-    versionCmd.flags![0]!,
+    { ...versionCmd.flags![0]!, short: undefined },
     { name: 'since', type: 'string', usage: 'Show all events created since timestamp' },
     { name: 'until', type: 'string', usage: 'Stream events until this timestamp' },
   ],
   run: events,
+  aliasPaths: ['system events'],
 };
 
 export const systemCmd: Command = {
@@ -298,8 +299,8 @@ export const systemCmd: Command = {
   use: 'COMMAND',
   short: 'Manage Docker',
   sub: [
-    { name: 'df', use: '[OPTIONS]', short: 'Show docker disk usage', flags: [versionCmd.flags![0]!, { name: 'verbose', short: 'v', type: 'bool', usage: 'Show detailed information on space usage' }], run: df },
-    { ...eventsCmd },
+    { name: 'df', use: '[OPTIONS]', short: 'Show berth disk usage', flags: [formatFlag(), { name: 'verbose', short: 'v', type: 'bool', usage: 'Show detailed information on space usage' }], run: df },
+    { ...eventsCmd, aliasPaths: ['events'] },
     { ...infoCmd, aliasPaths: ['info'] },
     {
       name: 'prune',
