@@ -333,6 +333,56 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     assert.equal(check.status, 0, String(check.stderr));
   });
 
+  it('run -it: a real terminal, the exit status, and the terminal restored on every way out', async () => {
+    const sh = (cmd: string) => driveTty(['sh', '-c', `${cmd}; echo "rc=$?"; stty -a`], [], { env: d.env, timeoutMs: 60000 });
+    const ok5 = await driveTty(
+      ['sh', '-c', `${BERTH} run -it --rm --network none ${IMAGE} sh; echo "rc=$?"; stty -a`],
+      [{ expect: /\/ # /, send: 'echo $((6*7)) $(tty)\r' }, { expect: /42 \/dev\/pts\/0/, send: 'exit 5\r' }],
+      { env: d.env, timeoutMs: 60000 },
+    );
+    assert.match(ok5.output, /rc=5/, ok5.output);
+    const restored = (o: string) => / icanon /.test(o) && / echo /.test(o) && !/-icanon/.test(o);
+    assert.ok(restored(ok5.output), `terminal back in cooked mode after a normal exit:\n${ok5.output}`);
+    const missing = await sh(`${BERTH} run -it --rm --network none ${IMAGE} no-such-command`);
+    assert.match(missing.output, /rc=127/);
+    assert.ok(restored(missing.output), `terminal restored after a failed start:\n${missing.output}`);
+    same(['run', '-it', '--rm', '--network', 'none', IMAGE, 'true']);
+    same(['exec', '-it', 'no-such-container', 'true']);
+  });
+
+  it('signals reach the container (sig-proxy); attach; stats', async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(BERTH, ['run', '--rm', '--network', 'none', IMAGE, 'sh', '-c', 'trap "echo got TERM; exit 7" TERM; echo ready; while true; do sleep 0.1; done'], { env: d.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out === 'ready\n') child.kill('SIGTERM');
+    });
+    const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    assert.equal(out, 'ready\ngot TERM\n');
+    assert.equal(code, 7);
+
+    // attach: the output from the moment of attaching, then the container's status (twins for the two CLIs).
+    for (const [cli, run] of [['berth', berth], ['docker', docker]] as const) {
+      const nm = `attach-${cli}-${SUFFIX}`;
+      ok(berth(['run', '-d', '--network', 'none', '--name', nm, IMAGE, 'sh', '-c', 'sleep 1; echo late; echo err >&2; exit 3']));
+      const at = run(['attach', nm]);
+      assert.equal(at.stdout, 'late\n', `${cli} attach`);
+      assert.equal(at.stderr, 'err\n', `${cli} attach`);
+      assert.equal(at.status, 3, `${cli} attach`);
+      ok(berth(['rm', nm]));
+    }
+    same(['attach', 'no-such-container']);
+
+    const st = `stats-${SUFFIX}`;
+    ok(berth(['run', '-d', '--network', 'none', '--name', st, IMAGE, 'sleep', '300']));
+    same(['stats', '--no-stream', '--format', '{{.Name}} {{.PIDs}}', st]);
+    const table = berth(['stats', '--no-stream', st]).stdout.split('\n');
+    assert.match(table[0]!, /^CONTAINER ID\s+NAME\s+CPU %\s+MEM USAGE \/ LIMIT\s+MEM %\s+NET I\/O\s+BLOCK I\/O\s+PIDS$/);
+    assert.match(table[1]!, new RegExp(`^[0-9a-f]{12}\\s+${st}\\s+\\d+\\.\\d\\d%\\s+\\S+ / \\S+\\s+\\d+\\.\\d\\d%\\s+0B / 0B\\s+\\S+ / \\S+\\s+1$`));
+    ok(berth(['rm', '-f', st]));
+  });
+
   it('inspect --layers names the layer of every fact', () => {
     const nm = `layers-${SUFFIX}`;
     ok(berth(['run', '-d', '--network', 'none', '--name', nm, IMAGE, 'sleep', '300']));

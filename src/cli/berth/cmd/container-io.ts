@@ -20,8 +20,10 @@ async function exec(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
   const [id, ...cmd] = args as [string, ...string[]];
   const tty = f.bool('tty');
   const interactive = f.bool('interactive');
-  if (tty && interactive && !process.stdin.isTTY) throw new CliError('the input device is not a TTY', 1);
   const detach = f.bool('detach');
+  // docker looks the container up before it checks the terminal.
+  await ctx.client.get(`${cpath(id)}/json`);
+  if (tty && interactive && !process.stdin.isTTY) throw new CliError('the input device is not a TTY', 1);
   const body = {
     User: f.string('user'),
     Privileged: f.bool('privileged'),

@@ -69,7 +69,11 @@ async function run(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
   if (detach && f.bool('rm') && false) throw new CliError('', 125);
   const tty = f.bool('tty');
   const interactive = f.bool('interactive');
-  if (tty && interactive && !process.stdin.isTTY) throw new CliError('the input device is not a TTY', 1);
+  if (tty && interactive && !process.stdin.isTTY) {
+    // docker prints this one bare, with status 1 (not run's 125 form).
+    ctx.err('the input device is not a TTY\n');
+    throw new ExitStatus(1);
+  }
   const id = await createContainer(ctx, f, args);
   if (detach) {
     await start(ctx, id);
