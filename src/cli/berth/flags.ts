@@ -72,6 +72,17 @@ function convert(s: FlagSpec, raw: string): FlagValue {
         throw new FlagError(`invalid argument "${raw}" for "${flagTitle(s)}" flag: strconv.ParseFloat: parsing "${raw}": invalid syntax`);
       }
       return Number(raw);
+    case 'bytes':
+      // go-units RAMInBytes, as docker's MemBytes flag value parses it.
+      if (!/^\s*\d+(\.\d+)?\s*([kmgtpKMGTP]?)([iI]?[bB])?\s*$/.test(raw) && raw !== '-1') {
+        throw new FlagError(`invalid argument "${raw}" for "${flagTitle(s)}" flag: invalid size: '${raw}'`);
+      }
+      return raw;
+    case 'duration':
+      if (!/^([0-9]*(\.[0-9]*)?(ns|us|µs|ms|s|m|h))+$/.test(raw) && raw !== '0') {
+        throw new FlagError(`invalid argument "${raw}" for "${flagTitle(s)}" flag: time: invalid duration "${raw}"`);
+      }
+      return raw;
     default:
       return raw;
   }

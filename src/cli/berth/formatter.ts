@@ -3,7 +3,7 @@
 // output plus a newline; a table renders the header by executing the same
 // template on the column names, then aligns everything through tabwriter.
 
-import { Template, TemplateExecError, TemplateSyntaxError, Struct } from './template/index.js';
+import { Template, TemplateExecError, TemplateSyntaxError, Struct, withMethods } from './template/index.js';
 import { tabwrite } from './tabwriter.js';
 import { CliError } from './errors.js';
 
@@ -25,9 +25,9 @@ export function parseTemplate(src: string, prefix = 'template parsing error: '):
 }
 
 /** Run a template; a failed execution becomes docker's message. */
-export function executeTemplate(t: Template, dot: unknown, prefix = 'template parsing error: '): string {
+export function executeTemplate(t: Template, dot: unknown, prefix = 'template parsing error: ', opts: { missingKeyError?: boolean } = {}): string {
   try {
-    return t.execute(dot);
+    return t.execute(dot, undefined, opts);
   } catch (e) {
     if (e instanceof TemplateExecError) throw new CliError(`${prefix}${e.message}`, 1);
     throw e;
@@ -45,8 +45,11 @@ export function formatRows(format: string, rows: unknown[], header: Record<strin
   for (const r of rows) body += executeTemplate(tmpl, r) + '\n';
   if (!format.startsWith('table')) return body;
   let head = '';
+  // docker's SubHeaderContext: a map of column names whose Label method
+  // titles a label column with the label's last dotted part.
+  const headerDot = withMethods({ ...header }, { Label: (name: unknown) => String(name).split('.').pop()!.replace(/[-_]/g, ' ') });
   try {
-    head = tmpl.executeHeader(header);
+    head = tmpl.executeHeader(headerDot);
   } catch (e) {
     // docker ignores a header that fails to render and keeps what was written.
     head = (e as { partial?: string }).partial ?? '';

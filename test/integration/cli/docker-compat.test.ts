@@ -124,6 +124,13 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     same(['run', '--network', 'none', '--mount', 'type=bind', IMAGE]);
     same(['run', '--network', 'none', '--mount', 'source=/tmp', IMAGE]);
     same(['inspect', 'no-such-thing']);
+    same(['ps', '--filter', 'novalue']);
+    same(['images', '-f', 'novalue']);
+    same(['run', '--pull', 'never', '--network', 'none', 'berth-no-such-image:1']);
+    same(['run', '--network', 'none', '--name', 'bad name!', IMAGE]);
+    same(['create', '--network', 'none', '--memory', 'lots', IMAGE]);
+    same(['run', '--network', 'none', '--ulimit', 'nofile', IMAGE]);
+    same(['run', '--network', 'none', '--restart', 'sometimes', IMAGE]);
     same(['rmi', 'no-such-image']);
     same(['stop', 'no-such-container']);
   });
@@ -210,6 +217,41 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     same(['rm', names[0]!]);
     assert.equal(berth(['rm', renamed]).stdout, `${renamed}\n`);
     same(['ps', '-a']);
+  });
+
+  it('templates: the same text as docker for the same objects', () => {
+    const nm = `tmpl-${SUFFIX}`;
+    ok(berth(['create', '--network', 'none', '--name', nm, '--label', 'a=1', '--label', 'b=<two>', '-e', 'K=V', IMAGE, 'sh', '-c', 'echo "quoted arg"']));
+    const ps = (t: string) => same(['ps', '-a', '--filter', `name=${nm}`, '--format', t]);
+    ps('{{printf "%-12s|%5d|%q" .Names 42 .Status}}');
+    ps('{{pad .Names 2 3}}|{{truncate .Names 4}}|{{len .Names}}|{{slice .Names 0 4}}');
+    ps('{{if and (eq .State "created") (ne .Names "x")}}yes{{else}}no{{end}} {{or .Ports "none"}} {{not .Ports}}');
+    ps('{{with .Ports}}p={{.}}{{else}}no ports{{end}} {{lt 1 2}} {{ge (len .Names) 3}}');
+    ps('{{- .Names -}}   {{- "!" -}}\n{{/* a comment */}}next');
+    ps('{{json .Labels}} {{.Labels}} {{.Label "b"}} {{join (split .Labels ",") ";"}}');
+    ps('{{$n := .Names}}{{range $i, $c := split $n "-"}}[{{$i}}:{{upper $c}}]{{end}} {{println "x"}}');
+    ps('{{title .State}} {{lower "ABC"}} {{index (split .Names "-") 0}}');
+    ps('table {{.Names}}\t{{.Label "a"}}\t{{upper .State}}');
+    ps('{{json .}}');
+    ps('{{index .Names 99}}');
+    ps('{{.Names.Nope}}');
+    ps('{{range .Names}}x{{end}}');
+    const ins = (t: string) => same(['inspect', '--format', t, nm]);
+    ins('{{.Name}} {{.Config.Image}} {{json .Config.Cmd}} {{index .Config.Labels "b"}} {{.Config.Labels.a}}');
+    ins('{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}} {{range .Config.Env}}{{if eq . "K=V"}}found{{end}}{{end}}');
+    ins('{{.State.Running}} {{.State.ExitCode}} {{.HostConfig.Memory}} {{len .Mounts}} {{.RestartCount}}');
+    ins('{{.ID}} {{.Id}}');
+    ins('{{json .Config.Labels}}');
+    ins('{{.Nope}}');
+    ins('{{.Config.Nope}}');
+    ins('{{range .Config.Cmd}}<{{.}}>{{end}}');
+    same(['image', 'inspect', '--format', '{{.ID}} {{.Os}} {{index .RepoTags 0}} {{json .RootFS.Type}}', IMAGE]);
+    same(['network', 'inspect', '--format', '{{.Name}} {{.Driver}} {{.Scope}} {{json .IPAM.Driver}} {{.ID}}', 'none']);
+    same(['image', 'inspect', '--format', '{{.Nope}}', IMAGE]);
+    same(['volume', 'inspect', '--format', '{{.Nope}}', 'no-such-volume']);
+    same(['container', 'inspect', 'no-such-container']);
+    same(['network', 'inspect', 'none', 'no-such-network']);
+    ok(berth(['rm', nm]));
   });
 
   it('logs, port, restart, update, cp, export', () => {

@@ -105,10 +105,10 @@ describe('template: fields, printing and functions', () => {
     syntax('{{}}', 'template: :1: missing value for command');
     syntax('x\n{{.A | 3}}', 'template: :2: non executable command in pipeline stage 2');
     const exec = (src: string, msg: string) => assert.throws(() => run(src), (e: unknown) => e instanceof TemplateExecError && e.message === msg);
-    exec('{{index .Ports 5}}', 'template: :1:2: executing "" at <index>: error calling index: index out of range: 5');
-    exec('{{len .N}}', 'template: :1:2: executing "" at <len>: error calling len: len of type int');
-    exec('ab\n {{join .N ","}}', 'template: :2:3: executing "" at <join>: error calling join: expected slice, got int');
-    exec('{{lt .Name 1}}', 'template: :1:2: executing "" at <lt>: error calling lt: incompatible types for comparison');
+    exec('{{index .Ports 5}}', 'template: :1:2: executing "" at <index .Ports 5>: error calling index: index out of range: 5');
+    exec('{{len .N}}', 'template: :1:2: executing "" at <len .N>: error calling len: len of type int');
+    exec('ab\n {{join .N ","}}', 'template: :2:3: executing "" at <join .N ",">: error calling join: expected slice, got int');
+    exec('{{lt .Name 1}}', 'template: :1:2: executing "" at <lt .Name 1>: error calling lt: incompatible types for comparison');
   });
 });
 

@@ -28,9 +28,12 @@ async function fetchOne(ctx: Ctx, id: string, kinds: Kind[], size: boolean): Pro
   for (const k of kinds) {
     try {
       const v = await ctx.client.get<Record<string, unknown>>(paths[k](id), k === 'container' && size ? { size: true } : undefined);
-      return withAliases(v, { ID: 'Id' });
+      // docker 28 formats images and networks through their Go structs first
+      // (ID answers for "Id"), containers through the JSON map only.
+      return k === 'image' || k === 'network' ? withAliases(v, { ID: 'Id' }) : v;
     } catch (e) {
-      if (!(e instanceof DaemonError) || e.status !== 404) throw e;
+      // One kind asked for: the daemon's own answer; several: docker's "No such object".
+      if (!(e instanceof DaemonError) || e.status !== 404 || kinds.length === 1) throw e;
     }
   }
   const what = kinds.length === 1 ? kinds[0] : 'object';
@@ -54,7 +57,19 @@ export async function inspectAll(ctx: Ctx, f: Flags, args: string[], kind?: Kind
     }
   }
   let out = '';
-  if (tmpl) for (const v of found) out += executeTemplate(tmpl, v) + '\n';
+  // docker 28 runs the template on the daemon's JSON as a map, missing keys being errors.
+  if (tmpl) {
+    // Each object's text is kept only if its template ran to the end; nothing at all is one empty line.
+    for (const v of found) {
+      try {
+        out += executeTemplate(tmpl, v, undefined, { missingKeyError: true }) + '\n';
+      } catch (e) {
+        if (!(e instanceof CliError)) throw e;
+        errors.push(e.message);
+      }
+    }
+    if (out === '') out = '\n';
+  }
   else out = goIndent(found) + '\n';
   ctx.out(out);
   if (errors.length) throw new CliError(errors.join('\n'), 1);

@@ -87,7 +87,8 @@ function formGroup(key: string, start: number, last: number): string {
   return `${group}/${typ}`;
 }
 
-export function containerContext(c: ContainerSummary, trunc: boolean) {
+/** `onSize` is told when the template asks for .Size (docker then asks the daemon for sizes). */
+export function containerContext(c: ContainerSummary, trunc: boolean, onSize?: () => void) {
   return struct('*formatter.ContainerContext', {
     ID: () => (trunc ? truncateID(c.Id) : c.Id),
     Names: () => {
@@ -110,6 +111,7 @@ export function containerContext(c: ContainerSummary, trunc: boolean) {
     State: () => c.State,
     Status: () => c.Status,
     Size: () => {
+      onSize?.();
       const srw = humanSizeWithPrecision(c.SizeRw ?? 0, 3);
       return (c.SizeRootFs ?? 0) > 0 ? `${srw} (virtual ${humanSizeWithPrecision(c.SizeRootFs!, 3)})` : srw;
     },
@@ -122,6 +124,8 @@ export function containerContext(c: ContainerSummary, trunc: boolean) {
     Mounts: () => c.Mounts.map((m) => (trunc ? ellipsis(m.Name || m.Source, 15) : m.Name || m.Source)).join(','),
     LocalVolumes: () => String(c.Mounts.filter((m) => m.Driver === 'local').length),
     Networks: () => Object.keys(c.NetworkSettings?.Networks ?? {}).join(','),
+    // docker 28's image platform: nil unless the daemon reports the image's manifest descriptor.
+    Platform: () => (c as { ImageManifestDescriptor?: { platform?: unknown } }).ImageManifestDescriptor?.platform ?? null,
   });
 }
 
@@ -149,6 +153,7 @@ async function ps(ctx: Ctx, f: Flags): Promise<number> {
   if (!format || format === 'table') {
     format = quiet ? '{{.ID}}' : 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}' + (size ? '\t{{.Size}}' : '');
   } else if (quiet) format = '{{.ID}}';
+  let sizeUsed = false;
   if (f.string('format')) {
     // docker validates a given template against an empty row first.
     let t;
@@ -159,7 +164,7 @@ async function ps(ctx: Ctx, f: Flags): Promise<number> {
       throw e;
     }
     try {
-      t.execute(containerContext(emptySummary, false));
+      t.execute(containerContext(emptySummary, false, () => (sizeUsed = true)));
     } catch (e) {
       if (e instanceof TemplateExecError) throw new CliError(`failed to execute template: ${e.message}`, 1);
       throw e;
@@ -169,7 +174,8 @@ async function ps(ctx: Ctx, f: Flags): Promise<number> {
   const list = await ctx.client.get<ContainerSummary[]>('/containers/json', {
     all: f.bool('all') || last !== -1 ? true : undefined,
     limit: last > 0 ? last : undefined,
-    size: size || format.includes('.Size') ? true : undefined,
+    // As docker: sizes when asked, or when the template used .Size (unless --size=false or -q).
+    size: size || (sizeUsed && !quiet && !f.has('size')) ? true : undefined,
     filters: filterQuery(f.list('filter')),
   });
   ctx.out(formatRows(format, list.map((c) => containerContext(c, !f.bool('no-trunc'))), containerHeader));

@@ -326,7 +326,6 @@ export function buildCreate(f: Flags, image: string, cmd: string[]): CreateBody 
   let restart: Record<string, unknown> = { Name: 'no', MaximumRetryCount: 0 };
   if (f.string('restart')) {
     const [name, count] = f.string('restart').split(':');
-    if (!['no', 'always', 'on-failure', 'unless-stopped'].includes(name!)) throw new CliError(`invalid restart policy format: ${f.string('restart')}`, 125);
     if (count !== undefined && !/^\d+$/.test(count)) throw new CliError(`invalid restart policy format: maximum retry count must be an integer`, 125);
     restart = { Name: name, MaximumRetryCount: count ? Number(count) : 0 };
   }

@@ -6,7 +6,7 @@
 import { argString, type Arg, type Command, type Node, type Pipe } from './parser.js';
 import { lineOf } from './lexer.js';
 import { builtins, FuncError, type Func } from './funcs.js';
-import { goAliases, goType, isMap, printValue, Struct, truth } from './values.js';
+import { goAliases, goMethods, goType, isMap, printValue, Struct, truth } from './values.js';
 
 export class TemplateExecError extends Error {}
 
@@ -27,6 +27,8 @@ export class Executor {
   constructor(
     private src: string,
     private funcs: Record<string, Func>,
+    /** Go's Option("missingkey=error"): a missing map key is an error, not "<no value>". */
+    private missingKeyError = false,
   ) {}
 
   private fail(pos: number, at: string, msg: string): never {
@@ -147,7 +149,7 @@ export class Executor {
         return this.evalFieldChain(base, first.field, first, rest, final, dot);
       }
       case 'identifier':
-        return this.evalFunction(first, rest, final, dot);
+        return this.evalFunction(first, rest, final, dot, c.args.map(argString).join(' '));
       case 'pipe':
         this.noArgs(first, rest, final);
         return this.evalPipe(first, dot);
@@ -189,7 +191,7 @@ export class Executor {
       case 'chain':
         return this.evalFieldChain(this.evalArg(a.node, dot), a.field, a, [], [], dot);
       case 'identifier':
-        return this.evalFunction(a, [], [], dot);
+        return this.evalFunction(a, [], [], dot, a.name);
     }
   }
 
@@ -222,23 +224,28 @@ export class Executor {
       return f;
     }
     if (isMap(recv)) {
+      const method = goMethods.get(recv)?.[name];
+      if (method) return method(...rest.map((a) => this.evalArg(a, dot)), ...final);
       if (hasArgs) this.fail(node.pos, at, `${name} is not a method but has arguments`);
       if (Object.prototype.hasOwnProperty.call(recv, name)) return recv[name];
       const alias = goAliases.get(recv)?.[name];
-      return alias !== undefined ? recv[alias] : undefined;
+      if (alias !== undefined) return recv[alias];
+      if (this.missingKeyError) this.fail(node.pos, at, `map has no entry for key "${name}"`);
+      return undefined;
     }
     if (recv === undefined) return undefined;
     if (recv === null) this.fail(node.pos, at, `nil pointer evaluating interface {}.${name}`);
     this.fail(node.pos, at, `can't evaluate field ${name} in type ${goType(recv)}`);
   }
 
-  private evalFunction(id: Extract<Arg, { type: 'identifier' }>, rest: Arg[], final: unknown[], dot: unknown): unknown {
+  /** `cmd` is the whole command's text: Go reports a failed call at <index .X 5>, not at <index>. */
+  private evalFunction(id: Extract<Arg, { type: 'identifier' }>, rest: Arg[], final: unknown[], dot: unknown, cmd: string): unknown {
     const fn = this.funcs[id.name] ?? builtins[id.name];
     if (!fn) this.fail(id.pos, id.name, `"${id.name}" is not a defined function`);
     // and/or stop at the first argument that decides (Go 1.18+).
     if (id.name === 'and' || id.name === 'or') {
       const all = [...rest.map((a) => () => this.evalArg(a, dot)), ...final.map((f) => () => f)];
-      if (all.length === 0) this.fail(id.pos, id.name, `wrong number of args for ${id.name}: want at least 1 got 0`);
+      if (all.length === 0) this.fail(id.pos, cmd, `wrong number of args for ${id.name}: want at least 1 got 0`);
       let v: unknown;
       for (const get of all) {
         v = get();
@@ -252,7 +259,7 @@ export class Executor {
     } catch (e) {
       if (e instanceof TemplateExecError) throw e;
       const msg = e instanceof FuncError && e.message.startsWith('wrong number of args') ? e.message : `error calling ${id.name}: ${e instanceof Error ? e.message : String(e)}`;
-      this.fail(id.pos, id.name, msg);
+      this.fail(id.pos, cmd, msg);
     }
   }
 }

@@ -7,7 +7,7 @@ import { Executor, TemplateExecError } from './exec.js';
 import { allFuncNames, dockerFuncs, headerFuncs, type Func } from './funcs.js';
 import { TemplateSyntaxError } from './lexer.js';
 
-export { Struct, withAliases } from './values.js';
+export { Struct, withAliases, withMethods } from './values.js';
 export { TemplateSyntaxError, TemplateExecError };
 
 export class Template {
@@ -20,8 +20,8 @@ export class Template {
     return new Template(source, new Parser(source, allFuncNames).parse());
   }
 
-  execute(dot: unknown, funcs: Record<string, Func> = dockerFuncs): string {
-    return new Executor(this.source, funcs).run(this.nodes, dot);
+  execute(dot: unknown, funcs: Record<string, Func> = dockerFuncs, opts: { missingKeyError?: boolean } = {}): string {
+    return new Executor(this.source, funcs, opts.missingKeyError).run(this.nodes, dot);
   }
 
   /** With docker's header functions, as a `table` header is rendered. */

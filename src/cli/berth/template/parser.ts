@@ -280,13 +280,16 @@ export class Parser {
     }
     // A field chain after the operand: (x).A.B or $x.A.B
     if (this.peek().type === 'field') {
+      // As Go: the chained node is positioned at its first chained field.
+      const chainPos = this.peek().pos;
       const chain: string[] = [];
       while (this.peek().type === 'field') chain.push(...this.next().val.slice(1).split('.'));
-      if (node.type === 'variable') node.ident.push(...chain);
-      else if (node.type === 'field') node.ident.push(...chain);
-      else {
+      if (node.type === 'variable' || node.type === 'field') {
+        node.ident.push(...chain);
+        node.pos = chainPos;
+      } else {
         if (['bool', 'string', 'number', 'nil', 'dot'].includes(node.type)) this.fail(`unexpected . after term ${JSON.stringify(t.val)}`);
-        node = { type: 'chain', pos: node.pos, node, field: chain };
+        node = { type: 'chain', pos: chainPos, node, field: chain };
       }
     }
     return node;

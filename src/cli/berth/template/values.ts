@@ -13,6 +13,14 @@ export type Method = (...args: unknown[]) => unknown;
  */
 export const goAliases = new WeakMap<object, Record<string, string>>();
 
+/** Methods of a Go map type (docker's SubHeaderContext has Label), found before keys. */
+export const goMethods = new WeakMap<object, Record<string, Method>>();
+
+export function withMethods<T extends object>(o: T, methods: Record<string, Method>): T {
+  goMethods.set(o, methods);
+  return o;
+}
+
 export function withAliases<T extends object>(o: T, aliases: Record<string, string>): T {
   goAliases.set(o, aliases);
   return o;
