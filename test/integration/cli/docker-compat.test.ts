@@ -344,6 +344,16 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
 
   it('system df and events', () => {
     same(['system', 'df', '--format', '{{.Type}} {{.TotalCount}} {{.Active}}']);
+    same(['system', 'df']);
+    same(['history', '--format', 'json', IMAGE]);
+    same(['images', '--digests']);
+    same(['images', '--filter', 'dangling=true']);
+    same(['ps', '-a', '--format', 'json']);
+    same(['volume', 'ls', '--format', 'json']);
+    // The server's half of version and info: the client's half is berth's own.
+    const server = (s: string) => s.slice(s.indexOf('\nServer'));
+    assert.equal(server(berth(['version']).stdout), server(docker(['version']).stdout));
+    assert.equal(server(berth(['info']).stdout), server(docker(['info']).stdout));
     const since = String(Math.floor(Date.now() / 1000) - 3600);
     const until = String(Math.floor(Date.now() / 1000));
     same(['events', '--since', since, '--until', until, '--filter', 'type=volume', '--format', '{{.Type}} {{.Action}} {{.Actor.ID}}']);

@@ -219,10 +219,9 @@ async function history(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
       },
       Size: () => (human ? humanSizeWithPrecision(h.Size, 3) : String(h.Size)),
       Comment: () => h.Comment,
-      Tags: () => (h.Tags ?? []).join(', '),
     }),
   );
-  ctx.out(formatRows(format, rows, { ID: 'IMAGE', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', CreatedBy: 'CREATED BY', Size: 'SIZE', Comment: 'COMMENT', Tags: 'TAGS' }));
+  ctx.out(formatRows(format, rows, { ID: 'IMAGE', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', CreatedBy: 'CREATED BY', Size: 'SIZE', Comment: 'COMMENT' }));
   void goQuote;
   return 0;
 }

@@ -6,7 +6,7 @@ import { formatFlag } from '../command.js';
 import { CLIENT_API_VERSION, compareVersions, jsonLines } from '../client.js';
 import { CliError } from '../errors.js';
 import { executeTemplate, formatRows, parseTemplate, struct, templateString, truncateID } from '../formatter.js';
-import { bytesSize, humanSizeWithPrecision, humanDuration } from '../units.js';
+import { bytesSize, humanSize, humanSizeWithPrecision, humanDuration } from '../units.js';
 import { Struct, withAliases, Template, TemplateExecError, TemplateSyntaxError } from '../template/index.js';
 import type { Flags } from '../flags.js';
 import { BERTH_CLIENT_VERSION } from '../version.js';
@@ -44,6 +44,16 @@ function clientInfo(ctx: Ctx, api: string): Record<string, unknown> {
 
 const pad = (k: string, w: number) => (k + ':').padEnd(w);
 
+/** Go's time.ANSIC ("Thu May  7 21:09:36 2026") of an RFC 3339 time, as docker shows build times. */
+function ansic(t: string | undefined): string {
+  const d = t ? new Date(t) : undefined;
+  if (!d || Number.isNaN(d.getTime())) return t ?? '';
+  const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${days[d.getUTCDay()]} ${months[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2, ' ')} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} ${d.getUTCFullYear()}`;
+}
+
 async function version(ctx: Ctx, f: Flags): Promise<number> {
   const format = f.string('format');
   const tmpl = format ? parseTemplate(templateString(format)) : undefined;
@@ -71,7 +81,7 @@ async function version(ctx: Ctx, f: Flags): Promise<number> {
       s += ` ${c.Name}:\n  ${pad('Version', 17)} ${c.Version}\n`;
       const d = c.Details ?? {};
       if (c.Name === 'Engine') {
-        s += `  ${pad('API version', 17)} ${d.ApiVersion} (minimum version ${d.MinAPIVersion})\n  ${pad('Go version', 17)} ${d.GoVersion}\n  ${pad('Git commit', 17)} ${d.GitCommit}\n  ${pad('Built', 17)} ${d.BuildTime}\n  ${pad('OS/Arch', 17)} ${d.Os}/${d.Arch}\n  ${pad('Experimental', 17)} ${d.Experimental}\n`;
+        s += `  ${pad('API version', 17)} ${d.ApiVersion} (minimum version ${d.MinAPIVersion})\n  ${pad('Go version', 17)} ${d.GoVersion}\n  ${pad('Git commit', 17)} ${d.GitCommit}\n  ${pad('Built', 17)} ${ansic(d.BuildTime)}\n  ${pad('OS/Arch', 17)} ${d.Os}/${d.Arch}\n  ${pad('Experimental', 17)} ${d.Experimental}\n`;
       } else {
         for (const [k, v] of Object.entries(d)) s += `  ${pad(k, 17)} ${v}\n`;
       }
@@ -228,7 +238,7 @@ async function df(ctx: Ctx, f: Flags): Promise<number> {
   const bc = d.BuildCache ?? [];
   const bcSize = bc.filter((b) => !b.Shared).reduce((s, b) => s + b.Size, 0);
   const bcReclaim = bc.filter((b) => !b.InUse && !b.Shared).reduce((s, b) => s + b.Size, 0);
-  const h = (n: number) => humanSizeWithPrecision(n, 3);
+  const h = (n: number) => humanSize(n);
   const rows = [
     struct('*formatter.diskUsageImagesContext', { Type: 'Images', TotalCount: String(images.length), Active: String(activeImages), Size: h(d.LayersSize), Reclaimable: `${h(imgReclaim)}${pct(imgReclaim, d.LayersSize)}` }),
     struct('*formatter.diskUsageContainersContext', { Type: 'Containers', TotalCount: String(ctrs.length), Active: String(ctrs.filter((c) => c.State === 'running').length), Size: h(ctrSize), Reclaimable: `${h(ctrReclaim)}${pct(ctrReclaim, ctrSize)}` }),
