@@ -492,6 +492,17 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
       ok(berth(['rmi', ref]));
       same(['pull', `${reg.host}/berth/no-such-repo:1`]);
 
+      // run of an image that is not there: pulled first, progress on stderr.
+      const brun = berth(['run', '--rm', '--network', 'none', ref, 'echo', 'pulled and ran']);
+      assert.equal(brun.status, 0, brun.stderr);
+      assert.equal(brun.stdout, 'pulled and ran\n');
+      assert.match(brun.stderr, new RegExp(`^Unable to find image '${ref}' locally\n`));
+      ok(berth(['rmi', ref]));
+      const drun = docker(['run', '--rm', '--network', 'none', ref, 'echo', 'pulled and ran']);
+      assert.equal(normalise(brun.stderr, false), normalise(drun.stderr, true));
+      ok(berth(['rmi', ref]));
+      same(['run', '--rm', '--network', 'none', `${reg.host}/berth/bb:${SUFFIX}-absent`]);
+
       // On a terminal: one line per layer, redrawn in place (cursor up, erase
       // line). The image has a layer of its own, so that it is downloaded.
       const ref2 = `${reg.host}/berth/unique:${SUFFIX}`;
