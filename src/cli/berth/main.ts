@@ -143,6 +143,7 @@ async function main(argv: string[]): Promise<number> {
     const code = await cmd.run!(ctx, parsed.flags, parsed.args, path);
     return code ?? 0;
   } catch (e) {
+    if ((e as NodeJS.ErrnoException | undefined)?.code === 'EPIPE') return 141;
     if (e instanceof ExitStatus) return e.exitCode;
     // A flag value refused while building the request: docker refuses it while parsing.
     if (e instanceof FlagError) {
@@ -163,6 +164,26 @@ async function main(argv: string[]): Promise<number> {
     return isRun ? 125 : 1;
   }
 }
+
+// A reader that went away (`berth logs | head`): end as a process killed by
+// SIGPIPE ends (status 141, what the shell shows for docker), without a trace.
+const isEpipe = (e: unknown) => (e as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
+for (const s of [process.stdout, process.stderr]) {
+  s.on('error', (e) => {
+    if (isEpipe(e)) process.exit(141);
+  });
+}
+const fatal = (e: unknown) => {
+  if (isEpipe(e)) process.exit(141);
+  try {
+    process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+  } catch {
+    /* stderr gone too */
+  }
+  process.exit(1);
+};
+process.on('uncaughtException', fatal);
+process.on('unhandledRejection', fatal);
 
 main(process.argv.slice(2)).then(
   (code) => {

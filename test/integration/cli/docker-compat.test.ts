@@ -104,6 +104,9 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
   it('version --format reads the server through the negotiated API version', () => {
     same(['version', '--format', '{{.Server.Version}} {{.Server.APIVersion}} {{.Server.Os}}/{{.Server.Arch}}']);
     same(['version', '--format', '{{.Client.APIVersion}}']);
+    // A pinned API version is used as is (no negotiation).
+    same(['version', '--format', '{{.Client.APIVersion}} {{.Server.Version}}'], { env: { DOCKER_API_VERSION: '1.40' } });
+    same(['ps', '-a', '--format', '{{.Names}}'], { env: { DOCKER_API_VERSION: '1.40' } });
   });
 
   it('bad input: flags, commands, argument counts, templates', () => {
@@ -277,6 +280,15 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+    // A reader that goes away: status 141 as for docker (killed by SIGPIPE), no trace on stderr.
+    const big = `big-${SUFFIX}`;
+    ok(berth(['run', '--network', 'none', '--name', big, IMAGE, 'sh', '-c', 'i=0; while [ $i -lt 20000 ]; do echo line $i; i=$((i+1)); done']));
+    for (const bin of [BERTH, DOCKER]) {
+      const r = spawnSync('bash', ['-c', `${bin} logs ${big} | head -1; echo "rc=\${PIPESTATUS[0]}"`], { encoding: 'utf8', env: d.env });
+      assert.equal(r.stdout, 'line 0\nrc=141\n', bin);
+      assert.equal(r.stderr, '', bin);
+    }
+    ok(berth(['rm', big]));
     ok(berth(['restart', '-t', '1', nm]));
     same(['ps', '--filter', `name=${nm}`, '--format', '{{.Names}} {{.State}}']);
     ok(berth(['rm', '-f', nm]));
