@@ -153,7 +153,7 @@ async function info(ctx: Ctx, f: Flags): Promise<number> {
   for (const [k, v] of d.DriverStatus ?? []) s += `  ${k}: ${v}\n`;
   s += ` Logging Driver: ${d.LoggingDriver}\n Cgroup Driver: ${d.CgroupDriver}\n Cgroup Version: ${d.CgroupVersion}\n Plugins:\n  Volume: ${(d.Plugins?.Volume ?? []).join(' ')}\n  Network: ${(d.Plugins?.Network ?? []).join(' ')}\n  Log: ${(d.Plugins?.Log ?? []).join(' ')}\n`;
   const swarm = d.Swarm as { LocalNodeState?: string } | undefined;
-  s += ` Swarm: ${swarm?.LocalNodeState ?? 'inactive'}\n Runtimes: ${Object.keys(d.Runtimes ?? {}).sort().join(' ')}\n Default Runtime: ${d.DefaultRuntime}\n Init Binary: ${d.InitBinary}\n`;
+  s += ` Swarm: ${swarm?.LocalNodeState ?? 'inactive'}\n Runtimes: ${Object.keys(d.Runtimes ?? {}).join(' ')}\n Default Runtime: ${d.DefaultRuntime}\n Init Binary: ${d.InitBinary}\n`;
   const commit = (k: string) => (d[k] as { ID?: string } | undefined)?.ID ?? '';
   s += ` containerd version: ${commit('ContainerdCommit')}\n runc version: ${commit('RuncCommit')}\n init version: ${commit('InitCommit')}\n`;
   if (d.SecurityOptions?.length) {
