@@ -2,92 +2,25 @@
 // talking to one real dockerd started here on a temporary root and socket
 // (no iptables, no bridge; containers use --network none). The same command
 // goes through both; stdout, stderr and exit status are compared after ids,
-// relative times and the program's name are normalised. The image is a
-// busybox root filesystem made on the spot and `docker import`ed.
+// relative times and the program's name are normalised (compare.ts). The
+// image is a busybox root filesystem made on the spot and `docker import`ed.
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, execSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { isRoot, REPO } from '../../helpers/runtime.js';
-import { haveBusybox, makeBundleDir } from '../../helpers/busybox.js';
-import { startDockerd, which, type Dockerd } from '../../helpers/daemons.js';
-import { registryMissing, startRegistry, type RegistryInstance } from '../../helpers/registry.js';
+import { makeBundleDir } from '../../helpers/busybox.js';
 import { driveTty } from '../../helpers/pty.js';
-
-const BERTH = join(REPO, 'bin/berth');
-const DOCKER = '/usr/local/bin/docker';
-const IMAGE = 'busybox:latest';
-const SUFFIX = `cli${process.pid}`;
-
-const skip = !isRoot()
-  ? 'needs root (dockerd)'
-  : !which('dockerd')
-    ? 'needs dockerd (apt-get install docker.io)'
-    : !existsSync(DOCKER)
-      ? 'needs the docker 28.x CLI at /usr/local/bin/docker'
-      : !haveBusybox()
-        ? 'needs /bin/busybox (apt-get install busybox-static)'
-        : !existsSync(BERTH)
-          ? 'needs the build (node scripts/build.mjs)'
-          : false;
-
-interface Out {
-  stdout: string;
-  stderr: string;
-  status: number | null;
-}
+import type { Dockerd } from '../../helpers/daemons.js';
+import { BERTH, DOCKER, IMAGE, SUFFIX, berth, docker, ok, same, skip, startDaemon } from './compare.js';
 
 let d: Dockerd;
 
-function runCli(bin: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Out {
-  const r = spawnSync(bin, args, { encoding: 'utf8', env: { ...d.env, ...(opts.env ?? {}) }, input: opts.input, timeout: 120000 });
-  return { stdout: r.stdout ?? '', stderr: r.stderr ?? '', status: r.status };
-}
-const berth = (args: string[], o?: { input?: string; env?: NodeJS.ProcessEnv }) => runCli(BERTH, args, o);
-const docker = (args: string[], o?: { input?: string; env?: NodeJS.ProcessEnv }) => runCli(DOCKER, args, o);
-
-/** Ids, relative times and the program name made comparable. */
-export function normalise(s: string, fromDocker: boolean): string {
-  let t = s;
-  if (fromDocker) t = t.replace(/\bdocker\b(?![.-]| daemon)/g, 'berth');
-  t = t
-    .replace(/\b[0-9a-f]{64}\b/g, '<ID>')
-    .replace(/\b[0-9a-f]{12}\b/g, '<SID>')
-    .replace(/(Less than a second|About a minute|About an hour|\d+ (seconds?|minutes?|hours?|days?|weeks?|months?|years?))( ago)?/g, '<T>$3')
-    .replace(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4} \w+/g, '<DATE>')
-    .replace(/ {2,}/g, '  ');
-  return t;
-}
-
-function ok(r: Out): Out {
-  assert.equal(r.status, 0, `exit ${r.status}: ${r.stderr}`);
-  return r;
-}
-
-/** Run through both; assert the same normalised outputs and status. */
-function same(args: string[], o: { input?: string; env?: NodeJS.ProcessEnv; sortLines?: boolean } = {}): Out {
-  const b = berth(args, o);
-  const k = docker(args, o);
-  const label = `berth ${args.join(' ')}`;
-  const lines = (s: string) => (o.sortLines ? s.split('\n').sort().join('\n') : s);
-  assert.equal(b.status, k.status, `${label}: exit status (berth stderr: ${b.stderr}; docker stderr: ${k.stderr})`);
-  assert.equal(lines(normalise(b.stdout, false)), lines(normalise(k.stdout, true)), `${label}: stdout`);
-  assert.equal(normalise(b.stderr, false), normalise(k.stderr, true), `${label}: stderr`);
-  return b;
-}
-
 describe('berth CLI against dockerd, compared with the docker CLI', { skip, concurrency: false }, () => {
   before(async () => {
-    d = await startDockerd({ runtimes: {}, prefix: 'berth-cli-' });
-    const bb = makeBundleDir('berth-cli-bb-');
-    try {
-      execSync(`tar -C ${bb.rootfs} -c . | ${DOCKER} import - ${IMAGE}`, { env: d.env, stdio: 'ignore' });
-    } finally {
-      bb.cleanup();
-    }
+    d = await startDaemon();
   });
   after(async () => {
     if (d) await d.stop();
@@ -468,76 +401,4 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     ok(berth(['rm', '-f', nm]));
   });
 
-  describe('registry: login, push, pull (plain and on a tty), logout', { skip: registryMissing }, () => {
-    let reg: RegistryInstance;
-    before(async () => {
-      reg = await startRegistry({ auth: 'htpasswd' });
-    });
-    after(async () => {
-      if (reg) await reg.stop();
-    });
-
-    it('pushes and pulls through a registry that wants credentials', async () => {
-      const ref = `${reg.host}/berth/bb:${SUFFIX}`;
-      ok(berth(['tag', IMAGE, ref]));
-      // No credentials yet: the registry refuses, both CLIs say so the same way.
-      same(['push', ref]);
-      const [user, pass] = Object.entries(reg.users)[0]!;
-      same(['login', '-u', user, '--password-stdin', reg.host], { input: pass + '\n' });
-      same(['login', '-u', user, '--password-stdin', reg.host], { input: 'wrong-password\n' });
-      const cfg = JSON.parse(readFileSync(join(d.env.DOCKER_CONFIG!, 'config.json'), 'utf8')) as { auths: Record<string, { auth: string }> };
-      assert.equal(Buffer.from(cfg.auths[reg.host]!.auth, 'base64').toString(), `${user}:${pass}`);
-      const push = berth(['push', ref]);
-      assert.equal(push.status, 0, push.stderr);
-      assert.match(push.stdout, new RegExp(`^The push refers to repository \\[${reg.host}/berth/bb\\]$`, 'm'));
-      assert.match(push.stdout, /^[0-9a-f]{12}: Pushed$/m);
-      assert.match(push.stdout, new RegExp(`^${SUFFIX}: digest: sha256:[0-9a-f]{64} size: \\d+$`, 'm'));
-      // The same push again: the layer is there; both CLIs print the same.
-      same(['push', ref]);
-      ok(berth(['rmi', ref]));
-      const pull = berth(['pull', ref]);
-      assert.equal(pull.status, 0, pull.stderr);
-      ok(berth(['rmi', ref]));
-      const dpull = docker(['pull', ref]);
-      assert.equal(normalise(pull.stdout, false), normalise(dpull.stdout, true));
-      assert.match(pull.stdout, new RegExp(`^Status: Downloaded newer image for ${ref}\n${ref}\n$`, 'm'));
-      same(['pull', ref]); // up to date now, for both
-      ok(berth(['rmi', ref]));
-      same(['pull', `${reg.host}/berth/no-such-repo:1`]);
-
-      // run of an image that is not there: pulled first, progress on stderr.
-      const brun = berth(['run', '--rm', '--network', 'none', ref, 'echo', 'pulled and ran']);
-      assert.equal(brun.status, 0, brun.stderr);
-      assert.equal(brun.stdout, 'pulled and ran\n');
-      assert.match(brun.stderr, new RegExp(`^Unable to find image '${ref}' locally\n`));
-      ok(berth(['rmi', ref]));
-      const drun = docker(['run', '--rm', '--network', 'none', ref, 'echo', 'pulled and ran']);
-      assert.equal(normalise(brun.stderr, false), normalise(drun.stderr, true));
-      ok(berth(['rmi', ref]));
-      same(['run', '--rm', '--network', 'none', `${reg.host}/berth/bb:${SUFFIX}-absent`]);
-
-      // On a terminal: one line per layer, redrawn in place (cursor up, erase
-      // line). The image has a layer of its own, so that it is downloaded.
-      const ref2 = `${reg.host}/berth/unique:${SUFFIX}`;
-      const dir = mkdtempSync(join(tmpdir(), 'berth-cli-uniq-'));
-      try {
-        writeFileSync(join(dir, 'unique'), `${Date.now()} ${Math.random()}\n`.repeat(20000));
-        execSync(`tar -C ${dir} -cf ${join(dir, 'u.tar')} unique`);
-        ok(berth(['import', join(dir, 'u.tar'), ref2]));
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-      ok(berth(['push', ref2]));
-      ok(berth(['rmi', ref2]));
-      const tty = await driveTty([BERTH, 'pull', ref2], [], { env: d.env, timeoutMs: 60000 });
-      ok(berth(['rmi', ref2]));
-      assert.equal(tty.code, 0, tty.output);
-      assert.match(tty.output, /\x1b\[\d+A/);
-      assert.match(tty.output, /\x1b\[2K\r[0-9a-f]{12}: Pull complete/);
-
-      same(['logout', reg.host]);
-      same(['logout', reg.host]);
-      same(['pull', `${reg.host}/berth/bb:${SUFFIX}-absent`]);
-    });
-  });
 });
