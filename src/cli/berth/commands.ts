@@ -16,6 +16,7 @@ import { loginCmds } from './cmd/login.js';
 import { inspectFormatFlag } from './command.js';
 import { filterQuery } from './cmd/filters.js';
 import { humanSizeWithPrecision } from './units.js';
+import { confirm } from './prompt.js';
 
 const containerLevel = [...lifecycleCmds, ...containerIoCmds];
 
@@ -38,7 +39,7 @@ const containerCmd: Command = {
         { name: 'force', short: 'f', type: 'bool', usage: 'Do not prompt for confirmation' },
       ],
       run: async (ctx, f) => {
-        if (!f.bool('force')) throw new CliError('berth container prune needs --force (-f): it does not ask on a terminal yet', 1);
+        if (!f.bool('force') && !(await confirm(ctx, 'WARNING! This will remove all stopped containers.'))) return 0;
         const r = await ctx.client.json<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }>('POST', '/containers/prune', { query: { filters: filterQuery(f.list('filter')) } });
         const d = r.ContainersDeleted ?? [];
         ctx.out((d.length ? `Deleted Containers:\n${d.join('\n')}\n\n` : '') + `Total reclaimed space: ${humanSizeWithPrecision(r.SpaceReclaimed, 3)}\n`);

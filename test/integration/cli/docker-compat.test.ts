@@ -267,6 +267,12 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
       rmSync(dir, { recursive: true, force: true });
     }
     same(['image', 'prune', '-f']);
+    // Without -f: docker's question, answered on stdin.
+    for (const p of [['container', 'prune'], ['image', 'prune'], ['image', 'prune', '-a'], ['volume', 'prune'], ['network', 'prune'], ['system', 'prune'], ['system', 'prune', '--volumes']]) {
+      same(p, { input: 'n\n' });
+      same(p, { input: '' });
+    }
+    same(['container', 'prune'], { input: 'y\n' });
   });
 
   it('volumes and networks', () => {

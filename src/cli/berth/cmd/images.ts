@@ -11,6 +11,7 @@ import { goTimeString, humanDuration, humanSize, humanSizeWithPrecision } from '
 import { displayStream } from '../progress.js';
 import { registryAuthHeader, registryOf } from '../auth.js';
 import { filterQuery } from './filters.js';
+import { confirm } from '../prompt.js';
 import { inspectAll } from './inspect.js';
 import { readAll } from '../client.js';
 
@@ -227,7 +228,10 @@ async function history(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
 }
 
 async function imagePrune(ctx: Ctx, f: Flags): Promise<number> {
-  if (!f.bool('force')) throw new CliError('berth image prune needs --force (-f): it does not ask on a terminal yet', 1);
+  if (!f.bool('force')) {
+    const what = f.bool('all') ? 'all images without at least one container associated to them' : 'all dangling images';
+    if (!(await confirm(ctx, `WARNING! This will remove ${what}.`))) return 0;
+  }
   const filters = [...f.list('filter'), f.bool('all') ? 'dangling=false' : 'dangling=true'];
   const r = await ctx.client.json<{ ImagesDeleted: { Untagged?: string; Deleted?: string }[] | null; SpaceReclaimed: number }>('POST', '/images/prune', { query: { filters: filterQuery(filters) } });
   let s = '';

@@ -8,6 +8,7 @@ import { CliError } from '../errors.js';
 import { formatRows, goQuote, struct, truncateID } from '../formatter.js';
 import { humanSizeWithPrecision } from '../units.js';
 import { filterQuery } from './filters.js';
+import { confirm } from '../prompt.js';
 import { inspectAll } from './inspect.js';
 import { DaemonError } from '../client.js';
 
@@ -87,7 +88,10 @@ async function each(ctx: Ctx, ids: string[], fn: (id: string) => Promise<void>):
 }
 
 async function pruneReport(ctx: Ctx, f: Flags, path: string, key: string, title: string, extra: string[] = []): Promise<number> {
-  if (!f.bool('force')) throw new CliError(`berth ${path.split('/')[1]!.replace(/s$/, '')} prune needs --force (-f): it does not ask on a terminal yet`, 1);
+  if (!f.bool('force')) {
+    const warning = key === 'VolumesDeleted' ? 'WARNING! This will remove all local volumes not used by at least one container.' : 'WARNING! This will remove all custom networks not used by at least one container.';
+    if (!(await confirm(ctx, warning))) return 0;
+  }
   const r = await ctx.client.json<Record<string, unknown>>('POST', path, { query: { filters: filterQuery([...f.list('filter'), ...extra]) } });
   const deleted = (r[key] as string[] | null) ?? [];
   let s = deleted.length ? `${title}:\n${deleted.join('\n')}\n\n` : '';

@@ -11,6 +11,7 @@ import { Struct, withAliases, Template, TemplateExecError, TemplateSyntaxError }
 import type { Flags } from '../flags.js';
 import { BERTH_CLIENT_VERSION } from '../version.js';
 import { filterQuery } from './filters.js';
+import { confirm } from '../prompt.js';
 
 interface VersionInfo {
   Platform?: { Name: string };
@@ -252,7 +253,8 @@ async function df(ctx: Ctx, f: Flags): Promise<number> {
 
 async function prune(ctx: Ctx, f: Flags): Promise<number> {
   if (!f.bool('force')) {
-    throw new CliError('berth system prune needs --force (-f): it does not ask on a terminal yet', 1);
+    const items = ['all stopped containers', 'all networks not used by at least one container', ...(f.bool('volumes') ? ['all anonymous volumes not used by at least one container'] : []), f.bool('all') ? 'all images without at least one container associated to them' : 'all dangling images', 'unused build cache'];
+    if (!(await confirm(ctx, `WARNING! This will remove:\n${items.map((i) => `  - ${i}`).join('\n')}\n`))) return 0;
   }
   const filters = filterQuery(f.list('filter'));
   const c = await ctx.client.json<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }>('POST', '/containers/prune', { query: { filters } });
