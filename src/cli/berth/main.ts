@@ -187,7 +187,9 @@ process.on('unhandledRejection', fatal);
 
 main(process.argv.slice(2)).then(
   (code) => {
-    process.exitCode = code;
+    // Exit once our output is written, as docker does when its command
+    // returns: a request still open (a detached run's wait) must not keep us.
+    process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
   },
   (e: unknown) => {
     process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);

@@ -5,6 +5,7 @@
 
 import type { Socket } from 'node:net';
 import type { Ctx } from './command.js';
+import { CliError } from './errors.js';
 
 /** Splits the multiplexed stream into stdout (1) and stderr (2) writes. */
 export class Demuxer {
@@ -56,9 +57,49 @@ export function pumpOutput(sock: Socket, tty: boolean): Promise<void> {
   });
 }
 
-/** Send our stdin to the socket; half-close when stdin ends (not for a tty). */
-export function pumpInput(sock: Socket, tty: boolean): void {
-  process.stdin.on('data', (c: Buffer) => sock.write(c));
+/** docker's --detach-keys ("ctrl-p,ctrl-q" by default) as bytes. */
+export function parseDetachKeys(spec: string): number[] {
+  return (spec || 'ctrl-p,ctrl-q').split(',').map((k) => {
+    const m = /^ctrl-(.)$/.exec(k);
+    if (m) {
+      const c = m[1]!;
+      if (/[a-z]/.test(c)) return c.charCodeAt(0) - 96;
+      const special = '@[\\]^_'.indexOf(c);
+      if (special >= 0) return [0, 27, 28, 29, 30, 31][special]!;
+    }
+    if (k.length === 1) return k.charCodeAt(0);
+    throw new CliError(`Invalid detach keys (${k}) provided`, 1);
+  });
+}
+
+/**
+ * Send our stdin to the socket; half-close when stdin ends (not for a tty).
+ * On a tty, the detach sequence is held back and, once complete, calls
+ * `onDetach` instead of reaching the container.
+ */
+export function pumpInput(sock: Socket, tty: boolean, detach?: { keys: number[]; onDetach: () => void }): void {
+  let matched = 0;
+  process.stdin.on('data', (c: Buffer) => {
+    if (!tty || !detach) {
+      sock.write(c);
+      return;
+    }
+    const out: number[] = [];
+    for (const b of c) {
+      if (b === detach.keys[matched]) {
+        matched++;
+        if (matched === detach.keys.length) {
+          detach.onDetach();
+          return;
+        }
+        continue;
+      }
+      // Not the sequence after all: what was held back goes through.
+      out.push(...detach.keys.slice(0, matched), b);
+      matched = 0;
+    }
+    if (out.length) sock.write(Buffer.from(out));
+  });
   process.stdin.on('end', () => {
     if (!tty) sock.end();
   });

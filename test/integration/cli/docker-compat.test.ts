@@ -350,6 +350,23 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     const missing = await sh(`${BERTH} run -it --rm --network none ${IMAGE} no-such-command`);
     assert.match(missing.output, /rc=127/);
     assert.ok(restored(missing.output), `terminal restored after a failed start:\n${missing.output}`);
+    // ctrl-p ctrl-q: berth leaves, the container runs on; then attach again and end it.
+    const det = `detach-${SUFFIX}`;
+    const leave = await driveTty(
+      ['sh', '-c', `${BERTH} run -it --network none --name ${det} ${IMAGE} sh; echo "rc=$?"`],
+      [{ expect: /\/ # /, send: 'echo before-detach\r' }, { expect: /before-detach\r*\n/, send: '\x10\x11' }],
+      { env: d.env, timeoutMs: 60000 },
+    );
+    assert.match(leave.output, /rc=0/, leave.output);
+    assert.equal(berth(['inspect', '--format', '{{.State.Running}}', det]).stdout, 'true\n');
+    // (attach prints nothing by itself: the shell says when it starts it.)
+    const back = await driveTty(
+      ['sh', '-c', `echo attaching; exec ${BERTH} attach ${det}`],
+      [{ expect: /attaching/, send: 'echo again-$((1+1))\r' }, { expect: /again-2/, send: 'exit 4\r' }],
+      { env: d.env, timeoutMs: 60000 },
+    );
+    assert.equal(back.code, 4, back.output);
+    ok(berth(['rm', det]));
     same(['run', '-it', '--rm', '--network', 'none', IMAGE, 'true']);
     same(['exec', '-it', 'no-such-container', 'true']);
   });

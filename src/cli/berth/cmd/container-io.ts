@@ -8,7 +8,7 @@ import type { Command, Ctx } from '../command.js';
 import { formatFlag } from '../command.js';
 import type { Flags } from '../flags.js';
 import { CliError } from '../errors.js';
-import { Demuxer, followResize, pumpInput, pumpOutput, restoreTerminal, setRaw } from '../stream.js';
+import { Demuxer, followResize, parseDetachKeys, pumpInput, pumpOutput, restoreTerminal, setRaw } from '../stream.js';
 import { formatRows, struct, truncateID } from '../formatter.js';
 import { bytesSize } from '../units.js';
 import { readAll } from '../client.js';
@@ -43,9 +43,21 @@ async function exec(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
   const sock = await ctx.client.hijack(`/exec/${created.Id}/start`, { json: { Detach: false, Tty: tty } });
   try {
     if (tty && interactive) setRaw();
-    if (interactive) pumpInput(sock, tty);
+    let detached = false;
+    const detachedP = new Promise<void>((resolve) => {
+      if (interactive)
+        pumpInput(sock, tty, {
+          keys: parseDetachKeys(f.string('detach-keys')),
+          onDetach: () => {
+            detached = true;
+            sock.destroy();
+            resolve();
+          },
+        });
+    });
     if (tty) followResize(ctx, `/exec/${created.Id}`);
-    await pumpOutput(sock, tty);
+    await Promise.race([pumpOutput(sock, tty), detachedP]);
+    if (detached) return 0;
   } finally {
     restoreTerminal();
     process.stdin.pause();

@@ -6,7 +6,7 @@ import type { Command, Ctx } from '../command.js';
 import type { Flags } from '../flags.js';
 import { CliError } from '../errors.js';
 import { ramInBytes } from './runopts.js';
-import { followResize, pumpInput, pumpOutput, restoreTerminal, setRaw } from '../stream.js';
+import { followResize, parseDetachKeys, pumpInput, pumpOutput, restoreTerminal, setRaw } from '../stream.js';
 import { proxySignals } from './run.js';
 
 type Query = Record<string, string | number | boolean | undefined>;
@@ -60,19 +60,32 @@ async function startCmd(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
 
 async function attach(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
   const id = args[0]!;
-  const info = await ctx.client.get<{ Id: string; Config: { Tty: boolean }; State: { Running: boolean; Paused: boolean } }>(`${cpath(id)}/json`);
+  const info = await ctx.client.get<{ Id: string; Config: { Tty: boolean; OpenStdin: boolean }; State: { Running: boolean; Paused: boolean } }>(`${cpath(id)}/json`);
   if (!info.State.Running) throw new CliError('You cannot attach to a stopped container, start it first', 1);
   if (info.State.Paused) throw new CliError('You cannot attach to a paused container, unpause it first', 1);
   const tty = info.Config.Tty;
-  const stdin = !f.bool('no-stdin');
+  const stdin = !f.bool('no-stdin') && info.Config.OpenStdin;
+  if (tty && stdin && !process.stdin.isTTY) throw new CliError('the input device is not a TTY', 1);
   const sock = await ctx.client.hijack(`${cpath(id)}/attach`, { query: { stream: true, stdin, stdout: true, stderr: true } });
   const waitRes = ctx.client.json<{ StatusCode: number }>('POST', `${cpath(id)}/wait`, { query: { condition: 'next-exit' } });
   const stop = f.bool('sig-proxy') && !tty ? proxySignals(ctx, info.Id) : () => undefined;
   try {
     if (tty && stdin && process.stdin.isTTY) setRaw();
-    if (stdin) pumpInput(sock, tty);
+    let detached = false;
+    const detachedP = new Promise<void>((resolve) => {
+      if (stdin)
+        pumpInput(sock, tty, {
+          keys: parseDetachKeys(f.string('detach-keys')),
+          onDetach: () => {
+            detached = true;
+            sock.destroy();
+            resolve();
+          },
+        });
+    });
     if (tty) followResize(ctx, cpath(id));
-    await pumpOutput(sock, tty);
+    await Promise.race([pumpOutput(sock, tty), detachedP]);
+    if (detached) return 0;
     return (await waitRes).StatusCode;
   } finally {
     stop();

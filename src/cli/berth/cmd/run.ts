@@ -9,7 +9,7 @@ import { CliError, ExitStatus } from '../errors.js';
 import { DaemonError } from '../client.js';
 import { buildCreate, runFlags } from './runopts.js';
 import { pullImage } from './images.js';
-import { followResize, pumpInput, pumpOutput, restoreTerminal, setRaw } from '../stream.js';
+import { followResize, parseDetachKeys, pumpInput, pumpOutput, restoreTerminal, setRaw } from '../stream.js';
 import { writeFileSync } from 'node:fs';
 
 async function createContainer(ctx: Ctx, f: Flags, args: string[]): Promise<string> {
@@ -69,7 +69,7 @@ async function run(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
   if (detach && f.bool('rm') && false) throw new CliError('', 125);
   const tty = f.bool('tty');
   const interactive = f.bool('interactive');
-  if (tty && interactive && !process.stdin.isTTY) {
+  if (!detach && tty && interactive && !process.stdin.isTTY) {
     // docker prints this one bare, with status 1 (not run's 125 form).
     ctx.err('the input device is not a TTY\n');
     throw new ExitStatus(1);
@@ -91,7 +91,18 @@ async function run(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
   const stopProxy = f.bool('sig-proxy') && !tty ? proxySignals(ctx, id) : () => undefined;
   try {
     if (tty && interactive) setRaw();
-    if (interactive) pumpInput(sock, tty);
+    let detached = false;
+    const detachedP = new Promise<void>((resolve) => {
+      if (interactive)
+        pumpInput(sock, tty, {
+          keys: parseDetachKeys(f.string('detach-keys')),
+          onDetach: () => {
+            detached = true;
+            sock.destroy();
+            resolve();
+          },
+        });
+    });
     try {
       await start(ctx, id);
     } catch (e) {
@@ -104,7 +115,9 @@ async function run(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
       throw e;
     }
     if (tty) followResize(ctx, `/containers/${id}`);
-    await output;
+    await Promise.race([output, detachedP]);
+    // Detached (ctrl-p ctrl-q): the container runs on, and so do we not.
+    if (detached) return 0;
     const res = await waitRes;
     if (res.Error?.Message) ctx.err(`${ctx.prog}: Error response from daemon: ${res.Error.Message}\n`);
     return res.StatusCode;
@@ -113,6 +126,7 @@ async function run(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
     restoreTerminal();
     process.stdin.pause();
     process.stdin.unref?.();
+    process.stdout.removeAllListeners('resize');
   }
 }
 
