@@ -58,20 +58,26 @@ try {
       [BERTH, 'info', '--format', '{{.Driver}}'],
     ],
   };
+  // The Node.js build of berth (what bin/berth is where Bun cannot run), with
+  // NODE_EXTRA_CA_CERTS unset as its launcher does.
+  const nodeEnv = { ...env };
+  delete nodeEnv.NODE_EXTRA_CA_CERTS;
+  const nodeBerth = [process.execPath, join(REPO, 'bin/berth.js')];
   const baseline = ['node -e 0', [process.execPath, '-e', '0']] as const;
   const before = loadavg().map((x) => x.toFixed(2)).join(' ');
   const samples = new Map<string, number[]>();
   const all: [string, string[]][] = [[baseline[0], [...baseline[1]]]];
   for (const [name, [docker, berth]] of Object.entries(cases)) {
-    all.push([`${name} | docker`, docker!], [`${name} | berth`, berth!]);
+    all.push([`${name} | docker`, docker!], [`${name} | berth`, berth!], [`${name} | berth (Node.js)`, [...nodeBerth, ...berth!.slice(1)]]);
   }
-  for (const [k, cmd] of all) timeOnce(cmd, env); // warm-up
+  const envOf = (k: string) => (k.endsWith('(Node.js)') ? nodeEnv : env);
+  for (const [k, cmd] of all) timeOnce(cmd, envOf(k)); // warm-up
   for (let i = 0; i < N; i++) {
     // Rotate the order so that no runner always goes first.
     for (let j = 0; j < all.length; j++) {
       const [k, cmd] = all[(i + j) % all.length]!;
       const s = samples.get(k) ?? [];
-      s.push(timeOnce(cmd, env));
+      s.push(timeOnce(cmd, envOf(k)));
       samples.set(k, s);
     }
   }
@@ -82,7 +88,9 @@ try {
   };
   const out: Record<string, { median: number; p90: number; ratioToDocker?: number }> = {};
   for (const [k] of all) out[k] = stat(k);
-  for (const name of Object.keys(cases)) out[`${name} | berth`]!.ratioToDocker = out[`${name} | berth`]!.median / out[`${name} | docker`]!.median;
+  for (const name of Object.keys(cases)) {
+    for (const b of [`${name} | berth`, `${name} | berth (Node.js)`]) out[b]!.ratioToDocker = out[b]!.median / out[`${name} | docker`]!.median;
+  }
   if (asJson) {
     console.log(JSON.stringify({ iterations: N, load: { before, after }, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? null, results: out }, null, 2));
   } else {

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync, execSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { isRoot, REPO } from '../../helpers/runtime.js';
 import { haveBusybox, makeBundleDir } from '../../helpers/busybox.js';
@@ -41,9 +41,14 @@ export function daemon(): Dockerd {
   return d;
 }
 
-/** A dockerd for this file, with busybox:latest imported. */
+/**
+ * A dockerd for this file, with busybox:latest imported. With
+ * BERTH_CLI_TEST_HOST=unix:///path/to.sock the same tests run against that
+ * daemon instead (berthd, when it exists); it is not stopped at the end.
+ */
 export async function startDaemon(): Promise<Dockerd> {
-  d = await startDockerd({ runtimes: {}, prefix: 'berth-cli-' });
+  const other = process.env.BERTH_CLI_TEST_HOST;
+  d = other ? externalDaemon(other) : await startDockerd({ runtimes: {}, prefix: 'berth-cli-' });
   const bb = makeBundleDir('berth-cli-bb-');
   try {
     execSync(`tar -C ${bb.rootfs} -c . | ${DOCKER} import - ${IMAGE}`, { env: d.env, stdio: 'ignore' });
@@ -90,3 +95,28 @@ export function same(args: string[], o: { input?: string; env?: NodeJS.ProcessEn
   return b;
 }
 
+
+/** A daemon started by someone else: its own temp config dir, nothing to stop but that. */
+function externalDaemon(host: string): Dockerd {
+  const dir = mkdtempSync(join('/tmp', 'berth-cli-ext-'));
+  mkdirSync(join(dir, 'config'));
+  const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: join(dir, 'config') };
+  delete env.DOCKER_CONTEXT;
+  const docker = (a: string[], o: { timeout?: number; input?: string } = {}) => spawnSync(DOCKER, a, { encoding: 'utf8', timeout: o.timeout ?? 60000, input: o.input, env });
+  return {
+    dir,
+    sock: host.replace(/^unix:\/\//, ''),
+    logFile: '',
+    cgroupParent: '',
+    proc: undefined as unknown as Dockerd['proc'],
+    docker,
+    dockerArgv: (a) => [DOCKER, ...a],
+    env,
+    logTail: () => '',
+    stop: async () => {
+      const ids = docker(['ps', '-aq', '--filter', `name=${SUFFIX}`]).stdout?.split('\n').filter(Boolean) ?? [];
+      if (ids.length) docker(['rm', '-f', ...ids]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
