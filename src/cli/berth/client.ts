@@ -177,8 +177,8 @@ export function readAll(s: NodeJS.ReadableStream): Promise<Buffer> {
   });
 }
 
-/** Newline-delimited JSON objects from a streamed body. */
-export async function* jsonLines<T>(s: NodeJS.ReadableStream): AsyncGenerator<T> {
+/** The non-empty lines of a streamed body. */
+export async function* textLines(s: NodeJS.ReadableStream): AsyncGenerator<string> {
   let buf = '';
   for await (const chunk of s as AsyncIterable<Buffer>) {
     buf += chunk.toString();
@@ -186,10 +186,15 @@ export async function* jsonLines<T>(s: NodeJS.ReadableStream): AsyncGenerator<T>
     while ((nl = buf.indexOf('\n')) >= 0) {
       const line = buf.slice(0, nl).trim();
       buf = buf.slice(nl + 1);
-      if (line) yield JSON.parse(line) as T;
+      if (line) yield line;
     }
   }
-  if (buf.trim()) yield JSON.parse(buf) as T;
+  if (buf.trim()) yield buf.trim();
+}
+
+/** Newline-delimited JSON objects from a streamed body. */
+export async function* jsonLines<T>(s: NodeJS.ReadableStream): AsyncGenerator<T> {
+  for await (const line of textLines(s)) yield JSON.parse(line) as T;
 }
 
 export function compareVersions(a: string, b: string): number {

@@ -69,6 +69,9 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     same(['run', '--network', 'none', '--restart', 'sometimes', IMAGE]);
     same(['rmi', 'no-such-image']);
     same(['stop', 'no-such-container']);
+    for (const c of [['start', 'nope', 'nope2'], ['rename', 'nope', 'other'], ['kill', '-s', 'BOGUS', 'nope'], ['wait', 'nope'], ['exec', 'nope', 'true'], ['pause', 'nope'], ['logs', 'nope'], ['port', 'nope'], ['top', 'nope'], ['diff', 'nope'], ['tag', 'nope', 'x'], ['history', 'nope'], ['commit', 'nope'], ['cp', 'nope:/x', '/tmp/berth-nope'], ['export', 'nope'], ['stats', '--no-stream', 'nope'], ['login', '--password-stdin'], ['network', 'create', '--driver', 'bogus', 'x']]) {
+      same(c);
+    }
   });
 
   it('an unreachable daemon: docker message and status', () => {
@@ -196,6 +199,8 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     for (let i = 0; i < 50 && !berth(['logs', nm]).stdout.includes('one'); i++) execSync('sleep 0.1');
     same(['logs', nm]);
     same(['logs', '--tail', '1', nm]);
+    same(['logs', '-t', nm]);
+    same(['logs', '--since', '0', '--tail', '0', nm]);
     same(['port', nm]);
     same(['port', nm, '80']);
     ok(berth(['update', '--memory', '96m', '--memory-swap', '-1', nm]));
@@ -307,8 +312,17 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     assert.equal(server(berth(['version']).stdout), server(docker(['version']).stdout));
     assert.equal(server(berth(['info']).stdout), server(docker(['info']).stdout));
     const since = String(Math.floor(Date.now() / 1000) - 3600);
+    const vol = `ev-${SUFFIX}`;
+    ok(berth(['volume', 'create', vol]));
+    ok(berth(['volume', 'rm', vol]));
+    assert.equal(berth(['run', '--rm', '--network', 'none', IMAGE, 'sh', '-c', 'exit 3']).status, 3);
+    execSync('sleep 1.1');
     const until = String(Math.floor(Date.now() / 1000));
+    const evs = berth(['events', '--since', since, '--until', until, '--filter', 'type=volume']).stdout;
+    assert.match(evs, new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{9}Z volume create ${vol} \\(driver=local\\)$`, 'm'));
     same(['events', '--since', since, '--until', until, '--filter', 'type=volume', '--format', '{{.Type}} {{.Action}} {{.Actor.ID}}']);
+    same(['events', '--since', since, '--until', until, '--filter', 'type=volume']);
+    same(['events', '--since', since, '--until', until, '--filter', 'type=container', '--filter', 'event=die', '--format', '{{.Status}} {{.Actor.Attributes.exitCode}} {{json .Actor.Attributes.name}}']);
   });
 
   it('--help and completion come from the command table', () => {

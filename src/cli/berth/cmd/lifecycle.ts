@@ -11,8 +11,10 @@ import { proxySignals } from './run.js';
 
 type Query = Record<string, string | number | boolean | undefined>;
 
-async function each(ctx: Ctx, ids: string[], fn: (id: string) => Promise<void>, echo = true): Promise<number> {
+/** `summary` is docker's closing line for some commands ("Error: failed to start containers: a, b"). */
+async function each(ctx: Ctx, ids: string[], fn: (id: string) => Promise<void>, echo = true, summary?: string): Promise<number> {
   const errors: string[] = [];
+  const failed: string[] = [];
   for (const id of ids) {
     try {
       await fn(id);
@@ -20,9 +22,10 @@ async function each(ctx: Ctx, ids: string[], fn: (id: string) => Promise<void>, 
     } catch (e) {
       if (!(e instanceof CliError)) throw e;
       errors.push(e.message);
+      failed.push(id);
     }
   }
-  if (errors.length) throw new CliError(errors.join('\n'), 1);
+  if (errors.length) throw new CliError([...errors, ...(summary ? [`${summary}${failed.join(', ')}`] : [])].join('\n'), 1);
   return 0;
 }
 
@@ -34,7 +37,7 @@ function stopQuery(f: Flags): Query {
 }
 
 async function startCmd(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
-  if (!f.bool('attach') && !f.bool('interactive')) return each(ctx, args, (id) => post(ctx, `${cpath(id)}/start`));
+  if (!f.bool('attach') && !f.bool('interactive')) return each(ctx, args, (id) => post(ctx, `${cpath(id)}/start`), true, 'Error: failed to start containers: ');
   if (args.length > 1) throw new CliError('you cannot start and attach multiple containers at once', 1);
   const id = args[0]!;
   const info = await ctx.client.get<{ Id: string; Config: { Tty: boolean } }>(`${cpath(id)}/json`);
@@ -114,7 +117,12 @@ async function rm(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
 
 async function rename(ctx: Ctx, _f: Flags, args: string[]): Promise<number> {
   if (!args[1]!.trim()) throw new CliError('Error: Neither old nor new names may be empty', 1);
-  await post(ctx, `${cpath(args[0]!)}/rename`, { name: args[1] });
+  try {
+    await post(ctx, `${cpath(args[0]!)}/rename`, { name: args[1] });
+  } catch (e) {
+    if (!(e instanceof CliError)) throw e;
+    throw new CliError(`${e.message}\nError: failed to rename container named ${args[0]}`, 1);
+  }
   return 0;
 }
 

@@ -13,7 +13,7 @@ async function login(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
   let password = f.string('password');
   if (f.bool('password-stdin')) {
     if (f.has('password')) throw new CliError('--password and --password-stdin are mutually exclusive', 1);
-    if (!username) throw new CliError('Must provide --username with --password-stdin', 1);
+    if (!username) throw new CliError('the --password-stdin option requires --username to be set', 1);
     password = (await readAll(process.stdin)).toString().replace(/\r?\n$/, '');
   }
   if (!username || !password) throw new CliError('Error: Cannot perform an interactive login from a non TTY device', 1);
@@ -31,11 +31,7 @@ async function logout(ctx: Ctx, _f: Flags, args: string[]): Promise<number> {
   const server = args[0] ?? INDEX_SERVER;
   const key = server === INDEX_SERVER ? server : server.replace(/^https?:\/\//, '').replace(/\/$/, '');
   const cfg = readConfig(ctx.configDir);
-  // As docker: "Not logged in" only for Docker Hub; other registries are always "removed".
-  if (key === INDEX_SERVER && !cfg.auths?.[key]) {
-    ctx.out(`Not logged in to ${key}\n`);
-    return 0;
-  }
+  // docker 28 says so whether or not there were credentials.
   ctx.out(`Removing login credentials for ${key}\n`);
   if (cfg.auths?.[key]) {
     delete cfg.auths[key];

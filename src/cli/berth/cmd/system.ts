@@ -3,7 +3,7 @@
 
 import type { Command, Ctx } from '../command.js';
 import { formatFlag } from '../command.js';
-import { CLIENT_API_VERSION, compareVersions, jsonLines } from '../client.js';
+import { CLIENT_API_VERSION, compareVersions, textLines } from '../client.js';
 import { CliError } from '../errors.js';
 import { executeTemplate, formatRows, parseTemplate, struct, templateString, truncateID } from '../formatter.js';
 import { bytesSize, humanSize, humanSizeWithPrecision, humanDuration } from '../units.js';
@@ -200,13 +200,19 @@ async function events(ctx: Ctx, f: Flags): Promise<number> {
       filters: filterQuery(f.list('filter')),
     },
   });
-  for await (const ev of jsonLines<Event>(res.body)) {
+  for await (const line of textLines(res.body)) {
+    const ev = JSON.parse(line) as Event;
     if (tmpl) {
-      ctx.out(executeTemplate(tmpl, ev) + '\n');
+      // Go field names of events.Message whose JSON keys are lower case.
+      const dot = withAliases(ev, { Status: 'status', ID: 'id', From: 'from', Scope: 'scope', Time: 'time', TimeNano: 'timeNano' });
+      ctx.out(executeTemplate(tmpl, dot) + '\n');
       continue;
     }
-    const t = new Date(Math.floor(ev.timeNano / 1e6)).toISOString().replace('Z', '');
-    const nanos = String(ev.timeNano % 1e9).padStart(9, '0');
+    // timeNano exceeds a double's precision: its digits are taken from the text.
+    const nanoText = /"timeNano":(\d+)/.exec(line)?.[1] ?? `${ev.time}000000000`;
+    const ns = BigInt(nanoText);
+    const t = new Date(Number(ns / 1000000n)).toISOString().replace('Z', '');
+    const nanos = String(ns % 1000000000n).padStart(9, '0');
     const attrs = Object.entries(ev.Actor.Attributes ?? {})
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([k, v]) => `${k}=${v}`)
