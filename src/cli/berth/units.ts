@@ -57,6 +57,15 @@ export function humanDuration(ms: number): string {
   return `${Math.floor(ms / 3600000 / 24 / 365)} years`;
 }
 
+/** Go's time.Time.String() of an RFC 3339 time with nanoseconds ("... 18:22:38.907978398 +0000 UTC"). */
+export function goTimeStringRFC3339(t: string): string {
+  const d = new Date(t);
+  if (Number.isNaN(d.getTime())) return t;
+  const frac = (/\.(\d+)/.exec(t)?.[1] ?? '').replace(/0+$/, '');
+  const base = goTimeString(Math.floor(d.getTime() / 1000));
+  return frac ? base.replace(/^(\S+ \S+)/, `$1.${frac}`) : base;
+}
+
 /** Go's time.Time.String() for a Unix time, in the local zone (UTC here unless TZ says otherwise). */
 export function goTimeString(unixSeconds: number): string {
   const d = new Date(unixSeconds * 1000);

@@ -67,6 +67,9 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     same(['create', '--network', 'none', '--memory', 'lots', IMAGE]);
     same(['run', '--network', 'none', '--ulimit', 'nofile', IMAGE]);
     same(['run', '--network', 'none', '--restart', 'sometimes', IMAGE]);
+    const cid = join(d.dir, 'existing.cid');
+    writeFileSync(cid, 'x');
+    same(['run', '--network', 'none', '--cidfile', cid, IMAGE]);
     same(['rmi', 'no-such-image']);
     same(['stop', 'no-such-container']);
     for (const c of [['start', 'nope', 'nope2'], ['rename', 'nope', 'other'], ['kill', '-s', 'BOGUS', 'nope'], ['wait', 'nope'], ['exec', 'nope', 'true'], ['pause', 'nope'], ['logs', 'nope'], ['port', 'nope'], ['top', 'nope'], ['diff', 'nope'], ['tag', 'nope', 'x'], ['history', 'nope'], ['commit', 'nope'], ['cp', 'nope:/x', '/tmp/berth-nope'], ['export', 'nope'], ['stats', '--no-stream', 'nope'], ['login', '--password-stdin'], ['network', 'create', '--driver', 'bogus', 'x']]) {
@@ -293,6 +296,8 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     same(['volume', 'prune', '-f']);
     same(['network', 'ls']);
     same(['network', 'ls', '--format', '{{.Name}} {{.Driver}} {{.Scope}}']);
+    same(['network', 'ls', '--format', 'json']);
+    same(['inspect', '--format', 'json', IMAGE, 'none']);
     same(['network', 'inspect', '--format', '{{.Name}} {{.Driver}}', 'host', 'none']);
     same(['network', 'rm', 'no-such-network']);
     same(['network', 'create', '-d', 'no-such-driver', `net-${SUFFIX}`]);

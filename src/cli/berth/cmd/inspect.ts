@@ -70,6 +70,7 @@ export async function inspectAll(ctx: Ctx, f: Flags, args: string[], kind?: Kind
     }
     if (out === '') out = '\n';
   }
+  else if (format === 'json') out = JSON.stringify(found).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026') + '\n';
   else out = goIndent(found) + '\n';
   ctx.out(out);
   if (errors.length) throw new CliError(errors.join('\n'), 1);

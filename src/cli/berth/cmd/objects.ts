@@ -6,7 +6,7 @@ import { filterFlag, formatFlag, inspectFormatFlag } from '../command.js';
 import type { Flags } from '../flags.js';
 import { CliError } from '../errors.js';
 import { formatRows, goQuote, struct, truncateID } from '../formatter.js';
-import { humanSizeWithPrecision } from '../units.js';
+import { goTimeStringRFC3339, humanSizeWithPrecision } from '../units.js';
 import { filterQuery } from './filters.js';
 import { confirm } from '../prompt.js';
 import { inspectAll } from './inspect.js';
@@ -127,14 +127,15 @@ async function networkLs(ctx: Ctx, f: Flags): Promise<number> {
         Name: () => n.Name,
         Driver: () => n.Driver,
         Scope: () => n.Scope,
+        IPv4: () => String((n as { EnableIPv4?: boolean }).EnableIPv4 ?? false),
         IPv6: () => String(n.EnableIPv6),
         Internal: () => String(n.Internal),
         Labels: () => labelsString(n.Labels),
         Label: (k: unknown) => (n.Labels ?? {})[String(k)] ?? '',
-        CreatedAt: () => n.Created,
+        CreatedAt: () => goTimeStringRFC3339(n.Created),
       }),
     );
-  ctx.out(formatRows(format, rows, { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv6: 'IPV6', Internal: 'INTERNAL', Labels: 'LABELS', CreatedAt: 'CREATED AT' }));
+  ctx.out(formatRows(format, rows, { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv4: 'IPV4', IPv6: 'IPV6', Internal: 'INTERNAL', Labels: 'LABELS', CreatedAt: 'CREATED AT' }));
   void goQuote;
   return 0;
 }

@@ -10,13 +10,15 @@ import { DaemonError } from '../client.js';
 import { buildCreate, runFlags } from './runopts.js';
 import { pullImage } from './images.js';
 import { followResize, parseDetachKeys, pumpInput, pumpOutput, restoreTerminal, setRaw } from '../stream.js';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 
 async function createContainer(ctx: Ctx, f: Flags, args: string[]): Promise<string> {
   const [image, ...cmd] = args as [string, ...string[]];
   const { body, name, platform } = buildCreate(f, image, cmd);
   const pull = f.string('pull');
   if (!['always', 'missing', 'never'].includes(pull)) throw new CliError(`invalid pull option: '${pull}': must be one of "always", "missing" or "never"`, 125);
+  const cidfile = f.string('cidfile');
+  if (cidfile && existsSync(cidfile)) throw new CliError(`container ID file found, make sure the other container isn't running or delete ${cidfile}`, 125);
   const doCreate = () => ctx.client.json<{ Id: string; Warnings: string[] | null }>('POST', '/containers/create', { query: { name, platform }, json: body });
   const pullQuiet = f.bool('quiet');
   if (pull === 'always') await pullImage(ctx, image, { platform, quiet: pullQuiet, out: process.stderr });
