@@ -4,7 +4,6 @@
 /** Go's %.*g, without trailing zeros. */
 function gPrec(x: number, p: number): string {
   if (x === 0) return '0';
-  const exp = Math.floor(Math.log10(Math.abs(x)));
   const rounded = Number(x.toPrecision(p));
   const rexp = Math.floor(Math.log10(Math.abs(rounded)));
   if (rexp < -4 || rexp >= p) {
@@ -13,7 +12,6 @@ function gPrec(x: number, p: number): string {
     const n = Number(e);
     return `${mant}e${n < 0 ? '-' : '+'}${String(Math.abs(n)).padStart(2, '0')}`;
   }
-  void exp;
   return String(rounded);
 }
 

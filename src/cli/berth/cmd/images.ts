@@ -6,7 +6,7 @@ import type { Command, Ctx } from '../command.js';
 import { filterFlag, formatFlag, inspectFormatFlag } from '../command.js';
 import type { Flags } from '../flags.js';
 import { CliError } from '../errors.js';
-import { ellipsis, formatRows, goQuote, struct, truncateID } from '../formatter.js';
+import { ellipsis, formatRows, struct, truncateID } from '../formatter.js';
 import { goTimeString, humanDuration, humanSize, humanSizeWithPrecision } from '../units.js';
 import { displayStream } from '../progress.js';
 import { registryAuthHeader, registryOf } from '../auth.js';
@@ -223,7 +223,6 @@ async function history(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
     }),
   );
   ctx.out(formatRows(format, rows, { ID: 'IMAGE', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', CreatedBy: 'CREATED BY', Size: 'SIZE', Comment: 'COMMENT' }));
-  void goQuote;
   return 0;
 }
 

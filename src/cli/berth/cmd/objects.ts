@@ -5,7 +5,7 @@ import type { Command, Ctx } from '../command.js';
 import { filterFlag, formatFlag, inspectFormatFlag } from '../command.js';
 import type { Flags } from '../flags.js';
 import { CliError } from '../errors.js';
-import { formatRows, goQuote, struct, truncateID } from '../formatter.js';
+import { formatRows, struct, truncateID } from '../formatter.js';
 import { goTimeStringRFC3339, humanSizeWithPrecision } from '../units.js';
 import { filterQuery } from './filters.js';
 import { confirm } from '../prompt.js';
@@ -136,7 +136,6 @@ async function networkLs(ctx: Ctx, f: Flags): Promise<number> {
       }),
     );
   ctx.out(formatRows(format, rows, { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv4: 'IPV4', IPv6: 'IPV6', Internal: 'INTERNAL', Labels: 'LABELS', CreatedAt: 'CREATED AT' }));
-  void goQuote;
   return 0;
 }
 

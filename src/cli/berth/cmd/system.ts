@@ -5,8 +5,8 @@ import type { Command, Ctx } from '../command.js';
 import { formatFlag } from '../command.js';
 import { CLIENT_API_VERSION, compareVersions, textLines } from '../client.js';
 import { CliError } from '../errors.js';
-import { executeTemplate, formatRows, parseTemplate, struct, templateString, truncateID } from '../formatter.js';
-import { bytesSize, humanSize, humanSizeWithPrecision, humanDuration } from '../units.js';
+import { executeTemplate, formatRows, parseTemplate, struct, templateString } from '../formatter.js';
+import { bytesSize, humanSize, humanSizeWithPrecision } from '../units.js';
 import { Struct, withAliases, Template, TemplateExecError, TemplateSyntaxError } from '../template/index.js';
 import type { Flags } from '../flags.js';
 import { BERTH_CLIENT_VERSION } from '../version.js';
@@ -28,7 +28,7 @@ interface VersionInfo {
   BuildTime?: string;
 }
 
-function clientInfo(ctx: Ctx, api: string): Record<string, unknown> {
+function clientInfo(api: string): Record<string, unknown> {
   return {
     Version: BERTH_CLIENT_VERSION,
     ApiVersion: api,
@@ -40,7 +40,6 @@ function clientInfo(ctx: Ctx, api: string): Record<string, unknown> {
     BuildTime: '',
     Context: 'default',
   };
-  void ctx;
 }
 
 const pad = (k: string, w: number) => (k + ':').padEnd(w);
@@ -67,7 +66,7 @@ async function version(ctx: Ctx, f: Flags): Promise<number> {
     serverErr = e;
   }
   const api = await ctx.client.apiVersion().catch(() => CLIENT_API_VERSION);
-  const client = clientInfo(ctx, api);
+  const client = clientInfo(api);
   if (tmpl) {
     const dot = struct('command.versionInfo', { Client: withAliases({ ...client }, { APIVersion: 'ApiVersion' }), Server: server ? withAliases({ ...server }, { APIVersion: 'ApiVersion' }) : null });
     ctx.out(executeTemplate(tmpl, dot) + '\n');
@@ -335,4 +334,3 @@ export const systemCmd: Command = {
   ],
 };
 
-export { truncateID, humanDuration };

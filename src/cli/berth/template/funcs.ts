@@ -13,12 +13,8 @@ function want(name: string, args: unknown[], n: number): void {
   if (args.length !== n) throw new FuncError(`wrong number of args for ${name}: want ${n} got ${args.length}`);
 }
 
-function str(name: string, v: unknown, i: number): string {
-  if (typeof v !== 'string') {
-    throw new FuncError(`wrong type for value; expected string; got ${goType(v)}`);
-  }
-  void name;
-  void i;
+function str(v: unknown): string {
+  if (typeof v !== 'string') throw new FuncError(`wrong type for value; expected string; got ${goType(v)}`);
   return v;
 }
 
@@ -172,7 +168,7 @@ export const builtins: Record<string, Func> = {
   print: (...a) => sprint(a),
   printf: (...a) => {
     if (a.length < 1) throw new FuncError('wrong number of args for printf: want at least 1 got 0');
-    return sprintf(str('printf', a[0], 0), a.slice(1));
+    return sprintf(str(a[0]), a.slice(1));
   },
   println: (...a) => a.map((x) => printValue(x, false)).join(' ') + '\n',
   eq: (...a) => {
@@ -200,28 +196,28 @@ export const dockerFuncs: Record<string, Func> = {
   json: (...a) => (want('json', a, 1), goJSON(a[0])),
   split: (...a) => {
     want('split', a, 2);
-    const [s, sep] = [str('split', a[0], 0), str('split', a[1], 1)];
+    const [s, sep] = [str(a[0]), str(a[1])];
     return sep === '' ? [...s] : s.split(sep);
   },
   join: (...a) => {
     want('join', a, 2);
-    const [v, sep] = [a[0], str('join', a[1], 1)];
+    const [v, sep] = [a[0], str(a[1])];
     if (v === undefined || v === null) return '';
     if (Array.isArray(v)) return v.map((e) => printValue(e, false)).join(sep);
     if (isMap(v)) return Object.values(v).map((e) => printValue(e, false)).sort().join(sep);
     throw new FuncError(`expected slice, got ${goType(v)}`);
   },
-  title: (...a) => (want('title', a, 1), title(str('title', a[0], 0))),
-  lower: (...a) => (want('lower', a, 1), str('lower', a[0], 0).toLowerCase()),
-  upper: (...a) => (want('upper', a, 1), str('upper', a[0], 0).toUpperCase()),
+  title: (...a) => (want('title', a, 1), title(str(a[0]))),
+  lower: (...a) => (want('lower', a, 1), str(a[0]).toLowerCase()),
+  upper: (...a) => (want('upper', a, 1), str(a[0]).toUpperCase()),
   pad: (...a) => {
     want('pad', a, 3);
-    const s = str('pad', a[0], 0);
+    const s = str(a[0]);
     return s === '' ? s : ' '.repeat(int(a[1])) + s + ' '.repeat(int(a[2]));
   },
   truncate: (...a) => {
     want('truncate', a, 2);
-    const s = str('truncate', a[0], 0);
+    const s = str(a[0]);
     const n = int(a[1]);
     return Buffer.byteLength(s) < n ? s : Buffer.from(s).subarray(0, n).toString();
   },
