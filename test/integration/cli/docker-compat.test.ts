@@ -440,6 +440,16 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     assert.match(r.stdout, /^\[kernel\] ns net: net:\[\d+\]$/m, 'a --network none container has its own network namespace');
     assert.match(r.stdout, /^\[kernel\] ns pid: pid:\[\d+\]$/m);
     assert.match(r.stdout, /^\[daemon\] log: .*dockerd\.log: [1-9]\d* recent line/m);
+    // Stopped: no shim, no task, no process; containerd asked directly says it does not know the container.
+    ok(berth(['kill', nm]));
+    ok(berth(['wait', nm]));
+    const s = berth(['inspect', '--layers', nm]);
+    assert.equal(s.status, 0, s.stderr);
+    assert.match(s.stdout, /^\[daemon\] status: exited$/m);
+    assert.match(s.stdout, /^\[daemon\] exit code: 137$/m);
+    assert.match(s.stdout, /^\[shim\] process: none found/m);
+    assert.match(s.stdout, /^\[containerd\] container: not known/m);
+    assert.match(s.stdout, /^\[kernel\] process: no process$/m);
     ok(berth(['rm', '-f', nm]));
   });
 

@@ -96,8 +96,25 @@ export async function inspectLayers(ctx: Ctx, args: string[]): Promise<number> {
 
   const shim = findShim(id);
   let containerdPid: number | undefined;
-  if (!shim) fact('shim', 'process', 'none found (container not running, or daemon on another host)');
-  else {
+  const host = ctx.client.endpoint.socketPath;
+  const dockerd = host ? pids().find((p) => cmdline(p).some((a) => a.includes(host)) && cmdline(p)[0]?.endsWith('dockerd')) : undefined;
+  if (!shim) {
+    fact('shim', 'process', 'none found (container not running, or daemon on another host)');
+    // Without a shim, containerd is found through dockerd: its --containerd,
+    // else the one dockerd starts under its exec root.
+    const argv = dockerd ? cmdline(dockerd) : [];
+    const arg = (n: string) => {
+      const i = argv.findIndex((a) => a === n || a.startsWith(`${n}=`));
+      return i < 0 ? undefined : argv[i]!.includes('=') ? argv[i]!.split('=')[1] : argv[i + 1];
+    };
+    const address = arg('--containerd') ?? join(arg('--exec-root') ?? '/var/run/docker', 'containerd/containerd.sock');
+    if (existsSync(address)) {
+      const info = spawnSync('ctr', ['--address', address, '--namespace', 'moby', 'containers', 'info', id], { encoding: 'utf8', timeout: 10000 });
+      fact('containerd', 'container', info.status === 0 ? 'known, with no task' : `not known (${(info.stderr || '').trim().split('\n').pop()}): dockerd makes it at start and removes it when the task ends`);
+      const pidFile = join(dirname(address), 'containerd.pid');
+      if (existsSync(pidFile)) containerdPid = Number(readFileSync(pidFile, 'utf8').trim());
+    }
+  } else {
     fact('shim', 'pid', shim.pid);
     fact('shim', 'bundle', shim.bundle ?? '');
     if (shim.address) {
@@ -144,8 +161,6 @@ export async function inspectLayers(ctx: Ctx, args: string[]): Promise<number> {
     fact('kernel', 'state', /State:\s+(.*)/.exec(st)?.[1] ?? '');
   } else fact('kernel', 'process', pid > 0 ? `pid ${pid} is gone` : 'no process');
 
-  const host = ctx.client.endpoint.socketPath;
-  const dockerd = host ? pids().find((p) => cmdline(p).some((a) => a.includes(host)) && cmdline(p)[0]?.endsWith('dockerd')) : undefined;
   const seen = new Set<string>();
   for (const [layer, p] of [['daemon', dockerd], ['containerd', containerdPid]] as const) {
     if (!p) continue;
