@@ -173,8 +173,10 @@ async function cp(ctx: Ctx, _f: Flags, args: string[]): Promise<number> {
     res.body.resume();
     return 0;
   }
-  // The archive is packed by tar(1) and sent with its length: dockerd 20.10
-  // answered 200 to a chunked upload from a pipe without extracting it.
+  // The archive is packed by tar(1) and sent with its length. Streamed from
+  // tar's stdout (chunked), dockerd 20.10 answered 200 and extracted nothing,
+  // while the same bytes from a file stream or a buffer land; not understood
+  // yet, so the archive is held in memory (a limit for very large copies).
   const tar = spawn('tar', ['-c', '-C', dirname(src.path), basename(src.path)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const [archive, tarCode] = await Promise.all([readAll(tar.stdout), new Promise<number>((r) => tar.on('close', (c) => r(c ?? 1)))]);
   if (tarCode !== 0) throw new CliError(`packing ${src.path} failed`, 1);
