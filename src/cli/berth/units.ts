@@ -1,6 +1,8 @@
 // go-units' human sizes and durations, and Go's time formats, as docker's
 // columns print them ("4.26MB", "About a minute ago", "Up 3 seconds").
 
+import { CliError } from './errors.js';
+
 /** Go's %.*g, without trailing zeros. */
 function gPrec(x: number, p: number): string {
   if (x === 0) return '0';
@@ -75,4 +77,23 @@ export function goTimeString(unixSeconds: number): string {
   const off = `${sign}${p(Math.floor(Math.abs(offMin) / 60))}${p(Math.abs(offMin) % 60)}`;
   const zone = offMin === 0 ? 'UTC' : (Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(d).find((x) => x.type === 'timeZoneName')?.value ?? off);
   return `${date} ${off} ${zone}`;
+}
+
+/**
+ * docker's GetTimestamp for --since/--until: a Go duration before now ("42m"),
+ * Unix seconds ("1700000000.5"), or a date/time; as the API's seconds string.
+ */
+export function apiTimestamp(value: string, flag: string | undefined, now = Date.now()): string {
+  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1e3, m: 60e3, h: 3600e3 };
+  if (value !== '0' && /^([0-9]*(\.[0-9]*)?(ns|us|µs|ms|s|m|h))+$/.test(value)) {
+    let ms = 0;
+    for (const m of value.matchAll(/([0-9]*(?:\.[0-9]*)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(m[1] || 0) * units[m[2]!]!;
+    return String(Math.floor((now - ms) / 1000));
+  }
+  if (/^\d+(\.\d+)?$/.test(value)) return value;
+  const t = Date.parse(value);
+  if (!Number.isNaN(t) && /^\d{4}-\d\d-\d\d/.test(value)) return `${Math.floor(t / 1000)}.${String((t % 1000) * 1e6).padStart(9, '0')}`;
+  // logs names the flag in its message, events does not (docker's texts).
+  const msg = `failed to parse value as time or duration: "${value}"`;
+  throw new CliError(flag ? `invalid value for "${flag}": ${msg}` : msg, 1);
 }

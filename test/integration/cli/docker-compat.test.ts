@@ -72,6 +72,12 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     same(['run', '--network', 'none', '--cidfile', cid, IMAGE]);
     same(['rmi', 'no-such-image']);
     same(['stop', 'no-such-container']);
+    for (const ref of ['Busybox', 'Bad:Name', 'a@b', 'x:y:z', 'registry.example:5000/Up/per:1', 'ok/-bad']) {
+      same(['pull', ref]);
+      same(['tag', IMAGE, ref]);
+      same(['run', '--network', 'none', ref]);
+    }
+    same(['rmi', '-f', 'no-such-image']);
     for (const c of [['start', 'nope', 'nope2'], ['rename', 'nope', 'other'], ['kill', '-s', 'BOGUS', 'nope'], ['wait', 'nope'], ['exec', 'nope', 'true'], ['pause', 'nope'], ['logs', 'nope'], ['port', 'nope'], ['top', 'nope'], ['diff', 'nope'], ['tag', 'nope', 'x'], ['history', 'nope'], ['commit', 'nope'], ['cp', 'nope:/x', '/tmp/berth-nope'], ['export', 'nope'], ['stats', '--no-stream', 'nope'], ['login', '--password-stdin'], ['network', 'create', '--driver', 'bogus', 'x']]) {
       same(c);
     }
@@ -204,6 +210,10 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     same(['logs', '--tail', '1', nm]);
     same(['logs', '-t', nm]);
     same(['logs', '--since', '0', '--tail', '0', nm]);
+    same(['logs', '--since', '10m', nm]);
+    same(['logs', '--since', '2000-01-01T00:00:00Z', '--until', '1h', nm]);
+    same(['logs', '--since', 'bogus', nm]);
+    same(['events', '--until', 'bogus']);
     same(['port', nm]);
     same(['port', nm, '80']);
     ok(berth(['update', '--memory', '96m', '--memory-swap', '-1', nm]));

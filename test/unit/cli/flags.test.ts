@@ -7,6 +7,8 @@ import { parseFlags, FlagError, type FlagSpec } from '../../../src/cli/berth/fla
 import { parsePublish, parseMount, ramInBytes, parseDuration } from '../../../src/cli/berth/cmd/runopts.js';
 import { humanDuration, humanSizeWithPrecision, bytesSize } from '../../../src/cli/berth/units.js';
 import { displayablePorts } from '../../../src/cli/berth/cmd/ps.js';
+import { referenceError } from '../../../src/cli/berth/reference.js';
+import { apiTimestamp } from '../../../src/cli/berth/units.js';
 
 const specs: FlagSpec[] = [
   { name: 'interactive', short: 'i', type: 'bool', usage: '' },
@@ -100,5 +102,26 @@ describe('run options', () => {
       ]),
       '53/udp, 80-81/tcp, 0.0.0.0:8443->443/tcp',
     );
+  });
+});
+
+describe('references and timestamps', () => {
+  it("distribution/reference's grammar and docker's messages", () => {
+    for (const ok of ['busybox', 'busybox:1.36', 'library/busybox:latest', 'localhost:5000/a/b', '127.0.0.1:5000/x/y:t', `a@sha256:${'0'.repeat(64)}`, 'a_b.c-d/e__f']) {
+      assert.equal(referenceError(ok), undefined, ok);
+    }
+    assert.equal(referenceError('Busybox'), 'invalid reference format: repository name (library/Busybox) must be lowercase');
+    assert.equal(referenceError('me/Box:1'), 'invalid reference format: repository name (me/Box) must be lowercase');
+    assert.equal(referenceError('reg.example:5000/Up/per:1'), 'invalid reference format: repository name (Up/per) must be lowercase');
+    for (const bad of ['a@b', 'x:y:z', 'ok/-bad', '', 'a//b', 'a:']) assert.equal(referenceError(bad), 'invalid reference format', bad);
+  });
+
+  it('--since/--until: durations before now, Unix seconds, dates', () => {
+    const now = Date.parse('2026-01-01T00:10:00Z');
+    assert.equal(apiTimestamp('10m', 'since', now), String(Date.parse('2026-01-01T00:00:00Z') / 1000));
+    assert.equal(apiTimestamp('1700000000.5', 'since', now), '1700000000.5');
+    assert.equal(apiTimestamp('2000-01-01T00:00:00.25Z', 'since', now), '946684800.250000000');
+    assert.throws(() => apiTimestamp('bogus', 'since', now), { message: 'invalid value for "since": failed to parse value as time or duration: "bogus"' });
+    assert.throws(() => apiTimestamp('bogus', undefined, now), { message: 'failed to parse value as time or duration: "bogus"' });
   });
 });

@@ -10,7 +10,7 @@ import type { Flags } from '../flags.js';
 import { CliError } from '../errors.js';
 import { Demuxer, followResize, parseDetachKeys, pumpInput, pumpOutput, restoreTerminal, setRaw } from '../stream.js';
 import { formatRows, struct, truncateID } from '../formatter.js';
-import { bytesSize } from '../units.js';
+import { apiTimestamp, bytesSize } from '../units.js';
 import { readAll } from '../client.js';
 import { readEnvFile } from './runopts.js';
 
@@ -77,8 +77,8 @@ async function logs(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
       timestamps: f.bool('timestamps') || undefined,
       details: f.bool('details') || undefined,
       tail: f.string('tail') || 'all',
-      since: f.string('since') || undefined,
-      until: f.string('until') || undefined,
+      since: f.string('since') ? apiTimestamp(f.string('since'), 'since') : undefined,
+      until: f.string('until') ? apiTimestamp(f.string('until'), 'until') : undefined,
     },
   });
   const demux = new Demuxer((s, d) => (s === 2 ? process.stderr : process.stdout).write(d));

@@ -13,7 +13,8 @@ import { registryAuthHeader, registryOf } from '../auth.js';
 import { filterQuery } from './filters.js';
 import { confirm } from '../prompt.js';
 import { inspectAll } from './inspect.js';
-import { readAll } from '../client.js';
+import { DaemonError, readAll } from '../client.js';
+import { checkReference, referenceError } from '../reference.js';
 
 interface ImageSummary {
   Id: string;
@@ -132,9 +133,7 @@ export function fullName(name: string): string {
 }
 
 export async function pullImage(ctx: Ctx, ref: string, opts: { platform?: string; quiet?: boolean; all?: boolean; out?: NodeJS.WritableStream & { isTTY?: boolean } }): Promise<void> {
-  if (ref !== ref.toLowerCase() && /[A-Z]/.test(ref.split('@')[0]!.split(':')[0]!)) {
-    throw new CliError(`invalid reference format: repository name (${ref}) must be lowercase`, 1);
-  }
+  checkReference(ref);
   const { image, tag, defaulted } = normaliseRef(ref);
   const out = opts.out ?? process.stdout;
   if (defaulted && !opts.all && !opts.quiet) out.write('Using default tag: latest\n');
@@ -171,6 +170,8 @@ async function push(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
 }
 
 async function tag(ctx: Ctx, _f: Flags, args: string[]): Promise<number> {
+  const bad = referenceError(args[1]!);
+  if (bad) throw new CliError(`Error parsing reference: "${args[1]}" is not a valid repository/tag: ${bad}`, 1);
   const { image, tag } = normaliseRef(args[1]!);
   await ctx.client.request('POST', `/images/${encodeURIComponent(args[0]!)}/tag`, { query: { repo: image, tag } }).then((r) => r.body.resume());
   return 0;
@@ -187,7 +188,8 @@ async function rmi(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
     } catch (e) {
       if (!(e instanceof CliError)) throw e;
       ctx.err(e.message + '\n');
-      failed = true;
+      // With --force a missing image is reported but is not a failure (docker's rule).
+      if (!(f.bool('force') && e instanceof DaemonError && e.status === 404)) failed = true;
     }
   }
   return failed ? 1 : 0;

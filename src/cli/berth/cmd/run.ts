@@ -9,12 +9,14 @@ import { CliError, ExitStatus } from '../errors.js';
 import { DaemonError } from '../client.js';
 import { buildCreate, runFlags } from './runopts.js';
 import { pullImage } from './images.js';
+import { checkReference } from '../reference.js';
 import { followResize, parseDetachKeys, pumpInput, pumpOutput, restoreTerminal, setRaw } from '../stream.js';
 import { existsSync, writeFileSync } from 'node:fs';
 
 async function createContainer(ctx: Ctx, f: Flags, args: string[]): Promise<string> {
   const [image, ...cmd] = args as [string, ...string[]];
   const { body, name, platform } = buildCreate(f, image, cmd);
+  checkReference(image, 125);
   const pull = f.string('pull');
   if (!['always', 'missing', 'never'].includes(pull)) throw new CliError(`invalid pull option: '${pull}': must be one of "always", "missing" or "never"`, 125);
   const cidfile = f.string('cidfile');

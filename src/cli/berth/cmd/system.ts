@@ -6,7 +6,7 @@ import { formatFlag } from '../command.js';
 import { CLIENT_API_VERSION, compareVersions, textLines } from '../client.js';
 import { CliError } from '../errors.js';
 import { executeTemplate, formatRows, parseTemplate, struct, templateString } from '../formatter.js';
-import { bytesSize, humanSize, humanSizeWithPrecision } from '../units.js';
+import { apiTimestamp, bytesSize, humanSize, humanSizeWithPrecision } from '../units.js';
 import { Struct, withAliases, Template, TemplateExecError, TemplateSyntaxError } from '../template/index.js';
 import type { Flags } from '../flags.js';
 import { BERTH_CLIENT_VERSION } from '../version.js';
@@ -191,11 +191,10 @@ interface Event {
 async function events(ctx: Ctx, f: Flags): Promise<number> {
   const format = f.string('format');
   const tmpl = format ? parseTemplate(templateString(format)) : undefined;
-  const toUnix = (v: string) => (/^\d+(\.\d+)?$/.test(v) ? v : String(Date.parse(v) / 1000));
   const res = await ctx.client.request('GET', '/events', {
     query: {
-      since: f.has('since') ? toUnix(f.string('since')) : undefined,
-      until: f.has('until') ? toUnix(f.string('until')) : undefined,
+      since: f.has('since') ? apiTimestamp(f.string('since'), undefined) : undefined,
+      until: f.has('until') ? apiTimestamp(f.string('until'), undefined) : undefined,
       filters: filterQuery(f.list('filter')),
     },
   });
