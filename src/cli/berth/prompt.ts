@@ -5,7 +5,36 @@
 
 import type { Ctx } from './command.js';
 
-function readLine(): Promise<string> {
+/** One line typed on the terminal, not echoed (a password); raw mode is restored after. */
+export function readSecret(prompt: string): Promise<string> {
+  return new Promise((resolve) => {
+    let buf = '';
+    // Echo off before the prompt shows, so that nothing typed after it is echoed.
+    process.stdin.setRawMode(true);
+    process.stdout.write(prompt);
+    const finish = () => {
+      process.stdin.setRawMode(false);
+      process.stdin.off('data', onData);
+      process.stdin.pause();
+      resolve(buf);
+    };
+    const onData = (c: Buffer) => {
+      for (const ch of c.toString()) {
+        if (ch === '\r' || ch === '\n' || ch === '\x04') return finish();
+        if (ch === '\x03') {
+          process.stdin.setRawMode(false);
+          process.exit(130);
+        }
+        if (ch === '\x7f' || ch === '\b') buf = buf.slice(0, -1);
+        else buf += ch;
+      }
+    };
+    process.stdin.on('data', onData);
+    process.stdin.resume();
+  });
+}
+
+export function readLine(): Promise<string> {
   return new Promise((resolve) => {
     let buf = '';
     const done = () => {

@@ -91,6 +91,18 @@ describe('berth and a registry, compared with the docker CLI', { skip: skip || r
 
       same(['logout', reg.host]);
       same(['logout', reg.host]);
+
+      // Interactive login on a terminal: the username echoed, the password not.
+      const secret = reg.users[user]!;
+      const prompt = await driveTty(
+        [BERTH, 'login', reg.host],
+        [{ expect: /Username: /, send: `${user}\r` }, { expect: /Password: /, send: `${secret}\r` }],
+        { env: d.env, timeoutMs: 60000 },
+      );
+      assert.equal(prompt.code, 0, prompt.output);
+      assert.match(prompt.output, /Login Succeeded/);
+      assert.ok(!prompt.output.includes(secret), 'the password is not echoed');
+      ok(berth(['logout', reg.host]));
       same(['pull', `${reg.host}/berth/bb:${SUFFIX}-absent`]);
     });
   });

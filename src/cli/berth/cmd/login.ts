@@ -6,17 +6,31 @@ import type { Flags } from '../flags.js';
 import { CliError } from '../errors.js';
 import { authKey, INDEX_SERVER, readConfig, writeConfig } from '../auth.js';
 import { readAll } from '../client.js';
+import { readLine, readSecret } from '../prompt.js';
 
 async function login(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
   const server = args[0] ?? INDEX_SERVER;
-  const username = f.string('username');
+  let username = f.string('username');
   let password = f.string('password');
   if (f.bool('password-stdin')) {
     if (f.has('password')) throw new CliError('--password and --password-stdin are mutually exclusive', 1);
     if (!username) throw new CliError('the --password-stdin option requires --username to be set', 1);
     password = (await readAll(process.stdin)).toString().replace(/\r?\n$/, '');
   }
-  if (!username || !password) throw new CliError('Error: Cannot perform an interactive login from a non TTY device', 1);
+  if (!username || !password) {
+    if (!process.stdin.isTTY) throw new CliError('Error: Cannot perform an interactive login from a non TTY device', 1);
+    // docker's prompts: the username echoed, the password not.
+    if (!username) {
+      ctx.out('Username: ');
+      username = (await readLine()).trim();
+      if (!username) throw new CliError('Error: Non-null Username Required', 1);
+    }
+    if (!password) {
+      password = await readSecret('Password: ');
+      ctx.out('\n');
+      if (!password) throw new CliError('Error: Password Required', 1);
+    }
+  }
   const key = authKey(server.replace(/^https?:\/\//, '').replace(/\/.*$/, '')) === INDEX_SERVER ? INDEX_SERVER : server.replace(/^https?:\/\//, '').replace(/\/$/, '');
   if (f.has('password')) ctx.err('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
   const r = await ctx.client.json<{ Status: string; IdentityToken?: string }>('POST', '/auth', { json: { username, password, serveraddress: key } });
