@@ -239,11 +239,12 @@ async function stats(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
   const format = f.string('format') || 'table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}';
   const trunc = !f.bool('no-trunc');
   const once = async () => Promise.all(ids.map((id) => ctx.client.get<StatsJSON>(`${cpath(id)}/stats`, { stream: false })));
-  if (f.bool('no-stream') || !process.stdout.isTTY) {
+  if (f.bool('no-stream')) {
     ctx.out(formatRows(format, (await once()).map((s) => statsRow(s, trunc)), statsHeader));
     return 0;
   }
-  // The live table: redrawn in place every second until interrupted.
+  // The live table, as docker: redrawn every second (screen cleared, cursor
+  // home) until interrupted, on a terminal or not.
   for (;;) {
     const rows = (await once()).map((s) => statsRow(s, trunc));
     process.stdout.write('\x1b[2J\x1b[H' + formatRows(format, rows, statsHeader));
