@@ -203,7 +203,7 @@ async function measure(runners: Runner[], n: number, tag: string): Promise<Summa
       cpu.set(r.name, cpu.get(r.name)! + childrenCpuMs() + (r.selfCpu ? selfCpuMs() : 0) - c0);
     }
   }
-  return runners.map((r) => summarize(r.name, times.get(r.name)!, cpu.get(r.name)!));
+  return runners.map((r) => summarize(r.name, times.get(r.name)!, cpu.get(r.name)));
 }
 
 function table(title: string, rows: Summary[], base: string): string {

@@ -21,6 +21,7 @@
  * init/run.c       hooks and id-map helpers (fork, feed, capture, timeout)
  * init/seccomp.c   libseccomp
  * init/exec.c      SYNC, WAIT_START, FIND_EXEC, EXEC
+ * init/procfs.c    writes into procfs through a proven procfs handle
  * init/util.c      descriptor and socket helpers
  */
 #include <errno.h>
@@ -45,6 +46,7 @@ struct init_state g = {
 	.listener_sock = -1,
 	.root_fd = -1,
 	.seccomp = NULL,
+	.proc_fd = -1,
 };
 
 static int parse_fd(const char *s)
@@ -65,6 +67,13 @@ static int parse_fd(const char *s)
 
 int main(int argc, char **argv)
 {
+	/* A runtime killed (kill -9) before it recorded what we made must not
+	 * leave us, nor the container process (which dies with us until it
+	 * is handed off), behind. */
+	pid_t parent = getppid();
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
+		return 2;
 	/* First of all: nobody may ptrace us or open our /proc files while we
 	 * hold host descriptors and run as the host's root. The flag lasts
 	 * until the final execve (and is set again after the re-exec, since
@@ -81,6 +90,14 @@ int main(int argc, char **argv)
 	if (ensure_sealed_self(argc, argv) < 0)
 		die_plain("re-execute berth-init from a sealed memfd", errno, op_msg_get());
 	op_msg_clear();
+	/* Before any SETNS or UNSHARE: the namespace whose hostname is the
+	 * runtime's (the host's), which SETHOSTNAME must never change. */
+	note_start_uts();
+	/* Likewise the procfs every write into /proc goes through
+	 * (init/procfs.c): the runtime's, before any op can change what
+	 * "/proc" names. */
+	if (open_proc_root() < 0)
+		die_plain("open the runtime's procfs", errno, op_msg_get());
 	/* Our own descriptor must never reach the container's program, even
 	 * if the runtime put it in the preserved range by mistake. */
 	if (set_cloexec(g.plan_fd, 1) < 0)

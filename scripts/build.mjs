@@ -18,7 +18,7 @@
 //
 // berth (the docker-compatible CLI) is built the same way as berth-runc.
 //
-// `node scripts/build.mjs [native|js|berth-runc|berth-ctr|berth]` builds a part;
+// `node scripts/build.mjs [native|js|berth-runc|berth-ctr|berth-engine|berth]` builds a part;
 // BERTH_NO_BUN=1 builds berth-runc for Node.js even where Bun is there.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -31,6 +31,12 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(root, 'bin');
 const only = process.argv.slice(2);
 const wants = (name) => only.length === 0 || only.includes(name) || (only.includes('js') && name !== 'native');
+
+// containerd's API types and descriptor, from Debian's .proto files.
+if (wants('api')) {
+  const { generate } = await import('./gen-api.mjs');
+  generate();
+}
 
 if (wants('native')) {
   execFileSync('make', ['-s', '-C', join(root, 'native')], { stdio: 'inherit' });
@@ -126,7 +132,7 @@ async function buildCli({ name, entry, external = [], cacheArgs }) {
 if (wants('berth-runc')) {
   await buildCli({
     name: 'berth-runc',
-    entry: 'src/runtime/cli/main.ts',
+    entry: 'src/cli/runc/main.ts',
     cacheArgs: (tmp) => ['--root', join(tmp, 'state'), 'list'],
   });
   for (const old of ['berth-runc.blob', 'berth-runc.snapshot-entry.js']) rmSync(join(bin, old), { force: true });
@@ -137,7 +143,7 @@ if (wants('berth-runc')) {
     const tmp = join(bin, '.berth-runc.new');
     rmSync(tmp, { force: true });
     execFileSync(bun, ['build', '--compile', '--bytecode', '--target=bun', '--minify-syntax', '--minify-whitespace',
-      join(root, 'src/runtime/cli/main.ts'), '--outfile', tmp], { stdio: ['ignore', 'ignore', 'inherit'], cwd: root });
+      join(root, 'src/cli/runc/main.ts'), '--outfile', tmp], { stdio: ['ignore', 'ignore', 'inherit'], cwd: root });
     execFileSync(tmp, ['--version'], { stdio: 'ignore' });
     renameSync(tmp, join(bin, 'berth-runc'));
   } else {
@@ -156,6 +162,18 @@ if (wants('berth-ctr') && existsSync(join(root, 'src/cli/ctr/main.ts'))) {
     cacheArgs: (tmp) => ['--root', join(tmp, 'store'), 'images', 'ls'],
   });
   launcher('berth-ctr', 'berth-ctr.js', true);
+}
+
+if (wants('berth-engine') && existsSync(join(root, 'src/cli/engine/main.ts'))) {
+  // The daemon starts once, so the code cache matters less than for the
+  // CLIs; it is made from `--version` (the whole bundle is compiled lazily).
+  await buildCli({
+    name: 'berth-engine',
+    entry: 'src/cli/engine/main.ts',
+    external: ['better-sqlite3'],
+    cacheArgs: () => ['--version'],
+  });
+  launcher('berth-engine', 'berth-engine.js', false);
 }
 
 if (wants('berth') && existsSync(join(root, 'src/cli/berth/main.ts'))) {

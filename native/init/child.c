@@ -39,6 +39,21 @@ int op_wait_cgroups(const struct op *op)
 	return 0;
 }
 
+/* Until here the container process dies with the first process (its
+ * PR_SET_PDEATHSIG), which dies with the runtime: a runtime killed half-way
+ * through create leaves no process that nobody recorded. From here on the
+ * runtime knows the pid (it was reported before phase 2), and the process
+ * must outlive the first process, which exits now in mode exit. */
+void hand_off(void)
+{
+	if (g.handed_off)
+		return;
+	g.handed_off = 1;
+	(void)prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+	if (g.mode == MODE_EXIT)
+		(void)write_all(g.sync_fd, &(char){ SYNC_HANDOFF }, 1);
+}
+
 /* What must not happen outside the container's cgroups: a new cgroup
  * namespace (its root is fixed at unshare), anything that lets another
  * program look at the process (SYNC for the runtime's hooks, HOOK, the
@@ -93,7 +108,10 @@ static int run_phase2_op(const struct op *op)
 	case OP_READONLY_IN_ROOT: return op_readonly_in_root(op);
 	case OP_PIVOT_ROOT: return op_pivot_root(op);
 	case OP_MOVE_ROOT: return op_move_root(op);
-	case OP_WRITE_FILE: return op_write_file(op);
+	case OP_WRITE_PROC: return op_write_proc(op);
+	case OP_EXPECT_PROCFS_IN_ROOT: return op_expect_procfs_in_root(op);
+	case OP_CHROOT: return op_chroot(op);
+	case OP_CHROOT_PROCESS_ROOT: return op_chroot_process_root(op);
 	case OP_SYNC: return op_sync(op);
 	case OP_HOOK: return op_hook(op);
 	case OP_CONSOLE: return op_console(op);

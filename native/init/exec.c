@@ -45,8 +45,7 @@ int op_sync(const struct op *op)
  * in the container's view. */
 int op_wait_start(const struct op *op)
 {
-	struct fdpath fp;
-	const char *path;
+	char path[32];
 	int fd;
 
 	(void)op;
@@ -55,12 +54,13 @@ int op_wait_start(const struct op *op)
 		errno = EBADF;
 		return -1;
 	}
-	path = fdpath(&fp, g.fifo_fd);
-	if (!path)
-		return -1;
+	/* Through the procfs held since start-up (init/procfs.c), not the
+	 * container's /proc, which need not be a procfs at all. */
+	snprintf(path, sizeof(path), "self/fd/%d", g.fifo_fd);
+	hand_off();
 	report_ready();
 	do
-		fd = open(path, O_WRONLY | O_CLOEXEC);
+		fd = openat(g.proc_fd, path, O_WRONLY | O_CLOEXEC);
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0)
 		return -1;
@@ -242,6 +242,8 @@ int op_exec(const struct op *op)
 
 	if (reset_signals() < 0)
 		return -1;
+	/* A parent-death signal survives execve: the program must not get it. */
+	hand_off();
 	if (cloexec_from(3 + preserve) < 0) {
 		op_msg("mark descriptors close-on-exec: %s", strerror(errno));
 		return -1;

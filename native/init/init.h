@@ -44,7 +44,7 @@ enum {
 	OP_READONLY_IN_ROOT = 32,
 	OP_PIVOT_ROOT = 33,
 	OP_MOVE_ROOT = 34,
-	OP_WRITE_FILE = 35,
+	OP_WRITE_PROC = 35,
 	OP_SYNC = 36,
 	OP_HOOK = 37,
 	OP_CONSOLE = 38,
@@ -74,6 +74,9 @@ enum {
 	OP_SESSION_KEYRING = 62,
 	OP_MOUNT_SETATTR_IN_ROOT = 63,
 	OP_MOUNT_COPYUP_IN_ROOT = 64,
+	OP_EXPECT_PROCFS_IN_ROOT = 65,
+	OP_CHROOT = 66,
+	OP_CHROOT_PROCESS_ROOT = 67,
 };
 
 /* Bytes from the first process to the container process on the internal
@@ -81,6 +84,7 @@ enum {
 #define SYNC_RELEASE '1'        /* released, and phase 1 is complete */
 #define SYNC_RELEASE_EARLY 'r'  /* released by RELEASE: its CGROUP_ADD_CHILDs follow */
 #define SYNC_JOINED 'j'         /* after SYNC_RELEASE_EARLY: phase 1 is complete */
+#define SYNC_HANDOFF 'h'        /* container process to first process (mode exit): handed off */
 
 /* One plan record. `arg` excludes the label; every operand is NUL-terminated
  * (an operand may also contain NULs, hence `len`). */
@@ -114,6 +118,11 @@ struct init_state {
 	int listener_sock;    /* OPEN_SECCOMP_LISTENER, or -1 */
 	int root_fd;          /* SET_ROOT (O_PATH|O_DIRECTORY), or -1 */
 	void *seccomp;        /* scmp_filter_ctx of SECCOMP_INIT, or NULL */
+	dev_t start_uts_dev;  /* the UTS namespace berth-init started in (the */
+	ino_t start_uts_ino;  /* runtime's): SETHOSTNAME is refused there */
+	int start_uts_known;
+	int proc_fd;          /* the runtime's procfs root (O_PATH), or -1 */
+	int handed_off;       /* container process: no longer dies with the first process */
 };
 
 extern struct init_state g;
@@ -157,6 +166,16 @@ void __attribute__((noreturn)) die_op(const struct op *op, int err);
 /* A failure outside any op (the plan itself is unreadable). */
 void __attribute__((noreturn)) die_plain(const char *step, int err, const char *msg);
 
+/* process.c: remember the UTS namespace we started in. */
+void note_start_uts(void);
+
+/* procfs.c: writes into procfs through the root held since start-up. */
+int open_proc_root(void);
+/* One write to rel (relative to the procfs root, e.g. "self/oom_score_adj"). */
+int write_proc(const char *rel, const void *buf, size_t len);
+int op_write_proc(const struct op *op);
+int op_expect_procfs_in_root(const struct op *op);
+
 /* selfexe.c */
 int ensure_sealed_self(int argc, char **argv);
 
@@ -166,6 +185,9 @@ void __attribute__((noreturn)) run_first_process(void);
 /* child.c: phase 2. */
 void __attribute__((noreturn)) run_container_process(void);
 int op_wait_cgroups(const struct op *op);
+/* The container process stops dying with the first process (and, in mode
+ * exit, lets it go): at WAIT_START, or at EXEC when there is none. */
+void hand_off(void);
 
 /* relay.c: PARENT_MODE wait and wait-tty. */
 void relay_prepare(void);
@@ -183,6 +205,8 @@ void close_keep_errno(int fd);
 int resolve(const char *path, int dir_only);
 /* Create the missing components of path beneath the root. */
 int mkdir_all(const char *path, mode_t dir_mode, mode_t last_mode, int last_is_file);
+/* The directory path beneath the root, made if missing, never a symlink. */
+int resolve_real_dir(const char *path);
 /* Create the parents of path beneath the root; a handle on the parent, and
  * the final name in *name_out. */
 int make_parent(const char *path, const char **name_out);
@@ -197,6 +221,8 @@ int op_mkdir_in_root(const struct op *op);
 int op_mask_in_root(const struct op *op);
 int op_readonly_in_root(const struct op *op);
 int op_mount_setattr_in_root(const struct op *op);
+int op_chroot(const struct op *op);
+int op_chroot_process_root(const struct op *op);
 
 /* copyup.c */
 int op_mount_copyup_in_root(const struct op *op);
@@ -210,7 +236,6 @@ int op_setresuid(const struct op *op);
 int op_setresgid(const struct op *op);
 int op_sethostname(const struct op *op);
 int op_setdomainname(const struct op *op);
-int op_write_file(const struct op *op);
 int op_setsid(const struct op *op);
 int op_rlimit(const struct op *op);
 int op_personality(const struct op *op);
@@ -249,6 +274,8 @@ int write_all(int fd, const void *buf, size_t len);
 /* One byte (0..255) from fd; -1 on error, or on EOF with errno EPIPE. */
 int read_byte(int fd);
 int write_file_once(int dirfd, const char *path, const void *buf, size_t len);
+/* One write(2) of exactly len bytes to fd. */
+int write_fd_once(int fd, const void *buf, size_t len);
 int send_fd(int sock, int fd, const void *body, size_t len);
 int recv_fd(int sock, int *fd_out);
 int connect_unix(const char *path);

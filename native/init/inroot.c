@@ -281,3 +281,30 @@ int make_parent(const char *path, const char **name_out)
 	*name_out = name; /* in `dir`, trailing slashes gone */
 	return resolve(slash ? dir : ".", 1);
 }
+
+/* An O_PATH handle on the directory path names beneath the root, made if
+ * missing; its last component may not be a symlink nor anything but a
+ * directory (ENOTDIR). For proc and sysfs, which runc also mounts only on
+ * an ordinary directory: mounted on a symlink's target, they could later be
+ * swapped away by the container repointing the link. */
+int resolve_real_dir(const char *path)
+{
+	const char *name;
+	int parent = make_parent(path, &name);
+
+	if (parent < 0)
+		return -1;
+	if (mkdirat_exact(parent, name, 0755) < 0 && errno != EEXIST) {
+		close_keep_errno(parent);
+		return -1;
+	}
+
+	int fd = openat(parent, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	close_keep_errno(parent);
+	if (fd < 0 && (errno == ENOTDIR || errno == ELOOP)) {
+		op_msg("%.200s must be an ordinary directory, not a symlink or a file", path);
+		errno = ENOTDIR;
+	}
+	return fd;
+}

@@ -132,7 +132,7 @@ static int op_timens_offsets(const struct op *op)
 		return -1;
 	if (unshare(CLONE_NEWTIME) < 0)
 		return -1;
-	return write_file_once(AT_FDCWD, "/proc/self/timens_offsets", op->arg[0], op->len[0]);
+	return write_proc("self/timens_offsets", op->arg[0], op->len[0]);
 }
 
 static int op_clone(const struct op *op)
@@ -183,6 +183,11 @@ static int op_clone(const struct op *op)
 		return -1;
 	}
 	if (pid == 0) {
+		/* Dies with the first process until hand_off() (child.c). Had it
+		 * died before this, the read of the release below sees EOF (no
+		 * getppid() check: in a new pid namespace it says 0). */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+			_exit(1);
 		close(sp[0]);
 		g.sync_fd = sp[1];
 		g.exit_code = 1;
@@ -223,7 +228,7 @@ static int need_child(void)
 
 static int op_write_child_file(const struct op *op)
 {
-	char path[64 + 256];
+	char path[32 + 256];
 
 	if (need_args(op, 2) < 0 || need_child() < 0)
 		return -1;
@@ -232,8 +237,8 @@ static int op_write_child_file(const struct op *op)
 		errno = EINVAL;
 		return -1;
 	}
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)g.child, op->arg[0]);
-	return write_file_once(AT_FDCWD, path, op->arg[1], op->len[1]);
+	snprintf(path, sizeof(path), "%d/%s", (int)g.child, op->arg[0]);
+	return write_proc(path, op->arg[1], op->len[1]);
 }
 
 /* Report the pid, then release the container process (in that order, so
@@ -421,6 +426,9 @@ void run_first_process(void)
 	case MODE_WAIT_TTY:
 		wait_for_child(1);
 	default:
+		/* The container process dies with us until it hands off (at
+		 * WAIT_START or EXEC): stay until then, or until it is gone. */
+		(void)read_byte(g.sync_fd);
 		_exit(0);
 	}
 }

@@ -49,25 +49,49 @@ int op_setresgid(const struct op *op)
 	return setresgid(gid, gid, gid);
 }
 
+void note_start_uts(void)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/uts", &st) == 0) {
+		g.start_uts_dev = st.st_dev;
+		g.start_uts_ino = st.st_ino;
+		g.start_uts_known = 1;
+	}
+}
+
+/* The names are the UTS namespace's: set in the one berth-init started in,
+ * they would be the host's. A plan that does so is refused (EPERM), as is
+ * any when that namespace could not be identified. */
+static int in_own_uts(const char *what)
+{
+	struct stat st;
+
+	if (!g.start_uts_known || stat("/proc/self/ns/uts", &st) < 0) {
+		op_msg("cannot tell this UTS namespace from the runtime's: refusing to set the %s", what);
+		errno = EPERM;
+		return -1;
+	}
+	if (st.st_dev == g.start_uts_dev && st.st_ino == g.start_uts_ino) {
+		op_msg("refusing to set the %s of the runtime's own UTS namespace (the plan made no new one)", what);
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
 int op_sethostname(const struct op *op)
 {
-	if (need_args(op, 1) < 0)
+	if (need_args(op, 1) < 0 || in_own_uts("hostname") < 0)
 		return -1;
 	return sethostname(op->arg[0], op->len[0]);
 }
 
 int op_setdomainname(const struct op *op)
 {
-	if (need_args(op, 1) < 0)
+	if (need_args(op, 1) < 0 || in_own_uts("domainname") < 0)
 		return -1;
 	return setdomainname(op->arg[0], op->len[0]);
-}
-
-int op_write_file(const struct op *op)
-{
-	if (need_args(op, 2) < 0)
-		return -1;
-	return write_file_once(AT_FDCWD, op->arg[0], op->arg[1], op->len[1]);
 }
 
 int op_setsid(const struct op *op)

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -25,8 +26,10 @@ static int parse_mkdir_kind(const struct op *op, uint32_t i, int *kind)
 		*kind = 1;
 	else if (strcmp(op->arg[i], "file") == 0)
 		*kind = 2;
+	else if (strcmp(op->arg[i], "realdir") == 0)
+		*kind = 3;
 	else {
-		op_msg("plan error: mkdir must be dir, file or none, not \"%.32s\"", op->arg[i]);
+		op_msg("plan error: mkdir must be dir, realdir, file or none, not \"%.32s\"", op->arg[i]);
 		errno = EINVAL;
 		return -1;
 	}
@@ -93,10 +96,23 @@ int op_mount_in_root(const struct op *op)
 
 	const char *dest = op->arg[1];
 
-	if (kind != 0 && mkdir_all(dest, 0755, kind == 2 ? 0644 : 0755, kind == 2) < 0)
-		return -1;
-	if (mount_on(dest, arg_or_null(op, 0), arg_or_null(op, 2), (unsigned long)flags, arg_or_null(op, 4)) < 0)
-		return -1;
+	if (kind == 3) {
+		int fd = resolve_real_dir(dest);
+
+		if (fd < 0)
+			return -1;
+
+		int rc = mount_fd(arg_or_null(op, 0), fd, arg_or_null(op, 2), (unsigned long)flags, arg_or_null(op, 4));
+
+		close_keep_errno(fd);
+		if (rc < 0)
+			return -1;
+	} else {
+		if (kind != 0 && mkdir_all(dest, 0755, kind == 2 ? 0644 : 0755, kind == 2) < 0)
+			return -1;
+		if (mount_on(dest, arg_or_null(op, 0), arg_or_null(op, 2), (unsigned long)flags, arg_or_null(op, 4)) < 0)
+			return -1;
+	}
 	/* Resolved again each time: the handle taken before the mount names
 	 * the directory underneath it, not the new mount. */
 	if (remount != 0 && mount_on(dest, NULL, NULL, (unsigned long)remount, NULL) < 0) {
@@ -270,6 +286,42 @@ int op_move_root(const struct op *op)
 	if (mount(op->arg[0], "/", NULL, MS_MOVE, NULL) < 0)
 		return -1;
 	if (chroot(".") < 0)
+		return -1;
+	return chdir("/");
+}
+
+/* For a container without a mount namespace of its own (the host's, or one
+ * joined by path): nothing to pivot, and a pivot would move the root of
+ * every other process of that namespace; chroot, as runc does. */
+int op_chroot(const struct op *op)
+{
+	if (need_args(op, 1) < 0)
+		return -1;
+	if (chdir(op->arg[0]) < 0 || chroot(".") < 0)
+		return -1;
+	return chdir("/");
+}
+
+/* The root of process pid (an exec into a container that chrooted), reached
+ * through the procfs held since start-up, never the namespace's own /proc. */
+int op_chroot_process_root(const struct op *op)
+{
+	char rel[32];
+	int pid;
+
+	if (arg_int(op, 0, &pid) < 0)
+		return -1;
+	snprintf(rel, sizeof(rel), "%d/root", pid);
+
+	int fd = openat(g.proc_fd, rel, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+
+	int rc = fchdir(fd);
+
+	close_keep_errno(fd);
+	if (rc < 0 || chroot(".") < 0)
 		return -1;
 	return chdir("/");
 }

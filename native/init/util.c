@@ -55,27 +55,29 @@ int write_file_once(int dirfd, const char *path, const void *buf, size_t len)
 
 	if (fd < 0)
 		return -1;
+	if (write_fd_once(fd, buf, len) < 0) {
+		close_keep_errno(fd);
+		return -1;
+	}
+	if (close(fd) < 0 && errno != EINTR)
+		return -1;
+	return 0;
+}
 
+int write_fd_once(int fd, const void *buf, size_t len)
+{
 	ssize_t n;
 
 	do
 		n = write(fd, buf, len);
 	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		int err = errno;
-
-		close(fd);
-		errno = err;
+	if (n < 0)
 		return -1;
-	}
 	if ((size_t)n != len) {
-		close(fd);
 		op_msg("short write (%zd of %zu bytes)", n, len);
 		errno = EIO;
 		return -1;
 	}
-	if (close(fd) < 0 && errno != EINTR)
-		return -1;
 	return 0;
 }
 

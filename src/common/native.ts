@@ -12,7 +12,7 @@ import { BerthError, type Layer } from './errors.js';
 
 const cache = new Map<string, string>();
 
-export function nativeBinary(name: string, envVar: string, layer: Layer = 'berth-runc'): string {
+export function nativeBinary(name: string, envVar: string, layer: Layer = 'runtime'): string {
   const env = process.env[envVar];
   if (env) return env;
   const hit = cache.get(name);

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { BerthError } from '../common/errors.js';
 import type { ContentStore, Descriptor, Digest } from './content/types.js';
-import type { Metadata } from './metadata/db.js';
+import type { Metadata } from '../common/metadb.js';
 import { parseImageConfig, parseManifest, parseDescriptor, childrenOf, MAX_MANIFEST_SIZE, type ImageConfig, type ImageManifest, type Parsed } from './manifest.js';
 import { isIndexType, isManifestType, isConfigType, isLayerType } from './media.js';
 import { hostPlatform, selectManifest, type NormalPlatform } from './platform.js';
@@ -161,7 +161,7 @@ export async function resolveImage(store: ContentStore, target: Descriptor, plat
     if (depth > 4) throw new BerthError('image', 'invalid-argument', `image ${target.digest}: indexes nested too deep`);
     const p = await readParsed(store, desc);
     if (p.kind === 'index') {
-      desc = selectManifest(p.index.manifests as Descriptor[], platform, `image ${target.digest}`);
+      desc = selectManifest(p.index.manifests, platform, `image ${target.digest}`);
       continue;
     }
     const m = p.manifest;
@@ -182,7 +182,7 @@ export async function resolveImage(store: ContentStore, target: Descriptor, plat
       manifestDesc: desc,
       manifest: m,
       config,
-      layers: m.layers as Descriptor[],
+      layers: m.layers,
       diffIds: config.rootfs.diff_ids,
       chainIds: chainIds(config.rootfs.diff_ids),
     };

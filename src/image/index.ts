@@ -1,13 +1,13 @@
-// The image layer's public surface (see README.md). The registry client and
-// the pull/push orchestration are exported from ./registry/index.js, ./pull.js
-// and ./push.js.
+// The image layer's public surface (see README.md). The registry client's is
+// ./registry/index.js. Unpacking, garbage collection and the pull that does
+// both live above this layer, in src/storage/.
 
-import { openMetadata, type Metadata } from './metadata/db.js';
+import { openMetadata, type Metadata } from '../common/metadb.js';
 import { LocalContentStore } from './content/store.js';
 import { ImageStore } from './images.js';
 import { LeaseManager } from './leases.js';
 
-export { openMetadata, type Metadata, type Db, type MigrationStep } from './metadata/db.js';
+export { openMetadata, type Metadata, type Db, type MigrationStep } from '../common/metadb.js';
 export type { ContentStore, Descriptor, Digest, Platform, BlobInfo, IngestWriter } from './content/types.js';
 export { LocalContentStore, openContentStore, digestOf, type IngestStatus, type ContentStoreOptions } from './content/store.js';
 export * from './reference.js';
@@ -20,7 +20,8 @@ export {
 export * from './platform.js';
 export { ImageStore, resolveImage, walkImage, imageSize, chainIds, readParsed, type ImageRecord, type ResolvedImage } from './images.js';
 export { LeaseManager, withLease, leasedStore, DEFAULT_LEASE_TTL_MS, type Lease, type LeaseResource } from './leases.js';
-export { collectGarbage, type GcContext, type GcOptions, type GcResult } from './gc.js';
+export { pullImage, type PullProgress, type PullStatus, type PullOptions, type PullResult } from './pull.js';
+export { pushImage, type PushProgress, type PushStatus, type PushOptions, type PushResult } from './push.js';
 export {
   importImages, exportImages, applyChanges, type ImageServices, type ImportOptions, type ImportedImage, type ExportFormat,
 } from './archive/index.js';

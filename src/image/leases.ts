@@ -6,7 +6,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { BerthError } from '../common/errors.js';
-import type { Metadata } from './metadata/db.js';
+import type { Metadata } from '../common/metadb.js';
 import type { ContentStore } from './content/types.js';
 
 export interface Lease {

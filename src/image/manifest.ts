@@ -206,11 +206,11 @@ export function parseImageConfig(data: Uint8Array, opts: { what?: string } = {})
 export function parseDescriptor(v: unknown, what = 'descriptor'): Descriptor {
   const r = descriptorSchema.safeParse(v);
   if (!r.success) throw invalid(what, zodMessage(r.error));
-  return r.data as Descriptor;
+  return r.data;
 }
 
 /** The children a content graph walk follows from a parsed index or manifest. */
 export function childrenOf(p: Parsed): Descriptor[] {
-  if (p.kind === 'index') return p.index.manifests as Descriptor[];
-  return [p.manifest.config as Descriptor, ...(p.manifest.layers as Descriptor[])];
+  if (p.kind === 'index') return p.index.manifests;
+  return [p.manifest.config, ...(p.manifest.layers as Descriptor[])];
 }

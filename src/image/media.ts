@@ -2,6 +2,8 @@
 // and what each one means to Berth: is it an index, a manifest, a config, a
 // layer (how compressed, may it be redistributed), or something refused.
 
+import type { Compression } from '../common/compression.js';
+
 export const MediaType = {
   OciIndex: 'application/vnd.oci.image.index.v1+json',
   OciManifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -29,7 +31,7 @@ export const MediaType = {
   DockerSchema1Signed: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
 } as const;
 
-export type Compression = 'none' | 'gzip' | 'zstd';
+export type { Compression } from '../common/compression.js';
 
 const indexTypes = new Set<string>([MediaType.OciIndex, MediaType.DockerManifestList]);
 const manifestTypes = new Set<string>([MediaType.OciManifest, MediaType.DockerManifest]);
@@ -66,10 +68,6 @@ export function isSchema1Type(mt: string): boolean {
   return schema1Types.has(mt);
 }
 
-export function isDockerType(mt: string): boolean {
-  return mt.startsWith('application/vnd.docker.');
-}
-
 /** True for every layer media type Berth can unpack. */
 export function isLayerType(mt: string): boolean {
   return layerTypes[mt] !== undefined;
@@ -100,11 +98,6 @@ export function layerTypeFor(family: 'oci' | 'docker', compression: Compression)
 }
 
 /** Sniffs a compression from the first bytes of a blob. */
-export function detectCompression(head: Uint8Array): Compression {
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-  if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
-  return 'none';
-}
 
 /** The Accept header a registry client sends to get any manifest Berth reads. */
 export const MANIFEST_ACCEPT = [MediaType.OciIndex, MediaType.OciManifest, MediaType.DockerManifestList, MediaType.DockerManifest];

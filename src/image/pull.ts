@@ -124,13 +124,16 @@ async function fetchManifestInto(
   return bytes;
 }
 
-export async function pullImage(ref: string | Reference, opts: PullOptions): Promise<PullResult> {
+/** What a pull and a push start from: the parsed reference, its name, and a client for its registry. */
+export function remote(ref: string | Reference, opts: { client?: RegistryClient; registryOptions?: RegistryOptions }): { r: Reference; name: string; repo: string; client: RegistryClient } {
   const r = typeof ref === 'string' ? parseDockerRef(ref) : ref;
-  const name = formatReference(r);
-  const repo = r.path;
+  return { r, name: formatReference(r), repo: r.path, client: opts.client ?? new RegistryClient(r.domain, opts.registryOptions) };
+}
+
+export async function pullImage(ref: string | Reference, opts: PullOptions): Promise<PullResult> {
+  const { r, name, repo, client } = remote(ref, opts);
   const store = opts.store;
   const emit = opts.progress ?? (() => undefined);
-  const client = opts.client ?? new RegistryClient(r.domain, opts.registryOptions);
   const want = opts.platform === undefined ? hostPlatform() : typeof opts.platform === 'string' ? parsePlatform(opts.platform) : normalizePlatform(opts.platform);
 
   const reference = pullTarget(r);
@@ -144,7 +147,7 @@ export async function pullImage(ref: string | Reference, opts: PullOptions): Pro
   let parsed = parseManifest(rootBytes, { mediaType: target.mediaType, what: name });
   let manifestDesc: Descriptor = target;
   if (parsed.kind === 'index') {
-    const chosen = selectManifest(parsed.index.manifests as Descriptor[], want, name);
+    const chosen = selectManifest(parsed.index.manifests, want, name);
     manifestDesc = { mediaType: chosen.mediaType, digest: chosen.digest, size: chosen.size };
     if (chosen.platform) manifestDesc.platform = chosen.platform;
     rootBytes = await fetchManifestInto(client, store, repo, manifestDesc);

@@ -9,8 +9,8 @@ import { BerthError } from '../common/errors.js';
 import type { ContentStore, Descriptor } from './content/types.js';
 import { MAX_MANIFEST_SIZE, parseManifest } from './manifest.js';
 import { isNonDistributable } from './media.js';
-import { mapLimit, shortId, sourceLabel } from './pull.js';
-import { formatReference, parseDockerRef, type Reference } from './reference.js';
+import { mapLimit, remote, shortId, sourceLabel } from './pull.js';
+import type { Reference } from './reference.js';
 import { RegistryClient, type RegistryOptions } from './registry/client.js';
 import { putManifest, uploadBlob } from './registry/upload.js';
 
@@ -77,12 +77,9 @@ async function walk(store: ContentStore, root: Descriptor): Promise<Plan> {
 }
 
 export async function pushImage(ref: string | Reference, opts: PushOptions): Promise<PushResult> {
-  const r = typeof ref === 'string' ? parseDockerRef(ref) : ref;
-  const name = formatReference(r);
-  const repo = r.path;
+  const { r, name, repo, client } = remote(ref, opts);
   const store = opts.store;
   const emit = opts.progress ?? (() => undefined);
-  const client = opts.client ?? new RegistryClient(r.domain, opts.registryOptions);
   const plan = await walk(store, opts.target);
   const label = sourceLabel(r.domain);
 

@@ -4,22 +4,29 @@
 // them in-process.
 
 import { release } from 'node:os';
-import { existsSync, readFileSync, writeFileSync, statSync, unlinkSync, openSync, readSync, closeSync, constants as fsc } from 'node:fs';
+import { existsSync, realpathSync, readFileSync, writeFileSync, statSync, unlinkSync, openSync, readSync, closeSync, constants as fsc } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { BerthError, errnoOf, messageOf } from '../common/errors.js';
 import { writeFileAtomicSync } from '../common/atomic.js';
+import { sleep, sleepSync } from '../common/sleep.js';
 import { Logger, nullLogger } from '../common/log.js';
 import { createManager, createWithResources, type CgroupManager } from './cgroups/manager.js';
 import { detectLayout, type CgroupLayout } from './cgroups/detect.js';
 import { primeAttachLock } from './cgroups/prime.js';
 import type { Stats } from './cgroups/stats.js';
 import { parseSpecFile } from './spec/validate.js';
+import { checkResourceRanges } from './spec/ranges.js';
 import type { LinuxDeviceCgroup, LinuxResources, Process, Spec } from './spec/types.js';
 import { childPlanNeedsPid, compileChild, compileExecChild, compileExecParent, compileParent, hookState, ignoredCapabilities, type CgroupHierarchy, type CreatePlanInput, type HostFacts } from './plan/compile.js';
-import { InitPool, launch, type Launched } from './init/launch.js';
+import { InitPool, launch, type InitSpawner, type Launched } from './init/launch.js';
 import { runHooks } from './hooks.js';
-import { StateStore, isAlive, procStat, validateId, type ContainerRecord, type Status } from './state.js';
+import { StateStore, isAlive, validateId, type ContainerRecord, type Status } from './state.js';
+import { procStat } from '../common/proc.js';
+import { foreignOf, nsIdentity, ownPids, type Ownership } from './own.js';
+import { parentMountOf } from './linux/mountinfo.js';
+import { mountIdsUnder, unmountAddedUnder } from './hostmounts.js';
 import { SIGNALS } from './linux/constants.js';
+import { DEFAULT_DEVICE_RULES } from './devices.js';
 
 export interface RuntimeOptions {
   /** State directory, runc's --root. */
@@ -42,6 +49,8 @@ export interface CreateOptions {
   preserveFds?: number;
   /** The container's stdio; the caller's own by default. */
   stdio?: ('inherit' | 'ignore' | number)[];
+  /** Who starts berth-init (a berth-shim, for the engine); see LaunchOptions.spawn. */
+  spawnInit?: InitSpawner;
 }
 
 export interface ExecOptions {
@@ -50,6 +59,9 @@ export interface ExecOptions {
   consoleSocket?: string;
   preserveFds?: number;
   stdio?: ('inherit' | 'ignore' | number)[];
+  spawnInit?: InitSpawner;
+  /** Called with the exec process's host pid as soon as berth-init reports it. */
+  onPid?: (pid: number) => void;
 }
 
 /** The OCI state plus runc's extra fields, as `berth-runc state` prints it. */
@@ -87,20 +99,12 @@ function host(): HostFacts {
   return hostFacts;
 }
 
-function sleep(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-function sleepAsync(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 export function parseSignal(s: string): number {
   const n = Number(s);
   if (Number.isInteger(n) && n > 0 && n < 65) return n;
   const name = s.toUpperCase().startsWith('SIG') ? s.toUpperCase() : `SIG${s.toUpperCase()}`;
   const v = SIGNALS[name];
-  if (v === undefined) throw new BerthError('berth-runc', 'invalid-argument', `unknown signal "${s}"`);
+  if (v === undefined) throw new BerthError('runtime', 'invalid-argument', `unknown signal "${s}"`);
   return v;
 }
 
@@ -125,7 +129,8 @@ export class Runtime {
   }
 
   status(rec: ContainerRecord): Status {
-    if (!rec.pid) return 'creating';
+    // A creator that died before the container process existed made nothing that runs.
+    if (!rec.pid) return rec.creator && isAlive({ pid: rec.creator.pid, pidStartTime: rec.creator.startTime }) ? 'creating' : 'stopped';
     if (!isAlive(rec)) return 'stopped';
     if (existsSync(this.store.fifo(rec.id))) return 'created';
     try {
@@ -195,21 +200,21 @@ export class Runtime {
     const bundle = resolve(opts.bundle);
     // Validate before reserving the id: a bad config leaves nothing at all.
     const spec = parsed ?? parseSpecFile(bundle);
-    if (!spec.root?.path) throw new BerthError('berth-runc', 'invalid-argument', 'root.path: required', { field: 'root.path' });
+    if (!spec.root?.path) throw new BerthError('runtime', 'invalid-argument', 'root.path: required', { field: 'root.path' });
     const rootfs = resolve(bundle, spec.root.path);
     let st;
     try {
       st = statSync(rootfs);
     } catch {
-      throw new BerthError('berth-runc', 'invalid-argument', `root.path: rootfs (${rootfs}) does not exist`, { field: 'root.path' });
+      throw new BerthError('runtime', 'invalid-argument', `root.path: rootfs (${rootfs}) does not exist`, { field: 'root.path' });
     }
-    if (!st.isDirectory()) throw new BerthError('berth-runc', 'invalid-argument', `root.path: rootfs (${rootfs}) is not a directory`, { field: 'root.path' });
-    if (!spec.process) throw new BerthError('berth-runc', 'invalid-argument', 'process: required to create a container', { field: 'process' });
+    if (!st.isDirectory()) throw new BerthError('runtime', 'invalid-argument', `root.path: rootfs (${rootfs}) is not a directory`, { field: 'root.path' });
+    if (!spec.process) throw new BerthError('runtime', 'invalid-argument', 'process: required to create a container', { field: 'process' });
     if (spec.process.terminal && parentMode === 'exit' && !opts.consoleSocket) {
-      throw new BerthError('berth-runc', 'invalid-argument', 'process.terminal: cannot allocate a tty without --console-socket when the runtime does not stay attached');
+      throw new BerthError('runtime', 'invalid-argument', 'process.terminal: cannot allocate a tty without --console-socket when the runtime does not stay attached');
     }
     if (!spec.process.terminal && opts.consoleSocket) {
-      throw new BerthError('berth-runc', 'invalid-argument', '--console-socket: given but process.terminal is false');
+      throw new BerthError('runtime', 'invalid-argument', '--console-socket: given but process.terminal is false');
     }
 
     const ignored = ignoredCapabilities(spec.process, host().capLast);
@@ -219,12 +224,38 @@ export class Runtime {
     const step = (what: string) => this.log.debug(`create ${id}: ${what}`, { ms: Math.round((performance.now() - t0) * 10) / 10 });
     let mgr: CgroupManager | undefined;
     let pid = 0;
+    let own: Ownership | undefined;
+    let hostMounts: ContainerRecord['hostMounts'];
     try {
       // berth-init makes the fifo (OPEN_EXEC_FIFO): no process spawned for it.
       const fifo = this.store.fifo(id);
       const layout = detectLayout();
       mgr = this.manager({ id, cgroupsPath: spec.linux?.cgroupsPath }, layout);
       step('cgroup layout read');
+      // As runc 1.1: a cgroup that already holds processes is a warning, and
+      // those processes are never the container's (own.ts).
+      own = { foreign: foreignOf(mgr) };
+      if (own.foreign.length > 0) this.log.warn(`container's cgroup is not empty: ${own.foreign.length} process(es) found`);
+      // Recorded before anything is made: a creator killed from here on
+      // leaves a container that `list` shows and `delete` cleans up.
+      const self = procStat(process.pid);
+      const sharesHostMounts = !spec.linux?.namespaces?.some((n) => n.type === 'mount');
+      const realRootfs = realpathSync(rootfs);
+      const draft: ContainerRecord = {
+        id, bundle, rootfs, pid: 0, pidStartTime: '',
+        created: new Date().toISOString(),
+        owner: '',
+        config: spec,
+        cgroupsPath: spec.linux?.cgroupsPath,
+        cgroupPaths: mgr.paths(),
+        rootless: false,
+        ...(opts.noNewKeyring ? { noNewKeyring: true } : {}),
+        own,
+        ...(self ? { creator: { pid: process.pid, startTime: self.startTime } } : {}),
+        ...(sharesHostMounts ? { hostMounts: { rootfs: realRootfs, before: mountIdsUnder(realRootfs) } } : {}),
+      };
+      hostMounts = draft.hostMounts;
+      this.store.save(draft);
       await createWithResources(mgr, withDefaultDevices(spec));
       step('cgroups ready');
       const input: CreatePlanInput = {
@@ -237,6 +268,7 @@ export class Runtime {
         cgroupProcs: mgr.procsFiles(),
         cgroupHierarchies: spec.mounts?.some((m) => m.type === 'cgroup' || m.type === 'cgroup2') ? this.hierarchies(mgr, layout) : [],
         host: host(),
+        ...(/shared/.test(spec.linux?.rootfsPropagation ?? '') ? { rootfsParentMount: parentMountOf(realRootfs)?.mountpoint } : {}),
       };
       const parentOps = compileParent(input);
       const stdio = opts.stdio ?? ['inherit', 'inherit', 'inherit', ...Array.from({ length: opts.preserveFds ?? 0 }, (_, i) => 3 + i)];
@@ -252,10 +284,17 @@ export class Runtime {
         onPid: (p) => {
           pid = p;
           step(`berth-init cloned pid ${p}`);
+          // Recorded at once (it dies with berth-init, which dies with us,
+          // until berth-init hands it off, after this).
+          const ps = procStat(p);
+          const ns = nsIdentity(spec, p);
+          if (ns) own = { ...own!, ns };
+          if (ps) this.store.save({ ...draft, pid: p, pidStartTime: ps.startTime, own });
         },
         stdio,
         untilReady: true,
         pool: this.inits,
+        spawn: opts.spawnInit,
         onWarn: (step, msg) => this.log.warn(`${step}: ${msg}`),
         onSync: async (tag, p) => {
           step(`sync ${tag}`);
@@ -268,18 +307,9 @@ export class Runtime {
       pid = launched.pid;
       step('container ready');
       const ps = procStat(pid);
-      if (!ps) throw new BerthError('berth-runc', 'internal', 'container process exited during create');
-      const rec: ContainerRecord = {
-        id, bundle, rootfs, pid,
-        pidStartTime: ps.startTime,
-        created: new Date().toISOString(),
-        owner: '',
-        config: spec,
-        cgroupsPath: spec.linux?.cgroupsPath,
-        cgroupPaths: mgr.paths(),
-        rootless: false,
-        ...(opts.noNewKeyring ? { noNewKeyring: true } : {}),
-      };
+      if (!ps) throw new BerthError('runtime', 'internal', 'container process exited during create');
+      const { creator: _creator, ...done } = draft;
+      const rec: ContainerRecord = { ...done, pid, pidStartTime: ps.startTime, created: new Date().toISOString(), own };
       this.store.save(rec);
       if (opts.pidFile) writeFileAtomicSync(resolve(opts.pidFile), String(pid));
       step('state saved');
@@ -290,35 +320,47 @@ export class Runtime {
       if (pid) {
         try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
       }
-      if (mgr) {
-        await this.waitEmpty(mgr);
-        await mgr.destroy().catch((d) => this.log.warn(`cleanup: ${messageOf(d)}`));
-      }
+      if (mgr) await this.removeOwn(mgr, own ?? { foreign: [] });
+      this.removeHostMounts(hostMounts);
       this.store.remove(id);
       throw e;
     }
   }
 
-  private async waitEmpty(mgr: CgroupManager): Promise<void> {
+  /** The mounts a container without a mount namespace made in the runtime's (hostmounts.ts). */
+  private removeHostMounts(hm: ContainerRecord['hostMounts']): void {
+    if (!hm) return;
+    for (const err of unmountAddedUnder(hm.rootfs, hm.before)) this.log.warn(`cleanup: ${err}`);
+  }
+
+  /**
+   * SIGKILLs the container's own processes until none is left, then removes
+   * its cgroups, unless other processes are in them (a shared cgroupsPath):
+   * those are never signalled, and their cgroup stays.
+   */
+  private async removeOwn(mgr: CgroupManager, own: Ownership | undefined, strict = false): Promise<void> {
+    let others = 0;
     for (let i = 0; i < 200; i++) {
-      let pids: number[];
-      try {
-        pids = mgr.pids();
-      } catch {
-        return;
-      }
-      if (pids.length === 0) return;
-      for (const p of pids) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
-      await sleepAsync(10);
+      const found = ownPids(mgr, own);
+      others = found.others;
+      if (found.own.length === 0) break;
+      for (const p of found.own) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+      await sleep(10);
     }
+    if (others > 0) {
+      this.log.warn(`the container's cgroup still holds ${others} process(es) that are not the container's: it is left in place`);
+      return;
+    }
+    if (strict) await mgr.destroy();
+    else await mgr.destroy().catch((d) => this.log.warn(`cleanup: ${messageOf(d)}`));
   }
 
   /** `start`: release a created container into its program, then poststart hooks. */
   async start(id: string): Promise<void> {
     const rec = this.store.load(id);
     const status = this.status(rec);
-    if (status === 'stopped') throw new BerthError('berth-runc', 'failed-precondition', 'cannot start a container that has stopped');
-    if (status !== 'created') throw new BerthError('berth-runc', 'failed-precondition', `cannot start an already ${status} container`);
+    if (status === 'stopped') throw new BerthError('runtime', 'failed-precondition', 'cannot start a container that has stopped');
+    if (status !== 'created') throw new BerthError('runtime', 'failed-precondition', `cannot start an already ${status} container`);
     const fifo = this.store.fifo(id);
     const fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
     try {
@@ -334,8 +376,8 @@ export class Runtime {
         } catch (e) {
           if (errnoOf(e) !== 'EAGAIN') throw e;
         }
-        if (!alive) throw new BerthError('berth-runc', 'failed-precondition', 'cannot start a container that has stopped');
-        sleep(1);
+        if (!alive) throw new BerthError('runtime', 'failed-precondition', 'cannot start a container that has stopped');
+        sleepSync(1);
       }
     } finally {
       closeSync(fd);
@@ -383,18 +425,20 @@ export class Runtime {
     const rec = this.store.load(id);
     const sig = typeof signal === 'number' ? signal : parseSignal(signal);
     const status = this.status(rec);
-    if (status === 'stopped' || status === 'creating') throw new BerthError('berth-runc', 'failed-precondition', 'container not running');
+    if (status === 'stopped' || status === 'creating') throw new BerthError('runtime', 'failed-precondition', 'container not running');
     if (all) {
       const mgr = this.manager(rec);
-      if (sig === 9 && mgr.killAll()) return;
+      const found = ownPids(mgr, rec.own);
+      // cgroup.kill would take every process of the cgroup, not only ours.
+      if (sig === 9 && found.others === 0 && mgr.killAll()) return;
       // A frozen process only acts on a signal once thawed (SIGKILL acts anyway).
-      for (const p of mgr.pids()) try { process.kill(p, sig); } catch { /* raced with exit */ }
+      for (const p of found.own) try { process.kill(p, sig); } catch { /* raced with exit */ }
       return;
     }
     try {
       process.kill(rec.pid, sig);
     } catch (e) {
-      if (errnoOf(e) === 'ESRCH') throw new BerthError('berth-runc', 'failed-precondition', 'container not running');
+      if (errnoOf(e) === 'ESRCH') throw new BerthError('runtime', 'failed-precondition', 'container not running');
       throw e;
     }
   }
@@ -407,24 +451,29 @@ export class Runtime {
       // containerd shim's cleanup calls `delete --force` after `delete`).
       if (!dirExists) {
         if (force) return;
-        throw new BerthError('berth-runc', 'not-found', `container does not exist: ${id}`);
+        throw new BerthError('runtime', 'not-found', `container does not exist: ${id}`);
       }
       // A create that died half-way: only its directory is left.
       this.store.remove(id);
       return;
     }
     const status = this.status(rec);
+    if (status === 'creating') {
+      throw new BerthError('runtime', 'failed-precondition', `cannot delete container ${id}: it is being created (by process ${rec.creator?.pid})`);
+    }
     if ((status === 'running' || status === 'paused') && !force) {
-      throw new BerthError('berth-runc', 'failed-precondition', `cannot delete container ${id} that is not stopped: ${status}`);
+      throw new BerthError('runtime', 'failed-precondition', `cannot delete container ${id} that is not stopped: ${status}`);
     }
     const mgr = this.manager(rec);
     if (status !== 'stopped') {
       if (status === 'paused') await mgr.thaw().catch(() => undefined);
       try { process.kill(rec.pid, 'SIGKILL'); } catch { /* gone */ }
-      for (let i = 0; i < 1000 && isAlive(rec); i++) await sleepAsync(5);
+      for (let i = 0; i < 1000 && isAlive(rec); i++) await sleep(5);
     }
-    await this.waitEmpty(mgr);
-    await mgr.destroy();
+    // Without a pid namespace of its own, what the container started
+    // outlives its init; and a half-made container has only its cgroups.
+    await this.removeOwn(mgr, rec.own, true);
+    this.removeHostMounts(rec.hostMounts);
     try {
       await runHooks(rec.config.hooks?.poststop, 'poststop', hookState({ id: rec.id, bundle: rec.bundle, spec: rec.config }, 'stopped'));
     } catch (e) {
@@ -437,10 +486,10 @@ export class Runtime {
   async exec(id: string, proc: Process, opts: ExecOptions = {}): Promise<number> {
     const rec = this.store.load(id);
     const status = this.status(rec);
-    if (status === 'stopped') throw new BerthError('berth-runc', 'failed-precondition', 'cannot exec in a stopped container');
-    if (status === 'paused') throw new BerthError('berth-runc', 'failed-precondition', 'cannot exec in a paused container');
+    if (status === 'stopped') throw new BerthError('runtime', 'failed-precondition', 'cannot exec in a stopped container');
+    if (status === 'paused') throw new BerthError('runtime', 'failed-precondition', 'cannot exec in a paused container');
     if (proc.terminal && opts.detach && !opts.consoleSocket) {
-      throw new BerthError('berth-runc', 'invalid-argument', '--tty: cannot allocate a tty for a detached process without --console-socket');
+      throw new BerthError('runtime', 'invalid-argument', '--tty: cannot allocate a tty for a detached process without --console-socket');
     }
     const ignored = ignoredCapabilities(proc, host().capLast);
     if (ignored.length) this.log.warn(`ignoring unknown or unavailable capabilities: [${ignored.join(' ')}]`);
@@ -466,6 +515,8 @@ export class Runtime {
       stdio,
       untilReady: false,
       pool: this.inits,
+      spawn: opts.spawnInit,
+      onPid: opts.onPid,
       onWarn: (step, msg) => this.log.warn(`${step}: ${msg}`),
     });
     this.inits.refill();
@@ -485,25 +536,34 @@ export class Runtime {
 
   ps(id: string): number[] {
     const rec = this.store.load(id);
-    return this.manager(rec).pids();
+    return ownPids(this.manager(rec), rec.own).own;
   }
 
   async pause(id: string): Promise<void> {
     const rec = this.store.load(id);
     const status = this.status(rec);
-    if (status !== 'running' && status !== 'created') throw new BerthError('berth-runc', 'failed-precondition', `container not running: ${status}`);
-    await this.manager(rec).freeze();
+    if (status !== 'running' && status !== 'created') throw new BerthError('runtime', 'failed-precondition', `container not running: ${status}`);
+    const mgr = this.manager(rec);
+    // The freezer takes the whole cgroup: never the processes that are not the container's.
+    const { others } = ownPids(mgr, rec.own);
+    if (others > 0) {
+      throw new BerthError('runtime', 'failed-precondition', `cannot pause container ${id}: its cgroup also holds ${others} process(es) that are not the container's, which the freezer would stop too`);
+    }
+    await mgr.freeze();
   }
 
   async resume(id: string): Promise<void> {
     const rec = this.store.load(id);
-    if (this.status(rec) !== 'paused') throw new BerthError('berth-runc', 'failed-precondition', 'container not paused');
+    if (this.status(rec) !== 'paused') throw new BerthError('runtime', 'failed-precondition', 'container not paused');
     await this.manager(rec).thaw();
   }
 
   async update(id: string, resources: LinuxResources): Promise<void> {
+    checkResourceRanges(resources, (field, message) => {
+      throw new BerthError('runtime', 'invalid-argument', `${field}: ${message}`, { field });
+    });
     const rec = this.store.load(id);
-    if (this.status(rec) === 'stopped') throw new BerthError('berth-runc', 'failed-precondition', 'container not running');
+    if (this.status(rec) === 'stopped') throw new BerthError('runtime', 'failed-precondition', 'container not running');
     await this.manager(rec).set(resources);
     // Keep the recorded config in step so a later `state`/`exec` sees the limits.
     const linux = { ...(rec.config.linux ?? {}) };
@@ -513,7 +573,7 @@ export class Runtime {
 
   stats(id: string): Stats {
     const rec = this.store.load(id);
-    if (this.status(rec) === 'stopped') throw new BerthError('berth-runc', 'failed-precondition', 'container not running');
+    if (this.status(rec) === 'stopped') throw new BerthError('runtime', 'failed-precondition', 'container not running');
     return this.manager(rec).stats();
   }
 
@@ -522,38 +582,22 @@ export class Runtime {
   }
 }
 
-// Like runc: after the config's own device rules, the devices every
-// container gets (and those it lists in linux.devices) are allowed, so a
-// "deny all" in the config still leaves /dev/null usable.
-const ALLOWED_DEVICES: LinuxDeviceCgroup[] = [
-  { allow: true, type: 'c', access: 'm' },
-  { allow: true, type: 'b', access: 'm' },
-  { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
-  { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm' },
-  { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm' },
-  { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm' },
-  { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' },
-  { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm' },
-  { allow: true, type: 'c', major: 136, access: 'rwm' },
-  { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' },
-  { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' },
-];
-
+/** The config's device rules, then the default devices' (./devices.ts), then those it lists in linux.devices. */
 export function withDefaultDevices(spec: Spec): LinuxResources {
   const r = spec.linux?.resources ?? {};
   const listed: LinuxDeviceCgroup[] = (spec.linux?.devices ?? [])
     .filter((d) => d.type === 'c' || d.type === 'b')
     .map((d) => ({ allow: true, type: d.type as 'c' | 'b', major: d.major, minor: d.minor, access: 'rwm' }));
-  return { ...r, devices: [...(r.devices ?? []), ...ALLOWED_DEVICES, ...listed] };
+  return { ...r, devices: [...(r.devices ?? []), ...DEFAULT_DEVICE_RULES, ...listed] };
 }
 
 function mergeResources(a: LinuxResources, b: LinuxResources): LinuxResources {
   const out: Record<string, unknown> = { ...a };
   for (const [k, v] of Object.entries(b)) {
-    if (v && typeof v === 'object' && !Array.isArray(v)) out[k] = { ...((a as Record<string, unknown>)[k] as object ?? {}), ...v };
+    if (v && typeof v === 'object' && !Array.isArray(v)) out[k] = { ...((a as Record<string, unknown>)[k] ?? {}), ...v };
     else if (v !== undefined) out[k] = v;
   }
-  return out as LinuxResources;
+  return out;
 }
 
 export type { Spec };

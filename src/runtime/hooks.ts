@@ -25,14 +25,14 @@ export function runHook(hook: Hook, kind: string, state: string): Promise<void> 
     child.stdin?.end(state);
     child.on('error', (e) => {
       if (timer) clearTimeout(timer);
-      reject(new BerthError('berth-runc', 'failed-precondition', `${kind} hook ${hook.path}: ${e.message}`, { cause: e }));
+      reject(new BerthError('runtime', 'failed-precondition', `${kind} hook ${hook.path}: ${e.message}`, { cause: e }));
     });
     child.on('exit', (code, sig) => {
       if (timer) clearTimeout(timer);
-      if (timedOut) return reject(new BerthError('berth-runc', 'failed-precondition', `${kind} hook ${hook.path}: timed out after ${hook.timeout}s`));
+      if (timedOut) return reject(new BerthError('runtime', 'failed-precondition', `${kind} hook ${hook.path}: timed out after ${hook.timeout}s`));
       if (code === 0) return resolve();
       const why = sig ? `killed by ${sig}` : `exit status ${code}`;
-      reject(new BerthError('berth-runc', 'failed-precondition', `${kind} hook ${hook.path}: ${why}${stderr.trim() ? `: ${stderr.trim()}` : ''}`));
+      reject(new BerthError('runtime', 'failed-precondition', `${kind} hook ${hook.path}: ${why}${stderr.trim() ? `: ${stderr.trim()}` : ''}`));
     });
   });
 }

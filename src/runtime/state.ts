@@ -7,7 +7,9 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } fr
 import { join } from 'node:path';
 import { BerthError, errnoOf } from '../common/errors.js';
 import { writeFileAtomicSync } from '../common/atomic.js';
+import { isProcessAlive } from '../common/proc.js';
 import type { Spec } from './spec/types.js';
+import type { Ownership } from './own.js';
 
 export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 
@@ -28,14 +30,28 @@ export interface ContainerRecord {
   rootless: boolean;
   /** Created with --no-new-keyring: the container (and its exec processes) keep the runtime's session keyring. */
   noNewKeyring?: boolean;
+  /** How to tell the container's processes from others in its cgroup (own.ts). */
+  own?: Ownership;
+  /**
+   * The runtime process creating the container, until create has finished:
+   * the record is written before anything is made, so that a creator killed
+   * half-way leaves a container that `list` shows and `delete` cleans up.
+   */
+  creator?: { pid: number; startTime: string };
+  /**
+   * No mount namespace at all: the container's mounts are made in the
+   * runtime's, under the rootfs (its realpath); the ids of the mounts that
+   * were there before are not the container's (hostmounts.ts).
+   */
+  hostMounts?: { rootfs: string; before: number[] };
 }
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_+.-]*$/;
 
 export function validateId(id: string | undefined): string {
-  if (!id) throw new BerthError('berth-runc', 'invalid-argument', 'container id cannot be empty');
+  if (!id) throw new BerthError('runtime', 'invalid-argument', 'container id cannot be empty');
   if (!ID_RE.test(id) || id.length > 1024 || id === '.' || id === '..') {
-    throw new BerthError('berth-runc', 'invalid-argument', `invalid container id format: ${id}`);
+    throw new BerthError('runtime', 'invalid-argument', `invalid container id format: ${id}`);
   }
   return id;
 }
@@ -58,7 +74,7 @@ export class StateStore {
     try {
       mkdirSync(dir, { mode: 0o711 });
     } catch (e) {
-      if (errnoOf(e) === 'EEXIST') throw new BerthError('berth-runc', 'already-exists', `container with id exists: ${id}`);
+      if (errnoOf(e) === 'EEXIST') throw new BerthError('runtime', 'already-exists', `container with id exists: ${id}`);
       throw e;
     }
     return dir;
@@ -75,14 +91,14 @@ export class StateStore {
       text = readFileSync(file, 'utf8');
     } catch (e) {
       if (errnoOf(e) === 'ENOENT') {
-        throw new BerthError('berth-runc', 'not-found', existsSync(this.dir(id)) ? `container ${id} is still being created` : `container does not exist: ${id}`);
+        throw new BerthError('runtime', 'not-found', existsSync(this.dir(id)) ? `container ${id} is still being created` : `container does not exist: ${id}`);
       }
       throw e;
     }
     try {
       return JSON.parse(text) as ContainerRecord;
     } catch {
-      throw new BerthError('berth-runc', 'internal', `state of container ${id} is corrupt (${file})`);
+      throw new BerthError('runtime', 'internal', `state of container ${id} is corrupt (${file})`);
     }
   }
 
@@ -109,23 +125,8 @@ export class StateStore {
   }
 }
 
-/** Start time (clock ticks since boot) and state letter of a process, or undefined if it is gone. */
-export function procStat(pid: number): { startTime: string; state: string } | undefined {
-  if (!pid) return undefined;
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name is in parentheses and may contain anything: split after the last ')'.
-  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // rest[0] is field 3 (state); field 22 (starttime) is rest[19].
-  return { state: rest[0] ?? '?', startTime: rest[19] ?? '' };
-}
-
 /** Is the recorded process still ours and not a zombie? */
 export function isAlive(rec: Pick<ContainerRecord, 'pid' | 'pidStartTime'>): boolean {
-  const s = procStat(rec.pid);
-  return !!s && s.startTime === rec.pidStartTime && s.state !== 'Z' && s.state !== 'X';
+  // A record always has the start time; one without names no process.
+  return !!rec.pidStartTime && isProcessAlive(rec.pid, rec.pidStartTime);
 }

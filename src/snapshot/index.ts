@@ -9,7 +9,7 @@ export { applyLayer, DEFAULT_LIMITS, type ApplyOptions, type ApplyResult, type U
 export {
   unpackLayer, unpackImage, prepareContainerRootfs, removeAbandonedUnpacks, EXTRACT_LABEL, DIFF_ID_LABEL,
   type UnpackLayerOptions, type UnpackLayerResult, type UnpackImageOptions, type UnpackImageResult,
-  type LayerProgress, type ManifestLike, type ImageConfigLike,
+  type LayerProgress, type ManifestLike, type ImageConfigLike, type BlobSource, type LayerDescriptor,
 } from './unpack/image.js';
 export { entryComponents } from './unpack/paths.js';
-export { compressionOf, type Compression } from './unpack/decompress.js';
+export { compressionOf, type Compression } from '../common/compression.js';

@@ -18,15 +18,16 @@ import { existsSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { BerthError, messageOf, errnoOf } from '../common/errors.js';
-import { openMetadata, type Metadata, type Db } from '../image/metadata/index.js';
+import { openMetadata, type Metadata, type Db } from '../common/metadb.js';
+import { isProcessAlive, selfIdentity } from '../common/proc.js';
+import { dropLegacySnapshots, importLegacySnapshots } from './legacy.js';
 import { run, overlaySupported } from './mount.js';
 import { diskUsage } from './usage.js';
 import type {
   DriverName, ExtractionTarget, Mount, PrepareOptions, SnapshotInfo, SnapshotKind, Snapshotter, Usage,
 } from './types.js';
 
-const MIGRATIONS = [
-  `CREATE TABLE snapshots (
+const SNAPSHOTS_TABLE = `CREATE TABLE snapshots (
      id INTEGER PRIMARY KEY AUTOINCREMENT,
      driver TEXT NOT NULL,
      key TEXT NOT NULL,
@@ -39,8 +40,16 @@ const MIGRATIONS = [
      inodes INTEGER,
      UNIQUE (driver, key)
    );
-   CREATE INDEX snapshots_parent ON snapshots(parent_id);`,
-];
+   CREATE INDEX snapshots_parent ON snapshots(parent_id);`;
+
+// The snapshotter's own store, <root>/snapshots.db (containerd's
+// snapshots/storage metastore). Step 1 also takes over the rows that Berth
+// 0.1 kept in the image layer's <root>/metadata.db (see ./legacy.ts).
+let importedLegacy = false;
+const MIGRATIONS = [(db: Db) => {
+  db.exec(SNAPSHOTS_TABLE);
+  importedLegacy = importLegacySnapshots(db);
+}];
 
 interface Row {
   id: number;
@@ -93,12 +102,16 @@ export async function openSnapshotter(root: string, opts: SnapshotterOptions = {
       throw new BerthError('snapshot', 'unavailable', `overlayfs cannot be mounted on ${dir} (a test mount failed); use the native snapshotter`);
     }
   }
-  const md = openMetadata(root);
+  const md = openMetadata(root, { layer: 'snapshot', file: 'snapshots.db' });
   try {
     md.migrate('snapshots', MIGRATIONS);
   } catch (e) {
     md.close();
     throw e;
+  }
+  if (importedLegacy) {
+    importedLegacy = false;
+    dropLegacySnapshots(root);
   }
   return new LocalSnapshotter(md, dir, driver);
 }
@@ -185,7 +198,8 @@ class LocalSnapshotter implements Snapshotter {
     }
     // Build the directories under a temporary name, outside any transaction
     // (the native copy can take long), then claim them in the transaction.
-    const tmp = await mkdtemp(join(this.dir, `new-${process.pid}-`));
+    // Named by this process (pid and start time): cleanup() takes it for debris once the process is gone.
+    const tmp = await mkdtemp(join(this.dir, `new-${selfIdentity().replace(' ', '-')}-`));
     try {
       await mkdir(join(tmp, 'fs'), { mode: 0o755 });
       if (this.driver === 'overlayfs') {
@@ -341,8 +355,9 @@ class LocalSnapshotter implements Snapshotter {
         } else if (name.startsWith('rm-')) {
           out.push(name);
         } else {
-          const m = /^new-(\d+)-/.exec(name);
-          if (m && !pidAlive(Number(m[1]))) out.push(name);
+          // new-<pid>-<start time>-<random>; 0.1 wrote new-<pid>-<random>.
+          const m = /^new-(\d+)-(?:(\d+)-)?/.exec(name);
+          if (m && !isProcessAlive(Number(m[1]), m[2])) out.push(name);
         }
       }
       return out;
@@ -353,15 +368,6 @@ class LocalSnapshotter implements Snapshotter {
 
   close(): void {
     this.md.close();
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return errnoOf(e) === 'EPERM';
   }
 }
 

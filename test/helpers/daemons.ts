@@ -104,7 +104,7 @@ export async function removeCgroup(rel: string): Promise<void> {
     await sleep(20);
   }
   const rmTree = (dir: string) => {
-    let entries: string[] = [];
+    let entries: string[];
     try {
       entries = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
     } catch {

@@ -19,7 +19,7 @@ export interface TtyResult {
 }
 
 function shellQuote(a: string): string {
-  return /^[A-Za-z0-9_\/.:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+  return /^[A-Za-z0-9_/.:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
 }
 
 /** Run `argv` on a new pty, play `steps`, and wait for it to exit. */

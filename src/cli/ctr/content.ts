@@ -3,18 +3,17 @@
 import { pipeline } from 'node:stream/promises';
 import { createWriteStream } from 'node:fs';
 import { messageOf } from '../../common/errors.js';
-import { validateDigest } from '../../image/reference.js';
-import { collectGarbage } from '../../image/gc.js';
+import { validateDigest } from '../../image/index.js';
 import { bool, need, parseArgs, str } from './args.js';
 import type { Context } from './context.js';
 import { age, humanSize, json, labelsString, table } from './format.js';
 
 async function ls(ctx: Context, argv: string[]): Promise<number> {
   const p = parseArgs(argv, { quiet: { kind: 'bool', alias: 'q' }, json: { kind: 'bool' } });
-  const blobs = (await ctx.content.list()).sort((a, b) => a.digest.localeCompare(b.digest));
-  if (bool(p, 'quiet')) {
+  const blobs = (await ctx.storage.content.list()).sort((a, b) => a.digest.localeCompare(b.digest));
+  if (bool(p.flags, 'quiet')) {
     for (const b of blobs) ctx.io.out(b.digest + '\n');
-  } else if (bool(p, 'json')) {
+  } else if (bool(p.flags, 'json')) {
     ctx.io.out(json(blobs));
   } else {
     ctx.io.out(table(['DIGEST', 'SIZE', 'AGE', 'LABELS'], blobs.map((b) => [b.digest, humanSize(b.size), age(b.createdAt), labelsString(b.labels)])));
@@ -26,8 +25,8 @@ async function get(ctx: Context, argv: string[]): Promise<number> {
   const p = parseArgs(argv, { output: { kind: 'string', alias: 'o' } });
   need(p, 1, 'berth-ctr content get [-o FILE] DIGEST');
   const digest = validateDigest(p.args[0]!);
-  const src = ctx.content.readStream(digest);
-  const out = str(p, 'output');
+  const src = ctx.storage.content.readStream(digest);
+  const out = str(p.flags, 'output');
   await pipeline(src, out ? createWriteStream(out) : process.stdout, { end: out !== undefined });
   return 0;
 }
@@ -38,7 +37,7 @@ async function rm(ctx: Context, argv: string[]): Promise<number> {
   let status = 0;
   for (const d of p.args) {
     try {
-      await ctx.content.delete(validateDigest(d));
+      await ctx.storage.content.delete(validateDigest(d));
       ctx.io.out(`${d}\n`);
     } catch (e) {
       ctx.io.err(`berth-ctr: ${messageOf(e)}\n`);
@@ -50,7 +49,7 @@ async function rm(ctx: Context, argv: string[]): Promise<number> {
 
 async function ingests(ctx: Context, argv: string[]): Promise<number> {
   parseArgs(argv, {});
-  const list = await ctx.content.ingests();
+  const list = await ctx.storage.content.ingests();
   ctx.io.out(table(['REF', 'OFFSET', 'TOTAL', 'STATUS', 'UPDATED'], list.map((i) => [
     i.ref || i.key, String(i.offset), i.expected ? String(i.expected.size) : '?', i.active ? 'active' : 'interrupted', `${age(i.updatedAt)} ago`,
   ])));
@@ -68,8 +67,8 @@ async function label(ctx: Context, argv: string[]): Promise<number> {
     if (eq === -1) labels[l] = null;
     else labels[l.slice(0, eq)] = l.slice(eq + 1);
   }
-  await ctx.content.setLabels(validateDigest(digest), labels);
-  ctx.io.out(labelsString((await ctx.content.info(digest)).labels) + '\n');
+  await ctx.storage.content.setLabels(validateDigest(digest), labels);
+  ctx.io.out(labelsString((await ctx.storage.content.info(digest)).labels) + '\n');
   return 0;
 }
 
@@ -79,10 +78,9 @@ export const contentVerbs: Record<string, (ctx: Context, argv: string[]) => Prom
 
 export async function gc(ctx: Context, argv: string[]): Promise<number> {
   const p = parseArgs(argv, { 'dry-run': { kind: 'bool', alias: 'n' }, verbose: { kind: 'bool', alias: 'v' }, 'no-snapshots': { kind: 'bool' } });
-  const snapshotter = bool(p, 'no-snapshots') ? undefined : await ctx.snapshotter();
-  const r = await collectGarbage({ content: ctx.content, images: ctx.images, leases: ctx.leases, snapshotter }, { dryRun: bool(p, 'dry-run') });
-  const verb = bool(p, 'dry-run') ? 'would remove' : 'removed';
-  if (bool(p, 'verbose')) {
+  const r = await ctx.storage.gc({ dryRun: bool(p.flags, 'dry-run'), snapshots: !bool(p.flags, 'no-snapshots') });
+  const verb = bool(p.flags, 'dry-run') ? 'would remove' : 'removed';
+  if (bool(p.flags, 'verbose')) {
     for (const b of r.removedBlobs) ctx.io.out(`${verb} blob ${b.digest} (${humanSize(b.size)})\n`);
     for (const s of r.removedSnapshots) ctx.io.out(`${verb} snapshot ${s}\n`);
     for (const i of r.removedIngests) ctx.io.out(`${verb} ingest ${i}\n`);

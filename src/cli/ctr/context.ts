@@ -1,12 +1,7 @@
-// What every verb works on: the services of one --root, opened on first use
-// and closed when the command ends.
+// What every verb works on: the Storage of one --root (src/storage), opened
+// on first use and closed when the command ends, and the output streams.
 
-import { openMetadata, type Metadata } from '../../image/metadata/db.js';
-import { LocalContentStore } from '../../image/content/store.js';
-import { ImageStore } from '../../image/images.js';
-import { LeaseManager } from '../../image/leases.js';
-import { openSnapshotter, type Snapshotter } from '../../snapshot/index.js';
-import type { ImageServices } from '../../image/archive/index.js';
+import { Storage } from '../../storage/index.js';
 
 export const DEFAULT_ROOT = '/var/lib/berth';
 
@@ -17,38 +12,20 @@ export interface Output {
   tty: boolean;
 }
 
-export class Context implements ImageServices {
-  private md?: Metadata;
-  private contentStore?: LocalContentStore;
-  private imageStore?: ImageStore;
-  private leaseManager?: LeaseManager;
-  private sn?: Snapshotter;
+export class Context {
+  private opened?: Storage;
 
-  constructor(readonly root: string, readonly io: Output, readonly snapshotterDriver?: 'overlayfs' | 'native') {}
+  constructor(
+    readonly root: string,
+    readonly io: Output,
+    readonly snapshotterDriver?: 'overlayfs' | 'native',
+  ) {}
 
-  get metadata(): Metadata {
-    return (this.md ??= openMetadata(this.root));
-  }
-
-  get content(): LocalContentStore {
-    return (this.contentStore ??= new LocalContentStore(this.root, { metadata: this.metadata }));
-  }
-
-  get images(): ImageStore {
-    return (this.imageStore ??= new ImageStore(this.metadata));
-  }
-
-  get leases(): LeaseManager {
-    return (this.leaseManager ??= new LeaseManager(this.metadata));
-  }
-
-  async snapshotter(): Promise<Snapshotter> {
-    return (this.sn ??= await openSnapshotter(this.root, { driver: this.snapshotterDriver ?? 'auto' }));
+  get storage(): Storage {
+    return (this.opened ??= Storage.open({ root: this.root, snapshotter: this.snapshotterDriver ?? 'auto' }));
   }
 
   close(): void {
-    this.sn?.close();
-    this.contentStore?.close();
-    this.md?.close();
+    this.opened?.close();
   }
 }

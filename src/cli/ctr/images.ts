@@ -1,25 +1,23 @@
-// berth-ctr images ls|rm|tag|inspect|import|export|unpack (pull and push are in ./registry.ts).
+// berth-ctr images ls|rm|tag|inspect|import|export|unpack (pull is ./pull.ts, push ./registry.ts).
 
 import { existsSync, statSync } from 'node:fs';
 import { BerthError, messageOf } from '../../common/errors.js';
-import { imageSize, readParsed, resolveImage } from '../../image/images.js';
-import { importImages, exportImages, applyChanges, type ExportFormat } from '../../image/archive/index.js';
-import { parseImageConfig } from '../../image/manifest.js';
-import { formatPlatform, parsePlatform, hostPlatform, type NormalPlatform } from '../../image/platform.js';
-import { familiarString, parseReference } from '../../image/reference.js';
-import { unpackImage } from '../../snapshot/index.js';
-import type { Descriptor } from '../../image/content/types.js';
-import { bool, need, parseArgs, str, strs, usageError } from './args.js';
+import {
+  imageSize, readParsed, resolveImage, importImages, exportImages, applyChanges, parseImageConfig, formatPlatform, parsePlatform,
+  hostPlatform, familiarString, parseReference, type ExportFormat, type NormalPlatform, type Descriptor,
+} from '../../image/index.js';
+import { unpack } from '../../storage/index.js';
+import { bool, need, parseArgs, str, multi, usageError } from './args.js';
 import type { Context } from './context.js';
 import { humanSize, json, labelsString, table } from './format.js';
 
 async function platformsOf(ctx: Context, target: Descriptor): Promise<string[]> {
   try {
-    const p = await readParsed(ctx.content, target);
+    const p = await readParsed(ctx.storage.content, target);
     if (p.kind === 'index') {
       return p.index.manifests.filter((m) => m.platform && m.platform.os !== 'unknown').map((m) => formatPlatform(m.platform!));
     }
-    const cfg = parseImageConfig(await ctx.content.readBytes(p.manifest.config.digest));
+    const cfg = parseImageConfig(await ctx.storage.content.readBytes(p.manifest.config.digest));
     return [formatPlatform(cfg)];
   } catch {
     return [];
@@ -32,20 +30,20 @@ export function platformFlag(v: string | undefined): NormalPlatform {
 
 async function ls(ctx: Context, argv: string[]): Promise<number> {
   const p = parseArgs(argv, { quiet: { kind: 'bool', alias: 'q' }, json: { kind: 'bool' } });
-  const list = ctx.images.list();
-  if (bool(p, 'quiet')) {
+  const list = ctx.storage.images.list();
+  if (bool(p.flags, 'quiet')) {
     for (const i of list) ctx.io.out(i.name + '\n');
     return 0;
   }
   const rows: string[][] = [];
   const docs: unknown[] = [];
   for (const i of list) {
-    const size = await imageSize(ctx.content, i.target);
+    const size = await imageSize(ctx.storage.content, i.target);
     const plats = await platformsOf(ctx, i.target);
     rows.push([i.name, i.target.mediaType, i.target.digest, humanSize(size), plats.join(',') || '-', labelsString(i.labels)]);
     docs.push({ name: i.name, target: i.target, size, platforms: plats, labels: i.labels, createdAt: i.createdAt, updatedAt: i.updatedAt });
   }
-  ctx.io.out(bool(p, 'json') ? json(docs) : table(['REF', 'TYPE', 'DIGEST', 'SIZE', 'PLATFORMS', 'LABELS'], rows));
+  ctx.io.out(bool(p.flags, 'json') ? json(docs) : table(['REF', 'TYPE', 'DIGEST', 'SIZE', 'PLATFORMS', 'LABELS'], rows));
   return 0;
 }
 
@@ -55,8 +53,8 @@ async function rm(ctx: Context, argv: string[]): Promise<number> {
   let status = 0;
   for (const n of p.args) {
     try {
-      const r = ctx.images.get(n);
-      ctx.images.delete(n);
+      const r = ctx.storage.images.get(n);
+      ctx.storage.images.delete(n);
       ctx.io.out(`${r.name}\n`);
     } catch (e) {
       ctx.io.err(`berth-ctr: ${messageOf(e)}\n`);
@@ -70,7 +68,7 @@ async function tag(ctx: Context, argv: string[]): Promise<number> {
   const p = parseArgs(argv, {});
   need(p, 2, 'berth-ctr images tag SOURCE TARGET...');
   const [src, ...targets] = p.args as [string, ...string[]];
-  for (const t of targets) ctx.io.out(`${ctx.images.tag(src, t).name}\n`);
+  for (const t of targets) ctx.io.out(`${ctx.storage.images.tag(src, t).name}\n`);
   return 0;
 }
 
@@ -79,11 +77,11 @@ async function inspect(ctx: Context, argv: string[]): Promise<number> {
   need(p, 1, 'berth-ctr images inspect [--platform P] NAME');
   const out: unknown[] = [];
   for (const n of p.args) {
-    const rec = ctx.images.get(n);
-    const top = await readParsed(ctx.content, rec.target);
+    const rec = ctx.storage.images.get(n);
+    const top = await readParsed(ctx.storage.content, rec.target);
     let resolved: unknown;
     try {
-      const r = await resolveImage(ctx.content, rec.target, platformFlag(str(p, 'platform')));
+      const r = await resolveImage(ctx.storage.content, rec.target, platformFlag(str(p.flags, 'platform')));
       resolved = { manifestDescriptor: r.manifestDesc, manifest: r.manifest, config: r.config, chainIds: r.chainIds };
     } catch (e) {
       resolved = { error: messageOf(e) };
@@ -95,7 +93,7 @@ async function inspect(ctx: Context, argv: string[]): Promise<number> {
       labels: rec.labels,
       createdAt: rec.createdAt,
       updatedAt: rec.updatedAt,
-      size: await imageSize(ctx.content, rec.target),
+      size: await imageSize(ctx.storage.content, rec.target),
       ...(top.kind === 'index' ? { index: top.index } : {}),
       ...(resolved as object),
     });
@@ -112,23 +110,23 @@ async function doImport(ctx: Context, argv: string[]): Promise<number> {
     platform: { kind: 'string' },
     message: { kind: 'string', alias: 'm' },
     'no-compress': { kind: 'bool' },
-    change: { kind: 'strings', alias: 'c' },
+    change: { kind: 'multi', alias: 'c' },
   });
   need(p, 1, 'berth-ctr images import [--base-name REPO] [--name NAME] [--rootfs [--change INSTR]...] FILE|DIR|- [NAME]');
-  if (strs(p, 'change').length && !bool(p, 'rootfs')) throw usageError('--change applies to --rootfs imports only');
+  if (multi(p.flags, 'change').length && !bool(p.flags, 'rootfs')) throw usageError('--change applies to --rootfs imports only');
   const src = p.args[0]!;
   const input = src === '-' ? process.stdin : src;
-  const platform = str(p, 'platform') ? parsePlatform(str(p, 'platform')!) : undefined;
-  const name = str(p, 'name') ?? (bool(p, 'rootfs') ? p.args[1] : undefined);
-  const imported = await importImages(ctx, input, {
-    baseName: str(p, 'base-name'),
+  const platform = str(p.flags, 'platform') ? parsePlatform(str(p.flags, 'platform')!) : undefined;
+  const name = str(p.flags, 'name') ?? (bool(p.flags, 'rootfs') ? p.args[1] : undefined);
+  const imported = await importImages(ctx.storage, input, {
+    baseName: str(p.flags, 'base-name'),
     name,
-    rootfs: bool(p, 'rootfs'),
+    rootfs: bool(p.flags, 'rootfs'),
     rootfsOptions: {
       platform,
-      message: str(p, 'message'),
-      compress: bool(p, 'no-compress') ? 'none' : 'gzip',
-      config: applyChanges({}, strs(p, 'change')),
+      message: str(p.flags, 'message'),
+      compress: bool(p.flags, 'no-compress') ? 'none' : 'gzip',
+      config: applyChanges({}, multi(p.flags, 'change')),
     },
   });
   for (const i of imported) ctx.io.out(`${i.name} ${i.target.digest}\n`);
@@ -139,41 +137,27 @@ async function doExport(ctx: Context, argv: string[]): Promise<number> {
   const p = parseArgs(argv, { format: { kind: 'string' }, platform: { kind: 'string' }, 'keep-docker-media-types': { kind: 'bool' } });
   need(p, 2, 'berth-ctr images export [--format oci|oci-dir|docker] [--platform P] OUT NAME...');
   const [out, ...names] = p.args as [string, ...string[]];
-  let format = str(p, 'format') as ExportFormat | undefined;
+  let format = str(p.flags, 'format') as ExportFormat | undefined;
   if (format !== undefined && !['oci', 'oci-dir', 'docker'].includes(format)) throw usageError(`--format must be oci, oci-dir or docker, not "${format}"`);
   if (!format) format = out.endsWith('/') || (existsSync(out) && statSync(out).isDirectory()) ? 'oci-dir' : 'oci';
-  const platform = str(p, 'platform') ? parsePlatform(str(p, 'platform')!) : undefined;
-  const r = await exportImages(ctx, names, out, { format, platform, keepDockerMediaTypes: bool(p, 'keep-docker-media-types') });
+  const platform = str(p.flags, 'platform') ? parsePlatform(str(p.flags, 'platform')!) : undefined;
+  const r = await exportImages(ctx.storage, names, out, { format, platform, keepDockerMediaTypes: bool(p.flags, 'keep-docker-media-types') });
   ctx.io.out(`exported ${r.images} image(s), ${r.blobs} blob(s) to ${out}\n`);
   return 0;
 }
 
-export async function unpackByName(ctx: Context, name: string, platform: NormalPlatform, quiet = false): Promise<string | undefined> {
-  const rec = ctx.images.get(name);
-  const r = await resolveImage(ctx.content, rec.target, platform);
-  const sn = await ctx.snapshotter();
-  const res = await unpackImage({
-    store: ctx.content,
-    snapshotter: sn,
-    manifest: r.manifest,
-    config: r.config,
-    onProgress: quiet ? undefined : (pr) => {
-      if (pr.status !== 'unpacking') ctx.io.out(`layer ${pr.digest}: ${pr.status === 'exists' ? 'already unpacked' : 'unpacked'}\n`);
-    },
-  });
-  return res.chainId;
-}
-
-async function unpack(ctx: Context, argv: string[]): Promise<number> {
+async function unpackCmd(ctx: Context, argv: string[]): Promise<number> {
   const p = parseArgs(argv, { platform: { kind: 'string' } });
   need(p, 1, 'berth-ctr images unpack [--platform P] NAME');
-  const chain = await unpackByName(ctx, p.args[0]!, platformFlag(str(p, 'platform')));
-  ctx.io.out(`unpacked ${p.args[0]} to snapshot ${chain ?? '(no layers)'}\n`);
+  const r = await unpack(ctx.storage, p.args[0]!, { platform: platformFlag(str(p.flags, 'platform')) }, (pr) => {
+    if (pr.status !== 'unpacking') ctx.io.out(`layer ${pr.digest}: ${pr.status === 'exists' ? 'already unpacked' : 'unpacked'}\n`);
+  });
+  ctx.io.out(`unpacked ${p.args[0]} to snapshot ${r.chainId ?? '(no layers)'}\n`);
   return 0;
 }
 
 export const imageVerbs: Record<string, (ctx: Context, argv: string[]) => Promise<number>> = {
-  ls, list: ls, rm, remove: rm, tag, inspect, import: doImport, export: doExport, unpack,
+  ls, list: ls, rm, remove: rm, tag, inspect, import: doImport, export: doExport, unpack: unpackCmd,
 };
 
 export function noSuchVerb(group: string, verb: string | undefined, verbs: string[]): BerthError {

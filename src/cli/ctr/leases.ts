@@ -1,7 +1,7 @@
 // berth-ctr leases ls|create|rm.
 
 import { messageOf } from '../../common/errors.js';
-import { need, parseArgs, str, strs, usageError } from './args.js';
+import { need, parseArgs, str, multi, usageError } from './args.js';
 import type { Context } from './context.js';
 import { labelsString, table } from './format.js';
 
@@ -14,22 +14,22 @@ function duration(s: string): number {
 
 async function ls(ctx: Context, argv: string[]): Promise<number> {
   parseArgs(argv, {});
-  const rows = ctx.leases.list().map((l) => [
-    l.id, l.createdAt.toISOString(), l.expiresAt ? l.expiresAt.toISOString() : 'never', String(ctx.leases.resources(l.id).length), labelsString(l.labels),
+  const rows = ctx.storage.leases.list().map((l) => [
+    l.id, l.createdAt.toISOString(), l.expiresAt ? l.expiresAt.toISOString() : 'never', String(ctx.storage.leases.resources(l.id).length), labelsString(l.labels),
   ]);
   ctx.io.out(table(['ID', 'CREATED', 'EXPIRES', 'RESOURCES', 'LABELS'], rows));
   return 0;
 }
 
 async function create(ctx: Context, argv: string[]): Promise<number> {
-  const p = parseArgs(argv, { id: { kind: 'string' }, expires: { kind: 'string', alias: 'x' }, label: { kind: 'strings' } });
+  const p = parseArgs(argv, { id: { kind: 'string' }, expires: { kind: 'string', alias: 'x' }, label: { kind: 'multi' } });
   const labels: Record<string, string> = {};
-  for (const l of strs(p, 'label')) {
+  for (const l of multi(p.flags, 'label')) {
     const eq = l.indexOf('=');
     labels[eq === -1 ? l : l.slice(0, eq)] = eq === -1 ? '' : l.slice(eq + 1);
   }
-  const exp = str(p, 'expires');
-  const lease = ctx.leases.create({ id: str(p, 'id'), ttlMs: exp === undefined ? undefined : exp === '0' ? null : duration(exp), labels });
+  const exp = str(p.flags, 'expires');
+  const lease = ctx.storage.leases.create({ id: str(p.flags, 'id'), ttlMs: exp === undefined ? undefined : exp === '0' ? null : duration(exp), labels });
   ctx.io.out(lease.id + '\n');
   return 0;
 }
@@ -40,7 +40,7 @@ async function rm(ctx: Context, argv: string[]): Promise<number> {
   let status = 0;
   for (const id of p.args) {
     try {
-      ctx.leases.delete(id);
+      ctx.storage.leases.delete(id);
     } catch (e) {
       ctx.io.err(`berth-ctr: ${messageOf(e)}\n`);
       status = 1;

@@ -3,7 +3,7 @@
 // without the daemon). Each verb is argument handling plus library calls;
 // errors print as "berth-ctr: <message>" with a non-zero exit status.
 
-import { isBerthError, messageOf } from '../../common/errors.js';
+import { exitCodeOf, messageOf } from '../../common/errors.js';
 import { parseArgs, usageError, bool, str } from './args.js';
 import { Context, DEFAULT_ROOT, type Output } from './context.js';
 import { imageVerbs, noSuchVerb } from './images.js';
@@ -80,25 +80,24 @@ export async function main(argv: string[], io: Output): Promise<number> {
       help: { kind: 'bool', alias: 'h' },
       version: { kind: 'bool', alias: 'v' },
     }, true);
-    if (bool(g, 'version')) {
+    if (bool(g.flags, 'version')) {
       io.out(`berth-ctr version ${VERSION}\n`);
       return 0;
     }
     const [cmd, ...rest] = g.args;
-    if (bool(g, 'help') || cmd === undefined || cmd === 'help') {
+    if (bool(g.flags, 'help') || cmd === undefined || cmd === 'help') {
       io.out(USAGE);
-      return cmd === undefined && !bool(g, 'help') ? 2 : 0;
+      return cmd === undefined && !bool(g.flags, 'help') ? 2 : 0;
     }
     const f = commands[cmd];
     if (!f) throw usageError(`unknown command "${cmd}" (see berth-ctr --help)`);
-    const driver = str(g, 'snapshotter');
+    const driver = str(g.flags, 'snapshotter');
     if (driver !== undefined && driver !== 'overlayfs' && driver !== 'native') throw usageError('--snapshotter must be overlayfs or native');
-    ctx = new Context(str(g, 'root') ?? process.env.BERTH_ROOT ?? DEFAULT_ROOT, io, driver);
+    ctx = new Context(str(g.flags, 'root') ?? process.env.BERTH_ROOT ?? DEFAULT_ROOT, io, driver);
     return await f(ctx, rest);
   } catch (e) {
     io.err(`berth-ctr: ${messageOf(e)}\n`);
-    if (isBerthError(e) && e.code === 'invalid-argument' && e.layer === 'berth-ctr') return 2;
-    return 1;
+    return exitCodeOf(e);
   } finally {
     ctx?.close();
   }

@@ -5,8 +5,7 @@ import { readFileSync } from 'node:fs';
 import { login, logout, DEFAULT_INSECURE, type RegistryOptions } from '../../image/registry/index.js';
 import { bool, need, parseArgs, str, usageError } from './args.js';
 import type { Context } from './context.js';
-import { pushImage } from '../../image/push.js';
-import { parseDockerRef } from '../../image/reference.js';
+import { pushImage, parseDockerRef } from '../../image/index.js';
 import { Progress } from './progress.js';
 
 function readStdin(): string {
@@ -21,10 +20,10 @@ export const hostFlags = {
 
 /** Registry options from the host flags: --plain-http (or -k) allows plain HTTP / unverified TLS for the named registry. */
 export function registryOptions(p: ReturnType<typeof parseArgs>, host?: string): RegistryOptions {
-  const insecure = bool(p, 'plain-http') || bool(p, 'skip-verify');
+  const insecure = bool(p.flags, 'plain-http') || bool(p.flags, 'skip-verify');
   const server = host ?? p.args[0];
   return {
-    dockerConfigDir: str(p, 'docker-config'),
+    dockerConfigDir: str(p.flags, 'docker-config'),
     ...(insecure && server ? { insecureRegistries: [...DEFAULT_INSECURE, server] } : {}),
   };
 }
@@ -38,10 +37,10 @@ export async function loginCmd(ctx: Context, argv: string[]): Promise<number> {
   });
   need(p, 1, 'berth-ctr login [-u USER] [-p PASSWORD | --password-stdin] SERVER');
   const server = p.args[0]!;
-  const user = str(p, 'username');
+  const user = str(p.flags, 'username');
   if (!user) throw usageError('login: --username is required');
-  let password = str(p, 'password');
-  if (bool(p, 'password-stdin')) {
+  let password = str(p.flags, 'password');
+  if (bool(p.flags, 'password-stdin')) {
     if (password !== undefined) throw usageError('--password and --password-stdin are mutually exclusive');
     password = readStdin();
   }
@@ -54,13 +53,13 @@ export async function loginCmd(ctx: Context, argv: string[]): Promise<number> {
 export async function logoutCmd(ctx: Context, argv: string[]): Promise<number> {
   const p = parseArgs(argv, { 'docker-config': { kind: 'string' } });
   need(p, 1, 'berth-ctr logout SERVER');
-  const removed = await logout(p.args[0]!, { dockerConfigDir: str(p, 'docker-config') });
+  const removed = await logout(p.args[0]!, { dockerConfigDir: str(p.flags, 'docker-config') });
   ctx.io.out(removed ? `Removing login credentials for ${p.args[0]}\n` : `Not logged in to ${p.args[0]}\n`);
   return 0;
 }
 
 export function credentialsFlag(p: ReturnType<typeof parseArgs>): RegistryOptions['credentials'] | undefined {
-  const user = str(p, 'user');
+  const user = str(p.flags, 'user');
   if (user === undefined) return undefined;
   const i = user.indexOf(':');
   if (i <= 0) throw usageError('--user must be USER:PASSWORD');
@@ -69,7 +68,7 @@ export function credentialsFlag(p: ReturnType<typeof parseArgs>): RegistryOption
 }
 
 export function concurrencyFlag(p: ReturnType<typeof parseArgs>): number | undefined {
-  const c = str(p, 'concurrency');
+  const c = str(p.flags, 'concurrency');
   if (c === undefined) return undefined;
   const n = Number(c);
   if (!Number.isInteger(n) || n < 1 || n > 64) throw usageError('--concurrency must be an integer from 1 to 64');
@@ -85,20 +84,20 @@ export async function pushCmd(ctx: Context, argv: string[]): Promise<number> {
     ...hostFlags,
   });
   need(p, 1, 'berth-ctr images push [--plain-http] NAME [REMOTE]');
-  const local = ctx.images.get(p.args[0]!);
+  const local = ctx.storage.images.get(p.args[0]!);
   const remote = parseDockerRef(p.args[1] ?? local.name);
   const opts = registryOptions(p, remote.domain);
   const credentials = credentialsFlag(p);
   if (credentials) opts.credentials = credentials;
   let chunkSize: number | undefined;
-  if (str(p, 'chunk-size') !== undefined) {
-    chunkSize = Number(str(p, 'chunk-size'));
+  if (str(p.flags, 'chunk-size') !== undefined) {
+    chunkSize = Number(str(p.flags, 'chunk-size'));
     if (!Number.isInteger(chunkSize) || chunkSize < 1) throw usageError('--chunk-size must be a positive number of bytes');
   }
   const progress = new Progress((s) => ctx.io.out(s), ctx.io.tty);
-  const quiet = bool(p, 'quiet');
+  const quiet = bool(p.flags, 'quiet');
   const r = await pushImage(remote, {
-    store: ctx.content,
+    store: ctx.storage.content,
     target: local.target,
     concurrency: concurrencyFlag(p),
     chunkSize,

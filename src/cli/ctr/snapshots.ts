@@ -2,7 +2,7 @@
 
 import { messageOf } from '../../common/errors.js';
 import type { Mount } from '../../snapshot/index.js';
-import { bool, need, parseArgs, str, strs } from './args.js';
+import { bool, need, parseArgs, str, multi } from './args.js';
 import type { Context } from './context.js';
 import { age, humanSize, json, labelsString, table } from './format.js';
 
@@ -22,22 +22,22 @@ export function mountCommands(mounts: Mount[], target: string): string {
 
 async function ls(ctx: Context, argv: string[]): Promise<number> {
   const p = parseArgs(argv, { json: { kind: 'bool' }, quiet: { kind: 'bool', alias: 'q' } });
-  const sn = await ctx.snapshotter();
+  const sn = await ctx.storage.snapshotter();
   const list = (await sn.list()).sort((a, b) => a.key.localeCompare(b.key));
-  if (bool(p, 'quiet')) for (const s of list) ctx.io.out(s.key + '\n');
-  else if (bool(p, 'json')) ctx.io.out(json(list));
+  if (bool(p.flags, 'quiet')) for (const s of list) ctx.io.out(s.key + '\n');
+  else if (bool(p.flags, 'json')) ctx.io.out(json(list));
   else ctx.io.out(table(['KEY', 'PARENT', 'KIND', 'AGE', 'LABELS'], list.map((s) => [s.key, s.parent ?? '', s.kind, age(s.created), labelsString(s.labels)])));
   return 0;
 }
 
 async function prepare(ctx: Context, argv: string[], view = false): Promise<number> {
-  const p = parseArgs(argv, { target: { kind: 'string', alias: 't' }, mounts: { kind: 'bool' }, label: { kind: 'strings' } });
+  const p = parseArgs(argv, { target: { kind: 'string', alias: 't' }, mounts: { kind: 'bool' }, label: { kind: 'multi' } });
   need(p, 1, `berth-ctr snapshots ${view ? 'view' : 'prepare'} [--target DIR] [--mounts] KEY [PARENT]`);
-  const sn = await ctx.snapshotter();
+  const sn = await ctx.storage.snapshotter();
   const [key, parent] = p.args as [string, string | undefined];
-  const opts = { labels: labelsFlag(strs(p, 'label')) };
+  const opts = { labels: labelsFlag(multi(p.flags, 'label')) };
   const mounts = view ? await sn.view(key, parent, opts) : await sn.prepare(key, parent, opts);
-  if (bool(p, 'mounts') || str(p, 'target')) ctx.io.out(mountCommands(mounts, str(p, 'target') ?? '/tmp/mnt'));
+  if (bool(p.flags, 'mounts') || str(p.flags, 'target')) ctx.io.out(mountCommands(mounts, str(p.flags, 'target') ?? '/tmp/mnt'));
   return 0;
 }
 
@@ -45,23 +45,23 @@ async function mount(ctx: Context, argv: string[]): Promise<number> {
   const p = parseArgs(argv, {});
   need(p, 2, 'berth-ctr snapshots mount TARGET KEY');
   const [target, key] = p.args as [string, string];
-  const sn = await ctx.snapshotter();
+  const sn = await ctx.storage.snapshotter();
   ctx.io.out(mountCommands(await sn.mounts(key), target));
   return 0;
 }
 
 async function commit(ctx: Context, argv: string[]): Promise<number> {
-  const p = parseArgs(argv, { label: { kind: 'strings' } });
+  const p = parseArgs(argv, { label: { kind: 'multi' } });
   need(p, 2, 'berth-ctr snapshots commit NAME KEY');
-  const sn = await ctx.snapshotter();
-  await sn.commit(p.args[0]!, p.args[1]!, { labels: labelsFlag(strs(p, 'label')) });
+  const sn = await ctx.storage.snapshotter();
+  await sn.commit(p.args[0]!, p.args[1]!, { labels: labelsFlag(multi(p.flags, 'label')) });
   return 0;
 }
 
 async function rm(ctx: Context, argv: string[]): Promise<number> {
   const p = parseArgs(argv, {});
   need(p, 1, 'berth-ctr snapshots rm KEY...');
-  const sn = await ctx.snapshotter();
+  const sn = await ctx.storage.snapshotter();
   let status = 0;
   for (const k of p.args) {
     try {
@@ -76,7 +76,7 @@ async function rm(ctx: Context, argv: string[]): Promise<number> {
 
 async function usage(ctx: Context, argv: string[]): Promise<number> {
   const p = parseArgs(argv, {});
-  const sn = await ctx.snapshotter();
+  const sn = await ctx.storage.snapshotter();
   const keys = p.args.length ? p.args : (await sn.list()).map((s) => s.key);
   const rows: string[][] = [];
   for (const k of keys) {

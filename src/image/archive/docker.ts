@@ -19,10 +19,11 @@ import type { Descriptor, Digest } from '../content/types.js';
 import type { LocalContentStore } from '../content/store.js';
 import { resolveImage } from '../images.js';
 import { parseImageConfig, type ImageManifest } from '../manifest.js';
-import { MediaType, detectCompression, layerCompression, layerTypeFor } from '../media.js';
+import { MediaType, layerCompression, layerTypeFor } from '../media.js';
+import { compressionOf } from '../../common/compression.js';
 import { familiarRepository, parseReference, normalizeName } from '../reference.js';
 import { hostPlatform, type NormalPlatform } from '../platform.js';
-import { lookup, type ArchiveFiles } from './tarread.js';
+import { lookup, normalizeEntry, type ArchiveFiles } from './tarread.js';
 import { decompressor, Hasher } from './stream.js';
 import type { ExportImage, ExportResult } from './oci.js';
 import { EPOCH, writeTarAtomically } from './tarwrite.js';
@@ -71,6 +72,12 @@ export async function importDockerArchive(
   const out: DockerImported[] = [];
   for (const [i, entry] of parsed.entries()) {
     const where = `${what}: manifest.json[${i}]`;
+    // Layers may be links (docker save links identical ones); the config
+    // never is: refused here rather than found wanting at unpack.
+    const cfgName = normalizeEntry(entry.Config);
+    if (cfgName && files.links.has(cfgName)) {
+      throw new BerthError('image', 'invalid-argument', `${where}: config ${entry.Config} is a link in the archive, not a file`);
+    }
     const cfgFile = lookup(files, entry.Config);
     if (!cfgFile) throw new BerthError('image', 'not-found', `${where}: config ${entry.Config} is not in the archive`);
     const cfgBytes = cfgFile.json ?? (await store.readBytes(cfgFile.blob!.digest, 16 * 1024 * 1024));
@@ -85,7 +92,7 @@ export async function importDockerArchive(
       const f = lookup(files, path);
       if (!f) throw new BerthError('image', 'not-found', `${where}: layer ${path} is not in the archive`);
       const info = f.blob ?? (await store.put(f.json!, { beforeCommit: protect }));
-      const compression = detectCompression(await readHead(store.blobPath(info.digest), 4));
+      const compression = compressionOf(await readHead(store.blobPath(info.digest), 4));
       if (compression === 'none' && info.digest !== config.rootfs.diff_ids[j]) {
         throw new BerthError('image', 'digest-mismatch',
           `${where}: layer ${path} is ${info.digest} but the config says diff id ${config.rootfs.diff_ids[j]}`);
@@ -190,7 +197,7 @@ export async function exportDockerArchive(
 /** Adds one layer uncompressed (the tar header needs its size, so compressed layers go through a temp file), checking its diff id. */
 async function addLayer(store: LocalContentStore, pack: tar.Pack, name: string, layer: Descriptor, diffId: string, work: string): Promise<number> {
   const compression = layerCompression(layer.mediaType) === 'none'
-    ? detectCompression(await readHead(store.blobPath(layer.digest), 4))
+    ? compressionOf(await readHead(store.blobPath(layer.digest), 4))
     : layerCompression(layer.mediaType);
   let src = store.blobPath(layer.digest);
   if (compression !== 'none') {

@@ -10,7 +10,7 @@ import type { Readable } from 'node:stream';
 import { BerthError } from '../../common/errors.js';
 import type { Descriptor } from '../content/types.js';
 import type { LocalContentStore } from '../content/store.js';
-import { readParsed, type ImageStore } from '../images.js';
+import { readParsed, walkImage, type ImageStore } from '../images.js';
 import { withLease, type LeaseManager } from '../leases.js';
 import { parseIndex } from '../manifest.js';
 import { parseReference, formatReference, withDefaultTag, normalizeName } from '../reference.js';
@@ -21,8 +21,6 @@ import { exportDockerArchive, importDockerArchive } from './docker.js';
 import { importRootfs, type RootfsImportOptions } from './rootfs.js';
 
 export * from './oci.js';
-export { exportDockerArchive, importDockerArchive } from './docker.js';
-export { importRootfs } from './rootfs.js';
 export { applyChanges } from './changes.js';
 export type { RootfsImportOptions } from './rootfs.js';
 
@@ -93,7 +91,7 @@ export async function importImages(svc: ImageServices, input: string | Readable,
       }
       const index = parseIndex(await readFile(join(input, 'index.json')), { what: `${input}/index.json` });
       await importOciDirBlobs(svc.content, input, index, protect);
-      found = index.manifests.map((m) => ({ name: nameFromAnnotations(m as Descriptor, base), target: m as Descriptor }));
+      found = index.manifests.map((m) => ({ name: nameFromAnnotations(m as Descriptor, base), target: m }));
       applyName(found, opts);
     } else {
       if (typeof input === 'string' && !existsSync(input)) throw new BerthError('image', 'not-found', `${input}: no such file`);
@@ -107,7 +105,7 @@ export async function importImages(svc: ImageServices, input: string | Readable,
           }
         }
         // Docker 25+ archives carry both; their manifest.json has the familiar names.
-        found = index.manifests.map((m) => ({ name: nameFromAnnotations(m as Descriptor, base), target: m as Descriptor }));
+        found = index.manifests.map((m) => ({ name: nameFromAnnotations(m as Descriptor, base), target: m }));
       } else if (files.json.has('manifest.json')) {
         const imported = await importDockerArchive(svc.content, files, what, protect);
         for (const im of imported) {
@@ -121,8 +119,12 @@ export async function importImages(svc: ImageServices, input: string | Readable,
       applyName(found, opts);
     }
     // Every entry must be an image index or manifest that parses (schema 1,
-    // layers and configs posing as manifests are refused here, not at run time).
-    for (const f of found) await readParsed(svc.content, f.target);
+    // layers and configs posing as manifests are refused here, not at run time),
+    // and every descriptor must give the size of the blob it names.
+    for (const f of found) {
+      await readParsed(svc.content, f.target);
+      await checkSizes(svc.content, f.target, what);
+    }
     const out: ImportedImage[] = [];
     for (const f of found) {
       const rec = svc.images.put(f.name!, stripNameAnnotations(f.target));
@@ -130,6 +132,20 @@ export async function importImages(svc: ImageServices, input: string | Readable,
     }
     return out;
   }, { labels: { 'berth.io/operation': 'import' }, ttlMs: 3600_000 });
+}
+
+/**
+ * A descriptor whose size is not its blob's is refused at import: a layer
+ * of the wrong size would otherwise import and unpack (its digest matches,
+ * the manifest lies about it, and every later push or pull trusts that).
+ */
+async function checkSizes(store: LocalContentStore, target: Descriptor, what: string): Promise<void> {
+  for (const d of await walkImage(store, target, { missingOk: true })) {
+    const actual = (await store.info(d.digest)).size;
+    if (actual !== d.size) {
+      throw new BerthError('image', 'invalid-argument', `${what}: ${d.mediaType} ${d.digest}: its descriptor says ${d.size} bytes, the blob has ${actual}`);
+    }
+  }
 }
 
 /** Image targets keep their platform but not the layout's naming annotations. */

@@ -133,7 +133,7 @@ async function plan(store: LocalContentStore, images: ExportImage[], opts: Expor
 }
 
 function indexDoc(entries: Descriptor[]): string {
-  const idx: ImageIndex = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: entries as ImageIndex['manifests'] };
+  const idx: ImageIndex = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: entries };
   return JSON.stringify(idx);
 }
 
@@ -143,7 +143,7 @@ export async function exportOciDir(store: LocalContentStore, images: ExportImage
   await mkdir(dir, { recursive: true });
   let existing: Descriptor[] = [];
   if (existsSync(join(dir, 'index.json'))) {
-    existing = parseIndex(await readFile(join(dir, 'index.json')), { what: `${dir}/index.json` }).manifests as Descriptor[];
+    existing = parseIndex(await readFile(join(dir, 'index.json')), { what: `${dir}/index.json` }).manifests;
     const taken = new Set(entries.map((e) => e.annotations?.[ANNOTATION_REF_NAME]).filter((x) => x !== undefined));
     existing = existing.filter((e) => {
       const n = e.annotations?.[ANNOTATION_REF_NAME];
@@ -237,5 +237,5 @@ export async function importOciDirBlobs(store: LocalContentStore, dir: string, i
       for (const c of childrenOf(p)) await visit(c, p.kind === 'index');
     }
   };
-  for (const m of index.manifests) await visit(m as Descriptor, false);
+  for (const m of index.manifests) await visit(m, false);
 }

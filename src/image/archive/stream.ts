@@ -6,7 +6,7 @@ import { createGunzip } from 'node:zlib';
 import { createHash, type Hash } from 'node:crypto';
 import { Decompress } from 'fzstd';
 import { BerthError } from '../../common/errors.js';
-import { detectCompression, type Compression } from '../media.js';
+import { compressionOf, type Compression } from '../../common/compression.js';
 
 class Zstd extends Transform {
   private readonly z = new Decompress((chunk) => {
@@ -42,7 +42,7 @@ export function decompressor(c: Compression): Transform | undefined {
 /** Reads the first bytes of `input` to find its compression; returns it and a stream of the decompressed bytes. */
 export async function autoDecompress(input: Readable): Promise<{ compression: Compression; stream: Readable }> {
   const head = await peek(input, 4);
-  const compression = detectCompression(head.bytes);
+  const compression = compressionOf(head.bytes);
   const d = decompressor(compression);
   if (!d) return { compression, stream: head.stream };
   head.stream.on('error', (e) => d.destroy(e));

@@ -14,9 +14,9 @@ export const EPOCH = new Date(0);
 export interface TarWriter {
   readonly pack: tar.Pack;
   /** A regular file (mode 0644) with these contents. */
-  add(name: string, data: string | Buffer): Promise<void>;
+  readonly add: (name: string, data: string | Buffer) => Promise<void>;
   /** A directory (mode 0755). */
-  addDir(name: string): Promise<void>;
+  readonly addDir: (name: string) => Promise<void>;
 }
 
 export async function writeTarAtomically<T>(file: string, fill: (w: TarWriter) => Promise<T>): Promise<T> {

@@ -11,36 +11,10 @@ import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync, readdirS
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { errnoOf } from '../../common/errors.js';
-
-/** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), or undefined if no such process. */
-export function processStartTime(pid: number): string | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name (field 2) is in parentheses and may contain spaces.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return fields[19];
-}
+import { isProcessAlive, processStartTime } from '../../common/proc.js';
+import { sleep } from '../../common/sleep.js';
 
 const myStart = processStartTime(process.pid) ?? '0';
-
-export function isProcessAlive(pid: number, startTime?: string): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  const st = processStartTime(pid);
-  if (st === undefined) {
-    // No /proc: fall back to signal 0.
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch (e) {
-      return errnoOf(e) === 'EPERM';
-    }
-  }
-  return startTime === undefined || startTime === st;
-}
 
 function ownerAlive(owner: string): boolean {
   const [pid, start] = owner.trim().split(' ');
@@ -144,7 +118,6 @@ export interface WaitOptions {
   until?: () => boolean;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Waits for the lock; resolves undefined only when `until()` became true first. */
 export async function lock(path: string, opts: WaitOptions = {}): Promise<LockHandle | undefined> {

@@ -18,14 +18,16 @@ import {
   readFileSync,
 } from 'node:fs';
 import { open, readFile, rename, rm, stat, unlink, chmod, type FileHandle } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BerthError, errnoOf } from '../../common/errors.js';
 import { writeFileAtomic, writeFileAtomicSync } from '../../common/atomic.js';
-import { openMetadata, type Metadata } from '../metadata/db.js';
+import { openMetadata, type Metadata } from '../../common/metadb.js';
 import { validateDigest } from '../reference.js';
 import type { BlobInfo, ContentStore, Digest, IngestWriter } from './types.js';
-import { cleanLockDebris, isLocked, isProcessAlive, lock, tryLock, type LockHandle } from './lock.js';
+import { cleanLockDebris, isLocked, lock, tryLock, type LockHandle } from './lock.js';
+import { isProcessAlive } from '../../common/proc.js';
 import { IngestWriterImpl, hashFile } from './writer.js';
 
 export const SUPPORTED_ALGORITHMS = ['sha256', 'sha512'] as const;
@@ -164,15 +166,19 @@ export class LocalContentStore implements ContentStore {
     return out;
   }
 
-  async info(digest: Digest): Promise<BlobInfo> {
+  /** The blob's path and stat; not-found when it is absent. */
+  private async statBlob(digest: Digest): Promise<{ path: string; st: Stats }> {
     const path = this.blobPath(digest);
-    let st;
     try {
-      st = await stat(path);
+      return { path, st: await stat(path) };
     } catch (e) {
       if (errnoOf(e) === 'ENOENT') throw new BerthError('image', 'not-found', `content ${digest}: not found`);
       throw e;
     }
+  }
+
+  async info(digest: Digest): Promise<BlobInfo> {
+    const { st } = await this.statBlob(digest);
     return { digest, size: st.size, createdAt: st.mtime, labels: this.labelsOf(digest) };
   }
 
@@ -183,14 +189,7 @@ export class LocalContentStore implements ContentStore {
   }
 
   async readBytes(digest: Digest, maxSize?: number): Promise<Buffer> {
-    const path = this.blobPath(digest);
-    let st;
-    try {
-      st = await stat(path);
-    } catch (e) {
-      if (errnoOf(e) === 'ENOENT') throw new BerthError('image', 'not-found', `content ${digest}: not found`);
-      throw e;
-    }
+    const { path, st } = await this.statBlob(digest);
     if (maxSize !== undefined && st.size > maxSize) {
       throw new BerthError('image', 'invalid-argument', `content ${digest}: ${st.size} bytes is over the limit of ${maxSize}`);
     }
@@ -421,9 +420,9 @@ export class LocalContentStore implements ContentStore {
       let ref = '';
       let expected: IngestStatus['expected'];
       try { ref = readFileSync(join(dir, 'ref'), 'utf8'); } catch { /* half made */ }
-      try { expected = JSON.parse(readFileSync(join(dir, 'expected'), 'utf8')); } catch { /* half made */ }
+      try { expected = JSON.parse(readFileSync(join(dir, 'expected'), 'utf8')) as IngestStatus['expected']; } catch { /* half made */ }
       let offset = 0;
-      let updatedAt = new Date(0);
+      let updatedAt: Date;
       try {
         const st = statSync(join(dir, 'data'));
         offset = st.size;

@@ -5,10 +5,10 @@
 // digest at commit so that an unverified blob never becomes visible.
 
 import type { IncomingMessage } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { sleep } from '../../common/sleep.js';
 import { BerthError, isBerthError, messageOf } from '../../common/errors.js';
 import type { ContentStore, Descriptor } from '../content/types.js';
-import type { BlobFetchOptions, BlobProgress, RegistryClient } from './client.js';
+import type { BlobFetchOptions, BlobProgress, RegistrySession } from './session.js';
 import { checkDigest } from './digest.js';
 import { responseError } from './errors.js';
 import type { Endpoint } from './hosts.js';
@@ -22,7 +22,7 @@ import { discard, isNetworkError, send } from './transport.js';
  * verification never becomes visible. Returns whether it was already there.
  */
 export async function fetchBlobInto(
-  client: RegistryClient,
+  client: RegistrySession,
   repo: string,
   desc: Descriptor,
   store: ContentStore,
@@ -59,7 +59,7 @@ export async function fetchBlobInto(
 }
 
 function downloadInto(
-  client: RegistryClient,
+  client: RegistrySession,
   ep: Endpoint,
   repo: string,
   desc: Descriptor,
@@ -77,7 +77,7 @@ function downloadInto(
  * and only http(s). Returns false when no URL served the blob.
  */
 export async function fetchBlobFromUrlsInto(
-  client: RegistryClient,
+  client: RegistrySession,
   desc: Descriptor,
   store: ContentStore,
   opts: BlobFetchOptions = {},
@@ -127,7 +127,7 @@ export async function fetchBlobFromUrlsInto(
 }
 
 async function streamInto(
-  client: RegistryClient,
+  client: RegistrySession,
   get: (headers: Record<string, string>) => Promise<IncomingMessage>,
   where: string,
   desc: Descriptor,

@@ -5,7 +5,7 @@
 // Authorization header to another host. Reads are here; uploads in upload.ts.
 
 import type { IncomingMessage } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { sleep } from '../../common/sleep.js';
 import { BerthError, isBerthError, messageOf } from '../../common/errors.js';
 import { nullLogger, type Logger } from '../../common/log.js';
 import type { ContentStore, Descriptor, Digest } from '../content/types.js';
@@ -14,67 +14,18 @@ import { fetchBlobFromUrlsInto, fetchBlobInto } from './blobs.js';
 import { fetchManifestBytes, resolveManifest } from './manifests.js';
 import { encodeRepo, pullScope, pushScope, REDIRECTS } from './paths.js';
 import { proxyFor, proxyFromEnv, type ProxySettings } from './proxy.js';
-import { dockerConfigCredentials, type CredentialSource } from './credentials.js';
+import { dockerConfigCredentials } from './credentials.js';
 import { checkDigest } from './digest.js';
 import { responseError } from './errors.js';
-import { canonicalRegistry, loadCertsDir, resolveEndpoints, type Endpoint, type HostOptions } from './hosts.js';
-import { discard, isNetworkError, readBody, send, type Body, type TlsSettings } from './transport.js';
+import { canonicalRegistry, loadCertsDir, resolveEndpoints, type Endpoint } from './hosts.js';
+import type { BlobFetchOptions, FetchedManifest, RegistryOptions, RegistrySession, RequestSpec } from './session.js';
+import { discard, isNetworkError, readBody, send, type TlsSettings } from './transport.js';
 
-export interface RegistryOptions extends HostOptions {
-  /** Where credentials come from; default config.json in `dockerConfigDir` (or $DOCKER_CONFIG, ~/.docker). */
-  credentials?: CredentialSource;
-  dockerConfigDir?: string;
-  /** Extra attempts after a network error or a 5xx/429 answer; default 4. */
-  retries?: number;
-  /** First backoff delay in ms, doubled each attempt (with jitter); default 250. */
-  retryBaseMs?: number;
-  /** Socket idle timeout in ms; default 60000. */
-  timeoutMs?: number;
-  /** Largest manifest accepted; default 4 MiB. */
-  maxManifestSize?: number;
-  userAgent?: string;
-  logger?: Logger;
-  /** HTTP proxies; default from HTTP_PROXY/HTTPS_PROXY/NO_PROXY; false for none. */
-  proxy?: ProxySettings | false;
-}
+export {
+  DEFAULT_MAX_MANIFEST, type RegistryOptions, type RequestSpec, type FetchedManifest, type BlobProgress, type BlobFetchOptions,
+} from './session.js';
 
-export const DEFAULT_MAX_MANIFEST = 4 * 1024 * 1024;
-
-export interface RequestSpec {
-  method: string;
-  /** A path under the endpoint ("/v2/..."), or an absolute URL (upload locations). */
-  path?: string;
-  url?: URL;
-  headers?: Record<string, string>;
-  body?: Body;
-  scopes: string[];
-  /**
-   * Neither network errors nor 5xx are retried here: the caller recovers
-   * itself (a chunk upload asks the registry how far it got instead).
-   */
-  noRetry?: boolean;
-}
-
-export interface FetchedManifest {
-  bytes: Buffer;
-  mediaType: string;
-  digest: Digest;
-}
-
-export interface BlobProgress {
-  (done: number, total: number): void;
-}
-
-export interface BlobFetchOptions {
-  /** The ingest ref; a stable one lets another process resume the download. */
-  ref?: string;
-  onProgress?: BlobProgress;
-  labels?: Record<string, string>;
-}
-
-export { pullScope, pushScope } from './paths.js';
-
-export class RegistryClient {
+export class RegistryClient implements RegistrySession {
   readonly registry: string;
   readonly opts: RegistryOptions;
   readonly auth: Authorizer;
@@ -122,7 +73,7 @@ export class RegistryClient {
     return p;
   }
 
-  /** @internal TLS settings for a URL: the endpoint's own, or certs.d for another host. */
+  /** TLS settings for a URL: the endpoint's own, or certs.d for another host. */
   tlsFor(url: URL, ep?: Endpoint): TlsSettings {
     if (ep && url.host === ep.base.host && url.protocol === ep.base.protocol) return ep.tls;
     let t = this.tlsCache.get(url.host);
@@ -133,12 +84,11 @@ export class RegistryClient {
     return t;
   }
 
-  /** @internal the proxy for a URL, if any */
+  /** the proxy for a URL, if any */
   proxyFor(url: URL): URL | undefined {
     return proxyFor(url, this.proxySettings);
   }
 
-  /** @internal */
   headersBase(): Record<string, string> {
     return { 'user-agent': this.opts.userAgent ?? 'berth/0.1 (+containerd-compatible)' };
   }
@@ -366,7 +316,7 @@ export class RegistryClient {
     return fetchBlobFromUrlsInto(this, desc, store, opts);
   }
 
-  /** @internal reads of `repo` go to this endpoint first */
+  /** reads of `repo` go to this endpoint first */
   pin(repo: string, origin: string): void {
     this.pinned.set(repo, origin);
   }

@@ -10,6 +10,7 @@ export {
 } from './credentials.js';
 export { parseWwwAuthenticate, type Challenge } from './auth.js';
 export {
-  resolveEndpoints, isInsecure, ipInCidr, loadCertsDir, canonicalRegistry,
+  resolveEndpoints, isInsecure, loadCertsDir, canonicalRegistry,
   DEFAULT_CERTS_DIR, DEFAULT_INSECURE, type HostOptions, type Endpoint,
 } from './hosts.js';
+export { ipInCidr } from './cidr.js';

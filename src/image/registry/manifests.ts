@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import { BerthError, isBerthError, messageOf } from '../../common/errors.js';
 import type { Descriptor } from '../content/types.js';
-import { DEFAULT_MAX_MANIFEST, type FetchedManifest, type RegistryClient } from './client.js';
+import { DEFAULT_MAX_MANIFEST, type FetchedManifest, type RegistrySession } from './session.js';
 import { algorithmOf, checkDigest, digestOf, isDigest } from './digest.js';
 import { responseError } from './errors.js';
 import type { Endpoint } from './hosts.js';
@@ -19,7 +19,7 @@ import { discard, readBody } from './transport.js';
  * (Docker-Content-Digest gives the digest), else GET and hash the body, which
  * must then match Docker-Content-Digest when the registry sent one.
  */
-export async function resolveManifest(client: RegistryClient, repo: string, reference: string): Promise<{ descriptor: Descriptor; manifest?: FetchedManifest }> {
+export async function resolveManifest(client: RegistrySession, repo: string, reference: string): Promise<{ descriptor: Descriptor; manifest?: FetchedManifest }> {
   return client.withEndpoint(false, async (ep) => {
     const r = await resolveAt(client, ep, repo, reference);
     client.pin(repo, ep.base.origin);
@@ -27,7 +27,7 @@ export async function resolveManifest(client: RegistryClient, repo: string, refe
   }, repo);
 }
 
-async function resolveAt(client: RegistryClient, ep: Endpoint, repo: string, reference: string): Promise<{ descriptor: Descriptor; manifest?: FetchedManifest }> {
+async function resolveAt(client: RegistrySession, ep: Endpoint, repo: string, reference: string): Promise<{ descriptor: Descriptor; manifest?: FetchedManifest }> {
   const path = `/v2/${encodeRepo(repo)}/manifests/${encodeURIComponent(reference)}`;
   const res = await client.request(ep, { method: 'HEAD', path, headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') }, scopes: [pullScope(repo)] });
   const status = res.statusCode ?? 0;
@@ -53,7 +53,7 @@ async function resolveAt(client: RegistryClient, ep: Endpoint, repo: string, ref
   return { descriptor: { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length }, manifest: m };
 }
 
-function checkManifestSize(client: RegistryClient, size: number, repo: string, reference: string): void {
+function checkManifestSize(client: RegistrySession, size: number, repo: string, reference: string): void {
   const max = client.opts.maxManifestSize ?? DEFAULT_MAX_MANIFEST;
   if (size > max) {
     throw new BerthError('image', 'invalid-argument', `${client.registry}/${repo}@${reference}: manifest of ${size} bytes is over the limit of ${max}`);
@@ -61,11 +61,11 @@ function checkManifestSize(client: RegistryClient, size: number, repo: string, r
 }
 
 /** GET a manifest by tag or digest, bounded in size, digest-checked. */
-export async function fetchManifestBytes(client: RegistryClient, repo: string, reference: string, expected?: Descriptor): Promise<FetchedManifest> {
+export async function fetchManifestBytes(client: RegistrySession, repo: string, reference: string, expected?: Descriptor): Promise<FetchedManifest> {
   return client.withEndpoint(false, (ep) => fetchManifestFrom(client, ep, repo, reference, expected), repo);
 }
 
-async function fetchManifestFrom(client: RegistryClient, ep: Endpoint, repo: string, reference: string, expected?: Descriptor): Promise<FetchedManifest> {
+async function fetchManifestFrom(client: RegistrySession, ep: Endpoint, repo: string, reference: string, expected?: Descriptor): Promise<FetchedManifest> {
   const where = `${client.registry}/${repo}${isDigest(reference) ? '@' : ':'}${reference}`;
   if (expected) checkManifestSize(client, expected.size, repo, reference);
   const path = `/v2/${encodeRepo(repo)}/manifests/${encodeURIComponent(reference)}`;

@@ -7,7 +7,7 @@
 
 import { isIP } from 'node:net';
 import { BerthError } from '../../common/errors.js';
-import { ipInCidr } from './hosts.js';
+import { ipInCidr } from './cidr.js';
 
 export interface ProxySettings {
   httpProxy?: string;

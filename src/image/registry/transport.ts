@@ -79,7 +79,7 @@ class TunnelAgent extends HttpsAgent {
         clearTimeout(timer);
         cb(null, tlsSocket);
       });
-      tlsSocket.once('error', (e) => {
+      tlsSocket.once('error', (e: Error) => {
         clearTimeout(timer);
         if (!done) cb(e);
       });

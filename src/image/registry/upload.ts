@@ -5,11 +5,11 @@
 
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { sleep } from '../../common/sleep.js';
 import { BerthError, isBerthError, messageOf } from '../../common/errors.js';
 import type { Descriptor, Digest } from '../content/types.js';
 import { repositoryScope } from './auth.js';
-import type { RegistryClient } from './client.js';
+import type { RegistrySession } from './session.js';
 import { encodeRepo, pushScope } from './paths.js';
 import { algorithmOf, checkDigest, digestOf } from './digest.js';
 import { responseError, statusOf } from './errors.js';
@@ -62,7 +62,7 @@ async function* chunks(src: Readable, chunkSize: number): AsyncGenerator<Buffer>
  * fresh stream of the blob's bytes (called again for a retry).
  */
 export async function uploadBlob(
-  client: RegistryClient,
+  client: RegistrySession,
   repo: string,
   desc: Descriptor,
   open: () => Readable,
@@ -124,7 +124,7 @@ function restartable(e: unknown): boolean {
 }
 
 async function sendBlob(
-  client: RegistryClient,
+  client: RegistrySession,
   ep: Endpoint,
   location: URL,
   repo: string,
@@ -216,7 +216,7 @@ async function sendBlob(
 }
 
 /** GET on an upload URL: how many bytes the registry holds, and where to continue. */
-async function uploadStatus(client: RegistryClient, ep: Endpoint, location: URL, scopes: string[], what: string): Promise<{ size: number; location: URL }> {
+async function uploadStatus(client: RegistrySession, ep: Endpoint, location: URL, scopes: string[], what: string): Promise<{ size: number; location: URL }> {
   const res = await client.request(ep, { method: 'GET', url: location, scopes });
   if (res.statusCode !== 204 && res.statusCode !== 200) throw await responseError(res, `${what}: upload status`, ep.base.host);
   discard(res);
@@ -237,7 +237,7 @@ async function finishUpload(res: IncomingMessage, ep: Endpoint, digest: Digest, 
 
 /** PUT a manifest or index under a tag or its digest; returns the digest the registry reports. */
 export async function putManifest(
-  client: RegistryClient,
+  client: RegistrySession,
   repo: string,
   reference: string,
   bytes: Buffer,

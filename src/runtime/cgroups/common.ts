@@ -3,10 +3,10 @@
 
 import { posix } from 'node:path';
 import { errnoOf } from '../../common/errors.js';
+import { sleep } from '../../common/sleep.js';
 import { cgroupError, writeError } from './errors.js';
 import type { CgroupFs } from './fs.js';
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Writes `value` to dir/file, naming `field` in the error when the kernel refuses. */
 export function writeField(fs: CgroupFs, dir: string, file: string, value: string, field: string): void {
@@ -50,7 +50,7 @@ export function pidsRecursive(fs: CgroupFs, dir: string): number[] {
 function treeDeepestFirst(fs: CgroupFs, dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string): void => {
-    let children: string[] = [];
+    let children: string[];
     try {
       children = fs.readdir(d);
     } catch (e) {

@@ -120,7 +120,7 @@ export function layoutFrom(src: DetectSources): CgroupLayout {
   let mode: CgroupMode;
   if (controllersOnV1 > 0) mode = unified ? 'hybrid' : 'v1';
   else if (unified) mode = 'v2';
-  else throw new BerthError('berth-runc', 'unavailable', 'no cgroup filesystem is mounted (none in /proc/self/mountinfo)');
+  else throw new BerthError('runtime', 'unavailable', 'no cgroup filesystem is mounted (none in /proc/self/mountinfo)');
   return { mode, v1: mode === 'v2' ? {} : v1, ...(unified ? { unified } : {}), own: parseProcCgroup(src.selfCgroup), enabled };
 }
 
@@ -130,7 +130,7 @@ export function detectLayout(fs: CgroupFs = realCgroupFs): CgroupLayout {
     try {
       return fs.readFile(p);
     } catch (e) {
-      throw new BerthError('berth-runc', 'unavailable', `cannot read ${p} to find the cgroup layout`, { cause: e });
+      throw new BerthError('runtime', 'unavailable', `cannot read ${p} to find the cgroup layout`, { cause: e });
     }
   };
   return layoutFrom({

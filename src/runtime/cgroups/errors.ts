@@ -4,9 +4,9 @@
 import { BerthError, errnoOf, messageOf, type ErrorCode } from '../../common/errors.js';
 
 export function cgroupError(code: ErrorCode, message: string, field?: string, cause?: unknown): BerthError {
-  return new BerthError('berth-runc', code, field ? `${field}: ${message}` : message, {
+  return new BerthError('runtime', code, field ? `${field}: ${message}` : message, {
     ...(field ? { field } : {}),
-    ...(cause === undefined ? {} : { cause }),
+    ...(cause === undefined ? {} : { cause, errno: errnoOf(cause) }),
   });
 }
 

@@ -4,47 +4,15 @@
 // implementation for this host.
 
 import type { LinuxResources } from '../spec/types.js';
-import { detectLayout, type CgroupLayout, type CgroupMode } from './detect.js';
+import { detectLayout, type CgroupLayout } from './detect.js';
 import { attachWithHelper, type DeviceFilterAttacher } from './devices/loader.js';
 import { realCgroupFs, type CgroupFs } from './fs.js';
 import { innerPath } from './paths.js';
-import type { Stats } from './stats.js';
 import { V1Manager } from './v1.js';
 import { V2Manager } from './v2.js';
+import type { CgroupManager, ManagerContext } from './types.js';
 
-export type FreezerState = 'frozen' | 'thawed';
-
-export interface CgroupManager {
-  readonly version: CgroupMode;
-  /**
-   * The container's cgroup directories: by controller on v1 ("memory",
-   * "name=systemd"...), "" for the unified directory (v2, and hybrid).
-   */
-  paths(): Record<string, string>;
-  /** Makes the directories (no process yet): cpuset values copied down on v1, controllers enabled on v2. */
-  create(): Promise<void>;
-  /** The cgroup.procs files the container's init pid must be written into (berth-init does it). */
-  procsFiles(): string[];
-  /** Moves a process into the container's cgroups (what berth-init does for the init). */
-  apply(pid: number): Promise<void>;
-  /** Validates and writes the resources; also what `update` calls. */
-  set(resources: LinuxResources): Promise<void>;
-  freeze(): Promise<void>;
-  thaw(): Promise<void>;
-  state(): FreezerState;
-  /** Every process in the container's cgroup, nested cgroups included. */
-  pids(): number[];
-  stats(): Stats;
-  /**
-   * SIGKILLs every process at once through cgroup.kill (v2, and the unified
-   * directory on hybrid); false when there is none (pure v1, Linux < 5.14),
-   * and the caller signals the pids() one by one.
-   */
-  killAll(): boolean;
-  /** Removes the directories, nested ones too, waiting for exiting processes. */
-  destroy(): Promise<void>;
-  exists(): boolean;
-}
+export type { CgroupManager } from './types.js';
 
 export interface ManagerOptions {
   /** linux.cgroupsPath from config.json; empty or missing means "/<containerId>". */
@@ -59,12 +27,6 @@ export interface ManagerOptions {
   onWarning?: (message: string) => void;
 }
 
-export interface ManagerContext {
-  layout: CgroupLayout;
-  fs: CgroupFs;
-  attachDeviceFilter: DeviceFilterAttacher;
-  warn: (message: string) => void;
-}
 
 export function createManager(opts: ManagerOptions): CgroupManager {
   const fs = opts.fs ?? realCgroupFs;

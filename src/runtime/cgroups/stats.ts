@@ -61,8 +61,8 @@ export interface Stats {
   hugetlb: Record<string, HugetlbStats>;
 }
 
-/** What runc reports for an unlimited value (math.MaxUint64). */
-export const UNLIMITED = 18446744073709551615;
+/** What runc reports for an unlimited value (math.MaxUint64, which a double holds as 2^64). */
+export const UNLIMITED = 2 ** 64;
 
 export function emptyMemoryEntry(): MemoryEntry {
   return { limit: 0, usage: 0, max: 0, failcnt: 0 };

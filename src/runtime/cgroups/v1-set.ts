@@ -9,7 +9,7 @@ import { errnoOf } from '../../common/errors.js';
 import type { LinuxBlockIO, LinuxCPU, LinuxMemory, LinuxResources } from '../spec/types.js';
 import { checkPageSize, checkUnifiedKey, isInt, rdmaLine, readOptional, writeField } from './common.js';
 import { cgroupError } from './errors.js';
-import type { ManagerContext } from './manager.js';
+import type { ManagerContext } from './types.js';
 
 export interface V1Dirs {
   /** The v1 directory of a controller, or an 'unavailable' error naming `field`. */

@@ -2,7 +2,7 @@
 
 import { readOptional } from './common.js';
 import type { CgroupFs } from './fs.js';
-import { emptyStats, parseCpuList, parseKeyValues, parseValue, type BlkioEntry, type MemoryEntry, type Stats } from './stats.js';
+import { emptyStats, parseCpuList, parseKeyValues, parseValue, UNLIMITED, type BlkioEntry, type MemoryEntry, type Stats } from './stats.js';
 
 /** USER_HZ: cpuacct.stat counts in ticks of 10 ms. */
 const NS_PER_TICK = 10_000_000;
@@ -11,7 +11,7 @@ const NS_PER_TICK = 10_000_000;
 function limitValue(text: string | undefined): number {
   if (text === undefined) return 0;
   const v = parseValue(text);
-  return v >= 9223372036854771712 ? 18446744073709551615 : v;
+  return v >= 9223372036854771712 ? UNLIMITED : v;
 }
 
 function numbers(text: string | undefined): number[] {
@@ -98,7 +98,7 @@ export function v1Stats(fs: CgroupFs, dirs: Record<string, string>): Stats {
   }
   const hugetlb = dirs['hugetlb'];
   if (hugetlb) {
-    let names: string[] = [];
+    let names: string[];
     try {
       names = hugetlbSizes(fs, hugetlb);
     } catch {

@@ -9,7 +9,7 @@ import type { LinuxResources } from '../spec/types.js';
 import { checkPid, freezeV2, isFrozenV2, pidsRecursive, pollUntil, readOptional, removeTree, thawV2, writeField } from './common.js';
 import { applyDeviceRules, normalizeDeviceRules, v1DeviceTransition, v1DeviceWrites } from './devices/rules.js';
 import { cgroupError } from './errors.js';
-import type { CgroupManager, FreezerState, ManagerContext } from './manager.js';
+import type { CgroupManager, FreezerState, ManagerContext } from './types.js';
 import { unifiedDir, v1Dir, type InnerPath } from './paths.js';
 import type { Stats } from './stats.js';
 import { setV1Resources } from './v1-set.js';
@@ -72,7 +72,15 @@ export class V1Manager implements CgroupManager {
     }
     for (const d of ancestors) {
       const enabled = (readOptional(this.ctx.fs, d, 'cgroup.subtree_control') ?? '').trim().split(/\s+/);
-      if (!enabled.includes(controller)) writeField(this.ctx.fs, d, 'cgroup.subtree_control', `+${controller}`, field);
+      if (enabled.includes(controller)) continue;
+      // Enabled only in directories this container made: turning it on in
+      // the hierarchy's root (or anyone else's cgroup) would change the host
+      // for good, and runc leaves it alone too (it ignores such settings).
+      if (!this.created.includes(d)) {
+        throw cgroupError('unavailable',
+          `this host has no ${controller} cgroup controller for containers: it is not mounted as cgroup v1, and ${d} does not delegate it in the cgroup2 hierarchy (add it to ${posix.join(d, 'cgroup.subtree_control')}, or mount ${controller} as cgroup v1)`, field);
+      }
+      writeField(this.ctx.fs, d, 'cgroup.subtree_control', `+${controller}`, field);
     }
     return this.unified;
   }
@@ -210,12 +218,12 @@ export class V1Manager implements CgroupManager {
   }
 
   async destroy(): Promise<void> {
-    let first: unknown;
+    let first: Error | undefined;
     for (const d of this.distinctDirs()) {
       try {
         await removeTree(this.ctx.fs, d);
       } catch (e) {
-        first ??= e;
+        first ??= e as Error;
       }
     }
     // Intermediate directories this instance made: remove them when nothing else uses them.
@@ -223,7 +231,7 @@ export class V1Manager implements CgroupManager {
       try {
         this.ctx.fs.rmdir(d);
       } catch (e) {
-        if (errnoOf(e) !== 'ENOENT' && errnoOf(e) !== 'EBUSY' && errnoOf(e) !== 'ENOTEMPTY') first ??= e;
+        if (errnoOf(e) !== 'ENOENT' && errnoOf(e) !== 'EBUSY' && errnoOf(e) !== 'ENOTEMPTY') first ??= e as Error;
       }
     }
     this.created = [];

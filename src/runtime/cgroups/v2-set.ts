@@ -11,7 +11,7 @@ import { checkPageSize, checkUnifiedKey, isInt, rdmaLine, readOptional } from '.
 import { deviceFilterProgram } from './devices/ebpf.js';
 import { applyDeviceRules, normalizeDeviceRules } from './devices/rules.js';
 import { cgroupError, writeError } from './errors.js';
-import type { ManagerContext } from './manager.js';
+import type { ManagerContext } from './types.js';
 
 const R = 'linux.resources';
 

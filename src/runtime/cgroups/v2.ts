@@ -8,7 +8,7 @@ import { errnoOf, isBerthError } from '../../common/errors.js';
 import type { LinuxResources } from '../spec/types.js';
 import { checkPid, freezeV2, isFrozenV2, pidsRecursive, readOptional, removeTree, thawV2, writeField } from './common.js';
 import { cgroupError } from './errors.js';
-import type { CgroupManager, FreezerState, ManagerContext } from './manager.js';
+import type { CgroupManager, FreezerState, ManagerContext } from './types.js';
 import { unifiedDir, type InnerPath } from './paths.js';
 import type { Stats } from './stats.js';
 import { setV2Resources, V2Writer } from './v2-set.js';
@@ -107,18 +107,18 @@ export class V2Manager implements CgroupManager {
   }
 
   async destroy(): Promise<void> {
-    let first: unknown;
+    let first: Error | undefined;
     try {
       await removeTree(this.ctx.fs, this.dir);
     } catch (e) {
-      first = e;
+      first = e as Error;
     }
     for (const d of [...this.created].reverse()) {
       try {
         this.ctx.fs.rmdir(d);
       } catch (e) {
         const errno = errnoOf(e);
-        if (errno !== 'ENOENT' && errno !== 'EBUSY' && errno !== 'ENOTEMPTY') first ??= e;
+        if (errno !== 'ENOENT' && errno !== 'EBUSY' && errno !== 'ENOTEMPTY') first ??= e as Error;
       }
     }
     this.created = [];

@@ -16,6 +16,7 @@ import { closeSync, writeSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { BerthError, errnoOf, messageOf } from '../../common/errors.js';
+import { sleepSync } from '../../common/sleep.js';
 
 export type InitStdio = 'inherit' | 'ignore' | number;
 
@@ -112,15 +113,13 @@ interface BunSubprocess {
   readonly stdio: (number | null | undefined)[];
 }
 
-const pause = new Int32Array(new SharedArrayBuffer(4));
-
 function spawnWithBun(bun: BunApi, bin: string, stdio: InitStdio[]): InitChannel {
   const planFd = stdio.length;
   let child: BunSubprocess;
   try {
     child = bun.spawn([bin, String(planFd)], { stdio: [...stdio, 'pipe'], detached: true });
   } catch (e) {
-    throw new BerthError('berth-runc', 'unavailable', `start berth-init (${bin}): ${messageOf(e)}`, { cause: e });
+    throw new BerthError('runtime', 'unavailable', `start berth-init (${bin}): ${messageOf(e)}`, { cause: e });
   }
   const fd = child.stdio[planFd];
   if (typeof fd !== 'number') throw new Error('berth-init: no plan socket');
@@ -131,11 +130,12 @@ function spawnWithBun(bun: BunApi, bin: string, stdio: InitStdio[]): InitChannel
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   let open = true;
   let running = true;
-  void exited.then(() => (running = false));
+  const ended = () => (running = false);
+  exited.then(ended, ended);
   const stop = () => {
     if (!open) return;
     open = false;
-    void reader?.cancel().catch(() => undefined);
+    reader?.cancel().catch(() => undefined);
     try { closeSync(fd); } catch { /* closed */ }
   };
   return {
@@ -149,7 +149,7 @@ function spawnWithBun(bun: BunApi, bin: string, stdio: InitStdio[]): InitChannel
           off += writeSync(fd, data, off, data.length - off);
         } catch (e) {
           if (errnoOf(e) !== 'EAGAIN') return; // EPIPE: berth-init is gone; its reports (or EOF) tell why
-          Atomics.wait(pause, 0, 0, 1); // full: berth-init reads it within a millisecond or two
+          sleepSync(1); // full: berth-init reads it within a millisecond or two
         }
       }
     },
@@ -171,7 +171,8 @@ function spawnWithBun(bun: BunApi, bin: string, stdio: InitStdio[]): InitChannel
           onClose();
         }
       };
-      void pump();
+      // pump() catches its own reads; a throw from the callbacks it calls after them is theirs to report.
+      pump().catch(() => onClose());
     },
     // The subprocess itself stays referenced, as under Node.js: `run`
     // waits for it, and in `create` it exits as soon as it has released

@@ -2,7 +2,7 @@
 // phase 2, answer SYNC points, and turn its reports into results or errors
 // that name the failing step.
 
-import { BerthError } from '../../common/errors.js';
+import { BerthError, errnoName, isBerthError, kindOfErrno } from '../../common/errors.js';
 import { nativeBinary } from '../../common/native.js';
 import { encodeOp, encodePhase } from '../plan/encode.js';
 import { Op, type PlanOp, type Report } from '../plan/ops.js';
@@ -34,7 +34,16 @@ export interface LaunchOptions {
   onWarn?: (step: string, msg: string) => void;
   /** Where a berth-init started ahead of need may come from. */
   pool?: InitPool;
+  /**
+   * Start berth-init some other way than as our child (the engine has a
+   * berth-shim start it, so that the shim is the container's parent); the
+   * spawner sets up the container's stdio itself. No spare is used then.
+   */
+  spawn?: InitSpawner;
 }
+
+/** Starts `bin` with its plan socket at fd `stdio.length`, as spawnInit does. */
+export type InitSpawner = (bin: string, stdio: InitStdio[]) => Promise<InitChannel>;
 
 export interface Launched {
   pid: number;
@@ -102,6 +111,7 @@ export class InitPool {
 }
 
 export async function launch(opts: LaunchOptions): Promise<Launched> {
+  if (opts.spawn) return await launchOn(await opts.spawn(initBinary(), opts.stdio), opts, []);
   const fromPool = opts.pool?.take(opts.stdio);
   if (!fromPool) return await launchOn(spawnInit(initBinary(), opts.stdio), opts, []);
   try {
@@ -109,13 +119,26 @@ export async function launch(opts: LaunchOptions): Promise<Launched> {
   } catch (e) {
     // Refused before CLONE at one of our TAKE_FD steps: nothing was
     // created; do it the ordinary way, and stop using spares.
-    const step = (e as { cause?: { step?: unknown } }).cause?.step;
-    if (typeof step === 'string' && step.startsWith('take fd ')) {
+    if (isBerthError(e) && e.layer === 'berth-init' && e.step?.startsWith('take fd ')) {
       opts.pool?.disable();
       return await launchOn(spawnInit(initBinary(), opts.stdio), opts, []);
     }
     throw e;
   }
+}
+
+/**
+ * A failed berth-init step as an error: its kind follows the errno (EPERM is
+ * permission-denied, ENOENT not-found...), and the errno and the step stay
+ * on the error as data for the caller.
+ */
+export function initError(r: { step: string; errno: number; msg: string }): BerthError {
+  const errno = r.errno > 0 ? errnoName(r.errno) : undefined;
+  return new BerthError('berth-init', errno ? kindOfErrno(errno) : 'internal', `${r.step}: ${r.msg.toLowerCase()}`, {
+    errno,
+    step: r.step,
+    cause: r,
+  });
 }
 
 async function launchOn(init: InitChannel, opts: LaunchOptions, prefix: PlanOp[]): Promise<Launched> {
@@ -141,9 +164,15 @@ async function launchOn(init: InitChannel, opts: LaunchOptions, prefix: PlanOp[]
       switch (r.t) {
         case 'pid':
           pid = r.pid;
-          opts.onPid?.(pid);
           try {
             init.write(early ?? encodePhase(opts.child(pid)));
+          } catch (e) {
+            finish(e as Error);
+            break;
+          }
+          // After the write: the container process runs phase 2 meanwhile.
+          try {
+            opts.onPid?.(pid);
           } catch (e) {
             finish(e as Error);
           }
@@ -167,7 +196,7 @@ async function launchOn(init: InitChannel, opts: LaunchOptions, prefix: PlanOp[]
           opts.onWarn?.(r.step, r.msg);
           break;
         case 'error':
-          finish(new BerthError('berth-init', 'failed-precondition', `${r.step}: ${r.msg.toLowerCase()}`, { cause: r }));
+          finish(initError(r));
           break;
       }
     };
@@ -182,16 +211,18 @@ async function launchOn(init: InitChannel, opts: LaunchOptions, prefix: PlanOp[]
         try {
           r = JSON.parse(line) as Report;
         } catch {
-          finish(new BerthError('berth-runc', 'internal', `berth-init sent an unreadable report: ${line.slice(0, 200)}`));
+          finish(new BerthError('runtime', 'internal', `berth-init sent an unreadable report: ${line.slice(0, 200)}`));
           return;
         }
-        void handle(r);
+        // A failure while answering (a write to a berth-init that is gone) ends the launch.
+        handle(r).catch((e: unknown) => finish(e instanceof Error ? e : new Error(String(e))));
       }
     }, () => {
       // EOF: the container process exec'd (its copy closed on exec) and the
       // first process is gone. Without a pid, berth-init failed before CLONE.
       if (!pid) {
-        void exited.then((code) => finish(new BerthError('berth-init', 'internal', `berth-init exited with status ${code} before creating the container`)));
+        const early = (what: string) => finish(new BerthError('berth-init', 'internal', `berth-init ${what} before creating the container`));
+        exited.then((code) => early(`exited with status ${code}`), () => early('was lost'));
         return;
       }
       finish(opts.untilReady ? new BerthError('berth-init', 'internal', 'container process exited before it was ready') : null);

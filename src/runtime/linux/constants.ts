@@ -93,4 +93,3 @@ export const SIGNALS: Record<string, number> = {
   SIGPOLL: 29, SIGPWR: 30, SIGSYS: 31,
 };
 
-export const RLIM_INFINITY = 18446744073709551615n;

@@ -3,14 +3,17 @@
 // which namespaces are joined first. The result is executed verbatim by
 // berth-init (native/README.md).
 
-import { statSync, lstatSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
+import { posix } from 'node:path';
 import { BerthError } from '../../common/errors.js';
 import type { Hook, LinuxNamespace, NamespaceType, Process, Spec, State } from '../spec/types.js';
 import { CAPABILITIES, CLONE, IOPRIO_CLASS, MOUNT_ATTR, MS, PERSONALITY, RLIMITS, SCHED_FLAG, SCHED_POLICY } from '../linux/constants.js';
 import { bindRemountFlags, parseMountOptions, PROPAGATION, type ParsedMountOptions } from './mountopts.js';
 import { compileSeccomp, usesNotify } from './seccomp.js';
+import { readRootFile } from '../linux/rootfile.js';
+import { checkProcMount } from './procmount.js';
 import { Op, type PlanOp } from './ops.js';
+import { DEFAULT_DEVICE_NODES } from '../devices.js';
 
 export const NS_FLAG: Record<NamespaceType, number> = {
   pid: CLONE.NEWPID,
@@ -75,16 +78,10 @@ export interface CreatePlanInput {
   cgroupProcs: string[];
   cgroupHierarchies: CgroupHierarchy[];
   host: HostFacts;
+  /** The mount holding the rootfs (linux/mountinfo.ts), for a shared rootfsPropagation. */
+  rootfsParentMount?: string;
 }
 
-const DEFAULT_DEVICES: { path: string; major: number; minor: number }[] = [
-  { path: '/dev/null', major: 1, minor: 3 },
-  { path: '/dev/zero', major: 1, minor: 5 },
-  { path: '/dev/full', major: 1, minor: 7 },
-  { path: '/dev/random', major: 1, minor: 8 },
-  { path: '/dev/urandom', major: 1, minor: 9 },
-  { path: '/dev/tty', major: 5, minor: 0 },
-];
 
 const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
@@ -95,7 +92,7 @@ function op(code: PlanOp['op'], label: string, ...args: (string | number | bigin
 }
 
 function fail(field: string, message: string, code: 'invalid-argument' | 'unavailable' = 'invalid-argument'): never {
-  throw new BerthError('berth-runc', code, `${field}: ${message}`, { field });
+  throw new BerthError('runtime', code, `${field}: ${message}`, { field });
 }
 
 function nsOf(spec: Spec, type: NamespaceType): LinuxNamespace | undefined {
@@ -153,18 +150,17 @@ export function processEnv(proc: Process, rootfs: string | undefined): string[] 
   return env;
 }
 
+/** More than any real passwd file; a bigger one is read this far only. */
+const PASSWD_LIMIT = 4 << 20;
+
 function homeOf(uid: number, rootfs: string | undefined): string {
   if (!rootfs) return '/';
-  try {
-    // Only a regular file under a real directory: a symlink planted in the
-    // rootfs must not make the runtime read a host file.
-    if (!lstatSync(join(rootfs, 'etc')).isDirectory() || !lstatSync(join(rootfs, 'etc/passwd')).isFile()) return '/';
-    for (const line of readFileSync(join(rootfs, 'etc/passwd'), 'utf8').split('\n')) {
-      const f = line.split(':');
-      if (f.length >= 7 && Number(f[2]) === uid && f[5]) return f[5];
-    }
-  } catch {
-    // no passwd file: the default below
+  // Never by path: a container can swap its /etc/passwd for a link to a
+  // host file or a FIFO at any moment (linux/rootfile.ts).
+  const text = readRootFile(rootfs, 'etc/passwd', PASSWD_LIMIT)?.toString('utf8');
+  for (const line of text?.split('\n') ?? []) {
+    const f = line.split(':');
+    if (f.length >= 7 && Number(f[2]) === uid && f[5]) return f[5];
   }
   return '/';
 }
@@ -174,10 +170,10 @@ function processOps(proc: Process, spec: Spec, state: string, host: HostFacts, o
   const ops: PlanOp[] = [];
   if (proc.apparmorProfile) {
     if (!host.apparmor) fail('process.apparmorProfile', 'AppArmor is not enabled on this host', 'unavailable');
-    ops.push(op(Op.WRITE_FILE, `apply AppArmor profile ${proc.apparmorProfile}`, '/proc/self/attr/apparmor/exec', `exec ${proc.apparmorProfile}`));
+    ops.push(op(Op.WRITE_PROC, `apply AppArmor profile ${proc.apparmorProfile}`, 'self/attr/apparmor/exec', `exec ${proc.apparmorProfile}`));
   }
   if (proc.selinuxLabel && host.selinux) {
-    ops.push(op(Op.WRITE_FILE, `apply SELinux label ${proc.selinuxLabel}`, '/proc/self/attr/exec', proc.selinuxLabel));
+    ops.push(op(Op.WRITE_PROC, `apply SELinux label ${proc.selinuxLabel}`, 'self/attr/exec', proc.selinuxLabel));
   }
   for (const r of proc.rlimits ?? []) {
     const n = RLIMITS[r.type];
@@ -252,7 +248,7 @@ function seccompListenerState(input: CreatePlanInput, pid: number): string {
     fds: ['seccompFd'],
     pid,
     metadata: s?.listenerMetadata ?? '',
-    state: JSON.parse(hookState(input, 'creating', pid)),
+    state: JSON.parse(hookState(input, 'creating', pid)) as unknown,
   });
 }
 
@@ -313,6 +309,7 @@ function mountOps(input: CreatePlanInput, cgroupJoin: PlanOp[]): PlanOp[] {
     const dest = m.destination;
     const o = parseMountOptions(m.options, field);
     const isBind = m.type === 'bind' || (o.flags & MS.BIND) !== 0;
+    checkProcMount(m, isBind, field);
     if (isBind) {
       if (o.copyUp) fail(`${field}.options`, 'tmpcopyup applies to tmpfs mounts only, not to a bind mount');
       const src = m.source;
@@ -342,15 +339,23 @@ function mountOps(input: CreatePlanInput, cgroupJoin: PlanOp[]): PlanOp[] {
     if (o.copyUp) {
       ops.push(op(Op.MOUNT_COPYUP_IN_ROOT, `mount ${fstype} on ${dest} with a copy of its contents`, m.source ?? fstype, dest, fstype, o.flags, data, o.propagation));
     } else {
-      ops.push(op(Op.MOUNT_IN_ROOT, `mount ${fstype} on ${dest}`, m.source ?? fstype, dest, fstype, o.flags, data, 'dir', 0, o.propagation));
+      // proc and sysfs only on an ordinary directory (as runc): mounted on a
+      // symlink's target, they could be swapped away by repointing the link.
+      const mkdir = fstype === 'proc' || fstype === 'sysfs' ? 'realdir' : 'dir';
+      ops.push(op(Op.MOUNT_IN_ROOT, `mount ${fstype} on ${dest}`, m.source ?? fstype, dest, fstype, o.flags, data, mkdir, 0, o.propagation));
     }
     ops.push(...recursiveAttrOps(o, dest));
   });
+  // Whatever came after it (a mount through a link that aliases /proc), the
+  // container's /proc must still be the procfs mounted there.
+  if (mounts.some((m) => m.type === 'proc' && posix.normalize(m.destination) === '/proc')) {
+    ops.push(op(Op.EXPECT_PROCFS_IN_ROOT, 'check that /proc is a procfs after the mounts', '/proc'));
+  }
 
   if (!devBound) {
     const hasPts = mounts.some((m) => m.destination === '/dev/pts');
     const devices = [
-      ...DEFAULT_DEVICES.map((d) => ({ path: d.path, type: 'c' as const, major: d.major, minor: d.minor, fileMode: 0o666, uid: 0, gid: 0 })),
+      ...DEFAULT_DEVICE_NODES.map((d) => ({ ...d, fileMode: 0o666, uid: 0, gid: 0 })),
       ...(spec.linux?.devices ?? []),
     ];
     const seen = new Set<string>();
@@ -445,6 +450,12 @@ export function childPlanNeedsPid(spec: Spec): boolean {
   return !!(spec.hooks?.createContainer?.length || spec.hooks?.startContainer?.length || (spec.linux?.seccomp && usesNotify(spec.linux.seccomp)));
 }
 
+/** A mount namespace made for the container (not the runtime's, not one joined by path). */
+export function hasOwnMountNs(spec: Spec): boolean {
+  const mnt = nsOf(spec, 'mount');
+  return !!mnt && !mnt.path;
+}
+
 /** The container process's operations; `pid` is its host pid, known once CLONE ran. */
 export function compileChild(input: CreatePlanInput, pid: number): PlanOp[] {
   const { spec, rootfs } = input;
@@ -459,7 +470,7 @@ export function compileChild(input: CreatePlanInput, pid: number): PlanOp[] {
     ops.push(op(Op.SETRESUID, 'become root of the user namespace (uid)', 0));
   }
   if (proc.oomScoreAdj !== undefined) {
-    ops.push(op(Op.WRITE_FILE, `set oom_score_adj to ${proc.oomScoreAdj}`, '/proc/self/oom_score_adj', String(proc.oomScoreAdj)));
+    ops.push(op(Op.WRITE_PROC, `set oom_score_adj to ${proc.oomScoreAdj}`, 'self/oom_score_adj', String(proc.oomScoreAdj)));
   }
   // Not the runtime's session keyring (runc: unless --no-new-keyring).
   if (input.newKeyring && input.host.keyrings) {
@@ -485,13 +496,28 @@ export function compileChild(input: CreatePlanInput, pid: number): PlanOp[] {
     ops.push(op(Op.SETDOMAINNAME, `set domainname ${spec.domainname}`, spec.domainname));
   }
 
-  const mnt = nsOf(spec, 'mount');
-  if (!mnt || mnt.path) fail('linux.namespaces', 'berth-runc needs a new mount namespace for the container');
-  const propagation = PROPAGATION[spec.linux?.rootfsPropagation ?? 'rslave']!;
-  // Stop mount events from flowing back to the host before touching anything
-  // (rslave unless the config asks for another propagation, as runc does).
-  ops.push(op(Op.MOUNT, `make / ${spec.linux?.rootfsPropagation ?? 'rslave'}`, '', '/', '', propagation | MS.REC, ''));
-  ops.push(op(Op.MOUNT, `bind rootfs ${rootfs} on itself`, rootfs, rootfs, '', MS.BIND | MS.REC, ''));
+  const ownMountNs = hasOwnMountNs(spec);
+  if (ownMountNs) {
+    const propagation = PROPAGATION[spec.linux?.rootfsPropagation ?? 'rslave']!;
+    // Stop mount events from flowing back to the host before touching anything
+    // (rslave unless the config asks for another propagation, as runc does).
+    ops.push(op(Op.MOUNT, `make / ${spec.linux?.rootfsPropagation ?? 'rslave'}`, '', '/', '', propagation | MS.REC, ''));
+    // As runc: pivot_root refuses a new root whose parent mount is shared, and
+    // the bind below would propagate to the host. Shared now, it is made private.
+    if ((propagation & MS.SHARED) !== 0 && input.rootfsParentMount) {
+      ops.push(op(Op.MOUNT, `make ${input.rootfsParentMount} (the mount holding the rootfs) private`, '', input.rootfsParentMount, '', MS.PRIVATE, ''));
+    }
+    ops.push(op(Op.MOUNT, `bind rootfs ${rootfs} on itself`, rootfs, rootfs, '', MS.BIND | MS.REC, ''));
+  } else {
+    // The runtime's mount namespace (or one joined by path) is the
+    // container's: what would change it for everyone is refused, the mounts
+    // go under the rootfs (removed at delete, hostmounts.ts) and the root
+    // switch is a chroot, as runc does.
+    if (spec.linux?.rootfsPropagation) fail('linux.rootfsPropagation', 'needs a mount namespace of the container\'s own (it would change the host\'s mounts)');
+    // A read-only root remounts "/" after the chroot: it must be a mount of
+    // the container's, not the one the rootfs directory sits on.
+    if (spec.root?.readonly) ops.push(op(Op.MOUNT, `bind rootfs ${rootfs} on itself`, rootfs, rootfs, '', MS.BIND | MS.REC, ''));
+  }
   ops.push(op(Op.SET_ROOT, `open rootfs ${rootfs}`, rootfs));
   // Without a new cgroup namespace a cgroup mount binds the host's
   // directories of the container, which need no membership.
@@ -507,13 +533,14 @@ export function compileChild(input: CreatePlanInput, pid: number): PlanOp[] {
   }
   ops.push(...hookOps(spec.hooks?.createContainer, 'createContainer', creating));
 
-  if (input.noPivot) ops.push(op(Op.MOVE_ROOT, `move rootfs ${rootfs} to /`, rootfs));
+  if (!ownMountNs) ops.push(op(Op.CHROOT, `chroot to ${rootfs}`, rootfs));
+  else if (input.noPivot) ops.push(op(Op.MOVE_ROOT, `move rootfs ${rootfs} to /`, rootfs));
   else ops.push(op(Op.PIVOT_ROOT, `pivot_root to ${rootfs}`, rootfs));
   ops.push(op(Op.SET_ROOT, 'open new root', '/'));
 
   for (const [k, v] of Object.entries(spec.linux?.sysctl ?? {})) {
     if (k.includes('/') || k.split('.').some((c) => c === '' || c === '..')) fail(`linux.sysctl.${k}`, 'not a sysctl name');
-    ops.push(op(Op.WRITE_FILE, `set sysctl ${k}=${v}`, `/proc/sys/${k.replace(/\./g, '/')}`, v));
+    ops.push(op(Op.WRITE_PROC, `set sysctl ${k}=${v}`, `sys/${k.replace(/\./g, '/')}`, v));
   }
   for (const p of spec.linux?.readonlyPaths ?? []) ops.push(op(Op.READONLY_IN_ROOT, `make ${p} read-only`, p));
   for (const p of spec.linux?.maskedPaths ?? []) ops.push(op(Op.MASK_IN_ROOT, `mask ${p}`, p));
@@ -574,8 +601,10 @@ export function compileExecParent(input: ExecPlanInput): PlanOp[] {
 export function compileExecChild(input: ExecPlanInput, pid: number): PlanOp[] {
   const proc = input.process;
   const ops: PlanOp[] = [];
+  // The container chrooted in a mount namespace it shares: so must we.
+  if (!hasOwnMountNs(input.spec)) ops.push(op(Op.CHROOT_PROCESS_ROOT, 'chroot to the container\'s root', input.initPid));
   if (proc.oomScoreAdj !== undefined) {
-    ops.push(op(Op.WRITE_FILE, `set oom_score_adj to ${proc.oomScoreAdj}`, '/proc/self/oom_score_adj', String(proc.oomScoreAdj)));
+    ops.push(op(Op.WRITE_PROC, `set oom_score_adj to ${proc.oomScoreAdj}`, 'self/oom_score_adj', String(proc.oomScoreAdj)));
   }
   // The keyring the container's first process made (searchable by its owner), by name.
   if (input.newKeyring && input.host.keyrings) {
@@ -583,7 +612,7 @@ export function compileExecChild(input: ExecPlanInput, pid: number): PlanOp[] {
   }
   if (proc.terminal) ops.push(op(Op.CONSOLE, 'set up console', proc.consoleSize?.height ?? 0, proc.consoleSize?.width ?? 0));
   const seccompState = input.spec.linux?.seccomp && usesNotify(input.spec.linux.seccomp)
-    ? JSON.stringify({ ociVersion: input.spec.ociVersion, fds: ['seccompFd'], pid, metadata: input.spec.linux.seccomp.listenerMetadata ?? '', state: JSON.parse(hookState(input, 'running', input.initPid)) })
+    ? JSON.stringify({ ociVersion: input.spec.ociVersion, fds: ['seccompFd'], pid, metadata: input.spec.linux.seccomp.listenerMetadata ?? '', state: JSON.parse(hookState(input, 'running', input.initPid)) as unknown })
     : '';
   ops.push(...processOps(proc, input.spec, seccompState, input.host, {
     lateHooks: [],

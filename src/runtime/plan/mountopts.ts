@@ -133,7 +133,7 @@ export function parseMountOptions(options: string[] | undefined, field: string):
       return;
     }
     if (RECURSIVE_ATIME_CLEAR.has(opt)) {
-      throw new BerthError('berth-runc', 'invalid-argument',
+      throw new BerthError('runtime', 'invalid-argument',
         `${field}.options[${i}]: "${opt}" does not say which access-time mode to use; use rrelatime, rnoatime or rstrictatime`, { field: `${field}.options[${i}]` });
     }
     const p = PROPAGATION[opt];
@@ -142,7 +142,7 @@ export function parseMountOptions(options: string[] | undefined, field: string):
       return;
     }
     if (UNSUPPORTED.has(opt)) {
-      throw new BerthError('berth-runc', 'unavailable', `${field}.options[${i}]: mount option "${opt}" is not supported by berth-runc`, { field: `${field}.options[${i}]` });
+      throw new BerthError('runtime', 'unavailable', `${field}.options[${i}]: mount option "${opt}" is not supported by berth-runc`, { field: `${field}.options[${i}]` });
     }
     data.push(opt);
   });

@@ -38,7 +38,8 @@ export const Op = {
   READONLY_IN_ROOT: 32,
   PIVOT_ROOT: 33,
   MOVE_ROOT: 34,
-  WRITE_FILE: 35,
+  /** One write to a file beneath the procfs root berth-init holds (never a path the container could redirect). */
+  WRITE_PROC: 35,
   SYNC: 36,
   HOOK: 37,
   CONSOLE: 38,
@@ -73,6 +74,12 @@ export const Op = {
   MOUNT_SETATTR_IN_ROOT: 63,
   /** Mount (a tmpfs) beneath the root, then copy into it what the directory under it held: runc's tmpcopyup. */
   MOUNT_COPYUP_IN_ROOT: 64,
+  /** Fail unless a path beneath the root (its last component not followed) is the root of a procfs. */
+  EXPECT_PROCFS_IN_ROOT: 65,
+  /** chdir + chroot: the root switch of a container without a mount namespace of its own. */
+  CHROOT: 66,
+  /** chroot to the root of a process (through the held procfs): exec into such a container. */
+  CHROOT_PROCESS_ROOT: 67,
 } as const;
 
 export type OpCode = (typeof Op)[keyof typeof Op];
@@ -83,13 +90,6 @@ export interface PlanOp {
   /** What the user reads when this step fails, e.g. "mount proc on /proc". */
   label: string;
   args: (string | number | bigint)[];
-}
-
-export interface Plan {
-  /** Operations of the first process, ending with CLONE and what follows it (id maps, RELEASE, cgroup joins). */
-  parent: PlanOp[];
-  /** Operations of the container process, ending with EXEC. */
-  child: PlanOp[];
 }
 
 /** Reports that berth-init writes, one JSON object per line. */

@@ -29,7 +29,7 @@ function actionValue(action: SeccompAction, errnoRet: number | undefined, field:
     case 'SCMP_ACT_NOTIFY':
       return 0x7fc00000;
     default:
-      throw new BerthError('berth-runc', 'invalid-argument', `${field}: unknown seccomp action "${String(action)}"`, { field });
+      throw new BerthError('runtime', 'invalid-argument', `${field}: unknown seccomp action "${String(action)}"`, { field });
   }
 }
 
@@ -59,7 +59,7 @@ export function compileSeccomp(s: LinuxSeccomp, state: string): PlanOp[] {
   const ops: PlanOp[] = [];
   const defaultAction = actionValue(s.defaultAction, s.defaultErrnoRet, 'linux.seccomp.defaultAction');
   if (s.defaultAction === 'SCMP_ACT_NOTIFY') {
-    throw new BerthError('berth-runc', 'invalid-argument', 'linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action', { field: 'linux.seccomp.defaultAction' });
+    throw new BerthError('runtime', 'invalid-argument', 'linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action', { field: 'linux.seccomp.defaultAction' });
   }
   ops.push({ op: Op.SECCOMP_INIT, label: 'seccomp: init filter', args: [defaultAction] });
   // The plan decides no_new_privs itself (NO_NEW_PRIVS op); libseccomp must not set it behind our back.
@@ -76,12 +76,12 @@ export function compileSeccomp(s: LinuxSeccomp, state: string): PlanOp[] {
         // The container process is single-threaded when the filter loads; nothing to sync.
         break;
       default:
-        throw new BerthError('berth-runc', 'unavailable', `linux.seccomp.flags: ${flag} is not supported by this host's libseccomp`, { field: 'linux.seccomp.flags' });
+        throw new BerthError('runtime', 'unavailable', `linux.seccomp.flags: ${flag} is not supported by this host's libseccomp`, { field: 'linux.seccomp.flags' });
     }
   }
   for (const arch of s.architectures ?? []) {
     const token = ARCH[arch];
-    if (!token) throw new BerthError('berth-runc', 'unavailable', `linux.seccomp.architectures: ${arch} is not supported by libseccomp 2.5`, { field: 'linux.seccomp.architectures' });
+    if (!token) throw new BerthError('runtime', 'unavailable', `linux.seccomp.architectures: ${arch} is not supported by libseccomp 2.5`, { field: 'linux.seccomp.architectures' });
     ops.push({ op: Op.SECCOMP_ARCH, label: `seccomp: add architecture ${arch}`, args: [token] });
   }
   (s.syscalls ?? []).forEach((rule, i) => {
@@ -90,7 +90,7 @@ export function compileSeccomp(s: LinuxSeccomp, state: string): PlanOp[] {
     if (action === defaultAction) return; // libseccomp refuses a rule equal to the default; it would change nothing
     const conds = (rule.args ?? []).map((a, j) => {
       const op = CMP[a.op];
-      if (op === undefined) throw new BerthError('berth-runc', 'invalid-argument', `${field}.args[${j}].op: unknown operator "${a.op}"`, { field: `${field}.args[${j}].op` });
+      if (op === undefined) throw new BerthError('runtime', 'invalid-argument', `${field}.args[${j}].op: unknown operator "${a.op}"`, { field: `${field}.args[${j}].op` });
       return { index: a.index, text: `${a.index} ${op} ${BigInt(a.value)} ${BigInt(a.valueTwo ?? 0)}` };
     });
     // libseccomp cannot compare one argument twice in a rule; like runc, conditions

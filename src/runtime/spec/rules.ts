@@ -9,6 +9,7 @@
 
 import { posix } from 'node:path';
 import { fieldKey, type Fail } from './field.js';
+import { checkResourceRanges } from './ranges.js';
 import { NAMESPACE_PROC_NAMES, SECCOMP_ERRNO_ACTIONS } from './names.js';
 import { checkSysctl } from './sysctl.js';
 import type { Hook, Linux, LinuxIDMapping, NamespaceType, Process, Spec } from './types.js';
@@ -190,11 +191,6 @@ function checkMounts(spec: Spec, ns: NsInfo, fail: Fail): void {
       checkIdMappings(m.gidMappings, `${f}.gidMappings`, fail);
     }
   });
-  // Without a mount namespace runc mounts in the host's namespace and then
-  // chroots; we refuse instead: a container's mounts must never land on the host.
-  if ((spec.mounts?.length ?? 0) > 0 && !ns.has.has('mount')) {
-    fail('mounts', 'need a mount namespace (add {"type": "mount"} to linux.namespaces)');
-  }
 }
 
 function checkHostnames(spec: Spec, ns: NsInfo, fail: Fail): void {
@@ -323,6 +319,7 @@ function checkResources(linux: Linux, fail: Fail): void {
     }
     if (m.swappiness !== undefined && m.swappiness > 100) fail('linux.resources.memory.swappiness', 'must be from 0 to 100');
   }
+  checkResourceRanges(r, fail);
   cpuList(r.cpu?.cpus, 'linux.resources.cpu.cpus', fail);
   cpuList(r.cpu?.mems, 'linux.resources.cpu.mems', fail);
   r.hugepageLimits?.forEach((h, i) => {

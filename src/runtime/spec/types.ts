@@ -231,8 +231,6 @@ export interface Hooks {
   poststop?: Hook[];
 }
 
-export type HookName = keyof Hooks;
-
 // ---------------------------------------------------------------- linux
 
 export type NamespaceType = 'pid' | 'network' | 'mount' | 'ipc' | 'uts' | 'user' | 'cgroup' | 'time';

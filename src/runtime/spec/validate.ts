@@ -20,11 +20,10 @@ import { checkProcess, checkSpec } from './rules.js';
 import { processSchema, specSchema } from './schema.js';
 import type { Process, Spec } from './types.js';
 
-export { fieldPath } from './field.js';
 
 function invalid(field: string, message: string, file = 'config.json'): never {
   const where = field ? `${file}: ${field}: ` : `${file}: `;
-  throw new BerthError('berth-runc', 'invalid-argument', where + message, field ? { field } : {});
+  throw new BerthError('runtime', 'invalid-argument', where + message, field ? { field } : {});
 }
 
 /** Deeper than any real config (about 6 levels); stops hostile nesting before it costs stack. */
@@ -54,7 +53,7 @@ function prepare(v: unknown, file: string, path: (string | number)[] = []): unkn
 /**
  * Validates a parsed config.json and returns it as a Spec: unknown properties
  * removed, relative mount destinations resolved against "/". Throws a
- * BerthError('berth-runc', 'invalid-argument') naming the first bad field.
+ * BerthError('runtime', 'invalid-argument') naming the first bad field.
  */
 export function parseSpec(json: unknown): Spec {
   const r = specSchema().safeParse(prepare(json, 'config.json'));
@@ -92,21 +91,21 @@ export function parseSpecFile(bundleDir: string): Spec {
   try {
     const size = statSync(file).size;
     if (size > MAX_CONFIG_BYTES) {
-      throw new BerthError('berth-runc', 'invalid-argument', `${file}: ${size} bytes is too large for a config (limit ${MAX_CONFIG_BYTES})`);
+      throw new BerthError('runtime', 'invalid-argument', `${file}: ${size} bytes is too large for a config (limit ${MAX_CONFIG_BYTES})`);
     }
     text = readFileSync(file, 'utf8');
   } catch (e) {
     if (e instanceof BerthError) throw e;
     const code = errnoOf(e);
-    if (code === 'ENOENT') throw new BerthError('berth-runc', 'not-found', `${file}: no such file (is ${bundleDir} an OCI bundle?)`, { cause: e });
-    if (code === 'EACCES' || code === 'EPERM') throw new BerthError('berth-runc', 'permission-denied', `${file}: permission denied`, { cause: e });
-    throw new BerthError('berth-runc', 'invalid-argument', `${file}: cannot read: ${messageOf(e)}`, { cause: e });
+    if (code === 'ENOENT') throw new BerthError('runtime', 'not-found', `${file}: no such file (is ${bundleDir} an OCI bundle?)`, { cause: e });
+    if (code === 'EACCES' || code === 'EPERM') throw new BerthError('runtime', 'permission-denied', `${file}: permission denied`, { cause: e });
+    throw new BerthError('runtime', 'invalid-argument', `${file}: cannot read: ${messageOf(e)}`, { cause: e });
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new BerthError('berth-runc', 'invalid-argument', `${file}: not valid JSON: ${messageOf(e)}`, { cause: e });
+    throw new BerthError('runtime', 'invalid-argument', `${file}: not valid JSON: ${messageOf(e)}`, { cause: e });
   }
   return parseSpec(json);
 }

@@ -9,8 +9,8 @@ import { Decompress } from 'fzstd';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { BerthError } from '../../common/errors.js';
+import type { Compression } from '../../common/compression.js';
 
-export type Compression = 'gzip' | 'zstd' | 'none';
 
 const LAYER_TYPES = new Set([
   'application/vnd.oci.image.layer.v1.tar',
@@ -29,11 +29,6 @@ export function checkLayerMediaType(mediaType: string | undefined): void {
   throw new BerthError('snapshot', 'invalid-argument', `media type ${JSON.stringify(mediaType).slice(0, 200)} is not a layer this snapshotter can unpack`);
 }
 
-export function compressionOf(head: Uint8Array): Compression {
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-  if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
-  return 'none';
-}
 
 /** fzstd's streaming decoder as a Transform. */
 class ZstdDecompress extends Transform {
@@ -119,10 +114,13 @@ class ExternalDecompress extends Transform {
 
   override _flush(cb: TransformCallback): void {
     this.child.stdin.end();
-    void this.exited.then((code) => {
-      if (code === 0) cb();
-      else cb(new BerthError('snapshot', 'invalid-argument', `${this.what} stream is corrupt or truncated: ${this.stderr.trim() || `exit status ${code}`}`));
-    });
+    this.exited.then(
+      (code) => {
+        if (code === 0) cb();
+        else cb(new BerthError('snapshot', 'invalid-argument', `${this.what} stream is corrupt or truncated: ${this.stderr.trim() || `exit status ${code}`}`));
+      },
+      (e: unknown) => cb(e instanceof Error ? e : new Error(String(e))),
+    );
   }
 
   override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {

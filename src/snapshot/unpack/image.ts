@@ -11,11 +11,12 @@ import type { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { BerthError, isBerthError } from '../../common/errors.js';
 import { nullLogger, type Logger } from '../../common/log.js';
-import type { ContentStore, Descriptor } from '../../image/content/types.js';
+import { isIdentityAlive, selfIdentity } from '../../common/proc.js';
 import { chainIds } from '../chainid.js';
 import type { Mount, Snapshotter } from '../types.js';
 import { applyLayer, type ApplyResult, type UnpackLimits } from './apply.js';
 import { checkLayerMediaType } from './decompress.js';
+import { unpackBudget } from './budget.js';
 
 /** Label on snapshots still being unpacked (so a GC can tell leftovers of a crash). */
 export const EXTRACT_LABEL = 'berth.io/snapshot.unpacking';
@@ -66,9 +67,10 @@ async function unpackLayerOnce(o: UnpackLayerOptions): Promise<UnpackLayerResult
   }
   checkLayerMediaType(o.mediaType);
   const key = `extract-${Date.now()}-${randomBytes(4).toString('hex')} ${o.chainId}`;
-  // The label names this process, so a later run can tell an unpack that a
-  // kill -9 abandoned from one still in progress elsewhere.
-  await sn.prepare(key, o.parent, { labels: { [EXTRACT_LABEL]: String(process.pid) } });
+  // The label names this process (pid and start time), so a later run can
+  // tell an unpack that a kill -9 abandoned, even once its pid is reused,
+  // from one still in progress elsewhere.
+  await sn.prepare(key, o.parent, { labels: { [EXTRACT_LABEL]: selfIdentity() } });
   let stream: Readable | undefined;
   try {
     const target = await sn.extractionTarget(key);
@@ -105,9 +107,9 @@ async function unpackLayerOnce(o: UnpackLayerOptions): Promise<UnpackLayerResult
 export async function removeAbandonedUnpacks(sn: Snapshotter): Promise<string[]> {
   const removed: string[] = [];
   for (const s of await sn.list()) {
-    const pid = s.labels[EXTRACT_LABEL];
-    if (s.kind !== 'active' || pid === undefined) continue;
-    if (/^\d+$/.test(pid) && processAlive(Number(pid))) continue;
+    const owner = s.labels[EXTRACT_LABEL];
+    if (s.kind !== 'active' || owner === undefined) continue;
+    if (isIdentityAlive(owner)) continue;
     try {
       await sn.remove(s.key);
       removed.push(s.key);
@@ -118,18 +120,27 @@ export async function removeAbandonedUnpacks(sn: Snapshotter): Promise<string[]>
   return removed;
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as { code?: string }).code === 'EPERM';
-  }
+/**
+ * Where layer blobs come from: a content store (the image layer's, or any
+ * other). Declared here so that the snapshot layer does not depend on the
+ * image layer; src/storage/ hands it the image layer's content store.
+ */
+export interface BlobSource {
+  has(digest: string): Promise<boolean>;
+  readStream(digest: string): Readable | Promise<Readable>;
+}
+
+/** A layer as a manifest names it. */
+export interface LayerDescriptor {
+  mediaType: string;
+  digest: string;
+  /** Compressed size (named in errors). */
+  size: number;
 }
 
 /** The parts of an image manifest and config that unpacking reads. */
 export interface ManifestLike {
-  layers: Descriptor[];
+  layers: LayerDescriptor[];
 }
 export interface ImageConfigLike {
   rootfs: { type: string; diff_ids: string[] };
@@ -143,7 +154,7 @@ export interface LayerProgress {
 }
 
 export interface UnpackImageOptions {
-  store: ContentStore;
+  store: BlobSource;
   snapshotter: Snapshotter;
   manifest: ManifestLike;
   config: ImageConfigLike;
@@ -170,33 +181,61 @@ export async function unpackImage(o: UnpackImageOptions): Promise<UnpackImageRes
   }
   const chains = chainIds(diffIds);
   await removeAbandonedUnpacks(o.snapshotter);
+  const budget = unpackBudget(o.snapshotter.dir, o.limits);
+  let used = 0;
   const layers: UnpackLayerResult[] = [];
-  for (const [i, layer] of manifest.layers.entries()) {
-    const chainId = chains[i]!;
-    const progress = (status: LayerProgress['status']): void => o.onProgress?.({ index: i, digest: layer.digest, chainId, status });
-    if (await o.snapshotter.find(chainId)) {
-      progress('exists');
-      layers.push({ chainId, status: 'exists' });
-      continue;
+  try {
+    await unpackLayers();
+  } catch (e) {
+    // Nothing of a refused image stays: the layers this call committed go
+    // (one that another image uses meanwhile has children and stays).
+    for (const l of [...layers].reverse()) {
+      if (l.status !== 'unpacked') continue;
+      await o.snapshotter.remove(l.chainId).catch(() => undefined);
     }
-    if (!(await o.store.has(layer.digest))) {
-      throw new BerthError('snapshot', 'not-found', `layer ${i} (${layer.digest}) is not in the content store`);
-    }
-    progress('unpacking');
-    const r = await unpackLayer({
-      snapshotter: o.snapshotter,
-      parent: i === 0 ? undefined : chains[i - 1],
-      chainId,
-      diffId: diffIds[i]!,
-      open: () => o.store.readStream(layer.digest),
-      mediaType: layer.mediaType,
-      limits: o.limits,
-      logger: o.logger,
-    });
-    progress(r.status === 'exists' ? 'exists' : 'unpacked');
-    layers.push(r);
+    throw e;
   }
   return { chainId: chains[chains.length - 1], layers };
+
+  async function unpackLayers(): Promise<void> {
+    for (const [i, layer] of manifest.layers.entries()) {
+      const chainId = chains[i]!;
+      const progress = (status: LayerProgress['status']): void => o.onProgress?.({ index: i, digest: layer.digest, chainId, status });
+      if (await o.snapshotter.find(chainId)) {
+        progress('exists');
+        layers.push({ chainId, status: 'exists' });
+        continue;
+      }
+      if (!(await o.store.has(layer.digest))) {
+        throw new BerthError('snapshot', 'not-found', `layer ${i} (${layer.digest}) is not in the content store`);
+      }
+      progress('unpacking');
+      const max = Math.min(budget.layer, budget.image - used);
+      let r: UnpackLayerResult;
+      try {
+        r = await unpackLayer({
+          snapshotter: o.snapshotter,
+          parent: i === 0 ? undefined : chains[i - 1],
+          chainId,
+          diffId: diffIds[i]!,
+          open: () => o.store.readStream(layer.digest),
+          mediaType: layer.mediaType,
+          limits: { ...o.limits, maxBytes: max },
+          logger: o.logger,
+        });
+      } catch (e) {
+        if (isBerthError(e) && /larger than the (layer )?limit of/.test(e.message)) {
+          const which = max < budget.layer ? `what is left of the image's ${budget.image} bytes` : `the per-layer limit of ${budget.layer} bytes`;
+          throw new BerthError('snapshot', 'invalid-argument',
+            `layer ${i} (${layer.digest}, ${layer.size} bytes compressed) expands beyond ${max} bytes, ${which} (${budget.source}): ${e.message}`, { cause: e });
+        }
+        throw e;
+      }
+      used += r.applied?.size ?? 0;
+      progress(r.status === 'exists' ? 'exists' : 'unpacked');
+      layers.push(r);
+    }
+  }
 }
 
 /**

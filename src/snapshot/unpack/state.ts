@@ -17,10 +17,13 @@ export interface UnpackLimits {
   maxBytes: number;
   /** Extended attributes on one entry. */
   maxXattrsPerEntry: number;
+  /** Uncompressed bytes of all the layers one image unpack writes (unpackImage; budget.ts). */
+  maxImageBytes?: number;
 }
 
 export const DEFAULT_LIMITS: UnpackLimits = {
   maxEntries: 2_000_000,
+  /** A hard cap; unpackImage bounds a layer by the free space too (budget.ts). */
   maxBytes: 256 * 2 ** 30,
   maxXattrsPerEntry: 128,
 };

@@ -56,9 +56,9 @@ async function runInside(script: string): Promise<string> {
   pids.push(c.pid!);
   writeFileSync(join(dir, 'cgroup.procs'), String(c.pid));
   let out = '';
-  c.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  c.stderr!.on('data', (b: Buffer) => (out += b.toString()));
-  c.stdin!.end('go\n');
+  c.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  c.stderr.on('data', (b: Buffer) => (out += b.toString()));
+  c.stdin.end('go\n');
   await new Promise((r) => c.on('close', r)); // close, not exit: after the output is read
   return out;
 }

@@ -167,7 +167,7 @@ test('the pids limit stops forks inside; kill --all; a cgroup with processes is 
   await waitFor('a refused fork', () => /fork|resource/i.test(stderr));
   await waitFor('the shell to exit', () => sh.exitCode !== null);
   const pids = m.pids();
-  assert.equal(pids.length, 2, `pids ${pids}: the limit of 3 let the shell start only two`);
+  assert.equal(pids.length, 2, `pids ${pids.join(',')}: the limit of 3 let the shell start only two`);
   assert.equal(m.stats().pids.current, pids.length);
   assert.ok(pids.every((pid) => ['sh', 'sleep'].includes(read(`/proc/${pid}/comm`))));
   // kill --all: cgroup.kill where there is one (v2, or the unified directory on hybrid), else one by one

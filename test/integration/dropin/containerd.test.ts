@@ -138,8 +138,8 @@ describe('drop-in: real containerd runs containers through berth-runc', { skip }
           const child = spawn('ctr', ['-a', cd.sock, '-n', cd.namespace, 'run', '--rm', ...rt, IMAGE, id, 'sh', '-c', `echo "n=${i} pid=$$"; exit ${10 + i}`]);
           let out = '';
           let err = '';
-          child.stdout.on('data', (d: Buffer) => (out += d));
-          child.stderr.on('data', (d: Buffer) => (err += d));
+          child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+          child.stderr.on('data', (d: Buffer) => (err += d.toString()));
           child.on('close', (code) => resolve({ code, out, err }));
         }),
       ),

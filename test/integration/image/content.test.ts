@@ -44,8 +44,8 @@ async function waitForPartial(root: string, bytes: number, out: () => string): P
 function spawnChild(args: string[]): { child: ChildProcess; out: () => string; done: Promise<number | null> } {
   const child = spawn(process.execPath, ['--import', 'tsx', CHILD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
   const done = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   return { child, out: () => out, done };
 }

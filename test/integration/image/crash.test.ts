@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { walkImage } from '../../../src/image/images.js';
-import { collectGarbage } from '../../../src/image/gc.js';
+import { collectGarbage } from '../../../src/storage/index.js';
 import { openServices, tempDir, run, toolsMissing, type Services } from './fixtures.js';
 
 const CHILD = join(import.meta.dirname, 'import-child.ts');
@@ -42,7 +42,7 @@ test('kill -9 at random instants of an import never leaves an inconsistent store
     for (let round = 0; round < 8; round++) {
       const child = spawn(process.execPath, ['--import', 'tsx', CHILD, root, tarball, 'crash/img:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
-      child.stdout!.on('data', (d) => (out += d));
+      child.stdout.on('data', (d) => (out += d));
       const exited = new Promise<void>((r) => child.on('exit', () => r()));
       await new Promise<void>((r) => {
         const poll = setInterval(() => {

@@ -148,8 +148,8 @@ test('two berth-ctr pulls of one image at once into one store: both succeed, one
   const one = () => new Promise<{ code: number | null; out: string }>((resolve) => {
     const c = spawn(process.execPath, [BIN, '--root', root, '--snapshotter', 'native', 'images', 'pull', remote], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    c.stdout!.on('data', (d) => (out += d));
-    c.stderr!.on('data', (d) => (out += d));
+    c.stdout.on('data', (d) => (out += d));
+    c.stderr.on('data', (d) => (out += d));
     c.on('close', (code) => resolve({ code, out })); // close: after the last output
   });
   const [a, b] = await Promise.all([one(), one()]);
@@ -168,8 +168,8 @@ test('gc running in a loop during a pull takes nothing the pull needs', { skip }
   const remote = `${reg!.host}/berth/big:1`;
   const pull = spawn(process.execPath, [BIN, '--root', root, 'images', 'pull', '--no-unpack', '--concurrency', '1', remote], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  pull.stdout!.on('data', (d) => (out += d));
-  pull.stderr!.on('data', (d) => (out += d));
+  pull.stdout.on('data', (d) => (out += d));
+  pull.stderr.on('data', (d) => (out += d));
   const done = new Promise<number | null>((r) => pull.on('exit', (c) => r(c)));
   let gcs = 0;
   while (pull.exitCode === null) {

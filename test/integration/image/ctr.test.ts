@@ -84,7 +84,7 @@ test('berth-ctr: errors are "berth-ctr: <message>" with a non-zero status', () =
       [['images', 'import', join(t.dir, 'missing.tar')], 1, /^berth-ctr: .*missing\.tar: no such file/m],
       [['frobnicate'], 2, /^berth-ctr: unknown command "frobnicate"/m],
       [['images', 'zap'], 2, /^berth-ctr: unknown command "images zap"/m],
-      [['images', 'ls', '--bogus'], 2, /^berth-ctr: unknown flag --bogus/m],
+      [['images', 'ls', '--bogus'], 2, /^berth-ctr: flag provided but not defined: -bogus/m],
       [['images', 'tag', 'one'], 2, /^berth-ctr: usage: berth-ctr images tag/m],
       [['images', 'export', '--format', 'zip', 'out', 'x'], 2, /--format must be/],
     ];

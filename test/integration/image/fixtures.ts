@@ -9,7 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { openMetadata } from '../../../src/image/metadata/db.js';
+import { openMetadata } from '../../../src/common/metadb.js';
 import { LocalContentStore } from '../../../src/image/content/store.js';
 import { ImageStore } from '../../../src/image/images.js';
 import { LeaseManager } from '../../../src/image/leases.js';

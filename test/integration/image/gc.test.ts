@@ -4,7 +4,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { importImages } from '../../../src/image/archive/index.js';
 import { resolveImage, walkImage } from '../../../src/image/images.js';
-import { collectGarbage } from '../../../src/image/gc.js';
+import { collectGarbage } from '../../../src/storage/index.js';
 import { digestOf } from '../../../src/image/content/store.js';
 import { openSnapshotter, unpackImage } from '../../../src/snapshot/index.js';
 import { openServices, tempDir, busyboxTar, toolsMissing } from './fixtures.js';

@@ -1,7 +1,7 @@
 // A child process for the crash tests: imports a root filesystem tarball as an
 // image, printing "start" once the store is open so the parent can time a kill.
 // argv: root tarball name
-import { openMetadata } from '../../../src/image/metadata/db.js';
+import { openMetadata } from '../../../src/common/metadb.js';
 import { LocalContentStore } from '../../../src/image/content/store.js';
 import { ImageStore } from '../../../src/image/images.js';
 import { LeaseManager } from '../../../src/image/leases.js';

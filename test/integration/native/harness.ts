@@ -42,7 +42,6 @@ export const MS_REMOUNT = 32;
 export const MS_BIND = 4096;
 export const MS_REC = 16384;
 export const MS_PRIVATE = 1 << 18;
-export const MS_SLAVE = 1 << 19;
 export const S_IFCHR = 0o020000;
 
 export const op = (code: PlanOp['op'], label: string, ...args: (string | number | bigint)[]): PlanOp => ({
@@ -201,7 +200,8 @@ export function facts(out: string): Map<string, string> {
 /**
  * The container-process ops of a typical container, up to (not including)
  * the user/caps/exec tail: private propagation, rootfs self-bind, proc,
- * /dev with its nodes and links, devpts, sysfs, pivot_root.
+ * /dev with its nodes and links, devpts, sysfs, pivot_root (and the
+ * hostname, when given: the plan must then clone a new UTS namespace).
  */
 export function rootfsOps(rootfs: string, opts: { beforePivot?: PlanOp[]; hostname?: string } = {}): PlanOp[] {
   const dev = (name: string, major: number, minor: number) =>
@@ -228,7 +228,8 @@ export function rootfsOps(rootfs: string, opts: { beforePivot?: PlanOp[]; hostna
     op(Op.SYMLINK_IN_ROOT, 'symlink /dev/stderr', '/proc/self/fd/2', '/dev/stderr'),
     ...(opts.beforePivot ?? []),
     op(Op.PIVOT_ROOT, 'pivot_root', rootfs),
-    op(Op.SETHOSTNAME, 'set hostname', opts.hostname ?? 'berth-test'),
+    // Only when asked: a plan without CLONE_NEWUTS must not name the host.
+    ...(opts.hostname !== undefined ? [op(Op.SETHOSTNAME, 'set hostname', opts.hostname)] : []),
   ];
 }
 

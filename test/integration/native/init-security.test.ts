@@ -16,6 +16,7 @@ import {
   readdirSync,
   readlinkSync,
   readSync,
+  rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
@@ -209,6 +210,77 @@ describe('berth-init: security by construction', { skip }, () => {
       errno: 1,
       msg: '/proc is not a procfs here: refusing to reach a handle through /proc/self/fd',
     });
+  });
+
+  test('WRITE_PROC writes the real procfs file, whatever the container process mounted over its /proc', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'self'));
+    const fake = join(dir, 'self/oom_score_adj');
+    writeFileSync(fake, '0\n');
+    const s = startInit({
+      parent: [waitMode, op(Op.CLONE, 'clone', CLONE_NEWNS | CLONE_NEWPID)],
+      child: [
+        op(Op.MOUNT, 'make / private', '', '/', '', MS_REC | MS_PRIVATE, ''),
+        // What a hostile rootfs achieves with a /proc it controls: the name
+        // /proc/self/oom_score_adj leads to a file of its own.
+        op(Op.MOUNT, 'bind a tree over /proc', dir, '/proc', '', MS_BIND, ''),
+        op(Op.WRITE_PROC, 'set oom_score_adj', 'self/oom_score_adj', '345'),
+        execOp(['/bin/busybox', 'sleep', '30']),
+      ],
+    });
+    try {
+      await s.released; // exec'd
+      // The kernel's value, read from the host, where nothing is mounted over it.
+      assert.equal(readFileSync(`/proc/${s.pid}/oom_score_adj`, 'utf8'), '345\n');
+      assert.equal(readFileSync(fake, 'utf8'), '0\n');
+    } finally {
+      s.kill('SIGKILL');
+      if (s.pid) process.kill(s.pid, 'SIGKILL');
+      await s.done;
+    }
+
+    // Not beneath the procfs root: refused before anything is opened.
+    const r2 = await runInit({
+      parent: [waitMode, op(Op.CLONE, 'clone', CLONE_NEWNS)],
+      child: [op(Op.WRITE_PROC, 'escape', '../etc/hostname', 'x'), execOp(['/bin/true'])],
+    });
+    assert.equal(r2.code, 1);
+    assert.equal((r2.reports.at(-1) as { errno: number }).errno, 18); // EXDEV from RESOLVE_BENEATH
+  });
+
+  test('proc is mounted only on an ordinary directory, and /proc must still be a procfs after the mounts', async () => {
+    const { rootfs } = bundle();
+    rmSync(join(rootfs, 'proc'), { recursive: true });
+    mkdirSync(join(rootfs, 'elsewhere'));
+    symlinkSync('/elsewhere', join(rootfs, 'proc'));
+    const base = [
+      op(Op.MOUNT, 'make / private', '', '/', '', MS_REC | MS_PRIVATE, ''),
+      op(Op.MOUNT, 'bind rootfs', rootfs, rootfs, '', MS_BIND | MS_REC, ''),
+      op(Op.SET_ROOT, 'open rootfs', rootfs),
+    ];
+    const procOn = (dest: string) => op(Op.MOUNT_IN_ROOT, `mount proc on ${dest}`, 'proc', dest, 'proc', 0, '', 'realdir', 0, 0);
+    const r = await runInit({ parent: [waitMode, op(Op.CLONE, 'clone', CLONE_NEWNS | CLONE_NEWPID)], child: [...base, procOn('/proc'), execOp(['/bin/true'])] });
+    assert.equal(r.code, 1);
+    assert.deepEqual(r.reports.at(-1), { t: 'error', step: 'mount proc on /proc', errno: 20, msg: '/proc must be an ordinary directory, not a symlink or a file' });
+
+    // A real /proc, then a tmpfs through a link that aliases it.
+    rmSync(join(rootfs, 'proc'));
+    mkdirSync(join(rootfs, 'proc'));
+    symlinkSync('/proc', join(rootfs, 'alias'));
+    const r2 = await runInit({
+      parent: [waitMode, op(Op.CLONE, 'clone', CLONE_NEWNS | CLONE_NEWPID)],
+      child: [
+        ...base,
+        procOn('/proc'),
+        op(Op.EXPECT_PROCFS_IN_ROOT, 'check /proc', '/proc'),
+        op(Op.MOUNT_IN_ROOT, 'mount tmpfs on /alias', 'tmpfs', '/alias', 'tmpfs', 0, '', 'dir', 0, 0),
+        op(Op.EXPECT_PROCFS_IN_ROOT, 'check /proc again', '/proc'),
+        execOp(['/bin/true']),
+      ],
+    });
+    assert.equal(r2.code, 1);
+    assert.deepEqual(r2.reports.at(-1), { t: 'error', step: 'check /proc again', errno: 1, msg: '/proc is not the root of a procfs after the mounts' });
+    assert.deepEqual(readdirSync(join(rootfs, 'elsewhere')), []);
   });
 
   test('unprivileged, with a user namespace: ids mapped by the first process, non-dumpable once released', async () => {

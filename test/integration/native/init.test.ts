@@ -275,7 +275,7 @@ describe('berth-init: a container', { skip }, () => {
     }
   });
 
-  test('SCHED, IOPRIO, PERSONALITY, UNSHARE, SETDOMAINNAME and WRITE_FILE reach the kernel', async () => {
+  test('SCHED, IOPRIO, PERSONALITY, UNSHARE, SETDOMAINNAME and WRITE_PROC reach the kernel', async () => {
     const SCHED_BATCH = 3;
     const ADDR_NO_RANDOMIZE = 0x0040000;
     const r = await runInit({
@@ -287,7 +287,7 @@ describe('berth-init: a container', { skip }, () => {
         op(Op.UNSHARE, 'unshare uts', CLONE_NEWUTS),
         op(Op.SETHOSTNAME, 'hostname', 'berth-unshared'),
         op(Op.SETDOMAINNAME, 'domainname', 'berth.example'),
-        op(Op.WRITE_FILE, 'oom_score_adj', '/proc/self/oom_score_adj', '345'),
+        op(Op.WRITE_PROC, 'oom_score_adj', 'self/oom_score_adj', '345'),
         sh(
           'echo stat=$(cut -d" " -f19,41 /proc/$$/stat); echo persona=$(cat /proc/$$/personality); echo io=$(ionice -p $$); ' +
             'echo host=$(hostname); echo domain=$(cat /proc/sys/kernel/domainname); echo oom=$(cat /proc/$$/oom_score_adj)',
@@ -303,6 +303,24 @@ describe('berth-init: a container', { skip }, () => {
     assert.equal(f.get('domain'), 'berth.example');
     assert.equal(f.get('oom'), '345');
     assert.notEqual(readFileSync('/proc/sys/kernel/hostname', 'utf8').trim(), 'berth-unshared'); // ours is untouched
+  });
+
+  test('SETHOSTNAME and SETDOMAINNAME are refused in the UTS namespace berth-init started in (the host is untouched)', async () => {
+    const hostname = readFileSync('/proc/sys/kernel/hostname', 'utf8');
+    const domainname = readFileSync('/proc/sys/kernel/domainname', 'utf8');
+    for (const [code, what] of [[Op.SETHOSTNAME, 'hostname'], [Op.SETDOMAINNAME, 'domainname']] as const) {
+      const r = await runInit({
+        parent: [waitMode, op(Op.CLONE, 'clone', CLONE_NEWNS | CLONE_NEWPID)],
+        child: [op(code, `set ${what}`, 'berth-must-not-leak'), sh('echo ran')],
+      });
+      assert.equal(r.code, 1, JSON.stringify(r));
+      const err = r.reports.find((x) => x.t === 'error');
+      assert.ok(err && err.t === 'error' && err.errno === 1 && err.step === `set ${what}`, JSON.stringify(r.reports));
+      assert.match(err.msg, /runtime's own UTS namespace/);
+      assert.ok(!r.stdout.includes('ran'));
+    }
+    assert.equal(readFileSync('/proc/sys/kernel/hostname', 'utf8'), hostname);
+    assert.equal(readFileSync('/proc/sys/kernel/domainname', 'utf8'), domainname);
   });
 
   test('leaves no mount on the host', () => {

@@ -24,7 +24,7 @@ before(async () => {
   if (skip) return;
   reg = await startRegistry();
   proxy = createServer((req, res) => {
-    const entry: (typeof log)[number] = { method: req.method ?? '', path: req.url ?? '', range: req.headers['content-range'] as string | undefined };
+    const entry: (typeof log)[number] = { method: req.method ?? '', path: req.url ?? '', range: req.headers['content-range'] };
     log.push(entry);
     const up = request({ host: '127.0.0.1', port: reg.port, method: req.method, path: req.url, headers: req.headers }, (ur) => {
       entry.status = ur.statusCode;

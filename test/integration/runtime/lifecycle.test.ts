@@ -49,7 +49,7 @@ describe('lifecycle', { skip }, () => {
     waitFor(() => existsSync(join(b.rootfs, 'started')));
     s = state(b, id);
     assert.equal(s.status, 'running');
-    assert.match(readFileSync(`/proc/${s.pid}/cmdline`, 'utf8'), /^sleep\x00/);
+    assert.match(readFileSync(`/proc/${s.pid}/cmdline`, 'utf8'), /^sleep\0/);
 
     r = runc(b, ['start', id]);
     assert.notEqual(r.status, 0);
@@ -130,7 +130,7 @@ describe('lifecycle', { skip }, () => {
     r = runc(b, ['exec', '-d', '--pid-file', pidFile, id, 'sleep', '100']);
     assert.equal(r.status, 0, r.stderr);
     const pid = Number(readFileSync(pidFile, 'utf8'));
-    assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /^sleep\x00100/);
+    assert.ok(readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('sleep\x00100'));
     // It is in the container's pid namespace and cgroup.
     assert.equal(readlinkSync(`/proc/${pid}/ns/pid`), readlinkSync(`/proc/${state(b, id).pid}/ns/pid`));
     const ps = JSON.parse(runc(b, ['ps', '--format', 'json', id]).stdout) as number[];

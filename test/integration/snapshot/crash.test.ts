@@ -50,7 +50,7 @@ test('kill -9 mid-unpack, then unpack again', { skip: isRoot ? false : 'needs ro
     let out = '';
     await new Promise<void>((resolve, reject) => {
       child.stdout.on('data', (b: Buffer) => {
-        out += b;
+        out += b.toString();
         if (out.includes('inside')) resolve();
       });
       child.on('exit', () => reject(new Error(`child exited before the kill: ${out}`)));

@@ -185,8 +185,8 @@ describe('cross-checks', { skip: !isRoot ? 'needs root' : false }, () => {
       const c = spawn(process.execPath, ['--import', 'tsx', script, join(work, 'spec.json')], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
-      c.stdout.on('data', (b: Buffer) => { out += b; });
-      c.stderr.on('data', (b: Buffer) => { err += b; });
+      c.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+      c.stderr.on('data', (b: Buffer) => { err += b.toString(); });
       c.on('close', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`child exited ${code}: ${err}`))));
     });
     const results = await Promise.all([runOne(), runOne(), runOne()]);

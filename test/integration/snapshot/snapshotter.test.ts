@@ -119,7 +119,7 @@ test('a second open sees the same snapshots (one database per root)', { skip: is
     a.close();
     await b.remove('k');
     b.close();
-    assert.ok(existsSync(join(t.root, 'metadata.db')));
+    assert.ok(existsSync(join(t.root, 'snapshots.db')), 'the snapshotter keeps its own database');
   } finally {
     t.cleanup();
   }

@@ -218,7 +218,7 @@ test('stats from v1 files', async () => {
   assert.equal(s.cpu.usage.kernel, 10_000_000);
   assert.deepEqual(s.cpu.throttling, { periods: 10, throttledPeriods: 2, throttledTime: 777 });
   assert.equal(s.memory.usage.usage, 1000);
-  assert.equal(s.memory.usage.limit, 18446744073709551615);
+  assert.equal(s.memory.usage.limit, 2 ** 64); // math.MaxUint64, as a double holds it
   assert.equal(s.memory.cache, 33);
   assert.equal(s.memory.raw['rss'], 22);
   assert.deepEqual(s.pids, { current: 3, limit: 0 });
@@ -226,20 +226,33 @@ test('stats from v1 files', async () => {
   assert.deepEqual(s.cpuset, { cpus: [0, 1, 2, 3], mems: [0] });
 });
 
-test('hybrid: a controller only the cgroup2 hierarchy offers (hugetlb here) is used there, enabled on demand', async () => {
+test('hybrid: a controller the cgroup2 root delegates (hugetlb here) is used there, enabled on demand in the directories the container made', async () => {
   const { fs, m } = setup();
   fs.files.set(`${CG}/unified/cgroup.controllers`, 'hugetlb\n');
+  fs.files.set(`${CG}/unified/cgroup.subtree_control`, 'hugetlb\n');
   fs.files.set(`${CG}/unified/hugetlb.2MB.max`, '');
   await m.create();
   assert.ok(!fs.writes.some((w) => w.path.endsWith('cgroup.subtree_control')), 'create leaves the unified root alone');
   fs.writes.length = 0;
   await m.set({ hugepageLimits: [{ pageSize: '2MB', limit: 4 << 21 }], unified: { 'hugetlb.2MB.max': String(2 << 21) } });
   assert.deepEqual(fs.writes, [
-    { path: `${CG}/unified/cgroup.subtree_control`, value: '+hugetlb' },
     { path: `${CG}/unified/berth/cgroup.subtree_control`, value: '+hugetlb' },
     { path: `${CG}/unified/berth/c1/hugetlb.2MB.max`, value: String(4 << 21) },
     { path: `${CG}/unified/berth/c1/hugetlb.2MB.max`, value: String(2 << 21) },
   ]);
+});
+
+test('hybrid: a controller the cgroup2 root offers but does not delegate is an error naming the field; the root is not changed', async () => {
+  const { fs, m } = setup();
+  fs.files.set(`${CG}/unified/cgroup.controllers`, 'hugetlb\n');
+  fs.files.set(`${CG}/unified/hugetlb.2MB.max`, '');
+  await m.create();
+  fs.writes.length = 0;
+  await assert.rejects(m.set({ hugepageLimits: [{ pageSize: '2MB', limit: 4 << 21 }] }), {
+    code: 'unavailable',
+    message: /^linux\.resources\.hugepageLimits\[0\]: this host has no hugetlb cgroup controller for containers: .* does not delegate it/,
+  });
+  assert.deepEqual(fs.writes, []);
 });
 
 test('pure v1: unified keys have nowhere to go', async () => {

@@ -202,7 +202,7 @@ test('stats from v2 files', async () => {
   assert.deepEqual(s.cpu.usage, { total: 100000, user: 60000, kernel: 40000 });
   assert.deepEqual(s.cpu.throttling, { periods: 5, throttledPeriods: 1, throttledTime: 7000 });
   assert.equal(s.memory.usage.usage, 4096);
-  assert.equal(s.memory.usage.limit, 18446744073709551615);
+  assert.equal(s.memory.usage.limit, 2 ** 64); // math.MaxUint64, as a double holds it
   assert.equal(s.memory.cache, 2);
   // swap in v1's memory+swap shape, as runc reports it on v2
   set('memory.max', '1000000\n');

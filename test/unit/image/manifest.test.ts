@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseManifest, parseImageConfig, parseIndex, parseImageManifest, MAX_MANIFEST_SIZE } from '../../../src/image/manifest.js';
-import { MediaType, isNonDistributable, layerCompression, detectCompression, isLayerType } from '../../../src/image/media.js';
+import { MediaType, isNonDistributable, layerCompression, isLayerType } from '../../../src/image/media.js';
+import { compressionOf as detectCompression } from '../../../src/common/compression.js';
 import { BerthError } from '../../../src/common/errors.js';
 
 const D = (c: string) => 'sha256:' + c.repeat(64);

@@ -3,10 +3,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { openMetadata } from '../../../src/image/metadata/db.js';
+import { openMetadata } from '../../../src/common/metadb.js';
 import { ImageStore } from '../../../src/image/images.js';
 import { LeaseManager, withLease } from '../../../src/image/leases.js';
-import { tryLock, isLockStale, isLocked, breakIfStale, lock, processStartTime } from '../../../src/image/content/lock.js';
+import { tryLock, isLockStale, isLocked, breakIfStale, lock } from '../../../src/image/content/lock.js';
+import { processStartTime } from '../../../src/common/proc.js';
 import { BerthError } from '../../../src/common/errors.js';
 
 function temp(): { dir: string; cleanup: () => void } {

@@ -23,6 +23,49 @@ function input(edit?: (s: Spec) => void): CreatePlanInput {
 }
 const names = (ops: PlanOp[]) => ops.map((o) => Object.entries(Op).find(([, v]) => v === o.op)![0]);
 
+describe('plan compiler: the mount namespace', () => {
+  it('a shared rootfsPropagation makes the mount holding the rootfs private before the bind (pivot_root needs it)', () => {
+    const i = input((s) => (s.linux!.rootfsPropagation = 'shared'));
+    i.rootfsParentMount = '/b';
+    const ops = compileChild(i, 1);
+    const at = ops.findIndex((o) => o.op === Op.MOUNT && o.args[1] === '/b');
+    assert.ok(at > 0, names(ops).join(' '));
+    assert.equal(ops[at]!.args[3], MS.PRIVATE);
+    assert.equal(ops[at - 1]!.args[3], MS.SHARED | MS.REC);
+    assert.equal(ops[at + 1]!.label, 'bind rootfs /b/rootfs on itself');
+    // Not for the default rslave.
+    const plain = input();
+    plain.rootfsParentMount = '/b';
+    assert.ok(!compileChild(plain, 1).some((o) => o.op === Op.MOUNT && o.args[1] === '/b'));
+  });
+
+  it('no mount namespace of its own: no propagation change, no self-bind, a chroot instead of pivot_root; exec chroots too', () => {
+    for (const ns of [undefined, { type: 'mount' as const, path: '/proc/42/ns/mnt' }]) {
+      const i = input((s) => {
+        s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount');
+        if (ns) s.linux!.namespaces.push(ns);
+        s.linux!.maskedPaths = [];
+        s.linux!.readonlyPaths = [];
+        s.root = { path: 'rootfs', readonly: false };
+      });
+      const ops = compileChild(i, 1);
+      const n = names(ops);
+      assert.ok(!ops.some((o) => o.op === Op.MOUNT && o.args[1] === '/'), n.join(' '));
+      assert.ok(!n.includes('PIVOT_ROOT') && !n.includes('MOVE_ROOT'));
+      assert.deepEqual(ops.find((o) => o.op === Op.CHROOT)?.args, ['/b/rootfs']);
+      assert.ok(n.indexOf('CHROOT') > n.lastIndexOf('MOUNT_IN_ROOT'));
+      const exec = compileExecChild({ spec: i.spec, id: 'c1', bundle: '/b', rootfs: '/b/rootfs', initPid: 77, process: i.spec.process!, parentMode: 'wait', preserveFds: 0, newKeyring: false, host: i.host }, 2);
+      assert.deepEqual(exec[0], { op: Op.CHROOT_PROCESS_ROOT, label: "chroot to the container's root", args: [77] });
+    }
+    // What would change the shared namespace for everyone is refused.
+    const prop = input((s) => {
+      s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount');
+      s.linux!.rootfsPropagation = 'rshared';
+    });
+    assert.throws(() => compileChild(prop, 1), /linux\.rootfsPropagation: needs a mount namespace/);
+  });
+});
+
 describe('plan compiler', () => {
   it('phase 1: fifo, clone with the new namespaces, release, then the cgroup joins', () => {
     const ops = compileParent(input());
@@ -61,7 +104,7 @@ describe('plan compiler', () => {
     const order = ['MOUNT', 'MOUNT', 'SET_ROOT', 'MOUNT_IN_ROOT', 'MKDIR_IN_ROOT', 'WAIT_CGROUPS', 'SYNC', 'PIVOT_ROOT', 'SET_ROOT', 'READONLY_IN_ROOT', 'MASK_IN_ROOT', 'SETSID', 'CAPS_BOUNDING', 'USER', 'CAPS', 'UMASK', 'CHDIR', 'NO_NEW_PRIVS', 'FIND_EXEC', 'WAIT_START', 'EXEC'];
     let at = -1;
     for (const o of order) {
-      const i = ops.indexOf(o as never, at + 1);
+      const i = ops.indexOf(o, at + 1);
       assert.ok(i > at, `${o} after position ${at}: ${ops.join(',')}`);
       at = i;
     }

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ipInCidr, isInsecure, loadCertsDir, resolveEndpoints, canonicalRegistry } from '../../../src/image/registry/hosts.js';
+import { isInsecure, loadCertsDir, resolveEndpoints, canonicalRegistry } from '../../../src/image/registry/hosts.js';
+import { ipInCidr } from '../../../src/image/registry/cidr.js';
 import { mapLimit } from '../../../src/image/pull.js';
 
 test('CIDR matching, IPv4, IPv6 and mapped addresses', () => {

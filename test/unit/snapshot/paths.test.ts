@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { chainId, chainIds } from '../../../src/snapshot/chainid.js';
 import { entryComponents, whiteoutOf } from '../../../src/snapshot/unpack/paths.js';
-import { compressionOf } from '../../../src/snapshot/unpack/decompress.js';
+import { compressionOf } from '../../../src/common/compression.js';
 import { decodePax } from '../../../src/snapshot/unpack/xattrs.js';
 
 const d = (c: string): string => 'sha256:' + c.repeat(64);

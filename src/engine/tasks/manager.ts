@@ -1,0 +1,394 @@
+// The engine's tasks: a container's processes, each task under its own
+// berth-shim. The manager creates them through a backend (the runtime
+// library, or a runc-compatible binary), follows each process's exit through
+// the shim, publishes containerd's task events, and after a restart finds
+// every task again from the shims' directories (reconcile: a live shim's
+// processes are followed again; an exit recorded while the engine was down is
+// reported with its real status and time; a dead shim's task is stopped with
+// the reason said).
+
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BerthError, messageOf } from '../../common/errors.js';
+import type { Logger } from '../../common/log.js';
+import type { Process, Spec } from '../../runtime/spec/types.js';
+import { execName, INIT } from '../../shim/container.js';
+import { ShimSet, type ShimHandle } from '../../shim/shims.js';
+import type { EventExchange } from '../events/exchange.js';
+import type { ContainerRecord } from '../meta/containers.js';
+import type { Backend } from './backend.js';
+import { BerthBackend } from './berth.js';
+import { chooseRuntime, type RuntimeChoice } from './options.js';
+import { TaskProcess, nowTimestamp, type ExitInfo } from './process.js';
+import { Task, parseSpec, readIO, safeExit, type TaskIO, type TaskMeta } from './task.js';
+
+export { Task, type TaskIO } from './task.js';
+import { makeBundle, removeBundle, type MountSpec } from './rootfs.js';
+import { RuncBackend } from './runc.js';
+
+const EVENTS = 'containerd.events.';
+
+export class TaskManager {
+  private readonly tasks = new Map<string, Task>();
+  /** Task keys being created (reserved, not yet usable). */
+  private readonly creating = new Set<string>();
+  private readonly shims: ShimSet;
+  private readonly backends = new Map<string, Backend>();
+  /** The engine is shutting down: connections to shims close on purpose. */
+  private closed = false;
+
+  constructor(
+    private readonly state: string,
+    private readonly events: EventExchange,
+    private readonly log: Logger,
+  ) {
+    this.shims = new ShimSet(join(state, 'shims'), { spare: true });
+  }
+
+  private backend(ns: string, r: RuntimeChoice): Backend {
+    const key = r.kind === 'berth' ? `berth/${ns}` : `runc/${ns}/${r.binary}/${r.root ?? ''}`;
+    let b = this.backends.get(key);
+    if (!b) {
+      b =
+        r.kind === 'berth'
+          ? new BerthBackend(join(this.state, 'runtime', ns), this.log)
+          : new RuncBackend(r.binary!, r.root ?? join(this.state, 'runc', ns), this.log);
+      this.backends.set(key, b);
+    }
+    return b;
+  }
+
+  has(ns: string, id: string): boolean {
+    return this.tasks.has(`${ns}/${id}`) || this.creating.has(`${ns}/${id}`);
+  }
+
+  get(ns: string, id: string): Task {
+    const t = this.tasks.get(`${ns}/${id}`);
+    if (!t) throw new BerthError('berth-engine', 'not-found', `task ${id}: not found`);
+    return t;
+  }
+
+  list(ns: string): Task[] {
+    return [...this.tasks.values()].filter((t) => t.ns === ns);
+  }
+
+  all(): Task[] {
+    return [...this.tasks.values()];
+  }
+
+  async create(
+    ns: string,
+    c: ContainerRecord,
+    io: TaskIO,
+    rootfs: MountSpec[],
+    options: ContainerRecord['runtime']['options'],
+  ): Promise<Task> {
+    const key = `${ns}/${c.id}`;
+    if (this.has(ns, c.id)) throw new BerthError('berth-engine', 'already-exists', `task ${c.id}: already exists`);
+    const runtime = chooseRuntime(c.runtime.name, c.runtime.options, options);
+    const spec = parseSpec(c);
+    if (io.terminal && io.stderr)
+      throw new BerthError('berth-engine', 'invalid-argument', 'stderr: a terminal has no separate stderr', {
+        field: 'stderr',
+      });
+    spec.process = { ...(spec.process ?? { args: [], cwd: '/' }), terminal: io.terminal } as NonNullable<
+      Spec['process']
+    >;
+    const bundle = join(this.state, 'tasks', ns, c.id);
+    this.creating.add(key);
+    let mounted = false;
+    let shim: ShimHandle | undefined;
+    try {
+      ({ mounted } = await makeBundle(bundle, spec, rootfs));
+      const meta: TaskMeta = { ns, id: c.id, bundle, mounted, runtime, io, rootfs };
+      shim = await this.shims.start(key, meta as unknown as Record<string, unknown>);
+      const backend = this.backend(ns, runtime);
+      const pid = await backend.create(c.id, bundle, shim, io);
+      const init = new TaskProcess(INIT, '', io);
+      init.pid = pid;
+      const task = new Task(meta, shim, backend, init);
+      this.tasks.set(key, task);
+      this.creating.delete(key);
+      this.follow(task, init);
+      this.events.publish(ns, '/tasks/create', EVENTS + 'TaskCreate', {
+        container_id: c.id,
+        bundle,
+        rootfs: rootfs.map((m) => ({ type: m.type, source: m.source, target: m.target ?? '', options: m.options })),
+        io,
+        pid,
+      });
+      return task;
+    } catch (e) {
+      this.creating.delete(key);
+      await shim?.remove().catch(() => undefined);
+      await removeBundle(bundle, mounted).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Follows a process's exit through its shim; a shim that dies stops the task with the reason said. */
+  private follow(task: Task, p: TaskProcess): void {
+    void task.shim.client.wait(p.name).then(
+      (w) => this.exited(task, p, { status: w.status ?? 255, at: { seconds: w.sec ?? 0, nanos: w.nsec ?? 0 } }),
+      (e: unknown) => {
+        if (this.closed || task.deleting || p.exit) return;
+        const rec = safeExit(task.shim, p.name);
+        if (rec) return this.exited(task, p, { status: rec.status, at: { seconds: rec.sec, nanos: rec.nsec } });
+        if (task.shim.alive()) {
+          // the connection broke but the shim is there: follow again
+          setTimeout(() => this.follow(task, p), 100);
+          return;
+        }
+        this.shimGone(task, messageOf(e)).catch((g: unknown) =>
+          this.log.error('shim gone: cleanup failed', { namespace: task.ns, container: task.id, error: messageOf(g) }),
+        );
+      },
+    );
+  }
+
+  private exited(task: Task, p: TaskProcess, e: ExitInfo, reason?: string): void {
+    if (p.exit) return;
+    // The OOM killer's work shows in the cgroup's counter: reported before the exit it caused, as containerd does.
+    const ooms = task.backend.oomKills(task.id);
+    if (ooms > task.ooms) {
+      task.ooms = ooms;
+      this.events.publish(task.ns, '/tasks/oom', EVENTS + 'TaskOOM', { container_id: task.id });
+    }
+    if (!p.exited(e, reason)) return;
+    this.log.info('process exited', {
+      namespace: task.ns,
+      container: task.id,
+      exec: p.execId,
+      pid: p.pid,
+      status: e.status,
+      ...(reason ? { reason } : {}),
+    });
+    this.events.publish(task.ns, '/tasks/exit', EVENTS + 'TaskExit', {
+      container_id: task.id,
+      id: p.execId || task.id,
+      pid: p.pid,
+      exit_status: e.status,
+      exited_at: e.at,
+    });
+  }
+
+  /** The shim is gone: its processes are stopped (and killed, since nothing can report on them any more). */
+  private async shimGone(task: Task, why: string): Promise<void> {
+    const reason = `berth-shim of task ${task.id} exited unexpectedly (${why}); the task is stopped`;
+    this.log.error(reason, { namespace: task.ns, container: task.id });
+    await task.backend.killAll(task.id, 9).catch(() => undefined);
+    for (const p of [task.init, ...task.execs.values()]) {
+      const rec = safeExit(task.shim, p.name);
+      this.exited(
+        task,
+        p,
+        rec ? { status: rec.status, at: { seconds: rec.sec, nanos: rec.nsec } } : { status: 255, at: nowTimestamp() },
+        rec ? undefined : reason,
+      );
+    }
+  }
+
+  async start(task: Task, execId: string): Promise<number> {
+    const p = task.process(execId);
+    if (p.started)
+      throw new BerthError('berth-engine', 'failed-precondition', `process ${execId || task.id}: already started`);
+    if (!execId) {
+      await task.backend.start(task.id);
+      task.init.started = true;
+      writeFileSync(join(task.shim.dir, 'started'), '');
+      this.events.publish(task.ns, '/tasks/start', EVENTS + 'TaskStart', { container_id: task.id, pid: task.init.pid });
+      return task.init.pid;
+    }
+    if (task.init.exit)
+      throw new BerthError(
+        'berth-engine',
+        'failed-precondition',
+        `task ${task.id}: cannot start an exec in a stopped task`,
+      );
+    const pid = await task.backend.exec(task.id, task.shim, execId, p.spec!, p.io);
+    p.pid = pid;
+    // its stdio, for Get after an engine restart
+    writeFileSync(join(task.shim.dir, `${p.name}.io.json`), JSON.stringify(p.io), { mode: 0o600 });
+    p.started = true;
+    this.follow(task, p);
+    this.events.publish(task.ns, '/tasks/exec-started', EVENTS + 'TaskExecStarted', {
+      container_id: task.id,
+      exec_id: execId,
+      pid,
+    });
+    return pid;
+  }
+
+  exec(task: Task, execId: string, spec: Process, io: TaskIO): void {
+    if (task.execs.has(execId))
+      throw new BerthError('berth-engine', 'already-exists', `exec ${execId}: already exists`);
+    if (task.init.exit)
+      throw new BerthError('berth-engine', 'failed-precondition', `task ${task.id}: cannot exec in a stopped task`);
+    task.execs.set(execId, new TaskProcess(execName(execId), execId, io, { ...spec, terminal: io.terminal }));
+    this.events.publish(task.ns, '/tasks/exec-added', EVENTS + 'TaskExecAdded', {
+      container_id: task.id,
+      exec_id: execId,
+    });
+  }
+
+  async kill(task: Task, execId: string, signal: number, all: boolean): Promise<void> {
+    const p = task.process(execId);
+    if (all && !execId) {
+      if (task.init.exit)
+        throw new BerthError('berth-engine', 'not-found', `task ${task.id}: process already finished`);
+      await task.backend.killAll(task.id, signal);
+      return;
+    }
+    if (p.exit)
+      throw new BerthError('berth-engine', 'not-found', `process ${execId || task.id}: process already finished`);
+    if (!p.pid) throw new BerthError('berth-engine', 'failed-precondition', `process ${execId}: not started`);
+    // a paused container only acts on SIGKILL; containerd's shim behaves the same
+    await task.shim.client.kill(p.name, signal);
+  }
+
+  async resize(task: Task, execId: string, width: number, height: number): Promise<void> {
+    const p = task.process(execId);
+    if (!p.io.terminal)
+      throw new BerthError(
+        'berth-engine',
+        'failed-precondition',
+        `process ${execId || task.id}: no terminal to resize`,
+      );
+    await task.shim.client.resize(p.name, height, width);
+  }
+
+  async closeIO(task: Task, execId: string): Promise<void> {
+    const p = task.process(execId);
+    if (!p.pid) return;
+    await task.shim.client.closeStdin(p.name).catch((e: unknown) => {
+      if (!p.exit) throw e;
+    });
+  }
+
+  async pause(task: Task): Promise<void> {
+    await task.backend.pause(task.id);
+    this.events.publish(task.ns, '/tasks/paused', EVENTS + 'TaskPaused', { container_id: task.id });
+  }
+
+  async resume(task: Task): Promise<void> {
+    await task.backend.resume(task.id);
+    this.events.publish(task.ns, '/tasks/resumed', EVENTS + 'TaskResumed', { container_id: task.id });
+  }
+
+  async deleteProcess(task: Task, execId: string): Promise<TaskProcess> {
+    const p = task.process(execId);
+    if (p.started && !p.exit)
+      throw new BerthError(
+        'berth-engine',
+        'failed-precondition',
+        `process ${execId} must be stopped before deletion: running`,
+      );
+    if (p.started) await task.shim.client.forget(p.name).catch(() => undefined);
+    task.execs.delete(execId);
+    this.events.publish(task.ns, '/tasks/delete', EVENTS + 'TaskDelete', {
+      container_id: task.id,
+      id: execId,
+      pid: p.pid,
+      exit_status: p.exit?.status ?? 0,
+      exited_at: p.exit?.at ?? null,
+    });
+    return p;
+  }
+
+  /** Deletes a stopped (or never started) task: runtime state, shim, bundle and rootfs mounts. */
+  async delete(task: Task): Promise<TaskProcess> {
+    const p = task.init;
+    if (p.started && !p.exit)
+      throw new BerthError(
+        'berth-engine',
+        'failed-precondition',
+        `task ${task.id} must be stopped before deletion: ${p.status(task.paused()).toLowerCase()}`,
+      );
+    task.deleting = true;
+    try {
+      await task.backend.delete(task.id);
+      if (!p.exit) p.exited({ status: 137, at: nowTimestamp() }); // created, never started: killed by the delete
+      await task.shim.remove();
+      await removeBundle(task.meta.bundle, task.meta.mounted);
+    } catch (e) {
+      task.deleting = false;
+      throw e;
+    }
+    this.tasks.delete(`${task.ns}/${task.id}`);
+    this.events.publish(task.ns, '/tasks/delete', EVENTS + 'TaskDelete', {
+      container_id: task.id,
+      id: task.id,
+      pid: p.pid,
+      exit_status: p.exit?.status ?? 0,
+      exited_at: p.exit?.at ?? null,
+    });
+    return p;
+  }
+
+  /** On engine start: every task whose shim directory is there, live or not. */
+  async recover(): Promise<void> {
+    for (const shim of await this.shims.recover((m) => this.log.warn(m))) {
+      const meta = shim.record.meta as unknown as TaskMeta;
+      const key = `${meta.ns}/${meta.id}`;
+      const backend = this.backend(meta.ns, meta.runtime);
+      const init = new TaskProcess(INIT, '', meta.io);
+      init.started = existsSync(join(shim.dir, 'started'));
+      const task = new Task(meta, shim, backend, init);
+      this.tasks.set(key, task);
+      let state;
+      try {
+        state = await shim.state();
+      } catch (e) {
+        state = undefined;
+        this.log.warn('shim did not answer', { namespace: meta.ns, container: meta.id, error: messageOf(e) });
+      }
+      if (!state) {
+        const rec = safeExit(shim, INIT);
+        init.pid = rec?.pid ?? 0;
+        await this.shimGone(task, 'found dead at engine start');
+        continue;
+      }
+      const registered = state.procs.find((sp) => sp.name === INIT && sp.pid > 0);
+      if (!registered) {
+        // The engine died inside this task's create: the client never got
+        // an answer, so nothing of it may stay (runtime state, processes,
+        // shim, bundle).
+        this.log.warn('task create was interrupted by an engine crash: removed', {
+          namespace: meta.ns,
+          container: meta.id,
+        });
+        this.tasks.delete(key);
+        task.deleting = true;
+        await backend.delete(meta.id).catch(() => undefined);
+        await shim.remove().catch(() => undefined);
+        await removeBundle(meta.bundle, meta.mounted).catch(() => undefined);
+        continue;
+      }
+      for (const sp of state.procs) {
+        if (sp.name === INIT) {
+          init.pid = sp.pid;
+          if (sp.exited)
+            this.exited(task, init, { status: sp.status ?? 255, at: { seconds: sp.sec ?? 0, nanos: sp.nsec ?? 0 } });
+          else this.follow(task, init);
+        } else if (sp.name.startsWith('exec-') && sp.pid) {
+          const execId = sp.name.slice(5);
+          const p = new TaskProcess(sp.name, execId, readIO(shim.dir, sp.name, sp.terminal));
+          p.pid = sp.pid;
+          p.started = true;
+          task.execs.set(execId, p);
+          if (sp.exited) p.exited({ status: sp.status ?? 255, at: { seconds: sp.sec ?? 0, nanos: sp.nsec ?? 0 } });
+          else this.follow(task, p);
+        }
+      }
+      this.log.info('task recovered', { namespace: meta.ns, container: meta.id, pid: init.pid, exited: !!init.exit });
+    }
+    this.shims.refill();
+  }
+
+  /** Stops following (the engine shuts down); tasks and shims go on. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.tasks.values()) t.shim.client.close();
+    await this.shims.close();
+  }
+}

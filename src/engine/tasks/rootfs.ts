@@ -1,0 +1,92 @@
+// A task's bundle: <state>/tasks/<ns>/<id>/ with config.json (the container's
+// spec) and rootfs/, where the mounts the client sent (a snapshot's overlay
+// or bind) are mounted, as containerd's shim does. Made and removed whole.
+
+import { execFile } from 'node:child_process';
+import { mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { BerthError, messageOf } from '../../common/errors.js';
+import type { Spec } from '../../runtime/spec/types.js';
+
+const run = promisify(execFile);
+
+export interface MountSpec {
+  type: string;
+  source: string;
+  target?: string;
+  options: string[];
+}
+
+function mountArgs(m: MountSpec, target: string): string[] {
+  const opts = m.options.filter((o) => o !== '');
+  // "bind" is not a file system type for mount(8): the options say bind/rbind
+  const args = m.type === 'bind' || m.type === '' ? [] : ['-t', m.type];
+  if (opts.length) args.push('-o', opts.join(','));
+  return [...args, m.source, target];
+}
+
+/** Makes the bundle; with mounts, spec.root.path becomes "rootfs" and they are mounted there. */
+export async function makeBundle(dir: string, spec: Spec, mounts: MountSpec[]): Promise<{ mounted: boolean }> {
+  await mkdir(dir, { recursive: true, mode: 0o711 });
+  const rootfs = join(dir, 'rootfs');
+  let mounted = false;
+  try {
+    if (mounts.length) {
+      await mkdir(rootfs, { mode: 0o755 });
+      spec.root = { ...(spec.root ?? {}), path: 'rootfs' };
+      for (const [i, m] of mounts.entries()) {
+        if (m.target && m.target !== '/' && m.target !== '') {
+          throw new BerthError(
+            'berth-engine',
+            'invalid-argument',
+            `rootfs[${i}]: a mount target inside the rootfs (${m.target}) is not supported`,
+            { field: 'rootfs' },
+          );
+        }
+        try {
+          await run('mount', mountArgs(m, rootfs));
+          mounted = true;
+        } catch (e) {
+          const words = (e as { stderr?: string }).stderr?.trim() || messageOf(e);
+          throw new BerthError(
+            'berth-engine',
+            'failed-precondition',
+            `rootfs[${i}]: mount ${m.type} ${m.source}: ${words}`,
+            { field: 'rootfs' },
+          );
+        }
+      }
+    } else if (!spec.root?.path) {
+      throw new BerthError('berth-engine', 'invalid-argument', 'no rootfs mounts and the spec has no root.path', {
+        field: 'rootfs',
+      });
+    }
+    await writeFile(join(dir, 'config.json'), JSON.stringify(spec), { mode: 0o600 });
+    return { mounted };
+  } catch (e) {
+    await removeBundle(dir, mounted);
+    throw e;
+  }
+}
+
+/** Unmounts rootfs/ (every mount stacked there) and removes the bundle, never what is still mounted. */
+export async function removeBundle(dir: string, mounted: boolean): Promise<void> {
+  const rootfs = join(dir, 'rootfs');
+  if (mounted) {
+    try {
+      await run('umount', ['--recursive', rootfs]);
+    } catch (e) {
+      const words = (e as { stderr?: string }).stderr ?? '';
+      if (!/not mounted|no mount point/.test(words)) {
+        // lazily, so the directory can go; the kernel frees it when unused
+        await run('umount', ['--lazy', '--recursive', rootfs]).catch(() => undefined);
+      }
+    }
+  }
+  // Never recursive: if an unmount failed, rootfs/ still shows the
+  // container's files (a bind of the user's directory, say) and must stay.
+  await rm(join(dir, 'config.json'), { force: true });
+  await rmdir(rootfs).catch(() => undefined);
+  await rmdir(dir).catch(() => undefined);
+}

@@ -1,0 +1,194 @@
+// The real dockerd (Debian's docker.io) on berth-engine in place of
+// containerd (`--containerd <engine socket>`): docker run with exit codes
+// and a terminal, exec, logs, stop, kill, pause, restart, stats, and
+// live-restore (dockerd restarted while its containers keep running).
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { haveBusybox } from '../../helpers/busybox.js';
+import { dockerCli, removeCgroup, terminate, unmountUnder, waitUntil, which } from '../../helpers/daemons.js';
+import { makeBusyboxImageArchive } from '../../helpers/image-archive.js';
+import { driveTty } from '../../helpers/pty.js';
+import { isRoot } from '../../helpers/runtime.js';
+import { startEngine, REPO, type Engine } from './helpers.js';
+
+const skip = !isRoot()
+  ? 'needs root'
+  : !haveBusybox()
+    ? 'needs busybox-static'
+    : !which('dockerd')
+      ? 'needs dockerd (docker.io)'
+      : false;
+
+describe('dockerd on berth-engine', { skip }, () => {
+  let e: Engine;
+  let dir: string;
+  let proc: ChildProcess | undefined;
+  const cgroupParent = `berth-dkd-eng-${process.pid}`;
+  const sock = () => join(dir, 'docker.sock');
+  const env = () => ({ ...process.env, DOCKER_HOST: `unix://${sock()}`, DOCKER_CONFIG: join(dir, 'config') });
+  const docker = (args: string[], timeout = 60000) =>
+    spawnSync(dockerCli() ?? 'docker', args, { encoding: 'utf8', timeout, env: env() });
+
+  async function startDockerd(): Promise<void> {
+    const fd = openSync(join(dir, 'dockerd.log'), 'a');
+    proc = spawn(
+      'dockerd',
+      [
+        '--config-file',
+        join(dir, 'daemon.json'),
+        '--data-root',
+        join(dir, 'data'),
+        '--exec-root',
+        join(dir, 'exec'),
+        '--pidfile',
+        join(dir, 'dockerd.pid'),
+        '-H',
+        `unix://${sock()}`,
+        '--containerd',
+        e.sock,
+        '--live-restore',
+        '--add-runtime',
+        `berth=${join(REPO, 'bin/berth-runc')}`,
+        '--iptables=false',
+        '--ip6tables=false',
+        '--ip-masq=false',
+        '--bridge=none',
+        '--cgroup-parent',
+        `/${cgroupParent}`,
+        '--log-level',
+        'debug',
+      ],
+      { stdio: ['ignore', fd, fd] },
+    );
+    closeSync(fd);
+    const p = proc;
+    await waitUntil(
+      'dockerd to serve',
+      () => {
+        if (p.exitCode !== null)
+          throw new Error(`dockerd exited: ${readFileSync(join(dir, 'dockerd.log'), 'utf8').slice(-2000)}`);
+        return existsSync(sock()) && docker(['version'], 5000).status === 0;
+      },
+      60000,
+      200,
+    );
+  }
+
+  before(async () => {
+    e = await startEngine('berth-dkd-eng-');
+    dir = mkdtempSync('/tmp/berth-dkd-');
+    mkdirSync(join(dir, 'config'));
+    writeFileSync(join(dir, 'daemon.json'), '{}\n');
+    await startDockerd();
+    const img = makeBusyboxImageArchive(dir);
+    const load = docker(['load', '-i', img.file]);
+    assert.equal(load.status, 0, load.stderr);
+  });
+  after(async () => {
+    if (proc?.exitCode === null) {
+      const ids = docker(['ps', '-aq']).stdout.split('\n').filter(Boolean);
+      if (ids.length) docker(['rm', '-f', ...ids]);
+      if (proc.pid) await terminate(proc.pid, 20000);
+    }
+    unmountUnder(dir);
+    await removeCgroup(cgroupParent);
+    rmSync(dir, { recursive: true, force: true });
+    await e.stop();
+  });
+
+  it('docker run: output and exit codes', () => {
+    const r = docker(['run', '--rm', 'busybox-test', 'sh', '-c', 'echo hello-from-engine; exit 42']);
+    assert.equal(r.status, 42, r.stderr);
+    assert.equal(r.stdout, 'hello-from-engine\n');
+    const ok = docker(['run', '--rm', 'busybox-test', 'cat', '/proc/1/cmdline']);
+    assert.equal(ok.status, 0);
+    assert.equal(ok.stdout, 'cat\0/proc/1/cmdline\0');
+    assert.match(e.ctr(['task', 'ls'], { ns: 'moby' }).stdout, /^TASK/);
+  });
+
+  it('docker run --runtime berth (--add-runtime): berth-runc under the shim', () => {
+    const r = docker(['run', '--rm', '--runtime', 'berth', 'busybox-test', 'sh', '-c', 'echo via-berth-runc; exit 5']);
+    assert.equal(r.status, 5, r.stderr);
+    assert.equal(r.stdout, 'via-berth-runc\n');
+  });
+
+  it('docker run -it: a terminal', async () => {
+    const r = await driveTty(
+      [dockerCli() ?? 'docker', '-H', `unix://${sock()}`, 'run', '--rm', '-it', 'busybox-test', 'sh'],
+      [{ expect: /\/ # /, send: 'tty; exit 9\r' }],
+      { env: env() },
+    );
+    assert.equal(r.timedOut, false, r.output);
+    assert.equal(r.code, 9, r.output);
+    assert.match(r.output, /\/dev\/pts\/0/);
+  });
+
+  it('exec, logs, pause, stats, kill, restart, stop', async () => {
+    const run = docker([
+      'run',
+      '-d',
+      '--name',
+      'ticker',
+      'busybox-test',
+      'sh',
+      '-c',
+      'trap "exit 0" TERM; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done',
+    ]);
+    assert.equal(run.status, 0, run.stderr);
+    await waitUntil('two log lines', () => docker(['logs', 'ticker']).stdout.includes('tick 1'), 10000);
+    const x = docker(['exec', 'ticker', 'sh', '-c', 'echo in-exec; exit 3']);
+    assert.equal(x.status, 3);
+    assert.equal(x.stdout, 'in-exec\n');
+    assert.equal(docker(['pause', 'ticker']).status, 0);
+    assert.match(docker(['ps', '--format', '{{.Names}} {{.Status}}']).stdout, /ticker Up .*\(Paused\)/);
+    assert.equal(docker(['unpause', 'ticker']).status, 0);
+    const stats = docker(['stats', '--no-stream', '--format', '{{.PIDs}} {{.MemUsage}}', 'ticker']);
+    assert.equal(stats.status, 0, stats.stderr);
+    assert.match(stats.stdout, /^[1-9]\d* [1-9][\d.]*[KMG]i?B \//);
+    assert.equal(docker(['kill', 'ticker']).status, 0);
+    assert.match(docker(['inspect', '--format', '{{.State.ExitCode}}', 'ticker']).stdout, /^137/);
+    assert.equal(docker(['restart', 'ticker']).status, 0);
+    assert.equal(docker(['inspect', '--format', '{{.State.Running}}', 'ticker']).stdout.trim(), 'true');
+    const stop = docker(['stop', '-t', '5', 'ticker']);
+    assert.equal(stop.status, 0, stop.stderr);
+    assert.equal(
+      docker(['inspect', '--format', '{{.State.ExitCode}}', 'ticker']).stdout.trim(),
+      '0',
+      'the TERM trap ran: exit 0',
+    );
+    assert.equal(docker(['rm', 'ticker']).status, 0);
+  });
+
+  it('live-restore: dockerd restarted while a container runs, which keeps running and is managed again', async () => {
+    assert.equal(
+      docker([
+        'run',
+        '-d',
+        '--name',
+        'survivor',
+        'busybox-test',
+        'sh',
+        '-c',
+        'while true; do echo alive; sleep 0.2; done',
+      ]).status,
+      0,
+    );
+    const pid = Number(docker(['inspect', '--format', '{{.State.Pid}}', 'survivor']).stdout.trim());
+    assert.ok(pid > 0);
+    await terminate(proc!.pid!, 20000);
+    assert.ok(existsSync(`/proc/${pid}`), 'running while dockerd is down');
+    await startDockerd();
+    assert.equal(
+      docker(['inspect', '--format', '{{.State.Running}} {{.State.Pid}}', 'survivor']).stdout.trim(),
+      `true ${pid}`,
+    );
+    const x = docker(['exec', 'survivor', 'echo', 'still-here']);
+    assert.equal(x.stdout, 'still-here\n', x.stderr);
+    assert.equal(docker(['rm', '-f', 'survivor']).status, 0);
+    await waitUntil('its process to be gone', () => !existsSync(`/proc/${pid}`), 10000);
+  });
+});

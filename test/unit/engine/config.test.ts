@@ -1,0 +1,75 @@
+// berth-engine's configuration: flags over the file over the defaults, the
+// file in containerd's TOML keys or JSON, and bad files refused by name.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULTS, resolveConfig } from '../../../src/cli/engine/config.js';
+import { isBerthError } from '../../../src/common/errors.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'berth-engine-cfg-'));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+test('defaults', () => {
+  const c = resolveConfig({});
+  assert.equal(c.root, DEFAULTS.root);
+  assert.equal(c.state, '/run/berth');
+  assert.equal(c.address, '/run/berth/engine.sock');
+  assert.equal(c.logFormat, 'json');
+  assert.equal(c.logLevel, 'info');
+  assert.deepEqual(c.snapshotters, ['overlayfs', 'native']);
+});
+
+test("containerd's TOML keys, and flags over them", () => {
+  const p = file(
+    'config.toml',
+    `version = 2
+root = "/srv/berth"
+state = "/run/b"
+[grpc]
+  address = "/run/b/api.sock"
+[debug]
+  level = "warn"
+  format = "text"
+[berth]
+  snapshotters = ["native"]
+  gc_delay_ms = 0
+`,
+  );
+  const c = resolveConfig({ config: p });
+  assert.deepEqual(
+    [c.root, c.state, c.address, c.logLevel, c.logFormat, c.snapshotters, c.gcDelayMs],
+    ['/srv/berth', '/run/b', '/run/b/api.sock', 'warning', 'text', ['native'], 0],
+  );
+  assert.equal(resolveConfig({ config: p, root: '/other', logLevel: 'debug' }).root, '/other');
+  assert.equal(resolveConfig({ config: p, root: '/other', logLevel: 'debug' }).logLevel, 'debug');
+});
+
+test('JSON config', () => {
+  const p = file('config.json', JSON.stringify({ root: '/j', grpc: { address: '/j.sock' } }));
+  const c = resolveConfig({ config: p });
+  assert.equal(c.root, '/j');
+  assert.equal(c.address, '/j.sock');
+});
+
+test('bad files and flags are InvalidArgument naming the key', () => {
+  const bad = (flags: Parameters<typeof resolveConfig>[0], re: RegExp) =>
+    assert.throws(
+      () => resolveConfig(flags),
+      (e: unknown) => isBerthError(e) && e.code === 'invalid-argument' && re.test(e.message),
+    );
+  bad({ config: file('typo.toml', 'rooot = "/x"\n') }, /config .*typo\.toml: .*rooot|Unrecognized key/i);
+  bad({ config: file('broken.toml', 'root = \n') }, /config .*broken\.toml/);
+  bad({ config: file('wrong.toml', '[berth]\nsnapshotters = ["btrfs"]\n') }, /berth\.snapshotters\.0/);
+  bad({ config: join(dir, 'missing.toml') }, /missing\.toml: ENOENT/);
+  bad({ logLevel: 'loud' }, /--log-level "loud"/);
+  bad({ logFormat: 'xml' }, /--log-format "xml"/);
+});
