@@ -36,10 +36,6 @@ export interface Out {
 
 let d: Dockerd;
 
-/** The daemon of this test file (started by `startDaemon`). */
-export function daemon(): Dockerd {
-  return d;
-}
 
 /**
  * A dockerd for this file, with busybox:latest imported. With

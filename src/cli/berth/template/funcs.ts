@@ -235,5 +235,3 @@ export const headerFuncs: Record<string, Func> = {
 };
 
 export const allFuncNames = new Set([...Object.keys(builtins), ...Object.keys(dockerFuncs)]);
-
-export { Struct, isStruct };

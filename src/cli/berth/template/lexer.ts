@@ -34,8 +34,6 @@ export interface Item {
 
 export class TemplateSyntaxError extends Error {}
 
-const keywords = new Set(['if', 'else', 'end', 'range', 'with', 'define', 'template', 'block', 'break', 'continue']);
-export const isKeyword = (s: string): boolean => keywords.has(s);
 
 const isSpace = (c: string): boolean => c === ' ' || c === '\t' || c === '\r' || c === '\n';
 const isAlnum = (c: string): boolean => /[A-Za-z0-9_]/.test(c) || c > '\x7f';
