@@ -3,7 +3,7 @@
 // urlquery) and docker's own (json, split, join, title, lower, upper, pad,
 // truncate), plus the header variants docker uses to render `table` headers.
 
-import { goJSON, goType, isMap, isStruct, printValue, truth, formatFloat, Struct } from './values.js';
+import { goJSON, goType, isMap, printValue, truth, formatFloat } from './values.js';
 
 export class FuncError extends Error {}
 
