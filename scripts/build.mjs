@@ -16,7 +16,9 @@
 // Node read a whole CA bundle first). berth-ctr runs on Node.js only: it
 // needs better-sqlite3, a Node.js addon.
 //
-// `node scripts/build.mjs [native|js|berth-runc|berth-ctr|berthd]` builds a part;
+// berth (the docker-compatible CLI) is built the same way as berth-runc.
+//
+// `node scripts/build.mjs [native|js|berth-runc|berth-ctr|berth-engine|berth|berthd]` builds a part;
 // BERTH_NO_BUN=1 builds berth-runc for Node.js even where Bun is there.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -172,6 +174,29 @@ if (wants('berth-engine') && existsSync(join(root, 'src/cli/engine/main.ts'))) {
     cacheArgs: () => ['--version'],
   });
   launcher('berth-engine', 'berth-engine.js', false);
+}
+
+if (wants('berth') && existsSync(join(root, 'src/cli/berth/main.ts'))) {
+  // The docker-compatible CLI: pure Node.js, no addon; the code cache is made
+  // from `berth --help`, which needs no daemon.
+  await buildCli({
+    name: 'berth',
+    entry: 'src/cli/berth/main.ts',
+    cacheArgs: () => ['--help'],
+  });
+  // Like berth-runc: a Bun executable where Bun runs (about 20 ms to start,
+  // as the Go docker CLI; Node.js needs 100+ ms), else the Node.js launcher.
+  const bun = findBun();
+  if (bun) {
+    const tmp = join(bin, '.berth.new');
+    rmSync(tmp, { force: true });
+    execFileSync(bun, ['build', '--compile', '--bytecode', '--target=bun', '--minify-syntax', '--minify-whitespace',
+      join(root, 'src/cli/berth/main.ts'), '--outfile', tmp], { stdio: ['ignore', 'ignore', 'inherit'], cwd: root });
+    execFileSync(tmp, ['--version'], { stdio: 'ignore' });
+    renameSync(tmp, join(bin, 'berth'));
+  } else {
+    launcher('berth', 'berth.js', false);
+  }
 }
 
 // berthd: a long-running daemon, so start-up matters less than for the CLIs,

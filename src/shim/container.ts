@@ -26,7 +26,8 @@ export function execName(execId: string): string {
   return `exec-${execId}`;
 }
 
-function spawnStdio(shim: ShimHandle, name: string, io: ProcessIO): SpawnStdio {
+/** The shim's stdio for process `name`: the client's FIFOs, or the pty (stderr joins it). */
+export function spawnStdio(shim: ShimHandle, name: string, io: ProcessIO): SpawnStdio {
   return {
     stdin: io.stdin ?? '',
     stdout: io.stdout ?? '',

@@ -44,10 +44,6 @@ export function parseCidr(s: string, field = 'subnet'): Cidr {
   return { base, bits };
 }
 
-export function formatCidr(c: Cidr): string {
-  return `${formatIp(c.base)}/${c.bits}`;
-}
-
 export function size(c: Cidr): number {
   return 2 ** (32 - c.bits);
 }

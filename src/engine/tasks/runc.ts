@@ -12,9 +12,8 @@ import { BerthError, messageOf } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import { emptyStats, type Stats } from '../../runtime/cgroups/stats.js';
 import type { LinuxResources, Process } from '../../runtime/spec/types.js';
-import { execName, INIT, type ProcessIO } from '../../shim/container.js';
+import { execName, INIT, spawnStdio, type ProcessIO } from '../../shim/container.js';
 import type { ShimHandle } from '../../shim/shims.js';
-import type { SpawnStdio } from '../../shim/client.js';
 import type { Backend } from './backend.js';
 import { oomKillCount } from './berth.js';
 
@@ -84,15 +83,6 @@ export class RuncBackend implements Backend {
     });
   }
 
-  private stdio(shim: ShimHandle, name: string, io: ProcessIO): SpawnStdio {
-    return {
-      stdin: io.stdin ?? '',
-      stdout: io.stdout ?? '',
-      stderr: io.terminal ? '' : (io.stderr ?? ''),
-      console: io.terminal ? shim.consoleSocket(name) : '',
-      log: io.log ?? '',
-    };
-  }
 
   /** Runs `runc <args>` under the shim as process `name`, then registers the pid it wrote. */
   private async underShim(
@@ -101,7 +91,7 @@ export class RuncBackend implements Backend {
     io: ProcessIO,
     args: (pidFile: string, console: string) => string[],
   ): Promise<number> {
-    const stdio = this.stdio(shim, name, io);
+    const stdio = spawnStdio(shim, name, io);
     const pidFile = join(shim.dir, `${name}.pid`);
     const log = join(shim.dir, `${name}.runc.log`);
     const argv = [this.bin, '--root', this.root, '--log', log, '--log-format', 'json', ...args(pidFile, stdio.console)];

@@ -1,4 +1,3 @@
-/* global process, console, setTimeout */
 // A TCP/UDP echo that tells the peer's address, run inside a test's network
 // namespace (`ip netns exec NS node echo.mjs ...`): the reply "<peer>|<data>"
 // proves both the path and the source address (NAT) a packet came with.
