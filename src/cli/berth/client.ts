@@ -77,14 +77,21 @@ export class Client {
   }
 
   /** A raw request with no version prefix. */
-  rawRequest(method: string, path: string, opts: { body?: Buffer | NodeJS.ReadableStream; headers?: Record<string, string> } = {}): Promise<ApiResponse> {
+  rawRequest(
+    method: string,
+    path: string,
+    opts: { body?: Buffer | NodeJS.ReadableStream; headers?: Record<string, string> } = {},
+  ): Promise<ApiResponse> {
     return new Promise((resolve, reject) => {
-      const req = http.request(this.options(method, path, opts.headers ?? {}), (res) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res }));
+      const req = http.request(this.options(method, path, opts.headers ?? {}), (res) =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res }),
+      );
       req.on('error', (err: NodeJS.ErrnoException) => {
         if (['ENOENT', 'ECONNREFUSED', 'EACCES', 'ENOTSOCK', 'EHOSTUNREACH'].includes(err.code ?? '')) {
-          const msg = err.code === 'EACCES'
-            ? `permission denied while trying to connect to the Docker daemon socket at ${this.endpoint.host}: ${method} ${path}: dial unix ${this.endpoint.socketPath}: connect: permission denied`
-            : this.connectError;
+          const msg =
+            err.code === 'EACCES'
+              ? `permission denied while trying to connect to the Docker daemon socket at ${this.endpoint.host}: ${method} ${path}: dial unix ${this.endpoint.socketPath}: connect: permission denied`
+              : this.connectError;
           reject(new CliError(msg, 1, { connect: true }));
         } else reject(new CliError(`error during connect: ${err.message}`, 1, { connect: true }));
       });
@@ -105,7 +112,16 @@ export class Client {
     return this.version;
   }
 
-  async request(method: string, path: string, opts: { query?: Query; json?: unknown; body?: Buffer | NodeJS.ReadableStream; headers?: Record<string, string> } = {}): Promise<ApiResponse> {
+  async request(
+    method: string,
+    path: string,
+    opts: {
+      query?: Query;
+      json?: unknown;
+      body?: Buffer | NodeJS.ReadableStream;
+      headers?: Record<string, string>;
+    } = {},
+  ): Promise<ApiResponse> {
     const v = await this.apiVersion();
     const headers = { ...(opts.headers ?? {}) };
     let body = opts.body;
@@ -128,7 +144,11 @@ export class Client {
     return res;
   }
 
-  async json<T>(method: string, path: string, opts: { query?: Query; json?: unknown; headers?: Record<string, string> } = {}): Promise<T> {
+  async json<T>(
+    method: string,
+    path: string,
+    opts: { query?: Query; json?: unknown; headers?: Record<string, string> } = {},
+  ): Promise<T> {
     const res = await this.request(method, path, opts);
     const text = (await readAll(res.body)).toString();
     return (text ? JSON.parse(text) : undefined) as T;
