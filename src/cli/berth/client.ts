@@ -96,7 +96,7 @@ export class Client {
         } else reject(new CliError(`error during connect: ${err.message}`, 1, { connect: true }));
       });
       if (opts.body && Buffer.isBuffer(opts.body)) req.end(opts.body);
-      else if (opts.body) (opts.body as NodeJS.ReadableStream).pipe(req);
+      else if (opts.body) opts.body.pipe(req);
       else req.end();
     });
   }
@@ -171,16 +171,20 @@ export class Client {
         resolve(socket);
       });
       req.on('response', (res) => {
-        void readAll(res).then((b) => {
-          let msg = b.toString().trim();
-          try {
-            msg = (JSON.parse(msg) as { message: string }).message ?? msg;
-          } catch {
-            /* text */
-          }
-          if ((res.statusCode ?? 0) >= 400) reject(new DaemonError(res.statusCode ?? 0, msg));
-          else reject(new CliError(`the daemon did not upgrade the connection (${res.statusCode})`, 1));
-        });
+        readAll(res)
+          .then((b) => {
+            let msg = b.toString().trim();
+            try {
+              msg = (JSON.parse(msg) as { message: string }).message ?? msg;
+            } catch {
+              /* text */
+            }
+            if ((res.statusCode ?? 0) >= 400) reject(new DaemonError(res.statusCode ?? 0, msg));
+            else reject(new CliError(`the daemon did not upgrade the connection (${res.statusCode})`, 1));
+          })
+          .catch((e: unknown) =>
+            reject(e instanceof Error ? e : new CliError(`error reading the daemon's response: ${String(e)}`, 1)),
+          );
       });
       req.on('error', () => reject(new CliError(this.connectError, 1, { connect: true })));
       req.end(body);

@@ -49,7 +49,7 @@ export function formatRows(format: string, rows: unknown[], header: Record<strin
   let body = '';
   for (const r of rows) body += executeTemplate(tmpl, r) + '\n';
   if (!format.startsWith('table')) return body;
-  let head = '';
+  let head: string;
   // docker's SubHeaderContext: a map of column names whose Label method
   // titles a label column with the label's last dotted part.
   const headerDot = withMethods(

@@ -91,8 +91,9 @@ describe(
         const tty = await driveTty([BERTH, 'pull', ref2], [], { env: d.env, timeoutMs: 60000 });
         ok(berth(['rmi', ref2]));
         assert.equal(tty.code, 0, tty.output);
-        assert.match(tty.output, /\x1b\[\d+A/);
-        assert.match(tty.output, /\x1b\[2K\r[0-9a-f]{12}: Pull complete/);
+        const ESC = String.fromCharCode(0x1b);
+        assert.match(tty.output, new RegExp(`${ESC}\\[\\d+A`));
+        assert.match(tty.output, new RegExp(`${ESC}\\[2K\\r[0-9a-f]{12}: Pull complete`));
 
         same(['logout', reg.host]);
         same(['logout', reg.host]);

@@ -154,7 +154,7 @@ export async function pullImage(
   if (opts.quiet) {
     const sink = { write: () => true, isTTY: false };
     await displayStream(res.body, sink);
-  } else await displayStream(res.body, out as NodeJS.WriteStream);
+  } else await displayStream(res.body, out);
 }
 
 async function pull(ctx: Ctx, f: Flags, args: string[]): Promise<number> {

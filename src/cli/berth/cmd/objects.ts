@@ -348,7 +348,7 @@ export const networkCmd: Command = {
                 f
                   .list('driver-opt')
                   .flatMap((x) => x.split(','))
-                  .map((o) => [o.split('=')[0], o.split('=').slice(1).join('=')]),
+                  .map((o): [string, string] => [o.split('=')[0]!, o.split('=').slice(1).join('=')]),
               )
             : undefined,
           GwPriority: f.has('gw-priority') ? f.int('gw-priority') : undefined,

@@ -80,7 +80,6 @@ export function proxySignals(ctx: Ctx, id: string): () => void {
 
 async function run(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
   const detach = f.bool('detach');
-  if (detach && f.bool('rm') && false) throw new CliError('', 125);
   const tty = f.bool('tty');
   const interactive = f.bool('interactive');
   if (!detach && tty && interactive && !process.stdin.isTTY) {

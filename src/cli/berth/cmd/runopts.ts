@@ -148,7 +148,7 @@ export function parseMount(spec: string): Record<string, unknown> {
         break;
       case 'volume-label': {
         const [k, ...v] = val!.split('=');
-        vol.Labels = { ...((vol.Labels as object) ?? {}), [k!]: v.join('=') };
+        vol.Labels = { ...(vol.Labels ?? {}), [k!]: v.join('=') };
         break;
       }
       case 'tmpfs-size':
@@ -414,7 +414,9 @@ export function buildCreate(f: Flags, image: string, cmd: string[]): CreateBody 
       f.has('memory-swappiness') && f.int('memory-swappiness') !== -1 ? f.int('memory-swappiness') : undefined,
     OomScoreAdj: f.int('oom-score-adj'),
     StorageOpt: f.list('storage-opt').length
-      ? Object.fromEntries(f.list('storage-opt').map((o) => [o.split('=')[0], o.split('=').slice(1).join('=')]))
+      ? Object.fromEntries(
+          f.list('storage-opt').map((o): [string, string] => [o.split('=')[0]!, o.split('=').slice(1).join('=')]),
+        )
       : undefined,
     VolumeDriver: f.string('volume-driver'),
   });

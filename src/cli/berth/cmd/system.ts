@@ -8,6 +8,7 @@ import { CliError } from '../errors.js';
 import { executeTemplate, formatRows, parseTemplate, struct, templateString } from '../formatter.js';
 import { apiTimestamp, bytesSize, humanSize, humanSizeWithPrecision } from '../units.js';
 import { Struct, withAliases, Template, TemplateExecError, TemplateSyntaxError } from '../template/index.js';
+import { printValue } from '../template/values.js';
 import type { Flags } from '../flags.js';
 import { BERTH_CLIENT_VERSION } from '../version.js';
 import { filterQuery } from './filters.js';
@@ -28,7 +29,19 @@ interface VersionInfo {
   BuildTime?: string;
 }
 
-function clientInfo(api: string): Record<string, unknown> {
+interface ClientVersion {
+  Version: string;
+  ApiVersion: string;
+  DefaultAPIVersion: string;
+  GitCommit: string;
+  GoVersion: string;
+  Os: string;
+  Arch: string;
+  BuildTime: string;
+  Context: string;
+}
+
+function clientInfo(api: string): ClientVersion {
   return {
     Version: BERTH_CLIENT_VERSION,
     ApiVersion: api,
@@ -43,6 +56,19 @@ function clientInfo(api: string): Record<string, unknown> {
 }
 
 const pad = (k: string, w: number) => (k + ':').padEnd(w);
+
+/**
+ * A scalar field of the daemon's JSON as docker prints it (Go's %v): a
+ * string bare, a number or boolean as written. A field the daemon left out
+ * prints as it always has here ("undefined"/"null"); anything else in Go's
+ * map/slice form.
+ */
+function fmtV(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' || v === undefined || v === null)
+    return String(v);
+  return printValue(v);
+}
 
 /** Go's time.ANSIC ("Thu May  7 21:09:36 2026") of an RFC 3339 time, as docker shows build times. */
 function ansic(t: string | undefined): string {
@@ -113,7 +139,7 @@ type Info = Record<string, unknown> & {
 
 async function info(ctx: Ctx, f: Flags): Promise<number> {
   const format = f.string('format');
-  let tmpl;
+  let tmpl: Template | undefined;
   try {
     tmpl = format ? Template.parse(format === 'json' ? '{{json .}}' : format) : undefined;
   } catch (e) {
@@ -129,7 +155,7 @@ async function info(ctx: Ctx, f: Flags): Promise<number> {
     serverErrors.push(e.message);
   }
   const client = { Debug: false, Version: BERTH_CLIENT_VERSION, Context: 'default', Plugins: [], Warnings: null };
-  if (format) {
+  if (tmpl) {
     const dot = new Struct('system.dockerInfo', {
       ...(data ?? {}),
       ClientInfo: struct('system.clientInfo', client),
@@ -140,7 +166,7 @@ async function info(ctx: Ctx, f: Flags): Promise<number> {
     let text: string;
     let execErr: string | undefined;
     try {
-      text = tmpl!.execute(dot);
+      text = tmpl.execute(dot);
     } catch (e) {
       if (!(e instanceof TemplateExecError)) throw e;
       text = (e as TemplateExecError & { partial?: string }).partial ?? '';
@@ -157,11 +183,11 @@ async function info(ctx: Ctx, f: Flags): Promise<number> {
     throw new CliError(serverErrors.join('\n'), 1);
   }
   const d = data;
-  s += `\nServer:\n Containers: ${d.Containers}\n  Running: ${d.ContainersRunning}\n  Paused: ${d.ContainersPaused}\n  Stopped: ${d.ContainersStopped}\n Images: ${d.Images}\n Server Version: ${d.ServerVersion}\n Storage Driver: ${d.Driver}\n`;
+  s += `\nServer:\n Containers: ${d.Containers}\n  Running: ${d.ContainersRunning}\n  Paused: ${d.ContainersPaused}\n  Stopped: ${d.ContainersStopped}\n Images: ${d.Images}\n Server Version: ${fmtV(d.ServerVersion)}\n Storage Driver: ${d.Driver}\n`;
   for (const [k, v] of d.DriverStatus ?? []) s += `  ${k}: ${v}\n`;
-  s += ` Logging Driver: ${d.LoggingDriver}\n Cgroup Driver: ${d.CgroupDriver}\n Cgroup Version: ${d.CgroupVersion}\n Plugins:\n  Volume: ${(d.Plugins?.Volume ?? []).join(' ')}\n  Network: ${(d.Plugins?.Network ?? []).join(' ')}\n  Log: ${(d.Plugins?.Log ?? []).join(' ')}\n`;
+  s += ` Logging Driver: ${fmtV(d.LoggingDriver)}\n Cgroup Driver: ${fmtV(d.CgroupDriver)}\n Cgroup Version: ${fmtV(d.CgroupVersion)}\n Plugins:\n  Volume: ${(d.Plugins?.Volume ?? []).join(' ')}\n  Network: ${(d.Plugins?.Network ?? []).join(' ')}\n  Log: ${(d.Plugins?.Log ?? []).join(' ')}\n`;
   const swarm = d.Swarm as { LocalNodeState?: string } | undefined;
-  s += ` Swarm: ${swarm?.LocalNodeState ?? 'inactive'}\n Runtimes: ${Object.keys(d.Runtimes ?? {}).join(' ')}\n Default Runtime: ${d.DefaultRuntime}\n Init Binary: ${d.InitBinary}\n`;
+  s += ` Swarm: ${swarm?.LocalNodeState ?? 'inactive'}\n Runtimes: ${Object.keys(d.Runtimes ?? {}).join(' ')}\n Default Runtime: ${fmtV(d.DefaultRuntime)}\n Init Binary: ${fmtV(d.InitBinary)}\n`;
   const commit = (k: string) => (d[k] as { ID?: string } | undefined)?.ID ?? '';
   s += ` containerd version: ${commit('ContainerdCommit')}\n runc version: ${commit('RuncCommit')}\n init version: ${commit('InitCommit')}\n`;
   if (d.SecurityOptions?.length) {
@@ -172,9 +198,9 @@ async function info(ctx: Ctx, f: Flags): Promise<number> {
       for (const [k, v] of Object.entries(kv)) if (k !== 'name') s += `   ${k[0]!.toUpperCase() + k.slice(1)}: ${v}\n`;
     }
   }
-  s += ` Kernel Version: ${d.KernelVersion}\n Operating System: ${d.OperatingSystem}\n OSType: ${d.OSType}\n Architecture: ${d.Architecture}\n CPUs: ${d.NCPU}\n Total Memory: ${bytesSize(Number(d.MemTotal))}\n Name: ${d.Name}\n ID: ${d.ID}\n Docker Root Dir: ${d.DockerRootDir}\n Debug Mode: ${d.Debug}\n`;
+  s += ` Kernel Version: ${fmtV(d.KernelVersion)}\n Operating System: ${fmtV(d.OperatingSystem)}\n OSType: ${fmtV(d.OSType)}\n Architecture: ${fmtV(d.Architecture)}\n CPUs: ${fmtV(d.NCPU)}\n Total Memory: ${bytesSize(Number(d.MemTotal))}\n Name: ${fmtV(d.Name)}\n ID: ${fmtV(d.ID)}\n Docker Root Dir: ${fmtV(d.DockerRootDir)}\n Debug Mode: ${fmtV(d.Debug)}\n`;
   if (d.Labels?.length) s += ` Labels:\n${d.Labels.map((l) => `  ${l}\n`).join('')}`;
-  s += ` Experimental: ${d.ExperimentalBuild}\n`;
+  s += ` Experimental: ${fmtV(d.ExperimentalBuild)}\n`;
   const cidrs = d.RegistryConfig?.InsecureRegistryCIDRs ?? [];
   const insecure = Object.entries(
     (d.RegistryConfig?.IndexConfigs ?? {}) as Record<string, { Secure?: boolean; Name: string }>,
@@ -185,7 +211,7 @@ async function info(ctx: Ctx, f: Flags): Promise<number> {
     s += ` Insecure Registries:\n${[...insecure, ...cidrs].map((c) => `  ${c}\n`).join('')}`;
   if (d.RegistryConfig?.Mirrors?.length)
     s += ` Registry Mirrors:\n${d.RegistryConfig.Mirrors.map((m) => `  ${m}\n`).join('')}`;
-  s += ` Live Restore Enabled: ${d.LiveRestoreEnabled}\n`;
+  s += ` Live Restore Enabled: ${fmtV(d.LiveRestoreEnabled)}\n`;
   ctx.out(s + '\n');
   for (const w of d.Warnings ?? []) ctx.err(w + '\n');
   return 0;

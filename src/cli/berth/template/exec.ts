@@ -12,8 +12,10 @@ export class TemplateExecError extends Error {}
 
 type ControlNode = Extract<Node, { type: 'if' | 'range' | 'with' }>;
 
-class Break {}
-class Continue {}
+// {{break}} and {{continue}} unwind to the enclosing {{range}} as exceptions;
+// they are caught there (walkRange) and never escape a template run.
+class Break extends Error {}
+class Continue extends Error {}
 
 interface Var {
   name: string;
