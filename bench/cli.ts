@@ -28,7 +28,7 @@ function timeOnce(cmd: string[], env: NodeJS.ProcessEnv): number {
   const t0 = process.hrtime.bigint();
   const r = spawnSync(cmd[0]!, cmd.slice(1), { env, stdio: ['ignore', 'ignore', 'pipe'] });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed: ${r.stderr}`);
+  if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed: ${r.stderr.toString()}`);
   return ms;
 }
 
@@ -37,7 +37,8 @@ try {
   const bb = makeBundleDir('berth-bench-bb-');
   execSync(`tar -C ${bb.rootfs} -c . | ${DOCKER} import - busybox:latest`, { env: d.env, stdio: 'ignore' });
   bb.cleanup();
-  for (let i = 0; i < 5; i++) execSync(`${DOCKER} create --network none --name bench-${i} busybox sleep 1`, { env: d.env, stdio: 'ignore' });
+  for (let i = 0; i < 5; i++)
+    execSync(`${DOCKER} create --network none --name bench-${i} busybox sleep 1`, { env: d.env, stdio: 'ignore' });
 
   const env = d.env;
   const cases: Record<string, string[][]> = {
@@ -64,11 +65,17 @@ try {
   delete nodeEnv.NODE_EXTRA_CA_CERTS;
   const nodeBerth = [process.execPath, join(REPO, 'bin/berth.js')];
   const baseline = ['node -e 0', [process.execPath, '-e', '0']] as const;
-  const before = loadavg().map((x) => x.toFixed(2)).join(' ');
+  const before = loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
   const samples = new Map<string, number[]>();
   const all: [string, string[]][] = [[baseline[0], [...baseline[1]]]];
   for (const [name, [docker, berth]] of Object.entries(cases)) {
-    all.push([`${name} | docker`, docker!], [`${name} | berth`, berth!], [`${name} | berth (Node.js)`, [...nodeBerth, ...berth!.slice(1)]]);
+    all.push(
+      [`${name} | docker`, docker!],
+      [`${name} | berth`, berth!],
+      [`${name} | berth (Node.js)`, [...nodeBerth, ...berth!.slice(1)]],
+    );
   }
   const envOf = (k: string) => (k.endsWith('(Node.js)') ? nodeEnv : env);
   for (const [k, cmd] of all) timeOnce(cmd, envOf(k)); // warm-up
@@ -81,7 +88,9 @@ try {
       samples.set(k, s);
     }
   }
-  const after = loadavg().map((x) => x.toFixed(2)).join(' ');
+  const after = loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
   const stat = (k: string) => {
     const s = [...samples.get(k)!].sort((a, b) => a - b);
     return { median: quantile(s, 0.5), p90: quantile(s, 0.9) };
@@ -89,17 +98,37 @@ try {
   const out: Record<string, { median: number; p90: number; ratioToDocker?: number }> = {};
   for (const [k] of all) out[k] = stat(k);
   for (const name of Object.keys(cases)) {
-    for (const b of [`${name} | berth`, `${name} | berth (Node.js)`]) out[b]!.ratioToDocker = out[b]!.median / out[`${name} | docker`]!.median;
+    for (const b of [`${name} | berth`, `${name} | berth (Node.js)`])
+      out[b]!.ratioToDocker = out[b]!.median / out[`${name} | docker`]!.median;
   }
   if (asJson) {
-    console.log(JSON.stringify({ iterations: N, load: { before, after }, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? null, results: out }, null, 2));
+    console.log(
+      JSON.stringify(
+        {
+          iterations: N,
+          load: { before, after },
+          NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? null,
+          results: out,
+        },
+        null,
+        2,
+      ),
+    );
   } else {
-    console.log(`berth CLI start-up vs docker ${execSync(`${DOCKER} --version`, { encoding: 'utf8' }).trim()}: ${N} interleaved iterations`);
-    console.log(`host: ${cpus().length} CPUs; load before ${before}; after ${after}; NODE_EXTRA_CA_CERTS ${process.env.NODE_EXTRA_CA_CERTS ? 'set (bin/berth unsets it)' : 'unset'}`);
+    console.log(
+      `berth CLI start-up vs docker ${execSync(`${DOCKER} --version`, { encoding: 'utf8' }).trim()}: ${N} interleaved iterations`,
+    );
+    console.log(
+      `host: ${cpus().length} CPUs; load before ${before}; after ${after}; NODE_EXTRA_CA_CERTS ${process.env.NODE_EXTRA_CA_CERTS ? 'set (bin/berth unsets it)' : 'unset'}`,
+    );
     console.log('');
-    console.log(`${'command'.padEnd(58)} ${'median ms'.padStart(10)} ${'p90 ms'.padStart(8)} ${'berth/docker'.padStart(13)}`);
+    console.log(
+      `${'command'.padEnd(58)} ${'median ms'.padStart(10)} ${'p90 ms'.padStart(8)} ${'berth/docker'.padStart(13)}`,
+    );
     for (const [k, v] of Object.entries(out)) {
-      console.log(`${k.padEnd(58)} ${v.median.toFixed(1).padStart(10)} ${v.p90.toFixed(1).padStart(8)} ${v.ratioToDocker ? v.ratioToDocker.toFixed(2).padStart(13) : ''}`);
+      console.log(
+        `${k.padEnd(58)} ${v.median.toFixed(1).padStart(10)} ${v.p90.toFixed(1).padStart(8)} ${v.ratioToDocker ? v.ratioToDocker.toFixed(2).padStart(13) : ''}`,
+      );
     }
   }
 } finally {

@@ -77,19 +77,26 @@ export class Client {
   }
 
   /** A raw request with no version prefix. */
-  rawRequest(method: string, path: string, opts: { body?: Buffer | NodeJS.ReadableStream; headers?: Record<string, string> } = {}): Promise<ApiResponse> {
+  rawRequest(
+    method: string,
+    path: string,
+    opts: { body?: Buffer | NodeJS.ReadableStream; headers?: Record<string, string> } = {},
+  ): Promise<ApiResponse> {
     return new Promise((resolve, reject) => {
-      const req = http.request(this.options(method, path, opts.headers ?? {}), (res) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res }));
+      const req = http.request(this.options(method, path, opts.headers ?? {}), (res) =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res }),
+      );
       req.on('error', (err: NodeJS.ErrnoException) => {
         if (['ENOENT', 'ECONNREFUSED', 'EACCES', 'ENOTSOCK', 'EHOSTUNREACH'].includes(err.code ?? '')) {
-          const msg = err.code === 'EACCES'
-            ? `permission denied while trying to connect to the Docker daemon socket at ${this.endpoint.host}: ${method} ${path}: dial unix ${this.endpoint.socketPath}: connect: permission denied`
-            : this.connectError;
+          const msg =
+            err.code === 'EACCES'
+              ? `permission denied while trying to connect to the Docker daemon socket at ${this.endpoint.host}: ${method} ${path}: dial unix ${this.endpoint.socketPath}: connect: permission denied`
+              : this.connectError;
           reject(new CliError(msg, 1, { connect: true }));
         } else reject(new CliError(`error during connect: ${err.message}`, 1, { connect: true }));
       });
       if (opts.body && Buffer.isBuffer(opts.body)) req.end(opts.body);
-      else if (opts.body) (opts.body as NodeJS.ReadableStream).pipe(req);
+      else if (opts.body) opts.body.pipe(req);
       else req.end();
     });
   }
@@ -105,7 +112,16 @@ export class Client {
     return this.version;
   }
 
-  async request(method: string, path: string, opts: { query?: Query; json?: unknown; body?: Buffer | NodeJS.ReadableStream; headers?: Record<string, string> } = {}): Promise<ApiResponse> {
+  async request(
+    method: string,
+    path: string,
+    opts: {
+      query?: Query;
+      json?: unknown;
+      body?: Buffer | NodeJS.ReadableStream;
+      headers?: Record<string, string>;
+    } = {},
+  ): Promise<ApiResponse> {
     const v = await this.apiVersion();
     const headers = { ...(opts.headers ?? {}) };
     let body = opts.body;
@@ -128,7 +144,11 @@ export class Client {
     return res;
   }
 
-  async json<T>(method: string, path: string, opts: { query?: Query; json?: unknown; headers?: Record<string, string> } = {}): Promise<T> {
+  async json<T>(
+    method: string,
+    path: string,
+    opts: { query?: Query; json?: unknown; headers?: Record<string, string> } = {},
+  ): Promise<T> {
     const res = await this.request(method, path, opts);
     const text = (await readAll(res.body)).toString();
     return (text ? JSON.parse(text) : undefined) as T;
@@ -151,16 +171,20 @@ export class Client {
         resolve(socket);
       });
       req.on('response', (res) => {
-        void readAll(res).then((b) => {
-          let msg = b.toString().trim();
-          try {
-            msg = (JSON.parse(msg) as { message: string }).message ?? msg;
-          } catch {
-            /* text */
-          }
-          if ((res.statusCode ?? 0) >= 400) reject(new DaemonError(res.statusCode ?? 0, msg));
-          else reject(new CliError(`the daemon did not upgrade the connection (${res.statusCode})`, 1));
-        });
+        readAll(res)
+          .then((b) => {
+            let msg = b.toString().trim();
+            try {
+              msg = (JSON.parse(msg) as { message: string }).message ?? msg;
+            } catch {
+              /* text */
+            }
+            if ((res.statusCode ?? 0) >= 400) reject(new DaemonError(res.statusCode ?? 0, msg));
+            else reject(new CliError(`the daemon did not upgrade the connection (${res.statusCode})`, 1));
+          })
+          .catch((e: unknown) =>
+            reject(e instanceof Error ? e : new CliError(`error reading the daemon's response: ${String(e)}`, 1)),
+          );
       });
       req.on('error', () => reject(new CliError(this.connectError, 1, { connect: true })));
       req.end(body);

@@ -25,7 +25,12 @@ export function parseTemplate(src: string, prefix = 'template parsing error: '):
 }
 
 /** Run a template; a failed execution becomes docker's message. */
-export function executeTemplate(t: Template, dot: unknown, prefix = 'template parsing error: ', opts: { missingKeyError?: boolean } = {}): string {
+export function executeTemplate(
+  t: Template,
+  dot: unknown,
+  prefix = 'template parsing error: ',
+  opts: { missingKeyError?: boolean } = {},
+): string {
   try {
     return t.execute(dot, undefined, opts);
   } catch (e) {
@@ -44,10 +49,13 @@ export function formatRows(format: string, rows: unknown[], header: Record<strin
   let body = '';
   for (const r of rows) body += executeTemplate(tmpl, r) + '\n';
   if (!format.startsWith('table')) return body;
-  let head = '';
+  let head: string;
   // docker's SubHeaderContext: a map of column names whose Label method
   // titles a label column with the label's last dotted part.
-  const headerDot = withMethods({ ...header }, { Label: (name: unknown) => String(name).split('.').pop()!.replace(/[-_]/g, ' ') });
+  const headerDot = withMethods(
+    { ...header },
+    { Label: (name: unknown) => String(name).split('.').pop()!.replace(/[-_]/g, ' ') },
+  );
   try {
     head = tmpl.executeHeader(headerDot);
   } catch (e) {
@@ -78,5 +86,7 @@ export function ellipsis(s: string, n: number): string {
 
 /** Go's strconv.Quote for the common cases. */
 export function goQuote(s: string): string {
-  return JSON.stringify(s).replace(/\\u007f/gi, '\\x7f').replace(/\\u00([0-1][0-9a-f])/gi, (_, h: string) => `\\x${h.toLowerCase()}`);
+  return JSON.stringify(s)
+    .replace(/\\u007f/gi, '\\x7f')
+    .replace(/\\u00([0-1][0-9a-f])/gi, (_, h: string) => `\\x${h.toLowerCase()}`);
 }

@@ -75,13 +75,18 @@ function imageRow(img: ImageSummary, repo: string, tag: string, digest: string, 
 async function images(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
   const filters = [...f.list('filter')];
   if (args[0]) filters.push(`reference=${args[0]}`);
-  const list = await ctx.client.get<ImageSummary[]>('/images/json', { all: f.bool('all') || undefined, filters: filterQuery(filters) });
+  const list = await ctx.client.get<ImageSummary[]>('/images/json', {
+    all: f.bool('all') || undefined,
+    filters: filterQuery(filters),
+  });
   const trunc = !f.bool('no-trunc');
   const digests = f.bool('digests');
   let format = f.string('format');
   if (f.bool('quiet')) format = '{{.ID}}';
   else if (!format || format === 'table') {
-    format = digests ? 'table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}' : 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}';
+    format = digests
+      ? 'table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}'
+      : 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}';
   }
   const rows = [];
   for (const img of list) {
@@ -107,7 +112,8 @@ async function images(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
       }
     }
     for (const [repo, ds] of dgs) for (const d of ds) rows.push(imageRow(img, repo, '<none>', d, trunc));
-    if (tags.size === 0 && (img.RepoDigests ?? []).filter((d) => d !== '<none>@<none>').length === 0) rows.push(imageRow(img, '<none>', '<none>', '<none>', trunc));
+    if (tags.size === 0 && (img.RepoDigests ?? []).filter((d) => d !== '<none>@<none>').length === 0)
+      rows.push(imageRow(img, '<none>', '<none>', '<none>', trunc));
   }
   ctx.out(formatRows(format, rows, imageHeader));
   return 0;
@@ -132,7 +138,11 @@ export function fullName(name: string): string {
   return `docker.io/${n.includes('/') ? n : `library/${n}`}`;
 }
 
-export async function pullImage(ctx: Ctx, ref: string, opts: { platform?: string; quiet?: boolean; all?: boolean; out?: NodeJS.WritableStream & { isTTY?: boolean } }): Promise<void> {
+export async function pullImage(
+  ctx: Ctx,
+  ref: string,
+  opts: { platform?: string; quiet?: boolean; all?: boolean; out?: NodeJS.WritableStream & { isTTY?: boolean } },
+): Promise<void> {
   checkReference(ref);
   const { image, tag, defaulted } = normaliseRef(ref);
   const out = opts.out ?? process.stdout;
@@ -144,7 +154,7 @@ export async function pullImage(ctx: Ctx, ref: string, opts: { platform?: string
   if (opts.quiet) {
     const sink = { write: () => true, isTTY: false };
     await displayStream(res.body, sink);
-  } else await displayStream(res.body, out as NodeJS.WriteStream);
+  } else await displayStream(res.body, out);
 }
 
 async function pull(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
@@ -173,7 +183,9 @@ async function tag(ctx: Ctx, _f: Flags, args: string[]): Promise<number> {
   const bad = referenceError(args[1]!);
   if (bad) throw new CliError(`Error parsing reference: "${args[1]}" is not a valid repository/tag: ${bad}`, 1);
   const { image, tag } = normaliseRef(args[1]!);
-  await ctx.client.request('POST', `/images/${encodeURIComponent(args[0]!)}/tag`, { query: { repo: image, tag } }).then((r) => r.body.resume());
+  await ctx.client
+    .request('POST', `/images/${encodeURIComponent(args[0]!)}/tag`, { query: { repo: image, tag } })
+    .then((r) => r.body.resume());
   return 0;
 }
 
@@ -181,9 +193,13 @@ async function rmi(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
   let failed = false;
   for (const a of args) {
     try {
-      const res = await ctx.client.json<{ Untagged?: string; Deleted?: string }[]>('DELETE', `/images/${encodeURIComponent(a)}`, {
-        query: { force: f.bool('force') || undefined, noprune: f.bool('no-prune') || undefined },
-      });
+      const res = await ctx.client.json<{ Untagged?: string; Deleted?: string }[]>(
+        'DELETE',
+        `/images/${encodeURIComponent(a)}`,
+        {
+          query: { force: f.bool('force') || undefined, noprune: f.bool('no-prune') || undefined },
+        },
+      );
       for (const r of res) ctx.out(r.Untagged ? `Untagged: ${r.Untagged}\n` : `Deleted: ${r.Deleted}\n`);
     } catch (e) {
       if (!(e instanceof CliError)) throw e;
@@ -210,11 +226,15 @@ async function history(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
   const human = f.has('human') ? f.bool('human') : true;
   let format = f.string('format');
   if (f.bool('quiet')) format = '{{.ID}}';
-  else if (!format || format === 'table') format = 'table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}';
+  else if (!format || format === 'table')
+    format = 'table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}';
   const rows = items.map((h) =>
     struct('*formatter.historyContext', {
       ID: () => (h.Id === '<missing>' ? h.Id : trunc ? truncateID(h.Id) : h.Id),
-      CreatedSince: () => (human ? humanDuration(Date.now() - h.Created * 1000) + ' ago' : new Date(h.Created * 1000).toISOString().replace('.000Z', 'Z')),
+      CreatedSince: () =>
+        human
+          ? humanDuration(Date.now() - h.Created * 1000) + ' ago'
+          : new Date(h.Created * 1000).toISOString().replace('.000Z', 'Z'),
       CreatedAt: () => new Date(h.Created * 1000).toISOString().replace('.000Z', 'Z'),
       CreatedBy: () => {
         const c = h.CreatedBy.replace(/\t/g, ' ');
@@ -224,7 +244,16 @@ async function history(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
       Comment: () => h.Comment,
     }),
   );
-  ctx.out(formatRows(format, rows, { ID: 'IMAGE', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', CreatedBy: 'CREATED BY', Size: 'SIZE', Comment: 'COMMENT' }));
+  ctx.out(
+    formatRows(format, rows, {
+      ID: 'IMAGE',
+      CreatedSince: 'CREATED',
+      CreatedAt: 'CREATED AT',
+      CreatedBy: 'CREATED BY',
+      Size: 'SIZE',
+      Comment: 'COMMENT',
+    }),
+  );
   return 0;
 }
 
@@ -234,16 +263,21 @@ async function imagePrune(ctx: Ctx, f: Flags): Promise<number> {
     if (!(await confirm(ctx, `WARNING! This will remove ${what}.`))) return 0;
   }
   const filters = [...f.list('filter'), f.bool('all') ? 'dangling=false' : 'dangling=true'];
-  const r = await ctx.client.json<{ ImagesDeleted: { Untagged?: string; Deleted?: string }[] | null; SpaceReclaimed: number }>('POST', '/images/prune', { query: { filters: filterQuery(filters) } });
+  const r = await ctx.client.json<{
+    ImagesDeleted: { Untagged?: string; Deleted?: string }[] | null;
+    SpaceReclaimed: number;
+  }>('POST', '/images/prune', { query: { filters: filterQuery(filters) } });
   let s = '';
-  if (r.ImagesDeleted?.length) s += `Deleted Images:\n${r.ImagesDeleted.map((x) => (x.Untagged ? `untagged: ${x.Untagged}` : `deleted: ${x.Deleted}`)).join('\n')}\n\n`;
+  if (r.ImagesDeleted?.length)
+    s += `Deleted Images:\n${r.ImagesDeleted.map((x) => (x.Untagged ? `untagged: ${x.Untagged}` : `deleted: ${x.Deleted}`)).join('\n')}\n\n`;
   ctx.out(s + `Total reclaimed space: ${humanSizeWithPrecision(r.SpaceReclaimed, 3)}\n`);
   return 0;
 }
 
 async function save(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
   const output = f.string('output');
-  if (!output && process.stdout.isTTY) throw new CliError('cowardly refusing to save to a terminal. Use the -o flag or redirect', 1);
+  if (!output && process.stdout.isTTY)
+    throw new CliError('cowardly refusing to save to a terminal. Use the -o flag or redirect', 1);
   const res = await ctx.client.request('GET', '/images/get', { query: { names: args } });
   const dest = output ? createWriteStream(output) : process.stdout;
   await new Promise<void>((resolve, reject) => {
@@ -258,7 +292,11 @@ async function load(ctx: Ctx, f: Flags): Promise<number> {
   const input = f.string('input');
   if (!input && process.stdin.isTTY) throw new CliError('requested load from stdin, but stdin is empty', 1);
   const body = input ? createReadStream(input) : process.stdin;
-  const res = await ctx.client.request('POST', '/images/load', { query: { quiet: f.bool('quiet') || !process.stdout.isTTY || undefined }, body, headers: { 'Content-Type': 'application/x-tar' } });
+  const res = await ctx.client.request('POST', '/images/load', {
+    query: { quiet: f.bool('quiet') || !process.stdout.isTTY || undefined },
+    body,
+    headers: { 'Content-Type': 'application/x-tar' },
+  });
   if (String(res.headers['content-type']).includes('json')) await displayStream(res.body, process.stdout);
   else ctx.out((await readAll(res.body)).toString());
   return 0;
@@ -267,7 +305,11 @@ async function load(ctx: Ctx, f: Flags): Promise<number> {
 async function importImage(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
   const src = args[0]!;
   const ref = args[1];
-  const q: Record<string, string | string[] | undefined> = { message: f.string('message') || undefined, changes: f.list('change'), platform: f.string('platform') || undefined };
+  const q: Record<string, string | string[] | undefined> = {
+    message: f.string('message') || undefined,
+    changes: f.list('change'),
+    platform: f.string('platform') || undefined,
+  };
   if (ref) {
     const { image, tag } = normaliseRef(ref);
     q.repo = image;
@@ -282,7 +324,11 @@ async function importImage(ctx: Ctx, f: Flags, args: string[]): Promise<number> 
     q.fromSrc = '-';
     body = createReadStream(src);
   }
-  const res = await ctx.client.request('POST', '/images/create', { query: q, body, headers: body ? { 'Content-Type': 'application/x-tar' } : {} });
+  const res = await ctx.client.request('POST', '/images/create', {
+    query: q,
+    body,
+    headers: body ? { 'Content-Type': 'application/x-tar' } : {},
+  });
   let id = '';
   await displayStream(res.body, { write: (s: string) => ((id += s), true) });
   ctx.out(id.trim().split('\n').pop() + '\n');
@@ -299,14 +345,32 @@ export const imagesFlags = [
   { name: 'tree', type: 'bool' as const, usage: 'List multi-platform images as a tree (EXPERIMENTAL)', hidden: true },
 ];
 
-export const imagesCmd: Command = { name: 'images', use: '[OPTIONS] [REPOSITORY[:TAG]]', short: 'List images', common: true, flags: imagesFlags, args: { max: 1 }, run: images, aliasPaths: ['image ls', 'image list'] };
+export const imagesCmd: Command = {
+  name: 'images',
+  use: '[OPTIONS] [REPOSITORY[:TAG]]',
+  short: 'List images',
+  common: true,
+  flags: imagesFlags,
+  args: { max: 1 },
+  run: images,
+  aliasPaths: ['image ls', 'image list'],
+};
 const pullFlags = [
   { name: 'all-tags', short: 'a', type: 'bool' as const, usage: 'Download all tagged images in the repository' },
   { name: 'disable-content-trust', type: 'bool' as const, usage: 'Skip image verification', default: true },
   { name: 'platform', type: 'string' as const, usage: 'Set platform if server is multi-platform capable' },
   { name: 'quiet', short: 'q', type: 'bool' as const, usage: 'Suppress verbose output' },
 ];
-export const pullCmd: Command = { name: 'pull', use: '[OPTIONS] NAME[:TAG|@DIGEST]', short: 'Download an image from a registry', common: true, flags: pullFlags, args: { min: 1, max: 1 }, run: pull, aliasPaths: ['image pull'] };
+export const pullCmd: Command = {
+  name: 'pull',
+  use: '[OPTIONS] NAME[:TAG|@DIGEST]',
+  short: 'Download an image from a registry',
+  common: true,
+  flags: pullFlags,
+  args: { min: 1, max: 1 },
+  run: pull,
+  aliasPaths: ['image pull'],
+};
 export const pushCmd: Command = {
   name: 'push',
   use: '[OPTIONS] NAME[:TAG]',
@@ -321,7 +385,14 @@ export const pushCmd: Command = {
   run: push,
   aliasPaths: ['image push'],
 };
-export const tagCmd: Command = { name: 'tag', use: 'SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]', short: 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE', args: { min: 2, max: 2 }, run: tag, aliasPaths: ['image tag'] };
+export const tagCmd: Command = {
+  name: 'tag',
+  use: 'SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]',
+  short: 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE',
+  args: { min: 2, max: 2 },
+  run: tag,
+  aliasPaths: ['image tag'],
+};
 export const rmiCmd: Command = {
   name: 'rmi',
   use: '[OPTIONS] IMAGE [IMAGE...]',
@@ -348,7 +419,15 @@ export const historyCmd: Command = {
   run: history,
   aliasPaths: ['image history'],
 };
-export const saveCmd: Command = { name: 'save', use: '[OPTIONS] IMAGE [IMAGE...]', short: 'Save one or more images to a tar archive (streamed to STDOUT by default)', flags: [{ name: 'output', short: 'o', type: 'string', usage: 'Write to a file, instead of STDOUT' }], args: { min: 1 }, run: save, aliasPaths: ['image save'] };
+export const saveCmd: Command = {
+  name: 'save',
+  use: '[OPTIONS] IMAGE [IMAGE...]',
+  short: 'Save one or more images to a tar archive (streamed to STDOUT by default)',
+  flags: [{ name: 'output', short: 'o', type: 'string', usage: 'Write to a file, instead of STDOUT' }],
+  args: { min: 1 },
+  run: save,
+  aliasPaths: ['image save'],
+};
 export const loadCmd: Command = {
   name: 'load',
   use: '[OPTIONS]',
@@ -381,10 +460,27 @@ export const imageCmd: Command = {
   sub: [
     { ...historyCmd, aliasPaths: ['history'] },
     { ...importCmd, aliasPaths: ['import'] },
-    { name: 'inspect', use: '[OPTIONS] IMAGE [IMAGE...]', short: 'Display detailed information on one or more images', flags: [inspectFormatFlag], args: { min: 1 }, run: (ctx, f, a) => inspectAll(ctx, f, a, 'image') },
+    {
+      name: 'inspect',
+      use: '[OPTIONS] IMAGE [IMAGE...]',
+      short: 'Display detailed information on one or more images',
+      flags: [inspectFormatFlag],
+      args: { min: 1 },
+      run: (ctx, f, a) => inspectAll(ctx, f, a, 'image'),
+    },
     { ...loadCmd, aliasPaths: ['load'] },
     { ...imagesCmd, name: 'ls', aliases: ['list'], aliasPaths: ['images'] },
-    { name: 'prune', use: '[OPTIONS]', short: 'Remove unused images', flags: [{ name: 'all', short: 'a', type: 'bool', usage: 'Remove all unused images, not just dangling ones' }, { name: 'filter', type: 'list', typeName: 'filter', usage: 'Provide filter values (e.g. "until=<timestamp>")' }, { name: 'force', short: 'f', type: 'bool', usage: 'Do not prompt for confirmation' }], run: imagePrune },
+    {
+      name: 'prune',
+      use: '[OPTIONS]',
+      short: 'Remove unused images',
+      flags: [
+        { name: 'all', short: 'a', type: 'bool', usage: 'Remove all unused images, not just dangling ones' },
+        { name: 'filter', type: 'list', typeName: 'filter', usage: 'Provide filter values (e.g. "until=<timestamp>")' },
+        { name: 'force', short: 'f', type: 'bool', usage: 'Do not prompt for confirmation' },
+      ],
+      run: imagePrune,
+    },
     { ...pullCmd, aliasPaths: ['pull'] },
     { ...pushCmd, aliasPaths: ['push'] },
     { ...rmiCmd, name: 'rm', aliases: ['remove'], aliasPaths: ['rmi'] },

@@ -59,14 +59,36 @@ async function volumeLs(ctx: Ctx, f: Flags): Promise<number> {
         Status: () => 'N/A',
       }),
     );
-  ctx.out(formatRows(format, rows, { Name: 'VOLUME NAME', Driver: 'DRIVER', Scope: 'SCOPE', Mountpoint: 'MOUNTPOINT', Labels: 'LABELS', Links: 'LINKS', Size: 'SIZE', Availability: 'AVAILABILITY', Group: 'GROUP', Status: 'STATUS' }));
+  ctx.out(
+    formatRows(format, rows, {
+      Name: 'VOLUME NAME',
+      Driver: 'DRIVER',
+      Scope: 'SCOPE',
+      Mountpoint: 'MOUNTPOINT',
+      Labels: 'LABELS',
+      Links: 'LINKS',
+      Size: 'SIZE',
+      Availability: 'AVAILABILITY',
+      Group: 'GROUP',
+      Status: 'STATUS',
+    }),
+  );
   return 0;
 }
 
 async function volumeCreate(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
-  if (args[0] && f.has('name')) throw new CliError('conflicting options: cannot specify a volume-name through both --name and as a positional arg', 1);
+  if (args[0] && f.has('name'))
+    throw new CliError(
+      'conflicting options: cannot specify a volume-name through both --name and as a positional arg',
+      1,
+    );
   const v = await ctx.client.json<Volume>('POST', '/volumes/create', {
-    json: { Name: args[0] ?? f.string('name'), Driver: f.string('driver') || 'local', DriverOpts: kv(f.list('opt')), Labels: kv(f.list('label')) },
+    json: {
+      Name: args[0] ?? f.string('name'),
+      Driver: f.string('driver') || 'local',
+      DriverOpts: kv(f.list('opt')),
+      Labels: kv(f.list('label')),
+    },
   });
   ctx.out(v.Name + '\n');
   return 0;
@@ -87,15 +109,28 @@ async function each(ctx: Ctx, ids: string[], fn: (id: string) => Promise<void>):
   return 0;
 }
 
-async function pruneReport(ctx: Ctx, f: Flags, path: string, key: string, title: string, extra: string[] = []): Promise<number> {
+async function pruneReport(
+  ctx: Ctx,
+  f: Flags,
+  path: string,
+  key: string,
+  title: string,
+  extra: string[] = [],
+): Promise<number> {
   if (!f.bool('force')) {
-    const warning = key === 'VolumesDeleted' ? 'WARNING! This will remove all local volumes not used by at least one container.' : 'WARNING! This will remove all custom networks not used by at least one container.';
+    const warning =
+      key === 'VolumesDeleted'
+        ? 'WARNING! This will remove all local volumes not used by at least one container.'
+        : 'WARNING! This will remove all custom networks not used by at least one container.';
     if (!(await confirm(ctx, warning))) return 0;
   }
-  const r = await ctx.client.json<Record<string, unknown>>('POST', path, { query: { filters: filterQuery([...f.list('filter'), ...extra]) } });
+  const r = await ctx.client.json<Record<string, unknown>>('POST', path, {
+    query: { filters: filterQuery([...f.list('filter'), ...extra]) },
+  });
   const deleted = (r[key] as string[] | null) ?? [];
   let s = deleted.length ? `${title}:\n${deleted.join('\n')}\n\n` : '';
-  if (key !== 'NetworksDeleted') s += `Total reclaimed space: ${humanSizeWithPrecision(Number(r.SpaceReclaimed ?? 0), 3)}\n`;
+  if (key !== 'NetworksDeleted')
+    s += `Total reclaimed space: ${humanSizeWithPrecision(Number(r.SpaceReclaimed ?? 0), 3)}\n`;
   ctx.out(s);
   return 0;
 }
@@ -135,7 +170,19 @@ async function networkLs(ctx: Ctx, f: Flags): Promise<number> {
         CreatedAt: () => goTimeStringRFC3339(n.Created),
       }),
     );
-  ctx.out(formatRows(format, rows, { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv4: 'IPV4', IPv6: 'IPV6', Internal: 'INTERNAL', Labels: 'LABELS', CreatedAt: 'CREATED AT' }));
+  ctx.out(
+    formatRows(format, rows, {
+      ID: 'NETWORK ID',
+      Name: 'NAME',
+      Driver: 'DRIVER',
+      Scope: 'SCOPE',
+      IPv4: 'IPV4',
+      IPv6: 'IPV6',
+      Internal: 'INTERNAL',
+      Labels: 'LABELS',
+      CreatedAt: 'CREATED AT',
+    }),
+  );
   return 0;
 }
 
@@ -144,7 +191,12 @@ async function networkCreate(ctx: Ctx, f: Flags, args: string[]): Promise<number
   const gateways = f.list('gateway');
   const ranges = f.list('ip-range');
   const aux = kv(f.list('aux-address'));
-  const config = subnets.map((s, i) => ({ Subnet: s, Gateway: gateways[i], IPRange: ranges[i], AuxiliaryAddresses: i === 0 && Object.keys(aux).length ? aux : undefined }));
+  const config = subnets.map((s, i) => ({
+    Subnet: s,
+    Gateway: gateways[i],
+    IPRange: ranges[i],
+    AuxiliaryAddresses: i === 0 && Object.keys(aux).length ? aux : undefined,
+  }));
   const r = await ctx.client.json<{ Id: string; Warning?: string }>('POST', '/networks/create', {
     json: {
       Name: args[0],
@@ -181,18 +233,35 @@ export const volumeCmd: Command = {
         { name: 'driver', short: 'd', type: 'string', usage: 'Specify volume driver name', default: 'local' },
         { name: 'label', type: 'list', usage: 'Set metadata for a volume' },
         { name: 'name', type: 'string', usage: 'Specify volume name', hidden: true },
-        { name: 'opt', short: 'o', type: 'list', typeName: 'map', usage: 'Set driver specific options (default map[])' },
+        {
+          name: 'opt',
+          short: 'o',
+          type: 'list',
+          typeName: 'map',
+          usage: 'Set driver specific options (default map[])',
+        },
       ],
       args: { max: 1, min: 0 },
       run: volumeCreate,
     },
-    { name: 'inspect', use: '[OPTIONS] VOLUME [VOLUME...]', short: 'Display detailed information on one or more volumes', flags: [inspectFormatFlag], args: { min: 1 }, run: (ctx, f, a) => inspectAll(ctx, f, a, 'volume') },
+    {
+      name: 'inspect',
+      use: '[OPTIONS] VOLUME [VOLUME...]',
+      short: 'Display detailed information on one or more volumes',
+      flags: [inspectFormatFlag],
+      args: { min: 1 },
+      run: (ctx, f, a) => inspectAll(ctx, f, a, 'volume'),
+    },
     {
       name: 'ls',
       aliases: ['list'],
       use: '[OPTIONS]',
       short: 'List volumes',
-      flags: [filterFlag('Provide filter values (e.g. "dangling=true")'), formatFlag(), { name: 'quiet', short: 'q', type: 'bool', usage: 'Only display volume names' }],
+      flags: [
+        filterFlag('Provide filter values (e.g. "dangling=true")'),
+        formatFlag(),
+        { name: 'quiet', short: 'q', type: 'bool', usage: 'Only display volume names' },
+      ],
       run: volumeLs,
     },
     {
@@ -201,11 +270,18 @@ export const volumeCmd: Command = {
       short: 'Remove unused local volumes',
       flags: [
         // docker hides it below API 1.42, where the daemon has no such filter.
-        { name: 'all', short: 'a', type: 'bool', usage: 'Remove all unused volumes, not just anonymous ones', hidden: true },
+        {
+          name: 'all',
+          short: 'a',
+          type: 'bool',
+          usage: 'Remove all unused volumes, not just anonymous ones',
+          hidden: true,
+        },
         { name: 'filter', type: 'list', typeName: 'filter', usage: 'Provide filter values (e.g. "label=<label>")' },
         { name: 'force', short: 'f', type: 'bool', usage: 'Do not prompt for confirmation' },
       ],
-      run: (ctx, f) => pruneReport(ctx, f, '/volumes/prune', 'VolumesDeleted', 'Deleted Volumes', f.bool('all') ? ['all=true'] : []),
+      run: (ctx, f) =>
+        pruneReport(ctx, f, '/volumes/prune', 'VolumesDeleted', 'Deleted Volumes', f.bool('all') ? ['all=true'] : []),
     },
     {
       name: 'rm',
@@ -215,7 +291,12 @@ export const volumeCmd: Command = {
       long: 'Remove one or more volumes. You cannot remove a volume that is in use by a container.',
       flags: [{ name: 'force', short: 'f', type: 'bool', usage: 'Force the removal of one or more volumes' }],
       args: { min: 1 },
-      run: (ctx, f, a) => each(ctx, a, (id) => ctx.client.request('DELETE', `/volumes/${encodeURIComponent(id)}`, { query: { force: f.bool('force') || undefined } }).then((r) => void r.body.resume())),
+      run: (ctx, f, a) =>
+        each(ctx, a, (id) =>
+          ctx.client
+            .request('DELETE', `/volumes/${encodeURIComponent(id)}`, { query: { force: f.bool('force') || undefined } })
+            .then((r) => void r.body.resume()),
+        ),
     },
   ],
 };
@@ -232,24 +313,49 @@ export const networkCmd: Command = {
       flags: [
         { name: 'alias', type: 'list', typeName: 'strings', usage: 'Add network-scoped alias for the container' },
         { name: 'driver-opt', type: 'list', typeName: 'strings', usage: 'driver options for the network' },
-        { name: 'gw-priority', type: 'int', usage: 'Highest gw-priority provides the default gateway. Accepts positive and negative values.' },
+        {
+          name: 'gw-priority',
+          type: 'int',
+          usage: 'Highest gw-priority provides the default gateway. Accepts positive and negative values.',
+        },
         { name: 'ip', type: 'string', usage: 'IPv4 address (e.g., "172.30.100.104")' },
         { name: 'ip6', type: 'string', usage: 'IPv6 address (e.g., "2001:db8::33")' },
         { name: 'link', type: 'list', usage: 'Add link to another container' },
-        { name: 'link-local-ip', type: 'list', typeName: 'strings', usage: 'Add a link-local address for the container' },
+        {
+          name: 'link-local-ip',
+          type: 'list',
+          typeName: 'strings',
+          usage: 'Add a link-local address for the container',
+        },
       ],
       args: { min: 2, max: 2 },
       run: async (ctx, f, a) => {
         const lls = f.list('link-local-ip').flatMap((x) => x.split(','));
-        const ipam = f.string('ip') || f.string('ip6') || lls.length ? { IPv4Address: f.string('ip') || undefined, IPv6Address: f.string('ip6') || undefined, LinkLocalIPs: lls.length ? lls : undefined } : undefined;
+        const ipam =
+          f.string('ip') || f.string('ip6') || lls.length
+            ? {
+                IPv4Address: f.string('ip') || undefined,
+                IPv6Address: f.string('ip6') || undefined,
+                LinkLocalIPs: lls.length ? lls : undefined,
+              }
+            : undefined;
         const endpoint = {
           Aliases: f.list('alias').flatMap((x) => x.split(',')),
           IPAMConfig: ipam,
           Links: f.list('link').length ? f.list('link') : undefined,
-          DriverOpts: f.list('driver-opt').length ? Object.fromEntries(f.list('driver-opt').flatMap((x) => x.split(',')).map((o) => [o.split('=')[0], o.split('=').slice(1).join('=')])) : undefined,
+          DriverOpts: f.list('driver-opt').length
+            ? Object.fromEntries(
+                f
+                  .list('driver-opt')
+                  .flatMap((x) => x.split(','))
+                  .map((o): [string, string] => [o.split('=')[0]!, o.split('=').slice(1).join('=')]),
+              )
+            : undefined,
           GwPriority: f.has('gw-priority') ? f.int('gw-priority') : undefined,
         };
-        const r = await ctx.client.request('POST', `/networks/${encodeURIComponent(a[0]!)}/connect`, { json: { Container: a[1], EndpointConfig: endpoint } });
+        const r = await ctx.client.request('POST', `/networks/${encodeURIComponent(a[0]!)}/connect`, {
+          json: { Container: a[1], EndpointConfig: endpoint },
+        });
         r.body.resume();
         return 0;
       },
@@ -260,7 +366,12 @@ export const networkCmd: Command = {
       short: 'Create a network',
       flags: [
         { name: 'attachable', type: 'bool', usage: 'Enable manual container attachment' },
-        { name: 'aux-address', type: 'list', typeName: 'map', usage: 'Auxiliary IPv4 or IPv6 addresses used by Network driver (default map[])' },
+        {
+          name: 'aux-address',
+          type: 'list',
+          typeName: 'map',
+          usage: 'Auxiliary IPv4 or IPv6 addresses used by Network driver (default map[])',
+        },
         { name: 'config-from', type: 'string', usage: 'The network from which to copy the configuration' },
         { name: 'config-only', type: 'bool', usage: 'Create a configuration only network' },
         { name: 'driver', short: 'd', type: 'string', usage: 'Driver to manage the Network', default: 'bridge' },
@@ -273,9 +384,20 @@ export const networkCmd: Command = {
         { name: 'ipv4', type: 'bool', usage: 'Enable or disable IPv4 address assignment', default: true },
         { name: 'ipv6', type: 'bool', usage: 'Enable or disable IPv6 address assignment' },
         { name: 'label', type: 'list', usage: 'Set metadata on a network' },
-        { name: 'opt', short: 'o', type: 'list', typeName: 'map', usage: 'Set driver specific options (default map[])' },
+        {
+          name: 'opt',
+          short: 'o',
+          type: 'list',
+          typeName: 'map',
+          usage: 'Set driver specific options (default map[])',
+        },
         { name: 'scope', type: 'string', usage: "Control the network's scope" },
-        { name: 'subnet', type: 'list', typeName: 'strings', usage: 'Subnet in CIDR format that represents a network segment' },
+        {
+          name: 'subnet',
+          type: 'list',
+          typeName: 'strings',
+          usage: 'Subnet in CIDR format that represents a network segment',
+        },
       ],
       args: { min: 1, max: 1 },
       run: networkCreate,
@@ -287,18 +409,35 @@ export const networkCmd: Command = {
       flags: [{ name: 'force', short: 'f', type: 'bool', usage: 'Force the container to disconnect from a network' }],
       args: { min: 2, max: 2 },
       run: async (ctx, f, a) => {
-        const r = await ctx.client.request('POST', `/networks/${encodeURIComponent(a[0]!)}/disconnect`, { json: { Container: a[1], Force: f.bool('force') } });
+        const r = await ctx.client.request('POST', `/networks/${encodeURIComponent(a[0]!)}/disconnect`, {
+          json: { Container: a[1], Force: f.bool('force') },
+        });
         r.body.resume();
         return 0;
       },
     },
-    { name: 'inspect', use: '[OPTIONS] NETWORK [NETWORK...]', short: 'Display detailed information on one or more networks', flags: [inspectFormatFlag, { name: 'verbose', short: 'v', type: 'bool', usage: 'Verbose output for diagnostics' }], args: { min: 1 }, run: (ctx, f, a) => inspectAll(ctx, f, a, 'network') },
+    {
+      name: 'inspect',
+      use: '[OPTIONS] NETWORK [NETWORK...]',
+      short: 'Display detailed information on one or more networks',
+      flags: [
+        inspectFormatFlag,
+        { name: 'verbose', short: 'v', type: 'bool', usage: 'Verbose output for diagnostics' },
+      ],
+      args: { min: 1 },
+      run: (ctx, f, a) => inspectAll(ctx, f, a, 'network'),
+    },
     {
       name: 'ls',
       aliases: ['list'],
       use: '[OPTIONS]',
       short: 'List networks',
-      flags: [filterFlag('Provide filter values (e.g. "driver=bridge")'), formatFlag(), { name: 'no-trunc', type: 'bool', usage: 'Do not truncate the output' }, { name: 'quiet', short: 'q', type: 'bool', usage: 'Only display network IDs' }],
+      flags: [
+        filterFlag('Provide filter values (e.g. "driver=bridge")'),
+        formatFlag(),
+        { name: 'no-trunc', type: 'bool', usage: 'Do not truncate the output' },
+        { name: 'quiet', short: 'q', type: 'bool', usage: 'Only display network IDs' },
+      ],
       run: networkLs,
     },
     {

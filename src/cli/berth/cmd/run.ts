@@ -18,17 +18,27 @@ async function createContainer(ctx: Ctx, f: Flags, args: string[]): Promise<stri
   const { body, name, platform } = buildCreate(f, image, cmd);
   checkReference(image, 125);
   const pull = f.string('pull');
-  if (!['always', 'missing', 'never'].includes(pull)) throw new CliError(`invalid pull option: '${pull}': must be one of "always", "missing" or "never"`, 125);
+  if (!['always', 'missing', 'never'].includes(pull))
+    throw new CliError(`invalid pull option: '${pull}': must be one of "always", "missing" or "never"`, 125);
   const cidfile = f.string('cidfile');
-  if (cidfile && existsSync(cidfile)) throw new CliError(`container ID file found, make sure the other container isn't running or delete ${cidfile}`, 125);
-  const doCreate = () => ctx.client.json<{ Id: string; Warnings: string[] | null }>('POST', '/containers/create', { query: { name, platform }, json: body });
+  if (cidfile && existsSync(cidfile))
+    throw new CliError(
+      `container ID file found, make sure the other container isn't running or delete ${cidfile}`,
+      125,
+    );
+  const doCreate = () =>
+    ctx.client.json<{ Id: string; Warnings: string[] | null }>('POST', '/containers/create', {
+      query: { name, platform },
+      json: body,
+    });
   const pullQuiet = f.bool('quiet');
   if (pull === 'always') await pullImage(ctx, image, { platform, quiet: pullQuiet, out: process.stderr });
   let res;
   try {
     res = await doCreate();
   } catch (e) {
-    if (!(e instanceof DaemonError) || e.status !== 404 || !/No such image/i.test(e.daemonMessage) || pull === 'never') throw e;
+    if (!(e instanceof DaemonError) || e.status !== 404 || !/No such image/i.test(e.daemonMessage) || pull === 'never')
+      throw e;
     const ref = image.includes(':') || image.includes('@') ? image : `${image}:latest`;
     process.stderr.write(`Unable to find image '${ref}' locally\n`);
     await pullImage(ctx, image, { platform, quiet: pullQuiet, out: process.stderr });
@@ -70,7 +80,6 @@ export function proxySignals(ctx: Ctx, id: string): () => void {
 
 async function run(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
   const detach = f.bool('detach');
-  if (detach && f.bool('rm') && false) throw new CliError('', 125);
   const tty = f.bool('tty');
   const interactive = f.bool('interactive');
   if (!detach && tty && interactive && !process.stdin.isTTY) {
@@ -86,10 +95,19 @@ async function run(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
   }
   const attach = f.list('attach').map((a) => a.toLowerCase());
   const sock = await ctx.client.hijack(`/containers/${id}/attach`, {
-    query: { stream: true, stdin: interactive || attach.includes('stdin'), stdout: attach.length === 0 || attach.includes('stdout'), stderr: attach.length === 0 || attach.includes('stderr') },
+    query: {
+      stream: true,
+      stdin: interactive || attach.includes('stdin'),
+      stdout: attach.length === 0 || attach.includes('stdout'),
+      stderr: attach.length === 0 || attach.includes('stderr'),
+    },
   });
   // Wait before start, so that a container which exits at once is not missed.
-  const waitRes = ctx.client.json<{ StatusCode: number; Error?: { Message: string } | null }>('POST', `/containers/${id}/wait`, { query: { condition: f.bool('rm') ? 'removed' : 'next-exit' } });
+  const waitRes = ctx.client.json<{ StatusCode: number; Error?: { Message: string } | null }>(
+    'POST',
+    `/containers/${id}/wait`,
+    { query: { condition: f.bool('rm') ? 'removed' : 'next-exit' } },
+  );
   waitRes.catch(() => undefined);
   const output = pumpOutput(sock, tty);
   const stopProxy = f.bool('sig-proxy') && !tty ? proxySignals(ctx, id) : () => undefined;
@@ -113,7 +131,11 @@ async function run(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
       sock.destroy();
       if (e instanceof DaemonError) {
         ctx.err(`${ctx.prog}: ${e.message}\n\nRun '${ctx.prog} run --help' for more information\n`);
-        if (f.bool('rm')) await ctx.client.request('DELETE', `/containers/${id}`, { query: { force: true, v: true } }).then((r) => r.body.resume(), () => undefined);
+        if (f.bool('rm'))
+          await ctx.client.request('DELETE', `/containers/${id}`, { query: { force: true, v: true } }).then(
+            (r) => r.body.resume(),
+            () => undefined,
+          );
         throw new ExitStatus(startStatus(e.daemonMessage));
       }
       throw e;
@@ -158,7 +180,9 @@ export const createCmd: Command = {
   flags: runFlags
     .filter((x) => !['detach', 'sig-proxy', 'detach-keys'].includes(x.name))
     // docker's text for create, stray "|" included.
-    .map((x) => (x.name === 'pull' ? { ...x, usage: 'Pull image before creating ("always", "|missing", "never")' } : x)),
+    .map((x) =>
+      x.name === 'pull' ? { ...x, usage: 'Pull image before creating ("always", "|missing", "never")' } : x,
+    ),
   interspersed: false,
   args: { min: 1 },
   run: create,

@@ -28,7 +28,8 @@ export function parseDuration(s: string, flag: string): number {
     total += Number(m[1]) * unit[m[2]!]!;
     consumed = re.lastIndex;
   }
-  if (consumed !== s.length || s === '') throw new FlagError(`invalid argument "${s}" for "--${flag}" flag: time: invalid duration "${s}"`);
+  if (consumed !== s.length || s === '')
+    throw new FlagError(`invalid argument "${s}" for "--${flag}" flag: time: invalid duration "${s}"`);
   return Math.round(total);
 }
 
@@ -47,7 +48,11 @@ function expandRange(s: string, what: string): [number, number] {
 }
 
 /** -p [ip:][hostPort:]containerPort[/proto] into exposed ports and bindings. */
-export function parsePublish(specs: string[], exposed: Record<string, object>, bindings: Record<string, PortBinding[]>): void {
+export function parsePublish(
+  specs: string[],
+  exposed: Record<string, object>,
+  bindings: Record<string, PortBinding[]>,
+): void {
   for (const spec of specs) {
     let rest = spec;
     let proto = 'tcp';
@@ -78,7 +83,11 @@ export function parsePublish(specs: string[], exposed: Record<string, object>, b
     let h0 = 0;
     let h1 = 0;
     if (hostPort) [h0, h1] = expandRange(hostPort, 'hostPort');
-    if (hostPort && h1 - h0 !== c1 - c0 && h0 !== h1) throw new CliError(`invalid ranges specified for container and host Ports: ${containerPort} and ${hostPort}`, 125);
+    if (hostPort && h1 - h0 !== c1 - c0 && h0 !== h1)
+      throw new CliError(
+        `invalid ranges specified for container and host Ports: ${containerPort} and ${hostPort}`,
+        125,
+      );
     for (let p = c0; p <= c1; p++) {
       const key = `${p}/${proto}`;
       exposed[key] = {};
@@ -104,10 +113,12 @@ export function parseMount(spec: string): Record<string, unknown> {
       if (['0', 'false'].includes(val.toLowerCase())) return false;
       throw bad(`invalid value for ${key}: ${val}`);
     };
-    if (val === undefined && !['readonly', 'ro', 'volume-nocopy', 'bind-nonrecursive'].includes(key)) throw bad(`invalid field '${field}' must be a key=value pair`);
+    if (val === undefined && !['readonly', 'ro', 'volume-nocopy', 'bind-nonrecursive'].includes(key))
+      throw bad(`invalid field '${field}' must be a key=value pair`);
     switch (key) {
       case 'type':
-        if (!['bind', 'volume', 'tmpfs', 'npipe', 'cluster', 'image'].includes(val!)) throw bad(`invalid mount type: ${val}`);
+        if (!['bind', 'volume', 'tmpfs', 'npipe', 'cluster', 'image'].includes(val!))
+          throw bad(`invalid mount type: ${val}`);
         m.Type = val;
         break;
       case 'source':
@@ -137,7 +148,7 @@ export function parseMount(spec: string): Record<string, unknown> {
         break;
       case 'volume-label': {
         const [k, ...v] = val!.split('=');
-        vol.Labels = { ...((vol.Labels as object) ?? {}), [k!]: v.join('=') };
+        vol.Labels = { ...(vol.Labels ?? {}), [k!]: v.join('=') };
         break;
       }
       case 'tmpfs-size':
@@ -162,9 +173,15 @@ export function readEnvFile(path: string): string[] {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new CliError(`open ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`, 125);
+    throw new CliError(
+      `open ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`,
+      125,
+    );
   }
-  return text.split('\n').map((l) => l.replace(/^\s+/, '')).filter((l) => l && !l.startsWith('#'));
+  return text
+    .split('\n')
+    .map((l) => l.replace(/^\s+/, ''))
+    .filter((l) => l && !l.startsWith('#'));
 }
 
 function envValues(list: string[]): string[] {
@@ -195,12 +212,21 @@ export function buildCreate(f: Flags, image: string, cmd: string[]): CreateBody 
   const binds: string[] = [];
   for (const v of f.list('volume')) {
     const parts = v.split(':');
-    if (v === '' || parts.some((p, i) => p === '' && i < parts.length - 1) || parts.length > 3) throw new CliError(`invalid spec: ${v}: empty section between colons`, 125);
+    if (v === '' || parts.some((p, i) => p === '' && i < parts.length - 1) || parts.length > 3)
+      throw new CliError(`invalid spec: ${v}: empty section between colons`, 125);
     if (parts.length === 1) {
-      if (!v.startsWith('/')) throw new CliError(`invalid volume specification: '${v}': invalid mount config for type "volume": invalid mount path: '${v}' mount path must be absolute`, 125);
+      if (!v.startsWith('/'))
+        throw new CliError(
+          `invalid volume specification: '${v}': invalid mount config for type "volume": invalid mount path: '${v}' mount path must be absolute`,
+          125,
+        );
       volumes[v] = {};
     } else {
-      if (!parts[1]!.startsWith('/')) throw new CliError(`invalid volume specification: '${v}': invalid mount config for type "${parts[0]!.startsWith('/') ? 'bind' : 'volume'}": invalid mount path: '${parts[1]}' mount path must be absolute`, 125);
+      if (!parts[1]!.startsWith('/'))
+        throw new CliError(
+          `invalid volume specification: '${v}': invalid mount config for type "${parts[0]!.startsWith('/') ? 'bind' : 'volume'}": invalid mount path: '${parts[1]}' mount path must be absolute`,
+          125,
+        );
       binds.push(v);
     }
   }
@@ -224,7 +250,8 @@ export function buildCreate(f: Flags, image: string, cmd: string[]): CreateBody 
   let restart: Record<string, unknown> = { Name: 'no', MaximumRetryCount: 0 };
   if (f.string('restart')) {
     const [name, count] = f.string('restart').split(':');
-    if (count !== undefined && !/^\d+$/.test(count)) throw new CliError(`invalid restart policy format: maximum retry count must be an integer`, 125);
+    if (count !== undefined && !/^\d+$/.test(count))
+      throw new CliError(`invalid restart policy format: maximum retry count must be an integer`, 125);
     restart = { Name: name, MaximumRetryCount: count ? Number(count) : 0 };
   }
   const ulimits = f.list('ulimit').map((u) => {
@@ -235,7 +262,10 @@ export function buildCreate(f: Flags, image: string, cmd: string[]): CreateBody 
   let nanoCpus = 0;
   if (f.string('cpus')) {
     const c = Number(f.string('cpus'));
-    if (!Number.isFinite(c)) throw new FlagError(`invalid argument "${f.string('cpus')}" for "--cpus" flag: failed to parse ${f.string('cpus')} as a rational number`);
+    if (!Number.isFinite(c))
+      throw new FlagError(
+        `invalid argument "${f.string('cpus')}" for "--cpus" flag: failed to parse ${f.string('cpus')} as a rational number`,
+      );
     nanoCpus = Math.round(c * 1e9);
   }
   const extraHosts = f.list('add-host').map((h) => {
@@ -250,13 +280,26 @@ export function buildCreate(f: Flags, image: string, cmd: string[]): CreateBody 
   const detached = f.bool('detach');
   let healthcheck: Record<string, unknown> | undefined;
   if (f.bool('no-healthcheck')) healthcheck = { Test: ['NONE'] };
-  else if (['health-cmd', 'health-interval', 'health-timeout', 'health-retries', 'health-start-period', 'health-start-interval'].some((n) => f.has(n))) {
+  else if (
+    [
+      'health-cmd',
+      'health-interval',
+      'health-timeout',
+      'health-retries',
+      'health-start-period',
+      'health-start-interval',
+    ].some((n) => f.has(n))
+  ) {
     healthcheck = {
       Test: f.has('health-cmd') ? ['CMD-SHELL', f.string('health-cmd')] : undefined,
       Interval: f.has('health-interval') ? parseDuration(f.string('health-interval'), 'health-interval') : 0,
       Timeout: f.has('health-timeout') ? parseDuration(f.string('health-timeout'), 'health-timeout') : 0,
-      StartPeriod: f.has('health-start-period') ? parseDuration(f.string('health-start-period'), 'health-start-period') : 0,
-      StartInterval: f.has('health-start-interval') ? parseDuration(f.string('health-start-interval'), 'health-start-interval') : 0,
+      StartPeriod: f.has('health-start-period')
+        ? parseDuration(f.string('health-start-period'), 'health-start-period')
+        : 0,
+      StartInterval: f.has('health-start-interval')
+        ? parseDuration(f.string('health-start-interval'), 'health-start-interval')
+        : 0,
       Retries: f.int('health-retries'),
     };
   }
@@ -323,7 +366,11 @@ export function buildCreate(f: Flags, image: string, cmd: string[]): CreateBody 
     CgroupParent: f.string('cgroup-parent'),
     CpuShares: f.int('cpu-shares'),
     Memory: f.has('memory') ? ramInBytes(f.string('memory')) : 0,
-    MemorySwap: f.has('memory-swap') ? (f.string('memory-swap') === '-1' ? -1 : ramInBytes(f.string('memory-swap'))) : 0,
+    MemorySwap: f.has('memory-swap')
+      ? f.string('memory-swap') === '-1'
+        ? -1
+        : ramInBytes(f.string('memory-swap'))
+      : 0,
     NanoCpus: nanoCpus,
     CpusetCpus: f.string('cpuset-cpus'),
     Devices: devices,
@@ -363,9 +410,14 @@ export function buildCreate(f: Flags, image: string, cmd: string[]): CreateBody 
     KernelMemory: f.has('kernel-memory') ? ramInBytes(f.string('kernel-memory')) : 0,
     Links: f.list('link').length ? f.list('link') : undefined,
     MemoryReservation: f.has('memory-reservation') ? ramInBytes(f.string('memory-reservation')) : 0,
-    MemorySwappiness: f.has('memory-swappiness') && f.int('memory-swappiness') !== -1 ? f.int('memory-swappiness') : undefined,
+    MemorySwappiness:
+      f.has('memory-swappiness') && f.int('memory-swappiness') !== -1 ? f.int('memory-swappiness') : undefined,
     OomScoreAdj: f.int('oom-score-adj'),
-    StorageOpt: f.list('storage-opt').length ? Object.fromEntries(f.list('storage-opt').map((o) => [o.split('=')[0], o.split('=').slice(1).join('=')])) : undefined,
+    StorageOpt: f.list('storage-opt').length
+      ? Object.fromEntries(
+          f.list('storage-opt').map((o): [string, string] => [o.split('=')[0]!, o.split('=').slice(1).join('=')]),
+        )
+      : undefined,
     VolumeDriver: f.string('volume-driver'),
   });
   if (f.string('gpus')) {
@@ -379,17 +431,29 @@ export function buildCreate(f: Flags, image: string, cmd: string[]): CreateBody 
   if (f.bool('use-api-socket')) {
     // The daemon's socket inside the container, where docker puts it.
     const sock = (process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock').replace(/^unix:\/\//, '');
-    hostConfig.Mounts = [...((hostConfig.Mounts as object[]) ?? []), { Type: 'bind', Source: sock, Target: '/var/run/docker.sock' }];
+    hostConfig.Mounts = [
+      ...((hostConfig.Mounts as object[]) ?? []),
+      { Type: 'bind', Source: sock, Target: '/var/run/docker.sock' },
+    ];
   }
   const network = f.string('network') || 'default';
   const endpoints: Record<string, unknown> = {};
   if (f.string('ip') || f.string('ip6') || f.list('link-local-ip').length || f.list('network-alias').length) {
-    if (network === 'default' && !f.list('network-alias').length) throw new CliError('--ip, --ip6 and --link-local-ip need a user-defined network (--network)', 125);
+    if (network === 'default' && !f.list('network-alias').length)
+      throw new CliError('--ip, --ip6 and --link-local-ip need a user-defined network (--network)', 125);
     endpoints[network] = {
-      IPAMConfig: { IPv4Address: f.string('ip') || undefined, IPv6Address: f.string('ip6') || undefined, LinkLocalIPs: f.list('link-local-ip').length ? f.list('link-local-ip') : undefined },
+      IPAMConfig: {
+        IPv4Address: f.string('ip') || undefined,
+        IPv6Address: f.string('ip6') || undefined,
+        LinkLocalIPs: f.list('link-local-ip').length ? f.list('link-local-ip') : undefined,
+      },
       Aliases: f.list('network-alias').length ? f.list('network-alias') : undefined,
     };
   }
   if (f.bool('rm') && restart.Name !== 'no') throw new CliError('Conflicting options: --restart and --rm', 125);
-  return { body: { ...config, HostConfig: hostConfig, NetworkingConfig: { EndpointsConfig: endpoints } }, name: f.string('name') || undefined, platform: f.string('platform') || undefined };
+  return {
+    body: { ...config, HostConfig: hostConfig, NetworkingConfig: { EndpointsConfig: endpoints } },
+    name: f.string('name') || undefined,
+    platform: f.string('platform') || undefined,
+  };
 }

@@ -12,8 +12,10 @@ export class TemplateExecError extends Error {}
 
 type ControlNode = Extract<Node, { type: 'if' | 'range' | 'with' }>;
 
-class Break {}
-class Continue {}
+// {{break}} and {{continue}} unwind to the enclosing {{range}} as exceptions;
+// they are caught there (walkRange) and never escape a template run.
+class Break extends Error {}
+class Continue extends Error {}
 
 interface Var {
   name: string;
@@ -90,8 +92,12 @@ export class Executor {
     let entries: [unknown, unknown][];
     if (v === undefined || v === null) entries = [];
     else if (Array.isArray(v)) entries = v.map((e, i) => [i, e]);
-    else if (isMap(v)) entries = Object.keys(v).sort().map((k) => [k, v[k]]);
-    else if (typeof v === 'number' && Number.isInteger(v)) entries = Array.from({ length: Math.max(0, v) }, (_, i) => [i, i]);
+    else if (isMap(v))
+      entries = Object.keys(v)
+        .sort()
+        .map((k) => [k, v[k]]);
+    else if (typeof v === 'number' && Number.isInteger(v))
+      entries = Array.from({ length: Math.max(0, v) }, (_, i) => [i, i]);
     else this.fail(n.pipe.pos, argString(n.pipe.cmds[0]!.args[0]!), `range can't iterate over ${printValue(v)}`);
     if (entries.length === 0) {
       if (n.elseList) this.walkList(n.elseList, dot);
@@ -160,7 +166,8 @@ export class Executor {
   }
 
   private noArgs(a: Arg, rest: Arg[], final: unknown[]): void {
-    if (rest.length > 0 || final.length > 0) this.fail(a.pos, argString(a), `can't give argument to non-function ${argString(a)}`);
+    if (rest.length > 0 || final.length > 0)
+      this.fail(a.pos, argString(a), `can't give argument to non-function ${argString(a)}`);
   }
 
   private lookupVar(name: string): unknown {
@@ -196,7 +203,14 @@ export class Executor {
   }
 
   /** .A.B.C: only the last element may take the command's arguments. */
-  private evalFieldChain(recv: unknown, ident: string[], node: Arg, rest: Arg[], final: unknown[], dot: unknown): unknown {
+  private evalFieldChain(
+    recv: unknown,
+    ident: string[],
+    node: Arg,
+    rest: Arg[],
+    final: unknown[],
+    dot: unknown,
+  ): unknown {
     let v = recv;
     for (let i = 0; i < ident.length; i++) {
       const last = i === ident.length - 1;
@@ -239,7 +253,13 @@ export class Executor {
   }
 
   /** `cmd` is the whole command's text: Go reports a failed call at <index .X 5>, not at <index>. */
-  private evalFunction(id: Extract<Arg, { type: 'identifier' }>, rest: Arg[], final: unknown[], dot: unknown, cmd: string): unknown {
+  private evalFunction(
+    id: Extract<Arg, { type: 'identifier' }>,
+    rest: Arg[],
+    final: unknown[],
+    dot: unknown,
+    cmd: string,
+  ): unknown {
     const fn = this.funcs[id.name] ?? builtins[id.name];
     if (!fn) this.fail(id.pos, id.name, `"${id.name}" is not a defined function`);
     // and/or stop at the first argument that decides (Go 1.18+).
@@ -258,7 +278,10 @@ export class Executor {
       return fn(...args);
     } catch (e) {
       if (e instanceof TemplateExecError) throw e;
-      const msg = e instanceof FuncError && e.message.startsWith('wrong number of args') ? e.message : `error calling ${id.name}: ${e instanceof Error ? e.message : String(e)}`;
+      const msg =
+        e instanceof FuncError && e.message.startsWith('wrong number of args')
+          ? e.message
+          : `error calling ${id.name}: ${e instanceof Error ? e.message : String(e)}`;
       this.fail(id.pos, cmd, msg);
     }
   }
