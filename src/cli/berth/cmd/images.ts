@@ -2,6 +2,7 @@
 // prune, save, load, import, image inspect.
 
 import { createReadStream, createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import type { Command, Ctx } from '../command.js';
 import { filterFlag, formatFlag, inspectFormatFlag } from '../command.js';
 import type { Flags } from '../flags.js';
@@ -279,10 +280,15 @@ async function save(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
   if (!output && process.stdout.isTTY)
     throw new CliError('cowardly refusing to save to a terminal. Use the -o flag or redirect', 1);
   const res = await ctx.client.request('GET', '/images/get', { query: { names: args } });
-  const dest = output ? createWriteStream(output) : process.stdout;
+  if (output) {
+    // Done when the file is written and closed, not when the response ends:
+    // the CLI exits right after, and a cut tar is worse than no tar.
+    await pipeline(res.body, createWriteStream(output));
+    return 0;
+  }
   await new Promise<void>((resolve, reject) => {
-    res.body.pipe(dest as NodeJS.WritableStream);
-    res.body.on('end', () => resolve());
+    res.body.pipe(process.stdout, { end: false });
+    res.body.on('end', () => process.stdout.write('', () => resolve()));
     res.body.on('error', reject);
   });
   return 0;

@@ -34,11 +34,6 @@ export class Struct {
   ) {}
 }
 
-/** A Go int (JS numbers are float64; JSON integers print as ints). */
-export function isStruct(v: unknown): v is Struct {
-  return v instanceof Struct;
-}
-
 export function isMap(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Struct);
 }
