@@ -24,7 +24,21 @@
 
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { cpSync, statSync, createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, linkSync, symlinkSync, renameSync } from 'node:fs';
+import {
+  cpSync,
+  statSync,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  linkSync,
+  symlinkSync,
+  renameSync,
+} from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Transform } from 'node:stream';
@@ -44,7 +58,9 @@ function arg(name: string, dflt: string): string {
 const N = Number(arg('iterations', '5'));
 const JSON_OUT = process.argv.includes('--json');
 /** --also NAME=PATH (repeatable): another build of berth-ctr (its bin/berth-ctr launcher) measured alongside, pull + unpack. */
-const ALSO: [string, string][] = process.argv.flatMap((a, i) => (a === '--also' && process.argv[i + 1]?.includes('=') ? [process.argv[i + 1]!.split('=', 2) as [string, string]] : []));
+const ALSO: [string, string][] = process.argv.flatMap((a, i) =>
+  a === '--also' && process.argv[i + 1]?.includes('=') ? [process.argv[i + 1]!.split('=', 2) as [string, string]] : [],
+);
 /** --profile DIR: after the measurement, one berth-ctr pull under `node --cpu-prof` and one under `strace -f -c`, kept in DIR. */
 const PROFILE = process.argv.includes('--profile') ? resolve(arg('profile', 'bench-profile')) : undefined;
 
@@ -66,7 +82,7 @@ function textPool(bytes: number): Buffer {
   let off = 0;
   let j = 0;
   while (off < bytes) {
-    const w = words[(pick[j]! << 8 | pick[j + 1]!) % words.length]!;
+    const w = words[((pick[j]! << 8) | pick[j + 1]!) % words.length]!;
     j = (j + 2) % (bytes - 2);
     off += out.write(w, off);
     if (off < bytes) out[off++] = pick[j]! % 13 === 0 ? 0x0a : 0x20;
@@ -78,7 +94,10 @@ function rnd(n: number): number {
   return randomBytes(4).readUInt32LE() % n;
 }
 
-interface LayerSpec { name: string; build: (dir: string) => void }
+interface LayerSpec {
+  name: string;
+  build: (dir: string) => void;
+}
 
 /** Layers of a few hundred MB in all, shaped like a real application image. */
 function layerSpecs(pool: Buffer): LayerSpec[] {
@@ -92,7 +111,8 @@ function layerSpecs(pool: Buffer): LayerSpec[] {
       name: 'random blobs',
       build: (d) => {
         mkdirSync(join(d, 'opt/blobs'), { recursive: true });
-        for (let i = 0; i < 36; i++) writeFileSync(join(d, 'opt/blobs', `blob-${i}.bin`), randomBytes(1_500_000 + rnd(3_000_000)));
+        for (let i = 0; i < 36; i++)
+          writeFileSync(join(d, 'opt/blobs', `blob-${i}.bin`), randomBytes(1_500_000 + rnd(3_000_000)));
       },
     },
     {
@@ -172,13 +192,21 @@ class Hasher extends Transform {
   }
 }
 
-interface Blob { mediaType: string; digest: string; size: number }
+interface Blob {
+  mediaType: string;
+  digest: string;
+  size: number;
+}
 
 /**
  * Build the image as an OCI layout in `layout` (tar, gzip -6, digests),
  * returning its description. Every layer is a real tar made by tar(1).
  */
-async function buildImage(layout: string): Promise<{ layers: (Blob & { diffId: string; uncompressed: number; name: string; files: number })[]; total: number; compressed: number }> {
+async function buildImage(layout: string): Promise<{
+  layers: (Blob & { diffId: string; uncompressed: number; name: string; files: number })[];
+  total: number;
+  compressed: number;
+}> {
   const blobs = join(layout, 'blobs/sha256');
   mkdirSync(blobs, { recursive: true });
   const pool = textPool(16 * 2 ** 20);
@@ -198,7 +226,11 @@ async function buildImage(layout: string): Promise<{ layers: (Blob & { diffId: s
     mkdirSync(dir);
     spec.build(dir);
     const tarFile = join(work, `gen-${i}.tar`);
-    const t = spawnSync('tar', ['-C', dir, '--numeric-owner', '--sort=name', '--mtime=@1767225600', '-cf', tarFile, '.'], { encoding: 'utf8' });
+    const t = spawnSync(
+      'tar',
+      ['-C', dir, '--numeric-owner', '--sort=name', '--mtime=@1767225600', '-cf', tarFile, '.'],
+      { encoding: 'utf8' },
+    );
     if (t.status !== 0) throw new Error(`tar: ${t.stderr}`);
     const files = Number(spawnSync('sh', ['-c', `find . | wc -l`], { cwd: dir, encoding: 'utf8' }).stdout.trim());
     rmSync(dir, { recursive: true, force: true });
@@ -209,32 +241,60 @@ async function buildImage(layout: string): Promise<{ layers: (Blob & { diffId: s
     rmSync(tarFile);
     const digest = `sha256:${gz.h.digest('hex')}`;
     renameSync(tmp, join(blobs, digest.slice(7)));
-    layers.push({ name: spec.name, files, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size: gz.n, diffId: `sha256:${raw.h.digest('hex')}`, uncompressed: raw.n });
+    layers.push({
+      name: spec.name,
+      files,
+      mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+      digest,
+      size: gz.n,
+      diffId: `sha256:${raw.h.digest('hex')}`,
+      uncompressed: raw.n,
+    });
   }
   const put = (bytes: Buffer): string => {
     const d = createHash('sha256').update(bytes).digest('hex');
     writeFileSync(join(blobs, d), bytes);
     return `sha256:${d}`;
   };
-  const config = Buffer.from(JSON.stringify({
-    architecture: hostArch(), os: 'linux', created: '2026-01-01T00:00:00Z',
-    config: { Cmd: ['/bin/sh'], Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] },
-    rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
-    history: layers.map((l) => ({ created: '2026-01-01T00:00:00Z', created_by: `berth bench: ${l.name}` })),
-  }));
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: put(config), size: config.length },
-    layers: layers.map(({ mediaType, digest, size }) => ({ mediaType, digest, size })),
-  }));
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: hostArch(),
+      os: 'linux',
+      created: '2026-01-01T00:00:00Z',
+      config: { Cmd: ['/bin/sh'], Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] },
+      rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
+      history: layers.map((l) => ({ created: '2026-01-01T00:00:00Z', created_by: `berth bench: ${l.name}` })),
+    }),
+  );
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: put(config), size: config.length },
+      layers: layers.map(({ mediaType, digest, size }) => ({ mediaType, digest, size })),
+    }),
+  );
   const mdigest = put(manifest);
   writeFileSync(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  writeFileSync(join(layout, 'index.json'), JSON.stringify({
-    schemaVersion: 2,
-    manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: mdigest, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
-  }));
-  return { layers, total: layers.reduce((a, l) => a + l.uncompressed, 0), compressed: layers.reduce((a, l) => a + l.size, 0) };
+  writeFileSync(
+    join(layout, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: mdigest,
+          size: manifest.length,
+          annotations: { 'org.opencontainers.image.ref.name': 'latest' },
+        },
+      ],
+    }),
+  );
+  return {
+    layers,
+    total: layers.reduce((a, l) => a + l.uncompressed, 0),
+    compressed: layers.reduce((a, l) => a + l.size, 0),
+  };
 }
 
 // ------------------------------------------------------------------ runners
@@ -252,8 +312,16 @@ type Runner = {
 };
 
 function run(bin: string, args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): string {
-  const r = spawnSync(bin, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 * 2 ** 20, env: opts.env ?? process.env });
-  if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')}: status ${r.status}${r.error ? ` (${r.error.message})` : ''}: ${(r.stderr || r.stdout).trim().slice(-2000)}`);
+  const r = spawnSync(bin, args, {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 256 * 2 ** 20,
+    env: opts.env ?? process.env,
+  });
+  if (r.status !== 0)
+    throw new Error(
+      `${bin} ${args.join(' ')}: status ${r.status}${r.error ? ` (${r.error.message})` : ''}: ${(r.stderr || r.stdout).trim().slice(-2000)}`,
+    );
   return r.stdout;
 }
 
@@ -266,12 +334,15 @@ function wipeDir(dir: string): void {
 /** Measure a copy of the build, so that a rebuild in the checkout during the run cannot change an iteration. */
 let buildInfo = '';
 function snapshotBuild(): void {
-  const head = spawnSync('git', ['-C', REPO, 'log', '-1', '--format=%h %cd', '--date=format:%H:%M'], { encoding: 'utf8' }).stdout.trim();
+  const head = spawnSync('git', ['-C', REPO, 'log', '-1', '--format=%h %cd', '--date=format:%H:%M'], {
+    encoding: 'utf8',
+  }).stdout.trim();
   buildInfo = `checkout at ${head}, bin/berth-ctr.bundle.js built ${statSync(join(REPO, 'bin/berth-ctr.bundle.js')).mtime.toISOString().slice(11, 19)} UTC (copied at the start)`;
   const dst = join(work, 'build');
   mkdirSync(join(dst, 'native'), { recursive: true });
   cpSync(join(REPO, 'bin'), join(dst, 'bin'), { recursive: true, filter: (src) => !src.endsWith('.map') });
-  if (existsSync(join(REPO, 'native/build'))) cpSync(join(REPO, 'native/build'), join(dst, 'native/build'), { recursive: true });
+  if (existsSync(join(REPO, 'native/build')))
+    cpSync(join(REPO, 'native/build'), join(dst, 'native/build'), { recursive: true });
   // The bundle keeps better-sqlite3 (native) outside: resolve it from the checkout's node_modules.
   symlinkSync(join(REPO, 'node_modules'), join(dst, 'node_modules'));
   BERTH_CTR = join(dst, 'bin/berth-ctr');
@@ -288,7 +359,8 @@ function berthRunner(name: string, ref: string, extra: string[], layers: number,
       if (!images.includes(ref)) throw new Error(`${name}: ${ref} not in images ls: ${images}`);
       const snaps = run(BERTH_CTR, ['--root', root, 'snapshots', 'ls']).trim().split('\n').slice(1).filter(Boolean);
       const want = extra.includes('--no-unpack') ? 0 : layers;
-      if (snaps.length !== want) throw new Error(`${name}: ${snaps.length} snapshots, expected ${want}:\n${snaps.join('\n')}`);
+      if (snaps.length !== want)
+        throw new Error(`${name}: ${snaps.length} snapshots, expected ${want}:\n${snaps.join('\n')}`);
     },
   };
 }
@@ -308,7 +380,8 @@ function childrenCpuMs(): number {
 
 /** Empty containerd's store: the image record, then a synchronous gc; what is left is removed by hand and reported. */
 function wipeContainerd(c: Containerd): void {
-  for (const img of c.ctr(['images', 'ls', '-q']).stdout.split('\n').filter(Boolean)) c.ctr(['images', 'rm', '--sync', img]);
+  for (const img of c.ctr(['images', 'ls', '-q']).stdout.split('\n').filter(Boolean))
+    c.ctr(['images', 'rm', '--sync', img]);
   const left = c.ctr(['content', 'ls', '-q']).stdout.split('\n').filter(Boolean);
   const snaps = c.ctr(['snapshots', 'ls']).stdout.trim().split('\n').slice(1).filter(Boolean);
   if (left.length || snaps.length) {
@@ -316,7 +389,13 @@ function wipeContainerd(c: Containerd): void {
     if (left.length) c.ctr(['content', 'rm', ...left]);
     // Children before parents: the list is not ordered, so repeat until empty.
     for (let pass = 0; pass < 10; pass++) {
-      const keys = c.ctr(['snapshots', 'ls']).stdout.trim().split('\n').slice(1).map((l) => l.split(/\s+/)[0]!).filter(Boolean);
+      const keys = c
+        .ctr(['snapshots', 'ls'])
+        .stdout.trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(/\s+/)[0]!)
+        .filter(Boolean);
       if (!keys.length) break;
       for (const k of keys) c.ctr(['snapshots', 'rm', k]);
     }
@@ -328,7 +407,10 @@ function containerdRunners(c: Containerd, ref: string, layers: number): Runner[]
   const cpu = () => (c.proc.pid ? procCpuMs(c.proc.pid) : 0);
   const ctr = (args: string[]) => {
     const r = c.ctr(args, { timeout: 600_000 });
-    if (r.status !== 0) throw new Error(`ctr ${args.join(' ')}: status ${r.status}: ${(r.stderr || r.stdout).trim().slice(-2000)}\n${c.logTail(20)}`);
+    if (r.status !== 0)
+      throw new Error(
+        `ctr ${args.join(' ')}: status ${r.status}: ${(r.stderr || r.stdout).trim().slice(-2000)}\n${c.logTail(20)}`,
+      );
   };
   const count = (args: string[]) => c.ctr(args).stdout.trim().split('\n').slice(1).filter(Boolean).length;
   return [
@@ -364,10 +446,13 @@ function skopeoRunners(ref: string): Runner[] {
   return [
     {
       name: 'skopeo copy',
-      once: () => { skopeo(['copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${dir}:latest`]); },
+      once: () => {
+        skopeo(['copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${dir}:latest`]);
+      },
       reset: () => wipeDir(dir),
       check: () => {
-        if (!readFileSync(join(dir, 'index.json'), 'utf8').includes('latest')) throw new Error('skopeo copy: no latest in index.json');
+        if (!readFileSync(join(dir, 'index.json'), 'utf8').includes('latest'))
+          throw new Error('skopeo copy: no latest in index.json');
       },
     },
     {
@@ -376,9 +461,16 @@ function skopeoRunners(ref: string): Runner[] {
         skopeo(['copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${dir2}:latest`]);
         run('umoci', ['unpack', '--image', `${dir2}:latest`, bundle]);
       },
-      reset: () => { wipeDir(dir2); wipeDir(bundle); },
+      reset: () => {
+        wipeDir(dir2);
+        wipeDir(bundle);
+      },
       check: () => {
-        if (!existsSync(join(bundle, 'rootfs/bin/busybox')) || existsSync(join(bundle, 'rootfs/usr/share/doc/pkg-0007'))) throw new Error('umoci unpack: unexpected rootfs');
+        if (
+          !existsSync(join(bundle, 'rootfs/bin/busybox')) ||
+          existsSync(join(bundle, 'rootfs/usr/share/doc/pkg-0007'))
+        )
+          throw new Error('umoci unpack: unexpected rootfs');
       },
     },
   ];
@@ -386,22 +478,44 @@ function skopeoRunners(ref: string): Runner[] {
 
 // ------------------------------------------------------------------ statistics
 
-interface Summary { name: string; n: number; median: number; p90: number; min: number; mean: number; cpu: number; times: number[] }
+interface Summary {
+  name: string;
+  n: number;
+  median: number;
+  p90: number;
+  min: number;
+  mean: number;
+  cpu: number;
+  times: number[];
+}
 
 function summarize(name: string, ms: number[], cpuTotal: number): Summary {
   const s = [...ms].sort((a, b) => a - b);
-  return { name, n: s.length, median: quantile(s, 0.5), p90: quantile(s, 0.9), min: s[0] ?? NaN, mean: s.reduce((a, b) => a + b, 0) / s.length, cpu: cpuTotal / s.length, times: ms };
+  return {
+    name,
+    n: s.length,
+    median: quantile(s, 0.5),
+    p90: quantile(s, 0.9),
+    min: s[0] ?? NaN,
+    mean: s.reduce((a, b) => a + b, 0) / s.length,
+    cpu: cpuTotal / s.length,
+    times: ms,
+  };
 }
 
 function hostLoad(): string {
-  const la = loadavg().map((x) => x.toFixed(1)).join(' ');
+  const la = loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ');
   let psi = '';
   try {
     const m = /some avg10=([\d.]+)/.exec(readFileSync('/proc/pressure/cpu', 'utf8'));
     if (m) psi = `, cpu pressure ${m[1]}%`;
     const io = /some avg10=([\d.]+)/.exec(readFileSync('/proc/pressure/io', 'utf8'));
     if (io) psi += `, io pressure ${io[1]}%`;
-  } catch { /* no PSI */ }
+  } catch {
+    /* no PSI */
+  }
   return `loadavg ${la}${psi}`;
 }
 
@@ -446,7 +560,9 @@ function table(title: string, rows: Summary[], bases: string[], all: Summary[]):
     `  ${'runner'.padEnd(30)}${'median'.padStart(9)}${'p90'.padStart(9)}${'min'.padStart(9)}${'cpu/run'.padStart(9)}${bases.map((_, i) => `ratio${i + 1}`.padStart(8)).join('')}`,
   ];
   for (const r of rows) {
-    lines.push(`  ${r.name.padEnd(30)}${s(r.median)}${s(r.p90)}${s(r.min)}${s(r.cpu)}${refs.map((b) => `${(r.median / b.median).toFixed(2)}x`.padStart(8)).join('')}`);
+    lines.push(
+      `  ${r.name.padEnd(30)}${s(r.median)}${s(r.p90)}${s(r.min)}${s(r.cpu)}${refs.map((b) => `${(r.median / b.median).toFixed(2)}x`.padStart(8)).join('')}`,
+    );
   }
   bases.forEach((b, i) => lines.push(`  ratio${i + 1}: median / median of ${b}`));
   return lines.join('\n');
@@ -467,17 +583,45 @@ function profileBerth(ref: string): void {
     wipeDir(root);
     syncDisks();
     const t0 = Date.now();
-    run(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `berth-ctr-pull${unpack ? '' : '-no-unpack'}.cpuprofile`, mjs,
-      '--root', root, 'images', 'pull', '--plain-http', ...(unpack ? [] : ['--no-unpack']), ref], { env });
-    console.log(`profile: berth-ctr pull${unpack ? '' : ' --no-unpack'} under --cpu-prof: ${((Date.now() - t0) / 1000).toFixed(2)} s`);
+    run(
+      process.execPath,
+      [
+        '--cpu-prof',
+        '--cpu-prof-dir',
+        dir,
+        '--cpu-prof-name',
+        `berth-ctr-pull${unpack ? '' : '-no-unpack'}.cpuprofile`,
+        mjs,
+        '--root',
+        root,
+        'images',
+        'pull',
+        '--plain-http',
+        ...(unpack ? [] : ['--no-unpack']),
+        ref,
+      ],
+      { env },
+    );
+    console.log(
+      `profile: berth-ctr pull${unpack ? '' : ' --no-unpack'} under --cpu-prof: ${((Date.now() - t0) / 1000).toFixed(2)} s`,
+    );
   }
   if (which('strace')) {
-    for (const [what, args] of [['berth-ctr', [process.execPath, mjs, '--root', root, 'images', 'pull', '--plain-http', ref]], ['umoci', ['umoci', 'unpack', '--image', `${join(work, 'skopeo-oci')}:latest`, join(work, 'umoci-bundle')]]] as const) {
+    for (const [what, args] of [
+      ['berth-ctr', [process.execPath, mjs, '--root', root, 'images', 'pull', '--plain-http', ref]],
+      ['umoci', ['umoci', 'unpack', '--image', `${join(work, 'skopeo-oci')}:latest`, join(work, 'umoci-bundle')]],
+    ] as const) {
       wipeDir(root);
       if (what === 'umoci') {
         wipeDir(join(work, 'skopeo-oci'));
         wipeDir(join(work, 'umoci-bundle'));
-        skopeo(['copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${join(work, 'skopeo-oci')}:latest`]);
+        skopeo([
+          'copy',
+          '--quiet',
+          '--src-tls-verify=false',
+          `docker://${ref}`,
+          `oci:${join(work, 'skopeo-oci')}:latest`,
+        ]);
       }
       syncDisks();
       run('strace', ['-f', '-c', '-o', join(dir, `strace-${what}.txt`), ...args], { env });
@@ -496,8 +640,10 @@ let containerd: Containerd | undefined;
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (overlay mounts, chown, containerd)');
-  for (const bin of ['containerd', 'ctr', 'skopeo', 'umoci', 'tar']) if (!which(bin)) throw new Error(`${bin} is not installed`);
-  if (!existsSync('/usr/bin/docker-registry')) throw new Error('docker-registry is not installed (apt-get install docker-registry)');
+  for (const bin of ['containerd', 'ctr', 'skopeo', 'umoci', 'tar'])
+    if (!which(bin)) throw new Error(`${bin} is not installed`);
+  if (!existsSync('/usr/bin/docker-registry'))
+    throw new Error('docker-registry is not installed (apt-get install docker-registry)');
   if (!existsSync('/bin/busybox')) throw new Error('/bin/busybox is missing (apt-get install busybox-static)');
   if (!existsSync(join(REPO, 'bin/berth-ctr.js'))) throw new Error('build first: node scripts/build.mjs');
   snapshotBuild();
@@ -522,8 +668,13 @@ async function main(): Promise<void> {
   ];
   const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
   if (!JSON_OUT) {
-    console.log(`image ${ref}: ${L} layers, ${mb(img.total)} uncompressed, ${mb(img.compressed)} gzip (built and pushed in ${built} s, not measured)`);
-    for (const l of img.layers) console.log(`  ${l.name.padEnd(28)}${String(l.files).padStart(7)} entries ${mb(l.uncompressed).padStart(11)} ${mb(l.size).padStart(11)} gz`);
+    console.log(
+      `image ${ref}: ${L} layers, ${mb(img.total)} uncompressed, ${mb(img.compressed)} gzip (built and pushed in ${built} s, not measured)`,
+    );
+    for (const l of img.layers)
+      console.log(
+        `  ${l.name.padEnd(28)}${String(l.files).padStart(7)} entries ${mb(l.uncompressed).padStart(11)} ${mb(l.size).padStart(11)} gz`,
+      );
   }
   const before = hostLoad();
   const rows = N > 0 ? await measure(runners, N) : [];
@@ -539,10 +690,17 @@ async function main(): Promise<void> {
     umoci: run('umoci', ['--version']).trim(),
   };
   if (JSON_OUT) {
-    process.stdout.write(JSON.stringify({ iterations: N, image: img, load: { before, after }, versions, leftovers, rows }, null, 2) + '\n');
+    process.stdout.write(
+      JSON.stringify({ iterations: N, image: img, load: { before, after }, versions, leftovers, rows }, null, 2) + '\n',
+    );
     return;
   }
-  const unpacked = ['berth-ctr pull', ...ALSO.map(([name]) => `${name} pull`), 'ctr images pull', 'skopeo copy + umoci unpack'];
+  const unpacked = [
+    'berth-ctr pull',
+    ...ALSO.map(([name]) => `${name} pull`),
+    'ctr images pull',
+    'skopeo copy + umoci unpack',
+  ];
   const only = ['berth-ctr pull --no-unpack', 'ctr content fetch', 'skopeo copy'];
   const pick = (names: string[]) => names.map((n) => rows.find((r) => r.name === n)!);
   console.log('');
@@ -552,14 +710,25 @@ async function main(): Promise<void> {
   console.log(`${versions.node}, ${versions.containerd}, ${versions.skopeo}, ${versions.umoci}`);
   if (leftovers.length) console.log(`note: ${[...new Set(leftovers)].join('; ')} (removed by hand, untimed)`);
   console.log('');
-  console.log(table('pull + unpack (registry to a root filesystem)', pick(unpacked), ['ctr images pull', 'skopeo copy'], rows));
+  console.log(
+    table('pull + unpack (registry to a root filesystem)', pick(unpacked), ['ctr images pull', 'skopeo copy'], rows),
+  );
   console.log('');
-  console.log(table('pull only (registry to a content store / OCI layout)', pick(only), ['ctr content fetch', 'skopeo copy'], rows));
+  console.log(
+    table(
+      'pull only (registry to a content store / OCI layout)',
+      pick(only),
+      ['ctr content fetch', 'skopeo copy'],
+      rows,
+    ),
+  );
   const med = (n: string) => rows.find((r) => r.name === n)!.median;
   const ratio = med('berth-ctr pull') / med('ctr images pull');
   console.log('');
   console.log('target (issue 3):');
-  console.log(`  berth-ctr pull+unpack faster than containerd:  ${ratio.toFixed(2)}x of ctr images pull  ${ratio < 1 ? 'met' : 'NOT met'}`);
+  console.log(
+    `  berth-ctr pull+unpack faster than containerd:  ${ratio.toFixed(2)}x of ctr images pull  ${ratio < 1 ? 'met' : 'NOT met'}`,
+  );
 }
 
 try {

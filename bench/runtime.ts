@@ -18,7 +18,17 @@
 // Needs root, runc, /bin/busybox and the build (node scripts/build.mjs).
 
 import { spawnSync } from 'node:child_process';
-import { closeSync, cpSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import {
+  closeSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  existsSync,
+} from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { makeBusyboxRootfs } from '../test/helpers/busybox.js';
@@ -35,7 +45,9 @@ function arg(name: string, dflt: string): string {
 }
 const N = Number(arg('iterations', '30'));
 /** --also NAME=PATH (repeatable): another runc-compatible binary to measure, e.g. a patched build. */
-const ALSO: [string, string][] = process.argv.flatMap((a, i) => (a === '--also' && process.argv[i + 1]?.includes('=') ? [process.argv[i + 1]!.split('=', 2) as [string, string]] : []));
+const ALSO: [string, string][] = process.argv.flatMap((a, i) =>
+  a === '--also' && process.argv[i + 1]?.includes('=') ? [process.argv[i + 1]!.split('=', 2) as [string, string]] : [],
+);
 const JSON_OUT = process.argv.includes('--json');
 
 function which(bin: string): string | undefined {
@@ -47,7 +59,13 @@ function which(bin: string): string | undefined {
 
 const work = mkdtempSync(join(tmpdir(), 'berth-bench-'));
 const bundle = join(work, 'bundle');
-const roots = { runc: join(work, 'root-runc'), crun: join(work, 'root-crun'), berth: join(work, 'root-berth'), berthNode: join(work, 'root-berth-node'), lib: join(work, 'root-lib') };
+const roots = {
+  runc: join(work, 'root-runc'),
+  crun: join(work, 'root-crun'),
+  berth: join(work, 'root-berth'),
+  berthNode: join(work, 'root-berth-node'),
+  lib: join(work, 'root-lib'),
+};
 
 function makeBundle(): void {
   errFile = join(work, 'stderr');
@@ -74,11 +92,15 @@ function snapshotBuild(): void {
   BERTH_RUNC = join(dst, 'bin/berth-runc');
   // The same CLI on Node.js (what bin/berth-runc is where Bun is not available).
   BERTH_RUNC_NODE = join(dst, 'bin/berth-runc-node');
-  writeFileSync(BERTH_RUNC_NODE, `#!/bin/sh
+  writeFileSync(
+    BERTH_RUNC_NODE,
+    `#!/bin/sh
 unset NODE_EXTRA_CA_CERTS
 export BERTH_NATIVE_DIR=${join(dst, 'native/build')}
 exec ${process.execPath} ${join(dst, 'bin/berth-runc.js')} "$@"
-`, { mode: 0o755 });
+`,
+    { mode: 0o755 },
+  );
   // The in-process runtime (src/ through tsx) uses the same berth-init.
   process.env.BERTH_INIT = join(dst, 'native/build/berth-init');
 }
@@ -99,7 +121,8 @@ function cli(bin: string, root: string, args: string[]): void {
   } finally {
     closeSync(fd);
   }
-  if (status !== 0) throw new Error(`${bin} ${args.join(' ')}: status ${status}: ${readFileSync(errFile, 'utf8').trim()}`);
+  if (status !== 0)
+    throw new Error(`${bin} ${args.join(' ')}: status ${status}: ${readFileSync(errFile, 'utf8').trim()}`);
 }
 
 function cliRun(bin: string, root: string): Runner['once'] {
@@ -138,18 +161,25 @@ function inProcess(): Runner['once'] {
 
 /** Load average and CPU pressure (PSI): on a saturated host every process hand-off waits in the run queue. */
 function hostLoad(): string {
-  const la = loadavg().map((x) => x.toFixed(1)).join(' ');
+  const la = loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ');
   let psi = '';
   try {
     const m = /some avg10=([\d.]+)/.exec(readFileSync('/proc/pressure/cpu', 'utf8'));
     if (m) psi = `, cpu pressure ${m[1]}% (PSI some avg10)`;
-  } catch { /* no PSI */ }
+  } catch {
+    /* no PSI */
+  }
   return `loadavg ${la}${psi}`;
 }
 
 function crunWorks(): { ok: boolean; why: string } {
   if (!which('crun')) return { ok: false, why: 'crun is not installed' };
-  const r = spawnSync('crun', ['--root', roots.crun, 'run', '--bundle', bundle, 'probe-crun'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = spawnSync('crun', ['--root', roots.crun, 'run', '--bundle', bundle, 'probe-crun'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   spawnSync('crun', ['--root', roots.crun, 'delete', '-f', 'probe-crun'], { stdio: 'ignore' });
   if (r.status === 0) return { ok: true, why: '' };
   return { ok: false, why: (r.stderr || r.stdout).trim().split('\n').pop() ?? `status ${r.status}` };
@@ -157,7 +187,15 @@ function crunWorks(): { ok: boolean; why: string } {
 
 // ------------------------------------------------------------------ statistics
 
-interface Summary { name: string; n: number; median: number; p90: number; min: number; mean: number; cpu: number }
+interface Summary {
+  name: string;
+  n: number;
+  median: number;
+  p90: number;
+  min: number;
+  mean: number;
+  cpu: number;
+}
 
 // CPU time does not wait in the run queue: on a saturated host it is the
 // steadier measure. Children's time (runc, berth-runc, berth-init and the
@@ -177,11 +215,22 @@ function selfCpuMs(): number {
 
 function summarize(name: string, ms: number[], cpuTotal = NaN): Summary {
   const s = [...ms].sort((a, b) => a - b);
-  return { name, n: s.length, median: quantile(s, 0.5), p90: quantile(s, 0.9), min: s[0] ?? NaN, mean: s.reduce((a, b) => a + b, 0) / s.length, cpu: cpuTotal / s.length };
+  return {
+    name,
+    n: s.length,
+    median: quantile(s, 0.5),
+    p90: quantile(s, 0.9),
+    min: s[0] ?? NaN,
+    mean: s.reduce((a, b) => a + b, 0) / s.length,
+    cpu: cpuTotal / s.length,
+  };
 }
 
 function slug(s: string): string {
-  return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  return s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
 }
 
 async function timeOnce(f: () => Promise<void> | void): Promise<number> {
@@ -214,7 +263,9 @@ function table(title: string, rows: Summary[], base: string): string {
   ];
   const ms = (x: number) => `${x.toFixed(1)} ms`.padStart(10);
   for (const r of rows) {
-    lines.push(`  ${r.name.padEnd(32)}${ms(r.median)}${ms(r.p90)}${ms(r.min)}${`${(r.median / ref!.median).toFixed(2)}x`.padStart(8)}${ms(r.cpu)}${`${(r.cpu / ref!.cpu).toFixed(2)}x`.padStart(8)}`);
+    lines.push(
+      `  ${r.name.padEnd(32)}${ms(r.median)}${ms(r.p90)}${ms(r.min)}${`${(r.median / ref!.median).toFixed(2)}x`.padStart(8)}${ms(r.cpu)}${`${(r.cpu / ref!.cpu).toFixed(2)}x`.padStart(8)}`,
+    );
   }
   return lines.join('\n');
 }
@@ -243,16 +294,23 @@ async function main(): Promise<void> {
     ...(crun.ok ? [{ name: 'crun create/start/delete', once: cliSequence('crun', roots.crun) }] : []),
     { name: 'berth-runc create/start/delete', once: cliSequence(BERTH_RUNC, roots.berth) },
     { name: 'berth-runc on Node.js c/s/d', once: cliSequence(BERTH_RUNC_NODE, roots.berthNode) },
-    ...ALSO.map(([name, bin]) => ({ name: `${name} create/start/delete`, once: cliSequence(bin, join(work, `root-${slug(name)}`)) })),
+    ...ALSO.map(([name, bin]) => ({
+      name: `${name} create/start/delete`,
+      once: cliSequence(bin, join(work, `root-${slug(name)}`)),
+    })),
   ];
 
   // Start-up alone: the floor under every CLI call.
   const noCA = { ...process.env };
   delete noCA.NODE_EXTRA_CA_CERTS;
-  const caEnv = { ...noCA, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? '/etc/ssl/certs/ca-certificates.crt' };
+  const caEnv = {
+    ...noCA,
+    NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? '/etc/ssl/certs/ca-certificates.crt',
+  };
   const startOnly = (bin: string, args: string[], env: NodeJS.ProcessEnv) => () => {
     const r = spawnSync(bin, args, { stdio: 'ignore', env });
-    if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')}: status ${r.status}${r.error ? `: ${r.error.message}` : ''}`);
+    if (r.status !== 0)
+      throw new Error(`${bin} ${args.join(' ')}: status ${r.status}${r.error ? `: ${r.error.message}` : ''}`);
   };
   const startup: Runner[] = [
     { name: 'runc --version', once: startOnly('runc', ['--version'], noCA) },
@@ -271,35 +329,69 @@ async function main(): Promise<void> {
 
   const after = hostLoad();
   if (JSON_OUT) {
-    process.stdout.write(JSON.stringify({ iterations: N, crun, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? null, load: { before, after }, ...out }, null, 2) + '\n');
+    process.stdout.write(
+      JSON.stringify(
+        {
+          iterations: N,
+          crun,
+          NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? null,
+          load: { before, after },
+          ...out,
+        },
+        null,
+        2,
+      ) + '\n',
+    );
     return;
   }
-  const env = process.env.NODE_EXTRA_CA_CERTS ? `NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS}` : 'NODE_EXTRA_CA_CERTS unset';
-  console.log(`berth runtime benchmark: ${N} interleaved iterations, /bin/true in a busybox bundle (runc spec), ${env}`);
+  const env = process.env.NODE_EXTRA_CA_CERTS
+    ? `NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS}`
+    : 'NODE_EXTRA_CA_CERTS unset';
+  console.log(
+    `berth runtime benchmark: ${N} interleaved iterations, /bin/true in a busybox bundle (runc spec), ${env}`,
+  );
   console.log(`host: ${cpus().length} CPUs; load before ${before}; after ${after}`);
   if (!crun.ok) console.log(`crun: skipped: ${crun.why}`);
   console.log('');
   console.log(table('run of a trivial container (create, start, wait, delete)', out.run, 'runc run'));
   console.log('');
-  console.log(table("a containerd shim's calls (create --pid-file, start, wait, delete: 3 processes)", out.sequence, 'runc create/start/delete'));
+  console.log(
+    table(
+      "a containerd shim's calls (create --pid-file, start, wait, delete: 3 processes)",
+      out.sequence,
+      'runc create/start/delete',
+    ),
+  );
   console.log('');
   console.log(table('start-up only', out.startup, 'runc --version'));
   const med = (rows: Summary[], name: string) => rows.find((r) => r.name === name)?.median ?? NaN;
   const runc = med(out.run, 'runc run');
   console.log('');
   console.log('targets (issue 2):');
-  console.log(`  CLI within 1.5x of runc:            ${(med(out.run, 'berth-runc run (CLI)') / runc).toFixed(2)}x  ${med(out.run, 'berth-runc run (CLI)') / runc <= 1.5 ? 'met' : 'NOT met'}`);
-  console.log(`  in-process at least 3x faster:      ${(runc / med(out.run, 'Runtime.run (in-process)')).toFixed(2)}x faster  ${runc / med(out.run, 'Runtime.run (in-process)') >= 3 ? 'met' : 'NOT met'}`);
+  console.log(
+    `  CLI within 1.5x of runc:            ${(med(out.run, 'berth-runc run (CLI)') / runc).toFixed(2)}x  ${med(out.run, 'berth-runc run (CLI)') / runc <= 1.5 ? 'met' : 'NOT met'}`,
+  );
+  console.log(
+    `  in-process at least 3x faster:      ${(runc / med(out.run, 'Runtime.run (in-process)')).toFixed(2)}x faster  ${runc / med(out.run, 'Runtime.run (in-process)') >= 3 ? 'met' : 'NOT met'}`,
+  );
 }
 
 try {
   await main();
 } finally {
   // Any container a failed iteration left behind, then the temp tree.
-  const all: [string, string][] = [['runc', roots.runc], ['crun', roots.crun], [BERTH_RUNC, roots.berth], [BERTH_RUNC, roots.berthNode], [BERTH_RUNC, roots.lib], ...ALSO.map(([name, bin]): [string, string] => [bin, join(work, `root-${slug(name)}`)])];
+  const all: [string, string][] = [
+    ['runc', roots.runc],
+    ['crun', roots.crun],
+    [BERTH_RUNC, roots.berth],
+    [BERTH_RUNC, roots.berthNode],
+    [BERTH_RUNC, roots.lib],
+    ...ALSO.map(([name, bin]): [string, string] => [bin, join(work, `root-${slug(name)}`)]),
+  ];
   for (const [bin, root] of all) {
     if (!existsSync(root)) continue;
-    const ids = spawnSync(bin, ['--root', root, 'list', '-q'], { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
+    const ids =
+      spawnSync(bin, ['--root', root, 'list', '-q'], { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
     for (const id of ids) spawnSync(bin, ['--root', root, 'delete', '--force', id], { stdio: 'ignore' });
   }
   rmSync(work, { recursive: true, force: true });

@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #define MAX_PROG_BYTES (1 << 20)
-#define MAX_ATTACHED 64
+#define MAX_ATTACHED   64
 
 #define EXIT_REFUSED 3
 
@@ -102,7 +102,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc != 2) {
-		fprintf(stderr, "usage: berth-cgbpf <cgroup-dir> < program\n       berth-cgbpf --query <cgroup-dir>\n");
+		fprintf(stderr, "usage: berth-cgbpf <cgroup-dir> < program\n       berth-cgbpf "
+				"--query <cgroup-dir>\n");
 		return 2;
 	}
 
@@ -127,7 +128,7 @@ int main(int argc, char **argv)
 	attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
 	attr.insns = (uint64_t)(uintptr_t)prog;
 	attr.insn_cnt = (uint32_t)(len / sizeof(struct bpf_insn));
-	attr.license = (uint64_t)(uintptr_t)"Apache";
+	attr.license = (uint64_t)(uintptr_t) "Apache";
 	attr.log_buf = (uint64_t)(uintptr_t)log;
 	attr.log_size = sizeof(log);
 	attr.log_level = 1;

@@ -172,13 +172,13 @@ static void loop(void)
 		size_t n = 0, i;
 		int timeout = -1;
 
-#define ADD(fd_, ev_, kind_, obj_, st_)                                                  \
-	do {                                                                             \
-		if (n == cap)                                                            \
-			grow(&pfd, &slot, &cap);                                         \
-		pfd[n] = (struct pollfd){ .fd = (fd_), .events = (short)(ev_) };          \
+#define ADD(fd_, ev_, kind_, obj_, st_)                                                     \
+	do {                                                                                \
+		if (n == cap)                                                               \
+			grow(&pfd, &slot, &cap);                                            \
+		pfd[n] = (struct pollfd){ .fd = (fd_), .events = (short)(ev_) };            \
 		slot[n] = (struct slot){ .kind = (kind_), .obj = (obj_), .stream = (st_) }; \
-		n++;                                                                     \
+		n++;                                                                        \
 	} while (0)
 
 		ADD(S.sig_fd, POLLIN, K_SIG, NULL, NULL);
@@ -196,7 +196,8 @@ static void loop(void)
 				int ev = stream_events(ss[i]);
 
 				if (ev)
-					ADD(ev == POLLOUT ? ss[i]->dst : ss[i]->src, ev, K_STREAM, p, ss[i]);
+					ADD(ev == POLLOUT ? ss[i]->dst : ss[i]->src, ev, K_STREAM,
+					    p, ss[i]);
 			}
 			if (p->exited && !proc_drained(p)) {
 				long ms = ms_until(&p->drain_deadline);

@@ -49,7 +49,9 @@ writeFileSync(join(bin, 'package.json'), '{ "type": "commonjs" }\n');
 function launcher(name, target, tls, nodeFlags = '') {
   const file = join(bin, name);
   rmSync(file, { force: true });
-  writeFileSync(file, `#!/bin/sh
+  writeFileSync(
+    file,
+    `#!/bin/sh
 # ${name} launcher, written by scripts/build.mjs (node: the one that built it, else PATH's).
 ${tls ? '' : 'unset NODE_EXTRA_CA_CERTS\n'}self=$0
 [ -L "$self" ] && self=$(readlink -f "$self")
@@ -58,7 +60,8 @@ export BERTH_NATIVE_DIR="$dir/../native/build"
 node=${process.execPath}
 [ -x "$node" ] || node=$(command -v node)
 exec "$node" ${nodeFlags}"$dir/${target}" "$@"
-`);
+`,
+  );
   chmodSync(file, 0o755);
 }
 
@@ -142,8 +145,21 @@ if (wants('berth-runc')) {
     // manager may be running the old one this very moment.
     const tmp = join(bin, '.berth-runc.new');
     rmSync(tmp, { force: true });
-    execFileSync(bun, ['build', '--compile', '--bytecode', '--target=bun', '--minify-syntax', '--minify-whitespace',
-      join(root, 'src/cli/runc/main.ts'), '--outfile', tmp], { stdio: ['ignore', 'ignore', 'inherit'], cwd: root });
+    execFileSync(
+      bun,
+      [
+        'build',
+        '--compile',
+        '--bytecode',
+        '--target=bun',
+        '--minify-syntax',
+        '--minify-whitespace',
+        join(root, 'src/cli/runc/main.ts'),
+        '--outfile',
+        tmp,
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'], cwd: root },
+    );
     execFileSync(tmp, ['--version'], { stdio: 'ignore' });
     renameSync(tmp, join(bin, 'berth-runc'));
   } else {
@@ -190,8 +206,21 @@ if (wants('berth') && existsSync(join(root, 'src/cli/berth/main.ts'))) {
   if (bun) {
     const tmp = join(bin, '.berth.new');
     rmSync(tmp, { force: true });
-    execFileSync(bun, ['build', '--compile', '--bytecode', '--target=bun', '--minify-syntax', '--minify-whitespace',
-      join(root, 'src/cli/berth/main.ts'), '--outfile', tmp], { stdio: ['ignore', 'ignore', 'inherit'], cwd: root });
+    execFileSync(
+      bun,
+      [
+        'build',
+        '--compile',
+        '--bytecode',
+        '--target=bun',
+        '--minify-syntax',
+        '--minify-whitespace',
+        join(root, 'src/cli/berth/main.ts'),
+        '--outfile',
+        tmp,
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'], cwd: root },
+    );
     execFileSync(tmp, ['--version'], { stdio: 'ignore' });
     renameSync(tmp, join(bin, 'berth'));
   } else {

@@ -36,7 +36,8 @@ function topCgroups() {
     if (sep < 6 || (f[sep + 1] !== 'cgroup' && f[sep + 1] !== 'cgroup2')) continue;
     // What the root delegates is host-wide: a runtime that enables a
     // controller there changes every cgroup2 user's tree.
-    if (f[sep + 1] === 'cgroup2') out.push(`${f[4]}/cgroup.subtree_control: ${read(join(f[4], 'cgroup.subtree_control'))}`);
+    if (f[sep + 1] === 'cgroup2')
+      out.push(`${f[4]}/cgroup.subtree_control: ${read(join(f[4], 'cgroup.subtree_control'))}`);
     try {
       for (const d of readdirSync(f[4], { withFileTypes: true })) if (d.isDirectory()) out.push(join(f[4], d.name));
     } catch {

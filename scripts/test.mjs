@@ -47,14 +47,13 @@ if (!filter) {
   ]);
   check('lint', 'eslint/bin/eslint.js', ['--max-warnings', '0', 'src', 'test', 'bench', 'scripts']);
   check('unused exports and files', 'knip/bin/knip.js', ['--no-progress']);
-  // TODO(lead): drop the condition once the one formatting commit (prettier --write .) is in.
-  if (process.env.BERTH_CHECK_FORMAT === '1') {
-    check('format check', 'prettier/bin/prettier.cjs', ['--check', '.']);
-    const c = spawnSync('make', ['-s', '-C', join(root, 'native'), 'format-check'], { stdio: 'inherit' });
-    if (c.status !== 0) {
-      console.error('native format check failed (make -C native format)');
-      process.exit(1);
-    }
+  // One formatting of every file: prettier for the TypeScript and scripts,
+  // clang-format (native/.clang-format) for the C.
+  check('format check', 'prettier/bin/prettier.cjs', ['--check', '--log-level', 'warn', '.']);
+  const c = spawnSync('make', ['-s', '-C', join(root, 'native'), 'format-check'], { stdio: 'inherit' });
+  if (c.status !== 0) {
+    console.error('native format check failed (make -C native format)');
+    process.exit(1);
   }
 }
 

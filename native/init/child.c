@@ -31,7 +31,8 @@ int op_wait_cgroups(const struct op *op)
 	if (b < 0)
 		_exit(1);
 	if (b != SYNC_JOINED) {
-		op_msg("protocol error: byte %d from the first process, expected its cgroup joins", b);
+		op_msg("protocol error: byte %d from the first process, expected its cgroup joins",
+		       b);
 		errno = EPROTO;
 		return -1;
 	}
@@ -71,7 +72,10 @@ static int needs_cgroups(const struct op *op)
 		if (!(flags & CLONE_NEWCGROUP))
 			return 0;
 		break;
-	case OP_SYNC: case OP_HOOK: case OP_WAIT_START: case OP_EXEC:
+	case OP_SYNC:
+	case OP_HOOK:
+	case OP_WAIT_START:
+	case OP_EXEC:
 		break;
 	default:
 		return 0;
@@ -93,53 +97,100 @@ static int run_phase2_op(const struct op *op)
 	if (check_arity(op) < 0 || needs_cgroups(op) < 0)
 		return -1;
 	switch (op->code) {
-	case OP_UNSHARE: return op_unshare(op);
-	case OP_SETRESUID: return op_setresuid(op);
-	case OP_SETRESGID: return op_setresgid(op);
-	case OP_SETHOSTNAME: return op_sethostname(op);
-	case OP_SETDOMAINNAME: return op_setdomainname(op);
-	case OP_MOUNT: return op_mount(op);
-	case OP_SET_ROOT: return op_set_root(op);
-	case OP_MOUNT_IN_ROOT: return op_mount_in_root(op);
-	case OP_MKNOD_IN_ROOT: return op_mknod_in_root(op);
-	case OP_SYMLINK_IN_ROOT: return op_symlink_in_root(op);
-	case OP_MKDIR_IN_ROOT: return op_mkdir_in_root(op);
-	case OP_MASK_IN_ROOT: return op_mask_in_root(op);
-	case OP_READONLY_IN_ROOT: return op_readonly_in_root(op);
-	case OP_PIVOT_ROOT: return op_pivot_root(op);
-	case OP_MOVE_ROOT: return op_move_root(op);
-	case OP_WRITE_PROC: return op_write_proc(op);
-	case OP_EXPECT_PROCFS_IN_ROOT: return op_expect_procfs_in_root(op);
-	case OP_CHROOT: return op_chroot(op);
-	case OP_CHROOT_PROCESS_ROOT: return op_chroot_process_root(op);
-	case OP_SYNC: return op_sync(op);
-	case OP_HOOK: return op_hook(op);
-	case OP_CONSOLE: return op_console(op);
-	case OP_SETSID: return op_setsid(op);
-	case OP_RLIMIT: return op_rlimit(op);
-	case OP_PERSONALITY: return op_personality(op);
-	case OP_IOPRIO: return op_ioprio(op);
-	case OP_SCHED: return op_sched(op);
-	case OP_NO_NEW_PRIVS: return op_no_new_privs(op);
-	case OP_CAPS_BOUNDING: return op_caps_bounding(op);
-	case OP_USER: return op_user(op);
-	case OP_CAPS: return op_caps(op);
-	case OP_SECCOMP_INIT: return op_seccomp_init(op);
-	case OP_SECCOMP_ATTR: return op_seccomp_attr(op);
-	case OP_SECCOMP_ARCH: return op_seccomp_arch(op);
-	case OP_SECCOMP_RULE: return op_seccomp_rule(op);
-	case OP_SECCOMP_LOAD: return op_seccomp_load(op);
-	case OP_CHDIR: return op_chdir(op);
-	case OP_UMASK: return op_umask(op);
-	case OP_WAIT_START: return op_wait_start(op);
-	case OP_EXEC: return op_exec(op);
-	case OP_BIND_DEV_IN_ROOT: return op_bind_dev_in_root(op);
-	case OP_FIND_EXEC: return op_find_exec(op);
-	case OP_WAIT_CGROUPS: return op_wait_cgroups(op);
-	case OP_SESSION_KEYRING: return op_session_keyring(op);
-	case OP_MOUNT_SETATTR_IN_ROOT: return op_mount_setattr_in_root(op);
-	case OP_MOUNT_COPYUP_IN_ROOT: return op_mount_copyup_in_root(op);
-	default: return op_unknown(op);
+	case OP_UNSHARE:
+		return op_unshare(op);
+	case OP_SETRESUID:
+		return op_setresuid(op);
+	case OP_SETRESGID:
+		return op_setresgid(op);
+	case OP_SETHOSTNAME:
+		return op_sethostname(op);
+	case OP_SETDOMAINNAME:
+		return op_setdomainname(op);
+	case OP_MOUNT:
+		return op_mount(op);
+	case OP_SET_ROOT:
+		return op_set_root(op);
+	case OP_MOUNT_IN_ROOT:
+		return op_mount_in_root(op);
+	case OP_MKNOD_IN_ROOT:
+		return op_mknod_in_root(op);
+	case OP_SYMLINK_IN_ROOT:
+		return op_symlink_in_root(op);
+	case OP_MKDIR_IN_ROOT:
+		return op_mkdir_in_root(op);
+	case OP_MASK_IN_ROOT:
+		return op_mask_in_root(op);
+	case OP_READONLY_IN_ROOT:
+		return op_readonly_in_root(op);
+	case OP_PIVOT_ROOT:
+		return op_pivot_root(op);
+	case OP_MOVE_ROOT:
+		return op_move_root(op);
+	case OP_WRITE_PROC:
+		return op_write_proc(op);
+	case OP_EXPECT_PROCFS_IN_ROOT:
+		return op_expect_procfs_in_root(op);
+	case OP_CHROOT:
+		return op_chroot(op);
+	case OP_CHROOT_PROCESS_ROOT:
+		return op_chroot_process_root(op);
+	case OP_SYNC:
+		return op_sync(op);
+	case OP_HOOK:
+		return op_hook(op);
+	case OP_CONSOLE:
+		return op_console(op);
+	case OP_SETSID:
+		return op_setsid(op);
+	case OP_RLIMIT:
+		return op_rlimit(op);
+	case OP_PERSONALITY:
+		return op_personality(op);
+	case OP_IOPRIO:
+		return op_ioprio(op);
+	case OP_SCHED:
+		return op_sched(op);
+	case OP_NO_NEW_PRIVS:
+		return op_no_new_privs(op);
+	case OP_CAPS_BOUNDING:
+		return op_caps_bounding(op);
+	case OP_USER:
+		return op_user(op);
+	case OP_CAPS:
+		return op_caps(op);
+	case OP_SECCOMP_INIT:
+		return op_seccomp_init(op);
+	case OP_SECCOMP_ATTR:
+		return op_seccomp_attr(op);
+	case OP_SECCOMP_ARCH:
+		return op_seccomp_arch(op);
+	case OP_SECCOMP_RULE:
+		return op_seccomp_rule(op);
+	case OP_SECCOMP_LOAD:
+		return op_seccomp_load(op);
+	case OP_CHDIR:
+		return op_chdir(op);
+	case OP_UMASK:
+		return op_umask(op);
+	case OP_WAIT_START:
+		return op_wait_start(op);
+	case OP_EXEC:
+		return op_exec(op);
+	case OP_BIND_DEV_IN_ROOT:
+		return op_bind_dev_in_root(op);
+	case OP_FIND_EXEC:
+		return op_find_exec(op);
+	case OP_WAIT_CGROUPS:
+		return op_wait_cgroups(op);
+	case OP_SESSION_KEYRING:
+		return op_session_keyring(op);
+	case OP_MOUNT_SETATTR_IN_ROOT:
+		return op_mount_setattr_in_root(op);
+	case OP_MOUNT_COPYUP_IN_ROOT:
+		return op_mount_copyup_in_root(op);
+	default:
+		return op_unknown(op);
 	}
 }
 

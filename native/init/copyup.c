@@ -203,7 +203,8 @@ int op_mount_copyup_in_root(const struct op *op)
 		return -1;
 	}
 
-	int rc = mount(arg_or_null(op, 0), under, arg_or_null(op, 2), (unsigned long)flags, arg_or_null(op, 4));
+	int rc = mount(arg_or_null(op, 0), under, arg_or_null(op, 2), (unsigned long)flags,
+		       arg_or_null(op, 4));
 
 	close_keep_errno(h);
 	if (rc < 0) {

@@ -118,7 +118,8 @@ int cloexec_from(unsigned int lo)
 	for (unsigned int fd = lo; fd < hi; fd++) {
 		int flags = fcntl((int)fd, F_GETFD);
 
-		if (flags >= 0 && !(flags & FD_CLOEXEC) && fcntl((int)fd, F_SETFD, flags | FD_CLOEXEC) < 0)
+		if (flags >= 0 && !(flags & FD_CLOEXEC) &&
+		    fcntl((int)fd, F_SETFD, flags | FD_CLOEXEC) < 0)
 			return -1;
 	}
 	return 0;

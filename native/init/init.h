@@ -81,10 +81,10 @@ enum {
 
 /* Bytes from the first process to the container process on the internal
  * socketpair (README "Processes"). */
-#define SYNC_RELEASE '1'        /* released, and phase 1 is complete */
-#define SYNC_RELEASE_EARLY 'r'  /* released by RELEASE: its CGROUP_ADD_CHILDs follow */
-#define SYNC_JOINED 'j'         /* after SYNC_RELEASE_EARLY: phase 1 is complete */
-#define SYNC_HANDOFF 'h'        /* container process to first process (mode exit): handed off */
+#define SYNC_RELEASE	   '1' /* released, and phase 1 is complete */
+#define SYNC_RELEASE_EARLY 'r' /* released by RELEASE: its CGROUP_ADD_CHILDs follow */
+#define SYNC_JOINED	   'j' /* after SYNC_RELEASE_EARLY: phase 1 is complete */
+#define SYNC_HANDOFF	   'h' /* container process to first process (mode exit): handed off */
 
 /* One plan record. `arg` excludes the label; every operand is NUL-terminated
  * (an operand may also contain NULs, hence `len`). */
@@ -106,23 +106,23 @@ enum parent_mode { MODE_UNSET = 0, MODE_EXIT, MODE_WAIT, MODE_WAIT_TTY };
 
 /* Process-wide state. Every descriptor here is close-on-exec. */
 struct init_state {
-	int plan_fd;          /* the runtime's socket: plan in, reports out */
-	int exit_code;        /* 2 in the first process, 1 in the container process */
+	int plan_fd;   /* the runtime's socket: plan in, reports out */
+	int exit_code; /* 2 in the first process, 1 in the container process */
 	enum parent_mode mode;
-	pid_t child;          /* first process: the container process, 0 before CLONE */
-	int released;         /* first process: the container process has been released */
-	int joined;           /* container process: the first process has finished phase 1 */
-	int sync_fd;          /* internal socketpair end (release, joined, pty master) */
-	int console_sock;     /* OPEN_CONSOLE_SOCKET, or -1 */
-	int fifo_fd;          /* OPEN_EXEC_FIFO (O_PATH), or -1 */
-	int listener_sock;    /* OPEN_SECCOMP_LISTENER, or -1 */
-	int root_fd;          /* SET_ROOT (O_PATH|O_DIRECTORY), or -1 */
-	void *seccomp;        /* scmp_filter_ctx of SECCOMP_INIT, or NULL */
-	dev_t start_uts_dev;  /* the UTS namespace berth-init started in (the */
-	ino_t start_uts_ino;  /* runtime's): SETHOSTNAME is refused there */
+	pid_t child;	     /* first process: the container process, 0 before CLONE */
+	int released;	     /* first process: the container process has been released */
+	int joined;	     /* container process: the first process has finished phase 1 */
+	int sync_fd;	     /* internal socketpair end (release, joined, pty master) */
+	int console_sock;    /* OPEN_CONSOLE_SOCKET, or -1 */
+	int fifo_fd;	     /* OPEN_EXEC_FIFO (O_PATH), or -1 */
+	int listener_sock;   /* OPEN_SECCOMP_LISTENER, or -1 */
+	int root_fd;	     /* SET_ROOT (O_PATH|O_DIRECTORY), or -1 */
+	void *seccomp;	     /* scmp_filter_ctx of SECCOMP_INIT, or NULL */
+	dev_t start_uts_dev; /* the UTS namespace berth-init started in (the */
+	ino_t start_uts_ino; /* runtime's): SETHOSTNAME is refused there */
 	int start_uts_known;
-	int proc_fd;          /* the runtime's procfs root (O_PATH), or -1 */
-	int handed_off;       /* container process: no longer dies with the first process */
+	int proc_fd;	/* the runtime's procfs root (O_PATH), or -1 */
+	int handed_off; /* container process: no longer dies with the first process */
 };
 
 extern struct init_state g;

@@ -35,7 +35,8 @@ const char *fdpath(struct fdpath *p, int fd)
 	struct statfs sfs;
 
 	if (statfs("/proc/self/fd", &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC) {
-		op_msg("/proc is not a procfs here: refusing to reach a handle through /proc/self/fd");
+		op_msg("/proc is not a procfs here: refusing to reach a handle through "
+		       "/proc/self/fd");
 		errno = EPERM;
 		return NULL;
 	}
@@ -192,8 +193,9 @@ restart:
 		if (parent < 0)
 			return -1;
 
-		int rc = last && last_is_file ? create_file_exact(parent, comp[i], last_mode)
-					      : mkdirat_exact(parent, comp[i], last ? last_mode : dir_mode);
+		int rc = last && last_is_file
+				 ? create_file_exact(parent, comp[i], last_mode)
+				 : mkdirat_exact(parent, comp[i], last ? last_mode : dir_mode);
 
 		if (rc == 0 || errno != EEXIST) {
 			close_keep_errno(parent);

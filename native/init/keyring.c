@@ -19,9 +19,9 @@
 #include "init.h"
 
 #define KEYCTL_JOIN_SESSION_KEYRING 1
-#define KEYCTL_SETPERM 5
-#define KEYCTL_DESCRIBE 6
-#define KEY_USR_SEARCH 0x00080000u
+#define KEYCTL_SETPERM		    5
+#define KEYCTL_DESCRIBE		    6
+#define KEY_USR_SEARCH		    0x00080000u
 
 /* Operands: name. */
 int op_session_keyring(const struct op *op)

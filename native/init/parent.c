@@ -192,7 +192,8 @@ static int op_clone(const struct op *op)
 		g.sync_fd = sp[1];
 		g.exit_code = 1;
 		g.child = 0;
-		if (map_as_user && (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0 || write_all(g.sync_fd, "d", 1) < 0))
+		if (map_as_user &&
+		    (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0 || write_all(g.sync_fd, "d", 1) < 0))
 			_exit(1);
 		/* Held until the first process has mapped our ids (and, unless
 		 * it releases us early, placed us in our cgroups). EOF means it
@@ -342,18 +343,30 @@ static int run_phase1_op(const struct op *op)
 	if (check_arity(op) < 0)
 		return -1;
 	switch (op->code) {
-	case OP_PARENT_MODE: return op_parent_mode(op);
-	case OP_OPEN_CONSOLE_SOCKET: return op_open_console_socket(op);
-	case OP_OPEN_EXEC_FIFO: return op_open_exec_fifo(op);
-	case OP_OPEN_SECCOMP_LISTENER: return op_open_seccomp_listener(op);
-	case OP_SETNS: return op_setns(op);
-	case OP_TIMENS_OFFSETS: return op_timens_offsets(op);
-	case OP_CLONE: return op_clone(op);
-	case OP_WRITE_CHILD_FILE: return op_write_child_file(op);
-	case OP_CGROUP_ADD_CHILD: return op_cgroup_add_child(op);
-	case OP_RUN_CHILD_HELPER: return op_run_child_helper(op);
-	case OP_RELEASE: return op_release(op);
-	case OP_TAKE_FD: return op_take_fd(op);
+	case OP_PARENT_MODE:
+		return op_parent_mode(op);
+	case OP_OPEN_CONSOLE_SOCKET:
+		return op_open_console_socket(op);
+	case OP_OPEN_EXEC_FIFO:
+		return op_open_exec_fifo(op);
+	case OP_OPEN_SECCOMP_LISTENER:
+		return op_open_seccomp_listener(op);
+	case OP_SETNS:
+		return op_setns(op);
+	case OP_TIMENS_OFFSETS:
+		return op_timens_offsets(op);
+	case OP_CLONE:
+		return op_clone(op);
+	case OP_WRITE_CHILD_FILE:
+		return op_write_child_file(op);
+	case OP_CGROUP_ADD_CHILD:
+		return op_cgroup_add_child(op);
+	case OP_RUN_CHILD_HELPER:
+		return op_run_child_helper(op);
+	case OP_RELEASE:
+		return op_release(op);
+	case OP_TAKE_FD:
+		return op_take_fd(op);
 	default:
 		op_msg("plan error: operation %" PRIu32 " is not a phase 1 operation", op->code);
 		errno = EINVAL;
@@ -373,7 +386,9 @@ static void check_after_release(const struct phase *p)
 
 		if (after && op->code != OP_CGROUP_ADD_CHILD) {
 			op_msg_clear();
-			op_msg("plan error: operation %" PRIu32 " after RELEASE (only CGROUP_ADD_CHILD may follow it)", op->code);
+			op_msg("plan error: operation %" PRIu32
+			       " after RELEASE (only CGROUP_ADD_CHILD may follow it)",
+			       op->code);
 			die_op(op, EINVAL);
 		}
 		if (op->code == OP_RELEASE)

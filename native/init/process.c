@@ -68,12 +68,15 @@ static int in_own_uts(const char *what)
 	struct stat st;
 
 	if (!g.start_uts_known || stat("/proc/self/ns/uts", &st) < 0) {
-		op_msg("cannot tell this UTS namespace from the runtime's: refusing to set the %s", what);
+		op_msg("cannot tell this UTS namespace from the runtime's: refusing to set the %s",
+		       what);
 		errno = EPERM;
 		return -1;
 	}
 	if (st.st_dev == g.start_uts_dev && st.st_ino == g.start_uts_ino) {
-		op_msg("refusing to set the %s of the runtime's own UTS namespace (the plan made no new one)", what);
+		op_msg("refusing to set the %s of the runtime's own UTS namespace (the plan made "
+		       "no new one)",
+		       what);
 		errno = EPERM;
 		return -1;
 	}
@@ -153,8 +156,9 @@ int op_sched(const struct op *op)
 	uint64_t flags, runtime, deadline, period;
 	int nice;
 
-	if (arg_u32(op, 0, &policy) < 0 || arg_u64(op, 1, &flags) < 0 || arg_int(op, 2, &nice) < 0 ||
-	    arg_u32(op, 3, &priority) < 0 || arg_u64(op, 4, &runtime) < 0 || arg_u64(op, 5, &deadline) < 0 ||
+	if (arg_u32(op, 0, &policy) < 0 || arg_u64(op, 1, &flags) < 0 ||
+	    arg_int(op, 2, &nice) < 0 || arg_u32(op, 3, &priority) < 0 ||
+	    arg_u64(op, 4, &runtime) < 0 || arg_u64(op, 5, &deadline) < 0 ||
 	    arg_u64(op, 6, &period) < 0)
 		return -1;
 
@@ -196,7 +200,8 @@ int op_caps_bounding(const struct op *op)
 			return -1;
 		}
 		if (in && !(keep & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
-			op_msg("drop capability %lu from the bounding set: %s", cap, strerror(errno));
+			op_msg("drop capability %lu from the bounding set: %s", cap,
+			       strerror(errno));
 			return -1;
 		}
 	}
@@ -326,7 +331,8 @@ int op_console(const struct op *op)
 	if (arg_u32(op, 0, &rows) < 0 || arg_u32(op, 1, &cols) < 0)
 		return -1;
 	if (rows > 0xffff || cols > 0xffff) {
-		op_msg("plan error: console size %" PRIu32 "x%" PRIu32 " is out of range", rows, cols);
+		op_msg("plan error: console size %" PRIu32 "x%" PRIu32 " is out of range", rows,
+		       cols);
 		errno = EINVAL;
 		return -1;
 	}
@@ -345,7 +351,8 @@ int op_console(const struct op *op)
 	if (slave < 0)
 		goto fail_master;
 	if (rows > 0) {
-		struct winsize ws = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols };
+		struct winsize ws = { .ws_row = (unsigned short)rows,
+				      .ws_col = (unsigned short)cols };
 
 		if (ioctl(slave, TIOCSWINSZ, &ws) < 0)
 			goto fail_both;
@@ -354,7 +361,8 @@ int op_console(const struct op *op)
 	/* runc's console-socket protocol: the master, with the pty's name as
 	 * the message. Without a console socket the first process relays. */
 	snprintf(name, sizeof(name), "/dev/pts/%u", ptn);
-	if (send_fd(g.console_sock >= 0 ? g.console_sock : g.sync_fd, master, name, strlen(name)) < 0) {
+	if (send_fd(g.console_sock >= 0 ? g.console_sock : g.sync_fd, master, name, strlen(name)) <
+	    0) {
 		op_msg("send the pty master: %s", strerror(errno));
 		goto fail_both;
 	}
@@ -378,27 +386,24 @@ int op_console(const struct op *op)
 		close(slave);
 	return 0;
 
-fail_both:
-	{
-		int err = errno;
+fail_both : {
+	int err = errno;
 
-		close(slave);
-		errno = err;
-	}
-fail_master:
-	{
-		int err = errno;
+	close(slave);
+	errno = err;
+}
+fail_master : {
+	int err = errno;
 
-		close(master);
-		errno = err;
-	}
+	close(master);
+	errno = err;
+}
 	return -1;
-fail_slave:
-	{
-		int err = errno;
+fail_slave : {
+	int err = errno;
 
-		close(slave);
-		errno = err;
-	}
+	close(slave);
+	errno = err;
+}
 	return -1;
 }

@@ -84,7 +84,8 @@ int write_proc(const char *rel, const void *buf, size_t len)
 	while (fd < 0 && errno == EAGAIN);
 	if (fd < 0) {
 		if (errno == EXDEV || errno == ELOOP)
-			op_msg("/proc/%.200s is not a procfs file (a mount or a link over it): %s", rel, strerror(errno));
+			op_msg("/proc/%.200s is not a procfs file (a mount or a link over it): %s",
+			       rel, strerror(errno));
 		return -1;
 	}
 	if (!is_procfs((int)fd, 0)) {

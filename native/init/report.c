@@ -23,7 +23,7 @@
 /* Strings are cut at STR_MAX_BYTES (a report is for a human, and its first
  * 4 KiB say what went wrong); a line holds two of them fully escaped (6 bytes
  * per byte at worst), so a line is never cut and always parses. */
-#define STR_MAX_BYTES 4096
+#define STR_MAX_BYTES  4096
 #define LINE_MAX_BYTES (2 * (6 * STR_MAX_BYTES + 2) + 256)
 
 struct line {
@@ -76,11 +76,26 @@ static void put_str(struct line *l, const char *s)
 		unsigned char c = (unsigned char)s[i];
 
 		switch (c) {
-		case '"': tmp[o++] = '\\'; tmp[o++] = '"'; break;
-		case '\\': tmp[o++] = '\\'; tmp[o++] = '\\'; break;
-		case '\n': tmp[o++] = '\\'; tmp[o++] = 'n'; break;
-		case '\r': tmp[o++] = '\\'; tmp[o++] = 'r'; break;
-		case '\t': tmp[o++] = '\\'; tmp[o++] = 't'; break;
+		case '"':
+			tmp[o++] = '\\';
+			tmp[o++] = '"';
+			break;
+		case '\\':
+			tmp[o++] = '\\';
+			tmp[o++] = '\\';
+			break;
+		case '\n':
+			tmp[o++] = '\\';
+			tmp[o++] = 'n';
+			break;
+		case '\r':
+			tmp[o++] = '\\';
+			tmp[o++] = 'r';
+			break;
+		case '\t':
+			tmp[o++] = '\\';
+			tmp[o++] = 't';
+			break;
 		default:
 			if (c < 0x20 || c == 0x7f) {
 				tmp[o++] = '\\';

@@ -29,7 +29,8 @@ static int parse_mkdir_kind(const struct op *op, uint32_t i, int *kind)
 	else if (strcmp(op->arg[i], "realdir") == 0)
 		*kind = 3;
 	else {
-		op_msg("plan error: mkdir must be dir, realdir, file or none, not \"%.32s\"", op->arg[i]);
+		op_msg("plan error: mkdir must be dir, realdir, file or none, not \"%.32s\"",
+		       op->arg[i]);
 		errno = EINVAL;
 		return -1;
 	}
@@ -37,7 +38,8 @@ static int parse_mkdir_kind(const struct op *op, uint32_t i, int *kind)
 }
 
 /* mount(2) onto a resolved handle. */
-static int mount_fd(const char *source, int fd, const char *fstype, unsigned long flags, const char *data)
+static int mount_fd(const char *source, int fd, const char *fstype, unsigned long flags,
+		    const char *data)
 {
 	struct fdpath fp;
 	const char *target = fdpath(&fp, fd);
@@ -90,8 +92,9 @@ int op_mount_in_root(const struct op *op)
 	uint64_t flags, remount, propagation;
 	int kind;
 
-	if (need_args(op, 8) < 0 || arg_u64(op, 3, &flags) < 0 || parse_mkdir_kind(op, 5, &kind) < 0 ||
-	    arg_u64(op, 6, &remount) < 0 || arg_u64(op, 7, &propagation) < 0)
+	if (need_args(op, 8) < 0 || arg_u64(op, 3, &flags) < 0 ||
+	    parse_mkdir_kind(op, 5, &kind) < 0 || arg_u64(op, 6, &remount) < 0 ||
+	    arg_u64(op, 7, &propagation) < 0)
 		return -1;
 
 	const char *dest = op->arg[1];
@@ -102,7 +105,8 @@ int op_mount_in_root(const struct op *op)
 		if (fd < 0)
 			return -1;
 
-		int rc = mount_fd(arg_or_null(op, 0), fd, arg_or_null(op, 2), (unsigned long)flags, arg_or_null(op, 4));
+		int rc = mount_fd(arg_or_null(op, 0), fd, arg_or_null(op, 2), (unsigned long)flags,
+				  arg_or_null(op, 4));
 
 		close_keep_errno(fd);
 		if (rc < 0)
@@ -110,7 +114,8 @@ int op_mount_in_root(const struct op *op)
 	} else {
 		if (kind != 0 && mkdir_all(dest, 0755, kind == 2 ? 0644 : 0755, kind == 2) < 0)
 			return -1;
-		if (mount_on(dest, arg_or_null(op, 0), arg_or_null(op, 2), (unsigned long)flags, arg_or_null(op, 4)) < 0)
+		if (mount_on(dest, arg_or_null(op, 0), arg_or_null(op, 2), (unsigned long)flags,
+			     arg_or_null(op, 4)) < 0)
 			return -1;
 	}
 	/* Resolved again each time: the handle taken before the mount names
@@ -355,7 +360,8 @@ int op_mount_setattr_in_root(const struct op *op)
 		return -1;
 
 	struct berth_mount_attr attr = { .attr_set = set, .attr_clr = clr };
-	long rc = syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr));
+	long rc = syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+			  sizeof(attr));
 
 	close_keep_errno(fd);
 	return rc < 0 ? -1 : 0;

@@ -30,12 +30,12 @@
 extern char **environ;
 
 struct program {
-	const char *path;     /* execve path; NULL: search PATH for argv[0] */
+	const char *path; /* execve path; NULL: search PATH for argv[0] */
 	char *const *argv;
-	char *const *envp;    /* NULL: our environment */
-	const char *input;    /* stdin content */
+	char *const *envp; /* NULL: our environment */
+	const char *input; /* stdin content */
 	size_t input_len;
-	uint64_t timeout_s;   /* 0: none */
+	uint64_t timeout_s; /* 0: none */
 };
 
 static void close_fd(int *fd)
@@ -47,7 +47,8 @@ static void close_fd(int *fd)
 
 /* In the forked child: stdin from a pipe, stdout+stderr to the capture pipe,
  * default signals, then exec. Never returns. */
-static void __attribute__((noreturn)) exec_program(const struct program *p, int in, int out, int errfd)
+static void __attribute__((noreturn))
+exec_program(const struct program *p, int in, int out, int errfd)
 {
 	sigset_t none;
 	int err;
@@ -59,8 +60,7 @@ static void __attribute__((noreturn)) exec_program(const struct program *p, int 
 	/* Exactly three descriptors: the state, the capture pipe twice. Ours
 	 * are close-on-exec already; anything else inherited (the container's
 	 * preserved fds, a runtime's stray one) is not the hook's business. */
-	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0 ||
-	    cloexec_from(3) < 0) {
+	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0 || cloexec_from(3) < 0) {
 		err = errno;
 	} else if (p->path) {
 		execve(p->path, p->argv, p->envp ? p->envp : environ);
@@ -138,7 +138,8 @@ static int run_program(const struct program *p)
 	close_fd(&ep[1]);
 
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0 || fcntl(in[1], F_SETFL, O_NONBLOCK) < 0 || fcntl(out[0], F_SETFL, O_NONBLOCK) < 0) {
+	if (pidfd < 0 || fcntl(in[1], F_SETFL, O_NONBLOCK) < 0 ||
+	    fcntl(out[0], F_SETFL, O_NONBLOCK) < 0) {
 		int err = errno;
 
 		kill(pid, SIGKILL);
@@ -221,25 +222,26 @@ static int run_program(const struct program *p)
 	}
 	describe_failure(status, output, outlen);
 	errno = 0;
-out:
-	{
-		int err = errno;
+out : {
+	int err = errno;
 
-		close_fd(&in[0]);
-		close_fd(&in[1]);
-		close_fd(&out[0]);
-		close_fd(&out[1]);
-		close_fd(&ep[0]);
-		close_fd(&ep[1]);
-		close_fd(&pidfd);
-		errno = err;
-	}
+	close_fd(&in[0]);
+	close_fd(&in[1]);
+	close_fd(&out[0]);
+	close_fd(&out[1]);
+	close_fd(&ep[0]);
+	close_fd(&ep[1]);
+	close_fd(&pidfd);
+	errno = err;
+}
 	return rc;
 }
 
 int run_helper(char *const argv[])
 {
-	struct program p = { .path = NULL, .argv = argv, .envp = NULL, .input = "", .input_len = 0 };
+	struct program p = {
+		.path = NULL, .argv = argv, .envp = NULL, .input = "", .input_len = 0
+	};
 
 	return run_program(&p);
 }

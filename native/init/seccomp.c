@@ -82,8 +82,8 @@ static int parse_cond(const struct op *op, const char *s, struct scmp_arg_cmp *c
 	unsigned long long a, b;
 	int used = 0;
 
-	if (sscanf(s, "%u %u %llu %llu%n", &arg, &cmp, &a, &b, &used) != 4 || s[used] != '\0' || arg > 5 ||
-	    cmp < SCMP_CMP_NE || cmp > SCMP_CMP_MASKED_EQ) {
+	if (sscanf(s, "%u %u %llu %llu%n", &arg, &cmp, &a, &b, &used) != 4 || s[used] != '\0' ||
+	    arg > 5 || cmp < SCMP_CMP_NE || cmp > SCMP_CMP_MASKED_EQ) {
 		op_msg("plan error: bad seccomp condition \"%.64s\" (op %" PRIu32 ")", s, op->code);
 		errno = EINVAL;
 		return -1;
@@ -146,7 +146,8 @@ int op_seccomp_load(const struct op *op)
 
 		if (nfd < 0) {
 			errno = -nfd;
-			op_msg("seccomp_notify_fd: %s (does the profile use SCMP_ACT_NOTIFY?)", strerror(errno));
+			op_msg("seccomp_notify_fd: %s (does the profile use SCMP_ACT_NOTIFY?)",
+			       strerror(errno));
 			return -1;
 		}
 		if (send_fd(g.listener_sock, nfd, op->arg[0], op->len[0]) < 0) {

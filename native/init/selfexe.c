@@ -83,16 +83,15 @@ static int copy_self(void)
 	close(src);
 	return mfd;
 
-fail:
-	{
-		int err = errno;
+fail : {
+	int err = errno;
 
-		close(src);
-		if (mfd >= 0)
-			close(mfd);
-		errno = err;
-		return -1;
-	}
+	close(src);
+	if (mfd >= 0)
+		close(mfd);
+	errno = err;
+	return -1;
+}
 }
 
 /* Returns 0 when already running sealed; otherwise re-executes (never returns

@@ -183,8 +183,8 @@ int connect_unix(const char *path)
 		if (dcopy && bcopy) {
 			dirfd = open(dirname(dcopy), O_PATH | O_DIRECTORY | O_CLOEXEC);
 			if (dirfd >= 0)
-				n = snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dirfd,
-					     basename(bcopy));
+				n = snprintf(sa.sun_path, sizeof(sa.sun_path),
+					     "/proc/self/fd/%d/%s", dirfd, basename(bcopy));
 		}
 		free(dcopy);
 		free(bcopy);

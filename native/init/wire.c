@@ -20,7 +20,7 @@
 
 /* Sanity bounds: the plan comes from our own runtime, but a corrupt stream
  * must give a clear error, not an attempt to allocate gigabytes. */
-#define MAX_ARGS (1u << 16)
+#define MAX_ARGS    (1u << 16)
 #define MAX_ARG_LEN (64u << 20)
 
 /*
@@ -99,7 +99,8 @@ int read_record(int fd, struct op *out)
 		if (read_u32(fd, &len) < 0)
 			return -1;
 		if (len > MAX_ARG_LEN) {
-			op_msg("plan record (op %" PRIu32 ") has an operand of %" PRIu32 " bytes", code, len);
+			op_msg("plan record (op %" PRIu32 ") has an operand of %" PRIu32 " bytes",
+			       code, len);
 			errno = EINVAL;
 			return -1;
 		}
@@ -153,14 +154,16 @@ int need_args(const struct op *op, uint32_t n)
 {
 	if (op->argc >= n)
 		return 0;
-	op_msg("plan error: op %" PRIu32 " needs %" PRIu32 " operands, got %" PRIu32, op->code, n, op->argc);
+	op_msg("plan error: op %" PRIu32 " needs %" PRIu32 " operands, got %" PRIu32, op->code, n,
+	       op->argc);
 	errno = EINVAL;
 	return -1;
 }
 
 static int bad_int(const struct op *op, uint32_t i, const char *what)
 {
-	op_msg("plan error: operand %" PRIu32 " (\"%.64s\") is not %s", i + 1, i < op->argc ? op->arg[i] : "", what);
+	op_msg("plan error: operand %" PRIu32 " (\"%.64s\") is not %s", i + 1,
+	       i < op->argc ? op->arg[i] : "", what);
 	errno = EINVAL;
 	return -1;
 }
@@ -212,8 +215,9 @@ int arg_count(const struct op *op, uint32_t i, uint32_t *out)
 	if (arg_u32(op, i, &n) < 0)
 		return -1;
 	if (n > op->argc - i - 1) {
-		op_msg("plan error: operand %" PRIu32 " counts %" PRIu32 " operands, %" PRIu32 " follow", i + 1, n,
-		       op->argc - i - 1);
+		op_msg("plan error: operand %" PRIu32 " counts %" PRIu32 " operands, %" PRIu32
+		       " follow",
+		       i + 1, n, op->argc - i - 1);
 		errno = EINVAL;
 		return -1;
 	}
@@ -268,29 +272,65 @@ const char *arg_or_null(const struct op *op, uint32_t i)
 static int arity(uint32_t code)
 {
 	switch (code) {
-	case OP_SETSID: case OP_ACK: case OP_NO_NEW_PRIVS: case OP_WAIT_START:
-	case OP_RELEASE: case OP_WAIT_CGROUPS:
+	case OP_SETSID:
+	case OP_ACK:
+	case OP_NO_NEW_PRIVS:
+	case OP_WAIT_START:
+	case OP_RELEASE:
+	case OP_WAIT_CGROUPS:
 		return 0;
-	case OP_PARENT_MODE: case OP_OPEN_CONSOLE_SOCKET: case OP_OPEN_EXEC_FIFO: case OP_SESSION_KEYRING:
-	case OP_OPEN_SECCOMP_LISTENER: case OP_TIMENS_OFFSETS: case OP_CLONE:
-	case OP_CGROUP_ADD_CHILD: case OP_UNSHARE: case OP_SETRESUID: case OP_SETRESGID:
-	case OP_SETHOSTNAME: case OP_SETDOMAINNAME: case OP_SET_ROOT: case OP_MASK_IN_ROOT:
-	case OP_READONLY_IN_ROOT: case OP_PIVOT_ROOT: case OP_MOVE_ROOT: case OP_SYNC:
-	case OP_ABORT: case OP_PERSONALITY: case OP_IOPRIO: case OP_CAPS_BOUNDING:
-	case OP_SECCOMP_INIT: case OP_SECCOMP_ARCH: case OP_SECCOMP_LOAD: case OP_CHDIR:
-	case OP_UMASK: case OP_EXPECT_PROCFS_IN_ROOT: case OP_CHROOT: case OP_CHROOT_PROCESS_ROOT:
+	case OP_PARENT_MODE:
+	case OP_OPEN_CONSOLE_SOCKET:
+	case OP_OPEN_EXEC_FIFO:
+	case OP_SESSION_KEYRING:
+	case OP_OPEN_SECCOMP_LISTENER:
+	case OP_TIMENS_OFFSETS:
+	case OP_CLONE:
+	case OP_CGROUP_ADD_CHILD:
+	case OP_UNSHARE:
+	case OP_SETRESUID:
+	case OP_SETRESGID:
+	case OP_SETHOSTNAME:
+	case OP_SETDOMAINNAME:
+	case OP_SET_ROOT:
+	case OP_MASK_IN_ROOT:
+	case OP_READONLY_IN_ROOT:
+	case OP_PIVOT_ROOT:
+	case OP_MOVE_ROOT:
+	case OP_SYNC:
+	case OP_ABORT:
+	case OP_PERSONALITY:
+	case OP_IOPRIO:
+	case OP_CAPS_BOUNDING:
+	case OP_SECCOMP_INIT:
+	case OP_SECCOMP_ARCH:
+	case OP_SECCOMP_LOAD:
+	case OP_CHDIR:
+	case OP_UMASK:
+	case OP_EXPECT_PROCFS_IN_ROOT:
+	case OP_CHROOT:
+	case OP_CHROOT_PROCESS_ROOT:
 		return 1;
-	case OP_SETNS: case OP_WRITE_CHILD_FILE: case OP_SYMLINK_IN_ROOT: case OP_MKDIR_IN_ROOT:
-	case OP_WRITE_PROC: case OP_CONSOLE: case OP_SECCOMP_ATTR: case OP_BIND_DEV_IN_ROOT:
+	case OP_SETNS:
+	case OP_WRITE_CHILD_FILE:
+	case OP_SYMLINK_IN_ROOT:
+	case OP_MKDIR_IN_ROOT:
+	case OP_WRITE_PROC:
+	case OP_CONSOLE:
+	case OP_SECCOMP_ATTR:
+	case OP_BIND_DEV_IN_ROOT:
 	case OP_FIND_EXEC:
 		return 2;
-	case OP_RLIMIT: case OP_TAKE_FD: case OP_MOUNT_SETATTR_IN_ROOT:
+	case OP_RLIMIT:
+	case OP_TAKE_FD:
+	case OP_MOUNT_SETATTR_IN_ROOT:
 		return 3;
 	case OP_CAPS:
 		return 4;
 	case OP_MOUNT:
 		return 5;
-	case OP_MKNOD_IN_ROOT: case OP_MOUNT_COPYUP_IN_ROOT:
+	case OP_MKNOD_IN_ROOT:
+	case OP_MOUNT_COPYUP_IN_ROOT:
 		return 6;
 	case OP_SCHED:
 		return 7;
@@ -305,7 +345,8 @@ int exact_args(const struct op *op, uint32_t n)
 {
 	if (op->argc == n)
 		return 0;
-	op_msg("plan error: op %" PRIu32 " takes %" PRIu32 " operands, got %" PRIu32, op->code, n, op->argc);
+	op_msg("plan error: op %" PRIu32 " takes %" PRIu32 " operands, got %" PRIu32, op->code, n,
+	       op->argc);
 	errno = EINVAL;
 	return -1;
 }

@@ -50,8 +50,9 @@ static void log_record(int fd, const char *tag, const char *p, size_t n)
 	gmtime_r(&ts.tv_sec, &tm);
 	sb_str(&b, "{\"log\":");
 	sb_json(&b, p, n);
-	sb_fmt(&b, ",\"stream\":\"%s\",\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ\"}\n", tag, tm.tm_year + 1900,
-	       tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec);
+	sb_fmt(&b, ",\"stream\":\"%s\",\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ\"}\n", tag,
+	       tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	       ts.tv_nsec);
 	if (write_all(fd, b.p, b.len) < 0)
 		logmsg("warn", "log file write: %s", strerror(errno));
 	free(b.p);
@@ -182,7 +183,9 @@ void console_receive(struct proc *p)
 	char name[256];
 	char ctl[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = { name, sizeof name };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl };
+	struct msghdr m = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl
+	};
 	struct cmsghdr *c;
 	ssize_t n = recvmsg(p->console_conn, &m, MSG_CMSG_CLOEXEC);
 	int master = -1;

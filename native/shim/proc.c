@@ -52,8 +52,8 @@ static void write_exit_file(struct proc *p)
 	int n;
 
 	snprintf(name, sizeof name, "%s.exit", p->name);
-	n = snprintf(data, sizeof data, "{\"pid\":%d,\"status\":%d,\"sec\":%lld,\"nsec\":%ld}\n", (int)p->pid, p->status,
-		     (long long)p->exited_at.tv_sec, p->exited_at.tv_nsec);
+	n = snprintf(data, sizeof data, "{\"pid\":%d,\"status\":%d,\"sec\":%lld,\"nsec\":%ld}\n",
+		     (int)p->pid, p->status, (long long)p->exited_at.tv_sec, p->exited_at.tv_nsec);
 	if (write_file_atomic(S.dir_fd, name, data, (size_t)n) < 0)
 		logmsg("error", "%s: writing %s: %s", p->name, name, strerror(errno));
 }
@@ -105,7 +105,8 @@ void proc_reap(void)
 					struct conn *c;
 					char msg[96];
 
-					snprintf(msg, sizeof msg, "{\"exited\":%d,\"status\":%d}", (int)w, code);
+					snprintf(msg, sizeof msg, "{\"exited\":%d,\"status\":%d}",
+						 (int)w, code);
 					for (c = S.conns; c; c = c->next)
 						if (c->fd == p->spawn_conn)
 							conn_reply(c, msg);
@@ -213,7 +214,9 @@ static void child(int fds[4], int nfds, char **argv)
 	if (nfds == 4) {
 		/* as berth-init reports a failure, so the engine's reader shows it */
 		char msg[512];
-		int n = snprintf(msg, sizeof msg, "{\"t\":\"error\",\"step\":\"berth-shim: exec %.300s\",\"errno\":%d,\"msg\":\"%s\"}\n",
+		int n = snprintf(msg, sizeof msg,
+				 "{\"t\":\"error\",\"step\":\"berth-shim: exec "
+				 "%.300s\",\"errno\":%d,\"msg\":\"%s\"}\n",
 				 argv[0], errno, strerror(errno));
 		if (n > 0)
 			write_all(3, msg, (size_t)n);
@@ -239,8 +242,8 @@ static int open_fifo(const char *path, int flags)
 /* spawn NAME MODE STDIN STDOUT STDERR CONSOLE LOG ARGV... (README) */
 int proc_spawn(struct conn *c, char **args, int argc)
 {
-	const char *name = args[1], *mode = args[2], *in = args[3], *out = args[4], *err = args[5], *console = args[6],
-		   *logpath = args[7];
+	const char *name = args[1], *mode = args[2], *in = args[3], *out = args[4], *err = args[5],
+		   *console = args[6], *logpath = args[7];
 	bool plan = strcmp(mode, "plan") == 0, tty = console[0] != '\0';
 	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, perr[2] = { -1, -1 }, fds[4], devnull = -1;
 	const char *what = "", *wpath = "";
@@ -282,7 +285,8 @@ int proc_spawn(struct conn *c, char **args, int argc)
 		what = "/dev/null";
 		goto fail;
 	}
-	if (logpath[0] && (p->log_fd = open(logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) < 0) {
+	if (logpath[0] &&
+	    (p->log_fd = open(logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) < 0) {
 		what = "log", wpath = logpath;
 		goto fail;
 	}
@@ -356,19 +360,18 @@ int proc_spawn(struct conn *c, char **args, int argc)
 		p->spawn_conn = c->fd;
 	logmsg("info", "%s: spawned %s as pid %d", name, args[8], (int)pid);
 	return 0;
-fail:
-	{
-		int e = errno;
-		conn_error(c, e, "spawn %s: %s %s: %s", name, what, wpath, strerror(e));
-		if (devnull >= 0)
-			close(devnull);
-		if (pin[0] >= 0)
-			close(pin[0]);
-		if (pout[1] >= 0)
-			close(pout[1]);
-		if (perr[1] >= 0)
-			close(perr[1]);
-		proc_free(p);
-		return -1;
-	}
+fail : {
+	int e = errno;
+	conn_error(c, e, "spawn %s: %s %s: %s", name, what, wpath, strerror(e));
+	if (devnull >= 0)
+		close(devnull);
+	if (pin[0] >= 0)
+		close(pin[0]);
+	if (pout[1] >= 0)
+		close(pout[1]);
+	if (perr[1] >= 0)
+		close(perr[1]);
+	proc_free(p);
+	return -1;
+}
 }

@@ -85,12 +85,13 @@ static void proc_json(struct sbuf *b, struct proc *p)
 {
 	sb_str(b, "{\"name\":");
 	sb_json(b, p->name, strlen(p->name));
-	sb_fmt(b, ",\"spawned\":%d,\"spawnStatus\":%d,\"pid\":%d,\"exited\":%s", (int)p->spawned, p->spawn_status, (int)p->pid,
-	       p->exited ? "true" : "false");
+	sb_fmt(b, ",\"spawned\":%d,\"spawnStatus\":%d,\"pid\":%d,\"exited\":%s", (int)p->spawned,
+	       p->spawn_status, (int)p->pid, p->exited ? "true" : "false");
 	if (p->exited)
-		sb_fmt(b, ",\"status\":%d,\"sec\":%lld,\"nsec\":%ld", p->status, (long long)p->exited_at.tv_sec,
-		       p->exited_at.tv_nsec);
-	sb_fmt(b, ",\"terminal\":%s,\"stdinOpen\":%s,\"outputDone\":%s}", p->master >= 0 || p->console_listen >= 0 || p->console_conn >= 0 ? "true" : "false",
+		sb_fmt(b, ",\"status\":%d,\"sec\":%lld,\"nsec\":%ld", p->status,
+		       (long long)p->exited_at.tv_sec, p->exited_at.tv_nsec);
+	sb_fmt(b, ",\"terminal\":%s,\"stdinOpen\":%s,\"outputDone\":%s}",
+	       p->master >= 0 || p->console_listen >= 0 || p->console_conn >= 0 ? "true" : "false",
 	       p->in.done ? "false" : "true", p->out.done && p->err.done ? "true" : "false");
 }
 
@@ -119,10 +120,10 @@ static void dispatch(struct conn *c, char **a, int n)
 	struct proc *p;
 	long v, w;
 
-#define NEED(k)                                                                                    \
-	if (n != (k)) {                                                                            \
-		conn_error(c, EINVAL, "%s: takes %d operands, got %d", verb, (k) - 1, n - 1); \
-		return;                                                                            \
+#define NEED(k)                                                                             \
+	if (n != (k)) {                                                                     \
+		conn_error(c, EINVAL, "%s: takes %d operands, got %d", verb, (k)-1, n - 1); \
+		return;                                                                     \
 	}
 	if (strcmp(verb, "spawn") == 0) {
 		if (n < 9) {
@@ -139,7 +140,8 @@ static void dispatch(struct conn *c, char **a, int n)
 			return;
 		}
 		if (p->pid) {
-			conn_error(c, EEXIST, "register: %s already has pid %d", p->name, (int)p->pid);
+			conn_error(c, EEXIST, "register: %s already has pid %d", p->name,
+				   (int)p->pid);
 			return;
 		}
 		proc_register(p, (pid_t)v);
@@ -304,7 +306,8 @@ static void conn_process(struct conn *c)
 				memcpy(rec + o, c->buf + r, lens[i]);
 				if (memchr(rec + o, '\0', lens[i])) {
 					free(rec);
-					conn_error(c, EINVAL, "bad request: NUL byte in operand %u", i);
+					conn_error(c, EINVAL, "bad request: NUL byte in operand %u",
+						   i);
 					c->dead = true;
 					return;
 				}
@@ -315,8 +318,11 @@ static void conn_process(struct conn *c)
 			}
 			memmove(c->buf, c->buf + off, c->len - off);
 			c->len -= off;
-			if (strcmp(args[0], "spawn") == 0 && strcmp(argc > 2 ? args[2] : "", "plan") == 0 && c->len) {
-				conn_error(c, EPROTO, "spawn: bytes after a plan-mode spawn before its answer");
+			if (strcmp(args[0], "spawn") == 0 &&
+			    strcmp(argc > 2 ? args[2] : "", "plan") == 0 && c->len) {
+				conn_error(
+					c, EPROTO,
+					"spawn: bytes after a plan-mode spawn before its answer");
 				c->dead = true;
 			} else {
 				dispatch(c, args, (int)argc);

@@ -13,43 +13,43 @@
 #include <time.h>
 
 #define SHIM_NAME_MAX 128
-#define SHIM_REQ_MAX (64 * 1024) /* one request record, all operands */
+#define SHIM_REQ_MAX  (64 * 1024) /* one request record, all operands */
 #define SHIM_ARGS_MAX 512
-#define SHIM_BUF 16384 /* bytes in flight per stream */
-#define SHIM_DRAIN_MS 500 /* output still copied after an exit before `wait` answers anyway */
+#define SHIM_BUF      16384 /* bytes in flight per stream */
+#define SHIM_DRAIN_MS 500   /* output still copied after an exit before `wait` answers anyway */
 
 /* One direction of copying: src is read when dst (and the log) took the
  * previous chunk; a full FIFO stops reading, never drops bytes. */
 struct stream {
-	int src;	     /* -1 once closed */
-	int dst;	     /* -1: no destination (the bytes go to the log only) */
-	const char *tag;     /* "stdout"/"stderr" in log records, NULL: no log */
-	char *buf;	     /* allocated at the first read */
-	size_t len, off;     /* pending bytes: buf[off..len) */
-	char *line;	     /* the log's unfinished line */
+	int src;	 /* -1 once closed */
+	int dst;	 /* -1: no destination (the bytes go to the log only) */
+	const char *tag; /* "stdout"/"stderr" in log records, NULL: no log */
+	char *buf;	 /* allocated at the first read */
+	size_t len, off; /* pending bytes: buf[off..len) */
+	char *line;	 /* the log's unfinished line */
 	size_t line_len;
-	bool done;	     /* src at EOF and everything written */
-	bool close_dst;	     /* dst is ours to close when done */
+	bool done;	/* src at EOF and everything written */
+	bool close_dst; /* dst is ours to close when done */
 };
 
 struct proc {
 	struct proc *next;
 	char name[SHIM_NAME_MAX + 1];
-	pid_t spawned;	      /* the program the shim ran (berth-init's first process, runc) */
-	int spawn_status;     /* -1 while it runs */
-	pid_t pid;	      /* the container process, once registered; 0 before */
+	pid_t spawned;	  /* the program the shim ran (berth-init's first process, runc) */
+	int spawn_status; /* -1 while it runs */
+	pid_t pid;	  /* the container process, once registered; 0 before */
 	bool exited;
-	int status;	      /* 0-255, 128+N for signal N */
+	int status; /* 0-255, 128+N for signal N */
 	struct timespec exited_at;
 	struct timespec drain_deadline; /* monotonic */
 	struct stream in, out, err;
-	int master;	      /* pty master, -1 without a terminal (or not yet received) */
+	int master;		   /* pty master, -1 without a terminal (or not yet received) */
 	unsigned short rows, cols; /* a resize that came before the master: applied when it does */
-	int console_listen;   /* listening console socket until its one connection */
-	int console_conn;     /* that connection, until the master arrives on it */
+	int console_listen;	   /* listening console socket until its one connection */
+	int console_conn;	   /* that connection, until the master arrives on it */
 	char console_path[108];
-	int log_fd;	      /* -1: no log */
-	int spawn_conn;	      /* "wait" mode: the connection told when `spawned` exits */
+	int log_fd;	/* -1: no log */
+	int spawn_conn; /* "wait" mode: the connection told when `spawned` exits */
 };
 
 struct conn {
@@ -111,7 +111,8 @@ void console_receive(struct proc *p);
 void conn_accept(void);
 void conn_service(struct conn *c);
 void conn_reply(struct conn *c, const char *json);
-void conn_error(struct conn *c, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void conn_error(struct conn *c, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 void waiters_notify(void);
 
 #endif

@@ -23,8 +23,9 @@ void logmsg(const char *level, const char *fmt, ...)
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	clock_gettime(CLOCK_REALTIME, &ts);
-	sb_fmt(&b, "{\"time\":%lld.%03ld,\"level\":\"%s\",\"layer\":\"berth-shim\",\"pid\":%d,\"msg\":", (long long)ts.tv_sec,
-	       ts.tv_nsec / 1000000, level, (int)getpid());
+	sb_fmt(&b,
+	       "{\"time\":%lld.%03ld,\"level\":\"%s\",\"layer\":\"berth-shim\",\"pid\":%d,\"msg\":",
+	       (long long)ts.tv_sec, ts.tv_nsec / 1000000, level, (int)getpid());
 	sb_json(&b, msg, strlen(msg));
 	sb_str(&b, "}\n");
 	if (b.p)
@@ -184,8 +185,8 @@ bool valid_name(const char *s)
 	for (; *s; s++) {
 		char c = *s;
 
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-		      c == '.' || c == '+'))
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-' || c == '.' || c == '+'))
 			return false;
 	}
 	return true;

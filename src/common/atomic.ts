@@ -12,7 +12,11 @@ function tempName(path: string): string {
 
 function fsyncDirSync(dir: string): void {
   const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try { fsyncSync(fd); } finally { closeSync(fd); }
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export function writeFileAtomicSync(path: string, data: string | Uint8Array, mode = 0o644): void {
@@ -25,14 +29,22 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, mod
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
-    try { unlinkSync(tmp); } catch { /* already gone */ }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
     throw e;
   }
   closeSync(fd);
   try {
     renameSync(tmp, path);
   } catch (e) {
-    try { unlinkSync(tmp); } catch { /* already gone */ }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
     throw e;
   }
   fsyncDirSync(dirname(path));
@@ -57,5 +69,9 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     throw e;
   }
   const dh = await open(dirname(path), constants.O_RDONLY | constants.O_DIRECTORY);
-  try { await dh.sync(); } finally { await dh.close(); }
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
 }

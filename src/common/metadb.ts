@@ -50,7 +50,6 @@ function isBusy(e: unknown): boolean {
   return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
 }
 
-
 /**
  * Runs `fn` again while SQLite answers SQLITE_BUSY, up to BUSY_TIMEOUT_MS.
  * The busy timeout covers ordinary lock waits, but SQLite returns some BUSY
@@ -135,7 +134,10 @@ export function openMetadata(dir: string, opts: MetadataOptions = {}): Metadata 
       started = true;
       return fn(s.db);
     });
-    return whileBusy(() => body.immediate(), () => !started);
+    return whileBusy(
+      () => body.immediate(),
+      () => !started,
+    );
   };
 
   return {
@@ -145,11 +147,15 @@ export function openMetadata(dir: string, opts: MetadataOptions = {}): Metadata 
     migrate(module: string, steps: MigrationStep[]): void {
       if (s.migrated.has(module)) return;
       tx((db) => {
-        const row = db.prepare('SELECT version FROM schema_migrations WHERE module = ?').get(module) as { version: number } | undefined;
+        const row = db.prepare('SELECT version FROM schema_migrations WHERE module = ?').get(module) as
+          { version: number } | undefined;
         const have = row?.version ?? 0;
         if (have > steps.length) {
-          throw new BerthError(layer, 'failed-precondition',
-            `metadata for "${module}" is at version ${have}, newer than this Berth knows (${steps.length}); upgrade Berth`);
+          throw new BerthError(
+            layer,
+            'failed-precondition',
+            `metadata for "${module}" is at version ${have}, newer than this Berth knows (${steps.length}); upgrade Berth`,
+          );
         }
         for (let i = have; i < steps.length; i++) {
           const step = steps[i]!;
@@ -157,8 +163,9 @@ export function openMetadata(dir: string, opts: MetadataOptions = {}): Metadata 
           else step(db);
         }
         if (have !== steps.length) {
-          db.prepare('INSERT INTO schema_migrations(module, version) VALUES (?, ?) ON CONFLICT(module) DO UPDATE SET version = excluded.version')
-            .run(module, steps.length);
+          db.prepare(
+            'INSERT INTO schema_migrations(module, version) VALUES (?, ?) ON CONFLICT(module) DO UPDATE SET version = excluded.version',
+          ).run(module, steps.length);
         }
       });
       s.migrated.add(module);

@@ -39,7 +39,11 @@ export function nativeBinary(name: string, envVar: string, layer: Layer = 'runti
     if (up === dir) break;
     dir = up;
   }
-  throw new BerthError(layer, 'unavailable', `${name} not found in native/build/ beside ${process.execPath} nor above ${moduleDir()}; build it with "make -C native" or set ${envVar}`);
+  throw new BerthError(
+    layer,
+    'unavailable',
+    `${name} not found in native/build/ beside ${process.execPath} nor above ${moduleDir()}; build it with "make -C native" or set ${envVar}`,
+  );
 }
 
 function moduleDir(): string {

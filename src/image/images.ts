@@ -8,7 +8,16 @@ import { createHash } from 'node:crypto';
 import { BerthError } from '../common/errors.js';
 import type { ContentStore, Descriptor, Digest } from './content/types.js';
 import type { Metadata } from '../common/metadb.js';
-import { parseImageConfig, parseManifest, parseDescriptor, childrenOf, MAX_MANIFEST_SIZE, type ImageConfig, type ImageManifest, type Parsed } from './manifest.js';
+import {
+  parseImageConfig,
+  parseManifest,
+  parseDescriptor,
+  childrenOf,
+  MAX_MANIFEST_SIZE,
+  type ImageConfig,
+  type ImageManifest,
+  type Parsed,
+} from './manifest.js';
 import { isIndexType, isManifestType, isConfigType, isLayerType } from './media.js';
 import { hostPlatform, selectManifest, type NormalPlatform } from './platform.js';
 import { normalizeName } from './reference.js';
@@ -64,7 +73,8 @@ export class ImageStore {
   }
 
   find(name: string): ImageRecord | undefined {
-    const row = this.metadata.db.prepare('SELECT * FROM images WHERE name = ?').get(ImageStore.canonical(name)) as Row | undefined;
+    const row = this.metadata.db.prepare('SELECT * FROM images WHERE name = ?').get(ImageStore.canonical(name)) as
+      Row | undefined;
     return row ? fromRow(row) : undefined;
   }
 
@@ -87,9 +97,20 @@ export class ImageStore {
       const old = db.prepare('SELECT * FROM images WHERE name = ?').get(canonical) as Row | undefined;
       const l = JSON.stringify(labels ?? (old ? JSON.parse(old.labels) : {}));
       if (old) {
-        db.prepare('UPDATE images SET target = ?, labels = ?, updated_at = ? WHERE name = ?').run(JSON.stringify(t), l, now, canonical);
+        db.prepare('UPDATE images SET target = ?, labels = ?, updated_at = ? WHERE name = ?').run(
+          JSON.stringify(t),
+          l,
+          now,
+          canonical,
+        );
       } else {
-        db.prepare('INSERT INTO images(name, target, labels, created_at, updated_at) VALUES (?, ?, ?, ?, ?)').run(canonical, JSON.stringify(t), l, now, now);
+        db.prepare('INSERT INTO images(name, target, labels, created_at, updated_at) VALUES (?, ?, ?, ?, ?)').run(
+          canonical,
+          JSON.stringify(t),
+          l,
+          now,
+          now,
+        );
       }
       return fromRow(db.prepare('SELECT * FROM images WHERE name = ?').get(canonical) as Row);
     });
@@ -113,7 +134,11 @@ export class ImageStore {
         if (v === null) delete l[k];
         else l[k] = v;
       }
-      db.prepare('UPDATE images SET labels = ?, updated_at = ? WHERE name = ?').run(JSON.stringify(l), Date.now(), canonical);
+      db.prepare('UPDATE images SET labels = ?, updated_at = ? WHERE name = ?').run(
+        JSON.stringify(l),
+        Date.now(),
+        canonical,
+      );
       return this.get(canonical);
     });
   }
@@ -148,14 +173,22 @@ export interface ResolvedImage {
 
 export async function readParsed(store: ContentStore, desc: Descriptor): Promise<Parsed> {
   if (desc.size > MAX_MANIFEST_SIZE) {
-    throw new BerthError('image', 'invalid-argument', `manifest ${desc.digest}: ${desc.size} bytes is over the ${MAX_MANIFEST_SIZE}-byte limit`);
+    throw new BerthError(
+      'image',
+      'invalid-argument',
+      `manifest ${desc.digest}: ${desc.size} bytes is over the ${MAX_MANIFEST_SIZE}-byte limit`,
+    );
   }
   const data = await store.readBytes(desc.digest, MAX_MANIFEST_SIZE);
   return parseManifest(data, { mediaType: desc.mediaType, what: `manifest ${desc.digest}` });
 }
 
 /** Follows an index down to `platform`'s manifest (nested indexes included), reads the config. */
-export async function resolveImage(store: ContentStore, target: Descriptor, platform: NormalPlatform = hostPlatform()): Promise<ResolvedImage> {
+export async function resolveImage(
+  store: ContentStore,
+  target: Descriptor,
+  platform: NormalPlatform = hostPlatform(),
+): Promise<ResolvedImage> {
   let desc = target;
   for (let depth = 0; ; depth++) {
     if (depth > 4) throw new BerthError('image', 'invalid-argument', `image ${target.digest}: indexes nested too deep`);
@@ -166,17 +199,28 @@ export async function resolveImage(store: ContentStore, target: Descriptor, plat
     }
     const m = p.manifest;
     if (!isConfigType(m.config.mediaType)) {
-      throw new BerthError('image', 'invalid-argument', `manifest ${desc.digest}: config media type ${m.config.mediaType} is not an image config (an artifact, not an image)`);
+      throw new BerthError(
+        'image',
+        'invalid-argument',
+        `manifest ${desc.digest}: config media type ${m.config.mediaType} is not an image config (an artifact, not an image)`,
+      );
     }
     for (const l of m.layers) {
       if (!isLayerType(l.mediaType)) {
-        throw new BerthError('image', 'invalid-argument', `manifest ${desc.digest}: unsupported layer media type ${l.mediaType}`);
+        throw new BerthError(
+          'image',
+          'invalid-argument',
+          `manifest ${desc.digest}: unsupported layer media type ${l.mediaType}`,
+        );
       }
     }
     const config = parseImageConfig(await store.readBytes(m.config.digest), { what: `config ${m.config.digest}` });
     if (config.rootfs.diff_ids.length !== m.layers.length) {
-      throw new BerthError('image', 'invalid-argument',
-        `image ${desc.digest}: manifest has ${m.layers.length} layers but config lists ${config.rootfs.diff_ids.length} diff ids`);
+      throw new BerthError(
+        'image',
+        'invalid-argument',
+        `image ${desc.digest}: manifest has ${m.layers.length} layers but config lists ${config.rootfs.diff_ids.length} diff ids`,
+      );
     }
     return {
       manifestDesc: desc,

@@ -9,21 +9,60 @@ import { LeaseManager } from './leases.js';
 
 export { openMetadata, type Metadata, type Db, type MigrationStep } from '../common/metadb.js';
 export type { ContentStore, Descriptor, Digest, Platform, BlobInfo, IngestWriter } from './content/types.js';
-export { LocalContentStore, openContentStore, digestOf, type IngestStatus, type ContentStoreOptions } from './content/store.js';
+export {
+  LocalContentStore,
+  openContentStore,
+  digestOf,
+  type IngestStatus,
+  type ContentStoreOptions,
+} from './content/store.js';
 export * from './reference.js';
 export * from './media.js';
 export {
-  parseManifest, parseIndex, parseImageManifest, parseImageConfig, parseDescriptor, childrenOf,
-  MAX_MANIFEST_SIZE, MAX_CONFIG_SIZE,
-  type ImageIndex, type ImageManifest, type ImageConfig, type ContainerConfig, type Parsed, type ParseOptions,
+  parseManifest,
+  parseIndex,
+  parseImageManifest,
+  parseImageConfig,
+  parseDescriptor,
+  childrenOf,
+  MAX_MANIFEST_SIZE,
+  MAX_CONFIG_SIZE,
+  type ImageIndex,
+  type ImageManifest,
+  type ImageConfig,
+  type ContainerConfig,
+  type Parsed,
+  type ParseOptions,
 } from './manifest.js';
 export * from './platform.js';
-export { ImageStore, resolveImage, walkImage, imageSize, chainIds, readParsed, type ImageRecord, type ResolvedImage } from './images.js';
-export { LeaseManager, withLease, leasedStore, DEFAULT_LEASE_TTL_MS, type Lease, type LeaseResource } from './leases.js';
+export {
+  ImageStore,
+  resolveImage,
+  walkImage,
+  imageSize,
+  chainIds,
+  readParsed,
+  type ImageRecord,
+  type ResolvedImage,
+} from './images.js';
+export {
+  LeaseManager,
+  withLease,
+  leasedStore,
+  DEFAULT_LEASE_TTL_MS,
+  type Lease,
+  type LeaseResource,
+} from './leases.js';
 export { pullImage, type PullProgress, type PullStatus, type PullOptions, type PullResult } from './pull.js';
 export { pushImage, type PushProgress, type PushStatus, type PushOptions, type PushResult } from './push.js';
 export {
-  importImages, exportImages, applyChanges, type ImageServices, type ImportOptions, type ImportedImage, type ExportFormat,
+  importImages,
+  exportImages,
+  applyChanges,
+  type ImageServices,
+  type ImportOptions,
+  type ImportedImage,
+  type ExportFormat,
 } from './archive/index.js';
 
 /** The services of one store root, sharing one metadata connection. */

@@ -45,7 +45,11 @@ interface Row {
 }
 
 function fromRow(r: Row): Lease {
-  const l: Lease = { id: r.id, createdAt: new Date(r.created_at), labels: JSON.parse(r.labels) as Record<string, string> };
+  const l: Lease = {
+    id: r.id,
+    createdAt: new Date(r.created_at),
+    labels: JSON.parse(r.labels) as Record<string, string>,
+  };
   if (r.expires_at !== null) l.expiresAt = new Date(r.expires_at);
   return l;
 }
@@ -67,7 +71,12 @@ export class LeaseManager {
       if (db.prepare('SELECT 1 FROM leases WHERE id = ?').get(id)) {
         throw new BerthError('image', 'already-exists', `lease ${id}: already exists`);
       }
-      db.prepare('INSERT INTO leases(id, created_at, expires_at, labels) VALUES (?, ?, ?, ?)').run(id, now, expires, JSON.stringify(opts.labels ?? {}));
+      db.prepare('INSERT INTO leases(id, created_at, expires_at, labels) VALUES (?, ?, ?, ?)').run(
+        id,
+        now,
+        expires,
+        JSON.stringify(opts.labels ?? {}),
+      );
     });
     return this.get(id);
   }
@@ -89,30 +98,45 @@ export class LeaseManager {
 
   addResource(id: string, res: LeaseResource): void {
     this.metadata.tx((db) => {
-      if (!db.prepare('SELECT 1 FROM leases WHERE id = ?').get(id)) throw new BerthError('image', 'not-found', `lease ${id}: not found`);
-      db.prepare('INSERT OR IGNORE INTO lease_resources(lease_id, type, key) VALUES (?, ?, ?)').run(id, res.type, res.key);
+      if (!db.prepare('SELECT 1 FROM leases WHERE id = ?').get(id))
+        throw new BerthError('image', 'not-found', `lease ${id}: not found`);
+      db.prepare('INSERT OR IGNORE INTO lease_resources(lease_id, type, key) VALUES (?, ?, ?)').run(
+        id,
+        res.type,
+        res.key,
+      );
     });
   }
 
   removeResource(id: string, res: LeaseResource): void {
-    this.metadata.tx((db) => db.prepare('DELETE FROM lease_resources WHERE lease_id = ? AND type = ? AND key = ?').run(id, res.type, res.key));
+    this.metadata.tx((db) =>
+      db.prepare('DELETE FROM lease_resources WHERE lease_id = ? AND type = ? AND key = ?').run(id, res.type, res.key),
+    );
   }
 
   resources(id: string): LeaseResource[] {
-    return this.metadata.db.prepare('SELECT type, key FROM lease_resources WHERE lease_id = ? ORDER BY type, key').all(id) as LeaseResource[];
+    return this.metadata.db
+      .prepare('SELECT type, key FROM lease_resources WHERE lease_id = ? ORDER BY type, key')
+      .all(id) as LeaseResource[];
   }
 
   /** Resources of every lease that has not expired at `now`. */
   liveResources(now = Date.now()): LeaseResource[] {
     return this.metadata.db
-      .prepare('SELECT DISTINCT r.type, r.key FROM lease_resources r JOIN leases l ON l.id = r.lease_id WHERE l.expires_at IS NULL OR l.expires_at > ?')
+      .prepare(
+        'SELECT DISTINCT r.type, r.key FROM lease_resources r JOIN leases l ON l.id = r.lease_id WHERE l.expires_at IS NULL OR l.expires_at > ?',
+      )
       .all(now) as LeaseResource[];
   }
 
   /** Deletes leases that expired before `now`; returns their ids. */
   expire(now = Date.now()): string[] {
     return this.metadata.tx((db) => {
-      const ids = (db.prepare('SELECT id FROM leases WHERE expires_at IS NOT NULL AND expires_at <= ?').all(now) as { id: string }[]).map((r) => r.id);
+      const ids = (
+        db.prepare('SELECT id FROM leases WHERE expires_at IS NOT NULL AND expires_at <= ?').all(now) as {
+          id: string;
+        }[]
+      ).map((r) => r.id);
       if (ids.length) db.prepare('DELETE FROM leases WHERE expires_at IS NOT NULL AND expires_at <= ?').run(now);
       return ids;
     });
@@ -120,12 +144,20 @@ export class LeaseManager {
 }
 
 /** Runs `fn` under a fresh lease and deletes the lease afterwards, whatever happens. */
-export async function withLease<T>(leases: LeaseManager, fn: (lease: Lease) => Promise<T>, opts: { ttlMs?: number; labels?: Record<string, string> } = {}): Promise<T> {
+export async function withLease<T>(
+  leases: LeaseManager,
+  fn: (lease: Lease) => Promise<T>,
+  opts: { ttlMs?: number; labels?: Record<string, string> } = {},
+): Promise<T> {
   const lease = leases.create({ ttlMs: opts.ttlMs, labels: opts.labels });
   try {
     return await fn(lease);
   } finally {
-    try { leases.delete(lease.id); } catch { /* already gone */ }
+    try {
+      leases.delete(lease.id);
+    } catch {
+      /* already gone */
+    }
   }
 }
 

@@ -66,33 +66,37 @@ const historySchema = z.object({
 const stringMap = z.record(z.string(), z.object({}).loose());
 
 /** The runtime part of an image config (Docker's and OCI's share these names). */
-export const containerConfigSchema = z.object({
-  User: z.string().optional(),
-  ExposedPorts: stringMap.nullable().optional(),
-  Env: z.array(z.string()).nullable().optional(),
-  Entrypoint: z.array(z.string()).nullable().optional(),
-  Cmd: z.array(z.string()).nullable().optional(),
-  Volumes: stringMap.nullable().optional(),
-  WorkingDir: z.string().optional(),
-  Labels: z.record(z.string(), z.string()).nullable().optional(),
-  StopSignal: z.string().optional(),
-}).loose();
+export const containerConfigSchema = z
+  .object({
+    User: z.string().optional(),
+    ExposedPorts: stringMap.nullable().optional(),
+    Env: z.array(z.string()).nullable().optional(),
+    Entrypoint: z.array(z.string()).nullable().optional(),
+    Cmd: z.array(z.string()).nullable().optional(),
+    Volumes: stringMap.nullable().optional(),
+    WorkingDir: z.string().optional(),
+    Labels: z.record(z.string(), z.string()).nullable().optional(),
+    StopSignal: z.string().optional(),
+  })
+  .loose();
 
-export const imageConfigSchema = z.object({
-  created: z.string().optional(),
-  author: z.string().optional(),
-  architecture: z.string().min(1),
-  os: z.string().min(1),
-  'os.version': z.string().optional(),
-  'os.features': z.array(z.string()).optional(),
-  variant: z.string().optional(),
-  config: containerConfigSchema.nullable().optional(),
-  rootfs: z.object({
-    type: z.literal('layers'),
-    diff_ids: z.array(z.string().refine(isDigest, { message: 'not a valid sha256/sha512 digest' })),
-  }),
-  history: z.array(historySchema).optional(),
-}).loose();
+export const imageConfigSchema = z
+  .object({
+    created: z.string().optional(),
+    author: z.string().optional(),
+    architecture: z.string().min(1),
+    os: z.string().min(1),
+    'os.version': z.string().optional(),
+    'os.features': z.array(z.string()).optional(),
+    variant: z.string().optional(),
+    config: containerConfigSchema.nullable().optional(),
+    rootfs: z.object({
+      type: z.literal('layers'),
+      diff_ids: z.array(z.string().refine(isDigest, { message: 'not a valid sha256/sha512 digest' })),
+    }),
+    history: z.array(historySchema).optional(),
+  })
+  .loose();
 
 export type ImageIndex = z.infer<typeof indexSchema> & { mediaType: string };
 export type ImageManifest = z.infer<typeof manifestSchema> & { mediaType: string };

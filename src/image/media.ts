@@ -92,12 +92,25 @@ export function isNonDistributable(mt: string): boolean {
 /** The layer media type matching a manifest's family and a compression. */
 export function layerTypeFor(family: 'oci' | 'docker', compression: Compression): string {
   if (family === 'oci') {
-    return compression === 'gzip' ? MediaType.OciLayerGzip : compression === 'zstd' ? MediaType.OciLayerZstd : MediaType.OciLayer;
+    return compression === 'gzip'
+      ? MediaType.OciLayerGzip
+      : compression === 'zstd'
+        ? MediaType.OciLayerZstd
+        : MediaType.OciLayer;
   }
-  return compression === 'gzip' ? MediaType.DockerLayerGzip : compression === 'zstd' ? MediaType.DockerLayerZstd : MediaType.DockerLayer;
+  return compression === 'gzip'
+    ? MediaType.DockerLayerGzip
+    : compression === 'zstd'
+      ? MediaType.DockerLayerZstd
+      : MediaType.DockerLayer;
 }
 
 /** Sniffs a compression from the first bytes of a blob. */
 
 /** The Accept header a registry client sends to get any manifest Berth reads. */
-export const MANIFEST_ACCEPT = [MediaType.OciIndex, MediaType.OciManifest, MediaType.DockerManifestList, MediaType.DockerManifest];
+export const MANIFEST_ACCEPT = [
+  MediaType.OciIndex,
+  MediaType.OciManifest,
+  MediaType.DockerManifestList,
+  MediaType.DockerManifest,
+];

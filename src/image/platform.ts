@@ -55,15 +55,20 @@ export function normalizePlatform(p: Pick<Platform, 'os' | 'architecture' | 'var
 function nodeArch(): { architecture: string; variant: string } {
   const a = hostArch();
   switch (a) {
-    case 'x64': return { architecture: 'amd64', variant: '' };
-    case 'ia32': return { architecture: '386', variant: '' };
-    case 'arm64': return { architecture: 'arm64', variant: '' };
+    case 'x64':
+      return { architecture: 'amd64', variant: '' };
+    case 'ia32':
+      return { architecture: '386', variant: '' };
+    case 'arm64':
+      return { architecture: 'arm64', variant: '' };
     case 'arm': {
       const v = (process.config.variables as Record<string, unknown>).arm_version;
       return normalizeArch('arm', typeof v === 'string' || typeof v === 'number' ? String(v) : '7');
     }
-    case 'ppc64': return { architecture: 'ppc64le', variant: '' };
-    default: return { architecture: a, variant: '' };
+    case 'ppc64':
+      return { architecture: 'ppc64le', variant: '' };
+    default:
+      return { architecture: a, variant: '' };
   }
 }
 
@@ -97,7 +102,10 @@ const armVariants = ['v8', 'v7', 'v6', 'v5'];
  * How well `have` fits `want`: 0 is exact, larger numbers are compatible but
  * worse (an arm/v7 host can run arm/v6 images), undefined is no match.
  */
-export function platformScore(want: NormalPlatform, have: Pick<Platform, 'os' | 'architecture' | 'variant'>): number | undefined {
+export function platformScore(
+  want: NormalPlatform,
+  have: Pick<Platform, 'os' | 'architecture' | 'variant'>,
+): number | undefined {
   const h = normalizePlatform(have);
   if (h.os !== want.os) return undefined;
   if (want.architecture === 'arm64' && h.architecture === 'arm64') {
@@ -148,9 +156,14 @@ export function selectManifest(manifests: Descriptor[], want: NormalPlatform, wh
     }
   }
   if (!best) {
-    const offered = manifests.filter((m) => m.platform && m.platform.os !== 'unknown').map((m) => formatPlatform(m.platform!));
-    throw new BerthError('image', 'not-found',
-      `${what}: no manifest for platform ${formatPlatform(want)} (available: ${offered.length ? offered.join(', ') : 'none'})`);
+    const offered = manifests
+      .filter((m) => m.platform && m.platform.os !== 'unknown')
+      .map((m) => formatPlatform(m.platform!));
+    throw new BerthError(
+      'image',
+      'not-found',
+      `${what}: no manifest for platform ${formatPlatform(want)} (available: ${offered.length ? offered.join(', ') : 'none'})`,
+    );
   }
   return best;
 }

@@ -8,8 +8,23 @@
 import { BerthError, isBerthError } from '../common/errors.js';
 import type { ContentStore, Descriptor } from './content/types.js';
 import { isNonDistributable } from './media.js';
-import { MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, parseImageConfig, parseManifest, type ImageConfig, type ImageManifest } from './manifest.js';
-import { formatPlatform, hostPlatform, normalizePlatform, parsePlatform, platformScore, selectManifest, type NormalPlatform } from './platform.js';
+import {
+  MAX_CONFIG_SIZE,
+  MAX_MANIFEST_SIZE,
+  parseImageConfig,
+  parseManifest,
+  type ImageConfig,
+  type ImageManifest,
+} from './manifest.js';
+import {
+  formatPlatform,
+  hostPlatform,
+  normalizePlatform,
+  parsePlatform,
+  platformScore,
+  selectManifest,
+  type NormalPlatform,
+} from './platform.js';
 import { formatReference, parseDockerRef, pullTarget, type Reference } from './reference.js';
 import { RegistryClient, type RegistryOptions } from './registry/client.js';
 
@@ -114,10 +129,17 @@ async function fetchManifestInto(
   prefetched?: { bytes: Buffer; digest: string },
 ): Promise<Buffer> {
   if (desc.size > MAX_MANIFEST_SIZE) {
-    throw new BerthError('image', 'invalid-argument', `manifest ${desc.digest}: ${desc.size} bytes is over the ${MAX_MANIFEST_SIZE}-byte limit`);
+    throw new BerthError(
+      'image',
+      'invalid-argument',
+      `manifest ${desc.digest}: ${desc.size} bytes is over the ${MAX_MANIFEST_SIZE}-byte limit`,
+    );
   }
   if (await store.has(desc.digest)) return store.readBytes(desc.digest, MAX_MANIFEST_SIZE);
-  const bytes = prefetched && prefetched.digest === desc.digest ? prefetched.bytes : (await client.fetchManifest(repo, desc.digest, desc)).bytes;
+  const bytes =
+    prefetched && prefetched.digest === desc.digest
+      ? prefetched.bytes
+      : (await client.fetchManifest(repo, desc.digest, desc)).bytes;
   // Parse before storing: a document we cannot use must not enter the store.
   parseManifest(bytes, { mediaType: desc.mediaType, what: `manifest ${desc.digest}` });
   await store.put(bytes, { digest: desc.digest, mediaType: desc.mediaType });
@@ -125,16 +147,29 @@ async function fetchManifestInto(
 }
 
 /** What a pull and a push start from: the parsed reference, its name, and a client for its registry. */
-export function remote(ref: string | Reference, opts: { client?: RegistryClient; registryOptions?: RegistryOptions }): { r: Reference; name: string; repo: string; client: RegistryClient } {
+export function remote(
+  ref: string | Reference,
+  opts: { client?: RegistryClient; registryOptions?: RegistryOptions },
+): { r: Reference; name: string; repo: string; client: RegistryClient } {
   const r = typeof ref === 'string' ? parseDockerRef(ref) : ref;
-  return { r, name: formatReference(r), repo: r.path, client: opts.client ?? new RegistryClient(r.domain, opts.registryOptions) };
+  return {
+    r,
+    name: formatReference(r),
+    repo: r.path,
+    client: opts.client ?? new RegistryClient(r.domain, opts.registryOptions),
+  };
 }
 
 export async function pullImage(ref: string | Reference, opts: PullOptions): Promise<PullResult> {
   const { r, name, repo, client } = remote(ref, opts);
   const store = opts.store;
   const emit = opts.progress ?? (() => undefined);
-  const want = opts.platform === undefined ? hostPlatform() : typeof opts.platform === 'string' ? parsePlatform(opts.platform) : normalizePlatform(opts.platform);
+  const want =
+    opts.platform === undefined
+      ? hostPlatform()
+      : typeof opts.platform === 'string'
+        ? parsePlatform(opts.platform)
+        : normalizePlatform(opts.platform);
 
   const reference = pullTarget(r);
   emit({ id: reference, status: 'Resolving' });
@@ -154,7 +189,11 @@ export async function pullImage(ref: string | Reference, opts: PullOptions): Pro
     await addSourceLabel(store, manifestDesc.digest, r.domain, repo);
     parsed = parseManifest(rootBytes, { mediaType: manifestDesc.mediaType, what: `${name} (${manifestDesc.digest})` });
     if (parsed.kind !== 'manifest') {
-      throw new BerthError('image', 'invalid-argument', `${name}: index entry ${manifestDesc.digest} is another index, not an image manifest`);
+      throw new BerthError(
+        'image',
+        'invalid-argument',
+        `${name}: index entry ${manifestDesc.digest} is another index, not an image manifest`,
+      );
     }
   }
   const manifest: ImageManifest = parsed.manifest;
@@ -162,22 +201,36 @@ export async function pullImage(ref: string | Reference, opts: PullOptions): Pro
   const layers = manifest.layers as Descriptor[];
 
   if (config.size > MAX_CONFIG_SIZE) {
-    throw new BerthError('image', 'invalid-argument', `${name}: config of ${config.size} bytes is over the ${MAX_CONFIG_SIZE}-byte limit`);
+    throw new BerthError(
+      'image',
+      'invalid-argument',
+      `${name}: config of ${config.size} bytes is over the ${MAX_CONFIG_SIZE}-byte limit`,
+    );
   }
   if (!(await store.has(config.digest))) {
     await client.fetchBlob(repo, config, store, { ref: `config-${config.digest}` });
   }
   await addSourceLabel(store, config.digest, r.domain, repo);
-  const imageConfig = parseImageConfig(await store.readBytes(config.digest, MAX_CONFIG_SIZE), { what: `config of ${name}` });
+  const imageConfig = parseImageConfig(await store.readBytes(config.digest, MAX_CONFIG_SIZE), {
+    what: `config of ${name}`,
+  });
   if (opts.requirePlatform && manifestDesc.digest === target.digest) {
     const have = { os: imageConfig.os, architecture: imageConfig.architecture, variant: imageConfig.variant };
     if (platformScore(want, have) === undefined) {
-      throw new BerthError('image', 'not-found', `${name} was found but does not match the specified platform: wanted ${formatPlatform(want)}, actual: ${formatPlatform(have)}`);
+      throw new BerthError(
+        'image',
+        'not-found',
+        `${name} was found but does not match the specified platform: wanted ${formatPlatform(want)}, actual: ${formatPlatform(have)}`,
+      );
     }
   }
   const diffIds = imageConfig.rootfs?.diff_ids;
   if (Array.isArray(diffIds) && diffIds.length !== layers.length) {
-    throw new BerthError('image', 'invalid-argument', `${name}: the manifest lists ${layers.length} layers but the config ${diffIds.length} diff ids`);
+    throw new BerthError(
+      'image',
+      'invalid-argument',
+      `${name}: the manifest lists ${layers.length} layers but the config ${diffIds.length} diff ids`,
+    );
   }
 
   // Docker shows every layer first, then works through them.
@@ -199,16 +252,26 @@ export async function pullImage(ref: string | Reference, opts: PullOptions): Pro
         // Throttle: about every 512 KiB, and always the last byte.
         if (done === total || done - last >= 512 * 1024 || done < last) {
           last = done;
-          emit({ id, status: done === total ? 'Verifying Checksum' : 'Downloading', digest: layer.digest, current: done, total, kind: 'layer' });
+          emit({
+            id,
+            status: done === total ? 'Verifying Checksum' : 'Downloading',
+            digest: layer.digest,
+            current: done,
+            total,
+            kind: 'layer',
+          });
         }
       },
     };
     try {
       // Foreign / non-distributable layers: their URLs first, then the registry.
-      const fromUrls = isNonDistributable(layer.mediaType) && layer.urls?.length
-        ? await client.fetchBlobFromUrls(layer, store, blobOpts)
-        : false;
-      const { alreadyExists } = fromUrls ? { alreadyExists: false } : await client.fetchBlob(repo, layer, store, blobOpts);
+      const fromUrls =
+        isNonDistributable(layer.mediaType) && layer.urls?.length
+          ? await client.fetchBlobFromUrls(layer, store, blobOpts)
+          : false;
+      const { alreadyExists } = fromUrls
+        ? { alreadyExists: false }
+        : await client.fetchBlob(repo, layer, store, blobOpts);
       if (alreadyExists) {
         emit({ id, status: 'Already exists', digest: layer.digest, kind: 'layer' });
       } else {
@@ -222,6 +285,12 @@ export async function pullImage(ref: string | Reference, opts: PullOptions): Pro
     emit({ id, status: 'Pull complete', digest: layer.digest, kind: 'layer' });
   });
 
-  const platform = manifestDesc.platform ? normalizePlatform(manifestDesc.platform) : normalizePlatform({ os: imageConfig.os ?? want.os, architecture: imageConfig.architecture ?? want.architecture, variant: imageConfig.variant });
+  const platform = manifestDesc.platform
+    ? normalizePlatform(manifestDesc.platform)
+    : normalizePlatform({
+        os: imageConfig.os ?? want.os,
+        architecture: imageConfig.architecture ?? want.architecture,
+        variant: imageConfig.variant,
+      });
   return { name, reference: r, target, manifest: manifestDesc, config, layers, imageConfig, platform };
 }

@@ -14,7 +14,8 @@ import type { Reference } from './reference.js';
 import { RegistryClient, type RegistryOptions } from './registry/client.js';
 import { putManifest, uploadBlob } from './registry/upload.js';
 
-export type PushStatus = 'Preparing' | 'Waiting' | 'Pushing' | 'Pushed' | 'Layer already exists' | 'Mounted' | 'Skipped foreign layer';
+export type PushStatus =
+  'Preparing' | 'Waiting' | 'Pushing' | 'Pushed' | 'Layer already exists' | 'Mounted' | 'Skipped foreign layer';
 
 export interface PushProgress {
   id: string;
@@ -62,7 +63,10 @@ async function walk(store: ContentStore, root: Descriptor): Promise<Plan> {
     if (!(await store.has(d.digest))) {
       throw new BerthError('image', 'not-found', `push: ${d.mediaType} ${d.digest} is not in the content store`);
     }
-    const p = parseManifest(await store.readBytes(d.digest, MAX_MANIFEST_SIZE), { mediaType: d.mediaType, what: `manifest ${d.digest}` });
+    const p = parseManifest(await store.readBytes(d.digest, MAX_MANIFEST_SIZE), {
+      mediaType: d.mediaType,
+      what: `manifest ${d.digest}`,
+    });
     if (p.kind === 'index') {
       for (const m of p.index.manifests as Descriptor[]) await visit(m, depth + 1);
     } else {
@@ -122,7 +126,11 @@ export async function pushImage(ref: string | Reference, opts: PushOptions): Pro
     const isRoot = m.digest === opts.target.digest;
     const reference = isRoot ? (r.tag ?? m.digest) : m.digest;
     if (isRoot && r.digest && r.digest !== m.digest) {
-      throw new BerthError('image', 'invalid-argument', `push ${name}: the reference's digest is not the image's (${m.digest})`);
+      throw new BerthError(
+        'image',
+        'invalid-argument',
+        `push ${name}: the reference's digest is not the image's (${m.digest})`,
+      );
     }
     digest = await putManifest(client, repo, reference, bytes, m.mediaType);
   }

@@ -47,15 +47,24 @@ function refError(ref: string, why: string): BerthError {
 /** Validates "alg:hex" for the algorithms Berth verifies; returns it unchanged. */
 export function validateDigest(digest: string, what = 'digest'): string {
   const i = digest.indexOf(':');
-  if (i <= 0) throw new BerthError('image', 'invalid-argument', `invalid ${what} "${digest}": expected <algorithm>:<hex>`);
+  if (i <= 0)
+    throw new BerthError('image', 'invalid-argument', `invalid ${what} "${digest}": expected <algorithm>:<hex>`);
   const alg = digest.slice(0, i);
   const hex = digest.slice(i + 1);
   const len = digestHexLength[alg];
   if (len === undefined) {
-    throw new BerthError('image', 'invalid-argument', `invalid ${what} "${digest}": unsupported digest algorithm "${alg}" (sha256 and sha512 are)`);
+    throw new BerthError(
+      'image',
+      'invalid-argument',
+      `invalid ${what} "${digest}": unsupported digest algorithm "${alg}" (sha256 and sha512 are)`,
+    );
   }
   if (hex.length !== len || !/^[a-f0-9]+$/.test(hex)) {
-    throw new BerthError('image', 'invalid-argument', `invalid ${what} "${digest}": ${alg} needs ${len} lower-case hex digits`);
+    throw new BerthError(
+      'image',
+      'invalid-argument',
+      `invalid ${what} "${digest}": ${alg} needs ${len} lower-case hex digits`,
+    );
   }
   return digest;
 }
@@ -119,7 +128,8 @@ export function parseReference(ref: string): Reference {
   if (colon > lastSlash) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!tagRe.test(tag)) throw refError(ref, `invalid tag "${tag}" (up to 128 of [A-Za-z0-9_.-], not starting with . or -)`);
+    if (!tagRe.test(tag))
+      throw refError(ref, `invalid tag "${tag}" (up to 128 of [A-Za-z0-9_.-], not starting with . or -)`);
   }
   if (rest.length === 0) throw refError(ref, 'missing repository name');
   const { domain, path } = splitDomain(rest);
@@ -128,7 +138,10 @@ export function parseReference(ref: string): Reference {
     if (path.toLowerCase() !== path && remoteNameRe.test(path.toLowerCase())) {
       throw refError(ref, 'repository name must be lowercase');
     }
-    throw refError(ref, `invalid repository name "${path}" (lower-case letters, digits and separators . _ __ - between path components)`);
+    throw refError(
+      ref,
+      `invalid repository name "${path}" (lower-case letters, digits and separators . _ __ - between path components)`,
+    );
   }
   const full = `${domain}/${path}`;
   if (full.length > NAME_TOTAL_LENGTH_MAX) {

@@ -4,7 +4,18 @@
 // them in-process.
 
 import { release } from 'node:os';
-import { existsSync, realpathSync, readFileSync, writeFileSync, statSync, unlinkSync, openSync, readSync, closeSync, constants as fsc } from 'node:fs';
+import {
+  existsSync,
+  realpathSync,
+  readFileSync,
+  writeFileSync,
+  statSync,
+  unlinkSync,
+  openSync,
+  readSync,
+  closeSync,
+  constants as fsc,
+} from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { BerthError, errnoOf, messageOf } from '../common/errors.js';
 import { writeFileAtomicSync } from '../common/atomic.js';
@@ -17,7 +28,18 @@ import type { Stats } from './cgroups/stats.js';
 import { parseSpecFile } from './spec/validate.js';
 import { checkResourceRanges } from './spec/ranges.js';
 import type { LinuxDeviceCgroup, LinuxResources, Process, Spec } from './spec/types.js';
-import { childPlanNeedsPid, compileChild, compileExecChild, compileExecParent, compileParent, hookState, ignoredCapabilities, type CgroupHierarchy, type CreatePlanInput, type HostFacts } from './plan/compile.js';
+import {
+  childPlanNeedsPid,
+  compileChild,
+  compileExecChild,
+  compileExecParent,
+  compileParent,
+  hookState,
+  ignoredCapabilities,
+  type CgroupHierarchy,
+  type CreatePlanInput,
+  type HostFacts,
+} from './plan/compile.js';
 import { InitPool, launch, type InitSpawner, type Launched } from './init/launch.js';
 import { runHooks } from './hooks.js';
 import { StateStore, isAlive, validateId, type ContainerRecord, type Status } from './state.js';
@@ -85,16 +107,28 @@ function host(): HostFacts {
     let apparmor = false;
     try {
       apparmor = readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').trim() === 'Y';
-    } catch { /* no AppArmor */ }
+    } catch {
+      /* no AppArmor */
+    }
     let capLast = 40;
     try {
       capLast = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
-    } catch { /* an old kernel without the file: assume the names we know */ }
+    } catch {
+      /* an old kernel without the file: assume the names we know */
+    }
     // /proc/keys is there when the kernel has keyrings (CONFIG_KEYS).
     // mount_setattr(2) came with Linux 5.12.
-    const [major = 0, minor = 0] = release().split('.').map((x) => parseInt(x, 10));
+    const [major = 0, minor = 0] = release()
+      .split('.')
+      .map((x) => parseInt(x, 10));
     const mountSetattr = major > 5 || (major === 5 && minor >= 12);
-    hostFacts = { apparmor, selinux: existsSync('/sys/fs/selinux/enforce'), capLast, keyrings: existsSync('/proc/keys'), mountSetattr };
+    hostFacts = {
+      apparmor,
+      selinux: existsSync('/sys/fs/selinux/enforce'),
+      capLast,
+      keyrings: existsSync('/proc/keys'),
+      mountSetattr,
+    };
   }
   return hostFacts;
 }
@@ -125,17 +159,27 @@ export class Runtime {
   }
 
   private manager(rec: Pick<ContainerRecord, 'id' | 'cgroupsPath'>, layout?: CgroupLayout): CgroupManager {
-    return createManager({ cgroupsPath: rec.cgroupsPath, containerId: rec.id, layout, onWarning: (m) => this.log.warn(m) });
+    return createManager({
+      cgroupsPath: rec.cgroupsPath,
+      containerId: rec.id,
+      layout,
+      onWarning: (m) => this.log.warn(m),
+    });
   }
 
   status(rec: ContainerRecord): Status {
     // A creator that died before the container process existed made nothing that runs.
-    if (!rec.pid) return rec.creator && isAlive({ pid: rec.creator.pid, pidStartTime: rec.creator.startTime }) ? 'creating' : 'stopped';
+    if (!rec.pid)
+      return rec.creator && isAlive({ pid: rec.creator.pid, pidStartTime: rec.creator.startTime })
+        ? 'creating'
+        : 'stopped';
     if (!isAlive(rec)) return 'stopped';
     if (existsSync(this.store.fifo(rec.id))) return 'created';
     try {
       if (this.manager(rec).state() === 'frozen') return 'paused';
-    } catch { /* no freezer: cannot be paused */ }
+    } catch {
+      /* no freezer: cannot be paused */
+    }
     return 'running';
   }
 
@@ -183,9 +227,15 @@ export class Runtime {
     const out: CgroupHierarchy[] = [];
     for (const [mountpoint, e] of byMount) {
       const named = e.controllers.find((c) => c.startsWith('name='));
-      out.push({ dir: basename(mountpoint), fstype: 'cgroup', data: named ? `none,${named}` : e.controllers.join(','), hostPath: e.hostPath });
+      out.push({
+        dir: basename(mountpoint),
+        fstype: 'cgroup',
+        data: named ? `none,${named}` : e.controllers.join(','),
+        hostPath: e.hostPath,
+      });
     }
-    if (paths[''] && layout.unified) out.push({ dir: basename(layout.unified.mountpoint), fstype: 'cgroup2', data: '', hostPath: paths[''] });
+    if (paths[''] && layout.unified)
+      out.push({ dir: basename(layout.unified.mountpoint), fstype: 'cgroup2', data: '', hostPath: paths[''] });
     // Not localeCompare: its first call loads ICU collation data (~40 ms here).
     return out.sort((a, b) => (a.dir < b.dir ? -1 : a.dir > b.dir ? 1 : 0));
   }
@@ -195,23 +245,41 @@ export class Runtime {
    * exec.fifo for `start`. On any failure nothing is left: no state, no
    * cgroup, no process.
    */
-  async create(id: string, opts: CreateOptions, parentMode: CreatePlanInput['parentMode'] = 'exit', parsed?: Spec): Promise<{ rec: ContainerRecord; launched: Launched }> {
+  async create(
+    id: string,
+    opts: CreateOptions,
+    parentMode: CreatePlanInput['parentMode'] = 'exit',
+    parsed?: Spec,
+  ): Promise<{ rec: ContainerRecord; launched: Launched }> {
     validateId(id);
     const bundle = resolve(opts.bundle);
     // Validate before reserving the id: a bad config leaves nothing at all.
     const spec = parsed ?? parseSpecFile(bundle);
-    if (!spec.root?.path) throw new BerthError('runtime', 'invalid-argument', 'root.path: required', { field: 'root.path' });
+    if (!spec.root?.path)
+      throw new BerthError('runtime', 'invalid-argument', 'root.path: required', { field: 'root.path' });
     const rootfs = resolve(bundle, spec.root.path);
     let st;
     try {
       st = statSync(rootfs);
     } catch {
-      throw new BerthError('runtime', 'invalid-argument', `root.path: rootfs (${rootfs}) does not exist`, { field: 'root.path' });
+      throw new BerthError('runtime', 'invalid-argument', `root.path: rootfs (${rootfs}) does not exist`, {
+        field: 'root.path',
+      });
     }
-    if (!st.isDirectory()) throw new BerthError('runtime', 'invalid-argument', `root.path: rootfs (${rootfs}) is not a directory`, { field: 'root.path' });
-    if (!spec.process) throw new BerthError('runtime', 'invalid-argument', 'process: required to create a container', { field: 'process' });
+    if (!st.isDirectory())
+      throw new BerthError('runtime', 'invalid-argument', `root.path: rootfs (${rootfs}) is not a directory`, {
+        field: 'root.path',
+      });
+    if (!spec.process)
+      throw new BerthError('runtime', 'invalid-argument', 'process: required to create a container', {
+        field: 'process',
+      });
     if (spec.process.terminal && parentMode === 'exit' && !opts.consoleSocket) {
-      throw new BerthError('runtime', 'invalid-argument', 'process.terminal: cannot allocate a tty without --console-socket when the runtime does not stay attached');
+      throw new BerthError(
+        'runtime',
+        'invalid-argument',
+        'process.terminal: cannot allocate a tty without --console-socket when the runtime does not stay attached',
+      );
     }
     if (!spec.process.terminal && opts.consoleSocket) {
       throw new BerthError('runtime', 'invalid-argument', '--console-socket: given but process.terminal is false');
@@ -221,7 +289,8 @@ export class Runtime {
     if (ignored.length) this.log.warn(`ignoring unknown or unavailable capabilities: [${ignored.join(' ')}]`);
     this.store.reserve(id);
     const t0 = performance.now();
-    const step = (what: string) => this.log.debug(`create ${id}: ${what}`, { ms: Math.round((performance.now() - t0) * 10) / 10 });
+    const step = (what: string) =>
+      this.log.debug(`create ${id}: ${what}`, { ms: Math.round((performance.now() - t0) * 10) / 10 });
     let mgr: CgroupManager | undefined;
     let pid = 0;
     let own: Ownership | undefined;
@@ -235,14 +304,19 @@ export class Runtime {
       // As runc 1.1: a cgroup that already holds processes is a warning, and
       // those processes are never the container's (own.ts).
       own = { foreign: foreignOf(mgr) };
-      if (own.foreign.length > 0) this.log.warn(`container's cgroup is not empty: ${own.foreign.length} process(es) found`);
+      if (own.foreign.length > 0)
+        this.log.warn(`container's cgroup is not empty: ${own.foreign.length} process(es) found`);
       // Recorded before anything is made: a creator killed from here on
       // leaves a container that `list` shows and `delete` cleans up.
       const self = procStat(process.pid);
       const sharesHostMounts = !spec.linux?.namespaces?.some((n) => n.type === 'mount');
       const realRootfs = realpathSync(rootfs);
       const draft: ContainerRecord = {
-        id, bundle, rootfs, pid: 0, pidStartTime: '',
+        id,
+        bundle,
+        rootfs,
+        pid: 0,
+        pidStartTime: '',
         created: new Date().toISOString(),
         owner: '',
         config: spec,
@@ -259,19 +333,32 @@ export class Runtime {
       await createWithResources(mgr, withDefaultDevices(spec));
       step('cgroups ready');
       const input: CreatePlanInput = {
-        id, bundle, rootfs, spec, parentMode,
+        id,
+        bundle,
+        rootfs,
+        spec,
+        parentMode,
         consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
         execFifo: fifo,
         noPivot: !!opts.noPivot,
         newKeyring: !opts.noNewKeyring,
         preserveFds: opts.preserveFds ?? 0,
         cgroupProcs: mgr.procsFiles(),
-        cgroupHierarchies: spec.mounts?.some((m) => m.type === 'cgroup' || m.type === 'cgroup2') ? this.hierarchies(mgr, layout) : [],
+        cgroupHierarchies: spec.mounts?.some((m) => m.type === 'cgroup' || m.type === 'cgroup2')
+          ? this.hierarchies(mgr, layout)
+          : [],
         host: host(),
-        ...(/shared/.test(spec.linux?.rootfsPropagation ?? '') ? { rootfsParentMount: parentMountOf(realRootfs)?.mountpoint } : {}),
+        ...(/shared/.test(spec.linux?.rootfsPropagation ?? '')
+          ? { rootfsParentMount: parentMountOf(realRootfs)?.mountpoint }
+          : {}),
       };
       const parentOps = compileParent(input);
-      const stdio = opts.stdio ?? ['inherit', 'inherit', 'inherit', ...Array.from({ length: opts.preserveFds ?? 0 }, (_, i) => 3 + i)];
+      const stdio = opts.stdio ?? [
+        'inherit',
+        'inherit',
+        'inherit',
+        ...Array.from({ length: opts.preserveFds ?? 0 }, (_, i) => 3 + i),
+      ];
       // Pays the kernel's grace period for cgroup.procs writes while
       // berth-init starts, so that its joins are quick (cgroups/prime.ts).
       // Not awaited; after the cgroups are made, since the write holds the
@@ -318,7 +405,11 @@ export class Runtime {
       return { rec, launched };
     } catch (e) {
       if (pid) {
-        try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
       }
       if (mgr) await this.removeOwn(mgr, own ?? { foreign: [] });
       this.removeHostMounts(hostMounts);
@@ -344,11 +435,18 @@ export class Runtime {
       const found = ownPids(mgr, own);
       others = found.others;
       if (found.own.length === 0) break;
-      for (const p of found.own) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+      for (const p of found.own)
+        try {
+          process.kill(p, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
       await sleep(10);
     }
     if (others > 0) {
-      this.log.warn(`the container's cgroup still holds ${others} process(es) that are not the container's: it is left in place`);
+      this.log.warn(
+        `the container's cgroup still holds ${others} process(es) that are not the container's: it is left in place`,
+      );
       return;
     }
     if (strict) await mgr.destroy();
@@ -359,8 +457,10 @@ export class Runtime {
   async start(id: string): Promise<void> {
     const rec = this.store.load(id);
     const status = this.status(rec);
-    if (status === 'stopped') throw new BerthError('runtime', 'failed-precondition', 'cannot start a container that has stopped');
-    if (status !== 'created') throw new BerthError('runtime', 'failed-precondition', `cannot start an already ${status} container`);
+    if (status === 'stopped')
+      throw new BerthError('runtime', 'failed-precondition', 'cannot start a container that has stopped');
+    if (status !== 'created')
+      throw new BerthError('runtime', 'failed-precondition', `cannot start an already ${status} container`);
     const fifo = this.store.fifo(id);
     const fd = openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
     try {
@@ -384,7 +484,11 @@ export class Runtime {
     }
     unlinkSync(fifo);
     try {
-      await runHooks(rec.config.hooks?.poststart, 'poststart', hookState({ id: rec.id, bundle: rec.bundle, spec: rec.config }, 'running', rec.pid));
+      await runHooks(
+        rec.config.hooks?.poststart,
+        'poststart',
+        hookState({ id: rec.id, bundle: rec.bundle, spec: rec.config }, 'running', rec.pid),
+      );
     } catch (e) {
       // The spec: a failing poststart hook is a warning; the container runs on.
       this.log.warn(messageOf(e));
@@ -401,7 +505,11 @@ export class Runtime {
     const mode = opts.detach ? 'exit' : spec.process?.terminal && !opts.consoleSocket ? 'wait-tty' : 'wait';
     const { rec, launched } = await this.create(id, opts, mode, spec);
     const forward = (sig: NodeJS.Signals) => {
-      try { process.kill(rec.pid, sig); } catch { /* gone */ }
+      try {
+        process.kill(rec.pid, sig);
+      } catch {
+        /* gone */
+      }
     };
     const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
     if (!opts.detach) for (const s of signals) process.on(s, forward);
@@ -425,14 +533,20 @@ export class Runtime {
     const rec = this.store.load(id);
     const sig = typeof signal === 'number' ? signal : parseSignal(signal);
     const status = this.status(rec);
-    if (status === 'stopped' || status === 'creating') throw new BerthError('runtime', 'failed-precondition', 'container not running');
+    if (status === 'stopped' || status === 'creating')
+      throw new BerthError('runtime', 'failed-precondition', 'container not running');
     if (all) {
       const mgr = this.manager(rec);
       const found = ownPids(mgr, rec.own);
       // cgroup.kill would take every process of the cgroup, not only ours.
       if (sig === 9 && found.others === 0 && mgr.killAll()) return;
       // A frozen process only acts on a signal once thawed (SIGKILL acts anyway).
-      for (const p of found.own) try { process.kill(p, sig); } catch { /* raced with exit */ }
+      for (const p of found.own)
+        try {
+          process.kill(p, sig);
+        } catch {
+          /* raced with exit */
+        }
       return;
     }
     try {
@@ -459,15 +573,27 @@ export class Runtime {
     }
     const status = this.status(rec);
     if (status === 'creating') {
-      throw new BerthError('runtime', 'failed-precondition', `cannot delete container ${id}: it is being created (by process ${rec.creator?.pid})`);
+      throw new BerthError(
+        'runtime',
+        'failed-precondition',
+        `cannot delete container ${id}: it is being created (by process ${rec.creator?.pid})`,
+      );
     }
     if ((status === 'running' || status === 'paused') && !force) {
-      throw new BerthError('runtime', 'failed-precondition', `cannot delete container ${id} that is not stopped: ${status}`);
+      throw new BerthError(
+        'runtime',
+        'failed-precondition',
+        `cannot delete container ${id} that is not stopped: ${status}`,
+      );
     }
     const mgr = this.manager(rec);
     if (status !== 'stopped') {
       if (status === 'paused') await mgr.thaw().catch(() => undefined);
-      try { process.kill(rec.pid, 'SIGKILL'); } catch { /* gone */ }
+      try {
+        process.kill(rec.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
       for (let i = 0; i < 1000 && isAlive(rec); i++) await sleep(5);
     }
     // Without a pid namespace of its own, what the container started
@@ -475,7 +601,11 @@ export class Runtime {
     await this.removeOwn(mgr, rec.own, true);
     this.removeHostMounts(rec.hostMounts);
     try {
-      await runHooks(rec.config.hooks?.poststop, 'poststop', hookState({ id: rec.id, bundle: rec.bundle, spec: rec.config }, 'stopped'));
+      await runHooks(
+        rec.config.hooks?.poststop,
+        'poststop',
+        hookState({ id: rec.id, bundle: rec.bundle, spec: rec.config }, 'stopped'),
+      );
     } catch (e) {
       this.log.warn(messageOf(e));
     }
@@ -486,24 +616,44 @@ export class Runtime {
   async exec(id: string, proc: Process, opts: ExecOptions = {}): Promise<number> {
     const rec = this.store.load(id);
     const status = this.status(rec);
-    if (status === 'stopped') throw new BerthError('runtime', 'failed-precondition', 'cannot exec in a stopped container');
-    if (status === 'paused') throw new BerthError('runtime', 'failed-precondition', 'cannot exec in a paused container');
+    if (status === 'stopped')
+      throw new BerthError('runtime', 'failed-precondition', 'cannot exec in a stopped container');
+    if (status === 'paused')
+      throw new BerthError('runtime', 'failed-precondition', 'cannot exec in a paused container');
     if (proc.terminal && opts.detach && !opts.consoleSocket) {
-      throw new BerthError('runtime', 'invalid-argument', '--tty: cannot allocate a tty for a detached process without --console-socket');
+      throw new BerthError(
+        'runtime',
+        'invalid-argument',
+        '--tty: cannot allocate a tty for a detached process without --console-socket',
+      );
     }
     const ignored = ignoredCapabilities(proc, host().capLast);
     if (ignored.length) this.log.warn(`ignoring unknown or unavailable capabilities: [${ignored.join(' ')}]`);
     const layout = detectLayout();
     const mgr = this.manager(rec, layout);
     const input = {
-      spec: rec.config, id, bundle: rec.bundle, rootfs: rec.rootfs, initPid: rec.pid, process: proc,
-      parentMode: opts.detach ? 'exit' as const : proc.terminal && !opts.consoleSocket ? 'wait-tty' as const : 'wait' as const,
+      spec: rec.config,
+      id,
+      bundle: rec.bundle,
+      rootfs: rec.rootfs,
+      initPid: rec.pid,
+      process: proc,
+      parentMode: opts.detach
+        ? ('exit' as const)
+        : proc.terminal && !opts.consoleSocket
+          ? ('wait-tty' as const)
+          : ('wait' as const),
       consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
       preserveFds: opts.preserveFds ?? 0,
       newKeyring: !rec.noNewKeyring,
       host: host(),
     };
-    const stdio = opts.stdio ?? ['inherit', 'inherit', 'inherit', ...Array.from({ length: opts.preserveFds ?? 0 }, (_, i) => 3 + i)];
+    const stdio = opts.stdio ?? [
+      'inherit',
+      'inherit',
+      'inherit',
+      ...Array.from({ length: opts.preserveFds ?? 0 }, (_, i) => 3 + i),
+    ];
     // As in create: the joins below, once berth-init has cloned, find the lock warm.
     primeAttachLock(layout, (e) => this.log.debug(`priming the cgroup attach lock: ${messageOf(e)}`));
     const launched = await launch({
@@ -523,7 +673,11 @@ export class Runtime {
     if (opts.pidFile) writeFileAtomicSync(resolve(opts.pidFile), String(launched.pid));
     if (opts.detach) return 0;
     const forward = (sig: NodeJS.Signals) => {
-      try { process.kill(launched.pid, sig); } catch { /* gone */ }
+      try {
+        process.kill(launched.pid, sig);
+      } catch {
+        /* gone */
+      }
     };
     const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
     for (const s of signals) process.on(s, forward);
@@ -542,12 +696,17 @@ export class Runtime {
   async pause(id: string): Promise<void> {
     const rec = this.store.load(id);
     const status = this.status(rec);
-    if (status !== 'running' && status !== 'created') throw new BerthError('runtime', 'failed-precondition', `container not running: ${status}`);
+    if (status !== 'running' && status !== 'created')
+      throw new BerthError('runtime', 'failed-precondition', `container not running: ${status}`);
     const mgr = this.manager(rec);
     // The freezer takes the whole cgroup: never the processes that are not the container's.
     const { others } = ownPids(mgr, rec.own);
     if (others > 0) {
-      throw new BerthError('runtime', 'failed-precondition', `cannot pause container ${id}: its cgroup also holds ${others} process(es) that are not the container's, which the freezer would stop too`);
+      throw new BerthError(
+        'runtime',
+        'failed-precondition',
+        `cannot pause container ${id}: its cgroup also holds ${others} process(es) that are not the container's, which the freezer would stop too`,
+      );
     }
     await mgr.freeze();
   }
@@ -594,7 +753,8 @@ export function withDefaultDevices(spec: Spec): LinuxResources {
 function mergeResources(a: LinuxResources, b: LinuxResources): LinuxResources {
   const out: Record<string, unknown> = { ...a };
   for (const [k, v] of Object.entries(b)) {
-    if (v && typeof v === 'object' && !Array.isArray(v)) out[k] = { ...((a as Record<string, unknown>)[k] ?? {}), ...v };
+    if (v && typeof v === 'object' && !Array.isArray(v))
+      out[k] = { ...((a as Record<string, unknown>)[k] ?? {}), ...v };
     else if (v !== undefined) out[k] = v;
   }
   return out;

@@ -11,16 +11,25 @@ export function runHook(hook: Hook, kind: string, state: string): Promise<void> 
     const args = hook.args && hook.args.length > 0 ? hook.args : [hook.path];
     const child = spawn(hook.path, args.slice(1), {
       argv0: args[0],
-      env: Object.fromEntries((hook.env ?? []).map((e) => {
-        const i = e.indexOf('=');
-        return i < 0 ? [e, ''] : [e.slice(0, i), e.slice(i + 1)];
-      })),
+      env: Object.fromEntries(
+        (hook.env ?? []).map((e) => {
+          const i = e.indexOf('=');
+          return i < 0 ? [e, ''] : [e.slice(0, i), e.slice(i + 1)];
+        }),
+      ),
       stdio: ['pipe', 'ignore', 'pipe'],
     });
     let stderr = '';
     let timedOut = false;
-    const timer = hook.timeout ? setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, hook.timeout * 1000) : undefined;
-    child.stderr?.on('data', (d: Buffer) => { if (stderr.length < 4096) stderr += d.toString(); });
+    const timer = hook.timeout
+      ? setTimeout(() => {
+          timedOut = true;
+          child.kill('SIGKILL');
+        }, hook.timeout * 1000)
+      : undefined;
+    child.stderr?.on('data', (d: Buffer) => {
+      if (stderr.length < 4096) stderr += d.toString();
+    });
     child.stdin?.on('error', () => undefined);
     child.stdin?.end(state);
     child.on('error', (e) => {
@@ -29,10 +38,23 @@ export function runHook(hook: Hook, kind: string, state: string): Promise<void> 
     });
     child.on('exit', (code, sig) => {
       if (timer) clearTimeout(timer);
-      if (timedOut) return reject(new BerthError('runtime', 'failed-precondition', `${kind} hook ${hook.path}: timed out after ${hook.timeout}s`));
+      if (timedOut)
+        return reject(
+          new BerthError(
+            'runtime',
+            'failed-precondition',
+            `${kind} hook ${hook.path}: timed out after ${hook.timeout}s`,
+          ),
+        );
       if (code === 0) return resolve();
       const why = sig ? `killed by ${sig}` : `exit status ${code}`;
-      reject(new BerthError('runtime', 'failed-precondition', `${kind} hook ${hook.path}: ${why}${stderr.trim() ? `: ${stderr.trim()}` : ''}`));
+      reject(
+        new BerthError(
+          'runtime',
+          'failed-precondition',
+          `${kind} hook ${hook.path}: ${why}${stderr.trim() ? `: ${stderr.trim()}` : ''}`,
+        ),
+      );
     });
   });
 }

@@ -15,7 +15,9 @@ export function mountIdsUnder(rootfs: string): number[] {
 /** Lazily unmounts every mount under rootfs that is not in `before`; the errors, if any. */
 export function unmountAddedUnder(rootfs: string, before: number[]): string[] {
   const keep = new Set(before);
-  const added = mountsUnder(rootfs).filter((m) => !keep.has(m.id)).reverse();
+  const added = mountsUnder(rootfs)
+    .filter((m) => !keep.has(m.id))
+    .reverse();
   const errors: string[] = [];
   for (const m of added) {
     // Still there? Detaching a parent takes its children with it.

@@ -91,7 +91,11 @@ export class StateStore {
       text = readFileSync(file, 'utf8');
     } catch (e) {
       if (errnoOf(e) === 'ENOENT') {
-        throw new BerthError('runtime', 'not-found', existsSync(this.dir(id)) ? `container ${id} is still being created` : `container does not exist: ${id}`);
+        throw new BerthError(
+          'runtime',
+          'not-found',
+          existsSync(this.dir(id)) ? `container ${id} is still being created` : `container does not exist: ${id}`,
+        );
       }
       throw e;
     }
@@ -113,7 +117,9 @@ export class StateStore {
 
   ids(): string[] {
     try {
-      return readdirSync(this.root).filter((n) => ID_RE.test(n) && statSync(join(this.root, n)).isDirectory()).sort();
+      return readdirSync(this.root)
+        .filter((n) => ID_RE.test(n) && statSync(join(this.root, n)).isDirectory())
+        .sort();
     } catch (e) {
       if (errnoOf(e) === 'ENOENT') return [];
       throw e;

@@ -18,7 +18,11 @@ export function chainIds(diffIds: readonly string[]): string[] {
   let prev: string | undefined;
   for (const [i, d] of diffIds.entries()) {
     if (!isDigest(d)) {
-      throw new BerthError('snapshot', 'invalid-argument', `diff id ${i} is not a digest: ${JSON.stringify(d).slice(0, 80)}`);
+      throw new BerthError(
+        'snapshot',
+        'invalid-argument',
+        `diff id ${i} is not a digest: ${JSON.stringify(d).slice(0, 80)}`,
+      );
     }
     prev = prev === undefined ? d : 'sha256:' + createHash('sha256').update(`${prev} ${d}`).digest('hex');
     out.push(prev);

@@ -10,17 +10,25 @@ import { join, dirname, relative } from 'node:path';
 import { BerthError, messageOf } from '../common/errors.js';
 import type { Mount } from './types.js';
 
-export interface RunResult { stdout: string; stderr: string }
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+}
 
 /** Run a program; a non-zero exit becomes an Error with its stderr. */
 export function run(file: string, args: string[], opts: { cwd?: string; input?: string } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = execFile(file, args, { cwd: opts.cwd, maxBuffer: 16 << 20, encoding: 'utf8' }, (err, stdout, stderr) => {
-      if (err) {
-        const msg = (stderr || '').trim() || messageOf(err);
-        reject(Object.assign(new Error(`${file}: ${msg}`), { stdout, stderr, cause: err }));
-      } else resolve({ stdout, stderr });
-    });
+    const child = execFile(
+      file,
+      args,
+      { cwd: opts.cwd, maxBuffer: 16 << 20, encoding: 'utf8' },
+      (err, stdout, stderr) => {
+        if (err) {
+          const msg = (stderr || '').trim() || messageOf(err);
+          reject(Object.assign(new Error(`${file}: ${msg}`), { stdout, stderr, cause: err }));
+        } else resolve({ stdout, stderr });
+      },
+    );
     if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }
@@ -47,10 +55,21 @@ export function shortenOverlayOptions(options: string[]): { options: string[]; c
   const shortened = options.map((o) => {
     const p = PATH_OPTS.find((x) => o.startsWith(x));
     if (!p) return o;
-    return p + o.slice(p.length).split(':').map((q) => relative(cwd, q)).join(':');
+    return (
+      p +
+      o
+        .slice(p.length)
+        .split(':')
+        .map((q) => relative(cwd, q))
+        .join(':')
+    );
   });
   if (shortened.join(',').length > MAX_DATA) {
-    throw new BerthError('snapshot', 'invalid-argument', `overlay mount options are ${shortened.join(',').length} bytes even with relative paths: too many layers (limit is one page, ${MAX_DATA + 1} bytes)`);
+    throw new BerthError(
+      'snapshot',
+      'invalid-argument',
+      `overlay mount options are ${shortened.join(',').length} bytes even with relative paths: too many layers (limit is one page, ${MAX_DATA + 1} bytes)`,
+    );
   }
   return { options: shortened, cwd };
 }
@@ -134,7 +153,14 @@ async function probe(dir: string): Promise<boolean> {
   const merged = join(tmp, 'merged');
   try {
     for (const d of ['l1', 'l2', 'upper', 'work', 'merged']) await mkdir(join(tmp, d));
-    await run('mount', ['-t', 'overlay', '-o', `lowerdir=${tmp}/l1:${tmp}/l2,upperdir=${tmp}/upper,workdir=${tmp}/work`, 'overlay', merged]);
+    await run('mount', [
+      '-t',
+      'overlay',
+      '-o',
+      `lowerdir=${tmp}/l1:${tmp}/l2,upperdir=${tmp}/upper,workdir=${tmp}/work`,
+      'overlay',
+      merged,
+    ]);
     try {
       await mkdir(join(merged, 'probe'));
     } finally {

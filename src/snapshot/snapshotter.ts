@@ -24,7 +24,14 @@ import { dropLegacySnapshots, importLegacySnapshots } from './legacy.js';
 import { run, overlaySupported } from './mount.js';
 import { diskUsage } from './usage.js';
 import type {
-  DriverName, ExtractionTarget, Mount, PrepareOptions, SnapshotInfo, SnapshotKind, Snapshotter, Usage,
+  DriverName,
+  ExtractionTarget,
+  Mount,
+  PrepareOptions,
+  SnapshotInfo,
+  SnapshotKind,
+  Snapshotter,
+  Usage,
 } from './types.js';
 
 const SNAPSHOTS_TABLE = `CREATE TABLE snapshots (
@@ -46,10 +53,12 @@ const SNAPSHOTS_TABLE = `CREATE TABLE snapshots (
 // snapshots/storage metastore). Step 1 also takes over the rows that Berth
 // 0.1 kept in the image layer's <root>/metadata.db (see ./legacy.ts).
 let importedLegacy = false;
-const MIGRATIONS = [(db: Db) => {
-  db.exec(SNAPSHOTS_TABLE);
-  importedLegacy = importLegacySnapshots(db);
-}];
+const MIGRATIONS = [
+  (db: Db) => {
+    db.exec(SNAPSHOTS_TABLE);
+    importedLegacy = importLegacySnapshots(db);
+  },
+];
 
 interface Row {
   id: number;
@@ -75,7 +84,11 @@ function notFound(key: string): BerthError {
 
 function checkKey(key: string, what = 'snapshot key'): void {
   if (typeof key !== 'string' || key.length === 0 || key.length > 4096 || key.includes('\0')) {
-    throw new BerthError('snapshot', 'invalid-argument', `${what} must be a non-empty string of at most 4096 characters`);
+    throw new BerthError(
+      'snapshot',
+      'invalid-argument',
+      `${what} must be a non-empty string of at most 4096 characters`,
+    );
   }
 }
 
@@ -85,7 +98,11 @@ function checkLabels(labels: Record<string, string | null> | undefined): void {
   if (n > 256) throw new BerthError('snapshot', 'invalid-argument', `too many labels (${n}, at most 256)`);
   for (const [k, v] of Object.entries(labels)) {
     if (!k || k.length > 1024 || (v !== null && (typeof v !== 'string' || v.length > 4096))) {
-      throw new BerthError('snapshot', 'invalid-argument', `bad label ${JSON.stringify(k).slice(0, 80)}: keys up to 1024 characters, values strings up to 4096`);
+      throw new BerthError(
+        'snapshot',
+        'invalid-argument',
+        `bad label ${JSON.stringify(k).slice(0, 80)}: keys up to 1024 characters, values strings up to 4096`,
+      );
     }
   }
 }
@@ -99,7 +116,11 @@ export async function openSnapshotter(root: string, opts: SnapshotterOptions = {
   } else {
     driver = opts.driver;
     if (driver === 'overlayfs' && !(await overlaySupported(dir))) {
-      throw new BerthError('snapshot', 'unavailable', `overlayfs cannot be mounted on ${dir} (a test mount failed); use the native snapshotter`);
+      throw new BerthError(
+        'snapshot',
+        'unavailable',
+        `overlayfs cannot be mounted on ${dir} (a test mount failed); use the native snapshotter`,
+      );
     }
   }
   const md = openMetadata(root, { layer: 'snapshot', file: 'snapshots.db' });
@@ -117,14 +138,19 @@ export async function openSnapshotter(root: string, opts: SnapshotterOptions = {
 }
 
 class LocalSnapshotter implements Snapshotter {
-  constructor(private readonly md: Metadata, readonly dir: string, readonly driver: DriverName) {}
+  constructor(
+    private readonly md: Metadata,
+    readonly dir: string,
+    readonly driver: DriverName,
+  ) {}
 
   private get db(): Db {
     return this.md.db;
   }
 
   private row(key: string): Row | undefined {
-    return this.db.prepare('SELECT * FROM snapshots WHERE driver = ? AND key = ?').get(this.driver, key) as Row | undefined;
+    return this.db.prepare('SELECT * FROM snapshots WHERE driver = ? AND key = ?').get(this.driver, key) as
+      Row | undefined;
   }
 
   private rowById(id: number): Row {
@@ -184,16 +210,26 @@ class LocalSnapshotter implements Snapshotter {
     return this.create('view', key, parent, opts);
   }
 
-  private async create(kind: 'active' | 'view', key: string, parent: string | undefined, opts: PrepareOptions = {}): Promise<Mount[]> {
+  private async create(
+    kind: 'active' | 'view',
+    key: string,
+    parent: string | undefined,
+    opts: PrepareOptions = {},
+  ): Promise<Mount[]> {
     checkKey(key);
     if (parent !== undefined) checkKey(parent, 'parent key');
     checkLabels(opts.labels);
-    if (this.row(key)) throw new BerthError('snapshot', 'already-exists', `snapshot ${JSON.stringify(key)} already exists`);
+    if (this.row(key))
+      throw new BerthError('snapshot', 'already-exists', `snapshot ${JSON.stringify(key)} already exists`);
     let parentRow: Row | undefined;
     if (parent !== undefined) {
       parentRow = this.mustRowAs(parent, 'parent');
       if (parentRow.kind !== 'committed') {
-        throw new BerthError('snapshot', 'failed-precondition', `parent ${JSON.stringify(parent)} is ${parentRow.kind}, not committed`);
+        throw new BerthError(
+          'snapshot',
+          'failed-precondition',
+          `parent ${JSON.stringify(parent)} is ${parentRow.kind}, not committed`,
+        );
       }
     }
     // Build the directories under a temporary name, outside any transaction
@@ -208,19 +244,29 @@ class LocalSnapshotter implements Snapshotter {
         try {
           await run('cp', ['-a', '--reflink=auto', '--', this.fsDir(parentRow.id) + '/.', join(tmp, 'fs')]);
         } catch (e) {
-          throw new BerthError('snapshot', 'internal', `copy parent ${JSON.stringify(parent)} into ${JSON.stringify(key)}: ${messageOf(e)}`, { cause: e });
+          throw new BerthError(
+            'snapshot',
+            'internal',
+            `copy parent ${JSON.stringify(parent)} into ${JSON.stringify(key)}: ${messageOf(e)}`,
+            { cause: e },
+          );
         }
       }
       const row = this.md.tx((db) => {
-        if (this.row(key)) throw new BerthError('snapshot', 'already-exists', `snapshot ${JSON.stringify(key)} already exists`);
+        if (this.row(key))
+          throw new BerthError('snapshot', 'already-exists', `snapshot ${JSON.stringify(key)} already exists`);
         let parentId: number | null = null;
         if (parent !== undefined) {
           const p = this.row(parent);
-          if (!p || p.kind !== 'committed') throw new BerthError('snapshot', 'not-found', `parent snapshot ${JSON.stringify(parent)} was removed`);
+          if (!p || p.kind !== 'committed')
+            throw new BerthError('snapshot', 'not-found', `parent snapshot ${JSON.stringify(parent)} was removed`);
           parentId = p.id;
         }
         const now = new Date().toISOString();
-        const info = db.prepare('INSERT INTO snapshots (driver, key, parent_id, kind, labels, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        const info = db
+          .prepare(
+            'INSERT INTO snapshots (driver, key, parent_id, kind, labels, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?)',
+          )
           .run(this.driver, key, parentId, kind, JSON.stringify(opts.labels ?? {}), now, now);
         const id = Number(info.lastInsertRowid);
         // A failed rename throws and rolls the insert back.
@@ -252,7 +298,11 @@ class LocalSnapshotter implements Snapshotter {
     const parents = this.ancestors(r).map((id) => this.fsDir(id));
     if (r.kind === 'active') {
       if (parents.length === 0) return [{ type: 'bind', source: own, options: ['rw', 'rbind'] }];
-      const options = [`lowerdir=${parents.join(':')}`, `upperdir=${own}`, `workdir=${join(this.dir, String(r.id), 'work')}`];
+      const options = [
+        `lowerdir=${parents.join(':')}`,
+        `upperdir=${own}`,
+        `workdir=${join(this.dir, String(r.id), 'work')}`,
+      ];
       if (indexOptionSupported()) options.unshift('index=off');
       return [{ type: 'overlay', source: 'overlay', options }];
     }
@@ -269,16 +319,29 @@ class LocalSnapshotter implements Snapshotter {
     checkKey(name, 'snapshot name');
     checkLabels(opts.labels);
     const r = this.mustRow(key);
-    if (r.kind !== 'active') throw new BerthError('snapshot', 'failed-precondition', `snapshot ${JSON.stringify(key)} is ${r.kind}, only an active snapshot can be committed`);
-    if (this.row(name)) throw new BerthError('snapshot', 'already-exists', `snapshot ${JSON.stringify(name)} already exists`);
+    if (r.kind !== 'active')
+      throw new BerthError(
+        'snapshot',
+        'failed-precondition',
+        `snapshot ${JSON.stringify(key)} is ${r.kind}, only an active snapshot can be committed`,
+      );
+    if (this.row(name))
+      throw new BerthError('snapshot', 'already-exists', `snapshot ${JSON.stringify(name)} already exists`);
     const usage = await diskUsage(this.fsDir(r.id));
     this.md.tx((db) => {
       const now = this.mustRow(key);
-      if (now.id !== r.id || now.kind !== 'active') throw new BerthError('snapshot', 'failed-precondition', `snapshot ${JSON.stringify(key)} changed during commit`);
-      if (this.row(name)) throw new BerthError('snapshot', 'already-exists', `snapshot ${JSON.stringify(name)} already exists`);
+      if (now.id !== r.id || now.kind !== 'active')
+        throw new BerthError(
+          'snapshot',
+          'failed-precondition',
+          `snapshot ${JSON.stringify(key)} changed during commit`,
+        );
+      if (this.row(name))
+        throw new BerthError('snapshot', 'already-exists', `snapshot ${JSON.stringify(name)} already exists`);
       const labels = opts.labels ? JSON.stringify(opts.labels) : r.labels;
-      db.prepare("UPDATE snapshots SET key = ?, kind = 'committed', labels = ?, updated = ?, size = ?, inodes = ? WHERE id = ?")
-        .run(name, labels, new Date().toISOString(), usage.size, usage.inodes, r.id);
+      db.prepare(
+        "UPDATE snapshots SET key = ?, kind = 'committed', labels = ?, updated = ?, size = ?, inodes = ? WHERE id = ?",
+      ).run(name, labels, new Date().toISOString(), usage.size, usage.inodes, r.id);
     });
   }
 
@@ -288,9 +351,14 @@ class LocalSnapshotter implements Snapshotter {
     this.md.tx((db) => {
       const now = this.row(key);
       if (!now) throw notFound(key);
-      const child = db.prepare('SELECT key FROM snapshots WHERE parent_id = ? LIMIT 1').get(now.id) as { key: string } | undefined;
+      const child = db.prepare('SELECT key FROM snapshots WHERE parent_id = ? LIMIT 1').get(now.id) as
+        { key: string } | undefined;
       if (child) {
-        throw new BerthError('snapshot', 'failed-precondition', `snapshot ${JSON.stringify(key)} has children (${JSON.stringify(child.key)}); remove them first`);
+        throw new BerthError(
+          'snapshot',
+          'failed-precondition',
+          `snapshot ${JSON.stringify(key)} has children (${JSON.stringify(child.key)}); remove them first`,
+        );
       }
       db.prepare('DELETE FROM snapshots WHERE id = ?').run(now.id);
       try {
@@ -323,7 +391,11 @@ class LocalSnapshotter implements Snapshotter {
         else merged[k] = v;
       }
       checkLabels(merged);
-      db.prepare('UPDATE snapshots SET labels = ?, updated = ? WHERE id = ?').run(JSON.stringify(merged), new Date().toISOString(), now.id);
+      db.prepare('UPDATE snapshots SET labels = ?, updated = ? WHERE id = ?').run(
+        JSON.stringify(merged),
+        new Date().toISOString(),
+        now.id,
+      );
       return this.rowById(now.id);
     });
     return this.info(r);
@@ -331,7 +403,12 @@ class LocalSnapshotter implements Snapshotter {
 
   async extractionTarget(key: string): Promise<ExtractionTarget> {
     const r = this.mustRow(key);
-    if (r.kind !== 'active') throw new BerthError('snapshot', 'failed-precondition', `snapshot ${JSON.stringify(key)} is ${r.kind}: layers unpack only into active snapshots`);
+    if (r.kind !== 'active')
+      throw new BerthError(
+        'snapshot',
+        'failed-precondition',
+        `snapshot ${JSON.stringify(key)} is ${r.kind}: layers unpack only into active snapshots`,
+      );
     return {
       driver: this.driver,
       dir: this.fsDir(r.id),

@@ -1,7 +1,16 @@
 // A real root filesystem made on the spot from Debian's busybox-static: the
 // static binary plus one symlink per applet. No network, no image needed.
 
-import { copyFileSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync, rmSync, existsSync, chmodSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  symlinkSync,
+  writeFileSync,
+  rmSync,
+  existsSync,
+  chmodSync,
+} from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -15,7 +24,9 @@ export function haveBusybox(): boolean {
 let applets: string[] | undefined;
 function listApplets(): string[] {
   if (!applets) {
-    applets = execFileSync(BUSYBOX, ['--list'], { encoding: 'utf8' }).split('\n').filter((a) => a && a !== 'busybox');
+    applets = execFileSync(BUSYBOX, ['--list'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((a) => a && a !== 'busybox');
   }
   return applets;
 }
@@ -32,7 +43,10 @@ export function makeBusyboxRootfs(dir: string): void {
     const p = join(dir, 'bin', a);
     if (!existsSync(p)) symlinkSync('busybox', p);
   }
-  writeFileSync(join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n');
+  writeFileSync(
+    join(dir, 'etc/passwd'),
+    'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n',
+  );
   writeFileSync(join(dir, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\n');
 }
 

@@ -5,7 +5,20 @@
 // the test and the directory itself.
 
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync, accessSync, constants as fsc } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  rmdirSync,
+  writeFileSync,
+  accessSync,
+  constants as fsc,
+} from 'node:fs';
 import { createHash } from 'node:crypto';
 import { delimiter, join } from 'node:path';
 import { sleep, waitUntil } from './wait.js';
@@ -17,7 +30,9 @@ export function which(bin: string): string | undefined {
     try {
       accessSync(p, fsc.X_OK);
       return p;
-    } catch { /* next */ }
+    } catch {
+      /* next */
+    }
   }
   return undefined;
 }
@@ -49,7 +64,9 @@ export function pidsWithArg(needle: string): number[] {
     if (!/^\d+$/.test(n) || Number(n) === process.pid) continue;
     try {
       if (readFileSync(`/proc/${n}/cmdline`, 'utf8').includes(needle)) out.push(Number(n));
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return out;
 }
@@ -68,11 +85,19 @@ function alive(pid: number): boolean {
 /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
 export async function terminate(pid: number, graceMs = 10000): Promise<void> {
   if (!alive(pid)) return;
-  try { process.kill(pid, 'SIGTERM'); } catch { return; }
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
   const end = Date.now() + graceMs;
   while (alive(pid) && Date.now() < end) await sleep(50);
   if (alive(pid)) {
-    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
     while (alive(pid)) await sleep(20);
   }
 }
@@ -82,8 +107,11 @@ function cgroupPids(dir: string): number[] {
   const out: number[] = [];
   try {
     out.push(...readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number));
-    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) out.push(...cgroupPids(join(dir, e.name)));
-  } catch { /* gone */ }
+    for (const e of readdirSync(dir, { withFileTypes: true }))
+      if (e.isDirectory()) out.push(...cgroupPids(join(dir, e.name)));
+  } catch {
+    /* gone */
+  }
   return out;
 }
 
@@ -94,24 +122,36 @@ function cgroupPids(dir: string): number[] {
  */
 export async function removeCgroup(rel: string): Promise<void> {
   const base = '/sys/fs/cgroup';
-  const hierarchies = existsSync(join(base, 'cgroup.controllers')) ? [base] : readdirSync(base).map((d) => join(base, d));
+  const hierarchies = existsSync(join(base, 'cgroup.controllers'))
+    ? [base]
+    : readdirSync(base).map((d) => join(base, d));
   for (let round = 0; round < 100; round++) {
     const pids = new Set(hierarchies.flatMap((h) => cgroupPids(join(h, rel))));
     if (pids.size === 0) break;
     for (const pid of pids) {
-      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     }
     await sleep(20);
   }
   const rmTree = (dir: string) => {
     let entries: string[];
     try {
-      entries = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+      entries = readdirSync(dir, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name);
     } catch {
       return;
     }
     for (const e of entries) rmTree(join(dir, e));
-    try { rmdirSync(dir); } catch { /* busy or gone: reported by the test that left it */ }
+    try {
+      rmdirSync(dir);
+    } catch {
+      /* busy or gone: reported by the test that left it */
+    }
   };
   for (const h of hierarchies) {
     const p = join(h, rel);
@@ -153,7 +193,12 @@ function shimSocketOf(pid: number): string | undefined {
   };
   const [address, ns, id] = [arg('-address'), arg('-namespace'), arg('-id')];
   if (!address || !ns || !id) return undefined;
-  return join('/run/containerd/s', createHash('sha256').update(join(address, ns, id)).digest('hex'));
+  return join(
+    '/run/containerd/s',
+    createHash('sha256')
+      .update(join(address, ns, id))
+      .digest('hex'),
+  );
 }
 
 export interface Containerd {
@@ -207,7 +252,11 @@ disabled_plugins = [
   writeFileSync(join(dir, 'config.toml'), config);
   const proc = spawnLogged('containerd', ['--config', join(dir, 'config.toml')], logFile);
   const ctr = (args: string[], o: { timeout?: number; input?: string } = {}) =>
-    spawnSync('ctr', ['-a', sock, '-n', namespace, ...args], { encoding: 'utf8', timeout: o.timeout ?? 30000, input: o.input });
+    spawnSync('ctr', ['-a', sock, '-n', namespace, ...args], {
+      encoding: 'utf8',
+      timeout: o.timeout ?? 30000,
+      input: o.input,
+    });
   const logTail = (n = 40) => lastLines(logFile, n);
 
   const stop = async () => {
@@ -271,7 +320,11 @@ export function dockerCli(): string | undefined {
   return existsSync('/usr/bin/docker') ? '/usr/bin/docker' : which('docker');
 }
 
-export async function startDockerd(opts: { runtimes: Record<string, string>; storageDriver?: string; prefix?: string }): Promise<Dockerd> {
+export async function startDockerd(opts: {
+  runtimes: Record<string, string>;
+  storageDriver?: string;
+  prefix?: string;
+}): Promise<Dockerd> {
   const dir = mkdtempSync(join('/tmp', opts.prefix ?? 'berth-dkd-'));
   const sock = join(dir, 'docker.sock');
   const logFile = join(dir, 'dockerd.log');
@@ -280,15 +333,26 @@ export async function startDockerd(opts: { runtimes: Record<string, string>; sto
   // An empty daemon.json of our own: the host's /etc/docker/daemon.json does not apply.
   writeFileSync(join(dir, 'daemon.json'), '{}\n');
   const args = [
-    '--config-file', join(dir, 'daemon.json'),
-    '--data-root', join(dir, 'data'),
-    '--exec-root', join(dir, 'exec'),
-    '--pidfile', join(dir, 'dockerd.pid'),
-    '-H', `unix://${sock}`,
-    '--iptables=false', '--ip6tables=false', '--ip-masq=false', '--bridge=none',
-    '--storage-driver', opts.storageDriver ?? 'overlay2',
-    '--cgroup-parent', `/${cgroupParent}`,
-    '--log-level', 'debug',
+    '--config-file',
+    join(dir, 'daemon.json'),
+    '--data-root',
+    join(dir, 'data'),
+    '--exec-root',
+    join(dir, 'exec'),
+    '--pidfile',
+    join(dir, 'dockerd.pid'),
+    '-H',
+    `unix://${sock}`,
+    '--iptables=false',
+    '--ip6tables=false',
+    '--ip-masq=false',
+    '--bridge=none',
+    '--storage-driver',
+    opts.storageDriver ?? 'overlay2',
+    '--cgroup-parent',
+    `/${cgroupParent}`,
+    '--log-level',
+    'debug',
     ...Object.entries(opts.runtimes).flatMap(([name, path]) => ['--add-runtime', `${name}=${path}`]),
   ];
   const proc = spawnLogged('dockerd', args, logFile);
@@ -319,10 +383,17 @@ export async function startDockerd(opts: { runtimes: Record<string, string>; sto
   };
 
   try {
-    await waitUntil('dockerd to serve', () => {
-      if (proc.exitCode !== null) throw new Error(`dockerd exited with ${proc.exitCode}:\n${logTail()}`);
-      return existsSync(sock) && docker(['version', '--format', '{{.Server.Version}}'], { timeout: 5000 }).status === 0;
-    }, 60000, 200);
+    await waitUntil(
+      'dockerd to serve',
+      () => {
+        if (proc.exitCode !== null) throw new Error(`dockerd exited with ${proc.exitCode}:\n${logTail()}`);
+        return (
+          existsSync(sock) && docker(['version', '--format', '{{.Server.Version}}'], { timeout: 5000 }).status === 0
+        );
+      },
+      60000,
+      200,
+    );
   } catch (e) {
     await stop();
     throw e;

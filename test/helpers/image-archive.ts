@@ -10,7 +10,14 @@ import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { makeBusyboxRootfs } from './busybox.js';
 
-const GOARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+const GOARCH: Record<string, string> = {
+  x64: 'amd64',
+  arm64: 'arm64',
+  arm: 'arm',
+  ppc64: 'ppc64le',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+};
 
 export interface ImageArchive {
   /** The `docker save`-format tar. */
@@ -31,7 +38,11 @@ function sha256(buf: Buffer): string {
  * Write `<dir>/<name>.tar`: a one-layer busybox image tagged `tag` with
  * config {Cmd: ["sh"], Env: [PATH]} for the host's architecture.
  */
-export function makeBusyboxImageArchive(dir: string, tag = 'busybox-test:latest', name = 'busybox-image'): ImageArchive {
+export function makeBusyboxImageArchive(
+  dir: string,
+  tag = 'busybox-test:latest',
+  name = 'busybox-image',
+): ImageArchive {
   const work = mkdtempSync(join(dir, 'img-'));
   try {
     const rootfs = join(work, 'rootfs');
@@ -42,7 +53,18 @@ export function makeBusyboxImageArchive(dir: string, tag = 'busybox-test:latest'
     mkdirSync(out);
     // The layer: uid/gid 0, sorted names, fixed mtime, so it is reproducible.
     const layerTmp = join(work, 'layer.tar');
-    execFileSync('tar', ['-C', rootfs, '--sort=name', '--numeric-owner', '--owner=0', '--group=0', '--mtime=@0', '-cf', layerTmp, '.']);
+    execFileSync('tar', [
+      '-C',
+      rootfs,
+      '--sort=name',
+      '--numeric-owner',
+      '--owner=0',
+      '--group=0',
+      '--mtime=@0',
+      '-cf',
+      layerTmp,
+      '.',
+    ]);
     const diffHex = sha256(readFileSync(layerTmp));
     mkdirSync(join(out, diffHex));
     renameSync(layerTmp, join(out, diffHex, 'layer.tar'));
@@ -64,7 +86,10 @@ export function makeBusyboxImageArchive(dir: string, tag = 'busybox-test:latest'
     const configHex = sha256(configBuf);
     writeFileSync(join(out, `${configHex}.json`), configBuf);
     const [repo, ref] = tag.split(':');
-    writeFileSync(join(out, 'manifest.json'), JSON.stringify([{ Config: `${configHex}.json`, RepoTags: [tag], Layers: [`${diffHex}/layer.tar`] }]));
+    writeFileSync(
+      join(out, 'manifest.json'),
+      JSON.stringify([{ Config: `${configHex}.json`, RepoTags: [tag], Layers: [`${diffHex}/layer.tar`] }]),
+    );
     writeFileSync(join(out, 'repositories'), JSON.stringify({ [repo!]: { [ref ?? 'latest']: diffHex } }));
 
     const file = join(dir, `${name}.tar`);

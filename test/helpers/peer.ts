@@ -14,7 +14,12 @@ export interface Peer {
  * exits or cannot start before that. With `killAfterMs`, it is killed if it
  * is still running that long after it was ready.
  */
-export function startPeer(cmd: string, args: string[], ready: string, opts: { killAfterMs?: number } = {}): Promise<Peer> {
+export function startPeer(
+  cmd: string,
+  args: string[],
+  ready: string,
+  opts: { killAfterMs?: number } = {},
+): Promise<Peer> {
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';

@@ -23,9 +23,16 @@ function shellQuote(a: string): string {
 }
 
 /** Run `argv` on a new pty, play `steps`, and wait for it to exit. */
-export function driveTty(argv: string[], steps: TtyStep[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<TtyResult> {
+export function driveTty(
+  argv: string[],
+  steps: TtyStep[],
+  opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<TtyResult> {
   const cmd = argv.map(shellQuote).join(' ');
-  const child = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
+  const child = spawn('script', ['-qfec', cmd, '/dev/null'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: opts.env ?? process.env,
+  });
   let output = '';
   let sinceStep = '';
   let i = 0;
@@ -52,7 +59,11 @@ export function driveTty(argv: string[], steps: TtyStep[], opts: { timeoutMs?: n
   child.stdin.on('error', () => undefined);
   const timer = setTimeout(() => {
     timedOut = true;
-    try { child.kill('SIGKILL'); } catch { /* gone */ }
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
   }, opts.timeoutMs ?? 30000);
   return new Promise((resolve) => {
     child.on('close', (code) => {

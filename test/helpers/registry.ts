@@ -24,7 +24,9 @@ export function haveRegistry(): boolean {
 }
 
 /** Why the tests that need docker-registry skip, or false when it is there. */
-export const registryMissing: string | false = haveRegistry() ? false : 'docker-registry is not installed (apt-get install docker-registry)';
+export const registryMissing: string | false = haveRegistry()
+  ? false
+  : 'docker-registry is not installed (apt-get install docker-registry)';
 
 export function haveHtpasswd(): boolean {
   try {
@@ -64,18 +66,99 @@ export interface Pki {
 /** A CA, a server certificate for 127.0.0.1/localhost and a client certificate, all signed by the CA. */
 export function makePki(dir: string): Pki {
   mkdirSync(dir, { recursive: true });
-  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=Berth Test CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
-  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:registry.test\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
-  openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1'], dir);
-  openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'server.ext'], dir);
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=Berth Test CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
+    dir,
+  );
+  writeFileSync(
+    join(dir, 'server.ext'),
+    'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:registry.test\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n',
+  );
+  openssl(
+    ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1'],
+    dir,
+  );
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'server.crt',
+      '-days',
+      '2',
+      '-extfile',
+      'server.ext',
+    ],
+    dir,
+  );
   writeFileSync(join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n');
-  openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/CN=berth-client'], dir);
-  openssl(['x509', '-req', '-in', 'client.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.crt', '-days', '2', '-extfile', 'client.ext'], dir);
+  openssl(
+    [
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'client.key',
+      '-out',
+      'client.csr',
+      '-subj',
+      '/CN=berth-client',
+    ],
+    dir,
+  );
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'client.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'client.crt',
+      '-days',
+      '2',
+      '-extfile',
+      'client.ext',
+    ],
+    dir,
+  );
   return {
-    caCert: join(dir, 'ca.crt'), caKey: join(dir, 'ca.key'),
-    serverCert: join(dir, 'server.crt'), serverKey: join(dir, 'server.key'),
-    clientCert: join(dir, 'client.crt'), clientKey: join(dir, 'client.key'),
+    caCert: join(dir, 'ca.crt'),
+    caKey: join(dir, 'ca.key'),
+    serverCert: join(dir, 'server.crt'),
+    serverKey: join(dir, 'server.key'),
+    clientCert: join(dir, 'client.crt'),
+    clientKey: join(dir, 'client.key'),
   };
 }
 
@@ -110,7 +193,24 @@ function b64url(b: Buffer | string): string {
  */
 export async function startTokenServer(dir: string, users: Record<string, string>): Promise<TokenServer> {
   mkdirSync(dir, { recursive: true });
-  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'token.key', '-out', 'token.crt', '-days', '2', '-subj', '/CN=berth-test-token-issuer'], dir);
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'token.key',
+      '-out',
+      'token.crt',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=berth-test-token-issuer',
+    ],
+    dir,
+  );
   const keyPem = readFileSync(join(dir, 'token.key'), 'utf8');
   const certPem = readFileSync(join(dir, 'token.crt'), 'utf8');
   const certDer = certPem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
@@ -132,8 +232,15 @@ export async function startTokenServer(dir: string, users: Record<string, string
       const name = dec.slice(0, i);
       const pass = dec.slice(i + 1);
       if (users[name] !== pass) {
-        requests.push({ user: name, scopes: u.searchParams.getAll('scope'), granted: [], service: u.searchParams.get('service') ?? undefined });
-        res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ details: 'incorrect username or password' }));
+        requests.push({
+          user: name,
+          scopes: u.searchParams.getAll('scope'),
+          granted: [],
+          service: u.searchParams.get('service') ?? undefined,
+        });
+        res
+          .writeHead(401, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ details: 'incorrect username or password' }));
         return;
       }
       user = name;
@@ -150,26 +257,44 @@ export async function startTokenServer(dir: string, users: Record<string, string
       const allowed = user ? actions : name.startsWith('public/') ? actions.filter((a) => a === 'pull') : [];
       if (allowed.length) granted.push({ type, name, actions: allowed });
     }
-    requests.push({ user, account: u.searchParams.get('account') ?? undefined, scopes, granted, service: u.searchParams.get('service') ?? undefined });
+    requests.push({
+      user,
+      account: u.searchParams.get('account') ?? undefined,
+      scopes,
+      granted,
+      service: u.searchParams.get('service') ?? undefined,
+    });
     const now = Math.floor(Date.now() / 1000);
     const header = { alg: 'RS256', typ: 'JWT', x5c: [certDer] };
     const claims = {
-      iss: issuer, sub: user ?? '', aud: u.searchParams.get('service') ?? service,
-      exp: now + 300, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access: granted,
+      iss: issuer,
+      sub: user ?? '',
+      aud: u.searchParams.get('service') ?? service,
+      exp: now + 300,
+      nbf: now - 10,
+      iat: now,
+      jti: randomBytes(8).toString('hex'),
+      access: granted,
     };
     const signing = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
     const sig = createSign('RSA-SHA256').update(signing).sign(keyPem);
     const token = `${signing}.${b64url(sig)}`;
     // Alternate the two field names the spec allows.
-    const body = requests.length % 2 === 0
-      ? { token, expires_in: 300, issued_at: new Date().toISOString() }
-      : { access_token: token, expires_in: 300 };
+    const body =
+      requests.length % 2 === 0
+        ? { token, expires_in: 300, issued_at: new Date().toISOString() }
+        : { access_token: token, expires_in: 300 };
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   });
   await listenLocal(server, port);
   const url = `http://127.0.0.1:${port}`;
   return {
-    url, realm: `${url}/token`, service, issuer, certPath: join(dir, 'token.crt'), requests,
+    url,
+    realm: `${url}/token`,
+    service,
+    issuer,
+    certPath: join(dir, 'token.crt'),
+    requests,
     stop: () => closeServer(server),
   };
 }
@@ -239,12 +364,21 @@ export async function startRegistry(opts: RegistryStartOptions = {}): Promise<Re
   }
   let token: TokenServer | undefined;
   if (opts.auth === 'htpasswd') {
-    const entries = Object.entries(users).map(([u, p]) => execFileSync('htpasswd', ['-Bbn', u, p], { encoding: 'utf8' }).trim());
+    const entries = Object.entries(users).map(([u, p]) =>
+      execFileSync('htpasswd', ['-Bbn', u, p], { encoding: 'utf8' }).trim(),
+    );
     writeFileSync(join(dir, 'htpasswd'), entries.join('\n') + '\n');
     lines.push('auth:', '  htpasswd:', '    realm: berth-test', `    path: ${join(dir, 'htpasswd')}`);
   } else if (opts.auth === 'token') {
     token = await startTokenServer(join(dir, 'token'), users);
-    lines.push('auth:', '  token:', `    realm: ${token.realm}`, `    service: ${token.service}`, `    issuer: ${token.issuer}`, `    rootcertbundle: ${token.certPath}`);
+    lines.push(
+      'auth:',
+      '  token:',
+      `    realm: ${token.realm}`,
+      `    service: ${token.service}`,
+      `    issuer: ${token.issuer}`,
+      `    rootcertbundle: ${token.certPath}`,
+    );
   }
   const cfg = join(dir, 'config.yml');
   writeFileSync(cfg, lines.join('\n') + '\n');
@@ -254,7 +388,15 @@ export async function startRegistry(opts: RegistryStartOptions = {}): Promise<Re
   closeSync(fd);
   const scheme = opts.tls ? 'https' : 'http';
   const inst: RegistryInstance = {
-    host, port, url: `${scheme}://${host}`, dir, certsDir, pki, token, users, logFile,
+    host,
+    port,
+    url: `${scheme}://${host}`,
+    dir,
+    certsDir,
+    pki,
+    token,
+    users,
+    logFile,
     stop: async () => {
       running.delete(inst);
       if (child.exitCode === null && child.signalCode === null) {
@@ -332,7 +474,11 @@ export function busyboxLayerTar(): Buffer {
     const d = mkdtempSync(join(tmpdir(), 'berth-bb-'));
     try {
       makeBusyboxRootfs(join(d, 'root'));
-      busyboxTar = execFileSync('tar', ['-C', join(d, 'root'), '--numeric-owner', '--sort=name', '--mtime=@0', '-cf', '-', '.'], { maxBuffer: 64 * 1024 * 1024 });
+      busyboxTar = execFileSync(
+        'tar',
+        ['-C', join(d, 'root'), '--numeric-owner', '--sort=name', '--mtime=@0', '-cf', '-', '.'],
+        { maxBuffer: 64 * 1024 * 1024 },
+      );
     } finally {
       rmSync(d, { recursive: true, force: true });
     }
@@ -352,45 +498,81 @@ export function oneFileTar(name: string, content: Buffer): Buffer {
 }
 
 export function hostArch(): string {
-  return ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', ia32: '386' } as Record<string, string>)[process.arch] ?? process.arch;
+  return (
+    (
+      { x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', ia32: '386' } as Record<
+        string,
+        string
+      >
+    )[process.arch] ?? process.arch
+  );
 }
 
 /** An image: busybox layer plus `extraLayers` small ones, OCI or Docker media types. */
-export function buildImage(opts: { format?: 'oci' | 'docker'; extraLayers?: Buffer[]; arch?: string; label?: string } = {}): BuiltImage {
+export function buildImage(
+  opts: { format?: 'oci' | 'docker'; extraLayers?: Buffer[]; arch?: string; label?: string } = {},
+): BuiltImage {
   const oci = (opts.format ?? 'oci') === 'oci';
   const tars = [busyboxLayerTar(), ...(opts.extraLayers ?? [])];
   const layers = tars.map((t) => {
     const gz = gzipSync(t, { level: 1 });
     return {
-      mediaType: oci ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.docker.image.rootfs.diff.tar.gzip',
-      digest: sha256(gz), size: gz.length, bytes: gz, diffId: sha256(t),
+      mediaType: oci
+        ? 'application/vnd.oci.image.layer.v1.tar+gzip'
+        : 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+      digest: sha256(gz),
+      size: gz.length,
+      bytes: gz,
+      diffId: sha256(t),
     };
   });
   const cfg = {
-    architecture: opts.arch ?? hostArch(), os: 'linux', created: '2026-01-01T00:00:00Z',
-    config: { Cmd: ['/bin/sh'], Env: ['PATH=/bin:/sbin:/usr/bin:/usr/sbin'], Labels: opts.label ? { 'test.label': opts.label } : {} },
+    architecture: opts.arch ?? hostArch(),
+    os: 'linux',
+    created: '2026-01-01T00:00:00Z',
+    config: {
+      Cmd: ['/bin/sh'],
+      Env: ['PATH=/bin:/sbin:/usr/bin:/usr/sbin'],
+      Labels: opts.label ? { 'test.label': opts.label } : {},
+    },
     rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
     history: layers.map(() => ({ created: '2026-01-01T00:00:00Z', created_by: 'berth test' })),
   };
   const configBytes = Buffer.from(JSON.stringify(cfg));
-  const config = { mediaType: oci ? 'application/vnd.oci.image.config.v1+json' : 'application/vnd.docker.container.image.v1+json', digest: sha256(configBytes), size: configBytes.length };
+  const config = {
+    mediaType: oci ? 'application/vnd.oci.image.config.v1+json' : 'application/vnd.docker.container.image.v1+json',
+    digest: sha256(configBytes),
+    size: configBytes.length,
+  };
   const man = {
     schemaVersion: 2,
-    mediaType: oci ? 'application/vnd.oci.image.manifest.v1+json' : 'application/vnd.docker.distribution.manifest.v2+json',
+    mediaType: oci
+      ? 'application/vnd.oci.image.manifest.v1+json'
+      : 'application/vnd.docker.distribution.manifest.v2+json',
     config,
     layers: layers.map(({ mediaType, digest, size }) => ({ mediaType, digest, size })),
   };
   const manifestBytes = Buffer.from(JSON.stringify(man, null, 2));
-  return { manifest: { mediaType: man.mediaType, digest: sha256(manifestBytes), size: manifestBytes.length }, manifestBytes, config, configBytes, layers };
+  return {
+    manifest: { mediaType: man.mediaType, digest: sha256(manifestBytes), size: manifestBytes.length },
+    manifestBytes,
+    config,
+    configBytes,
+    layers,
+  };
 }
 
 /** An OCI index over several built images, each with its platform. */
-export function buildIndex(images: { image: BuiltImage; os: string; architecture: string; variant?: string }[]): { bytes: Buffer; desc: { mediaType: string; digest: string; size: number } } {
+export function buildIndex(images: { image: BuiltImage; os: string; architecture: string; variant?: string }[]): {
+  bytes: Buffer;
+  desc: { mediaType: string; digest: string; size: number };
+} {
   const idx = {
     schemaVersion: 2,
     mediaType: 'application/vnd.oci.image.index.v1+json',
     manifests: images.map(({ image, os, architecture, variant }) => ({
-      ...image.manifest, platform: { os, architecture, ...(variant ? { variant } : {}) },
+      ...image.manifest,
+      platform: { os, architecture, ...(variant ? { variant } : {}) },
     })),
   };
   const bytes = Buffer.from(JSON.stringify(idx));
@@ -398,7 +580,10 @@ export function buildIndex(images: { image: BuiltImage; os: string; architecture
 }
 
 /** Put a built image's blobs and manifest into a content store (anything with `put`). */
-export async function storeImage(store: { put(data: Uint8Array, expected?: { digest?: string; mediaType?: string }): Promise<unknown> }, img: BuiltImage): Promise<void> {
+export async function storeImage(
+  store: { put(data: Uint8Array, expected?: { digest?: string; mediaType?: string }): Promise<unknown> },
+  img: BuiltImage,
+): Promise<void> {
   for (const l of img.layers) await store.put(l.bytes, { digest: l.digest, mediaType: l.mediaType });
   await store.put(img.configBytes, { digest: img.config.digest, mediaType: img.config.mediaType });
   await store.put(img.manifestBytes, { digest: img.manifest.digest, mediaType: img.manifest.mediaType });
@@ -414,7 +599,11 @@ export function skopeo(args: string[], env: Record<string, string> = {}): string
   try {
     const policy = join(d, 'policy.json');
     writeFileSync(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
-    return execFileSync('skopeo', ['--policy', policy, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 });
+    return execFileSync('skopeo', ['--policy', policy, ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, ...env },
+      maxBuffer: 64 * 1024 * 1024,
+    });
   } finally {
     rmSync(d, { recursive: true, force: true });
   }

@@ -53,7 +53,9 @@ export function makeBundle(script = 'true', edit?: (s: Spec) => void): Bundle {
     cleanup() {
       // Leave no container behind even when a test failed half-way.
       if (existsSync(b.root)) {
-        const ids = spawnSync(CLI, ['--root', b.root, 'list', '-q'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+        const ids = spawnSync(CLI, ['--root', b.root, 'list', '-q'], { encoding: 'utf8' })
+          .stdout.split('\n')
+          .filter(Boolean);
         for (const id of ids) spawnSync(CLI, ['--root', b.root, 'delete', '--force', id]);
       }
       rmSync(dir, { recursive: true, force: true });
@@ -82,7 +84,11 @@ export function suiteBundles(): typeof makeBundle {
  * container inherits them, and a pipe would keep the call waiting until the
  * container exits.
  */
-export function runc(b: Bundle | { root: string }, args: string[], opts: { input?: string; timeout?: number } = {}): SpawnSyncReturns<string> {
+export function runc(
+  b: Bundle | { root: string },
+  args: string[],
+  opts: { input?: string; timeout?: number } = {},
+): SpawnSyncReturns<string> {
   const dir = mkdtempSync(join(tmpdir(), 'berth-out-'));
   const outFd = openSync(join(dir, 'out'), 'w+');
   const errFd = openSync(join(dir, 'err'), 'w+');

@@ -30,7 +30,10 @@ export async function closeServer(server: Server, hijacked: Iterable<Socket> = [
       // An error here only says the server was not listening: closed either way.
       new Promise<void>((resolve) => server.close(() => resolve())),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`server ${where} still has open connections after ${withinMs} ms`)), withinMs);
+        timer = setTimeout(
+          () => reject(new Error(`server ${where} still has open connections after ${withinMs} ms`)),
+          withinMs,
+        );
       }),
     ]);
   } finally {

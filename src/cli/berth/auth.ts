@@ -47,7 +47,9 @@ export function registryAuthHeader(dir: string, registry: string): string | unde
   const key = authKey(registry);
   const entry = cfg.auths?.[key] ?? cfg.auths?.[`https://${key}`] ?? cfg.auths?.[`http://${key}`];
   if (!entry?.auth && !entry?.identitytoken) return undefined;
-  const [username, ...rest] = Buffer.from(entry.auth ?? '', 'base64').toString().split(':');
+  const [username, ...rest] = Buffer.from(entry.auth ?? '', 'base64')
+    .toString()
+    .split(':');
   const body = { username, password: rest.join(':'), serveraddress: key, identitytoken: entry.identitytoken };
   // Go's base64.URLEncoding: the URL alphabet with '=' padding (Node's base64url drops it).
   return Buffer.from(JSON.stringify(body)).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');

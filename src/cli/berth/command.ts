@@ -40,7 +40,9 @@ export interface Command {
   aliasPaths?: string[];
 }
 
-export const formatFlag = (usage = 'Format output using a custom template:\n\'table\':            Print output in table format with column headers (default)\n\'table TEMPLATE\':   Print output in table format using the given Go template\n\'json\':             Print in JSON format\n\'TEMPLATE\':         Print output using the given Go template.\nRefer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates'): FlagSpec => ({
+export const formatFlag = (
+  usage = "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template.\nRefer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates",
+): FlagSpec => ({
   name: 'format',
   type: 'string',
   usage,

@@ -6,7 +6,18 @@ import { CliError } from './errors.js';
 import { completionScript } from './completion.js';
 import { eventsCmd, infoCmd, systemCmd, versionCmd } from './cmd/system.js';
 import { psCmd, psFlags } from './cmd/ps.js';
-import { historyCmd, imageCmd, imagesCmd, importCmd, loadCmd, pullCmd, pushCmd, rmiCmd, saveCmd, tagCmd } from './cmd/images.js';
+import {
+  historyCmd,
+  imageCmd,
+  imagesCmd,
+  importCmd,
+  loadCmd,
+  pullCmd,
+  pushCmd,
+  rmiCmd,
+  saveCmd,
+  tagCmd,
+} from './cmd/images.js';
 import { inspectCmd, inspectAll } from './cmd/inspect.js';
 import { createCmd, runCmd } from './cmd/run.js';
 import { lifecycleCmds } from './cmd/lifecycle.js';
@@ -25,11 +36,31 @@ const containerCmd: Command = {
   use: 'COMMAND',
   short: 'Manage containers',
   sub: [
-    ...containerLevel.map((c) => ({ ...c, common: false, ...(c.name === 'rm' ? { aliases: ['remove'] } : {}), aliasPaths: [c.name] })),
+    ...containerLevel.map((c) => ({
+      ...c,
+      common: false,
+      ...(c.name === 'rm' ? { aliases: ['remove'] } : {}),
+      aliasPaths: [c.name],
+    })),
     { ...createCmd, aliasPaths: ['create'] },
     { ...runCmd, common: false, aliasPaths: ['run'] },
-    { name: 'inspect', use: '[OPTIONS] CONTAINER [CONTAINER...]', short: 'Display detailed information on one or more containers', flags: [inspectFormatFlag, { name: 'size', short: 's', type: 'bool', usage: 'Display total file sizes' }], args: { min: 1 }, run: (ctx, f, a) => inspectAll(ctx, f, a, 'container') },
-    { name: 'ls', aliases: ['list', 'ps'], use: '[OPTIONS]', short: 'List containers', flags: psFlags, run: psCmd.run, aliasPaths: ['ps'] },
+    {
+      name: 'inspect',
+      use: '[OPTIONS] CONTAINER [CONTAINER...]',
+      short: 'Display detailed information on one or more containers',
+      flags: [inspectFormatFlag, { name: 'size', short: 's', type: 'bool', usage: 'Display total file sizes' }],
+      args: { min: 1 },
+      run: (ctx, f, a) => inspectAll(ctx, f, a, 'container'),
+    },
+    {
+      name: 'ls',
+      aliases: ['list', 'ps'],
+      use: '[OPTIONS]',
+      short: 'List containers',
+      flags: psFlags,
+      run: psCmd.run,
+      aliasPaths: ['ps'],
+    },
     {
       name: 'prune',
       use: '[OPTIONS]',
@@ -40,9 +71,16 @@ const containerCmd: Command = {
       ],
       run: async (ctx, f) => {
         if (!f.bool('force') && !(await confirm(ctx, 'WARNING! This will remove all stopped containers.'))) return 0;
-        const r = await ctx.client.json<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }>('POST', '/containers/prune', { query: { filters: filterQuery(f.list('filter')) } });
+        const r = await ctx.client.json<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }>(
+          'POST',
+          '/containers/prune',
+          { query: { filters: filterQuery(f.list('filter')) } },
+        );
         const d = r.ContainersDeleted ?? [];
-        ctx.out((d.length ? `Deleted Containers:\n${d.join('\n')}\n\n` : '') + `Total reclaimed space: ${humanSizeWithPrecision(r.SpaceReclaimed, 3)}\n`);
+        ctx.out(
+          (d.length ? `Deleted Containers:\n${d.join('\n')}\n\n` : '') +
+            `Total reclaimed space: ${humanSizeWithPrecision(r.SpaceReclaimed, 3)}\n`,
+        );
         return 0;
       },
     },
@@ -64,7 +102,9 @@ export const commands: Command[] = [
   networkCmd,
   systemCmd,
   volumeCmd,
-  ...containerLevel.filter((c) => c.name !== 'exec').map((c) => ({ ...c, aliasPaths: [`container ${c.name}`, ...(c.name === 'rm' ? ['container remove'] : [])] })),
+  ...containerLevel
+    .filter((c) => c.name !== 'exec')
+    .map((c) => ({ ...c, aliasPaths: [`container ${c.name}`, ...(c.name === 'rm' ? ['container remove'] : [])] })),
   createCmd,
   eventsCmd,
   historyCmd,

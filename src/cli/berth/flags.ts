@@ -60,16 +60,22 @@ function convert(s: FlagSpec, raw: string): FlagValue {
       const f = ['0', 'f', 'F', 'false', 'FALSE', 'False'];
       if (t.includes(raw)) return true;
       if (f.includes(raw)) return false;
-      throw new FlagError(`invalid argument "${raw}" for "${flagTitle(s)}" flag: strconv.ParseBool: parsing "${raw}": invalid syntax`);
+      throw new FlagError(
+        `invalid argument "${raw}" for "${flagTitle(s)}" flag: strconv.ParseBool: parsing "${raw}": invalid syntax`,
+      );
     }
     case 'int':
       if (!/^[+-]?\d+$/.test(raw)) {
-        throw new FlagError(`invalid argument "${raw}" for "${flagTitle(s)}" flag: strconv.ParseInt: parsing "${raw}": invalid syntax`);
+        throw new FlagError(
+          `invalid argument "${raw}" for "${flagTitle(s)}" flag: strconv.ParseInt: parsing "${raw}": invalid syntax`,
+        );
       }
       return Number(raw);
     case 'float':
       if (raw.trim() === '' || Number.isNaN(Number(raw))) {
-        throw new FlagError(`invalid argument "${raw}" for "${flagTitle(s)}" flag: strconv.ParseFloat: parsing "${raw}": invalid syntax`);
+        throw new FlagError(
+          `invalid argument "${raw}" for "${flagTitle(s)}" flag: strconv.ParseFloat: parsing "${raw}": invalid syntax`,
+        );
       }
       return Number(raw);
     case 'bytes':

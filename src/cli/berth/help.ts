@@ -11,7 +11,10 @@ export function useLine(path: string, c: Command): string {
 
 function typeWord(f: FlagSpec): string {
   if (f.type === 'bool') return '';
-  return f.typeName ?? (f.type === 'list' ? 'list' : f.type === 'duration' ? 'duration' : f.type === 'bytes' ? 'bytes' : f.type);
+  return (
+    f.typeName ??
+    (f.type === 'list' ? 'list' : f.type === 'duration' ? 'duration' : f.type === 'bytes' ? 'bytes' : f.type)
+  );
 }
 
 /** pflag's wrapN: split at the last blank before `i`, or at an earlier newline; all of it when it fits within slop. */
@@ -48,7 +51,8 @@ export function flagUsages(flags: FlagSpec[]): string {
       if (t) left += ` ${t}`;
       let usage = f.usage;
       const d = f.default;
-      if (d !== undefined && d !== '' && d !== false) usage += f.type === 'string' ? ` (default "${d}")` : ` (default ${d})`;
+      if (d !== undefined && d !== '' && d !== false)
+        usage += f.type === 'string' ? ` (default "${d}")` : ` (default ${d})`;
       return { left, usage };
     });
   const maxlen = Math.max(0, ...rows.map((r) => r.left.length));

@@ -19,7 +19,13 @@ const globalFlags: FlagSpec[] = [
   { name: 'context', short: 'c', type: 'string', usage: 'Name of the context to use to connect to the daemon' },
   { name: 'debug', short: 'D', type: 'bool', usage: 'Enable debug mode' },
   { name: 'host', short: 'H', type: 'list', usage: 'Daemon socket to connect to' },
-  { name: 'log-level', short: 'l', type: 'string', usage: 'Set the logging level ("debug", "info", "warn", "error", "fatal")', default: 'info' },
+  {
+    name: 'log-level',
+    short: 'l',
+    type: 'string',
+    usage: 'Set the logging level ("debug", "info", "warn", "error", "fatal")',
+    default: 'info',
+  },
   { name: 'tls', type: 'bool', usage: 'Use TLS; implied by --tlsverify' },
   { name: 'tlsverify', type: 'bool', usage: 'Use TLS and verify the remote' },
   { name: 'version', short: 'v', type: 'bool', usage: 'Print version information and quit' },
@@ -96,7 +102,9 @@ async function main(argv: string[]): Promise<number> {
       out(commandHelp(path, cmd, []));
       return 0;
     }
-    err(`${PROG}: unknown command: ${path} ${first}\n\nUsage:  ${path} COMMAND\n\nRun '${path} --help' for more information\n`);
+    err(
+      `${PROG}: unknown command: ${path} ${first}\n\nUsage:  ${path} COMMAND\n\nRun '${path} --help' for more information\n`,
+    );
     return 1;
   }
   let parsed;
@@ -136,9 +144,21 @@ async function main(argv: string[]): Promise<number> {
 
   const hosts = global.flags.list('host');
   const host = hosts[hosts.length - 1] ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
-  const configDir = global.flags.has('config') ? global.flags.string('config') : (process.env.DOCKER_CONFIG ?? join(homedir(), '.docker'));
-  const ctx: Ctx = { client: new Client(parseHost(host), process.env.DOCKER_API_VERSION), prog: PROG, configDir, out, err };
-  const isRun = path === `${PROG} run` || path === `${PROG} create` || path === `${PROG} container run` || path === `${PROG} container create`;
+  const configDir = global.flags.has('config')
+    ? global.flags.string('config')
+    : (process.env.DOCKER_CONFIG ?? join(homedir(), '.docker'));
+  const ctx: Ctx = {
+    client: new Client(parseHost(host), process.env.DOCKER_API_VERSION),
+    prog: PROG,
+    configDir,
+    out,
+    err,
+  };
+  const isRun =
+    path === `${PROG} run` ||
+    path === `${PROG} create` ||
+    path === `${PROG} container run` ||
+    path === `${PROG} container create`;
   try {
     const code = await cmd.run!(ctx, parsed.flags, parsed.args, path);
     return code ?? 0;

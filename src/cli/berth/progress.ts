@@ -40,7 +40,8 @@ export function progressString(p: NonNullable<JSONMessage['progressDetail']>, wi
   let numbers = '';
   if (!p.hidecounts) {
     if (!p.units) {
-      numbers = current > total ? humanSize(current).padStart(8) : `${humanSize(current).padStart(8)}/${humanSize(total)}`;
+      numbers =
+        current > total ? humanSize(current).padStart(8) : `${humanSize(current).padStart(8)}/${humanSize(total)}`;
     } else numbers = current > total ? `${current} ${p.units}` : `${current}/${total} ${p.units}`;
   }
   let left = '';
@@ -52,7 +53,11 @@ export function progressString(p: NonNullable<JSONMessage['progressDetail']>, wi
 }
 
 /** Show a message stream; the first error message ends it as a CliError. */
-export async function displayStream(body: NodeJS.ReadableStream, out: NodeJS.WriteStream | { write(s: string): unknown; isTTY?: boolean; columns?: number }, onAux?: (aux: unknown) => void): Promise<void> {
+export async function displayStream(
+  body: NodeJS.ReadableStream,
+  out: NodeJS.WriteStream | { write(s: string): unknown; isTTY?: boolean; columns?: number },
+  onAux?: (aux: unknown) => void,
+): Promise<void> {
   const tty = Boolean((out as NodeJS.WriteStream).isTTY);
   const width = (out as NodeJS.WriteStream).columns ?? 80;
   const ids = new Map<string, number>();

@@ -9,7 +9,9 @@ interface Cell {
 }
 
 export function tabwrite(text: string, minwidth = 10, padding = 3): string {
-  const lines: Cell[][] = text.split('\n').map((l) => l.split(/[\t\v]/).map((t) => ({ text: t, width: [...t].length })));
+  const lines: Cell[][] = text
+    .split('\n')
+    .map((l) => l.split(/[\t\v]/).map((t) => ({ text: t, width: [...t].length })));
   const endsWithNewline = text.endsWith('\n');
   if (endsWithNewline) lines.pop();
   const out: string[] = [];

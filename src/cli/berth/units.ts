@@ -75,7 +75,12 @@ export function goTimeString(unixSeconds: number): string {
   const date = `${local.getUTCFullYear()}-${p(local.getUTCMonth() + 1)}-${p(local.getUTCDate())} ${p(local.getUTCHours())}:${p(local.getUTCMinutes())}:${p(local.getUTCSeconds())}`;
   const sign = offMin >= 0 ? '+' : '-';
   const off = `${sign}${p(Math.floor(Math.abs(offMin) / 60))}${p(Math.abs(offMin) % 60)}`;
-  const zone = offMin === 0 ? 'UTC' : (Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(d).find((x) => x.type === 'timeZoneName')?.value ?? off);
+  const zone =
+    offMin === 0
+      ? 'UTC'
+      : (Intl.DateTimeFormat('en-US', { timeZoneName: 'short' })
+          .formatToParts(d)
+          .find((x) => x.type === 'timeZoneName')?.value ?? off);
   return `${date} ${off} ${zone}`;
 }
 
@@ -87,12 +92,14 @@ export function apiTimestamp(value: string, flag: string | undefined, now = Date
   const units: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1e3, m: 60e3, h: 3600e3 };
   if (value !== '0' && /^([0-9]*(\.[0-9]*)?(ns|us|µs|ms|s|m|h))+$/.test(value)) {
     let ms = 0;
-    for (const m of value.matchAll(/([0-9]*(?:\.[0-9]*)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(m[1] || 0) * units[m[2]!]!;
+    for (const m of value.matchAll(/([0-9]*(?:\.[0-9]*)?)(ns|us|µs|ms|s|m|h)/g))
+      ms += Number(m[1] || 0) * units[m[2]!]!;
     return String(Math.floor((now - ms) / 1000));
   }
   if (/^\d+(\.\d+)?$/.test(value)) return value;
   const t = Date.parse(value);
-  if (!Number.isNaN(t) && /^\d{4}-\d\d-\d\d/.test(value)) return `${Math.floor(t / 1000)}.${String((t % 1000) * 1e6).padStart(9, '0')}`;
+  if (!Number.isNaN(t) && /^\d{4}-\d\d-\d\d/.test(value))
+    return `${Math.floor(t / 1000)}.${String((t % 1000) * 1e6).padStart(9, '0')}`;
   // logs names the flag in its message, events does not (docker's texts).
   const msg = `failed to parse value as time or duration: "${value}"`;
   throw new CliError(flag ? `invalid value for "${flag}": ${msg}` : msg, 1);

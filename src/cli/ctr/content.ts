@@ -16,7 +16,12 @@ async function ls(ctx: Context, argv: string[]): Promise<number> {
   } else if (bool(p.flags, 'json')) {
     ctx.io.out(json(blobs));
   } else {
-    ctx.io.out(table(['DIGEST', 'SIZE', 'AGE', 'LABELS'], blobs.map((b) => [b.digest, humanSize(b.size), age(b.createdAt), labelsString(b.labels)])));
+    ctx.io.out(
+      table(
+        ['DIGEST', 'SIZE', 'AGE', 'LABELS'],
+        blobs.map((b) => [b.digest, humanSize(b.size), age(b.createdAt), labelsString(b.labels)]),
+      ),
+    );
   }
   return 0;
 }
@@ -50,9 +55,18 @@ async function rm(ctx: Context, argv: string[]): Promise<number> {
 async function ingests(ctx: Context, argv: string[]): Promise<number> {
   parseArgs(argv, {});
   const list = await ctx.storage.content.ingests();
-  ctx.io.out(table(['REF', 'OFFSET', 'TOTAL', 'STATUS', 'UPDATED'], list.map((i) => [
-    i.ref || i.key, String(i.offset), i.expected ? String(i.expected.size) : '?', i.active ? 'active' : 'interrupted', `${age(i.updatedAt)} ago`,
-  ])));
+  ctx.io.out(
+    table(
+      ['REF', 'OFFSET', 'TOTAL', 'STATUS', 'UPDATED'],
+      list.map((i) => [
+        i.ref || i.key,
+        String(i.offset),
+        i.expected ? String(i.expected.size) : '?',
+        i.active ? 'active' : 'interrupted',
+        `${age(i.updatedAt)} ago`,
+      ]),
+    ),
+  );
   return 0;
 }
 
@@ -73,11 +87,22 @@ async function label(ctx: Context, argv: string[]): Promise<number> {
 }
 
 export const contentVerbs: Record<string, (ctx: Context, argv: string[]) => Promise<number>> = {
-  ls, list: ls, get, rm, remove: rm, ingests, active: ingests, label,
+  ls,
+  list: ls,
+  get,
+  rm,
+  remove: rm,
+  ingests,
+  active: ingests,
+  label,
 };
 
 export async function gc(ctx: Context, argv: string[]): Promise<number> {
-  const p = parseArgs(argv, { 'dry-run': { kind: 'bool', alias: 'n' }, verbose: { kind: 'bool', alias: 'v' }, 'no-snapshots': { kind: 'bool' } });
+  const p = parseArgs(argv, {
+    'dry-run': { kind: 'bool', alias: 'n' },
+    verbose: { kind: 'bool', alias: 'v' },
+    'no-snapshots': { kind: 'bool' },
+  });
   const r = await ctx.storage.gc({ dryRun: bool(p.flags, 'dry-run'), snapshots: !bool(p.flags, 'no-snapshots') });
   const verb = bool(p.flags, 'dry-run') ? 'would remove' : 'removed';
   if (bool(p.flags, 'verbose')) {
@@ -86,7 +111,9 @@ export async function gc(ctx: Context, argv: string[]): Promise<number> {
     for (const i of r.removedIngests) ctx.io.out(`${verb} ingest ${i}\n`);
     for (const l of r.expiredLeases) ctx.io.out(`expired lease ${l}\n`);
   }
-  ctx.io.out(`${verb} ${r.removedBlobs.length} blob(s), ${r.removedSnapshots.length} snapshot(s), ${r.removedIngests.length} ingest(s); ` +
-    `${humanSize(r.bytesFreed)} of content freed; ${r.keptBlobs} blob(s) kept\n`);
+  ctx.io.out(
+    `${verb} ${r.removedBlobs.length} blob(s), ${r.removedSnapshots.length} snapshot(s), ${r.removedIngests.length} ingest(s); ` +
+      `${humanSize(r.bytesFreed)} of content freed; ${r.keptBlobs} blob(s) kept\n`,
+  );
   return 0;
 }

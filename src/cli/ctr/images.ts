@@ -3,8 +3,21 @@
 import { existsSync, statSync } from 'node:fs';
 import { BerthError, messageOf } from '../../common/errors.js';
 import {
-  imageSize, readParsed, resolveImage, importImages, exportImages, applyChanges, parseImageConfig, formatPlatform, parsePlatform,
-  hostPlatform, familiarString, parseReference, type ExportFormat, type NormalPlatform, type Descriptor,
+  imageSize,
+  readParsed,
+  resolveImage,
+  importImages,
+  exportImages,
+  applyChanges,
+  parseImageConfig,
+  formatPlatform,
+  parsePlatform,
+  hostPlatform,
+  familiarString,
+  parseReference,
+  type ExportFormat,
+  type NormalPlatform,
+  type Descriptor,
 } from '../../image/index.js';
 import { unpack } from '../../storage/index.js';
 import { bool, need, parseArgs, str, multi, usageError } from './args.js';
@@ -15,7 +28,9 @@ async function platformsOf(ctx: Context, target: Descriptor): Promise<string[]> 
   try {
     const p = await readParsed(ctx.storage.content, target);
     if (p.kind === 'index') {
-      return p.index.manifests.filter((m) => m.platform && m.platform.os !== 'unknown').map((m) => formatPlatform(m.platform!));
+      return p.index.manifests
+        .filter((m) => m.platform && m.platform.os !== 'unknown')
+        .map((m) => formatPlatform(m.platform!));
     }
     const cfg = parseImageConfig(await ctx.storage.content.readBytes(p.manifest.config.digest));
     return [formatPlatform(cfg)];
@@ -40,10 +55,27 @@ async function ls(ctx: Context, argv: string[]): Promise<number> {
   for (const i of list) {
     const size = await imageSize(ctx.storage.content, i.target);
     const plats = await platformsOf(ctx, i.target);
-    rows.push([i.name, i.target.mediaType, i.target.digest, humanSize(size), plats.join(',') || '-', labelsString(i.labels)]);
-    docs.push({ name: i.name, target: i.target, size, platforms: plats, labels: i.labels, createdAt: i.createdAt, updatedAt: i.updatedAt });
+    rows.push([
+      i.name,
+      i.target.mediaType,
+      i.target.digest,
+      humanSize(size),
+      plats.join(',') || '-',
+      labelsString(i.labels),
+    ]);
+    docs.push({
+      name: i.name,
+      target: i.target,
+      size,
+      platforms: plats,
+      labels: i.labels,
+      createdAt: i.createdAt,
+      updatedAt: i.updatedAt,
+    });
   }
-  ctx.io.out(bool(p.flags, 'json') ? json(docs) : table(['REF', 'TYPE', 'DIGEST', 'SIZE', 'PLATFORMS', 'LABELS'], rows));
+  ctx.io.out(
+    bool(p.flags, 'json') ? json(docs) : table(['REF', 'TYPE', 'DIGEST', 'SIZE', 'PLATFORMS', 'LABELS'], rows),
+  );
   return 0;
 }
 
@@ -112,8 +144,13 @@ async function doImport(ctx: Context, argv: string[]): Promise<number> {
     'no-compress': { kind: 'bool' },
     change: { kind: 'multi', alias: 'c' },
   });
-  need(p, 1, 'berth-ctr images import [--base-name REPO] [--name NAME] [--rootfs [--change INSTR]...] FILE|DIR|- [NAME]');
-  if (multi(p.flags, 'change').length && !bool(p.flags, 'rootfs')) throw usageError('--change applies to --rootfs imports only');
+  need(
+    p,
+    1,
+    'berth-ctr images import [--base-name REPO] [--name NAME] [--rootfs [--change INSTR]...] FILE|DIR|- [NAME]',
+  );
+  if (multi(p.flags, 'change').length && !bool(p.flags, 'rootfs'))
+    throw usageError('--change applies to --rootfs imports only');
   const src = p.args[0]!;
   const input = src === '-' ? process.stdin : src;
   const platform = str(p.flags, 'platform') ? parsePlatform(str(p.flags, 'platform')!) : undefined;
@@ -134,14 +171,23 @@ async function doImport(ctx: Context, argv: string[]): Promise<number> {
 }
 
 async function doExport(ctx: Context, argv: string[]): Promise<number> {
-  const p = parseArgs(argv, { format: { kind: 'string' }, platform: { kind: 'string' }, 'keep-docker-media-types': { kind: 'bool' } });
+  const p = parseArgs(argv, {
+    format: { kind: 'string' },
+    platform: { kind: 'string' },
+    'keep-docker-media-types': { kind: 'bool' },
+  });
   need(p, 2, 'berth-ctr images export [--format oci|oci-dir|docker] [--platform P] OUT NAME...');
   const [out, ...names] = p.args as [string, ...string[]];
   let format = str(p.flags, 'format') as ExportFormat | undefined;
-  if (format !== undefined && !['oci', 'oci-dir', 'docker'].includes(format)) throw usageError(`--format must be oci, oci-dir or docker, not "${format}"`);
+  if (format !== undefined && !['oci', 'oci-dir', 'docker'].includes(format))
+    throw usageError(`--format must be oci, oci-dir or docker, not "${format}"`);
   if (!format) format = out.endsWith('/') || (existsSync(out) && statSync(out).isDirectory()) ? 'oci-dir' : 'oci';
   const platform = str(p.flags, 'platform') ? parsePlatform(str(p.flags, 'platform')!) : undefined;
-  const r = await exportImages(ctx.storage, names, out, { format, platform, keepDockerMediaTypes: bool(p.flags, 'keep-docker-media-types') });
+  const r = await exportImages(ctx.storage, names, out, {
+    format,
+    platform,
+    keepDockerMediaTypes: bool(p.flags, 'keep-docker-media-types'),
+  });
   ctx.io.out(`exported ${r.images} image(s), ${r.blobs} blob(s) to ${out}\n`);
   return 0;
 }
@@ -150,18 +196,29 @@ async function unpackCmd(ctx: Context, argv: string[]): Promise<number> {
   const p = parseArgs(argv, { platform: { kind: 'string' } });
   need(p, 1, 'berth-ctr images unpack [--platform P] NAME');
   const r = await unpack(ctx.storage, p.args[0]!, { platform: platformFlag(str(p.flags, 'platform')) }, (pr) => {
-    if (pr.status !== 'unpacking') ctx.io.out(`layer ${pr.digest}: ${pr.status === 'exists' ? 'already unpacked' : 'unpacked'}\n`);
+    if (pr.status !== 'unpacking')
+      ctx.io.out(`layer ${pr.digest}: ${pr.status === 'exists' ? 'already unpacked' : 'unpacked'}\n`);
   });
   ctx.io.out(`unpacked ${p.args[0]} to snapshot ${r.chainId ?? '(no layers)'}\n`);
   return 0;
 }
 
 export const imageVerbs: Record<string, (ctx: Context, argv: string[]) => Promise<number>> = {
-  ls, list: ls, rm, remove: rm, tag, inspect, import: doImport, export: doExport, unpack: unpackCmd,
+  ls,
+  list: ls,
+  rm,
+  remove: rm,
+  tag,
+  inspect,
+  import: doImport,
+  export: doExport,
+  unpack: unpackCmd,
 };
 
 export function noSuchVerb(group: string, verb: string | undefined, verbs: string[]): BerthError {
-  return usageError(verb === undefined
-    ? `usage: berth-ctr ${group} ${verbs.join('|')}`
-    : `unknown command "${group} ${verb}" (try: ${verbs.join(', ')})`);
+  return usageError(
+    verb === undefined
+      ? `usage: berth-ctr ${group} ${verbs.join('|')}`
+      : `unknown command "${group} ${verb}" (try: ${verbs.join(', ')})`,
+  );
 }

@@ -74,12 +74,16 @@ const commands: Record<string, Verb> = {
 export async function main(argv: string[], io: Output): Promise<number> {
   let ctx: Context | undefined;
   try {
-    const g = parseArgs(argv, {
-      root: { kind: 'string' },
-      snapshotter: { kind: 'string' },
-      help: { kind: 'bool', alias: 'h' },
-      version: { kind: 'bool', alias: 'v' },
-    }, true);
+    const g = parseArgs(
+      argv,
+      {
+        root: { kind: 'string' },
+        snapshotter: { kind: 'string' },
+        help: { kind: 'bool', alias: 'h' },
+        version: { kind: 'bool', alias: 'v' },
+      },
+      true,
+    );
     if (bool(g.flags, 'version')) {
       io.out(`berth-ctr version ${VERSION}\n`);
       return 0;
@@ -92,7 +96,8 @@ export async function main(argv: string[], io: Output): Promise<number> {
     const f = commands[cmd];
     if (!f) throw usageError(`unknown command "${cmd}" (see berth-ctr --help)`);
     const driver = str(g.flags, 'snapshotter');
-    if (driver !== undefined && driver !== 'overlayfs' && driver !== 'native') throw usageError('--snapshotter must be overlayfs or native');
+    if (driver !== undefined && driver !== 'overlayfs' && driver !== 'native')
+      throw usageError('--snapshotter must be overlayfs or native');
     ctx = new Context(str(g.flags, 'root') ?? process.env.BERTH_ROOT ?? DEFAULT_ROOT, io, driver);
     return await f(ctx, rest);
   } catch (e) {

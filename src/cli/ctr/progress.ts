@@ -19,7 +19,10 @@ export class Progress {
   private drawn = 0;
   private timer?: NodeJS.Timeout;
 
-  constructor(private readonly write: (s: string) => void, private readonly tty: boolean) {}
+  constructor(
+    private readonly write: (s: string) => void,
+    private readonly tty: boolean,
+  ) {}
 
   update(id: string, status: string, current?: number, total?: number): void {
     const short = id.replace(/^sha(256|512):/, '').slice(0, 12);
@@ -34,7 +37,10 @@ export class Progress {
     row.current = current;
     row.total = total;
     if (this.tty) this.schedule();
-    else if (changed) this.write(`${short}: ${status}${total !== undefined && /complete|Pushed/.test(status) ? ` (${humanSize(total)})` : ''}\n`);
+    else if (changed)
+      this.write(
+        `${short}: ${status}${total !== undefined && /complete|Pushed/.test(status) ? ` (${humanSize(total)})` : ''}\n`,
+      );
   }
 
   private schedule(): void {

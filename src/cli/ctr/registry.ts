@@ -92,7 +92,8 @@ export async function pushCmd(ctx: Context, argv: string[]): Promise<number> {
   let chunkSize: number | undefined;
   if (str(p.flags, 'chunk-size') !== undefined) {
     chunkSize = Number(str(p.flags, 'chunk-size'));
-    if (!Number.isInteger(chunkSize) || chunkSize < 1) throw usageError('--chunk-size must be a positive number of bytes');
+    if (!Number.isInteger(chunkSize) || chunkSize < 1)
+      throw usageError('--chunk-size must be a positive number of bytes');
   }
   const progress = new Progress((s) => ctx.io.out(s), ctx.io.tty);
   const quiet = bool(p.flags, 'quiet');

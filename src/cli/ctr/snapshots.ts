@@ -17,7 +17,9 @@ function labelsFlag(list: string[]): Record<string, string> {
 
 /** The mount(8) command lines that mount `mounts` on `target`, as ctr prints them. */
 export function mountCommands(mounts: Mount[], target: string): string {
-  return mounts.map((m) => `mount -t ${m.type} ${m.source} ${target}${m.options.length ? ` -o ${m.options.join(',')}` : ''}\n`).join('');
+  return mounts
+    .map((m) => `mount -t ${m.type} ${m.source} ${target}${m.options.length ? ` -o ${m.options.join(',')}` : ''}\n`)
+    .join('');
 }
 
 async function ls(ctx: Context, argv: string[]): Promise<number> {
@@ -26,18 +28,29 @@ async function ls(ctx: Context, argv: string[]): Promise<number> {
   const list = (await sn.list()).sort((a, b) => a.key.localeCompare(b.key));
   if (bool(p.flags, 'quiet')) for (const s of list) ctx.io.out(s.key + '\n');
   else if (bool(p.flags, 'json')) ctx.io.out(json(list));
-  else ctx.io.out(table(['KEY', 'PARENT', 'KIND', 'AGE', 'LABELS'], list.map((s) => [s.key, s.parent ?? '', s.kind, age(s.created), labelsString(s.labels)])));
+  else
+    ctx.io.out(
+      table(
+        ['KEY', 'PARENT', 'KIND', 'AGE', 'LABELS'],
+        list.map((s) => [s.key, s.parent ?? '', s.kind, age(s.created), labelsString(s.labels)]),
+      ),
+    );
   return 0;
 }
 
 async function prepare(ctx: Context, argv: string[], view = false): Promise<number> {
-  const p = parseArgs(argv, { target: { kind: 'string', alias: 't' }, mounts: { kind: 'bool' }, label: { kind: 'multi' } });
+  const p = parseArgs(argv, {
+    target: { kind: 'string', alias: 't' },
+    mounts: { kind: 'bool' },
+    label: { kind: 'multi' },
+  });
   need(p, 1, `berth-ctr snapshots ${view ? 'view' : 'prepare'} [--target DIR] [--mounts] KEY [PARENT]`);
   const sn = await ctx.storage.snapshotter();
   const [key, parent] = p.args as [string, string | undefined];
   const opts = { labels: labelsFlag(multi(p.flags, 'label')) };
   const mounts = view ? await sn.view(key, parent, opts) : await sn.prepare(key, parent, opts);
-  if (bool(p.flags, 'mounts') || str(p.flags, 'target')) ctx.io.out(mountCommands(mounts, str(p.flags, 'target') ?? '/tmp/mnt'));
+  if (bool(p.flags, 'mounts') || str(p.flags, 'target'))
+    ctx.io.out(mountCommands(mounts, str(p.flags, 'target') ?? '/tmp/mnt'));
   return 0;
 }
 
@@ -88,5 +101,13 @@ async function usage(ctx: Context, argv: string[]): Promise<number> {
 }
 
 export const snapshotVerbs: Record<string, (ctx: Context, argv: string[]) => Promise<number>> = {
-  ls, list: ls, prepare: (c, a) => prepare(c, a), view: (c, a) => prepare(c, a, true), mount, commit, rm, remove: rm, usage,
+  ls,
+  list: ls,
+  prepare: (c, a) => prepare(c, a),
+  view: (c, a) => prepare(c, a, true),
+  mount,
+  commit,
+  rm,
+  remove: rm,
+  usage,
 };

@@ -16,7 +16,8 @@ export function int(f: Flags, name: string, context: string): number | undefined
   const v = str(f, name);
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n)) throw new BerthError('berth-runc', 'invalid-argument', `${context}: --${name}: "${v}" is not an integer`);
+  if (!Number.isInteger(n))
+    throw new BerthError('berth-runc', 'invalid-argument', `${context}: --${name}: "${v}" is not an integer`);
   return n;
 }
 

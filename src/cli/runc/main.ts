@@ -24,7 +24,23 @@ import { events } from './commands/events.js';
 import { spec } from './commands/spec.js';
 import { features } from './commands/features.js';
 
-const commands: Command[] = [create, start, run, state, kill, del, exec, list, ps, pause, resume, update, events, spec, features];
+const commands: Command[] = [
+  create,
+  start,
+  run,
+  state,
+  kill,
+  del,
+  exec,
+  list,
+  ps,
+  pause,
+  resume,
+  update,
+  events,
+  spec,
+  features,
+];
 
 const globalFlags = {
   root: { kind: 'string' },
@@ -80,7 +96,8 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(usage());
       return verb || bool(g.flags, 'help') ? 0 : 1;
     }
-    if (bool(g.flags, 'systemd-cgroup')) throw new Error('--systemd-cgroup: the systemd cgroup driver is not supported; use cgroupfs paths');
+    if (bool(g.flags, 'systemd-cgroup'))
+      throw new Error('--systemd-cgroup: the systemd cgroup driver is not supported; use cgroupfs paths');
     const cmd = commands.find((c) => c.name === verb);
     if (!cmd) throw new Error(`No help topic for '${verb}'`);
     const args = parseFlags(rest, cmd.flags, cmd.name);

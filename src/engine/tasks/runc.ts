@@ -83,7 +83,6 @@ export class RuncBackend implements Backend {
     });
   }
 
-
   /** Runs `runc <args>` under the shim as process `name`, then registers the pid it wrote. */
   private async underShim(
     shim: ShimHandle,

@@ -17,7 +17,8 @@ function execForm(change: string, rest: string): string[] {
     } catch {
       throw bad(change, 'not a valid JSON array');
     }
-    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw bad(change, 'expected a JSON array of strings');
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))
+      throw bad(change, 'expected a JSON array of strings');
     return v;
   }
   return ['/bin/sh', '-c', rest];
@@ -41,7 +42,8 @@ function pairs(change: string, rest: string): [string, string][] {
     out.push([m[1]!, v]);
     consumed += m[0];
   }
-  if (consumed.replace(/\s/g, '').length !== rest.replace(/\s/g, '').length) throw bad(change, 'expected KEY=VALUE pairs');
+  if (consumed.replace(/\s/g, '').length !== rest.replace(/\s/g, '').length)
+    throw bad(change, 'expected KEY=VALUE pairs');
   return out;
 }
 
@@ -98,7 +100,10 @@ export function applyChanges(base: ContainerConfig, changes: string[]): Containe
         break;
       }
       default:
-        throw bad(change, `${instr} cannot be changed on import (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR can)`);
+        throw bad(
+          change,
+          `${instr} cannot be changed on import (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR can)`,
+        );
     }
   }
   return c;

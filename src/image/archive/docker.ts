@@ -28,12 +28,28 @@ import { decompressor, Hasher } from './stream.js';
 import type { ExportImage, ExportResult } from './oci.js';
 import { EPOCH, writeTarAtomically } from './tarwrite.js';
 
-const manifestJsonSchema = z.array(z.object({
-  Config: z.string().min(1),
-  RepoTags: z.array(z.string()).nullable().optional(),
-  Layers: z.array(z.string()),
-  LayerSources: z.record(z.string(), z.object({ mediaType: z.string(), digest: z.string(), size: z.number(), urls: z.array(z.string()).optional() })).optional(),
-}).loose()).max(10_000);
+const manifestJsonSchema = z
+  .array(
+    z
+      .object({
+        Config: z.string().min(1),
+        RepoTags: z.array(z.string()).nullable().optional(),
+        Layers: z.array(z.string()),
+        LayerSources: z
+          .record(
+            z.string(),
+            z.object({
+              mediaType: z.string(),
+              digest: z.string(),
+              size: z.number(),
+              urls: z.array(z.string()).optional(),
+            }),
+          )
+          .optional(),
+      })
+      .loose(),
+  )
+  .max(10_000);
 
 export interface DockerImported {
   names: string[];
@@ -64,7 +80,13 @@ export async function importDockerArchive(
   let parsed: z.infer<typeof manifestJsonSchema>;
   try {
     const r = manifestJsonSchema.safeParse(JSON.parse(raw.toString('utf8')));
-    if (!r.success) throw new Error(r.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    if (!r.success)
+      throw new Error(
+        r.error.issues
+          .slice(0, 3)
+          .map((i) => `${i.path.join('.')}: ${i.message}`)
+          .join('; '),
+      );
     parsed = r.data;
   } catch (e) {
     throw new BerthError('image', 'invalid-argument', `${what}: manifest.json: ${(e as Error).message}`);
@@ -76,15 +98,22 @@ export async function importDockerArchive(
     // never is: refused here rather than found wanting at unpack.
     const cfgName = normalizeEntry(entry.Config);
     if (cfgName && files.links.has(cfgName)) {
-      throw new BerthError('image', 'invalid-argument', `${where}: config ${entry.Config} is a link in the archive, not a file`);
+      throw new BerthError(
+        'image',
+        'invalid-argument',
+        `${where}: config ${entry.Config} is a link in the archive, not a file`,
+      );
     }
     const cfgFile = lookup(files, entry.Config);
     if (!cfgFile) throw new BerthError('image', 'not-found', `${where}: config ${entry.Config} is not in the archive`);
     const cfgBytes = cfgFile.json ?? (await store.readBytes(cfgFile.blob!.digest, 16 * 1024 * 1024));
     const config = parseImageConfig(cfgBytes, { what: `${where}: ${entry.Config}` });
     if (config.rootfs.diff_ids.length !== entry.Layers.length) {
-      throw new BerthError('image', 'invalid-argument',
-        `${where}: ${entry.Layers.length} layers but the config lists ${config.rootfs.diff_ids.length} diff ids`);
+      throw new BerthError(
+        'image',
+        'invalid-argument',
+        `${where}: ${entry.Layers.length} layers but the config lists ${config.rootfs.diff_ids.length} diff ids`,
+      );
     }
     const cfgInfo = await store.put(cfgBytes, { beforeCommit: protect });
     const layers: Descriptor[] = [];
@@ -94,8 +123,11 @@ export async function importDockerArchive(
       const info = f.blob ?? (await store.put(f.json!, { beforeCommit: protect }));
       const compression = compressionOf(await readHead(store.blobPath(info.digest), 4));
       if (compression === 'none' && info.digest !== config.rootfs.diff_ids[j]) {
-        throw new BerthError('image', 'digest-mismatch',
-          `${where}: layer ${path} is ${info.digest} but the config says diff id ${config.rootfs.diff_ids[j]}`);
+        throw new BerthError(
+          'image',
+          'digest-mismatch',
+          `${where}: layer ${path} is ${info.digest} but the config says diff id ${config.rootfs.diff_ids[j]}`,
+        );
       }
       layers.push({ mediaType: layerTypeFor('oci', compression), digest: info.digest, size: info.size });
     }
@@ -110,7 +142,11 @@ export async function importDockerArchive(
       mediaType: MediaType.OciManifest,
       digest: mInfo.digest,
       size: mInfo.size,
-      platform: { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) },
+      platform: {
+        os: config.os,
+        architecture: config.architecture,
+        ...(config.variant ? { variant: config.variant } : {}),
+      },
     };
     const names = (entry.RepoTags ?? []).map((t) => {
       try {
@@ -173,7 +209,14 @@ export async function exportDockerArchive(
             written.add(path);
             await addDir(`${id}/`);
             await add(`${id}/VERSION`, '1.0');
-            await add(`${id}/json`, JSON.stringify({ id, ...(parent ? { parent } : {}), created: resolved.config.created ?? EPOCH.toISOString() }));
+            await add(
+              `${id}/json`,
+              JSON.stringify({
+                id,
+                ...(parent ? { parent } : {}),
+                created: resolved.config.created ?? EPOCH.toISOString(),
+              }),
+            );
             bytes += await addLayer(store, pack, path, layer, diffId, work);
             blobs++;
           }
@@ -195,17 +238,29 @@ export async function exportDockerArchive(
 }
 
 /** Adds one layer uncompressed (the tar header needs its size, so compressed layers go through a temp file), checking its diff id. */
-async function addLayer(store: LocalContentStore, pack: tar.Pack, name: string, layer: Descriptor, diffId: string, work: string): Promise<number> {
-  const compression = layerCompression(layer.mediaType) === 'none'
-    ? compressionOf(await readHead(store.blobPath(layer.digest), 4))
-    : layerCompression(layer.mediaType);
+async function addLayer(
+  store: LocalContentStore,
+  pack: tar.Pack,
+  name: string,
+  layer: Descriptor,
+  diffId: string,
+  work: string,
+): Promise<number> {
+  const compression =
+    layerCompression(layer.mediaType) === 'none'
+      ? compressionOf(await readHead(store.blobPath(layer.digest), 4))
+      : layerCompression(layer.mediaType);
   let src = store.blobPath(layer.digest);
   if (compression !== 'none') {
     const plain = join(work, hexOf(layer.digest));
     const hasher = new Hasher();
     await pipeline(createReadStream(src), decompressor(compression)!, hasher, createWriteStream(plain));
     if (hasher.digest() !== diffId) {
-      throw new BerthError('image', 'digest-mismatch', `layer ${layer.digest}: uncompressed content does not match diff id ${diffId}`);
+      throw new BerthError(
+        'image',
+        'digest-mismatch',
+        `layer ${layer.digest}: uncompressed content does not match diff id ${diffId}`,
+      );
     }
     src = plain;
   } else if (layer.digest !== diffId) {

@@ -16,7 +16,14 @@ import { parseIndex } from '../manifest.js';
 import { parseReference, formatReference, withDefaultTag, normalizeName } from '../reference.js';
 import type { NormalPlatform } from '../platform.js';
 import { readArchive } from './tarread.js';
-import { exportOciDir, exportOciTar, importOciDirBlobs, ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, type ExportResult } from './oci.js';
+import {
+  exportOciDir,
+  exportOciTar,
+  importOciDirBlobs,
+  ANNOTATION_IMAGE_NAME,
+  ANNOTATION_REF_NAME,
+  type ExportResult,
+} from './oci.js';
 import { exportDockerArchive, importDockerArchive } from './docker.js';
 import { importRootfs, type RootfsImportOptions } from './rootfs.js';
 
@@ -53,14 +60,26 @@ function nameFromAnnotations(desc: Descriptor, base: string): string {
   const a = desc.annotations ?? {};
   const full = a[ANNOTATION_IMAGE_NAME];
   if (full) {
-    try { return normalizeName(full); } catch { /* fall through to ref.name */ }
+    try {
+      return normalizeName(full);
+    } catch {
+      /* fall through to ref.name */
+    }
   }
   const ref = a[ANNOTATION_REF_NAME];
   if (ref) {
     if (/[/:@]/.test(ref)) {
-      try { return normalizeName(ref); } catch { /* a tag with odd characters */ }
+      try {
+        return normalizeName(ref);
+      } catch {
+        /* a tag with odd characters */
+      }
     }
-    try { return normalizeName(`${base}:${ref}`); } catch { /* not a valid tag */ }
+    try {
+      return normalizeName(`${base}:${ref}`);
+    } catch {
+      /* not a valid tag */
+    }
   }
   return formatReference({ ...parseReference(base), tag: undefined, digest: desc.digest });
 }
@@ -68,70 +87,101 @@ function nameFromAnnotations(desc: Descriptor, base: string): string {
 function applyName(found: { name?: string; target: Descriptor }[], opts: ImportOptions): void {
   if (opts.name === undefined) return;
   if (found.length !== 1) {
-    throw new BerthError('image', 'invalid-argument', `the archive holds ${found.length} images; a single --name cannot name them`);
+    throw new BerthError(
+      'image',
+      'invalid-argument',
+      `the archive holds ${found.length} images; a single --name cannot name them`,
+    );
   }
   found[0]!.name = normalizeName(opts.name);
 }
 
-export async function importImages(svc: ImageServices, input: string | Readable, opts: ImportOptions = {}): Promise<ImportedImage[]> {
+export async function importImages(
+  svc: ImageServices,
+  input: string | Readable,
+  opts: ImportOptions = {},
+): Promise<ImportedImage[]> {
   const base = opts.baseName ?? DEFAULT_BASE;
   const baseRef = parseReference(base);
-  if (baseRef.tag || baseRef.digest) throw new BerthError('image', 'invalid-argument', `base name "${base}" must not have a tag or digest`);
+  if (baseRef.tag || baseRef.digest)
+    throw new BerthError('image', 'invalid-argument', `base name "${base}" must not have a tag or digest`);
   const what = typeof input === 'string' ? input : 'archive';
-  return withLease(svc.leases, async (lease) => {
-    const protect = (digest: string) => svc.leases.addResource(lease.id, { type: 'content', key: digest });
-    let found: { name?: string; target: Descriptor }[] = [];
+  return withLease(
+    svc.leases,
+    async (lease) => {
+      const protect = (digest: string) => svc.leases.addResource(lease.id, { type: 'content', key: digest });
+      let found: { name?: string; target: Descriptor }[] = [];
 
-    if (opts.rootfs) {
-      const r = await importRootfs(svc.content, input, { ...opts.rootfsOptions, protect });
-      found = [{ name: opts.name ? normalizeName(opts.name) : formatReference(withDefaultTag({ ...baseRef })), target: r.target }];
-    } else if (typeof input === 'string' && existsSync(input) && statSync(input).isDirectory()) {
-      if (!existsSync(join(input, 'oci-layout')) || !existsSync(join(input, 'index.json'))) {
-        throw new BerthError('image', 'invalid-argument', `${input}: a directory must be an OCI image layout (oci-layout and index.json)`);
-      }
-      const index = parseIndex(await readFile(join(input, 'index.json')), { what: `${input}/index.json` });
-      await importOciDirBlobs(svc.content, input, index, protect);
-      found = index.manifests.map((m) => ({ name: nameFromAnnotations(m as Descriptor, base), target: m }));
-      applyName(found, opts);
-    } else {
-      if (typeof input === 'string' && !existsSync(input)) throw new BerthError('image', 'not-found', `${input}: no such file`);
-      const files = await readArchive(svc.content, input, { protect });
-      const indexJson = files.json.get('index.json');
-      if (indexJson) {
-        const index = parseIndex(indexJson, { what: `${what}: index.json` });
-        for (const m of index.manifests) {
-          if (!(await svc.content.has(m.digest))) {
-            throw new BerthError('image', 'not-found', `${what}: index.json names ${m.digest}, which the archive lacks`);
-          }
+      if (opts.rootfs) {
+        const r = await importRootfs(svc.content, input, { ...opts.rootfsOptions, protect });
+        found = [
+          {
+            name: opts.name ? normalizeName(opts.name) : formatReference(withDefaultTag({ ...baseRef })),
+            target: r.target,
+          },
+        ];
+      } else if (typeof input === 'string' && existsSync(input) && statSync(input).isDirectory()) {
+        if (!existsSync(join(input, 'oci-layout')) || !existsSync(join(input, 'index.json'))) {
+          throw new BerthError(
+            'image',
+            'invalid-argument',
+            `${input}: a directory must be an OCI image layout (oci-layout and index.json)`,
+          );
         }
-        // Docker 25+ archives carry both; their manifest.json has the familiar names.
+        const index = parseIndex(await readFile(join(input, 'index.json')), { what: `${input}/index.json` });
+        await importOciDirBlobs(svc.content, input, index, protect);
         found = index.manifests.map((m) => ({ name: nameFromAnnotations(m as Descriptor, base), target: m }));
-      } else if (files.json.has('manifest.json')) {
-        const imported = await importDockerArchive(svc.content, files, what, protect);
-        for (const im of imported) {
-          if (im.names.length === 0) found.push({ name: formatReference({ ...baseRef, digest: im.target.digest }), target: im.target });
-          for (const n of im.names) found.push({ name: n, target: im.target });
-        }
+        applyName(found, opts);
       } else {
-        throw new BerthError('image', 'invalid-argument',
-          `${what}: neither an OCI layout (index.json) nor a docker save archive (manifest.json); for a root filesystem tarball use --rootfs`);
+        if (typeof input === 'string' && !existsSync(input))
+          throw new BerthError('image', 'not-found', `${input}: no such file`);
+        const files = await readArchive(svc.content, input, { protect });
+        const indexJson = files.json.get('index.json');
+        if (indexJson) {
+          const index = parseIndex(indexJson, { what: `${what}: index.json` });
+          for (const m of index.manifests) {
+            if (!(await svc.content.has(m.digest))) {
+              throw new BerthError(
+                'image',
+                'not-found',
+                `${what}: index.json names ${m.digest}, which the archive lacks`,
+              );
+            }
+          }
+          // Docker 25+ archives carry both; their manifest.json has the familiar names.
+          found = index.manifests.map((m) => ({ name: nameFromAnnotations(m as Descriptor, base), target: m }));
+        } else if (files.json.has('manifest.json')) {
+          const imported = await importDockerArchive(svc.content, files, what, protect);
+          for (const im of imported) {
+            if (im.names.length === 0)
+              found.push({ name: formatReference({ ...baseRef, digest: im.target.digest }), target: im.target });
+            for (const n of im.names) found.push({ name: n, target: im.target });
+          }
+        } else {
+          throw new BerthError(
+            'image',
+            'invalid-argument',
+            `${what}: neither an OCI layout (index.json) nor a docker save archive (manifest.json); for a root filesystem tarball use --rootfs`,
+          );
+        }
+        applyName(found, opts);
       }
-      applyName(found, opts);
-    }
-    // Every entry must be an image index or manifest that parses (schema 1,
-    // layers and configs posing as manifests are refused here, not at run time),
-    // and every descriptor must give the size of the blob it names.
-    for (const f of found) {
-      await readParsed(svc.content, f.target);
-      await checkSizes(svc.content, f.target, what);
-    }
-    const out: ImportedImage[] = [];
-    for (const f of found) {
-      const rec = svc.images.put(f.name!, stripNameAnnotations(f.target));
-      out.push({ name: rec.name, target: rec.target });
-    }
-    return out;
-  }, { labels: { 'berth.io/operation': 'import' }, ttlMs: 3600_000 });
+      // Every entry must be an image index or manifest that parses (schema 1,
+      // layers and configs posing as manifests are refused here, not at run time),
+      // and every descriptor must give the size of the blob it names.
+      for (const f of found) {
+        await readParsed(svc.content, f.target);
+        await checkSizes(svc.content, f.target, what);
+      }
+      const out: ImportedImage[] = [];
+      for (const f of found) {
+        const rec = svc.images.put(f.name!, stripNameAnnotations(f.target));
+        out.push({ name: rec.name, target: rec.target });
+      }
+      return out;
+    },
+    { labels: { 'berth.io/operation': 'import' }, ttlMs: 3600_000 },
+  );
 }
 
 /**
@@ -143,7 +193,11 @@ async function checkSizes(store: LocalContentStore, target: Descriptor, what: st
   for (const d of await walkImage(store, target, { missingOk: true })) {
     const actual = (await store.info(d.digest)).size;
     if (actual !== d.size) {
-      throw new BerthError('image', 'invalid-argument', `${what}: ${d.mediaType} ${d.digest}: its descriptor says ${d.size} bytes, the blob has ${actual}`);
+      throw new BerthError(
+        'image',
+        'invalid-argument',
+        `${what}: ${d.mediaType} ${d.digest}: its descriptor says ${d.size} bytes, the blob has ${actual}`,
+      );
     }
   }
 }

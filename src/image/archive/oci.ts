@@ -63,7 +63,12 @@ async function toOci(store: LocalContentStore, d: Descriptor, extra: Map<string,
     const changed = children.some((c, i) => c !== p.index.manifests[i]);
     if (!changed && d.mediaType === MediaType.OciIndex) return d;
     mediaType = MediaType.OciIndex;
-    doc = { schemaVersion: 2, mediaType, manifests: children, ...(p.index.annotations ? { annotations: p.index.annotations } : {}) };
+    doc = {
+      schemaVersion: 2,
+      mediaType,
+      manifests: children,
+      ...(p.index.annotations ? { annotations: p.index.annotations } : {}),
+    };
   } else {
     if (d.mediaType !== MediaType.DockerManifest) return d;
     const m = p.manifest;
@@ -71,7 +76,10 @@ async function toOci(store: LocalContentStore, d: Descriptor, extra: Map<string,
     doc = {
       schemaVersion: 2,
       mediaType,
-      config: { ...m.config, mediaType: m.config.mediaType === MediaType.DockerConfig ? MediaType.OciConfig : m.config.mediaType },
+      config: {
+        ...m.config,
+        mediaType: m.config.mediaType === MediaType.DockerConfig ? MediaType.OciConfig : m.config.mediaType,
+      },
       layers: m.layers.map((l) => ({ ...l, mediaType: ociLayerFor[l.mediaType] ?? l.mediaType })),
       ...(m.annotations ? { annotations: m.annotations } : {}),
     };
@@ -115,16 +123,26 @@ async function plan(store: LocalContentStore, images: ExportImage[], opts: Expor
       const r = await resolveImage(store, img.target, opts.platform);
       root = { ...r.manifestDesc };
       if (!root.platform) {
-        root.platform = { os: r.config.os, architecture: r.config.architecture, ...(r.config.variant ? { variant: r.config.variant } : {}) };
+        root.platform = {
+          os: r.config.os,
+          architecture: r.config.architecture,
+          ...(r.config.variant ? { variant: r.config.variant } : {}),
+        };
       }
     }
     const walked = await walkImage(store, root, { missingOk: true });
-    if (!walked.some((d) => d.digest === root.digest)) throw new BerthError('image', 'not-found', `image ${img.name}: content ${root.digest} is missing`);
+    if (!walked.some((d) => d.digest === root.digest))
+      throw new BerthError('image', 'not-found', `image ${img.name}: content ${root.digest} is missing`);
     const converted = opts.keepDockerMediaTypes ? root : await toOci(store, root, extra);
     entries.push(annotated(img, converted));
     for (const d of walked) {
       // A Docker manifest replaced by its OCI twin need not travel.
-      if (converted !== root && (isIndexType(d.mediaType) || isManifestType(d.mediaType)) && d.mediaType.startsWith('application/vnd.docker.')) continue;
+      if (
+        converted !== root &&
+        (isIndexType(d.mediaType) || isManifestType(d.mediaType)) &&
+        d.mediaType.startsWith('application/vnd.docker.')
+      )
+        continue;
       blobs.set(d.digest, d);
     }
   }
@@ -138,7 +156,12 @@ function indexDoc(entries: Descriptor[]): string {
 }
 
 /** Writes (or adds to) an OCI layout directory. Entries with the same ref name as an exported one are replaced. */
-export async function exportOciDir(store: LocalContentStore, images: ExportImage[], dir: string, opts: ExportOptions = {}): Promise<ExportResult> {
+export async function exportOciDir(
+  store: LocalContentStore,
+  images: ExportImage[],
+  dir: string,
+  opts: ExportOptions = {},
+): Promise<ExportResult> {
   const { entries, blobs, extra } = await plan(store, images, opts);
   await mkdir(dir, { recursive: true });
   let existing: Descriptor[] = [];
@@ -177,9 +200,13 @@ export async function exportOciDir(store: LocalContentStore, images: ExportImage
   return { images: entries.length, blobs: blobs.length + extra.size, bytes };
 }
 
-
 /** Writes an OCI layout tar (what `skopeo copy ... oci-archive:FILE` reads), atomically. */
-export async function exportOciTar(store: LocalContentStore, images: ExportImage[], file: string, opts: ExportOptions = {}): Promise<ExportResult> {
+export async function exportOciTar(
+  store: LocalContentStore,
+  images: ExportImage[],
+  file: string,
+  opts: ExportOptions = {},
+): Promise<ExportResult> {
   const { entries, blobs, extra } = await plan(store, images, opts);
   let bytes = 0;
   await writeTarAtomically(file, async ({ pack, add, addDir }) => {
@@ -209,7 +236,12 @@ export async function exportOciTar(store: LocalContentStore, images: ExportImage
  * verifying every blob. Children of an index that the directory lacks are
  * skipped (a layout may hold one platform of a multi-platform image).
  */
-export async function importOciDirBlobs(store: LocalContentStore, dir: string, index: ImageIndex, protect?: (digest: string) => void): Promise<void> {
+export async function importOciDirBlobs(
+  store: LocalContentStore,
+  dir: string,
+  index: ImageIndex,
+  protect?: (digest: string) => void,
+): Promise<void> {
   const seen = new Set<string>();
   const visit = async (d: Descriptor, optional: boolean): Promise<void> => {
     if (seen.has(d.digest)) return;
@@ -221,15 +253,25 @@ export async function importOciDirBlobs(store: LocalContentStore, dir: string, i
     if (!(await store.has(d.digest))) {
       if (!existsSync(src)) {
         if (optional) return;
-        throw new BerthError('image', 'not-found', `${dir}: blob ${d.digest} (${d.mediaType}) is missing from the layout`);
+        throw new BerthError(
+          'image',
+          'not-found',
+          `${dir}: blob ${d.digest} (${d.mediaType}) is missing from the layout`,
+        );
       }
       if ((isIndexType(d.mediaType) || isManifestType(d.mediaType)) && d.size > MAX_MANIFEST_SIZE) {
-        throw new BerthError('image', 'invalid-argument', `${dir}: manifest ${d.digest} is ${d.size} bytes, over the ${MAX_MANIFEST_SIZE}-byte limit`);
+        throw new BerthError(
+          'image',
+          'invalid-argument',
+          `${dir}: manifest ${d.digest} is ${d.size} bytes, over the ${MAX_MANIFEST_SIZE}-byte limit`,
+        );
       }
       try {
         await store.putStream(createReadStream(src), { digest: d.digest, size: d.size });
       } catch (e) {
-        throw new BerthError('image', 'digest-mismatch', `${dir}: blobs/${alg}/${hex}: ${(e as Error).message}`, { cause: e });
+        throw new BerthError('image', 'digest-mismatch', `${dir}: blobs/${alg}/${hex}: ${(e as Error).message}`, {
+          cause: e,
+        });
       }
     }
     if (isIndexType(d.mediaType) || isManifestType(d.mediaType)) {

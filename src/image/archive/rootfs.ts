@@ -55,12 +55,17 @@ class TarCheck extends Transform {
   }
 
   private check(h: Buffer): BerthError | undefined {
-    if (h.length < 512) return new BerthError('image', 'invalid-argument', 'root filesystem tarball: shorter than one tar header');
+    if (h.length < 512)
+      return new BerthError('image', 'invalid-argument', 'root filesystem tarball: shorter than one tar header');
     const stored = parseInt(h.subarray(148, 156).toString('latin1').replace(/\0.*$/, '').trim(), 8);
     let sum = 0;
     for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]!;
     if (!Number.isFinite(stored) || stored !== sum) {
-      return new BerthError('image', 'invalid-argument', 'root filesystem tarball: not a tar archive (bad header checksum)');
+      return new BerthError(
+        'image',
+        'invalid-argument',
+        'root filesystem tarball: not a tar archive (bad header checksum)',
+      );
     }
     return undefined;
   }
@@ -73,7 +78,11 @@ export interface RootfsImported {
   diffId: string;
 }
 
-export async function importRootfs(store: LocalContentStore, input: string | Readable, opts: RootfsImportOptions = {}): Promise<RootfsImported> {
+export async function importRootfs(
+  store: LocalContentStore,
+  input: string | Readable,
+  opts: RootfsImportOptions = {},
+): Promise<RootfsImported> {
   const raw = typeof input === 'string' ? createReadStream(input) : input;
   const { stream } = await autoDecompress(raw);
   const check = new TarCheck();
@@ -94,12 +103,23 @@ export async function importRootfs(store: LocalContentStore, input: string | Rea
     ...(platform.variant ? { variant: platform.variant } : {}),
     config: opts.config ?? {},
     rootfs: { type: 'layers', diff_ids: [diffId] },
-    history: [{ created, created_by: 'berth-ctr images import --rootfs', ...(opts.message ? { comment: opts.message } : {}) }],
+    history: [
+      { created, created_by: 'berth-ctr images import --rootfs', ...(opts.message ? { comment: opts.message } : {}) },
+    ],
   };
   const cfgInfo = await store.put(Buffer.from(JSON.stringify(config)), { beforeCommit: opts.protect });
-  const layer: Descriptor = { mediaType: opts.compress !== 'none' ? MediaType.OciLayerGzip : MediaType.OciLayer, digest: layerInfo.digest, size: layerInfo.size };
+  const layer: Descriptor = {
+    mediaType: opts.compress !== 'none' ? MediaType.OciLayerGzip : MediaType.OciLayer,
+    digest: layerInfo.digest,
+    size: layerInfo.size,
+  };
   const cfgDesc: Descriptor = { mediaType: MediaType.OciConfig, digest: cfgInfo.digest, size: cfgInfo.size };
-  const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaType.OciManifest, config: cfgDesc, layers: [layer] };
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.OciManifest,
+    config: cfgDesc,
+    layers: [layer],
+  };
   const mInfo = await store.put(Buffer.from(JSON.stringify(manifest)), { beforeCommit: opts.protect });
   return {
     target: { mediaType: MediaType.OciManifest, digest: mInfo.digest, size: mInfo.size },

@@ -30,7 +30,10 @@ export interface ArchiveFiles {
 
 /** "./a//b/" → "a/b"; undefined for paths that climb out ("../x") or are empty. */
 export function normalizeEntry(name: string): string | undefined {
-  const n = posix.normalize('/' + name).slice(1).replace(/\/$/, '');
+  const n = posix
+    .normalize('/' + name)
+    .slice(1)
+    .replace(/\/$/, '');
   if (n === '' || n.split('/').includes('..')) return undefined;
   return n;
 }
@@ -44,7 +47,11 @@ export interface ReadOptions {
   protect?: (digest: string) => void;
 }
 
-export async function readArchive(store: LocalContentStore, input: Readable | string, opts: ReadOptions = {}): Promise<ArchiveFiles> {
+export async function readArchive(
+  store: LocalContentStore,
+  input: Readable | string,
+  opts: ReadOptions = {},
+): Promise<ArchiveFiles> {
   const raw = typeof input === 'string' ? createReadStream(input) : input;
   const what = typeof input === 'string' ? input : 'archive';
   const { stream } = await autoDecompress(raw);
@@ -64,7 +71,10 @@ export async function readArchive(store: LocalContentStore, input: Readable | st
         continue;
       }
       if (h.type === 'symlink' || h.type === 'link') {
-        const target = h.type === 'symlink' ? normalizeEntry(posix.join(posix.dirname(name), h.linkname ?? '')) : normalizeEntry(h.linkname ?? '');
+        const target =
+          h.type === 'symlink'
+            ? normalizeEntry(posix.join(posix.dirname(name), h.linkname ?? ''))
+            : normalizeEntry(h.linkname ?? '');
         if (target) files.links.set(name, target);
         entry.resume();
         continue;
@@ -75,7 +85,11 @@ export async function readArchive(store: LocalContentStore, input: Readable | st
         const digest = `${m[1]}:${m[2]}`;
         let info: BlobInfo;
         try {
-          info = await store.putStream(entry as unknown as AsyncIterable<Uint8Array>, { digest, size, beforeCommit: opts.protect });
+          info = await store.putStream(entry as unknown as AsyncIterable<Uint8Array>, {
+            digest,
+            size,
+            beforeCommit: opts.protect,
+          });
         } catch (e) {
           throw new BerthError('image', 'digest-mismatch', `${what}: ${name}: ${messageOf(e)}`, { cause: e });
         }
@@ -84,7 +98,8 @@ export async function readArchive(store: LocalContentStore, input: Readable | st
       }
       if (isJsonName(name) && size <= MAX_JSON_FILE) {
         jsonTotal += size;
-        if (jsonTotal > MAX_JSON_TOTAL) throw new BerthError('image', 'invalid-argument', `${what}: over ${MAX_JSON_TOTAL} bytes of JSON documents`);
+        if (jsonTotal > MAX_JSON_TOTAL)
+          throw new BerthError('image', 'invalid-argument', `${what}: over ${MAX_JSON_TOTAL} bytes of JSON documents`);
         const chunks: Buffer[] = [];
         for await (const c of entry) chunks.push(c as Buffer);
         files.json.set(name, Buffer.concat(chunks));
@@ -94,12 +109,17 @@ export async function readArchive(store: LocalContentStore, input: Readable | st
         entry.resume();
         continue;
       }
-      const info = await store.putStream(entry as unknown as AsyncIterable<Uint8Array>, { size, beforeCommit: opts.protect });
+      const info = await store.putStream(entry as unknown as AsyncIterable<Uint8Array>, {
+        size,
+        beforeCommit: opts.protect,
+      });
       files.blobs.set(name, info);
     }
   } catch (e) {
     if (e instanceof BerthError) throw e;
-    throw new BerthError('image', 'invalid-argument', `${what}: not a readable tar archive: ${messageOf(e)}`, { cause: e });
+    throw new BerthError('image', 'invalid-argument', `${what}: not a readable tar archive: ${messageOf(e)}`, {
+      cause: e,
+    });
   }
   if (entries === 0) throw new BerthError('image', 'invalid-argument', `${what}: empty archive`);
   return files;

@@ -26,16 +26,24 @@ export async function writeTarAtomically<T>(file: string, fill: (w: TarWriter) =
   const w: TarWriter = {
     pack,
     add: (name, data) =>
-      new Promise<void>((res, rej) => pack.entry({ name, mode: 0o644, mtime: EPOCH }, data, (e) => (e ? rej(e) : res()))),
+      new Promise<void>((res, rej) =>
+        pack.entry({ name, mode: 0o644, mtime: EPOCH }, data, (e) => (e ? rej(e) : res())),
+      ),
     addDir: (name) =>
-      new Promise<void>((res, rej) => pack.entry({ name, type: 'directory', mode: 0o755, mtime: EPOCH }, (e) => (e ? rej(e) : res()))),
+      new Promise<void>((res, rej) =>
+        pack.entry({ name, type: 'directory', mode: 0o755, mtime: EPOCH }, (e) => (e ? rej(e) : res())),
+      ),
   };
   try {
     const result = await fill(w);
     pack.finalize();
     await done;
     const fh = await open(tmp, 'r');
-    try { await fh.sync(); } finally { await fh.close(); }
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, file);
     return result;
   } catch (e) {

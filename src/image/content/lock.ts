@@ -66,10 +66,18 @@ export function breakIfStale(path: string): boolean {
     } catch {
       /* a third party holds it now; theirs wins */
     }
-    try { unlinkSync(aside); } catch { /* gone */ }
+    try {
+      unlinkSync(aside);
+    } catch {
+      /* gone */
+    }
     return false;
   }
-  try { unlinkSync(aside); } catch { /* gone */ }
+  try {
+    unlinkSync(aside);
+  } catch {
+    /* gone */
+  }
   return true;
 }
 
@@ -91,7 +99,11 @@ export function tryLock(path: string): LockHandle | undefined {
     }
     return undefined;
   } finally {
-    try { unlinkSync(tmp); } catch { /* gone */ }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* gone */
+    }
   }
 }
 
@@ -104,7 +116,11 @@ function makeHandle(path: string, owner: string): LockHandle {
       released = true;
       // Only remove the file if it is still ours.
       if (readOwner(path) === owner) {
-        try { unlinkSync(path); } catch { /* gone */ }
+        try {
+          unlinkSync(path);
+        } catch {
+          /* gone */
+        }
       }
     },
   };
@@ -117,7 +133,6 @@ export interface WaitOptions {
   /** Stop waiting early when this returns true (e.g. the blob appeared). */
   until?: () => boolean;
 }
-
 
 /** Waits for the lock; resolves undefined only when `until()` became true first. */
 export async function lock(path: string, opts: WaitOptions = {}): Promise<LockHandle | undefined> {
@@ -153,11 +168,14 @@ export function cleanLockDebris(dir: string): void {
     const m = /\.lock\.(\d+)\.[0-9a-f]+\.(tmp|stale)$/.exec(name);
     if (m) {
       if (!isProcessAlive(Number(m[1]))) {
-        try { unlinkSync(join(dir, name)); } catch { /* gone */ }
+        try {
+          unlinkSync(join(dir, name));
+        } catch {
+          /* gone */
+        }
       }
       continue;
     }
     if (name.endsWith('.lock')) breakIfStale(join(dir, name));
   }
 }
-

@@ -58,8 +58,11 @@ export class IngestWriterImpl implements IngestWriter {
     if (this.done) throw new BerthError('image', 'failed-precondition', `ingest ${this.ref}: already finished`);
     if (this.pos + chunk.length > this.expected.size) {
       await this.abort();
-      throw new BerthError('image', 'digest-mismatch',
-        `ingest ${this.ref}: more than the expected ${this.expected.size} bytes for ${this.expected.digest}`);
+      throw new BerthError(
+        'image',
+        'digest-mismatch',
+        `ingest ${this.ref}: more than the expected ${this.expected.size} bytes for ${this.expected.digest}`,
+      );
     }
     await writeAll(this.fh, chunk, this.pos);
     this.hash.update(chunk);
@@ -70,14 +73,21 @@ export class IngestWriterImpl implements IngestWriter {
     if (this.done) throw new BerthError('image', 'failed-precondition', `ingest ${this.ref}: already finished`);
     if (this.pos < this.expected.size) {
       // Truncated: keep the data so the download can resume.
-      throw new BerthError('image', 'failed-precondition',
-        `ingest ${this.ref}: have ${this.pos} of ${this.expected.size} bytes for ${this.expected.digest}; resume to finish`);
+      throw new BerthError(
+        'image',
+        'failed-precondition',
+        `ingest ${this.ref}: have ${this.pos} of ${this.expected.size} bytes for ${this.expected.digest}; resume to finish`,
+      );
     }
     const { alg } = { alg: this.expected.digest.slice(0, this.expected.digest.indexOf(':')) };
     const got = `${alg}:${this.hash.digest('hex')}`;
     if (got !== this.expected.digest) {
       await this.abort();
-      throw new BerthError('image', 'digest-mismatch', `ingest ${this.ref}: expected ${this.expected.digest}, got ${got}`);
+      throw new BerthError(
+        'image',
+        'digest-mismatch',
+        `ingest ${this.ref}: expected ${this.expected.digest}, got ${got}`,
+      );
     }
     this.done = true;
     try {
@@ -115,4 +125,3 @@ export class IngestWriterImpl implements IngestWriter {
     }
   }
 }
-

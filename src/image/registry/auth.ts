@@ -75,7 +75,12 @@ export interface TokenResponse {
 }
 
 /** The transport the authorizer uses to reach a token realm. */
-export type TokenFetcher = (req: { method: 'GET' | 'POST'; url: URL; headers: Record<string, string>; body?: Buffer }) => Promise<TokenResponse>;
+export type TokenFetcher = (req: {
+  method: 'GET' | 'POST';
+  url: URL;
+  headers: Record<string, string>;
+  body?: Buffer;
+}) => Promise<TokenResponse>;
 
 interface CachedToken {
   token: string;
@@ -121,7 +126,8 @@ export class Authorizer {
   async explain401(origin: string, authKey: string): Promise<string> {
     const c = this.challenges.get(origin);
     const creds = await this.credentialsFor(authKey).catch(() => undefined);
-    if (!creds || (!creds.username && !creds.identityToken)) return `authentication required (no credentials for ${authKey}; log in first)`;
+    if (!creds || (!creds.username && !creds.identityToken))
+      return `authentication required (no credentials for ${authKey}; log in first)`;
     if (c?.scheme === 'basic') return `incorrect username or password for ${authKey}`;
     return `the token for ${creds.username || 'this identity'} does not grant access to this repository`;
   }
@@ -159,7 +165,8 @@ export class Authorizer {
 
   private async requestToken(c: Challenge, creds: Credentials | undefined, scopes: string[]): Promise<CachedToken> {
     const realm = c.params.realm;
-    if (!realm) throw new BerthError('image', 'permission-denied', 'registry asked for a Bearer token but named no realm');
+    if (!realm)
+      throw new BerthError('image', 'permission-denied', 'registry asked for a Bearer token but named no realm');
     let url: URL;
     try {
       url = new URL(realm);
@@ -195,11 +202,21 @@ export class Authorizer {
       res = await this.fetchToken({ method: 'GET', url, headers });
     }
     if (res.status === 401 || res.status === 403) {
-      const why = creds?.username ? `incorrect username or password for ${url.host}` : `${url.host} refused an anonymous token`;
-      throw new BerthError('image', 'permission-denied', `authentication failed: ${why} (token server answered ${res.status}${detailOf(res.body)})`);
+      const why = creds?.username
+        ? `incorrect username or password for ${url.host}`
+        : `${url.host} refused an anonymous token`;
+      throw new BerthError(
+        'image',
+        'permission-denied',
+        `authentication failed: ${why} (token server answered ${res.status}${detailOf(res.body)})`,
+      );
     }
     if (res.status !== 200) {
-      throw new BerthError('image', 'unavailable', `token server ${url.host} answered ${res.status}${detailOf(res.body)}`);
+      throw new BerthError(
+        'image',
+        'unavailable',
+        `token server ${url.host} answered ${res.status}${detailOf(res.body)}`,
+      );
     }
     let doc: { token?: unknown; access_token?: unknown; expires_in?: unknown; issued_at?: unknown };
     try {

@@ -32,30 +32,39 @@ export async function fetchBlobInto(
   if (!Number.isSafeInteger(desc.size) || desc.size < 0) {
     throw new BerthError('image', 'invalid-argument', `blob ${digest}: invalid size ${desc.size}`);
   }
-  return client.withEndpoint(false, async (ep) => {
-    const w = await store.ingest(opts.ref ?? `fetch-${digest}`, { digest, size: desc.size });
-    if (w.alreadyExists) {
-      await w.commit(opts.labels);
-      return { alreadyExists: true };
-    }
-    let committed = false;
-    try {
-      await downloadInto(client, ep, repo, desc, w, opts.onProgress);
-      try {
+  return client.withEndpoint(
+    false,
+    async (ep) => {
+      const w = await store.ingest(opts.ref ?? `fetch-${digest}`, { digest, size: desc.size });
+      if (w.alreadyExists) {
         await w.commit(opts.labels);
-      } catch (e) {
-        committed = true; // the store dropped the partial data itself
-        if (isBerthError(e) && e.code === 'digest-mismatch') {
-          throw new BerthError('image', 'digest-mismatch', `blob ${digest} from ${ep.base.host}/${repo} failed verification: ${e.message}`, { cause: e });
-        }
-        throw e;
+        return { alreadyExists: true };
       }
-      committed = true;
-      return { alreadyExists: false };
-    } finally {
-      if (!committed) await w.close().catch(() => undefined);
-    }
-  }, repo);
+      let committed = false;
+      try {
+        await downloadInto(client, ep, repo, desc, w, opts.onProgress);
+        try {
+          await w.commit(opts.labels);
+        } catch (e) {
+          committed = true; // the store dropped the partial data itself
+          if (isBerthError(e) && e.code === 'digest-mismatch') {
+            throw new BerthError(
+              'image',
+              'digest-mismatch',
+              `blob ${digest} from ${ep.base.host}/${repo} failed verification: ${e.message}`,
+              { cause: e },
+            );
+          }
+          throw e;
+        }
+        committed = true;
+        return { alreadyExists: false };
+      } finally {
+        if (!committed) await w.close().catch(() => undefined);
+      }
+    },
+    repo,
+  );
 }
 
 function downloadInto(
@@ -67,7 +76,8 @@ function downloadInto(
   onProgress?: BlobProgress,
 ): Promise<void> {
   const path = `/v2/${encodeRepo(repo)}/blobs/${desc.digest}`;
-  const get = (headers: Record<string, string>) => client.request(ep, { method: 'GET', path, headers, scopes: [pullScope(repo)] });
+  const get = (headers: Record<string, string>) =>
+    client.request(ep, { method: 'GET', path, headers, scopes: [pullScope(repo)] });
   return streamInto(client, get, `${ep.base.host}/${repo}`, desc, w, onProgress);
 }
 
@@ -101,7 +111,14 @@ export async function fetchBlobFromUrlsInto(
       const get = async (headers: Record<string, string>) => {
         let u = url;
         for (let hop = 0; hop < 10; hop++) {
-          const res = await send({ method: 'GET', url: u, headers: { ...client.headersBase(), ...headers }, tls: client.tlsFor(u), proxy: client.proxyFor(u), timeoutMs: client.opts.timeoutMs });
+          const res = await send({
+            method: 'GET',
+            url: u,
+            headers: { ...client.headersBase(), ...headers },
+            tls: client.tlsFor(u),
+            proxy: client.proxyFor(u),
+            timeoutMs: client.opts.timeoutMs,
+          });
           const loc = res.headers.location;
           if (REDIRECTS.has(res.statusCode ?? 0) && loc) {
             discard(res);
@@ -137,14 +154,23 @@ async function streamInto(
   let pos = w.offset;
   if (pos > desc.size) {
     await w.abort();
-    throw new BerthError('image', 'internal', `ingest of ${desc.digest} holds ${pos} bytes, more than the expected ${desc.size}`);
+    throw new BerthError(
+      'image',
+      'internal',
+      `ingest of ${desc.digest} holds ${pos} bytes, more than the expected ${desc.size}`,
+    );
   }
   onProgress?.(pos, desc.size);
   let failures = 0;
   let lastError: unknown;
   while (pos < desc.size) {
     if (failures > client.retriesAllowed) {
-      throw new BerthError('image', 'unavailable', `download of ${desc.digest} from ${where} failed ${failures} times, last: ${messageOf(lastError)}`, { cause: lastError });
+      throw new BerthError(
+        'image',
+        'unavailable',
+        `download of ${desc.digest} from ${where} failed ${failures} times, last: ${messageOf(lastError)}`,
+        { cause: lastError },
+      );
     }
     if (failures > 0) await sleep(client.backoff(failures - 1));
     const headers: Record<string, string> = {};
@@ -164,7 +190,11 @@ async function streamInto(
       const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers['content-range'] ?? ''));
       if (!m || Number(m[1]) !== pos) {
         discard(res);
-        throw new BerthError('image', 'invalid-argument', `blob ${desc.digest}: ${where} answered a range request for bytes ${pos}- with Content-Range ${JSON.stringify(res.headers['content-range'])}`);
+        throw new BerthError(
+          'image',
+          'invalid-argument',
+          `blob ${desc.digest}: ${where} answered a range request for bytes ${pos}- with Content-Range ${JSON.stringify(res.headers['content-range'])}`,
+        );
       }
     } else if (status === 200) {
       skip = pos; // the server ignored Range: drop what we already hold
@@ -190,7 +220,11 @@ async function streamInto(
         if (pos + c.length > desc.size) {
           res.destroy();
           await w.abort();
-          throw new BerthError('image', 'digest-mismatch', `blob ${desc.digest} from ${where}: more than the expected ${desc.size} bytes`);
+          throw new BerthError(
+            'image',
+            'digest-mismatch',
+            `blob ${desc.digest} from ${where}: more than the expected ${desc.size} bytes`,
+          );
         }
         await w.write(c);
         pos += c.length;

@@ -22,7 +22,12 @@ import type { BlobFetchOptions, FetchedManifest, RegistryOptions, RegistrySessio
 import { discard, isNetworkError, readBody, send, type TlsSettings } from './transport.js';
 
 export {
-  DEFAULT_MAX_MANIFEST, type RegistryOptions, type RequestSpec, type FetchedManifest, type BlobProgress, type BlobFetchOptions,
+  DEFAULT_MAX_MANIFEST,
+  type RegistryOptions,
+  type RequestSpec,
+  type FetchedManifest,
+  type BlobProgress,
+  type BlobFetchOptions,
 } from './session.js';
 
 export class RegistryClient implements RegistrySession {
@@ -42,7 +47,7 @@ export class RegistryClient implements RegistrySession {
     this.registry = canonicalRegistry(registry);
     this.opts = opts;
     this.log = opts.logger ?? nullLogger;
-    this.proxySettings = opts.proxy === false ? undefined : opts.proxy ?? proxyFromEnv();
+    this.proxySettings = opts.proxy === false ? undefined : (opts.proxy ?? proxyFromEnv());
     const creds = opts.credentials ?? dockerConfigCredentials({ configDir: opts.dockerConfigDir });
     this.auth = new Authorizer(creds, (r) => this.tokenRequest(r));
   }
@@ -116,7 +121,14 @@ export class RegistryClient implements RegistrySession {
     for (let attempt = 0; ; attempt++) {
       let res: IncomingMessage;
       try {
-        res = await send({ method: 'GET', url, headers: this.headersBase(), tls: ep.tls, proxy: this.proxyFor(url), timeoutMs: this.opts.timeoutMs ?? 30_000 });
+        res = await send({
+          method: 'GET',
+          url,
+          headers: this.headersBase(),
+          tls: ep.tls,
+          proxy: this.proxyFor(url),
+          timeoutMs: this.opts.timeoutMs ?? 30_000,
+        });
       } catch (e) {
         const code = (e as { code?: string }).code;
         if (isNetworkError(e) && code !== 'ECONNREFUSED' && attempt < this.retries) {
@@ -125,7 +137,8 @@ export class RegistryClient implements RegistrySession {
         }
         let why = messageOf(e);
         if (ep.base.protocol === 'https:' && /wrong version number|packet length too long/i.test(why)) {
-          why = 'the server gave an HTTP response to an HTTPS client (list it in the insecure registries to allow plain HTTP)';
+          why =
+            'the server gave an HTTP response to an HTTPS client (list it in the insecure registries to allow plain HTTP)';
         }
         throw new BerthError('image', 'unavailable', `ping ${url.href}: ${why}`, { cause: e });
       }
@@ -182,7 +195,9 @@ export class RegistryClient implements RegistrySession {
       }
     }
     if (failures.length === 1 && isBerthError(lastErr)) throw lastErr;
-    throw new BerthError('image', 'unavailable', `registry ${this.registry}: ${failures.join('; ')}`, { cause: lastErr });
+    throw new BerthError('image', 'unavailable', `registry ${this.registry}: ${failures.join('; ')}`, {
+      cause: lastErr,
+    });
   }
 
   /**
@@ -192,18 +207,27 @@ export class RegistryClient implements RegistrySession {
   async request(ep: Endpoint, spec: RequestSpec): Promise<IncomingMessage> {
     let scopes = spec.scopes;
     let authRetried = false;
-    for (let attempt = 0; ; ) {
+    for (let attempt = 0; ;) {
       let res: IncomingMessage;
       try {
         res = await this.once(ep, spec, scopes);
       } catch (e) {
         if (!spec.noRetry && isNetworkError(e) && attempt < this.retries) {
-          this.log.debug('registry request failed, retrying', { url: spec.path ?? spec.url?.href, error: messageOf(e), attempt });
+          this.log.debug('registry request failed, retrying', {
+            url: spec.path ?? spec.url?.href,
+            error: messageOf(e),
+            attempt,
+          });
           await sleep(this.backoff(attempt++));
           continue;
         }
         if (isBerthError(e)) throw e;
-        throw new BerthError('image', 'unavailable', `${spec.method} ${ep.base.host}${spec.path ?? spec.url?.pathname ?? ''}: ${messageOf(e)}`, { cause: e });
+        throw new BerthError(
+          'image',
+          'unavailable',
+          `${spec.method} ${ep.base.host}${spec.path ?? spec.url?.pathname ?? ''}: ${messageOf(e)}`,
+          { cause: e },
+        );
       }
       const status = res.statusCode ?? 0;
       if (status === 401 && !authRetried) {
@@ -220,7 +244,10 @@ export class RegistryClient implements RegistrySession {
         }
       }
       if (status === 401) {
-        (res as IncomingMessage & { authHint?: string }).authHint = await this.auth.explain401(ep.base.origin, ep.authKey);
+        (res as IncomingMessage & { authHint?: string }).authHint = await this.auth.explain401(
+          ep.base.origin,
+          ep.authKey,
+        );
       }
       if (!spec.noRetry && (status >= 500 || status === 429) && attempt < this.retries) {
         discard(res);
@@ -247,7 +274,15 @@ export class RegistryClient implements RegistrySession {
         const a = await this.auth.header(ep.base.origin, ep.authKey, scopes);
         if (a) headers.authorization = a;
       }
-      const res = await send({ method, url, headers, body, tls: this.tlsFor(url, ep), proxy: this.proxyFor(url), timeoutMs: this.opts.timeoutMs });
+      const res = await send({
+        method,
+        url,
+        headers,
+        body,
+        tls: this.tlsFor(url, ep),
+        proxy: this.proxyFor(url),
+        timeoutMs: this.opts.timeoutMs,
+      });
       const status = res.statusCode ?? 0;
       const loc = res.headers.location;
       if (REDIRECTS.has(status) && loc && !(method === 'POST' || method === 'PUT' || method === 'PATCH')) {
@@ -268,11 +303,24 @@ export class RegistryClient implements RegistrySession {
     throw new BerthError('image', 'unavailable', `${spec.method} ${url.href}: too many redirects`);
   }
 
-  private async tokenRequest(r: { method: 'GET' | 'POST'; url: URL; headers: Record<string, string>; body?: Buffer }): Promise<{ status: number; body: Buffer }> {
+  private async tokenRequest(r: {
+    method: 'GET' | 'POST';
+    url: URL;
+    headers: Record<string, string>;
+    body?: Buffer;
+  }): Promise<{ status: number; body: Buffer }> {
     const tls = loadCertsDir(this.opts.certsDir ?? '/etc/docker/certs.d', r.url.host);
     for (let attempt = 0; ; attempt++) {
       try {
-        const res = await send({ method: r.method, url: r.url, headers: { ...this.headersBase(), ...r.headers }, body: r.body, tls, proxy: this.proxyFor(r.url), timeoutMs: this.opts.timeoutMs });
+        const res = await send({
+          method: r.method,
+          url: r.url,
+          headers: { ...this.headersBase(), ...r.headers },
+          body: r.body,
+          tls,
+          proxy: this.proxyFor(r.url),
+          timeoutMs: this.opts.timeoutMs,
+        });
         const status = res.statusCode ?? 0;
         if (status >= 500 && attempt < this.retries) {
           discard(res);
@@ -307,7 +355,12 @@ export class RegistryClient implements RegistrySession {
   }
 
   /** Download a blob into the content store, verified, resumable (see blobs.ts). */
-  fetchBlob(repo: string, desc: Descriptor, store: ContentStore, opts: BlobFetchOptions = {}): Promise<{ alreadyExists: boolean }> {
+  fetchBlob(
+    repo: string,
+    desc: Descriptor,
+    store: ContentStore,
+    opts: BlobFetchOptions = {},
+  ): Promise<{ alreadyExists: boolean }> {
     return fetchBlobInto(this, repo, desc, store, opts);
   }
 
@@ -325,7 +378,11 @@ export class RegistryClient implements RegistrySession {
   async blobExists(repo: string, digest: Digest, push = true): Promise<boolean> {
     checkDigest(digest, `blob of ${repo}`);
     return this.withEndpoint(push, async (ep) => {
-      const res = await this.request(ep, { method: 'HEAD', path: `/v2/${encodeRepo(repo)}/blobs/${digest}`, scopes: [push ? pushScope(repo) : pullScope(repo)] });
+      const res = await this.request(ep, {
+        method: 'HEAD',
+        path: `/v2/${encodeRepo(repo)}/blobs/${digest}`,
+        scopes: [push ? pushScope(repo) : pullScope(repo)],
+      });
       discard(res);
       if (res.statusCode === 200) return true;
       if (res.statusCode === 404) return false;

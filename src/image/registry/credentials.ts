@@ -23,7 +23,10 @@ export interface Credentials {
 export type CredentialSource = (registryKey: string) => Promise<Credentials | undefined>;
 
 interface DockerConfigFile {
-  auths?: Record<string, { auth?: string; username?: string; password?: string; identitytoken?: string; [k: string]: unknown }>;
+  auths?: Record<
+    string,
+    { auth?: string; username?: string; password?: string; identitytoken?: string; [k: string]: unknown }
+  >;
   credHelpers?: Record<string, string>;
   credsStore?: string;
   [k: string]: unknown;
@@ -58,11 +61,15 @@ function writeConfig(dir: string, cfg: DockerConfigFile): void {
 
 /** The forms a registry may be written under in `auths` ("https://host/v1/", "host"). */
 function keyVariants(key: string): string[] {
-  if (key === DOCKER_HUB_AUTH_KEY) return [key, 'index.docker.io', 'docker.io', 'https://index.docker.io/v1', 'registry-1.docker.io'];
+  if (key === DOCKER_HUB_AUTH_KEY)
+    return [key, 'index.docker.io', 'docker.io', 'https://index.docker.io/v1', 'registry-1.docker.io'];
   return [key, `https://${key}`, `http://${key}`, `https://${key}/`, `https://${key}/v1/`, `https://${key}/v2/`];
 }
 
-function findAuthEntry(cfg: DockerConfigFile, key: string): [string, NonNullable<DockerConfigFile['auths']>[string]] | undefined {
+function findAuthEntry(
+  cfg: DockerConfigFile,
+  key: string,
+): [string, NonNullable<DockerConfigFile['auths']>[string]] | undefined {
   const auths = cfg.auths ?? {};
   for (const k of keyVariants(key)) {
     const v = auths[k];
@@ -85,13 +92,19 @@ function runHelper(name: string, verb: 'get' | 'store' | 'erase', input: string)
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', (e) => reject(new BerthError('image', 'unavailable', `credential helper ${bin}: ${messageOf(e)}`, { cause: e })));
+    child.on('error', (e) =>
+      reject(new BerthError('image', 'unavailable', `credential helper ${bin}: ${messageOf(e)}`, { cause: e })),
+    );
     child.on('close', (code) => {
       const stdout = Buffer.concat(out).toString('utf8');
       if (code === 0) resolve(stdout);
       else {
-        const msg = (stdout.trim() || Buffer.concat(err).toString('utf8').trim() || `exit status ${code}`);
-        reject(Object.assign(new BerthError('image', 'internal', `credential helper ${bin} ${verb}: ${msg}`), { helperMessage: msg }));
+        const msg = stdout.trim() || Buffer.concat(err).toString('utf8').trim() || `exit status ${code}`;
+        reject(
+          Object.assign(new BerthError('image', 'internal', `credential helper ${bin} ${verb}: ${msg}`), {
+            helperMessage: msg,
+          }),
+        );
       }
     });
     child.stdin.on('error', () => undefined);
@@ -105,7 +118,10 @@ export interface CredentialStoreOptions {
 }
 
 /** Credentials for `registry` (a registry name, "docker.io", or a config key), or undefined. */
-export async function getCredentials(registry: string, opts: CredentialStoreOptions = {}): Promise<Credentials | undefined> {
+export async function getCredentials(
+  registry: string,
+  opts: CredentialStoreOptions = {},
+): Promise<Credentials | undefined> {
   const key = registry.includes('://') ? registry : authKeyOf(registry);
   const cfg = readConfig(dockerConfigDir(opts.configDir));
   const helper = helperFor(cfg, key);
@@ -121,7 +137,11 @@ export async function getCredentials(registry: string, opts: CredentialStoreOpti
     try {
       v = JSON.parse(stdout) as typeof v;
     } catch {
-      throw new BerthError('image', 'internal', `credential helper docker-credential-${helper} get: output is not JSON`);
+      throw new BerthError(
+        'image',
+        'internal',
+        `credential helper docker-credential-${helper} get: output is not JSON`,
+      );
     }
     if (typeof v.Username !== 'string' || typeof v.Secret !== 'string') return undefined;
     if (v.Username === '<token>') return { username: '', password: '', identityToken: v.Secret };
@@ -147,13 +167,21 @@ export async function getCredentials(registry: string, opts: CredentialStoreOpti
 }
 
 /** Save credentials for `registry`, through its helper when one is configured. */
-export async function storeCredentials(registry: string, creds: Credentials, opts: CredentialStoreOptions = {}): Promise<void> {
+export async function storeCredentials(
+  registry: string,
+  creds: Credentials,
+  opts: CredentialStoreOptions = {},
+): Promise<void> {
   const dir = dockerConfigDir(opts.configDir);
   const key = authKeyOf(canonicalRegistry(registry));
   const cfg = readConfig(dir);
   const helper = helperFor(cfg, key);
   if (helper) {
-    await runHelper(helper, 'store', JSON.stringify({ ServerURL: key, Username: creds.username, Secret: creds.password }));
+    await runHelper(
+      helper,
+      'store',
+      JSON.stringify({ ServerURL: key, Username: creds.username, Secret: creds.password }),
+    );
     // Docker leaves an empty entry so that `docker info` lists the registry.
     const existing = findAuthEntry(cfg, key);
     cfg.auths ??= {};

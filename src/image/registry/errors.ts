@@ -41,7 +41,10 @@ export async function responseError(res: IncomingMessage, what: string, host: st
   }
   const status = res.statusCode ?? 0;
   const entries = parseErrorBody(body);
-  let detail = entries.map((e) => [e.code, e.message].filter(Boolean).join(': ')).filter(Boolean).join('; ');
+  let detail = entries
+    .map((e) => [e.code, e.message].filter(Boolean).join(': '))
+    .filter(Boolean)
+    .join('; ');
   const hint = (res as IncomingMessage & { authHint?: string }).authHint;
   if (status === 401 && hint) detail = detail ? `${hint}; ${detail}` : hint;
   if (!detail) {
@@ -49,7 +52,11 @@ export async function responseError(res: IncomingMessage, what: string, host: st
     else if (status === 404) detail = 'not found';
     else detail = res.statusMessage ?? '';
   }
-  const err = new BerthError('image', codeFor(status, entries), `${what}: ${host} answered ${status}${detail ? ` (${detail})` : ''}`);
+  const err = new BerthError(
+    'image',
+    codeFor(status, entries),
+    `${what}: ${host} answered ${status}${detail ? ` (${detail})` : ''}`,
+  );
   return Object.assign(err, { status });
 }
 

@@ -65,14 +65,22 @@ function splitHostPort(hostport: string): { host: string; port?: string } {
   return { host: hostport };
 }
 
-
 /** Docker's rule: listed by name, or resolving into an insecure CIDR. */
 export async function isInsecure(hostport: string, opts: HostOptions): Promise<boolean> {
   const list = opts.insecureRegistries ?? DEFAULT_INSECURE;
   const names = list.filter((e) => !e.includes('/'));
   const cidrs = list.filter((e) => e.includes('/'));
   const hp = hostport.toLowerCase();
-  if (names.some((n) => n.toLowerCase().replace(/^https?:\/\//, '').replace(/\/$/, '') === hp)) return true;
+  if (
+    names.some(
+      (n) =>
+        n
+          .toLowerCase()
+          .replace(/^https?:\/\//, '')
+          .replace(/\/$/, '') === hp,
+    )
+  )
+    return true;
   if (cidrs.length === 0) return false;
   const { host } = splitHostPort(hostport);
   let addrs: string[];
@@ -134,7 +142,9 @@ async function endpointsForBase(
   }
   const https = new URL(base.href);
   https.protocol = 'https:';
-  const out: Endpoint[] = [{ base: https, tls: insecure ? { ...tls, insecureSkipVerify: true } : tls, mirror, authKey }];
+  const out: Endpoint[] = [
+    { base: https, tls: insecure ? { ...tls, insecureSkipVerify: true } : tls, mirror, authKey },
+  ];
   if (insecure) {
     const http = new URL(base.href);
     http.protocol = 'http:';

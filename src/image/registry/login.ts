@@ -16,9 +16,15 @@ export interface LoginResult {
 }
 
 /** Verify `user`/`password` against `registry` and save them in config.json (or its helper). */
-export async function login(registry: string, user: string, password: string, opts: RegistryOptions = {}): Promise<LoginResult> {
+export async function login(
+  registry: string,
+  user: string,
+  password: string,
+  opts: RegistryOptions = {},
+): Promise<LoginResult> {
   if (!user) throw new BerthError('image', 'invalid-argument', 'login: a username is required', { field: 'username' });
-  if (!password) throw new BerthError('image', 'invalid-argument', 'login: a password is required', { field: 'password' });
+  if (!password)
+    throw new BerthError('image', 'invalid-argument', 'login: a password is required', { field: 'password' });
   const creds: Credentials = { username: user, password };
   const client = new RegistryClient(registry, { ...opts, credentials: async () => creds, mirrors: [] });
   const authenticated = await client.withEndpoint(true, async (ep) => {
@@ -30,7 +36,11 @@ export async function login(registry: string, user: string, password: string, op
     }
     if (res.statusCode === 401) {
       discard(res);
-      throw new BerthError('image', 'permission-denied', `login to ${canonicalRegistry(registry)}: incorrect username or password`);
+      throw new BerthError(
+        'image',
+        'permission-denied',
+        `login to ${canonicalRegistry(registry)}: incorrect username or password`,
+      );
     }
     throw await responseError(res, `login to ${canonicalRegistry(registry)}`, ep.base.host);
   });

@@ -19,34 +19,65 @@ import { discard, readBody } from './transport.js';
  * (Docker-Content-Digest gives the digest), else GET and hash the body, which
  * must then match Docker-Content-Digest when the registry sent one.
  */
-export async function resolveManifest(client: RegistrySession, repo: string, reference: string): Promise<{ descriptor: Descriptor; manifest?: FetchedManifest }> {
-  return client.withEndpoint(false, async (ep) => {
-    const r = await resolveAt(client, ep, repo, reference);
-    client.pin(repo, ep.base.origin);
-    return r;
-  }, repo);
+export async function resolveManifest(
+  client: RegistrySession,
+  repo: string,
+  reference: string,
+): Promise<{ descriptor: Descriptor; manifest?: FetchedManifest }> {
+  return client.withEndpoint(
+    false,
+    async (ep) => {
+      const r = await resolveAt(client, ep, repo, reference);
+      client.pin(repo, ep.base.origin);
+      return r;
+    },
+    repo,
+  );
 }
 
-async function resolveAt(client: RegistrySession, ep: Endpoint, repo: string, reference: string): Promise<{ descriptor: Descriptor; manifest?: FetchedManifest }> {
+async function resolveAt(
+  client: RegistrySession,
+  ep: Endpoint,
+  repo: string,
+  reference: string,
+): Promise<{ descriptor: Descriptor; manifest?: FetchedManifest }> {
   const path = `/v2/${encodeRepo(repo)}/manifests/${encodeURIComponent(reference)}`;
-  const res = await client.request(ep, { method: 'HEAD', path, headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') }, scopes: [pullScope(repo)] });
+  const res = await client.request(ep, {
+    method: 'HEAD',
+    path,
+    headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') },
+    scopes: [pullScope(repo)],
+  });
   const status = res.statusCode ?? 0;
   discard(res);
   if (status === 200) {
     const mt = bareMediaType(res.headers['content-type']);
     const hdr = res.headers['docker-content-digest'];
     const size = Number(res.headers['content-length']);
-    if (isSchema1(mt)) throw new BerthError('image', 'failed-precondition', `${client.registry}/${repo}:${reference}: ${SCHEMA1_MESSAGE}`);
+    if (isSchema1(mt))
+      throw new BerthError(
+        'image',
+        'failed-precondition',
+        `${client.registry}/${repo}:${reference}: ${SCHEMA1_MESSAGE}`,
+      );
     const digest = isDigest(reference) ? reference : typeof hdr === 'string' && isDigest(hdr) ? hdr : undefined;
     if (digest && MANIFEST_MEDIA_TYPES.includes(mt) && Number.isSafeInteger(size) && size > 0) {
       checkManifestSize(client, size, repo, reference);
       return { descriptor: { mediaType: mt, digest, size } };
     }
   } else if (status === 404) {
-    throw new BerthError('image', 'not-found', `${client.registry}/${repo}:${reference}: manifest unknown (${ep.base.host} answered 404)`);
+    throw new BerthError(
+      'image',
+      'not-found',
+      `${client.registry}/${repo}:${reference}: manifest unknown (${ep.base.host} answered 404)`,
+    );
   } else if (status === 401 || status === 403) {
     const hint = (res as IncomingMessage & { authHint?: string }).authHint ?? 'no access to this repository';
-    throw new BerthError('image', 'permission-denied', `${client.registry}/${repo}:${reference}: ${ep.base.host} answered ${status}: ${hint}`);
+    throw new BerthError(
+      'image',
+      'permission-denied',
+      `${client.registry}/${repo}:${reference}: ${ep.base.host} answered ${status}: ${hint}`,
+    );
   }
   // HEAD gave no usable answer: GET the manifest and hash it ourselves.
   const m = await fetchManifestFrom(client, ep, repo, reference);
@@ -56,23 +87,44 @@ async function resolveAt(client: RegistrySession, ep: Endpoint, repo: string, re
 function checkManifestSize(client: RegistrySession, size: number, repo: string, reference: string): void {
   const max = client.opts.maxManifestSize ?? DEFAULT_MAX_MANIFEST;
   if (size > max) {
-    throw new BerthError('image', 'invalid-argument', `${client.registry}/${repo}@${reference}: manifest of ${size} bytes is over the limit of ${max}`);
+    throw new BerthError(
+      'image',
+      'invalid-argument',
+      `${client.registry}/${repo}@${reference}: manifest of ${size} bytes is over the limit of ${max}`,
+    );
   }
 }
 
 /** GET a manifest by tag or digest, bounded in size, digest-checked. */
-export async function fetchManifestBytes(client: RegistrySession, repo: string, reference: string, expected?: Descriptor): Promise<FetchedManifest> {
+export async function fetchManifestBytes(
+  client: RegistrySession,
+  repo: string,
+  reference: string,
+  expected?: Descriptor,
+): Promise<FetchedManifest> {
   return client.withEndpoint(false, (ep) => fetchManifestFrom(client, ep, repo, reference, expected), repo);
 }
 
-async function fetchManifestFrom(client: RegistrySession, ep: Endpoint, repo: string, reference: string, expected?: Descriptor): Promise<FetchedManifest> {
+async function fetchManifestFrom(
+  client: RegistrySession,
+  ep: Endpoint,
+  repo: string,
+  reference: string,
+  expected?: Descriptor,
+): Promise<FetchedManifest> {
   const where = `${client.registry}/${repo}${isDigest(reference) ? '@' : ':'}${reference}`;
   if (expected) checkManifestSize(client, expected.size, repo, reference);
   const path = `/v2/${encodeRepo(repo)}/manifests/${encodeURIComponent(reference)}`;
-  const accept = expected && MANIFEST_MEDIA_TYPES.includes(expected.mediaType)
-    ? [expected.mediaType, ...MANIFEST_MEDIA_TYPES.filter((m) => m !== expected.mediaType)]
-    : MANIFEST_MEDIA_TYPES;
-  const res = await client.request(ep, { method: 'GET', path, headers: { accept: accept.join(', ') }, scopes: [pullScope(repo)] });
+  const accept =
+    expected && MANIFEST_MEDIA_TYPES.includes(expected.mediaType)
+      ? [expected.mediaType, ...MANIFEST_MEDIA_TYPES.filter((m) => m !== expected.mediaType)]
+      : MANIFEST_MEDIA_TYPES;
+  const res = await client.request(ep, {
+    method: 'GET',
+    path,
+    headers: { accept: accept.join(', ') },
+    scopes: [pullScope(repo)],
+  });
   if (res.statusCode !== 200) throw await responseError(res, `fetch manifest ${where}`, ep.base.host);
   const max = client.opts.maxManifestSize ?? DEFAULT_MAX_MANIFEST;
   let bytes: Buffer;
@@ -95,34 +147,62 @@ async function fetchManifestFrom(client: RegistrySession, ep: Endpoint, repo: st
   if (schemaVersion === 1 || isSchema1(mt) || (typeof bodyType === 'string' && isSchema1(bodyType))) {
     throw new BerthError('image', 'failed-precondition', `${where}: ${SCHEMA1_MESSAGE}`);
   }
-  if (!MANIFEST_MEDIA_TYPES.includes(mt) && typeof bodyType === 'string' && (mt === '' || mt === 'application/json' || mt === 'text/plain' || mt === 'application/octet-stream')) {
+  if (
+    !MANIFEST_MEDIA_TYPES.includes(mt) &&
+    typeof bodyType === 'string' &&
+    (mt === '' || mt === 'application/json' || mt === 'text/plain' || mt === 'application/octet-stream')
+  ) {
     mt = bodyType;
   }
   if (!MANIFEST_MEDIA_TYPES.includes(mt)) {
-    throw new BerthError('image', 'invalid-argument', `${where}: unsupported manifest media type ${JSON.stringify(mt)} (expected one of ${MANIFEST_MEDIA_TYPES.join(', ')})`);
+    throw new BerthError(
+      'image',
+      'invalid-argument',
+      `${where}: unsupported manifest media type ${JSON.stringify(mt)} (expected one of ${MANIFEST_MEDIA_TYPES.join(', ')})`,
+    );
   }
   if (typeof bodyType === 'string' && bodyType !== mt) {
-    throw new BerthError('image', 'invalid-argument', `${where}: Content-Type says ${mt} but the manifest says mediaType ${bodyType}`);
+    throw new BerthError(
+      'image',
+      'invalid-argument',
+      `${where}: Content-Type says ${mt} but the manifest says mediaType ${bodyType}`,
+    );
   }
   if (expected && expected.mediaType !== mt && MANIFEST_MEDIA_TYPES.includes(expected.mediaType)) {
-    throw new BerthError('image', 'invalid-argument', `${where}: expected a ${expected.mediaType}, the registry sent ${mt}`);
+    throw new BerthError(
+      'image',
+      'invalid-argument',
+      `${where}: expected a ${expected.mediaType}, the registry sent ${mt}`,
+    );
   }
   const hdr = res.headers['docker-content-digest'];
   const want = isDigest(reference) ? reference : expected?.digest;
   const alg = want ? algorithmOf(want) : typeof hdr === 'string' && isDigest(hdr) ? algorithmOf(hdr) : 'sha256';
   const digest = digestOf(bytes, alg);
   if (want && digest !== want) {
-    throw new BerthError('image', 'digest-mismatch', `manifest ${where}: ${ep.base.host} sent content with digest ${digest}`);
+    throw new BerthError(
+      'image',
+      'digest-mismatch',
+      `manifest ${where}: ${ep.base.host} sent content with digest ${digest}`,
+    );
   }
   if (typeof hdr === 'string' && hdr !== '') {
     checkDigest(hdr, `Docker-Content-Digest of ${where}`);
     const got = algorithmOf(hdr) === alg ? digest : digestOf(bytes, algorithmOf(hdr));
     if (got !== hdr) {
-      throw new BerthError('image', 'digest-mismatch', `manifest ${where}: Docker-Content-Digest ${hdr} does not match the content's digest ${got}`);
+      throw new BerthError(
+        'image',
+        'digest-mismatch',
+        `manifest ${where}: Docker-Content-Digest ${hdr} does not match the content's digest ${got}`,
+      );
     }
   }
   if (expected && expected.size !== bytes.length) {
-    throw new BerthError('image', 'digest-mismatch', `manifest ${where}: expected ${expected.size} bytes, got ${bytes.length}`);
+    throw new BerthError(
+      'image',
+      'digest-mismatch',
+      `manifest ${where}: expected ${expected.size} bytes, got ${bytes.length}`,
+    );
   }
   return { bytes, mediaType: mt, digest };
 }

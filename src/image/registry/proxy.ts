@@ -40,7 +40,10 @@ function bareHost(host: string): string {
 function matchesNoProxy(url: URL, noProxy: string): boolean {
   const host = bareHost(url.hostname).toLowerCase();
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-  for (let entry of noProxy.split(',').map((e) => e.trim().toLowerCase()).filter(Boolean)) {
+  for (let entry of noProxy
+    .split(',')
+    .map((e) => e.trim().toLowerCase())
+    .filter(Boolean)) {
     if (entry === '*') return true;
     if (entry.includes('/')) {
       if (isIP(host) && ipInCidr(host, entry)) return true;
@@ -67,7 +70,8 @@ function matchesNoProxy(url: URL, noProxy: string): boolean {
 export function proxyFor(url: URL, settings: ProxySettings | undefined): URL | undefined {
   if (!settings) return undefined;
   const host = bareHost(url.hostname).toLowerCase();
-  if (host === 'localhost' || (isIP(host) && (ipInCidr(host, '127.0.0.0/8') || ipInCidr(host, '::1/128')))) return undefined;
+  if (host === 'localhost' || (isIP(host) && (ipInCidr(host, '127.0.0.0/8') || ipInCidr(host, '::1/128'))))
+    return undefined;
   const raw = url.protocol === 'https:' ? settings.httpsProxy : settings.httpProxy;
   if (!raw) return undefined;
   if (settings.noProxy && matchesNoProxy(url, settings.noProxy)) return undefined;

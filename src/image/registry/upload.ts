@@ -81,7 +81,12 @@ export async function uploadBlob(
     for (const from of opts.mountFrom ?? []) {
       if (from === repo) continue;
       const path = `/v2/${encodeRepo(repo)}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`;
-      const res = await client.request(ep, { method: 'POST', path, headers: { 'content-length': '0' }, scopes: [...scopes, repositoryScope(from, ['pull'])] });
+      const res = await client.request(ep, {
+        method: 'POST',
+        path,
+        headers: { 'content-length': '0' },
+        scopes: [...scopes, repositoryScope(from, ['pull'])],
+      });
       if (res.statusCode === 201) {
         discard(res);
         return 'mounted';
@@ -99,8 +104,14 @@ export async function uploadBlob(
     // (chunks), else started again from a new POST, a bounded number of times.
     for (let session = 0; ; session++) {
       if (!location) {
-        const res = await client.request(ep, { method: 'POST', path: `/v2/${encodeRepo(repo)}/blobs/uploads/`, headers: { 'content-length': '0' }, scopes });
-        if (res.statusCode !== 202) throw await responseError(res, `start upload of ${digest} to ${repo}`, ep.base.host);
+        const res = await client.request(ep, {
+          method: 'POST',
+          path: `/v2/${encodeRepo(repo)}/blobs/uploads/`,
+          headers: { 'content-length': '0' },
+          scopes,
+        });
+        if (res.statusCode !== 202)
+          throw await responseError(res, `start upload of ${digest} to ${repo}`, ep.base.host);
         discard(res);
         location = locationOf(res, ep, `start upload of ${digest} to ${repo}`);
       }
@@ -120,7 +131,12 @@ export async function uploadBlob(
 /** Failures of the session (network, server, upload unknown), not of our data or rights. */
 function restartable(e: unknown): boolean {
   if (!isBerthError(e)) return true;
-  return e.code === 'unavailable' || e.code === 'not-found' || statusOf(e) === 416 || /BLOB_UPLOAD_(INVALID|UNKNOWN)/.test(e.message);
+  return (
+    e.code === 'unavailable' ||
+    e.code === 'not-found' ||
+    statusOf(e) === 416 ||
+    /BLOB_UPLOAD_(INVALID|UNKNOWN)/.test(e.message)
+  );
 }
 
 async function sendBlob(
@@ -159,7 +175,11 @@ async function sendBlob(
             const range = String(res.headers.range ?? '');
             const m = /^(?:bytes=)?0-(\d+)$/.exec(range);
             if (range && (!m || Number(m[1]) !== end)) {
-              throw new BerthError('image', 'internal', `upload of ${digest} to ${repo}: registry holds ${range}, expected 0-${end}`);
+              throw new BerthError(
+                'image',
+                'internal',
+                `upload of ${digest} to ${repo}: registry holds ${range}, expected 0-${end}`,
+              );
             }
             location = locationOf(res, ep, `upload ${digest} to ${repo}`);
             held = end + 1;
@@ -178,7 +198,11 @@ async function sendBlob(
         const status = await uploadStatus(client, ep, location, scopes, `upload ${digest} to ${repo}`);
         location = status.location;
         if (status.size < start || status.size > end + 1) {
-          throw new BerthError('image', 'unavailable', `upload of ${digest} to ${repo}: registry holds ${status.size} bytes, cannot continue the chunk ${start}-${end}`);
+          throw new BerthError(
+            'image',
+            'unavailable',
+            `upload of ${digest} to ${repo}: registry holds ${status.size} bytes, cannot continue the chunk ${start}-${end}`,
+          );
         }
         held = status.size;
       }
@@ -216,18 +240,31 @@ async function sendBlob(
 }
 
 /** GET on an upload URL: how many bytes the registry holds, and where to continue. */
-async function uploadStatus(client: RegistrySession, ep: Endpoint, location: URL, scopes: string[], what: string): Promise<{ size: number; location: URL }> {
+async function uploadStatus(
+  client: RegistrySession,
+  ep: Endpoint,
+  location: URL,
+  scopes: string[],
+  what: string,
+): Promise<{ size: number; location: URL }> {
   const res = await client.request(ep, { method: 'GET', url: location, scopes });
-  if (res.statusCode !== 204 && res.statusCode !== 200) throw await responseError(res, `${what}: upload status`, ep.base.host);
+  if (res.statusCode !== 204 && res.statusCode !== 200)
+    throw await responseError(res, `${what}: upload status`, ep.base.host);
   discard(res);
   const range = String(res.headers.range ?? '');
   const m = /^(?:bytes=)?0-(-?\d+)$/.exec(range);
-  if (!m) throw new BerthError('image', 'internal', `${what}: upload status without a usable Range (${JSON.stringify(range)})`);
+  if (!m)
+    throw new BerthError(
+      'image',
+      'internal',
+      `${what}: upload status without a usable Range (${JSON.stringify(range)})`,
+    );
   return { size: Number(m[1]) + 1, location: res.headers.location ? new URL(res.headers.location, ep.base) : location };
 }
 
 async function finishUpload(res: IncomingMessage, ep: Endpoint, digest: Digest, repo: string): Promise<void> {
-  if (res.statusCode !== 201 && res.statusCode !== 204) throw await responseError(res, `finish upload of ${digest} to ${repo}`, ep.base.host);
+  if (res.statusCode !== 201 && res.statusCode !== 204)
+    throw await responseError(res, `finish upload of ${digest} to ${repo}`, ep.base.host);
   discard(res);
   const hdr = res.headers['docker-content-digest'];
   if (typeof hdr === 'string' && hdr && hdr !== digest) {
@@ -243,20 +280,33 @@ export async function putManifest(
   bytes: Buffer,
   mediaType: string,
 ): Promise<Digest> {
-  const own = digestOf(bytes, reference.includes(':') && /^sha(256|512):/.test(reference) ? algorithmOf(reference) : 'sha256');
+  const own = digestOf(
+    bytes,
+    reference.includes(':') && /^sha(256|512):/.test(reference) ? algorithmOf(reference) : 'sha256',
+  );
   if (/^sha(256|512):/.test(reference) && reference !== own) {
     throw new BerthError('image', 'digest-mismatch', `manifest for ${repo}@${reference}: content digest is ${own}`);
   }
   return client.withEndpoint(true, async (ep) => {
     const path = `/v2/${encodeRepo(repo)}/manifests/${encodeURIComponent(reference)}`;
-    const res = await client.request(ep, { method: 'PUT', path, headers: { 'content-type': mediaType }, body: bytes, scopes: [pushScope(repo)] });
+    const res = await client.request(ep, {
+      method: 'PUT',
+      path,
+      headers: { 'content-type': mediaType },
+      body: bytes,
+      scopes: [pushScope(repo)],
+    });
     if (res.statusCode !== 201 && res.statusCode !== 200 && res.statusCode !== 202) {
       throw await responseError(res, `put manifest ${repo}:${reference}`, ep.base.host);
     }
     discard(res);
     const hdr = res.headers['docker-content-digest'];
     if (typeof hdr === 'string' && hdr && hdr !== own && algorithmOf(hdr) === algorithmOf(own)) {
-      throw new BerthError('image', 'digest-mismatch', `put manifest ${repo}:${reference}: registry reports ${hdr}, content is ${own}`);
+      throw new BerthError(
+        'image',
+        'digest-mismatch',
+        `put manifest ${repo}:${reference}: registry reports ${hdr}, content is ${own}`,
+      );
     }
     return own;
   });

@@ -7,7 +7,6 @@ import { sleep } from '../../common/sleep.js';
 import { cgroupError, writeError } from './errors.js';
 import type { CgroupFs } from './fs.js';
 
-
 /** Writes `value` to dir/file, naming `field` in the error when the kernel refuses. */
 export function writeField(fs: CgroupFs, dir: string, file: string, value: string, field: string): void {
   try {
@@ -90,7 +89,12 @@ export async function removeTree(fs: CgroupFs, dir: string, budgetMs = 5000): Pr
     }
     if (busy === undefined) return;
     if (waited >= budgetMs) {
-      throw cgroupError('failed-precondition', `cgroup ${dir} still has processes after ${waited} ms; cannot remove it`, undefined, busy);
+      throw cgroupError(
+        'failed-precondition',
+        `cgroup ${dir} still has processes after ${waited} ms; cannot remove it`,
+        undefined,
+        busy,
+      );
     }
     await sleep(delay);
     waited += delay;
@@ -130,10 +134,14 @@ export function isInt(v: unknown): v is number {
 export function rdmaLine(dev: string, lim: { hcaHandles?: number; hcaObjects?: number }, field: string): string {
   if (!/^[^\s/]+$/.test(dev)) throw cgroupError('invalid-argument', 'is not an RDMA device name', field);
   const parts = [dev];
-  for (const [key, name] of [['hcaHandles', 'hca_handle'], ['hcaObjects', 'hca_object']] as const) {
+  for (const [key, name] of [
+    ['hcaHandles', 'hca_handle'],
+    ['hcaObjects', 'hca_object'],
+  ] as const) {
     const v = lim[key];
     if (v === undefined) continue;
-    if (!isInt(v) || v < 0) throw cgroupError('invalid-argument', `${JSON.stringify(v)} is not an integer >= 0`, `${field}.${key}`);
+    if (!isInt(v) || v < 0)
+      throw cgroupError('invalid-argument', `${JSON.stringify(v)} is not an integer >= 0`, `${field}.${key}`);
     parts.push(`${name}=${v}`);
   }
   return parts.join(' ');
@@ -156,7 +164,11 @@ export function checkUnifiedKey(key: string, value: unknown, field: string): voi
 /** cgroup v2 freezing (cgroup.freeze, then cgroup.events "frozen 1"), shared by v2 and by hybrid hosts without a v1 freezer. */
 export async function freezeV2(fs: CgroupFs, dir: string): Promise<void> {
   if (!fs.exists(posix.join(dir, 'cgroup.freeze'))) {
-    throw cgroupError('unavailable', 'this kernel has no cgroup.freeze (the cgroup v2 freezer needs Linux 5.2)', 'pause');
+    throw cgroupError(
+      'unavailable',
+      'this kernel has no cgroup.freeze (the cgroup v2 freezer needs Linux 5.2)',
+      'pause',
+    );
   }
   writeField(fs, dir, 'cgroup.freeze', '1', 'pause');
   if (!(await pollUntil(() => frozenEventV2(fs, dir), 5000))) {

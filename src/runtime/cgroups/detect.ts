@@ -88,7 +88,22 @@ export function parseProcCgroups(text: string): string[] {
 }
 
 /** Controllers a v1 mount can carry, in case /proc/cgroups is missing or terse. */
-const V1_CONTROLLERS = ['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'net_cls', 'net_prio', 'blkio', 'perf_event', 'hugetlb', 'pids', 'rdma', 'misc'];
+const V1_CONTROLLERS = [
+  'cpu',
+  'cpuacct',
+  'cpuset',
+  'memory',
+  'devices',
+  'freezer',
+  'net_cls',
+  'net_prio',
+  'blkio',
+  'perf_event',
+  'hugetlb',
+  'pids',
+  'rdma',
+  'misc',
+];
 
 export interface DetectSources {
   mountinfo: string;
@@ -121,7 +136,13 @@ export function layoutFrom(src: DetectSources): CgroupLayout {
   if (controllersOnV1 > 0) mode = unified ? 'hybrid' : 'v1';
   else if (unified) mode = 'v2';
   else throw new BerthError('runtime', 'unavailable', 'no cgroup filesystem is mounted (none in /proc/self/mountinfo)');
-  return { mode, v1: mode === 'v2' ? {} : v1, ...(unified ? { unified } : {}), own: parseProcCgroup(src.selfCgroup), enabled };
+  return {
+    mode,
+    v1: mode === 'v2' ? {} : v1,
+    ...(unified ? { unified } : {}),
+    own: parseProcCgroup(src.selfCgroup),
+    enabled,
+  };
 }
 
 /** Reads /proc and returns this host's layout. */

@@ -22,20 +22,45 @@ export function writeError(e: unknown, field: string, file: string, value: strin
       return cgroupError('unavailable', `this host has no ${file} (controller or feature missing)`, field, e);
     case 'EACCES':
     case 'EPERM':
-      return cgroupError('unavailable', `this host refuses to write ${JSON.stringify(value)} to ${file} (${errno})`, field, e);
+      return cgroupError(
+        'unavailable',
+        `this host refuses to write ${JSON.stringify(value)} to ${file} (${errno})`,
+        field,
+        e,
+      );
     case 'EOPNOTSUPP':
     case 'ENOTSUP':
-      return cgroupError('unavailable', `the kernel does not support ${file} (${errno})${/bfq/.test(file) ? ': the device does not use the BFQ I/O scheduler' : ''}`, field, e);
+      return cgroupError(
+        'unavailable',
+        `the kernel does not support ${file} (${errno})${/bfq/.test(file) ? ': the device does not use the BFQ I/O scheduler' : ''}`,
+        field,
+        e,
+      );
     case 'EINVAL':
     case 'ERANGE':
     case 'ENOSPC':
-      return cgroupError('invalid-argument', `the kernel rejects ${JSON.stringify(value)} for ${file} (${errno})`, field, e);
+      return cgroupError(
+        'invalid-argument',
+        `the kernel rejects ${JSON.stringify(value)} for ${file} (${errno})`,
+        field,
+        e,
+      );
     case 'ENODEV':
-      return cgroupError('invalid-argument', `the kernel rejects ${JSON.stringify(value)} for ${file}: no such device (ENODEV)`, field, e);
+      return cgroupError(
+        'invalid-argument',
+        `the kernel rejects ${JSON.stringify(value)} for ${file}: no such device (ENODEV)`,
+        field,
+        e,
+      );
     case 'ESRCH':
       return cgroupError('failed-precondition', `no process ${value} to move into ${file} (it has exited)`, field, e);
     case 'EBUSY':
-      return cgroupError('failed-precondition', `the kernel cannot apply ${JSON.stringify(value)} to ${file} now (EBUSY: e.g. below current usage)`, field, e);
+      return cgroupError(
+        'failed-precondition',
+        `the kernel cannot apply ${JSON.stringify(value)} to ${file} now (EBUSY: e.g. below current usage)`,
+        field,
+        e,
+      );
     default:
       return cgroupError('internal', `writing ${JSON.stringify(value)} to ${file}: ${messageOf(e)}`, field, e);
   }

@@ -6,7 +6,17 @@
 // waits on a disk, and the only waits in the managers (freeze, rmdir retries)
 // are explicit async polls.
 
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, constants, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  constants,
+  writeSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 
 export interface CgroupFs {

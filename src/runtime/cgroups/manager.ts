@@ -27,7 +27,6 @@ export interface ManagerOptions {
   onWarning?: (message: string) => void;
 }
 
-
 export function createManager(opts: ManagerOptions): CgroupManager {
   const fs = opts.fs ?? realCgroupFs;
   const layout = opts.layout ?? detectLayout(fs);

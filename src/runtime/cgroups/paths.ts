@@ -25,20 +25,33 @@ export interface InnerPath {
 export function innerPath(cgroupsPath: string | undefined, containerId: string): InnerPath {
   let p = cgroupsPath ?? '';
   if (/^[^/:]*:[^:/]*:[^:/]+$/.test(p)) {
-    throw cgroupError('unavailable', `${JSON.stringify(p)} is a systemd cgroup path (slice:prefix:name); the systemd cgroup driver is not supported, use a cgroupfs path`, FIELD);
+    throw cgroupError(
+      'unavailable',
+      `${JSON.stringify(p)} is a systemd cgroup path (slice:prefix:name); the systemd cgroup driver is not supported, use a cgroupfs path`,
+      FIELD,
+    );
   }
   if (p === '') {
     if (!containerId || containerId.includes('/') || containerId === '.' || containerId === '..') {
-      throw cgroupError('invalid-argument', `cannot derive a cgroup path from container id ${JSON.stringify(containerId)}`, FIELD);
+      throw cgroupError(
+        'invalid-argument',
+        `cannot derive a cgroup path from container id ${JSON.stringify(containerId)}`,
+        FIELD,
+      );
     }
     p = `/${containerId}`;
   }
   if (p.includes('\0')) throw cgroupError('invalid-argument', 'contains a NUL byte', FIELD);
   const parts = p.split('/').filter((c) => c !== '' && c !== '.');
-  if (parts.includes('..')) throw cgroupError('invalid-argument', `${JSON.stringify(p)} must not contain ".." components`, FIELD);
+  if (parts.includes('..'))
+    throw cgroupError('invalid-argument', `${JSON.stringify(p)} must not contain ".." components`, FIELD);
   const absolute = p.startsWith('/');
   if (parts.length === 0) {
-    throw cgroupError('invalid-argument', `${JSON.stringify(p)} names the root of the hierarchy; a container needs its own cgroup`, FIELD);
+    throw cgroupError(
+      'invalid-argument',
+      `${JSON.stringify(p)} names the root of the hierarchy; a container needs its own cgroup`,
+      FIELD,
+    );
   }
   return { path: (absolute ? '/' : '') + parts.join('/'), absolute };
 }

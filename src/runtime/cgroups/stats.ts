@@ -72,7 +72,14 @@ export function emptyStats(): Stats {
   return {
     cpu: { usage: { total: 0, kernel: 0, user: 0 }, throttling: { periods: 0, throttledPeriods: 0, throttledTime: 0 } },
     cpuset: {},
-    memory: { cache: 0, usage: emptyMemoryEntry(), swap: emptyMemoryEntry(), kernel: emptyMemoryEntry(), kernelTCP: emptyMemoryEntry(), raw: {} },
+    memory: {
+      cache: 0,
+      usage: emptyMemoryEntry(),
+      swap: emptyMemoryEntry(),
+      kernel: emptyMemoryEntry(),
+      kernelTCP: emptyMemoryEntry(),
+      raw: {},
+    },
     pids: { current: 0, limit: 0 },
     blkio: { ioServiceBytesRecursive: [], ioServicedRecursive: [] },
     hugetlb: {},

@@ -2,7 +2,16 @@
 
 import { readOptional } from './common.js';
 import type { CgroupFs } from './fs.js';
-import { emptyStats, parseCpuList, parseKeyValues, parseValue, UNLIMITED, type BlkioEntry, type MemoryEntry, type Stats } from './stats.js';
+import {
+  emptyStats,
+  parseCpuList,
+  parseKeyValues,
+  parseValue,
+  UNLIMITED,
+  type BlkioEntry,
+  type MemoryEntry,
+  type Stats,
+} from './stats.js';
 
 /** USER_HZ: cpuacct.stat counts in ticks of 10 ms. */
 const NS_PER_TICK = 10_000_000;
@@ -62,11 +71,18 @@ export function v1Stats(fs: CgroupFs, dirs: Record<string, string>): Stats {
   const cpu = dirs['cpu'];
   if (cpu) {
     const st = parseKeyValues(readOptional(fs, cpu, 'cpu.stat') ?? '');
-    s.cpu.throttling = { periods: st['nr_periods'] ?? 0, throttledPeriods: st['nr_throttled'] ?? 0, throttledTime: st['throttled_time'] ?? 0 };
+    s.cpu.throttling = {
+      periods: st['nr_periods'] ?? 0,
+      throttledPeriods: st['nr_throttled'] ?? 0,
+      throttledTime: st['throttled_time'] ?? 0,
+    };
   }
   const cpuset = dirs['cpuset'];
   if (cpuset) {
-    s.cpuset = { cpus: parseCpuList(readOptional(fs, cpuset, 'cpuset.cpus') ?? ''), mems: parseCpuList(readOptional(fs, cpuset, 'cpuset.mems') ?? '') };
+    s.cpuset = {
+      cpus: parseCpuList(readOptional(fs, cpuset, 'cpuset.cpus') ?? ''),
+      mems: parseCpuList(readOptional(fs, cpuset, 'cpuset.mems') ?? ''),
+    };
   }
   const mem = dirs['memory'];
   if (mem) {
@@ -93,8 +109,16 @@ export function v1Stats(fs: CgroupFs, dirs: Record<string, string>): Stats {
       }
       return undefined;
     };
-    s.blkio.ioServiceBytesRecursive = parseBlkioLines(pick(['blkio.io_service_bytes_recursive', 'blkio.bfq.io_service_bytes_recursive', 'blkio.throttle.io_service_bytes_recursive']));
-    s.blkio.ioServicedRecursive = parseBlkioLines(pick(['blkio.io_serviced_recursive', 'blkio.bfq.io_serviced_recursive', 'blkio.throttle.io_serviced_recursive']));
+    s.blkio.ioServiceBytesRecursive = parseBlkioLines(
+      pick([
+        'blkio.io_service_bytes_recursive',
+        'blkio.bfq.io_service_bytes_recursive',
+        'blkio.throttle.io_service_bytes_recursive',
+      ]),
+    );
+    s.blkio.ioServicedRecursive = parseBlkioLines(
+      pick(['blkio.io_serviced_recursive', 'blkio.bfq.io_serviced_recursive', 'blkio.throttle.io_serviced_recursive']),
+    );
   }
   const hugetlb = dirs['hugetlb'];
   if (hugetlb) {
@@ -129,4 +153,3 @@ export function hugetlbSizes(fs: CgroupFs, _dir: string): string[] {
     return [`${kb}${units[u]}`];
   });
 }
-

@@ -6,7 +6,17 @@
 import { posix } from 'node:path';
 import { errnoOf, isBerthError } from '../../common/errors.js';
 import type { LinuxResources } from '../spec/types.js';
-import { checkPid, freezeV2, isFrozenV2, pidsRecursive, pollUntil, readOptional, removeTree, thawV2, writeField } from './common.js';
+import {
+  checkPid,
+  freezeV2,
+  isFrozenV2,
+  pidsRecursive,
+  pollUntil,
+  readOptional,
+  removeTree,
+  thawV2,
+  writeField,
+} from './common.js';
 import { applyDeviceRules, normalizeDeviceRules, v1DeviceTransition, v1DeviceWrites } from './devices/rules.js';
 import { cgroupError } from './errors.js';
 import type { CgroupManager, FreezerState, ManagerContext } from './types.js';
@@ -24,7 +34,10 @@ export class V1Manager implements CgroupManager {
   /** Directories this instance made, outermost first, so a failed setup can remove them all. */
   private created: string[] = [];
 
-  constructor(private readonly ctx: ManagerContext, inner: InnerPath) {
+  constructor(
+    private readonly ctx: ManagerContext,
+    inner: InnerPath,
+  ) {
     this.version = ctx.layout.mode;
     for (const name of Object.keys(ctx.layout.v1)) {
       const d = v1Dir(ctx.layout, name, inner);
@@ -63,7 +76,11 @@ export class V1Manager implements CgroupManager {
     if (controller === '') return this.unified;
     const offered = (readOptional(this.ctx.fs, mount.mountpoint, 'cgroup.controllers') ?? '').trim().split(/\s+/);
     if (!offered.includes(controller)) {
-      throw cgroupError('unavailable', `this host has no ${controller} cgroup controller (not mounted as cgroup v1, not offered by the cgroup2 hierarchy at ${mount.mountpoint})`, field);
+      throw cgroupError(
+        'unavailable',
+        `this host has no ${controller} cgroup controller (not mounted as cgroup v1, not offered by the cgroup2 hierarchy at ${mount.mountpoint})`,
+        field,
+      );
     }
     const ancestors: string[] = [];
     for (let d = posix.dirname(this.unified); d.startsWith(mount.mountpoint); d = posix.dirname(d)) {
@@ -77,8 +94,11 @@ export class V1Manager implements CgroupManager {
       // the hierarchy's root (or anyone else's cgroup) would change the host
       // for good, and runc leaves it alone too (it ignores such settings).
       if (!this.created.includes(d)) {
-        throw cgroupError('unavailable',
-          `this host has no ${controller} cgroup controller for containers: it is not mounted as cgroup v1, and ${d} does not delegate it in the cgroup2 hierarchy (add it to ${posix.join(d, 'cgroup.subtree_control')}, or mount ${controller} as cgroup v1)`, field);
+        throw cgroupError(
+          'unavailable',
+          `this host has no ${controller} cgroup controller for containers: it is not mounted as cgroup v1, and ${d} does not delegate it in the cgroup2 hierarchy (add it to ${posix.join(d, 'cgroup.subtree_control')}, or mount ${controller} as cgroup v1)`,
+          field,
+        );
       }
       writeField(this.ctx.fs, d, 'cgroup.subtree_control', `+${controller}`, field);
     }
@@ -102,7 +122,14 @@ export class V1Manager implements CgroupManager {
       if (cpuset) this.fillCpuset(cpuset);
     } catch (e) {
       await this.destroy().catch(() => {});
-      throw isBerthError(e) ? e : cgroupError('unavailable', `creating the container's cgroups: ${(e as Error).message}`, 'linux.cgroupsPath', e);
+      throw isBerthError(e)
+        ? e
+        : cgroupError(
+            'unavailable',
+            `creating the container's cgroups: ${(e as Error).message}`,
+            'linux.cgroupsPath',
+            e,
+          );
     }
   }
 
@@ -119,7 +146,14 @@ export class V1Manager implements CgroupManager {
       let inherited = (readOptional(this.ctx.fs, mount, file) ?? '').trim();
       for (const d of chain) {
         const own = (readOptional(this.ctx.fs, d, file) ?? '').trim();
-        if (own === '' && inherited !== '') writeField(this.ctx.fs, d, file, inherited, `linux.resources.cpu.${file === 'cpuset.cpus' ? 'cpus' : 'mems'}`);
+        if (own === '' && inherited !== '')
+          writeField(
+            this.ctx.fs,
+            d,
+            file,
+            inherited,
+            `linux.resources.cpu.${file === 'cpuset.cpus' ? 'cpus' : 'mems'}`,
+          );
         else inherited = own;
       }
     }
@@ -149,7 +183,9 @@ export class V1Manager implements CgroupManager {
 
   /** Without a v1 freezer, a hybrid host still freezes through the unified directory's cgroup.freeze. */
   private unifiedFreezer(): string | undefined {
-    return !this.dirs['freezer'] && this.unified && this.ctx.fs.exists(posix.join(this.unified, 'cgroup.freeze')) ? this.unified : undefined;
+    return !this.dirs['freezer'] && this.unified && this.ctx.fs.exists(posix.join(this.unified, 'cgroup.freeze'))
+      ? this.unified
+      : undefined;
   }
 
   async freeze(): Promise<void> {
@@ -166,7 +202,10 @@ export class V1Manager implements CgroupManager {
     }, 5000);
     if (!ok) {
       writeField(this.ctx.fs, dir, 'freezer.state', 'THAWED', 'pause');
-      throw cgroupError('failed-precondition', `the processes of ${dir} did not freeze within 5 s (some are in an uninterruptible sleep); thawed them again`);
+      throw cgroupError(
+        'failed-precondition',
+        `the processes of ${dir} did not freeze within 5 s (some are in an uninterruptible sleep); thawed them again`,
+      );
     }
   }
 

@@ -40,19 +40,24 @@ export function swapMaxValue(swap: number | undefined, limit: number | undefined
   if (limit === undefined || limit === 0 || limit === -1) {
     throw cgroupError('invalid-argument', 'a memory+swap limit needs a memory limit too', field);
   }
-  if (swap < limit) throw cgroupError('invalid-argument', `memory+swap (${swap}) must be at least the memory limit (${limit})`, field);
+  if (swap < limit)
+    throw cgroupError('invalid-argument', `memory+swap (${swap}) must be at least the memory limit (${limit})`, field);
   return String(swap - limit);
 }
 
 function int(v: unknown, field: string, min = -1): number {
-  if (!isInt(v) || v < min) throw cgroupError('invalid-argument', `${JSON.stringify(v)} is not an integer >= ${min}`, field);
+  if (!isInt(v) || v < min)
+    throw cgroupError('invalid-argument', `${JSON.stringify(v)} is not an integer >= ${min}`, field);
   return v;
 }
 
 const given = (v: number | undefined): v is number => v !== undefined && v !== 0;
 
 export class V2Writer {
-  constructor(private readonly ctx: ManagerContext, readonly dir: string) {}
+  constructor(
+    private readonly ctx: ManagerContext,
+    readonly dir: string,
+  ) {}
 
   has(file: string): boolean {
     return this.ctx.fs.exists(posix.join(this.dir, file));
@@ -64,9 +69,17 @@ export class V2Writer {
     } catch (e) {
       if (errnoOf(e) === 'ENOENT') {
         const controller = file.split('.')[0]!;
-        const available = (readOptional(this.ctx.fs, this.dir, 'cgroup.controllers') ?? '').trim().split(/\s+/).filter(Boolean);
+        const available = (readOptional(this.ctx.fs, this.dir, 'cgroup.controllers') ?? '')
+          .trim()
+          .split(/\s+/)
+          .filter(Boolean);
         if (controller !== 'cgroup' && !available.includes(controller)) {
-          throw cgroupError('unavailable', `the ${controller} controller is not available to ${this.dir} (cgroup.controllers: ${available.join(' ') || 'none'}), so ${file} cannot be set`, field, e);
+          throw cgroupError(
+            'unavailable',
+            `the ${controller} controller is not available to ${this.dir} (cgroup.controllers: ${available.join(' ') || 'none'}), so ${file} cannot be set`,
+            field,
+            e,
+          );
         }
       }
       throw writeError(e, field, file, value);
@@ -84,7 +97,8 @@ export function setV2Resources(w: V2Writer, ctx: ManagerContext, r: LinuxResourc
     for (const key of ['cpus', 'mems'] as const) {
       const v = r.cpu[key];
       if (v === undefined || v === '') continue;
-      if (!/^[0-9,\-\s]+$/.test(v)) throw cgroupError('invalid-argument', `${JSON.stringify(v)} is not a list like "0-3,5"`, `${R}.cpu.${key}`);
+      if (!/^[0-9,\-\s]+$/.test(v))
+        throw cgroupError('invalid-argument', `${JSON.stringify(v)} is not a list like "0-3,5"`, `${R}.cpu.${key}`);
       w.write(`cpuset.${key}`, v, `${R}.cpu.${key}`);
     }
   }
@@ -100,7 +114,8 @@ export function setV2Resources(w: V2Writer, ctx: ManagerContext, r: LinuxResourc
     checkPageSize(h.pageSize, `${field}.pageSize`);
     w.write(`hugetlb.${h.pageSize}.max`, String(int(h.limit, `${field}.limit`, 0)), field);
   });
-  if (r.network?.classID !== undefined) w.unsupported(`${R}.network.classID`, 'net_cls is v1 only; use an eBPF program');
+  if (r.network?.classID !== undefined)
+    w.unsupported(`${R}.network.classID`, 'net_cls is v1 only; use an eBPF program');
   if ((r.network?.priorities ?? []).length > 0) w.unsupported(`${R}.network.priorities`, 'net_prio is v1 only');
   for (const [dev, lim] of Object.entries(r.rdma ?? {})) {
     const field = `${R}.rdma["${dev}"]`;
@@ -147,10 +162,13 @@ function setCpu(w: V2Writer, c: LinuxCPU): void {
 
 function setMemory(w: V2Writer, ctx: ManagerContext, m: LinuxMemory): void {
   const f = (k: string): string => `${R}.memory.${k}`;
-  if (m.kernel !== undefined && m.kernel !== 0) ctx.warn(`${f('kernel')} is deprecated by the kernel and ignored (as runc does)`);
+  if (m.kernel !== undefined && m.kernel !== 0)
+    ctx.warn(`${f('kernel')} is deprecated by the kernel and ignored (as runc does)`);
   if (given(m.kernelTCP)) w.unsupported(f('kernelTCP'), 'v2 accounts TCP memory in memory.max');
-  if (m.swappiness !== undefined && m.swappiness !== -1) w.unsupported(f('swappiness'), 'no per-cgroup swappiness in v2');
-  if (m.disableOOMKiller === true) w.unsupported(f('disableOOMKiller'), 'the OOM killer cannot be disabled per cgroup in v2');
+  if (m.swappiness !== undefined && m.swappiness !== -1)
+    w.unsupported(f('swappiness'), 'no per-cgroup swappiness in v2');
+  if (m.disableOOMKiller === true)
+    w.unsupported(f('disableOOMKiller'), 'the OOM killer cannot be disabled per cgroup in v2');
   if (m.useHierarchy === false) w.unsupported(f('useHierarchy'), 'v2 is always hierarchical');
   const limit = given(m.limit) ? int(m.limit, f('limit')) : undefined;
   const swap = given(m.swap) ? int(m.swap, f('swap')) : undefined;
@@ -158,14 +176,22 @@ function setMemory(w: V2Writer, ctx: ManagerContext, m: LinuxMemory): void {
   if (swapMax !== undefined) {
     if (w.has('memory.swap.max')) w.write('memory.swap.max', swapMax, f('swap'));
     else if (swap !== undefined && swap !== -1) {
-      throw cgroupError('unavailable', 'this host has no memory.swap.max (swap accounting off: boot with swapaccount=1)', f('swap'));
+      throw cgroupError(
+        'unavailable',
+        'this host has no memory.swap.max (swap accounting off: boot with swapaccount=1)',
+        f('swap'),
+      );
     }
   }
   if (limit !== undefined) {
     if (m.checkBeforeUpdate && limit !== -1) {
       const current = Number((readOptional(ctx.fs, w.dir, 'memory.current') ?? '0').trim());
       if (current > limit) {
-        throw cgroupError('failed-precondition', `the container already uses ${current} bytes, more than the new limit ${limit}`, f('limit'));
+        throw cgroupError(
+          'failed-precondition',
+          `the container already uses ${current} bytes, more than the new limit ${limit}`,
+          f('limit'),
+        );
       }
     }
     w.write('memory.max', limit === -1 ? 'max' : String(limit), f('limit'));
@@ -179,7 +205,8 @@ function setMemory(w: V2Writer, ctx: ManagerContext, m: LinuxMemory): void {
 function setIo(w: V2Writer, b: LinuxBlockIO): void {
   const f = (k: string): string => `${R}.blockIO.${k}`;
   const range = (v: unknown, field: string): number => {
-    if (!isInt(v) || v < 10 || v > 1000) throw cgroupError('invalid-argument', `${JSON.stringify(v)} is out of range (10-1000)`, field);
+    if (!isInt(v) || v < 10 || v > 1000)
+      throw cgroupError('invalid-argument', `${JSON.stringify(v)} is out of range (10-1000)`, field);
     return v;
   };
   const bfq = w.has('io.bfq.weight');
@@ -208,7 +235,11 @@ function setIo(w: V2Writer, b: LinuxBlockIO): void {
     (b[key] ?? []).forEach((t, i) => {
       const field = `${f(key)}[${i}]`;
       const rate = int(t.rate, `${field}.rate`, 0);
-      w.write('io.max', `${int(t.major, `${field}.major`, 0)}:${int(t.minor, `${field}.minor`, 0)} ${name}=${rate === 0 ? 'max' : rate}`, field);
+      w.write(
+        'io.max',
+        `${int(t.major, `${field}.major`, 0)}:${int(t.minor, `${field}.minor`, 0)} ${name}=${rate === 0 ? 'max' : rate}`,
+        field,
+      );
     });
   }
 }

@@ -2,7 +2,15 @@
 
 import { readOptional } from './common.js';
 import type { CgroupFs } from './fs.js';
-import { emptyStats, parseCpuList, parseKeyValues, parseValue, UNLIMITED, type BlkioEntry, type Stats } from './stats.js';
+import {
+  emptyStats,
+  parseCpuList,
+  parseKeyValues,
+  parseValue,
+  UNLIMITED,
+  type BlkioEntry,
+  type Stats,
+} from './stats.js';
 import { hugetlbSizes } from './v1-stats.js';
 
 /** io.stat: "8:0 rbytes=1 wbytes=2 rios=3 wios=4 ..." per device. */
@@ -40,7 +48,8 @@ export function v2Stats(fs: CgroupFs, dir: string): Stats {
     throttledTime: (cpu['throttled_usec'] ?? 0) * 1000,
   };
   const cpus = read('cpuset.cpus.effective');
-  if (cpus !== undefined) s.cpuset = { cpus: parseCpuList(cpus), mems: parseCpuList(read('cpuset.mems.effective') ?? '') };
+  if (cpus !== undefined)
+    s.cpuset = { cpus: parseCpuList(cpus), mems: parseCpuList(read('cpuset.mems.effective') ?? '') };
   const events = parseKeyValues(read('memory.events') ?? '');
   s.memory.usage = {
     usage: parseValue(read('memory.current') ?? '0'),

@@ -6,7 +6,16 @@
 import { posix } from 'node:path';
 import { errnoOf, isBerthError } from '../../common/errors.js';
 import type { LinuxResources } from '../spec/types.js';
-import { checkPid, freezeV2, isFrozenV2, pidsRecursive, readOptional, removeTree, thawV2, writeField } from './common.js';
+import {
+  checkPid,
+  freezeV2,
+  isFrozenV2,
+  pidsRecursive,
+  readOptional,
+  removeTree,
+  thawV2,
+  writeField,
+} from './common.js';
 import { cgroupError } from './errors.js';
 import type { CgroupManager, FreezerState, ManagerContext } from './types.js';
 import { unifiedDir, type InnerPath } from './paths.js';
@@ -19,7 +28,10 @@ export class V2Manager implements CgroupManager {
   readonly dir: string;
   private created: string[] = [];
 
-  constructor(private readonly ctx: ManagerContext, inner: InnerPath) {
+  constructor(
+    private readonly ctx: ManagerContext,
+    inner: InnerPath,
+  ) {
     const d = unifiedDir(ctx.layout, inner);
     if (!d) throw cgroupError('unavailable', 'no cgroup2 hierarchy is mounted');
     this.dir = d;
@@ -35,7 +47,9 @@ export class V2Manager implements CgroupManager {
       this.enableControllers();
     } catch (e) {
       await this.destroy().catch(() => {});
-      throw isBerthError(e) ? e : cgroupError('unavailable', `creating ${this.dir}: ${(e as Error).message}`, 'linux.cgroupsPath', e);
+      throw isBerthError(e)
+        ? e
+        : cgroupError('unavailable', `creating ${this.dir}: ${(e as Error).message}`, 'linux.cgroupsPath', e);
     }
   }
 

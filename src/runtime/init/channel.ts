@@ -136,7 +136,11 @@ function spawnWithBun(bun: BunApi, bin: string, stdio: InitStdio[]): InitChannel
     if (!open) return;
     open = false;
     reader?.cancel().catch(() => undefined);
-    try { closeSync(fd); } catch { /* closed */ }
+    try {
+      closeSync(fd);
+    } catch {
+      /* closed */
+    }
   };
   return {
     pid: child.pid,

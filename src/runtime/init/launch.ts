@@ -8,7 +8,6 @@ import { encodeOp, encodePhase } from '../plan/encode.js';
 import { Op, type PlanOp, type Report } from '../plan/ops.js';
 import { spawnInit, spawnSpareInit, type InitChannel, type InitStdio } from './channel.js';
 
-
 /** Where berth-init lives: $BERTH_INIT, or the nearest native/build/. */
 export function initBinary(): string {
   return nativeBinary('berth-init', 'BERTH_INIT');
@@ -77,7 +76,11 @@ export class InitPool {
     stdio.forEach((s, fd) => {
       if (s === 'ignore') return; // the spare's own fd is /dev/null already
       const src = s === 'inherit' ? fd : s;
-      prefix.push({ op: Op.TAKE_FD, label: `take fd ${src} of the runtime as the container's fd ${fd}`, args: [process.pid, src, fd] });
+      prefix.push({
+        op: Op.TAKE_FD,
+        label: `take fd ${src} of the runtime as the container's fd ${fd}`,
+        args: [process.pid, src, fd],
+      });
     });
     return { init: spare, prefix };
   }
@@ -153,7 +156,12 @@ async function launchOn(init: InitChannel, opts: LaunchOptions, prefix: PlanOp[]
       if (done) return;
       done = true;
       if (err) {
-        if (pid) try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+        if (pid)
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            /* already gone */
+          }
         init.destroy();
         rejectLaunch(err);
       } else {
@@ -200,33 +208,46 @@ async function launchOn(init: InitChannel, opts: LaunchOptions, prefix: PlanOp[]
           break;
       }
     };
-    init.read((chunk: string) => {
-      buffered += chunk;
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        if (!line) continue;
-        let r: Report;
-        try {
-          r = JSON.parse(line) as Report;
-        } catch {
-          finish(new BerthError('runtime', 'internal', `berth-init sent an unreadable report: ${line.slice(0, 200)}`));
+    init.read(
+      (chunk: string) => {
+        buffered += chunk;
+        let nl: number;
+        while ((nl = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, nl);
+          buffered = buffered.slice(nl + 1);
+          if (!line) continue;
+          let r: Report;
+          try {
+            r = JSON.parse(line) as Report;
+          } catch {
+            finish(
+              new BerthError('runtime', 'internal', `berth-init sent an unreadable report: ${line.slice(0, 200)}`),
+            );
+            return;
+          }
+          // A failure while answering (a write to a berth-init that is gone) ends the launch.
+          handle(r).catch((e: unknown) => finish(e instanceof Error ? e : new Error(String(e))));
+        }
+      },
+      () => {
+        // EOF: the container process exec'd (its copy closed on exec) and the
+        // first process is gone. Without a pid, berth-init failed before CLONE.
+        if (!pid) {
+          const early = (what: string) =>
+            finish(new BerthError('berth-init', 'internal', `berth-init ${what} before creating the container`));
+          exited.then(
+            (code) => early(`exited with status ${code}`),
+            () => early('was lost'),
+          );
           return;
         }
-        // A failure while answering (a write to a berth-init that is gone) ends the launch.
-        handle(r).catch((e: unknown) => finish(e instanceof Error ? e : new Error(String(e))));
-      }
-    }, () => {
-      // EOF: the container process exec'd (its copy closed on exec) and the
-      // first process is gone. Without a pid, berth-init failed before CLONE.
-      if (!pid) {
-        const early = (what: string) => finish(new BerthError('berth-init', 'internal', `berth-init ${what} before creating the container`));
-        exited.then((code) => early(`exited with status ${code}`), () => early('was lost'));
-        return;
-      }
-      finish(opts.untilReady ? new BerthError('berth-init', 'internal', 'container process exited before it was ready') : null);
-    });
+        finish(
+          opts.untilReady
+            ? new BerthError('berth-init', 'internal', 'container process exited before it was ready')
+            : null,
+        );
+      },
+    );
     init.write(encodePhase([...prefix, ...opts.parent]));
     if (opts.childWithoutPid) {
       try {

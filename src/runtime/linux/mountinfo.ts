@@ -35,7 +35,10 @@ export function parentMountOf(path: string): ParentMount | undefined {
 }
 
 /** Mounts at or below dir (its realpath), with their ids, in mountinfo order. */
-export function mountsUnder(dir: string, mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): { id: number; mountpoint: string }[] {
+export function mountsUnder(
+  dir: string,
+  mountinfo = readFileSync('/proc/self/mountinfo', 'utf8'),
+): { id: number; mountpoint: string }[] {
   const out: { id: number; mountpoint: string }[] = [];
   for (const line of mountinfo.split('\n')) {
     const f = line.split(' ');

@@ -7,7 +7,17 @@ import { statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { BerthError } from '../../common/errors.js';
 import type { Hook, LinuxNamespace, NamespaceType, Process, Spec, State } from '../spec/types.js';
-import { CAPABILITIES, CLONE, IOPRIO_CLASS, MOUNT_ATTR, MS, PERSONALITY, RLIMITS, SCHED_FLAG, SCHED_POLICY } from '../linux/constants.js';
+import {
+  CAPABILITIES,
+  CLONE,
+  IOPRIO_CLASS,
+  MOUNT_ATTR,
+  MS,
+  PERSONALITY,
+  RLIMITS,
+  SCHED_FLAG,
+  SCHED_POLICY,
+} from '../linux/constants.js';
 import { bindRemountFlags, parseMountOptions, PROPAGATION, type ParsedMountOptions } from './mountopts.js';
 import { compileSeccomp, usesNotify } from './seccomp.js';
 import { readRootFile } from '../linux/rootfile.js';
@@ -28,7 +38,14 @@ export const NS_FLAG: Record<NamespaceType, number> = {
 
 /** /proc/<pid>/ns/<name> for each namespace type. */
 export const NS_PROC_NAME: Record<NamespaceType, string> = {
-  pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', user: 'user', cgroup: 'cgroup', time: 'time',
+  pid: 'pid',
+  network: 'net',
+  mount: 'mnt',
+  ipc: 'ipc',
+  uts: 'uts',
+  user: 'user',
+  cgroup: 'cgroup',
+  time: 'time',
 };
 
 // Joining order: the user namespace first (it grants the rights to join the
@@ -82,7 +99,6 @@ export interface CreatePlanInput {
   rootfsParentMount?: string;
 }
 
-
 const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
 const S_IFIFO = 0o010000;
@@ -104,7 +120,11 @@ function nsOf(spec: Spec, type: NamespaceType): LinuxNamespace | undefined {
  * running kernel does not have (above cap_last_cap), are left out, as runc
  * does; `ignoredCapabilities` lists them for a warning.
  */
-export function capMask(names: readonly string[] | undefined, field: string, lastCap = CAPABILITIES.length - 1): bigint {
+export function capMask(
+  names: readonly string[] | undefined,
+  field: string,
+  lastCap = CAPABILITIES.length - 1,
+): bigint {
   let mask = 0n;
   for (const n of names ?? []) {
     if (!/^CAP_[A-Z0-9_]+$/.test(n)) fail(field, `unknown capability "${n}"`);
@@ -117,14 +137,28 @@ export function capMask(names: readonly string[] | undefined, field: string, las
 
 export function ignoredCapabilities(proc: Process | undefined, lastCap: number): string[] {
   const c = proc?.capabilities ?? {};
-  const all = [...(c.bounding ?? []), ...(c.effective ?? []), ...(c.inheritable ?? []), ...(c.permitted ?? []), ...(c.ambient ?? [])];
-  return [...new Set(all.filter((n) => {
-    const bit = (CAPABILITIES as readonly string[]).indexOf(n);
-    return bit < 0 || bit > lastCap;
-  }))].sort();
+  const all = [
+    ...(c.bounding ?? []),
+    ...(c.effective ?? []),
+    ...(c.inheritable ?? []),
+    ...(c.permitted ?? []),
+    ...(c.ambient ?? []),
+  ];
+  return [
+    ...new Set(
+      all.filter((n) => {
+        const bit = (CAPABILITIES as readonly string[]).indexOf(n);
+        return bit < 0 || bit > lastCap;
+      }),
+    ),
+  ].sort();
 }
 
-export function hookState(input: { id: string; bundle: string; spec: Spec }, status: State['status'], pid?: number): string {
+export function hookState(
+  input: { id: string; bundle: string; spec: Spec },
+  status: State['status'],
+  pid?: number,
+): string {
   const s: State = { ociVersion: input.spec.ociVersion, id: input.id, status, bundle: input.bundle };
   if (pid !== undefined) s.pid = pid;
   if (input.spec.annotations) s.annotations = input.spec.annotations;
@@ -133,8 +167,17 @@ export function hookState(input: { id: string; bundle: string; spec: Spec }, sta
 
 function hookOps(hooks: Hook[] | undefined, kind: string, state: string): PlanOp[] {
   return (hooks ?? []).map((h, i) =>
-    op(Op.HOOK, `${kind} hook #${i} (${h.path})`, h.path, h.timeout ?? 0, state,
-      (h.args ?? [h.path]).length, ...(h.args ?? [h.path]), (h.env ?? []).length, ...(h.env ?? [])),
+    op(
+      Op.HOOK,
+      `${kind} hook #${i} (${h.path})`,
+      h.path,
+      h.timeout ?? 0,
+      state,
+      (h.args ?? [h.path]).length,
+      ...(h.args ?? [h.path]),
+      (h.env ?? []).length,
+      ...(h.env ?? []),
+    ),
   );
 }
 
@@ -166,11 +209,24 @@ function homeOf(uid: number, rootfs: string | undefined): string {
 }
 
 /** Process-level steps shared by the container's init and `exec`. */
-function processOps(proc: Process, spec: Spec, state: string, host: HostFacts, opts: { lateHooks: PlanOp[]; waitStart: boolean; preserveFds: number; rootfs?: string; inUserNs: boolean }): PlanOp[] {
+function processOps(
+  proc: Process,
+  spec: Spec,
+  state: string,
+  host: HostFacts,
+  opts: { lateHooks: PlanOp[]; waitStart: boolean; preserveFds: number; rootfs?: string; inUserNs: boolean },
+): PlanOp[] {
   const ops: PlanOp[] = [];
   if (proc.apparmorProfile) {
     if (!host.apparmor) fail('process.apparmorProfile', 'AppArmor is not enabled on this host', 'unavailable');
-    ops.push(op(Op.WRITE_PROC, `apply AppArmor profile ${proc.apparmorProfile}`, 'self/attr/apparmor/exec', `exec ${proc.apparmorProfile}`));
+    ops.push(
+      op(
+        Op.WRITE_PROC,
+        `apply AppArmor profile ${proc.apparmorProfile}`,
+        'self/attr/apparmor/exec',
+        `exec ${proc.apparmorProfile}`,
+      ),
+    );
   }
   if (proc.selinuxLabel && host.selinux) {
     ops.push(op(Op.WRITE_PROC, `apply SELinux label ${proc.selinuxLabel}`, 'self/attr/exec', proc.selinuxLabel));
@@ -187,18 +243,42 @@ function processOps(proc: Process, spec: Spec, state: string, host: HostFacts, o
   if (proc.ioPriority) {
     const cls = IOPRIO_CLASS[proc.ioPriority.class];
     if (cls === undefined) fail('process.ioPriority.class', `unknown class ${proc.ioPriority.class}`);
-    ops.push(op(Op.IOPRIO, `set I/O priority ${proc.ioPriority.class}/${proc.ioPriority.priority}`, (cls << 13) | proc.ioPriority.priority));
+    ops.push(
+      op(
+        Op.IOPRIO,
+        `set I/O priority ${proc.ioPriority.class}/${proc.ioPriority.priority}`,
+        (cls << 13) | proc.ioPriority.priority,
+      ),
+    );
   }
   if (proc.scheduler) {
     const s = proc.scheduler;
     const policy = SCHED_POLICY[s.policy];
     if (policy === undefined) fail('process.scheduler.policy', `unknown policy ${s.policy}`);
     const flags = (s.flags ?? []).reduce((m, f) => m | (SCHED_FLAG[f] ?? 0), 0);
-    ops.push(op(Op.SCHED, `set scheduler ${s.policy}`, policy, flags, s.nice ?? 0, s.priority ?? 0, s.runtime ?? 0, s.deadline ?? 0, s.period ?? 0));
+    ops.push(
+      op(
+        Op.SCHED,
+        `set scheduler ${s.policy}`,
+        policy,
+        flags,
+        s.nice ?? 0,
+        s.priority ?? 0,
+        s.runtime ?? 0,
+        s.deadline ?? 0,
+        s.period ?? 0,
+      ),
+    );
   }
   const caps = proc.capabilities ?? {};
   const last = host.capLast;
-  ops.push(op(Op.CAPS_BOUNDING, 'drop capabilities from the bounding set', capMask(caps.bounding, 'process.capabilities.bounding', last)));
+  ops.push(
+    op(
+      Op.CAPS_BOUNDING,
+      'drop capabilities from the bounding set',
+      capMask(caps.bounding, 'process.capabilities.bounding', last),
+    ),
+  );
 
   const nnp = proc.noNewPrivileges === true;
   const seccomp = spec.linux?.seccomp;
@@ -208,14 +288,32 @@ function processOps(proc: Process, spec: Spec, state: string, host: HostFacts, o
   if (seccomp && !nnp) ops.push(...compileSeccomp(seccomp, state));
 
   const groups = proc.user.additionalGids ?? [];
-  ops.push(op(Op.USER, `switch to user ${proc.user.uid}:${proc.user.gid}`, proc.user.uid, proc.user.gid, groups.length, ...groups));
+  ops.push(
+    op(
+      Op.USER,
+      `switch to user ${proc.user.uid}:${proc.user.gid}`,
+      proc.user.uid,
+      proc.user.gid,
+      groups.length,
+      ...groups,
+    ),
+  );
   const permitted = capMask(caps.permitted, 'process.capabilities.permitted', last);
   const inheritable = capMask(caps.inheritable, 'process.capabilities.inheritable', last);
   // The kernel only lets a capability into the ambient set when it is both
   // permitted and inheritable; runc ignores the others (with a warning), and
   // configs written for runc (its default spec among them) rely on that.
   const ambient = capMask(caps.ambient, 'process.capabilities.ambient', last) & permitted & inheritable;
-  ops.push(op(Op.CAPS, 'set capabilities', capMask(caps.effective, 'process.capabilities.effective', last), permitted, inheritable, ambient));
+  ops.push(
+    op(
+      Op.CAPS,
+      'set capabilities',
+      capMask(caps.effective, 'process.capabilities.effective', last),
+      permitted,
+      inheritable,
+      ambient,
+    ),
+  );
   ops.push(op(Op.UMASK, 'set umask', proc.user.umask ?? 0o022));
   ops.push(op(Op.CHDIR, `chdir to ${proc.cwd}`, proc.cwd));
   if (nnp) ops.push(op(Op.NO_NEW_PRIVS, 'set no_new_privs'));
@@ -229,7 +327,17 @@ function processOps(proc: Process, spec: Spec, state: string, host: HostFacts, o
   }
   ops.push(...opts.lateHooks);
   if (seccomp && nnp) ops.push(...compileSeccomp(seccomp, state));
-  ops.push(op(Op.EXEC, `exec ${JSON.stringify(args[0])}`, opts.preserveFds, envPath(proc.env), args.length, ...args, ...envArgs(processEnv(proc, opts.rootfs))));
+  ops.push(
+    op(
+      Op.EXEC,
+      `exec ${JSON.stringify(args[0])}`,
+      opts.preserveFds,
+      envPath(proc.env),
+      args.length,
+      ...args,
+      ...envArgs(processEnv(proc, opts.rootfs)),
+    ),
+  );
   return ops;
 }
 
@@ -256,7 +364,8 @@ function seccompListenerState(input: CreatePlanInput, pid: number): string {
 export function compileParent(input: CreatePlanInput): PlanOp[] {
   const { spec } = input;
   const ops: PlanOp[] = [op(Op.PARENT_MODE, `parent mode ${input.parentMode}`, input.parentMode)];
-  if (input.consoleSocket) ops.push(op(Op.OPEN_CONSOLE_SOCKET, `connect to console socket ${input.consoleSocket}`, input.consoleSocket));
+  if (input.consoleSocket)
+    ops.push(op(Op.OPEN_CONSOLE_SOCKET, `connect to console socket ${input.consoleSocket}`, input.consoleSocket));
   ops.push(op(Op.OPEN_EXEC_FIFO, `open exec fifo ${input.execFifo}`, input.execFifo));
   if (spec.linux?.seccomp && usesNotify(spec.linux.seccomp)) {
     const path = spec.linux.seccomp.listenerPath;
@@ -271,7 +380,9 @@ export function compileParent(input: CreatePlanInput): PlanOp[] {
   const time = nsOf(spec, 'time');
   if (time && !time.path) {
     const offs = spec.linux?.timeOffsets ?? {};
-    const text = Object.entries(offs).map(([clock, o]) => `${clock} ${o?.secs ?? 0} ${o?.nanosecs ?? 0}\n`).join('');
+    const text = Object.entries(offs)
+      .map(([clock, o]) => `${clock} ${o?.secs ?? 0} ${o?.nanosecs ?? 0}\n`)
+      .join('');
     ops.push(op(Op.TIMENS_OFFSETS, 'create time namespace', text));
   }
   let flags = 0;
@@ -302,7 +413,10 @@ function mountOps(input: CreatePlanInput, cgroupJoin: PlanOp[]): PlanOp[] {
   const ops: PlanOp[] = [];
   const newUserNs = !!nsOf(spec, 'user');
   const mounts = spec.mounts ?? [];
-  const devBound = mounts.some((m) => m.destination === '/dev' && (m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind')));
+  const devBound = mounts.some(
+    (m) =>
+      m.destination === '/dev' && (m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind')),
+  );
 
   mounts.forEach((m, i) => {
     const field = `mounts[${i}]`;
@@ -320,8 +434,20 @@ function mountOps(input: CreatePlanInput, cgroupJoin: PlanOp[]): PlanOp[] {
       } catch (e) {
         fail(`${field}.source`, `cannot bind ${src}: ${(e as Error).message}`);
       }
-      ops.push(op(Op.MOUNT_IN_ROOT, `bind mount ${src} on ${dest}`, src, dest, '', o.flags | MS.BIND, '', kind,
-        bindRemountFlags(o.flags), o.propagation));
+      ops.push(
+        op(
+          Op.MOUNT_IN_ROOT,
+          `bind mount ${src} on ${dest}`,
+          src,
+          dest,
+          '',
+          o.flags | MS.BIND,
+          '',
+          kind,
+          bindRemountFlags(o.flags),
+          o.propagation,
+        ),
+      );
       ops.push(...recursiveAttrOps(o, dest));
       return;
     }
@@ -331,18 +457,43 @@ function mountOps(input: CreatePlanInput, cgroupJoin: PlanOp[]): PlanOp[] {
     }
     const fstype = m.type ?? '';
     if (!fstype) fail(`${field}.type`, 'required for a mount that is not a bind mount');
-    if (o.copyUp && fstype !== 'tmpfs') fail(`${field}.options`, `tmpcopyup applies to tmpfs mounts only, not ${fstype}`);
+    if (o.copyUp && fstype !== 'tmpfs')
+      fail(`${field}.options`, `tmpcopyup applies to tmpfs mounts only, not ${fstype}`);
     let data = o.data;
     if (spec.linux?.mountLabel && input.host.selinux && ['tmpfs', 'devpts', 'mqueue', 'shm'].includes(fstype)) {
       data = data ? `${data},context="${spec.linux.mountLabel}"` : `context="${spec.linux.mountLabel}"`;
     }
     if (o.copyUp) {
-      ops.push(op(Op.MOUNT_COPYUP_IN_ROOT, `mount ${fstype} on ${dest} with a copy of its contents`, m.source ?? fstype, dest, fstype, o.flags, data, o.propagation));
+      ops.push(
+        op(
+          Op.MOUNT_COPYUP_IN_ROOT,
+          `mount ${fstype} on ${dest} with a copy of its contents`,
+          m.source ?? fstype,
+          dest,
+          fstype,
+          o.flags,
+          data,
+          o.propagation,
+        ),
+      );
     } else {
       // proc and sysfs only on an ordinary directory (as runc): mounted on a
       // symlink's target, they could be swapped away by repointing the link.
       const mkdir = fstype === 'proc' || fstype === 'sysfs' ? 'realdir' : 'dir';
-      ops.push(op(Op.MOUNT_IN_ROOT, `mount ${fstype} on ${dest}`, m.source ?? fstype, dest, fstype, o.flags, data, mkdir, 0, o.propagation));
+      ops.push(
+        op(
+          Op.MOUNT_IN_ROOT,
+          `mount ${fstype} on ${dest}`,
+          m.source ?? fstype,
+          dest,
+          fstype,
+          o.flags,
+          data,
+          mkdir,
+          0,
+          o.propagation,
+        ),
+      );
     }
     ops.push(...recursiveAttrOps(o, dest));
   });
@@ -369,8 +520,18 @@ function mountOps(input: CreatePlanInput, cgroupJoin: PlanOp[]): PlanOp[] {
         continue;
       }
       const typeBits = d.type === 'b' ? S_IFBLK : d.type === 'p' ? S_IFIFO : S_IFCHR;
-      ops.push(op(Op.MKNOD_IN_ROOT, `create device ${d.path}`, d.path, typeBits | ((d.fileMode ?? 0o666) & 0o7777),
-        d.major ?? 0, d.minor ?? 0, d.uid ?? 0, d.gid ?? 0));
+      ops.push(
+        op(
+          Op.MKNOD_IN_ROOT,
+          `create device ${d.path}`,
+          d.path,
+          typeBits | ((d.fileMode ?? 0o666) & 0o7777),
+          d.major ?? 0,
+          d.minor ?? 0,
+          d.uid ?? 0,
+          d.gid ?? 0,
+        ),
+      );
     }
     const links: [string, string][] = [
       ['/proc/self/fd', '/dev/fd'],
@@ -401,7 +562,20 @@ function cgroupMountOps(input: CreatePlanInput, dest: string, flags: number, fie
   const single = hier.length === 1 && hier[0]!.dir === '';
   if (!single) {
     // v1 and hybrid: a tmpfs holding one directory per hierarchy, like the host.
-    ops.push(op(Op.MOUNT_IN_ROOT, `mount tmpfs for cgroups on ${dest}`, 'tmpfs', dest, 'tmpfs', MS.NOSUID | MS.NODEV | MS.NOEXEC, 'mode=755', 'dir', 0, 0));
+    ops.push(
+      op(
+        Op.MOUNT_IN_ROOT,
+        `mount tmpfs for cgroups on ${dest}`,
+        'tmpfs',
+        dest,
+        'tmpfs',
+        MS.NOSUID | MS.NODEV | MS.NOEXEC,
+        'mode=755',
+        'dir',
+        0,
+        0,
+      ),
+    );
   }
   // Binds of the host's directories, on a v1 or hybrid host one per
   // hierarchy: one recursive mount_setattr over all of them where the kernel
@@ -410,16 +584,44 @@ function cgroupMountOps(input: CreatePlanInput, dest: string, flags: number, fie
   for (const h of hier) {
     const target = h.dir ? `${dest}/${h.dir}` : dest;
     if (cgroupNs) {
-      ops.push(op(Op.MOUNT_IN_ROOT, `mount ${h.fstype} ${h.data || ''} on ${target}`.replace('  ', ' '), h.fstype, target, h.fstype, base, h.data, 'dir', 0, 0));
+      ops.push(
+        op(
+          Op.MOUNT_IN_ROOT,
+          `mount ${h.fstype} ${h.data || ''} on ${target}`.replace('  ', ' '),
+          h.fstype,
+          target,
+          h.fstype,
+          base,
+          h.data,
+          'dir',
+          0,
+          0,
+        ),
+      );
     } else {
-      ops.push(op(Op.MOUNT_IN_ROOT, `bind cgroup ${h.hostPath} on ${target}`, h.hostPath, target, '', MS.BIND | MS.REC, '', 'dir',
-        oneSetattr ? 0 : bindRemountFlags(base | MS.BIND), 0));
+      ops.push(
+        op(
+          Op.MOUNT_IN_ROOT,
+          `bind cgroup ${h.hostPath} on ${target}`,
+          h.hostPath,
+          target,
+          '',
+          MS.BIND | MS.REC,
+          '',
+          'dir',
+          oneSetattr ? 0 : bindRemountFlags(base | MS.BIND),
+          0,
+        ),
+      );
     }
   }
   if (oneSetattr) {
     const attrs = mountAttrsOf(base);
-    if (attrs.set !== 0 || attrs.clear !== 0) ops.push(op(Op.MOUNT_SETATTR_IN_ROOT, `set the cgroup mount options on ${dest} and below`, dest, attrs.set, attrs.clear));
-  } else if (!single && (flags & MS.RDONLY)) {
+    if (attrs.set !== 0 || attrs.clear !== 0)
+      ops.push(
+        op(Op.MOUNT_SETATTR_IN_ROOT, `set the cgroup mount options on ${dest} and below`, dest, attrs.set, attrs.clear),
+      );
+  } else if (!single && flags & MS.RDONLY) {
     ops.push(op(Op.READONLY_IN_ROOT, `make ${dest} read-only`, dest));
   }
   return ops;
@@ -447,7 +649,11 @@ function mountAttrsOf(flags: number): { set: number; clear: number } {
  * while berth-init starts, instead of after the pid arrives.
  */
 export function childPlanNeedsPid(spec: Spec): boolean {
-  return !!(spec.hooks?.createContainer?.length || spec.hooks?.startContainer?.length || (spec.linux?.seccomp && usesNotify(spec.linux.seccomp)));
+  return !!(
+    spec.hooks?.createContainer?.length ||
+    spec.hooks?.startContainer?.length ||
+    (spec.linux?.seccomp && usesNotify(spec.linux.seccomp))
+  );
 }
 
 /** A mount namespace made for the container (not the runtime's, not one joined by path). */
@@ -470,7 +676,9 @@ export function compileChild(input: CreatePlanInput, pid: number): PlanOp[] {
     ops.push(op(Op.SETRESUID, 'become root of the user namespace (uid)', 0));
   }
   if (proc.oomScoreAdj !== undefined) {
-    ops.push(op(Op.WRITE_PROC, `set oom_score_adj to ${proc.oomScoreAdj}`, 'self/oom_score_adj', String(proc.oomScoreAdj)));
+    ops.push(
+      op(Op.WRITE_PROC, `set oom_score_adj to ${proc.oomScoreAdj}`, 'self/oom_score_adj', String(proc.oomScoreAdj)),
+    );
   }
   // Not the runtime's session keyring (runc: unless --no-new-keyring).
   if (input.newKeyring && input.host.keyrings) {
@@ -501,11 +709,23 @@ export function compileChild(input: CreatePlanInput, pid: number): PlanOp[] {
     const propagation = PROPAGATION[spec.linux?.rootfsPropagation ?? 'rslave']!;
     // Stop mount events from flowing back to the host before touching anything
     // (rslave unless the config asks for another propagation, as runc does).
-    ops.push(op(Op.MOUNT, `make / ${spec.linux?.rootfsPropagation ?? 'rslave'}`, '', '/', '', propagation | MS.REC, ''));
+    ops.push(
+      op(Op.MOUNT, `make / ${spec.linux?.rootfsPropagation ?? 'rslave'}`, '', '/', '', propagation | MS.REC, ''),
+    );
     // As runc: pivot_root refuses a new root whose parent mount is shared, and
     // the bind below would propagate to the host. Shared now, it is made private.
     if ((propagation & MS.SHARED) !== 0 && input.rootfsParentMount) {
-      ops.push(op(Op.MOUNT, `make ${input.rootfsParentMount} (the mount holding the rootfs) private`, '', input.rootfsParentMount, '', MS.PRIVATE, ''));
+      ops.push(
+        op(
+          Op.MOUNT,
+          `make ${input.rootfsParentMount} (the mount holding the rootfs) private`,
+          '',
+          input.rootfsParentMount,
+          '',
+          MS.PRIVATE,
+          '',
+        ),
+      );
     }
     ops.push(op(Op.MOUNT, `bind rootfs ${rootfs} on itself`, rootfs, rootfs, '', MS.BIND | MS.REC, ''));
   } else {
@@ -513,10 +733,15 @@ export function compileChild(input: CreatePlanInput, pid: number): PlanOp[] {
     // container's: what would change it for everyone is refused, the mounts
     // go under the rootfs (removed at delete, hostmounts.ts) and the root
     // switch is a chroot, as runc does.
-    if (spec.linux?.rootfsPropagation) fail('linux.rootfsPropagation', 'needs a mount namespace of the container\'s own (it would change the host\'s mounts)');
+    if (spec.linux?.rootfsPropagation)
+      fail(
+        'linux.rootfsPropagation',
+        "needs a mount namespace of the container's own (it would change the host's mounts)",
+      );
     // A read-only root remounts "/" after the chroot: it must be a mount of
     // the container's, not the one the rootfs directory sits on.
-    if (spec.root?.readonly) ops.push(op(Op.MOUNT, `bind rootfs ${rootfs} on itself`, rootfs, rootfs, '', MS.BIND | MS.REC, ''));
+    if (spec.root?.readonly)
+      ops.push(op(Op.MOUNT, `bind rootfs ${rootfs} on itself`, rootfs, rootfs, '', MS.BIND | MS.REC, ''));
   }
   ops.push(op(Op.SET_ROOT, `open rootfs ${rootfs}`, rootfs));
   // Without a new cgroup namespace a cgroup mount binds the host's
@@ -539,25 +764,30 @@ export function compileChild(input: CreatePlanInput, pid: number): PlanOp[] {
   ops.push(op(Op.SET_ROOT, 'open new root', '/'));
 
   for (const [k, v] of Object.entries(spec.linux?.sysctl ?? {})) {
-    if (k.includes('/') || k.split('.').some((c) => c === '' || c === '..')) fail(`linux.sysctl.${k}`, 'not a sysctl name');
+    if (k.includes('/') || k.split('.').some((c) => c === '' || c === '..'))
+      fail(`linux.sysctl.${k}`, 'not a sysctl name');
     ops.push(op(Op.WRITE_PROC, `set sysctl ${k}=${v}`, `sys/${k.replace(/\./g, '/')}`, v));
   }
   for (const p of spec.linux?.readonlyPaths ?? []) ops.push(op(Op.READONLY_IN_ROOT, `make ${p} read-only`, p));
   for (const p of spec.linux?.maskedPaths ?? []) ops.push(op(Op.MASK_IN_ROOT, `mask ${p}`, p));
-  if (spec.root?.readonly) ops.push(op(Op.MOUNT, 'make the root filesystem read-only', '', '/', '', MS.BIND | MS.REMOUNT | MS.RDONLY, ''));
+  if (spec.root?.readonly)
+    ops.push(op(Op.MOUNT, 'make the root filesystem read-only', '', '/', '', MS.BIND | MS.REMOUNT | MS.RDONLY, ''));
 
-  if (proc.terminal) ops.push(op(Op.CONSOLE, 'set up console', proc.consoleSize?.height ?? 0, proc.consoleSize?.width ?? 0));
+  if (proc.terminal)
+    ops.push(op(Op.CONSOLE, 'set up console', proc.consoleSize?.height ?? 0, proc.consoleSize?.width ?? 0));
   else ops.push(op(Op.SETSID, 'create session'));
 
   const created = hookState(input, 'created', pid);
   const seccompState = spec.linux?.seccomp && usesNotify(spec.linux.seccomp) ? seccompListenerState(input, pid) : '';
-  ops.push(...processOps(proc, spec, seccompState, input.host, {
-    lateHooks: hookOps(spec.hooks?.startContainer, 'startContainer', created),
-    waitStart: true,
-    preserveFds: input.preserveFds,
-    rootfs,
-    inUserNs: !!user,
-  }));
+  ops.push(
+    ...processOps(proc, spec, seccompState, input.host, {
+      lateHooks: hookOps(spec.hooks?.startContainer, 'startContainer', created),
+      waitStart: true,
+      preserveFds: input.preserveFds,
+      rootfs,
+      inUserNs: !!user,
+    }),
+  );
   return ops;
 }
 
@@ -580,7 +810,8 @@ export interface ExecPlanInput {
 /** `exec`: join every namespace of the running container, then run a process. */
 export function compileExecParent(input: ExecPlanInput): PlanOp[] {
   const ops: PlanOp[] = [op(Op.PARENT_MODE, `parent mode ${input.parentMode}`, input.parentMode)];
-  if (input.consoleSocket) ops.push(op(Op.OPEN_CONSOLE_SOCKET, `connect to console socket ${input.consoleSocket}`, input.consoleSocket));
+  if (input.consoleSocket)
+    ops.push(op(Op.OPEN_CONSOLE_SOCKET, `connect to console socket ${input.consoleSocket}`, input.consoleSocket));
   const seccomp = input.spec.linux?.seccomp;
   if (seccomp && usesNotify(seccomp) && seccomp.listenerPath) {
     ops.push(op(Op.OPEN_SECCOMP_LISTENER, `connect to seccomp listener ${seccomp.listenerPath}`, seccomp.listenerPath));
@@ -602,24 +833,36 @@ export function compileExecChild(input: ExecPlanInput, pid: number): PlanOp[] {
   const proc = input.process;
   const ops: PlanOp[] = [];
   // The container chrooted in a mount namespace it shares: so must we.
-  if (!hasOwnMountNs(input.spec)) ops.push(op(Op.CHROOT_PROCESS_ROOT, 'chroot to the container\'s root', input.initPid));
+  if (!hasOwnMountNs(input.spec)) ops.push(op(Op.CHROOT_PROCESS_ROOT, "chroot to the container's root", input.initPid));
   if (proc.oomScoreAdj !== undefined) {
-    ops.push(op(Op.WRITE_PROC, `set oom_score_adj to ${proc.oomScoreAdj}`, 'self/oom_score_adj', String(proc.oomScoreAdj)));
+    ops.push(
+      op(Op.WRITE_PROC, `set oom_score_adj to ${proc.oomScoreAdj}`, 'self/oom_score_adj', String(proc.oomScoreAdj)),
+    );
   }
   // The keyring the container's first process made (searchable by its owner), by name.
   if (input.newKeyring && input.host.keyrings) {
     ops.push(op(Op.SESSION_KEYRING, 'join the container session keyring', sessionKeyringName(input.id)));
   }
-  if (proc.terminal) ops.push(op(Op.CONSOLE, 'set up console', proc.consoleSize?.height ?? 0, proc.consoleSize?.width ?? 0));
-  const seccompState = input.spec.linux?.seccomp && usesNotify(input.spec.linux.seccomp)
-    ? JSON.stringify({ ociVersion: input.spec.ociVersion, fds: ['seccompFd'], pid, metadata: input.spec.linux.seccomp.listenerMetadata ?? '', state: JSON.parse(hookState(input, 'running', input.initPid)) as unknown })
-    : '';
-  ops.push(...processOps(proc, input.spec, seccompState, input.host, {
-    lateHooks: [],
-    waitStart: false,
-    preserveFds: input.preserveFds,
-    rootfs: input.rootfs,
-    inUserNs: input.spec.linux?.namespaces?.some((n) => n.type === 'user') ?? false,
-  }));
+  if (proc.terminal)
+    ops.push(op(Op.CONSOLE, 'set up console', proc.consoleSize?.height ?? 0, proc.consoleSize?.width ?? 0));
+  const seccompState =
+    input.spec.linux?.seccomp && usesNotify(input.spec.linux.seccomp)
+      ? JSON.stringify({
+          ociVersion: input.spec.ociVersion,
+          fds: ['seccompFd'],
+          pid,
+          metadata: input.spec.linux.seccomp.listenerMetadata ?? '',
+          state: JSON.parse(hookState(input, 'running', input.initPid)) as unknown,
+        })
+      : '';
+  ops.push(
+    ...processOps(proc, input.spec, seccompState, input.host, {
+      lateHooks: [],
+      waitStart: false,
+      preserveFds: input.preserveFds,
+      rootfs: input.rootfs,
+      inUserNs: input.spec.linux?.namespaces?.some((n) => n.type === 'user') ?? false,
+    }),
+  );
   return ops;
 }

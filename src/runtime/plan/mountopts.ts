@@ -6,7 +6,10 @@
 import { BerthError } from '../../common/errors.js';
 import { MOUNT_ATTR, MS } from '../linux/constants.js';
 
-interface FlagEffect { clear: boolean; flag: number }
+interface FlagEffect {
+  clear: boolean;
+  flag: number;
+}
 
 const FLAGS: Record<string, FlagEffect> = {
   acl: { clear: false, flag: MS.POSIXACL },
@@ -133,8 +136,12 @@ export function parseMountOptions(options: string[] | undefined, field: string):
       return;
     }
     if (RECURSIVE_ATIME_CLEAR.has(opt)) {
-      throw new BerthError('runtime', 'invalid-argument',
-        `${field}.options[${i}]: "${opt}" does not say which access-time mode to use; use rrelatime, rnoatime or rstrictatime`, { field: `${field}.options[${i}]` });
+      throw new BerthError(
+        'runtime',
+        'invalid-argument',
+        `${field}.options[${i}]: "${opt}" does not say which access-time mode to use; use rrelatime, rnoatime or rstrictatime`,
+        { field: `${field}.options[${i}]` },
+      );
     }
     const p = PROPAGATION[opt];
     if (p !== undefined) {
@@ -142,7 +149,12 @@ export function parseMountOptions(options: string[] | undefined, field: string):
       return;
     }
     if (UNSUPPORTED.has(opt)) {
-      throw new BerthError('runtime', 'unavailable', `${field}.options[${i}]: mount option "${opt}" is not supported by berth-runc`, { field: `${field}.options[${i}]` });
+      throw new BerthError(
+        'runtime',
+        'unavailable',
+        `${field}.options[${i}]: mount option "${opt}" is not supported by berth-runc`,
+        { field: `${field}.options[${i}]` },
+      );
     }
     data.push(opt);
   });

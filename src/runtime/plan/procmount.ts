@@ -14,8 +14,16 @@ function fail(field: string, message: string): never {
 
 // runc's list of files under /proc that a bind may cover (what lxcfs emulates).
 const PROC_MOUNT_ALLOWED = new Set([
-  '/proc/cpuinfo', '/proc/diskstats', '/proc/meminfo', '/proc/stat', '/proc/swaps', '/proc/uptime', '/proc/loadavg',
-  '/proc/slabinfo', '/proc/sys/kernel/ns_last_pid', '/proc/sys/crypto/fips_enabled',
+  '/proc/cpuinfo',
+  '/proc/diskstats',
+  '/proc/meminfo',
+  '/proc/stat',
+  '/proc/swaps',
+  '/proc/uptime',
+  '/proc/loadavg',
+  '/proc/slabinfo',
+  '/proc/sys/kernel/ns_last_pid',
+  '/proc/sys/crypto/fips_enabled',
 ]);
 const PROC_SUPER_MAGIC = 0x9fa0;
 
@@ -24,7 +32,11 @@ const PROC_SUPER_MAGIC = 0x9fa0;
  * beneath it only the few files lxcfs emulates. A volume over /proc would
  * give the container's own files where the kernel's are expected.
  */
-export function checkProcMount(m: { destination: string; type?: string; source?: string }, isBind: boolean, field: string): void {
+export function checkProcMount(
+  m: { destination: string; type?: string; source?: string },
+  isBind: boolean,
+  field: string,
+): void {
   const dest = posix.normalize(m.destination);
   if (dest === '/proc') {
     if (!isBind && m.type === 'proc') return;

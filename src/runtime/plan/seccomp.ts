@@ -29,22 +29,43 @@ function actionValue(action: SeccompAction, errnoRet: number | undefined, field:
     case 'SCMP_ACT_NOTIFY':
       return 0x7fc00000;
     default:
-      throw new BerthError('runtime', 'invalid-argument', `${field}: unknown seccomp action "${String(action)}"`, { field });
+      throw new BerthError('runtime', 'invalid-argument', `${field}: unknown seccomp action "${String(action)}"`, {
+        field,
+      });
   }
 }
 
 // libseccomp's architecture tokens for seccomp_arch_resolve_name
 const ARCH: Record<string, string> = {
-  SCMP_ARCH_X86: 'x86', SCMP_ARCH_X86_64: 'x86_64', SCMP_ARCH_X32: 'x32', SCMP_ARCH_ARM: 'arm',
-  SCMP_ARCH_AARCH64: 'aarch64', SCMP_ARCH_MIPS: 'mips', SCMP_ARCH_MIPS64: 'mips64',
-  SCMP_ARCH_MIPS64N32: 'mips64n32', SCMP_ARCH_MIPSEL: 'mipsel', SCMP_ARCH_MIPSEL64: 'mipsel64',
-  SCMP_ARCH_MIPSEL64N32: 'mipsel64n32', SCMP_ARCH_PPC: 'ppc', SCMP_ARCH_PPC64: 'ppc64',
-  SCMP_ARCH_PPC64LE: 'ppc64le', SCMP_ARCH_S390: 's390', SCMP_ARCH_S390X: 's390x',
-  SCMP_ARCH_PARISC: 'parisc', SCMP_ARCH_PARISC64: 'parisc64', SCMP_ARCH_RISCV64: 'riscv64',
+  SCMP_ARCH_X86: 'x86',
+  SCMP_ARCH_X86_64: 'x86_64',
+  SCMP_ARCH_X32: 'x32',
+  SCMP_ARCH_ARM: 'arm',
+  SCMP_ARCH_AARCH64: 'aarch64',
+  SCMP_ARCH_MIPS: 'mips',
+  SCMP_ARCH_MIPS64: 'mips64',
+  SCMP_ARCH_MIPS64N32: 'mips64n32',
+  SCMP_ARCH_MIPSEL: 'mipsel',
+  SCMP_ARCH_MIPSEL64: 'mipsel64',
+  SCMP_ARCH_MIPSEL64N32: 'mipsel64n32',
+  SCMP_ARCH_PPC: 'ppc',
+  SCMP_ARCH_PPC64: 'ppc64',
+  SCMP_ARCH_PPC64LE: 'ppc64le',
+  SCMP_ARCH_S390: 's390',
+  SCMP_ARCH_S390X: 's390x',
+  SCMP_ARCH_PARISC: 'parisc',
+  SCMP_ARCH_PARISC64: 'parisc64',
+  SCMP_ARCH_RISCV64: 'riscv64',
 };
 
 const CMP: Record<string, number> = {
-  SCMP_CMP_NE: 1, SCMP_CMP_LT: 2, SCMP_CMP_LE: 3, SCMP_CMP_EQ: 4, SCMP_CMP_GE: 5, SCMP_CMP_GT: 6, SCMP_CMP_MASKED_EQ: 7,
+  SCMP_CMP_NE: 1,
+  SCMP_CMP_LT: 2,
+  SCMP_CMP_LE: 3,
+  SCMP_CMP_EQ: 4,
+  SCMP_CMP_GE: 5,
+  SCMP_CMP_GT: 6,
+  SCMP_CMP_MASKED_EQ: 7,
 };
 
 // scmp_filter_attr values
@@ -59,7 +80,12 @@ export function compileSeccomp(s: LinuxSeccomp, state: string): PlanOp[] {
   const ops: PlanOp[] = [];
   const defaultAction = actionValue(s.defaultAction, s.defaultErrnoRet, 'linux.seccomp.defaultAction');
   if (s.defaultAction === 'SCMP_ACT_NOTIFY') {
-    throw new BerthError('runtime', 'invalid-argument', 'linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action', { field: 'linux.seccomp.defaultAction' });
+    throw new BerthError(
+      'runtime',
+      'invalid-argument',
+      'linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action',
+      { field: 'linux.seccomp.defaultAction' },
+    );
   }
   ops.push({ op: Op.SECCOMP_INIT, label: 'seccomp: init filter', args: [defaultAction] });
   // The plan decides no_new_privs itself (NO_NEW_PRIVS op); libseccomp must not set it behind our back.
@@ -70,18 +96,33 @@ export function compileSeccomp(s: LinuxSeccomp, state: string): PlanOp[] {
         ops.push({ op: Op.SECCOMP_ATTR, label: 'seccomp: flag SECCOMP_FILTER_FLAG_LOG', args: [ATTR.CTL_LOG, 1] });
         break;
       case 'SECCOMP_FILTER_FLAG_SPEC_ALLOW':
-        ops.push({ op: Op.SECCOMP_ATTR, label: 'seccomp: flag SECCOMP_FILTER_FLAG_SPEC_ALLOW', args: [ATTR.CTL_SSB, 1] });
+        ops.push({
+          op: Op.SECCOMP_ATTR,
+          label: 'seccomp: flag SECCOMP_FILTER_FLAG_SPEC_ALLOW',
+          args: [ATTR.CTL_SSB, 1],
+        });
         break;
       case 'SECCOMP_FILTER_FLAG_TSYNC':
         // The container process is single-threaded when the filter loads; nothing to sync.
         break;
       default:
-        throw new BerthError('runtime', 'unavailable', `linux.seccomp.flags: ${flag} is not supported by this host's libseccomp`, { field: 'linux.seccomp.flags' });
+        throw new BerthError(
+          'runtime',
+          'unavailable',
+          `linux.seccomp.flags: ${flag} is not supported by this host's libseccomp`,
+          { field: 'linux.seccomp.flags' },
+        );
     }
   }
   for (const arch of s.architectures ?? []) {
     const token = ARCH[arch];
-    if (!token) throw new BerthError('runtime', 'unavailable', `linux.seccomp.architectures: ${arch} is not supported by libseccomp 2.5`, { field: 'linux.seccomp.architectures' });
+    if (!token)
+      throw new BerthError(
+        'runtime',
+        'unavailable',
+        `linux.seccomp.architectures: ${arch} is not supported by libseccomp 2.5`,
+        { field: 'linux.seccomp.architectures' },
+      );
     ops.push({ op: Op.SECCOMP_ARCH, label: `seccomp: add architecture ${arch}`, args: [token] });
   }
   (s.syscalls ?? []).forEach((rule, i) => {
@@ -90,7 +131,10 @@ export function compileSeccomp(s: LinuxSeccomp, state: string): PlanOp[] {
     if (action === defaultAction) return; // libseccomp refuses a rule equal to the default; it would change nothing
     const conds = (rule.args ?? []).map((a, j) => {
       const op = CMP[a.op];
-      if (op === undefined) throw new BerthError('runtime', 'invalid-argument', `${field}.args[${j}].op: unknown operator "${a.op}"`, { field: `${field}.args[${j}].op` });
+      if (op === undefined)
+        throw new BerthError('runtime', 'invalid-argument', `${field}.args[${j}].op: unknown operator "${a.op}"`, {
+          field: `${field}.args[${j}].op`,
+        });
       return { index: a.index, text: `${a.index} ${op} ${BigInt(a.value)} ${BigInt(a.valueTwo ?? 0)}` };
     });
     // libseccomp cannot compare one argument twice in a rule; like runc, conditions

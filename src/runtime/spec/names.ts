@@ -84,7 +84,16 @@ export const RLIMITS: readonly RlimitType[] = [
   'RLIMIT_RTTIME', // 15
 ];
 
-export const NAMESPACE_TYPES: readonly NamespaceType[] = ['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup', 'time'];
+export const NAMESPACE_TYPES: readonly NamespaceType[] = [
+  'pid',
+  'network',
+  'mount',
+  'ipc',
+  'uts',
+  'user',
+  'cgroup',
+  'time',
+];
 
 /** The name of each namespace type under /proc/<pid>/ns/. */
 export const NAMESPACE_PROC_NAMES: Readonly<Record<NamespaceType, string>> = {
@@ -151,7 +160,10 @@ export const SECCOMP_ARCHES: readonly SeccompArch[] = [
  * The architectures libseccomp 2.5 (Debian 12's) can build filters for: the
  * spec's list up to RISCV64. LoongArch, m68k and SuperH arrived in 2.6.
  */
-export const LIBSECCOMP_2_5_ARCHES: readonly SeccompArch[] = SECCOMP_ARCHES.slice(0, SECCOMP_ARCHES.indexOf('SCMP_ARCH_RISCV64') + 1);
+export const LIBSECCOMP_2_5_ARCHES: readonly SeccompArch[] = SECCOMP_ARCHES.slice(
+  0,
+  SECCOMP_ARCHES.indexOf('SCMP_ARCH_RISCV64') + 1,
+);
 
 export const SECCOMP_FLAGS: readonly SeccompFlag[] = [
   'SECCOMP_FILTER_FLAG_TSYNC',
@@ -183,7 +195,11 @@ export const SCHEDULER_FLAGS: readonly SchedulerFlag[] = [
   'SCHED_FLAG_UTIL_CLAMP_MAX',
 ];
 
-export const IO_PRIORITY_CLASSES: readonly IOPriorityClass[] = ['IOPRIO_CLASS_RT', 'IOPRIO_CLASS_BE', 'IOPRIO_CLASS_IDLE'];
+export const IO_PRIORITY_CLASSES: readonly IOPriorityClass[] = [
+  'IOPRIO_CLASS_RT',
+  'IOPRIO_CLASS_BE',
+  'IOPRIO_CLASS_IDLE',
+];
 
 export const ROOTFS_PROPAGATIONS: readonly RootfsPropagation[] = [
   'private',
@@ -206,7 +222,18 @@ export const MEMORY_POLICY_MODES: readonly MemoryPolicyMode[] = [
   'MPOL_LOCAL',
 ];
 
-export const MEMORY_POLICY_FLAGS: readonly MemoryPolicyFlag[] = ['MPOL_F_NUMA_BALANCING', 'MPOL_F_RELATIVE_NODES', 'MPOL_F_STATIC_NODES'];
+export const MEMORY_POLICY_FLAGS: readonly MemoryPolicyFlag[] = [
+  'MPOL_F_NUMA_BALANCING',
+  'MPOL_F_RELATIVE_NODES',
+  'MPOL_F_STATIC_NODES',
+];
 
 /** Hook phases in the order the lifecycle runs them. */
-export const HOOK_NAMES = ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'] as const;
+export const HOOK_NAMES = [
+  'prestart',
+  'createRuntime',
+  'createContainer',
+  'startContainer',
+  'poststart',
+  'poststop',
+] as const;

@@ -40,12 +40,18 @@ export function checkResourceRanges(r: LinuxResources, fail: Fail, prefix = 'lin
     }
     if (c.burst !== undefined && c.burst < 0) fail(`${prefix}.cpu.burst`, `must not be negative, got ${c.burst}`);
     if (c.realtimeRuntime !== undefined && c.realtimeRuntime < -1) {
-      fail(`${prefix}.cpu.realtimeRuntime`, `must be -1 (unlimited) or a number of microseconds, got ${c.realtimeRuntime}`);
+      fail(
+        `${prefix}.cpu.realtimeRuntime`,
+        `must be -1 (unlimited) or a number of microseconds, got ${c.realtimeRuntime}`,
+      );
     }
-    if (c.realtimePeriod !== undefined && c.realtimePeriod < 0) fail(`${prefix}.cpu.realtimePeriod`, `must not be negative, got ${c.realtimePeriod}`);
-    if (c.idle !== undefined && c.idle !== 0 && c.idle !== 1) fail(`${prefix}.cpu.idle`, `must be 0 or 1, got ${c.idle}`);
+    if (c.realtimePeriod !== undefined && c.realtimePeriod < 0)
+      fail(`${prefix}.cpu.realtimePeriod`, `must not be negative, got ${c.realtimePeriod}`);
+    if (c.idle !== undefined && c.idle !== 0 && c.idle !== 1)
+      fail(`${prefix}.cpu.idle`, `must be 0 or 1, got ${c.idle}`);
   }
-  if (r.pids && r.pids.limit > MAX_PIDS) fail(`${prefix}.pids.limit`, `${r.pids.limit} is above the kernel's maximum (${MAX_PIDS})`);
+  if (r.pids && r.pids.limit > MAX_PIDS)
+    fail(`${prefix}.pids.limit`, `${r.pids.limit} is above the kernel's maximum (${MAX_PIDS})`);
   const weight = (v: number | undefined, field: string) => {
     if (v !== undefined && v !== 0 && (v < 10 || v > 1000)) fail(field, `must be from 10 to 1000, got ${v}`);
   };
@@ -61,7 +67,10 @@ export function checkResourceRanges(r: LinuxResources, fail: Fail, prefix = 'lin
     // The kernel keeps whole pages: it would round the limit down, silently.
     const page = pageBytes(h.pageSize);
     if (page && h.limit !== -1 && h.limit % page !== 0) {
-      fail(field, `${h.limit} is not a multiple of the ${h.pageSize} page size (the kernel would round it down to ${Math.floor(h.limit / page) * page})`);
+      fail(
+        field,
+        `${h.limit} is not a multiple of the ${h.pageSize} page size (the kernel would round it down to ${Math.floor(h.limit / page) * page})`,
+      );
     }
   });
 }

@@ -64,7 +64,8 @@ export function isCpuList(s: string): boolean {
 }
 
 function cpuList(value: string | undefined, field: string, fail: Fail): void {
-  if (value !== undefined && !isCpuList(value)) fail(field, `must be a list such as "0-3,7", got ${JSON.stringify(value)}`);
+  if (value !== undefined && !isCpuList(value))
+    fail(field, `must be a list such as "0-3,7", got ${JSON.stringify(value)}`);
 }
 
 // ---------------------------------------------------------------- top level
@@ -97,7 +98,11 @@ export function checkProcess(p: Process, failAt: Fail, at = 'process.'): void {
   });
   const s = p.scheduler;
   if (s) {
-    if ((s.policy === 'SCHED_OTHER' || s.policy === 'SCHED_BATCH') && s.nice !== undefined && (s.nice < -20 || s.nice > 19)) {
+    if (
+      (s.policy === 'SCHED_OTHER' || s.policy === 'SCHED_BATCH') &&
+      s.nice !== undefined &&
+      (s.nice < -20 || s.nice > 19)
+    ) {
       fail('process.scheduler.nice', `must be from -20 to 19 with ${s.policy}`);
     }
     if (s.priority && s.policy !== 'SCHED_FIFO' && s.policy !== 'SCHED_RR') {
@@ -183,7 +188,10 @@ function checkMounts(spec: Spec, ns: NsInfo, fail: Fail): void {
     if (!isAbs(m.destination)) m.destination = posix.resolve('/', m.destination);
     if (m.uidMappings || m.gidMappings) {
       if (!m.uidMappings || !m.gidMappings) {
-        fail(m.uidMappings ? `${f}.gidMappings` : `${f}.uidMappings`, 'is required: an id-mapped mount needs both uidMappings and gidMappings');
+        fail(
+          m.uidMappings ? `${f}.gidMappings` : `${f}.uidMappings`,
+          'is required: an id-mapped mount needs both uidMappings and gidMappings',
+        );
       }
       const bind = m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
       if (!bind) fail(`${f}.uidMappings`, 'id-mapped mounts are only supported for bind mounts');
@@ -198,7 +206,8 @@ function checkHostnames(spec: Spec, ns: NsInfo, fail: Fail): void {
     const v = spec[name];
     if (v === undefined || v === '') continue;
     // Like runc, a joined UTS namespace is enough: CRI containers join their pod's.
-    if (!ns.has.has('uts')) fail(name, `cannot be set without a UTS namespace (add {"type": "uts"} to linux.namespaces)`);
+    if (!ns.has.has('uts'))
+      fail(name, `cannot be set without a UTS namespace (add {"type": "uts"} to linux.namespaces)`);
     if (Buffer.byteLength(v) > 64) fail(name, 'must be at most 64 bytes long');
     noNul(v, name, fail);
   }
@@ -229,7 +238,10 @@ function checkLinux(linux: Linux, ns: NsInfo, fail: Fail): void {
     // With a joined user namespace, mappings may be given too (containerd does);
     // they must then match the namespace's, which only the host can tell.
   } else if (hasMaps) {
-    fail(linux.uidMappings ? 'linux.uidMappings' : 'linux.gidMappings', 'needs a user namespace (add {"type": "user"} to linux.namespaces)');
+    fail(
+      linux.uidMappings ? 'linux.uidMappings' : 'linux.gidMappings',
+      'needs a user namespace (add {"type": "user"} to linux.namespaces)',
+    );
   }
   if (linux.uidMappings) checkIdMappings(linux.uidMappings, 'linux.uidMappings', fail);
   if (linux.gidMappings) checkIdMappings(linux.gidMappings, 'linux.gidMappings', fail);
@@ -238,10 +250,12 @@ function checkLinux(linux: Linux, ns: NsInfo, fail: Fail): void {
   if (linux.timeOffsets) {
     for (const [clock, off] of Object.entries(linux.timeOffsets)) {
       const f = fieldKey('linux.timeOffsets', clock);
-      if (clock !== 'monotonic' && clock !== 'boottime') fail(f, `unknown clock "${clock}" (only "monotonic" and "boottime" have offsets)`);
+      if (clock !== 'monotonic' && clock !== 'boottime')
+        fail(f, `unknown clock "${clock}" (only "monotonic" and "boottime" have offsets)`);
       if (off && off.nanosecs !== undefined && off.nanosecs >= 1e9) fail(`${f}.nanosecs`, 'must be below 1000000000');
     }
-    if (!ns.has.has('time')) fail('linux.timeOffsets', 'need a time namespace (add {"type": "time"} to linux.namespaces)');
+    if (!ns.has.has('time'))
+      fail('linux.timeOffsets', 'need a time namespace (add {"type": "time"} to linux.namespaces)');
     if (ns.joined.has('time')) fail('linux.timeOffsets', 'cannot be set when the time namespace is joined by path');
   }
 
@@ -255,7 +269,8 @@ function checkLinux(linux: Linux, ns: NsInfo, fail: Fail): void {
 
   if (linux.cgroupsPath !== undefined) {
     noNul(linux.cgroupsPath, 'linux.cgroupsPath', fail);
-    if (linux.cgroupsPath.split(/[/:]/).includes('..')) fail('linux.cgroupsPath', `must not contain "..": ${JSON.stringify(linux.cgroupsPath)}`);
+    if (linux.cgroupsPath.split(/[/:]/).includes('..'))
+      fail('linux.cgroupsPath', `must not contain "..": ${JSON.stringify(linux.cgroupsPath)}`);
   }
   if (linux.resources) checkResources(linux, fail);
 
@@ -270,7 +285,8 @@ function checkLinux(linux: Linux, ns: NsInfo, fail: Fail): void {
   for (const list of ['maskedPaths', 'readonlyPaths'] as const) {
     const paths = linux[list];
     if (!paths || paths.length === 0) continue;
-    if (!ns.has.has('mount')) fail(`linux.${list}`, 'need a mount namespace (add {"type": "mount"} to linux.namespaces)');
+    if (!ns.has.has('mount'))
+      fail(`linux.${list}`, 'need a mount namespace (add {"type": "mount"} to linux.namespaces)');
     paths.forEach((p, i) => absolute(p, `linux.${list}[${i}]`, fail));
   }
 
@@ -278,18 +294,21 @@ function checkLinux(linux: Linux, ns: NsInfo, fail: Fail): void {
   if (mp) {
     cpuList(mp.nodes, 'linux.memoryPolicy.nodes', fail);
     const noNodes = mp.nodes === undefined || mp.nodes === '';
-    if ((mp.mode === 'MPOL_DEFAULT' || mp.mode === 'MPOL_LOCAL') && !noNodes) fail('linux.memoryPolicy.nodes', `must be empty with ${mp.mode}`);
+    if ((mp.mode === 'MPOL_DEFAULT' || mp.mode === 'MPOL_LOCAL') && !noNodes)
+      fail('linux.memoryPolicy.nodes', `must be empty with ${mp.mode}`);
     if (mp.mode !== 'MPOL_DEFAULT' && mp.mode !== 'MPOL_LOCAL' && mp.mode !== 'MPOL_PREFERRED' && noNodes) {
       fail('linux.memoryPolicy.nodes', `is required with ${mp.mode}`);
     }
   }
 
   if (linux.netDevices && Object.keys(linux.netDevices).length > 0) {
-    if (!ns.has.has('network')) fail('linux.netDevices', 'need a network namespace (add {"type": "network"} to linux.namespaces)');
+    if (!ns.has.has('network'))
+      fail('linux.netDevices', 'need a network namespace (add {"type": "network"} to linux.namespaces)');
     for (const [name, dev] of Object.entries(linux.netDevices)) {
       const f = fieldKey('linux.netDevices', name);
       if (!validIfName(name)) fail(f, `invalid network interface name ${JSON.stringify(name)}`);
-      if (dev.name !== undefined && dev.name !== '' && !validIfName(dev.name)) fail(`${f}.name`, `invalid network interface name ${JSON.stringify(dev.name)}`);
+      if (dev.name !== undefined && dev.name !== '' && !validIfName(dev.name))
+        fail(`${f}.name`, `invalid network interface name ${JSON.stringify(dev.name)}`);
     }
   }
 }
@@ -315,16 +334,23 @@ function checkResources(linux: Linux, fail: Fail): void {
       if (v !== undefined && v < -1) fail(`linux.resources.memory.${k}`, 'must be -1 (unlimited) or a number of bytes');
     }
     if (m.limit !== undefined && m.swap !== undefined && m.limit > 0 && m.swap > 0 && m.swap < m.limit) {
-      fail('linux.resources.memory.swap', `memory+swap limit (${m.swap}) must be at least the memory limit (${m.limit})`);
+      fail(
+        'linux.resources.memory.swap',
+        `memory+swap limit (${m.swap}) must be at least the memory limit (${m.limit})`,
+      );
     }
-    if (m.swappiness !== undefined && m.swappiness > 100) fail('linux.resources.memory.swappiness', 'must be from 0 to 100');
+    if (m.swappiness !== undefined && m.swappiness > 100)
+      fail('linux.resources.memory.swappiness', 'must be from 0 to 100');
   }
   checkResourceRanges(r, fail);
   cpuList(r.cpu?.cpus, 'linux.resources.cpu.cpus', fail);
   cpuList(r.cpu?.mems, 'linux.resources.cpu.mems', fail);
   r.hugepageLimits?.forEach((h, i) => {
     if (!/^\d+(?:KB|MB|GB|TB|PB)$/.test(h.pageSize)) {
-      fail(`linux.resources.hugepageLimits[${i}].pageSize`, `must be a size such as "2MB" or "1GB", got ${JSON.stringify(h.pageSize)}`);
+      fail(
+        `linux.resources.hugepageLimits[${i}].pageSize`,
+        `must be a size such as "2MB" or "1GB", got ${JSON.stringify(h.pageSize)}`,
+      );
     }
   });
   r.network?.priorities?.forEach((p, i) => {
@@ -333,7 +359,10 @@ function checkResources(linux: Linux, fail: Fail): void {
   for (const k of Object.keys(r.unified ?? {})) {
     // A key names one file of the container's cgroup directory: "memory.high".
     if (!/^[A-Za-z0-9_]+\.[A-Za-z0-9_.]+$/.test(k)) {
-      fail(fieldKey('linux.resources.unified', k), `must name a cgroup file such as "memory.high", got ${JSON.stringify(k)}`);
+      fail(
+        fieldKey('linux.resources.unified', k),
+        `must name a cgroup file such as "memory.high", got ${JSON.stringify(k)}`,
+      );
     }
   }
 }
@@ -341,9 +370,13 @@ function checkResources(linux: Linux, fail: Fail): void {
 function checkSeccomp(linux: Linux, fail: Fail): void {
   const sc = linux.seccomp!;
   const errnoOk = (a: string) => (SECCOMP_ERRNO_ACTIONS as readonly string[]).includes(a);
-  if (sc.defaultAction === 'SCMP_ACT_NOTIFY') fail('linux.seccomp.defaultAction', 'SCMP_ACT_NOTIFY cannot be the default action');
+  if (sc.defaultAction === 'SCMP_ACT_NOTIFY')
+    fail('linux.seccomp.defaultAction', 'SCMP_ACT_NOTIFY cannot be the default action');
   if (sc.defaultErrnoRet !== undefined && !errnoOk(sc.defaultAction)) {
-    fail('linux.seccomp.defaultErrnoRet', `cannot be used with ${sc.defaultAction} (only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take an errno)`);
+    fail(
+      'linux.seccomp.defaultErrnoRet',
+      `cannot be used with ${sc.defaultAction} (only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take an errno)`,
+    );
   }
   let notify = false;
   sc.syscalls?.forEach((s, i) => {

@@ -97,7 +97,8 @@ function oneOf<const T extends string>(values: readonly T[], noun: string) {
   );
 }
 
-const strArray = (what = 'an array of strings') => memo(`strs:${what}`, () => z.array(str(what), { error: expect(what) }));
+const strArray = (what = 'an array of strings') =>
+  memo(`strs:${what}`, () => z.array(str(what), { error: expect(what) }));
 const arr = <T extends z.core.SomeType>(item: T, what: string) => z.array(item, { error: expect(what) });
 const strMap = (what = 'an object of strings') =>
   memo(`strmap:${what}`, () => z.record(z.string(), str(what), { error: expect(what) }));
@@ -125,12 +126,14 @@ function build() {
   // newer than it, or than the kernel) is accepted and then ignored with a
   // warning (plan/compile.ts), so configs written for newer systems still run.
   const capName = () =>
-    memo('capname', () =>
-      z.string({ error: expect('a capability name') }).check(
-        z.refine((c) => (CAPABILITIES as readonly string[]).includes(c) || /^CAP_[A-Z0-9_]+$/.test(c), {
-          error: (iss) => `unknown capability ${JSON.stringify(iss.input)}`,
-        }),
-      ) as unknown as z.ZodMiniType<CapabilityName>,
+    memo(
+      'capname',
+      () =>
+        z.string({ error: expect('a capability name') }).check(
+          z.refine((c) => (CAPABILITIES as readonly string[]).includes(c) || /^CAP_[A-Z0-9_]+$/.test(c), {
+            error: (iss) => `unknown capability ${JSON.stringify(iss.input)}`,
+          }),
+        ) as unknown as z.ZodMiniType<CapabilityName>,
     );
   const capSet = () => opt(arr(capName(), 'an array of capability names'));
 
@@ -230,7 +233,10 @@ function build() {
         weight: opt(u16()),
         leafWeight: opt(u16()),
         weightDevice: opt(
-          arr(obj({ major: i64(), minor: i64(), weight: opt(u16()), leafWeight: opt(u16()) }), 'an array of weight devices'),
+          arr(
+            obj({ major: i64(), minor: i64(), weight: opt(u16()), leafWeight: opt(u16()) }),
+            'an array of weight devices',
+          ),
         ),
         throttleReadBpsDevice: throttleList(),
         throttleWriteBpsDevice: throttleList(),
@@ -246,7 +252,9 @@ function build() {
       }),
     ),
     pids: opt(obj({ limit: i64() })),
-    rdma: opt(z.record(z.string(), obj({ hcaHandles: opt(u32()), hcaObjects: opt(u32()) }), { error: expect('an object') })),
+    rdma: opt(
+      z.record(z.string(), obj({ hcaHandles: opt(u32()), hcaObjects: opt(u32()) }), { error: expect('an object') }),
+    ),
     unified: opt(strMap()),
   });
 
@@ -262,12 +270,19 @@ function build() {
     syscalls: opt(
       arr(
         obj({
-          names: z.array(str('a non-empty array of syscall names'), { error: expect('a non-empty array of syscall names') }),
+          names: z.array(str('a non-empty array of syscall names'), {
+            error: expect('a non-empty array of syscall names'),
+          }),
           action: oneOf(SECCOMP_ACTIONS, 'seccomp action'),
           errnoRet: opt(u32()),
           args: opt(
             arr(
-              obj({ index: int(0, 5), value: u64(), valueTwo: opt(u64()), op: oneOf(SECCOMP_OPERATORS, 'seccomp operator') }),
+              obj({
+                index: int(0, 5),
+                value: u64(),
+                valueTwo: opt(u64()),
+                op: oneOf(SECCOMP_OPERATORS, 'seccomp operator'),
+              }),
               'an array of argument conditions',
             ),
           ),
@@ -280,11 +295,15 @@ function build() {
   // ---------------------------------------------------------------- linux
 
   const linux = obj({
-    namespaces: opt(arr(obj({ type: oneOf(NAMESPACE_TYPES, 'namespace'), path: opt(str()) }), 'an array of namespaces')),
+    namespaces: opt(
+      arr(obj({ type: oneOf(NAMESPACE_TYPES, 'namespace'), path: opt(str()) }), 'an array of namespaces'),
+    ),
     uidMappings: opt(idMappings()),
     gidMappings: opt(idMappings()),
     timeOffsets: opt(
-      z.record(z.string(), obj({ secs: opt(i64()), nanosecs: opt(u32()) }), { error: expect('an object of time offsets') }),
+      z.record(z.string(), obj({ secs: opt(i64()), nanosecs: opt(u32()) }), {
+        error: expect('an object of time offsets'),
+      }),
     ),
     devices: opt(
       arr(

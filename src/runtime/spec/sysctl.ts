@@ -38,7 +38,8 @@ export function checkSysctl(sysctl: Record<string, string>, has: ReadonlySet<Nam
     if (s.startsWith('net.')) {
       // A netns joined by a path that is in fact the host's is caught when the
       // plan is compiled (it needs a stat of the host's /proc/self/ns/net).
-      if (!has.has('network')) fail(f, `"${s}" needs a network namespace (add {"type": "network"} to linux.namespaces)`);
+      if (!has.has('network'))
+        fail(f, `"${s}" needs a network namespace (add {"type": "network"} to linux.namespaces)`);
       continue;
     }
     if (s === 'kernel.domainname' && has.has('uts')) continue;

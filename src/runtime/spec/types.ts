@@ -165,13 +165,7 @@ export interface POSIXRlimit {
 }
 
 export type SchedulerPolicy =
-  | 'SCHED_OTHER'
-  | 'SCHED_FIFO'
-  | 'SCHED_RR'
-  | 'SCHED_BATCH'
-  | 'SCHED_ISO'
-  | 'SCHED_IDLE'
-  | 'SCHED_DEADLINE';
+  'SCHED_OTHER' | 'SCHED_FIFO' | 'SCHED_RR' | 'SCHED_BATCH' | 'SCHED_ISO' | 'SCHED_IDLE' | 'SCHED_DEADLINE';
 
 export type SchedulerFlag =
   | 'SCHED_FLAG_RESET_ON_FORK'
@@ -265,7 +259,8 @@ export interface LinuxDevice {
   gid?: number;
 }
 
-export type RootfsPropagation = 'private' | 'rprivate' | 'shared' | 'rshared' | 'slave' | 'rslave' | 'unbindable' | 'runbindable';
+export type RootfsPropagation =
+  'private' | 'rprivate' | 'shared' | 'rshared' | 'slave' | 'rslave' | 'unbindable' | 'runbindable';
 
 export interface LinuxPersonality {
   domain: 'LINUX' | 'LINUX32';
@@ -484,13 +479,7 @@ export type SeccompFlag =
   | 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV';
 
 export type SeccompOperator =
-  | 'SCMP_CMP_NE'
-  | 'SCMP_CMP_LT'
-  | 'SCMP_CMP_LE'
-  | 'SCMP_CMP_EQ'
-  | 'SCMP_CMP_GE'
-  | 'SCMP_CMP_GT'
-  | 'SCMP_CMP_MASKED_EQ';
+  'SCMP_CMP_NE' | 'SCMP_CMP_LT' | 'SCMP_CMP_LE' | 'SCMP_CMP_EQ' | 'SCMP_CMP_GE' | 'SCMP_CMP_GT' | 'SCMP_CMP_MASKED_EQ';
 
 export interface LinuxSeccompArg {
   /** Argument position, 0 to 5. */

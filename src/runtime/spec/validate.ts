@@ -20,7 +20,6 @@ import { checkProcess, checkSpec } from './rules.js';
 import { processSchema, specSchema } from './schema.js';
 import type { Process, Spec } from './types.js';
 
-
 function invalid(field: string, message: string, file = 'config.json'): never {
   const where = field ? `${file}: ${field}: ` : `${file}: `;
   throw new BerthError('runtime', 'invalid-argument', where + message, field ? { field } : {});
@@ -91,14 +90,22 @@ export function parseSpecFile(bundleDir: string): Spec {
   try {
     const size = statSync(file).size;
     if (size > MAX_CONFIG_BYTES) {
-      throw new BerthError('runtime', 'invalid-argument', `${file}: ${size} bytes is too large for a config (limit ${MAX_CONFIG_BYTES})`);
+      throw new BerthError(
+        'runtime',
+        'invalid-argument',
+        `${file}: ${size} bytes is too large for a config (limit ${MAX_CONFIG_BYTES})`,
+      );
     }
     text = readFileSync(file, 'utf8');
   } catch (e) {
     if (e instanceof BerthError) throw e;
     const code = errnoOf(e);
-    if (code === 'ENOENT') throw new BerthError('runtime', 'not-found', `${file}: no such file (is ${bundleDir} an OCI bundle?)`, { cause: e });
-    if (code === 'EACCES' || code === 'EPERM') throw new BerthError('runtime', 'permission-denied', `${file}: permission denied`, { cause: e });
+    if (code === 'ENOENT')
+      throw new BerthError('runtime', 'not-found', `${file}: no such file (is ${bundleDir} an OCI bundle?)`, {
+        cause: e,
+      });
+    if (code === 'EACCES' || code === 'EPERM')
+      throw new BerthError('runtime', 'permission-denied', `${file}: permission denied`, { cause: e });
     throw new BerthError('runtime', 'invalid-argument', `${file}: cannot read: ${messageOf(e)}`, { cause: e });
   }
   let json: unknown;

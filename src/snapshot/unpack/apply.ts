@@ -73,7 +73,11 @@ export async function applyLayer(opts: ApplyOptions): Promise<ApplyResult> {
       if (extract.destroyed) throw new Error('extraction stopped');
       if (!extract.write(chunk)) {
         await new Promise<void>((resolve) => {
-          const done = (): void => { extract.off('drain', done); extract.off('close', done); resolve(); };
+          const done = (): void => {
+            extract.off('drain', done);
+            extract.off('close', done);
+            resolve();
+          };
           extract.on('drain', done);
           extract.on('close', done);
         });
@@ -81,8 +85,10 @@ export async function applyLayer(opts: ApplyOptions): Promise<ApplyResult> {
     }
     (extract as unknown as { end(): void }).end();
   };
-  const piping = (dec ? pipeline(stream, dec, counter, feed) : pipeline(stream, counter, feed))
-    .catch((e: unknown) => { extract.destroy(e instanceof Error ? e : new Error(String(e))); throw e; });
+  const piping = (dec ? pipeline(stream, dec, counter, feed) : pipeline(stream, counter, feed)).catch((e: unknown) => {
+    extract.destroy(e instanceof Error ? e : new Error(String(e)));
+    throw e;
+  });
   let failure: unknown;
   let current = '';
   try {
@@ -111,12 +117,22 @@ export async function applyLayer(opts: ApplyOptions): Promise<ApplyResult> {
     if (isBerthError(failure)) throw failure;
     const where = current ? `layer entry ${JSON.stringify(current).slice(0, 300)}: ` : '';
     const msg = messageOf(failure);
-    const corrupt = /unexpected end|invalid tar|header|incorrect header|unexpected eof|invalid (block|distance|stored)/i.test(msg);
-    throw new BerthError('snapshot', corrupt ? 'invalid-argument' : 'internal', `${where}${corrupt ? 'corrupt or truncated layer: ' : ''}${msg}`, { cause: failure });
+    const corrupt =
+      /unexpected end|invalid tar|header|incorrect header|unexpected eof|invalid (block|distance|stored)/i.test(msg);
+    throw new BerthError(
+      'snapshot',
+      corrupt ? 'invalid-argument' : 'internal',
+      `${where}${corrupt ? 'corrupt or truncated layer: ' : ''}${msg}`,
+      { cause: failure },
+    );
   }
   const diffId = counter.digest();
   if (opts.expectedDiffId !== undefined && diffId !== opts.expectedDiffId) {
-    throw new BerthError('snapshot', 'digest-mismatch', `layer diff id is ${diffId}, the image config says ${opts.expectedDiffId}`);
+    throw new BerthError(
+      'snapshot',
+      'digest-mismatch',
+      `layer diff id is ${diffId}, the image config says ${opts.expectedDiffId}`,
+    );
   }
   return { diffId, size: counter.bytes, entries: layer.entries, compression };
 }

@@ -27,7 +27,11 @@ function fromEnv(name: string): number | undefined {
   if (v === undefined || v === '') return undefined;
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n <= 0) {
-    throw new BerthError('snapshot', 'invalid-argument', `${name}: must be a positive number of bytes, got ${JSON.stringify(v)}`);
+    throw new BerthError(
+      'snapshot',
+      'invalid-argument',
+      `${name}: must be a positive number of bytes, got ${JSON.stringify(v)}`,
+    );
   }
   return n;
 }
@@ -47,10 +51,11 @@ export function unpackBudget(dir: string, given: { maxBytes?: number; maxImageBy
   const spaceBound = free === undefined ? undefined : Math.floor(free * (1 - RESERVE));
   const image = given.maxImageBytes ?? fromEnv('BERTH_UNPACK_MAX_IMAGE_BYTES') ?? spaceBound ?? DEFAULT_LIMITS.maxBytes;
   const layer = Math.min(given.maxBytes ?? fromEnv('BERTH_UNPACK_MAX_LAYER_BYTES') ?? DEFAULT_LIMITS.maxBytes, image);
-  const source = given.maxImageBytes !== undefined || given.maxBytes !== undefined
-    ? 'the limits given'
-    : process.env.BERTH_UNPACK_MAX_IMAGE_BYTES || process.env.BERTH_UNPACK_MAX_LAYER_BYTES
-      ? 'BERTH_UNPACK_MAX_IMAGE_BYTES / BERTH_UNPACK_MAX_LAYER_BYTES'
-      : `${Math.round((1 - RESERVE) * 100)}% of the free space of ${dir}`;
+  const source =
+    given.maxImageBytes !== undefined || given.maxBytes !== undefined
+      ? 'the limits given'
+      : process.env.BERTH_UNPACK_MAX_IMAGE_BYTES || process.env.BERTH_UNPACK_MAX_LAYER_BYTES
+        ? 'BERTH_UNPACK_MAX_IMAGE_BYTES / BERTH_UNPACK_MAX_LAYER_BYTES'
+        : `${Math.round((1 - RESERVE) * 100)}% of the free space of ${dir}`;
   return { layer, image, source };
 }

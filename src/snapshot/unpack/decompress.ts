@@ -11,7 +11,6 @@ import { existsSync } from 'node:fs';
 import { BerthError } from '../../common/errors.js';
 import type { Compression } from '../../common/compression.js';
 
-
 const LAYER_TYPES = new Set([
   'application/vnd.oci.image.layer.v1.tar',
   'application/vnd.oci.image.layer.v1.tar+gzip',
@@ -26,9 +25,12 @@ const LAYER_TYPES = new Set([
 
 export function checkLayerMediaType(mediaType: string | undefined): void {
   if (mediaType === undefined || LAYER_TYPES.has(mediaType)) return;
-  throw new BerthError('snapshot', 'invalid-argument', `media type ${JSON.stringify(mediaType).slice(0, 200)} is not a layer this snapshotter can unpack`);
+  throw new BerthError(
+    'snapshot',
+    'invalid-argument',
+    `media type ${JSON.stringify(mediaType).slice(0, 200)} is not a layer this snapshotter can unpack`,
+  );
 }
-
 
 /** fzstd's streaming decoder as a Transform. */
 class ZstdDecompress extends Transform {
@@ -36,7 +38,9 @@ class ZstdDecompress extends Transform {
   constructor() {
     super();
     // fzstd may hand out views of its window buffer: copy before pushing.
-    this.d = new Decompress((chunk) => { if (chunk.length) this.push(Buffer.from(chunk)); });
+    this.d = new Decompress((chunk) => {
+      if (chunk.length) this.push(Buffer.from(chunk));
+    });
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
@@ -59,7 +63,6 @@ class ZstdDecompress extends Transform {
     cb();
   }
 }
-
 
 /**
  * zstd(1) in a child process when installed: fzstd is pure JavaScript,
@@ -87,7 +90,11 @@ class ExternalDecompress extends Transform {
   private stderr = '';
   private readonly exited: Promise<number | null>;
 
-  constructor(file: string, args: string[], private readonly what: string) {
+  constructor(
+    file: string,
+    args: string[],
+    private readonly what: string,
+  ) {
     super();
     this.child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stdout.on('data', (c: Buffer) => {
@@ -117,7 +124,14 @@ class ExternalDecompress extends Transform {
     this.exited.then(
       (code) => {
         if (code === 0) cb();
-        else cb(new BerthError('snapshot', 'invalid-argument', `${this.what} stream is corrupt or truncated: ${this.stderr.trim() || `exit status ${code}`}`));
+        else
+          cb(
+            new BerthError(
+              'snapshot',
+              'invalid-argument',
+              `${this.what} stream is corrupt or truncated: ${this.stderr.trim() || `exit status ${code}`}`,
+            ),
+          );
       },
       (e: unknown) => cb(e instanceof Error ? e : new Error(String(e))),
     );
@@ -142,9 +156,15 @@ export function peek(src: Readable, n: number): Promise<{ head: Buffer; stream: 
       src.off('readable', onReadable);
       src.off('end', onEnd);
       src.off('error', onError);
-      if (err) { reject(err); return; }
+      if (err) {
+        reject(err);
+        return;
+      }
       const all = Buffer.concat(chunks);
-      if (ended) { resolve({ head: all.subarray(0, n), stream: Readable.from(all.length ? [all] : []) }); return; }
+      if (ended) {
+        resolve({ head: all.subarray(0, n), stream: Readable.from(all.length ? [all] : []) });
+        return;
+      }
       if (all.length) src.unshift(all);
       resolve({ head: all.subarray(0, n), stream: src });
     };
@@ -179,7 +199,13 @@ export class DiffIdCounter extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;
     if (this.bytes > this.maxBytes) {
-      cb(new BerthError('snapshot', 'invalid-argument', `layer is larger than the limit of ${this.maxBytes} uncompressed bytes`));
+      cb(
+        new BerthError(
+          'snapshot',
+          'invalid-argument',
+          `layer is larger than the limit of ${this.maxBytes} uncompressed bytes`,
+        ),
+      );
       return;
     }
     this.hash.update(chunk);

@@ -19,7 +19,10 @@ export async function finishLayer(s: LayerState): Promise<void> {
     for (const [lowerPath, attrs] of await readXattrs([...lowerToUpper.keys()])) {
       const upper = lowerToUpper.get(lowerPath);
       if (!upper || !attrs.length) continue;
-      s.addXattrs(upper, attrs.map((a) => ({ path: upper, name: a.name, value: a.value, entry: '(copy-up)' })));
+      s.addXattrs(
+        upper,
+        attrs.map((a) => ({ path: upper, name: a.name, value: a.value, entry: '(copy-up)' })),
+      );
     }
   }
   if (s.opaqueDirs.size && !setfattrPath()) {

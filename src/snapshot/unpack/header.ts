@@ -10,7 +10,9 @@ import type { Meta, UnpackLimits } from './state.js';
 import type { XattrOp } from './xattrs.js';
 
 /** One entry of tar-stream's extractor, PAX records decoded (binary-safe: ./xattrs.ts). */
-export type Entry = AsyncIterable<Buffer> & { header: Omit<tar.Header, 'pax'> & { pax?: Record<string, string> | null } };
+export type Entry = AsyncIterable<Buffer> & {
+  header: Omit<tar.Header, 'pax'> & { pax?: Record<string, string> | null };
+};
 
 const MAX_ID = 0xfffffffe;
 
@@ -67,6 +69,7 @@ export function xattrOpsOf(entry: Entry, abs: string, limits: UnpackLimits, log:
     if (value.length > 65536) throw unpackError(entry.header.name, `extended attribute ${name} is larger than 64 KiB`);
     ops.push({ path: abs, name, value, entry: entry.header.name });
   }
-  if (ops.length > limits.maxXattrsPerEntry) throw unpackError(entry.header.name, `more than ${limits.maxXattrsPerEntry} extended attributes`);
+  if (ops.length > limits.maxXattrsPerEntry)
+    throw unpackError(entry.header.name, `more than ${limits.maxXattrsPerEntry} extended attributes`);
   return ops;
 }

@@ -61,7 +61,11 @@ async function unpackLayerOnce(o: UnpackLayerOptions): Promise<UnpackLayerResult
   const existing = await sn.find(o.chainId);
   if (existing) {
     if (existing.kind !== 'committed') {
-      throw new BerthError('snapshot', 'failed-precondition', `snapshot ${o.chainId} exists but is ${existing.kind}, not a committed layer`);
+      throw new BerthError(
+        'snapshot',
+        'failed-precondition',
+        `snapshot ${o.chainId} exists but is ${existing.kind}, not a committed layer`,
+      );
     }
     return { chainId: o.chainId, status: 'exists' };
   }
@@ -76,7 +80,12 @@ async function unpackLayerOnce(o: UnpackLayerOptions): Promise<UnpackLayerResult
     const target = await sn.extractionTarget(key);
     stream = await o.open();
     const applied = await applyLayer({
-      target, stream, expectedDiffId: o.diffId, mediaType: o.mediaType, limits: o.limits, logger: log,
+      target,
+      stream,
+      expectedDiffId: o.diffId,
+      mediaType: o.mediaType,
+      limits: o.limits,
+      logger: log,
     });
     try {
       await sn.commit(o.chainId, key, { labels: { [DIFF_ID_LABEL]: o.diffId } });
@@ -172,12 +181,19 @@ export interface UnpackImageResult {
 export async function unpackImage(o: UnpackImageOptions): Promise<UnpackImageResult> {
   const { manifest, config } = o;
   if (config.rootfs?.type !== 'layers') {
-    throw new BerthError('snapshot', 'invalid-argument', `image config rootfs.type is ${JSON.stringify(config.rootfs?.type)}, expected "layers"`);
+    throw new BerthError(
+      'snapshot',
+      'invalid-argument',
+      `image config rootfs.type is ${JSON.stringify(config.rootfs?.type)}, expected "layers"`,
+    );
   }
   const diffIds = config.rootfs.diff_ids;
   if (!Array.isArray(diffIds) || !Array.isArray(manifest.layers) || diffIds.length !== manifest.layers.length) {
-    throw new BerthError('snapshot', 'invalid-argument',
-      `image has ${manifest.layers?.length ?? 0} layers but its config lists ${diffIds?.length ?? 0} diff ids`);
+    throw new BerthError(
+      'snapshot',
+      'invalid-argument',
+      `image has ${manifest.layers?.length ?? 0} layers but its config lists ${diffIds?.length ?? 0} diff ids`,
+    );
   }
   const chains = chainIds(diffIds);
   await removeAbandonedUnpacks(o.snapshotter);
@@ -200,7 +216,8 @@ export async function unpackImage(o: UnpackImageOptions): Promise<UnpackImageRes
   async function unpackLayers(): Promise<void> {
     for (const [i, layer] of manifest.layers.entries()) {
       const chainId = chains[i]!;
-      const progress = (status: LayerProgress['status']): void => o.onProgress?.({ index: i, digest: layer.digest, chainId, status });
+      const progress = (status: LayerProgress['status']): void =>
+        o.onProgress?.({ index: i, digest: layer.digest, chainId, status });
       if (await o.snapshotter.find(chainId)) {
         progress('exists');
         layers.push({ chainId, status: 'exists' });
@@ -225,9 +242,16 @@ export async function unpackImage(o: UnpackImageOptions): Promise<UnpackImageRes
         });
       } catch (e) {
         if (isBerthError(e) && /larger than the (layer )?limit of/.test(e.message)) {
-          const which = max < budget.layer ? `what is left of the image's ${budget.image} bytes` : `the per-layer limit of ${budget.layer} bytes`;
-          throw new BerthError('snapshot', 'invalid-argument',
-            `layer ${i} (${layer.digest}, ${layer.size} bytes compressed) expands beyond ${max} bytes, ${which} (${budget.source}): ${e.message}`, { cause: e });
+          const which =
+            max < budget.layer
+              ? `what is left of the image's ${budget.image} bytes`
+              : `the per-layer limit of ${budget.layer} bytes`;
+          throw new BerthError(
+            'snapshot',
+            'invalid-argument',
+            `layer ${i} (${layer.digest}, ${layer.size} bytes compressed) expands beyond ${max} bytes, ${which} (${budget.source}): ${e.message}`,
+            { cause: e },
+          );
         }
         throw e;
       }
@@ -243,7 +267,9 @@ export async function unpackImage(o: UnpackImageOptions): Promise<UnpackImageRes
  * image's committed top layer (or a read-only view), returning its mounts.
  */
 export function prepareContainerRootfs(
-  snapshotter: Snapshotter, id: string, imageChainId: string | undefined,
+  snapshotter: Snapshotter,
+  id: string,
+  imageChainId: string | undefined,
   opts: { readonly?: boolean; labels?: Record<string, string> } = {},
 ): Promise<Mount[]> {
   return opts.readonly

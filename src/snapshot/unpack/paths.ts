@@ -10,7 +10,11 @@ import { BerthError } from '../../common/errors.js';
 export const MAX_PATH = 4096;
 export const MAX_NAME = 255;
 
-export function unpackError(entry: string, msg: string, code: 'invalid-argument' | 'permission-denied' = 'invalid-argument'): BerthError {
+export function unpackError(
+  entry: string,
+  msg: string,
+  code: 'invalid-argument' | 'permission-denied' = 'invalid-argument',
+): BerthError {
   return new BerthError('snapshot', code, `layer entry ${JSON.stringify(entry).slice(0, 300)}: ${msg}`);
 }
 
@@ -32,7 +36,8 @@ export function entryComponents(name: string, what = 'path', entry = name): stri
       out.pop();
       continue;
     }
-    if (Buffer.byteLength(c) > MAX_NAME) throw unpackError(entry, `a component of the ${what} is longer than ${MAX_NAME} bytes`);
+    if (Buffer.byteLength(c) > MAX_NAME)
+      throw unpackError(entry, `a component of the ${what} is longer than ${MAX_NAME} bytes`);
     out.push(c);
   }
   return out;

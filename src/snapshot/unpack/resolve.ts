@@ -41,7 +41,10 @@ export function lowerLookup(s: LayerState, comps: string[]): { path: string; st:
     for (let i = 0; i < comps.length - 1; i++) {
       p = join(p, comps[i]!);
       const st = lstatOrUndef(p);
-      if (!st) { absent = true; break; }
+      if (!st) {
+        absent = true;
+        break;
+      }
       if (!st.isDirectory()) return undefined;
     }
     if (absent) continue;
@@ -75,13 +78,19 @@ export function resolveDir(s: LayerState, comps: string[], entry: string, onlyIf
         s.dirsOk.add(rel);
         continue;
       }
-      if (st.isSymbolicLink()) throw unpackError(entry, `"${rel}" is a symlink: refusing to write through it`, 'permission-denied');
+      if (st.isSymbolicLink())
+        throw unpackError(entry, `"${rel}" is a symlink: refusing to write through it`, 'permission-denied');
       if (onlyIfExists && isWhiteout(st)) return false;
       throw unpackError(entry, `"${rel}" is not a directory`);
     }
     const lower = s.overlay ? lowerLookup(s, comps.slice(0, i + 1)) : undefined;
     if (lower) {
-      if (lower.st.isSymbolicLink()) throw unpackError(entry, `"${rel}" is a symlink in a lower layer: refusing to write through it`, 'permission-denied');
+      if (lower.st.isSymbolicLink())
+        throw unpackError(
+          entry,
+          `"${rel}" is a symlink in a lower layer: refusing to write through it`,
+          'permission-denied',
+        );
       if (!lower.st.isDirectory()) throw unpackError(entry, `"${rel}" is not a directory in a lower layer`);
       mkdirSync(p, 0o700);
       lchownSync(p, lower.st.uid, lower.st.gid);

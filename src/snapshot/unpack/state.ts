@@ -29,7 +29,13 @@ export const DEFAULT_LIMITS: UnpackLimits = {
 };
 
 /** Owner, permission bits and times of one path. */
-export interface Meta { mode: number; uid: number; gid: number; atime: number; mtime: number }
+export interface Meta {
+  mode: number;
+  uid: number;
+  gid: number;
+  atime: number;
+  mtime: number;
+}
 
 export function metaOf(st: Stats): Meta {
   return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, atime: st.atimeMs / 1000, mtime: st.mtimeMs / 1000 };
@@ -58,7 +64,11 @@ export class LayerState {
   /** Directories copied up from a lower layer: upper path → lower path (their xattrs follow at the end). */
   readonly copiedUp = new Map<string, string>();
 
-  constructor(target: ExtractionTarget, readonly limits: UnpackLimits, readonly log: Logger) {
+  constructor(
+    target: ExtractionTarget,
+    readonly limits: UnpackLimits,
+    readonly log: Logger,
+  ) {
     this.overlay = target.driver === 'overlayfs';
     this.root = target.dir;
     this.lowers = target.lowers;

@@ -22,9 +22,15 @@ export function makeOpaque(s: LayerState, rel: string, entry: string): void {
 }
 
 /** Apply whiteout entry `name` (`wh`, found in directory `dir`). */
-export async function applyWhiteout(s: LayerState, wh: NonNullable<WhiteoutKind>, dir: string[], name: string): Promise<void> {
+export async function applyWhiteout(
+  s: LayerState,
+  wh: NonNullable<WhiteoutKind>,
+  dir: string[],
+  name: string,
+): Promise<void> {
   if (wh.kind === 'meta') return;
-  if (wh.kind === 'whiteout' && (wh.name === '' || wh.name === '.' || wh.name === '..')) throw unpackError(name, 'whiteout of an invalid name');
+  if (wh.kind === 'whiteout' && (wh.name === '' || wh.name === '.' || wh.name === '..'))
+    throw unpackError(name, 'whiteout of an invalid name');
   if (!resolveDir(s, dir, name, true)) return; // nothing below to hide
   const drel = dir.join('/');
   if (wh.kind === 'opaque') {
@@ -127,7 +133,10 @@ export async function emulateOpaque(s: LayerState, rel: string, checked: Set<str
     for (const c of comps) {
       lp = join(lp, c);
       const ls = lstatOrUndef(lp);
-      if (!ls?.isDirectory()) { ok = false; break; }
+      if (!ls?.isDirectory()) {
+        ok = false;
+        break;
+      }
     }
     if (ok) for (const n of readdirSync(lp)) names.add(n);
   }

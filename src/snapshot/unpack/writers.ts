@@ -6,8 +6,21 @@
 // modes and times, and all xattrs, are only queued: ./finish.ts sets them.
 
 import {
-  chmodSync, closeSync, constants, fchmodSync, fchownSync, futimesSync, linkSync, lchownSync, lutimesSync, mkdirSync, openSync,
-  rmSync, symlinkSync, unlinkSync, writeSync,
+  chmodSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
+  linkSync,
+  lchownSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeSync,
 } from 'node:fs';
 import { run } from '../mount.js';
 import { metaOfEntry, xattrOpsOf, type Entry } from './header.js';
@@ -17,7 +30,9 @@ import type { LayerState, Meta } from './state.js';
 import { applyWhiteout, makeOpaque } from './whiteouts.js';
 
 async function drain(entry: AsyncIterable<unknown>): Promise<void> {
-  for await (const _ of entry) { /* discard */ }
+  for await (const _ of entry) {
+    /* discard */
+  }
 }
 
 /** Apply one entry of the layer; its contents are consumed whatever it is. */
@@ -135,7 +150,8 @@ function writeDirectory(s: LayerState, rel: string, p: string, entry: Entry): vo
 
 async function writeFile(s: LayerState, rel: string, p: string, entry: Entry): Promise<void> {
   const m = metaOfEntry(entry);
-  if ((entry.header.size ?? 0) > s.limits.maxBytes) throw unpackError(entry.header.name, `file larger than the layer limit of ${s.limits.maxBytes} bytes`);
+  if ((entry.header.size ?? 0) > s.limits.maxBytes)
+    throw unpackError(entry.header.name, `file larger than the layer limit of ${s.limits.maxBytes} bytes`);
   clear(s, rel, false);
   const fd = openSync(p, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
@@ -156,20 +172,36 @@ async function writeFile(s: LayerState, rel: string, p: string, entry: Entry): P
 function writeSymlink(s: LayerState, rel: string, p: string, entry: Entry): void {
   const m = metaOfEntry(entry);
   const target = entry.header.linkname ?? '';
-  if (!target || target.includes('\0') || Buffer.byteLength(target) > 4095) throw unpackError(entry.header.name, 'symlink target is empty, too long or has a NUL byte');
+  if (!target || target.includes('\0') || Buffer.byteLength(target) > 4095)
+    throw unpackError(entry.header.name, 'symlink target is empty, too long or has a NUL byte');
   clear(s, rel, false);
   symlinkSync(target, p);
   applyMeta(p, m, true);
 }
 
 /** Node has no mknod(2): mknod(1), spawned only for such entries. */
-async function writeDevice(s: LayerState, rel: string, p: string, entry: Entry, type: 'character-device' | 'block-device' | 'fifo'): Promise<void> {
+async function writeDevice(
+  s: LayerState,
+  rel: string,
+  p: string,
+  entry: Entry,
+  type: 'character-device' | 'block-device' | 'fifo',
+): Promise<void> {
   const h = entry.header;
   const m = metaOfEntry(entry);
   clear(s, rel, false);
-  const args = type === 'fifo'
-    ? ['-m', (m.mode & 0o777).toString(8), '--', p, 'p']
-    : ['-m', (m.mode & 0o777).toString(8), '--', p, type === 'character-device' ? 'c' : 'b', String(h.devmajor ?? 0), String(h.devminor ?? 0)];
+  const args =
+    type === 'fifo'
+      ? ['-m', (m.mode & 0o777).toString(8), '--', p, 'p']
+      : [
+          '-m',
+          (m.mode & 0o777).toString(8),
+          '--',
+          p,
+          type === 'character-device' ? 'c' : 'b',
+          String(h.devmajor ?? 0),
+          String(h.devminor ?? 0),
+        ];
   await run('mknod', args);
   applyMeta(p, m, false);
 }

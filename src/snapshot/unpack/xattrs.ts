@@ -67,8 +67,11 @@ export async function applyXattrs(root: string, scratch: string, ops: XattrOp[])
   if (ops.length === 0) return { unsupported: [] };
   const tool = setfattrPath();
   if (!tool) {
-    throw new BerthError('snapshot', 'unavailable',
-      `layer entry ${JSON.stringify(ops[0]!.entry)} needs the extended attribute ${ops[0]!.name}, but setfattr is not installed (Debian package "attr")`);
+    throw new BerthError(
+      'snapshot',
+      'unavailable',
+      `layer entry ${JSON.stringify(ops[0]!.entry)} needs the extended attribute ${ops[0]!.name}, but setfattr is not installed (Debian package "attr")`,
+    );
   }
   const checked = new Set<string>();
   const byPath = new Map<string, XattrOp[]>();
@@ -102,7 +105,12 @@ export async function applyXattrs(root: string, scratch: string, ops: XattrOp[])
     // containerd); anything else is an error.
     const bad = lines.filter((l) => !/Operation not supported/i.test(l));
     if (lines.length > 0 && bad.length === 0) return { unsupported: lines };
-    throw new BerthError('snapshot', 'internal', `setting extended attributes: ${(bad.join('; ') || messageOf(e)).slice(0, 1000)}`, { cause: e });
+    throw new BerthError(
+      'snapshot',
+      'internal',
+      `setting extended attributes: ${(bad.join('; ') || messageOf(e)).slice(0, 1000)}`,
+      { cause: e },
+    );
   } finally {
     rmSync(file, { force: true });
   }
@@ -126,7 +134,10 @@ export function keepBinaryPax(extract: object): boolean {
   if (typeof orig !== 'function' || !('_pax' in ex) || !('_paxGlobal' in ex)) return false;
   ex._decodeLongHeader = function (this: typeof ex, buf: Buffer): void {
     const t = this._header?.type;
-    if (t !== 'pax-header' && t !== 'pax-global-header') { orig.call(this, buf); return; }
+    if (t !== 'pax-header' && t !== 'pax-global-header') {
+      orig.call(this, buf);
+      return;
+    }
     const rec = decodePax(buf);
     if (t === 'pax-global-header') this._paxGlobal = rec;
     else this._pax = this._paxGlobal ? { ...this._paxGlobal, ...rec } : rec;
@@ -198,7 +209,10 @@ export async function readXattrs(paths: string[]): Promise<Map<string, { name: s
         const name = eq < 0 ? line : line.slice(0, eq);
         if (name.startsWith('trusted.overlay.')) continue;
         const v = eq < 0 ? '' : line.slice(eq + 1);
-        current.push({ name, value: v.startsWith('0x') ? Buffer.from(v.slice(2), 'hex') : Buffer.from(v.replace(/^"|"$/g, '')) });
+        current.push({
+          name,
+          value: v.startsWith('0x') ? Buffer.from(v.slice(2), 'hex') : Buffer.from(v.replace(/^"|"$/g, '')),
+        });
       }
     }
   }

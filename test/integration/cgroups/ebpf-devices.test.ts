@@ -12,7 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { detectLayout } from '../../../src/runtime/cgroups/detect.js';
 import { deviceFilterProgram } from '../../../src/runtime/cgroups/devices/ebpf.js';
-import { CGBPF_REFUSED, attachWithHelper, cgbpfPath, queryDeviceFilters } from '../../../src/runtime/cgroups/devices/loader.js';
+import {
+  CGBPF_REFUSED,
+  attachWithHelper,
+  cgbpfPath,
+  queryDeviceFilters,
+} from '../../../src/runtime/cgroups/devices/loader.js';
 import { applyDeviceRules, normalizeDeviceRules } from '../../../src/runtime/cgroups/devices/rules.js';
 
 const layout = (() => {
@@ -23,12 +28,17 @@ const layout = (() => {
   }
 })();
 const skip =
-  process.getuid?.() !== 0 ? 'needs root (bpf and cgroups)'
-  : !layout?.unified ? 'no cgroup2 hierarchy mounted'
-  : !existsSync(cgbpfPath()) ? `${cgbpfPath()} is not built (make -C native)`
-  : false;
+  process.getuid?.() !== 0
+    ? 'needs root (bpf and cgroups)'
+    : !layout?.unified
+      ? 'no cgroup2 hierarchy mounted'
+      : !existsSync(cgbpfPath())
+        ? `${cgbpfPath()} is not built (make -C native)`
+        : false;
 
-const dir = layout?.unified ? join(layout.unified.mountpoint, `berth-it-bpf-${process.pid}-${Date.now().toString(36)}`) : '';
+const dir = layout?.unified
+  ? join(layout.unified.mountpoint, `berth-it-bpf-${process.pid}-${Date.now().toString(36)}`)
+  : '';
 const tmp = mkdtempSync(join(tmpdir(), 'berth-bpf-'));
 const pids: number[] = [];
 
@@ -71,23 +81,27 @@ test('the generated program allows /dev/null and denies other devices, enforced 
   const outside = spawnSync('/bin/sh', ['-c', `head -c1 ${node} 2>&1`], { encoding: 'utf8' }).stdout;
   assert.match(outside, /No such device or address/);
 
-  const rules = applyDeviceRules(normalizeDeviceRules([
-    { allow: false, access: 'rwm' },
-    { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }, // /dev/null
-    { allow: true, type: 'c', major: 1, minor: 5, access: 'r' }, // /dev/zero, read only
-  ]));
+  const rules = applyDeviceRules(
+    normalizeDeviceRules([
+      { allow: false, access: 'rwm' },
+      { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }, // /dev/null
+      { allow: true, type: 'c', major: 1, minor: 5, access: 'r' }, // /dev/zero, read only
+    ]),
+  );
   attachWithHelper(dir, deviceFilterProgram(rules));
   assert.equal(queryDeviceFilters(dir).length, 1);
 
-  const out = await runInside([
-    'head -c0 /dev/null && echo null-read-ok',
-    'echo x > /dev/null && echo null-write-ok',
-    'head -c1 /dev/zero >/dev/null && echo zero-read-ok',
-    'echo x > /dev/zero || echo zero-write-denied',
-    `head -c1 ${node} || echo sda-denied`,
-    `mknod ${tmp}/full c 1 7 || echo mknod-denied`,
-    `mknod ${tmp}/null2 c 1 3 && echo mknod-null-ok`,
-  ].join('; '));
+  const out = await runInside(
+    [
+      'head -c0 /dev/null && echo null-read-ok',
+      'echo x > /dev/null && echo null-write-ok',
+      'head -c1 /dev/zero >/dev/null && echo zero-read-ok',
+      'echo x > /dev/zero || echo zero-write-denied',
+      `head -c1 ${node} || echo sda-denied`,
+      `mknod ${tmp}/full c 1 7 || echo mknod-denied`,
+      `mknod ${tmp}/null2 c 1 3 && echo mknod-null-ok`,
+    ].join('; '),
+  );
   assert.match(out, /null-read-ok/);
   assert.match(out, /null-write-ok/);
   assert.match(out, /zero-read-ok/);
@@ -103,11 +117,18 @@ test('attaching again (update) replaces the filter instead of stacking a second 
   if (!existsSync(dir)) mkdirSync(dir);
   const before = queryDeviceFilters(dir);
   // now only /dev/zero
-  attachWithHelper(dir, deviceFilterProgram(applyDeviceRules(normalizeDeviceRules([{ allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' }]))));
+  attachWithHelper(
+    dir,
+    deviceFilterProgram(
+      applyDeviceRules(normalizeDeviceRules([{ allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' }])),
+    ),
+  );
   const now = queryDeviceFilters(dir);
   assert.equal(now.length, 1);
   assert.notDeepEqual(now, before);
-  const out = await runInside('head -c0 /dev/null 2>&1 || echo null-denied; test "$(head -c1 /dev/zero | wc -c)" = 1 && echo zero-ok');
+  const out = await runInside(
+    'head -c0 /dev/null 2>&1 || echo null-denied; test "$(head -c1 /dev/zero | wc -c)" = 1 && echo zero-ok',
+  );
   assert.match(out, /null-denied/);
   assert.match(out, /zero-ok/);
 });
@@ -125,10 +146,19 @@ test('the loader reports failures as "berth-cgbpf: <step>: <strerror>"', { skip 
   assert.match(v.stderr, /berth-cgbpf: load program: /);
 });
 
-test('the kernel refusing (EPERM, here as nobody) is exit status 3, which the loader reports as unavailable', { skip }, () => {
-  if (!existsSync(dir)) mkdirSync(dir);
-  const program = deviceFilterProgram(applyDeviceRules(normalizeDeviceRules([{ allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }])));
-  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', cgbpfPath(), dir], { input: program, encoding: 'utf8' });
-  assert.equal(r.status, CGBPF_REFUSED, r.stderr);
-  assert.match(r.stderr.trim(), /^berth-cgbpf: [a-z ]+: Operation not permitted$/);
-});
+test(
+  'the kernel refusing (EPERM, here as nobody) is exit status 3, which the loader reports as unavailable',
+  { skip },
+  () => {
+    if (!existsSync(dir)) mkdirSync(dir);
+    const program = deviceFilterProgram(
+      applyDeviceRules(normalizeDeviceRules([{ allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }])),
+    );
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', cgbpfPath(), dir], {
+      input: program,
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, CGBPF_REFUSED, r.stderr);
+    assert.match(r.stderr.trim(), /^berth-cgbpf: [a-z ]+: Operation not permitted$/);
+  },
+);

@@ -6,7 +6,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createManager, createWithResources, detectLayout, type CgroupManager } from '../../../src/runtime/cgroups/index.js';
+import {
+  createManager,
+  createWithResources,
+  detectLayout,
+  type CgroupManager,
+} from '../../../src/runtime/cgroups/index.js';
 import type { LinuxResources } from '../../../src/runtime/spec/types.js';
 import { BerthError } from '../../../src/common/errors.js';
 import { procState, readTrimmed as read, waitFor, waitingShells } from '../../helpers/procs.js';
@@ -75,14 +80,27 @@ test('limits set on a real cgroup are what the kernel reports, for a real proces
   const m = manager('limits');
   const v1 = m.version !== 'v2';
   const dev = blockDevice();
-  const memsw = v1 ? existsSync(join(layout!.v1['memory']?.mountpoint ?? '/nonexistent', 'memory.memsw.limit_in_bytes')) : true;
-  const cpus = read(join(v1 ? layout!.v1['cpuset']!.mountpoint : layout!.unified!.mountpoint, v1 ? 'cpuset.cpus' : 'cpuset.cpus.effective'));
+  const memsw = v1
+    ? existsSync(join(layout!.v1['memory']?.mountpoint ?? '/nonexistent', 'memory.memsw.limit_in_bytes'))
+    : true;
+  const cpus = read(
+    join(
+      v1 ? layout!.v1['cpuset']!.mountpoint : layout!.unified!.mountpoint,
+      v1 ? 'cpuset.cpus' : 'cpuset.cpus.effective',
+    ),
+  );
   const firstCpu = cpus.split(/[-,]/)[0]!;
   const resources: LinuxResources = {
     memory: { limit: 64 * MiB, ...(memsw ? { swap: 96 * MiB } : {}), reservation: 32 * MiB },
     cpu: { shares: 512, quota: 50000, period: 100000, cpus: firstCpu, mems: '0' },
     pids: { limit: 32 },
-    ...(dev ? { blockIO: { throttleReadBpsDevice: [{ major: Number(dev.split(':')[0]), minor: Number(dev.split(':')[1]), rate: MiB }] } } : {}),
+    ...(dev
+      ? {
+          blockIO: {
+            throttleReadBpsDevice: [{ major: Number(dev.split(':')[0]), minor: Number(dev.split(':')[1]), rate: MiB }],
+          },
+        }
+      : {}),
   };
   await createWithResources(m, resources);
   const p = m.paths();
@@ -114,7 +132,14 @@ test('limits set on a real cgroup are what the kernel reports, for a real proces
   const own = read(`/proc/${pid}/cgroup`);
   for (const [name, dir] of Object.entries(p)) {
     const root = name === '' ? layout!.unified!.mountpoint : layout!.v1[name]!.mountpoint;
-    assert.ok(own.split('\n').some((l) => l.endsWith(`:${dir.slice(root.length)}`) && (name === '' ? l.startsWith('0::') : l.includes(name))), `${name} in ${own}`);
+    assert.ok(
+      own
+        .split('\n')
+        .some(
+          (l) => l.endsWith(`:${dir.slice(root.length)}`) && (name === '' ? l.startsWith('0::') : l.includes(name)),
+        ),
+      `${name} in ${own}`,
+    );
   }
   await waitFor('the shell to exec sleep', () => read(`/proc/${pid}/comm`) === 'sleep');
   assert.deepEqual(m.pids(), [pid]);
@@ -152,66 +177,94 @@ test('freeze and thaw a real process', { skip }, async () => {
   assert.equal(read(`/proc/${sh.pid}/stat`).split(' ')[13], before, 'no user time while frozen');
   await m.thaw();
   assert.equal(m.state(), 'thawed');
-  await waitFor('the loop to run again', () => procState(sh.pid!) === 'R' || read(`/proc/${sh.pid}/stat`).split(' ')[13] !== before);
+  await waitFor(
+    'the loop to run again',
+    () => procState(sh.pid!) === 'R' || read(`/proc/${sh.pid}/stat`).split(' ')[13] !== before,
+  );
 });
 
-test('the pids limit stops forks inside; kill --all; a cgroup with processes is destroyed once they exit', { skip }, async (t) => {
-  const m = manager('pids');
-  await createWithResources(m, { pids: { limit: 3 } });
-  const sh = waitingShell('for i in 1 2 3 4 5 6; do sleep 30 & done; wait');
-  await m.apply(sh.pid!);
-  sh.stdin!.write('go\n');
-  let stderr = '';
-  sh.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
-  // dash gives up at the first refused fork ("Cannot fork") and exits, leaving the sleeps it started
-  await waitFor('a refused fork', () => /fork|resource/i.test(stderr));
-  await waitFor('the shell to exit', () => sh.exitCode !== null);
-  const pids = m.pids();
-  assert.equal(pids.length, 2, `pids ${pids.join(',')}: the limit of 3 let the shell start only two`);
-  assert.equal(m.stats().pids.current, pids.length);
-  assert.ok(pids.every((pid) => ['sh', 'sleep'].includes(read(`/proc/${pid}/comm`))));
-  // kill --all: cgroup.kill where there is one (v2, or the unified directory on hybrid), else one by one
-  if (!m.killAll()) for (const pid of pids) process.kill(pid, 'SIGKILL');
-  else t.diagnostic('killed through cgroup.kill');
-  await waitFor('the processes to die', () => pids.every((pid) => !existsSync(`/proc/${pid}`) || procState(pid) === 'Z'));
-  await m.destroy();
-  assert.equal(m.exists(), false);
-  for (const d of Object.values(m.paths())) assert.equal(existsSync(d), false, d);
-});
+test(
+  'the pids limit stops forks inside; kill --all; a cgroup with processes is destroyed once they exit',
+  { skip },
+  async (t) => {
+    const m = manager('pids');
+    await createWithResources(m, { pids: { limit: 3 } });
+    const sh = waitingShell('for i in 1 2 3 4 5 6; do sleep 30 & done; wait');
+    await m.apply(sh.pid!);
+    sh.stdin!.write('go\n');
+    let stderr = '';
+    sh.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+    // dash gives up at the first refused fork ("Cannot fork") and exits, leaving the sleeps it started
+    await waitFor('a refused fork', () => /fork|resource/i.test(stderr));
+    await waitFor('the shell to exit', () => sh.exitCode !== null);
+    const pids = m.pids();
+    assert.equal(pids.length, 2, `pids ${pids.join(',')}: the limit of 3 let the shell start only two`);
+    assert.equal(m.stats().pids.current, pids.length);
+    assert.ok(pids.every((pid) => ['sh', 'sleep'].includes(read(`/proc/${pid}/comm`))));
+    // kill --all: cgroup.kill where there is one (v2, or the unified directory on hybrid), else one by one
+    if (!m.killAll()) for (const pid of pids) process.kill(pid, 'SIGKILL');
+    else t.diagnostic('killed through cgroup.kill');
+    await waitFor('the processes to die', () =>
+      pids.every((pid) => !existsSync(`/proc/${pid}`) || procState(pid) === 'Z'),
+    );
+    await m.destroy();
+    assert.equal(m.exists(), false);
+    for (const d of Object.values(m.paths())) assert.equal(existsSync(d), false, d);
+  },
+);
 
-test('v1 devices cgroup: only the allowed devices open', { skip: skip || (layout?.mode === 'v2' ? 'v1 devices controller only' : false) }, async () => {
-  const m = manager('devices');
-  await createWithResources(m, { devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }] });
-  assert.equal(read(`${m.paths()['devices']}/devices.list`), 'c 1:3 rwm');
-  const sh = waitingShell('head -c0 /dev/null && echo null-ok; head -c1 /dev/zero >/dev/null 2>&1 || echo zero-denied');
-  await m.apply(sh.pid!);
-  let out = '';
-  sh.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  sh.stdin!.write('go\n');
-  await new Promise((r) => sh.on('close', r));
-  assert.equal(out, 'null-ok\nzero-denied\n');
+test(
+  'v1 devices cgroup: only the allowed devices open',
+  { skip: skip || (layout?.mode === 'v2' ? 'v1 devices controller only' : false) },
+  async () => {
+    const m = manager('devices');
+    await createWithResources(m, {
+      devices: [
+        { allow: false, access: 'rwm' },
+        { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
+      ],
+    });
+    assert.equal(read(`${m.paths()['devices']}/devices.list`), 'c 1:3 rwm');
+    const sh = waitingShell(
+      'head -c0 /dev/null && echo null-ok; head -c1 /dev/zero >/dev/null 2>&1 || echo zero-denied',
+    );
+    await m.apply(sh.pid!);
+    let out = '';
+    sh.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    sh.stdin!.write('go\n');
+    await new Promise((r) => sh.on('close', r));
+    assert.equal(out, 'null-ok\nzero-denied\n');
 
-  // update: /dev/zero readable too, /dev/null read-only; applied as differences
-  await m.set({ devices: [
-    { allow: false, access: 'rwm' },
-    { allow: true, type: 'c', major: 1, minor: 3, access: 'r' },
-    { allow: true, type: 'c', major: 1, minor: 5, access: 'r' },
-  ] });
-  assert.equal(read(`${m.paths()['devices']}/devices.list`), 'c 1:3 r\nc 1:5 r');
-  const sh2 = waitingShell('head -c1 /dev/zero | wc -c; (echo x > /dev/null) 2>/dev/null || echo null-write-denied');
-  await m.apply(sh2.pid!);
-  let out2 = '';
-  sh2.stdout!.on('data', (b: Buffer) => (out2 += b.toString()));
-  sh2.stdin!.write('go\n');
-  await new Promise((r) => sh2.on('close', r));
-  assert.equal(out2.replace(/ /g, ''), '1\nnull-write-denied\n');
-});
+    // update: /dev/zero readable too, /dev/null read-only; applied as differences
+    await m.set({
+      devices: [
+        { allow: false, access: 'rwm' },
+        { allow: true, type: 'c', major: 1, minor: 3, access: 'r' },
+        { allow: true, type: 'c', major: 1, minor: 5, access: 'r' },
+      ],
+    });
+    assert.equal(read(`${m.paths()['devices']}/devices.list`), 'c 1:3 r\nc 1:5 r');
+    const sh2 = waitingShell('head -c1 /dev/zero | wc -c; (echo x > /dev/null) 2>/dev/null || echo null-write-denied');
+    await m.apply(sh2.pid!);
+    let out2 = '';
+    sh2.stdout!.on('data', (b: Buffer) => (out2 += b.toString()));
+    sh2.stdin!.write('go\n');
+    await new Promise((r) => sh2.on('close', r));
+    assert.equal(out2.replace(/ /g, ''), '1\nnull-write-denied\n');
+  },
+);
 
 test('a setting the host refuses is a clear error and leaves no cgroup behind', { skip }, async () => {
   const m = manager('refused');
-  await assert.rejects(createWithResources(m, { cpu: { cpus: '4095' } }), { code: 'invalid-argument', field: 'linux.resources.cpu.cpus' });
+  await assert.rejects(createWithResources(m, { cpu: { cpus: '4095' } }), {
+    code: 'invalid-argument',
+    field: 'linux.resources.cpu.cpus',
+  });
   assert.equal(m.exists(), false);
-  await assert.rejects(createWithResources(m, { network: { classID: 0x100001 } }), { code: 'unavailable', field: 'linux.resources.network.classID' });
+  await assert.rejects(createWithResources(m, { network: { classID: 0x100001 } }), {
+    code: 'unavailable',
+    field: 'linux.resources.network.classID',
+  });
   assert.equal(m.exists(), false);
   for (const root of hierarchyRoots()) {
     const d = join(root, PARENT, 'refused');
@@ -229,36 +282,47 @@ test('nested cgroups made inside the container are removed by destroy', { skip }
   assert.equal(existsSync(base), false);
 });
 
-test('hugepage limits: v1 hugetlb, or on hybrid the cgroup2 hierarchy when only it offers hugetlb', { skip }, async (t) => {
-  const sizes = existsSync('/sys/kernel/mm/hugepages') ? readdirSync('/sys/kernel/mm/hugepages') : [];
-  if (!sizes.includes('hugepages-2048kB')) return t.skip('no 2MB huge pages on this host');
-  const m = manager('hugetlb');
-  const root = layout!.unified?.mountpoint;
-  const rootControl = root ? read(join(root, 'cgroup.subtree_control')) : '';
-  try {
-    await createWithResources(m, { hugepageLimits: [{ pageSize: '2MB', limit: 4 * 2 * MiB }] });
-    const file = layout!.v1['hugetlb'] ? `${m.paths()['hugetlb']}/hugetlb.2MB.limit_in_bytes` : `${m.paths()['']}/hugetlb.2MB.max`;
-    assert.equal(read(file), String(8 * MiB));
-    assert.ok('2MB' in m.stats().hugetlb);
-  } catch (e) {
-    // a host with neither: the error says so
-    if (!(e instanceof BerthError && e.code === 'unavailable')) throw e;
-    assert.match(e.message, /no hugetlb cgroup controller/);
-    t.diagnostic(e.message);
-    assert.equal(m.exists(), false);
-  } finally {
-    await m.destroy();
-    // leave the host's unified root as it was (done in `after`, once our directories are gone)
-    if (root && !rootControl.split(' ').includes('hugetlb') && read(join(root, 'cgroup.subtree_control')).includes('hugetlb')) {
-      restoreUnifiedRoot = () => writeFileSync(join(root, 'cgroup.subtree_control'), '-hugetlb');
+test(
+  'hugepage limits: v1 hugetlb, or on hybrid the cgroup2 hierarchy when only it offers hugetlb',
+  { skip },
+  async (t) => {
+    const sizes = existsSync('/sys/kernel/mm/hugepages') ? readdirSync('/sys/kernel/mm/hugepages') : [];
+    if (!sizes.includes('hugepages-2048kB')) return t.skip('no 2MB huge pages on this host');
+    const m = manager('hugetlb');
+    const root = layout!.unified?.mountpoint;
+    const rootControl = root ? read(join(root, 'cgroup.subtree_control')) : '';
+    try {
+      await createWithResources(m, { hugepageLimits: [{ pageSize: '2MB', limit: 4 * 2 * MiB }] });
+      const file = layout!.v1['hugetlb']
+        ? `${m.paths()['hugetlb']}/hugetlb.2MB.limit_in_bytes`
+        : `${m.paths()['']}/hugetlb.2MB.max`;
+      assert.equal(read(file), String(8 * MiB));
+      assert.ok('2MB' in m.stats().hugetlb);
+    } catch (e) {
+      // a host with neither: the error says so
+      if (!(e instanceof BerthError && e.code === 'unavailable')) throw e;
+      assert.match(e.message, /no hugetlb cgroup controller/);
+      t.diagnostic(e.message);
+      assert.equal(m.exists(), false);
+    } finally {
+      await m.destroy();
+      // leave the host's unified root as it was (done in `after`, once our directories are gone)
+      if (
+        root &&
+        !rootControl.split(' ').includes('hugetlb') &&
+        read(join(root, 'cgroup.subtree_control')).includes('hugetlb')
+      ) {
+        restoreUnifiedRoot = () => writeFileSync(join(root, 'cgroup.subtree_control'), '-hugetlb');
+      }
     }
-  }
-});
+  },
+);
 
 test('the memory limit is enforced: a process going past it is OOM-killed by the kernel', { skip }, async () => {
   const m = manager('oom');
   const v1 = m.version !== 'v2';
-  const memsw = v1 && existsSync(join(layout!.v1['memory']?.mountpoint ?? '/nonexistent', 'memory.memsw.limit_in_bytes'));
+  const memsw =
+    v1 && existsSync(join(layout!.v1['memory']?.mountpoint ?? '/nonexistent', 'memory.memsw.limit_in_bytes'));
   await createWithResources(m, { memory: { limit: 16 * MiB, ...(memsw ? { swap: 16 * MiB } : {}) } });
   // holds 64 MB in a shell variable
   const sh = waitingShell('x=$(head -c 64000000 /dev/zero | tr "\\0" a); echo survived');
@@ -286,7 +350,13 @@ test('blkio weights and hierarchy flags: written, or refused with the field name
   const v1 = m.version !== 'v2';
   try {
     await m.set({ blockIO: { weight: 500 } });
-    if (v1) assert.equal(read(existsSync(`${p['blkio']}/blkio.weight`) ? `${p['blkio']}/blkio.weight` : `${p['blkio']}/blkio.bfq.weight`).split('\n')[0]!.replace(/^default /, ''), '500');
+    if (v1)
+      assert.equal(
+        read(existsSync(`${p['blkio']}/blkio.weight`) ? `${p['blkio']}/blkio.weight` : `${p['blkio']}/blkio.bfq.weight`)
+          .split('\n')[0]!
+          .replace(/^default /, ''),
+        '500',
+      );
   } catch (e) {
     if (!(e instanceof BerthError && e.code === 'unavailable' && e.field === 'linux.resources.blockIO.weight')) throw e;
     t.diagnostic(e.message);
@@ -297,13 +367,21 @@ test('blkio weights and hierarchy flags: written, or refused with the field name
     try {
       await m.set({ blockIO: { weightDevice: [{ major, minor, weight: 300 }] } });
     } catch (e) {
-      if (!(e instanceof BerthError && e.code === 'unavailable' && e.field === 'linux.resources.blockIO.weightDevice[0].weight')) throw e;
+      if (!(
+        e instanceof BerthError &&
+        e.code === 'unavailable' &&
+        e.field === 'linux.resources.blockIO.weightDevice[0].weight'
+      ))
+        throw e;
       t.diagnostic(e.message);
     }
   }
   if (v1) {
     // the kernel has made every memory cgroup hierarchical: turning it off is refused
-    await assert.rejects(m.set({ memory: { useHierarchy: false } }), { code: 'invalid-argument', field: 'linux.resources.memory.useHierarchy' });
+    await assert.rejects(m.set({ memory: { useHierarchy: false } }), {
+      code: 'invalid-argument',
+      field: 'linux.resources.memory.useHierarchy',
+    });
     await m.set({ memory: { useHierarchy: true } });
   }
 });

@@ -9,7 +9,12 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createManager, detectLayout, type CgroupLayout, type CgroupManager } from '../../../src/runtime/cgroups/index.js';
+import {
+  createManager,
+  detectLayout,
+  type CgroupLayout,
+  type CgroupManager,
+} from '../../../src/runtime/cgroups/index.js';
 import { cgbpfPath } from '../../../src/runtime/cgroups/devices/loader.js';
 import { procState, readTrimmed as read, waitFor, waitingShells } from '../../helpers/procs.js';
 import { sleep } from '../../helpers/wait.js';
@@ -22,12 +27,17 @@ const host = (() => {
   }
 })();
 const skip =
-  process.getuid?.() !== 0 ? 'needs root'
-  : !host?.unified ? 'no cgroup2 hierarchy mounted'
-  : !existsSync(join(host.unified.mountpoint, 'cgroup.freeze')) && host.mode === 'v2' ? 'kernel without cgroup.freeze'
-  : false;
+  process.getuid?.() !== 0
+    ? 'needs root'
+    : !host?.unified
+      ? 'no cgroup2 hierarchy mounted'
+      : !existsSync(join(host.unified.mountpoint, 'cgroup.freeze')) && host.mode === 'v2'
+        ? 'kernel without cgroup.freeze'
+        : false;
 
-const base = host?.unified ? join(host.unified.mountpoint, `berth-it-v2-${process.pid}-${Date.now().toString(36)}`) : '';
+const base = host?.unified
+  ? join(host.unified.mountpoint, `berth-it-v2-${process.pid}-${Date.now().toString(36)}`)
+  : '';
 const shells = waitingShells();
 let m: CgroupManager | undefined;
 
@@ -92,7 +102,12 @@ test('v2 manager on the real kernel: create, apply, freeze, devices, stats, kill
 
   // devices through the manager: eBPF program attached by berth-cgbpf
   if (existsSync(cgbpfPath())) {
-    await m.set({ devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }] });
+    await m.set({
+      devices: [
+        { allow: false, access: 'rwm' },
+        { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
+      ],
+    });
     const probe = shell('head -c0 /dev/null && echo null-ok; head -c1 /dev/zero >/dev/null 2>&1 || echo zero-denied');
     await m.apply(probe.pid!);
     let out = '';
@@ -110,35 +125,46 @@ test('v2 manager on the real kernel: create, apply, freeze, devices, stats, kill
   assert.equal(m.exists(), false);
 });
 
-test('v2 controllers enabled down the path and written: hugetlb, the one controller a hybrid host leaves to cgroup2', { skip }, async (t) => {
-  const root = host!.unified!.mountpoint;
-  const offered = read(join(root, 'cgroup.controllers')).split(/\s+/);
-  if (!offered.includes('hugetlb')) return t.skip('the cgroup2 hierarchy offers no hugetlb here');
-  if (!existsSync('/sys/kernel/mm/hugepages') || !readdirSync('/sys/kernel/mm/hugepages').includes('hugepages-2048kB')) return t.skip('no 2MB huge pages');
-  // make hugetlb available to our private root, as a v2 host's root offers it
-  const before = read(join(root, 'cgroup.subtree_control')).split(/\s+/);
-  if (!before.includes('hugetlb')) {
-    writeFileSync(join(root, 'cgroup.subtree_control'), '+hugetlb');
-    restoreRoot = () => writeFileSync(join(root, 'cgroup.subtree_control'), '-hugetlb');
-  }
-  if (!existsSync(base)) mkdirSync(base);
-  const h = createManager({ containerId: 'h1', cgroupsPath: '/a/h1', layout: privateLayout() });
-  try {
-    await h.create();
-    // create() enabled it in the private root and in the intermediate /a
-    assert.match(read(join(base, 'cgroup.subtree_control')), /\bhugetlb\b/);
-    assert.match(read(join(base, 'a', 'cgroup.subtree_control')), /\bhugetlb\b/);
-    const dir = h.paths()['']!;
-    await h.set({ hugepageLimits: [{ pageSize: '2MB', limit: 8 * 1024 * 1024 }] });
-    assert.equal(read(join(dir, 'hugetlb.2MB.max')), String(8 * 1024 * 1024));
-    await h.set({ unified: { 'hugetlb.2MB.max': String(4 * 1024 * 1024) } });
-    assert.equal(read(join(dir, 'hugetlb.2MB.max')), String(4 * 1024 * 1024));
-    assert.deepEqual(h.stats().hugetlb['2MB'], { usage: 0, max: 0, failcnt: 0 });
-    await assert.rejects(h.set({ hugepageLimits: [{ pageSize: '3MB', limit: 1 }] }), { code: 'unavailable', field: 'linux.resources.hugepageLimits[0]' });
-  } finally {
-    await h.destroy();
-    for (const d of [join(base, 'a')]) if (existsSync(d)) rmdirSync(d);
-    // the private root's subtree_control must be emptied before the host root can drop hugetlb
-    if (existsSync(base)) writeFileSync(join(base, 'cgroup.subtree_control'), '-hugetlb');
-  }
-});
+test(
+  'v2 controllers enabled down the path and written: hugetlb, the one controller a hybrid host leaves to cgroup2',
+  { skip },
+  async (t) => {
+    const root = host!.unified!.mountpoint;
+    const offered = read(join(root, 'cgroup.controllers')).split(/\s+/);
+    if (!offered.includes('hugetlb')) return t.skip('the cgroup2 hierarchy offers no hugetlb here');
+    if (
+      !existsSync('/sys/kernel/mm/hugepages') ||
+      !readdirSync('/sys/kernel/mm/hugepages').includes('hugepages-2048kB')
+    )
+      return t.skip('no 2MB huge pages');
+    // make hugetlb available to our private root, as a v2 host's root offers it
+    const before = read(join(root, 'cgroup.subtree_control')).split(/\s+/);
+    if (!before.includes('hugetlb')) {
+      writeFileSync(join(root, 'cgroup.subtree_control'), '+hugetlb');
+      restoreRoot = () => writeFileSync(join(root, 'cgroup.subtree_control'), '-hugetlb');
+    }
+    if (!existsSync(base)) mkdirSync(base);
+    const h = createManager({ containerId: 'h1', cgroupsPath: '/a/h1', layout: privateLayout() });
+    try {
+      await h.create();
+      // create() enabled it in the private root and in the intermediate /a
+      assert.match(read(join(base, 'cgroup.subtree_control')), /\bhugetlb\b/);
+      assert.match(read(join(base, 'a', 'cgroup.subtree_control')), /\bhugetlb\b/);
+      const dir = h.paths()['']!;
+      await h.set({ hugepageLimits: [{ pageSize: '2MB', limit: 8 * 1024 * 1024 }] });
+      assert.equal(read(join(dir, 'hugetlb.2MB.max')), String(8 * 1024 * 1024));
+      await h.set({ unified: { 'hugetlb.2MB.max': String(4 * 1024 * 1024) } });
+      assert.equal(read(join(dir, 'hugetlb.2MB.max')), String(4 * 1024 * 1024));
+      assert.deepEqual(h.stats().hugetlb['2MB'], { usage: 0, max: 0, failcnt: 0 });
+      await assert.rejects(h.set({ hugepageLimits: [{ pageSize: '3MB', limit: 1 }] }), {
+        code: 'unavailable',
+        field: 'linux.resources.hugepageLimits[0]',
+      });
+    } finally {
+      await h.destroy();
+      for (const d of [join(base, 'a')]) if (existsSync(d)) rmdirSync(d);
+      // the private root's subtree_control must be emptied before the host root can drop hugetlb
+      if (existsSync(base)) writeFileSync(join(base, 'cgroup.subtree_control'), '-hugetlb');
+    }
+  },
+);

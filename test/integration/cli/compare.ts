@@ -36,7 +36,6 @@ export interface Out {
 
 let d: Dockerd;
 
-
 /**
  * A dockerd for this file, with busybox:latest imported. With
  * BERTH_CLI_TEST_HOST=unix:///path/to.sock the same tests run against that
@@ -55,7 +54,12 @@ export async function startDaemon(): Promise<Dockerd> {
 }
 
 function runCli(bin: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Out {
-  const r = spawnSync(bin, args, { encoding: 'utf8', env: { ...d.env, ...(opts.env ?? {}) }, input: opts.input, timeout: 120000 });
+  const r = spawnSync(bin, args, {
+    encoding: 'utf8',
+    env: { ...d.env, ...(opts.env ?? {}) },
+    input: opts.input,
+    timeout: 120000,
+  });
   return { stdout: r.stdout ?? '', stderr: r.stderr ?? '', status: r.status };
 }
 export const berth = (args: string[], o?: { input?: string; env?: NodeJS.ProcessEnv }) => runCli(BERTH, args, o);
@@ -68,7 +72,10 @@ export function normalise(s: string, fromDocker: boolean): string {
   t = t
     .replace(/\b[0-9a-f]{64}\b/g, '<ID>')
     .replace(/\b[0-9a-f]{12}\b/g, '<SID>')
-    .replace(/(Less than a second|About a minute|About an hour|\d+ (seconds?|minutes?|hours?|days?|weeks?|months?|years?))( ago)?/g, '<T>$3')
+    .replace(
+      /(Less than a second|About a minute|About an hour|\d+ (seconds?|minutes?|hours?|days?|weeks?|months?|years?))( ago)?/g,
+      '<T>$3',
+    )
     .replace(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4} \w+/g, '<DATE>')
     .replace(/ {2,}/g, '  ');
   return t;
@@ -91,14 +98,14 @@ export function same(args: string[], o: { input?: string; env?: NodeJS.ProcessEn
   return b;
 }
 
-
 /** A daemon started by someone else: its own temp config dir, nothing to stop but that. */
 function externalDaemon(host: string): Dockerd {
   const dir = mkdtempSync(join('/tmp', 'berth-cli-ext-'));
   mkdirSync(join(dir, 'config'));
   const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: join(dir, 'config') };
   delete env.DOCKER_CONTEXT;
-  const docker = (a: string[], o: { timeout?: number; input?: string } = {}) => spawnSync(DOCKER, a, { encoding: 'utf8', timeout: o.timeout ?? 60000, input: o.input, env });
+  const docker = (a: string[], o: { timeout?: number; input?: string } = {}) =>
+    spawnSync(DOCKER, a, { encoding: 'utf8', timeout: o.timeout ?? 60000, input: o.input, env });
   return {
     dir,
     sock: host.replace(/^unix:\/\//, ''),
@@ -110,7 +117,10 @@ function externalDaemon(host: string): Dockerd {
     env,
     logTail: () => '',
     stop: async () => {
-      const ids = docker(['ps', '-aq', '--filter', `name=${SUFFIX}`]).stdout?.split('\n').filter(Boolean) ?? [];
+      const ids =
+        docker(['ps', '-aq', '--filter', `name=${SUFFIX}`])
+          .stdout?.split('\n')
+          .filter(Boolean) ?? [];
       if (ids.length) docker(['rm', '-f', ...ids]);
       rmSync(dir, { recursive: true, force: true });
     },

@@ -31,14 +31,16 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     assert.equal(b.stdout, 'overlay2\n');
     same(['info', '--format', '{{.Containers}} {{.Images}} {{json .Plugins.Volume}} {{.ServerVersion}}']);
     same(['info', '--format', '{{range .Plugins.Log}}{{.}},{{end}}']);
-    same(['info', '--format', "{{- if eq .OSType \"linux\" -}} L {{- else}}X{{end -}}"]);
+    same(['info', '--format', '{{- if eq .OSType "linux" -}} L {{- else}}X{{end -}}']);
   });
 
   it('version --format reads the server through the negotiated API version', () => {
     same(['version', '--format', '{{.Server.Version}} {{.Server.APIVersion}} {{.Server.Os}}/{{.Server.Arch}}']);
     same(['version', '--format', '{{.Client.APIVersion}}']);
     // A pinned API version is used as is (no negotiation).
-    same(['version', '--format', '{{.Client.APIVersion}} {{.Server.Version}}'], { env: { DOCKER_API_VERSION: '1.40' } });
+    same(['version', '--format', '{{.Client.APIVersion}} {{.Server.Version}}'], {
+      env: { DOCKER_API_VERSION: '1.40' },
+    });
     same(['ps', '-a', '--format', '{{.Names}}'], { env: { DOCKER_API_VERSION: '1.40' } });
   });
 
@@ -78,7 +80,26 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
       same(['run', '--network', 'none', ref]);
     }
     same(['rmi', '-f', 'no-such-image']);
-    for (const c of [['start', 'nope', 'nope2'], ['rename', 'nope', 'other'], ['kill', '-s', 'BOGUS', 'nope'], ['wait', 'nope'], ['exec', 'nope', 'true'], ['pause', 'nope'], ['logs', 'nope'], ['port', 'nope'], ['top', 'nope'], ['diff', 'nope'], ['tag', 'nope', 'x'], ['history', 'nope'], ['commit', 'nope'], ['cp', 'nope:/x', '/tmp/berth-nope'], ['export', 'nope'], ['stats', '--no-stream', 'nope'], ['login', '--password-stdin'], ['network', 'create', '--driver', 'bogus', 'x']]) {
+    for (const c of [
+      ['start', 'nope', 'nope2'],
+      ['rename', 'nope', 'other'],
+      ['kill', '-s', 'BOGUS', 'nope'],
+      ['wait', 'nope'],
+      ['exec', 'nope', 'true'],
+      ['pause', 'nope'],
+      ['logs', 'nope'],
+      ['port', 'nope'],
+      ['top', 'nope'],
+      ['diff', 'nope'],
+      ['tag', 'nope', 'x'],
+      ['history', 'nope'],
+      ['commit', 'nope'],
+      ['cp', 'nope:/x', '/tmp/berth-nope'],
+      ['export', 'nope'],
+      ['stats', '--no-stream', 'nope'],
+      ['login', '--password-stdin'],
+      ['network', 'create', '--driver', 'bogus', 'x'],
+    ]) {
       same(c);
     }
   });
@@ -97,23 +118,65 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     assert.equal(same(['run', ...n, IMAGE, 'no-such-command']).status, 127);
     assert.equal(same(['run', ...n, IMAGE, '/etc/passwd']).status, 126);
     same(['run', ...n, IMAGE, 'sh', '-c', 'echo out; echo err >&2']);
-    const env = same(['run', ...n, '-e', 'A=1', '--env', 'B=two words', '-w', '/tmp', '-u', '65534:65534', '--hostname', 'h-berth', IMAGE, 'sh', '-c', 'echo $A $B $(pwd) $(id -u):$(id -g) $(hostname)']);
+    const env = same([
+      'run',
+      ...n,
+      '-e',
+      'A=1',
+      '--env',
+      'B=two words',
+      '-w',
+      '/tmp',
+      '-u',
+      '65534:65534',
+      '--hostname',
+      'h-berth',
+      IMAGE,
+      'sh',
+      '-c',
+      'echo $A $B $(pwd) $(id -u):$(id -g) $(hostname)',
+    ]);
     assert.equal(env.stdout, '1 two words /tmp 65534:65534 h-berth\n');
     const envFile = join(d.dir, 'env.list');
     writeFileSync(envFile, '# comment\nFROMFILE=yes\n');
     assert.equal(same(['run', ...n, '--env-file', envFile, IMAGE, 'sh', '-c', 'echo $FROMFILE']).stdout, 'yes\n');
     same(['run', ...n, '--read-only', IMAGE, 'touch', '/x']);
-    assert.match(same(['run', ...n, '--tmpfs', '/scratch:size=1m', IMAGE, 'sh', '-c', 'grep /scratch /proc/mounts | cut -d" " -f1,2,3']).stdout, /^tmpfs \/scratch tmpfs\n$/);
-    assert.equal(same(['run', ...n, '--cap-drop', 'ALL', '--cap-add', 'CHOWN', IMAGE, 'sh', '-c', 'grep CapEff /proc/self/status']).stdout, 'CapEff:\t0000000000000001\n');
+    assert.match(
+      same([
+        'run',
+        ...n,
+        '--tmpfs',
+        '/scratch:size=1m',
+        IMAGE,
+        'sh',
+        '-c',
+        'grep /scratch /proc/mounts | cut -d" " -f1,2,3',
+      ]).stdout,
+      /^tmpfs \/scratch tmpfs\n$/,
+    );
+    assert.equal(
+      same(['run', ...n, '--cap-drop', 'ALL', '--cap-add', 'CHOWN', IMAGE, 'sh', '-c', 'grep CapEff /proc/self/status'])
+        .stdout,
+      'CapEff:\t0000000000000001\n',
+    );
     assert.equal(same(['run', ...n, '--memory', '64m', '--pids-limit', '42', IMAGE, 'true']).status, 0);
-    assert.equal(same(['run', ...n, '--entrypoint', '/bin/echo', IMAGE, 'via', 'entrypoint']).stdout, 'via entrypoint\n');
+    assert.equal(
+      same(['run', ...n, '--entrypoint', '/bin/echo', IMAGE, 'via', 'entrypoint']).stdout,
+      'via entrypoint\n',
+    );
     assert.equal(same(['run', ...n, '-i', IMAGE, 'cat'], { input: 'piped stdin\n' }).stdout, 'piped stdin\n');
-    assert.equal(same(['run', ...n, '--add-host', 'berth-host:127.0.0.9', IMAGE, 'grep', 'berth-host', '/etc/hosts']).stdout, '127.0.0.9\tberth-host\n');
+    assert.equal(
+      same(['run', ...n, '--add-host', 'berth-host:127.0.0.9', IMAGE, 'grep', 'berth-host', '/etc/hosts']).stdout,
+      '127.0.0.9\tberth-host\n',
+    );
     const host = mkdtempSync(join(tmpdir(), 'berth-cli-vol-'));
     try {
       writeFileSync(join(host, 'f'), 'from host\n');
       assert.equal(same(['run', ...n, '-v', `${host}:/data:ro`, IMAGE, 'cat', '/data/f']).stdout, 'from host\n');
-      assert.equal(same(['run', ...n, '--mount', `type=bind,source=${host},target=/m,readonly`, IMAGE, 'cat', '/m/f']).stdout, 'from host\n');
+      assert.equal(
+        same(['run', ...n, '--mount', `type=bind,source=${host},target=/m,readonly`, IMAGE, 'cat', '/m/f']).stdout,
+        'from host\n',
+      );
     } finally {
       rmSync(host, { recursive: true, force: true });
     }
@@ -141,7 +204,12 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     assert.equal(berth(['pause', names[0]!]).status, 0);
     same(['ps', '--filter', 'status=paused', '--format', '{{.Names}} {{.Status}}']);
     assert.equal(berth(['unpause', names[0]!]).status, 0);
-    same(['inspect', '--format', '{{.State.Status}} {{.Config.Labels.role}} {{json .Config.Cmd}} {{.HostConfig.NetworkMode}}', names[0]!]);
+    same([
+      'inspect',
+      '--format',
+      '{{.State.Status}} {{.Config.Labels.role}} {{json .Config.Cmd}} {{.HostConfig.NetworkMode}}',
+      names[0]!,
+    ]);
     same(['container', 'inspect', '--format', '{{index .Config.Labels "role"}} {{len .Config.Cmd}}', names[1]!]);
     same(['top', names[0]!, '-o', 'comm']);
     same(['exec', names[0]!, 'sh', '-c', 'echo in $(hostname | wc -c) && exit 4']);
@@ -169,7 +237,25 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
 
   it('templates: the same text as docker for the same objects', () => {
     const nm = `tmpl-${SUFFIX}`;
-    ok(berth(['create', '--network', 'none', '--name', nm, '--label', 'a=1', '--label', 'b=<two>', '-e', 'K=V', IMAGE, 'sh', '-c', 'echo "quoted arg"']));
+    ok(
+      berth([
+        'create',
+        '--network',
+        'none',
+        '--name',
+        nm,
+        '--label',
+        'a=1',
+        '--label',
+        'b=<two>',
+        '-e',
+        'K=V',
+        IMAGE,
+        'sh',
+        '-c',
+        'echo "quoted arg"',
+      ]),
+    );
     const ps = (t: string) => same(['ps', '-a', '--filter', `name=${nm}`, '--format', t]);
     ps('{{printf "%-12s|%5d|%q" .Names 42 .Status}}');
     ps('{{pad .Names 2 3}}|{{truncate .Names 4}}|{{len .Names}}|{{slice .Names 0 4}}');
@@ -186,7 +272,9 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     ps('{{range .Names}}x{{end}}');
     const ins = (t: string) => same(['inspect', '--format', t, nm]);
     ins('{{.Name}} {{.Config.Image}} {{json .Config.Cmd}} {{index .Config.Labels "b"}} {{.Config.Labels.a}}');
-    ins('{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}} {{range .Config.Env}}{{if eq . "K=V"}}found{{end}}{{end}}');
+    ins(
+      '{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}} {{range .Config.Env}}{{if eq . "K=V"}}found{{end}}{{end}}',
+    );
     ins('{{.State.Running}} {{.State.ExitCode}} {{.HostConfig.Memory}} {{len .Mounts}} {{.RestartCount}}');
     ins('{{.ID}} {{.Id}}');
     ins('{{json .Config.Labels}}');
@@ -233,9 +321,24 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     }
     // A reader that goes away: status 141 as for docker (killed by SIGPIPE), no trace on stderr.
     const big = `big-${SUFFIX}`;
-    ok(berth(['run', '--network', 'none', '--name', big, IMAGE, 'sh', '-c', 'i=0; while [ $i -lt 20000 ]; do echo line $i; i=$((i+1)); done']));
+    ok(
+      berth([
+        'run',
+        '--network',
+        'none',
+        '--name',
+        big,
+        IMAGE,
+        'sh',
+        '-c',
+        'i=0; while [ $i -lt 20000 ]; do echo line $i; i=$((i+1)); done',
+      ]),
+    );
     for (const bin of [BERTH, DOCKER]) {
-      const r = spawnSync('bash', ['-c', `${bin} logs ${big} | head -1; echo "rc=\${PIPESTATUS[0]}"`], { encoding: 'utf8', env: d.env });
+      const r = spawnSync('bash', ['-c', `${bin} logs ${big} | head -1; echo "rc=\${PIPESTATUS[0]}"`], {
+        encoding: 'utf8',
+        env: d.env,
+      });
       assert.equal(r.stdout, 'line 0\nrc=141\n', bin);
       assert.equal(r.stderr, '', bin);
     }
@@ -279,14 +382,27 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
       same(['history', '--format', '{{.Comment}}', `berth-cli/imported:${SUFFIX}`]);
       const rmi = berth(['rmi', `berth-cli/imported:${SUFFIX}`, tag]);
       assert.equal(rmi.status, 0, rmi.stderr);
-      assert.match(rmi.stdout, new RegExp(`^Untagged: berth-cli/imported:${SUFFIX}\n(Deleted: sha256:[0-9a-f]{64}\n)+Untagged: ${tag.replace(/[/.]/g, '\\$&')}\n$`));
+      assert.match(
+        rmi.stdout,
+        new RegExp(
+          `^Untagged: berth-cli/imported:${SUFFIX}\n(Deleted: sha256:[0-9a-f]{64}\n)+Untagged: ${tag.replace(/[/.]/g, '\\$&')}\n$`,
+        ),
+      );
       same(['rmi', tag]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
     same(['image', 'prune', '-f']);
     // Without -f: docker's question, answered on stdin.
-    for (const p of [['container', 'prune'], ['image', 'prune'], ['image', 'prune', '-a'], ['volume', 'prune'], ['network', 'prune'], ['system', 'prune'], ['system', 'prune', '--volumes']]) {
+    for (const p of [
+      ['container', 'prune'],
+      ['image', 'prune'],
+      ['image', 'prune', '-a'],
+      ['volume', 'prune'],
+      ['network', 'prune'],
+      ['system', 'prune'],
+      ['system', 'prune', '--volumes'],
+    ]) {
       same(p, { input: 'n\n' });
       same(p, { input: '' });
     }
@@ -300,7 +416,11 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     same(['volume', 'ls', '-q']);
     same(['volume', 'ls', '--format', '{{.Name}} {{.Driver}} {{.Labels}} {{.Label "k"}}']);
     same(['volume', 'inspect', '--format', '{{.Name}} {{.Driver}} {{.Labels}}', v]);
-    assert.equal(same(['run', '--rm', '--network', 'none', '-v', `${v}:/v`, IMAGE, 'sh', '-c', 'echo data > /v/f && cat /v/f']).stdout, 'data\n');
+    assert.equal(
+      same(['run', '--rm', '--network', 'none', '-v', `${v}:/v`, IMAGE, 'sh', '-c', 'echo data > /v/f && cat /v/f'])
+        .stdout,
+      'data\n',
+    );
     assert.equal(berth(['volume', 'rm', v]).stdout, `${v}\n`);
     same(['volume', 'rm', v]);
     same(['volume', 'prune', '-f']);
@@ -323,7 +443,10 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     same(['volume', 'ls', '--format', 'json']);
     // The server's half of version and info: the client's half is berth's own.
     // docker prints the runtimes in Go's map order (random): compared as a set.
-    const server = (s: string) => s.slice(s.indexOf('\nServer')).replace(/^( Runtimes: )(.*)$/m, (_, a: string, b: string) => a + b.split(' ').sort().join(' '));
+    const server = (s: string) =>
+      s
+        .slice(s.indexOf('\nServer'))
+        .replace(/^( Runtimes: )(.*)$/m, (_, a: string, b: string) => a + b.split(' ').sort().join(' '));
     assert.equal(server(berth(['version']).stdout), server(docker(['version']).stdout));
     assert.equal(server(berth(['info']).stdout), server(docker(['info']).stdout));
     const since = String(Math.floor(Date.now() / 1000) - 3600);
@@ -334,21 +457,94 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     execSync('sleep 1.1');
     const until = String(Math.floor(Date.now() / 1000));
     const evs = berth(['events', '--since', since, '--until', until, '--filter', 'type=volume']).stdout;
-    assert.match(evs, new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{9}Z volume create ${vol} \\(driver=local\\)$`, 'm'));
-    same(['events', '--since', since, '--until', until, '--filter', 'type=volume', '--format', '{{.Type}} {{.Action}} {{.Actor.ID}}']);
+    assert.match(
+      evs,
+      new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{9}Z volume create ${vol} \\(driver=local\\)$`, 'm'),
+    );
+    same([
+      'events',
+      '--since',
+      since,
+      '--until',
+      until,
+      '--filter',
+      'type=volume',
+      '--format',
+      '{{.Type}} {{.Action}} {{.Actor.ID}}',
+    ]);
     same(['events', '--since', since, '--until', until, '--filter', 'type=volume']);
-    same(['events', '--since', since, '--until', until, '--filter', 'type=container', '--filter', 'event=die', '--format', '{{.Status}} {{.Actor.Attributes.exitCode}} {{json .Actor.Attributes.name}}']);
+    same([
+      'events',
+      '--since',
+      since,
+      '--until',
+      until,
+      '--filter',
+      'type=container',
+      '--filter',
+      'event=die',
+      '--format',
+      '{{.Status}} {{.Actor.Attributes.exitCode}} {{json .Actor.Attributes.name}}',
+    ]);
   });
 
   it('--help and completion come from the command table', () => {
     // Every command and management command: help texts as docker 28 prints
     // them (flag columns, wrapping, aliases), except `image build` (not done)
     // and `inspect --layers` (berth's own flag).
-    const top = ['attach', 'commit', 'container', 'cp', 'create', 'diff', 'events', 'exec', 'export', 'history', 'image', 'images', 'import', 'info', 'kill', 'load', 'login', 'logout', 'logs', 'network', 'pause', 'port', 'ps', 'pull', 'push', 'rename', 'restart', 'rm', 'rmi', 'run', 'save', 'start', 'stats', 'stop', 'system', 'tag', 'top', 'unpause', 'update', 'version', 'volume', 'wait'];
+    const top = [
+      'attach',
+      'commit',
+      'container',
+      'cp',
+      'create',
+      'diff',
+      'events',
+      'exec',
+      'export',
+      'history',
+      'image',
+      'images',
+      'import',
+      'info',
+      'kill',
+      'load',
+      'login',
+      'logout',
+      'logs',
+      'network',
+      'pause',
+      'port',
+      'ps',
+      'pull',
+      'push',
+      'rename',
+      'restart',
+      'rm',
+      'rmi',
+      'run',
+      'save',
+      'start',
+      'stats',
+      'stop',
+      'system',
+      'tag',
+      'top',
+      'unpause',
+      'update',
+      'version',
+      'volume',
+      'wait',
+    ];
     const paths = top.map((c) => [c]);
     for (const m of ['container', 'image', 'network', 'system', 'volume']) {
       const help = berth([m, '--help']).stdout;
-      const subs = help.slice(help.indexOf('Commands:')).split('\n').slice(1).map((l) => l.trim().split(/\s+/)[0]!).filter((w) => w && !w.startsWith('Run'));
+      const subs = help
+        .slice(help.indexOf('Commands:'))
+        .split('\n')
+        .slice(1)
+        .map((l) => l.trim().split(/\s+/)[0]!)
+        .filter((w) => w && !w.startsWith('Run'));
       assert.ok(subs.length >= 4, `${m} lists its commands`);
       for (const s of subs) paths.push([m, s]);
     }
@@ -367,10 +563,14 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
   });
 
   it('run -it: a real terminal, the exit status, and the terminal restored on every way out', async () => {
-    const sh = (cmd: string) => driveTty(['sh', '-c', `${cmd}; echo "rc=$?"; stty -a`], [], { env: d.env, timeoutMs: 60000 });
+    const sh = (cmd: string) =>
+      driveTty(['sh', '-c', `${cmd}; echo "rc=$?"; stty -a`], [], { env: d.env, timeoutMs: 60000 });
     const ok5 = await driveTty(
       ['sh', '-c', `${BERTH} run -it --rm --network none ${IMAGE} sh; echo "rc=$?"; stty -a`],
-      [{ expect: /\/ # /, send: 'echo $((6*7)) $(tty)\r' }, { expect: /42 \/dev\/pts\/0/, send: 'exit 5\r' }],
+      [
+        { expect: /\/ # /, send: 'echo $((6*7)) $(tty)\r' },
+        { expect: /42 \/dev\/pts\/0/, send: 'exit 5\r' },
+      ],
       { env: d.env, timeoutMs: 60000 },
     );
     assert.match(ok5.output, /rc=5/, ok5.output);
@@ -383,7 +583,10 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     const det = `detach-${SUFFIX}`;
     const leave = await driveTty(
       ['sh', '-c', `${BERTH} run -it --network none --name ${det} ${IMAGE} sh; echo "rc=$?"`],
-      [{ expect: /\/ # /, send: 'echo before-detach\r' }, { expect: /before-detach\r*\n/, send: '\x10\x11' }],
+      [
+        { expect: /\/ # /, send: 'echo before-detach\r' },
+        { expect: /before-detach\r*\n/, send: '\x10\x11' },
+      ],
       { env: d.env, timeoutMs: 60000 },
     );
     assert.match(leave.output, /rc=0/, leave.output);
@@ -391,7 +594,10 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     // (attach prints nothing by itself: the shell says when it starts it.)
     const back = await driveTty(
       ['sh', '-c', `echo attaching; exec ${BERTH} attach ${det}`],
-      [{ expect: /attaching/, send: 'echo again-$((1+1))\r' }, { expect: /again-2/, send: 'exit 4\r' }],
+      [
+        { expect: /attaching/, send: 'echo again-$((1+1))\r' },
+        { expect: /again-2/, send: 'exit 4\r' },
+      ],
       { env: d.env, timeoutMs: 60000 },
     );
     assert.equal(back.code, 4, back.output);
@@ -402,7 +608,20 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
 
   it('signals reach the container (sig-proxy); attach; stats', async () => {
     const { spawn } = await import('node:child_process');
-    const child = spawn(BERTH, ['run', '--rm', '--network', 'none', IMAGE, 'sh', '-c', 'trap "echo got TERM; exit 7" TERM; echo ready; while true; do sleep 0.1; done'], { env: d.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      BERTH,
+      [
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        IMAGE,
+        'sh',
+        '-c',
+        'trap "echo got TERM; exit 7" TERM; echo ready; while true; do sleep 0.1; done',
+      ],
+      { env: d.env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     child.stdout.on('data', (c: Buffer) => {
       out += c.toString();
@@ -413,9 +632,25 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     assert.equal(code, 7);
 
     // attach: the output from the moment of attaching, then the container's status (twins for the two CLIs).
-    for (const [cli, run] of [['berth', berth], ['docker', docker]] as const) {
+    for (const [cli, run] of [
+      ['berth', berth],
+      ['docker', docker],
+    ] as const) {
       const nm = `attach-${cli}-${SUFFIX}`;
-      ok(berth(['run', '-d', '--network', 'none', '--name', nm, IMAGE, 'sh', '-c', 'sleep 1; echo late; echo err >&2; exit 3']));
+      ok(
+        berth([
+          'run',
+          '-d',
+          '--network',
+          'none',
+          '--name',
+          nm,
+          IMAGE,
+          'sh',
+          '-c',
+          'sleep 1; echo late; echo err >&2; exit 3',
+        ]),
+      );
       const at = run(['attach', nm]);
       assert.equal(at.stdout, 'late\n', `${cli} attach`);
       assert.equal(at.stderr, 'err\n', `${cli} attach`);
@@ -428,8 +663,16 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     ok(berth(['run', '-d', '--network', 'none', '--name', st, IMAGE, 'sleep', '300']));
     same(['stats', '--no-stream', '--format', '{{.Name}} {{.PIDs}}', st]);
     const table = berth(['stats', '--no-stream', st]).stdout.split('\n');
-    assert.match(table[0]!, /^CONTAINER ID\s+NAME\s+CPU %\s+MEM USAGE \/ LIMIT\s+MEM %\s+NET I\/O\s+BLOCK I\/O\s+PIDS$/);
-    assert.match(table[1]!, new RegExp(`^[0-9a-f]{12}\\s+${st}\\s+\\d+\\.\\d\\d%\\s+\\S+ / \\S+\\s+\\d+\\.\\d\\d%\\s+0B / 0B\\s+\\S+ / \\S+\\s+1$`));
+    assert.match(
+      table[0]!,
+      /^CONTAINER ID\s+NAME\s+CPU %\s+MEM USAGE \/ LIMIT\s+MEM %\s+NET I\/O\s+BLOCK I\/O\s+PIDS$/,
+    );
+    assert.match(
+      table[1]!,
+      new RegExp(
+        `^[0-9a-f]{12}\\s+${st}\\s+\\d+\\.\\d\\d%\\s+\\S+ / \\S+\\s+\\d+\\.\\d\\d%\\s+0B / 0B\\s+\\S+ / \\S+\\s+1$`,
+      ),
+    );
     ok(berth(['rm', '-f', st]));
   });
 
@@ -447,7 +690,11 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     // The kernel's own view agrees: the namespaces shown are those of the container's pid.
     const mnt = execSync(`readlink /proc/${pid}/ns/mnt`, { encoding: 'utf8' }).trim();
     assert.match(r.stdout, new RegExp(`^\\[kernel\\] ns mnt: ${mnt.replace(/[[\]]/g, '\\$&')}$`, 'm'));
-    assert.match(r.stdout, /^\[kernel\] ns net: net:\[\d+\]$/m, 'a --network none container has its own network namespace');
+    assert.match(
+      r.stdout,
+      /^\[kernel\] ns net: net:\[\d+\]$/m,
+      'a --network none container has its own network namespace',
+    );
     assert.match(r.stdout, /^\[kernel\] ns pid: pid:\[\d+\]$/m);
     assert.match(r.stdout, /^\[daemon\] log: .*dockerd\.log: [1-9]\d* recent line/m);
     // Stopped: no shim, no task, no process; containerd asked directly says it does not know the container.
@@ -462,5 +709,4 @@ describe('berth CLI against dockerd, compared with the docker CLI', { skip, conc
     assert.match(s.stdout, /^\[kernel\] process: no process$/m);
     ok(berth(['rm', '-f', nm]));
   });
-
 });

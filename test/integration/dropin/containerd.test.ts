@@ -97,7 +97,11 @@ describe('drop-in: real containerd runs containers through berth-runc', { skip }
       'exit 3',
     ].join('; ');
     const r = cd.ctr(['run', '--rm', ...rt, IMAGE, id, 'sh', '-c', script]);
-    assert.equal(r.status, 3, `exit status of the container\nstdout: ${r.stdout}\nstderr: ${r.stderr}\n${cd.logTail()}`);
+    assert.equal(
+      r.status,
+      3,
+      `exit status of the container\nstdout: ${r.stdout}\nstderr: ${r.stderr}\n${cd.logTail()}`,
+    );
     const out = r.stdout;
     assert.match(out, /^pid=1$/m);
     assert.match(out, /^uid=0$/m);
@@ -133,15 +137,29 @@ describe('drop-in: real containerd runs containers through berth-runc', { skip }
   it('six ctr run --rm at once: each container gets its own id, output and status', async () => {
     const ids = Array.from({ length: 6 }, () => uniqueId('ctr-par'));
     const results = await Promise.all(
-      ids.map((id, i) =>
-        new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-          const child = spawn('ctr', ['-a', cd.sock, '-n', cd.namespace, 'run', '--rm', ...rt, IMAGE, id, 'sh', '-c', `echo "n=${i} pid=$$"; exit ${10 + i}`]);
-          let out = '';
-          let err = '';
-          child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-          child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-          child.on('close', (code) => resolve({ code, out, err }));
-        }),
+      ids.map(
+        (id, i) =>
+          new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+            const child = spawn('ctr', [
+              '-a',
+              cd.sock,
+              '-n',
+              cd.namespace,
+              'run',
+              '--rm',
+              ...rt,
+              IMAGE,
+              id,
+              'sh',
+              '-c',
+              `echo "n=${i} pid=$$"; exit ${10 + i}`,
+            ]);
+            let out = '';
+            let err = '';
+            child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+            child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+            child.on('close', (code) => resolve({ code, out, err }));
+          }),
       ),
     );
     results.forEach((r, i) => {
@@ -151,19 +169,41 @@ describe('drop-in: real containerd runs containers through berth-runc', { skip }
     for (const id of ids) assert.ok(!existsSync(join(runcRoot, cd.namespace, id)));
   });
 
-  it('ctr run -d, then task exec and task ps; the shim drove berth-runc (its state is berth\'s)', () => {
+  it("ctr run -d, then task exec and task ps; the shim drove berth-runc (its state is berth's)", () => {
     const id = uniqueId('ctr-exec');
     try {
-      let r = cd.ctr(['run', '-d', '--null-io', ...rt, IMAGE, id, 'sh', '-c', 'echo ready > /tmp/ready; exec sleep 1000']);
+      let r = cd.ctr([
+        'run',
+        '-d',
+        '--null-io',
+        ...rt,
+        IMAGE,
+        id,
+        'sh',
+        '-c',
+        'echo ready > /tmp/ready; exec sleep 1000',
+      ]);
       assert.equal(r.status, 0, `${r.stderr}\n${cd.logTail()}`);
       assert.equal(taskStatus(id), 'RUNNING');
       // The state the runtime keeps is berth-runc's own record, not runc's.
-      const state = JSON.parse(readFileSync(join(runcRoot, cd.namespace, id, 'state.json'), 'utf8')) as Record<string, unknown>;
+      const state = JSON.parse(readFileSync(join(runcRoot, cd.namespace, id, 'state.json'), 'utf8')) as Record<
+        string,
+        unknown
+      >;
       assert.equal(state.id, id);
       assert.ok('cgroupPaths' in state && 'pidStartTime' in state, 'a berth-runc state record');
       assert.equal(state.pid, taskPid(id));
 
-      r = cd.ctr(['tasks', 'exec', '--exec-id', 'x1', id, 'sh', '-c', 'echo "exec-$((2+3)) pid=$$ ready=$(cat /tmp/ready) one=$(tr "\\0" " " < /proc/1/cmdline)"']);
+      r = cd.ctr([
+        'tasks',
+        'exec',
+        '--exec-id',
+        'x1',
+        id,
+        'sh',
+        '-c',
+        'echo "exec-$((2+3)) pid=$$ ready=$(cat /tmp/ready) one=$(tr "\\0" " " < /proc/1/cmdline)"',
+      ]);
       assert.equal(r.status, 0, `${r.stderr}\n${cd.logTail()}`);
       const m = /^exec-5 pid=(\d+) ready=ready one=sleep 1000 $/m.exec(r.stdout);
       assert.ok(m, `exec output: ${JSON.stringify(r.stdout)}`);
@@ -189,7 +229,10 @@ describe('drop-in: real containerd runs containers through berth-runc', { skip }
       const r = await driveTty(
         ['ctr', '-a', cd.sock, '-n', cd.namespace, 'run', '-t', '--rm', ...rt, IMAGE, id, 'sh'],
         [
-          { expect: /\/ # /, send: 'tty; echo "tt-$((6*7))"; test -t 0 && test -t 1 && test -t 2 && echo "all-$((1+1))-tty"\r' },
+          {
+            expect: /\/ # /,
+            send: 'tty; echo "tt-$((6*7))"; test -t 0 && test -t 1 && test -t 2 && echo "all-$((1+1))-tty"\r',
+          },
           { expect: /tt-42/ },
           { expect: /\/ # /, send: 'exit 4\r' },
         ],
@@ -230,7 +273,17 @@ describe('drop-in: real containerd runs containers through berth-runc', { skip }
 
   it('ctr run --seccomp: the default profile is loaded in the container', () => {
     const id = uniqueId('ctr-seccomp');
-    const r = cd.ctr(['run', '--rm', '--seccomp', ...rt, IMAGE, id, 'sh', '-c', 'grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status']);
+    const r = cd.ctr([
+      'run',
+      '--rm',
+      '--seccomp',
+      ...rt,
+      IMAGE,
+      id,
+      'sh',
+      '-c',
+      'grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status',
+    ]);
     assert.equal(r.status, 0, `${r.stderr}\n${cd.logTail()}`);
     assert.match(r.stdout, /^NoNewPrivs:\s+1$/m, "ctr's default spec sets no_new_privileges");
     assert.match(r.stdout, /^Seccomp:\s+2$/m);
@@ -247,7 +300,23 @@ describe('drop-in: real containerd runs containers through berth-runc', { skip }
       'touch /x 2>/dev/null && echo root-writable || echo root-readonly',
       'echo "env=$GREETING cwd=$(pwd)"',
     ].join('; ');
-    const r = cd.ctr(['run', '--rm', ...rt, '--mount', `type=bind,src=${vol},dst=/data,options=rbind:ro`, '--read-only', '--env', 'GREETING=hello', '--cwd', '/tmp', IMAGE, id, 'sh', '-c', script]);
+    const r = cd.ctr([
+      'run',
+      '--rm',
+      ...rt,
+      '--mount',
+      `type=bind,src=${vol},dst=/data,options=rbind:ro`,
+      '--read-only',
+      '--env',
+      'GREETING=hello',
+      '--cwd',
+      '/tmp',
+      IMAGE,
+      id,
+      'sh',
+      '-c',
+      script,
+    ]);
     assert.equal(r.status, 0, `${r.stderr}\n${cd.logTail()}`);
     const lines = r.stdout.trim().split('\n');
     assert.deepEqual(lines.slice(0, 4), ['host-data', 'data-readonly', 'root-readonly', 'env=hello cwd=/tmp']);
@@ -257,7 +326,17 @@ describe('drop-in: real containerd runs containers through berth-runc', { skip }
   it('ctr task pause / resume: PAUSED then RUNNING, and the processes really stop', async () => {
     const id = uniqueId('ctr-pause');
     try {
-      const r = cd.ctr(['run', '-d', '--null-io', ...rt, IMAGE, id, 'sh', '-c', 'i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done']);
+      const r = cd.ctr([
+        'run',
+        '-d',
+        '--null-io',
+        ...rt,
+        IMAGE,
+        id,
+        'sh',
+        '-c',
+        'i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done',
+      ]);
       assert.equal(r.status, 0, r.stderr);
       const pid = taskPid(id);
       const count = () => Number(readFileSync(`/proc/${pid}/root/tmp/count`, 'utf8').trim() || 0);
@@ -285,9 +364,29 @@ describe('drop-in: real containerd runs containers through berth-runc', { skip }
     const a = uniqueId('ctr-term');
     const b = uniqueId('ctr-kill');
     try {
-      let r = cd.ctr(['run', '-d', '--null-io', ...rt, IMAGE, a, 'sh', '-c', 'trap "exit 7" TERM; while true; do sleep 0.05; done']);
+      let r = cd.ctr([
+        'run',
+        '-d',
+        '--null-io',
+        ...rt,
+        IMAGE,
+        a,
+        'sh',
+        '-c',
+        'trap "exit 7" TERM; while true; do sleep 0.05; done',
+      ]);
       assert.equal(r.status, 0, r.stderr);
-      r = cd.ctr(['run', '-d', '--null-io', ...rt, IMAGE, b, 'sh', '-c', 'trap "" TERM; while true; do sleep 0.05; done']);
+      r = cd.ctr([
+        'run',
+        '-d',
+        '--null-io',
+        ...rt,
+        IMAGE,
+        b,
+        'sh',
+        '-c',
+        'trap "" TERM; while true; do sleep 0.05; done',
+      ]);
       assert.equal(r.status, 0, r.stderr);
       await sleep(300); // let both shells install their traps
 
@@ -314,7 +413,13 @@ describe('drop-in: real containerd runs containers through berth-runc', { skip }
     try {
       let r = cd.ctr(['run', '-d', '--null-io', ...rt, IMAGE, id, 'sh', '-c', 'sleep 1000 & sleep 1000 & wait']);
       assert.equal(r.status, 0, r.stderr);
-      await waitUntil('three processes', () => readFileSync(`/sys/fs/cgroup/pids/${cd.namespace}/${id}/cgroup.procs`, 'utf8').trim().split('\n').length === 3, 10000);
+      await waitUntil(
+        'three processes',
+        () =>
+          readFileSync(`/sys/fs/cgroup/pids/${cd.namespace}/${id}/cgroup.procs`, 'utf8').trim().split('\n').length ===
+          3,
+        10000,
+      );
       r = cd.ctr(['tasks', 'kill', '--all', '-s', 'SIGKILL', id]);
       assert.equal(r.status, 0, r.stderr);
       await waitUntil(`${id} to stop`, () => taskStatus(id) === 'STOPPED', 10000);
@@ -328,9 +433,27 @@ describe('drop-in: real containerd runs containers through berth-runc', { skip }
     const id = uniqueId('ctr-logs');
     const log = join(cd.dir, `${id}.log`);
     try {
-      const r = cd.ctr(['run', '-d', '--log-uri', `file://${log}`, ...rt, IMAGE, id, 'sh', '-c', 'echo "to-stdout $((40+2))"; echo "to-stderr $((50+5))" >&2; exec sleep 1000']);
+      const r = cd.ctr([
+        'run',
+        '-d',
+        '--log-uri',
+        `file://${log}`,
+        ...rt,
+        IMAGE,
+        id,
+        'sh',
+        '-c',
+        'echo "to-stdout $((40+2))"; echo "to-stderr $((50+5))" >&2; exec sleep 1000',
+      ]);
       assert.equal(r.status, 0, r.stderr);
-      await waitUntil('both lines in the log', () => existsSync(log) && /to-stdout 42/.test(readFileSync(log, 'utf8')) && /to-stderr 55/.test(readFileSync(log, 'utf8')), 10000);
+      await waitUntil(
+        'both lines in the log',
+        () =>
+          existsSync(log) &&
+          /to-stdout 42/.test(readFileSync(log, 'utf8')) &&
+          /to-stderr 55/.test(readFileSync(log, 'utf8')),
+        10000,
+      );
     } finally {
       remove(id);
     }
@@ -338,8 +461,14 @@ describe('drop-in: real containerd runs containers through berth-runc', { skip }
 
   it("berth-runc's errors reach ctr with their cause (read from its --log file), and leave nothing behind", () => {
     const cases: [string[], RegExp][] = [
-      [['--rootfs-propagation', 'bogus'], /OCI runtime create failed: config\.json: linux\.rootfsPropagation: unknown rootfs propagation "bogus"/],
-      [['--with-ns', 'network:/no/such/netns'], /OCI runtime create failed: berth-init: join network namespace \/no\/such\/netns: no such file or directory/],
+      [
+        ['--rootfs-propagation', 'bogus'],
+        /OCI runtime create failed: config\.json: linux\.rootfsPropagation: unknown rootfs propagation "bogus"/,
+      ],
+      [
+        ['--with-ns', 'network:/no/such/netns'],
+        /OCI runtime create failed: berth-init: join network namespace \/no\/such\/netns: no such file or directory/,
+      ],
     ];
     for (const [flags, expected] of cases) {
       const id = uniqueId('ctr-err');

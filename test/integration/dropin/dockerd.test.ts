@@ -99,7 +99,7 @@ describe('drop-in: real dockerd runs containers through berth-runc', { skip }, (
     assert.equal(runtimes.berth?.path, BERTH_RUNC);
   });
 
-  it('docker run --rm: pid 1, docker\'s hostname and cgroup, the exit status', () => {
+  it("docker run --rm: pid 1, docker's hostname and cgroup, the exit status", () => {
     const cidfile = join(dk.dir, `${uniqueId('cid')}`);
     const script = [
       'echo "pid=$$"',
@@ -146,7 +146,13 @@ describe('drop-in: real dockerd runs containers through berth-runc', { skip }, (
       assert.ok('cgroupPaths' in rec && 'pidStartTime' in rec, 'a berth-runc state record');
       assert.equal(rec.pid, Number(inspect(name, '{{.State.Pid}}')));
 
-      r = dk.docker(['exec', name, 'sh', '-c', 'echo "exec-$((2+3)) pid=$$ ready=$(cat /tmp/ready) one=$(tr "\\0" " " < /proc/1/cmdline)"']);
+      r = dk.docker([
+        'exec',
+        name,
+        'sh',
+        '-c',
+        'echo "exec-$((2+3)) pid=$$ ready=$(cat /tmp/ready) one=$(tr "\\0" " " < /proc/1/cmdline)"',
+      ]);
       assert.equal(r.status, 0, `${r.stderr}\n${dk.logTail()}`);
       const m = /^exec-5 pid=(\d+) ready=ready one=sleep 1000 $/m.exec(r.stdout);
       assert.ok(m, `exec output: ${JSON.stringify(r.stdout)}`);
@@ -203,7 +209,7 @@ describe('drop-in: real dockerd runs containers through berth-runc', { skip }, (
       assert.ok(!r.timedOut, `timed out; terminal showed:\n${r.output}\n${dk.logTail()}`);
       assert.match(r.output, /\/dev\/pts\/\d+/);
       assert.match(r.output, /ex-42/);
-      assert.match(r.output, /one=sleep 1000 /, 'the exec runs beside the container\'s pid 1');
+      assert.match(r.output, /one=sleep 1000 /, "the exec runs beside the container's pid 1");
       assert.equal(r.code, 2, r.output);
       assert.equal(inspect(name, '{{.State.Status}}'), 'running', 'the container outlives the exec');
     } finally {
@@ -219,7 +225,19 @@ describe('drop-in: real dockerd runs containers through berth-runc', { skip }, (
       'touch /scratch/x && echo tmpfs-writable',
       'grep " /scratch " /proc/mounts',
     ].join('; ');
-    const r = dk.docker([...run, '--rm', '--user', '1000:1000', '--read-only', '--tmpfs', '/scratch:mode=1777', IMAGE, 'sh', '-c', script]);
+    const r = dk.docker([
+      ...run,
+      '--rm',
+      '--user',
+      '1000:1000',
+      '--read-only',
+      '--tmpfs',
+      '/scratch:mode=1777',
+      IMAGE,
+      'sh',
+      '-c',
+      script,
+    ]);
     assert.equal(r.status, 0, `${r.stderr}\n${dk.logTail()}`);
     const out = r.stdout;
     // Docker's default capability set for a non-root user: the bounding set
@@ -250,8 +268,29 @@ describe('drop-in: real dockerd runs containers through berth-runc', { skip }, (
       'echo "env=$GREETING cwd=$(pwd)"',
       'cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/memory/memory.limit_in_bytes',
     ].join('; ');
-    const r = dk.docker([...run, '--rm', '--cidfile', cidfile, '-v', `${vol}:/data`, '--init', '--pids-limit', '64', '--cpus', '0.5', '--memory', '48m',
-      '-e', 'GREETING=hello', '-w', '/tmp', IMAGE, 'sh', '-c', script]);
+    const r = dk.docker([
+      ...run,
+      '--rm',
+      '--cidfile',
+      cidfile,
+      '-v',
+      `${vol}:/data`,
+      '--init',
+      '--pids-limit',
+      '64',
+      '--cpus',
+      '0.5',
+      '--memory',
+      '48m',
+      '-e',
+      'GREETING=hello',
+      '-w',
+      '/tmp',
+      IMAGE,
+      'sh',
+      '-c',
+      script,
+    ]);
     assert.equal(r.status, 0, `${r.stderr}\n${dk.logTail()}`);
     const lines = r.stdout.trim().split('\n');
     assert.equal(lines[0], 'host-data');
@@ -265,7 +304,16 @@ describe('drop-in: real dockerd runs containers through berth-runc', { skip }, (
   it('docker stop: SIGTERM reaches the program, which exits on its own with its status', () => {
     const name = uniqueId('dk-stop');
     try {
-      let r = dk.docker([...run, '-d', '--name', name, IMAGE, 'sh', '-c', 'trap "echo term-caught; exit 5" TERM; echo started; while true; do sleep 0.05; done']);
+      let r = dk.docker([
+        ...run,
+        '-d',
+        '--name',
+        name,
+        IMAGE,
+        'sh',
+        '-c',
+        'trap "echo term-caught; exit 5" TERM; echo started; while true; do sleep 0.05; done',
+      ]);
       assert.equal(r.status, 0, r.stderr);
       const t0 = Date.now();
       r = dk.docker(['stop', '-t', '20', name]);
@@ -282,7 +330,16 @@ describe('drop-in: real dockerd runs containers through berth-runc', { skip }, (
   it('docker kill: a signal the program ignores changes nothing; the default SIGKILL ends it (137)', async () => {
     const name = uniqueId('dk-kill');
     try {
-      let r = dk.docker([...run, '-d', '--name', name, IMAGE, 'sh', '-c', 'trap "" TERM; while true; do sleep 0.05; done']);
+      let r = dk.docker([
+        ...run,
+        '-d',
+        '--name',
+        name,
+        IMAGE,
+        'sh',
+        '-c',
+        'trap "" TERM; while true; do sleep 0.05; done',
+      ]);
       assert.equal(r.status, 0, r.stderr);
       await sleep(300);
       r = dk.docker(['kill', '-s', 'TERM', name]);
@@ -309,7 +366,11 @@ describe('drop-in: real dockerd runs containers through berth-runc', { skip }, (
       assert.equal(inspect(name, '{{.State.Status}}'), 'running');
       const pid2 = Number(inspect(name, '{{.State.Pid}}'));
       assert.ok(pid2 > 0 && pid2 !== pid1, `a new process (${pid1} → ${pid2})`);
-      await waitUntil('two starts in the log', () => (dk.docker(['logs', name]).stdout.match(/^start-21$/gm) ?? []).length === 2, 10000);
+      await waitUntil(
+        'two starts in the log',
+        () => (dk.docker(['logs', name]).stdout.match(/^start-21$/gm) ?? []).length === 2,
+        10000,
+      );
       r = dk.docker(['wait', name], { timeout: 2000 });
       assert.equal(r.status, null, 'docker wait blocks while the container runs');
     } finally {
@@ -320,7 +381,16 @@ describe('drop-in: real dockerd runs containers through berth-runc', { skip }, (
   it('docker pause / unpause: State.Paused, the freezer, and no progress while paused', async () => {
     const name = uniqueId('dk-pause');
     try {
-      const r = dk.docker([...run, '-d', '--name', name, IMAGE, 'sh', '-c', 'i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done']);
+      const r = dk.docker([
+        ...run,
+        '-d',
+        '--name',
+        name,
+        IMAGE,
+        'sh',
+        '-c',
+        'i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done',
+      ]);
       assert.equal(r.status, 0, r.stderr);
       const id = r.stdout.trim();
       const pid = Number(inspect(name, '{{.State.Pid}}'));
@@ -329,7 +399,10 @@ describe('drop-in: real dockerd runs containers through berth-runc', { skip }, (
 
       assert.equal(dk.docker(['pause', name]).status, 0);
       assert.equal(inspect(name, '{{.State.Status}} {{.State.Paused}}'), 'paused true');
-      assert.equal(readFileSync(`/sys/fs/cgroup/freezer/${dk.cgroupParent}/${id}/freezer.state`, 'utf8').trim(), 'FROZEN');
+      assert.equal(
+        readFileSync(`/sys/fs/cgroup/freezer/${dk.cgroupParent}/${id}/freezer.state`, 'utf8').trim(),
+        'FROZEN',
+      );
       const frozenAt = count();
       await sleep(400);
       assert.equal(count(), frozenAt);
@@ -345,12 +418,25 @@ describe('drop-in: real dockerd runs containers through berth-runc', { skip }, (
   it('docker logs: stdout and stderr of a detached container, each on its stream', async () => {
     const name = uniqueId('dk-logs');
     try {
-      let r = dk.docker([...run, '-d', '--name', name, IMAGE, 'sh', '-c', 'echo "out-$((40+2))"; echo "err-$((50+5))" >&2; exec sleep 1000']);
+      let r = dk.docker([
+        ...run,
+        '-d',
+        '--name',
+        name,
+        IMAGE,
+        'sh',
+        '-c',
+        'echo "out-$((40+2))"; echo "err-$((50+5))" >&2; exec sleep 1000',
+      ]);
       assert.equal(r.status, 0, r.stderr);
-      await waitUntil('the log lines', () => {
-        r = dk.docker(['logs', name]);
-        return /out-42/.test(r.stdout) && /err-55/.test(r.stderr);
-      }, 10000);
+      await waitUntil(
+        'the log lines',
+        () => {
+          r = dk.docker(['logs', name]);
+          return /out-42/.test(r.stdout) && /err-55/.test(r.stderr);
+        },
+        10000,
+      );
       assert.equal(r.stdout.trim(), 'out-42');
       assert.equal(r.stderr.trim(), 'err-55');
     } finally {

@@ -77,7 +77,11 @@ describe('ctr run of a pulled image on berth-engine', { skip }, () => {
       .find((l) => l.split(' ')[4] === '/');
     assert.match(rootMount ?? '', / - overlay overlay /);
     assert.equal(ctr(['task', 'kill', '-s', 'KILL', id]).status, 0);
-    await waitUntil('the task to stop', () => new RegExp(`^${id}\\s+\\d+\\s+STOPPED`, 'm').test(ctr(['task', 'ls']).stdout), 10000);
+    await waitUntil(
+      'the task to stop',
+      () => new RegExp(`^${id}\\s+\\d+\\s+STOPPED`, 'm').test(ctr(['task', 'ls']).stdout),
+      10000,
+    );
     // a task create whose rootfs mount cannot be made names the mount
     assert.equal(ctr(['task', 'rm', id]).status, 0);
     const snap = ctr(['snapshots', 'rm', id]);

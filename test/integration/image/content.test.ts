@@ -35,7 +35,9 @@ async function waitForPartial(root: string, bytes: number, out: () => string): P
       const partial = join(ing, dirs[0]!, 'data');
       try {
         if (statSync(partial).size > bytes) return partial;
-      } catch { /* not yet */ }
+      } catch {
+        /* not yet */
+      }
     }
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -94,7 +96,10 @@ test('digest mismatch leaves nothing behind', async () => {
     const wrong = digestOf(Buffer.from('something else'));
     const w = await store.ingest('bad', { digest: wrong, size: data.length });
     await w.write(data);
-    await assert.rejects(w.commit(), (e: unknown) => e instanceof BerthError && e.code === 'digest-mismatch' && /expected sha256:/.test(e.message));
+    await assert.rejects(
+      w.commit(),
+      (e: unknown) => e instanceof BerthError && e.code === 'digest-mismatch' && /expected sha256:/.test(e.message),
+    );
     assert.deepEqual(blobFiles(root), []);
     assert.deepEqual(readdirSync(join(root, 'content/ingest')), []);
     // Too many bytes is refused at write time.
@@ -102,8 +107,14 @@ test('digest mismatch leaves nothing behind', async () => {
     await assert.rejects(w2.write(data), (e: unknown) => e instanceof BerthError && e.code === 'digest-mismatch');
     assert.deepEqual(readdirSync(join(root, 'content/ingest')), []);
     // put() verifies too.
-    await assert.rejects(store.put(data, { digest: wrong }), (e: unknown) => e instanceof BerthError && e.code === 'digest-mismatch');
-    await assert.rejects(store.putStream([data], { digest: wrong }), (e: unknown) => e instanceof BerthError && e.code === 'digest-mismatch');
+    await assert.rejects(
+      store.put(data, { digest: wrong }),
+      (e: unknown) => e instanceof BerthError && e.code === 'digest-mismatch',
+    );
+    await assert.rejects(
+      store.putStream([data], { digest: wrong }),
+      (e: unknown) => e instanceof BerthError && e.code === 'digest-mismatch',
+    );
     assert.deepEqual(blobFiles(root), []);
     assert.deepEqual(readdirSync(join(root, 'content/ingest')), []);
     // A blob corrupted on disk is detected on read.
@@ -239,7 +250,10 @@ test('kill -9 mid-ingest leaves a consistent store; the next ingest resumes', as
     const killedAt = statSync(partial).size;
     assert.ok(killedAt < size, 'killed before the end');
     assert.deepEqual(blobFiles(root), [], 'no blob is visible after the kill');
-    assert.ok(readdirSync(join(root, 'content/ingest')).some((n) => n.endsWith('.lock')), 'the dead process left its lock');
+    assert.ok(
+      readdirSync(join(root, 'content/ingest')).some((n) => n.endsWith('.lock')),
+      'the dead process left its lock',
+    );
 
     // The next open cleans up and never crashes; the stale lock is broken.
     const store = openContentStore(root);
@@ -253,7 +267,12 @@ test('kill -9 mid-ingest leaves a consistent store; the next ingest resumes', as
     await w.write(data.subarray(w.offset));
     const info = await w.commit();
     assert.equal(info.digest, digest);
-    assert.equal(createHash('sha256').update(readFileSync(store.blobPath(digest))).digest('hex'), digest.slice(7));
+    assert.equal(
+      createHash('sha256')
+        .update(readFileSync(store.blobPath(digest)))
+        .digest('hex'),
+      digest.slice(7),
+    );
     assert.deepEqual(readdirSync(join(root, 'content/ingest')), []);
     store.close();
   } finally {

@@ -18,13 +18,19 @@ const CHILD = join(import.meta.dirname, 'import-child.ts');
 async function checkStore(s: Services): Promise<void> {
   for (const b of await s.content.list()) {
     const [alg, hex] = b.digest.split(':') as [string, string];
-    assert.equal(createHash(alg).update(readFileSync(s.content.blobPath(b.digest))).digest('hex'), hex, `${b.digest} intact`);
+    assert.equal(
+      createHash(alg)
+        .update(readFileSync(s.content.blobPath(b.digest)))
+        .digest('hex'),
+      hex,
+      `${b.digest} intact`,
+    );
   }
   for (const img of s.images.list()) {
     await walkImage(s.content, img.target); // throws when anything is missing
   }
   for (const name of readdirSync(join(s.root, 'content/blobs/sha256'))) {
-    assert.ok(!name.startsWith('.') , `no temp file left in blobs/: ${name}`);
+    assert.ok(!name.startsWith('.'), `no temp file left in blobs/: ${name}`);
   }
 }
 
@@ -40,7 +46,9 @@ test('kill -9 at random instants of an import never leaves an inconsistent store
     const root = join(t.dir, 'root');
     let killedBeforeDone = 0;
     for (let round = 0; round < 8; round++) {
-      const child = spawn(process.execPath, ['--import', 'tsx', CHILD, root, tarball, 'crash/img:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', CHILD, root, tarball, 'crash/img:1'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       child.stdout.on('data', (d) => (out += d));
       const exited = new Promise<void>((r) => child.on('exit', () => r()));
@@ -67,7 +75,9 @@ test('kill -9 at random instants of an import never leaves an inconsistent store
     assert.ok(killedBeforeDone > 0, 'at least one import was killed before it finished');
     const s = openServices(root);
     try {
-      const child = spawn(process.execPath, ['--import', 'tsx', CHILD, root, tarball, 'crash/img:1'], { stdio: 'ignore' });
+      const child = spawn(process.execPath, ['--import', 'tsx', CHILD, root, tarball, 'crash/img:1'], {
+        stdio: 'ignore',
+      });
       await new Promise<void>((r) => child.on('exit', () => r()));
       await checkStore(s);
       assert.equal(s.images.list().length, 1);

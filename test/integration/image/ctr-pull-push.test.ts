@@ -33,7 +33,13 @@ function blobsVerify(root: string): void {
     if (!existsSync(d)) continue;
     for (const n of readdirSync(d)) {
       if (n.startsWith('.')) continue;
-      assert.equal(createHash(alg).update(readFileSync(join(d, n))).digest('hex'), n, `blob ${alg}:${n} hashes to its name`);
+      assert.equal(
+        createHash(alg)
+          .update(readFileSync(join(d, n)))
+          .digest('hex'),
+        n,
+        `blob ${alg}:${n} hashes to its name`,
+      );
     }
   }
 }
@@ -42,7 +48,9 @@ test('push to and pull from a real registry, with unpack', { skip }, () => {
   const a = join(t.dir, 'a');
   const b = join(t.dir, 'b');
   busyboxTar(join(t.dir, 'rootfs.tar'), { 'etc/pushed': 'yes\n' });
-  const [, digest] = ok(a, ['images', 'import', '--rootfs', join(t.dir, 'rootfs.tar'), 'local/bb:1']).trim().split(' ');
+  const [, digest] = ok(a, ['images', 'import', '--rootfs', join(t.dir, 'rootfs.tar'), 'local/bb:1'])
+    .trim()
+    .split(' ');
   const remote = `${reg!.host}/berth/busybox:v1`;
   const pushed = ok(a, ['images', 'push', 'local/bb:1', remote]);
   assert.match(pushed, new RegExp(`digest: ${digest}`));
@@ -59,7 +67,10 @@ test('push to and pull from a real registry, with unpack', { skip }, () => {
   const chain = /unpacked to snapshot (sha256:[a-f0-9]{64})/.exec(pulled)![1]!;
   // The unpacked snapshot holds our file.
   const snaps = readdirSync(join(b, 'snapshots'), { recursive: true }) as string[];
-  assert.ok(snaps.some((p) => p.endsWith('etc/pushed')), 'etc/pushed unpacked');
+  assert.ok(
+    snaps.some((p) => p.endsWith('etc/pushed')),
+    'etc/pushed unpacked',
+  );
   assert.ok(ok(b, ['--snapshotter', 'native', 'snapshots', 'ls']).includes(chain));
   // Pulling again is a no-op download.
   const again = ok(b, ['--snapshotter', 'native', 'images', 'pull', remote]);
@@ -70,32 +81,49 @@ test('push to and pull from a real registry, with unpack', { skip }, () => {
   assert.match(missing.err, /^berth-ctr: .*(not found|unknown)/im);
 });
 
-test('login and logout write and erase docker config credentials', { skip: skip || (!haveHtpasswd() ? 'needs htpasswd (apache2-utils)' : false) }, async () => {
-  const secured = await startRegistry({ auth: 'htpasswd', users: { alice: 'wonderland' } });
-  try {
-    const root = join(t.dir, 'login');
-    const cfg = join(t.dir, 'docker-config');
-    mkdirSync(cfg, { recursive: true });
-    const bad = ctr(root, ['login', '--docker-config', cfg, '-u', 'alice', '--password-stdin', secured.host], 'wrong\n');
-    assert.equal(bad.code, 1);
-    assert.match(bad.err, /^berth-ctr: .*incorrect username or password/m);
-    assert.equal(existsSync(join(cfg, 'config.json')) ? JSON.parse(readFileSync(join(cfg, 'config.json'), 'utf8')).auths?.[secured.host] : undefined, undefined, 'nothing saved');
-    assert.match(ok(root, ['login', '--docker-config', cfg, '-u', 'alice', '--password-stdin', secured.host], 'wonderland\n'), /Login Succeeded/);
-    const conf = JSON.parse(readFileSync(join(cfg, 'config.json'), 'utf8'));
-    assert.equal(Buffer.from(conf.auths[secured.host].auth, 'base64').toString(), 'alice:wonderland');
-    // Credentials from config.json are used by push.
-    busyboxTar(join(t.dir, 'r2.tar'));
-    ok(root, ['images', 'import', '--rootfs', join(t.dir, 'r2.tar'), 'local/x:1']);
-    ok(root, ['images', 'push', '--docker-config', cfg, 'local/x:1', `${secured.host}/x/y:1`]);
-    assert.match(ok(root, ['logout', '--docker-config', cfg, secured.host]), /Removing login credentials/);
-    assert.equal(JSON.parse(readFileSync(join(cfg, 'config.json'), 'utf8')).auths?.[secured.host], undefined);
-    const denied = ctr(root, ['images', 'push', '--docker-config', cfg, 'local/x:1', `${secured.host}/x/y:2`]);
-    assert.equal(denied.code, 1);
-    assert.match(denied.err, /^berth-ctr: /m);
-  } finally {
-    await secured.stop();
-  }
-});
+test(
+  'login and logout write and erase docker config credentials',
+  { skip: skip || (!haveHtpasswd() ? 'needs htpasswd (apache2-utils)' : false) },
+  async () => {
+    const secured = await startRegistry({ auth: 'htpasswd', users: { alice: 'wonderland' } });
+    try {
+      const root = join(t.dir, 'login');
+      const cfg = join(t.dir, 'docker-config');
+      mkdirSync(cfg, { recursive: true });
+      const bad = ctr(
+        root,
+        ['login', '--docker-config', cfg, '-u', 'alice', '--password-stdin', secured.host],
+        'wrong\n',
+      );
+      assert.equal(bad.code, 1);
+      assert.match(bad.err, /^berth-ctr: .*incorrect username or password/m);
+      assert.equal(
+        existsSync(join(cfg, 'config.json'))
+          ? JSON.parse(readFileSync(join(cfg, 'config.json'), 'utf8')).auths?.[secured.host]
+          : undefined,
+        undefined,
+        'nothing saved',
+      );
+      assert.match(
+        ok(root, ['login', '--docker-config', cfg, '-u', 'alice', '--password-stdin', secured.host], 'wonderland\n'),
+        /Login Succeeded/,
+      );
+      const conf = JSON.parse(readFileSync(join(cfg, 'config.json'), 'utf8'));
+      assert.equal(Buffer.from(conf.auths[secured.host].auth, 'base64').toString(), 'alice:wonderland');
+      // Credentials from config.json are used by push.
+      busyboxTar(join(t.dir, 'r2.tar'));
+      ok(root, ['images', 'import', '--rootfs', join(t.dir, 'r2.tar'), 'local/x:1']);
+      ok(root, ['images', 'push', '--docker-config', cfg, 'local/x:1', `${secured.host}/x/y:1`]);
+      assert.match(ok(root, ['logout', '--docker-config', cfg, secured.host]), /Removing login credentials/);
+      assert.equal(JSON.parse(readFileSync(join(cfg, 'config.json'), 'utf8')).auths?.[secured.host], undefined);
+      const denied = ctr(root, ['images', 'push', '--docker-config', cfg, 'local/x:1', `${secured.host}/x/y:2`]);
+      assert.equal(denied.code, 1);
+      assert.match(denied.err, /^berth-ctr: /m);
+    } finally {
+      await secured.stop();
+    }
+  },
+);
 
 test('kill -9 during berth-ctr images pull, then the same pull: complete, no corruption', { skip }, async () => {
   const src = join(t.dir, 'big-src');
@@ -106,12 +134,18 @@ test('kill -9 during berth-ctr images pull, then the same pull: complete, no cor
   writeFileSync(join(rootfs, 'random.bin'), randomBytes(96 * 1024 * 1024));
   run('tar', ['-C', rootfs, '-cf', join(t.dir, 'big.tar'), '.']);
   rmSync(rootfs, { recursive: true, force: true });
-  const [, digest] = ok(src, ['images', 'import', '--rootfs', '--no-compress', join(t.dir, 'big.tar'), 'local/big:1']).trim().split(' ');
+  const [, digest] = ok(src, ['images', 'import', '--rootfs', '--no-compress', join(t.dir, 'big.tar'), 'local/big:1'])
+    .trim()
+    .split(' ');
   const remote = `${reg!.host}/berth/big:1`;
   ok(src, ['images', 'push', 'local/big:1', remote]);
   rmSync(join(t.dir, 'big.tar'));
 
-  const child = spawn(process.execPath, [BIN, '--root', dst, 'images', 'pull', '--no-unpack', '--concurrency', '1', remote], { stdio: 'ignore' });
+  const child = spawn(
+    process.execPath,
+    [BIN, '--root', dst, 'images', 'pull', '--no-unpack', '--concurrency', '1', remote],
+    { stdio: 'ignore' },
+  );
   const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
   let killedMidway = false;
   const ingest = join(dst, 'content/ingest');
@@ -119,7 +153,11 @@ test('kill -9 during berth-ctr images pull, then the same pull: complete, no cor
   while (Date.now() < deadline && child.exitCode === null) {
     const dirs = existsSync(ingest) ? readdirSync(ingest).filter((n) => /^[0-9a-f]{64}$/.test(n)) : [];
     const sizes = dirs.map((d) => {
-      try { return statSync(join(ingest, d, 'data')).size; } catch { return 0; }
+      try {
+        return statSync(join(ingest, d, 'data')).size;
+      } catch {
+        return 0;
+      }
     });
     if (sizes.some((s) => s > 8 * 1024 * 1024)) {
       child.kill('SIGKILL');
@@ -137,36 +175,55 @@ test('kill -9 during berth-ctr images pull, then the same pull: complete, no cor
   const out = ok(dst, ['images', 'pull', '--no-unpack', remote]);
   assert.match(out, new RegExp(`Digest: ${digest}`));
   blobsVerify(dst);
-  assert.deepEqual(readdirSync(ingest).filter((n) => !n.startsWith('.')), [], 'no ingest left after the second pull');
+  assert.deepEqual(
+    readdirSync(ingest).filter((n) => !n.startsWith('.')),
+    [],
+    'no ingest left after the second pull',
+  );
   assert.deepEqual(ok(dst, ['images', 'ls', '-q']).trim().split('\n'), [remote]);
   assert.ok(killedMidway, 'the first pull was killed in the middle of the layer');
 });
 
-test('two berth-ctr pulls of one image at once into one store: both succeed, one consistent store', { skip }, async () => {
-  const root = join(t.dir, 'concurrent');
-  const remote = `${reg!.host}/berth/busybox:v1`;
-  const one = () => new Promise<{ code: number | null; out: string }>((resolve) => {
-    const c = spawn(process.execPath, [BIN, '--root', root, '--snapshotter', 'native', 'images', 'pull', remote], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    c.stdout.on('data', (d) => (out += d));
-    c.stderr.on('data', (d) => (out += d));
-    c.on('close', (code) => resolve({ code, out })); // close: after the last output
-  });
-  const [a, b] = await Promise.all([one(), one()]);
-  assert.equal(a.code, 0, a.out);
-  assert.equal(b.code, 0, b.out);
-  const digestA = /Digest: (\S+)/.exec(a.out)![1];
-  assert.equal(/Digest: (\S+)/.exec(b.out)![1], digestA);
-  blobsVerify(root);
-  assert.deepEqual(ok(root, ['images', 'ls', '-q']).trim().split('\n'), [remote]);
-  assert.equal(ok(root, ['--snapshotter', 'native', 'snapshots', 'ls', '-q']).trim().split('\n').length, 1, 'one layer snapshot');
-  assert.deepEqual(readdirSync(join(root, 'content/ingest')), []);
-});
+test(
+  'two berth-ctr pulls of one image at once into one store: both succeed, one consistent store',
+  { skip },
+  async () => {
+    const root = join(t.dir, 'concurrent');
+    const remote = `${reg!.host}/berth/busybox:v1`;
+    const one = () =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const c = spawn(process.execPath, [BIN, '--root', root, '--snapshotter', 'native', 'images', 'pull', remote], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        c.stdout.on('data', (d) => (out += d));
+        c.stderr.on('data', (d) => (out += d));
+        c.on('close', (code) => resolve({ code, out })); // close: after the last output
+      });
+    const [a, b] = await Promise.all([one(), one()]);
+    assert.equal(a.code, 0, a.out);
+    assert.equal(b.code, 0, b.out);
+    const digestA = /Digest: (\S+)/.exec(a.out)![1];
+    assert.equal(/Digest: (\S+)/.exec(b.out)![1], digestA);
+    blobsVerify(root);
+    assert.deepEqual(ok(root, ['images', 'ls', '-q']).trim().split('\n'), [remote]);
+    assert.equal(
+      ok(root, ['--snapshotter', 'native', 'snapshots', 'ls', '-q']).trim().split('\n').length,
+      1,
+      'one layer snapshot',
+    );
+    assert.deepEqual(readdirSync(join(root, 'content/ingest')), []);
+  },
+);
 
 test('gc running in a loop during a pull takes nothing the pull needs', { skip }, async () => {
   const root = join(t.dir, 'gc-during-pull');
   const remote = `${reg!.host}/berth/big:1`;
-  const pull = spawn(process.execPath, [BIN, '--root', root, 'images', 'pull', '--no-unpack', '--concurrency', '1', remote], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const pull = spawn(
+    process.execPath,
+    [BIN, '--root', root, 'images', 'pull', '--no-unpack', '--concurrency', '1', remote],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   pull.stdout.on('data', (d) => (out += d));
   pull.stderr.on('data', (d) => (out += d));

@@ -104,7 +104,9 @@ export function privateCtr(name: string, skip: string | false = false): CtrCli {
       target: 'node20',
       format: 'esm',
       external: ['better-sqlite3'],
-      banner: { js: "import { createRequire as __berthCreateRequire } from 'node:module'; const require = __berthCreateRequire(import.meta.url);" },
+      banner: {
+        js: "import { createRequire as __berthCreateRequire } from 'node:module'; const require = __berthCreateRequire(import.meta.url);",
+      },
       logLevel: 'warning',
     });
   });

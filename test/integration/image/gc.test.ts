@@ -59,9 +59,13 @@ test('gc keeps what images, leases and snapshots reference, removes the rest', {
     assert.ok(removed.has(expiring.digest), 'an expired lease protects nothing');
     assert.deepEqual(r.expiredLeases, [shortLived.id]);
     assert.ok(await s.content.has(leasedBlob.digest), 'leased blob kept');
-    for (const d of await walkImage(s.content, a!.target)) assert.ok(await s.content.has(d.digest), `a's ${d.digest} kept`);
+    for (const d of await walkImage(s.content, a!.target))
+      assert.ok(await s.content.has(d.digest), `a's ${d.digest} kept`);
     assert.deepEqual(r.removedIngests, ['stray-ingest']);
-    assert.deepEqual((await s.content.ingests()).map((i) => i.ref), ['leased-ingest']);
+    assert.deepEqual(
+      (await s.content.ingests()).map((i) => i.ref),
+      ['leased-ingest'],
+    );
     // b's snapshot stays: a container still stands on it.
     assert.deepEqual(r.removedSnapshots, []);
     assert.ok(await sn.find(ub.chainId!));

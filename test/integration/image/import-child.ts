@@ -11,7 +11,10 @@ const [root, tarball, name] = process.argv.slice(2) as [string, string, string];
 const md = openMetadata(root);
 const content = new LocalContentStore(root, { metadata: md });
 process.stdout.write('start\n');
-importImages({ content, images: new ImageStore(md), leases: new LeaseManager(md) }, tarball, { rootfs: true, name }).then(
+importImages({ content, images: new ImageStore(md), leases: new LeaseManager(md) }, tarball, {
+  rootfs: true,
+  name,
+}).then(
   () => process.stdout.write('done\n'),
   (e) => {
     process.stderr.write(String(e) + '\n');

@@ -5,7 +5,14 @@
 import { openContentStore } from '../../../src/image/content/store.js';
 import { patternBytes, patternDigest } from './pattern.js';
 
-const [root, ref, sizeS, seed, chunkS, delayS] = process.argv.slice(2) as [string, string, string, string, string, string];
+const [root, ref, sizeS, seed, chunkS, delayS] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+];
 const size = Number(sizeS);
 const chunk = Number(chunkS);
 const delay = Number(delayS);

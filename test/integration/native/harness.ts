@@ -53,7 +53,16 @@ export const op = (code: PlanOp['op'], label: string, ...args: (string | number 
 /** EXEC operands: preserve_fds, path_env, argc, args..., envc, env... */
 export function execOp(args: string[], opts: { preserveFds?: number; env?: string[]; path?: string } = {}): PlanOp {
   const env = opts.env ?? ['PATH=/bin:/usr/bin', 'HOME=/root'];
-  return op(Op.EXEC, `exec ${args[0]}`, opts.preserveFds ?? 0, opts.path ?? '/bin:/usr/bin', args.length, ...args, env.length, ...env);
+  return op(
+    Op.EXEC,
+    `exec ${args[0]}`,
+    opts.preserveFds ?? 0,
+    opts.path ?? '/bin:/usr/bin',
+    args.length,
+    ...args,
+    env.length,
+    ...env,
+  );
 }
 
 export interface RunResult {
@@ -210,11 +219,66 @@ export function rootfsOps(rootfs: string, opts: { beforePivot?: PlanOp[]; hostna
     op(Op.MOUNT, 'make / private', '', '/', '', MS_REC | MS_PRIVATE, ''),
     op(Op.MOUNT, 'bind rootfs', rootfs, rootfs, '', MS_BIND | MS_REC, ''),
     op(Op.SET_ROOT, 'open rootfs', rootfs),
-    op(Op.MOUNT_IN_ROOT, 'mount proc on /proc', 'proc', '/proc', 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC, '', 'dir', 0, 0),
-    op(Op.MOUNT_IN_ROOT, 'mount tmpfs on /dev', 'tmpfs', '/dev', 'tmpfs', MS_NOSUID, 'mode=755,size=65536k', 'dir', 0, 0),
-    op(Op.MOUNT_IN_ROOT, 'mount devpts on /dev/pts', 'devpts', '/dev/pts', 'devpts', MS_NOSUID | MS_NOEXEC, 'newinstance,ptmxmode=0666,mode=0620', 'dir', 0, 0),
-    op(Op.MOUNT_IN_ROOT, 'mount tmpfs on /dev/shm', 'shm', '/dev/shm', 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, 'mode=1777,size=65536k', 'dir', 0, 0),
-    op(Op.MOUNT_IN_ROOT, 'mount sysfs on /sys', 'sysfs', '/sys', 'sysfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, '', 'dir', MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, 0),
+    op(
+      Op.MOUNT_IN_ROOT,
+      'mount proc on /proc',
+      'proc',
+      '/proc',
+      'proc',
+      MS_NOSUID | MS_NODEV | MS_NOEXEC,
+      '',
+      'dir',
+      0,
+      0,
+    ),
+    op(
+      Op.MOUNT_IN_ROOT,
+      'mount tmpfs on /dev',
+      'tmpfs',
+      '/dev',
+      'tmpfs',
+      MS_NOSUID,
+      'mode=755,size=65536k',
+      'dir',
+      0,
+      0,
+    ),
+    op(
+      Op.MOUNT_IN_ROOT,
+      'mount devpts on /dev/pts',
+      'devpts',
+      '/dev/pts',
+      'devpts',
+      MS_NOSUID | MS_NOEXEC,
+      'newinstance,ptmxmode=0666,mode=0620',
+      'dir',
+      0,
+      0,
+    ),
+    op(
+      Op.MOUNT_IN_ROOT,
+      'mount tmpfs on /dev/shm',
+      'shm',
+      '/dev/shm',
+      'tmpfs',
+      MS_NOSUID | MS_NODEV | MS_NOEXEC,
+      'mode=1777,size=65536k',
+      'dir',
+      0,
+      0,
+    ),
+    op(
+      Op.MOUNT_IN_ROOT,
+      'mount sysfs on /sys',
+      'sysfs',
+      '/sys',
+      'sysfs',
+      MS_NOSUID | MS_NODEV | MS_NOEXEC,
+      '',
+      'dir',
+      MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+      0,
+    ),
     dev('null', 1, 3),
     dev('zero', 1, 5),
     dev('full', 1, 7),
@@ -280,8 +344,16 @@ export const noPython =
     : 'needs python3 >= 3.9 to receive descriptors (Node.js cannot receive SCM_RIGHTS)';
 
 /** A descriptor receiver on a unix socket (fdrecv.py), listening when this resolves. */
-export async function fdReceiver(path: string, mode: 'console' | 'seccomp'): Promise<{ result: Promise<Record<string, string>> }> {
-  const py = await startPeer('python3', [join(dirname(fileURLToPath(import.meta.url)), 'fdrecv.py'), path, mode], 'listening\n', { killAfterMs: 15000 });
+export async function fdReceiver(
+  path: string,
+  mode: 'console' | 'seccomp',
+): Promise<{ result: Promise<Record<string, string>> }> {
+  const py = await startPeer(
+    'python3',
+    [join(dirname(fileURLToPath(import.meta.url)), 'fdrecv.py'), path, mode],
+    'listening\n',
+    { killAfterMs: 15000 },
+  );
   // Wrapped: an async function's returned promise would be awaited with it.
   return {
     result: py.output.then((out) => {

@@ -44,7 +44,12 @@ describe('berth-init: plan protocol and reports', { skip }, () => {
       ],
     });
     assert.equal(r.code, 1);
-    assert.deepEqual(r.reports.at(-1), { t: 'error', step: 'mount berthnosuchfs on /mnt', errno: 19, msg: 'No such device' });
+    assert.deepEqual(r.reports.at(-1), {
+      t: 'error',
+      step: 'mount berthnosuchfs on /mnt',
+      errno: 19,
+      msg: 'No such device',
+    });
 
     // In the first process: exit status 2. Labels are escaped as JSON.
     const label = 'setns "odd"\\path\n\ttab\u0001\u001f';
@@ -61,46 +66,108 @@ describe('berth-init: plan protocol and reports', { skip }, () => {
       child: [execOp(['berth-no-such-program'], { path: '/nonexistent:/bin' })],
     });
     assert.equal(r3.code, 1);
-    assert.deepEqual(r3.reports.at(-1), { t: 'error', step: 'exec berth-no-such-program', errno: 2, msg: 'No such file or directory' });
+    assert.deepEqual(r3.reports.at(-1), {
+      t: 'error',
+      step: 'exec berth-no-such-program',
+      errno: 2,
+      msg: 'No such file or directory',
+    });
   });
 
   test('a malformed plan is a clear error, never a guess', async () => {
     const bad = (parent: ReturnType<typeof op>[], child: ReturnType<typeof op>[]) => runInit({ parent, child });
     const r1 = await bad([waitMode, op(Op.CLONE, 'clone', 'abc')], [execOp(['/bin/true'])]);
     assert.equal(r1.code, 2);
-    assert.deepEqual(r1.reports, [{ t: 'error', step: 'clone', errno: 22, msg: 'plan error: operand 1 ("abc") is not an unsigned integer' }]);
+    assert.deepEqual(r1.reports, [
+      { t: 'error', step: 'clone', errno: 22, msg: 'plan error: operand 1 ("abc") is not an unsigned integer' },
+    ]);
 
     const r2 = await bad([op(Op.CLONE, 'clone', 0)], [execOp(['/bin/true'])]);
-    assert.deepEqual(r2.reports, [{ t: 'error', step: 'clone', errno: 22, msg: 'plan error: CLONE before PARENT_MODE' }]);
+    assert.deepEqual(r2.reports, [
+      { t: 'error', step: 'clone', errno: 22, msg: 'plan error: CLONE before PARENT_MODE' },
+    ]);
 
     const r3 = await bad([waitMode, op(Op.CLONE, 'clone', 0)], [op(99 as never, 'mystery'), execOp(['/bin/true'])]);
     assert.equal(r3.code, 1);
-    assert.deepEqual(r3.reports.at(-1), { t: 'error', step: 'mystery', errno: 22, msg: 'plan error: operation 99 is not a phase 2 operation' });
+    assert.deepEqual(r3.reports.at(-1), {
+      t: 'error',
+      step: 'mystery',
+      errno: 22,
+      msg: 'plan error: operation 99 is not a phase 2 operation',
+    });
 
-    const r4 = await bad([waitMode, op(Op.CLONE, 'clone', 0)], [op(Op.MKDIR_IN_ROOT, 'mkdir /x', '/x', 0o755), execOp(['/bin/true'])]);
-    assert.deepEqual(r4.reports.at(-1), { t: 'error', step: 'mkdir /x', errno: 9, msg: 'plan error: an *_IN_ROOT operation before SET_ROOT' });
+    const r4 = await bad(
+      [waitMode, op(Op.CLONE, 'clone', 0)],
+      [op(Op.MKDIR_IN_ROOT, 'mkdir /x', '/x', 0o755), execOp(['/bin/true'])],
+    );
+    assert.deepEqual(r4.reports.at(-1), {
+      t: 'error',
+      step: 'mkdir /x',
+      errno: 9,
+      msg: 'plan error: an *_IN_ROOT operation before SET_ROOT',
+    });
 
     const r5 = await bad([waitMode, op(Op.CLONE, 'clone', 0)], [op(Op.CHDIR, 'chdir /', '/')]);
-    assert.deepEqual(r5.reports.at(-1), { t: 'error', step: 'plan', errno: 22, msg: 'plan error: phase 2 ended without EXEC' });
+    assert.deepEqual(r5.reports.at(-1), {
+      t: 'error',
+      step: 'plan',
+      errno: 22,
+      msg: 'plan error: phase 2 ended without EXEC',
+    });
 
     const r6 = await bad([waitMode, op(Op.CLONE, 'clone', 0)], [op(Op.MOUNT_IN_ROOT, 'short mount', 'tmpfs', '/x')]);
-    assert.deepEqual(r6.reports.at(-1), { t: 'error', step: 'short mount', errno: 22, msg: 'plan error: op 27 takes 8 operands, got 2' });
+    assert.deepEqual(r6.reports.at(-1), {
+      t: 'error',
+      step: 'short mount',
+      errno: 22,
+      msg: 'plan error: op 27 takes 8 operands, got 2',
+    });
     // One operand too many is as wrong: the two sides disagree on the format.
-    const r6b = await bad([waitMode, op(Op.CLONE, 'clone', 0)], [op(Op.CHDIR, 'chdir', '/', 'extra'), execOp(['/bin/true'])]);
-    assert.deepEqual(r6b.reports.at(-1), { t: 'error', step: 'chdir', errno: 22, msg: 'plan error: op 55 takes 1 operands, got 2' });
+    const r6b = await bad(
+      [waitMode, op(Op.CLONE, 'clone', 0)],
+      [op(Op.CHDIR, 'chdir', '/', 'extra'), execOp(['/bin/true'])],
+    );
+    assert.deepEqual(r6b.reports.at(-1), {
+      t: 'error',
+      step: 'chdir',
+      errno: 22,
+      msg: 'plan error: op 55 takes 1 operands, got 2',
+    });
     // A count larger than what follows (here one that would wrap a u32 sum).
-    const r6c = await bad([waitMode, op(Op.CLONE, 'clone', 0)], [op(Op.EXEC, 'exec', 0, '/bin', 4294967295, '/bin/true', 0)]);
-    assert.deepEqual(r6c.reports.at(-1), { t: 'error', step: 'exec', errno: 22, msg: 'plan error: operand 3 counts 4294967295 operands, 2 follow' });
-    const r6d = await bad([waitMode, op(Op.CLONE, 'clone', 0)], [op(Op.EXEC, 'exec', 0, '/bin', 1, '/bin/true', 0, 'stray'), execOp(['/bin/true'])]);
-    assert.deepEqual(r6d.reports.at(-1), { t: 'error', step: 'exec', errno: 22, msg: 'plan error: op 58 takes 5 operands, got 6' });
+    const r6c = await bad(
+      [waitMode, op(Op.CLONE, 'clone', 0)],
+      [op(Op.EXEC, 'exec', 0, '/bin', 4294967295, '/bin/true', 0)],
+    );
+    assert.deepEqual(r6c.reports.at(-1), {
+      t: 'error',
+      step: 'exec',
+      errno: 22,
+      msg: 'plan error: operand 3 counts 4294967295 operands, 2 follow',
+    });
+    const r6d = await bad(
+      [waitMode, op(Op.CLONE, 'clone', 0)],
+      [op(Op.EXEC, 'exec', 0, '/bin', 1, '/bin/true', 0, 'stray'), execOp(['/bin/true'])],
+    );
+    assert.deepEqual(r6d.reports.at(-1), {
+      t: 'error',
+      step: 'exec',
+      errno: 22,
+      msg: 'plan error: op 58 takes 5 operands, got 6',
+    });
 
     // A stream cut inside a record: the first process says so and exits 2.
     const whole = encodePhase([waitMode, op(Op.CLONE, 'clone', 0)]);
     const r7 = await runInit({ parent: [], child: [], raw: whole.subarray(0, whole.length - 5) });
     assert.equal(r7.code, 2);
-    assert.deepEqual(r7.reports, [{ t: 'error', step: 'read plan (phase 1)', errno: 32, msg: 'plan error: the plan stream ended before END' }]);
+    assert.deepEqual(r7.reports, [
+      { t: 'error', step: 'read plan (phase 1)', errno: 32, msg: 'plan error: the plan stream ended before END' },
+    ]);
     // A record claiming more operands than exist is cut too; nothing ran.
-    const r8 = await runInit({ parent: [], child: [], raw: Buffer.concat([encodeOp(waitMode), Buffer.from([7, 0, 0, 0, 255, 255, 0, 0])]) });
+    const r8 = await runInit({
+      parent: [],
+      child: [],
+      raw: Buffer.concat([encodeOp(waitMode), Buffer.from([7, 0, 0, 0, 255, 255, 0, 0])]),
+    });
     assert.equal(r8.code, 2);
     assert.equal(r8.reports.length, 1);
     assert.equal(r8.reports[0]?.t, 'error');
@@ -136,14 +203,30 @@ describe('berth-init: plan protocol and reports', { skip }, () => {
     const r2 = await s2.done;
     assert.equal(r2.code, 1);
     assert.equal(r2.stdout, '');
-    assert.deepEqual(r2.reports.map((x) => x.t), ['pid', 'sync']);
+    assert.deepEqual(
+      r2.reports.map((x) => x.t),
+      ['pid', 'sync'],
+    );
   });
 
   test('HOOK: state on stdin, env, non-zero status and timeout', async () => {
     const dir = tempDir();
     const out = join(dir, 'hook.out');
     const hook = (label: string, timeout: number, script: string) =>
-      op(Op.HOOK, label, '/bin/sh', timeout, '{"id":"c1","status":"creating"}', 3, 'sh', '-c', script, 2, `OUT=${out}`, 'FOO=bar');
+      op(
+        Op.HOOK,
+        label,
+        '/bin/sh',
+        timeout,
+        '{"id":"c1","status":"creating"}',
+        3,
+        'sh',
+        '-c',
+        script,
+        2,
+        `OUT=${out}`,
+        'FOO=bar',
+      );
     const r = await runInit({
       parent: [waitMode, op(Op.CLONE, 'clone', 0)],
       child: [hook('hook createContainer[0]', 5, 'cat > "$OUT"; echo " $FOO $0" >> "$OUT"'), execOp(['/bin/true'])],
@@ -156,7 +239,12 @@ describe('berth-init: plan protocol and reports', { skip }, () => {
       child: [hook('hook startContainer[1]', 5, 'echo "no good" >&2; exit 3'), execOp(['/bin/true'])],
     });
     assert.equal(r2.code, 1);
-    assert.deepEqual(r2.reports.at(-1), { t: 'error', step: 'hook startContainer[1]', errno: 0, msg: 'exit status 3: no good' });
+    assert.deepEqual(r2.reports.at(-1), {
+      t: 'error',
+      step: 'hook startContainer[1]',
+      errno: 0,
+      msg: 'exit status 3: no good',
+    });
 
     const t0 = Date.now();
     const r3 = await runInit({
@@ -164,7 +252,12 @@ describe('berth-init: plan protocol and reports', { skip }, () => {
       child: [hook('hook createContainer[1]', 1, 'sleep 30'), execOp(['/bin/true'])],
     });
     assert.equal(r3.code, 1);
-    assert.deepEqual(r3.reports.at(-1), { t: 'error', step: 'hook createContainer[1]', errno: 110, msg: 'timed out after 1s' });
+    assert.deepEqual(r3.reports.at(-1), {
+      t: 'error',
+      step: 'hook createContainer[1]',
+      errno: 110,
+      msg: 'timed out after 1s',
+    });
     assert.ok(Date.now() - t0 < 10000);
 
     const r4 = await runInit({
@@ -172,7 +265,12 @@ describe('berth-init: plan protocol and reports', { skip }, () => {
       child: [op(Op.HOOK, 'hook missing', '/nonexistent/hook', 0, '', 1, 'hook', 0), execOp(['/bin/true'])],
     });
     assert.equal(r4.code, 1);
-    assert.deepEqual(r4.reports.at(-1), { t: 'error', step: 'hook missing', errno: 2, msg: 'exec /nonexistent/hook: No such file or directory' });
+    assert.deepEqual(r4.reports.at(-1), {
+      t: 'error',
+      step: 'hook missing',
+      errno: 2,
+      msg: 'exec /nonexistent/hook: No such file or directory',
+    });
 
     // A hook gets stdin, stdout and stderr only: not a descriptor the
     // container process inherited (here a stray one at 4).
@@ -180,7 +278,10 @@ describe('berth-init: plan protocol and reports', { skip }, () => {
     try {
       const r5 = await runInit({
         parent: [waitMode, op(Op.CLONE, 'clone', 0)],
-        child: [hook('hook fds', 5, 'for n in 3 4 5 6 7 8 9; do [ -e /proc/$$/fd/$n ] && echo has$n; done; exit 1'), execOp(['/bin/true'])],
+        child: [
+          hook('hook fds', 5, 'for n in 3 4 5 6 7 8 9; do [ -e /proc/$$/fd/$n ] && echo has$n; done; exit 1'),
+          execOp(['/bin/true']),
+        ],
         extra: [stray],
       });
       assert.deepEqual(r5.reports.at(-1), { t: 'error', step: 'hook fds', errno: 0, msg: 'exit status 1' });
@@ -215,38 +316,45 @@ describe('berth-init: plan protocol and reports', { skip }, () => {
     assert.match(r.stdout, /^NoNewPrivs:\t0$/m);
     assert.equal(facts(r.stdout).get('rc'), '1');
     assert.ok(!existsSync(join(dir, 'sub')));
-    assert.deepEqual(r.reports.find((x) => x.t === 'warn'), {
-      t: 'warn',
-      step: 'seccomp berth_nosuchcall',
-      msg: 'unknown syscall "berth_nosuchcall", rule skipped',
-    });
+    assert.deepEqual(
+      r.reports.find((x) => x.t === 'warn'),
+      {
+        t: 'warn',
+        step: 'seccomp berth_nosuchcall',
+        msg: 'unknown syscall "berth_nosuchcall", rule skipped',
+      },
+    );
   });
 
-  test('SECCOMP_LOAD with a listener: the notify fd goes out with the state; the agent decides', { skip: noPython }, async () => {
-    const dir = tempDir();
-    const sock = join(dir, 'agent.sock');
-    const received = await fdReceiver(sock, 'seccomp');
-    const SCMP_ACT_ALLOW = 0x7fff0000;
-    const SCMP_ACT_NOTIFY = 0x7fc00000;
-    const state = '{"ociVersion":"1.0.2","fds":["seccompFd"],"pid":1}';
-    const r = await runInit({
-      parent: [waitMode, op(Op.OPEN_SECCOMP_LISTENER, 'connect seccomp listener', sock), op(Op.CLONE, 'clone', 0)],
-      child: [
-        op(Op.SECCOMP_INIT, 'seccomp init', SCMP_ACT_ALLOW),
-        op(Op.SECCOMP_RULE, 'seccomp mkdir', 'mkdir', SCMP_ACT_NOTIFY, 0),
-        op(Op.SECCOMP_RULE, 'seccomp mkdirat', 'mkdirat', SCMP_ACT_NOTIFY, 0),
-        op(Op.SECCOMP_LOAD, 'seccomp load', state),
-        sh(`mkdir ${dir}/sub 2>&1; echo rc=$?`),
-      ],
-    });
-    const got = await received.result;
-    assert.equal(got.body, state);
-    assert.equal(got.kind, 'anon_inode:seccomp notify');
-    // The agent closed the listener without answering: the call fails ENOSYS.
-    assert.equal(r.code, 0, JSON.stringify(r));
-    assert.match(r.stdout, /Function not implemented/);
-    assert.ok(!existsSync(join(dir, 'sub')));
-  });
+  test(
+    'SECCOMP_LOAD with a listener: the notify fd goes out with the state; the agent decides',
+    { skip: noPython },
+    async () => {
+      const dir = tempDir();
+      const sock = join(dir, 'agent.sock');
+      const received = await fdReceiver(sock, 'seccomp');
+      const SCMP_ACT_ALLOW = 0x7fff0000;
+      const SCMP_ACT_NOTIFY = 0x7fc00000;
+      const state = '{"ociVersion":"1.0.2","fds":["seccompFd"],"pid":1}';
+      const r = await runInit({
+        parent: [waitMode, op(Op.OPEN_SECCOMP_LISTENER, 'connect seccomp listener', sock), op(Op.CLONE, 'clone', 0)],
+        child: [
+          op(Op.SECCOMP_INIT, 'seccomp init', SCMP_ACT_ALLOW),
+          op(Op.SECCOMP_RULE, 'seccomp mkdir', 'mkdir', SCMP_ACT_NOTIFY, 0),
+          op(Op.SECCOMP_RULE, 'seccomp mkdirat', 'mkdirat', SCMP_ACT_NOTIFY, 0),
+          op(Op.SECCOMP_LOAD, 'seccomp load', state),
+          sh(`mkdir ${dir}/sub 2>&1; echo rc=$?`),
+        ],
+      });
+      const got = await received.result;
+      assert.equal(got.body, state);
+      assert.equal(got.kind, 'anon_inode:seccomp notify');
+      // The agent closed the listener without answering: the call fails ENOSYS.
+      assert.equal(r.code, 0, JSON.stringify(r));
+      assert.match(r.stdout, /Function not implemented/);
+      assert.ok(!existsSync(join(dir, 'sub')));
+    },
+  );
 
   test('wait mode: exit status, death by signal, forwarded signals', async () => {
     // No pid namespace: its init would be immune to its own SIGKILL.
@@ -254,7 +362,10 @@ describe('berth-init: plan protocol and reports', { skip }, () => {
     assert.equal((await run('exit 7')).code, 7);
     assert.equal((await run('kill -9 $$')).code, 137);
 
-    const s = startInit({ parent: [waitMode, op(Op.CLONE, 'clone', 0)], child: [execOp(['/bin/busybox', 'sleep', '30'])] });
+    const s = startInit({
+      parent: [waitMode, op(Op.CLONE, 'clone', 0)],
+      child: [execOp(['/bin/busybox', 'sleep', '30'])],
+    });
     await s.released; // exec'd
     s.kill('SIGTERM');
     const r = await s.done;
@@ -270,44 +381,65 @@ describe('berth-init: plan protocol and reports', { skip }, () => {
     assert.match(r.stdout, /^\/dev\/pts\/\d+\r\n30 100\r\nstdin-is-tty\r\n$/);
   });
 
-  test('CONSOLE with a console socket: the master goes out with the pty name, as runc sends it', { skip: noPython }, async () => {
-    const dir = tempDir();
-    const sock = join(dir, 'console.sock');
-    const received = await fdReceiver(sock, 'console');
-    const r = await runInit({
-      parent: [waitMode, op(Op.OPEN_CONSOLE_SOCKET, 'connect console socket', sock), op(Op.CLONE, 'clone', 0)],
-      child: [op(Op.CONSOLE, 'console', 0, 0), sh('echo on-the-pty; [ -t 1 ] && echo stdout-is-tty')],
-    });
-    assert.equal(r.code, 0, JSON.stringify(r));
-    assert.equal(r.stdout, '');
-    const got = await received.result;
-    assert.match(got.body!, /^\/dev\/pts\/\d+$/);
-    assert.equal(got.kind, '/dev/ptmx');
-    assert.equal(got.output, 'on-the-pty\r\nstdout-is-tty\r\n');
-  });
+  test(
+    'CONSOLE with a console socket: the master goes out with the pty name, as runc sends it',
+    { skip: noPython },
+    async () => {
+      const dir = tempDir();
+      const sock = join(dir, 'console.sock');
+      const received = await fdReceiver(sock, 'console');
+      const r = await runInit({
+        parent: [waitMode, op(Op.OPEN_CONSOLE_SOCKET, 'connect console socket', sock), op(Op.CLONE, 'clone', 0)],
+        child: [op(Op.CONSOLE, 'console', 0, 0), sh('echo on-the-pty; [ -t 1 ] && echo stdout-is-tty')],
+      });
+      assert.equal(r.code, 0, JSON.stringify(r));
+      assert.equal(r.stdout, '');
+      const got = await received.result;
+      assert.match(got.body!, /^\/dev\/pts\/\d+$/);
+      assert.equal(got.kind, '/dev/ptmx');
+      assert.equal(got.output, 'on-the-pty\r\nstdout-is-tty\r\n');
+    },
+  );
 
-  test('wait-tty with a terminal: raw mode while it runs, restored after; its size and keys reach the pty', { skip: noPython }, async () => {
-    const dir = tempDir();
-    const planFile = join(dir, 'plan');
-    writeFileSync(
-      planFile,
-      Buffer.concat([
-        encodePhase([op(Op.PARENT_MODE, 'parent mode', 'wait-tty'), op(Op.CLONE, 'clone', 0)]),
-        // The plan asks for 24x80; the terminal (33x120) wins, as with runc.
-        encodePhase([op(Op.CONSOLE, 'console', 24, 80), sh('stty size; echo ready-for-input; read line; echo got=$line; exit 6')]),
-      ]),
-    );
-    const out = execFileSync('python3', [join(dirname(fileURLToPath(import.meta.url)), 'ptyrun.py'), INIT, planFile, '33', '120'], {
-      encoding: 'utf8',
-      timeout: 30000,
-    });
-    const r = JSON.parse(out) as { code: number; output: string; raw_during: boolean; restored: boolean; reports: string };
-    assert.equal(r.code, 6, out);
-    assert.match(r.output, /^33 120\r\nready-for-input\r\n/);
-    assert.match(r.output, /got=hello\r\n$/);
-    assert.equal(r.raw_during, true);
-    assert.equal(r.restored, true);
-  });
+  test(
+    'wait-tty with a terminal: raw mode while it runs, restored after; its size and keys reach the pty',
+    { skip: noPython },
+    async () => {
+      const dir = tempDir();
+      const planFile = join(dir, 'plan');
+      writeFileSync(
+        planFile,
+        Buffer.concat([
+          encodePhase([op(Op.PARENT_MODE, 'parent mode', 'wait-tty'), op(Op.CLONE, 'clone', 0)]),
+          // The plan asks for 24x80; the terminal (33x120) wins, as with runc.
+          encodePhase([
+            op(Op.CONSOLE, 'console', 24, 80),
+            sh('stty size; echo ready-for-input; read line; echo got=$line; exit 6'),
+          ]),
+        ]),
+      );
+      const out = execFileSync(
+        'python3',
+        [join(dirname(fileURLToPath(import.meta.url)), 'ptyrun.py'), INIT, planFile, '33', '120'],
+        {
+          encoding: 'utf8',
+          timeout: 30000,
+        },
+      );
+      const r = JSON.parse(out) as {
+        code: number;
+        output: string;
+        raw_during: boolean;
+        restored: boolean;
+        reports: string;
+      };
+      assert.equal(r.code, 6, out);
+      assert.match(r.output, /^33 120\r\nready-for-input\r\n/);
+      assert.match(r.output, /got=hello\r\n$/);
+      assert.equal(r.raw_during, true);
+      assert.equal(r.restored, true);
+    },
+  );
 
   test('leaves no mount on the host', () => {
     assertNoHostMounts();

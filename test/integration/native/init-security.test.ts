@@ -116,14 +116,20 @@ describe('berth-init: security by construction', { skip }, () => {
     const observe = async (o: { preserve: number; planFd: number; stdio: ('ignore' | 'pipe' | number)[] }) => {
       const s = startInit({
         parent: [waitMode, op(Op.CLONE, 'clone', NS_ALL)],
-        child: [...rootfsOps(rootfs), op(Op.CHDIR, 'chdir /', '/'), execOp(['/bin/busybox', 'sleep', '30'], { preserveFds: o.preserve })],
+        child: [
+          ...rootfsOps(rootfs),
+          op(Op.CHDIR, 'chdir /', '/'),
+          execOp(['/bin/busybox', 'sleep', '30'], { preserveFds: o.preserve }),
+        ],
         stdio: o.stdio,
         planFd: o.planFd,
         extra: [leak],
       });
       await s.released; // exec'd
       const pid = s.pid!;
-      const fds = readdirSync(`/proc/${pid}/fd`).map(Number).sort((x, y) => x - y);
+      const fds = readdirSync(`/proc/${pid}/fd`)
+        .map(Number)
+        .sort((x, y) => x - y);
       const targets = fds.map((fd) => readlinkSync(`/proc/${pid}/fd/${fd}`));
       const cwd = statSync(`/proc/${pid}/cwd`);
       const root = statSync(`/proc/${pid}/root`);
@@ -258,10 +264,19 @@ describe('berth-init: security by construction', { skip }, () => {
       op(Op.MOUNT, 'bind rootfs', rootfs, rootfs, '', MS_BIND | MS_REC, ''),
       op(Op.SET_ROOT, 'open rootfs', rootfs),
     ];
-    const procOn = (dest: string) => op(Op.MOUNT_IN_ROOT, `mount proc on ${dest}`, 'proc', dest, 'proc', 0, '', 'realdir', 0, 0);
-    const r = await runInit({ parent: [waitMode, op(Op.CLONE, 'clone', CLONE_NEWNS | CLONE_NEWPID)], child: [...base, procOn('/proc'), execOp(['/bin/true'])] });
+    const procOn = (dest: string) =>
+      op(Op.MOUNT_IN_ROOT, `mount proc on ${dest}`, 'proc', dest, 'proc', 0, '', 'realdir', 0, 0);
+    const r = await runInit({
+      parent: [waitMode, op(Op.CLONE, 'clone', CLONE_NEWNS | CLONE_NEWPID)],
+      child: [...base, procOn('/proc'), execOp(['/bin/true'])],
+    });
     assert.equal(r.code, 1);
-    assert.deepEqual(r.reports.at(-1), { t: 'error', step: 'mount proc on /proc', errno: 20, msg: '/proc must be an ordinary directory, not a symlink or a file' });
+    assert.deepEqual(r.reports.at(-1), {
+      t: 'error',
+      step: 'mount proc on /proc',
+      errno: 20,
+      msg: '/proc must be an ordinary directory, not a symlink or a file',
+    });
 
     // A real /proc, then a tmpfs through a link that aliases it.
     rmSync(join(rootfs, 'proc'));
@@ -279,7 +294,12 @@ describe('berth-init: security by construction', { skip }, () => {
       ],
     });
     assert.equal(r2.code, 1);
-    assert.deepEqual(r2.reports.at(-1), { t: 'error', step: 'check /proc again', errno: 1, msg: '/proc is not the root of a procfs after the mounts' });
+    assert.deepEqual(r2.reports.at(-1), {
+      t: 'error',
+      step: 'check /proc again',
+      errno: 1,
+      msg: '/proc is not the root of a procfs after the mounts',
+    });
     assert.deepEqual(readdirSync(join(rootfs, 'elsewhere')), []);
   });
 
@@ -317,7 +337,8 @@ describe('berth-init: security by construction', { skip }, () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'echo'), '#!/bin/sh\necho wrong\n', { mode: 0o644 }); // not executable
     writeFileSync(join(dir, 'berthprog'), '#!/bin/sh\necho wrong\n', { mode: 0o644 });
-    const run = (args: string[], path: string) => runInit({ parent: [waitMode, op(Op.CLONE, 'clone', 0)], child: [execOp(args, { path })] });
+    const run = (args: string[], path: string) =>
+      runInit({ parent: [waitMode, op(Op.CLONE, 'clone', 0)], child: [execOp(args, { path })] });
 
     // A non-executable match is skipped, and the search goes on.
     const r1 = await run(['echo', 'found'], `${dir}:/nonexistent::/bin`);
@@ -333,7 +354,10 @@ describe('berth-init: security by construction', { skip }, () => {
 
     // FIND_EXEC answers what EXEC would meet, without running anything.
     const find = (name: string, path: string) =>
-      runInit({ parent: [waitMode, op(Op.CLONE, 'clone', 0)], child: [op(Op.FIND_EXEC, `find ${name}`, path, name), execOp(['/bin/true'])] });
+      runInit({
+        parent: [waitMode, op(Op.CLONE, 'clone', 0)],
+        child: [op(Op.FIND_EXEC, `find ${name}`, path, name), execOp(['/bin/true'])],
+      });
     assert.equal((await find('echo', `${dir}:/bin`)).code, 0);
     assert.equal((await find('/bin/busybox', '')).code, 0);
     assert.deepEqual((await find('/no/such/program', '/bin')).reports.at(-1), {
@@ -342,7 +366,12 @@ describe('berth-init: security by construction', { skip }, () => {
       errno: 2,
       msg: 'No such file or directory',
     });
-    assert.deepEqual((await find('berthprog', dir)).reports.at(-1), { t: 'error', step: 'find berthprog', errno: 13, msg: 'Permission denied' });
+    assert.deepEqual((await find('berthprog', dir)).reports.at(-1), {
+      t: 'error',
+      step: 'find berthprog',
+      errno: 13,
+      msg: 'Permission denied',
+    });
     assert.equal((await find('/bin', '')).reports.at(-1)?.t, 'error'); // a directory
 
     // berth-init ignores SIGPIPE and the wait-mode first process blocks

@@ -5,14 +5,7 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  readdirSync,
-  rmdirSync,
-} from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Op } from '../../../src/runtime/plan/ops.js';
 import {
@@ -94,7 +87,10 @@ describe('berth-init: a container', { skip }, () => {
     });
     assert.equal(r.stderr, '');
     assert.equal(r.code, 0, JSON.stringify(r));
-    assert.deepEqual(r.reports.map((x) => x.t), ['pid']);
+    assert.deepEqual(
+      r.reports.map((x) => x.t),
+      ['pid'],
+    );
     const f = facts(r.stdout);
     assert.equal(f.get('hostname'), 'berth-full');
     assert.equal(f.get('pid'), '1');
@@ -131,9 +127,31 @@ describe('berth-init: a container', { skip }, () => {
       child: [
         ...rootfsOps(rootfs, {
           beforePivot: [
-            op(Op.MOUNT_IN_ROOT, 'mount tmpfs on /data', 'tmpfs', '/data', 'tmpfs', MS_NOSUID | MS_NODEV, 'size=1m', 'dir', 0, 0),
+            op(
+              Op.MOUNT_IN_ROOT,
+              'mount tmpfs on /data',
+              'tmpfs',
+              '/data',
+              'tmpfs',
+              MS_NOSUID | MS_NODEV,
+              'size=1m',
+              'dir',
+              0,
+              0,
+            ),
             op(Op.READONLY_IN_ROOT, 'readonly /data', '/data'),
-            op(Op.MOUNT_IN_ROOT, 'mount tmpfs on /ro', 'tmpfs', '/ro', 'tmpfs', 0, '', 'dir', MS_REMOUNT | MS_RDONLY, 0),
+            op(
+              Op.MOUNT_IN_ROOT,
+              'mount tmpfs on /ro',
+              'tmpfs',
+              '/ro',
+              'tmpfs',
+              0,
+              '',
+              'dir',
+              MS_REMOUNT | MS_RDONLY,
+              0,
+            ),
             op(Op.MKDIR_IN_ROOT, 'mkdir /made/deep', '/made/deep', 0o711),
           ],
         }),
@@ -225,7 +243,9 @@ describe('berth-init: a container', { skip }, () => {
 
   test('CGROUP_ADD_CHILD puts the container process in a cgroup before it runs', async () => {
     // The v2 hierarchy: /sys/fs/cgroup on pure v2, /sys/fs/cgroup/unified on hybrid hosts.
-    const base = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((d) => existsSync(join(d, 'cgroup.procs')) && existsSync(join(d, 'cgroup.controllers')));
+    const base = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find(
+      (d) => existsSync(join(d, 'cgroup.procs')) && existsSync(join(d, 'cgroup.controllers')),
+    );
     if (!base) return; // no cgroup v2 hierarchy here: nothing to join
     const name = `berth-init-test-${process.pid}-${Date.now()}`;
     const cg = join(base, name);
@@ -246,7 +266,11 @@ describe('berth-init: a container', { skip }, () => {
     const { rootfs } = bundle();
     const a = startInit({
       parent: [waitMode, op(Op.CLONE, 'clone', CLONE_NEWUTS | CLONE_NEWNS | CLONE_NEWPID)],
-      child: [...rootfsOps(rootfs, { hostname: 'berth-joined' }), op(Op.CHDIR, 'chdir /', '/'), execOp(['/bin/busybox', 'sleep', '30'])],
+      child: [
+        ...rootfsOps(rootfs, { hostname: 'berth-joined' }),
+        op(Op.CHDIR, 'chdir /', '/'),
+        execOp(['/bin/busybox', 'sleep', '30']),
+      ],
     });
     try {
       await a.released;
@@ -261,7 +285,12 @@ describe('berth-init: a container', { skip }, () => {
           op(Op.SETNS, 'join mnt', `/proc/${pid}/ns/mnt`, CLONE_NEWNS),
           op(Op.CLONE, 'clone', 0),
         ],
-        child: [op(Op.CHDIR, 'chdir /', '/'), sh('echo host=$(hostname); echo pid=$$; echo up=$(cut -d. -f1 /proc/uptime); echo sleeper=$(cat /proc/1/comm)')],
+        child: [
+          op(Op.CHDIR, 'chdir /', '/'),
+          sh(
+            'echo host=$(hostname); echo pid=$$; echo up=$(cut -d. -f1 /proc/uptime); echo sleeper=$(cat /proc/1/comm)',
+          ),
+        ],
       });
       assert.equal(r.code, 0, JSON.stringify(r));
       const f = facts(r.stdout);
@@ -308,7 +337,10 @@ describe('berth-init: a container', { skip }, () => {
   test('SETHOSTNAME and SETDOMAINNAME are refused in the UTS namespace berth-init started in (the host is untouched)', async () => {
     const hostname = readFileSync('/proc/sys/kernel/hostname', 'utf8');
     const domainname = readFileSync('/proc/sys/kernel/domainname', 'utf8');
-    for (const [code, what] of [[Op.SETHOSTNAME, 'hostname'], [Op.SETDOMAINNAME, 'domainname']] as const) {
+    for (const [code, what] of [
+      [Op.SETHOSTNAME, 'hostname'],
+      [Op.SETDOMAINNAME, 'domainname'],
+    ] as const) {
       const r = await runInit({
         parent: [waitMode, op(Op.CLONE, 'clone', CLONE_NEWNS | CLONE_NEWPID)],
         child: [op(code, `set ${what}`, 'berth-must-not-leak'), sh('echo ran')],

@@ -10,7 +10,14 @@ import { pullImage } from '../../../src/image/pull.js';
 import { pushImage } from '../../../src/image/push.js';
 import { login, logout } from '../../../src/image/registry/login.js';
 import { RegistryClient } from '../../../src/image/registry/client.js';
-import { buildImage, haveHtpasswd, registryMissing, startRegistry, storeImage, type RegistryInstance } from '../../helpers/registry.js';
+import {
+  buildImage,
+  haveHtpasswd,
+  registryMissing,
+  startRegistry,
+  storeImage,
+  type RegistryInstance,
+} from '../../helpers/registry.js';
 import { scratchStores } from '../../helpers/stores.js';
 
 const skipReg = registryMissing;
@@ -32,18 +39,25 @@ describe('htpasswd Basic auth', { skip: skipHt }, () => {
     const src = newStore();
     await storeImage(src, img);
     await assert.rejects(
-      pushImage(`${reg.host}/basic/app:1`, { store: src, target: img.manifest, registryOptions: { credentials: async () => undefined, dockerConfigDir: join(tmp, 'none') } }),
+      pushImage(`${reg.host}/basic/app:1`, {
+        store: src,
+        target: img.manifest,
+        registryOptions: { credentials: async () => undefined, dockerConfigDir: join(tmp, 'none') },
+      }),
       (e: Error & { code?: string }) => e.code === 'permission-denied' && /401/.test(e.message),
     );
   });
 
   test('login with a wrong password fails and saves nothing', async () => {
     const cfgDir = mkdtempSync(join(tmp, 'docker-'));
-    await assert.rejects(login(reg.host, 'alice', 'wrong', { dockerConfigDir: cfgDir }), (e: Error & { code?: string }) => {
-      assert.equal(e.code, 'permission-denied');
-      assert.match(e.message, /incorrect username or password/);
-      return true;
-    });
+    await assert.rejects(
+      login(reg.host, 'alice', 'wrong', { dockerConfigDir: cfgDir }),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'permission-denied');
+        assert.match(e.message, /incorrect username or password/);
+        return true;
+      },
+    );
     assert.equal(existsSync(join(cfgDir, 'config.json')), false);
   });
 
@@ -52,7 +66,10 @@ describe('htpasswd Basic auth', { skip: skipHt }, () => {
     writeFileSync(join(cfgDir, 'config.json'), JSON.stringify({ auths: {}, psFormat: 'table {{.ID}}' }));
     const r = await login(reg.host, 'alice', 'wonder-land-9', { dockerConfigDir: cfgDir });
     assert.equal(r.authenticated, true);
-    const cfg = JSON.parse(readFileSync(join(cfgDir, 'config.json'), 'utf8')) as { auths: Record<string, { auth: string }>; psFormat: string };
+    const cfg = JSON.parse(readFileSync(join(cfgDir, 'config.json'), 'utf8')) as {
+      auths: Record<string, { auth: string }>;
+      psFormat: string;
+    };
     assert.equal(Buffer.from(cfg.auths[reg.host]!.auth, 'base64').toString(), 'alice:wonder-land-9');
     assert.equal(cfg.psFormat, 'table {{.ID}}', 'other keys are kept');
 
@@ -69,13 +86,19 @@ describe('htpasswd Basic auth', { skip: skipHt }, () => {
     const after2 = JSON.parse(readFileSync(join(cfgDir, 'config.json'), 'utf8')) as { auths: Record<string, unknown> };
     assert.equal(after2.auths[reg.host], undefined);
     assert.equal(await logout(reg.host, { dockerConfigDir: cfgDir }), false);
-    await assert.rejects(pullImage(`${reg.host}/basic/app:1`, { store: newStore(), registryOptions: opts }), /401|authentication/);
+    await assert.rejects(
+      pullImage(`${reg.host}/basic/app:1`, { store: newStore(), registryOptions: opts }),
+      /401|authentication/,
+    );
   });
 
   test('pull with a wrong password: 401 named as such, nothing stored', async () => {
     const store = newStore();
     await assert.rejects(
-      pullImage(`${reg.host}/basic/app:1`, { store, registryOptions: { credentials: async () => ({ username: 'alice', password: 'not-it' }), retryBaseMs: 10 } }),
+      pullImage(`${reg.host}/basic/app:1`, {
+        store,
+        registryOptions: { credentials: async () => ({ username: 'alice', password: 'not-it' }), retryBaseMs: 10 },
+      }),
       (e: Error & { code?: string }) => {
         assert.equal(e.code, 'permission-denied');
         assert.match(e.message, /answered 401: incorrect username or password/);
@@ -144,7 +167,10 @@ describe('token auth (JWT from our token server)', { skip: skipReg }, () => {
     await pushImage(`${reg.host}/team/one:1`, { store: src, target: img.manifest, client });
     const before = reg.token!.requests.length;
     const res = await pushImage(`${reg.host}/team/two:1`, { store: src, target: img.manifest, client });
-    assert.deepEqual(res.blobs.map((b) => b.result), res.blobs.map(() => 'mounted'));
+    assert.deepEqual(
+      res.blobs.map((b) => b.result),
+      res.blobs.map(() => 'mounted'),
+    );
     const scopes = reg.token!.requests.slice(before).flatMap((r) => r.scopes);
     assert.ok(scopes.includes('repository:team/one:pull'), scopes.join(' '));
     assert.ok(scopes.includes('repository:team/two:pull,push'), scopes.join(' '));
@@ -153,7 +179,10 @@ describe('token auth (JWT from our token server)', { skip: skipReg }, () => {
   test('pull with a wrong password: the token server refuses, a clear error, nothing stored', async () => {
     const store = newStore();
     await assert.rejects(
-      pullImage(`${reg.host}/public/app:1`, { store, registryOptions: { credentials: async () => ({ username: 'bob', password: 'wrong' }), retryBaseMs: 10 } }),
+      pullImage(`${reg.host}/public/app:1`, {
+        store,
+        registryOptions: { credentials: async () => ({ username: 'bob', password: 'wrong' }), retryBaseMs: 10 },
+      }),
       (e: Error & { code?: string }) => {
         assert.equal(e.code, 'permission-denied');
         assert.match(e.message, /authentication failed: incorrect username or password/);
@@ -167,20 +196,30 @@ describe('token auth (JWT from our token server)', { skip: skipReg }, () => {
     const img = buildImage({ label: 'private' });
     const src = newStore();
     await storeImage(src, img);
-    await pushImage(`${reg.host}/private/app:1`, { store: src, target: img.manifest, registryOptions: { credentials: async () => ({ username: 'bob', password: 'b0b-pass' }) } });
+    await pushImage(`${reg.host}/private/app:1`, {
+      store: src,
+      target: img.manifest,
+      registryOptions: { credentials: async () => ({ username: 'bob', password: 'b0b-pass' }) },
+    });
     await assert.rejects(
-      pullImage(`${reg.host}/private/app:1`, { store: newStore(), registryOptions: { credentials: async () => undefined } }),
+      pullImage(`${reg.host}/private/app:1`, {
+        store: newStore(),
+        registryOptions: { credentials: async () => undefined },
+      }),
       (e: Error & { code?: string }) => e.code === 'permission-denied',
     );
   });
 
   test('login verifies against the token server; a wrong password is refused', async () => {
     const cfgDir = mkdtempSync(join(tmp, 'docker-tok-'));
-    await assert.rejects(login(reg.host, 'bob', 'nope', { dockerConfigDir: cfgDir }), (e: Error & { code?: string }) => {
-      assert.equal(e.code, 'permission-denied');
-      assert.match(e.message, /incorrect username or password/);
-      return true;
-    });
+    await assert.rejects(
+      login(reg.host, 'bob', 'nope', { dockerConfigDir: cfgDir }),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'permission-denied');
+        assert.match(e.message, /incorrect username or password/);
+        return true;
+      },
+    );
     const r = await login(reg.host, 'bob', 'b0b-pass', { dockerConfigDir: cfgDir });
     assert.equal(r.authenticated, true);
     const client = new RegistryClient(reg.host, { dockerConfigDir: cfgDir });

@@ -36,7 +36,15 @@ export interface FakeRegistry {
 
 export async function startFakeRegistry(): Promise<FakeRegistry> {
   const fake: FakeRegistry = {
-    host: '', url: '', hooks: {}, log: [], images: new Map(), blobs: new Map(), manifestCount: 0, blobCount: new Map(), uploads: new Map(),
+    host: '',
+    url: '',
+    hooks: {},
+    log: [],
+    images: new Map(),
+    blobs: new Map(),
+    manifestCount: 0,
+    blobCount: new Map(),
+    uploads: new Map(),
     reset: () => {
       fake.hooks = {};
       fake.log.length = 0;
@@ -73,7 +81,9 @@ export async function startFakeRegistry(): Promise<FakeRegistry> {
       let img = fake.images.get(ref);
       if (!img) img = [...fake.images.values()].find((i) => i.manifest.digest === ref);
       if (!img) {
-        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] }));
+        res
+          .writeHead(404, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] }));
         return;
       }
       res.writeHead(200, {
@@ -115,7 +125,10 @@ export function serveRange(req: IncomingMessage, res: ServerResponse, data: Buff
       res.writeHead(416).end();
       return;
     }
-    res.writeHead(206, { 'content-length': data.length - start, 'content-range': `bytes ${start}-${data.length - 1}/${data.length}` });
+    res.writeHead(206, {
+      'content-length': data.length - start,
+      'content-range': `bytes ${start}-${data.length - 1}/${data.length}`,
+    });
     res.end(req.method === 'HEAD' ? undefined : data.subarray(start));
     return;
   }
@@ -144,7 +157,9 @@ function handleUpload(fake: FakeRegistry, req: IncomingMessage, res: ServerRespo
   if (!m) return false;
   const parts = fake.uploads.get(m[1]!);
   if (!parts) {
-    res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'BLOB_UPLOAD_UNKNOWN', message: 'blob upload unknown' }] }));
+    res
+      .writeHead(404, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ errors: [{ code: 'BLOB_UPLOAD_UNKNOWN', message: 'blob upload unknown' }] }));
     return true;
   }
   const size = () => parts.reduce((n, p) => n + p.length, 0);
@@ -187,7 +202,11 @@ function handleUpload(fake: FakeRegistry, req: IncomingMessage, res: ServerRespo
       const want = u.searchParams.get('digest') ?? '';
       const got = `sha256:${createHash('sha256').update(all).digest('hex')}`;
       if (got !== want) {
-        res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'DIGEST_INVALID', message: 'provided digest did not match uploaded content' }] }));
+        res.writeHead(400, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            errors: [{ code: 'DIGEST_INVALID', message: 'provided digest did not match uploaded content' }],
+          }),
+        );
         return;
       }
       fake.blobs.set(want, all);

@@ -49,12 +49,15 @@ test('digest mismatch: wrong bytes of the right length are refused, nothing ente
     return true;
   };
   const store = newStore();
-  await assert.rejects(pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }), (e: Error & { code?: string }) => {
-    assert.equal(e.code, 'digest-mismatch');
-    assert.match(e.message, new RegExp(big().digest));
-    assert.match(e.message, /failed verification/);
-    return true;
-  });
+  await assert.rejects(
+    pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }),
+    (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'digest-mismatch');
+      assert.match(e.message, new RegExp(big().digest));
+      assert.match(e.message, /failed verification/);
+      return true;
+    },
+  );
   assert.equal(await store.has(big().digest), false);
   assert.deepEqual(await store.ingests(), [], 'the bad partial data is dropped');
   await assertStoreVerified(store);
@@ -119,7 +122,10 @@ test('interrupted pull (retries exhausted) keeps the partial ingest; the next pu
   fake.log.length = 0;
   await pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts });
   const gets = fake.log.filter((l) => l.path.endsWith(big().digest));
-  assert.deepEqual(gets.map((g) => g.headers.range), [`bytes=${partial.offset}-`]);
+  assert.deepEqual(
+    gets.map((g) => g.headers.range),
+    [`bytes=${partial.offset}-`],
+  );
   assert.ok(await store.has(big().digest));
   await assertStoreVerified(store);
 });
@@ -143,16 +149,22 @@ test('a server that ignores Range: the bytes already held are skipped, not writt
 
 test('manifest of absurd size: refused from Content-Length, and when streamed without one', async () => {
   fake.hooks.manifest = (req, res) => {
-    res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'content-length': 200 * 1024 * 1024 });
+    res.writeHead(200, {
+      'content-type': 'application/vnd.oci.image.manifest.v1+json',
+      'content-length': 200 * 1024 * 1024,
+    });
     res.end(); // never sent: the client must stop at the header
     return true;
   };
   const store = newStore();
-  await assert.rejects(pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }), (e: Error & { code?: string }) => {
-    assert.equal(e.code, 'invalid-argument');
-    assert.match(e.message, /209715200 bytes.*over the limit|limit/);
-    return true;
-  });
+  await assert.rejects(
+    pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }),
+    (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'invalid-argument');
+      assert.match(e.message, /209715200 bytes.*over the limit|limit/);
+      return true;
+    },
+  );
   fake.hooks.manifest = (req, res) => {
     if (req.method === 'HEAD') {
       res.writeHead(405).end();
@@ -170,38 +182,56 @@ test('manifest of absurd size: refused from Content-Length, and when streamed wi
     pump();
     return true;
   };
-  await assert.rejects(pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }), /more than the limit of 4194304 bytes/);
+  await assert.rejects(
+    pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }),
+    /more than the limit of 4194304 bytes/,
+  );
   assert.deepEqual(await store.list(), []);
 });
 
 test('wrong media type for a manifest is refused', async () => {
   fake.hooks.manifest = (req, res) => {
-    res.writeHead(200, { 'content-type': 'application/vnd.oci.image.config.v1+json', 'content-length': img.configBytes.length });
+    res.writeHead(200, {
+      'content-type': 'application/vnd.oci.image.config.v1+json',
+      'content-length': img.configBytes.length,
+    });
     res.end(req.method === 'HEAD' ? undefined : img.configBytes);
     return true;
   };
   const store = newStore();
-  await assert.rejects(pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }), (e: Error & { code?: string }) => {
-    assert.equal(e.code, 'invalid-argument');
-    assert.match(e.message, /unsupported manifest media type "application\/vnd.oci.image.config.v1\+json"/);
-    return true;
-  });
+  await assert.rejects(
+    pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }),
+    (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'invalid-argument');
+      assert.match(e.message, /unsupported manifest media type "application\/vnd.oci.image.config.v1\+json"/);
+      return true;
+    },
+  );
   assert.deepEqual(await store.list(), []);
 });
 
 test('schema 1 manifest is refused with advice', async () => {
-  const s1 = Buffer.from(JSON.stringify({ schemaVersion: 1, name: 'x/app', tag: 'v1', architecture: 'amd64', fsLayers: [], history: [] }));
+  const s1 = Buffer.from(
+    JSON.stringify({ schemaVersion: 1, name: 'x/app', tag: 'v1', architecture: 'amd64', fsLayers: [], history: [] }),
+  );
   fake.hooks.manifest = (req, res) => {
-    res.writeHead(200, { 'content-type': 'application/vnd.docker.distribution.manifest.v1+prettyjws', 'content-length': s1.length, 'docker-content-digest': sha256(s1) });
+    res.writeHead(200, {
+      'content-type': 'application/vnd.docker.distribution.manifest.v1+prettyjws',
+      'content-length': s1.length,
+      'docker-content-digest': sha256(s1),
+    });
     res.end(req.method === 'HEAD' ? undefined : s1);
     return true;
   };
   const store = newStore();
-  await assert.rejects(pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }), (e: Error & { code?: string }) => {
-    assert.equal(e.code, 'failed-precondition');
-    assert.match(e.message, /schema 1.*not supported/);
-    return true;
-  });
+  await assert.rejects(
+    pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }),
+    (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'failed-precondition');
+      assert.match(e.message, /schema 1.*not supported/);
+      return true;
+    },
+  );
   // Also when the registry says application/json and only the body tells.
   fake.hooks.manifest = (req, res) => {
     if (req.method === 'HEAD') {
@@ -222,27 +252,39 @@ test('Docker-Content-Digest that does not match the manifest body is refused', a
       res.writeHead(200, { 'content-type': img.manifest.mediaType, 'content-length': img.manifestBytes.length }).end();
       return true;
     }
-    res.writeHead(200, { 'content-type': img.manifest.mediaType, 'content-length': img.manifestBytes.length, 'docker-content-digest': lie });
+    res.writeHead(200, {
+      'content-type': img.manifest.mediaType,
+      'content-length': img.manifestBytes.length,
+      'docker-content-digest': lie,
+    });
     res.end(img.manifestBytes);
     return true;
   };
   const store = newStore();
-  await assert.rejects(pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }), (e: Error & { code?: string }) => {
-    assert.equal(e.code, 'digest-mismatch');
-    assert.match(e.message, /Docker-Content-Digest/);
-    return true;
-  });
+  await assert.rejects(
+    pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }),
+    (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'digest-mismatch');
+      assert.match(e.message, /Docker-Content-Digest/);
+      return true;
+    },
+  );
   assert.deepEqual(await store.list(), []);
 });
 
 test('a manifest fetched by digest must hash to that digest', async () => {
   fake.hooks.manifest = (req, res) => {
     const other = Buffer.from(img.manifestBytes.toString().replace('"schemaVersion": 2', '"schemaVersion":  2'));
-    res.writeHead(200, { 'content-type': img.manifest.mediaType, 'content-length': other.length }).end(req.method === 'HEAD' ? undefined : other);
+    res
+      .writeHead(200, { 'content-type': img.manifest.mediaType, 'content-length': other.length })
+      .end(req.method === 'HEAD' ? undefined : other);
     return true;
   };
   const client = new RegistryClient(fake.host, opts);
-  await assert.rejects(client.fetchManifest('x/app', img.manifest.digest), (e: Error & { code?: string }) => e.code === 'digest-mismatch');
+  await assert.rejects(
+    client.fetchManifest('x/app', img.manifest.digest),
+    (e: Error & { code?: string }) => e.code === 'digest-mismatch',
+  );
 });
 
 test('503s are retried with backoff; 4xx are not', async () => {
@@ -264,16 +306,24 @@ test('503s are retried with backoff; 4xx are not', async () => {
     res.writeHead(503).end();
     return true;
   };
-  await assert.rejects(pullImage(`${fake.host}/x/app:v1`, { store: newStore(), registryOptions: opts }), (e: Error & { code?: string }) => e.code === 'unavailable');
+  await assert.rejects(
+    pullImage(`${fake.host}/x/app:v1`, { store: newStore(), registryOptions: opts }),
+    (e: Error & { code?: string }) => e.code === 'unavailable',
+  );
   // HEAD: 1 + 3 retries, then the GET fallback: 1 + 3 retries.
   assert.equal(fake.log.filter((l) => l.path.includes('/manifests/')).length, 8);
 
   fake.reset();
   fake.hooks.manifest = (req, res) => {
-    res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'NAME_INVALID', message: 'invalid repository name' }] }));
+    res
+      .writeHead(400, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ errors: [{ code: 'NAME_INVALID', message: 'invalid repository name' }] }));
     return true;
   };
-  await assert.rejects(pullImage(`${fake.host}/x/app:v1`, { store: newStore(), registryOptions: opts }), /NAME_INVALID: invalid repository name/);
+  await assert.rejects(
+    pullImage(`${fake.host}/x/app:v1`, { store: newStore(), registryOptions: opts }),
+    /NAME_INVALID: invalid repository name/,
+  );
   assert.equal(fake.log.filter((l) => l.path.includes('/manifests/')).length, 2, 'HEAD once, GET once, no retries');
 });
 
@@ -324,7 +374,10 @@ test('redirects to blob storage on another host do not carry the Authorization h
       return true;
     };
     const store = newStore();
-    await pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: { ...opts, credentials: async () => ({ username: 'carol', password: 'pw' }) } });
+    await pullImage(`${fake.host}/x/app:v1`, {
+      store,
+      registryOptions: { ...opts, credentials: async () => ({ username: 'carol', password: 'pw' }) },
+    });
     assert.ok(sentAuth.length > 0 && sentAuth.every((a) => a === want));
     assert.deepEqual(seen, [undefined]);
     await assertStoreVerified(store);
@@ -351,7 +404,11 @@ test('foreign layers are fetched from their URLs (no credentials), the registry 
     man.layers[1]!.mediaType = 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip';
     man.layers[1]!.urls = ['ftp://nope.invalid/x', `http://127.0.0.1:${port}/moved`];
     const bytes = Buffer.from(JSON.stringify(man));
-    const img: BuiltImage = { ...base, manifestBytes: bytes, manifest: { ...base.manifest, digest: sha256(bytes), size: bytes.length } };
+    const img: BuiltImage = {
+      ...base,
+      manifestBytes: bytes,
+      manifest: { ...base.manifest, digest: sha256(bytes), size: bytes.length },
+    };
     addImage(fake, 'foreign', img);
     fake.blobs.delete(foreign.digest);
     const store = newStore();
@@ -367,23 +424,38 @@ test('foreign layers are fetched from their URLs (no credentials), the registry 
 });
 
 test('a manifest that is JSON but not a valid manifest is refused before it enters the store', async () => {
-  const bad = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { digest: 'sha256:nothex' } }));
+  const bad = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { digest: 'sha256:nothex' },
+    }),
+  );
   fake.hooks.manifest = (req, res) => {
-    res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'content-length': bad.length, 'docker-content-digest': sha256(bad) });
+    res.writeHead(200, {
+      'content-type': 'application/vnd.oci.image.manifest.v1+json',
+      'content-length': bad.length,
+      'docker-content-digest': sha256(bad),
+    });
     res.end(req.method === 'HEAD' ? undefined : bad);
     return true;
   };
   const store = newStore();
-  await assert.rejects(pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }), (e: Error & { code?: string }) => {
-    assert.equal(e.code, 'invalid-argument');
-    assert.match(e.message, /invalid image manifest/);
-    return true;
-  });
+  await assert.rejects(
+    pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }),
+    (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'invalid-argument');
+      assert.match(e.message, /invalid image manifest/);
+      return true;
+    },
+  );
   assert.deepEqual(await store.list(), []);
 });
 
 test('layer downloads run at most `concurrency` at a time', async () => {
-  const many = buildImage({ extraLayers: Array.from({ length: 7 }, (_, i) => oneFileTar(`f${i}`, Buffer.alloc(50_000 + i, i))) });
+  const many = buildImage({
+    extraLayers: Array.from({ length: 7 }, (_, i) => oneFileTar(`f${i}`, Buffer.alloc(50_000 + i, i))),
+  });
   addImage(fake, 'many', many);
   let inFlight = 0;
   let peak = 0;

@@ -40,7 +40,11 @@ test('kill -9 during a pull, then the same pull: resumed, no corruption', async 
     return true;
   };
   const root = join(tmp, 'store');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'pull-child.ts'), `${fake.host}/k/app:v1`, root], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(here, 'pull-child.ts'), `${fake.host}/k/app:v1`, root],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   child.stdout.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr.on('data', (b: Buffer) => (out += b.toString()));
@@ -66,10 +70,17 @@ test('kill -9 during a pull, then the same pull: resumed, no corruption', async 
   fake.log.length = 0;
   const store = openContentStore(root);
   try {
-    const res = await pullImage(`${fake.host}/k/app:v1`, { store, registryOptions: { credentials: async () => undefined, retryBaseMs: 5 } });
+    const res = await pullImage(`${fake.host}/k/app:v1`, {
+      store,
+      registryOptions: { credentials: async () => undefined, retryBaseMs: 5 },
+    });
     assert.equal(res.manifest.digest, img.manifest.digest);
     const gets = fake.log.filter((l) => l.path.endsWith(big.digest));
-    assert.deepEqual(gets.map((g) => g.headers.range), [`bytes=${cut}-`], 'the partial layer was resumed');
+    assert.deepEqual(
+      gets.map((g) => g.headers.range),
+      [`bytes=${cut}-`],
+      'the partial layer was resumed',
+    );
     for (const b of await store.list()) assert.equal(sha256(readFileSync(store.blobPath(b.digest))), b.digest);
     // The kill can land inside the store's commit of another layer, between
     // the rename into blobs/ and the removal of its ingest folder: that

@@ -12,7 +12,13 @@ import { join } from 'node:path';
 import { pullImage } from '../../../src/image/pull.js';
 import { pushImage } from '../../../src/image/push.js';
 import { resetAgents } from '../../../src/image/registry/transport.js';
-import { buildImage, registryMissing, startRegistry, storeImage, type RegistryInstance } from '../../helpers/registry.js';
+import {
+  buildImage,
+  registryMissing,
+  startRegistry,
+  storeImage,
+  type RegistryInstance,
+} from '../../helpers/registry.js';
 import { closeServer, listenLocal } from '../../helpers/servers.js';
 import { scratchStores } from '../../helpers/stores.js';
 
@@ -56,10 +62,13 @@ before(async () => {
     }
     const headers = { ...req.headers };
     delete headers['proxy-authorization'];
-    const up = request({ host: t.host, port: t.port, method: req.method, path: u.pathname + u.search, headers }, (ur) => {
-      res.writeHead(ur.statusCode ?? 502, ur.headers);
-      ur.pipe(res);
-    });
+    const up = request(
+      { host: t.host, port: t.port, method: req.method, path: u.pathname + u.search, headers },
+      (ur) => {
+        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        ur.pipe(res);
+      },
+    );
     up.on('error', () => res.destroy());
     req.pipe(up);
   });
@@ -106,7 +115,10 @@ test('https through a CONNECT tunnel, verified against the CA in certs.d', { ski
   mkdirSync(join(certsDir, name), { recursive: true });
   copyFileSync(secure.pki!.caCert, join(certsDir, name, 'ca.crt'));
   const opts = {
-    credentials: async () => undefined, certsDir, insecureRegistries: [] as string[], retryBaseMs: 10,
+    credentials: async () => undefined,
+    certsDir,
+    insecureRegistries: [] as string[],
+    retryBaseMs: 10,
     proxy: { httpsProxy: `http://127.0.0.1:${proxyPort}` },
   };
   const img = buildImage({ label: 'via-connect' });
@@ -124,8 +136,13 @@ test('plain http in absolute form, with proxy credentials', { skip }, async () =
   requireAuth = 'Basic ' + Buffer.from('px:secret word').toString('base64');
   try {
     const opts = {
-      credentials: async () => undefined, insecureRegistries: [name], retryBaseMs: 10,
-      proxy: { httpProxy: `http://px:secret%20word@127.0.0.1:${proxyPort}`, httpsProxy: `http://px:secret%20word@127.0.0.1:${proxyPort}` },
+      credentials: async () => undefined,
+      insecureRegistries: [name],
+      retryBaseMs: 10,
+      proxy: {
+        httpProxy: `http://px:secret%20word@127.0.0.1:${proxyPort}`,
+        httpsProxy: `http://px:secret%20word@127.0.0.1:${proxyPort}`,
+      },
     };
     const img = buildImage({ label: 'via-http' });
     const src = newStore();
@@ -134,7 +151,10 @@ test('plain http in absolute form, with proxy credentials', { skip }, async () =
     await pushImage(`${name}/proxied/plain:1`, { store: src, target: img.manifest, registryOptions: opts });
     const res = await pullImage(`${name}/proxied/plain:1`, { store: newStore(), registryOptions: opts });
     assert.equal(res.manifest.digest, img.manifest.digest);
-    assert.ok(seen.some((s) => s.kind === 'HTTP'), 'absolute-form requests');
+    assert.ok(
+      seen.some((s) => s.kind === 'HTTP'),
+      'absolute-form requests',
+    );
     assert.ok(seen.every((s) => s.auth === requireAuth));
   } finally {
     requireAuth = undefined;
@@ -147,39 +167,71 @@ test('NO_PROXY and loopback hosts bypass the proxy', { skip }, async () => {
   await assert.rejects(
     pullImage(`${name}/proxied/plain:1`, {
       store: newStore(),
-      registryOptions: { credentials: async () => undefined, insecureRegistries: [name], retries: 0, proxy: { httpProxy: `http://127.0.0.1:${proxyPort}`, httpsProxy: `http://127.0.0.1:${proxyPort}`, noProxy: 'example.com,.test' } },
+      registryOptions: {
+        credentials: async () => undefined,
+        insecureRegistries: [name],
+        retries: 0,
+        proxy: {
+          httpProxy: `http://127.0.0.1:${proxyPort}`,
+          httpsProxy: `http://127.0.0.1:${proxyPort}`,
+          noProxy: 'example.com,.test',
+        },
+      },
     }),
     /ENOTFOUND|getaddrinfo/,
   );
   assert.equal(seen.length, 0);
   await pullImage(`127.0.0.1:${plain.port}/proxied/plain:1`, {
     store: newStore(),
-    registryOptions: { credentials: async () => undefined, proxy: { httpProxy: `http://127.0.0.1:${proxyPort}`, httpsProxy: `http://127.0.0.1:${proxyPort}` } },
+    registryOptions: {
+      credentials: async () => undefined,
+      proxy: { httpProxy: `http://127.0.0.1:${proxyPort}`, httpsProxy: `http://127.0.0.1:${proxyPort}` },
+    },
   });
   assert.equal(seen.length, 0, 'loopback is never proxied (Go rule)');
 });
 
-test('a proxy that never answers CONNECT, or a tunnel with no TLS at the far end, fails after the timeout', { skip }, async () => {
-  // Accepts connections and never says a word.
-  const held = new Set<Socket>();
-  const silent = createNetServer((s) => held.add(s));
-  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
-  const silentPort = (silent.address() as { port: number }).port;
-  const opts = (httpsProxy: string) => ({ credentials: async () => undefined, retries: 0, timeoutMs: 300, proxy: { httpsProxy } });
-  try {
-    await assert.rejects(
-      pullImage('registry.test:5000/proxied/app:1', { store: newStore(), registryOptions: opts(`http://127.0.0.1:${silentPort}`) }),
-      /no tunnel to registry\.test:5000 through proxy 127\.0\.0\.1:\d+ within 300 ms/,
-    );
-    // Our proxy answers CONNECT; the far end never starts the handshake.
-    seen.length = 0;
-    await assert.rejects(
-      pullImage(`registry.test:${silentPort}/proxied/app:1`, { store: newStore(), registryOptions: opts(`http://127.0.0.1:${proxyPort}`) }),
-      new RegExp(`no tunnel to registry\\.test:${silentPort} through proxy 127\\.0\\.0\\.1:${proxyPort} within 300 ms`),
-    );
-    assert.deepEqual(seen.map((s) => s.kind), ['CONNECT']);
-  } finally {
-    for (const s of held) s.destroy();
-    await new Promise<void>((r) => silent.close(() => r()));
-  }
-});
+test(
+  'a proxy that never answers CONNECT, or a tunnel with no TLS at the far end, fails after the timeout',
+  { skip },
+  async () => {
+    // Accepts connections and never says a word.
+    const held = new Set<Socket>();
+    const silent = createNetServer((s) => held.add(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const silentPort = (silent.address() as { port: number }).port;
+    const opts = (httpsProxy: string) => ({
+      credentials: async () => undefined,
+      retries: 0,
+      timeoutMs: 300,
+      proxy: { httpsProxy },
+    });
+    try {
+      await assert.rejects(
+        pullImage('registry.test:5000/proxied/app:1', {
+          store: newStore(),
+          registryOptions: opts(`http://127.0.0.1:${silentPort}`),
+        }),
+        /no tunnel to registry\.test:5000 through proxy 127\.0\.0\.1:\d+ within 300 ms/,
+      );
+      // Our proxy answers CONNECT; the far end never starts the handshake.
+      seen.length = 0;
+      await assert.rejects(
+        pullImage(`registry.test:${silentPort}/proxied/app:1`, {
+          store: newStore(),
+          registryOptions: opts(`http://127.0.0.1:${proxyPort}`),
+        }),
+        new RegExp(
+          `no tunnel to registry\\.test:${silentPort} through proxy 127\\.0\\.0\\.1:${proxyPort} within 300 ms`,
+        ),
+      );
+      assert.deepEqual(
+        seen.map((s) => s.kind),
+        ['CONNECT'],
+      );
+    } finally {
+      for (const s of held) s.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
+  },
+);

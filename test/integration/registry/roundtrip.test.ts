@@ -8,7 +8,17 @@ import { pullImage, type PullProgress } from '../../../src/image/pull.js';
 import { pushImage, type PushProgress } from '../../../src/image/push.js';
 import { RegistryClient } from '../../../src/image/registry/client.js';
 import {
-  buildImage, buildIndex, haveSkopeo, hostArch, oneFileTar, sha256, skopeo, registryMissing, startRegistry, storeImage, type RegistryInstance,
+  buildImage,
+  buildIndex,
+  haveSkopeo,
+  hostArch,
+  oneFileTar,
+  sha256,
+  skopeo,
+  registryMissing,
+  startRegistry,
+  storeImage,
+  type RegistryInstance,
 } from '../../helpers/registry.js';
 import { scratchStores } from '../../helpers/stores.js';
 
@@ -29,12 +39,17 @@ after(async () => {
 });
 
 test('push a busybox image, pull it back, identical bytes and Docker-style progress', { skip }, async () => {
-  const img = buildImage({ extraLayers: [oneFileTar('hello.txt', Buffer.from('hello\n')), oneFileTar('two.txt', Buffer.from('two\n'))] });
+  const img = buildImage({
+    extraLayers: [oneFileTar('hello.txt', Buffer.from('hello\n')), oneFileTar('two.txt', Buffer.from('two\n'))],
+  });
   const src = newStore();
   await storeImage(src, img);
   const pushEvents: PushProgress[] = [];
   const pushed = await pushImage(`${reg.host}/test/busybox:1.0`, {
-    store: src, target: img.manifest, registryOptions: noCreds, progress: (e) => pushEvents.push(e),
+    store: src,
+    target: img.manifest,
+    registryOptions: noCreds,
+    progress: (e) => pushEvents.push(e),
   });
   assert.equal(pushed.digest, img.manifest.digest);
   assert.deepEqual(pushed.blobs.map((b) => b.result).sort(), ['uploaded', 'uploaded', 'uploaded', 'uploaded']);
@@ -42,12 +57,19 @@ test('push a busybox image, pull it back, identical bytes and Docker-style progr
 
   const dst = newStore();
   const events: PullProgress[] = [];
-  const res = await pullImage(`${reg.host}/test/busybox:1.0`, { store: dst, registryOptions: noCreds, progress: (e) => events.push(e) });
+  const res = await pullImage(`${reg.host}/test/busybox:1.0`, {
+    store: dst,
+    registryOptions: noCreds,
+    progress: (e) => events.push(e),
+  });
   assert.equal(res.name, `${reg.host}/test/busybox:1.0`);
   assert.equal(res.target.digest, img.manifest.digest);
   assert.equal(res.manifest.digest, img.manifest.digest);
   assert.equal(res.config.digest, img.config.digest);
-  assert.deepEqual(res.layers.map((l) => l.digest), img.layers.map((l) => l.digest));
+  assert.deepEqual(
+    res.layers.map((l) => l.digest),
+    img.layers.map((l) => l.digest),
+  );
   for (const l of img.layers) {
     assert.equal(sha256(readFileSync(dst.blobPath(l.digest))), l.digest);
   }
@@ -61,35 +83,61 @@ test('push a busybox image, pull it back, identical bytes and Docker-style progr
     assert.deepEqual(st.slice(-2), ['Download complete', 'Pull complete']);
   }
   const big = events.filter((e) => e.digest === img.layers[0]!.digest && e.status === 'Downloading');
-  assert.ok(big.length > 0 && big.every((e) => e.total === img.layers[0]!.size && e.current! > 0 && e.current! < e.total));
+  assert.ok(
+    big.length > 0 && big.every((e) => e.total === img.layers[0]!.size && e.current! > 0 && e.current! < e.total),
+  );
   // Source labels let a later push mount instead of upload.
   const info = await dst.info(img.layers[0]!.digest);
   assert.equal(info.labels[`containerd.io/distribution.source.${reg.host}`], 'test/busybox');
 
   // A second pull into the same store downloads nothing.
   const again: PullProgress[] = [];
-  await pullImage(`${reg.host}/test/busybox:1.0`, { store: dst, registryOptions: noCreds, progress: (e) => again.push(e) });
+  await pullImage(`${reg.host}/test/busybox:1.0`, {
+    store: dst,
+    registryOptions: noCreds,
+    progress: (e) => again.push(e),
+  });
   assert.ok(again.filter((e) => e.kind === 'layer').every((e) => e.status === 'Already exists'));
 });
 
-test('skopeo reads what Berth pushed, and Berth pulls what skopeo copied', { skip: skip || (!haveSkopeo() && 'skopeo missing') }, async () => {
-  const img = buildImage({ format: 'docker', label: 'skopeo' });
-  const src = newStore();
-  await storeImage(src, img);
-  await pushImage(`${reg.host}/test/skopeo:v1`, { store: src, target: img.manifest, registryOptions: noCreds });
-  const inspect = JSON.parse(skopeo(['inspect', '--tls-verify=false', `docker://${reg.host}/test/skopeo:v1`])) as { Digest: string; Layers: string[]; Labels: Record<string, string> };
-  assert.equal(inspect.Digest, img.manifest.digest);
-  assert.deepEqual(inspect.Layers, img.layers.map((l) => l.digest));
-  assert.equal(inspect.Labels['test.label'], 'skopeo');
-  const raw = skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/test/skopeo:v1`]);
-  assert.equal(sha256(Buffer.from(raw)), img.manifest.digest);
+test(
+  'skopeo reads what Berth pushed, and Berth pulls what skopeo copied',
+  { skip: skip || (!haveSkopeo() && 'skopeo missing') },
+  async () => {
+    const img = buildImage({ format: 'docker', label: 'skopeo' });
+    const src = newStore();
+    await storeImage(src, img);
+    await pushImage(`${reg.host}/test/skopeo:v1`, { store: src, target: img.manifest, registryOptions: noCreds });
+    const inspect = JSON.parse(skopeo(['inspect', '--tls-verify=false', `docker://${reg.host}/test/skopeo:v1`])) as {
+      Digest: string;
+      Layers: string[];
+      Labels: Record<string, string>;
+    };
+    assert.equal(inspect.Digest, img.manifest.digest);
+    assert.deepEqual(
+      inspect.Layers,
+      img.layers.map((l) => l.digest),
+    );
+    assert.equal(inspect.Labels['test.label'], 'skopeo');
+    const raw = skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/test/skopeo:v1`]);
+    assert.equal(sha256(Buffer.from(raw)), img.manifest.digest);
 
-  skopeo(['copy', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${reg.host}/test/skopeo:v1`, `docker://${reg.host}/other/copied:v2`]);
-  const dst = newStore();
-  const res = await pullImage(`${reg.host}/other/copied:v2`, { store: dst, registryOptions: noCreds });
-  assert.deepEqual(res.layers.map((l) => l.digest), img.layers.map((l) => l.digest));
-  assert.equal(res.imageConfig.config?.Labels?.['test.label'], 'skopeo');
-});
+    skopeo([
+      'copy',
+      '--src-tls-verify=false',
+      '--dest-tls-verify=false',
+      `docker://${reg.host}/test/skopeo:v1`,
+      `docker://${reg.host}/other/copied:v2`,
+    ]);
+    const dst = newStore();
+    const res = await pullImage(`${reg.host}/other/copied:v2`, { store: dst, registryOptions: noCreds });
+    assert.deepEqual(
+      res.layers.map((l) => l.digest),
+      img.layers.map((l) => l.digest),
+    );
+    assert.equal(res.imageConfig.config?.Labels?.['test.label'], 'skopeo');
+  },
+);
 
 test('multi-platform index: the host platform is chosen, children pushed by digest', { skip }, async () => {
   const mine = buildImage({ label: 'host' });
@@ -102,7 +150,12 @@ test('multi-platform index: the host platform is chosen, children pushed by dige
   await storeImage(src, mine);
   await storeImage(src, other);
   await src.put(idx.bytes, { digest: idx.desc.digest, mediaType: idx.desc.mediaType });
-  const pushed = await pushImage(`${reg.host}/test/multi:latest`, { store: src, target: idx.desc, registryOptions: noCreds, chunkSize: 256 * 1024 });
+  const pushed = await pushImage(`${reg.host}/test/multi:latest`, {
+    store: src,
+    target: idx.desc,
+    registryOptions: noCreds,
+    chunkSize: 256 * 1024,
+  });
   assert.equal(pushed.digest, idx.desc.digest);
 
   const dst = newStore();
@@ -117,7 +170,11 @@ test('multi-platform index: the host platform is chosen, children pushed by dige
   // Explicit platform, by digest reference.
   const dst2 = newStore();
   const arch = hostArch() === 'amd64' ? 's390x' : 'amd64';
-  const res2 = await pullImage(`${reg.host}/test/multi@${idx.desc.digest}`, { store: dst2, registryOptions: noCreds, platform: `linux/${arch}` });
+  const res2 = await pullImage(`${reg.host}/test/multi@${idx.desc.digest}`, {
+    store: dst2,
+    registryOptions: noCreds,
+    platform: `linux/${arch}`,
+  });
   assert.equal(res2.manifest.digest, other.manifest.digest);
 });
 
@@ -127,35 +184,57 @@ test('cross-repository mount when the store knows another repository holds the b
   await storeImage(src, img);
   await pushImage(`${reg.host}/team/a:1`, { store: src, target: img.manifest, registryOptions: noCreds });
   const events: PushProgress[] = [];
-  const res = await pushImage(`${reg.host}/team/b:1`, { store: src, target: img.manifest, registryOptions: noCreds, progress: (e) => events.push(e) });
-  assert.deepEqual(res.blobs.map((b) => b.result), res.blobs.map(() => 'mounted'));
+  const res = await pushImage(`${reg.host}/team/b:1`, {
+    store: src,
+    target: img.manifest,
+    registryOptions: noCreds,
+    progress: (e) => events.push(e),
+  });
+  assert.deepEqual(
+    res.blobs.map((b) => b.result),
+    res.blobs.map(() => 'mounted'),
+  );
   assert.ok(events.some((e) => e.status === 'Mounted' && e.from === 'team/a'));
   // And a third push to the same repo finds everything there.
   const res3 = await pushImage(`${reg.host}/team/b:2`, { store: src, target: img.manifest, registryOptions: noCreds });
-  assert.deepEqual(res3.blobs.map((b) => b.result), res3.blobs.map(() => 'exists'));
+  assert.deepEqual(
+    res3.blobs.map((b) => b.result),
+    res3.blobs.map(() => 'exists'),
+  );
   const client = new RegistryClient(reg.host, noCreds);
   assert.deepEqual((await client.listTags('team/b')).sort(), ['1', '2']);
 });
 
 test('an index without the wanted platform is a not-found error listing what it offers', { skip }, async () => {
   await assert.rejects(
-    pullImage(`${reg.host}/test/multi:latest`, { store: newStore(), registryOptions: noCreds, platform: 'linux/riscv64' }),
-    (e: Error & { code?: string }) => e.code === 'not-found' && /no manifest for platform linux\/riscv64/.test(e.message) && /available: /.test(e.message),
+    pullImage(`${reg.host}/test/multi:latest`, {
+      store: newStore(),
+      registryOptions: noCreds,
+      platform: 'linux/riscv64',
+    }),
+    (e: Error & { code?: string }) =>
+      e.code === 'not-found' &&
+      /no manifest for platform linux\/riscv64/.test(e.message) &&
+      /available: /.test(e.message),
   );
 });
 
-test('pushing an image whose blobs are not in the store is a clear error, and no tag is written', { skip }, async () => {
-  const img = buildImage({ label: 'incomplete' });
-  const src = newStore();
-  await src.put(img.manifestBytes, { digest: img.manifest.digest, mediaType: img.manifest.mediaType });
-  await src.put(img.configBytes, { digest: img.config.digest });
-  await assert.rejects(
-    pushImage(`${reg.host}/test/incomplete:1`, { store: src, target: img.manifest, registryOptions: noCreds }),
-    (e: Error & { code?: string }) => e.code === 'not-found' && /is not in the content store/.test(e.message),
-  );
-  const client = new RegistryClient(reg.host, noCreds);
-  await assert.rejects(client.resolve('test/incomplete', '1'), /manifest unknown/);
-});
+test(
+  'pushing an image whose blobs are not in the store is a clear error, and no tag is written',
+  { skip },
+  async () => {
+    const img = buildImage({ label: 'incomplete' });
+    const src = newStore();
+    await src.put(img.manifestBytes, { digest: img.manifest.digest, mediaType: img.manifest.mediaType });
+    await src.put(img.configBytes, { digest: img.config.digest });
+    await assert.rejects(
+      pushImage(`${reg.host}/test/incomplete:1`, { store: src, target: img.manifest, registryOptions: noCreds }),
+      (e: Error & { code?: string }) => e.code === 'not-found' && /is not in the content store/.test(e.message),
+    );
+    const client = new RegistryClient(reg.host, noCreds);
+    await assert.rejects(client.resolve('test/incomplete', '1'), /manifest unknown/);
+  },
+);
 
 test('a single-platform image of another platform is refused with requirePlatform, else taken', { skip }, async () => {
   const arch = hostArch() === 'amd64' ? 's390x' : 'amd64';
@@ -164,18 +243,32 @@ test('a single-platform image of another platform is refused with requirePlatfor
   await storeImage(src, img);
   await pushImage(`${reg.host}/test/single:1`, { store: src, target: img.manifest, registryOptions: noCreds });
   await assert.rejects(
-    pullImage(`${reg.host}/test/single:1`, { store: newStore(), registryOptions: noCreds, platform: `linux/${hostArch()}`, requirePlatform: true }),
-    (e: Error & { code?: string }) => e.code === 'not-found' && /does not match the specified platform: wanted linux\/\w+, actual: linux\//.test(e.message),
+    pullImage(`${reg.host}/test/single:1`, {
+      store: newStore(),
+      registryOptions: noCreds,
+      platform: `linux/${hostArch()}`,
+      requirePlatform: true,
+    }),
+    (e: Error & { code?: string }) =>
+      e.code === 'not-found' &&
+      /does not match the specified platform: wanted linux\/\w+, actual: linux\//.test(e.message),
   );
-  const res = await pullImage(`${reg.host}/test/single:1`, { store: newStore(), registryOptions: noCreds, platform: `linux/${hostArch()}` });
+  const res = await pullImage(`${reg.host}/test/single:1`, {
+    store: newStore(),
+    registryOptions: noCreds,
+    platform: `linux/${hostArch()}`,
+  });
   assert.equal(res.platform.architecture, arch);
 });
 
 test('a missing tag is a clear not-found error', { skip }, async () => {
   const dst = newStore();
-  await assert.rejects(pullImage(`${reg.host}/test/busybox:nope`, { store: dst, registryOptions: noCreds }), (e: Error & { code?: string }) => {
-    assert.equal(e.code, 'not-found');
-    assert.match(e.message, /manifest unknown/);
-    return true;
-  });
+  await assert.rejects(
+    pullImage(`${reg.host}/test/busybox:nope`, { store: dst, registryOptions: noCreds }),
+    (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'not-found');
+      assert.match(e.message, /manifest unknown/);
+      return true;
+    },
+  );
 });

@@ -9,7 +9,14 @@ import { mkdirSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pullImage } from '../../../src/image/pull.js';
 import { pushImage } from '../../../src/image/push.js';
-import { buildImage, freePort, registryMissing, startRegistry, storeImage, type RegistryInstance } from '../../helpers/registry.js';
+import {
+  buildImage,
+  freePort,
+  registryMissing,
+  startRegistry,
+  storeImage,
+  type RegistryInstance,
+} from '../../helpers/registry.js';
 import { scratchStores } from '../../helpers/stores.js';
 
 const skip = registryMissing;
@@ -37,16 +44,29 @@ describe('TLS with a CA from certs.d', { skip }, () => {
   });
 
   test('without the CA, verification fails with a clear error (no silent fallback to HTTP)', async () => {
-    const opts = { credentials: noCreds, certsDir: join(tmp, 'empty-certs.d'), insecureRegistries: [] as string[], retries: 0 };
-    await assert.rejects(pullImage(`${reg.host}/tls/app:1`, { store: newStore(), registryOptions: opts }), (e: Error & { code?: string }) => {
-      assert.equal(e.code, 'unavailable');
-      assert.match(e.message, /certificate|self.signed|issuer/i);
-      return true;
-    });
+    const opts = {
+      credentials: noCreds,
+      certsDir: join(tmp, 'empty-certs.d'),
+      insecureRegistries: [] as string[],
+      retries: 0,
+    };
+    await assert.rejects(
+      pullImage(`${reg.host}/tls/app:1`, { store: newStore(), registryOptions: opts }),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'unavailable');
+        assert.match(e.message, /certificate|self.signed|issuer/i);
+        return true;
+      },
+    );
   });
 
   test('an insecure registry skips verification (Docker: HTTPS first, unverified)', async () => {
-    const opts = { credentials: noCreds, certsDir: join(tmp, 'empty-certs.d'), insecureRegistries: [reg.host], retryBaseMs: 10 };
+    const opts = {
+      credentials: noCreds,
+      certsDir: join(tmp, 'empty-certs.d'),
+      insecureRegistries: [reg.host],
+      retryBaseMs: 10,
+    };
     const res = await pullImage(`${reg.host}/tls/app:1`, { store: newStore(), registryOptions: opts });
     assert.ok(res.layers.length > 0);
   });
@@ -74,7 +94,10 @@ describe('TLS with a client certificate required', { skip }, () => {
     mkdirSync(join(caOnly, reg.host), { recursive: true });
     copyFileSync(reg.pki!.caCert, join(caOnly, reg.host, 'ca.crt'));
     await assert.rejects(
-      pullImage(`${reg.host}/mtls/app:1`, { store: newStore(), registryOptions: { ...opts, certsDir: caOnly, retries: 0 } }),
+      pullImage(`${reg.host}/mtls/app:1`, {
+        store: newStore(),
+        registryOptions: { ...opts, certsDir: caOnly, retries: 0 },
+      }),
       (e: Error & { code?: string }) => e.code === 'unavailable',
     );
   });
@@ -96,14 +119,27 @@ describe('plain HTTP and mirrors', { skip }, () => {
     const img = buildImage({ label: 'http' });
     const src = newStore();
     await storeImage(src, img);
-    await pushImage(`${mirror.host}/plain/app:1`, { store: src, target: img.manifest, registryOptions: { credentials: noCreds } });
+    await pushImage(`${mirror.host}/plain/app:1`, {
+      store: src,
+      target: img.manifest,
+      registryOptions: { credentials: noCreds },
+    });
     await assert.rejects(
-      pullImage(`${mirror.host}/plain/app:1`, { store: newStore(), registryOptions: { credentials: noCreds, insecureRegistries: [], retries: 0 } }),
+      pullImage(`${mirror.host}/plain/app:1`, {
+        store: newStore(),
+        registryOptions: { credentials: noCreds, insecureRegistries: [], retries: 0 },
+      }),
       /HTTP response to an HTTPS client/,
     );
     // Listing it by name allows it again; so does "localhost", which resolves into 127.0.0.0/8.
-    await pullImage(`${mirror.host}/plain/app:1`, { store: newStore(), registryOptions: { credentials: noCreds, insecureRegistries: [mirror.host] } });
-    const res = await pullImage(`localhost:${mirror.port}/plain/app:1`, { store: newStore(), registryOptions: { credentials: noCreds } });
+    await pullImage(`${mirror.host}/plain/app:1`, {
+      store: newStore(),
+      registryOptions: { credentials: noCreds, insecureRegistries: [mirror.host] },
+    });
+    const res = await pullImage(`localhost:${mirror.port}/plain/app:1`, {
+      store: newStore(),
+      registryOptions: { credentials: noCreds },
+    });
     assert.equal(res.manifest.digest, img.manifest.digest);
   });
 
@@ -113,8 +149,16 @@ describe('plain HTTP and mirrors', { skip }, () => {
     const src = newStore();
     await storeImage(src, inMirror);
     await storeImage(src, inUpstream);
-    await pushImage(`${mirror.host}/library/busybox:m`, { store: src, target: inMirror.manifest, registryOptions: { credentials: noCreds } });
-    await pushImage(`${upstream.host}/library/busybox:u`, { store: src, target: inUpstream.manifest, registryOptions: { credentials: noCreds } });
+    await pushImage(`${mirror.host}/library/busybox:m`, {
+      store: src,
+      target: inMirror.manifest,
+      registryOptions: { credentials: noCreds },
+    });
+    await pushImage(`${upstream.host}/library/busybox:u`, {
+      store: src,
+      target: inUpstream.manifest,
+      registryOptions: { credentials: noCreds },
+    });
     const deadPort = await freePort();
     const opts = {
       credentials: noCreds,
@@ -129,8 +173,18 @@ describe('plain HTTP and mirrors', { skip }, () => {
     const b = await pullImage('busybox:u', { store: newStore(), registryOptions: opts });
     assert.equal(b.imageConfig.config?.Labels?.['test.label'], 'from-upstream');
     // Push never goes to a mirror.
-    const c = await pushImage('docker.io/library/busybox:pushed', { store: src, target: inMirror.manifest, registryOptions: opts });
+    const c = await pushImage('docker.io/library/busybox:pushed', {
+      store: src,
+      target: inMirror.manifest,
+      registryOptions: opts,
+    });
     assert.equal(c.digest, inMirror.manifest.digest);
-    await assert.rejects(pullImage(`${mirror.host}/library/busybox:pushed`, { store: newStore(), registryOptions: { credentials: noCreds } }), /manifest unknown/);
+    await assert.rejects(
+      pullImage(`${mirror.host}/library/busybox:pushed`, {
+        store: newStore(),
+        registryOptions: { credentials: noCreds },
+      }),
+      /manifest unknown/,
+    );
   });
 });

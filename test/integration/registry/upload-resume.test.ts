@@ -8,7 +8,14 @@ import { createServer, request, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { pullImage } from '../../../src/image/pull.js';
 import { pushImage } from '../../../src/image/push.js';
-import { buildImage, registryMissing, sha256, startRegistry, storeImage, type RegistryInstance } from '../../helpers/registry.js';
+import {
+  buildImage,
+  registryMissing,
+  sha256,
+  startRegistry,
+  storeImage,
+  type RegistryInstance,
+} from '../../helpers/registry.js';
 import { closeServer, listenLocal } from '../../helpers/servers.js';
 import { scratchStores } from '../../helpers/stores.js';
 
@@ -24,13 +31,20 @@ before(async () => {
   if (skip) return;
   reg = await startRegistry();
   proxy = createServer((req, res) => {
-    const entry: (typeof log)[number] = { method: req.method ?? '', path: req.url ?? '', range: req.headers['content-range'] };
+    const entry: (typeof log)[number] = {
+      method: req.method ?? '',
+      path: req.url ?? '',
+      range: req.headers['content-range'],
+    };
     log.push(entry);
-    const up = request({ host: '127.0.0.1', port: reg.port, method: req.method, path: req.url, headers: req.headers }, (ur) => {
-      entry.status = ur.statusCode;
-      res.writeHead(ur.statusCode ?? 502, ur.headers);
-      ur.pipe(res);
-    });
+    const up = request(
+      { host: '127.0.0.1', port: reg.port, method: req.method, path: req.url, headers: req.headers },
+      (ur) => {
+        entry.status = ur.statusCode;
+        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        ur.pipe(res);
+      },
+    );
     up.on('error', () => res.destroy());
     if (req.method === 'PATCH' && cutNextPatch) {
       cutNextPatch = false;
@@ -64,25 +78,35 @@ after(async () => {
   }
 });
 
-test('a broken PATCH to docker-registry: the session is dropped by the registry, the blob starts again from a new POST', { skip }, async () => {
-  const img = buildImage({ label: 'chunks' });
-  const src = newStore();
-  await storeImage(src, img);
-  cutNextPatch = true;
-  const opts = { credentials: async () => undefined, retryBaseMs: 10 };
-  const res = await pushImage(`${proxyHost}/chunked/app:1`, { store: src, target: img.manifest, registryOptions: opts, chunkSize: 256 * 1024, concurrency: 1 });
-  assert.equal(res.digest, img.manifest.digest);
-  const patches = log.filter((l) => l.method === 'PATCH');
-  const statusChecks = log.filter((l) => l.method === 'GET' && l.path.includes('/blobs/uploads/'));
-  assert.ok(statusChecks.length >= 1, 'the client asked for the upload status');
-  assert.ok(patches.length >= 2);
-  // distribution refuses a session whose last PATCH broke: a second POST follows.
-  assert.ok(log.filter((l) => l.method === 'POST').length >= 2);
-  // Pull it back (directly from the registry) and check every byte.
-  const dst = newStore();
-  const pulled = await pullImage(`${reg.host}/chunked/app:1`, { store: dst, registryOptions: opts });
-  for (const l of pulled.layers) assert.equal(sha256(readFileSync(dst.blobPath(l.digest))), l.digest);
-});
+test(
+  'a broken PATCH to docker-registry: the session is dropped by the registry, the blob starts again from a new POST',
+  { skip },
+  async () => {
+    const img = buildImage({ label: 'chunks' });
+    const src = newStore();
+    await storeImage(src, img);
+    cutNextPatch = true;
+    const opts = { credentials: async () => undefined, retryBaseMs: 10 };
+    const res = await pushImage(`${proxyHost}/chunked/app:1`, {
+      store: src,
+      target: img.manifest,
+      registryOptions: opts,
+      chunkSize: 256 * 1024,
+      concurrency: 1,
+    });
+    assert.equal(res.digest, img.manifest.digest);
+    const patches = log.filter((l) => l.method === 'PATCH');
+    const statusChecks = log.filter((l) => l.method === 'GET' && l.path.includes('/blobs/uploads/'));
+    assert.ok(statusChecks.length >= 1, 'the client asked for the upload status');
+    assert.ok(patches.length >= 2);
+    // distribution refuses a session whose last PATCH broke: a second POST follows.
+    assert.ok(log.filter((l) => l.method === 'POST').length >= 2);
+    // Pull it back (directly from the registry) and check every byte.
+    const dst = newStore();
+    const pulled = await pullImage(`${reg.host}/chunked/app:1`, { store: dst, registryOptions: opts });
+    for (const l of pulled.layers) assert.equal(sha256(readFileSync(dst.blobPath(l.digest))), l.digest);
+  },
+);
 
 test('a broken PATCH to a registry that keeps the session: continued from the reported offset', async () => {
   const { startFakeRegistry } = await import('./fake-registry.js');
@@ -101,7 +125,10 @@ test('a broken PATCH to a registry that keeps the session: continued from the re
     };
     fake.cutPatchAfter = 100_000;
     const res = await pushImage(`${fake.host}/lenient/app:1`, {
-      store: src, target: img.manifest, chunkSize: 256 * 1024, concurrency: 1,
+      store: src,
+      target: img.manifest,
+      chunkSize: 256 * 1024,
+      concurrency: 1,
       registryOptions: { credentials: async () => undefined, retryBaseMs: 5 },
     });
     assert.equal(res.digest, img.manifest.digest);

@@ -44,12 +44,42 @@ describe('bad input', { skip }, () => {
   it('invalid fields are named', () => {
     const b = bundle();
     const cases: [(s: typeof b.spec) => void, RegExp][] = [
-      [(s) => { s.process!.args = []; }, /process\.args/],
-      [(s) => { (s.linux!.namespaces as unknown[]).push({ type: 'nosuchns' }); }, /linux\.namespaces\[\d+\]\.type/],
-      [(s) => { s.linux!.namespaces!.push({ type: 'pid' }); }, /linux\.namespaces\[\d+\].*duplicate|more than once/i],
-      [(s) => { s.process!.cwd = 'relative'; }, /process\.cwd/],
-      [(s) => { (s.process!.capabilities!.bounding as string[]).push('cap_nope'); }, /process\.capabilities\.bounding\[\d+\]/],
-      [(s) => { (s as { ociVersion: unknown }).ociVersion = 2; }, /ociVersion/],
+      [
+        (s) => {
+          s.process!.args = [];
+        },
+        /process\.args/,
+      ],
+      [
+        (s) => {
+          (s.linux!.namespaces as unknown[]).push({ type: 'nosuchns' });
+        },
+        /linux\.namespaces\[\d+\]\.type/,
+      ],
+      [
+        (s) => {
+          s.linux!.namespaces!.push({ type: 'pid' });
+        },
+        /linux\.namespaces\[\d+\].*duplicate|more than once/i,
+      ],
+      [
+        (s) => {
+          s.process!.cwd = 'relative';
+        },
+        /process\.cwd/,
+      ],
+      [
+        (s) => {
+          (s.process!.capabilities!.bounding as string[]).push('cap_nope');
+        },
+        /process\.capabilities\.bounding\[\d+\]/,
+      ],
+      [
+        (s) => {
+          (s as { ociVersion: unknown }).ociVersion = 2;
+        },
+        /ociVersion/,
+      ],
     ];
     const original = JSON.stringify(b.spec);
     for (const [edit, pattern] of cases) {
@@ -69,7 +99,9 @@ describe('bad input', { skip }, () => {
 
   it('a namespace path that does not exist', () => {
     const b = bundle();
-    b.spec.linux!.namespaces = b.spec.linux!.namespaces!.map((n) => (n.type === 'network' ? { type: 'network', path: '/proc/999999999/ns/net' } : n));
+    b.spec.linux!.namespaces = b.spec.linux!.namespaces!.map((n) =>
+      n.type === 'network' ? { type: 'network', path: '/proc/999999999/ns/net' } : n,
+    );
     b.write();
     refused(b, /join network namespace \/proc\/999999999\/ns\/net: no such file/);
   });
@@ -95,7 +127,8 @@ describe('bad input', { skip }, () => {
     r = runc(b, ['kill', id, 'NOTASIGNAL']);
     assert.match(r.stderr, /unknown signal/);
     assert.equal(runc(b, ['kill', id, 'KILL']).status, 0);
-    for (let i = 0; i < 300 && JSON.parse(runc(b, ['state', id]).stdout).status !== 'stopped'; i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    for (let i = 0; i < 300 && JSON.parse(runc(b, ['state', id]).stdout).status !== 'stopped'; i++)
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
     r = runc(b, ['kill', id, 'KILL']);
     assert.match(r.stderr, /container not running/);
     r = runc(b, ['start', id]);

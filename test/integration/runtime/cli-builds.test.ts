@@ -34,13 +34,23 @@ describe('the CLI builds', { skip }, () => {
 
   it('bin/berth-runc is the Bun executable where Bun runs here, else the Node.js launcher', () => {
     const bunRuns = existsSync(BUN) && spawnSync(BUN, ['--version']).status === 0;
-    assert.equal(isElf(CLI), bunRuns, bunRuns ? 'Bun runs here: bin/berth-runc should be its compiled executable' : 'no Bun: bin/berth-runc should be the sh launcher');
+    assert.equal(
+      isElf(CLI),
+      bunRuns,
+      bunRuns
+        ? 'Bun runs here: bin/berth-runc should be its compiled executable'
+        : 'no Bun: bin/berth-runc should be the sh launcher',
+    );
   });
 
   for (const [name, argv, env] of builds) {
     it(`${name}: --version, run with output and exit status, list, and a config error`, () => {
       const b = bundle('echo "hello from $(hostname)"; echo to-stderr >&2; exit 7');
-      const cli = (args: string[]) => spawnSync(argv[0]!, [...argv.slice(1), '--root', b.root, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+      const cli = (args: string[]) =>
+        spawnSync(argv[0]!, [...argv.slice(1), '--root', b.root, ...args], {
+          encoding: 'utf8',
+          env: { ...process.env, ...env },
+        });
       const v = cli(['--version']);
       assert.equal(v.status, 0, v.stderr);
       assert.match(v.stdout, /^berth-runc version \S+\nspec: 1\.\d+\.\d+\n/);
@@ -58,7 +68,10 @@ describe('the CLI builds', { skip }, () => {
       b.write();
       const bad = cli(['run', '--bundle', b.dir, uniqueId('build')]);
       assert.equal(bad.status, 1);
-      assert.match(bad.stderr, /^berth-runc: config\.json: linux\.namespaces\[\d+\]\.type: unknown namespace "nosuch"\n$/);
+      assert.match(
+        bad.stderr,
+        /^berth-runc: config\.json: linux\.namespaces\[\d+\]\.type: unknown namespace "nosuch"\n$/,
+      );
     });
   }
 });

@@ -63,7 +63,9 @@ describe('no host-side read of container files', { skip }, () => {
           // window between a check and a read by path is microseconds.
           const proc = { ...b.spec.process!, env: [] };
           for (let i = 0; i < 20000; i++) {
-            const home = processEnv(proc, b.rootfs).find((e) => e.startsWith('HOME='))!.slice(5);
+            const home = processEnv(proc, b.rootfs)
+              .find((e) => e.startsWith('HOME='))!
+              .slice(5);
             homes.set(home, (homes.get(home) ?? 0) + 1);
             if (i % 1000 === 0) await sleep(1); // let the flipper's process run
           }
@@ -74,7 +76,11 @@ describe('no host-side read of container files', { skip }, () => {
       }
       assert.ok(!homes.has('/leaked-from-host'), JSON.stringify([...homes]));
       // Each saw the container's file (/root) or no usable file (/).
-      assert.deepEqual([...homes.keys()].filter((h) => h !== '/root' && h !== '/'), [], JSON.stringify([...homes]));
+      assert.deepEqual(
+        [...homes.keys()].filter((h) => h !== '/root' && h !== '/'),
+        [],
+        JSON.stringify([...homes]),
+      );
     });
   }
 });

@@ -18,11 +18,22 @@ const skip = !isRoot() ? 'needs root' : false;
 // The runtime's mounts that involve a bundle (the machine is shared: other
 // runs mount and unmount their own things meanwhile).
 const hostMounts = (dir: string): string[] =>
-  readFileSync('/proc/self/mountinfo', 'utf8').trim().split('\n').map((l) => l.split(' ').slice(3).join(' ')).filter((l) => l.includes(dir)).sort();
+  readFileSync('/proc/self/mountinfo', 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => l.split(' ').slice(3).join(' '))
+    .filter((l) => l.includes(dir))
+    .sort();
 const facts = (out: string): Map<string, string> =>
-  new Map(out.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  new Map(
+    out
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
 
-const REPORT = 'echo mnt=$(readlink /proc/self/ns/mnt); echo marker=$(cat /marker); echo proc=$(stat -f -c %T /proc); echo dev=$(stat -c %t:%T /dev/null)';
+const REPORT =
+  'echo mnt=$(readlink /proc/self/ns/mnt); echo marker=$(cat /marker); echo proc=$(stat -f -c %T /proc); echo dev=$(stat -c %t:%T /dev/null)';
 
 describe('mount namespace parity with runc', { skip }, () => {
   const bundle = suiteBundles();
@@ -62,7 +73,10 @@ describe('mount namespace parity with runc', { skip }, () => {
       assert.equal(readlinkSync(`/proc/${pid}/ns/mnt`), readlinkSync('/proc/self/ns/mnt'));
       assert.equal(readlinkSync(`/proc/${pid}/root`), b.rootfs);
       // Its proc is mounted in the host's table, under the rootfs.
-      assert.ok(hostMounts(b.dir).some((m) => m.includes(` ${b.rootfs}/proc `)), hostMounts(b.dir).join('\n'));
+      assert.ok(
+        hostMounts(b.dir).some((m) => m.includes(` ${b.rootfs}/proc `)),
+        hostMounts(b.dir).join('\n'),
+      );
       const e = runc(b, ['exec', id, 'sh', '-c', REPORT]);
       assert.equal(e.status, 0, e.stderr);
       const f = facts(e.stdout);
@@ -93,13 +107,18 @@ describe('mount namespace parity with runc', { skip }, () => {
     const holder = spawn('unshare', ['--mount', '--propagation', 'private', 'sleep', '100'], { stdio: 'ignore' });
     try {
       const ns = () => readlinkSync(`/proc/${holder.pid}/ns/mnt`);
-      await waitUntil('the holder is in its own mount namespace', () => {
-        try {
-          return ns() !== readlinkSync('/proc/self/ns/mnt');
-        } catch {
-          return false;
-        }
-      }, 5000, 10);
+      await waitUntil(
+        'the holder is in its own mount namespace',
+        () => {
+          try {
+            return ns() !== readlinkSync('/proc/self/ns/mnt');
+          } catch {
+            return false;
+          }
+        },
+        5000,
+        10,
+      );
       const b = marked((x) => {
         x.spec.linux!.namespaces = x.spec.linux!.namespaces!.filter((n) => n.type !== 'mount');
         x.spec.linux!.namespaces.push({ type: 'mount', path: `/proc/${holder.pid}/ns/mnt` });

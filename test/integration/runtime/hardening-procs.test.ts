@@ -67,14 +67,19 @@ describe('only the container is signalled', { skip }, () => {
     await mgr.apply(foreign.pid!);
     cleanups.push(async () => {
       foreign.kill('SIGKILL');
-      await waitUntil('the foreign process is gone', () => !mgr.pids().includes(foreign.pid!), 5000, 20).catch(() => undefined);
+      await waitUntil('the foreign process is gone', () => !mgr.pids().includes(foreign.pid!), 5000, 20).catch(
+        () => undefined,
+      );
       await mgr.destroy().catch(() => undefined);
     });
     return { path, foreign: foreign.pid! };
   }
 
   const cases: [string, (b: Bundle) => void][] = [
-    ['without a pid namespace', (b) => (b.spec.linux!.namespaces = b.spec.linux!.namespaces!.filter((n) => n.type !== 'pid'))],
+    [
+      'without a pid namespace',
+      (b) => (b.spec.linux!.namespaces = b.spec.linux!.namespaces!.filter((n) => n.type !== 'pid')),
+    ],
     ['with its own pid namespace', () => undefined],
   ];
   for (const [what, edit] of cases) {
@@ -98,7 +103,10 @@ describe('only the container is signalled', { skip }, () => {
       // The freezer would take the foreign process too: pause is refused.
       const pause = runc(b, ['pause', id]);
       assert.notEqual(pause.status, 0);
-      assert.match(pause.stderr, /cannot pause container .*: its cgroup also holds 1 process\(es\) that are not the container's/);
+      assert.match(
+        pause.stderr,
+        /cannot pause container .*: its cgroup also holds 1 process\(es\) that are not the container's/,
+      );
       assert.ok(!readFileSync(`/proc/${foreign}/stat`, 'utf8').includes(') D '), 'the foreign process is not frozen');
 
       assert.equal(runc(b, ['kill', '--all', id, 'STOP']).status, 0);
@@ -109,7 +117,10 @@ describe('only the container is signalled', { skip }, () => {
       assert.equal(del.status, 0, del.stderr);
       assert.ok(!alive(init) && !alive(execd), 'the container and its exec process are gone');
       assert.ok(alive(foreign), 'the foreign process is alive');
-      assert.ok(createManager({ cgroupsPath: path, containerId: 'shared' }).pids().includes(foreign), 'still in its cgroup');
+      assert.ok(
+        createManager({ cgroupsPath: path, containerId: 'shared' }).pids().includes(foreign),
+        'still in its cgroup',
+      );
     });
   }
 
@@ -121,7 +132,12 @@ describe('only the container is signalled', { skip }, () => {
     });
     const id = uniqueId();
     assert.equal(runc(b, ['run', '-d', '--bundle', b.dir, id]).status, 0);
-    await waitUntil('the container is stopped', () => JSON.parse(runc(b, ['state', id]).stdout).status === 'stopped', 5000, 20);
+    await waitUntil(
+      'the container is stopped',
+      () => JSON.parse(runc(b, ['state', id]).stdout).status === 'stopped',
+      5000,
+      20,
+    );
     const bg = Number(readFileSync(`${b.rootfs}/tmp/bg`, 'utf8'));
     assert.ok(alive(bg));
     const del = runc(b, ['delete', id]);
@@ -165,8 +181,11 @@ describe('no orphan after a kill -9 of create', { skip }, () => {
       // unless it was handed off, and then the container is recorded.
       await sleep(50);
       const left = processesMentioning(id);
-      const listed = (JSON.parse(runc(b, ['list', '--format', 'json']).stdout || '[]') as { id: string; status: string }[]).find((c) => c.id === id);
-      if (left.length > 0) assert.ok(listed, `at ${delayMs} ms: processes ${left.join(',')} alive, but list does not show ${id}`);
+      const listed = (
+        JSON.parse(runc(b, ['list', '--format', 'json']).stdout || '[]') as { id: string; status: string }[]
+      ).find((c) => c.id === id);
+      if (left.length > 0)
+        assert.ok(listed, `at ${delayMs} ms: processes ${left.join(',')} alive, but list does not show ${id}`);
       outcomes.set(listed?.status ?? 'none', (outcomes.get(listed?.status ?? 'none') ?? 0) + 1);
       const del = runc(b, ['delete', '--force', id]);
       assert.equal(del.status, 0, `at ${delayMs} ms: ${del.stderr}`);

@@ -36,7 +36,10 @@ describe('hooks', { skip }, () => {
     const id = uniqueId();
     assert.equal(runc(b, ['create', '--bundle', b.dir, id]).status, 0);
     let lines = readFileSync(log, 'utf8').trim().split('\n');
-    assert.deepEqual(lines.map((l) => l.split(' ')[0]), ['prestart', 'createRuntime', 'createContainer']);
+    assert.deepEqual(
+      lines.map((l) => l.split(' ')[0]),
+      ['prestart', 'createRuntime', 'createContainer'],
+    );
     const hostNs = readFileSync('/proc/self/mountinfo') && lines[0]!.split(' ')[1];
     assert.equal(lines[1]!.split(' ')[1], hostNs, 'createRuntime runs in the runtime mount namespace');
     assert.notEqual(lines[2]!.split(' ')[1], hostNs, 'createContainer runs in the container mount namespace');
@@ -49,14 +52,18 @@ describe('hooks', { skip }, () => {
     assert.ok(!existsSync(join(b.rootfs, 'hooklog')));
 
     assert.equal(runc(b, ['start', id]).status, 0);
-    for (let i = 0; i < 500 && JSON.parse(runc(b, ['state', id]).stdout).status !== 'stopped'; i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    for (let i = 0; i < 500 && JSON.parse(runc(b, ['state', id]).stdout).status !== 'stopped'; i++)
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
     const inside = readFileSync(join(b.rootfs, 'hooklog'), 'utf8').trim().split('\n');
     assert.equal(inside[0]!.split(' ')[0], 'startContainer');
     assert.equal(JSON.parse(inside[0]!.slice('startContainer '.length)).pid, pid);
     assert.equal(inside[1], 'main');
     assert.equal(runc(b, ['delete', id]).status, 0);
     lines = readFileSync(log, 'utf8').trim().split('\n');
-    assert.deepEqual(lines.map((l) => l.split(' ')[0]), ['prestart', 'createRuntime', 'createContainer', 'poststart', 'poststop']);
+    assert.deepEqual(
+      lines.map((l) => l.split(' ')[0]),
+      ['prestart', 'createRuntime', 'createContainer', 'poststart', 'poststop'],
+    );
     assert.equal(JSON.parse(lines[4]!.split(' ').slice(2).join(' ')).status, 'stopped');
   });
 

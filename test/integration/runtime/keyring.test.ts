@@ -11,7 +11,11 @@ import { join } from 'node:path';
 import { isRoot, runc, suiteBundles, uniqueId, type Bundle } from '../../helpers/runtime.js';
 import { waitUntil } from '../../helpers/wait.js';
 
-const skip = !isRoot() ? 'needs root (namespaces, cgroups, mounts)' : !existsSync('/proc/keys') ? 'this kernel has no keyrings' : false;
+const skip = !isRoot()
+  ? 'needs root (namespaces, cgroups, mounts)'
+  : !existsSync('/proc/keys')
+    ? 'this kernel has no keyrings'
+    : false;
 
 const PROBE_C = `
 #include <stdio.h>
@@ -28,7 +32,11 @@ int main(void) {
 }
 `;
 
-interface Ring { serial: string; perm: number; name: string }
+interface Ring {
+  serial: string;
+  perm: number;
+  name: string;
+}
 
 function parse(line: string): Ring {
   const m = /^(-?\d+) [^;]*;[^;]*;[^;]*;([0-9a-f]+);(.*)$/.exec(line.trim());
@@ -81,7 +89,11 @@ describe('session keyring', { skip }, () => {
     let r = runc(b, ['run', '--detach', '--bundle', b.dir, id]);
     assert.equal(r.status, 0, r.stderr);
     try {
-      await waitUntil('the container probe', () => existsSync(join(b.rootfs, 'init-ring')) && readFileSync(join(b.rootfs, 'init-ring'), 'utf8').endsWith('\n'));
+      await waitUntil(
+        'the container probe',
+        () =>
+          existsSync(join(b.rootfs, 'init-ring')) && readFileSync(join(b.rootfs, 'init-ring'), 'utf8').endsWith('\n'),
+      );
       const init = parse(readFileSync(join(b.rootfs, 'init-ring'), 'utf8'));
       const exec = parse(execOut(b, id));
       assert.equal(exec.serial, init.serial);
@@ -99,7 +111,11 @@ describe('session keyring', { skip }, () => {
     let r = runc(b, ['run', '--detach', '--no-new-keyring', '--bundle', b.dir, id]);
     assert.equal(r.status, 0, r.stderr);
     try {
-      await waitUntil('the container probe', () => existsSync(join(b.rootfs, 'init-ring')) && readFileSync(join(b.rootfs, 'init-ring'), 'utf8').endsWith('\n'));
+      await waitUntil(
+        'the container probe',
+        () =>
+          existsSync(join(b.rootfs, 'init-ring')) && readFileSync(join(b.rootfs, 'init-ring'), 'utf8').endsWith('\n'),
+      );
       assert.equal(parse(readFileSync(join(b.rootfs, 'init-ring'), 'utf8')).serial, mine.serial);
       assert.equal(parse(execOut(b, id)).serial, mine.serial);
     } finally {

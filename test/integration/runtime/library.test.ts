@@ -21,7 +21,8 @@ function initChildren(): number[] {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
       // argv[0] (comm is the memfd's number after the sealed re-exec).
-      if (ppid === process.pid && readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0')[0]!.endsWith('berth-init')) out.push(Number(name));
+      if (ppid === process.pid && readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0')[0]!.endsWith('berth-init'))
+        out.push(Number(name));
     } catch {
       // gone while we looked
     }
@@ -80,7 +81,15 @@ describe('runtime library in-process', { skip }, () => {
     const outFile = join(b.dir, 'exec-out');
     const out = openSync(outFile, 'w');
     try {
-      const code = await rt.exec(id, { ...b.spec.process!, args: ['/bin/sh', '-c', 'readlink /proc/self/ns/pid; readlink /proc/1/exe'], terminal: false }, { stdio: ['ignore', out, 'ignore'] });
+      const code = await rt.exec(
+        id,
+        {
+          ...b.spec.process!,
+          args: ['/bin/sh', '-c', 'readlink /proc/self/ns/pid; readlink /proc/1/exe'],
+          terminal: false,
+        },
+        { stdio: ['ignore', out, 'ignore'] },
+      );
       assert.equal(code, 0);
     } finally {
       closeSync(out);
@@ -103,7 +112,11 @@ describe('runtime library in-process', { skip }, () => {
     const f = join(b.dir, 'fd3');
     const fd = openSync(f, 'w');
     try {
-      const code = await rt.run(uniqueId('lib'), { bundle: b.dir, preserveFds: 1, stdio: ['ignore', 'ignore', 'ignore', fd] });
+      const code = await rt.run(uniqueId('lib'), {
+        bundle: b.dir,
+        preserveFds: 1,
+        stdio: ['ignore', 'ignore', 'ignore', fd],
+      });
       assert.equal(code, 0);
     } finally {
       closeSync(fd);

@@ -91,7 +91,10 @@ describe('lifecycle', { skip }, () => {
     const { CLI } = await import('../../helpers/runtime.js');
     const child = spawn(CLI, ['--root', b.root, 'run', '--bundle', b.dir, id], { stdio: 'ignore' });
     const code = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
-    waitFor(() => existsSync(join(b.root, id, 'state.json')) && runc(b, ['state', id]).stdout.includes('"running"'), 10000);
+    waitFor(
+      () => existsSync(join(b.root, id, 'state.json')) && runc(b, ['state', id]).stdout.includes('"running"'),
+      10000,
+    );
     assert.equal(runc(b, ['kill', id, 'KILL']).status, 0);
     assert.equal(await code, 128 + 9);
     assert.ok(!existsSync(join(b.root, id)));
@@ -121,7 +124,17 @@ describe('lifecycle', { skip }, () => {
     const id = uniqueId();
     assert.equal(runc(b, ['run', '-d', '--bundle', b.dir, id]).status, 0);
     waitFor(() => existsSync(join(b.rootfs, 'tmp/marker')));
-    let r = runc(b, ['exec', '--env', 'FOO=bar', '--cwd', '/tmp', id, 'sh', '-c', 'echo $FOO $(pwd) $(cat marker) $(hostname); exit 4']);
+    let r = runc(b, [
+      'exec',
+      '--env',
+      'FOO=bar',
+      '--cwd',
+      '/tmp',
+      id,
+      'sh',
+      '-c',
+      'echo $FOO $(pwd) $(cat marker) $(hostname); exit 4',
+    ]);
     assert.equal(r.status, 4, r.stderr);
     assert.equal(r.stdout, 'bar /tmp hi berth\n');
     r = runc(b, ['exec', '--user', '1000:1000', id, 'id']);
@@ -137,7 +150,10 @@ describe('lifecycle', { skip }, () => {
     assert.ok(ps.includes(pid) && ps.includes(state(b, id).pid));
     // --process FILE
     const procFile = join(b.dir, 'proc.json');
-    writeFileSync(procFile, JSON.stringify({ ...b.spec.process, args: ['sh', '-c', 'echo from-file'], terminal: false }));
+    writeFileSync(
+      procFile,
+      JSON.stringify({ ...b.spec.process, args: ['sh', '-c', 'echo from-file'], terminal: false }),
+    );
     r = runc(b, ['exec', '--process', procFile, id]);
     assert.equal(r.stdout, 'from-file\n', r.stderr);
     r = runc(b, ['exec', id, 'nonexistent-binary']);
@@ -152,8 +168,14 @@ describe('lifecycle', { skip }, () => {
     assert.equal(runc(b, ['run', '-d', '--bundle', b.dir, id]).status, 0);
     waitFor(() => (JSON.parse(runc(b, ['ps', '--format', 'json', id]).stdout) as number[]).length === 3);
     const list = JSON.parse(runc(b, ['list', '--format', 'json']).stdout) as { id: string; status: string }[];
-    assert.deepEqual(list.map((c) => [c.id, c.status]), [[id, 'running']]);
-    assert.match(runc(b, ['list']).stdout, new RegExp(`^ID\\s+PID\\s+STATUS\\s+BUNDLE\\s+CREATED\\s+OWNER\\n${id}\\s+\\d+\\s+running`));
+    assert.deepEqual(
+      list.map((c) => [c.id, c.status]),
+      [[id, 'running']],
+    );
+    assert.match(
+      runc(b, ['list']).stdout,
+      new RegExp(`^ID\\s+PID\\s+STATUS\\s+BUNDLE\\s+CREATED\\s+OWNER\\n${id}\\s+\\d+\\s+running`),
+    );
     assert.equal(runc(b, ['kill', '--all', id, 'KILL']).status, 0);
     waitFor(() => state(b, id).status === 'stopped');
     assert.equal(runc(b, ['delete', id]).status, 0);

@@ -35,14 +35,21 @@ describe('priming the cgroup attach lock', { skip }, () => {
     await rt.create(id2, { bundle: b.dir, stdio: ['ignore', 'ignore', 'ignore'] });
     try {
       await rt.start(id2);
-      const code = await rt.exec(id2, { user: { uid: 0, gid: 0 }, cwd: '/', args: ['/bin/true'], env: ['PATH=/bin'] }, { stdio: ['ignore', 'ignore', 'ignore'] });
+      const code = await rt.exec(
+        id2,
+        { user: { uid: 0, gid: 0 }, cwd: '/', args: ['/bin/true'], env: ['PATH=/bin'] },
+        { stdio: ['ignore', 'ignore', 'ignore'] },
+      );
       assert.equal(code, 0);
     } finally {
       await rt.delete(id2, true);
     }
     // The prime's completion callback runs on a later turn of the loop.
     await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual(log.lines.filter((l) => l.includes('priming')), []);
+    assert.deepEqual(
+      log.lines.filter((l) => l.includes('priming')),
+      [],
+    );
     assert.equal(readFileSync('/proc/self/cgroup', 'utf8'), before);
   });
 });

@@ -73,12 +73,15 @@ describe('process', { skip }, () => {
   });
 
   it('rlimits, oom_score_adj, hostname and domainname', () => {
-    const out = run('ulimit -Sn; ulimit -Hn; cat /proc/self/oom_score_adj; hostname; cat /proc/sys/kernel/domainname', (s) => {
-      s.process!.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 321, hard: 654 }];
-      s.process!.oomScoreAdj = 500;
-      s.hostname = 'box1';
-      s.domainname = 'example.test';
-    });
+    const out = run(
+      'ulimit -Sn; ulimit -Hn; cat /proc/self/oom_score_adj; hostname; cat /proc/sys/kernel/domainname',
+      (s) => {
+        s.process!.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 321, hard: 654 }];
+        s.process!.oomScoreAdj = 500;
+        s.hostname = 'box1';
+        s.domainname = 'example.test';
+      },
+    );
     assert.deepEqual(out.trim().split('\n'), ['321', '654', '500', 'box1', 'example.test']);
   });
 
@@ -125,13 +128,20 @@ describe('process', { skip }, () => {
       // sysfs cannot be mounted from a user namespace without its own network namespace rules; keep it simple
       s.mounts = s.mounts!.filter((m) => m.destination !== '/sys' && m.destination !== '/sys/fs/cgroup');
     });
-    const lines = out.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+    const lines = out
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/).join(' '));
     assert.deepEqual(lines, ['0 100000 65536', '0 100000 65536', '0']);
   });
 
   it('capabilities this runtime or kernel does not know are ignored with a warning, as runc does', () => {
     const b = bundle('grep CapEff /proc/self/status', (s) => {
-      s.process!.capabilities = { bounding: ['CAP_KILL', 'CAP_FROM_THE_FUTURE'], effective: ['CAP_KILL', 'CAP_FROM_THE_FUTURE'], permitted: ['CAP_KILL'] };
+      s.process!.capabilities = {
+        bounding: ['CAP_KILL', 'CAP_FROM_THE_FUTURE'],
+        effective: ['CAP_KILL', 'CAP_FROM_THE_FUTURE'],
+        permitted: ['CAP_KILL'],
+      };
     });
     chmodSync(b.dir, 0o755);
     const r = runOut(b);
@@ -140,4 +150,3 @@ describe('process', { skip }, () => {
     assert.match(r.err, /ignoring unknown or unavailable capabilities: \[CAP_FROM_THE_FUTURE\]/);
   });
 });
-

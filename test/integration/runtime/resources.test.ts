@@ -45,7 +45,13 @@ describe('resources', { skip }, () => {
       assert.equal(cgroupFile(pid, 'pids', 'pids.max'), '42');
     }
     // The device rules: /dev/null usable, a disk not.
-    let r = runc(b, ['exec', id, 'sh', '-c', 'echo ok > /dev/null && echo null-ok; mknod /dev/sdz b 8 0 && head -c1 /dev/sdz; true']);
+    let r = runc(b, [
+      'exec',
+      id,
+      'sh',
+      '-c',
+      'echo ok > /dev/null && echo null-ok; mknod /dev/sdz b 8 0 && head -c1 /dev/sdz; true',
+    ]);
     assert.match(r.stdout, /null-ok/);
     assert.match(r.stderr, /Operation not permitted/);
 
@@ -88,14 +94,21 @@ describe('resources', { skip }, () => {
     assert.match(table[1]!, new RegExp(`\\b${pid}\\b.*sleep 1000`));
     const { spawn } = await import('node:child_process');
     const { CLI } = await import('../../helpers/runtime.js');
-    const ev = spawn(CLI, ['--root', b.root, 'events', '--interval', '100ms', id], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const ev = spawn(CLI, ['--root', b.root, 'events', '--interval', '100ms', id], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
-    ev.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    ev.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     const exited = new Promise<number | null>((r) => ev.on('close', (c) => r(c))); // close: after the last output
     while (out.split('\n').filter(Boolean).length < 3) await new Promise((r) => setTimeout(r, 50));
     assert.equal(runc(b, ['kill', id, 'KILL']).status, 0);
     assert.equal(await exited, 0);
-    const events = out.trim().split('\n').map((l) => JSON.parse(l));
+    const events = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.ok(events.length >= 3);
     for (const e of events) {
       assert.equal(e.type, 'stats');
@@ -104,4 +117,3 @@ describe('resources', { skip }, () => {
     assert.equal(runc(b, ['delete', id]).status, 0);
   });
 });
-

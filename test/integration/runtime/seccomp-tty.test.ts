@@ -28,7 +28,12 @@ describe('seccomp', { skip }, () => {
         architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
         syscalls: [
           { names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 },
-          { names: ['kill'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 1, value: 12, op: 'SCMP_CMP_EQ' }] },
+          {
+            names: ['kill'],
+            action: 'SCMP_ACT_ERRNO',
+            errnoRet: 1,
+            args: [{ index: 1, value: 12, op: 'SCMP_CMP_EQ' }],
+          },
           { names: ['no_such_syscall_for_test'], action: 'SCMP_ACT_ERRNO' },
         ],
       };
@@ -101,7 +106,9 @@ describe('terminal', { skip }, () => {
   });
 
   it('terminal without --console-socket in create is refused; console socket without terminal too', () => {
-    const b = bundle('true', (s) => { s.process!.terminal = true; });
+    const b = bundle('true', (s) => {
+      s.process!.terminal = true;
+    });
     let r = runc(b, ['create', '--bundle', b.dir, uniqueId()]);
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /console-socket/);
@@ -113,7 +120,9 @@ describe('terminal', { skip }, () => {
   });
 
   it('run in the foreground with a terminal relays a pty both ways', () => {
-    const b = bundle('tty; read x; echo "read:$x"', (s) => { s.process!.terminal = true; });
+    const b = bundle('tty; read x; echo "read:$x"', (s) => {
+      s.process!.terminal = true;
+    });
     // A real terminal around berth-runc, as a user's shell would give it.
     const py = [
       'import pty, os, sys, time',
@@ -130,10 +139,12 @@ describe('terminal', { skip }, () => {
       '_, st = os.waitpid(pid, 0)',
       'print(repr(out.decode()), os.waitstatus_to_exitcode(st))',
     ].join('\n');
-    const r = spawnSync('python3', ['-c', py, CLI, '--root', b.root, 'run', '--bundle', b.dir, uniqueId()], { encoding: 'utf8', timeout: 30000 });
+    const r = spawnSync('python3', ['-c', py, CLI, '--root', b.root, 'run', '--bundle', b.dir, uniqueId()], {
+      encoding: 'utf8',
+      timeout: 30000,
+    });
     assert.match(r.stdout, /\/dev\/pts\/0\\r\\n/);
     assert.match(r.stdout, /read:typed-input/);
     assert.match(r.stdout, / 0\n$/);
   });
 });
-

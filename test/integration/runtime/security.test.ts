@@ -3,7 +3,16 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { CLI, REPO, isRoot, runc, uniqueId, suiteBundles } from '../../helpers/runtime.js';
@@ -27,7 +36,13 @@ describe('security', { skip }, () => {
     assert.match(readlinkSync(`/proc/${pid}/exe`), /^\/memfd:/);
     assert.throws(() => openSync(`/proc/${pid}/exe`, 'r+'), /ETXTBSY|EPERM|EACCES/);
     // From inside the container (root, default capabilities): /proc/1 is out of reach (non-dumpable).
-    const r = runc(b, ['exec', id, 'sh', '-c', 'echo pwned >> /proc/1/exe; cat /proc/1/environ >/dev/null; readlink /proc/1/exe; cat /proc/self/environ >/dev/null && echo own-ok']);
+    const r = runc(b, [
+      'exec',
+      id,
+      'sh',
+      '-c',
+      'echo pwned >> /proc/1/exe; cat /proc/1/environ >/dev/null; readlink /proc/1/exe; cat /proc/self/environ >/dev/null && echo own-ok',
+    ]);
     assert.match(r.stderr, /\/proc\/1\/exe: (Permission denied|Text file busy|Operation not permitted)/);
     assert.match(r.stderr, /\/proc\/1\/environ'?: Permission denied/);
     assert.match(r.stdout, /own-ok/);
@@ -49,10 +64,14 @@ describe('security', { skip }, () => {
       // the container runs can add one of its own.
       const fdsOf = (extra: string[]) => {
         const id = uniqueId();
-        const r = spawnSync(CLI, ['--root', b.root, 'run', '-d', ...extra, '--bundle', b.dir, id], { stdio: ['ignore', out, out, fd3, fd4] });
+        const r = spawnSync(CLI, ['--root', b.root, 'run', '-d', ...extra, '--bundle', b.dir, id], {
+          stdio: ['ignore', out, out, fd3, fd4],
+        });
         assert.equal(r.status, 0, readFileSync(join(tmp, 'out'), 'utf8'));
         const pid = JSON.parse(runc(b, ['state', id]).stdout).pid as number;
-        const fds = readdirSync(`/proc/${pid}/fd`).map(Number).sort((a, z) => a - z);
+        const fds = readdirSync(`/proc/${pid}/fd`)
+          .map(Number)
+          .sort((a, z) => a - z);
         const targets = fds.map((f) => readlinkSync(`/proc/${pid}/fd/${f}`));
         assert.equal(runc(b, ['delete', '--force', id]).status, 0);
         return { fds, targets };
@@ -89,7 +108,8 @@ describe('security', { skip }, () => {
     const dirFd = openSync(tmpdir(), 'r');
     try {
       const r = spawnSync(CLI, ['--root', b.root, 'run', '--bundle', b.dir, uniqueId()], {
-        encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe', 'ignore', 'ignore', 'ignore', 'ignore', dirFd],
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe', 'ignore', 'ignore', 'ignore', 'ignore', dirFd],
       });
       // Either refused, or the cwd is inside the container: never the host's /tmp.
       if (r.status === 0) assert.ok(!r.stdout.includes('berth-'), r.stdout);

@@ -34,16 +34,32 @@ describe('unpack bounds', { skip: isRoot ? false : 'needs root' }, () => {
       const info = await s.content.put(l.blob);
       descs.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: info.digest, size: info.size });
     }
-    return { s, manifest: { layers: descs }, config: { rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) } } };
+    return {
+      s,
+      manifest: { layers: descs },
+      config: { rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) } },
+    };
   }
 
-  async function refused(sn: Snapshotter, img: Awaited<ReturnType<typeof image>>, pattern: RegExp, limits?: { maxBytes?: number; maxImageBytes?: number }) {
-    await assert.rejects(unpackImage({ store: img.s.content, snapshotter: sn, manifest: img.manifest, config: img.config, limits }), (e: unknown) => {
-      assert.ok(isBerthError(e), String(e));
-      assert.match(e.message, pattern);
-      return true;
-    });
-    assert.deepEqual((await sn.list()).map((x) => x.key), [], 'no snapshot left');
+  async function refused(
+    sn: Snapshotter,
+    img: Awaited<ReturnType<typeof image>>,
+    pattern: RegExp,
+    limits?: { maxBytes?: number; maxImageBytes?: number },
+  ) {
+    await assert.rejects(
+      unpackImage({ store: img.s.content, snapshotter: sn, manifest: img.manifest, config: img.config, limits }),
+      (e: unknown) => {
+        assert.ok(isBerthError(e), String(e));
+        assert.match(e.message, pattern);
+        return true;
+      },
+    );
+    assert.deepEqual(
+      (await sn.list()).map((x) => x.key),
+      [],
+      'no snapshot left',
+    );
   }
 
   test('a layer beyond the per-layer limit is refused, naming it; the layers before it go too', async () => {
@@ -56,7 +72,14 @@ describe('unpack bounds', { skip: isRoot ? false : 'needs root' }, () => {
       assert.ok(bomb.blob.length < 1 * MiB, `the bomb is ${bomb.blob.length} bytes compressed`);
       const img = await image(t.root, [small, bomb]);
       const digest = img.manifest.layers[1]!.digest.replace(/[:]/g, '\\:');
-      await refused(sn, img, new RegExp(`layer 1 \\(${digest}, \\d+ bytes compressed\\) expands beyond ${64 * MiB} bytes, the per-layer limit`), { maxBytes: 64 * MiB });
+      await refused(
+        sn,
+        img,
+        new RegExp(
+          `layer 1 \\(${digest}, \\d+ bytes compressed\\) expands beyond ${64 * MiB} bytes, the per-layer limit`,
+        ),
+        { maxBytes: 64 * MiB },
+      );
       // From the environment, for the command line.
       process.env.BERTH_UNPACK_MAX_LAYER_BYTES = String(32 * MiB);
       try {
@@ -76,9 +99,17 @@ describe('unpack bounds', { skip: isRoot ? false : 'needs root' }, () => {
     const sn = await openSnapshotter(join(t.root, 'snap'), { driver: 'native' });
     try {
       const img = await image(t.root, [await zeroLayer('a', 40 * MiB), await zeroLayer('b', 40 * MiB)]);
-      await refused(sn, img, /layer 1 .* expands beyond \d+ bytes, what is left of the image's 67108864 bytes/, { maxImageBytes: 64 * MiB });
+      await refused(sn, img, /layer 1 .* expands beyond \d+ bytes, what is left of the image's 67108864 bytes/, {
+        maxImageBytes: 64 * MiB,
+      });
       // Within the limits, the same image unpacks.
-      const ok = await unpackImage({ store: img.s.content, snapshotter: sn, manifest: img.manifest, config: img.config, limits: { maxImageBytes: 128 * MiB } });
+      const ok = await unpackImage({
+        store: img.s.content,
+        snapshotter: sn,
+        manifest: img.manifest,
+        config: img.config,
+        limits: { maxImageBytes: 128 * MiB },
+      });
       assert.equal(ok.layers.length, 2);
       img.s.close();
     } finally {
@@ -96,7 +127,11 @@ describe('unpack bounds', { skip: isRoot ? false : 'needs root' }, () => {
     const sn = await openSnapshotter(join(small, 'snap'), { driver: 'native' });
     try {
       const img = await image(t.root, [await zeroLayer('bomb', 160 * MiB)]);
-      await refused(sn, img, /layer 0 .* expands beyond \d+ bytes, the per-layer limit of \d+ bytes \(90% of the free space of /);
+      await refused(
+        sn,
+        img,
+        /layer 0 .* expands beyond \d+ bytes, the per-layer limit of \d+ bytes \(90% of the free space of /,
+      );
       img.s.close();
     } finally {
       sn.close();

@@ -28,7 +28,9 @@ test('kill -9 mid-unpack, then unpack again', { skip: isRoot ? false : 'needs ro
     blobs.forEach((b, i) => writeFileSync(join(work, `l${i}`), b));
     // The child streams the second layer slowly and says when it is inside it.
     const script = join(t.root, 'slow.mts');
-    writeFileSync(script, `
+    writeFileSync(
+      script,
+      `
       import { readFileSync } from 'node:fs';
       import { Readable } from 'node:stream';
       import { openSnapshotter, unpackImage } from ${JSON.stringify(join(process.cwd(), 'src/snapshot/index.ts'))};
@@ -45,8 +47,11 @@ test('kill -9 mid-unpack, then unpack again', { skip: isRoot ? false : 'needs ro
       const store = { has: async () => true, readStream: (d) => Readable.from(slow(readFileSync(work + '/l' + digests.indexOf(d)))) };
       await unpackImage({ store, snapshotter: sn, manifest: { layers: digests.map((digest) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size: 1 })) }, config: { rootfs: { type: 'layers', diff_ids: [d0, d1] } } });
       process.stdout.write('finished\\n');
-    `);
-    const child = spawn(process.execPath, ['--import', 'tsx', script, root, work, diffIds[0]!, diffIds[1]!], { stdio: ['ignore', 'pipe', 'inherit'] });
+    `,
+    );
+    const child = spawn(process.execPath, ['--import', 'tsx', script, root, work, diffIds[0]!, diffIds[1]!], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     await new Promise<void>((resolve, reject) => {
       child.stdout.on('data', (b: Buffer) => {
@@ -68,10 +73,28 @@ test('kill -9 mid-unpack, then unpack again', { skip: isRoot ? false : 'needs ro
       assert.equal(left.find((s) => s.key !== chains[0])?.kind, 'active');
 
       const store = new MemoryStore();
-      const layers = blobs.map((b) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: store.add(b), size: b.length }));
-      const r = await unpackImage({ store, snapshotter: sn, manifest: { layers }, config: { rootfs: { type: 'layers', diff_ids: diffIds } } });
-      assert.deepEqual(r.layers.map((l) => l.status), ['exists', 'unpacked']);
-      assert.deepEqual((await sn.list()).map((s) => [s.key, s.kind]), [[chains[0], 'committed'], [chains[1], 'committed']]);
+      const layers = blobs.map((b) => ({
+        mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+        digest: store.add(b),
+        size: b.length,
+      }));
+      const r = await unpackImage({
+        store,
+        snapshotter: sn,
+        manifest: { layers },
+        config: { rootfs: { type: 'layers', diff_ids: diffIds } },
+      });
+      assert.deepEqual(
+        r.layers.map((l) => l.status),
+        ['exists', 'unpacked'],
+      );
+      assert.deepEqual(
+        (await sn.list()).map((s) => [s.key, s.kind]),
+        [
+          [chains[0], 'committed'],
+          [chains[1], 'committed'],
+        ],
+      );
       assert.equal(await sn.cleanup(), 0);
       assert.equal(readdirSync(sn.dir).filter((n) => !n.startsWith('.')).length, 2);
       assert.equal((await sn.usage(chains[1]!)).inodes, 202);

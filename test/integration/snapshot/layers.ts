@@ -32,15 +32,25 @@ export async function makeTar(entries: TarEntry[]): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
   const done = new Promise<void>((resolve, reject) => {
-    pack.on('data', (c: unknown) => { chunks.push(c as Buffer); });
+    pack.on('data', (c: unknown) => {
+      chunks.push(c as Buffer);
+    });
     pack.on('end', () => resolve());
     pack.on('error', reject);
   });
   for (const e of entries) {
     const type = e.type ?? 'file';
     const header = {
-      name: e.name, type, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), uid: e.uid ?? 0, gid: e.gid ?? 0,
-      mtime: e.mtime ?? T0, linkname: e.linkname, devmajor: e.devmajor, devminor: e.devminor, pax: e.pax,
+      name: e.name,
+      type,
+      mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644),
+      uid: e.uid ?? 0,
+      gid: e.gid ?? 0,
+      mtime: e.mtime ?? T0,
+      linkname: e.linkname,
+      devmajor: e.devmajor,
+      devminor: e.devminor,
+      pax: e.pax,
     };
     await new Promise<void>((resolve, reject) => {
       const cb = (err?: Error | null): void => (err ? reject(err) : resolve());
@@ -71,12 +81,16 @@ export function haveZstdCli(): boolean {
 
 /** The entries of a busybox root filesystem, for a base layer. */
 export function busyboxEntries(): TarEntry[] {
-  const applets = execFileSync(BUSYBOX, ['--list'], { encoding: 'utf8' }).split('\n').filter((a) => a && a !== 'busybox');
+  const applets = execFileSync(BUSYBOX, ['--list'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((a) => a && a !== 'busybox');
   const entries: TarEntry[] = [];
-  for (const d of ['bin/', 'etc/', 'tmp/', 'usr/', 'usr/bin/', 'var/', 'dev/', 'proc/', 'sys/']) entries.push({ name: d, type: 'directory' });
+  for (const d of ['bin/', 'etc/', 'tmp/', 'usr/', 'usr/bin/', 'var/', 'dev/', 'proc/', 'sys/'])
+    entries.push({ name: d, type: 'directory' });
   entries[2]!.mode = 0o1777;
   entries.push({ name: 'bin/busybox', content: readFileSync(BUSYBOX), mode: 0o755 });
-  for (const a of applets) if (a !== 'busybox') entries.push({ name: `bin/${a}`, type: 'symlink', linkname: 'busybox', mode: 0o777 });
+  for (const a of applets)
+    if (a !== 'busybox') entries.push({ name: `bin/${a}`, type: 'symlink', linkname: 'busybox', mode: 0o777 });
   entries.push({ name: 'etc/passwd', content: 'root:x:0:0:root:/root:/bin/sh\n' });
   entries.push({ name: 'etc/group', content: 'root:x:0:\n' });
   return entries;
@@ -90,13 +104,17 @@ export class MemoryStore implements ContentStore {
     this.blobs.set(d, b);
     return d;
   }
-  async has(d: Digest): Promise<boolean> { return this.blobs.has(d); }
+  async has(d: Digest): Promise<boolean> {
+    return this.blobs.has(d);
+  }
   async info(d: Digest): Promise<BlobInfo> {
     const b = this.blobs.get(d);
     if (!b) throw new Error(`no blob ${d}`);
     return { digest: d, size: b.length, createdAt: new Date(), labels: {} };
   }
-  blobPath(): string { throw new Error('not in memory'); }
+  blobPath(): string {
+    throw new Error('not in memory');
+  }
   readStream(d: Digest): Readable {
     const b = this.blobs.get(d);
     if (!b) throw new Error(`no blob ${d}`);
@@ -105,12 +123,24 @@ export class MemoryStore implements ContentStore {
     for (let i = 0; i < b.length; i += 7919) parts.push(b.subarray(i, i + 7919));
     return Readable.from(parts);
   }
-  async readBytes(d: Digest): Promise<Buffer> { return this.blobs.get(d)!; }
-  ingest(): never { throw new Error('not supported'); }
-  put(): never { throw new Error('not supported'); }
-  async setLabels(): Promise<void> { /* unused */ }
-  async list(): Promise<BlobInfo[]> { return []; }
-  async delete(d: Digest): Promise<void> { this.blobs.delete(d); }
+  async readBytes(d: Digest): Promise<Buffer> {
+    return this.blobs.get(d)!;
+  }
+  ingest(): never {
+    throw new Error('not supported');
+  }
+  put(): never {
+    throw new Error('not supported');
+  }
+  async setLabels(): Promise<void> {
+    /* unused */
+  }
+  async list(): Promise<BlobInfo[]> {
+    return [];
+  }
+  async delete(d: Digest): Promise<void> {
+    this.blobs.delete(d);
+  }
 }
 
 /** A temporary Berth root; `cleanup` unmounts anything under it and removes it. */
@@ -119,11 +149,17 @@ export function tempRoot(prefix = 'berth-snap-'): { root: string; cleanup: () =>
   return {
     root,
     cleanup: () => {
-      const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
-        .map((l) => l.split(' ')[4] ?? '').filter((m) => m === root || m.startsWith(root + '/'))
+      const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .map((l) => l.split(' ')[4] ?? '')
+        .filter((m) => m === root || m.startsWith(root + '/'))
         .sort((a, b) => b.length - a.length);
       for (const m of mounts) {
-        try { execFileSync('umount', ['-l', m], { stdio: 'ignore' }); } catch { /* already gone */ }
+        try {
+          execFileSync('umount', ['-l', m], { stdio: 'ignore' });
+        } catch {
+          /* already gone */
+        }
       }
       rmSync(root, { recursive: true, force: true });
     },
@@ -136,7 +172,11 @@ export function ls(dir: string): string[] {
 }
 
 export function lstatOr(p: string): ReturnType<typeof lstatSync> | undefined {
-  try { return lstatSync(p); } catch { return undefined; }
+  try {
+    return lstatSync(p);
+  } catch {
+    return undefined;
+  }
 }
 
 export function haveAttrTools(): boolean {
@@ -145,7 +185,10 @@ export function haveAttrTools(): boolean {
 
 export function getXattr(path: string, name: string): string | undefined {
   try {
-    return execFileSync('getfattr', ['-h', '--only-values', '-n', name, path], { encoding: 'latin1', stdio: ['ignore', 'pipe', 'ignore'] });
+    return execFileSync('getfattr', ['-h', '--only-values', '-n', name, path], {
+      encoding: 'latin1',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
   } catch {
     return undefined;
   }

@@ -27,7 +27,10 @@ for (const driver of ['overlayfs', 'native'] as const) {
 
     test('prepare, write, commit, then a child sees the parent', async () => {
       const m = await sn.prepare('base-work', undefined, { labels: { a: '1' } });
-      assert.deepEqual(m.map((x) => x.type), ['bind']);
+      assert.deepEqual(
+        m.map((x) => x.type),
+        ['bind'],
+      );
       await mountAll(m, target);
       try {
         writeFileSync(join(target, 'hello'), 'world');
@@ -102,25 +105,32 @@ for (const driver of ['overlayfs', 'native'] as const) {
       mkdirSync(join(sn.dir, 'rm-7-deadbeef', 'fs'), { recursive: true });
       mkdirSync(join(sn.dir, `new-${process.pid}-live`), { recursive: true });
       assert.equal(await sn.cleanup(), 3);
-      assert.deepEqual(readdirSync(sn.dir).filter((n) => !n.startsWith('.')), [`new-${process.pid}-live`]);
+      assert.deepEqual(
+        readdirSync(sn.dir).filter((n) => !n.startsWith('.')),
+        [`new-${process.pid}-live`],
+      );
       assert.ok(!existsSync(join(sn.dir, '4242')));
     });
   });
 }
 
-test('a second open sees the same snapshots (one database per root)', { skip: isRoot ? false : 'needs root' }, async () => {
-  const t = tempRoot();
-  try {
-    const a = await openSnapshotter(t.root);
-    await a.prepare('k');
-    const b = await openSnapshotter(t.root);
-    assert.equal((await b.stat('k')).kind, 'active');
-    assert.equal(a.driver, b.driver);
-    a.close();
-    await b.remove('k');
-    b.close();
-    assert.ok(existsSync(join(t.root, 'snapshots.db')), 'the snapshotter keeps its own database');
-  } finally {
-    t.cleanup();
-  }
-});
+test(
+  'a second open sees the same snapshots (one database per root)',
+  { skip: isRoot ? false : 'needs root' },
+  async () => {
+    const t = tempRoot();
+    try {
+      const a = await openSnapshotter(t.root);
+      await a.prepare('k');
+      const b = await openSnapshotter(t.root);
+      assert.equal((await b.stat('k')).kind, 'active');
+      assert.equal(a.driver, b.driver);
+      a.close();
+      await b.remove('k');
+      b.close();
+      assert.ok(existsSync(join(t.root, 'snapshots.db')), 'the snapshotter keeps its own database');
+    } finally {
+      t.cleanup();
+    }
+  },
+);

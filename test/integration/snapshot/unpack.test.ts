@@ -8,14 +8,40 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readlinkSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
-import { openSnapshotter, unpackImage, prepareContainerRootfs, mountAll, unmountAll, chainIds, type Snapshotter } from '../../../src/snapshot/index.js';
-import { busyboxEntries, getXattr, haveAttrTools, gzip, haveZstdCli, ls, lstatOr, makeTar, MemoryStore, sha256, T0, tempRoot, zstd, type TarEntry } from './layers.js';
+import {
+  openSnapshotter,
+  unpackImage,
+  prepareContainerRootfs,
+  mountAll,
+  unmountAll,
+  chainIds,
+  type Snapshotter,
+} from '../../../src/snapshot/index.js';
+import {
+  busyboxEntries,
+  getXattr,
+  haveAttrTools,
+  gzip,
+  haveZstdCli,
+  ls,
+  lstatOr,
+  makeTar,
+  MemoryStore,
+  sha256,
+  T0,
+  tempRoot,
+  zstd,
+  type TarEntry,
+} from './layers.js';
 import { haveBusybox } from '../../helpers/busybox.js';
 
 const T1 = new Date('2021-06-07T08:09:10Z');
 const isRoot = process.getuid?.() === 0;
 
-async function image(store: MemoryStore): Promise<{ manifest: { layers: { mediaType: string; digest: string; size: number }[] }; config: { rootfs: { type: string; diff_ids: string[] } } }> {
+async function image(store: MemoryStore): Promise<{
+  manifest: { layers: { mediaType: string; digest: string; size: number }[] };
+  config: { rootfs: { type: string; diff_ids: string[] } };
+}> {
   const extra: TarEntry[] = [
     { name: 'data/', type: 'directory' },
     { name: 'data/keep', content: 'v1' },
@@ -44,7 +70,15 @@ async function image(store: MemoryStore): Promise<{ manifest: { layers: { mediaT
     { name: 'bin/suid', content: '#!/bin/sh\n', mode: 0o4755, uid: 0, gid: 0 },
     { name: 'bin/sgid', content: '#!/bin/sh\n', mode: 0o2755, uid: 5, gid: 6 },
     { name: 'sticky/', type: 'directory', mode: 0o1777, mtime: T1 },
-    { name: 'xa', content: 'x', pax: { 'SCHILY.xattr.user.test': 'hello', 'SCHILY.xattr.trusted.berth': 'tv', 'SCHILY.xattr.trusted.overlay.redirect': '/etc' } },
+    {
+      name: 'xa',
+      content: 'x',
+      pax: {
+        'SCHILY.xattr.user.test': 'hello',
+        'SCHILY.xattr.trusted.berth': 'tv',
+        'SCHILY.xattr.trusted.overlay.redirect': '/etc',
+      },
+    },
     { name: 'newdir/inner/file', content: 'same', mtime: T1 },
     { name: 'newdir/hl2', type: 'link', linkname: 'newdir/inner/file' },
   ]);
@@ -61,7 +95,9 @@ async function image(store: MemoryStore): Promise<{ manifest: { layers: { mediaT
     { mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', blob: l2, diff: sha256(l2) },
   ];
   return {
-    manifest: { layers: layers.map((l) => ({ mediaType: l.mediaType, digest: store.add(l.blob), size: l.blob.length })) },
+    manifest: {
+      layers: layers.map((l) => ({ mediaType: l.mediaType, digest: store.add(l.blob), size: l.blob.length })),
+    },
     config: { rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diff) } },
   };
 }
@@ -118,79 +154,119 @@ function checkMerged(m: string, driver: string): void {
   assert.equal(getXattr(join(m, 'xa'), 'trusted.overlay.redirect'), undefined);
   // the base layer is a working busybox
   assert.equal(lstatSync(join(m, 'bin/busybox')).mtimeMs, T0.getTime());
-  assert.equal(execFileSync('chroot', [m, '/bin/sh', '-c', 'cat /data/keep; ls /opq | tr "\\n" " "'], { encoding: 'utf8' }), 'v2y z ');
+  assert.equal(
+    execFileSync('chroot', [m, '/bin/sh', '-c', 'cat /data/keep; ls /opq | tr "\\n" " "'], { encoding: 'utf8' }),
+    'v2y z ',
+  );
 }
 
 for (const driver of ['overlayfs', 'native'] as const) {
-  describe(`unpack a multi-layer image (${driver})`, {
-    skip: !isRoot ? 'needs root' : !haveBusybox() ? 'needs busybox-static' : !haveAttrTools() ? 'needs setfattr/getfattr (Debian package attr) for xattrs and opaque dirs' : false,
-  }, () => {
-    const t = tempRoot();
-    let sn: Snapshotter;
-    const store = new MemoryStore();
-    let img: Awaited<ReturnType<typeof image>>;
+  describe(
+    `unpack a multi-layer image (${driver})`,
+    {
+      skip: !isRoot
+        ? 'needs root'
+        : !haveBusybox()
+          ? 'needs busybox-static'
+          : !haveAttrTools()
+            ? 'needs setfattr/getfattr (Debian package attr) for xattrs and opaque dirs'
+            : false,
+    },
+    () => {
+      const t = tempRoot();
+      let sn: Snapshotter;
+      const store = new MemoryStore();
+      let img: Awaited<ReturnType<typeof image>>;
 
-    before(async () => {
-      sn = await openSnapshotter(t.root, { driver });
-      img = await image(store);
-    });
-    after(() => {
-      sn?.close();
-      t.cleanup();
-    });
+      before(async () => {
+        sn = await openSnapshotter(t.root, { driver });
+        img = await image(store);
+      });
+      after(() => {
+        sn?.close();
+        t.cleanup();
+      });
 
-    test('layers unpack, then are reused', async () => {
-      const progress: string[] = [];
-      const r = await unpackImage({ store, snapshotter: sn, ...img, onProgress: (p) => progress.push(`${p.index}:${p.status}`) });
-      const chains = chainIds(img.config.rootfs.diff_ids);
-      assert.equal(r.chainId, chains[2]);
-      assert.deepEqual(r.layers.map((l) => l.status), ['unpacked', 'unpacked', 'unpacked']);
-      assert.deepEqual(progress, ['0:unpacking', '0:unpacked', '1:unpacking', '1:unpacked', '2:unpacking', '2:unpacked']);
-      const infos = await sn.list();
-      assert.deepEqual(infos.map((i) => [i.key, i.kind, i.parent]), [
-        [chains[0], 'committed', undefined], [chains[1], 'committed', chains[0]], [chains[2], 'committed', chains[1]],
-      ]);
-      const again = await unpackImage({ store, snapshotter: sn, ...img });
-      assert.deepEqual(again.layers.map((l) => l.status), ['exists', 'exists', 'exists']);
-      assert.ok((await sn.usage(chains[0]!)).size > 500_000, 'base layer holds busybox');
-    });
+      test('layers unpack, then are reused', async () => {
+        const progress: string[] = [];
+        const r = await unpackImage({
+          store,
+          snapshotter: sn,
+          ...img,
+          onProgress: (p) => progress.push(`${p.index}:${p.status}`),
+        });
+        const chains = chainIds(img.config.rootfs.diff_ids);
+        assert.equal(r.chainId, chains[2]);
+        assert.deepEqual(
+          r.layers.map((l) => l.status),
+          ['unpacked', 'unpacked', 'unpacked'],
+        );
+        assert.deepEqual(progress, [
+          '0:unpacking',
+          '0:unpacked',
+          '1:unpacking',
+          '1:unpacked',
+          '2:unpacking',
+          '2:unpacked',
+        ]);
+        const infos = await sn.list();
+        assert.deepEqual(
+          infos.map((i) => [i.key, i.kind, i.parent]),
+          [
+            [chains[0], 'committed', undefined],
+            [chains[1], 'committed', chains[0]],
+            [chains[2], 'committed', chains[1]],
+          ],
+        );
+        const again = await unpackImage({ store, snapshotter: sn, ...img });
+        assert.deepEqual(
+          again.layers.map((l) => l.status),
+          ['exists', 'exists', 'exists'],
+        );
+        assert.ok((await sn.usage(chains[0]!)).size > 500_000, 'base layer holds busybox');
+      });
 
-    test('a container rootfs mounts and shows the merged image', async () => {
-      const chains = chainIds(img.config.rootfs.diff_ids);
-      const mounts = await prepareContainerRootfs(sn, 'ctr-1', chains[2]);
-      if (driver === 'overlayfs') {
-        assert.equal(mounts[0]!.type, 'overlay');
-        assert.ok(mounts[0]!.options.some((o) => o.startsWith('lowerdir=') && o.split(':').length === 3));
-      } else {
-        assert.equal(mounts[0]!.type, 'bind');
-      }
-      const target = join(t.root, 'mnt');
-      mkdirSync(target);
-      await mountAll(mounts, target);
-      try {
-        checkMerged(target, driver);
-        // writes land in the container's snapshot, not in the layers
-        execFileSync('chroot', [target, '/bin/sh', '-c', 'echo new > /data/keep && rm /bin/suid']);
-      } finally {
-        await unmountAll(target);
-      }
-      await assert.rejects(sn.remove(chains[2]!), /has children/);
-      // the image itself is unchanged: a read-only view shows the old content
-      const view = await prepareContainerRootfs(sn, 'view-1', chains[2], { readonly: true });
-      await mountAll(view, target);
-      try {
-        assert.equal(readFileSync(join(target, 'data/keep'), 'utf8'), 'v2');
-        assert.ok(lstatOr(join(target, 'bin/suid')));
-        assert.throws(() => execFileSync('touch', [join(target, 'rofile')], { stdio: 'ignore' }));
-      } finally {
-        await unmountAll(target);
-      }
-      await sn.remove('view-1');
-      assert.ok((await sn.usage('ctr-1')).inodes >= 1);
-      await sn.remove('ctr-1');
-      for (const c of [...chains].reverse()) await sn.remove(c);
-      assert.deepEqual(await sn.list(), []);
-      assert.deepEqual(ls(sn.dir).filter((n) => !n.startsWith('.')), [], 'no directories left behind');
-    });
-  });
+      test('a container rootfs mounts and shows the merged image', async () => {
+        const chains = chainIds(img.config.rootfs.diff_ids);
+        const mounts = await prepareContainerRootfs(sn, 'ctr-1', chains[2]);
+        if (driver === 'overlayfs') {
+          assert.equal(mounts[0]!.type, 'overlay');
+          assert.ok(mounts[0]!.options.some((o) => o.startsWith('lowerdir=') && o.split(':').length === 3));
+        } else {
+          assert.equal(mounts[0]!.type, 'bind');
+        }
+        const target = join(t.root, 'mnt');
+        mkdirSync(target);
+        await mountAll(mounts, target);
+        try {
+          checkMerged(target, driver);
+          // writes land in the container's snapshot, not in the layers
+          execFileSync('chroot', [target, '/bin/sh', '-c', 'echo new > /data/keep && rm /bin/suid']);
+        } finally {
+          await unmountAll(target);
+        }
+        await assert.rejects(sn.remove(chains[2]!), /has children/);
+        // the image itself is unchanged: a read-only view shows the old content
+        const view = await prepareContainerRootfs(sn, 'view-1', chains[2], { readonly: true });
+        await mountAll(view, target);
+        try {
+          assert.equal(readFileSync(join(target, 'data/keep'), 'utf8'), 'v2');
+          assert.ok(lstatOr(join(target, 'bin/suid')));
+          assert.throws(() => execFileSync('touch', [join(target, 'rofile')], { stdio: 'ignore' }));
+        } finally {
+          await unmountAll(target);
+        }
+        await sn.remove('view-1');
+        assert.ok((await sn.usage('ctr-1')).inodes >= 1);
+        await sn.remove('ctr-1');
+        for (const c of [...chains].reverse()) await sn.remove(c);
+        assert.deepEqual(await sn.list(), []);
+        assert.deepEqual(
+          ls(sn.dir).filter((n) => !n.startsWith('.')),
+          [],
+          'no directories left behind',
+        );
+      });
+    },
+  );
 }

@@ -1,13 +1,31 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { layoutFrom, parseMountinfo, parseProcCgroup } from '../../../src/runtime/cgroups/detect.js';
-import { HYBRID_MOUNTINFO, HYBRID_SELF, PROC_CGROUPS, V2_MOUNTINFO, V2_SELF, hybridLayout, v2Layout } from './fixtures.js';
+import {
+  HYBRID_MOUNTINFO,
+  HYBRID_SELF,
+  PROC_CGROUPS,
+  V2_MOUNTINFO,
+  V2_SELF,
+  hybridLayout,
+  v2Layout,
+} from './fixtures.js';
 
 test('hybrid host: v1 controllers from mountinfo, the cgroup2 mount as unified, own cgroups', () => {
   const l = hybridLayout();
   assert.equal(l.mode, 'hybrid');
   assert.deepEqual(l.unified, { mountpoint: '/sys/fs/cgroup/unified', root: '/' });
-  assert.deepEqual(Object.keys(l.v1).sort(), ['blkio', 'cpu', 'cpuacct', 'cpuset', 'devices', 'freezer', 'memory', 'name=systemd', 'pids']);
+  assert.deepEqual(Object.keys(l.v1).sort(), [
+    'blkio',
+    'cpu',
+    'cpuacct',
+    'cpuset',
+    'devices',
+    'freezer',
+    'memory',
+    'name=systemd',
+    'pids',
+  ]);
   assert.equal(l.v1['memory']!.mountpoint, '/sys/fs/cgroup/memory');
   assert.equal(l.own.v1['memory'], '/process_api/abc');
   assert.equal(l.own.unified, '/');
@@ -55,7 +73,10 @@ test('/proc/self/cgroup lines', () => {
 });
 
 test('no cgroup mount at all is a clear error', () => {
-  assert.throws(() => layoutFrom({ mountinfo: '22 1 254:0 / / rw - ext4 /dev/vda rw\n', procCgroups: '', selfCgroup: '' }), { code: 'unavailable', message: /no cgroup filesystem/ });
+  assert.throws(
+    () => layoutFrom({ mountinfo: '22 1 254:0 / / rw - ext4 /dev/vda rw\n', procCgroups: '', selfCgroup: '' }),
+    { code: 'unavailable', message: /no cgroup filesystem/ },
+  );
 });
 
 test('without /proc/cgroups, v1 controllers are still recognised', () => {
@@ -65,7 +86,12 @@ test('without /proc/cgroups, v1 controllers are still recognised', () => {
 test('detectLayout reads the three /proc files through the fs seam', async () => {
   const { detectLayout } = await import('../../../src/runtime/cgroups/detect.js');
   const { MemoryCgroupFs } = await import('../../../src/runtime/cgroups/fs.js');
-  const fs = new MemoryCgroupFs().seed('/proc/self', { mountinfo: HYBRID_MOUNTINFO, cgroup: HYBRID_SELF }).seed('/proc', { cgroups: PROC_CGROUPS });
+  const fs = new MemoryCgroupFs()
+    .seed('/proc/self', { mountinfo: HYBRID_MOUNTINFO, cgroup: HYBRID_SELF })
+    .seed('/proc', { cgroups: PROC_CGROUPS });
   assert.equal(detectLayout(fs).mode, 'hybrid');
-  assert.throws(() => detectLayout(new MemoryCgroupFs()), { code: 'unavailable', message: /cannot read \/proc\/self\/mountinfo/ });
+  assert.throws(() => detectLayout(new MemoryCgroupFs()), {
+    code: 'unavailable',
+    message: /cannot read \/proc\/self\/mountinfo/,
+  });
 });

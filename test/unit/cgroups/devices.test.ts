@@ -1,9 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  applyDeviceRules, normalizeDeviceRules, parseDevicesList, v1DeviceTransition, v1DeviceWrites,
+  applyDeviceRules,
+  normalizeDeviceRules,
+  parseDevicesList,
+  v1DeviceTransition,
+  v1DeviceWrites,
 } from '../../../src/runtime/cgroups/devices/rules.js';
-import { decodeInsns, deviceFilterInsns, deviceFilterProgram, runDeviceFilter, type Insn } from '../../../src/runtime/cgroups/devices/ebpf.js';
+import {
+  decodeInsns,
+  deviceFilterInsns,
+  deviceFilterProgram,
+  runDeviceFilter,
+  type Insn,
+} from '../../../src/runtime/cgroups/devices/ebpf.js';
 import type { LinuxDeviceCgroup } from '../../../src/runtime/spec/types.js';
 
 const DEFAULTS: LinuxDeviceCgroup[] = [
@@ -34,14 +44,28 @@ test('OCI rules → normal form → state → v1 lines', () => {
 
 test('the state follows the v1 kernel: resets, merged access, removals by exact key', () => {
   // allow r then allow w on one device: one exception "rw"
-  assert.deepEqual(state([{ allow: true, type: 'c', major: 4, minor: 1, access: 'r' }, { allow: true, type: 'c', major: 4, minor: 1, access: 'w' }]).exceptions, [
-    { type: 'c', major: 4, minor: 1, access: 'rw' },
-  ]);
+  assert.deepEqual(
+    state([
+      { allow: true, type: 'c', major: 4, minor: 1, access: 'r' },
+      { allow: true, type: 'c', major: 4, minor: 1, access: 'w' },
+    ]).exceptions,
+    [{ type: 'c', major: 4, minor: 1, access: 'rw' }],
+  );
   // a deny takes bits away; all bits away removes the exception
-  assert.deepEqual(state([{ allow: true, type: 'c', major: 4, access: 'rwm' }, { allow: false, type: 'c', major: 4, access: 'w' }]).exceptions, [
-    { type: 'c', major: 4, minor: -1, access: 'rm' },
-  ]);
-  assert.deepEqual(state([{ allow: true, type: 'c', major: 4, access: 'r' }, { allow: false, type: 'c', major: 4, access: 'rwm' }]).exceptions, []);
+  assert.deepEqual(
+    state([
+      { allow: true, type: 'c', major: 4, access: 'rwm' },
+      { allow: false, type: 'c', major: 4, access: 'w' },
+    ]).exceptions,
+    [{ type: 'c', major: 4, minor: -1, access: 'rm' }],
+  );
+  assert.deepEqual(
+    state([
+      { allow: true, type: 'c', major: 4, access: 'r' },
+      { allow: false, type: 'c', major: 4, access: 'rwm' },
+    ]).exceptions,
+    [],
+  );
   // type a resets whatever major/minor say
   assert.deepEqual(state([...DEFAULTS, { allow: true, type: 'a', major: 9 }]), { defaultAllow: true, exceptions: [] });
   // without rules: deny everything
@@ -49,27 +73,62 @@ test('the state follows the v1 kernel: resets, merged access, removals by exact 
 });
 
 test('punching a hole in a wildcard rule is refused, as v1 cannot express it', () => {
-  assert.throws(() => state([{ allow: false }, { allow: true, type: 'c', major: 1, access: 'rwm' }, { allow: false, type: 'c', major: 1, minor: 5, access: 'w' }]), {
-    code: 'invalid-argument',
-    field: 'linux.resources.devices[2]',
-    message: /punch a hole in the earlier rule for c 1:\* rwm/,
-  });
-  assert.throws(() => state([{ allow: true }, { allow: false, type: 'b', access: 'm' }, { allow: true, type: 'b', major: 8, minor: 0, access: 'm' }]), { field: 'linux.resources.devices[2]' });
+  assert.throws(
+    () =>
+      state([
+        { allow: false },
+        { allow: true, type: 'c', major: 1, access: 'rwm' },
+        { allow: false, type: 'c', major: 1, minor: 5, access: 'w' },
+      ]),
+    {
+      code: 'invalid-argument',
+      field: 'linux.resources.devices[2]',
+      message: /punch a hole in the earlier rule for c 1:\* rwm/,
+    },
+  );
+  assert.throws(
+    () =>
+      state([
+        { allow: true },
+        { allow: false, type: 'b', access: 'm' },
+        { allow: true, type: 'b', major: 8, minor: 0, access: 'm' },
+      ]),
+    { field: 'linux.resources.devices[2]' },
+  );
   // bits the wildcard does not hold are fine
-  state([{ allow: false }, { allow: true, type: 'c', major: 1, access: 'r' }, { allow: false, type: 'c', major: 1, minor: 5, access: 'w' }]);
+  state([
+    { allow: false },
+    { allow: true, type: 'c', major: 1, access: 'r' },
+    { allow: false, type: 'c', major: 1, minor: 5, access: 'w' },
+  ]);
 });
 
 test('bad device rules name the field', () => {
-  assert.throws(() => normalizeDeviceRules([{ allow: true, type: 'x' as never }]), { code: 'invalid-argument', field: 'linux.resources.devices[0].type' });
-  assert.throws(() => normalizeDeviceRules([{ allow: true, access: 'rwx' }]), { field: 'linux.resources.devices[0].access' });
-  assert.throws(() => normalizeDeviceRules([{ allow: true, access: '' }]), { field: 'linux.resources.devices[0].access' });
-  assert.throws(() => normalizeDeviceRules([{ allow: true }, { allow: true, type: 'c', major: -5 }]), { field: 'linux.resources.devices[1].major' });
-  assert.throws(() => normalizeDeviceRules([{ allow: true, type: 'c', minor: 1.5 }]), { field: 'linux.resources.devices[0].minor' });
+  assert.throws(() => normalizeDeviceRules([{ allow: true, type: 'x' as never }]), {
+    code: 'invalid-argument',
+    field: 'linux.resources.devices[0].type',
+  });
+  assert.throws(() => normalizeDeviceRules([{ allow: true, access: 'rwx' }]), {
+    field: 'linux.resources.devices[0].access',
+  });
+  assert.throws(() => normalizeDeviceRules([{ allow: true, access: '' }]), {
+    field: 'linux.resources.devices[0].access',
+  });
+  assert.throws(() => normalizeDeviceRules([{ allow: true }, { allow: true, type: 'c', major: -5 }]), {
+    field: 'linux.resources.devices[1].major',
+  });
+  assert.throws(() => normalizeDeviceRules([{ allow: true, type: 'c', minor: 1.5 }]), {
+    field: 'linux.resources.devices[0].minor',
+  });
   assert.throws(() => normalizeDeviceRules([{ allow: 'yes' as never }]), { field: 'linux.resources.devices[0].allow' });
 });
 
 test('v1 transitions from devices.list: differences only, reset when the default changes', () => {
-  const target = state([{ allow: false }, { allow: true, type: 'c', major: 1, minor: 3 }, { allow: true, type: 'c', major: 136, access: 'rw' }]);
+  const target = state([
+    { allow: false },
+    { allow: true, type: 'c', major: 1, minor: 3 },
+    { allow: true, type: 'c', major: 136, access: 'rw' },
+  ]);
   assert.deepEqual(v1DeviceTransition(target, 'c 1:3 rwm\nc 1:5 rwm\nc 136:* rwm\n'), [
     { file: 'devices.deny', value: 'c 1:5 rwm' },
     { file: 'devices.deny', value: 'c 136:* m' },
@@ -118,7 +177,8 @@ test('eBPF program bytes for a small rule set, decoded instruction by instructio
 });
 
 test('eBPF semantics match the v1 state', () => {
-  const run = (rules: LinuxDeviceCgroup[], req: Parameters<typeof runDeviceFilter>[1]) => runDeviceFilter(deviceFilterInsns(state(rules)), req);
+  const run = (rules: LinuxDeviceCgroup[], req: Parameters<typeof runDeviceFilter>[1]) =>
+    runDeviceFilter(deviceFilterInsns(state(rules)), req);
   assert.equal(run(DEFAULTS, { type: 'c', major: 1, minor: 3, access: 'rwm' }), 1);
   assert.equal(run(DEFAULTS, { type: 'c', major: 136, minor: 7, access: 'rw' }), 1);
   assert.equal(run(DEFAULTS, { type: 'c', major: 136, minor: 7, access: 'm' }), 0);
@@ -134,12 +194,24 @@ test('eBPF semantics match the v1 state', () => {
   assert.equal(run(back, { type: 'c', major: 1, minor: 5, access: 'r' }), 1);
   assert.equal(run(back, { type: 'c', major: 1, minor: 5, access: 'rw' }), 0);
   // allow rw then deny w
-  const partial: LinuxDeviceCgroup[] = [{ allow: true, type: 'c', major: 4, access: 'rw' }, { allow: false, type: 'c', major: 4, access: 'w' }];
+  const partial: LinuxDeviceCgroup[] = [
+    { allow: true, type: 'c', major: 4, access: 'rw' },
+    { allow: false, type: 'c', major: 4, access: 'w' },
+  ];
   assert.equal(run(partial, { type: 'c', major: 4, minor: 1, access: 'r' }), 1);
   assert.equal(run(partial, { type: 'c', major: 4, minor: 1, access: 'w' }), 0);
   assert.equal(run(partial, { type: 'c', major: 4, minor: 1, access: 'rw' }), 0);
   // allow r + allow w on one device: rw in one open, as on v1
-  assert.equal(run([{ allow: true, type: 'c', major: 4, minor: 1, access: 'r' }, { allow: true, type: 'c', major: 4, minor: 1, access: 'w' }], { type: 'c', major: 4, minor: 1, access: 'rw' }), 1);
+  assert.equal(
+    run(
+      [
+        { allow: true, type: 'c', major: 4, minor: 1, access: 'r' },
+        { allow: true, type: 'c', major: 4, minor: 1, access: 'w' },
+      ],
+      { type: 'c', major: 4, minor: 1, access: 'rw' },
+    ),
+    1,
+  );
   // allow-all program: header, r0 = 1, exit
   const all = deviceFilterInsns(state([{ allow: true }]));
   assert.equal(all.length, 8);

@@ -64,16 +64,49 @@ export function hybridFs(opts: { memsw?: boolean } = {}): MemoryCgroupFs {
   const fs = new MemoryCgroupFs();
   const root = '/sys/fs/cgroup';
   const procs = { 'cgroup.procs': '' };
-  fs.seed(`${root}/cpu`, { ...procs, ...F(['cpu.shares', 'cpu.cfs_period_us', 'cpu.cfs_quota_us', 'cpu.cfs_burst_us', 'cpu.rt_period_us', 'cpu.rt_runtime_us', 'cpu.idle', 'cpu.stat']) });
+  fs.seed(`${root}/cpu`, {
+    ...procs,
+    ...F([
+      'cpu.shares',
+      'cpu.cfs_period_us',
+      'cpu.cfs_quota_us',
+      'cpu.cfs_burst_us',
+      'cpu.rt_period_us',
+      'cpu.rt_runtime_us',
+      'cpu.idle',
+      'cpu.stat',
+    ]),
+  });
   fs.seed(`${root}/cpuacct`, { ...procs, ...F(['cpuacct.usage', 'cpuacct.usage_percpu', 'cpuacct.stat']) });
   fs.seed(`${root}/cpuset`, { ...procs, 'cpuset.cpus': '0-3\n', 'cpuset.mems': '0\n' });
-  const mem = ['memory.limit_in_bytes', 'memory.soft_limit_in_bytes', 'memory.kmem.tcp.limit_in_bytes', 'memory.swappiness', 'memory.oom_control', 'memory.use_hierarchy', 'memory.usage_in_bytes', 'memory.max_usage_in_bytes', 'memory.failcnt', 'memory.stat'];
+  const mem = [
+    'memory.limit_in_bytes',
+    'memory.soft_limit_in_bytes',
+    'memory.kmem.tcp.limit_in_bytes',
+    'memory.swappiness',
+    'memory.oom_control',
+    'memory.use_hierarchy',
+    'memory.usage_in_bytes',
+    'memory.max_usage_in_bytes',
+    'memory.failcnt',
+    'memory.stat',
+  ];
   if (opts.memsw !== false) mem.push('memory.memsw.limit_in_bytes');
   fs.seed(`${root}/memory`, { ...procs, ...F(mem) });
   fs.seed(`${root}/memory/process_api/abc`, { ...procs, ...F(mem) });
   fs.seed(`${root}/devices`, { ...procs, ...F(['devices.allow', 'devices.deny', 'devices.list']) });
   fs.seed(`${root}/freezer`, { ...procs, 'freezer.state': 'THAWED\n' });
-  fs.seed(`${root}/blkio`, { ...procs, ...F(['blkio.bfq.weight', 'blkio.bfq.weight_device', 'blkio.throttle.read_bps_device', 'blkio.throttle.write_bps_device', 'blkio.throttle.read_iops_device', 'blkio.throttle.write_iops_device']) });
+  fs.seed(`${root}/blkio`, {
+    ...procs,
+    ...F([
+      'blkio.bfq.weight',
+      'blkio.bfq.weight_device',
+      'blkio.throttle.read_bps_device',
+      'blkio.throttle.write_bps_device',
+      'blkio.throttle.read_iops_device',
+      'blkio.throttle.write_iops_device',
+    ]),
+  });
   fs.seed(`${root}/pids`, { ...procs, ...F(['pids.max', 'pids.current']) });
   fs.seed(`${root}/systemd`, procs);
   fs.seed(`${root}/unified`, { ...procs, 'cgroup.controllers': '', 'cgroup.subtree_control': '' });
@@ -81,13 +114,36 @@ export function hybridFs(opts: { memsw?: boolean } = {}): MemoryCgroupFs {
 }
 
 /** A pure v2 host: the root offers every controller; the session scope holds processes. */
-export function v2Fs(opts: { swap?: boolean; bfq?: boolean } = {}, fs: MemoryCgroupFs = new MemoryCgroupFs()): MemoryCgroupFs {
+export function v2Fs(
+  opts: { swap?: boolean; bfq?: boolean } = {},
+  fs: MemoryCgroupFs = new MemoryCgroupFs(),
+): MemoryCgroupFs {
   const root = '/sys/fs/cgroup';
   const files = [
-    'cgroup.procs', 'cgroup.subtree_control', 'cgroup.freeze', 'cgroup.events', 'cgroup.kill',
-    'cpu.weight', 'cpu.max', 'cpu.max.burst', 'cpu.idle', 'cpu.stat', 'cpuset.cpus', 'cpuset.mems',
-    'memory.max', 'memory.low', 'memory.high', 'memory.current', 'memory.stat', 'pids.max', 'pids.current',
-    'io.weight', 'io.max', 'io.stat', 'hugetlb.2MB.max', 'hugetlb.1GB.max',
+    'cgroup.procs',
+    'cgroup.subtree_control',
+    'cgroup.freeze',
+    'cgroup.events',
+    'cgroup.kill',
+    'cpu.weight',
+    'cpu.max',
+    'cpu.max.burst',
+    'cpu.idle',
+    'cpu.stat',
+    'cpuset.cpus',
+    'cpuset.mems',
+    'memory.max',
+    'memory.low',
+    'memory.high',
+    'memory.current',
+    'memory.stat',
+    'pids.max',
+    'pids.current',
+    'io.weight',
+    'io.max',
+    'io.stat',
+    'hugetlb.2MB.max',
+    'hugetlb.1GB.max',
   ];
   if (opts.swap !== false) files.push('memory.swap.max');
   if (opts.bfq) files.push('io.bfq.weight');

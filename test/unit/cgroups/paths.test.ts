@@ -14,14 +14,21 @@ test('paths are cleaned; ".." is rejected, not rewritten', () => {
   assert.deepEqual(innerPath('/a//b/./c/', 'x'), { path: '/a/b/c', absolute: true });
   assert.deepEqual(innerPath('a/b', 'x'), { path: 'a/b', absolute: false });
   for (const bad of ['../x', '/a/../../etc', 'a/..', '..']) {
-    assert.throws(() => innerPath(bad, 'x'), { code: 'invalid-argument', field: 'linux.cgroupsPath', message: /"\.\."/ });
+    assert.throws(() => innerPath(bad, 'x'), {
+      code: 'invalid-argument',
+      field: 'linux.cgroupsPath',
+      message: /"\.\."/,
+    });
   }
   assert.throws(() => innerPath('/', 'x'), { code: 'invalid-argument' });
   assert.throws(() => innerPath('', '../x'), { code: 'invalid-argument' });
 });
 
 test('systemd-style paths get a clear unavailable error', () => {
-  assert.throws(() => innerPath('system.slice:docker:abc', 'x'), { code: 'unavailable', message: /systemd cgroup driver is not supported/ });
+  assert.throws(() => innerPath('system.slice:docker:abc', 'x'), {
+    code: 'unavailable',
+    message: /systemd cgroup driver is not supported/,
+  });
   assert.throws(() => innerPath(':berth:abc', 'x'), { code: 'unavailable' });
 });
 

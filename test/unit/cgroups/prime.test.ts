@@ -9,7 +9,10 @@ import { HYBRID_SELF, PROC_CGROUPS, V2_SELF, hybridLayout, v2Layout } from './fi
 test('hybrid: the unified hierarchy, where the runtime is now', () => {
   assert.equal(primeTarget(hybridLayout(), HYBRID_SELF), '/sys/fs/cgroup/unified/cgroup.procs');
   // /proc/self/cgroup as read at the prime wins over the layout's older copy.
-  assert.equal(primeTarget(hybridLayout(), HYBRID_SELF.replace(/^0::\/$/m, '0::/moved/here')), '/sys/fs/cgroup/unified/moved/here/cgroup.procs');
+  assert.equal(
+    primeTarget(hybridLayout(), HYBRID_SELF.replace(/^0::\/$/m, '0::/moved/here')),
+    '/sys/fs/cgroup/unified/moved/here/cgroup.procs',
+  );
 });
 
 test('pure v2: its own cgroup', () => {
@@ -25,7 +28,7 @@ test('pure v1: the first hierarchy it is in, below the mount root', () => {
   assert.equal(primeTarget(l, self), '/cg/cpu,cpuacct/a/cgroup.procs');
 });
 
-test('a cgroup outside the mount\'s view, or none at all: no prime', () => {
+test("a cgroup outside the mount's view, or none at all: no prime", () => {
   const mi = '30 22 0:26 /ctr /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n';
   const l = layoutFrom({ mountinfo: mi, procCgroups: '', selfCgroup: '0::/ctr/inner\n' });
   assert.equal(primeTarget(l, '0::/ctr/inner\n'), '/sys/fs/cgroup/inner/cgroup.procs');

@@ -9,7 +9,13 @@ const MiB = 1024 * 1024;
 function setup(opts: { memsw?: boolean } = {}) {
   const fs = hybridFs(opts);
   const warnings: string[] = [];
-  const m = createManager({ containerId: 'c1', cgroupsPath: '/berth/c1', layout: hybridLayout(), fs, onWarning: (w) => warnings.push(w) });
+  const m = createManager({
+    containerId: 'c1',
+    cgroupsPath: '/berth/c1',
+    layout: hybridLayout(),
+    fs,
+    onWarning: (w) => warnings.push(w),
+  });
   return { fs, m, warnings };
 }
 
@@ -20,17 +26,26 @@ test('create: a directory in every hierarchy and the unified one; cpuset values 
     assert.ok(fs.dirs.has(`${CG}/${c}/berth/c1`), c);
   }
   // v1 cpuset children start empty: both levels get the root's values, outermost first.
-  assert.deepEqual(fs.writes.filter((w) => w.path.includes('/cpuset/')), [
-    { path: `${CG}/cpuset/berth/cpuset.cpus`, value: '0-3' },
-    { path: `${CG}/cpuset/berth/c1/cpuset.cpus`, value: '0-3' },
-    { path: `${CG}/cpuset/berth/cpuset.mems`, value: '0' },
-    { path: `${CG}/cpuset/berth/c1/cpuset.mems`, value: '0' },
-  ]);
+  assert.deepEqual(
+    fs.writes.filter((w) => w.path.includes('/cpuset/')),
+    [
+      { path: `${CG}/cpuset/berth/cpuset.cpus`, value: '0-3' },
+      { path: `${CG}/cpuset/berth/c1/cpuset.cpus`, value: '0-3' },
+      { path: `${CG}/cpuset/berth/cpuset.mems`, value: '0' },
+      { path: `${CG}/cpuset/berth/c1/cpuset.mems`, value: '0' },
+    ],
+  );
   assert.equal(m.exists(), true);
   assert.deepEqual(m.procsFiles().sort(), [
-    `${CG}/blkio/berth/c1/cgroup.procs`, `${CG}/cpu/berth/c1/cgroup.procs`, `${CG}/cpuacct/berth/c1/cgroup.procs`,
-    `${CG}/cpuset/berth/c1/cgroup.procs`, `${CG}/devices/berth/c1/cgroup.procs`, `${CG}/freezer/berth/c1/cgroup.procs`,
-    `${CG}/memory/berth/c1/cgroup.procs`, `${CG}/pids/berth/c1/cgroup.procs`, `${CG}/systemd/berth/c1/cgroup.procs`,
+    `${CG}/blkio/berth/c1/cgroup.procs`,
+    `${CG}/cpu/berth/c1/cgroup.procs`,
+    `${CG}/cpuacct/berth/c1/cgroup.procs`,
+    `${CG}/cpuset/berth/c1/cgroup.procs`,
+    `${CG}/devices/berth/c1/cgroup.procs`,
+    `${CG}/freezer/berth/c1/cgroup.procs`,
+    `${CG}/memory/berth/c1/cgroup.procs`,
+    `${CG}/pids/berth/c1/cgroup.procs`,
+    `${CG}/systemd/berth/c1/cgroup.procs`,
     `${CG}/unified/berth/c1/cgroup.procs`,
   ]);
 });
@@ -42,11 +57,27 @@ test('set: the exact files and values for a typical LinuxResources', async () =>
   fs.files.set(`${CG}/devices/berth/c1/devices.list`, 'a *:* rwm\n');
   fs.writes.length = 0;
   await m.set({
-    devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }, { allow: true, type: 'c', major: 136, access: 'rw' }],
+    devices: [
+      { allow: false, access: 'rwm' },
+      { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
+      { allow: true, type: 'c', major: 136, access: 'rw' },
+    ],
     cpu: { shares: 512, quota: 50000, period: 100000, burst: 1000, cpus: '0-1', mems: '0', idle: 0 },
-    memory: { limit: 64 * MiB, swap: 128 * MiB, reservation: 32 * MiB, swappiness: 10, kernel: 1 * MiB, disableOOMKiller: true },
+    memory: {
+      limit: 64 * MiB,
+      swap: 128 * MiB,
+      reservation: 32 * MiB,
+      swappiness: 10,
+      kernel: 1 * MiB,
+      disableOOMKiller: true,
+    },
     pids: { limit: 20 },
-    blockIO: { weight: 500, weightDevice: [{ major: 8, minor: 0, weight: 300 }], throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1048576 }], throttleWriteIOPSDevice: [{ major: 8, minor: 16, rate: 100 }] },
+    blockIO: {
+      weight: 500,
+      weightDevice: [{ major: 8, minor: 0, weight: 300 }],
+      throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1048576 }],
+      throttleWriteIOPSDevice: [{ major: 8, minor: 16, rate: 100 }],
+    },
   });
   const d = (c: string) => `${CG}/${c}/berth/c1`;
   assert.deepEqual(fs.writes, [
@@ -81,7 +112,10 @@ test('memory: shrinking memory+swap below the current limit writes the limit fir
   fs.files.set(`${CG}/memory/berth/c1/memory.limit_in_bytes`, String(512 * MiB));
   fs.writes.length = 0;
   await m.set({ memory: { limit: 64 * MiB, swap: 128 * MiB } });
-  assert.deepEqual(fs.writes.map((w) => w.path.split('/').pop()), ['memory.limit_in_bytes', 'memory.memsw.limit_in_bytes']);
+  assert.deepEqual(
+    fs.writes.map((w) => w.path.split('/').pop()),
+    ['memory.limit_in_bytes', 'memory.memsw.limit_in_bytes'],
+  );
 });
 
 test('memory: unlimited memory means unlimited memory+swap; swap below limit is refused', async () => {
@@ -89,9 +123,18 @@ test('memory: unlimited memory means unlimited memory+swap; swap below limit is 
   await m.create();
   fs.writes.length = 0;
   await m.set({ memory: { limit: -1 } });
-  assert.deepEqual(fs.writes.map((w) => `${w.path.split('/').pop()}=${w.value}`), ['memory.memsw.limit_in_bytes=-1', 'memory.limit_in_bytes=-1']);
-  await assert.rejects(m.set({ memory: { limit: 128 * MiB, swap: 64 * MiB } }), { code: 'invalid-argument', field: 'linux.resources.memory.swap' });
-  await assert.rejects(m.set({ memory: { swappiness: 101 } }), { code: 'invalid-argument', field: 'linux.resources.memory.swappiness' });
+  assert.deepEqual(
+    fs.writes.map((w) => `${w.path.split('/').pop()}=${w.value}`),
+    ['memory.memsw.limit_in_bytes=-1', 'memory.limit_in_bytes=-1'],
+  );
+  await assert.rejects(m.set({ memory: { limit: 128 * MiB, swap: 64 * MiB } }), {
+    code: 'invalid-argument',
+    field: 'linux.resources.memory.swap',
+  });
+  await assert.rejects(m.set({ memory: { swappiness: 101 } }), {
+    code: 'invalid-argument',
+    field: 'linux.resources.memory.swappiness',
+  });
 });
 
 test('memory: swap without memsw files (swap accounting off) is a clear error', async () => {
@@ -99,7 +142,8 @@ test('memory: swap without memsw files (swap accounting off) is a clear error', 
   await m.create();
   await assert.rejects(m.set({ memory: { limit: 64 * MiB, swap: 128 * MiB } }), {
     code: 'unavailable',
-    message: 'linux.resources.memory.swap: this host has no memory.memsw.limit_in_bytes (swap accounting off: boot with swapaccount=1)',
+    message:
+      'linux.resources.memory.swap: this host has no memory.memsw.limit_in_bytes (swap accounting off: boot with swapaccount=1)',
   });
   await m.set({ memory: { limit: 64 * MiB } });
 });
@@ -110,7 +154,10 @@ test('pids: a limit <= 0 means max', async () => {
   fs.writes.length = 0;
   await m.set({ pids: { limit: 0 } });
   await m.set({ pids: { limit: -1 } });
-  assert.deepEqual(fs.writes.map((w) => w.value), ['max', 'max']);
+  assert.deepEqual(
+    fs.writes.map((w) => w.value),
+    ['max', 'max'],
+  );
 });
 
 test('a setting for a controller this host has not mounted names the setting', async () => {
@@ -118,11 +165,22 @@ test('a setting for a controller this host has not mounted names the setting', a
   await m.create();
   await assert.rejects(m.set({ hugepageLimits: [{ pageSize: '2MB', limit: 1 << 21 }] }), {
     code: 'unavailable',
-    message: 'linux.resources.hugepageLimits[0]: this host has no hugetlb cgroup controller (not mounted as cgroup v1, not offered by the cgroup2 hierarchy at /sys/fs/cgroup/unified)',
+    message:
+      'linux.resources.hugepageLimits[0]: this host has no hugetlb cgroup controller (not mounted as cgroup v1, not offered by the cgroup2 hierarchy at /sys/fs/cgroup/unified)',
   });
-  await assert.rejects(m.set({ network: { classID: 0x100001 } }), { code: 'unavailable', field: 'linux.resources.network.classID' });
-  await assert.rejects(m.set({ network: { priorities: [{ name: 'eth0', priority: 5 }] } }), { code: 'unavailable', field: 'linux.resources.network.priorities[0]' });
-  await assert.rejects(m.set({ unified: { 'memory.high': '1G' } }), { code: 'unavailable', field: 'linux.resources.unified["memory.high"]', message: /not offered by the cgroup2 hierarchy/ });
+  await assert.rejects(m.set({ network: { classID: 0x100001 } }), {
+    code: 'unavailable',
+    field: 'linux.resources.network.classID',
+  });
+  await assert.rejects(m.set({ network: { priorities: [{ name: 'eth0', priority: 5 }] } }), {
+    code: 'unavailable',
+    field: 'linux.resources.network.priorities[0]',
+  });
+  await assert.rejects(m.set({ unified: { 'memory.high': '1G' } }), {
+    code: 'unavailable',
+    field: 'linux.resources.unified["memory.high"]',
+    message: /not offered by the cgroup2 hierarchy/,
+  });
   await assert.rejects(m.set({ unified: { '../x.y': '1' } }), { code: 'invalid-argument' });
   await assert.rejects(m.set({ blockIO: { leafWeight: 500 } }), { code: 'unavailable', message: /blkio\.leaf_weight/ });
 });
@@ -131,21 +189,38 @@ test('hugetlb and net_cls/net_prio files when the controllers exist', async () =
   const fs = hybridFs();
   fs.seed(`${CG}/hugetlb`, { 'cgroup.procs': '', 'hugetlb.2MB.limit_in_bytes': '', 'hugetlb.1GB.limit_in_bytes': '' });
   fs.seed(`${CG}/net_cls,net_prio`, { 'cgroup.procs': '', 'net_cls.classid': '', 'net_prio.ifpriomap': '' });
-  const mi = (await import('./fixtures.js')).HYBRID_MOUNTINFO +
+  const mi =
+    (await import('./fixtures.js')).HYBRID_MOUNTINFO +
     '60 31 0:60 / /sys/fs/cgroup/hugetlb rw - cgroup cgroup rw,hugetlb\n61 31 0:61 / /sys/fs/cgroup/net_cls,net_prio rw - cgroup cgroup rw,net_cls,net_prio\n';
   const { layoutFrom } = await import('../../../src/runtime/cgroups/detect.js');
   const { PROC_CGROUPS, HYBRID_SELF } = await import('./fixtures.js');
-  const m = createManager({ containerId: 'c1', layout: layoutFrom({ mountinfo: mi, procCgroups: PROC_CGROUPS, selfCgroup: HYBRID_SELF }), fs });
+  const m = createManager({
+    containerId: 'c1',
+    layout: layoutFrom({ mountinfo: mi, procCgroups: PROC_CGROUPS, selfCgroup: HYBRID_SELF }),
+    fs,
+  });
   await m.create();
   fs.writes.length = 0;
-  await m.set({ hugepageLimits: [{ pageSize: '2MB', limit: 4 << 21 }], network: { classID: 0x100001, priorities: [{ name: 'eth0', priority: 5 }, { name: 'lo', priority: 2 }] } });
+  await m.set({
+    hugepageLimits: [{ pageSize: '2MB', limit: 4 << 21 }],
+    network: {
+      classID: 0x100001,
+      priorities: [
+        { name: 'eth0', priority: 5 },
+        { name: 'lo', priority: 2 },
+      ],
+    },
+  });
   assert.deepEqual(fs.writes, [
     { path: `${CG}/hugetlb/c1/hugetlb.2MB.limit_in_bytes`, value: String(4 << 21) },
     { path: `${CG}/net_cls,net_prio/c1/net_cls.classid`, value: String(0x100001) },
     { path: `${CG}/net_cls,net_prio/c1/net_prio.ifpriomap`, value: 'eth0 5' },
     { path: `${CG}/net_cls,net_prio/c1/net_prio.ifpriomap`, value: 'lo 2' },
   ]);
-  await assert.rejects(m.set({ hugepageLimits: [{ pageSize: '2M', limit: 1 }] }), { code: 'invalid-argument', field: 'linux.resources.hugepageLimits[0].pageSize' });
+  await assert.rejects(m.set({ hugepageLimits: [{ pageSize: '2M', limit: 1 }] }), {
+    code: 'invalid-argument',
+    field: 'linux.resources.hugepageLimits[0].pageSize',
+  });
 });
 
 test('kernel refusals become errors naming the OCI field', async () => {
@@ -157,15 +232,25 @@ test('kernel refusals become errors naming the OCI field', async () => {
     message: 'linux.resources.cpu.quota: the kernel rejects "5" for cpu.cfs_quota_us (EINVAL)',
   });
   fs.failWrites.set(`${CG}/memory/berth/c1/memory.kmem.tcp.limit_in_bytes`, 'EPERM');
-  await assert.rejects(m.set({ memory: { kernelTCP: 1 << 20 } }), { code: 'unavailable', field: 'linux.resources.memory.kernelTCP', message: /refuses/ });
+  await assert.rejects(m.set({ memory: { kernelTCP: 1 << 20 } }), {
+    code: 'unavailable',
+    field: 'linux.resources.memory.kernelTCP',
+    message: /refuses/,
+  });
 });
 
 test('a failed set after create leaves no cgroup behind, intermediate directories included', async () => {
   const { fs, m } = setup();
   fs.failWrites.set(`${CG}/pids/berth/c1/pids.max`, 'EACCES');
-  await assert.rejects(createWithResources(m, { pids: { limit: 5 } }), { code: 'unavailable', field: 'linux.resources.pids.limit' });
+  await assert.rejects(createWithResources(m, { pids: { limit: 5 } }), {
+    code: 'unavailable',
+    field: 'linux.resources.pids.limit',
+  });
   assert.equal(m.exists(), false);
-  assert.deepEqual([...fs.dirs].filter((d) => d.includes('berth')), []);
+  assert.deepEqual(
+    [...fs.dirs].filter((d) => d.includes('berth')),
+    [],
+  );
 });
 
 test('freeze/thaw/state through freezer.state; apply writes the pid everywhere', async () => {
@@ -222,7 +307,10 @@ test('stats from v1 files', async () => {
   assert.equal(s.memory.cache, 33);
   assert.equal(s.memory.raw['rss'], 22);
   assert.deepEqual(s.pids, { current: 3, limit: 0 });
-  assert.deepEqual(s.blkio.ioServiceBytesRecursive, [{ major: 8, minor: 0, op: 'Read', value: 4096 }, { major: 8, minor: 0, op: 'Write', value: 0 }]);
+  assert.deepEqual(s.blkio.ioServiceBytesRecursive, [
+    { major: 8, minor: 0, op: 'Read', value: 4096 },
+    { major: 8, minor: 0, op: 'Write', value: 0 },
+  ]);
   assert.deepEqual(s.cpuset, { cpus: [0, 1, 2, 3], mems: [0] });
 });
 
@@ -234,7 +322,10 @@ test('hybrid: a controller the cgroup2 root delegates (hugetlb here) is used the
   await m.create();
   assert.ok(!fs.writes.some((w) => w.path.endsWith('cgroup.subtree_control')), 'create leaves the unified root alone');
   fs.writes.length = 0;
-  await m.set({ hugepageLimits: [{ pageSize: '2MB', limit: 4 << 21 }], unified: { 'hugetlb.2MB.max': String(2 << 21) } });
+  await m.set({
+    hugepageLimits: [{ pageSize: '2MB', limit: 4 << 21 }],
+    unified: { 'hugetlb.2MB.max': String(2 << 21) },
+  });
   assert.deepEqual(fs.writes, [
     { path: `${CG}/unified/berth/cgroup.subtree_control`, value: '+hugetlb' },
     { path: `${CG}/unified/berth/c1/hugetlb.2MB.max`, value: String(4 << 21) },
@@ -250,7 +341,8 @@ test('hybrid: a controller the cgroup2 root offers but does not delegate is an e
   fs.writes.length = 0;
   await assert.rejects(m.set({ hugepageLimits: [{ pageSize: '2MB', limit: 4 << 21 }] }), {
     code: 'unavailable',
-    message: /^linux\.resources\.hugepageLimits\[0\]: this host has no hugetlb cgroup controller for containers: .* does not delegate it/,
+    message:
+      /^linux\.resources\.hugepageLimits\[0\]: this host has no hugetlb cgroup controller for containers: .* does not delegate it/,
   });
   assert.deepEqual(fs.writes, []);
 });
@@ -258,14 +350,20 @@ test('hybrid: a controller the cgroup2 root offers but does not delegate is an e
 test('pure v1: unified keys have nowhere to go', async () => {
   const { layoutFrom } = await import('../../../src/runtime/cgroups/detect.js');
   const { HYBRID_MOUNTINFO, PROC_CGROUPS, HYBRID_SELF } = await import('./fixtures.js');
-  const mi = HYBRID_MOUNTINFO.split('\n').filter((l) => !l.includes('cgroup2')).join('\n');
-  const m = createManager({ containerId: 'c1', layout: layoutFrom({ mountinfo: mi, procCgroups: PROC_CGROUPS, selfCgroup: HYBRID_SELF }), fs: hybridFs() });
+  const mi = HYBRID_MOUNTINFO.split('\n')
+    .filter((l) => !l.includes('cgroup2'))
+    .join('\n');
+  const m = createManager({
+    containerId: 'c1',
+    layout: layoutFrom({ mountinfo: mi, procCgroups: PROC_CGROUPS, selfCgroup: HYBRID_SELF }),
+    fs: hybridFs(),
+  });
   assert.equal(m.version, 'v1');
   await m.create();
   await assert.rejects(m.set({ unified: { 'memory.high': '1G' } }), { code: 'unavailable', message: /only cgroup v1/ });
 });
 
-test('hybrid: kill --all through the unified directory\'s cgroup.kill when the kernel has it', async () => {
+test("hybrid: kill --all through the unified directory's cgroup.kill when the kernel has it", async () => {
   const fs = hybridFs();
   fs.files.set(`${CG}/unified/cgroup.kill`, '');
   const m = createManager({ containerId: 'c1', layout: hybridLayout(), fs });
@@ -274,14 +372,15 @@ test('hybrid: kill --all through the unified directory\'s cgroup.kill when the k
   assert.deepEqual(fs.writes.at(-1), { path: `${CG}/unified/c1/cgroup.kill`, value: '1' });
 });
 
-test('hybrid without a v1 freezer: pause goes through the unified directory\'s cgroup.freeze', async () => {
+test("hybrid without a v1 freezer: pause goes through the unified directory's cgroup.freeze", async () => {
   const { MemoryCgroupFs } = await import('../../../src/runtime/cgroups/fs.js');
   const { layoutFrom } = await import('../../../src/runtime/cgroups/detect.js');
   const { HYBRID_MOUNTINFO, PROC_CGROUPS, HYBRID_SELF } = await import('./fixtures.js');
   class FreezingFs extends MemoryCgroupFs {
     override writeFile(path: string, value: string): void {
       super.writeFile(path, value);
-      if (path.endsWith('/cgroup.freeze')) this.files.set(path.replace(/cgroup\.freeze$/, 'cgroup.events'), `populated 1\nfrozen ${value}\n`);
+      if (path.endsWith('/cgroup.freeze'))
+        this.files.set(path.replace(/cgroup\.freeze$/, 'cgroup.events'), `populated 1\nfrozen ${value}\n`);
     }
   }
   const fs = new FreezingFs();
@@ -289,8 +388,14 @@ test('hybrid without a v1 freezer: pause goes through the unified directory\'s c
   for (const d of hybridFs().dirs) fs.dirs.add(d);
   fs.files.set(`${CG}/unified/cgroup.freeze`, '0');
   fs.files.set(`${CG}/unified/cgroup.events`, '');
-  const mi = HYBRID_MOUNTINFO.split('\n').filter((l) => !l.includes('freezer')).join('\n');
-  const m = createManager({ containerId: 'c1', layout: layoutFrom({ mountinfo: mi, procCgroups: PROC_CGROUPS, selfCgroup: HYBRID_SELF }), fs });
+  const mi = HYBRID_MOUNTINFO.split('\n')
+    .filter((l) => !l.includes('freezer'))
+    .join('\n');
+  const m = createManager({
+    containerId: 'c1',
+    layout: layoutFrom({ mountinfo: mi, procCgroups: PROC_CGROUPS, selfCgroup: HYBRID_SELF }),
+    fs,
+  });
   await m.create();
   await m.freeze();
   assert.equal(m.state(), 'frozen');
@@ -304,27 +409,40 @@ test('v1 devices update of a running container: only the differences, no deny-al
   await m.create();
   fs.files.set(`${CG}/devices/berth/c1/devices.list`, 'c 1:3 rwm\nc 1:5 rwm\nc 136:* rwm\n');
   fs.writes.length = 0;
-  await m.set({ devices: [
-    { allow: false, access: 'rwm' },
-    { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
-    { allow: true, type: 'c', major: 136, access: 'rw' },
-    { allow: true, type: 'c', major: 10, minor: 200, access: 'r' },
-    { allow: true, type: 'c', major: 10, minor: 200, access: 'w' },
-  ] });
-  assert.deepEqual(fs.writes.map((w) => `${w.path.split('/').pop()} ${w.value}`), [
-    'devices.allow c 10:200 rw',
-    'devices.deny c 1:5 rwm',
-    'devices.deny c 136:* m',
-  ]);
+  await m.set({
+    devices: [
+      { allow: false, access: 'rwm' },
+      { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
+      { allow: true, type: 'c', major: 136, access: 'rw' },
+      { allow: true, type: 'c', major: 10, minor: 200, access: 'r' },
+      { allow: true, type: 'c', major: 10, minor: 200, access: 'w' },
+    ],
+  });
+  assert.deepEqual(
+    fs.writes.map((w) => `${w.path.split('/').pop()} ${w.value}`),
+    ['devices.allow c 10:200 rw', 'devices.deny c 1:5 rwm', 'devices.deny c 136:* m'],
+  );
   // a change to allow-by-default resets first
   fs.writes.length = 0;
   await m.set({ devices: [{ allow: true }, { allow: false, type: 'c', major: 1, minor: 5 }] });
-  assert.deepEqual(fs.writes.map((w) => `${w.path.split('/').pop()} ${w.value}`), ['devices.allow a', 'devices.deny c 1:5 rwm']);
+  assert.deepEqual(
+    fs.writes.map((w) => `${w.path.split('/').pop()} ${w.value}`),
+    ['devices.allow a', 'devices.deny c 1:5 rwm'],
+  );
   // what v1 cannot express is refused before any write
   fs.writes.length = 0;
-  await assert.rejects(m.set({ devices: [{ allow: false }, { allow: true, type: 'c', major: 1 }, { allow: false, type: 'c', major: 1, minor: 5 }] }), {
-    code: 'invalid-argument',
-    field: 'linux.resources.devices[2]',
-  });
+  await assert.rejects(
+    m.set({
+      devices: [
+        { allow: false },
+        { allow: true, type: 'c', major: 1 },
+        { allow: false, type: 'c', major: 1, minor: 5 },
+      ],
+    }),
+    {
+      code: 'invalid-argument',
+      field: 'linux.resources.devices[2]',
+    },
+  );
   assert.deepEqual(fs.writes, []);
 });

@@ -14,14 +14,21 @@ const DIR = `${CG}/user.slice/user-0.slice/c1`;
 class FreezingFs extends MemoryCgroupFs {
   override writeFile(path: string, value: string): void {
     super.writeFile(path, value);
-    if (path.endsWith('/cgroup.freeze')) this.files.set(path.replace(/cgroup\.freeze$/, 'cgroup.events'), `populated 1\nfrozen ${value}\n`);
+    if (path.endsWith('/cgroup.freeze'))
+      this.files.set(path.replace(/cgroup\.freeze$/, 'cgroup.events'), `populated 1\nfrozen ${value}\n`);
   }
 }
 
 function setup(opts: { swap?: boolean; bfq?: boolean; fs?: MemoryCgroupFs } = {}) {
   const fs = opts.fs ?? v2Fs(opts);
   const attached: { dir: string; program: Buffer }[] = [];
-  const m = createManager({ containerId: 'c1', cgroupsPath: 'c1', layout: v2Layout(), fs, attachDeviceFilter: (dir, program) => attached.push({ dir, program }) });
+  const m = createManager({
+    containerId: 'c1',
+    cgroupsPath: 'c1',
+    layout: v2Layout(),
+    fs,
+    attachDeviceFilter: (dir, program) => attached.push({ dir, program }),
+  });
   return { fs, m, attached };
 }
 
@@ -42,7 +49,10 @@ test('OCI swap (memory+swap) → memory.swap.max (swap alone)', () => {
   assert.equal(swapMaxValue(-1, 64 * MiB), 'max');
   assert.equal(swapMaxValue(undefined, -1), 'max');
   assert.equal(swapMaxValue(undefined, 64 * MiB), undefined);
-  assert.throws(() => swapMaxValue(32 * MiB, 64 * MiB), { code: 'invalid-argument', field: 'linux.resources.memory.swap' });
+  assert.throws(() => swapMaxValue(32 * MiB, 64 * MiB), {
+    code: 'invalid-argument',
+    field: 'linux.resources.memory.swap',
+  });
   assert.throws(() => swapMaxValue(32 * MiB, undefined), { message: /needs a memory limit/ });
 });
 
@@ -51,12 +61,13 @@ test('create: under the parent of our own cgroup, controllers enabled top-down',
   await m.create();
   assert.ok(fs.dirs.has(DIR));
   const enables = fs.writes.filter((w) => w.path.endsWith('cgroup.subtree_control'));
-  assert.deepEqual(enables.slice(0, 3).map((w) => `${w.path} ${w.value}`), [
-    `${CG}/cgroup.subtree_control +cpuset`,
-    `${CG}/cgroup.subtree_control +cpu`,
-    `${CG}/cgroup.subtree_control +io`,
-  ]);
-  assert.ok(enables.some((w) => w.path === `${CG}/user.slice/user-0.slice/cgroup.subtree_control` && w.value === '+memory'));
+  assert.deepEqual(
+    enables.slice(0, 3).map((w) => `${w.path} ${w.value}`),
+    [`${CG}/cgroup.subtree_control +cpuset`, `${CG}/cgroup.subtree_control +cpu`, `${CG}/cgroup.subtree_control +io`],
+  );
+  assert.ok(
+    enables.some((w) => w.path === `${CG}/user.slice/user-0.slice/cgroup.subtree_control` && w.value === '+memory'),
+  );
   // a v2Fs ancestor already enabling a controller is left alone
   assert.ok(!enables.some((w) => w.value === '+misc'));
   assert.deepEqual(m.procsFiles(), [`${DIR}/cgroup.procs`]);
@@ -70,28 +81,39 @@ test('set: the exact files and values for a typical LinuxResources', async () =>
     cpu: { shares: 1024, quota: 50000, period: 100000, cpus: '0-1', mems: '0', idle: 1 },
     memory: { limit: 64 * MiB, swap: 96 * MiB, reservation: 32 * MiB },
     pids: { limit: 0 },
-    blockIO: { weight: 500, weightDevice: [{ major: 8, minor: 0, weight: 100 }], throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1048576 }], throttleWriteIOPSDevice: [{ major: 8, minor: 0, rate: 0 }] },
+    blockIO: {
+      weight: 500,
+      weightDevice: [{ major: 8, minor: 0, weight: 100 }],
+      throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1048576 }],
+      throttleWriteIOPSDevice: [{ major: 8, minor: 0, rate: 0 }],
+    },
     hugepageLimits: [{ pageSize: '2MB', limit: 8 * MiB }],
     unified: { 'memory.high': '50M' },
-    devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }],
+    devices: [
+      { allow: false, access: 'rwm' },
+      { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
+    ],
   });
-  assert.deepEqual(fs.writes.map((w) => `${w.path.slice(DIR.length + 1)}=${w.value}`), [
-    'cpu.weight=39',
-    'cpu.max=50000 100000',
-    'cpu.idle=1',
-    'cpuset.cpus=0-1',
-    'cpuset.mems=0',
-    `memory.swap.max=${32 * MiB}`,
-    `memory.max=${64 * MiB}`,
-    `memory.low=${32 * MiB}`,
-    'pids.max=max',
-    'io.weight=default 4950',
-    'io.weight=8:0 910',
-    'io.max=8:0 rbps=1048576',
-    'io.max=8:0 wiops=max',
-    `hugetlb.2MB.max=${8 * MiB}`,
-    'memory.high=50M',
-  ]);
+  assert.deepEqual(
+    fs.writes.map((w) => `${w.path.slice(DIR.length + 1)}=${w.value}`),
+    [
+      'cpu.weight=39',
+      'cpu.max=50000 100000',
+      'cpu.idle=1',
+      'cpuset.cpus=0-1',
+      'cpuset.mems=0',
+      `memory.swap.max=${32 * MiB}`,
+      `memory.max=${64 * MiB}`,
+      `memory.low=${32 * MiB}`,
+      'pids.max=max',
+      'io.weight=default 4950',
+      'io.weight=8:0 910',
+      'io.max=8:0 rbps=1048576',
+      'io.max=8:0 wiops=max',
+      `hugetlb.2MB.max=${8 * MiB}`,
+      'memory.high=50M',
+    ],
+  );
   assert.equal(attached.length, 1);
   assert.equal(attached[0]!.dir, DIR);
   const insns = decodeInsns(attached[0]!.program);
@@ -106,13 +128,10 @@ test('cpu.max forms and burst ordering', async () => {
   await m.set({ cpu: { quota: -1, period: 50000 } });
   await m.set({ cpu: { quota: 20000 } });
   await m.set({ cpu: { quota: 20000, period: 100000, burst: 5000 } });
-  assert.deepEqual(fs.writes.map((w) => `${w.path.slice(DIR.length + 1)}=${w.value}`), [
-    'cpu.max=max 50000',
-    'cpu.max=20000',
-    'cpu.max.burst=5000',
-    'cpu.max=20000 100000',
-    'cpu.max.burst=5000',
-  ]);
+  assert.deepEqual(
+    fs.writes.map((w) => `${w.path.slice(DIR.length + 1)}=${w.value}`),
+    ['cpu.max=max 50000', 'cpu.max=20000', 'cpu.max.burst=5000', 'cpu.max=20000 100000', 'cpu.max.burst=5000'],
+  );
 });
 
 test('io with BFQ: raw weights in io.bfq.weight', async () => {
@@ -120,7 +139,10 @@ test('io with BFQ: raw weights in io.bfq.weight', async () => {
   await m.create();
   fs.writes.length = 0;
   await m.set({ blockIO: { weight: 500, weightDevice: [{ major: 8, minor: 0, weight: 100 }] } });
-  assert.deepEqual(fs.writes.map((w) => `${w.path.slice(DIR.length + 1)}=${w.value}`), ['io.bfq.weight=500', 'io.bfq.weight=8:0 100']);
+  assert.deepEqual(
+    fs.writes.map((w) => `${w.path.slice(DIR.length + 1)}=${w.value}`),
+    ['io.bfq.weight=500', 'io.bfq.weight=8:0 100'],
+  );
 });
 
 test('settings v2 cannot honour are errors, never dropped', async () => {
@@ -140,7 +162,10 @@ test('settings v2 cannot honour are errors, never dropped', async () => {
 test('swap without memory.swap.max is a clear error; -1 is accepted', async () => {
   const { m } = setup({ swap: false });
   await m.create();
-  await assert.rejects(m.set({ memory: { limit: 64 * MiB, swap: 128 * MiB } }), { code: 'unavailable', message: /memory\.swap\.max/ });
+  await assert.rejects(m.set({ memory: { limit: 64 * MiB, swap: 128 * MiB } }), {
+    code: 'unavailable',
+    message: /memory\.swap\.max/,
+  });
   await m.set({ memory: { limit: 64 * MiB, swap: -1 } });
 });
 
@@ -148,9 +173,16 @@ test('unified keys are validated: no "/" or "..", no runtime-owned files', async
   const { m } = setup();
   await m.create();
   for (const k of ['../memory.max', 'memory/../x', 'memory..max', 'noDot', 'cgroup.procs', 'cgroup.subtree_control']) {
-    await assert.rejects(m.set({ unified: { [k]: '1' } }), { code: 'invalid-argument', field: `linux.resources.unified["${k}"]` }, k);
+    await assert.rejects(
+      m.set({ unified: { [k]: '1' } }),
+      { code: 'invalid-argument', field: `linux.resources.unified["${k}"]` },
+      k,
+    );
   }
-  await assert.rejects(m.set({ unified: { 'misc.max': 'x 1' } }), { code: 'unavailable', message: /the misc controller is not available/ });
+  await assert.rejects(m.set({ unified: { 'misc.max': 'x 1' } }), {
+    code: 'unavailable',
+    message: /the misc controller is not available/,
+  });
 });
 
 test('a controller not available to the cgroup is named in the error', async () => {
@@ -183,7 +215,10 @@ test('freeze waits for cgroup.events "frozen 1"; kill through cgroup.kill', asyn
 test('a failed set after create removes the cgroup it made', async () => {
   const { fs, m } = setup();
   fs.failWrites.set(`${DIR}/memory.max`, 'EBUSY');
-  await assert.rejects(createWithResources(m, { memory: { limit: MiB } }), { code: 'failed-precondition', field: 'linux.resources.memory.limit' });
+  await assert.rejects(createWithResources(m, { memory: { limit: MiB } }), {
+    code: 'failed-precondition',
+    field: 'linux.resources.memory.limit',
+  });
   assert.equal(m.exists(), false);
 });
 
@@ -210,6 +245,12 @@ test('stats from v2 files', async () => {
   set('memory.swap.max', '5000\n');
   assert.deepEqual(m.stats().memory.swap, { usage: 4196, max: 0, limit: 1005000, failcnt: 0 });
   assert.deepEqual(s.pids, { current: 2, limit: 10 });
-  assert.deepEqual(s.blkio.ioServiceBytesRecursive, [{ major: 8, minor: 0, op: 'Read', value: 10 }, { major: 8, minor: 0, op: 'Write', value: 20 }]);
-  assert.deepEqual(s.blkio.ioServicedRecursive.map((e) => e.value), [1, 2]);
+  assert.deepEqual(s.blkio.ioServiceBytesRecursive, [
+    { major: 8, minor: 0, op: 'Read', value: 10 },
+    { major: 8, minor: 0, op: 'Write', value: 20 },
+  ]);
+  assert.deepEqual(
+    s.blkio.ioServicedRecursive.map((e) => e.value),
+    [1, 2],
+  );
 });

@@ -22,7 +22,10 @@ const specs: FlagSpec[] = [
 
 describe('flag parser (pflag semantics)', () => {
   it('long forms, =value, combined shorthands, attached shorthand values, repeats', () => {
-    const r = parseFlags(['-it', '--name=web', '-e', 'A=1', '--env', 'B=2', '-p80:80', '-p=81:81', '-n', '5', 'img'], specs);
+    const r = parseFlags(
+      ['-it', '--name=web', '-e', 'A=1', '--env', 'B=2', '-p80:80', '-p=81:81', '-n', '5', 'img'],
+      specs,
+    );
     assert.equal(r.flags.bool('interactive'), true);
     assert.equal(r.flags.bool('tty'), true);
     assert.equal(r.flags.string('name'), 'web');
@@ -46,14 +49,21 @@ describe('flag parser (pflag semantics)', () => {
   });
 
   it("pflag's error texts", () => {
-    const err = (argv: string[], msg: string) => assert.throws(() => parseFlags(argv, specs), (e: unknown) => e instanceof FlagError && e.message === msg);
+    const err = (argv: string[], msg: string) =>
+      assert.throws(
+        () => parseFlags(argv, specs),
+        (e: unknown) => e instanceof FlagError && e.message === msg,
+      );
     err(['--nope'], 'unknown flag: --nope');
     err(['-x'], "unknown shorthand flag: 'x' in -x");
     err(['-ix'], "unknown shorthand flag: 'x' in -ix");
     err(['--name'], 'flag needs an argument: --name');
     err(['-e'], "flag needs an argument: 'e' in -e");
     err(['-n', 'abc'], 'invalid argument "abc" for "-n, --last" flag: strconv.ParseInt: parsing "abc": invalid syntax');
-    err(['--detach=maybe'], 'invalid argument "maybe" for "-d, --detach" flag: strconv.ParseBool: parsing "maybe": invalid syntax');
+    err(
+      ['--detach=maybe'],
+      'invalid argument "maybe" for "-d, --detach" flag: strconv.ParseBool: parsing "maybe": invalid syntax',
+    );
   });
 });
 
@@ -73,10 +83,24 @@ describe('run options', () => {
   });
 
   it('--mount fields and errors; sizes and durations', () => {
-    assert.deepEqual(parseMount('type=bind,source=/a,target=/b,readonly'), { Type: 'bind', Source: '/a', Target: '/b', ReadOnly: true });
-    assert.deepEqual(parseMount('type=tmpfs,dst=/t,tmpfs-size=1m'), { Type: 'tmpfs', Target: '/t', TmpfsOptions: { SizeBytes: 1048576 } });
-    assert.throws(() => parseMount('type=bind'), { message: 'invalid argument "type=bind" for "--mount" flag: target is required' });
-    assert.throws(() => parseMount('type=bind,bogus'), { message: 'invalid argument "type=bind,bogus" for "--mount" flag: invalid field \'bogus\' must be a key=value pair' });
+    assert.deepEqual(parseMount('type=bind,source=/a,target=/b,readonly'), {
+      Type: 'bind',
+      Source: '/a',
+      Target: '/b',
+      ReadOnly: true,
+    });
+    assert.deepEqual(parseMount('type=tmpfs,dst=/t,tmpfs-size=1m'), {
+      Type: 'tmpfs',
+      Target: '/t',
+      TmpfsOptions: { SizeBytes: 1048576 },
+    });
+    assert.throws(() => parseMount('type=bind'), {
+      message: 'invalid argument "type=bind" for "--mount" flag: target is required',
+    });
+    assert.throws(() => parseMount('type=bind,bogus'), {
+      message:
+        'invalid argument "type=bind,bogus" for "--mount" flag: invalid field \'bogus\' must be a key=value pair',
+    });
     assert.equal(ramInBytes('64m'), 64 * 1024 * 1024);
     assert.equal(ramInBytes('1.5g'), 1.5 * 1024 ** 3);
     assert.throws(() => ramInBytes('lots'), { message: "invalid size: 'lots'" });
@@ -107,13 +131,28 @@ describe('run options', () => {
 
 describe('references and timestamps', () => {
   it("distribution/reference's grammar and docker's messages", () => {
-    for (const ok of ['busybox', 'busybox:1.36', 'library/busybox:latest', 'localhost:5000/a/b', '127.0.0.1:5000/x/y:t', `a@sha256:${'0'.repeat(64)}`, 'a_b.c-d/e__f']) {
+    for (const ok of [
+      'busybox',
+      'busybox:1.36',
+      'library/busybox:latest',
+      'localhost:5000/a/b',
+      '127.0.0.1:5000/x/y:t',
+      `a@sha256:${'0'.repeat(64)}`,
+      'a_b.c-d/e__f',
+    ]) {
       assert.equal(referenceError(ok), undefined, ok);
     }
-    assert.equal(referenceError('Busybox'), 'invalid reference format: repository name (library/Busybox) must be lowercase');
+    assert.equal(
+      referenceError('Busybox'),
+      'invalid reference format: repository name (library/Busybox) must be lowercase',
+    );
     assert.equal(referenceError('me/Box:1'), 'invalid reference format: repository name (me/Box) must be lowercase');
-    assert.equal(referenceError('reg.example:5000/Up/per:1'), 'invalid reference format: repository name (Up/per) must be lowercase');
-    for (const bad of ['a@b', 'x:y:z', 'ok/-bad', '', 'a//b', 'a:']) assert.equal(referenceError(bad), 'invalid reference format', bad);
+    assert.equal(
+      referenceError('reg.example:5000/Up/per:1'),
+      'invalid reference format: repository name (Up/per) must be lowercase',
+    );
+    for (const bad of ['a@b', 'x:y:z', 'ok/-bad', '', 'a//b', 'a:'])
+      assert.equal(referenceError(bad), 'invalid reference format', bad);
   });
 
   it('--since/--until: durations before now, Unix seconds, dates', () => {
@@ -121,7 +160,11 @@ describe('references and timestamps', () => {
     assert.equal(apiTimestamp('10m', 'since', now), String(Date.parse('2026-01-01T00:00:00Z') / 1000));
     assert.equal(apiTimestamp('1700000000.5', 'since', now), '1700000000.5');
     assert.equal(apiTimestamp('2000-01-01T00:00:00.25Z', 'since', now), '946684800.250000000');
-    assert.throws(() => apiTimestamp('bogus', 'since', now), { message: 'invalid value for "since": failed to parse value as time or duration: "bogus"' });
-    assert.throws(() => apiTimestamp('bogus', undefined, now), { message: 'failed to parse value as time or duration: "bogus"' });
+    assert.throws(() => apiTimestamp('bogus', 'since', now), {
+      message: 'invalid value for "since": failed to parse value as time or duration: "bogus"',
+    });
+    assert.throws(() => apiTimestamp('bogus', undefined, now), {
+      message: 'failed to parse value as time or duration: "bogus"',
+    });
   });
 });

@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseManifest, parseImageConfig, parseIndex, parseImageManifest, MAX_MANIFEST_SIZE } from '../../../src/image/manifest.js';
+import {
+  parseManifest,
+  parseImageConfig,
+  parseIndex,
+  parseImageManifest,
+  MAX_MANIFEST_SIZE,
+} from '../../../src/image/manifest.js';
 import { MediaType, isNonDistributable, layerCompression, isLayerType } from '../../../src/image/media.js';
 import { compressionOf as detectCompression } from '../../../src/common/compression.js';
 import { BerthError } from '../../../src/common/errors.js';
@@ -25,7 +31,12 @@ const dockerList = {
   mediaType: MediaType.DockerManifestList,
   manifests: [
     { mediaType: MediaType.DockerManifest, digest: D('c'), size: 5, platform: { architecture: 'amd64', os: 'linux' } },
-    { mediaType: MediaType.DockerManifest, digest: D('d'), size: 5, platform: { architecture: 'arm64', os: 'linux', variant: 'v8' } },
+    {
+      mediaType: MediaType.DockerManifest,
+      digest: D('d'),
+      size: 5,
+      platform: { architecture: 'arm64', os: 'linux', variant: 'v8' },
+    },
   ],
 };
 
@@ -49,7 +60,10 @@ test('parses OCI and Docker manifests, lists and indexes', () => {
   assert.equal(l.manifests[1]!.platform!.variant, 'v8');
   // Registries often answer application/json or octet-stream; the document decides.
   assert.equal(parseManifest(enc(dockerList), { mediaType: 'application/json' }).kind, 'index');
-  assert.equal(parseManifest(enc(ociManifest), { mediaType: 'application/vnd.oci.image.manifest.v1+json; charset=utf-8' }).kind, 'manifest');
+  assert.equal(
+    parseManifest(enc(ociManifest), { mediaType: 'application/vnd.oci.image.manifest.v1+json; charset=utf-8' }).kind,
+    'manifest',
+  );
 });
 
 test('OCI documents without mediaType are told apart by shape', () => {
@@ -63,8 +77,16 @@ test('OCI documents without mediaType are told apart by shape', () => {
 test('schema 1 is refused with a clear message', () => {
   const s1 = { schemaVersion: 1, name: 'library/busybox', tag: 'latest', fsLayers: [], history: [] };
   failsWith(() => parseManifest(enc(s1)), 'failed-precondition', /schema 1 .*not supported.*push it again/);
-  failsWith(() => parseManifest(enc(s1), { mediaType: MediaType.DockerSchema1Signed }), 'failed-precondition', /schema 1/);
-  failsWith(() => parseManifest(enc({ ...ociManifest, mediaType: MediaType.DockerSchema1 })), 'failed-precondition', /schema 1/);
+  failsWith(
+    () => parseManifest(enc(s1), { mediaType: MediaType.DockerSchema1Signed }),
+    'failed-precondition',
+    /schema 1/,
+  );
+  failsWith(
+    () => parseManifest(enc({ ...ociManifest, mediaType: MediaType.DockerSchema1 })),
+    'failed-precondition',
+    /schema 1/,
+  );
 });
 
 test('absurd sizes are refused before parsing', () => {
@@ -72,15 +94,29 @@ test('absurd sizes are refused before parsing', () => {
   failsWith(() => parseManifest(big), 'invalid-argument', /over the 4194304-byte limit/);
   // A valid document just under the limit is fine.
   const pad = JSON.stringify(ociManifest).length;
-  const ok = Buffer.from(JSON.stringify({ ...ociManifest, annotations: { x: 'y'.repeat(MAX_MANIFEST_SIZE - pad - 40) } }));
+  const ok = Buffer.from(
+    JSON.stringify({ ...ociManifest, annotations: { x: 'y'.repeat(MAX_MANIFEST_SIZE - pad - 40) } }),
+  );
   assert.ok(ok.length <= MAX_MANIFEST_SIZE);
   assert.equal(parseManifest(ok).kind, 'manifest');
 });
 
 test('wrong media types are refused', () => {
-  failsWith(() => parseManifest(enc(ociManifest), { mediaType: MediaType.OciLayerGzip }), 'invalid-argument', /wrong media type/);
-  failsWith(() => parseManifest(enc({ ...ociManifest, mediaType: MediaType.OciConfig })), 'invalid-argument', /wrong media type/);
-  failsWith(() => parseManifest(enc(dockerList), { mediaType: MediaType.OciManifest }), 'invalid-argument', /announced as/);
+  failsWith(
+    () => parseManifest(enc(ociManifest), { mediaType: MediaType.OciLayerGzip }),
+    'invalid-argument',
+    /wrong media type/,
+  );
+  failsWith(
+    () => parseManifest(enc({ ...ociManifest, mediaType: MediaType.OciConfig })),
+    'invalid-argument',
+    /wrong media type/,
+  );
+  failsWith(
+    () => parseManifest(enc(dockerList), { mediaType: MediaType.OciManifest }),
+    'invalid-argument',
+    /announced as/,
+  );
   failsWith(() => parseIndex(enc(ociManifest)), 'invalid-argument', /expected an image index/);
 });
 
@@ -88,12 +124,30 @@ test('malformed documents name the bad field', () => {
   failsWith(() => parseManifest(Buffer.from('{not json')), 'invalid-argument', /not valid JSON/);
   failsWith(() => parseManifest(Buffer.from('[]')), 'invalid-argument', /not a JSON object/);
   failsWith(() => parseManifest(enc({ ...ociManifest, schemaVersion: 3 })), 'invalid-argument', /schemaVersion/);
-  failsWith(() => parseManifest(enc({ ...ociManifest, layers: [{ mediaType: MediaType.OciLayer, digest: 'sha256:xyz', size: 1 }] })),
-    'invalid-argument', /layers\.0\.digest/);
-  failsWith(() => parseManifest(enc({ ...ociManifest, config: { ...ociManifest.config, size: -1 } })), 'invalid-argument', /config\.size/);
-  failsWith(() => parseManifest(enc({ ...ociManifest, config: { ...ociManifest.config, size: 1.5 } })), 'invalid-argument', /config\.size/);
+  failsWith(
+    () =>
+      parseManifest(
+        enc({ ...ociManifest, layers: [{ mediaType: MediaType.OciLayer, digest: 'sha256:xyz', size: 1 }] }),
+      ),
+    'invalid-argument',
+    /layers\.0\.digest/,
+  );
+  failsWith(
+    () => parseManifest(enc({ ...ociManifest, config: { ...ociManifest.config, size: -1 } })),
+    'invalid-argument',
+    /config\.size/,
+  );
+  failsWith(
+    () => parseManifest(enc({ ...ociManifest, config: { ...ociManifest.config, size: 1.5 } })),
+    'invalid-argument',
+    /config\.size/,
+  );
   const { mediaType: _m, ...dockerNoType } = dockerManifest;
-  failsWith(() => parseManifest(enc(dockerNoType), { mediaType: MediaType.DockerManifest }), 'invalid-argument', /must name its mediaType/);
+  failsWith(
+    () => parseManifest(enc(dockerNoType), { mediaType: MediaType.DockerManifest }),
+    'invalid-argument',
+    /must name its mediaType/,
+  );
 });
 
 test('image configs', () => {
@@ -108,7 +162,11 @@ test('image configs', () => {
   const c = parseImageConfig(enc(cfg));
   assert.deepEqual(c.config?.Cmd, ['/bin/sh']);
   assert.equal((c as Record<string, unknown>).extra, true, 'unknown fields are kept');
-  failsWith(() => parseImageConfig(enc({ ...cfg, rootfs: { type: 'layers', diff_ids: ['nope'] } })), 'invalid-argument', /diff_ids/);
+  failsWith(
+    () => parseImageConfig(enc({ ...cfg, rootfs: { type: 'layers', diff_ids: ['nope'] } })),
+    'invalid-argument',
+    /diff_ids/,
+  );
   failsWith(() => parseImageConfig(enc({ ...cfg, os: undefined })), 'invalid-argument', /os/);
 });
 

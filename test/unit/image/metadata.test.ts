@@ -35,7 +35,11 @@ test('migrations run once per module, in order, and refuse a newer database', ()
     assert.equal(ran, 1);
     md2.db.prepare('INSERT INTO m1(a, b) VALUES (?, ?)').run('x', 'y');
     assert.throws(() => md2.migrate('other', ['CREATE TABLE bad (', 'x']), /syntax|incomplete/);
-    assert.equal((md2.db.prepare("SELECT count(*) n FROM schema_migrations WHERE module = 'other'").get() as { n: number }).n, 0, 'failed migration rolled back');
+    assert.equal(
+      (md2.db.prepare("SELECT count(*) n FROM schema_migrations WHERE module = 'other'").get() as { n: number }).n,
+      0,
+      'failed migration rolled back',
+    );
     md2.close();
     const md3 = openMetadata(t.dir);
     assert.throws(() => md3.migrate('mod', ['CREATE TABLE m1 (a TEXT)']), /newer than this Berth knows/);
@@ -53,10 +57,14 @@ test('tx rolls back on error; handles share one connection', () => {
     const b = openMetadata(t.dir);
     assert.equal(a.db, b.db);
     a.migrate('t', ['CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT)']);
-    assert.throws(() => a.tx((db) => {
-      db.prepare('INSERT INTO kv VALUES (?, ?)').run('k', 'v');
-      throw new Error('boom');
-    }), /boom/);
+    assert.throws(
+      () =>
+        a.tx((db) => {
+          db.prepare('INSERT INTO kv VALUES (?, ?)').run('k', 'v');
+          throw new Error('boom');
+        }),
+      /boom/,
+    );
     assert.equal((b.db.prepare('SELECT count(*) n FROM kv').get() as { n: number }).n, 0);
     a.close();
     b.db.prepare('SELECT 1').get(); // still open for b
@@ -74,17 +82,26 @@ test('image records: put, create, tag, labels, delete', () => {
     const r = images.put('busybox', desc('a'), { l: '1' });
     assert.equal(r.name, 'docker.io/library/busybox:latest');
     assert.equal(images.get('docker.io/library/busybox').target.digest, D('a'));
-    assert.throws(() => images.create('busybox:latest', desc('b')), (e: unknown) => e instanceof BerthError && e.code === 'already-exists');
+    assert.throws(
+      () => images.create('busybox:latest', desc('b')),
+      (e: unknown) => e instanceof BerthError && e.code === 'already-exists',
+    );
     const moved = images.put('busybox', desc('b'));
     assert.equal(moved.target.digest, D('b'));
     assert.deepEqual(moved.labels, { l: '1' }, 'labels kept when not given');
     assert.ok(moved.updatedAt >= moved.createdAt);
     images.tag('busybox', 'localhost:5000/bb:v1');
-    assert.deepEqual(images.list().map((i) => i.name), ['docker.io/library/busybox:latest', 'localhost:5000/bb:v1']);
+    assert.deepEqual(
+      images.list().map((i) => i.name),
+      ['docker.io/library/busybox:latest', 'localhost:5000/bb:v1'],
+    );
     assert.deepEqual(images.setLabels('busybox', { l: null, m: '2' }).labels, { m: '2' });
     images.delete('busybox');
     assert.throws(() => images.delete('busybox'), /not found/);
-    assert.throws(() => images.get('busybox'), (e: unknown) => e instanceof BerthError && e.code === 'not-found');
+    assert.throws(
+      () => images.get('busybox'),
+      (e: unknown) => e instanceof BerthError && e.code === 'not-found',
+    );
     assert.throws(() => images.put('x', { mediaType: 'a', digest: 'sha256:zz', size: 1 }), /digest/);
     md.close();
   } finally {
@@ -105,16 +122,25 @@ test('leases: resources, expiry, withLease', async () => {
     assert.deepEqual(leases.resources('pull-1'), [{ type: 'content', key: D('a') }]);
     const old = leases.create({ ttlMs: -1 });
     leases.addResource(old.id, { type: 'content', key: D('b') });
-    assert.deepEqual(leases.liveResources().map((r) => r.key), [D('a')]);
+    assert.deepEqual(
+      leases.liveResources().map((r) => r.key),
+      [D('a')],
+    );
     assert.deepEqual(leases.expire(), [old.id]);
-    assert.deepEqual(leases.list().map((x) => x.id), ['pull-1']);
+    assert.deepEqual(
+      leases.list().map((x) => x.id),
+      ['pull-1'],
+    );
     leases.delete('pull-1');
     assert.deepEqual(leases.liveResources(), [], 'resources go with their lease');
     let seen = '';
-    await assert.rejects(withLease(leases, async (x) => {
-      seen = x.id;
-      throw new Error('fail inside');
-    }), /fail inside/);
+    await assert.rejects(
+      withLease(leases, async (x) => {
+        seen = x.id;
+        throw new Error('fail inside');
+      }),
+      /fail inside/,
+    );
     assert.throws(() => leases.get(seen), /not found/, 'lease deleted even on failure');
     md.close();
   } finally {
@@ -168,7 +194,11 @@ test('openImageLayer opens every service of a root on one connection', async () 
   try {
     const l = openImageLayer(t.dir);
     const info = await l.content.put(Buffer.from('{}'));
-    l.images.put('x:1', { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: info.digest, size: info.size });
+    l.images.put('x:1', {
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      digest: info.digest,
+      size: info.size,
+    });
     assert.equal(l.images.get('x:1').target.digest, info.digest);
     assert.equal(l.metadata.db, l.content.metadata.db);
     l.close();

@@ -1,7 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  parseReference, parseDockerRef, formatReference, familiarString, normalizeName, pullTarget, validateDigest,
+  parseReference,
+  parseDockerRef,
+  formatReference,
+  familiarString,
+  normalizeName,
+  pullTarget,
+  validateDigest,
 } from '../../../src/image/reference.js';
 import { BerthError } from '../../../src/common/errors.js';
 
@@ -53,13 +59,17 @@ test('familiar names drop docker.io and library/', () => {
 });
 
 function rejects(input: string, pattern: RegExp): void {
-  assert.throws(() => parseReference(input), (e: unknown) => {
-    assert.ok(e instanceof BerthError, `${input}: ${String(e)}`);
-    assert.equal(e.code, 'invalid-argument');
-    assert.ok(e.message.includes(`"${input}"`), `message names the reference: ${e.message}`);
-    assert.match(e.message, pattern, input);
-    return true;
-  }, input);
+  assert.throws(
+    () => parseReference(input),
+    (e: unknown) => {
+      assert.ok(e instanceof BerthError, `${input}: ${String(e)}`);
+      assert.equal(e.code, 'invalid-argument');
+      assert.ok(e.message.includes(`"${input}"`), `message names the reference: ${e.message}`);
+      assert.match(e.message, pattern, input);
+      return true;
+    },
+    input,
+  );
 }
 
 test('invalid references are refused with a message naming them', () => {
@@ -101,24 +111,61 @@ test('validateDigest', () => {
 // Cases from the behaviour of Docker's reference package (distribution/reference).
 test('docker reference package cases: valid and invalid names', () => {
   const valid = [
-    'docker/docker', 'library/debian', 'debian', 'docker.io/docker/docker', 'docker.io/library/debian', 'docker.io/debian',
-    'index.docker.io/docker/docker', 'index.docker.io/library/debian', 'index.docker.io/debian',
-    '127.0.0.1:5000/docker/docker', '127.0.0.1:5000/library/debian', '127.0.0.1:5000/debian',
-    '192.168.0.1', '192.168.0.1:80', '192.168.0.1:8/debian', '192.168.0.2:25000/debian',
+    'docker/docker',
+    'library/debian',
+    'debian',
+    'docker.io/docker/docker',
+    'docker.io/library/debian',
+    'docker.io/debian',
+    'index.docker.io/docker/docker',
+    'index.docker.io/library/debian',
+    'index.docker.io/debian',
+    '127.0.0.1:5000/docker/docker',
+    '127.0.0.1:5000/library/debian',
+    '127.0.0.1:5000/debian',
+    '192.168.0.1',
+    '192.168.0.1:80',
+    '192.168.0.1:8/debian',
+    '192.168.0.2:25000/debian',
     'thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev',
-    '[fc00::1]:5000/docker', '[fc00::1]:5000/docker/docker', '[fc00:1:2:3:4:5:6:7]:5000/library/debian',
+    '[fc00::1]:5000/docker',
+    '[fc00::1]:5000/docker/docker',
+    '[fc00:1:2:3:4:5:6:7]:5000/library/debian',
     'docker.io/' + '1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a',
-    'Docker/docker', 'DOCKER/docker',
-    'docker-rules/docker', 'docker---rules/docker', 'doc/docker', 'd/docker', 'jess/t', 'dock__er/docker',
+    'Docker/docker',
+    'DOCKER/docker',
+    'docker-rules/docker',
+    'docker---rules/docker',
+    'doc/docker',
+    'd/docker',
+    'jess/t',
+    'dock__er/docker',
   ];
   for (const v of valid) assert.doesNotThrow(() => parseReference(v), v);
   const invalid = [
-    'https://github.com/docker/docker', 'docker/Docker', '-docker', '-docker/docker', '-docker.io/docker/docker',
-    'docker///docker', 'docker.io/docker/Docker', 'docker.io/docker///docker', '[fc00::1]', '[fc00::1]:5000',
-    'fc00::1:5000/debian', '[fe80::1%eth0]:5000/debian', '[2001:db8:3:4::192.0.2.33]:5000/debian',
+    'https://github.com/docker/docker',
+    'docker/Docker',
+    '-docker',
+    '-docker/docker',
+    '-docker.io/docker/docker',
+    'docker///docker',
+    'docker.io/docker/Docker',
+    'docker.io/docker///docker',
+    '[fc00::1]',
+    '[fc00::1]:5000',
+    'fc00::1:5000/debian',
+    '[fe80::1%eth0]:5000/debian',
+    '[2001:db8:3:4::192.0.2.33]:5000/debian',
     '1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a',
-    'docker-/docker', '-docker-/docker', '____/____', '_docker/_docker', 'dock..er/docker', 'dock_.er/docker', 'dock-.er/docker',
-    'docker/', 'this_is_not_a_valid_namespace_because_its_lenth_is_greater_than_255_'.repeat(4) + '/docker',
+    'docker-/docker',
+    '-docker-/docker',
+    '____/____',
+    '_docker/_docker',
+    'dock..er/docker',
+    'dock_.er/docker',
+    'dock-.er/docker',
+    'docker/',
+    'this_is_not_a_valid_namespace_because_its_lenth_is_greater_than_255_'.repeat(4) + '/docker',
   ];
   for (const v of invalid) assert.throws(() => parseReference(v), BerthError, v);
 });
@@ -143,7 +190,12 @@ test('docker reference package cases: domain, path and familiar name', () => {
     ['test_com/foo', 'docker.io', 'test_com/foo', 'test_com/foo'],
     ['test-com:8080/foo', 'test-com:8080', 'foo', 'test-com:8080/foo'],
     ['xn--n3h.com:18080/foo', 'xn--n3h.com:18080', 'foo', 'xn--n3h.com:18080/foo'],
-    ['dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c23575912276fc9', 'docker.io', 'library/dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c23575912276fc9', 'dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c23575912276fc9'],
+    [
+      'dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c23575912276fc9',
+      'docker.io',
+      'library/dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c23575912276fc9',
+      'dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c23575912276fc9',
+    ],
   ];
   for (const [input, domain, path, familiar] of cases) {
     const r = parseReference(input);

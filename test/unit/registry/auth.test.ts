@@ -3,15 +3,35 @@ import assert from 'node:assert/strict';
 import { Authorizer, parseWwwAuthenticate, challengeScopes } from '../../../src/image/registry/auth.js';
 
 test('WWW-Authenticate: Docker Hub Bearer challenge', () => {
-  const c = parseWwwAuthenticate('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"');
-  assert.deepEqual(c, [{ scheme: 'bearer', params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/busybox:pull' } }]);
+  const c = parseWwwAuthenticate(
+    'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"',
+  );
+  assert.deepEqual(c, [
+    {
+      scheme: 'bearer',
+      params: {
+        realm: 'https://auth.docker.io/token',
+        service: 'registry.docker.io',
+        scope: 'repository:library/busybox:pull',
+      },
+    },
+  ]);
 });
 
 test('WWW-Authenticate: Basic, case, spaces, escapes, error and several challenges', () => {
-  assert.deepEqual(parseWwwAuthenticate('basic Realm="Registry Realm"'), [{ scheme: 'basic', params: { realm: 'Registry Realm' } }]);
-  const c = parseWwwAuthenticate('Bearer realm="r" , service=svc,error="insufficient_scope",scope="repository:a:pull repository:b:pull" , Basic realm="q\\"x"');
+  assert.deepEqual(parseWwwAuthenticate('basic Realm="Registry Realm"'), [
+    { scheme: 'basic', params: { realm: 'Registry Realm' } },
+  ]);
+  const c = parseWwwAuthenticate(
+    'Bearer realm="r" , service=svc,error="insufficient_scope",scope="repository:a:pull repository:b:pull" , Basic realm="q\\"x"',
+  );
   assert.equal(c.length, 2);
-  assert.deepEqual(c[0]!.params, { realm: 'r', service: 'svc', error: 'insufficient_scope', scope: 'repository:a:pull repository:b:pull' });
+  assert.deepEqual(c[0]!.params, {
+    realm: 'r',
+    service: 'svc',
+    error: 'insufficient_scope',
+    scope: 'repository:a:pull repository:b:pull',
+  });
   assert.deepEqual(challengeScopes(c[0]), ['repository:a:pull', 'repository:b:pull']);
   assert.deepEqual(c[1], { scheme: 'basic', params: { realm: 'q"x' } });
   assert.deepEqual(parseWwwAuthenticate(undefined), []);
@@ -31,7 +51,10 @@ function fakeFetcher(bodies: object[]) {
 }
 
 test('Bearer: token from `token` or `access_token`, Basic credentials and account sent, cached per scope', async () => {
-  const f = fakeFetcher([{ token: 't1', expires_in: 300 }, { access_token: 't2', token: 'ignored' }]);
+  const f = fakeFetcher([
+    { token: 't1', expires_in: 300 },
+    { access_token: 't2', token: 'ignored' },
+  ]);
   const a = new Authorizer(async () => ({ username: 'u', password: 'p' }), f.fetch);
   a.setChallenge('https://r.example', 'Bearer realm="https://auth.example/token",service="reg"');
   assert.equal(await a.header('https://r.example', 'r.example', ['repository:x:pull']), 'Bearer t1');
@@ -60,7 +83,10 @@ test('Bearer: concurrent requests for one scope share one token request', async 
 });
 
 test('Bearer: an expired token is fetched again', async () => {
-  const f = fakeFetcher([{ token: 'old', expires_in: 1, issued_at: new Date(Date.now() - 10_000).toISOString() }, { token: 'new' }]);
+  const f = fakeFetcher([
+    { token: 'old', expires_in: 1, issued_at: new Date(Date.now() - 10_000).toISOString() },
+    { token: 'new' },
+  ]);
   const a = new Authorizer(async () => undefined, f.fetch);
   a.setChallenge('https://r', 'Bearer realm="https://auth/token"');
   await a.header('https://r', 'r', []);
@@ -68,9 +94,16 @@ test('Bearer: an expired token is fetched again', async () => {
 });
 
 test('Bearer: token server 401 is a permission error naming the cause; no token is a clear error', async () => {
-  const a = new Authorizer(async () => ({ username: 'u', password: 'bad' }), fakeFetcher([{ status: 401, details: 'nope' }]).fetch);
+  const a = new Authorizer(
+    async () => ({ username: 'u', password: 'bad' }),
+    fakeFetcher([{ status: 401, details: 'nope' }]).fetch,
+  );
   a.setChallenge('https://r', 'Bearer realm="https://auth/token"');
-  await assert.rejects(a.header('https://r', 'r', []), (e: Error & { code?: string }) => e.code === 'permission-denied' && /incorrect username or password/.test(e.message));
+  await assert.rejects(
+    a.header('https://r', 'r', []),
+    (e: Error & { code?: string }) =>
+      e.code === 'permission-denied' && /incorrect username or password/.test(e.message),
+  );
   const b = new Authorizer(async () => undefined, fakeFetcher([{ nothing: true }]).fetch);
   b.setChallenge('https://r', 'Bearer realm="https://auth/token"');
   await assert.rejects(b.header('https://r', 'r', []), /sent no token/);
@@ -88,7 +121,10 @@ test('identity token: OAuth2 refresh_token POST', async () => {
 });
 
 test('Basic challenge: credentials sent when known, nothing otherwise', async () => {
-  const a = new Authorizer(async (k) => (k === 'with' ? { username: 'u', password: 'p' } : undefined), fakeFetcher([]).fetch);
+  const a = new Authorizer(
+    async (k) => (k === 'with' ? { username: 'u', password: 'p' } : undefined),
+    fakeFetcher([]).fetch,
+  );
   a.setChallenge('https://r', 'Basic realm="x"');
   assert.equal(await a.header('https://r', 'with', []), 'Basic ' + Buffer.from('u:p').toString('base64'));
   assert.equal(await a.header('https://r', 'without', []), undefined);

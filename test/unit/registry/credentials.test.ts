@@ -37,23 +37,33 @@ after(() => {
 
 test('auths: base64 auth, Docker Hub key, URL-form keys, and missing entries', async () => {
   const d = mkdtempSync(join(dir, 'cfg-'));
-  writeFileSync(join(d, 'config.json'), JSON.stringify({
-    auths: {
-      'https://index.docker.io/v1/': { auth: Buffer.from('hubuser:hub:pass').toString('base64') },
-      'https://reg.example:5000': { auth: Buffer.from('u:p').toString('base64') },
-      'other.example': { username: 'x', password: 'y' },
-    },
-  }));
+  writeFileSync(
+    join(d, 'config.json'),
+    JSON.stringify({
+      auths: {
+        'https://index.docker.io/v1/': { auth: Buffer.from('hubuser:hub:pass').toString('base64') },
+        'https://reg.example:5000': { auth: Buffer.from('u:p').toString('base64') },
+        'other.example': { username: 'x', password: 'y' },
+      },
+    }),
+  );
   assert.deepEqual(await getCredentials('docker.io', { configDir: d }), { username: 'hubuser', password: 'hub:pass' });
   assert.deepEqual(await getCredentials('reg.example:5000', { configDir: d }), { username: 'u', password: 'p' });
   assert.deepEqual(await getCredentials('other.example', { configDir: d }), { username: 'x', password: 'y' });
   assert.equal(await getCredentials('absent.example', { configDir: d }), undefined);
-  assert.equal(await getCredentials('anything', { configDir: join(d, 'nope') }), undefined, 'no config.json: no credentials');
+  assert.equal(
+    await getCredentials('anything', { configDir: join(d, 'nope') }),
+    undefined,
+    'no config.json: no credentials',
+  );
 });
 
 test('store and erase keep other keys, write mode 0600', async () => {
   const d = mkdtempSync(join(dir, 'cfg-'));
-  writeFileSync(join(d, 'config.json'), JSON.stringify({ auths: { 'keep.example': { auth: 'a2VlcDpt' } }, detachKeys: 'ctrl-x' }));
+  writeFileSync(
+    join(d, 'config.json'),
+    JSON.stringify({ auths: { 'keep.example': { auth: 'a2VlcDpt' } }, detachKeys: 'ctrl-x' }),
+  );
   await storeCredentials('docker.io', { username: 'me', password: 'pw' }, { configDir: d });
   const cfg = JSON.parse(readFileSync(join(d, 'config.json'), 'utf8'));
   assert.equal(cfg.detachKeys, 'ctrl-x');
@@ -61,20 +71,30 @@ test('store and erase keep other keys, write mode 0600', async () => {
   assert.equal(Buffer.from(cfg.auths['https://index.docker.io/v1/'].auth, 'base64').toString(), 'me:pw');
   assert.equal(statSync(join(d, 'config.json')).mode & 0o777, 0o600);
   assert.equal(await eraseCredentials('docker.io', { configDir: d }), true);
-  assert.equal(JSON.parse(readFileSync(join(d, 'config.json'), 'utf8')).auths['https://index.docker.io/v1/'], undefined);
+  assert.equal(
+    JSON.parse(readFileSync(join(d, 'config.json'), 'utf8')).auths['https://index.docker.io/v1/'],
+    undefined,
+  );
   assert.equal(await eraseCredentials('docker.io', { configDir: d }), false);
 });
 
 test('a malformed config.json is a clear error', async () => {
   const d = mkdtempSync(join(dir, 'cfg-'));
   writeFileSync(join(d, 'config.json'), '{ not json');
-  await assert.rejects(getCredentials('x', { configDir: d }), (e: Error & { code?: string }) => e.code === 'invalid-argument' && /config.json/.test(e.message));
+  await assert.rejects(
+    getCredentials('x', { configDir: d }),
+    (e: Error & { code?: string }) => e.code === 'invalid-argument' && /config.json/.test(e.message),
+  );
 });
 
 test('credHelpers and credsStore: store, get, erase through docker-credential-<name>', async () => {
   const d = mkdtempSync(join(dir, 'cfg-'));
   writeFileSync(join(d, 'config.json'), JSON.stringify({ credHelpers: { 'helped.example': 'berthtest' } }));
-  assert.equal(await getCredentials('helped.example', { configDir: d }), undefined, '"credentials not found" is no credentials');
+  assert.equal(
+    await getCredentials('helped.example', { configDir: d }),
+    undefined,
+    '"credentials not found" is no credentials',
+  );
   await storeCredentials('helped.example', { username: 'hu', password: 'hp' }, { configDir: d });
   assert.deepEqual(await getCredentials('helped.example', { configDir: d }), { username: 'hu', password: 'hp' });
   const cfg = JSON.parse(readFileSync(join(d, 'config.json'), 'utf8'));

@@ -25,7 +25,11 @@ test('CIDR matching, IPv4, IPv6 and mapped addresses', () => {
 test("Docker's insecure rule: 127.0.0.0/8 by default, names and CIDRs when listed", async () => {
   assert.equal(await isInsecure('127.0.0.1:5000', {}), true);
   assert.equal(await isInsecure('localhost:5000', {}), true, 'localhost resolves into 127.0.0.0/8');
-  assert.equal(await isInsecure('127.0.0.1:5000', { insecureRegistries: [] }), false, 'an explicit list replaces the default');
+  assert.equal(
+    await isInsecure('127.0.0.1:5000', { insecureRegistries: [] }),
+    false,
+    'an explicit list replaces the default',
+  );
   assert.equal(await isInsecure('10.0.0.5:5000', {}), false);
   assert.equal(await isInsecure('10.0.0.5:5000', { insecureRegistries: ['10.0.0.0/8'] }), true);
   assert.equal(await isInsecure('my.registry:5000', { insecureRegistries: ['my.registry:5000'] }), true);
@@ -35,18 +39,38 @@ test("Docker's insecure rule: 127.0.0.0/8 by default, names and CIDRs when liste
 test('endpoints: mirrors first for docker.io pulls only; HTTPS then HTTP for insecure registries', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-hosts-'));
   try {
-    const hub = await resolveEndpoints('docker.io', { mirrors: ['https://m1.example', 'http://m2.example:5000'], certsDir: dir });
-    assert.deepEqual(hub.map((e) => [e.base.href, e.mirror]), [
-      ['https://m1.example/', true], ['http://m2.example:5000/', true], ['https://registry-1.docker.io/', false],
-    ]);
+    const hub = await resolveEndpoints('docker.io', {
+      mirrors: ['https://m1.example', 'http://m2.example:5000'],
+      certsDir: dir,
+    });
+    assert.deepEqual(
+      hub.map((e) => [e.base.href, e.mirror]),
+      [
+        ['https://m1.example/', true],
+        ['http://m2.example:5000/', true],
+        ['https://registry-1.docker.io/', false],
+      ],
+    );
     assert.equal(hub[2]!.authKey, 'https://index.docker.io/v1/');
     const push = await resolveEndpoints('docker.io', { mirrors: ['https://m1.example'], certsDir: dir }, true);
-    assert.deepEqual(push.map((e) => e.base.href), ['https://registry-1.docker.io/']);
+    assert.deepEqual(
+      push.map((e) => e.base.href),
+      ['https://registry-1.docker.io/'],
+    );
     const quay = await resolveEndpoints('quay.io', { mirrors: ['https://m1.example'], certsDir: dir });
-    assert.deepEqual(quay.map((e) => e.base.href), ['https://quay.io/']);
+    assert.deepEqual(
+      quay.map((e) => e.base.href),
+      ['https://quay.io/'],
+    );
     assert.equal(quay[0]!.tls.insecureSkipVerify, undefined);
     const local = await resolveEndpoints('127.0.0.1:5000', { certsDir: dir });
-    assert.deepEqual(local.map((e) => [e.base.href, !!e.tls.insecureSkipVerify]), [['https://127.0.0.1:5000/', true], ['http://127.0.0.1:5000/', false]]);
+    assert.deepEqual(
+      local.map((e) => [e.base.href, !!e.tls.insecureSkipVerify]),
+      [
+        ['https://127.0.0.1:5000/', true],
+        ['http://127.0.0.1:5000/', false],
+      ],
+    );
     assert.equal(canonicalRegistry('index.docker.io'), 'docker.io');
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -89,5 +113,11 @@ test('mapLimit never runs more than the limit at once and keeps order', async ()
   });
   assert.deepEqual(out, [2, 4, 6, 8, 10, 12, 14]);
   assert.equal(peak, 3);
-  await assert.rejects(mapLimit([1, 2, 3], 2, async (n) => { if (n === 2) throw new Error('boom'); return n; }), /boom/);
+  await assert.rejects(
+    mapLimit([1, 2, 3], 2, async (n) => {
+      if (n === 2) throw new Error('boom');
+      return n;
+    }),
+    /boom/,
+  );
 });

@@ -8,7 +8,10 @@ test('scheme picks the proxy; bare host:port proxies get http://', () => {
   assert.equal(proxyFor(new URL('http://reg.example/v2/'), P)?.href, 'http://hp:3128/');
   assert.equal(proxyFor(new URL('https://reg.example/v2/'), P)?.href, 'http://proxy.corp:8080/');
   assert.equal(proxyFor(new URL('https://reg.example/'), { httpProxy: 'http://x:1' }), undefined);
-  assert.throws(() => proxyFor(new URL('https://reg.example/'), { httpsProxy: 'socks5://x:1' }), /only http:\/\/ proxies/);
+  assert.throws(
+    () => proxyFor(new URL('https://reg.example/'), { httpsProxy: 'socks5://x:1' }),
+    /only http:\/\/ proxies/,
+  );
 });
 
 test('localhost and loopback are never proxied', () => {
@@ -33,8 +36,15 @@ test('NO_PROXY: *, domains, subdomains, IPs, CIDRs, ports', () => {
 });
 
 test('environment, upper case first; proxy credentials', () => {
-  assert.deepEqual(proxyFromEnv({ HTTPS_PROXY: 'a:1', http_proxy: 'b:2', no_proxy: 'c' }), { httpsProxy: 'a:1', httpProxy: 'b:2', noProxy: 'c' });
+  assert.deepEqual(proxyFromEnv({ HTTPS_PROXY: 'a:1', http_proxy: 'b:2', no_proxy: 'c' }), {
+    httpsProxy: 'a:1',
+    httpProxy: 'b:2',
+    noProxy: 'c',
+  });
   assert.deepEqual(proxyFromEnv({}), { httpsProxy: undefined, httpProxy: undefined, noProxy: undefined });
-  assert.equal(proxyAuthorization(new URL('http://u%40x:p%3Aw@h:1')), 'Basic ' + Buffer.from('u@x:p:w').toString('base64'));
+  assert.equal(
+    proxyAuthorization(new URL('http://u%40x:p%3Aw@h:1')),
+    'Basic ' + Buffer.from('u@x:p:w').toString('base64'),
+  );
   assert.equal(proxyAuthorization(new URL('http://h:1')), undefined);
 });

@@ -17,8 +17,14 @@ interface Snap {
 test('host guard: a snapshot of this host matches itself and reads real values', () => {
   const a = snapshot() as Snap;
   assert.equal(a.hostname, readFileSync('/proc/sys/kernel/hostname', 'utf8').trim());
-  assert.ok(a.mounts.some((m) => m.startsWith('/ ')), 'the root mount is listed');
-  assert.ok(a.mounts.some((m) => m.startsWith('/proc ')), '/proc is listed');
+  assert.ok(
+    a.mounts.some((m) => m.startsWith('/ ')),
+    'the root mount is listed',
+  );
+  assert.ok(
+    a.mounts.some((m) => m.startsWith('/proc ')),
+    '/proc is listed',
+  );
   assert.deepEqual(differences(a, snapshot()), []);
 });
 

@@ -5,7 +5,12 @@ import { shortenOverlayOptions } from '../../../src/snapshot/mount.js';
 const base = '/var/lib/berth-with-a-rather-long-root-directory-name/snapshots';
 
 test('overlay options within one page are left alone', () => {
-  const options = ['index=off', `lowerdir=${base}/2/fs:${base}/1/fs`, `upperdir=${base}/3/fs`, `workdir=${base}/3/work`];
+  const options = [
+    'index=off',
+    `lowerdir=${base}/2/fs:${base}/1/fs`,
+    `upperdir=${base}/3/fs`,
+    `workdir=${base}/3/work`,
+  ];
   assert.deepEqual(shortenOverlayOptions(options), { options });
 });
 

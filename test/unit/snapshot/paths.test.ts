@@ -11,8 +11,16 @@ const d = (c: string): string => 'sha256:' + c.repeat(64);
 
 test('chain ids: the first is the diff id, then sha256 of "<parent chain> <diff id>"', () => {
   const ids = [d('a'), d('b'), d('c')];
-  const c1 = 'sha256:' + createHash('sha256').update(`${d('a')} ${d('b')}`).digest('hex');
-  const c2 = 'sha256:' + createHash('sha256').update(`${c1} ${d('c')}`).digest('hex');
+  const c1 =
+    'sha256:' +
+    createHash('sha256')
+      .update(`${d('a')} ${d('b')}`)
+      .digest('hex');
+  const c2 =
+    'sha256:' +
+    createHash('sha256')
+      .update(`${c1} ${d('c')}`)
+      .digest('hex');
   assert.deepEqual(chainIds(ids), [d('a'), c1, c2]);
   assert.equal(chainId(ids), c2);
   assert.deepEqual(chainIds([]), []);
@@ -44,7 +52,10 @@ test('hostile names are refused with the entry named', () => {
   assert.throws(() => entryComponents(''), /empty/);
   assert.throws(() => entryComponents('x'.repeat(256)), /longer than 255/);
   assert.throws(() => entryComponents('a/'.repeat(2100)), /longer than 4096/);
-  assert.throws(() => entryComponents('/etc/passwd', 'hard link target', 'hl'), /layer entry "hl": absolute hard link target refused/);
+  assert.throws(
+    () => entryComponents('/etc/passwd', 'hard link target', 'hl'),
+    /layer entry "hl": absolute hard link target refused/,
+  );
 });
 
 test('whiteouts are recognised by their last component', () => {
@@ -70,7 +81,11 @@ test('PAX records keep binary xattr values byte for byte', () => {
     return Buffer.concat([Buffer.from(String(len)), body]);
   };
   const cap = Buffer.from([0x01, 0x00, 0x00, 0x02, 0xff, 0xfe, 0x80, 0x00]);
-  const buf = Buffer.concat([rec('path', Buffer.from('dír/ñame')), rec('SCHILY.xattr.security.capability', cap), rec('mtime', Buffer.from('1.5'))]);
+  const buf = Buffer.concat([
+    rec('path', Buffer.from('dír/ñame')),
+    rec('SCHILY.xattr.security.capability', cap),
+    rec('mtime', Buffer.from('1.5')),
+  ]);
   const pax = decodePax(buf);
   assert.equal(pax.path, 'dír/ñame');
   assert.equal(pax.mtime, '1.5');

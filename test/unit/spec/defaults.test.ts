@@ -35,7 +35,10 @@ test('the default spec says what runc spec says, hostname aside', () => {
     ['/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sys', '/sys/fs/cgroup'],
   );
   assert.ok(s.mounts![2]!.options!.includes('gid=5'));
-  assert.deepEqual(s.linux!.namespaces!.map((n) => n.type), ['pid', 'network', 'ipc', 'uts', 'mount']);
+  assert.deepEqual(
+    s.linux!.namespaces!.map((n) => n.type),
+    ['pid', 'network', 'ipc', 'uts', 'mount'],
+  );
   assert.deepEqual(s.linux!.resources, { devices: [{ allow: false, access: 'rwm' }] });
   assert.ok(s.linux!.maskedPaths!.includes('/proc/kcore'));
   assert.ok(s.linux!.readonlyPaths!.includes('/proc/sys'));
@@ -57,10 +60,18 @@ test('the rootless default passes validation and follows runc --rootless', () =>
   const l = s.linux!;
   assert.deepEqual(l.uidMappings, [{ containerID: 0, hostID: 1000, size: 1 }]);
   assert.deepEqual(l.gidMappings, [{ containerID: 0, hostID: 1001, size: 1 }]);
-  assert.deepEqual(l.namespaces!.map((n) => n.type), ['pid', 'ipc', 'uts', 'mount', 'user']);
+  assert.deepEqual(
+    l.namespaces!.map((n) => n.type),
+    ['pid', 'ipc', 'uts', 'mount', 'user'],
+  );
   assert.equal(l.resources, undefined);
   const sys = s.mounts!.find((m) => m.destination === '/sys')!;
-  assert.deepEqual(sys, { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] });
+  assert.deepEqual(sys, {
+    destination: '/sys',
+    type: 'none',
+    source: '/sys',
+    options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'],
+  });
   for (const m of s.mounts!) assert.ok(!(m.options ?? []).some((o) => /^[ug]id=/.test(o)), m.destination);
   // the caller's ids by default
   const d = defaultSpec({ rootless: true });
@@ -71,23 +82,29 @@ test('the rootless default passes validation and follows runc --rootless', () =>
 // Side by side with the reference: when runc is installed, its example must
 // equal ours except for ociVersion and hostname (and runc's "resources": null).
 const runc = ['/usr/sbin/runc', '/usr/bin/runc'].find((p) => existsSync(p));
-test('matches `runc spec` and `runc spec --rootless` byte for byte in meaning', { skip: runc ? false : 'runc is not installed' }, () => {
-  for (const rootless of [false, true]) {
-    const dir = mkdtempSync(join(tmpdir(), 'berth-spec-'));
-    try {
-      execFileSync(runc!, ['spec', ...(rootless ? ['--rootless'] : [])], { cwd: dir });
-      const theirs = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-      assert.doesNotThrow(() => parseSpec(clone(theirs)), 'runc’s own example must validate');
-      const cgroupNamespace = theirs.linux.namespaces.some((n: { type: string }) => n.type === 'cgroup');
-      const ours: any = clone(defaultSpec({ rootless, cgroupNamespace, uid: process.geteuid!(), gid: process.getegid!() }));
-      for (const s of [theirs, ours]) {
-        delete s.ociVersion;
-        delete s.hostname;
-        if (s.linux.resources === null) delete s.linux.resources;
+test(
+  'matches `runc spec` and `runc spec --rootless` byte for byte in meaning',
+  { skip: runc ? false : 'runc is not installed' },
+  () => {
+    for (const rootless of [false, true]) {
+      const dir = mkdtempSync(join(tmpdir(), 'berth-spec-'));
+      try {
+        execFileSync(runc!, ['spec', ...(rootless ? ['--rootless'] : [])], { cwd: dir });
+        const theirs = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+        assert.doesNotThrow(() => parseSpec(clone(theirs)), 'runc’s own example must validate');
+        const cgroupNamespace = theirs.linux.namespaces.some((n: { type: string }) => n.type === 'cgroup');
+        const ours: any = clone(
+          defaultSpec({ rootless, cgroupNamespace, uid: process.geteuid!(), gid: process.getegid!() }),
+        );
+        for (const s of [theirs, ours]) {
+          delete s.ociVersion;
+          delete s.hostname;
+          if (s.linux.resources === null) delete s.linux.resources;
+        }
+        assert.equal(JSON.stringify(ours), JSON.stringify(theirs), 'same keys, same order, same values');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
-      assert.equal(JSON.stringify(ours), JSON.stringify(theirs), 'same keys, same order, same values');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
     }
-  }
-});
+  },
+);

@@ -34,14 +34,20 @@ test('parseSpecFile reads <bundle>/config.json', () => {
 
 test('a missing config.json is not-found, naming the file', () => {
   withBundle((dir) => {
-    assert.throws(() => parseSpecFile(dir), berthError('not-found', new RegExp(`^${join(dir, 'config.json')}: no such file`)));
+    assert.throws(
+      () => parseSpecFile(dir),
+      berthError('not-found', new RegExp(`^${join(dir, 'config.json')}: no such file`)),
+    );
   });
 });
 
 test('config.json that is not JSON is invalid-argument, naming the file', () => {
   withBundle((dir) => {
     writeFileSync(join(dir, 'config.json'), '{"ociVersion": "1.2.0",');
-    assert.throws(() => parseSpecFile(dir), berthError('invalid-argument', new RegExp(`^${join(dir, 'config.json')}: not valid JSON`)));
+    assert.throws(
+      () => parseSpecFile(dir),
+      berthError('invalid-argument', new RegExp(`^${join(dir, 'config.json')}: not valid JSON`)),
+    );
   });
 });
 
@@ -57,7 +63,10 @@ test('a bad field in the file names the field', () => {
     const s: any = defaultSpec();
     s.linux.namespaces.push({ type: 'foo' });
     writeFileSync(join(dir, 'config.json'), JSON.stringify(s));
-    assert.throws(() => parseSpecFile(dir), berthError('invalid-argument', /^config\.json: linux\.namespaces\[\d\]\.type: unknown namespace "foo"$/));
+    assert.throws(
+      () => parseSpecFile(dir),
+      berthError('invalid-argument', /^config\.json: linux\.namespaces\[\d\]\.type: unknown namespace "foo"$/),
+    );
   });
 });
 
@@ -66,6 +75,9 @@ test('an absurdly large config.json is refused without reading it', () => {
     const file = join(dir, 'config.json');
     writeFileSync(file, '');
     truncateSync(file, 64 * 1024 * 1024); // sparse: costs no disk
-    assert.throws(() => parseSpecFile(dir), berthError('invalid-argument', /config\.json: 67108864 bytes is too large/));
+    assert.throws(
+      () => parseSpecFile(dir),
+      berthError('invalid-argument', /config\.json: 67108864 bytes is too large/),
+    );
   });
 });

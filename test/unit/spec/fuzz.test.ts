@@ -25,7 +25,25 @@ function rng(seed: number) {
   };
 }
 
-const WEIRD: unknown[] = [null, 0, -1, 1.5, 2 ** 64, '', 'x', '../..', '/', [], [1], {}, { a: 1 }, true, '\u0000', 'CAP_SYS_ADMIN', -0];
+const WEIRD: unknown[] = [
+  null,
+  0,
+  -1,
+  1.5,
+  2 ** 64,
+  '',
+  'x',
+  '../..',
+  '/',
+  [],
+  [1],
+  {},
+  { a: 1 },
+  true,
+  '\u0000',
+  'CAP_SYS_ADMIN',
+  -0,
+];
 
 /** Every path to a value in the document, objects and arrays included. */
 function paths(v: unknown, at: (string | number)[] = [], out: (string | number)[][] = []): (string | number)[][] {
@@ -46,7 +64,8 @@ test('mutated real configs are accepted or refused with a named field, never a c
       const p = all[Math.floor(rand() * all.length)]!;
       let parent: any = doc;
       for (const k of p.slice(0, -1)) parent = parent?.[k];
-      if (parent && typeof parent === 'object') parent[p.at(-1)!] = structuredClone(WEIRD[Math.floor(rand() * WEIRD.length)]);
+      if (parent && typeof parent === 'object')
+        parent[p.at(-1)!] = structuredClone(WEIRD[Math.floor(rand() * WEIRD.length)]);
     }
     try {
       parseSpec(doc);

@@ -27,7 +27,11 @@ test('parseProcess accepts an exec process.json and drops unknown fields', () =>
 test('parseProcess names fields relative to the process, in process.json', () => {
   fails({ ...good(), args: [] }, 'args', /^process\.json: args: must be a non-empty array of strings$/);
   fails({ ...good(), cwd: 'tmp' }, 'cwd', /^process\.json: cwd: must be an absolute path/);
-  fails({ ...good(), capabilities: { ambient: ['cap_nope'] } }, 'capabilities.ambient[0]', /^process\.json: capabilities\.ambient\[0\]: unknown capability "cap_nope"$/);
+  fails(
+    { ...good(), capabilities: { ambient: ['cap_nope'] } },
+    'capabilities.ambient[0]',
+    /^process\.json: capabilities\.ambient\[0\]: unknown capability "cap_nope"$/,
+  );
   fails({ ...good(), rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1, soft: 2 }] }, 'rlimits[0].soft', /exceeds hard limit/);
   fails({ ...good(), env: ['X'] }, 'env[0]', /KEY=value/);
   fails(7, '', /^process\.json: must be an object$/);

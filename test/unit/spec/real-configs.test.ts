@@ -28,5 +28,8 @@ for (const name of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
 test('a real Docker config with one bad field is refused, naming it', () => {
   const raw = JSON.parse(readFileSync(join(dir, 'docker-20.10-run.json'), 'utf8'));
   raw.linux.seccomp.syscalls[3].action = 'SCMP_ACT_MAYBE';
-  assert.throws(() => parseSpec(raw), /config\.json: linux\.seccomp\.syscalls\[3\]\.action: unknown seccomp action "SCMP_ACT_MAYBE"/);
+  assert.throws(
+    () => parseSpec(raw),
+    /config\.json: linux\.seccomp\.syscalls\[3\]\.action: unknown seccomp action "SCMP_ACT_MAYBE"/,
+  );
 });

@@ -28,7 +28,10 @@ function expectInvalid(mutate: (s: any) => void, field: string, message?: RegExp
       assert.equal(e.code, 'invalid-argument');
       assert.equal(e.field, field, `wrong field in: ${e.message}`);
       const prefix = field ? `config.json: ${field}: ` : 'config.json: ';
-      assert.ok(e.message.startsWith(prefix), `message ${JSON.stringify(e.message)} does not start with ${JSON.stringify(prefix)}`);
+      assert.ok(
+        e.message.startsWith(prefix),
+        `message ${JSON.stringify(e.message)} does not start with ${JSON.stringify(prefix)}`,
+      );
       if (typeof message === 'string') assert.equal(e.message, prefix + message);
       else if (message) assert.match(e.message, message);
       return true;
@@ -62,7 +65,10 @@ test('null properties read as absent (as Go does), null array items do not', () 
 
 test('the whole document must be an object', () => {
   for (const bad of [null, 3, 'x', []]) {
-    assert.throws(() => parseSpec(bad), /^BerthError: config\.json: must be a JSON object$|config\.json: must be a JSON object/);
+    assert.throws(
+      () => parseSpec(bad),
+      /^BerthError: config\.json: must be a JSON object$|config\.json: must be a JSON object/,
+    );
   }
 });
 
@@ -124,25 +130,57 @@ test('process.env: strings of KEY=value', () => {
 
 test('process.capabilities: the five sets, names CAP_CHOWN..CAP_CHECKPOINT_RESTORE', () => {
   for (const set of ['bounding', 'effective', 'inheritable', 'permitted', 'ambient']) {
-    expectInvalid((s) => (s.process.capabilities = { [set]: ['CAP_KILL', 'FOO'] }), `process.capabilities.${set}[1]`, 'unknown capability "FOO"');
+    expectInvalid(
+      (s) => (s.process.capabilities = { [set]: ['CAP_KILL', 'FOO'] }),
+      `process.capabilities.${set}[1]`,
+      'unknown capability "FOO"',
+    );
   }
-  expectInvalid((s) => (s.process.capabilities = { bounding: ['kill'] }), 'process.capabilities.bounding[0]', 'unknown capability "kill"');
-  expectInvalid((s) => (s.process.capabilities = { bounding: 'CAP_KILL' }), 'process.capabilities.bounding', /array of capability names/);
+  expectInvalid(
+    (s) => (s.process.capabilities = { bounding: ['kill'] }),
+    'process.capabilities.bounding[0]',
+    'unknown capability "kill"',
+  );
+  expectInvalid(
+    (s) => (s.process.capabilities = { bounding: 'CAP_KILL' }),
+    'process.capabilities.bounding',
+    /array of capability names/,
+  );
   const s = minimal();
   s.process.capabilities = { bounding: ['CAP_CHECKPOINT_RESTORE', 'CAP_BPF', 'CAP_PERFMON', 'CAP_CHOWN'] };
   assert.doesNotThrow(() => parseSpec(s));
 });
 
 test('process.rlimits: known types, no duplicates, soft <= hard', () => {
-  expectInvalid((s) => (s.process.rlimits = [{ type: 'RLIMIT_FOO', hard: 1, soft: 1 }]), 'process.rlimits[0].type', 'unknown rlimit "RLIMIT_FOO"');
-  expectInvalid((s) => (s.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 1 }]), 'process.rlimits[0].hard', 'is required');
   expectInvalid(
-    (s) => (s.process.rlimits = [{ type: 'RLIMIT_NOFILE', hard: 10, soft: 10 }, { type: 'RLIMIT_NOFILE', hard: 10, soft: 10 }]),
+    (s) => (s.process.rlimits = [{ type: 'RLIMIT_FOO', hard: 1, soft: 1 }]),
+    'process.rlimits[0].type',
+    'unknown rlimit "RLIMIT_FOO"',
+  );
+  expectInvalid(
+    (s) => (s.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 1 }]),
+    'process.rlimits[0].hard',
+    'is required',
+  );
+  expectInvalid(
+    (s) =>
+      (s.process.rlimits = [
+        { type: 'RLIMIT_NOFILE', hard: 10, soft: 10 },
+        { type: 'RLIMIT_NOFILE', hard: 10, soft: 10 },
+      ]),
     'process.rlimits[1].type',
     /duplicate rlimit RLIMIT_NOFILE \(also process\.rlimits\[0\]\)/,
   );
-  expectInvalid((s) => (s.process.rlimits = [{ type: 'RLIMIT_CORE', hard: 1, soft: 2 }]), 'process.rlimits[0].soft', 'soft limit 2 exceeds hard limit 1');
-  expectInvalid((s) => (s.process.rlimits = [{ type: 'RLIMIT_CORE', hard: -1, soft: 0 }]), 'process.rlimits[0].hard', 'must be a non-negative integer');
+  expectInvalid(
+    (s) => (s.process.rlimits = [{ type: 'RLIMIT_CORE', hard: 1, soft: 2 }]),
+    'process.rlimits[0].soft',
+    'soft limit 2 exceeds hard limit 1',
+  );
+  expectInvalid(
+    (s) => (s.process.rlimits = [{ type: 'RLIMIT_CORE', hard: -1, soft: 0 }]),
+    'process.rlimits[0].hard',
+    'must be a non-negative integer',
+  );
   // RLIM_INFINITY as written by Go tools (2^64-1) parses as 2^64 and is accepted
   const s = minimal();
   s.process.rlimits = JSON.parse('[{"type":"RLIMIT_CORE","hard":18446744073709551615,"soft":18446744073709551615}]');
@@ -151,15 +189,47 @@ test('process.rlimits: known types, no duplicates, soft <= hard', () => {
 
 test('process.oomScoreAdj, ioPriority, scheduler', () => {
   expectInvalid((s) => (s.process.oomScoreAdj = 1001), 'process.oomScoreAdj', 'must be an integer from -1000 to 1000');
-  expectInvalid((s) => (s.process.ioPriority = { class: 'IOPRIO_CLASS_X', priority: 0 }), 'process.ioPriority.class', 'unknown I/O priority class "IOPRIO_CLASS_X"');
-  expectInvalid((s) => (s.process.ioPriority = { class: 'IOPRIO_CLASS_BE', priority: 8 }), 'process.ioPriority.priority', 'must be an integer from 0 to 7');
-  expectInvalid((s) => (s.process.scheduler = { policy: 'SCHED_X' }), 'process.scheduler.policy', 'unknown scheduler policy "SCHED_X"');
+  expectInvalid(
+    (s) => (s.process.ioPriority = { class: 'IOPRIO_CLASS_X', priority: 0 }),
+    'process.ioPriority.class',
+    'unknown I/O priority class "IOPRIO_CLASS_X"',
+  );
+  expectInvalid(
+    (s) => (s.process.ioPriority = { class: 'IOPRIO_CLASS_BE', priority: 8 }),
+    'process.ioPriority.priority',
+    'must be an integer from 0 to 7',
+  );
+  expectInvalid(
+    (s) => (s.process.scheduler = { policy: 'SCHED_X' }),
+    'process.scheduler.policy',
+    'unknown scheduler policy "SCHED_X"',
+  );
   expectInvalid((s) => (s.process.scheduler = {}), 'process.scheduler.policy', 'is required');
-  expectInvalid((s) => (s.process.scheduler = { policy: 'SCHED_OTHER', nice: 20 }), 'process.scheduler.nice', /-20 to 19/);
-  expectInvalid((s) => (s.process.scheduler = { policy: 'SCHED_OTHER', priority: 5 }), 'process.scheduler.priority', /SCHED_FIFO or SCHED_RR/);
-  expectInvalid((s) => (s.process.scheduler = { policy: 'SCHED_RR', runtime: 5 }), 'process.scheduler', /SCHED_DEADLINE/);
-  expectInvalid((s) => (s.process.scheduler = { policy: 'SCHED_RR', flags: ['SCHED_FLAG_X'] }), 'process.scheduler.flags[0]', 'unknown scheduler flag "SCHED_FLAG_X"');
-  expectInvalid((s) => (s.process.execCPUAffinity = { initial: '3-1' }), 'process.execCPUAffinity.initial', /list such as/);
+  expectInvalid(
+    (s) => (s.process.scheduler = { policy: 'SCHED_OTHER', nice: 20 }),
+    'process.scheduler.nice',
+    /-20 to 19/,
+  );
+  expectInvalid(
+    (s) => (s.process.scheduler = { policy: 'SCHED_OTHER', priority: 5 }),
+    'process.scheduler.priority',
+    /SCHED_FIFO or SCHED_RR/,
+  );
+  expectInvalid(
+    (s) => (s.process.scheduler = { policy: 'SCHED_RR', runtime: 5 }),
+    'process.scheduler',
+    /SCHED_DEADLINE/,
+  );
+  expectInvalid(
+    (s) => (s.process.scheduler = { policy: 'SCHED_RR', flags: ['SCHED_FLAG_X'] }),
+    'process.scheduler.flags[0]',
+    'unknown scheduler flag "SCHED_FLAG_X"',
+  );
+  expectInvalid(
+    (s) => (s.process.execCPUAffinity = { initial: '3-1' }),
+    'process.execCPUAffinity.initial',
+    /list such as/,
+  );
   expectInvalid((s) => (s.process.terminal = 1), 'process.terminal', 'must be a boolean');
   expectInvalid((s) => (s.process.consoleSize = { height: 10 }), 'process.consoleSize.width', 'is required');
 });
@@ -170,9 +240,16 @@ test('mounts: destination required; relative destinations resolve against "/" li
   expectInvalid((s) => (s.mounts = [{ type: 'tmpfs' }]), 'mounts[0].destination', 'is required');
   expectInvalid((s) => (s.mounts = [{ destination: '' }]), 'mounts[0].destination', 'must not be empty');
   expectInvalid((s) => (s.mounts = [{ destination: '/x', options: 'ro' }]), 'mounts[0].options', /must be an array/);
-  expectInvalid((s) => (s.mounts = [{ destination: '/x', source: 'a\0' }]), 'mounts[0].source', 'must not contain a NUL byte');
+  expectInvalid(
+    (s) => (s.mounts = [{ destination: '/x', source: 'a\0' }]),
+    'mounts[0].source',
+    'must not contain a NUL byte',
+  );
   const s = minimal();
-  s.mounts = [{ destination: 'data/x', type: 'tmpfs', source: 'tmpfs' }, { destination: '/abs', type: 'tmpfs' }];
+  s.mounts = [
+    { destination: 'data/x', type: 'tmpfs', source: 'tmpfs' },
+    { destination: '/abs', type: 'tmpfs' },
+  ];
   const spec = parseSpec(s);
   assert.equal(spec.mounts![0]!.destination, '/data/x');
   assert.equal(spec.mounts![1]!.destination, '/abs');
@@ -189,8 +266,16 @@ test('mounts without a mount namespace are valid (runc makes them in the host na
 
 test('id-mapped mounts: both mappings, bind mounts only', () => {
   const maps = [{ containerID: 0, hostID: 1000, size: 1 }];
-  expectInvalid((s) => (s.mounts = [{ destination: '/x', type: 'bind', source: '/y', uidMappings: maps }]), 'mounts[0].gidMappings', /both uidMappings and gidMappings/);
-  expectInvalid((s) => (s.mounts = [{ destination: '/x', type: 'tmpfs', uidMappings: maps, gidMappings: maps }]), 'mounts[0].uidMappings', /only supported for bind mounts/);
+  expectInvalid(
+    (s) => (s.mounts = [{ destination: '/x', type: 'bind', source: '/y', uidMappings: maps }]),
+    'mounts[0].gidMappings',
+    /both uidMappings and gidMappings/,
+  );
+  expectInvalid(
+    (s) => (s.mounts = [{ destination: '/x', type: 'tmpfs', uidMappings: maps, gidMappings: maps }]),
+    'mounts[0].uidMappings',
+    /only supported for bind mounts/,
+  );
   const s = minimal();
   s.mounts = [{ destination: '/x', source: '/y', options: ['rbind'], uidMappings: maps, gidMappings: maps }];
   assert.doesNotThrow(() => parseSpec(s));
@@ -199,14 +284,22 @@ test('id-mapped mounts: both mappings, bind mounts only', () => {
 // ---------------------------------------------------------------- hostname, hooks
 
 test('hostname and domainname need a UTS namespace (created or joined)', () => {
-  expectInvalid((s) => {
-    s.hostname = 'box';
-    s.linux.namespaces = [{ type: 'mount' }];
-  }, 'hostname', /UTS namespace/);
-  expectInvalid((s) => {
-    s.domainname = 'example';
-    s.linux.namespaces = [{ type: 'mount' }];
-  }, 'domainname', /UTS namespace/);
+  expectInvalid(
+    (s) => {
+      s.hostname = 'box';
+      s.linux.namespaces = [{ type: 'mount' }];
+    },
+    'hostname',
+    /UTS namespace/,
+  );
+  expectInvalid(
+    (s) => {
+      s.domainname = 'example';
+      s.linux.namespaces = [{ type: 'mount' }];
+    },
+    'domainname',
+    /UTS namespace/,
+  );
   expectInvalid((s) => (s.hostname = 'x'.repeat(65)), 'hostname', /at most 64 bytes/);
   const s = minimal();
   s.hostname = 'box';
@@ -216,11 +309,23 @@ test('hostname and domainname need a UTS namespace (created or joined)', () => {
 
 test('hooks: absolute paths, timeouts > 0, every phase', () => {
   for (const phase of ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop']) {
-    expectInvalid((s) => (s.hooks = { [phase]: [{ path: '/bin/true' }, { path: 'true' }] }), `hooks.${phase}[1].path`, 'must be an absolute path, got "true"');
+    expectInvalid(
+      (s) => (s.hooks = { [phase]: [{ path: '/bin/true' }, { path: 'true' }] }),
+      `hooks.${phase}[1].path`,
+      'must be an absolute path, got "true"',
+    );
   }
   expectInvalid((s) => (s.hooks = { poststop: [{ args: ['x'] }] }), 'hooks.poststop[0].path', 'is required');
-  expectInvalid((s) => (s.hooks = { poststop: [{ path: '/x', timeout: 0 }] }), 'hooks.poststop[0].timeout', /positive integer/);
-  expectInvalid((s) => (s.hooks = { poststop: [{ path: '/x', env: ['NOEQUALS'] }] }), 'hooks.poststop[0].env[0]', /KEY=value/);
+  expectInvalid(
+    (s) => (s.hooks = { poststop: [{ path: '/x', timeout: 0 }] }),
+    'hooks.poststop[0].timeout',
+    /positive integer/,
+  );
+  expectInvalid(
+    (s) => (s.hooks = { poststop: [{ path: '/x', env: ['NOEQUALS'] }] }),
+    'hooks.poststop[0].env[0]',
+    /KEY=value/,
+  );
   expectInvalid((s) => (s.hooks = { poststop: {} }), 'hooks.poststop', 'must be an array of hooks');
 });
 
@@ -228,10 +333,22 @@ test('hooks: absolute paths, timeouts > 0, every phase', () => {
 
 test('linux.namespaces: known types, no duplicates, absolute path matching the type', () => {
   expectInvalid((s) => s.linux.namespaces.push({ type: 'foo' }), 'linux.namespaces[5].type', 'unknown namespace "foo"');
-  expectInvalid((s) => s.linux.namespaces.push({ type: 'pid' }), 'linux.namespaces[5].type', 'duplicate namespace "pid" (also linux.namespaces[0])');
+  expectInvalid(
+    (s) => s.linux.namespaces.push({ type: 'pid' }),
+    'linux.namespaces[5].type',
+    'duplicate namespace "pid" (also linux.namespaces[0])',
+  );
   expectInvalid((s) => (s.linux.namespaces[4].path = 'proc/1/ns/net'), 'linux.namespaces[4].path', /absolute path/);
-  expectInvalid((s) => (s.linux.namespaces[4].path = '/proc/1/ns/uts'), 'linux.namespaces[4].path', '/proc/1/ns/uts is a "uts" namespace, not "network"');
-  expectInvalid((s) => (s.linux.namespaces[0].path = '/proc/self/ns/mnt'), 'linux.namespaces[0].path', /"mnt" namespace, not "pid"/);
+  expectInvalid(
+    (s) => (s.linux.namespaces[4].path = '/proc/1/ns/uts'),
+    'linux.namespaces[4].path',
+    '/proc/1/ns/uts is a "uts" namespace, not "network"',
+  );
+  expectInvalid(
+    (s) => (s.linux.namespaces[0].path = '/proc/self/ns/mnt'),
+    'linux.namespaces[0].path',
+    /"mnt" namespace, not "pid"/,
+  );
   const s = minimal();
   s.linux.namespaces[4].path = '/proc/123/ns/net';
   s.linux.namespaces[0].path = '/proc/123/task/124/ns/pid_for_children';
@@ -243,11 +360,19 @@ test('user namespace and id mappings require each other', () => {
   const m = [{ containerID: 0, hostID: 100000, size: 65536 }];
   expectInvalid((s) => (s.linux.uidMappings = m), 'linux.uidMappings', /needs a user namespace/);
   expectInvalid((s) => (s.linux.gidMappings = m), 'linux.gidMappings', /needs a user namespace/);
-  expectInvalid((s) => s.linux.namespaces.push({ type: 'user' }), 'linux.uidMappings', 'is required with a new user namespace');
-  expectInvalid((s) => {
-    s.linux.namespaces.push({ type: 'user' });
-    s.linux.uidMappings = m;
-  }, 'linux.gidMappings', 'is required with a new user namespace');
+  expectInvalid(
+    (s) => s.linux.namespaces.push({ type: 'user' }),
+    'linux.uidMappings',
+    'is required with a new user namespace',
+  );
+  expectInvalid(
+    (s) => {
+      s.linux.namespaces.push({ type: 'user' });
+      s.linux.uidMappings = m;
+    },
+    'linux.gidMappings',
+    'is required with a new user namespace',
+  );
   const s = minimal();
   s.linux.namespaces.push({ type: 'user', path: '/proc/42/ns/user' });
   assert.doesNotThrow(() => parseSpec(s), 'a joined user namespace needs no mappings');
@@ -259,16 +384,36 @@ test('id mappings: size >= 1, no overflow, no overlaps, at most 340', () => {
     s.linux.uidMappings = uid;
     s.linux.gidMappings = gid;
   };
-  expectInvalid((s) => withUser(s, [{ containerID: 0, hostID: 1, size: 0 }]), 'linux.uidMappings[0].size', 'must be at least 1');
-  expectInvalid((s) => withUser(s, [{ containerID: 0, hostID: 1 }]), 'linux.uidMappings[0].size', 'is required');
-  expectInvalid((s) => withUser(s, [{ containerID: 2 ** 32 - 1, hostID: 1, size: 2 }]), 'linux.uidMappings[0]', /containerID \+ size/);
   expectInvalid(
-    (s) => withUser(s, [{ containerID: 0, hostID: 1000, size: 10 }, { containerID: 5, hostID: 5000, size: 10 }]),
+    (s) => withUser(s, [{ containerID: 0, hostID: 1, size: 0 }]),
+    'linux.uidMappings[0].size',
+    'must be at least 1',
+  );
+  expectInvalid((s) => withUser(s, [{ containerID: 0, hostID: 1 }]), 'linux.uidMappings[0].size', 'is required');
+  expectInvalid(
+    (s) => withUser(s, [{ containerID: 2 ** 32 - 1, hostID: 1, size: 2 }]),
+    'linux.uidMappings[0]',
+    /containerID \+ size/,
+  );
+  expectInvalid(
+    (s) =>
+      withUser(s, [
+        { containerID: 0, hostID: 1000, size: 10 },
+        { containerID: 5, hostID: 5000, size: 10 },
+      ]),
     'linux.uidMappings[1].containerID',
     /overlaps linux\.uidMappings\[0\]/,
   );
   expectInvalid(
-    (s) => withUser(s, [{ containerID: 0, hostID: 0, size: 1 }], [{ containerID: 0, hostID: 1000, size: 10 }, { containerID: 10, hostID: 1009, size: 1 }]),
+    (s) =>
+      withUser(
+        s,
+        [{ containerID: 0, hostID: 0, size: 1 }],
+        [
+          { containerID: 0, hostID: 1000, size: 10 },
+          { containerID: 10, hostID: 1009, size: 1 },
+        ],
+      ),
     'linux.gidMappings[1].hostID',
     /overlaps/,
   );
@@ -278,18 +423,30 @@ test('id mappings: size >= 1, no overflow, no overlaps, at most 340', () => {
 
 test('timeOffsets need a (new) time namespace; only monotonic and boottime', () => {
   expectInvalid((s) => (s.linux.timeOffsets = { monotonic: { secs: 10 } }), 'linux.timeOffsets', /time namespace/);
-  expectInvalid((s) => {
-    s.linux.namespaces.push({ type: 'time', path: '/proc/1/ns/time' });
-    s.linux.timeOffsets = { boottime: { secs: 1 } };
-  }, 'linux.timeOffsets', /joined by path/);
-  expectInvalid((s) => {
-    s.linux.namespaces.push({ type: 'time' });
-    s.linux.timeOffsets = { realtime: { secs: 1 } };
-  }, 'linux.timeOffsets.realtime', /unknown clock "realtime"/);
-  expectInvalid((s) => {
-    s.linux.namespaces.push({ type: 'time' });
-    s.linux.timeOffsets = { monotonic: { nanosecs: 1e9 } };
-  }, 'linux.timeOffsets.monotonic.nanosecs', /below 1000000000/);
+  expectInvalid(
+    (s) => {
+      s.linux.namespaces.push({ type: 'time', path: '/proc/1/ns/time' });
+      s.linux.timeOffsets = { boottime: { secs: 1 } };
+    },
+    'linux.timeOffsets',
+    /joined by path/,
+  );
+  expectInvalid(
+    (s) => {
+      s.linux.namespaces.push({ type: 'time' });
+      s.linux.timeOffsets = { realtime: { secs: 1 } };
+    },
+    'linux.timeOffsets.realtime',
+    /unknown clock "realtime"/,
+  );
+  expectInvalid(
+    (s) => {
+      s.linux.namespaces.push({ type: 'time' });
+      s.linux.timeOffsets = { monotonic: { nanosecs: 1e9 } };
+    },
+    'linux.timeOffsets.monotonic.nanosecs',
+    /below 1000000000/,
+  );
   const s = minimal();
   s.linux.namespaces.push({ type: 'time' });
   s.linux.timeOffsets = { monotonic: { secs: -5, nanosecs: 10 }, boottime: { secs: 86400 } };
@@ -299,13 +456,22 @@ test('timeOffsets need a (new) time namespace; only monotonic and boottime', () 
 // ---------------------------------------------------------------- sysctl
 
 test('sysctl: follows runc: each key needs the namespace that owns it', () => {
-  const without = (type: string) => (s: any) => (s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== type));
+  const without = (type: string) => (s: any) =>
+    (s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== type));
   const sysctl = (k: string, before?: (s: any) => void) => (s: any) => {
     before?.(s);
     s.linux.sysctl = { [k]: '1' };
   };
-  expectInvalid(sysctl('net.ipv4.ip_forward', without('network')), 'linux.sysctl["net.ipv4.ip_forward"]', /needs a network namespace/);
-  expectInvalid(sysctl('net/ipv4/ip_forward', without('network')), 'linux.sysctl["net/ipv4/ip_forward"]', /"net.ipv4.ip_forward" needs a network namespace/);
+  expectInvalid(
+    sysctl('net.ipv4.ip_forward', without('network')),
+    'linux.sysctl["net.ipv4.ip_forward"]',
+    /needs a network namespace/,
+  );
+  expectInvalid(
+    sysctl('net/ipv4/ip_forward', without('network')),
+    'linux.sysctl["net/ipv4/ip_forward"]',
+    /"net.ipv4.ip_forward" needs a network namespace/,
+  );
   for (const k of ['kernel.shmmax', 'kernel.msgmax', 'kernel.sem', 'kernel.shm_rmid_forced', 'fs.mqueue.queues_max']) {
     expectInvalid(sysctl(k, without('ipc')), `linux.sysctl[${JSON.stringify(k)}]`, /needs an IPC namespace/);
   }
@@ -314,22 +480,54 @@ test('sysctl: follows runc: each key needs the namespace that owns it', () => {
   expectInvalid(sysctl('user.max_user_namespaces'), 'linux.sysctl["user.max_user_namespaces"]', /user namespace/);
   expectInvalid(sysctl('kernel.pid_max'), 'linux.sysctl["kernel.pid_max"]', /not namespaced/);
   expectInvalid(sysctl('vm.swappiness'), 'linux.sysctl["vm.swappiness"]', /not namespaced/);
-  expectInvalid((s) => (s.linux.sysctl = { 'net.core.somaxconn': 1024 }), 'linux.sysctl["net.core.somaxconn"]', /must be an object of strings/);
+  expectInvalid(
+    (s) => (s.linux.sysctl = { 'net.core.somaxconn': 1024 }),
+    'linux.sysctl["net.core.somaxconn"]',
+    /must be an object of strings/,
+  );
   const s = minimal();
-  s.linux.sysctl = { 'net.ipv4.ip_unprivileged_port_start': '0', 'kernel.shmmax': '1', 'fs.mqueue.msg_max': '20', 'kernel.domainname': 'x' };
+  s.linux.sysctl = {
+    'net.ipv4.ip_unprivileged_port_start': '0',
+    'kernel.shmmax': '1',
+    'fs.mqueue.msg_max': '20',
+    'kernel.domainname': 'x',
+  };
   assert.doesNotThrow(() => parseSpec(s));
 });
 
 // ---------------------------------------------------------------- devices, cgroups, resources
 
 test('linux.devices: absolute path, known type, major/minor unless a fifo', () => {
-  expectInvalid((s) => (s.linux.devices = [{ path: 'dev/null', type: 'c', major: 1, minor: 3 }]), 'linux.devices[0].path', /absolute/);
-  expectInvalid((s) => (s.linux.devices = [{ path: '/dev/x', type: 'z', major: 1, minor: 3 }]), 'linux.devices[0].type', 'unknown device type "z"');
-  expectInvalid((s) => (s.linux.devices = [{ path: '/dev/x', type: 'c', major: 1 }]), 'linux.devices[0].minor', /required for a device of type "c"/);
-  expectInvalid((s) => (s.linux.devices = [{ path: '/dev/x', type: 'b', minor: 1 }]), 'linux.devices[0].major', /required/);
-  expectInvalid((s) => (s.linux.devices = [{ path: '/dev/x', type: 'p', fileMode: 0o10000 }]), 'linux.devices[0].fileMode', /0 to 4095/);
+  expectInvalid(
+    (s) => (s.linux.devices = [{ path: 'dev/null', type: 'c', major: 1, minor: 3 }]),
+    'linux.devices[0].path',
+    /absolute/,
+  );
+  expectInvalid(
+    (s) => (s.linux.devices = [{ path: '/dev/x', type: 'z', major: 1, minor: 3 }]),
+    'linux.devices[0].type',
+    'unknown device type "z"',
+  );
+  expectInvalid(
+    (s) => (s.linux.devices = [{ path: '/dev/x', type: 'c', major: 1 }]),
+    'linux.devices[0].minor',
+    /required for a device of type "c"/,
+  );
+  expectInvalid(
+    (s) => (s.linux.devices = [{ path: '/dev/x', type: 'b', minor: 1 }]),
+    'linux.devices[0].major',
+    /required/,
+  );
+  expectInvalid(
+    (s) => (s.linux.devices = [{ path: '/dev/x', type: 'p', fileMode: 0o10000 }]),
+    'linux.devices[0].fileMode',
+    /0 to 4095/,
+  );
   const s = minimal();
-  s.linux.devices = [{ path: '/dev/fifo', type: 'p' }, { path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 }];
+  s.linux.devices = [
+    { path: '/dev/fifo', type: 'p' },
+    { path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 },
+  ];
   assert.doesNotThrow(() => parseSpec(s));
 });
 
@@ -345,29 +543,95 @@ test('linux.cgroupsPath: no ".." components', () => {
 });
 
 test('linux.resources: device rules, memory, cpu, hugepages, unified, types', () => {
-  expectInvalid((s) => (s.linux.resources = { devices: [{ allow: false }] }), 'linux.resources.devices[0].access', /is required/);
-  expectInvalid((s) => (s.linux.resources = { devices: [{ allow: true, access: 'rwx' }] }), 'linux.resources.devices[0].access', /"rwm"/);
-  expectInvalid((s) => (s.linux.resources = { devices: [{ allow: true, access: 'rr' }] }), 'linux.resources.devices[0].access', /at most once/);
-  expectInvalid((s) => (s.linux.resources = { devices: [{ allow: 'no', access: 'r' }] }), 'linux.resources.devices[0].allow', 'must be a boolean');
-  expectInvalid((s) => (s.linux.resources = { devices: [{ allow: true, type: 'x', access: 'r' }] }), 'linux.resources.devices[0].type', 'unknown device cgroup type "x"');
+  expectInvalid(
+    (s) => (s.linux.resources = { devices: [{ allow: false }] }),
+    'linux.resources.devices[0].access',
+    /is required/,
+  );
+  expectInvalid(
+    (s) => (s.linux.resources = { devices: [{ allow: true, access: 'rwx' }] }),
+    'linux.resources.devices[0].access',
+    /"rwm"/,
+  );
+  expectInvalid(
+    (s) => (s.linux.resources = { devices: [{ allow: true, access: 'rr' }] }),
+    'linux.resources.devices[0].access',
+    /at most once/,
+  );
+  expectInvalid(
+    (s) => (s.linux.resources = { devices: [{ allow: 'no', access: 'r' }] }),
+    'linux.resources.devices[0].allow',
+    'must be a boolean',
+  );
+  expectInvalid(
+    (s) => (s.linux.resources = { devices: [{ allow: true, type: 'x', access: 'r' }] }),
+    'linux.resources.devices[0].type',
+    'unknown device cgroup type "x"',
+  );
   expectInvalid((s) => (s.linux.resources = { memory: { limit: -2 } }), 'linux.resources.memory.limit', /-1/);
-  expectInvalid((s) => (s.linux.resources = { memory: { limit: 100, swap: 50 } }), 'linux.resources.memory.swap', /at least the memory limit/);
-  expectInvalid((s) => (s.linux.resources = { memory: { swappiness: 101 } }), 'linux.resources.memory.swappiness', /0 to 100/);
-  expectInvalid((s) => (s.linux.resources = { memory: { limit: '1G' } }), 'linux.resources.memory.limit', 'must be an integer');
+  expectInvalid(
+    (s) => (s.linux.resources = { memory: { limit: 100, swap: 50 } }),
+    'linux.resources.memory.swap',
+    /at least the memory limit/,
+  );
+  expectInvalid(
+    (s) => (s.linux.resources = { memory: { swappiness: 101 } }),
+    'linux.resources.memory.swappiness',
+    /0 to 100/,
+  );
+  expectInvalid(
+    (s) => (s.linux.resources = { memory: { limit: '1G' } }),
+    'linux.resources.memory.limit',
+    'must be an integer',
+  );
   expectInvalid((s) => (s.linux.resources = { cpu: { cpus: '0-' } }), 'linux.resources.cpu.cpus', /list such as/);
   expectInvalid((s) => (s.linux.resources = { cpu: { mems: 'a' } }), 'linux.resources.cpu.mems', /list such as/);
-  expectInvalid((s) => (s.linux.resources = { cpu: { shares: -1 } }), 'linux.resources.cpu.shares', 'must be a non-negative integer');
+  expectInvalid(
+    (s) => (s.linux.resources = { cpu: { shares: -1 } }),
+    'linux.resources.cpu.shares',
+    'must be a non-negative integer',
+  );
   expectInvalid((s) => (s.linux.resources = { pids: {} }), 'linux.resources.pids.limit', 'is required');
-  expectInvalid((s) => (s.linux.resources = { hugepageLimits: [{ pageSize: '2M', limit: 1 }] }), 'linux.resources.hugepageLimits[0].pageSize', /"2MB"/);
-  expectInvalid((s) => (s.linux.resources = { blockIO: { weight: 70000 } }), 'linux.resources.blockIO.weight', /0 to 65535/);
-  expectInvalid((s) => (s.linux.resources = { blockIO: { throttleReadBpsDevice: [{ major: 8, minor: 0 }] } }), 'linux.resources.blockIO.throttleReadBpsDevice[0].rate', 'is required');
-  expectInvalid((s) => (s.linux.resources = { network: { priorities: [{ name: '', priority: 1 }] } }), 'linux.resources.network.priorities[0].name', /not be empty/);
-  expectInvalid((s) => (s.linux.resources = { unified: { '../memory.max': '1' } }), 'linux.resources.unified["../memory.max"]', /cgroup file/);
-  expectInvalid((s) => (s.linux.resources = { unified: { 'memory.max': 1 } }), 'linux.resources.unified["memory.max"]', /object of strings/);
-  expectInvalid((s) => (s.linux.resources = { rdma: { mlx5_0: { hcaHandles: -1 } } }), 'linux.resources.rdma.mlx5_0.hcaHandles');
+  expectInvalid(
+    (s) => (s.linux.resources = { hugepageLimits: [{ pageSize: '2M', limit: 1 }] }),
+    'linux.resources.hugepageLimits[0].pageSize',
+    /"2MB"/,
+  );
+  expectInvalid(
+    (s) => (s.linux.resources = { blockIO: { weight: 70000 } }),
+    'linux.resources.blockIO.weight',
+    /0 to 65535/,
+  );
+  expectInvalid(
+    (s) => (s.linux.resources = { blockIO: { throttleReadBpsDevice: [{ major: 8, minor: 0 }] } }),
+    'linux.resources.blockIO.throttleReadBpsDevice[0].rate',
+    'is required',
+  );
+  expectInvalid(
+    (s) => (s.linux.resources = { network: { priorities: [{ name: '', priority: 1 }] } }),
+    'linux.resources.network.priorities[0].name',
+    /not be empty/,
+  );
+  expectInvalid(
+    (s) => (s.linux.resources = { unified: { '../memory.max': '1' } }),
+    'linux.resources.unified["../memory.max"]',
+    /cgroup file/,
+  );
+  expectInvalid(
+    (s) => (s.linux.resources = { unified: { 'memory.max': 1 } }),
+    'linux.resources.unified["memory.max"]',
+    /object of strings/,
+  );
+  expectInvalid(
+    (s) => (s.linux.resources = { rdma: { mlx5_0: { hcaHandles: -1 } } }),
+    'linux.resources.rdma.mlx5_0.hcaHandles',
+  );
   const s = minimal();
   s.linux.resources = {
-    devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 3, access: 'rw' }],
+    devices: [
+      { allow: false, access: 'rwm' },
+      { allow: true, type: 'c', major: 1, minor: 3, access: 'rw' },
+    ],
     memory: { limit: 1 << 30, reservation: 1 << 29, swap: -1, swappiness: 60, disableOOMKiller: false },
     cpu: { shares: 1024, quota: 50000, period: 100000, cpus: '0-1,3', mems: '0', idle: 0 },
     pids: { limit: -1 },
@@ -381,26 +645,62 @@ test('linux.resources: device rules, memory, cpu, hugepages, unified, types', ()
 
 test('linux.intelRdt.closID, rootfsPropagation, personality, masked/readonly paths', () => {
   expectInvalid((s) => (s.linux.intelRdt = { closID: '../x' }), 'linux.intelRdt.closID', /invalid CLOS id/);
-  expectInvalid((s) => (s.linux.rootfsPropagation = 'sideways'), 'linux.rootfsPropagation', 'unknown rootfs propagation "sideways"');
-  expectInvalid((s) => (s.linux.personality = { domain: 'LINUX64' }), 'linux.personality.domain', 'unknown personality domain "LINUX64"');
+  expectInvalid(
+    (s) => (s.linux.rootfsPropagation = 'sideways'),
+    'linux.rootfsPropagation',
+    'unknown rootfs propagation "sideways"',
+  );
+  expectInvalid(
+    (s) => (s.linux.personality = { domain: 'LINUX64' }),
+    'linux.personality.domain',
+    'unknown personality domain "LINUX64"',
+  );
   expectInvalid((s) => (s.linux.maskedPaths = ['/proc/kcore', 'proc/keys']), 'linux.maskedPaths[1]', /absolute/);
   expectInvalid((s) => (s.linux.readonlyPaths = ['sys']), 'linux.readonlyPaths[0]', /absolute/);
-  expectInvalid((s) => {
-    s.linux.namespaces = [{ type: 'pid' }];
-    s.linux.maskedPaths = ['/proc/kcore'];
-  }, 'linux.maskedPaths', /mount namespace/);
+  expectInvalid(
+    (s) => {
+      s.linux.namespaces = [{ type: 'pid' }];
+      s.linux.maskedPaths = ['/proc/kcore'];
+    },
+    'linux.maskedPaths',
+    /mount namespace/,
+  );
 });
 
 test('linux.memoryPolicy and netDevices (runtime-spec 1.3 fields)', () => {
-  expectInvalid((s) => (s.linux.memoryPolicy = { mode: 'MPOL_BIND' }), 'linux.memoryPolicy.nodes', /is required with MPOL_BIND/);
-  expectInvalid((s) => (s.linux.memoryPolicy = { mode: 'MPOL_LOCAL', nodes: '0' }), 'linux.memoryPolicy.nodes', /must be empty/);
-  expectInvalid((s) => (s.linux.memoryPolicy = { mode: 'MPOL_X' }), 'linux.memoryPolicy.mode', 'unknown memory policy mode "MPOL_X"');
-  expectInvalid((s) => (s.linux.netDevices = { 'eth0/1': {} }), 'linux.netDevices["eth0/1"]', /invalid network interface name/);
-  expectInvalid((s) => (s.linux.netDevices = { eth1: { name: 'a-very-long-interface-name' } }), 'linux.netDevices.eth1.name', /invalid network interface name/);
-  expectInvalid((s) => {
-    s.linux.namespaces = [{ type: 'mount' }];
-    s.linux.netDevices = { eth1: {} };
-  }, 'linux.netDevices', /network namespace/);
+  expectInvalid(
+    (s) => (s.linux.memoryPolicy = { mode: 'MPOL_BIND' }),
+    'linux.memoryPolicy.nodes',
+    /is required with MPOL_BIND/,
+  );
+  expectInvalid(
+    (s) => (s.linux.memoryPolicy = { mode: 'MPOL_LOCAL', nodes: '0' }),
+    'linux.memoryPolicy.nodes',
+    /must be empty/,
+  );
+  expectInvalid(
+    (s) => (s.linux.memoryPolicy = { mode: 'MPOL_X' }),
+    'linux.memoryPolicy.mode',
+    'unknown memory policy mode "MPOL_X"',
+  );
+  expectInvalid(
+    (s) => (s.linux.netDevices = { 'eth0/1': {} }),
+    'linux.netDevices["eth0/1"]',
+    /invalid network interface name/,
+  );
+  expectInvalid(
+    (s) => (s.linux.netDevices = { eth1: { name: 'a-very-long-interface-name' } }),
+    'linux.netDevices.eth1.name',
+    /invalid network interface name/,
+  );
+  expectInvalid(
+    (s) => {
+      s.linux.namespaces = [{ type: 'mount' }];
+      s.linux.netDevices = { eth1: {} };
+    },
+    'linux.netDevices',
+    /network namespace/,
+  );
 });
 
 // ---------------------------------------------------------------- seccomp
@@ -408,29 +708,77 @@ test('linux.memoryPolicy and netDevices (runtime-spec 1.3 fields)', () => {
 test('seccomp: actions, arches, flags, operators, errno, notify', () => {
   const sc = (x: object) => (s: any) => (s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', ...x });
   expectInvalid((s) => (s.linux.seccomp = {}), 'linux.seccomp.defaultAction', 'is required');
-  expectInvalid(sc({ defaultAction: 'SCMP_ACT_BOOM' }), 'linux.seccomp.defaultAction', 'unknown seccomp action "SCMP_ACT_BOOM"');
-  expectInvalid(sc({ architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_Z80'] }), 'linux.seccomp.architectures[1]', 'unknown seccomp architecture "SCMP_ARCH_Z80"');
-  expectInvalid(sc({ flags: ['SECCOMP_FILTER_FLAG_NOPE'] }), 'linux.seccomp.flags[0]', 'unknown seccomp flag "SECCOMP_FILTER_FLAG_NOPE"');
-  expectInvalid(sc({ syscalls: [{ names: ['read'], action: 'SCMP_ACT_NOPE' }] }), 'linux.seccomp.syscalls[0].action', 'unknown seccomp action "SCMP_ACT_NOPE"');
-  expectInvalid(sc({ syscalls: [{ names: [], action: 'SCMP_ACT_ERRNO' }] }), 'linux.seccomp.syscalls[0].names', /non-empty array of syscall names/);
-  expectInvalid(sc({ syscalls: [{ action: 'SCMP_ACT_ERRNO' }] }), 'linux.seccomp.syscalls[0].names', 'is required');
-  expectInvalid(sc({ syscalls: [{ names: ['Read!'], action: 'SCMP_ACT_ERRNO' }] }), 'linux.seccomp.syscalls[0].names[0]', /invalid syscall name/);
   expectInvalid(
-    sc({ syscalls: [{ names: ['read'], action: 'SCMP_ACT_ERRNO', args: [{ index: 6, value: 1, op: 'SCMP_CMP_EQ' }] }] }),
+    sc({ defaultAction: 'SCMP_ACT_BOOM' }),
+    'linux.seccomp.defaultAction',
+    'unknown seccomp action "SCMP_ACT_BOOM"',
+  );
+  expectInvalid(
+    sc({ architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_Z80'] }),
+    'linux.seccomp.architectures[1]',
+    'unknown seccomp architecture "SCMP_ARCH_Z80"',
+  );
+  expectInvalid(
+    sc({ flags: ['SECCOMP_FILTER_FLAG_NOPE'] }),
+    'linux.seccomp.flags[0]',
+    'unknown seccomp flag "SECCOMP_FILTER_FLAG_NOPE"',
+  );
+  expectInvalid(
+    sc({ syscalls: [{ names: ['read'], action: 'SCMP_ACT_NOPE' }] }),
+    'linux.seccomp.syscalls[0].action',
+    'unknown seccomp action "SCMP_ACT_NOPE"',
+  );
+  expectInvalid(
+    sc({ syscalls: [{ names: [], action: 'SCMP_ACT_ERRNO' }] }),
+    'linux.seccomp.syscalls[0].names',
+    /non-empty array of syscall names/,
+  );
+  expectInvalid(sc({ syscalls: [{ action: 'SCMP_ACT_ERRNO' }] }), 'linux.seccomp.syscalls[0].names', 'is required');
+  expectInvalid(
+    sc({ syscalls: [{ names: ['Read!'], action: 'SCMP_ACT_ERRNO' }] }),
+    'linux.seccomp.syscalls[0].names[0]',
+    /invalid syscall name/,
+  );
+  expectInvalid(
+    sc({
+      syscalls: [{ names: ['read'], action: 'SCMP_ACT_ERRNO', args: [{ index: 6, value: 1, op: 'SCMP_CMP_EQ' }] }],
+    }),
     'linux.seccomp.syscalls[0].args[0].index',
     'must be an integer from 0 to 5',
   );
   expectInvalid(
-    sc({ syscalls: [{ names: ['read'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: 1, op: 'SCMP_CMP_ABOUT' }] }] }),
+    sc({
+      syscalls: [{ names: ['read'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: 1, op: 'SCMP_CMP_ABOUT' }] }],
+    }),
     'linux.seccomp.syscalls[0].args[0].op',
     'unknown seccomp operator "SCMP_CMP_ABOUT"',
   );
   expectInvalid(sc({ defaultErrnoRet: 1 }), 'linux.seccomp.defaultErrnoRet', /cannot be used with SCMP_ACT_ALLOW/);
-  expectInvalid(sc({ syscalls: [{ names: ['read'], action: 'SCMP_ACT_KILL', errnoRet: 1 }] }), 'linux.seccomp.syscalls[0].errnoRet', /cannot be used with SCMP_ACT_KILL/);
-  expectInvalid(sc({ defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: '/run/x.sock' }), 'linux.seccomp.defaultAction', /cannot be the default action/);
-  expectInvalid(sc({ syscalls: [{ names: ['openat'], action: 'SCMP_ACT_NOTIFY' }] }), 'linux.seccomp.listenerPath', /is required when an action is SCMP_ACT_NOTIFY/);
-  expectInvalid(sc({ listenerPath: '/run/x.sock', syscalls: [{ names: ['write'], action: 'SCMP_ACT_NOTIFY' }] }), 'linux.seccomp.syscalls[0].action', /write syscall/);
-  expectInvalid(sc({ listenerPath: 'x.sock', syscalls: [{ names: ['openat'], action: 'SCMP_ACT_NOTIFY' }] }), 'linux.seccomp.listenerPath', /absolute/);
+  expectInvalid(
+    sc({ syscalls: [{ names: ['read'], action: 'SCMP_ACT_KILL', errnoRet: 1 }] }),
+    'linux.seccomp.syscalls[0].errnoRet',
+    /cannot be used with SCMP_ACT_KILL/,
+  );
+  expectInvalid(
+    sc({ defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: '/run/x.sock' }),
+    'linux.seccomp.defaultAction',
+    /cannot be the default action/,
+  );
+  expectInvalid(
+    sc({ syscalls: [{ names: ['openat'], action: 'SCMP_ACT_NOTIFY' }] }),
+    'linux.seccomp.listenerPath',
+    /is required when an action is SCMP_ACT_NOTIFY/,
+  );
+  expectInvalid(
+    sc({ listenerPath: '/run/x.sock', syscalls: [{ names: ['write'], action: 'SCMP_ACT_NOTIFY' }] }),
+    'linux.seccomp.syscalls[0].action',
+    /write syscall/,
+  );
+  expectInvalid(
+    sc({ listenerPath: 'x.sock', syscalls: [{ names: ['openat'], action: 'SCMP_ACT_NOTIFY' }] }),
+    'linux.seccomp.listenerPath',
+    /absolute/,
+  );
   const s = minimal();
   s.linux.seccomp = {
     defaultAction: 'SCMP_ACT_ERRNO',
@@ -462,7 +810,11 @@ test('annotations: an object of strings', () => {
 test('a "__proto__" key is refused wherever it is', () => {
   const s = minimal();
   s.linux.sysctl = JSON.parse('{"__proto__": {"net.ipv4.ip_forward": "1"}}');
-  assert.throws(() => parseSpec(s), (e: unknown) => e instanceof BerthError && e.field === 'linux.sysctl' && /"__proto__" is not allowed/.test(e.message));
+  assert.throws(
+    () => parseSpec(s),
+    (e: unknown) =>
+      e instanceof BerthError && e.field === 'linux.sysctl' && /"__proto__" is not allowed/.test(e.message),
+  );
   const top = JSON.parse('{"__proto__": {"hostname": "x"}, "ociVersion": "1.2.0"}');
   assert.throws(() => parseSpec(top), /config\.json: the key "__proto__" is not allowed/);
 });
@@ -472,7 +824,11 @@ test('absurd nesting is refused before it costs stack', () => {
   for (let i = 0; i < 100_000; i++) deep = [deep];
   const s = minimal();
   s.annotations = { a: deep };
-  assert.throws(() => parseSpec(s), (e: unknown) => e instanceof BerthError && e.code === 'invalid-argument' && /nested more than 32 levels/.test(e.message));
+  assert.throws(
+    () => parseSpec(s),
+    (e: unknown) =>
+      e instanceof BerthError && e.code === 'invalid-argument' && /nested more than 32 levels/.test(e.message),
+  );
 });
 
 test('values of the wrong type in unknown properties are ignored, in known ones refused', () => {

@@ -37,7 +37,9 @@ async function exec(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
   };
   const created = await ctx.client.json<{ Id: string }>('POST', `${cpath(id)}/exec`, { json: body });
   if (detach) {
-    await ctx.client.request('POST', `/exec/${created.Id}/start`, { json: { Detach: true, Tty: tty } }).then((r) => r.body.resume());
+    await ctx.client
+      .request('POST', `/exec/${created.Id}/start`, { json: { Detach: true, Tty: tty } })
+      .then((r) => r.body.resume());
     return 0;
   }
   const sock = await ctx.client.hijack(`/exec/${created.Id}/start`, { json: { Detach: false, Tty: tty } });
@@ -91,7 +93,10 @@ async function logs(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
 
 async function top(ctx: Ctx, _f: Flags, args: string[]): Promise<number> {
   const [id, ...psArgs] = args as [string, ...string[]];
-  const r = await ctx.client.get<{ Titles: string[]; Processes: string[][] }>(`${cpath(id)}/top`, psArgs.length ? { ps_args: psArgs.join(' ') } : undefined);
+  const r = await ctx.client.get<{ Titles: string[]; Processes: string[][] }>(
+    `${cpath(id)}/top`,
+    psArgs.length ? { ps_args: psArgs.join(' ') } : undefined,
+  );
   const text = [r.Titles.join('\t'), ...r.Processes.map((p) => p.join('\t'))].join('\n') + '\n';
   const { tabwrite } = await import('../tabwriter.js');
   ctx.out(tabwrite(text, 20, 1));
@@ -100,9 +105,12 @@ async function top(ctx: Ctx, _f: Flags, args: string[]): Promise<number> {
 
 async function port(ctx: Ctx, _f: Flags, args: string[]): Promise<number> {
   const [id, want] = args as [string, string | undefined];
-  const info = await ctx.client.get<{ NetworkSettings: { Ports: Record<string, { HostIp: string; HostPort: string }[] | null> | null } }>(`${cpath(id)}/json`);
+  const info = await ctx.client.get<{
+    NetworkSettings: { Ports: Record<string, { HostIp: string; HostPort: string }[] | null> | null };
+  }>(`${cpath(id)}/json`);
   const ports = info.NetworkSettings.Ports ?? {};
-  const fmt = (b: { HostIp: string; HostPort: string }) => `${b.HostIp.includes(':') ? `[${b.HostIp}]` : b.HostIp}:${b.HostPort}`;
+  const fmt = (b: { HostIp: string; HostPort: string }) =>
+    `${b.HostIp.includes(':') ? `[${b.HostIp}]` : b.HostIp}:${b.HostPort}`;
   if (want) {
     const key = want.includes('/') ? want : `${want}/tcp`;
     const b = ports[key];
@@ -112,7 +120,12 @@ async function port(ctx: Ctx, _f: Flags, args: string[]): Promise<number> {
   }
   const lines: string[] = [];
   for (const [k, bs] of Object.entries(ports)) for (const b of bs ?? []) lines.push(`${k} -> ${fmt(b)}`);
-  ctx.out(lines.sort().map((l) => l + '\n').join(''));
+  ctx.out(
+    lines
+      .sort()
+      .map((l) => l + '\n')
+      .join(''),
+  );
   return 0;
 }
 
@@ -124,7 +137,8 @@ async function diff(ctx: Ctx, _f: Flags, args: string[]): Promise<number> {
 
 async function exportCmd(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
   const output = f.string('output');
-  if (!output && process.stdout.isTTY) throw new CliError('cowardly refusing to save to a terminal. Use the -o flag or redirect', 1);
+  if (!output && process.stdout.isTTY)
+    throw new CliError('cowardly refusing to save to a terminal. Use the -o flag or redirect', 1);
   const res = await ctx.client.request('GET', `${cpath(args[0]!)}/export`);
   const dest = output ? createWriteStream(output) : process.stdout;
   await new Promise<void>((resolve, reject) => {
@@ -161,7 +175,9 @@ async function cp(ctx: Ctx, _f: Flags, args: string[]): Promise<number> {
       /* new name */
     }
     const into = isDir ? dst.path : dirname(dst.path);
-    const rename = isDir ? [] : [`--transform=s|^${basename(src.path.replace(/\/+$/, '')).replace(/[|\\]/g, '\\$&')}|${basename(dst.path)}|`];
+    const rename = isDir
+      ? []
+      : [`--transform=s|^${basename(src.path.replace(/\/+$/, '')).replace(/[|\\]/g, '\\$&')}|${basename(dst.path)}|`];
     const tar = spawn('tar', ['-x', '-C', into, ...rename], { stdio: ['pipe', 'inherit', 'inherit'] });
     res.body.pipe(tar.stdin);
     const code = await new Promise<number>((r) => tar.on('close', (c) => r(c ?? 1)));
@@ -169,7 +185,11 @@ async function cp(ctx: Ctx, _f: Flags, args: string[]): Promise<number> {
     return 0;
   }
   if (src.path === '-') {
-    const res = await ctx.client.request('PUT', `${cpath(dst.container!)}/archive`, { query: { path: dst.path }, body: await readAll(process.stdin), headers: { 'Content-Type': 'application/x-tar' } });
+    const res = await ctx.client.request('PUT', `${cpath(dst.container!)}/archive`, {
+      query: { path: dst.path },
+      body: await readAll(process.stdin),
+      headers: { 'Content-Type': 'application/x-tar' },
+    });
     res.body.resume();
     return 0;
   }
@@ -177,10 +197,19 @@ async function cp(ctx: Ctx, _f: Flags, args: string[]): Promise<number> {
   // tar's stdout (chunked), dockerd 20.10 answered 200 and extracted nothing,
   // while the same bytes from a file stream or a buffer land; not understood
   // yet, so the archive is held in memory (a limit for very large copies).
-  const tar = spawn('tar', ['-c', '-C', dirname(src.path), basename(src.path)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const [archive, tarCode] = await Promise.all([readAll(tar.stdout), new Promise<number>((r) => tar.on('close', (c) => r(c ?? 1)))]);
+  const tar = spawn('tar', ['-c', '-C', dirname(src.path), basename(src.path)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const [archive, tarCode] = await Promise.all([
+    readAll(tar.stdout),
+    new Promise<number>((r) => tar.on('close', (c) => r(c ?? 1))),
+  ]);
   if (tarCode !== 0) throw new CliError(`packing ${src.path} failed`, 1);
-  const res = await ctx.client.request('PUT', `${cpath(dst.container!)}/archive`, { query: { path: dst.path }, body: archive, headers: { 'Content-Type': 'application/x-tar' } });
+  const res = await ctx.client.request('PUT', `${cpath(dst.container!)}/archive`, {
+    query: { path: dst.path },
+    body: archive,
+    headers: { 'Content-Type': 'application/x-tar' },
+  });
   res.body.resume();
   return 0;
 }
@@ -231,16 +260,38 @@ function statsRow(s: StatsJSON, trunc: boolean) {
 }
 import * as sizeFns from '../units.js';
 
-const statsHeader = { Container: 'CONTAINER', ID: 'CONTAINER ID', Name: 'NAME', CPUPerc: 'CPU %', MemUsage: 'MEM USAGE / LIMIT', MemPerc: 'MEM %', NetIO: 'NET I/O', BlockIO: 'BLOCK I/O', PIDs: 'PIDS' };
+const statsHeader = {
+  Container: 'CONTAINER',
+  ID: 'CONTAINER ID',
+  Name: 'NAME',
+  CPUPerc: 'CPU %',
+  MemUsage: 'MEM USAGE / LIMIT',
+  MemPerc: 'MEM %',
+  NetIO: 'NET I/O',
+  BlockIO: 'BLOCK I/O',
+  PIDs: 'PIDS',
+};
 
 async function stats(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
   let ids = args;
-  if (ids.length === 0) ids = (await ctx.client.get<{ Id: string }[]>('/containers/json', { all: f.bool('all') || undefined })).map((c) => c.Id);
-  const format = f.string('format') || 'table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}';
+  if (ids.length === 0)
+    ids = (await ctx.client.get<{ Id: string }[]>('/containers/json', { all: f.bool('all') || undefined })).map(
+      (c) => c.Id,
+    );
+  const format =
+    f.string('format') ||
+    'table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}';
   const trunc = !f.bool('no-trunc');
-  const once = async () => Promise.all(ids.map((id) => ctx.client.get<StatsJSON>(`${cpath(id)}/stats`, { stream: false })));
+  const once = async () =>
+    Promise.all(ids.map((id) => ctx.client.get<StatsJSON>(`${cpath(id)}/stats`, { stream: false })));
   if (f.bool('no-stream')) {
-    ctx.out(formatRows(format, (await once()).map((s) => statsRow(s, trunc)), statsHeader));
+    ctx.out(
+      formatRows(
+        format,
+        (await once()).map((s) => statsRow(s, trunc)),
+        statsHeader,
+      ),
+    );
     return 0;
   }
   // The live table, as docker: redrawn every second (screen cleared, cursor
@@ -280,18 +331,58 @@ export const containerIoCmds: Command[] = [
     flags: [
       { name: 'details', type: 'bool', usage: 'Show extra details provided to logs' },
       { name: 'follow', short: 'f', type: 'bool', usage: 'Follow log output' },
-      { name: 'since', type: 'string', usage: 'Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)' },
-      { name: 'tail', short: 'n', type: 'string', usage: 'Number of lines to show from the end of the logs', default: 'all' },
+      {
+        name: 'since',
+        type: 'string',
+        usage: 'Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)',
+      },
+      {
+        name: 'tail',
+        short: 'n',
+        type: 'string',
+        usage: 'Number of lines to show from the end of the logs',
+        default: 'all',
+      },
       { name: 'timestamps', short: 't', type: 'bool', usage: 'Show timestamps' },
-      { name: 'until', type: 'string', usage: 'Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)' },
+      {
+        name: 'until',
+        type: 'string',
+        usage: 'Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)',
+      },
     ],
     args: { min: 1, max: 1 },
     run: logs,
   },
-  { name: 'top', use: 'CONTAINER [ps OPTIONS]', short: 'Display the running processes of a container', args: { min: 1 }, interspersed: false, run: top },
-  { name: 'port', use: 'CONTAINER [PRIVATE_PORT[/PROTO]]', short: 'List port mappings or a specific mapping for the container', args: { min: 1, max: 2 }, run: port },
-  { name: 'diff', use: 'CONTAINER', short: 'Inspect changes to files or directories on a container\'s filesystem', args: { min: 1, max: 1 }, run: diff },
-  { name: 'export', use: '[OPTIONS] CONTAINER', short: "Export a container's filesystem as a tar archive", flags: [{ name: 'output', short: 'o', type: 'string', usage: 'Write to a file, instead of STDOUT' }], args: { min: 1, max: 1 }, run: exportCmd },
+  {
+    name: 'top',
+    use: 'CONTAINER [ps OPTIONS]',
+    short: 'Display the running processes of a container',
+    args: { min: 1 },
+    interspersed: false,
+    run: top,
+  },
+  {
+    name: 'port',
+    use: 'CONTAINER [PRIVATE_PORT[/PROTO]]',
+    short: 'List port mappings or a specific mapping for the container',
+    args: { min: 1, max: 2 },
+    run: port,
+  },
+  {
+    name: 'diff',
+    use: 'CONTAINER',
+    short: "Inspect changes to files or directories on a container's filesystem",
+    args: { min: 1, max: 1 },
+    run: diff,
+  },
+  {
+    name: 'export',
+    use: '[OPTIONS] CONTAINER',
+    short: "Export a container's filesystem as a tar archive",
+    flags: [{ name: 'output', short: 'o', type: 'string', usage: 'Write to a file, instead of STDOUT' }],
+    args: { min: 1, max: 1 },
+    run: exportCmd,
+  },
   {
     name: 'cp',
     use: '[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tberth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH',
@@ -300,7 +391,13 @@ export const containerIoCmds: Command[] = [
     flags: [
       { name: 'archive', short: 'a', type: 'bool', usage: 'Archive mode (copy all uid/gid information)' },
       { name: 'follow-link', short: 'L', type: 'bool', usage: 'Always follow symbol link in SRC_PATH' },
-      { name: 'quiet', short: 'q', type: 'bool', usage: 'Suppress progress output during copy. Progress output is automatically suppressed if no terminal is attached' },
+      {
+        name: 'quiet',
+        short: 'q',
+        type: 'bool',
+        usage:
+          'Suppress progress output during copy. Progress output is automatically suppressed if no terminal is attached',
+      },
     ],
     args: { min: 2, max: 2 },
     run: cp,

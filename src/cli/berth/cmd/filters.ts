@@ -9,7 +9,8 @@ export function filterQuery(list: string[], title = '-f, --filter'): string | un
   const out: Record<string, Record<string, boolean>> = {};
   for (const f of list) {
     const eq = f.indexOf('=');
-    if (eq <= 0) throw new FlagError(`invalid argument "${f}" for "${title}" flag: bad format of filter (expected name=value)`);
+    if (eq <= 0)
+      throw new FlagError(`invalid argument "${f}" for "${title}" flag: bad format of filter (expected name=value)`);
     const k = f.slice(0, eq).trim().toLowerCase();
     const v = f.slice(eq + 1).trim();
     (out[k] ??= {})[v] = true;

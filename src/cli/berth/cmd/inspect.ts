@@ -27,7 +27,10 @@ function goIndent(v: unknown): string {
 async function fetchOne(ctx: Ctx, id: string, kinds: Kind[], size: boolean): Promise<unknown> {
   for (const k of kinds) {
     try {
-      const v = await ctx.client.get<Record<string, unknown>>(paths[k](id), k === 'container' && size ? { size: true } : undefined);
+      const v = await ctx.client.get<Record<string, unknown>>(
+        paths[k](id),
+        k === 'container' && size ? { size: true } : undefined,
+      );
       // docker 28 formats images and networks through their Go structs first
       // (ID answers for "Id"), containers through the JSON map only.
       return k === 'image' || k === 'network' ? withAliases(v, { ID: 'Id' }) : v;
@@ -69,8 +72,8 @@ export async function inspectAll(ctx: Ctx, f: Flags, args: string[], kind?: Kind
       }
     }
     if (out === '') out = '\n';
-  }
-  else if (format === 'json') out = JSON.stringify(found).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026') + '\n';
+  } else if (format === 'json')
+    out = JSON.stringify(found).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026') + '\n';
   else out = goIndent(found) + '\n';
   ctx.out(out);
   if (errors.length) throw new CliError(errors.join('\n'), 1);
@@ -88,11 +91,14 @@ export const inspectCmd: Command = {
   short: 'Return low-level information on Docker objects',
   flags: [
     inspectFormatFlag,
-    { name: 'layers', type: 'bool', usage: "berth: show what each layer of the stack (daemon, containerd, runc, kernel) knows about a container" },
+    {
+      name: 'layers',
+      type: 'bool',
+      usage: 'berth: show what each layer of the stack (daemon, containerd, runc, kernel) knows about a container',
+    },
     { name: 'size', short: 's', type: 'bool', usage: 'Display total file sizes if the type is container' },
     { name: 'type', type: 'string', usage: 'Only inspect objects of the given type' },
   ],
   args: { min: 1 },
   run: inspect,
 };
-

@@ -15,7 +15,15 @@ import { CliError } from '../errors.js';
 interface Record_ {
   Id: string;
   Name: string;
-  State: { Status: string; Pid: number; ExitCode: number; Error: string; StartedAt: string; FinishedAt: string; OOMKilled: boolean };
+  State: {
+    Status: string;
+    Pid: number;
+    ExitCode: number;
+    Error: string;
+    StartedAt: string;
+    FinishedAt: string;
+    OOMKilled: boolean;
+  };
   HostConfig: { Runtime?: string };
   GraphDriver?: { Name: string; Data?: Record<string, string> };
 }
@@ -50,7 +58,8 @@ function findShim(id: string): { pid: number; address?: string; namespace?: stri
       /* gone */
     }
     // One shim per container (runc v2 groups by id); the bundle directory is named by it.
-    if (arg('-id') === id || bundle?.endsWith(`/${id}`)) return { pid, address: arg('-address'), namespace: arg('-namespace'), bundle };
+    if (arg('-id') === id || bundle?.endsWith(`/${id}`))
+      return { pid, address: arg('-address'), namespace: arg('-namespace'), bundle };
   }
   return undefined;
 }
@@ -84,7 +93,8 @@ export async function inspectLayers(ctx: Ctx, args: string[]): Promise<number> {
   const rec = await ctx.client.get<Record_>(`/containers/${encodeURIComponent(args[0]!)}/json`);
   const id = rec.Id;
   const lines: string[] = [];
-  const fact = (layer: string, k: string, v: unknown) => lines.push(`[${layer}] ${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  const fact = (layer: string, k: string, v: unknown) =>
+    lines.push(`[${layer}] ${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
   fact('daemon', 'name', rec.Name.replace(/^\//, ''));
   fact('daemon', 'id', id);
   fact('daemon', 'status', rec.State.Status);
@@ -92,12 +102,15 @@ export async function inspectLayers(ctx: Ctx, args: string[]): Promise<number> {
   fact('daemon', 'exit code', rec.State.ExitCode);
   if (rec.State.Error) fact('daemon', 'error', rec.State.Error);
   fact('daemon', 'runtime', rec.HostConfig.Runtime ?? '');
-  if (rec.GraphDriver) fact('daemon', 'storage', `${rec.GraphDriver.Name} ${rec.GraphDriver.Data?.MergedDir ?? ''}`.trim());
+  if (rec.GraphDriver)
+    fact('daemon', 'storage', `${rec.GraphDriver.Name} ${rec.GraphDriver.Data?.MergedDir ?? ''}`.trim());
 
   const shim = findShim(id);
   let containerdPid: number | undefined;
   const host = ctx.client.endpoint.socketPath;
-  const dockerd = host ? pids().find((p) => cmdline(p).some((a) => a.includes(host)) && cmdline(p)[0]?.endsWith('dockerd')) : undefined;
+  const dockerd = host
+    ? pids().find((p) => cmdline(p).some((a) => a.includes(host)) && cmdline(p)[0]?.endsWith('dockerd'))
+    : undefined;
   if (!shim) {
     fact('shim', 'process', 'none found (container not running, or daemon on another host)');
     // Without a shim, containerd is found through dockerd: its --containerd,
@@ -109,8 +122,17 @@ export async function inspectLayers(ctx: Ctx, args: string[]): Promise<number> {
     };
     const address = arg('--containerd') ?? join(arg('--exec-root') ?? '/var/run/docker', 'containerd/containerd.sock');
     if (existsSync(address)) {
-      const info = spawnSync('ctr', ['--address', address, '--namespace', 'moby', 'containers', 'info', id], { encoding: 'utf8', timeout: 10000 });
-      fact('containerd', 'container', info.status === 0 ? 'known, with no task' : `not known (${(info.stderr || '').trim().split('\n').pop()}): dockerd makes it at start and removes it when the task ends`);
+      const info = spawnSync('ctr', ['--address', address, '--namespace', 'moby', 'containers', 'info', id], {
+        encoding: 'utf8',
+        timeout: 10000,
+      });
+      fact(
+        'containerd',
+        'container',
+        info.status === 0
+          ? 'known, with no task'
+          : `not known (${(info.stderr || '').trim().split('\n').pop()}): dockerd makes it at start and removes it when the task ends`,
+      );
       const pidFile = join(dirname(address), 'containerd.pid');
       if (existsSync(pidFile)) containerdPid = Number(readFileSync(pidFile, 'utf8').trim());
     }
@@ -119,7 +141,11 @@ export async function inspectLayers(ctx: Ctx, args: string[]): Promise<number> {
     fact('shim', 'bundle', shim.bundle ?? '');
     if (shim.address) {
       fact('shim', 'containerd address', shim.address);
-      const ctr = (a: string[]) => spawnSync('ctr', ['--address', shim.address!, '--namespace', shim.namespace ?? 'moby', ...a], { encoding: 'utf8', timeout: 10000 });
+      const ctr = (a: string[]) =>
+        spawnSync('ctr', ['--address', shim.address!, '--namespace', shim.namespace ?? 'moby', ...a], {
+          encoding: 'utf8',
+          timeout: 10000,
+        });
       const info = ctr(['containers', 'info', id]);
       if (info.status === 0) {
         const c = JSON.parse(info.stdout) as { Runtime?: { Name: string }; Snapshotter?: string; Image?: string };
@@ -131,10 +157,19 @@ export async function inspectLayers(ctx: Ctx, args: string[]): Promise<number> {
       const pidFile = join(dirname(shim.address), 'containerd.pid');
       if (existsSync(pidFile)) containerdPid = Number(readFileSync(pidFile, 'utf8').trim());
       // dockerd keeps the runtime's root beside containerd's state: <exec-root>/runtime-runc/<ns>.
-      const roots = [join(dirname(dirname(shim.address)), 'runtime-runc', shim.namespace ?? 'moby'), '/run/docker/runtime-runc/moby', `/run/containerd/runc/${shim.namespace ?? 'moby'}`];
+      const roots = [
+        join(dirname(dirname(shim.address)), 'runtime-runc', shim.namespace ?? 'moby'),
+        '/run/docker/runtime-runc/moby',
+        `/run/containerd/runc/${shim.namespace ?? 'moby'}`,
+      ];
       const state = roots.map((r) => join(r, id, 'state.json')).find((p) => existsSync(p));
       if (state) {
-        const s = JSON.parse(readFileSync(state, 'utf8')) as { init_process_pid?: number; created?: string; config?: { cgroups?: { path?: string } }; cgroup_paths?: Record<string, string> };
+        const s = JSON.parse(readFileSync(state, 'utf8')) as {
+          init_process_pid?: number;
+          created?: string;
+          config?: { cgroups?: { path?: string } };
+          cgroup_paths?: Record<string, string>;
+        };
         fact('runtime', 'state file', state);
         fact('runtime', 'init pid', s.init_process_pid);
         fact('runtime', 'created', s.created);
@@ -152,7 +187,7 @@ export async function inspectLayers(ctx: Ctx, args: string[]): Promise<number> {
         const mine = readlinkSync(`/proc/${pid}/ns/${ns}`);
         // Compared with berth's own namespaces (pid 1's may be unreadable, even for root, in a VM sandbox).
         const ours = readlinkSync(`/proc/self/ns/${ns}`);
-        fact('kernel', `ns ${ns}`, `${mine}${mine === ours ? ' (the same as berth\'s own)' : ''}`);
+        fact('kernel', `ns ${ns}`, `${mine}${mine === ours ? " (the same as berth's own)" : ''}`);
       } catch {
         /* namespace not there */
       }
@@ -162,7 +197,10 @@ export async function inspectLayers(ctx: Ctx, args: string[]): Promise<number> {
   } else fact('kernel', 'process', pid > 0 ? `pid ${pid} is gone` : 'no process');
 
   const seen = new Set<string>();
-  for (const [layer, p] of [['daemon', dockerd], ['containerd', containerdPid]] as const) {
+  for (const [layer, p] of [
+    ['daemon', dockerd],
+    ['containerd', containerdPid],
+  ] as const) {
     if (!p) continue;
     const file = logFileOf(p);
     if (file && seen.has(file)) {

@@ -12,7 +12,13 @@ import { proxySignals } from './run.js';
 type Query = Record<string, string | number | boolean | undefined>;
 
 /** `summary` is docker's closing line for some commands ("Error: failed to start containers: a, b"). */
-async function each(ctx: Ctx, ids: string[], fn: (id: string) => Promise<void>, echo = true, summary?: string): Promise<number> {
+async function each(
+  ctx: Ctx,
+  ids: string[],
+  fn: (id: string) => Promise<void>,
+  echo = true,
+  summary?: string,
+): Promise<number> {
   const errors: string[] = [];
   const failed: string[] = [];
   for (const id of ids) {
@@ -25,11 +31,13 @@ async function each(ctx: Ctx, ids: string[], fn: (id: string) => Promise<void>, 
       failed.push(id);
     }
   }
-  if (errors.length) throw new CliError([...errors, ...(summary ? [`${summary}${failed.join(', ')}`] : [])].join('\n'), 1);
+  if (errors.length)
+    throw new CliError([...errors, ...(summary ? [`${summary}${failed.join(', ')}`] : [])].join('\n'), 1);
   return 0;
 }
 
-const post = (ctx: Ctx, path: string, query?: Query, json?: unknown) => ctx.client.request('POST', path, { query, json }).then((r) => void r.body.resume());
+const post = (ctx: Ctx, path: string, query?: Query, json?: unknown) =>
+  ctx.client.request('POST', path, { query, json }).then((r) => void r.body.resume());
 const cpath = (id: string) => `/containers/${encodeURIComponent(id)}`;
 
 function stopQuery(f: Flags): Query {
@@ -37,14 +45,19 @@ function stopQuery(f: Flags): Query {
 }
 
 async function startCmd(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
-  if (!f.bool('attach') && !f.bool('interactive')) return each(ctx, args, (id) => post(ctx, `${cpath(id)}/start`), true, 'Error: failed to start containers: ');
+  if (!f.bool('attach') && !f.bool('interactive'))
+    return each(ctx, args, (id) => post(ctx, `${cpath(id)}/start`), true, 'Error: failed to start containers: ');
   if (args.length > 1) throw new CliError('you cannot start and attach multiple containers at once', 1);
   const id = args[0]!;
   const info = await ctx.client.get<{ Id: string; Config: { Tty: boolean } }>(`${cpath(id)}/json`);
   const tty = info.Config.Tty;
   const interactive = f.bool('interactive');
-  const sock = await ctx.client.hijack(`${cpath(id)}/attach`, { query: { stream: true, stdin: interactive, stdout: true, stderr: true } });
-  const waitRes = ctx.client.json<{ StatusCode: number }>('POST', `${cpath(id)}/wait`, { query: { condition: 'next-exit' } });
+  const sock = await ctx.client.hijack(`${cpath(id)}/attach`, {
+    query: { stream: true, stdin: interactive, stdout: true, stderr: true },
+  });
+  const waitRes = ctx.client.json<{ StatusCode: number }>('POST', `${cpath(id)}/wait`, {
+    query: { condition: 'next-exit' },
+  });
   const output = pumpOutput(sock, tty);
   const stop = tty ? () => undefined : proxySignals(ctx, info.Id);
   try {
@@ -63,14 +76,22 @@ async function startCmd(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
 
 async function attach(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
   const id = args[0]!;
-  const info = await ctx.client.get<{ Id: string; Config: { Tty: boolean; OpenStdin: boolean }; State: { Running: boolean; Paused: boolean } }>(`${cpath(id)}/json`);
+  const info = await ctx.client.get<{
+    Id: string;
+    Config: { Tty: boolean; OpenStdin: boolean };
+    State: { Running: boolean; Paused: boolean };
+  }>(`${cpath(id)}/json`);
   if (!info.State.Running) throw new CliError('You cannot attach to a stopped container, start it first', 1);
   if (info.State.Paused) throw new CliError('You cannot attach to a paused container, unpause it first', 1);
   const tty = info.Config.Tty;
   const stdin = !f.bool('no-stdin') && info.Config.OpenStdin;
   if (tty && stdin && !process.stdin.isTTY) throw new CliError('the input device is not a TTY', 1);
-  const sock = await ctx.client.hijack(`${cpath(id)}/attach`, { query: { stream: true, stdin, stdout: true, stderr: true } });
-  const waitRes = ctx.client.json<{ StatusCode: number }>('POST', `${cpath(id)}/wait`, { query: { condition: 'next-exit' } });
+  const sock = await ctx.client.hijack(`${cpath(id)}/attach`, {
+    query: { stream: true, stdin, stdout: true, stderr: true },
+  });
+  const waitRes = ctx.client.json<{ StatusCode: number }>('POST', `${cpath(id)}/wait`, {
+    query: { condition: 'next-exit' },
+  });
   const stop = f.bool('sig-proxy') && !tty ? proxySignals(ctx, info.Id) : () => undefined;
   try {
     if (tty && stdin && process.stdin.isTTY) setRaw();
@@ -111,7 +132,15 @@ async function wait(ctx: Ctx, _f: Flags, args: string[]): Promise<number> {
 
 async function rm(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
   return each(ctx, args, (id) =>
-    ctx.client.request('DELETE', cpath(id), { query: { force: f.bool('force') || undefined, v: f.bool('volumes') || undefined, link: f.bool('link') || undefined } }).then((r) => void r.body.resume()),
+    ctx.client
+      .request('DELETE', cpath(id), {
+        query: {
+          force: f.bool('force') || undefined,
+          v: f.bool('volumes') || undefined,
+          link: f.bool('link') || undefined,
+        },
+      })
+      .then((r) => void r.body.resume()),
   );
 }
 
@@ -129,7 +158,8 @@ async function rename(ctx: Ctx, _f: Flags, args: string[]): Promise<number> {
 async function update(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
   const body: Record<string, unknown> = {};
   if (f.has('memory')) body.Memory = ramInBytes(f.string('memory'));
-  if (f.has('memory-swap')) body.MemorySwap = f.string('memory-swap') === '-1' ? -1 : ramInBytes(f.string('memory-swap'));
+  if (f.has('memory-swap'))
+    body.MemorySwap = f.string('memory-swap') === '-1' ? -1 : ramInBytes(f.string('memory-swap'));
   if (f.has('cpus')) body.NanoCpus = Math.round(Number(f.string('cpus')) * 1e9);
   if (f.has('cpu-shares')) body.CPUShares = f.int('cpu-shares');
   if (f.has('pids-limit')) body.PidsLimit = f.int('pids-limit');
@@ -145,7 +175,8 @@ async function update(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
     const [Name, n] = f.string('restart').split(':');
     body.RestartPolicy = { Name, MaximumRetryCount: n ? Number(n) : 0 };
   }
-  if (Object.keys(body).length === 0) throw new CliError('you must provide one or more flags when using this command', 1);
+  if (Object.keys(body).length === 0)
+    throw new CliError('you must provide one or more flags when using this command', 1);
   return each(ctx, args, async (id) => {
     const r = await ctx.client.json<{ Warnings: string[] | null }>('POST', `${cpath(id)}/update`, { json: body });
     for (const w of r.Warnings ?? []) ctx.err(`${w}\n`);
@@ -167,7 +198,15 @@ async function commit(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
     [repo, tag] = colon > slash ? [ref.slice(0, colon), ref.slice(colon + 1)] : [ref, undefined];
   }
   const r = await ctx.client.json<{ Id: string }>('POST', '/commit', {
-    query: { container, repo, tag, comment: f.string('message') || undefined, author: f.string('author') || undefined, pause: f.bool('pause'), changes: f.list('change') },
+    query: {
+      container,
+      repo,
+      tag,
+      comment: f.string('message') || undefined,
+      author: f.string('author') || undefined,
+      pause: f.bool('pause'),
+      changes: f.list('change'),
+    },
     json: {},
   });
   ctx.out(r.Id + '\n');
@@ -180,7 +219,12 @@ export const lifecycleCmds: Command[] = [
     use: '[OPTIONS] CONTAINER [REPOSITORY[:TAG]]',
     short: "Create a new image from a container's changes",
     flags: [
-      { name: 'author', short: 'a', type: 'string', usage: 'Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")' },
+      {
+        name: 'author',
+        short: 'a',
+        type: 'string',
+        usage: 'Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")',
+      },
       { name: 'change', short: 'c', type: 'list', usage: 'Apply Dockerfile instruction to the created image' },
       { name: 'message', short: 'm', type: 'string', usage: 'Commit message' },
       { name: 'pause', short: 'p', type: 'bool', usage: 'Pause container during commit', default: true },
@@ -200,17 +244,38 @@ export const lifecycleCmds: Command[] = [
     args: { min: 1 },
     run: startCmd,
   },
-  { name: 'stop', use: '[OPTIONS] CONTAINER [CONTAINER...]', short: 'Stop one or more running containers', flags: stopFlags, args: { min: 1 }, run: (ctx, f, a) => each(ctx, a, (id) => post(ctx, `${cpath(id)}/stop`, stopQuery(f))) },
-  { name: 'restart', use: '[OPTIONS] CONTAINER [CONTAINER...]', short: 'Restart one or more containers', flags: stopFlags, args: { min: 1 }, run: (ctx, f, a) => each(ctx, a, (id) => post(ctx, `${cpath(id)}/restart`, stopQuery(f))) },
+  {
+    name: 'stop',
+    use: '[OPTIONS] CONTAINER [CONTAINER...]',
+    short: 'Stop one or more running containers',
+    flags: stopFlags,
+    args: { min: 1 },
+    run: (ctx, f, a) => each(ctx, a, (id) => post(ctx, `${cpath(id)}/stop`, stopQuery(f))),
+  },
+  {
+    name: 'restart',
+    use: '[OPTIONS] CONTAINER [CONTAINER...]',
+    short: 'Restart one or more containers',
+    flags: stopFlags,
+    args: { min: 1 },
+    run: (ctx, f, a) => each(ctx, a, (id) => post(ctx, `${cpath(id)}/restart`, stopQuery(f))),
+  },
   {
     name: 'kill',
     use: '[OPTIONS] CONTAINER [CONTAINER...]',
     short: 'Kill one or more running containers',
     flags: [{ name: 'signal', short: 's', type: 'string', usage: 'Signal to send to the container' }],
     args: { min: 1 },
-    run: (ctx, f, a) => each(ctx, a, (id) => post(ctx, `${cpath(id)}/kill`, { signal: f.string('signal') || undefined })),
+    run: (ctx, f, a) =>
+      each(ctx, a, (id) => post(ctx, `${cpath(id)}/kill`, { signal: f.string('signal') || undefined })),
   },
-  { name: 'wait', use: 'CONTAINER [CONTAINER...]', short: 'Block until one or more containers stop, then print their exit codes', args: { min: 1 }, run: wait },
+  {
+    name: 'wait',
+    use: 'CONTAINER [CONTAINER...]',
+    short: 'Block until one or more containers stop, then print their exit codes',
+    args: { min: 1 },
+    run: wait,
+  },
   {
     name: 'rm',
     use: '[OPTIONS] CONTAINER [CONTAINER...]',
@@ -223,15 +288,32 @@ export const lifecycleCmds: Command[] = [
     args: { min: 1 },
     run: rm,
   },
-  { name: 'pause', use: 'CONTAINER [CONTAINER...]', short: 'Pause all processes within one or more containers', args: { min: 1 }, run: (ctx, _f, a) => each(ctx, a, (id) => post(ctx, `${cpath(id)}/pause`)) },
-  { name: 'unpause', use: 'CONTAINER [CONTAINER...]', short: 'Unpause all processes within one or more containers', args: { min: 1 }, run: (ctx, _f, a) => each(ctx, a, (id) => post(ctx, `${cpath(id)}/unpause`)) },
+  {
+    name: 'pause',
+    use: 'CONTAINER [CONTAINER...]',
+    short: 'Pause all processes within one or more containers',
+    args: { min: 1 },
+    run: (ctx, _f, a) => each(ctx, a, (id) => post(ctx, `${cpath(id)}/pause`)),
+  },
+  {
+    name: 'unpause',
+    use: 'CONTAINER [CONTAINER...]',
+    short: 'Unpause all processes within one or more containers',
+    args: { min: 1 },
+    run: (ctx, _f, a) => each(ctx, a, (id) => post(ctx, `${cpath(id)}/unpause`)),
+  },
   { name: 'rename', use: 'CONTAINER NEW_NAME', short: 'Rename a container', args: { min: 2, max: 2 }, run: rename },
   {
     name: 'update',
     use: '[OPTIONS] CONTAINER [CONTAINER...]',
     short: 'Update configuration of one or more containers',
     flags: [
-      { name: 'blkio-weight', type: 'int', typeName: 'uint16', usage: 'Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)' },
+      {
+        name: 'blkio-weight',
+        type: 'int',
+        typeName: 'uint16',
+        usage: 'Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)',
+      },
       { name: 'cpu-period', type: 'int', usage: 'Limit CPU CFS (Completely Fair Scheduler) period' },
       { name: 'cpu-quota', type: 'int', usage: 'Limit CPU CFS (Completely Fair Scheduler) quota' },
       { name: 'cpu-rt-period', type: 'int', usage: 'Limit the CPU real-time period in microseconds' },
@@ -242,7 +324,11 @@ export const lifecycleCmds: Command[] = [
       { name: 'cpuset-mems', type: 'string', usage: 'MEMs in which to allow execution (0-3, 0,1)' },
       { name: 'memory', short: 'm', type: 'bytes', usage: 'Memory limit' },
       { name: 'memory-reservation', type: 'bytes', usage: 'Memory soft limit' },
-      { name: 'memory-swap', type: 'bytes', usage: 'Swap limit equal to memory plus swap: -1 to enable unlimited swap' },
+      {
+        name: 'memory-swap',
+        type: 'bytes',
+        usage: 'Swap limit equal to memory plus swap: -1 to enable unlimited swap',
+      },
       { name: 'pids-limit', type: 'int', usage: 'Tune container pids limit (set -1 for unlimited)' },
       { name: 'restart', type: 'string', usage: 'Restart policy to apply when a container exits' },
     ],

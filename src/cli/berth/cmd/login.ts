@@ -31,11 +31,22 @@ async function login(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
       if (!password) throw new CliError('Error: Password Required', 1);
     }
   }
-  const key = authKey(server.replace(/^https?:\/\//, '').replace(/\/.*$/, '')) === INDEX_SERVER ? INDEX_SERVER : server.replace(/^https?:\/\//, '').replace(/\/$/, '');
+  const key =
+    authKey(server.replace(/^https?:\/\//, '').replace(/\/.*$/, '')) === INDEX_SERVER
+      ? INDEX_SERVER
+      : server.replace(/^https?:\/\//, '').replace(/\/$/, '');
   if (f.has('password')) ctx.err('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
-  const r = await ctx.client.json<{ Status: string; IdentityToken?: string }>('POST', '/auth', { json: { username, password, serveraddress: key } });
+  const r = await ctx.client.json<{ Status: string; IdentityToken?: string }>('POST', '/auth', {
+    json: { username, password, serveraddress: key },
+  });
   const cfg = readConfig(ctx.configDir);
-  cfg.auths = { ...(cfg.auths ?? {}), [key]: { auth: Buffer.from(`${username}:${password}`).toString('base64'), ...(r.IdentityToken ? { identitytoken: r.IdentityToken } : {}) } };
+  cfg.auths = {
+    ...(cfg.auths ?? {}),
+    [key]: {
+      auth: Buffer.from(`${username}:${password}`).toString('base64'),
+      ...(r.IdentityToken ? { identitytoken: r.IdentityToken } : {}),
+    },
+  };
   writeConfig(ctx.configDir, cfg);
   ctx.out(`${r.Status || 'Login Succeeded'}\n`);
   return 0;
@@ -69,5 +80,13 @@ export const loginCmds: Command[] = [
     args: { min: 0, max: 1 },
     run: login,
   },
-  { name: 'logout', use: '[SERVER]', short: 'Log out from a registry', long: 'Log out from a registry.\nIf no server is specified, the default is defined by the daemon.', common: true, args: { min: 0, max: 1 }, run: logout },
+  {
+    name: 'logout',
+    use: '[SERVER]',
+    short: 'Log out from a registry',
+    long: 'Log out from a registry.\nIf no server is specified, the default is defined by the daemon.',
+    common: true,
+    args: { min: 0, max: 1 },
+    run: logout,
+  },
 ];

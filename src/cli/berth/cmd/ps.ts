@@ -11,7 +11,19 @@ import { filterQuery } from './filters.js';
 import { CliError } from '../errors.js';
 import { Template, TemplateExecError, TemplateSyntaxError } from '../template/index.js';
 
-const emptySummary: ContainerSummary = { Id: '', Names: [], Image: '', ImageID: '', Command: '', Created: 0, Ports: [], Labels: null, State: '', Status: '', Mounts: [] };
+const emptySummary: ContainerSummary = {
+  Id: '',
+  Names: [],
+  Image: '',
+  ImageID: '',
+  Command: '',
+  Created: 0,
+  Ports: [],
+  Labels: null,
+  State: '',
+  Status: '',
+  Mounts: [],
+};
 
 export interface PortSummary {
   IP?: string;
@@ -46,7 +58,11 @@ export function displayablePorts(ports: PortSummary[]): string {
   const result: string[] = [];
   const hostMappings: string[] = [];
   const sorted = [...ports].sort(
-    (a, b) => a.PrivatePort - b.PrivatePort || (a.IP ?? '').localeCompare(b.IP ?? '') || (a.PublicPort ?? 0) - (b.PublicPort ?? 0) || a.Type.localeCompare(b.Type),
+    (a, b) =>
+      a.PrivatePort - b.PrivatePort ||
+      (a.IP ?? '').localeCompare(b.IP ?? '') ||
+      (a.PublicPort ?? 0) - (b.PublicPort ?? 0) ||
+      a.Type.localeCompare(b.Type),
   );
   for (const p of sorted) {
     const current = p.PrivatePort;
@@ -125,7 +141,8 @@ export function containerContext(c: ContainerSummary, trunc: boolean, onSize?: (
     LocalVolumes: () => String(c.Mounts.filter((m) => m.Driver === 'local').length),
     Networks: () => Object.keys(c.NetworkSettings?.Networks ?? {}).join(','),
     // docker 28's image platform: nil unless the daemon reports the image's manifest descriptor.
-    Platform: () => (c as { ImageManifestDescriptor?: { platform?: unknown } }).ImageManifestDescriptor?.platform ?? null,
+    Platform: () =>
+      (c as { ImageManifestDescriptor?: { platform?: unknown } }).ImageManifestDescriptor?.platform ?? null,
   });
 }
 
@@ -151,7 +168,10 @@ async function ps(ctx: Ctx, f: Flags): Promise<number> {
   let format = f.string('format');
   const size = f.bool('size');
   if (!format || format === 'table') {
-    format = quiet ? '{{.ID}}' : 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}' + (size ? '\t{{.Size}}' : '');
+    format = quiet
+      ? '{{.ID}}'
+      : 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}' +
+        (size ? '\t{{.Size}}' : '');
   } else if (quiet) format = '{{.ID}}';
   let sizeUsed = false;
   if (f.string('format')) {
@@ -178,7 +198,13 @@ async function ps(ctx: Ctx, f: Flags): Promise<number> {
     size: size || (sizeUsed && !quiet && !f.has('size')) ? true : undefined,
     filters: filterQuery(f.list('filter')),
   });
-  ctx.out(formatRows(format, list.map((c) => containerContext(c, !f.bool('no-trunc'))), containerHeader));
+  ctx.out(
+    formatRows(
+      format,
+      list.map((c) => containerContext(c, !f.bool('no-trunc'))),
+      containerHeader,
+    ),
+  );
   return 0;
 }
 
@@ -186,8 +212,19 @@ export const psFlags = [
   { name: 'all', short: 'a', type: 'bool' as const, usage: 'Show all containers (default shows just running)' },
   filterFlag(),
   formatFlag(),
-  { name: 'last', short: 'n', type: 'int' as const, usage: 'Show n last created containers (includes all states)', default: -1 },
-  { name: 'latest', short: 'l', type: 'bool' as const, usage: 'Show the latest created container (includes all states)' },
+  {
+    name: 'last',
+    short: 'n',
+    type: 'int' as const,
+    usage: 'Show n last created containers (includes all states)',
+    default: -1,
+  },
+  {
+    name: 'latest',
+    short: 'l',
+    type: 'bool' as const,
+    usage: 'Show the latest created container (includes all states)',
+  },
   { name: 'no-trunc', type: 'bool' as const, usage: "Don't truncate output" },
   { name: 'quiet', short: 'q', type: 'bool' as const, usage: 'Only display container IDs' },
   { name: 'size', short: 's', type: 'bool' as const, usage: 'Display total file sizes' },

@@ -19,7 +19,8 @@ function str(v: unknown): string {
 }
 
 function int(v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new FuncError(`wrong type for value; expected int; got ${goType(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v))
+    throw new FuncError(`wrong type for value; expected int; got ${goType(v)}`);
   return v;
 }
 
@@ -54,64 +55,83 @@ function sprint(args: unknown[]): string {
 /** A subset of fmt.Sprintf: flags -+0 and space, width, precision; verbs v s d q t f e g x X c %. */
 export function sprintf(format: string, args: unknown[]): string {
   let ai = 0;
-  return format.replace(/%([-+ 0#]*)(\d+|\*)?(?:\.(\d+|\*))?([a-zA-Z%])/g, (_m, flags: string, w?: string, p?: string, verb?: string) => {
-    if (verb === '%') return '%';
-    const width = w === '*' ? Number(args[ai++]) : w !== undefined ? Number(w) : undefined;
-    const prec = p === '*' ? Number(args[ai++]) : p !== undefined ? Number(p) : undefined;
-    if (ai >= args.length) return `%!${verb}(MISSING)`;
-    const a = args[ai++];
-    let s: string;
-    switch (verb) {
-      case 'v':
-        s = printValue(a, false);
-        break;
-      case 's':
-        s = typeof a === 'string' ? a : printValue(a, false);
-        if (prec !== undefined) s = [...s].slice(0, prec).join('');
-        break;
-      case 'q':
-        s = JSON.stringify(typeof a === 'string' ? a : printValue(a, false));
-        break;
-      case 'd':
-        s = typeof a === 'number' && Number.isInteger(a) ? String(a) : `%!d(${goType(a)}=${printValue(a, false)})`;
-        if (flags.includes('+') && typeof a === 'number' && a >= 0) s = '+' + s;
-        break;
-      case 't':
-        s = typeof a === 'boolean' ? String(a) : `%!t(${goType(a)}=${printValue(a, false)})`;
-        break;
-      case 'f':
-      case 'F':
-        s = typeof a === 'number' ? a.toFixed(prec ?? 6) : `%!f(${goType(a)}=${printValue(a, false)})`;
-        break;
-      case 'e':
-        s = typeof a === 'number' ? a.toExponential(prec ?? 6).replace(/e([+-])(\d)$/, 'e$10$2') : `%!e(${goType(a)})`;
-        break;
-      case 'g':
-        s = typeof a === 'number' ? (prec !== undefined ? String(Number(a.toPrecision(prec))) : formatFloat(a)) : `%!g(${goType(a)})`;
-        break;
-      case 'x':
-      case 'X': {
-        if (typeof a === 'number') s = Math.trunc(a).toString(16);
-        else s = Buffer.from(typeof a === 'string' ? a : printValue(a, false)).toString('hex');
-        if (verb === 'X') s = s.toUpperCase();
-        break;
-      }
-      case 'c':
-        s = typeof a === 'number' ? String.fromCodePoint(a) : `%!c(${goType(a)})`;
-        break;
-      default:
-        s = `%!${verb}(${goType(a)}=${printValue(a, false)})`;
-    }
-    if (width !== undefined && [...s].length < width) {
-      const padLen = width - [...s].length;
-      if (flags.includes('-')) s = s + ' '.repeat(padLen);
-      else if (flags.includes('0') && /[dfeEgxX]/.test(verb ?? '')) {
-        const neg = s.startsWith('-') || s.startsWith('+') ? s.slice(0, 1) : '';
-        s = neg + '0'.repeat(padLen) + s.slice(neg.length);
-      } else s = ' '.repeat(padLen) + s;
-    }
-    return s;
-  }) + (ai < args.length ? `%!(EXTRA ${args.slice(ai).map((a) => `${goType(a)}=${printValue(a, false)}`).join(', ')})` : '');
+  return (
+    format.replace(
+      /%([-+ 0#]*)(\d+|\*)?(?:\.(\d+|\*))?([a-zA-Z%])/g,
+      (_m, flags: string, w?: string, p?: string, verb?: string) => {
+        if (verb === '%') return '%';
+        const width = w === '*' ? Number(args[ai++]) : w !== undefined ? Number(w) : undefined;
+        const prec = p === '*' ? Number(args[ai++]) : p !== undefined ? Number(p) : undefined;
+        if (ai >= args.length) return `%!${verb}(MISSING)`;
+        const a = args[ai++];
+        let s: string;
+        switch (verb) {
+          case 'v':
+            s = printValue(a, false);
+            break;
+          case 's':
+            s = typeof a === 'string' ? a : printValue(a, false);
+            if (prec !== undefined) s = [...s].slice(0, prec).join('');
+            break;
+          case 'q':
+            s = JSON.stringify(typeof a === 'string' ? a : printValue(a, false));
+            break;
+          case 'd':
+            s = typeof a === 'number' && Number.isInteger(a) ? String(a) : `%!d(${goType(a)}=${printValue(a, false)})`;
+            if (flags.includes('+') && typeof a === 'number' && a >= 0) s = '+' + s;
+            break;
+          case 't':
+            s = typeof a === 'boolean' ? String(a) : `%!t(${goType(a)}=${printValue(a, false)})`;
+            break;
+          case 'f':
+          case 'F':
+            s = typeof a === 'number' ? a.toFixed(prec ?? 6) : `%!f(${goType(a)}=${printValue(a, false)})`;
+            break;
+          case 'e':
+            s =
+              typeof a === 'number'
+                ? a.toExponential(prec ?? 6).replace(/e([+-])(\d)$/, 'e$10$2')
+                : `%!e(${goType(a)})`;
+            break;
+          case 'g':
+            s =
+              typeof a === 'number'
+                ? prec !== undefined
+                  ? String(Number(a.toPrecision(prec)))
+                  : formatFloat(a)
+                : `%!g(${goType(a)})`;
+            break;
+          case 'x':
+          case 'X': {
+            if (typeof a === 'number') s = Math.trunc(a).toString(16);
+            else s = Buffer.from(typeof a === 'string' ? a : printValue(a, false)).toString('hex');
+            if (verb === 'X') s = s.toUpperCase();
+            break;
+          }
+          case 'c':
+            s = typeof a === 'number' ? String.fromCodePoint(a) : `%!c(${goType(a)})`;
+            break;
+          default:
+            s = `%!${verb}(${goType(a)}=${printValue(a, false)})`;
+        }
+        if (width !== undefined && [...s].length < width) {
+          const padLen = width - [...s].length;
+          if (flags.includes('-')) s = s + ' '.repeat(padLen);
+          else if (flags.includes('0') && /[dfeEgxX]/.test(verb ?? '')) {
+            const neg = s.startsWith('-') || s.startsWith('+') ? s.slice(0, 1) : '';
+            s = neg + '0'.repeat(padLen) + s.slice(neg.length);
+          } else s = ' '.repeat(padLen) + s;
+        }
+        return s;
+      },
+    ) +
+    (ai < args.length
+      ? `%!(EXTRA ${args
+          .slice(ai)
+          .map((a) => `${goType(a)}=${printValue(a, false)}`)
+          .join(', ')})`
+      : '')
+  );
 }
 
 /** strings.Title: the first letter of each word in upper case. */
@@ -180,8 +200,13 @@ export const builtins: Record<string, Func> = {
   le: (...a) => (want('le', a, 2), order(a[0], a[1]) <= 0),
   gt: (...a) => (want('gt', a, 2), order(a[0], a[1]) > 0),
   ge: (...a) => (want('ge', a, 2), order(a[0], a[1]) >= 0),
-  html: (...a) => sprint(a).replace(/[<>&'"\0]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&#39;', '"': '&#34;', '\0': '\uFFFD' })[c]!),
-  js: (...a) => sprint(a).replace(/[\\'"<>&=]/g, (c) => `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`),
+  html: (...a) =>
+    sprint(a).replace(
+      /[<>&'"\0]/g,
+      (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&#39;', '"': '&#34;', '\0': '\uFFFD' })[c]!,
+    ),
+  js: (...a) =>
+    sprint(a).replace(/[\\'"<>&=]/g, (c) => `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`),
   urlquery: (...a) => encodeURIComponent(sprint(a)).replace(/%20/g, '+'),
   // and/or are evaluated lazily by the executor; these serve pipelines.
   and: (...a) => a.find((x) => !truth(x)) ?? a[a.length - 1],
@@ -204,7 +229,11 @@ export const dockerFuncs: Record<string, Func> = {
     const [v, sep] = [a[0], str(a[1])];
     if (v === undefined || v === null) return '';
     if (Array.isArray(v)) return v.map((e) => printValue(e, false)).join(sep);
-    if (isMap(v)) return Object.values(v).map((e) => printValue(e, false)).sort().join(sep);
+    if (isMap(v))
+      return Object.values(v)
+        .map((e) => printValue(e, false))
+        .sort()
+        .join(sep);
     throw new FuncError(`expected slice, got ${goType(v)}`);
   },
   title: (...a) => (want('title', a, 1), title(str(a[0]))),

@@ -34,7 +34,6 @@ export interface Item {
 
 export class TemplateSyntaxError extends Error {}
 
-
 const isSpace = (c: string): boolean => c === ' ' || c === '\t' || c === '\r' || c === '\n';
 const isAlnum = (c: string): boolean => /[A-Za-z0-9_]/.test(c) || c > '\x7f';
 
@@ -58,7 +57,11 @@ export function lex(src: string): Item[] {
       break;
     }
     let text = src.slice(i, open);
-    const trimLeft = src.startsWith('{{- ', open) || src.startsWith('{{-\t', open) || src.startsWith('{{-\n', open) || src.startsWith('{{-\r', open);
+    const trimLeft =
+      src.startsWith('{{- ', open) ||
+      src.startsWith('{{-\t', open) ||
+      src.startsWith('{{-\n', open) ||
+      src.startsWith('{{-\r', open);
     if (trimLeft) text = text.replace(/[ \t\r\n]+$/, '');
     if (text) items.push({ type: 'text', val: text, pos: i });
     i = open + 2 + (trimLeft ? 2 : 0);
@@ -173,7 +176,9 @@ export function lex(src: string): Item[] {
 }
 
 function lexNumber(src: string, i: number): number {
-  const m = /^[+-]?(0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+|[0-9_]*\.?[0-9_]*([eE][+-]?[0-9_]+)?)/.exec(src.slice(i));
+  const m = /^[+-]?(0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+|[0-9_]*\.?[0-9_]*([eE][+-]?[0-9_]+)?)/.exec(
+    src.slice(i),
+  );
   return i + (m ? m[0].length : 0);
 }
 

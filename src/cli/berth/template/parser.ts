@@ -108,7 +108,8 @@ export class Parser {
           case 'continue': {
             this.nextNonSpace();
             if (this.rangeDepth === 0) this.fail(`{{${kw.val}}} outside {{range}}`, kw.pos);
-            if (this.nextNonSpace().type !== 'right') this.fail(`unexpected ${this.items[this.i - 1]!.val} in {{${kw.val}}}`);
+            if (this.nextNonSpace().type !== 'right')
+              this.fail(`unexpected ${this.items[this.i - 1]!.val} in {{${kw.val}}}`);
             list.push({ type: kw.val, pos: kw.pos });
             continue;
           }
@@ -222,7 +223,13 @@ export class Parser {
       cmd.args.push(this.parseOperand());
       // Operands must be separated by spaces.
       const n = this.peek();
-      if (n.type !== 'space' && n.type !== 'right' && n.type !== 'rightParen' && n.type !== 'pipe' && n.type !== 'eof') {
+      if (
+        n.type !== 'space' &&
+        n.type !== 'right' &&
+        n.type !== 'rightParen' &&
+        n.type !== 'pipe' &&
+        n.type !== 'eof'
+      ) {
         this.fail(`unexpected ${quoteItem(n)} in operand`, n.pos);
       }
     }
@@ -269,7 +276,13 @@ export class Parser {
         const clean = t.val.replace(/_/g, '');
         const value = /^[+-]?0[xXbBoO]/.test(clean) ? parseIntPrefixed(clean) : Number(clean);
         if (!Number.isFinite(value)) this.fail(`illegal number syntax: "${t.val}"`, t.pos);
-        node = { type: 'number', pos: t.pos, value, text: t.val, isInt: !/[.eE]/.test(clean) || /^[+-]?0[xX]/.test(clean) };
+        node = {
+          type: 'number',
+          pos: t.pos,
+          value,
+          text: t.val,
+          isInt: !/[.eE]/.test(clean) || /^[+-]?0[xX]/.test(clean),
+        };
         break;
       }
       case 'leftParen':
@@ -288,7 +301,8 @@ export class Parser {
         node.ident.push(...chain);
         node.pos = chainPos;
       } else {
-        if (['bool', 'string', 'number', 'nil', 'dot'].includes(node.type)) this.fail(`unexpected . after term ${JSON.stringify(t.val)}`);
+        if (['bool', 'string', 'number', 'nil', 'dot'].includes(node.type))
+          this.fail(`unexpected . after term ${JSON.stringify(t.val)}`);
         node = { type: 'chain', pos: chainPos, node, field: chain };
       }
     }

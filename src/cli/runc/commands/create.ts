@@ -13,7 +13,8 @@ export const createFlags = {
 export const create: Command = {
   name: 'create',
   summary: 'create a container',
-  usage: 'create [--bundle DIR] [--console-socket PATH] [--pid-file PATH] [--no-pivot] [--no-new-keyring] [--preserve-fds N] <container-id>',
+  usage:
+    'create [--bundle DIR] [--console-socket PATH] [--pid-file PATH] [--no-pivot] [--no-new-keyring] [--preserve-fds N] <container-id>',
   flags: createFlags,
   async run(ctx, { flags, args: rest }) {
     const id = requireId(rest, 'create');

@@ -40,11 +40,13 @@ function processFromFlags(args: string[], flags: Record<string, unknown>, config
   if (user) {
     const [u, g] = user.split(':');
     const uid = Number(u);
-    if (!Number.isInteger(uid) || uid < 0) throw new BerthError('berth-runc', 'invalid-argument', `--user: "${user}" is not uid[:gid]`);
+    if (!Number.isInteger(uid) || uid < 0)
+      throw new BerthError('berth-runc', 'invalid-argument', `--user: "${user}" is not uid[:gid]`);
     p.user.uid = uid;
     if (g !== undefined) {
       const gid = Number(g);
-      if (!Number.isInteger(gid) || gid < 0) throw new BerthError('berth-runc', 'invalid-argument', `--user: "${user}" is not uid[:gid]`);
+      if (!Number.isInteger(gid) || gid < 0)
+        throw new BerthError('berth-runc', 'invalid-argument', `--user: "${user}" is not uid[:gid]`);
       p.user.gid = gid;
     }
   }
@@ -53,7 +55,8 @@ function processFromFlags(args: string[], flags: Record<string, unknown>, config
   const caps = multi(f, 'cap') as Capability[];
   if (caps.length) {
     const c = { ...(p.capabilities ?? {}) };
-    for (const set of ['bounding', 'effective', 'permitted'] as const) c[set] = [...new Set([...(c[set] ?? []), ...caps])];
+    for (const set of ['bounding', 'effective', 'permitted'] as const)
+      c[set] = [...new Set([...(c[set] ?? []), ...caps])];
     p.capabilities = c;
   }
   if (bool(f, 'no-new-privs')) p.noNewPrivileges = true;

@@ -5,7 +5,10 @@ import { BerthError } from '../../../common/errors.js';
 /** Go's text/tabwriter as runc uses it: minwidth 12, padding 3, spaces. */
 export function table(rows: string[][]): string {
   const widths: number[] = [];
-  for (const r of rows) r.forEach((c, i) => { widths[i] = Math.max(widths[i] ?? 0, c.length + 3, 12); });
+  for (const r of rows)
+    r.forEach((c, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, c.length + 3, 12);
+    });
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('')).join('\n') + '\n';
 }
 
@@ -26,7 +29,12 @@ export const list: Command = {
       return 0;
     }
     if (format !== 'table') throw new BerthError('berth-runc', 'invalid-argument', `invalid format option: ${format}`);
-    ctx.out(table([['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'], ...states.map((s) => [s.id, String(s.pid), s.status, s.bundle, s.created, s.owner || 'root'])]));
+    ctx.out(
+      table([
+        ['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'],
+        ...states.map((s) => [s.id, String(s.pid), s.status, s.bundle, s.created, s.owner || 'root']),
+      ]),
+    );
     return 0;
   },
 };

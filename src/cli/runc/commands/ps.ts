@@ -23,9 +23,13 @@ export const ps: Command = {
     const lines = r.stdout.split('\n');
     const header = lines[0] ?? '';
     const pidCol = header.trim().split(/\s+/).indexOf('PID');
-    if (pidCol < 0) throw new BerthError('berth-runc', 'invalid-argument', `ps ${psArgs.join(' ')}: output has no PID column`);
+    if (pidCol < 0)
+      throw new BerthError('berth-runc', 'invalid-argument', `ps ${psArgs.join(' ')}: output has no PID column`);
     const wanted = new Set(pids);
-    ctx.out([header, ...lines.slice(1).filter((l) => l && wanted.has(Number(l.trim().split(/\s+/)[pidCol])))].join('\n') + '\n');
+    ctx.out(
+      [header, ...lines.slice(1).filter((l) => l && wanted.has(Number(l.trim().split(/\s+/)[pidCol])))].join('\n') +
+        '\n',
+    );
     return 0;
   },
 };

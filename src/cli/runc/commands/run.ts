@@ -5,8 +5,9 @@ import { createFlags } from './create.js';
 export const run: Command = {
   name: 'run',
   summary: 'create and start a container, and by default wait for it',
-  usage: 'run [--bundle DIR] [--detach] [--console-socket PATH] [--pid-file PATH] [--no-pivot] [--no-new-keyring] [--preserve-fds N] <container-id>',
-  flags: { ...createFlags, detach: { kind: 'bool', alias: 'd' }, 'keep': { kind: 'bool' } },
+  usage:
+    'run [--bundle DIR] [--detach] [--console-socket PATH] [--pid-file PATH] [--no-pivot] [--no-new-keyring] [--preserve-fds N] <container-id>',
+  flags: { ...createFlags, detach: { kind: 'bool', alias: 'd' }, keep: { kind: 'bool' } },
   async run(ctx, { flags, args: rest }) {
     const id = requireId(rest, 'run');
     return await ctx.runtime().run(id, {

@@ -13,8 +13,11 @@ export const spec: Command = {
   run(_ctx, { flags }) {
     const dir = str(flags, 'bundle') ?? process.cwd();
     const file = join(dir, 'config.json');
-    if (existsSync(file)) throw new BerthError('berth-runc', 'already-exists', 'File config.json exists. Remove it first');
-    writeFileSync(file, JSON.stringify(defaultSpec({ rootless: bool(flags, 'rootless') }), null, '\t'), { mode: 0o666 });
+    if (existsSync(file))
+      throw new BerthError('berth-runc', 'already-exists', 'File config.json exists. Remove it first');
+    writeFileSync(file, JSON.stringify(defaultSpec({ rootless: bool(flags, 'rootless') }), null, '\t'), {
+      mode: 0o666,
+    });
     return 0;
   },
 };

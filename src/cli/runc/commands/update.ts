@@ -9,7 +9,8 @@ function num(v: string | undefined, flag: string, size = false): number | undefi
   if (v === undefined) return undefined;
   if (size) return v === '-1' ? -1 : bytes(v, `--${flag}`);
   const n = Number(v);
-  if (!Number.isInteger(n)) throw new BerthError('berth-runc', 'invalid-argument', `--${flag}: "${v}" is not an integer`);
+  if (!Number.isInteger(n))
+    throw new BerthError('berth-runc', 'invalid-argument', `--${flag}: "${v}" is not an integer`);
   return n;
 }
 
@@ -55,9 +56,15 @@ export const update: Command = {
       }
       const config = rt.record(id).config;
       try {
-        resources = parseSpec({ ...config, linux: { ...(config.linux ?? {}), resources: json } }).linux!.resources ?? {};
+        resources =
+          parseSpec({ ...config, linux: { ...(config.linux ?? {}), resources: json } }).linux!.resources ?? {};
       } catch (e) {
-        if (e instanceof BerthError) throw new BerthError('berth-runc', e.code, e.message.replace(/^config\.json: linux\.resources/, `--resources ${file}`));
+        if (e instanceof BerthError)
+          throw new BerthError(
+            'berth-runc',
+            e.code,
+            e.message.replace(/^config\.json: linux\.resources/, `--resources ${file}`),
+          );
         throw e;
       }
     } else {

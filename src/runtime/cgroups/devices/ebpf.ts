@@ -16,11 +16,20 @@
 import type { DeviceException, DeviceState } from './rules.js';
 
 // Instruction classes and fields (linux/bpf_common.h, linux/bpf.h).
-const BPF_LDX = 0x01, BPF_ALU = 0x04, BPF_JMP = 0x05;
-const BPF_W = 0x00, BPF_MEM = 0x60;
-const BPF_K = 0x00, BPF_X = 0x08;
-const BPF_AND = 0x50, BPF_RSH = 0x70, BPF_MOV = 0xb0;
-const BPF_JA = 0x00, BPF_JEQ = 0x10, BPF_JNE = 0x50, BPF_EXIT = 0x90;
+const BPF_LDX = 0x01,
+  BPF_ALU = 0x04,
+  BPF_JMP = 0x05;
+const BPF_W = 0x00,
+  BPF_MEM = 0x60;
+const BPF_K = 0x00,
+  BPF_X = 0x08;
+const BPF_AND = 0x50,
+  BPF_RSH = 0x70,
+  BPF_MOV = 0xb0;
+const BPF_JA = 0x00,
+  BPF_JEQ = 0x10,
+  BPF_JNE = 0x50,
+  BPF_EXIT = 0x90;
 
 export const BPF_DEVCG_DEV_BLOCK = 1;
 export const BPF_DEVCG_DEV_CHAR = 2;
@@ -37,13 +46,42 @@ export interface Insn {
   imm: number;
 }
 
-const R0 = 0, R1 = 1, R2 = 2, R3 = 3, R4 = 4, R5 = 5;
+const R0 = 0,
+  R1 = 1,
+  R2 = 2,
+  R3 = 3,
+  R4 = 4,
+  R5 = 5;
 
-const ldxw = (dst: number, src: number, off: number): Insn => ({ code: BPF_LDX | BPF_MEM | BPF_W, dst, src, off, imm: 0 });
-const alu32Imm = (op: number, dst: number, imm: number): Insn => ({ code: BPF_ALU | op | BPF_K, dst, src: 0, off: 0, imm });
+const ldxw = (dst: number, src: number, off: number): Insn => ({
+  code: BPF_LDX | BPF_MEM | BPF_W,
+  dst,
+  src,
+  off,
+  imm: 0,
+});
+const alu32Imm = (op: number, dst: number, imm: number): Insn => ({
+  code: BPF_ALU | op | BPF_K,
+  dst,
+  src: 0,
+  off: 0,
+  imm,
+});
 const mov32Reg = (dst: number, src: number): Insn => ({ code: BPF_ALU | BPF_MOV | BPF_X, dst, src, off: 0, imm: 0 });
-const jmpImm = (op: number, dst: number, imm: number, off: number): Insn => ({ code: BPF_JMP | op | BPF_K, dst, src: 0, off, imm });
-const jmpReg = (op: number, dst: number, src: number, off: number): Insn => ({ code: BPF_JMP | op | BPF_X, dst, src, off, imm: 0 });
+const jmpImm = (op: number, dst: number, imm: number, off: number): Insn => ({
+  code: BPF_JMP | op | BPF_K,
+  dst,
+  src: 0,
+  off,
+  imm,
+});
+const jmpReg = (op: number, dst: number, src: number, off: number): Insn => ({
+  code: BPF_JMP | op | BPF_X,
+  dst,
+  src,
+  off,
+  imm: 0,
+});
 const exit = (): Insn => ({ code: BPF_JMP | BPF_EXIT, dst: 0, src: 0, off: 0, imm: 0 });
 
 export function accessBits(access: string): number {
@@ -108,7 +146,13 @@ export function decodeInsns(buf: Buffer): Insn[] {
   const out: Insn[] = [];
   for (let o = 0; o + 8 <= buf.length; o += 8) {
     const regs = buf.readUInt8(o + 1);
-    out.push({ code: buf.readUInt8(o), dst: regs & 0x0f, src: regs >> 4, off: buf.readInt16LE(o + 2), imm: buf.readInt32LE(o + 4) });
+    out.push({
+      code: buf.readUInt8(o),
+      dst: regs & 0x0f,
+      src: regs >> 4,
+      off: buf.readInt16LE(o + 2),
+      imm: buf.readInt32LE(o + 4),
+    });
   }
   return out;
 }
@@ -123,8 +167,15 @@ export function deviceFilterProgram(state: DeviceState): Buffer {
  * meaning checked without loading it). Handles exactly the instructions this
  * generator emits.
  */
-export function runDeviceFilter(insns: Insn[], req: { type: 'c' | 'b'; major: number; minor: number; access: string }): number {
-  const ctx = [((accessBits(req.access) << 16) | (req.type === 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK)) >>> 0, req.major >>> 0, req.minor >>> 0];
+export function runDeviceFilter(
+  insns: Insn[],
+  req: { type: 'c' | 'b'; major: number; minor: number; access: string },
+): number {
+  const ctx = [
+    ((accessBits(req.access) << 16) | (req.type === 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK)) >>> 0,
+    req.major >>> 0,
+    req.minor >>> 0,
+  ];
   const r = new Array<number>(11).fill(0);
   let pc = 0;
   for (let steps = 0; steps < 100000; steps++) {
@@ -133,7 +184,7 @@ export function runDeviceFilter(insns: Insn[], req: { type: 'c' | 'b'; major: nu
     pc++;
     const cls = ins.code & 0x07;
     const op = ins.code & 0xf0;
-    const srcVal = (ins.code & BPF_X) ? r[ins.src]! : ins.imm >>> 0;
+    const srcVal = ins.code & BPF_X ? r[ins.src]! : ins.imm >>> 0;
     if (cls === BPF_LDX) {
       if (ins.src !== R1) throw new Error('load from a register other than the ctx');
       r[ins.dst] = ctx[ins.off / 4]!;

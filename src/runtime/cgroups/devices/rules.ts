@@ -49,7 +49,11 @@ const FIELD = 'linux.resources.devices';
 function checkNumber(v: number | undefined, field: string): number {
   if (v === undefined || v === -1) return -1;
   if (!Number.isInteger(v) || v < 0 || v > 0x7fffffff) {
-    throw cgroupError('invalid-argument', `${JSON.stringify(v)} is not a device number (0..2147483647, or -1 for any)`, field);
+    throw cgroupError(
+      'invalid-argument',
+      `${JSON.stringify(v)} is not a device number (0..2147483647, or -1 for any)`,
+      field,
+    );
   }
   return v;
 }
@@ -70,9 +74,19 @@ export function normalizeDeviceRules(rules: LinuxDeviceCgroup[]): DeviceRule[] {
     }
     const accessIn = r.access ?? 'rwm';
     if (accessIn === '' || !/^[rwm]+$/.test(accessIn)) {
-      throw cgroupError('invalid-argument', `${JSON.stringify(accessIn)} is not a device access (some of "rwm")`, `${at}.access`);
+      throw cgroupError(
+        'invalid-argument',
+        `${JSON.stringify(accessIn)} is not a device access (some of "rwm")`,
+        `${at}.access`,
+      );
     }
-    return { allow: r.allow, type, major: checkNumber(r.major, `${at}.major`), minor: checkNumber(r.minor, `${at}.minor`), access: accessOf(accessIn) };
+    return {
+      allow: r.allow,
+      type,
+      major: checkNumber(r.major, `${at}.major`),
+      minor: checkNumber(r.minor, `${at}.minor`),
+      access: accessOf(accessIn),
+    };
   });
 }
 
@@ -80,7 +94,10 @@ const n = (v: number): string => (v < 0 ? '*' : String(v));
 const keyOf = (e: { type: string; major: number; minor: number }): string => `${e.type} ${n(e.major)}:${n(e.minor)}`;
 
 /** The state after applying `rules` from `start` (deny everything, as a new eBPF program starts). */
-export function applyDeviceRules(rules: DeviceRule[], start: DeviceState = { defaultAllow: false, exceptions: [] }): DeviceState {
+export function applyDeviceRules(
+  rules: DeviceRule[],
+  start: DeviceState = { defaultAllow: false, exceptions: [] },
+): DeviceState {
   let defaultAllow = start.defaultAllow;
   const ex = new Map<string, DeviceException>(start.exceptions.map((e) => [keyOf(e), { ...e }]));
   rules.forEach((r, i) => {
@@ -93,10 +110,19 @@ export function applyDeviceRules(rules: DeviceRule[], start: DeviceState = { def
     // An allow in deny-by-default state (or a deny in allow-by-default state) adds an exception.
     if (r.allow !== defaultAllow) {
       const have = ex.get(key);
-      ex.set(key, { type: r.type, major: r.major, minor: r.minor, access: accessOf([...(have?.access ?? ''), ...r.access]) });
+      ex.set(key, {
+        type: r.type,
+        major: r.major,
+        minor: r.minor,
+        access: accessOf([...(have?.access ?? ''), ...r.access]),
+      });
       return;
     }
-    for (const wider of [{ ...r, major: -1 }, { ...r, minor: -1 }, { ...r, major: -1, minor: -1 }]) {
+    for (const wider of [
+      { ...r, major: -1 },
+      { ...r, minor: -1 },
+      { ...r, major: -1, minor: -1 },
+    ]) {
       const w = ex.get(keyOf(wider));
       if (keyOf(wider) !== key && w && [...r.access].some((c) => w.access.includes(c))) {
         throw cgroupError(
@@ -112,7 +138,9 @@ export function applyDeviceRules(rules: DeviceRule[], start: DeviceState = { def
     if (left.length === 0) ex.delete(key);
     else ex.set(key, { ...have, access: accessOf(left) });
   });
-  const exceptions = [...ex.values()].sort((a, b) => a.major - b.major || a.minor - b.minor || (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));
+  const exceptions = [...ex.values()].sort(
+    (a, b) => a.major - b.major || a.minor - b.minor || (a.type < b.type ? -1 : a.type > b.type ? 1 : 0),
+  );
   // (Not localeCompare: its first call loads ICU collation data, tens of ms of a CLI start.)
   return { defaultAllow, exceptions };
 }
@@ -159,7 +187,8 @@ export function v1DeviceTransition(target: DeviceState, devicesList: string): V1
   const want = new Map(target.exceptions.map((e) => [keyOf(e), e]));
   const writes: V1Write[] = [];
   for (const [key, e] of want) {
-    if ([...e.access].some((c) => !have.get(key)?.access.includes(c))) writes.push({ file: 'devices.allow', value: v1Line(e) });
+    if ([...e.access].some((c) => !have.get(key)?.access.includes(c)))
+      writes.push({ file: 'devices.allow', value: v1Line(e) });
   }
   for (const [key, e] of have) {
     const extra = [...e.access].filter((c) => !want.get(key)?.access.includes(c));
