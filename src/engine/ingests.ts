@@ -58,6 +58,8 @@ export class Ingests {
   readonly dir: string;
   /** Refs with a live writer: key → writer. */
   private readonly active = new Map<string, IngestWriter>();
+  /** Refs whose open is under way (awaits between the lock check and the writer): they are locked too. */
+  private readonly opening = new Set<string>();
   /** Digests between rename into blobs/ and their record: GC must not take them. */
   readonly committing = new Map<string, number>();
 
@@ -81,14 +83,14 @@ export class Ingests {
   }
 
   isActive(key: string): boolean {
-    return this.active.has(key);
+    return this.active.has(key) || this.opening.has(key);
   }
 
   /** Every ingest on disk: key, meta (undefined when half-made), and whether a writer holds it. */
   all(): { key: string; meta?: Meta; active: boolean }[] {
     return readdirSync(this.dir)
       .filter((n) => /^[0-9a-f]{64}$/.test(n))
-      .map((key) => ({ key, meta: this.readMeta(key), active: this.active.has(key) }));
+      .map((key) => ({ key, meta: this.readMeta(key), active: this.isActive(key) }));
   }
 
   keyOf(ns: string, ref: string): string {
@@ -101,14 +103,18 @@ export class Ingests {
     if (w) return w.status();
     const meta = this.readMeta(key);
     if (!meta) throw notFound(`ref ${ref}: not found`);
-    let offset = 0;
-    let updated = new Date(meta.started);
+    let offset: number;
+    let updated: Date;
     try {
       const st = await stat(join(this.dir, key, 'data'));
       offset = st.size;
       updated = st.mtime;
     } catch {
-      /* nothing written yet */
+      // No data file: the rest of a commit cut between the rename of the data
+      // into the store and the removal of the directory (or of an open cut
+      // before its data file). There is nothing to resume, and containerd
+      // does not list such an ingest either; GC removes the directory.
+      throw notFound(`ref ${ref}: not found`);
     }
     return { ns, ref, offset, total: meta.total, expected: meta.expected, started: new Date(meta.started), updated };
   }
@@ -128,14 +134,14 @@ export class Ingests {
 
   async abort(ns: string, ref: string): Promise<void> {
     const key = keyOf(ns, ref);
-    if (this.active.has(key)) throw failedPrecondition(`ref ${ref}: locked by a writer in progress`);
+    if (this.isActive(key)) throw failedPrecondition(`ref ${ref}: locked by a writer in progress`);
     if (!this.readMeta(key)) throw notFound(`ref ${ref}: not found`);
     await rm(join(this.dir, key), { recursive: true, force: true });
   }
 
   /** Removes an ingest nobody holds (GC). */
   async remove(key: string): Promise<boolean> {
-    if (this.active.has(key)) return false;
+    if (this.isActive(key)) return false;
     await rm(join(this.dir, key), { recursive: true, force: true });
     return true;
   }
@@ -172,26 +178,39 @@ export class Ingests {
       }
     }
     const key = keyOf(ns, ref);
-    if (this.active.has(key)) {
+    if (this.isActive(key)) {
       throw new BerthError('berth-engine', 'unavailable', `ref ${ref} locked: unavailable`);
     }
-    if (lease !== undefined) this.leases.protectNow(ns, lease, { type: 'ingests', id: ref });
-    const dir = join(this.dir, key);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    let meta = this.readMeta(key);
-    if (!meta || (expected !== '' && meta.expected !== '' && meta.expected !== expected)) {
-      // New, or the ref now names another blob: start from zero.
-      await rm(join(dir, 'data'), { force: true });
-      meta = { ns, ref, total, expected, started: new Date().toISOString() };
-      writeFileAtomicSync(join(dir, 'meta.json'), JSON.stringify(meta));
+    // The lock is taken here, synchronously with the check: two streams
+    // opening the same ref at once must not both get a writer on one file
+    // (the second would write into the blob the first one commits).
+    this.opening.add(key);
+    let fh: FileHandle | undefined;
+    try {
+      if (lease !== undefined) this.leases.protectNow(ns, lease, { type: 'ingests', id: ref });
+      const dir = join(this.dir, key);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      let meta = this.readMeta(key);
+      const dataPath = join(dir, 'data');
+      if (!meta || !existsSync(dataPath) || (expected !== '' && meta.expected !== '' && meta.expected !== expected)) {
+        // New, left without data by a cut commit, or the ref now names another blob: start from zero.
+        await rm(dataPath, { force: true });
+        meta = { ns, ref, total, expected, started: new Date().toISOString() };
+        writeFileAtomicSync(join(dir, 'meta.json'), JSON.stringify(meta));
+      }
+      fh = await open(dataPath, 'a+', 0o600);
+      const offset = (await fh.stat()).size;
+      const w = new IngestWriter(this, key, dir, meta, fh, offset);
+      if (total > 0) w.setTotal(total);
+      if (expected !== '') w.setExpected(expected);
+      this.active.set(key, w);
+      return w;
+    } catch (e) {
+      await fh?.close().catch(() => undefined);
+      throw e;
+    } finally {
+      this.opening.delete(key);
     }
-    const fh = await open(join(dir, 'data'), 'a+', 0o600);
-    const offset = (await fh.stat()).size;
-    const w = new IngestWriter(this, key, dir, meta, fh, offset);
-    if (total > 0) w.setTotal(total);
-    if (expected !== '') w.setExpected(expected);
-    this.active.set(key, w);
-    return w;
   }
 
   /** @internal */
