@@ -28,6 +28,34 @@ async function writeAll(fh: FileHandle, chunk: Uint8Array, position: number): Pr
   }
 }
 
+/**
+ * Chunks are held until this many bytes are pending, then written with one
+ * pwritev: a socket hands over 16-64 KiB at a time, and one thread-pool
+ * round trip per chunk was most of a download's CPU time. Nothing is lost
+ * by holding them: only an fsynced blob counts, and a resume starts from
+ * what the data file holds.
+ */
+const BATCH_BYTES = 1 << 20;
+
+async function writevAll(fh: FileHandle, chunks: Uint8Array[], position: number): Promise<void> {
+  const total = chunks.reduce((a, c) => a + c.length, 0);
+  const { bytesWritten } = await fh.writev(chunks, position);
+  if (bytesWritten === total) return;
+  // A short write (rare on a file): the rest one chunk at a time.
+  let skip = bytesWritten;
+  let at = position + bytesWritten;
+  for (const c of chunks) {
+    if (skip >= c.length) {
+      skip -= c.length;
+      continue;
+    }
+    const rest = c.subarray(skip);
+    skip = 0;
+    await writeAll(fh, rest, at);
+    at += rest.length;
+  }
+}
+
 /** Renames the verified data file into the store and records labels. */
 export type FinishCommit = (digest: Digest, dataPath: string, labels?: Record<string, string>) => Promise<BlobInfo>;
 
@@ -35,6 +63,9 @@ export class IngestWriterImpl implements IngestWriter {
   readonly alreadyExists = false;
   private done = false;
   private pos: number;
+  /** Chunks accepted but not yet written, and where the first of them goes. */
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
 
   constructor(
     private readonly finish: FinishCommit,
@@ -58,29 +89,53 @@ export class IngestWriterImpl implements IngestWriter {
     if (this.done) throw new BerthError('image', 'failed-precondition', `ingest ${this.ref}: already finished`);
     if (this.pos + chunk.length > this.expected.size) {
       await this.abort();
-      throw new BerthError('image', 'digest-mismatch',
-        `ingest ${this.ref}: more than the expected ${this.expected.size} bytes for ${this.expected.digest}`);
+      throw new BerthError(
+        'image',
+        'digest-mismatch',
+        `ingest ${this.ref}: more than the expected ${this.expected.size} bytes for ${this.expected.digest}`,
+      );
     }
-    await writeAll(this.fh, chunk, this.pos);
     this.hash.update(chunk);
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
     this.pos += chunk.length;
+    if (this.pendingBytes >= BATCH_BYTES) await this.flush();
+  }
+
+  /** Write what is pending at the end of the data file. */
+  private async flush(): Promise<void> {
+    if (this.pendingBytes === 0) return;
+    const chunks = this.pending;
+    const at = this.pos - this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    await writevAll(this.fh, chunks, at);
   }
 
   async commit(labels?: Record<string, string>): Promise<BlobInfo> {
     if (this.done) throw new BerthError('image', 'failed-precondition', `ingest ${this.ref}: already finished`);
     if (this.pos < this.expected.size) {
       // Truncated: keep the data so the download can resume.
-      throw new BerthError('image', 'failed-precondition',
-        `ingest ${this.ref}: have ${this.pos} of ${this.expected.size} bytes for ${this.expected.digest}; resume to finish`);
+      await this.flush();
+      throw new BerthError(
+        'image',
+        'failed-precondition',
+        `ingest ${this.ref}: have ${this.pos} of ${this.expected.size} bytes for ${this.expected.digest}; resume to finish`,
+      );
     }
     const { alg } = { alg: this.expected.digest.slice(0, this.expected.digest.indexOf(':')) };
     const got = `${alg}:${this.hash.digest('hex')}`;
     if (got !== this.expected.digest) {
       await this.abort();
-      throw new BerthError('image', 'digest-mismatch', `ingest ${this.ref}: expected ${this.expected.digest}, got ${got}`);
+      throw new BerthError(
+        'image',
+        'digest-mismatch',
+        `ingest ${this.ref}: expected ${this.expected.digest}, got ${got}`,
+      );
     }
     this.done = true;
     try {
+      await this.flush();
       await this.fh.sync();
       await this.fh.close();
       const info = await this.finish(this.expected.digest, this.p.data, labels);
@@ -97,6 +152,8 @@ export class IngestWriterImpl implements IngestWriter {
     if (this.done) return;
     this.done = true;
     try {
+      // What was accepted stays for a resume.
+      await this.flush().catch(() => undefined);
       await this.fh.sync().catch(() => undefined);
       await this.fh.close();
     } finally {
@@ -107,6 +164,8 @@ export class IngestWriterImpl implements IngestWriter {
   async abort(): Promise<void> {
     if (this.done) return;
     this.done = true;
+    this.pending = [];
+    this.pendingBytes = 0;
     try {
       await this.fh.close().catch(() => undefined);
       await rm(this.p.dir, { recursive: true, force: true });
@@ -115,4 +174,3 @@ export class IngestWriterImpl implements IngestWriter {
     }
   }
 }
-
