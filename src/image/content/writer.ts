@@ -29,11 +29,12 @@ async function writeAll(fh: FileHandle, chunk: Uint8Array, position: number): Pr
 }
 
 /**
- * Chunks are held until this many bytes are pending, then written with one
- * pwritev: a socket hands over 16-64 KiB at a time, and one thread-pool
- * round trip per chunk was most of a download's CPU time. Nothing is lost
- * by holding them: only an fsynced blob counts, and a resume starts from
- * what the data file holds.
+ * Chunks are gathered and written with one pwritev: a socket hands over
+ * 16-64 KiB at a time, and one thread-pool round trip per chunk was most of
+ * a download's CPU time. A batch is written when it reaches this size, or as
+ * soon as the event loop has nothing more to give in this turn (a write
+ * scheduled with setImmediate): data is never held while the sender stalls,
+ * so what a killed pull received is on disk for the resume.
  */
 const BATCH_BYTES = 1 << 20;
 
@@ -66,6 +67,11 @@ export class IngestWriterImpl implements IngestWriter {
   /** Chunks accepted but not yet written, and where the first of them goes. */
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
+  /** The batches being written, in order; the first failure is kept and thrown at the next call. */
+  private writing: Promise<void> = Promise.resolve();
+  private failed?: Error;
+  private scheduled = false;
+  private inFlight = 0;
 
   constructor(
     private readonly finish: FinishCommit,
@@ -95,21 +101,44 @@ export class IngestWriterImpl implements IngestWriter {
         `ingest ${this.ref}: more than the expected ${this.expected.size} bytes for ${this.expected.digest}`,
       );
     }
+    if (this.failed !== undefined) throw this.failed;
     this.hash.update(chunk);
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
     this.pos += chunk.length;
-    if (this.pendingBytes >= BATCH_BYTES) await this.flush();
+    // Wait for the disk when a batch is full or as much is still being written (a disk slower than the network).
+    if (this.pendingBytes + this.inFlight >= BATCH_BYTES) {
+      await this.flush();
+    } else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.flush().catch(() => undefined); // kept in this.failed
+      });
+    }
   }
 
-  /** Write what is pending at the end of the data file. */
-  private async flush(): Promise<void> {
-    if (this.pendingBytes === 0) return;
-    const chunks = this.pending;
-    const at = this.pos - this.pendingBytes;
-    this.pending = [];
-    this.pendingBytes = 0;
-    await writevAll(this.fh, chunks, at);
+  /** Queue what is pending at the end of the data file, and wait for every queued batch. */
+  private flush(): Promise<void> {
+    if (this.pendingBytes > 0) {
+      const chunks = this.pending;
+      const at = this.pos - this.pendingBytes;
+      const n = this.pendingBytes;
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.inFlight += n;
+      this.writing = this.writing
+        .then(() => (this.failed === undefined ? writevAll(this.fh, chunks, at) : undefined))
+        .catch((e: unknown) => {
+          this.failed ??= e instanceof Error ? e : new Error(String(e));
+        })
+        .finally(() => {
+          this.inFlight -= n;
+        });
+    }
+    return this.writing.then(() => {
+      if (this.failed !== undefined) throw this.failed;
+    });
   }
 
   async commit(labels?: Record<string, string>): Promise<BlobInfo> {
@@ -167,6 +196,7 @@ export class IngestWriterImpl implements IngestWriter {
     this.pending = [];
     this.pendingBytes = 0;
     try {
+      await this.writing;
       await this.fh.close().catch(() => undefined);
       await rm(this.p.dir, { recursive: true, force: true });
     } finally {
