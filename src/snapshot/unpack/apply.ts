@@ -21,7 +21,15 @@ import tar from 'tar-stream';
 import { BerthError, isBerthError, messageOf } from '../../common/errors.js';
 import { nullLogger, type Logger } from '../../common/log.js';
 import type { ExtractionTarget } from '../types.js';
-import { checkLayerMediaType, decompressor, DiffIdCounter, peek } from './decompress.js';
+import {
+  checkLayerMediaType,
+  decompressor,
+  DiffIdCounter,
+  peek,
+  wholeFileOf,
+  zstdFileStream,
+  zstdTool,
+} from './decompress.js';
 import { compressionOf, type Compression } from '../../common/compression.js';
 import { finishLayer } from './finish.js';
 import type { Entry } from './header.js';
@@ -62,7 +70,15 @@ export async function applyLayer(opts: ApplyOptions): Promise<ApplyResult> {
   const layer = new LayerState(opts.target, limits, opts.logger ?? nullLogger);
   const { head, stream } = await peek(opts.stream, 4);
   const compression = compressionOf(head);
-  const dec = decompressor(compression);
+  // A zstd layer in a file: zstd(1) reads the file itself.
+  const tool = compression === 'zstd' ? zstdTool() : undefined;
+  const file = tool ? wholeFileOf(opts.stream) : undefined;
+  let source: Readable = stream;
+  if (tool && file) {
+    stream.destroy();
+    source = zstdFileStream(tool, file);
+  }
+  const dec = tool && file ? undefined : decompressor(compression);
   const counter = new DiffIdCounter(limits.maxBytes);
   const extract = tar.extract();
   keepBinaryPax(extract);
@@ -73,7 +89,11 @@ export async function applyLayer(opts: ApplyOptions): Promise<ApplyResult> {
       if (extract.destroyed) throw new Error('extraction stopped');
       if (!extract.write(chunk)) {
         await new Promise<void>((resolve) => {
-          const done = (): void => { extract.off('drain', done); extract.off('close', done); resolve(); };
+          const done = (): void => {
+            extract.off('drain', done);
+            extract.off('close', done);
+            resolve();
+          };
           extract.on('drain', done);
           extract.on('close', done);
         });
@@ -81,8 +101,10 @@ export async function applyLayer(opts: ApplyOptions): Promise<ApplyResult> {
     }
     (extract as unknown as { end(): void }).end();
   };
-  const piping = (dec ? pipeline(stream, dec, counter, feed) : pipeline(stream, counter, feed))
-    .catch((e: unknown) => { extract.destroy(e instanceof Error ? e : new Error(String(e))); throw e; });
+  const piping = (dec ? pipeline(stream, dec, counter, feed) : pipeline(source, counter, feed)).catch((e: unknown) => {
+    extract.destroy(e instanceof Error ? e : new Error(String(e)));
+    throw e;
+  });
   let failure: unknown;
   let current = '';
   try {
@@ -111,12 +133,22 @@ export async function applyLayer(opts: ApplyOptions): Promise<ApplyResult> {
     if (isBerthError(failure)) throw failure;
     const where = current ? `layer entry ${JSON.stringify(current).slice(0, 300)}: ` : '';
     const msg = messageOf(failure);
-    const corrupt = /unexpected end|invalid tar|header|incorrect header|unexpected eof|invalid (block|distance|stored)/i.test(msg);
-    throw new BerthError('snapshot', corrupt ? 'invalid-argument' : 'internal', `${where}${corrupt ? 'corrupt or truncated layer: ' : ''}${msg}`, { cause: failure });
+    const corrupt =
+      /unexpected end|invalid tar|header|incorrect header|unexpected eof|invalid (block|distance|stored)/i.test(msg);
+    throw new BerthError(
+      'snapshot',
+      corrupt ? 'invalid-argument' : 'internal',
+      `${where}${corrupt ? 'corrupt or truncated layer: ' : ''}${msg}`,
+      { cause: failure },
+    );
   }
   const diffId = counter.digest();
   if (opts.expectedDiffId !== undefined && diffId !== opts.expectedDiffId) {
-    throw new BerthError('snapshot', 'digest-mismatch', `layer diff id is ${diffId}, the image config says ${opts.expectedDiffId}`);
+    throw new BerthError(
+      'snapshot',
+      'digest-mismatch',
+      `layer diff id is ${diffId}, the image config says ${opts.expectedDiffId}`,
+    );
   }
   return { diffId, size: counter.bytes, entries: layer.entries, compression };
 }
