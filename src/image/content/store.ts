@@ -14,7 +14,17 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  createReadStream, existsSync, mkdirSync, readdirSync, rmSync, statSync, unlinkSync, openSync, fsyncSync, closeSync, constants,
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  openSync,
+  fsyncSync,
+  closeSync,
+  constants,
   readFileSync,
 } from 'node:fs';
 import { open, readFile, rename, rm, stat, unlink, chmod, type FileHandle } from 'node:fs/promises';
@@ -91,7 +101,11 @@ async function writeAll(fh: FileHandle, chunk: Uint8Array, position: number): Pr
 
 function fsyncDir(dir: string): void {
   const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try { fsyncSync(fd); } finally { closeSync(fd); }
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export class LocalContentStore implements ContentStore {
@@ -134,14 +148,22 @@ export class LocalContentStore implements ContentStore {
         // writeFileAtomic's temp files: .<name>.<pid>.<rand>.tmp
         const m = /\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name);
         if (m && isProcessAlive(Number(m[1]))) continue;
-        try { unlinkSync(join(d, name)); } catch { /* gone */ }
+        try {
+          unlinkSync(join(d, name));
+        } catch {
+          /* gone */
+        }
       }
     }
     cleanLockDebris(this.ingestDir);
     for (const name of readdirSync(this.ingestDir)) {
       const m = /^tmp-(\d+)-[0-9a-f]+$/.exec(name);
       if (m && !isProcessAlive(Number(m[1]))) {
-        try { unlinkSync(join(this.ingestDir, name)); } catch { /* gone */ }
+        try {
+          unlinkSync(join(this.ingestDir, name));
+        } catch {
+          /* gone */
+        }
       }
     }
   }
@@ -160,7 +182,10 @@ export class LocalContentStore implements ContentStore {
   }
 
   private labelsOf(digest: Digest): Record<string, string> {
-    const rows = this.metadata.db.prepare('SELECT key, value FROM content_labels WHERE digest = ?').all(digest) as { key: string; value: string }[];
+    const rows = this.metadata.db.prepare('SELECT key, value FROM content_labels WHERE digest = ?').all(digest) as {
+      key: string;
+      value: string;
+    }[];
     const out: Record<string, string> = {};
     for (const r of rows) out[r.key] = r.value;
     return out;
@@ -192,12 +217,20 @@ export class LocalContentStore implements ContentStore {
   async readBytes(digest: Digest, maxSize?: number): Promise<Buffer> {
     const { path, st } = await this.statBlob(digest);
     if (maxSize !== undefined && st.size > maxSize) {
-      throw new BerthError('image', 'invalid-argument', `content ${digest}: ${st.size} bytes is over the limit of ${maxSize}`);
+      throw new BerthError(
+        'image',
+        'invalid-argument',
+        `content ${digest}: ${st.size} bytes is over the limit of ${maxSize}`,
+      );
     }
     const data = await readFile(path);
     const { alg } = splitDigest(digest);
     if (digestOf(data, alg) !== digest) {
-      throw new BerthError('image', 'digest-mismatch', `content ${digest}: stored blob is corrupt (digest does not match); remove it with "content rm" and fetch it again`);
+      throw new BerthError(
+        'image',
+        'digest-mismatch',
+        `content ${digest}: stored blob is corrupt (digest does not match); remove it with "content rm" and fetch it again`,
+      );
     }
     return data;
   }
@@ -206,7 +239,10 @@ export class LocalContentStore implements ContentStore {
    * `beforeCommit` (here and in putStream) is called with the verified digest
    * just before the blob becomes visible: the place to add it to a lease.
    */
-  async put(data: Uint8Array, expected: { digest?: Digest; mediaType?: string; beforeCommit?: (digest: Digest) => void } = {}): Promise<BlobInfo> {
+  async put(
+    data: Uint8Array,
+    expected: { digest?: Digest; mediaType?: string; beforeCommit?: (digest: Digest) => void } = {},
+  ): Promise<BlobInfo> {
     const alg: Algorithm = expected.digest ? splitDigest(expected.digest).alg : 'sha256';
     const digest = digestOf(data, alg);
     if (expected.digest !== undefined && expected.digest !== digest) {
@@ -227,7 +263,7 @@ export class LocalContentStore implements ContentStore {
     stream: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
     expected: { digest?: Digest; size?: number; algorithm?: Algorithm; beforeCommit?: (digest: Digest) => void } = {},
   ): Promise<BlobInfo> {
-    const alg: Algorithm = expected.digest ? splitDigest(expected.digest).alg : expected.algorithm ?? 'sha256';
+    const alg: Algorithm = expected.digest ? splitDigest(expected.digest).alg : (expected.algorithm ?? 'sha256');
     const tmp = join(this.ingestDir, `tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
     const fh = await open(tmp, 'wx', 0o444);
     const hash = createHash(alg);
@@ -243,7 +279,11 @@ export class LocalContentStore implements ContentStore {
       }
       const digest = `${alg}:${hash.digest('hex')}`;
       if (expected.size !== undefined && size !== expected.size) {
-        throw new BerthError('image', 'digest-mismatch', `content ${expected.digest ?? digest}: expected ${expected.size} bytes, got ${size}`);
+        throw new BerthError(
+          'image',
+          'digest-mismatch',
+          `content ${expected.digest ?? digest}: expected ${expected.size} bytes, got ${size}`,
+        );
       }
       if (expected.digest !== undefined && expected.digest !== digest) {
         throw new BerthError('image', 'digest-mismatch', `content: expected ${expected.digest}, got ${digest}`);
@@ -276,7 +316,9 @@ export class LocalContentStore implements ContentStore {
     if (entries.length === 0) return;
     this.metadata.tx((db) => {
       const del = db.prepare('DELETE FROM content_labels WHERE digest = ? AND key = ?');
-      const up = db.prepare('INSERT INTO content_labels(digest, key, value) VALUES (?, ?, ?) ON CONFLICT(digest, key) DO UPDATE SET value = excluded.value');
+      const up = db.prepare(
+        'INSERT INTO content_labels(digest, key, value) VALUES (?, ?, ?) ON CONFLICT(digest, key) DO UPDATE SET value = excluded.value',
+      );
       for (const [k, v] of entries) {
         if (v === null) del.run(digest, k);
         else up.run(digest, k, v);
@@ -287,7 +329,11 @@ export class LocalContentStore implements ContentStore {
   async list(): Promise<BlobInfo[]> {
     const out: BlobInfo[] = [];
     const labels = new Map<string, Record<string, string>>();
-    for (const r of this.metadata.db.prepare('SELECT digest, key, value FROM content_labels').all() as { digest: string; key: string; value: string }[]) {
+    for (const r of this.metadata.db.prepare('SELECT digest, key, value FROM content_labels').all() as {
+      digest: string;
+      key: string;
+      value: string;
+    }[]) {
       let l = labels.get(r.digest);
       if (!l) labels.set(r.digest, (l = {}));
       l[r.key] = r.value;
@@ -325,10 +371,20 @@ export class LocalContentStore implements ContentStore {
   private ingestPaths(ref: string) {
     const key = refKey(ref);
     const dir = join(this.ingestDir, key);
-    return { key, dir, lock: `${dir}.lock`, data: join(dir, 'data'), ref: join(dir, 'ref'), expected: join(dir, 'expected') };
+    return {
+      key,
+      dir,
+      lock: `${dir}.lock`,
+      data: join(dir, 'data'),
+      ref: join(dir, 'ref'),
+      expected: join(dir, 'expected'),
+    };
   }
 
-  async ingest(ref: string, expected: { digest: Digest; size: number }): Promise<IngestWriter & { alreadyExists: boolean }> {
+  async ingest(
+    ref: string,
+    expected: { digest: Digest; size: number },
+  ): Promise<IngestWriter & { alreadyExists: boolean }> {
     if (ref.length === 0) throw new BerthError('image', 'invalid-argument', 'ingest: empty ref');
     splitDigest(expected.digest);
     checkSize(expected.size, ref);
@@ -354,7 +410,11 @@ export class LocalContentStore implements ContentStore {
   private existingWriter(ref: string, digest: Digest): IngestWriter & { alreadyExists: boolean } {
     const info = () => this.info(digest);
     let size = 0;
-    try { size = statSync(this.blobPath(digest)).size; } catch { /* raced with a delete */ }
+    try {
+      size = statSync(this.blobPath(digest)).size;
+    } catch {
+      /* raced with a delete */
+    }
     return {
       ref,
       offset: size,
@@ -378,7 +438,11 @@ export class LocalContentStore implements ContentStore {
     mkdirSync(p.dir, { recursive: true, mode: 0o700 });
     const want = JSON.stringify({ digest: expected.digest, size: expected.size });
     let prior: string | undefined;
-    try { prior = readFileSync(p.expected, 'utf8'); } catch { /* new ingest */ }
+    try {
+      prior = readFileSync(p.expected, 'utf8');
+    } catch {
+      /* new ingest */
+    }
     if (prior !== want) {
       // A new ingest, or the ref now means another blob: start from zero.
       rmSync(p.data, { force: true });
@@ -395,7 +459,16 @@ export class LocalContentStore implements ContentStore {
     }
     // Resume: the hash state is not saved, so recompute it from the partial data.
     if (offset > 0) await hashFile(fh, offset, hash);
-    return new IngestWriterImpl((d, path, labels) => this.finishCommit(d, path, labels), ref, expected, p, held, fh, hash, offset);
+    return new IngestWriterImpl(
+      (d, path, labels) => this.finishCommit(d, path, labels),
+      ref,
+      expected,
+      p,
+      held,
+      fh,
+      hash,
+      offset,
+    );
   }
 
   /** @internal used by Writer.commit */
@@ -420,8 +493,16 @@ export class LocalContentStore implements ContentStore {
       const dir = join(this.ingestDir, name);
       let ref = '';
       let expected: IngestStatus['expected'];
-      try { ref = readFileSync(join(dir, 'ref'), 'utf8'); } catch { /* half made */ }
-      try { expected = JSON.parse(readFileSync(join(dir, 'expected'), 'utf8')) as IngestStatus['expected']; } catch { /* half made */ }
+      try {
+        ref = readFileSync(join(dir, 'ref'), 'utf8');
+      } catch {
+        /* half made */
+      }
+      try {
+        expected = JSON.parse(readFileSync(join(dir, 'expected'), 'utf8')) as IngestStatus['expected'];
+      } catch {
+        /* half made */
+      }
       let offset = 0;
       let updatedAt: Date;
       try {
@@ -429,7 +510,11 @@ export class LocalContentStore implements ContentStore {
         offset = st.size;
         updatedAt = st.mtime;
       } catch {
-        try { updatedAt = statSync(dir).mtime; } catch { continue; }
+        try {
+          updatedAt = statSync(dir).mtime;
+        } catch {
+          continue;
+        }
       }
       out.push({ ref, offset, expected, active: isLocked(`${dir}.lock`), updatedAt, key: name });
     }

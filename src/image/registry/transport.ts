@@ -4,7 +4,13 @@
 // an http proxy. It knows nothing of auth, retries or redirects; client.ts
 // decides those.
 
-import { request as httpRequest, Agent as HttpAgent, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import {
+  request as httpRequest,
+  Agent as HttpAgent,
+  type ClientRequest,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+} from 'node:http';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
@@ -45,33 +51,60 @@ const httpsAgents = new Map<string, HttpsAgent>();
 
 /** An https agent whose connections are tunnelled through an http proxy (CONNECT). */
 class TunnelAgent extends HttpsAgent {
-  constructor(private readonly proxy: URL, opts: ConstructorParameters<typeof HttpsAgent>[0]) {
+  constructor(
+    private readonly proxy: URL,
+    opts: ConstructorParameters<typeof HttpsAgent>[0],
+  ) {
     super(opts);
   }
 
   // Node's Agent accepts a connection handed over later through the callback.
-  override createConnection(options: TlsConnectionOptions & { host?: string; port?: number; timeout?: number }, cb: (err: Error | null, s?: Duplex) => void): undefined {
+  override createConnection(
+    options: TlsConnectionOptions & { host?: string; port?: number; timeout?: number },
+    cb: (err: Error | null, s?: Duplex) => void,
+  ): undefined {
     const target = `${options.host}:${options.port ?? 443}`;
     const headers: OutgoingHttpHeaders = { host: target };
     const auth = proxyAuthorization(this.proxy);
     if (auth) headers['proxy-authorization'] = auth;
-    const req = httpRequest({ host: this.proxy.hostname, port: Number(this.proxy.port || 80), method: 'CONNECT', path: target, headers });
+    const req = httpRequest({
+      host: this.proxy.hostname,
+      port: Number(this.proxy.port || 80),
+      method: 'CONNECT',
+      path: target,
+      headers,
+    });
     // The request's own timeout starts once it has a socket, that is once
     // this is done: until then, a proxy that never answers CONNECT or a far
     // end that never completes the TLS handshake is bounded only here.
     const ms = options.timeout || DEFAULT_TIMEOUT_MS;
     let stage: { destroy(e: Error): void } = req;
     const timer = setTimeout(() => {
-      stage.destroy(Object.assign(new Error(`no tunnel to ${target} through proxy ${this.proxy.host} within ${ms} ms`), { code: 'ETIMEDOUT' }));
+      stage.destroy(
+        Object.assign(new Error(`no tunnel to ${target} through proxy ${this.proxy.host} within ${ms} ms`), {
+          code: 'ETIMEDOUT',
+        }),
+      );
     }, ms);
     req.once('connect', (res, socket) => {
       if (res.statusCode !== 200) {
         clearTimeout(timer);
         socket.destroy();
-        cb(Object.assign(new Error(`proxy ${this.proxy.host} refused CONNECT ${target}: ${res.statusCode} ${res.statusMessage ?? ''}`.trim()), { code: 'EPROXY' }));
+        cb(
+          Object.assign(
+            new Error(
+              `proxy ${this.proxy.host} refused CONNECT ${target}: ${res.statusCode} ${res.statusMessage ?? ''}`.trim(),
+            ),
+            { code: 'EPROXY' },
+          ),
+        );
         return;
       }
-      const tlsSocket = tlsConnect({ ...options, socket, servername: options.servername ?? (isIP(options.host ?? '') ? undefined : options.host) });
+      const tlsSocket = tlsConnect({
+        ...options,
+        socket,
+        servername: options.servername ?? (isIP(options.host ?? '') ? undefined : options.host),
+      });
       stage = tlsSocket;
       let done = false;
       tlsSocket.once('secureConnect', () => {
@@ -155,8 +188,14 @@ export function send(req: RawRequest): Promise<IncomingMessage> {
       const auth = proxyAuthorization(req.proxy);
       if (auth) headers['proxy-authorization'] = auth;
       cr = httpRequest({
-        host: req.proxy.hostname, port: Number(req.proxy.port || 80), path: req.url.href,
-        method: req.method, headers, agent: httpAgent, signal: req.signal, timeout,
+        host: req.proxy.hostname,
+        port: Number(req.proxy.port || 80),
+        path: req.url.href,
+        method: req.method,
+        headers,
+        agent: httpAgent,
+        signal: req.signal,
+        timeout,
       });
     } else {
       const opts = {
@@ -222,7 +261,15 @@ export function isNetworkError(e: unknown): boolean {
     return e instanceof Error && /socket hang up|aborted|premature close/i.test(e.message);
   }
   return [
-    'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH',
-    'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET',
+    'ECONNRESET',
+    'ECONNREFUSED',
+    'ETIMEDOUT',
+    'EPIPE',
+    'EAI_AGAIN',
+    'ENETUNREACH',
+    'EHOSTUNREACH',
+    'ECONNABORTED',
+    'ERR_STREAM_PREMATURE_CLOSE',
+    'UND_ERR_SOCKET',
   ].includes(code);
 }
