@@ -1,4 +1,4 @@
-// Benchmark: pull (and unpack) of a multi-layer image of ~300 MB from a local
+// Benchmark: pull (and unpack) of images of three shapes from a local
 // registry, each iteration from an empty store, side by side in one run:
 //   berth-ctr           `berth-ctr --root R images pull --plain-http REF`  (a
 //                       fresh R every iteration: pull, then unpack into overlay
@@ -9,42 +9,27 @@
 //                       fetch --plain-http REF` (pull only); the store is
 //                       emptied between iterations (images rm --sync, checked)
 //   skopeo              `skopeo copy docker://REF oci:DIR:latest` (pull only),
-//                       and + `umoci unpack` of that layout (pull + unpack)
-// The image (busybox base, random files, many small text files, a mix of
-// medium files, hard links, symlinks, whiteouts; gzip -6) is built on the spot
-// and pushed with skopeo; building it is not measured. Iterations are
-// interleaved (A B C D, B C D A, ...) after one warm-up each; `sync` runs
-// (untimed) after every iteration so that nobody pays for the previous
+//                       and + `umoci unpack` of that layout (pull + unpack;
+//                       not for the zstd image, which umoci 0.4.7 cannot read)
+// The shapes (bench/image-shapes.ts): many small files, few large files of
+// incompressible data, a zstd image; built on the spot from a seeded
+// generator and pushed with skopeo; building them is not measured. Iterations
+// are interleaved (A B C D, B C D A, ...) after one warm-up each; `sync` runs
+// (untimed) before every iteration so that nobody pays for the previous
 // runner's dirty pages. Only ratios measured in the same run mean anything.
 //
-//   sudo node --import tsx bench/images.ts [--iterations 5] [--json] [--profile DIR] [--also NAME=PATH ...]
+//   sudo node --import tsx bench/images.ts [--iterations 5] [--shapes small,large,zstd] [--json]
+//        [--profile DIR [--profile-shape large]] [--also NAME=PATH ...]
 //
-// Needs root, the build (node scripts/build.mjs), /bin/busybox,
+// Needs root, the build (node scripts/build.mjs), /bin/busybox, zstd,
 // docker-registry, containerd + ctr, skopeo and umoci (apt-get install ...).
 
 import { spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import {
-  cpSync,
-  statSync,
-  createReadStream,
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-  linkSync,
-  symlinkSync,
-  renameSync,
-} from 'node:fs';
+import { cpSync, statSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
-import { busyboxLayerTar, hostArch, skopeo, startRegistry, type RegistryInstance } from '../test/helpers/registry.js';
+import { skopeo, startRegistry, type RegistryInstance } from '../test/helpers/registry.js';
+import { buildImage, SHAPES, type BuiltLayer, type Shape } from './image-shapes.js';
 import { startContainerd, unmountUnder, which, type Containerd } from '../test/helpers/daemons.js';
 import { quantile } from './stats.js';
 
@@ -63,239 +48,13 @@ const ALSO: [string, string][] = process.argv.flatMap((a, i) =>
 );
 /** --profile DIR: after the measurement, one berth-ctr pull under `node --cpu-prof` and one under `strace -f -c`, kept in DIR. */
 const PROFILE = process.argv.includes('--profile') ? resolve(arg('profile', 'bench-profile')) : undefined;
+/** --profile-shape SHAPE: the image the profile pulls (default large). */
+const PROFILE_SHAPE = arg('profile-shape', 'large');
+/** --shapes a,b: the images measured (default all three). */
+const SHAPE_LIST = arg('shapes', SHAPES.join(',')).split(',') as Shape[];
 
 // /var/tmp, not a tmpfs: the stores must be on a real disk filesystem, as they would be.
 const work = mkdtempSync(join(process.env.BENCH_DIR ?? '/var/tmp', 'berth-bench-img-'));
-
-// ------------------------------------------------------------------ the image
-
-/** A pool of word-like text: slices of it compress about 3x with gzip, as source, docs and configs do. */
-function textPool(bytes: number): Buffer {
-  const alphabet = 'etaoinshrdlcumwfgypbvkjxqz';
-  const words: string[] = [];
-  for (let i = 0; i < 20000; i++) {
-    const r = randomBytes(11);
-    words.push([...r.subarray(1, 2 + (r[0]! % 10))].map((b) => alphabet[b % 26]).join(''));
-  }
-  const out = Buffer.alloc(bytes);
-  const pick = randomBytes(bytes);
-  let off = 0;
-  let j = 0;
-  while (off < bytes) {
-    const w = words[((pick[j]! << 8) | pick[j + 1]!) % words.length]!;
-    j = (j + 2) % (bytes - 2);
-    off += out.write(w, off);
-    if (off < bytes) out[off++] = pick[j]! % 13 === 0 ? 0x0a : 0x20;
-  }
-  return out;
-}
-
-function rnd(n: number): number {
-  return randomBytes(4).readUInt32LE() % n;
-}
-
-interface LayerSpec {
-  name: string;
-  build: (dir: string) => void;
-}
-
-/** Layers of a few hundred MB in all, shaped like a real application image. */
-function layerSpecs(pool: Buffer): LayerSpec[] {
-  const text = (size: number) => {
-    const start = rnd(pool.length - size);
-    return pool.subarray(start, start + size);
-  };
-  return [
-    {
-      // 2: incompressible blobs (model weights, archives, media): ~100 MB in 36 files
-      name: 'random blobs',
-      build: (d) => {
-        mkdirSync(join(d, 'opt/blobs'), { recursive: true });
-        for (let i = 0; i < 36; i++)
-          writeFileSync(join(d, 'opt/blobs', `blob-${i}.bin`), randomBytes(1_500_000 + rnd(3_000_000)));
-      },
-    },
-    {
-      // 3: many small text files (docs, sources): ~12,000 files, ~50 MB, in 300 directories
-      name: 'small text files',
-      build: (d) => {
-        for (let k = 0; k < 300; k++) {
-          const dir = join(d, 'usr/share/doc', `pkg-${String(k).padStart(4, '0')}`);
-          mkdirSync(dir, { recursive: true });
-          for (let i = 0; i < 40; i++) writeFileSync(join(dir, `file-${i}.txt`), text(200 + rnd(8000)));
-        }
-      },
-    },
-    {
-      // 4: medium files, half text (scripts, .py, .js) half random (.so, compressed assets): ~85 MB
-      name: 'medium mixed files',
-      build: (d) => {
-        for (let k = 0; k < 18; k++) {
-          const dir = join(d, 'usr/lib/app', `mod-${k}`);
-          mkdirSync(dir, { recursive: true });
-          for (let i = 0; i < 10; i++) {
-            const size = 64 * 1024 + rnd(900 * 1024);
-            writeFileSync(join(dir, i % 2 ? `lib${i}.so` : `part${i}.js`), i % 2 ? randomBytes(size) : text(size));
-          }
-        }
-        mkdirSync(join(d, 'usr/bin'), { recursive: true });
-        symlinkSync('../lib/app/mod-0/part0.js', join(d, 'usr/bin/app'));
-      },
-    },
-    {
-      // 5: small binary files owned by a user, with hard links and symlinks: ~4,000 files, ~35 MB
-      name: 'small binary files, links',
-      build: (d) => {
-        for (let k = 0; k < 100; k++) {
-          const dir = join(d, 'var/lib/data', `shard-${k}`);
-          mkdirSync(dir, { recursive: true });
-          for (let i = 0; i < 40; i++) writeFileSync(join(dir, `rec-${i}.dat`), randomBytes(1024 + rnd(15 * 1024)));
-          linkSync(join(dir, 'rec-0.dat'), join(dir, 'rec-0.hardlink'));
-          symlinkSync('rec-1.dat', join(dir, 'latest'));
-        }
-        spawnSync('chown', ['-R', '1000:1000', join(d, 'var/lib/data')]);
-      },
-    },
-    {
-      // 6: deletions: a whiteout of a directory of layer 3, an opaque directory, changed files
-      name: 'whiteouts, edits',
-      build: (d) => {
-        const doc = join(d, 'usr/share/doc');
-        mkdirSync(join(doc, 'pkg-0008'), { recursive: true });
-        writeFileSync(join(doc, '.wh.pkg-0007'), '');
-        writeFileSync(join(doc, 'pkg-0008/.wh..wh..opq'), '');
-        writeFileSync(join(doc, 'pkg-0008/replaced.txt'), text(4000));
-        mkdirSync(join(d, 'opt/blobs'), { recursive: true });
-        writeFileSync(join(d, 'opt/blobs/.wh.blob-29.bin'), '');
-        writeFileSync(join(d, 'opt/blobs/blob-28.bin'), randomBytes(200_000));
-      },
-    },
-    {
-      // 7: configuration: a few small files
-      name: 'config',
-      build: (d) => {
-        mkdirSync(join(d, 'etc/app'), { recursive: true });
-        for (let i = 0; i < 50; i++) writeFileSync(join(d, 'etc/app', `conf-${i}.yaml`), text(100 + rnd(2000)));
-      },
-    },
-  ];
-}
-
-/** sha256 and byte count of what passes through. */
-class Hasher extends Transform {
-  readonly h = createHash('sha256');
-  n = 0;
-  override _transform(c: Buffer, _e: BufferEncoding, cb: (e?: Error | null, d?: Buffer) => void): void {
-    this.h.update(c);
-    this.n += c.length;
-    cb(null, c);
-  }
-}
-
-interface Blob {
-  mediaType: string;
-  digest: string;
-  size: number;
-}
-
-/**
- * Build the image as an OCI layout in `layout` (tar, gzip -6, digests),
- * returning its description. Every layer is a real tar made by tar(1).
- */
-async function buildImage(layout: string): Promise<{
-  layers: (Blob & { diffId: string; uncompressed: number; name: string; files: number })[];
-  total: number;
-  compressed: number;
-}> {
-  const blobs = join(layout, 'blobs/sha256');
-  mkdirSync(blobs, { recursive: true });
-  const pool = textPool(16 * 2 ** 20);
-  const specs: LayerSpec[] = [
-    {
-      name: 'busybox base',
-      build: (d) => {
-        // The tests' busybox tree, from the same tar they use.
-        spawnSync('tar', ['-C', d, '-xf', '-'], { input: busyboxLayerTar() });
-      },
-    },
-    ...layerSpecs(pool),
-  ];
-  const layers = [];
-  for (const [i, spec] of specs.entries()) {
-    const dir = join(work, `gen-${i}`);
-    mkdirSync(dir);
-    spec.build(dir);
-    const tarFile = join(work, `gen-${i}.tar`);
-    const t = spawnSync(
-      'tar',
-      ['-C', dir, '--numeric-owner', '--sort=name', '--mtime=@1767225600', '-cf', tarFile, '.'],
-      { encoding: 'utf8' },
-    );
-    if (t.status !== 0) throw new Error(`tar: ${t.stderr}`);
-    const files = Number(spawnSync('sh', ['-c', `find . | wc -l`], { cwd: dir, encoding: 'utf8' }).stdout.trim());
-    rmSync(dir, { recursive: true, force: true });
-    const raw = new Hasher();
-    const gz = new Hasher();
-    const tmp = join(blobs, `tmp-${i}`);
-    await pipeline(createReadStream(tarFile), raw, createGzip({ level: 6 }), gz, createWriteStream(tmp));
-    rmSync(tarFile);
-    const digest = `sha256:${gz.h.digest('hex')}`;
-    renameSync(tmp, join(blobs, digest.slice(7)));
-    layers.push({
-      name: spec.name,
-      files,
-      mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
-      digest,
-      size: gz.n,
-      diffId: `sha256:${raw.h.digest('hex')}`,
-      uncompressed: raw.n,
-    });
-  }
-  const put = (bytes: Buffer): string => {
-    const d = createHash('sha256').update(bytes).digest('hex');
-    writeFileSync(join(blobs, d), bytes);
-    return `sha256:${d}`;
-  };
-  const config = Buffer.from(
-    JSON.stringify({
-      architecture: hostArch(),
-      os: 'linux',
-      created: '2026-01-01T00:00:00Z',
-      config: { Cmd: ['/bin/sh'], Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] },
-      rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
-      history: layers.map((l) => ({ created: '2026-01-01T00:00:00Z', created_by: `berth bench: ${l.name}` })),
-    }),
-  );
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: put(config), size: config.length },
-      layers: layers.map(({ mediaType, digest, size }) => ({ mediaType, digest, size })),
-    }),
-  );
-  const mdigest = put(manifest);
-  writeFileSync(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  writeFileSync(
-    join(layout, 'index.json'),
-    JSON.stringify({
-      schemaVersion: 2,
-      manifests: [
-        {
-          mediaType: 'application/vnd.oci.image.manifest.v1+json',
-          digest: mdigest,
-          size: manifest.length,
-          annotations: { 'org.opencontainers.image.ref.name': 'latest' },
-        },
-      ],
-    }),
-  );
-  return {
-    layers,
-    total: layers.reduce((a, l) => a + l.uncompressed, 0),
-    compressed: layers.reduce((a, l) => a + l.size, 0),
-  };
-}
 
 // ------------------------------------------------------------------ runners
 
@@ -439,11 +198,11 @@ function containerdRunners(c: Containerd, ref: string, layers: number): Runner[]
   ];
 }
 
-function skopeoRunners(ref: string): Runner[] {
+function skopeoRunners(ref: string, shape: Shape): Runner[] {
   const dir = join(work, 'skopeo-oci');
   const dir2 = join(work, 'skopeo-umoci');
   const bundle = join(work, 'umoci-bundle');
-  return [
+  const runners: Runner[] = [
     {
       name: 'skopeo copy',
       once: () => {
@@ -466,14 +225,14 @@ function skopeoRunners(ref: string): Runner[] {
         wipeDir(bundle);
       },
       check: () => {
-        if (
-          !existsSync(join(bundle, 'rootfs/bin/busybox')) ||
-          existsSync(join(bundle, 'rootfs/usr/share/doc/pkg-0007'))
-        )
+        const whitedOut = shape === 'small' && existsSync(join(bundle, 'rootfs/usr/share/doc/pkg-0007'));
+        if (!existsSync(join(bundle, 'rootfs/bin/busybox')) || whitedOut)
           throw new Error('umoci unpack: unexpected rootfs');
       },
     },
   ];
+  // umoci 0.4.7 (Debian 12) knows no zstd layers.
+  return shape === 'zstd' ? runners.slice(0, 1) : runners;
 }
 
 // ------------------------------------------------------------------ statistics
@@ -574,6 +333,7 @@ function table(title: string, rows: Summary[], bases: string[], all: Summary[]):
  */
 function profileBerth(ref: string): void {
   const dir = PROFILE!;
+  console.log(`profile of the ${PROFILE_SHAPE} image`);
   mkdirSync(dir, { recursive: true });
   const root = join(work, 'root-profile');
   const mjs = join(BERTH_CTR, '..', 'berth-ctr.js');
@@ -638,48 +398,133 @@ function profileBerth(ref: string): void {
 let registry: RegistryInstance | undefined;
 let containerd: Containerd | undefined;
 
-async function main(): Promise<void> {
-  if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (overlay mounts, chown, containerd)');
-  for (const bin of ['containerd', 'ctr', 'skopeo', 'umoci', 'tar'])
-    if (!which(bin)) throw new Error(`${bin} is not installed`);
-  if (!existsSync('/usr/bin/docker-registry'))
-    throw new Error('docker-registry is not installed (apt-get install docker-registry)');
-  if (!existsSync('/bin/busybox')) throw new Error('/bin/busybox is missing (apt-get install busybox-static)');
-  if (!existsSync(join(REPO, 'bin/berth-ctr.js'))) throw new Error('build first: node scripts/build.mjs');
-  snapshotBuild();
+interface ShapeResult {
+  shape: Shape;
+  ref: string;
+  image: { layers: BuiltLayer[]; total: number; compressed: number };
+  load: { before: string; after: string };
+  rows: Summary[];
+}
 
+const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+
+/** Build, push and measure one shape. */
+async function benchShape(shape: Shape, reg: RegistryInstance, ctrd: Containerd): Promise<ShapeResult> {
   const t0 = Date.now();
-  const layout = join(work, 'layout');
-  const img = await buildImage(layout);
-  registry = await startRegistry();
-  const ref = `${registry.host}/bench/img:latest`;
+  const layout = join(work, `layout-${shape}`);
+  const img = await buildImage(shape, layout, work);
+  const ref = `${reg.host}/bench/${shape}:latest`;
   skopeo(['copy', '--quiet', '--dest-tls-verify=false', `oci:${layout}:latest`, `docker://${ref}`]);
   rmSync(layout, { recursive: true, force: true });
   const built = ((Date.now() - t0) / 1000).toFixed(1);
-  containerd = await startContainerd({ prefix: 'berth-bench-ctrd-', namespace: 'bench' });
-
   const L = img.layers.length;
   const runners: Runner[] = [
     berthRunner('berth-ctr pull', ref, [], L),
     berthRunner('berth-ctr pull --no-unpack', ref, ['--no-unpack'], L),
-    ...containerdRunners(containerd, ref, L),
-    ...skopeoRunners(ref),
-    ...ALSO.map(([name, bin]) => berthRunner(`${name} pull`, ref, [], L, resolve(bin))),
+    ...containerdRunners(ctrd, ref, L),
+    ...skopeoRunners(ref, shape),
+    ...ALSO.flatMap(([name, bin]) => [
+      berthRunner(`${name} pull`, ref, [], L, resolve(bin)),
+      berthRunner(`${name} --no-unpack`, ref, ['--no-unpack'], L, resolve(bin)),
+    ]),
   ];
-  const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
   if (!JSON_OUT) {
     console.log(
-      `image ${ref}: ${L} layers, ${mb(img.total)} uncompressed, ${mb(img.compressed)} gzip (built and pushed in ${built} s, not measured)`,
+      `\n[${shape}] image ${ref}: ${L} layers, ${mb(img.total)} uncompressed, ${mb(img.compressed)} compressed (built and pushed in ${built} s, not measured)`,
     );
     for (const l of img.layers)
       console.log(
-        `  ${l.name.padEnd(28)}${String(l.files).padStart(7)} entries ${mb(l.uncompressed).padStart(11)} ${mb(l.size).padStart(11)} gz`,
+        `  ${l.name.padEnd(28)}${String(l.files).padStart(7)} entries ${mb(l.uncompressed).padStart(11)} ${mb(l.size).padStart(11)}`,
       );
   }
   const before = hostLoad();
   const rows = N > 0 ? await measure(runners, N) : [];
   const after = hostLoad();
-  if (PROFILE) profileBerth(ref);
+  if (PROFILE && shape === PROFILE_SHAPE) profileBerth(ref);
+  return { shape, ref, image: img, load: { before, after }, rows };
+}
+
+function printShape(r: ShapeResult): void {
+  const names = new Set(r.rows.map((x) => x.name));
+  const unpacked = [
+    'berth-ctr pull',
+    ...ALSO.map(([name]) => `${name} pull`),
+    'ctr images pull',
+    'skopeo copy + umoci unpack',
+  ].filter((n) => names.has(n));
+  const only = [
+    'berth-ctr pull --no-unpack',
+    ...ALSO.map(([name]) => `${name} --no-unpack`),
+    'ctr content fetch',
+    'skopeo copy',
+  ];
+  const pick = (list: string[]) => list.map((n) => r.rows.find((x) => x.name === n)!);
+  console.log('');
+  console.log(
+    `[${r.shape}] ${mb(r.image.total)} in ${r.image.layers.length} layers, ${mb(r.image.compressed)} compressed; load before: ${r.load.before}; after: ${r.load.after}`,
+  );
+  console.log(
+    table('pull + unpack (registry to a root filesystem)', pick(unpacked), ['ctr images pull', 'skopeo copy'], r.rows),
+  );
+  console.log(
+    table(
+      'pull only (registry to a content store / OCI layout)',
+      pick(only),
+      ['ctr content fetch', 'skopeo copy'],
+      r.rows,
+    ),
+  );
+}
+
+/** The three shapes side by side, and the issue's targets. */
+function printSummary(results: ShapeResult[]): void {
+  const med = (r: ShapeResult, n: string) => r.rows.find((x) => x.name === n)!;
+  const s = (x: number) => `${(x / 1000).toFixed(2)} s`;
+  console.log('');
+  console.log('side by side (medians; cpu/run in parentheses)');
+  const head = ['shape', 'berth pull', 'ctr pull', 'ratio', 'berth fetch', 'ctr fetch', 'skopeo copy', 'to skopeo'];
+  const widths = [7, 18, 18, 7, 18, 18, 18, 10];
+  const line = (cells: string[]) =>
+    console.log('  ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(''));
+  line(head);
+  const verdicts: string[] = [];
+  for (const r of results) {
+    const [bp, cp, bf, cf, sk] = [
+      'berth-ctr pull',
+      'ctr images pull',
+      'berth-ctr pull --no-unpack',
+      'ctr content fetch',
+      'skopeo copy',
+    ].map((n) => med(r, n));
+    const cell = (x: Summary) => `${s(x.median)} (${s(x.cpu)})`;
+    const pr = bp!.median / cp!.median;
+    const fr = bf!.median / sk!.median;
+    line([r.shape, cell(bp!), cell(cp!), `${pr.toFixed(2)}x`, cell(bf!), cell(cf!), cell(sk!), `${fr.toFixed(2)}x`]);
+    verdicts.push(
+      `  ${r.shape.padEnd(6)} pull+unpack ${pr.toFixed(2)}x of containerd (target 0.8x): ${pr <= 0.8 ? 'met' : 'NOT met'}; fetch ${fr.toFixed(2)}x of skopeo (target 1.2x): ${fr <= 1.2 ? 'met' : 'NOT met'}`,
+    );
+  }
+  console.log('');
+  console.log('targets (issue 6):');
+  for (const v of verdicts) console.log(v);
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (overlay mounts, chown, containerd)');
+  for (const bin of ['containerd', 'ctr', 'skopeo', 'umoci', 'tar', 'zstd'])
+    if (!which(bin)) throw new Error(`${bin} is not installed`);
+  if (!existsSync('/usr/bin/docker-registry'))
+    throw new Error('docker-registry is not installed (apt-get install docker-registry)');
+  if (!existsSync('/bin/busybox')) throw new Error('/bin/busybox is missing (apt-get install busybox-static)');
+  if (!existsSync(join(REPO, 'bin/berth-ctr.js'))) throw new Error('build first: node scripts/build.mjs');
+  for (const s of SHAPE_LIST)
+    if (!(SHAPES as readonly string[]).includes(s))
+      throw new Error(`--shapes: unknown shape ${s} (${SHAPES.join(', ')})`);
+  snapshotBuild();
+  registry = await startRegistry();
+  containerd = await startContainerd({ prefix: 'berth-bench-ctrd-', namespace: 'bench' });
+  const results: ShapeResult[] = [];
+  for (const shape of SHAPE_LIST) results.push(await benchShape(shape, registry, containerd));
   if (N === 0) return;
 
   const versions = {
@@ -690,45 +535,16 @@ async function main(): Promise<void> {
     umoci: run('umoci', ['--version']).trim(),
   };
   if (JSON_OUT) {
-    process.stdout.write(
-      JSON.stringify({ iterations: N, image: img, load: { before, after }, versions, leftovers, rows }, null, 2) + '\n',
-    );
+    process.stdout.write(JSON.stringify({ iterations: N, versions, leftovers, results }, null, 2) + '\n');
     return;
   }
-  const unpacked = [
-    'berth-ctr pull',
-    ...ALSO.map(([name]) => `${name} pull`),
-    'ctr images pull',
-    'skopeo copy + umoci unpack',
-  ];
-  const only = ['berth-ctr pull --no-unpack', 'ctr content fetch', 'skopeo copy'];
-  const pick = (names: string[]) => names.map((n) => rows.find((r) => r.name === n)!);
   console.log('');
   console.log(`berth images benchmark: ${N} interleaved iterations, each from an empty store; ${cpus().length} CPUs`);
-  console.log(`load before: ${before}; after: ${after}`);
   console.log(`berth: ${versions.berth}`);
   console.log(`${versions.node}, ${versions.containerd}, ${versions.skopeo}, ${versions.umoci}`);
   if (leftovers.length) console.log(`note: ${[...new Set(leftovers)].join('; ')} (removed by hand, untimed)`);
-  console.log('');
-  console.log(
-    table('pull + unpack (registry to a root filesystem)', pick(unpacked), ['ctr images pull', 'skopeo copy'], rows),
-  );
-  console.log('');
-  console.log(
-    table(
-      'pull only (registry to a content store / OCI layout)',
-      pick(only),
-      ['ctr content fetch', 'skopeo copy'],
-      rows,
-    ),
-  );
-  const med = (n: string) => rows.find((r) => r.name === n)!.median;
-  const ratio = med('berth-ctr pull') / med('ctr images pull');
-  console.log('');
-  console.log('target (issue 3):');
-  console.log(
-    `  berth-ctr pull+unpack faster than containerd:  ${ratio.toFixed(2)}x of ctr images pull  ${ratio < 1 ? 'met' : 'NOT met'}`,
-  );
+  for (const r of results) printShape(r);
+  printSummary(results);
 }
 
 try {

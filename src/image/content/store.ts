@@ -210,7 +210,8 @@ export class LocalContentStore implements ContentStore {
   readStream(digest: Digest): Readable {
     const path = this.blobPath(digest);
     if (!existsSync(path)) throw new BerthError('image', 'not-found', `content ${digest}: not found`);
-    return createReadStream(path);
+    // 1 MiB reads, not the default 64 KiB: one thread-pool round trip per read, and a layer is read whole.
+    return createReadStream(path, { highWaterMark: 1 << 20 });
   }
 
   async readBytes(digest: Digest, maxSize?: number): Promise<Buffer> {

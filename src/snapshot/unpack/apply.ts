@@ -21,7 +21,15 @@ import tar from 'tar-stream';
 import { BerthError, isBerthError, messageOf } from '../../common/errors.js';
 import { nullLogger, type Logger } from '../../common/log.js';
 import type { ExtractionTarget } from '../types.js';
-import { checkLayerMediaType, decompressor, DiffIdCounter, peek } from './decompress.js';
+import {
+  checkLayerMediaType,
+  decompressor,
+  DiffIdCounter,
+  peek,
+  wholeFileOf,
+  zstdFileStream,
+  zstdTool,
+} from './decompress.js';
 import { compressionOf, type Compression } from '../../common/compression.js';
 import { finishLayer } from './finish.js';
 import type { Entry } from './header.js';
@@ -62,7 +70,15 @@ export async function applyLayer(opts: ApplyOptions): Promise<ApplyResult> {
   const layer = new LayerState(opts.target, limits, opts.logger ?? nullLogger);
   const { head, stream } = await peek(opts.stream, 4);
   const compression = compressionOf(head);
-  const dec = decompressor(compression);
+  // A zstd layer in a file: zstd(1) reads the file itself.
+  const tool = compression === 'zstd' ? zstdTool() : undefined;
+  const file = tool ? wholeFileOf(opts.stream) : undefined;
+  let source: Readable = stream;
+  if (tool && file) {
+    stream.destroy();
+    source = zstdFileStream(tool, file);
+  }
+  const dec = tool && file ? undefined : decompressor(compression);
   const counter = new DiffIdCounter(limits.maxBytes);
   const extract = tar.extract();
   keepBinaryPax(extract);
@@ -85,7 +101,7 @@ export async function applyLayer(opts: ApplyOptions): Promise<ApplyResult> {
     }
     (extract as unknown as { end(): void }).end();
   };
-  const piping = (dec ? pipeline(stream, dec, counter, feed) : pipeline(stream, counter, feed)).catch((e: unknown) => {
+  const piping = (dec ? pipeline(stream, dec, counter, feed) : pipeline(source, counter, feed)).catch((e: unknown) => {
     extract.destroy(e instanceof Error ? e : new Error(String(e)));
     throw e;
   });

@@ -2,12 +2,12 @@
 // 28 b5 2f fd, else plain tar) so a layer whose media type lies is still read
 // correctly; the media type is only checked to be a layer type at all.
 
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { createHash, type Hash } from 'node:crypto';
 import { Decompress } from 'fzstd';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, ReadStream } from 'node:fs';
 import { BerthError } from '../../common/errors.js';
 import type { Compression } from '../../common/compression.js';
 
@@ -82,6 +82,46 @@ export function decompressor(c: Compression): Transform | undefined {
     return tool ? new ExternalDecompress(tool, ['-d', '-c', '-q'], 'zstd') : new ZstdDecompress();
   }
   return undefined;
+}
+
+/**
+ * The file a stream reads whole, when it is a plain fs.ReadStream from the
+ * start: zstd(1) can then read the file itself, instead of every compressed
+ * byte going through our process and a pipe (~150 ms of main-thread time per
+ * 50 MB here).
+ */
+export function wholeFileOf(s: Readable): string | undefined {
+  if (!(s instanceof ReadStream) || typeof s.path !== 'string') return undefined;
+  const { start, end } = s as unknown as { start?: number; end?: number };
+  return (start === undefined || start === 0) && (end === undefined || end === Infinity) ? s.path : undefined;
+}
+
+/** zstd(1) decompressing `path` into the returned stream, which fails when zstd exits non-zero. */
+export function zstdFileStream(tool: string, path: string): Readable {
+  const child = spawn(tool, ['-d', '-c', '-q', '--', path], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => {
+    if (stderr.length < 4096) stderr += c.toString();
+  });
+  const out = new PassThrough({ readableHighWaterMark: 1 << 20 });
+  child.stdout.pipe(out, { end: false });
+  child.on('error', (e) => out.destroy(e));
+  // 'close' comes after stdout has ended, so every byte has been passed on.
+  child.on('close', (code) => {
+    if (code === 0) out.end();
+    else
+      out.destroy(
+        new BerthError(
+          'snapshot',
+          'invalid-argument',
+          `zstd stream is corrupt or truncated: ${stderr.trim() || `exit status ${code}`}`,
+        ),
+      );
+  });
+  out.on('close', () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill();
+  });
+  return out;
 }
 
 /** A decompressing child process as a Transform (stdin in, stdout out), its exit status checked. */

@@ -3,7 +3,7 @@
 
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { createReadStream, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { openSnapshotter, applyLayer, type Snapshotter } from '../../../src/snapshot/index.js';
@@ -93,6 +93,44 @@ describe(
         }
       });
     }
+
+    test('a zstd layer in a file is read by zstd(1) itself, not through our process; a corrupt file is refused', async () => {
+      sn ??= await openSnapshotter(t.root, { driver: 'overlayfs' });
+      delete process.env.BERTH_ZSTD;
+      const big = Buffer.alloc(3 << 20);
+      for (let i = 0; i < big.length; i += 4) big.writeUInt32LE((Math.imul(i, 2654435761) ^ (i >>> 7)) >>> 0, i);
+      const tarball = await makeTar([{ name: 'big', content: big }]);
+      const z = zstd(tarball);
+      const file = join(t.root, 'layer.zst');
+      writeFileSync(file, z);
+      await sn.prepare('from-file');
+      const target = await sn.extractionTarget('from-file');
+      const rs = createReadStream(file);
+      const r = await applyLayer({ target, stream: rs, expectedDiffId: sha256(tarball) });
+      assert.equal(r.compression, 'zstd');
+      assert.ok(readFileSync(join(target.dir, 'big')).equals(big));
+      // Only the magic bytes' first read went through the stream.
+      assert.ok(z.length > 2 * 65536, `compressed layer of ${z.length} bytes is too small for the check`);
+      assert.ok(rs.bytesRead < z.length, `our process read ${rs.bytesRead} of ${z.length} bytes`);
+      await sn.remove('from-file');
+
+      const corrupt = Buffer.from(z);
+      for (let i = 20; i < corrupt.length; i += 97) corrupt[i] = corrupt[i]! ^ 0x55;
+      writeFileSync(file, corrupt);
+      await sn.prepare('from-file-bad');
+      await assert.rejects(
+        applyLayer({
+          target: await sn.extractionTarget('from-file-bad'),
+          stream: createReadStream(file),
+          expectedDiffId: sha256(tarball),
+        }),
+        (e: { code?: string; message: string }) => {
+          assert.ok(e.code === 'invalid-argument' || e.code === 'digest-mismatch', `${e.code} ${e.message}`);
+          return true;
+        },
+      );
+      await sn.remove('from-file-bad');
+    });
 
     test('a media type that is no layer is refused before reading', async () => {
       sn ??= await openSnapshotter(t.root, { driver: 'overlayfs' });
