@@ -103,6 +103,13 @@ export interface StartOptions {
   raw?: Buffer;
   /** Send phase 2 only once the pid is reported, built from it (as the runtime does). */
   childFromPid?: (pid: number) => PlanOp[];
+  /**
+   * Start berth-init in a UTS namespace of its own (through `unshare --uts`),
+   * for tests of what berth-init must refuse in the namespace it started in:
+   * should the refusal ever regress, it renames a throwaway namespace, not
+   * the host.
+   */
+  ownUts?: boolean;
   /** Run berth-init as this user (default: ours). */
   uid?: number;
   gid?: number;
@@ -114,7 +121,8 @@ export function startInit(o: StartOptions): Session {
   while (stdio.length < planFd) stdio.push('ignore');
   stdio[planFd] = 'pipe';
   for (const e of o.extra ?? []) stdio.push(e);
-  const proc = spawn(INIT, [String(planFd)], {
+  const [file, args] = o.ownUts ? ['unshare', ['--uts', '--', INIT, String(planFd)]] : [INIT, [String(planFd)]];
+  const proc = spawn(file, args, {
     stdio: stdio as StdioOptions,
     ...(o.uid !== undefined ? { uid: o.uid } : {}),
     ...(o.gid !== undefined ? { gid: o.gid } : {}),

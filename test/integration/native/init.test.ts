@@ -344,6 +344,7 @@ describe('berth-init: a container', { skip }, () => {
       const r = await runInit({
         parent: [waitMode, op(Op.CLONE, 'clone', CLONE_NEWNS | CLONE_NEWPID)],
         child: [op(code, `set ${what}`, 'berth-must-not-leak'), sh('echo ran')],
+        ownUts: true,
       });
       assert.equal(r.code, 1, JSON.stringify(r));
       const err = r.reports.find((x) => x.t === 'error');
