@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { buildImage, oneFileTar, skopeo, type BuiltImage, type RegistryInstance } from '../../helpers/registry.js';
-import { terminate, unmountUnder, waitUntil } from '../../helpers/daemons.js';
+import { pidsWithArg, terminate, unmountUnder, waitUntil } from '../../helpers/daemons.js';
 
 export const REPO = resolve(import.meta.dirname, '../../..');
 export const ENGINE_BIN = join(REPO, 'bin/berth-engine');
@@ -76,6 +76,9 @@ export async function startEngine(prefix = 'berth-eng-', extraArgs: string[] = [
     },
     stop: async () => {
       if (proc.pid && proc.exitCode === null) await terminate(proc.pid);
+      // Anything still running from our directory: a spare shim of an engine
+      // that was SIGKILLed mid-start, or one `terminate` had to SIGKILL.
+      for (const pid of pidsWithArg(dir)) await terminate(pid, 2000);
       unmountUnder(dir);
       rmSync(dir, { recursive: true, force: true });
     },
