@@ -11,39 +11,27 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  buildImage,
-  registryMissing,
-  startRegistry,
-  type BuiltImage,
-  type RegistryInstance,
-} from '../../helpers/registry.js';
-import { sleep, which } from '../../helpers/daemons.js';
-import { pushImage, randomFileTar, startEngine, type Engine } from './helpers.js';
+import { buildImage, type BuiltImage } from '../../helpers/registry.js';
+import { sleep } from '../../helpers/daemons.js';
+import { randomFileTar, type Engine, pullFixture, pullSkip, type PullFixture } from './helpers.js';
 
-const skip =
-  registryMissing ||
-  (!which('ctr') && 'ctr is not installed (apt-get install containerd)') ||
-  (!which('skopeo') && 'skopeo is not installed') ||
-  (process.getuid?.() !== 0 && 'needs root');
+const skip = pullSkip;
 
-let reg: RegistryInstance;
+let fx: PullFixture | undefined;
 let eng: Engine;
 let img: BuiltImage;
 let ref: string;
 
 before(async () => {
   if (skip) return;
-  reg = await startRegistry();
-  eng = await startEngine('berth-eng-crash-');
   // Big layers of random bytes (gzip cannot shrink them), so the pull is slow enough to be cut.
   img = buildImage({ extraLayers: [randomFileTar('big1.bin', 40 << 20), randomFileTar('big2.bin', 40 << 20)] });
-  ref = pushImage(reg, img, 'engine/crash');
+  fx = await pullFixture('berth-eng-crash-', img, 'engine/crash');
+  ({ eng, ref } = fx);
 });
 
 after(async () => {
-  await eng?.stop();
-  await reg?.stop();
+  await fx?.stop();
 });
 
 function blobsHashToTheirNames(): number {

@@ -9,32 +9,26 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync, existsSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { registryMissing, startRegistry, type RegistryInstance, type BuiltImage } from '../../helpers/registry.js';
-import { which, waitUntil } from '../../helpers/daemons.js';
-import { layeredImage, pushImage, startEngine, type Engine } from './helpers.js';
+import { type BuiltImage } from '../../helpers/registry.js';
+import { waitUntil } from '../../helpers/daemons.js';
+import { layeredImage, type Engine, pullFixture, pullSkip, type PullFixture } from './helpers.js';
 
-const skip =
-  registryMissing ||
-  (!which('ctr') && 'ctr is not installed (apt-get install containerd)') ||
-  (!which('skopeo') && 'skopeo is not installed') ||
-  (process.getuid?.() !== 0 && 'needs root');
+const skip = pullSkip;
 
-let reg: RegistryInstance;
+let fx: PullFixture | undefined;
 let eng: Engine;
 let img: BuiltImage;
 let ref: string;
 
 before(async () => {
   if (skip) return;
-  reg = await startRegistry();
-  eng = await startEngine('berth-eng-ctr-');
   img = layeredImage(2);
-  ref = pushImage(reg, img, 'engine/ctr');
+  fx = await pullFixture('berth-eng-ctr-', img, 'engine/ctr');
+  ({ eng, ref } = fx);
 });
 
 after(async () => {
-  await eng?.stop();
-  await reg?.stop();
+  await fx?.stop();
 });
 
 function ok(args: string[], ns = 'default'): string {

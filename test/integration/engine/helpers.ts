@@ -6,11 +6,54 @@ import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { buildImage, oneFileTar, skopeo, type BuiltImage, type RegistryInstance } from '../../helpers/registry.js';
-import { pidsWithArg, terminate, unmountUnder, waitUntil } from '../../helpers/daemons.js';
+import {
+  buildImage,
+  oneFileTar,
+  registryMissing,
+  skopeo,
+  startRegistry,
+  type BuiltImage,
+  type RegistryInstance,
+} from '../../helpers/registry.js';
+import { pidsWithArg, terminate, unmountUnder, waitUntil, which } from '../../helpers/daemons.js';
 
 export const REPO = resolve(import.meta.dirname, '../../..');
 export const ENGINE_BIN = join(REPO, 'bin/berth-engine');
+
+/** Why a test file of an engine, the local registry, ctr and skopeo cannot run here, or false. */
+export const pullSkip: string | false =
+  registryMissing ||
+  (!which('ctr') && 'ctr is not installed (apt-get install containerd)') ||
+  (!which('skopeo') && 'skopeo is not installed') ||
+  (process.getuid?.() !== 0 && 'needs root');
+
+export interface PullFixture {
+  reg: RegistryInstance;
+  eng: Engine;
+  img: BuiltImage;
+  /** The image's reference in `reg`. */
+  ref: string;
+  /** Stops the engine, then the registry. */
+  stop(): Promise<void>;
+}
+
+/** A registry holding `img` as `repo`, and an engine to pull it: one per test file. */
+export async function pullFixture(prefix: string, img: BuiltImage, repo: string): Promise<PullFixture> {
+  const reg = await startRegistry();
+  let eng: Engine | undefined;
+  const stop = async () => {
+    await eng?.stop();
+    await reg.stop();
+  };
+  try {
+    eng = await startEngine(prefix);
+    const ref = pushImage(reg, img, repo);
+    return { reg, eng, img, ref, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
 
 export interface Engine {
   dir: string;

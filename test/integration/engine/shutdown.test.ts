@@ -9,38 +9,26 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  buildImage,
-  registryMissing,
-  startRegistry,
-  type BuiltImage,
-  type RegistryInstance,
-} from '../../helpers/registry.js';
-import { sleep, which, waitUntil } from '../../helpers/daemons.js';
-import { pushImage, randomFileTar, startEngine, type Engine } from './helpers.js';
+import { buildImage, type BuiltImage } from '../../helpers/registry.js';
+import { sleep, waitUntil } from '../../helpers/daemons.js';
+import { randomFileTar, type Engine, pullFixture, pullSkip, type PullFixture } from './helpers.js';
 
-const skip =
-  registryMissing ||
-  (!which('ctr') && 'ctr is not installed (apt-get install containerd)') ||
-  (!which('skopeo') && 'skopeo is not installed') ||
-  (process.getuid?.() !== 0 && 'needs root');
+const skip = pullSkip;
 
-let reg: RegistryInstance;
+let fx: PullFixture | undefined;
 let eng: Engine;
 let img: BuiltImage;
 let ref: string;
 
 before(async () => {
   if (skip) return;
-  reg = await startRegistry();
-  eng = await startEngine('berth-eng-stop-');
   img = buildImage({ extraLayers: [randomFileTar('a.bin', 24 << 20), randomFileTar('b.bin', 8 << 20)] });
-  ref = pushImage(reg, img, 'engine/gc-race');
+  fx = await pullFixture('berth-eng-stop-', img, 'engine/gc-race');
+  ({ eng, ref } = fx);
 });
 
 after(async () => {
-  await eng?.stop();
-  await reg?.stop();
+  await fx?.stop();
 });
 
 test('GC in a loop during a pull takes nothing the pull made', { skip, timeout: 300000 }, async () => {
