@@ -132,6 +132,37 @@ async function buildCli({ name, entry, external = [], cacheArgs }) {
   return bundle;
 }
 
+/**
+ * bin/<name> as a Bun executable of `entry`, where Bun runs; false where it
+ * does not (the caller writes the Node.js launcher instead). Written beside,
+ * then renamed over bin/<name>: a container manager may be running the old
+ * one this very moment.
+ */
+function bunCompile(name, entry) {
+  const bun = findBun();
+  if (!bun) return false;
+  const tmp = join(bin, `.${name}.new`);
+  rmSync(tmp, { force: true });
+  execFileSync(
+    bun,
+    [
+      'build',
+      '--compile',
+      '--bytecode',
+      '--target=bun',
+      '--minify-syntax',
+      '--minify-whitespace',
+      join(root, entry),
+      '--outfile',
+      tmp,
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'], cwd: root },
+  );
+  execFileSync(tmp, ['--version'], { stdio: 'ignore' });
+  renameSync(tmp, join(bin, name));
+  return true;
+}
+
 if (wants('berth-runc')) {
   await buildCli({
     name: 'berth-runc',
@@ -139,30 +170,7 @@ if (wants('berth-runc')) {
     cacheArgs: (tmp) => ['--root', join(tmp, 'state'), 'list'],
   });
   for (const old of ['berth-runc.blob', 'berth-runc.snapshot-entry.js']) rmSync(join(bin, old), { force: true });
-  const bun = findBun();
-  if (bun) {
-    // Written beside, then renamed over bin/berth-runc: a container
-    // manager may be running the old one this very moment.
-    const tmp = join(bin, '.berth-runc.new');
-    rmSync(tmp, { force: true });
-    execFileSync(
-      bun,
-      [
-        'build',
-        '--compile',
-        '--bytecode',
-        '--target=bun',
-        '--minify-syntax',
-        '--minify-whitespace',
-        join(root, 'src/cli/runc/main.ts'),
-        '--outfile',
-        tmp,
-      ],
-      { stdio: ['ignore', 'ignore', 'inherit'], cwd: root },
-    );
-    execFileSync(tmp, ['--version'], { stdio: 'ignore' });
-    renameSync(tmp, join(bin, 'berth-runc'));
-  } else {
+  if (!bunCompile('berth-runc', 'src/cli/runc/main.ts')) {
     console.warn('build: no Bun for this machine; bin/berth-runc runs on Node.js (slower to start)');
     launcher('berth-runc', 'berth-runc.js', false);
   }
@@ -202,30 +210,7 @@ if (wants('berth') && existsSync(join(root, 'src/cli/berth/main.ts'))) {
   });
   // Like berth-runc: a Bun executable where Bun runs (about 20 ms to start,
   // as the Go docker CLI; Node.js needs 100+ ms), else the Node.js launcher.
-  const bun = findBun();
-  if (bun) {
-    const tmp = join(bin, '.berth.new');
-    rmSync(tmp, { force: true });
-    execFileSync(
-      bun,
-      [
-        'build',
-        '--compile',
-        '--bytecode',
-        '--target=bun',
-        '--minify-syntax',
-        '--minify-whitespace',
-        join(root, 'src/cli/berth/main.ts'),
-        '--outfile',
-        tmp,
-      ],
-      { stdio: ['ignore', 'ignore', 'inherit'], cwd: root },
-    );
-    execFileSync(tmp, ['--version'], { stdio: 'ignore' });
-    renameSync(tmp, join(bin, 'berth'));
-  } else {
-    launcher('berth', 'berth.js', false);
-  }
+  if (!bunCompile('berth', 'src/cli/berth/main.ts')) launcher('berth', 'berth.js', false);
 }
 
 // berthd: a long-running daemon, so start-up matters less than for the CLIs,
