@@ -18,6 +18,7 @@ import {
   existsSync,
   mkdirSync,
   readdirSync,
+  renameSync,
   rmSync,
   statSync,
   unlinkSync,
@@ -157,14 +158,9 @@ export class LocalContentStore implements ContentStore {
     }
     cleanLockDebris(this.ingestDir);
     for (const name of readdirSync(this.ingestDir)) {
+      // putStream's temp files and new ingests' folders (tmp-<pid>-<rand>)
       const m = /^tmp-(\d+)-[0-9a-f]+$/.exec(name);
-      if (m && !isProcessAlive(Number(m[1]))) {
-        try {
-          unlinkSync(join(this.ingestDir, name));
-        } catch {
-          /* gone */
-        }
-      }
+      if (m && !isProcessAlive(Number(m[1]))) rmSync(join(this.ingestDir, name), { recursive: true, force: true });
     }
   }
 
@@ -435,8 +431,19 @@ export class LocalContentStore implements ContentStore {
     p: ReturnType<LocalContentStore['ingestPaths']>,
     held: LockHandle,
   ): Promise<IngestWriter & { alreadyExists: boolean }> {
-    mkdirSync(p.dir, { recursive: true, mode: 0o700 });
     const want = JSON.stringify({ digest: expected.digest, size: expected.size });
+    if (!existsSync(p.dir)) {
+      // A new ingest appears whole or not at all: its folder is made under a
+      // temporary name with its ref and expected blob in it, then renamed
+      // into place (we hold the ref's lock, so nobody else makes it). A kill
+      // before the rename leaves a tmp-<pid>-* folder that recover() removes,
+      // never an ingest without a ref.
+      const tmp = join(this.ingestDir, `tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+      mkdirSync(tmp, { mode: 0o700 });
+      writeFileAtomicSync(join(tmp, 'ref'), ref);
+      writeFileAtomicSync(join(tmp, 'expected'), want);
+      renameSync(tmp, p.dir);
+    }
     let prior: string | undefined;
     try {
       prior = readFileSync(p.expected, 'utf8');

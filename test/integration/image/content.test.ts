@@ -1,7 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
@@ -230,6 +239,7 @@ test('concurrent ingest of one ref by two processes downloads once', async () =>
     const store = openContentStore(root);
     assert.equal((await store.info(digest)).size, size);
     assert.deepEqual(readdirSync(join(root, 'content/ingest')), []);
+    assert.deepEqual(await store.ingests(), []);
     store.close();
   } finally {
     cleanup();
@@ -311,6 +321,9 @@ test('stale temp files of dead processes are cleaned at open; live ones are kept
     writeFileSync(join(b, `.${'a'.repeat(64)}.${deadPid}.abcd.tmp`), 'x');
     writeFileSync(join(b, `.${'b'.repeat(64)}.${process.pid}.abcd.tmp`), 'x');
     writeFileSync(join(root, 'content/ingest', `tmp-${deadPid}-abcdef`), 'x');
+    // a new ingest's folder not yet renamed into place when its maker died
+    mkdirSync(join(root, 'content/ingest', `tmp-${deadPid}-123456`));
+    writeFileSync(join(root, 'content/ingest', `tmp-${deadPid}-123456`, 'ref'), 'layer-x');
     writeFileSync(join(root, 'content/ingest', `${'c'.repeat(64)}.lock`), `${deadPid} 1 tok\n`);
     writeFileSync(join(root, 'content/ingest', `${'c'.repeat(64)}.lock.${deadPid}.ab12.tmp`), `${deadPid} 1 tok\n`);
     const store = openContentStore(root);
