@@ -84,13 +84,35 @@ module.exports = {
     },
     {
       name: 'cli-uses-public-entries',
-      comment: 'A CLI (src/cli/**) reaches a layer through its public entry (index.ts) only.',
+      comment:
+        "A CLI (src/cli/**) reaches a layer through its public entry (index.ts, or src/image's store-free storeless.ts) only.",
       severity: 'error',
       from: { path: '^src/cli/' },
       to: {
         path: '^src/(runtime|image|snapshot|storage|engine|daemon|client)/',
-        pathNot: '^src/(runtime|image|image/registry|snapshot|storage|engine|daemon|client)/index\\.ts$',
+        pathNot: [
+          '^src/(runtime|image|image/registry|snapshot|storage|engine|daemon|client)/index\\.ts$',
+          '^src/image/storeless\\.ts$',
+        ],
       },
+    },
+    {
+      name: 'clients-use-the-store-free-image-entry',
+      comment:
+        "The clients of a store served by a daemon (src/client, src/daemon) reach src/image through its store-free entry (storeless.ts) or the registry client's (registry/index.ts) only: never a module of its own, never index.ts, which opens SQLite.",
+      severity: 'error',
+      from: { path: '^src/(client|daemon)/' },
+      to: {
+        path: '^src/image/',
+        pathNot: ['^src/image/storeless\\.ts$', '^src/image/registry/index\\.ts$'],
+      },
+    },
+    {
+      name: 'clients-never-open-a-store',
+      comment: "src/client and src/daemon reach stores through containerd's API only: no storage or snapshot layer.",
+      severity: 'error',
+      from: { path: '^src/(client|daemon)/' },
+      to: { path: '^src/(storage|snapshot)/' },
     },
   ],
   options: {

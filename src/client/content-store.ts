@@ -9,7 +9,7 @@
 
 import { Readable } from 'node:stream';
 import { BerthError } from '../common/errors.js';
-import type { BlobInfo, ContentStore, Digest, IngestWriter } from '../image/content/types.js';
+import type { BlobInfo, ContentStore, Digest, IngestWriter } from '../image/storeless.js';
 import { createHash } from 'node:crypto';
 import type { Connection } from './connection.js';
 import { isAlreadyExists, isNotFound } from './errors.js';

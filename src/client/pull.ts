@@ -9,11 +9,16 @@
 
 import { randomBytes } from 'node:crypto';
 import { BerthError } from '../common/errors.js';
-import type { Descriptor } from '../image/content/types.js';
-import { chainIds } from '../image/images.js';
-import { parseManifest } from '../image/manifest.js';
-import { pullImage, shortId, type PullProgress, type PullResult } from '../image/pull.js';
-import type { RegistryOptions } from '../image/registry/client.js';
+import {
+  chainIds,
+  parseManifest,
+  pullImage,
+  shortId,
+  type Descriptor,
+  type PullProgress,
+  type PullResult,
+  type RegistryOptions,
+} from '../image/storeless.js';
 import type { ContainerdClient } from './client.js';
 import { RemoteContentStore } from './content-store.js';
 import { isAlreadyExists, isNotFound } from './errors.js';

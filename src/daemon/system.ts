@@ -16,7 +16,7 @@ import type { ImageService } from './images/service.js';
 import { imageSummary } from './images/routes.js';
 import type { EventBus, DockerEvent } from './events.js';
 import { parseFilters, summaryView } from './containers/views.js';
-import { login } from '../image/registry/login.js';
+import { login } from '../image/storeless.js';
 import { messageOf } from '../common/errors.js';
 
 export const BERTHD_VERSION = '0.1.0';

@@ -1,4 +1,5 @@
-// The image layer's public surface (see README.md). The registry client's is
+// The image layer's public surface (see README.md): the store-free part is
+// ./storeless.ts (re-exported here), the registry client's whole surface is
 // ./registry/index.js. Unpacking, garbage collection and the pull that does
 // both live above this layer, in src/storage/.
 
@@ -8,7 +9,7 @@ import { ImageStore } from './images.js';
 import { LeaseManager } from './leases.js';
 
 export { openMetadata, type Metadata, type Db, type MigrationStep } from '../common/metadb.js';
-export type { ContentStore, Descriptor, Digest, Platform, BlobInfo, IngestWriter } from './content/types.js';
+export * from './storeless.js';
 export {
   LocalContentStore,
   openContentStore,
@@ -16,35 +17,7 @@ export {
   type IngestStatus,
   type ContentStoreOptions,
 } from './content/store.js';
-export * from './reference.js';
-export * from './media.js';
-export {
-  parseManifest,
-  parseIndex,
-  parseImageManifest,
-  parseImageConfig,
-  parseDescriptor,
-  childrenOf,
-  MAX_MANIFEST_SIZE,
-  MAX_CONFIG_SIZE,
-  type ImageIndex,
-  type ImageManifest,
-  type ImageConfig,
-  type ContainerConfig,
-  type Parsed,
-  type ParseOptions,
-} from './manifest.js';
-export * from './platform.js';
-export {
-  ImageStore,
-  resolveImage,
-  walkImage,
-  imageSize,
-  chainIds,
-  readParsed,
-  type ImageRecord,
-  type ResolvedImage,
-} from './images.js';
+export { ImageStore, type ImageRecord } from './images.js';
 export {
   LeaseManager,
   withLease,
@@ -53,8 +26,6 @@ export {
   type Lease,
   type LeaseResource,
 } from './leases.js';
-export { pullImage, type PullProgress, type PullStatus, type PullOptions, type PullResult } from './pull.js';
-export { pushImage, type PushProgress, type PushStatus, type PushOptions, type PushResult } from './push.js';
 export {
   importImages,
   exportImages,

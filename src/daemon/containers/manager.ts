@@ -23,7 +23,7 @@ import { emptyState, RecordStore, type ContainerRecord } from './record.js';
 import { securityOpts, validateHostConfig } from './spec.js';
 import { randomName } from './names.js';
 import { parseLogOpts } from './logfile.js';
-import { familiarString } from '../../image/reference.js';
+import { familiarString } from '../../image/storeless.js';
 import { parseRef } from '../images/service.js';
 
 export interface Services {

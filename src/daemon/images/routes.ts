@@ -5,11 +5,9 @@
 
 import type { Writable } from 'node:stream';
 import { pullIntoContainerd, type ClientPullProgress } from '../../client/pull.js';
-import { pushImage } from '../../image/push.js';
 import { isNotFound } from '../../client/errors.js';
 import { isBerthError, messageOf } from '../../common/errors.js';
-import type { Credentials } from '../../image/registry/credentials.js';
-import { familiarString, formatReference } from '../../image/reference.js';
+import { pushImage, familiarString, formatReference, type Credentials } from '../../image/storeless.js';
 import type { ContainerManager } from '../containers/manager.js';
 import { labelMatch, parseFilters } from '../containers/views.js';
 import { badRequest, conflict, HttpError, notFound, statusOf } from '../http/errors.js';

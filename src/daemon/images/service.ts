@@ -9,9 +9,16 @@ import { RemoteContentStore } from '../../client/content-store.js';
 import type { ImageRecord } from '../../client/services.js';
 import { dateOf } from '../../client/services.js';
 import { isNotFound } from '../../client/errors.js';
-import type { Descriptor } from '../../image/content/types.js';
-import { resolveImage, type ResolvedImage } from '../../image/images.js';
-import { familiarString, isDigest, parseDockerRef, formatReference, type Reference } from '../../image/reference.js';
+import {
+  resolveImage,
+  familiarString,
+  isDigest,
+  parseDockerRef,
+  formatReference,
+  type Descriptor,
+  type ResolvedImage,
+  type Reference,
+} from '../../image/storeless.js';
 import { notFound, badRequest } from '../http/errors.js';
 import { messageOf } from '../../common/errors.js';
 

@@ -46,6 +46,8 @@ const base: Record<string, string> = {
   'src/runtime/container.ts': 'export const c = 1;\n',
   'src/image/index.ts': 'export const i = 1;\n',
   'src/image/images.ts': 'export const im = 1;\n',
+  'src/image/storeless.ts': "import { im } from './images.js';\nexport const sl = im;\n",
+  'src/client/index.ts': "import { sl } from '../image/storeless.js';\nexport const cl = sl;\n",
   'src/snapshot/index.ts': 'export const s = 1;\n',
   'src/storage/index.ts':
     "import { i } from '../image/index.js';\nimport { s } from '../snapshot/index.js';\nexport const st = i + s;\n",
@@ -86,6 +88,21 @@ const cases: [string, Record<string, string>, RegExp][] = [
     'a CLI imports a module behind an index',
     { 'src/cli/ctr/x.ts': "import { im } from '../../image/images.js';\nexport const x = im;\n" },
     /cli-uses-public-entries/,
+  ],
+  [
+    'the client imports a module of src/image behind its store-free entry',
+    { 'src/client/x.ts': "import { im } from '../image/images.js';\nexport const x = im;\n" },
+    /clients-use-the-store-free-image-entry/,
+  ],
+  [
+    "the daemon imports src/image's index (which opens SQLite)",
+    { 'src/daemon/x.ts': "import { i } from '../image/index.js';\nexport const x = i;\n" },
+    /clients-use-the-store-free-image-entry/,
+  ],
+  [
+    'the client imports the storage layer',
+    { 'src/client/x.ts': "import { st } from '../storage/index.js';\nexport const x = st;\n" },
+    /clients-never-open-a-store/,
   ],
   [
     'the runtime imports the API',
