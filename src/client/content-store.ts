@@ -121,6 +121,10 @@ export class RemoteContentStore implements ContentStore {
       st = await s.send({ action: 'STAT', ref, total: expected.size, expected: expected.digest });
     } catch (e) {
       s.cancel();
+      // The blob is in the engine's store under another namespace: containerd
+      // (and berth-engine) add it to this one, under the lease, and answer
+      // AlreadyExists to the Write, which its own client takes as done.
+      if (isAlreadyExists(e)) return this.existingWriter(ref, expected.digest);
       throw e;
     }
     let offset = st.offset;

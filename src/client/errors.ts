@@ -34,3 +34,8 @@ export function isNotFound(e: unknown): boolean {
 export function isAlreadyExists(e: unknown): boolean {
   return (e instanceof BerthError && e.code === 'already-exists') || grpcStatusOf(e) === Status.ALREADY_EXISTS;
 }
+
+/** Nothing answers on the socket (gRPC UNAVAILABLE), on a call's error as mapped or as raised. */
+export function isUnreachable(e: unknown): boolean {
+  return grpcStatusOf(e) === Status.UNAVAILABLE || (e instanceof Error && grpcStatusOf(e.cause) === Status.UNAVAILABLE);
+}

@@ -5,7 +5,7 @@
 export { ContainerdClient } from './client.js';
 export { Connection, LEASE_HEADER, grpcTarget, type ConnectionOptions, type CallOptions } from './connection.js';
 export { decodeMetrics, type TaskMetrics } from './metrics.js';
-export { fromGrpc, grpcStatusOf, isNotFound, isAlreadyExists } from './errors.js';
+export { fromGrpc, grpcStatusOf, isNotFound, isAlreadyExists, isUnreachable } from './errors.js';
 export { RemoteContentStore } from './content-store.js';
 export {
   pullIntoContainerd,

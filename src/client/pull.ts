@@ -37,10 +37,16 @@ export interface ClientPullOptions {
   progress?: (e: ClientPullProgress) => void;
   /** Extra labels on the image record. */
   labels?: Record<string, string>;
+  /** false: content and image record only, no snapshots (ctr's `content fetch`, `berth-ctr pull --no-unpack`). */
+  unpack?: boolean;
+  /** Layers downloaded at once (src/image's default when unset). */
+  concurrency?: number;
+  /** Refuse a single-platform image of another platform, as an explicit `--platform` does. */
+  requirePlatform?: boolean;
 }
 
 export interface ClientPullResult extends PullResult {
-  /** The chain id of the top layer: the parent of a container's snapshot. */
+  /** The chain id of the top layer: the parent of a container's snapshot ('' when not unpacked). */
   topChainId: string;
   /** True when the image record already pointed at this target. */
   upToDate: boolean;
@@ -68,15 +74,22 @@ export async function pullIntoContainerd(
     const result = await pullImage(ref, {
       store,
       platform: opts.platform,
+      requirePlatform: opts.requirePlatform,
+      concurrency: opts.concurrency,
       registryOptions: opts.registryOptions,
       // "Pull complete" comes after the layer is unpacked, not when it is downloaded.
       progress: (e) => {
-        if (e.status !== 'Pull complete') emit(e);
+        if (e.status !== 'Pull complete' || opts.unpack === false) emit(e);
       },
     });
     await labelChildren(store, result);
-    const topChainId = await unpack(client, result, opts.snapshotter, lease, store, emit);
-    await store.setLabels(result.config.digest, { [`containerd.io/gc.ref.snapshot.${opts.snapshotter}`]: topChainId });
+    let topChainId = '';
+    if (opts.unpack !== false) {
+      topChainId = await unpack(client, result, opts.snapshotter, lease, store, emit);
+      await store.setLabels(result.config.digest, {
+        [`containerd.io/gc.ref.snapshot.${opts.snapshotter}`]: topChainId,
+      });
+    }
     const upToDate = await writeImageRecord(client, result.name, result.target, opts.labels ?? {});
     return { ...result, topChainId, upToDate };
   } finally {

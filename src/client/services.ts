@@ -21,6 +21,10 @@ import type { ProcessInfo__Output } from '../api/gen/containerd/v1/types/Process
 import type { Metric__Output } from '../api/gen/containerd/types/Metric.js';
 import type { Envelope__Output } from '../api/gen/containerd/services/events/v1/Envelope.js';
 import type { Plugin__Output } from '../api/gen/containerd/services/introspection/v1/Plugin.js';
+import type { Namespace__Output } from '../api/gen/containerd/services/namespaces/v1/Namespace.js';
+import type { Status__Output as IngestStatus } from '../api/gen/containerd/services/content/v1/Status.js';
+import type { Lease__Output } from '../api/gen/containerd/services/leases/v1/Lease.js';
+import type { Resource__Output } from '../api/gen/containerd/services/leases/v1/Resource.js';
 import type { Timestamp__Output } from '../api/gen/google/protobuf/Timestamp.js';
 
 export type {
@@ -35,6 +39,10 @@ export type {
   Descriptor__Output as ContainerdDescriptor,
   Envelope__Output as EventEnvelope,
   Metric__Output,
+  Namespace__Output as NamespaceRecord,
+  IngestStatus,
+  Lease__Output as LeaseRecord,
+  Resource__Output as LeaseResourceRecord,
 };
 
 const S = {
@@ -69,12 +77,30 @@ export class IntrospectionService {
   async plugins(filters: string[] = []): Promise<Plugin__Output[]> {
     return (await this.c.unary<object, { plugins: Plugin__Output[] }>(S.introspection, 'Plugins', { filters })).plugins;
   }
+  /** The server's UUID (containerd's `ctr version` prints it). */
+  async server(): Promise<{ uuid: string }> {
+    return this.c.unary(S.introspection, 'Server', {});
+  }
 }
 
 export class NamespacesService {
   constructor(private readonly c: Connection) {}
   async create(name: string, labels: Record<string, string> = {}): Promise<void> {
     await this.c.unary(S.namespaces, 'Create', { namespace: { name, labels } });
+  }
+  async list(): Promise<Namespace__Output[]> {
+    return (await this.c.unary<object, { namespaces: Namespace__Output[] }>(S.namespaces, 'List', {})).namespaces;
+  }
+  async get(name: string): Promise<Namespace__Output> {
+    return (await this.c.unary<object, { namespace: Namespace__Output }>(S.namespaces, 'Get', { name })).namespace;
+  }
+  /** Replace the labels listed in `fields` ("labels.<key>"); absent keys in `labels` are removed. */
+  async updateLabels(name: string, labels: Record<string, string>, fields: string[]): Promise<Namespace__Output> {
+    const req = { namespace: { name, labels }, update_mask: { paths: fields } };
+    return (await this.c.unary<object, { namespace: Namespace__Output }>(S.namespaces, 'Update', req)).namespace;
+  }
+  async delete(name: string): Promise<void> {
+    await this.c.unary(S.namespaces, 'Delete', { name });
   }
 }
 
@@ -119,6 +145,10 @@ export class ContentService {
   }
   async abort(ref: string): Promise<void> {
     await this.c.unary(S.content, 'Abort', { ref });
+  }
+  /** The ingests in progress or interrupted (containerd's ListStatuses). */
+  async statuses(filters: string[] = []): Promise<IngestStatus[]> {
+    return (await this.c.unary<object, { statuses: IngestStatus[] }>(S.content, 'ListStatuses', { filters })).statuses;
   }
 }
 
@@ -222,6 +252,12 @@ export class LeasesService {
   }
   async addResource(id: string, resource: { id: string; type: string }): Promise<void> {
     await this.c.unary(S.leases, 'AddResource', { id, resource });
+  }
+  async list(filters: string[] = []): Promise<Lease__Output[]> {
+    return (await this.c.unary<object, { leases: Lease__Output[] }>(S.leases, 'List', { filters })).leases;
+  }
+  async resources(id: string): Promise<Resource__Output[]> {
+    return (await this.c.unary<object, { resources: Resource__Output[] }>(S.leases, 'ListResources', { id })).resources;
   }
 }
 

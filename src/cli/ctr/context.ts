@@ -2,15 +2,7 @@
 // on first use and closed when the command ends, and the output streams.
 
 import { Storage } from '../../storage/index.js';
-
-export const DEFAULT_ROOT = '/var/lib/berth';
-
-export interface Output {
-  out(s: string): void;
-  err(s: string): void;
-  /** Whether stdout is a terminal (progress bars) or not (plain lines). */
-  tty: boolean;
-}
+import type { Output } from './verbs.js';
 
 export class Context {
   private opened?: Storage;

@@ -34,6 +34,13 @@ export function labelsString(l: Record<string, string>): string {
   return e.length ? e.map(([k, v]) => `${k}=${v}`).join(',') : '-';
 }
 
+/** The mount(8) command lines that mount `mounts` on `target`, as ctr prints them. */
+export function mountCommands(mounts: { type: string; source: string; options: string[] }[], target: string): string {
+  return mounts
+    .map((m) => `mount -t ${m.type} ${m.source} ${target}${m.options.length ? ` -o ${m.options.join(',')}` : ''}\n`)
+    .join('');
+}
+
 export function json(v: unknown): string {
   return JSON.stringify(v, null, 2) + '\n';
 }

@@ -1,7 +1,7 @@
 // berth-ctr images ls|rm|tag|inspect|import|export|unpack (pull is ./pull.ts, push ./registry.ts).
 
 import { existsSync, statSync } from 'node:fs';
-import { BerthError, messageOf } from '../../common/errors.js';
+import { messageOf } from '../../common/errors.js';
 import {
   imageSize,
   readParsed,
@@ -9,39 +9,16 @@ import {
   importImages,
   exportImages,
   applyChanges,
-  parseImageConfig,
-  formatPlatform,
   parsePlatform,
-  hostPlatform,
   familiarString,
   parseReference,
   type ExportFormat,
-  type NormalPlatform,
-  type Descriptor,
 } from '../../image/index.js';
 import { unpack } from '../../storage/index.js';
 import { bool, need, parseArgs, str, multi, usageError } from './args.js';
 import type { Context } from './context.js';
+import { platformFlag, platformsOf } from './describe.js';
 import { humanSize, json, labelsString, table } from './format.js';
-
-async function platformsOf(ctx: Context, target: Descriptor): Promise<string[]> {
-  try {
-    const p = await readParsed(ctx.storage.content, target);
-    if (p.kind === 'index') {
-      return p.index.manifests
-        .filter((m) => m.platform && m.platform.os !== 'unknown')
-        .map((m) => formatPlatform(m.platform!));
-    }
-    const cfg = parseImageConfig(await ctx.storage.content.readBytes(p.manifest.config.digest));
-    return [formatPlatform(cfg)];
-  } catch {
-    return [];
-  }
-}
-
-export function platformFlag(v: string | undefined): NormalPlatform {
-  return v ? parsePlatform(v) : hostPlatform();
-}
 
 async function ls(ctx: Context, argv: string[]): Promise<number> {
   const p = parseArgs(argv, { quiet: { kind: 'bool', alias: 'q' }, json: { kind: 'bool' } });
@@ -54,7 +31,7 @@ async function ls(ctx: Context, argv: string[]): Promise<number> {
   const docs: unknown[] = [];
   for (const i of list) {
     const size = await imageSize(ctx.storage.content, i.target);
-    const plats = await platformsOf(ctx, i.target);
+    const plats = await platformsOf(ctx.storage.content, i.target);
     rows.push([
       i.name,
       i.target.mediaType,
@@ -214,11 +191,3 @@ export const imageVerbs: Record<string, (ctx: Context, argv: string[]) => Promis
   export: doExport,
   unpack: unpackCmd,
 };
-
-export function noSuchVerb(group: string, verb: string | undefined, verbs: string[]): BerthError {
-  return usageError(
-    verb === undefined
-      ? `usage: berth-ctr ${group} ${verbs.join('|')}`
-      : `unknown command "${group} ${verb}" (try: ${verbs.join(', ')})`,
-  );
-}

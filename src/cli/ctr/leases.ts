@@ -1,18 +1,10 @@
 // berth-ctr leases ls|create|rm.
 
 import { messageOf } from '../../common/errors.js';
-import { need, parseArgs, str, multi, usageError } from './args.js';
+import { need, parseArgs, str, multi } from './args.js';
 import type { Context } from './context.js';
 import { labelsString, table } from './format.js';
-
-function duration(s: string): number {
-  const m = /^(\d+)(ms|s|m|h|d)?$/.exec(s);
-  if (!m) throw usageError(`invalid duration "${s}" (e.g. 30s, 10m, 24h)`);
-  const mult = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
-    (m[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'
-  ];
-  return Number(m[1]) * mult;
-}
+import { duration, labelsFlag } from './verbs.js';
 
 async function ls(ctx: Context, argv: string[]): Promise<number> {
   parseArgs(argv, {});
@@ -35,11 +27,7 @@ async function create(ctx: Context, argv: string[]): Promise<number> {
     expires: { kind: 'string', alias: 'x' },
     label: { kind: 'multi' },
   });
-  const labels: Record<string, string> = {};
-  for (const l of multi(p.flags, 'label')) {
-    const eq = l.indexOf('=');
-    labels[eq === -1 ? l : l.slice(0, eq)] = eq === -1 ? '' : l.slice(eq + 1);
-  }
+  const labels = labelsFlag(multi(p.flags, 'label'));
   const exp = str(p.flags, 'expires');
   const lease = ctx.storage.leases.create({
     id: str(p.flags, 'id'),

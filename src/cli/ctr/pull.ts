@@ -1,11 +1,11 @@
 // berth-ctr images pull: flags, one call to the storage layer's pull (lease,
 // fetch, pipelined unpack, image record), and Docker-style progress.
 
-import { parseDockerRef } from '../../image/index.js';
+import { parseDockerRef } from '../../image/storeless.js';
 import { pull } from '../../storage/index.js';
 import { bool, need, parseArgs, str } from './args.js';
 import type { Context } from './context.js';
-import { platformFlag } from './images.js';
+import { platformFlag } from './describe.js';
 import { Progress } from './progress.js';
 import { concurrencyFlag, credentialsFlag, hostFlags, registryOptions } from './registry.js';
 

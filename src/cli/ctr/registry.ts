@@ -2,10 +2,17 @@
 // registry client (src/image/registry).
 
 import { readFileSync } from 'node:fs';
-import { login, logout, DEFAULT_INSECURE, type RegistryOptions } from '../../image/registry/index.js';
+import {
+  login,
+  logout,
+  pushImage,
+  parseDockerRef,
+  DEFAULT_INSECURE,
+  type RegistryOptions,
+} from '../../image/storeless.js';
 import { bool, need, parseArgs, str, usageError } from './args.js';
 import type { Context } from './context.js';
-import { pushImage, parseDockerRef } from '../../image/index.js';
+import type { Output } from './verbs.js';
 import { Progress } from './progress.js';
 
 function readStdin(): string {
@@ -18,17 +25,22 @@ export const hostFlags = {
   'docker-config': { kind: 'string' },
 } as const;
 
-/** Registry options from the host flags: --plain-http (or -k) allows plain HTTP / unverified TLS for the named registry. */
+/**
+ * Registry options from the host flags, as ctr reads them: --plain-http talks
+ * plain HTTP to the registry straight away (no HTTPS attempt first: a local
+ * registry's pull does not pay a TLS set-up); -k/--skip-verify is HTTPS
+ * without certificate verification, for the named registry.
+ */
 export function registryOptions(p: ReturnType<typeof parseArgs>, host?: string): RegistryOptions {
-  const insecure = bool(p.flags, 'plain-http') || bool(p.flags, 'skip-verify');
   const server = host ?? p.args[0];
   return {
     dockerConfigDir: str(p.flags, 'docker-config'),
-    ...(insecure && server ? { insecureRegistries: [...DEFAULT_INSECURE, server] } : {}),
+    ...(bool(p.flags, 'plain-http') ? { plainHttp: true } : {}),
+    ...(bool(p.flags, 'skip-verify') && server ? { insecureRegistries: [...DEFAULT_INSECURE, server] } : {}),
   };
 }
 
-export async function loginCmd(ctx: Context, argv: string[]): Promise<number> {
+export async function loginCmd(ctx: { io: Output }, argv: string[]): Promise<number> {
   const p = parseArgs(argv, {
     username: { kind: 'string', alias: 'u' },
     password: { kind: 'string', alias: 'p' },
@@ -50,7 +62,7 @@ export async function loginCmd(ctx: Context, argv: string[]): Promise<number> {
   return 0;
 }
 
-export async function logoutCmd(ctx: Context, argv: string[]): Promise<number> {
+export async function logoutCmd(ctx: { io: Output }, argv: string[]): Promise<number> {
   const p = parseArgs(argv, { 'docker-config': { kind: 'string' } });
   need(p, 1, 'berth-ctr logout SERVER');
   const removed = await logout(p.args[0]!, { dockerConfigDir: str(p.flags, 'docker-config') });

@@ -1,26 +1,10 @@
 // berth-ctr snapshots ls|prepare|view|mount|commit|rm|usage.
 
 import { messageOf } from '../../common/errors.js';
-import type { Mount } from '../../snapshot/index.js';
 import { bool, need, parseArgs, str, multi } from './args.js';
 import type { Context } from './context.js';
-import { age, humanSize, json, labelsString, table } from './format.js';
-
-function labelsFlag(list: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const l of list) {
-    const eq = l.indexOf('=');
-    out[eq === -1 ? l : l.slice(0, eq)] = eq === -1 ? '' : l.slice(eq + 1);
-  }
-  return out;
-}
-
-/** The mount(8) command lines that mount `mounts` on `target`, as ctr prints them. */
-export function mountCommands(mounts: Mount[], target: string): string {
-  return mounts
-    .map((m) => `mount -t ${m.type} ${m.source} ${target}${m.options.length ? ` -o ${m.options.join(',')}` : ''}\n`)
-    .join('');
-}
+import { age, humanSize, json, labelsString, mountCommands, table } from './format.js';
+import { labelsFlag } from './verbs.js';
 
 async function ls(ctx: Context, argv: string[]): Promise<number> {
   const p = parseArgs(argv, { json: { kind: 'bool' }, quiet: { kind: 'bool', alias: 'q' } });

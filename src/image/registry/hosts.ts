@@ -9,7 +9,8 @@
 // dockerd's default, so 127.0.0.1 and localhost are insecure by default;
 // pass an explicit list (even []) to replace that default. For an insecure
 // registry we try HTTPS without certificate verification first, then plain
-// HTTP; every other registry is HTTPS with verification, only.
+// HTTP; every other registry is HTTPS with verification, only. `plainHttp`
+// (berth-ctr's --plain-http, as ctr's) goes to plain HTTP straight away.
 
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
@@ -35,6 +36,13 @@ export interface HostOptions {
   certsDir?: string;
   /** Send a registry's requests to another base URL (tests, local proxies). */
   endpointOverrides?: Record<string, string>;
+  /**
+   * Reach the registry itself (not its mirrors) over plain HTTP only, as
+   * containerd's `ctr --plain-http` does: no HTTPS attempt first. Docker's
+   * insecure-registry rule above is for daemons (berthd); a CLI flag that
+   * mirrors ctr's means what ctr's means.
+   */
+  plainHttp?: boolean;
 }
 
 export interface Endpoint {
@@ -173,7 +181,16 @@ export async function resolveEndpoints(registry: string, opts: HostOptions, push
     }
   }
   const override = opts.endpointOverrides?.[name] ?? opts.endpointOverrides?.[registry];
-  if (override) {
+  if (opts.plainHttp) {
+    const host = override ? override.replace(/^https?:\/\//i, '') : name === DOCKER_HUB ? DOCKER_HUB_ENDPOINT : name;
+    let u: URL;
+    try {
+      u = new URL(`http://${host}`);
+    } catch {
+      throw new BerthError('image', 'invalid-argument', `invalid registry host ${JSON.stringify(host)}`);
+    }
+    out.push({ base: new URL(u.origin), tls: {}, mirror: false, authKey: authKeyOf(name) });
+  } else if (override) {
     const hasScheme = /^https?:\/\//i.test(override);
     const u = new URL(hasScheme ? override : `https://${override}`);
     out.push(...(await endpointsForBase(new URL(u.origin), false, authKeyOf(name), opts, hasScheme)));

@@ -77,6 +77,43 @@ test('endpoints: mirrors first for docker.io pulls only; HTTPS then HTTP for ins
   }
 });
 
+test("plainHttp (ctr's --plain-http): the registry over plain HTTP only, no HTTPS attempt; mirrors unchanged", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-hosts-plain-'));
+  try {
+    const local = await resolveEndpoints('127.0.0.1:5000', { plainHttp: true, certsDir: dir });
+    assert.deepEqual(
+      local.map((e) => [e.base.href, e.tls.insecureSkipVerify ?? false]),
+      [['http://127.0.0.1:5000/', false]],
+    );
+    // Without it, Docker's rule for the same host: HTTPS unverified first, then HTTP.
+    const docker = await resolveEndpoints('127.0.0.1:5000', { certsDir: dir });
+    assert.deepEqual(
+      docker.map((e) => e.base.href),
+      ['https://127.0.0.1:5000/', 'http://127.0.0.1:5000/'],
+    );
+    const hub = await resolveEndpoints('docker.io', {
+      plainHttp: true,
+      mirrors: ['https://m1.example'],
+      certsDir: dir,
+    });
+    assert.deepEqual(
+      hub.map((e) => e.base.href),
+      ['https://m1.example/', 'http://registry-1.docker.io/'],
+    );
+    const over = await resolveEndpoints('r.example', {
+      plainHttp: true,
+      endpointOverrides: { 'r.example': 'https://127.0.0.1:5001' },
+      certsDir: dir,
+    });
+    assert.deepEqual(
+      over.map((e) => e.base.href),
+      ['http://127.0.0.1:5001/'],
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('certs.d: *.crt are CAs, *.cert needs its *.key', () => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-certs-'));
   try {
