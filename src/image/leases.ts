@@ -97,14 +97,16 @@ export class LeaseManager {
   }
 
   addResource(id: string, res: LeaseResource): void {
+    this.addResources(id, [res]);
+  }
+
+  /** Several resources in one transaction (one fsync: an ingest and its blob are leased together). */
+  addResources(id: string, list: LeaseResource[]): void {
     this.metadata.tx((db) => {
       if (!db.prepare('SELECT 1 FROM leases WHERE id = ?').get(id))
         throw new BerthError('image', 'not-found', `lease ${id}: not found`);
-      db.prepare('INSERT OR IGNORE INTO lease_resources(lease_id, type, key) VALUES (?, ?, ?)').run(
-        id,
-        res.type,
-        res.key,
-      );
+      const insert = db.prepare('INSERT OR IGNORE INTO lease_resources(lease_id, type, key) VALUES (?, ?, ?)');
+      for (const res of list) insert.run(id, res.type, res.key);
     });
   }
 
@@ -185,8 +187,10 @@ export function leasedStore<S extends ContentStore>(store: S, leases: LeaseManag
     },
     ingest: async (ref, expected) => {
       // Protect the ingest itself too, so gc keeps a partial download of this pull.
-      leases.addResource(leaseId, { type: 'ingest', key: ref });
-      protect(expected.digest);
+      leases.addResources(leaseId, [
+        { type: 'ingest', key: ref },
+        { type: 'content', key: expected.digest },
+      ]);
       return store.ingest(ref, expected);
     },
   };

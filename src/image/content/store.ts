@@ -18,22 +18,18 @@ import {
   existsSync,
   mkdirSync,
   readdirSync,
-  renameSync,
   rmSync,
   statSync,
   unlinkSync,
-  openSync,
-  fsyncSync,
-  closeSync,
   constants,
   readFileSync,
 } from 'node:fs';
-import { open, readFile, rename, rm, stat, unlink, chmod, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, unlink, chmod, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BerthError, errnoOf } from '../../common/errors.js';
-import { writeFileAtomic, writeFileAtomicSync } from '../../common/atomic.js';
+import { writeFileAtomic } from '../../common/atomic.js';
 import { openMetadata, type Metadata } from '../../common/metadb.js';
 import { validateDigest } from '../reference.js';
 import type { BlobInfo, ContentStore, Digest, IngestWriter } from './types.js';
@@ -100,12 +96,13 @@ async function writeAll(fh: FileHandle, chunk: Uint8Array, position: number): Pr
   }
 }
 
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+/** fsyncDir off the event loop: a pull's other downloads keep flowing while the disk answers. */
+async function fsyncDirAsync(dir: string): Promise<void> {
+  const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
-    fsyncSync(fd);
+    await fh.sync();
   } finally {
-    closeSync(fd);
+    await fh.close();
   }
 }
 
@@ -292,7 +289,7 @@ export class LocalContentStore implements ContentStore {
         await unlink(tmp);
       } else {
         await rename(tmp, path);
-        fsyncDir(join(this.blobsDir, alg));
+        await fsyncDirAsync(join(this.blobsDir, alg));
       }
       return await this.info(digest);
     } catch (e) {
@@ -438,11 +435,12 @@ export class LocalContentStore implements ContentStore {
       // into place (we hold the ref's lock, so nobody else makes it). A kill
       // before the rename leaves a tmp-<pid>-* folder that recover() removes,
       // never an ingest without a ref.
+      // The writes and their fsyncs run in the thread pool, not on the event
+      // loop: a sync fsync here stalled every other download of the pull.
       const tmp = join(this.ingestDir, `tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
-      mkdirSync(tmp, { mode: 0o700 });
-      writeFileAtomicSync(join(tmp, 'ref'), ref);
-      writeFileAtomicSync(join(tmp, 'expected'), want);
-      renameSync(tmp, p.dir);
+      await mkdir(tmp, { mode: 0o700 });
+      await Promise.all([writeFileAtomic(join(tmp, 'ref'), ref), writeFileAtomic(join(tmp, 'expected'), want)]);
+      await rename(tmp, p.dir);
     }
     let prior: string | undefined;
     try {
@@ -453,8 +451,8 @@ export class LocalContentStore implements ContentStore {
     if (prior !== want) {
       // A new ingest, or the ref now means another blob: start from zero.
       rmSync(p.data, { force: true });
-      writeFileAtomicSync(p.ref, ref);
-      writeFileAtomicSync(p.expected, want);
+      await writeFileAtomic(p.ref, ref);
+      await writeFileAtomic(p.expected, want);
     }
     const fh = await open(p.data, constants.O_RDWR | constants.O_CREAT, 0o600);
     const { alg } = splitDigest(expected.digest);
@@ -486,7 +484,7 @@ export class LocalContentStore implements ContentStore {
       await unlink(dataPath);
     } else {
       await rename(dataPath, path);
-      fsyncDir(join(this.blobsDir, splitDigest(digest).alg));
+      await fsyncDirAsync(join(this.blobsDir, splitDigest(digest).alg));
     }
     if (labels) this.writeLabels(digest, labels);
     return this.info(digest);
