@@ -9,6 +9,7 @@ export { fromGrpc, grpcStatusOf, isNotFound, isAlreadyExists, isUnreachable } fr
 export { RemoteContentStore } from './content-store.js';
 export {
   pullIntoContainerd,
+  unpackInContainerd,
   temporaryLease,
   GC_EXPIRE,
   type ClientPullOptions,

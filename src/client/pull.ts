@@ -13,8 +13,10 @@ import {
   chainIds,
   parseManifest,
   pullImage,
+  resolveImage,
   shortId,
   type Descriptor,
+  type NormalPlatform,
   type PullProgress,
   type PullResult,
   type RegistryOptions,
@@ -85,7 +87,8 @@ export async function pullIntoContainerd(
     await labelChildren(store, result);
     let topChainId = '';
     if (opts.unpack !== false) {
-      topChainId = await unpack(client, result, opts.snapshotter, lease, store, emit);
+      const diffIds = result.imageConfig.rootfs?.diff_ids ?? [];
+      topChainId = await unpack(client, result.name, result.layers, diffIds, opts.snapshotter, lease, store, emit);
       await store.setLabels(result.config.digest, {
         [`containerd.io/gc.ref.snapshot.${opts.snapshotter}`]: topChainId,
       });
@@ -112,27 +115,54 @@ async function labelChildren(store: RemoteContentStore, r: PullResult): Promise<
   await store.setLabels(r.manifest.digest, labels);
 }
 
+/**
+ * Unpack an image already in containerd's content store into `snapshotter`
+ * (ctr's `images unpack`, berth-ctr --address images unpack): the same steps
+ * as a pull's unpack, under a lease of its own. Answers the top chain id.
+ */
+export async function unpackInContainerd(
+  client: ContainerdClient,
+  name: string,
+  opts: { snapshotter: string; platform?: NormalPlatform; progress?: (e: ClientPullProgress) => void },
+): Promise<string> {
+  const image = await client.images.get(name);
+  if (!image.target) throw new BerthError('berthd', 'internal', `image "${name}": the record has no target`);
+  const target = { mediaType: image.target.media_type, digest: image.target.digest, size: image.target.size };
+  const lease = await temporaryLease(client, 'berth-unpack');
+  try {
+    const store = new RemoteContentStore(client.conn, client.content, lease);
+    const r = await resolveImage(store, target, opts.platform);
+    const emit = opts.progress ?? (() => undefined);
+    const top = await unpack(client, image.name, r.layers, r.diffIds, opts.snapshotter, lease, store, emit);
+    await store.setLabels(r.manifest.config.digest, { [`containerd.io/gc.ref.snapshot.${opts.snapshotter}`]: top });
+    return top;
+  } finally {
+    await client.leases.delete(lease).catch(() => undefined);
+  }
+}
+
 async function unpack(
   client: ContainerdClient,
-  r: PullResult,
+  name: string,
+  layers: Descriptor[],
+  diffIds: string[],
   snapshotter: string,
   lease: string,
   store: RemoteContentStore,
   emit: (e: ClientPullProgress) => void,
 ): Promise<string> {
-  const diffIds = r.imageConfig.rootfs?.diff_ids ?? [];
-  if (diffIds.length !== r.layers.length) {
+  if (diffIds.length !== layers.length) {
     throw new BerthError(
       'berthd',
       'invalid-argument',
-      `${r.name}: ${r.layers.length} layers but ${diffIds.length} diff ids in the config`,
+      `${name}: ${layers.length} layers but ${diffIds.length} diff ids in the config`,
     );
   }
   const chains = chainIds(diffIds);
   const snaps = client.snapshots(snapshotter);
   let parent = '';
-  for (let i = 0; i < r.layers.length; i++) {
-    const layer: Descriptor = r.layers[i]!;
+  for (let i = 0; i < layers.length; i++) {
+    const layer: Descriptor = layers[i]!;
     const chain = chains[i]!;
     const diffId = diffIds[i]!;
     const id = shortId(layer.digest);
@@ -151,7 +181,7 @@ async function unpack(
           throw new BerthError(
             'berthd',
             'digest-mismatch',
-            `${r.name}: layer ${layer.digest} unpacked to ${applied.digest}, the config says ${diffId}`,
+            `${name}: layer ${layer.digest} unpacked to ${applied.digest}, the config says ${diffId}`,
           );
         }
         await snaps.commit(chain, key, labels, { lease });

@@ -36,7 +36,7 @@ COMMANDS:
    images import [--base-name REPO] [--name NAME] FILE|DIR|-       OCI layout (dir or tar), docker save tar (daemonless)
    images import --rootfs [-c 'CMD ["/bin/sh"]']... FILE NAME       a root filesystem tarball, as docker import (daemonless)
    images export [--format oci|oci-dir|docker] [--platform P] OUT NAME...   (daemonless)
-   images unpack [--platform P] NAME                                (daemonless)
+   images unpack [--platform P] NAME
    content ls [-q] | get [-o FILE] DIGEST | rm DIGEST... | label DIGEST K=V|K... | ingests
    snapshots ls | prepare KEY [PARENT] | view KEY PARENT | mount TARGET KEY | commit NAME KEY | rm KEY... | usage [KEY]
    leases ls | create [--id ID] [--expires 24h|0] [--label K=V] | rm ID...

@@ -63,10 +63,12 @@ export async function runRemote(
     return await f({ client, address: opts.address, snapshotter: opts.snapshotter, io: opts.io }, argv);
   } catch (e) {
     if (isUnreachable(e)) {
+      // grpc-js words it "No connection established. Last error: Error: connect ENOENT /x.sock. Resolution note: ".
+      const why = /Last error: (?:Error: )?(.*?)\.? Resolution note/.exec(messageOf(e))?.[1] ?? messageOf(e);
       throw new BerthError(
         'berth-ctr',
         'unavailable',
-        `no engine answers at ${opts.address} (${messageOf(e)}); without --address and BERTH_ADDRESS, berth-ctr works daemonless on --root`,
+        `no engine answers at ${opts.address} (${why}); without --address and BERTH_ADDRESS, berth-ctr works daemonless on --root`,
         { cause: e },
       );
     }

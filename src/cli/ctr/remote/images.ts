@@ -4,7 +4,7 @@
 // snapshots), so the registry is reached from here, not from the engine.
 
 import { BerthError, messageOf } from '../../../common/errors.js';
-import { isAlreadyExists, pullIntoContainerd } from '../../../client/index.js';
+import { isAlreadyExists, pullIntoContainerd, unpackInContainerd } from '../../../client/index.js';
 import {
   familiarString,
   formatPlatform,
@@ -209,6 +209,22 @@ async function inspect(ctx: RemoteContext, argv: string[]): Promise<number> {
   return 0;
 }
 
+/** Layers already in the engine's content store, unpacked through its diff and snapshots services. */
+async function unpack(ctx: RemoteContext, argv: string[]): Promise<number> {
+  const p = parseArgs(argv, { platform: { kind: 'string' } });
+  need(p, 1, 'berth-ctr images unpack [--platform P] NAME');
+  const rec = await findImage(ctx, p.args[0]!);
+  const top = await unpackInContainerd(ctx.client, rec.name, {
+    snapshotter: ctx.snapshotter,
+    platform: platformFlag(str(p.flags, 'platform')),
+    progress: (e) => {
+      if (e.status === 'Pull complete') ctx.io.out(`layer ${e.digest ?? e.id}: unpacked\n`);
+    },
+  });
+  ctx.io.out(`unpacked ${rec.name} to snapshot ${top || '(no layers)'} (${ctx.snapshotter})\n`);
+  return 0;
+}
+
 /** ctr accepts any name; one that is not a Docker reference keeps its own spelling. */
 function familiarOf(name: string): string {
   try {
@@ -238,5 +254,5 @@ export const remoteImageVerbs: Record<string, Verb<RemoteContext>> = {
   inspect,
   import: daemonlessOnly('import'),
   export: daemonlessOnly('export'),
-  unpack: daemonlessOnly('unpack'),
+  unpack,
 };

@@ -40,7 +40,8 @@ async function create(ctx: RemoteContext, argv: string[]): Promise<number> {
     expires: { kind: 'string', alias: 'x' },
     label: { kind: 'multi' },
   });
-  const labels = labelsFlag(multi(p.flags, 'label'));
+  // Labels as --label K=V, or as ctr takes them: K=V arguments.
+  const labels = labelsFlag([...multi(p.flags, 'label'), ...p.args]);
   const exp = str(p.flags, 'expires') ?? DEFAULT_EXPIRES;
   if (exp !== '0') labels[GC_EXPIRE] = new Date(Date.now() + duration(exp)).toISOString();
   // The id containerd's client makes when none is given: time and randomness.
