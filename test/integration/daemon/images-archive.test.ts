@@ -1,0 +1,321 @@
+// docker save / docker load on berthd over a real containerd, with the real
+// docker CLI 28: the tar's layout (OCI layout + manifest.json + repositories,
+// several images and tags, shared layers once), a round trip through berthd
+// itself, and through a real dockerd both ways (berthd's tar loaded and run
+// by dockerd; dockerd 20.10's classic tar loaded and run by berthd). Hostile
+// archives are refused with the entry named and nothing left in containerd.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import * as tar from 'tar-stream';
+import { startContainerd, startDockerd, which, type Containerd, type Dockerd } from '../../helpers/daemons.js';
+import {
+  startRegistry,
+  registryMissing,
+  buildImage,
+  oneFileTar,
+  sha256,
+  type RegistryInstance,
+} from '../../helpers/registry.js';
+import { seedImage } from '../../helpers/seed-registry.js';
+import { startBerthd, rawRequest, DOCKER_28, type Berthd } from '../../helpers/berthd.js';
+
+const skip =
+  process.getuid?.() !== 0
+    ? 'needs root'
+    : registryMissing ||
+      (!which('containerd') ? 'containerd is not installed' : false) ||
+      (!existsSync(DOCKER_28) ? `no docker CLI at ${DOCKER_28}` : false) ||
+      (!which('skopeo') ? 'skopeo is not installed' : false);
+
+let ctrd: Containerd;
+let reg: RegistryInstance;
+let b: Berthd;
+let IMG = '';
+let IMG2 = '';
+const scratch = mkdtempSync('/tmp/berthd-images-');
+
+before(async () => {
+  if (skip) return;
+  ctrd = await startContainerd({ prefix: 'bimg-ctrd-' });
+  reg = await startRegistry();
+  seedImage(reg.host, 'berth/busybox:latest');
+  seedImage(reg.host, 'berth/two:latest', buildImage({ extraLayers: [oneFileTar('two.txt', Buffer.from('two\n'))] }));
+  IMG = `${reg.host}/berth/busybox:latest`;
+  IMG2 = `${reg.host}/berth/two:latest`;
+  b = await startBerthd(ctrd.sock);
+  b.ok(['pull', '-q', IMG]);
+  b.ok(['pull', '-q', IMG2]);
+});
+
+after(async () => {
+  await b?.stop();
+  await reg?.stop();
+  await ctrd?.stop();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+const ctr = (args: string[]) => spawnSync('ctr', ['-a', ctrd.sock, '-n', b.namespace, ...args], { encoding: 'utf8' });
+const lines = (s: string) => s.split('\n').filter(Boolean);
+const contentList = () => lines(ctr(['content', 'ls', '-q']).stdout).sort();
+const snapshotList = () => lines(ctr(['snapshots', 'ls']).stdout).sort();
+const imageList = () => lines(ctr(['images', 'ls', '-q']).stdout).sort();
+
+/** The entries of a tar file: name → bytes (links as "-> target"). */
+async function readTar(file: string): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  const x = tar.extract();
+  const done = (async () => {
+    for await (const e of x) {
+      const chunks: Buffer[] = [];
+      for await (const c of e) chunks.push(c as Buffer);
+      out.set(
+        e.header.name,
+        e.header.type === 'symlink' ? Buffer.from(`-> ${e.header.linkname}`) : Buffer.concat(chunks),
+      );
+    }
+  })();
+  x.end(readFileSync(file));
+  await done;
+  return out;
+}
+
+/** A tar from entries in order: [name, bytes] or [name, {linkname}] for a symlink. */
+async function makeTar(entries: [string, Buffer | { linkname: string }][]): Promise<Buffer> {
+  const p = tar.pack();
+  const chunks: Buffer[] = [];
+  p.on('data', (c: unknown) => chunks.push(c as Buffer));
+  const ended = new Promise<void>((r) => p.on('end', () => r()));
+  for (const [name, v] of entries) {
+    if (Buffer.isBuffer(v)) p.entry({ name }, v);
+    else p.entry({ name, type: 'symlink', linkname: v.linkname });
+  }
+  p.finalize();
+  await ended;
+  return Buffer.concat(chunks);
+}
+
+test(
+  'docker save: OCI layout + manifest.json + repositories, several images and tags, shared layers once',
+  { skip },
+  async () => {
+    b.ok(['tag', IMG, 'saved/one:a']);
+    b.ok(['tag', IMG, 'saved/one:b']);
+    const file = join(scratch, 'save.tar');
+    b.ok(['save', '-o', file, 'saved/one', IMG2]);
+    const t = await readTar(file);
+    assert.deepEqual(JSON.parse(t.get('oci-layout')!.toString()), { imageLayoutVersion: '1.0.0' });
+    const index = JSON.parse(t.get('index.json')!.toString()) as {
+      manifests: { digest: string; annotations?: Record<string, string> }[];
+    };
+    const names = index.manifests.map((m) => m.annotations?.['io.containerd.image.name']).sort();
+    assert.deepEqual(names, ['docker.io/saved/one:a', 'docker.io/saved/one:b', `${IMG2}`].sort());
+    assert.ok(index.manifests.every((m) => m.annotations?.['org.opencontainers.image.ref.name']));
+    const mj = JSON.parse(t.get('manifest.json')!.toString()) as {
+      Config: string;
+      RepoTags: string[];
+      Layers: string[];
+    }[];
+    assert.equal(mj.length, 2, 'one manifest.json entry per image id');
+    const one = mj.find((e) => e.RepoTags.includes('saved/one:a'))!;
+    assert.deepEqual(one.RepoTags.sort(), ['saved/one:a', 'saved/one:b']);
+    const two = mj.find((e) => e.RepoTags.includes(IMG2.replace(/^/, '')))!;
+    assert.equal(two.Layers.length, 2);
+    // The busybox layer is in both images and in the tar once.
+    assert.equal(two.Layers[0], one.Layers[0]);
+    const blobNames = [...t.keys()].filter((n) => n.startsWith('blobs/sha256/') && n.length > 14);
+    assert.equal(blobNames.length, new Set(blobNames).size);
+    for (const n of blobNames)
+      assert.equal(sha256(t.get(n)!), `sha256:${n.slice(13)}`, `${n} holds what its name says`);
+    // Config and layers in manifest.json are paths of blobs in the tar; the image id is the config digest.
+    const id = b.ok(['inspect', '-f', '{{.Id}}', 'saved/one:a']).trim();
+    assert.equal(one.Config, `blobs/sha256/${id.slice(7)}`);
+    for (const l of [...one.Layers, ...two.Layers]) assert.ok(t.has(l), l);
+    const repos = JSON.parse(t.get('repositories')!.toString()) as Record<string, Record<string, string>>;
+    assert.deepEqual(Object.keys(repos['saved/one']!).sort(), ['a', 'b']);
+
+    // By id: the image goes without a name.
+    const byId = join(scratch, 'byid.tar');
+    b.ok(['save', '-o', byId, id.slice(7, 19)]);
+    const t2 = await readTar(byId);
+    assert.equal(JSON.parse(t2.get('manifest.json')!.toString())[0].RepoTags, null);
+
+    const missing = b.docker(['save', '-o', join(scratch, 'x.tar'), 'no/such:image']);
+    assert.notEqual(missing.status, 0);
+    assert.match(missing.stderr, /No such image: no\/such:image/);
+  },
+);
+
+test("docker load of berthd's own tar: names back, unpacked, runs; -q and progress", { skip }, async () => {
+  const file = join(scratch, 'save.tar');
+  const id = b.ok(['inspect', '-f', '{{.Id}}', 'saved/one:a']).trim();
+  b.ok(['rmi', 'saved/one:a', 'saved/one:b']);
+  assert.notEqual(b.docker(['inspect', 'saved/one:a']).status, 0);
+  const out = b.ok(['load', '-i', file]);
+  assert.match(out, /^Loaded image: saved\/one:a$/m);
+  assert.match(out, /^Loaded image: saved\/one:b$/m);
+  assert.match(out, new RegExp(`^Loaded image: ${IMG2.replace(/[.]/g, '\\.')}$`, 'm'));
+  assert.equal(b.ok(['inspect', '-f', '{{.Id}}', 'saved/one:b']).trim(), id);
+  assert.ok(imageList().includes('docker.io/saved/one:a'));
+  assert.equal(b.ok(['run', '--rm', '--network', 'none', 'saved/one:a', 'echo', 'loaded']), 'loaded\n');
+  assert.equal(b.ok(['run', '--rm', '--network', 'none', IMG2, 'cat', '/two.txt']), 'two\n');
+
+  // Not quiet: dockerd's "Loading layer" progress lines, then the names.
+  b.ok(['rmi', 'saved/one:b']);
+  const r = await rawRequest(b.sock, 'POST', '/v1.47/images/load?quiet=0', readFileSync(file), {
+    'Content-Type': 'application/x-tar',
+  });
+  assert.equal(r.status, 200, r.body);
+  const msgs = lines(r.body).map((l) => JSON.parse(l) as { status?: string; stream?: string; id?: string });
+  assert.ok(
+    msgs.some((m) => m.status === 'Loading layer' && /^[a-f0-9]{12}$/.test(m.id ?? '')),
+    r.body,
+  );
+  assert.ok(
+    msgs.some((m) => m.stream === 'Loaded image: saved/one:b\n'),
+    r.body,
+  );
+  // Loaded by id (no name): "Loaded image ID".
+  b.ok(['rmi', '-f', 'saved/one:a', 'saved/one:b']);
+  const out2 = b.ok(['load', '-q', '-i', join(scratch, 'byid.tar')]);
+  assert.equal(out2.trim(), `Loaded image ID: ${id}`);
+  // The same image is still named by its registry name: not dangling.
+  assert.equal(b.ok(['images', '-q', '--no-trunc', '--filter', 'dangling=true']).trim(), '');
+});
+
+test(
+  'round trip with a real dockerd: berthd save → dockerd load + run; dockerd 20.10 save → berthd load + run',
+  { skip },
+  async () => {
+    let dk: Dockerd | undefined;
+    try {
+      dk = await startDockerd({ runtimes: {}, prefix: 'bimg-dkd-' });
+      const file = join(scratch, 'for-dockerd.tar');
+      b.ok(['tag', IMG2, 'rt/two:1']);
+      b.ok(['save', '-o', file, 'rt/two:1']);
+      const l = dk.docker(['load', '-i', file]);
+      assert.equal(l.status, 0, l.stderr + dk.logTail());
+      assert.match(l.stdout, /Loaded image: rt\/two:1/);
+      const run = dk.docker(['run', '--rm', '--network', 'none', 'rt/two:1', 'cat', '/two.txt']);
+      assert.equal(run.status, 0, run.stderr);
+      assert.equal(run.stdout, 'two\n');
+      const idOnDockerd = dk.docker(['inspect', '-f', '{{.Id}}', 'rt/two:1']).stdout.trim();
+      assert.equal(idOnDockerd, b.ok(['inspect', '-f', '{{.Id}}', 'rt/two:1']).trim(), 'same image id (config digest)');
+
+      // Back: dockerd 20.10 writes the classic layout (<id>.json, <layer>/layer.tar, no index.json).
+      dk.docker(['tag', 'rt/two:1', 'from/dockerd:x']);
+      const back = join(scratch, 'from-dockerd.tar');
+      const s = dk.docker(['save', '-o', back, 'from/dockerd:x']);
+      assert.equal(s.status, 0, s.stderr);
+      const t = await readTar(back);
+      assert.ok(!t.has('index.json') && t.has('manifest.json'), 'a classic docker save archive');
+      const out = b.ok(['load', '-i', back]);
+      assert.match(out, /Loaded image: from\/dockerd:x/);
+      assert.equal(b.ok(['run', '--rm', '--network', 'none', 'from/dockerd:x', 'cat', '/two.txt']), 'two\n');
+      assert.equal(b.ok(['inspect', '-f', '{{.Id}}', 'from/dockerd:x']).trim(), idOnDockerd);
+    } finally {
+      await dk?.stop();
+    }
+  },
+);
+
+test('hostile archives: refused naming the entry, nothing left in containerd, berthd serving', { skip }, async () => {
+  const img = buildImage({ extraLayers: [oneFileTar('evil.txt', Buffer.from('evil\n'))] });
+  const layout = (
+    extra: [string, Buffer | { linkname: string }][],
+    opts: { config?: Buffer; lieSize?: boolean } = {},
+  ) => {
+    const cfg = opts.config ?? img.configBytes;
+    const cfgDigest = sha256(cfg);
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: cfgDigest, size: cfg.length },
+        layers: img.layers.map((l) => ({
+          mediaType: l.mediaType,
+          digest: l.digest,
+          size: l.size + (opts.lieSize ? 7 : 0),
+        })),
+      }),
+    );
+    const index = {
+      schemaVersion: 2,
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: sha256(manifest),
+          size: manifest.length,
+          annotations: { 'io.containerd.image.name': 'docker.io/hostile/x:1' },
+        },
+      ],
+    };
+    return [
+      ['oci-layout', Buffer.from('{"imageLayoutVersion":"1.0.0"}')],
+      ...img.layers.map((l) => [`blobs/sha256/${l.digest.slice(7)}`, l.bytes] as [string, Buffer]),
+      [`blobs/sha256/${cfgDigest.slice(7)}`, cfg],
+      [`blobs/sha256/${sha256(manifest).slice(7)}`, manifest],
+      ...extra,
+      ['index.json', Buffer.from(JSON.stringify(index))],
+    ] as [string, Buffer | { linkname: string }][];
+  };
+  const before = { content: contentList(), snaps: snapshotList(), images: imageList() };
+  const cases: [string, Buffer, RegExp][] = [
+    [
+      'path escaping',
+      await makeTar(layout([['../../etc/berth-evil', Buffer.from('x')]])),
+      /archive entry "\.\.\/\.\.\/etc\/berth-evil": the path leads out of the archive/,
+    ],
+    [
+      'symlink out',
+      await makeTar(layout([['repositories', { linkname: '../../../etc/passwd' }]])),
+      /archive entry "repositories": a link to "\.\.\/\.\.\/\.\.\/etc\/passwd", which is outside the archive/,
+    ],
+    [
+      'digest that does not match',
+      await makeTar([['blobs/sha256/' + 'ab'.repeat(32), Buffer.from('not what the name says')], ...layout([])]),
+      /archive entry "blobs\/sha256\/abab[a-f0-9]*": its content is sha256:[a-f0-9]{64}, not sha256:abab/,
+    ],
+    [
+      'config that is not JSON',
+      await makeTar(layout([], { config: Buffer.from('{not json') })),
+      /index\.json manifests\[0\].*config.*(JSON|json)/,
+    ],
+    [
+      'descriptor size that lies',
+      await makeTar(layout([], { lieSize: true })),
+      /layer sha256:[a-f0-9]{64}: its descriptor says \d+ bytes, the blob has \d+/,
+    ],
+    [
+      'truncated entry',
+      // The layer's header announces its whole size; the archive ends 1000 bytes into it.
+      (
+        await makeTar([
+          ['oci-layout', Buffer.from('{}')],
+          ['blobs/sha256/' + img.layers[0]!.digest.slice(7), img.layers[0]!.bytes],
+        ])
+      ).subarray(0, 1024 + 512 + 1000),
+      /archive entry "blobs\/sha256\/[a-f0-9]{64}"/,
+    ],
+  ];
+  for (const [what, bytes, want] of cases) {
+    const file = join(scratch, 'hostile.tar');
+    writeFileSync(file, bytes);
+    const r = b.docker(['load', '-q', '-i', file]);
+    assert.notEqual(r.status, 0, `${what}: refused`);
+    assert.match(r.stderr, want, `${what}: ${r.stderr}`);
+    assert.deepEqual(contentList(), before.content, `${what}: no blob left behind`);
+    assert.deepEqual(snapshotList(), before.snaps, `${what}: no snapshot left behind`);
+    assert.deepEqual(imageList(), before.images, `${what}: no image record`);
+  }
+  assert.ok(!existsSync('/etc/berth-evil'));
+  assert.equal((await rawRequest(b.sock, 'GET', '/_ping')).status, 200);
+  // The same layout, honest, loads (so the refusals above are for the reasons named).
+  const good = join(scratch, 'good.tar');
+  writeFileSync(good, await makeTar(layout([])));
+  assert.match(b.ok(['load', '-i', good]), /Loaded image: hostile\/x:1/);
+  assert.equal(b.ok(['run', '--rm', '--network', 'none', 'hostile/x:1', 'cat', '/evil.txt']), 'evil\n');
+});
