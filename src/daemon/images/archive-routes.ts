@@ -11,6 +11,12 @@ import type { ContainerManager } from '../containers/manager.js';
 import { badRequest, HttpError, notFound } from '../http/errors.js';
 import { boolParam, type Ctx, type Router } from '../http/router.js';
 import { loadImages } from './load.js';
+import { commitContainer } from './commit.js';
+import { fetchSource, importTarball } from './import.js';
+import { pruneFilters, pruneImages } from './prune.js';
+import { parseFilters } from '../containers/views.js';
+import { hostPlatform, parsePlatform } from '../../image/platform.js';
+import type { ContainerConfig } from '../../image/manifest.js';
 import { bar } from './progress.js';
 import { saveImages, type SaveItem } from './save.js';
 import { parseRef, type ImageService } from './service.js';
@@ -72,6 +78,60 @@ function jsonLines(ctx: Ctx): {
   };
 }
 
+/** repo (which may carry the tag, as the docker CLI sends it) and tag as one full name; none without a repo. */
+function targetName(ctx: Ctx): string | undefined {
+  const repo = ctx.query.get('repo');
+  if (!repo) return undefined;
+  const tag = ctx.query.get('tag');
+  const r = parseRef(repo);
+  if (r.digest) throw badRequest('refusing to create a tag with a digest reference', 'repo');
+  return formatReference(tag ? { ...r, tag } : r);
+}
+
+/** POST /images/create?fromSrc=- (the body) or =URL: docker import. */
+export async function importRoute(ctx: Ctx, images: ImageService, m: ContainerManager): Promise<void> {
+  const { client, cfg, events, log } = m.s;
+  const src = ctx.query.get('fromSrc')!;
+  const name = targetName(ctx);
+  let platform = hostPlatform();
+  const p = ctx.query.get('platform');
+  if (p) {
+    try {
+      platform = parsePlatform(p);
+    } catch (e) {
+      throw badRequest(`invalid platform "${p}": ${messageOf(e)}`, 'platform');
+    }
+  }
+  const body = ctx.body();
+  const out = jsonLines(ctx);
+  try {
+    let input = body;
+    if (src !== '-') {
+      body.resume();
+      out.line({ status: `Downloading from ${src}`, progressDetail: {} });
+      input = await fetchSource(src);
+    }
+    const r = await importTarball(input, {
+      client,
+      snapshotter: cfg.snapshotter,
+      source: src,
+      changes: ctx.query.getAll('changes'),
+      message: ctx.query.get('message') ?? undefined,
+      platform,
+      ...(name ? { name } : {}),
+    });
+    images.forget(r.target);
+    out.line({ status: r.id });
+    out.end();
+    events.emit('image', 'import', r.id, {});
+    log.info('image imported', { image: r.id, source: src, name });
+  } catch (e) {
+    body.resume();
+    log.warn('import failed', { source: src, error: messageOf(e) });
+    out.fail(e);
+  }
+}
+
 export function archiveRoutes(router: Router, images: ImageService, m: ContainerManager): void {
   const { client, cfg, events, log } = m.s;
 
@@ -126,6 +186,42 @@ export function archiveRoutes(router: Router, images: ImageService, m: Container
       log.warn('load failed', { error: messageOf(e) });
       out.fail(e);
     }
+  });
+
+  router.add('POST', '/commit', async (ctx) => {
+    const cid = ctx.query.get('container');
+    if (!cid) throw badRequest('container is required', 'container');
+    const r = m.get(cid);
+    const config = (await ctx.json<ContainerConfig | null>()) ?? undefined;
+    if (config !== undefined && (typeof config !== 'object' || Array.isArray(config)))
+      throw badRequest('the body must be a container config object', 'body');
+    const name = targetName(ctx);
+    const image = await images.find(r.Image);
+    const res = await commitContainer({
+      client,
+      snapshotter: cfg.snapshotter,
+      container: r,
+      image,
+      pause: ctx.query.get('pause') === null ? true : boolParam(ctx.query, 'pause'),
+      changes: ctx.query.getAll('changes'),
+      ...(config ? { config } : {}),
+      author: ctx.query.get('author') ?? undefined,
+      comment: ctx.query.get('comment') ?? undefined,
+      ...(name ? { name } : {}),
+    });
+    images.forget(res.target);
+    events.emit('container', 'commit', r.Id, { comment: ctx.query.get('comment') ?? '', imageID: res.id });
+    log.info('container committed', { container: r.Id, image: res.id, name });
+    ctx.send(201, { Id: res.id });
+  });
+
+  router.add('POST', '/images/prune', async (ctx) => {
+    const f = pruneFilters(parseFilters(ctx.query.get('filters')));
+    const inUse = new Set(m.all().map((c) => c.Image));
+    const report = await pruneImages(client, cfg.snapshotter, await images.list(), inUse, f);
+    for (const d of report.ImagesDeleted ?? []) if ('Deleted' in d) events.emit('image', 'delete', d.Deleted, {});
+    log.info('images pruned', { deleted: report.ImagesDeleted?.length ?? 0, reclaimed: report.SpaceReclaimed });
+    ctx.send(200, report);
   });
 
   router.add('POST', '/build', async (ctx) => {

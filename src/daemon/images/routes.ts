@@ -12,11 +12,11 @@ import type { Credentials } from '../../image/registry/credentials.js';
 import { familiarString, formatReference } from '../../image/reference.js';
 import type { ContainerManager } from '../containers/manager.js';
 import { labelMatch, parseFilters } from '../containers/views.js';
-import { badRequest, conflict, HttpError, notFound } from '../http/errors.js';
+import { badRequest, conflict, notFound } from '../http/errors.js';
 import { boolParam, type Router } from '../http/router.js';
 import { parseRef, type ImageService, type ImageView } from './service.js';
 import { bar } from './progress.js';
-import { archiveRoutes } from './archive-routes.js';
+import { archiveRoutes, importRoute } from './archive-routes.js';
 import { isDanglingName, nameImage } from './unpack.js';
 
 function registryAuth(header: string | string[] | undefined): Credentials | undefined {
@@ -88,8 +88,7 @@ export function imageRoutes(router: Router, images: ImageService, m: ContainerMa
 
   router.add('POST', '/images/create', async (ctx) => {
     const from = ctx.query.get('fromImage');
-    if (ctx.query.get('fromSrc'))
-      throw new HttpError(501, 'berthd does not import images from tarballs yet (docker import)');
+    if (ctx.query.get('fromSrc')) return importRoute(ctx, images, m);
     if (!from) throw badRequest('either fromImage or fromSrc must be set', 'fromImage');
     const tag = ctx.query.get('tag');
     const refText = tag ? (/^sha256:/.test(tag) ? `${from}@${tag}` : `${from}:${tag}`) : from;
