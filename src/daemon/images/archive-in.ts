@@ -47,7 +47,15 @@ function isJsonName(n: string): boolean {
 export async function readArchive(client: ContainerdClient, lease: string, input: Readable): Promise<ArchiveEntries> {
   const { stream } = await autoDecompress(input);
   const extract = tar.extract();
-  stream.on('error', (e) => extract.destroy(e));
+  let entryStream: { destroy(e?: Error): void } | undefined;
+  // A client that hangs up mid-body: the entry being stored fails too, not just the next one.
+  const cut = (e: Error) => {
+    entryStream?.destroy(e);
+    extract.destroy(e);
+  };
+  stream.on('error', cut);
+  input.on('error', cut);
+  input.on('aborted', () => cut(new Error('the client closed the connection before the end of the archive')));
   stream.pipe(extract);
   const files: ArchiveEntries = { json: new Map(), blobs: new Map(), links: new Map() };
   let jsonTotal = 0;
@@ -56,6 +64,7 @@ export async function readArchive(client: ContainerdClient, lease: string, input
   try {
     for await (const entry of extract) {
       entries++;
+      entryStream = entry;
       const h = entry.header;
       current = h.name;
       const name = entryPath(h.name);

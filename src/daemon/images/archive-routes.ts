@@ -132,11 +132,27 @@ export async function importRoute(ctx: Ctx, images: ImageService, m: ContainerMa
   }
 }
 
+/** save and load work on the host's platform; another one is refused, not silently ignored. */
+function hostPlatformOnly(ctx: Ctx): void {
+  const p = ctx.query.get('platform');
+  if (!p) return;
+  let want;
+  try {
+    want = parsePlatform(p);
+  } catch (e) {
+    throw badRequest(`invalid platform "${p}": ${messageOf(e)}`, 'platform');
+  }
+  const host = hostPlatform();
+  if (want.os !== host.os || want.architecture !== host.architecture || (want.variant || '') !== (host.variant || ''))
+    throw new HttpError(501, `berthd saves and loads images for the host's platform only, not ${p}`);
+}
+
 export function archiveRoutes(router: Router, images: ImageService, m: ContainerManager): void {
   const { client, cfg, events, log } = m.s;
 
   const save = async (ctx: Ctx, names: string[]) => {
     if (!names.length) throw badRequest('no images named', 'names');
+    hostPlatformOnly(ctx);
     const items = await saveItems(images, names);
     const out = ctx.stream(200, 'application/x-tar');
     try {
@@ -153,6 +169,7 @@ export function archiveRoutes(router: Router, images: ImageService, m: Container
   router.add('GET', '/images/{name:.+}/get', (ctx) => save(ctx, [ctx.params.name!]));
 
   router.add('POST', '/images/load', async (ctx) => {
+    hostPlatformOnly(ctx);
     const quiet = boolParam(ctx.query, 'quiet');
     const out = jsonLines(ctx);
     const body = ctx.body();

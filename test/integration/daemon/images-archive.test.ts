@@ -10,6 +10,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import * as tar from 'tar-stream';
 import { startContainerd, startDockerd, which, type Containerd, type Dockerd } from '../../helpers/daemons.js';
 import {
@@ -17,11 +19,13 @@ import {
   registryMissing,
   buildImage,
   oneFileTar,
+  hostArch,
   sha256,
   type RegistryInstance,
 } from '../../helpers/registry.js';
 import { seedImage } from '../../helpers/seed-registry.js';
-import { startBerthd, rawRequest, DOCKER_28, type Berthd } from '../../helpers/berthd.js';
+import { startBerthd, rawRequest, DOCKER_20, DOCKER_28, type Berthd } from '../../helpers/berthd.js';
+import { waitUntil } from '../../helpers/wait.js';
 
 const skip =
   process.getuid?.() !== 0
@@ -319,3 +323,108 @@ test('hostile archives: refused naming the entry, nothing left in containerd, be
   assert.match(b.ok(['load', '-i', good]), /Loaded image: hostile\/x:1/);
   assert.equal(b.ok(['run', '--rm', '--network', 'none', 'hostile/x:1', 'cat', '/evil.txt']), 'evil\n');
 });
+
+test(
+  'load streams: a 64 MiB layer passes without berthd holding it; a client hanging up mid-body leaves nothing',
+  { skip },
+  async () => {
+    const payload = randomBytes(64 * 1024 * 1024);
+    const layerTar = await makeTar([['big.bin', payload]]);
+    const cfg = Buffer.from(
+      JSON.stringify({
+        architecture: hostArch(),
+        os: 'linux',
+        config: {},
+        rootfs: { type: 'layers', diff_ids: [sha256(layerTar)] },
+      }),
+    );
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(cfg), size: cfg.length },
+        layers: [
+          { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha256(layerTar), size: layerTar.length },
+        ],
+      }),
+    );
+    const index = {
+      schemaVersion: 2,
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: sha256(manifest),
+          size: manifest.length,
+          annotations: { 'io.containerd.image.name': 'docker.io/big/one:1' },
+        },
+      ],
+    };
+    const archive = await makeTar([
+      ['oci-layout', Buffer.from('{"imageLayoutVersion":"1.0.0"}')],
+      [`blobs/sha256/${sha256(layerTar).slice(7)}`, layerTar],
+      [`blobs/sha256/${sha256(cfg).slice(7)}`, cfg],
+      [`blobs/sha256/${sha256(manifest).slice(7)}`, manifest],
+      ['index.json', Buffer.from(JSON.stringify(index))],
+    ]);
+    const file = join(scratch, 'big.tar');
+    writeFileSync(file, archive);
+    const pid = b.proc().pid!;
+    const hwm = () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
+    writeFileSync(`/proc/${pid}/clear_refs`, '5'); // peak RSS starts again from the current RSS
+    const base = hwm();
+    assert.match(b.ok(['load', '-i', file], { timeout: 180000 }), /Loaded image: big\/one:1/);
+    const grew = hwm() - base;
+    assert.ok(grew < 40 * 1024 * 1024, `berthd's peak RSS grew by ${grew} bytes for a ${archive.length}-byte archive`);
+    b.ok(['rmi', 'big/one:1']);
+
+    // The same archive, cut off by the client half-way: the lease goes, and containerd's gc with it.
+    // Another layer (fresh bytes, so its blob is a new ingest) in front of the rest.
+    const other = await makeTar([['other.bin', randomBytes(48 * 1024 * 1024)]]);
+    const cutArchive = await makeTar([
+      ['oci-layout', Buffer.from('{"imageLayoutVersion":"1.0.0"}')],
+      [`blobs/sha256/${sha256(other).slice(7)}`, other],
+    ]);
+    const before = contentList();
+    const sock = connect(b.sock);
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    sock.write(
+      `POST /v1.47/images/load?quiet=1 HTTP/1.1\r\nHost: berthd\r\nContent-Type: application/x-tar\r\nContent-Length: ${cutArchive.length}\r\n\r\n`,
+    );
+    sock.write(cutArchive.subarray(0, 40 * 1024 * 1024));
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.ok(
+      lines(ctr(['content', 'active']).stdout).length > 1,
+      'the blob is being written when the client hangs up',
+    );
+    sock.destroy();
+    const clean = () =>
+      lines(ctr(['content', 'active']).stdout).length <= 1 && contentList().every((d) => before.includes(d));
+    await waitUntil('the cut load to be cleaned up', clean, 60000, 250).catch((e: unknown) => {
+      const extra = contentList().filter((d) => !before.includes(d));
+      throw new Error(
+        `${(e as Error).message}: blobs left ${JSON.stringify(extra)}, active: ${ctr(['content', 'active']).stdout}\n${b.logTail(15)}`,
+      );
+    });
+    assert.ok(!contentList().includes(sha256(other)), 'the cut blob is not in the store');
+    assert.equal((await rawRequest(b.sock, 'GET', '/_ping')).status, 200);
+  },
+);
+
+test(
+  'the docker 20.10 CLI saves and loads through berthd; --platform of another arch is refused, not ignored',
+  { skip },
+  () => {
+    const file = join(scratch, 'cli20.tar');
+    const s = b.docker(['save', '-o', file, IMG], { cli: DOCKER_20 });
+    assert.equal(s.status, 0, s.stderr);
+    b.ok(['tag', IMG, 'cli20/img:1']);
+    b.ok(['rmi', IMG]);
+    const l = b.docker(['load', '-i', file], { cli: DOCKER_20 });
+    assert.equal(l.status, 0, l.stderr);
+    assert.match(l.stdout, new RegExp(`Loaded image: ${IMG.replace(/[.]/g, '\\.')}`));
+    const other = hostArch() === 'arm64' ? 'linux/amd64' : 'linux/arm64';
+    const p = b.docker(['save', '--platform', other, '-o', join(scratch, 'p.tar'), IMG]);
+    assert.notEqual(p.status, 0);
+    assert.match(p.stderr, /host's platform only/);
+  },
+);
