@@ -124,16 +124,3 @@ export async function readArchive(client: ContainerdClient, lease: string, input
   if (entries === 0) throw new BerthError('berthd', 'invalid-argument', 'archive: empty, not an image archive');
   return files;
 }
-
-/** A file of the archive by path, following links (at most 16); undefined when absent. */
-export function lookup(files: ArchiveEntries, path: string): { json?: Buffer; blob?: Blob } | undefined {
-  let p = entryPath(path);
-  for (let i = 0; p && i < 16; i++) {
-    const json = files.json.get(p);
-    if (json) return { json };
-    const blob = files.blobs.get(p);
-    if (blob) return { blob };
-    p = files.links.get(p);
-  }
-  return undefined;
-}

@@ -16,12 +16,11 @@ import type { MountSpec } from '../../client/services.js';
 import { BerthError } from '../../common/errors.js';
 import { applyChanges } from '../../image/archive/changes.js';
 import type { Descriptor } from '../../image/content/types.js';
-import type { ContainerConfig, ImageConfig, ImageManifest } from '../../image/manifest.js';
+import type { ContainerConfig, ImageConfig } from '../../image/manifest.js';
 import { MediaType } from '../../image/media.js';
 import type { ContainerRecord } from '../containers/record.js';
 import type { ImageView } from './service.js';
-import { putJson } from './ingest.js';
-import { danglingName, labelImage, nameImage, unpackLayers } from './unpack.js';
+import { storeImage } from './unpack.js';
 
 const UNCOMPRESSED = 'containerd.io/uncompressed';
 const DIFF_SERVICE = 'containerd.services.diff.v1.Diff';
@@ -133,30 +132,13 @@ export async function commitContainer(opts: CommitOptions): Promise<{ id: string
         },
       ],
     };
-    const cfg = await putJson(client, lease, config, 'commit: config');
     const layers: Descriptor[] = [
       ...base.layers.map((l) => ({ mediaType: OCI_LAYER[l.mediaType] ?? l.mediaType, digest: l.digest, size: l.size })),
       layer,
     ];
-    const manifest: ImageManifest = {
-      schemaVersion: 2,
-      mediaType: MediaType.OciManifest,
-      config: { mediaType: MediaType.OciConfig, digest: cfg.digest, size: cfg.size },
-      layers,
-    };
-    const m = await putJson(client, lease, manifest, 'commit: manifest');
-    const top = await unpackLayers(client, snapshotter, lease, layers, config.rootfs.diff_ids);
-    await labelImage(
-      client,
-      lease,
-      snapshotter,
-      { digest: m.digest, config: cfg.digest, layers: layers.map((l) => l.digest) },
-      top,
-    );
-    const target = { mediaType: MediaType.OciManifest, digest: m.digest, size: m.size };
-    await nameImage(client, opts.name ?? danglingName(m.digest), target);
+    const made = await storeImage(client, lease, snapshotter, config, layers, opts.name, 'commit');
     done = true;
-    return { id: cfg.digest, target: m.digest };
+    return made;
   } finally {
     await client.leases.delete(lease, !done).catch(() => undefined);
   }

@@ -15,11 +15,11 @@ import { temporaryLease } from '../../client/pull.js';
 import { BerthError } from '../../common/errors.js';
 import { applyChanges } from '../../image/archive/changes.js';
 import { autoDecompress, Hasher, peek } from '../../image/archive/stream.js';
-import type { ImageConfig, ImageManifest } from '../../image/manifest.js';
+import type { ImageConfig } from '../../image/manifest.js';
 import { MediaType } from '../../image/media.js';
 import type { NormalPlatform } from '../../image/platform.js';
-import { ingest, putJson } from './ingest.js';
-import { danglingName, labelImage, nameImage, unpackLayers } from './unpack.js';
+import { ingest } from './ingest.js';
+import { storeImage } from './unpack.js';
 
 export interface ImportOptions {
   client: ContainerdClient;
@@ -69,21 +69,10 @@ export async function importTarball(input: Readable, opts: ImportOptions): Promi
       rootfs: { type: 'layers', diff_ids: [diffId] },
       history: [{ created, comment: opts.message || `Imported from ${opts.source}` }],
     };
-    const cfg = await putJson(client, lease, config, 'import: config');
     const layerDesc = { mediaType: MediaType.OciLayerGzip, digest: layer.digest, size: layer.size };
-    const manifest: ImageManifest = {
-      schemaVersion: 2,
-      mediaType: MediaType.OciManifest,
-      config: { mediaType: MediaType.OciConfig, digest: cfg.digest, size: cfg.size },
-      layers: [layerDesc],
-    };
-    const m = await putJson(client, lease, manifest, 'import: manifest');
-    const top = await unpackLayers(client, snapshotter, lease, [layerDesc], [diffId]);
-    await labelImage(client, lease, snapshotter, { digest: m.digest, config: cfg.digest, layers: [layer.digest] }, top);
-    const target = { mediaType: MediaType.OciManifest, digest: m.digest, size: m.size };
-    await nameImage(client, opts.name ?? danglingName(m.digest), target);
+    const r = await storeImage(client, lease, snapshotter, config, [layerDesc], opts.name, 'import');
     done = true;
-    return { id: cfg.digest, target: m.digest };
+    return r;
   } finally {
     await client.leases.delete(lease, !done).catch(() => undefined);
   }

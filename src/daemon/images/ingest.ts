@@ -11,52 +11,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { ContainerdClient } from '../../client/index.js';
 import { isAlreadyExists, isNotFound } from '../../client/errors.js';
 import { BerthError, isBerthError, messageOf } from '../../common/errors.js';
-import type { WriteContentRequest } from '../../api/gen/containerd/services/content/v1/WriteContentRequest.js';
-import type { WriteContentResponse__Output } from '../../api/gen/containerd/services/content/v1/WriteContentResponse.js';
+import { WriteSession } from '../../client/content-store.js';
 
 const CHUNK = 1024 * 1024;
 
 export interface Blob {
   digest: string;
   size: number;
-}
-
-/** One Write stream, each request answered in order. */
-class Session {
-  private readonly stream;
-  private readonly waiting: { ok: (r: WriteContentResponse__Output) => void; fail: (e: Error) => void }[] = [];
-  private failed: Error | undefined;
-  private ended = false;
-
-  constructor(
-    private readonly client: ContainerdClient,
-    lease: string,
-  ) {
-    this.stream = client.content.write({ lease });
-    this.stream.on('data', (r: WriteContentResponse__Output) => this.waiting.shift()?.ok(r));
-    this.stream.on('error', (e: unknown) => {
-      this.failed = client.conn.mapError(e, 'Content.Write');
-      for (const w of this.waiting.splice(0)) w.fail(this.failed);
-    });
-    this.stream.on('end', () => {
-      const e = this.failed ?? new BerthError('berthd', 'internal', 'Content.Write: containerd closed the stream');
-      for (const w of this.waiting.splice(0)) w.fail(e);
-    });
-  }
-
-  send(req: WriteContentRequest): Promise<WriteContentResponse__Output> {
-    if (this.failed) return Promise.reject(this.failed);
-    return new Promise((ok, fail) => {
-      this.waiting.push({ ok, fail });
-      this.stream.write(req);
-    });
-  }
-
-  end(): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.stream.end();
-  }
 }
 
 async function exists(client: ContainerdClient, digest: string): Promise<boolean> {
@@ -117,7 +78,7 @@ export async function ingest(
     return { digest, size };
   }
   const ref = `berthd-${randomBytes(8).toString('hex')}`;
-  const s = new Session(client, lease);
+  const s = new WriteSession(client.conn, client.content, lease);
   let committed = false;
   try {
     await s.send({ action: 'STAT', ref, total: opts.size ?? 0, expected: opts.expected ?? '' });

@@ -22,7 +22,8 @@ import { readParsed, resolveImage, type ResolvedImage } from '../../image/images
 import { parseImageConfig, parseIndex, type ImageManifest } from '../../image/manifest.js';
 import { MediaType, layerTypeFor } from '../../image/media.js';
 import { familiarString, normalizeName, parseReference } from '../../image/reference.js';
-import { readArchive, entryPath, lookup, type ArchiveEntries } from './archive-in.js';
+import { lookup } from '../../image/archive/tarread.js';
+import { readArchive, entryPath, type ArchiveEntries } from './archive-in.js';
 import { putJson, ingest } from './ingest.js';
 import { danglingName, labelImage, nameImage, unpackLayers, type UnpackStep } from './unpack.js';
 

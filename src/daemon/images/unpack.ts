@@ -13,7 +13,9 @@ import { isAlreadyExists, isNotFound } from '../../client/errors.js';
 import { BerthError } from '../../common/errors.js';
 import type { Descriptor } from '../../image/content/types.js';
 import { chainIds } from '../../image/images.js';
-import { label } from './ingest.js';
+import type { ImageConfig, ImageManifest } from '../../image/manifest.js';
+import { MediaType } from '../../image/media.js';
+import { label, putJson } from './ingest.js';
 
 const SNAPSHOT_REF = 'containerd.io/snapshot.ref';
 const UNCOMPRESSED = 'containerd.io/uncompressed';
@@ -150,4 +152,37 @@ export async function nameImage(
   }
   // A named image needs no dangling record of its own any more.
   if (!isDanglingName(name)) await client.images.delete(danglingName(target.digest)).catch(() => undefined);
+}
+
+/**
+ * A new image from a config and layers already in the store (import,
+ * commit): config and OCI manifest written, layers unpacked, gc labels set,
+ * the image named (or left dangling). Answers the image id and target.
+ */
+export async function storeImage(
+  client: ContainerdClient,
+  lease: string,
+  snapshotter: string,
+  config: ImageConfig,
+  layers: Descriptor[],
+  name: string | undefined,
+  what: string,
+): Promise<{ id: string; target: string }> {
+  const cfg = await putJson(client, lease, config, `${what}: config`);
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.OciManifest,
+    config: { mediaType: MediaType.OciConfig, digest: cfg.digest, size: cfg.size },
+    layers,
+  };
+  const m = await putJson(client, lease, manifest, `${what}: manifest`);
+  const top = await unpackLayers(client, snapshotter, lease, layers, config.rootfs.diff_ids);
+  const refs = { digest: m.digest, config: cfg.digest, layers: layers.map((l) => l.digest) };
+  await labelImage(client, lease, snapshotter, refs, top);
+  await nameImage(client, name ?? danglingName(m.digest), {
+    mediaType: MediaType.OciManifest,
+    digest: m.digest,
+    size: m.size,
+  });
+  return { id: cfg.digest, target: m.digest };
 }

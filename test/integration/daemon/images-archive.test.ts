@@ -12,11 +12,9 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
-import * as tar from 'tar-stream';
-import { startContainerd, startDockerd, which, type Containerd, type Dockerd } from '../../helpers/daemons.js';
+import { startContainerd, startDockerd, type Containerd, type Dockerd } from '../../helpers/daemons.js';
 import {
   startRegistry,
-  registryMissing,
   buildImage,
   oneFileTar,
   hostArch,
@@ -24,16 +22,9 @@ import {
   type RegistryInstance,
 } from '../../helpers/registry.js';
 import { seedImage } from '../../helpers/seed-registry.js';
-import { startBerthd, rawRequest, DOCKER_20, DOCKER_28, type Berthd } from '../../helpers/berthd.js';
+import { startBerthd, rawRequest, DOCKER_20, type Berthd } from '../../helpers/berthd.js';
 import { waitUntil } from '../../helpers/wait.js';
-
-const skip =
-  process.getuid?.() !== 0
-    ? 'needs root'
-    : registryMissing ||
-      (!which('containerd') ? 'containerd is not installed' : false) ||
-      (!existsSync(DOCKER_28) ? `no docker CLI at ${DOCKER_28}` : false) ||
-      (!which('skopeo') ? 'skopeo is not installed' : false);
+import { lines, makeTar, readTar, skipOnContainerd as skip } from './images-helpers.js';
 
 let ctrd: Containerd;
 let reg: RegistryInstance;
@@ -63,44 +54,9 @@ after(async () => {
 });
 
 const ctr = (args: string[]) => spawnSync('ctr', ['-a', ctrd.sock, '-n', b.namespace, ...args], { encoding: 'utf8' });
-const lines = (s: string) => s.split('\n').filter(Boolean);
 const contentList = () => lines(ctr(['content', 'ls', '-q']).stdout).sort();
 const snapshotList = () => lines(ctr(['snapshots', 'ls']).stdout).sort();
 const imageList = () => lines(ctr(['images', 'ls', '-q']).stdout).sort();
-
-/** The entries of a tar file: name → bytes (links as "-> target"). */
-async function readTar(file: string): Promise<Map<string, Buffer>> {
-  const out = new Map<string, Buffer>();
-  const x = tar.extract();
-  const done = (async () => {
-    for await (const e of x) {
-      const chunks: Buffer[] = [];
-      for await (const c of e) chunks.push(c as Buffer);
-      out.set(
-        e.header.name,
-        e.header.type === 'symlink' ? Buffer.from(`-> ${e.header.linkname}`) : Buffer.concat(chunks),
-      );
-    }
-  })();
-  x.end(readFileSync(file));
-  await done;
-  return out;
-}
-
-/** A tar from entries in order: [name, bytes] or [name, {linkname}] for a symlink. */
-async function makeTar(entries: [string, Buffer | { linkname: string }][]): Promise<Buffer> {
-  const p = tar.pack();
-  const chunks: Buffer[] = [];
-  p.on('data', (c: unknown) => chunks.push(c as Buffer));
-  const ended = new Promise<void>((r) => p.on('end', () => r()));
-  for (const [name, v] of entries) {
-    if (Buffer.isBuffer(v)) p.entry({ name }, v);
-    else p.entry({ name, type: 'symlink', linkname: v.linkname });
-  }
-  p.finalize();
-  await ended;
-  return Buffer.concat(chunks);
-}
 
 test(
   'docker save: OCI layout + manifest.json + repositories, several images and tags, shared layers once',

@@ -8,30 +8,16 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
-import { startContainerd, terminate, which, type Containerd } from '../../helpers/daemons.js';
-import {
-  startRegistry,
-  registryMissing,
-  busyboxLayerTar,
-  freePort,
-  sha256,
-  type RegistryInstance,
-} from '../../helpers/registry.js';
+import { startContainerd, terminate, type Containerd } from '../../helpers/daemons.js';
+import { startRegistry, busyboxLayerTar, freePort, sha256, type RegistryInstance } from '../../helpers/registry.js';
 import { seedImage } from '../../helpers/seed-registry.js';
 import { startBerthd, rawRequest, DOCKER_28, type Berthd } from '../../helpers/berthd.js';
 import { waitUntil } from '../../helpers/wait.js';
-
-const skip =
-  process.getuid?.() !== 0
-    ? 'needs root'
-    : registryMissing ||
-      (!which('containerd') ? 'containerd is not installed' : false) ||
-      (!existsSync(DOCKER_28) ? `no docker CLI at ${DOCKER_28}` : false) ||
-      (!which('skopeo') ? 'skopeo is not installed' : false);
+import { lines, skipOnContainerd as skip } from './images-helpers.js';
 
 let ctrd: Containerd;
 let reg: RegistryInstance;
@@ -73,7 +59,6 @@ after(async () => {
 });
 
 const ctr = (args: string[]) => spawnSync('ctr', ['-a', ctrd.sock, '-n', b.namespace, ...args], { encoding: 'utf8' });
-const lines = (s: string) => s.split('\n').filter(Boolean);
 const run = (img: string, ...cmd: string[]) => b.docker(['run', '--rm', '--network', 'none', img, ...cmd]);
 
 test('docker import from a URL and from stdin: changes, message, platform; bad sources refused', { skip }, () => {

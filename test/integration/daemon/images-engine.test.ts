@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import * as tar from 'tar-stream';
 import { startEngine, ENGINE_BIN, type Engine } from '../engine/helpers.js';
 import {
   startRegistry,
@@ -21,6 +20,7 @@ import { seedImage } from '../../helpers/seed-registry.js';
 import { startBerthd, DOCKER_28, type Berthd } from '../../helpers/berthd.js';
 import { which } from '../../helpers/daemons.js';
 import { waitUntil } from '../../helpers/wait.js';
+import { lines, makeTar } from './images-helpers.js';
 
 const skip =
   process.getuid?.() !== 0
@@ -53,7 +53,6 @@ after(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-const lines = (s: string) => s.split('\n').filter(Boolean);
 const inEngine = (args: string[]) => lines(engine.ctr(args, { ns: b.namespace }).stdout).sort();
 const run = (img: string, ...cmd: string[]) => b.docker(['run', '--rm', '--network', 'none', img, ...cmd]);
 
@@ -100,17 +99,13 @@ test('on berth-engine: save, rmi, load, run; import; commit; prune', { skip }, a
 
 test('on berth-engine: a hostile archive is refused naming the entry, nothing left', { skip }, async () => {
   const before = { content: inEngine(['content', 'ls', '-q']), images: inEngine(['images', 'ls', '-q']) };
-  const p = tar.pack();
-  const chunks: Buffer[] = [];
-  p.on('data', (d: unknown) => chunks.push(d as Buffer));
-  const ended = new Promise<void>((r) => p.on('end', () => r()));
   const big = Buffer.alloc(200_000, 7);
-  p.entry({ name: `blobs/sha256/${sha256(big).slice(7)}` }, big);
-  p.entry({ name: 'manifest.json' }, JSON.stringify([{ Config: '../../etc/passwd', RepoTags: ['x/y:1'], Layers: [] }]));
-  p.finalize();
-  await ended;
+  const archive = await makeTar([
+    [`blobs/sha256/${sha256(big).slice(7)}`, big],
+    ['manifest.json', Buffer.from(JSON.stringify([{ Config: '../../etc/passwd', RepoTags: ['x/y:1'], Layers: [] }]))],
+  ]);
   const file = join(scratch, 'hostile.tar');
-  writeFileSync(file, Buffer.concat(chunks));
+  writeFileSync(file, archive);
   const r = b.docker(['load', '-i', file]);
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /manifest\.json\[0\]: config path "\.\.\/\.\.\/etc\/passwd" leads out of the archive/);
