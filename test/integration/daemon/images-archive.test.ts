@@ -7,7 +7,7 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -18,6 +18,8 @@ import {
   buildImage,
   oneFileTar,
   hostArch,
+  buildIndex,
+  skopeo,
   sha256,
   type RegistryInstance,
 } from '../../helpers/registry.js';
@@ -382,5 +384,64 @@ test(
     const p = b.docker(['save', '--platform', other, '-o', join(scratch, 'p.tar'), IMG]);
     assert.notEqual(p.status, 0);
     assert.match(p.stderr, /host's platform only/);
+  },
+);
+
+test(
+  'a multi-platform image pulled for the host: save keeps the index and skips the platform never pulled; load and run',
+  { skip },
+  async () => {
+    const host = buildImage({ extraLayers: [oneFileTar('host.txt', Buffer.from('host\n'))] });
+    const other = buildImage({ arch: hostArch() === 'arm64' ? 'amd64' : 'arm64', label: 'other' });
+    const idx = buildIndex([
+      { image: host, os: 'linux', architecture: hostArch() },
+      { image: other, os: 'linux', architecture: hostArch() === 'arm64' ? 'amd64' : 'arm64' },
+    ]);
+    const layout = mkdtempSync('/tmp/berthd-multi-');
+    try {
+      const put = (d: string, bytes: Buffer) => {
+        mkdirSync(join(layout, 'blobs/sha256'), { recursive: true });
+        writeFileSync(join(layout, 'blobs/sha256', d.slice(7)), bytes);
+      };
+      for (const img of [host, other]) {
+        for (const l of img.layers) put(l.digest, l.bytes);
+        put(img.config.digest, img.configBytes);
+        put(img.manifest.digest, img.manifestBytes);
+      }
+      put(idx.desc.digest, idx.bytes);
+      writeFileSync(join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+      writeFileSync(
+        join(layout, 'index.json'),
+        JSON.stringify({
+          schemaVersion: 2,
+          manifests: [{ ...idx.desc, annotations: { 'org.opencontainers.image.ref.name': 'seed' } }],
+        }),
+      );
+      skopeo([
+        'copy',
+        '--quiet',
+        '--all',
+        '--preserve-digests',
+        '--dest-tls-verify=false',
+        `oci:${layout}:seed`,
+        `docker://${reg.host}/berth/multi:latest`,
+      ]);
+    } finally {
+      rmSync(layout, { recursive: true, force: true });
+    }
+    const MULTI = `${reg.host}/berth/multi:latest`;
+    b.ok(['pull', '-q', MULTI]);
+    assert.ok(!contentList().includes(other.manifest.digest), 'the other platform was never pulled');
+    const file = join(scratch, 'multi.tar');
+    b.ok(['save', '-o', file, MULTI]);
+    const t = await readTar(file);
+    const index = JSON.parse(t.get('index.json')!.toString()) as { manifests: { digest: string }[] };
+    assert.equal(index.manifests[0]!.digest, idx.desc.digest, 'the image index itself, so its digest survives');
+    assert.ok(t.has(`blobs/sha256/${host.manifest.digest.slice(7)}`));
+    assert.ok(!t.has(`blobs/sha256/${other.manifest.digest.slice(7)}`));
+    b.ok(['rmi', MULTI]);
+    assert.match(b.ok(['load', '-i', file]), new RegExp(`Loaded image: ${MULTI.replace(/[.]/g, '\\.')}`));
+    assert.equal(b.ok(['run', '--rm', '--network', 'none', MULTI, 'cat', '/host.txt']), 'host\n');
+    assert.ok(b.ok(['inspect', '-f', '{{json .RepoDigests}}', MULTI]).includes(idx.desc.digest));
   },
 );

@@ -237,5 +237,13 @@ test('docker build answers as dockerd does without the builder asked for', { ski
   const v1 = await rawRequest(b.sock, 'POST', '/v1.47/build', '', { 'Content-Type': 'application/x-tar' });
   assert.equal(v1.status, 501);
   assert.match(JSON.parse(v1.body).message, /no image builder/);
+  // The docker CLI's classic builder (berthd's /_ping says Builder-Version 1) gets the 501 and says so.
+  const cli = spawnSync(DOCKER_28, ['build', '-t', 'no/build:1', '-'], {
+    input: 'FROM scratch\n',
+    env: { ...b.env, DOCKER_BUILDKIT: '0' },
+    encoding: 'utf8',
+  });
+  assert.notEqual(cli.status, 0);
+  assert.match(cli.stderr, /no image builder/);
   assert.equal((await rawRequest(b.sock, 'GET', '/_ping')).status, 200);
 });
