@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { startContainerd, startDockerd, type Containerd, type Dockerd } from '../../helpers/daemons.js';
 import {
   startRegistry,
@@ -445,3 +446,39 @@ test(
     assert.ok(b.ok(['inspect', '-f', '{{json .RepoDigests}}', MULTI]).includes(idx.desc.digest));
   },
 );
+
+test('docker-py and dockerode save and load; a gzip-compressed archive loads', { skip }, async () => {
+  const py = spawnSync(
+    'python3',
+    [
+      '-c',
+      `
+import docker
+c = docker.DockerClient(base_url='unix://${b.sock}')
+img = c.images.get('${IMG2}')
+data = b''.join(img.save(named=True))
+img.tag('py/saved', 'v1')
+c.images.remove('py/saved:v1')
+loaded = c.images.load(data)
+print(len(loaded), '${IMG2}' in loaded[0].tags)
+`,
+    ],
+    { encoding: 'utf8', timeout: 120000 },
+  );
+  assert.equal(py.status, 0, py.stderr + b.logTail());
+  assert.equal(py.stdout.trim(), '1 True');
+
+  const Docker = (await import('dockerode')).default;
+  const d = new Docker({ socketPath: b.sock });
+  const chunks: Buffer[] = [];
+  for await (const c of await d.getImage(IMG2).get()) chunks.push(c as Buffer);
+  await d.getImage(IMG2).remove();
+  assert.notEqual(b.docker(['inspect', IMG2]).status, 0);
+  const gz = join(scratch, 'node.tar.gz');
+  writeFileSync(gz, gzipSync(Buffer.concat(chunks)));
+  const res = await d.loadImage(gz, { quiet: true });
+  let body = '';
+  for await (const c of res) body += (c as Buffer).toString();
+  assert.match(body, new RegExp(`"stream":"Loaded image: ${IMG2.replace(/[.]/g, '\\.')}\\\\n"`));
+  assert.equal(b.ok(['run', '--rm', '--network', 'none', IMG2, 'cat', '/two.txt']), 'two\n');
+});
