@@ -17,6 +17,8 @@ import { ingest, type Blob } from './ingest.js';
 
 export const MAX_JSON_FILE = 16 * 1024 * 1024;
 const MAX_JSON_TOTAL = 64 * 1024 * 1024;
+/** More entries than any image archive has: past it, the archive is refused rather than stored file by file. */
+const MAX_ENTRIES = 100_000;
 
 export interface ArchiveEntries {
   /** Small documents by path: index.json, oci-layout, manifest.json, repositories, <id>.json, <id>/json. */
@@ -63,7 +65,7 @@ export async function readArchive(client: ContainerdClient, lease: string, input
   let current = '';
   try {
     for await (const entry of extract) {
-      entries++;
+      if (++entries > MAX_ENTRIES) throw bad(entry.header.name, `more than ${MAX_ENTRIES} entries in one archive`);
       entryStream = entry;
       const h = entry.header;
       current = h.name;
