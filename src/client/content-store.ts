@@ -25,7 +25,7 @@ function blobInfo(i: ContentInfo): BlobInfo {
 }
 
 /** One Write stream: each request is answered by exactly one response, in order. */
-class WriteSession {
+export class WriteSession {
   private readonly stream;
   private readonly waiting: { resolve: (r: WriteContentResponse__Output) => void; reject: (e: Error) => void }[] = [];
   private failed: Error | undefined;

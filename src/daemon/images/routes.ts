@@ -10,9 +10,12 @@ import { isBerthError, messageOf } from '../../common/errors.js';
 import { pushImage, familiarString, formatReference, type Credentials } from '../../image/storeless.js';
 import type { ContainerManager } from '../containers/manager.js';
 import { labelMatch, parseFilters } from '../containers/views.js';
-import { badRequest, conflict, HttpError, notFound, statusOf } from '../http/errors.js';
+import { badRequest, conflict, notFound } from '../http/errors.js';
 import { boolParam, type Router } from '../http/router.js';
 import { parseRef, type ImageService, type ImageView } from './service.js';
+import { bar } from './progress.js';
+import { archiveRoutes, importRoute } from './archive-routes.js';
+import { isDanglingName, nameImage } from './unpack.js';
 
 function registryAuth(header: string | string[] | undefined): Credentials | undefined {
   if (typeof header !== 'string' || !header) return undefined;
@@ -31,14 +34,6 @@ function registryAuth(header: string | string[] | undefined): Credentials | unde
   } catch {
     throw badRequest('invalid X-Registry-Auth header: not base64 JSON', 'X-Registry-Auth');
   }
-}
-
-function bar(current: number, total: number): string {
-  const width = 50;
-  const n = total > 0 ? Math.min(width, Math.floor((current / total) * width)) : 0;
-  const fmt = (b: number) =>
-    b >= 1e6 ? `${(b / 1e6).toFixed(3)}MB` : b >= 1e3 ? `${(b / 1e3).toFixed(0)}kB` : `${b}B`;
-  return `[${'='.repeat(Math.max(0, n - 1))}${n > 0 ? '>' : ''}${' '.repeat(width - n)}] ${fmt(current)}/${fmt(total)}`;
 }
 
 /** One of our progress events as the JSON line `docker pull` renders. */
@@ -61,9 +56,15 @@ function progressLine(e: ClientPullProgress): Record<string, unknown> | undefine
   }
 }
 
+/** An image without a tag: only digest names, or only its dangling record. */
+export function isDangling(v: ImageView): boolean {
+  return v.names.every((n) => n.includes('@'));
+}
+
 export function imageSummary(v: ImageView, containers: number): Record<string, unknown> {
   const tags = v.names.filter((n) => !n.includes('@')).map((n) => familiarString(parseRef(n)));
   const digests = v.names
+    .filter((n) => !isDanglingName(n))
     .map((n) => parseRef(n))
     .map((r) => `${familiarString({ ...r, tag: undefined, digest: undefined })}@${v.target.digest}`);
   return {
@@ -85,8 +86,7 @@ export function imageRoutes(router: Router, images: ImageService, m: ContainerMa
 
   router.add('POST', '/images/create', async (ctx) => {
     const from = ctx.query.get('fromImage');
-    if (ctx.query.get('fromSrc'))
-      throw new HttpError(501, 'berthd does not import images from tarballs yet (docker import)');
+    if (ctx.query.get('fromSrc')) return importRoute(ctx, images, m);
     if (!from) throw badRequest('either fromImage or fromSrc must be set', 'fromImage');
     const tag = ctx.query.get('tag');
     const refText = tag ? (/^sha256:/.test(tag) ? `${from}@${tag}` : `${from}:${tag}`) : from;
@@ -146,7 +146,11 @@ export function imageRoutes(router: Router, images: ImageService, m: ContainerMa
       if (!['dangling', 'label', 'reference', 'before', 'since', 'until'].includes(k))
         throw badRequest(`invalid filter '${k}'`, 'filters');
     let list = await images.list();
-    if (f.get('dangling')?.includes('true')) list = list.filter((v) => v.names.every((n) => n.includes('@')));
+    const dangling = f.get('dangling');
+    if (dangling) {
+      const want = dangling.includes('true') || dangling.includes('1');
+      list = list.filter((v) => isDangling(v) === want);
+    }
     for (const want of f.get('label') ?? [])
       list = list.filter((v) => labelMatch(v.resolved.config.config?.Labels ?? {}, want));
     const refs = f.get('reference');
@@ -238,13 +242,7 @@ export function imageRoutes(router: Router, images: ImageService, m: ContainerMa
     const target = parseRef(ctx.query.get('tag') ? `${repo}:${ctx.query.get('tag')}` : repo);
     if (target.digest) throw badRequest('refusing to create a tag with a digest reference', 'repo');
     const name = formatReference(target);
-    const t = { media_type: v.target.mediaType, digest: v.target.digest, size: v.target.size };
-    try {
-      await client.images.create({ name, target: t, labels: {} });
-    } catch (e) {
-      if (statusOf(e) !== 409) throw e;
-      await client.images.update({ name, target: t }, ['target']);
-    }
+    await nameImage(client, name, v.target);
     events.emit('image', 'tag', v.id, { name: familiarString(target) });
     ctx.send(201);
   });
@@ -275,6 +273,7 @@ export function imageRoutes(router: Router, images: ImageService, m: ContainerMa
       } catch (e) {
         if (!isNotFound(e)) throw e;
       }
+      if (isDanglingName(n)) continue;
       out.push({ Untagged: familiarString(parseRef(n)) });
       events.emit('image', 'untag', v.id, { name: familiarString(parseRef(n)) });
     }
@@ -326,18 +325,7 @@ export function imageRoutes(router: Router, images: ImageService, m: ContainerMa
     out.end();
   });
 
-  for (const [method, path, what] of [
-    ['GET', '/images/get', 'save'],
-    ['GET', '/images/{name:.+}/get', 'save'],
-    ['POST', '/images/load', 'load'],
-    ['POST', '/images/prune', 'prune'],
-    ['POST', '/commit', 'commit'],
-    ['POST', '/build', 'build'],
-  ] as const) {
-    router.add(method, path, async () => {
-      throw new HttpError(501, `berthd does not implement image ${what} yet`);
-    });
-  }
+  archiveRoutes(router, images, m);
   router.add('GET', '/images/search', async () => {
     throw notFound('berthd does not search registries (docker search): no index service');
   });

@@ -126,7 +126,10 @@ export async function readArchive(
 }
 
 /** A file of the archive, by path, following links; undefined when absent. */
-export function lookup(files: ArchiveFiles, path: string): { json?: Buffer; blob?: BlobInfo } | undefined {
+export function lookup<B = BlobInfo>(
+  files: { json: Map<string, Buffer>; blobs: Map<string, B>; links: Map<string, string> },
+  path: string,
+): { json?: Buffer; blob?: B } | undefined {
   let p = normalizeEntry(path);
   for (let i = 0; p && i < 16; i++) {
     const json = files.json.get(p);

@@ -1,0 +1,118 @@
+// The image flows of images-archive and images-commit on berth-engine
+// instead of containerd: save → rmi → load → run, docker import from stdin,
+// commit of a running container, prune, and a hostile archive refused with
+// nothing left in the engine. berthd speaks containerd's API to both.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { startEngine, ENGINE_BIN, type Engine } from '../engine/helpers.js';
+import {
+  startRegistry,
+  registryMissing,
+  busyboxLayerTar,
+  sha256,
+  type RegistryInstance,
+} from '../../helpers/registry.js';
+import { seedImage } from '../../helpers/seed-registry.js';
+import { startBerthd, DOCKER_28, type Berthd } from '../../helpers/berthd.js';
+import { which } from '../../helpers/daemons.js';
+import { waitUntil } from '../../helpers/wait.js';
+import { lines, makeTar } from './images-helpers.js';
+
+const skip =
+  process.getuid?.() !== 0
+    ? 'needs root'
+    : registryMissing ||
+      (!existsSync(ENGINE_BIN) ? 'bin/berth-engine is not built' : false) ||
+      (!existsSync(DOCKER_28) ? `no docker CLI at ${DOCKER_28}` : false) ||
+      (!which('skopeo') ? 'skopeo is not installed' : false);
+
+let engine: Engine;
+let reg: RegistryInstance;
+let b: Berthd;
+let IMG = '';
+const scratch = mkdtempSync('/tmp/berthd-img-eng-');
+
+before(async () => {
+  if (skip) return;
+  engine = await startEngine('bimg-eng-');
+  reg = await startRegistry();
+  seedImage(reg.host, 'berth/busybox:latest');
+  IMG = `${reg.host}/berth/busybox:latest`;
+  b = await startBerthd(engine.sock);
+  b.ok(['pull', '-q', IMG]);
+});
+
+after(async () => {
+  await b?.stop();
+  await reg?.stop();
+  await engine?.stop();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+const inEngine = (args: string[]) => lines(engine.ctr(args, { ns: b.namespace }).stdout).sort();
+const run = (img: string, ...cmd: string[]) => b.docker(['run', '--rm', '--network', 'none', img, ...cmd]);
+
+test('on berth-engine: save, rmi, load, run; import; commit; prune', { skip }, async () => {
+  b.ok(['tag', IMG, 'eng/saved:1']);
+  const file = join(scratch, 'saved.tar');
+  b.ok(['save', '-o', file, 'eng/saved:1']);
+  b.ok(['rmi', 'eng/saved:1']);
+  assert.match(b.ok(['load', '-i', file]), /^Loaded image: eng\/saved:1$/m);
+  assert.ok(inEngine(['images', 'ls', '-q']).includes('docker.io/eng/saved:1'));
+  assert.equal(run('eng/saved:1', 'echo', 'loaded-on-engine').stdout, 'loaded-on-engine\n');
+
+  const imp = spawnSync(DOCKER_28, ['import', '-c', 'CMD ["echo", "imported-on-engine"]', '-', 'eng/imp:1'], {
+    input: busyboxLayerTar(),
+    env: b.env,
+    encoding: 'utf8',
+  });
+  assert.equal(imp.status, 0, imp.stderr);
+  assert.equal(run('eng/imp:1').stdout, 'imported-on-engine\n');
+  assert.equal(
+    b.ok(['inspect', '-f', '{{json .RootFS.Layers}}', 'eng/imp:1']).trim(),
+    JSON.stringify([sha256(busyboxLayerTar())]),
+  );
+
+  const c = b
+    .ok(['run', '-d', '--network', 'none', IMG, 'sh', '-c', 'echo on-engine > /made.txt; rm /etc/passwd; sleep 300'])
+    .trim();
+  await waitUntil('the file', () => b.docker(['exec', c, 'cat', '/made.txt']).stdout === 'on-engine\n');
+  const id = b.ok(['commit', '-m', 'engine commit', c, 'eng/com:1']).trim();
+  assert.equal(b.ok(['inspect', '-f', '{{.State.Status}}', c]).trim(), 'running');
+  assert.equal(run('eng/com:1', 'cat', '/made.txt').stdout, 'on-engine\n');
+  assert.equal(run('eng/com:1', 'test', '-e', '/etc/passwd').status, 1, 'the whiteout hides the removed file');
+  b.ok(['rm', '-f', c]);
+
+  // Committed again under the name: the first is dangling, and prune takes it from the engine.
+  const c2 = b.ok(['create', '--network', 'none', 'eng/com:1']).trim();
+  b.ok(['commit', c2, 'eng/com:1']);
+  b.ok(['rm', c2]);
+  assert.ok(inEngine(['content', 'ls', '-q']).includes(id));
+  const out = b.ok(['image', 'prune', '-f']);
+  assert.match(out, new RegExp(`^deleted: ${id}$`, 'm'));
+  assert.ok(!inEngine(['content', 'ls', '-q']).includes(id), 'the config blob is gone from the engine');
+});
+
+test('on berth-engine: a hostile archive is refused naming the entry, nothing left', { skip }, async () => {
+  const before = { content: inEngine(['content', 'ls', '-q']), images: inEngine(['images', 'ls', '-q']) };
+  const big = Buffer.alloc(200_000, 7);
+  const archive = await makeTar([
+    [`blobs/sha256/${sha256(big).slice(7)}`, big],
+    ['manifest.json', Buffer.from(JSON.stringify([{ Config: '../../etc/passwd', RepoTags: ['x/y:1'], Layers: [] }]))],
+  ]);
+  const file = join(scratch, 'hostile.tar');
+  writeFileSync(file, archive);
+  const r = b.docker(['load', '-i', file]);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /manifest\.json\[0\]: config path "\.\.\/\.\.\/etc\/passwd" leads out of the archive/);
+  assert.deepEqual(
+    inEngine(['content', 'ls', '-q']),
+    before.content,
+    'the blob streamed in before the refusal is gone',
+  );
+  assert.deepEqual(inEngine(['images', 'ls', '-q']), before.images);
+});
