@@ -37,3 +37,7 @@ export {
   type Credentials,
   type LoginResult,
 } from './registry/index.js';
+// Archive formats, for a client that builds or reads image tarballs itself (berthd's import, load and commit).
+export { applyChanges } from './archive/changes.js';
+export { autoDecompress, Hasher, peek } from './archive/stream.js';
+export { lookup } from './archive/tarread.js';

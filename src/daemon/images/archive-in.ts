@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import type { ContainerdClient } from '../../client/index.js';
 import { BerthError, isBerthError, messageOf } from '../../common/errors.js';
-import { autoDecompress } from '../../image/archive/stream.js';
+import { autoDecompress } from '../../image/storeless.js';
 import { ingest, type Blob } from './ingest.js';
 
 export const MAX_JSON_FILE = 16 * 1024 * 1024;

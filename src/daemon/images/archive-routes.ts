@@ -6,7 +6,7 @@
 
 import type { Writable } from 'node:stream';
 import { messageOf } from '../../common/errors.js';
-import { parseReference, repositoryName, formatReference, type Reference } from '../../image/reference.js';
+import { parseReference, repositoryName, formatReference, type Reference } from '../../image/storeless.js';
 import type { ContainerManager } from '../containers/manager.js';
 import { badRequest, HttpError, notFound } from '../http/errors.js';
 import { boolParam, type Ctx, type Router } from '../http/router.js';
@@ -15,8 +15,8 @@ import { commitContainer } from './commit.js';
 import { fetchSource, importTarball } from './import.js';
 import { pruneFilters, pruneImages } from './prune.js';
 import { parseFilters } from '../containers/views.js';
-import { hostPlatform, parsePlatform } from '../../image/platform.js';
-import type { ContainerConfig } from '../../image/manifest.js';
+import { hostPlatform, parsePlatform } from '../../image/storeless.js';
+import type { ContainerConfig } from '../../image/storeless.js';
 import { bar } from './progress.js';
 import { saveImages, type SaveItem } from './save.js';
 import { parseRef, type ImageService } from './service.js';

@@ -13,11 +13,11 @@ import { createGzip } from 'node:zlib';
 import type { ContainerdClient } from '../../client/index.js';
 import { temporaryLease } from '../../client/pull.js';
 import { BerthError } from '../../common/errors.js';
-import { applyChanges } from '../../image/archive/changes.js';
-import { autoDecompress, Hasher, peek } from '../../image/archive/stream.js';
-import type { ImageConfig } from '../../image/manifest.js';
-import { MediaType } from '../../image/media.js';
-import type { NormalPlatform } from '../../image/platform.js';
+import { applyChanges } from '../../image/storeless.js';
+import { autoDecompress, Hasher, peek } from '../../image/storeless.js';
+import type { ImageConfig } from '../../image/storeless.js';
+import { MediaType } from '../../image/storeless.js';
+import type { NormalPlatform } from '../../image/storeless.js';
 import { ingest } from './ingest.js';
 import { storeImage } from './unpack.js';
 

@@ -8,7 +8,7 @@
 
 import type { ContainerdClient } from '../../client/index.js';
 import { isNotFound } from '../../client/errors.js';
-import { familiarString } from '../../image/reference.js';
+import { familiarString } from '../../image/storeless.js';
 import { labelMatch } from '../containers/views.js';
 import { badRequest } from '../http/errors.js';
 import type { ImageView } from './service.js';

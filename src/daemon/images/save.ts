@@ -15,10 +15,10 @@ import * as tar from 'tar-stream';
 import type { ContainerdClient } from '../../client/index.js';
 import { RemoteContentStore } from '../../client/content-store.js';
 import { BerthError } from '../../common/errors.js';
-import type { Descriptor } from '../../image/content/types.js';
-import { readParsed } from '../../image/images.js';
-import { MediaType } from '../../image/media.js';
-import { familiarRepository, formatReference, parseReference } from '../../image/reference.js';
+import type { Descriptor } from '../../image/storeless.js';
+import { readParsed } from '../../image/storeless.js';
+import { MediaType } from '../../image/storeless.js';
+import { familiarRepository, formatReference, parseReference } from '../../image/storeless.js';
 import type { ImageView } from './service.js';
 import { isDanglingName } from './unpack.js';
 

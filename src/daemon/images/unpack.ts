@@ -11,10 +11,10 @@ import { randomBytes } from 'node:crypto';
 import type { ContainerdClient } from '../../client/index.js';
 import { isAlreadyExists, isNotFound } from '../../client/errors.js';
 import { BerthError } from '../../common/errors.js';
-import type { Descriptor } from '../../image/content/types.js';
-import { chainIds } from '../../image/images.js';
-import type { ImageConfig, ImageManifest } from '../../image/manifest.js';
-import { MediaType } from '../../image/media.js';
+import type { Descriptor } from '../../image/storeless.js';
+import { chainIds } from '../../image/storeless.js';
+import type { ImageConfig, ImageManifest } from '../../image/storeless.js';
+import { MediaType } from '../../image/storeless.js';
 import { label, putJson } from './ingest.js';
 
 const SNAPSHOT_REF = 'containerd.io/snapshot.ref';
