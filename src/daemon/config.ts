@@ -21,6 +21,14 @@ export interface DaemonConfig {
   insecureRegistries?: string[];
   group?: string;
   pidfile?: string;
+  /** The default bridge's interface name (dockerd's --bridge/-b); 'none' turns the default bridge off. */
+  bridge?: string;
+  /** The default bridge's gateway address and prefix (dockerd's --bip, e.g. 10.50.0.1/24). */
+  bip?: string;
+  /** Berth's iptables chains and rules (NAT, published ports, isolation); off: none are made. */
+  iptables: boolean;
+  /** Turn on net.ipv4.ip_forward at start, as dockerd does. */
+  ipForward: boolean;
   configFile: string;
 }
 
@@ -35,6 +43,8 @@ export const DEFAULTS: DaemonConfig = {
   liveRestore: true,
   snapshotter: 'overlayfs',
   runtime: 'io.containerd.runc.v2',
+  iptables: true,
+  ipForward: true,
   configFile: '/etc/berth/daemon.json',
 };
 
@@ -54,6 +64,10 @@ const FILE_KEYS: Record<string, { key: Key; kind: 'string' | 'bool' | 'list' }> 
   'insecure-registries': { key: 'insecureRegistries', kind: 'list' },
   group: { key: 'group', kind: 'string' },
   pidfile: { key: 'pidfile', kind: 'string' },
+  bridge: { key: 'bridge', kind: 'string' },
+  bip: { key: 'bip', kind: 'string' },
+  iptables: { key: 'iptables', kind: 'bool' },
+  'ip-forward': { key: 'ipForward', kind: 'bool' },
 };
 
 /** Flag → daemon.json key (the flag names are the file's keys, plus short forms). */
@@ -65,6 +79,7 @@ const FLAG_ALIASES: Record<string, string> = {
   '--runtime': 'default-runtime',
   '-l': 'log-level',
   '-p': 'pidfile',
+  '-b': 'bridge',
 };
 
 const LEVELS: Record<string, Level> = {
@@ -92,6 +107,11 @@ The Docker Engine API on containerd's API.
       --insecure-registry H    registry reached over plain HTTP (repeatable; default 127.0.0.0/8)
   -G, --group NAME             group owning the unix sockets (default root only, mode 0660)
   -p, --pidfile FILE           write berthd's pid there
+  -b, --bridge NAME            the default bridge's interface (default berth0); none: no default bridge,
+                               containers without --network get loopback only
+      --bip CIDR               the default bridge's gateway and subnet (default 172.17.0.1/16)
+      --iptables[=BOOL]        NAT, published ports and isolation through iptables (default true)
+      --ip-forward[=BOOL]      turn on net.ipv4.ip_forward at start (default true)
       --config-file FILE       daemon.json (default /etc/berth/daemon.json; missing is fine)
   -v, --version                print the version and exit
 `;

@@ -86,6 +86,7 @@ export class Networks {
   }
 
   private async firewall(ensureJumps = false): Promise<void> {
+    if (this.cfg.iptables === false) return;
     const rules = render(this.chains, this.bridges(), Object.values(this.state.endpoints));
     await apply(this.chains, rules, ensureJumps);
   }

@@ -26,6 +26,10 @@ export interface NetworksConfig {
   chainPrefix?: string;
   /** Prefix of the bridges and veths Berth names itself (at most 6 characters). */
   ifPrefix?: string;
+  /** dockerd's --iptables: false leaves the firewall alone (no chains, no rules: no NAT, no published ports). */
+  iptables?: boolean;
+  /** dockerd's --ip-forward: false leaves net.ipv4.ip_forward as the host has it. */
+  ipForward?: boolean;
   /** Where the repairs made at open are told (berthd's JSON-lines logger); silent when absent. */
   log?: (level: 'info' | 'warning', msg: string, fields: Record<string, unknown>) => void;
 }
@@ -54,6 +58,20 @@ export function predefinedNetwork(name: string, driver: NetworkRecord['driver'])
     created: new Date().toISOString(),
     predefined: true,
   };
+}
+
+/** True when the configured default bridge differs from the one the state holds. */
+function changedDefault(
+  existing: NetworkRecord,
+  def: { name?: string; subnet?: string; gateway?: string; mtu?: number },
+): boolean {
+  const pool = makePool({ subnet: def.subnet ?? '172.17.0.0/16', gateway: def.gateway });
+  return (
+    existing.bridge !== (def.name ?? 'berth0') ||
+    existing.subnet !== pool.subnet ||
+    existing.gateway !== pool.gateway ||
+    existing.mtu !== (def.mtu ?? 1500)
+  );
 }
 
 export async function reconcile(ctx: ReconcileCtx): Promise<void> {
@@ -93,19 +111,23 @@ export async function reconcile(ctx: ReconcileCtx): Promise<void> {
       [OPT_MTU]: String(rec.mtu),
     };
     s.networks[rec.id] = rec;
-  } else if (!def && existingDef) {
-    // The default network was turned off: its containers lose it.
+  } else if (existingDef && (!def || changedDefault(existingDef, def))) {
+    // The default network was turned off or given another bridge or subnet
+    // (--bridge, --bip): its containers lose it, and it is made anew below.
     for (const [k, ep] of Object.entries(s.endpoints)) if (ep.networkId === existingDef.id) delete s.endpoints[k];
     delete s.networks[existingDef.id];
     await ctx.save();
     await deleteLink(existingDef.bridge);
+    log('info', 'default bridge network changed by the configuration: made anew', { network: existingDef.id });
+    if (def) return reconcile(ctx);
   }
   await ctx.save();
   if (
-    await readFile('/proc/sys/net/ipv4/ip_forward', 'utf8').then(
+    ctx.cfg.ipForward !== false &&
+    (await readFile('/proc/sys/net/ipv4/ip_forward', 'utf8').then(
       (t) => t.trim() !== '1',
       () => false,
-    )
+    ))
   ) {
     // Routing between the bridges and the host's uplink, as dockerd turns it on.
     await writeFile('/proc/sys/net/ipv4/ip_forward', '1');
