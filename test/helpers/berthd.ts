@@ -142,7 +142,8 @@ export async function startBerthd(containerdSock: string, opts: BerthdOptions = 
     stop,
   };
   try {
-    if (ns) for (const p of opts.relayPorts ?? []) relays.push(...(await relay(ns.path, p, join(dir, `relay-${p}.sock`))));
+    if (ns)
+      for (const p of opts.relayPorts ?? []) relays.push(...(await relay(ns.path, p, join(dir, `relay-${p}.sock`))));
     await start();
   } catch (e) {
     await stop();
@@ -171,9 +172,13 @@ async function relay(nsPath: string, port: number, sockPath: string): Promise<Ch
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await ready(host);
-  const inside = spawn('nsenter', [`--net=${nsPath}`, process.execPath, RELAY, 'tcp-to-unix', `127.0.0.1:${port}`, sockPath], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const inside = spawn(
+    'nsenter',
+    [`--net=${nsPath}`, process.execPath, RELAY, 'tcp-to-unix', `127.0.0.1:${port}`, sockPath],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   await ready(inside);
   return [host, inside];
 }

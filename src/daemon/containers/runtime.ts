@@ -99,7 +99,7 @@ export class Runtime {
         joins[kind] = `/proc/${other.State.Pid}/ns/${kind === 'network' ? 'net' : kind}`;
       }
     }
-    if (h.NetworkMode === 'host' && this.s.nets.hostNetns) joins.network = this.s.nets.hostNetns;
+    if (h.NetworkMode === 'host') joins.network = this.s.nets.hostNetns;
     const user = await resolveUser(r.Config.User ?? '', async (fn) => withRootfs(await snaps.mounts(id), fn));
     await this.copyUp(r);
     const spec = buildSpec({

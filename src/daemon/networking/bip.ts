@@ -21,9 +21,14 @@ export function defaultBridgeOf(cfg: Pick<DaemonConfig, 'bridge' | 'bip'>): Netw
     const octets = m ? m.slice(1, 5).map(Number) : [];
     const bits = m ? Number(m[5]) : -1;
     if (!m || octets.some((o) => o > 255) || bits < 1 || bits > 30)
-      throw new BerthError('berthd', 'invalid-argument', `bip: "${cfg.bip}" is not an IPv4 address with a prefix (a.b.c.d/n, n ≤ 30)`, {
-        field: 'bip',
-      });
+      throw new BerthError(
+        'berthd',
+        'invalid-argument',
+        `bip: "${cfg.bip}" is not an IPv4 address with a prefix (a.b.c.d/n, n ≤ 30)`,
+        {
+          field: 'bip',
+        },
+      );
     const ip = octets.reduce((a, o) => a * 256 + o, 0);
     const mask = (0xffffffff << (32 - bits)) >>> 0;
     const base = (ip & mask) >>> 0;

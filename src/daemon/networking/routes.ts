@@ -224,7 +224,9 @@ function checkConnectable(r: ContainerRecord, net: NetworkRecord, mode: string):
   if (net.driver !== 'bridge')
     throw badRequest('container cannot be disconnected from host network or connected to host network');
   if (mode === 'host' || mode === 'container')
-    throw badRequest('container sharing network namespace with another container or host cannot be connected to any other network');
+    throw badRequest(
+      'container sharing network namespace with another container or host cannot be connected to any other network',
+    );
   if (mode === 'none')
     throw badRequest(
       `container cannot be connected to multiple networks with one of the networks in private (none) mode (container ${r.Id.slice(0, 12)})`,

@@ -10,7 +10,7 @@
 // same networks again.
 
 import { createHash } from 'node:crypto';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { BerthError, messageOf } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
@@ -48,8 +48,8 @@ export class ContainerNetworking {
   private constructor(
     readonly nets: Networks,
     private readonly log: Logger,
-    /** berthd's own network namespace when it differs from the host's init's (berthd run in a namespace). */
-    readonly hostNetns: string | undefined,
+    /** berthd's own network namespace: what `--network host` joins, as dockerd's host mode is dockerd's network. */
+    readonly hostNetns: string,
   ) {}
 
   static async open(cfg: DaemonConfig, dataDir: string, log: Logger): Promise<ContainerNetworking> {
@@ -60,9 +60,9 @@ export class ContainerNetworking {
       ipForward: cfg.ipForward,
       log: (level, msg, fields) => (level === 'info' ? log.info(msg, fields) : log.warn(msg, fields)),
     });
-    const [mine, init] = await Promise.all([stat('/proc/self/ns/net'), stat('/proc/1/ns/net').catch(() => undefined)]);
-    const own = init && init.ino !== mine.ino ? `/proc/${process.pid}/ns/net` : undefined;
-    return new ContainerNetworking(nets, log, own);
+    // Always berthd's own: the same as no network namespace when berthd runs in the host's, and right
+    // when it runs in another (whether pid 1's namespace differs cannot always be read: EACCES).
+    return new ContainerNetworking(nets, log, `/proc/${process.pid}/ns/net`);
   }
 
   /** The mode a container runs in: "default" is the default bridge, or loopback only when it is off (--bridge none). */
@@ -88,7 +88,8 @@ export class ContainerNetworking {
     const modeName = h.NetworkMode || 'default';
     const mode = parseMode(modeName);
     const ports = this.portRequests(h, exposed);
-    if (mode.kind === 'host' && ports.length) warnings.push('Published ports are discarded when using host network mode');
+    if (mode.kind === 'host' && ports.length)
+      warnings.push('Published ports are discarded when using host network mode');
     if (mode.kind === 'container' && ports.length)
       throw badRequest('conflicting options: port publishing and the container type network mode', 'PortBindings');
     const endpoints: Record<string, WantedEndpoint> = {};

@@ -87,33 +87,37 @@ after(async () => {
   if (!skip) assert.equal(hostNetSnapshot(), hostBefore, "the host's links, iptables rules or ip_forward changed");
 });
 
-test('default bridge: address before any container, eth0, route, hosts, MAC, inspect, docker port, HTTP on 127.0.0.1', { skip }, async () => {
-  // The bridge has its address as soon as berthd serves, before any container exists.
-  assert.match(inNs('ip', ['-o', '-4', 'addr', 'show', 'berth0']).stdout, /inet 172\.17\.0\.1\/16/);
-  assert.equal(inNs('cat', ['/proc/sys/net/ipv4/ip_forward']).stdout.trim(), '1');
-  const id = b.ok(['run', '-d', '--name', 'web', '-p', '127.0.0.1:8080:80', IMG, ...WEB('hello-web')]).trim();
-  const st = JSON.parse(b.ok(['inspect', id]))[0].NetworkSettings;
-  assert.equal(st.IPAddress, '172.17.0.2');
-  assert.equal(st.Gateway, '172.17.0.1');
-  assert.equal(st.IPPrefixLen, 16);
-  assert.equal(st.MacAddress, '02:42:ac:11:00:02');
-  assert.deepEqual(st.Ports['80/tcp'], [{ HostIp: '127.0.0.1', HostPort: '8080' }]);
-  assert.equal(st.Networks.bridge.IPAddress, '172.17.0.2');
-  assert.ok(st.Networks.bridge.NetworkID.length === 64);
-  assert.equal(b.ok(['port', 'web']).trim(), '80/tcp -> 127.0.0.1:8080');
-  assert.match(b.ok(['ps', '--format', '{{.Ports}}', '-f', 'name=web']), /127\.0\.0\.1:8080->80\/tcp/);
-  // What the kernel shows inside the container.
-  assert.match(inCtr('web', 'ip', ['-o', '-4', 'addr', 'show', 'eth0']), /inet 172\.17\.0\.2\/16/);
-  assert.match(inCtr('web', 'ip', ['route']), /default via 172\.17\.0\.1 dev eth0/);
-  assert.match(inCtr('web', 'ip', ['link', 'show', 'eth0']), /link\/ether 02:42:ac:11:00:02/);
-  assert.match(b.ok(['exec', 'web', 'cat', '/etc/hosts']), new RegExp(`172\\.17\\.0\\.2\\t${id.slice(0, 12)}\\n`));
-  // A real HTTP round trip to the published port, from 127.0.0.1 of berthd's namespace.
-  await waitUntil('httpd to answer', () => curl('http://127.0.0.1:8080/').stdout === 'hello-web\n', 10000, 100);
-  assert.match(rules(), /-A BERTH -d 127\.0\.0\.1\/32 .*--dport 8080 -j DNAT --to-destination 172\.17\.0\.2:80/);
-  // The container reaches its gateway, and the gateway the container.
-  assert.match(inCtr('web', '/bin/busybox', ['ping', '-c1', '-W2', '172.17.0.1']), /1 packets received/);
-  assert.match(inNs('/bin/busybox', ['ping', '-c1', '-W2', '172.17.0.2']).stdout, /1 packets received/);
-});
+test(
+  'default bridge: address before any container, eth0, route, hosts, MAC, inspect, docker port, HTTP on 127.0.0.1',
+  { skip },
+  async () => {
+    // The bridge has its address as soon as berthd serves, before any container exists.
+    assert.match(inNs('ip', ['-o', '-4', 'addr', 'show', 'berth0']).stdout, /inet 172\.17\.0\.1\/16/);
+    assert.equal(inNs('cat', ['/proc/sys/net/ipv4/ip_forward']).stdout.trim(), '1');
+    const id = b.ok(['run', '-d', '--name', 'web', '-p', '127.0.0.1:8080:80', IMG, ...WEB('hello-web')]).trim();
+    const st = JSON.parse(b.ok(['inspect', id]))[0].NetworkSettings;
+    assert.equal(st.IPAddress, '172.17.0.2');
+    assert.equal(st.Gateway, '172.17.0.1');
+    assert.equal(st.IPPrefixLen, 16);
+    assert.equal(st.MacAddress, '02:42:ac:11:00:02');
+    assert.deepEqual(st.Ports['80/tcp'], [{ HostIp: '127.0.0.1', HostPort: '8080' }]);
+    assert.equal(st.Networks.bridge.IPAddress, '172.17.0.2');
+    assert.ok(st.Networks.bridge.NetworkID.length === 64);
+    assert.equal(b.ok(['port', 'web']).trim(), '80/tcp -> 127.0.0.1:8080');
+    assert.match(b.ok(['ps', '--format', '{{.Ports}}', '-f', 'name=web']), /127\.0\.0\.1:8080->80\/tcp/);
+    // What the kernel shows inside the container.
+    assert.match(inCtr('web', 'ip', ['-o', '-4', 'addr', 'show', 'eth0']), /inet 172\.17\.0\.2\/16/);
+    assert.match(inCtr('web', 'ip', ['route']), /default via 172\.17\.0\.1 dev eth0/);
+    assert.match(inCtr('web', 'ip', ['link', 'show', 'eth0']), /link\/ether 02:42:ac:11:00:02/);
+    assert.match(b.ok(['exec', 'web', 'cat', '/etc/hosts']), new RegExp(`172\\.17\\.0\\.2\\t${id.slice(0, 12)}\\n`));
+    // A real HTTP round trip to the published port, from 127.0.0.1 of berthd's namespace.
+    await waitUntil('httpd to answer', () => curl('http://127.0.0.1:8080/').stdout === 'hello-web\n', 10000, 100);
+    assert.match(rules(), /-A BERTH -d 127\.0\.0\.1\/32 .*--dport 8080 -j DNAT --to-destination 172\.17\.0\.2:80/);
+    // The container reaches its gateway, and the gateway the container.
+    assert.match(inCtr('web', '/bin/busybox', ['ping', '-c1', '-W2', '172.17.0.1']), /1 packets received/);
+    assert.match(inNs('/bin/busybox', ['ping', '-c1', '-W2', '172.17.0.2']).stdout, /1 packets received/);
+  },
+);
 
 test('a port already taken: dockerd words, and nothing left behind', { skip }, () => {
   const vBefore = veths().sort();
@@ -196,7 +200,9 @@ test('outbound NAT to a server of this test, in a namespace of its own', { skip 
   sh(['-n', EXT_NS, 'link', 'set', 'lo', 'up']);
   const js =
     "require('http').createServer((q,s)=>s.end(q.socket.remoteAddress)).listen(8090,'198.18.0.2',()=>console.log('ready'))";
-  extServer = spawn('ip', ['netns', 'exec', EXT_NS, process.execPath, '-e', js], { stdio: ['ignore', 'pipe', 'inherit'] });
+  extServer = spawn('ip', ['netns', 'exec', EXT_NS, process.execPath, '-e', js], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await new Promise((res) => extServer!.stdout!.once('data', res));
   b.ok(['run', '-d', '--name', 'out', IMG, 'sleep', '120']);
   // busybox's static wget crashes on this image: the client is the host's curl, in the container's namespace.
@@ -207,7 +213,16 @@ test('outbound NAT to a server of this test, in a namespace of its own', { skip 
   // An internal network has no way out.
   b.ok(['network', 'create', '--internal', '--subnet', '10.123.1.0/24', 'inside']);
   b.ok(['run', '-d', '--name', 'in1', '--network', 'inside', IMG, 'sleep', '120']);
-  const r = spawnSync('nsenter', ['-t', String(pidOf('in1')), '-n', 'curl', '-s', '--max-time', '3', 'http://198.18.0.2:8090/']);
+  const r = spawnSync('nsenter', [
+    '-t',
+    String(pidOf('in1')),
+    '-n',
+    'curl',
+    '-s',
+    '--max-time',
+    '3',
+    'http://198.18.0.2:8090/',
+  ]);
   assert.notEqual(r.status, 0);
   assert.doesNotMatch(inCtr('in1', 'ip', ['route']), /default/);
   assert.match(inCtr('in1', 'ip', ['route']), /10\.123\.1\.0\/24 dev eth0/);
@@ -222,151 +237,186 @@ const status = async (method: string, path: string, body?: unknown) => {
 const ping = (from: string, ip: string) =>
   /1 packets received/.test(inCtr(from, '/bin/busybox', ['ping', '-c1', '-W1', ip]));
 
-test('user-defined networks: create with subnet and gateway, inspect, ls filters, --ip, isolation, connect/disconnect, rm, prune', { skip }, async () => {
-  const id = b
-    .ok(['network', 'create', '--subnet', '10.124.0.0/24', '--gateway', '10.124.0.254', '--label', 'team=net', 'n1'])
-    .trim();
-  assert.match(id, /^[a-f0-9]{64}$/);
-  const n = JSON.parse(b.ok(['network', 'inspect', 'n1']))[0];
-  assert.equal(n.Driver, 'bridge');
-  assert.deepEqual(n.IPAM.Config, [{ Subnet: '10.124.0.0/24', Gateway: '10.124.0.254' }]);
-  assert.deepEqual(n.Labels, { team: 'net' });
-  assert.match(inNs('ip', ['-o', '-4', 'addr']).stdout, /inet 10\.124\.0\.254\/24/);
-  const names = (args: string[]) => b.ok(['network', 'ls', '--format', '{{.Name}}', ...args]).trim().split('\n').sort();
-  assert.deepEqual(names([]), ['bridge', 'host', 'n1', 'none']);
-  assert.deepEqual(names(['-f', 'label=team=net']), ['n1']);
-  assert.deepEqual(names(['-f', 'type=custom']), ['n1']);
-  assert.deepEqual(names(['-f', 'driver=null']), ['none']);
-  assert.deepEqual(names(['-f', `id=${id.slice(0, 10)}`]), ['n1']);
+test(
+  'user-defined networks: create with subnet and gateway, inspect, ls filters, --ip, isolation, connect/disconnect, rm, prune',
+  { skip },
+  async () => {
+    const id = b
+      .ok(['network', 'create', '--subnet', '10.124.0.0/24', '--gateway', '10.124.0.254', '--label', 'team=net', 'n1'])
+      .trim();
+    assert.match(id, /^[a-f0-9]{64}$/);
+    const n = JSON.parse(b.ok(['network', 'inspect', 'n1']))[0];
+    assert.equal(n.Driver, 'bridge');
+    assert.deepEqual(n.IPAM.Config, [{ Subnet: '10.124.0.0/24', Gateway: '10.124.0.254' }]);
+    assert.deepEqual(n.Labels, { team: 'net' });
+    assert.match(inNs('ip', ['-o', '-4', 'addr']).stdout, /inet 10\.124\.0\.254\/24/);
+    const names = (args: string[]) =>
+      b
+        .ok(['network', 'ls', '--format', '{{.Name}}', ...args])
+        .trim()
+        .split('\n')
+        .sort();
+    assert.deepEqual(names([]), ['bridge', 'host', 'n1', 'none']);
+    assert.deepEqual(names(['-f', 'label=team=net']), ['n1']);
+    assert.deepEqual(names(['-f', 'type=custom']), ['n1']);
+    assert.deepEqual(names(['-f', 'driver=null']), ['none']);
+    assert.deepEqual(names(['-f', `id=${id.slice(0, 10)}`]), ['n1']);
 
-  b.ok(['run', '-d', '--name', 'a1', '--network', 'n1', '--ip', '10.124.0.50', IMG, 'sleep', '300']);
-  b.ok(['run', '-d', '--name', 'a2', '--network', 'n1', IMG, 'sleep', '300']);
-  b.ok(['run', '-d', '--name', 'a3', IMG, 'sleep', '300']);
-  assert.match(inCtr('a1', 'ip', ['-o', '-4', 'addr', 'show', 'eth0']), /inet 10\.124\.0\.50\/24/);
-  assert.match(inCtr('a1', 'ip', ['route']), /default via 10\.124\.0\.254 dev eth0/);
-  const a1 = JSON.parse(b.ok(['inspect', 'a1']))[0].NetworkSettings;
-  assert.equal(a1.Networks.n1.IPAddress, '10.124.0.50');
-  assert.deepEqual(a1.Networks.n1.IPAMConfig, { IPv4Address: '10.124.0.50' });
-  assert.equal(a1.Networks.n1.Gateway, '10.124.0.254');
-  assert.equal(a1.IPAddress, '', 'top-level fields are the default bridge');
-  const a2ip = b.ok(['inspect', '-f', '{{.NetworkSettings.Networks.n1.IPAddress}}', 'a2']).trim();
-  assert.match(a2ip, /^10\.124\.0\.\d+$/);
-  assert.notEqual(a2ip, '10.124.0.50');
-  const taken = b.docker(['run', '-d', '--name', 'a4', '--network', 'n1', '--ip', '10.124.0.50', IMG, 'sleep', '1']);
-  assert.notEqual(taken.status, 0);
-  assert.match(taken.stderr, /Address already in use/);
-  b.ok(['rm', 'a4']);
-  // Same network: reachable. From the default bridge: isolated.
-  assert.ok(ping('a2', '10.124.0.50'));
-  assert.ok(!ping('a3', '10.124.0.50'));
-  // connect a running container: eth1 with the asked address; disconnect: gone.
-  b.ok(['network', 'connect', '--ip', '10.124.0.60', 'n1', 'a3']);
-  assert.match(inCtr('a3', 'ip', ['-o', '-4', 'addr', 'show', 'eth1']), /inet 10\.124\.0\.60\/24/);
-  assert.match(inCtr('a3', 'ip', ['route']), /default via 172\.17\.0\.1 dev eth0/);
-  assert.ok(ping('a3', '10.124.0.50'));
-  const members = JSON.parse(b.ok(['network', 'inspect', 'n1']))[0].Containers;
-  assert.deepEqual(Object.values(members).map((c) => (c as { Name: string }).Name).sort(), ['a1', 'a2', 'a3']);
-  const again = b.docker(['network', 'connect', 'n1', 'a3']);
-  assert.match(again.stderr, /endpoint with name a3 already exists in network n1/);
-  b.ok(['network', 'disconnect', 'n1', 'a3']);
-  assert.doesNotMatch(inCtr('a3', 'ip', ['-o', 'link']), /eth1/);
-  assert.ok(!ping('a3', '10.124.0.50'));
+    b.ok(['run', '-d', '--name', 'a1', '--network', 'n1', '--ip', '10.124.0.50', IMG, 'sleep', '300']);
+    b.ok(['run', '-d', '--name', 'a2', '--network', 'n1', IMG, 'sleep', '300']);
+    b.ok(['run', '-d', '--name', 'a3', IMG, 'sleep', '300']);
+    assert.match(inCtr('a1', 'ip', ['-o', '-4', 'addr', 'show', 'eth0']), /inet 10\.124\.0\.50\/24/);
+    assert.match(inCtr('a1', 'ip', ['route']), /default via 10\.124\.0\.254 dev eth0/);
+    const a1 = JSON.parse(b.ok(['inspect', 'a1']))[0].NetworkSettings;
+    assert.equal(a1.Networks.n1.IPAddress, '10.124.0.50');
+    assert.deepEqual(a1.Networks.n1.IPAMConfig, { IPv4Address: '10.124.0.50' });
+    assert.equal(a1.Networks.n1.Gateway, '10.124.0.254');
+    assert.equal(a1.IPAddress, '', 'top-level fields are the default bridge');
+    const a2ip = b.ok(['inspect', '-f', '{{.NetworkSettings.Networks.n1.IPAddress}}', 'a2']).trim();
+    assert.match(a2ip, /^10\.124\.0\.\d+$/);
+    assert.notEqual(a2ip, '10.124.0.50');
+    const taken = b.docker(['run', '-d', '--name', 'a4', '--network', 'n1', '--ip', '10.124.0.50', IMG, 'sleep', '1']);
+    assert.notEqual(taken.status, 0);
+    assert.match(taken.stderr, /Address already in use/);
+    b.ok(['rm', 'a4']);
+    // Same network: reachable. From the default bridge: isolated.
+    assert.ok(ping('a2', '10.124.0.50'));
+    assert.ok(!ping('a3', '10.124.0.50'));
+    // connect a running container: eth1 with the asked address; disconnect: gone.
+    b.ok(['network', 'connect', '--ip', '10.124.0.60', 'n1', 'a3']);
+    assert.match(inCtr('a3', 'ip', ['-o', '-4', 'addr', 'show', 'eth1']), /inet 10\.124\.0\.60\/24/);
+    assert.match(inCtr('a3', 'ip', ['route']), /default via 172\.17\.0\.1 dev eth0/);
+    assert.ok(ping('a3', '10.124.0.50'));
+    const members = JSON.parse(b.ok(['network', 'inspect', 'n1']))[0].Containers;
+    assert.deepEqual(
+      Object.values(members)
+        .map((c) => (c as { Name: string }).Name)
+        .sort(),
+      ['a1', 'a2', 'a3'],
+    );
+    const again = b.docker(['network', 'connect', 'n1', 'a3']);
+    assert.match(again.stderr, /endpoint with name a3 already exists in network n1/);
+    b.ok(['network', 'disconnect', 'n1', 'a3']);
+    assert.doesNotMatch(inCtr('a3', 'ip', ['-o', 'link']), /eth1/);
+    assert.ok(!ping('a3', '10.124.0.50'));
 
-  // dockerd's refusals, with its statuses.
-  const overlap = b.docker(['network', 'create', '--subnet', '10.124.0.0/25', 'n2']);
-  assert.match(overlap.stderr, /Pool overlaps with other one on this address space/);
-  assert.equal((await status('POST', '/networks/create', { Name: 'n2', IPAM: { Config: [{ Subnet: '10.124.0.0/16' }] } })).status, 403);
-  const dup = await status('POST', '/networks/create', { Name: 'n1' });
-  assert.deepEqual(dup, { status: 409, message: 'network with name n1 already exists' });
-  const busy = await status('DELETE', '/networks/n1');
-  assert.equal(busy.status, 403);
-  assert.match(busy.message!, /^error while removing network: network n1 id [a-f0-9]{64} has active endpoints$/);
-  assert.deepEqual(await status('DELETE', '/networks/bridge'), {
-    status: 403,
-    message: 'bridge is a pre-defined network and cannot be removed',
-  });
-  assert.deepEqual(await status('GET', '/networks/nope'), { status: 404, message: 'network nope not found' });
-  assert.match(b.docker(['run', '--rm', '--network', 'nope', IMG, 'true']).stderr, /network nope not found/);
-  assert.match(
-    b.docker(['run', '--rm', '--ip', '172.17.0.99', IMG, 'true']).stderr,
-    /user specified IP address is supported on user defined networks only/,
-  );
-  assert.equal((await status('POST', '/networks/create', { Name: 'n9', Driver: 'overlay' })).status, 404);
-  assert.equal((await status('POST', '/networks/create', { Name: 'n9', Internal: 'yes' })).status, 400);
+    // dockerd's refusals, with its statuses.
+    const overlap = b.docker(['network', 'create', '--subnet', '10.124.0.0/25', 'n2']);
+    assert.match(overlap.stderr, /Pool overlaps with other one on this address space/);
+    assert.equal(
+      (await status('POST', '/networks/create', { Name: 'n2', IPAM: { Config: [{ Subnet: '10.124.0.0/16' }] } }))
+        .status,
+      403,
+    );
+    const dup = await status('POST', '/networks/create', { Name: 'n1' });
+    assert.deepEqual(dup, { status: 409, message: 'network with name n1 already exists' });
+    const busy = await status('DELETE', '/networks/n1');
+    assert.equal(busy.status, 403);
+    assert.match(busy.message!, /^error while removing network: network n1 id [a-f0-9]{64} has active endpoints$/);
+    assert.deepEqual(await status('DELETE', '/networks/bridge'), {
+      status: 403,
+      message: 'bridge is a pre-defined network and cannot be removed',
+    });
+    assert.deepEqual(await status('GET', '/networks/nope'), { status: 404, message: 'network nope not found' });
+    assert.match(b.docker(['run', '--rm', '--network', 'nope', IMG, 'true']).stderr, /network nope not found/);
+    assert.match(
+      b.docker(['run', '--rm', '--ip', '172.17.0.99', IMG, 'true']).stderr,
+      /user specified IP address is supported on user defined networks only/,
+    );
+    assert.equal((await status('POST', '/networks/create', { Name: 'n9', Driver: 'overlay' })).status, 404);
+    assert.equal((await status('POST', '/networks/create', { Name: 'n9', Internal: 'yes' })).status, 400);
 
-  b.ok(['rm', '-f', 'a1', 'a2', 'a3']);
-  const bridgeOf = inNs('ip', ['-o', '-4', 'addr']).stdout.match(/^\d+: (\S+)\s+inet 10\.124\.0\.254/m)?.[1];
-  assert.ok(bridgeOf);
-  b.ok(['network', 'rm', 'n1']);
-  assert.ok(!links().includes(bridgeOf!), 'the bridge went with its network');
-  assert.doesNotMatch(rules(), /10\.124\./);
-  assert.deepEqual(veths(), []);
+    b.ok(['rm', '-f', 'a1', 'a2', 'a3']);
+    const bridgeOf = inNs('ip', ['-o', '-4', 'addr']).stdout.match(/^\d+: (\S+)\s+inet 10\.124\.0\.254/m)?.[1];
+    assert.ok(bridgeOf);
+    b.ok(['network', 'rm', 'n1']);
+    assert.ok(!links().includes(bridgeOf!), 'the bridge went with its network');
+    assert.doesNotMatch(rules(), /10\.124\./);
+    assert.deepEqual(veths(), []);
 
-  b.ok(['network', 'create', '--label', 'drop=1', 'p1']);
-  b.ok(['network', 'create', 'p2']);
-  assert.match(b.ok(['network', 'prune', '-f', '--filter', 'label=drop=1']), /Deleted Networks:\np1\n/);
-  assert.deepEqual(names(['-f', 'type=custom']), ['p2']);
-  assert.match(b.ok(['network', 'prune', '-f']), /p2/);
-  assert.deepEqual(b.ok(['network', 'ls', '-q', '-f', 'type=custom']).trim(), '');
-});
+    b.ok(['network', 'create', '--label', 'drop=1', 'p1']);
+    b.ok(['network', 'create', 'p2']);
+    assert.match(b.ok(['network', 'prune', '-f', '--filter', 'label=drop=1']), /Deleted Networks:\np1\n/);
+    assert.deepEqual(names(['-f', 'type=custom']), ['p2']);
+    assert.match(b.ok(['network', 'prune', '-f']), /p2/);
+    assert.deepEqual(b.ok(['network', 'ls', '-q', '-f', 'type=custom']).trim(), '');
+  },
+);
 
-test('live-restore: kill -9 and SIGTERM of berthd with containers on bridges; ports served while it is down; IPAM across restarts', { skip }, async () => {
-  b.ok(['network', 'create', '--subnet', '10.125.0.0/24', 'n5']);
-  b.ok(['run', '-d', '--name', 'r1', '--network', 'n5', '-p', '127.0.0.1:8085:80', IMG, ...WEB('r1')]);
-  b.ok(['run', '-d', '--name', 'r2', '-p', '127.0.0.1:8086:80', IMG, ...WEB('r2')]);
-  const ip = (c: string, net: string) =>
-    b.ok(['inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, c]).trim();
-  const ip1 = ip('r1', 'n5');
-  const ip2 = ip('r2', 'bridge');
-  await waitUntil('r1 and r2 to serve', () => curl('http://127.0.0.1:8085/').stdout === 'r1\n' && curl('http://127.0.0.1:8086/').stdout === 'r2\n', 10000, 100);
+test(
+  'live-restore: kill -9 and SIGTERM of berthd with containers on bridges; ports served while it is down; IPAM across restarts',
+  { skip },
+  async () => {
+    b.ok(['network', 'create', '--subnet', '10.125.0.0/24', 'n5']);
+    b.ok(['run', '-d', '--name', 'r1', '--network', 'n5', '-p', '127.0.0.1:8085:80', IMG, ...WEB('r1')]);
+    b.ok(['run', '-d', '--name', 'r2', '-p', '127.0.0.1:8086:80', IMG, ...WEB('r2')]);
+    const ip = (c: string, net: string) =>
+      b.ok(['inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, c]).trim();
+    const ip1 = ip('r1', 'n5');
+    const ip2 = ip('r2', 'bridge');
+    await waitUntil(
+      'r1 and r2 to serve',
+      () => curl('http://127.0.0.1:8085/').stdout === 'r1\n' && curl('http://127.0.0.1:8086/').stdout === 'r2\n',
+      10000,
+      100,
+    );
 
-  await b.kill9();
-  // berthd is gone; the kernel keeps serving the published ports.
-  assert.equal(curl('http://127.0.0.1:8085/').stdout, 'r1\n');
-  // A container that dies while berthd is away: reconciled at the next start.
-  process.kill(pidOf2('r2'), 'SIGKILL');
-  await b.start();
-  assert.equal(ip('r1', 'n5'), ip1);
-  assert.equal(b.ok(['port', 'r1']).trim(), '80/tcp -> 127.0.0.1:8085');
-  assert.equal(curl('http://127.0.0.1:8085/').stdout, 'r1\n');
-  await waitUntil('r2 reaped', () => b.ok(['inspect', '-f', '{{.State.Status}}', 'r2']).trim() === 'exited', 10000, 100);
-  assert.doesNotMatch(rules(), new RegExp(`${ip2.replace(/\./g, '\\.')}[/:]`), "r2's rules went");
-  assert.equal(veths().length, 1, "r2's veth went");
-  // The port of a live container is held again after the restart; the dead one's is free.
-  const clash = b.docker(['run', '-d', '--name', 'r3', '-p', '127.0.0.1:8085:80', IMG, 'sleep', '1']);
-  assert.match(clash.stderr, /Bind for 127\.0\.0\.1:8085 failed: port is already allocated/);
-  b.ok(['rm', 'r3']);
-  // The IPAM does not hand r1's address out again.
-  b.ok(['run', '-d', '--name', 'r4', '--network', 'n5', IMG, 'sleep', '300']);
-  assert.notEqual(ip('r4', 'n5'), ip1);
-  // r2 starts again, on the default bridge, with its port.
-  b.ok(['start', 'r2']);
-  await waitUntil('r2 serves again', () => curl('http://127.0.0.1:8086/').stdout === 'r2\n', 10000, 100);
+    await b.kill9();
+    // berthd is gone; the kernel keeps serving the published ports.
+    assert.equal(curl('http://127.0.0.1:8085/').stdout, 'r1\n');
+    // A container that dies while berthd is away: reconciled at the next start.
+    process.kill(pidOf2('r2'), 'SIGKILL');
+    await b.start();
+    assert.equal(ip('r1', 'n5'), ip1);
+    assert.equal(b.ok(['port', 'r1']).trim(), '80/tcp -> 127.0.0.1:8085');
+    assert.equal(curl('http://127.0.0.1:8085/').stdout, 'r1\n');
+    await waitUntil(
+      'r2 reaped',
+      () => b.ok(['inspect', '-f', '{{.State.Status}}', 'r2']).trim() === 'exited',
+      10000,
+      100,
+    );
+    assert.doesNotMatch(rules(), new RegExp(`${ip2.replace(/\./g, '\\.')}[/:]`), "r2's rules went");
+    assert.equal(veths().length, 1, "r2's veth went");
+    // The port of a live container is held again after the restart; the dead one's is free.
+    const clash = b.docker(['run', '-d', '--name', 'r3', '-p', '127.0.0.1:8085:80', IMG, 'sleep', '1']);
+    assert.match(clash.stderr, /Bind for 127\.0\.0\.1:8085 failed: port is already allocated/);
+    b.ok(['rm', 'r3']);
+    // The IPAM does not hand r1's address out again.
+    b.ok(['run', '-d', '--name', 'r4', '--network', 'n5', IMG, 'sleep', '300']);
+    assert.notEqual(ip('r4', 'n5'), ip1);
+    // r2 starts again, on the default bridge, with its port.
+    b.ok(['start', 'r2']);
+    await waitUntil('r2 serves again', () => curl('http://127.0.0.1:8086/').stdout === 'r2\n', 10000, 100);
 
-  // SIGTERM: the same, orderly.
-  const p = b.proc();
-  const gone = new Promise((res) => p.once('exit', res));
-  p.kill('SIGTERM');
-  await gone;
-  assert.equal(curl('http://127.0.0.1:8086/').stdout, 'r2\n');
-  await b.start();
-  assert.equal(ip('r1', 'n5'), ip1);
-  assert.equal(curl('http://127.0.0.1:8085/').stdout, 'r1\n');
-  assert.equal(curl('http://127.0.0.1:8086/').stdout, 'r2\n');
-  assert.equal(veths().length, 3);
+    // SIGTERM: the same, orderly.
+    const p = b.proc();
+    const gone = new Promise((res) => p.once('exit', res));
+    p.kill('SIGTERM');
+    await gone;
+    assert.equal(curl('http://127.0.0.1:8086/').stdout, 'r2\n');
+    await b.start();
+    assert.equal(ip('r1', 'n5'), ip1);
+    assert.equal(curl('http://127.0.0.1:8085/').stdout, 'r1\n');
+    assert.equal(curl('http://127.0.0.1:8086/').stdout, 'r2\n');
+    assert.equal(veths().length, 3);
 
-  b.ok(['rm', '-f', 'r1', 'r2', 'r4']);
-  b.ok(['network', 'rm', 'n5']);
-  assert.deepEqual(veths(), []);
-  assert.doesNotMatch(rules(), /DNAT/);
-  assert.notEqual(curl('http://127.0.0.1:8085/').status, 0);
-});
+    b.ok(['rm', '-f', 'r1', 'r2', 'r4']);
+    b.ok(['network', 'rm', 'n5']);
+    assert.deepEqual(veths(), []);
+    assert.doesNotMatch(rules(), /-j DNAT/);
+    assert.notEqual(curl('http://127.0.0.1:8085/').status, 0);
+  },
+);
 
 function pidOf2(c: string): number {
   // berthd is down: the pid from the record berthd wrote.
   const dir = `${b.dir}/data/containers`;
   for (const id of readdirSync(dir)) {
-    const rec = JSON.parse(readFileSync(`${dir}/${id}/config.v2.json`, 'utf8')) as { Name: string; State: { Pid: number } };
+    const rec = JSON.parse(readFileSync(`${dir}/${id}/config.v2.json`, 'utf8')) as {
+      Name: string;
+      State: { Pid: number };
+    };
     if (rec.Name === `/${c}`) return rec.State.Pid;
   }
   throw new Error(`no record of ${c}`);
@@ -374,7 +424,11 @@ function pidOf2(c: string): number {
 
 test('none, host and container:<id> modes beside the bridge', { skip }, () => {
   assert.deepEqual(
-    b.ok(['run', '--rm', '--network', 'none', IMG, 'ip', '-o', 'link']).trim().split('\n').map((l) => l.split(':')[1]!.trim()),
+    b
+      .ok(['run', '--rm', '--network', 'none', IMG, 'ip', '-o', 'link'])
+      .trim()
+      .split('\n')
+      .map((l) => l.split(':')[1]!.trim()),
     ['lo'],
   );
   // host: berthd's own network namespace (here the test's), not a new one.
