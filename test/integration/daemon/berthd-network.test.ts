@@ -154,7 +154,7 @@ test('UDP round trip, port ranges, -P over EXPOSE, all addresses', { skip }, asy
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   try {
-    await new Promise((res) => server.stdout!.once('data', res));
+    await new Promise((res) => server.stdout.once('data', res));
     const js =
       "const s=require('dgram').createSocket('udp4');s.on('message',m=>{console.log(String(m));process.exit(0)});" +
       "const send=()=>s.send('ping-udp',9001,'127.0.0.1');send();setInterval(send,300);setTimeout(()=>process.exit(3),8000)";
@@ -330,7 +330,7 @@ test(
     const bridgeOf = inNs('ip', ['-o', '-4', 'addr']).stdout.match(/^\d+: (\S+)\s+inet 10\.124\.0\.254/m)?.[1];
     assert.ok(bridgeOf);
     b.ok(['network', 'rm', 'n1']);
-    assert.ok(!links().includes(bridgeOf!), 'the bridge went with its network');
+    assert.ok(!links().includes(bridgeOf), 'the bridge went with its network');
     assert.doesNotMatch(rules(), /10\.124\./);
     assert.deepEqual(veths(), []);
 
