@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { BerthError, errnoOf, messageOf } from '../common/errors.js';
 import type { Level } from '../common/log.js';
+import { defaultBridgeOf } from './networking/bip.js';
 
 export interface DaemonConfig {
   hosts: string[];
@@ -178,6 +179,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
   applyFile(cfg, fromFlags);
   if (cfg.hosts.length === 0) cfg.hosts = [...DEFAULTS.hosts];
   for (const h of cfg.hosts) checkHost(h);
+  defaultBridgeOf(cfg); // a bad --bridge or --bip stops berthd here, before it touches anything
   return { action: 'run', config: cfg };
 }
 

@@ -43,6 +43,8 @@ export interface BerthdOptions {
   relayPorts?: number[];
   /** More berthd flags. */
   args?: string[];
+  /** Run in the new network namespace before berthd starts (e.g. a route berthd must steer clear of). */
+  prepare?: (ns: { name: string; path: string }) => void;
 }
 
 export async function startBerthd(containerdSock: string, opts: BerthdOptions = {}): Promise<Berthd> {
@@ -67,6 +69,7 @@ export async function startBerthd(containerdSock: string, opts: BerthdOptions = 
     ...(opts.args ?? []),
   ];
   const ns = opts.netns ? makeNetns() : undefined;
+  if (ns) opts.prepare?.(ns);
   const relays: ChildProcess[] = [];
   const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(dir, 'cli') };
   delete env.DOCKER_CONTEXT;

@@ -6,10 +6,10 @@
 // the caller right after.
 
 import { access, readFile, writeFile } from 'node:fs/promises';
-import { checkOverlap, makePool } from './ipam.js';
+import { checkOverlap, makePool, pickSubnet } from './ipam.js';
 import { parseCidr } from './ipv4.js';
 import { deleteLink, ensureBridge, linkExists, listLinks } from './links.js';
-import { newId } from './names.js';
+import { hostRoutes, newId } from './names.js';
 import type { PortHolds } from './ports.js';
 import type { NetState, NetworkRecord } from './state.js';
 
@@ -65,13 +65,11 @@ function changedDefault(
   existing: NetworkRecord,
   def: { name?: string; subnet?: string; gateway?: string; mtu?: number },
 ): boolean {
-  const pool = makePool({ subnet: def.subnet ?? '172.17.0.0/16', gateway: def.gateway });
-  return (
-    existing.bridge !== (def.name ?? 'berth0') ||
-    existing.subnet !== pool.subnet ||
-    existing.gateway !== pool.gateway ||
-    existing.mtu !== (def.mtu ?? 1500)
-  );
+  if (existing.bridge !== (def.name ?? 'berth0') || existing.mtu !== (def.mtu ?? 1500)) return true;
+  // Without a configured subnet, the one picked at the first start stays.
+  if (!def.subnet) return false;
+  const pool = makePool({ subnet: def.subnet, gateway: def.gateway });
+  return existing.subnet !== pool.subnet || existing.gateway !== pool.gateway;
 }
 
 export async function reconcile(ctx: ReconcileCtx): Promise<void> {
@@ -91,7 +89,10 @@ export async function reconcile(ctx: ReconcileCtx): Promise<void> {
   const def = ctx.cfg.defaultBridge === undefined ? {} : ctx.cfg.defaultBridge;
   const existingDef = byName.get('bridge');
   if (def && !existingDef) {
-    const pool = makePool({ subnet: def.subnet ?? '172.17.0.0/16', gateway: def.gateway });
+    // No subnet configured: dockerd's first default pool that no host route covers (172.17.0.0/16 on most
+    // hosts; 172.18... where a docker0 already has it), so a host's own route is never shadowed.
+    const subnet = def.subnet ?? pickSubnet(bridges(), await hostRoutes());
+    const pool = makePool({ subnet, gateway: def.subnet ? def.gateway : undefined });
     checkOverlap(pool.subnet, bridges());
     const rec = predefinedNetwork('bridge', 'bridge');
     Object.assign(rec, {

@@ -16,7 +16,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { startContainerd, which, type Containerd } from '../../helpers/daemons.js';
 import { startRegistry, registryMissing, type RegistryInstance } from '../../helpers/registry.js';
 import { seedImage } from '../../helpers/seed-registry.js';
-import { startBerthd, rawRequest, DOCKER_28, type Berthd } from '../../helpers/berthd.js';
+import { startBerthd, rawRequest, BERTHD_BIN, DOCKER_28, type Berthd } from '../../helpers/berthd.js';
 import { waitUntil } from '../../helpers/wait.js';
 import { hostNetSnapshot } from '../../helpers/hostnet.js';
 
@@ -441,3 +441,75 @@ test('none, host and container:<id> modes beside the bridge', { skip }, () => {
   assert.match(conflict.stderr, /conflicting options: port publishing and the container type network mode/);
   b.ok(['rm', '-f', 'owner']);
 });
+
+test(
+  'flags: a default pool clear of the host routes, --iptables=false, --ip-forward=false, --bip, --bridge NAME, --bridge none',
+  { skip },
+  async () => {
+    const extra: Berthd[] = [];
+    const more = async (args: string[], prepare?: (ns: { name: string }) => void) => {
+      const x = await startBerthd(ctrd.sock, {
+        netns: true,
+        relayPorts: [reg.port],
+        // The main berthd's containerd namespace, so its pulled image is there (one instance at a time uses it).
+        namespace: b.namespace,
+        args,
+        prepare,
+      });
+      extra.push(x);
+      return x;
+    };
+    const nsRun = (x: Berthd, cmd: string, args: string[]) =>
+      spawnSync('nsenter', [`--net=${x.netns!.path}`, cmd, ...args], { encoding: 'utf8' }).stdout;
+    const stop = async () => {
+      while (extra.length) await extra.pop()!.stop();
+    };
+    try {
+      // 172.17.0.0/16 is taken by a route of the namespace: the default bridge takes the next pool.
+      const x = await more(['--iptables=false', '--ip-forward=false'], (ns) => {
+        // No dummy driver on every kernel: a veth pair of the namespace's own holds the route.
+        for (const args of [
+          ['link', 'add', 'taken0', 'type', 'veth', 'peer', 'name', 'taken1'],
+          ['addr', 'add', '172.17.5.1/16', 'dev', 'taken0'],
+          ['link', 'set', 'taken1', 'up'],
+          ['link', 'set', 'taken0', 'up'],
+        ])
+          assert.equal(spawnSync('ip', ['-n', ns.name, ...args]).status, 0, `ip ${args.join(' ')}`);
+        // A new namespace may inherit forwarding on: off, to see berthd leave it so (this namespace's sysctl only).
+        const off = spawnSync('nsenter', [
+          `--net=/run/netns/${ns.name}`,
+          'sh',
+          '-c',
+          'echo 0 > /proc/sys/net/ipv4/ip_forward',
+        ]);
+        assert.equal(off.status, 0);
+      });
+      assert.match(nsRun(x, 'ip', ['-o', '-4', 'addr', 'show', 'berth0']), /inet 172\.18\.0\.1\/16/);
+      assert.equal(nsRun(x, 'cat', ['/proc/sys/net/ipv4/ip_forward']).trim(), '0');
+      assert.doesNotMatch(nsRun(x, 'iptables-save', []), /BERTH/);
+      assert.match(x.ok(['run', '--rm', IMG, 'ip', '-o', '-4', 'addr', 'show', 'eth0']), /inet 172\.18\.0\.2\/16/);
+      await stop();
+
+      const y = await more(['--bip', '10.126.0.1/24', '--bridge', 'berthx0']);
+      assert.match(nsRun(y, 'ip', ['-o', '-4', 'addr', 'show', 'berthx0']), /inet 10\.126\.0\.1\/24/);
+      const bridge = JSON.parse(y.ok(['network', 'inspect', 'bridge']))[0];
+      assert.deepEqual(bridge.IPAM.Config, [{ Subnet: '10.126.0.0/24', Gateway: '10.126.0.1' }]);
+      assert.equal(bridge.Options['com.docker.network.bridge.name'], 'berthx0');
+      assert.match(y.ok(['run', '--rm', IMG, 'ip', 'route']), /default via 10\.126\.0\.1 dev eth0/);
+      await stop();
+
+      const z = await more(['--bridge', 'none']);
+      assert.deepEqual(z.ok(['network', 'ls', '--format', '{{.Name}}']).trim().split('\n').sort(), ['host', 'none']);
+      assert.equal(z.ok(['run', '--rm', IMG, 'ip', '-o', 'link']).trim().split('\n').length, 1, 'loopback only');
+      assert.match(z.docker(['run', '--rm', '--network', 'bridge', IMG, 'true']).stderr, /network bridge not found/);
+      // In a throwaway network namespace all the same: a berthd that did start would make its bridge there.
+      const bad = spawnSync('unshare', ['--net', BERTHD_BIN, '--bip', '10.1.2.0/24', '--config-file', '/nonexistent'], {
+        encoding: 'utf8',
+      });
+      assert.notEqual(bad.status, 0);
+      assert.match(bad.stderr + bad.stdout, /bip: 10\.1\.2\.0\/24 is the network's or the broadcast address/);
+    } finally {
+      await stop();
+    }
+  },
+);
