@@ -13,29 +13,30 @@ import { labelMatch, parseFilters } from '../containers/views.js';
 import { badRequest, HttpError } from '../http/errors.js';
 import type { Router } from '../http/router.js';
 import { dockerView, type NetworkRecord } from '../network/index.js';
+import { checkAddress } from './service.js';
 
 const IpamConfig = z.looseObject({
-  Subnet: z.string().optional(),
-  IPRange: z.string().optional(),
-  Gateway: z.string().optional(),
+  Subnet: z.string().nullish(),
+  IPRange: z.string().nullish(),
+  Gateway: z.string().nullish(),
   AuxiliaryAddresses: z.record(z.string(), z.string()).nullish(),
 });
 
 const CreateBody = z.looseObject({
   Name: z.string(),
-  CheckDuplicate: z.boolean().optional(),
-  Driver: z.string().optional(),
-  Scope: z.string().optional(),
-  Internal: z.boolean().optional(),
-  Attachable: z.boolean().optional(),
-  Ingress: z.boolean().optional(),
-  ConfigOnly: z.boolean().optional(),
-  ConfigFrom: z.looseObject({ Network: z.string().optional() }).nullish(),
+  CheckDuplicate: z.boolean().nullish(),
+  Driver: z.string().nullish(),
+  Scope: z.string().nullish(),
+  Internal: z.boolean().nullish(),
+  Attachable: z.boolean().nullish(),
+  Ingress: z.boolean().nullish(),
+  ConfigOnly: z.boolean().nullish(),
+  ConfigFrom: z.looseObject({ Network: z.string().nullish() }).nullish(),
   EnableIPv4: z.boolean().nullish(),
   EnableIPv6: z.boolean().nullish(),
   IPAM: z
     .looseObject({
-      Driver: z.string().optional(),
+      Driver: z.string().nullish(),
       Config: z.array(IpamConfig).nullish(),
       Options: z.record(z.string(), z.string()).nullish(),
     })
@@ -130,7 +131,7 @@ export function networkRoutes(router: Router, m: ContainerManager, rt: Runtime):
     const net = await nets
       .create({
         name: b.Name,
-        driver: b.Driver,
+        driver: b.Driver ?? undefined,
         subnet: pool?.Subnet || undefined,
         gateway: pool?.Gateway || undefined,
         ipRange: pool?.IPRange || undefined,
@@ -178,6 +179,7 @@ export function networkRoutes(router: Router, m: ContainerManager, rt: Runtime):
     if (ip) {
       if (net.predefined)
         throw badRequest('user specified IP address is supported on user defined networks only', 'IPv4Address');
+      checkAddress(net, ip);
       w.IPv4Address = ip;
     }
     if (b.EndpointConfig?.Aliases?.length) w.Aliases = b.EndpointConfig.Aliases;

@@ -28,6 +28,7 @@ import {
   type NetworkRecord,
   type PortRequest,
 } from '../network/index.js';
+import { contains, parseCidr, parseIp } from '../network/ipv4.js';
 import { defaultBridgeOf } from './bip.js';
 
 const EndpointSchema = z.looseObject({
@@ -119,6 +120,7 @@ export class ContainerNetworking {
     const ip = ec.IPAMConfig?.IPv4Address || undefined;
     if (ip && net.predefined)
       throw badRequest('user specified IP address is supported on user defined networks only', 'IPv4Address');
+    if (ip) checkAddress(net, ip);
     const w: WantedEndpoint = { Name: net.name };
     if (ip) w.IPv4Address = ip;
     if (ec.Aliases?.length) w.Aliases = ec.Aliases;
@@ -269,6 +271,22 @@ export class ContainerNetworking {
     }
     return { Ports: ports, NetworkSettings: { Networks: s.Networks } };
   }
+}
+
+/** An asked-for address must be an IPv4 address of the network's subnet (or its --ip-range): checked at create, as dockerd does. */
+export function checkAddress(net: NetworkRecord, ip: string): void {
+  let n: number;
+  try {
+    n = parseIp(ip, 'IPv4Address');
+  } catch {
+    throw badRequest(`invalid endpoint settings:\ninvalid IPv4 address: ${ip}`, 'IPv4Address');
+  }
+  const pools = [net.subnet, ...(net.ipRange ? [net.ipRange] : [])].map((c) => parseCidr(c));
+  if (!pools.some((c) => contains(c, n)))
+    throw badRequest(
+      `invalid endpoint settings:\nno configured subnet or ip-range contain the IP address ${ip}`,
+      'IPv4Address',
+    );
 }
 
 /** A stable id of the container's network namespace (dockerd's SandboxID is a 64-hex id of its own). */

@@ -279,6 +279,27 @@ test(
     assert.notEqual(taken.status, 0);
     assert.match(taken.stderr, /Address already in use/);
     b.ok(['rm', 'a4']);
+    const outside = b.docker(['run', '--rm', '--network', 'n1', '--ip', '10.124.1.5', IMG, 'true']);
+    assert.match(outside.stderr, /no configured subnet or ip-range contain the IP address 10\.124\.1\.5/);
+    // Two networks at create (API 1.44): eth0 on the first with the default route, eth1 on the second.
+    b.ok(['network', 'create', '--subnet', '10.124.9.0/24', 'n1b']);
+    b.ok(['run', '-d', '--name', 'two', '--network', 'n1', '--network', 'n1b', IMG, 'sleep', '300']);
+    assert.match(inCtr('two', 'ip', ['-o', '-4', 'addr', 'show', 'eth0']), /inet 10\.124\.0\.\d+\/24/);
+    assert.match(inCtr('two', 'ip', ['-o', '-4', 'addr', 'show', 'eth1']), /inet 10\.124\.9\.\d+\/24/);
+    assert.match(inCtr('two', 'ip', ['route']), /default via 10\.124\.0\.254 dev eth0/);
+    // Connected while stopped: attached at the next start, and kept across restarts.
+    b.ok(['stop', '-t', '1', 'two']);
+    b.ok(['network', 'disconnect', 'n1b', 'two']);
+    b.ok(['network', 'connect', 'bridge', 'two']);
+    b.ok(['start', 'two']);
+    assert.deepEqual(Object.keys(JSON.parse(b.ok(['inspect', 'two']))[0].NetworkSettings.Networks).sort(), [
+      'bridge',
+      'n1',
+    ]);
+    assert.match(inCtr('two', 'ip', ['-o', '-4', 'addr', 'show', 'eth1']), /inet 172\.17\.0\.\d+\/16/);
+    assert.doesNotMatch(inCtr('two', 'ip', ['-o', '-4', 'addr']), /10\.124\.9\./);
+    b.ok(['rm', '-f', 'two']);
+    b.ok(['network', 'rm', 'n1b']);
     // Same network: reachable. From the default bridge: isolated.
     assert.ok(ping('a2', '10.124.0.50'));
     assert.ok(!ping('a3', '10.124.0.50'));
@@ -513,3 +534,48 @@ test(
     }
   },
 );
+
+test('docker-py and dockerode: networks, ports, connect', { skip }, async () => {
+  const py = spawnSync(
+    'python3',
+    [
+      '-c',
+      `
+import docker
+from docker.types import IPAMConfig, IPAMPool
+c = docker.DockerClient(base_url='unix://${b.sock}')
+net = c.networks.create('pynet', driver='bridge', ipam=IPAMConfig(pool_configs=[IPAMPool(subnet='10.127.0.0/24', gateway='10.127.0.1')]))
+ctr = c.containers.run('${IMG}', ['sleep', '300'], detach=True, name='pyc', network='pynet', ports={'80/tcp': ('127.0.0.1', 8095)})
+ctr.reload()
+print(ctr.attrs['NetworkSettings']['Networks']['pynet']['IPAddress'])
+print(ctr.ports['80/tcp'][0]['HostIp'], ctr.ports['80/tcp'][0]['HostPort'])
+net.reload()
+print([x.name for x in net.containers])
+c.networks.get('bridge').connect(ctr)
+ctr.reload()
+print(sorted(ctr.attrs['NetworkSettings']['Networks'].keys()))
+ctr.remove(force=True)
+net.remove()
+print(len(c.networks.list(names=['pynet'])))
+`,
+    ],
+    { encoding: 'utf8', timeout: 120000 },
+  );
+  assert.equal(py.status, 0, py.stderr + b.logTail());
+  assert.equal(py.stdout, "10.127.0.2\n127.0.0.1 8095\n['pyc']\n['bridge', 'pynet']\n0\n");
+
+  const Docker = (await import('dockerode')).default;
+  const d = new Docker({ socketPath: b.sock });
+  const net = await d.createNetwork({ Name: 'jsnet', Internal: true, IPAM: { Config: [{ Subnet: '10.128.0.0/24' }] } });
+  const info = await net.inspect();
+  assert.equal(info.Internal, true);
+  assert.deepEqual(info.IPAM?.Config, [{ Subnet: '10.128.0.0/24', Gateway: '10.128.0.1' }]);
+  const c = await d.createContainer({ Image: IMG, Cmd: ['sleep', '300'], HostConfig: { NetworkMode: 'jsnet' } });
+  await c.start();
+  const ci = await c.inspect();
+  assert.equal(ci.NetworkSettings.Networks.jsnet!.IPAddress, '10.128.0.2');
+  await assert.rejects(net.remove(), (e: { statusCode?: number }) => e.statusCode === 403);
+  await c.remove({ force: true });
+  await net.remove();
+  await assert.rejects(d.getNetwork('jsnet').inspect(), (e: { statusCode?: number }) => e.statusCode === 404);
+});
