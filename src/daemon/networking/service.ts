@@ -26,6 +26,7 @@ import {
   parseMode,
   type NetworkMode,
   type NetworkRecord,
+  resolvConf,
   type PortRequest,
 } from '../network/index.js';
 import { contains, parseCidr, parseIp } from '../network/ipv4.js';
@@ -171,6 +172,19 @@ export class ContainerNetworking {
       throw dockerdWords(r, e);
     }
     await this.writeHosts(r, first);
+    await this.writeResolv(r);
+  }
+
+  /** resolv.conf of a container on a bridge: the host's without loopback servers, or --dns/--dns-search/--dns-option. */
+  private async writeResolv(r: ContainerRecord): Promise<void> {
+    const h = r.HostConfig as HostConfig & { DnsSearch?: string[] | null; DnsOptions?: string[] | null };
+    const text = await resolvConf({
+      dns: h.Dns ?? undefined,
+      dnsSearch: h.DnsSearch ?? undefined,
+      dnsOptions: h.DnsOptions ?? undefined,
+    });
+    const old = await readFile(r.ResolvConfPath, 'utf8').catch(() => '');
+    if (old !== text) await writeFile(r.ResolvConfPath, text);
   }
 
   private findRecorded(id: string, w: WantedEndpoint): NetworkRecord {

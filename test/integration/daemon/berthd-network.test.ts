@@ -113,6 +113,11 @@ test(
     // A real HTTP round trip to the published port, from 127.0.0.1 of berthd's namespace.
     await waitUntil('httpd to answer', () => curl('http://127.0.0.1:8080/').stdout === 'hello-web\n', 10000, 100);
     assert.match(rules(), /-A BERTH -d 127\.0\.0\.1\/32 .*--dport 8080 -j DNAT --to-destination 172\.17\.0\.2:80/);
+    // --dns and --dns-search written into the container's resolv.conf (nothing is resolved here).
+    assert.equal(
+      b.ok(['run', '--rm', '--dns', '10.0.0.53', '--dns-search', 'example.test', IMG, 'cat', '/etc/resolv.conf']),
+      'nameserver 10.0.0.53\nsearch example.test\n',
+    );
     // The container reaches its gateway, and the gateway the container.
     assert.match(inCtr('web', '/bin/busybox', ['ping', '-c1', '-W2', '172.17.0.1']), /1 packets received/);
     assert.match(inNs('/bin/busybox', ['ping', '-c1', '-W2', '172.17.0.2']).stdout, /1 packets received/);
