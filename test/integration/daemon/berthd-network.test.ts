@@ -246,6 +246,7 @@ test(
   'user-defined networks: create with subnet and gateway, inspect, ls filters, --ip, isolation, connect/disconnect, rm, prune',
   { skip },
   async () => {
+    const t0 = Math.floor(Date.now() / 1000) - 1;
     const id = b
       .ok(['network', 'create', '--subnet', '10.124.0.0/24', '--gateway', '10.124.0.254', '--label', 'team=net', 'n1'])
       .trim();
@@ -313,6 +314,11 @@ test(
     assert.match(inCtr('a3', 'ip', ['-o', '-4', 'addr', 'show', 'eth1']), /inet 10\.124\.0\.60\/24/);
     assert.match(inCtr('a3', 'ip', ['route']), /default via 172\.17\.0\.1 dev eth0/);
     assert.ok(ping('a3', '10.124.0.50'));
+    assert.deepEqual(b.ok(['ps', '--format', '{{.Names}}', '-f', 'network=n1']).trim().split('\n').sort(), [
+      'a1',
+      'a2',
+      'a3',
+    ]);
     const members = JSON.parse(b.ok(['network', 'inspect', 'n1']))[0].Containers;
     assert.deepEqual(
       Object.values(members)
@@ -360,6 +366,19 @@ test(
     assert.doesNotMatch(rules(), /10\.124\./);
     assert.deepEqual(veths(), []);
 
+    const ev = b.ok([
+      'events',
+      '--since',
+      String(t0),
+      '--until',
+      String(Math.ceil(Date.now() / 1000) + 1),
+      '--filter',
+      'type=network',
+      '--format',
+      '{{.Action}} {{.Actor.Attributes.name}}',
+    ]);
+    for (const want of ['create n1', 'connect n1', 'disconnect n1', 'destroy n1'])
+      assert.ok(ev.split('\n').includes(want), `event "${want}" in:\n${ev}`);
     b.ok(['network', 'create', '--label', 'drop=1', 'p1']);
     b.ok(['network', 'create', 'p2']);
     assert.match(b.ok(['network', 'prune', '-f', '--filter', 'label=drop=1']), /Deleted Networks:\np1\n/);
