@@ -14,6 +14,8 @@ export const DOCKER_20 = '/usr/bin/docker';
 
 export interface Berthd {
   dir: string;
+  /** berthd's flags; a test may change them before start() (a restart with other settings). */
+  args: string[];
   sock: string;
   logFile: string;
   namespace: string;
@@ -131,6 +133,7 @@ export async function startBerthd(containerdSock: string, opts: BerthdOptions = 
   };
   const b: Berthd = {
     dir,
+    args,
     sock,
     logFile,
     namespace,

@@ -148,11 +148,8 @@ export class ContainerNetworking {
     // A record without the map (made before networks were wired) is on its mode's network alone.
     const wanted = r.NetworkEndpoints ?? { [primary.id]: { Name: primary.name } };
     // The mode's network first (eth0, the default route, the published ports), unless it was disconnected.
-    const order: [NetworkRecord, WantedEndpoint][] = wanted[primary.id] ? [[primary, wanted[primary.id]!]] : [];
-    for (const [id, w] of Object.entries(wanted)) {
-      if (id === primary.id) continue;
-      order.push([this.findRecorded(id, w), w]);
-    }
+    const resolved = Object.entries(wanted).map(([id, w]) => [this.findRecorded(id, w), w] as const);
+    const order = [...resolved.filter(([n]) => n.id === primary.id), ...resolved.filter(([n]) => n.id !== primary.id)];
     const exposed = Object.keys(r.Config.ExposedPorts ?? {});
     let first = '';
     try {
@@ -187,12 +184,12 @@ export class ContainerNetworking {
     if (old !== text) await writeFile(r.ResolvConfPath, text);
   }
 
+  /** By the id recorded, else by name: the default bridge made anew (--bip changed) has a new id. */
   private findRecorded(id: string, w: WantedEndpoint): NetworkRecord {
-    try {
-      return this.nets.find(id);
-    } catch {
-      throw new BerthError('berthd', 'not-found', `network ${w.Name} not found`);
-    }
+    const byName = this.nets.list().find((n) => n.name === w.Name);
+    const hit = this.nets.list().find((n) => n.id === id) ?? byName;
+    if (!hit || hit.driver !== 'bridge') throw new BerthError('berthd', 'not-found', `network ${w.Name} not found`);
+    return hit;
   }
 
   /** /etc/hosts with the container's own address (rewritten in place: the bind mount follows the inode). */

@@ -541,6 +541,19 @@ test(
       assert.deepEqual(bridge.IPAM.Config, [{ Subnet: '10.126.0.0/24', Gateway: '10.126.0.1' }]);
       assert.equal(bridge.Options['com.docker.network.bridge.name'], 'berthx0');
       assert.match(y.ok(['run', '--rm', IMG, 'ip', 'route']), /default via 10\.126\.0\.1 dev eth0/);
+      // Restarted with another --bip: the default bridge is made anew; a container made before starts on it.
+      y.ok(['create', '--name', 'keep', IMG, 'sleep', '300']);
+      const p = y.proc();
+      const gone = new Promise((res) => p.once('exit', res));
+      p.kill('SIGTERM');
+      await gone;
+      y.args[y.args.indexOf('10.126.0.1/24')] = '10.129.0.1/24';
+      await y.start();
+      assert.match(nsRun(y, 'ip', ['-o', '-4', 'addr', 'show', 'berthx0']), /inet 10\.129\.0\.1\/24/);
+      assert.doesNotMatch(nsRun(y, 'ip', ['-o', '-4', 'addr']), /10\.126\./);
+      y.ok(['start', 'keep']);
+      assert.equal(y.ok(['inspect', '-f', '{{.NetworkSettings.IPAddress}}', 'keep']).trim(), '10.129.0.2');
+      y.ok(['rm', '-f', 'keep']);
       await stop();
 
       const z = await more(['--bridge', 'none']);
