@@ -142,7 +142,7 @@ export class ContainerNetworking {
     const mode = this.modeOf(r);
     if (mode.kind !== 'network') return;
     // An earlier run of this container that berthd did not see end (kill -9 at a bad time).
-    await this.nets.release(r.Id);
+    await this.detachAll(r.Id);
     const netnsPath = `/proc/${pid}/ns/net`;
     const primary = this.nets.find(mode.network);
     // A record without the map (made before networks were wired) is on its mode's network alone.
@@ -207,6 +207,8 @@ export class ContainerNetworking {
 
   /** The container stopped or went: its interfaces, rules, ports and leases go (best effort, logged). */
   async detachAll(id: string): Promise<void> {
+    // Nothing to release (none, host, container modes): no state write, no firewall reload.
+    if (!this.nets.endpointsOfContainer(id).length && !this.nets.sandboxOf(id)) return;
     await this.nets
       .release(id)
       .catch((e: unknown) => this.log.error('network release failed', { container: id, error: messageOf(e) }));
