@@ -3,10 +3,10 @@
 // address with the subnet's prefix length.
 
 import { BerthError } from '../../common/errors.js';
-import type { DaemonConfig } from '../config.js';
 import type { NetworksConfig } from '../network/index.js';
 
-export function defaultBridgeOf(cfg: Pick<DaemonConfig, 'bridge' | 'bip'>): NetworksConfig['defaultBridge'] {
+/** `cfg`: berthd's settings (config.ts's DaemonConfig; named by shape, config.ts calls this). */
+export function defaultBridgeOf(cfg: { bridge?: string; bip?: string }): NetworksConfig['defaultBridge'] {
   if (cfg.bridge === 'none') return null;
   const out: { name?: string; subnet?: string; gateway?: string } = {};
   if (cfg.bridge) {
