@@ -10,9 +10,9 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { startContainerd, which, type Containerd } from '../../helpers/daemons.js';
-import { startBerthd, BERTHD_BIN, type Berthd } from '../../helpers/berthd.js';
+import { startBerthd, BERTHD_BIN, DOCKER_28, type Berthd } from '../../helpers/berthd.js';
 import { NetFixture, netSkip } from './netfixture.js';
 
 const skip = netSkip || (!which('containerd') ? 'containerd is not installed' : false);
@@ -72,9 +72,15 @@ test(
     const a2ip = b.ok(['inspect', '-f', '{{.NetworkSettings.Networks.n1.IPAddress}}', 'a2']).trim();
     assert.match(a2ip, /^10\.124\.0\.\d+$/);
     assert.notEqual(a2ip, '10.124.0.50');
+    const vethsBefore = fx.veths().sort();
+    const rulesBefore = fx.rules();
     const taken = b.docker(['run', '-d', '--name', 'a4', '--network', 'n1', '--ip', '10.124.0.50', IMG, 'sleep', '1']);
     assert.notEqual(taken.status, 0);
     assert.match(taken.stderr, /Address already in use/);
+    // Nothing of the failed start stays: no veth, no rule, no lease.
+    assert.deepEqual(fx.veths().sort(), vethsBefore);
+    assert.equal(fx.rules(), rulesBefore);
+    assert.equal(Object.keys(JSON.parse(b.ok(['network', 'inspect', 'n1']))[0].Containers).length, 2, 'a1 and a2');
     b.ok(['rm', 'a4']);
     const outside = b.docker(['run', '--rm', '--network', 'n1', '--ip', '10.124.1.5', IMG, 'true']);
     assert.match(outside.stderr, /no configured subnet or ip-range contain the IP address 10\.124\.1\.5/);
@@ -178,6 +184,41 @@ test(
     assert.deepEqual(b.ok(['network', 'ls', '-q', '-f', 'type=custom']).trim(), '');
   },
 );
+
+test('IPAM under concurrency: parallel docker runs never share an address; --ip-range', { skip }, async () => {
+  b.ok(['network', 'create', '--subnet', '10.132.0.0/24', '--ip-range', '10.132.0.128/25', 'ranged']);
+  const vethsBefore = fx.veths().length;
+  const runs = Array.from(
+    { length: 8 },
+    (_, i) =>
+      new Promise<number | null>((res) => {
+        const p = spawn(DOCKER_28, ['run', '-d', '--name', `par${i}`, '--network', 'ranged', IMG, 'sleep', '300'], {
+          env: b.env,
+          stdio: 'ignore',
+        });
+        p.on('exit', res);
+      }),
+  );
+  assert.deepEqual(await Promise.all(runs), Array(8).fill(0));
+  const ips = Array.from({ length: 8 }, (_, i) =>
+    b.ok(['inspect', '-f', '{{.NetworkSettings.Networks.ranged.IPAddress}}', `par${i}`]).trim(),
+  );
+  assert.equal(new Set(ips).size, 8, `distinct: ${ips.join(' ')}`);
+  for (const ip of ips) {
+    const last = Number(ip.split('.')[3]);
+    assert.ok(ip.startsWith('10.132.0.') && last >= 128 && last < 255, `${ip} in the range`);
+  }
+  // The kernel agrees: each container has its own address on its eth0.
+  for (let i = 0; i < 8; i++)
+    assert.match(
+      fx.inCtr(`par${i}`, 'ip', ['-o', '-4', 'addr', 'show', 'eth0']),
+      new RegExp(`inet ${ips[i]!.replace(/\./g, '\\.')}/24`),
+    );
+  assert.equal(fx.veths().length, vethsBefore + 8);
+  b.ok(['rm', '-f', ...Array.from({ length: 8 }, (_, i) => `par${i}`)]);
+  b.ok(['network', 'rm', 'ranged']);
+  assert.equal(fx.veths().length, vethsBefore);
+});
 
 test(
   'flags: a default pool clear of the host routes, --iptables=false, --ip-forward=false, --bip, --bridge NAME, --bridge none',
