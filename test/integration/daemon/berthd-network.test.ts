@@ -46,6 +46,10 @@ test(
     // The bridge has its address as soon as berthd serves, before any container exists.
     assert.match(fx.inNs('ip', ['-o', '-4', 'addr', 'show', 'berth0']).stdout, /inet 172\.17\.0\.1\/16/);
     assert.equal(fx.inNs('cat', ['/proc/sys/net/ipv4/ip_forward']).stdout.trim(), '1');
+    assert.equal(
+      b.ok(['info', '--format', '{{.IPv4Forwarding}} {{json .Plugins.Network}} {{json .Warnings}}']).trim(),
+      'true ["bridge","host","null"] []',
+    );
     const id = b.ok(['run', '-d', '--name', 'web', '-p', '127.0.0.1:8080:80', IMG, ...WEB('hello-web')]).trim();
     const st = JSON.parse(b.ok(['inspect', id]))[0].NetworkSettings;
     assert.equal(st.IPAddress, '172.17.0.2');

@@ -265,6 +265,10 @@ test(
       assert.match(nsRun(x, 'ip', ['-o', '-4', 'addr', 'show', 'berth0']), /inet 172\.18\.0\.1\/16/);
       assert.equal(nsRun(x, 'cat', ['/proc/sys/net/ipv4/ip_forward']).trim(), '0');
       assert.doesNotMatch(nsRun(x, 'iptables-save', []), /BERTH/);
+      assert.equal(
+        x.ok(['info', '--format', '{{.IPv4Forwarding}} {{json .Warnings}}']).trim(),
+        'false ["WARNING: IPv4 forwarding is disabled"]',
+      );
       assert.match(x.ok(['run', '--rm', IMG, 'ip', '-o', '-4', 'addr', 'show', 'eth0']), /inet 172\.18\.0\.2\/16/);
       await stop();
 
