@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { BerthError, errnoOf, messageOf } from '../common/errors.js';
 import type { Level } from '../common/log.js';
 import { defaultBridgeOf } from './networking/bip.js';
+import { checkAddressPool, type AddressPool } from './network/index.js';
 
 export interface DaemonConfig {
   hosts: string[];
@@ -30,6 +31,8 @@ export interface DaemonConfig {
   iptables: boolean;
   /** Turn on net.ipv4.ip_forward at start, as dockerd does. */
   ipForward: boolean;
+  /** Where networks without --subnet take theirs (dockerd's default-address-pools); Docker's pools when absent. */
+  defaultAddressPools?: AddressPool[];
   configFile: string;
 }
 
@@ -52,7 +55,7 @@ export const DEFAULTS: DaemonConfig = {
 type Key = Exclude<keyof DaemonConfig, 'configFile'>;
 
 /** daemon.json key → setting, and whether it is a list. */
-const FILE_KEYS: Record<string, { key: Key; kind: 'string' | 'bool' | 'list' }> = {
+const FILE_KEYS: Record<string, { key: Key; kind: 'string' | 'bool' | 'list' | 'pools' }> = {
   hosts: { key: 'hosts', kind: 'list' },
   containerd: { key: 'containerd', kind: 'string' },
   'containerd-namespace': { key: 'containerdNamespace', kind: 'string' },
@@ -69,6 +72,7 @@ const FILE_KEYS: Record<string, { key: Key; kind: 'string' | 'bool' | 'list' }> 
   bip: { key: 'bip', kind: 'string' },
   iptables: { key: 'iptables', kind: 'bool' },
   'ip-forward': { key: 'ipForward', kind: 'bool' },
+  'default-address-pools': { key: 'defaultAddressPools', kind: 'pools' },
 };
 
 /** Flag → daemon.json key (the flag names are the file's keys, plus short forms). */
@@ -113,6 +117,8 @@ The Docker Engine API on containerd's API.
       --bip CIDR               the default bridge's gateway and subnet (default 172.17.0.1/16)
       --iptables[=BOOL]        NAT, published ports and isolation through iptables (default true)
       --ip-forward[=BOOL]      turn on net.ipv4.ip_forward at start (default true)
+      --default-address-pools base=CIDR,size=N
+                               where networks without --subnet take theirs (repeatable; default Docker's pools)
       --config-file FILE       daemon.json (default /etc/berth/daemon.json; missing is fine)
   -v, --version                print the version and exit
 `;
@@ -125,7 +131,9 @@ function setValue(cfg: DaemonConfig, fileKey: string, raw: unknown, where: strin
   const spec = FILE_KEYS[fileKey];
   if (!spec) throw bad(`${where}: unknown setting "${fileKey}"`, fileKey);
   const target = cfg as unknown as Record<string, unknown>;
-  if (spec.kind === 'list') {
+  if (spec.kind === 'pools') {
+    target[spec.key] = parsePools(raw, `${where}: "${fileKey}"`);
+  } else if (spec.kind === 'list') {
     const list = Array.isArray(raw) ? raw : [raw];
     if (!list.every((x) => typeof x === 'string'))
       throw bad(`${where}: "${fileKey}" must be a list of strings`, fileKey);
@@ -142,6 +150,35 @@ function setValue(cfg: DaemonConfig, fileKey: string, raw: unknown, where: strin
       target[spec.key] = l;
     } else target[spec.key] = raw;
   }
+}
+
+/** daemon.json's [{"base": "10.10.0.0/16", "size": 24}], or the flag's "base=10.10.0.0/16,size=24" (repeatable). */
+function parsePools(raw: unknown, where: string): AddressPool[] {
+  const list = Array.isArray(raw) ? (raw as unknown[]) : [raw];
+  const pools = list.map((x): AddressPool => {
+    let o: Record<string, unknown>;
+    if (typeof x === 'string') {
+      o = {};
+      for (const kv of x.split(',')) {
+        const i = kv.indexOf('=');
+        const k = kv.slice(0, i).trim();
+        const v = kv.slice(i + 1).trim();
+        o[k] = k === 'size' ? Number(v) : v;
+      }
+    } else if (x && typeof x === 'object') o = x as Record<string, unknown>;
+    else throw bad(`${where} must be a list of {"base": CIDR, "size": N}`, 'default-address-pools');
+    const unknown = Object.keys(o).filter((k) => k !== 'base' && k !== 'size');
+    if (unknown.length || typeof o.base !== 'string' || typeof o.size !== 'number')
+      throw bad(`${where}: each pool is base=CIDR,size=N, not ${JSON.stringify(x)}`, 'default-address-pools');
+    const p = { base: o.base, size: o.size };
+    try {
+      checkAddressPool(p);
+    } catch (e) {
+      throw bad(`${where}: ${messageOf(e)}`, 'default-address-pools');
+    }
+    return p;
+  });
+  return pools;
 }
 
 export type ParsedArgs = { action: 'run'; config: DaemonConfig } | { action: 'help' | 'version' };
@@ -172,7 +209,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
       value = v;
     }
     fromFlags.add(key);
-    if (spec.kind === 'list') (lists[key] ??= []).push(value);
+    if (spec.kind === 'list' || spec.kind === 'pools') (lists[key] ??= []).push(value);
     else setValue(cfg, key, value, `flag ${flag}`);
   }
   for (const [k, v] of Object.entries(lists)) setValue(cfg, k, v, `flag --${k}`);

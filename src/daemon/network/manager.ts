@@ -149,7 +149,7 @@ export class Networks {
         });
       }
       const opts = req.options ?? {};
-      const subnet = req.subnet ?? pickSubnet(this.bridges(), await hostRoutes());
+      const subnet = req.subnet ?? pickSubnet(this.bridges(), await hostRoutes(), this.cfg.addressPools);
       const pool = makePool({ subnet, gateway: req.gateway, ipRange: req.ipRange });
       checkOverlap(pool.subnet, this.bridges());
       const id = newId();

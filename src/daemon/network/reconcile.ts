@@ -6,7 +6,7 @@
 // the caller right after.
 
 import { access, readFile, writeFile } from 'node:fs/promises';
-import { checkOverlap, makePool, pickSubnet } from './ipam.js';
+import { checkOverlap, makePool, pickSubnet, type AddressPool } from './ipam.js';
 import { parseCidr } from './ipv4.js';
 import { deleteLink, ensureBridge, linkExists, listLinks } from './links.js';
 import { hostRoutes, newId } from './names.js';
@@ -26,6 +26,8 @@ export interface NetworksConfig {
   chainPrefix?: string;
   /** Prefix of the bridges and veths Berth names itself (at most 6 characters). */
   ifPrefix?: string;
+  /** dockerd's --default-address-pools: where networks without a subnet (and the default bridge without one) take theirs. */
+  addressPools?: AddressPool[];
   /** dockerd's --iptables: false leaves the firewall alone (no chains, no rules: no NAT, no published ports). */
   iptables?: boolean;
   /** dockerd's --ip-forward: false leaves net.ipv4.ip_forward as the host has it. */
@@ -91,7 +93,7 @@ export async function reconcile(ctx: ReconcileCtx): Promise<void> {
   if (def && !existingDef) {
     // No subnet configured: dockerd's first default pool that no host route covers (172.17.0.0/16 on most
     // hosts; 172.18... where a docker0 already has it), so a host's own route is never shadowed.
-    const subnet = def.subnet ?? pickSubnet(bridges(), await hostRoutes());
+    const subnet = def.subnet ?? pickSubnet(bridges(), await hostRoutes(), ctx.cfg.addressPools);
     const pool = makePool({ subnet, gateway: def.subnet ? def.gateway : undefined });
     checkOverlap(pool.subnet, bridges());
     const rec = predefinedNetwork('bridge', 'bridge');

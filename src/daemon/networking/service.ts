@@ -58,6 +58,7 @@ export class ContainerNetworking {
     const nets = await Networks.open({
       dataDir,
       defaultBridge: defaultBridgeOf(cfg),
+      addressPools: cfg.defaultAddressPools,
       iptables: cfg.iptables,
       ipForward: cfg.ipForward,
       log: (level, msg, fields) => (level === 'info' ? log.info(msg, fields) : log.warn(msg, fields)),

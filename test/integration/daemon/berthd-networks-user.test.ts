@@ -221,7 +221,7 @@ test('IPAM under concurrency: parallel docker runs never share an address; --ip-
 });
 
 test(
-  'flags: a default pool clear of the host routes, --iptables=false, --ip-forward=false, --bip, --bridge NAME, --bridge none',
+  'flags: a default pool clear of the host routes, --iptables=false, --ip-forward=false, --bip, --bridge NAME, --bridge none, --default-address-pools',
   { skip },
   async () => {
     const extra: Berthd[] = [];
@@ -293,10 +293,20 @@ test(
       y.ok(['rm', '-f', 'keep']);
       await stop();
 
-      const z = await more(['--bridge', 'none']);
+      const z = await more(['--bridge', 'none', '--default-address-pools', 'base=10.140.0.0/16,size=24']);
       assert.deepEqual(z.ok(['network', 'ls', '--format', '{{.Name}}']).trim().split('\n').sort(), ['host', 'none']);
       assert.equal(z.ok(['run', '--rm', IMG, 'ip', '-o', 'link']).trim().split('\n').length, 1, 'loopback only');
       assert.match(z.docker(['run', '--rm', '--network', 'bridge', IMG, 'true']).stderr, /network bridge not found/);
+      // Networks without --subnet come from --default-address-pools, one /24 after the other.
+      const subnetOf = (n: string) => z.ok(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}}', n]).trim();
+      z.ok(['network', 'create', 'auto1']);
+      z.ok(['network', 'create', 'auto2']);
+      assert.deepEqual([subnetOf('auto1'), subnetOf('auto2')], ['10.140.0.0/24', '10.140.1.0/24']);
+      assert.match(
+        z.ok(['run', '--rm', '--network', 'auto2', IMG, 'ip', 'route']),
+        /default via 10\.140\.1\.1 dev eth0/,
+      );
+      z.ok(['network', 'rm', 'auto1', 'auto2']);
       // In a throwaway network namespace all the same: a berthd that did start would make its bridge there.
       const bad = spawnSync('unshare', ['--net', BERTHD_BIN, '--bip', '10.1.2.0/24', '--config-file', '/nonexistent'], {
         encoding: 'utf8',

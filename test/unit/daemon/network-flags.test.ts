@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { parseArgs, type DaemonConfig } from '../../../src/daemon/config.js';
 import { defaultBridgeOf } from '../../../src/daemon/networking/bip.js';
 import { NetworkingSchema } from '../../../src/daemon/networking/service.js';
+import { candidatePools, pickSubnet } from '../../../src/daemon/network/ipam.js';
+import { parseCidr } from '../../../src/daemon/network/ipv4.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berthd-netflags-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -80,4 +82,38 @@ test('NetworkingConfig shapes', () => {
   assert.ok(NetworkingSchema.safeParse(null).success);
   assert.ok(!NetworkingSchema.safeParse({ EndpointsConfig: { n1: { Aliases: 'x' } } }).success);
   assert.ok(!NetworkingSchema.safeParse({ EndpointsConfig: { n1: { IPAMConfig: { IPv4Address: 5 } } } }).success);
+});
+
+test('--default-address-pools: flag and daemon.json forms, checked, and the subnets they give', () => {
+  const c = run([
+    '--default-address-pools',
+    'base=10.140.0.0/16,size=24',
+    '--default-address-pools',
+    'base=10.150.0.0/20,size=22',
+  ]);
+  assert.deepEqual(c.defaultAddressPools, [
+    { base: '10.140.0.0/16', size: 24 },
+    { base: '10.150.0.0/20', size: 22 },
+  ]);
+  const f = join(dir, 'pools.json');
+  writeFileSync(f, JSON.stringify({ 'default-address-pools': [{ base: '192.168.200.0/22', size: 24 }] }));
+  const p = parseArgs(['--config-file', f]);
+  assert.deepEqual((p as { config: DaemonConfig }).config.defaultAddressPools, [
+    { base: '192.168.200.0/22', size: 24 },
+  ]);
+  const subnets = [...candidatePools([{ base: '192.168.200.0/22', size: 24 }])];
+  assert.deepEqual(subnets, ['192.168.200.0/24', '192.168.201.0/24', '192.168.202.0/24', '192.168.203.0/24']);
+  assert.equal(
+    pickSubnet([], [parseCidr('192.168.200.0/24')], [{ base: '192.168.200.0/22', size: 24 }]),
+    '192.168.201.0/24',
+  );
+  assert.deepEqual([...candidatePools()].slice(0, 2), ['172.17.0.0/16', '172.18.0.0/16']);
+  assert.throws(
+    () => run(['--default-address-pools', 'base=10.1.0.0/16,size=8']),
+    /size 8 of 10\.1\.0\.0\/16 must be between 16 and 30/,
+  );
+  assert.throws(() => run(['--default-address-pools', 'base=10.1.0.1/16,size=24']), /host bits are set/);
+  assert.throws(() => run(['--default-address-pools', 'base=10.1.0.0/16,step=24']), /each pool is base=CIDR,size=N/);
+  writeFileSync(f, JSON.stringify({ 'default-address-pools': 'nope' }));
+  assert.throws(() => parseArgs(['--config-file', f]), /each pool is base=CIDR,size=N/);
 });
