@@ -178,6 +178,7 @@ test(
       assert.ok(ev.split('\n').includes(want), `event "${want}" in:\n${ev}`);
     b.ok(['network', 'create', '--label', 'drop=1', 'p1']);
     b.ok(['network', 'create', 'p2']);
+    assert.deepEqual(names(['-f', 'dangling=true']), ['p1', 'p2']);
     assert.match(b.ok(['network', 'prune', '-f', '--filter', 'label=drop=1']), /Deleted Networks:\np1\n/);
     assert.deepEqual(names(['-f', 'type=custom']), ['p2']);
     assert.match(b.ok(['network', 'prune', '-f']), /p2/);
