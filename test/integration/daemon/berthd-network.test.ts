@@ -140,6 +140,8 @@ test('UDP round trip, port ranges, -P over EXPOSE, all addresses', { skip }, asy
   b.ok(['run', '-d', '--name', 'wall', '-p', '8081:80', IMG, ...WEB('all-addrs')]);
   await waitUntil('httpd on 8081', () => fx.curl('http://127.0.0.1:8081/').stdout === 'all-addrs\n', 10000, 100);
   assert.equal(fx.curl('http://172.17.0.1:8081/').stdout, 'all-addrs\n');
+  // Hairpin: the container reaches its own published port through the gateway's address.
+  assert.equal(fx.inCtr('wall', 'curl', ['-s', '--max-time', '5', 'http://172.17.0.1:8081/']), 'all-addrs\n');
   b.ok(['rm', '-f', 'wall']);
   const bad = b.docker(['run', '--rm', '-p', '70000:80', IMG, 'true']);
   assert.notEqual(bad.status, 0);

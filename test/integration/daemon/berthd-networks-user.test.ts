@@ -12,7 +12,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { startContainerd, which, type Containerd } from '../../helpers/daemons.js';
-import { startBerthd, BERTHD_BIN, DOCKER_28, type Berthd } from '../../helpers/berthd.js';
+import { startBerthd, BERTHD_BIN, DOCKER_20, DOCKER_28, type Berthd } from '../../helpers/berthd.js';
+import { existsSync } from 'node:fs';
 import { NetFixture, netSkip } from './netfixture.js';
 
 const skip = netSkip || (!which('containerd') ? 'containerd is not installed' : false);
@@ -178,6 +179,15 @@ test(
       assert.ok(ev.split('\n').includes(want), `event "${want}" in:\n${ev}`);
     b.ok(['network', 'create', '--label', 'drop=1', 'p1']);
     b.ok(['network', 'create', 'p2']);
+    // Debian's docker 20.10 CLI (API 1.41) too.
+    if (existsSync(DOCKER_20)) {
+      b.ok(['network', 'create', '--subnet', '10.133.0.0/24', 'old20'], { cli: DOCKER_20 });
+      assert.match(
+        b.ok(['run', '--rm', '--network', 'old20', IMG, 'ip', '-o', '-4', 'addr', 'show', 'eth0'], { cli: DOCKER_20 }),
+        /inet 10\.133\.0\.2\/24/,
+      );
+      b.ok(['network', 'rm', 'old20'], { cli: DOCKER_20 });
+    }
     assert.deepEqual(names(['-f', 'dangling=true']), ['p1', 'p2']);
     assert.match(b.ok(['network', 'prune', '-f', '--filter', 'label=drop=1']), /Deleted Networks:\np1\n/);
     assert.deepEqual(names(['-f', 'type=custom']), ['p2']);
