@@ -4,6 +4,11 @@
 
 import { BerthError } from '../../common/errors.js';
 import type { NetworksConfig } from '../network/index.js';
+import { formatIp, parseIp } from '../network/ipv4.js';
+
+function bad(field: string, msg: string): BerthError {
+  return new BerthError('berthd', 'invalid-argument', `${field}: ${msg}`, { field });
+}
 
 /** `cfg`: berthd's settings (config.ts's DaemonConfig; named by shape, config.ts calls this). */
 export function defaultBridgeOf(cfg: { bridge?: string; bip?: string }): NetworksConfig['defaultBridge'] {
@@ -11,34 +16,26 @@ export function defaultBridgeOf(cfg: { bridge?: string; bip?: string }): Network
   const out: { name?: string; subnet?: string; gateway?: string } = {};
   if (cfg.bridge) {
     if (cfg.bridge.length > 15 || !/^[A-Za-z0-9_.-]+$/.test(cfg.bridge))
-      throw new BerthError('berthd', 'invalid-argument', `bridge: invalid interface name "${cfg.bridge}"`, {
-        field: 'bridge',
-      });
+      throw bad('bridge', `invalid interface name "${cfg.bridge}"`);
     out.name = cfg.bridge;
   }
   if (cfg.bip) {
-    const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cfg.bip);
-    const octets = m ? m.slice(1, 5).map(Number) : [];
-    const bits = m ? Number(m[5]) : -1;
-    if (!m || octets.some((o) => o > 255) || bits < 1 || bits > 30)
-      throw new BerthError(
-        'berthd',
-        'invalid-argument',
-        `bip: "${cfg.bip}" is not an IPv4 address with a prefix (a.b.c.d/n, n ≤ 30)`,
-        {
-          field: 'bip',
-        },
-      );
-    const ip = octets.reduce((a, o) => a * 256 + o, 0);
+    const m = /^([^/]+)\/(\d{1,2})$/.exec(cfg.bip);
+    const bits = m ? Number(m[2]) : -1;
+    let ip = -1;
+    try {
+      if (m) ip = parseIp(m[1]!, 'bip');
+    } catch {
+      ip = -1;
+    }
+    if (ip < 0 || bits < 1 || bits > 30)
+      throw bad('bip', `"${cfg.bip}" is not an IPv4 address with a prefix (a.b.c.d/n, n ≤ 30)`);
     const mask = (0xffffffff << (32 - bits)) >>> 0;
     const base = (ip & mask) >>> 0;
     if (ip === base || ip === (base | (~mask >>> 0)) >>> 0)
-      throw new BerthError('berthd', 'invalid-argument', `bip: ${cfg.bip} is the network's or the broadcast address`, {
-        field: 'bip',
-      });
-    const fmt = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-    out.subnet = `${fmt(base)}/${bits}`;
-    out.gateway = fmt(ip);
+      throw bad('bip', `${cfg.bip} is the network's or the broadcast address`);
+    out.subnet = `${formatIp(base)}/${bits}`;
+    out.gateway = formatIp(ip);
   }
   return out;
 }

@@ -250,7 +250,12 @@ export class ContainerNetworking {
       const n = this.nets.list().find((x) => x.name === mode.kind);
       networks[mode.kind] = emptyEndpoint(n?.id ?? '', { Name: mode.kind });
     }
-    const primary = mode.kind === 'network' ? this.nets.list().find((n) => n.name === mode.network) : undefined;
+    let primary: NetworkRecord | undefined;
+    try {
+      primary = mode.kind === 'network' ? this.nets.find(mode.network) : undefined;
+    } catch {
+      primary = undefined; // the network went while the container was stopped: start will say so
+    }
     return {
       ...s,
       Bridge: '',
