@@ -7,6 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { BerthError, errnoOf, messageOf } from '../common/errors.js';
 import type { Level } from '../common/log.js';
+import { defaultBridgeOf } from './networking/bip.js';
+import { checkAddressPool, type AddressPool } from './network/index.js';
 
 export interface DaemonConfig {
   hosts: string[];
@@ -21,6 +23,16 @@ export interface DaemonConfig {
   insecureRegistries?: string[];
   group?: string;
   pidfile?: string;
+  /** The default bridge's interface name (dockerd's --bridge/-b); 'none' turns the default bridge off. */
+  bridge?: string;
+  /** The default bridge's gateway address and prefix (dockerd's --bip, e.g. 10.50.0.1/24). */
+  bip?: string;
+  /** Berth's iptables chains and rules (NAT, published ports, isolation); off: none are made. */
+  iptables: boolean;
+  /** Turn on net.ipv4.ip_forward at start, as dockerd does. */
+  ipForward: boolean;
+  /** Where networks without --subnet take theirs (dockerd's default-address-pools); Docker's pools when absent. */
+  defaultAddressPools?: AddressPool[];
   configFile: string;
 }
 
@@ -35,13 +47,15 @@ export const DEFAULTS: DaemonConfig = {
   liveRestore: true,
   snapshotter: 'overlayfs',
   runtime: 'io.containerd.runc.v2',
+  iptables: true,
+  ipForward: true,
   configFile: '/etc/berth/daemon.json',
 };
 
 type Key = Exclude<keyof DaemonConfig, 'configFile'>;
 
 /** daemon.json key → setting, and whether it is a list. */
-const FILE_KEYS: Record<string, { key: Key; kind: 'string' | 'bool' | 'list' }> = {
+const FILE_KEYS: Record<string, { key: Key; kind: 'string' | 'bool' | 'list' | 'pools' }> = {
   hosts: { key: 'hosts', kind: 'list' },
   containerd: { key: 'containerd', kind: 'string' },
   'containerd-namespace': { key: 'containerdNamespace', kind: 'string' },
@@ -54,6 +68,11 @@ const FILE_KEYS: Record<string, { key: Key; kind: 'string' | 'bool' | 'list' }> 
   'insecure-registries': { key: 'insecureRegistries', kind: 'list' },
   group: { key: 'group', kind: 'string' },
   pidfile: { key: 'pidfile', kind: 'string' },
+  bridge: { key: 'bridge', kind: 'string' },
+  bip: { key: 'bip', kind: 'string' },
+  iptables: { key: 'iptables', kind: 'bool' },
+  'ip-forward': { key: 'ipForward', kind: 'bool' },
+  'default-address-pools': { key: 'defaultAddressPools', kind: 'pools' },
 };
 
 /** Flag → daemon.json key (the flag names are the file's keys, plus short forms). */
@@ -65,6 +84,7 @@ const FLAG_ALIASES: Record<string, string> = {
   '--runtime': 'default-runtime',
   '-l': 'log-level',
   '-p': 'pidfile',
+  '-b': 'bridge',
 };
 
 const LEVELS: Record<string, Level> = {
@@ -92,6 +112,13 @@ The Docker Engine API on containerd's API.
       --insecure-registry H    registry reached over plain HTTP (repeatable; default 127.0.0.0/8)
   -G, --group NAME             group owning the unix sockets (default root only, mode 0660)
   -p, --pidfile FILE           write berthd's pid there
+  -b, --bridge NAME            the default bridge's interface (default berth0); none: no default bridge,
+                               containers without --network get loopback only
+      --bip CIDR               the default bridge's gateway and subnet (default 172.17.0.1/16)
+      --iptables[=BOOL]        NAT, published ports and isolation through iptables (default true)
+      --ip-forward[=BOOL]      turn on net.ipv4.ip_forward at start (default true)
+      --default-address-pools base=CIDR,size=N
+                               where networks without --subnet take theirs (repeatable; default Docker's pools)
       --config-file FILE       daemon.json (default /etc/berth/daemon.json; missing is fine)
   -v, --version                print the version and exit
 `;
@@ -104,7 +131,9 @@ function setValue(cfg: DaemonConfig, fileKey: string, raw: unknown, where: strin
   const spec = FILE_KEYS[fileKey];
   if (!spec) throw bad(`${where}: unknown setting "${fileKey}"`, fileKey);
   const target = cfg as unknown as Record<string, unknown>;
-  if (spec.kind === 'list') {
+  if (spec.kind === 'pools') {
+    target[spec.key] = parsePools(raw, `${where}: "${fileKey}"`);
+  } else if (spec.kind === 'list') {
     const list = Array.isArray(raw) ? raw : [raw];
     if (!list.every((x) => typeof x === 'string'))
       throw bad(`${where}: "${fileKey}" must be a list of strings`, fileKey);
@@ -121,6 +150,35 @@ function setValue(cfg: DaemonConfig, fileKey: string, raw: unknown, where: strin
       target[spec.key] = l;
     } else target[spec.key] = raw;
   }
+}
+
+/** daemon.json's [{"base": "10.10.0.0/16", "size": 24}], or the flag's "base=10.10.0.0/16,size=24" (repeatable). */
+function parsePools(raw: unknown, where: string): AddressPool[] {
+  const list = Array.isArray(raw) ? (raw as unknown[]) : [raw];
+  const pools = list.map((x): AddressPool => {
+    let o: Record<string, unknown>;
+    if (typeof x === 'string') {
+      o = {};
+      for (const kv of x.split(',')) {
+        const i = kv.indexOf('=');
+        const k = kv.slice(0, i).trim();
+        const v = kv.slice(i + 1).trim();
+        o[k] = k === 'size' ? Number(v) : v;
+      }
+    } else if (x && typeof x === 'object') o = x as Record<string, unknown>;
+    else throw bad(`${where} must be a list of {"base": CIDR, "size": N}`, 'default-address-pools');
+    const unknown = Object.keys(o).filter((k) => k !== 'base' && k !== 'size');
+    if (unknown.length || typeof o.base !== 'string' || typeof o.size !== 'number')
+      throw bad(`${where}: each pool is base=CIDR,size=N, not ${JSON.stringify(x)}`, 'default-address-pools');
+    const p = { base: o.base, size: o.size };
+    try {
+      checkAddressPool(p);
+    } catch (e) {
+      throw bad(`${where}: ${messageOf(e)}`, 'default-address-pools');
+    }
+    return p;
+  });
+  return pools;
 }
 
 export type ParsedArgs = { action: 'run'; config: DaemonConfig } | { action: 'help' | 'version' };
@@ -151,13 +209,14 @@ export function parseArgs(argv: string[]): ParsedArgs {
       value = v;
     }
     fromFlags.add(key);
-    if (spec.kind === 'list') (lists[key] ??= []).push(value);
+    if (spec.kind === 'list' || spec.kind === 'pools') (lists[key] ??= []).push(value);
     else setValue(cfg, key, value, `flag ${flag}`);
   }
   for (const [k, v] of Object.entries(lists)) setValue(cfg, k, v, `flag --${k}`);
   applyFile(cfg, fromFlags);
   if (cfg.hosts.length === 0) cfg.hosts = [...DEFAULTS.hosts];
   for (const h of cfg.hosts) checkHost(h);
+  defaultBridgeOf(cfg); // a bad --bridge or --bip stops berthd here, before it touches anything
   return { action: 'run', config: cfg };
 }
 

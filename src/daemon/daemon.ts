@@ -24,6 +24,8 @@ import { imageRoutes } from './images/routes.js';
 import { systemRoutes } from './system.js';
 import { VolumeStore } from './volumes/store.js';
 import { volumeRoutes } from './volumes/routes.js';
+import { ContainerNetworking } from './networking/service.js';
+import { networkRoutes } from './networking/routes.js';
 
 export interface Daemon {
   close(): Promise<void>;
@@ -59,7 +61,14 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemo
   const events = new EventBus();
   const images = new ImageService(client);
   const volumes = new VolumeStore(join(cfg.dataRoot, 'volumes'));
-  const manager = new ContainerManager({ client, images, volumes, events, log, cfg });
+  let nets: ContainerNetworking;
+  try {
+    nets = await ContainerNetworking.open(cfg, join(cfg.dataRoot, 'network'), log);
+  } catch (e) {
+    client.close();
+    throw new BerthError('berthd', 'unavailable', `networks: ${messageOf(e)}`, { cause: e });
+  }
+  const manager = new ContainerManager({ client, images, volumes, events, log, cfg, nets });
   const runtime = new Runtime(manager);
   const execs = new Execs(runtime);
 
@@ -68,12 +77,15 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemo
       .restore(r)
       .catch((e: unknown) => log.error('restore failed', { container: r.Id, error: messageOf(e) }));
   }
+  // Endpoints of containers that ended while berthd was away (or never started) go.
+  await nets.sweep((id) => manager.has(id) && runtime.running(manager.get(id)));
 
   const router = new Router(log);
   systemRoutes(router, manager, runtime, images, events);
   imageRoutes(router, images, manager);
   containerRoutes(router, manager, runtime, execs);
   volumeRoutes(router, manager);
+  networkRoutes(router, manager, runtime);
 
   const onRequest = (req: IncomingMessage, res: import('node:http').ServerResponse) => {
     log.debug('request', { method: req.method, url: req.url });
@@ -118,6 +130,8 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemo
         s.closeAllConnections();
       }
       await runtime.shutdown(cfg.liveRestore);
+      // The kernel keeps bridges, veths and rules (live-restore); the port-holding sockets close.
+      await nets.nets.close();
       for (const p of sockets) await rm(p, { force: true });
       if (cfg.pidfile) await rm(cfg.pidfile, { force: true });
       client.close();

@@ -96,6 +96,7 @@ export function systemRoutes(
     const list = await images.list();
     const cgv = hostCgroupVersion();
     const c = await client.version.version();
+    const forwarding = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim() === '1';
     ctx.send(200, {
       ID: m.s.cfg.dataRoot,
       Containers: all.length,
@@ -105,7 +106,7 @@ export function systemRoutes(
       Images: list.length,
       Driver: cfg.snapshotter,
       DriverStatus: [['driver-type', 'io.containerd.snapshotter.v1']],
-      Plugins: { Volume: ['local'], Network: ['host', 'null'], Authorization: null, Log: ['json-file'] },
+      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['json-file'] },
       MemoryLimit: true,
       SwapLimit: cgv === '2',
       CpuCfsPeriod: true,
@@ -113,7 +114,7 @@ export function systemRoutes(
       CPUShares: true,
       CPUSet: true,
       PidsLimit: true,
-      IPv4Forwarding: readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim() === '1',
+      IPv4Forwarding: forwarding,
       Debug: cfg.logLevel === 'debug',
       NFd: 0,
       OomKillDisable: cgv === '1',
@@ -158,7 +159,8 @@ export function systemRoutes(
       RuncCommit: { ID: '', Expected: '' },
       InitCommit: { ID: '', Expected: '' },
       SecurityOptions: ['name=seccomp,profile=builtin', ...(cgv === '2' ? ['name=cgroupns'] : [])],
-      Warnings: ['berthd: no bridge network yet; containers get loopback-only networking unless --network host'],
+      // dockerd's words: the CLI prints them under `docker info`.
+      Warnings: forwarding ? [] : ['WARNING: IPv4 forwarding is disabled'],
       Containerd: {
         Address: cfg.containerd,
         Namespaces: { Containers: cfg.containerdNamespace, Plugins: cfg.containerdNamespace },

@@ -3,7 +3,7 @@
 // it; kill -9 and restart for the live-restore tests; stop() removes
 // everything berthd made (containers first, through its own API).
 
-import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeCgroup, terminate, unmountUnder, waitUntil } from './daemons.js';
@@ -14,6 +14,8 @@ export const DOCKER_20 = '/usr/bin/docker';
 
 export interface Berthd {
   dir: string;
+  /** berthd's flags; a test may change them before start() (a restart with other settings). */
+  args: string[];
   sock: string;
   logFile: string;
   namespace: string;
@@ -23,12 +25,31 @@ export interface Berthd {
   /** docker that must succeed: its stdout. */
   ok(args: string[], opts?: { timeout?: number; input?: string; cli?: string }): string;
   logTail(lines?: number): string;
+  /** berthd's network namespace (with `netns`): name for `ip -n`, path for `nsenter --net=`. */
+  netns?: { name: string; path: string };
   kill9(): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startBerthd(containerdSock: string, opts: { namespace?: string } = {}): Promise<Berthd> {
+export interface BerthdOptions {
+  namespace?: string;
+  /**
+   * Run berthd (and so its bridges, iptables rules and ip_forward) in a
+   * network namespace the helper makes, with the default bridge on. Without
+   * it berthd runs in the host's namespace with --bridge none, --iptables
+   * false and --ip-forward false: it touches no link, rule or sysctl.
+   */
+  netns?: boolean;
+  /** Host TCP ports on 127.0.0.1 berthd must reach from its namespace (the registry): relayed through a unix socket. */
+  relayPorts?: number[];
+  /** More berthd flags. */
+  args?: string[];
+  /** Run in the new network namespace before berthd starts (e.g. a route berthd must steer clear of). */
+  prepare?: (ns: { name: string; path: string }) => void;
+}
+
+export async function startBerthd(containerdSock: string, opts: BerthdOptions = {}): Promise<Berthd> {
   const dir = mkdtempSync('/tmp/berthd-t-');
   const sock = join(dir, 'berthd.sock');
   const logFile = join(dir, 'berthd.log');
@@ -46,7 +67,12 @@ export async function startBerthd(containerdSock: string, opts: { namespace?: st
     join(dir, 'exec'),
     '-H',
     `unix://${sock}`,
+    ...(opts.netns ? [] : ['--bridge', 'none', '--iptables=false', '--ip-forward=false']),
+    ...(opts.args ?? []),
   ];
+  const ns = opts.netns ? makeNetns() : undefined;
+  if (ns) opts.prepare?.(ns);
+  const relays: ChildProcess[] = [];
   const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(dir, 'cli') };
   delete env.DOCKER_CONTEXT;
   let child: ChildProcess | undefined;
@@ -68,7 +94,9 @@ export async function startBerthd(containerdSock: string, opts: { namespace?: st
   const start = async () => {
     rmSync(sock, { force: true });
     const fd = openSync(logFile, 'a');
-    child = spawn(BERTHD_BIN, args, { stdio: ['ignore', fd, fd] });
+    child = ns
+      ? spawn('nsenter', [`--net=${ns.path}`, BERTHD_BIN, ...args], { stdio: ['ignore', fd, fd] })
+      : spawn(BERTHD_BIN, args, { stdio: ['ignore', fd, fd] });
     closeSync(fd);
     const c = child;
     await waitUntil(
@@ -97,18 +125,68 @@ export async function startBerthd(containerdSock: string, opts: { namespace?: st
       if (vols.length) docker(['volume', 'rm', '-f', ...vols], { timeout: 60000 });
     }
     if (child?.pid) await terminate(child.pid);
+    for (const r of relays) if (r.pid && r.exitCode === null) await terminate(r.pid);
+    if (ns) spawnSync('ip', ['netns', 'del', ns.name]);
     unmountUnder(dir);
     await removeCgroup(namespace);
     rmSync(dir, { recursive: true, force: true });
   };
-  const b: Berthd = { dir, sock, logFile, namespace, env, proc: () => child!, docker, ok, logTail, kill9, start, stop };
+  const b: Berthd = {
+    dir,
+    args,
+    sock,
+    logFile,
+    namespace,
+    env,
+    netns: ns,
+    proc: () => child!,
+    docker,
+    ok,
+    logTail,
+    kill9,
+    start,
+    stop,
+  };
   try {
+    if (ns)
+      for (const p of opts.relayPorts ?? []) relays.push(...(await relay(ns.path, p, join(dir, `relay-${p}.sock`))));
     await start();
   } catch (e) {
     await stop();
     throw e;
   }
   return b;
+}
+
+const RELAY = join(import.meta.dirname, 'netns-relay.mjs');
+
+function makeNetns(): { name: string; path: string } {
+  const name = `berthd-t-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  execFileSync('ip', ['netns', 'add', name]);
+  execFileSync('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+  return { name, path: `/run/netns/${name}` };
+}
+
+/** 127.0.0.1:port of the host seen at 127.0.0.1:port inside the namespace: two relays joined by a unix socket. */
+async function relay(nsPath: string, port: number, sockPath: string): Promise<ChildProcess[]> {
+  const ready = (c: ChildProcess) =>
+    new Promise<void>((res, rej) => {
+      c.stdout!.once('data', () => res());
+      c.once('exit', (code) => rej(new Error(`relay exited with ${code}`)));
+    });
+  const host = spawn(process.execPath, [RELAY, 'unix-to-tcp', sockPath, `127.0.0.1:${port}`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await ready(host);
+  const inside = spawn(
+    'nsenter',
+    [`--net=${nsPath}`, process.execPath, RELAY, 'tcp-to-unix', `127.0.0.1:${port}`, sockPath],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  await ready(inside);
+  return [host, inside];
 }
 
 /** A raw HTTP request to berthd's socket: status, headers and body, for the cases no client sends. */

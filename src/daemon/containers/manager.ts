@@ -25,6 +25,7 @@ import { randomName } from './names.js';
 import { parseLogOpts } from './logfile.js';
 import { familiarString } from '../../image/storeless.js';
 import { parseRef } from '../images/service.js';
+import type { ContainerNetworking } from '../networking/service.js';
 
 export interface Services {
   client: ContainerdClient;
@@ -33,6 +34,7 @@ export interface Services {
   events: EventBus;
   log: Logger;
   cfg: DaemonConfig;
+  nets: ContainerNetworking;
 }
 
 const NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
@@ -103,15 +105,9 @@ export class ContainerManager {
       do name = `/${randomName()}`;
       while (this.names.has(name));
     }
-    const warnings: string[] = [];
     const netMode = h.NetworkMode || 'default';
-    if (netMode === 'default' || netMode === 'bridge') {
-      warnings.push(
-        "berthd has no bridge network yet: the container gets a network namespace with loopback only (use --network host for the host's network)",
-      );
-    } else if (netMode !== 'none' && netMode !== 'host' && !netMode.startsWith('container:')) {
-      throw notFound(`network ${netMode} not found`);
-    }
+    const exposed = { ...(body.ExposedPorts ?? {}) };
+    for (const k of Object.keys(h.PortBindings ?? {})) exposed[k.includes('/') ? k : `${k}/tcp`] ??= {};
     const policy = h.RestartPolicy?.Name ?? '';
     if (!['', 'no', 'always', 'unless-stopped', 'on-failure'].includes(policy))
       throw badRequest(`invalid restart policy '${policy}'`, 'RestartPolicy');
@@ -135,6 +131,8 @@ export class ContainerManager {
 
     const image = await this.s.images.find(body.Image);
     const ic = image.resolved.config.config ?? {};
+    const allExposed = { ...(ic.ExposedPorts ?? {}), ...exposed };
+    const { endpoints, warnings } = this.s.nets.planCreate(h, body.NetworkingConfig, Object.keys(allExposed));
     const merged: CreateBody = {
       ...body,
       Env: mergeEnv(ic.Env ?? [], body.Env ?? []),
@@ -149,6 +147,7 @@ export class ContainerManager {
       Labels: { ...(ic.Labels ?? {}), ...(body.Labels ?? {}) },
       Volumes: { ...(ic.Volumes ?? {}), ...(body.Volumes ?? {}) },
       StopSignal: body.StopSignal || ic.StopSignal || undefined,
+      ...(Object.keys(allExposed).length ? { ExposedPorts: allExposed } : {}),
     };
     delete merged.HostConfig;
     delete merged.NetworkingConfig;
@@ -187,6 +186,7 @@ export class ContainerManager {
         ResolvConfPath: files.resolv,
         HostnamePath: files.hostname,
         HostsPath: files.hosts,
+        NetworkEndpoints: endpoints,
       };
       await this.records.save(rec);
       this.byId.set(id, rec);

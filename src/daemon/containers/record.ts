@@ -38,6 +38,13 @@ export interface MountPoint {
   CopyUp?: boolean;
 }
 
+/** A network the container is on, as the user asked (--network, --ip, --alias, network connect). */
+export interface WantedEndpoint {
+  Name: string;
+  IPv4Address?: string;
+  Aliases?: string[];
+}
+
 export interface ContainerRecord {
   Id: string;
   Name: string; // "/name"
@@ -60,6 +67,8 @@ export interface ContainerRecord {
   ResolvConfPath: string;
   HostnamePath: string;
   HostsPath: string;
+  /** Network id → the endpoint asked for on it (the network mode's own first); see src/daemon/networking/. */
+  NetworkEndpoints?: Record<string, WantedEndpoint>;
 }
 
 export function emptyState(): State {

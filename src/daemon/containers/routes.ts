@@ -37,12 +37,16 @@ export function containerRoutes(router: Router, m: ContainerManager, rt: Runtime
     list = filterContainers(list, f, (ref) => m.get(ref)).sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
     const limit = intParam(ctx.query, 'limit');
     if (limit && limit > 0) list = list.slice(0, limit);
-    ctx.send(200, list.map(summaryView));
+    ctx.send(
+      200,
+      list.map((r) => ({ ...summaryView(r), ...m.s.nets.summary(r, rt.running(r)) })),
+    );
   });
 
   router.add('GET', '/containers/{id}/json', async (ctx) => {
     const r = m.get(ctx.params.id!);
     const view = inspectView(r, snapshotter);
+    view.NetworkSettings = m.s.nets.settings(r, rt.running(r));
     if (boolParam(ctx.query, 'size')) {
       const u = await m.s.client
         .snapshots(snapshotter)

@@ -99,6 +99,7 @@ export class Runtime {
         joins[kind] = `/proc/${other.State.Pid}/ns/${kind === 'network' ? 'net' : kind}`;
       }
     }
+    if (h.NetworkMode === 'host') joins.network = this.s.nets.hostNetns;
     const user = await resolveUser(r.Config.User ?? '', async (fn) => withRootfs(await snaps.mounts(id), fn));
     await this.copyUp(r);
     const spec = buildSpec({
@@ -134,7 +135,7 @@ export class Runtime {
     try {
       io.holdOpen();
       const mounts = await snaps.mounts(id);
-      await client.tasks.create({
+      const task = await client.tasks.create({
         container_id: id,
         rootfs: mounts,
         stdin: stdin ? paths.stdin : '',
@@ -143,6 +144,8 @@ export class Runtime {
         terminal: tty,
       });
       taskMade = true;
+      // The namespace exists, nothing runs in it yet: the container starts with its network up.
+      await this.s.nets.attachAll(r, task.pid);
       io.startReading();
       for (const p of live.pending.splice(0)) p(io);
       const waited = client.tasks.wait(id);
@@ -169,6 +172,7 @@ export class Runtime {
       io.release();
       if (taskMade) await client.tasks.delete(id).catch(() => undefined);
       await this.dropContainerd(id);
+      await this.s.nets.detachAll(id);
       const msg = messageOf(e);
       const code = /executable file not found|no such file or directory/.test(msg)
         ? 127
@@ -232,6 +236,7 @@ export class Runtime {
     await this.dropContainerd(id).catch((e: unknown) =>
       this.s.log.warn('task cleanup failed', { container: id, error: messageOf(e) }),
     );
+    await this.s.nets.detachAll(id);
     const oom = false;
     r.State = {
       ...r.State,

@@ -221,7 +221,8 @@ export function buildSpec(inp: SpecInputs): Spec {
   if (ipcMode.startsWith('container:')) namespaces.push({ type: 'ipc', path: inp.joins.ipc });
   else if (ipcMode !== 'host') namespaces.push({ type: 'ipc' });
   if ((h.UTSMode || '') !== 'host') namespaces.push({ type: 'uts' });
-  if (netMode.startsWith('container:')) namespaces.push({ type: 'network', path: inp.joins.network });
+  // container:<id>, or host: berthd's own network namespace (the host's, unless berthd runs in another).
+  if (inp.joins.network) namespaces.push({ type: 'network', path: inp.joins.network });
   else if (!hostNet) namespaces.push({ type: 'network' });
   // A private cgroup namespace where the hierarchy is v2 only, as Docker's default (v1: the host's).
   if (inp.cgroupV2) namespaces.push({ type: 'cgroup' });

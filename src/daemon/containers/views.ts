@@ -206,7 +206,12 @@ export function filterContainers(
       any('exited', (v) => r.State.Status === 'exited' && r.State.ExitCode === Number(v)) &&
       any('ancestor', (v) => r.ImageRef === v || r.Config.Image === v || r.Image.includes(v)) &&
       any('volume', (v) => r.Mounts.some((m) => m.Name === v || m.Destination === v)) &&
-      any('network', (v) => (r.HostConfig.NetworkMode ?? 'default') === v) &&
+      any(
+        'network',
+        (v) =>
+          (r.HostConfig.NetworkMode ?? 'default') === v ||
+          Object.entries(r.NetworkEndpoints ?? {}).some(([id, w]) => w.Name === v || id === v),
+      ) &&
       (!before || before.every((t) => Date.parse(r.Created) < t)) &&
       (!since || since.every((t) => Date.parse(r.Created) > t)),
   );

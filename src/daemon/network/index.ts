@@ -9,3 +9,4 @@ export { hostsFile, resolvConf, hostModeResolvConf, type HostsInput, type Resolv
 export { parseMode, type NetworkMode } from './mode.js';
 export { dockerView, containerSettings, type DockerNetwork, type DockerNetworkSettings } from './view.js';
 export { listRules, listChains } from './firewall.js';
+export { checkAddressPool, type AddressPool } from './ipam.js';

@@ -64,15 +64,42 @@ export function checkOverlap(subnet: string, networks: NetworkRecord[]): void {
   }
 }
 
-/** Docker's default pools: 172.17-31.0.0/16, then 192.168.0.0/20 steps. */
-export function* candidatePools(): Generator<string> {
+/** A pool of subnets: `base` cut into subnets of prefix length `size` (dockerd's --default-address-pools). */
+export interface AddressPool {
+  base: string;
+  size: number;
+}
+
+/** Checks a pool as dockerd does: a CIDR base, and a size between its prefix length and /30. */
+export function checkAddressPool(p: AddressPool): void {
+  const base = parseCidr(p.base, 'default-address-pools');
+  if (!Number.isInteger(p.size) || p.size < base.bits || p.size > 30) {
+    throw new BerthError(
+      'berthd',
+      'invalid-argument',
+      `default-address-pools: size ${p.size} of ${p.base} must be between ${base.bits} and 30`,
+      { field: 'default-address-pools' },
+    );
+  }
+}
+
+/** The configured pools' subnets in order, or Docker's defaults: 172.17-31.0.0/16, then 192.168.0.0/20 steps. */
+export function* candidatePools(pools?: AddressPool[]): Generator<string> {
+  if (pools?.length) {
+    for (const p of pools) {
+      const base = parseCidr(p.base);
+      const step = 2 ** (32 - p.size);
+      for (let n = base.base; n <= last(base); n += step) yield `${formatIp(n)}/${p.size}`;
+    }
+    return;
+  }
   for (let b = 17; b <= 31; b++) yield `172.${b}.0.0/16`;
   for (let c = 0; c < 256; c += 16) yield `192.168.${c}.0/20`;
 }
 
-/** The first default pool free of Berth's networks and of the host's routes. */
-export function pickSubnet(networks: NetworkRecord[], hostRoutes: Cidr[]): string {
-  for (const cand of candidatePools()) {
+/** The first pool subnet free of Berth's networks and of the host's routes. */
+export function pickSubnet(networks: NetworkRecord[], hostRoutes: Cidr[], pools?: AddressPool[]): string {
+  for (const cand of candidatePools(pools)) {
     const c = parseCidr(cand);
     if (hostRoutes.some((r) => r.bits > 0 && overlaps(r, c))) continue;
     if (networks.some((n) => n.driver === 'bridge' && overlaps(c, parseCidr(n.subnet)))) continue;

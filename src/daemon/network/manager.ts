@@ -86,6 +86,7 @@ export class Networks {
   }
 
   private async firewall(ensureJumps = false): Promise<void> {
+    if (this.cfg.iptables === false) return;
     const rules = render(this.chains, this.bridges(), Object.values(this.state.endpoints));
     await apply(this.chains, rules, ensureJumps);
   }
@@ -148,7 +149,7 @@ export class Networks {
         });
       }
       const opts = req.options ?? {};
-      const subnet = req.subnet ?? pickSubnet(this.bridges(), await hostRoutes());
+      const subnet = req.subnet ?? pickSubnet(this.bridges(), await hostRoutes(), this.cfg.addressPools);
       const pool = makePool({ subnet, gateway: req.gateway, ipRange: req.ipRange });
       checkOverlap(pool.subnet, this.bridges());
       const id = newId();

@@ -73,7 +73,7 @@ function range([a, b]: [number, number]): number[] {
 
 /** The API's HostConfig.PortBindings ({"80/tcp": [{HostIp, HostPort}]}) plus -P over ExposedPorts. */
 export function fromPortBindings(
-  bindings: Record<string, { HostIp?: string; HostPort?: string }[] | null> | undefined,
+  bindings: Record<string, { HostIp?: string; HostPort?: string }[] | null | undefined> | undefined,
   publishAll = false,
   exposed: string[] = [],
 ): PortRequest[] {

@@ -6,10 +6,10 @@
 // the caller right after.
 
 import { access, readFile, writeFile } from 'node:fs/promises';
-import { checkOverlap, makePool } from './ipam.js';
+import { checkOverlap, makePool, pickSubnet, type AddressPool } from './ipam.js';
 import { parseCidr } from './ipv4.js';
 import { deleteLink, ensureBridge, linkExists, listLinks } from './links.js';
-import { newId } from './names.js';
+import { hostRoutes, newId } from './names.js';
 import type { PortHolds } from './ports.js';
 import type { NetState, NetworkRecord } from './state.js';
 
@@ -26,6 +26,12 @@ export interface NetworksConfig {
   chainPrefix?: string;
   /** Prefix of the bridges and veths Berth names itself (at most 6 characters). */
   ifPrefix?: string;
+  /** dockerd's --default-address-pools: where networks without a subnet (and the default bridge without one) take theirs. */
+  addressPools?: AddressPool[];
+  /** dockerd's --iptables: false leaves the firewall alone (no chains, no rules: no NAT, no published ports). */
+  iptables?: boolean;
+  /** dockerd's --ip-forward: false leaves net.ipv4.ip_forward as the host has it. */
+  ipForward?: boolean;
   /** Where the repairs made at open are told (berthd's JSON-lines logger); silent when absent. */
   log?: (level: 'info' | 'warning', msg: string, fields: Record<string, unknown>) => void;
 }
@@ -56,6 +62,18 @@ export function predefinedNetwork(name: string, driver: NetworkRecord['driver'])
   };
 }
 
+/** True when the configured default bridge differs from the one the state holds. */
+function changedDefault(
+  existing: NetworkRecord,
+  def: { name?: string; subnet?: string; gateway?: string; mtu?: number },
+): boolean {
+  if (existing.bridge !== (def.name ?? 'berth0') || existing.mtu !== (def.mtu ?? 1500)) return true;
+  // Without a configured subnet, the one picked at the first start stays.
+  if (!def.subnet) return false;
+  const pool = makePool({ subnet: def.subnet, gateway: def.gateway });
+  return existing.subnet !== pool.subnet || existing.gateway !== pool.gateway;
+}
+
 export async function reconcile(ctx: ReconcileCtx): Promise<void> {
   const s = ctx.state;
   const log = ctx.cfg.log ?? (() => undefined);
@@ -73,7 +91,10 @@ export async function reconcile(ctx: ReconcileCtx): Promise<void> {
   const def = ctx.cfg.defaultBridge === undefined ? {} : ctx.cfg.defaultBridge;
   const existingDef = byName.get('bridge');
   if (def && !existingDef) {
-    const pool = makePool({ subnet: def.subnet ?? '172.17.0.0/16', gateway: def.gateway });
+    // No subnet configured: dockerd's first default pool that no host route covers (172.17.0.0/16 on most
+    // hosts; 172.18... where a docker0 already has it), so a host's own route is never shadowed.
+    const subnet = def.subnet ?? pickSubnet(bridges(), await hostRoutes(), ctx.cfg.addressPools);
+    const pool = makePool({ subnet, gateway: def.subnet ? def.gateway : undefined });
     checkOverlap(pool.subnet, bridges());
     const rec = predefinedNetwork('bridge', 'bridge');
     Object.assign(rec, {
@@ -93,19 +114,23 @@ export async function reconcile(ctx: ReconcileCtx): Promise<void> {
       [OPT_MTU]: String(rec.mtu),
     };
     s.networks[rec.id] = rec;
-  } else if (!def && existingDef) {
-    // The default network was turned off: its containers lose it.
+  } else if (existingDef && (!def || changedDefault(existingDef, def))) {
+    // The default network was turned off or given another bridge or subnet
+    // (--bridge, --bip): its containers lose it, and it is made anew below.
     for (const [k, ep] of Object.entries(s.endpoints)) if (ep.networkId === existingDef.id) delete s.endpoints[k];
     delete s.networks[existingDef.id];
     await ctx.save();
     await deleteLink(existingDef.bridge);
+    log('info', 'default bridge network changed by the configuration: made anew', { network: existingDef.id });
+    if (def) return reconcile(ctx);
   }
   await ctx.save();
   if (
-    await readFile('/proc/sys/net/ipv4/ip_forward', 'utf8').then(
+    ctx.cfg.ipForward !== false &&
+    (await readFile('/proc/sys/net/ipv4/ip_forward', 'utf8').then(
       (t) => t.trim() !== '1',
       () => false,
-    )
+    ))
   ) {
     // Routing between the bridges and the host's uplink, as dockerd turns it on.
     await writeFile('/proc/sys/net/ipv4/ip_forward', '1');

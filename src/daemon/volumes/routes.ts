@@ -1,9 +1,8 @@
-// /volumes/* (the local driver) and /networks/* (host and none only, until
-// the bridge driver lands: creating a network answers 501, not a fake one).
+// /volumes/* (the local driver). /networks/* are in ../networking/routes.ts.
 
 import { z } from 'zod';
 import type { Router } from '../http/router.js';
-import { badRequest, HttpError, notFound } from '../http/errors.js';
+import { badRequest, notFound } from '../http/errors.js';
 import type { ContainerManager } from '../containers/manager.js';
 import { labelMatch, parseFilters } from '../containers/views.js';
 import type { Volume } from './store.js';
@@ -69,40 +68,4 @@ export function volumeRoutes(router: Router, m: ContainerManager): void {
     }
     ctx.send(200, { VolumesDeleted: gone, SpaceReclaimed: 0 });
   });
-
-  const nets = [
-    { Name: 'host', Id: 'host', Driver: 'host' },
-    { Name: 'none', Id: 'none', Driver: 'null' },
-  ].map((n) => ({
-    ...n,
-    Created: '0001-01-01T00:00:00Z',
-    Scope: 'local',
-    EnableIPv6: false,
-    IPAM: { Driver: 'default', Options: null, Config: [] },
-    Internal: false,
-    Attachable: false,
-    Ingress: false,
-    ConfigFrom: { Network: '' },
-    ConfigOnly: false,
-    Containers: {},
-    Options: {},
-    Labels: {},
-  }));
-  router.add('GET', '/networks', async (ctx) => ctx.send(200, nets));
-  router.add('GET', '/networks/{id}', async (ctx) => {
-    const n = nets.find((x) => x.Id === ctx.params.id || x.Name === ctx.params.id);
-    if (!n) throw notFound(`network ${ctx.params.id} not found`);
-    ctx.send(200, n);
-  });
-  for (const [method, path] of [
-    ['POST', '/networks/create'],
-    ['POST', '/networks/{id}/connect'],
-    ['POST', '/networks/{id}/disconnect'],
-    ['DELETE', '/networks/{id}'],
-    ['POST', '/networks/prune'],
-  ] as const) {
-    router.add(method, path, async () => {
-      throw new HttpError(501, 'berthd has no bridge network driver yet: only the host and none networks exist');
-    });
-  }
 }
