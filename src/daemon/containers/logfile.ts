@@ -7,7 +7,8 @@
 // skipped, as dockerd skips it.
 
 import { createReadStream } from 'node:fs';
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { open, readdir, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { errnoOf } from '../../common/errors.js';
 import type { DriverName, LogSettings } from './logdriver.js';
@@ -125,22 +126,24 @@ async function* entriesOf(chunks: AsyncIterable<Buffer>, parse: Parser): AsyncGe
   }
 }
 
-async function exists(p: string): Promise<boolean> {
-  return stat(p).then(
-    () => true,
-    () => false,
-  );
-}
-
-/** The rotated files, oldest first (the current file is not among them). */
+/**
+ * The rotated files, oldest first (the current file is not among them), from
+ * one look at the directory: the logger renames them one by one when it
+ * rotates, and one readdir sees fewer of its steps than a stat per name.
+ */
 async function rotatedFiles(path: string, maxFile: number): Promise<string[]> {
-  const out: string[] = [];
-  for (let i = maxFile - 1; i >= 1; i--) {
+  const base = basename(path);
+  const names = await readdir(dirname(path)).catch(() => [] as string[]);
+  const byN = new Map<number, string>();
+  for (const name of names) {
+    if (!name.startsWith(`${base}.`)) continue;
+    const m = /^(\d+)(\.gz)?$/.exec(name.slice(base.length + 1));
+    const n = Number(m?.[1]);
+    if (!m || n < 1 || n >= maxFile) continue;
     // while gzip runs both exist: the plain one is complete, the .gz not yet
-    if (await exists(`${path}.${i}`)) out.push(`${path}.${i}`);
-    else if (await exists(`${path}.${i}.gz`)) out.push(`${path}.${i}.gz`);
+    if (!m[2] || !byN.has(n)) byN.set(n, join(dirname(path), name));
   }
-  return out;
+  return [...byN.entries()].sort((x, y) => y[0] - x[0]).map(([, f]) => f);
 }
 
 function fileChunks(file: string): AsyncIterable<Buffer> {
@@ -158,6 +161,37 @@ async function* rotatedEntries(file: string, parse: Parser): AsyncGenerator<LogE
 }
 
 const POLL_MS = 100;
+
+/**
+ * The rotated files written after the file with inode `from` and before the
+ * one with inode `to`, oldest first, opened at once and checked by inode: a
+ * name may be another file a moment later, when the logger rotates again.
+ */
+async function between(path: string, maxFile: number, from: number, to: number): Promise<FileHandle[]> {
+  const files = await rotatedFiles(path, maxFile);
+  const handles = await Promise.all(files.map((f) => open(f, 'r').catch(() => undefined)));
+  const inos = await Promise.all(handles.map(async (h) => (h ? (await h.stat()).ino : -1)));
+  const start = inos.indexOf(from);
+  const end = start < 0 ? -1 : inos.indexOf(to, start + 1);
+  // ours compressed or dropped meanwhile: nothing to place the others by
+  const keep = start < 0 ? [] : handles.slice(start + 1, end < 0 ? undefined : end);
+  for (const h of handles) if (h && !keep.includes(h)) await h.close();
+  return keep.filter((h): h is FileHandle => !!h);
+}
+
+/** Every entry of an open rotated file (gzip'ed or not, by its magic bytes); the handle is closed. */
+async function* handleEntries(h: FileHandle, parse: Parser): AsyncGenerator<LogEntry> {
+  try {
+    const magic = Buffer.alloc(2);
+    await h.read(magic, 0, 2, 0);
+    const rs = h.createReadStream({ start: 0, autoClose: false });
+    yield* entriesOf(magic[0] === 0x1f && magic[1] === 0x8b ? rs.pipe(createGunzip()) : rs, parse);
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'Z_BUF_ERROR') throw e;
+  } finally {
+    await h.close();
+  }
+}
 
 /**
  * The whole log, oldest first; with `follow`, then what is written to it
@@ -184,28 +218,37 @@ export async function* readLog(
   const buf = Buffer.alloc(256 * 1024);
   let rest = Buffer.alloc(0);
   let pos = 0;
+  /** What the handle has from `pos` to its end now. */
+  async function* drain(): AsyncGenerator<LogEntry> {
+    for (;;) {
+      const { bytesRead } = fh ? await fh.read(buf, 0, buf.length, pos) : { bytesRead: 0 };
+      if (bytesRead === 0) return;
+      pos += bytesRead;
+      const all = rest.length ? Buffer.concat([rest, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+      const { entries, used } = parse(all);
+      rest = Buffer.from(all.subarray(used));
+      yield* entries;
+    }
+  }
   try {
     for (;;) {
-      if (fh) {
-        const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-        if (bytesRead > 0) {
-          pos += bytesRead;
-          const all = rest.length ? Buffer.concat([rest, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
-          const { entries, used } = parse(all);
-          rest = Buffer.from(all.subarray(used));
-          yield* entries;
-          continue;
-        }
-      }
-      // at the end of what the handle has: rotated meanwhile?
-      const [now, mine] = await Promise.all([stat(path).catch(() => undefined), fh?.stat()]);
-      if (now && (!mine || now.ino !== mine.ino || now.dev !== mine.dev)) {
+      yield* drain();
+      // at the end of what the handle has: rotated meanwhile? (the path opened
+      // first: a file between the look and the open would be lost otherwise)
+      const next = await open(path, 'r').catch(() => undefined);
+      const [now, mine] = await Promise.all([next?.stat(), fh?.stat()]);
+      if (next && now && (!mine || now.ino !== mine.ino || now.dev !== mine.dev)) {
+        // what was appended between our last read and the rename, then the files
+        // of several rotations since the last look (oldest first), then the new one
+        yield* drain();
+        if (mine) for (const h of await between(path, s.maxFile, mine.ino, now.ino)) yield* handleEntries(h, parse);
         await fh?.close();
-        fh = await open(path, 'r').catch(() => undefined);
+        fh = next;
         pos = 0;
         rest = Buffer.alloc(0);
         continue;
       }
+      await next?.close();
       // the stop came before this pass read to the end: nothing is left
       if (!follow || stopped) return;
       follow.caughtUp?.();
