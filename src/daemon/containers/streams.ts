@@ -100,10 +100,11 @@ export async function logs(ctx: Ctx, r: ContainerRecord, rt: Runtime): Promise<v
 
   const io = rt.liveOf(r.Id).io;
   const following = follow && rt.running(r) && io && !io.done;
-  // -f ends with the container's output (berth-logger gone: the file is complete), the client, or `until`
+  // -f ends with the container (its exit is handled once berth-logger is gone: the file is
+  // complete), the client, or `until`
   const stop = following
     ? Promise.race([
-        io.whenDone(),
+        rt.nextExit(r).then(() => undefined),
         new Promise<void>((res) => ctx.req.socket.once('close', () => res())),
         ...(until === undefined ? [] : [new Promise<void>((res) => setTimeout(res, Math.max(0, until - Date.now())))]),
       ])
