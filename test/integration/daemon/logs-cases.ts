@@ -297,10 +297,10 @@ export function logCases(get: () => LogsFixture, skip: string | false, tag: stri
       assert.equal(all.stdout, 'a1\na2\n');
       assert.equal(all.stderr, 'e1\ne2\n');
       // tail counts the log's last lines, both streams together, as dockerd does
-    const tail = b.docker(['logs', '--tail', '1', n]);
-    assert.deepEqual([tail.stdout, tail.stderr], ['', 'e2\n']);
-    const tail2 = b.docker(['logs', '--tail', '2', n]);
-    assert.deepEqual([tail2.stdout, tail2.stderr], ['a2\n', 'e2\n']);
+      const tail = b.docker(['logs', '--tail', '1', n]);
+      assert.deepEqual([tail.stdout, tail.stderr], ['', 'e2\n']);
+      const tail2 = b.docker(['logs', '--tail', '2', n]);
+      assert.deepEqual([tail2.stdout, tail2.stderr], ['a2\n', 'e2\n']);
       const ts = b.ok(['logs', '-t', n]).trim().split('\n');
       assert.match(ts[0]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z a1$/);
       const t2 = Date.parse(ts[1]!.split(' ')[0]!);
