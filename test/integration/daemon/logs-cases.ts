@@ -112,6 +112,49 @@ export function logCases(get: () => LogsFixture, skip: string | false, tag: stri
     },
   );
 
+  test(
+    '-i without a tty: the logger berthd starts outlives a berthd kill -9 and ends with its container',
+    { skip },
+    async () => {
+      const { b, img } = get();
+      const n = name('stdin');
+      const id = b
+        .ok([
+          'run',
+          '-d',
+          '-i',
+          '--name',
+          n,
+          '--network',
+          'none',
+          img,
+          'sh',
+          '-c',
+          'i=0; while true; do echo "s $i"; i=$((i+1)); sleep 0.05; done',
+        ])
+        .trim();
+      await waitUntil('its logger', () => loggers(b.namespace).some((l) => l.id === id));
+      const logger = loggers(b.namespace).find((l) => l.id === id)!;
+      await waitUntil('some lines', () => b.ok(['logs', n]).includes('s 3'));
+      const before = numbered(b.ok(['logs', n]), 's').at(-1)!;
+      await b.kill9();
+      try {
+        await sleep(1500);
+        assert.ok(existsSync(`/proc/${logger.pid}`), 'the logger runs while berthd is down');
+      } finally {
+        await b.start();
+      }
+      const all = numbered(b.ok(['logs', n]), 's');
+      assert.equal(all[0], 0);
+      assert.ok(all.at(-1)! > before + 15, `lines were written while berthd was down (${before} -> ${all.at(-1)})`);
+      b.ok(['rm', '-f', id]);
+      await waitUntil(
+        'the logger to end with its container',
+        () => !existsSync(`/proc/${logger.pid}`) || readFileSync(`/proc/${logger.pid}/stat`, 'utf8').includes(') Z'),
+      );
+    },
+  );
+
   test('a container writing 10 MB while berthd is down is not blocked; all of it is logged', { skip }, async () => {
     const { b, img } = get();
     const n = name('big');
