@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { BerthError, errnoOf, messageOf } from '../common/errors.js';
 import type { Level } from '../common/log.js';
+import { logSettings } from './containers/logdriver.js';
 
 export interface DaemonConfig {
   hosts: string[];
@@ -21,6 +22,9 @@ export interface DaemonConfig {
   insecureRegistries?: string[];
   group?: string;
   pidfile?: string;
+  /** A container's log driver and options when its LogConfig names none (dockerd's log-driver, log-opts). */
+  logDriver: string;
+  logOpts: Record<string, string>;
   configFile: string;
 }
 
@@ -35,13 +39,15 @@ export const DEFAULTS: DaemonConfig = {
   liveRestore: true,
   snapshotter: 'overlayfs',
   runtime: 'io.containerd.runc.v2',
+  logDriver: 'json-file',
+  logOpts: {},
   configFile: '/etc/berth/daemon.json',
 };
 
 type Key = Exclude<keyof DaemonConfig, 'configFile'>;
 
 /** daemon.json key → setting, and whether it is a list. */
-const FILE_KEYS: Record<string, { key: Key; kind: 'string' | 'bool' | 'list' }> = {
+const FILE_KEYS: Record<string, { key: Key; kind: 'string' | 'bool' | 'list' | 'map' }> = {
   hosts: { key: 'hosts', kind: 'list' },
   containerd: { key: 'containerd', kind: 'string' },
   'containerd-namespace': { key: 'containerdNamespace', kind: 'string' },
@@ -54,6 +60,8 @@ const FILE_KEYS: Record<string, { key: Key; kind: 'string' | 'bool' | 'list' }> 
   'insecure-registries': { key: 'insecureRegistries', kind: 'list' },
   group: { key: 'group', kind: 'string' },
   pidfile: { key: 'pidfile', kind: 'string' },
+  'log-driver': { key: 'logDriver', kind: 'string' },
+  'log-opts': { key: 'logOpts', kind: 'map' },
 };
 
 /** Flag → daemon.json key (the flag names are the file's keys, plus short forms). */
@@ -65,6 +73,7 @@ const FLAG_ALIASES: Record<string, string> = {
   '--runtime': 'default-runtime',
   '-l': 'log-level',
   '-p': 'pidfile',
+  '--log-opt': 'log-opts',
 };
 
 const LEVELS: Record<string, Level> = {
@@ -92,6 +101,8 @@ The Docker Engine API on containerd's API.
       --insecure-registry H    registry reached over plain HTTP (repeatable; default 127.0.0.0/8)
   -G, --group NAME             group owning the unix sockets (default root only, mode 0660)
   -p, --pidfile FILE           write berthd's pid there
+      --log-driver NAME        containers' default log driver: json-file, local, none (default json-file)
+      --log-opt K=V            its default options, e.g. max-size=10m (repeatable)
       --config-file FILE       daemon.json (default /etc/berth/daemon.json; missing is fine)
   -v, --version                print the version and exit
 `;
@@ -104,7 +115,19 @@ function setValue(cfg: DaemonConfig, fileKey: string, raw: unknown, where: strin
   const spec = FILE_KEYS[fileKey];
   if (!spec) throw bad(`${where}: unknown setting "${fileKey}"`, fileKey);
   const target = cfg as unknown as Record<string, unknown>;
-  if (spec.kind === 'list') {
+  if (spec.kind === 'map') {
+    // {"k": "v"} in the file; repeated --log-opt k=v flags
+    const pair = (x: unknown): unknown[] =>
+      typeof x === 'string' && x.includes('=') ? [x.slice(0, x.indexOf('=')), x.slice(x.indexOf('=') + 1)] : [x];
+    const entries: unknown[][] = Array.isArray(raw)
+      ? (raw as unknown[]).map(pair)
+      : raw && typeof raw === 'object'
+        ? Object.entries(raw)
+        : [[raw]];
+    if (!entries.every((e) => e.length === 2 && typeof e[1] === 'string'))
+      throw bad(`${where}: "${fileKey}" must be a map of strings (key=value)`, fileKey);
+    target[spec.key] = Object.fromEntries(entries);
+  } else if (spec.kind === 'list') {
     const list = Array.isArray(raw) ? raw : [raw];
     if (!list.every((x) => typeof x === 'string'))
       throw bad(`${where}: "${fileKey}" must be a list of strings`, fileKey);
@@ -151,11 +174,16 @@ export function parseArgs(argv: string[]): ParsedArgs {
       value = v;
     }
     fromFlags.add(key);
-    if (spec.kind === 'list') (lists[key] ??= []).push(value);
+    if (spec.kind === 'list' || spec.kind === 'map') (lists[key] ??= []).push(value);
     else setValue(cfg, key, value, `flag ${flag}`);
   }
   for (const [k, v] of Object.entries(lists)) setValue(cfg, k, v, `flag --${k}`);
   applyFile(cfg, fromFlags);
+  try {
+    logSettings(cfg.logDriver, cfg.logOpts);
+  } catch (e) {
+    throw bad(`log-driver, log-opts: ${messageOf(e)}`, 'log-opts');
+  }
   if (cfg.hosts.length === 0) cfg.hosts = [...DEFAULTS.hosts];
   for (const h of cfg.hosts) checkHost(h);
   return { action: 'run', config: cfg };

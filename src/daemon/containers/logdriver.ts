@@ -76,6 +76,20 @@ export function logSettings(type: string | undefined, opts: Record<string, strin
   return s;
 }
 
+/**
+ * A create request's LogConfig with the daemon's defaults, as dockerd merges
+ * them: no type means the daemon's driver, and the daemon's options fill in
+ * what a container of that same driver does not set.
+ */
+export function withDaemonDefaults(
+  lc: { Type?: string; Config?: Record<string, string> | null } | null | undefined,
+  daemon: { logDriver: string; logOpts: Record<string, string> },
+): { Type: string; Config: Record<string, string> } {
+  const type = lc?.Type || daemon.logDriver;
+  const own = lc?.Config ?? {};
+  return { Type: type, Config: type === daemon.logDriver ? { ...daemon.logOpts, ...own } : own };
+}
+
 /** Where dockerd keeps the driver's file: <id>-json.log, local-logs/container.log; none has none (""). */
 export function logPathFor(dir: string, id: string, driver: DriverName): string {
   if (driver === 'json-file') return join(dir, `${id}-json.log`);

@@ -22,7 +22,7 @@ import { mountPoints } from './mounts.js';
 import { emptyState, RecordStore, type ContainerRecord } from './record.js';
 import { securityOpts, validateHostConfig } from './spec.js';
 import { randomName } from './names.js';
-import { logPathFor, logSettings } from './logdriver.js';
+import { logPathFor, logSettings, withDaemonDefaults } from './logdriver.js';
 import { familiarString } from '../../image/reference.js';
 import { parseRef } from '../images/service.js';
 
@@ -124,7 +124,8 @@ export class ContainerManager {
       if (mode && !['host', 'private', 'shareable', ''].includes(mode) && !mode.startsWith('container:'))
         throw badRequest(`invalid namespace mode: ${mode}`, 'HostConfig');
     }
-    const logDriver = logSettings(h.LogConfig?.Type, h.LogConfig?.Config ?? {}).driver;
+    const logConfig = withDaemonDefaults(h.LogConfig, this.s.cfg);
+    const logDriver = logSettings(logConfig.Type, logConfig.Config).driver;
 
     const image = await this.s.images.find(body.Image);
     const ic = image.resolved.config.config ?? {};
@@ -166,7 +167,7 @@ export class ContainerManager {
         Name: name,
         Created: new Date().toISOString(),
         Config: { ...merged, Image: body.Image },
-        HostConfig: { ...h, NetworkMode: netMode, LogConfig: { Type: logDriver, Config: h.LogConfig?.Config ?? {} } },
+        HostConfig: { ...h, NetworkMode: netMode, LogConfig: logConfig },
         ImageRef: familiarString(parseRefSafe(body.Image)),
         Image: image.id,
         ParentChain: parent,

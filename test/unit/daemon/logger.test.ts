@@ -15,6 +15,7 @@ import type { Readable, Writable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { loggerBinary, logSettings, type LogSettings } from '../../../src/daemon/containers/logdriver.js';
 import { readLog, type LogEntry } from '../../../src/daemon/containers/logfile.js';
+import type { DaemonConfig } from '../../../src/daemon/config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-logger-unit-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -254,4 +255,44 @@ test('LogConfig: drivers, defaults (rotation on), dockerd errors', () => {
     /unknown log opt 'frequency' for json-file log driver/,
   );
   assert.throws(() => logSettings('none', { 'max-size': '1m' }), /unknown log opt 'max-size' for log driver none/);
+});
+
+test("the daemon's default log driver and options: flags, daemon.json, dockerd's merge", async () => {
+  const { parseArgs } = await import('../../../src/daemon/config.js');
+  const { withDaemonDefaults } = await import('../../../src/daemon/containers/logdriver.js');
+  const { writeFileSync } = await import('node:fs');
+  const none = join(dir, 'none.json');
+  const cfgOf = (argv: string[]) => {
+    const p = parseArgs(argv);
+    assert.equal(p.action, 'run');
+    return (p as { config: DaemonConfig }).config;
+  };
+  const d = cfgOf(['--config-file', none]);
+  assert.deepEqual([d.logDriver, d.logOpts], ['json-file', {}]);
+  const f = cfgOf([
+    '--config-file',
+    none,
+    '--log-driver',
+    'local',
+    '--log-opt',
+    'max-size=1m',
+    '--log-opt',
+    'max-file=2',
+  ]);
+  assert.deepEqual([f.logDriver, f.logOpts], ['local', { 'max-size': '1m', 'max-file': '2' }]);
+  const file = join(dir, 'daemon.json');
+  writeFileSync(file, JSON.stringify({ 'log-driver': 'json-file', 'log-opts': { 'max-size': '5m' } }));
+  assert.deepEqual(cfgOf(['--config-file', file]).logOpts, { 'max-size': '5m' });
+  assert.throws(() => cfgOf(['--config-file', none, '--log-driver', 'gelf']), /no log driver named 'gelf'/);
+  assert.throws(() => cfgOf(['--config-file', none, '--log-opt', 'max-size=huge']), /invalid max-size "huge"/);
+  writeFileSync(file, JSON.stringify({ 'log-opts': { 'max-file': 3 } }));
+  assert.throws(() => cfgOf(['--config-file', file]), /"log-opts" must be a map of strings/);
+  // dockerd: no type takes the daemon's driver; the daemon's options fill in for the same driver only
+  const daemon = { logDriver: 'local', logOpts: { 'max-size': '1m', compress: 'false' } };
+  assert.deepEqual(withDaemonDefaults(undefined, daemon), { Type: 'local', Config: daemon.logOpts });
+  assert.deepEqual(withDaemonDefaults({ Config: { 'max-size': '2m' } }, daemon), {
+    Type: 'local',
+    Config: { 'max-size': '2m', compress: 'false' },
+  });
+  assert.deepEqual(withDaemonDefaults({ Type: 'json-file', Config: null }, daemon), { Type: 'json-file', Config: {} });
 });
