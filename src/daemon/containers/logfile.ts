@@ -249,6 +249,12 @@ export async function* readLog(
         continue;
       }
       await next?.close();
+      // max-file 1: the logger truncates the file in place instead of rotating it
+      if (mine && mine.size < pos) {
+        pos = 0;
+        rest = Buffer.alloc(0);
+        continue;
+      }
       // the stop came before this pass read to the end: nothing is left
       if (!follow || stopped) return;
       follow.caughtUp?.();

@@ -196,6 +196,33 @@ test('follow: every line once, in order, through rotations while they happen', {
   );
 });
 
+test('follow with max-file 1: the file truncated in place is read again from its start', { skip }, async () => {
+  const path = join(dir, 'trunc-json.log');
+  const s = settings('json-file', { maxSize: 600, maxFile: 1 });
+  const l = await startLogger({ driver: 'json-file', path, 'max-size': '600', 'max-file': '1' });
+  let stop!: () => void;
+  const stopped = new Promise<void>((r) => (stop = r));
+  const seen: number[] = [];
+  const reader = (async () => {
+    for await (const e of readLog(s, path, { stop: stopped })) seen.push(Number(e.log.toString().split(' ')[1]));
+  })();
+  for (let i = 0; i < 60; i++) {
+    await write(l.out, `t ${i}\n`);
+    await new Promise((r) => setTimeout(r, 20)); // slower than the reader looks: each truncation is seen
+  }
+  l.out.end();
+  l.err.end();
+  await l.exited;
+  stop();
+  await reader;
+  assert.ok(readFileSync(path).length <= 600);
+  assert.equal(seen.at(-1), 59, 'the lines after the truncations were followed');
+  assert.ok(
+    seen.every((n, i) => i === 0 || n > seen[i - 1]!),
+    `in order: ${seen.join(' ')}`,
+  );
+});
+
 test(
   'attach socket: stdcopy frames of what the streams carry; SIGTERM ends it with the output drained',
   { skip },
