@@ -127,6 +127,16 @@ export class Runtime {
     );
     const logs = logSettings(h.LogConfig?.Type, h.LogConfig?.Config ?? {});
     if (r.LogPath) await mkdir(dirname(r.LogPath), { recursive: true, mode: 0o700 });
+    // a unix socket path has 107 bytes: a long --exec-root would leave attach without output
+    if (Buffer.byteLength(this.loggerSocket(id)) > 107)
+      throw new BerthError(
+        'berthd',
+        'invalid-argument',
+        `--exec-root ${cfg.execRoot} is too long for the logger's socket`,
+        {
+          field: 'exec-root',
+        },
+      );
     const logURI = loggerURI(logs, r.LogPath, this.loggerSocket(id));
     if (fifoLog)
       await startFifoLogger(logs, r.LogPath, this.loggerSocket(id), paths, { id, ns: cfg.containerdNamespace });
