@@ -13,6 +13,7 @@
  *
  * logger/file.c    the log file, rotation, compression, lines
  * logger/record.c  json-file and local records
+ * logger/attach.c  the attach socket and its clients
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,33 +24,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "logger/logger.h"
 
-#define MAX_ATTACH  32
-#define ATTACH_HIGH (1024 * 1024) /* bytes queued for one attacher before the streams pause */
-#define FINAL_MS    5000 /* how long queued output may take to reach attachers at the end */
-
-struct attacher {
-	int fd;
-	struct buf out;
-};
-
 static const char *cid = "";
 static struct logfile LF = { .driver = DRIVER_JSON, .fd = -1, .max_file = 1 };
 static struct line lines[2] = { { .source = "stdout" }, { .source = "stderr" } };
 static int srcs[2] = { 3, 4 };
-static struct attacher att[MAX_ATTACH];
-static int natt;
 static const char *attach_path;
 static const char *fifos[2]; /* stdout-fifo, stderr-fifo: read these instead of fds 3 and 4 */
-static ino_t attach_ino;     /* the socket is removed at the end only while it is still ours */
 
 void warnmsg(const char *fmt, ...)
 {
@@ -162,96 +148,6 @@ static void parse_args(int argc, char **argv)
 		usage("path: an absolute path is needed for the json-file and local drivers");
 }
 
-static int serve_attach(void)
-{
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(attach_path) >= sizeof a.sun_path)
-		usage("attach: socket path too long");
-	strcpy(a.sun_path, attach_path);
-	unlink(attach_path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
-	    chmod(attach_path, 0600) < 0 || listen(fd, 16) < 0) {
-		warnmsg("attach socket %s: %s", attach_path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	struct stat st;
-
-	if (stat(attach_path, &st) == 0)
-		attach_ino = st.st_ino;
-	return fd;
-}
-
-static void drop_attacher(int i)
-{
-	close(att[i].fd);
-	free(att[i].out.p);
-	att[i] = att[--natt];
-	memset(&att[natt], 0, sizeof att[natt]);
-}
-
-static void accept_attacher(int lfd)
-{
-	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-
-	if (fd < 0)
-		return;
-	if (natt == MAX_ATTACH) {
-		close(fd);
-		return;
-	}
-	att[natt++] = (struct attacher){ .fd = fd };
-}
-
-/* Docker's stdcopy frame: stream, three zero bytes, u32 BE length, bytes. */
-static void to_attachers(int stream, const char *p, size_t n)
-{
-	unsigned char h[8] = { (unsigned char)stream,
-			       0,
-			       0,
-			       0,
-			       (unsigned char)(n >> 24),
-			       (unsigned char)(n >> 16),
-			       (unsigned char)(n >> 8),
-			       (unsigned char)n };
-
-	for (int i = 0; i < natt; i++) {
-		buf_add(&att[i].out, h, sizeof h);
-		buf_add(&att[i].out, p, n);
-	}
-}
-
-/* Writes what is queued; false when the attacher is gone. */
-static bool attacher_flush(struct attacher *a)
-{
-	while (a->out.off < a->out.len) {
-		ssize_t w =
-			send(a->fd, a->out.p + a->out.off, a->out.len - a->out.off, MSG_NOSIGNAL);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && errno == EAGAIN)
-			return true;
-		if (w <= 0)
-			return false;
-		a->out.off += (size_t)w;
-	}
-	buf_clear(&a->out);
-	return true;
-}
-
-static bool backlogged(void)
-{
-	for (int i = 0; i < natt; i++)
-		if (att[i].out.len - att[i].out.off > ATTACH_HIGH)
-			return true;
-	return false;
-}
-
 /* One read from stream i; false at its end (EOF, or an error: containerd
  * hands a tty's logger the write end of an unused pipe as fd 4). */
 static bool pump(int i)
@@ -268,7 +164,7 @@ static bool pump(int i)
 		return false;
 	}
 	line_feed(&LF, &lines[i], chunk, (size_t)n);
-	to_attachers(i + 1, chunk, (size_t)n);
+	attach_send(i + 1, chunk, (size_t)n);
 	return true;
 }
 
@@ -287,32 +183,6 @@ static void drain_now(void)
 			srcs[i] = -1;
 		}
 	}
-}
-
-/* The end: queued frames get FINAL_MS to reach their attachers. */
-static void final_flush(void)
-{
-	struct timespec start, now;
-
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	while (natt) {
-		struct pollfd p[MAX_ATTACH];
-		long left;
-
-		for (int i = natt - 1; i >= 0; i--)
-			if (!attacher_flush(&att[i]) || att[i].out.off == att[i].out.len)
-				drop_attacher(i);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left = FINAL_MS - (now.tv_sec - start.tv_sec) * 1000 -
-		       (now.tv_nsec - start.tv_nsec) / 1000000;
-		if (!natt || left <= 0)
-			break;
-		for (int i = 0; i < natt; i++)
-			p[i] = (struct pollfd){ .fd = att[i].fd, .events = POLLOUT };
-		poll(p, (nfds_t)natt, (int)left);
-	}
-	while (natt)
-		drop_attacher(natt - 1);
 }
 
 int main(int argc, char **argv)
@@ -361,14 +231,14 @@ int main(int argc, char **argv)
 	signal(SIGHUP, SIG_IGN);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (attach_path)
-		lfd = serve_attach();
+		lfd = attach_listen(attach_path);
 	/* ready: the shim waits for this descriptor to close before it starts the container */
 	close(5);
 
 	while (!term && (srcs[0] >= 0 || srcs[1] >= 0)) {
 		struct pollfd p[4 + MAX_ATTACH];
 		nfds_t n = 0;
-		bool paused = backlogged();
+		bool paused = attach_backlogged();
 		int base;
 
 		p[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
@@ -376,11 +246,7 @@ int main(int argc, char **argv)
 		p[n++] = (struct pollfd){ .fd = paused ? -1 : srcs[0], .events = POLLIN };
 		p[n++] = (struct pollfd){ .fd = paused ? -1 : srcs[1], .events = POLLIN };
 		base = (int)n;
-		for (int i = 0; i < natt; i++)
-			p[n++] = (struct pollfd){ .fd = att[i].fd,
-						  .events = att[i].out.len > att[i].out.off
-								    ? POLLOUT
-								    : POLLIN };
+		n += (nfds_t)attach_pollfds(p + base);
 		if (poll(p, n, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -402,44 +268,17 @@ int main(int argc, char **argv)
 				}
 			}
 		}
-		/* attachers first: their indexes in p[] are valid until one is dropped */
-		for (int i = natt - 1; i >= 0; i--) {
-			short r = p[base + i].revents;
-
-			if (!r)
-				continue;
-			if (r & POLLIN) {
-				char sink[512];
-				ssize_t k = recv(att[i].fd, sink, sizeof sink, MSG_DONTWAIT);
-
-				if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR)) {
-					drop_attacher(i);
-					continue;
-				}
-			}
-			if ((r & (POLLERR | POLLHUP | POLLNVAL)) ||
-			    ((r & POLLOUT) && !attacher_flush(&att[i])))
-				drop_attacher(i);
-		}
+		attach_serviced(p + base);
 		if (p[1].revents & POLLIN)
-			accept_attacher(lfd);
+			attach_accept(lfd);
 		for (int i = 0; i < 2; i++)
 			if (p[2 + i].revents)
 				pump(i);
-		for (int i = natt - 1; i >= 0; i--)
-			if (!attacher_flush(&att[i]))
-				drop_attacher(i);
+		attach_flush_all();
 	}
 	if (term)
 		drain_now();
 	logfile_finish(&LF);
-	if (lfd >= 0) {
-		struct stat st;
-
-		close(lfd);
-		if (stat(attach_path, &st) == 0 && st.st_ino == attach_ino)
-			unlink(attach_path);
-	}
-	final_flush();
+	attach_end(lfd);
 	return 0;
 }

@@ -51,6 +51,18 @@ void record_json(struct buf *b, const char *source, const char *p, size_t n,
 void record_local(struct buf *b, const char *source, const char *p, size_t n,
 		  const struct timespec *t);
 
+/* attach.c */
+#define MAX_ATTACH 32
+struct pollfd;
+int attach_listen(const char *path); /* the listening socket, -1 (warned) on failure */
+void attach_accept(int lfd);
+void attach_send(int stream, const char *p, size_t n);
+bool attach_backlogged(void);
+int attach_pollfds(struct pollfd *p); /* one entry per client; returns how many */
+void attach_serviced(const struct pollfd *p);
+void attach_flush_all(void);
+void attach_end(int lfd);
+
 /* file.c */
 int logfile_open(struct logfile *f);
 void logfile_write(struct logfile *f, const char *source, const char *p, size_t n);
