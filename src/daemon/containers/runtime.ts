@@ -445,7 +445,17 @@ export class Runtime {
       return;
     }
     // berth-logger kept writing the log meanwhile; attach gets its live output again.
-    const io = new ProcessIO(fifoPaths(this.execRoot(r.Id), 'init'), { stdin: false, stderr: false, stdout: false });
+    // stdin (-i): the shim still reads its FIFO; held again so that attach can write into it
+    const stdin = (r.Config.OpenStdin ?? false) && !r.Config.StdinOnce;
+    const io = new ProcessIO(fifoPaths(this.execRoot(r.Id), 'init'), { stdin, stderr: false, stdout: false });
+    try {
+      io.holdOpen();
+    } catch (e) {
+      this.s.log.warn('stdin FIFO not reopened: attach cannot write to this container', {
+        container: r.Id,
+        error: messageOf(e),
+      });
+    }
     await io.connectLogger(this.loggerSocket(r.Id));
     live.io = io;
     r.State.Status = proc.status === 'PAUSED' ? 'paused' : 'running';
