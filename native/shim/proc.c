@@ -303,29 +303,41 @@ int proc_spawn(struct conn *c, char **args, int argc)
 			set_nonblock(pin[1]);
 		}
 	}
-	if (out[0] || p->log_fd >= 0) {
+	if (logio_is_uri(out)) {
+		int lw[2];
+
 		what = "stdout", wpath = out;
-		if (out[0] && (p->out.dst = open_fifo(out, O_RDWR)) < 0)
+		errno = EINVAL; /* stderr goes where stdout goes; no json LOG besides */
+		if ((err[0] && strcmp(err, out) != 0) || p->log_fd >= 0 ||
+		    logio_open(p, out, tty, lw) < 0)
 			goto fail;
-		p->out.close_dst = true;
-		p->out.done = tty; /* with a terminal: once the master arrives */
-		if (!tty) {
-			if (pipe2(pout, O_CLOEXEC) < 0)
+		pout[1] = lw[0];
+		perr[1] = lw[1];
+	} else {
+		if (out[0] || p->log_fd >= 0) {
+			what = "stdout", wpath = out;
+			if (out[0] && (p->out.dst = open_fifo(out, O_RDWR)) < 0)
 				goto fail;
-			p->out.src = pout[0];
-			set_nonblock(pout[0]);
+			p->out.close_dst = true;
+			p->out.done = tty; /* with a terminal: once the master arrives */
+			if (!tty) {
+				if (pipe2(pout, O_CLOEXEC) < 0)
+					goto fail;
+				p->out.src = pout[0];
+				set_nonblock(pout[0]);
+			}
 		}
-	}
-	if (!tty && (err[0] || p->log_fd >= 0)) {
-		what = "stderr", wpath = err;
-		if (err[0] && (p->err.dst = open_fifo(err, O_RDWR)) < 0)
-			goto fail;
-		p->err.close_dst = true;
-		p->err.done = false;
-		if (pipe2(perr, O_CLOEXEC) < 0)
-			goto fail;
-		p->err.src = perr[0];
-		set_nonblock(perr[0]);
+		if (!tty && (err[0] || p->log_fd >= 0)) {
+			what = "stderr", wpath = err;
+			if (err[0] && (p->err.dst = open_fifo(err, O_RDWR)) < 0)
+				goto fail;
+			p->err.close_dst = true;
+			p->err.done = false;
+			if (pipe2(perr, O_CLOEXEC) < 0)
+				goto fail;
+			p->err.src = perr[0];
+			set_nonblock(perr[0]);
+		}
 	}
 	if (tty) {
 		what = "console socket", wpath = console;

@@ -107,6 +107,10 @@ void stream_close(struct stream *s);
 void console_accept(struct proc *p);
 void console_receive(struct proc *p);
 
+/* logio.c: file:// and binary:// stdout URIs */
+bool logio_is_uri(const char *s);
+int logio_open(struct proc *p, const char *uri, bool tty, int fds[2]);
+
 /* proto.c */
 void conn_accept(void);
 void conn_service(struct conn *c);

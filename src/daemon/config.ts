@@ -9,6 +9,7 @@ import { BerthError, errnoOf, messageOf } from '../common/errors.js';
 import type { Level } from '../common/log.js';
 import { defaultBridgeOf } from './networking/bip.js';
 import { checkAddressPool, type AddressPool } from './network/index.js';
+import { logSettings } from './containers/logdriver.js';
 
 export interface DaemonConfig {
   hosts: string[];
@@ -33,6 +34,9 @@ export interface DaemonConfig {
   ipForward: boolean;
   /** Where networks without --subnet take theirs (dockerd's default-address-pools); Docker's pools when absent. */
   defaultAddressPools?: AddressPool[];
+  /** A container's log driver and options when its LogConfig names none (dockerd's log-driver, log-opts). */
+  logDriver: string;
+  logOpts: Record<string, string>;
   configFile: string;
 }
 
@@ -49,13 +53,15 @@ export const DEFAULTS: DaemonConfig = {
   runtime: 'io.containerd.runc.v2',
   iptables: true,
   ipForward: true,
+  logDriver: 'json-file',
+  logOpts: {},
   configFile: '/etc/berth/daemon.json',
 };
 
 type Key = Exclude<keyof DaemonConfig, 'configFile'>;
 
 /** daemon.json key → setting, and whether it is a list. */
-const FILE_KEYS: Record<string, { key: Key; kind: 'string' | 'bool' | 'list' | 'pools' }> = {
+const FILE_KEYS: Record<string, { key: Key; kind: 'string' | 'bool' | 'list' | 'pools' | 'map' }> = {
   hosts: { key: 'hosts', kind: 'list' },
   containerd: { key: 'containerd', kind: 'string' },
   'containerd-namespace': { key: 'containerdNamespace', kind: 'string' },
@@ -73,6 +79,8 @@ const FILE_KEYS: Record<string, { key: Key; kind: 'string' | 'bool' | 'list' | '
   iptables: { key: 'iptables', kind: 'bool' },
   'ip-forward': { key: 'ipForward', kind: 'bool' },
   'default-address-pools': { key: 'defaultAddressPools', kind: 'pools' },
+  'log-driver': { key: 'logDriver', kind: 'string' },
+  'log-opts': { key: 'logOpts', kind: 'map' },
 };
 
 /** Flag → daemon.json key (the flag names are the file's keys, plus short forms). */
@@ -85,6 +93,7 @@ const FLAG_ALIASES: Record<string, string> = {
   '-l': 'log-level',
   '-p': 'pidfile',
   '-b': 'bridge',
+  '--log-opt': 'log-opts',
 };
 
 const LEVELS: Record<string, Level> = {
@@ -119,6 +128,8 @@ The Docker Engine API on containerd's API.
       --ip-forward[=BOOL]      turn on net.ipv4.ip_forward at start (default true)
       --default-address-pools base=CIDR,size=N
                                where networks without --subnet take theirs (repeatable; default Docker's pools)
+      --log-driver NAME        containers' default log driver: json-file, local, none (default json-file)
+      --log-opt K=V            its default options, e.g. max-size=10m (repeatable)
       --config-file FILE       daemon.json (default /etc/berth/daemon.json; missing is fine)
   -v, --version                print the version and exit
 `;
@@ -133,6 +144,18 @@ function setValue(cfg: DaemonConfig, fileKey: string, raw: unknown, where: strin
   const target = cfg as unknown as Record<string, unknown>;
   if (spec.kind === 'pools') {
     target[spec.key] = parsePools(raw, `${where}: "${fileKey}"`);
+  } else if (spec.kind === 'map') {
+    // {"k": "v"} in the file; repeated --log-opt k=v flags
+    const pair = (x: unknown): unknown[] =>
+      typeof x === 'string' && x.includes('=') ? [x.slice(0, x.indexOf('=')), x.slice(x.indexOf('=') + 1)] : [x];
+    const entries: unknown[][] = Array.isArray(raw)
+      ? (raw as unknown[]).map(pair)
+      : raw && typeof raw === 'object'
+        ? Object.entries(raw)
+        : [[raw]];
+    if (!entries.every((e) => e.length === 2 && typeof e[1] === 'string'))
+      throw bad(`${where}: "${fileKey}" must be a map of strings (key=value)`, fileKey);
+    target[spec.key] = Object.fromEntries(entries);
   } else if (spec.kind === 'list') {
     const list = Array.isArray(raw) ? raw : [raw];
     if (!list.every((x) => typeof x === 'string'))
@@ -209,11 +232,16 @@ export function parseArgs(argv: string[]): ParsedArgs {
       value = v;
     }
     fromFlags.add(key);
-    if (spec.kind === 'list' || spec.kind === 'pools') (lists[key] ??= []).push(value);
+    if (spec.kind === 'list' || spec.kind === 'pools' || spec.kind === 'map') (lists[key] ??= []).push(value);
     else setValue(cfg, key, value, `flag ${flag}`);
   }
   for (const [k, v] of Object.entries(lists)) setValue(cfg, k, v, `flag --${k}`);
   applyFile(cfg, fromFlags);
+  try {
+    logSettings(cfg.logDriver, cfg.logOpts);
+  } catch (e) {
+    throw bad(`log-driver, log-opts: ${messageOf(e)}`, 'log-opts');
+  }
   if (cfg.hosts.length === 0) cfg.hosts = [...DEFAULTS.hosts];
   for (const h of cfg.hosts) checkHost(h);
   defaultBridgeOf(cfg); // a bad --bridge or --bip stops berthd here, before it touches anything

@@ -1,6 +1,8 @@
-// A container's stdio: the FIFOs containerd's shim writes the process's
-// output into (under --exec-root), read by berthd, written to the json-file
-// log and handed to attached clients; and the stdin FIFO for `-i`.
+// A process's stdio as berthd sees it. An exec process's output comes
+// through FIFOs containerd's shim writes into (under --exec-root); a
+// container's own output goes to berth-logger (the shim starts it for the
+// task's `binary://` stdout), which writes the log and hands the same bytes
+// to berthd on its attach socket as stdcopy frames. stdin (`-i`) is a FIFO.
 //
 // The open order matters. The shim opens its ends during task Create and
 // blocks until a reader exists, so berthd first opens each FIFO read-write
@@ -12,10 +14,10 @@
 import { execFile } from 'node:child_process';
 import { closeSync, constants as C, openSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
-import { Socket } from 'node:net';
+import { createConnection, Socket } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { JsonLog, StreamNo } from './logfile.js';
+import type { StreamNo } from './logfile.js';
 
 export type { StreamNo };
 
@@ -54,9 +56,8 @@ export class ProcessIO {
 
   constructor(
     readonly paths: FifoPaths,
-    /** Which FIFOs exist: stderr is absent with a tty, stdin unless -i. */
-    readonly has: { stdin: boolean; stderr: boolean },
-    private readonly sink?: JsonLog,
+    /** Which FIFOs exist: stderr is absent with a tty, stdin unless -i, no output FIFO with a logger. */
+    readonly has: { stdin: boolean; stderr: boolean; stdout?: boolean },
   ) {}
 
   /** Before task Create/Exec: hold every FIFO open so the shim's opens do not block. */
@@ -66,7 +67,37 @@ export class ProcessIO {
   }
 
   private outputs(): string[] {
-    return this.has.stderr ? [this.paths.stdout, this.paths.stderr] : [this.paths.stdout];
+    return [...(this.has.stdout === false ? [] : [this.paths.stdout]), ...(this.has.stderr ? [this.paths.stderr] : [])];
+  }
+
+  /**
+   * The container's output from berth-logger's attach socket: stdcopy
+   * frames until the logger ends (everything is in the log by then). A
+   * logger already gone (a refused or missing socket) is an ended output.
+   */
+  connectLogger(path: string): Promise<void> {
+    const sock = createConnection(path);
+    const connected = new Promise<void>((res) => {
+      sock.once('connect', res);
+      sock.once('close', () => res());
+    });
+    let rest = Buffer.alloc(0);
+    this.open++;
+    sock.on('data', (d: Buffer) => {
+      let buf = rest.length ? Buffer.concat([rest, d]) : d;
+      while (buf.length >= 8) {
+        const len = buf.readUInt32BE(4);
+        if (buf.length < 8 + len) break;
+        this.emit(buf[0] === 2 ? 2 : 1, buf.subarray(8, 8 + len));
+        buf = buf.subarray(8 + len);
+      }
+      rest = Buffer.from(buf);
+    });
+    sock.on('error', () => sock.destroy());
+    sock.on('close', () => {
+      if (--this.open === 0) this.finish();
+    });
+    return connected;
   }
 
   /** After Create (or on restore): read until the shim closes its ends. */
@@ -80,7 +111,6 @@ export class ProcessIO {
       sock.on('data', (d: Buffer) => this.emit(stream, d));
       sock.on('error', () => sock.destroy());
       sock.on('close', () => {
-        this.sink?.flush(stream);
         if (--this.open === 0) this.finish();
       });
     });
@@ -95,7 +125,6 @@ export class ProcessIO {
   }
 
   private emit(stream: StreamNo, d: Buffer): void {
-    this.sink?.write(stream, d);
     for (const l of this.listeners) l(stream, d);
   }
 

@@ -22,7 +22,7 @@ import { mountPoints } from './mounts.js';
 import { emptyState, RecordStore, type ContainerRecord } from './record.js';
 import { securityOpts, validateHostConfig } from './spec.js';
 import { randomName } from './names.js';
-import { parseLogOpts } from './logfile.js';
+import { logPathFor, logSettings, withDaemonDefaults } from './logdriver.js';
 import { familiarString } from '../../image/storeless.js';
 import { parseRef } from '../images/service.js';
 import type { ContainerNetworking } from '../networking/service.js';
@@ -120,14 +120,8 @@ export class ContainerManager {
       if (mode && !['host', 'private', 'shareable', ''].includes(mode) && !mode.startsWith('container:'))
         throw badRequest(`invalid namespace mode: ${mode}`, 'HostConfig');
     }
-    const logType = h.LogConfig?.Type || 'json-file';
-    if (logType !== 'json-file')
-      throw badRequest(`logging driver "${logType}" is not supported by berthd (json-file is)`, 'LogConfig.Type');
-    try {
-      parseLogOpts(h.LogConfig?.Config ?? {});
-    } catch (e) {
-      throw badRequest(messageOf(e), 'LogConfig.Config');
-    }
+    const logConfig = withDaemonDefaults(h.LogConfig, this.s.cfg);
+    const logDriver = logSettings(logConfig.Type, logConfig.Config).driver;
 
     const image = await this.s.images.find(body.Image);
     const ic = image.resolved.config.config ?? {};
@@ -172,7 +166,7 @@ export class ContainerManager {
         Name: name,
         Created: new Date().toISOString(),
         Config: { ...merged, Image: body.Image },
-        HostConfig: { ...h, NetworkMode: netMode, LogConfig: { Type: 'json-file', Config: h.LogConfig?.Config ?? {} } },
+        HostConfig: { ...h, NetworkMode: netMode, LogConfig: logConfig },
         ImageRef: familiarString(parseRefSafe(body.Image)),
         Image: image.id,
         ParentChain: parent,
@@ -182,7 +176,7 @@ export class ContainerManager {
         RestartCount: 0,
         ManuallyStopped: false,
         Mounts: mounts,
-        LogPath: join(dir, `${id}-json.log`),
+        LogPath: logPathFor(dir, id, logDriver),
         ResolvConfPath: files.resolv,
         HostnamePath: files.hostname,
         HostsPath: files.hosts,

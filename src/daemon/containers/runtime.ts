@@ -6,18 +6,18 @@
 // Wait re-issued — and tasks that ended while berthd was away are reaped.
 
 import { constants as osc } from 'node:os';
-import { existsSync } from 'node:fs';
-import { lstat, rm } from 'node:fs/promises';
+import { closeSync, constants as fsc, existsSync, openSync } from 'node:fs';
+import { lstat, mkdir, rm } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { resolveIn } from './paths.js';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { isNotFound } from '../../client/errors.js';
 import { BerthError, messageOf } from '../../common/errors.js';
 import { dateOf } from '../../client/services.js';
 import { badRequest, wrongState, HttpError } from '../http/errors.js';
 import { fifoPaths, makeFifos, ProcessIO } from './io.js';
-import { JsonLog, parseLogOpts } from './logfile.js';
+import { loggerURI, logSettings, startFifoLogger } from './logdriver.js';
 import type { ContainerManager } from './manager.js';
 import type { ContainerRecord } from './record.js';
 import { resolveUser, withRootfs } from './files.js';
@@ -43,7 +43,6 @@ export interface Live {
   process?: SpecProcess;
   /** Attached clients waiting for the next start's output. */
   pending: ((io: ProcessIO | undefined) => void)[];
-  logs?: JsonLog;
   exitWaiters: ((code: number) => void)[];
   removeWaiters: ((code: number) => void)[];
   exited?: Promise<void>;
@@ -76,6 +75,11 @@ export class Runtime {
 
   private execRoot(id: string): string {
     return join(this.s.cfg.execRoot, id);
+  }
+
+  /** berth-logger's attach socket for the container's output. */
+  loggerSocket(id: string): string {
+    return join(this.execRoot(id), 'log.sock');
   }
 
   async start(r: ContainerRecord): Promise<void> {
@@ -114,11 +118,31 @@ export class Runtime {
     const stdin = r.Config.OpenStdin ?? false;
     this.liveOf(id).process = spec.process;
     const paths = fifoPaths(this.execRoot(id), 'init');
-    await makeFifos(this.execRoot(id), [paths.stdout, ...(tty ? [] : [paths.stderr]), ...(stdin ? [paths.stdin] : [])]);
+    // The output goes to berth-logger, started by the shim for a binary:// stdout: it writes the
+    // log with berthd up or down. With -i and no tty the task gets FIFOs instead (containerd's
+    // shim gives no stdin to a binary:// task) and the logger reading them is started here.
+    const fifoLog = stdin && !tty;
+    await makeFifos(
+      this.execRoot(id),
+      fifoLog ? [paths.stdin, paths.stdout, paths.stderr] : stdin ? [paths.stdin] : [],
+    );
+    const logs = logSettings(h.LogConfig?.Type, h.LogConfig?.Config ?? {});
+    if (r.LogPath) await mkdir(dirname(r.LogPath), { recursive: true, mode: 0o700 });
+    // a unix socket path has 107 bytes: a long --exec-root would leave attach without output
+    if (Buffer.byteLength(this.loggerSocket(id)) > 107)
+      throw new BerthError(
+        'berthd',
+        'invalid-argument',
+        `--exec-root ${cfg.execRoot} is too long for the logger's socket`,
+        {
+          field: 'exec-root',
+        },
+      );
+    const logURI = loggerURI(logs, r.LogPath, this.loggerSocket(id));
+    if (fifoLog)
+      await startFifoLogger(logs, r.LogPath, this.loggerSocket(id), paths, { id, ns: cfg.containerdNamespace });
     const live = this.liveOf(id);
-    await live.logs?.close();
-    live.logs = new JsonLog(r.LogPath, parseLogOpts(r.HostConfig.LogConfig?.Config ?? {}));
-    const io = new ProcessIO(paths, { stdin, stderr: !tty }, live.logs);
+    const io = new ProcessIO(paths, { stdin, stderr: false, stdout: false });
     live.io = io;
     const container = {
       id,
@@ -139,14 +163,16 @@ export class Runtime {
         container_id: id,
         rootfs: mounts,
         stdin: stdin ? paths.stdin : '',
-        stdout: paths.stdout,
-        stderr: tty ? '' : paths.stderr,
+        stdout: fifoLog ? paths.stdout : logURI,
+        stderr: fifoLog ? paths.stderr : tty ? '' : logURI,
         terminal: tty,
       });
       taskMade = true;
       // The namespace exists, nothing runs in it yet: the container starts with its network up.
       await this.s.nets.attachAll(r, task.pid);
       io.startReading();
+      // connected before the process runs: an attached client misses none of its output
+      await io.connectLogger(this.loggerSocket(id));
       for (const p of live.pending.splice(0)) p(io);
       const waited = client.tasks.wait(id);
       waited.catch(() => undefined); // handled below once started; a failed start reports itself
@@ -170,6 +196,7 @@ export class Runtime {
       );
     } catch (e) {
       io.release();
+      if (fifoLog) endFifoLogger(paths.stdout, paths.stderr);
       if (taskMade) await client.tasks.delete(id).catch(() => undefined);
       await this.dropContainerd(id);
       await this.s.nets.detachAll(id);
@@ -231,11 +258,13 @@ export class Runtime {
   private async onExit(r: ContainerRecord, code: number, at: Date | null): Promise<void> {
     const id = r.Id;
     const live = this.liveOf(id);
-    // The attach streams and the log get every byte before anyone hears of the exit.
-    if (live.io) await Promise.race([live.io.whenDone(), new Promise((res) => setTimeout(res, 2000))]);
+    // Deleting the task ends the logger (containerd's shim closes its pipes and
+    // signals it; under berth-shim the container's pipes are closed already);
+    // the attach streams and the log get every byte before anyone hears of the exit.
     await this.dropContainerd(id).catch((e: unknown) =>
       this.s.log.warn('task cleanup failed', { container: id, error: messageOf(e) }),
     );
+    if (live.io) await Promise.race([live.io.whenDone(), new Promise((res) => setTimeout(res, 5000))]);
     await this.s.nets.detachAll(id);
     const oom = false;
     r.State = {
@@ -384,7 +413,6 @@ export class Runtime {
     if (r.State.Status === 'removing') return;
     r.State.Status = 'removing';
     const live = this.liveOf(r.Id);
-    await live.logs?.close().catch(() => undefined);
     await this.dropContainerd(r.Id).catch(() => undefined);
     await this.m.forget(r, opts.volumes);
     await rm(this.execRoot(r.Id), { recursive: true, force: true });
@@ -416,23 +444,24 @@ export class Runtime {
       await this.onExit(r, 255, null);
       return;
     }
-    const tty = r.Config.Tty ?? false;
     const live = this.liveOf(r.Id);
-    live.logs = new JsonLog(r.LogPath, parseLogOpts(r.HostConfig.LogConfig?.Config ?? {}));
     if (proc.status === 'STOPPED') {
       await this.onExit(r, proc.exit_status, dateOf(proc.exited_at));
       return;
     }
-    const paths = fifoPaths(this.execRoot(r.Id), 'init');
-    const io = new ProcessIO(paths, { stdin: false, stderr: !tty }, live.logs);
+    // berth-logger kept writing the log meanwhile; attach gets its live output again.
+    // stdin (-i): the shim still reads its FIFO; held again so that attach can write into it
+    const stdin = (r.Config.OpenStdin ?? false) && !r.Config.StdinOnce;
+    const io = new ProcessIO(fifoPaths(this.execRoot(r.Id), 'init'), { stdin, stderr: false, stdout: false });
     try {
-      io.startReading();
+      io.holdOpen();
     } catch (e) {
-      this.s.log.warn('stdio FIFOs not reopened: output of this run is not logged', {
+      this.s.log.warn('stdin FIFO not reopened: attach cannot write to this container', {
         container: r.Id,
         error: messageOf(e),
       });
     }
+    await io.connectLogger(this.loggerSocket(r.Id));
     live.io = io;
     r.State.Status = proc.status === 'PAUSED' ? 'paused' : 'running';
     r.State.Pid = proc.pid;
@@ -455,7 +484,17 @@ export class Runtime {
           .map((r) => this.stop(r, undefined).catch(() => undefined)),
       );
     }
-    for (const l of this.live.values()) await l.logs?.close().catch(() => undefined);
+  }
+}
+
+/** A FIFO logger whose task never came: a writer that comes and goes is its end of output. */
+function endFifoLogger(...fifos: string[]): void {
+  for (const f of fifos) {
+    try {
+      closeSync(openSync(f, fsc.O_WRONLY | fsc.O_NONBLOCK));
+    } catch {
+      /* no reader left: nothing to end */
+    }
   }
 }
 

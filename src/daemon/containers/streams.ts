@@ -1,15 +1,16 @@
 // The two ways output leaves a container: attach (a hijacked connection that
-// carries the live stream, and stdin the other way) and logs (the json-file
-// log, optionally followed). Without a tty both are stdcopy frames; with one,
-// the raw bytes.
+// carries the live stream, and stdin the other way) and logs (the log
+// berth-logger writes, optionally followed). Without a tty both are stdcopy
+// frames; with one, the raw bytes.
 
 import type { Writable } from 'node:stream';
 import { boolParam, type Ctx } from '../http/router.js';
-import { badRequest } from '../http/errors.js';
+import { badRequest, HttpError } from '../http/errors.js';
 import { frames, MULTIPLEXED, RAW } from '../http/stdcopy.js';
 import type { ContainerRecord } from './record.js';
 import type { Runtime } from './runtime.js';
-import { logFiles, parseLogOpts, readEntries, type LogEntry } from './logfile.js';
+import { readLog, type LogEntry } from './logfile.js';
+import { logSettings, type LogSettings } from './logdriver.js';
 import type { ProcessIO, StreamNo } from './io.js';
 
 function writer(out: Writable, tty: boolean, want: { stdout: boolean; stderr: boolean }) {
@@ -28,8 +29,10 @@ export async function attach(ctx: Ctx, r: ContainerRecord, rt: Runtime): Promise
   const wantStdin = boolParam(q, 'stdin');
   const hij = ctx.hijack(tty ? RAW : MULTIPLEXED);
   const write = writer(hij.output, tty, want);
-  if (boolParam(q, 'logs')) {
-    for await (const e of readEntries(r.LogPath)) write(e.stream === 'stdout' ? 1 : 2, Buffer.from(e.log));
+  const settings = settingsOf(r);
+  // with `none` there is nothing to replay (dockerd refuses to read it)
+  if (boolParam(q, 'logs') && settings.driver !== 'none') {
+    for await (const e of readLog(settings, r.LogPath)) write(e.stream === 'stdout' ? 1 : 2, e.log);
   }
   if (!boolParam(q, 'stream')) {
     hij.end();
@@ -64,59 +67,63 @@ function timeParam(v: string | null, name: string): number | undefined {
   return Number(v) * 1000;
 }
 
+function settingsOf(r: ContainerRecord): LogSettings {
+  return logSettings(r.HostConfig.LogConfig?.Type, r.HostConfig.LogConfig?.Config ?? {});
+}
+
 export async function logs(ctx: Ctx, r: ContainerRecord, rt: Runtime): Promise<void> {
   const q = ctx.query;
   const want = { stdout: boolParam(q, 'stdout'), stderr: boolParam(q, 'stderr') };
   if (!want.stdout && !want.stderr) throw badRequest('Bad parameters: you must choose at least one stream');
+  const settings = settingsOf(r);
+  if (settings.driver === 'none') throw new HttpError(501, 'configured logging driver does not support reading');
   const since = timeParam(q.get('since'), 'since');
   const until = timeParam(q.get('until'), 'until');
   const tailRaw = q.get('tail') ?? 'all';
   const tail = tailRaw === 'all' || tailRaw === '' ? Infinity : Number(tailRaw);
   if (!Number.isFinite(tail) && tail !== Infinity) throw badRequest(`invalid value for "tail": ${tailRaw}`, 'tail');
   const timestamps = boolParam(q, 'timestamps');
+  const details = boolParam(q, 'details');
   const follow = boolParam(q, 'follow');
   const tty = r.Config.Tty ?? false;
   const out = ctx.stream(200, tty ? RAW : MULTIPLEXED);
   const write = writer(out, tty, want);
-  const keep = (e: LogEntry) => {
-    const t = Date.parse(e.time);
-    return (
-      (since === undefined || t >= since) &&
-      (until === undefined || t <= until) &&
-      (e.stream === 'stdout' ? want.stdout : want.stderr)
-    );
+  const keep = (e: LogEntry) =>
+    (since === undefined || e.ms >= since) &&
+    (until === undefined || e.ms <= until) &&
+    (e.stream === 'stdout' ? want.stdout : want.stderr);
+  // dockerd: the line's attributes (none are kept here) and a space with --details, then the time with -t
+  const emit = (e: LogEntry) => {
+    const line = details ? Buffer.concat([Buffer.from(' '), e.log]) : e.log;
+    write(e.stream === 'stdout' ? 1 : 2, timestamps ? Buffer.concat([Buffer.from(`${e.time} `), line]) : line);
   };
-  const emit = (e: LogEntry) =>
-    write(e.stream === 'stdout' ? 1 : 2, Buffer.from(timestamps ? `${e.time} ${e.log}` : e.log));
 
-  const live = rt.liveOf(r.Id);
-  const following = follow && rt.running(r) && live.logs && live.io && !live.io.done;
-  const buffered: LogEntry[] = [];
-  let sub: { offset: number; stop: () => void } | undefined;
-  let flowing = false;
-  if (following) sub = await live.logs!.follow((e) => (flowing ? keep(e) && emit(e) : buffered.push(e)));
+  const io = rt.liveOf(r.Id).io;
+  const following = follow && rt.running(r) && io && !io.done;
+  // -f ends with the container (its exit is handled once berth-logger is gone: the file is
+  // complete), the client, or `until`
+  const stop = following
+    ? Promise.race([
+        rt.nextExit(r).then(() => undefined),
+        new Promise<void>((res) => ctx.req.socket.once('close', () => res())),
+        ...(until === undefined ? [] : [new Promise<void>((res) => setTimeout(res, Math.max(0, until - Date.now())))]),
+      ])
+    : undefined;
   const ring: LogEntry[] = [];
-  const files = logFiles(r.LogPath, parseLogOpts(r.HostConfig.LogConfig?.Config ?? {}).maxFile);
-  for (const file of files)
-    for await (const e of readEntries(file, file === r.LogPath ? sub?.offset : undefined)) {
-      if (!keep(e)) continue;
-      if (tail === Infinity) emit(e);
-      else {
-        ring.push(e);
-        if (ring.length > tail) ring.shift();
-      }
+  let caughtUp = tail === Infinity;
+  const catchUp = () => {
+    if (caughtUp) return;
+    caughtUp = true;
+    ring.splice(0).forEach(emit);
+  };
+  for await (const e of readLog(settings, r.LogPath, stop && { stop, caughtUp: catchUp })) {
+    if (!keep(e)) continue;
+    if (caughtUp) emit(e);
+    else {
+      ring.push(e);
+      if (ring.length > tail) ring.shift();
     }
-  ring.forEach(emit);
-  if (sub && live.io) {
-    buffered.filter(keep).forEach(emit);
-    flowing = true;
-    const closed = new Promise<void>((res) => ctx.req.socket.once('close', () => res()));
-    const untilDone =
-      until === undefined
-        ? new Promise<void>(() => undefined)
-        : new Promise<void>((res) => setTimeout(res, Math.max(0, until - Date.now())));
-    await Promise.race([live.io.whenDone().then(() => live.logs?.drain()), closed, untilDone]);
-    sub.stop();
   }
+  catchUp();
   out.end();
 }

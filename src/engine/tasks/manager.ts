@@ -25,6 +25,7 @@ import { Task, parseSpec, readIO, safeExit, type TaskIO, type TaskMeta } from '.
 export { Task, type TaskIO } from './task.js';
 import { makeBundle, removeBundle, type MountSpec } from './rootfs.js';
 import { RuncBackend } from './runc.js';
+import { shimStdio } from './stdio-uri.js';
 
 const EVENTS = 'containerd.events.';
 
@@ -87,7 +88,8 @@ export class TaskManager {
     if (this.has(ns, c.id)) throw new BerthError('berth-engine', 'already-exists', `task ${c.id}: already exists`);
     const runtime = chooseRuntime(c.runtime.name, c.runtime.options, options);
     const spec = parseSpec(c);
-    if (io.terminal && io.stderr)
+    const shimIO = shimStdio(io, ns, c.id);
+    if (io.terminal && io.stderr && io.stderr !== io.stdout)
       throw new BerthError('berth-engine', 'invalid-argument', 'stderr: a terminal has no separate stderr', {
         field: 'stderr',
       });
@@ -103,7 +105,7 @@ export class TaskManager {
       const meta: TaskMeta = { ns, id: c.id, bundle, mounted, runtime, io, rootfs };
       shim = await this.shims.start(key, meta as unknown as Record<string, unknown>);
       const backend = this.backend(ns, runtime);
-      const pid = await backend.create(c.id, bundle, shim, io);
+      const pid = await backend.create(c.id, bundle, shim, shimIO);
       const init = new TaskProcess(INIT, '', io);
       init.pid = pid;
       const task = new Task(meta, shim, backend, init);
@@ -205,7 +207,7 @@ export class TaskManager {
         'failed-precondition',
         `task ${task.id}: cannot start an exec in a stopped task`,
       );
-    const pid = await task.backend.exec(task.id, task.shim, execId, p.spec!, p.io);
+    const pid = await task.backend.exec(task.id, task.shim, execId, p.spec!, shimStdio(p.io, task.ns, task.id));
     p.pid = pid;
     // its stdio, for Get after an engine restart
     writeFileSync(join(task.shim.dir, `${p.name}.io.json`), JSON.stringify(p.io), { mode: 0o600 });

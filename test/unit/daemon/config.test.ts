@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, checkHost, DEFAULTS } from '../../../src/daemon/config.js';
@@ -12,7 +12,6 @@ import { capabilities, DEFAULT_CAPS } from '../../../src/daemon/containers/caps.
 import { defaultProfile, profileFromJson } from '../../../src/daemon/containers/seccomp.js';
 import { validateHostConfig } from '../../../src/daemon/containers/spec.js';
 import { parseCreateBody } from '../../../src/daemon/containers/body.js';
-import { JsonLog, readEntries } from '../../../src/daemon/containers/logfile.js';
 import { compareVersions } from '../../../src/daemon/http/router.js';
 import { frame } from '../../../src/daemon/http/stdcopy.js';
 
@@ -146,67 +145,11 @@ test('create body and HostConfig checks name the field', () => {
   );
 });
 
-test('json-file log: one entry per line, long lines cut at 16 KiB, the last partial line flushed', async () => {
-  const path = join(dir, 'c-json.log');
-  const log = new JsonLog(path);
-  log.write(1, Buffer.from('one\ntw'));
-  log.write(2, Buffer.from('err\n'));
-  log.write(1, Buffer.from('o\n' + 'x'.repeat(20000) + '\n'));
-  log.write(1, Buffer.from('tail'));
-  log.flush(1);
-  await log.close();
-  const lines = readFileSync(path, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { log: string; stream: string; time: string });
-  assert.deepEqual(
-    lines.map((l) => [l.stream, l.log.length > 20 ? l.log.length : l.log]),
-    [
-      ['stdout', 'one\n'],
-      ['stderr', 'err\n'],
-      ['stdout', 'two\n'],
-      ['stdout', 16384],
-      ['stdout', 20001 - 16384],
-      ['stdout', 'tail'],
-    ],
-  );
-  assert.match(lines[0]!.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
-  writeFileSync(path, readFileSync(path, 'utf8') + '{"torn');
-  let n = 0;
-  for await (const e of readEntries(path)) n += e ? 1 : 0;
-  assert.equal(n, 6, 'a torn last line is skipped');
-});
-
 test('API versions compare numerically; stdcopy frames', () => {
   assert.ok(compareVersions('1.50', '1.9') > 0);
   assert.ok(compareVersions('1.24', '1.24') === 0);
   const f = frame(2, Buffer.from('abc'));
   assert.deepEqual([...f.subarray(0, 8)], [2, 0, 0, 0, 0, 0, 0, 3]);
-});
-
-test('json-file rotation: max-size and max-file, oldest dropped, read back in order', async () => {
-  const { parseLogOpts, logFiles } = await import('../../../src/daemon/containers/logfile.js');
-  assert.deepEqual(parseLogOpts({}), { maxSize: 20 * 1024 * 1024, maxFile: 5 });
-  assert.deepEqual(parseLogOpts({ 'max-size': '1k', 'max-file': '3' }), { maxSize: 1024, maxFile: 3 });
-  assert.throws(() => parseLogOpts({ 'max-size': 'lots' }), /invalid max-size "lots"/);
-  assert.throws(() => parseLogOpts({ 'max-file': '0' }), /invalid max-file/);
-  assert.throws(() => parseLogOpts({ frequency: '1' }), /unknown log opt 'frequency'/);
-  const path = join(dir, 'rot-json.log');
-  const log = new JsonLog(path, { maxSize: 200, maxFile: 3 });
-  for (let i = 0; i < 20; i++) log.write(1, Buffer.from(`line ${i}\n`));
-  await log.close();
-  const files = logFiles(path, 3);
-  assert.deepEqual(files, [`${path}.2`, `${path}.1`, path]);
-  const seen: string[] = [];
-  for (const f of files) for await (const e of readEntries(f)) seen.push(e.log.trim());
-  for (const f of files) assert.ok(readFileSync(f).length <= 200, `${f} within max-size`);
-  // The newest lines are all there, in order; the oldest were dropped with the oldest file.
-  assert.equal(seen.at(-1), 'line 19');
-  assert.ok(seen.length < 20 && seen.length >= 6);
-  assert.deepEqual(
-    seen,
-    seen.map((_, i) => `line ${20 - seen.length + i}`),
-  );
 });
 
 test('docker cp paths resolve inside the container root: absolute links re-rooted, .. stops at the root', async () => {
