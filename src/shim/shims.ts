@@ -109,6 +109,8 @@ interface Spare {
   dir: string;
   pid: number;
   startTime: string;
+  /** Holds the spare's tie to this process until it is claimed. */
+  client: ShimClient;
 }
 
 export class ShimSet {
@@ -134,11 +136,12 @@ export class ShimSet {
       try {
         await mkdir(this.root, { recursive: true, mode: 0o700 });
         await mkdir(dir, { mode: 0o700 });
-        await startShim(dir);
+        const client = await startShim(dir);
+        await client.hold();
         const pid = Number((await readFile(join(dir, 'shim.pid'), 'utf8')).trim());
         const st = procStat(pid);
         if (!st) throw new Error('spare shim exited');
-        return { dir, pid, startTime: st.startTime };
+        return { dir, pid, startTime: st.startTime, client };
       } catch {
         await this.kill(dir);
         await rm(dir, { recursive: true, force: true });
@@ -160,6 +163,8 @@ export class ShimSet {
       await rm(ready.dir, { recursive: true, force: true });
       return undefined;
     }
+    // released before the rename: a shim in a task's place is never one that may end itself
+    await ready.client.claim();
     await rename(ready.dir, dir);
     return { ...ready, dir };
   }

@@ -1,7 +1,7 @@
 // The default backend: Berth's runtime library, called in-process, with
 // berth-init started by the task's shim (src/shim/container.ts).
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Runtime } from '../../runtime/container.js';
 import type { LinuxResources, Process } from '../../runtime/spec/types.js';
 import type { Stats } from '../../runtime/cgroups/stats.js';
@@ -70,9 +70,26 @@ export class BerthBackend implements Backend {
     }
   }
 
+  oomFile(id: string): string | undefined {
+    try {
+      return oomFileOf(this.runtime.record(id).cgroupPaths);
+    } catch {
+      return undefined;
+    }
+  }
+
   delete(id: string): Promise<void> {
     return this.runtime.delete(id, true);
   }
+}
+
+/** The file whose "oom_kill" counter the kernel notifies: v1 memory.oom_control, else v2 memory.events. */
+export function oomFileOf(paths: Record<string, string>): string | undefined {
+  const files = [
+    paths.memory ? `${paths.memory}/memory.oom_control` : '',
+    paths[''] ? `${paths['']}/memory.events` : '',
+  ];
+  return files.find((f) => f && existsSync(f));
 }
 
 /** The OOM kill count of a memory cgroup: v1 memory.oom_control, v2 memory.events ("oom_kill N"). */

@@ -110,6 +110,7 @@ export class TaskManager {
       this.tasks.set(key, task);
       this.creating.delete(key);
       this.follow(task, init);
+      this.watchOom(task);
       this.events.publish(ns, '/tasks/create', EVENTS + 'TaskCreate', {
         container_id: c.id,
         bundle,
@@ -146,14 +147,44 @@ export class TaskManager {
     );
   }
 
+  /**
+   * Publishes /tasks/oom when the kernel's OOM killer kills in the task's
+   * memory cgroup, at that moment: the shim watches the cgroup's counter
+   * (eventfd on v1, inotify on v2) and answers when it moves. Ends with the
+   * task (its exit, its deletion, the cgroup's removal, the engine's close).
+   */
+  private watchOom(task: Task): void {
+    const file = task.backend.oomFile(task.id);
+    if (!file) return;
+    const round = (): void => {
+      if (this.closed || task.deleting || task.init.exit) return;
+      task.shim.client.oomWait(file, task.ooms).then(
+        (kills) => {
+          this.oomSeen(task, kills);
+          round();
+        },
+        (e: unknown) => {
+          if (this.closed || task.deleting || task.init.exit) return;
+          this.log.debug('OOM watch ended', { namespace: task.ns, container: task.id, error: messageOf(e) });
+        },
+      );
+    };
+    round();
+  }
+
+  /** One /tasks/oom per OOM kill count seen to rise (containerd publishes one per notification). */
+  private oomSeen(task: Task, kills: number): void {
+    if (kills <= task.ooms) return;
+    task.ooms = kills;
+    this.log.info('OOM kill in the container', { namespace: task.ns, container: task.id, oomKills: kills });
+    this.events.publish(task.ns, '/tasks/oom', EVENTS + 'TaskOOM', { container_id: task.id });
+  }
+
   private exited(task: Task, p: TaskProcess, e: ExitInfo, reason?: string): void {
     if (p.exit) return;
-    // The OOM killer's work shows in the cgroup's counter: reported before the exit it caused, as containerd does.
-    const ooms = task.backend.oomKills(task.id);
-    if (ooms > task.ooms) {
-      task.ooms = ooms;
-      this.events.publish(task.ns, '/tasks/oom', EVENTS + 'TaskOOM', { container_id: task.id });
-    }
+    // A kill the watch has not answered yet (it may come a moment after the
+    // exit it caused) is still reported before that exit, as containerd does.
+    this.oomSeen(task, task.backend.oomKills(task.id));
     if (!p.exited(e, reason)) return;
     this.log.info('process exited', {
       namespace: task.ns,
@@ -369,7 +400,12 @@ export class TaskManager {
           init.pid = sp.pid;
           if (sp.exited)
             this.exited(task, init, { status: sp.status ?? 255, at: { seconds: sp.sec ?? 0, nanos: sp.nsec ?? 0 } });
-          else this.follow(task, init);
+          else {
+            this.follow(task, init);
+            // kills before the restart were reported then, or are lost with the engine that died (as containerd's)
+            task.ooms = backend.oomKills(meta.id);
+            this.watchOom(task);
+          }
         } else if (sp.name.startsWith('exec-') && sp.pid) {
           const execId = sp.name.slice(5);
           const p = new TaskProcess(sp.name, execId, readIO(shim.dir, sp.name, sp.terminal));

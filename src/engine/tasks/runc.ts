@@ -15,7 +15,7 @@ import type { LinuxResources, Process } from '../../runtime/spec/types.js';
 import { execName, INIT, spawnStdio, type ProcessIO } from '../../shim/container.js';
 import type { ShimHandle } from '../../shim/shims.js';
 import type { Backend } from './backend.js';
-import { oomKillCount } from './berth.js';
+import { oomFileOf, oomKillCount } from './berth.js';
 
 function findBinary(name: string): string {
   const candidates =
@@ -195,6 +195,10 @@ export class RuncBackend implements Backend {
 
   oomKills(id: string): number {
     return oomKillCount(this.cgroupPaths(id));
+  }
+
+  oomFile(id: string): string | undefined {
+    return oomFileOf(this.cgroupPaths(id));
   }
 
   async delete(id: string): Promise<void> {
