@@ -63,19 +63,19 @@ export class BerthBackend implements Backend {
   }
 
   oomKills(id: string): number {
+    return oomKillCount(this.cgroupPaths(id));
+  }
+
+  cgroupPaths(id: string): Record<string, string> {
     try {
-      return oomKillCount(this.runtime.record(id).cgroupPaths);
+      return this.runtime.record(id).cgroupPaths;
     } catch {
-      return 0;
+      return {};
     }
   }
 
   oomFile(id: string): string | undefined {
-    try {
-      return oomFileOf(this.runtime.record(id).cgroupPaths);
-    } catch {
-      return undefined;
-    }
+    return oomFileOf(this.cgroupPaths(id));
   }
 
   delete(id: string): Promise<void> {

@@ -157,7 +157,7 @@ export class RuncBackend implements Backend {
   }
 
   /** runc's cgroup paths, from its state file (<root>/<id>/state.json), without running runc. */
-  private cgroupPaths(id: string): Record<string, string> {
+  cgroupPaths(id: string): Record<string, string> {
     try {
       const st = JSON.parse(readFileSync(join(this.root, id, 'state.json'), 'utf8')) as {
         cgroup_paths?: Record<string, string>;
