@@ -1,7 +1,7 @@
 /*
  * berth-shim: one small monitor per container, the parent of its processes.
  *
- *   berth-shim <state-dir>
+ *   berth-shim [--no-fsync] <state-dir>
  *
  * Started by the engine; returns once it serves <state-dir>/shim.sock, as a
  * daemon in a session of its own and a child subreaper, so that it outlives
@@ -31,7 +31,7 @@
 
 #include "shim/shim.h"
 
-struct shim S = { .dir_fd = -1, .listen_fd = -1, .sig_fd = -1 };
+struct shim S = { .dir_fd = -1, .listen_fd = -1, .sig_fd = -1, .durable = true };
 
 /* Fails start-up: the words go to the engine through the ready pipe. */
 static void die(int ready, const char *what)
@@ -292,15 +292,23 @@ int main(int argc, char **argv)
 {
 	struct stat st;
 
+	const char *dir;
+
+	if (argc == 3 && strcmp(argv[1], "--no-fsync") == 0) {
+		S.durable = false;
+		argv++;
+		argc--;
+	}
 	if (argc != 2 || argv[1][0] != '/') {
-		fprintf(stderr, "usage: berth-shim <state-dir> (an absolute path)\n");
+		fprintf(stderr, "usage: berth-shim [--no-fsync] <state-dir> (an absolute path)\n");
 		return 2;
 	}
-	if (stat(argv[1], &st) < 0 || !S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "berth-shim: %s: not a directory\n", argv[1]);
+	dir = argv[1];
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "berth-shim: %s: not a directory\n", dir);
 		return 1;
 	}
-	start(argv[1]);
+	start(dir);
 	loop();
 	unlinkat(S.dir_fd, "shim.sock", 0);
 	unlinkat(S.dir_fd, "shim.pid", 0);

@@ -77,6 +77,7 @@ struct shim {
 	struct proc *procs;
 	struct conn *conns;
 	bool quit;
+	bool durable; /* fsync the files it writes (not with --no-fsync) */
 	/* A spare: started ahead of need and held by its engine's `hold`
 	 * connection until `claim`; it ends itself when that connection closes
 	 * unclaimed (the engine stopped or died), so no spare outlives its engine. */

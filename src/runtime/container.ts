@@ -59,6 +59,12 @@ export interface RuntimeOptions {
    * exec (default true; a one-shot CLI has no use for it). See InitPool.
    */
   spareInit?: boolean;
+  /**
+   * fsync the state files (default true). berth-engine's state directory is
+   * runtime state like containerd's /run (nothing of it outlives a reboot):
+   * it passes false, keeping the files atomic for a crash of any process.
+   */
+  durableState?: boolean;
 }
 
 export interface CreateOptions {
@@ -148,7 +154,7 @@ export class Runtime {
   private readonly inits: InitPool;
 
   constructor(opts: RuntimeOptions = {}) {
-    this.store = new StateStore(resolve(opts.root ?? DEFAULT_ROOT));
+    this.store = new StateStore(resolve(opts.root ?? DEFAULT_ROOT), opts.durableState ?? true);
     this.log = opts.log ?? nullLogger;
     this.inits = new InitPool(opts.spareInit ?? true);
   }

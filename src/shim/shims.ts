@@ -125,7 +125,8 @@ export class ShimSet {
    */
   constructor(
     readonly root: string,
-    private readonly opts: { spare?: boolean } = {},
+    /** `durable: false`: shim.json and the shims' exit files are atomic but not fsynced (see AtomicOptions). */
+    private readonly opts: { spare?: boolean; durable?: boolean } = {},
   ) {}
 
   /** Starts the spare now (off the caller's path), if there is none. */
@@ -136,7 +137,7 @@ export class ShimSet {
       try {
         await mkdir(this.root, { recursive: true, mode: 0o700 });
         await mkdir(dir, { mode: 0o700 });
-        const client = await startShim(dir);
+        const client = await startShim(dir, this.opts);
         await client.hold();
         const pid = Number((await readFile(join(dir, 'shim.pid'), 'utf8')).trim());
         const st = procStat(pid);
@@ -201,7 +202,7 @@ export class ShimSet {
       throw e;
     }
     try {
-      await startShim(dir);
+      await startShim(dir, this.opts);
       const shimPid = Number((await readFile(join(dir, 'shim.pid'), 'utf8')).trim());
       const st = procStat(shimPid);
       if (!st)
@@ -226,7 +227,7 @@ export class ShimSet {
     meta: Record<string, unknown>,
   ): ShimHandle {
     const record: ShimRecord = { key, shimPid, shimStartTime, created: new Date().toISOString(), meta };
-    writeFileAtomicSync(join(dir, 'shim.json'), JSON.stringify(record), 0o600);
+    writeFileAtomicSync(join(dir, 'shim.json'), JSON.stringify(record), 0o600, { durable: this.opts.durable });
     return new ShimHandle(dir, record);
   }
 

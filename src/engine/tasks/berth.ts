@@ -15,7 +15,8 @@ export class BerthBackend implements Backend {
 
   constructor(root: string, log: Logger) {
     // No spare berth-init: under a shim the shim starts each one.
-    this.runtime = new Runtime({ root, log, spareInit: false });
+    // Its state is the engine's state directory: atomic, not fsynced (see durableState).
+    this.runtime = new Runtime({ root, log, spareInit: false, durableState: false });
   }
 
   create(id: string, bundle: string, shim: ShimHandle, io: ProcessIO): Promise<number> {

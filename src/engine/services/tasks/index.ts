@@ -30,6 +30,7 @@ export function taskManager(ctx: EngineContext): { manager: TaskManager; ready: 
       .catch((e: unknown) => ctx.log.error('task recovery failed', { error: messageOf(e) }));
     ctx.onClose(() => manager.close());
     containerStore(ctx).hasTask = (ns, id) => manager.has(ns, id);
+    containerStore(ctx).taskCleanup = (ns, id) => manager.cleanup(ns, id);
     m = { manager, ready };
     managers.set(ctx, m);
   }
