@@ -8,7 +8,6 @@
 // the reason said).
 
 import { existsSync, writeFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BerthError, messageOf } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
@@ -26,17 +25,17 @@ import { Task, parseSpec, readIO, safeExit, type TaskIO, type TaskMeta } from '.
 export { Task, type TaskIO } from './task.js';
 import { makeBundle, removeBundle, type MountSpec } from './rootfs.js';
 import { RuncBackend } from './runc.js';
+import { Cleanups, finishRemoval, markedDeleted, removeTask } from './cleanup.js';
+import { watchOom } from './oom.js';
 
 const EVENTS = 'containerd.events.';
-/** In a shim directory: the task was deleted, what is left of it is to be removed. */
-const DELETED = 'deleted';
 
 export class TaskManager {
   private readonly tasks = new Map<string, Task>();
   /** Task keys being created (reserved, not yet usable). */
   private readonly creating = new Set<string>();
   /** Clean-ups of deleted tasks still running, by key. */
-  private readonly cleanups = new Map<string, Promise<void>>();
+  private readonly cleanups: Cleanups;
   private readonly shims: ShimSet;
   private readonly backends = new Map<string, Backend>();
   /** The engine is shutting down: connections to shims close on purpose. */
@@ -50,6 +49,7 @@ export class TaskManager {
     // The state directory is runtime state, as containerd's /run: nothing in
     // it outlives a reboot, so its files are atomic but never fsynced
     // (~13 ms per fsync pair on this loaded disk, on the create and exit paths).
+    this.cleanups = new Cleanups(log);
     this.shims = new ShimSet(join(state, 'shims'), { spare: true, durable: false });
   }
 
@@ -169,29 +169,14 @@ export class TaskManager {
     );
   }
 
-  /**
-   * Publishes /tasks/oom when the kernel's OOM killer kills in the task's
-   * memory cgroup, at that moment: the shim watches the cgroup's counter
-   * (eventfd on v1, inotify on v2) and answers when it moves. Ends with the
-   * task (its exit, its deletion, the cgroup's removal, the engine's close).
-   */
+  /** Publishes /tasks/oom at each OOM kill in the task's memory cgroup, when it happens (oom.ts). */
   private watchOom(task: Task): void {
-    const file = task.backend.oomFile(task.id);
-    if (!file) return;
-    const round = (): void => {
-      if (this.closed || task.deleting || task.init.exit) return;
-      task.shim.client.oomWait(file, task.ooms).then(
-        (kills) => {
-          this.oomSeen(task, kills);
-          round();
-        },
-        (e: unknown) => {
-          if (this.closed || task.deleting || task.init.exit) return;
-          this.log.debug('OOM watch ended', { namespace: task.ns, container: task.id, error: messageOf(e) });
-        },
-      );
-    };
-    round();
+    watchOom(
+      task,
+      () => this.closed || task.deleting || !!task.init.exit,
+      (k) => this.oomSeen(task, k),
+      this.log,
+    );
   }
 
   /** One /tasks/oom per OOM kill count seen to rise (containerd publishes one per notification). */
@@ -367,22 +352,12 @@ export class TaskManager {
       );
     task.deleting = true;
     if (p.exit) {
-      await writeFile(join(task.shim.dir, DELETED), '');
+      await this.cleanups.start(key, task.backend, task.shim, task.meta);
       this.tasks.delete(key);
-      const done = this.removeTask(task)
-        .catch((e: unknown) =>
-          this.log.error('task clean-up after delete failed; the next engine start retries it', {
-            namespace: task.ns,
-            container: task.id,
-            error: messageOf(e),
-          }),
-        )
-        .finally(() => this.cleanups.delete(key));
-      this.cleanups.set(key, done);
     } else {
       // created, never started: its process is killed and gone before the answer
       try {
-        await this.removeTask(task);
+        await removeTask(task.backend, task.shim, task.meta);
       } catch (e) {
         task.deleting = false;
         throw e;
@@ -405,24 +380,23 @@ export class TaskManager {
     return this.cleanups.get(`${ns}/${id}`);
   }
 
-  private async removeTask(task: Task): Promise<void> {
-    await task.backend.delete(task.id);
-    await task.shim.remove();
-    await removeBundle(task.meta.bundle, task.meta.mounted);
-  }
-
   /** On engine start: every task whose shim directory is there, live or not. */
   async recover(): Promise<void> {
     for (const shim of await this.shims.recover((m) => this.log.warn(m))) {
       const meta = shim.record.meta as unknown as TaskMeta;
       const key = `${meta.ns}/${meta.id}`;
       const backend = this.backend(meta.ns, meta.runtime);
-      if (existsSync(join(shim.dir, DELETED))) {
+      if (markedDeleted(shim)) {
         // deleted (the client was answered), its clean-up cut short by the engine's end
         this.log.info('finishing the clean-up of a deleted task', { namespace: meta.ns, container: meta.id });
-        await backend.delete(meta.id).catch(() => undefined);
-        await shim.remove().catch(() => undefined);
-        await removeBundle(meta.bundle, meta.mounted).catch(() => undefined);
+        // a step the cut-short clean-up had done fails now (the runtime's record is gone): the rest still runs
+        const errors = await finishRemoval(backend, shim, meta);
+        if (errors.length)
+          this.log.debug('clean-up of a deleted task: steps already done', {
+            namespace: meta.ns,
+            container: meta.id,
+            errors,
+          });
         continue;
       }
       const init = new TaskProcess(INIT, '', meta.io);
@@ -487,7 +461,7 @@ export class TaskManager {
   /** Stops following (the engine shuts down); tasks and shims go on. */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.cleanups.values());
+    await this.cleanups.all();
     for (const t of this.tasks.values()) t.shim.client.close();
     await this.shims.close();
   }
