@@ -113,6 +113,9 @@ interface Spare {
   client: ShimClient;
 }
 
+/** When nobody refilled the spare after a claim, it is started this long after it. */
+const REFILL_FALLBACK_MS = 200;
+
 export class ShimSet {
   private spare?: Promise<Spare | undefined>;
   private closed = false;
@@ -132,6 +135,8 @@ export class ShimSet {
   /** Starts the spare now (off the caller's path), if there is none. */
   refill(): void {
     if (!this.opts.spare || this.spare || this.closed) return;
+    if (this.refillTimer) clearTimeout(this.refillTimer);
+    this.refillTimer = undefined;
     const dir = join(this.root, `.spare-${randomBytes(6).toString('hex')}`);
     this.spare = (async () => {
       try {
@@ -149,6 +154,18 @@ export class ShimSet {
         return undefined;
       }
     })();
+  }
+
+  private refillTimer?: NodeJS.Timeout;
+
+  /** Starts the spare in `ms`, unless one is started before. */
+  refillLater(ms: number): void {
+    if (!this.opts.spare || this.refillTimer) return;
+    this.refillTimer = setTimeout(() => {
+      this.refillTimer = undefined;
+      this.refill();
+    }, ms);
+    this.refillTimer.unref();
   }
 
   /** The spare, renamed to `dir`, when one is ready (never waited for). */
@@ -173,6 +190,7 @@ export class ShimSet {
   /** Ends the spare shim, if any (tasks' shims go on). */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.refillTimer) clearTimeout(this.refillTimer);
     const s = await this.spare;
     this.spare = undefined;
     if (s) {
@@ -192,7 +210,11 @@ export class ShimSet {
     if (existsSync(dir))
       throw new BerthError('berth-engine', 'already-exists', `task ${key}: a shim directory exists (${dir})`);
     const spare = await this.claim(dir).catch(() => undefined);
-    this.refill();
+    // Not now: starting a process blocks the engine's event loop for a few
+    // ms (fork and exec), which the create under way would wait for. The
+    // caller refills at a quieter moment (the engine: once the task started);
+    // this is the fallback.
+    this.refillLater(REFILL_FALLBACK_MS);
     if (spare) return this.record(dir, key, spare.pid, spare.startTime, meta);
     try {
       await mkdir(dir, { mode: 0o700 });

@@ -16,11 +16,16 @@ import type { TaskMeta } from './task.js';
 
 const DELETED = 'deleted';
 
-/** Removes everything of a task, in the order that leaves nothing running or mounted. */
+/**
+ * Removes everything of a task: its processes and runtime state first (so
+ * nothing runs in the rootfs), then its bundle, and its shim directory last:
+ * that directory holds the record (shim.json, the `deleted` mark) from which
+ * a later start finishes a removal cut short.
+ */
 export async function removeTask(backend: Backend, shim: ShimHandle, meta: TaskMeta): Promise<void> {
   await backend.delete(meta.id);
-  await shim.remove();
   await removeBundle(meta.bundle, meta.mounted);
+  await shim.remove();
 }
 
 /** The same after an engine's end cut a removal short: each step even when an earlier one had been done. */
@@ -28,8 +33,8 @@ export async function finishRemoval(backend: Backend, shim: ShimHandle, meta: Ta
   const errors: string[] = [];
   const step = (p: Promise<void>) => p.catch((e: unknown) => void errors.push(messageOf(e)));
   await step(backend.delete(meta.id));
-  await step(shim.remove());
   await step(removeBundle(meta.bundle, meta.mounted));
+  await step(shim.remove());
   return errors;
 }
 

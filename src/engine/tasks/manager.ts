@@ -235,6 +235,8 @@ export class TaskManager {
       task.init.started = true;
       writeFileSync(join(task.shim.dir, 'started'), '');
       this.events.publish(task.ns, '/tasks/start', EVENTS + 'TaskStart', { container_id: task.id, pid: task.init.pid });
+      // the next create's spare shim starts after this answer, while the container runs and the engine waits
+      setImmediate(() => this.shims.refill());
       return task.init.pid;
     }
     if (task.init.exit)
@@ -427,9 +429,7 @@ export class TaskManager {
         });
         this.tasks.delete(key);
         task.deleting = true;
-        await backend.delete(meta.id).catch(() => undefined);
-        await shim.remove().catch(() => undefined);
-        await removeBundle(meta.bundle, meta.mounted).catch(() => undefined);
+        await finishRemoval(backend, shim, meta);
         continue;
       }
       for (const sp of state.procs) {
