@@ -29,9 +29,22 @@ const ITER = opt('--iterations', 20);
 const IDLE = opt('--idle', 100);
 const NS = `bench-${process.pid}`;
 
+/** 0 for a process that is gone (a deleted task's shim may still be exiting when the list is read). */
 function rssKb(pid: number): number {
-  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m?.[1] ?? 0);
+  try {
+    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return Number(m?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 function pidsNamed(comm: string): number[] {
@@ -135,11 +148,15 @@ async function main(): Promise<void> {
     const shimRss = {
       'berth-shim': median(
         pidsNamed('berth-shim')
-          .filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(engine!.state))
-          .map(rssKb),
+          .filter((p) => cmdline(p).includes(engine!.state))
+          .map(rssKb)
+          .filter((kb) => kb > 0),
       ),
       'containerd-shim-runc-v2': median(
-        pidsNamed('containerd-shim').concat(pidsNamed('containerd-shim-runc-v2')).map(rssKb),
+        pidsNamed('containerd-shim')
+          .concat(pidsNamed('containerd-shim-runc-v2'))
+          .map(rssKb)
+          .filter((kb) => kb > 0),
       ),
       conmon: conmonRss(work, rootfs),
     };
@@ -150,9 +167,7 @@ async function main(): Promise<void> {
       const r = ctrOf(engine.sock)(['run', '-d', '--rootfs', rootfs, `par-${i}`, '/bin/sleep', '600']);
       if (r.status !== 0) throw new Error(`berth-engine: run ${i}: ${r.stderr}`);
     }
-    const shims = pidsNamed('berth-shim').filter((p) =>
-      readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(engine!.state),
-    );
+    const shims = pidsNamed('berth-shim').filter((p) => cmdline(p).includes(engine!.state));
     out.idle = {
       containers: IDLE,
       engineRssKb: rssKb(engine.proc.pid!),

@@ -19,7 +19,7 @@ import {
 import { basename, resolve } from 'node:path';
 import { BerthError, errnoOf, messageOf } from '../common/errors.js';
 import { writeFileAtomicSync } from '../common/atomic.js';
-import { sleep, sleepSync } from '../common/sleep.js';
+import { sleep } from '../common/sleep.js';
 import { Logger, nullLogger } from '../common/log.js';
 import { createManager, createWithResources, type CgroupManager } from './cgroups/manager.js';
 import { detectLayout, type CgroupLayout } from './cgroups/detect.js';
@@ -483,7 +483,8 @@ export class Runtime {
           if (errnoOf(e) !== 'EAGAIN') throw e;
         }
         if (!alive) throw new BerthError('runtime', 'failed-precondition', 'cannot start a container that has stopped');
-        sleepSync(1);
+        // not sleepSync: in berth-engine a start waiting here must not hold every other call
+        await sleep(1);
       }
     } finally {
       closeSync(fd);
