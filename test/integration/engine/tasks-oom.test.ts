@@ -2,7 +2,8 @@
 // past the memory limit is OOM-killed by the kernel while the container's
 // init goes on; `ctr events` shows /tasks/oom at that moment (the task still
 // RUNNING, no exit), not only when the container exits. berth-shim watches
-// the memory cgroup (v1 memory.oom_control eventfd on this host).
+// the memory cgroup (v1 memory.oom_control eventfd on this host). After a
+// SIGKILL and restart of the engine the watch is set up again.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -90,16 +91,38 @@ describe('OOM kills on berth-engine', { skip }, () => {
         5000,
       );
       assert.equal(ctr(['task', 'exec', '--exec-id', 'cat2', c, 'cat', '/tmp/after']).stdout, 'tail ended: 137\n');
-      // the exit that follows brings no second OOM event
+    } finally {
+      ev.kill();
+    }
+
+    // The engine is SIGKILLed and started again: the running task's watch is
+    // set up again (the kill already reported is not reported twice), and
+    // the next kill, in an exec, is published at once.
+    await e.kill9();
+    await e.restart();
+    const ev2 = spawn('ctr', ['-a', e.sock, 'events'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out2 = '';
+    ev2.stdout.setEncoding('utf8');
+    ev2.stdout.on('data', (d: string) => (out2 += d));
+    const ooms = () => out2.split('\n').filter((l) => l.includes('/tasks/oom') && l.includes(c)).length;
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(ooms(), 0, 'the kill before the restart is not reported again');
+      const x = ctr(['task', 'exec', '--exec-id', 'grow', c, 'tail', '/dev/zero']);
+      assert.equal(x.status, 137, x.stderr);
+      await waitUntil('the second /tasks/oom event', () => ooms() === 1, 15000);
+      assert.match(ctr(['task', 'ls']).stdout, new RegExp(`^${c}\\s+\\d+\\s+RUNNING`, 'm'));
+      // the exit that follows brings no further OOM event
       assert.equal(ctr(['task', 'kill', '-s', 'KILL', c]).status, 0);
       await waitUntil(
         'the exit event',
-        () => out.split('\n').some((l) => l.includes('/tasks/exit') && l.includes(c)),
+        () =>
+          out2.split('\n').some((l) => l.includes('/tasks/exit') && l.includes(`"container_id":"${c}","id":"${c}"`)),
         10000,
       );
-      assert.equal(out.split('\n').filter((l) => l.includes('/tasks/oom') && l.includes(c)).length, 1);
+      assert.equal(ooms(), 1);
     } finally {
-      ev.kill();
+      ev2.kill();
       ctr(['task', 'rm', '-f', c]);
       ctr(['containers', 'rm', c]);
     }
