@@ -7,7 +7,7 @@
 // reported with its real status and time; a dead shim's task is stopped with
 // the reason said).
 
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, messageOf } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
@@ -20,12 +20,13 @@ import type { Backend } from './backend.js';
 import { BerthBackend } from './berth.js';
 import { chooseRuntime, type RuntimeChoice } from './options.js';
 import { TaskProcess, nowTimestamp, type ExitInfo } from './process.js';
-import { Task, parseSpec, readIO, safeExit, type TaskIO, type TaskMeta } from './task.js';
+import { Task, parseSpec, safeExit, type TaskIO, type TaskMeta } from './task.js';
 
 export { Task, type TaskIO } from './task.js';
 import { makeBundle, removeBundle, type MountSpec } from './rootfs.js';
 import { RuncBackend } from './runc.js';
-import { Cleanups, finishRemoval, markedDeleted, removeTask } from './cleanup.js';
+import { recoverTasks } from './recover.js';
+import { Cleanups, removeTask } from './cleanup.js';
 import { watchOom } from './oom.js';
 
 const EVENTS = 'containerd.events.';
@@ -382,79 +383,17 @@ export class TaskManager {
     return this.cleanups.get(`${ns}/${id}`);
   }
 
-  /** On engine start: every task whose shim directory is there, live or not. */
+  /** On engine start: every task whose shim directory is there, live or not (recover.ts). */
   async recover(): Promise<void> {
-    for (const shim of await this.shims.recover((m) => this.log.warn(m))) {
-      const meta = shim.record.meta as unknown as TaskMeta;
-      const key = `${meta.ns}/${meta.id}`;
-      const backend = this.backend(meta.ns, meta.runtime);
-      if (markedDeleted(shim)) {
-        // deleted (the client was answered), its clean-up cut short by the engine's end
-        this.log.info('finishing the clean-up of a deleted task', { namespace: meta.ns, container: meta.id });
-        // a step the cut-short clean-up had done fails now (the runtime's record is gone): the rest still runs
-        const errors = await finishRemoval(backend, shim, meta);
-        if (errors.length)
-          this.log.debug('clean-up of a deleted task: steps already done', {
-            namespace: meta.ns,
-            container: meta.id,
-            errors,
-          });
-        continue;
-      }
-      const init = new TaskProcess(INIT, '', meta.io);
-      init.started = existsSync(join(shim.dir, 'started'));
-      const task = new Task(meta, shim, backend, init);
-      this.tasks.set(key, task);
-      let state;
-      try {
-        state = await shim.state();
-      } catch (e) {
-        state = undefined;
-        this.log.warn('shim did not answer', { namespace: meta.ns, container: meta.id, error: messageOf(e) });
-      }
-      if (!state) {
-        const rec = safeExit(shim, INIT);
-        init.pid = rec?.pid ?? 0;
-        await this.shimGone(task, 'found dead at engine start');
-        continue;
-      }
-      const registered = state.procs.find((sp) => sp.name === INIT && sp.pid > 0);
-      if (!registered) {
-        // The engine died inside this task's create: the client never got
-        // an answer, so nothing of it may stay (runtime state, processes,
-        // shim, bundle).
-        this.log.warn('task create was interrupted by an engine crash: removed', {
-          namespace: meta.ns,
-          container: meta.id,
-        });
-        this.tasks.delete(key);
-        task.deleting = true;
-        await finishRemoval(backend, shim, meta);
-        continue;
-      }
-      for (const sp of state.procs) {
-        if (sp.name === INIT) {
-          init.pid = sp.pid;
-          if (sp.exited)
-            this.exited(task, init, { status: sp.status ?? 255, at: { seconds: sp.sec ?? 0, nanos: sp.nsec ?? 0 } });
-          else {
-            this.follow(task, init);
-            // kills before the restart were reported then, or are lost with the engine that died (as containerd's)
-            task.ooms = backend.oomKills(meta.id);
-            this.watchOom(task);
-          }
-        } else if (sp.name.startsWith('exec-') && sp.pid) {
-          const execId = sp.name.slice(5);
-          const p = new TaskProcess(sp.name, execId, readIO(shim.dir, sp.name, sp.terminal));
-          p.pid = sp.pid;
-          p.started = true;
-          task.execs.set(execId, p);
-          if (sp.exited) p.exited({ status: sp.status ?? 255, at: { seconds: sp.sec ?? 0, nanos: sp.nsec ?? 0 } });
-          else this.follow(task, p);
-        }
-      }
-      this.log.info('task recovered', { namespace: meta.ns, container: meta.id, pid: init.pid, exited: !!init.exit });
-    }
+    await recoverTasks(this.shims, this.log, {
+      backend: (ns, r) => this.backend(ns, r),
+      adopt: (t) => this.tasks.set(`${t.ns}/${t.id}`, t),
+      drop: (t) => this.tasks.delete(`${t.ns}/${t.id}`),
+      shimGone: (t, why) => this.shimGone(t, why),
+      exited: (t, p, e) => this.exited(t, p, e),
+      follow: (t, p) => this.follow(t, p),
+      watchOom: (t) => this.watchOom(t),
+    });
     this.shims.refill();
   }
 
