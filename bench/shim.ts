@@ -1,5 +1,6 @@
 // berth-shim and berth-engine against their peers, side by side in one run:
-//   - `ctr run --rm` of a trivial container: berth-engine vs containerd 1.6
+//   - `ctr run --rm` of a trivial container: berth-engine vs containerd 1.6,
+//     wall time and the CPU time of each daemon with all it starts (cpuacct.ts)
 //   - 20 containers started in parallel (`ctr run -d` ×20 at once)
 //   - resident memory of one shim: berth-shim vs containerd-shim-runc-v2 vs conmon
 //   - berth-engine's own RSS with 100 idle containers (and their shims')
@@ -16,6 +17,7 @@ import { join } from 'node:path';
 import { makeBusyboxRootfs } from '../test/helpers/busybox.js';
 import { startContainerd, type Containerd } from '../test/helpers/daemons.js';
 import { startEngine, type Engine } from '../test/integration/engine/helpers.js';
+import { cpuGroup, type CpuGroup } from './cpuacct.js';
 import { quantile } from './stats.js';
 
 const args = process.argv.slice(2);
@@ -27,9 +29,22 @@ const ITER = opt('--iterations', 20);
 const IDLE = opt('--idle', 100);
 const NS = `bench-${process.pid}`;
 
+/** 0 for a process that is gone (a deleted task's shim may still be exiting when the list is read). */
 function rssKb(pid: number): number {
-  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m?.[1] ?? 0);
+  try {
+    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return Number(m?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 function pidsNamed(comm: string): number[] {
@@ -79,28 +94,41 @@ async function main(): Promise<void> {
   const load0 = loadavg();
   let engine: Engine | undefined;
   let ctrd: Containerd | undefined;
+  const groups: CpuGroup[] = [];
   const out: Record<string, unknown> = {};
   try {
     engine = await startEngine('berth-bench-eng-');
     ctrd = await startContainerd({ prefix: 'berth-bench-ctrd-', namespace: NS });
     const peers = [
-      { name: 'berth-engine', sock: engine.sock },
-      { name: 'containerd', sock: ctrd.sock },
+      { name: 'berth-engine', sock: engine.sock, cpu: cpuGroup(`berth-bench-${process.pid}-engine`) },
+      { name: 'containerd', sock: ctrd.sock, cpu: cpuGroup(`berth-bench-${process.pid}-containerd`) },
     ];
+    groups.push(...peers.map((p) => p.cpu).filter((g): g is CpuGroup => !!g));
+    peers[0]!.cpu?.add(engine.proc.pid!);
+    peers[1]!.cpu?.add(ctrd.proc.pid!);
 
-    // 1. ctr run --rm, interleaved
+    // 1. ctr run --rm, interleaved (the first round warms up: the engine's spare shim predates its group)
     const times: Record<string, number[]> = { 'berth-engine': [], containerd: [] };
+    const cpu: Record<string, number[]> = { 'berth-engine': [], containerd: [] };
     for (let i = -1; i < ITER; i++) {
       for (const p of i % 2 ? peers : [...peers].reverse()) {
+        const c0 = p.cpu?.ms() ?? 0;
         const t0 = performance.now();
         const r = ctrOf(p.sock)(['run', '--rm', '--rootfs', rootfs, `rm-${i + 1}`, '/bin/true']);
         const ms = performance.now() - t0;
         if (r.status !== 0) throw new Error(`${p.name}: ctr run --rm failed: ${r.stderr}`);
-        if (i >= 0) times[p.name]!.push(ms);
+        if (i >= 0) {
+          times[p.name]!.push(ms);
+          // what the run left to do after its answer (a spare shim's start) counts too
+          await new Promise((res) => setTimeout(res, 50));
+          if (p.cpu) cpu[p.name]!.push(p.cpu.ms() - c0);
+        }
       }
     }
     const runRm = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
     out.ctrRunRmMs = runRm;
+    if (cpu.containerd!.length)
+      out.ctrRunRmDaemonCpuMs = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, median(v)]));
 
     // 2. twenty in parallel
     const parallel: Record<string, number> = {};
@@ -120,11 +148,15 @@ async function main(): Promise<void> {
     const shimRss = {
       'berth-shim': median(
         pidsNamed('berth-shim')
-          .filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(engine!.state))
-          .map(rssKb),
+          .filter((p) => cmdline(p).includes(engine!.state))
+          .map(rssKb)
+          .filter((kb) => kb > 0),
       ),
       'containerd-shim-runc-v2': median(
-        pidsNamed('containerd-shim').concat(pidsNamed('containerd-shim-runc-v2')).map(rssKb),
+        pidsNamed('containerd-shim')
+          .concat(pidsNamed('containerd-shim-runc-v2'))
+          .map(rssKb)
+          .filter((kb) => kb > 0),
       ),
       conmon: conmonRss(work, rootfs),
     };
@@ -135,9 +167,7 @@ async function main(): Promise<void> {
       const r = ctrOf(engine.sock)(['run', '-d', '--rootfs', rootfs, `par-${i}`, '/bin/sleep', '600']);
       if (r.status !== 0) throw new Error(`berth-engine: run ${i}: ${r.stderr}`);
     }
-    const shims = pidsNamed('berth-shim').filter((p) =>
-      readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(engine!.state),
-    );
+    const shims = pidsNamed('berth-shim').filter((p) => cmdline(p).includes(engine!.state));
     out.idle = {
       containers: IDLE,
       engineRssKb: rssKb(engine.proc.pid!),
@@ -153,6 +183,7 @@ async function main(): Promise<void> {
     if (ctrd) cleanup(ctrOf(ctrd.sock), ids(ctrd.sock));
     await engine?.stop();
     await ctrd?.stop();
+    for (const g of groups) g.remove();
     for (const d of ['/sys/fs/cgroup', ...readdirSync('/sys/fs/cgroup').map((x) => `/sys/fs/cgroup/${x}`)]) {
       try {
         rmdirSync(`${d}/${NS}`);
@@ -174,6 +205,11 @@ async function main(): Promise<void> {
   console.log(
     `ctr run --rm (median of ${ITER}): berth-engine ${r['berth-engine']!.toFixed(0)} ms, containerd ${r.containerd!.toFixed(0)} ms, ratio ${(r['berth-engine']! / r.containerd!).toFixed(2)}`,
   );
+  const c = out.ctrRunRmDaemonCpuMs as Record<string, number> | undefined;
+  if (c)
+    console.log(
+      `  CPU time per run of each daemon and all it starts (median): berth-engine ${c['berth-engine']!.toFixed(1)} ms, containerd ${c.containerd!.toFixed(1)} ms, ratio ${(c['berth-engine']! / c.containerd!).toFixed(2)}`,
+    );
   console.log(
     `20 in parallel: berth-engine ${p['berth-engine']!.toFixed(0)} ms, containerd ${p.containerd!.toFixed(0)} ms, ratio ${(p['berth-engine']! / p.containerd!).toFixed(2)}`,
   );

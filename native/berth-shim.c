@@ -1,7 +1,7 @@
 /*
  * berth-shim: one small monitor per container, the parent of its processes.
  *
- *   berth-shim <state-dir>
+ *   berth-shim [--no-fsync] <state-dir>
  *
  * Started by the engine; returns once it serves <state-dir>/shim.sock, as a
  * daemon in a session of its own and a child subreaper, so that it outlives
@@ -31,7 +31,7 @@
 
 #include "shim/shim.h"
 
-struct shim S = { .dir_fd = -1, .listen_fd = -1, .sig_fd = -1 };
+struct shim S = { .dir_fd = -1, .listen_fd = -1, .sig_fd = -1, .durable = true };
 
 /* Fails start-up: the words go to the engine through the ready pipe. */
 static void die(int ready, const char *what)
@@ -137,7 +137,7 @@ static void start(const char *dir)
 }
 
 /* What each poll entry belongs to. */
-enum kind { K_SIG, K_LISTEN, K_CONN, K_CONSOLE_LISTEN, K_CONSOLE_CONN, K_STREAM };
+enum kind { K_SIG, K_LISTEN, K_CONN, K_CONSOLE_LISTEN, K_CONSOLE_CONN, K_STREAM, K_OOM };
 struct slot {
 	enum kind kind;
 	void *obj;
@@ -183,8 +183,11 @@ static void loop(void)
 
 		ADD(S.sig_fd, POLLIN, K_SIG, NULL, NULL);
 		ADD(S.listen_fd, POLLIN, K_LISTEN, NULL, NULL);
-		for (c = S.conns; c; c = c->next)
+		for (c = S.conns; c; c = c->next) {
 			ADD(c->fd, POLLIN, K_CONN, c, NULL);
+			if (c->oom_fd >= 0)
+				ADD(c->oom_fd, POLLIN, K_OOM, c, NULL);
+		}
 		for (p = S.procs; p; p = p->next) {
 			struct stream *ss[3] = { &p->in, &p->out, &p->err };
 
@@ -207,6 +210,12 @@ static void loop(void)
 			}
 		}
 #undef ADD
+		{
+			int t = oom_timeout();
+
+			if (t >= 0 && (timeout < 0 || t < timeout))
+				timeout = t;
+		}
 		if (poll(pfd, n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -240,13 +249,18 @@ static void loop(void)
 			case K_STREAM:
 				stream_service(slot[i].obj, slot[i].stream, pfd[i].revents);
 				break;
+			case K_OOM:
+				oom_service(slot[i].obj);
+				break;
 			}
 			/* a request or a reap may have freed a process that later
 			 * slots of this round still name: poll again (level-triggered,
 			 * nothing is missed) */
-			if (slot[i].kind == K_CONN || slot[i].kind == K_SIG)
+			if (slot[i].kind == K_CONN || slot[i].kind == K_SIG ||
+			    slot[i].kind == K_OOM)
 				break;
 		}
+		oom_recheck();
 		waiters_notify();
 		for (cp = &S.conns; *cp;) {
 			c = *cp;
@@ -257,6 +271,13 @@ static void loop(void)
 			for (p = S.procs; p; p = p->next)
 				if (p->spawn_conn == c->fd)
 					p->spawn_conn = -1;
+			if (c->hold && S.held && !S.procs) {
+				logmsg("info",
+				       "spare: its engine is gone before claiming it: exiting");
+				S.quit = true;
+				S.spare_gone = true;
+			}
+			oom_close(c);
 			*cp = c->next;
 			close(c->fd);
 			free(c->buf);
@@ -271,18 +292,33 @@ int main(int argc, char **argv)
 {
 	struct stat st;
 
+	const char *dir;
+
+	if (argc == 3 && strcmp(argv[1], "--no-fsync") == 0) {
+		S.durable = false;
+		argv++;
+		argc--;
+	}
 	if (argc != 2 || argv[1][0] != '/') {
-		fprintf(stderr, "usage: berth-shim <state-dir> (an absolute path)\n");
+		fprintf(stderr, "usage: berth-shim [--no-fsync] <state-dir> (an absolute path)\n");
 		return 2;
 	}
-	if (stat(argv[1], &st) < 0 || !S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "berth-shim: %s: not a directory\n", argv[1]);
+	dir = argv[1];
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "berth-shim: %s: not a directory\n", dir);
 		return 1;
 	}
-	start(argv[1]);
+	start(dir);
 	loop();
 	unlinkat(S.dir_fd, "shim.sock", 0);
 	unlinkat(S.dir_fd, "shim.pid", 0);
+	if (S.spare_gone) {
+		/* nothing of a spare is worth keeping: its log and its directory
+		 * go, unless the directory holds anything else */
+		unlinkat(S.dir_fd, "shim.log", 0);
+		rmdir(S.dir);
+		return 0;
+	}
 	logmsg("info", "shut down");
 	return 0;
 }

@@ -32,6 +32,7 @@ void conn_accept(void)
 		return;
 	}
 	c->fd = fd;
+	c->oom_fd = c->oom_ctl = -1;
 	c->next = S.conns;
 	S.conns = c;
 }
@@ -245,6 +246,27 @@ static void dispatch(struct conn *c, char **a, int n)
 		}
 		proc_free(p);
 		conn_reply(c, "{\"ok\":true}");
+	} else if (strcmp(verb, "oom") == 0) {
+		NEED(3);
+		if (!parse_int(a[2], 0, 1L << 40, &v)) {
+			conn_error(c, EINVAL, "oom: bad count \"%.40s\"", a[2]);
+			return;
+		}
+		oom_watch(c, a[1], v);
+	} else if (strcmp(verb, "hold") == 0) {
+		NEED(1);
+		if (S.procs) {
+			conn_error(c, EBUSY,
+				   "hold: this shim already runs processes: it is no spare");
+			return;
+		}
+		c->hold = true;
+		S.held = true;
+		conn_reply(c, "{\"ok\":true}");
+	} else if (strcmp(verb, "claim") == 0) {
+		NEED(1);
+		S.held = false;
+		conn_reply(c, "{\"ok\":true}");
 	} else if (strcmp(verb, "shutdown") == 0) {
 		NEED(1);
 		conn_reply(c, "{\"ok\":true}");
@@ -265,9 +287,9 @@ static uint32_t le32(const char *p)
 /* Runs every complete request in the buffer (stopping at a pending wait).
  * Operands are made NUL-terminated in place: each length word is consumed
  * before its bytes, so the word after an operand can carry its NUL. */
-static void conn_process(struct conn *c)
+void conn_process(struct conn *c)
 {
-	while (!c->dead && !c->waiting[0] && c->len >= 4) {
+	while (!c->dead && !c->waiting[0] && !c->oom_file[0] && c->len >= 4) {
 		char *args[SHIM_ARGS_MAX];
 		uint32_t argc = le32(c->buf), i;
 		size_t off = 4, lens[SHIM_ARGS_MAX];

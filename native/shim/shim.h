@@ -60,6 +60,13 @@ struct conn {
 	char waiting[SHIM_NAME_MAX + 1]; /* answers `wait` for this process when set */
 	bool waiting_spawn;		 /* ... `waitspawn`: for its spawned program */
 	bool dead;
+	bool hold; /* `hold`: a spare shim's tie to its engine */
+	/* `oom`: a watch of a cgroup's OOM kill counter, answered once it passes oom_seen */
+	char oom_file[512]; /* empty: no watch */
+	long oom_seen;
+	int oom_fd;  /* the eventfd (v1) or inotify descriptor (v2), -1 without */
+	int oom_ctl; /* v1: memory.oom_control, open while the eventfd is registered */
+	struct timespec oom_recheck_until; /* monotonic; tv_sec 0: no re-reading */
 };
 
 struct shim {
@@ -70,6 +77,12 @@ struct shim {
 	struct proc *procs;
 	struct conn *conns;
 	bool quit;
+	bool durable; /* fsync the files it writes (not with --no-fsync) */
+	/* A spare: started ahead of need and held by its engine's `hold`
+	 * connection until `claim`; it ends itself when that connection closes
+	 * unclaimed (the engine stopped or died), so no spare outlives its engine. */
+	bool held;
+	bool spare_gone; /* ended as an unclaimed spare: its directory goes too */
 };
 
 extern struct shim S;
@@ -114,9 +127,17 @@ int logio_open(struct proc *p, const char *uri, bool tty, int fds[2]);
 /* proto.c */
 void conn_accept(void);
 void conn_service(struct conn *c);
+void conn_process(struct conn *c); /* runs the requests already read (after a wait ends) */
 void conn_reply(struct conn *c, const char *json);
 void conn_error(struct conn *c, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void waiters_notify(void);
+
+/* oom.c */
+void oom_watch(struct conn *c, const char *file, long seen);
+void oom_service(struct conn *c);
+void oom_recheck(void);
+int oom_timeout(void);
+void oom_close(struct conn *c);
 
 #endif

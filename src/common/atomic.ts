@@ -1,5 +1,6 @@
 // Atomic file writes: temp file in the same directory, fsync, rename, fsync of
-// the directory. A crash at any instant leaves either the old or the new file.
+// the directory. A crash at any instant leaves either the old or the new file
+// (without the fsyncs, `durable: false`: any process crash, not a power loss).
 
 import { closeSync, fsyncSync, openSync, renameSync, writeSync, unlinkSync, constants } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
@@ -19,14 +20,31 @@ function fsyncDirSync(dir: string): void {
   }
 }
 
-export function writeFileAtomicSync(path: string, data: string | Uint8Array, mode = 0o644): void {
+/**
+ * `durable: false` leaves out both fsyncs: the file is still replaced
+ * atomically for every process (a kill -9 leaves the old or the new one, the
+ * page cache outlives the writer), but not across a power loss. For state
+ * that means nothing after a reboot (running processes: containerd keeps it
+ * on tmpfs), where each fsync costs milliseconds on a loaded disk.
+ */
+export interface AtomicOptions {
+  durable?: boolean;
+}
+
+export function writeFileAtomicSync(
+  path: string,
+  data: string | Uint8Array,
+  mode = 0o644,
+  opts: AtomicOptions = {},
+): void {
+  const durable = opts.durable ?? true;
   const tmp = tempName(path);
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
   try {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    fsyncSync(fd);
+    if (durable) fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
     try {
@@ -47,7 +65,7 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, mod
     }
     throw e;
   }
-  fsyncDirSync(dirname(path));
+  if (durable) fsyncDirSync(dirname(path));
 }
 
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {

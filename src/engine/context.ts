@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { WalSync } from './durable.js';
 import { openMetadata, LocalContentStore, type Metadata } from '../image/index.js';
 import { openSnapshotter, type Snapshotter } from '../snapshot/index.js';
 import { messageOf } from '../common/errors.js';
@@ -71,6 +72,8 @@ export interface EngineContext {
   readonly uuid: string;
   /** Aborted when the engine begins to shut down: long-lived streams end. */
   readonly shutdown: AbortSignal;
+  /** The metadata's group commit: answer a write only after `durable.sync()` (durable.ts). */
+  readonly durable: WalSync;
   /** Work to run when the engine closes, last registered first. */
   onClose(fn: () => void | Promise<void>): void;
 }
@@ -100,6 +103,7 @@ export async function openEngine(opts: EngineOptions): Promise<OpenedEngine> {
   const closers: (() => void | Promise<void>)[] = [() => metadata.close()];
   try {
     metadata.migrate('engine', ENGINE_MIGRATIONS);
+    const durable = new WalSync(metadata);
     const blobs = new LocalContentStore(storeRoot, { metadata });
     closers.push(() => blobs.close());
     const plugins: PluginInfo[] = [];
@@ -141,6 +145,7 @@ export async function openEngine(opts: EngineOptions): Promise<OpenedEngine> {
     const leases = new LeaseStore(metadata, namespaces);
     const ingests = new Ingests(storeRoot, blobs, metadata, content, leases);
     const gc = new GarbageCollector({
+      durable,
       md: metadata,
       blobs,
       ingests,
@@ -153,6 +158,7 @@ export async function openEngine(opts: EngineOptions): Promise<OpenedEngine> {
     closers.push(() => gc.stop());
     plugins.push({ type: 'io.containerd.gc.v1', id: 'scheduler' }, { type: 'io.containerd.lease.v1', id: 'manager' });
     const ctx: OpenedEngine = {
+      durable,
       root,
       state,
       storeRoot,

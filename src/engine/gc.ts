@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { messageOf } from '../common/errors.js';
 import type { Db, LocalContentStore, Metadata } from '../image/index.js';
 import type { Snapshotter, SnapshotInfo } from '../snapshot/index.js';
+import type { WalSync } from './durable.js';
 import type { Logger } from '../common/log.js';
 import type { Ingests } from './ingests.js';
 import type { LeaseStore } from './meta/leases.js';
@@ -44,6 +45,8 @@ const MAX_MANIFEST = 4 << 20;
 
 export interface GcDeps {
   md: Metadata;
+  /** The records' removal is on disk before any blob goes (durable.ts). */
+  durable: WalSync;
   blobs: LocalContentStore;
   ingests: Ingests;
   leases: LeaseStore;
@@ -257,6 +260,9 @@ export class GarbageCollector {
       return { leases: expired.length, contentRecords, leasedIngests, deadSnaps };
     });
 
+    // A blob goes only once the removal of its records is durable: never a
+    // record, after a power loss, of a blob that is gone.
+    await this.d.durable.sync();
     // Blobs no namespace records: checked and unlinked in one synchronous pass.
     let blobs = 0;
     for (const alg of ['sha256', 'sha512']) {

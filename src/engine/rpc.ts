@@ -5,7 +5,7 @@
 
 import type * as grpc from '@grpc/grpc-js';
 import { NAMESPACE_HEADER } from '../api/load.js';
-import { BerthError } from '../common/errors.js';
+import { BerthError, messageOf } from '../common/errors.js';
 import type { EngineContext } from './context.js';
 import { toStatus } from './status.js';
 import { validateIdentifier } from './validate.js';
@@ -81,14 +81,26 @@ export function unary<Req, Res>(
   return (sc, callback) => {
     const call = new Call(method, sc.metadata);
     const started = performance.now();
+    const changes = ctx.durable.changes();
+    // A call that wrote answers once its commit is on disk (durable.ts: the fsync is off the event loop)
+    const durable = () => (ctx.durable.changes() === changes ? undefined : ctx.durable.sync());
     Promise.resolve()
       .then(() => fn(sc.request, call))
       .then(
-        (res) => {
+        async (res) => {
+          try {
+            await durable();
+          } catch (e) {
+            const err = new BerthError('berth-engine', 'internal', `metadata not written to disk: ${messageOf(e)}`);
+            return callback(finish(ctx, call, started, err));
+          }
           finish(ctx, call, started, undefined);
           callback(null, res);
         },
-        (e: unknown) => callback(finish(ctx, call, started, e)),
+        async (e: unknown) => {
+          await durable()?.catch(() => undefined);
+          callback(finish(ctx, call, started, e));
+        },
       );
   };
 }

@@ -19,7 +19,7 @@ import {
 import { basename, resolve } from 'node:path';
 import { BerthError, errnoOf, messageOf } from '../common/errors.js';
 import { writeFileAtomicSync } from '../common/atomic.js';
-import { sleep, sleepSync } from '../common/sleep.js';
+import { sleep } from '../common/sleep.js';
 import { Logger, nullLogger } from '../common/log.js';
 import { createManager, createWithResources, type CgroupManager } from './cgroups/manager.js';
 import { detectLayout, type CgroupLayout } from './cgroups/detect.js';
@@ -59,6 +59,12 @@ export interface RuntimeOptions {
    * exec (default true; a one-shot CLI has no use for it). See InitPool.
    */
   spareInit?: boolean;
+  /**
+   * fsync the state files (default true). berth-engine's state directory is
+   * runtime state like containerd's /run (nothing of it outlives a reboot):
+   * it passes false, keeping the files atomic for a crash of any process.
+   */
+  durableState?: boolean;
 }
 
 export interface CreateOptions {
@@ -148,7 +154,7 @@ export class Runtime {
   private readonly inits: InitPool;
 
   constructor(opts: RuntimeOptions = {}) {
-    this.store = new StateStore(resolve(opts.root ?? DEFAULT_ROOT));
+    this.store = new StateStore(resolve(opts.root ?? DEFAULT_ROOT), opts.durableState ?? true);
     this.log = opts.log ?? nullLogger;
     this.inits = new InitPool(opts.spareInit ?? true);
   }
@@ -477,7 +483,8 @@ export class Runtime {
           if (errnoOf(e) !== 'EAGAIN') throw e;
         }
         if (!alive) throw new BerthError('runtime', 'failed-precondition', 'cannot start a container that has stopped');
-        sleepSync(1);
+        // not sleepSync: in berth-engine a start waiting here must not hold every other call
+        await sleep(1);
       }
     } finally {
       closeSync(fd);

@@ -57,7 +57,11 @@ export function validateId(id: string | undefined): string {
 }
 
 export class StateStore {
-  constructor(readonly root: string) {}
+  constructor(
+    readonly root: string,
+    /** fsync each save (false: atomic for processes only, for a root that does not outlive a reboot anyway) */
+    private readonly durable = true,
+  ) {}
 
   dir(id: string): string {
     return join(this.root, validateId(id));
@@ -81,7 +85,7 @@ export class StateStore {
   }
 
   save(rec: ContainerRecord): void {
-    writeFileAtomicSync(join(this.dir(rec.id), 'state.json'), JSON.stringify(rec), 0o600);
+    writeFileAtomicSync(join(this.dir(rec.id), 'state.json'), JSON.stringify(rec), 0o600, { durable: this.durable });
   }
 
   load(id: string): ContainerRecord {

@@ -82,6 +82,7 @@ class Conn {
 export class ShimClient {
   readonly socketPath: string;
   private shared?: Promise<Conn>;
+  private holder?: Conn;
   private readonly open = new Set<Socket>();
 
   constructor(readonly dir: string) {
@@ -154,6 +155,46 @@ export class ShimClient {
 
   async shutdown(): Promise<void> {
     await this.request('shutdown');
+  }
+
+  /**
+   * Resolves with the cgroup's OOM kill count once it is above `seen` (a
+   * connection of its own). `file` is the memory cgroup's v1
+   * memory.oom_control or v2 memory.events; the shim is told at once by the
+   * kernel (an eventfd, inotify), so the answer comes at the kill.
+   */
+  async oomWait(file: string, seen: number): Promise<number> {
+    const c = await this.dial('oom');
+    c.sock.unref(); // a watch never keeps the engine up
+    try {
+      return (await c.ask<{ oomKills: number }>(['oom', file, seen])).oomKills;
+    } finally {
+      c.sock.destroy();
+    }
+  }
+
+  /**
+   * Ties a spare shim to this process: the shim ends itself (and removes its
+   * directory) when the connection closes before `claim`, so a spare never
+   * outlives its engine, however the engine ends.
+   */
+  async hold(): Promise<void> {
+    const c = await this.dial('hold');
+    c.sock.unref();
+    this.holder = c;
+    await c.ask(['hold']);
+  }
+
+  /** The spare is a task's shim now: its tie to the engine is released. */
+  async claim(): Promise<void> {
+    const c = this.holder;
+    if (!c) return;
+    this.holder = undefined;
+    try {
+      await c.ask(['claim']);
+    } finally {
+      c.sock.destroy();
+    }
   }
 
   /** Resolves once the process has exited and its output is copied (a connection of its own). */

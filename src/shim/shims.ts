@@ -109,7 +109,12 @@ interface Spare {
   dir: string;
   pid: number;
   startTime: string;
+  /** Holds the spare's tie to this process until it is claimed. */
+  client: ShimClient;
 }
+
+/** When nobody refilled the spare after a claim, it is started this long after it. */
+const REFILL_FALLBACK_MS = 200;
 
 export class ShimSet {
   private spare?: Promise<Spare | undefined>;
@@ -123,28 +128,44 @@ export class ShimSet {
    */
   constructor(
     readonly root: string,
-    private readonly opts: { spare?: boolean } = {},
+    /** `durable: false`: shim.json and the shims' exit files are atomic but not fsynced (see AtomicOptions). */
+    private readonly opts: { spare?: boolean; durable?: boolean } = {},
   ) {}
 
   /** Starts the spare now (off the caller's path), if there is none. */
   refill(): void {
     if (!this.opts.spare || this.spare || this.closed) return;
+    if (this.refillTimer) clearTimeout(this.refillTimer);
+    this.refillTimer = undefined;
     const dir = join(this.root, `.spare-${randomBytes(6).toString('hex')}`);
     this.spare = (async () => {
       try {
         await mkdir(this.root, { recursive: true, mode: 0o700 });
         await mkdir(dir, { mode: 0o700 });
-        await startShim(dir);
+        const client = await startShim(dir, this.opts);
+        await client.hold();
         const pid = Number((await readFile(join(dir, 'shim.pid'), 'utf8')).trim());
         const st = procStat(pid);
         if (!st) throw new Error('spare shim exited');
-        return { dir, pid, startTime: st.startTime };
+        return { dir, pid, startTime: st.startTime, client };
       } catch {
         await this.kill(dir);
         await rm(dir, { recursive: true, force: true });
         return undefined;
       }
     })();
+  }
+
+  private refillTimer?: NodeJS.Timeout;
+
+  /** Starts the spare in `ms`, unless one is started before. */
+  refillLater(ms: number): void {
+    if (!this.opts.spare || this.refillTimer) return;
+    this.refillTimer = setTimeout(() => {
+      this.refillTimer = undefined;
+      this.refill();
+    }, ms);
+    this.refillTimer.unref();
   }
 
   /** The spare, renamed to `dir`, when one is ready (never waited for). */
@@ -160,6 +181,8 @@ export class ShimSet {
       await rm(ready.dir, { recursive: true, force: true });
       return undefined;
     }
+    // released before the rename: a shim in a task's place is never one that may end itself
+    await ready.client.claim();
     await rename(ready.dir, dir);
     return { ...ready, dir };
   }
@@ -167,6 +190,7 @@ export class ShimSet {
   /** Ends the spare shim, if any (tasks' shims go on). */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.refillTimer) clearTimeout(this.refillTimer);
     const s = await this.spare;
     this.spare = undefined;
     if (s) {
@@ -186,7 +210,11 @@ export class ShimSet {
     if (existsSync(dir))
       throw new BerthError('berth-engine', 'already-exists', `task ${key}: a shim directory exists (${dir})`);
     const spare = await this.claim(dir).catch(() => undefined);
-    this.refill();
+    // Not now: starting a process blocks the engine's event loop for a few
+    // ms (fork and exec), which the create under way would wait for. The
+    // caller refills at a quieter moment (the engine: once the task started);
+    // this is the fallback.
+    this.refillLater(REFILL_FALLBACK_MS);
     if (spare) return this.record(dir, key, spare.pid, spare.startTime, meta);
     try {
       await mkdir(dir, { mode: 0o700 });
@@ -196,7 +224,7 @@ export class ShimSet {
       throw e;
     }
     try {
-      await startShim(dir);
+      await startShim(dir, this.opts);
       const shimPid = Number((await readFile(join(dir, 'shim.pid'), 'utf8')).trim());
       const st = procStat(shimPid);
       if (!st)
@@ -221,7 +249,7 @@ export class ShimSet {
     meta: Record<string, unknown>,
   ): ShimHandle {
     const record: ShimRecord = { key, shimPid, shimStartTime, created: new Date().toISOString(), meta };
-    writeFileAtomicSync(join(dir, 'shim.json'), JSON.stringify(record), 0o600);
+    writeFileAtomicSync(join(dir, 'shim.json'), JSON.stringify(record), 0o600, { durable: this.opts.durable });
     return new ShimHandle(dir, record);
   }
 

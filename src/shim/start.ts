@@ -11,11 +11,15 @@ export function shimBinary(): string {
   return nativeBinary('berth-shim', 'BERTH_SHIM', 'berth-engine');
 }
 
-/** Starts a shim serving `dir` (absolute, existing, private to root). */
-export async function startShim(dir: string): Promise<ShimClient> {
+/**
+ * Starts a shim serving `dir` (absolute, existing, private to root).
+ * `durable: false`: its exit files are not fsynced (state that a reboot voids).
+ */
+export async function startShim(dir: string, opts: { durable?: boolean } = {}): Promise<ShimClient> {
   const client = new ShimClient(dir); // refuses a socket path too long before anything starts
   await new Promise<void>((resolve, reject) => {
-    execFile(shimBinary(), [dir], { timeout: 10_000, encoding: 'utf8' }, (err, _out, stderr) => {
+    const args = opts.durable === false ? ['--no-fsync', dir] : [dir];
+    execFile(shimBinary(), args, { timeout: 10_000, encoding: 'utf8' }, (err, _out, stderr) => {
       if (!err) return resolve();
       const words = stderr.trim() || err.message;
       reject(new BerthError('berth-engine', 'internal', `start berth-shim for ${dir}: ${words}`, { cause: err }));

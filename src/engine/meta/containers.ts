@@ -98,6 +98,8 @@ export type ContainerInput = Omit<ContainerRecord, 'createdAt' | 'updatedAt'>;
 export class ContainerStore {
   /** Tells whether a container still has a task (then it cannot be deleted). */
   hasTask: (ns: string, id: string) => boolean = () => false;
+  /** The clean-up still running after a task's Delete was answered (set by the tasks service). */
+  taskCleanup: (ns: string, id: string) => Promise<void> | undefined = () => undefined;
 
   constructor(
     private readonly md: Metadata,

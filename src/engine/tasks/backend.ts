@@ -24,6 +24,10 @@ export interface Backend {
   update(id: string, resources: LinuxResources): Promise<void>;
   /** How many processes the kernel's OOM killer has killed in the container's memory cgroup (0 when unknown). */
   oomKills(id: string): number;
+  /** The container's cgroup directories by v1 controller ('' for the unified one); empty when unknown. */
+  cgroupPaths(id: string): Record<string, string>;
+  /** The memory cgroup file the shim watches for OOM kills (v1 memory.oom_control, v2 memory.events), if any. */
+  oomFile(id: string): string | undefined;
   /** Removes what the runtime keeps for the container (cgroups, state), killing what is left. */
   delete(id: string): Promise<void>;
 }

@@ -1,7 +1,7 @@
 // The default backend: Berth's runtime library, called in-process, with
 // berth-init started by the task's shim (src/shim/container.ts).
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Runtime } from '../../runtime/container.js';
 import type { LinuxResources, Process } from '../../runtime/spec/types.js';
 import type { Stats } from '../../runtime/cgroups/stats.js';
@@ -15,7 +15,8 @@ export class BerthBackend implements Backend {
 
   constructor(root: string, log: Logger) {
     // No spare berth-init: under a shim the shim starts each one.
-    this.runtime = new Runtime({ root, log, spareInit: false });
+    // Its state is the engine's state directory: atomic, not fsynced (see durableState).
+    this.runtime = new Runtime({ root, log, spareInit: false, durableState: false });
   }
 
   create(id: string, bundle: string, shim: ShimHandle, io: ProcessIO): Promise<number> {
@@ -63,16 +64,33 @@ export class BerthBackend implements Backend {
   }
 
   oomKills(id: string): number {
+    return oomKillCount(this.cgroupPaths(id));
+  }
+
+  cgroupPaths(id: string): Record<string, string> {
     try {
-      return oomKillCount(this.runtime.record(id).cgroupPaths);
+      return this.runtime.record(id).cgroupPaths;
     } catch {
-      return 0;
+      return {};
     }
+  }
+
+  oomFile(id: string): string | undefined {
+    return oomFileOf(this.cgroupPaths(id));
   }
 
   delete(id: string): Promise<void> {
     return this.runtime.delete(id, true);
   }
+}
+
+/** The file whose "oom_kill" counter the kernel notifies: v1 memory.oom_control, else v2 memory.events. */
+export function oomFileOf(paths: Record<string, string>): string | undefined {
+  const files = [
+    paths.memory ? `${paths.memory}/memory.oom_control` : '',
+    paths[''] ? `${paths['']}/memory.events` : '',
+  ];
+  return files.find((f) => f && existsSync(f));
 }
 
 /** The OOM kill count of a memory cgroup: v1 memory.oom_control, v2 memory.events ("oom_kill N"). */

@@ -15,7 +15,7 @@ import type { LinuxResources, Process } from '../../runtime/spec/types.js';
 import { execName, INIT, spawnStdio, type ProcessIO } from '../../shim/container.js';
 import type { ShimHandle } from '../../shim/shims.js';
 import type { Backend } from './backend.js';
-import { oomKillCount } from './berth.js';
+import { oomFileOf, oomKillCount } from './berth.js';
 
 function findBinary(name: string): string {
   const candidates =
@@ -157,7 +157,7 @@ export class RuncBackend implements Backend {
   }
 
   /** runc's cgroup paths, from its state file (<root>/<id>/state.json), without running runc. */
-  private cgroupPaths(id: string): Record<string, string> {
+  cgroupPaths(id: string): Record<string, string> {
     try {
       const st = JSON.parse(readFileSync(join(this.root, id, 'state.json'), 'utf8')) as {
         cgroup_paths?: Record<string, string>;
@@ -195,6 +195,10 @@ export class RuncBackend implements Backend {
 
   oomKills(id: string): number {
     return oomKillCount(this.cgroupPaths(id));
+  }
+
+  oomFile(id: string): string | undefined {
+    return oomFileOf(this.cgroupPaths(id));
   }
 
   async delete(id: string): Promise<void> {

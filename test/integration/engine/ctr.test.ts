@@ -7,7 +7,16 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, statSync, existsSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import {
+  readFileSync,
+  readdirSync,
+  statSync,
+  existsSync,
+  writeFileSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { type BuiltImage } from '../../helpers/registry.js';
 import { waitUntil } from '../../helpers/daemons.js';
@@ -19,16 +28,24 @@ let fx: PullFixture | undefined;
 let eng: Engine;
 let img: BuiltImage;
 let ref: string;
+let configDir: string | undefined;
 
 before(async () => {
   if (skip) return;
   img = layeredImage(2);
-  fx = await pullFixture('berth-eng-ctr-', img, 'engine/ctr');
+  // GC long after a deletion: `ctr snapshots diff` drops its lease at its
+  // end, and the test then reads the layer it stored, which nothing holds
+  // any more (containerd would collect it too, only later); the engine's
+  // own 100 ms timer, set by an earlier removal, raced that read.
+  configDir = mkdtempSync('/tmp/berth-eng-ctr-cfg-');
+  writeFileSync(join(configDir, 'engine.json'), JSON.stringify({ berth: { gc_delay_ms: 5000 } }));
+  fx = await pullFixture('berth-eng-ctr-', img, 'engine/ctr', ['--config', join(configDir, 'engine.json')]);
   ({ eng, ref } = fx);
 });
 
 after(async () => {
   await fx?.stop();
+  if (configDir) rmSync(configDir, { recursive: true, force: true });
 });
 
 function ok(args: string[], ns = 'default'): string {

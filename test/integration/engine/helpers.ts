@@ -38,7 +38,12 @@ export interface PullFixture {
 }
 
 /** A registry holding `img` as `repo`, and an engine to pull it: one per test file. */
-export async function pullFixture(prefix: string, img: BuiltImage, repo: string): Promise<PullFixture> {
+export async function pullFixture(
+  prefix: string,
+  img: BuiltImage,
+  repo: string,
+  engineArgs: string[] = [],
+): Promise<PullFixture> {
   const reg = await startRegistry();
   let eng: Engine | undefined;
   const stop = async () => {
@@ -46,7 +51,7 @@ export async function pullFixture(prefix: string, img: BuiltImage, repo: string)
     await reg.stop();
   };
   try {
-    eng = await startEngine(prefix);
+    eng = await startEngine(prefix, engineArgs);
     const ref = pushImage(reg, img, repo);
     return { reg, eng, img, ref, stop };
   } catch (e) {

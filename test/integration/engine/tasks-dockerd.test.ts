@@ -1,6 +1,6 @@
 // The real dockerd (Debian's docker.io) on berth-engine in place of
 // containerd (`--containerd <engine socket>`): docker run with exit codes
-// and a terminal, exec, logs, stop, kill, pause, restart, stats, and
+// and a terminal, OOMKilled, exec, logs, stop, kill, pause, restart, stats, and
 // live-restore (dockerd restarted while its containers keep running).
 
 import { after, before, describe, it } from 'node:test';
@@ -108,6 +108,34 @@ describe('dockerd on berth-engine', { skip }, () => {
     assert.equal(ok.status, 0);
     assert.equal(ok.stdout, 'cat\0/proc/1/cmdline\0');
     assert.match(e.ctr(['task', 'ls'], { ns: 'moby' }).stdout, /^TASK/);
+  });
+
+  it("an OOM kill: OOMKilled=true and the oom event, from the engine's /tasks/oom", () => {
+    const since = String(Math.floor(Date.now() / 1000) - 1);
+    // tail reads /dev/zero for a newline that never comes: it grows until the kernel kills it
+    const r = docker(['run', '--name', 'oomer', '-m', '16m', 'busybox-test', 'tail', '/dev/zero']);
+    assert.equal(r.status, 137, r.stderr);
+    assert.equal(
+      docker(['inspect', '--format', '{{.State.OOMKilled}} {{.State.ExitCode}}', 'oomer']).stdout,
+      'true 137\n',
+    );
+    const ev = docker([
+      'events',
+      '--since',
+      since,
+      '--until',
+      String(Math.floor(Date.now() / 1000) + 1),
+      '--filter',
+      'container=oomer',
+      '--format',
+      '{{.Action}}',
+    ]);
+    assert.deepEqual(
+      ev.stdout.split('\n').filter((a) => a === 'oom' || a === 'die'),
+      ['oom', 'die'],
+      ev.stdout,
+    );
+    assert.equal(docker(['rm', 'oomer']).status, 0);
   });
 
   it('docker run --runtime berth (--add-runtime): berth-runc under the shim', () => {

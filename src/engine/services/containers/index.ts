@@ -137,9 +137,11 @@ export const containersService: EngineService = {
         });
         return { container: toProto(rec) };
       }),
-      Delete: unary(ctx, 'containers.Delete', (req, call) => {
+      Delete: unary(ctx, 'containers.Delete', async (req, call) => {
         const ns = call.namespace();
         call.set({ container: req.id });
+        // its task's rootfs is unmounted before the container (and then its snapshot) can go
+        await store.taskCleanup(ns, req.id);
         store.delete(ns, req.id);
         ctx.events.publish(ns, '/containers/delete', EVENTS + 'ContainerDelete', { id: req.id });
         return {};

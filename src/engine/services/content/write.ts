@@ -77,6 +77,7 @@ export function writeHandler(
           call.set({ digest });
           ctx.log.debug('content committed', { namespace: ns, ref: s.ref, digest, size: s.offset });
           if (existed) throw alreadyExists(`content ${digest}: already exists`);
+          await ctx.durable.sync(); // its record is on disk before the client hears of it
           stream.write({
             action: 'COMMIT',
             offset: s.offset,

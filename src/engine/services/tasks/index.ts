@@ -30,10 +30,29 @@ export function taskManager(ctx: EngineContext): { manager: TaskManager; ready: 
       .catch((e: unknown) => ctx.log.error('task recovery failed', { error: messageOf(e) }));
     ctx.onClose(() => manager.close());
     containerStore(ctx).hasTask = (ns, id) => manager.has(ns, id);
+    containerStore(ctx).taskCleanup = (ns, id) => manager.cleanup(ns, id);
     m = { manager, ready };
     managers.set(ctx, m);
   }
   return m;
+}
+
+/**
+ * A Wait ends when the engine stops (the task goes on under its shim): a
+ * waiting client must not hold the engine's shutdown, and it sees the
+ * engine go away as it would see containerd go (UNAVAILABLE).
+ */
+function untilShutdown<T>(signal: AbortSignal, p: Promise<T>): Promise<T> {
+  if (signal.aborted) return Promise.reject(shuttingDown());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(shuttingDown());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+function shuttingDown(): BerthError {
+  return new BerthError('berth-engine', 'unavailable', 'berth-engine is shutting down; the task goes on');
 }
 
 function jsonAny<T>(any: { type_url: string; value: Buffer } | null | undefined, field: string): T {
@@ -211,7 +230,7 @@ export const tasksService: EngineService = {
         const ns = call.namespace();
         call.set({ container: req.container_id, exec: req.exec_id });
         const t = await task(ns, req.container_id);
-        const e = await t.process(req.exec_id).wait();
+        const e = await untilShutdown(ctx.shutdown, t.process(req.exec_id).wait());
         return { exit_status: e.status, exited_at: e.at };
       }),
     };

@@ -1,19 +1,22 @@
-// Task metrics in containerd's types: io.containerd.cgroups.v1.Metrics where
-// the host's controllers are cgroup v1 (hybrid included), v2.Metrics on a
-// pure v2 host, built from the runtime's statistics (runc's events --stats
-// shape). A task that is not running has no metrics (left out, as
-// containerd leaves it out).
+// Task metrics in containerd's types: io.containerd.cgroups.v1.Metrics for a
+// task whose cgroups are v1 controllers (the hybrid layout included),
+// v2.Metrics for one that lives in a cgroup2 hierarchy only, built from the
+// runtime's statistics (runc's events --stats shape). On v2, a section whose
+// controller the task's cgroup does not have (its cgroup.controllers) is
+// left out, as containerd leaves it out, rather than shown as zeros. A task
+// that is not running has no metrics (left out, as containerd leaves it out).
 
+import { readFileSync } from 'node:fs';
 import type { Metric } from '../../../api/gen/containerd/types/Metric.js';
 import { BerthError, messageOf } from '../../../common/errors.js';
 import { detectLayout } from '../../../runtime/cgroups/detect.js';
-import type { Stats } from '../../../runtime/cgroups/stats.js';
+import { UNLIMITED, type Stats } from '../../../runtime/cgroups/stats.js';
 import { matchAny, parseFilters } from '../../filters/parse.js';
 import { encodeAny, toTimestamp } from '../../proto.js';
 import type { Task } from '../../tasks/manager.js';
 
 let v1Host: boolean | undefined;
-function isV1(): boolean {
+function isV1Host(): boolean {
   if (v1Host === undefined) {
     try {
       v1Host = Object.keys(detectLayout().v1).length > 0;
@@ -24,12 +27,43 @@ function isV1(): boolean {
   return v1Host;
 }
 
+/** A v2 limit file: "max" is the largest uint64, as containerd reads it. */
+function readLimit(file: string): number | undefined {
+  try {
+    const v = readFileSync(file, 'utf8').trim();
+    return v === 'max' ? UNLIMITED - 1 : Number(v);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The v2 controllers of a task's cgroup, or undefined when its cgroups are v1 (or unknown: the host decides). */
+function v2Controllers(paths: Record<string, string>): Set<string> | undefined {
+  const keys = Object.keys(paths);
+  if (keys.length === 0) return isV1Host() ? undefined : new Set(['cpu', 'memory', 'pids', 'io', 'hugetlb']);
+  if (keys.some((k) => k !== '' && !k.startsWith('name='))) return undefined;
+  try {
+    return new Set(readFileSync(`${paths['']}/cgroup.controllers`, 'utf8').trim().split(/\s+/));
+  } catch {
+    return new Set();
+  }
+}
+
+/** What a v1 *.limit_in_bytes file reads without a limit: PAGE_COUNTER_MAX pages of 4 KiB. */
+const V1_NO_LIMIT = 9223372036854771712;
+
 const raw = (s: Stats, k: string): number => s.memory.raw[k] ?? 0;
 
 export function v1Metrics(s: Stats): object {
   const blk = (e: Stats['blkio']['ioServiceBytesRecursive']) =>
     e.map((x) => ({ op: x.op, major: x.major, minor: x.minor, value: x.value, device: '' }));
-  const mem = (e: Stats['memory']['usage']) => ({ limit: e.limit, usage: e.usage, max: e.max, failcnt: e.failcnt });
+  // The runtime reads v1's "no limit" as UNLIMITED; containerd shows the file's own number
+  const mem = (e: Stats['memory']['usage']) => ({
+    limit: e.limit >= UNLIMITED ? V1_NO_LIMIT : e.limit,
+    usage: e.usage,
+    max: e.max,
+    failcnt: e.failcnt,
+  });
   return {
     hugetlb: Object.entries(s.hugetlb).map(([pagesize, h]) => ({
       usage: h.usage,
@@ -96,7 +130,13 @@ export function v1Metrics(s: Stats): object {
   };
 }
 
-export function v2Metrics(s: Stats): object {
+export function v2Metrics(
+  s: Stats,
+  controllers?: Set<string>,
+  /** hugetlb.<size>.max of the task's cgroup (runc's stats carry no v2 limit; containerd's do) */
+  hugetlbMax?: (pagesize: string) => number | undefined,
+): object {
+  const has = (c: string) => !controllers || controllers.has(c);
   // runc's v2 stats carry io as blkio entries per op: fold them into one line per device
   const io = new Map<
     string,
@@ -118,7 +158,7 @@ export function v2Metrics(s: Stats): object {
   add(s.blkio.ioServicedRecursive, false);
   const r = (k: string) => raw(s, k);
   return {
-    pids: { current: s.pids.current, limit: s.pids.limit },
+    pids: has('pids') ? { current: s.pids.current, limit: s.pids.limit } : null,
     cpu: {
       usage_usec: Math.floor(s.cpu.usage.total / 1000),
       user_usec: Math.floor(s.cpu.usage.user / 1000),
@@ -127,33 +167,41 @@ export function v2Metrics(s: Stats): object {
       nr_throttled: s.cpu.throttling.throttledPeriods,
       throttled_usec: Math.floor(s.cpu.throttling.throttledTime / 1000),
     },
-    memory: {
-      anon: r('anon'),
-      file: r('file'),
-      kernel_stack: r('kernel_stack'),
-      slab: r('slab'),
-      sock: r('sock'),
-      shmem: r('shmem'),
-      file_mapped: r('file_mapped'),
-      file_dirty: r('file_dirty'),
-      file_writeback: r('file_writeback'),
-      anon_thp: r('anon_thp'),
-      inactive_anon: r('inactive_anon'),
-      active_anon: r('active_anon'),
-      inactive_file: r('inactive_file'),
-      active_file: r('active_file'),
-      unevictable: r('unevictable'),
-      slab_reclaimable: r('slab_reclaimable'),
-      slab_unreclaimable: r('slab_unreclaimable'),
-      pgfault: r('pgfault'),
-      pgmajfault: r('pgmajfault'),
-      usage: s.memory.usage.usage,
-      usage_limit: s.memory.usage.limit,
-      swap_usage: s.memory.swap.usage,
-      swap_limit: s.memory.swap.limit,
-    },
-    io: { usage: [...io.values()] },
-    hugetlb: Object.entries(s.hugetlb).map(([pagesize, h]) => ({ current: h.usage, max: h.max, pagesize })),
+    memory: !has('memory')
+      ? null
+      : {
+          anon: r('anon'),
+          file: r('file'),
+          kernel_stack: r('kernel_stack'),
+          slab: r('slab'),
+          sock: r('sock'),
+          shmem: r('shmem'),
+          file_mapped: r('file_mapped'),
+          file_dirty: r('file_dirty'),
+          file_writeback: r('file_writeback'),
+          anon_thp: r('anon_thp'),
+          inactive_anon: r('inactive_anon'),
+          active_anon: r('active_anon'),
+          inactive_file: r('inactive_file'),
+          active_file: r('active_file'),
+          unevictable: r('unevictable'),
+          slab_reclaimable: r('slab_reclaimable'),
+          slab_unreclaimable: r('slab_unreclaimable'),
+          pgfault: r('pgfault'),
+          pgmajfault: r('pgmajfault'),
+          usage: s.memory.usage.usage,
+          usage_limit: s.memory.usage.limit,
+          swap_usage: s.memory.swap.usage,
+          swap_limit: s.memory.swap.limit,
+        },
+    io: has('io') ? { usage: [...io.values()] } : null,
+    hugetlb: has('hugetlb')
+      ? Object.entries(s.hugetlb).map(([pagesize, h]) => ({
+          current: h.usage,
+          max: hugetlbMax?.(pagesize) ?? h.max,
+          pagesize,
+        }))
+      : [],
   };
 }
 
@@ -173,9 +221,13 @@ export async function metricsOf(tasks: Task[], filters: string[]): Promise<Metri
       if (t.init.exit) continue;
       throw new BerthError('berth-engine', 'internal', `metrics of task ${t.id}: ${messageOf(e)}`, { cause: e });
     }
-    const data = isV1()
-      ? encodeAny('io.containerd.cgroups.v1.Metrics', v1Metrics(s))
-      : encodeAny('io.containerd.cgroups.v2.Metrics', v2Metrics(s));
+    const v2 = v2Controllers(t.backend.cgroupPaths(t.id));
+    const data = v2
+      ? encodeAny(
+          'io.containerd.cgroups.v2.Metrics',
+          v2Metrics(s, v2, (size) => readLimit(`${t.backend.cgroupPaths(t.id)['']}/hugetlb.${size}.max`)),
+        )
+      : encodeAny('io.containerd.cgroups.v1.Metrics', v1Metrics(s));
     out.push({ timestamp: toTimestamp(new Date()), id: t.id, data });
   }
   return out;
