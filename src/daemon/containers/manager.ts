@@ -25,6 +25,9 @@ import { randomName } from './names.js';
 import { parseLogOpts } from './logfile.js';
 import { familiarString } from '../../image/reference.js';
 import { parseRef } from '../images/service.js';
+import { mergeHealthcheck, validateHealthcheck } from './healthcheck.js';
+import { validRestartPolicy } from './restart.js';
+import { blkioWeightSupported } from './update.js';
 
 export interface Services {
   client: ContainerdClient;
@@ -113,13 +116,20 @@ export class ContainerManager {
       throw notFound(`network ${netMode} not found`);
     }
     const policy = h.RestartPolicy?.Name ?? '';
-    if (!['', 'no', 'always', 'unless-stopped', 'on-failure'].includes(policy))
-      throw badRequest(`invalid restart policy '${policy}'`, 'RestartPolicy');
+    const policyErr = validRestartPolicy(h.RestartPolicy);
+    if (policyErr) throw badRequest(policyErr, 'RestartPolicy');
     if (h.AutoRemove && policy && policy !== 'no')
       throw badRequest("can't create 'AutoRemove' container with restart policy", 'RestartPolicy');
     const caps = capabilities(h.Privileged ?? false, h.CapAdd ?? [], h.CapDrop ?? []);
     securityOpts(h.SecurityOpt ?? [], h.Privileged ?? false, caps); // refuse a bad option now, not at start
     validateHostConfig(h);
+    validateHealthcheck(body.Healthcheck);
+    // dockerd's adaptContainerSettings: swap defaults to as much again as memory, and is recorded so.
+    if (h.Memory && h.Memory > 0 && !h.MemorySwap) h.MemorySwap = h.Memory * 2;
+    if (h.BlkioWeight && !blkioWeightSupported()) {
+      warnings.push('Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.');
+      h.BlkioWeight = 0;
+    }
     for (const mode of [h.PidMode, h.IpcMode, h.UTSMode]) {
       if (mode && !['host', 'private', 'shareable', ''].includes(mode) && !mode.startsWith('container:'))
         throw badRequest(`invalid namespace mode: ${mode}`, 'HostConfig');
@@ -149,7 +159,11 @@ export class ContainerManager {
       Labels: { ...(ic.Labels ?? {}), ...(body.Labels ?? {}) },
       Volumes: { ...(ic.Volumes ?? {}), ...(body.Volumes ?? {}) },
       StopSignal: body.StopSignal || ic.StopSignal || undefined,
+      Healthcheck: mergeHealthcheck(body.Healthcheck, (ic as Record<string, unknown>).Healthcheck),
+      Shell: body.Shell?.length ? body.Shell : imageShell(ic),
     };
+    if (!merged.Healthcheck) delete merged.Healthcheck;
+    if (!merged.Shell) delete merged.Shell;
     delete merged.HostConfig;
     delete merged.NetworkingConfig;
     const argv = [...(merged.Entrypoint ?? []), ...(merged.Cmd ?? [])];
@@ -249,6 +263,11 @@ export class ContainerManager {
       .filter((c) => c.Mounts.some((m) => m.Type === 'volume' && m.Name === name))
       .map((c) => c.Id);
   }
+}
+
+function imageShell(ic: object): string[] | undefined {
+  const sh = (ic as { Shell?: unknown }).Shell;
+  return Array.isArray(sh) && sh.every((x) => typeof x === 'string') && sh.length ? sh : undefined;
 }
 
 function parseRefSafe(ref: string) {

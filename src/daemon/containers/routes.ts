@@ -13,6 +13,7 @@ import { archiveGet, archiveHead, archivePut, exportRootfs } from './archive.js'
 import { stats } from './stats.js';
 import { filterContainers, inspectView, parseFilters, summaryView } from './views.js';
 import type { Execs } from './exec.js';
+import { moreContainerRoutes } from './routes-more.js';
 
 function intParam(q: URLSearchParams, name: string): number | undefined {
   const v = q.get(name);
@@ -55,7 +56,9 @@ export function containerRoutes(router: Router, m: ContainerManager, rt: Runtime
 
   router.add('POST', '/containers/{id}/start', async (ctx) => {
     const r = m.get(ctx.params.id!);
-    if (ctx.query.get('checkpoint')) throw new HttpError(501, 'checkpoints are not supported by berthd');
+    // dockerd looks for the checkpoint on disk; without experimental mode none was ever made.
+    const cp = ctx.query.get('checkpoint');
+    if (cp) throw new HttpError(500, `checkpoint ${cp} does not exist for container ${r.Name.slice(1)}`);
     await rt.start(r);
     ctx.send(204);
   });
@@ -166,26 +169,5 @@ export function containerRoutes(router: Router, m: ContainerManager, rt: Runtime
     ctx.send(200);
   });
 
-  for (const [method, path, what] of [
-    ['POST', '/containers/{id}/update', "update of a container's resources"],
-    ['GET', '/containers/{id}/changes', 'filesystem changes (docker diff)'],
-    ['GET', '/containers/{id}/checkpoints', 'checkpoints'],
-    ['POST', '/containers/{id}/checkpoints', 'checkpoints'],
-  ] as const) {
-    router.add(method, path, async (ctx) => {
-      m.get(ctx.params.id!); // an unknown container is still a 404
-      throw new HttpError(501, `berthd does not implement ${what} yet`);
-    });
-  }
-
-  router.add('POST', '/containers/prune', async (ctx) => {
-    const f = parseFilters(ctx.query.get('filters'));
-    const gone: string[] = [];
-    for (const r of filterContainers(m.all(), new Map([...f].filter(([k]) => k === 'label')), (x) => m.get(x))) {
-      if (r.State.Status !== 'exited' && r.State.Status !== 'created') continue;
-      await rt.remove(r, { force: false, volumes: false });
-      gone.push(r.Id);
-    }
-    ctx.send(200, { ContainersDeleted: gone, SpaceReclaimed: 0 });
-  });
+  moreContainerRoutes(router, m, rt);
 }

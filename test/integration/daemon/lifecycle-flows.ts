@@ -1,0 +1,532 @@
+// The flows of berthd's healthchecks, `docker update`, `docker diff`, restart
+// policies across berthd restarts, wait conditions, prune and checkpoints,
+// driven by the docker CLI 28 and raw API calls, each asserting what the
+// kernel shows (cgroup files, processes) or the snapshot holds. Registered by
+// two files, one per engine below berthd (containerd and berth-engine), each
+// with one berthd for the whole file.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { rawRequest, type Berthd } from '../../helpers/berthd.js';
+import { buildImage } from '../../helpers/registry.js';
+import { seedImage } from '../../helpers/seed-registry.js';
+import { sleep, waitUntil } from '../../helpers/wait.js';
+
+export interface Fixture {
+  b: Berthd;
+  /** busybox plus a layer with /opq/{a,b} and /gone. */
+  img: string;
+  /** The same with a HEALTHCHECK (CMD-SHELL, 300 ms). */
+  hcImg: string;
+  /** containerd's own CLI in berthd's namespace: its stdout. */
+  ctr(args: string[]): string;
+}
+
+const V2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
+
+/** A layer with a directory of two files and a lone file, for whiteouts and opaque directories. */
+function extraLayer(): Buffer {
+  const d = mkdtempSync(join(tmpdir(), 'berthd-lc-layer-'));
+  try {
+    mkdirSync(join(d, 'opq'));
+    writeFileSync(join(d, 'opq/a'), 'a\n');
+    writeFileSync(join(d, 'opq/b'), 'b\n');
+    writeFileSync(join(d, 'gone'), 'soon gone\n');
+    return execFileSync('tar', ['-C', d, '--numeric-owner', '--mtime=@0', '-cf', '-', 'opq', 'gone']);
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+}
+
+/** Seed both images into the registry; answers their references. */
+export function seedLifecycleImages(registryHost: string): { img: string; hcImg: string } {
+  const layer = extraLayer();
+  seedImage(registryHost, 'berth/lc:latest', buildImage({ extraLayers: [layer] }));
+  seedImage(
+    registryHost,
+    'berth/lc-hc:latest',
+    buildImage({
+      extraLayers: [layer],
+      config: { Healthcheck: { Test: ['CMD-SHELL', 'echo img-probe $HC_MARK'], Interval: 300e6, Retries: 2 } },
+    }),
+  );
+  return { img: `${registryHost}/berth/lc:latest`, hcImg: `${registryHost}/berth/lc-hc:latest` };
+}
+
+/** A cgroup file of a container, v1 (controller dir) or v2 (unified). */
+function cg(b: Berthd, id: string, v1: [string, string], v2: string): string {
+  const p = V2 ? `/sys/fs/cgroup/${b.namespace}/${id}/${v2}` : `/sys/fs/cgroup/${v1[0]}/${b.namespace}/${id}/${v1[1]}`;
+  return readFileSync(p, 'utf8').trim();
+}
+
+interface HealthView {
+  Status: string;
+  FailingStreak: number;
+  Log: { Start: string; End: string; ExitCode: number; Output: string }[];
+}
+
+function health(b: Berthd, c: string): HealthView | null {
+  return JSON.parse(b.ok(['inspect', '-f', '{{json .State.Health}}', c])) as HealthView | null;
+}
+
+function pidOf(b: Berthd, c: string): number {
+  return Number(b.ok(['inspect', '-f', '{{.State.Pid}}', c]).trim());
+}
+
+/** Host processes whose command line is exactly `argv`. */
+function procsWith(argv: string[]): number[] {
+  const want = argv.join('\0') + '\0';
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8') === want;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+export function lifecycleTests(name: string, fx: () => Fixture, skip: string | false): void {
+  const t = (title: string, fn: () => Promise<void>): void => {
+    test(`${name}: ${title}`, { skip }, fn);
+  };
+  const run = (args: string[]) =>
+    fx()
+      .b.ok(['run', '-d', '--network', 'none', ...args])
+      .trim();
+
+  t('healthcheck from flags: starting → unhealthy → healthy, ps, filters, events, log of 5', async () => {
+    const { b, img } = fx();
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const id = run([
+      '--name',
+      'hc-flags',
+      '--health-cmd',
+      'cat /tmp/ok',
+      '--health-interval',
+      '300ms',
+      '--health-retries',
+      '2',
+      img,
+      'sleep',
+      '300',
+    ]);
+    assert.equal(health(b, id)?.Status, 'starting');
+    assert.match(b.ok(['ps', '--filter', 'name=hc-flags', '--format', '{{.Status}}']), /^Up .*\(health: starting\)$/m);
+    await waitUntil('unhealthy', () => health(b, id)?.Status === 'unhealthy', 15000, 100);
+    const h = health(b, id)!;
+    assert.ok(h.FailingStreak >= 2, JSON.stringify(h));
+    assert.equal(h.Log.at(-1)!.ExitCode, 1);
+    assert.match(h.Log.at(-1)!.Output, /can't open '\/tmp\/ok': No such file or directory\n$/);
+    assert.ok(Date.parse(h.Log.at(-1)!.End) >= Date.parse(h.Log.at(-1)!.Start));
+    assert.equal(b.ok(['ps', '-q', '--no-trunc', '--filter', 'health=unhealthy']).trim(), id);
+    assert.match(b.ok(['ps', '--filter', 'name=hc-flags', '--format', '{{.Status}}']), /\(unhealthy\)$/m);
+    b.ok(['exec', id, 'sh', '-c', 'echo fine > /tmp/ok']);
+    await waitUntil('healthy', () => health(b, id)?.Status === 'healthy', 15000, 100);
+    assert.equal(health(b, id)!.FailingStreak, 0);
+    assert.equal(health(b, id)!.Log.at(-1)!.Output, 'fine\n');
+    assert.equal(b.ok(['ps', '-q', '--no-trunc', '--filter', 'health=healthy']).trim(), id);
+    assert.equal(b.ok(['ps', '-q', '--filter', 'health=unhealthy']).trim(), '');
+    // Only the last 5 results are kept.
+    await waitUntil('5 log entries', () => health(b, id)!.Log.length === 5, 15000, 100);
+    await sleep(700);
+    assert.equal(health(b, id)!.Log.length, 5);
+    const ev = b.ok([
+      'events',
+      '--since',
+      String(since),
+      '--until',
+      String(Math.floor(Date.now() / 1000) + 1),
+      '--filter',
+      `container=${id}`,
+      '--format',
+      '{{.Action}}',
+    ]);
+    assert.match(ev, /health_status: unhealthy\n(.*\n)*health_status: healthy\n/);
+    assert.match(ev, /exec_create: \/bin\/sh -c cat \/tmp\/ok\n/);
+    assert.match(ev, /exec_die/);
+    // A bad filter value is dockerd's 400.
+    const bad = b.docker(['ps', '--filter', 'health=sickly']);
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /Unrecognised filter value for health: sickly/);
+    b.ok(['rm', '-f', id]);
+  });
+
+  t("the image's HEALTHCHECK, overrides, --no-healthcheck, and create's checks", async () => {
+    const { b, hcImg } = fx();
+    const a = run(['-e', 'HC_MARK=from-env', hcImg, 'sleep', '300']);
+    const cfg = JSON.parse(b.ok(['inspect', '-f', '{{json .Config.Healthcheck}}', a]));
+    assert.deepEqual(cfg.Test, ['CMD-SHELL', 'echo img-probe $HC_MARK']);
+    await waitUntil('healthy from the image', () => health(b, a)?.Status === 'healthy', 15000, 100);
+    // The probe runs with the container's environment.
+    assert.equal(health(b, a)!.Log[0]!.Output, 'img-probe from-env\n');
+    // A flag replaces one field; the image's test stays.
+    const o = run(['--health-interval', '2s', hcImg, 'sleep', '300']);
+    const ocfg = JSON.parse(b.ok(['inspect', '-f', '{{json .Config.Healthcheck}}', o]));
+    assert.deepEqual(ocfg.Test, ['CMD-SHELL', 'echo img-probe $HC_MARK']);
+    assert.equal(ocfg.Interval, 2e9);
+    const n = run(['--no-healthcheck', hcImg, 'sleep', '300']);
+    assert.deepEqual(JSON.parse(b.ok(['inspect', '-f', '{{json .Config.Healthcheck.Test}}', n])), ['NONE']);
+    await sleep(800);
+    assert.equal(health(b, n), null);
+    assert.match(b.ok(['ps', '-q', '--no-trunc', '--filter', 'health=none']), new RegExp(n));
+    assert.doesNotMatch(b.ok(['ps', '--filter', `id=${n}`, '--format', '{{.Status}}']), /health/);
+    // dockerd's words for values the CLI lets through.
+    for (const [hc, msg] of [
+      [{ Test: ['CMD', 'true'], Interval: 500_000 }, 'Interval in Healthcheck cannot be less than 1ms'],
+      [{ Test: ['CMD', 'true'], Timeout: 10 }, 'Timeout in Healthcheck cannot be less than 1ms'],
+      [{ Test: ['CMD', 'true'], Retries: -1 }, 'Retries in Healthcheck cannot be negative'],
+    ] as const) {
+      const r = await rawRequest(
+        b.sock,
+        'POST',
+        '/containers/create',
+        JSON.stringify({ Image: hcImg, Healthcheck: hc }),
+      );
+      assert.equal(r.status, 400, r.body);
+      assert.equal(JSON.parse(r.body).message, msg);
+    }
+    b.ok(['rm', '-f', a, o, n]);
+  });
+
+  t('a probe past its timeout is killed; output is cut at 4096 bytes', async () => {
+    const { b, img } = fx();
+    const slow = run([
+      '--health-cmd',
+      'sleep 31',
+      '--health-timeout',
+      '300ms',
+      '--health-interval',
+      '200ms',
+      img,
+      'sleep',
+      '300',
+    ]);
+    await waitUntil('3 timed-out probes', () => (health(b, slow)?.Log.length ?? 0) >= 3, 20000, 100);
+    const h = health(b, slow)!;
+    for (const e of h.Log) {
+      assert.equal(e.ExitCode, -1);
+      assert.equal(e.Output, 'Health check exceeded timeout (300ms)');
+    }
+    // Each probe's `sleep 31` was killed: at most the one in flight is alive.
+    assert.ok(procsWith(['sleep', '31']).length <= 1, `probes left: ${procsWith(['sleep', '31']).join(' ')}`);
+    assert.equal(h.Status, 'unhealthy');
+    const big = run([
+      '--health-cmd',
+      'head -c 5000 /dev/zero | tr "\\000" x; echo tail >&2',
+      '--health-interval',
+      '200ms',
+      img,
+      'sleep',
+      '300',
+    ]);
+    await waitUntil('healthy', () => health(b, big)?.Status === 'healthy', 15000, 100);
+    const out = health(b, big)!.Log[0]!.Output;
+    assert.equal(out, 'x'.repeat(4096) + '...');
+    b.ok(['rm', '-f', slow, big]);
+  });
+
+  t('health checks stop with the container, and resume after berthd is killed -9', async () => {
+    const { b, img } = fx();
+    const id = run(['--health-cmd', 'echo probe', '--health-interval', '200ms', img, 'sleep', '300']);
+    await waitUntil('healthy', () => health(b, id)?.Status === 'healthy', 15000, 100);
+    b.ok(['stop', '-t', '1', id]);
+    const ends = health(b, id)!.Log.map((e) => e.End);
+    await sleep(800);
+    assert.deepEqual(
+      health(b, id)!.Log.map((e) => e.End),
+      ends,
+      'no probe runs while the container is stopped',
+    );
+    b.ok(['start', id]);
+    assert.equal(health(b, id)!.Status, 'starting');
+    await waitUntil('healthy again', () => health(b, id)?.Status === 'healthy', 15000, 100);
+    const pid = pidOf(b, id);
+    await b.kill9();
+    await b.start();
+    assert.equal(pidOf(b, id), pid, 'the container outlived berthd');
+    const last = health(b, id)!.Log.at(-1)!.End;
+    await waitUntil('a probe after the restart', () => health(b, id)!.Log.at(-1)!.End > last, 15000, 100);
+    assert.equal(health(b, id)!.Status, 'healthy');
+    b.ok(['rm', '-f', id]);
+  });
+
+  t('docker update: cgroup files of a running task, the record, and dockerd errors', async () => {
+    const { b, img } = fx();
+    const id = run(['--name', 'upd1', img, 'sleep', '300']);
+    const noSwap = b.docker(['update', '--memory', '64m', id]);
+    assert.equal(noSwap.status, 1);
+    assert.match(
+      noSwap.stderr,
+      new RegExp(
+        `Cannot update container ${id}: Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time`,
+      ),
+    );
+    b.ok([
+      'update',
+      '--memory',
+      '64m',
+      '--memory-swap',
+      '128m',
+      '--memory-reservation',
+      '32m',
+      '--cpus',
+      '0.5',
+      '--cpu-shares',
+      '512',
+      '--cpuset-cpus',
+      '0',
+      '--pids-limit',
+      '50',
+      id,
+    ]);
+    const mib = 1024 * 1024;
+    if (V2) {
+      assert.equal(cg(b, id, ['', ''], 'memory.max'), String(64 * mib));
+      assert.equal(cg(b, id, ['', ''], 'memory.swap.max'), String(64 * mib));
+      assert.equal(cg(b, id, ['', ''], 'memory.low'), String(32 * mib));
+      assert.equal(cg(b, id, ['', ''], 'cpu.max'), '50000 100000');
+    } else {
+      assert.equal(cg(b, id, ['memory', 'memory.limit_in_bytes'], ''), String(64 * mib));
+      assert.equal(cg(b, id, ['memory', 'memory.soft_limit_in_bytes'], ''), String(32 * mib));
+      if (existsSync(`/sys/fs/cgroup/memory/${b.namespace}/${id}/memory.memsw.limit_in_bytes`))
+        assert.equal(cg(b, id, ['memory', 'memory.memsw.limit_in_bytes'], ''), String(128 * mib));
+      assert.equal(cg(b, id, ['cpu', 'cpu.cfs_quota_us'], ''), '50000');
+      assert.equal(cg(b, id, ['cpu', 'cpu.cfs_period_us'], ''), '100000');
+      assert.equal(cg(b, id, ['cpu', 'cpu.shares'], ''), '512');
+    }
+    assert.equal(cg(b, id, ['cpuset', 'cpuset.cpus'], 'cpuset.cpus'), '0');
+    assert.equal(cg(b, id, ['pids', 'pids.max'], 'pids.max'), '50');
+    const hc = JSON.parse(b.ok(['inspect', '-f', '{{json .HostConfig}}', id]));
+    assert.equal(hc.Memory, 64 * mib);
+    assert.equal(hc.MemorySwap, 128 * mib);
+    assert.equal(hc.NanoCpus, 5e8);
+    assert.equal(hc.PidsLimit, 50);
+    // The record carries the limits into the next start.
+    b.ok(['stop', '-t', '0', id]);
+    b.ok(['update', '--pids-limit', '77', id]);
+    b.ok(['start', id]);
+    assert.equal(cg(b, id, ['pids', 'pids.max'], 'pids.max'), '77');
+    assert.equal(
+      cg(b, id, ['memory', 'memory.limit_in_bytes'], 'memory.max'),
+      String(64 * mib),
+      'limits set by update are in the new task',
+    );
+    // Conflicts are 409 "Cannot update container", bad values 400 with dockerd's words.
+    const quota = await rawRequest(b.sock, 'POST', `/containers/${id}/update`, JSON.stringify({ CpuQuota: 20000 }));
+    assert.equal(quota.status, 409);
+    assert.equal(
+      JSON.parse(quota.body).message,
+      `Cannot update container ${id}: Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set`,
+    );
+    const tiny = await rawRequest(b.sock, 'POST', `/containers/${id}/update`, JSON.stringify({ Memory: 1024 }));
+    assert.equal(tiny.status, 400);
+    assert.equal(JSON.parse(tiny.body).message, 'Minimum memory limit allowed is 6MB');
+    const badType = await rawRequest(b.sock, 'POST', `/containers/${id}/update`, '{"Memory":"lots"}');
+    assert.equal(badType.status, 400);
+    assert.match(JSON.parse(badType.body).message, /Memory/);
+    const none = await rawRequest(b.sock, 'POST', '/containers/no-such-upd/update', '{}');
+    assert.equal(none.status, 404);
+    assert.equal(cg(b, id, ['pids', 'pids.max'], 'pids.max'), '77', 'a refused update changes nothing');
+    const rmd = b.ok(['run', '-d', '--rm', '--network', 'none', img, 'sleep', '300']).trim();
+    const auto = b.docker(['update', '--restart', 'always', rmd]);
+    assert.match(auto.stderr, /Restart policy cannot be updated because AutoRemove is enabled for the container/);
+    b.ok(['rm', '-f', id, rmd]);
+  });
+
+  t('docker diff: adds, changes, deletes, whiteouts of a lower layer, opaque directories', async () => {
+    const { b, img } = fx();
+    const id = run([
+      img,
+      'sh',
+      '-c',
+      'echo hi > /newfile; mkdir -p /newdir/sub; echo more >> /etc/passwd; rm /etc/group /gone; ' +
+        'rm -rf /opq; mkdir /opq; echo n > /opq/c; chmod 700 /tmp; touch /tmp/.ready; sleep 300',
+    ]);
+    const expected = [
+      'C /etc',
+      'C /etc/passwd',
+      'D /etc/group',
+      'A /newdir',
+      'A /newdir/sub',
+      'A /newfile',
+      'C /opq',
+      'A /opq/c',
+      'D /opq/a',
+      'D /opq/b',
+      'C /tmp',
+      'A /tmp/.ready',
+      'D /gone',
+    ];
+    await waitUntil('the writes', () => b.docker(['exec', id, 'test', '-e', '/tmp/.ready']).status === 0, 10000);
+    assert.deepEqual(b.ok(['diff', id]).trim().split('\n'), expected);
+    // The same of a stopped container, from its snapshot alone.
+    b.ok(['stop', '-t', '0', id]);
+    assert.deepEqual(b.ok(['diff', id]).trim().split('\n'), expected);
+    const api = JSON.parse((await rawRequest(b.sock, 'GET', `/containers/${id}/changes`)).body);
+    assert.deepEqual(api[0], { Path: '/etc', Kind: 0 });
+    // A container that changed nothing: no line (the runtime's mount points are not changes).
+    const quiet = run([img, 'sleep', '300']);
+    assert.equal(b.ok(['diff', quiet]), '');
+    // No view snapshot is left behind, nor its lease.
+    assert.doesNotMatch(fx().ctr(['snapshots', 'ls']), /parent-view/);
+    assert.doesNotMatch(fx().ctr(['leases', 'ls']), /berthd-diff/);
+    b.ok(['rm', '-f', id, quiet]);
+  });
+
+  t('restart policies: on-failure:N with back-off, always after a kill from the host, stop cancels', async () => {
+    const { b, img } = fx();
+    const since = Date.now();
+    const f = run(['--restart', 'on-failure:3', img, 'sh', '-c', 'exit 3']);
+    await waitUntil(
+      'three restarts then stopped',
+      () => b.ok(['inspect', '-f', '{{.State.Status}} {{.RestartCount}}', f]).trim() === 'exited 3',
+      20000,
+      100,
+    );
+    assert.equal(b.ok(['inspect', '-f', '{{.State.ExitCode}}', f]).trim(), '3');
+    const dies = b
+      .ok([
+        'events',
+        '--since',
+        String(since / 1000),
+        '--until',
+        String(Date.now() / 1000 + 1),
+        '--filter',
+        `container=${f}`,
+        '--filter',
+        'event=die',
+        '--format',
+        '{{.TimeNano}}',
+      ])
+      .trim()
+      .split('\n')
+      .map(Number);
+    assert.equal(dies.length, 4, 'the first run and three restarts');
+    // The back-off doubles from 100 ms: 100, 200, 400 ms between the exits (plus the start itself).
+    const gaps = dies.slice(1).map((t, i) => (t - dies[i]!) / 1e6);
+    assert.ok(gaps[0]! >= 90 && gaps[1]! >= 190 && gaps[2]! >= 390, `gaps ${gaps.join(', ')}`);
+    const a = run(['--restart', 'always', img, 'sleep', '300']);
+    const pid = pidOf(b, a);
+    process.kill(pid, 'SIGKILL');
+    await waitUntil('restarted', () => pidOf(b, a) !== 0 && pidOf(b, a) !== pid, 15000, 100);
+    assert.equal(b.ok(['inspect', '-f', '{{.RestartCount}} {{.State.Running}}', a]).trim(), '1 true');
+    assert.equal(readFileSync(`/proc/${pidOf(b, a)}/cmdline`, 'utf8'), 'sleep\x00300\x00');
+    // docker stop: no restart, whatever the policy; docker start resets the count.
+    b.ok(['stop', '-t', '0', a]);
+    await sleep(500);
+    assert.equal(b.ok(['inspect', '-f', '{{.State.Status}}', a]).trim(), 'exited');
+    b.ok(['start', a]);
+    assert.equal(b.ok(['inspect', '-f', '{{.RestartCount}}', a]).trim(), '0');
+    // docker update --restart reaches the running container's next exit.
+    const u = run([img, 'sleep', '300']);
+    b.ok(['update', '--restart', 'on-failure', u]);
+    const upid = pidOf(b, u);
+    process.kill(upid, 'SIGKILL');
+    await waitUntil('restarted after update', () => ![0, upid].includes(pidOf(b, u)), 15000, 100);
+    const bad = b.docker(['run', '-d', '--restart', 'sometimes', img, 'true']);
+    assert.match(bad.stderr, /invalid restart policy/);
+    b.ok(['rm', '-f', f, a, u]);
+  });
+
+  t('restart policies across berthd restarts: kill -9, SIGTERM, and exits while berthd was down', async () => {
+    const { b, img } = fx();
+    const al = run(['--restart', 'always', img, 'sleep', '300']);
+    const us = run(['--restart', 'unless-stopped', img, 'sleep', '300']);
+    const no = run([img, 'sleep', '300']);
+    const of = run(['--restart', 'on-failure', img, 'sleep', '300']);
+    b.ok(['stop', '-t', '0', al, us, no]);
+    await b.kill9();
+    // While berthd is away, a running container's process dies.
+    const ofPid = Number(
+      JSON.parse(readFileSync(join(b.dir, 'data/containers', of, 'config.v2.json'), 'utf8')).State.Pid,
+    );
+    process.kill(ofPid, 'SIGKILL');
+    await waitUntil('the process gone', () => !existsSync(`/proc/${ofPid}`), 10000);
+    await b.start();
+    const state = (c: string) => b.ok(['inspect', '-f', '{{.State.Status}}', c]).trim();
+    // dockerd's boot: always comes back even after docker stop, unless-stopped does not.
+    await waitUntil('always back', () => state(al) === 'running', 15000, 100);
+    assert.equal(state(us), 'exited');
+    assert.equal(state(no), 'exited');
+    // The exit berthd missed is seen, and the policy restarts it.
+    await waitUntil('on-failure restarted', () => state(of) === 'running' && pidOf(b, of) !== ofPid, 15000, 100);
+    assert.equal(b.ok(['inspect', '-f', '{{.RestartCount}}', of]).trim(), '1');
+    // SIGTERM with live-restore: everything keeps running, the same processes.
+    const pids = [al, of].map((c) => pidOf(b, c));
+    const proc = b.proc();
+    const gone = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGTERM');
+    await gone;
+    for (const p of pids) assert.ok(existsSync(`/proc/${p}`), 'still running while berthd is down');
+    await b.start();
+    assert.deepEqual(
+      [al, of].map((c) => pidOf(b, c)),
+      pids,
+    );
+    b.ok(['rm', '-f', al, us, no, of]);
+  });
+
+  t('wait conditions, prune filters, checkpoints answer as dockerd without experimental', async () => {
+    const { b, img } = fx();
+    const c = b.ok(['create', '--network', 'none', img, 'true']).trim();
+    const removed = rawRequest(b.sock, 'POST', `/containers/${c}/wait?condition=removed`);
+    const nextExit = rawRequest(b.sock, 'POST', `/containers/${c}/wait?condition=next-exit`);
+    await sleep(200);
+    b.ok(['start', c]);
+    const ne = await nextExit;
+    assert.deepEqual(JSON.parse(ne.body), { StatusCode: 0, Error: null });
+    let removedDone = false;
+    removed.then(
+      () => (removedDone = true),
+      () => undefined,
+    );
+    await sleep(300);
+    assert.equal(removedDone, false, 'wait removed is still waiting after the exit');
+    b.ok(['rm', c]);
+    assert.equal(JSON.parse((await removed).body).StatusCode, 0);
+    const badCond = await rawRequest(b.sock, 'POST', `/containers/${c}/wait?condition=soon`);
+    assert.equal(badCond.status, 404, 'the container is gone first');
+
+    const old = b.ok(['create', '--network', 'none', '--label', 'keep=yes', img, 'true']).trim();
+    const mine = b.ok(['create', '--network', 'none', '--label', 'lc=prune', img, 'true']).trim();
+    const other = b.ok(['create', '--network', 'none', '--label', 'lc=other', img, 'true']).trim();
+    const live = run(['--label', 'lc=prune', img, 'sleep', '300']);
+    const out = b.ok(['container', 'prune', '-f', '--filter', 'label=lc=prune']);
+    assert.match(out, new RegExp(mine));
+    assert.doesNotMatch(out, new RegExp(`${other}|${live}|${old}`));
+    const until = b.ok(['container', 'prune', '-f', '--filter', 'until=2001-01-01T00:00:00Z']);
+    assert.doesNotMatch(until, /[a-f0-9]{64}/, 'nothing created before 2001');
+    const notKeep = b.ok(['container', 'prune', '-f', '--filter', 'label!=keep']);
+    assert.match(notKeep, new RegExp(other));
+    assert.doesNotMatch(notKeep, new RegExp(old));
+    const badF = await rawRequest(
+      b.sock,
+      'POST',
+      '/containers/prune?filters=' + encodeURIComponent('{"status":["exited"]}'),
+    );
+    assert.equal(badF.status, 400);
+    assert.equal(JSON.parse(badF.body).message, "invalid filter 'status'");
+    assert.equal(b.ok(['ps', '-aq', '--no-trunc', '--filter', `id=${old}`]).trim(), old);
+
+    for (const [m, p] of [
+      ['GET', `/containers/${live}/checkpoints`],
+      ['POST', `/containers/${live}/checkpoints`],
+      ['DELETE', `/containers/${live}/checkpoints/cp1`],
+    ] as const) {
+      const r = await rawRequest(b.sock, m, p, m === 'POST' ? '{"CheckpointID":"cp1"}' : undefined);
+      assert.equal(r.status, 501, `${m} ${p}`);
+      assert.match(JSON.parse(r.body).message, /experimental feature is disabled by default/);
+    }
+    const top = JSON.parse((await rawRequest(b.sock, 'GET', `/containers/${live}/top?ps_args=-o%20pid,args`)).body);
+    assert.deepEqual(top.Titles, ['PID', 'COMMAND']);
+    assert.deepEqual(top.Processes, [[String(pidOf(b, live)), 'sleep 300']]);
+    b.ok(['rm', '-f', old, live]);
+  });
+}
