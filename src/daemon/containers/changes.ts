@@ -146,3 +146,13 @@ export async function containerChanges(rt: Runtime, r: ContainerRecord): Promise
     await client.leases.delete(lease).catch(() => undefined);
   }
 }
+
+/**
+ * The container's rootfs as its snapshot holds it (image and writes, without
+ * what the runtime mounts over it: /proc, volumes, the bound /etc/hosts),
+ * mounted read-only, running or not: what dockerd exports.
+ */
+export async function withReadOnlyRootfs<T>(rt: Runtime, r: ContainerRecord, fn: (root: string) => Promise<T>) {
+  const snaps = rt.m.s.client.snapshots(rt.m.s.cfg.snapshotter);
+  return withRootfs(readOnly(await snaps.mounts(r.Id)), fn);
+}

@@ -2,7 +2,6 @@
 // into the manager, the runtime or the streams, answered with dockerd's
 // statuses (201 create, 204 done, 304 already so, 404, 409).
 
-import { execFile } from 'node:child_process';
 import type { Router } from '../http/router.js';
 import { boolParam } from '../http/router.js';
 import { badRequest, HttpError } from '../http/errors.js';
@@ -14,6 +13,7 @@ import { stats } from './stats.js';
 import { filterContainers, inspectView, parseFilters, summaryView } from './views.js';
 import type { Execs } from './exec.js';
 import { moreContainerRoutes } from './routes-more.js';
+import { top } from './top.js';
 
 function intParam(q: URLSearchParams, name: string): number | undefined {
   const v = q.get(name);
@@ -137,26 +137,9 @@ export function containerRoutes(router: Router, m: ContainerManager, rt: Runtime
     ctx.send(200);
   });
 
-  router.add('GET', '/containers/{id}/top', async (ctx) => {
-    const r = m.get(ctx.params.id!);
-    if (!rt.running(r)) throw new HttpError(409, `Container ${r.Id} is not running`);
-    const pids = (await m.s.client.tasks.pids(r.Id)).map((p) => p.pid);
-    const args = (ctx.query.get('ps_args') || '-ef').split(/\s+/).filter(Boolean);
-    const text = await new Promise<string>((res, rej) =>
-      execFile('ps', args, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout) =>
-        err ? rej(badRequest(`ps: ${err.message}`)) : res(stdout),
-      ),
-    );
-    const lines = text.trim().split('\n');
-    const titles = lines[0]!.trim().split(/\s+/);
-    const pidCol = titles.indexOf('PID');
-    if (pidCol < 0) throw badRequest(`Couldn't find PID field in ps output`);
-    const procs = lines.slice(1).map((l) => {
-      const f = l.trim().split(/\s+/);
-      return [...f.slice(0, titles.length - 1), f.slice(titles.length - 1).join(' ')];
-    });
-    ctx.send(200, { Titles: titles, Processes: procs.filter((p) => pids.includes(Number(p[pidCol]))) });
-  });
+  router.add('GET', '/containers/{id}/top', async (ctx) =>
+    ctx.send(200, await top(rt, m.get(ctx.params.id!), ctx.query.get('ps_args'))),
+  );
 
   router.add('POST', '/containers/{id}/exec', async (ctx) => {
     const id = await execs.create(m.get(ctx.params.id!), await ctx.json());
