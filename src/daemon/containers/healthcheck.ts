@@ -10,11 +10,11 @@ import { badRequest } from '../http/errors.js';
 
 export const HealthcheckSchema = z.looseObject({
   Test: z.array(z.string()).nullish(),
-  Interval: z.number().int().optional(),
-  Timeout: z.number().int().optional(),
-  StartPeriod: z.number().int().optional(),
-  StartInterval: z.number().int().optional(),
-  Retries: z.number().int().optional(),
+  Interval: z.number().int().nullish(),
+  Timeout: z.number().int().nullish(),
+  StartPeriod: z.number().int().nullish(),
+  StartInterval: z.number().int().nullish(),
+  Retries: z.number().int().nullish(),
 });
 export type Healthcheck = z.infer<typeof HealthcheckSchema>;
 
@@ -46,10 +46,10 @@ export function validateHealthcheck(h: Healthcheck | null | undefined): void {
   if (!h) return;
   for (const f of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval'] as const) {
     const v = h[f];
-    if (v !== undefined && v !== 0 && v < MS)
+    if (v && v < MS)
       throw badRequest(`${f} in Healthcheck cannot be less than 1ms`, `Healthcheck.${f}`);
   }
-  if (h.Retries !== undefined && h.Retries < 0)
+  if (h.Retries && h.Retries < 0)
     throw badRequest('Retries in Healthcheck cannot be negative', 'Healthcheck.Retries');
 }
 

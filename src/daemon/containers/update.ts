@@ -20,17 +20,17 @@ import { resources } from './spec.js';
 const MIN_MEMORY = 6 * 1024 * 1024;
 
 const UpdateBody = z.looseObject({
-  Memory: z.number().int().optional(),
-  MemorySwap: z.number().int().optional(),
-  MemoryReservation: z.number().int().optional(),
-  NanoCpus: z.number().int().optional(),
-  CpuShares: z.number().int().optional(),
-  CpuPeriod: z.number().int().optional(),
-  CpuQuota: z.number().int().optional(),
-  CpusetCpus: z.string().optional(),
-  CpusetMems: z.string().optional(),
+  Memory: z.number().int().nullish(),
+  MemorySwap: z.number().int().nullish(),
+  MemoryReservation: z.number().int().nullish(),
+  NanoCpus: z.number().int().nullish(),
+  CpuShares: z.number().int().nullish(),
+  CpuPeriod: z.number().int().nullish(),
+  CpuQuota: z.number().int().nullish(),
+  CpusetCpus: z.string().nullish(),
+  CpusetMems: z.string().nullish(),
   PidsLimit: z.number().int().nullish(),
-  BlkioWeight: z.number().int().optional(),
+  BlkioWeight: z.number().int().nullish(),
   RestartPolicy: z
     .looseObject({ Name: z.string().optional(), MaximumRetryCount: z.number().int().optional() })
     .nullish(),
@@ -147,7 +147,7 @@ function prefixed(id: string, e: unknown): Error {
   return new HttpError(500, msg);
 }
 
-export async function updateContainer(rt: Runtime, r: ContainerRecord, raw: unknown): Promise<{ Warnings: string[] }> {
+export async function updateContainer(rt: Runtime, r: ContainerRecord, raw: unknown): Promise<{ Warnings: string[] | null }> {
   const p = UpdateBody.safeParse(raw ?? {});
   if (!p.success) {
     const issue = p.error.issues[0]!;
@@ -181,5 +181,6 @@ export async function updateContainer(rt: Runtime, r: ContainerRecord, raw: unkn
   }
   rt.m.s.events.emit('container', 'update', r.Id, { image: r.ImageRef, name: r.Name.slice(1) });
   rt.m.s.log.info('container updated', { container: r.Id, fields: Object.keys(u).join(',') });
-  return { Warnings: warnings };
+  // dockerd's nil slice: null when there is nothing to say.
+  return { Warnings: warnings.length ? warnings : null };
 }

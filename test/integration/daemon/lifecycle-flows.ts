@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rawRequest, type Berthd } from '../../helpers/berthd.js';
@@ -585,5 +585,73 @@ export function lifecycleTests(name: string, fx: () => Fixture, skip: string | f
     const stopped = b.docker(['top', id]);
     assert.match(stopped.stderr, new RegExp(`Container ${id} is not running`));
     b.ok(['rm', '-f', '-v', id]);
+  });
+
+  t('start period and start interval: failures inside it do not count, probes come faster', async () => {
+    const { b, img } = fx();
+    const id = run([
+      '--health-cmd',
+      'cat /tmp/ok',
+      '--health-interval',
+      '10s',
+      '--health-start-period',
+      '60s',
+      '--health-start-interval',
+      '200ms',
+      '--health-retries',
+      '1',
+      img,
+      'sleep',
+      '300',
+    ]);
+    // Every 200 ms while starting, none of the failures counted.
+    await waitUntil('3 probes in the start period', () => (health(b, id)?.Log.length ?? 0) >= 3, 15000, 100);
+    const h = health(b, id)!;
+    assert.equal(h.Status, 'starting');
+    assert.equal(h.FailingStreak, 0);
+    assert.ok(h.Log.every((e) => e.ExitCode === 1));
+    b.ok(['exec', id, 'touch', '/tmp/ok']);
+    await waitUntil('healthy', () => health(b, id)?.Status === 'healthy', 15000, 100);
+    // Healthy: the start interval no longer applies, the next probe is 10 s away.
+    const n = health(b, id)!.Log.length;
+    await sleep(1000);
+    assert.equal(health(b, id)!.Log.length, n);
+    b.ok(['rm', '-f', id]);
+  });
+
+  t('docker-py: healthcheck, update, diff, top and wait through the SDK', async () => {
+    const { b, img } = fx();
+    const py = spawnSync(
+      'python3',
+      [
+        '-c',
+        `
+import docker, time
+c = docker.DockerClient(base_url='unix://${b.sock}')
+ctr = c.containers.run('${img}', ['sh', '-c', 'touch /py-made; exec sleep 300'], network_mode='none', detach=True,
+                       healthcheck={'test': ['CMD', 'true'], 'interval': 200000000, 'retries': 1})
+for _ in range(100):
+    ctr.reload()
+    if ctr.attrs['State'].get('Health', {}).get('Status') == 'healthy':
+        break
+    time.sleep(0.1)
+print(ctr.attrs['State']['Health']['Status'], ctr.attrs['State']['Health']['Log'][-1]['ExitCode'])
+print(ctr.update(cpu_shares=256, restart_policy={'Name': 'on-failure', 'MaximumRetryCount': 2})['Warnings'])
+ctr.reload()
+print(ctr.attrs['HostConfig']['CpuShares'], ctr.attrs['HostConfig']['RestartPolicy'])
+print(sorted((d['Kind'], d['Path']) for d in ctr.diff() if d['Path'] == '/py-made'))
+print(ctr.top(ps_args='-o pid,comm')['Processes'][0][1])
+ctr.kill()
+print(ctr.wait(condition='not-running')['StatusCode'])
+ctr.remove()
+`,
+      ],
+      { encoding: 'utf8', timeout: 120000 },
+    );
+    assert.equal(py.status, 0, py.stderr + b.logTail());
+    assert.equal(
+      py.stdout,
+      "healthy 0\nNone\n256 {'Name': 'on-failure', 'MaximumRetryCount': 2}\n[(1, '/py-made')]\nsleep\n137\n",
+    );
   });
 }
