@@ -384,6 +384,14 @@ export class Runtime {
   }
 
   async remove(r: ContainerRecord, opts: { force: boolean; volumes: boolean }): Promise<void> {
+    if (!opts.force && r.State.Status === 'paused')
+      throw wrongState(
+        'cannot remove a paused container: unpause and then stop the container before attempting removal or force remove',
+      );
+    if (!opts.force && r.State.Status === 'restarting')
+      throw wrongState(
+        'cannot remove a restarting container: stop the container before attempting removal or force remove',
+      );
     const t = this.restartTimers.get(r.Id);
     if (t) clearTimeout(t);
     this.restartTimers.delete(r.Id);

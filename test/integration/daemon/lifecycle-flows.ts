@@ -438,6 +438,22 @@ export function lifecycleTests(name: string, fx: () => Fixture, skip: string | f
     const upid = pidOf(b, u);
     process.kill(upid, 'SIGKILL');
     await waitUntil('restarted after update', () => ![0, upid].includes(pidOf(b, u)), 15000, 100);
+    // A crash loop: rm refuses a restarting container, stop ends the loop.
+    const loop = run(['--restart', 'always', img, 'sh', '-c', 'exit 1']);
+    const st = () => b.ok(['inspect', '-f', '{{.State.Status}} {{.RestartCount}} {{.State.Running}}', loop]).trim();
+    await waitUntil('a long back-off', () => /^restarting ([4-9]|\d\d) true$/.test(st()), 20000, 50);
+    assert.match(
+      b.docker(['rm', loop]).stderr,
+      /cannot remove a restarting container: stop the container before attempting removal or force remove/,
+    );
+    b.ok(['stop', loop]);
+    assert.match(st(), /^exited \d+ false$/);
+    await sleep(300);
+    assert.match(st(), /^exited /, 'no restart after the stop');
+    const paused = run([img, 'sleep', '300']);
+    b.ok(['pause', paused]);
+    assert.match(b.docker(['rm', paused]).stderr, /cannot remove a paused container: unpause and then stop/);
+    b.ok(['rm', '-f', loop, paused]);
     const bad = b.docker(['run', '-d', '--restart', 'sometimes', img, 'true']);
     assert.match(bad.stderr, /invalid restart policy/);
     b.ok(['rm', '-f', f, a, u]);
