@@ -3,13 +3,15 @@
 // (snapshots Mounts of its key) and a View of its parent, both mounted
 // read-only in private temp dirs, walked side by side. A name only in the
 // container is Added (1), only in the image Deleted (2), in both with another
-// mode, owner, device, or (not for directories) size or mtime Modified (0);
+// mode, owner, device, file capability (security.capability), or (not for
+// directories) size or mtime Modified (0);
 // a directory holding changes is Modified too, listed before them. Deletes
 // and opaque directories need no special case: the mounted overlay already
 // shows the whiteouts as absent names. What dockerd's init layer holds (the
 // mount points of /proc, /sys, /dev/*, /etc/hosts...) is not a change when
 // the runtime made it, as it is not in dockerd.
 
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { lstat, readdir } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
@@ -70,8 +72,51 @@ async function stat(p: string): Promise<BigIntStats | null> {
   return lstat(p, { bigint: true }).catch(() => null);
 }
 
+/**
+ * Path (from the root, "/x/y") → hex of its security.capability, for every
+ * file of the tree that has one: moby compares it too, and a write drops it
+ * without changing anything else a stat shows. One getfattr for the tree.
+ */
+export async function capabilitiesUnder(root: string): Promise<Map<string, string>> {
+  const args = ['-R', '-h', '-P', '--absolute-names', '-d', '-m', '^security\\.capability$', '-e', 'hex', root];
+  // getfattr exits 1 when some file cannot be read (a socket...): what it printed still holds.
+  const text = await new Promise<string>((res) =>
+    execFile('getfattr', args, { maxBuffer: 256 * 1024 * 1024 }, (_e, stdout) => res(stdout ?? '')),
+  );
+  const caps = new Map<string, string>();
+  let file: string | undefined;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('# file: ')) file = unescapeGetfattr(line.slice('# file: '.length));
+    else if (file && line.startsWith('security.capability=')) {
+      const rel = file === root ? '/' : file.slice(root.length);
+      caps.set(rel, line.slice('security.capability='.length));
+    }
+  }
+  return caps;
+}
+
+/** getfattr's quoting: backslash-octal for bytes outside the printable set, "\\" for a backslash. */
+function unescapeGetfattr(s: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === '\\' && /^[0-7]{3}$/.test(s.slice(i + 1, i + 4))) {
+      bytes.push(parseInt(s.slice(i + 1, i + 4), 8));
+      i += 3;
+    } else if (s[i] === '\\' && s[i + 1] === '\\') {
+      bytes.push(0x5c);
+      i++;
+    } else bytes.push(...Buffer.from(s[i]!));
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+interface Caps {
+  now: Map<string, string>;
+  base: Map<string, string>;
+}
+
 /** moby's FileInfo.addChanges, over two mounted trees. */
-async function walk(newDir: string, old: Old, rel: string, added: boolean, out: Change[]): Promise<void> {
+async function walk(newDir: string, old: Old, rel: string, added: boolean, out: Change[], caps: Caps): Promise<void> {
   const mark = out.length;
   const oldNames = old && old !== 'init' ? new Set(await names(old.dir)) : new Set<string>();
   for (const name of await names(newDir)) {
@@ -87,7 +132,7 @@ async function walk(newDir: string, old: Old, rel: string, added: boolean, out: 
       const os = await stat(op);
       if (os) {
         childOld = { dir: op };
-        if (statDifferent(os, ns)) {
+        if (statDifferent(os, ns) || caps.now.get(path) !== caps.base.get(path)) {
           out.push({ Path: path, Kind: MODIFIED });
           childAdded = true;
         }
@@ -102,7 +147,7 @@ async function walk(newDir: string, old: Old, rel: string, added: boolean, out: 
         childAdded = true;
       }
     }
-    if (ns.isDirectory()) await walk(np, childOld, path, childAdded, out);
+    if (ns.isDirectory()) await walk(np, childOld, path, childAdded, out, caps);
   }
   for (const name of [...oldNames].sort()) out.push({ Path: `${rel}/${name}`, Kind: DELETED });
   if (out.length > mark && !added && rel !== '') out.splice(mark, 0, { Path: rel, Kind: MODIFIED });
@@ -137,8 +182,11 @@ export async function containerChanges(rt: Runtime, r: ContainerRecord): Promise
     const top = readOnly(await snaps.mounts(r.Id));
     const out: Change[] = [];
     await withRootfs(top, async (newRoot) => {
-      if (!base.length) return walk(newRoot, null, '', false, out);
-      return withRootfs(readOnly(base), (oldRoot) => walk(newRoot, { dir: oldRoot }, '', false, out));
+      const now = await capabilitiesUnder(newRoot);
+      if (!base.length) return walk(newRoot, null, '', false, out, { now, base: new Map() });
+      return withRootfs(readOnly(base), async (oldRoot) =>
+        walk(newRoot, { dir: oldRoot }, '', false, out, { now, base: await capabilitiesUnder(oldRoot) }),
+      );
     });
     return out;
   } finally {

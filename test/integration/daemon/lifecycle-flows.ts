@@ -36,7 +36,13 @@ function extraLayer(): Buffer {
     writeFileSync(join(d, 'opq/a'), 'a\n');
     writeFileSync(join(d, 'opq/b'), 'b\n');
     writeFileSync(join(d, 'gone'), 'soon gone\n');
-    return execFileSync('tar', ['-C', d, '--numeric-owner', '--mtime=@0', '-cf', '-', 'opq', 'gone']);
+    // A file with a capability: a write in the container drops it, and moby's diff sees that.
+    writeFileSync(join(d, 'capbin'), 'caps\n');
+    execFileSync('setcap', ['cap_net_raw+ep', join(d, 'capbin')]);
+    return execFileSync('tar', [
+      ...['-C', d, '--numeric-owner', '--mtime=@1000000000', '--xattrs', '--xattrs-include=security.capability'],
+      ...['-cf', '-', 'opq', 'gone', 'capbin'],
+    ]);
   } finally {
     rmSync(d, { recursive: true, force: true });
   }
@@ -355,9 +361,12 @@ export function lifecycleTests(name: string, fx: () => Fixture, skip: string | f
       'sh',
       '-c',
       'echo hi > /newfile; mkdir -p /newdir/sub; echo more >> /etc/passwd; rm /etc/group /gone; ' +
-        'rm -rf /opq; mkdir /opq; echo n > /opq/c; chmod 700 /tmp; touch /tmp/.ready; sleep 300',
+        'rm -rf /opq; mkdir /opq; echo n > /opq/c; chmod 700 /tmp; ' +
+        // Same bytes, same mtime: only the capability the write dropped differs.
+        'cp -p /capbin /tmp/keep; cat /tmp/keep > /capbin; touch -r /tmp/keep /capbin; touch /tmp/.ready; sleep 300',
     ]);
     const expected = [
+      'C /capbin',
       'C /etc',
       'C /etc/passwd',
       'D /etc/group',
@@ -370,6 +379,7 @@ export function lifecycleTests(name: string, fx: () => Fixture, skip: string | f
       'D /opq/b',
       'C /tmp',
       'A /tmp/.ready',
+      'A /tmp/keep',
       'D /gone',
     ];
     await waitUntil('the writes', () => b.docker(['exec', id, 'test', '-e', '/tmp/.ready']).status === 0, 10000);
@@ -378,7 +388,7 @@ export function lifecycleTests(name: string, fx: () => Fixture, skip: string | f
     b.ok(['stop', '-t', '0', id]);
     assert.deepEqual(b.ok(['diff', id]).trim().split('\n'), expected);
     const api = JSON.parse((await rawRequest(b.sock, 'GET', `/containers/${id}/changes`)).body);
-    assert.deepEqual(api[0], { Path: '/etc', Kind: 0 });
+    assert.deepEqual(api[1], { Path: '/etc', Kind: 0 });
     // A container that changed nothing: no line (the runtime's mount points are not changes).
     const quiet = run([img, 'sleep', '300']);
     assert.equal(b.ok(['diff', quiet]), '');
