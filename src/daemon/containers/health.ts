@@ -34,6 +34,12 @@ interface Monitor {
   abort?: () => void;
 }
 
+/** What the runtime said (containerd's own words, as dockerd records them), without berthd's "Tasks.Start:" prefix. */
+function runtimeWords(e: unknown): string {
+  const details = (e as { cause?: { details?: unknown } }).cause?.details;
+  return typeof details === 'string' && details ? details : messageOf(e);
+}
+
 /** Bytes up to 4096, then "..." (dockerd's limitedBuffer). */
 class Limited {
   private readonly parts: Buffer[] = [];
@@ -131,7 +137,7 @@ export class HealthMonitors {
     try {
       result = await this.run(r, mon);
     } catch (e) {
-      result = { Start: '', End: new Date().toISOString(), ExitCode: -1, Output: messageOf(e) };
+      result = { Start: '', End: new Date().toISOString(), ExitCode: -1, Output: runtimeWords(e) };
     }
     result.Start = start.toISOString();
     if (mon.stopped) return; // stopped while probing: the result is dropped, as dockerd drops it

@@ -198,7 +198,27 @@ export function lifecycleTests(name: string, fx: () => Fixture, skip: string | f
       assert.equal(r.status, 400, r.body);
       assert.equal(JSON.parse(r.body).message, msg);
     }
-    b.ok(['rm', '-f', a, o, n]);
+    // A probe that cannot even start: exit -1, the runtime's words, and it counts as a failure.
+    const made = await rawRequest(
+      b.sock,
+      'POST',
+      '/containers/create',
+      JSON.stringify({
+        Image: hcImg,
+        Cmd: ['sleep', '300'],
+        HostConfig: { NetworkMode: 'none' },
+        Healthcheck: { Test: ['CMD', '/no/such/probe'], Interval: 200e6, Retries: 1 },
+      }),
+    );
+    assert.equal(made.status, 201, made.body);
+    const x = JSON.parse(made.body).Id as string;
+    b.ok(['start', x]);
+    await waitUntil('unhealthy', () => health(b, x)?.Status === 'unhealthy', 15000, 100);
+    const xl = health(b, x)!.Log[0]!;
+    assert.equal(xl.ExitCode, -1);
+    // The runtime's own words, as dockerd keeps them (runc's "OCI runtime exec failed: ..." on containerd).
+    assert.match(xl.Output, /^(OCI runtime exec failed: |exec ).*\/no\/such\/probe/);
+    b.ok(['rm', '-f', a, o, n, x]);
   });
 
   t('a probe past its timeout is killed; output is cut at 4096 bytes', async () => {
