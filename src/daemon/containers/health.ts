@@ -17,7 +17,7 @@ import { resolveUser } from './files.js';
 import { DEFAULTS, goDuration, probeArgv } from './healthcheck.js';
 import { fifoPaths, makeFifos, ProcessIO } from './io.js';
 import type { ContainerRecord, HealthResult } from './record.js';
-import type { Runtime } from './runtime.js';
+import type { ContainerManager } from './manager.js';
 import type { SpecProcess } from './spec.js';
 
 const PROCESS_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1/Process';
@@ -58,10 +58,16 @@ class Limited {
   }
 }
 
+/** What the monitors need of the runtime (an interface, so that runtime.ts can own them without a cycle). */
+export interface HealthHost {
+  readonly m: Pick<ContainerManager, 's' | 'save'>;
+  liveOf(id: string): { process?: SpecProcess };
+}
+
 export class HealthMonitors {
   private readonly monitors = new Map<string, Monitor>();
 
-  constructor(private readonly rt: Runtime) {}
+  constructor(private readonly rt: HealthHost) {}
 
   private get s() {
     return this.rt.m.s;

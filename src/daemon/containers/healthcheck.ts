@@ -46,11 +46,9 @@ export function validateHealthcheck(h: Healthcheck | null | undefined): void {
   if (!h) return;
   for (const f of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval'] as const) {
     const v = h[f];
-    if (v && v < MS)
-      throw badRequest(`${f} in Healthcheck cannot be less than 1ms`, `Healthcheck.${f}`);
+    if (v && v < MS) throw badRequest(`${f} in Healthcheck cannot be less than 1ms`, `Healthcheck.${f}`);
   }
-  if (h.Retries && h.Retries < 0)
-    throw badRequest('Retries in Healthcheck cannot be negative', 'Healthcheck.Retries');
+  if (h.Retries && h.Retries < 0) throw badRequest('Retries in Healthcheck cannot be negative', 'Healthcheck.Retries');
 }
 
 /** The argv a probe runs, or undefined when there is nothing to run (no test, NONE, or a kind dockerd ignores). */

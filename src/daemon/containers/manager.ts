@@ -27,7 +27,7 @@ import { familiarString } from '../../image/reference.js';
 import { parseRef } from '../images/service.js';
 import { mergeHealthcheck, validateHealthcheck } from './healthcheck.js';
 import { validRestartPolicy } from './restart.js';
-import { blkioWeightSupported } from './update.js';
+import { BLKIO_WARNING, blkioWeightSupported } from './kernel.js';
 
 export interface Services {
   client: ContainerdClient;
@@ -127,7 +127,7 @@ export class ContainerManager {
     // dockerd's adaptContainerSettings: swap defaults to as much again as memory, and is recorded so.
     if (h.Memory && h.Memory > 0 && !h.MemorySwap) h.MemorySwap = h.Memory * 2;
     if (h.BlkioWeight && !blkioWeightSupported()) {
-      warnings.push('Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.');
+      warnings.push(BLKIO_WARNING);
       h.BlkioWeight = 0;
     }
     for (const mode of [h.PidMode, h.IpcMode, h.UTSMode]) {

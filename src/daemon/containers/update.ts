@@ -6,7 +6,6 @@
 // rewrites the cgroup files). When the runtime refuses, the record keeps its
 // old values.
 
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { BerthError, messageOf } from '../../common/errors.js';
@@ -16,6 +15,7 @@ import type { ContainerRecord } from './record.js';
 import { validRestartPolicy } from './restart.js';
 import type { Runtime } from './runtime.js';
 import { resources } from './spec.js';
+import { BLKIO_WARNING, blkioWeightSupported } from './kernel.js';
 
 const MIN_MEMORY = 6 * 1024 * 1024;
 
@@ -36,17 +36,6 @@ const UpdateBody = z.looseObject({
     .nullish(),
 });
 type Update = z.infer<typeof UpdateBody>;
-
-/** Block I/O weight needs CFQ/BFQ (v1) or the io controller's weight (v2); dockerd discards it with a warning otherwise. */
-export function blkioWeightSupported(): boolean {
-  return [
-    '/sys/fs/cgroup/blkio/blkio.weight',
-    '/sys/fs/cgroup/blkio/blkio.bfq.weight',
-    '/sys/fs/cgroup/io.bfq.weight',
-  ].some((p) => existsSync(p));
-}
-
-const BLKIO_WARNING = 'Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.';
 
 /** "0-2,4" → [0,1,2,4], or undefined when it does not parse. */
 function cpuList(s: string): number[] | undefined {
@@ -147,7 +136,11 @@ function prefixed(id: string, e: unknown): Error {
   return new HttpError(500, msg);
 }
 
-export async function updateContainer(rt: Runtime, r: ContainerRecord, raw: unknown): Promise<{ Warnings: string[] | null }> {
+export async function updateContainer(
+  rt: Runtime,
+  r: ContainerRecord,
+  raw: unknown,
+): Promise<{ Warnings: string[] | null }> {
   const p = UpdateBody.safeParse(raw ?? {});
   if (!p.success) {
     const issue = p.error.issues[0]!;
