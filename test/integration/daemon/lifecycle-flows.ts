@@ -527,6 +527,38 @@ export function lifecycleTests(name: string, fx: () => Fixture, skip: string | f
     b.ok(['rm', '-f', al, us, no, of]);
   });
 
+  t('live-restore off: berthd stops its containers at SIGTERM, and the policies bring them back', async () => {
+    const { b, img } = fx();
+    const cfgPath = join(b.dir, 'daemon.json');
+    const cfg = readFileSync(cfgPath, 'utf8');
+    const stopBerthd = async () => {
+      const proc = b.proc();
+      const gone = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await gone;
+    };
+    const al = run(['--stop-timeout', '1', '--restart', 'always', img, 'sleep', '300']);
+    const us = run(['--stop-timeout', '1', '--restart', 'unless-stopped', img, 'sleep', '300']);
+    const no = run(['--stop-timeout', '1', img, 'sleep', '300']);
+    const pids = [al, us, no].map((c) => pidOf(b, c));
+    try {
+      await stopBerthd();
+      writeFileSync(cfgPath, JSON.stringify({ ...JSON.parse(cfg), 'live-restore': false }));
+      await b.start();
+      await stopBerthd();
+      // berthd's own stop: the processes are gone...
+      for (const p of pids) await waitUntil(`pid ${p} gone`, () => !existsSync(`/proc/${p}`), 20000);
+    } finally {
+      writeFileSync(cfgPath, cfg);
+      await b.start();
+    }
+    // ...but it was not the user's stop: unless-stopped comes back as always does; no stays down.
+    const state = (c: string) => b.ok(['inspect', '-f', '{{.State.Status}}', c]).trim();
+    await waitUntil('always and unless-stopped back', () => state(al) === 'running' && state(us) === 'running', 15000);
+    assert.equal(state(no), 'exited');
+    b.ok(['rm', '-f', al, us, no]);
+  });
+
   t('wait conditions, prune filters, checkpoints answer as dockerd without experimental', async () => {
     const { b, img } = fx();
     const c = b.ok(['create', '--network', 'none', img, 'true']).trim();
