@@ -25,6 +25,8 @@ const MAX_OUTPUT = 4096;
 const MAX_LOG = 5;
 /** dockerd gives up on an exec that has not even started after this long. */
 const START_LIMIT_MS = 30_000;
+/** How long a stop waits for the probe in flight to end. */
+const STOP_WAIT_MS = 5_000;
 
 interface Monitor {
   stopped: boolean;
@@ -101,7 +103,9 @@ export class HealthMonitors {
     mon.stopped = true;
     clearTimeout(mon.timer);
     mon.abort?.();
-    return mon.probe ?? Promise.resolve();
+    // The killed probe ends at once; the bound keeps a wedged runtime from holding up the container's exit.
+    const bound = new Promise<void>((res) => setTimeout(res, STOP_WAIT_MS).unref());
+    return mon.probe ? Promise.race([mon.probe, bound]) : Promise.resolve();
   }
 
   async stopAll(): Promise<void> {

@@ -326,7 +326,7 @@ export class Runtime {
     if (manual) {
       r.ManuallyStopped = true;
       // Only the stop signal or SIGKILL cancels the policy's next restart (dockerd's killWithSignal).
-      if (signal === 9 || signal === parseSignal(r.Config.StopSignal, 'SIGTERM')) this.liveOf(r.Id).exitOnNext = true;
+      if (signal === 9 || signal === stopSignalOf(r)) this.liveOf(r.Id).exitOnNext = true;
       await this.m.save(r);
     }
     await this.s.client.tasks.kill(r.Id, signal, { all: false });
@@ -493,6 +493,14 @@ export class Runtime {
       );
     }
     for (const l of this.live.values()) await l.logs?.close().catch(() => undefined);
+  }
+}
+
+function stopSignalOf(r: ContainerRecord): number {
+  try {
+    return parseSignal(r.Config.StopSignal, 'SIGTERM');
+  } catch {
+    return 15;
   }
 }
 
