@@ -4,7 +4,9 @@
 // the local registry, the same container script on both, and the answers
 // compared: the diff (adds, changes, deletes of a lower layer's file, an
 // opaque directory, a dropped file capability), dockerd's update conflicts,
-// top's titles, prune's filter check and the checkpoint endpoints.
+// top's titles, prune's filter check, the checkpoint endpoints, healthcheck
+// results (failure output, timeout words, 4096-byte cut, ps status, the
+// health filter) and an on-failure:2 restart loop's end state.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -111,6 +113,86 @@ test("update, top, prune and checkpoints: dockerd's statuses and words", { skip 
       `${cps.status} ${JSON.parse(cps.body).message}`,
     ];
     ok(docker(['rm', '-f', id]), `${who} rm -f`);
+  }
+  assert.deepEqual(seen.berthd, seen.dockerd);
+});
+
+interface HealthView {
+  Status: string;
+  FailingStreak: number;
+  Log: { ExitCode: number; Output: string }[];
+}
+
+test('healthchecks: the same states, outputs, timeout words and ps status as dockerd', { skip }, async () => {
+  const seen: Record<string, unknown[]> = {};
+  for (const [who, docker] of both()) {
+    // Start and End are the probe's times (checked in order, then left out of the comparison).
+    const health = (id: string): HealthView => {
+      const h = JSON.parse(ok(docker(['inspect', '-f', '{{json .State.Health}}', id]), `${who} inspect`)) as HealthView;
+      for (const e of h.Log as (HealthView['Log'][number] & { Start?: string; End?: string })[]) {
+        assert.ok(Date.parse(e.End!) >= Date.parse(e.Start!), JSON.stringify(e));
+        delete e.Start;
+        delete e.End;
+      }
+      return h;
+    };
+    const hc = (cmd: string, extra: string[] = []) =>
+      ok(
+        docker([
+          'run',
+          '-d',
+          '--network',
+          'none',
+          '--health-cmd',
+          cmd,
+          '--health-interval',
+          '300ms',
+          '--health-retries',
+          '2',
+          ...extra,
+          IMG,
+          'sleep',
+          '300',
+        ]),
+        `${who} run`,
+      ).trim();
+    const a = hc('cat /tmp/ok');
+    const slow = hc('sleep 30', ['--health-timeout', '400ms']);
+    const big = hc('head -c 5000 /dev/zero | tr "\\000" y');
+    await waitUntil(`${who}: unhealthy`, () => health(a).Status === 'unhealthy', 20000, 100);
+    const failed = health(a);
+    ok(docker(['exec', a, 'touch', '/tmp/ok']), `${who} exec`);
+    await waitUntil(`${who}: healthy`, () => health(a).Status === 'healthy', 20000, 100);
+    const status = ok(docker(['ps', '--filter', `id=${a}`, '--format', '{{.Status}}']), who).replace(/^Up .*? \(/, '(');
+    await waitUntil(`${who}: timed out`, () => health(slow).Status === 'unhealthy', 20000, 100);
+    await waitUntil(`${who}: big output`, () => health(big).Log.length > 0, 20000, 100);
+    const unhealthy = ok(docker(['ps', '-q', '--no-trunc', '--filter', 'health=unhealthy']), who).trim();
+    seen[who] = [
+      failed.Log.at(-1),
+      failed.FailingStreak >= 2,
+      health(a).Log.at(-1),
+      status.trim(),
+      health(slow).Log.at(-1),
+      health(big).Log[0],
+      unhealthy.split('\n').map((v) => (v === slow ? '<slow>' : v)),
+    ];
+    ok(docker(['rm', '-f', a, slow, big]), `${who} rm`);
+  }
+  assert.deepEqual(seen.berthd, seen.dockerd);
+});
+
+test('restart policies: the same RestartCount, state and exit code as dockerd', { skip }, async () => {
+  const seen: Record<string, string> = {};
+  for (const [who, docker] of both()) {
+    const id = ok(
+      docker(['run', '-d', '--network', 'none', '--restart', 'on-failure:2', IMG, 'sh', '-c', 'exit 3']),
+      who,
+    ).trim();
+    const st = () =>
+      ok(docker(['inspect', '-f', '{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}', id]), who).trim();
+    await waitUntil(`${who}: done restarting`, () => st() === 'exited 2 3', 20000, 100);
+    seen[who] = st();
+    ok(docker(['rm', id]), `${who} rm`);
   }
   assert.deepEqual(seen.berthd, seen.dockerd);
 });
