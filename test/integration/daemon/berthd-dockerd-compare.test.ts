@@ -10,7 +10,7 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import {
   startContainerd,
   startDockerd,
@@ -194,5 +194,49 @@ test('restart policies: the same RestartCount, state and exit code as dockerd', 
     seen[who] = st();
     ok(docker(['rm', id]), `${who} rm`);
   }
+  assert.deepEqual(seen.berthd, seen.dockerd);
+});
+
+test('docker update: the same cgroup files as dockerd writes, running and at the next start', { skip }, async () => {
+  const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
+  const files = v2
+    ? ['memory.max', 'memory.swap.max', 'memory.low', 'cpu.max', 'cpu.weight', 'cpuset.cpus', 'pids.max']
+    : [
+        'memory/memory.limit_in_bytes',
+        'memory/memory.soft_limit_in_bytes',
+        'memory/memory.memsw.limit_in_bytes',
+        'cpu/cpu.cfs_quota_us',
+        'cpu/cpu.cfs_period_us',
+        'cpu/cpu.shares',
+        'cpuset/cpuset.cpus',
+        'pids/pids.max',
+      ];
+  const seen: Record<string, string[]> = {};
+  for (const [who, docker] of both()) {
+    const parent = who === 'berthd' ? b!.namespace : d!.cgroupParent;
+    const read = (id: string) =>
+      files.map((f) => {
+        const [ctl, name] = v2 ? ['', f] : f.split('/');
+        const p = v2 ? `/sys/fs/cgroup/${parent}/${id}/${name}` : `/sys/fs/cgroup/${ctl}/${parent}/${id}/${name}`;
+        return existsSync(p) ? `${f}=${readFileSync(p, 'utf8').trim()}` : `${f} absent`;
+      });
+    const id = ok(docker(['run', '-d', '--network', 'none', '-m', '32m', IMG, 'sleep', '300']), who).trim();
+    ok(
+      docker([
+        'update',
+        ...['--memory', '48m', '--memory-swap', '96m', '--memory-reservation', '16m', '--cpus', '0.25'],
+        ...['--cpu-shares', '300', '--cpuset-cpus', '0', '--pids-limit', '40', id],
+      ]),
+      `${who} update`,
+    );
+    const running = read(id);
+    ok(docker(['stop', '-t', '0', id]), `${who} stop`);
+    ok(docker(['start', id]), `${who} start`);
+    seen[who] = [...running, ...read(id)];
+    ok(docker(['rm', '-f', id]), `${who} rm`);
+  }
+  // The files were there and hold the update (48 MiB, 40 pids), before and after the restart.
+  assert.equal(seen.dockerd!.filter((l) => l.endsWith('=50331648')).length, 2, seen.dockerd!.join(', '));
+  assert.equal(seen.dockerd!.filter((l) => /pids\.max=40$/.test(l)).length, 2, seen.dockerd!.join(', '));
   assert.deepEqual(seen.berthd, seen.dockerd);
 });
