@@ -31,6 +31,8 @@ const UpdateBody = z.looseObject({
   CpusetMems: z.string().nullish(),
   PidsLimit: z.number().int().nullish(),
   BlkioWeight: z.number().int().nullish(),
+  CpuRealtimePeriod: z.number().int().nullish(),
+  CpuRealtimeRuntime: z.number().int().nullish(),
   RestartPolicy: z
     .looseObject({ Name: z.string().optional(), MaximumRetryCount: z.number().int().optional() })
     .nullish(),
@@ -87,6 +89,9 @@ function verify(u: Update): string[] {
     } else if (u.BlkioWeight < 10 || u.BlkioWeight > 1000)
       throw bad('Range of blkio weight is from 10 to 1000', 'BlkioWeight');
   }
+  // Real-time CPU time needs its budget handed down the cgroup tree first (dockerd's --cpu-rt-runtime): not done.
+  for (const f of ['CpuRealtimePeriod', 'CpuRealtimeRuntime'] as const)
+    if (u[f]) throw badRequest(`${f}: berthd does not apply real-time CPU limits yet`, f);
   const policyErr = validRestartPolicy(u.RestartPolicy);
   if (policyErr) throw bad(policyErr, 'RestartPolicy');
   return warnings;

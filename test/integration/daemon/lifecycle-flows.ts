@@ -365,6 +365,9 @@ export function lifecycleTests(name: string, fx: () => Fixture, skip: string | f
     const badType = await rawRequest(b.sock, 'POST', `/containers/${id}/update`, '{"Memory":"lots"}');
     assert.equal(badType.status, 400);
     assert.match(JSON.parse(badType.body).message, /Memory/);
+    const rt = await rawRequest(b.sock, 'POST', `/containers/${id}/update`, '{"CpuRealtimePeriod":1000000}');
+    assert.equal(rt.status, 400);
+    assert.match(JSON.parse(rt.body).message, /^CpuRealtimePeriod: /);
     const none = await rawRequest(b.sock, 'POST', '/containers/no-such-upd/update', '{}');
     assert.equal(none.status, 404);
     assert.equal(cg(b, id, ['pids', 'pids.max'], 'pids.max'), '77', 'a refused update changes nothing');
