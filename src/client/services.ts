@@ -344,6 +344,16 @@ export class TasksService {
   async closeStdin(containerId: string, execId = ''): Promise<void> {
     await this.c.unary(S.tasks, 'CloseIO', { container_id: containerId, exec_id: execId, stdin: true });
   }
+  /** New cgroup limits for a running task: `resources` is an OCI LinuxResources object (sent as JSON in an Any). */
+  async update(containerId: string, resources: object): Promise<void> {
+    await this.c.unary(S.tasks, 'Update', {
+      container_id: containerId,
+      resources: {
+        type_url: 'types.containerd.io/opencontainers/runtime-spec/1/LinuxResources',
+        value: Buffer.from(JSON.stringify(resources)),
+      },
+    });
+  }
   async metrics(filters: string[]): Promise<Metric__Output[]> {
     return (await this.c.unary<object, { metrics: Metric__Output[] }>(S.tasks, 'Metrics', { filters })).metrics;
   }

@@ -510,7 +510,14 @@ export function hostArch(): string {
 
 /** An image: busybox layer plus `extraLayers` small ones, OCI or Docker media types. */
 export function buildImage(
-  opts: { format?: 'oci' | 'docker'; extraLayers?: Buffer[]; arch?: string; label?: string } = {},
+  opts: {
+    format?: 'oci' | 'docker';
+    extraLayers?: Buffer[];
+    arch?: string;
+    label?: string;
+    /** Extra fields of the image config's `config` (Healthcheck, Shell...). */
+    config?: Record<string, unknown>;
+  } = {},
 ): BuiltImage {
   const oci = (opts.format ?? 'oci') === 'oci';
   const tars = [busyboxLayerTar(), ...(opts.extraLayers ?? [])];
@@ -534,6 +541,7 @@ export function buildImage(
       Cmd: ['/bin/sh'],
       Env: ['PATH=/bin:/sbin:/usr/bin:/usr/sbin'],
       Labels: opts.label ? { 'test.label': opts.label } : {},
+      ...opts.config,
     },
     rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
     history: layers.map(() => ({ created: '2026-01-01T00:00:00Z', created_by: 'berth test' })),

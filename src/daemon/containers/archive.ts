@@ -19,6 +19,7 @@ import { withRootfs } from './files.js';
 import { resolveIn } from './paths.js';
 import type { ContainerRecord } from './record.js';
 import type { Runtime } from './runtime.js';
+import { withReadOnlyRootfs } from './changes.js';
 
 async function withContainerRoot<T>(r: ContainerRecord, rt: Runtime, fn: (root: string) => Promise<T>): Promise<T> {
   if (rt.running(r) && r.State.Pid > 0) return fn(`/proc/${r.State.Pid}/root`);
@@ -125,10 +126,9 @@ export async function archivePut(ctx: Ctx, r: ContainerRecord, rt: Runtime): Pro
 
 /** docker export: the container's filesystem as one tar (its rootfs; volumes are not part of it, as with dockerd). */
 export async function exportRootfs(ctx: Ctx, r: ContainerRecord, rt: Runtime): Promise<void> {
-  // Running: through /proc/<pid>/root, staying on the rootfs' filesystem (no /proc, /sys, binds of other filesystems);
-  // stopped: the snapshot mounted on a temp dir. Never the active snapshot mounted twice.
-  await withContainerRoot(r, rt, async (root) => {
-    const tar = spawn('tar', ['--numeric-owner', '--one-file-system', '-C', root, '-cf', '-', '.'], {
+  // The snapshot mounted read-only (its upper as a lower), running or not: never what is mounted over it.
+  await withReadOnlyRootfs(rt, r, async (root) => {
+    const tar = spawn('tar', ['--numeric-owner', '-C', root, '-cf', '-', '.'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let err = '';
@@ -137,5 +137,6 @@ export async function exportRootfs(ctx: Ctx, r: ContainerRecord, rt: Runtime): P
     tar.stdout.pipe(out);
     const code = await new Promise<number>((res) => tar.on('close', (c) => res(c ?? 1)));
     if (code !== 0) rt.m.s.log.warn('export: tar failed', { container: r.Id, error: err.trim() });
+    else rt.m.s.events.emit('container', 'export', r.Id, { image: r.ImageRef, name: r.Name.slice(1) });
   });
 }

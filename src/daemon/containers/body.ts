@@ -6,6 +6,7 @@
 
 import { z } from 'zod';
 import { badRequest } from '../http/errors.js';
+import { HealthcheckSchema } from './healthcheck.js';
 
 const strList = z.union([z.array(z.string()), z.string().transform((s) => [s])]).nullish();
 const strMap = z.record(z.string(), z.string()).nullish();
@@ -71,6 +72,7 @@ export const HostConfigSchema = z.looseObject({
   CpusetMems: z.string().optional(),
   PidsLimit: z.number().int().nullish(),
   OomScoreAdj: z.number().int().optional(),
+  BlkioWeight: z.number().int().nonnegative().optional(),
   LogConfig: z.looseObject({ Type: z.string().optional(), Config: strMap }).nullish(),
   VolumesFrom: z.array(z.string()).nullish(),
   Dns: z.array(z.string()).nullish(),
@@ -97,7 +99,8 @@ export const ConfigSchema = z.looseObject({
   StopTimeout: z.number().int().nullish(),
   Volumes: z.record(z.string(), z.looseObject({})).nullish(),
   ExposedPorts: z.record(z.string(), z.looseObject({})).nullish(),
-  Healthcheck: z.looseObject({}).nullish(),
+  Healthcheck: HealthcheckSchema.nullish(),
+  Shell: z.array(z.string()).nullish(),
   HostConfig: HostConfigSchema.nullish(),
   NetworkingConfig: z.looseObject({}).nullish(),
 });

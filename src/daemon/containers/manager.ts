@@ -26,6 +26,9 @@ import { logPathFor, logSettings, withDaemonDefaults } from './logdriver.js';
 import { familiarString } from '../../image/storeless.js';
 import { parseRef } from '../images/service.js';
 import type { ContainerNetworking } from '../networking/service.js';
+import { mergeHealthcheck, validateHealthcheck } from './healthcheck.js';
+import { validRestartPolicy } from './restart.js';
+import { BLKIO_WARNING, blkioWeightSupported } from './kernel.js';
 
 export interface Services {
   client: ContainerdClient;
@@ -109,13 +112,21 @@ export class ContainerManager {
     const exposed = { ...(body.ExposedPorts ?? {}) };
     for (const k of Object.keys(h.PortBindings ?? {})) exposed[k.includes('/') ? k : `${k}/tcp`] ??= {};
     const policy = h.RestartPolicy?.Name ?? '';
-    if (!['', 'no', 'always', 'unless-stopped', 'on-failure'].includes(policy))
-      throw badRequest(`invalid restart policy '${policy}'`, 'RestartPolicy');
+    const policyErr = validRestartPolicy(h.RestartPolicy);
+    if (policyErr) throw badRequest(policyErr, 'RestartPolicy');
     if (h.AutoRemove && policy && policy !== 'no')
       throw badRequest("can't create 'AutoRemove' container with restart policy", 'RestartPolicy');
     const caps = capabilities(h.Privileged ?? false, h.CapAdd ?? [], h.CapDrop ?? []);
     securityOpts(h.SecurityOpt ?? [], h.Privileged ?? false, caps); // refuse a bad option now, not at start
     validateHostConfig(h);
+    validateHealthcheck(body.Healthcheck);
+    // dockerd's adaptContainerSettings: swap defaults to as much again as memory, and is recorded so.
+    if (h.Memory && h.Memory > 0 && !h.MemorySwap) h.MemorySwap = h.Memory * 2;
+    const kernelWarnings: string[] = [];
+    if (h.BlkioWeight && !blkioWeightSupported()) {
+      kernelWarnings.push(BLKIO_WARNING);
+      h.BlkioWeight = 0;
+    }
     for (const mode of [h.PidMode, h.IpcMode, h.UTSMode]) {
       if (mode && !['host', 'private', 'shareable', ''].includes(mode) && !mode.startsWith('container:'))
         throw badRequest(`invalid namespace mode: ${mode}`, 'HostConfig');
@@ -126,7 +137,9 @@ export class ContainerManager {
     const image = await this.s.images.find(body.Image);
     const ic = image.resolved.config.config ?? {};
     const allExposed = { ...(ic.ExposedPorts ?? {}), ...exposed };
-    const { endpoints, warnings } = this.s.nets.planCreate(h, body.NetworkingConfig, Object.keys(allExposed));
+    const planned = this.s.nets.planCreate(h, body.NetworkingConfig, Object.keys(allExposed));
+    const endpoints = planned.endpoints;
+    const warnings = [...kernelWarnings, ...planned.warnings];
     const merged: CreateBody = {
       ...body,
       Env: mergeEnv(ic.Env ?? [], body.Env ?? []),
@@ -142,7 +155,11 @@ export class ContainerManager {
       Volumes: { ...(ic.Volumes ?? {}), ...(body.Volumes ?? {}) },
       StopSignal: body.StopSignal || ic.StopSignal || undefined,
       ...(Object.keys(allExposed).length ? { ExposedPorts: allExposed } : {}),
+      Healthcheck: mergeHealthcheck(body.Healthcheck, (ic as Record<string, unknown>).Healthcheck),
+      Shell: body.Shell?.length ? body.Shell : imageShell(ic),
     };
+    if (!merged.Healthcheck) delete merged.Healthcheck;
+    if (!merged.Shell) delete merged.Shell;
     delete merged.HostConfig;
     delete merged.NetworkingConfig;
     const argv = [...(merged.Entrypoint ?? []), ...(merged.Cmd ?? [])];
@@ -243,6 +260,11 @@ export class ContainerManager {
       .filter((c) => c.Mounts.some((m) => m.Type === 'volume' && m.Name === name))
       .map((c) => c.Id);
   }
+}
+
+function imageShell(ic: object): string[] | undefined {
+  const sh = (ic as { Shell?: unknown }).Shell;
+  return Array.isArray(sh) && sh.every((x) => typeof x === 'string') && sh.length ? sh : undefined;
 }
 
 function parseRefSafe(ref: string) {

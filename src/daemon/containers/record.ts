@@ -21,6 +21,22 @@ export interface State {
   StartedAt: string;
   FinishedAt: string;
   OOMKilled: boolean;
+  /** Present once a container with a healthcheck has started (see ./health.ts). */
+  Health?: HealthState;
+}
+
+export interface HealthResult {
+  Start: string;
+  End: string;
+  ExitCode: number;
+  Output: string;
+}
+
+export interface HealthState {
+  Status: 'starting' | 'healthy' | 'unhealthy';
+  FailingStreak: number;
+  /** The last 5 probes, oldest first. */
+  Log: HealthResult[];
 }
 
 export interface MountPoint {

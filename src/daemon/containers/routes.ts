@@ -2,7 +2,6 @@
 // into the manager, the runtime or the streams, answered with dockerd's
 // statuses (201 create, 204 done, 304 already so, 404, 409).
 
-import { execFile } from 'node:child_process';
 import type { Router } from '../http/router.js';
 import { boolParam } from '../http/router.js';
 import { badRequest, HttpError } from '../http/errors.js';
@@ -13,6 +12,8 @@ import { archiveGet, archiveHead, archivePut, exportRootfs } from './archive.js'
 import { stats } from './stats.js';
 import { filterContainers, inspectView, parseFilters, summaryView } from './views.js';
 import type { Execs } from './exec.js';
+import { moreContainerRoutes } from './routes-more.js';
+import { top } from './top.js';
 
 function intParam(q: URLSearchParams, name: string): number | undefined {
   const v = q.get(name);
@@ -59,7 +60,9 @@ export function containerRoutes(router: Router, m: ContainerManager, rt: Runtime
 
   router.add('POST', '/containers/{id}/start', async (ctx) => {
     const r = m.get(ctx.params.id!);
-    if (ctx.query.get('checkpoint')) throw new HttpError(501, 'checkpoints are not supported by berthd');
+    // dockerd looks for the checkpoint on disk; without experimental mode none was ever made.
+    const cp = ctx.query.get('checkpoint');
+    if (cp) throw new HttpError(500, `checkpoint ${cp} does not exist for container ${r.Name.slice(1)}`);
     await rt.start(r);
     ctx.send(204);
   });
@@ -138,26 +141,9 @@ export function containerRoutes(router: Router, m: ContainerManager, rt: Runtime
     ctx.send(200);
   });
 
-  router.add('GET', '/containers/{id}/top', async (ctx) => {
-    const r = m.get(ctx.params.id!);
-    if (!rt.running(r)) throw new HttpError(409, `Container ${r.Id} is not running`);
-    const pids = (await m.s.client.tasks.pids(r.Id)).map((p) => p.pid);
-    const args = (ctx.query.get('ps_args') || '-ef').split(/\s+/).filter(Boolean);
-    const text = await new Promise<string>((res, rej) =>
-      execFile('ps', args, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout) =>
-        err ? rej(badRequest(`ps: ${err.message}`)) : res(stdout),
-      ),
-    );
-    const lines = text.trim().split('\n');
-    const titles = lines[0]!.trim().split(/\s+/);
-    const pidCol = titles.indexOf('PID');
-    if (pidCol < 0) throw badRequest(`Couldn't find PID field in ps output`);
-    const procs = lines.slice(1).map((l) => {
-      const f = l.trim().split(/\s+/);
-      return [...f.slice(0, titles.length - 1), f.slice(titles.length - 1).join(' ')];
-    });
-    ctx.send(200, { Titles: titles, Processes: procs.filter((p) => pids.includes(Number(p[pidCol]))) });
-  });
+  router.add('GET', '/containers/{id}/top', async (ctx) =>
+    ctx.send(200, await top(rt, m.get(ctx.params.id!), ctx.query.get('ps_args'))),
+  );
 
   router.add('POST', '/containers/{id}/exec', async (ctx) => {
     const id = await execs.create(m.get(ctx.params.id!), await ctx.json());
@@ -170,26 +156,5 @@ export function containerRoutes(router: Router, m: ContainerManager, rt: Runtime
     ctx.send(200);
   });
 
-  for (const [method, path, what] of [
-    ['POST', '/containers/{id}/update', "update of a container's resources"],
-    ['GET', '/containers/{id}/changes', 'filesystem changes (docker diff)'],
-    ['GET', '/containers/{id}/checkpoints', 'checkpoints'],
-    ['POST', '/containers/{id}/checkpoints', 'checkpoints'],
-  ] as const) {
-    router.add(method, path, async (ctx) => {
-      m.get(ctx.params.id!); // an unknown container is still a 404
-      throw new HttpError(501, `berthd does not implement ${what} yet`);
-    });
-  }
-
-  router.add('POST', '/containers/prune', async (ctx) => {
-    const f = parseFilters(ctx.query.get('filters'));
-    const gone: string[] = [];
-    for (const r of filterContainers(m.all(), new Map([...f].filter(([k]) => k === 'label')), (x) => m.get(x))) {
-      if (r.State.Status !== 'exited' && r.State.Status !== 'created') continue;
-      await rt.remove(r, { force: false, volumes: false });
-      gone.push(r.Id);
-    }
-    ctx.send(200, { ContainersDeleted: gone, SpaceReclaimed: 0 });
-  });
+  moreContainerRoutes(router, m, rt);
 }

@@ -22,6 +22,8 @@ import type { ContainerManager } from './manager.js';
 import type { ContainerRecord } from './record.js';
 import { resolveUser, withRootfs } from './files.js';
 import { buildSpec, type SpecProcess } from './spec.js';
+import { HealthMonitors } from './health.js';
+import { BackOff, policyRestarts } from './restart.js';
 
 const run = promisify(execFile);
 
@@ -46,6 +48,8 @@ export interface Live {
   exitWaiters: ((code: number) => void)[];
   removeWaiters: ((code: number) => void)[];
   exited?: Promise<void>;
+  /** A stop or kill asked for this exit: no restart follows it, whatever the policy (dockerd's ExitOnNext). */
+  exitOnNext?: boolean;
 }
 
 export function cgroupV2Only(): boolean {
@@ -56,6 +60,8 @@ export class Runtime {
   private readonly live = new Map<string, Live>();
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
   private shuttingDown = false;
+  readonly health = new HealthMonitors(this);
+  private readonly backoff = new BackOff();
 
   constructor(readonly m: ContainerManager) {}
 
@@ -82,7 +88,8 @@ export class Runtime {
     return join(this.execRoot(id), 'log.sock');
   }
 
-  async start(r: ContainerRecord): Promise<void> {
+  /** `manual`: asked for by the user (or berthd's boot), which resets RestartCount and the back-off as dockerd does. */
+  async start(r: ContainerRecord, manual = true): Promise<void> {
     if (this.running(r)) throw new HttpError(304, '');
     if (r.State.Status === 'removing')
       throw wrongState(`container ${r.Id} is marked for removal and cannot be started`);
@@ -187,6 +194,12 @@ export class Runtime {
         FinishedAt: ZERO_TIME,
       };
       r.ManuallyStopped = false;
+      live.exitOnNext = false;
+      if (manual) {
+        r.RestartCount = 0;
+        this.backoff.forget(id);
+      }
+      this.health.init(r);
       await this.m.save(r);
       this.s.events.emit('container', 'start', id, { image: r.ImageRef, name: r.Name.slice(1) });
       this.s.log.info('container started', { container: id, image: r.Image, pid });
@@ -258,6 +271,7 @@ export class Runtime {
   private async onExit(r: ContainerRecord, code: number, at: Date | null): Promise<void> {
     const id = r.Id;
     const live = this.liveOf(id);
+    await this.health.stop(id);
     // Deleting the task ends the logger (containerd's shim closes its pipes and
     // signals it; under berth-shim the container's pipes are closed already);
     // the attach streams and the log get every byte before anyone hears of the exit.
@@ -267,17 +281,27 @@ export class Runtime {
     if (live.io) await Promise.race([live.io.whenDone(), new Promise((res) => setTimeout(res, 5000))]);
     await this.s.nets.detachAll(id);
     const oom = false;
+    const finished = at ?? new Date();
+    const ranMs = finished.getTime() - Date.parse(r.State.StartedAt);
+    const restart =
+      !this.shuttingDown && !live.exitOnNext && !r.HostConfig.AutoRemove && policyRestarts(r, code, r.ManuallyStopped);
     r.State = {
       ...r.State,
-      Status: 'exited',
+      Status: restart ? 'restarting' : 'exited',
       Pid: 0,
       ExitCode: code,
-      FinishedAt: (at ?? new Date()).toISOString(),
+      FinishedAt: finished.toISOString(),
       OOMKilled: oom,
     };
+    if (restart) r.RestartCount++;
     if (this.m.has(id)) await this.m.save(r);
-    this.s.events.emit('container', 'die', id, { image: r.ImageRef, name: r.Name.slice(1), exitCode: String(code) });
-    this.s.log.info('container exited', { container: id, exitCode: code });
+    this.s.events.emit('container', 'die', id, {
+      image: r.ImageRef,
+      name: r.Name.slice(1),
+      exitCode: String(code),
+      execDuration: String(Math.max(0, Math.floor(ranMs / 1000))),
+    });
+    this.s.log.info('container exited', { container: id, exitCode: code, restart });
     for (const w of live.exitWaiters.splice(0)) w(code);
     if (this.shuttingDown) return;
     if (r.HostConfig.AutoRemove) {
@@ -286,34 +310,24 @@ export class Runtime {
       );
       return;
     }
-    if (this.shouldRestart(r, code)) {
-      const delay = Math.min(100 * 2 ** Math.min(r.RestartCount, 10), 60_000);
-      r.State.Status = 'restarting';
-      this.restartTimers.set(
-        id,
-        setTimeout(() => {
-          this.restartTimers.delete(id);
-          r.RestartCount++;
-          this.start(r).catch((e: unknown) =>
-            this.s.log.error('restart failed', { container: id, error: messageOf(e) }),
-          );
-        }, delay),
-      );
-    }
+    if (restart) this.restartLater(r, this.backoff.next(id, ranMs));
   }
 
-  private shouldRestart(r: ContainerRecord, code: number): boolean {
-    const p = r.HostConfig.RestartPolicy;
-    switch (p?.Name) {
-      case 'always':
-        return !r.ManuallyStopped;
-      case 'unless-stopped':
-        return !r.ManuallyStopped;
-      case 'on-failure':
-        return code !== 0 && !r.ManuallyStopped && (!p.MaximumRetryCount || r.RestartCount < p.MaximumRetryCount);
-      default:
-        return false;
-    }
+  /** The policy's restart, after its back-off; a failed start leaves the container exited. */
+  private restartLater(r: ContainerRecord, delayMs: number): void {
+    const id = r.Id;
+    this.s.log.debug('restart scheduled', { container: id, delayMs, restartCount: r.RestartCount });
+    this.restartTimers.set(
+      id,
+      setTimeout(() => {
+        this.restartTimers.delete(id);
+        this.start(r, false).catch(async (e: unknown) => {
+          this.s.log.error('restart failed', { container: id, error: messageOf(e) });
+          if (r.State.Status === 'restarting') r.State.Status = 'exited';
+          if (this.m.has(id)) await this.m.save(r).catch(() => undefined);
+        });
+      }, delayMs),
+    );
   }
 
   /**
@@ -343,7 +357,12 @@ export class Runtime {
 
   async kill(r: ContainerRecord, signal: number, manual = true): Promise<void> {
     if (!this.running(r)) throw wrongState(`Container ${r.Id} is not running`);
-    if (manual && (signal === 9 || signal === 15)) r.ManuallyStopped = true;
+    if (manual) {
+      r.ManuallyStopped = true;
+      // Only the stop signal or SIGKILL cancels the policy's next restart (dockerd's killWithSignal).
+      if (signal === 9 || signal === stopSignalOf(r)) this.liveOf(r.Id).exitOnNext = true;
+      await this.m.save(r);
+    }
     await this.s.client.tasks.kill(r.Id, signal, { all: false });
     this.s.events.emit('container', 'kill', r.Id, { image: r.ImageRef, name: r.Name.slice(1), signal: String(signal) });
   }
@@ -359,7 +378,9 @@ export class Runtime {
       return;
     }
     if (!this.running(r)) throw new HttpError(304, '');
-    r.ManuallyStopped = true;
+    // berthd's own stop at shutdown (live-restore off) is not the user's: the policy still applies at the next boot.
+    if (!this.shuttingDown) r.ManuallyStopped = true;
+    this.liveOf(r.Id).exitOnNext = true;
     await this.m.save(r);
     const exited = this.nextExit(r);
     if (r.State.Status === 'paused') await this.s.client.tasks.resume(r.Id).catch(() => undefined);
@@ -381,6 +402,7 @@ export class Runtime {
     if (r.State.Status === 'paused') throw wrongState(`Container ${r.Id} is already paused`);
     if (r.State.Status !== 'running') throw wrongState(`Container ${r.Id} is not running`);
     await this.s.client.tasks.pause(r.Id);
+    await this.health.stop(r.Id);
     r.State.Status = 'paused';
     await this.m.save(r);
     this.s.events.emit('container', 'pause', r.Id, { image: r.ImageRef, name: r.Name.slice(1) });
@@ -390,11 +412,20 @@ export class Runtime {
     if (r.State.Status !== 'paused') throw wrongState(`Container ${r.Id} is not paused`);
     await this.s.client.tasks.resume(r.Id);
     r.State.Status = 'running';
+    this.health.resume(r);
     await this.m.save(r);
     this.s.events.emit('container', 'unpause', r.Id, { image: r.ImageRef, name: r.Name.slice(1) });
   }
 
   async remove(r: ContainerRecord, opts: { force: boolean; volumes: boolean }): Promise<void> {
+    if (!opts.force && r.State.Status === 'paused')
+      throw wrongState(
+        'cannot remove a paused container: unpause and then stop the container before attempting removal or force remove',
+      );
+    if (!opts.force && r.State.Status === 'restarting')
+      throw wrongState(
+        'cannot remove a restarting container: stop the container before attempting removal or force remove',
+      );
     const t = this.restartTimers.get(r.Id);
     if (t) clearTimeout(t);
     this.restartTimers.delete(r.Id);
@@ -405,12 +436,15 @@ export class Runtime {
         );
       }
       r.ManuallyStopped = true;
+      this.liveOf(r.Id).exitOnNext = true;
       const exited = this.nextExit(r);
       if (r.State.Status === 'paused') await this.s.client.tasks.resume(r.Id).catch(() => undefined);
       await this.s.client.tasks.kill(r.Id, 9, { all: true }).catch(() => undefined);
       await exited;
     }
     if (r.State.Status === 'removing') return;
+    await this.health.stop(r.Id);
+    this.backoff.forget(r.Id);
     r.State.Status = 'removing';
     const live = this.liveOf(r.Id);
     await this.dropContainerd(r.Id).catch(() => undefined);
@@ -422,11 +456,17 @@ export class Runtime {
 
   /** After a berthd restart: adopt what still runs, reap what ended meanwhile. */
   async restore(r: ContainerRecord): Promise<void> {
-    if (!this.running(r) && r.State.Status !== 'restarting') {
-      if (
-        r.HostConfig.RestartPolicy?.Name === 'always' ||
-        (r.HostConfig.RestartPolicy?.Name === 'unless-stopped' && !r.ManuallyStopped)
-      ) {
+    if (r.State.Status === 'restarting') {
+      // berthd went away while a restart was pending: the policy already said yes.
+      r.State.Status = 'exited';
+      this.restartLater(r, 0);
+      return;
+    }
+    if (!this.running(r)) {
+      // dockerd's boot: the policy decides, the user's stop counting for unless-stopped only.
+      const again = r.State.Status === 'exited' && !r.HostConfig.AutoRemove;
+      if (again && policyRestarts(r, r.State.ExitCode, r.ManuallyStopped)) {
+        this.s.log.info('restart at boot per policy', { container: r.Id, policy: r.HostConfig.RestartPolicy?.Name });
         await this.start(r).catch((e: unknown) =>
           this.s.log.error('restart at boot failed', { container: r.Id, error: messageOf(e) }),
         );
@@ -465,6 +505,7 @@ export class Runtime {
     live.io = io;
     r.State.Status = proc.status === 'PAUSED' ? 'paused' : 'running';
     r.State.Pid = proc.pid;
+    this.health.init(r);
     live.exited = client.tasks.wait(r.Id).then(
       (w) => this.onExit(r, w.exit_status, dateOf(w.exited_at)),
       (e: unknown) => this.s.log.error('waiting for the task failed', { container: r.Id, error: messageOf(e) }),
@@ -476,6 +517,7 @@ export class Runtime {
   async shutdown(liveRestore: boolean): Promise<void> {
     this.shuttingDown = true;
     for (const t of this.restartTimers.values()) clearTimeout(t);
+    await this.health.stopAll();
     if (!liveRestore) {
       await Promise.all(
         this.m
@@ -495,6 +537,14 @@ function endFifoLogger(...fifos: string[]): void {
     } catch {
       /* no reader left: nothing to end */
     }
+  }
+}
+
+function stopSignalOf(r: ContainerRecord): number {
+  try {
+    return parseSignal(r.Config.StopSignal, 'SIGTERM');
+  } catch {
+    return 15;
   }
 }
 

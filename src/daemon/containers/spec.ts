@@ -287,7 +287,8 @@ export function envOf(rec: ContainerRecord): string[] {
   return env;
 }
 
-function resources(rec: ContainerRecord): Record<string, unknown> {
+/** The OCI `linux.resources` of the record's limits (devices apart): the spec's at start, `docker update`'s for a running task. */
+export function resources(rec: ContainerRecord): Record<string, unknown> {
   const h = rec.HostConfig;
   const out: Record<string, unknown> = {};
   const memory: Record<string, number> = {};
@@ -310,6 +311,7 @@ function resources(rec: ContainerRecord): Record<string, unknown> {
   if (h.CpusetMems) cpu.mems = h.CpusetMems;
   if (Object.keys(cpu).length) out.cpu = cpu;
   if (h.PidsLimit && h.PidsLimit > 0) out.pids = { limit: h.PidsLimit };
+  if (h.BlkioWeight) out.blockIO = { weight: h.BlkioWeight };
   return out;
 }
 

@@ -21,6 +21,8 @@ export function statusText(r: ContainerRecord): string {
   const st = r.State;
   switch (st.Status) {
     case 'running':
+      if (st.Health)
+        return `Up ${ago(st.StartedAt)} (${st.Health.Status === 'starting' ? 'health: starting' : st.Health.Status})`;
       return `Up ${ago(st.StartedAt)}`;
     case 'paused':
       return `Up ${ago(st.StartedAt)} (Paused)`;
@@ -82,7 +84,8 @@ export function inspectView(r: ContainerRecord, snapshotter: string): Record<str
     Args: r.Args,
     State: {
       Status: st.Status,
-      Running: st.Status === 'running' || st.Status === 'paused',
+      // dockerd: a restarting container is still Running (its State.Running flag stays set between the runs).
+      Running: st.Status === 'running' || st.Status === 'paused' || st.Status === 'restarting',
       Paused: st.Status === 'paused',
       Restarting: st.Status === 'restarting',
       OOMKilled: st.OOMKilled,
@@ -92,6 +95,7 @@ export function inspectView(r: ContainerRecord, snapshotter: string): Record<str
       Error: st.Error,
       StartedAt: st.StartedAt,
       FinishedAt: st.FinishedAt,
+      ...(st.Health ? { Health: st.Health } : {}),
     },
     Image: r.Image,
     ResolvConfPath: r.ResolvConfPath,
@@ -171,6 +175,8 @@ export function labelMatch(labels: Record<string, string>, want: string): boolea
   return labels[want.slice(0, i)] === want.slice(i + 1);
 }
 
+const HEALTH_VALUES = ['starting', 'healthy', 'unhealthy', 'none'];
+
 const CONTAINER_FILTERS = [
   'id',
   'name',
@@ -197,6 +203,8 @@ export function filterContainers(
   const any = (k: string, pred: (v: string) => boolean) => !f.has(k) || f.get(k)!.some(pred);
   const before = f.get('before')?.map((x) => Date.parse(get(x).Created));
   const since = f.get('since')?.map((x) => Date.parse(get(x).Created));
+  for (const v of f.get('health') ?? [])
+    if (!HEALTH_VALUES.includes(v)) throw badRequest(`Unrecognised filter value for health: ${v}`, 'filters');
   return all.filter(
     (r) =>
       any('id', (v) => r.Id.startsWith(v)) &&
@@ -212,6 +220,7 @@ export function filterContainers(
           (r.HostConfig.NetworkMode ?? 'default') === v ||
           Object.entries(r.NetworkEndpoints ?? {}).some(([id, w]) => w.Name === v || id === v),
       ) &&
+      any('health', (v) => (r.State.Health?.Status ?? 'none') === v) &&
       (!before || before.every((t) => Date.parse(r.Created) < t)) &&
       (!since || since.every((t) => Date.parse(r.Created) > t)),
   );
