@@ -194,7 +194,7 @@ export function lifecycleTests(name: string, fx: () => Fixture, skip: string | f
     const a = run(['--restart', 'always', img, 'sleep', '300']);
     const pid = pidOf(b, a);
     process.kill(pid, 'SIGKILL');
-    await waitUntil('restarted', () => pidOf(b, a) !== 0 && pidOf(b, a) !== pid, 15000, 100);
+    await waitUntil('restarted', () => ![0, pid].includes(pidOf(b, a)), 15000, 100);
     assert.equal(b.ok(['inspect', '-f', '{{.RestartCount}} {{.State.Running}}', a]).trim(), '1 true');
     assert.equal(readFileSync(`/proc/${pidOf(b, a)}/cmdline`, 'utf8'), 'sleep\x00300\x00');
     // docker stop: no restart, whatever the policy; docker start resets the count.
