@@ -215,6 +215,10 @@ describe('task metrics on cgroup v2 (an engine whose /sys/fs/cgroup is a cgroup2
   const ctr = (args: string[]) =>
     spawnSync('ctr', ['-a', sock, '-n', NS, ...args], { encoding: 'utf8', timeout: 60000 });
 
+  const UNIFIED = '/sys/fs/cgroup/unified';
+  const rootBefore = existsSync(`${UNIFIED}/cgroup.subtree_control`)
+    ? read(`${UNIFIED}/cgroup.subtree_control`).split(/\s+/).filter(Boolean)
+    : [];
   before(async () => {
     dir = mkdtempSync('/tmp/berth-mv2-');
     sock = join(dir, 'state', 'engine.sock');
@@ -258,6 +262,11 @@ describe('task metrics on cgroup v2 (an engine whose /sys/fs/cgroup is a cgroup2
     unmountUnder(dir);
     rmSync(dir, { recursive: true, force: true });
     cleanCgroups(NS);
+    // The runtime enables what the hierarchy offers down the container's path,
+    // its root included (as runc does on a cgroup2 host); on this hybrid host
+    // that root is the host's unified hierarchy, so hand back what it delegated.
+    const now = read(`${UNIFIED}/cgroup.subtree_control`).split(/\s+/).filter(Boolean);
+    for (const c of now) if (!rootBefore.includes(c)) writeFileSync(`${UNIFIED}/cgroup.subtree_control`, `-${c}`);
   });
 
   it('io.containerd.cgroups.v2.Metrics equal cpu.stat and hugetlb.*; what the hierarchy lacks is left out', async () => {
