@@ -13,6 +13,7 @@
 // ('SQLITE_BUSY'...) in `code`.
 
 import { createRequire } from 'node:module';
+import { underBun } from './bun.js';
 
 /** A value SQLite stores; better-sqlite3 and bun:sqlite both bind these. */
 export type SqlValue = string | number | bigint | null | Uint8Array;
@@ -59,9 +60,6 @@ export interface SqliteOptions {
 }
 
 const requireHere = createRequire(import.meta.url);
-
-/** True in a Bun process (a Bun executable, or `bun run`). */
-export const underBun = typeof process.versions.bun === 'string';
 
 export function openSqlite(path: string, opts: SqliteOptions): SqliteDb {
   return underBun ? openBun(path, opts) : openNode(path, opts);

@@ -4,7 +4,8 @@
 //   <runtime> test/unit/common/sqlite-child.ts DIR
 
 import { openMetadata } from '../../../src/common/metadb.js';
-import { openSqlite, underBun } from '../../../src/common/sqlite.js';
+import { underBun } from '../../../src/common/bun.js';
+import { openSqlite } from '../../../src/common/sqlite.js';
 
 const dir = process.argv[2]!;
 const out: Record<string, unknown> = { bun: underBun };
