@@ -234,6 +234,11 @@ if (wants('berthd') && existsSync(join(root, 'src/cli/berthd/main.ts'))) {
   });
   // A small young generation: a daemon's garbage is small and steady, and
   // V8's default semi-spaces (16 MiB each) are most of its idle RSS.
-  if (!bunCompile('berthd', 'src/cli/berthd/main.ts'))
+  // On Node.js, not Bun, for now: under Bun 1.4.5 grpc-js's client stalls
+  // writing a content.Write stream of 1 MiB to a real containerd (Go's
+  // HTTP/2 server; berth-engine's grpc-js server is fine), so `docker pull`
+  // through berthd on containerd would hang. BERTHD_BUN=1 builds the Bun
+  // executable anyway (it passes the berthd-on-berth-engine suite).
+  if (!(process.env.BERTHD_BUN && bunCompile('berthd', 'src/cli/berthd/main.ts')))
     launcher('berthd', 'berthd.js', true, '--max-semi-space-size=1 ');
 }
