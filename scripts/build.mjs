@@ -15,9 +15,9 @@
 // NODE_EXTRA_CA_CERTS where the CLI never opens a TLS connection (it makes
 // Node read a whole CA bundle first).
 //
-// berth (the docker-compatible CLI), berth-ctr and the two daemons
-// (berth-engine, berthd) are Bun executables too, where Bun runs: for the
-// CLIs it is start-up again; for the daemons it is memory as well (Node.js
+// berth (the docker-compatible CLI), berth-ctr and berth-engine are Bun
+// executables too, where Bun runs (berthd with BERTHD_BUN=1: see below): for
+// the CLIs it is start-up again; for the daemon it is memory as well (Node.js
 // alone idles at ~40 MB RSS here, Bun at ~23 MB) and start-up. SQLite is
 // bun:sqlite in them and better-sqlite3 (a Node.js addon Bun cannot load) in
 // the Node.js builds: src/common/sqlite.ts picks at run time.
@@ -181,7 +181,7 @@ if (wants('berth-runc')) {
   });
   for (const old of ['berth-runc.blob', 'berth-runc.snapshot-entry.js']) rmSync(join(bin, old), { force: true });
   if (!bunCompile('berth-runc', 'src/cli/runc/main.ts')) {
-    console.warn('build: no Bun for this machine; bin/berth-runc runs on Node.js (slower to start)');
+    console.warn('build: no Bun (or BERTH_NO_BUN set); bin/berth-runc runs on Node.js (slower to start)');
     launcher('berth-runc', 'berth-runc.js', false);
   }
 }

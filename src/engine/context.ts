@@ -6,7 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { openMetadata, LocalContentStore, type Metadata } from '../image/index.js';
+import { openMetadata, type Metadata } from '../common/metadb.js';
+import { LocalContentStore } from '../image/content/store.js';
 import { openSnapshotter, overlaySupported, type Snapshotter } from '../snapshot/index.js';
 import { messageOf } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
