@@ -20,6 +20,8 @@ missing=""
 PKGS="$PKGS iptables util-linux conntrack"
 # setcap (libcap2-bin): berthd's diff tests put a file capability in an image layer.
 PKGS="$PKGS libcap2-bin"
+# strace: a test counts the fsyncs of a fresh metadata database.
+PKGS="$PKGS strace"
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
 done

@@ -6,14 +6,18 @@
 // and migrates them itself through `migrate(module, steps)`: step i is
 // applied once, in a transaction that also records the new version, so two
 // processes opening an old database at once cannot both apply a step.
+// A new file is made whole by createFresh() (metadb-create.ts); SQLite itself
+// is reached through ./sqlite.ts (bun:sqlite under Bun, better-sqlite3 under
+// Node.js).
 
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BerthError, messageOf, type Layer } from './errors.js';
+import { createFresh } from './metadb-create.js';
 import { sleepSync } from './sleep.js';
+import { openSqlite, type SqliteDb } from './sqlite.js';
 
-export type Db = Database.Database;
+export type Db = SqliteDb;
 export type MigrationStep = string | ((db: Db) => void);
 
 export interface Metadata {
@@ -23,11 +27,20 @@ export interface Metadata {
   readonly layer: Layer;
   readonly db: Db;
   /**
+   * This process made the file (a fresh root): a caller about to migrate
+   * several modules does it in one tx() then, one commit instead of one each.
+   */
+  readonly created: boolean;
+  /**
    * Brings `module`'s tables to the newest version. Steps are append-only:
    * never edit a released step, add a new one.
    */
   migrate(module: string, steps: MigrationStep[]): void;
-  /** Runs `fn` in one write transaction (BEGIN IMMEDIATE); rolls back if it throws. */
+  /**
+   * Runs `fn` in one write transaction (BEGIN IMMEDIATE); rolls back if it
+   * throws. Nested calls, and migrate() calls inside `fn`, are savepoints of
+   * it: a store that migrates several modules at open commits them once.
+   */
   tx<T>(fn: (db: Db) => T): T;
   /** Drops this handle; the connection closes when the last handle does. */
   close(): void;
@@ -35,6 +48,7 @@ export interface Metadata {
 
 interface Shared {
   db: Db;
+  created: boolean;
   refs: number;
   migrated: Set<string>;
 }
@@ -70,25 +84,38 @@ function whileBusy<T>(fn: () => T, mayRetry: () => boolean = () => true): T {
   }
 }
 
-function setUp(db: Db): void {
-  // journal_mode is persistent: switching needs an exclusive lock, so only
-  // the first opener of a new file does it.
-  if (String(db.pragma('journal_mode', { simple: true })).toLowerCase() !== 'wal') {
-    db.pragma('journal_mode = WAL');
+const SCHEMA_MIGRATIONS = `CREATE TABLE IF NOT EXISTS schema_migrations (
+  module TEXT PRIMARY KEY,
+  version INTEGER NOT NULL
+)`;
+
+/** `module`'s version in the file: 0 for none, or no table yet. */
+function storedVersion(db: Db, module: string): number {
+  try {
+    const row = db.prepare('SELECT version FROM schema_migrations WHERE module = ?').get(module) as
+      { version: number } | undefined;
+    return row?.version ?? 0;
+  } catch (e) {
+    if (/no such table/.test(messageOf(e))) return 0;
+    throw e;
   }
-  db.pragma('synchronous = FULL');
-  db.pragma('foreign_keys = ON');
-  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    module TEXT PRIMARY KEY,
-    version INTEGER NOT NULL
-  )`);
 }
 
-function connect(path: string, layer: Layer): Db {
+function setUp(db: Db): void {
+  // journal_mode is persistent: switching needs an exclusive lock, so only
+  // the first opener of a file made by something else than createFresh()
+  // does it.
+  if (String(db.pragma('journal_mode')).toLowerCase() !== 'wal') db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+}
+
+function connect(path: string, layer: Layer): { db: Db; created: boolean } {
   return whileBusy(() => {
+    const created = !existsSync(path) && createFresh(path, BUSY_TIMEOUT_MS);
     let db: Db;
     try {
-      db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+      db = openSqlite(path, { timeoutMs: BUSY_TIMEOUT_MS });
     } catch (e) {
       throw new BerthError(layer, 'unavailable', `open metadata database ${path}: ${messageOf(e)}`, { cause: e });
     }
@@ -98,7 +125,7 @@ function connect(path: string, layer: Layer): Db {
       db.close();
       throw e;
     }
-    return db;
+    return { db, created };
   });
 }
 
@@ -117,7 +144,7 @@ export function openMetadata(dir: string, opts: MetadataOptions = {}): Metadata 
   let shared = open.get(path);
   if (!shared) {
     mkdirSync(abs, { recursive: true, mode: 0o711 });
-    shared = { db: connect(path, layer), refs: 0, migrated: new Set() };
+    shared = { ...connect(path, layer), refs: 0, migrated: new Set() };
     open.set(path, shared);
   }
   shared.refs++;
@@ -144,12 +171,18 @@ export function openMetadata(dir: string, opts: MetadataOptions = {}): Metadata 
     root: abs,
     layer,
     db: s.db,
+    created: s.created,
     migrate(module: string, steps: MigrationStep[]): void {
       if (s.migrated.has(module)) return;
+      // Versions only grow: one read, without the write lock, tells that a
+      // module is up to date (the usual case once a root exists).
+      if (storedVersion(s.db, module) === steps.length) {
+        s.migrated.add(module);
+        return;
+      }
       tx((db) => {
-        const row = db.prepare('SELECT version FROM schema_migrations WHERE module = ?').get(module) as
-          { version: number } | undefined;
-        const have = row?.version ?? 0;
+        db.exec(SCHEMA_MIGRATIONS);
+        const have = storedVersion(db, module);
         if (have > steps.length) {
           throw new BerthError(
             layer,
@@ -168,7 +201,9 @@ export function openMetadata(dir: string, opts: MetadataOptions = {}): Metadata 
           ).run(module, steps.length);
         }
       });
-      s.migrated.add(module);
+      // Inside a caller's transaction (several modules migrated in one
+      // commit) the steps are not committed yet: a rollback would undo them.
+      if (!s.db.inTransaction) s.migrated.add(module);
     },
     tx,
     close(): void {

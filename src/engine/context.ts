@@ -7,8 +7,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { WalSync } from './durable.js';
-import { openMetadata, LocalContentStore, type Metadata } from '../image/index.js';
-import { openSnapshotter, type Snapshotter } from '../snapshot/index.js';
+import { openMetadata, type Metadata } from '../common/metadb.js';
+import { LocalContentStore } from '../image/content/store.js';
+import { openSnapshotter, overlaySupported, type Snapshotter } from '../snapshot/index.js';
 import { messageOf } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { EventExchange } from './events/exchange.js';
@@ -99,6 +100,10 @@ export async function openEngine(opts: EngineOptions): Promise<OpenedEngine> {
   const storeRoot = join(root, 'engine');
   mkdirSync(storeRoot, { recursive: true, mode: 0o711 });
   mkdirSync(state, { recursive: true, mode: 0o711 });
+  const wanted = opts.snapshotters ?? ['overlayfs', 'native'];
+  // The overlayfs probe (a test mount: child processes) runs while the
+  // databases open; openSnapshotter() then finds its answer memoized.
+  if (wanted.includes('overlayfs')) overlaySupported(join(storeRoot, 'snapshots')).catch(() => undefined);
   const metadata = openMetadata(storeRoot);
   const closers: (() => void | Promise<void>)[] = [() => metadata.close()];
   try {
@@ -108,7 +113,7 @@ export async function openEngine(opts: EngineOptions): Promise<OpenedEngine> {
     closers.push(() => blobs.close());
     const plugins: PluginInfo[] = [];
     const snapshotters = new Map<string, Snapshotter>();
-    for (const name of opts.snapshotters ?? ['overlayfs', 'native']) {
+    for (const name of wanted) {
       try {
         const sn = await openSnapshotter(storeRoot, { driver: name });
         snapshotters.set(name, sn);

@@ -49,13 +49,19 @@ export interface ImageLayer {
 export function openImageLayer(root: string): ImageLayer {
   const metadata = openMetadata(root);
   try {
-    const content = new LocalContentStore(root, { metadata });
+    // On a fresh root the three modules' tables are made in one commit.
+    const open = () => ({
+      content: new LocalContentStore(root, { metadata }),
+      images: new ImageStore(metadata),
+      leases: new LeaseManager(metadata),
+    });
+    const { content, images, leases } = metadata.created ? metadata.tx(open) : open();
     return {
       root: metadata.root,
       metadata,
       content,
-      images: new ImageStore(metadata),
-      leases: new LeaseManager(metadata),
+      images,
+      leases,
       close: () => {
         content.close();
         metadata.close();

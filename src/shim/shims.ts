@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { writeFileAtomicSync } from '../common/atomic.js';
 import { BerthError, errnoOf, messageOf } from '../common/errors.js';
 import { procStat } from '../common/proc.js';
+import { removeTree } from '../common/rmtree.js';
 import { ShimClient, MAX_SOCKET_PATH } from './client.js';
 import type { ExitRecord, ShimState } from './protocol.js';
 import { startShim } from './start.js';
@@ -100,7 +101,7 @@ export class ShimHandle {
       }
     }
     this.client.close();
-    await rm(this.dir, { recursive: true, force: true });
+    await removeTree(this.dir, 'berth-engine');
   }
 }
 

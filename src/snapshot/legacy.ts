@@ -4,10 +4,10 @@
 // directories), and the old table is dropped once the copy is committed. A
 // crash between the two leaves a stale table that nothing reads.
 
-import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { openMetadata, type Db } from '../common/metadb.js';
+import { openSqlite, type SqlValue } from '../common/sqlite.js';
 
 const COLUMNS = 'id, driver, key, parent_id, kind, labels, created, updated, size, inodes';
 
@@ -24,7 +24,7 @@ function hasTable(db: Db): boolean {
 export function importLegacySnapshots(db: Db): boolean {
   const path = legacyPath(db);
   if (!existsSync(path)) return false;
-  const old = new Database(path, { readonly: true, fileMustExist: true, timeout: 10_000 });
+  const old = openSqlite(path, { readonly: true, mustExist: true, timeoutMs: 10_000 });
   try {
     if (!hasTable(old)) return false;
     // Parents before children (ids grow with creation), for the foreign key.
@@ -32,7 +32,7 @@ export function importLegacySnapshots(db: Db): boolean {
     const insert = db.prepare(
       `INSERT INTO snapshots (${COLUMNS}) VALUES (@id, @driver, @key, @parent_id, @kind, @labels, @created, @updated, @size, @inodes)`,
     );
-    for (const r of rows) insert.run(r);
+    for (const r of rows) insert.run(r as Record<string, SqlValue>);
     return true;
   } finally {
     old.close();

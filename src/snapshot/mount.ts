@@ -5,9 +5,11 @@
 // filesystem can be an upper dir (xattrs, d_type).
 
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import { join, dirname, relative } from 'node:path';
 import { BerthError, messageOf } from '../common/errors.js';
+import { probedBefore, rememberProbe } from './overlay-probe.js';
 import type { Mount } from './types.js';
 
 export interface RunResult {
@@ -147,12 +149,16 @@ export function overlaySupported(dir: string): Promise<boolean> {
   return p;
 }
 
+// Synchronous up to the spawn of mount(8), on purpose: a caller that starts
+// the probe and then does synchronous work (the engine opening its
+// databases) has the test mount run meanwhile.
 async function probe(dir: string): Promise<boolean> {
-  await mkdir(dir, { recursive: true });
-  const tmp = await mkdtemp(join(dir, '.overlay-check-'));
+  mkdirSync(dir, { recursive: true });
+  if (probedBefore(dir)) return true;
+  const tmp = mkdtempSync(join(dir, '.overlay-check-'));
   const merged = join(tmp, 'merged');
   try {
-    for (const d of ['l1', 'l2', 'upper', 'work', 'merged']) await mkdir(join(tmp, d));
+    for (const d of ['l1', 'l2', 'upper', 'work', 'merged']) mkdirSync(join(tmp, d));
     await run('mount', [
       '-t',
       'overlay',
@@ -164,8 +170,11 @@ async function probe(dir: string): Promise<boolean> {
     try {
       await mkdir(join(merged, 'probe'));
     } finally {
-      await unmountAll(merged, { detach: true });
+      // Exactly one mount is there (ours): one umount, not unmountAll's
+      // rounds of umount -R and mountpoint(1); lazily if it is busy.
+      await run('umount', [merged]).catch(() => run('umount', ['-l', merged]));
     }
+    await rememberProbe(dir);
     return true;
   } catch {
     return false;

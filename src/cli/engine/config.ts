@@ -1,44 +1,17 @@
 // berth-engine's configuration: flags over an optional file over defaults.
 // The file is TOML (containerd's own format and key names: root, state,
-// [grpc] address, [debug] level/format) or JSON when it ends in .json.
+// [grpc] address, [debug] level/format) or JSON when it ends in .json; it is
+// read by ./config-file.ts, loaded only when there is one.
 
-import { readFileSync } from 'node:fs';
-import { parse as parseToml } from 'smol-toml';
-import { z } from 'zod';
-import { BerthError, messageOf } from '../../common/errors.js';
+import { BerthError } from '../../common/errors.js';
 import type { Level } from '../../common/log.js';
+import type { ConfigFile } from './config-file.js';
 
 export const DEFAULTS = {
   root: '/var/lib/berth',
   state: '/run/berth',
   address: '/run/berth/engine.sock',
 };
-
-const level = z.enum(['debug', 'info', 'warn', 'warning', 'error', 'fatal']);
-
-const fileSchema = z
-  .object({
-    version: z.number().int().optional(),
-    root: z.string().min(1).optional(),
-    state: z.string().min(1).optional(),
-    grpc: z
-      .object({ address: z.string().min(1).optional() })
-      .strict()
-      .optional(),
-    debug: z
-      .object({ level: level.optional(), format: z.enum(['text', 'json']).optional() })
-      .strict()
-      .optional(),
-    berth: z
-      .object({
-        snapshotters: z.array(z.enum(['overlayfs', 'native'])).optional(),
-        gc_delay_ms: z.number().int().min(0).optional(),
-        ingest_ttl_s: z.number().int().min(0).optional(),
-      })
-      .strict()
-      .optional(),
-  })
-  .strict();
 
 export interface EngineConfig {
   root: string;
@@ -55,34 +28,6 @@ export function normalLevel(l: string): Level {
   return l === 'warn' ? 'warning' : (l as Level);
 }
 
-export function readConfigFile(path: string): z.infer<typeof fileSchema> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new BerthError('berth-engine', 'invalid-argument', `config ${path}: ${messageOf(e)}`, { field: '--config' });
-  }
-  let raw: unknown;
-  try {
-    raw = path.endsWith('.json') ? JSON.parse(text) : parseToml(text);
-  } catch (e) {
-    throw new BerthError('berth-engine', 'invalid-argument', `config ${path}: ${messageOf(e)}`, { field: '--config' });
-  }
-  const r = fileSchema.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    throw new BerthError(
-      'berth-engine',
-      'invalid-argument',
-      `config ${path}: ${issue.path.join('.') || '(top)'}: ${issue.message}`,
-      {
-        field: issue.path.join('.'),
-      },
-    );
-  }
-  return r.data;
-}
-
 export interface Flags {
   root?: string;
   state?: string;
@@ -92,10 +37,12 @@ export interface Flags {
   config?: string;
 }
 
-export function resolveConfig(flags: Flags): EngineConfig {
-  const file = flags.config ? readConfigFile(flags.config) : {};
+const LEVELS = ['debug', 'info', 'warn', 'warning', 'error', 'fatal'];
+
+export async function resolveConfig(flags: Flags): Promise<EngineConfig> {
+  const file: ConfigFile = flags.config ? (await import('./config-file.js')).readConfigFile(flags.config) : {};
   const lvl = flags.logLevel ?? file.debug?.level ?? 'info';
-  if (!level.safeParse(lvl).success) {
+  if (!LEVELS.includes(lvl)) {
     throw new BerthError(
       'berth-engine',
       'invalid-argument',

@@ -56,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`berth-engine ${ENGINE_VERSION} ${ENGINE_REVISION}\n`);
     return 0;
   }
-  const cfg = resolveConfig({
+  const cfg = await resolveConfig({
     root: values.root,
     state: values.state,
     address: values.address,

@@ -14,9 +14,11 @@
 import { execFile } from 'node:child_process';
 import { closeSync, constants as C, openSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
-import { createConnection, Socket } from 'node:net';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
+import type { Writable } from 'node:stream';
 import { promisify } from 'node:util';
+import { fifoWriter, readFifo } from '../../common/fifo.js';
 import type { StreamNo } from './logfile.js';
 
 export type { StreamNo };
@@ -106,13 +108,14 @@ export class ProcessIO {
     outs.forEach((p, i) => {
       const fd = openSync(p, C.O_RDONLY | C.O_NONBLOCK);
       const stream = (i + 1) as StreamNo;
-      const sock = new Socket({ fd, readable: true, writable: false });
       this.open++;
-      sock.on('data', (d: Buffer) => this.emit(stream, d));
-      sock.on('error', () => sock.destroy());
-      sock.on('close', () => {
-        if (--this.open === 0) this.finish();
-      });
+      readFifo(
+        fd,
+        (d) => this.emit(stream, d),
+        () => {
+          if (--this.open === 0) this.finish();
+        },
+      );
     });
     for (const fd of this.rw.splice(0)) closeSync(fd);
   }
@@ -152,9 +155,9 @@ export class ProcessIO {
   }
 
   /** A writer into the process's stdin (undefined without -i). */
-  stdin(): Socket | undefined {
+  stdin(): Writable | undefined {
     if (this.stdinFd === undefined) return undefined;
-    return new Socket({ fd: openSync(this.paths.stdin, C.O_WRONLY | C.O_NONBLOCK), readable: false, writable: true });
+    return fifoWriter(openSync(this.paths.stdin, C.O_WRONLY | C.O_NONBLOCK));
   }
 
   closeStdin(): void {

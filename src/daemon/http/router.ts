@@ -7,6 +7,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex, Readable, Writable } from 'node:stream';
+import { underBun } from '../../common/bun.js';
 import type { Logger } from '../../common/log.js';
 import { messageOf } from '../../common/errors.js';
 import { HttpError, badRequest, errorBody, statusOf } from './errors.js';
@@ -76,7 +77,7 @@ function parseJson<T>(text: string): T | undefined {
 }
 
 /** `len` bytes from `head` then the socket; what comes after is put back. */
-async function readExactly(socket: Duplex, head: Buffer | undefined, len: number): Promise<Buffer> {
+async function readExactly(socket: Readable, head: Buffer | undefined, len: number): Promise<Buffer> {
   let buf = head ?? Buffer.alloc(0);
   while (buf.length < len) {
     const chunk = await new Promise<Buffer | null>((res) => {
@@ -232,9 +233,12 @@ export class Router {
           throw new HttpError(413, `request body of ${len} bytes is over the limit of ${MAX_JSON_BODY} bytes`);
         }
         if (socket) {
-          // An upgrade request's body is on the socket (the first bytes in `head`).
+          // An upgrade request's body is on the socket (the first bytes in
+          // `head`) in Node.js; Bun hands it to `req` and only what follows
+          // it to the socket.
           bodyTaken = true;
-          const text = (await readExactly(socket, head, len)).toString('utf8').trim();
+          const from = underBun ? req : socket;
+          const text = (await readExactly(from, underBun ? undefined : head, len)).toString('utf8').trim();
           head = undefined;
           return parseJson<T>(text);
         }

@@ -12,7 +12,11 @@ import { startRegistry, haveHtpasswd, registryMissing, type RegistryInstance } f
 import { tempDir, busyboxTar, privateCtr, toolsMissing, run } from './fixtures.js';
 
 const skip = toolsMissing || registryMissing;
-const { bin: BIN, ctr, ok } = privateCtr('ctr-pp-test', skip);
+const {
+  argv: [CTR, ...CTR_ARGS],
+  ctr,
+  ok,
+} = privateCtr('ctr-pp-test', skip);
 
 let reg: RegistryInstance | undefined;
 const t = tempDir('berth-ctr-reg-');
@@ -142,8 +146,8 @@ test('kill -9 during berth-ctr images pull, then the same pull: complete, no cor
   rmSync(join(t.dir, 'big.tar'));
 
   const child = spawn(
-    process.execPath,
-    [BIN, '--root', dst, 'images', 'pull', '--no-unpack', '--concurrency', '1', remote],
+    CTR,
+    [...CTR_ARGS, '--root', dst, 'images', 'pull', '--no-unpack', '--concurrency', '1', remote],
     { stdio: 'ignore' },
   );
   const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
@@ -192,7 +196,7 @@ test(
     const remote = `${reg!.host}/berth/busybox:v1`;
     const one = () =>
       new Promise<{ code: number | null; out: string }>((resolve) => {
-        const c = spawn(process.execPath, [BIN, '--root', root, '--snapshotter', 'native', 'images', 'pull', remote], {
+        const c = spawn(CTR, [...CTR_ARGS, '--root', root, '--snapshotter', 'native', 'images', 'pull', remote], {
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         let out = '';
@@ -220,8 +224,8 @@ test('gc running in a loop during a pull takes nothing the pull needs', { skip }
   const root = join(t.dir, 'gc-during-pull');
   const remote = `${reg!.host}/berth/big:1`;
   const pull = spawn(
-    process.execPath,
-    [BIN, '--root', root, 'images', 'pull', '--no-unpack', '--concurrency', '1', remote],
+    CTR,
+    [...CTR_ARGS, '--root', root, 'images', 'pull', '--no-unpack', '--concurrency', '1', remote],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';

@@ -75,26 +75,42 @@ export const toolsMissing = (() => {
 })();
 
 export interface CtrCli {
-  /** The bundle, for tests that spawn it themselves. */
+  /** The built file: a Bun executable, or a bundle that argv runs with node. */
   bin: string;
   /** Run `berth-ctr --root ROOT ARGS...` (stdin from `input`). */
   ctr(root: string, args: string[], input?: string): { code: number; out: string; err: string; raw: Buffer };
   /** The same, asserting exit 0; its stdout. */
   ok(root: string, args: string[], input?: string): string;
+  /** The program and its first arguments, for a caller that spawns berth-ctr itself. */
+  argv: [string, ...string[]];
 }
 
 /**
- * berth-ctr bundled for one test file under <repo>/tmp (git-ignored;
+ * berth-ctr built for one test file under <repo>/tmp (git-ignored;
  * node_modules resolves from there), so a concurrent `scripts/build.mjs`
- * elsewhere cannot swap it mid-test. Call at the top of the file: it is built
- * in a `before` hook (not when `skip` says why not) and removed in an `after`.
+ * elsewhere cannot swap it mid-test. Built as scripts/build.mjs builds
+ * bin/berth-ctr: a Bun executable where Bun runs (SQLite through
+ * bun:sqlite), a Node.js bundle with BERTH_NO_BUN=1 or without Bun (the
+ * fallback, better-sqlite3). Call at the top of the file: it is built in a
+ * `before` hook (not when `skip` says why not) and removed in an `after`.
  */
 export function privateCtr(name: string, skip: string | false = false): CtrCli {
   const repo = join(import.meta.dirname, '../../..');
   const dir = join(repo, 'tmp', `${name}-${process.pid}`);
-  const bin = join(dir, 'berth-ctr.mjs');
+  const bunBin = join(repo, 'node_modules/.bin/bun');
+  const useBun = !process.env.BERTH_NO_BUN && spawnSync(bunBin, ['--version'], { stdio: 'ignore' }).status === 0;
+  const bin = join(dir, useBun ? 'berth-ctr' : 'berth-ctr.mjs');
+  const argv: [string, ...string[]] = useBun ? [bin] : [process.execPath, bin];
   before(async () => {
     if (skip) return;
+    if (useBun) {
+      mkdirSync(dir, { recursive: true });
+      execFileSync(bunBin, ['build', '--compile', '--bytecode', join(repo, 'src/cli/ctr/main.ts'), '--outfile', bin], {
+        stdio: ['ignore', 'ignore', 'inherit'],
+        cwd: repo,
+      });
+      return;
+    }
     const { build } = await import('esbuild');
     await build({
       entryPoints: [join(repo, 'src/cli/ctr/main.ts')],
@@ -112,7 +128,7 @@ export function privateCtr(name: string, skip: string | false = false): CtrCli {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
   const ctr: CtrCli['ctr'] = (root, args, input) => {
-    const r = spawnSync(process.execPath, [bin, '--root', root, ...args], { input, maxBuffer: 64 * 1024 * 1024 });
+    const r = spawnSync(argv[0], [...argv.slice(1), '--root', root, ...args], { input, maxBuffer: 64 * 1024 * 1024 });
     return { code: r.status ?? -1, out: r.stdout.toString('utf8'), err: r.stderr.toString('utf8'), raw: r.stdout };
   };
   const ok: CtrCli['ok'] = (root, args, input) => {
@@ -120,5 +136,5 @@ export function privateCtr(name: string, skip: string | false = false): CtrCli {
     assert.equal(r.code, 0, `berth-ctr ${args.join(' ')}: ${r.err}${r.out}`);
     return r.out;
   };
-  return { bin, ctr, ok };
+  return { bin, ctr, ok, argv };
 }

@@ -18,8 +18,8 @@ function file(name: string, text: string): string {
   return p;
 }
 
-test('defaults', () => {
-  const c = resolveConfig({});
+test('defaults', async () => {
+  const c = await resolveConfig({});
   assert.equal(c.root, DEFAULTS.root);
   assert.equal(c.state, '/run/berth');
   assert.equal(c.address, '/run/berth/engine.sock');
@@ -28,7 +28,7 @@ test('defaults', () => {
   assert.deepEqual(c.snapshotters, ['overlayfs', 'native']);
 });
 
-test("containerd's TOML keys, and flags over them", () => {
+test("containerd's TOML keys, and flags over them", async () => {
   const p = file(
     'config.toml',
     `version = 2
@@ -44,32 +44,32 @@ state = "/run/b"
   gc_delay_ms = 0
 `,
   );
-  const c = resolveConfig({ config: p });
+  const c = await resolveConfig({ config: p });
   assert.deepEqual(
     [c.root, c.state, c.address, c.logLevel, c.logFormat, c.snapshotters, c.gcDelayMs],
     ['/srv/berth', '/run/b', '/run/b/api.sock', 'warning', 'text', ['native'], 0],
   );
-  assert.equal(resolveConfig({ config: p, root: '/other', logLevel: 'debug' }).root, '/other');
-  assert.equal(resolveConfig({ config: p, root: '/other', logLevel: 'debug' }).logLevel, 'debug');
+  assert.equal((await resolveConfig({ config: p, root: '/other', logLevel: 'debug' })).root, '/other');
+  assert.equal((await resolveConfig({ config: p, root: '/other', logLevel: 'debug' })).logLevel, 'debug');
 });
 
-test('JSON config', () => {
+test('JSON config', async () => {
   const p = file('config.json', JSON.stringify({ root: '/j', grpc: { address: '/j.sock' } }));
-  const c = resolveConfig({ config: p });
+  const c = await resolveConfig({ config: p });
   assert.equal(c.root, '/j');
   assert.equal(c.address, '/j.sock');
 });
 
-test('bad files and flags are InvalidArgument naming the key', () => {
+test('bad files and flags are InvalidArgument naming the key', async () => {
   const bad = (flags: Parameters<typeof resolveConfig>[0], re: RegExp) =>
-    assert.throws(
+    assert.rejects(
       () => resolveConfig(flags),
       (e: unknown) => isBerthError(e) && e.code === 'invalid-argument' && re.test(e.message),
     );
-  bad({ config: file('typo.toml', 'rooot = "/x"\n') }, /config .*typo\.toml: .*rooot|Unrecognized key/i);
-  bad({ config: file('broken.toml', 'root = \n') }, /config .*broken\.toml/);
-  bad({ config: file('wrong.toml', '[berth]\nsnapshotters = ["btrfs"]\n') }, /berth\.snapshotters\.0/);
-  bad({ config: join(dir, 'missing.toml') }, /missing\.toml: ENOENT/);
-  bad({ logLevel: 'loud' }, /--log-level "loud"/);
-  bad({ logFormat: 'xml' }, /--log-format "xml"/);
+  await bad({ config: file('typo.toml', 'rooot = "/x"\n') }, /config .*typo\.toml: .*rooot|Unrecognized key/i);
+  await bad({ config: file('broken.toml', 'root = \n') }, /config .*broken\.toml/);
+  await bad({ config: file('wrong.toml', '[berth]\nsnapshotters = ["btrfs"]\n') }, /berth\.snapshotters\.0/);
+  await bad({ config: join(dir, 'missing.toml') }, /missing\.toml: ENOENT/);
+  await bad({ logLevel: 'loud' }, /--log-level "loud"/);
+  await bad({ logFormat: 'xml' }, /--log-format "xml"/);
 });

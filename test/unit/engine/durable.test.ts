@@ -21,7 +21,7 @@ test('synchronous=NORMAL on the connection; a write moves changes(); sync() fsyn
   try {
     md.db.exec('CREATE TABLE IF NOT EXISTS t (v INTEGER)');
     const w = new WalSync(md);
-    assert.equal(md.db.pragma('synchronous', { simple: true }), 1, 'NORMAL');
+    assert.equal(md.db.pragma('synchronous'), 1, 'NORMAL');
     const before = w.changes();
     md.tx((db) => db.prepare('INSERT INTO t VALUES (1)').run());
     assert.equal(w.changes(), before + 1);

@@ -22,7 +22,7 @@ test('migrations run once per module, in order, and refuse a newer database', ()
   const t = temp();
   try {
     const md = openMetadata(t.dir);
-    assert.equal(md.db.pragma('journal_mode', { simple: true }), 'wal');
+    assert.equal(md.db.pragma('journal_mode'), 'wal');
     let ran = 0;
     const steps = ['CREATE TABLE m1 (a TEXT)', () => void ran++];
     md.migrate('mod', steps);
