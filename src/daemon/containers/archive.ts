@@ -128,11 +128,19 @@ export async function exportRootfs(ctx: Ctx, r: ContainerRecord, rt: Runtime): P
   // Running: through /proc/<pid>/root, staying on the rootfs' filesystem (no /proc, /sys, binds of other filesystems);
   // stopped: the snapshot mounted on a temp dir. Never the active snapshot mounted twice.
   await withContainerRoot(r, rt, async (root) => {
-    const tar = spawn('tar', ['--numeric-owner', '--one-file-system', '-C', root, '-cf', '-', '.'], {
+    // dockerd's export names its members `bin/sh`, with no `./` prefix and no
+    // entry for the root itself: the names come from find (relative, NUL
+    // separated, -xdev as --one-file-system), tar archives each without recursing.
+    const find = spawn('find', ['.', '-xdev', '-mindepth', '1', '-printf', '%P\\0'], {
+      cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    const tar = spawn('tar', ['--numeric-owner', '--no-recursion', '--null', '-C', root, '-T', '-', '-cf', '-'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    find.stdout.pipe(tar.stdin);
     let err = '';
-    tar.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    for (const p of [find, tar]) p.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const out = ctx.stream(200, 'application/x-tar');
     tar.stdout.pipe(out);
     const code = await new Promise<number>((res) => tar.on('close', (c) => res(c ?? 1)));

@@ -147,6 +147,27 @@ describe('berth-shim with the runtime library', { skip }, () => {
     assert.equal(out.text(), 'got ping\ngot pong\neof\n');
   });
 
+  it('closestdin after the writer closed: what the FIFO still holds reaches the process first', async () => {
+    // The container reads nothing for a second, so its pipe fills, the shim's
+    // buffer fills, and the rest waits in the FIFO when closestdin comes.
+    const id = uniqueId('shim-cin');
+    const b = bundle('sleep 1; wc -c');
+    const shim = await shimFor(id);
+    const inPath = join(tmp, `${id}.in`);
+    execFileSync('mkfifo', [inPath]);
+    const out = readFifo(join(tmp, `${id}.out`));
+    await createInShim(rt, shim, id, b.dir, { stdin: inPath, stdout: join(tmp, `${id}.out`) });
+    await rt.start(id);
+    const w = openSync(inPath, fsc.O_WRONLY);
+    writeSync(w, Buffer.alloc(100000, 'x'));
+    closeSync(w);
+    await shim.client.closeStdin(INIT);
+    const done = await shim.client.wait(INIT);
+    assert.equal(done.status, 0);
+    await out.ended;
+    assert.equal(out.text().trim(), '100000');
+  });
+
   it('runs a terminal: the pty master is copied, resize reaches the container', async () => {
     const id = uniqueId('shim-tty');
     const b = bundle('', (s) => {
