@@ -2,16 +2,17 @@
 // container's processes, output and files.
 
 import { spawn } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import { createWriteStream, statSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import type { Command, Ctx } from '../command.js';
 import { formatFlag } from '../command.js';
 import type { Flags } from '../flags.js';
 import { CliError } from '../errors.js';
-import { Demuxer, followResize, parseDetachKeys, pumpInput, pumpOutput, restoreTerminal, setRaw } from '../stream.js';
+import { Demuxer, attachStreams } from '../stream.js';
 import { formatRows, struct, truncateID } from '../formatter.js';
 import { apiTimestamp, bytesSize } from '../units.js';
-import { readAll } from '../client.js';
+import { jsonLines, readAll } from '../client.js';
 import { readEnvFile } from './runopts.js';
 
 const cpath = (id: string) => `/containers/${encodeURIComponent(id)}`;
@@ -43,27 +44,14 @@ async function exec(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
     return 0;
   }
   const sock = await ctx.client.hijack(`/exec/${created.Id}/start`, { json: { Detach: false, Tty: tty } });
-  try {
-    if (tty && interactive) setRaw();
-    let detached = false;
-    const detachedP = new Promise<void>((resolve) => {
-      if (interactive)
-        pumpInput(sock, tty, {
-          keys: parseDetachKeys(f.string('detach-keys')),
-          onDetach: () => {
-            detached = true;
-            sock.destroy();
-            resolve();
-          },
-        });
-    });
-    if (tty) followResize(ctx, `/exec/${created.Id}`);
-    await Promise.race([pumpOutput(sock, tty), detachedP]);
-    if (detached) return 0;
-  } finally {
-    restoreTerminal();
-    process.stdin.pause();
-  }
+  const how = await attachStreams(ctx, {
+    sock,
+    tty,
+    stdin: interactive,
+    detachKeys: f.string('detach-keys'),
+    resizePath: `/exec/${created.Id}`,
+  });
+  if (how === 'detached') return 0;
   const inspect = await ctx.client.get<{ ExitCode: number | null; Running: boolean }>(`/exec/${created.Id}/json`);
   return inspect.ExitCode ?? 0;
 }
@@ -184,33 +172,37 @@ async function cp(ctx: Ctx, _f: Flags, args: string[]): Promise<number> {
     if (code !== 0) throw new CliError(`extracting into ${dst.path} failed`, 1);
     return 0;
   }
-  if (src.path === '-') {
+  // Into the container: the archive streams from our stdin (`-`) or from
+  // tar(1) straight into the request body (chunked), never whole in memory.
+  if (src.path !== '-') {
+    try {
+      statSync(src.path);
+    } catch {
+      throw new CliError(`lstat ${resolve(src.path)}: no such file or directory`, 1);
+    }
+  }
+  const tar =
+    src.path === '-'
+      ? undefined
+      : spawn('tar', ['-c', '-C', dirname(src.path), basename(src.path)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Taken up at once: under Bun, what a child wrote to a pipe nobody reads
+  // yet is lost when it exits (a small archive, before the request is made).
+  const archive = tar ? tar.stdout.pipe(new PassThrough()) : process.stdin;
+  let tarErr = '';
+  tar?.stderr.on('data', (d: Buffer) => (tarErr += d.toString()));
+  const tarDone = tar ? new Promise<number>((r) => tar.on('close', (c) => r(c ?? 1))) : Promise.resolve(0);
+  try {
     const res = await ctx.client.request('PUT', `${cpath(dst.container!)}/archive`, {
       query: { path: dst.path },
-      body: await readAll(process.stdin),
+      body: archive,
       headers: { 'Content-Type': 'application/x-tar' },
     });
-    res.body.resume();
-    return 0;
+    await readAll(res.body);
+  } catch (e) {
+    tar?.kill();
+    throw e;
   }
-  // The archive is packed by tar(1) and sent with its length. Streamed from
-  // tar's stdout (chunked), dockerd 20.10 answered 200 and extracted nothing,
-  // while the same bytes from a file stream or a buffer land; not understood
-  // yet, so the archive is held in memory (a limit for very large copies).
-  const tar = spawn('tar', ['-c', '-C', dirname(src.path), basename(src.path)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const [archive, tarCode] = await Promise.all([
-    readAll(tar.stdout),
-    new Promise<number>((r) => tar.on('close', (c) => r(c ?? 1))),
-  ]);
-  if (tarCode !== 0) throw new CliError(`packing ${src.path} failed`, 1);
-  const res = await ctx.client.request('PUT', `${cpath(dst.container!)}/archive`, {
-    query: { path: dst.path },
-    body: archive,
-    headers: { 'Content-Type': 'application/x-tar' },
-  });
-  res.body.resume();
+  if ((await tarDone) !== 0) throw new CliError(`packing ${src.path} failed: ${tarErr.trim()}`, 1);
   return 0;
 }
 
@@ -294,13 +286,54 @@ async function stats(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
     );
     return 0;
   }
-  // The live table, as docker: redrawn every second (screen cleared, cursor
-  // home) until interrupted, on a terminal or not.
-  for (;;) {
-    const rows = (await once()).map((s) => statsRow(s, trunc));
-    process.stdout.write('\x1b[2J\x1b[H' + formatRows(format, rows, statsHeader));
-    await new Promise((r) => setTimeout(r, 1000));
+  // The live table: one streamed /stats per container (the daemon sends a
+  // sample a second, with the previous one for the CPU delta), redrawn every
+  // 500 ms from the latest samples until interrupted.
+  const latest = new Map<string, StatsJSON>();
+  const streams = await Promise.all(
+    ids.map((id) => ctx.client.request('GET', `${cpath(id)}/stats`, { query: { stream: true } })),
+  );
+  // As docker: the first frame waits for every container's first sample (or its stream's end), 2 s at most.
+  const firsts = streams.map(
+    (res, i) =>
+      new Promise<void>((first) => {
+        void (async () => {
+          for await (const s of jsonLines<StatsJSON>(res.body)) {
+            latest.set(ids[i]!, s);
+            first();
+          }
+        })()
+          .catch(() => undefined)
+          .finally(first);
+      }),
+  );
+  await Promise.race([Promise.all(firsts), new Promise((r) => setTimeout(r, 2000))]);
+  for (let frame = 0; ; frame++) {
+    if (frame > 0) await new Promise((r) => setTimeout(r, 500));
+    const rows = ids.flatMap((id) => {
+      const s = latest.get(id);
+      return s ? [statsRow(s, trunc)] : [];
+    });
+    process.stdout.write(liveFrame(formatRows(format, rows, statsHeader)));
   }
+}
+
+/**
+ * One redraw of the live table, byte for byte as docker 28 writes it: cursor
+ * home and the table, then the same lines again each followed by " " and
+ * erase-to-end-of-line (docker writes its buffer's lines back into the same
+ * buffer), then erase below (fewer rows than before leave nothing behind).
+ */
+function liveFrame(table: string): string {
+  const first = '\x1b[H' + table;
+  return (
+    first +
+    first
+      .split('\n')
+      .map((l) => `${l} \x1b[K\n`)
+      .join('') +
+    '\x1b[J'
+  );
 }
 
 export const containerIoCmds: Command[] = [
