@@ -18,6 +18,8 @@ missing=""
 # The container networks: iptables (its nf_tables backend) for Berth's chains,
 # nsenter (util-linux), conntrack to forget the UDP flows of a removed container.
 PKGS="$PKGS iptables util-linux conntrack"
+# The berth CLI's completion scripts are tested in the shells they are for.
+PKGS="$PKGS zsh fish"
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
 done
