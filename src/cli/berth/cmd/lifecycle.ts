@@ -101,6 +101,12 @@ async function attach(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
       stdin,
       detachKeys: f.string('detach-keys'),
       resizePath: cpath(id),
+      // As docker: one size off first, so that a shell whose terminal keeps
+      // its size still hears SIGWINCH and redraws its prompt for us.
+      started: async () => {
+        if (tty && process.stdout.isTTY)
+          await post(ctx, `${cpath(id)}/resize`, { h: process.stdout.rows + 1, w: process.stdout.columns + 1 });
+      },
     });
     if (how === 'detached') return 0;
     return (await waitRes).StatusCode;
