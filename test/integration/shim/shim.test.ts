@@ -129,15 +129,24 @@ describe('berth-shim with the runtime library', { skip }, () => {
     assert.equal(rt.state(id).status, 'stopped');
   });
 
-  it('feeds stdin from a FIFO and ends it when the writer closes', async () => {
-    const id = uniqueId('shim-in');
-    const b = bundle('while read line; do echo "got $line"; done; echo eof');
+  /** A started container running `script` with its stdin and stdout on FIFOs. */
+  async function withStdinFifo(prefix: string, script: string) {
+    const id = uniqueId(prefix);
+    const b = bundle(script);
     const shim = await shimFor(id);
     const inPath = join(tmp, `${id}.in`);
     execFileSync('mkfifo', [inPath]);
     const out = readFifo(join(tmp, `${id}.out`));
     await createInShim(rt, shim, id, b.dir, { stdin: inPath, stdout: join(tmp, `${id}.out`) });
     await rt.start(id);
+    return { shim, inPath, out };
+  }
+
+  it('feeds stdin from a FIFO and ends it when the writer closes', async () => {
+    const { shim, inPath, out } = await withStdinFifo(
+      'shim-in',
+      'while read line; do echo "got $line"; done; echo eof',
+    );
     const w = openSync(inPath, fsc.O_WRONLY); // the shim holds the read end: no wait
     writeSync(w, 'ping\npong\n');
     closeSync(w);
@@ -150,14 +159,7 @@ describe('berth-shim with the runtime library', { skip }, () => {
   it('closestdin after the writer closed: what the FIFO still holds reaches the process first', async () => {
     // The container reads nothing for a second, so its pipe fills, the shim's
     // buffer fills, and the rest waits in the FIFO when closestdin comes.
-    const id = uniqueId('shim-cin');
-    const b = bundle('sleep 1; wc -c');
-    const shim = await shimFor(id);
-    const inPath = join(tmp, `${id}.in`);
-    execFileSync('mkfifo', [inPath]);
-    const out = readFifo(join(tmp, `${id}.out`));
-    await createInShim(rt, shim, id, b.dir, { stdin: inPath, stdout: join(tmp, `${id}.out`) });
-    await rt.start(id);
+    const { shim, inPath, out } = await withStdinFifo('shim-cin', 'sleep 1; wc -c');
     const w = openSync(inPath, fsc.O_WRONLY);
     writeSync(w, Buffer.alloc(100000, 'x'));
     closeSync(w);
