@@ -5,6 +5,7 @@
 // times and the program name are normalised.
 
 import assert from 'node:assert/strict';
+import type { TestContext } from 'node:test';
 import { spawnSync, execSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -244,3 +245,18 @@ export async function stepAsync(key: string, fn: () => Promise<void>): Promise<s
 export function unvisitedPending(): string[] {
   return Object.keys(pending).filter((k) => !seen.has(k));
 }
+
+/** A step berthd may still have pending (`step`): its failure shown as the test's diagnostic. */
+export function pend(t: TestContext, key: string, fn: () => void): void {
+  const m = step(key, fn);
+  if (m) t.diagnostic(m);
+}
+
+/** What the case modules of the comparison suite get: the target and its daemon (started in `before`). */
+export interface CompatSuite {
+  target: Target;
+  daemon(): Dockerd;
+}
+
+/** The storage driver each daemon reports: dockerd's graph driver, berthd's snapshotter. */
+export const DRIVER: Record<Target, string> = { dockerd: 'overlay2', berthd: 'overlayfs' };
