@@ -272,6 +272,27 @@ export function terminalCases(s: CompatSuite): void {
     assert.ok(frames.length >= 3, `at least 3 frames in 3.5 s: ${JSON.stringify(bl)}`);
     assert.equal(mask(frames[0]!), mask(dl.split('\x1b[J')[0]!));
     assert.match(frames[0]!, new RegExp(`^\\x1b\\[HCONTAINER ID .*\\n[0-9a-f]{12} +${st} `));
+    // Without names: the running containers, and those that start later
+    // (docker follows the events); one that dies leaves the table.
+    const watch = spawn(BERTH, ['stats', '--format', '{{.Name}}'], { env: d.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let seen = '';
+    watch.stdout.on('data', (b: Buffer) => (seen += b.toString()));
+    const lastFrame = () => seen.split('\x1b[J').filter(Boolean).pop() ?? '';
+    const until = async (what: string, cond: () => boolean) => {
+      for (let i = 0; i < 100 && !cond(); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(cond(), `${what}: ${JSON.stringify(lastFrame())}`);
+    };
+    try {
+      await until('the running container listed', () => lastFrame().includes(st));
+      const late = `late-${SUFFIX}`;
+      ok(berth(['run', '-d', '--network', 'none', '--name', late, IMAGE, 'sleep', '300']));
+      await until('a container started later listed', () => lastFrame().includes(late));
+      ok(berth(['kill', late]));
+      await until('a container that died gone', () => !lastFrame().includes(late) && lastFrame().includes(st));
+      ok(berth(['rm', '-f', late]));
+    } finally {
+      watch.kill('SIGINT');
+    }
     ok(berth(['rm', '-f', st]));
   });
 

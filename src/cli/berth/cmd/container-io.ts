@@ -1,19 +1,18 @@
-// exec, logs, top, port, diff, export, cp, stats: commands that read a
-// container's processes, output and files.
+// exec, logs, top, port, diff, export, cp (and stats, from stats.ts):
+// commands that read a container's processes, output and files.
 
 import { spawn } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { createWriteStream, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Command, Ctx } from '../command.js';
-import { formatFlag } from '../command.js';
 import type { Flags } from '../flags.js';
 import { CliError } from '../errors.js';
 import { Demuxer, attachStreams } from '../stream.js';
-import { formatRows, struct, truncateID } from '../formatter.js';
-import { apiTimestamp, bytesSize } from '../units.js';
-import { jsonLines, readAll } from '../client.js';
+import { apiTimestamp } from '../units.js';
+import { readAll } from '../client.js';
 import { readEnvFile } from './runopts.js';
+import { statsCmd } from './stats.js';
 
 const cpath = (id: string) => `/containers/${encodeURIComponent(id)}`;
 
@@ -206,136 +205,6 @@ async function cp(ctx: Ctx, _f: Flags, args: string[]): Promise<number> {
   return 0;
 }
 
-interface StatsJSON {
-  id: string;
-  name: string;
-  cpu_stats: { cpu_usage: { total_usage: number }; system_cpu_usage?: number; online_cpus?: number };
-  precpu_stats: { cpu_usage: { total_usage: number }; system_cpu_usage?: number };
-  memory_stats: { usage?: number; limit?: number; stats?: Record<string, number> };
-  networks?: Record<string, { rx_bytes: number; tx_bytes: number }>;
-  blkio_stats?: { io_service_bytes_recursive?: { op: string; value: number }[] | null };
-  pids_stats?: { current?: number };
-}
-
-function statsRow(s: StatsJSON, trunc: boolean) {
-  const cpuDelta = s.cpu_stats.cpu_usage.total_usage - s.precpu_stats.cpu_usage.total_usage;
-  const sysDelta = (s.cpu_stats.system_cpu_usage ?? 0) - (s.precpu_stats.system_cpu_usage ?? 0);
-  const cpus = s.cpu_stats.online_cpus ?? 1;
-  const cpu = sysDelta > 0 && cpuDelta > 0 ? (cpuDelta / sysDelta) * cpus * 100 : 0;
-  const cache = s.memory_stats.stats?.total_inactive_file ?? s.memory_stats.stats?.inactive_file ?? 0;
-  const mem = Math.max(0, (s.memory_stats.usage ?? 0) - cache);
-  const limit = s.memory_stats.limit ?? 0;
-  let rx = 0;
-  let tx = 0;
-  for (const n of Object.values(s.networks ?? {})) {
-    rx += n.rx_bytes;
-    tx += n.tx_bytes;
-  }
-  let rd = 0;
-  let wr = 0;
-  for (const b of s.blkio_stats?.io_service_bytes_recursive ?? []) {
-    if (b.op.toLowerCase() === 'read') rd += b.value;
-    if (b.op.toLowerCase() === 'write') wr += b.value;
-  }
-  const { humanSizeWithPrecision } = sizeFns;
-  return struct('*formatter.statsContext', {
-    Container: () => (trunc ? truncateID(s.id) : s.id),
-    ID: () => (trunc ? truncateID(s.id) : s.id),
-    Name: () => s.name.replace(/^\//, ''),
-    CPUPerc: () => `${cpu.toFixed(2)}%`,
-    MemUsage: () => `${bytesSize(mem)} / ${bytesSize(limit)}`,
-    MemPerc: () => `${(limit ? (mem / limit) * 100 : 0).toFixed(2)}%`,
-    NetIO: () => `${humanSizeWithPrecision(rx, 3)} / ${humanSizeWithPrecision(tx, 3)}`,
-    BlockIO: () => `${humanSizeWithPrecision(rd, 3)} / ${humanSizeWithPrecision(wr, 3)}`,
-    PIDs: () => String(s.pids_stats?.current ?? 0),
-  });
-}
-import * as sizeFns from '../units.js';
-
-const statsHeader = {
-  Container: 'CONTAINER',
-  ID: 'CONTAINER ID',
-  Name: 'NAME',
-  CPUPerc: 'CPU %',
-  MemUsage: 'MEM USAGE / LIMIT',
-  MemPerc: 'MEM %',
-  NetIO: 'NET I/O',
-  BlockIO: 'BLOCK I/O',
-  PIDs: 'PIDS',
-};
-
-async function stats(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
-  let ids = args;
-  if (ids.length === 0)
-    ids = (await ctx.client.get<{ Id: string }[]>('/containers/json', { all: f.bool('all') || undefined })).map(
-      (c) => c.Id,
-    );
-  const format =
-    f.string('format') ||
-    'table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}';
-  const trunc = !f.bool('no-trunc');
-  const once = async () =>
-    Promise.all(ids.map((id) => ctx.client.get<StatsJSON>(`${cpath(id)}/stats`, { stream: false })));
-  if (f.bool('no-stream')) {
-    ctx.out(
-      formatRows(
-        format,
-        (await once()).map((s) => statsRow(s, trunc)),
-        statsHeader,
-      ),
-    );
-    return 0;
-  }
-  // The live table: one streamed /stats per container (the daemon sends a
-  // sample a second, with the previous one for the CPU delta), redrawn every
-  // 500 ms from the latest samples until interrupted.
-  const latest = new Map<string, StatsJSON>();
-  const streams = await Promise.all(
-    ids.map((id) => ctx.client.request('GET', `${cpath(id)}/stats`, { query: { stream: true } })),
-  );
-  // As docker: the first frame waits for every container's first sample (or its stream's end), 2 s at most.
-  const firsts = streams.map(
-    (res, i) =>
-      new Promise<void>((first) => {
-        void (async () => {
-          for await (const s of jsonLines<StatsJSON>(res.body)) {
-            latest.set(ids[i]!, s);
-            first();
-          }
-        })()
-          .catch(() => undefined)
-          .finally(first);
-      }),
-  );
-  await Promise.race([Promise.all(firsts), new Promise((r) => setTimeout(r, 2000))]);
-  for (let frame = 0; ; frame++) {
-    if (frame > 0) await new Promise((r) => setTimeout(r, 500));
-    const rows = ids.flatMap((id) => {
-      const s = latest.get(id);
-      return s ? [statsRow(s, trunc)] : [];
-    });
-    process.stdout.write(liveFrame(formatRows(format, rows, statsHeader)));
-  }
-}
-
-/**
- * One redraw of the live table, byte for byte as docker 28 writes it: cursor
- * home and the table, then the same lines again each followed by " " and
- * erase-to-end-of-line (docker writes its buffer's lines back into the same
- * buffer), then erase below (fewer rows than before leave nothing behind).
- */
-function liveFrame(table: string): string {
-  const first = '\x1b[H' + table;
-  return (
-    first +
-    first
-      .split('\n')
-      .map((l) => `${l} \x1b[K\n`)
-      .join('') +
-    '\x1b[J'
-  );
-}
-
 export const containerIoCmds: Command[] = [
   {
     name: 'exec',
@@ -435,17 +304,5 @@ export const containerIoCmds: Command[] = [
     args: { min: 2, max: 2 },
     run: cp,
   },
-  {
-    name: 'stats',
-    use: '[OPTIONS] [CONTAINER...]',
-    short: 'Display a live stream of container(s) resource usage statistics',
-    flags: [
-      { name: 'all', short: 'a', type: 'bool', usage: 'Show all containers (default shows just running)' },
-      formatFlag(),
-      { name: 'no-stream', type: 'bool', usage: 'Disable streaming stats and only pull the first result' },
-      { name: 'no-trunc', type: 'bool', usage: 'Do not truncate output' },
-    ],
-    args: { min: 0, max: 1000 },
-    run: stats,
-  },
+  statsCmd,
 ];
