@@ -57,6 +57,14 @@ describe('berth completion', () => {
     assert.ok(ask(['berth', '']).includes('run'));
   });
 
+  it('a reader slower than berth still gets all of a large output (98 kB, more than a pipe holds)', () => {
+    const whole = spawnSync(BERTH, ['completion', 'fish'], { encoding: 'utf8' }).stdout.length;
+    assert.ok(whole > 65536, String(whole));
+    // The reader starts after berth has filled the pipe and is ready to exit.
+    const slow = sh('bash', '"$BERTH" completion fish | (sleep 1; wc -c)');
+    assert.equal(Number(slow.trim()), whole);
+  });
+
   it('fish: sub-commands with their descriptions, each management form its own flags', { skip: need('fish') }, () => {
     const ask = (line: string) =>
       sh('fish', `"$BERTH" completion fish | source; complete -C "${line}"`)
