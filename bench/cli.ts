@@ -2,12 +2,13 @@
 // one run: `version --format '{{.Client.Version}}'`, `version` (asks the
 // daemon) and `ps` (a list of 5 containers), each against one dockerd started
 // here on a temporary root and socket. Iterations are interleaved; medians,
-// p90 and the ratio to docker are printed.
+// p90, the mean CPU time (user + system, less noisy on a shared host) and the
+// ratios to docker are printed.
 //
 //   sudo node --import tsx bench/cli.ts [--iterations 30] [--json]
 
 import { spawnSync, execSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import { startDockerd } from '../test/helpers/daemons.js';
@@ -24,12 +25,22 @@ const asJson = argv.includes('--json');
 if (!existsSync(BERTH)) throw new Error('build first: node scripts/build.mjs');
 if (!existsSync(DOCKER)) throw new Error(`needs the docker CLI at ${DOCKER}`);
 
-function timeOnce(cmd: string[], env: NodeJS.ProcessEnv): number {
+/** CPU time (user + system) of our waited-for children so far, in clock ticks (/proc/self/stat cutime, cstime). */
+function childTicks(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[13]) + Number(f[14]);
+}
+const TICK_MS = 1000 / Number(execSync('getconf CLK_TCK', { encoding: 'utf8' }).trim());
+
+/** Wall time and CPU time of one run (the CPU time in whole ticks: meaningful as a mean over many runs). */
+function timeOnce(cmd: string[], env: NodeJS.ProcessEnv): { ms: number; cpu: number } {
+  const c0 = childTicks();
   const t0 = process.hrtime.bigint();
   const r = spawnSync(cmd[0]!, cmd.slice(1), { env, stdio: ['ignore', 'ignore', 'pipe'] });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed: ${r.stderr.toString()}`);
-  return ms;
+  return { ms, cpu: (childTicks() - c0) * TICK_MS };
 }
 
 const d = await startDockerd({ runtimes: {}, prefix: 'berth-bench-cli-' });
@@ -69,6 +80,7 @@ try {
     .map((x) => x.toFixed(2))
     .join(' ');
   const samples = new Map<string, number[]>();
+  const cpuMs = new Map<string, number[]>();
   const all: [string, string[]][] = [[baseline[0], [...baseline[1]]]];
   for (const [name, [docker, berth]] of Object.entries(cases)) {
     all.push(
@@ -83,9 +95,9 @@ try {
     // Rotate the order so that no runner always goes first.
     for (let j = 0; j < all.length; j++) {
       const [k, cmd] = all[(i + j) % all.length]!;
-      const s = samples.get(k) ?? [];
-      s.push(timeOnce(cmd, envOf(k)));
-      samples.set(k, s);
+      const t = timeOnce(cmd, envOf(k));
+      samples.set(k, [...(samples.get(k) ?? []), t.ms]);
+      cpuMs.set(k, [...(cpuMs.get(k) ?? []), t.cpu]);
     }
   }
   const after = loadavg()
@@ -93,13 +105,20 @@ try {
     .join(' ');
   const stat = (k: string) => {
     const s = [...samples.get(k)!].sort((a, b) => a - b);
-    return { median: quantile(s, 0.5), p90: quantile(s, 0.9) };
+    const c = cpuMs.get(k)!;
+    return { median: quantile(s, 0.5), p90: quantile(s, 0.9), cpuMean: c.reduce((a, b) => a + b, 0) / c.length };
   };
-  const out: Record<string, { median: number; p90: number; ratioToDocker?: number }> = {};
+  const out: Record<
+    string,
+    { median: number; p90: number; cpuMean: number; ratioToDocker?: number; cpuRatioToDocker?: number }
+  > = {};
   for (const [k] of all) out[k] = stat(k);
   for (const name of Object.keys(cases)) {
-    for (const b of [`${name} | berth`, `${name} | berth (Node.js)`])
-      out[b]!.ratioToDocker = out[b]!.median / out[`${name} | docker`]!.median;
+    const dk = out[`${name} | docker`]!;
+    for (const b of [`${name} | berth`, `${name} | berth (Node.js)`]) {
+      out[b]!.ratioToDocker = out[b]!.median / dk.median;
+      out[b]!.cpuRatioToDocker = out[b]!.cpuMean / dk.cpuMean;
+    }
   }
   if (asJson) {
     console.log(
@@ -123,11 +142,11 @@ try {
     );
     console.log('');
     console.log(
-      `${'command'.padEnd(58)} ${'median ms'.padStart(10)} ${'p90 ms'.padStart(8)} ${'berth/docker'.padStart(13)}`,
+      `${'command'.padEnd(58)} ${'median ms'.padStart(10)} ${'p90 ms'.padStart(8)} ${'berth/docker'.padStart(13)} ${'CPU ms'.padStart(8)} ${'CPU ratio'.padStart(10)}`,
     );
     for (const [k, v] of Object.entries(out)) {
       console.log(
-        `${k.padEnd(58)} ${v.median.toFixed(1).padStart(10)} ${v.p90.toFixed(1).padStart(8)} ${v.ratioToDocker ? v.ratioToDocker.toFixed(2).padStart(13) : ''}`,
+        `${k.padEnd(58)} ${v.median.toFixed(1).padStart(10)} ${v.p90.toFixed(1).padStart(8)} ${(v.ratioToDocker?.toFixed(2) ?? '').padStart(13)} ${v.cpuMean.toFixed(1).padStart(8)} ${(v.cpuRatioToDocker?.toFixed(2) ?? '').padStart(10)}`,
       );
     }
   }

@@ -22,6 +22,8 @@ PKGS="$PKGS iptables util-linux conntrack"
 PKGS="$PKGS libcap2-bin"
 # strace: a test counts the fsyncs of a fresh metadata database.
 PKGS="$PKGS strace"
+# The berth CLI's completion scripts are tested in the shells they are for.
+PKGS="$PKGS zsh fish"
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
 done

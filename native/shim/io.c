@@ -144,13 +144,22 @@ void stream_service(struct proc *p, struct stream *s, short revents)
 	if (s->len > s->off) {
 		if (revents)
 			flush(s);
-		return;
+		/* once asked to end, a drained buffer means read on to empty */
+		if (s->done || s->len > s->off || !s->eof_asked)
+			return;
 	}
 	if (!s->buf && !(s->buf = malloc(SHIM_BUF)))
 		return;
 	n = read(s->src, s->buf, SHIM_BUF);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	if (n < 0 && errno == EINTR)
 		return;
+	if (n < 0 && errno == EAGAIN) {
+		/* Asked to end (closestdin) and drained: what a writer still
+		 * holding the FIFO sends later is not waited for. */
+		if (s->eof_asked)
+			finish(s);
+		return;
+	}
 	if (n <= 0) {
 		/* EOF, or EIO from a pty master whose last slave closed */
 		log_bytes(p, s, NULL, 0, true);

@@ -225,16 +225,12 @@ static void dispatch(struct conn *c, char **a, int n)
 		NEED(2);
 		if (!(p = named(c, verb, a[1])))
 			return;
-		/* bytes already read go first; the pipe closes once they are written */
-		if (p->in.src >= 0)
-			close(p->in.src);
-		p->in.src = -1;
-		if (p->in.len <= p->in.off) {
-			if (p->in.dst >= 0 && p->in.close_dst)
-				close(p->in.dst);
-			p->in.dst = -1;
-			p->in.done = true;
-		}
+		/* What the FIFO still holds goes first (the client closed its end
+		 * before asking, as dockerd does): the source is read until it is
+		 * empty, then closed, and the pipe once the bytes are written. */
+		p->in.eof_asked = true;
+		while (!p->in.done && p->in.len <= p->in.off)
+			stream_service(p, &p->in, 0);
 		conn_reply(c, "{\"ok\":true}");
 	} else if (strcmp(verb, "forget") == 0) {
 		NEED(2);

@@ -30,6 +30,7 @@ struct stream {
 	size_t line_len;
 	bool done;	/* src at EOF and everything written */
 	bool close_dst; /* dst is ours to close when done */
+	bool eof_asked; /* closestdin: close src once nothing more is there to read */
 };
 
 struct proc {

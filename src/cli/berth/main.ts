@@ -205,11 +205,47 @@ const fatal = (e: unknown) => {
 process.on('uncaughtException', fatal);
 process.on('unhandledRejection', fatal);
 
+/**
+ * Which of our streams have refused a write (write() answered false) and not
+ * drained since. Bun's writableLength stays 0 on a pipe, so the answers
+ * themselves are watched: every write goes through here.
+ */
+const undrained = new Set<NodeJS.WriteStream>();
+for (const s of [process.stdout, process.stderr]) {
+  const write = s.write.bind(s) as (...a: unknown[]) => boolean;
+  s.write = (...a: unknown[]) => {
+    const ok = write(...a);
+    if (!ok && !undrained.has(s)) {
+      undrained.add(s);
+      s.once('drain', () => undrained.delete(s));
+    }
+    return ok;
+  };
+}
+
+function flushed(s: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => s.write('', () => resolve());
+    if (undrained.has(s) || s.writableLength > 0) {
+      s.once('drain', done);
+      s.once('error', () => resolve());
+    } else done();
+  });
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     // Exit once our output is written, as docker does when its command
     // returns: a request still open (a detached run's wait) must not keep us.
-    process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+    // Under Bun a pipe's writes are asynchronous and an empty write's callback
+    // does not wait for them: what is still buffered (a slow reader, over
+    // 64 KiB) is waited for by its 'drain' first.
+    flushed(process.stdout)
+      .then(() => flushed(process.stderr))
+      .then(
+        () => process.exit(code),
+        () => process.exit(code),
+      );
   },
   (e: unknown) => {
     process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);

@@ -23,20 +23,32 @@ export class Demuxer {
 }
 
 let rawSet = false;
-/** Put stdin in raw mode for a tty session; restored at exit whatever happens. */
+let guarded = false;
+
+/**
+ * Put stdin in raw mode for a tty session. Every way out gives the terminal
+ * back: the session's end (attachStreams' finally), process exit (also after
+ * an uncaught error), and the signals that end us while raw (with a tty there
+ * is no sig-proxy, so they are ours: restored, then the status a shell shows
+ * for that signal).
+ */
 export function setRaw(): void {
   if (!process.stdin.isTTY || rawSet) return;
   process.stdin.setRawMode(true);
   rawSet = true;
-  const restore = () => {
-    if (rawSet && process.stdin.isTTY) process.stdin.setRawMode(false);
-    rawSet = false;
-  };
-  process.on('exit', restore);
-  for (const sig of ['SIGTERM', 'SIGHUP'] as const) {
-    process.once(sig, () => {
-      restore();
-      process.exit(128 + (sig === 'SIGTERM' ? 15 : 1));
+  if (guarded) return;
+  guarded = true;
+  process.on('exit', restoreTerminal);
+  for (const [sig, n] of [
+    ['SIGTERM', 15],
+    ['SIGHUP', 1],
+    ['SIGINT', 2],
+    ['SIGQUIT', 3],
+  ] as const) {
+    process.on(sig, () => {
+      if (!rawSet) return;
+      restoreTerminal();
+      process.exit(128 + n);
     });
   }
 }
@@ -118,4 +130,51 @@ export function followResize(ctx: Ctx, path: string): void {
   };
   send();
   process.stdout.on('resize', send);
+}
+
+export interface Session {
+  /** The hijacked connection of attach or exec start. */
+  sock: Socket;
+  tty: boolean;
+  /** Our stdin goes to the container (-i, or attach to a container with OpenStdin). */
+  stdin: boolean;
+  /** docker's --detach-keys ('' for ctrl-p,ctrl-q); they act only on a tty. */
+  detachKeys: string;
+  /** The object whose `/resize` follows our terminal: /containers/ID or /exec/ID. */
+  resizePath: string;
+  /** Called once the streams are wired, before the tty is sized (run and start -a start the container here). */
+  started?: () => Promise<void>;
+}
+
+/**
+ * One attached session (run, start -a, attach, exec): output copied from
+ * the moment of the call, stdin pumped with the detach sequence held back,
+ * the terminal raw for a tty and sized like ours. Ends when the daemon closes
+ * the stream or the user detaches; the terminal is restored on every path,
+ * errors from `started` included.
+ */
+export async function attachStreams(ctx: Ctx, s: Session): Promise<'ended' | 'detached'> {
+  const keys = parseDetachKeys(s.detachKeys);
+  const output = pumpOutput(s.sock, s.tty);
+  try {
+    if (s.tty && s.stdin) setRaw();
+    const detached = new Promise<'detached'>((resolve) => {
+      if (s.stdin)
+        pumpInput(s.sock, s.tty, {
+          keys,
+          onDetach: () => {
+            s.sock.destroy();
+            resolve('detached');
+          },
+        });
+    });
+    if (s.started) await s.started();
+    if (s.tty) followResize(ctx, s.resizePath);
+    return await Promise.race([output.then(() => 'ended' as const), detached]);
+  } finally {
+    restoreTerminal();
+    process.stdin.pause();
+    process.stdin.unref?.();
+    process.stdout.removeAllListeners('resize');
+  }
 }

@@ -72,7 +72,7 @@ export function goTimeString(unixSeconds: number): string {
   const offMin = -d.getTimezoneOffset();
   const local = new Date(d.getTime() + offMin * 60000);
   const p = (n: number) => String(n).padStart(2, '0');
-  const date = `${local.getUTCFullYear()}-${p(local.getUTCMonth() + 1)}-${p(local.getUTCDate())} ${p(local.getUTCHours())}:${p(local.getUTCMinutes())}:${p(local.getUTCSeconds())}`;
+  const date = `${String(local.getUTCFullYear()).padStart(4, '0')}-${p(local.getUTCMonth() + 1)}-${p(local.getUTCDate())} ${p(local.getUTCHours())}:${p(local.getUTCMinutes())}:${p(local.getUTCSeconds())}`;
   const sign = offMin >= 0 ? '+' : '-';
   const off = `${sign}${p(Math.floor(Math.abs(offMin) / 60))}${p(Math.abs(offMin) % 60)}`;
   const zone =

@@ -128,11 +128,19 @@ export async function archivePut(ctx: Ctx, r: ContainerRecord, rt: Runtime): Pro
 export async function exportRootfs(ctx: Ctx, r: ContainerRecord, rt: Runtime): Promise<void> {
   // The snapshot mounted read-only (its upper as a lower), running or not: never what is mounted over it.
   await withReadOnlyRootfs(rt, r, async (root) => {
-    const tar = spawn('tar', ['--numeric-owner', '-C', root, '-cf', '-', '.'], {
+    // dockerd's export names its members `bin/sh`, with no `./` prefix and no
+    // entry for the root itself: the names come from find (relative, NUL
+    // separated, -xdev as --one-file-system), tar archives each without recursing.
+    const find = spawn('find', ['.', '-xdev', '-mindepth', '1', '-printf', '%P\\0'], {
+      cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    const tar = spawn('tar', ['--numeric-owner', '--no-recursion', '--null', '-C', root, '-T', '-', '-cf', '-'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    find.stdout.pipe(tar.stdin);
     let err = '';
-    tar.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    for (const p of [find, tar]) p.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const out = ctx.stream(200, 'application/x-tar');
     tar.stdout.pipe(out);
     const code = await new Promise<number>((res) => tar.on('close', (c) => res(c ?? 1)));

@@ -190,8 +190,14 @@ export class Execs {
       hij.input.on('data', (d: Buffer) => sink?.write(d));
       hij.input.on('end', () => {
         // EOF reaches the process when no writer is left on the FIFO: ours, and the hold.
-        sink?.end(() => io.closeStdin());
-        tasks.closeStdin(r.Id, id).catch(() => undefined);
+        // ...then the shim's stdin, once our bytes are in the FIFO (dockerd's
+        // order): a CloseIO that overtakes them would drop them.
+        const closed = () => {
+          io.closeStdin();
+          tasks.closeStdin(r.Id, id).catch(() => undefined);
+        };
+        if (sink) sink.end(closed);
+        else closed();
       });
     }
     this.rt.m.s.events.emit('container', `exec_start: ${(e.cfg.Cmd ?? []).join(' ')}`, r.Id, { execID: id });

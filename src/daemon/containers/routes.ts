@@ -116,7 +116,10 @@ export function containerRoutes(router: Router, m: ContainerManager, rt: Runtime
     // dockerd sends the headers at once: the CLI starts the container only after it has them.
     const out = ctx.stream(200, 'application/json');
     const n = await code;
-    out.end(JSON.stringify({ StatusCode: n, Error: r.State.Error ? { Message: r.State.Error } : null }) + '\n');
+    // dockerd answers a wait for removal without the start's error (docker
+    // run --rm of a missing command would log "Error waiting for container").
+    const error = cond !== 'removed' && r.State.Error ? { Message: r.State.Error } : null;
+    out.end(JSON.stringify({ StatusCode: n, Error: error }) + '\n');
   });
 
   router.add('DELETE', '/containers/{id}', async (ctx) => {

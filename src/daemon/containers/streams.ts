@@ -53,10 +53,16 @@ function pipeStdin(input: NodeJS.ReadableStream, io: ProcessIO, r: ContainerReco
   sink.on('error', () => undefined);
   input.on('data', (d: Buffer) => sink.write(d));
   input.on('end', () => {
-    // The client's end of input is the container's EOF only with --attach stdin once (docker run -i).
-    if (!r.Config.StdinOnce) return;
-    sink.end(() => io.closeStdin());
-    rt.m.s.client.tasks.closeStdin(r.Id).catch(() => undefined);
+    // The client's end of input is the container's EOF only with --attach
+    // stdin once (docker run -i), and never with a tty (dockerd's rule): a
+    // client that detached (ctrl-p ctrl-q) leaves the stdin for the next attach.
+    if (!r.Config.StdinOnce || r.Config.Tty) return;
+    // Our writers close first, then the shim's stdin (dockerd's order): a
+    // CloseIO that overtakes bytes still in the FIFO would drop them.
+    sink.end(() => {
+      io.closeStdin();
+      rt.m.s.client.tasks.closeStdin(r.Id).catch(() => undefined);
+    });
   });
 }
 

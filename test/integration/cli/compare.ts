@@ -1,15 +1,21 @@
-// Shared by the berth CLI tests: one real dockerd on a temporary root and
-// socket with a busybox image made on the spot, and the comparison of one
-// command run through berth and through the docker 28 CLI (stdout, stderr,
-// status) after ids, relative times and the program name are normalised.
+// Shared by the berth CLI tests: one real daemon per file (dockerd, or
+// berthd on berth-engine) on a temporary root and socket with a busybox image
+// made on the spot, and the comparison of one command run through berth and
+// through the docker 28 CLI (stdout, stderr, status) after ids, relative
+// times and the program name are normalised.
 
 import assert from 'node:assert/strict';
+import type { TestContext } from 'node:test';
 import { spawnSync, execSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { isRoot, REPO } from '../../helpers/runtime.js';
 import { haveBusybox, makeBundleDir } from '../../helpers/busybox.js';
 import { startDockerd, which, type Dockerd } from '../../helpers/daemons.js';
+import { startBerthd } from '../../helpers/berthd.js';
+import { registryMissing, startRegistry } from '../../helpers/registry.js';
+import { seedImage } from '../../helpers/seed-registry.js';
+import { ENGINE_BIN, startEngine } from '../engine/helpers.js';
 
 export const BERTH = join(REPO, 'bin/berth');
 export const DOCKER = '/usr/local/bin/docker';
@@ -34,15 +40,30 @@ export interface Out {
   status: number | null;
 }
 
+/** berthd also needs berth-engine below it, and a registry to pull busybox from (it has no `import` yet). */
+export const skipBerthd: string | false =
+  skip ||
+  registryMissing ||
+  (!existsSync(ENGINE_BIN) ? 'bin/berth-engine is not built' : false) ||
+  (!which('skopeo') ? 'needs skopeo (to seed the registry)' : false);
+
+export type Target = 'dockerd' | 'berthd';
+
 let d: Dockerd;
 
 /**
- * A dockerd for this file, with busybox:latest imported. With
- * BERTH_CLI_TEST_HOST=unix:///path/to.sock the same tests run against that
- * daemon instead (berthd, when it exists); it is not stopped at the end.
+ * The daemon for this file, with busybox:latest in it: a dockerd (the image
+ * `docker import`ed), or berthd on berth-engine (the image pulled from a
+ * local registry, then tagged). With BERTH_CLI_TEST_HOST=unix:///path.sock
+ * the dockerd tests run against that daemon instead; it is not stopped at
+ * the end.
  */
-export async function startDaemon(): Promise<Dockerd> {
+export async function startDaemon(target: Target = 'dockerd'): Promise<Dockerd> {
   const other = process.env.BERTH_CLI_TEST_HOST;
+  if (target === 'berthd') {
+    d = await berthdOnEngine();
+    return d;
+  }
   d = other ? externalDaemon(other) : await startDockerd({ runtimes: {}, prefix: 'berth-cli-' });
   const bb = makeBundleDir('berth-cli-bb-');
   try {
@@ -51,6 +72,42 @@ export async function startDaemon(): Promise<Dockerd> {
     bb.cleanup();
   }
   return d;
+}
+
+/** berth-engine, a registry holding busybox, and berthd on the engine; one stop() for the three. */
+async function berthdOnEngine(): Promise<Dockerd> {
+  const engine = await startEngine('berth-cli-eng-');
+  const parts: { stop(): Promise<void> }[] = [engine];
+  const stopAll = async () => {
+    for (const p of parts.reverse()) await p.stop();
+  };
+  try {
+    const reg = await startRegistry();
+    parts.push(reg);
+    const remote = `${reg.host}/berth/busybox:latest`;
+    seedImage(reg.host, 'berth/busybox:latest');
+    const b = await startBerthd(engine.sock, { namespace: `berth-cli-${process.pid}` });
+    parts.push(b);
+    b.ok(['pull', '-q', remote], { timeout: 120000 });
+    b.ok(['tag', remote, IMAGE]);
+    b.ok(['rmi', remote]);
+    const docker = (a: string[], o: { timeout?: number; input?: string } = {}) => b.docker(a, o);
+    return {
+      dir: b.dir,
+      sock: b.sock,
+      logFile: b.logFile,
+      cgroupParent: '',
+      proc: b.proc(),
+      docker,
+      dockerArgv: (a) => [DOCKER, ...a],
+      env: b.env,
+      logTail: (n) => b.logTail(n),
+      stop: stopAll,
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
 }
 
 function runCli(bin: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Out {
@@ -68,7 +125,8 @@ export const docker = (args: string[], o?: { input?: string; env?: NodeJS.Proces
 /** Ids, relative times and the program name made comparable. */
 export function normalise(s: string, fromDocker: boolean): string {
   let t = s;
-  if (fromDocker) t = t.replace(/\bdocker\b(?![.-]| daemon)/g, 'berth');
+  // Not in the daemon's own words: "may require 'docker login'" is the same text for both CLIs.
+  if (fromDocker) t = t.replace(/\bdocker\b(?![.-]| daemon| login')/g, 'berth');
   t = t
     .replace(/\b[0-9a-f]{64}\b/g, '<ID>')
     .replace(/\b[0-9a-f]{12}\b/g, '<SID>')
@@ -126,3 +184,79 @@ function externalDaemon(host: string): Dockerd {
     },
   };
 }
+
+/**
+ * What berthd does not do yet, step by step: key -> the reason (and the
+ * branch or issue it waits for). A step named here must still FAIL on
+ * berthd: once it passes, the test says to drop the entry, so the table never
+ * hides a case that can no longer fail.
+ */
+export type Pending = Readonly<Record<string, string>>;
+
+let target: Target = 'dockerd';
+let pending: Pending = {};
+const seen = new Set<string>();
+
+export function setTarget(t: Target, p: Pending = {}): void {
+  target = t;
+  pending = p;
+  seen.clear();
+}
+
+/**
+ * One step of a case. On dockerd (and on berthd when the key is not in the
+ * pending table) it simply runs. On berthd with a pending entry it must throw;
+ * what it threw is returned so the caller can show it in the test's output.
+ */
+export function step(key: string, fn: () => void): string | undefined {
+  if (target !== 'berthd' || !(key in pending)) {
+    fn();
+    return undefined;
+  }
+  seen.add(key);
+  try {
+    fn();
+  } catch (e) {
+    return `pending on berthd: ${key} (${pending[key]}): ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`;
+  }
+  throw new assert.AssertionError({
+    message: `"${key}" now passes on berthd: drop its entry from the pending table (was: ${pending[key]})`,
+  });
+}
+
+/** `step` for an async step (a terminal driven by driveTty). */
+export async function stepAsync(key: string, fn: () => Promise<void>): Promise<string | undefined> {
+  if (target !== 'berthd' || !(key in pending)) {
+    await fn();
+    return undefined;
+  }
+  seen.add(key);
+  try {
+    await fn();
+  } catch (e) {
+    return `pending on berthd: ${key} (${pending[key]}): ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`;
+  }
+  throw new assert.AssertionError({
+    message: `"${key}" now passes on berthd: drop its entry from the pending table (was: ${pending[key]})`,
+  });
+}
+
+/** Pending entries no step visited: stale keys (a renamed step) are errors too. */
+export function unvisitedPending(): string[] {
+  return Object.keys(pending).filter((k) => !seen.has(k));
+}
+
+/** A step berthd may still have pending (`step`): its failure shown as the test's diagnostic. */
+export function pend(t: TestContext, key: string, fn: () => void): void {
+  const m = step(key, fn);
+  if (m) t.diagnostic(m);
+}
+
+/** What the case modules of the comparison suite get: the target and its daemon (started in `before`). */
+export interface CompatSuite {
+  target: Target;
+  daemon(): Dockerd;
+}
+
+/** The storage driver each daemon reports: dockerd's graph driver, berthd's snapshotter. */
+export const DRIVER: Record<Target, string> = { dockerd: 'overlay2', berthd: 'overlayfs' };

@@ -129,15 +129,24 @@ describe('berth-shim with the runtime library', { skip }, () => {
     assert.equal(rt.state(id).status, 'stopped');
   });
 
-  it('feeds stdin from a FIFO and ends it when the writer closes', async () => {
-    const id = uniqueId('shim-in');
-    const b = bundle('while read line; do echo "got $line"; done; echo eof');
+  /** A started container running `script` with its stdin and stdout on FIFOs. */
+  async function withStdinFifo(prefix: string, script: string) {
+    const id = uniqueId(prefix);
+    const b = bundle(script);
     const shim = await shimFor(id);
     const inPath = join(tmp, `${id}.in`);
     execFileSync('mkfifo', [inPath]);
     const out = readFifo(join(tmp, `${id}.out`));
     await createInShim(rt, shim, id, b.dir, { stdin: inPath, stdout: join(tmp, `${id}.out`) });
     await rt.start(id);
+    return { shim, inPath, out };
+  }
+
+  it('feeds stdin from a FIFO and ends it when the writer closes', async () => {
+    const { shim, inPath, out } = await withStdinFifo(
+      'shim-in',
+      'while read line; do echo "got $line"; done; echo eof',
+    );
     const w = openSync(inPath, fsc.O_WRONLY); // the shim holds the read end: no wait
     writeSync(w, 'ping\npong\n');
     closeSync(w);
@@ -145,6 +154,20 @@ describe('berth-shim with the runtime library', { skip }, () => {
     assert.equal(done.status, 0);
     await out.ended;
     assert.equal(out.text(), 'got ping\ngot pong\neof\n');
+  });
+
+  it('closestdin after the writer closed: what the FIFO still holds reaches the process first', async () => {
+    // The container reads nothing for a second, so its pipe fills, the shim's
+    // buffer fills, and the rest waits in the FIFO when closestdin comes.
+    const { shim, inPath, out } = await withStdinFifo('shim-cin', 'sleep 1; wc -c');
+    const w = openSync(inPath, fsc.O_WRONLY);
+    writeSync(w, Buffer.alloc(100000, 'x'));
+    closeSync(w);
+    await shim.client.closeStdin(INIT);
+    const done = await shim.client.wait(INIT);
+    assert.equal(done.status, 0);
+    await out.ended;
+    assert.equal(out.text().trim(), '100000');
   });
 
   it('runs a terminal: the pty master is copied, resize reaches the container', async () => {

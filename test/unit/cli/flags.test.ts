@@ -8,7 +8,7 @@ import { parsePublish, parseMount, ramInBytes, parseDuration } from '../../../sr
 import { humanDuration, humanSizeWithPrecision, bytesSize } from '../../../src/cli/berth/units.js';
 import { displayablePorts } from '../../../src/cli/berth/cmd/ps.js';
 import { referenceError } from '../../../src/cli/berth/reference.js';
-import { apiTimestamp } from '../../../src/cli/berth/units.js';
+import { apiTimestamp, goTimeStringRFC3339 } from '../../../src/cli/berth/units.js';
 
 const specs: FlagSpec[] = [
   { name: 'interactive', short: 'i', type: 'bool', usage: '' },
@@ -126,6 +126,18 @@ describe('run options', () => {
       ]),
       '53/udp, 80-81/tcp, 0.0.0.0:8443->443/tcp',
     );
+  });
+
+  it("Go's time.Time.String(): the year in four digits, even year 1 (a network's zero CreatedAt)", () => {
+    const tz = process.env.TZ;
+    process.env.TZ = 'UTC';
+    try {
+      assert.equal(goTimeStringRFC3339('0001-01-01T00:00:00Z'), '0001-01-01 00:00:00 +0000 UTC');
+      assert.equal(goTimeStringRFC3339('2026-12-04T21:24:32.5Z'), '2026-12-04 21:24:32.5 +0000 UTC');
+    } finally {
+      if (tz === undefined) delete process.env.TZ;
+      else process.env.TZ = tz;
+    }
   });
 });
 

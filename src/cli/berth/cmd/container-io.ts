@@ -1,18 +1,18 @@
-// exec, logs, top, port, diff, export, cp, stats: commands that read a
-// container's processes, output and files.
+// exec, logs, top, port, diff, export, cp (and stats, from stats.ts):
+// commands that read a container's processes, output and files.
 
 import { spawn } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import { createWriteStream, statSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import type { Command, Ctx } from '../command.js';
-import { formatFlag } from '../command.js';
 import type { Flags } from '../flags.js';
 import { CliError } from '../errors.js';
-import { Demuxer, followResize, parseDetachKeys, pumpInput, pumpOutput, restoreTerminal, setRaw } from '../stream.js';
-import { formatRows, struct, truncateID } from '../formatter.js';
-import { apiTimestamp, bytesSize } from '../units.js';
+import { Demuxer, attachStreams } from '../stream.js';
+import { apiTimestamp } from '../units.js';
 import { readAll } from '../client.js';
 import { readEnvFile } from './runopts.js';
+import { statsCmd } from './stats.js';
 
 const cpath = (id: string) => `/containers/${encodeURIComponent(id)}`;
 
@@ -43,27 +43,14 @@ async function exec(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
     return 0;
   }
   const sock = await ctx.client.hijack(`/exec/${created.Id}/start`, { json: { Detach: false, Tty: tty } });
-  try {
-    if (tty && interactive) setRaw();
-    let detached = false;
-    const detachedP = new Promise<void>((resolve) => {
-      if (interactive)
-        pumpInput(sock, tty, {
-          keys: parseDetachKeys(f.string('detach-keys')),
-          onDetach: () => {
-            detached = true;
-            sock.destroy();
-            resolve();
-          },
-        });
-    });
-    if (tty) followResize(ctx, `/exec/${created.Id}`);
-    await Promise.race([pumpOutput(sock, tty), detachedP]);
-    if (detached) return 0;
-  } finally {
-    restoreTerminal();
-    process.stdin.pause();
-  }
+  const how = await attachStreams(ctx, {
+    sock,
+    tty,
+    stdin: interactive,
+    detachKeys: f.string('detach-keys'),
+    resizePath: `/exec/${created.Id}`,
+  });
+  if (how === 'detached') return 0;
   const inspect = await ctx.client.get<{ ExitCode: number | null; Running: boolean }>(`/exec/${created.Id}/json`);
   return inspect.ExitCode ?? 0;
 }
@@ -184,123 +171,38 @@ async function cp(ctx: Ctx, _f: Flags, args: string[]): Promise<number> {
     if (code !== 0) throw new CliError(`extracting into ${dst.path} failed`, 1);
     return 0;
   }
-  if (src.path === '-') {
+  // Into the container: the archive streams from our stdin (`-`) or from
+  // tar(1) straight into the request body (chunked), never whole in memory.
+  if (src.path !== '-') {
+    try {
+      statSync(src.path);
+    } catch {
+      throw new CliError(`lstat ${resolve(src.path)}: no such file or directory`, 1);
+    }
+  }
+  const tar =
+    src.path === '-'
+      ? undefined
+      : spawn('tar', ['-c', '-C', dirname(src.path), basename(src.path)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Taken up at once: under Bun, what a child wrote to a pipe nobody reads
+  // yet is lost when it exits (a small archive, before the request is made).
+  const archive = tar ? tar.stdout.pipe(new PassThrough()) : process.stdin;
+  let tarErr = '';
+  tar?.stderr.on('data', (d: Buffer) => (tarErr += d.toString()));
+  const tarDone = tar ? new Promise<number>((r) => tar.on('close', (c) => r(c ?? 1))) : Promise.resolve(0);
+  try {
     const res = await ctx.client.request('PUT', `${cpath(dst.container!)}/archive`, {
       query: { path: dst.path },
-      body: await readAll(process.stdin),
+      body: archive,
       headers: { 'Content-Type': 'application/x-tar' },
     });
-    res.body.resume();
-    return 0;
+    await readAll(res.body);
+  } catch (e) {
+    tar?.kill();
+    throw e;
   }
-  // The archive is packed by tar(1) and sent with its length. Streamed from
-  // tar's stdout (chunked), dockerd 20.10 answered 200 and extracted nothing,
-  // while the same bytes from a file stream or a buffer land; not understood
-  // yet, so the archive is held in memory (a limit for very large copies).
-  const tar = spawn('tar', ['-c', '-C', dirname(src.path), basename(src.path)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const [archive, tarCode] = await Promise.all([
-    readAll(tar.stdout),
-    new Promise<number>((r) => tar.on('close', (c) => r(c ?? 1))),
-  ]);
-  if (tarCode !== 0) throw new CliError(`packing ${src.path} failed`, 1);
-  const res = await ctx.client.request('PUT', `${cpath(dst.container!)}/archive`, {
-    query: { path: dst.path },
-    body: archive,
-    headers: { 'Content-Type': 'application/x-tar' },
-  });
-  res.body.resume();
+  if ((await tarDone) !== 0) throw new CliError(`packing ${src.path} failed: ${tarErr.trim()}`, 1);
   return 0;
-}
-
-interface StatsJSON {
-  id: string;
-  name: string;
-  cpu_stats: { cpu_usage: { total_usage: number }; system_cpu_usage?: number; online_cpus?: number };
-  precpu_stats: { cpu_usage: { total_usage: number }; system_cpu_usage?: number };
-  memory_stats: { usage?: number; limit?: number; stats?: Record<string, number> };
-  networks?: Record<string, { rx_bytes: number; tx_bytes: number }>;
-  blkio_stats?: { io_service_bytes_recursive?: { op: string; value: number }[] | null };
-  pids_stats?: { current?: number };
-}
-
-function statsRow(s: StatsJSON, trunc: boolean) {
-  const cpuDelta = s.cpu_stats.cpu_usage.total_usage - s.precpu_stats.cpu_usage.total_usage;
-  const sysDelta = (s.cpu_stats.system_cpu_usage ?? 0) - (s.precpu_stats.system_cpu_usage ?? 0);
-  const cpus = s.cpu_stats.online_cpus ?? 1;
-  const cpu = sysDelta > 0 && cpuDelta > 0 ? (cpuDelta / sysDelta) * cpus * 100 : 0;
-  const cache = s.memory_stats.stats?.total_inactive_file ?? s.memory_stats.stats?.inactive_file ?? 0;
-  const mem = Math.max(0, (s.memory_stats.usage ?? 0) - cache);
-  const limit = s.memory_stats.limit ?? 0;
-  let rx = 0;
-  let tx = 0;
-  for (const n of Object.values(s.networks ?? {})) {
-    rx += n.rx_bytes;
-    tx += n.tx_bytes;
-  }
-  let rd = 0;
-  let wr = 0;
-  for (const b of s.blkio_stats?.io_service_bytes_recursive ?? []) {
-    if (b.op.toLowerCase() === 'read') rd += b.value;
-    if (b.op.toLowerCase() === 'write') wr += b.value;
-  }
-  const { humanSizeWithPrecision } = sizeFns;
-  return struct('*formatter.statsContext', {
-    Container: () => (trunc ? truncateID(s.id) : s.id),
-    ID: () => (trunc ? truncateID(s.id) : s.id),
-    Name: () => s.name.replace(/^\//, ''),
-    CPUPerc: () => `${cpu.toFixed(2)}%`,
-    MemUsage: () => `${bytesSize(mem)} / ${bytesSize(limit)}`,
-    MemPerc: () => `${(limit ? (mem / limit) * 100 : 0).toFixed(2)}%`,
-    NetIO: () => `${humanSizeWithPrecision(rx, 3)} / ${humanSizeWithPrecision(tx, 3)}`,
-    BlockIO: () => `${humanSizeWithPrecision(rd, 3)} / ${humanSizeWithPrecision(wr, 3)}`,
-    PIDs: () => String(s.pids_stats?.current ?? 0),
-  });
-}
-import * as sizeFns from '../units.js';
-
-const statsHeader = {
-  Container: 'CONTAINER',
-  ID: 'CONTAINER ID',
-  Name: 'NAME',
-  CPUPerc: 'CPU %',
-  MemUsage: 'MEM USAGE / LIMIT',
-  MemPerc: 'MEM %',
-  NetIO: 'NET I/O',
-  BlockIO: 'BLOCK I/O',
-  PIDs: 'PIDS',
-};
-
-async function stats(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
-  let ids = args;
-  if (ids.length === 0)
-    ids = (await ctx.client.get<{ Id: string }[]>('/containers/json', { all: f.bool('all') || undefined })).map(
-      (c) => c.Id,
-    );
-  const format =
-    f.string('format') ||
-    'table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}';
-  const trunc = !f.bool('no-trunc');
-  const once = async () =>
-    Promise.all(ids.map((id) => ctx.client.get<StatsJSON>(`${cpath(id)}/stats`, { stream: false })));
-  if (f.bool('no-stream')) {
-    ctx.out(
-      formatRows(
-        format,
-        (await once()).map((s) => statsRow(s, trunc)),
-        statsHeader,
-      ),
-    );
-    return 0;
-  }
-  // The live table, as docker: redrawn every second (screen cleared, cursor
-  // home) until interrupted, on a terminal or not.
-  for (;;) {
-    const rows = (await once()).map((s) => statsRow(s, trunc));
-    process.stdout.write('\x1b[2J\x1b[H' + formatRows(format, rows, statsHeader));
-    await new Promise((r) => setTimeout(r, 1000));
-  }
 }
 
 export const containerIoCmds: Command[] = [
@@ -402,17 +304,5 @@ export const containerIoCmds: Command[] = [
     args: { min: 2, max: 2 },
     run: cp,
   },
-  {
-    name: 'stats',
-    use: '[OPTIONS] [CONTAINER...]',
-    short: 'Display a live stream of container(s) resource usage statistics',
-    flags: [
-      { name: 'all', short: 'a', type: 'bool', usage: 'Show all containers (default shows just running)' },
-      formatFlag(),
-      { name: 'no-stream', type: 'bool', usage: 'Disable streaming stats and only pull the first result' },
-      { name: 'no-trunc', type: 'bool', usage: 'Do not truncate output' },
-    ],
-    args: { min: 0, max: 1000 },
-    run: stats,
-  },
+  statsCmd,
 ];

@@ -1,10 +1,11 @@
 // `berth inspect --layers CONTAINER`: what each layer of the stack knows
 // about one container, each fact labelled with the layer it came from: the
-// daemon's record (Engine API), containerd's container and task (ctr against
-// the shim's containerd address), the runtime's state.json, the kernel's view
-// (/proc cgroups and namespaces) and the last log lines naming the container
-// in each daemon's log (found through the daemon's stdout/stderr file).
-// Reading the lower layers needs root on the daemon's host.
+// daemon's record (Engine API, dockerd or berthd), containerd's (or
+// berth-engine's) container and task (ctr against the shim's engine
+// address), the runtime's state.json (runc's or berth-runc's), the kernel's
+// view (/proc cgroups and namespaces) and the last log lines naming the
+// container in each daemon's log (found through the daemon's stdout/stderr
+// file) and berth-shim's. Reading the lower layers needs root on the host.
 
 import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -15,15 +16,8 @@ import { CliError } from '../errors.js';
 interface Record_ {
   Id: string;
   Name: string;
-  State: {
-    Status: string;
-    Pid: number;
-    ExitCode: number;
-    Error: string;
-    StartedAt: string;
-    FinishedAt: string;
-    OOMKilled: boolean;
-  };
+  /** The fields shown here (of the Engine API's ContainerState). */
+  State: { Status: string; Pid: number; ExitCode: number; Error: string };
   HostConfig: { Runtime?: string };
   GraphDriver?: { Name: string; Data?: Record<string, string> };
 }
@@ -42,26 +36,93 @@ function pids(): number[] {
     .map(Number);
 }
 
-/** The shim process serving container `id`: its -address and -namespace. */
-function findShim(id: string): { pid: number; address?: string; namespace?: string; bundle?: string } | undefined {
-  for (const pid of pids()) {
-    const argv = cmdline(pid);
+interface Shim {
+  pid: number;
+  kind: 'containerd-shim' | 'berth-shim';
+  /** The containerd API the shim's engine serves (containerd's, or berth-engine's). */
+  address?: string;
+  namespace?: string;
+  /** containerd-shim: the bundle (its cwd); berth-shim: its own directory. */
+  dir?: string;
+  /** The runtime's root for this namespace, where `<id>/state.json` is. */
+  runtimeRoot?: string;
+}
+
+function cwdOf(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    return undefined;
+  }
+}
+
+function ppidOf(pid: number): number | undefined {
+  try {
+    const m = /^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * berth-shim keeps no id on its command line (a spare shim is claimed
+ * later): it is the container's parent, its cwd is `<state>/shims/<name>`,
+ * and berth-engine's socket and the runtime's state are under `<state>`.
+ */
+function berthShim(pid: number, id: string): Shim {
+  const dir = cwdOf(pid);
+  const state = dir ? dirname(dirname(dir)) : undefined;
+  const address = state && existsSync(join(state, 'engine.sock')) ? join(state, 'engine.sock') : undefined;
+  let namespace: string | undefined;
+  try {
+    namespace = state
+      ? readdirSync(join(state, 'runtime')).find((ns) => existsSync(join(state, 'runtime', ns, id)))
+      : undefined;
+  } catch {
+    /* no runtime state */
+  }
+  const runtimeRoot = state && namespace ? join(state, 'runtime', namespace) : undefined;
+  return { pid, kind: 'berth-shim', address, namespace, dir, runtimeRoot };
+}
+
+/** The shim serving container `id`: the parent of its process, else a containerd-shim named by it. */
+function findShim(id: string, pid: number): Shim | undefined {
+  const parent = pid > 0 ? ppidOf(pid) : undefined;
+  if (parent && cmdline(parent)[0]?.endsWith('berth-shim')) return berthShim(parent, id);
+  for (const p of parent ? [parent, ...pids()] : pids()) {
+    const argv = cmdline(p);
     if (!argv[0]?.includes('containerd-shim')) continue;
     const arg = (n: string) => {
       const i = argv.indexOf(n);
       return i >= 0 ? argv[i + 1] : undefined;
     };
-    let bundle: string | undefined;
-    try {
-      bundle = readlinkSync(`/proc/${pid}/cwd`);
-    } catch {
-      /* gone */
-    }
+    const bundle = cwdOf(p);
     // One shim per container (runc v2 groups by id); the bundle directory is named by it.
-    if (arg('-id') === id || bundle?.endsWith(`/${id}`))
-      return { pid, address: arg('-address'), namespace: arg('-namespace'), bundle };
+    if (arg('-id') === id || bundle?.endsWith(`/${id}`)) {
+      const address = arg('-address');
+      const namespace = arg('-namespace');
+      // dockerd keeps the runtime's root beside containerd's state: <exec-root>/runtime-runc/<ns>.
+      const runtimeRoot = [
+        ...(address ? [join(dirname(dirname(address)), 'runtime-runc', namespace ?? 'moby')] : []),
+        '/run/docker/runtime-runc/moby',
+        `/run/containerd/runc/${namespace ?? 'moby'}`,
+      ].find((r) => existsSync(join(r, id)));
+      return { pid: p, kind: 'containerd-shim', address, namespace, dir: bundle, runtimeRoot };
+    }
   }
   return undefined;
+}
+
+/** The process serving the containerd API at `address` (containerd, or berth-engine). */
+function engineAt(address: string): number | undefined {
+  const pidFile = join(dirname(address), 'containerd.pid');
+  if (existsSync(pidFile)) return Number(readFileSync(pidFile, 'utf8').trim());
+  return pids().find((p) => {
+    const argv = cmdline(p);
+    const i = argv.indexOf('--address');
+    return i >= 0 && argv[i + 1] === address;
+  });
 }
 
 /** The file a daemon's stderr goes to, if it is a regular file (its log). */
@@ -105,77 +166,76 @@ export async function inspectLayers(ctx: Ctx, args: string[]): Promise<number> {
   if (rec.GraphDriver)
     fact('daemon', 'storage', `${rec.GraphDriver.Name} ${rec.GraphDriver.Data?.MergedDir ?? ''}`.trim());
 
-  const shim = findShim(id);
+  const shim = findShim(id, rec.State.Pid);
   let containerdPid: number | undefined;
   const host = ctx.client.endpoint.socketPath;
-  const dockerd = host
-    ? pids().find((p) => cmdline(p).some((a) => a.includes(host)) && cmdline(p)[0]?.endsWith('dockerd'))
+  const daemon = host
+    ? pids().find((p) => {
+        const argv = cmdline(p);
+        return argv.some((x) => x.includes(host)) && argv.some((x) => /(^|\/)(dockerd|berthd(\.js)?)$/.test(x));
+      })
     : undefined;
+  const ctr = (address: string, ns: string, a: string[]) =>
+    spawnSync('ctr', ['--address', address, '--namespace', ns, ...a], { encoding: 'utf8', timeout: 10000 });
   if (!shim) {
     fact('shim', 'process', 'none found (container not running, or daemon on another host)');
-    // Without a shim, containerd is found through dockerd: its --containerd,
-    // else the one dockerd starts under its exec root.
-    const argv = dockerd ? cmdline(dockerd) : [];
+    // Without a shim, containerd (or berth-engine) is found through the
+    // daemon: its --containerd, else the one dockerd starts under its exec root.
+    const argv = daemon ? cmdline(daemon) : [];
     const arg = (n: string) => {
       const i = argv.findIndex((a) => a === n || a.startsWith(`${n}=`));
       return i < 0 ? undefined : argv[i]!.includes('=') ? argv[i]!.split('=')[1] : argv[i + 1];
     };
     const address = arg('--containerd') ?? join(arg('--exec-root') ?? '/var/run/docker', 'containerd/containerd.sock');
     if (existsSync(address)) {
-      const info = spawnSync('ctr', ['--address', address, '--namespace', 'moby', 'containers', 'info', id], {
-        encoding: 'utf8',
-        timeout: 10000,
+      // The daemon's namespace: dockerd's moby, else whichever holds the container.
+      const spaces = ctr(address, 'default', ['namespaces', 'ls', '-q']).stdout?.split('\n').filter(Boolean) ?? [];
+      let last = '';
+      const known = ['moby', ...spaces.filter((n) => n !== 'moby')].some((ns) => {
+        const info = ctr(address, ns, ['containers', 'info', id]);
+        last = (info.stderr || '').trim().split('\n').pop() ?? '';
+        return info.status === 0;
       });
       fact(
         'containerd',
         'container',
-        info.status === 0
+        known
           ? 'known, with no task'
-          : `not known (${(info.stderr || '').trim().split('\n').pop()}): dockerd makes it at start and removes it when the task ends`,
+          : `not known (${last}): the daemon makes it at start and removes it when the task ends`,
       );
-      const pidFile = join(dirname(address), 'containerd.pid');
-      if (existsSync(pidFile)) containerdPid = Number(readFileSync(pidFile, 'utf8').trim());
+      containerdPid = engineAt(address);
     }
   } else {
     fact('shim', 'pid', shim.pid);
-    fact('shim', 'bundle', shim.bundle ?? '');
+    fact('shim', shim.kind === 'berth-shim' ? 'directory' : 'bundle', shim.dir ?? '');
     if (shim.address) {
       fact('shim', 'containerd address', shim.address);
-      const ctr = (a: string[]) =>
-        spawnSync('ctr', ['--address', shim.address!, '--namespace', shim.namespace ?? 'moby', ...a], {
-          encoding: 'utf8',
-          timeout: 10000,
-        });
-      const info = ctr(['containers', 'info', id]);
+      const ns = shim.namespace ?? 'moby';
+      const info = ctr(shim.address, ns, ['containers', 'info', id]);
       if (info.status === 0) {
         const c = JSON.parse(info.stdout) as { Runtime?: { Name: string }; Snapshotter?: string; Image?: string };
         fact('containerd', 'container', { runtime: c.Runtime?.Name, snapshotter: c.Snapshotter, image: c.Image });
       } else fact('containerd', 'container', (info.stderr || info.error?.message || '').trim());
-      const tasks = ctr(['tasks', 'ls']);
+      const tasks = ctr(shim.address, ns, ['tasks', 'ls']);
       const row = tasks.stdout?.split('\n').find((l) => l.startsWith(id));
       fact('containerd', 'task', row ? row.split(/\s+/).slice(1).join(' ') : 'no task');
-      const pidFile = join(dirname(shim.address), 'containerd.pid');
-      if (existsSync(pidFile)) containerdPid = Number(readFileSync(pidFile, 'utf8').trim());
-      // dockerd keeps the runtime's root beside containerd's state: <exec-root>/runtime-runc/<ns>.
-      const roots = [
-        join(dirname(dirname(shim.address)), 'runtime-runc', shim.namespace ?? 'moby'),
-        '/run/docker/runtime-runc/moby',
-        `/run/containerd/runc/${shim.namespace ?? 'moby'}`,
-      ];
-      const state = roots.map((r) => join(r, id, 'state.json')).find((p) => existsSync(p));
-      if (state) {
-        const s = JSON.parse(readFileSync(state, 'utf8')) as {
-          init_process_pid?: number;
-          created?: string;
-          config?: { cgroups?: { path?: string } };
-          cgroup_paths?: Record<string, string>;
-        };
-        fact('runtime', 'state file', state);
-        fact('runtime', 'init pid', s.init_process_pid);
-        fact('runtime', 'created', s.created);
-        fact('runtime', 'cgroup path', s.config?.cgroups?.path ?? '');
-      } else fact('runtime', 'state file', `not found under ${roots.join(', ')}`);
+      containerdPid = engineAt(shim.address);
     }
+    const state = shim.runtimeRoot ? join(shim.runtimeRoot, id, 'state.json') : undefined;
+    if (state && existsSync(state)) {
+      // runc's state.json, or berth-runc's (pid, cgroupsPath).
+      const s = JSON.parse(readFileSync(state, 'utf8')) as {
+        init_process_pid?: number;
+        pid?: number;
+        created?: string;
+        config?: { cgroups?: { path?: string } };
+        cgroupsPath?: string;
+      };
+      fact('runtime', 'state file', state);
+      fact('runtime', 'init pid', s.init_process_pid ?? s.pid);
+      fact('runtime', 'created', s.created);
+      fact('runtime', 'cgroup path', s.config?.cgroups?.path ?? s.cgroupsPath ?? '');
+    } else fact('runtime', 'state file', 'not found');
   }
 
   const pid = rec.State.Pid;
@@ -198,7 +258,7 @@ export async function inspectLayers(ctx: Ctx, args: string[]): Promise<number> {
 
   const seen = new Set<string>();
   for (const [layer, p] of [
-    ['daemon', dockerd],
+    ['daemon', daemon],
     ['containerd', containerdPid],
   ] as const) {
     if (!p) continue;
@@ -215,6 +275,13 @@ export async function inspectLayers(ctx: Ctx, args: string[]): Promise<number> {
     const hits = lastLinesWith(file, id);
     fact(layer, 'log', `${file}: ${hits.length} recent line(s) naming the container`);
     for (const l of hits) lines.push(`[${layer}]   ${l.length > 240 ? l.slice(0, 240) + '…' : l}`);
+  }
+  // berth-shim logs beside itself.
+  const shimLog = shim?.kind === 'berth-shim' && shim.dir ? join(shim.dir, 'shim.log') : undefined;
+  if (shimLog && existsSync(shimLog)) {
+    const hits = lastLinesWith(shimLog, id);
+    fact('shim', 'log', `${shimLog}: ${hits.length} recent line(s) naming the container`);
+    for (const l of hits) lines.push(`[shim]   ${l.length > 240 ? l.slice(0, 240) + '…' : l}`);
   }
   if (lines.length === 0) throw new CliError('nothing known', 1);
   ctx.out(lines.join('\n') + '\n');

@@ -6,7 +6,7 @@ import type { Command, Ctx } from '../command.js';
 import type { Flags } from '../flags.js';
 import { CliError } from '../errors.js';
 import { ramInBytes } from './runopts.js';
-import { followResize, parseDetachKeys, pumpInput, pumpOutput, restoreTerminal, setRaw } from '../stream.js';
+import { attachStreams } from '../stream.js';
 import { proxySignals } from './run.js';
 
 type Query = Record<string, string | number | boolean | undefined>;
@@ -58,19 +58,20 @@ async function startCmd(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
   const waitRes = ctx.client.json<{ StatusCode: number }>('POST', `${cpath(id)}/wait`, {
     query: { condition: 'next-exit' },
   });
-  const output = pumpOutput(sock, tty);
   const stop = tty ? () => undefined : proxySignals(ctx, info.Id);
   try {
-    if (tty && interactive) setRaw();
-    if (interactive) pumpInput(sock, tty);
-    await post(ctx, `${cpath(id)}/start`);
-    if (tty) followResize(ctx, cpath(id));
-    await output;
+    const how = await attachStreams(ctx, {
+      sock,
+      tty,
+      stdin: interactive,
+      detachKeys: f.string('detach-keys'),
+      resizePath: cpath(id),
+      started: () => post(ctx, `${cpath(id)}/start`),
+    });
+    if (how === 'detached') return 0;
     return (await waitRes).StatusCode;
   } finally {
     stop();
-    restoreTerminal();
-    process.stdin.pause();
   }
 }
 
@@ -94,27 +95,23 @@ async function attach(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
   });
   const stop = f.bool('sig-proxy') && !tty ? proxySignals(ctx, info.Id) : () => undefined;
   try {
-    if (tty && stdin && process.stdin.isTTY) setRaw();
-    let detached = false;
-    const detachedP = new Promise<void>((resolve) => {
-      if (stdin)
-        pumpInput(sock, tty, {
-          keys: parseDetachKeys(f.string('detach-keys')),
-          onDetach: () => {
-            detached = true;
-            sock.destroy();
-            resolve();
-          },
-        });
+    const how = await attachStreams(ctx, {
+      sock,
+      tty,
+      stdin,
+      detachKeys: f.string('detach-keys'),
+      resizePath: cpath(id),
+      // As docker: one size off first, so that a shell whose terminal keeps
+      // its size still hears SIGWINCH and redraws its prompt for us.
+      started: async () => {
+        if (tty && process.stdout.isTTY)
+          await post(ctx, `${cpath(id)}/resize`, { h: process.stdout.rows + 1, w: process.stdout.columns + 1 });
+      },
     });
-    if (tty) followResize(ctx, cpath(id));
-    await Promise.race([pumpOutput(sock, tty), detachedP]);
-    if (detached) return 0;
+    if (how === 'detached') return 0;
     return (await waitRes).StatusCode;
   } finally {
     stop();
-    restoreTerminal();
-    process.stdin.pause();
   }
 }
 

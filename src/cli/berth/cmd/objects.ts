@@ -10,7 +10,7 @@ import { goTimeStringRFC3339, humanSizeWithPrecision } from '../units.js';
 import { filterQuery } from './filters.js';
 import { confirm } from '../prompt.js';
 import { inspectAll } from './inspect.js';
-import { DaemonError } from '../client.js';
+import { DaemonError, compareVersions } from '../client.js';
 
 function kv(list: string[]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -117,13 +117,16 @@ async function pruneReport(
   title: string,
   extra: string[] = [],
 ): Promise<number> {
-  if (!f.bool('force')) {
-    const warning =
-      key === 'VolumesDeleted'
-        ? 'WARNING! This will remove all local volumes not used by at least one container.'
-        : 'WARNING! This will remove all custom networks not used by at least one container.';
-    if (!(await confirm(ctx, warning))) return 0;
+  let warning = 'WARNING! This will remove all custom networks not used by at least one container.';
+  if (key === 'VolumesDeleted') {
+    // From API 1.42 the daemon prunes anonymous volumes only, unless asked for all.
+    const version = await ctx.client.apiVersion();
+    const anonymousOnly = compareVersions(version, '1.42') >= 0;
+    if (f.bool('all') && !anonymousOnly)
+      throw new CliError(`"--all" requires API version 1.42, but the Docker daemon API version is ${version}`, 1);
+    warning = `WARNING! This will remove ${anonymousOnly && !f.bool('all') ? 'anonymous' : 'all'} local volumes not used by at least one container.`;
   }
+  if (!f.bool('force') && !(await confirm(ctx, warning))) return 0;
   const r = await ctx.client.json<Record<string, unknown>>('POST', path, {
     query: { filters: filterQuery([...f.list('filter'), ...extra]) },
   });

@@ -10,7 +10,7 @@ import { DaemonError } from '../client.js';
 import { buildCreate, runFlags } from './runopts.js';
 import { pullImage } from './images.js';
 import { checkReference } from '../reference.js';
-import { followResize, parseDetachKeys, pumpInput, pumpOutput, restoreTerminal, setRaw } from '../stream.js';
+import { attachStreams } from '../stream.js';
 import { existsSync, writeFileSync } from 'node:fs';
 
 async function createContainer(ctx: Ctx, f: Flags, args: string[]): Promise<string> {
@@ -109,50 +109,38 @@ async function run(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
     { query: { condition: f.bool('rm') ? 'removed' : 'next-exit' } },
   );
   waitRes.catch(() => undefined);
-  const output = pumpOutput(sock, tty);
   const stopProxy = f.bool('sig-proxy') && !tty ? proxySignals(ctx, id) : () => undefined;
   try {
-    if (tty && interactive) setRaw();
-    let detached = false;
-    const detachedP = new Promise<void>((resolve) => {
-      if (interactive)
-        pumpInput(sock, tty, {
-          keys: parseDetachKeys(f.string('detach-keys')),
-          onDetach: () => {
-            detached = true;
-            sock.destroy();
-            resolve();
-          },
-        });
-    });
+    let how;
     try {
-      await start(ctx, id);
+      how = await attachStreams(ctx, {
+        sock,
+        tty,
+        stdin: interactive,
+        detachKeys: f.string('detach-keys'),
+        resizePath: `/containers/${id}`,
+        started: () => start(ctx, id),
+      });
     } catch (e) {
+      // The start was refused (the only daemon request in the session): said
+      // once the terminal is ours again, with docker's status for the cause.
       sock.destroy();
-      if (e instanceof DaemonError) {
-        ctx.err(`${ctx.prog}: ${e.message}\n\nRun '${ctx.prog} run --help' for more information\n`);
-        if (f.bool('rm'))
-          await ctx.client.request('DELETE', `/containers/${id}`, { query: { force: true, v: true } }).then(
-            (r) => r.body.resume(),
-            () => undefined,
-          );
-        throw new ExitStatus(startStatus(e.daemonMessage));
-      }
-      throw e;
+      if (!(e instanceof DaemonError)) throw e;
+      ctx.err(`${ctx.prog}: ${e.message}\n\nRun '${ctx.prog} run --help' for more information\n`);
+      if (f.bool('rm'))
+        await ctx.client.request('DELETE', `/containers/${id}`, { query: { force: true, v: true } }).then(
+          (r) => r.body.resume(),
+          () => undefined,
+        );
+      throw new ExitStatus(startStatus(e.daemonMessage));
     }
-    if (tty) followResize(ctx, `/containers/${id}`);
-    await Promise.race([output, detachedP]);
     // Detached (ctrl-p ctrl-q): the container runs on, and so do we not.
-    if (detached) return 0;
+    if (how === 'detached') return 0;
     const res = await waitRes;
     if (res.Error?.Message) ctx.err(`${ctx.prog}: Error response from daemon: ${res.Error.Message}\n`);
     return res.StatusCode;
   } finally {
     stopProxy();
-    restoreTerminal();
-    process.stdin.pause();
-    process.stdin.unref?.();
-    process.stdout.removeAllListeners('resize');
   }
 }
 

@@ -199,6 +199,8 @@ async function info(ctx: Ctx, f: Flags): Promise<number> {
     }
   }
   s += ` Kernel Version: ${fmtV(d.KernelVersion)}\n Operating System: ${fmtV(d.OperatingSystem)}\n OSType: ${fmtV(d.OSType)}\n Architecture: ${fmtV(d.Architecture)}\n CPUs: ${fmtV(d.NCPU)}\n Total Memory: ${bytesSize(Number(d.MemTotal))}\n Name: ${fmtV(d.Name)}\n ID: ${fmtV(d.ID)}\n Docker Root Dir: ${fmtV(d.DockerRootDir)}\n Debug Mode: ${fmtV(d.Debug)}\n`;
+  if (d.Debug)
+    s += `  File Descriptors: ${fmtV(d.NFd)}\n  Goroutines: ${fmtV(d.NGoroutines)}\n  System Time: ${fmtV(d.SystemTime)}\n  EventsListeners: ${fmtV(d.NEventsListener)}\n`;
   if (d.Labels?.length) s += ` Labels:\n${d.Labels.map((l) => `  ${l}\n`).join('')}`;
   s += ` Experimental: ${fmtV(d.ExperimentalBuild)}\n`;
   const cidrs = d.RegistryConfig?.InsecureRegistryCIDRs ?? [];
@@ -278,9 +280,12 @@ async function df(ctx: Ctx, f: Flags): Promise<number> {
   const pct = (part: number, total: number) => (total > 0 ? ` (${Math.floor((part * 100) / total)}%)` : '');
   const images = d.Images ?? [];
   const activeImages = images.filter((i) => i.Containers > 0).length;
-  const imgReclaim = images
-    .filter((i) => i.Containers <= 0)
-    .reduce((s, i) => s + i.Size - Math.max(0, i.SharedSize), 0);
+  // docker counts what images in use hold and reclaims the rest of the
+  // layers' size; an image of unknown shared size (-1) counts as not held.
+  const imgUsed = images
+    .filter((i) => i.Containers !== 0 && i.Size !== -1 && i.SharedSize !== -1)
+    .reduce((s, i) => s + i.Size - i.SharedSize, 0);
+  const imgReclaim = d.LayersSize - imgUsed;
   const ctrs = d.Containers ?? [];
   const ctrSize = ctrs.reduce((s, c) => s + (c.SizeRw ?? 0), 0);
   const ctrReclaim = ctrs.filter((c) => c.State !== 'running').reduce((s, c) => s + (c.SizeRw ?? 0), 0);
