@@ -19,12 +19,18 @@ export async function writeHostFiles(
   dir: string,
   hostname: string,
   hostNet: boolean,
+  extraHosts: string[] = [],
 ): Promise<{ hostname: string; hosts: string; resolv: string }> {
   const paths = { hostname: join(dir, 'hostname'), hosts: join(dir, 'hosts'), resolv: join(dir, 'resolv.conf') };
   await writeFile(paths.hostname, `${hostname}\n`);
+  // --add-host entries ("name:ip") follow the standard lines, as dockerd writes them
+  const extra = extraHosts.flatMap((e) => {
+    const i = e.indexOf(':');
+    return i > 0 ? [`${e.slice(i + 1)}\t${e.slice(0, i)}\n`] : [];
+  });
   const hosts = hostNet
-    ? await readFile('/etc/hosts', 'utf8').catch(() => '')
-    : `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t${hostname}\n`;
+    ? (await readFile('/etc/hosts', 'utf8').catch(() => '')) + extra.join('')
+    : `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n${extra.join('')}127.0.1.1\t${hostname}\n`;
   await writeFile(paths.hosts, hosts);
   let resolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
   // A loopback resolver of the host is unreachable from the container's own network namespace.

@@ -172,7 +172,12 @@ export class ContainerManager {
     try {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       const mounts = await mountPoints({ ...merged, HostConfig: h }, this.s.volumes);
-      const files = await writeHostFiles(dir, merged.Hostname || id.slice(0, 12), netMode === 'host');
+      const files = await writeHostFiles(
+        dir,
+        merged.Hostname || id.slice(0, 12),
+        netMode === 'host',
+        h.ExtraHosts ?? [],
+      );
       const parent = image.resolved.chainIds.at(-1) ?? '';
       await this.s.client
         .snapshots(this.s.cfg.snapshotter)

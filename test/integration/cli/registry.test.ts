@@ -31,10 +31,7 @@ import {
 } from './compare.js';
 import type { Dockerd } from '../../helpers/daemons.js';
 
-const PENDING: Pending = {
-  'progress of a pulled layer':
-    'branch images: the image with a layer of its own is made by docker import (501 on berthd)',
-};
+const PENDING: Pending = {};
 
 for (const target of ['dockerd', 'berthd'] as const)
   describe(
