@@ -128,26 +128,37 @@ export async function nameImage(
   const t = { media_type: target.mediaType, digest: target.digest, size: target.size };
   // A nameless image that some name already points at is not dangling.
   if (isDanglingName(name) && (await client.images.list()).some((r) => r.target?.digest === target.digest)) return;
-  let old: string | undefined;
   try {
     await client.images.create({ name, target: t, labels });
   } catch (e) {
     if (!isAlreadyExists(e)) throw e;
     const rec = await client.images.get(name);
-    if (rec.target?.digest === target.digest) return;
-    old = rec.target?.digest;
-    await client.images.update({ name, target: t, labels: { ...rec.labels, ...labels } }, [
-      'target',
-      ...Object.keys(labels).map((k) => `labels.${k}`),
-    ]);
-    if (old) {
-      const oldRec = rec.target!;
-      const others = (await client.images.list()).some((r) => r.target?.digest === old && r.name !== name);
-      if (!others) {
-        await client.images.create({ name: danglingName(old), target: oldRec, labels: {} }).catch((err: unknown) => {
+    const old = rec.target;
+    if (old?.digest === target.digest) return;
+    // The old target gets its dangling record BEFORE the name leaves it: containerd's gc runs on its own
+    // soon after any deletion (a snapshot, a lease, another image, by anyone), and in a window where no
+    // record points at the old manifest it collects that manifest, its config and its snapshots; the
+    // image then stayed listed (from the view cache) with its blobs gone.
+    let kept: string | undefined;
+    if (old?.digest && !(await client.images.list()).some((r) => r.target?.digest === old.digest && r.name !== name)) {
+      const dangling = danglingName(old.digest);
+      kept = await client.images.create({ name: dangling, target: old, labels: {} }).then(
+        () => dangling,
+        (err: unknown) => {
           if (!isAlreadyExists(err)) throw err;
-        });
-      }
+          return undefined;
+        },
+      );
+    }
+    try {
+      await client.images.update({ name, target: t, labels: { ...rec.labels, ...labels } }, [
+        'target',
+        ...Object.keys(labels).map((k) => `labels.${k}`),
+      ]);
+    } catch (err) {
+      // The name still points at the old image: it is not dangling after all.
+      if (kept) await client.images.delete(kept).catch(() => undefined);
+      throw err;
     }
   }
   // A named image needs no dangling record of its own any more.

@@ -3,8 +3,9 @@
 // committed images run, carry their changes/author/message, show in
 // containerd with their snapshots; prune removes dangling images (and with
 // -a, unused ones matching the filters), keeps what containers use, and
-// containerd has freed what it reports. Sources for import are served from
-// 127.0.0.1 by the test itself.
+// containerd has freed what it reports; a name moved to a new image leaves
+// the old one dangling with its blobs even while containerd's gc runs
+// meanwhile. Sources for import are served from 127.0.0.1 by the test itself.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -227,6 +228,42 @@ test(
     const bad = b.docker(['image', 'prune', '-f', '--filter', 'nonsense=1']);
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /invalid filter 'nonsense'/);
+  },
+);
+
+test(
+  'a name moved to a new image leaves the old one dangling with its blobs, while gc runs meanwhile',
+  { skip },
+  () => {
+    // Another client keeps containerd's gc running the whole time (a lease made and dropped with a
+    // synchronous gc, over and over): a moment where no record holds the old image must not exist.
+    const churn = spawn(
+      'sh',
+      [
+        '-c',
+        'i=0; while :; do i=$((i+1)); ctr -a "$0" leases create --id "gc-churn-$i" >/dev/null && ctr -a "$0" leases delete --sync "gc-churn-$i"; done',
+        ctrd.sock,
+      ],
+      { stdio: 'ignore', detached: true },
+    );
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        const out = b.ok(['import', '--change', `LABEL gc.round=${i}`, `${base}/rootfs.tar.gz`, 'gc/moved:1']);
+        ids.push(lines(out).at(-1)!);
+      }
+      const content = lines(ctr(['content', 'ls', '-q']).stdout);
+      const dangling = lines(b.ok(['images', '-q', '--no-trunc', '--filter', 'dangling=true']));
+      for (const id of ids.slice(0, -1)) {
+        assert.ok(dangling.includes(id), `${id} is listed as dangling`);
+        assert.ok(content.includes(id), `the config blob of ${id} is still in containerd`);
+      }
+    } finally {
+      // The loop and its ctr of the moment: the whole process group.
+      if (churn.pid) process.kill(-churn.pid, 'SIGKILL');
+    }
+    for (const id of lines(b.ok(['images', '-q', '--no-trunc', '--filter', 'label=gc.round']))) b.docker(['rmi', id]);
+    b.docker(['rmi', 'gc/moved:1']);
   },
 );
 
