@@ -2,7 +2,9 @@
 // built bundle never loads the store's modules: better-sqlite3 is never
 // required, even when the engine cannot be reached, and no store is created;
 // without it, the daemonless store is opened as before. Node's own module
-// log (NODE_DEBUG=module) is the evidence, on the bundle that ships.
+// log (NODE_DEBUG=module) is the evidence, on the Node.js bundle that ships
+// (bin/berth-ctr.js, the fallback of the Bun executable, built from the same
+// entry; Bun keeps no such log).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,11 +14,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const BIN = join(dirname(fileURLToPath(import.meta.url)), '../../../bin/berth-ctr');
-const skip = existsSync(BIN) ? false : 'bin/berth-ctr is not built (npm run build)';
+const BIN = join(dirname(fileURLToPath(import.meta.url)), '../../../bin/berth-ctr.js');
+const skip = existsSync(BIN) ? false : 'bin/berth-ctr.js is not built (npm run build)';
 
 function run(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(BIN, args, {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
     encoding: 'utf8',
     env: { ...process.env, BERTH_ADDRESS: '', NODE_DEBUG: 'module', ...env },
   });
