@@ -384,17 +384,18 @@ export function lifecycleTests(name: string, fx: () => Fixture, skip: string | f
     assert.equal(badArg.status, 500);
     assert.match(JSON.parse(badArg.body).message, /^ps: /);
     // The export is the snapshot: the container's writes, the image, empty mount points; no volume, no /proc.
+    // Member names as dockerd's: relative, no `./` prefix.
     const dir = mkdtempSync(join(tmpdir(), 'berthd-lc-export-'));
     try {
       b.ok(['export', '-o', join(dir, 'c.tar'), id]);
       const list = execFileSync('tar', ['-tvf', join(dir, 'c.tar')], { encoding: 'utf8' });
       const names = list.split('\n').map((l) => l.split(/\s+/).slice(5).join(' '));
-      assert.ok(names.includes('./newf'), 'the write is exported');
-      assert.ok(names.includes('./opq/a') && names.includes('./bin/busybox'), 'the image is exported');
-      assert.ok(names.includes('./data/'), 'the volume mount point is');
-      assert.ok(!names.includes('./data/v'), "the volume's content is not");
-      assert.ok(!names.some((n) => n.startsWith('./proc/') && n !== './proc/'), 'nothing from /proc');
-      const hosts = list.split('\n').find((l) => l.endsWith(' ./etc/hosts'));
+      assert.ok(names.includes('newf'), 'the write is exported');
+      assert.ok(names.includes('opq/a') && names.includes('bin/busybox'), 'the image is exported');
+      assert.ok(names.includes('data/'), 'the volume mount point is');
+      assert.ok(!names.includes('data/v'), "the volume's content is not");
+      assert.ok(!names.some((n) => n.startsWith('proc/') && n !== 'proc/'), 'nothing from /proc');
+      const hosts = list.split('\n').find((l) => l.endsWith(' etc/hosts'));
       assert.ok(hosts, 'the /etc/hosts mount point is exported');
       assert.equal(hosts.split(/\s+/)[2], '0', "the mount point, not the host's hosts file bound over it");
     } finally {
