@@ -76,7 +76,7 @@ describe('stdio URIs: berth-engine as containerd', { skip }, () => {
     removeNamespaceCgroups();
   });
 
-  it('file:// appends both streams to the file', () => {
+  it('file:// appends both streams to the file', async () => {
     for (const [who, ctr] of peers()) {
       const file = join(dir, `${who}.log`);
       const id = `lu-file-${who}-${process.pid}`;
@@ -93,7 +93,10 @@ describe('stdio URIs: berth-engine as containerd', { skip }, () => {
         'echo out; echo err >&2',
       ]);
       assert.equal(r.status, 0, `${who}: ${r.stderr}`);
-      assert.deepEqual(readFileSync(file, 'utf8').split('\n').filter(Boolean).sort(), ['err', 'out'], who);
+      // containerd's shim copies each stream on its own and may finish after `run --rm` returns
+      const lines = () => readFileSync(file, 'utf8').split('\n').filter(Boolean).sort();
+      await waitUntil(`${who}: both streams in the file`, () => lines().length >= 2, 15000).catch(() => undefined);
+      assert.deepEqual(lines(), ['err', 'out'], who);
     }
   });
 
