@@ -70,6 +70,7 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemo
     throw new BerthError('berthd', 'unavailable', `networks: ${messageOf(e)}`, { cause: e });
   }
   const manager = new ContainerManager({ client, images, volumes, events, log, cfg, nets });
+  events.containerLabels = (id) => (manager.has(id) ? (manager.get(id).Config.Labels ?? undefined) : undefined);
   const runtime = new Runtime(manager);
   const execs = new Execs(runtime);
   const oom = watchOOM(client, cfg.containerdNamespace, log, (id, at) => {

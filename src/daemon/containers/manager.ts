@@ -12,7 +12,7 @@ import { messageOf } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import type { DaemonConfig } from '../config.js';
 import type { EventBus } from '../events.js';
-import { badRequest, conflict, notFound } from '../http/errors.js';
+import { badRequest, conflict, notFound, statusOf } from '../http/errors.js';
 import type { ImageService } from '../images/service.js';
 import type { VolumeStore } from '../volumes/store.js';
 import { parseCreateBody, type CreateBody } from './body.js';
@@ -169,9 +169,23 @@ export class ContainerManager {
     this.claimName(name, id);
     const dir = this.records.dir(id);
     let snapshotMade = false;
+    const madeVolumes: string[] = [];
     try {
       await mkdir(dir, { recursive: true, mode: 0o700 });
-      const mounts = await mountPoints({ ...merged, HostConfig: h }, this.s.volumes);
+      const mounts = await mountPoints(
+        { ...merged, HostConfig: h },
+        this.s.volumes,
+        (ref) => {
+          // dockerd: an unknown container here is the request's fault (400), not a missing resource
+          try {
+            return this.get(ref).Mounts;
+          } catch (e) {
+            if (statusOf(e) === 404) throw badRequest(messageOf(e), 'VolumesFrom');
+            throw e;
+          }
+        },
+        madeVolumes,
+      );
       const files = await writeHostFiles(
         dir,
         merged.Hostname || id.slice(0, 12),
@@ -210,8 +224,9 @@ export class ContainerManager {
       this.s.log.info('container created', { container: id, image: image.id, name });
       return { id, warnings };
     } catch (e) {
-      // Nothing half-made stays: the name, the snapshot, the directory.
+      // Nothing half-made stays: the name, the snapshot, the directory, the volumes it made.
       this.names.delete(name);
+      for (const v of madeVolumes) await this.s.volumes.remove(v, []).catch(() => undefined);
       if (snapshotMade)
         await this.s.client
           .snapshots(this.s.cfg.snapshotter)
@@ -257,7 +272,12 @@ export class ContainerManager {
       if (v?.Anonymous && removeVolumes && !this.volumeUsers(m.Name).length)
         await this.s.volumes.remove(m.Name, []).catch(() => undefined);
     }
-    this.s.events.emit('container', 'destroy', r.Id, { image: r.ImageRef, name: r.Name.slice(1) });
+    // the record is gone already: its labels are given here
+    this.s.events.emit('container', 'destroy', r.Id, {
+      ...(r.Config.Labels ?? {}),
+      image: r.ImageRef,
+      name: r.Name.slice(1),
+    });
   }
 
   volumeUsers(name: string): string[] {

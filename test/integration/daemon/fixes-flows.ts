@@ -2,7 +2,9 @@
 // raw API calls, asserting what the daemon and the kernel show: OOM kills in
 // State.OOMKilled (containerd's /tasks/oom), stdin that ends only on the
 // client's close (CloseIO), exec records gone with their exec (berth-engine's
-// shim directory). Registered by two files, one per engine below berthd
+// shim directory); then the gaps the audit of the issue's list found:
+// --volumes-from, /system/df's sizes, /events bounds and filters, /auth and
+// push/pull against a registry with htpasswd. Registered by two files, one per engine below berthd
 // (berthd-fixes.test.ts on containerd, berthd-fixes-engine.test.ts on
 // berth-engine), each with one berthd for the whole file.
 
@@ -11,7 +13,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Berthd } from '../../helpers/berthd.js';
+import { rawRequest, type Berthd } from '../../helpers/berthd.js';
+import { startRegistry } from '../../helpers/registry.js';
 import { waitUntil } from '../../helpers/wait.js';
 import { V2 } from './lifecycle-common.js';
 
@@ -163,5 +166,275 @@ export function fixesTests(name: string, fx: () => FixFixture, skip: string | fa
       b.ok(['rm', '-f', id]);
     },
     !onEngine && "containerd's shim keeps its own state: nothing of Berth's to count",
+  );
+
+  t(
+    "--volumes-from: the other container's volumes and binds, :ro, a -v over one, the volume kept while used",
+    async () => {
+      const { b, img } = fx();
+      const none = ['--network', 'none'];
+      const src = `vf-src-${process.pid}`;
+      const vol = `vf-named-${process.pid}`;
+      b.ok([
+        'run',
+        '-d',
+        ...none,
+        '--name',
+        src,
+        '-v',
+        '/data',
+        '-v',
+        `${vol}:/named`,
+        img,
+        'sh',
+        '-c',
+        'echo anon > /data/f; echo named > /named/g; sleep 300',
+      ]);
+      await waitUntil(
+        'the source wrote',
+        () => b.docker(['exec', src, 'cat', '/named/g']).stdout === 'named\n',
+        10000,
+        100,
+      );
+      // the same volumes, read-write: a write lands in the source's volume
+      assert.equal(
+        b.ok([
+          'run',
+          '--rm',
+          ...none,
+          '--volumes-from',
+          src,
+          img,
+          'sh',
+          '-c',
+          'cat /data/f /named/g; echo from-consumer > /data/w',
+        ]),
+        'anon\nnamed\n',
+      );
+      assert.equal(b.ok(['exec', src, 'cat', '/data/w']), 'from-consumer\n');
+      // :ro: the kernel refuses the write (a read-only mount in the consumer)
+      const ro = b.docker([
+        'run',
+        '--rm',
+        ...none,
+        '--volumes-from',
+        `${src}:ro`,
+        img,
+        'sh',
+        '-c',
+        'touch /data/x; grep " /data " /proc/mounts',
+      ]);
+      assert.match(ro.stderr, /Read-only file system/);
+      assert.match(ro.stdout, / \/data \S+ ro[, ]/);
+      // a named -v of the same destination replaces the inherited mount (dockerd's order), no duplicate error;
+      // an anonymous one (-v /data, as an image's VOLUME) does not: the destination is mounted already
+      assert.equal(
+        b.ok(['run', '--rm', ...none, '--volumes-from', src, '-v', `${vol}-over:/data`, img, 'ls', '/data']),
+        '',
+      );
+      b.ok(['volume', 'rm', `${vol}-over`]);
+      assert.equal(b.ok(['run', '--rm', ...none, '--volumes-from', src, '-v', '/data', img, 'ls', '/data']), 'f\nw\n');
+      // inspect shows the inherited mounts and the option
+      const cons = b.ok(['create', ...none, '--volumes-from', src, img, 'true']).trim();
+      const mounts = JSON.parse(b.ok(['inspect', '-f', '{{json .Mounts}}', cons])) as {
+        Name?: string;
+        Destination: string;
+      }[];
+      assert.deepEqual(mounts.map((m) => m.Destination).sort(), ['/data', '/named']);
+      assert.equal(b.ok(['inspect', '-f', '{{json .HostConfig.VolumesFrom}}', cons]).trim(), JSON.stringify([src]));
+      // the source goes with -v: its anonymous volume stays while the consumer holds it
+      const anon = mounts.find((m) => m.Destination === '/data')!.Name!;
+      b.ok(['rm', '-f', '-v', src]);
+      assert.equal(b.ok(['volume', 'inspect', '-f', '{{.Name}}', anon]).trim(), anon);
+      b.ok(['rm', '-v', cons]);
+      assert.equal(b.docker(['volume', 'inspect', anon]).status, 1, 'gone with its last user');
+      b.ok(['volume', 'rm', vol]);
+      // dockerd's 400s, and nothing is left of a failed create
+      const before = b.ok(['volume', 'ls', '-q']);
+      const nope = b.docker([
+        'create',
+        ...none,
+        '-v',
+        `vf-half-${process.pid}:/a`,
+        '--volumes-from',
+        'no-such-container-here',
+        img,
+        'true',
+      ]);
+      assert.equal(nope.status, 1);
+      assert.match(nope.stderr, /No such container: no-such-container-here/);
+      assert.doesNotMatch(nope.stderr, /Unable to find image/, 'a 400, not a 404 the CLI would answer with a pull');
+      assert.match(
+        b.docker(['create', ...none, '--volumes-from', `${cons}:shared`, img, 'true']).stderr,
+        /invalid mode: shared/,
+      );
+      assert.equal(b.ok(['volume', 'ls', '-q']), before);
+    },
+  );
+
+  t('/system/df: images shared size, reclaimable, local volume sizes as the kernel stores them', async () => {
+    const { b, img } = fx();
+    const vol = `df-vol-${process.pid}`;
+    const c = b
+      .ok([
+        'run',
+        '-d',
+        '--network',
+        'none',
+        '-v',
+        `${vol}:/v`,
+        img,
+        'sh',
+        '-c',
+        'head -c 12345 /dev/zero > /v/a; ln /v/a /v/hard; mkdir /v/d; echo -n 12 > /v/d/b; sleep 300',
+      ])
+      .trim();
+    await waitUntil('the files', () => b.docker(['exec', c, 'cat', '/v/d/b']).stdout === '12', 10000, 100);
+    b.ok(['volume', 'create', '-d', 'local', '-o', 'type=tmpfs', '-o', 'device=tmpfs', `df-opt-${process.pid}`]);
+    const df = JSON.parse((await rawRequest(b.sock, 'GET', '/system/df')).body) as {
+      LayersSize: number;
+      Images: { RepoTags: string[]; Size: number; SharedSize: number; Containers: number }[];
+      Volumes: { Name: string; UsageData: { Size: number; RefCount: number } }[];
+    };
+    const mine = df.Images.find((i) => i.RepoTags.includes(img))!;
+    assert.equal(mine.SharedSize, 0, 'computed (not -1): one image holds its layers alone');
+    assert.ok(mine.Containers >= 1);
+    const v = df.Volumes.find((x) => x.Name === vol)!;
+    assert.deepEqual(v.UsageData, { Size: 12345 + 2, RefCount: 1 }, 'a hard link counted once, directories not at all');
+    assert.equal(
+      df.Volumes.find((x) => x.Name === `df-opt-${process.pid}`),
+      undefined,
+      'a volume with driver options is not listed (dockerd)',
+    );
+    // the CLI's summary: nothing reclaimable of an image a container uses (no negative size either)
+    const images = b
+      .ok(['system', 'df', '--format', '{{.Type}}|{{.Reclaimable}}'])
+      .split('\n')
+      .find((l) => l.startsWith('Images|'));
+    assert.match(images ?? '', /^Images\|0B \(0%\)$/);
+    b.ok(['rm', '-f', c]);
+    b.ok(['volume', 'rm', `df-opt-${process.pid}`]);
+    b.ok(['volume', 'create', '--label', `bfx.prune=${process.pid}`, `df-prune-${process.pid}`]);
+    // the volume prune's SpaceReclaimed counts the same way (12347 bytes in the unused one)
+    b.ok([
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '-v',
+      `${vol}:/v`,
+      '-v',
+      `df-prune-${process.pid}:/p`,
+      img,
+      'cp',
+      '-a',
+      '/v/.',
+      '/p/',
+    ]);
+    const pruned = await rawRequest(
+      b.sock,
+      'POST',
+      `/volumes/prune?filters=${encodeURIComponent(JSON.stringify({ all: ['true'], label: [`bfx.prune=${process.pid}`] }))}`,
+    );
+    assert.deepEqual(JSON.parse(pruned.body), {
+      VolumesDeleted: [`df-prune-${process.pid}`],
+      SpaceReclaimed: 12345 + 2,
+    });
+    b.ok(['volume', 'rm', vol]);
+  });
+
+  t(
+    '/events: until alone replays, since after until is a 400, filters by volume, image and label as dockerd',
+    async () => {
+      const { b, img } = fx();
+      const t0 = Math.floor(Date.now() / 1000) - 1;
+      const n = `ev-${process.pid}`;
+      b.ok(['run', '--rm', '--network', 'none', '--name', n, '--label', 'ev.k=v1', img, 'true']);
+      b.ok(['volume', 'create', `evvol-${process.pid}`]);
+      b.ok(['volume', 'rm', `evvol-${process.pid}`]);
+      const t1 = Math.ceil(Date.now() / 1000) + 1;
+      const ev = (args: string[]) =>
+        b
+          .ok(['events', ...args, '--format', '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}'])
+          .trim()
+          .split('\n')
+          .filter(Boolean);
+      // --until alone: the past up to it, then the end of the stream (dockerd replays when either bound is set)
+      assert.ok(ev(['--until', String(t1)]).includes(`container die ${n}`));
+      assert.deepEqual(
+        ev(['--since', String(t0), '--until', String(t1), '--filter', `container=${n}`, '--filter', 'event=die']),
+        [`container die ${n}`],
+      );
+      assert.deepEqual(
+        ev(['--since', String(t0), '--until', String(t1), '--filter', 'label=ev.k=v1', '--filter', 'event=start']),
+        [`container start ${n}`],
+      );
+      assert.deepEqual(ev(['--since', String(t0), '--until', String(t1), '--filter', 'label=ev.k=other']), []);
+      // a volume filter keeps the events of that volume only (not every container's, as before)
+      const vols = ev(['--since', String(t0), '--until', String(t1), '--filter', `volume=evvol-${process.pid}`]);
+      assert.ok(vols.length >= 2 && vols.every((l) => l.startsWith('volume ')), vols.join('; '));
+      // image= matches a container's image without its tag too (dockerd's stripTag)
+      const repo = img.replace(/:[^:/]+$/, '');
+      assert.ok(
+        ev([
+          '--since',
+          String(t0),
+          '--until',
+          String(t1),
+          '--filter',
+          `image=${repo}`,
+          '--filter',
+          'type=container',
+        ]).includes(`container die ${n}`),
+      );
+      const bad = await rawRequest(b.sock, 'GET', `/events?since=${t1}&until=${t0}`);
+      assert.equal(bad.status, 400);
+      assert.match(bad.body, /`since` time \(\d+\) cannot be after `until` time \(\d+\)/);
+      assert.equal((await rawRequest(b.sock, 'GET', '/events?since=yesterday&until=1')).status, 400);
+    },
+  );
+
+  t(
+    "/auth and push/pull against a registry with htpasswd: dockerd's answers, credentials from X-Registry-Auth",
+    async () => {
+      const { b, img } = fx();
+      const reg = await startRegistry({ auth: 'htpasswd', users: { alice: 'right-pass' } });
+      try {
+        const wrong = b.docker(['login', '-u', 'alice', '--password-stdin', reg.host], { input: 'wrong-pass\n' });
+        assert.equal(wrong.status, 1);
+        assert.match(wrong.stderr, /Error response from daemon: login attempt to \S+ failed/);
+        const raw = await rawRequest(
+          b.sock,
+          'POST',
+          '/auth',
+          JSON.stringify({ username: 'alice', password: 'wrong-pass', serveraddress: reg.host }),
+        );
+        assert.equal(raw.status, 401, "dockerd's status for refused credentials");
+        const ref = `${reg.host}/berth/authed:1`;
+        b.ok(['tag', img, ref]);
+        const anon = b.docker(['push', ref]);
+        assert.notEqual(anon.status, 0, 'no credentials: refused');
+        assert.match(anon.stderr + anon.stdout, /no basic auth credentials|unauthorized|authentication required/i);
+        assert.match(
+          b.ok(['login', '-u', 'alice', '--password-stdin', reg.host], { input: 'right-pass\n' }),
+          /Login Succeeded/,
+        );
+        b.ok(['push', ref]);
+        // the registry has it now, as skopeo (another client) sees it with the same credentials
+        b.ok(['rmi', ref]);
+        b.ok(['pull', ref]);
+        assert.equal(
+          b.ok(['image', 'inspect', '-f', '{{.Id}}', ref]).trim(),
+          b.ok(['image', 'inspect', '-f', '{{.Id}}', img]).trim(),
+        );
+        b.ok(['logout', reg.host]);
+        b.ok(['rmi', ref]);
+        const denied = b.docker(['pull', ref]);
+        assert.notEqual(denied.status, 0);
+      } finally {
+        b.docker(['rmi', `${reg.host}/berth/authed:1`]);
+        await reg.stop();
+      }
+    },
   );
 }
