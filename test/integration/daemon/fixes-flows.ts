@@ -4,13 +4,15 @@
 // client's close (CloseIO), exec records gone with their exec (berth-engine's
 // shim directory); then the gaps the audit of the issue's list found:
 // --volumes-from, /system/df's sizes, /events bounds and filters, /auth and
-// push/pull against a registry with htpasswd. Registered by two files, one per engine below berthd
+// push/pull against a registry with htpasswd; the same through docker-py and
+// dockerode, archive HEAD, and streams a client cuts (berthd's descriptors
+// counted in /proc). Registered by two files, one per engine below berthd
 // (berthd-fixes.test.ts on containerd, berthd-fixes-engine.test.ts on
 // berth-engine), each with one berthd for the whole file.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rawRequest, type Berthd } from '../../helpers/berthd.js';
@@ -435,6 +437,89 @@ export function fixesTests(name: string, fx: () => FixFixture, skip: string | fa
         b.docker(['rmi', `${reg.host}/berth/authed:1`]);
         await reg.stop();
       }
+    },
+  );
+
+  t(
+    'the SDKs: docker-py (volumes_from, df, events with bounds and filters), dockerode (archive HEAD, streams cut by the client)',
+    async () => {
+      const { b, img } = fx();
+      const tag = `sdk${process.pid}`;
+      const py = spawnSync(
+        'python3',
+        [
+          '-c',
+          `
+import docker, time, sys
+c = docker.DockerClient(base_url='unix://${b.sock}')
+t0 = int(time.time()) - 1
+src = c.containers.run('${img}', ['sh', '-c', 'echo -n py-data > /vol/f; sleep 300'], network_mode='none', detach=True,
+                       name='${tag}-src', volumes={'${tag}-vol': {'bind': '/vol', 'mode': 'rw'}})
+while src.exec_run(['cat', '/vol/f']).output != b'py-data':
+    time.sleep(0.1)
+print(c.containers.run('${img}', ['cat', '/vol/f'], network_mode='none', remove=True, volumes_from=[src.id]).decode())
+df = c.df()
+print([v['UsageData']['Size'] for v in df['Volumes'] if v['Name'] == '${tag}-vol'][0])
+src.remove(force=True)
+t1 = int(time.time()) + 1
+evs = list(c.events(since=t0, until=t1, filters={'container': '${tag}-src', 'event': 'destroy'}, decode=True))
+print(len(evs), evs[0]['Actor']['Attributes']['name'])
+c.volumes.get('${tag}-vol').remove()
+`,
+        ],
+        { encoding: 'utf8', timeout: 120000 },
+      );
+      assert.equal(py.status, 0, py.stderr + b.logTail());
+      assert.equal(py.stdout, `py-data\n7\n1 ${tag}-src\n`);
+
+      const Docker = (await import('dockerode')).default;
+      const d = new Docker({ socketPath: b.sock });
+      const c = await d.createContainer({
+        Image: img,
+        name: `${tag}-node`,
+        Cmd: ['sh', '-c', 'echo -n 0123456789 > /tmp/ten; while true; do echo tick; sleep 0.05; done'],
+        HostConfig: { NetworkMode: 'none' },
+      });
+      await c.start();
+      await waitUntil(
+        'the file',
+        () => b.docker(['exec', `${tag}-node`, 'cat', '/tmp/ten']).stdout === '0123456789',
+        10000,
+        100,
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      // HEAD /archive: dockerd's stat header (base64 JSON), no body; a missing path is a 404 (dockerode sees it too)
+      const head = await rawRequest(b.sock, 'HEAD', `/containers/${tag}-node/archive?path=/tmp/ten`);
+      assert.equal(head.status, 200);
+      assert.equal(head.body, '');
+      const st = JSON.parse(
+        Buffer.from(String(head.headers['x-docker-container-path-stat']), 'base64').toString('utf8'),
+      ) as { name: string; size: number; mode: number; linkTarget: string };
+      assert.deepEqual([st.name, st.size, st.mode & 0o777, st.linkTarget], ['ten', 10, 0o644, '']);
+      await c.infoArchive({ path: '/tmp/ten' });
+      await assert.rejects(c.infoArchive({ path: '/tmp/none' }), (e: { statusCode?: number }) => e.statusCode === 404);
+      // streams the client cuts: berthd's descriptors come back to where they were, and it serves on
+      const pid = b.proc().pid!;
+      const fds = () => readdirSync(`/proc/${pid}/fd`).length;
+      const base = fds();
+      for (let i = 0; i < 5; i++) {
+        const streams = [
+          (await d.getEvents({})) as unknown as NodeJS.ReadableStream & { destroy(): void },
+          (await c.logs({ follow: true, stdout: true })) as unknown as NodeJS.ReadableStream & { destroy(): void },
+          (await c.attach({ stream: true, stdout: true })) as unknown as NodeJS.ReadableStream & { destroy(): void },
+          (await c.stats({ stream: true })) as unknown as NodeJS.ReadableStream & { destroy(): void },
+        ];
+        // each has sent something (an exec makes an event) before the client goes
+        await c.exec({ Cmd: ['true'] });
+        await Promise.race([
+          Promise.all(streams.map((s) => new Promise((r) => s.once('data', r)))),
+          new Promise((_, rej) => setTimeout(() => rej(new Error('a stream sent nothing in 10 s')), 10000)),
+        ]);
+        for (const s of streams) s.destroy();
+      }
+      await waitUntil(`berthd's descriptors back near ${base}`, () => fds() <= base + 2, 10000, 100);
+      assert.equal((await d.ping()).toString(), 'OK');
+      await c.remove({ force: true });
     },
   );
 }
