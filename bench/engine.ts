@@ -39,6 +39,8 @@ interface Daemon {
   dir: string;
   proc: ChildProcess;
   startupMs: number;
+  /** The daemon's own CPU time (user + system) from exec to its first answer. */
+  startupCpuMs: number;
 }
 
 function versionOnce(sock: string): Promise<boolean> {
@@ -67,7 +69,7 @@ async function start(name: string, cmd: string, args: string[], dir: string, soc
     if (existsSync(sock) && (await versionOnce(sock))) break;
     await new Promise((r) => setTimeout(r, 2));
   }
-  return { name, sock, dir, proc, startupMs: performance.now() - t0 };
+  return { name, sock, dir, proc, startupMs: performance.now() - t0, startupCpuMs: cpuMs(proc.pid!) };
 }
 
 function startEngine(): Promise<Daemon> {
@@ -171,6 +173,7 @@ async function main(): Promise<void> {
   const load0 = loadavg();
   // 1. start-up and idle RSS: fresh daemons, N times each, alternating.
   const startup: Record<string, number[]> = { 'berth-engine': [], containerd: [] };
+  const startupCpu: Record<string, number[]> = { 'berth-engine': [], containerd: [] };
   const mem: Record<string, Mem[]> = { 'berth-engine': [], containerd: [] };
   for (let i = 0; i < N + 1; i++) {
     const order = i % 2 === 0 ? [startEngine, startContainerd] : [startContainerd, startEngine];
@@ -180,6 +183,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 500));
       if (i > 0) {
         startup[d.name]!.push(d.startupMs);
+        startupCpu[d.name]!.push(d.startupCpuMs);
         mem[d.name]!.push(memOf(d.proc.pid!));
       }
       await stop(d);
@@ -246,6 +250,7 @@ async function main(): Promise<void> {
     iterations: N,
     image,
     startupMs: { engine: stats(startup['berth-engine']!), containerd: stats(startup.containerd!) },
+    startupCpuMs: { engine: stats(startupCpu['berth-engine']!), containerd: stats(startupCpu.containerd!) },
     idleMemMiB: { engine: memStats(mem['berth-engine']!), containerd: memStats(mem.containerd!) },
     pullMs: PULL ? { engine: stats(pulls['berth-engine']!), containerd: stats(pulls.containerd!) } : undefined,
     pullCpuMs: PULL ? { engine: stats(pullCpu['berth-engine']!), containerd: stats(pullCpu.containerd!) } : undefined,
@@ -269,6 +274,7 @@ async function main(): Promise<void> {
   const e = out.idleMemMiB.engine;
   const c = out.idleMemMiB.containerd;
   row('start-up to first Version answer', out.startupMs.engine, out.startupMs.containerd, 'ms ');
+  row('  CPU time of the daemon', out.startupCpuMs.engine, out.startupCpuMs.containerd, 'ms ');
   row('idle RSS', e.rss, c.rss, 'MiB');
   row('  anonymous', e.anon, c.anon, 'MiB');
   row('  file-backed', e.file, c.file, 'MiB');

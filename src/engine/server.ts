@@ -45,6 +45,9 @@ export async function serve(ctx: OpenedEngine, services: EngineService[], addres
   const server = new grpc.Server({
     'grpc.max_receive_message_length': MAX_MESSAGE,
     'grpc.max_send_message_length': MAX_MESSAGE,
+    // No channelz: the engine serves no channelz service (nor does containerd),
+    // and grpc-js would keep per-connection and per-call bookkeeping for it.
+    'grpc.enable_channelz': 0,
   });
   for (const s of services) {
     s.register(server, ctx);
