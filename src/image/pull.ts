@@ -71,6 +71,17 @@ export interface PullOptions {
   registryOptions?: RegistryOptions;
   /** Reuse a client (and its tokens) across pulls of one registry. */
   client?: RegistryClient;
+  /**
+   * Return the blobs' source labels in `labels` instead of writing them, for
+   * a caller that writes them in its own transaction (with the image record).
+   */
+  deferLabels?: boolean;
+}
+
+/** New labels of one blob. */
+export interface LabelUpdate {
+  digest: string;
+  labels: Record<string, string>;
 }
 
 export interface PullResult {
@@ -85,6 +96,8 @@ export interface PullResult {
   layers: Descriptor[];
   imageConfig: ImageConfig;
   platform: NormalPlatform;
+  /** With `deferLabels`: the source labels the caller is to write. */
+  labels?: LabelUpdate[];
 }
 
 export function shortId(digest: string): string {
@@ -127,14 +140,23 @@ export async function mapLimit<T, R>(
  * loop, and a pull labels every blob). A pull that fails before leaves its
  * blobs unlabelled: the label only tells a later push where they came from.
  */
-async function addSourceLabels(store: ContentStore, digests: string[], registry: string, repo: string): Promise<void> {
+async function sourceLabelUpdates(
+  store: ContentStore,
+  digests: string[],
+  registry: string,
+  repo: string,
+): Promise<LabelUpdate[]> {
   const key = sourceLabel(registry);
   const infos = await Promise.all([...new Set(digests)].map((d) => store.info(d)));
-  const updates: { digest: string; labels: Record<string, string> }[] = [];
+  const updates: LabelUpdate[] = [];
   for (const info of infos) {
     const have = (info.labels[key] ?? '').split(',').filter(Boolean);
     if (!have.includes(repo)) updates.push({ digest: info.digest, labels: { [key]: [...have, repo].join(',') } });
   }
+  return updates;
+}
+
+async function writeLabels(store: ContentStore, updates: LabelUpdate[]): Promise<void> {
   if (updates.length === 0) return;
   if (store.setLabelsMany) await store.setLabelsMany(updates);
   else for (const u of updates) await store.setLabels(u.digest, u.labels);
@@ -368,7 +390,8 @@ export async function pullImage(ref: string | Reference, opts: PullOptions): Pro
   for (const e of gate) emit(e);
   gate = undefined;
   await downloads;
-  await addSourceLabels(store, [...labelled, ...layers.map((l) => l.digest)], r.domain, repo);
+  const labels = await sourceLabelUpdates(store, [...labelled, ...layers.map((l) => l.digest)], r.domain, repo);
+  if (!opts.deferLabels) await writeLabels(store, labels);
 
   const platform = manifestDesc.platform
     ? normalizePlatform(manifestDesc.platform)
@@ -377,5 +400,15 @@ export async function pullImage(ref: string | Reference, opts: PullOptions): Pro
         architecture: imageConfig.architecture ?? want.architecture,
         variant: imageConfig.variant,
       });
-  return { name, reference: r, target, manifest: manifestDesc, config, layers, imageConfig, platform };
+  return {
+    name,
+    reference: r,
+    target,
+    manifest: manifestDesc,
+    config,
+    layers,
+    imageConfig,
+    platform,
+    ...(opts.deferLabels ? { labels } : {}),
+  };
 }
