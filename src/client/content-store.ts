@@ -240,7 +240,10 @@ export class RemoteContentStore implements ContentStore {
   async put(data: Uint8Array, expected: { digest?: Digest; mediaType?: string } = {}): Promise<BlobInfo> {
     const digest = expected.digest ?? `sha256:${createHash('sha256').update(data).digest('hex')}`;
     const w = await this.ingest(`put-${digest}`, { digest, size: data.length });
-    if (!w.alreadyExists) await w.write(data);
+    // From the offset STAT answered: what an interrupted write of the ref
+    // left, or the whole blob when another namespace holds it (containerd's
+    // shared content: its writer copies those bytes in itself).
+    if (!w.alreadyExists) await w.write(data.subarray(w.offset));
     return w.commit();
   }
 
