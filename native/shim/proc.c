@@ -161,6 +161,8 @@ void proc_free(struct proc *p)
 		close(p->console_conn);
 	if (p->log_fd >= 0)
 		close(p->log_fd);
+	if (p->in_hold >= 0)
+		close(p->in_hold);
 	free(p);
 }
 
@@ -276,7 +278,8 @@ int proc_spawn(struct conn *c, char **args, int argc)
 	stream_init(&p->in);
 	stream_init(&p->out);
 	stream_init(&p->err);
-	p->master = p->console_listen = p->console_conn = p->log_fd = p->spawn_conn = -1;
+	p->master = p->console_listen = p->console_conn = p->log_fd = p->spawn_conn = p->in_hold =
+		-1;
 	p->spawn_status = -1;
 	p->out.tag = "stdout";
 	p->err.tag = "stderr";
@@ -292,7 +295,8 @@ int proc_spawn(struct conn *c, char **args, int argc)
 	}
 	if (in[0]) {
 		what = "stdin", wpath = in;
-		if ((p->in.src = open_fifo(in, O_RDONLY)) < 0)
+		if ((p->in.src = open_fifo(in, O_RDONLY)) < 0 ||
+		    (p->in_hold = open_fifo(in, O_WRONLY)) < 0)
 			goto fail;
 		p->in.done = false;
 		if (!tty) {
