@@ -56,7 +56,7 @@ export class TaskManager {
     // it outlives a reboot, so its files are atomic but never fsynced
     // (~13 ms per fsync pair on this loaded disk, on the create and exit paths).
     this.cleanups = new Cleanups(log);
-    this.shims = new ShimSet(join(state, 'shims'), { spare: true, durable: false });
+    this.shims = new ShimSet(join(state, 'shims'), { spare: true, durable: false, spareInit: true });
   }
 
   private backend(ns: string, r: RuntimeChoice): Backend {
