@@ -68,12 +68,18 @@ export function writeFileAtomicSync(
   if (durable) fsyncDirSync(dirname(path));
 }
 
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  mode = 0o644,
+  opts: AtomicOptions = {},
+): Promise<void> {
+  const durable = opts.durable ?? true;
   const tmp = tempName(path);
   const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
   try {
     await fh.writeFile(data);
-    await fh.sync();
+    if (durable) await fh.sync();
   } catch (e) {
     await fh.close();
     await unlink(tmp).catch(() => undefined);
@@ -86,6 +92,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     await unlink(tmp).catch(() => undefined);
     throw e;
   }
+  if (!durable) return;
   const dh = await open(dirname(path), constants.O_RDONLY | constants.O_DIRECTORY);
   try {
     await dh.sync();

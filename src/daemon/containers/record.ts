@@ -109,9 +109,19 @@ export class RecordStore {
     return join(this.root, id);
   }
 
-  async save(r: ContainerRecord): Promise<void> {
-    await mkdir(this.dir(r.Id), { recursive: true, mode: 0o700 });
-    await writeFileAtomic(join(this.dir(r.Id), 'config.v2.json'), JSON.stringify(r), 0o600);
+  /** `durable: false`: no fsyncs (see ContainerManager.save). The directory is made when missing. */
+  async save(r: ContainerRecord, opts: { durable?: boolean } = {}): Promise<void> {
+    const write = () =>
+      writeFileAtomic(join(this.dir(r.Id), 'config.v2.json'), JSON.stringify(r), 0o600, {
+        durable: opts.durable ?? true,
+      });
+    try {
+      await write();
+    } catch (e) {
+      if (errnoOf(e) !== 'ENOENT') throw e;
+      await mkdir(this.dir(r.Id), { recursive: true, mode: 0o700 });
+      await write();
+    }
   }
 
   async remove(id: string): Promise<void> {

@@ -12,7 +12,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { resolveIn } from './paths.js';
 import { dirname, join } from 'node:path';
-import { isNotFound } from '../../client/errors.js';
+import { isAlreadyExists, isNotFound } from '../../client/errors.js';
 import { BerthError, messageOf } from '../../common/errors.js';
 import { dateOf } from '../../client/services.js';
 import { badRequest, wrongState, HttpError } from '../http/errors.js';
@@ -24,6 +24,7 @@ import { resolveUser, withRootfs } from './files.js';
 import { buildSpec, type SpecProcess } from './spec.js';
 import { HealthMonitors } from './health.js';
 import { BackOff, policyRestarts } from './restart.js';
+import { Steps } from './steps.js';
 
 const run = promisify(execFile);
 
@@ -50,6 +51,8 @@ export interface Live {
   exited?: Promise<void>;
   /** A stop or kill asked for this exit: no restart follows it, whatever the policy (dockerd's ExitOnNext). */
   exitOnNext?: boolean;
+  /** The exit's handling deleted the task and the containerd container: a removal need not ask again. */
+  containerdGone?: boolean;
 }
 
 export function cgroupV2Only(): boolean {
@@ -96,7 +99,7 @@ export class Runtime {
     const { client, cfg } = this.s;
     const id = r.Id;
     const h = r.HostConfig;
-    const snaps = client.snapshots(cfg.snapshotter);
+    const steps = new Steps(this.s.log, 'start', id);
     const joins: Record<string, string> = {};
     for (const [kind, mode] of [
       ['pid', h.PidMode],
@@ -111,8 +114,9 @@ export class Runtime {
       }
     }
     if (h.NetworkMode === 'host') joins.network = this.s.nets.hostNetns;
-    const user = await resolveUser(r.Config.User ?? '', async (fn) => withRootfs(await snaps.mounts(id), fn));
+    const user = await resolveUser(r.Config.User ?? '', async (fn) => withRootfs(await this.m.rootfsMounts(id), fn));
     await this.copyUp(r);
+    steps.mark('user');
     const spec = buildSpec({
       rec: r,
       user,
@@ -160,12 +164,18 @@ export class Runtime {
       snapshot_key: id,
       labels: { 'io.berth.daemon': 'berthd', 'com.docker/engine.bundle.path': '' },
     };
-    await this.dropContainerd(id); // a leftover of an earlier run
-    await client.containers.create(container);
+    steps.mark('prepared');
+    await client.containers.create(container).catch(async (e: unknown) => {
+      if (!isAlreadyExists(e)) throw e;
+      await this.dropContainerd(id); // a leftover of an earlier run (berthd died before its exit was handled)
+      await client.containers.create(container);
+    });
+    live.containerdGone = false;
+    steps.mark('container');
     let taskMade = false;
     try {
       io.holdOpen();
-      const mounts = await snaps.mounts(id);
+      const mounts = await this.m.rootfsMounts(id);
       const task = await client.tasks.create({
         container_id: id,
         rootfs: mounts,
@@ -175,15 +185,18 @@ export class Runtime {
         terminal: tty,
       });
       taskMade = true;
+      steps.mark('task');
       // The namespace exists, nothing runs in it yet: the container starts with its network up.
       await this.s.nets.attachAll(r, task.pid);
       io.startReading();
       // connected before the process runs: an attached client misses none of its output
       await io.connectLogger(this.loggerSocket(id));
+      steps.mark('logger');
       for (const p of live.pending.splice(0)) p(io);
       const waited = client.tasks.wait(id);
       waited.catch(() => undefined); // handled below once started; a failed start reports itself
       const pid = await client.tasks.start(id);
+      steps.mark('started');
       r.State = {
         ...r.State,
         Status: 'running',
@@ -200,9 +213,10 @@ export class Runtime {
         this.backoff.forget(id);
       }
       this.health.init(r);
-      await this.m.save(r);
+      await this.m.save(r, { durable: false });
       this.s.events.emit('container', 'start', id, { image: r.ImageRef, name: r.Name.slice(1) });
       this.s.log.info('container started', { container: id, image: r.Image, pid });
+      steps.done();
       live.exited = waited.then(
         (w) => this.onExit(r, w.exit_status, dateOf(w.exited_at)),
         (e: unknown) => this.s.log.error('waiting for the task failed', { container: id, error: messageOf(e) }),
@@ -245,8 +259,7 @@ export class Runtime {
   private async copyUp(r: ContainerRecord): Promise<void> {
     const todo = r.Mounts.filter((m) => m.Type === 'volume' && m.CopyUp && m.Name);
     if (!todo.length) return;
-    const snaps = this.s.client.snapshots(this.s.cfg.snapshotter);
-    await withRootfs(await snaps.mounts(r.Id), async (root) => {
+    await withRootfs(await this.m.rootfsMounts(r.Id), async (root) => {
       for (const m of todo) {
         if (!(await this.s.volumes.isEmpty(m.Name!))) continue;
         const src = await resolveIn(root, m.Destination);
@@ -271,15 +284,23 @@ export class Runtime {
   private async onExit(r: ContainerRecord, code: number, at: Date | null): Promise<void> {
     const id = r.Id;
     const live = this.liveOf(id);
+    const steps = new Steps(this.s.log, 'exit', id);
     await this.health.stop(id);
     // Deleting the task ends the logger (containerd's shim closes its pipes and
     // signals it; under berth-shim the container's pipes are closed already);
     // the attach streams and the log get every byte before anyone hears of the exit.
-    await this.dropContainerd(id).catch((e: unknown) =>
-      this.s.log.warn('task cleanup failed', { container: id, error: messageOf(e) }),
+    // The containerd container goes (its Delete waits for the task's rootfs to be let go) while
+    // the output drains.
+    const dropped = this.dropContainerd(id).then(
+      () => (live.containerdGone = true),
+      (e: unknown) => this.s.log.warn('task cleanup failed', { container: id, error: messageOf(e) }),
     );
     if (live.io) await Promise.race([live.io.whenDone(), new Promise((res) => setTimeout(res, 5000))]);
+    steps.mark('output');
+    await dropped;
+    steps.mark('dropped');
     await this.s.nets.detachAll(id);
+    steps.mark('detached');
     const oom = false;
     const finished = at ?? new Date();
     const ranMs = finished.getTime() - Date.parse(r.State.StartedAt);
@@ -294,7 +315,11 @@ export class Runtime {
       OOMKilled: oom,
     };
     if (restart) r.RestartCount++;
-    if (this.m.has(id)) await this.m.save(r);
+    // An --rm container's record is about to go: not written (should berthd die first, its
+    // restore finds the task gone and removes it then).
+    const removing = r.HostConfig.AutoRemove && !this.shuttingDown;
+    if (this.m.has(id) && !removing) await this.m.save(r, { durable: false });
+    steps.mark('saved');
     this.s.events.emit('container', 'die', id, {
       image: r.ImageRef,
       name: r.Name.slice(1),
@@ -303,11 +328,13 @@ export class Runtime {
     });
     this.s.log.info('container exited', { container: id, exitCode: code, restart });
     for (const w of live.exitWaiters.splice(0)) w(code);
+    steps.done();
     if (this.shuttingDown) return;
     if (r.HostConfig.AutoRemove) {
-      await this.remove(r, { force: false, volumes: true }).catch((e: unknown) =>
-        this.s.log.error('auto-remove failed', { container: id, error: messageOf(e) }),
-      );
+      await this.remove(r, { force: false, volumes: true }).catch(async (e: unknown) => {
+        this.s.log.error('auto-remove failed', { container: id, error: messageOf(e) });
+        if (this.m.has(id)) await this.m.save(r, { durable: false }).catch(() => undefined);
+      });
       return;
     }
     if (restart) this.restartLater(r, this.backoff.next(id, ranMs));
@@ -443,13 +470,15 @@ export class Runtime {
       await exited;
     }
     if (r.State.Status === 'removing') return;
+    const steps = new Steps(this.s.log, 'remove', r.Id);
     await this.health.stop(r.Id);
     this.backoff.forget(r.Id);
     r.State.Status = 'removing';
     const live = this.liveOf(r.Id);
-    await this.dropContainerd(r.Id).catch(() => undefined);
-    await this.m.forget(r, opts.volumes);
-    await rm(this.execRoot(r.Id), { recursive: true, force: true });
+    if (!live.containerdGone) await this.dropContainerd(r.Id).catch(() => undefined);
+    steps.mark('dropped');
+    await Promise.all([this.m.forget(r, opts.volumes), rm(this.execRoot(r.Id), { recursive: true, force: true })]);
+    steps.done();
     for (const w of live.removeWaiters.splice(0)) w(r.State.ExitCode);
     this.live.delete(r.Id);
   }
