@@ -50,6 +50,8 @@ export class ContainerManager {
   readonly records: RecordStore;
   private readonly byId = new Map<string, ContainerRecord>();
   private readonly names = new Map<string, string>();
+  /** The runtime's part of a create (./runtime.ts: the containerd container made beside the Prepare), and its undoing. */
+  hooks?: { created(r: ContainerRecord): Promise<void>; failed(id: string): Promise<void> };
   /** The rootfs mounts of each container's snapshot, as its Prepare answered (they never change): a start needs no Mounts call. */
   private readonly rootfs = new Map<string, MountSpec[]>();
 
@@ -192,25 +194,25 @@ export class ContainerManager {
     this.claimName(name, id);
     const dir = this.records.dir(id);
     let snapshotMade = false;
+    let prepared: Promise<MountSpec[]> | undefined;
+    let precreated = false;
     try {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       const parent = image.resolved.chainIds.at(-1) ?? '';
-      // The snapshot is prepared while the mounts and the host files are worked out: a failure
-      // of either still removes it below (snapshotMade is set as soon as it exists).
-      const prepared = this.s.client
+      // The snapshot is prepared (and the containerd container made) while the rest is worked
+      // out; whatever fails, the clean-up below waits for the Prepare and undoes it.
+      prepared = this.s.client
         .snapshots(this.s.cfg.snapshotter)
         .prepare(id, parent, { [GC_ROOT]: new Date().toISOString() })
         .then((m) => {
           snapshotMade = true;
           return m;
         });
-      const [mounts, files, rootfs] = await settleAll([
+      const [mounts, files] = await settleAll([
         mountPoints({ ...merged, HostConfig: h }, this.s.volumes),
         writeHostFiles(dir, merged.Hostname || id.slice(0, 12), netMode === 'host', h.ExtraHosts ?? []),
-        prepared,
       ]);
-      this.rootfs.set(id, rootfs);
-      steps.mark('snapshot');
+      steps.mark('files');
       const rec: ContainerRecord = {
         Id: id,
         Name: name,
@@ -232,6 +234,10 @@ export class ContainerManager {
         HostsPath: files.hosts,
         NetworkEndpoints: endpoints,
       };
+      precreated = true;
+      const [rootfs] = await settleAll([prepared, this.hooks?.created(rec) ?? Promise.resolve()]);
+      this.rootfs.set(id, rootfs);
+      steps.mark('snapshot');
       await this.records.save(rec);
       steps.mark('saved');
       this.byId.set(id, rec);
@@ -243,6 +249,8 @@ export class ContainerManager {
       // Nothing half-made stays: the name, the snapshot, the directory.
       this.names.delete(name);
       this.rootfs.delete(id);
+      await prepared?.catch(() => undefined);
+      if (precreated) await this.hooks?.failed(id).catch(() => undefined);
       if (snapshotMade)
         await this.s.client
           .snapshots(this.s.cfg.snapshotter)

@@ -12,7 +12,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { resolveIn } from './paths.js';
 import { dirname, join } from 'node:path';
-import { isAlreadyExists, isNotFound } from '../../client/errors.js';
+import { isNotFound } from '../../client/errors.js';
 import { BerthError, messageOf } from '../../common/errors.js';
 import { dateOf } from '../../client/services.js';
 import { badRequest, wrongState, HttpError } from '../http/errors.js';
@@ -20,15 +20,15 @@ import { fifoPaths, makeFifos, ProcessIO } from './io.js';
 import { loggerURI, logSettings, startFifoLogger } from './logdriver.js';
 import type { ContainerManager } from './manager.js';
 import type { ContainerRecord } from './record.js';
-import { resolveUser, withRootfs } from './files.js';
-import { buildSpec, type SpecProcess } from './spec.js';
+import { resolveUser, withRootfs, type User } from './files.js';
+import { buildSpec, type Spec, type SpecProcess } from './spec.js';
+import { ContainerdContainers } from './ctrd.js';
 import { HealthMonitors } from './health.js';
 import { BackOff, policyRestarts } from './restart.js';
 import { Steps } from './steps.js';
 
 const run = promisify(execFile);
 
-export const SPEC_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1/Spec';
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
 export function parseSignal(s: string | null | undefined, dflt = 'SIGKILL'): number {
@@ -51,8 +51,6 @@ export interface Live {
   exited?: Promise<void>;
   /** A stop or kill asked for this exit: no restart follows it, whatever the policy (dockerd's ExitOnNext). */
   exitOnNext?: boolean;
-  /** The exit's handling deleted the task and the containerd container: a removal need not ask again. */
-  containerdGone?: boolean;
 }
 
 export function cgroupV2Only(): boolean {
@@ -65,8 +63,12 @@ export class Runtime {
   private shuttingDown = false;
   readonly health = new HealthMonitors(this);
   private readonly backoff = new BackOff();
+  readonly ctrd: ContainerdContainers;
 
-  constructor(readonly m: ContainerManager) {}
+  constructor(readonly m: ContainerManager) {
+    this.ctrd = new ContainerdContainers(m.s.client, m.s.cfg);
+    m.hooks = { created: (r) => this.precreate(r), failed: (id) => this.ctrd.drop(id) };
+  }
 
   private get s() {
     return this.m.s;
@@ -100,31 +102,11 @@ export class Runtime {
     const id = r.Id;
     const h = r.HostConfig;
     const steps = new Steps(this.s.log, 'start', id);
-    const joins: Record<string, string> = {};
-    for (const [kind, mode] of [
-      ['pid', h.PidMode],
-      ['ipc', h.IpcMode],
-      ['network', h.NetworkMode],
-    ] as const) {
-      if (mode?.startsWith('container:')) {
-        const other = this.m.get(mode.slice('container:'.length));
-        if (other.State.Status !== 'running')
-          throw wrongState(`cannot join network of a non running container: ${other.Id}`);
-        joins[kind] = `/proc/${other.State.Pid}/ns/${kind === 'network' ? 'net' : kind}`;
-      }
-    }
-    if (h.NetworkMode === 'host') joins.network = this.s.nets.hostNetns;
+    const joins = this.joinsOf(r);
     const user = await resolveUser(r.Config.User ?? '', async (fn) => withRootfs(await this.m.rootfsMounts(id), fn));
     await this.copyUp(r);
     steps.mark('user');
-    const spec = buildSpec({
-      rec: r,
-      user,
-      cgroupsPath: `/${cfg.containerdNamespace}/${id}`,
-      cgroupV2: cgroupV2Only(),
-      joins,
-      initPath: h.Init ? initBinary() : undefined,
-    });
+    const spec = this.specOf(r, user, joins);
     const tty = r.Config.Tty ?? false;
     const stdin = r.Config.OpenStdin ?? false;
     this.liveOf(id).process = spec.process;
@@ -155,22 +137,8 @@ export class Runtime {
     const live = this.liveOf(id);
     const io = new ProcessIO(paths, { stdin, stderr: false, stdout: false });
     live.io = io;
-    const container = {
-      id,
-      image: r.Config.Image ?? '',
-      runtime: { name: cfg.runtime },
-      spec: { type_url: SPEC_TYPE, value: Buffer.from(JSON.stringify(spec)) },
-      snapshotter: cfg.snapshotter,
-      snapshot_key: id,
-      labels: { 'io.berth.daemon': 'berthd', 'com.docker/engine.bundle.path': '' },
-    };
     steps.mark('prepared');
-    await client.containers.create(container).catch(async (e: unknown) => {
-      if (!isAlreadyExists(e)) throw e;
-      await this.dropContainerd(id); // a leftover of an earlier run (berthd died before its exit was handled)
-      await client.containers.create(container);
-    });
-    live.containerdGone = false;
+    await this.ctrd.ensure(r, spec);
     steps.mark('container');
     let taskMade = false;
     try {
@@ -225,7 +193,7 @@ export class Runtime {
       io.release();
       if (fifoLog) endFifoLogger(paths.stdout, paths.stderr);
       if (taskMade) await client.tasks.delete(id).catch(() => undefined);
-      await this.dropContainerd(id);
+      await this.ctrd.drop(id);
       await this.s.nets.detachAll(id);
       const msg = messageOf(e);
       const code = /executable file not found|no such file or directory/.test(msg)
@@ -273,11 +241,59 @@ export class Runtime {
     await this.m.save(r);
   }
 
-  private async dropContainerd(id: string): Promise<void> {
-    await this.s.client.tasks.delete(id).catch(() => undefined);
-    await this.s.client.containers.delete(id).catch((e: unknown) => {
-      if (!isNotFound(e)) throw e;
+  /** The namespaces a `container:` mode joins (that container must run), and the host's network for `host`. */
+  private joinsOf(r: ContainerRecord): Record<string, string> {
+    const h = r.HostConfig;
+    const joins: Record<string, string> = {};
+    for (const [kind, mode] of [
+      ['pid', h.PidMode],
+      ['ipc', h.IpcMode],
+      ['network', h.NetworkMode],
+    ] as const) {
+      if (mode?.startsWith('container:')) {
+        const other = this.m.get(mode.slice('container:'.length));
+        if (other.State.Status !== 'running')
+          throw wrongState(`cannot join network of a non running container: ${other.Id}`);
+        joins[kind] = `/proc/${other.State.Pid}/ns/${kind === 'network' ? 'net' : kind}`;
+      }
+    }
+    if (h.NetworkMode === 'host') joins.network = this.s.nets.hostNetns;
+    return joins;
+  }
+
+  private specOf(r: ContainerRecord, user: User, joins: Record<string, string>): Spec {
+    return buildSpec({
+      rec: r,
+      user,
+      cgroupsPath: `/${this.s.cfg.containerdNamespace}/${r.Id}`,
+      cgroupV2: cgroupV2Only(),
+      joins,
+      initPath: r.HostConfig.Init ? initBinary() : undefined,
     });
+  }
+
+  /**
+   * docker create: the containerd container made now, beside the snapshot's
+   * Prepare, when its spec needs nothing a start alone knows (see ctrd.ts);
+   * never a reason for the create to fail (the start makes it otherwise).
+   */
+  private async precreate(r: ContainerRecord): Promise<void> {
+    const h = r.HostConfig;
+    if ([h.PidMode, h.IpcMode, h.NetworkMode].some((m) => m?.startsWith('container:'))) return;
+    let spec: Spec;
+    try {
+      const user = await resolveUser(r.Config.User ?? '', () =>
+        Promise.reject(new Error('a user name: read at start')),
+      );
+      spec = this.specOf(r, user, this.joinsOf(r));
+    } catch {
+      return;
+    }
+    await this.ctrd
+      .precreate(r, spec)
+      .catch((e: unknown) =>
+        this.s.log.debug('containerd container left to the start', { container: r.Id, error: messageOf(e) }),
+      );
   }
 
   /** The init process ended: everything after it, in order. */
@@ -291,10 +307,9 @@ export class Runtime {
     // the attach streams and the log get every byte before anyone hears of the exit.
     // The containerd container goes (its Delete waits for the task's rootfs to be let go) while
     // the output drains.
-    const dropped = this.dropContainerd(id).then(
-      () => (live.containerdGone = true),
-      (e: unknown) => this.s.log.warn('task cleanup failed', { container: id, error: messageOf(e) }),
-    );
+    const dropped = this.ctrd
+      .drop(id)
+      .catch((e: unknown) => this.s.log.warn('task cleanup failed', { container: id, error: messageOf(e) }));
     if (live.io) await Promise.race([live.io.whenDone(), new Promise((res) => setTimeout(res, 5000))]);
     steps.mark('output');
     await dropped;
@@ -475,12 +490,13 @@ export class Runtime {
     this.backoff.forget(r.Id);
     r.State.Status = 'removing';
     const live = this.liveOf(r.Id);
-    if (!live.containerdGone) await this.dropContainerd(r.Id).catch(() => undefined);
+    if (!this.ctrd.gone(r.Id)) await this.ctrd.drop(r.Id).catch(() => undefined);
     steps.mark('dropped');
     await Promise.all([this.m.forget(r, opts.volumes), rm(this.execRoot(r.Id), { recursive: true, force: true })]);
     steps.done();
     for (const w of live.removeWaiters.splice(0)) w(r.State.ExitCode);
     this.live.delete(r.Id);
+    this.ctrd.forget(r.Id);
   }
 
   /** After a berthd restart: adopt what still runs, reap what ended meanwhile. */
