@@ -10,6 +10,7 @@ import { startRegistry, registryMissing, type RegistryInstance } from '../../hel
 import { startBerthd, DOCKER_28, type Berthd } from '../../helpers/berthd.js';
 import { which } from '../../helpers/daemons.js';
 import { lifecycleTests, seedLifecycleImages, type Fixture } from './lifecycle-flows.js';
+import { containerdRecordTests } from './lifecycle-ctrd.js';
 
 const skip =
   process.getuid?.() !== 0
@@ -43,3 +44,4 @@ after(async () => {
 });
 
 lifecycleTests('berth-engine', () => fx, skip);
+containerdRecordTests('berth-engine', () => fx, skip);

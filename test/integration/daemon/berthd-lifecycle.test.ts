@@ -9,6 +9,7 @@ import { startContainerd, which, type Containerd } from '../../helpers/daemons.j
 import { startRegistry, registryMissing, type RegistryInstance } from '../../helpers/registry.js';
 import { startBerthd, DOCKER_28, type Berthd } from '../../helpers/berthd.js';
 import { lifecycleTests, seedLifecycleImages, type Fixture } from './lifecycle-flows.js';
+import { containerdRecordTests } from './lifecycle-ctrd.js';
 
 const skip =
   process.getuid?.() !== 0
@@ -46,3 +47,4 @@ after(async () => {
 });
 
 lifecycleTests('containerd', () => fx, skip);
+containerdRecordTests('containerd', () => fx, skip);
