@@ -141,9 +141,10 @@ async function buildCli({ name, entry, external = [], cacheArgs }) {
  * bin/<name> as a Bun executable of `entry`, where Bun runs; false where it
  * does not (the caller writes the Node.js launcher instead). Written beside,
  * then renamed over bin/<name>: a container manager may be running the old
- * one this very moment.
+ * one this very moment. `external`: packages left out of the executable
+ * (a require of one at run time fails).
  */
-function bunCompile(name, entry) {
+function bunCompile(name, entry, external = []) {
   const bun = findBun();
   if (!bun) return false;
   // In a folder of its own, under its own name: the program sees that name
@@ -161,6 +162,7 @@ function bunCompile(name, entry) {
       '--target=bun',
       '--minify-syntax',
       '--minify-whitespace',
+      ...external.flatMap((p) => ['--external', p]),
       join(root, entry),
       '--outfile',
       tmp,
@@ -207,7 +209,13 @@ if (wants('berth-engine') && existsSync(join(root, 'src/cli/engine/main.ts'))) {
     external: ['better-sqlite3'],
     cacheArgs: () => ['--version'],
   });
-  if (!bunCompile('berth-engine', 'src/cli/engine/main.ts')) launcher('berth-engine', 'berth-engine.js', false);
+  // A Bun executable keeps its whole bundle resident (the `.bun` section,
+  // source and bytecode, is read at start-up), so what the engine never runs
+  // costs RSS all the same: @grpc/proto-loader (with the full protobufjs,
+  // long and lodash.camelcase) is required by grpc-js only to build the
+  // channelz and ORCA services' definitions, which the engine never serves.
+  if (!bunCompile('berth-engine', 'src/cli/engine/main.ts', ['@grpc/proto-loader']))
+    launcher('berth-engine', 'berth-engine.js', false);
 }
 
 if (wants('berth') && existsSync(join(root, 'src/cli/berth/main.ts'))) {

@@ -1,9 +1,11 @@
 // Generates containerd's API for Berth from the .proto files Debian ships
 // (golang-github-containerd-containerd-dev, with gogo-protobuf's and
 // googleapis' imports, and libprotobuf-dev's well-known types):
-//   src/api/gen/descriptor.json  the protobufjs descriptor of every service,
-//                                loaded at run time with proto-loader's
-//                                fromJSON (no .proto parsing at start-up);
+//   src/api/gen/codecs.js        static encoders/decoders of every message and
+//                                the method table of every service, what the
+//                                daemons and clients load (gen-codecs.mjs);
+//   src/api/gen/descriptor.json  the protobufjs descriptor (tests compare the
+//                                static codecs with protobufjs's reflection);
 //   src/api/gen/**.ts            TypeScript types of every message and
 //                                service (proto-loader-gen-types).
 // Nothing here is committed: the build makes it from the packages, so the
@@ -13,6 +15,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
+import { generateCodecs } from './gen-codecs.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'src/api/gen');
@@ -47,6 +50,7 @@ export const protoFiles = [
 
 function newestInput() {
   let t = statSync(fileURLToPath(import.meta.url)).mtimeMs;
+  t = Math.max(t, statSync(join(dirname(fileURLToPath(import.meta.url)), 'gen-codecs.mjs')).mtimeMs);
   for (const f of protoFiles) t = Math.max(t, statSync(f).mtimeMs);
   return t;
 }
@@ -72,7 +76,9 @@ export function generate() {
   };
   rootNs.loadSync(protoFiles, { keepCase: true });
   rootNs.resolveAll();
+  // The descriptor: for tests that check the static codecs against protobufjs's reflection.
   writeFileSync(join(out, 'descriptor.json'), JSON.stringify(rootNs.toJSON({ keepComments: false })));
+  generateCodecs(rootNs, out);
 
   execFileSync(
     process.execPath,

@@ -1,43 +1,26 @@
-// containerd's gRPC API, loaded once from the descriptor that the build
-// generated from Debian's .proto files (scripts/gen-api.mjs). The engine
-// serves these services, berthd and berth-ctr call them: both sides load
-// the very same definitions, so neither can drift from containerd's wire
-// format. Parsing a JSON descriptor costs a few milliseconds at start-up,
-// against ~100 ms for the .proto sources (measured in bench/).
+// containerd's gRPC API: the static codecs and method tables that the build
+// generated from Debian's .proto files (scripts/gen-api.mjs, gen-codecs.mjs).
+// The engine serves these services, berthd and berth-ctr call them: both
+// sides use the very same definitions, so neither can drift from
+// containerd's wire format. Nothing is parsed or compiled at run time: no
+// descriptor is loaded and no code generated on first use (measured in
+// bench/README.md, engine.ts: that cost the engine ~12 MB of idle RSS).
 
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import protobuf from 'protobufjs';
-import descriptor from './gen/descriptor.json' with { type: 'json' };
+import type { IConversionOptions } from 'protobufjs';
+import { messageCodec as generated, serviceMethods, type MessageCodec } from './gen/codecs.js';
 
-/** Options matching scripts/gen-api.mjs's loaderFlags, so the generated types are exact. */
-export const loaderOptions: protoLoader.Options = {
-  keepCase: true,
-  longs: Number,
-  enums: String,
-  defaults: true,
-  oneofs: true,
-};
+export type { MessageCodec } from './gen/codecs.js';
 
-let cached: protoLoader.PackageDefinition | undefined;
+/**
+ * How every Berth user of the API sees a message (the generated types in
+ * gen/ match it): field names as in the .proto (containerd's JSON is
+ * snake_case), 64-bit integers as JS numbers (sizes and times fit in 2^53),
+ * enums by name, defaults filled in, oneofs named.
+ */
+export const conversion: IConversionOptions = { longs: Number, enums: String, defaults: true, oneofs: true };
 
-/** Every containerd service and message, by full name ("containerd.services.version.v1.Version"). */
-export function containerdDefinition(): protoLoader.PackageDefinition {
-  cached ??= protoLoader.fromJSON(descriptor as protobuf.INamespace, loaderOptions);
-  return cached;
-}
-
-let root: protobuf.Root | undefined;
-
-/** The protobufjs root of every containerd type (shared by the services and by Any payloads). */
-export function protoRoot(): protobuf.Root {
-  root ??= protobuf.Root.fromJSON(descriptor as protobuf.INamespace);
-  return root;
-}
-
-const conversion: protobuf.IConversionOptions = { longs: Number, enums: String, defaults: true, oneofs: true };
-
-function serializer(t: protobuf.Type): grpc.serialize<object> {
+function serializer(t: MessageCodec): grpc.serialize<object> {
   return (arg) => {
     if (Array.isArray(arg))
       throw new Error(`Failed to serialize message: expected object with ${t.name} structure, got array instead`);
@@ -45,7 +28,7 @@ function serializer(t: protobuf.Type): grpc.serialize<object> {
   };
 }
 
-function deserializer(t: protobuf.Type): grpc.deserialize<object> {
+function deserializer(t: MessageCodec): grpc.deserialize<object> {
   return (buf) => t.toObject(t.decode(buf), conversion);
 }
 
@@ -53,51 +36,41 @@ const services = new Map<string, grpc.ServiceDefinition>();
 
 /**
  * A service's method table, for `server.addService` and client constructors:
- * the (de)serializers proto-loader would make, with the same conversion
- * options, but built straight from protobufjs. proto-loader's own
- * definitions also serialize a file descriptor set for every message type
- * (reflection, which nothing here uses): that work cost a daemon's start-up
- * tens of milliseconds and its idle memory several megabytes (measured in
- * bench/engine.ts).
+ * the (de)serializers @grpc/proto-loader would make, with the same
+ * conversion options, over the generated codecs.
  */
 export function serviceDefinition(fullName: string): grpc.ServiceDefinition {
   const known = services.get(fullName);
   if (known) return known;
-  let svc: protobuf.Service;
-  try {
-    svc = protoRoot().lookupService(fullName);
-  } catch {
-    throw new Error(`containerd API: no service ${fullName}`);
-  }
+  const methods = serviceMethods(fullName);
+  if (!methods) throw new Error(`containerd API: no service ${fullName}`);
   const def: Record<string, grpc.MethodDefinition<object, object>> = {};
-  for (const m of svc.methodsArray) {
-    m.resolve();
-    const req = m.resolvedRequestType!;
-    const res = m.resolvedResponseType!;
-    def[m.name] = {
-      path: `/${fullName}/${m.name}`,
-      requestStream: !!m.requestStream,
-      responseStream: !!m.responseStream,
+  for (const [name, req, res, requestStream, responseStream] of methods) {
+    def[name] = {
+      path: `/${fullName}/${name}`,
+      requestStream,
+      responseStream,
       requestSerialize: serializer(req),
       requestDeserialize: deserializer(req),
       responseSerialize: serializer(res),
       responseDeserialize: deserializer(res),
-      originalName: m.name[0]!.toLowerCase() + m.name.slice(1),
+      originalName: name[0]!.toLowerCase() + name.slice(1),
     };
   }
   services.set(fullName, def);
   return def;
 }
 
-type Message = protoLoader.MessageTypeDefinition<object, object>;
+/** A message's codec by full name (events and Any payloads are encoded by name). */
+export function messageCodec(fullName: string): MessageCodec {
+  const c = generated(fullName);
+  if (!c) throw new Error(`containerd API: no message ${fullName}`);
+  return c;
+}
 
-/** A message type's encoder/decoder (events and Any payloads are encoded by name). */
-export function messageType(fullName: string): Message {
-  const def = containerdDefinition()[fullName];
-  if (!def || !('format' in def) || def.format !== 'Protocol Buffer 3 DescriptorProto') {
-    throw new Error(`containerd API: no message ${fullName}`);
-  }
-  return def;
+/** Whether this API knows message `fullName`. */
+export function knownMessage(fullName: string): boolean {
+  return generated(fullName) !== undefined;
 }
 
 /** The gRPC metadata key that carries the namespace, as containerd reads it. */

@@ -16,4 +16,5 @@ export {
   type ClientPullResult,
   type ClientPullProgress,
 } from './pull.js';
+export { unpackLayers, labelImage, type UnpackStep, type UnpackOptions } from './unpack.js';
 export * from './services.js';

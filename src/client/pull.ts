@@ -10,8 +10,6 @@
 import { randomBytes } from 'node:crypto';
 import { BerthError } from '../common/errors.js';
 import {
-  chainIds,
-  parseManifest,
   pullImage,
   resolveImage,
   shortId,
@@ -23,11 +21,10 @@ import {
 } from '../image/storeless.js';
 import type { ContainerdClient } from './client.js';
 import { RemoteContentStore } from './content-store.js';
-import { isAlreadyExists, isNotFound } from './errors.js';
+import { isAlreadyExists } from './errors.js';
+import { labelImage, unpackLayers, type UnpackStep } from './unpack.js';
 
 export const GC_EXPIRE = 'containerd.io/gc.expire';
-const SNAPSHOT_REF = 'containerd.io/snapshot.ref';
-const UNCOMPRESSED = 'containerd.io/uncompressed';
 
 export type UnpackStatus = 'Extracting' | 'Pull complete';
 export type ClientPullProgress = PullProgress | { id: string; status: UnpackStatus; digest: string; kind: 'layer' };
@@ -84,15 +81,18 @@ export async function pullIntoContainerd(
         if (e.status !== 'Pull complete' || opts.unpack === false) emit(e);
       },
     });
-    await labelChildren(store, result);
     let topChainId = '';
     if (opts.unpack !== false) {
       const diffIds = result.imageConfig.rootfs?.diff_ids ?? [];
-      topChainId = await unpack(client, result.name, result.layers, diffIds, opts.snapshotter, lease, store, emit);
-      await store.setLabels(result.config.digest, {
-        [`containerd.io/gc.ref.snapshot.${opts.snapshotter}`]: topChainId,
-      });
+      const unpackOpts = { snapshotter: opts.snapshotter, lease, layers: result.layers, diffIds, what: result.name };
+      topChainId = await unpackLayers(client, store, unpackOpts, layerProgress(emit));
     }
+    const refs = {
+      manifest: result.manifest.digest,
+      config: result.config.digest,
+      layers: result.layers.map(digestOf),
+    };
+    await labelImage(store, { target: result.target, ...refs }, { snapshotter: opts.snapshotter, chain: topChainId });
     const upToDate = await writeImageRecord(client, result.name, result.target, opts.labels ?? {});
     return { ...result, topChainId, upToDate };
   } finally {
@@ -100,19 +100,16 @@ export async function pullIntoContainerd(
   }
 }
 
-/** containerd's gc follows these labels from the image's target down to every blob. */
-async function labelChildren(store: RemoteContentStore, r: PullResult): Promise<void> {
-  if (r.target.digest !== r.manifest.digest) {
-    const parsed = parseManifest(await store.readBytes(r.target.digest), { mediaType: r.target.mediaType });
-    if (parsed.kind === 'index') {
-      const labels: Record<string, string> = {};
-      parsed.index.manifests.forEach((m, i) => (labels[`containerd.io/gc.ref.content.m.${i}`] = m.digest));
-      await store.setLabels(r.target.digest, labels);
-    }
-  }
-  const labels: Record<string, string> = { 'containerd.io/gc.ref.content.config': r.config.digest };
-  r.layers.forEach((l, i) => (labels[`containerd.io/gc.ref.content.l.${i}`] = l.digest));
-  await store.setLabels(r.manifest.digest, labels);
+function digestOf(d: Descriptor): string {
+  return d.digest;
+}
+
+/** A layer's unpack steps as the pull's Docker-style progress. */
+function layerProgress(emit: (e: ClientPullProgress) => void): (s: UnpackStep) => void {
+  return ({ layer, stage }) => {
+    const status = stage === 'extract' ? 'Extracting' : stage === 'done' ? 'Pull complete' : undefined;
+    if (status) emit({ id: shortId(layer.digest), status, digest: layer.digest, kind: 'layer' });
+  };
 }
 
 /**
@@ -133,77 +130,13 @@ export async function unpackInContainerd(
     const store = new RemoteContentStore(client.conn, client.content, lease);
     const r = await resolveImage(store, target, opts.platform);
     const emit = opts.progress ?? (() => undefined);
-    const top = await unpack(client, image.name, r.layers, r.diffIds, opts.snapshotter, lease, store, emit);
-    await store.setLabels(r.manifest.config.digest, { [`containerd.io/gc.ref.snapshot.${opts.snapshotter}`]: top });
+    const unpackOpts = { snapshotter: opts.snapshotter, lease, layers: r.layers, diffIds: r.diffIds, what: image.name };
+    const top = await unpackLayers(client, store, unpackOpts, layerProgress(emit));
+    if (top)
+      await store.setLabels(r.manifest.config.digest, { [`containerd.io/gc.ref.snapshot.${opts.snapshotter}`]: top });
     return top;
   } finally {
     await client.leases.delete(lease).catch(() => undefined);
-  }
-}
-
-async function unpack(
-  client: ContainerdClient,
-  name: string,
-  layers: Descriptor[],
-  diffIds: string[],
-  snapshotter: string,
-  lease: string,
-  store: RemoteContentStore,
-  emit: (e: ClientPullProgress) => void,
-): Promise<string> {
-  if (diffIds.length !== layers.length) {
-    throw new BerthError(
-      'berthd',
-      'invalid-argument',
-      `${name}: ${layers.length} layers but ${diffIds.length} diff ids in the config`,
-    );
-  }
-  const chains = chainIds(diffIds);
-  const snaps = client.snapshots(snapshotter);
-  let parent = '';
-  for (let i = 0; i < layers.length; i++) {
-    const layer: Descriptor = layers[i]!;
-    const chain = chains[i]!;
-    const diffId = diffIds[i]!;
-    const id = shortId(layer.digest);
-    if (!(await exists(() => snaps.stat(chain)))) {
-      emit({ id, status: 'Extracting', digest: layer.digest, kind: 'layer' });
-      const key = `extract-${randomBytes(6).toString('hex')} ${chain}`;
-      const labels = { [SNAPSHOT_REF]: chain };
-      const mounts = await snaps.prepare(key, parent, labels, { lease });
-      try {
-        const applied = await client.diff.apply(
-          { media_type: layer.mediaType, digest: layer.digest, size: layer.size },
-          mounts,
-          { lease },
-        );
-        if (applied.digest !== diffId) {
-          throw new BerthError(
-            'berthd',
-            'digest-mismatch',
-            `${name}: layer ${layer.digest} unpacked to ${applied.digest}, the config says ${diffId}`,
-          );
-        }
-        await snaps.commit(chain, key, labels, { lease });
-      } catch (e) {
-        await snaps.remove(key).catch(() => undefined);
-        if (!isAlreadyExists(e)) throw e; // another pull committed the same chain first
-      }
-    }
-    await store.setLabels(layer.digest, { [UNCOMPRESSED]: diffId });
-    emit({ id, status: 'Pull complete', digest: layer.digest, kind: 'layer' });
-    parent = chain;
-  }
-  return parent;
-}
-
-async function exists(f: () => Promise<unknown>): Promise<boolean> {
-  try {
-    await f();
-    return true;
-  } catch (e) {
-    if (isNotFound(e)) return false;
-    throw e;
   }
 }
 

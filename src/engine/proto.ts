@@ -1,17 +1,12 @@
 // Encoding of google.protobuf.Any payloads (events) and of timestamps.
 // grpc-js encodes the service messages itself; an event's payload is a
-// message of its own, encoded here by full name with protobufjs from the
-// same descriptor the services are loaded from, and named the way
-// containerd's typeurl names it (the bare full name: "containerd.events.ImageCreate").
+// message of its own, encoded here by full name with the same generated
+// codecs the services use, and named the way containerd's typeurl names it
+// (the bare full name: "containerd.events.ImageCreate").
 
-import type protobuf from 'protobufjs';
-import { protoRoot } from '../api/load.js';
+import { knownMessage, messageCodec } from '../api/load.js';
 import type { Any__Output } from '../api/gen/google/protobuf/Any.js';
 import type { Timestamp } from '../api/gen/google/protobuf/Timestamp.js';
-
-function types(): protobuf.Root {
-  return protoRoot();
-}
 
 export interface AnyMessage {
   type_url: string;
@@ -20,7 +15,7 @@ export interface AnyMessage {
 
 /** An Any holding `payload` encoded as message `fullName`. */
 export function encodeAny(fullName: string, payload: object): AnyMessage {
-  const t = types().lookupType(fullName);
+  const t = messageCodec(fullName);
   const value = Buffer.from(t.encode(t.fromObject(payload)).finish());
   return { type_url: fullName, value };
 }
@@ -29,12 +24,8 @@ export function encodeAny(fullName: string, payload: object): AnyMessage {
 export function decodeAny(any: Any__Output | AnyMessage | null | undefined): Record<string, unknown> | undefined {
   if (!any?.type_url) return undefined;
   const name = any.type_url.slice(any.type_url.lastIndexOf('/') + 1);
-  let t: protobuf.Type;
-  try {
-    t = types().lookupType(name);
-  } catch {
-    return undefined;
-  }
+  if (!knownMessage(name)) return undefined;
+  const t = messageCodec(name);
   try {
     return t.toObject(t.decode(any.value), { longs: Number, enums: String, defaults: false });
   } catch {

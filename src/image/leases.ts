@@ -169,7 +169,19 @@ export async function withLease<T>(
  * orchestration) still has its content protected until the image record exists.
  */
 export function leasedStore<S extends ContentStore>(store: S, leases: LeaseManager, leaseId: string): ContentStore {
-  const protect = (digest: string) => leases.addResource(leaseId, { type: 'content', key: digest });
+  /** Resources already in the lease ("type key"): announced ingests need no transaction of their own. */
+  const held = new Set<string>();
+  const lease = (list: LeaseResource[]): void => {
+    const missing = list.filter((r) => !held.has(`${r.type} ${r.key}`));
+    if (missing.length === 0) return;
+    leases.addResources(leaseId, missing);
+    for (const r of missing) held.add(`${r.type} ${r.key}`);
+  };
+  const protect = (digest: string) => lease([{ type: 'content', key: digest }]);
+  const ingestResources = (ref: string, digest: string): LeaseResource[] => [
+    { type: 'ingest', key: ref },
+    { type: 'content', key: digest },
+  ];
   return {
     has: (d) => store.has(d),
     info: (d) => store.info(d),
@@ -177,6 +189,13 @@ export function leasedStore<S extends ContentStore>(store: S, leases: LeaseManag
     readStream: (d) => store.readStream(d),
     readBytes: (d, max) => store.readBytes(d, max),
     setLabels: (d, l) => store.setLabels(d, l),
+    setLabelsMany: store.setLabelsMany ? (u) => store.setLabelsMany!(u) : undefined,
+    // Leasing ahead of the commit is as safe as leasing just before it: a
+    // lease may name content that does not exist (yet).
+    expect: (list) => {
+      lease(list.flatMap((i) => ingestResources(i.ref, i.digest)));
+      store.expect?.(list);
+    },
     list: () => store.list(),
     delete: (d) => store.delete(d),
     put: async (data, expected) => {
@@ -187,10 +206,7 @@ export function leasedStore<S extends ContentStore>(store: S, leases: LeaseManag
     },
     ingest: async (ref, expected) => {
       // Protect the ingest itself too, so gc keeps a partial download of this pull.
-      leases.addResources(leaseId, [
-        { type: 'ingest', key: ref },
-        { type: 'content', key: expected.digest },
-      ]);
+      lease(ingestResources(ref, expected.digest));
       return store.ingest(ref, expected);
     },
   };

@@ -112,12 +112,23 @@ export async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T, i: nu
   return out;
 }
 
-async function addSourceLabel(store: ContentStore, digest: string, registry: string, repo: string): Promise<void> {
+/**
+ * Adds `repo` to each blob's source label, all in one write at the end of a
+ * pull (one transaction, where the store can: each is an fsync on the event
+ * loop, and a pull labels every blob). A pull that fails before leaves its
+ * blobs unlabelled: the label only tells a later push where they came from.
+ */
+async function addSourceLabels(store: ContentStore, digests: string[], registry: string, repo: string): Promise<void> {
   const key = sourceLabel(registry);
-  const info = await store.info(digest);
-  const have = (info.labels[key] ?? '').split(',').filter(Boolean);
-  if (have.includes(repo)) return;
-  await store.setLabels(digest, { [key]: [...have, repo].join(',') });
+  const infos = await Promise.all([...new Set(digests)].map((d) => store.info(d)));
+  const updates: { digest: string; labels: Record<string, string> }[] = [];
+  for (const info of infos) {
+    const have = (info.labels[key] ?? '').split(',').filter(Boolean);
+    if (!have.includes(repo)) updates.push({ digest: info.digest, labels: { [key]: [...have, repo].join(',') } });
+  }
+  if (updates.length === 0) return;
+  if (store.setLabelsMany) await store.setLabelsMany(updates);
+  else for (const u of updates) await store.setLabels(u.digest, u.labels);
 }
 
 /** Fetch a manifest or index into the store (or read it when already there). */
@@ -178,7 +189,7 @@ export async function pullImage(ref: string | Reference, opts: PullOptions): Pro
   emit({ id: shortId(target.digest), status: 'Resolved', digest: target.digest });
 
   let rootBytes = await fetchManifestInto(client, store, repo, target, resolved.manifest);
-  await addSourceLabel(store, target.digest, r.domain, repo);
+  const labelled = [target.digest];
   let parsed = parseManifest(rootBytes, { mediaType: target.mediaType, what: name });
   let manifestDesc: Descriptor = target;
   if (parsed.kind === 'index') {
@@ -186,7 +197,7 @@ export async function pullImage(ref: string | Reference, opts: PullOptions): Pro
     manifestDesc = { mediaType: chosen.mediaType, digest: chosen.digest, size: chosen.size };
     if (chosen.platform) manifestDesc.platform = chosen.platform;
     rootBytes = await fetchManifestInto(client, store, repo, manifestDesc);
-    await addSourceLabel(store, manifestDesc.digest, r.domain, repo);
+    labelled.push(manifestDesc.digest);
     parsed = parseManifest(rootBytes, { mediaType: manifestDesc.mediaType, what: `${name} (${manifestDesc.digest})` });
     if (parsed.kind !== 'manifest') {
       throw new BerthError(
@@ -207,10 +218,17 @@ export async function pullImage(ref: string | Reference, opts: PullOptions): Pro
       `${name}: config of ${config.size} bytes is over the ${MAX_CONFIG_SIZE}-byte limit`,
     );
   }
-  if (!(await store.has(config.digest))) {
+  const haveConfig = await store.has(config.digest);
+  const have = await Promise.all(layers.map((l) => store.has(l.digest)));
+  // Every ingest of this pull leased in one transaction, not one each.
+  store.expect?.([
+    ...(haveConfig ? [] : [{ ref: `config-${config.digest}`, digest: config.digest }]),
+    ...layers.flatMap((l, i) => (have[i] ? [] : [{ ref: `layer-${l.digest}`, digest: l.digest }])),
+  ]);
+  if (!haveConfig) {
     await client.fetchBlob(repo, config, store, { ref: `config-${config.digest}` });
   }
-  await addSourceLabel(store, config.digest, r.domain, repo);
+  labelled.push(config.digest);
   const imageConfig = parseImageConfig(await store.readBytes(config.digest, MAX_CONFIG_SIZE), {
     what: `config of ${name}`,
   });
@@ -234,17 +252,13 @@ export async function pullImage(ref: string | Reference, opts: PullOptions): Pro
   }
 
   // Docker shows every layer first, then works through them.
-  const have = await Promise.all(layers.map((l) => store.has(l.digest)));
   layers.forEach((l, i) => {
     emit({ id: shortId(l.digest), status: have[i] ? 'Already exists' : 'Waiting', digest: l.digest, kind: 'layer' });
   });
 
   await mapLimit(layers, opts.concurrency ?? 3, async (layer, i) => {
     const id = shortId(layer.digest);
-    if (have[i]) {
-      await addSourceLabel(store, layer.digest, r.domain, repo);
-      return;
-    }
+    if (have[i]) return;
     let last = 0;
     const blobOpts = {
       ref: `layer-${layer.digest}`,
@@ -281,9 +295,9 @@ export async function pullImage(ref: string | Reference, opts: PullOptions): Pro
       if (isBerthError(e)) throw e;
       throw new BerthError('image', 'unavailable', `${name}: layer ${layer.digest}: ${String(e)}`, { cause: e });
     }
-    await addSourceLabel(store, layer.digest, r.domain, repo);
     emit({ id, status: 'Pull complete', digest: layer.digest, kind: 'layer' });
   });
+  await addSourceLabels(store, [...labelled, ...layers.map((l) => l.digest)], r.domain, repo);
 
   const platform = manifestDesc.platform
     ? normalizePlatform(manifestDesc.platform)

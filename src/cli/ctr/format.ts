@@ -44,3 +44,19 @@ export function mountCommands(mounts: { type: string; source: string; options: s
 export function json(v: unknown): string {
   return JSON.stringify(v, null, 2) + '\n';
 }
+
+/**
+ * What an `ls` verb prints: one key a line (--quiet), the objects as JSON
+ * (--json), else a table of `header` with a row of `cells` each.
+ */
+export function listing<T>(
+  items: T[],
+  mode: { quiet: boolean; json: boolean },
+  key: (t: T) => string,
+  header: string[],
+  cells: (t: T) => string[],
+): string {
+  if (mode.quiet) return items.map((t) => key(t) + '\n').join('');
+  if (mode.json) return json(items);
+  return table(header, items.map(cells));
+}

@@ -1,76 +1,29 @@
 // berth-ctr images ls|rm|tag|inspect|import|export|unpack (pull is ./pull.ts, push ./registry.ts).
 
 import { existsSync, statSync } from 'node:fs';
-import { messageOf } from '../../common/errors.js';
-import {
-  imageSize,
-  readParsed,
-  resolveImage,
-  importImages,
-  exportImages,
-  applyChanges,
-  parsePlatform,
-  familiarString,
-  parseReference,
-  type ExportFormat,
-} from '../../image/index.js';
+import { importImages, exportImages, applyChanges, parsePlatform, type ExportFormat } from '../../image/index.js';
 import { unpack } from '../../storage/index.js';
 import { bool, need, parseArgs, str, multi, usageError } from './args.js';
 import type { Context } from './context.js';
-import { platformFlag, platformsOf } from './describe.js';
-import { humanSize, json, labelsString, table } from './format.js';
+import { imageListing, inspectVerb, platformFlag } from './describe.js';
+import { eachArg, LIST_FLAGS } from './verbs.js';
 
 async function ls(ctx: Context, argv: string[]): Promise<number> {
-  const p = parseArgs(argv, { quiet: { kind: 'bool', alias: 'q' }, json: { kind: 'bool' } });
+  const p = parseArgs(argv, LIST_FLAGS);
   const list = ctx.storage.images.list();
-  if (bool(p.flags, 'quiet')) {
-    for (const i of list) ctx.io.out(i.name + '\n');
-    return 0;
-  }
-  const rows: string[][] = [];
-  const docs: unknown[] = [];
-  for (const i of list) {
-    const size = await imageSize(ctx.storage.content, i.target);
-    const plats = await platformsOf(ctx.storage.content, i.target);
-    rows.push([
-      i.name,
-      i.target.mediaType,
-      i.target.digest,
-      humanSize(size),
-      plats.join(',') || '-',
-      labelsString(i.labels),
-    ]);
-    docs.push({
-      name: i.name,
-      target: i.target,
-      size,
-      platforms: plats,
-      labels: i.labels,
-      createdAt: i.createdAt,
-      updatedAt: i.updatedAt,
-    });
-  }
-  ctx.io.out(
-    bool(p.flags, 'json') ? json(docs) : table(['REF', 'TYPE', 'DIGEST', 'SIZE', 'PLATFORMS', 'LABELS'], rows),
-  );
+  if (bool(p.flags, 'quiet')) ctx.io.out(list.map((i) => i.name + '\n').join(''));
+  else ctx.io.out(await imageListing(ctx.storage.content, list, bool(p.flags, 'json')));
   return 0;
 }
 
 async function rm(ctx: Context, argv: string[]): Promise<number> {
   const p = parseArgs(argv, {});
   need(p, 1, 'berth-ctr images rm NAME...');
-  let status = 0;
-  for (const n of p.args) {
-    try {
-      const r = ctx.storage.images.get(n);
-      ctx.storage.images.delete(n);
-      ctx.io.out(`${r.name}\n`);
-    } catch (e) {
-      ctx.io.err(`berth-ctr: ${messageOf(e)}\n`);
-      status = 1;
-    }
-  }
-  return status;
+  return eachArg(ctx.io, p.args, async (n) => {
+    const r = ctx.storage.images.get(n);
+    ctx.storage.images.delete(n);
+    ctx.io.out(`${r.name}\n`);
+  });
 }
 
 async function tag(ctx: Context, argv: string[]): Promise<number> {
@@ -81,35 +34,10 @@ async function tag(ctx: Context, argv: string[]): Promise<number> {
   return 0;
 }
 
-async function inspect(ctx: Context, argv: string[]): Promise<number> {
-  const p = parseArgs(argv, { platform: { kind: 'string' } });
-  need(p, 1, 'berth-ctr images inspect [--platform P] NAME');
-  const out: unknown[] = [];
-  for (const n of p.args) {
-    const rec = ctx.storage.images.get(n);
-    const top = await readParsed(ctx.storage.content, rec.target);
-    let resolved: unknown;
-    try {
-      const r = await resolveImage(ctx.storage.content, rec.target, platformFlag(str(p.flags, 'platform')));
-      resolved = { manifestDescriptor: r.manifestDesc, manifest: r.manifest, config: r.config, chainIds: r.chainIds };
-    } catch (e) {
-      resolved = { error: messageOf(e) };
-    }
-    out.push({
-      name: rec.name,
-      familiarName: familiarString(parseReference(rec.name)),
-      target: rec.target,
-      labels: rec.labels,
-      createdAt: rec.createdAt,
-      updatedAt: rec.updatedAt,
-      size: await imageSize(ctx.storage.content, rec.target),
-      ...(top.kind === 'index' ? { index: top.index } : {}),
-      ...(resolved as object),
-    });
-  }
-  ctx.io.out(json(out.length === 1 ? out[0] : out));
-  return 0;
-}
+const inspect = inspectVerb<Context>(
+  (ctx) => ctx.storage.content,
+  async (ctx, name) => ctx.storage.images.get(name),
+);
 
 async function doImport(ctx: Context, argv: string[]): Promise<number> {
   const p = parseArgs(argv, {

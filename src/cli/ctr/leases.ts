@@ -1,10 +1,16 @@
 // berth-ctr leases ls|create|rm.
 
-import { messageOf } from '../../common/errors.js';
 import { need, parseArgs, str, multi } from './args.js';
 import type { Context } from './context.js';
 import { labelsString, table } from './format.js';
-import { duration, labelsFlag } from './verbs.js';
+
+/** The flags of `leases create`, daemonless or through an engine. */
+export const LEASE_CREATE_FLAGS = {
+  id: { kind: 'string' },
+  expires: { kind: 'string', alias: 'x' },
+  label: { kind: 'multi' },
+} as const;
+import { duration, eachArg, labelsFlag } from './verbs.js';
 
 async function ls(ctx: Context, argv: string[]): Promise<number> {
   parseArgs(argv, {});
@@ -22,11 +28,7 @@ async function ls(ctx: Context, argv: string[]): Promise<number> {
 }
 
 async function create(ctx: Context, argv: string[]): Promise<number> {
-  const p = parseArgs(argv, {
-    id: { kind: 'string' },
-    expires: { kind: 'string', alias: 'x' },
-    label: { kind: 'multi' },
-  });
+  const p = parseArgs(argv, LEASE_CREATE_FLAGS);
   const labels = labelsFlag(multi(p.flags, 'label'));
   const exp = str(p.flags, 'expires');
   const lease = ctx.storage.leases.create({
@@ -41,16 +43,7 @@ async function create(ctx: Context, argv: string[]): Promise<number> {
 async function rm(ctx: Context, argv: string[]): Promise<number> {
   const p = parseArgs(argv, {});
   need(p, 1, 'berth-ctr leases rm ID...');
-  let status = 0;
-  for (const id of p.args) {
-    try {
-      ctx.storage.leases.delete(id);
-    } catch (e) {
-      ctx.io.err(`berth-ctr: ${messageOf(e)}\n`);
-      status = 1;
-    }
-  }
-  return status;
+  return eachArg(ctx.io, p.args, async (id) => ctx.storage.leases.delete(id));
 }
 
 export const leaseVerbs: Record<string, (ctx: Context, argv: string[]) => Promise<number>> = {

@@ -1,19 +1,10 @@
-// berth-ctr login|logout, images pull|push: argument handling over the
-// registry client (src/image/registry).
+// berth-ctr login|logout, and the registry flags of images pull|push
+// (./transfer.ts): argument handling over the registry client (src/image/registry).
 
 import { readFileSync } from 'node:fs';
-import {
-  login,
-  logout,
-  pushImage,
-  parseDockerRef,
-  DEFAULT_INSECURE,
-  type RegistryOptions,
-} from '../../image/storeless.js';
+import { login, logout, DEFAULT_INSECURE, type RegistryOptions } from '../../image/storeless.js';
 import { bool, need, parseArgs, str, usageError } from './args.js';
-import type { Context } from './context.js';
 import type { Output } from './verbs.js';
-import { Progress } from './progress.js';
 
 function readStdin(): string {
   return readFileSync(0, 'utf8').replace(/\r?\n$/, '');
@@ -85,39 +76,4 @@ export function concurrencyFlag(p: ReturnType<typeof parseArgs>): number | undef
   const n = Number(c);
   if (!Number.isInteger(n) || n < 1 || n > 64) throw usageError('--concurrency must be an integer from 1 to 64');
   return n;
-}
-
-export async function pushCmd(ctx: Context, argv: string[]): Promise<number> {
-  const p = parseArgs(argv, {
-    'chunk-size': { kind: 'string' },
-    concurrency: { kind: 'string' },
-    user: { kind: 'string', alias: 'u' },
-    quiet: { kind: 'bool', alias: 'q' },
-    ...hostFlags,
-  });
-  need(p, 1, 'berth-ctr images push [--plain-http] NAME [REMOTE]');
-  const local = ctx.storage.images.get(p.args[0]!);
-  const remote = parseDockerRef(p.args[1] ?? local.name);
-  const opts = registryOptions(p, remote.domain);
-  const credentials = credentialsFlag(p);
-  if (credentials) opts.credentials = credentials;
-  let chunkSize: number | undefined;
-  if (str(p.flags, 'chunk-size') !== undefined) {
-    chunkSize = Number(str(p.flags, 'chunk-size'));
-    if (!Number.isInteger(chunkSize) || chunkSize < 1)
-      throw usageError('--chunk-size must be a positive number of bytes');
-  }
-  const progress = new Progress((s) => ctx.io.out(s), ctx.io.tty);
-  const quiet = bool(p.flags, 'quiet');
-  const r = await pushImage(remote, {
-    store: ctx.storage.content,
-    target: local.target,
-    concurrency: concurrencyFlag(p),
-    chunkSize,
-    registryOptions: opts,
-    progress: quiet ? undefined : (e) => progress.update(e.digest, e.status, e.current, e.total),
-  });
-  progress.done();
-  ctx.io.out(`${r.name}: digest: ${r.digest}\n`);
-  return 0;
 }

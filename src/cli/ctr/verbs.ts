@@ -3,7 +3,7 @@
 // verb's shape, and the dispatch of a group ("images ls") to its verb. Kept
 // free of any store so that `berth-ctr --address` never loads SQLite.
 
-import type { BerthError } from '../../common/errors.js';
+import { messageOf, type BerthError } from '../../common/errors.js';
 import { usageError } from './args.js';
 
 export interface Output {
@@ -52,4 +52,50 @@ export function duration(s: string): number {
     (m[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'
   ];
   return Number(m[1]) * mult;
+}
+
+/** The flags of every `ls` verb that lists objects: names only, or JSON. */
+export const LIST_FLAGS = { quiet: { kind: 'bool', alias: 'q' }, json: { kind: 'bool' } } as const;
+
+/**
+ * Runs `each` on every argument, as ctr's rm verbs do: a failure is reported
+ * on stderr and the others still run; the status is 1 when any failed.
+ */
+export async function eachArg(io: Output, args: string[], each: (arg: string) => Promise<void>): Promise<number> {
+  let status = 0;
+  for (const a of args) {
+    try {
+      await each(a);
+    } catch (e) {
+      io.err(`berth-ctr: ${messageOf(e)}\n`);
+      status = 1;
+    }
+  }
+  return status;
+}
+
+/**
+ * "KEY=VALUE" arguments of a `label` verb as updates: a value to set, or null
+ * to remove the label ("KEY" alone, and "KEY=" when `emptyRemoves`, as ctr's
+ * namespaces label); the last word on a key wins.
+ */
+export function labelUpdates(args: string[], emptyRemoves = false): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  for (const l of args) {
+    const eq = l.indexOf('=');
+    const key = eq === -1 ? l : l.slice(0, eq);
+    const value = eq === -1 ? null : l.slice(eq + 1);
+    out[key] = value === '' && emptyRemoves ? null : value;
+  }
+  return out;
+}
+
+/** Updates (labelUpdates) as containerd's Update takes them: the labels kept, and every key in the mask. */
+export function labelMask(updates: Record<string, string | null>): {
+  labels: Record<string, string>;
+  fields: string[];
+} {
+  const labels: Record<string, string> = {};
+  for (const [k, v] of Object.entries(updates)) if (v !== null) labels[k] = v;
+  return { labels, fields: Object.keys(updates).map((k) => `labels.${k}`) };
 }

@@ -9,6 +9,7 @@ import type { ContainerRecord } from './record.js';
 import { capabilities } from './caps.js';
 import { badRequest } from '../http/errors.js';
 import { seccompFor } from './seccomp.js';
+import { kernelMounts } from '../../runtime/spec/defaults.js';
 
 export type Spec = Record<string, unknown> & {
   process: SpecProcess;
@@ -105,15 +106,17 @@ const RLIMITS = [
   'as',
 ];
 
+function checkUlimit(u: { Name: string; Soft: number; Hard: number }): void {
+  if (!RLIMITS.includes(u.Name)) throw badRequest(`invalid ulimit type: ${u.Name}`, 'Ulimits');
+  if (u.Soft > u.Hard)
+    throw badRequest(`ulimit soft limit must be less than or equal to hard limit: ${u.Soft} > ${u.Hard}`, 'Ulimits');
+}
+
 /** The checks of HostConfig that need no image: run at create, so a bad container is never made. */
 export function validateHostConfig(h: ContainerRecord['HostConfig']): void {
   const hostNet = h.NetworkMode === 'host';
   for (const k of Object.keys(h.Sysctls ?? {})) checkSysctl(k, hostNet, h.IpcMode === 'host');
-  for (const u of h.Ulimits ?? []) {
-    if (!RLIMITS.includes(u.Name)) throw badRequest(`invalid ulimit type: ${u.Name}`, 'Ulimits');
-    if (u.Soft > u.Hard)
-      throw badRequest(`ulimit soft limit must be less than or equal to hard limit: ${u.Soft} > ${u.Hard}`, 'Ulimits');
-  }
+  for (const u of h.Ulimits ?? []) checkUlimit(u);
   if (h.NanoCpus && (h.CpuQuota || h.CpuPeriod))
     throw badRequest('conflicting options: Nano CPUs and CPU Period/Quota cannot both be set', 'NanoCpus');
 }
@@ -137,42 +140,13 @@ export function buildSpec(inp: SpecInputs): Spec {
   const tty = c.Tty ?? false;
   const caps = capabilities(privileged, h.CapAdd ?? [], h.CapDrop ?? []);
   let args = [rec.Path, ...rec.Args];
-  const mounts: SpecMount[] = [
-    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
-    {
-      destination: '/dev',
-      type: 'tmpfs',
-      source: 'tmpfs',
-      options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
-    },
-    {
-      destination: '/dev/pts',
-      type: 'devpts',
-      source: 'devpts',
-      options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
-    },
-    {
-      destination: '/sys',
-      type: 'sysfs',
-      source: 'sysfs',
-      options: ['nosuid', 'noexec', 'nodev', privileged ? 'rw' : 'ro'],
-    },
-    {
-      destination: '/sys/fs/cgroup',
-      type: 'cgroup',
-      source: 'cgroup',
-      options: ['nosuid', 'noexec', 'nodev', 'relatime', privileged ? 'rw' : 'ro'],
-    },
-    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-  ];
+  const kernel = kernelMounts({ readOnlySys: !privileged, shmSize: String(h.ShmSize || DEFAULT_SHM) });
+  // Docker's order, and its options for /proc (runc's example gives none).
+  const proc = { ...kernel.proc, options: ['nosuid', 'noexec', 'nodev'] };
+  const mounts: SpecMount[] = [proc, kernel.dev, kernel.devpts, kernel.sys, kernel.cgroup, kernel.mqueue];
   const ipcMode = h.IpcMode || 'private';
   if (ipcMode !== 'host') {
-    mounts.push({
-      destination: '/dev/shm',
-      type: 'tmpfs',
-      source: 'shm',
-      options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${h.ShmSize || DEFAULT_SHM}`],
-    });
+    mounts.push(kernel.shm);
   } else {
     mounts.push({ destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'rprivate'] });
   }
@@ -234,9 +208,7 @@ export function buildSpec(inp: SpecInputs): Spec {
   }
   const rlimits = [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: 1024 }];
   for (const u of h.Ulimits ?? []) {
-    if (!RLIMITS.includes(u.Name)) throw badRequest(`invalid ulimit type: ${u.Name}`, 'Ulimits');
-    if (u.Soft > u.Hard)
-      throw badRequest(`ulimit soft limit must be less than or equal to hard limit: ${u.Soft} > ${u.Hard}`, 'Ulimits');
+    checkUlimit(u);
     const type = `RLIMIT_${u.Name.toUpperCase()}`;
     const i = rlimits.findIndex((r) => r.type === type);
     if (i >= 0) rlimits.splice(i, 1);

@@ -180,7 +180,7 @@ export function archiveRoutes(router: Router, images: ImageService, m: Container
         progress: quiet
           ? undefined
           : (s) => {
-              if (!s.done) return;
+              if (s.stage !== 'done') return;
               out.line({
                 status: 'Loading layer',
                 progressDetail: { current: s.layer.size, total: s.layer.size },

@@ -12,7 +12,7 @@
 
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
-import type { ContainerdClient } from '../../client/index.js';
+import { labelImage, unpackLayers, type ContainerdClient, type UnpackStep } from '../../client/index.js';
 import { temporaryLease } from '../../client/pull.js';
 import { RemoteContentStore } from '../../client/content-store.js';
 import { BerthError, isBerthError, messageOf } from '../../common/errors.js';
@@ -25,7 +25,7 @@ import { familiarString, normalizeName, parseReference } from '../../image/store
 import { lookup } from '../../image/storeless.js';
 import { readArchive, entryPath, type ArchiveEntries } from './archive-in.js';
 import { putJson, ingest } from './ingest.js';
-import { danglingName, labelImage, nameImage, unpackLayers, type UnpackStep } from './unpack.js';
+import { danglingName, nameImage } from './unpack.js';
 
 const ANNOTATION_IMAGE_NAME = 'io.containerd.image.name';
 const ANNOTATION_REF_NAME = 'org.opencontainers.image.ref.name';
@@ -229,23 +229,15 @@ export async function loadImages(input: Readable, opts: LoadOptions): Promise<Lo
     const resolved: { f: Found; r: ResolvedImage }[] = [];
     for (const f of found) resolved.push({ f, r: await check(client, f) });
     for (const { f, r } of resolved) {
-      const top = await unpackLayers(client, snapshotter, lease, r.layers, r.diffIds, opts.progress);
       const store = new RemoteContentStore(client.conn, client.content, lease);
-      if (f.target.digest !== r.manifestDesc.digest) {
-        const p = await readParsed(store, f.target);
-        if (p.kind === 'index') {
-          const labels: Record<string, string> = {};
-          p.index.manifests.forEach((m, i) => (labels[`containerd.io/gc.ref.content.m.${i}`] = m.digest));
-          await store.setLabels(f.target.digest, labels);
-        }
-      }
-      await labelImage(
-        client,
-        lease,
-        snapshotter,
-        { digest: r.manifestDesc.digest, config: r.manifest.config.digest, layers: r.layers.map((l) => l.digest) },
-        top,
-      );
+      const unpack = { snapshotter, lease, layers: r.layers, diffIds: r.diffIds };
+      const chain = await unpackLayers(client, store, unpack, opts.progress);
+      const refs = {
+        manifest: r.manifestDesc.digest,
+        config: r.manifest.config.digest,
+        layers: r.layers.map((l) => l.digest),
+      };
+      await labelImage(store, { target: f.target, ...refs }, { snapshotter, chain });
     }
     const out: LoadedImage[] = [];
     for (const { f, r } of resolved) {

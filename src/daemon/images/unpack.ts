@@ -1,24 +1,17 @@
 // What load, import and commit share once their blobs are in the content
-// store: unpacking the layers into the snapshotter (as a pull does: one
-// snapshot per chain id, Prepare + Diff.Apply + Commit, the applied digest
-// checked against the config's diff id), the gc labels that tie target →
-// manifests → config + layers and config → top snapshot, and the image
-// record, made the way dockerd's containerd image store makes it: an image
-// that loses its last name to a newer one stays listed as dangling
-// (`moby-dangling@<digest>`), and a nameless image gets that name itself.
+// store, beside the unpack and gc labels every client shares
+// (src/client/unpack.ts): the image record, made the way dockerd's
+// containerd image store makes it: an image that loses its last name to a
+// newer one stays listed as dangling (`moby-dangling@<digest>`), and a
+// nameless image gets that name itself.
 
-import { randomBytes } from 'node:crypto';
-import type { ContainerdClient } from '../../client/index.js';
-import { isAlreadyExists, isNotFound } from '../../client/errors.js';
-import { BerthError } from '../../common/errors.js';
+import { labelImage, RemoteContentStore, unpackLayers, type ContainerdClient } from '../../client/index.js';
+import { isAlreadyExists } from '../../client/errors.js';
 import type { Descriptor } from '../../image/storeless.js';
-import { chainIds } from '../../image/storeless.js';
 import type { ImageConfig, ImageManifest } from '../../image/storeless.js';
 import { MediaType } from '../../image/storeless.js';
-import { label, putJson } from './ingest.js';
+import { putJson } from './ingest.js';
 
-const SNAPSHOT_REF = 'containerd.io/snapshot.ref';
-const UNCOMPRESSED = 'containerd.io/uncompressed';
 /** dockerd's name for an image record that has no name (its containerd image store does the same). */
 export const DANGLING_REPO = 'moby-dangling';
 
@@ -28,91 +21,6 @@ export function danglingName(targetDigest: string): string {
 
 export function isDanglingName(name: string): boolean {
   return name.startsWith(`${DANGLING_REPO}@`);
-}
-
-export interface UnpackStep {
-  layer: Descriptor;
-  index: number;
-  /** True once the snapshot exists (made now or found made). */
-  done: boolean;
-}
-
-async function statOk(f: () => Promise<unknown>): Promise<boolean> {
-  try {
-    await f();
-    return true;
-  } catch (e) {
-    if (isNotFound(e)) return false;
-    throw e;
-  }
-}
-
-/** Unpacks `layers` bottom-up under `lease`; answers the top chain id. */
-export async function unpackLayers(
-  client: ContainerdClient,
-  snapshotter: string,
-  lease: string,
-  layers: Descriptor[],
-  diffIds: string[],
-  progress: (s: UnpackStep) => void = () => undefined,
-): Promise<string> {
-  if (layers.length !== diffIds.length)
-    throw new BerthError(
-      'berthd',
-      'invalid-argument',
-      `${layers.length} layers but ${diffIds.length} diff ids in the config`,
-    );
-  const chains = chainIds(diffIds);
-  const snaps = client.snapshots(snapshotter);
-  let parent = '';
-  for (const [i, layer] of layers.entries()) {
-    const chain = chains[i]!;
-    progress({ layer, index: i, done: false });
-    if (!(await statOk(() => snaps.stat(chain)))) {
-      const key = `extract-${randomBytes(6).toString('hex')} ${chain}`;
-      const labels = { [SNAPSHOT_REF]: chain };
-      const mounts = await snaps.prepare(key, parent, labels, { lease });
-      try {
-        const applied = await client.diff.apply(
-          { media_type: layer.mediaType, digest: layer.digest, size: layer.size },
-          mounts,
-          { lease },
-        );
-        if (applied.digest !== diffIds[i]) {
-          throw new BerthError(
-            'berthd',
-            'digest-mismatch',
-            `layer ${layer.digest}: its content unpacks to ${applied.digest}, the config says ${diffIds[i]}`,
-          );
-        }
-        await snaps.commit(chain, key, labels, { lease });
-      } catch (e) {
-        await snaps.remove(key).catch(() => undefined);
-        if (!isAlreadyExists(e)) throw e;
-      }
-    } else {
-      await client.leases.addResource(lease, { id: chain, type: `snapshots/${snapshotter}` });
-    }
-    await label(client, lease, layer.digest, { [UNCOMPRESSED]: diffIds[i]! });
-    progress({ layer, index: i, done: true });
-    parent = chain;
-  }
-  return parent;
-}
-
-/** gc labels: manifest → config and layers; config → its top snapshot. */
-export async function labelImage(
-  client: ContainerdClient,
-  lease: string,
-  snapshotter: string,
-  manifest: { digest: string; config: string; layers: string[] },
-  topChain: string,
-): Promise<void> {
-  const labels: Record<string, string> = { 'containerd.io/gc.ref.content.config': manifest.config };
-  manifest.layers.forEach((l, i) => (labels[`containerd.io/gc.ref.content.l.${i}`] = l));
-  await label(client, lease, manifest.digest, labels);
-  if (topChain)
-    await label(client, lease, manifest.config, { [`containerd.io/gc.ref.snapshot.${snapshotter}`]: topChain });
 }
 
 /**
@@ -187,13 +95,11 @@ export async function storeImage(
     layers,
   };
   const m = await putJson(client, lease, manifest, `${what}: manifest`);
-  const top = await unpackLayers(client, snapshotter, lease, layers, config.rootfs.diff_ids);
-  const refs = { digest: m.digest, config: cfg.digest, layers: layers.map((l) => l.digest) };
-  await labelImage(client, lease, snapshotter, refs, top);
-  await nameImage(client, name ?? danglingName(m.digest), {
-    mediaType: MediaType.OciManifest,
-    digest: m.digest,
-    size: m.size,
-  });
+  const store = new RemoteContentStore(client.conn, client.content, lease);
+  const chain = await unpackLayers(client, store, { snapshotter, lease, layers, diffIds: config.rootfs.diff_ids });
+  const target = { mediaType: MediaType.OciManifest, digest: m.digest, size: m.size };
+  const refs = { manifest: m.digest, config: cfg.digest, layers: layers.map((l) => l.digest) };
+  await labelImage(store, { target, ...refs }, { snapshotter, chain });
+  await nameImage(client, name ?? danglingName(m.digest), target);
   return { id: cfg.digest, target: m.digest };
 }

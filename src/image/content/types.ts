@@ -67,6 +67,17 @@ export interface ContentStore {
   /** Write a whole blob from memory (manifests, configs). */
   put(data: Uint8Array, expected?: { digest?: Digest; mediaType?: string }): Promise<BlobInfo>;
   setLabels(digest: Digest, labels: Record<string, string | null>): Promise<void>;
+  /**
+   * Several blobs' labels at once: one transaction (one fsync) in a local
+   * store. Optional: callers fall back to setLabels per blob.
+   */
+  setLabelsMany?(updates: { digest: Digest; labels: Record<string, string | null> }[]): Promise<void>;
+  /**
+   * Announces ingests about to start (ref and blob), so a leased view can
+   * lease them all in one transaction instead of one per ingest. Optional,
+   * and only a hint: ingest() leases whatever was not announced.
+   */
+  expect?(ingests: { ref: string; digest: Digest }[]): void;
   list(): Promise<BlobInfo[]>;
   delete(digest: Digest): Promise<void>;
 }

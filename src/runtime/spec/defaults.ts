@@ -37,36 +37,66 @@ export function isCgroup2Unified(): boolean {
 
 const DEFAULT_CAPS = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'] as const;
 
-function defaultMounts(): Mount[] {
-  return [
-    { destination: '/proc', type: 'proc', source: 'proc' },
-    {
+/** A mount every field of which is set (what both runtime-spec readers, Berth's and the daemon's, take). */
+export interface KernelMount {
+  destination: string;
+  type: string;
+  source: string;
+  options: string[];
+}
+
+/** The kernel filesystems by name; /proc has no options of its own. */
+export type KernelMounts = { proc: Omit<KernelMount, 'options'> } & Record<
+  'dev' | 'devpts' | 'shm' | 'mqueue' | 'sys' | 'cgroup',
+  KernelMount
+>;
+
+const NOSUID_NOEXEC_NODEV = ['nosuid', 'noexec', 'nodev'];
+
+/**
+ * The kernel filesystems of a Linux container, as runc's example spec and
+ * Docker's default spec both mount them (each picks its order, and Docker
+ * gives /proc the options runc's example leaves out): /sys and its cgroup
+ * tree read-only unless `readOnlySys` is false (Docker's --privileged), and
+ * /dev/shm of `shmSize` (a tmpfs size= value).
+ */
+export function kernelMounts(opts: { readOnlySys?: boolean; shmSize?: string } = {}): KernelMounts {
+  const sys = opts.readOnlySys === false ? 'rw' : 'ro';
+  return {
+    proc: { destination: '/proc', type: 'proc', source: 'proc' },
+    dev: {
       destination: '/dev',
       type: 'tmpfs',
       source: 'tmpfs',
       options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
     },
-    {
+    devpts: {
       destination: '/dev/pts',
       type: 'devpts',
       source: 'devpts',
       options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
     },
-    {
+    shm: {
       destination: '/dev/shm',
       type: 'tmpfs',
       source: 'shm',
-      options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'],
+      options: [...NOSUID_NOEXEC_NODEV, 'mode=1777', `size=${opts.shmSize ?? '65536k'}`],
     },
-    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
-    {
+    mqueue: { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: [...NOSUID_NOEXEC_NODEV] },
+    sys: { destination: '/sys', type: 'sysfs', source: 'sysfs', options: [...NOSUID_NOEXEC_NODEV, sys] },
+    cgroup: {
       destination: '/sys/fs/cgroup',
       type: 'cgroup',
       source: 'cgroup',
-      options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'],
+      options: [...NOSUID_NOEXEC_NODEV, 'relatime', sys],
     },
-  ];
+  };
+}
+
+/** runc's example mounts, in its order. */
+function defaultMounts(): Mount[] {
+  const m = kernelMounts();
+  return [m.proc, m.dev, m.devpts, m.shm, m.mqueue, m.sys, m.cgroup];
 }
 
 /** The example config.json; a fresh object on every call. */

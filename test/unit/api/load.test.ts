@@ -2,7 +2,7 @@
 // are there, and a message encodes and decodes to the same fields.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { messageType, serviceDefinition } from '../../../src/api/load.js';
+import { messageCodec, serviceDefinition } from '../../../src/api/load.js';
 
 test('every v1 service containerd serves is defined', () => {
   for (const s of [
@@ -27,8 +27,7 @@ test('every v1 service containerd serves is defined', () => {
 });
 
 test('a content Info round-trips with snake_case fields and numeric sizes', () => {
-  const info = messageType('containerd.services.content.v1.Info');
-  assert.ok(info.type);
+  assert.equal(messageCodec('containerd.services.content.v1.Info').name, 'containerd.services.content.v1.Info');
   const bytes = serviceDefinition('containerd.services.content.v1.Content').Info!.responseSerialize({
     info: { digest: 'sha256:' + 'a'.repeat(64), size: 1234567890123, labels: { 'containerd.io/gc.root': 'x' } },
   });
@@ -40,6 +39,7 @@ test('a content Info round-trips with snake_case fields and numeric sizes', () =
   assert.deepEqual(back.info.labels, { 'containerd.io/gc.root': 'x' });
 });
 
-test('an unknown service name is an error, not an empty definition', () => {
+test('an unknown service or message name is an error, not an empty definition', () => {
   assert.throws(() => serviceDefinition('containerd.services.nope.v1.Nope'), /no service/);
+  assert.throws(() => messageCodec('containerd.events.Nope'), /no message/);
 });

@@ -73,3 +73,19 @@ test('bad files and flags are InvalidArgument naming the key', async () => {
   await bad({ logLevel: 'loud' }, /--log-level "loud"/);
   await bad({ logFormat: 'xml' }, /--log-format "xml"/);
 });
+
+test('each bad key is named with what it should be', async () => {
+  const bad = (name: string, text: string, re: RegExp) =>
+    assert.rejects(
+      () => resolveConfig({ config: file(name, text) }),
+      (e: unknown) => isBerthError(e) && e.code === 'invalid-argument' && re.test(e.message),
+    );
+  await bad('b1.toml', 'root = ""\n', /: root: expected a non-empty string/);
+  await bad('b2.toml', 'version = 1.5\n', /: version: expected an integer/);
+  await bad('b3.toml', '[debug]\nlevel = "loud"\n', /: debug\.level: expected one of debug, info/);
+  await bad('b4.toml', '[grpc]\nport = 1\n', /: grpc\.port: unrecognized key "port"/);
+  await bad('b5.toml', '[berth]\ngc_delay_ms = -1\n', /: berth\.gc_delay_ms: expected an integer >= 0/);
+  await bad('b6.toml', '[berth]\nsnapshotters = "native"\n', /: berth\.snapshotters: expected an array/);
+  await bad('b7.json', '[1]', /: \(top\): expected a table/);
+  await bad('b8.toml', 'grpc = 3\n', /: grpc: expected a table/);
+});

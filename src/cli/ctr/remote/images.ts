@@ -3,158 +3,72 @@
 // (src/client's pullIntoContainerd: content Write under a lease, diff Apply,
 // snapshots), so the registry is reached from here, not from the engine.
 
-import { BerthError, messageOf } from '../../../common/errors.js';
-import { isAlreadyExists, pullIntoContainerd, unpackInContainerd } from '../../../client/index.js';
-import {
-  familiarString,
-  formatPlatform,
-  imageSize,
-  normalizeName,
-  parseDockerRef,
-  parseReference,
-  pushImage,
-  readParsed,
-  resolveImage,
-} from '../../../image/storeless.js';
+import { isAlreadyExists, pullIntoContainerd, unpackInContainerd, type ImageRecord } from '../../../client/index.js';
+import { formatPlatform, normalizeName } from '../../../image/storeless.js';
 import { bool, need, parseArgs, str } from '../args.js';
-import { platformFlag, platformsOf } from '../describe.js';
-import { humanSize, json, labelsString, table } from '../format.js';
-import { Progress } from '../progress.js';
-import { concurrencyFlag, credentialsFlag, hostFlags, registryOptions } from '../registry.js';
-import type { Verb } from '../verbs.js';
+import { imageListing, inspectVerb, platformFlag, type ImageRow } from '../describe.js';
+import { pullArgs, pullDone, pushVerb } from '../transfer.js';
+import { eachArg, LIST_FLAGS, type Verb } from '../verbs.js';
 import { dateOrEpoch, descriptorOf, findImage, notServed, remoteStore, type RemoteContext } from './context.js';
 
 async function pull(ctx: RemoteContext, argv: string[]): Promise<number> {
-  const p = parseArgs(argv, {
-    platform: { kind: 'string' },
-    'no-unpack': { kind: 'bool' },
-    concurrency: { kind: 'string' },
-    user: { kind: 'string', alias: 'u' },
-    quiet: { kind: 'bool', alias: 'q' },
-    ...hostFlags,
-  });
-  need(p, 1, 'berth-ctr images pull [--platform P] [--plain-http] [--no-unpack] NAME');
-  const ref = parseDockerRef(p.args[0]!);
-  const opts = registryOptions(p, ref.domain);
-  const credentials = credentialsFlag(p);
-  if (credentials) opts.credentials = credentials;
-  const quiet = bool(p.flags, 'quiet');
-  const progress = quiet ? undefined : new Progress((s) => ctx.io.out(s), ctx.io.tty);
-  const unpack = !bool(p.flags, 'no-unpack');
-  const platform = str(p.flags, 'platform');
-  const r = await pullIntoContainerd(ctx.client, p.args[0]!, {
+  const a = pullArgs(ctx.io, argv);
+  const r = await pullIntoContainerd(ctx.client, a.name, {
     snapshotter: ctx.snapshotter,
-    platform: platform === undefined ? undefined : formatPlatform(platformFlag(platform)),
-    requirePlatform: platform !== undefined,
-    unpack,
-    concurrency: concurrencyFlag(p),
-    registryOptions: opts,
+    platform: a.platform === undefined ? undefined : formatPlatform(platformFlag(a.platform)),
+    requirePlatform: a.platform !== undefined,
+    unpack: a.unpack,
+    concurrency: a.concurrency,
+    registryOptions: a.registryOptions,
     progress: (e) =>
-      progress?.update(
+      a.progress?.update(
         e.digest ?? e.id,
         e.status,
         'current' in e ? e.current : undefined,
         'total' in e ? e.total : undefined,
       ),
   });
-  progress?.done();
-  if (unpack && !quiet) ctx.io.out(`unpacked to snapshot ${r.topChainId || '(no layers)'} (${ctx.snapshotter})\n`);
-  ctx.io.out(`Digest: ${r.target.digest}\n`);
-  ctx.io.out(`${r.name}\n`);
+  pullDone(ctx.io, a, {
+    name: r.name,
+    digest: r.target.digest,
+    unpackedTo: a.unpack ? `${r.topChainId || '(no layers)'} (${ctx.snapshotter})` : undefined,
+  });
   return 0;
 }
 
-async function push(ctx: RemoteContext, argv: string[]): Promise<number> {
-  const p = parseArgs(argv, {
-    'chunk-size': { kind: 'string' },
-    concurrency: { kind: 'string' },
-    user: { kind: 'string', alias: 'u' },
-    quiet: { kind: 'bool', alias: 'q' },
-    ...hostFlags,
-  });
-  need(p, 1, 'berth-ctr images push [--plain-http] NAME [REMOTE]');
-  const local = await findImage(ctx, p.args[0]!);
-  const remote = parseDockerRef(p.args[1] ?? local.name);
-  const opts = registryOptions(p, remote.domain);
-  const credentials = credentialsFlag(p);
-  if (credentials) opts.credentials = credentials;
-  let chunkSize: number | undefined;
-  if (str(p.flags, 'chunk-size') !== undefined) {
-    chunkSize = Number(str(p.flags, 'chunk-size'));
-    if (!Number.isInteger(chunkSize) || chunkSize < 1)
-      throw new BerthError('berth-ctr', 'invalid-argument', '--chunk-size must be a positive number of bytes', {
-        field: 'chunk-size',
-      });
-  }
-  const quiet = bool(p.flags, 'quiet');
-  const progress = new Progress((s) => ctx.io.out(s), ctx.io.tty);
-  const r = await pushImage(remote, {
-    store: remoteStore(ctx),
-    target: descriptorOf(local.target),
-    concurrency: concurrencyFlag(p),
-    chunkSize,
-    registryOptions: opts,
-    progress: quiet ? undefined : (e) => progress.update(e.digest, e.status, e.current, e.total),
-  });
-  progress.done();
-  ctx.io.out(`${r.name}: digest: ${r.digest}\n`);
-  return 0;
+const push = pushVerb<RemoteContext>(async (ctx, name) => {
+  const image = await findImage(ctx, name);
+  return { name: image.name, target: descriptorOf(image.target), store: remoteStore(ctx) };
+});
+
+/** A record of the engine's images service in the daemonless store's shape. */
+function imageRow(i: ImageRecord): ImageRow {
+  return {
+    name: i.name,
+    target: descriptorOf(i.target),
+    labels: i.labels,
+    createdAt: dateOrEpoch(i.created_at),
+    updatedAt: dateOrEpoch(i.updated_at),
+  };
 }
 
 async function ls(ctx: RemoteContext, argv: string[]): Promise<number> {
-  const p = parseArgs(argv, { quiet: { kind: 'bool', alias: 'q' }, json: { kind: 'bool' } });
+  const p = parseArgs(argv, LIST_FLAGS);
   const list = (await ctx.client.images.list()).sort((a, b) => a.name.localeCompare(b.name));
-  if (bool(p.flags, 'quiet')) {
-    for (const i of list) ctx.io.out(i.name + '\n');
-    return 0;
-  }
-  const store = remoteStore(ctx);
-  const rows: string[][] = [];
-  const docs: unknown[] = [];
-  for (const i of list) {
-    const target = descriptorOf(i.target);
-    const size = await imageSize(store, target);
-    const plats = await platformsOf(store, target);
-    rows.push([
-      i.name,
-      target.mediaType,
-      target.digest,
-      humanSize(size),
-      plats.join(',') || '-',
-      labelsString(i.labels),
-    ]);
-    docs.push({
-      name: i.name,
-      target,
-      size,
-      platforms: plats,
-      labels: i.labels,
-      createdAt: dateOrEpoch(i.created_at),
-      updatedAt: dateOrEpoch(i.updated_at),
-    });
-  }
-  ctx.io.out(
-    bool(p.flags, 'json') ? json(docs) : table(['REF', 'TYPE', 'DIGEST', 'SIZE', 'PLATFORMS', 'LABELS'], rows),
-  );
+  if (bool(p.flags, 'quiet')) ctx.io.out(list.map((i) => i.name + '\n').join(''));
+  else ctx.io.out(await imageListing(remoteStore(ctx), list.map(imageRow), bool(p.flags, 'json')));
   return 0;
 }
 
 async function rm(ctx: RemoteContext, argv: string[]): Promise<number> {
   const p = parseArgs(argv, { sync: { kind: 'bool' } });
   need(p, 1, 'berth-ctr images rm [--sync] NAME...');
-  let status = 0;
-  for (const n of p.args) {
-    try {
-      const r = await findImage(ctx, n);
-      // --sync: the engine collects what the image held before answering, as `ctr images rm --sync`.
-      await ctx.client.images.delete(r.name, bool(p.flags, 'sync'));
-      ctx.io.out(`${r.name}\n`);
-    } catch (e) {
-      ctx.io.err(`berth-ctr: ${messageOf(e)}\n`);
-      status = 1;
-    }
-  }
-  return status;
+  return eachArg(ctx.io, p.args, async (n) => {
+    const r = await findImage(ctx, n);
+    // --sync: the engine collects what the image held before answering, as `ctr images rm --sync`.
+    await ctx.client.images.delete(r.name, bool(p.flags, 'sync'));
+    ctx.io.out(`${r.name}\n`);
+  });
 }
 
 async function tag(ctx: RemoteContext, argv: string[]): Promise<number> {
@@ -177,37 +91,7 @@ async function tag(ctx: RemoteContext, argv: string[]): Promise<number> {
   return 0;
 }
 
-async function inspect(ctx: RemoteContext, argv: string[]): Promise<number> {
-  const p = parseArgs(argv, { platform: { kind: 'string' } });
-  need(p, 1, 'berth-ctr images inspect [--platform P] NAME');
-  const store = remoteStore(ctx);
-  const out: unknown[] = [];
-  for (const n of p.args) {
-    const rec = await findImage(ctx, n);
-    const target = descriptorOf(rec.target);
-    const top = await readParsed(store, target);
-    let resolved: unknown;
-    try {
-      const r = await resolveImage(store, target, platformFlag(str(p.flags, 'platform')));
-      resolved = { manifestDescriptor: r.manifestDesc, manifest: r.manifest, config: r.config, chainIds: r.chainIds };
-    } catch (e) {
-      resolved = { error: messageOf(e) };
-    }
-    out.push({
-      name: rec.name,
-      familiarName: familiarOf(rec.name),
-      target,
-      labels: rec.labels,
-      createdAt: dateOrEpoch(rec.created_at),
-      updatedAt: dateOrEpoch(rec.updated_at),
-      size: await imageSize(store, target),
-      ...(top.kind === 'index' ? { index: top.index } : {}),
-      ...(resolved as object),
-    });
-  }
-  ctx.io.out(json(out.length === 1 ? out[0] : out));
-  return 0;
-}
+const inspect = inspectVerb<RemoteContext>(remoteStore, async (ctx, name) => imageRow(await findImage(ctx, name)));
 
 /** Layers already in the engine's content store, unpacked through its diff and snapshots services. */
 async function unpack(ctx: RemoteContext, argv: string[]): Promise<number> {
@@ -223,15 +107,6 @@ async function unpack(ctx: RemoteContext, argv: string[]): Promise<number> {
   });
   ctx.io.out(`unpacked ${rec.name} to snapshot ${top || '(no layers)'} (${ctx.snapshotter})\n`);
   return 0;
-}
-
-/** ctr accepts any name; one that is not a Docker reference keeps its own spelling. */
-function familiarOf(name: string): string {
-  try {
-    return familiarString(parseReference(name));
-  } catch {
-    return name;
-  }
 }
 
 const daemonlessOnly =

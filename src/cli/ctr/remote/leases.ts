@@ -2,11 +2,11 @@
 // service. A lease's expiry is containerd's `containerd.io/gc.expire` label.
 
 import { randomBytes } from 'node:crypto';
-import { messageOf } from '../../../common/errors.js';
 import { GC_EXPIRE } from '../../../client/index.js';
 import { bool, need, parseArgs, str, multi } from '../args.js';
 import { labelsString, table } from '../format.js';
-import { duration, labelsFlag, type Verb } from '../verbs.js';
+import { LEASE_CREATE_FLAGS } from '../leases.js';
+import { duration, eachArg, labelsFlag, type Verb } from '../verbs.js';
 import { dateOrEpoch, type RemoteContext } from './context.js';
 
 /** ctr's default for `leases create --expires`. */
@@ -35,11 +35,7 @@ async function ls(ctx: RemoteContext, argv: string[]): Promise<number> {
 }
 
 async function create(ctx: RemoteContext, argv: string[]): Promise<number> {
-  const p = parseArgs(argv, {
-    id: { kind: 'string' },
-    expires: { kind: 'string', alias: 'x' },
-    label: { kind: 'multi' },
-  });
+  const p = parseArgs(argv, LEASE_CREATE_FLAGS);
   // Labels as --label K=V, or as ctr takes them: K=V arguments.
   const labels = labelsFlag([...multi(p.flags, 'label'), ...p.args]);
   const exp = str(p.flags, 'expires') ?? DEFAULT_EXPIRES;
@@ -53,16 +49,7 @@ async function create(ctx: RemoteContext, argv: string[]): Promise<number> {
 async function rm(ctx: RemoteContext, argv: string[]): Promise<number> {
   const p = parseArgs(argv, { sync: { kind: 'bool' } });
   need(p, 1, 'berth-ctr leases rm [--sync] ID...');
-  let status = 0;
-  for (const id of p.args) {
-    try {
-      await ctx.client.leases.delete(id, bool(p.flags, 'sync'));
-    } catch (e) {
-      ctx.io.err(`berth-ctr: ${messageOf(e)}\n`);
-      status = 1;
-    }
-  }
-  return status;
+  return eachArg(ctx.io, p.args, (id) => ctx.client.leases.delete(id, bool(p.flags, 'sync')));
 }
 
 export const remoteLeaseVerbs: Record<string, Verb<RemoteContext>> = {

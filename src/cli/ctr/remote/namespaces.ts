@@ -1,23 +1,24 @@
 // berth-ctr --address namespaces ls|create|label|rm: the engine's namespaces
 // (a daemonless store has none), as ctr's namespaces command.
 
-import { messageOf } from '../../../common/errors.js';
 import { bool, need, parseArgs } from '../args.js';
-import { labelsString, table } from '../format.js';
-import { labelsFlag, type Verb } from '../verbs.js';
+import { labelsString, listing } from '../format.js';
+import { eachArg, labelMask, labelsFlag, labelUpdates, type Verb } from '../verbs.js';
 import type { RemoteContext } from './context.js';
 
 async function ls(ctx: RemoteContext, argv: string[]): Promise<number> {
   const p = parseArgs(argv, { quiet: { kind: 'bool', alias: 'q' } });
   const list = (await ctx.client.namespaces.list()).sort((a, b) => a.name.localeCompare(b.name));
-  if (bool(p.flags, 'quiet')) for (const n of list) ctx.io.out(n.name + '\n');
-  else
-    ctx.io.out(
-      table(
-        ['NAME', 'LABELS'],
-        list.map((n) => [n.name, labelsString(n.labels)]),
-      ),
-    );
+  const mode = { quiet: bool(p.flags, 'quiet'), json: false };
+  ctx.io.out(
+    listing(
+      list,
+      mode,
+      (n) => n.name,
+      ['NAME', 'LABELS'],
+      (n) => [n.name, labelsString(n.labels)],
+    ),
+  );
   return 0;
 }
 
@@ -33,16 +34,8 @@ async function label(ctx: RemoteContext, argv: string[]): Promise<number> {
   const p = parseArgs(argv, {});
   need(p, 1, 'berth-ctr namespaces label NAME [KEY=VALUE|KEY...]');
   const [name, ...rest] = p.args as [string, ...string[]];
-  const labels: Record<string, string> = {};
-  const fields: string[] = [];
-  for (const l of rest) {
-    const eq = l.indexOf('=');
-    // "key" or "key=" removes the label, as ctr's namespaces label does.
-    const key = eq === -1 ? l : l.slice(0, eq);
-    const value = eq === -1 ? '' : l.slice(eq + 1);
-    if (value) labels[key] = value;
-    fields.push(`labels.${key}`);
-  }
+  // "key" or "key=" removes the label, as ctr's namespaces label does.
+  const { labels, fields } = labelMask(labelUpdates(rest, true));
   await ctx.client.namespaces.updateLabels(name, labels, fields);
   return 0;
 }
@@ -50,17 +43,10 @@ async function label(ctx: RemoteContext, argv: string[]): Promise<number> {
 async function rm(ctx: RemoteContext, argv: string[]): Promise<number> {
   const p = parseArgs(argv, {});
   need(p, 1, 'berth-ctr namespaces rm NAME...');
-  let status = 0;
-  for (const n of p.args) {
-    try {
-      await ctx.client.namespaces.delete(n);
-      ctx.io.out(`${n}\n`);
-    } catch (e) {
-      ctx.io.err(`berth-ctr: ${messageOf(e)}\n`);
-      status = 1;
-    }
-  }
-  return status;
+  return eachArg(ctx.io, p.args, async (n) => {
+    await ctx.client.namespaces.delete(n);
+    ctx.io.out(`${n}\n`);
+  });
 }
 
 export const namespaceVerbs: Record<string, Verb<RemoteContext>> = {
