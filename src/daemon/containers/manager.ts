@@ -8,6 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerdClient } from '../../client/index.js';
 import type { MountSpec } from '../../client/services.js';
+import type { StagedFile } from '../../common/atomic.js';
 import { isNotFound } from '../../client/errors.js';
 import { messageOf } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
@@ -196,6 +197,7 @@ export class ContainerManager {
     let snapshotMade = false;
     let prepared: Promise<MountSpec[]> | undefined;
     let precreated = false;
+    let staged: Promise<StagedFile> | undefined;
     try {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       const parent = image.resolved.chainIds.at(-1) ?? '';
@@ -235,10 +237,12 @@ export class ContainerManager {
         NetworkEndpoints: endpoints,
       };
       precreated = true;
-      const [rootfs] = await settleAll([prepared, this.hooks?.created(rec) ?? Promise.resolve()]);
+      // the record is written and fsynced meanwhile, and renamed into place once the snapshot exists
+      staged = this.records.stage(rec);
+      const [rootfs, record] = await settleAll([prepared, staged, this.hooks?.created(rec) ?? Promise.resolve()]);
       this.rootfs.set(id, rootfs);
       steps.mark('snapshot');
-      await this.records.save(rec);
+      await record.commit();
       steps.mark('saved');
       this.byId.set(id, rec);
       this.s.events.emit('container', 'create', id, { image: rec.ImageRef, name: name.slice(1) });
@@ -250,6 +254,7 @@ export class ContainerManager {
       this.names.delete(name);
       this.rootfs.delete(id);
       await prepared?.catch(() => undefined);
+      await staged?.then((f) => f.abort()).catch(() => undefined);
       if (precreated) await this.hooks?.failed(id).catch(() => undefined);
       if (snapshotMade)
         await this.s.client
