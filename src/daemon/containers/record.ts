@@ -87,6 +87,25 @@ export interface ContainerRecord {
   NetworkEndpoints?: Record<string, WantedEndpoint>;
 }
 
+/** A container's settings on network `networkId` before it is connected (no address yet), as docker inspect shows them. */
+export function emptyEndpoint(networkId: string, w: WantedEndpoint): Record<string, unknown> {
+  return {
+    IPAMConfig: w.IPv4Address ? { IPv4Address: w.IPv4Address } : null,
+    Links: null,
+    Aliases: w.Aliases ?? null,
+    NetworkID: networkId,
+    EndpointID: '',
+    Gateway: '',
+    IPAddress: '',
+    IPPrefixLen: 0,
+    IPv6Gateway: '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    MacAddress: '',
+    DriverOpts: null,
+  };
+}
+
 export function emptyState(): State {
   return {
     Status: 'created',

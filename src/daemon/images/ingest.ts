@@ -13,6 +13,7 @@ import { isAlreadyExists, isNotFound } from '../../client/errors.js';
 import { BerthError, isBerthError, messageOf } from '../../common/errors.js';
 import { WriteSession } from '../../client/content-store.js';
 
+// Read-ahead: the session splits it into its own message size.
 const CHUNK = 1024 * 1024;
 
 export interface Blob {
@@ -89,7 +90,7 @@ export async function ingest(
       const data = Buffer.concat(pending, pendingLen);
       pending = [];
       pendingLen = 0;
-      await s.send({ action: 'WRITE', ref, offset: size - data.length, data });
+      await s.write({ ref }, size - data.length, data);
     };
     for await (const c of source) {
       const b = Buffer.isBuffer(c) ? c : Buffer.from(c as Uint8Array);
