@@ -242,8 +242,8 @@ int proc_attach(struct conn *c, struct proc *p, const char *in, const char *out,
 			   p->name);
 		return -1;
 	}
-	if (in[0] && ((fin = open_fifo(in, O_RDONLY)) < 0 ||
-		      (p->in_hold = open_fifo(in, O_WRONLY)) < 0))
+	if (in[0] &&
+	    ((fin = open_fifo(in, O_RDONLY)) < 0 || (p->in_hold = open_fifo(in, O_WRONLY)) < 0))
 		goto fail;
 	what = out;
 	if (out[0] && (fout = open_fifo(out, O_RDWR)) < 0)
