@@ -134,6 +134,11 @@ static void dispatch(struct conn *c, char **a, int n)
 			return;
 		}
 		proc_spawn(c, a, n);
+	} else if (strcmp(verb, "attach") == 0) {
+		NEED(5);
+		if (!(p = named(c, verb, a[1])))
+			return;
+		proc_attach(c, p, a[2], a[3], a[4]);
 	} else if (strcmp(verb, "register") == 0) {
 		NEED(3);
 		if (!(p = named(c, verb, a[1])))

@@ -53,7 +53,8 @@ struct proc {
 	/* A writer of our own on the stdin FIFO, as containerd's shim holds:
 	 * a client that goes away (berthd killed) is no EOF; closestdin closes it. */
 	int in_hold;
-	int spawn_conn; /* "wait" mode: the connection told when `spawned` exits */
+	int spawn_conn;	 /* "wait" mode: the connection told when `spawned` exits */
+	bool unattached; /* "spare" mode: stdio pipes made, no FIFO named yet (`attach`) */
 };
 
 struct conn {
@@ -111,6 +112,7 @@ long ms_until(const struct timespec *deadline);
 struct proc *proc_find(const char *name);
 struct proc *proc_by_pid(pid_t pid);
 int proc_spawn(struct conn *c, char **args, int argc);
+int proc_attach(struct conn *c, struct proc *p, const char *in, const char *out, const char *err);
 void proc_reap(void);
 void proc_free(struct proc *p);
 bool proc_drained(struct proc *p);

@@ -84,6 +84,9 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemo
       .restore(r)
       .catch((e: unknown) => log.error('restore failed', { container: r.Id, error: messageOf(e) }));
   }
+  // containerd containers of creates that berthd's end cut short go.
+  for (const id of await runtime.ctrd.sweep((id) => manager.has(id)).catch(() => []))
+    log.info('containerd container without a record removed', { container: id });
   // Endpoints of containers that ended while berthd was away (or never started) go.
   await nets.sweep((id) => manager.has(id) && runtime.running(manager.get(id)));
 

@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { BerthError, messageOf } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import type { Process, Spec } from '../../runtime/spec/types.js';
-import { execName, INIT } from '../../shim/container.js';
+import { execName } from '../../shim/container.js';
+import { INIT } from '../../shim/protocol.js';
 import { ShimSet, type ShimHandle } from '../../shim/shims.js';
 import type { EventExchange } from '../events/exchange.js';
 import type { ContainerRecord } from '../meta/containers.js';
@@ -56,7 +57,7 @@ export class TaskManager {
     // it outlives a reboot, so its files are atomic but never fsynced
     // (~13 ms per fsync pair on this loaded disk, on the create and exit paths).
     this.cleanups = new Cleanups(log);
-    this.shims = new ShimSet(join(state, 'shims'), { spare: true, durable: false });
+    this.shims = new ShimSet(join(state, 'shims'), { spare: true, durable: false, spareInit: true });
   }
 
   private backend(ns: string, r: RuntimeChoice): Backend {

@@ -6,17 +6,16 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { clientConstructor, NAMESPACE_HEADER } from '../../../src/api/load.js';
-import { makeBusyboxRootfs, haveBusybox } from '../../helpers/busybox.js';
 import { mountsUnder, waitUntil } from '../../helpers/daemons.js';
 import { driveTty } from '../../helpers/pty.js';
-import { isRoot } from '../../helpers/runtime.js';
-import { startEngine, REPO, type Engine } from './helpers.js';
+import { REPO, type Engine } from './helpers.js';
+import { startTaskEngine, stopTaskEngine, taskSkip } from '../../helpers/task-engine.js';
 
-const skip = !isRoot() ? 'needs root' : !haveBusybox() ? 'needs busybox-static' : false;
+const skip = taskSkip;
 
 /** Our own containerd namespace: ctr's default cgroupsPath is /<namespace>/<id>, so the parent cgroup is ours to remove. */
 const NS = `berth-t${process.pid}`;
@@ -26,40 +25,14 @@ function taskShimDirs(state: string): string[] {
   return readdirSync(join(state, 'shims')).filter((n) => !n.startsWith('.spare-'));
 }
 
-function removeNamespaceCgroups(): void {
-  // every hierarchy (v1 controllers, the unified one) and the v2 root itself
-  for (const dir of ['/sys/fs/cgroup', ...readdirSync('/sys/fs/cgroup').map((d) => `/sys/fs/cgroup/${d}`)]) {
-    try {
-      rmdirSync(`${dir}/${NS}`);
-    } catch {
-      // not there, or not a hierarchy
-    }
-  }
-}
-
 describe('ctr run and task verbs on berth-engine', { skip }, () => {
   let e: Engine;
   const ctr = (args: string[], o: Parameters<Engine['ctr']>[1] = {}) => e.ctr(args, { ns: NS, ...o });
   let rootfs: string;
   const id = (s: string) => `tc-${s}-${process.pid}`;
 
-  before(async () => {
-    e = await startEngine('berth-tasks-');
-    rootfs = join(e.dir, 'rootfs');
-    mkdirSync(rootfs);
-    makeBusyboxRootfs(rootfs);
-  });
-  after(async () => {
-    for (const line of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean)) {
-      ctr(['task', 'kill', '-s', 'KILL', line]);
-    }
-    await new Promise((r) => setTimeout(r, 300));
-    for (const line of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['task', 'rm', '-f', line]);
-    for (const line of ctr(['containers', 'ls', '-q']).stdout.split('\n').filter(Boolean))
-      ctr(['containers', 'rm', line]);
-    await e.stop();
-    removeNamespaceCgroups();
-  });
+  before(async () => ({ e, rootfs } = await startTaskEngine('berth-tasks-')));
+  after(() => stopTaskEngine(e, NS));
 
   it('run --rm: stdout, stderr and the exit code come back; nothing is left', () => {
     const r = ctr(['run', '--rm', '--rootfs', rootfs, id('rm'), 'sh', '-c', 'echo out; echo err >&2; exit 3']);
