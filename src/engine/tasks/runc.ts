@@ -112,8 +112,10 @@ export class RuncBackend implements Backend {
     }
   }
 
-  create(id: string, bundle: string, shim: ShimHandle, io: ProcessIO): Promise<number> {
-    return this.underShim(shim, INIT, io, (pidFile, console) => [
+  async create(id: string, bundle: string, shim: ShimHandle, io: ProcessIO): Promise<number> {
+    // a berth-init the shim started ahead of need is no use to runc
+    await shim.dropSpareInit();
+    return await this.underShim(shim, INIT, io, (pidFile, console) => [
       'create',
       '--bundle',
       bundle,

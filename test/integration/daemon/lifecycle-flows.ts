@@ -15,6 +15,7 @@ import { rawRequest, pastEvents } from '../../helpers/berthd.js';
 import { berthdSkip, startBerthdStack, type Backend, type BerthdStack } from '../../helpers/berthd-stack.js';
 import { sleep, waitUntil } from '../../helpers/wait.js';
 import { cg, pidOf, seedLifecycleImages, V2, type Fixture } from './lifecycle-common.js';
+import { containerdRecordTests } from './lifecycle-ctrd.js';
 import { healthTests } from './lifecycle-health.js';
 
 /**
@@ -39,7 +40,9 @@ export function lifecycleOn(backend: Backend): void {
     fx = { b: stack.b, ...imgs, ctr: (args) => stack.ctr(args).stdout };
   });
   after(() => s?.stop());
-  lifecycleTests(backend === 'engine' ? 'berth-engine' : 'containerd', () => fx, skip);
+  const name = backend === 'engine' ? 'berth-engine' : 'containerd';
+  lifecycleTests(name, () => fx, skip);
+  containerdRecordTests(name, () => fx, skip);
 }
 
 function lifecycleTests(name: string, fx: () => Fixture, skip: string | false): void {

@@ -63,17 +63,7 @@ async function sigterm(b: Berthd): Promise<void> {
   await gone;
 }
 
-/**
- * `stdinGap`: why stdin through attach after a berthd kill -9 is not tested
- * on this peer (berth-shim reads the stdin FIFO read-only, so the container's
- * stdin ends when berthd, its last writer, dies; containerd's shim keeps it).
- */
-export function logCases(
-  get: () => LogsFixture,
-  skip: string | false,
-  tag: string,
-  stdinGap: string | false = false,
-): void {
+export function logCases(get: () => LogsFixture, skip: string | false, tag: string): void {
   const name = (what: string) => `${what}-${tag}-${randomBytes(3).toString('hex')}`;
 
   test(
@@ -143,7 +133,7 @@ export function logCases(
     },
   );
 
-  test('-i: stdin through docker attach after a berthd kill -9', { skip: skip || stdinGap }, async () => {
+  test('-i: stdin through docker attach after a berthd kill -9', { skip }, async () => {
     const { b, img } = get();
     const n = name('stdin2');
     const id = runSh(b, n, img, 'while read l; do echo "got $l"; done', ['-i']);

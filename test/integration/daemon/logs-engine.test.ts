@@ -25,9 +25,4 @@ before(async () => {
 
 after(() => s?.stop());
 
-logCases(
-  () => ({ b, img }),
-  skip,
-  'eng',
-  "berth-shim ends a container's stdin when its FIFO's last writer (berthd) dies; containerd's shim keeps it",
-);
+logCases(() => ({ b, img }), skip, 'eng');

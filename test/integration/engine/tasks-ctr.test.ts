@@ -46,9 +46,17 @@ describe('ctr run and task verbs on berth-engine', { skip }, () => {
   });
 
   it('run --rm with stdin', () => {
-    const r = ctr(['run', '--rm', '--rootfs', rootfs, id('in'), 'sh', '-c', 'while read l; do echo "got $l"; done'], {
-      input: 'one\ntwo\n',
-    });
+    // The end of ctr's input is no EOF in the container: the shim holds the
+    // stdin FIFO open until a CloseIO, as containerd's shim does (and ctr
+    // sends none when its input ends before the task exists), so the
+    // container reads what it needs and ends by itself.
+    const r = ctr(
+      ['run', '--rm', '--rootfs', rootfs, id('in'), 'sh', '-c', 'for i in 1 2; do read l; echo "got $l"; done'],
+      {
+        input: 'one\ntwo\n',
+        timeout: 30000,
+      },
+    );
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, 'got one\ngot two\n');
   });
@@ -201,6 +209,54 @@ describe('ctr run and task verbs on berth-engine', { skip }, () => {
       ]);
       assert.equal(r.status, 4, r.stderr);
       assert.equal(r.stdout, 'via-binary\n');
+    });
+  }
+
+  for (const [label, extra] of [
+    ['berth-runc', []],
+    ['runc', ['--runc-binary', 'runc', '--env', 'PATH=/bin']],
+  ] as const) {
+    it(`${label}: a deleted exec leaves no file in the shim's directory`, async () => {
+      const c = id(`xf-${label}`);
+      const r = ctr(['run', '-d', ...extra, '--rootfs', rootfs, c, 'sleep', '300']);
+      assert.equal(r.status, 0, r.stderr);
+      const execFiles = () =>
+        taskShimDirs(e.state).flatMap((d) =>
+          readdirSync(join(e.state, 'shims', d))
+            .filter((f) => f.startsWith('exec-'))
+            .map((f) => `${d}/${f}`),
+        );
+      try {
+        // a detached exec is not deleted by ctr: its files are there while it lives
+        assert.equal(ctr(['task', 'exec', '-d', '--exec-id', 'kept', c, 'sleep', '300']).status, 0);
+        assert.ok(
+          execFiles().some((f) => f.includes('exec-kept')),
+          execFiles().join(' '),
+        );
+        for (let i = 0; i < 3; i++) {
+          const x = ctr(['task', 'exec', '--exec-id', `gone${i}`, c, 'sh', '-c', `echo ${i}; exit ${i}`]);
+          assert.equal(x.status, i, x.stderr);
+          assert.equal(x.stdout, `${i}\n`);
+        }
+        const tx = await driveTty(
+          ['ctr', '-a', e.sock, '-n', NS, 'task', 'exec', '-t', '--exec-id', 'gonetty', c, 'sh'],
+          [{ expect: /\/ # /, send: 'exit 5\r' }],
+        );
+        assert.equal(tx.code, 5, tx.output);
+        // ctr deleted each of them once it ended: only the detached one's files are left
+        assert.deepEqual(
+          execFiles().filter((f) => !f.includes('exec-kept')),
+          [],
+        );
+      } finally {
+        ctr(['task', 'kill', '-s', 'KILL', c]);
+        await waitUntil(
+          'the task to stop',
+          () => !new RegExp(`^${c}\\s+\\d+\\s+RUNNING`, 'm').test(ctr(['task', 'ls']).stdout),
+        );
+        ctr(['task', 'rm', c]);
+        ctr(['containers', 'rm', c]);
+      }
     });
   }
 

@@ -241,9 +241,8 @@ describe('task metrics on cgroup v2 (an engine whose /sys/fs/cgroup is a cgroup2
     unmountUnder(dir);
     rmSync(dir, { recursive: true, force: true });
     removeNamespaceCgroups(NS);
-    // The runtime enables what the hierarchy offers down the container's path,
-    // its root included (as runc does on a cgroup2 host); on this hybrid host
-    // that root is the host's unified hierarchy, so hand back what it delegated.
+    // The runtime never writes the root of a hybrid host's unified hierarchy
+    // (asserted below); should it regress, the host gets back what it had.
     const now = read(`${UNIFIED}/cgroup.subtree_control`).split(/\s+/).filter(Boolean);
     for (const c of now) if (!rootBefore.includes(c)) writeFileSync(`${UNIFIED}/cgroup.subtree_control`, `-${c}`);
   });
@@ -273,6 +272,8 @@ describe('task metrics on cgroup v2 (an engine whose /sys/fs/cgroup is a cgroup2
     // the kernel's view: the container's cgroup is in the unified hierarchy
     assert.match(read(`/proc/${pid}/cgroup`), new RegExp(`^0::/${NS}/${c}$`, 'm'));
     const cg = `${unified}/${NS}/${c}`;
+    // the hierarchy's root is the host's (the kernel has v1 hierarchies too): left as it was
+    assert.deepEqual(read(`${unified}/cgroup.subtree_control`).split(/\s+/).filter(Boolean), rootBefore);
     const out = ctr(['task', 'metrics', '--format', 'json', c]);
     assert.equal(out.status, 0, out.stderr);
     const m = JSON.parse(out.stdout) as Json;
