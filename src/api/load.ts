@@ -1,18 +1,16 @@
-// containerd's gRPC API: codecs over the field and method tables that the
-// build generated from Debian's .proto files (codec.ts; scripts/gen-api.mjs,
-// gen-codecs.mjs).
+// containerd's gRPC API: the static codecs and method tables that the build
+// generated from Debian's .proto files (scripts/gen-api.mjs, gen-codecs.mjs).
 // The engine serves these services, berthd and berth-ctr call them: both
 // sides use the very same definitions, so neither can drift from
 // containerd's wire format. Nothing is parsed or compiled at run time: no
 // descriptor is loaded and no code generated on first use (measured in
-// bench/README.md, engine.ts: that cost the engine ~7 MB of idle memory and
-// ~80 ms of CPU at start-up).
+// bench/README.md, engine.ts: that cost the engine ~12 MB of idle RSS).
 
 import * as grpc from '@grpc/grpc-js';
 import type { IConversionOptions } from 'protobufjs';
-import { findCodec, serviceMethods, type MessageCodec } from './codec.js';
+import { messageCodec as generated, serviceMethods, type MessageCodec } from './gen/codecs.js';
 
-export type { MessageCodec } from './codec.js';
+export type { MessageCodec } from './gen/codecs.js';
 
 /**
  * How every Berth user of the API sees a message (the generated types in
@@ -65,14 +63,14 @@ export function serviceDefinition(fullName: string): grpc.ServiceDefinition {
 
 /** A message's codec by full name (events and Any payloads are encoded by name). */
 export function messageCodec(fullName: string): MessageCodec {
-  const c = findCodec(fullName);
+  const c = generated(fullName);
   if (!c) throw new Error(`containerd API: no message ${fullName}`);
   return c;
 }
 
 /** Whether this API knows message `fullName`. */
 export function knownMessage(fullName: string): boolean {
-  return findCodec(fullName) !== undefined;
+  return generated(fullName) !== undefined;
 }
 
 /** The gRPC metadata key that carries the namespace, as containerd reads it. */
