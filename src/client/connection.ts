@@ -4,9 +4,8 @@
 // answered as promises, failures mapped to BerthError (./errors.ts).
 
 import * as grpc from '@grpc/grpc-js';
-import { clientConstructor, NAMESPACE_HEADER, serviceDefinition } from '../api/load.js';
+import { clientConstructor, NAMESPACE_HEADER } from '../api/load.js';
 import { fromGrpc } from './errors.js';
-import { callError, UnaryChannel, unixPath } from './unary.js';
 import type { Layer } from '../common/errors.js';
 
 /** The gRPC metadata key containerd reads a lease id from (containerd's leases.WithLease). */
@@ -54,13 +53,11 @@ export class Connection {
   private readonly timeoutMs: number;
   private readonly clients: Map<string, grpc.Client>;
   private readonly channel: grpc.Channel;
-  /** Unary calls to a unix socket go here (./unary.ts); streams, and other targets, through grpc-js. */
-  private readonly lean?: UnaryChannel;
 
   constructor(
     address: string,
     opts: ConnectionOptions,
-    shared?: { clients: Map<string, grpc.Client>; channel: grpc.Channel; lean?: UnaryChannel },
+    shared?: { clients: Map<string, grpc.Client>; channel: grpc.Channel },
     /** A connection of its own: not taken from (or given to) grpc-js's process-wide subchannel pool. */
     privateSocket = false,
   ) {
@@ -77,8 +74,6 @@ export class Connection {
         'grpc.max_send_message_length': 64 * 1024 * 1024,
         ...(privateSocket ? { 'grpc.use_local_subchannel_pool': 1 } : {}),
       });
-    const path = unixPath(address);
-    this.lean = shared ? shared.lean : path !== undefined ? new UnaryChannel(path) : undefined;
   }
 
   /** The same channel, another namespace. */
@@ -86,7 +81,7 @@ export class Connection {
     return new Connection(
       this.address,
       { namespace, timeoutMs: this.timeoutMs, layer: this.layer },
-      { clients: this.clients, channel: this.channel, lean: this.lean },
+      { clients: this.clients, channel: this.channel },
     );
   }
 
@@ -131,9 +126,8 @@ export class Connection {
   }
 
   unary<Req, Res>(service: string, name: string, req: Req, opts: CallOptions = {}): Promise<Res> {
-    const what = `${service.split('.').at(-1) ?? service}.${name}`;
-    if (this.lean) return this.leanUnary(service, name, req, opts, what);
     const fn = this.method<UnaryMethod<Req, Res>>(service, name);
+    const what = `${service.split('.').at(-1) ?? service}.${name}`;
     return new Promise((resolve, reject) => {
       const ms = opts.timeoutMs ?? this.timeoutMs;
       // Infinity: no deadline at all (no grpc-timeout header), for calls that last as long as a container.
@@ -143,45 +137,6 @@ export class Connection {
         else resolve(res as Res);
       });
     });
-  }
-
-  private async leanUnary<Req, Res>(
-    service: string,
-    name: string,
-    req: Req,
-    opts: CallOptions,
-    what: string,
-  ): Promise<Res> {
-    const m = serviceDefinition(service)[name];
-    if (!m || m.requestStream || m.responseStream)
-      throw new Error(`containerd API: ${service} has no unary method ${name}`);
-    let body: Buffer;
-    try {
-      body = m.requestSerialize(req);
-    } catch (e) {
-      throw fromGrpc(
-        callError(grpc.status.INTERNAL, `Request message serialization failure: ${(e as Error).message}`),
-        what,
-        this.layer,
-      );
-    }
-    const headers: Record<string, string> = { [NAMESPACE_HEADER]: opts.namespace ?? this.namespace };
-    if (opts.lease) headers[LEASE_HEADER] = opts.lease;
-    let answer: Buffer;
-    try {
-      answer = await this.lean!.call({ path: m.path, body, headers, timeoutMs: opts.timeoutMs ?? this.timeoutMs });
-    } catch (e) {
-      throw fromGrpc(e, what, this.layer);
-    }
-    try {
-      return m.responseDeserialize(answer) as Res;
-    } catch (e) {
-      throw fromGrpc(
-        callError(grpc.status.INTERNAL, `Response message parsing error: ${(e as Error).message}`),
-        what,
-        this.layer,
-      );
-    }
   }
 
   serverStream<Req, Res>(
@@ -203,7 +158,6 @@ export class Connection {
   }
 
   close(): void {
-    this.lean?.close();
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
     this.channel.close();

@@ -98,7 +98,8 @@ export async function startBerthd(containerdSock: string, opts: BerthdOptions = 
   const start = async () => {
     rmSync(sock, { force: true });
     const fd = openSync(logFile, 'a');
-    const [exe, ...pre] = opts.command ?? [BERTHD_BIN];
+    // $BERTHD_COMMAND runs every suite on another build ("node bin/berthd.js").
+    const [exe, ...pre] = opts.command ?? process.env.BERTHD_COMMAND?.split(' ') ?? [BERTHD_BIN];
     const spawnOpts = { stdio: ['ignore', fd, fd] as ['ignore', number, number], env: { ...process.env, ...opts.env } };
     child = ns
       ? spawn('nsenter', [`--net=${ns.path}`, exe!, ...pre, ...args], spawnOpts)

@@ -51,6 +51,8 @@ export interface Live {
   exited?: Promise<void>;
   /** A stop or kill asked for this exit: no restart follows it, whatever the policy (dockerd's ExitOnNext). */
   exitOnNext?: boolean;
+  /** When this berthd began the current run (ms): OOM events from before it belong to an earlier run. */
+  since?: number;
 }
 
 export function cgroupV2Only(): boolean {
@@ -141,6 +143,9 @@ export class Runtime {
     await this.ctrd.ensure(r, spec);
     steps.mark('container');
     let taskMade = false;
+    // an OOM event of this run may come before Start answers: from here on it counts
+    r.State.OOMKilled = false;
+    live.since = Date.now();
     try {
       io.holdOpen();
       const mounts = await this.m.rootfsMounts(id);
@@ -316,7 +321,6 @@ export class Runtime {
     steps.mark('dropped');
     await this.s.nets.detachAll(id);
     steps.mark('detached');
-    const oom = false;
     const finished = at ?? new Date();
     const ranMs = finished.getTime() - Date.parse(r.State.StartedAt);
     const restart =
@@ -327,7 +331,6 @@ export class Runtime {
       Pid: 0,
       ExitCode: code,
       FinishedAt: finished.toISOString(),
-      OOMKilled: oom,
     };
     if (restart) r.RestartCount++;
     // An --rm container's record is about to go: not written (should berthd die first, its
@@ -353,6 +356,23 @@ export class Runtime {
       return;
     }
     if (restart) this.restartLater(r, this.backoff.next(id, ranMs));
+  }
+
+  /**
+   * containerd reported an OOM kill in the container's cgroup (the init or
+   * any other process of it), as dockerd's monitor hears it: OOMKilled stays
+   * true until the next start. An event older than the current run is not
+   * this run's (the event stream and the task's Wait are not ordered).
+   */
+  async markOOM(id: string, at: Date): Promise<void> {
+    if (!this.m.has(id)) return;
+    const r = this.m.get(id);
+    const since = this.live.get(id)?.since ?? Date.parse(r.State.StartedAt);
+    if (at.getTime() < since || r.State.OOMKilled) return;
+    r.State.OOMKilled = true;
+    await this.m.save(r);
+    this.s.events.emit('container', 'oom', id, { image: r.ImageRef, name: r.Name.slice(1) });
+    this.s.log.info('container OOM-killed a process', { container: id });
   }
 
   /** The policy's restart, after its back-off; a failed start leaves the container exited. */

@@ -63,13 +63,8 @@ export async function runRemote(
     return await f({ client, address: opts.address, snapshotter: opts.snapshotter, io: opts.io }, argv);
   } catch (e) {
     if (isUnreachable(e)) {
-      // "Images.List: containerd is not reachable: connect ENOENT /x.sock" (src/client/unary.ts), or as grpc-js
-      // words it: "No connection established. Last error: Error: connect ENOENT /x.sock. Resolution note: ".
-      const msg = messageOf(e);
-      const why =
-        /Last error: (?:Error: )?(.*?)\.? Resolution note/.exec(msg)?.[1] ??
-        /not reachable: (.*)$/.exec(msg)?.[1] ??
-        msg;
+      // grpc-js words it "No connection established. Last error: Error: connect ENOENT /x.sock. Resolution note: ".
+      const why = /Last error: (?:Error: )?(.*?)\.? Resolution note/.exec(messageOf(e))?.[1] ?? messageOf(e);
       throw new BerthError(
         'berth-ctr',
         'unavailable',
