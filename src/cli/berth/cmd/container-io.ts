@@ -13,6 +13,7 @@ import { Demuxer, attachStreams } from '../stream.js';
 import { apiTimestamp } from '../units.js';
 import { readAll } from '../client.js';
 import { readEnvFile } from './runopts.js';
+import { runFlagsNamed } from './runflags.js';
 import { statsCmd } from './stats.js';
 
 const cpath = (id: string) => `/containers/${encodeURIComponent(id)}`;
@@ -213,14 +214,11 @@ export const containerIoCmds: Command[] = [
     interspersed: false,
     flags: [
       { name: 'detach', short: 'd', type: 'bool', usage: 'Detached mode: run command in the background' },
-      { name: 'detach-keys', type: 'string', usage: 'Override the key sequence for detaching a container' },
-      { name: 'env', short: 'e', type: 'list', usage: 'Set environment variables' },
-      { name: 'env-file', type: 'list', usage: 'Read in a file of environment variables' },
-      { name: 'interactive', short: 'i', type: 'bool', usage: 'Keep STDIN open even if not attached' },
+      ...runFlagsNamed('detach-keys', 'env', 'env-file', 'interactive'),
       { name: 'privileged', type: 'bool', usage: 'Give extended privileges to the command' },
-      { name: 'tty', short: 't', type: 'bool', usage: 'Allocate a pseudo-TTY' },
+      ...runFlagsNamed('tty'),
       { name: 'user', short: 'u', type: 'string', usage: 'Username or UID (format: "<name|uid>[:<group|gid>]")' },
-      { name: 'workdir', short: 'w', type: 'string', usage: 'Working directory inside the container' },
+      ...runFlagsNamed('workdir'),
     ],
     args: { min: 2 },
     run: exec,
