@@ -1,7 +1,8 @@
 // Benchmark: berth-engine against containerd 1.6, side by side in one run:
 //   start-up     from spawn to the first answered Version call on the socket
 //   idle RSS     of the daemon process after start-up and one call each to
-//                version, plugins, namespaces (VmRSS from /proc)
+//                version, plugins, namespaces (VmRSS from /proc; with its
+//                anonymous and file-backed parts, and PSS from smaps_rollup)
 //   pull         `ctr images pull --plain-http REF` of a 7-layer image from a
 //                local registry (busybox + 6 layers: random data, many small
 //                text files, a whiteout), with unpack into overlayfs, through
@@ -10,7 +11,7 @@
 // Iterations alternate (engine, containerd, containerd, engine, ...) after
 // one warm-up each. Only ratios measured in the same run mean anything.
 //
-//   sudo node --import tsx bench/engine.ts [--iterations 5] [--json]
+//   sudo node --import tsx bench/engine.ts [--iterations 5] [--json] [--no-pull]
 //
 // Needs root, the build (node scripts/build.mjs), docker-registry, skopeo,
 // containerd and ctr.
@@ -30,6 +31,7 @@ import { quantile } from './stats.js';
 const REPO = resolve(import.meta.dirname, '..');
 const N = Number(process.argv[process.argv.indexOf('--iterations') + 1] ?? 5) || 5;
 const JSON_OUT = process.argv.includes('--json');
+const PULL = !process.argv.includes('--no-pull');
 
 interface Daemon {
   name: string;
@@ -37,6 +39,8 @@ interface Daemon {
   dir: string;
   proc: ChildProcess;
   startupMs: number;
+  /** The daemon's own CPU time (user + system) from exec to its first answer. */
+  startupCpuMs: number;
 }
 
 function versionOnce(sock: string): Promise<boolean> {
@@ -65,7 +69,7 @@ async function start(name: string, cmd: string, args: string[], dir: string, soc
     if (existsSync(sock) && (await versionOnce(sock))) break;
     await new Promise((r) => setTimeout(r, 2));
   }
-  return { name, sock, dir, proc, startupMs: performance.now() - t0 };
+  return { name, sock, dir, proc, startupMs: performance.now() - t0, startupCpuMs: cpuMs(proc.pid!) };
 }
 
 function startEngine(): Promise<Daemon> {
@@ -102,9 +106,35 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
   return start('containerd', 'containerd', ['--config', join(dir, 'config.toml')], dir, sock);
 }
 
-function rssKiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : NaN;
+/** CPU time (user + system) the process has used, in ms. */
+function cpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  // fields 14 and 15 (utime, stime), counted from the state (field 3) here
+  return ((Number(rest[11]) + Number(rest[12])) * 1000) / CLK_TCK;
+}
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+interface Mem {
+  rss: number;
+  anon: number;
+  file: number;
+  pss: number;
+}
+
+/** The process's memory in MiB: VmRSS with its anonymous and file-backed parts, and PSS. */
+function memOf(pid: number): Mem {
+  const kb = (text: string, key: string) =>
+    Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN) / 1024;
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  return {
+    rss: kb(status, 'VmRSS'),
+    anon: kb(status, 'RssAnon'),
+    file: kb(status, 'RssFile'),
+    pss: kb(rollup, 'Pss'),
+  };
 }
 
 async function stop(d: Daemon): Promise<void> {
@@ -143,7 +173,8 @@ async function main(): Promise<void> {
   const load0 = loadavg();
   // 1. start-up and idle RSS: fresh daemons, N times each, alternating.
   const startup: Record<string, number[]> = { 'berth-engine': [], containerd: [] };
-  const rss: Record<string, number[]> = { 'berth-engine': [], containerd: [] };
+  const startupCpu: Record<string, number[]> = { 'berth-engine': [], containerd: [] };
+  const mem: Record<string, Mem[]> = { 'berth-engine': [], containerd: [] };
   for (let i = 0; i < N + 1; i++) {
     const order = i % 2 === 0 ? [startEngine, startContainerd] : [startContainerd, startEngine];
     for (const s of order) {
@@ -152,54 +183,78 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 500));
       if (i > 0) {
         startup[d.name]!.push(d.startupMs);
-        rss[d.name]!.push(rssKiB(d.proc.pid!) / 1024);
+        startupCpu[d.name]!.push(d.startupCpuMs);
+        mem[d.name]!.push(memOf(d.proc.pid!));
       }
       await stop(d);
     }
   }
 
-  // 2. pull of a 7-layer image through each.
-  const reg = await startRegistry();
-  const img = buildImage({
-    extraLayers: [
-      randomFileTar('r1.bin', 20 << 20),
-      textFilesTar(3000),
-      randomFileTar('r2.bin', 10 << 20),
-      textFilesTar(1500),
-      randomFileTar('r3.bin', 5 << 20),
-      textFilesTar(500),
-    ],
-  });
-  const ref = pushImage(reg, img, 'bench/seven');
+  // 2. pull of a 7-layer image through each: wall time, the daemon's CPU
+  // time (its own process: ctr 1.6 pulls client-side, the daemon writes the
+  // content and applies the layers), and its memory after the pulls and 2 s
+  // idle.
   const pulls: Record<string, number[]> = { 'berth-engine': [], containerd: [] };
-  const eng = await startEngine();
-  const ctrd = await startContainerd();
-  try {
-    for (let i = 0; i < N + 1; i++) {
-      for (const d of i % 2 === 0 ? [eng, ctrd] : [ctrd, eng]) {
-        spawnSync('sync');
-        const t0 = performance.now();
-        ctr(d, ['images', 'pull', '--plain-http', ref]);
-        const ms = performance.now() - t0;
-        if (i > 0) pulls[d.name]!.push(ms);
-        ctr(d, ['images', 'rm', '--sync', ref]);
-        if (ctr(d, ['content', 'ls', '-q']).trim() !== '')
-          throw new Error(`${d.name}: content left after images rm --sync`);
+  const pullCpu: Record<string, number[]> = { 'berth-engine': [], containerd: [] };
+  const afterPulls: Record<string, Mem> = {};
+  let image: { layers: number; compressedMiB: number } | undefined;
+  if (PULL) {
+    const reg = await startRegistry();
+    const img = buildImage({
+      extraLayers: [
+        randomFileTar('r1.bin', 20 << 20),
+        textFilesTar(3000),
+        randomFileTar('r2.bin', 10 << 20),
+        textFilesTar(1500),
+        randomFileTar('r3.bin', 5 << 20),
+        textFilesTar(500),
+      ],
+    });
+    image = { layers: img.layers.length, compressedMiB: img.layers.reduce((n, l) => n + l.size, 0) / (1 << 20) };
+    const ref = pushImage(reg, img, 'bench/seven');
+    const eng = await startEngine();
+    const ctrd = await startContainerd();
+    try {
+      for (let i = 0; i < N + 1; i++) {
+        for (const d of i % 2 === 0 ? [eng, ctrd] : [ctrd, eng]) {
+          spawnSync('sync');
+          const c0 = cpuMs(d.proc.pid!);
+          const t0 = performance.now();
+          ctr(d, ['images', 'pull', '--plain-http', ref]);
+          const ms = performance.now() - t0;
+          if (i > 0) {
+            pulls[d.name]!.push(ms);
+            pullCpu[d.name]!.push(cpuMs(d.proc.pid!) - c0);
+          }
+          ctr(d, ['images', 'rm', '--sync', ref]);
+          if (ctr(d, ['content', 'ls', '-q']).trim() !== '')
+            throw new Error(`${d.name}: content left after images rm --sync`);
+        }
       }
+      await new Promise((r) => setTimeout(r, 2000));
+      for (const d of [eng, ctrd]) afterPulls[d.name] = memOf(d.proc.pid!);
+    } finally {
+      await stop(eng);
+      await stop(ctrd);
+      await reg.stop();
     }
-  } finally {
-    await stop(eng);
-    await stop(ctrd);
-    await reg.stop();
   }
 
+  const memStats = (xs: Mem[]) => ({
+    rss: stats(xs.map((x) => x.rss)),
+    anon: stats(xs.map((x) => x.anon)),
+    file: stats(xs.map((x) => x.file)),
+    pss: stats(xs.map((x) => x.pss)),
+  });
   const out = {
     iterations: N,
-    layers: img.layers.length,
-    compressedMiB: img.layers.reduce((n, l) => n + l.size, 0) / (1 << 20),
+    image,
     startupMs: { engine: stats(startup['berth-engine']!), containerd: stats(startup.containerd!) },
-    idleRssMiB: { engine: stats(rss['berth-engine']!), containerd: stats(rss.containerd!) },
-    pullMs: { engine: stats(pulls['berth-engine']!), containerd: stats(pulls.containerd!) },
+    startupCpuMs: { engine: stats(startupCpu['berth-engine']!), containerd: stats(startupCpu.containerd!) },
+    idleMemMiB: { engine: memStats(mem['berth-engine']!), containerd: memStats(mem.containerd!) },
+    pullMs: PULL ? { engine: stats(pulls['berth-engine']!), containerd: stats(pulls.containerd!) } : undefined,
+    pullCpuMs: PULL ? { engine: stats(pullCpu['berth-engine']!), containerd: stats(pullCpu.containerd!) } : undefined,
+    afterPullsMiB: PULL ? { engine: afterPulls['berth-engine'], containerd: afterPulls.containerd } : undefined,
     load: { before: load0, after: loadavg() },
   };
   if (JSON_OUT) {
@@ -210,13 +265,28 @@ async function main(): Promise<void> {
     console.log(
       `${what.padEnd(34)} ${e.median.toFixed(1).padStart(9)} ${unit}  ${c.median.toFixed(1).padStart(9)} ${unit}  ${(e.median / c.median).toFixed(2)}x`,
     );
+  const one = (x: number) => ({ median: x });
   console.log(
-    `${N} iterations, image: ${out.layers} layers, ${out.compressedMiB.toFixed(1)} MiB compressed; load ${load0.map((x) => x.toFixed(2)).join(' ')}`,
+    `${N} iterations${image ? `, image: ${image.layers} layers, ${image.compressedMiB.toFixed(1)} MiB compressed` : ''}; ` +
+      `load ${load0.map((x) => x.toFixed(2)).join(' ')} before, ${out.load.after.map((x) => x.toFixed(2)).join(' ')} after`,
   );
   console.log(`${''.padEnd(34)} ${'berth-engine'.padStart(12)}  ${'containerd'.padStart(12)}  ratio`);
+  const e = out.idleMemMiB.engine;
+  const c = out.idleMemMiB.containerd;
   row('start-up to first Version answer', out.startupMs.engine, out.startupMs.containerd, 'ms ');
-  row('idle RSS', out.idleRssMiB.engine, out.idleRssMiB.containerd, 'MiB');
-  row('ctr images pull (with unpack)', out.pullMs.engine, out.pullMs.containerd, 'ms ');
+  row('  CPU time of the daemon', out.startupCpuMs.engine, out.startupCpuMs.containerd, 'ms ');
+  row('idle RSS', e.rss, c.rss, 'MiB');
+  row('  anonymous', e.anon, c.anon, 'MiB');
+  row('  file-backed', e.file, c.file, 'MiB');
+  row('idle PSS', e.pss, c.pss, 'MiB');
+  if (out.pullMs && out.pullCpuMs && out.afterPullsMiB) {
+    row('ctr images pull (with unpack)', out.pullMs.engine, out.pullMs.containerd, 'ms ');
+    row('  CPU time of the daemon', out.pullCpuMs.engine, out.pullCpuMs.containerd, 'ms ');
+    const ae = out.afterPullsMiB.engine!;
+    const ac = out.afterPullsMiB.containerd!;
+    row(`RSS after ${N + 1} pulls, 2 s idle`, one(ae.rss), one(ac.rss), 'MiB');
+    row(`PSS after ${N + 1} pulls, 2 s idle`, one(ae.pss), one(ac.pss), 'MiB');
+  }
 }
 
 await main();

@@ -161,6 +161,8 @@ void proc_free(struct proc *p)
 		close(p->console_conn);
 	if (p->log_fd >= 0)
 		close(p->log_fd);
+	if (p->in_hold >= 0)
+		close(p->in_hold);
 	free(p);
 }
 
@@ -240,7 +242,8 @@ int proc_attach(struct conn *c, struct proc *p, const char *in, const char *out,
 			   p->name);
 		return -1;
 	}
-	if (in[0] && (fin = open_fifo(in, O_RDONLY)) < 0)
+	if (in[0] &&
+	    ((fin = open_fifo(in, O_RDONLY)) < 0 || (p->in_hold = open_fifo(in, O_WRONLY)) < 0))
 		goto fail;
 	what = out;
 	if (out[0] && (fout = open_fifo(out, O_RDWR)) < 0)
@@ -266,6 +269,9 @@ fail : {
 	conn_error(c, e, "attach %s: %s: %s", p->name, what, strerror(e));
 	if (fin >= 0)
 		close(fin);
+	if (p->in_hold >= 0)
+		close(p->in_hold);
+	p->in_hold = -1;
 	if (fout >= 0)
 		close(fout);
 	return -1;
@@ -331,7 +337,8 @@ int proc_spawn(struct conn *c, char **args, int argc)
 	stream_init(&p->in);
 	stream_init(&p->out);
 	stream_init(&p->err);
-	p->master = p->console_listen = p->console_conn = p->log_fd = p->spawn_conn = -1;
+	p->master = p->console_listen = p->console_conn = p->log_fd = p->spawn_conn = p->in_hold =
+		-1;
 	p->spawn_status = -1;
 	p->out.tag = "stdout";
 	p->err.tag = "stderr";
@@ -347,7 +354,8 @@ int proc_spawn(struct conn *c, char **args, int argc)
 	}
 	if (in[0]) {
 		what = "stdin", wpath = in;
-		if ((p->in.src = open_fifo(in, O_RDONLY)) < 0)
+		if ((p->in.src = open_fifo(in, O_RDONLY)) < 0 ||
+		    (p->in_hold = open_fifo(in, O_WRONLY)) < 0)
 			goto fail;
 		p->in.done = false;
 		if (!tty) {

@@ -49,7 +49,10 @@ struct proc {
 	int console_listen;	   /* listening console socket until its one connection */
 	int console_conn;	   /* that connection, until the master arrives on it */
 	char console_path[108];
-	int log_fd;	 /* -1: no log */
+	int log_fd; /* -1: no log */
+	/* A writer of our own on the stdin FIFO, as containerd's shim holds:
+	 * a client that goes away (berthd killed) is no EOF; closestdin closes it. */
+	int in_hold;
 	int spawn_conn;	 /* "wait" mode: the connection told when `spawned` exits */
 	bool unattached; /* "spare" mode: stdio pipes made, no FIFO named yet (`attach`) */
 };

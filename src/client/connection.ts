@@ -58,6 +58,8 @@ export class Connection {
     address: string,
     opts: ConnectionOptions,
     shared?: { clients: Map<string, grpc.Client>; channel: grpc.Channel },
+    /** A connection of its own: not taken from (or given to) grpc-js's process-wide subchannel pool. */
+    privateSocket = false,
   ) {
     this.address = address;
     this.namespace = opts.namespace;
@@ -70,6 +72,7 @@ export class Connection {
       new grpc.Channel(grpcTarget(address), grpc.credentials.createInsecure(), {
         'grpc.max_receive_message_length': 64 * 1024 * 1024,
         'grpc.max_send_message_length': 64 * 1024 * 1024,
+        ...(privateSocket ? { 'grpc.use_local_subchannel_pool': 1 } : {}),
       });
   }
 
@@ -79,6 +82,22 @@ export class Connection {
       this.address,
       { namespace, timeoutMs: this.timeoutMs, layer: this.layer },
       { clients: this.clients, channel: this.channel },
+    );
+  }
+
+  /**
+   * The same address and namespace over a channel of its own (its own
+   * HTTP/2 connection), for a stream whose flow control must not be shared
+   * (see WriteSession); the caller closes it.
+   */
+  detached(): Connection {
+    // grpc-js shares one subchannel (one socket) between the channels of a
+    // process that have the same target and options, unless told otherwise.
+    return new Connection(
+      this.address,
+      { namespace: this.namespace, timeoutMs: this.timeoutMs, layer: this.layer },
+      undefined,
+      true,
     );
   }
 

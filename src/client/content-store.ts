@@ -13,12 +13,55 @@ import type { BlobInfo, ContentStore, Digest, IngestWriter } from '../image/stor
 import { createHash } from 'node:crypto';
 import type { Connection } from './connection.js';
 import { isAlreadyExists, isNotFound } from './errors.js';
-import type { ContentInfo, ContentService } from './services.js';
-import { dateOf } from './services.js';
+import type { ContentInfo } from './services.js';
+import { ContentService, dateOf } from './services.js';
 import type { WriteContentRequest } from '../api/gen/containerd/services/content/v1/WriteContentRequest.js';
 import type { WriteContentResponse__Output } from '../api/gen/containerd/services/content/v1/WriteContentResponse.js';
 
-const CHUNK = 1024 * 1024;
+/**
+ * How a Write stream carries data, per runtime.
+ *
+ * Bun's HTTP/2 client (1.4.5) does not apply a change of the server's
+ * SETTINGS_INITIAL_WINDOW_SIZE to streams already open: it keeps their send
+ * window at the value they opened with, plus the WINDOW_UPDATEs. grpc-go's
+ * server (a real containerd) estimates the connection's bandwidth-delay
+ * product from the data it receives and, when a sample exceeds 2/3 of its
+ * window, raises the initial window by SETTINGS; from then on it counts on
+ * the open streams' windows having grown (RFC 9113 6.9.2) and sends its
+ * stream WINDOW_UPDATEs accordingly, so a Bun client with a long Write
+ * stream runs out of window and waits for an update that never comes (seen
+ * with a frame trace: the client stopped at exactly 65535 bytes plus the
+ * stream's WINDOW_UPDATEs, the server's window being 1.4 MB).
+ *
+ * Under Bun, each Write stream therefore gets an HTTP/2 connection of its own
+ * and carries at most WRITE_CHUNK_BUN bytes per message, one message at a
+ * time: the server never receives more than ~33 kB between a ping and its
+ * answer, below 2/3 of the 64 KiB default window, so it never raises the
+ * window and the two sides' accounts stay the same. Node.js (nghttp2) follows
+ * the RFC: 1 MiB messages over the shared connection.
+ */
+const UNDER_BUN = typeof process.versions.bun === 'string';
+const WRITE_CHUNK_BUN = 32 * 1024;
+const WRITE_CHUNK_NODE = 1024 * 1024;
+
+/**
+ * Under Bun, a synchronous collection after every 8 MiB that content streams
+ * carry. Each MiB of a blob passes through several short-lived buffers (the
+ * request body's chunks, the message encoding, grpc-js's framing), and JSC,
+ * sizing its heap for this machine's RAM, lets ~45 MB of them pile up before
+ * it collects: a 64 MiB `docker load` raised berthd's peak RSS by that much
+ * (images-archive.test.ts allows 40 MB; Node.js stays well under). A
+ * collection of berthd's ~15 MB heap costs a few ms per 8 MiB moved.
+ */
+const COLLECT_EVERY = 8 * 1024 * 1024;
+let movedSinceCollect = 0;
+function moved(bytes: number): void {
+  if (!UNDER_BUN) return;
+  movedSinceCollect += bytes;
+  if (movedSinceCollect < COLLECT_EVERY) return;
+  movedSinceCollect = 0;
+  (globalThis as { Bun?: { gc(sync: boolean): void } }).Bun?.gc(true);
+}
 
 function blobInfo(i: ContentInfo): BlobInfo {
   return { digest: i.digest, size: i.size, createdAt: dateOf(i.created_at) ?? new Date(0), labels: i.labels ?? {} };
@@ -29,13 +72,20 @@ export class WriteSession {
   private readonly stream;
   private readonly waiting: { resolve: (r: WriteContentResponse__Output) => void; reject: (e: Error) => void }[] = [];
   private failed: Error | undefined;
+  /** Under Bun: the connection made for this stream alone, closed when the call ends. */
+  private readonly own: Connection | undefined;
+  /** The most data one WRITE message carries. */
+  readonly chunkSize: number;
 
   constructor(
     private readonly conn: Connection,
     content: ContentService,
     lease: string | undefined,
+    opts: { ownConnection?: boolean } = {},
   ) {
-    this.stream = content.write(lease ? { lease } : {});
+    this.own = (opts.ownConnection ?? UNDER_BUN) ? conn.detached() : undefined;
+    this.chunkSize = this.own ? WRITE_CHUNK_BUN : WRITE_CHUNK_NODE;
+    this.stream = (this.own ? new ContentService(this.own) : content).write(lease ? { lease } : {});
     this.stream.on('data', (r: WriteContentResponse__Output) => this.waiting.shift()?.resolve(r));
     this.stream.on('error', (e: unknown) => {
       this.failed = this.conn.mapError(e, 'Content.Write');
@@ -45,6 +95,8 @@ export class WriteSession {
       const e = this.failed ?? new BerthError('berthd', 'internal', 'Content.Write: containerd closed the stream');
       for (const w of this.waiting.splice(0)) w.reject(e);
     });
+    // The call is over (status received, or cancelled): nothing else uses its connection.
+    this.stream.on('status', () => this.own?.close());
   }
 
   send(req: WriteContentRequest): Promise<WriteContentResponse__Output> {
@@ -53,6 +105,25 @@ export class WriteSession {
       this.waiting.push({ resolve, reject });
       this.stream.write(req);
     });
+  }
+
+  /**
+   * WRITE `data` at `offset`, in messages of at most chunkSize bytes, each
+   * sent once the previous one is answered; answers the last response (its
+   * offset is where the next write goes).
+   */
+  async write(
+    req: Omit<WriteContentRequest, 'action' | 'data' | 'offset'>,
+    offset: number,
+    data: Uint8Array,
+  ): Promise<WriteContentResponse__Output | undefined> {
+    let last: WriteContentResponse__Output | undefined;
+    for (let i = 0; i < data.length; i += this.chunkSize) {
+      const part = data.subarray(i, i + this.chunkSize);
+      last = await this.send({ ...req, action: 'WRITE', offset: offset + i, data: part });
+      moved(part.length);
+    }
+    return last;
   }
 
   end(): void {
@@ -98,6 +169,7 @@ export class RemoteContentStore implements ContentStore {
     const src = this.content.read(digest);
     const out = new Readable({ read: () => src.resume() });
     src.on('data', (r: { data: Buffer }) => {
+      moved(r.data.length);
       if (!out.push(r.data)) src.pause();
     });
     src.on('end', () => out.push(null));
@@ -138,18 +210,8 @@ export class RemoteContentStore implements ContentStore {
       offset,
       alreadyExists: false,
       write: async (chunk) => {
-        for (let i = 0; i < chunk.length; i += CHUNK) {
-          const part = chunk.subarray(i, i + CHUNK);
-          const r = await s.send({
-            action: 'WRITE',
-            ref,
-            offset,
-            data: part,
-            total: expected.size,
-            expected: expected.digest,
-          });
-          offset = r.offset;
-        }
+        const r = await s.write({ ref, total: expected.size, expected: expected.digest }, offset, chunk);
+        if (r) offset = r.offset;
       },
       commit: async (labels = {}) => {
         try {
@@ -199,7 +261,10 @@ export class RemoteContentStore implements ContentStore {
   async put(data: Uint8Array, expected: { digest?: Digest; mediaType?: string } = {}): Promise<BlobInfo> {
     const digest = expected.digest ?? `sha256:${createHash('sha256').update(data).digest('hex')}`;
     const w = await this.ingest(`put-${digest}`, { digest, size: data.length });
-    if (!w.alreadyExists) await w.write(data);
+    // From the offset STAT answered: what an interrupted write of the ref
+    // left, or the whole blob when another namespace holds it (containerd's
+    // shared content: its writer copies those bytes in itself).
+    if (!w.alreadyExists) await w.write(data.subarray(w.offset));
     return w.commit();
   }
 

@@ -177,23 +177,22 @@ export class SnapshotsService {
     private readonly c: Connection,
     readonly snapshotter: string,
   ) {}
-  async prepare(
+  /** An active snapshot on `parent` (Prepare), or a read-only view of it (View). */
+  private async make(
+    method: 'Prepare' | 'View',
     key: string,
     parent: string,
-    labels: Record<string, string> = {},
+    labels: Record<string, string>,
     opts?: CallOptions,
   ): Promise<Mount__Output[]> {
     const req = { snapshotter: this.snapshotter, key, parent, labels };
-    return (await this.c.unary<object, { mounts: Mount__Output[] }>(S.snapshots, 'Prepare', req, opts)).mounts;
+    return (await this.c.unary<object, { mounts: Mount__Output[] }>(S.snapshots, method, req, opts)).mounts;
   }
-  async view(
-    key: string,
-    parent: string,
-    labels: Record<string, string> = {},
-    opts?: CallOptions,
-  ): Promise<Mount__Output[]> {
-    const req = { snapshotter: this.snapshotter, key, parent, labels };
-    return (await this.c.unary<object, { mounts: Mount__Output[] }>(S.snapshots, 'View', req, opts)).mounts;
+  prepare(key: string, parent: string, labels: Record<string, string> = {}, opts?: CallOptions) {
+    return this.make('Prepare', key, parent, labels, opts);
+  }
+  view(key: string, parent: string, labels: Record<string, string> = {}, opts?: CallOptions) {
+    return this.make('View', key, parent, labels, opts);
   }
   async mounts(key: string): Promise<Mount__Output[]> {
     return (

@@ -16,6 +16,7 @@ import { checkHost, type DaemonConfig } from './config.js';
 import { ContainerManager } from './containers/manager.js';
 import { Runtime } from './containers/runtime.js';
 import { Execs } from './containers/exec.js';
+import { watchOOM } from './containers/oom.js';
 import { containerRoutes } from './containers/routes.js';
 import { EventBus } from './events.js';
 import { Router } from './http/router.js';
@@ -71,12 +72,20 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemo
   const manager = new ContainerManager({ client, images, volumes, events, log, cfg, nets });
   const runtime = new Runtime(manager);
   const execs = new Execs(runtime);
+  const oom = watchOOM(client, cfg.containerdNamespace, log, (id, at) => {
+    runtime
+      .markOOM(id, at)
+      .catch((e: unknown) => log.error('recording an OOM kill failed', { container: id, error: messageOf(e) }));
+  });
 
   for (const r of await manager.load()) {
     await runtime
       .restore(r)
       .catch((e: unknown) => log.error('restore failed', { container: r.Id, error: messageOf(e) }));
   }
+  // containerd containers of creates that berthd's end cut short go.
+  for (const id of await runtime.ctrd.sweep((id) => manager.has(id)).catch(() => []))
+    log.info('containerd container without a record removed', { container: id });
   // Endpoints of containers that ended while berthd was away (or never started) go.
   await nets.sweep((id) => manager.has(id) && runtime.running(manager.get(id)));
 
@@ -130,6 +139,7 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemo
         s.closeAllConnections();
       }
       await runtime.shutdown(cfg.liveRestore);
+      oom.close();
       // The kernel keeps bridges, veths and rules (live-restore); the port-holding sockets close.
       await nets.nets.close();
       for (const p of sockets) await rm(p, { force: true });

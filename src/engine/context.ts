@@ -32,6 +32,11 @@ export interface PluginInfo {
   initError?: string;
 }
 
+/** The platform a plugin that runs containers or unpacks layers serves: this host's, in Go's arch names as containerd lists it. */
+export function hostPlugin(type: string, id: string): PluginInfo {
+  return { type, id, platforms: [{ os: 'linux', architecture: process.arch === 'x64' ? 'amd64' : process.arch }] };
+}
+
 export interface EngineOptions {
   root: string;
   state: string;

@@ -7,6 +7,7 @@ import { serve, type RunningServer } from './server.js';
 import { services } from './services/index.js';
 
 export { ENGINE_VERSION, ENGINE_REVISION } from './version.js';
+export { enableIdleTrim } from './trim.js';
 
 export interface StartOptions {
   root: string;

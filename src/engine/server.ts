@@ -11,6 +11,7 @@ import { dirname } from 'node:path';
 import { serviceDefinition } from '../api/load.js';
 import { BerthError, messageOf } from '../common/errors.js';
 import type { EngineContext, OpenedEngine, PluginInfo } from './context.js';
+import { noteActivity } from './trim.js';
 
 export interface EngineService {
   /** containerd's full service name, e.g. "containerd.services.version.v1.Version". */
@@ -45,6 +46,9 @@ export async function serve(ctx: OpenedEngine, services: EngineService[], addres
   const server = new grpc.Server({
     'grpc.max_receive_message_length': MAX_MESSAGE,
     'grpc.max_send_message_length': MAX_MESSAGE,
+    // No channelz: the engine serves no channelz service (nor does containerd),
+    // and grpc-js would keep per-connection and per-call bookkeeping for it.
+    'grpc.enable_channelz': 0,
   });
   for (const s of services) {
     s.register(server, ctx);
@@ -113,6 +117,14 @@ export async function serve(ctx: OpenedEngine, services: EngineService[], addres
  */
 export function addService<H extends object>(server: grpc.Server, name: string, handlers: Partial<H>): void {
   const impl: grpc.UntypedServiceImplementation = {};
-  for (const [k, v] of Object.entries(handlers)) if (v !== undefined) impl[k] = v as grpc.UntypedHandleCall;
+  for (const [k, v] of Object.entries(handlers)) {
+    if (v === undefined) continue;
+    const handler = v as (...args: unknown[]) => void;
+    // every call re-arms the idle trim (trim.ts)
+    impl[k] = ((...args: unknown[]) => {
+      noteActivity();
+      handler(...args);
+    }) as grpc.UntypedHandleCall;
+  }
   server.addService(serviceDefinition(name), impl);
 }

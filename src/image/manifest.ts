@@ -7,7 +7,8 @@
 import { z } from 'zod';
 import { BerthError } from '../common/errors.js';
 import type { Descriptor } from './content/types.js';
-import { MediaType, isIndexType, isManifestType, isSchema1Type } from './media.js';
+import type { Compression } from '../common/compression.js';
+import { MediaType, isIndexType, isManifestType, isSchema1Type, layerTypeFor } from './media.js';
 import { isDigest } from './reference.js';
 
 /** A manifest or index over this size is refused before it is parsed (as containerd and the registry do). */
@@ -217,4 +218,35 @@ export function parseDescriptor(v: unknown, what = 'descriptor'): Descriptor {
 export function childrenOf(p: Parsed): Descriptor[] {
   if (p.kind === 'index') return p.index.manifests;
   return [p.manifest.config, ...(p.manifest.layers as Descriptor[])];
+}
+
+/** The OCI manifest of an image made here (docker load of a `docker save` archive, import, commit). */
+export function ociImageManifest(config: { digest: string; size: number }, layers: Descriptor[]): ImageManifest {
+  return {
+    schemaVersion: 2,
+    mediaType: MediaType.OciManifest,
+    config: { mediaType: MediaType.OciConfig, digest: config.digest, size: config.size },
+    layers,
+  };
+}
+
+/**
+ * A layer of an archive (a `docker save` layer.tar, compressed or not) as an
+ * OCI manifest lists it: its media type by its compression, and, when it is
+ * uncompressed, its digest checked against the config's diff id (`what`
+ * names it in the error).
+ */
+export function archiveLayer(
+  blob: { digest: string; size: number },
+  compression: Compression,
+  diffId: string | undefined,
+  what: string,
+): Descriptor {
+  if (compression === 'none' && blob.digest !== diffId)
+    throw new BerthError(
+      'image',
+      'digest-mismatch',
+      `${what} is ${blob.digest}, but the config says diff id ${diffId}`,
+    );
+  return { mediaType: layerTypeFor('oci', compression), digest: blob.digest, size: blob.size };
 }

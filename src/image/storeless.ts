@@ -16,6 +16,8 @@ export {
   parseImageConfig,
   parseDescriptor,
   childrenOf,
+  ociImageManifest,
+  archiveLayer,
   MAX_MANIFEST_SIZE,
   MAX_CONFIG_SIZE,
   type ImageIndex,

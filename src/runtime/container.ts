@@ -116,6 +116,11 @@ export interface StateDocument {
 
 export const DEFAULT_ROOT = '/run/berth';
 
+/** The container's stdio when none is given: this process's own fds 0-2, then the `preserved` ones from 3 on. */
+function callerStdio(preserved: number): ('inherit' | number)[] {
+  return ['inherit', 'inherit', 'inherit', ...Array.from({ length: preserved }, (_, i) => 3 + i)];
+}
+
 let hostFacts: HostFacts | undefined;
 function host(): HostFacts {
   if (!hostFacts) {
@@ -380,12 +385,7 @@ export class Runtime {
       } else if (pre) {
         await pre.drop();
       }
-      const stdio = opts.stdio ?? [
-        'inherit',
-        'inherit',
-        'inherit',
-        ...Array.from({ length: opts.preserveFds ?? 0 }, (_, i) => 3 + i),
-      ];
+      const stdio = opts.stdio ?? callerStdio(opts.preserveFds ?? 0);
       // Pays the kernel's grace period for cgroup.procs writes while
       // berth-init starts, so that its joins are quick (cgroups/prime.ts).
       // Not awaited; after the cgroups are made, since the write holds the
@@ -676,12 +676,7 @@ export class Runtime {
       newKeyring: !rec.noNewKeyring,
       host: host(),
     };
-    const stdio = opts.stdio ?? [
-      'inherit',
-      'inherit',
-      'inherit',
-      ...Array.from({ length: opts.preserveFds ?? 0 }, (_, i) => 3 + i),
-    ];
+    const stdio = opts.stdio ?? callerStdio(opts.preserveFds ?? 0);
     // As in create: the joins below, once berth-init has cloned, find the lock warm.
     primeAttachLock(layout, (e) => this.log.debug(`priming the cgroup attach lock: ${messageOf(e)}`));
     const launched = await launch({

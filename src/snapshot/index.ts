@@ -1,14 +1,5 @@
 // The snapshot layer's public surface (see README.md).
-export type {
-  DriverName,
-  ExtractionTarget,
-  Mount,
-  PrepareOptions,
-  SnapshotInfo,
-  SnapshotKind,
-  Snapshotter,
-  Usage,
-} from './types.js';
+export type * from './types.js';
 export { openSnapshotter, type SnapshotterOptions } from './snapshotter.js';
 export { chainId, chainIds, isDigest } from './chainid.js';
 export { mountAll, unmountAll, isMountPoint, overlaySupported } from './mount.js';

@@ -169,6 +169,7 @@ export async function pull(
           concurrency: opts.concurrency,
           registryOptions: opts.registryOptions,
           client: opts.client,
+          deferLabels: true,
           progress: (e) => {
             if (e.status === 'Resolved' && e.digest) target = e.digest;
             if (e.kind !== 'layer' || !e.digest) return;
@@ -186,8 +187,14 @@ export async function pull(
         throw e;
       }
       await pipeline?.finish();
-      // The record is the reference that keeps the content once the lease goes.
-      storage.images.put(r.name, r.target);
+      // The record is the reference that keeps the content once the lease
+      // goes: the blobs' labels, the record and the lease's end in one commit
+      // (one fsync on the event loop instead of three).
+      storage.metadata.tx(() => {
+        storage.content.setLabelsManySync(r.labels ?? []);
+        storage.images.put(r.name, r.target);
+        storage.leases.delete(lease.id);
+      });
       return r;
     },
     { labels: { 'berth.io/operation': 'pull', ...opts.leaseLabels } },

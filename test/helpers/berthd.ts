@@ -47,6 +47,10 @@ export interface BerthdOptions {
   args?: string[];
   /** Run in the new network namespace before berthd starts (e.g. a route berthd must steer clear of). */
   prepare?: (ns: { name: string; path: string }) => void;
+  /** Another build than bin/berthd: the command and its first arguments (e.g. node and bin/berthd.js). */
+  command?: string[];
+  /** More environment for berthd. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export async function startBerthd(containerdSock: string, opts: BerthdOptions = {}): Promise<Berthd> {
@@ -94,9 +98,12 @@ export async function startBerthd(containerdSock: string, opts: BerthdOptions = 
   const start = async () => {
     rmSync(sock, { force: true });
     const fd = openSync(logFile, 'a');
+    // $BERTHD_COMMAND runs every suite on another build ("node bin/berthd.js").
+    const [exe, ...pre] = opts.command ?? process.env.BERTHD_COMMAND?.split(' ') ?? [BERTHD_BIN];
+    const spawnOpts = { stdio: ['ignore', fd, fd] as ['ignore', number, number], env: { ...process.env, ...opts.env } };
     child = ns
-      ? spawn('nsenter', [`--net=${ns.path}`, BERTHD_BIN, ...args], { stdio: ['ignore', fd, fd] })
-      : spawn(BERTHD_BIN, args, { stdio: ['ignore', fd, fd] });
+      ? spawn('nsenter', [`--net=${ns.path}`, exe!, ...pre, ...args], spawnOpts)
+      : spawn(exe!, [...pre, ...args], spawnOpts);
     closeSync(fd);
     const c = child;
     await waitUntil(

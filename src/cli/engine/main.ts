@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { isBerthError, messageOf } from '../../common/errors.js';
 import { Logger } from '../../common/log.js';
-import { startEngine } from '../../engine/index.js';
+import { enableIdleTrim, startEngine } from '../../engine/index.js';
 import { ENGINE_VERSION, ENGINE_REVISION } from '../../engine/index.js';
 import { DEFAULTS, resolveConfig } from './config.js';
 
@@ -66,6 +66,7 @@ async function main(argv: string[]): Promise<number> {
   });
   const log = new Logger({ format: cfg.logFormat, level: cfg.logLevel });
   const engine = await startEngine({ ...cfg, log });
+  enableIdleTrim();
   log.info('berth-engine started', {
     version: ENGINE_VERSION,
     pid: process.pid,

@@ -9,7 +9,7 @@ import type { ContainerRecord } from './record.js';
 import { capabilities } from './caps.js';
 import { badRequest } from '../http/errors.js';
 import { seccompFor } from './seccomp.js';
-import { kernelMounts } from '../../runtime/spec/defaults.js';
+import { kernelMounts, READONLY_PROC_PATHS } from '../../runtime/spec/defaults.js';
 
 export type Spec = Record<string, unknown> & {
   process: SpecProcess;
@@ -49,7 +49,6 @@ const MASKED = [
   '/sys/firmware',
   '/sys/devices/virtual/powercap',
 ];
-const READONLY = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 const DEFAULT_SHM = 64 * 1024 * 1024;
 
 /** Docker's default device cgroup: nothing but the usual character devices (and mknod of anything). */
@@ -236,7 +235,7 @@ export function buildSpec(inp: SpecInputs): Spec {
     cgroupsPath: inp.cgroupsPath,
     resources: { devices: privileged ? [{ allow: true, access: 'rwm' }] : DEVICE_RULES, ...resources(rec) },
     ...(Object.keys(sysctl).length ? { sysctl } : {}),
-    ...(privileged ? {} : { maskedPaths: MASKED, readonlyPaths: READONLY }),
+    ...(privileged ? {} : { maskedPaths: MASKED, readonlyPaths: [...READONLY_PROC_PATHS] }),
     ...(sec.seccomp ? { seccomp: sec.seccomp } : {}),
   };
   return {

@@ -3,7 +3,7 @@
 // filters of the list (id, name, label, status, exited, ancestor, before,
 // since, volume, network, is-task).
 
-import type { ContainerRecord } from './record.js';
+import { emptyEndpoint, type ContainerRecord } from './record.js';
 import { badRequest } from '../http/errors.js';
 
 function ago(iso: string): string {
@@ -56,23 +56,7 @@ function networks(r: ContainerRecord): Record<string, unknown> {
   const mode = r.HostConfig.NetworkMode ?? 'default';
   if (mode.startsWith('container:')) return {};
   const name = mode === 'default' ? 'bridge' : mode;
-  return {
-    [name]: {
-      IPAMConfig: null,
-      Links: null,
-      Aliases: null,
-      NetworkID: '',
-      EndpointID: '',
-      Gateway: '',
-      IPAddress: '',
-      IPPrefixLen: 0,
-      IPv6Gateway: '',
-      GlobalIPv6Address: '',
-      GlobalIPv6PrefixLen: 0,
-      MacAddress: '',
-      DriverOpts: null,
-    },
-  };
+  return { [name]: emptyEndpoint('', { Name: name }) };
 }
 
 export function inspectView(r: ContainerRecord, snapshotter: string): Record<string, unknown> {

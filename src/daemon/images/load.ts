@@ -19,8 +19,8 @@ import { BerthError, isBerthError, messageOf } from '../../common/errors.js';
 import { compressionOf } from '../../common/compression.js';
 import type { Descriptor } from '../../image/storeless.js';
 import { readParsed, resolveImage, type ResolvedImage } from '../../image/storeless.js';
-import { parseImageConfig, parseIndex, type ImageManifest } from '../../image/storeless.js';
-import { MediaType, layerTypeFor } from '../../image/storeless.js';
+import { parseImageConfig, parseIndex } from '../../image/storeless.js';
+import { MediaType, archiveLayer, ociImageManifest } from '../../image/storeless.js';
 import { familiarString, normalizeName, parseReference } from '../../image/storeless.js';
 import { lookup } from '../../image/storeless.js';
 import { readArchive, entryPath, type ArchiveEntries } from './archive-in.js';
@@ -119,20 +119,9 @@ async function fromManifestJson(client: ContainerdClient, lease: string, files: 
       if (!l) throw invalid(`${where}: layer "${path}" is not in the archive`, 'not-found');
       const blob = l.blob ?? (await ingest(client, lease, [l.json!], { what: `${where}: layer "${path}"` }));
       const compression = compressionOf(await head(client, blob.digest));
-      if (compression === 'none' && blob.digest !== config.rootfs.diff_ids[j]) {
-        throw invalid(
-          `${where}: layer "${path}" is ${blob.digest}, but the config says diff id ${config.rootfs.diff_ids[j]}`,
-          'digest-mismatch',
-        );
-      }
-      layers.push({ mediaType: layerTypeFor('oci', compression), digest: blob.digest, size: blob.size });
+      layers.push(archiveLayer(blob, compression, config.rootfs.diff_ids[j], `${where}: layer "${path}"`));
     }
-    const manifest: ImageManifest = {
-      schemaVersion: 2,
-      mediaType: MediaType.OciManifest,
-      config: { mediaType: MediaType.OciConfig, digest: cfg.digest, size: cfg.size },
-      layers,
-    };
+    const manifest = ociImageManifest(cfg, layers);
     const m = await putJson(client, lease, manifest, `${where}: manifest`);
     out.push({
       names: (entry.RepoTags ?? []).map((t) => parseTag(t, where)),

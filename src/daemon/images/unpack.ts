@@ -8,8 +8,8 @@
 import { labelImage, RemoteContentStore, unpackLayers, type ContainerdClient } from '../../client/index.js';
 import { isAlreadyExists } from '../../client/errors.js';
 import type { Descriptor } from '../../image/storeless.js';
-import type { ImageConfig, ImageManifest } from '../../image/storeless.js';
-import { MediaType } from '../../image/storeless.js';
+import type { ImageConfig } from '../../image/storeless.js';
+import { MediaType, ociImageManifest } from '../../image/storeless.js';
 import { putJson } from './ingest.js';
 
 /** dockerd's name for an image record that has no name (its containerd image store does the same). */
@@ -88,13 +88,7 @@ export async function storeImage(
   what: string,
 ): Promise<{ id: string; target: string }> {
   const cfg = await putJson(client, lease, config, `${what}: config`);
-  const manifest: ImageManifest = {
-    schemaVersion: 2,
-    mediaType: MediaType.OciManifest,
-    config: { mediaType: MediaType.OciConfig, digest: cfg.digest, size: cfg.size },
-    layers,
-  };
-  const m = await putJson(client, lease, manifest, `${what}: manifest`);
+  const m = await putJson(client, lease, ociImageManifest(cfg, layers), `${what}: manifest`);
   const store = new RemoteContentStore(client.conn, client.content, lease);
   const chain = await unpackLayers(client, store, { snapshotter, lease, layers, diffIds: config.rootfs.diff_ids });
   const target = { mediaType: MediaType.OciManifest, digest: m.digest, size: m.size };

@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { BerthError, messageOf } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import type { DaemonConfig } from '../config.js';
-import type { ContainerRecord, WantedEndpoint } from '../containers/record.js';
+import { emptyEndpoint, type ContainerRecord, type WantedEndpoint } from '../containers/record.js';
 import type { HostConfig } from '../containers/body.js';
 import { badRequest } from '../http/errors.js';
 import {
@@ -311,24 +311,6 @@ export function checkAddress(net: NetworkRecord, ip: string): void {
 /** A stable id of the container's network namespace (dockerd's SandboxID is a 64-hex id of its own). */
 function sandboxId(containerId: string): string {
   return createHash('sha256').update(`sandbox:${containerId}`).digest('hex');
-}
-
-function emptyEndpoint(networkId: string, w: WantedEndpoint): Record<string, unknown> {
-  return {
-    IPAMConfig: w.IPv4Address ? { IPv4Address: w.IPv4Address } : null,
-    Links: null,
-    Aliases: w.Aliases ?? null,
-    NetworkID: networkId,
-    EndpointID: '',
-    Gateway: '',
-    IPAddress: '',
-    IPPrefixLen: 0,
-    IPv6Gateway: '',
-    GlobalIPv6Address: '',
-    GlobalIPv6PrefixLen: 0,
-    MacAddress: '',
-    DriverOpts: null,
-  };
 }
 
 /** dockerd's wording for a failed attach at start: a port conflict is "driver failed programming external connectivity". */

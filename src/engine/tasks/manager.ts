@@ -8,6 +8,7 @@
 // the reason said).
 
 import { writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BerthError, messageOf } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
@@ -29,6 +30,9 @@ import { shimStdio } from './stdio-uri.js';
 import { recoverTasks } from './recover.js';
 import { Cleanups, removeTask } from './cleanup.js';
 import { watchOom } from './oom.js';
+
+/** What an exec leaves in its shim's directory (./runc.ts, the stdio record above), removed with the exec. */
+const EXEC_FILES = ['.io.json', '.pid', '.runc.log', '.process.json'];
 
 const EVENTS = 'containerd.events.';
 
@@ -327,6 +331,10 @@ export class TaskManager {
         `process ${execId} must be stopped before deletion: running`,
       );
     if (p.started) await task.shim.client.forget(p.name).catch(() => undefined);
+    // the shim dropped its exit record; the files the engine and the runtime kept for this exec go too
+    await Promise.all(
+      EXEC_FILES.map((suffix) => rm(join(task.shim.dir, p.name + suffix), { force: true }).catch(() => undefined)),
+    );
     task.execs.delete(execId);
     this.events.publish(task.ns, '/tasks/delete', EVENTS + 'TaskDelete', {
       container_id: task.id,

@@ -18,8 +18,8 @@ import { BerthError } from '../../common/errors.js';
 import type { Descriptor, Digest } from '../content/types.js';
 import type { LocalContentStore } from '../content/store.js';
 import { resolveImage } from '../images.js';
-import { parseImageConfig, type ImageManifest } from '../manifest.js';
-import { MediaType, layerCompression, layerTypeFor } from '../media.js';
+import { archiveLayer, ociImageManifest, parseImageConfig } from '../manifest.js';
+import { MediaType, layerCompression } from '../media.js';
 import { compressionOf } from '../../common/compression.js';
 import { familiarRepository, parseReference, normalizeName } from '../reference.js';
 import { hostPlatform, type NormalPlatform } from '../platform.js';
@@ -122,21 +122,9 @@ export async function importDockerArchive(
       if (!f) throw new BerthError('image', 'not-found', `${where}: layer ${path} is not in the archive`);
       const info = f.blob ?? (await store.put(f.json!, { beforeCommit: protect }));
       const compression = compressionOf(await readHead(store.blobPath(info.digest), 4));
-      if (compression === 'none' && info.digest !== config.rootfs.diff_ids[j]) {
-        throw new BerthError(
-          'image',
-          'digest-mismatch',
-          `${where}: layer ${path} is ${info.digest} but the config says diff id ${config.rootfs.diff_ids[j]}`,
-        );
-      }
-      layers.push({ mediaType: layerTypeFor('oci', compression), digest: info.digest, size: info.size });
+      layers.push(archiveLayer(info, compression, config.rootfs.diff_ids[j], `${where}: layer "${path}"`));
     }
-    const manifest: ImageManifest = {
-      schemaVersion: 2,
-      mediaType: MediaType.OciManifest,
-      config: { mediaType: MediaType.OciConfig, digest: cfgInfo.digest, size: cfgInfo.size },
-      layers,
-    };
+    const manifest = ociImageManifest(cfgInfo, layers);
     const mInfo = await store.put(Buffer.from(JSON.stringify(manifest)), { beforeCommit: protect });
     const target: Descriptor = {
       mediaType: MediaType.OciManifest,

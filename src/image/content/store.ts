@@ -308,6 +308,11 @@ export class LocalContentStore implements ContentStore {
 
   /** One transaction for all: a pull labels each of its blobs, and every commit is an fsync on the event loop. */
   async setLabelsMany(updates: { digest: Digest; labels: Record<string, string | null> }[]): Promise<void> {
+    this.setLabelsManySync(updates);
+  }
+
+  /** setLabelsMany inside a caller's transaction (metadata.tx): one commit for the labels and what goes with them. */
+  setLabelsManySync(updates: { digest: Digest; labels: Record<string, string | null> }[]): void {
     for (const u of updates) {
       if (!existsSync(this.blobPath(u.digest)))
         throw new BerthError('image', 'not-found', `content ${u.digest}: not found`);

@@ -42,7 +42,7 @@ export async function fetchBlobInto(
       }
       let committed = false;
       try {
-        await downloadInto(client, ep, repo, desc, w, opts.onProgress);
+        await downloadInto(client, ep, repo, desc, w, opts.onProgress, opts.signal);
         try {
           await w.commit(opts.labels);
         } catch (e) {
@@ -74,11 +74,12 @@ function downloadInto(
   desc: Descriptor,
   w: { offset: number; write(c: Uint8Array): Promise<void>; abort(): Promise<void> },
   onProgress?: BlobProgress,
+  signal?: AbortSignal,
 ): Promise<void> {
   const path = `/v2/${encodeRepo(repo)}/blobs/${desc.digest}`;
   const get = (headers: Record<string, string>) =>
-    client.request(ep, { method: 'GET', path, headers, scopes: [pullScope(repo)] });
-  return streamInto(client, get, `${ep.base.host}/${repo}`, desc, w, onProgress);
+    client.request(ep, { method: 'GET', path, headers, scopes: [pullScope(repo)], signal });
+  return streamInto(client, get, `${ep.base.host}/${repo}`, desc, w, onProgress, signal);
 }
 
 /**
@@ -129,7 +130,7 @@ export async function fetchBlobFromUrlsInto(
         }
         throw new BerthError('image', 'unavailable', `${url.href}: too many redirects`);
       };
-      await streamInto(client, get, url.host, desc, w, opts.onProgress);
+      await streamInto(client, get, url.host, desc, w, opts.onProgress, opts.signal);
       finished = true;
       await w.commit(opts.labels);
       return true;
@@ -150,6 +151,7 @@ async function streamInto(
   desc: Descriptor,
   w: { offset: number; write(c: Uint8Array): Promise<void>; abort(): Promise<void> },
   onProgress?: BlobProgress,
+  signal?: AbortSignal,
 ): Promise<void> {
   let pos = w.offset;
   if (pos > desc.size) {
@@ -164,6 +166,7 @@ async function streamInto(
   let failures = 0;
   let lastError: unknown;
   while (pos < desc.size) {
+    signal?.throwIfAborted();
     if (failures > client.retriesAllowed) {
       throw new BerthError(
         'image',
@@ -179,6 +182,7 @@ async function streamInto(
     try {
       res = await get(headers);
     } catch (e) {
+      signal?.throwIfAborted();
       if (isBerthError(e) || !isNetworkError(e)) throw e;
       lastError = e;
       failures++;
@@ -208,6 +212,7 @@ async function streamInto(
     }
     try {
       for await (const chunk of res as AsyncIterable<Buffer>) {
+        signal?.throwIfAborted();
         let c = chunk;
         if (skip > 0) {
           if (c.length <= skip) {
@@ -231,6 +236,7 @@ async function streamInto(
         onProgress?.(pos, desc.size);
       }
     } catch (e) {
+      signal?.throwIfAborted();
       if (isBerthError(e)) throw e;
       lastError = e;
       failures++;

@@ -212,6 +212,7 @@ export class RegistryClient implements RegistrySession {
       try {
         res = await this.once(ep, spec, scopes);
       } catch (e) {
+        spec.signal?.throwIfAborted();
         if (!spec.noRetry && isNetworkError(e) && attempt < this.retries) {
           this.log.debug('registry request failed, retrying', {
             url: spec.path ?? spec.url?.href,
@@ -282,6 +283,7 @@ export class RegistryClient implements RegistrySession {
         tls: this.tlsFor(url, ep),
         proxy: this.proxyFor(url),
         timeoutMs: this.opts.timeoutMs,
+        signal: spec.signal,
       });
       const status = res.statusCode ?? 0;
       const loc = res.headers.location;

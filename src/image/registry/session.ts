@@ -43,6 +43,8 @@ export interface RequestSpec {
    * itself (a chunk upload asks the registry how far it got instead).
    */
   noRetry?: boolean;
+  /** Abandons the request (and is not retried): a pull stopping its other downloads. */
+  signal?: AbortSignal;
 }
 
 export interface FetchedManifest {
@@ -60,6 +62,11 @@ export interface BlobFetchOptions {
   ref?: string;
   onProgress?: BlobProgress;
   labels?: Record<string, string>;
+  /**
+   * Stops the download: its reason is thrown, what was received stays in
+   * the ingest for a resume.
+   */
+  signal?: AbortSignal;
 }
 
 /** One registry, as seen by the requests made to it. */

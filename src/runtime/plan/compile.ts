@@ -7,6 +7,7 @@ import { statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { BerthError } from '../../common/errors.js';
 import type { Hook, LinuxNamespace, NamespaceType, Process, Spec, State } from '../spec/types.js';
+import { NAMESPACE_PROC_NAMES } from '../spec/names.js';
 import {
   CAPABILITIES,
   CLONE,
@@ -34,18 +35,6 @@ export const NS_FLAG: Record<NamespaceType, number> = {
   user: CLONE.NEWUSER,
   cgroup: CLONE.NEWCGROUP,
   time: CLONE.NEWTIME,
-};
-
-/** /proc/<pid>/ns/<name> for each namespace type. */
-export const NS_PROC_NAME: Record<NamespaceType, string> = {
-  pid: 'pid',
-  network: 'net',
-  mount: 'mnt',
-  ipc: 'ipc',
-  uts: 'uts',
-  user: 'user',
-  cgroup: 'cgroup',
-  time: 'time',
 };
 
 // Joining order: the user namespace first (it grants the rights to join the
@@ -819,7 +808,7 @@ export function compileExecParent(input: ExecPlanInput): PlanOp[] {
   const namespaces = input.spec.linux?.namespaces ?? [];
   for (const type of JOIN_ORDER) {
     if (!namespaces.some((n) => n.type === type)) continue;
-    const path = `/proc/${input.initPid}/ns/${NS_PROC_NAME[type]}`;
+    const path = `/proc/${input.initPid}/ns/${NAMESPACE_PROC_NAMES[type]}`;
     ops.push(op(Op.SETNS, `join ${type} namespace of the container`, path, NS_FLAG[type]));
   }
   // The cgroup join is the runtime's (cgroup.procs is not visible from the

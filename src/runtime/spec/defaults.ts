@@ -35,6 +35,15 @@ export function isCgroup2Unified(): boolean {
   }
 }
 
+/** The /proc paths runc's example and Docker's default both make read-only. */
+export const READONLY_PROC_PATHS: readonly string[] = [
+  '/proc/bus',
+  '/proc/fs',
+  '/proc/irq',
+  '/proc/sys',
+  '/proc/sysrq-trigger',
+];
+
 const DEFAULT_CAPS = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'] as const;
 
 /** A mount every field of which is set (what both runtime-spec readers, Berth's and the daemon's, take). */
@@ -145,7 +154,7 @@ export function defaultSpec(opts: DefaultSpecOptions = {}): Spec {
         '/sys/firmware',
         '/proc/scsi',
       ],
-      readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
+      readonlyPaths: [...READONLY_PROC_PATHS],
     },
   };
   if (opts.rootless) toRootless(spec, opts.uid ?? process.geteuid?.() ?? 0, opts.gid ?? process.getegid?.() ?? 0);

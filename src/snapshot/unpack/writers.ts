@@ -28,6 +28,7 @@ import { entryComponents, unpackError, whiteoutOf } from './paths.js';
 import { isWhiteout, lowerLookup, lstatOrUndef, resolveDir } from './resolve.js';
 import type { LayerState, Meta } from './state.js';
 import { applyWhiteout, makeOpaque } from './whiteouts.js';
+import { PooledWrites, POOLED_FILE_BYTES } from './pooled.js';
 
 async function drain(entry: AsyncIterable<unknown>): Promise<void> {
   for await (const _ of entry) {
@@ -154,16 +155,24 @@ async function writeFile(s: LayerState, rel: string, p: string, entry: Entry): P
     throw unpackError(entry.header.name, `file larger than the layer limit of ${s.limits.maxBytes} bytes`);
   clear(s, rel, false);
   const fd = openSync(p, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  const body = (entry.header.size ?? 0) >= POOLED_FILE_BYTES ? new PooledWrites(fd) : undefined;
   try {
     for await (const chunk of entry) {
+      if (body) {
+        await body.write(chunk);
+        continue;
+      }
       let off = 0;
       while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
     }
+    await body?.finish();
     // On the descriptor: no path lookups, nothing to race with.
     fchownSync(fd, m.uid, m.gid);
     fchmodSync(fd, m.mode);
     futimesSync(fd, m.atime, m.mtime);
   } finally {
+    // No write may still be using the descriptor when it is closed (and its number reused).
+    await body?.settle();
     closeSync(fd);
   }
 }

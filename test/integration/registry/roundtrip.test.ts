@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { pullImage, type PullProgress } from '../../../src/image/pull.js';
 import { pushImage, type PushProgress } from '../../../src/image/push.js';
 import { RegistryClient } from '../../../src/image/registry/client.js';
@@ -271,4 +272,49 @@ test('a missing tag is a clear not-found error', { skip }, async () => {
       return true;
     },
   );
+});
+
+test('a config refused by its checks stops the layer downloads and shows no layer', { skip }, async () => {
+  // The config downloads together with the layers: a config whose diff ids
+  // do not match the manifest must still fail the pull, before any layer is
+  // reported, and stop the download of a layer still in flight.
+  const big = oneFileTar('big.bin', randomBytes(768 * 1024));
+  const img = buildImage({ extraLayers: [big], label: 'short-config' });
+  const cfg = JSON.parse(img.configBytes.toString()) as { rootfs: { diff_ids: string[] } };
+  cfg.rootfs.diff_ids = cfg.rootfs.diff_ids.slice(0, 1);
+  img.configBytes = Buffer.from(JSON.stringify(cfg));
+  img.config = { ...img.config, digest: sha256(img.configBytes), size: img.configBytes.length };
+  const man = JSON.parse(img.manifestBytes.toString()) as { config: unknown };
+  man.config = img.config;
+  img.manifestBytes = Buffer.from(JSON.stringify(man));
+  img.manifest = { ...img.manifest, digest: sha256(img.manifestBytes), size: img.manifestBytes.length };
+  const src = newStore();
+  await storeImage(src, img);
+  await pushImage(`${reg.host}/test/short-config:1`, { store: src, target: img.manifest, registryOptions: noCreds });
+
+  const dst = newStore();
+  const events: PullProgress[] = [];
+  await assert.rejects(
+    pullImage(`${reg.host}/test/short-config:1`, {
+      store: dst,
+      registryOptions: noCreds,
+      progress: (e) => events.push(e),
+    }),
+    (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'invalid-argument');
+      assert.match(e.message, /the manifest lists 2 layers but the config 1 diff ids/);
+      return true;
+    },
+  );
+  assert.deepEqual(
+    events.filter((e) => e.kind === 'layer'),
+    [],
+    'no layer event before the config is accepted',
+  );
+  // The manifest and the config are stored (leased by the caller); the big
+  // layer, stopped in flight or done, is never half visible.
+  assert.ok(await dst.has(img.manifest.digest));
+  assert.ok(await dst.has(img.config.digest));
+  const bigLayer = img.layers[1]!;
+  if (await dst.has(bigLayer.digest)) assert.equal(sha256(await dst.readBytes(bigLayer.digest)), bigLayer.digest);
 });

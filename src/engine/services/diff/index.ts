@@ -8,6 +8,7 @@ import { addService, type EngineService } from '../../server.js';
 import { invalidArgument, validateDigest } from '../../validate.js';
 import { applyToMounts } from './apply.js';
 import { compareMounts } from './compare.js';
+import { hostPlugin } from '../../context.js';
 import { BerthError } from '../../../common/errors.js';
 
 const NAME = 'containerd.services.diff.v1.Diff';
@@ -15,14 +16,7 @@ const UNCOMPRESSED = 'application/vnd.oci.image.layer.v1.tar';
 
 export const diffService: EngineService = {
   name: NAME,
-  plugins: [
-    { type: 'io.containerd.grpc.v1', id: 'diff' },
-    {
-      type: 'io.containerd.differ.v1',
-      id: 'walking',
-      platforms: [{ os: 'linux', architecture: process.arch === 'x64' ? 'amd64' : process.arch }],
-    },
-  ],
+  plugins: [{ type: 'io.containerd.grpc.v1', id: 'diff' }, hostPlugin('io.containerd.differ.v1', 'walking')],
   register(server, ctx) {
     addService<DiffHandlers>(server, NAME, {
       Apply: unary(ctx, 'diff.Apply', async (req, call) => {

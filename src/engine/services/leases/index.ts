@@ -5,9 +5,9 @@
 import type { LeasesHandlers } from '../../../api/gen/containerd/services/leases/v1/Leases.js';
 import type { Lease } from '../../../api/gen/containerd/services/leases/v1/Lease.js';
 import { labelField, matchAny, parseFilters } from '../../filters/parse.js';
-import { validateResource, type LeaseRecord } from '../../meta/leases.js';
+import { validateResource, type LeaseRecord, type LeaseResourceRef } from '../../meta/leases.js';
 import { toTimestamp } from '../../proto.js';
-import { unary } from '../../rpc.js';
+import { unary, type Call } from '../../rpc.js';
 import { addService, type EngineService } from '../../server.js';
 import { invalidArgument } from '../../validate.js';
 
@@ -22,6 +22,13 @@ export const leasesService: EngineService = {
   plugins: [{ type: 'io.containerd.grpc.v1', id: 'leases' }],
   register(server, ctx) {
     const sns = () => new Set(ctx.snapshotters.keys());
+    /** The resource of an Add/DeleteResource request, named on the call's log lines and checked. */
+    const checkedResource = (req: { id: string; resource: LeaseResourceRef | null }, call: Call): LeaseResourceRef => {
+      if (!req.resource) throw invalidArgument('resource must be set', 'resource');
+      call.set({ lease: req.id, resource: `${req.resource.type}/${req.resource.id}` });
+      validateResource(req.resource, sns());
+      return req.resource;
+    };
     addService<LeasesHandlers>(server, NAME, {
       Create: unary(ctx, 'leases.Create', (req, call) => {
         const ns = call.namespace();
@@ -52,18 +59,14 @@ export const leasesService: EngineService = {
       }),
       AddResource: unary(ctx, 'leases.AddResource', (req, call) => {
         const ns = call.namespace();
-        if (!req.resource) throw invalidArgument('resource must be set', 'resource');
-        call.set({ lease: req.id, resource: `${req.resource.type}/${req.resource.id}` });
-        validateResource(req.resource, sns());
-        ctx.leases.addResource(ns, req.id, req.resource);
+        const resource = checkedResource(req, call);
+        ctx.leases.addResource(ns, req.id, resource);
         return {};
       }),
       DeleteResource: unary(ctx, 'leases.DeleteResource', (req, call) => {
         const ns = call.namespace();
-        if (!req.resource) throw invalidArgument('resource must be set', 'resource');
-        call.set({ lease: req.id, resource: `${req.resource.type}/${req.resource.id}` });
-        validateResource(req.resource, sns());
-        ctx.leases.deleteResource(ns, req.id, req.resource);
+        const resource = checkedResource(req, call);
+        ctx.leases.deleteResource(ns, req.id, resource);
         ctx.gc.schedule();
         return {};
       }),

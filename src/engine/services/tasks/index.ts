@@ -10,7 +10,7 @@ import { encodeAny } from '../../proto.js';
 import { unary } from '../../rpc.js';
 import { addService, type EngineService } from '../../server.js';
 import { invalidArgument, validateIdentifier } from '../../validate.js';
-import type { EngineContext } from '../../context.js';
+import { hostPlugin, type EngineContext } from '../../context.js';
 import { containerStore } from '../containers/index.js';
 import { TaskManager, type Task } from '../../tasks/manager.js';
 import type { TaskProcess } from '../../tasks/process.js';
@@ -81,14 +81,7 @@ function processProto(t: Task, p: TaskProcess): ProcessProto {
 
 export const tasksService: EngineService = {
   name: NAME,
-  plugins: [
-    { type: 'io.containerd.grpc.v1', id: 'tasks' },
-    {
-      type: 'io.containerd.runtime.v2',
-      id: 'task',
-      platforms: [{ os: 'linux', architecture: process.arch === 'x64' ? 'amd64' : process.arch }],
-    },
-  ],
+  plugins: [{ type: 'io.containerd.grpc.v1', id: 'tasks' }, hostPlugin('io.containerd.runtime.v2', 'task')],
   register(server, ctx) {
     const { manager, ready } = taskManager(ctx);
     const containers = containerStore(ctx);
