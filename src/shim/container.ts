@@ -6,6 +6,7 @@ import type { Runtime } from '../runtime/container.js';
 import type { Process, Spec } from '../runtime/spec/types.js';
 import type { SpawnStdio } from './client.js';
 import { shimSpawner } from './init-channel.js';
+import { INIT } from './protocol.js';
 import type { ShimHandle } from './shims.js';
 
 export interface ProcessIO {
@@ -17,9 +18,6 @@ export interface ProcessIO {
   /** Output also written here in json-file format. */
   log?: string;
 }
-
-/** The shim's name for the container's first process. */
-export const INIT = 'init';
 
 /** The shim's name for exec process `execId` (never INIT). */
 export function execName(execId: string): string {

@@ -13,14 +13,13 @@ import { BerthError, errnoOf, messageOf } from '../common/errors.js';
 import { procStat } from '../common/proc.js';
 import { removeTree } from '../common/rmtree.js';
 import { ShimClient, MAX_SOCKET_PATH } from './client.js';
-import type { ExitRecord, ShimState } from './protocol.js';
+import { INIT, type ExitRecord, type ShimState } from './protocol.js';
 import { startShim } from './start.js';
 import type { InitChannel } from '../runtime/init/channel.js';
 import { initBinary } from '../runtime/init/launch.js';
 import { encodePhase } from '../runtime/plan/encode.js';
 import { precloneOps } from '../runtime/plan/preclone.js';
 import { spareInit } from './init-channel.js';
-import { INIT } from './container.js';
 
 export interface ShimRecord {
   /** Whose shim: the engine's task key (namespace/id). */
