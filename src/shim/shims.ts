@@ -150,7 +150,7 @@ interface Spare {
   startTime: string;
   /** Holds the spare's tie to this process until it is claimed. */
   client: ShimClient;
-  /** Its berth-init, started as process INIT_NAME and waiting for a plan. */
+  /** Its berth-init, started as process INIT, its container process cloned, waiting for the rest of its plan. */
   init?: InitChannel;
 }
 
