@@ -12,6 +12,7 @@ import { ContainerdClient } from '../client/index.js';
 import { isAlreadyExists } from '../client/errors.js';
 import { BerthError, messageOf } from '../common/errors.js';
 import { Logger } from '../common/log.js';
+import { IdleTrim } from '../common/idle-trim.js';
 import { checkHost, type DaemonConfig } from './config.js';
 import { ContainerManager } from './containers/manager.js';
 import { Runtime } from './containers/runtime.js';
@@ -96,12 +97,18 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemo
   volumeRoutes(router, manager);
   networkRoutes(router, manager, runtime);
 
+  // A full collection a quiet second after each burst of requests (under Bun).
+  const trim = new IdleTrim();
   const onRequest = (req: IncomingMessage, res: import('node:http').ServerResponse) => {
     log.debug('request', { method: req.method, url: req.url });
+    trim.note();
+    res.once('close', () => trim.note());
     router.serve(req, res).catch((e: unknown) => log.error('request handling failed', { error: messageOf(e) }));
   };
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     log.debug('request (upgrade)', { method: req.method, url: req.url });
+    trim.note();
+    socket.once('close', () => trim.note());
     socket.on('error', () => socket.destroy());
     router
       .serve(req, undefined, socket, head)
@@ -134,6 +141,7 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemo
 
   return {
     async close() {
+      trim.stop();
       for (const s of servers) {
         s.close();
         s.closeAllConnections();

@@ -233,3 +233,21 @@ export async function rawRequest(
 }
 
 export { spawnSync };
+
+/**
+ * `docker events` that already happened: from `since` (Unix seconds) to a
+ * second from now, matching every filter, each printed as `format`.
+ */
+export function pastEvents(b: Berthd, since: number | string, filters: string[], format: string): string {
+  const until = String(Math.floor(Date.now() / 1000) + 1);
+  return b.ok([
+    'events',
+    '--since',
+    String(since),
+    '--until',
+    until,
+    ...filters.flatMap((f) => ['--filter', f]),
+    '--format',
+    format,
+  ]);
+}

@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { type RegistryInstance } from '../../helpers/registry.js';
-import { rawRequest, DOCKER_28, DOCKER_20, type Berthd } from '../../helpers/berthd.js';
+import { rawRequest, DOCKER_28, DOCKER_20, type Berthd, pastEvents } from '../../helpers/berthd.js';
 import { sleep, waitUntil } from '../../helpers/wait.js';
 import { berthdSkip, startBerthdStack, type BerthdStack } from '../../helpers/berthd-stack.js';
 
@@ -437,17 +437,7 @@ test('restart policies, events', { skip }, async () => {
   );
   assert.equal(b.ok(['inspect', '-f', '{{.State.ExitCode}}', id]).trim(), '3');
   b.ok(['rm', id]);
-  const ev = b.ok([
-    'events',
-    '--since',
-    String(since),
-    '--until',
-    String(Math.floor(Date.now() / 1000) + 1),
-    '--filter',
-    `container=${id}`,
-    '--format',
-    '{{.Action}}',
-  ]);
+  const ev = pastEvents(b, since, [`container=${id}`], '{{.Action}}');
   const actions = ev.trim().split('\n');
   assert.deepEqual(actions.filter((a) => a === 'start').length, 3, ev);
   assert.deepEqual(actions.filter((a) => a === 'die').length, 3, ev);

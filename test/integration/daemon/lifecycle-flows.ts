@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rawRequest } from '../../helpers/berthd.js';
+import { rawRequest, pastEvents } from '../../helpers/berthd.js';
 import { berthdSkip, startBerthdStack, type Backend, type BerthdStack } from '../../helpers/berthd-stack.js';
 import { sleep, waitUntil } from '../../helpers/wait.js';
 import { cg, pidOf, seedLifecycleImages, V2, type Fixture } from './lifecycle-common.js';
@@ -197,20 +197,7 @@ function lifecycleTests(name: string, fx: () => Fixture, skip: string | false): 
       100,
     );
     assert.equal(b.ok(['inspect', '-f', '{{.State.ExitCode}}', f]).trim(), '3');
-    const dies = b
-      .ok([
-        'events',
-        '--since',
-        String(since / 1000),
-        '--until',
-        String(Date.now() / 1000 + 1),
-        '--filter',
-        `container=${f}`,
-        '--filter',
-        'event=die',
-        '--format',
-        '{{.TimeNano}}',
-      ])
+    const dies = pastEvents(b, since / 1000, [`container=${f}`, 'event=die'], '{{.TimeNano}}')
       .trim()
       .split('\n')
       .map(Number);

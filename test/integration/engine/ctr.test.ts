@@ -351,7 +351,13 @@ test('bad input gets the right error and the engine keeps serving', { skip }, as
     return r.status === 0 || !/locked/.test(r.stderr);
   });
   assert.equal(r.status, 0, r.stderr);
-  assert.match(eng.log(), /"method":"content.Write"[^\n]*"ref":"eng-resume"/);
+  // the call's log line comes at the end of the stream, which ctr does not wait for once it has the commit
+  await waitUntil(
+    'the Write call in the log',
+    () => /"method":"content.Write"[^\n]*"ref":"eng-resume"/.test(eng.log()),
+    5000,
+    50,
+  );
   assert.ok(ok(['content', 'ls', '-q']).includes(digest));
   assert.doesNotMatch(ok(['content', 'active']), /eng-resume/);
   const stored = spawnSync('ctr', ['-a', eng.sock, 'content', 'get', digest], { maxBuffer: 1 << 26 }).stdout;
