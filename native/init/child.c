@@ -97,6 +97,8 @@ static int run_phase2_op(const struct op *op)
 	if (check_arity(op) < 0 || needs_cgroups(op) < 0)
 		return -1;
 	switch (op->code) {
+	case OP_OPEN_EXEC_FIFO:
+		return op_open_exec_fifo(op);
 	case OP_UNSHARE:
 		return op_unshare(op);
 	case OP_SETRESUID:
@@ -198,6 +200,7 @@ void run_container_process(void)
 {
 	struct phase p;
 
+	read_exactly(0);
 	if (read_phase(g.plan_fd, &p) < 0)
 		die_plain("read plan (phase 2)", errno, op_msg_get());
 	for (size_t i = 0; i < p.n; i++) {

@@ -28,6 +28,7 @@ enum {
 	OP_CGROUP_ADD_CHILD = 9,
 	OP_RUN_CHILD_HELPER = 10,
 	OP_RELEASE = 11,
+	OP_MORE = 12,
 	OP_TAKE_FD = 19,
 	OP_UNSHARE = 20,
 	OP_SETRESUID = 21,
@@ -129,6 +130,8 @@ extern struct init_state g;
 
 /* wire.c: reading the plan and decoding operands. */
 int read_phase(int fd, struct phase *out);
+void read_exactly(int on);
+int op_open_exec_fifo(const struct op *op);
 int read_record(int fd, struct op *out);
 int need_args(const struct op *op, uint32_t n);
 /* Exactly n operands (the variable-length ops, once they know n). */

@@ -81,7 +81,9 @@ static int op_open_seccomp_listener(const struct op *op)
 /* The fifo is made here (mode 0622, as runc makes it) unless it exists.
  * O_PATH: opening a fifo for writing would block until `start`; WAIT_START
  * reopens this handle through /proc/self/fd when the time comes. */
-static int op_open_exec_fifo(const struct op *op)
+/* Also a phase 2 op: a container process cloned ahead of need (MORE) opens
+ * the fifo itself, before it leaves the runtime's mount tree. */
+int op_open_exec_fifo(const struct op *op)
 {
 	if (need_args(op, 1) < 0)
 		return -1;
@@ -407,13 +409,28 @@ void run_first_process(void)
 {
 	struct phase p;
 
-	if (read_phase(g.plan_fd, &p) < 0)
-		die_plain("read plan (phase 1)", errno, op_msg_get());
-	check_after_release(&p);
-	for (size_t i = 0; i < p.n; i++) {
-		op_msg_clear();
-		if (run_phase1_op(&p.ops[i]) < 0)
-			die_op(&p.ops[i], errno);
+	read_exactly(1);
+	for (int more = 1; more;) {
+		more = 0;
+		if (read_phase(g.plan_fd, &p) < 0)
+			die_plain("read plan (phase 1)", errno, op_msg_get());
+		check_after_release(&p);
+		for (size_t i = 0; i < p.n; i++) {
+			op_msg_clear();
+			if (p.ops[i].code == OP_MORE) {
+				/* the rest of phase 1 comes when the runtime knows it;
+				 * only what ran so far may be done ahead of need */
+				if (i + 1 != p.n || g.released) {
+					op_msg("plan error: MORE must end its part of phase 1, "
+					       "before RELEASE");
+					die_op(&p.ops[i], EINVAL);
+				}
+				more = 1;
+				break;
+			}
+			if (run_phase1_op(&p.ops[i]) < 0)
+				die_op(&p.ops[i], errno);
+		}
 	}
 	if (g.child == 0)
 		die_plain("plan", EINVAL, "plan error: phase 1 has no CLONE");

@@ -25,15 +25,25 @@
 
 /*
  * Buffered reading. A plan is a few hundred small fields; one read(2) per
- * field cost more than the rest of the set-up. Reading ahead is safe because
- * of the protocol: the runtime writes phase 2 only after the pid report,
- * which follows the first process's last read, and an ACK/ABORT only after a
- * SYNC report, which follows the container process's read of all of phase 2.
- * So whatever a read returns belongs to the reader. (The container process
- * starts with a copy of this buffer, empty by then.)
+ * field cost more than the rest of the set-up. So the container process reads
+ * phase 2 ahead through a buffer; that is safe because an ACK/ABORT comes
+ * only after a SYNC report, which follows its read of all of phase 2.
+ *
+ * The first process reads phase 1 exactly, never a byte past it: phase 2
+ * may follow phase 1 in the same write (when it does not depend on the
+ * pid), and phase 1 may come in parts with the container process cloned
+ * between them (MORE); what follows phase 1 in the socket is the container
+ * process's, which reads it after its release. Phase 1 is a few records.
+ * (The container process starts with a copy of this buffer, empty then.)
  */
 static char rbuf[64 * 1024];
 static size_t rpos, rend;
+static int exactly;
+
+void read_exactly(int on)
+{
+	exactly = on;
+}
 
 /* Read exactly len bytes; 0 on success, -1 with errno (EPIPE on early EOF). */
 static int read_exact(int fd, void *buf, size_t len)
@@ -42,7 +52,8 @@ static int read_exact(int fd, void *buf, size_t len)
 
 	while (len > 0) {
 		if (rpos == rend) {
-			ssize_t n = read(fd, rbuf, sizeof(rbuf));
+			ssize_t n =
+				read(fd, rbuf, exactly && len < sizeof(rbuf) ? len : sizeof(rbuf));
 
 			if (n < 0) {
 				if (errno == EINTR)
@@ -277,6 +288,7 @@ static int arity(uint32_t code)
 	case OP_NO_NEW_PRIVS:
 	case OP_WAIT_START:
 	case OP_RELEASE:
+	case OP_MORE:
 	case OP_WAIT_CGROUPS:
 		return 0;
 	case OP_PARENT_MODE:

@@ -41,6 +41,9 @@ import {
   type HostFacts,
 } from './plan/compile.js';
 import { InitPool, launch, type InitSpawner, type Launched } from './init/launch.js';
+import type { InitChannel } from './init/channel.js';
+import { fitPrecloned } from './plan/preclone.js';
+import type { PlanOp } from './plan/ops.js';
 import { runHooks } from './hooks.js';
 import { StateStore, isAlive, validateId, type ContainerRecord, type Status } from './state.js';
 import { procStat } from '../common/proc.js';
@@ -79,6 +82,12 @@ export interface CreateOptions {
   stdio?: ('inherit' | 'ignore' | number)[];
   /** Who starts berth-init (a berth-shim, for the engine); see LaunchOptions.spawn. */
   spawnInit?: InitSpawner;
+  /**
+   * A berth-init that ran precloneOps() (plan/preclone.ts): used when the
+   * plan fits, after `use()`; otherwise `drop()` ends it and `spawnInit`
+   * starts one as usual.
+   */
+  precloned?: { init: InitChannel; use: () => Promise<void>; drop: () => Promise<void> };
 }
 
 export interface ExecOptions {
@@ -363,7 +372,19 @@ export class Runtime {
           ? { rootfsParentMount: parentMountOf(realRootfs)?.mountpoint }
           : {}),
       };
-      const parentOps = compileParent(input);
+      let parentOps = compileParent(input);
+      let childPrefix: PlanOp[] = [];
+      let spawn = opts.spawnInit;
+      const pre = opts.precloned;
+      const fit = pre && fitPrecloned(parentOps);
+      if (pre && fit) {
+        await pre.use();
+        ({ parent: parentOps, childPrefix } = fit);
+        spawn = async () => pre.init;
+        step('using a berth-init cloned ahead of need');
+      } else if (pre) {
+        await pre.drop();
+      }
       const stdio = opts.stdio ?? callerStdio(opts.preserveFds ?? 0);
       // Pays the kernel's grace period for cgroup.procs writes while
       // berth-init starts, so that its joins are quick (cgroups/prime.ts).
@@ -372,7 +393,7 @@ export class Runtime {
       primeAttachLock(layout, (e) => this.log.debug(`priming the cgroup attach lock: ${messageOf(e)}`));
       const launched = await launch({
         parent: parentOps,
-        child: (p) => compileChild(input, p),
+        child: (p) => [...childPrefix, ...compileChild(input, p)],
         childWithoutPid: !childPlanNeedsPid(spec),
         onPid: (p) => {
           pid = p;
@@ -387,7 +408,7 @@ export class Runtime {
         stdio,
         untilReady: true,
         pool: this.inits,
-        spawn: opts.spawnInit,
+        spawn,
         onWarn: (step, msg) => this.log.warn(`${step}: ${msg}`),
         onSync: async (tag, p) => {
           step(`sync ${tag}`);

@@ -60,29 +60,27 @@ export async function createInShim(
   spec?: Spec,
 ): Promise<number> {
   const stdio = spawnStdio(shim, INIT, io);
-  let spawnInit = shimSpawner(shim.client, INIT, stdio);
-  // A spare started for the usual case; any other spawns its own berth-init.
+  // The spare's berth-init (cloned ahead of need) is started for the usual
+  // stdio; the runtime uses it when the plan fits too (plan/preclone.ts).
   const spare = spareFits(stdio) ? shim.takeSpareInit() : undefined;
-  if (spare) {
-    try {
-      await shim.client.attach(INIT, stdio);
-      spawnInit = async () => spare;
-    } catch (e) {
-      // the FIFOs are the client's: their error is the create's
+  if (!spare) await shim.dropSpareInit();
+  const precloned = spare && {
+    init: spare,
+    // the FIFOs are the client's: their error is the create's
+    use: () => shim.client.attach(INIT, stdio),
+    drop: async () => {
       spare.destroy();
-      await shim.client.forget(INIT).catch(() => undefined);
-      throw e;
-    }
-  } else {
-    await shim.dropSpareInit();
-  }
+      await shim.client.forget(INIT);
+    },
+  };
   try {
     const { rec } = await rt.create(
       id,
       {
         bundle,
         consoleSocket: stdio.console || undefined,
-        spawnInit,
+        spawnInit: shimSpawner(shim.client, INIT, stdio),
+        precloned,
         stdio: ['ignore', 'ignore', 'ignore'],
       },
       'exit',
@@ -91,6 +89,8 @@ export async function createInShim(
     await shim.client.register(INIT, rec.pid);
     return rec.pid;
   } catch (e) {
+    // unused, or used by a create that failed: ended either way
+    spare?.destroy();
     await shim.client.forget(INIT).catch(() => undefined);
     throw e;
   }

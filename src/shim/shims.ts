@@ -17,6 +17,8 @@ import { INIT, type ExitRecord, type ShimState } from './protocol.js';
 import { startShim } from './start.js';
 import type { InitChannel } from '../runtime/init/channel.js';
 import { initBinary } from '../runtime/init/launch.js';
+import { encodePhase } from '../runtime/plan/encode.js';
+import { precloneOps } from '../runtime/plan/preclone.js';
 import { spareInit } from './init-channel.js';
 
 export interface ShimRecord {
@@ -28,6 +30,11 @@ export interface ShimRecord {
   created: string;
   /** What the engine wants back after a restart (runtime, bundle...). */
   meta: Record<string, unknown>;
+}
+
+function running(pid: number): boolean {
+  const s = procStat(pid);
+  return !!s && s.state !== 'Z' && s.state !== 'X';
 }
 
 export class ShimHandle {
@@ -57,7 +64,8 @@ export class ShimHandle {
    */
   takeSpareInit(): InitChannel | undefined {
     const i = this.spareInit;
-    if (!i?.alive()) return undefined; // a dead one is left for dropSpareInit
+    // a dead one is left for dropSpareInit (its socket may not have seen EOF yet: not read until used)
+    if (!i?.alive() || !running(i.pid)) return undefined;
     this.spareInit = undefined;
     return i;
   }
@@ -142,7 +150,7 @@ interface Spare {
   startTime: string;
   /** Holds the spare's tie to this process until it is claimed. */
   client: ShimClient;
-  /** Its berth-init, started as process INIT_NAME and waiting for a plan. */
+  /** Its berth-init, started as process INIT, its container process cloned, waiting for the rest of its plan. */
   init?: InitChannel;
 }
 
@@ -181,9 +189,7 @@ export class ShimSet {
         const st = procStat(pid);
         if (!st) throw new Error('spare shim exited');
         // Without one the spare is still a shim started ahead of need.
-        const init = this.opts.spareInit
-          ? await spareInit(client, INIT, initBinary()).catch(() => undefined)
-          : undefined;
+        const init = this.opts.spareInit ? await this.startSpareInit(client) : undefined;
         return { dir, pid, startTime: st.startTime, client, init };
       } catch {
         await this.kill(dir);
@@ -194,6 +200,17 @@ export class ShimSet {
   }
 
   private refillTimer?: NodeJS.Timeout;
+
+  /** The spare's berth-init, its container process cloned ahead of need (plan/preclone.ts); undefined if it fails. */
+  private async startSpareInit(client: ShimClient): Promise<InitChannel | undefined> {
+    try {
+      const init = await spareInit(client, INIT, initBinary());
+      init.write(encodePhase(precloneOps()));
+      return init;
+    } catch {
+      return undefined;
+    }
+  }
 
   /** Starts the spare in `ms`, unless one is started before. */
   refillLater(ms: number): void {

@@ -101,10 +101,15 @@ export class LeaseStore {
     return rows.map(toRecord);
   }
 
-  delete(ns: string, id: string): void {
-    this.md.tx((db) => {
+  /** Deletes the lease (its resources with it); returns how many resources it held. */
+  delete(ns: string, id: string): number {
+    return this.md.tx((db) => {
       if (!this.row(db, ns, id)) throw notFound(`lease ${JSON.stringify(id)}: not found`);
+      const held = db
+        .prepare('SELECT COUNT(*) AS n FROM engine_lease_resources WHERE ns = ? AND lease = ?')
+        .get(ns, id) as { n: number };
       db.prepare('DELETE FROM engine_leases WHERE ns = ? AND id = ?').run(ns, id);
+      return held.n;
     });
   }
 

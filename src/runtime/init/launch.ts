@@ -17,9 +17,11 @@ export interface LaunchOptions {
   parent: PlanOp[];
   child: (pid: number) => PlanOp[];
   /**
-   * `child` does not use the pid: compile and encode phase 2 as soon as
-   * berth-init is spawned (while it starts), and send it the moment the pid
-   * is reported.
+   * `child` does not use the pid: phase 2 is compiled while berth-init runs
+   * phase 1 and sent right behind it, without waiting for the pid report, so
+   * the container process starts it the moment it is released instead of
+   * after a round trip through us (berth-init's first process reads phase 1
+   * exactly and leaves what follows to the container process: init/wire.c).
    */
   childWithoutPid?: boolean;
   /** Called with the container process's pid as soon as berth-init reports it. */
@@ -148,8 +150,8 @@ async function launchOn(init: InitChannel, opts: LaunchOptions, prefix: PlanOp[]
   const exited = init.exited;
   let pid = 0;
   let buffered = '';
-  /** Phase 2, encoded before the pid arrived (childWithoutPid). */
-  let early: Uint8Array | undefined;
+  /** Phase 2 went with phase 1 (childWithoutPid). */
+  let sentWithPhase1 = false;
   return await new Promise<Launched>((resolveLaunch, rejectLaunch) => {
     let done = false;
     const finish = (err: Error | null) => {
@@ -173,7 +175,7 @@ async function launchOn(init: InitChannel, opts: LaunchOptions, prefix: PlanOp[]
         case 'pid':
           pid = r.pid;
           try {
-            init.write(early ?? encodePhase(opts.child(pid)));
+            if (!sentWithPhase1) init.write(encodePhase(opts.child(pid)));
           } catch (e) {
             finish(e as Error);
             break;
@@ -249,14 +251,16 @@ async function launchOn(init: InitChannel, opts: LaunchOptions, prefix: PlanOp[]
       },
     );
     init.write(encodePhase([...prefix, ...opts.parent]));
-    if (opts.childWithoutPid) {
-      try {
-        early = encodePhase(opts.child(0));
-      } catch (e) {
-        // Nothing cloned yet, or only a process that is still waiting for
-        // this plan: finish() kills it and berth-init sees EOF.
-        finish(e as Error);
-      }
+    if (!opts.childWithoutPid) return;
+    // compiled while berth-init runs phase 1, sent without waiting for its pid report
+    try {
+      const phase2 = encodePhase(opts.child(0));
+      sentWithPhase1 = true;
+      init.write(phase2);
+    } catch (e) {
+      // Nothing cloned yet, or only a process still waiting for this plan:
+      // finish() ends berth-init, which sees EOF.
+      finish(e as Error);
     }
   });
 }

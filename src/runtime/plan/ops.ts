@@ -20,6 +20,8 @@ export const Op = {
   RUN_CHILD_HELPER: 10,
   /** Report the pid and release the container process now; only CGROUP_ADD_CHILD may follow. */
   RELEASE: 11,
+  /** End of this part of phase 1: run it, then read the rest (a berth-init cloned ahead of need; plan/preclone.ts). */
+  MORE: 12,
   /** Copy a descriptor out of the runtime (pidfd_getfd): stdio for a berth-init started ahead of need. */
   TAKE_FD: 19,
   // phase 2: executed by the container process before exec

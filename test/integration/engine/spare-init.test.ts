@@ -34,6 +34,16 @@ interface SpareInit {
   dir: string;
   shimPid: number;
   initPid: number;
+  /** The container process it cloned ahead of need. */
+  childPid: number;
+}
+
+function children(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
 }
 
 /** The spare shim and the berth-init it started ahead of need, once both run. */
@@ -47,7 +57,8 @@ async function readySpareInit(e: Engine): Promise<SpareInit> {
       try {
         const st = await c.state();
         const init = st.procs.find((p) => p.name === 'init');
-        if (init && init.spawned > 0 && alive(init.spawned)) return { dir, shimPid: st.pid, initPid: init.spawned };
+        const kids = init && init.spawned > 0 && alive(init.spawned) ? children(init.spawned) : [];
+        if (init && kids.length === 1) return { dir, shimPid: st.pid, initPid: init.spawned, childPid: kids[0]! };
       } catch {
         // starting, or claimed meanwhile
       } finally {
@@ -86,9 +97,18 @@ function taskPid(e: Engine, id: string): number {
 const ns = (pid: number | 'self', type: string) => readlinkSync(`/proc/${pid}/ns/${type}`);
 
 /** The container is in new mnt, pid, net, ipc and uts namespaces (ctr's spec), the host's user and cgroup ones, its own cgroup. */
-function assertContainer(pid: number, id: string): void {
-  for (const t of ['mnt', 'pid', 'net', 'ipc', 'uts']) assert.notEqual(ns(pid, t), ns('self', t), `${t} namespace`);
-  for (const t of ['user', 'cgroup']) assert.equal(ns(pid, t), ns('self', t), `${t} namespace`);
+function assertContainerNs(pid: number, own: string[], host: string[]): void {
+  for (const t of own) assert.notEqual(ns(pid, t), ns('self', t), `${t} namespace`);
+  for (const t of host) assert.equal(ns(pid, t), ns('self', t), `${t} namespace`);
+}
+
+function assertContainer(pid: number, id: string, host: string[] = []): void {
+  const all = ['mnt', 'pid', 'net', 'ipc', 'uts'];
+  assertContainerNs(
+    pid,
+    all.filter((t) => !host.includes(t)),
+    ['user', 'cgroup', ...host],
+  );
   const cg = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
   assert.match(cg, new RegExp(`:/${NS}/${id}$`, 'm'), cg);
 }
@@ -121,13 +141,16 @@ describe("the spare shim's berth-init", { skip }, () => {
     }
   });
 
-  it('ctr run: the container is the spare berth-init’s clone, in its own namespaces and cgroups', async () => {
+  it('ctr run: the container is the process the spare berth-init cloned ahead of need, in its own namespaces and cgroups', async () => {
     const s = await readySpareInit(e);
     assert.match(readFileSync(`/proc/${s.initPid}/cmdline`, 'utf8'), /berth-init/);
     assert.equal(ppid(s.initPid), s.shimPid, 'the spare berth-init is its shim’s child');
+    // cloned into new pid, net, ipc, uts namespaces; the mount namespace comes with the plan
+    assertContainerNs(s.childPid, ['pid', 'net', 'ipc', 'uts'], ['mnt', 'user', 'cgroup']);
     const id = `spinit-used-${process.pid}`;
     assert.equal(ctr(['run', '-d', '--rootfs', rootfs, id, 'sleep', '300']).status, 0);
     const pid = taskPid(e, id);
+    assert.equal(pid, s.childPid, 'the container is the process cloned ahead of need');
     assert.deepEqual(await spawnedBy(e, s.shimPid), { spawned: s.initPid, pid }, 'made by the spare berth-init');
     assert.equal(ppid(pid), s.shimPid, 'the container is the shim’s child');
     assert.equal(alive(s.initPid), false, 'berth-init’s first process is gone once the container waits');
@@ -175,15 +198,33 @@ describe("the spare shim's berth-init", { skip }, () => {
     const by = await spawnedBy(e, s.shimPid);
     assert.equal(by.pid, pid);
     assert.notEqual(by.spawned, s.initPid, 'a berth-init of its own');
-    await waitUntil('the unused spare berth-init to end', () => !alive(s.initPid));
+    await waitUntil('the unused spare berth-init and its clone to end', () => !alive(s.initPid) && !alive(s.childPid));
     assertContainer(pid, id);
     await waitUntil('the output in the log file', () => existsSync(file) && readFileSync(file, 'utf8') === 'hi\n');
   });
 
-  it('SIGKILL of the engine: the spare shim and its berth-init end; the tasks run on', async () => {
+  it('a plan the clone does not fit (the host network) spawns its own berth-init; the spare’s ends', async () => {
+    const s = await readySpareInit(e);
+    const id = `spinit-net-${process.pid}`;
+    const r = ctr(['run', '-d', '--net-host', '--rootfs', rootfs, id, 'sleep', '300']);
+    assert.equal(r.status, 0, r.stderr);
+    const pid = taskPid(e, id);
+    assert.notEqual(pid, s.childPid);
+    const by = await spawnedBy(e, s.shimPid);
+    assert.equal(by.pid, pid);
+    assert.notEqual(by.spawned, s.initPid, 'a berth-init of its own');
+    await waitUntil('the unused spare berth-init and its clone to end', () => !alive(s.initPid) && !alive(s.childPid));
+    assertContainer(pid, id, ['net']);
+  });
+
+  it('SIGKILL of the engine: the spare shim, its berth-init and its clone end; the tasks run on', async () => {
     const s = await readySpareInit(e);
     await e.kill9();
-    await waitUntil('the spare berth-init and its shim to end', () => !alive(s.initPid) && !alive(s.shimPid), 5000);
+    await waitUntil(
+      'the spare berth-init, its clone and its shim to end',
+      () => !alive(s.initPid) && !alive(s.childPid) && !alive(s.shimPid),
+      5000,
+    );
     assert.equal(existsSync(s.dir), false, 'the spare removed its directory');
     await e.restart();
     assert.match(ctr(['task', 'ls']).stdout, new RegExp(`^spinit-used-${process.pid}\\s+\\d+\\s+RUNNING`, 'm'));

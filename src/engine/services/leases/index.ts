@@ -50,9 +50,11 @@ export const leasesService: EngineService = {
       Delete: unary(ctx, 'leases.Delete', async (req, call) => {
         const ns = call.namespace();
         call.set({ lease: req.id });
-        ctx.leases.delete(ns, req.id);
+        const held = ctx.leases.delete(ns, req.id);
         if (req.sync) await ctx.gc.run();
-        else ctx.gc.schedule();
+        // A lease that held nothing made nothing collectable (ctr run's own lease, around a
+        // container whose rootfs is a path): no collection for it.
+        else if (held > 0) ctx.gc.schedule();
         return {};
       }),
       AddResource: unary(ctx, 'leases.AddResource', (req, call) => {
