@@ -2,18 +2,24 @@
 // docker CLI (/usr/local/bin/docker 28.x):
 //   run       `docker run --rm --network none IMG true`, interleaved, medians
 //   parallel  20 `docker run -d --network none IMG sleep 60` at once, wall time
-//   idle RSS  berthd (+ the containerd or berth-engine it uses) against
-//             dockerd (+ the containerd dockerd starts), after the runs, with
-//             no container
+//   idle      RSS and PSS (/proc/PID/smaps_rollup) of berthd (+ the containerd
+//             or berth-engine it uses) against dockerd (+ the containerd
+//             dockerd starts): fresh (after start-up, before any request) and
+//             after the runs, with no container left
 // berthd runs twice: on a real containerd 1.6 and on bin/berth-engine (each
 // started here on a temp root); dockerd 20.10 on its own temp roots with
-// --iptables=false --bridge=none. The busybox image comes from a local
-// registry. Only ratios of one run mean anything.
+// --iptables=false --bridge=none. With --node, also the Node.js build of
+// berthd (`node bin/berthd.js`, as the launcher runs it) on a containerd of its
+// own, to compare the two builds of the same code. The busybox image comes
+// from a local registry. Only ratios of one run mean anything. PSS splits a
+// page shared by several processes between them (the mapped executable of two
+// processes of one binary, a library): what the pair costs the machine.
 //
-//   sudo node --import tsx bench/daemon.ts [--iterations 15] [--json]
+//   sudo node --import tsx bench/daemon.ts [--iterations 15] [--node] [--json]
 
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { startContainerd, startDockerd, pidsWithArg } from '../test/helpers/daemons.js';
 import { startRegistry } from '../test/helpers/registry.js';
@@ -24,12 +30,21 @@ import { quantile } from './stats.js';
 
 const iterations = Number(process.argv[process.argv.indexOf('--iterations') + 1] || 15) || 15;
 const asJson = process.argv.includes('--json');
+const withNode = process.argv.includes('--node');
 
-function rssKb(pid: number): number {
+interface Mem {
+  rss: number;
+  pss: number;
+}
+
+/** RSS and PSS in MB; zeros for a process that is gone. */
+function memOf(pid: number | undefined): Mem {
   try {
-    return Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    const s = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? 0);
+    return { rss: kb('Rss') / 1024, pss: kb('Pss') / 1024 };
   } catch {
-    return 0;
+    return { rss: 0, pss: 0 };
   }
 }
 
@@ -65,19 +80,45 @@ const berthd = await startBerthd(ctrd.sock, { namespace: 'bench-berthd' });
 const engine = await startEngine('bench-eng-');
 const berthdE = await startBerthd(engine.sock, { namespace: 'bench-berthd' });
 const dockerd = await startDockerd({ runtimes: {}, prefix: 'bench-dkd-' });
+const ctrdN = withNode ? await startContainerd({ prefix: 'bench-ctrdn-' }) : undefined;
+const berthdN = ctrdN
+  ? await startBerthd(ctrdN.sock, {
+      namespace: 'bench-berthd',
+      command: [process.execPath, '--max-semi-space-size=1', join(import.meta.dirname, '../bin/berthd.js')],
+    })
+  : undefined;
 try {
   seedImage(reg.host, 'bench/busybox:latest');
   const img = `${reg.host}/bench/busybox:latest`;
+  const dockerCtrdPid = () =>
+    pidsWithArg(`${dockerd.dir}/exec/containerd`).find(
+      (p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'containerd',
+    );
+  /** Every daemon's memory now, by the names the report uses. */
+  const idle = () => ({
+    berthd: memOf(berthd.proc().pid),
+    containerdUnderBerthd: memOf(ctrd.proc.pid),
+    dockerd: memOf(dockerd.proc.pid),
+    containerdUnderDockerd: memOf(dockerCtrdPid()),
+    berthdOnEngine: memOf(berthdE.proc().pid),
+    engine: memOf(engine.proc.pid),
+    ...(berthdN && ctrdN
+      ? { berthdNode: memOf(berthdN.proc().pid), containerdUnderBerthdNode: memOf(ctrdN.proc.pid) }
+      : {}),
+  });
+  await new Promise((r) => setTimeout(r, 2000));
+  const fresh = idle();
   const peers = [
     { name: 'berthd', env: berthd.env },
     { name: 'dockerd', env: { ...dockerd.env } },
     { name: 'berthd/engine', env: berthdE.env },
+    ...(berthdN ? [{ name: 'berthd-node', env: berthdN.env }] : []),
   ];
   for (const p of peers) {
     timed(p.env, ['pull', '-q', img]);
     timed(p.env, ['run', '--rm', '--network', 'none', img, 'true']); // warm-up
   }
-  const samples: Record<string, number[]> = { berthd: [], dockerd: [], 'berthd/engine': [] };
+  const samples: Record<string, number[]> = Object.fromEntries(peers.map((p) => [p.name, []]));
   for (let i = 0; i < iterations; i++) {
     const order = i % 2 === 0 ? peers : [...peers].reverse();
     for (const p of order) samples[p.name]!.push(timed(p.env, ['run', '--rm', '--network', 'none', img, 'true']));
@@ -85,15 +126,7 @@ try {
   const par: Record<string, number> = {};
   for (const p of peers) par[p.name] = await parallel(p.env, img, 20);
   await new Promise((r) => setTimeout(r, 2000));
-  const berthdRss = rssKb(berthd.proc().pid!);
-  const ctrdRss = rssKb(ctrd.proc.pid!);
-  const berthdERss = rssKb(berthdE.proc().pid!);
-  const engineRss = rssKb(engine.proc.pid!);
-  const dockerdRss = rssKb(dockerd.proc.pid!);
-  const dockerCtrdPid = pidsWithArg(`${dockerd.dir}/exec/containerd`).find(
-    (p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'containerd',
-  );
-  const dockerCtrdRss = dockerCtrdPid ? rssKb(dockerCtrdPid) : 0;
+  const after = idle();
   const med = (xs: number[]) =>
     quantile(
       [...xs].sort((a, b) => a - b),
@@ -101,45 +134,51 @@ try {
     );
   const result = {
     iterations,
-    runMedianMs: {
-      berthd: med(samples.berthd!),
-      dockerd: med(samples.dockerd!),
-      'berthd/engine': med(samples['berthd/engine']!),
-    },
+    runMedianMs: Object.fromEntries(peers.map((p) => [p.name, med(samples[p.name]!)])) as Record<string, number>,
     parallel20Ms: par,
-    idleRssMB: {
-      berthd: berthdRss / 1024,
-      containerdUnderBerthd: ctrdRss / 1024,
-      dockerd: dockerdRss / 1024,
-      containerdUnderDockerd: dockerCtrdRss / 1024,
-      berthdOnEngine: berthdERss / 1024,
-      engine: engineRss / 1024,
-    },
+    idleMB: { fresh, after },
     loadavg: loadavg(),
   };
   if (asJson) console.log(JSON.stringify(result, null, 2));
   else {
     const r = result;
+    const d = r.runMedianMs.dockerd!;
     console.log(
-      `docker run --rm busybox true (median of ${iterations}): berthd ${r.runMedianMs.berthd.toFixed(0)} ms, dockerd ${r.runMedianMs.dockerd.toFixed(0)} ms, ratio ${(r.runMedianMs.berthd / r.runMedianMs.dockerd).toFixed(2)}`,
+      `docker run --rm busybox true (median of ${iterations}): berthd ${r.runMedianMs.berthd!.toFixed(0)} ms, dockerd ${d.toFixed(0)} ms, ratio ${(r.runMedianMs.berthd! / d).toFixed(2)}`,
     );
     console.log(
       `20 parallel docker run -d: berthd ${par.berthd!.toFixed(0)} ms, dockerd ${par.dockerd!.toFixed(0)} ms, ratio ${(par.berthd! / par.dockerd!).toFixed(2)}`,
     );
-    const e = r.runMedianMs['berthd/engine'];
-    console.log(
-      `berthd on berth-engine: run ${e.toFixed(0)} ms (ratio ${(e / r.runMedianMs.dockerd).toFixed(2)}), 20 parallel ${par['berthd/engine']!.toFixed(0)} ms (ratio ${(par['berthd/engine']! / par.dockerd!).toFixed(2)})`,
-    );
-    const i = r.idleRssMB;
-    console.log(
-      `idle RSS: berthd ${i.berthd.toFixed(1)} MB + containerd ${i.containerdUnderBerthd.toFixed(1)} MB = ${(i.berthd + i.containerdUnderBerthd).toFixed(1)} MB; dockerd ${i.dockerd.toFixed(1)} MB + containerd ${i.containerdUnderDockerd.toFixed(1)} MB = ${(i.dockerd + i.containerdUnderDockerd).toFixed(1)} MB`,
-    );
-    console.log(
-      `idle RSS on berth-engine: berthd ${i.berthdOnEngine.toFixed(1)} MB + berth-engine ${i.engine.toFixed(1)} MB = ${(i.berthdOnEngine + i.engine).toFixed(1)} MB, ratio ${((i.berthdOnEngine + i.engine) / (i.dockerd + i.containerdUnderDockerd)).toFixed(2)}`,
-    );
+    for (const name of ['berthd/engine', 'berthd-node']) {
+      const e = r.runMedianMs[name];
+      if (e === undefined) continue;
+      console.log(
+        `${name}: run ${e.toFixed(0)} ms (ratio ${(e / d).toFixed(2)}), 20 parallel ${par[name]!.toFixed(0)} ms (ratio ${(par[name]! / par.dockerd!).toFixed(2)})`,
+      );
+    }
+    for (const [when, m] of Object.entries(r.idleMB)) {
+      const docker = {
+        rss: m.dockerd.rss + m.containerdUnderDockerd.rss,
+        pss: m.dockerd.pss + m.containerdUnderDockerd.pss,
+      };
+      const pair = (label: string, a: Mem, b: Mem, bName: string) => {
+        const rss = a.rss + b.rss;
+        const pss = a.pss + b.pss;
+        console.log(
+          `idle ${when}: ${label} RSS ${a.rss.toFixed(1)} + ${bName} ${b.rss.toFixed(1)} = ${rss.toFixed(1)} MB (${(rss / docker.rss).toFixed(2)}), PSS ${a.pss.toFixed(1)} + ${b.pss.toFixed(1)} = ${pss.toFixed(1)} MB (${(pss / docker.pss).toFixed(2)})`,
+        );
+      };
+      pair('dockerd', m.dockerd, m.containerdUnderDockerd, 'containerd');
+      pair('berthd', m.berthd, m.containerdUnderBerthd, 'containerd');
+      pair('berthd', m.berthdOnEngine, m.engine, 'berth-engine');
+      if (m.berthdNode && m.containerdUnderBerthdNode)
+        pair('berthd (Node.js)', m.berthdNode, m.containerdUnderBerthdNode, 'containerd');
+    }
     console.log(`load average ${r.loadavg.map((x) => x.toFixed(1)).join(' ')}`);
   }
 } finally {
+  await berthdN?.stop();
+  await ctrdN?.stop();
   await berthd.stop();
   await berthdE.stop();
   await engine.stop();

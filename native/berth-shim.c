@@ -160,6 +160,18 @@ static void grow(struct pollfd **pfd, struct slot **slot, size_t *cap)
 	*cap = next;
 }
 
+/* No process, or only a berth-init started ahead of need (never attached
+ * to a task's stdio): a spare shim, nothing of anyone's in it. */
+static bool only_spares(void)
+{
+	struct proc *p;
+
+	for (p = S.procs; p; p = p->next)
+		if (!p->unattached)
+			return false;
+	return true;
+}
+
 static void loop(void)
 {
 	size_t cap = 0;
@@ -271,7 +283,7 @@ static void loop(void)
 			for (p = S.procs; p; p = p->next)
 				if (p->spawn_conn == c->fd)
 					p->spawn_conn = -1;
-			if (c->hold && S.held && !S.procs) {
+			if (c->hold && S.held && only_spares()) {
 				logmsg("info",
 				       "spare: its engine is gone before claiming it: exiting");
 				S.quit = true;

@@ -15,10 +15,10 @@
 // NODE_EXTRA_CA_CERTS where the CLI never opens a TLS connection (it makes
 // Node read a whole CA bundle first).
 //
-// berth (the docker-compatible CLI), berth-ctr and berth-engine are Bun
-// executables too, where Bun runs (berthd with BERTHD_BUN=1: see below): for
-// the CLIs it is start-up again; for the daemon it is memory as well (Node.js
-// alone idles at ~40 MB RSS here, Bun at ~23 MB) and start-up. SQLite is
+// berth (the docker-compatible CLI), berth-ctr, berth-engine and berthd are
+// Bun executables too, where Bun runs: for the CLIs it is start-up again; for
+// the daemons it is memory as well (Node.js alone idles at ~40 MB RSS here,
+// Bun at ~23 MB) and start-up. SQLite is
 // bun:sqlite in them and better-sqlite3 (a Node.js addon Bun cannot load) in
 // the Node.js builds: src/common/sqlite.ts picks at run time.
 //
@@ -144,7 +144,7 @@ async function buildCli({ name, entry, external = [], cacheArgs }) {
  * one this very moment. `external`: packages left out of the executable
  * (a require of one at run time fails).
  */
-function bunCompile(name, entry, external = []) {
+function bunCompile(name, entry, external = [], flags = []) {
   const bun = findBun();
   if (!bun) return false;
   // In a folder of its own, under its own name: the program sees that name
@@ -163,6 +163,7 @@ function bunCompile(name, entry, external = []) {
       '--minify-syntax',
       '--minify-whitespace',
       ...external.flatMap((p) => ['--external', p]),
+      ...flags,
       join(root, entry),
       '--outfile',
       tmp,
@@ -231,8 +232,14 @@ if (wants('berth') && existsSync(join(root, 'src/cli/berth/main.ts'))) {
   if (!bunCompile('berth', 'src/cli/berth/main.ts')) launcher('berth', 'berth.js', false);
 }
 
-// berthd: a long-running daemon, so start-up matters less than for the CLIs,
-// but the same bundle + code cache keeps it uniform (and its `--version`).
+// berthd: a Bun executable where Bun runs, like berth-engine: for memory
+// (Node.js alone idles at ~40 MB RSS here, Bun at ~23 MB) more than for
+// start-up. BERTHD_BUN=0 (or BERTH_NO_BUN) builds the Node.js launcher as
+// bin/berthd instead; bin/berthd.js, the Node.js build, is made either way,
+// for comparison (`node bin/berthd.js ...`, as bench/daemon.ts --node does).
+// Under Bun, the content Write streams to containerd use a connection each
+// and small messages (src/client/content-store.ts says why: Bun's HTTP/2
+// client and grpc-go's window growth).
 if (wants('berthd') && existsSync(join(root, 'src/cli/berthd/main.ts'))) {
   await buildCli({
     name: 'berthd',
@@ -240,13 +247,15 @@ if (wants('berthd') && existsSync(join(root, 'src/cli/berthd/main.ts'))) {
     external: ['better-sqlite3'],
     cacheArgs: () => ['--version'],
   });
-  // A small young generation: a daemon's garbage is small and steady, and
-  // V8's default semi-spaces (16 MiB each) are most of its idle RSS.
-  // On Node.js, not Bun, for now: under Bun 1.4.5 grpc-js's client stalls
-  // writing a content.Write stream of 1 MiB to a real containerd (Go's
-  // HTTP/2 server; berth-engine's grpc-js server is fine), so `docker pull`
-  // through berthd on containerd would hang. BERTHD_BUN=1 builds the Bun
-  // executable anyway (it passes the berthd-on-berth-engine suite).
-  if (!(process.env.BERTHD_BUN && bunCompile('berthd', 'src/cli/berthd/main.ts')))
+  // On Node.js, a small young generation: a daemon's garbage is small and
+  // steady, and V8's default semi-spaces (16 MiB each) are most of its idle RSS.
+  // JSC's tier-up thresholds 1000x higher: berthd's work is I/O and small
+  // JSON documents, and its functions, JIT-compiled at the default
+  // thresholds, kept ~15 MB more anonymous memory for no CPU gain
+  // (bench/README.md, daemon.ts); truly hot loops (tar, copies) still get
+  // compiled.
+  if (!(
+    process.env.BERTHD_BUN !== '0' && bunCompile('berthd', 'src/cli/berthd/main.ts', [], ['--compile-jit-policy=1000'])
+  ))
     launcher('berthd', 'berthd.js', true, '--max-semi-space-size=1 ');
 }

@@ -161,6 +161,8 @@ void proc_free(struct proc *p)
 		close(p->console_conn);
 	if (p->log_fd >= 0)
 		close(p->log_fd);
+	if (p->in_hold >= 0)
+		close(p->in_hold);
 	free(p);
 }
 
@@ -224,6 +226,58 @@ static void child(int fds[4], int nfds, char **argv)
 	_exit(127);
 }
 
+static int open_fifo(const char *path, int flags);
+
+/* attach NAME STDIN STDOUT STDERR (README): the FIFOs of a "spare" spawn's
+ * pipes. An empty STDIN closes the container's stdin pipe (it reads EOF);
+ * an empty output is read and dropped. All or nothing. */
+int proc_attach(struct conn *c, struct proc *p, const char *in, const char *out, const char *err)
+{
+	int fin = -1, fout = -1, ferr = -1;
+	const char *what = in;
+
+	if (!p->unattached) {
+		conn_error(c, EINVAL,
+			   "attach: process %s was not spawned as a spare, or is attached",
+			   p->name);
+		return -1;
+	}
+	if (in[0] &&
+	    ((fin = open_fifo(in, O_RDONLY)) < 0 || (p->in_hold = open_fifo(in, O_WRONLY)) < 0))
+		goto fail;
+	what = out;
+	if (out[0] && (fout = open_fifo(out, O_RDWR)) < 0)
+		goto fail;
+	what = err;
+	if (err[0] && (ferr = open_fifo(err, O_RDWR)) < 0)
+		goto fail;
+	if (fin >= 0) {
+		p->in.src = fin;
+		p->in.done = false;
+	} else {
+		close(p->in.dst);
+		p->in.dst = -1;
+	}
+	p->out.dst = fout;
+	p->err.dst = ferr;
+	p->unattached = false;
+	conn_reply(c, "{\"ok\":true}");
+	return 0;
+fail : {
+	int e = errno;
+
+	conn_error(c, e, "attach %s: %s: %s", p->name, what, strerror(e));
+	if (fin >= 0)
+		close(fin);
+	if (p->in_hold >= 0)
+		close(p->in_hold);
+	p->in_hold = -1;
+	if (fout >= 0)
+		close(fout);
+	return -1;
+}
+}
+
 static int open_fifo(const char *path, int flags)
 {
 	struct stat st;
@@ -244,7 +298,8 @@ int proc_spawn(struct conn *c, char **args, int argc)
 {
 	const char *name = args[1], *mode = args[2], *in = args[3], *out = args[4], *err = args[5],
 		   *console = args[6], *logpath = args[7];
-	bool plan = strcmp(mode, "plan") == 0, tty = console[0] != '\0';
+	bool spare = strcmp(mode, "spare") == 0, plan = spare || strcmp(mode, "plan") == 0,
+	     tty = console[0] != '\0';
 	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, perr[2] = { -1, -1 }, fds[4], devnull = -1;
 	const char *what = "", *wpath = "";
 	struct proc *p;
@@ -252,7 +307,13 @@ int proc_spawn(struct conn *c, char **args, int argc)
 	pid_t pid;
 
 	if (!plan && strcmp(mode, "wait") != 0) {
-		conn_error(c, EINVAL, "spawn: mode must be plan or wait, not \"%.40s\"", mode);
+		conn_error(c, EINVAL, "spawn: mode must be plan, spare or wait, not \"%.40s\"",
+			   mode);
+		return -1;
+	}
+	if (spare && (in[0] || out[0] || err[0] || tty || logpath[0])) {
+		conn_error(c, EINVAL,
+			   "spawn: a spare's stdio is named later (attach), not at spawn");
 		return -1;
 	}
 	if (!valid_name(name)) {
@@ -276,7 +337,8 @@ int proc_spawn(struct conn *c, char **args, int argc)
 	stream_init(&p->in);
 	stream_init(&p->out);
 	stream_init(&p->err);
-	p->master = p->console_listen = p->console_conn = p->log_fd = p->spawn_conn = -1;
+	p->master = p->console_listen = p->console_conn = p->log_fd = p->spawn_conn = p->in_hold =
+		-1;
 	p->spawn_status = -1;
 	p->out.tag = "stdout";
 	p->err.tag = "stderr";
@@ -292,7 +354,8 @@ int proc_spawn(struct conn *c, char **args, int argc)
 	}
 	if (in[0]) {
 		what = "stdin", wpath = in;
-		if ((p->in.src = open_fifo(in, O_RDONLY)) < 0)
+		if ((p->in.src = open_fifo(in, O_RDONLY)) < 0 ||
+		    (p->in_hold = open_fifo(in, O_WRONLY)) < 0)
 			goto fail;
 		p->in.done = false;
 		if (!tty) {
@@ -338,6 +401,24 @@ int proc_spawn(struct conn *c, char **args, int argc)
 			p->err.src = perr[0];
 			set_nonblock(perr[0]);
 		}
+	}
+	if (spare) {
+		/* Pipes now, FIFOs at `attach`: until then what the pipes carry
+		 * goes nowhere (berth-init writes nothing on them). */
+		what = "pipe";
+		if (pipe2(pin, O_CLOEXEC) < 0 || pipe2(pout, O_CLOEXEC) < 0 ||
+		    pipe2(perr, O_CLOEXEC) < 0)
+			goto fail;
+		p->in.dst = pin[1];
+		p->in.close_dst = true;
+		set_nonblock(pin[1]);
+		p->out.src = pout[0];
+		p->err.src = perr[0];
+		set_nonblock(pout[0]);
+		set_nonblock(perr[0]);
+		p->out.close_dst = p->err.close_dst = true;
+		p->out.done = p->err.done = false;
+		p->unattached = true;
 	}
 	if (tty) {
 		what = "console socket", wpath = console;

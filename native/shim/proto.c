@@ -2,6 +2,7 @@
  * then argc × (u32le len, bytes); arg 0 is the verb), one JSON line per
  * answer. See native/README.md for each verb. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -120,6 +121,7 @@ static void dispatch(struct conn *c, char **a, int n)
 	const char *verb = a[0];
 	struct proc *p;
 	long v, w;
+	char fname[SHIM_NAME_MAX + 8];
 
 #define NEED(k)                                                                             \
 	if (n != (k)) {                                                                     \
@@ -132,6 +134,11 @@ static void dispatch(struct conn *c, char **a, int n)
 			return;
 		}
 		proc_spawn(c, a, n);
+	} else if (strcmp(verb, "attach") == 0) {
+		NEED(5);
+		if (!(p = named(c, verb, a[1])))
+			return;
+		proc_attach(c, p, a[2], a[3], a[4]);
 	} else if (strcmp(verb, "register") == 0) {
 		NEED(3);
 		if (!(p = named(c, verb, a[1])))
@@ -228,6 +235,9 @@ static void dispatch(struct conn *c, char **a, int n)
 		/* What the FIFO still holds goes first (the client closed its end
 		 * before asking, as dockerd does): the source is read until it is
 		 * empty, then closed, and the pipe once the bytes are written. */
+		if (p->in_hold >= 0)
+			close(p->in_hold);
+		p->in_hold = -1;
 		p->in.eof_asked = true;
 		while (!p->in.done && p->in.len <= p->in.off)
 			stream_service(p, &p->in, 0);
@@ -240,6 +250,11 @@ static void dispatch(struct conn *c, char **a, int n)
 			conn_error(c, EBUSY, "forget: process %s is still running", p->name);
 			return;
 		}
+		/* its exit record goes with it: a deleted exec leaves nothing behind */
+		snprintf(fname, sizeof fname, "%s.exit", p->name);
+		if (unlinkat(S.dir_fd, fname, 0) < 0 && errno != ENOENT)
+			logmsg("warn", "forget %s: removing %s: %s", p->name, fname,
+			       strerror(errno));
 		proc_free(p);
 		conn_reply(c, "{\"ok\":true}");
 	} else if (strcmp(verb, "oom") == 0) {

@@ -49,8 +49,12 @@ struct proc {
 	int console_listen;	   /* listening console socket until its one connection */
 	int console_conn;	   /* that connection, until the master arrives on it */
 	char console_path[108];
-	int log_fd;	/* -1: no log */
-	int spawn_conn; /* "wait" mode: the connection told when `spawned` exits */
+	int log_fd; /* -1: no log */
+	/* A writer of our own on the stdin FIFO, as containerd's shim holds:
+	 * a client that goes away (berthd killed) is no EOF; closestdin closes it. */
+	int in_hold;
+	int spawn_conn;	 /* "wait" mode: the connection told when `spawned` exits */
+	bool unattached; /* "spare" mode: stdio pipes made, no FIFO named yet (`attach`) */
 };
 
 struct conn {
@@ -108,6 +112,7 @@ long ms_until(const struct timespec *deadline);
 struct proc *proc_find(const char *name);
 struct proc *proc_by_pid(pid_t pid);
 int proc_spawn(struct conn *c, char **args, int argc);
+int proc_attach(struct conn *c, struct proc *p, const char *in, const char *out, const char *err);
 void proc_reap(void);
 void proc_free(struct proc *p);
 bool proc_drained(struct proc *p);

@@ -68,28 +68,64 @@ export function writeFileAtomicSync(
   if (durable) fsyncDirSync(dirname(path));
 }
 
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  mode = 0o644,
+  opts: AtomicOptions = {},
+): Promise<void> {
+  await (await stageFileAtomic(path, data, mode, opts)).commit();
+}
+
+/** A file written (and fsynced) under a temp name, not yet in place. */
+export interface StagedFile {
+  /** Renamed into place (and the directory fsynced, when durable). */
+  commit(): Promise<void>;
+  /** The temp file goes; the old file, if any, stays. */
+  abort(): Promise<void>;
+}
+
+/**
+ * writeFileAtomic in two halves, for a caller whose file may only appear
+ * once something else is done but whose bytes are known before: the write
+ * and its fsync run meanwhile, the rename comes after (berthd's new
+ * container record, written while the engine prepares its snapshot).
+ */
+export async function stageFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  mode = 0o644,
+  opts: AtomicOptions = {},
+): Promise<StagedFile> {
+  const durable = opts.durable ?? true;
   const tmp = tempName(path);
   const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
   try {
     await fh.writeFile(data);
-    await fh.sync();
+    if (durable) await fh.sync();
   } catch (e) {
     await fh.close();
     await unlink(tmp).catch(() => undefined);
     throw e;
   }
   await fh.close();
-  try {
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-  const dh = await open(dirname(path), constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
-  }
+  const abort = () => unlink(tmp).catch(() => undefined);
+  return {
+    abort,
+    async commit() {
+      try {
+        await rename(tmp, path);
+      } catch (e) {
+        await abort();
+        throw e;
+      }
+      if (!durable) return;
+      const dh = await open(dirname(path), constants.O_RDONLY | constants.O_DIRECTORY);
+      try {
+        await dh.sync();
+      } finally {
+        await dh.close();
+      }
+    },
+  };
 }

@@ -12,10 +12,12 @@ import { ContainerdClient } from '../client/index.js';
 import { isAlreadyExists } from '../client/errors.js';
 import { BerthError, messageOf } from '../common/errors.js';
 import { Logger } from '../common/log.js';
+import { IdleTrim } from '../common/idle-trim.js';
 import { checkHost, type DaemonConfig } from './config.js';
 import { ContainerManager } from './containers/manager.js';
 import { Runtime } from './containers/runtime.js';
 import { Execs } from './containers/exec.js';
+import { watchOOM } from './containers/oom.js';
 import { containerRoutes } from './containers/routes.js';
 import { EventBus } from './events.js';
 import { Router } from './http/router.js';
@@ -69,14 +71,23 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemo
     throw new BerthError('berthd', 'unavailable', `networks: ${messageOf(e)}`, { cause: e });
   }
   const manager = new ContainerManager({ client, images, volumes, events, log, cfg, nets });
+  events.containerLabels = (id) => (manager.has(id) ? (manager.get(id).Config.Labels ?? undefined) : undefined);
   const runtime = new Runtime(manager);
   const execs = new Execs(runtime);
+  const oom = watchOOM(client, cfg.containerdNamespace, log, (id, at) => {
+    runtime
+      .markOOM(id, at)
+      .catch((e: unknown) => log.error('recording an OOM kill failed', { container: id, error: messageOf(e) }));
+  });
 
   for (const r of await manager.load()) {
     await runtime
       .restore(r)
       .catch((e: unknown) => log.error('restore failed', { container: r.Id, error: messageOf(e) }));
   }
+  // containerd containers of creates that berthd's end cut short go.
+  for (const id of await runtime.ctrd.sweep((id) => manager.has(id)).catch(() => []))
+    log.info('containerd container without a record removed', { container: id });
   // Endpoints of containers that ended while berthd was away (or never started) go.
   await nets.sweep((id) => manager.has(id) && runtime.running(manager.get(id)));
 
@@ -87,12 +98,18 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemo
   volumeRoutes(router, manager);
   networkRoutes(router, manager, runtime);
 
+  // A full collection a quiet second after each burst of requests (under Bun).
+  const trim = new IdleTrim();
   const onRequest = (req: IncomingMessage, res: import('node:http').ServerResponse) => {
     log.debug('request', { method: req.method, url: req.url });
+    trim.note();
+    res.once('close', () => trim.note());
     router.serve(req, res).catch((e: unknown) => log.error('request handling failed', { error: messageOf(e) }));
   };
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     log.debug('request (upgrade)', { method: req.method, url: req.url });
+    trim.note();
+    socket.once('close', () => trim.note());
     socket.on('error', () => socket.destroy());
     router
       .serve(req, undefined, socket, head)
@@ -125,11 +142,13 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemo
 
   return {
     async close() {
+      trim.stop();
       for (const s of servers) {
         s.close();
         s.closeAllConnections();
       }
       await runtime.shutdown(cfg.liveRestore);
+      oom.close();
       // The kernel keeps bridges, veths and rules (live-restore); the port-holding sockets close.
       await nets.nets.close();
       for (const p of sockets) await rm(p, { force: true });

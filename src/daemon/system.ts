@@ -8,14 +8,15 @@ import { join } from 'node:path';
 import { cpus, hostname, release, totalmem, type as osType } from 'node:os';
 import type { Router } from './http/router.js';
 import { API_VERSION, MIN_API_VERSION } from './http/router.js';
-import { HttpError } from './http/errors.js';
+import { badRequest, HttpError } from './http/errors.js';
 import type { ContainerManager } from './containers/manager.js';
 import type { Runtime } from './containers/runtime.js';
 import { hostCgroupVersion } from './containers/runtime.js';
 import type { ImageService } from './images/service.js';
-import { imageSummary } from './images/routes.js';
-import type { EventBus, DockerEvent } from './events.js';
+import { imageSummary, layerSharing } from './images/routes.js';
+import { eventFilter, type EventBus, type DockerEvent } from './events.js';
 import { parseFilters, summaryView } from './containers/views.js';
+import { volumeView } from './volumes/routes.js';
 import { login } from '../image/storeless.js';
 import { messageOf } from '../common/errors.js';
 
@@ -178,47 +179,38 @@ export function systemRoutes(
         SizeRootFs: 0,
       })),
     );
-    const vols = await m.s.volumes.list();
+    const sharing = layerSharing(list);
+    // dockerd lists the local volumes without driver options, their size counted (a walk of _data)
+    const vols = (await m.s.volumes.list()).filter((v) => Object.keys(v.Options ?? {}).length === 0);
+    const volSizes = await Promise.all(vols.map((v) => m.s.volumes.size(v.Name)));
     ctx.send(200, {
-      LayersSize: list.reduce((n, v) => n + v.size, 0),
-      Images: list.map((v) => imageSummary(v, m.all().filter((c) => c.Image === v.id).length)),
+      LayersSize: sharing.layersSize,
+      Images: list.map((v) => imageSummary(v, m.all().filter((c) => c.Image === v.id).length, sharing.sharedSize(v))),
       Containers: containers,
-      Volumes: vols.map((v) => ({ ...v, UsageData: { Size: -1, RefCount: m.volumeUsers(v.Name).length } })),
+      Volumes: vols.map((v, i) => volumeView(v, { Size: volSizes[i]!, RefCount: m.volumeUsers(v.Name).length })),
       BuildCache: [],
     });
   });
 
   router.add('GET', '/events', async (ctx) => {
     const f = parseFilters(ctx.query.get('filters'));
-    const since = ctx.query.get('since') ? Number(ctx.query.get('since')) * 1000 : undefined;
-    const until = ctx.query.get('until') ? Number(ctx.query.get('until')) * 1000 : undefined;
-    const match = (e: DockerEvent) => {
+    const since = eventTime(ctx.query.get('since'), 'since');
+    const until = eventTime(ctx.query.get('until'), 'until');
+    if (since !== undefined && until !== undefined && until < since)
+      throw badRequest(
+        `\`since\` time (${ctx.query.get('since')}) cannot be after \`until\` time (${ctx.query.get('until')})`,
+        'until',
+      );
+    const filter = eventFilter(f);
+    const inTime = (e: DockerEvent) => {
       const t = e.timeNano / 1e6;
-      if (since !== undefined && t < since) return false;
-      if (until !== undefined && t > until) return false;
-      if (f.has('type') && !f.get('type')!.includes(e.Type)) return false;
-      if (f.has('event') && !f.get('event')!.some((x) => e.Action === x || e.Action.startsWith(`${x}:`))) return false;
-      if (
-        f.has('container') &&
-        (e.Type !== 'container' ||
-          !f.get('container')!.some((x) => e.Actor.ID.startsWith(x) || e.Actor.Attributes.name === x))
-      )
-        return false;
-      if (f.has('image') && !f.get('image')!.some((x) => e.Actor.Attributes.image === x || e.Actor.ID === x))
-        return false;
-      if (
-        f.has('label') &&
-        !f.get('label')!.every((l) => {
-          const [k, v] = l.split('=');
-          return v === undefined ? k! in e.Actor.Attributes : e.Actor.Attributes[k!] === v;
-        })
-      )
-        return false;
-      return true;
+      return (since === undefined || t >= since) && (until === undefined || t <= until);
     };
     const out = ctx.stream(200, 'application/json');
-    const sub = events.subscribe((e) => match(e) && out.write(JSON.stringify(e) + '\n'));
-    if (since !== undefined) for (const e of sub.past) if (match(e)) out.write(JSON.stringify(e) + '\n');
+    const sub = events.subscribe((e) => inTime(e) && filter(e) && out.write(JSON.stringify(e) + '\n'));
+    // dockerd replays the ring when either bound is given (an until alone: everything before it)
+    if (since !== undefined || until !== undefined)
+      for (const e of sub.past) if (inTime(e) && filter(e)) out.write(JSON.stringify(e) + '\n');
     const closed = new Promise<void>((res) => ctx.req.socket.once('close', () => res()));
     const done =
       until !== undefined
@@ -271,4 +263,11 @@ export function systemRoutes(
   router.add('POST', '/session', async () => {
     throw new HttpError(501, 'berthd does not support BuildKit sessions (no builds yet)');
   });
+}
+
+/** `since`/`until` of /events: seconds since the epoch with an optional fraction, as the CLI sends them (ms). */
+function eventTime(v: string | null, name: string): number | undefined {
+  if (!v) return undefined;
+  if (!/^\d+(\.\d{1,9})?$/.test(v)) throw badRequest(`invalid value for "${name}": ${v}`, name);
+  return Number(v) * 1000;
 }

@@ -51,8 +51,17 @@ export class Call {
   }
 }
 
-function finish(ctx: EngineContext, call: Call, started: number, err: unknown): grpc.ServiceError | null {
+function finish(
+  ctx: EngineContext,
+  call: Call,
+  started: number,
+  err: unknown,
+  cpu0?: NodeJS.CpuUsage,
+): grpc.ServiceError | null {
   const ms = Math.round((performance.now() - started) * 10) / 10;
+  // the process's CPU time while the call ran (concurrent work included): where a run's CPU goes
+  const c = cpu0 ? process.cpuUsage(cpu0) : undefined;
+  if (c) call.fields.cpuMs = Math.round((c.user + c.system) / 100) / 10;
   if (err === undefined) {
     ctx.log.debug('call', { method: call.method, ...call.fields, ms });
     return null;
@@ -81,6 +90,7 @@ export function unary<Req, Res>(
   return (sc, callback) => {
     const call = new Call(method, sc.metadata);
     const started = performance.now();
+    const cpu0 = process.cpuUsage();
     const changes = ctx.durable.changes();
     // A call that wrote answers once its commit is on disk (durable.ts: the fsync is off the event loop)
     const durable = () => (ctx.durable.changes() === changes ? undefined : ctx.durable.sync());
@@ -94,7 +104,7 @@ export function unary<Req, Res>(
             const err = new BerthError('berth-engine', 'internal', `metadata not written to disk: ${messageOf(e)}`);
             return callback(finish(ctx, call, started, err));
           }
-          finish(ctx, call, started, undefined);
+          finish(ctx, call, started, undefined, cpu0);
           callback(null, res);
         },
         async (e: unknown) => {

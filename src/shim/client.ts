@@ -213,18 +213,27 @@ export class ShimClient {
    */
   async spawnPlan(
     name: string,
-    stdio: SpawnStdio,
+    stdio: SpawnStdio | 'spare',
     argv: string[],
   ): Promise<{ pid: number; socket: Socket; early: string }> {
     const c = await this.dial('spawn');
     try {
-      const { pid } = await c.ask<{ pid: number }>(spawnArgs(name, 'plan', stdio, argv));
+      const args =
+        stdio === 'spare'
+          ? spawnArgs(name, 'spare', { stdin: '', stdout: '', stderr: '', console: '', log: '' }, argv)
+          : spawnArgs(name, 'plan', stdio, argv);
+      const { pid } = await c.ask<{ pid: number }>(args);
       this.open.delete(c.sock);
       return { pid, socket: c.sock, early: c.detach() };
     } catch (e) {
       c.sock.destroy();
       throw e;
     }
+  }
+
+  /** Names the FIFOs of a process spawned as a spare ('' : stdin at EOF, output dropped). */
+  async attach(name: string, stdio: Pick<SpawnStdio, 'stdin' | 'stdout' | 'stderr'>): Promise<void> {
+    await this.request('attach', name, stdio.stdin, stdio.stdout, stdio.stderr);
   }
 
   /** Runs `argv` under the shim (runc create); `exited` resolves with its exit status. */

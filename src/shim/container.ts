@@ -6,6 +6,7 @@ import type { Runtime } from '../runtime/container.js';
 import type { Process, Spec } from '../runtime/spec/types.js';
 import type { SpawnStdio } from './client.js';
 import { shimSpawner } from './init-channel.js';
+import { INIT } from './protocol.js';
 import type { ShimHandle } from './shims.js';
 
 export interface ProcessIO {
@@ -17,9 +18,6 @@ export interface ProcessIO {
   /** Output also written here in json-file format. */
   log?: string;
 }
-
-/** The shim's name for the container's first process. */
-export const INIT = 'init';
 
 /** The shim's name for exec process `execId` (never INIT). */
 export function execName(execId: string): string {
@@ -38,6 +36,17 @@ export function spawnStdio(shim: ShimHandle, name: string, io: ProcessIO): Spawn
 }
 
 /**
+ * A spare berth-init has pipes for its stdio, which the shim joins to FIFOs
+ * at `attach`: it fits a process with a FIFO for each of its stdio (ctr's
+ * way), not a terminal, a json-file log, a logging URI or a missing stream
+ * (/dev/null: their set-up is the spawn's).
+ */
+function spareFits(s: SpawnStdio): boolean {
+  const fifo = (p: string) => p.startsWith('/');
+  return !s.console && !s.log && fifo(s.stdin) && fifo(s.stdout) && fifo(s.stderr);
+}
+
+/**
  * Runtime.create under the shim: on return the container waits for `start`
  * and the shim knows its pid. On failure nothing is left in the runtime and
  * the shim has forgotten the process.
@@ -51,13 +60,29 @@ export async function createInShim(
   spec?: Spec,
 ): Promise<number> {
   const stdio = spawnStdio(shim, INIT, io);
+  let spawnInit = shimSpawner(shim.client, INIT, stdio);
+  // A spare started for the usual case; any other spawns its own berth-init.
+  const spare = spareFits(stdio) ? shim.takeSpareInit() : undefined;
+  if (spare) {
+    try {
+      await shim.client.attach(INIT, stdio);
+      spawnInit = async () => spare;
+    } catch (e) {
+      // the FIFOs are the client's: their error is the create's
+      spare.destroy();
+      await shim.client.forget(INIT).catch(() => undefined);
+      throw e;
+    }
+  } else {
+    await shim.dropSpareInit();
+  }
   try {
     const { rec } = await rt.create(
       id,
       {
         bundle,
         consoleSocket: stdio.console || undefined,
-        spawnInit: shimSpawner(shim.client, INIT, stdio),
+        spawnInit,
         stdio: ['ignore', 'ignore', 'ignore'],
       },
       'exit',

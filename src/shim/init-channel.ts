@@ -21,6 +21,19 @@ export function shimSpawner(client: ShimClient, name: string, stdio: SpawnStdio)
   };
 }
 
+/**
+ * A berth-init started ahead of need by a spare shim, as process `name`:
+ * pipes for stdio until `attach` names the task's FIFOs, its plan not sent
+ * yet. The engine keeps its plan socket, so the spare ends with the engine
+ * (EOF on the socket) as well as with its shim (its parent-death signal).
+ */
+export async function spareInit(client: ShimClient, name: string, bin: string): Promise<InitChannel> {
+  const { pid, socket, early } = await client.spawnPlan(name, 'spare', [bin, '3']);
+  // not a reason for the engine to stay up
+  socket.unref();
+  return socketChannel(client, name, pid, socket, early);
+}
+
 function socketChannel(client: ShimClient, name: string, pid: number, sock: Socket, early: string): InitChannel {
   let exited: Promise<number> | undefined;
   let gone = false;

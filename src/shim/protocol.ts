@@ -4,6 +4,9 @@
 
 import { BerthError, errnoName, kindOfErrno } from '../common/errors.js';
 
+/** The shim's name for the container's first process. */
+export const INIT = 'init';
+
 /** A process the shim runs, as `state`, `wait` and `register` describe it. */
 export interface ShimProcess {
   name: string;

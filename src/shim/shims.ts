@@ -13,8 +13,11 @@ import { BerthError, errnoOf, messageOf } from '../common/errors.js';
 import { procStat } from '../common/proc.js';
 import { removeTree } from '../common/rmtree.js';
 import { ShimClient, MAX_SOCKET_PATH } from './client.js';
-import type { ExitRecord, ShimState } from './protocol.js';
+import { INIT, type ExitRecord, type ShimState } from './protocol.js';
 import { startShim } from './start.js';
+import type { InitChannel } from '../runtime/init/channel.js';
+import { initBinary } from '../runtime/init/launch.js';
+import { spareInit } from './init-channel.js';
 
 export interface ShimRecord {
   /** Whose shim: the engine's task key (namespace/id). */
@@ -29,6 +32,8 @@ export interface ShimRecord {
 
 export class ShimHandle {
   readonly client: ShimClient;
+  /** A berth-init the spare shim started ahead of need as process INIT (see takeSpareInit). */
+  private spareInit?: InitChannel;
 
   constructor(
     readonly dir: string,
@@ -39,6 +44,31 @@ export class ShimHandle {
 
   get key(): string {
     return this.record.key;
+  }
+
+  /** Given once, by the set that claimed a spare with a berth-init in it. */
+  setSpareInit(init: InitChannel): void {
+    this.spareInit = init;
+  }
+
+  /**
+   * The spare berth-init, once: the caller attaches the task's stdio and
+   * sends it the plan, or ends it (`dropSpareInit`).
+   */
+  takeSpareInit(): InitChannel | undefined {
+    const i = this.spareInit;
+    if (!i?.alive()) return undefined; // a dead one is left for dropSpareInit
+    this.spareInit = undefined;
+    return i;
+  }
+
+  /** Ends the spare berth-init, if any, and frees its name for a process of the caller's. */
+  async dropSpareInit(): Promise<void> {
+    const i = this.spareInit;
+    this.spareInit = undefined;
+    if (!i) return;
+    i.destroy();
+    await this.client.forget(INIT);
   }
 
   /** The shim process is the one we started and has not exited. */
@@ -112,6 +142,8 @@ interface Spare {
   startTime: string;
   /** Holds the spare's tie to this process until it is claimed. */
   client: ShimClient;
+  /** Its berth-init, started as process INIT_NAME and waiting for a plan. */
+  init?: InitChannel;
 }
 
 /** When nobody refilled the spare after a claim, it is started this long after it. */
@@ -130,7 +162,7 @@ export class ShimSet {
   constructor(
     readonly root: string,
     /** `durable: false`: shim.json and the shims' exit files are atomic but not fsynced (see AtomicOptions). */
-    private readonly opts: { spare?: boolean; durable?: boolean } = {},
+    private readonly opts: { spare?: boolean; durable?: boolean; spareInit?: boolean } = {},
   ) {}
 
   /** Starts the spare now (off the caller's path), if there is none. */
@@ -148,7 +180,11 @@ export class ShimSet {
         const pid = Number((await readFile(join(dir, 'shim.pid'), 'utf8')).trim());
         const st = procStat(pid);
         if (!st) throw new Error('spare shim exited');
-        return { dir, pid, startTime: st.startTime, client };
+        // Without one the spare is still a shim started ahead of need.
+        const init = this.opts.spareInit
+          ? await spareInit(client, INIT, initBinary()).catch(() => undefined)
+          : undefined;
+        return { dir, pid, startTime: st.startTime, client, init };
       } catch {
         await this.kill(dir);
         await rm(dir, { recursive: true, force: true });
@@ -179,6 +215,7 @@ export class ShimSet {
     if (!ready) return undefined;
     const s = procStat(ready.pid);
     if (!s || s.startTime !== ready.startTime) {
+      ready.init?.destroy();
       await rm(ready.dir, { recursive: true, force: true });
       return undefined;
     }
@@ -195,6 +232,7 @@ export class ShimSet {
     const s = await this.spare;
     this.spare = undefined;
     if (s) {
+      s.init?.destroy();
       await this.kill(s.dir);
       await rm(s.dir, { recursive: true, force: true });
     }
@@ -216,7 +254,11 @@ export class ShimSet {
     // caller refills at a quieter moment (the engine: once the task started);
     // this is the fallback.
     this.refillLater(REFILL_FALLBACK_MS);
-    if (spare) return this.record(dir, key, spare.pid, spare.startTime, meta);
+    if (spare) {
+      const h = this.record(dir, key, spare.pid, spare.startTime, meta);
+      if (spare.init) h.setSpareInit(spare.init);
+      return h;
+    }
     try {
       await mkdir(dir, { mode: 0o700 });
     } catch (e) {

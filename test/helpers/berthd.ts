@@ -98,7 +98,8 @@ export async function startBerthd(containerdSock: string, opts: BerthdOptions = 
   const start = async () => {
     rmSync(sock, { force: true });
     const fd = openSync(logFile, 'a');
-    const [exe, ...pre] = opts.command ?? [BERTHD_BIN];
+    // $BERTHD_COMMAND runs every suite on another build ("node bin/berthd.js").
+    const [exe, ...pre] = opts.command ?? process.env.BERTHD_COMMAND?.split(' ') ?? [BERTHD_BIN];
     const spawnOpts = { stdio: ['ignore', fd, fd] as ['ignore', number, number], env: { ...process.env, ...opts.env } };
     child = ns
       ? spawn('nsenter', [`--net=${ns.path}`, exe!, ...pre, ...args], spawnOpts)
@@ -232,3 +233,21 @@ export async function rawRequest(
 }
 
 export { spawnSync };
+
+/**
+ * `docker events` that already happened: from `since` (Unix seconds) to a
+ * second from now, matching every filter, each printed as `format`.
+ */
+export function pastEvents(b: Berthd, since: number | string, filters: string[], format: string): string {
+  const until = String(Math.floor(Date.now() / 1000) + 1);
+  return b.ok([
+    'events',
+    '--since',
+    String(since),
+    '--until',
+    until,
+    ...filters.flatMap((f) => ['--filter', f]),
+    '--format',
+    format,
+  ]);
+}

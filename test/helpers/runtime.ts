@@ -3,7 +3,16 @@
 
 import { after } from 'node:test';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, existsSync, openSync, closeSync, readFileSync } from 'node:fs';
+import {
+  mkdtempSync,
+  rmSync,
+  writeFileSync,
+  existsSync,
+  openSync,
+  closeSync,
+  readFileSync,
+  readdirSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { makeBusyboxRootfs } from './busybox.js';
@@ -113,4 +122,15 @@ export function runc(
 export function runOut(b: Bundle, id = uniqueId()): { code: number | null; out: string; err: string } {
   const r = runc(b, ['run', '--bundle', b.dir, id]);
   return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** What a failed create of container `id` left behind: state under the bundle's root, a cgroup, its rootfs mounted. */
+export function leftovers(b: Bundle, id: string): string[] {
+  const out: string[] = [];
+  if (existsSync(b.root) && readdirSync(b.root).length) out.push(`state: ${readdirSync(b.root).join(',')}`);
+  for (const c of ['memory', 'pids', 'cpu', 'devices', 'freezer', 'unified']) {
+    if (existsSync(`/sys/fs/cgroup/${c}/${id}`)) out.push(`cgroup ${c}`);
+  }
+  if (readFileSync('/proc/self/mountinfo', 'utf8').includes(b.rootfs)) out.push('mount');
+  return out;
 }

@@ -7,6 +7,11 @@ import { messageOf } from '../../common/errors.js';
 import { BERTHD_VERSION, parseArgs, startDaemon, USAGE } from '../../daemon/index.js';
 
 async function main(): Promise<number> {
+  // libuv's thread pool runs every asynchronous fs call, and an fsync on a loaded disk holds one
+  // of its threads for milliseconds: 20 creates at once (each a record written with fsyncs, host
+  // files, a log directory) queued behind the default 4 threads (bench/README.md, daemon.ts).
+  // Read when the pool starts, at its first use, which is after this line; a value given is kept.
+  process.env.UV_THREADPOOL_SIZE ??= '16';
   let parsed;
   try {
     parsed = parseArgs(process.argv.slice(2));

@@ -49,7 +49,14 @@ interface ExecRecord {
 export class Execs {
   private readonly execs = new Map<string, ExecRecord>();
 
-  constructor(private readonly rt: Runtime) {}
+  constructor(private readonly rt: Runtime) {
+    // An exec stays inspectable until its container goes, as in dockerd; then
+    // its record (which holds the container's) goes too.
+    rt.m.s.events.subscribe((e) => {
+      if (e.Type !== 'container' || e.Action !== 'destroy') return;
+      for (const [id, x] of this.execs) if (x.container.Id === e.Actor.ID) this.execs.delete(id);
+    });
+  }
 
   async create(r: ContainerRecord, raw: unknown): Promise<string> {
     const p = ExecBody.safeParse(raw ?? {});

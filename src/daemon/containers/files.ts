@@ -22,24 +22,30 @@ export async function writeHostFiles(
   extraHosts: string[] = [],
 ): Promise<{ hostname: string; hosts: string; resolv: string }> {
   const paths = { hostname: join(dir, 'hostname'), hosts: join(dir, 'hosts'), resolv: join(dir, 'resolv.conf') };
-  await writeFile(paths.hostname, `${hostname}\n`);
   // --add-host entries ("name:ip") follow the standard lines, as dockerd writes them
   const extra = extraHosts.flatMap((e) => {
     const i = e.indexOf(':');
     return i > 0 ? [`${e.slice(i + 1)}\t${e.slice(0, i)}\n`] : [];
   });
-  const hosts = hostNet
-    ? (await readFile('/etc/hosts', 'utf8').catch(() => '')) + extra.join('')
-    : `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n${extra.join('')}127.0.1.1\t${hostname}\n`;
-  await writeFile(paths.hosts, hosts);
-  let resolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
-  // A loopback resolver of the host is unreachable from the container's own network namespace.
-  if (!hostNet)
-    resolv = resolv
-      .split('\n')
-      .filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l))
-      .join('\n');
-  await writeFile(paths.resolv, resolv);
+  const writeHosts = async () => {
+    const hosts = hostNet
+      ? (await readFile('/etc/hosts', 'utf8').catch(() => '')) + extra.join('')
+      : `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n${extra.join('')}127.0.1.1\t${hostname}\n`;
+    await writeFile(paths.hosts, hosts);
+  };
+  const writeResolv = async () => {
+    let resolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+    // A loopback resolver of the host is unreachable from the container's own network namespace.
+    if (!hostNet)
+      resolv = resolv
+        .split('\n')
+        .filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l))
+        .join('\n');
+    await writeFile(paths.resolv, resolv);
+  };
+  // three files, written side by side (each is open, write, close in the thread pool)
+  const done = await Promise.allSettled([writeFile(paths.hostname, `${hostname}\n`), writeHosts(), writeResolv()]);
+  for (const r of done) if (r.status === 'rejected') throw r.reason;
   return paths;
 }
 

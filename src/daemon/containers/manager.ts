@@ -7,12 +7,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerdClient } from '../../client/index.js';
+import type { MountSpec } from '../../client/services.js';
+import type { StagedFile } from '../../common/atomic.js';
 import { isNotFound } from '../../client/errors.js';
 import { messageOf } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import type { DaemonConfig } from '../config.js';
 import type { EventBus } from '../events.js';
-import { badRequest, conflict, notFound } from '../http/errors.js';
+import { badRequest, conflict, notFound, statusOf } from '../http/errors.js';
 import type { ImageService } from '../images/service.js';
 import type { VolumeStore } from '../volumes/store.js';
 import { parseCreateBody, type CreateBody } from './body.js';
@@ -29,6 +31,7 @@ import type { ContainerNetworking } from '../networking/service.js';
 import { mergeHealthcheck, validateHealthcheck } from './healthcheck.js';
 import { validRestartPolicy } from './restart.js';
 import { BLKIO_WARNING, blkioWeightSupported } from './kernel.js';
+import { Steps } from './steps.js';
 
 export interface Services {
   client: ContainerdClient;
@@ -48,6 +51,10 @@ export class ContainerManager {
   readonly records: RecordStore;
   private readonly byId = new Map<string, ContainerRecord>();
   private readonly names = new Map<string, string>();
+  /** The runtime's part of a create (./runtime.ts: the containerd container made beside the Prepare), and its undoing. */
+  hooks?: { created(r: ContainerRecord): Promise<void>; failed(id: string): Promise<void> };
+  /** The rootfs mounts of each container's snapshot, as its Prepare answered (they never change): a start needs no Mounts call. */
+  private readonly rootfs = new Map<string, MountSpec[]>();
 
   constructor(readonly s: Services) {
     this.records = new RecordStore(join(s.cfg.dataRoot, 'containers'), s.log);
@@ -81,8 +88,23 @@ export class ContainerManager {
     return this.byId.has(id);
   }
 
-  async save(r: ContainerRecord): Promise<void> {
-    await this.records.save(r);
+  /**
+   * `durable: false` for the run state a start or an exit writes: it only
+   * matters while the engine's tasks exist, and they do not outlive a reboot
+   * (a restart reconciles the record with the engine: restore()), so it is
+   * replaced atomically (kill -9 safe) without the fsyncs.
+   */
+  async save(r: ContainerRecord, opts: { durable?: boolean } = {}): Promise<void> {
+    await this.records.save(r, opts);
+  }
+
+  /** The container's rootfs mounts: remembered from its Prepare, else asked for. */
+  async rootfsMounts(id: string): Promise<MountSpec[]> {
+    const known = this.rootfs.get(id);
+    if (known) return known;
+    const m = await this.s.client.snapshots(this.s.cfg.snapshotter).mounts(id);
+    this.rootfs.set(id, m);
+    return m;
   }
 
   private claimName(name: string, id: string): void {
@@ -96,6 +118,7 @@ export class ContainerManager {
   }
 
   async create(raw: unknown, nameParam: string | null): Promise<{ id: string; warnings: string[] }> {
+    const steps = new Steps(this.s.log, 'create', '');
     const body = parseCreateBody(raw);
     const h = body.HostConfig ?? {};
     if (!body.Image) throw badRequest('no image specified: the field "Image" is required', 'Image');
@@ -134,7 +157,9 @@ export class ContainerManager {
     const logConfig = withDaemonDefaults(h.LogConfig, this.s.cfg);
     const logDriver = logSettings(logConfig.Type, logConfig.Config).driver;
 
-    const image = await this.s.images.find(body.Image);
+    steps.mark('checked');
+    const image = await this.s.images.find(body.Image, { allNames: false });
+    steps.mark('image');
     const ic = image.resolved.config.config ?? {};
     const allExposed = { ...(ic.ExposedPorts ?? {}), ...exposed };
     const planned = this.s.nets.planCreate(h, body.NetworkingConfig, Object.keys(allExposed));
@@ -166,23 +191,44 @@ export class ContainerManager {
     if (argv.length === 0) throw badRequest('no command specified', 'Cmd');
 
     const id = randomBytes(32).toString('hex');
+    steps.container = id;
     this.claimName(name, id);
     const dir = this.records.dir(id);
     let snapshotMade = false;
+    let prepared: Promise<MountSpec[]> | undefined;
+    let precreated = false;
+    let staged: Promise<StagedFile> | undefined;
+    const madeVolumes: string[] = [];
     try {
       await mkdir(dir, { recursive: true, mode: 0o700 });
-      const mounts = await mountPoints({ ...merged, HostConfig: h }, this.s.volumes);
-      const files = await writeHostFiles(
-        dir,
-        merged.Hostname || id.slice(0, 12),
-        netMode === 'host',
-        h.ExtraHosts ?? [],
-      );
       const parent = image.resolved.chainIds.at(-1) ?? '';
-      await this.s.client
+      // The snapshot is prepared (and the containerd container made) while the rest is worked
+      // out; whatever fails, the clean-up below waits for the Prepare and undoes it.
+      prepared = this.s.client
         .snapshots(this.s.cfg.snapshotter)
-        .prepare(id, parent, { [GC_ROOT]: new Date().toISOString() });
-      snapshotMade = true;
+        .prepare(id, parent, { [GC_ROOT]: new Date().toISOString() })
+        .then((m) => {
+          snapshotMade = true;
+          return m;
+        });
+      const [mounts, files] = await settleAll([
+        mountPoints(
+          { ...merged, HostConfig: h },
+          this.s.volumes,
+          (ref) => {
+            // dockerd: an unknown container here is the request's fault (400), not a missing resource
+            try {
+              return this.get(ref).Mounts;
+            } catch (e) {
+              if (statusOf(e) === 404) throw badRequest(messageOf(e), 'VolumesFrom');
+              throw e;
+            }
+          },
+          madeVolumes,
+        ),
+        writeHostFiles(dir, merged.Hostname || id.slice(0, 12), netMode === 'host', h.ExtraHosts ?? []),
+      ]);
+      steps.mark('files');
       const rec: ContainerRecord = {
         Id: id,
         Name: name,
@@ -204,14 +250,27 @@ export class ContainerManager {
         HostsPath: files.hosts,
         NetworkEndpoints: endpoints,
       };
-      await this.records.save(rec);
+      precreated = true;
+      // the record is written and fsynced meanwhile, and renamed into place once the snapshot exists
+      staged = this.records.stage(rec);
+      const [rootfs, record] = await settleAll([prepared, staged, this.hooks?.created(rec) ?? Promise.resolve()]);
+      this.rootfs.set(id, rootfs);
+      steps.mark('snapshot');
+      await record.commit();
+      steps.mark('saved');
       this.byId.set(id, rec);
       this.s.events.emit('container', 'create', id, { image: rec.ImageRef, name: name.slice(1) });
       this.s.log.info('container created', { container: id, image: image.id, name });
+      steps.done();
       return { id, warnings };
     } catch (e) {
-      // Nothing half-made stays: the name, the snapshot, the directory.
+      // Nothing half-made stays: the name, the snapshot, the directory, the volumes it made.
       this.names.delete(name);
+      for (const v of madeVolumes) await this.s.volumes.remove(v, []).catch(() => undefined);
+      this.rootfs.delete(id);
+      await prepared?.catch(() => undefined);
+      await staged?.then((f) => f.abort()).catch(() => undefined);
+      if (precreated) await this.hooks?.failed(id).catch(() => undefined);
       if (snapshotMade)
         await this.s.client
           .snapshots(this.s.cfg.snapshotter)
@@ -243,12 +302,14 @@ export class ContainerManager {
 
   /** Forget a stopped container: its snapshot, record and log, and its anonymous volumes with `removeVolumes` (rm -v, --rm); named volumes stay, as with dockerd. */
   async forget(r: ContainerRecord, removeVolumes: boolean): Promise<void> {
-    try {
-      await this.s.client.snapshots(this.s.cfg.snapshotter).remove(r.Id);
-    } catch (e) {
-      if (!isNotFound(e)) this.s.log.warn('snapshot removal failed', { container: r.Id, error: messageOf(e) });
-    }
-    await this.records.remove(r.Id);
+    this.rootfs.delete(r.Id);
+    const snapshot = this.s.client
+      .snapshots(this.s.cfg.snapshotter)
+      .remove(r.Id)
+      .catch((e: unknown) => {
+        if (!isNotFound(e)) this.s.log.warn('snapshot removal failed', { container: r.Id, error: messageOf(e) });
+      });
+    await Promise.all([snapshot, this.records.remove(r.Id)]);
     this.byId.delete(r.Id);
     if (this.names.get(r.Name) === r.Id) this.names.delete(r.Name);
     for (const m of r.Mounts) {
@@ -257,7 +318,12 @@ export class ContainerManager {
       if (v?.Anonymous && removeVolumes && !this.volumeUsers(m.Name).length)
         await this.s.volumes.remove(m.Name, []).catch(() => undefined);
     }
-    this.s.events.emit('container', 'destroy', r.Id, { image: r.ImageRef, name: r.Name.slice(1) });
+    // the record is gone already: its labels are given here
+    this.s.events.emit('container', 'destroy', r.Id, {
+      ...(r.Config.Labels ?? {}),
+      image: r.ImageRef,
+      name: r.Name.slice(1),
+    });
   }
 
   volumeUsers(name: string): string[] {
@@ -274,6 +340,13 @@ function imageShell(ic: object): string[] | undefined {
 
 function parseRefSafe(ref: string) {
   return parseRef(ref);
+}
+
+/** Promise.all that lets every promise settle before it throws the first failure (nothing is left running). */
+async function settleAll<T extends readonly unknown[]>(ps: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const rs = await Promise.allSettled(ps);
+  for (const r of rs) if (r.status === 'rejected') throw r.reason;
+  return rs.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 /** Image env first, the user's replaces a variable of the same name. */

@@ -2,7 +2,9 @@
 // with dockerd's rules: a -v host path that does not exist is created, a
 // --mount bind source that does not exist is an error; a -v name that is not
 // a path is a named volume; every destination is absolute and used once; an
-// image VOLUME without a mount gets an anonymous volume.
+// image VOLUME without a mount gets an anonymous volume. --volumes-from
+// copies another container's bind and volume mounts (read-only with `:ro`),
+// which the container's own -v/--mount of the same destination replace.
 
 import { mkdir, stat } from 'node:fs/promises';
 import { isAbsolute, normalize } from 'node:path';
@@ -26,7 +28,7 @@ function checkTarget(type: string, target: string): string {
 }
 
 /** "src:dst[:opts]" of -v. */
-async function parseBind(spec: string, volumes: VolumeStore): Promise<MountPoint> {
+async function parseBind(spec: string, volumes: Creator): Promise<MountPoint> {
   const parts = spec.split(':');
   if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1])
     throw badRequest(`invalid volume specification: '${spec}'`, 'Binds');
@@ -81,12 +83,62 @@ function tmpfsOptions(raw: string): string[] {
   return out;
 }
 
-export async function mountPoints(body: CreateBody, volumes: VolumeStore): Promise<MountPoint[]> {
+/** "container[:ro|rw]" of --volumes-from, as dockerd parses it (no propagation, no copy mode). */
+function parseVolumesFrom(spec: string): { ref: string; rw: boolean } {
+  if (!spec) throw badRequest('volumes-from specification cannot be an empty string', 'VolumesFrom');
+  const i = spec.indexOf(':');
+  if (i < 0) return { ref: spec, rw: true };
+  const mode = spec.slice(i + 1);
+  const opts = mode.split(',');
+  if (!opts.every((o) => ['ro', 'rw', 'z', 'Z'].includes(o)) || opts.filter((o) => o === 'ro' || o === 'rw').length > 1)
+    throw badRequest(`invalid mode: ${mode}`, 'VolumesFrom');
+  return { ref: spec.slice(0, i), rw: !opts.includes('ro') };
+}
+
+/** Another container's mount points, by name or id (`--volumes-from`); throws when there is none. */
+export type MountsOf = (ref: string) => MountPoint[];
+
+type Creator = Pick<VolumeStore, 'create'>;
+
+/** `made` gets the names of the volumes this call created, for the caller to remove if the create fails later. */
+export async function mountPoints(
+  body: CreateBody,
+  store: VolumeStore,
+  mountsOf: MountsOf,
+  made: string[] = [],
+): Promise<MountPoint[]> {
+  const volumes: Creator = {
+    create: async (...a) => {
+      const r = await store.create(...a);
+      if (r.created) made.push(r.volume.Name);
+      return r;
+    },
+  };
   const h = body.HostConfig ?? {};
   const out: MountPoint[] = [];
+  // dockerd's order: what --volumes-from brings first; a -v or --mount of the same destination replaces it
+  const inherited = new Set<MountPoint>();
+  for (const spec of h.VolumesFrom ?? []) {
+    const { ref, rw } = parseVolumesFrom(spec);
+    for (const m of mountsOf(ref)) {
+      if (m.Type !== 'bind' && m.Type !== 'volume') continue; // a tmpfs is the container's own
+      const copy: MountPoint = { ...m, RW: m.RW && rw, CopyUp: false };
+      const at = out.findIndex((o) => o.Destination === m.Destination);
+      if (at >= 0) {
+        inherited.delete(out[at]!);
+        out[at] = copy;
+      } else out.push(copy);
+      inherited.add(copy);
+    }
+  }
   const add = (m: MountPoint) => {
-    if (out.some((o) => o.Destination === m.Destination))
-      throw badRequest(`Duplicate mount point: ${m.Destination}`, 'Mounts');
+    const at = out.findIndex((o) => o.Destination === m.Destination);
+    if (at >= 0 && inherited.has(out[at]!)) {
+      inherited.delete(out[at]!);
+      out[at] = m;
+      return;
+    }
+    if (at >= 0) throw badRequest(`Duplicate mount point: ${m.Destination}`, 'Mounts');
     out.push(m);
   };
   for (const b of h.Binds ?? []) add(await parseBind(b, volumes));

@@ -6,7 +6,7 @@
 
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../common/atomic.js';
+import { stageFileAtomic, writeFileAtomic, type StagedFile } from '../../common/atomic.js';
 import { errnoOf, messageOf } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import type { CreateBody, HostConfig } from './body.js';
@@ -128,9 +128,28 @@ export class RecordStore {
     return join(this.root, id);
   }
 
-  async save(r: ContainerRecord): Promise<void> {
-    await mkdir(this.dir(r.Id), { recursive: true, mode: 0o700 });
-    await writeFileAtomic(join(this.dir(r.Id), 'config.v2.json'), JSON.stringify(r), 0o600);
+  /**
+   * A new container's record, written and fsynced now but in place only at
+   * commit(): a berthd that dies before leaves a directory without a record,
+   * which loadAll() removes.
+   */
+  async stage(r: ContainerRecord): Promise<StagedFile> {
+    return stageFileAtomic(join(this.dir(r.Id), 'config.v2.json'), JSON.stringify(r), 0o600);
+  }
+
+  /** `durable: false`: no fsyncs (see ContainerManager.save). The directory is made when missing. */
+  async save(r: ContainerRecord, opts: { durable?: boolean } = {}): Promise<void> {
+    const write = () =>
+      writeFileAtomic(join(this.dir(r.Id), 'config.v2.json'), JSON.stringify(r), 0o600, {
+        durable: opts.durable ?? true,
+      });
+    try {
+      await write();
+    } catch (e) {
+      if (errnoOf(e) !== 'ENOENT') throw e;
+      await mkdir(this.dir(r.Id), { recursive: true, mode: 0o700 });
+      await write();
+    }
   }
 
   async remove(id: string): Promise<void> {

@@ -20,14 +20,15 @@ import { fifoPaths, makeFifos, ProcessIO } from './io.js';
 import { loggerURI, logSettings, startFifoLogger } from './logdriver.js';
 import type { ContainerManager } from './manager.js';
 import type { ContainerRecord } from './record.js';
-import { resolveUser, withRootfs } from './files.js';
-import { buildSpec, type SpecProcess } from './spec.js';
+import { resolveUser, withRootfs, type User } from './files.js';
+import { buildSpec, type Spec, type SpecProcess } from './spec.js';
+import { ContainerdContainers } from './ctrd.js';
 import { HealthMonitors } from './health.js';
 import { BackOff, policyRestarts } from './restart.js';
+import { Steps } from './steps.js';
 
 const run = promisify(execFile);
 
-export const SPEC_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1/Spec';
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
 export function parseSignal(s: string | null | undefined, dflt = 'SIGKILL'): number {
@@ -50,6 +51,8 @@ export interface Live {
   exited?: Promise<void>;
   /** A stop or kill asked for this exit: no restart follows it, whatever the policy (dockerd's ExitOnNext). */
   exitOnNext?: boolean;
+  /** When this berthd began the current run (ms): OOM events from before it belong to an earlier run. */
+  since?: number;
 }
 
 export function cgroupV2Only(): boolean {
@@ -62,8 +65,12 @@ export class Runtime {
   private shuttingDown = false;
   readonly health = new HealthMonitors(this);
   private readonly backoff = new BackOff();
+  readonly ctrd: ContainerdContainers;
 
-  constructor(readonly m: ContainerManager) {}
+  constructor(readonly m: ContainerManager) {
+    this.ctrd = new ContainerdContainers(m.s.client, m.s.cfg);
+    m.hooks = { created: (r) => this.precreate(r), failed: (id) => this.ctrd.drop(id) };
+  }
 
   private get s() {
     return this.m.s;
@@ -96,31 +103,12 @@ export class Runtime {
     const { client, cfg } = this.s;
     const id = r.Id;
     const h = r.HostConfig;
-    const snaps = client.snapshots(cfg.snapshotter);
-    const joins: Record<string, string> = {};
-    for (const [kind, mode] of [
-      ['pid', h.PidMode],
-      ['ipc', h.IpcMode],
-      ['network', h.NetworkMode],
-    ] as const) {
-      if (mode?.startsWith('container:')) {
-        const other = this.m.get(mode.slice('container:'.length));
-        if (other.State.Status !== 'running')
-          throw wrongState(`cannot join network of a non running container: ${other.Id}`);
-        joins[kind] = `/proc/${other.State.Pid}/ns/${kind === 'network' ? 'net' : kind}`;
-      }
-    }
-    if (h.NetworkMode === 'host') joins.network = this.s.nets.hostNetns;
-    const user = await resolveUser(r.Config.User ?? '', async (fn) => withRootfs(await snaps.mounts(id), fn));
+    const steps = new Steps(this.s.log, 'start', id);
+    const joins = this.joinsOf(r);
+    const user = await resolveUser(r.Config.User ?? '', async (fn) => withRootfs(await this.m.rootfsMounts(id), fn));
     await this.copyUp(r);
-    const spec = buildSpec({
-      rec: r,
-      user,
-      cgroupsPath: `/${cfg.containerdNamespace}/${id}`,
-      cgroupV2: cgroupV2Only(),
-      joins,
-      initPath: h.Init ? initBinary() : undefined,
-    });
+    steps.mark('user');
+    const spec = this.specOf(r, user, joins);
     const tty = r.Config.Tty ?? false;
     const stdin = r.Config.OpenStdin ?? false;
     this.liveOf(id).process = spec.process;
@@ -151,21 +139,16 @@ export class Runtime {
     const live = this.liveOf(id);
     const io = new ProcessIO(paths, { stdin, stderr: false, stdout: false });
     live.io = io;
-    const container = {
-      id,
-      image: r.Config.Image ?? '',
-      runtime: { name: cfg.runtime },
-      spec: { type_url: SPEC_TYPE, value: Buffer.from(JSON.stringify(spec)) },
-      snapshotter: cfg.snapshotter,
-      snapshot_key: id,
-      labels: { 'io.berth.daemon': 'berthd', 'com.docker/engine.bundle.path': '' },
-    };
-    await this.dropContainerd(id); // a leftover of an earlier run
-    await client.containers.create(container);
+    steps.mark('prepared');
+    await this.ctrd.ensure(r, spec);
+    steps.mark('container');
     let taskMade = false;
+    // an OOM event of this run may come before Start answers: from here on it counts
+    r.State.OOMKilled = false;
+    live.since = Date.now();
     try {
       io.holdOpen();
-      const mounts = await snaps.mounts(id);
+      const mounts = await this.m.rootfsMounts(id);
       const task = await client.tasks.create({
         container_id: id,
         rootfs: mounts,
@@ -175,15 +158,18 @@ export class Runtime {
         terminal: tty,
       });
       taskMade = true;
+      steps.mark('task');
       // The namespace exists, nothing runs in it yet: the container starts with its network up.
       await this.s.nets.attachAll(r, task.pid);
       io.startReading();
       // connected before the process runs: an attached client misses none of its output
       await io.connectLogger(this.loggerSocket(id));
+      steps.mark('logger');
       for (const p of live.pending.splice(0)) p(io);
       const waited = client.tasks.wait(id);
       waited.catch(() => undefined); // handled below once started; a failed start reports itself
       const pid = await client.tasks.start(id);
+      steps.mark('started');
       r.State = {
         ...r.State,
         Status: 'running',
@@ -200,9 +186,10 @@ export class Runtime {
         this.backoff.forget(id);
       }
       this.health.init(r);
-      await this.m.save(r);
+      await this.m.save(r, { durable: false });
       this.s.events.emit('container', 'start', id, { image: r.ImageRef, name: r.Name.slice(1) });
       this.s.log.info('container started', { container: id, image: r.Image, pid });
+      steps.done();
       live.exited = waited.then(
         (w) => this.onExit(r, w.exit_status, dateOf(w.exited_at)),
         (e: unknown) => this.s.log.error('waiting for the task failed', { container: id, error: messageOf(e) }),
@@ -211,7 +198,7 @@ export class Runtime {
       io.release();
       if (fifoLog) endFifoLogger(paths.stdout, paths.stderr);
       if (taskMade) await client.tasks.delete(id).catch(() => undefined);
-      await this.dropContainerd(id);
+      await this.ctrd.drop(id);
       await this.s.nets.detachAll(id);
       const msg = messageOf(e);
       const code = /executable file not found|no such file or directory/.test(msg)
@@ -245,8 +232,7 @@ export class Runtime {
   private async copyUp(r: ContainerRecord): Promise<void> {
     const todo = r.Mounts.filter((m) => m.Type === 'volume' && m.CopyUp && m.Name);
     if (!todo.length) return;
-    const snaps = this.s.client.snapshots(this.s.cfg.snapshotter);
-    await withRootfs(await snaps.mounts(r.Id), async (root) => {
+    await withRootfs(await this.m.rootfsMounts(r.Id), async (root) => {
       for (const m of todo) {
         if (!(await this.s.volumes.isEmpty(m.Name!))) continue;
         const src = await resolveIn(root, m.Destination);
@@ -260,27 +246,81 @@ export class Runtime {
     await this.m.save(r);
   }
 
-  private async dropContainerd(id: string): Promise<void> {
-    await this.s.client.tasks.delete(id).catch(() => undefined);
-    await this.s.client.containers.delete(id).catch((e: unknown) => {
-      if (!isNotFound(e)) throw e;
+  /** The namespaces a `container:` mode joins (that container must run), and the host's network for `host`. */
+  private joinsOf(r: ContainerRecord): Record<string, string> {
+    const h = r.HostConfig;
+    const joins: Record<string, string> = {};
+    for (const [kind, mode] of [
+      ['pid', h.PidMode],
+      ['ipc', h.IpcMode],
+      ['network', h.NetworkMode],
+    ] as const) {
+      if (mode?.startsWith('container:')) {
+        const other = this.m.get(mode.slice('container:'.length));
+        if (other.State.Status !== 'running')
+          throw wrongState(`cannot join network of a non running container: ${other.Id}`);
+        joins[kind] = `/proc/${other.State.Pid}/ns/${kind === 'network' ? 'net' : kind}`;
+      }
+    }
+    if (h.NetworkMode === 'host') joins.network = this.s.nets.hostNetns;
+    return joins;
+  }
+
+  private specOf(r: ContainerRecord, user: User, joins: Record<string, string>): Spec {
+    return buildSpec({
+      rec: r,
+      user,
+      cgroupsPath: `/${this.s.cfg.containerdNamespace}/${r.Id}`,
+      cgroupV2: cgroupV2Only(),
+      joins,
+      initPath: r.HostConfig.Init ? initBinary() : undefined,
     });
+  }
+
+  /**
+   * docker create: the containerd container made now, beside the snapshot's
+   * Prepare, when its spec needs nothing a start alone knows (see ctrd.ts);
+   * never a reason for the create to fail (the start makes it otherwise).
+   */
+  private async precreate(r: ContainerRecord): Promise<void> {
+    const h = r.HostConfig;
+    if ([h.PidMode, h.IpcMode, h.NetworkMode].some((m) => m?.startsWith('container:'))) return;
+    let spec: Spec;
+    try {
+      const user = await resolveUser(r.Config.User ?? '', () =>
+        Promise.reject(new Error('a user name: read at start')),
+      );
+      spec = this.specOf(r, user, this.joinsOf(r));
+    } catch {
+      return;
+    }
+    await this.ctrd
+      .precreate(r, spec)
+      .catch((e: unknown) =>
+        this.s.log.debug('containerd container left to the start', { container: r.Id, error: messageOf(e) }),
+      );
   }
 
   /** The init process ended: everything after it, in order. */
   private async onExit(r: ContainerRecord, code: number, at: Date | null): Promise<void> {
     const id = r.Id;
     const live = this.liveOf(id);
+    const steps = new Steps(this.s.log, 'exit', id);
     await this.health.stop(id);
     // Deleting the task ends the logger (containerd's shim closes its pipes and
     // signals it; under berth-shim the container's pipes are closed already);
     // the attach streams and the log get every byte before anyone hears of the exit.
-    await this.dropContainerd(id).catch((e: unknown) =>
-      this.s.log.warn('task cleanup failed', { container: id, error: messageOf(e) }),
-    );
+    // The containerd container goes (its Delete waits for the task's rootfs to be let go) while
+    // the output drains.
+    const dropped = this.ctrd
+      .drop(id)
+      .catch((e: unknown) => this.s.log.warn('task cleanup failed', { container: id, error: messageOf(e) }));
     if (live.io) await Promise.race([live.io.whenDone(), new Promise((res) => setTimeout(res, 5000))]);
+    steps.mark('output');
+    await dropped;
+    steps.mark('dropped');
     await this.s.nets.detachAll(id);
-    const oom = false;
+    steps.mark('detached');
     const finished = at ?? new Date();
     const ranMs = finished.getTime() - Date.parse(r.State.StartedAt);
     const restart =
@@ -291,10 +331,13 @@ export class Runtime {
       Pid: 0,
       ExitCode: code,
       FinishedAt: finished.toISOString(),
-      OOMKilled: oom,
     };
     if (restart) r.RestartCount++;
-    if (this.m.has(id)) await this.m.save(r);
+    // An --rm container's record is about to go: not written (should berthd die first, its
+    // restore finds the task gone and removes it then).
+    const removing = r.HostConfig.AutoRemove && !this.shuttingDown;
+    if (this.m.has(id) && !removing) await this.m.save(r, { durable: false });
+    steps.mark('saved');
     this.s.events.emit('container', 'die', id, {
       image: r.ImageRef,
       name: r.Name.slice(1),
@@ -303,14 +346,33 @@ export class Runtime {
     });
     this.s.log.info('container exited', { container: id, exitCode: code, restart });
     for (const w of live.exitWaiters.splice(0)) w(code);
+    steps.done();
     if (this.shuttingDown) return;
     if (r.HostConfig.AutoRemove) {
-      await this.remove(r, { force: false, volumes: true }).catch((e: unknown) =>
-        this.s.log.error('auto-remove failed', { container: id, error: messageOf(e) }),
-      );
+      await this.remove(r, { force: false, volumes: true }).catch(async (e: unknown) => {
+        this.s.log.error('auto-remove failed', { container: id, error: messageOf(e) });
+        if (this.m.has(id)) await this.m.save(r, { durable: false }).catch(() => undefined);
+      });
       return;
     }
     if (restart) this.restartLater(r, this.backoff.next(id, ranMs));
+  }
+
+  /**
+   * containerd reported an OOM kill in the container's cgroup (the init or
+   * any other process of it), as dockerd's monitor hears it: OOMKilled stays
+   * true until the next start. An event older than the current run is not
+   * this run's (the event stream and the task's Wait are not ordered).
+   */
+  async markOOM(id: string, at: Date): Promise<void> {
+    if (!this.m.has(id)) return;
+    const r = this.m.get(id);
+    const since = this.live.get(id)?.since ?? Date.parse(r.State.StartedAt);
+    if (at.getTime() < since || r.State.OOMKilled) return;
+    r.State.OOMKilled = true;
+    await this.m.save(r);
+    this.s.events.emit('container', 'oom', id, { image: r.ImageRef, name: r.Name.slice(1) });
+    this.s.log.info('container OOM-killed a process', { container: id });
   }
 
   /** The policy's restart, after its back-off; a failed start leaves the container exited. */
@@ -443,15 +505,18 @@ export class Runtime {
       await exited;
     }
     if (r.State.Status === 'removing') return;
+    const steps = new Steps(this.s.log, 'remove', r.Id);
     await this.health.stop(r.Id);
     this.backoff.forget(r.Id);
     r.State.Status = 'removing';
     const live = this.liveOf(r.Id);
-    await this.dropContainerd(r.Id).catch(() => undefined);
-    await this.m.forget(r, opts.volumes);
-    await rm(this.execRoot(r.Id), { recursive: true, force: true });
+    if (!this.ctrd.gone(r.Id)) await this.ctrd.drop(r.Id).catch(() => undefined);
+    steps.mark('dropped');
+    await Promise.all([this.m.forget(r, opts.volumes), rm(this.execRoot(r.Id), { recursive: true, force: true })]);
+    steps.done();
     for (const w of live.removeWaiters.splice(0)) w(r.State.ExitCode);
     this.live.delete(r.Id);
+    this.ctrd.forget(r.Id);
   }
 
   /** After a berthd restart: adopt what still runs, reap what ended meanwhile. */

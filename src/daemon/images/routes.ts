@@ -61,7 +61,34 @@ export function isDangling(v: ImageView): boolean {
   return v.names.every((n) => n.includes('@'));
 }
 
-export function imageSummary(v: ImageView, containers: number): Record<string, unknown> {
+/**
+ * dockerd's layer accounting over a set of images: an image's SharedSize is
+ * the size of its layers that another image holds too; LayersSize counts
+ * every distinct layer once.
+ */
+export function layerSharing(all: ImageView[]): { sharedSize(v: ImageView): number; layersSize: number } {
+  const holders = new Map<string, { size: number; images: number }>();
+  for (const v of all)
+    for (const [digest, size] of new Map(v.resolved.layers.map((l) => [l.digest, l.size]))) {
+      const h = holders.get(digest) ?? { size, images: 0 };
+      h.images++;
+      holders.set(digest, h);
+    }
+  return {
+    sharedSize: (v) =>
+      [...new Set(v.resolved.layers.map((l) => l.digest))].reduce((n, d) => {
+        const h = holders.get(d);
+        return h && h.images > 1 ? n + h.size : n;
+      }, 0),
+    // an image's Size counts its config too: so does the total, or df's reclaimable goes below 0
+    layersSize:
+      [...holders.values()].reduce((n, h) => n + h.size, 0) +
+      all.reduce((n, v) => n + v.resolved.manifest.config.size, 0),
+  };
+}
+
+/** `sharedSize`: -1 when not computed (dockerd's list without shared-size=1). */
+export function imageSummary(v: ImageView, containers: number, sharedSize = -1): Record<string, unknown> {
   const tags = v.names.filter((n) => !n.includes('@')).map((n) => familiarString(parseRef(n)));
   const digests = v.names
     .filter((n) => !isDanglingName(n))
@@ -74,7 +101,7 @@ export function imageSummary(v: ImageView, containers: number): Record<string, u
     RepoDigests: [...new Set(digests)],
     Created: Math.floor((v.created?.getTime() ?? 0) / 1000),
     Size: v.size,
-    SharedSize: -1,
+    SharedSize: sharedSize,
     VirtualSize: v.size,
     Labels: v.resolved.config.config?.Labels ?? {},
     Containers: containers,
@@ -145,7 +172,8 @@ export function imageRoutes(router: Router, images: ImageService, m: ContainerMa
     for (const k of f.keys())
       if (!['dangling', 'label', 'reference', 'before', 'since', 'until'].includes(k))
         throw badRequest(`invalid filter '${k}'`, 'filters');
-    let list = await images.list();
+    const all = await images.list();
+    let list = all;
     const dangling = f.get('dangling');
     if (dangling) {
       const want = dangling.includes('true') || dangling.includes('1');
@@ -173,9 +201,11 @@ export function imageRoutes(router: Router, images: ImageService, m: ContainerMa
       );
     }
     const uses = (id: string) => m.all().filter((c) => c.Image === id).length;
+    // API 1.42+: shared-size=1 asks for SharedSize, counted over every image (not only the listed ones)
+    const sharing = ['1', 'true'].includes(ctx.query.get('shared-size') ?? '') ? layerSharing(all) : undefined;
     ctx.send(
       200,
-      list.map((v) => imageSummary(v, uses(v.id))),
+      list.map((v) => imageSummary(v, uses(v.id), sharing ? sharing.sharedSize(v) : -1)),
     );
   });
 

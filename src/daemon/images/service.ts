@@ -98,14 +98,17 @@ export class ImageService {
   /**
    * An image by name ("busybox", "busybox:1", "host:5000/x@sha256:..."), by id
    * or id prefix ("sha256:ab12...", "ab12"), as dockerd looks images up.
+   * `allNames: false` (a container's create): the view found by name carries
+   * that name only, sparing a list of every image on the hot path.
    */
-  async find(ref: string): Promise<ImageView> {
+  async find(ref: string, opts: { allNames?: boolean } = {}): Promise<ImageView> {
     const idLike = /^(sha256:)?[a-f0-9]{4,64}$/.test(ref);
     if (!idLike || ref.length === 64 || ref.startsWith('sha256:')) {
       if (!idLike) {
         const name = formatReference(parseRef(ref));
         try {
           const view = await this.view(await this.client.images.get(name));
+          if (opts.allNames === false) return view;
           return (await this.list()).find((v) => v.id === view.id) ?? view;
         } catch (e) {
           if (!isNotFound(e)) throw e;

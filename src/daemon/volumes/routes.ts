@@ -14,11 +14,13 @@ const CreateBody = z.looseObject({
   Labels: z.record(z.string(), z.string()).nullish(),
 });
 
-function view(v: Volume, refs?: number): Record<string, unknown> {
+/** The API's view of a volume (no record-only fields); `usage` for /system/df. */
+export function volumeView(v: Volume, usage?: { Size: number; RefCount: number }): Record<string, unknown> {
   const { Anonymous, ...rest } = v;
   void Anonymous;
-  return { ...rest, ...(refs !== undefined ? { UsageData: { Size: -1, RefCount: refs } } : {}) };
+  return { ...rest, ...(usage ? { UsageData: usage } : {}) };
 }
+const view = (v: Volume) => volumeView(v);
 
 export function volumeRoutes(router: Router, m: ContainerManager): void {
   const vols = m.s.volumes;
@@ -59,13 +61,17 @@ export function volumeRoutes(router: Router, m: ContainerManager): void {
     const f = parseFilters(ctx.query.get('filters'));
     const all = f.get('all')?.includes('true') || f.get('all')?.includes('1');
     const gone: string[] = [];
+    let reclaimed = 0;
     for (const v of await vols.list()) {
       if (m.volumeUsers(v.Name).length) continue;
       if (!all && !v.Anonymous) continue; // API >= 1.42: only anonymous volumes unless all=true
       if (!(f.get('label') ?? []).every((l) => labelMatch(v.Labels, l))) continue;
+      const size = await vols.size(v.Name);
       await vols.remove(v.Name, []);
+      m.s.events.emit('volume', 'destroy', v.Name, { driver: 'local' });
       gone.push(v.Name);
+      if (size > 0) reclaimed += size;
     }
-    ctx.send(200, { VolumesDeleted: gone, SpaceReclaimed: 0 });
+    ctx.send(200, { VolumesDeleted: gone, SpaceReclaimed: reclaimed });
   });
 }

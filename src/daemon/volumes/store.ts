@@ -4,7 +4,7 @@
 // as dockerd's local driver does, at first use.
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../common/atomic.js';
 import { errnoOf } from '../../common/errors.js';
@@ -98,6 +98,36 @@ export class VolumeStore {
       return (await readdir(v.Mountpoint)).length === 0 && (await stat(v.Mountpoint)).isDirectory();
     } catch {
       return false;
+    }
+  }
+
+  /**
+   * What `docker system df` shows for a volume, as dockerd's local driver
+   * counts it: the sizes of everything but directories under _data, a file
+   * with several links once; -1 when the tree cannot be read.
+   */
+  async size(name: string): Promise<number> {
+    const v = await this.get(name);
+    const seen = new Set<bigint>();
+    let total = 0;
+    const walk = async (dir: string): Promise<void> => {
+      for (const e of await readdir(dir, { withFileTypes: true })) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) {
+          await walk(p);
+          continue;
+        }
+        const st = await lstat(p, { bigint: true });
+        if (st.size === 0n || seen.has(st.ino)) continue;
+        seen.add(st.ino);
+        total += Number(st.size);
+      }
+    };
+    try {
+      await walk(v.Mountpoint);
+      return total;
+    } catch {
+      return -1;
     }
   }
 }

@@ -8,11 +8,13 @@
 // the reason said).
 
 import { writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BerthError, messageOf } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import type { Process, Spec } from '../../runtime/spec/types.js';
-import { execName, INIT } from '../../shim/container.js';
+import { execName } from '../../shim/container.js';
+import { INIT } from '../../shim/protocol.js';
 import { ShimSet, type ShimHandle } from '../../shim/shims.js';
 import type { EventExchange } from '../events/exchange.js';
 import type { ContainerRecord } from '../meta/containers.js';
@@ -29,6 +31,9 @@ import { shimStdio } from './stdio-uri.js';
 import { recoverTasks } from './recover.js';
 import { Cleanups, removeTask } from './cleanup.js';
 import { watchOom } from './oom.js';
+
+/** What an exec leaves in its shim's directory (./runc.ts, the stdio record above), removed with the exec. */
+const EXEC_FILES = ['.io.json', '.pid', '.runc.log', '.process.json'];
 
 const EVENTS = 'containerd.events.';
 
@@ -52,7 +57,7 @@ export class TaskManager {
     // it outlives a reboot, so its files are atomic but never fsynced
     // (~13 ms per fsync pair on this loaded disk, on the create and exit paths).
     this.cleanups = new Cleanups(log);
-    this.shims = new ShimSet(join(state, 'shims'), { spare: true, durable: false });
+    this.shims = new ShimSet(join(state, 'shims'), { spare: true, durable: false, spareInit: true });
   }
 
   private backend(ns: string, r: RuntimeChoice): Backend {
@@ -327,6 +332,10 @@ export class TaskManager {
         `process ${execId} must be stopped before deletion: running`,
       );
     if (p.started) await task.shim.client.forget(p.name).catch(() => undefined);
+    // the shim dropped its exit record; the files the engine and the runtime kept for this exec go too
+    await Promise.all(
+      EXEC_FILES.map((suffix) => rm(join(task.shim.dir, p.name + suffix), { force: true }).catch(() => undefined)),
+    );
     task.execs.delete(execId);
     this.events.publish(task.ns, '/tasks/delete', EVENTS + 'TaskDelete', {
       container_id: task.id,

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { messageOf } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
-import { INIT } from '../../shim/container.js';
+import { INIT } from '../../shim/protocol.js';
 import type { ShimSet } from '../../shim/shims.js';
 import type { Backend } from './backend.js';
 import { finishRemoval, markedDeleted } from './cleanup.js';

@@ -12,7 +12,8 @@ import { BerthError, messageOf } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import { emptyStats, type Stats } from '../../runtime/cgroups/stats.js';
 import type { LinuxResources, Process } from '../../runtime/spec/types.js';
-import { execName, INIT, spawnStdio, type ProcessIO } from '../../shim/container.js';
+import { execName, spawnStdio, type ProcessIO } from '../../shim/container.js';
+import { INIT } from '../../shim/protocol.js';
 import type { ShimHandle } from '../../shim/shims.js';
 import type { Backend } from './backend.js';
 import { oomFileOf, oomKillCount } from './berth.js';
@@ -112,8 +113,10 @@ export class RuncBackend implements Backend {
     }
   }
 
-  create(id: string, bundle: string, shim: ShimHandle, io: ProcessIO): Promise<number> {
-    return this.underShim(shim, INIT, io, (pidFile, console) => [
+  async create(id: string, bundle: string, shim: ShimHandle, io: ProcessIO): Promise<number> {
+    // a berth-init the shim started ahead of need is no use to runc
+    await shim.dropSpareInit();
+    return await this.underShim(shim, INIT, io, (pidFile, console) => [
       'create',
       '--bundle',
       bundle,

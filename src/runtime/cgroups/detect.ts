@@ -27,6 +27,13 @@ export interface CgroupLayout {
   own: { v1: Record<string, string>; unified?: string };
   /** Controllers the kernel has enabled (/proc/cgroups), mounted or not. */
   enabled: string[];
+  /**
+   * Controllers bound to a cgroup v1 hierarchy somewhere on the host
+   * (/proc/cgroups: a hierarchy id other than 0), even when no v1 mount is
+   * visible here: a cgroup2 hierarchy seen as "v2" from a mount namespace
+   * of its own is then the hybrid host's unified one, whose root is the host's.
+   */
+  v1Bound?: string[];
 }
 
 export interface MountinfoEntry {
@@ -87,6 +94,17 @@ export function parseProcCgroups(text: string): string[] {
   return out;
 }
 
+/** Controllers /proc/cgroups shows in a v1 hierarchy (its second column is not 0). */
+export function parseV1Bound(text: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const [name, hierarchy, , enabled] = line.split(/\s+/);
+    if (name && enabled === '1' && hierarchy !== undefined && hierarchy !== '0') out.push(name);
+  }
+  return out;
+}
+
 /** Controllers a v1 mount can carry, in case /proc/cgroups is missing or terse. */
 const V1_CONTROLLERS = [
   'cpu',
@@ -142,6 +160,7 @@ export function layoutFrom(src: DetectSources): CgroupLayout {
     ...(unified ? { unified } : {}),
     own: parseProcCgroup(src.selfCgroup),
     enabled,
+    v1Bound: parseV1Bound(src.procCgroups),
   };
 }
 

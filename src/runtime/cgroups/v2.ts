@@ -59,13 +59,22 @@ export class V2Manager implements CgroupManager {
    * top down. A refusal (an ancestor with processes of its own, a controller
    * busy with real-time tasks) is not an error here: the setting that needs
    * the controller then fails with a message naming it.
+   *
+   * When the kernel also has v1 hierarchies (a hybrid host, seen as pure v2
+   * from a mount namespace with only the cgroup2 mount), the hierarchy's root
+   * is the host's unified root: it is never written, as on the v1 path, and
+   * only what it already delegates reaches the container.
    */
   private enableControllers(): void {
     const mount = this.ctx.layout.unified!.mountpoint;
+    const hostRootShared = (this.ctx.layout.v1Bound?.length ?? 0) > 0;
     const ancestors: string[] = [];
     for (let d = posix.dirname(this.dir); d.startsWith(mount); d = posix.dirname(d)) {
+      if (d === mount) {
+        if (!hostRootShared) ancestors.unshift(d);
+        break;
+      }
       ancestors.unshift(d);
-      if (d === mount) break;
     }
     for (const d of ancestors) {
       const available = (readOptional(this.ctx.fs, d, 'cgroup.controllers') ?? '').trim().split(/\s+/).filter(Boolean);

@@ -10,7 +10,6 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { detectLayout } from '../../../src/runtime/cgroups/detect.js';
 import { deviceFilterProgram } from '../../../src/runtime/cgroups/devices/ebpf.js';
 import {
   CGBPF_REFUSED,
@@ -19,14 +18,9 @@ import {
   queryDeviceFilters,
 } from '../../../src/runtime/cgroups/devices/loader.js';
 import { applyDeviceRules, normalizeDeviceRules } from '../../../src/runtime/cgroups/devices/rules.js';
+import { hostCgroupLayout } from '../../helpers/cgroups.js';
 
-const layout = (() => {
-  try {
-    return detectLayout();
-  } catch {
-    return undefined;
-  }
-})();
+const layout = hostCgroupLayout().layout;
 const skip =
   process.getuid?.() !== 0
     ? 'needs root (bpf and cgroups)'

@@ -6,27 +6,18 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  createManager,
-  createWithResources,
-  detectLayout,
-  type CgroupManager,
-} from '../../../src/runtime/cgroups/index.js';
+import { createManager, createWithResources, type CgroupManager } from '../../../src/runtime/cgroups/index.js';
 import type { LinuxResources } from '../../../src/runtime/spec/types.js';
 import { BerthError } from '../../../src/common/errors.js';
 import { procState, readTrimmed as read, waitFor, waitingShells } from '../../helpers/procs.js';
 import { sleep } from '../../helpers/wait.js';
+import { hostCgroupLayout } from '../../helpers/cgroups.js';
 
 const isRoot = process.getuid?.() === 0;
 let skip: string | false = isRoot ? false : 'needs root to create cgroups';
-const layout = (() => {
-  try {
-    return detectLayout();
-  } catch (e) {
-    skip = `no cgroups on this host: ${(e as Error).message}`;
-    return undefined;
-  }
-})();
+const host = hostCgroupLayout();
+if (host.why) skip = host.why;
+const layout = host.layout;
 
 const PARENT = `berth-it-${process.pid}-${Date.now().toString(36)}`;
 const MiB = 1024 * 1024;

@@ -9,23 +9,13 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  createManager,
-  detectLayout,
-  type CgroupLayout,
-  type CgroupManager,
-} from '../../../src/runtime/cgroups/index.js';
+import { createManager, type CgroupLayout, type CgroupManager } from '../../../src/runtime/cgroups/index.js';
 import { cgbpfPath } from '../../../src/runtime/cgroups/devices/loader.js';
 import { procState, readTrimmed as read, waitFor, waitingShells } from '../../helpers/procs.js';
 import { sleep } from '../../helpers/wait.js';
+import { hostCgroupLayout } from '../../helpers/cgroups.js';
 
-const host = (() => {
-  try {
-    return detectLayout();
-  } catch {
-    return undefined;
-  }
-})();
+const host = hostCgroupLayout().layout;
 const skip =
   process.getuid?.() !== 0
     ? 'needs root'

@@ -108,7 +108,7 @@ export function dataCases(s: CompatSuite): void {
     same(['image', 'ls', '--format', '{{.Repository}}:{{.Tag}} {{.Size}}'], { sortLines: true });
     same(['images', '--format', 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}'], { sortLines: true });
     same(['images', '-q']);
-    same(['images', 'berth-cli/tagged']);
+    same(['images', 'berth-cli/tagged'], { sortLines: true }); // the docker CLI prints an image's repositories in Go map order
     same(['images', '--format', '{{json .}}'], { sortLines: true });
     same(['history', IMAGE]);
     same(['history', '--no-trunc', '--format', '{{.ID}} {{.Comment}}', IMAGE]);

@@ -22,7 +22,7 @@ import {
 import { startRegistry, registryMissing, type RegistryInstance } from '../../helpers/registry.js';
 import { startBerthd, rawRequest, DOCKER_28, type Berthd } from '../../helpers/berthd.js';
 import { waitUntil } from '../../helpers/wait.js';
-import { seedLifecycleImages } from './lifecycle-flows.js';
+import { seedLifecycleImages } from './lifecycle-common.js';
 import type { SpawnSyncReturns } from 'node:child_process';
 
 const skip =

@@ -4,46 +4,29 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { startEngine, ENGINE_BIN, type Engine } from '../engine/helpers.js';
-import { startRegistry, registryMissing, type RegistryInstance } from '../../helpers/registry.js';
-import { seedImage } from '../../helpers/seed-registry.js';
-import { startBerthd, DOCKER_28, type Berthd } from '../../helpers/berthd.js';
-import { which } from '../../helpers/daemons.js';
+import { readFileSync } from 'node:fs';
+import { type Berthd } from '../../helpers/berthd.js';
+import { berthdSkip, startBerthdStack, type BerthdStack } from '../../helpers/berthd-stack.js';
 
-const skip =
-  process.getuid?.() !== 0
-    ? 'needs root'
-    : registryMissing ||
-      (!existsSync(ENGINE_BIN) ? 'bin/berth-engine is not built' : false) ||
-      (!existsSync(DOCKER_28) ? `no docker CLI at ${DOCKER_28}` : false) ||
-      (!which('skopeo') ? 'skopeo is not installed' : false);
+const skip = berthdSkip('engine');
 
-let engine: Engine;
-let reg: RegistryInstance;
+let s: BerthdStack | undefined;
 let b: Berthd;
 let IMG = '';
 
 before(async () => {
   if (skip) return;
-  engine = await startEngine('berthd-eng-');
-  reg = await startRegistry();
-  seedImage(reg.host, 'berth/busybox:latest');
-  IMG = `${reg.host}/berth/busybox:latest`;
-  b = await startBerthd(engine.sock);
+  s = await startBerthdStack('engine', { prefix: 'berthd-eng-' });
+  ({ b, img: IMG } = s);
 });
 
-after(async () => {
-  await b?.stop();
-  await reg?.stop();
-  await engine?.stop();
-});
+after(() => s?.stop());
 
 test('berthd on berth-engine: info, pull, run, exec, logs, stop, rm', { skip }, () => {
   assert.equal(b.ok(['info', '--format', '{{.Driver}}']).trim(), 'overlayfs');
   assert.match(b.ok(['pull', IMG]), /Pull complete/);
   // The engine holds the image berthd pulled, in berthd's namespace.
-  assert.deepEqual(engine.ctr(['images', 'ls', '-q'], { ns: b.namespace }).stdout.trim().split('\n'), [IMG]);
+  assert.deepEqual(s!.ctr(['images', 'ls', '-q']).stdout.trim().split('\n'), [IMG]);
   const r = b.docker([
     'run',
     '--rm',
@@ -64,11 +47,11 @@ test('berthd on berth-engine: info, pull, run, exec, logs, stop, rm', { skip }, 
   const pid = Number(b.ok(['inspect', '-f', '{{.State.Pid}}', id]).trim());
   // busybox sh execs its last command: the container's pid 1 is sleep, a real host process.
   assert.equal(readFileSync(`/proc/${pid}/comm`, 'utf8').trim(), 'sleep');
-  assert.match(engine.ctr(['tasks', 'ls'], { ns: b.namespace }).stdout, new RegExp(`${id}\\s+${pid}\\s+RUNNING`));
+  assert.match(s!.ctr(['tasks', 'ls']).stdout, new RegExp(`${id}\\s+${pid}\\s+RUNNING`));
   assert.equal(b.ok(['exec', 'eng1', 'echo', 'exec-ok']), 'exec-ok\n');
   assert.equal(b.ok(['logs', 'eng1']), 'started\n');
   b.ok(['stop', '-t', '1', 'eng1']);
   assert.equal(b.ok(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'eng1']).trim(), 'exited 137');
   b.ok(['rm', 'eng1']);
-  assert.equal(engine.ctr(['containers', 'ls', '-q'], { ns: b.namespace }).stdout.trim(), '');
+  assert.equal(s!.ctr(['containers', 'ls', '-q']).stdout.trim(), '');
 });

@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { startContainerd, which, type Containerd } from '../../helpers/daemons.js';
-import { startBerthd, BERTHD_BIN, DOCKER_20, DOCKER_28, type Berthd } from '../../helpers/berthd.js';
+import { startBerthd, BERTHD_BIN, DOCKER_20, DOCKER_28, type Berthd, pastEvents } from '../../helpers/berthd.js';
 import { existsSync } from 'node:fs';
 import { NetFixture, netSkip } from './netfixture.js';
 
@@ -164,17 +164,7 @@ test(
     assert.doesNotMatch(fx.rules(), /10\.124\./);
     assert.deepEqual(fx.veths(), []);
 
-    const ev = b.ok([
-      'events',
-      '--since',
-      String(t0),
-      '--until',
-      String(Math.ceil(Date.now() / 1000) + 1),
-      '--filter',
-      'type=network',
-      '--format',
-      '{{.Action}} {{.Actor.Attributes.name}}',
-    ]);
+    const ev = pastEvents(b, t0, ['type=network'], '{{.Action}} {{.Actor.Attributes.name}}');
     for (const want of ['create n1', 'connect n1', 'disconnect n1', 'destroy n1'])
       assert.ok(ev.split('\n').includes(want), `event "${want}" in:\n${ev}`);
     b.ok(['network', 'create', '--label', 'drop=1', 'p1']);

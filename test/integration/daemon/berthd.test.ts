@@ -12,21 +12,14 @@ import { connect } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { startContainerd, which, type Containerd } from '../../helpers/daemons.js';
-import { startRegistry, registryMissing, type RegistryInstance } from '../../helpers/registry.js';
-import { seedImage } from '../../helpers/seed-registry.js';
-import { startBerthd, rawRequest, DOCKER_28, DOCKER_20, type Berthd } from '../../helpers/berthd.js';
+import { type RegistryInstance } from '../../helpers/registry.js';
+import { rawRequest, DOCKER_28, DOCKER_20, type Berthd, pastEvents } from '../../helpers/berthd.js';
 import { sleep, waitUntil } from '../../helpers/wait.js';
+import { berthdSkip, startBerthdStack, type BerthdStack } from '../../helpers/berthd-stack.js';
 
-const skip =
-  process.getuid?.() !== 0
-    ? 'needs root'
-    : registryMissing ||
-      (!which('containerd') ? 'containerd is not installed' : false) ||
-      (!existsSync(DOCKER_28) ? `no docker CLI at ${DOCKER_28}` : false) ||
-      (!which('skopeo') ? 'skopeo is not installed' : false);
+const skip = berthdSkip('containerd');
 
-let ctrd: Containerd;
+let s: BerthdStack | undefined;
 let reg: RegistryInstance;
 let b: Berthd;
 let IMG = '';
@@ -34,17 +27,12 @@ const scratch = mkdtempSync('/tmp/berthd-test-files-');
 
 before(async () => {
   if (skip) return;
-  ctrd = await startContainerd({ prefix: 'berthd-ctrd-' });
-  reg = await startRegistry();
-  seedImage(reg.host, 'berth/busybox:latest');
-  IMG = `${reg.host}/berth/busybox:latest`;
-  b = await startBerthd(ctrd.sock);
+  s = await startBerthdStack('containerd', { prefix: 'berthd-ctrd-' });
+  ({ b, reg, img: IMG } = s);
 });
 
 after(async () => {
-  await b?.stop();
-  await reg?.stop();
-  await ctrd?.stop();
+  await s?.stop();
   rmSync(scratch, { recursive: true, force: true });
 });
 
@@ -53,7 +41,7 @@ async function alive(): Promise<void> {
   assert.equal(r.status, 200, `berthd still serving:\n${b.logTail()}`);
 }
 
-const ctrIn = (args: string[]) => spawnSync('ctr', ['-a', ctrd.sock, '-n', b.namespace, ...args], { encoding: 'utf8' });
+const ctrIn = (args: string[]) => s!.ctr(args);
 
 test('/_ping headers, version negotiation, version and info', { skip }, async () => {
   const ping = await rawRequest(b.sock, 'GET', '/_ping');
@@ -449,17 +437,7 @@ test('restart policies, events', { skip }, async () => {
   );
   assert.equal(b.ok(['inspect', '-f', '{{.State.ExitCode}}', id]).trim(), '3');
   b.ok(['rm', id]);
-  const ev = b.ok([
-    'events',
-    '--since',
-    String(since),
-    '--until',
-    String(Math.floor(Date.now() / 1000) + 1),
-    '--filter',
-    `container=${id}`,
-    '--format',
-    '{{.Action}}',
-  ]);
+  const ev = pastEvents(b, since, [`container=${id}`], '{{.Action}}');
   const actions = ev.trim().split('\n');
   assert.deepEqual(actions.filter((a) => a === 'start').length, 3, ev);
   assert.deepEqual(actions.filter((a) => a === 'die').length, 3, ev);

@@ -13,9 +13,8 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { startContainerd, startDockerd, type Containerd, type Dockerd } from '../../helpers/daemons.js';
+import { startDockerd, type Dockerd } from '../../helpers/daemons.js';
 import {
-  startRegistry,
   buildImage,
   oneFileTar,
   hostArch,
@@ -25,11 +24,14 @@ import {
   type RegistryInstance,
 } from '../../helpers/registry.js';
 import { seedImage } from '../../helpers/seed-registry.js';
-import { startBerthd, rawRequest, DOCKER_20, type Berthd } from '../../helpers/berthd.js';
+import { rawRequest, DOCKER_20, type Berthd } from '../../helpers/berthd.js';
 import { waitUntil } from '../../helpers/wait.js';
-import { lines, makeTar, readTar, skipOnContainerd as skip } from './images-helpers.js';
+import { lines, makeTar, readTar } from './images-helpers.js';
+import { berthdSkip, startBerthdStack, type BerthdStack } from '../../helpers/berthd-stack.js';
 
-let ctrd: Containerd;
+const skip = berthdSkip('containerd');
+
+let s: BerthdStack | undefined;
 let reg: RegistryInstance;
 let b: Berthd;
 let IMG = '';
@@ -38,25 +40,22 @@ const scratch = mkdtempSync('/tmp/berthd-images-');
 
 before(async () => {
   if (skip) return;
-  ctrd = await startContainerd({ prefix: 'bimg-ctrd-' });
-  reg = await startRegistry();
-  seedImage(reg.host, 'berth/busybox:latest');
-  seedImage(reg.host, 'berth/two:latest', buildImage({ extraLayers: [oneFileTar('two.txt', Buffer.from('two\n'))] }));
-  IMG = `${reg.host}/berth/busybox:latest`;
+  s = await startBerthdStack('containerd', {
+    prefix: 'bimg-ctrd-',
+    seed: (host) =>
+      seedImage(host, 'berth/two:latest', buildImage({ extraLayers: [oneFileTar('two.txt', Buffer.from('two\n'))] })),
+    pull: (host) => [`${host}/berth/busybox:latest`, `${host}/berth/two:latest`],
+  });
+  ({ b, reg, img: IMG } = s);
   IMG2 = `${reg.host}/berth/two:latest`;
-  b = await startBerthd(ctrd.sock);
-  b.ok(['pull', '-q', IMG]);
-  b.ok(['pull', '-q', IMG2]);
 });
 
 after(async () => {
-  await b?.stop();
-  await reg?.stop();
-  await ctrd?.stop();
+  await s?.stop();
   rmSync(scratch, { recursive: true, force: true });
 });
 
-const ctr = (args: string[]) => spawnSync('ctr', ['-a', ctrd.sock, '-n', b.namespace, ...args], { encoding: 'utf8' });
+const ctr = (args: string[]) => s!.ctr(args);
 const contentList = () => lines(ctr(['content', 'ls', '-q']).stdout).sort();
 const snapshotList = () => lines(ctr(['snapshots', 'ls']).stdout).sort();
 const imageList = () => lines(ctr(['images', 'ls', '-q']).stdout).sort();

@@ -13,15 +13,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
-import { startContainerd, terminate, type Containerd } from '../../helpers/daemons.js';
-import { startRegistry, busyboxLayerTar, freePort, sha256, type RegistryInstance } from '../../helpers/registry.js';
-import { seedImage } from '../../helpers/seed-registry.js';
-import { startBerthd, rawRequest, DOCKER_28, type Berthd } from '../../helpers/berthd.js';
+import { terminate } from '../../helpers/daemons.js';
+import { busyboxLayerTar, freePort, sha256 } from '../../helpers/registry.js';
+import { rawRequest, DOCKER_28, type Berthd } from '../../helpers/berthd.js';
 import { waitUntil } from '../../helpers/wait.js';
-import { lines, skipOnContainerd as skip } from './images-helpers.js';
+import { lines } from './images-helpers.js';
+import { berthdSkip, startBerthdStack, type BerthdStack } from '../../helpers/berthd-stack.js';
 
-let ctrd: Containerd;
-let reg: RegistryInstance;
+const skip = berthdSkip('containerd');
+
+let stack: BerthdStack | undefined;
 let b: Berthd;
 let IMG = '';
 let http: ChildProcess | undefined;
@@ -30,12 +31,11 @@ let base = '';
 
 before(async () => {
   if (skip) return;
-  ctrd = await startContainerd({ prefix: 'bcom-ctrd-' });
-  reg = await startRegistry();
-  seedImage(reg.host, 'berth/busybox:latest');
-  IMG = `${reg.host}/berth/busybox:latest`;
-  b = await startBerthd(ctrd.sock);
-  b.ok(['pull', '-q', IMG]);
+  stack = await startBerthdStack('containerd', {
+    prefix: 'bcom-ctrd-',
+    pull: (host) => [`${host}/berth/busybox:latest`],
+  });
+  ({ b, img: IMG } = stack);
   // Served by another process: the test's own event loop is blocked while the docker CLI runs.
   writeFileSync(join(www, 'rootfs.tar.gz'), gzipSync(busyboxLayerTar()));
   writeFileSync(join(www, 'not-a-tar'), 'hello, I am not a tarball\n'.repeat(40));
@@ -54,12 +54,10 @@ before(async () => {
 after(async () => {
   if (http?.pid) await terminate(http.pid);
   rmSync(www, { recursive: true, force: true });
-  await b?.stop();
-  await reg?.stop();
-  await ctrd?.stop();
+  await stack?.stop();
 });
 
-const ctr = (args: string[]) => spawnSync('ctr', ['-a', ctrd.sock, '-n', b.namespace, ...args], { encoding: 'utf8' });
+const ctr = (args: string[]) => stack!.ctr(args);
 const run = (img: string, ...cmd: string[]) => b.docker(['run', '--rm', '--network', 'none', img, ...cmd]);
 
 test('docker import from a URL and from stdin: changes, message, platform; bad sources refused', { skip }, () => {
@@ -242,7 +240,7 @@ test(
       [
         '-c',
         'i=0; while :; do i=$((i+1)); ctr -a "$0" leases create --id "gc-churn-$i" >/dev/null && ctr -a "$0" leases delete --sync "gc-churn-$i"; done',
-        ctrd.sock,
+        stack!.sock,
       ],
       { stdio: 'ignore', detached: true },
     );

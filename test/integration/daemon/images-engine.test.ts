@@ -5,55 +5,34 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { startEngine, ENGINE_BIN, type Engine } from '../engine/helpers.js';
-import {
-  startRegistry,
-  registryMissing,
-  busyboxLayerTar,
-  sha256,
-  type RegistryInstance,
-} from '../../helpers/registry.js';
-import { seedImage } from '../../helpers/seed-registry.js';
-import { startBerthd, DOCKER_28, type Berthd } from '../../helpers/berthd.js';
-import { which } from '../../helpers/daemons.js';
+import { busyboxLayerTar, sha256 } from '../../helpers/registry.js';
+import { DOCKER_28, type Berthd } from '../../helpers/berthd.js';
 import { waitUntil } from '../../helpers/wait.js';
 import { lines, makeTar } from './images-helpers.js';
+import { berthdSkip, startBerthdStack, type BerthdStack } from '../../helpers/berthd-stack.js';
 
-const skip =
-  process.getuid?.() !== 0
-    ? 'needs root'
-    : registryMissing ||
-      (!existsSync(ENGINE_BIN) ? 'bin/berth-engine is not built' : false) ||
-      (!existsSync(DOCKER_28) ? `no docker CLI at ${DOCKER_28}` : false) ||
-      (!which('skopeo') ? 'skopeo is not installed' : false);
+const skip = berthdSkip('engine');
 
-let engine: Engine;
-let reg: RegistryInstance;
+let s: BerthdStack | undefined;
 let b: Berthd;
 let IMG = '';
 const scratch = mkdtempSync('/tmp/berthd-img-eng-');
 
 before(async () => {
   if (skip) return;
-  engine = await startEngine('bimg-eng-');
-  reg = await startRegistry();
-  seedImage(reg.host, 'berth/busybox:latest');
-  IMG = `${reg.host}/berth/busybox:latest`;
-  b = await startBerthd(engine.sock);
-  b.ok(['pull', '-q', IMG]);
+  s = await startBerthdStack('engine', { prefix: 'bimg-eng-', pull: (host) => [`${host}/berth/busybox:latest`] });
+  ({ b, img: IMG } = s);
 });
 
 after(async () => {
-  await b?.stop();
-  await reg?.stop();
-  await engine?.stop();
+  await s?.stop();
   rmSync(scratch, { recursive: true, force: true });
 });
 
-const inEngine = (args: string[]) => lines(engine.ctr(args, { ns: b.namespace }).stdout).sort();
+const inEngine = (args: string[]) => lines(s!.ctr(args).stdout).sort();
 const run = (img: string, ...cmd: string[]) => b.docker(['run', '--rm', '--network', 'none', img, ...cmd]);
 
 test('on berth-engine: save, rmi, load, run; import; commit; prune', { skip }, async () => {

@@ -1,19 +1,8 @@
 // What the berthd image tests share: when they can run, and tars built and
 // read in memory (hostile ones included).
 
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import * as tar from 'tar-stream';
-import { which } from '../../helpers/daemons.js';
-import { registryMissing } from '../../helpers/registry.js';
-import { DOCKER_28 } from '../../helpers/berthd.js';
-
-export const skipOnContainerd: string | false =
-  process.getuid?.() !== 0
-    ? 'needs root'
-    : registryMissing ||
-      (!which('containerd') ? 'containerd is not installed' : false) ||
-      (!existsSync(DOCKER_28) ? `no docker CLI at ${DOCKER_28}` : false) ||
-      (!which('skopeo') ? 'skopeo is not installed' : false);
 
 export const lines = (s: string): string[] => s.split('\n').filter(Boolean);
 

@@ -5,20 +5,47 @@
 // two files, one per engine below berthd (containerd and berth-engine), each
 // with one berthd for the whole file.
 
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rawRequest } from '../../helpers/berthd.js';
+import { rawRequest, pastEvents } from '../../helpers/berthd.js';
+import { berthdSkip, startBerthdStack, type Backend, type BerthdStack } from '../../helpers/berthd-stack.js';
 import { sleep, waitUntil } from '../../helpers/wait.js';
-import { cg, pidOf, V2, type Fixture } from './lifecycle-common.js';
+import { cg, pidOf, seedLifecycleImages, V2, type Fixture } from './lifecycle-common.js';
+import { containerdRecordTests } from './lifecycle-ctrd.js';
 import { healthTests } from './lifecycle-health.js';
 
-export { seedLifecycleImages, type Fixture } from './lifecycle-common.js';
+/**
+ * The flows on `backend`, for one test file: one backend, one registry with
+ * the lifecycle images and one berthd (its own namespace) for the file.
+ */
+export function lifecycleOn(backend: Backend): void {
+  const skip = berthdSkip(backend);
+  const short = backend === 'engine' ? 'eng' : 'ctrd';
+  let s: BerthdStack | undefined;
+  let fx: Fixture;
+  before(async () => {
+    if (skip) return;
+    let imgs = { img: '', hcImg: '' };
+    s = await startBerthdStack(backend, {
+      prefix: `berthd-lc-${short}-`,
+      seed: (host) => void (imgs = seedLifecycleImages(host)),
+      pull: () => [imgs.img, imgs.hcImg],
+      berthd: { namespace: `berthd-lc-${short}-${process.pid}` },
+    });
+    const stack = s;
+    fx = { b: stack.b, ...imgs, ctr: (args) => stack.ctr(args).stdout };
+  });
+  after(() => s?.stop());
+  const name = backend === 'engine' ? 'berth-engine' : 'containerd';
+  lifecycleTests(name, () => fx, skip);
+  containerdRecordTests(name, () => fx, skip);
+}
 
-export function lifecycleTests(name: string, fx: () => Fixture, skip: string | false): void {
+function lifecycleTests(name: string, fx: () => Fixture, skip: string | false): void {
   const t = (title: string, fn: () => Promise<void>): void => {
     test(`${name}: ${title}`, { skip }, fn);
   };
@@ -170,20 +197,7 @@ export function lifecycleTests(name: string, fx: () => Fixture, skip: string | f
       100,
     );
     assert.equal(b.ok(['inspect', '-f', '{{.State.ExitCode}}', f]).trim(), '3');
-    const dies = b
-      .ok([
-        'events',
-        '--since',
-        String(since / 1000),
-        '--until',
-        String(Date.now() / 1000 + 1),
-        '--filter',
-        `container=${f}`,
-        '--filter',
-        'event=die',
-        '--format',
-        '{{.TimeNano}}',
-      ])
+    const dies = pastEvents(b, since / 1000, [`container=${f}`, 'event=die'], '{{.TimeNano}}')
       .trim()
       .split('\n')
       .map(Number);

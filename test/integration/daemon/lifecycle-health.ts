@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { rawRequest } from '../../helpers/berthd.js';
+import { rawRequest, pastEvents } from '../../helpers/berthd.js';
 import { sleep, waitUntil } from '../../helpers/wait.js';
 import { health, pidOf, procsWith, type Fixture, type Register } from './lifecycle-common.js';
 
@@ -46,17 +46,7 @@ export function healthTests(t: Register, fx: () => Fixture, run: (args: string[]
     await waitUntil('5 log entries', () => health(b, id)!.Log.length === 5, 15000, 100);
     await sleep(700);
     assert.equal(health(b, id)!.Log.length, 5);
-    const ev = b.ok([
-      'events',
-      '--since',
-      String(since),
-      '--until',
-      String(Math.floor(Date.now() / 1000) + 1),
-      '--filter',
-      `container=${id}`,
-      '--format',
-      '{{.Action}}',
-    ]);
+    const ev = pastEvents(b, since, [`container=${id}`], '{{.Action}}');
     assert.match(ev, /health_status: unhealthy\n(.*\n)*health_status: healthy\n/);
     assert.match(ev, /exec_create: \/bin\/sh -c cat \/tmp\/ok\n/);
     assert.match(ev, /exec_die/);

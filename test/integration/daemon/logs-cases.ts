@@ -42,6 +42,11 @@ export function loggers(ns: string): { pid: number; id: string; rssKb: number }[
 }
 
 /** Numbered lines "<word> N" of a log, checked to be N0, N0+1, ... with nothing missing or repeated. */
+/** `docker run -d --name NAME --network none [FLAGS] IMG sh -c SCRIPT`: the container's id. */
+function runSh(b: Berthd, name: string, img: string, script: string, flags: string[] = []): string {
+  return b.ok(['run', '-d', '--name', name, '--network', 'none', ...flags, img, 'sh', '-c', script]).trim();
+}
+
 function numbered(text: string, word: string): number[] {
   const ns = text
     .split('\n')
@@ -58,17 +63,7 @@ async function sigterm(b: Berthd): Promise<void> {
   await gone;
 }
 
-/**
- * `stdinGap`: why stdin through attach after a berthd kill -9 is not tested
- * on this peer (berth-shim reads the stdin FIFO read-only, so the container's
- * stdin ends when berthd, its last writer, dies; containerd's shim keeps it).
- */
-export function logCases(
-  get: () => LogsFixture,
-  skip: string | false,
-  tag: string,
-  stdinGap: string | false = false,
-): void {
+export function logCases(get: () => LogsFixture, skip: string | false, tag: string): void {
   const name = (what: string) => `${what}-${tag}-${randomBytes(3).toString('hex')}`;
 
   test(
@@ -77,20 +72,7 @@ export function logCases(
     async () => {
       const { b, img } = get();
       const n = name('down');
-      const id = b
-        .ok([
-          'run',
-          '-d',
-          '--name',
-          n,
-          '--network',
-          'none',
-          img,
-          'sh',
-          '-c',
-          'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.05; done',
-        ])
-        .trim();
+      const id = runSh(b, n, img, 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.05; done');
       await waitUntil('some lines', () => b.ok(['logs', n]).includes('tick 3'));
       for (const stopBerthd of [sigterm, (x: Berthd) => x.kill9()]) {
         const before = numbered(b.ok(['logs', n]), 'tick').at(-1)!;
@@ -128,21 +110,7 @@ export function logCases(
     async () => {
       const { b, img } = get();
       const n = name('stdin');
-      const id = b
-        .ok([
-          'run',
-          '-d',
-          '-i',
-          '--name',
-          n,
-          '--network',
-          'none',
-          img,
-          'sh',
-          '-c',
-          'i=0; while true; do echo "s $i"; i=$((i+1)); sleep 0.05; done',
-        ])
-        .trim();
+      const id = runSh(b, n, img, 'i=0; while true; do echo "s $i"; i=$((i+1)); sleep 0.05; done', ['-i']);
       await waitUntil('its logger', () => loggers(b.namespace).some((l) => l.id === id));
       const logger = loggers(b.namespace).find((l) => l.id === id)!;
       await waitUntil('some lines', () => b.ok(['logs', n]).includes('s 3'));
@@ -165,24 +133,10 @@ export function logCases(
     },
   );
 
-  test('-i: stdin through docker attach after a berthd kill -9', { skip: skip || stdinGap }, async () => {
+  test('-i: stdin through docker attach after a berthd kill -9', { skip }, async () => {
     const { b, img } = get();
     const n = name('stdin2');
-    const id = b
-      .ok([
-        'run',
-        '-d',
-        '-i',
-        '--name',
-        n,
-        '--network',
-        'none',
-        img,
-        'sh',
-        '-c',
-        'while read l; do echo "got $l"; done',
-      ])
-      .trim();
+    const id = runSh(b, n, img, 'while read l; do echo "got $l"; done', ['-i']);
     await b.kill9();
     await b.start();
     assert.equal(b.ok(['inspect', '-f', '{{.State.Status}}', n]).trim(), 'running', 'stdin did not end with berthd');
@@ -207,7 +161,7 @@ export function logCases(
       'while [ ! -e /tmp/go ]; do sleep 0.05; done; ' +
       'yes 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstuvwxyz01234567 | head -n 102400; ' +
       'echo finished > /tmp/done; sleep 1000';
-    const id = b.ok(['run', '-d', '--name', n, '--network', 'none', img, 'sh', '-c', script]).trim();
+    const id = runSh(b, n, img, script);
     const pid = Number(b.ok(['inspect', '-f', '{{.State.Pid}}', id]).trim());
     await b.kill9();
     try {
@@ -243,43 +197,9 @@ export function logCases(
       const { b, img } = get();
       const write = 'i=0; while [ $i -lt 6000 ]; do echo "line $i"; i=$((i+1)); done';
       const js = name('rotj');
-      const jid = b
-        .ok([
-          'run',
-          '-d',
-          '--name',
-          js,
-          '--network',
-          'none',
-          '--log-opt',
-          'max-size=20k',
-          '--log-opt',
-          'max-file=3',
-          img,
-          'sh',
-          '-c',
-          write,
-        ])
-        .trim();
+      const jid = runSh(b, js, img, write, ['--log-opt', 'max-size=20k', '--log-opt', 'max-file=3']);
       const loc = name('rotl');
-      const lid = b
-        .ok([
-          'run',
-          '-d',
-          '--name',
-          loc,
-          '--network',
-          'none',
-          '--log-driver',
-          'local',
-          '--log-opt',
-          'max-size=10k',
-          img,
-          'sh',
-          '-c',
-          write,
-        ])
-        .trim();
+      const lid = runSh(b, loc, img, write, ['--log-driver', 'local', '--log-opt', 'max-size=10k']);
       for (const c of [js, loc]) assert.equal(b.ok(['wait', c]).trim(), '0');
       const jpath = b.ok(['inspect', '-f', '{{.LogPath}}', jid]).trim();
       assert.match(jpath, new RegExp(`/${jid}-json\\.log$`));
@@ -328,24 +248,13 @@ export function logCases(
   test('logs -f survives rotations and ends with the container', { skip }, async () => {
     const { b, img } = get();
     const n = name('follow');
-    const id = b
-      .ok([
-        'run',
-        '-d',
-        '--name',
-        n,
-        '--network',
-        'none',
-        '--log-opt',
-        'max-size=4k',
-        '--log-opt',
-        'max-file=50',
-        img,
-        'sh',
-        '-c',
-        'sleep 1; i=0; while [ $i -lt 3000 ]; do echo "f $i"; i=$((i+1)); [ $((i % 300)) = 0 ] && sleep 0.2; done',
-      ])
-      .trim();
+    const id = runSh(
+      b,
+      n,
+      img,
+      'sleep 1; i=0; while [ $i -lt 3000 ]; do echo "f $i"; i=$((i+1)); [ $((i % 300)) = 0 ] && sleep 0.2; done',
+      ['--log-opt', 'max-size=4k', '--log-opt', 'max-file=50'],
+    );
     const f = spawn(DOCKER_28, ['logs', '-f', n], { env: b.env });
     let got = '';
     f.stdout.on('data', (d: Buffer) => (got += d.toString()));
@@ -366,20 +275,7 @@ export function logCases(
     async () => {
       const { b, img } = get();
       const n = name('opts');
-      const id = b
-        .ok([
-          'run',
-          '-d',
-          '--name',
-          n,
-          '--network',
-          'none',
-          img,
-          'sh',
-          '-c',
-          'echo a1; echo e1 >&2; sleep 1.5; echo a2; echo e2 >&2',
-        ])
-        .trim();
+      const id = runSh(b, n, img, 'echo a1; echo e1 >&2; sleep 1.5; echo a2; echo e2 >&2');
       b.ok(['wait', n]);
       const all = b.docker(['logs', n]);
       assert.equal(all.stdout, 'a1\na2\n');
@@ -447,21 +343,7 @@ export function logCases(
   test('a tty container: docker logs and attach get the raw bytes', { skip }, async () => {
     const { b, img } = get();
     const n = name('tty');
-    const id = b
-      .ok([
-        'run',
-        '-d',
-        '-t',
-        '--name',
-        n,
-        '--network',
-        'none',
-        img,
-        'sh',
-        '-c',
-        'printf "prompt> "; sleep 1; echo done; sleep 1000',
-      ])
-      .trim();
+    const id = runSh(b, n, img, 'printf "prompt> "; sleep 1; echo done; sleep 1000', ['-t']);
     const att = spawn(DOCKER_28, ['attach', '--no-stdin', n], { env: b.env });
     let got = '';
     att.stdout.on('data', (d: Buffer) => (got += d.toString()));
@@ -474,9 +356,7 @@ export function logCases(
   test('one berth-logger per running container, well under 1 MB RSS, gone with its container', { skip }, async () => {
     const { b, img } = get();
     const n = name('rss');
-    const id = b
-      .ok(['run', '-d', '--name', n, '--network', 'none', img, 'sh', '-c', 'while true; do echo x; sleep 0.1; done'])
-      .trim();
+    const id = runSh(b, n, img, 'while true; do echo x; sleep 0.1; done');
     await waitUntil('its logger', () => loggers(b.namespace).some((l) => l.id === id));
     const mine = loggers(b.namespace).filter((l) => l.id === id);
     assert.equal(mine.length, 1);

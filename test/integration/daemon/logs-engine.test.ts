@@ -4,46 +4,25 @@
 // one berthd for the file.
 
 import { after, before } from 'node:test';
-import { existsSync } from 'node:fs';
-import { startEngine, ENGINE_BIN, type Engine } from '../engine/helpers.js';
-import { startRegistry, registryMissing, type RegistryInstance } from '../../helpers/registry.js';
-import { seedImage } from '../../helpers/seed-registry.js';
-import { startBerthd, DOCKER_28, type Berthd } from '../../helpers/berthd.js';
-import { which } from '../../helpers/daemons.js';
+import { type Berthd } from '../../helpers/berthd.js';
 import { logCases } from './logs-cases.js';
+import { berthdSkip, startBerthdStack, type BerthdStack } from '../../helpers/berthd-stack.js';
 
-const skip =
-  process.getuid?.() !== 0
-    ? 'needs root'
-    : registryMissing ||
-      (!existsSync(ENGINE_BIN) ? 'bin/berth-engine is not built' : false) ||
-      (!existsSync(DOCKER_28) ? `no docker CLI at ${DOCKER_28}` : false) ||
-      (!which('skopeo') ? 'skopeo is not installed' : false);
+const skip = berthdSkip('engine');
 
-let engine: Engine;
-let reg: RegistryInstance;
+let s: BerthdStack | undefined;
 let b: Berthd;
 let img = '';
 
 before(async () => {
   if (skip) return;
-  engine = await startEngine('berthd-logs-eng-');
-  reg = await startRegistry();
-  seedImage(reg.host, 'berth/busybox:latest');
-  img = `${reg.host}/berth/busybox:latest`;
-  b = await startBerthd(engine.sock);
-  b.ok(['pull', img]);
+  s = await startBerthdStack('engine', {
+    prefix: 'berthd-logs-eng-',
+    pull: (host) => [`${host}/berth/busybox:latest`],
+  });
+  ({ b, img } = s);
 });
 
-after(async () => {
-  await b?.stop();
-  await reg?.stop();
-  await engine?.stop();
-});
+after(() => s?.stop());
 
-logCases(
-  () => ({ b, img }),
-  skip,
-  'eng',
-  "berth-shim ends a container's stdin when its FIFO's last writer (berthd) dies; containerd's shim keeps it",
-);
+logCases(() => ({ b, img }), skip, 'eng');

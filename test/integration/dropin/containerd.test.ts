@@ -37,6 +37,9 @@ describe('drop-in: real containerd runs containers through berth-runc', { skip }
   let runcRoot: string;
   /** `ctr run` flags that select berth-runc (and keep its state under our temp root). */
   let rt: string[];
+  /** `ctr run -d --null-io` of `sh -c SCRIPT` in container `id`, on berth-runc. */
+  const runDetached = (id: string, script: string) =>
+    cd.ctr(['run', '-d', '--null-io', ...rt, IMAGE, id, 'sh', '-c', script]);
 
   before(async () => {
     cd = await startContainerd();
@@ -172,17 +175,7 @@ describe('drop-in: real containerd runs containers through berth-runc', { skip }
   it("ctr run -d, then task exec and task ps; the shim drove berth-runc (its state is berth's)", () => {
     const id = uniqueId('ctr-exec');
     try {
-      let r = cd.ctr([
-        'run',
-        '-d',
-        '--null-io',
-        ...rt,
-        IMAGE,
-        id,
-        'sh',
-        '-c',
-        'echo ready > /tmp/ready; exec sleep 1000',
-      ]);
+      let r = runDetached(id, 'echo ready > /tmp/ready; exec sleep 1000');
       assert.equal(r.status, 0, `${r.stderr}\n${cd.logTail()}`);
       assert.equal(taskStatus(id), 'RUNNING');
       // The state the runtime keeps is berth-runc's own record, not runc's.
@@ -326,17 +319,7 @@ describe('drop-in: real containerd runs containers through berth-runc', { skip }
   it('ctr task pause / resume: PAUSED then RUNNING, and the processes really stop', async () => {
     const id = uniqueId('ctr-pause');
     try {
-      const r = cd.ctr([
-        'run',
-        '-d',
-        '--null-io',
-        ...rt,
-        IMAGE,
-        id,
-        'sh',
-        '-c',
-        'i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done',
-      ]);
+      const r = runDetached(id, 'i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done');
       assert.equal(r.status, 0, r.stderr);
       const pid = taskPid(id);
       const count = () => Number(readFileSync(`/proc/${pid}/root/tmp/count`, 'utf8').trim() || 0);
@@ -411,7 +394,7 @@ describe('drop-in: real containerd runs containers through berth-runc', { skip }
   it('ctr task kill --all reaches every process of the container', async () => {
     const id = uniqueId('ctr-killall');
     try {
-      let r = cd.ctr(['run', '-d', '--null-io', ...rt, IMAGE, id, 'sh', '-c', 'sleep 1000 & sleep 1000 & wait']);
+      let r = runDetached(id, 'sleep 1000 & sleep 1000 & wait');
       assert.equal(r.status, 0, r.stderr);
       await waitUntil(
         'three processes',

@@ -62,6 +62,9 @@ function findStateFiles(dir: string): string[] {
 describe('drop-in: real dockerd runs containers through berth-runc', { skip }, () => {
   let dk: Dockerd;
   const run = ['run', '--runtime', 'berth', '--network', 'none'];
+  /** `docker run -d --name NAME IMAGE sh -c SCRIPT` on berth-runc, no network. */
+  const runDetached = (name: string, script: string) =>
+    dk.docker([...run, '-d', '--name', name, IMAGE, 'sh', '-c', script]);
 
   before(async () => {
     dk = await startDockerd({ runtimes: { berth: BERTH_RUNC } });
@@ -134,7 +137,7 @@ describe('drop-in: real dockerd runs containers through berth-runc', { skip }, (
   it('docker run -d, docker exec (output and status) and docker top; the runtime is berth-runc', () => {
     const name = uniqueId('dk-exec');
     try {
-      let r = dk.docker([...run, '-d', '--name', name, IMAGE, 'sh', '-c', 'echo ready > /tmp/ready; exec sleep 1000']);
+      let r = runDetached(name, 'echo ready > /tmp/ready; exec sleep 1000');
       assert.equal(r.status, 0, `${r.stderr}\n${dk.logTail()}`);
       const id = r.stdout.trim();
       assert.equal(inspect(name, '{{.State.Status}}'), 'running');
@@ -304,16 +307,7 @@ describe('drop-in: real dockerd runs containers through berth-runc', { skip }, (
   it('docker stop: SIGTERM reaches the program, which exits on its own with its status', () => {
     const name = uniqueId('dk-stop');
     try {
-      let r = dk.docker([
-        ...run,
-        '-d',
-        '--name',
-        name,
-        IMAGE,
-        'sh',
-        '-c',
-        'trap "echo term-caught; exit 5" TERM; echo started; while true; do sleep 0.05; done',
-      ]);
+      let r = runDetached(name, 'trap "echo term-caught; exit 5" TERM; echo started; while true; do sleep 0.05; done');
       assert.equal(r.status, 0, r.stderr);
       const t0 = Date.now();
       r = dk.docker(['stop', '-t', '20', name]);
@@ -330,16 +324,7 @@ describe('drop-in: real dockerd runs containers through berth-runc', { skip }, (
   it('docker kill: a signal the program ignores changes nothing; the default SIGKILL ends it (137)', async () => {
     const name = uniqueId('dk-kill');
     try {
-      let r = dk.docker([
-        ...run,
-        '-d',
-        '--name',
-        name,
-        IMAGE,
-        'sh',
-        '-c',
-        'trap "" TERM; while true; do sleep 0.05; done',
-      ]);
+      let r = runDetached(name, 'trap "" TERM; while true; do sleep 0.05; done');
       assert.equal(r.status, 0, r.stderr);
       await sleep(300);
       r = dk.docker(['kill', '-s', 'TERM', name]);
@@ -358,7 +343,7 @@ describe('drop-in: real dockerd runs containers through berth-runc', { skip }, (
   it('docker restart: the same container id is deleted and created again by berth-runc', async () => {
     const name = uniqueId('dk-restart');
     try {
-      let r = dk.docker([...run, '-d', '--name', name, IMAGE, 'sh', '-c', 'echo "start-$((20+1))"; exec sleep 1000']);
+      let r = runDetached(name, 'echo "start-$((20+1))"; exec sleep 1000');
       assert.equal(r.status, 0, r.stderr);
       const pid1 = Number(inspect(name, '{{.State.Pid}}'));
       r = dk.docker(['restart', '-t', '1', name]);
@@ -381,16 +366,7 @@ describe('drop-in: real dockerd runs containers through berth-runc', { skip }, (
   it('docker pause / unpause: State.Paused, the freezer, and no progress while paused', async () => {
     const name = uniqueId('dk-pause');
     try {
-      const r = dk.docker([
-        ...run,
-        '-d',
-        '--name',
-        name,
-        IMAGE,
-        'sh',
-        '-c',
-        'i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done',
-      ]);
+      const r = runDetached(name, 'i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done');
       assert.equal(r.status, 0, r.stderr);
       const id = r.stdout.trim();
       const pid = Number(inspect(name, '{{.State.Pid}}'));
@@ -418,16 +394,7 @@ describe('drop-in: real dockerd runs containers through berth-runc', { skip }, (
   it('docker logs: stdout and stderr of a detached container, each on its stream', async () => {
     const name = uniqueId('dk-logs');
     try {
-      let r = dk.docker([
-        ...run,
-        '-d',
-        '--name',
-        name,
-        IMAGE,
-        'sh',
-        '-c',
-        'echo "out-$((40+2))"; echo "err-$((50+5))" >&2; exec sleep 1000',
-      ]);
+      let r = runDetached(name, 'echo "out-$((40+2))"; echo "err-$((50+5))" >&2; exec sleep 1000');
       assert.equal(r.status, 0, r.stderr);
       await waitUntil(
         'the log lines',

@@ -2,7 +2,14 @@
 // state dir and socket, driven with the real `ctr --address SOCK`; and an
 // image built on the spot, pushed to the local registry with skopeo.
 
-import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
+import {
+  spawn,
+  spawnSync,
+  type ChildProcess,
+  type ChildProcessByStdio,
+  type SpawnSyncReturns,
+} from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
@@ -203,4 +210,27 @@ export function randomFileTar(name: string, size: number): Buffer {
   } finally {
     rmSync(d, { recursive: true, force: true });
   }
+}
+
+/**
+ * `ctr content ingest` of a blob of `digest` and `size` under `ref`, its
+ * bytes to be written to the child's stdin by the test (a client that can
+ * be cut off mid-stream), its stderr piped.
+ */
+export function spawnIngest(
+  sock: string,
+  blob: { digest: string; size: number },
+  ref: string,
+): ChildProcessByStdio<Writable, null, Readable> {
+  const args = [
+    '-a',
+    sock,
+    'content',
+    'ingest',
+    '--expected-digest',
+    blob.digest,
+    '--expected-size',
+    String(blob.size),
+  ];
+  return spawn('ctr', [...args, ref], { stdio: ['pipe', 'ignore', 'pipe'] });
 }

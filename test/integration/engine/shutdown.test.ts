@@ -11,7 +11,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildImage, type BuiltImage } from '../../helpers/registry.js';
 import { sleep, waitUntil } from '../../helpers/daemons.js';
-import { randomFileTar, type Engine, pullFixture, pullSkip, type PullFixture } from './helpers.js';
+import { randomFileTar, type Engine, pullFixture, pullSkip, type PullFixture, spawnIngest } from './helpers.js';
 
 const skip = pullSkip;
 
@@ -72,23 +72,7 @@ test(
   async () => {
     const data = randomBytes(2 << 20);
     const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
-    const w = spawn(
-      'ctr',
-      [
-        '-a',
-        eng.sock,
-        'content',
-        'ingest',
-        '--expected-digest',
-        digest,
-        '--expected-size',
-        String(data.length),
-        'stop-ref',
-      ],
-      {
-        stdio: ['pipe', 'ignore', 'pipe'],
-      },
-    );
+    const w = spawnIngest(eng.sock, { digest, size: data.length }, 'stop-ref');
     let err = '';
     w.stderr.on('data', (b: Buffer) => (err += b.toString()));
     const wexit = new Promise<number | null>((r) => w.once('exit', (code) => r(code)));

@@ -8,14 +8,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeBusyboxRootfs, haveBusybox } from '../../helpers/busybox.js';
 import { waitUntil } from '../../helpers/daemons.js';
-import { isRoot } from '../../helpers/runtime.js';
-import { startEngine, type Engine } from './helpers.js';
+import type { Engine } from './helpers.js';
+import { startTaskEngine, stopTaskEngine, taskSkip } from '../../helpers/task-engine.js';
 
-const skip = !isRoot() ? 'needs root' : !haveBusybox() ? 'needs busybox-static' : false;
+const skip = taskSkip;
 const NS = `berth-spare${process.pid}`;
 
 function alive(pid: number): boolean {
@@ -54,28 +53,8 @@ describe('the spare berth-shim never outlives its engine', { skip }, () => {
   let rootfs: string;
   const ctr = (args: string[]) => e.ctr(args, { ns: NS });
 
-  before(async () => {
-    e = await startEngine('berth-spare-');
-    rootfs = join(e.dir, 'rootfs');
-    mkdirSync(rootfs);
-    makeBusyboxRootfs(rootfs);
-  });
-  after(async () => {
-    if (e.proc.exitCode !== null) await e.restart().catch(() => undefined);
-    for (const t of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean))
-      ctr(['task', 'kill', '-s', 'KILL', t]);
-    await new Promise((r) => setTimeout(r, 300));
-    for (const t of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['task', 'rm', '-f', t]);
-    for (const c of ctr(['containers', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['containers', 'rm', c]);
-    await e.stop();
-    for (const d of readdirSync('/sys/fs/cgroup')) {
-      try {
-        rmdirSync(`/sys/fs/cgroup/${d}/${NS}`);
-      } catch {
-        // not there
-      }
-    }
-  });
+  before(async () => ({ e, rootfs } = await startTaskEngine('berth-spare-')));
+  after(() => stopTaskEngine(e, NS));
 
   it('SIGTERM with a client attached, an events stream and a Wait open: the engine stops at once, its spare ends, the container runs on', async () => {
     const ev = spawn('ctr', ['-a', e.sock, 'events'], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -6,17 +6,16 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { clientConstructor, NAMESPACE_HEADER } from '../../../src/api/load.js';
-import { makeBusyboxRootfs, haveBusybox } from '../../helpers/busybox.js';
 import { mountsUnder, waitUntil } from '../../helpers/daemons.js';
 import { driveTty } from '../../helpers/pty.js';
-import { isRoot } from '../../helpers/runtime.js';
-import { startEngine, REPO, type Engine } from './helpers.js';
+import { REPO, type Engine } from './helpers.js';
+import { startTaskEngine, stopTaskEngine, taskSkip } from '../../helpers/task-engine.js';
 
-const skip = !isRoot() ? 'needs root' : !haveBusybox() ? 'needs busybox-static' : false;
+const skip = taskSkip;
 
 /** Our own containerd namespace: ctr's default cgroupsPath is /<namespace>/<id>, so the parent cgroup is ours to remove. */
 const NS = `berth-t${process.pid}`;
@@ -26,40 +25,14 @@ function taskShimDirs(state: string): string[] {
   return readdirSync(join(state, 'shims')).filter((n) => !n.startsWith('.spare-'));
 }
 
-function removeNamespaceCgroups(): void {
-  // every hierarchy (v1 controllers, the unified one) and the v2 root itself
-  for (const dir of ['/sys/fs/cgroup', ...readdirSync('/sys/fs/cgroup').map((d) => `/sys/fs/cgroup/${d}`)]) {
-    try {
-      rmdirSync(`${dir}/${NS}`);
-    } catch {
-      // not there, or not a hierarchy
-    }
-  }
-}
-
 describe('ctr run and task verbs on berth-engine', { skip }, () => {
   let e: Engine;
   const ctr = (args: string[], o: Parameters<Engine['ctr']>[1] = {}) => e.ctr(args, { ns: NS, ...o });
   let rootfs: string;
   const id = (s: string) => `tc-${s}-${process.pid}`;
 
-  before(async () => {
-    e = await startEngine('berth-tasks-');
-    rootfs = join(e.dir, 'rootfs');
-    mkdirSync(rootfs);
-    makeBusyboxRootfs(rootfs);
-  });
-  after(async () => {
-    for (const line of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean)) {
-      ctr(['task', 'kill', '-s', 'KILL', line]);
-    }
-    await new Promise((r) => setTimeout(r, 300));
-    for (const line of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['task', 'rm', '-f', line]);
-    for (const line of ctr(['containers', 'ls', '-q']).stdout.split('\n').filter(Boolean))
-      ctr(['containers', 'rm', line]);
-    await e.stop();
-    removeNamespaceCgroups();
-  });
+  before(async () => ({ e, rootfs } = await startTaskEngine('berth-tasks-')));
+  after(() => stopTaskEngine(e, NS));
 
   it('run --rm: stdout, stderr and the exit code come back; nothing is left', () => {
     const r = ctr(['run', '--rm', '--rootfs', rootfs, id('rm'), 'sh', '-c', 'echo out; echo err >&2; exit 3']);
@@ -73,9 +46,17 @@ describe('ctr run and task verbs on berth-engine', { skip }, () => {
   });
 
   it('run --rm with stdin', () => {
-    const r = ctr(['run', '--rm', '--rootfs', rootfs, id('in'), 'sh', '-c', 'while read l; do echo "got $l"; done'], {
-      input: 'one\ntwo\n',
-    });
+    // The end of ctr's input is no EOF in the container: the shim holds the
+    // stdin FIFO open until a CloseIO, as containerd's shim does (and ctr
+    // sends none when its input ends before the task exists), so the
+    // container reads what it needs and ends by itself.
+    const r = ctr(
+      ['run', '--rm', '--rootfs', rootfs, id('in'), 'sh', '-c', 'for i in 1 2; do read l; echo "got $l"; done'],
+      {
+        input: 'one\ntwo\n',
+        timeout: 30000,
+      },
+    );
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, 'got one\ngot two\n');
   });
@@ -228,6 +209,54 @@ describe('ctr run and task verbs on berth-engine', { skip }, () => {
       ]);
       assert.equal(r.status, 4, r.stderr);
       assert.equal(r.stdout, 'via-binary\n');
+    });
+  }
+
+  for (const [label, extra] of [
+    ['berth-runc', []],
+    ['runc', ['--runc-binary', 'runc', '--env', 'PATH=/bin']],
+  ] as const) {
+    it(`${label}: a deleted exec leaves no file in the shim's directory`, async () => {
+      const c = id(`xf-${label}`);
+      const r = ctr(['run', '-d', ...extra, '--rootfs', rootfs, c, 'sleep', '300']);
+      assert.equal(r.status, 0, r.stderr);
+      const execFiles = () =>
+        taskShimDirs(e.state).flatMap((d) =>
+          readdirSync(join(e.state, 'shims', d))
+            .filter((f) => f.startsWith('exec-'))
+            .map((f) => `${d}/${f}`),
+        );
+      try {
+        // a detached exec is not deleted by ctr: its files are there while it lives
+        assert.equal(ctr(['task', 'exec', '-d', '--exec-id', 'kept', c, 'sleep', '300']).status, 0);
+        assert.ok(
+          execFiles().some((f) => f.includes('exec-kept')),
+          execFiles().join(' '),
+        );
+        for (let i = 0; i < 3; i++) {
+          const x = ctr(['task', 'exec', '--exec-id', `gone${i}`, c, 'sh', '-c', `echo ${i}; exit ${i}`]);
+          assert.equal(x.status, i, x.stderr);
+          assert.equal(x.stdout, `${i}\n`);
+        }
+        const tx = await driveTty(
+          ['ctr', '-a', e.sock, '-n', NS, 'task', 'exec', '-t', '--exec-id', 'gonetty', c, 'sh'],
+          [{ expect: /\/ # /, send: 'exit 5\r' }],
+        );
+        assert.equal(tx.code, 5, tx.output);
+        // ctr deleted each of them once it ended: only the detached one's files are left
+        assert.deepEqual(
+          execFiles().filter((f) => !f.includes('exec-kept')),
+          [],
+        );
+      } finally {
+        ctr(['task', 'kill', '-s', 'KILL', c]);
+        await waitUntil(
+          'the task to stop',
+          () => !new RegExp(`^${c}\\s+\\d+\\s+RUNNING`, 'm').test(ctr(['task', 'ls']).stdout),
+        );
+        ctr(['task', 'rm', c]);
+        ctr(['containers', 'rm', c]);
+      }
     });
   }
 

@@ -6,15 +6,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { existsSync, mkdirSync, readdirSync, rmdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { clientConstructor, NAMESPACE_HEADER } from '../../../src/api/load.js';
-import { makeBusyboxRootfs, haveBusybox } from '../../helpers/busybox.js';
 import { waitUntil } from '../../helpers/daemons.js';
-import { isRoot } from '../../helpers/runtime.js';
-import { startEngine, type Engine } from './helpers.js';
+import type { Engine } from './helpers.js';
+import { startTaskEngine, stopTaskEngine, taskSkip } from '../../helpers/task-engine.js';
 
-const skip = !isRoot() ? 'needs root' : !haveBusybox() ? 'needs busybox-static' : false;
+const skip = taskSkip;
 const NS = `berth-del${process.pid}`;
 
 /** What a task leaves in the state directory: shim directories (not the spare), bundles, runtime state. */
@@ -34,24 +33,8 @@ describe('tasks.Delete answered before its clean-up', { skip }, () => {
   let rootfs: string;
   const ctr = (args: string[]) => e.ctr(args, { ns: NS });
 
-  before(async () => {
-    e = await startEngine('berth-del-');
-    rootfs = join(e.dir, 'rootfs');
-    mkdirSync(rootfs);
-    makeBusyboxRootfs(rootfs);
-  });
-  after(async () => {
-    for (const t of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['task', 'rm', '-f', t]);
-    for (const c of ctr(['containers', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['containers', 'rm', c]);
-    await e.stop();
-    for (const d of readdirSync('/sys/fs/cgroup')) {
-      try {
-        rmdirSync(`/sys/fs/cgroup/${d}/${NS}`);
-      } catch {
-        // not there
-      }
-    }
-  });
+  before(async () => ({ e, rootfs } = await startTaskEngine('berth-del-')));
+  after(() => stopTaskEngine(e, NS));
 
   it('run --rm of one id again and again: each run works, nothing is left after the last', () => {
     const c = `again-${process.pid}`;

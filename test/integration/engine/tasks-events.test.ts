@@ -7,15 +7,13 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as grpc from '@grpc/grpc-js';
-import { mkdirSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { clientConstructor, NAMESPACE_HEADER } from '../../../src/api/load.js';
-import { makeBusyboxRootfs, haveBusybox } from '../../helpers/busybox.js';
 import { waitUntil } from '../../helpers/daemons.js';
-import { isRoot } from '../../helpers/runtime.js';
-import { startEngine, type Engine } from './helpers.js';
+import type { Engine } from './helpers.js';
+import { startTaskEngine, stopTaskEngine, taskSkip } from '../../helpers/task-engine.js';
 
-const skip = !isRoot() ? 'needs root' : !haveBusybox() ? 'needs busybox-static' : false;
+const skip = taskSkip;
 const NS = `berth-ev${process.pid}`;
 
 describe('task events and Update on berth-engine', { skip }, () => {
@@ -24,24 +22,8 @@ describe('task events and Update on berth-engine', { skip }, () => {
   const ctr = (args: string[]) => e.ctr(args, { ns: NS });
   const c = `evt-${process.pid}`;
 
-  before(async () => {
-    e = await startEngine('berth-evt-');
-    rootfs = join(e.dir, 'rootfs');
-    mkdirSync(rootfs);
-    makeBusyboxRootfs(rootfs);
-  });
-  after(async () => {
-    for (const t of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['task', 'rm', '-f', t]);
-    for (const x of ctr(['containers', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['containers', 'rm', x]);
-    await e.stop();
-    for (const d of readdirSync('/sys/fs/cgroup')) {
-      try {
-        rmdirSync(`/sys/fs/cgroup/${d}/${NS}`);
-      } catch {
-        // not there
-      }
-    }
-  });
+  before(async () => ({ e, rootfs } = await startTaskEngine('berth-evt-')));
+  after(() => stopTaskEngine(e, NS));
 
   it('exec added/started, its exit and delete, paused, resumed: in order, with their ids', async () => {
     const ev = spawn('ctr', ['-a', e.sock, 'events'], { stdio: ['ignore', 'pipe', 'inherit'] });

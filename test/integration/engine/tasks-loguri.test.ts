@@ -8,13 +8,14 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, readFileSync, rmdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SpawnSyncReturns } from 'node:child_process';
 import { makeBusyboxRootfs, haveBusybox } from '../../helpers/busybox.js';
 import { startContainerd, which, waitUntil, type Containerd } from '../../helpers/daemons.js';
 import { isRoot } from '../../helpers/runtime.js';
 import { startEngine, type Engine } from './helpers.js';
+import { removeNamespaceCgroups } from '../../helpers/task-engine.js';
 
 const skip = !isRoot()
   ? 'needs root'
@@ -38,16 +39,6 @@ cat <&3 > "$out/stdout" &
 cat <&4 > "$out/stderr"
 wait
 `;
-
-function removeNamespaceCgroups(): void {
-  for (const dir of ['/sys/fs/cgroup', ...readdirSync('/sys/fs/cgroup').map((d) => `/sys/fs/cgroup/${d}`)]) {
-    try {
-      rmdirSync(`${dir}/${NS}`);
-    } catch {
-      // not there, or not a hierarchy
-    }
-  }
-}
 
 describe('stdio URIs: berth-engine as containerd', { skip }, () => {
   let e: Engine;
@@ -73,7 +64,7 @@ describe('stdio URIs: berth-engine as containerd', { skip }, () => {
   after(async () => {
     await e?.stop();
     await c?.stop();
-    removeNamespaceCgroups();
+    removeNamespaceCgroups(NS);
   });
 
   it('file:// appends both streams to the file', async () => {

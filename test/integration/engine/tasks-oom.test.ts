@@ -8,14 +8,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { makeBusyboxRootfs, haveBusybox } from '../../helpers/busybox.js';
+import { readFileSync } from 'node:fs';
 import { waitUntil } from '../../helpers/daemons.js';
-import { isRoot } from '../../helpers/runtime.js';
-import { startEngine, type Engine } from './helpers.js';
+import type { Engine } from './helpers.js';
+import { startTaskEngine, stopTaskEngine, taskSkip } from '../../helpers/task-engine.js';
 
-const skip = !isRoot() ? 'needs root' : !haveBusybox() ? 'needs busybox-static' : false;
+const skip = taskSkip;
 const NS = `berth-oom${process.pid}`;
 
 describe('OOM kills on berth-engine', { skip }, () => {
@@ -23,27 +21,8 @@ describe('OOM kills on berth-engine', { skip }, () => {
   let rootfs: string;
   const ctr = (args: string[]) => e.ctr(args, { ns: NS });
 
-  before(async () => {
-    e = await startEngine('berth-oom-');
-    rootfs = join(e.dir, 'rootfs');
-    mkdirSync(rootfs);
-    makeBusyboxRootfs(rootfs);
-  });
-  after(async () => {
-    for (const t of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean))
-      ctr(['task', 'kill', '-s', 'KILL', t]);
-    await new Promise((r) => setTimeout(r, 300));
-    for (const t of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['task', 'rm', '-f', t]);
-    for (const c of ctr(['containers', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['containers', 'rm', c]);
-    await e.stop();
-    for (const d of readdirSync('/sys/fs/cgroup')) {
-      try {
-        rmdirSync(`/sys/fs/cgroup/${d}/${NS}`);
-      } catch {
-        // not there
-      }
-    }
-  });
+  before(async () => ({ e, rootfs } = await startTaskEngine('berth-oom-')));
+  after(() => stopTaskEngine(e, NS));
 
   it('a child OOM-killed in a running container: /tasks/oom at once, the task still running', async () => {
     const ev = spawn('ctr', ['-a', e.sock, 'events'], { stdio: ['ignore', 'pipe', 'inherit'] });

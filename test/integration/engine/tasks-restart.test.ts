@@ -7,17 +7,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { clientConstructor, NAMESPACE_HEADER } from '../../../src/api/load.js';
-import { makeBusyboxRootfs, haveBusybox } from '../../helpers/busybox.js';
 import { waitUntil } from '../../helpers/daemons.js';
-import { isRoot } from '../../helpers/runtime.js';
-import { rmdirSync } from 'node:fs';
 import { ShimSet } from '../../../src/shim/shims.js';
-import { startEngine, type Engine } from './helpers.js';
+import type { Engine } from './helpers.js';
+import { startTaskEngine, stopTaskEngine, taskSkip } from '../../helpers/task-engine.js';
 
-const skip = !isRoot() ? 'needs root' : !haveBusybox() ? 'needs busybox-static' : false;
+const skip = taskSkip;
 const N = 20;
 
 interface Answer {
@@ -55,17 +53,6 @@ function alive(pid: number): boolean {
 /** Our own containerd namespace: ctr's default cgroupsPath is /<namespace>/<id>, so the parent cgroup is ours to remove. */
 const NS = `berth-t${process.pid}`;
 
-function removeNamespaceCgroups(): void {
-  // every hierarchy (v1 controllers, the unified one) and the v2 root itself
-  for (const dir of ['/sys/fs/cgroup', ...readdirSync('/sys/fs/cgroup').map((d) => `/sys/fs/cgroup/${d}`)]) {
-    try {
-      rmdirSync(`${dir}/${NS}`);
-    } catch {
-      // not there, or not a hierarchy
-    }
-  }
-}
-
 describe('berth-engine restart without loss', { skip }, () => {
   let e: Engine;
   const ctr = (args: string[], o: Parameters<Engine['ctr']>[1] = {}) => e.ctr(args, { ns: NS, ...o });
@@ -73,22 +60,8 @@ describe('berth-engine restart without loss', { skip }, () => {
   const ids = Array.from({ length: N }, (_, i) => `rr-${i}-${process.pid}`);
   const quick = `rr-quick-${process.pid}`;
 
-  before(async () => {
-    e = await startEngine('berth-restart-');
-    rootfs = join(e.dir, 'rootfs');
-    mkdirSync(rootfs);
-    makeBusyboxRootfs(rootfs);
-  });
-  after(async () => {
-    if (e.proc.exitCode !== null) await e.restart().catch(() => undefined);
-    for (const c of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean))
-      ctr(['task', 'kill', '-s', 'KILL', c]);
-    await new Promise((r) => setTimeout(r, 500));
-    for (const c of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['task', 'rm', '-f', c]);
-    for (const c of ctr(['containers', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['containers', 'rm', c]);
-    await e.stop();
-    removeNamespaceCgroups();
-  });
+  before(async () => ({ e, rootfs } = await startTaskEngine('berth-restart-')));
+  after(() => stopTaskEngine(e, NS));
 
   it('finds 20 running containers again after a SIGKILL, and what exited meanwhile', async () => {
     for (const id of ids) {

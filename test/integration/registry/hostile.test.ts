@@ -19,6 +19,33 @@ let img: BuiltImage;
 const { newStore } = scratchStores('berth-hostile-');
 const opts = { credentials: async () => undefined, retryBaseMs: 5, retries: 3 };
 
+/** The fake registry answers every manifest request with `body` as `mediaType` (its digest in the header). */
+function serveManifest(body: Buffer, mediaType: string): void {
+  fake.hooks.manifest = (req, res) => {
+    res.writeHead(200, {
+      'content-type': mediaType,
+      'content-length': body.length,
+      'docker-content-digest': sha256(body),
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
+    return true;
+  };
+}
+
+/** A pull of x/app:v1 fails with `code` and a message matching `message`, and leaves its store empty. */
+async function refusedPull(code: string, message: RegExp): Promise<void> {
+  const store = newStore();
+  await assert.rejects(
+    pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }),
+    (e: Error & { code?: string }) => {
+      assert.equal(e.code, code);
+      assert.match(e.message, message);
+      return true;
+    },
+  );
+  assert.deepEqual(await store.list(), []);
+}
+
 /** Every committed blob hashes to its name. */
 async function assertStoreVerified(store: LocalContentStore): Promise<void> {
   for (const b of await store.list()) {
@@ -156,15 +183,7 @@ test('manifest of absurd size: refused from Content-Length, and when streamed wi
     res.end(); // never sent: the client must stop at the header
     return true;
   };
-  const store = newStore();
-  await assert.rejects(
-    pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }),
-    (e: Error & { code?: string }) => {
-      assert.equal(e.code, 'invalid-argument');
-      assert.match(e.message, /209715200 bytes.*over the limit|limit/);
-      return true;
-    },
-  );
+  await refusedPull('invalid-argument', /209715200 bytes.*over the limit|limit/);
   fake.hooks.manifest = (req, res) => {
     if (req.method === 'HEAD') {
       res.writeHead(405).end();
@@ -182,6 +201,7 @@ test('manifest of absurd size: refused from Content-Length, and when streamed wi
     pump();
     return true;
   };
+  const store = newStore();
   await assert.rejects(
     pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }),
     /more than the limit of 4194304 bytes/,
@@ -198,40 +218,15 @@ test('wrong media type for a manifest is refused', async () => {
     res.end(req.method === 'HEAD' ? undefined : img.configBytes);
     return true;
   };
-  const store = newStore();
-  await assert.rejects(
-    pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }),
-    (e: Error & { code?: string }) => {
-      assert.equal(e.code, 'invalid-argument');
-      assert.match(e.message, /unsupported manifest media type "application\/vnd.oci.image.config.v1\+json"/);
-      return true;
-    },
-  );
-  assert.deepEqual(await store.list(), []);
+  await refusedPull('invalid-argument', /unsupported manifest media type "application\/vnd.oci.image.config.v1\+json"/);
 });
 
 test('schema 1 manifest is refused with advice', async () => {
   const s1 = Buffer.from(
     JSON.stringify({ schemaVersion: 1, name: 'x/app', tag: 'v1', architecture: 'amd64', fsLayers: [], history: [] }),
   );
-  fake.hooks.manifest = (req, res) => {
-    res.writeHead(200, {
-      'content-type': 'application/vnd.docker.distribution.manifest.v1+prettyjws',
-      'content-length': s1.length,
-      'docker-content-digest': sha256(s1),
-    });
-    res.end(req.method === 'HEAD' ? undefined : s1);
-    return true;
-  };
-  const store = newStore();
-  await assert.rejects(
-    pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }),
-    (e: Error & { code?: string }) => {
-      assert.equal(e.code, 'failed-precondition');
-      assert.match(e.message, /schema 1.*not supported/);
-      return true;
-    },
-  );
+  serveManifest(s1, 'application/vnd.docker.distribution.manifest.v1+prettyjws');
+  await refusedPull('failed-precondition', /schema 1.*not supported/);
   // Also when the registry says application/json and only the body tells.
   fake.hooks.manifest = (req, res) => {
     if (req.method === 'HEAD') {
@@ -241,6 +236,7 @@ test('schema 1 manifest is refused with advice', async () => {
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': s1.length }).end(s1);
     return true;
   };
+  const store = newStore();
   await assert.rejects(pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }), /schema 1/);
   assert.deepEqual(await store.list(), []);
 });
@@ -260,16 +256,7 @@ test('Docker-Content-Digest that does not match the manifest body is refused', a
     res.end(img.manifestBytes);
     return true;
   };
-  const store = newStore();
-  await assert.rejects(
-    pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }),
-    (e: Error & { code?: string }) => {
-      assert.equal(e.code, 'digest-mismatch');
-      assert.match(e.message, /Docker-Content-Digest/);
-      return true;
-    },
-  );
-  assert.deepEqual(await store.list(), []);
+  await refusedPull('digest-mismatch', /Docker-Content-Digest/);
 });
 
 test('a manifest fetched by digest must hash to that digest', async () => {
@@ -431,25 +418,8 @@ test('a manifest that is JSON but not a valid manifest is refused before it ente
       config: { digest: 'sha256:nothex' },
     }),
   );
-  fake.hooks.manifest = (req, res) => {
-    res.writeHead(200, {
-      'content-type': 'application/vnd.oci.image.manifest.v1+json',
-      'content-length': bad.length,
-      'docker-content-digest': sha256(bad),
-    });
-    res.end(req.method === 'HEAD' ? undefined : bad);
-    return true;
-  };
-  const store = newStore();
-  await assert.rejects(
-    pullImage(`${fake.host}/x/app:v1`, { store, registryOptions: opts }),
-    (e: Error & { code?: string }) => {
-      assert.equal(e.code, 'invalid-argument');
-      assert.match(e.message, /invalid image manifest/);
-      return true;
-    },
-  );
-  assert.deepEqual(await store.list(), []);
+  serveManifest(bad, 'application/vnd.oci.image.manifest.v1+json');
+  await refusedPull('invalid-argument', /invalid image manifest/);
 });
 
 test('layer downloads run at most `concurrency` at a time', async () => {

@@ -2,21 +2,11 @@
 // and nothing left behind (no state, no cgroup, no mount).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isRoot, runc, uniqueId, suiteBundles, type Bundle } from '../../helpers/runtime.js';
+import { isRoot, leftovers, runc, uniqueId, suiteBundles, type Bundle } from '../../helpers/runtime.js';
 
 const skip = !isRoot() ? 'needs root' : false;
-
-function leftovers(b: Bundle, id: string): string[] {
-  const out: string[] = [];
-  if (existsSync(b.root) && readdirSync(b.root).length) out.push(`state: ${readdirSync(b.root).join(',')}`);
-  for (const c of ['memory', 'pids', 'cpu', 'devices', 'freezer', 'unified']) {
-    if (existsSync(`/sys/fs/cgroup/${c}/${id}`)) out.push(`cgroup ${c}`);
-  }
-  if (readFileSync('/proc/self/mountinfo', 'utf8').includes(b.rootfs)) out.push('mount');
-  return out;
-}
 
 describe('bad input', { skip }, () => {
   const made = suiteBundles();

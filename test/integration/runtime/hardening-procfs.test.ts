@@ -5,31 +5,12 @@
 // container has made of its /proc. Each test asserts what the kernel shows.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { isRoot, runc, uniqueId, suiteBundles, type Bundle } from '../../helpers/runtime.js';
+import { isRoot, leftovers, runc, uniqueId, suiteBundles } from '../../helpers/runtime.js';
 
 const skip = !isRoot() ? 'needs root' : false;
-
-function leftovers(b: Bundle, id: string): string[] {
-  const out: string[] = [];
-  if (existsSync(b.root) && readdirSync(b.root).length) out.push(`state: ${readdirSync(b.root).join(',')}`);
-  for (const c of ['memory', 'pids', 'cpu', 'devices', 'freezer', 'unified']) {
-    if (existsSync(`/sys/fs/cgroup/${c}/${id}`)) out.push(`cgroup ${c}`);
-  }
-  if (readFileSync('/proc/self/mountinfo', 'utf8').includes(b.rootfs)) out.push('mount');
-  return out;
-}
 
 describe('procfs writes cannot be redirected', { skip }, () => {
   const bundle = suiteBundles();

@@ -4,21 +4,12 @@
 // not have is an error naming the field, and one it has reaches the kernel.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isRoot, runc, uniqueId, suiteBundles, type Bundle } from '../../helpers/runtime.js';
+import { isRoot, leftovers, runc, uniqueId, suiteBundles } from '../../helpers/runtime.js';
 import type { LinuxResources } from '../../../src/runtime/spec/types.js';
 
 const skip = !isRoot() ? 'needs root' : false;
-
-function leftovers(b: Bundle, id: string): string[] {
-  const out: string[] = [];
-  if (existsSync(b.root) && readdirSync(b.root).length) out.push(`state: ${readdirSync(b.root).join(',')}`);
-  for (const c of ['memory', 'pids', 'cpu', 'devices', 'freezer', 'unified']) {
-    if (existsSync(`/sys/fs/cgroup/${c}/${id}`)) out.push(`cgroup ${c}`);
-  }
-  return out;
-}
 
 /**
  * Where the host offers a controller to containers: a v1 mount, the cgroup2

@@ -23,7 +23,8 @@ import { join } from 'node:path';
 import { Runtime } from '../../../src/runtime/container.js';
 import { procStat } from '../../../src/common/proc.js';
 import { ShimSet, type ShimHandle } from '../../../src/shim/shims.js';
-import { createInShim, execInShim, execName, INIT } from '../../../src/shim/container.js';
+import { createInShim, execInShim, execName } from '../../../src/shim/container.js';
+import { INIT } from '../../../src/shim/protocol.js';
 import { isRoot, makeBundle, uniqueId, REPO, type Bundle } from '../../helpers/runtime.js';
 import { haveBusybox } from '../../helpers/busybox.js';
 import { sleep, waitUntil } from '../../helpers/wait.js';
@@ -142,7 +143,7 @@ describe('berth-shim with the runtime library', { skip }, () => {
     return { shim, inPath, out };
   }
 
-  it('feeds stdin from a FIFO and ends it when the writer closes', async () => {
+  it('feeds stdin from a FIFO; a writer that goes away is no EOF, closestdin is', async () => {
     const { shim, inPath, out } = await withStdinFifo(
       'shim-in',
       'while read line; do echo "got $line"; done; echo eof',
@@ -150,10 +151,20 @@ describe('berth-shim with the runtime library', { skip }, () => {
     const w = openSync(inPath, fsc.O_WRONLY); // the shim holds the read end: no wait
     writeSync(w, 'ping\npong\n');
     closeSync(w);
+    await waitUntil('both lines copied', () => out.text() === 'got ping\ngot pong\n');
+    // The client is gone (as berthd killed with -9); the shim's own writer keeps the FIFO
+    // open, so the container still reads, and a new client can write again (containerd's shim).
+    await sleep(200);
+    const running = (await shim.client.state()).procs.find((p) => p.name === INIT);
+    assert.equal(running?.exited, false, 'stdin did not end with the writer');
+    const again = openSync(inPath, fsc.O_WRONLY);
+    writeSync(again, 'again\n');
+    closeSync(again);
+    await shim.client.closeStdin(INIT);
     const done = await shim.client.wait(INIT);
     assert.equal(done.status, 0);
     await out.ended;
-    assert.equal(out.text(), 'got ping\ngot pong\neof\n');
+    assert.equal(out.text(), 'got ping\ngot pong\ngot again\neof\n');
   });
 
   it('closestdin after the writer closed: what the FIFO still holds reaches the process first', async () => {

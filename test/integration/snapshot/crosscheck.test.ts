@@ -33,12 +33,12 @@ import {
   unmountAll,
   prepareContainerRootfs,
 } from '../../../src/snapshot/index.js';
-import { gzip, makeTar, MemoryStore, sha256, tempRoot, T0, ls } from './layers.js';
+import { gzip, haveAttrTools, makeTar, MemoryStore, sha256, tempRoot, T0, ls } from './layers.js';
 import { ociLayout, tree } from './oracle.js';
 
 const isRoot = process.getuid?.() === 0;
 const haveUmoci = existsSync('/usr/bin/umoci');
-const haveXattrTools = existsSync('/usr/bin/setfattr') && existsSync('/usr/bin/getfattr');
+const haveXattrTools = haveAttrTools();
 const CAP_NET_BIND = '0x0100000200040000000000000000000000000000'; // v2, permitted cap 10, effective bit set
 
 describe('cross-checks', { skip: !isRoot ? 'needs root' : false }, () => {

@@ -26,16 +26,36 @@ function all<T>(ns: protobuf.NamespaceBase, kind: new (...a: never[]) => T, out:
 
 const bare = (n: string) => n.replace(/^\./, '');
 
-/** A value for every field (nested messages to `depth`), distinct per field so a swapped field shows. */
-function sample(t: protobuf.Type, depth: number): Record<string, unknown> {
+/**
+ * A value for every field (nested messages to `depth`), distinct per field so
+ * a swapped field shows; `odd` gives the loose inputs fromObject converts (an
+ * enum by number or by an unknown name, numbers as strings, bytes as base64).
+ */
+function sample(t: protobuf.Type, depth: number, odd = false): Record<string, unknown> {
   const o: Record<string, unknown> = {};
   t.fieldsArray.forEach((f, i) => {
     const one = (): unknown => {
       if (f.resolvedType instanceof protobuf.Enum) {
         const names = Object.keys(f.resolvedType.values);
-        return names[names.length - 1];
+        return odd ? (i % 2 ? 'NO_SUCH_VALUE' : 1) : names[names.length - 1];
       }
-      if (f.resolvedType instanceof protobuf.Type) return depth > 0 ? sample(f.resolvedType, depth - 1) : {};
+      if (f.resolvedType instanceof protobuf.Type) return depth > 0 ? sample(f.resolvedType, depth - 1, odd) : {};
+      if (odd)
+        switch (f.type) {
+          case 'string':
+            return 40 + i;
+          case 'bool':
+            return 1;
+          case 'bytes':
+            return 'AQID/w==';
+          case 'double':
+          case 'float':
+            return '2.5';
+          case 'uint32':
+            return -1;
+          default:
+            return String(2 ** 33 + i);
+        }
       switch (f.type) {
         case 'string':
           return `v${i}-${f.name}`;
@@ -80,6 +100,21 @@ test('every message encodes and decodes as protobufjs reflection does', () => {
       t.toObject(t.decode(empty), conversion),
       `${name}: empty`,
     );
+    // loose inputs, and the other conversion options (decodeAny reads without defaults)
+    const odd = sample(t, 2, true);
+    const oddBytes = Buffer.from(t.encode(t.fromObject(odd)).finish());
+    assert.deepEqual(Buffer.from(c.encode(c.fromObject(odd)).finish()), oddBytes, `${name}: loose input`);
+    for (const opts of [
+      { longs: Number, enums: String, defaults: false },
+      { longs: String, enums: Number, bytes: String, defaults: true, arrays: true, objects: true },
+      {},
+    ]) {
+      assert.deepEqual(
+        c.toObject(c.decode(oddBytes), opts),
+        t.toObject(t.decode(oddBytes), opts),
+        `${name}: ${JSON.stringify(opts)}`,
+      );
+    }
     compared++;
   }
   assert.ok(compared > 150, `only ${compared} messages compared`);

@@ -53,7 +53,15 @@ export function hybridLayout(): CgroupLayout {
   return layoutFrom({ mountinfo: HYBRID_MOUNTINFO, procCgroups: PROC_CGROUPS, selfCgroup: HYBRID_SELF });
 }
 
+/** A pure v2 host's /proc/cgroups: every controller in hierarchy 0. */
+export const V2_PROC_CGROUPS = PROC_CGROUPS.replace(/^(\w+)\t\d+\t/gm, '$1\t0\t');
+
 export function v2Layout(): CgroupLayout {
+  return layoutFrom({ mountinfo: V2_MOUNTINFO, procCgroups: V2_PROC_CGROUPS, selfCgroup: V2_SELF });
+}
+
+/** A hybrid host's cgroup2 hierarchy seen alone (a mount namespace with only it at /sys/fs/cgroup). */
+export function v2OfHybridLayout(): CgroupLayout {
   return layoutFrom({ mountinfo: V2_MOUNTINFO, procCgroups: PROC_CGROUPS, selfCgroup: V2_SELF });
 }
 

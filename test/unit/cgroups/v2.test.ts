@@ -4,7 +4,7 @@ import { createManager, createWithResources } from '../../../src/runtime/cgroups
 import { MemoryCgroupFs } from '../../../src/runtime/cgroups/fs.js';
 import { blkioWeightToIoWeight, sharesToWeight, swapMaxValue } from '../../../src/runtime/cgroups/v2-set.js';
 import { decodeInsns, runDeviceFilter } from '../../../src/runtime/cgroups/devices/ebpf.js';
-import { v2Fs, v2Layout } from './fixtures.js';
+import { v2Fs, v2Layout, v2OfHybridLayout } from './fixtures.js';
 
 const CG = '/sys/fs/cgroup';
 const MiB = 1024 * 1024;
@@ -71,6 +71,24 @@ test('create: under the parent of our own cgroup, controllers enabled top-down',
   // a v2Fs ancestor already enabling a controller is left alone
   assert.ok(!enables.some((w) => w.value === '+misc'));
   assert.deepEqual(m.procsFiles(), [`${DIR}/cgroup.procs`]);
+});
+
+test("create on a hybrid host's cgroup2 hierarchy seen alone: its root's subtree_control is never written", async () => {
+  const fs = v2Fs();
+  const layout = v2OfHybridLayout();
+  assert.equal(layout.mode, 'v2', 'no v1 mount visible');
+  assert.ok(layout.v1Bound?.includes('memory'), '/proc/cgroups still shows the v1 hierarchies');
+  const m = createManager({ containerId: 'c1', cgroupsPath: 'c1', layout, fs, attachDeviceFilter: () => {} });
+  await m.create();
+  const enables = fs.writes.filter((w) => w.path.endsWith('cgroup.subtree_control'));
+  assert.ok(enables.length > 0, 'the ancestors below the root still get what the root delegates');
+  assert.deepEqual(
+    enables.filter((w) => w.path === `${CG}/cgroup.subtree_control`),
+    [],
+    'nothing written to the root',
+  );
+  // on a pure v2 host the root is written as runc does (the case above)
+  assert.deepEqual(v2Layout().v1Bound, []);
 });
 
 test('set: the exact files and values for a typical LinuxResources', async () => {

@@ -3,6 +3,7 @@
 
 import { spawn } from 'node:child_process';
 import { PassThrough } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createWriteStream, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Command, Ctx } from '../command.js';
@@ -12,6 +13,7 @@ import { Demuxer, attachStreams } from '../stream.js';
 import { apiTimestamp } from '../units.js';
 import { readAll } from '../client.js';
 import { readEnvFile } from './runopts.js';
+import { runFlagsNamed } from './runflags.js';
 import { statsCmd } from './stats.js';
 
 const cpath = (id: string) => `/containers/${encodeURIComponent(id)}`;
@@ -127,12 +129,10 @@ async function exportCmd(ctx: Ctx, f: Flags, args: string[]): Promise<number> {
   if (!output && process.stdout.isTTY)
     throw new CliError('cowardly refusing to save to a terminal. Use the -o flag or redirect', 1);
   const res = await ctx.client.request('GET', `${cpath(args[0]!)}/export`);
-  const dest = output ? createWriteStream(output) : process.stdout;
-  await new Promise<void>((resolve, reject) => {
-    res.body.pipe(dest as NodeJS.WritableStream);
-    res.body.on('end', resolve);
-    res.body.on('error', reject);
-  });
+  // Done when the destination has taken every byte, not when the response
+  // ends: the CLI exits right after, and a file stream still writing would be
+  // cut short (seen under Bun, 4 exports in 30).
+  await pipeline(res.body, output ? createWriteStream(output) : process.stdout);
   return 0;
 }
 
@@ -214,14 +214,11 @@ export const containerIoCmds: Command[] = [
     interspersed: false,
     flags: [
       { name: 'detach', short: 'd', type: 'bool', usage: 'Detached mode: run command in the background' },
-      { name: 'detach-keys', type: 'string', usage: 'Override the key sequence for detaching a container' },
-      { name: 'env', short: 'e', type: 'list', usage: 'Set environment variables' },
-      { name: 'env-file', type: 'list', usage: 'Read in a file of environment variables' },
-      { name: 'interactive', short: 'i', type: 'bool', usage: 'Keep STDIN open even if not attached' },
+      ...runFlagsNamed('detach-keys', 'env', 'env-file', 'interactive'),
       { name: 'privileged', type: 'bool', usage: 'Give extended privileges to the command' },
-      { name: 'tty', short: 't', type: 'bool', usage: 'Allocate a pseudo-TTY' },
+      ...runFlagsNamed('tty'),
       { name: 'user', short: 'u', type: 'string', usage: 'Username or UID (format: "<name|uid>[:<group|gid>]")' },
-      { name: 'workdir', short: 'w', type: 'string', usage: 'Working directory inside the container' },
+      ...runFlagsNamed('workdir'),
     ],
     args: { min: 2 },
     run: exec,

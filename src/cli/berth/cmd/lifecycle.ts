@@ -6,6 +6,7 @@ import type { Command, Ctx } from '../command.js';
 import type { Flags } from '../flags.js';
 import { CliError } from '../errors.js';
 import { ramInBytes } from './runopts.js';
+import { runFlagsNamed } from './runflags.js';
 import { attachStreams } from '../stream.js';
 import { proxySignals } from './run.js';
 
@@ -305,28 +306,16 @@ export const lifecycleCmds: Command[] = [
     use: '[OPTIONS] CONTAINER [CONTAINER...]',
     short: 'Update configuration of one or more containers',
     flags: [
-      {
-        name: 'blkio-weight',
-        type: 'int',
-        typeName: 'uint16',
-        usage: 'Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)',
-      },
-      { name: 'cpu-period', type: 'int', usage: 'Limit CPU CFS (Completely Fair Scheduler) period' },
-      { name: 'cpu-quota', type: 'int', usage: 'Limit CPU CFS (Completely Fair Scheduler) quota' },
+      ...runFlagsNamed('blkio-weight', 'cpu-period', 'cpu-quota'),
       { name: 'cpu-rt-period', type: 'int', usage: 'Limit the CPU real-time period in microseconds' },
       { name: 'cpu-rt-runtime', type: 'int', usage: 'Limit the CPU real-time runtime in microseconds' },
-      { name: 'cpu-shares', short: 'c', type: 'int', usage: 'CPU shares (relative weight)' },
-      { name: 'cpus', type: 'string', typeName: 'decimal', usage: 'Number of CPUs' },
-      { name: 'cpuset-cpus', type: 'string', usage: 'CPUs in which to allow execution (0-3, 0,1)' },
-      { name: 'cpuset-mems', type: 'string', usage: 'MEMs in which to allow execution (0-3, 0,1)' },
-      { name: 'memory', short: 'm', type: 'bytes', usage: 'Memory limit' },
-      { name: 'memory-reservation', type: 'bytes', usage: 'Memory soft limit' },
+      ...runFlagsNamed('cpu-shares', 'cpus', 'cpuset-cpus', 'cpuset-mems', 'memory', 'memory-reservation'),
       {
         name: 'memory-swap',
         type: 'bytes',
         usage: 'Swap limit equal to memory plus swap: -1 to enable unlimited swap',
       },
-      { name: 'pids-limit', type: 'int', usage: 'Tune container pids limit (set -1 for unlimited)' },
+      ...runFlagsNamed('pids-limit'),
       { name: 'restart', type: 'string', usage: 'Restart policy to apply when a container exits' },
     ],
     args: { min: 1 },

@@ -141,3 +141,12 @@ export const runFlags: FlagSpec[] = [
     hidden: true,
   },
 ];
+
+/** `run`'s entries for `names`, in that order, for a command whose flags docker describes word for word as run's. */
+export function runFlagsNamed(...names: string[]): FlagSpec[] {
+  return names.map((n) => {
+    const f = runFlags.find((x) => x.name === n);
+    if (!f) throw new Error(`no run flag --${n}`);
+    return f;
+  });
+}

@@ -1,0 +1,191 @@
+// The spare shim's berth-init, started ahead of need with pipes for stdio:
+// a task create whose stdio are the client's FIFOs (ctr's way) attaches them
+// and sends it the plan, so the container is that berth-init's clone; one it
+// does not fit (a log URI) spawns its own and ends the spare's. Both seen from
+// the kernel (/proc: parents, namespaces, cgroups) and from the shim's own
+// account of what it spawned. A spare berth-init never outlives the engine.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeBusyboxRootfs, haveBusybox } from '../../helpers/busybox.js';
+import { waitUntil } from '../../helpers/daemons.js';
+import { isRoot } from '../../helpers/runtime.js';
+import { ShimClient } from '../../../src/shim/client.js';
+import { startEngine, type Engine } from './helpers.js';
+
+const skip = !isRoot() ? 'needs root' : !haveBusybox() ? 'needs busybox-static' : false;
+const NS = `berth-spinit${process.pid}`;
+
+function alive(pid: number): boolean {
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+function ppid(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+}
+
+interface SpareInit {
+  dir: string;
+  shimPid: number;
+  initPid: number;
+}
+
+/** The spare shim and the berth-init it started ahead of need, once both run. */
+async function readySpareInit(e: Engine): Promise<SpareInit> {
+  const root = join(e.state, 'shims');
+  const end = Date.now() + 20000;
+  for (;;) {
+    for (const n of existsSync(root) ? readdirSync(root).filter((x) => x.startsWith('.spare-')) : []) {
+      const dir = join(root, n);
+      const c = new ShimClient(dir);
+      try {
+        const st = await c.state();
+        const init = st.procs.find((p) => p.name === 'init');
+        if (init && init.spawned > 0 && alive(init.spawned)) return { dir, shimPid: st.pid, initPid: init.spawned };
+      } catch {
+        // starting, or claimed meanwhile
+      } finally {
+        c.close();
+      }
+    }
+    if (Date.now() > end) throw new Error('timed out waiting for a spare shim with its berth-init');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** What the task shim with pid `shimPid` says it spawned for the container's init. */
+async function spawnedBy(e: Engine, shimPid: number): Promise<{ spawned: number; pid: number }> {
+  const root = join(e.state, 'shims');
+  for (const n of readdirSync(root).filter((x) => !x.startsWith('.'))) {
+    const pidFile = join(root, n, 'shim.pid');
+    if (!existsSync(pidFile) || Number(readFileSync(pidFile, 'utf8').trim()) !== shimPid) continue;
+    const c = new ShimClient(join(root, n));
+    try {
+      const init = (await c.state()).procs.find((p) => p.name === 'init');
+      assert.ok(init, 'the task shim has an init process');
+      return { spawned: init.spawned, pid: init.pid };
+    } finally {
+      c.close();
+    }
+  }
+  throw new Error(`no task shim with pid ${shimPid}`);
+}
+
+function taskPid(e: Engine, id: string): number {
+  const m = new RegExp(`^${id}\\s+(\\d+)\\s+RUNNING`, 'm').exec(e.ctr(['task', 'ls'], { ns: NS }).stdout);
+  assert.ok(m, `task ${id} runs`);
+  return Number(m[1]);
+}
+
+const ns = (pid: number | 'self', type: string) => readlinkSync(`/proc/${pid}/ns/${type}`);
+
+/** The container is in new mnt, pid, net, ipc and uts namespaces (ctr's spec), the host's user and cgroup ones, its own cgroup. */
+function assertContainer(pid: number, id: string): void {
+  for (const t of ['mnt', 'pid', 'net', 'ipc', 'uts']) assert.notEqual(ns(pid, t), ns('self', t), `${t} namespace`);
+  for (const t of ['user', 'cgroup']) assert.equal(ns(pid, t), ns('self', t), `${t} namespace`);
+  const cg = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+  assert.match(cg, new RegExp(`:/${NS}/${id}$`, 'm'), cg);
+}
+
+describe("the spare shim's berth-init", { skip }, () => {
+  let e: Engine;
+  let rootfs: string;
+  const ctr = (args: string[], input?: string) => e.ctr(args, { ns: NS, input });
+
+  before(async () => {
+    e = await startEngine('berth-spinit-');
+    rootfs = join(e.dir, 'rootfs');
+    mkdirSync(rootfs);
+    makeBusyboxRootfs(rootfs);
+  });
+  after(async () => {
+    if (e.proc.exitCode !== null) await e.restart().catch(() => undefined);
+    for (const t of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean))
+      ctr(['task', 'kill', '-s', 'KILL', t]);
+    await new Promise((r) => setTimeout(r, 300));
+    for (const t of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['task', 'rm', '-f', t]);
+    for (const c of ctr(['containers', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['containers', 'rm', c]);
+    await e.stop();
+    for (const d of readdirSync('/sys/fs/cgroup')) {
+      try {
+        rmdirSync(`/sys/fs/cgroup/${d}/${NS}`);
+      } catch {
+        // not there
+      }
+    }
+  });
+
+  it('ctr run: the container is the spare berth-init’s clone, in its own namespaces and cgroups', async () => {
+    const s = await readySpareInit(e);
+    assert.match(readFileSync(`/proc/${s.initPid}/cmdline`, 'utf8'), /berth-init/);
+    assert.equal(ppid(s.initPid), s.shimPid, 'the spare berth-init is its shim’s child');
+    const id = `spinit-used-${process.pid}`;
+    assert.equal(ctr(['run', '-d', '--rootfs', rootfs, id, 'sleep', '300']).status, 0);
+    const pid = taskPid(e, id);
+    assert.deepEqual(await spawnedBy(e, s.shimPid), { spawned: s.initPid, pid }, 'made by the spare berth-init');
+    assert.equal(ppid(pid), s.shimPid, 'the container is the shim’s child');
+    assert.equal(alive(s.initPid), false, 'berth-init’s first process is gone once the container waits');
+    assertContainer(pid, id);
+  });
+
+  it('ctr run --rm through a spare berth-init: stdin, stdout, stderr and the exit code', async () => {
+    await readySpareInit(e);
+    const r = ctr(
+      [
+        'run',
+        '--rm',
+        '--rootfs',
+        rootfs,
+        `spinit-io-${process.pid}`,
+        'sh',
+        '-c',
+        'read l; echo "got $l"; echo err >&2; exit 5',
+      ],
+      'one\n',
+    );
+    assert.equal(r.status, 5, r.stderr);
+    assert.equal(r.stdout, 'got one\n');
+    assert.match(r.stderr, /^err$/m);
+  });
+
+  it('a create the spare does not fit (a log URI) spawns its own berth-init; the spare’s ends', async () => {
+    const s = await readySpareInit(e);
+    const id = `spinit-uri-${process.pid}`;
+    const file = join(e.dir, 'uri.log');
+    const r = ctr([
+      'run',
+      '-d',
+      '--log-uri',
+      `file://${file}`,
+      '--rootfs',
+      rootfs,
+      id,
+      'sh',
+      '-c',
+      'echo hi; sleep 300',
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    const pid = taskPid(e, id);
+    const by = await spawnedBy(e, s.shimPid);
+    assert.equal(by.pid, pid);
+    assert.notEqual(by.spawned, s.initPid, 'a berth-init of its own');
+    await waitUntil('the unused spare berth-init to end', () => !alive(s.initPid));
+    assertContainer(pid, id);
+    await waitUntil('the output in the log file', () => existsSync(file) && readFileSync(file, 'utf8') === 'hi\n');
+  });
+
+  it('SIGKILL of the engine: the spare shim and its berth-init end; the tasks run on', async () => {
+    const s = await readySpareInit(e);
+    await e.kill9();
+    await waitUntil('the spare berth-init and its shim to end', () => !alive(s.initPid) && !alive(s.shimPid), 5000);
+    assert.equal(existsSync(s.dir), false, 'the spare removed its directory');
+    await e.restart();
+    assert.match(ctr(['task', 'ls']).stdout, new RegExp(`^spinit-used-${process.pid}\\s+\\d+\\s+RUNNING`, 'm'));
+  });
+});
