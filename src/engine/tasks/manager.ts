@@ -209,13 +209,15 @@ export class TaskManager {
       status: e.status,
       ...(reason ? { reason } : {}),
     });
-    this.events.publish(task.ns, '/tasks/exit', EVENTS + 'TaskExit', {
-      container_id: task.id,
-      id: p.execId || task.id,
-      pid: p.pid,
-      exit_status: e.status,
-      exited_at: e.at,
-    });
+    p.afterStart(() =>
+      this.events.publish(task.ns, '/tasks/exit', EVENTS + 'TaskExit', {
+        container_id: task.id,
+        id: p.execId || task.id,
+        pid: p.pid,
+        exit_status: e.status,
+        exited_at: e.at,
+      }),
+    );
   }
 
   /** The shim is gone: its processes are stopped (and killed, since nothing can report on them any more). */
@@ -239,10 +241,17 @@ export class TaskManager {
     if (p.started)
       throw new BerthError('berth-engine', 'failed-precondition', `process ${execId || task.id}: already started`);
     if (!execId) {
-      await task.backend.start(task.id);
+      p.holdEvents();
+      try {
+        await task.backend.start(task.id);
+      } catch (e) {
+        p.releaseEvents();
+        throw e;
+      }
       task.init.started = true;
       writeFileSync(join(task.shim.dir, 'started'), '');
       this.events.publish(task.ns, '/tasks/start', EVENTS + 'TaskStart', { container_id: task.id, pid: task.init.pid });
+      p.releaseEvents();
       // the next create's spare shim starts after this answer, while the container runs and the engine waits
       setImmediate(() => this.shims.refill());
       return task.init.pid;
@@ -253,7 +262,14 @@ export class TaskManager {
         'failed-precondition',
         `task ${task.id}: cannot start an exec in a stopped task`,
       );
-    const pid = await task.backend.exec(task.id, task.shim, execId, p.spec!, shimStdio(p.io, task.ns, task.id));
+    p.holdEvents();
+    let pid: number;
+    try {
+      pid = await task.backend.exec(task.id, task.shim, execId, p.spec!, shimStdio(p.io, task.ns, task.id));
+    } catch (e) {
+      p.releaseEvents();
+      throw e;
+    }
     p.pid = pid;
     // its stdio, for Get after an engine restart
     writeFileSync(join(task.shim.dir, `${p.name}.io.json`), JSON.stringify(p.io), { mode: 0o600 });
@@ -264,6 +280,7 @@ export class TaskManager {
       exec_id: execId,
       pid,
     });
+    p.releaseEvents();
     return pid;
   }
 

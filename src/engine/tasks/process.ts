@@ -17,6 +17,8 @@ export class TaskProcess {
   exit?: ExitInfo;
   /** Why the process is stopped when it is not its own exit (the shim died). */
   reason?: string;
+  /** Events held while a start is in flight (see afterStart). */
+  private held?: (() => void)[];
   private readonly done: Promise<ExitInfo>;
   private resolveDone!: (e: ExitInfo) => void;
 
@@ -38,6 +40,28 @@ export class TaskProcess {
     if (reason) this.reason = reason;
     this.resolveDone(e);
     return true;
+  }
+
+  /** A start is in flight: what afterStart is given waits for releaseEvents. */
+  holdEvents(): void {
+    this.held = [];
+  }
+
+  /**
+   * Runs `publish` now, or once the start in flight has published its own
+   * event: a process that exits before its start answered (a fast container)
+   * still shows start before exit, as containerd's shim holds such exits.
+   */
+  afterStart(publish: () => void): void {
+    if (this.held) this.held.push(publish);
+    else publish();
+  }
+
+  /** The start answered (or failed): what was held is published, in order. */
+  releaseEvents(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const publish of held) publish();
   }
 
   wait(): Promise<ExitInfo> {
