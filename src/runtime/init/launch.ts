@@ -17,11 +17,11 @@ export interface LaunchOptions {
   parent: PlanOp[];
   child: (pid: number) => PlanOp[];
   /**
-   * `child` does not use the pid: phase 2 is compiled while berth-init runs
-   * phase 1 and sent right behind it, without waiting for the pid report, so
-   * the container process starts it the moment it is released instead of
-   * after a round trip through us (berth-init's first process reads phase 1
-   * exactly and leaves what follows to the container process: init/wire.c).
+   * `child` does not use the pid: phase 2 is sent with phase 1, in one
+   * write, so the container process starts it the moment it is released
+   * instead of after a round trip through us (see init/wire.c: the bytes
+   * behind phase 1 that the first process read ahead reach the container
+   * process in its copy of the read buffer; the first process reads no more).
    */
   childWithoutPid?: boolean;
   /** Called with the container process's pid as soon as berth-init reports it. */
@@ -250,17 +250,20 @@ async function launchOn(init: InitChannel, opts: LaunchOptions, prefix: PlanOp[]
         );
       },
     );
-    init.write(encodePhase([...prefix, ...opts.parent]));
-    if (!opts.childWithoutPid) return;
-    // compiled while berth-init runs phase 1, sent without waiting for its pid report
-    try {
-      const phase2 = encodePhase(opts.child(0));
-      sentWithPhase1 = true;
-      init.write(phase2);
-    } catch (e) {
-      // Nothing cloned yet, or only a process still waiting for this plan:
-      // finish() ends berth-init, which sees EOF.
-      finish(e as Error);
+    const phase1 = encodePhase([...prefix, ...opts.parent]);
+    if (!opts.childWithoutPid) {
+      init.write(phase1);
+      return;
     }
+    let phase2: Uint8Array;
+    try {
+      phase2 = encodePhase(opts.child(0));
+    } catch (e) {
+      // Nothing sent: finish() ends berth-init, which sees EOF.
+      finish(e as Error);
+      return;
+    }
+    sentWithPhase1 = true;
+    init.write(Buffer.concat([phase1, phase2]));
   });
 }

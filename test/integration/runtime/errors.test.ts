@@ -41,7 +41,7 @@ describe('berth-init errors keep their errno', { skip }, () => {
       ns.path = '/proc/999999999/ns/net';
     });
     assert.equal(e.layer, 'berth-init', e.message);
-    assert.equal(e.errno, 'ENOENT');
+    assert.equal(e.errno, 'ENOENT', e.message);
     assert.equal(e.code, 'not-found');
     assert.match(e.step ?? '', /network/);
     assert.equal(grpcStatusOf(e), GrpcStatus.NOT_FOUND);
