@@ -11,9 +11,10 @@
 // Needs the build (bin/berth-engine, node_modules/.bin/bun), containerd and ctr.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
+import { memOf, type Mem } from './memory.js';
 import { quantile } from './stats.js';
 
 const REPO = resolve(import.meta.dirname, '..');
@@ -56,21 +57,6 @@ const STEPS: [string, string][] = [
       "createHash('sha256').update('x').digest('hex');\nvoid readFile('/etc/hostname');\n",
   ],
 ];
-
-interface Mem {
-  rss: number;
-  anon: number;
-  file: number;
-  pss: number;
-}
-
-function memOf(pid: number): Mem {
-  const kb = (text: string, key: string) =>
-    Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN) / 1024;
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-  return { rss: kb(status, 'VmRSS'), anon: kb(status, 'RssAnon'), file: kb(status, 'RssFile'), pss: kb(rollup, 'Pss') };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -26,23 +26,18 @@ import { startRegistry } from '../test/helpers/registry.js';
 import { seedImage } from '../test/helpers/seed-registry.js';
 import { startBerthd, DOCKER_28 } from '../test/helpers/berthd.js';
 import { startEngine } from '../test/integration/engine/helpers.js';
+import { memOf, type Mem } from './memory.js';
 import { quantile } from './stats.js';
 
 const iterations = Number(process.argv[process.argv.indexOf('--iterations') + 1] || 15) || 15;
 const asJson = process.argv.includes('--json');
 const withNode = process.argv.includes('--node');
 
-interface Mem {
-  rss: number;
-  pss: number;
-}
-
-/** RSS and PSS in MB; zeros for a process that is gone. */
-function memOf(pid: number | undefined): Mem {
+/** RSS and PSS in MiB; zeros for a process that is gone. */
+function rssPss(pid: number | undefined): Pick<Mem, 'rss' | 'pss'> {
   try {
-    const s = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? 0);
-    return { rss: kb('Rss') / 1024, pss: kb('Pss') / 1024 };
+    const { rss, pss } = memOf(pid ?? NaN);
+    return { rss, pss };
   } catch {
     return { rss: 0, pss: 0 };
   }
@@ -96,14 +91,14 @@ try {
     );
   /** Every daemon's memory now, by the names the report uses. */
   const idle = () => ({
-    berthd: memOf(berthd.proc().pid),
-    containerdUnderBerthd: memOf(ctrd.proc.pid),
-    dockerd: memOf(dockerd.proc.pid),
-    containerdUnderDockerd: memOf(dockerCtrdPid()),
-    berthdOnEngine: memOf(berthdE.proc().pid),
-    engine: memOf(engine.proc.pid),
+    berthd: rssPss(berthd.proc().pid),
+    containerdUnderBerthd: rssPss(ctrd.proc.pid),
+    dockerd: rssPss(dockerd.proc.pid),
+    containerdUnderDockerd: rssPss(dockerCtrdPid()),
+    berthdOnEngine: rssPss(berthdE.proc().pid),
+    engine: rssPss(engine.proc.pid),
     ...(berthdN && ctrdN
-      ? { berthdNode: memOf(berthdN.proc().pid), containerdUnderBerthdNode: memOf(ctrdN.proc.pid) }
+      ? { berthdNode: rssPss(berthdN.proc().pid), containerdUnderBerthdNode: rssPss(ctrdN.proc.pid) }
       : {}),
   });
   await new Promise((r) => setTimeout(r, 2000));
@@ -161,7 +156,7 @@ try {
         rss: m.dockerd.rss + m.containerdUnderDockerd.rss,
         pss: m.dockerd.pss + m.containerdUnderDockerd.pss,
       };
-      const pair = (label: string, a: Mem, b: Mem, bName: string) => {
+      const pair = (label: string, a: Pick<Mem, 'rss' | 'pss'>, b: Pick<Mem, 'rss' | 'pss'>, bName: string) => {
         const rss = a.rss + b.rss;
         const pss = a.pss + b.pss;
         console.log(

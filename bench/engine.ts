@@ -26,6 +26,7 @@ import { clientConstructor } from '../src/api/load.js';
 import { buildImage, startRegistry } from '../test/helpers/registry.js';
 import { unmountUnder } from '../test/helpers/daemons.js';
 import { pushImage, randomFileTar } from '../test/integration/engine/helpers.js';
+import { memOf, type Mem } from './memory.js';
 import { quantile } from './stats.js';
 
 const REPO = resolve(import.meta.dirname, '..');
@@ -115,27 +116,6 @@ function cpuMs(pid: number): number {
 }
 
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-
-interface Mem {
-  rss: number;
-  anon: number;
-  file: number;
-  pss: number;
-}
-
-/** The process's memory in MiB: VmRSS with its anonymous and file-backed parts, and PSS. */
-function memOf(pid: number): Mem {
-  const kb = (text: string, key: string) =>
-    Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN) / 1024;
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-  return {
-    rss: kb(status, 'VmRSS'),
-    anon: kb(status, 'RssAnon'),
-    file: kb(status, 'RssFile'),
-    pss: kb(rollup, 'Pss'),
-  };
-}
 
 async function stop(d: Daemon): Promise<void> {
   d.proc.kill('SIGTERM');
