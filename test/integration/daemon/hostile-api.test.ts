@@ -9,7 +9,8 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rawRequest, type Berthd } from '../../helpers/berthd.js';
 import { berthdSkip, startBerthdStack, type BerthdStack } from '../../helpers/berthd-stack.js';
@@ -47,6 +48,10 @@ const create = (body: unknown, query = '') =>
     `/v1.50/containers/create${query}`,
     typeof body === 'string' ? body : JSON.stringify(body),
   );
+
+/** Linux's dev_t split (glibc's gnu_dev_major/minor), for the small numbers a disk has. */
+const major = (dev: number) => (dev >> 8) & 0xfff;
+const minor = (dev: number) => (dev & 0xff) | ((dev >> 12) & 0xfff00);
 
 const messageOf = (r: { body: string }) => (JSON.parse(r.body) as { message: string }).message;
 
@@ -107,6 +112,55 @@ test(
     b.ok(['rmi', img]);
   },
 );
+
+test('hostile image content: host device nodes in a layer, an environment execve cannot take', { skip }, () => {
+  const img = tag('devices');
+  const archive = makeBusyboxImageArchive(scratch, img, 'hostile-devices', {
+    rootfs: (root) => {
+      mkdirSync(join(root, 'evil'));
+      // /dev/mem and the host's disk (its major:minor, whatever it is).
+      execFileSync('mknod', ['-m', '0666', join(root, 'evil/mem'), 'c', '1', '1']);
+      const disk = statSync('/').dev;
+      execFileSync('mknod', ['-m', '0666', join(root, 'evil/disk'), 'b', String(major(disk)), String(minor(disk))]);
+    },
+  });
+  b.ok(['load', '-q', '-i', archive.file]);
+  // The nodes are there (dockerd keeps them too); the device cgroup denies them.
+  const out = b.ok([
+    'run',
+    '--rm',
+    '--network',
+    'none',
+    img,
+    'sh',
+    '-c',
+    'stat -c %F /evil/mem /evil/disk; head -c1 /evil/mem >/dev/null 2>&1 || echo mem-denied; head -c1 /evil/disk >/dev/null 2>&1 || echo disk-denied',
+  ]);
+  assert.deepEqual(out.trim().split('\n'), [
+    'character special file',
+    'block special file',
+    'mem-denied',
+    'disk-denied',
+  ]);
+  b.ok(['rmi', img]);
+
+  // A config whose Env is 7.5 MB (under the 16 MiB bound of a config):
+  // loaded, and its run refused naming process.env, nothing left running.
+  const envImg = tag('env');
+  const envArchive = makeBusyboxImageArchive(scratch, envImg, 'hostile-env', {
+    config: (c) => {
+      c.Env = Array.from({ length: 50000 }, (_, i) => `V${i}=${'x'.repeat(150)}`);
+    },
+  });
+  b.ok(['load', '-q', '-i', envArchive.file]);
+  const name = `hostile-env-${process.pid}`;
+  const run = b.docker(['run', '--name', name, '--network', 'none', envImg, 'true']);
+  assert.notEqual(run.status, 0);
+  assert.match(run.stderr, /process\.env: \d+ bytes of arguments and environment; execve takes at most/);
+  assert.equal(b.ok(['inspect', '-f', '{{.State.Running}}', name]).trim(), 'false');
+  b.ok(['rm', '-f', name]);
+  b.ok(['rmi', envImg]);
+});
 
 test('API bodies: deep nesting, huge numbers, wrong types and negative sizes are refused naming the field', async (t) => {
   if (skip) return t.skip(skip);

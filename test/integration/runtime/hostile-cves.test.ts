@@ -7,7 +7,17 @@
 // hardening-procfs.test.ts, mounts.test.ts and native/init-security.test.ts.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstatSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  lstatSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO, isRoot, leftovers, runc, runOut, uniqueId, suiteBundles } from '../../helpers/runtime.js';
 import { startPeer } from '../../helpers/peer.js';
@@ -108,5 +118,35 @@ describe('hostile rootfs and config: known runc escapes', { skip }, () => {
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /^CapInh:0000000000000000$/m);
     assert.match(r.out, /^CapAmb:0000000000000000$/m);
+  });
+
+  it('a setuid file of an image in a user namespace: setuid only to ids the namespace maps', () => {
+    // A static program that prints its real and effective uid (busybox
+    // drops a setuid bit by itself, so it would show nothing).
+    const b = bundle('/suid-host; /suid-mapped', (s) => {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      s.mounts = s.mounts!.filter((m) => m.destination !== '/sys' && m.destination !== '/sys/fs/cgroup');
+      s.process!.user = { uid: 1000, gid: 1000 };
+      s.process!.noNewPrivileges = false;
+    });
+    const src = join(b.dir, 'euid.c');
+    writeFileSync(
+      src,
+      '#include <stdio.h>\n#include <unistd.h>\nint main(void){printf("%d %d\\n",(int)getuid(),(int)geteuid());return 0;}\n',
+    );
+    execFileSync('cc', ['-static', '-O2', '-o', join(b.rootfs, 'suid-host'), src]);
+    copyFileSync(join(b.rootfs, 'suid-host'), join(b.rootfs, 'suid-mapped'));
+    // setuid to the host's root (unmapped in the container), and to the
+    // container's root (host uid 100000).
+    chownSync(join(b.rootfs, 'suid-mapped'), 100000, 100000);
+    chmodSync(join(b.rootfs, 'suid-host'), 0o4755);
+    chmodSync(join(b.rootfs, 'suid-mapped'), 0o4755);
+    // The container's root must pass through the bundle to its rootfs.
+    chmodSync(b.dir, 0o755);
+    const r = runOut(b);
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(r.out.trim().split('\n'), ['1000 1000', '1000 0']);
   });
 });
