@@ -152,4 +152,31 @@ describe('berth-engine state against unprivileged users and host-network contain
     assert.equal(seen.status, 0, seen.stderr);
     assert.doesNotMatch(seen.stdout, new RegExp(`@.*(${e.dir.replace(/[/.-]/g, '.')}|berth|shim)`));
   });
+
+  it('identifiers that would climb in a path are refused as containerd refuses them; lease ids and snapshot keys stay keys', () => {
+    const grammar = /identifier .* must match|invalid argument/;
+    for (const [what, args] of [
+      ['namespace', ['-n', '../x', 'containers', 'ls']],
+      ['container id', ['-n', NS, 'containers', 'create', ref, '../../y', 'true']],
+      ['exec id', ['-n', NS, 'task', 'exec', '--exec-id', '../../x', c, 'true']],
+    ] as const) {
+      const r = spawnSync('ctr', ['-a', e.sock, ...args], { encoding: 'utf8', timeout: 30000 });
+      assert.notEqual(r.status, 0, `${what}: ${r.stdout}`);
+      assert.match(r.stderr, grammar, what);
+    }
+    // Lease ids and snapshot keys are any string for containerd (its
+    // random lease ids hold "_" and "-" anywhere): stored, never a path.
+    const lease = ctr(['leases', 'create', '--id', `../../hkl-lease-${process.pid}`]);
+    assert.equal(lease.status, 0, lease.stderr);
+    assert.equal(ctr(['leases', 'rm', `../../hkl-lease-${process.pid}`]).status, 0);
+    const key = `../../../../hkl-key-${process.pid}`;
+    const prep = ctr(['snapshots', 'prepare', key, '']);
+    assert.equal(prep.status, 0, prep.stderr);
+    assert.ok(ctr(['snapshots', 'ls']).stdout.includes(key));
+    const stray = spawnSync('find', ['/tmp', e.dir, '-maxdepth', '6', '-name', `hkl-*-${process.pid}`], {
+      encoding: 'utf8',
+    });
+    assert.equal(stray.stdout.trim(), '', 'no file named after the key or the lease');
+    assert.equal(ctr(['snapshots', 'rm', key]).status, 0);
+  });
 });
