@@ -75,7 +75,7 @@ before(async () => {
 
 after(async () => {
   if (skip) return;
-  for (const id of ['like-c1', 'like-c2', 'like-c3']) {
+  for (const id of ['like-c1', 'like-c2', 'like-c3', 'like-c4', 'like-c5']) {
     both(['tasks', 'resume', id]);
     both(['tasks', 'kill', '-a', '-s', 'SIGKILL', id]);
     both(['tasks', 'rm', '-f', id]);
@@ -205,3 +205,16 @@ test(
     assert.deepEqual(ours, seen(w[1]!.lines(), NS_CTRD));
   },
 );
+
+test("run --runc-binary runc: a failing create and exec in containerd's words", { skip }, () => {
+  const run = both(['run', '--rm', '--runc-binary', 'runc', ref, 'like-c4', '/nonexistent']);
+  sameError(run, false);
+  assert.match(
+    errorOf(run.engine),
+    /^ctr: failed to create shim task: OCI runtime create failed: runc create failed: /,
+  );
+  ok(both(['run', '-d', '--runc-binary', 'runc', ref, 'like-c5', 'sleep', '600']));
+  const exec = both(['tasks', 'exec', '--exec-id', 'nx', 'like-c5', '/nonexistent']);
+  sameError(exec, false);
+  ok(both(['tasks', 'kill', '-s', 'SIGKILL', 'like-c5']));
+});
