@@ -6,7 +6,7 @@
 //
 // The task's stdio are treated as a shim treats them for a process that
 // exits at once with no output: the FIFOs ctr named are opened at Create
-// (stdin for reading, stdout/stderr for writing) and closed at Start, so ctr
+// (stdin for reading, stdout/stderr read-write as a shim does) and closed at Start, so ctr
 // sees EOF on its copies exactly as with a real container; Wait answers
 // (exit status 0) once Start did.
 //
@@ -43,7 +43,7 @@ const tasks = new Map<string, Task>();
 const containers = new Map<string, Record<string, unknown>>();
 let nextPid = 1000;
 
-/** Opens a FIFO ctr made without blocking (ctr holds the other end open already). */
+/** Opens a FIFO ctr made without blocking. */
 function openFifo(path: unknown, flags: number): number | undefined {
   if (typeof path !== 'string' || path === '') return undefined;
   return openSync(path, flags | constants.O_NONBLOCK);
@@ -89,8 +89,9 @@ const handlers: Record<string, Record<string, Unary>> = {
       const r = c.request;
       const fds = [
         openFifo(r.stdin, constants.O_RDONLY),
-        openFifo(r.stdout, constants.O_WRONLY),
-        openFifo(r.stderr, constants.O_WRONLY),
+        // read-write, as containerd's shim opens them: no ENXIO while ctr's reader is not open yet
+        openFifo(r.stdout, constants.O_RDWR),
+        openFifo(r.stderr, constants.O_RDWR),
       ].filter((fd): fd is number => fd !== undefined);
       const pid = nextPid++;
       tasks.set(String(r.container_id), { pid, fds, waiters: [] });
