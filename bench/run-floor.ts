@@ -38,6 +38,8 @@ const args = process.argv.slice(2);
 const ITER = Number(args[args.indexOf('--iterations') + 1] ?? 15) || 15;
 const JSON_OUT = args.includes('--json');
 const NS = `floor-${process.pid}`;
+/** The cgroup parent of the kernel-work containers (not NS: containerd's containers make /NS in every hierarchy). */
+const KERNEL_CG = `floor-kernel-${process.pid}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const med = (xs: number[]) =>
   quantile(
@@ -125,13 +127,13 @@ async function kernelWork(work: string, specFile: string, rootfs: string) {
   };
   spec.root.path = rootfs;
   const withCgroup = (id: string) => {
-    spec.linux.cgroupsPath = `/${NS}/${id}`;
+    spec.linux.cgroupsPath = `/${KERNEL_CG}/${id}`;
     writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
   };
   // CPU time: this process (the library's own work, in-process) and all it starts join a cpuacct
-  // group that is the containers' cgroup parent (cgroupsPath /NS/ID): cpuacct charges every
+  // group that is the containers' cgroup parent (cgroupsPath /KERNEL_CG/ID): cpuacct charges every
   // ancestor, so the container processes' time, before and after their joins, is in it too.
-  const group = cpuGroup(NS);
+  const group = cpuGroup(KERNEL_CG);
   group?.add(process.pid);
   const rt = new Runtime({ root: join(work, 'lib') });
   const times: Record<string, number[]> = { 'Runtime.run (in-process)': [], 'runc run': [] };
@@ -156,7 +158,16 @@ async function kernelWork(work: string, specFile: string, rootfs: string) {
     }
   }
   rt.close();
-  group?.remove();
+  // the spare berth-init and its clone leave after close(): until then the group is busy
+  for (let i = 0; group && i < 100; i++) {
+    try {
+      group.remove();
+      break;
+    } catch (e) {
+      if (i === 99) throw e;
+      await sleep(20);
+    }
+  }
   withCgroup('strace');
   const strace = straceSummary(join(REPO, 'bin/berth-runc'), bundle, join(work, 'strace'), join(work, 'trace'));
   return {
@@ -287,7 +298,7 @@ async function main(): Promise<void> {
       ),
     ]) {
       try {
-        rmdirSync(`${d}/${NS}`);
+        for (const n of [NS, KERNEL_CG]) if (existsSync(`${d}/${n}`)) rmdirSync(`${d}/${n}`);
       } catch {
         // not there, or not empty (a runner's leftover: reported by rmdir's caller)
       }
