@@ -31,6 +31,7 @@ import { startEngine, type Engine } from '../test/integration/engine/helpers.js'
 import { cpuGroup, type CpuGroup } from './cpuacct.js';
 import { quantile } from './stats.js';
 import { straceSummary } from './run-floor-strace.js';
+import { cgroupJoins } from './run-floor-cgroup.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 const BUN = join(REPO, 'node_modules/.bin/bun');
@@ -275,6 +276,7 @@ async function main(): Promise<void> {
     mkdirSync(kw);
     cpSync(fx.spec, join(kw, 'spec.json'));
     out.kernel = await kernelWork(kw, join(kw, 'spec.json'), rootfs);
+    out.cgroupJoins = await cgroupJoins(`floor-joins-${process.pid}`, 8);
   } finally {
     fixture?.kill('SIGTERM');
     for (const [sock, d] of [
@@ -333,6 +335,13 @@ function report(out: Record<string, unknown>): void {
   for (const [name, v] of Object.entries(k.runs))
     console.log(`  ${name.padEnd(26)} median ${v.medianMs} ms, min ${v.minMs} ms, CPU ${v.cpuMs} ms`);
   console.log(k.strace.map((l) => `  ${l}`).join('\n'));
+  const j = out.cgroupJoins as { hierarchies: string[]; writesMs: number[][] };
+  const first = j.writesMs.map((r) => r[0]!);
+  const rest = j.writesMs.flatMap((r) => r.slice(1));
+  console.log(
+    `cgroup joins of a fresh process, ${j.hierarchies.length} hierarchies one after the other, ${j.writesMs.length} rounds: ` +
+      `first write median ${r1(med(first))} ms (max ${r1(Math.max(...first))}), the others median ${med(rest)} ms (max ${Math.max(...rest)})`,
+  );
   const fixture = run.fixture!.wallMs;
   const inProc = k.runs['Runtime.run (in-process)']!;
   const ctrd = run.containerd!.wallMs;
