@@ -10,20 +10,23 @@
 // sees EOF on its copies exactly as with a real container; Wait answers
 // (exit status 0) once Start did.
 //
-//   bun bench/run-floor-server.ts SOCKET [SPEC-FILE]   (started by run-floor.ts)
+//   bun bench/run-floor-server.ts SOCKET [SPEC-FILE] [--raw]   (started by run-floor.ts)
 //
 // With SPEC-FILE, the OCI spec of each containers.Create is written there.
+// With --raw, the same answers go over node:http2 with gRPC's framing by
+// hand instead of grpc-js (serveRawHttp2).
 //
 // Prints "ready" on stdout once it listens; on SIGUSR2 prints its call counts
 // as JSON (per method) and its CPU time so far.
 
 import * as grpc from '@grpc/grpc-js';
 import { closeSync, constants, openSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http2';
 import { serviceDefinition } from '../src/api/load.js';
 
-const sock = process.argv[2];
-if (!sock) throw new Error('usage: run-floor-server.ts SOCKET [SPEC-FILE]');
-const SPEC_OUT = process.argv[3];
+const RAW = process.argv.includes('--raw');
+const [sock, SPEC_OUT] = process.argv.slice(2).filter((a) => a !== '--raw');
+if (!sock) throw new Error('usage: run-floor-server.ts SOCKET [SPEC-FILE] [--raw]');
 
 type Unary = (call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, cb: grpc.sendUnaryData<unknown>) => void;
 
@@ -122,22 +125,90 @@ const handlers: Record<string, Record<string, Unary>> = {
   },
 };
 
-const server = new grpc.Server({ 'grpc.enable_channelz': 0 });
-for (const [service, methods] of Object.entries(handlers)) {
-  const impl: grpc.UntypedServiceImplementation = {};
-  for (const [name, h] of Object.entries(methods)) {
-    impl[name] = ((call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, cb: grpc.sendUnaryData<unknown>) => {
-      counts[`${service.split('.')[2]}.${name}`] = (counts[`${service.split('.')[2]}.${name}`] ?? 0) + 1;
-      h(call, cb);
-    }) as grpc.UntypedHandleCall;
+const count = (service: string, name: string) => {
+  const k = `${service.split('.')[2]}.${name}`;
+  counts[k] = (counts[k] ?? 0) + 1;
+};
+
+/** grpc-js, as berth-engine serves. */
+function serveGrpcJs(): void {
+  const server = new grpc.Server({ 'grpc.enable_channelz': 0 });
+  for (const [service, methods] of Object.entries(handlers)) {
+    const impl: grpc.UntypedServiceImplementation = {};
+    for (const [name, h] of Object.entries(methods)) {
+      impl[name] = ((call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+        count(service, name);
+        h(call, cb);
+      }) as grpc.UntypedHandleCall;
+    }
+    server.addService(serviceDefinition(service), impl);
   }
-  server.addService(serviceDefinition(service), impl);
+  server.bindAsync(`unix://${sock}`, grpc.ServerCredentials.createInsecure(), (err) => {
+    if (err) throw err;
+    console.log('ready');
+  });
 }
+
+/**
+ * The same answers over Bun's node:http2 with gRPC's framing by hand (a
+ * 5-byte prefix per message, the status in trailers): what the transport
+ * costs without grpc-js's layers (interceptors, metadata, call objects).
+ */
+function serveRawHttp2(): void {
+  const routes = new Map<string, { h: Unary; def: grpc.MethodDefinition<object, object>; service: string }>();
+  for (const [service, methods] of Object.entries(handlers)) {
+    const defs = serviceDefinition(service);
+    for (const [name, h] of Object.entries(methods))
+      routes.set(`/${service}/${name}`, { h, def: defs[name] as grpc.MethodDefinition<object, object>, service });
+  }
+  const server = createServer();
+  server.on('stream', (stream, headers) => {
+    const route = routes.get(String(headers[':path']));
+    if (!route) {
+      stream.respond(
+        { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(grpc.status.UNIMPLEMENTED) },
+        { endStream: true },
+      );
+      return;
+    }
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const request = route.def.requestDeserialize(body.subarray(5)) as Record<string, unknown>;
+      count(route.service, String(headers[':path']).split('/')[2]!);
+      const call = { request } as grpc.ServerUnaryCall<Record<string, unknown>, unknown>;
+      route.h(call, (err, value) => {
+        if (err) {
+          const e = err as { code?: number; details?: string };
+          stream.respond(
+            {
+              ':status': 200,
+              'content-type': 'application/grpc',
+              'grpc-status': String(e.code ?? grpc.status.UNKNOWN),
+              'grpc-message': encodeURIComponent(e.details ?? ''),
+            },
+            { endStream: true },
+          );
+          return;
+        }
+        const msg = route.def.responseSerialize(value as object);
+        const frame = Buffer.alloc(5 + msg.length);
+        frame.writeUInt32BE(msg.length, 1);
+        msg.copy(frame, 5);
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+        stream.end(frame);
+      });
+    });
+  });
+  server.listen(sock, () => console.log('ready'));
+}
+
+if (RAW) serveRawHttp2();
+else serveGrpcJs();
+
 process.on('SIGUSR2', () => {
   const u = process.cpuUsage();
   console.log(JSON.stringify({ counts, cpuMs: (u.user + u.system) / 1000 }));
-});
-server.bindAsync(`unix://${sock}`, grpc.ServerCredentials.createInsecure(), (err) => {
-  if (err) throw err;
-  console.log('ready');
 });

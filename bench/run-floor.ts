@@ -10,7 +10,9 @@
 //       library in-process (its spare berth-init), and runc; then which
 //       syscalls cost, from `strace -f -T` of `berth-runc run`;
 //   (c) grpc-js's per-call server cost on Bun: the fixture's CPU time per
-//       `ctr run --rm` (11 calls) and per unary call from a Node client.
+//       `ctr run --rm` (11 calls) and per unary call from a Node client;
+//       the same fixture over node:http2 with gRPC's framing by hand
+//       (fixture-raw) shows what grpc-js's own layers cost.
 // The floor is (a) + (b): ctr against an instant server plus a container
 // made by the fastest runner, with nothing between them.
 //
@@ -76,10 +78,10 @@ function ctr(sock: string, a: string[]): number {
   return ms;
 }
 
-async function startFixture(dir: string): Promise<{ proc: ChildProcess; sock: string; spec: string }> {
-  const sock = join(dir, 'fixture.sock');
-  const spec = join(dir, 'spec.json');
-  const proc = spawn(BUN, [join(REPO, 'bench/run-floor-server.ts'), sock, spec], {
+async function startFixture(dir: string, raw = false): Promise<{ proc: ChildProcess; sock: string; spec: string }> {
+  const sock = join(dir, raw ? 'fixture-raw.sock' : 'fixture.sock');
+  const spec = join(dir, raw ? 'spec-raw.json' : 'spec.json');
+  const proc = spawn(BUN, [join(REPO, 'bench/run-floor-server.ts'), sock, spec, ...(raw ? ['--raw'] : [])], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise<void>((res, rej) => {
@@ -191,11 +193,14 @@ async function main(): Promise<void> {
   let engine: Engine | undefined;
   let ctrd: Containerd | undefined;
   let fixture: ChildProcess | undefined;
+  let fixtureRaw: ChildProcess | undefined;
   const groups: CpuGroup[] = [];
   const out: Record<string, unknown> = {};
   try {
     const fx = await startFixture(work);
     fixture = fx.proc;
+    const raw = await startFixture(work, true);
+    fixtureRaw = raw.proc;
     engine = await startEngine('berth-floor-eng-');
     ctrd = await startContainerd({ prefix: 'berth-floor-ctrd-', namespace: NS });
     const mk = (name: string, sock: string, pid: number): Peer => {
@@ -208,13 +213,15 @@ async function main(): Promise<void> {
     };
     const peers = [
       mk('fixture', fx.sock, fx.proc.pid!),
+      mk('fixture-raw', raw.sock, raw.proc.pid!),
       mk('berth-engine', engine.sock, engine.proc.pid!),
       mk('containerd', ctrd.sock, ctrd.proc.pid!),
     ];
 
     // (a) ctr run --rm on each, interleaved (round -1 warms up), then ctr's own CPU under perf stat
     for (let i = -1; i < ITER; i++) {
-      const order = [...peers.slice(i % 3 < 0 ? 0 : i % 3), ...peers.slice(0, i % 3 < 0 ? 0 : i % 3)];
+      const k = i < 0 ? 0 : i % peers.length; // a rotation per round: each peer goes first in turn
+      const order = [...peers.slice(k), ...peers.slice(0, k)];
       for (const p of order) {
         const c0 = p.cpu?.ms() ?? NaN;
         const ms = ctr(p.sock, ['run', '--rm', '--rootfs', rootfs, `rm-${i + 1}`, '/bin/true']);
@@ -262,12 +269,15 @@ async function main(): Promise<void> {
 
     // (c) grpc-js per call on Bun
     const pc = await perCall(fxSock, peers[0]!.cpu, 500);
+    const pcRaw = await perCall(raw.sock, peers[1]!.cpu, 500);
     const fxRun = out.ctrRunRm as Record<string, { daemonCpuMs: number }>;
     out.grpcPerCall = {
       unaryLatencyMs: Math.round(pc.ms * 1000) / 1000,
       serverCpuPerCallMs: Math.round(pc.serverCpuMs * 1000) / 1000,
       serverCpuPerCtrRunMs: fxRun.fixture!.daemonCpuMs,
       callsPerCtrRun: 11,
+      rawUnaryLatencyMs: Math.round(pcRaw.ms * 1000) / 1000,
+      rawServerCpuPerCallMs: Math.round(pcRaw.serverCpuMs * 1000) / 1000,
     };
 
     // (b) the kernel work of the same container
@@ -279,6 +289,7 @@ async function main(): Promise<void> {
     out.cgroupJoins = await cgroupJoins(`floor-joins-${process.pid}`, 8);
   } finally {
     fixture?.kill('SIGTERM');
+    fixtureRaw?.kill('SIGTERM');
     for (const [sock, d] of [
       [engine?.sock, engine],
       [ctrd?.sock, ctrd],
@@ -330,6 +341,9 @@ function report(out: Record<string, unknown>): void {
   );
   console.log(
     `grpc-js on Bun, per unary call: ${g.unaryLatencyMs} ms round trip (Node client), ${g.serverCpuPerCallMs} ms server CPU; ${g.serverCpuPerCtrRunMs} ms CPU per ctr run (11 calls; idle for as long: ${sc.fixtureIdleCpuMs70} ms)`,
+  );
+  console.log(
+    `node:http2 on Bun with gRPC's framing by hand (fixture-raw), per unary call: ${g.rawUnaryLatencyMs} ms round trip, ${g.rawServerCpuPerCallMs} ms server CPU`,
   );
   console.log('kernel work of the same spec:');
   for (const [name, v] of Object.entries(k.runs))
