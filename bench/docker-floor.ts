@@ -10,15 +10,19 @@
 //             with berth-logger as stdout, Wait, Start, the exit, Tasks.Delete,
 //             Containers.Delete, Snapshots.Remove
 //   berthd    the real thing: the same CLI, berthd, the same berth-engine
+//   bridge    a second berthd on the same engine, in a network namespace of
+//             its own with the default bridge, and `docker run` without
+//             --network: what the veth, the addresses and the rules add
 //   dockerd   Debian's dockerd 20.10 with its containerd, through the same CLI
-// berthd's own share is berthd - cli - engine. The same four for 20 at once
+// berthd's own share is berthd - cli - engine. The same for 20 at once
 // (`docker run -d IMG sleep 60`; for the engine: Images.Get, Prepare and
 // Containers.Create, Tasks.Create, Wait, Start). CPU per run: the CLI's from
 // this process's reaped-children times, the daemons' from /proc/PID/stat
 // (their own threads, not the shims'), this process's own for the engine
-// client. All `--network none` (the bench's dockerd runs without a bridge).
+// client. All but `bridge` run `--network none` (the bench's dockerd runs
+// without a bridge: it would touch the host's network).
 //
-//   sudo node --import tsx bench/docker-floor.ts [--iterations 15] [--json]
+//   sudo node --import tsx bench/docker-floor.ts [--iterations 15] [--no-dockerd] [--json]
 
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -69,6 +73,13 @@ const msSince = (t: number) => performance.now() - t;
 const reg = await startRegistry();
 const engine = await startEngine('bench-floor-eng-');
 const berthd = await startBerthd(engine.sock, { namespace: NS });
+// the same on the default bridge: berthd in a network namespace of its own (the test helper's),
+// the registry relayed into it; `docker run` without --network, as the issue's row has it
+const berthdBr = await startBerthd(engine.sock, {
+  namespace: `${NS}-br`,
+  netns: true,
+  relayPorts: [Number(reg.host.split(':').at(-1))],
+});
 const dockerd = process.argv.includes('--no-dockerd')
   ? undefined
   : await startDockerd({ runtimes: {}, prefix: 'bench-floor-dkd-' });
@@ -97,6 +108,7 @@ try {
   seedImage(reg.host, 'bench/busybox:latest');
   const img = `${reg.host}/bench/busybox:latest`;
   await docker(berthd.env, ['pull', '-q', img]);
+  await docker(berthdBr.env, ['pull', '-q', img]);
   if (dockerd) await docker(dockerd.env, ['pull', '-q', img]);
 
   // The spec berthd makes for `run --network none IMG true`, read back from the engine. Its
@@ -176,12 +188,17 @@ try {
     par(): Promise<void>;
     clean(): Promise<void>;
   }
-  const cliRun = (env: NodeJS.ProcessEnv) => () =>
-    docker(env, ['run', '--rm', '--network', 'none', img, 'true']).then(() => undefined);
-  const cliPar = (env: NodeJS.ProcessEnv) => () =>
-    Promise.all(
-      Array.from({ length: PARALLEL }, () => docker(env, ['run', '-d', '--network', 'none', img, 'sleep', '60'])),
-    ).then(() => undefined);
+  const none = ['--network', 'none'];
+  const cliRun =
+    (env: NodeJS.ProcessEnv, net = none) =>
+    () =>
+      docker(env, ['run', '--rm', ...net, img, 'true']).then(() => undefined);
+  const cliPar =
+    (env: NodeJS.ProcessEnv, net = none) =>
+    () =>
+      Promise.all(Array.from({ length: PARALLEL }, () => docker(env, ['run', '-d', ...net, img, 'sleep', '60']))).then(
+        () => undefined,
+      );
   const rmAll = async (env: NodeJS.ProcessEnv) => {
     const ids = await new Promise<string[]>((res) => {
       const p = spawn(DOCKER_28, ['ps', '-aq', '--filter', 'status=running'], { env });
@@ -212,6 +229,13 @@ try {
       cpu: () => cpuMs(berthd.proc().pid!) + cpuMs(engine.proc.pid!) + cpuMs('self', true),
       par: cliPar(berthd.env),
       clean: () => rmAll(berthd.env),
+    },
+    {
+      name: 'bridge',
+      once: cliRun(berthdBr.env, []),
+      cpu: () => cpuMs(berthdBr.proc().pid!) + cpuMs(engine.proc.pid!) + cpuMs('self', true),
+      par: cliPar(berthdBr.env, []),
+      clean: () => rmAll(berthdBr.env),
     },
     ...(dockerd
       ? [
@@ -296,6 +320,7 @@ try {
   await fixture.close();
   await engineCleanup();
   await berthd.stop();
+  await berthdBr.stop();
   client.close();
   await engine.stop();
   await dockerd?.stop();
