@@ -2,11 +2,14 @@
 // networks, and attach containers' network namespaces to them. Every change
 // is: update the state document and save it, then change the kernel, then
 // re-render the firewall; a failed step undoes the ones before it, and a
-// crash between steps is repaired by the reconcile that runs at open.
+// crash between steps is repaired by the reconcile that runs at open. A
+// container's attach and release change the state in one short critical
+// section and make their interfaces outside it (serial.ts), so containers
+// starting together do not wait for each other's `ip` processes.
 
 import { access } from 'node:fs/promises';
 import { BerthError, messageOf } from '../../common/errors.js';
-import { chainNames, apply, forgetUdpFlows, removeAll, render, type Chains } from './firewall.js';
+import { chainNames, forgetUdpFlows, removeAll, type Chains } from './firewall.js';
 import { allocate, checkOverlap, makePool, pickSubnet } from './ipam.js';
 import { formatIp, macFor, parseCidr, parseIp } from './ipv4.js';
 import { attachVeth, deleteLink, ensureBridge, linkExists, loopbackUp, nextIfname } from './links.js';
@@ -14,6 +17,7 @@ import { bridgeName, hostRoutes, newId, vethName } from './names.js';
 import { allocatePorts, PortHolds, type PortRequest } from './ports.js';
 import { OPT_MASQ, OPT_MTU, OPT_NAME, reconcile, type NetworksConfig } from './reconcile.js';
 import { StateFile, type EndpointRecord, type NetState, type NetworkRecord } from './state.js';
+import { KeyedQueue, Queue, RuleLoads } from './serial.js';
 
 export type { NetworksConfig } from './reconcile.js';
 
@@ -40,10 +44,12 @@ export interface AttachRequest {
 }
 
 export class Networks {
-  private queue: Promise<unknown> = Promise.resolve();
+  /** One change of the state at a time. */
+  private readonly queue = new Queue();
+  /** One attach or release of a container at a time. */
+  private readonly perContainer = new KeyedQueue();
+  private readonly rules: RuleLoads;
   private readonly holds = new PortHolds();
-  /** The rules the last successful load put in place (undefined: unknown, the next change loads them). */
-  private applied: string | undefined;
   readonly chains: Chains;
   readonly ifPrefix: string;
 
@@ -53,6 +59,14 @@ export class Networks {
     private state: NetState,
   ) {
     this.chains = chainNames(cfg.chainPrefix ?? 'BERTH');
+    this.rules = new RuleLoads(
+      {
+        chains: this.chains,
+        bridges: () => this.bridges(),
+        endpoints: () => Object.values(this.state.endpoints),
+      },
+      cfg.iptables !== false,
+    );
     this.ifPrefix = cfg.ifPrefix ?? 'bth';
     if (this.ifPrefix.length > 6 || !/^[a-z][a-z0-9]*$/.test(this.ifPrefix)) {
       throw new BerthError(
@@ -74,9 +88,7 @@ export class Networks {
 
   /** One change at a time: the state document and the kernel move together. */
   private locked<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(fn, fn);
-    this.queue = next.catch(() => undefined);
-    return next;
+    return this.queue.run(fn);
   }
 
   /** Network changes are fsynced; a container's endpoints coming and going are run state (see StateFile.save). */
@@ -98,21 +110,9 @@ export class Networks {
     return Object.values(this.state.networks).filter((x) => x.driver === 'bridge');
   }
 
-  /**
-   * The rules rendered whole from the state and loaded (one transaction per
-   * table): a change repairs whatever happened to Berth's chains meanwhile.
-   * `ifChanged` (a release) loads nothing when the rules are those of the
-   * last load: an endpoint without published ports has no rule of its own,
-   * and a container's exit then costs no iptables-restore (3-30 ms).
-   */
-  private async firewall(opts: { ensureJumps?: boolean; ifChanged?: boolean } = {}): Promise<void> {
-    if (this.cfg.iptables === false) return;
-    const rules = render(this.chains, this.bridges(), Object.values(this.state.endpoints));
-    const text = rules.filter + rules.nat;
-    if (opts.ifChanged && text === this.applied) return;
-    this.applied = undefined;
-    await apply(this.chains, rules, opts.ensureJumps ?? false);
-    this.applied = text;
+  /** The rules rendered whole from the state and loaded (serial.ts: RuleLoads). */
+  private firewall(opts: { ensureJumps?: boolean; ifChanged?: boolean } = {}): Promise<void> {
+    return this.rules.sync(opts);
   }
 
   private async reconcile(): Promise<void> {
@@ -264,83 +264,23 @@ export class Networks {
 
   /** Attaches a running (or starting) container's namespace: the start of a container and `network connect` alike. */
   attach(req: AttachRequest): Promise<EndpointRecord> {
-    return this.locked(async () => {
+    return this.perContainer.run(req.containerId, async () => {
       const steps = this.steps('attach', req.containerId);
-      const net = this.find(req.network);
-      if (net.driver !== 'bridge') {
-        throw new BerthError(
-          'berthd',
-          'invalid-argument',
-          `container cannot be connected to network ${net.name} (driver ${net.driver}): use the network mode`,
-        );
-      }
-      const key = `${net.id}/${req.containerId}`;
-      if (this.state.endpoints[key]) {
-        throw new BerthError(
-          'berthd',
-          'already-exists',
-          `endpoint with name ${req.containerId} already exists in network ${net.name}`,
-        );
-      }
-      const mine = this.endpointsOfContainer(req.containerId);
-      if (
-        !(await access(req.netnsPath).then(
-          () => true,
-          () => false,
-        ))
-      ) {
-        throw new BerthError(
-          'berthd',
-          'invalid-argument',
-          `network namespace ${req.netnsPath} of container ${req.containerId} does not exist`,
-          { field: 'netnsPath' },
-        );
-      }
-      const ifname = await nextIfname(
-        req.netnsPath,
-        mine.map((e) => e.ifname),
-      );
-      steps.mark('checked');
-      const used = new Set(this.endpointsOf(net.id).map((e) => e.ip));
-      const ip = allocate(net, used, req.ipv4);
-      const held = Object.values(this.state.endpoints).flatMap((e) => e.ports);
-      // Last of the checks: from here on the ports are held, and every failure lets them go.
-      const ports = await allocatePorts(req.ports ?? [], held, this.holds);
-      const ep: EndpointRecord = {
-        id: newId(),
-        containerId: req.containerId,
-        networkId: net.id,
-        ifname,
-        hostVeth: vethName(this.ifPrefix),
-        ip,
-        mac: macFor(parseIp(ip)),
-        gatewayRoute: !net.internal && !mine.some((e) => e.gatewayRoute),
-        ports,
-        aliases: req.aliases ?? [],
-      };
-      // The lease is on disk before the interface exists: a crash now cannot hand this address out twice.
-      this.state.endpoints[key] = ep;
-      const prevNext = net.nextIp;
-      net.nextIp = formatIp((parseIp(ip) + 1) >>> 0);
-      this.state.sandboxes[req.containerId] ??= {
-        containerId: req.containerId,
-        netnsPath: req.netnsPath,
-        mode: net.name,
-      };
+      const lease = await this.locked(() => this.lease(req));
+      steps.mark('leased');
+      const { net, ep } = lease;
       try {
-        await this.save(false);
-        steps.mark('saved');
         // The interfaces and the rules at once (both in place before the container runs); both
-        // settle before any undo, so an undo's rules are never overtaken by this load's.
+        // settle before any undo, so the undo's rules load after this one.
         await settled([
           attachVeth({
             netns: req.netnsPath,
             hostVeth: ep.hostVeth,
-            ifname,
+            ifname: ep.ifname,
             bridge: net.bridge,
             mtu: net.mtu,
             mac: ep.mac,
-            ip,
+            ip: ep.ip,
             bits: parseCidr(net.subnet).bits,
             gateway: ep.gatewayRoute ? net.gateway : null,
           }).then(() => steps.mark('veth')),
@@ -348,11 +288,14 @@ export class Networks {
         ]);
         steps.done();
       } catch (e) {
-        delete this.state.endpoints[key];
-        for (const m of ports) await this.holds.release(m);
-        net.nextIp = prevNext;
-        if (mine.length === 0) delete this.state.sandboxes[req.containerId];
-        await this.save(false);
+        await this.locked(async () => {
+          delete this.state.endpoints[lease.key];
+          for (const m of ep.ports) await this.holds.release(m);
+          // the next address goes back unless another attach moved it meanwhile
+          if (net.nextIp === lease.nextIp) net.nextIp = lease.prevNext;
+          if (!this.endpointsOfContainer(req.containerId).length) delete this.state.sandboxes[req.containerId];
+          await this.save(false);
+        });
         await deleteLink(ep.hostVeth).catch(() => undefined);
         await this.firewall().catch(() => undefined);
         throw new BerthError(
@@ -366,8 +309,90 @@ export class Networks {
     });
   }
 
+  /**
+   * An attach's checks and its lease (address, ports, interface names), in
+   * the state before any interface exists: a crash now cannot hand this
+   * address out twice.
+   */
+  private async lease(req: AttachRequest) {
+    const net = this.find(req.network);
+    if (net.driver !== 'bridge') {
+      throw new BerthError(
+        'berthd',
+        'invalid-argument',
+        `container cannot be connected to network ${net.name} (driver ${net.driver}): use the network mode`,
+      );
+    }
+    const key = `${net.id}/${req.containerId}`;
+    if (this.state.endpoints[key]) {
+      throw new BerthError(
+        'berthd',
+        'already-exists',
+        `endpoint with name ${req.containerId} already exists in network ${net.name}`,
+      );
+    }
+    const mine = this.endpointsOfContainer(req.containerId);
+    if (
+      !(await access(req.netnsPath).then(
+        () => true,
+        () => false,
+      ))
+    ) {
+      throw new BerthError(
+        'berthd',
+        'invalid-argument',
+        `network namespace ${req.netnsPath} of container ${req.containerId} does not exist`,
+        { field: 'netnsPath' },
+      );
+    }
+    const ifname = await nextIfname(
+      req.netnsPath,
+      mine.map((e) => e.ifname),
+    );
+    const used = new Set(this.endpointsOf(net.id).map((e) => e.ip));
+    const ip = allocate(net, used, req.ipv4);
+    const held = Object.values(this.state.endpoints).flatMap((e) => e.ports);
+    // Last of the checks: from here on the ports are held, and every failure lets them go.
+    const ports = await allocatePorts(req.ports ?? [], held, this.holds);
+    const ep: EndpointRecord = {
+      id: newId(),
+      containerId: req.containerId,
+      networkId: net.id,
+      ifname,
+      hostVeth: vethName(this.ifPrefix),
+      ip,
+      mac: macFor(parseIp(ip)),
+      gatewayRoute: !net.internal && !mine.some((e) => e.gatewayRoute),
+      ports,
+      aliases: req.aliases ?? [],
+    };
+    this.state.endpoints[key] = ep;
+    const prevNext = net.nextIp;
+    net.nextIp = formatIp((parseIp(ip) + 1) >>> 0);
+    const hadSandbox = Boolean(this.state.sandboxes[req.containerId]);
+    this.state.sandboxes[req.containerId] ??= {
+      containerId: req.containerId,
+      netnsPath: req.netnsPath,
+      mode: net.name,
+    };
+    try {
+      await this.save(false);
+    } catch (e) {
+      delete this.state.endpoints[key];
+      for (const m of ports) await this.holds.release(m);
+      net.nextIp = prevNext;
+      if (!hadSandbox) delete this.state.sandboxes[req.containerId];
+      throw e;
+    }
+    return { net, ep, key, prevNext, nextIp: net.nextIp };
+  }
+
   /** Removes the container's interface on that network (`network disconnect`, or a container that stopped). */
   detach(containerId: string, network: string): Promise<void> {
+    return this.perContainer.run(containerId, () => this.detachLocked(containerId, network));
+  }
+
+  private detachLocked(containerId: string, network: string): Promise<void> {
     return this.locked(async () => {
       const net = this.find(network);
       const key = `${net.id}/${containerId}`;
@@ -411,21 +436,26 @@ export class Networks {
 
   /** Everything of a container's networking goes (on stop or removal): interfaces, ports, rules, leases. */
   release(containerId: string): Promise<void> {
-    return this.locked(async () => {
+    return this.perContainer.run(containerId, async () => {
       const steps = this.steps('release', containerId);
-      const eps = Object.entries(this.state.endpoints).filter(([, e]) => e.containerId === containerId);
-      for (const [k] of eps) delete this.state.endpoints[k];
-      delete this.state.sandboxes[containerId];
-      await this.save(false);
+      const eps = await this.locked(async () => {
+        const mine = Object.entries(this.state.endpoints).filter(([, e]) => e.containerId === containerId);
+        for (const [k] of mine) delete this.state.endpoints[k];
+        delete this.state.sandboxes[containerId];
+        await this.save(false);
+        // the rules still DNAT to the old address until the load below: a new holder of the port
+        // has its own load to wait for before its container runs
+        for (const [, e] of mine) for (const m of e.ports) await this.holds.release(m);
+        return mine.map(([, e]) => e);
+      });
       steps.mark('saved');
       // A veth's deletion waits for the kernel (RCU grace periods, 15-25 ms): it goes while the
       // rules change; the UDP flows are forgotten once no DNAT rule can make them again.
-      const links = settled(eps.map(([, e]) => deleteLink(e.hostVeth)));
+      const links = settled(eps.map((e) => deleteLink(e.hostVeth)));
       try {
         await this.firewall({ ifChanged: true });
         steps.mark('firewall');
-        for (const [, e] of eps) for (const m of e.ports) await this.holds.release(m);
-        await Promise.all(eps.map(([, e]) => forgetUdpFlows(e.ip)));
+        await Promise.all(eps.map((e) => forgetUdpFlows(e.ip)));
       } finally {
         await links.catch(() => undefined);
       }
@@ -440,8 +470,7 @@ export class Networks {
     return this.locked(async () => {
       for (const e of Object.values(this.state.endpoints)) await deleteLink(e.hostVeth);
       for (const n of this.bridges()) await deleteLink(n.bridge);
-      this.applied = undefined;
-      await removeAll(this.chains);
+      await this.rules.exclusive(() => removeAll(this.chains));
       await this.holds.releaseAll();
     });
   }
