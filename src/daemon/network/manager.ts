@@ -17,7 +17,7 @@ import { bridgeName, hostRoutes, newId, vethName } from './names.js';
 import { allocatePorts, PortHolds, type PortRequest } from './ports.js';
 import { OPT_MASQ, OPT_MTU, OPT_NAME, reconcile, type NetworksConfig } from './reconcile.js';
 import { StateFile, type EndpointRecord, type NetState, type NetworkRecord } from './state.js';
-import { KeyedQueue, Queue, RuleLoads } from './serial.js';
+import { KeyedQueue, Queue, RuleLoads, StateWrites } from './serial.js';
 
 export type { NetworksConfig } from './reconcile.js';
 
@@ -49,6 +49,7 @@ export class Networks {
   /** One attach or release of a container at a time. */
   private readonly perContainer = new KeyedQueue();
   private readonly rules: RuleLoads;
+  private readonly writes: StateWrites;
   private readonly holds = new PortHolds();
   readonly chains: Chains;
   readonly ifPrefix: string;
@@ -59,6 +60,7 @@ export class Networks {
     private state: NetState,
   ) {
     this.chains = chainNames(cfg.chainPrefix ?? 'BERTH');
+    this.writes = new StateWrites((durable) => this.file.save(this.state, { durable }));
     this.rules = new RuleLoads(
       {
         chains: this.chains,
@@ -91,9 +93,13 @@ export class Networks {
     return this.queue.run(fn);
   }
 
-  /** Network changes are fsynced; a container's endpoints coming and going are run state (see StateFile.save). */
-  private async save(durable = true): Promise<void> {
-    await this.file.save(this.state, { durable });
+  /**
+   * The state written (serial.ts: StateWrites, several changes in one write).
+   * Network changes are fsynced; a container's endpoints coming and going are
+   * run state (see StateFile.save).
+   */
+  private save(durable = true): Promise<void> {
+    return this.writes.write(durable);
   }
 
   /** Milliseconds since `t0` at each step, logged at debug when `done` (where a slow start or exit spends its time). */
@@ -270,6 +276,9 @@ export class Networks {
       steps.mark('leased');
       const { net, ep } = lease;
       try {
+        // the lease is in the document before the interface exists
+        await this.save(false);
+        steps.mark('saved');
         // The interfaces and the rules at once (both in place before the container runs); both
         // settle before any undo, so the undo's rules load after this one.
         await settled([
@@ -310,9 +319,9 @@ export class Networks {
   }
 
   /**
-   * An attach's checks and its lease (address, ports, interface names), in
-   * the state before any interface exists: a crash now cannot hand this
-   * address out twice.
+   * An attach's checks and its lease (address, ports, interface names) in
+   * the state; the caller writes it before any interface exists, so a crash
+   * cannot hand this address out twice.
    */
   private async lease(req: AttachRequest) {
     const net = this.find(req.network);
@@ -369,21 +378,11 @@ export class Networks {
     this.state.endpoints[key] = ep;
     const prevNext = net.nextIp;
     net.nextIp = formatIp((parseIp(ip) + 1) >>> 0);
-    const hadSandbox = Boolean(this.state.sandboxes[req.containerId]);
     this.state.sandboxes[req.containerId] ??= {
       containerId: req.containerId,
       netnsPath: req.netnsPath,
       mode: net.name,
     };
-    try {
-      await this.save(false);
-    } catch (e) {
-      delete this.state.endpoints[key];
-      for (const m of ports) await this.holds.release(m);
-      net.nextIp = prevNext;
-      if (!hadSandbox) delete this.state.sandboxes[req.containerId];
-      throw e;
-    }
     return { net, ep, key, prevNext, nextIp: net.nextIp };
   }
 
@@ -442,17 +441,19 @@ export class Networks {
         const mine = Object.entries(this.state.endpoints).filter(([, e]) => e.containerId === containerId);
         for (const [k] of mine) delete this.state.endpoints[k];
         delete this.state.sandboxes[containerId];
-        await this.save(false);
         // the rules still DNAT to the old address until the load below: a new holder of the port
         // has its own load to wait for before its container runs
         for (const [, e] of mine) for (const m of e.ports) await this.holds.release(m);
         return mine.map(([, e]) => e);
       });
-      steps.mark('saved');
+      steps.mark('released');
       // A veth's deletion waits for the kernel (RCU grace periods, 15-25 ms): it goes while the
-      // rules change; the UDP flows are forgotten once no DNAT rule can make them again.
+      // document is written and the rules change; the UDP flows are forgotten once no DNAT rule
+      // can make them again.
       const links = settled(eps.map((e) => deleteLink(e.hostVeth)));
       try {
+        await this.save(false);
+        steps.mark('saved');
         await this.firewall({ ifChanged: true });
         steps.mark('firewall');
         await Promise.all(eps.map((e) => forgetUdpFlows(e.ip)));

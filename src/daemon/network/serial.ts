@@ -39,6 +39,34 @@ export class KeyedQueue {
   }
 }
 
+/**
+ * Writes of the state document: each write serializes the document when it
+ * starts, so a change made before write() is in the write it waits for, and
+ * the changes made while one write runs go in one more write (durable when
+ * any of them asked). Writes never overlap.
+ */
+export class StateWrites {
+  private readonly queue = new Queue();
+  private pending?: { promise: Promise<void>; durable: boolean };
+
+  constructor(private readonly save: (durable: boolean) => Promise<void>) {}
+
+  write(durable: boolean): Promise<void> {
+    const p = this.pending;
+    if (p) {
+      p.durable ||= durable;
+      return p.promise;
+    }
+    const job = { durable } as NonNullable<typeof this.pending>;
+    job.promise = this.queue.run(async () => {
+      if (this.pending === job) this.pending = undefined;
+      await this.save(job.durable);
+    });
+    this.pending = job;
+    return job.promise;
+  }
+}
+
 export interface RuleSource {
   chains: Chains;
   bridges(): NetworkRecord[];

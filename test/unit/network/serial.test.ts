@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { chainNames, type RuleSet } from '../../../src/daemon/network/firewall.js';
-import { KeyedQueue, RuleLoads } from '../../../src/daemon/network/serial.js';
+import { KeyedQueue, RuleLoads, StateWrites } from '../../../src/daemon/network/serial.js';
 import { linkExists, nextIfname } from '../../../src/daemon/network/links.js';
 import type { EndpointRecord, NetworkRecord } from '../../../src/daemon/network/state.js';
 
@@ -114,6 +114,35 @@ describe('RuleLoads', () => {
     assert.equal(f.loads.length, 3, 'after a failed load the rules are unknown: the release loads');
     await f.rules.sync({ ifChanged: true });
     assert.equal(f.loads.length, 3);
+  });
+});
+
+describe('StateWrites', () => {
+  it('writes the document as it is when the write starts; changes made meanwhile go in one durable-if-asked write', async () => {
+    const doc = { n: 0 };
+    const written: { n: number; durable: boolean }[] = [];
+    let open!: () => void;
+    let gate: Promise<void> = new Promise((res) => (open = res));
+    const w = new StateWrites(async (durable) => {
+      const snapshot = { n: doc.n, durable };
+      await gate;
+      written.push(snapshot);
+    });
+    doc.n = 1;
+    const first = w.write(false);
+    await new Promise((r) => setImmediate(r));
+    const later: Promise<void>[] = [];
+    for (let i = 2; i <= 6; i++) {
+      doc.n = i;
+      later.push(w.write(i === 4));
+    }
+    gate = Promise.resolve();
+    open();
+    await Promise.all([first, ...later]);
+    assert.deepEqual(written, [
+      { n: 1, durable: false },
+      { n: 6, durable: true },
+    ]);
   });
 });
 
