@@ -18,9 +18,10 @@
 // containerd, ctr and curl.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
+import { startContainerd, type Containerd } from '../test/helpers/daemons.js';
 import { memOf, type Mem } from './memory.js';
 import { quantile } from './stats.js';
 
@@ -154,7 +155,7 @@ async function main(): Promise<void> {
   if (!existsSync(BUN)) throw new Error(`no ${BUN}: run npm ci`);
   const work = mkdtempSync('/tmp/berth-bench-floor-');
   const load0 = loadavg();
-  let ctrd: ChildProcess | undefined;
+  let ctrd: Containerd | undefined;
   try {
     const steps = BERTHD ? BERTHD_STEPS : STEPS;
     const exes = steps.map(([name, src], i) => {
@@ -186,16 +187,8 @@ async function main(): Promise<void> {
       }
     });
     // berthd's ladder talks to one containerd, started here for the whole run.
-    const ctrdSock = join(work, 'ctrd', 'containerd.sock');
-    if (BERTHD) {
-      mkdirSync(join(work, 'ctrd'));
-      ctrd = spawn('containerd', ['--config', containerdConfig(join(work, 'ctrd'), ctrdSock)], { stdio: 'ignore' });
-      const until = Date.now() + 20_000;
-      while (spawnSync('ctr', ['-a', ctrdSock, 'version'], { stdio: 'ignore' }).status !== 0) {
-        if (Date.now() > until || ctrd.exitCode !== null) throw new Error('containerd did not start');
-        await sleep(20);
-      }
-    }
+    ctrd = BERTHD ? await startContainerd({ prefix: 'berth-bench-floor-ctrd-' }) : undefined;
+    const ctrdSock = ctrd?.sock ?? '';
     const runs: { name: string; run: (k: number) => Promise<Mem> }[] = [
       ...exes.map((e) => ({
         name: e.name,
@@ -285,11 +278,7 @@ async function main(): Promise<void> {
         `${r.name.padEnd(42)} ${[r.rss, r.anon, r.file, r.pss].map((x) => x.toFixed(1).padStart(6)).join(' ')}`,
       );
   } finally {
-    const c = ctrd;
-    if (c && c.exitCode === null) {
-      c.kill('SIGTERM');
-      await new Promise((r) => c.once('exit', r));
-    }
+    await ctrd?.stop();
     spawnSync('sh', ['-c', `grep " ${work}" /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r umount`]);
     rmSync(work, { recursive: true, force: true });
   }
