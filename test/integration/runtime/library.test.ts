@@ -30,7 +30,7 @@ function initChildren(): number[] {
   return out;
 }
 
-const until = (pred: () => boolean, what: string): Promise<void> => waitUntil(what, pred, 5000, 10);
+const until = (pred: () => boolean, what: string): Promise<void> => waitUntil(what, pred, 20000, 10);
 
 describe('runtime library in-process', { skip }, () => {
   const runtimes: Runtime[] = [];
