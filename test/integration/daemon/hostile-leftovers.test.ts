@@ -104,6 +104,14 @@ test('late failures of docker run leave no veth, rule, mount, cgroup or task; be
       `${what}: the running container still serves`,
     );
   }
+  // An exec with that environment: refused, the container unharmed.
+  const ex = b.docker(['exec', '--env-file', envFile, 'hl-web', 'true'], { timeout: 60000 });
+  assert.notEqual(ex.status, 0);
+  // As dockerd: exit 126 and the kernel's words (the exec's process is checked by execve itself).
+  assert.equal(ex.status, 126);
+  assert.match(ex.stdout + ex.stderr, /argument list too long|process\.env: \d+ bytes/);
+  assert.equal(fx.curl('http://127.0.0.1:8081/').stdout, 'still-here\n');
+  assert.deepEqual(state(), before, 'exec: something was left');
   // Also with --rm: nothing of the container either.
   const rm = b.docker(['run', '--rm', IMG, '/no/such/program']);
   assert.notEqual(rm.status, 0);
