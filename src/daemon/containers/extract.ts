@@ -80,12 +80,13 @@ async function member(
       if (opts.noOverwriteDirNonDir) throw badRequest(`cannot overwrite non-directory ${at} with directory ${h.name}`);
       await unlink(target);
     }
+    // An existing directory keeps its owner, mode and times (tar's --no-overwrite-dir).
     if (!isDir) {
       await mkdir(target);
       await own(target, h);
       await chmod(target, h.mode & 0o7777);
+      dirTimes.push([target, h.mtime]);
     }
-    dirTimes.push([target, h.mtime]);
     return;
   }
   if (existing) {
