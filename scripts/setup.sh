@@ -45,6 +45,12 @@ if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
   systemctl disable --now docker.service docker.socket containerd.service >/dev/null 2>&1 || true
 fi
 
-npm ci --no-audit --no-fund
+# npm ci starts by deleting node_modules: skip it when the tree installed is
+# newer than the lockfile (npm writes node_modules/.package-lock.json last).
+if [ -f node_modules/.package-lock.json ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then
+  echo "setup: node_modules is up to date with package-lock.json"
+else
+  npm ci --no-audit --no-fund
+fi
 npm run build
 echo "setup: done. Try: sudo ./bin/berth-runc --help"
