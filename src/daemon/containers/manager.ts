@@ -11,6 +11,7 @@ import type { MountSpec } from '../../client/services.js';
 import type { StagedFile } from '../../common/atomic.js';
 import { isNotFound } from '../../client/errors.js';
 import { messageOf } from '../../common/errors.js';
+import { verifyCreate } from './verify.js';
 import type { Logger } from '../../common/log.js';
 import type { DaemonConfig } from '../config.js';
 import type { EventBus } from '../events.js';
@@ -150,10 +151,24 @@ export class ContainerManager {
       kernelWarnings.push(BLKIO_WARNING);
       h.BlkioWeight = 0;
     }
-    for (const mode of [h.PidMode, h.IpcMode, h.UTSMode]) {
+    for (const [kind, mode] of [
+      ['IPC', h.IpcMode],
+      ['PID', h.PidMode],
+      ['UTS', h.UTSMode],
+    ] as const) {
       if (mode && !['host', 'private', 'shareable', ''].includes(mode) && !mode.startsWith('container:'))
-        throw badRequest(`invalid namespace mode: ${mode}`, 'HostConfig');
+        throw badRequest(
+          `invalid ${kind} mode: ${mode}`,
+          `${kind === 'UTS' ? 'UTS' : kind[0] + kind.slice(1).toLowerCase()}Mode`,
+        );
     }
+    verifyCreate(body, (ref) => {
+      try {
+        return Boolean(this.get(ref));
+      } catch {
+        return false;
+      }
+    });
     const logConfig = withDaemonDefaults(h.LogConfig, this.s.cfg);
     const logDriver = logSettings(logConfig.Type, logConfig.Config).driver;
 
@@ -282,11 +297,19 @@ export class ContainerManager {
   }
 
   async rename(r: ContainerRecord, newName: string): Promise<void> {
-    if (!NAME.test(newName))
-      throw badRequest(`Invalid container name (${newName}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`, 'name');
     const name = newName.startsWith('/') ? newName : `/${newName}`;
+    // dockerd's words: its name reservation's error behind "Error when allocating new name"
+    if (!NAME.test(newName))
+      throw badRequest(
+        `Error when allocating new name: Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`,
+        'name',
+      );
     if (name === r.Name) throw conflict(`Renaming a container with the same name as its current name`);
-    this.claimName(name, r.Id);
+    try {
+      this.claimName(name, r.Id);
+    } catch (e) {
+      throw conflict(`Error when allocating new name: ${messageOf(e)}`);
+    }
     const old = r.Name;
     r.Name = name;
     try {

@@ -4,7 +4,7 @@
 
 import type { Router } from '../http/router.js';
 import { boolParam } from '../http/router.js';
-import { badRequest, HttpError } from '../http/errors.js';
+import { badRequest, HttpError, wrapped } from '../http/errors.js';
 import type { ContainerManager } from './manager.js';
 import { parseSignal, type Runtime } from './runtime.js';
 import { attach, logs } from './streams.js';
@@ -82,8 +82,13 @@ export function containerRoutes(router: Router, m: ContainerManager, rt: Runtime
   });
 
   router.add('POST', '/containers/{id}/kill', async (ctx) => {
-    const r = m.get(ctx.params.id!);
-    await rt.kill(r, parseSignal(ctx.query.get('signal'), 'SIGKILL'));
+    const ref = ctx.params.id!;
+    const signal = parseSignal(ctx.query.get('signal'), 'SIGKILL');
+    try {
+      await rt.kill(m.get(ref), signal);
+    } catch (e) {
+      throw wrapped(`cannot kill container: ${ref}`, e);
+    }
     ctx.send(204);
   });
 

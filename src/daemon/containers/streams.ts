@@ -86,8 +86,8 @@ export async function logs(ctx: Ctx, r: ContainerRecord, rt: Runtime): Promise<v
   const since = timeParam(q.get('since'), 'since');
   const until = timeParam(q.get('until'), 'until');
   const tailRaw = q.get('tail') ?? 'all';
-  const tail = tailRaw === 'all' || tailRaw === '' ? Infinity : Number(tailRaw);
-  if (!Number.isFinite(tail) && tail !== Infinity) throw badRequest(`invalid value for "tail": ${tailRaw}`, 'tail');
+  // as dockerd: anything but a count of lines (all, x, -1) is the whole log
+  const tail = /^\d+$/.test(tailRaw) ? Number(tailRaw) : Infinity;
   const timestamps = boolParam(q, 'timestamps');
   const details = boolParam(q, 'details');
   const follow = boolParam(q, 'follow');

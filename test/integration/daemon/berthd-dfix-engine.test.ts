@@ -1,0 +1,209 @@
+// berthd against what dockerd answers the same docker CLI commands with:
+// each case here was a difference found by scripts/docker-differential.ts
+// (the real docker CLI and docker-py against berthd on berth-engine and
+// against Debian's dockerd 20.10, side by side). The expected exit codes and
+// words are dockerd's, as seen there; each test fails on berthd before its fix.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { type Berthd, rawRequest } from '../../helpers/berthd.js';
+import { berthdSkip, startBerthdStack, type BerthdStack } from '../../helpers/berthd-stack.js';
+
+const skip = berthdSkip('engine');
+
+let s: BerthdStack | undefined;
+let b: Berthd;
+let IMG = '';
+const tag = `dfix${process.pid}`;
+
+before(async () => {
+  if (skip) return;
+  s = await startBerthdStack('engine', { prefix: 'berthd-dfix-', pull: (h) => [`${h}/berth/busybox:latest`] });
+  ({ b, img: IMG } = s);
+});
+
+after(() => s?.stop());
+
+const all = () => b.ok(['ps', '-aq']).trim().split('\n').filter(Boolean).sort();
+
+test(
+  'a start that fails before its task: run --rm ends with 125 and leaves nothing, the error is kept',
+  { skip },
+  () => {
+    const before = all();
+    for (const flags of [
+      ['--user', 'nosuchuser'],
+      ['--user', '1:nosuchgroup'],
+    ]) {
+      // before the fix the CLI waited for a removal that never came
+      const r = b.docker(['run', '--rm', '--network', 'none', ...flags, IMG, 'true'], { timeout: 30000 });
+      assert.equal(r.status, 125, `${flags.join(' ')}: ${r.stderr}`);
+      assert.match(
+        r.stderr,
+        /unable to find (user nosuchuser|group nosuchgroup): no matching entries in (passwd|group) file/,
+      );
+      assert.deepEqual(all(), before, 'the --rm container is gone');
+    }
+    const id = b.ok(['create', '--network', 'none', '--user', 'nosuchuser', IMG, 'true']).trim();
+    assert.equal(b.docker(['start', id]).status, 1);
+    assert.equal(
+      b.ok(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}} {{.State.Error}}', id]).trim(),
+      'created 128 unable to find user nosuchuser: no matching entries in passwd file',
+    );
+    b.ok(['rm', id]);
+  },
+);
+
+test("create refuses what dockerd refuses, in dockerd's words, and makes nothing", { skip }, () => {
+  const before = all();
+  const cases: [string[], RegExp][] = [
+    [['--pid', 'container:nosuchctr'], /No such container: nosuchctr/],
+    [['--ipc', 'container:nosuchctr'], /No such container: nosuchctr/],
+    [['--ipc', 'bogus'], /invalid IPC mode: bogus/],
+    [['--link', 'nosuchctr:alias'], /could not get container for nosuchctr: No such container: nosuchctr/],
+    [['--stop-signal', 'BOGUS'], /Invalid signal: BOGUS/],
+    [['--workdir', 'relative'], /the working directory 'relative' is invalid, it needs to be an absolute path/],
+    [['--oom-score-adj', '5000'], /Invalid value 5000, range for oom score adj is \[-1000, 1000\]/],
+    [['--memory', '1k'], /Minimum memory limit allowed is 6MB/],
+    [['--memory', '64m', '--memory-swap', '32m'], /Minimum memoryswap limit should be larger than memory limit/],
+    [['--memory-reservation', '1k'], /Minimum memory reservation allowed is 6MB/],
+    [['--cpus', '999'], /Range of CPUs is from 0.01 to \d+\.00, as there are only \d+ CPUs available/],
+    [['--cpu-period', '10'], /CPU cfs period can not be less than 1ms/],
+    [['--cpuset-cpus', 'x'], /Invalid value x for cpuset cpus: invalid format: x/],
+    [['--cpuset-cpus', '999'], /Requested CPUs are not available - requested 999, available: /],
+    [['--runtime', 'nosuchrt'], /Unknown runtime specified nosuchrt/],
+    [['--isolation', 'hyperv'], /Invalid isolation: "hyperv" - linux only supports 'default'/],
+    [['--storage-opt', 'size=1G'], /--storage-opt is supported only for overlay over xfs/],
+  ];
+  for (const [flags, want] of cases) {
+    const r = b.docker(['run', '--rm', '--network', 'none', ...flags, IMG, 'true'], { timeout: 30000 });
+    assert.equal(r.status, 125, `${flags.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, want, flags.join(' '));
+    assert.doesNotMatch(r.stderr, /Unable to find image/, 'a 400, not a 404 that makes the CLI pull');
+  }
+  assert.deepEqual(all(), before);
+  // what is valid still runs
+  b.ok([
+    'run',
+    '--rm',
+    '--network',
+    'none',
+    '--runtime',
+    'runc',
+    '--cpuset-cpus',
+    '0',
+    '--stop-signal',
+    'USR1',
+    IMG,
+    'true',
+  ]);
+});
+
+test('exec that cannot start: docker exec exits 126 with the reason on stdout, as with dockerd', { skip }, () => {
+  const id = b.ok(['run', '-d', '--network', 'none', IMG, 'sleep', '300']).trim();
+  try {
+    for (const [args, want] of [
+      [['/nonexistent'], /\/nonexistent.*no such file or directory/],
+      [['/etc/passwd'], /permission denied/],
+      [['-u', 'nosuch', 'true'], /unable to find user nosuch: no matching entries in passwd file/],
+    ] as [string[], RegExp][]) {
+      const argv = args[0] === '-u' ? ['exec', '-u', 'nosuch', id, 'true'] : ['exec', id, ...args];
+      const r = b.docker(argv);
+      assert.equal(r.status, 126, `${args.join(' ')}: ${r.stdout} ${r.stderr}`);
+      assert.match(r.stdout, want);
+      assert.doesNotMatch(r.stderr, /error from daemon in stream|unable to upgrade/);
+    }
+    // and a command that runs keeps its own code
+    assert.equal(b.docker(['exec', id, 'sh', '-c', 'exit 4']).status, 4);
+  } finally {
+    b.ok(['rm', '-f', id]);
+  }
+});
+
+test('kill and unpause of a paused container, kill and rename errors: as dockerd', { skip }, () => {
+  const id = b.ok(['run', '-d', '--network', 'none', IMG, 'sleep', '300']).trim();
+  try {
+    assert.match(b.docker(['unpause', id]).stderr, new RegExp(`Container ${id} is not paused`));
+    b.ok(['pause', id]);
+    // SIGKILL (or the stop signal) to a paused container resumes it so that the signal lands
+    b.ok(['kill', id]);
+    assert.equal(b.ok(['wait', id]).trim(), '137');
+    assert.equal(b.ok(['inspect', '-f', '{{.State.Status}} {{.State.Paused}}', id]).trim(), 'exited false');
+    assert.match(
+      b.docker(['kill', id]).stderr,
+      new RegExp(`cannot kill container: ${id}: Container ${id} is not running`),
+    );
+    assert.match(
+      b.docker(['kill', 'nosuchctr']).stderr,
+      /cannot kill container: nosuchctr: No such container: nosuchctr/,
+    );
+    assert.match(
+      b.docker(['rename', id, 'bad/name']).stderr,
+      /Error when allocating new name: Invalid container name \(\/bad\/name\)/,
+    );
+    const other = b.ok(['create', '--name', `${tag}-taken`, IMG, 'true']).trim();
+    assert.match(
+      b.docker(['rename', id, `${tag}-taken`]).stderr,
+      /Error when allocating new name: Conflict. The container name "\/dfix\d+-taken" is already in use/,
+    );
+    b.ok(['rm', other]);
+  } finally {
+    b.ok(['rm', '-f', id]);
+  }
+});
+
+test('logs --tail with a non-number is the whole log, as dockerd', { skip }, () => {
+  const id = b.ok(['run', '-d', '--network', 'none', IMG, 'sh', '-c', 'echo a; echo b']).trim();
+  b.ok(['wait', id]);
+  assert.equal(b.ok(['logs', '--tail', 'x', id]), 'a\nb\n');
+  assert.equal(b.ok(['logs', '--tail', '1', id]), 'b\n');
+  b.ok(['rm', id]);
+});
+
+test(
+  'system and builder prune answer (no build cache); volume prune before API 1.42 takes named volumes',
+  { skip },
+  async () => {
+    assert.match(b.ok(['builder', 'prune', '-f']), /Total reclaimed space: 0B/);
+    assert.match(b.ok(['system', 'prune', '-f']), /Total reclaimed space/);
+    const named = `${tag}-named`;
+    b.ok(['volume', 'create', named]);
+    // the newest API prunes anonymous volumes only
+    assert.doesNotMatch(b.ok(['volume', 'prune', '-f']), new RegExp(named));
+    assert.match(b.ok(['volume', 'ls', '-q']), new RegExp(named));
+    const old = await rawRequest(b.sock, 'POST', '/v1.41/volumes/prune');
+    assert.equal(old.status, 200, old.body);
+    assert.ok((JSON.parse(old.body) as { VolumesDeleted: string[] }).VolumesDeleted.includes(named), old.body);
+    assert.doesNotMatch(b.ok(['volume', 'ls', '-q']), new RegExp(named));
+  },
+);
+
+test('image events carry the deprecated id and status fields, as dockerd fills them', { skip }, () => {
+  const since = Math.floor(Date.now() / 1000) - 1;
+  b.ok(['tag', IMG, `${tag}:t`]);
+  b.ok(['rmi', `${tag}:t`]);
+  const until = Math.floor(Date.now() / 1000) + 1;
+  const lines = b
+    .ok([
+      'events',
+      '--since',
+      String(since),
+      '--until',
+      String(until),
+      '--filter',
+      'type=image',
+      '--format',
+      '{{json .}}',
+    ])
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { status?: string; id?: string; Action: string; Actor: { ID: string } });
+  assert.deepEqual(
+    lines.map((e) => [e.status, e.Action]),
+    [
+      ['tag', 'tag'],
+      ['untag', 'untag'],
+    ],
+  );
+  for (const e of lines) assert.equal(e.id, e.Actor.ID);
+});
