@@ -5,6 +5,7 @@
 // seccomp and no-new-privileges. What runc (or berth-runc) receives from
 // containerd is exactly this document.
 
+import type { HostDevice } from './devices.js';
 import type { ContainerRecord } from './record.js';
 import { capabilities } from './caps.js';
 import { badRequest } from '../http/errors.js';
@@ -129,6 +130,8 @@ export interface SpecInputs {
   joins: Partial<Record<'pid' | 'ipc' | 'network', string>>;
   /** The host path of docker-init, when --init. */
   initPath?: string;
+  /** --device nodes, read from the host at this start. */
+  devices?: HostDevice[];
 }
 
 export function buildSpec(inp: SpecInputs): Spec {
@@ -233,7 +236,34 @@ export function buildSpec(inp: SpecInputs): Spec {
   const linux: Record<string, unknown> = {
     namespaces,
     cgroupsPath: inp.cgroupsPath,
-    resources: { devices: privileged ? [{ allow: true, access: 'rwm' }] : DEVICE_RULES, ...resources(rec) },
+    resources: {
+      devices: privileged
+        ? [{ allow: true, access: 'rwm' }]
+        : [
+            ...DEVICE_RULES,
+            ...(inp.devices ?? []).map((d) => ({
+              allow: true,
+              type: d.type,
+              major: d.major,
+              minor: d.minor,
+              access: d.access,
+            })),
+          ],
+      ...resources(rec),
+    },
+    ...(inp.devices?.length
+      ? {
+          devices: inp.devices.map((d) => ({
+            path: d.path,
+            type: d.type,
+            major: d.major,
+            minor: d.minor,
+            fileMode: d.fileMode,
+            uid: d.uid,
+            gid: d.gid,
+          })),
+        }
+      : {}),
     ...(Object.keys(sysctl).length ? { sysctl } : {}),
     ...(privileged ? {} : { maskedPaths: MASKED, readonlyPaths: [...READONLY_PROC_PATHS] }),
     ...(sec.seccomp ? { seccomp: sec.seccomp } : {}),

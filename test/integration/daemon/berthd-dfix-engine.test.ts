@@ -207,3 +207,58 @@ test('image events carry the deprecated id and status fields, as dockerd fills t
   );
   for (const e of lines) assert.equal(e.id, e.Actor.ID);
 });
+
+test(
+  '--device: the host node in the container and allowed by its device cgroup; a bad path fails the start',
+  { skip },
+  () => {
+    const run = (args: string[]) => b.docker(['run', '--rm', '--network', 'none', ...args], { timeout: 30000 });
+    const open = 'ls -l /dev/lc; exec 3</dev/lc && echo opened';
+    const withDev = run(['--device', '/dev/loop-control:/dev/lc', IMG, 'sh', '-c', open]);
+    assert.equal(withDev.status, 0, withDev.stderr);
+    // the host's node: /dev/loop-control is 10, 237
+    assert.match(withDev.stdout, /^crw------- .* 10,\s+237 .*\/dev\/lc\nopened\n$/);
+    // without --device the same node, made in the container, cannot be opened: the rule is the device's own
+    const without = run([IMG, 'sh', '-c', 'mknod /dev/lc c 10 237; exec 3</dev/lc && echo opened']);
+    assert.notEqual(without.status, 0);
+    assert.match(without.stderr, /can't open \/dev\/lc: Operation not permitted/);
+    const missing = run(['--device', '/nonexistent/dfix', IMG, 'true']);
+    assert.equal(missing.status, 127, missing.stderr);
+    assert.match(
+      missing.stderr,
+      /error gathering device information while adding custom device "\/nonexistent\/dfix": no such file or directory/,
+    );
+    const notDev = run(['--device', '/etc/passwd', IMG, 'true']);
+    assert.equal(notDev.status, 125, notDev.stderr);
+    assert.match(notDev.stderr, /adding custom device "\/etc\/passwd": not a device node/);
+  },
+);
+
+test(
+  'inspect .Mounts: --tmpfs mounts are not listed (HostConfig.Tmpfs is), volumes and --mount tmpfs are',
+  { skip },
+  () => {
+    const id = b
+      .ok([
+        'create',
+        '--network',
+        'none',
+        '-v',
+        '/data',
+        '--tmpfs',
+        '/tm',
+        '--mount',
+        'type=tmpfs,dst=/mt',
+        IMG,
+        'true',
+      ])
+      .trim();
+    const mounts = JSON.parse(b.ok(['inspect', '-f', '{{json .Mounts}}', id])) as {
+      Type: string;
+      Destination: string;
+    }[];
+    assert.deepEqual(mounts.map((m) => `${m.Type} ${m.Destination}`).sort(), ['tmpfs /mt', 'volume /data']);
+    assert.equal(b.ok(['inspect', '-f', '{{json .HostConfig.Tmpfs}}', id]).trim(), '{"/tm":""}');
+    b.ok(['rm', '-v', id]);
+  },
+);
