@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import type { Connection } from './connection.js';
 import { isAlreadyExists, isNotFound } from './errors.js';
 import type { ContentInfo } from './services.js';
-import { ContentService, dateOf } from './services.js';
+import { ContentService, LeasesService, dateOf } from './services.js';
 import type { WriteContentRequest } from '../api/gen/containerd/services/content/v1/WriteContentRequest.js';
 import type { WriteContentResponse__Output } from '../api/gen/containerd/services/content/v1/WriteContentResponse.js';
 
@@ -186,6 +186,13 @@ export class RemoteContentStore implements ContentStore {
     ref: string,
     expected: { digest: Digest; size: number },
   ): Promise<IngestWriter & { alreadyExists: boolean }> {
+    // Lease first, then look: a blob found is then safe from a gc that an
+    // earlier delete scheduled (an image removed just before this pull), as
+    // containerd's writer leases an existing blob in the transaction that
+    // finds it. Looking first let that gc remove the blob between the look
+    // and the pull's use of it ("Content.Update: ... not found").
+    if (this.lease)
+      await new LeasesService(this.conn).addResource(this.lease, { id: expected.digest, type: 'content' });
     if (await this.has(expected.digest)) return this.existingWriter(ref, expected.digest);
     const s = new WriteSession(this.conn, this.content, this.lease);
     let st: WriteContentResponse__Output;

@@ -328,15 +328,17 @@ export class Runtime {
     // signals it; under berth-shim the container's pipes are closed already);
     // the attach streams and the log get every byte before anyone hears of the exit.
     // The containerd container goes (its Delete waits for the task's rootfs to be let go) while
-    // the output drains.
+    // the output drains, and the network endpoints go meanwhile too: the process is gone, and a
+    // veth's deletion waits for the kernel (15-25 ms) as containers.Delete waits for the engine.
     const dropped = this.ctrd
       .drop(id)
       .catch((e: unknown) => this.s.log.warn('task cleanup failed', { container: id, error: messageOf(e) }));
+    const detached = this.s.nets.detachAll(id);
     if (live.io) await Promise.race([live.io.whenDone(), new Promise((res) => setTimeout(res, 5000))]);
     steps.mark('output');
     await dropped;
     steps.mark('dropped');
-    await this.s.nets.detachAll(id);
+    await detached;
     steps.mark('detached');
     const finished = at ?? new Date();
     const ranMs = finished.getTime() - Date.parse(r.State.StartedAt);

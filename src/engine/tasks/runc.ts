@@ -102,7 +102,8 @@ export class RuncBackend implements Backend {
         throw new BerthError(
           'berth-engine',
           'failed-precondition',
-          `${this.bin} ${args(pidFile, stdio.console)[0]}: ${runcError(log, `exit status ${status}`)}`,
+          // containerd's words, which dockerd and scripts look for
+          `${name === INIT ? 'failed to create shim task: ' : ''}OCI runtime ${args(pidFile, stdio.console)[0]} failed: ${runcError(log, `${this.bin}: exit status ${status}`)}`,
         );
       const pid = Number(readFileSync(pidFile, 'utf8').trim());
       await shim.client.register(name, pid);

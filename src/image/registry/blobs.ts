@@ -4,7 +4,6 @@
 // the descriptor says stops the download, and the store verifies size and
 // digest at commit so that an unverified blob never becomes visible.
 
-import type { IncomingMessage } from 'node:http';
 import { sleep } from '../../common/sleep.js';
 import { BerthError, isBerthError, messageOf } from '../../common/errors.js';
 import type { ContentStore, Descriptor } from '../content/types.js';
@@ -13,6 +12,7 @@ import { checkDigest } from './digest.js';
 import { responseError } from './errors.js';
 import type { Endpoint } from './hosts.js';
 import { encodeRepo, pullScope, REDIRECTS } from './paths.js';
+import type { HttpResponse } from './http-types.js';
 import { discard, isNetworkError, send } from './transport.js';
 
 /**
@@ -146,7 +146,7 @@ export async function fetchBlobFromUrlsInto(
 
 async function streamInto(
   client: RegistrySession,
-  get: (headers: Record<string, string>) => Promise<IncomingMessage>,
+  get: (headers: Record<string, string>) => Promise<HttpResponse>,
   where: string,
   desc: Descriptor,
   w: { offset: number; write(c: Uint8Array): Promise<void>; abort(): Promise<void> },
@@ -178,7 +178,7 @@ async function streamInto(
     if (failures > 0) await sleep(client.backoff(failures - 1));
     const headers: Record<string, string> = {};
     if (pos > 0) headers.range = `bytes=${pos}-`;
-    let res: IncomingMessage;
+    let res: HttpResponse;
     try {
       res = await get(headers);
     } catch (e) {
@@ -211,7 +211,7 @@ async function streamInto(
       throw await responseError(res, `fetch blob ${desc.digest}`, where);
     }
     try {
-      for await (const chunk of res as AsyncIterable<Buffer>) {
+      for await (const chunk of res) {
         signal?.throwIfAborted();
         let c = chunk;
         if (skip > 0) {

@@ -4,7 +4,6 @@
 // network errors and 5xx, and redirects (blob storage) without leaking the
 // Authorization header to another host. Reads are here; uploads in upload.ts.
 
-import type { IncomingMessage } from 'node:http';
 import { sleep } from '../../common/sleep.js';
 import { BerthError, isBerthError, messageOf } from '../../common/errors.js';
 import { nullLogger, type Logger } from '../../common/log.js';
@@ -19,7 +18,8 @@ import { checkDigest } from './digest.js';
 import { responseError } from './errors.js';
 import { canonicalRegistry, loadCertsDir, resolveEndpoints, type Endpoint } from './hosts.js';
 import type { BlobFetchOptions, FetchedManifest, RegistryOptions, RegistrySession, RequestSpec } from './session.js';
-import { discard, isNetworkError, readBody, send, type TlsSettings } from './transport.js';
+import type { HttpResponse, TlsSettings } from './http-types.js';
+import { discard, isNetworkError, readBody, send } from './transport.js';
 
 export {
   DEFAULT_MAX_MANIFEST,
@@ -119,7 +119,7 @@ export class RegistryClient implements RegistrySession {
   private async doPing(ep: Endpoint): Promise<void> {
     const url = new URL('/v2/', ep.base);
     for (let attempt = 0; ; attempt++) {
-      let res: IncomingMessage;
+      let res: HttpResponse;
       try {
         res = await send({
           method: 'GET',
@@ -136,7 +136,10 @@ export class RegistryClient implements RegistrySession {
           continue;
         }
         let why = messageOf(e);
-        if (ep.base.protocol === 'https:' && /wrong version number|packet length too long/i.test(why)) {
+        if (
+          ep.base.protocol === 'https:' &&
+          /wrong version number|packet length too long|does the server speak TLS/i.test(why)
+        ) {
           why =
             'the server gave an HTTP response to an HTTPS client (list it in the insecure registries to allow plain HTTP)';
         }
@@ -204,11 +207,11 @@ export class RegistryClient implements RegistrySession {
    * One request with auth, redirects and retries. Resolves with the final
    * response (any status); the caller reads or discards its body.
    */
-  async request(ep: Endpoint, spec: RequestSpec): Promise<IncomingMessage> {
+  async request(ep: Endpoint, spec: RequestSpec): Promise<HttpResponse> {
     let scopes = spec.scopes;
     let authRetried = false;
     for (let attempt = 0; ;) {
-      let res: IncomingMessage;
+      let res: HttpResponse;
       try {
         res = await this.once(ep, spec, scopes);
       } catch (e) {
@@ -245,10 +248,7 @@ export class RegistryClient implements RegistrySession {
         }
       }
       if (status === 401) {
-        (res as IncomingMessage & { authHint?: string }).authHint = await this.auth.explain401(
-          ep.base.origin,
-          ep.authKey,
-        );
+        res.authHint = await this.auth.explain401(ep.base.origin, ep.authKey);
       }
       if (!spec.noRetry && (status >= 500 || status === 429) && attempt < this.retries) {
         discard(res);
@@ -263,7 +263,7 @@ export class RegistryClient implements RegistrySession {
     }
   }
 
-  private async once(ep: Endpoint, spec: RequestSpec, scopes: string[]): Promise<IncomingMessage> {
+  private async once(ep: Endpoint, spec: RequestSpec, scopes: string[]): Promise<HttpResponse> {
     let url = spec.url ?? new URL(spec.path ?? '/v2/', ep.base);
     let method = spec.method;
     let body = spec.body;

@@ -1,8 +1,8 @@
 // Registry error responses ({"errors":[{"code","message","detail"}]}) turned
 // into BerthErrors that say which registry, which operation and why.
 
-import type { IncomingMessage } from 'node:http';
 import { BerthError, type ErrorCode } from '../../common/errors.js';
+import type { HttpResponse } from './http-types.js';
 import { readBody } from './transport.js';
 
 export interface RegistryErrorEntry {
@@ -32,7 +32,7 @@ function codeFor(status: number, entries: RegistryErrorEntry[]): ErrorCode {
 }
 
 /** Read (a bounded amount of) an error response and make the error. */
-export async function responseError(res: IncomingMessage, what: string, host: string): Promise<BerthError> {
+export async function responseError(res: HttpResponse, what: string, host: string): Promise<BerthError> {
   let body: Buffer = Buffer.alloc(0);
   try {
     body = await readBody(res, 64 * 1024, 'error response');
@@ -45,7 +45,7 @@ export async function responseError(res: IncomingMessage, what: string, host: st
     .map((e) => [e.code, e.message].filter(Boolean).join(': '))
     .filter(Boolean)
     .join('; ');
-  const hint = (res as IncomingMessage & { authHint?: string }).authHint;
+  const hint = res.authHint;
   if (status === 401 && hint) detail = detail ? `${hint}; ${detail}` : hint;
   if (!detail) {
     if (status === 401) detail = 'authentication required';

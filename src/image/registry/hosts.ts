@@ -17,7 +17,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { BerthError } from '../../common/errors.js';
-import type { TlsSettings } from './transport.js';
+import type { TlsSettings } from './http-types.js';
 import { ipInCidr } from './cidr.js';
 
 export const DOCKER_HUB = 'docker.io';

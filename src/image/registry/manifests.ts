@@ -3,7 +3,6 @@
 // type checked (schema 1 refused) and their digest compared with what was
 // asked for and with Docker-Content-Digest.
 
-import type { IncomingMessage } from 'node:http';
 import { BerthError, isBerthError, messageOf } from '../../common/errors.js';
 import type { Descriptor } from '../content/types.js';
 import { DEFAULT_MAX_MANIFEST, type FetchedManifest, type RegistrySession } from './session.js';
@@ -72,7 +71,7 @@ async function resolveAt(
       `${client.registry}/${repo}:${reference}: manifest unknown (${ep.base.host} answered 404)`,
     );
   } else if (status === 401 || status === 403) {
-    const hint = (res as IncomingMessage & { authHint?: string }).authHint ?? 'no access to this repository';
+    const hint = res.authHint ?? 'no access to this repository';
     throw new BerthError(
       'image',
       'permission-denied',

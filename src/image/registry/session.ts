@@ -2,13 +2,12 @@
 // client implements it, and they are written against it, so that client.ts
 // (which calls them) and they do not import each other.
 
-import type { IncomingMessage } from 'node:http';
 import type { Logger } from '../../common/log.js';
 import type { Digest } from '../content/types.js';
 import type { CredentialSource } from './credentials.js';
 import type { Endpoint, HostOptions } from './hosts.js';
 import type { ProxySettings } from './proxy.js';
-import type { Body, TlsSettings } from './transport.js';
+import type { Body, HttpResponse, TlsSettings } from './http-types.js';
 
 export interface RegistryOptions extends HostOptions {
   /** Where credentials come from; default config.json in `dockerConfigDir` (or $DOCKER_CONFIG, ~/.docker). */
@@ -85,7 +84,7 @@ export interface RegistrySession {
   /** Run `fn` against the first endpoint that answers the ping (mirrors first). */
   withEndpoint<T>(push: boolean, fn: (ep: Endpoint) => Promise<T>, repo?: string): Promise<T>;
   /** One request with auth, redirects and retries; any status. */
-  request(ep: Endpoint, spec: RequestSpec): Promise<IncomingMessage>;
+  request(ep: Endpoint, spec: RequestSpec): Promise<HttpResponse>;
   /** Keep pulls of `repo` on the endpoint that answered its manifest. */
   pin(repo: string, origin: string): void;
 }

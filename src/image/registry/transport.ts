@@ -2,7 +2,8 @@
 // per-host TLS configuration (CA bundle and client certificate from
 // certs.d, or verification off for an insecure registry), directly or through
 // an http proxy. It knows nothing of auth, retries or redirects; client.ts
-// decides those.
+// decides those. Under Bun, requests without a body or a proxy go through
+// Bun's fetch instead (./fetch-transport.ts says why).
 
 import {
   request as httpRequest,
@@ -14,36 +15,13 @@ import {
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
-import type { Readable } from 'node:stream';
 import { connect as tlsConnect, rootCertificates, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { createHash } from 'node:crypto';
 import { BerthError } from '../../common/errors.js';
+import { underBun } from '../../common/bun.js';
+import { fetchable, sendViaFetch } from './fetch-transport.js';
+import type { HttpResponse, RawRequest, TlsSettings } from './http-types.js';
 import { proxyAuthorization } from './proxy.js';
-
-export interface TlsSettings {
-  /** Extra CA certificates (PEM), added to the system roots as Docker does. */
-  ca?: Buffer[];
-  /** Client certificate and key (PEM), for registries that require one. */
-  cert?: Buffer;
-  key?: Buffer;
-  /** Skip verification of the server certificate (insecure registries only). */
-  insecureSkipVerify?: boolean;
-}
-
-export type Body = Buffer | (() => Readable);
-
-export interface RawRequest {
-  method: string;
-  url: URL;
-  headers?: OutgoingHttpHeaders;
-  body?: Body;
-  tls?: TlsSettings;
-  /** Idle timeout of the socket, in ms. */
-  timeoutMs?: number;
-  signal?: AbortSignal;
-  /** An http:// proxy: CONNECT tunnel for https, absolute-form requests for http. */
-  proxy?: URL;
-}
 
 const DEFAULT_TIMEOUT_MS = 60_000;
 const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 16 });
@@ -171,8 +149,9 @@ export function resetAgents(): void {
 }
 
 /** Send one request and resolve with the response head; the body is a stream. */
-export function send(req: RawRequest): Promise<IncomingMessage> {
-  return new Promise((resolve, reject) => {
+export function send(req: RawRequest): Promise<HttpResponse> {
+  if (underBun && fetchable(req)) return sendViaFetch(req, req.timeoutMs ?? DEFAULT_TIMEOUT_MS, systemRoots);
+  return new Promise<IncomingMessage>((resolve, reject) => {
     const isHttps = req.url.protocol === 'https:';
     if (!isHttps && req.url.protocol !== 'http:') {
       reject(new BerthError('image', 'invalid-argument', `unsupported URL scheme in ${req.url.href}`));
@@ -230,7 +209,7 @@ export function send(req: RawRequest): Promise<IncomingMessage> {
 }
 
 /** Read a whole response body, refusing more than `limit` bytes. */
-export async function readBody(res: IncomingMessage, limit: number, what: string): Promise<Buffer> {
+export async function readBody(res: HttpResponse, limit: number, what: string): Promise<Buffer> {
   const declared = Number(res.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     res.destroy();
@@ -238,7 +217,7 @@ export async function readBody(res: IncomingMessage, limit: number, what: string
   }
   const parts: Buffer[] = [];
   let n = 0;
-  for await (const chunk of res as AsyncIterable<Buffer>) {
+  for await (const chunk of res) {
     n += chunk.length;
     if (n > limit) {
       res.destroy();
@@ -250,7 +229,7 @@ export async function readBody(res: IncomingMessage, limit: number, what: string
 }
 
 /** Drain and discard a body so the connection can be reused. */
-export function discard(res: IncomingMessage): void {
+export function discard(res: HttpResponse): void {
   res.resume();
 }
 

@@ -3,7 +3,6 @@
 // chunked upload (POST, PATCH with Content-Range per chunk, PUT ?digest=), and
 // manifest PUT with its media type as Content-Type.
 
-import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { sleep } from '../../common/sleep.js';
 import { BerthError, isBerthError, messageOf } from '../../common/errors.js';
@@ -14,9 +13,10 @@ import { encodeRepo, pushScope } from './paths.js';
 import { algorithmOf, checkDigest, digestOf } from './digest.js';
 import { responseError, statusOf } from './errors.js';
 import type { Endpoint } from './hosts.js';
+import type { HttpResponse } from './http-types.js';
 import { discard } from './transport.js';
 
-function locationOf(res: IncomingMessage, ep: Endpoint, what: string): URL {
+function locationOf(res: HttpResponse, ep: Endpoint, what: string): URL {
   const loc = res.headers.location;
   if (!loc) throw new BerthError('image', 'invalid-argument', `${what}: ${ep.base.host} gave no upload Location`);
   return new URL(loc, ep.base);
@@ -262,7 +262,7 @@ async function uploadStatus(
   return { size: Number(m[1]) + 1, location: res.headers.location ? new URL(res.headers.location, ep.base) : location };
 }
 
-async function finishUpload(res: IncomingMessage, ep: Endpoint, digest: Digest, repo: string): Promise<void> {
+async function finishUpload(res: HttpResponse, ep: Endpoint, digest: Digest, repo: string): Promise<void> {
   if (res.statusCode !== 201 && res.statusCode !== 204)
     throw await responseError(res, `finish upload of ${digest} to ${repo}`, ep.base.host);
   discard(res);

@@ -12,6 +12,7 @@ import { addService, type EngineService } from '../../server.js';
 import { invalidArgument } from '../../validate.js';
 import { ContainerStore, type AnyValue, type ContainerInput, type ContainerRecord } from '../../meta/containers.js';
 import type { EngineContext } from '../../context.js';
+import { primeForTask } from '../../tasks/warm.js';
 
 const NAME = 'containerd.services.containers.v1.Containers';
 const EVENTS = 'containerd.events.';
@@ -117,6 +118,8 @@ export const containersService: EngineService = {
         const input = fromProto(req.container);
         call.set({ container: input.id });
         const rec = store.create(ns, input);
+        // a container is made to be run: its task's cgroup joins wait less (tasks/warm.ts)
+        primeForTask(ctx.log, { namespace: ns, container: rec.id });
         ctx.events.publish(ns, '/containers/create', EVENTS + 'ContainerCreate', {
           id: rec.id,
           image: rec.image,
