@@ -8,6 +8,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type Berthd, rawRequest } from '../../helpers/berthd.js';
 import { berthdSkip, startBerthdStack, type BerthdStack } from '../../helpers/berthd-stack.js';
+import { waitUntil } from '../../helpers/wait.js';
+import { V2 } from './lifecycle-common.js';
 
 const skip = berthdSkip('engine');
 
@@ -262,3 +264,76 @@ test(
     b.ok(['rm', '-v', id]);
   },
 );
+
+test("stats: blkio_stats from the task's cgroup (docker stats' BLOCK I/O), not left null", { skip }, async () => {
+  const id = b
+    .ok([
+      'run',
+      '-d',
+      '--network',
+      'none',
+      IMG,
+      'sh',
+      '-c',
+      'dd if=/dev/zero of=/f bs=1M count=8 oflag=direct 2>/dev/null; sync; touch /done; sleep 300',
+    ])
+    .trim();
+  try {
+    await waitUntil('the writes', () => b.docker(['exec', id, 'test', '-e', '/done']).status === 0, 30000);
+    const r = await rawRequest(b.sock, 'GET', `/containers/${id}/stats?stream=false`);
+    const blk = (JSON.parse(r.body) as { blkio_stats: Record<string, { op: string; value: number }[] | null> })
+      .blkio_stats;
+    const written = (blk.io_service_bytes_recursive ?? [])
+      .filter((e) => e.op.toLowerCase() === 'write')
+      .reduce((a, e) => a + e.value, 0);
+    assert.ok(written >= 8 * 1024 * 1024, JSON.stringify(blk));
+    // dockerd on cgroup v1 gives every list, empty ones as []
+    if (!V2) for (const [k, v] of Object.entries(blk)) assert.ok(Array.isArray(v), k);
+    assert.match(b.ok(['stats', '--no-stream', '--format', '{{.BlockIO}}', id]), / \/ [89]\.\d+MB/);
+  } finally {
+    b.ok(['rm', '-f', id]);
+  }
+});
+
+test('ps -s and /system/df: SizeRw and SizeRootFs (the image counted in), as dockerd', { skip }, async () => {
+  const id = b
+    .ok(['run', '-d', '--network', 'none', IMG, 'sh', '-c', 'head -c 300000 /dev/zero > /blob; sleep 300'])
+    .trim();
+  try {
+    await waitUntil('the write', () => b.docker(['exec', id, 'test', '-s', '/blob']).status === 0, 20000);
+    const imageSize = Number(b.ok(['image', 'inspect', '-f', '{{.Size}}', IMG]).trim());
+    const list = await rawRequest(
+      b.sock,
+      'GET',
+      `/containers/json?size=1&filters=${encodeURIComponent(`{"id":["${id}"]}`)}`,
+    );
+    const [c] = JSON.parse(list.body) as { SizeRw?: number; SizeRootFs?: number }[];
+    assert.ok(c!.SizeRw! >= 300000, list.body);
+    assert.equal(c!.SizeRootFs, c!.SizeRw! + imageSize);
+    assert.match(
+      b.ok(['ps', '-s', '--format', '{{.Size}}', '-f', `id=${id}`]),
+      /^\d+(\.\d+)?kB \(virtual \d+(\.\d+)?MB\)$/m,
+    );
+    const df = JSON.parse((await rawRequest(b.sock, 'GET', '/v1.41/system/df')).body) as {
+      Containers: { Id: string; SizeRootFs: number }[];
+      BuilderSize?: number;
+    };
+    assert.equal(df.Containers.find((x) => x.Id === id)?.SizeRootFs, c!.SizeRootFs);
+    assert.equal(df.BuilderSize, 0, 'API 1.41 has BuilderSize (docker-py reads it)');
+    const img = JSON.parse((await rawRequest(b.sock, 'GET', `/v1.41/images/${IMG}/json`)).body) as {
+      VirtualSize?: number;
+    };
+    assert.equal(img.VirtualSize, imageSize);
+    const newest = JSON.parse((await rawRequest(b.sock, 'GET', `/images/${IMG}/json`)).body) as Record<string, unknown>;
+    assert.equal('VirtualSize' in newest, false, 'removed in API 1.44');
+  } finally {
+    b.ok(['rm', '-f', id]);
+  }
+});
+
+test('/info: the open descriptors counted, the proxy fields present', { skip }, async () => {
+  const info = JSON.parse((await rawRequest(b.sock, 'GET', '/info')).body) as Record<string, unknown>;
+  assert.ok((info.NFd as number) > 3, String(info.NFd));
+  for (const k of ['HttpProxy', 'HttpsProxy', 'NoProxy']) assert.equal(typeof info[k], 'string', k);
+  assert.equal(info.GenericResources, null);
+});
