@@ -6,6 +6,8 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { type Berthd, rawRequest } from '../../helpers/berthd.js';
 import { berthdSkip, startBerthdStack, type BerthdStack } from '../../helpers/berthd-stack.js';
 import { waitUntil } from '../../helpers/wait.js';
@@ -336,4 +338,34 @@ test('/info: the open descriptors counted, the proxy fields present', { skip }, 
   assert.ok((info.NFd as number) > 3, String(info.NFd));
   for (const k of ['HttpProxy', 'HttpsProxy', 'NoProxy']) assert.equal(typeof info[k], 'string', k);
   assert.equal(info.GenericResources, null);
+});
+
+test("events of docker run (attach) and docker cp (extract-to-dir, archive-path), as dockerd's", { skip }, () => {
+  const since = Math.floor(Date.now() / 1000) - 1;
+  const n = `${tag}-ev`;
+  b.ok(['run', '--name', n, '--network', 'none', IMG, 'true']);
+  b.ok(['cp', `${n}:/etc/hostname`, '-']);
+  const file = join(mkdtempSync('/tmp/dfix-cp-'), 'f');
+  writeFileSync(file, 'x');
+  b.ok(['cp', file, `${n}:/tmp/`]);
+  rmSync(dirname(file), { recursive: true });
+  const until = Math.ceil(Date.now() / 1000) + 1;
+  const actions = b
+    .ok([
+      'events',
+      '--since',
+      String(since),
+      '--until',
+      String(until),
+      '--filter',
+      `container=${n}`,
+      '--format',
+      '{{.Action}}',
+    ])
+    .trim()
+    .split('\n');
+  b.ok(['rm', n]);
+  // the CLI attaches before it starts the container
+  assert.deepEqual(actions.slice(0, 3), ['create', 'attach', 'start'], actions.join(' '));
+  assert.ok(actions.includes('archive-path') && actions.includes('extract-to-dir'), actions.join(' '));
 });
