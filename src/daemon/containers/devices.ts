@@ -1,17 +1,20 @@
-// --device: the host's device nodes a container gets (docker run --device
-// /dev/x[:/dev/y[:rwm]]), looked up at each start as dockerd does: a node in
-// the spec's linux.devices (runc makes it in the container's /dev) and a
-// rule in the device cgroup that lets the container use it. A directory
-// gives every device node under it. A path that is missing or not a device
-// fails the start in dockerd's words.
+// --device: host device nodes given to a container, as dockerd gives them
+// (a node, or every node under a directory, with the cgroup permissions
+// asked for). The path is the client's input: a path that is no device is
+// refused in dockerd's words rather than dropped, so a run never starts
+// without the device it asked for.
 
-import { lstat, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdirSync, statSync, type Stats } from 'node:fs';
+import { join, posix } from 'node:path';
 import { badRequest } from '../http/errors.js';
-import { messageOf } from '../../common/errors.js';
 
-export interface HostDevice {
-  /** Where the node goes in the container. */
+interface Device {
+  PathOnHost: string;
+  PathInContainer?: string;
+  CgroupPermissions?: string;
+}
+
+export interface LinuxDevice {
   path: string;
   type: 'c' | 'b';
   major: number;
@@ -19,70 +22,61 @@ export interface HostDevice {
   fileMode: number;
   uid: number;
   gid: number;
-  /** Cgroup permissions: some of r, w, m. */
+}
+
+export interface DeviceRule {
+  allow: boolean;
+  type: 'c' | 'b';
+  major: number;
+  minor: number;
   access: string;
 }
 
-interface DeviceRequest {
-  PathOnHost: string;
-  PathInContainer?: string;
-  CgroupPermissions?: string;
-}
+// Linux's dev_t split (glibc's gnu_dev_major/minor), for the 32-bit values Node's stat gives exactly.
+const major = (rdev: number) => (rdev >>> 8) & 0xfff;
+const minor = (rdev: number) => (rdev & 0xff) | ((rdev >>> 12) & 0xfff00);
 
-// Linux's dev_t split (glibc's gnu_dev_major/minor), on the bigint st_rdev.
-const majorOf = (d: bigint) => Number(((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn));
-const minorOf = (d: bigint) => Number((d & 0xffn) | ((d >> 12n) & ~0xffn));
-
-async function node(host: string, inContainer: string, access: string): Promise<HostDevice | undefined> {
-  const st = await lstat(host, { bigint: true });
+function node(st: Stats): Omit<LinuxDevice, 'path'> | undefined {
   const type = st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : undefined;
   if (!type) return undefined;
-  return {
-    path: inContainer,
-    type,
-    major: majorOf(st.rdev),
-    minor: minorOf(st.rdev),
-    fileMode: Number(st.mode & 0o777n),
-    uid: Number(st.uid),
-    gid: Number(st.gid),
-    access,
-  };
+  return { type, major: major(st.rdev), minor: minor(st.rdev), fileMode: st.mode & 0o777, uid: st.uid, gid: st.gid };
 }
 
-async function walk(host: string, inContainer: string, access: string, out: HostDevice[]): Promise<void> {
-  for (const e of await readdir(host, { withFileTypes: true })) {
-    const h = join(host, e.name);
-    const c = join(inContainer, e.name);
-    if (e.isDirectory()) await walk(h, c, access, out);
-    else if (e.isCharacterDevice() || e.isBlockDevice()) {
-      const d = await node(h, c, access);
-      if (d) out.push(d);
-    }
-  }
-}
-
-/** The device nodes of HostConfig.Devices, read from the host now. */
-export async function hostDevices(list: readonly DeviceRequest[]): Promise<HostDevice[]> {
-  const out: HostDevice[] = [];
+/** The spec's devices and device cgroup rules for HostConfig.Devices. */
+export function hostDevices(list: readonly Device[]): { devices: LinuxDevice[]; rules: DeviceRule[] } {
+  const devices: LinuxDevice[] = [];
+  const rules: DeviceRule[] = [];
   for (const d of list) {
     const access = d.CgroupPermissions || 'rwm';
-    if (!/^[rwm]+$/.test(access)) throw badRequest(`invalid device cgroup permissions: ${access}`, 'Devices');
-    const inContainer = d.PathInContainer || d.PathOnHost;
+    if (!/^[rwm]{1,3}$/.test(access)) throw badRequest(`invalid device mode: ${access}`, 'Devices');
+    const into = d.PathInContainer || d.PathOnHost;
+    if (!posix.isAbsolute(into)) throw badRequest(`${into} is not an absolute path`, 'Devices');
     const fail = (why: string) =>
       badRequest(`error gathering device information while adding custom device "${d.PathOnHost}": ${why}`, 'Devices');
-    let st;
+    let st: Stats;
     try {
-      st = await lstat(d.PathOnHost);
-    } catch (e) {
-      throw fail((e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : messageOf(e));
+      st = statSync(d.PathOnHost);
+    } catch {
+      throw fail('no such file or directory');
     }
+    const add = (s: Stats, at: string) => {
+      const n = node(s);
+      if (!n) return false;
+      devices.push({ path: at, ...n });
+      rules.push({ allow: true, type: n.type, major: n.major, minor: n.minor, access });
+      return true;
+    };
     if (st.isDirectory()) {
-      await walk(d.PathOnHost, inContainer, access, out);
-      continue;
-    }
-    const n = await node(d.PathOnHost, inContainer, access);
-    if (!n) throw fail('not a device node');
-    out.push(n);
+      // Every node beneath it, at the same place under the container's path.
+      const walk = (dir: string, at: string) => {
+        for (const e of readdirSync(dir, { withFileTypes: true })) {
+          const p = join(dir, e.name);
+          if (e.isDirectory()) walk(p, posix.join(at, e.name));
+          else if (e.isCharacterDevice() || e.isBlockDevice()) add(statSync(p), posix.join(at, e.name));
+        }
+      };
+      walk(d.PathOnHost, into);
+    } else if (!add(st, into)) throw fail('not a device node');
   }
-  return out;
+  return { devices, rules };
 }

@@ -22,7 +22,6 @@ import type { ContainerManager } from './manager.js';
 import type { ContainerRecord } from './record.js';
 import { resolveUser, withRootfs, type User } from './files.js';
 import { buildSpec, type Spec, type SpecProcess } from './spec.js';
-import { hostDevices, type HostDevice } from './devices.js';
 import { ContainerdContainers } from './ctrd.js';
 import { HealthMonitors } from './health.js';
 import { BackOff, policyRestarts } from './restart.js';
@@ -111,7 +110,7 @@ export class Runtime {
       const user = await resolveUser(r.Config.User ?? '', async (fn) => withRootfs(await this.m.rootfsMounts(id), fn));
       await this.copyUp(r);
       steps.mark('user');
-      spec = this.specOf(r, user, joins, await hostDevices(h.Devices ?? []));
+      spec = this.specOf(r, user, joins);
     } catch (e) {
       // as dockerd: a start that fails before its task is a failed start too (the error kept, --rm honoured)
       await this.startFailed(r, e);
@@ -282,11 +281,10 @@ export class Runtime {
     return joins;
   }
 
-  private specOf(r: ContainerRecord, user: User, joins: Record<string, string>, devices?: HostDevice[]): Spec {
+  private specOf(r: ContainerRecord, user: User, joins: Record<string, string>): Spec {
     return buildSpec({
       rec: r,
       user,
-      devices,
       cgroupsPath: `/${this.s.cfg.containerdNamespace}/${r.Id}`,
       cgroupV2: cgroupV2Only(),
       joins,

@@ -5,11 +5,11 @@
 // seccomp and no-new-privileges. What runc (or berth-runc) receives from
 // containerd is exactly this document.
 
-import type { HostDevice } from './devices.js';
 import type { ContainerRecord } from './record.js';
 import { capabilities } from './caps.js';
 import { badRequest } from '../http/errors.js';
 import { seccompFor } from './seccomp.js';
+import { hostDevices } from './devices.js';
 import { kernelMounts, READONLY_PROC_PATHS } from '../../runtime/spec/defaults.js';
 
 export type Spec = Record<string, unknown> & {
@@ -130,8 +130,6 @@ export interface SpecInputs {
   joins: Partial<Record<'pid' | 'ipc' | 'network', string>>;
   /** The host path of docker-init, when --init. */
   initPath?: string;
-  /** --device nodes, read from the host at this start. */
-  devices?: HostDevice[];
 }
 
 export function buildSpec(inp: SpecInputs): Spec {
@@ -233,37 +231,15 @@ export function buildSpec(inp: SpecInputs): Spec {
     noNewPrivileges: sec.noNewPrivileges,
     ...(h.OomScoreAdj ? { oomScoreAdj: h.OomScoreAdj } : {}),
   };
+  const asked = hostDevices(h.Devices ?? []);
   const linux: Record<string, unknown> = {
     namespaces,
     cgroupsPath: inp.cgroupsPath,
+    ...(asked.devices.length ? { devices: asked.devices } : {}),
     resources: {
-      devices: privileged
-        ? [{ allow: true, access: 'rwm' }]
-        : [
-            ...DEVICE_RULES,
-            ...(inp.devices ?? []).map((d) => ({
-              allow: true,
-              type: d.type,
-              major: d.major,
-              minor: d.minor,
-              access: d.access,
-            })),
-          ],
+      devices: privileged ? [{ allow: true, access: 'rwm' }] : [...DEVICE_RULES, ...asked.rules],
       ...resources(rec),
     },
-    ...(inp.devices?.length
-      ? {
-          devices: inp.devices.map((d) => ({
-            path: d.path,
-            type: d.type,
-            major: d.major,
-            minor: d.minor,
-            fileMode: d.fileMode,
-            uid: d.uid,
-            gid: d.gid,
-          })),
-        }
-      : {}),
     ...(Object.keys(sysctl).length ? { sysctl } : {}),
     ...(privileged ? {} : { maskedPaths: MASKED, readonlyPaths: [...READONLY_PROC_PATHS] }),
     ...(sec.seccomp ? { seccomp: sec.seccomp } : {}),
