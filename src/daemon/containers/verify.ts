@@ -120,6 +120,24 @@ export function verifyCreate(body: CreateBody, exists: (ref: string) => boolean)
     const ref = link.split(':')[0]!.replace(/^\//, '');
     if (!exists(ref)) throw badRequest(`could not get container for ${ref}: No such container: ${ref}`, 'Links');
   }
+  // no device drivers (nvidia, cdi) are registered: dockerd's words for a request none can serve
+  for (const req of (h.DeviceRequests as { Driver?: string; Capabilities?: string[][] | null }[] | null | undefined) ??
+    []) {
+    const caps = `[${(req.Capabilities ?? []).map((c) => `[${c.join(' ')}]`).join(' ')}]`;
+    throw badRequest(
+      `could not select device driver "${req.Driver ?? ''}" with capabilities: ${caps}`,
+      'DeviceRequests',
+    );
+  }
+  const endpoints = (body.NetworkingConfig?.EndpointsConfig ?? {}) as Record<
+    string,
+    { IPAMConfig?: { IPv4Address?: string; IPv6Address?: string } | null } | null
+  >;
+  for (const [net, ep] of Object.entries(endpoints)) {
+    const fixed = ep?.IPAMConfig?.IPv4Address || ep?.IPAMConfig?.IPv6Address;
+    if (fixed && (['bridge', 'host', 'none', 'default'].includes(net) || net.startsWith('container:')))
+      throw badRequest('user specified IP address is supported on user defined networks only', 'IPAMConfig');
+  }
   const storage = (h.StorageOpt as Record<string, string> | null | undefined) ?? {};
   if (Object.keys(storage).length)
     throw badRequest("--storage-opt is supported only for overlay over xfs with 'pquota' mount option", 'StorageOpt');

@@ -78,6 +78,8 @@ test("create refuses what dockerd refuses, in dockerd's words, and makes nothing
     [['--runtime', 'nosuchrt'], /Unknown runtime specified nosuchrt/],
     [['--isolation', 'hyperv'], /Invalid isolation: "hyperv" - linux only supports 'default'/],
     [['--storage-opt', 'size=1G'], /--storage-opt is supported only for overlay over xfs/],
+    [['--gpus', 'all'], /could not select device driver "" with capabilities: \[\[gpu\]\]/],
+    [['--ip', '10.0.0.5'], /user specified IP address is supported on user defined networks only/],
   ];
   for (const [flags, want] of cases) {
     const r = b.docker(['run', '--rm', '--network', 'none', ...flags, IMG, 'true'], { timeout: 30000 });
@@ -368,4 +370,18 @@ test("events of docker run (attach) and docker cp (extract-to-dir, archive-path)
   // the CLI attaches before it starts the container
   assert.deepEqual(actions.slice(0, 3), ['create', 'attach', 'start'], actions.join(' '));
   assert.ok(actions.includes('archive-path') && actions.includes('extract-to-dir'), actions.join(' '));
+});
+
+test("network create of a predefined name or a single-instance driver: dockerd's 403 and words", { skip }, () => {
+  for (const [args, want] of [
+    [['none'], /operation is not permitted on predefined none network/],
+    [['bridge'], /operation is not permitted on predefined bridge network/],
+    [['-d', 'host', `${tag}-h`], /only one instance of "host" network is allowed/],
+    [['-d', 'null', `${tag}-n`], /only one instance of "null" network is allowed/],
+  ] as [string[], RegExp][]) {
+    const r = b.docker(['network', 'create', ...args]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, want);
+  }
+  assert.doesNotMatch(b.ok(['network', 'ls', '--format', '{{.Name}}']), new RegExp(tag));
 });
