@@ -27,7 +27,7 @@ export function containerRoutes(router: Router, m: ContainerManager, rt: Runtime
   const snapshotter = m.s.cfg.snapshotter;
 
   router.add('POST', '/containers/create', async (ctx) => {
-    const res = await m.create(await ctx.json(), ctx.query.get('name'));
+    const res = await m.create(await ctx.json(), ctx.query.get('name'), ctx.query.get('platform'));
     ctx.send(201, { Id: res.id, Warnings: res.warnings });
   });
 

@@ -295,7 +295,12 @@ export function imageRoutes(router: Router, images: ImageService, m: ContainerMa
     if (names.length === v.names.length && users.length && !force) {
       const running = users.find((c) => c.State.Status === 'running');
       throw conflict(
-        `conflict: unable to ${byName ? `remove repository reference "${ref}"` : `delete ${v.id.slice(7, 19)}`} (must be forced) - container ${(running ?? users[0]!).Id.slice(0, 12)} is using its referenced image ${v.id.slice(7, 19)}`,
+        // dockerd's three wordings: by reference, by id with a running user, by id with a stopped one
+        byName
+          ? `conflict: unable to remove repository reference "${ref}" (must force) - container ${(running ?? users[0]!).Id.slice(0, 12)} is using its referenced image ${v.id.slice(7, 19)}`
+          : running
+            ? `conflict: unable to delete ${v.id.slice(7, 19)} (cannot be forced) - image is being used by running container ${running.Id.slice(0, 12)}`
+            : `conflict: unable to delete ${v.id.slice(7, 19)} (must be forced) - image is being used by stopped container ${users[0]!.Id.slice(0, 12)}`,
       );
     }
     const out: Record<string, string>[] = [];

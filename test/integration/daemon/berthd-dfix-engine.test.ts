@@ -385,3 +385,29 @@ test("network create of a predefined name or a single-instance driver: dockerd's
   }
   assert.doesNotMatch(b.ok(['network', 'ls', '--format', '{{.Name}}']), new RegExp(tag));
 });
+
+test(
+  'create: a missing network is no reason to pull; another platform is a 404; rmi wording by reference',
+  { skip },
+  () => {
+    const before = all();
+    const net = b.docker(['run', '--rm', '--network', `${tag}-nonet`, IMG, 'true']);
+    assert.equal(net.status, 125);
+    assert.doesNotMatch(net.stderr, /Unable to find image|Pulling/);
+    assert.match(net.stderr, new RegExp(`network ${tag}-nonet not found`));
+    const plat = b.docker(['create', '--network', 'none', '--platform', 'windows/amd64', IMG, 'true']);
+    assert.equal(plat.status, 1, plat.stderr);
+    assert.match(
+      plat.stderr,
+      /was found but does not match the specified platform: wanted windows\/amd64, actual: linux\//,
+    );
+    assert.deepEqual(all(), before);
+    const arch = b.ok(['image', 'inspect', '-f', '{{.Os}}/{{.Architecture}}', IMG]).trim();
+    const ok = b.ok(['create', '--network', 'none', '--platform', arch, IMG, 'true']).trim();
+    assert.match(
+      b.docker(['rmi', IMG]).stderr,
+      /conflict: unable to remove repository reference ".*busybox:latest" \(must force\) - container [0-9a-f]{12} is using/,
+    );
+    b.ok(['rm', ok]);
+  },
+);
