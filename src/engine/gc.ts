@@ -1,7 +1,8 @@
 // Garbage collection of content and snapshots, containerd's rules: roots are
 // image targets, resources of unexpired leases, records labelled
 // containerd.io/gc.root, writable snapshots (active and views: a
-// container's rootfs) and whatever other services declare (containers);
+// container's rootfs; not an unpacker's "extract-…" snapshot, which its
+// lease holds) and whatever other services declare (containers);
 // references follow containerd.io/gc.ref.content.* and
 // containerd.io/gc.ref.snapshot.<snapshotter>.* labels, the descriptors
 // inside manifests and indexes, and snapshot parents. Marking and the
@@ -54,6 +55,15 @@ export interface GcDeps {
   log: Logger;
   delayMs: number;
   ingestTtlMs: number;
+}
+
+/**
+ * An unpacker's working snapshot (containerd's UnpackKeyFormat, "extract-<unique> <chain id>",
+ * as ctr, berthd and src/snapshot make it): held by its unpacker's lease only, as containerd holds
+ * every snapshot, so that one left by a client or engine killed mid-unpack goes with the lease.
+ */
+function isUnpackKey(key: string): boolean {
+  return /^extract-\S+ sha(256|512):[0-9a-f]+$/.test(key);
 }
 
 /** Snapshot keys in the snapshotter are "<namespace>/<key>". */
@@ -214,7 +224,8 @@ export class GarbageCollector {
         for (const s of list) {
           const k = splitBackendKey(s.key);
           if (!k) continue;
-          if (s.kind !== 'committed' || s.labels[GC_ROOT] !== undefined) markS(k.ns, sn, k.key);
+          if ((s.kind !== 'committed' && !isUnpackKey(k.key)) || s.labels[GC_ROOT] !== undefined)
+            markS(k.ns, sn, k.key);
         }
       }
       for (const src of this.sources) {
@@ -253,9 +264,11 @@ export class GarbageCollector {
       }
       const deadSnaps: [string, SnapshotInfo][] = [];
       for (const [sn, list] of snaps) {
-        for (const s of list)
-          if (!markedSnap.has(`${sn}\0${s.key}`) && s.kind === 'committed' && splitBackendKey(s.key))
+        for (const s of list) {
+          const k = splitBackendKey(s.key);
+          if (k && !markedSnap.has(`${sn}\0${s.key}`) && (s.kind === 'committed' || isUnpackKey(k.key)))
             deadSnaps.push([sn, s]);
+        }
       }
       return { leases: expired.length, contentRecords, leasedIngests, deadSnaps };
     });
@@ -299,7 +312,7 @@ export class GarbageCollector {
       pending = next;
     }
 
-    // Ingests no writer holds and no lease keeps, idle past the TTL (or half-made).
+    // Ingests no writer holds and no lease keeps, idle past the TTL (or half-made, or with no data).
     let ingestCount = 0;
     const now = Date.now();
     for (const ing of ingests.all()) {
@@ -309,7 +322,10 @@ export class GarbageCollector {
         try {
           idle = now - statSync(join(ingests.dir, ing.key, 'data')).mtimeMs;
         } catch {
-          idle = now - Date.parse(ing.meta.started);
+          // No data file and no writer: the rest of a commit cut by a kill
+          // after its rename into the store (or an open cut before its data
+          // file). Nothing is left to resume, and no client lists it.
+          idle = Infinity;
         }
       }
       if (idle >= this.d.ingestTtlMs && (await ingests.remove(ing.key))) ingestCount++;
