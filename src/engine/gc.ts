@@ -1,8 +1,7 @@
 // Garbage collection of content and snapshots, containerd's rules: roots are
 // image targets, resources of unexpired leases, records labelled
 // containerd.io/gc.root, writable snapshots (active and views: a
-// container's rootfs; not an unpacker's "extract-…" snapshot, which its
-// lease holds) and whatever other services declare (containers);
+// container's rootfs) and whatever other services declare (containers);
 // references follow containerd.io/gc.ref.content.* and
 // containerd.io/gc.ref.snapshot.<snapshotter>.* labels, the descriptors
 // inside manifests and indexes, and snapshot parents. Marking and the
@@ -55,15 +54,6 @@ export interface GcDeps {
   log: Logger;
   delayMs: number;
   ingestTtlMs: number;
-}
-
-/**
- * An unpacker's working snapshot (containerd's UnpackKeyFormat, "extract-<unique> <chain id>",
- * as ctr, berthd and src/snapshot make it): held by its unpacker's lease only, as containerd holds
- * every snapshot, so that one left by a client or engine killed mid-unpack goes with the lease.
- */
-function isUnpackKey(key: string): boolean {
-  return /^extract-\S+ sha(256|512):[0-9a-f]+$/.test(key);
 }
 
 /** Snapshot keys in the snapshotter are "<namespace>/<key>". */
@@ -220,14 +210,35 @@ export class GarbageCollector {
         labelsOf.set(`${r.ns}\0${r.digest}`, labels);
         if (labels[GC_ROOT] !== undefined) markC(r.ns, r.digest);
       }
+      // Active snapshots and views are roots, except those made under a lease
+      // (ctr's): once it is gone they live only while something holds them,
+      // as in containerd (an unleased one, berthd's, is never taken).
+      const onceLeased = new Set<string>();
+      for (const r of db.prepare('SELECT ns, snapshotter, key FROM engine_leased_snapshots').all() as {
+        ns: string;
+        snapshotter: string;
+        key: string;
+      }[])
+        onceLeased.add(`${r.snapshotter}\0${backendKey(r.ns, r.key)}`);
+      const existing = new Set<string>();
       for (const [sn, list] of snaps) {
         for (const s of list) {
           const k = splitBackendKey(s.key);
           if (!k) continue;
-          if ((s.kind !== 'committed' && !isUnpackKey(k.key)) || s.labels[GC_ROOT] !== undefined)
+          existing.add(`${sn}\0${s.key}`);
+          if (s.labels[GC_ROOT] !== undefined || (s.kind !== 'committed' && !onceLeased.has(`${sn}\0${s.key}`)))
             markS(k.ns, sn, k.key);
         }
       }
+      // the records of snapshots that are gone (one being made now is not
+      // listed yet: losing its record only keeps it, the old rule)
+      const forget = db.prepare('DELETE FROM engine_leased_snapshots WHERE ns = ? AND snapshotter = ? AND key = ?');
+      for (const k of onceLeased)
+        if (!existing.has(k)) {
+          const [sn, bk] = k.split('\0') as [string, string];
+          const nk = splitBackendKey(bk);
+          if (nk) forget.run(nk.ns, sn, nk.key);
+        }
       for (const src of this.sources) {
         const roots = src(db);
         for (const c of roots.content ?? []) markC(c.ns, c.digest);
@@ -264,11 +275,7 @@ export class GarbageCollector {
       }
       const deadSnaps: [string, SnapshotInfo][] = [];
       for (const [sn, list] of snaps) {
-        for (const s of list) {
-          const k = splitBackendKey(s.key);
-          if (k && !markedSnap.has(`${sn}\0${s.key}`) && (s.kind === 'committed' || isUnpackKey(k.key)))
-            deadSnaps.push([sn, s]);
-        }
+        for (const s of list) if (!markedSnap.has(`${sn}\0${s.key}`) && splitBackendKey(s.key)) deadSnaps.push([sn, s]);
       }
       return { leases: expired.length, contentRecords, leasedIngests, deadSnaps };
     });
@@ -295,7 +302,7 @@ export class GarbageCollector {
       }
     }
 
-    // Committed snapshots nothing holds, children before parents.
+    // Snapshots nothing holds (unmarked: committed ones, or made under a lease now gone), children before parents.
     let snapshots = 0;
     let pending = res.deadSnaps;
     for (let round = 0; pending.length && round < 64; round++) {

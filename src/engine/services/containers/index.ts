@@ -25,6 +25,16 @@ export function containerStore(ctx: EngineContext): ContainerStore {
   if (!s) {
     s = new ContainerStore(ctx.metadata, ctx.namespaces);
     stores.set(ctx, s);
+    // a container holds its snapshot (made under ctr's lease, which goes before the container does)
+    ctx.gc.addRoots((db) => ({
+      snapshots: (
+        db.prepare("SELECT ns, snapshotter, snapshot_key FROM engine_containers WHERE snapshot_key != ''").all() as {
+          ns: string;
+          snapshotter: string;
+          snapshot_key: string;
+        }[]
+      ).map((r) => ({ ns: r.ns, snapshotter: r.snapshotter, key: r.snapshot_key })),
+    }));
   }
   return s;
 }
