@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { startEngine, type Engine } from '../engine/helpers.js';
 import { NetFixture, netSkip } from '../daemon/netfixture.js';
 import { DOCKER_28 } from '../../helpers/berthd.js';
-import { assertSqliteIntact, killDuring } from './invariants.js';
+import { assertSqliteIntact, killDuring, logMark } from './invariants.js';
 
 const skip =
   netSkip ||
@@ -34,8 +34,9 @@ describe('berthd: kill -9 during work', { skip }, () => {
   const list = (args: string[]) => ok(args).split('\n').filter(Boolean);
 
   /** kill -9 `afterMs` into `docker args`; the files checked while berthd is down; berthd started again. */
-  const killAt = async (args: string[], afterMs: number) => {
-    const r = await killDuring(DOCKER_28, args, afterMs, () => fx.b.kill9(), fx.b.env);
+  const killAt = async (args: string[], at: number | RegExp) => {
+    const when = typeof at === 'number' ? at : logMark(fx.b.logFile, at);
+    const r = await killDuring(DOCKER_28, args, when, () => fx.b.kill9(), fx.b.env);
     assertSqliteIntact(data());
     assertSqliteIntact(eng.root);
     await fx.b.start();
@@ -114,7 +115,9 @@ describe('berthd: kill -9 during work', { skip }, () => {
   ];
 
   it('run -d on the default bridge: no stray veth, rule, lease or half-made record', async (t) => {
-    for (const [i, ms] of [40, 120, 250, 450, 800].entries()) {
+    // Delays, and the lines berthd logs as the run goes: record made, started.
+    const points: (number | RegExp)[] = [40, 60, 75, 90, 105, 200, /container created/, /container started/];
+    for (const [i, ms] of points.entries()) {
       const name = `chaos-run-${i}`;
       const r = await killAt(web(name, 18100 + i), ms);
       agree(`run killed at ${ms} ms`);
@@ -131,7 +134,8 @@ describe('berthd: kill -9 during work', { skip }, () => {
   });
 
   it('rm -f of a running container: kept and removable, or gone with its network', async () => {
-    for (const [i, ms] of [0, 20, 60, 150].entries()) {
+    const points: (number | RegExp)[] = [0, 20, 60, 150, /container exited/];
+    for (const [i, ms] of points.entries()) {
       const name = `chaos-rm-${i}`;
       ok(web(name, 18200 + i));
       await killAt(['rm', '-f', name], ms);
@@ -168,7 +172,8 @@ describe('berthd: kill -9 during work', { skip }, () => {
   });
 
   it('network create and rm: listed with an addressed bridge, or gone with it', async () => {
-    for (const [i, ms] of [0, 20, 60, 150].entries()) {
+    const points: (number | RegExp)[] = [0, 20, 60, 150, /network (created|removed)/];
+    for (const [i, ms] of points.entries()) {
       const n = `chaos-net-${i}`;
       await killAt(['network', 'create', '--subnet', `10.${210 + i}.0.0/24`, n], ms);
       agree(`network create killed at ${ms} ms`);

@@ -78,14 +78,15 @@ export function strayMounts(dir: string): string[] {
 }
 
 /**
- * Runs `cmd args` and calls `kill` `afterMs` later; resolves with the
+ * Runs `cmd args` and calls `kill` `at` ms later, or once `at()` is true
+ * (a step's line in the daemon's log); resolves with the
  * command's exit code and output once it has ended (and whether it had
  * ended before the kill: such a point tested the quiet state only).
  */
 export async function killDuring(
   cmd: string,
   args: string[],
-  afterMs: number,
+  at: number | (() => boolean),
   kill: () => Promise<void>,
   env?: NodeJS.ProcessEnv,
 ): Promise<{ code: number | null; out: string; killedAfterExit: boolean }> {
@@ -100,7 +101,12 @@ export async function killDuring(
       r(c);
     }),
   );
-  await new Promise((r) => setTimeout(r, afterMs));
+  if (typeof at === 'number') await new Promise((r) => setTimeout(r, at));
+  else {
+    // A step's mark: polled every 2 ms (the kill lands within a few ms of it), 15 s at most.
+    const end = Date.now() + 15000;
+    while (!exited && !at() && Date.now() < end) await new Promise((r) => setTimeout(r, 2));
+  }
   const killedAfterExit = exited;
   await kill();
   // A client whose daemon died may wait for a reconnect: end it after a while.
@@ -108,4 +114,16 @@ export async function killDuring(
   const code = await done;
   clearTimeout(t);
   return { code, out, killedAfterExit };
+}
+
+/** True once `re` matches what `file` gained after this call (a daemon's log line that marks a step). */
+export function logMark(file: string, re: RegExp): () => boolean {
+  const from = existsSync(file) ? statSync(file).size : 0;
+  return () => {
+    try {
+      return re.test(readFileSync(file).subarray(from).toString('utf8'));
+    } catch {
+      return false;
+    }
+  };
 }
