@@ -237,6 +237,9 @@ export function parseArgs(argv: string[]): ParsedArgs {
   }
   for (const [k, v] of Object.entries(lists)) setValue(cfg, k, v, `flag --${k}`);
   applyFile(cfg, fromFlags);
+  // dockerd keeps loopback insecure whatever else is listed (a registry on localhost).
+  if (cfg.insecureRegistries && !cfg.insecureRegistries.includes('127.0.0.0/8'))
+    cfg.insecureRegistries = ['127.0.0.0/8', ...cfg.insecureRegistries];
   try {
     logSettings(cfg.logDriver, cfg.logOpts);
   } catch (e) {

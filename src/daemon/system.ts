@@ -20,6 +20,7 @@ import { parseFilters, summaryView } from './containers/views.js';
 import { volumeView } from './volumes/routes.js';
 import { login } from '../image/storeless.js';
 import { messageOf } from '../common/errors.js';
+import { registryInfo } from './registry-info.js';
 
 export const BERTHD_VERSION = '0.1.0';
 
@@ -135,7 +136,7 @@ export function systemRoutes(
       OomKillDisable: cgv === '1',
       NGoroutines: 0,
       SystemTime: new Date().toISOString(),
-      LoggingDriver: 'json-file',
+      LoggingDriver: cfg.logDriver,
       CgroupDriver: 'cgroupfs',
       CgroupVersion: cgv,
       NEventsListener: 0,
@@ -150,11 +151,7 @@ export function systemRoutes(
       HttpsProxy: maskProxy(process.env.HTTPS_PROXY ?? process.env.https_proxy),
       NoProxy: process.env.NO_PROXY ?? process.env.no_proxy ?? '',
       GenericResources: null,
-      RegistryConfig: {
-        InsecureRegistryCIDRs: cfg.insecureRegistries ?? ['127.0.0.0/8'],
-        IndexConfigs: {},
-        Mirrors: [],
-      },
+      RegistryConfig: registryInfo(cfg.insecureRegistries ?? ['127.0.0.0/8']),
       NCPU: cpus().length,
       MemTotal: totalmem(),
       DockerRootDir: cfg.dataRoot,

@@ -55,7 +55,7 @@ test('defaults, flags, and daemon.json in dockerd spirit', () => {
   );
   const d = run(['--config-file', file]);
   assert.equal(d.dataRoot, '/srv/berthd');
-  assert.deepEqual(d.insecureRegistries, ['10.0.0.0/8']);
+  assert.deepEqual(d.insecureRegistries, ['127.0.0.0/8', '10.0.0.0/8'], 'loopback stays insecure, as with dockerd');
   assert.equal(d.liveRestore, false);
   assert.throws(
     () => parseArgs(['--config-file', file, '--data-root', '/y']),
