@@ -77,7 +77,7 @@ export const steps: Step[] = [
   {
     name: 'content ls',
     args: ['content', 'ls'],
-    normalise: [[/\d+ (seconds|minutes?) ago|About a minute ago/g, '<ago>']],
+    normalise: [[/\d+ seconds?|Less than a second|About a minute/g, '<age>']],
   },
   { name: 'content ls -q', args: ['content', 'ls', '-q'] },
   { name: 'content get missing', args: ['content', 'get', 'sha256:' + '0'.repeat(64)] },
@@ -138,7 +138,12 @@ export const steps: Step[] = [
   { name: 'task resume', args: ['tasks', 'resume', 'efix-c1'] },
   { name: 'task resume again', args: ['tasks', 'resume', 'efix-c1'] },
   { name: 'task metrics', args: ['tasks', 'metrics', 'efix-c1'], pids: true, ignoreStdout: true },
-  { name: 'task metrics json', args: ['tasks', 'metrics', '--format', 'json', 'efix-c1'], ignoreStdout: true },
+  {
+    name: 'task metrics json',
+    args: ['tasks', 'metrics', '--format', 'json', 'efix-c1'],
+    // the fields, not their values
+    normalise: [[/-?\d+(\.\d+)?/g, '<n>']],
+  },
   { name: 'task checkpoint', args: ['tasks', 'checkpoint', 'efix-c1'] },
   { name: 'task kill bad signal', args: ['tasks', 'kill', '-s', 'SIGNOPE', 'efix-c1'] },
   { name: 'task kill missing', args: ['tasks', 'kill', 'efix-none'] },
@@ -470,6 +475,19 @@ export const steps: Step[] = [
   { name: 'images ls filter', args: ['images', 'ls', '-q', 'name~=diff'] },
   { name: 'images pull bad ref', args: ['images', 'pull', '--plain-http', '127.0.0.1:1/none:1'] },
   { name: 'images pull bad name', args: ['images', 'pull', 'UPPER/case'] },
+  { name: 'gone containers label', args: ['containers', 'label', 'efix-none', 'a=b'] },
+  { name: 'gone tasks ps', args: ['tasks', 'ps', 'efix-none'] },
+  { name: 'gone tasks attach', args: ['tasks', 'attach', 'efix-none'] },
+  { name: 'gone tasks start', args: ['tasks', 'start', 'efix-none'] },
+  { name: 'gone tasks exec', args: ['tasks', 'exec', '--exec-id', 'x', 'efix-none', 'true'] },
+  { name: 'gone images check', args: ['images', 'check', 'name==efix.local/none:1'] },
+  { name: 'gone images label', args: ['images', 'label', 'efix.local/none:1', 'a=b'] },
+  { name: 'gone images export', args: (s) => ['images', 'export', `${s.dir}/work/none.tar`, 'efix.local/none:1'] },
+  { name: 'gone snapshots native', args: ['snapshots', '--snapshotter', 'native', 'ls'] },
+  { name: 'gone snapshots bad', args: ['snapshots', '--snapshotter', 'nope', 'ls'] },
+  { name: 'gone filter bad', args: ['images', 'ls', 'name=='] },
+  { name: 'gone leases filter', args: ['leases', 'ls', 'id==efix-none'] },
+  { name: 'gone content fetch', args: ['content', 'fetch', '--plain-http', '127.0.0.1:1/none:1'] },
   { name: 'run ls after', args: ['containers', 'ls'] },
   // ---- clean-up
   {

@@ -93,6 +93,7 @@ export async function archiveGet(ctx: Ctx, r: ContainerRecord, rt: Runtime): Pro
     let err = '';
     tar.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const out = ctx.stream(200, 'application/x-tar', { 'X-Docker-Container-Path-Stat': stat });
+    rt.m.s.events.emit('container', 'archive-path', r.Id, { image: r.ImageRef, name: r.Name.slice(1) });
     tar.stdout.pipe(out);
     const code = await new Promise<number>((res) => tar.on('close', (c) => res(c ?? 1)));
     if (code !== 0) rt.m.s.log.warn('archive: tar failed', { container: r.Id, error: err.trim() });
@@ -120,6 +121,7 @@ export async function archivePut(ctx: Ctx, r: ContainerRecord, rt: Runtime): Pro
       if (e instanceof BerthError) throw e;
       throw badRequest(`extracting the archive into ${path}: ${messageOf(e)}`);
     }
+    rt.m.s.events.emit('container', 'extract-to-dir', r.Id, { image: r.ImageRef, name: r.Name.slice(1) });
     ctx.send(200);
   });
 }
