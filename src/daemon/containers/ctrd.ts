@@ -7,7 +7,7 @@
 // update, a restart after a berthd restart) makes it again. It goes with
 // its task at every exit, and at rm.
 
-import { isAlreadyExists, isNotFound } from '../../client/errors.js';
+import { isAlreadyExists, isNotFound, isUnreachable } from '../../client/errors.js';
 import type { ContainerdClient } from '../../client/index.js';
 import type { DaemonConfig } from '../config.js';
 import type { ContainerRecord } from './record.js';
@@ -70,6 +70,30 @@ export class ContainerdContainers {
       if (!isNotFound(e)) throw e;
     });
     this.made.set(id, null);
+  }
+
+  /**
+   * drop() for a create that failed: when containerd cannot be reached (it
+   * was killed mid-create, and may have kept the container), tried again
+   * after a pause, a few times, for as long as berthd has no record of `id`.
+   */
+  async dropFailed(id: string, known: (id: string) => boolean): Promise<void> {
+    try {
+      await this.drop(id);
+    } catch (e) {
+      if (!isUnreachable(e)) throw e;
+      let pauseMs = 1000;
+      const retry = () => {
+        if (known(id)) return;
+        this.drop(id).catch((e2: unknown) => {
+          if (!isUnreachable(e2) || pauseMs > 30_000) return;
+          pauseMs *= 2;
+          setTimeout(retry, pauseMs).unref();
+        });
+      };
+      setTimeout(retry, pauseMs).unref();
+      throw e;
+    }
   }
 
   /** Nothing of it is left in containerd (an exit's handling deleted it): a removal need not ask. */

@@ -26,6 +26,7 @@ import { ContainerdContainers } from './ctrd.js';
 import { HealthMonitors } from './health.js';
 import { BackOff, policyRestarts } from './restart.js';
 import { Steps } from './steps.js';
+import { waitTask } from './waittask.js';
 
 const run = promisify(execFile);
 
@@ -69,7 +70,7 @@ export class Runtime {
 
   constructor(readonly m: ContainerManager) {
     this.ctrd = new ContainerdContainers(m.s.client, m.s.cfg);
-    m.hooks = { created: (r) => this.precreate(r), failed: (id) => this.ctrd.drop(id) };
+    m.hooks = { created: (r) => this.precreate(r), failed: (id) => this.ctrd.dropFailed(id, (x) => m.has(x)) };
   }
 
   private get s() {
@@ -173,7 +174,7 @@ export class Runtime {
       await io.connectLogger(this.loggerSocket(id));
       steps.mark('logger');
       for (const p of live.pending.splice(0)) p(io);
-      const waited = client.tasks.wait(id);
+      const waited = waitTask(client, id);
       waited.catch(() => undefined); // handled below once started; a failed start reports itself
       const pid = await client.tasks.start(id);
       steps.mark('started');
@@ -591,7 +592,7 @@ export class Runtime {
     r.State.Status = proc.status === 'PAUSED' ? 'paused' : 'running';
     r.State.Pid = proc.pid;
     this.health.init(r);
-    live.exited = client.tasks.wait(r.Id).then(
+    live.exited = waitTask(client, r.Id).then(
       (w) => this.onExit(r, w.exit_status, dateOf(w.exited_at)),
       (e: unknown) => this.s.log.error('waiting for the task failed', { container: r.Id, error: messageOf(e) }),
     );

@@ -14,6 +14,7 @@ import { startEngine, type Engine } from '../engine/helpers.js';
 import { NetFixture, netSkip } from '../daemon/netfixture.js';
 import { DOCKER_28 } from '../../helpers/berthd.js';
 import { assertSqliteIntact, killDuring, logMark } from './invariants.js';
+import { waitUntil } from '../../helpers/wait.js';
 
 const skip =
   netSkip ||
@@ -43,6 +44,13 @@ describe('berthd: kill -9 during work', { skip }, () => {
     return r;
   };
 
+  /** containerd containers in berthd's namespace that `docker ps -a` does not show. */
+  const orphans = (all = list(['ps', '-aq', '--no-trunc'])) =>
+    eng
+      .ctr(['containers', 'ls', '-q'], { ns: fx.b.namespace })
+      .stdout.split('\n')
+      .filter((c) => c && !all.includes(c));
+
   /** What berthd, its files, the engine and the kernel say agree. */
   const agree = (what: string) => {
     const all = list(['ps', '-aq', '--no-trunc']);
@@ -52,8 +60,7 @@ describe('berthd: kill -9 during work', { skip }, () => {
     assert.deepEqual([...dirs].sort(), [...all].sort(), `${what}: container directories vs docker ps -a`);
     for (const id of dirs) JSON.parse(readFileSync(join(data(), 'containers', id, 'config.v2.json'), 'utf8'));
     // The engine: no container or running task berthd does not know.
-    const ctrIds = eng.ctr(['containers', 'ls', '-q'], { ns: fx.b.namespace }).stdout.split('\n').filter(Boolean);
-    for (const c of ctrIds) assert.ok(all.includes(c), `${what}: containerd container ${c} without a berthd record`);
+    for (const c of orphans(all)) assert.fail(`${what}: containerd container ${c} without a berthd record`);
     const tasks = eng.ctr(['task', 'ls'], { ns: fx.b.namespace }).stdout.split('\n').slice(1).filter(Boolean);
     for (const t of tasks) {
       const [id, , status] = t.trim().split(/\s+/);
@@ -131,6 +138,41 @@ describe('berthd: kill -9 during work', { skip }, () => {
       agree(`after a new run of ${name}`);
       ok(['rm', '-f', name]);
     }
+  });
+
+  it('berth-engine killed under berthd during run -d: berthd carries on, nothing half-made', async (t) => {
+    ok(web('chaos-keeper', 18300));
+    const keeperPid = fx.pidOf('chaos-keeper');
+    for (const [i, ms] of [40, 80, 120, 200].entries()) {
+      const name = `chaos-eng-${i}`;
+      // The engine comes back while the CLI still waits: berthd, still up, is to carry the run on or fail it cleanly.
+      const r = await killDuring(
+        DOCKER_28,
+        web(name, 18310 + i),
+        ms,
+        async () => {
+          await eng.kill9();
+          assertSqliteIntact(eng.root);
+          await eng.restart();
+        },
+        fx.b.env,
+      );
+      // berthd finds its engine again by itself; a container that ran keeps running.
+      assert.equal(fx.pidOf('chaos-keeper'), keeperPid);
+      assert.ok(list(['ps', '-q', '--no-trunc', '-f', 'name=chaos-keeper']).length === 1, 'the keeper runs');
+      const exists = list(['ps', '-a', '--format', '{{.Names}}']).includes(name);
+      t.diagnostic(`engine kill at ${ms} ms: docker exited ${r.code}, container ${exists ? 'kept' : 'gone'}`);
+      if (r.code === 0) assert.ok(exists, `docker run ${name} succeeded but the container is gone`);
+      // A create cut by the engine's death: berthd drops the containerd container it may have kept once the engine is back.
+      await waitUntil('containerd containers without a record to go', () => orphans().length === 0, 15000);
+      agree(`engine killed at ${ms} ms into run`);
+      if (exists) ok(['rm', '-f', name]);
+      ok(web(name, 18310 + i));
+      agree(`after a new run of ${name}`);
+      ok(['rm', '-f', name]);
+    }
+    ok(['rm', '-f', 'chaos-keeper']);
+    agree('after the keeper');
   });
 
   it('rm -f of a running container: kept and removable, or gone with its network', async () => {
