@@ -4,8 +4,10 @@
 //   parallel  20 `docker run -d --network none IMG sleep 60` at once, wall time
 //   idle      RSS and PSS (/proc/PID/smaps_rollup) of berthd (+ the containerd
 //             or berth-engine it uses) against dockerd (+ the containerd
-//             dockerd starts): fresh (after start-up, before any request) and
-//             after the runs, with no container left
+//             dockerd starts): fresh (after start-up, before any request),
+//             2 s after the runs (no container left) and 35 s after them
+//             (once berthd's and the engine's idle trim has shrunk them:
+//             src/common/idle-trim.ts; --no-long-idle leaves that out)
 // berthd runs twice: on a real containerd 1.6 and on bin/berth-engine (each
 // started here on a temp root); dockerd 20.10 on its own temp roots with
 // --iptables=false --bridge=none. With --node, also the Node.js build of
@@ -15,7 +17,7 @@
 // page shared by several processes between them (the mapped executable of two
 // processes of one binary, a library): what the pair costs the machine.
 //
-//   sudo node --import tsx bench/daemon.ts [--iterations 15] [--node] [--json]
+//   sudo node --import tsx bench/daemon.ts [--iterations 15] [--node] [--json] [--no-long-idle]
 
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -32,6 +34,7 @@ import { quantile } from './stats.js';
 const iterations = Number(process.argv[process.argv.indexOf('--iterations') + 1] || 15) || 15;
 const asJson = process.argv.includes('--json');
 const withNode = process.argv.includes('--node');
+const longIdle = !process.argv.includes('--no-long-idle');
 
 /** RSS and PSS in MiB; zeros for a process that is gone. */
 function rssPss(pid: number | undefined): Pick<Mem, 'rss' | 'pss'> {
@@ -122,6 +125,9 @@ try {
   for (const p of peers) par[p.name] = await parallel(p.env, img, 20);
   await new Promise((r) => setTimeout(r, 2000));
   const after = idle();
+  // The same daemons 35 s after the runs: past the idle trim's shrink (30 s of quiet).
+  if (longIdle) await new Promise((r) => setTimeout(r, 33_000));
+  const after35s = longIdle ? idle() : undefined;
   const med = (xs: number[]) =>
     quantile(
       [...xs].sort((a, b) => a - b),
@@ -131,7 +137,7 @@ try {
     iterations,
     runMedianMs: Object.fromEntries(peers.map((p) => [p.name, med(samples[p.name]!)])) as Record<string, number>,
     parallel20Ms: par,
-    idleMB: { fresh, after },
+    idleMB: { fresh, after, ...(after35s ? { after35s } : {}) },
     loadavg: loadavg(),
   };
   if (asJson) console.log(JSON.stringify(result, null, 2));

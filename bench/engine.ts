@@ -11,7 +11,11 @@
 // Iterations alternate (engine, containerd, containerd, engine, ...) after
 // one warm-up each. Only ratios measured in the same run mean anything.
 //
-//   sudo node --import tsx bench/engine.ts [--iterations 5] [--json] [--no-pull]
+//   sudo node --import tsx bench/engine.ts [--iterations 5] [--json] [--no-pull] [--engine PATH]
+//
+// --engine runs another build of berth-engine instead of bin/berth-engine
+// (to compare builds: one run each, one after the other, with containerd as
+// the yardstick in both).
 //
 // Needs root, the build (node scripts/build.mjs), docker-registry, skopeo,
 // containerd and ctr.
@@ -33,6 +37,9 @@ const REPO = resolve(import.meta.dirname, '..');
 const N = Number(process.argv[process.argv.indexOf('--iterations') + 1] ?? 5) || 5;
 const JSON_OUT = process.argv.includes('--json');
 const PULL = !process.argv.includes('--no-pull');
+const ENGINE = process.argv.includes('--engine')
+  ? resolve(process.argv[process.argv.indexOf('--engine') + 1] ?? '')
+  : join(REPO, 'bin/berth-engine');
 
 interface Daemon {
   name: string;
@@ -78,7 +85,7 @@ function startEngine(): Promise<Daemon> {
   const sock = join(dir, 'engine.sock');
   return start(
     'berth-engine',
-    join(REPO, 'bin/berth-engine'),
+    ENGINE,
     ['--root', join(dir, 'root'), '--state', join(dir, 'state'), '--address', sock, '--log-level', 'warn'],
     dir,
     sock,

@@ -215,7 +215,13 @@ if (wants('berth-engine') && existsSync(join(root, 'src/cli/engine/main.ts'))) {
   // costs RSS all the same: @grpc/proto-loader (with the full protobufjs,
   // long and lodash.camelcase) is required by grpc-js only to build the
   // channelz and ORCA services' definitions, which the engine never serves.
-  if (!bunCompile('berth-engine', 'src/cli/engine/main.ts', ['@grpc/proto-loader']))
+  // JSC's tier-up thresholds 10x (as berthd's, less far): most of the
+  // engine's functions are call glue that runs a few hundred times per burst
+  // of `docker run`, and compiling them kept ~10 MB (91 against 82 MB after
+  // 10 runs and 20 parallel ones; 63 against 60 MB idle), while the pull's
+  // per-entry unpack code runs thousands of times and is still compiled: its
+  // CPU per pull did not move (bench/README.md, engine.ts).
+  if (!bunCompile('berth-engine', 'src/cli/engine/main.ts', ['@grpc/proto-loader'], ['--compile-jit-policy=10']))
     launcher('berth-engine', 'berth-engine.js', false);
 }
 

@@ -189,6 +189,34 @@ int op_mkdir_in_root(const struct op *op)
 	return mkdir_all(op->arg[0], (mode_t)mode, (mode_t)mode, 0);
 }
 
+/* A masked file gets a bind of the container's /dev/null, and only if that is
+ * the null device itself (runc's CVE-2025-31133): a symlink, a file or a
+ * mount put there would otherwise be bound, writable, over the masked path.
+ * The handle that was checked is the one bound, so nothing can swap it. */
+static int bind_null(int target)
+{
+	struct fdpath fp;
+	struct stat st;
+	int null = resolve("/dev/null", 0);
+
+	if (null < 0) {
+		op_msg("/dev/null in the container: %s", strerror(errno));
+		return -1;
+	}
+	if (fstat(null, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) {
+		op_msg("/dev/null in the container is not the null device");
+		close(null);
+		errno = EPERM;
+		return -1;
+	}
+
+	const char *src = fdpath(&fp, null);
+	int rc = src ? mount_fd(src, target, NULL, MS_BIND, NULL) : -1;
+
+	close_keep_errno(null);
+	return rc;
+}
+
 int op_mask_in_root(const struct op *op)
 {
 	struct stat st;
@@ -207,7 +235,7 @@ int op_mask_in_root(const struct op *op)
 		if (S_ISDIR(st.st_mode))
 			rc = mount_fd("tmpfs", fd, "tmpfs", MS_RDONLY, NULL);
 		else
-			rc = mount_fd("/dev/null", fd, NULL, MS_BIND, NULL);
+			rc = bind_null(fd);
 	}
 	close_keep_errno(fd);
 	return rc;

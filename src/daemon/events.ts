@@ -36,10 +36,11 @@ export class EventBus {
       time: Math.floor(now / 1000),
       timeNano: now * 1e6,
     };
-    if (type === 'container') {
+    // dockerd fills the deprecated status/id (and from) for container and image events only
+    if (type === 'container' || type === 'image') {
       e.status = action;
       e.id = id;
-      if (attributes.image) e.from = attributes.image;
+      if (type === 'container' && attributes.image) e.from = attributes.image;
     }
     this.ring.push(e);
     if (this.ring.length > KEEP) this.ring.shift();

@@ -4,7 +4,7 @@
 // function and reaches nothing else.
 
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { WalSync } from './durable.js';
 import { openMetadata, type Metadata } from '../common/metadb.js';
@@ -103,7 +103,10 @@ export async function openEngine(opts: EngineOptions): Promise<OpenedEngine> {
   const root = resolve(opts.root);
   const state = resolve(opts.state);
   const storeRoot = join(root, 'engine');
-  mkdirSync(storeRoot, { recursive: true, mode: 0o711 });
+  // Root's alone (containerd's CVE-2021-41103): the snapshots hold every
+  // image's files, setuid programs included, and the databases every label.
+  mkdirSync(storeRoot, { recursive: true, mode: 0o700 });
+  chmodSync(storeRoot, 0o700);
   mkdirSync(state, { recursive: true, mode: 0o711 });
   const wanted = opts.snapshotters ?? ['overlayfs', 'native'];
   // The overlayfs probe (a test mount: child processes) runs while the

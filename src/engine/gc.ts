@@ -210,13 +210,35 @@ export class GarbageCollector {
         labelsOf.set(`${r.ns}\0${r.digest}`, labels);
         if (labels[GC_ROOT] !== undefined) markC(r.ns, r.digest);
       }
+      // Active snapshots and views are roots, except those made under a lease
+      // (ctr's): once it is gone they live only while something holds them,
+      // as in containerd (an unleased one, berthd's, is never taken).
+      const onceLeased = new Set<string>();
+      for (const r of db.prepare('SELECT ns, snapshotter, key FROM engine_leased_snapshots').all() as {
+        ns: string;
+        snapshotter: string;
+        key: string;
+      }[])
+        onceLeased.add(`${r.snapshotter}\0${backendKey(r.ns, r.key)}`);
+      const existing = new Set<string>();
       for (const [sn, list] of snaps) {
         for (const s of list) {
           const k = splitBackendKey(s.key);
           if (!k) continue;
-          if (s.kind !== 'committed' || s.labels[GC_ROOT] !== undefined) markS(k.ns, sn, k.key);
+          existing.add(`${sn}\0${s.key}`);
+          if (s.labels[GC_ROOT] !== undefined || (s.kind !== 'committed' && !onceLeased.has(`${sn}\0${s.key}`)))
+            markS(k.ns, sn, k.key);
         }
       }
+      // the records of snapshots that are gone (one being made now is not
+      // listed yet: losing its record only keeps it, the old rule)
+      const forget = db.prepare('DELETE FROM engine_leased_snapshots WHERE ns = ? AND snapshotter = ? AND key = ?');
+      for (const k of onceLeased)
+        if (!existing.has(k)) {
+          const [sn, bk] = k.split('\0') as [string, string];
+          const nk = splitBackendKey(bk);
+          if (nk) forget.run(nk.ns, sn, nk.key);
+        }
       for (const src of this.sources) {
         const roots = src(db);
         for (const c of roots.content ?? []) markC(c.ns, c.digest);
@@ -253,9 +275,7 @@ export class GarbageCollector {
       }
       const deadSnaps: [string, SnapshotInfo][] = [];
       for (const [sn, list] of snaps) {
-        for (const s of list)
-          if (!markedSnap.has(`${sn}\0${s.key}`) && s.kind === 'committed' && splitBackendKey(s.key))
-            deadSnaps.push([sn, s]);
+        for (const s of list) if (!markedSnap.has(`${sn}\0${s.key}`) && splitBackendKey(s.key)) deadSnaps.push([sn, s]);
       }
       return { leases: expired.length, contentRecords, leasedIngests, deadSnaps };
     });
@@ -282,7 +302,7 @@ export class GarbageCollector {
       }
     }
 
-    // Committed snapshots nothing holds, children before parents.
+    // Snapshots nothing holds (unmarked: committed ones, or made under a lease now gone), children before parents.
     let snapshots = 0;
     let pending = res.deadSnaps;
     for (let round = 0; pending.length && round < 64; round++) {
@@ -299,7 +319,7 @@ export class GarbageCollector {
       pending = next;
     }
 
-    // Ingests no writer holds and no lease keeps, idle past the TTL (or half-made).
+    // Ingests no writer holds and no lease keeps, idle past the TTL (or half-made, or with no data).
     let ingestCount = 0;
     const now = Date.now();
     for (const ing of ingests.all()) {
@@ -309,7 +329,10 @@ export class GarbageCollector {
         try {
           idle = now - statSync(join(ingests.dir, ing.key, 'data')).mtimeMs;
         } catch {
-          idle = now - Date.parse(ing.meta.started);
+          // No data file and no writer: the rest of a commit cut by a kill
+          // after its rename into the store (or an open cut before its data
+          // file). Nothing is left to resume, and no client lists it.
+          idle = Infinity;
         }
       }
       if (idle >= this.d.ingestTtlMs && (await ingests.remove(ing.key))) ingestCount++;

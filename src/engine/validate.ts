@@ -4,7 +4,8 @@
 
 import { BerthError } from '../common/errors.js';
 
-const IDENTIFIER = /^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$/;
+// written as containerd writes it: its error messages print the pattern
+const IDENTIFIER = /^[A-Za-z0-9]+(?:[._-](?:[A-Za-z0-9]+))*$/;
 const MAX_IDENTIFIER = 76;
 /** containerd's labels.Validate: key and value together at most 4 KiB. */
 export const MAX_LABEL_SIZE = 4096;

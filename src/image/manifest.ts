@@ -184,7 +184,23 @@ export function parseManifest(data: Uint8Array, opts: ParseOptions = {}): Parsed
   }
   const r = manifestSchema.safeParse(body);
   if (!r.success) throw invalid(what, `invalid image manifest: ${zodMessage(r.error)}`);
+  noDocumentTypes(r.data, what);
   return { kind: 'manifest', mediaType, manifest: { ...r.data, mediaType } };
+}
+
+/**
+ * A config or layer announced as an index or manifest would be walked as one
+ * (by gc, image sizes, push and export) and its bytes parsed as a document:
+ * refused where the manifest enters, naming the descriptor.
+ */
+function noDocumentTypes(m: z.infer<typeof manifestSchema>, what: string): void {
+  const isDoc = (mt: string) => isIndexType(mt) || isManifestType(mt);
+  if (isDoc(m.config.mediaType))
+    throw invalid(what, `config ${m.config.digest} has the media type of an index or manifest (${m.config.mediaType})`);
+  m.layers.forEach((l, i) => {
+    if (isDoc(l.mediaType))
+      throw invalid(what, `layers[${i}] ${l.digest} has the media type of an index or manifest (${l.mediaType})`);
+  });
 }
 
 export function parseIndex(data: Uint8Array, opts: ParseOptions = {}): ImageIndex {

@@ -30,6 +30,14 @@ export interface ImageArchive {
   diffId: string;
 }
 
+/** Changes to the image before it is archived (hostile images for the tests that need them). */
+export interface ArchiveEdits {
+  /** Change the files of the one layer. */
+  rootfs?: (dir: string) => void;
+  /** Change the image's `config` object (Volumes, Entrypoint, Env...). */
+  config?: (config: Record<string, unknown>) => void;
+}
+
 function sha256(buf: Buffer): string {
   return createHash('sha256').update(buf).digest('hex');
 }
@@ -42,6 +50,7 @@ export function makeBusyboxImageArchive(
   dir: string,
   tag = 'busybox-test:latest',
   name = 'busybox-image',
+  edit: ArchiveEdits = {},
 ): ImageArchive {
   const work = mkdtempSync(join(dir, 'img-'));
   try {
@@ -49,6 +58,7 @@ export function makeBusyboxImageArchive(
     mkdirSync(rootfs);
     makeBusyboxRootfs(rootfs);
     writeFileSync(join(rootfs, 'etc/hostname'), 'busybox-test\n');
+    edit.rootfs?.(rootfs);
     const out = join(work, 'out');
     mkdirSync(out);
     // The layer: uid/gid 0, sorted names, fixed mtime, so it is reproducible.
@@ -82,6 +92,7 @@ export function makeBusyboxImageArchive(
       rootfs: { type: 'layers', diff_ids: [`sha256:${diffHex}`] },
       history: [{ created: '1970-01-01T00:00:00Z', created_by: 'berth test: busybox-static and its applet links' }],
     };
+    edit.config?.(config.config);
     const configBuf = Buffer.from(JSON.stringify(config));
     const configHex = sha256(configBuf);
     writeFileSync(join(out, `${configHex}.json`), configBuf);

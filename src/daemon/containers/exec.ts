@@ -119,8 +119,25 @@ export class Execs {
     const body = (raw ?? {}) as { Detach?: boolean; Tty?: boolean };
     const detach = body.Detach ?? false;
     const tty = e.cfg.Tty ?? body.Tty ?? false;
-    const base = await this.baseProcess(r);
-    const user = e.cfg.User ? await resolveUser(e.cfg.User, (fn) => fn(`/proc/${r.State.Pid}/root`)) : base.user;
+    // dockerd answers an attached start that fails from here on inside the stream: the message on
+    // stdout and exit code 126 for the client's inspect (docker exec exits 126), not an HTTP error.
+    const failed = (err: unknown): void => {
+      e.started = true;
+      e.exitCode = 126;
+      if (detach) throw err;
+      const hij = ctx.hijack(tty ? RAW : MULTIPLEXED);
+      const msg = Buffer.from(messageOf(err) + '\r\n');
+      hij.output.write(tty ? msg : frames(1, msg)[0]!);
+      hij.end();
+    };
+    let base: SpecProcess;
+    let user: SpecProcess['user'];
+    try {
+      base = await this.baseProcess(r);
+      user = e.cfg.User ? await resolveUser(e.cfg.User, (fn) => fn(`/proc/${r.State.Pid}/root`)) : base.user;
+    } catch (err) {
+      return failed(err);
+    }
     const caps = e.cfg.Privileged ? allCaps() : undefined;
     const proc: SpecProcess = {
       ...base,
@@ -156,7 +173,7 @@ export class Execs {
     } catch (err) {
       io.release();
       await rm(dir + `/${id.slice(0, 16)}-stdout`, { force: true });
-      throw err;
+      return failed(err);
     }
     const waited = tasks.wait(r.Id, id);
     waited.catch(() => undefined); // a failed start is reported below, not as an unhandled rejection
@@ -182,9 +199,8 @@ export class Execs {
       io.release();
       await tasks.deleteProcess(r.Id, id).catch(() => undefined);
       if (hij) {
-        hij.output.write(
-          tty ? Buffer.from(messageOf(err) + '\r\n') : frames(3, Buffer.from(messageOf(err) + '\n'))[0]!,
-        );
+        const msg = Buffer.from(messageOf(err) + '\r\n');
+        hij.output.write(tty ? msg : frames(1, msg)[0]!);
         hij.end();
         return;
       }

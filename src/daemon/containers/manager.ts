@@ -11,6 +11,7 @@ import type { MountSpec } from '../../client/services.js';
 import type { StagedFile } from '../../common/atomic.js';
 import { isNotFound } from '../../client/errors.js';
 import { messageOf } from '../../common/errors.js';
+import { checkPlatform, verifyCreate } from './verify.js';
 import type { Logger } from '../../common/log.js';
 import type { DaemonConfig } from '../config.js';
 import type { EventBus } from '../events.js';
@@ -117,7 +118,11 @@ export class ContainerManager {
     this.names.set(name, id);
   }
 
-  async create(raw: unknown, nameParam: string | null): Promise<{ id: string; warnings: string[] }> {
+  async create(
+    raw: unknown,
+    nameParam: string | null,
+    platform?: string | null,
+  ): Promise<{ id: string; warnings: string[] }> {
     const steps = new Steps(this.s.log, 'create', '');
     const body = parseCreateBody(raw);
     const h = body.HostConfig ?? {};
@@ -150,24 +155,47 @@ export class ContainerManager {
       kernelWarnings.push(BLKIO_WARNING);
       h.BlkioWeight = 0;
     }
-    for (const mode of [h.PidMode, h.IpcMode, h.UTSMode]) {
+    for (const [kind, mode] of [
+      ['IPC', h.IpcMode],
+      ['PID', h.PidMode],
+      ['UTS', h.UTSMode],
+    ] as const) {
       if (mode && !['host', 'private', 'shareable', ''].includes(mode) && !mode.startsWith('container:'))
-        throw badRequest(`invalid namespace mode: ${mode}`, 'HostConfig');
+        throw badRequest(
+          `invalid ${kind} mode: ${mode}`,
+          `${kind === 'UTS' ? 'UTS' : kind[0] + kind.slice(1).toLowerCase()}Mode`,
+        );
     }
+    verifyCreate(body, (ref) => {
+      try {
+        return Boolean(this.get(ref));
+      } catch {
+        return false;
+      }
+    });
     const logConfig = withDaemonDefaults(h.LogConfig, this.s.cfg);
     const logDriver = logSettings(logConfig.Type, logConfig.Config).driver;
 
     steps.mark('checked');
     const image = await this.s.images.find(body.Image, { allNames: false });
+    if (platform) checkPlatform(body.Image, platform, image.resolved.config);
     steps.mark('image');
     const ic = image.resolved.config.config ?? {};
     const allExposed = { ...(ic.ExposedPorts ?? {}), ...exposed };
-    const planned = this.s.nets.planCreate(h, body.NetworkingConfig, Object.keys(allExposed));
+    let planned: ReturnType<typeof this.s.nets.planCreate>;
+    try {
+      planned = this.s.nets.planCreate(h, body.NetworkingConfig, Object.keys(allExposed));
+    } catch (e) {
+      // a 404 at create makes the docker CLI pull the image and retry: a missing network is the
+      // request's fault here (dockerd finds it missing only at the start, where the CLI just reports it)
+      if (isNotFound(e)) throw badRequest(messageOf(e), 'NetworkMode');
+      throw e;
+    }
     const endpoints = planned.endpoints;
     const warnings = [...kernelWarnings, ...planned.warnings];
     const merged: CreateBody = {
       ...body,
-      Env: mergeEnv(ic.Env ?? [], body.Env ?? []),
+      Env: createEnv(ic.Env ?? [], body.Env ?? []),
       Cmd: body.Cmd?.length || body.Entrypoint?.length ? (body.Cmd ?? []) : (ic.Cmd ?? []),
       Entrypoint: body.Entrypoint?.length
         ? body.Entrypoint
@@ -282,11 +310,19 @@ export class ContainerManager {
   }
 
   async rename(r: ContainerRecord, newName: string): Promise<void> {
-    if (!NAME.test(newName))
-      throw badRequest(`Invalid container name (${newName}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`, 'name');
     const name = newName.startsWith('/') ? newName : `/${newName}`;
+    // dockerd's words: its name reservation's error behind "Error when allocating new name"
+    if (!NAME.test(newName))
+      throw badRequest(
+        `Error when allocating new name: Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`,
+        'name',
+      );
     if (name === r.Name) throw conflict(`Renaming a container with the same name as its current name`);
-    this.claimName(name, r.Id);
+    try {
+      this.claimName(name, r.Id);
+    } catch (e) {
+      throw conflict(`Error when allocating new name: ${messageOf(e)}`);
+    }
     const old = r.Name;
     r.Name = name;
     try {
@@ -347,6 +383,18 @@ async function settleAll<T extends readonly unknown[]>(ps: { [K in keyof T]: Pro
   const rs = await Promise.allSettled(ps);
   for (const r of rs) if (r.status === 'rejected') throw r.reason;
   return rs.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
+/**
+ * A new container's environment as dockerd makes it: the user's variables as
+ * given, then each of the image's that the user did not set (the image's
+ * alone when the user gave none).
+ */
+function createEnv(image: string[], user: string[]): string[] {
+  if (user.length === 0) return image;
+  const key = (e: string) => e.split('=', 1)[0]!;
+  const set = new Set(user.map(key));
+  return [...user, ...image.filter((e) => !set.has(key(e)))];
 }
 
 /** Image env first, the user's replaces a variable of the same name. */

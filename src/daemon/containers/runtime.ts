@@ -104,11 +104,18 @@ export class Runtime {
     const id = r.Id;
     const h = r.HostConfig;
     const steps = new Steps(this.s.log, 'start', id);
-    const joins = this.joinsOf(r);
-    const user = await resolveUser(r.Config.User ?? '', async (fn) => withRootfs(await this.m.rootfsMounts(id), fn));
-    await this.copyUp(r);
-    steps.mark('user');
-    const spec = this.specOf(r, user, joins);
+    let spec: Spec;
+    try {
+      const joins = this.joinsOf(r);
+      const user = await resolveUser(r.Config.User ?? '', async (fn) => withRootfs(await this.m.rootfsMounts(id), fn));
+      await this.copyUp(r);
+      steps.mark('user');
+      spec = this.specOf(r, user, joins);
+    } catch (e) {
+      // as dockerd: a start that fails before its task is a failed start too (the error kept, --rm honoured)
+      await this.startFailed(r, e);
+      throw e;
+    }
     const tty = r.Config.Tty ?? false;
     const stdin = r.Config.OpenStdin ?? false;
     this.liveOf(id).process = spec.process;
@@ -200,28 +207,36 @@ export class Runtime {
       if (taskMade) await client.tasks.delete(id).catch(() => undefined);
       await this.ctrd.drop(id);
       await this.s.nets.detachAll(id);
-      const msg = messageOf(e);
-      const code = /executable file not found|no such file or directory/.test(msg)
-        ? 127
-        : /permission denied/.test(msg)
-          ? 126
-          : 128;
-      r.State = {
-        ...r.State,
-        Status: r.State.Status === 'created' ? 'created' : 'exited',
-        ExitCode: code,
-        Error: msg,
-        Pid: 0,
-      };
-      await this.m.save(r);
-      this.s.log.error('container start failed', { container: id, error: msg });
-      // Attached clients get their end of stream; an --rm container goes, as with dockerd.
-      for (const p of live.pending.splice(0)) p(undefined);
-      if (r.HostConfig.AutoRemove) await this.remove(r, { force: true, volumes: true }).catch(() => undefined);
+      const code = await this.startFailed(r, e);
       if (e instanceof BerthError && code !== 128)
-        throw new BerthError('berthd', 'invalid-argument', `failed to create task for container: ${msg}`, { cause: e });
+        throw new BerthError('berthd', 'invalid-argument', `failed to create task for container: ${messageOf(e)}`, {
+          cause: e,
+        });
       throw e;
     }
+  }
+
+  /** A failed start recorded as dockerd records it (error, exit code), attached clients ended, an --rm container removed. */
+  private async startFailed(r: ContainerRecord, e: unknown): Promise<number> {
+    const msg = messageOf(e);
+    const code = /executable file not found|no such file or directory/.test(msg)
+      ? 127
+      : /permission denied/.test(msg)
+        ? 126
+        : 128;
+    r.State = {
+      ...r.State,
+      Status: r.State.Status === 'created' ? 'created' : 'exited',
+      ExitCode: code,
+      Error: msg,
+      Pid: 0,
+    };
+    await this.m.save(r);
+    this.s.log.error('container start failed', { container: r.Id, error: msg });
+    // Attached clients get their end of stream; an --rm container goes, as with dockerd.
+    for (const p of this.liveOf(r.Id).pending.splice(0)) p(undefined);
+    if (r.HostConfig.AutoRemove) await this.remove(r, { force: true, volumes: true }).catch(() => undefined);
+    return code;
   }
 
   /**
@@ -311,15 +326,17 @@ export class Runtime {
     // signals it; under berth-shim the container's pipes are closed already);
     // the attach streams and the log get every byte before anyone hears of the exit.
     // The containerd container goes (its Delete waits for the task's rootfs to be let go) while
-    // the output drains.
+    // the output drains, and the network endpoints go meanwhile too: the process is gone, and a
+    // veth's deletion waits for the kernel (15-25 ms) as containers.Delete waits for the engine.
     const dropped = this.ctrd
       .drop(id)
       .catch((e: unknown) => this.s.log.warn('task cleanup failed', { container: id, error: messageOf(e) }));
+    const detached = this.s.nets.detachAll(id);
     if (live.io) await Promise.race([live.io.whenDone(), new Promise((res) => setTimeout(res, 5000))]);
     steps.mark('output');
     await dropped;
     steps.mark('dropped');
-    await this.s.nets.detachAll(id);
+    await detached;
     steps.mark('detached');
     const finished = at ?? new Date();
     const ranMs = finished.getTime() - Date.parse(r.State.StartedAt);
@@ -427,6 +444,9 @@ export class Runtime {
     }
     await this.s.client.tasks.kill(r.Id, signal, { all: false });
     this.s.events.emit('container', 'kill', r.Id, { image: r.ImageRef, name: r.Name.slice(1), signal: String(signal) });
+    // dockerd resumes a paused container after SIGKILL or its stop signal: the signal is delivered (docker
+    // kill/stop of a paused container ends it, and it is no longer paused).
+    if (r.State.Status === 'paused' && (signal === 9 || signal === stopSignalOf(r))) await this.unpause(r);
   }
 
   async stop(r: ContainerRecord, timeoutS: number | undefined, signal?: string): Promise<void> {

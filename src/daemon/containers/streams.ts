@@ -38,6 +38,8 @@ export async function attach(ctx: Ctx, r: ContainerRecord, rt: Runtime): Promise
     hij.end();
     return;
   }
+  // dockerd's attach event (docker run without -d shows it before the start)
+  rt.m.s.events.emit('container', 'attach', r.Id, { image: r.ImageRef, name: r.Name.slice(1) });
   const io = await rt.outputFor(r, hij.closed);
   if (!io) return;
   const unsubscribe = io.subscribe(write);
@@ -86,8 +88,8 @@ export async function logs(ctx: Ctx, r: ContainerRecord, rt: Runtime): Promise<v
   const since = timeParam(q.get('since'), 'since');
   const until = timeParam(q.get('until'), 'until');
   const tailRaw = q.get('tail') ?? 'all';
-  const tail = tailRaw === 'all' || tailRaw === '' ? Infinity : Number(tailRaw);
-  if (!Number.isFinite(tail) && tail !== Infinity) throw badRequest(`invalid value for "tail": ${tailRaw}`, 'tail');
+  // as dockerd: anything but a count of lines (all, x, -1) is the whole log
+  const tail = /^\d+$/.test(tailRaw) ? Number(tailRaw) : Infinity;
   const timestamps = boolParam(q, 'timestamps');
   const details = boolParam(q, 'details');
   const follow = boolParam(q, 'follow');

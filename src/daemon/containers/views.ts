@@ -4,6 +4,7 @@
 // since, volume, network, is-task).
 
 import { emptyEndpoint, type ContainerRecord } from './record.js';
+import { hostConfigView } from './hostconfig-view.js';
 import { badRequest } from '../http/errors.js';
 
 function ago(iso: string): string {
@@ -40,7 +41,10 @@ export function statusText(r: ContainerRecord): string {
 }
 
 function mountsView(r: ContainerRecord) {
-  return r.Mounts.map((m) => ({
+  // dockerd lists --tmpfs mounts under HostConfig.Tmpfs only (a --mount type=tmpfs is a mount point)
+  const tmpfs = r.HostConfig.Tmpfs ?? {};
+  const shown = r.Mounts.filter((m) => !(m.Type === 'tmpfs' && Object.hasOwn(tmpfs, m.Destination)));
+  return shown.map((m) => ({
     Type: m.Type,
     ...(m.Name ? { Name: m.Name } : {}),
     Source: m.Source,
@@ -94,7 +98,7 @@ export function inspectView(r: ContainerRecord, snapshotter: string): Record<str
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: null,
-    HostConfig: { NetworkMode: 'default', RestartPolicy: { Name: 'no', MaximumRetryCount: 0 }, ...r.HostConfig },
+    HostConfig: hostConfigView(r.HostConfig),
     GraphDriver: { Name: snapshotter, Data: null },
     Mounts: mountsView(r),
     Config: {

@@ -29,3 +29,8 @@ export const notFound = (msg: string) => new BerthError('berthd', 'not-found', m
 export const badRequest = (msg: string, field?: string) => new BerthError('berthd', 'invalid-argument', msg, { field });
 export const conflict = (msg: string) => new BerthError('berthd', 'already-exists', msg);
 export const wrongState = (msg: string) => new BerthError('berthd', 'failed-precondition', msg);
+
+/** `e` behind dockerd's prefix ("cannot kill container: NAME: ..."), its status kept. */
+export function wrapped(prefix: string, e: unknown): HttpError {
+  return new HttpError(statusOf(e), `${prefix}: ${messageOf(e)}`);
+}

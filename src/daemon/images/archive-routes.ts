@@ -249,4 +249,10 @@ export function archiveRoutes(router: Router, images: ImageService, m: Container
     if (version !== '' && version !== '1') throw badRequest(`invalid version ${version}`, 'version');
     throw new HttpError(501, 'berthd has no image builder: docker build is not available (not implemented yet)');
   });
+
+  // Without a builder there is no build cache (/system/df lists none): docker system prune and
+  // docker builder prune find nothing to delete, as on a dockerd that never built.
+  router.add('POST', '/build/prune', async (ctx) => {
+    ctx.send(200, { CachesDeleted: null, SpaceReclaimed: 0 });
+  });
 }

@@ -2,11 +2,14 @@
 // networks, and attach containers' network namespaces to them. Every change
 // is: update the state document and save it, then change the kernel, then
 // re-render the firewall; a failed step undoes the ones before it, and a
-// crash between steps is repaired by the reconcile that runs at open.
+// crash between steps is repaired by the reconcile that runs at open. A
+// container's attach and release change the state in one short critical
+// section and make their interfaces outside it (serial.ts), so containers
+// starting together do not wait for each other's `ip` processes.
 
 import { access } from 'node:fs/promises';
 import { BerthError, messageOf } from '../../common/errors.js';
-import { chainNames, apply, forgetUdpFlows, removeAll, render, type Chains } from './firewall.js';
+import { chainNames, forgetUdpFlows, removeAll, type Chains } from './firewall.js';
 import { allocate, checkOverlap, makePool, pickSubnet } from './ipam.js';
 import { formatIp, macFor, parseCidr, parseIp } from './ipv4.js';
 import { attachVeth, deleteLink, ensureBridge, linkExists, loopbackUp, nextIfname } from './links.js';
@@ -14,6 +17,7 @@ import { bridgeName, hostRoutes, newId, vethName } from './names.js';
 import { allocatePorts, PortHolds, type PortRequest } from './ports.js';
 import { OPT_MASQ, OPT_MTU, OPT_NAME, reconcile, type NetworksConfig } from './reconcile.js';
 import { StateFile, type EndpointRecord, type NetState, type NetworkRecord } from './state.js';
+import { KeyedQueue, Queue, RuleLoads, StateWrites } from './serial.js';
 
 export type { NetworksConfig } from './reconcile.js';
 
@@ -40,7 +44,12 @@ export interface AttachRequest {
 }
 
 export class Networks {
-  private queue: Promise<unknown> = Promise.resolve();
+  /** One change of the state at a time. */
+  private readonly queue = new Queue();
+  /** One attach or release of a container at a time. */
+  private readonly perContainer = new KeyedQueue();
+  private readonly rules: RuleLoads;
+  private readonly writes: StateWrites;
   private readonly holds = new PortHolds();
   readonly chains: Chains;
   readonly ifPrefix: string;
@@ -51,6 +60,15 @@ export class Networks {
     private state: NetState,
   ) {
     this.chains = chainNames(cfg.chainPrefix ?? 'BERTH');
+    this.writes = new StateWrites((durable) => this.file.save(this.state, { durable }));
+    this.rules = new RuleLoads(
+      {
+        chains: this.chains,
+        bridges: () => this.bridges(),
+        endpoints: () => Object.values(this.state.endpoints),
+      },
+      cfg.iptables !== false,
+    );
     this.ifPrefix = cfg.ifPrefix ?? 'bth';
     if (this.ifPrefix.length > 6 || !/^[a-z][a-z0-9]*$/.test(this.ifPrefix)) {
       throw new BerthError(
@@ -72,23 +90,35 @@ export class Networks {
 
   /** One change at a time: the state document and the kernel move together. */
   private locked<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(fn, fn);
-    this.queue = next.catch(() => undefined);
-    return next;
+    return this.queue.run(fn);
   }
 
-  private async save(): Promise<void> {
-    await this.file.save(this.state);
+  /**
+   * The state written (serial.ts: StateWrites, several changes in one write).
+   * Network changes are fsynced; a container's endpoints coming and going are
+   * run state (see StateFile.save).
+   */
+  private save(durable = true): Promise<void> {
+    return this.writes.write(durable);
+  }
+
+  /** Milliseconds since `t0` at each step, logged at debug when `done` (where a slow start or exit spends its time). */
+  private steps(what: string, containerId: string) {
+    const t0 = performance.now();
+    const at: Record<string, number> = {};
+    return {
+      mark: (step: string) => (at[step] = Math.round((performance.now() - t0) * 10) / 10),
+      done: () => this.cfg.log?.('debug', `network ${what} steps`, { container: containerId, ms: at }),
+    };
   }
 
   private bridges(): NetworkRecord[] {
     return Object.values(this.state.networks).filter((x) => x.driver === 'bridge');
   }
 
-  private async firewall(ensureJumps = false): Promise<void> {
-    if (this.cfg.iptables === false) return;
-    const rules = render(this.chains, this.bridges(), Object.values(this.state.endpoints));
-    await apply(this.chains, rules, ensureJumps);
+  /** The rules rendered whole from the state and loaded (serial.ts: RuleLoads). */
+  private firewall(opts: { ensureJumps?: boolean; ifChanged?: boolean } = {}): Promise<void> {
+    return this.rules.sync(opts);
   }
 
   private async reconcile(): Promise<void> {
@@ -99,7 +129,7 @@ export class Networks {
       holds: this.holds,
       save: () => this.save(),
     });
-    await this.firewall(true);
+    await this.firewall({ ensureJumps: true });
   }
 
   /** A network by id, id prefix or name, as dockerd resolves them. */
@@ -240,87 +270,41 @@ export class Networks {
 
   /** Attaches a running (or starting) container's namespace: the start of a container and `network connect` alike. */
   attach(req: AttachRequest): Promise<EndpointRecord> {
-    return this.locked(async () => {
-      const net = this.find(req.network);
-      if (net.driver !== 'bridge') {
-        throw new BerthError(
-          'berthd',
-          'invalid-argument',
-          `container cannot be connected to network ${net.name} (driver ${net.driver}): use the network mode`,
-        );
-      }
-      const key = `${net.id}/${req.containerId}`;
-      if (this.state.endpoints[key]) {
-        throw new BerthError(
-          'berthd',
-          'already-exists',
-          `endpoint with name ${req.containerId} already exists in network ${net.name}`,
-        );
-      }
-      const mine = this.endpointsOfContainer(req.containerId);
-      if (
-        !(await access(req.netnsPath).then(
-          () => true,
-          () => false,
-        ))
-      ) {
-        throw new BerthError(
-          'berthd',
-          'invalid-argument',
-          `network namespace ${req.netnsPath} of container ${req.containerId} does not exist`,
-          { field: 'netnsPath' },
-        );
-      }
-      const ifname = await nextIfname(
-        req.netnsPath,
-        mine.map((e) => e.ifname),
-      );
-      const used = new Set(this.endpointsOf(net.id).map((e) => e.ip));
-      const ip = allocate(net, used, req.ipv4);
-      const held = Object.values(this.state.endpoints).flatMap((e) => e.ports);
-      // Last of the checks: from here on the ports are held, and every failure lets them go.
-      const ports = await allocatePorts(req.ports ?? [], held, this.holds);
-      const ep: EndpointRecord = {
-        id: newId(),
-        containerId: req.containerId,
-        networkId: net.id,
-        ifname,
-        hostVeth: vethName(this.ifPrefix),
-        ip,
-        mac: macFor(parseIp(ip)),
-        gatewayRoute: !net.internal && !mine.some((e) => e.gatewayRoute),
-        ports,
-        aliases: req.aliases ?? [],
-      };
-      // The lease is on disk before the interface exists: a crash now cannot hand this address out twice.
-      this.state.endpoints[key] = ep;
-      const prevNext = net.nextIp;
-      net.nextIp = formatIp((parseIp(ip) + 1) >>> 0);
-      this.state.sandboxes[req.containerId] ??= {
-        containerId: req.containerId,
-        netnsPath: req.netnsPath,
-        mode: net.name,
-      };
+    return this.perContainer.run(req.containerId, async () => {
+      const steps = this.steps('attach', req.containerId);
+      const lease = await this.locked(() => this.lease(req));
+      steps.mark('leased');
+      const { net, ep } = lease;
       try {
-        await this.save();
-        await attachVeth({
-          netns: req.netnsPath,
-          hostVeth: ep.hostVeth,
-          ifname,
-          bridge: net.bridge,
-          mtu: net.mtu,
-          mac: ep.mac,
-          ip,
-          bits: parseCidr(net.subnet).bits,
-          gateway: ep.gatewayRoute ? net.gateway : null,
-        });
-        await this.firewall();
+        // the lease is in the document before the interface exists
+        await this.save(false);
+        steps.mark('saved');
+        // The interfaces and the rules at once (both in place before the container runs); both
+        // settle before any undo, so the undo's rules load after this one.
+        await settled([
+          attachVeth({
+            netns: req.netnsPath,
+            hostVeth: ep.hostVeth,
+            ifname: ep.ifname,
+            bridge: net.bridge,
+            mtu: net.mtu,
+            mac: ep.mac,
+            ip: ep.ip,
+            bits: parseCidr(net.subnet).bits,
+            gateway: ep.gatewayRoute ? net.gateway : null,
+          }).then(() => steps.mark('veth')),
+          this.firewall().then(() => steps.mark('firewall')),
+        ]);
+        steps.done();
       } catch (e) {
-        delete this.state.endpoints[key];
-        for (const m of ports) await this.holds.release(m);
-        net.nextIp = prevNext;
-        if (mine.length === 0) delete this.state.sandboxes[req.containerId];
-        await this.save();
+        await this.locked(async () => {
+          delete this.state.endpoints[lease.key];
+          for (const m of ep.ports) await this.holds.release(m);
+          // the next address goes back unless another attach moved it meanwhile
+          if (net.nextIp === lease.nextIp) net.nextIp = lease.prevNext;
+          if (!this.endpointsOfContainer(req.containerId).length) delete this.state.sandboxes[req.containerId];
+          await this.save(false);
+        });
         await deleteLink(ep.hostVeth).catch(() => undefined);
         await this.firewall().catch(() => undefined);
         throw new BerthError(
@@ -334,8 +318,80 @@ export class Networks {
     });
   }
 
+  /**
+   * An attach's checks and its lease (address, ports, interface names) in
+   * the state; the caller writes it before any interface exists, so a crash
+   * cannot hand this address out twice.
+   */
+  private async lease(req: AttachRequest) {
+    const net = this.find(req.network);
+    if (net.driver !== 'bridge') {
+      throw new BerthError(
+        'berthd',
+        'invalid-argument',
+        `container cannot be connected to network ${net.name} (driver ${net.driver}): use the network mode`,
+      );
+    }
+    const key = `${net.id}/${req.containerId}`;
+    if (this.state.endpoints[key]) {
+      throw new BerthError(
+        'berthd',
+        'already-exists',
+        `endpoint with name ${req.containerId} already exists in network ${net.name}`,
+      );
+    }
+    const mine = this.endpointsOfContainer(req.containerId);
+    if (
+      !(await access(req.netnsPath).then(
+        () => true,
+        () => false,
+      ))
+    ) {
+      throw new BerthError(
+        'berthd',
+        'invalid-argument',
+        `network namespace ${req.netnsPath} of container ${req.containerId} does not exist`,
+        { field: 'netnsPath' },
+      );
+    }
+    const ifname = await nextIfname(
+      req.netnsPath,
+      mine.map((e) => e.ifname),
+    );
+    const used = new Set(this.endpointsOf(net.id).map((e) => e.ip));
+    const ip = allocate(net, used, req.ipv4);
+    const held = Object.values(this.state.endpoints).flatMap((e) => e.ports);
+    // Last of the checks: from here on the ports are held, and every failure lets them go.
+    const ports = await allocatePorts(req.ports ?? [], held, this.holds);
+    const ep: EndpointRecord = {
+      id: newId(),
+      containerId: req.containerId,
+      networkId: net.id,
+      ifname,
+      hostVeth: vethName(this.ifPrefix),
+      ip,
+      mac: macFor(parseIp(ip)),
+      gatewayRoute: !net.internal && !mine.some((e) => e.gatewayRoute),
+      ports,
+      aliases: req.aliases ?? [],
+    };
+    this.state.endpoints[key] = ep;
+    const prevNext = net.nextIp;
+    net.nextIp = formatIp((parseIp(ip) + 1) >>> 0);
+    this.state.sandboxes[req.containerId] ??= {
+      containerId: req.containerId,
+      netnsPath: req.netnsPath,
+      mode: net.name,
+    };
+    return { net, ep, key, prevNext, nextIp: net.nextIp };
+  }
+
   /** Removes the container's interface on that network (`network disconnect`, or a container that stopped). */
   detach(containerId: string, network: string): Promise<void> {
+    return this.perContainer.run(containerId, () => this.detachLocked(containerId, network));
+  }
+
+  private detachLocked(containerId: string, network: string): Promise<void> {
     return this.locked(async () => {
       const net = this.find(network);
       const key = `${net.id}/${containerId}`;
@@ -343,11 +399,10 @@ export class Networks {
       if (!ep)
         throw new BerthError('berthd', 'not-found', `container ${containerId} is not connected to network ${net.name}`);
       delete this.state.endpoints[key];
-      await this.save();
+      await this.save(false);
       await this.firewall();
       for (const m of ep.ports) await this.holds.release(m);
-      await deleteLink(ep.hostVeth);
-      await forgetUdpFlows(ep.ip);
+      await Promise.all([deleteLink(ep.hostVeth), forgetUdpFlows(ep.ip)]);
     });
   }
 
@@ -356,7 +411,7 @@ export class Networks {
     return this.locked(async () => {
       await loopbackUp(netnsPath);
       this.state.sandboxes[containerId] = { containerId, netnsPath, mode: 'none' };
-      await this.save();
+      await this.save(false);
     });
   }
 
@@ -380,17 +435,34 @@ export class Networks {
 
   /** Everything of a container's networking goes (on stop or removal): interfaces, ports, rules, leases. */
   release(containerId: string): Promise<void> {
-    return this.locked(async () => {
-      const eps = Object.entries(this.state.endpoints).filter(([, e]) => e.containerId === containerId);
-      for (const [k] of eps) delete this.state.endpoints[k];
-      delete this.state.sandboxes[containerId];
-      await this.save();
-      await this.firewall();
-      for (const [, e] of eps) {
-        for (const m of e.ports) await this.holds.release(m);
-        await deleteLink(e.hostVeth);
-        await forgetUdpFlows(e.ip);
+    return this.perContainer.run(containerId, async () => {
+      const steps = this.steps('release', containerId);
+      const eps = await this.locked(async () => {
+        const mine = Object.entries(this.state.endpoints).filter(([, e]) => e.containerId === containerId);
+        for (const [k] of mine) delete this.state.endpoints[k];
+        delete this.state.sandboxes[containerId];
+        // the rules still DNAT to the old address until the load below: a new holder of the port
+        // has its own load to wait for before its container runs
+        for (const [, e] of mine) for (const m of e.ports) await this.holds.release(m);
+        return mine.map(([, e]) => e);
+      });
+      steps.mark('released');
+      // A veth's deletion waits for the kernel (RCU grace periods, 15-25 ms): it goes while the
+      // document is written and the rules change; the UDP flows are forgotten once no DNAT rule
+      // can make them again.
+      const links = settled(eps.map((e) => deleteLink(e.hostVeth)));
+      try {
+        await this.save(false);
+        steps.mark('saved');
+        await this.firewall({ ifChanged: true });
+        steps.mark('firewall');
+        await Promise.all(eps.map((e) => forgetUdpFlows(e.ip)));
+      } finally {
+        await links.catch(() => undefined);
       }
+      await links;
+      steps.mark('links');
+      steps.done();
     });
   }
 
@@ -399,7 +471,7 @@ export class Networks {
     return this.locked(async () => {
       for (const e of Object.values(this.state.endpoints)) await deleteLink(e.hostVeth);
       for (const n of this.bridges()) await deleteLink(n.bridge);
-      await removeAll(this.chains);
+      await this.rules.exclusive(() => removeAll(this.chains));
       await this.holds.releaseAll();
     });
   }
@@ -408,4 +480,11 @@ export class Networks {
   close(): Promise<void> {
     return this.locked(() => this.holds.releaseAll());
   }
+}
+
+/** Waits for every promise, then fails with the first failure, if any. */
+async function settled(ps: Promise<unknown>[]): Promise<void> {
+  const out = await Promise.allSettled(ps);
+  const bad = out.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (bad) throw bad.reason;
 }

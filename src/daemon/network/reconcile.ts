@@ -32,8 +32,8 @@ export interface NetworksConfig {
   iptables?: boolean;
   /** dockerd's --ip-forward: false leaves net.ipv4.ip_forward as the host has it. */
   ipForward?: boolean;
-  /** Where the repairs made at open are told (berthd's JSON-lines logger); silent when absent. */
-  log?: (level: 'info' | 'warning', msg: string, fields: Record<string, unknown>) => void;
+  /** Where the repairs made at open are told, and each attach's and release's step timings (debug); silent when absent. */
+  log?: (level: 'debug' | 'info' | 'warning', msg: string, fields: Record<string, unknown>) => void;
 }
 
 export interface ReconcileCtx {

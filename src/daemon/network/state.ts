@@ -103,7 +103,13 @@ export class StateFile {
     return { version: 1, networks: s.networks ?? {}, endpoints: s.endpoints ?? {}, sandboxes: s.sandboxes ?? {} };
   }
 
-  async save(s: NetState): Promise<void> {
-    await writeFileAtomic(this.path, JSON.stringify(s, null, 1) + '\n', 0o600);
+  /**
+   * `durable: false` for a container's endpoints coming and going: run state,
+   * as a container record's start and exit are (src/daemon/README.md): the
+   * rename is atomic, a kill -9 leaves the old or the new document, and after
+   * a host crash no container of the lost leases runs any more.
+   */
+  async save(s: NetState, opts: { durable?: boolean } = {}): Promise<void> {
+    await writeFileAtomic(this.path, JSON.stringify(s, null, 1) + '\n', 0o600, opts);
   }
 }

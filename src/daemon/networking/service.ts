@@ -61,7 +61,8 @@ export class ContainerNetworking {
       addressPools: cfg.defaultAddressPools,
       iptables: cfg.iptables,
       ipForward: cfg.ipForward,
-      log: (level, msg, fields) => (level === 'info' ? log.info(msg, fields) : log.warn(msg, fields)),
+      log: (level, msg, fields) =>
+        level === 'debug' ? log.debug(msg, fields) : level === 'info' ? log.info(msg, fields) : log.warn(msg, fields),
     });
     // Always berthd's own: the same as no network namespace when berthd runs in the host's, and right
     // when it runs in another (whether pid 1's namespace differs cannot always be read: EACCES).

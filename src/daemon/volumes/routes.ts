@@ -1,7 +1,7 @@
 // /volumes/* (the local driver). /networks/* are in ../networking/routes.ts.
 
 import { z } from 'zod';
-import type { Router } from '../http/router.js';
+import { compareVersions, type Router } from '../http/router.js';
 import { badRequest, notFound } from '../http/errors.js';
 import type { ContainerManager } from '../containers/manager.js';
 import { labelMatch, parseFilters } from '../containers/views.js';
@@ -59,7 +59,9 @@ export function volumeRoutes(router: Router, m: ContainerManager): void {
   });
   router.add('POST', '/volumes/prune', async (ctx) => {
     const f = parseFilters(ctx.query.get('filters'));
-    const all = f.get('all')?.includes('true') || f.get('all')?.includes('1');
+    // Before API 1.42 a prune took named volumes too (docker-py and older CLIs count on it).
+    const all =
+      compareVersions(ctx.version, '1.42') < 0 || f.get('all')?.includes('true') || f.get('all')?.includes('1');
     const gone: string[] = [];
     let reclaimed = 0;
     for (const v of await vols.list()) {

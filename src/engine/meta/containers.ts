@@ -4,6 +4,7 @@
 // ("engine-containers") in the engine's database, one transaction per
 // mutation.
 
+import { BerthError, isBerthError } from '../../common/errors.js';
 import type { Db, Metadata, MigrationStep } from '../../image/index.js';
 import {
   alreadyExists,
@@ -130,7 +131,7 @@ export class ContainerStore {
   }
 
   create(ns: string, c: ContainerInput): ContainerRecord {
-    validate(c);
+    validate(c, 'create container failed validation');
     const now = new Date().toISOString();
     this.md.tx((db) => {
       this.namespaces.ensure(db, ns);
@@ -213,7 +214,7 @@ export class ContainerStore {
             throw invalidArgument(`cannot update "${p}" field on "${c.id}"`, 'update_mask');
         }
       }
-      validate(next);
+      validate(next, 'update failed validation');
       db.prepare(
         'UPDATE engine_containers SET labels = ?, image = ?, spec = ?, snapshot_key = ?, extensions = ?, updated = ? WHERE ns = ? AND id = ?',
       ).run(
@@ -245,14 +246,23 @@ function extText(e: Record<string, AnyValue>): string {
   return JSON.stringify(Object.fromEntries(Object.entries(e).map(([k, v]) => [k, anyToText(v)])));
 }
 
-/** containerd's checks on a container record. */
-function validate(c: ContainerInput): void {
-  validateIdentifier(c.id, 'container.id');
+/** containerd's checks on a container record, its error prefixed with `what` as containerd words it. */
+function validate(c: ContainerInput, what: string): void {
+  try {
+    check(c);
+  } catch (e) {
+    if (!isBerthError(e)) throw e;
+    throw new BerthError('berth-engine', e.code, `${what}: ${e.message}`, { field: e.field, cause: e });
+  }
+}
+
+function check(c: ContainerInput): void {
+  validateIdentifier(c.id, 'container.ID');
   validateLabels(c.labels, 'container.labels');
   if (!c.runtime.name) throw invalidArgument('container.Runtime.Name must be set', 'container.runtime.name');
   if (!c.spec?.type_url) throw invalidArgument('container.Spec must be set', 'container.spec');
   if (c.snapshotKey && !c.snapshotter)
-    throw invalidArgument('container.Snapshotter must be set', 'container.snapshotter');
+    throw invalidArgument('container.Snapshotter must be set if container.SnapshotKey is set', 'container.snapshotter');
   for (const k of Object.keys(c.extensions)) {
     if (k === '') throw invalidArgument('container.Extensions: key must not be empty', 'container.extensions');
   }

@@ -122,6 +122,12 @@ export class LeaseStore {
       r.type,
       r.id,
     );
+    if (r.type.startsWith('snapshots/'))
+      db.prepare('INSERT OR IGNORE INTO engine_leased_snapshots (ns, snapshotter, key) VALUES (?, ?, ?)').run(
+        ns,
+        r.type.slice('snapshots/'.length),
+        r.id,
+      );
   }
 
   /** protect() in its own transaction; no-op without a lease. */

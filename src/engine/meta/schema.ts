@@ -55,6 +55,14 @@ export const ENGINE_MIGRATIONS: MigrationStep[] = [
      key TEXT PRIMARY KEY,
      value TEXT NOT NULL
    );`,
+  // Active snapshots and views made under a lease (gc.ts): once that lease is
+  // gone and nothing else holds one, it is collected, as containerd does.
+  `CREATE TABLE engine_leased_snapshots (
+     ns TEXT NOT NULL,
+     snapshotter TEXT NOT NULL,
+     key TEXT NOT NULL,
+     PRIMARY KEY (ns, snapshotter, key)
+   );`,
 ];
 
 export function parseLabels(s: string): Record<string, string> {

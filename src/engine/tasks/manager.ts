@@ -21,7 +21,7 @@ import type { ContainerRecord } from '../meta/containers.js';
 import type { Backend } from './backend.js';
 import { BerthBackend } from './berth.js';
 import { chooseRuntime, type RuntimeChoice } from './options.js';
-import { TaskProcess, nowTimestamp, type ExitInfo } from './process.js';
+import { STATE_WORDS, TaskProcess, nowTimestamp, type ExitInfo } from './process.js';
 import { Task, parseSpec, safeExit, type TaskIO, type TaskMeta } from './task.js';
 
 export { Task, type TaskIO } from './task.js';
@@ -79,7 +79,7 @@ export class TaskManager {
 
   get(ns: string, id: string): Task {
     const t = this.tasks.get(`${ns}/${id}`);
-    if (!t) throw new BerthError('berth-engine', 'not-found', `task ${id}: not found`);
+    if (!t) throw new BerthError('berth-engine', 'not-found', `task ${id} not found`);
     return t;
   }
 
@@ -257,11 +257,7 @@ export class TaskManager {
       return task.init.pid;
     }
     if (task.init.exit)
-      throw new BerthError(
-        'berth-engine',
-        'failed-precondition',
-        `task ${task.id}: cannot start an exec in a stopped task`,
-      );
+      throw new BerthError('berth-engine', 'failed-precondition', 'cannot start an exec in a stopped state');
     p.holdEvents();
     let pid: number;
     try {
@@ -275,6 +271,15 @@ export class TaskManager {
     writeFileSync(join(task.shim.dir, `${p.name}.io.json`), JSON.stringify(p.io), { mode: 0o600 });
     p.started = true;
     this.follow(task, p);
+    if (p.stdinClosePending)
+      await this.closeIO(task, execId).catch((e: unknown) =>
+        this.log.warn('exec stdin close failed', {
+          namespace: task.ns,
+          container: task.id,
+          exec: execId,
+          error: messageOf(e),
+        }),
+      );
     this.events.publish(task.ns, '/tasks/exec-started', EVENTS + 'TaskExecStarted', {
       container_id: task.id,
       exec_id: execId,
@@ -287,8 +292,7 @@ export class TaskManager {
   exec(task: Task, execId: string, spec: Process, io: TaskIO): void {
     if (task.execs.has(execId))
       throw new BerthError('berth-engine', 'already-exists', `exec ${execId}: already exists`);
-    if (task.init.exit)
-      throw new BerthError('berth-engine', 'failed-precondition', `task ${task.id}: cannot exec in a stopped task`);
+    if (task.init.exit) throw new BerthError('berth-engine', 'failed-precondition', 'cannot exec in a stopped state');
     task.execs.set(execId, new TaskProcess(execName(execId), execId, io, { ...spec, terminal: io.terminal }));
     this.events.publish(task.ns, '/tasks/exec-added', EVENTS + 'TaskExecAdded', {
       container_id: task.id,
@@ -299,13 +303,11 @@ export class TaskManager {
   async kill(task: Task, execId: string, signal: number, all: boolean): Promise<void> {
     const p = task.process(execId);
     if (all && !execId) {
-      if (task.init.exit)
-        throw new BerthError('berth-engine', 'not-found', `task ${task.id}: process already finished`);
+      if (task.init.exit) throw new BerthError('berth-engine', 'not-found', 'process already finished');
       await task.backend.killAll(task.id, signal);
       return;
     }
-    if (p.exit)
-      throw new BerthError('berth-engine', 'not-found', `process ${execId || task.id}: process already finished`);
+    if (p.exit) throw new BerthError('berth-engine', 'not-found', 'process already finished');
     if (!p.pid) throw new BerthError('berth-engine', 'failed-precondition', `process ${execId}: not started`);
     // a paused container only acts on SIGKILL; containerd's shim behaves the same
     await task.shim.client.kill(p.name, signal);
@@ -324,18 +326,25 @@ export class TaskManager {
 
   async closeIO(task: Task, execId: string): Promise<void> {
     const p = task.process(execId);
-    if (!p.pid) return;
+    if (!p.pid) {
+      p.stdinClosePending = true;
+      return;
+    }
     await task.shim.client.closeStdin(p.name).catch((e: unknown) => {
       if (!p.exit) throw e;
     });
   }
 
   async pause(task: Task): Promise<void> {
+    const state = task.init.status(task.paused());
+    if (state !== 'RUNNING') throw new BerthError('berth-engine', 'failed-precondition', STATE_WORDS.pause[state]);
     await task.backend.pause(task.id);
     this.events.publish(task.ns, '/tasks/paused', EVENTS + 'TaskPaused', { container_id: task.id });
   }
 
   async resume(task: Task): Promise<void> {
+    const state = task.init.status(task.paused());
+    if (state !== 'PAUSED') throw new BerthError('berth-engine', 'failed-precondition', STATE_WORDS.resume[state]);
     await task.backend.resume(task.id);
     this.events.publish(task.ns, '/tasks/resumed', EVENTS + 'TaskResumed', { container_id: task.id });
   }
@@ -353,14 +362,8 @@ export class TaskManager {
     await Promise.all(
       EXEC_FILES.map((suffix) => rm(join(task.shim.dir, p.name + suffix), { force: true }).catch(() => undefined)),
     );
+    // no /tasks/delete for an exec: containerd's shim publishes it for the init only
     task.execs.delete(execId);
-    this.events.publish(task.ns, '/tasks/delete', EVENTS + 'TaskDelete', {
-      container_id: task.id,
-      id: execId,
-      pid: p.pid,
-      exit_status: p.exit?.status ?? 0,
-      exited_at: p.exit?.at ?? null,
-    });
     return p;
   }
 
@@ -398,7 +401,6 @@ export class TaskManager {
     }
     this.events.publish(task.ns, '/tasks/delete', EVENTS + 'TaskDelete', {
       container_id: task.id,
-      id: task.id,
       pid: p.pid,
       exit_status: p.exit?.status ?? 0,
       exited_at: p.exit?.at ?? null,

@@ -11,10 +11,32 @@ export interface ExitInfo {
 
 export type ProcStatus = 'CREATED' | 'RUNNING' | 'STOPPED' | 'PAUSED';
 
+/** containerd's shim words for a pause or resume the task's state refuses (ctr shows them as they are). */
+export const STATE_WORDS: Record<'pause' | 'resume', Record<ProcStatus, string>> = {
+  pause: {
+    CREATED: 'cannot pause task in created state',
+    RUNNING: '',
+    PAUSED: 'cannot pause a paused container',
+    STOPPED: 'cannot pause a stopped container',
+  },
+  resume: {
+    CREATED: 'cannot resume task in created state',
+    RUNNING: 'cannot resume a running process',
+    PAUSED: '',
+    STOPPED: 'cannot resume a stopped container',
+  },
+};
+
 export class TaskProcess {
   pid = 0;
   started = false;
   exit?: ExitInfo;
+  /**
+   * CloseIO came before the exec's start (ctr closes a short stdin as soon as
+   * it has copied it, often before Start): the shim learns of it once the
+   * process exists.
+   */
+  stdinClosePending = false;
   /** Why the process is stopped when it is not its own exit (the shim died). */
   reason?: string;
   /** Events held while a start is in flight (see afterStart). */

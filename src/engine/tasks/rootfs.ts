@@ -3,8 +3,8 @@
 // or bind) are mounted, as containerd's shim does. Made and removed whole.
 
 import { execFile } from 'node:child_process';
-import { mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, chown, mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { BerthError, messageOf } from '../../common/errors.js';
 import type { Spec } from '../../runtime/spec/types.js';
@@ -26,9 +26,26 @@ function mountArgs(m: MountSpec, target: string): string[] {
   return [...args, m.source, target];
 }
 
+/**
+ * The bundle is root's alone (containerd's fix for CVE-2021-41103): through a
+ * searchable bundle, any host user could reach the running container's files
+ * and run a setuid program of its image. A container in a user namespace
+ * needs to pass through it as its own root: the group of that root gets
+ * search only, as containerd gives it.
+ */
+async function bundleAccess(dir: string, spec: Spec): Promise<void> {
+  const userns = spec.linux?.namespaces?.some((n) => n.type === 'user') ?? false;
+  const root = spec.linux?.gidMappings?.find((m) => m.containerID === 0 && m.size > 0);
+  if (!userns || !root) return chmod(dir, 0o700); // also when left by an engine before this one
+  await chown(dir, -1, root.hostID);
+  await chmod(dir, 0o710);
+}
+
 /** Makes the bundle; with mounts, spec.root.path becomes "rootfs" and they are mounted there. */
 export async function makeBundle(dir: string, spec: Spec, mounts: MountSpec[]): Promise<{ mounted: boolean }> {
-  await mkdir(dir, { recursive: true, mode: 0o711 });
+  await mkdir(dirname(dir), { recursive: true, mode: 0o711 });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await bundleAccess(dir, spec);
   const rootfs = join(dir, 'rootfs');
   let mounted = false;
   try {

@@ -528,12 +528,26 @@ function mountOps(input: CreatePlanInput, cgroupJoin: PlanOp[]): PlanOp[] {
       ['/proc/self/fd/1', '/dev/stdout'],
       ['/proc/self/fd/2', '/dev/stderr'],
     ];
-    if (mounts.some((m) => m.destination === '/proc')) links.push(['/proc/kcore', '/dev/core']);
+    // as runc: only where the kernel has /proc/kcore (CONFIG_PROC_KCORE), never a dangling link
+    if (mounts.some((m) => m.destination === '/proc') && hostHasKcore()) links.push(['/proc/kcore', '/dev/core']);
     if (hasPts) links.push(['pts/ptmx', '/dev/ptmx']);
     for (const [target, link] of links) ops.push(op(Op.SYMLINK_IN_ROOT, `symlink ${link} -> ${target}`, target, link));
   }
   void rootfs;
   return ops;
+}
+
+let kcore: boolean | undefined;
+function hostHasKcore(): boolean {
+  if (kcore === undefined) {
+    try {
+      statSync('/proc/kcore');
+      kcore = true;
+    } catch {
+      kcore = false;
+    }
+  }
+  return kcore;
 }
 
 function recursiveAttrOps(o: ParsedMountOptions, dest: string): PlanOp[] {

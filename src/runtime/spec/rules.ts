@@ -12,6 +12,7 @@ import { fieldKey, type Fail } from './field.js';
 import { checkResourceRanges } from './ranges.js';
 import { NAMESPACE_PROC_NAMES, SECCOMP_ERRNO_ACTIONS } from './names.js';
 import { checkSysctl } from './sysctl.js';
+import { checkExecSize } from './execsize.js';
 import type { Hook, Linux, LinuxIDMapping, NamespaceType, Process, Spec } from './types.js';
 
 /** Runs every rule; may normalise the spec in place (relative mount destinations). */
@@ -87,6 +88,7 @@ export function checkProcess(p: Process, failAt: Fail, at = 'process.'): void {
   if (p.cwd === '') fail('process.cwd', 'must not be empty');
   absolute(p.cwd, 'process.cwd', fail);
   checkEnv(p.env, 'process.env', fail);
+  checkExecSize(p, fail);
   if (p.user.umask !== undefined && p.user.umask > 0o777) fail('process.user.umask', 'must be from 0 to 0777 (511)');
   const seen = new Map<string, number>();
   p.rlimits?.forEach((r, i) => {

@@ -301,7 +301,7 @@ test('bad input gets the right error and the engine keeps serving', { skip }, as
   assert.doesNotMatch(ok(['namespaces', 'ls', '-q']), /eng-nosuch/);
   fails(['content', 'get', 'sha256:zz'], /invalid/);
   fails(['snapshots', '--snapshotter', 'btrfs', 'ls'], /snapshotter not loaded: btrfs/);
-  fails(['snapshots', 'rm', 'nope'], /snapshot "nope" does not exist: not found/);
+  fails(['snapshots', 'rm', 'nope'], /snapshot nope does not exist: not found/);
   fails(['images', 'ls', 'name=='], /filters: parse error/);
 
   // A commit with the wrong digest: FailedPrecondition, nothing stored.

@@ -154,6 +154,11 @@ for (const driver of ['overlayfs', 'native'] as const) {
       await refuse([{ name: 'planted/.wh.passwd', content: '' }], /"planted" is a symlink/);
     });
 
+    test('opaque whiteout through a planted symlink, or above the root, empties nothing outside', async () => {
+      await refuse([{ name: 'planted/.wh..wh..opq', content: '' }], /"planted" is a symlink/);
+      await refuse([{ name: '../.wh..wh..opq', content: '' }], /escapes the root/);
+    });
+
     test(
       'xattr names cannot smuggle lines into the setfattr batch',
       { skip: haveAttrTools() ? false : 'needs getfattr (package attr)' },

@@ -33,3 +33,31 @@ test('stop() cancels a pending collection; no collector, nothing armed', async (
   await sleep(50);
   assert.equal(runs, 0);
 });
+
+test('the shrink follows a long quiet only: work before it cancels it, and each idle spell gets one', async () => {
+  const steps: string[] = [];
+  const trim = new IdleTrim(
+    () => steps.push('collect'),
+    30,
+    () => steps.push('shrink'),
+    400,
+  );
+  try {
+    trim.note();
+    await sleep(80);
+    assert.deepEqual(steps, ['collect'], 'the collection after the short quiet, no shrink yet');
+    trim.note(); // work again before the long quiet is over
+    await sleep(130);
+    assert.deepEqual(steps, ['collect', 'collect'], 'the pending shrink went with the new work');
+    await sleep(400);
+    assert.deepEqual(steps, ['collect', 'collect', 'shrink'], 'a long quiet after the last work: one shrink');
+    await sleep(500);
+    assert.equal(steps.length, 3, 'nothing more while idle');
+    trim.note();
+    trim.stop();
+    await sleep(500);
+    assert.equal(steps.length, 3, 'stop() cancels both steps');
+  } finally {
+    trim.stop();
+  }
+});

@@ -67,7 +67,10 @@ describe('ContainerStore', () => {
   });
 
   it('refuses bad records, naming the field', () => {
-    assert.throws(() => store.create('ns1', input('bad/id')), /container\.id/);
+    assert.throws(
+      () => store.create('ns1', input('bad/id')),
+      /create container failed validation: container\.ID: identifier "bad\/id" must match/,
+    );
     assert.throws(
       () => store.create('ns1', input('c2', { runtime: { name: '', options: null } })),
       /Runtime\.Name must be set/,

@@ -12,6 +12,7 @@ import { addService, type EngineService } from '../../server.js';
 import { invalidArgument } from '../../validate.js';
 import { ContainerStore, type AnyValue, type ContainerInput, type ContainerRecord } from '../../meta/containers.js';
 import type { EngineContext } from '../../context.js';
+import { primeForTask } from '../../tasks/warm.js';
 
 const NAME = 'containerd.services.containers.v1.Containers';
 const EVENTS = 'containerd.events.';
@@ -24,6 +25,16 @@ export function containerStore(ctx: EngineContext): ContainerStore {
   if (!s) {
     s = new ContainerStore(ctx.metadata, ctx.namespaces);
     stores.set(ctx, s);
+    // a container holds its snapshot (made under ctr's lease, which goes before the container does)
+    ctx.gc.addRoots((db) => ({
+      snapshots: (
+        db.prepare("SELECT ns, snapshotter, snapshot_key FROM engine_containers WHERE snapshot_key != ''").all() as {
+          ns: string;
+          snapshotter: string;
+          snapshot_key: string;
+        }[]
+      ).map((r) => ({ ns: r.ns, snapshotter: r.snapshotter, key: r.snapshot_key })),
+    }));
   }
   return s;
 }
@@ -117,6 +128,8 @@ export const containersService: EngineService = {
         const input = fromProto(req.container);
         call.set({ container: input.id });
         const rec = store.create(ns, input);
+        // a container is made to be run: its task's cgroup joins wait less (tasks/warm.ts)
+        primeForTask(ctx.log, { namespace: ns, container: rec.id });
         ctx.events.publish(ns, '/containers/create', EVENTS + 'ContainerCreate', {
           id: rec.id,
           image: rec.image,

@@ -3,12 +3,29 @@
 
 import type { NamespacesHandlers } from '../../../api/gen/containerd/services/namespaces/v1/Namespaces.js';
 import { failedPrecondition, invalidArgument, validateIdentifier } from '../../validate.js';
-import { unary } from '../../rpc.js';
+import { unary, type Call } from '../../rpc.js';
+import { NAMESPACE_HEADER } from '../../../api/load.js';
 import { addService, type EngineService } from '../../server.js';
 import { labelUpdates } from '../../fieldmask.js';
 
 const NAME = 'containerd.services.namespaces.v1.Namespaces';
 const EVENTS = 'containerd.events.';
+
+/**
+ * The namespace a create or update event is published in: the caller's own
+ * (containerd publishes in the request's namespace, so `ctr -n a namespaces
+ * create b` is an event of a), or the one acted on when the call names none.
+ */
+function callerOf(call: Call, acted: string): string {
+  const v = call.metadata.get(NAMESPACE_HEADER)[0];
+  if (typeof v !== 'string' || v === '') return acted;
+  try {
+    validateIdentifier(v, 'namespace');
+    return v;
+  } catch {
+    return acted;
+  }
+}
 
 export const namespacesService: EngineService = {
   name: NAME,
@@ -33,7 +50,7 @@ export const namespacesService: EngineService = {
         if (!ns) throw invalidArgument('namespace must be set', 'namespace');
         call.set({ namespace: ns.name });
         const rec = ctx.namespaces.create(ns.name, ns.labels);
-        ctx.events.publish(ns.name, '/namespaces/create', EVENTS + 'NamespaceCreate', {
+        ctx.events.publish(callerOf(call, ns.name), '/namespaces/create', EVENTS + 'NamespaceCreate', {
           name: rec.name,
           labels: rec.labels,
         });
@@ -46,9 +63,10 @@ export const namespacesService: EngineService = {
         const paths = req.update_mask?.paths ?? [];
         const { replace, labels } = labelUpdates(paths, ns.labels, `namespace ${JSON.stringify(ns.name)}`);
         const rec = ctx.namespaces.updateLabels(ns.name, labels, replace);
-        ctx.events.publish(ns.name, '/namespaces/update', EVENTS + 'NamespaceUpdate', {
+        // the labels of the request, as containerd publishes them (a removed one with its empty value)
+        ctx.events.publish(callerOf(call, ns.name), '/namespaces/update', EVENTS + 'NamespaceUpdate', {
           name: rec.name,
-          labels: rec.labels,
+          labels: ns.labels,
         });
         return { namespace: rec };
       }),
@@ -63,6 +81,7 @@ export const namespacesService: EngineService = {
           }
         }
         ctx.namespaces.delete(req.name);
+        // containerd publishes this one in the namespace deleted
         ctx.events.publish(req.name, '/namespaces/delete', EVENTS + 'NamespaceDelete', { name: req.name });
         return {};
       }),

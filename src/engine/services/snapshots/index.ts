@@ -63,13 +63,27 @@ export function snapshotterOf(ctx: EngineContext, name: string): { name: string;
   return { name: n, sn };
 }
 
+/**
+ * containerd's words for the snapshotter's common errors, which ctr shows
+ * as they are: a key that does not exist is unquoted, an existing one is
+ * `snapshot "k": already exists`, a parent with children is refused
+ * without naming them.
+ */
+const CONTAINERD_WORDING: [RegExp, string][] = [
+  [/^(parent )?snapshot "([^"]*)" does not exist$/, '$1snapshot $2 does not exist'],
+  [/^snapshot ("[^"]*") already exists$/, 'snapshot $1'],
+  [/^snapshot "[^"]*" has children \(.*\); remove them first$/, 'cannot remove snapshot with child'],
+];
+
 /** The snapshotter's errors name backend keys; the client knows its own. */
 async function inNamespace<T>(ns: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
     if (isBerthError(e) && e.message.includes(`"${ns}/`)) {
-      throw new BerthError('berth-engine', e.code, e.message.split(`"${ns}/`).join('"'), { field: e.field, cause: e });
+      let msg = e.message.split(`"${ns}/`).join('"');
+      for (const [re, by] of CONTAINERD_WORDING) msg = msg.replace(re, by);
+      throw new BerthError('berth-engine', e.code, msg, { field: e.field, cause: e });
     }
     throw e;
   }
@@ -160,15 +174,19 @@ export const snapshotsService: EngineService = {
       List: serverStream(ctx, 'snapshots.List', async (req, call, stream) => {
         const { ns, sn } = begin(ctx, call, req);
         const filters = parseFilters(req.filters);
-        const mine = (await sn.list()).filter(
-          (s) => s.key.startsWith(`${ns}/`) && matchAny(filters, (p) => snapshotField(ns, s, p)),
-        );
+        // in key order, as containerd walks its bolt bucket
+        const mine = (await sn.list())
+          .filter((s) => s.key.startsWith(`${ns}/`) && matchAny(filters, (p) => snapshotField(ns, s, p)))
+          .sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
         for (let i = 0; i < mine.length; i += 100)
           await send(stream, { info: mine.slice(i, i + 100).map((s) => toInfo(ns, s)) });
       }),
       Usage: unary(ctx, 'snapshots.Usage', async (req, call) => {
         const { ns, sn } = begin(ctx, call, req);
-        const u = await inNamespace(ns, () => sn.usage(backendKey(ns, req.key)));
+        const key = backendKey(ns, req.key);
+        // a view owns no data: containerd's snapshotters report it as empty
+        if ((await inNamespace(ns, () => sn.stat(key))).kind === 'view') return { size: 0, inodes: 0 };
+        const u = await inNamespace(ns, () => sn.usage(key));
         return { size: u.size, inodes: u.inodes };
       }),
       Cleanup: unary(ctx, 'snapshots.Cleanup', async (req, call) => {

@@ -15,6 +15,7 @@ import { containerStore } from '../containers/index.js';
 import { TaskManager, type Task } from '../../tasks/manager.js';
 import type { TaskProcess } from '../../tasks/process.js';
 import { metricsOf } from './metrics.js';
+import { checkpointRefusal } from './checkpoint.js';
 
 const NAME = 'containerd.services.tasks.v1.Tasks';
 
@@ -218,6 +219,12 @@ export const tasksService: EngineService = {
         const ns = call.namespace();
         await ready;
         return { metrics: await metricsOf(manager.list(ns), req.filters) };
+      }),
+      Checkpoint: unary(ctx, 'tasks.Checkpoint', async (req, call) => {
+        const ns = call.namespace();
+        call.set({ container: req.container_id });
+        const t = await task(ns, req.container_id);
+        throw checkpointRefusal(t.id);
       }),
       Wait: unary(ctx, 'tasks.Wait', async (req, call) => {
         const ns = call.namespace();
