@@ -143,7 +143,16 @@ export class RemoteContentStore implements ContentStore {
     private readonly lease?: string,
   ) {}
 
+  /**
+   * Under a lease, the blob is added to it first, then looked for: one found
+   * is then safe from a gc that an earlier delete scheduled (an image removed
+   * just before this pull), as containerd's writer leases an existing blob in
+   * the transaction that finds it. A pull skips the blobs this finds; looking
+   * first let that gc remove one between the look and the pull's use of it
+   * ("Content.Update: ... not found" on berthd).
+   */
   async has(digest: Digest): Promise<boolean> {
+    if (this.lease) await new LeasesService(this.conn).addResource(this.lease, { id: digest, type: 'content' });
     try {
       await this.content.info(digest);
       return true;
@@ -186,13 +195,6 @@ export class RemoteContentStore implements ContentStore {
     ref: string,
     expected: { digest: Digest; size: number },
   ): Promise<IngestWriter & { alreadyExists: boolean }> {
-    // Lease first, then look: a blob found is then safe from a gc that an
-    // earlier delete scheduled (an image removed just before this pull), as
-    // containerd's writer leases an existing blob in the transaction that
-    // finds it. Looking first let that gc remove the blob between the look
-    // and the pull's use of it ("Content.Update: ... not found").
-    if (this.lease)
-      await new LeasesService(this.conn).addResource(this.lease, { id: expected.digest, type: 'content' });
     if (await this.has(expected.digest)) return this.existingWriter(ref, expected.digest);
     const s = new WriteSession(this.conn, this.content, this.lease);
     let st: WriteContentResponse__Output;
