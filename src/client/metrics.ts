@@ -21,6 +21,40 @@ export interface TaskMetrics {
     throttledNs: number;
   };
   memory: { usage: number; limit: number; maxUsage: number; stats: Record<string, number> };
+  /**
+   * Block I/O as Docker's blkio_stats lists it: on v1 every blkio file (by the JSON key, each entry
+   * an op on a device); on v2 io.stat's bytes as read and write entries of io_service_bytes_recursive.
+   */
+  blkio: Partial<Record<BlkioKey, BlkioEntry[]>>;
+}
+
+export interface BlkioEntry {
+  major: number;
+  minor: number;
+  op: string;
+  value: number;
+}
+
+/** BlkIOStat's repeated fields 1-8, in order. */
+export const BLKIO_KEYS = [
+  'io_service_bytes_recursive',
+  'io_serviced_recursive',
+  'io_queue_recursive',
+  'io_service_time_recursive',
+  'io_wait_time_recursive',
+  'io_merged_recursive',
+  'io_time_recursive',
+  'sectors_recursive',
+] as const;
+type BlkioKey = (typeof BLKIO_KEYS)[number];
+
+/** Every value of a repeated message field, decoded. */
+const subs = (m: Map<number, Value[]>, f: number): Map<number, Value[]>[] =>
+  (m.get(f) ?? []).map((v) => fields(v instanceof Uint8Array ? v : undefined));
+
+function str(m: Map<number, Value[]>, f: number): string {
+  const v = m.get(f)?.[0];
+  return v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : '';
 }
 
 type Value = number | Uint8Array;
@@ -158,6 +192,12 @@ export function decodeMetrics(typeUrl: string, value: Uint8Array): TaskMetrics {
         throttledNs: n(thr, 3),
       },
       memory: { usage: n(memUsage, 2), limit: n(memUsage, 1), maxUsage: n(memUsage, 3), stats },
+      blkio: Object.fromEntries(
+        BLKIO_KEYS.map((key, i) => [
+          key,
+          subs(sub(m, 5), i + 1).map((e) => ({ major: n(e, 3), minor: n(e, 4), op: str(e, 1), value: n(e, 5) })),
+        ]),
+      ),
     };
   }
   if (typeUrl.endsWith('io.containerd.cgroups.v2.Metrics')) {
@@ -179,6 +219,12 @@ export function decodeMetrics(typeUrl: string, value: Uint8Array): TaskMetrics {
         throttledNs: n(cpu, 6) * 1000,
       },
       memory: { usage: n(mem, 32), limit: n(mem, 33), maxUsage: 0, stats },
+      blkio: {
+        io_service_bytes_recursive: subs(sub(m, 6), 1).flatMap((e) => [
+          { major: n(e, 1), minor: n(e, 2), op: 'read', value: n(e, 3) },
+          { major: n(e, 1), minor: n(e, 2), op: 'write', value: n(e, 4) },
+        ]),
+      },
     };
   }
   throw new BerthError('berthd', 'unavailable', `task metrics of type ${typeUrl} are not understood`);

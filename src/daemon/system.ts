@@ -2,12 +2,13 @@
 // what berthd does not have (swarm, plugins, sessions): dockerd's own status
 // and words for a node that is not a swarm manager, 501 elsewhere.
 
-import { readFileSync } from 'node:fs';
+import { containerSizes } from './containers/sizes.js';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cpus, hostname, release, totalmem, type as osType } from 'node:os';
 import type { Router } from './http/router.js';
-import { API_VERSION, MIN_API_VERSION } from './http/router.js';
+import { API_VERSION, compareVersions, MIN_API_VERSION } from './http/router.js';
 import { badRequest, HttpError } from './http/errors.js';
 import type { ContainerManager } from './containers/manager.js';
 import type { Runtime } from './containers/runtime.js';
@@ -33,6 +34,19 @@ function osName(): string {
 
 const GOARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', s390x: 's390x', ppc64: 'ppc64le' };
 const UNAME: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64' };
+
+/** A proxy URL with its password hidden, as dockerd's /info shows it. */
+function maskProxy(u: string | undefined): string {
+  if (!u) return '';
+  try {
+    const url = new URL(u);
+    if (!url.password) return u;
+    url.password = 'xxxxx';
+    return url.toString();
+  } catch {
+    return u;
+  }
+}
 
 export function systemRoutes(
   router: Router,
@@ -117,7 +131,7 @@ export function systemRoutes(
       PidsLimit: true,
       IPv4Forwarding: forwarding,
       Debug: cfg.logLevel === 'debug',
-      NFd: 0,
+      NFd: readdirSync('/proc/self/fd').length,
       OomKillDisable: cgv === '1',
       NGoroutines: 0,
       SystemTime: new Date().toISOString(),
@@ -131,6 +145,11 @@ export function systemRoutes(
       OSType: osType().toLowerCase(),
       Architecture: UNAME[process.arch] ?? process.arch,
       IndexServerAddress: 'https://index.docker.io/v1/',
+      // the proxies berthd itself runs with, as dockerd reports its own (user:password masked)
+      HttpProxy: maskProxy(process.env.HTTP_PROXY ?? process.env.http_proxy),
+      HttpsProxy: maskProxy(process.env.HTTPS_PROXY ?? process.env.https_proxy),
+      NoProxy: process.env.NO_PROXY ?? process.env.no_proxy ?? '',
+      GenericResources: null,
       RegistryConfig: {
         InsecureRegistryCIDRs: cfg.insecureRegistries ?? ['127.0.0.0/8'],
         IndexConfigs: {},
@@ -171,14 +190,10 @@ export function systemRoutes(
 
   router.add('GET', '/system/df', async (ctx) => {
     const list = await images.list();
-    const snaps = client.snapshots(cfg.snapshotter);
-    const containers = await Promise.all(
-      m.all().map(async (r) => ({
-        ...summaryView(r),
-        SizeRw: (await snaps.usage(r.Id).catch(() => ({ size: 0 }))).size,
-        SizeRootFs: 0,
-      })),
-    );
+    const all = m.all();
+    const sizes = await containerSizes(m, all);
+    // df lists SizeRw even when 0 (the CLI sums it)
+    const containers = all.map((r, i) => ({ ...summaryView(r), SizeRw: 0, ...sizes[i] }));
     const sharing = layerSharing(list);
     // dockerd lists the local volumes without driver options, their size counted (a walk of _data)
     const vols = (await m.s.volumes.list()).filter((v) => Object.keys(v.Options ?? {}).length === 0);
@@ -189,6 +204,8 @@ export function systemRoutes(
       Containers: containers,
       Volumes: vols.map((v, i) => volumeView(v, { Size: volSizes[i]!, RefCount: m.volumeUsers(v.Name).length })),
       BuildCache: [],
+      // before API 1.42 dockerd also gave the build cache's total (no cache here: 0)
+      ...(compareVersions(ctx.version, '1.42') < 0 ? { BuilderSize: 0 } : {}),
     });
   });
 

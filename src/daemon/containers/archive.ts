@@ -10,9 +10,9 @@
 // `docker cp` had before dockerd learnt to chroot).
 
 import { spawn } from 'node:child_process';
-import { lstat, readlink } from 'node:fs/promises';
+import { lstat, readlink, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { errnoOf } from '../../common/errors.js';
+import { BerthError, errnoOf, messageOf } from '../../common/errors.js';
 import { badRequest, notFound } from '../http/errors.js';
 import { boolParam, type Ctx } from '../http/router.js';
 import { withRootfs } from './files.js';
@@ -20,6 +20,7 @@ import { resolveIn } from './paths.js';
 import type { ContainerRecord } from './record.js';
 import type { Runtime } from './runtime.js';
 import { withReadOnlyRootfs } from './changes.js';
+import { extractInto } from './extract.js';
 
 async function withContainerRoot<T>(r: ContainerRecord, rt: Runtime, fn: (root: string) => Promise<T>): Promise<T> {
   if (rt.running(r) && r.State.Pid > 0) return fn(`/proc/${r.State.Pid}/root`);
@@ -47,14 +48,14 @@ function goMode(mode: number): number {
 async function statHeader(root: string, host: string, path: string, id: string): Promise<string> {
   let st;
   try {
-    st = await lstat(host);
+    // A running container's root is /proc/<pid>/root, a link to the directory.
+    st = host === root ? await stat(host) : await lstat(host);
   } catch (e) {
     if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR')
       throw notFound(`Could not find the file ${path} in container ${id}`);
     throw e;
   }
   const linkTarget = st.isSymbolicLink() ? await readlink(host) : '';
-  void root;
   const doc = {
     name: basename(path) || '/',
     size: st.size,
@@ -92,6 +93,7 @@ export async function archiveGet(ctx: Ctx, r: ContainerRecord, rt: Runtime): Pro
     let err = '';
     tar.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const out = ctx.stream(200, 'application/x-tar', { 'X-Docker-Container-Path-Stat': stat });
+    rt.m.s.events.emit('container', 'archive-path', r.Id, { image: r.ImageRef, name: r.Name.slice(1) });
     tar.stdout.pipe(out);
     const code = await new Promise<number>((res) => tar.on('close', (c) => res(c ?? 1)));
     if (code !== 0) rt.m.s.log.warn('archive: tar failed', { container: r.Id, error: err.trim() });
@@ -109,17 +111,17 @@ export async function archivePut(ctx: Ctx, r: ContainerRecord, rt: Runtime): Pro
     } catch {
       throw notFound(`Could not find the file ${path} in container ${r.Id}`);
     }
-    if (!st.isDirectory()) throw badRequest(`extraction point is not a directory: ${path}`);
-    const args = ['-x', '--numeric-owner', '--no-overwrite-dir', '-C', host, '-f', '-'];
-    // noOverwriteDirNonDir (a file never replaces a directory, nor the reverse) is GNU tar's own rule.
-    void boolParam(ctx.query, 'noOverwriteDirNonDir');
-    const tar = spawn('tar', args, { stdio: ['pipe', 'ignore', 'pipe'] });
-    let err = '';
-    tar.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    ctx.body().pipe(tar.stdin);
-    tar.stdin.on('error', () => undefined);
-    const code = await new Promise<number>((res) => tar.on('close', (c) => res(c ?? 1)));
-    if (code !== 0) throw badRequest(`extracting the archive into ${path}: ${err.trim() || `tar exited ${code}`}`);
+    // The container's root of a running one is /proc/<pid>/root, a link to it.
+    if (!(host === root ? await stat(host) : st).isDirectory())
+      throw badRequest(`extraction point is not a directory: ${path}`);
+    const noOverwriteDirNonDir = boolParam(ctx.query, 'noOverwriteDirNonDir');
+    try {
+      await extractInto(root, path, ctx.body(), { noOverwriteDirNonDir });
+    } catch (e) {
+      if (e instanceof BerthError) throw e;
+      throw badRequest(`extracting the archive into ${path}: ${messageOf(e)}`);
+    }
+    rt.m.s.events.emit('container', 'extract-to-dir', r.Id, { image: r.ImageRef, name: r.Name.slice(1) });
     ctx.send(200);
   });
 }

@@ -11,7 +11,7 @@ import type { MountSpec } from '../../client/services.js';
 import type { StagedFile } from '../../common/atomic.js';
 import { isNotFound } from '../../client/errors.js';
 import { messageOf } from '../../common/errors.js';
-import { verifyCreate } from './verify.js';
+import { checkPlatform, verifyCreate } from './verify.js';
 import type { Logger } from '../../common/log.js';
 import type { DaemonConfig } from '../config.js';
 import type { EventBus } from '../events.js';
@@ -118,7 +118,11 @@ export class ContainerManager {
     this.names.set(name, id);
   }
 
-  async create(raw: unknown, nameParam: string | null): Promise<{ id: string; warnings: string[] }> {
+  async create(
+    raw: unknown,
+    nameParam: string | null,
+    platform?: string | null,
+  ): Promise<{ id: string; warnings: string[] }> {
     const steps = new Steps(this.s.log, 'create', '');
     const body = parseCreateBody(raw);
     const h = body.HostConfig ?? {};
@@ -174,10 +178,19 @@ export class ContainerManager {
 
     steps.mark('checked');
     const image = await this.s.images.find(body.Image, { allNames: false });
+    if (platform) checkPlatform(body.Image, platform, image.resolved.config);
     steps.mark('image');
     const ic = image.resolved.config.config ?? {};
     const allExposed = { ...(ic.ExposedPorts ?? {}), ...exposed };
-    const planned = this.s.nets.planCreate(h, body.NetworkingConfig, Object.keys(allExposed));
+    let planned: ReturnType<typeof this.s.nets.planCreate>;
+    try {
+      planned = this.s.nets.planCreate(h, body.NetworkingConfig, Object.keys(allExposed));
+    } catch (e) {
+      // a 404 at create makes the docker CLI pull the image and retry: a missing network is the
+      // request's fault here (dockerd finds it missing only at the start, where the CLI just reports it)
+      if (isNotFound(e)) throw badRequest(messageOf(e), 'NetworkMode');
+      throw e;
+    }
     const endpoints = planned.endpoints;
     const warnings = [...kernelWarnings, ...planned.warnings];
     const merged: CreateBody = {

@@ -14,6 +14,7 @@ import { filterContainers, inspectView, parseFilters, summaryView } from './view
 import type { Execs } from './exec.js';
 import { moreContainerRoutes } from './routes-more.js';
 import { top } from './top.js';
+import { containerSizes } from './sizes.js';
 
 function intParam(q: URLSearchParams, name: string): number | undefined {
   const v = q.get(name);
@@ -26,7 +27,7 @@ export function containerRoutes(router: Router, m: ContainerManager, rt: Runtime
   const snapshotter = m.s.cfg.snapshotter;
 
   router.add('POST', '/containers/create', async (ctx) => {
-    const res = await m.create(await ctx.json(), ctx.query.get('name'));
+    const res = await m.create(await ctx.json(), ctx.query.get('name'), ctx.query.get('platform'));
     ctx.send(201, { Id: res.id, Warnings: res.warnings });
   });
 
@@ -38,9 +39,11 @@ export function containerRoutes(router: Router, m: ContainerManager, rt: Runtime
     list = filterContainers(list, f, (ref) => m.get(ref)).sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
     const limit = intParam(ctx.query, 'limit');
     if (limit && limit > 0) list = list.slice(0, limit);
+    // docker ps -s: the writable layer's size and, with the image's, the container's whole (virtual) size
+    const sizes = boolParam(ctx.query, 'size') ? await containerSizes(m, list) : undefined;
     ctx.send(
       200,
-      list.map((r) => ({ ...summaryView(r), ...m.s.nets.summary(r, rt.running(r)) })),
+      list.map((r, i) => ({ ...summaryView(r), ...m.s.nets.summary(r, rt.running(r)), ...sizes?.[i] })),
     );
   });
 

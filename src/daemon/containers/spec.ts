@@ -9,6 +9,7 @@ import type { ContainerRecord } from './record.js';
 import { capabilities } from './caps.js';
 import { badRequest } from '../http/errors.js';
 import { seccompFor } from './seccomp.js';
+import { hostDevices } from './devices.js';
 import { kernelMounts, READONLY_PROC_PATHS } from '../../runtime/spec/defaults.js';
 
 export type Spec = Record<string, unknown> & {
@@ -230,10 +231,15 @@ export function buildSpec(inp: SpecInputs): Spec {
     noNewPrivileges: sec.noNewPrivileges,
     ...(h.OomScoreAdj ? { oomScoreAdj: h.OomScoreAdj } : {}),
   };
+  const asked = hostDevices(h.Devices ?? []);
   const linux: Record<string, unknown> = {
     namespaces,
     cgroupsPath: inp.cgroupsPath,
-    resources: { devices: privileged ? [{ allow: true, access: 'rwm' }] : DEVICE_RULES, ...resources(rec) },
+    ...(asked.devices.length ? { devices: asked.devices } : {}),
+    resources: {
+      devices: privileged ? [{ allow: true, access: 'rwm' }] : [...DEVICE_RULES, ...asked.rules],
+      ...resources(rec),
+    },
     ...(Object.keys(sysctl).length ? { sysctl } : {}),
     ...(privileged ? {} : { maskedPaths: MASKED, readonlyPaths: [...READONLY_PROC_PATHS] }),
     ...(sec.seccomp ? { seccomp: sec.seccomp } : {}),

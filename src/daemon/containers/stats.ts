@@ -6,7 +6,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
-import { decodeMetrics, type TaskMetrics } from '../../client/metrics.js';
+import { BLKIO_KEYS, decodeMetrics, type BlkioEntry, type TaskMetrics } from '../../client/metrics.js';
 import { boolParam, type Ctx } from '../http/router.js';
 import type { ContainerRecord } from './record.js';
 import type { Runtime } from './runtime.js';
@@ -56,6 +56,20 @@ function cpuStats(s: Sample | undefined) {
   };
 }
 
+/**
+ * dockerd's blkio_stats: on v1 every list, empty ones as []; on v2 only io_service_bytes_recursive
+ * (null without I/O), the rest null; all null when the container does not run.
+ */
+function blkioStats(s: Sample | undefined): Record<string, BlkioEntry[] | null> {
+  const v1 = s?.m.cgroup === 1;
+  return Object.fromEntries(
+    BLKIO_KEYS.map((k) => {
+      const list = s?.m.blkio[k];
+      return [k, v1 ? (list ?? []) : list?.length ? list : null];
+    }),
+  );
+}
+
 export function statsDoc(
   r: ContainerRecord,
   cur: Sample | undefined,
@@ -69,16 +83,7 @@ export function statsDoc(
     read: cur?.at.toISOString() ?? zero,
     preread: prev?.at.toISOString() ?? zero,
     pids_stats: cur ? { current: cur.m.pids.current, ...(cur.m.pids.limit ? { limit: cur.m.pids.limit } : {}) } : {},
-    blkio_stats: {
-      io_service_bytes_recursive: null,
-      io_serviced_recursive: null,
-      io_queue_recursive: null,
-      io_service_time_recursive: null,
-      io_wait_time_recursive: null,
-      io_merged_recursive: null,
-      io_time_recursive: null,
-      sectors_recursive: null,
-    },
+    blkio_stats: blkioStats(cur),
     num_procs: 0,
     storage_stats: {},
     cpu_stats: cpuStats(cur),

@@ -38,6 +38,8 @@ export async function attach(ctx: Ctx, r: ContainerRecord, rt: Runtime): Promise
     hij.end();
     return;
   }
+  // dockerd's attach event (docker run without -d shows it before the start)
+  rt.m.s.events.emit('container', 'attach', r.Id, { image: r.ImageRef, name: r.Name.slice(1) });
   const io = await rt.outputFor(r, hij.closed);
   if (!io) return;
   const unsubscribe = io.subscribe(write);

@@ -7,7 +7,7 @@
 
 import { readFileSync } from 'node:fs';
 import { availableParallelism, constants } from 'node:os';
-import { badRequest } from '../http/errors.js';
+import { badRequest, notFound } from '../http/errors.js';
 import type { CreateBody } from './body.js';
 
 type HostConfig = NonNullable<CreateBody['HostConfig']>;
@@ -120,7 +120,46 @@ export function verifyCreate(body: CreateBody, exists: (ref: string) => boolean)
     const ref = link.split(':')[0]!.replace(/^\//, '');
     if (!exists(ref)) throw badRequest(`could not get container for ${ref}: No such container: ${ref}`, 'Links');
   }
+  // no device drivers (nvidia, cdi) are registered: dockerd's words for a request none can serve
+  for (const req of (h.DeviceRequests as { Driver?: string; Capabilities?: string[][] | null }[] | null | undefined) ??
+    []) {
+    const caps = `[${(req.Capabilities ?? []).map((c) => `[${c.join(' ')}]`).join(' ')}]`;
+    throw badRequest(
+      `could not select device driver "${req.Driver ?? ''}" with capabilities: ${caps}`,
+      'DeviceRequests',
+    );
+  }
+  const endpoints = (body.NetworkingConfig?.EndpointsConfig ?? {}) as Record<
+    string,
+    { IPAMConfig?: { IPv4Address?: string; IPv6Address?: string } | null } | null
+  >;
+  for (const [net, ep] of Object.entries(endpoints)) {
+    const fixed = ep?.IPAMConfig?.IPv4Address || ep?.IPAMConfig?.IPv6Address;
+    if (fixed && (['bridge', 'host', 'none', 'default'].includes(net) || net.startsWith('container:')))
+      throw badRequest('user specified IP address is supported on user defined networks only', 'IPAMConfig');
+  }
   const storage = (h.StorageOpt as Record<string, string> | null | undefined) ?? {};
   if (Object.keys(storage).length)
     throw badRequest("--storage-opt is supported only for overlay over xfs with 'pquota' mount option", 'StorageOpt');
+}
+
+/**
+ * create?platform=os/arch[/variant]: the image must be for it. dockerd answers a mismatch 404, so that
+ * the CLI pulls (the right platform, where the registry has one) and tries again.
+ */
+export function checkPlatform(
+  ref: string,
+  platform: string,
+  config: { os?: string; architecture?: string; variant?: string },
+): void {
+  const [os = '', arch = '', variant = ''] = platform.toLowerCase().split('/');
+  const have = `${config.os ?? ''}/${config.architecture ?? ''}${config.variant ? `/${config.variant}` : ''}`;
+  if (
+    (os && os !== config.os) ||
+    (arch && arch !== config.architecture) ||
+    (variant && config.variant && variant !== config.variant)
+  )
+    throw notFound(
+      `image with reference ${ref} was found but does not match the specified platform: wanted ${platform}, actual: ${have}`,
+    );
 }

@@ -41,7 +41,10 @@ export function statusText(r: ContainerRecord): string {
 }
 
 function mountsView(r: ContainerRecord) {
-  return r.Mounts.map((m) => ({
+  // dockerd lists --tmpfs mounts under HostConfig.Tmpfs only (a --mount type=tmpfs is a mount point)
+  const tmpfs = r.HostConfig.Tmpfs ?? {};
+  const shown = r.Mounts.filter((m) => !(m.Type === 'tmpfs' && Object.hasOwn(tmpfs, m.Destination)));
+  return shown.map((m) => ({
     Type: m.Type,
     ...(m.Name ? { Name: m.Name } : {}),
     Source: m.Source,

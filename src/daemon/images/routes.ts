@@ -11,7 +11,7 @@ import { pushImage, familiarString, formatReference, type Credentials } from '..
 import type { ContainerManager } from '../containers/manager.js';
 import { labelMatch, parseFilters } from '../containers/views.js';
 import { badRequest, conflict, notFound } from '../http/errors.js';
-import { boolParam, type Router } from '../http/router.js';
+import { boolParam, compareVersions, type Router } from '../http/router.js';
 import { parseRef, type ImageService, type ImageView } from './service.js';
 import { bar } from './progress.js';
 import { archiveRoutes, importRoute } from './archive-routes.js';
@@ -241,6 +241,8 @@ export function imageRoutes(router: Router, images: ImageService, m: ContainerMa
       Variant: c.variant,
       Os: c.os,
       Size: v.size,
+      // gone from API 1.44 on; older clients (docker-py's Image.attrs users) still read it
+      ...(compareVersions(ctx.version, '1.44') < 0 ? { VirtualSize: v.size } : {}),
       GraphDriver: { Name: cfg.snapshotter, Data: null },
       RootFS: { Type: 'layers', Layers: v.resolved.diffIds },
       Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
@@ -295,7 +297,12 @@ export function imageRoutes(router: Router, images: ImageService, m: ContainerMa
     if (names.length === v.names.length && users.length && !force) {
       const running = users.find((c) => c.State.Status === 'running');
       throw conflict(
-        `conflict: unable to ${byName ? `remove repository reference "${ref}"` : `delete ${v.id.slice(7, 19)}`} (must be forced) - container ${(running ?? users[0]!).Id.slice(0, 12)} is using its referenced image ${v.id.slice(7, 19)}`,
+        // dockerd's three wordings: by reference, by id with a running user, by id with a stopped one
+        byName
+          ? `conflict: unable to remove repository reference "${ref}" (must force) - container ${(running ?? users[0]!).Id.slice(0, 12)} is using its referenced image ${v.id.slice(7, 19)}`
+          : running
+            ? `conflict: unable to delete ${v.id.slice(7, 19)} (cannot be forced) - image is being used by running container ${running.Id.slice(0, 12)}`
+            : `conflict: unable to delete ${v.id.slice(7, 19)} (must be forced) - image is being used by stopped container ${users[0]!.Id.slice(0, 12)}`,
       );
     }
     const out: Record<string, string>[] = [];

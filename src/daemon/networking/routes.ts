@@ -114,6 +114,11 @@ export function networkRoutes(router: Router, m: ContainerManager, rt: Runtime):
 
   router.add('POST', '/networks/create', async (ctx) => {
     const b = parse(CreateBody, await ctx.json(), 'network config');
+    // dockerd's words for the predefined networks and their single-instance drivers
+    if (['bridge', 'host', 'none'].includes(b.Name))
+      throw new HttpError(403, `operation is not permitted on predefined ${b.Name} network `);
+    if (b.Driver === 'host' || b.Driver === 'null')
+      throw new HttpError(403, `only one instance of "${b.Driver}" network is allowed`);
     if (b.EnableIPv6) throw new HttpError(501, 'berthd does not support IPv6 networks yet (EnableIPv6)');
     if (b.EnableIPv4 === false) throw badRequest('berthd networks are IPv4 networks: EnableIPv4 cannot be false');
     if (b.Ingress || b.ConfigOnly || b.ConfigFrom?.Network)

@@ -6,8 +6,12 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { type Berthd, rawRequest } from '../../helpers/berthd.js';
 import { berthdSkip, startBerthdStack, type BerthdStack } from '../../helpers/berthd-stack.js';
+import { waitUntil } from '../../helpers/wait.js';
+import { V2 } from './lifecycle-common.js';
 
 const skip = berthdSkip('engine');
 
@@ -74,6 +78,8 @@ test("create refuses what dockerd refuses, in dockerd's words, and makes nothing
     [['--runtime', 'nosuchrt'], /Unknown runtime specified nosuchrt/],
     [['--isolation', 'hyperv'], /Invalid isolation: "hyperv" - linux only supports 'default'/],
     [['--storage-opt', 'size=1G'], /--storage-opt is supported only for overlay over xfs/],
+    [['--gpus', 'all'], /could not select device driver "" with capabilities: \[\[gpu\]\]/],
+    [['--ip', '10.0.0.5'], /user specified IP address is supported on user defined networks only/],
   ];
   for (const [flags, want] of cases) {
     const r = b.docker(['run', '--rm', '--network', 'none', ...flags, IMG, 'true'], { timeout: 30000 });
@@ -207,3 +213,201 @@ test('image events carry the deprecated id and status fields, as dockerd fills t
   );
   for (const e of lines) assert.equal(e.id, e.Actor.ID);
 });
+
+test(
+  '--device: the host node in the container and allowed by its device cgroup; a bad path fails the start',
+  { skip },
+  () => {
+    const run = (args: string[]) => b.docker(['run', '--rm', '--network', 'none', ...args], { timeout: 30000 });
+    const open = 'ls -l /dev/lc; exec 3</dev/lc && echo opened';
+    const withDev = run(['--device', '/dev/loop-control:/dev/lc', IMG, 'sh', '-c', open]);
+    assert.equal(withDev.status, 0, withDev.stderr);
+    // the host's node: /dev/loop-control is 10, 237
+    assert.match(withDev.stdout, /^crw------- .* 10,\s+237 .*\/dev\/lc\nopened\n$/);
+    // without --device the same node, made in the container, cannot be opened: the rule is the device's own
+    const without = run([IMG, 'sh', '-c', 'mknod /dev/lc c 10 237; exec 3</dev/lc && echo opened']);
+    assert.notEqual(without.status, 0);
+    assert.match(without.stderr, /can't open \/dev\/lc: Operation not permitted/);
+    const missing = run(['--device', '/nonexistent/dfix', IMG, 'true']);
+    assert.equal(missing.status, 127, missing.stderr);
+    assert.match(
+      missing.stderr,
+      /error gathering device information while adding custom device "\/nonexistent\/dfix": no such file or directory/,
+    );
+    const notDev = run(['--device', '/etc/passwd', IMG, 'true']);
+    assert.equal(notDev.status, 125, notDev.stderr);
+    assert.match(notDev.stderr, /adding custom device "\/etc\/passwd": not a device node/);
+  },
+);
+
+test(
+  'inspect .Mounts: --tmpfs mounts are not listed (HostConfig.Tmpfs is), volumes and --mount tmpfs are',
+  { skip },
+  () => {
+    const id = b
+      .ok([
+        'create',
+        '--network',
+        'none',
+        '-v',
+        '/data',
+        '--tmpfs',
+        '/tm',
+        '--mount',
+        'type=tmpfs,dst=/mt',
+        IMG,
+        'true',
+      ])
+      .trim();
+    const mounts = JSON.parse(b.ok(['inspect', '-f', '{{json .Mounts}}', id])) as {
+      Type: string;
+      Destination: string;
+    }[];
+    assert.deepEqual(mounts.map((m) => `${m.Type} ${m.Destination}`).sort(), ['tmpfs /mt', 'volume /data']);
+    assert.equal(b.ok(['inspect', '-f', '{{json .HostConfig.Tmpfs}}', id]).trim(), '{"/tm":""}');
+    b.ok(['rm', '-v', id]);
+  },
+);
+
+test("stats: blkio_stats from the task's cgroup (docker stats' BLOCK I/O), not left null", { skip }, async () => {
+  const id = b
+    .ok([
+      'run',
+      '-d',
+      '--network',
+      'none',
+      IMG,
+      'sh',
+      '-c',
+      'dd if=/dev/zero of=/f bs=1M count=8 oflag=direct 2>/dev/null; sync; touch /done; sleep 300',
+    ])
+    .trim();
+  try {
+    await waitUntil('the writes', () => b.docker(['exec', id, 'test', '-e', '/done']).status === 0, 30000);
+    const r = await rawRequest(b.sock, 'GET', `/containers/${id}/stats?stream=false`);
+    const blk = (JSON.parse(r.body) as { blkio_stats: Record<string, { op: string; value: number }[] | null> })
+      .blkio_stats;
+    const written = (blk.io_service_bytes_recursive ?? [])
+      .filter((e) => e.op.toLowerCase() === 'write')
+      .reduce((a, e) => a + e.value, 0);
+    assert.ok(written >= 8 * 1024 * 1024, JSON.stringify(blk));
+    // dockerd on cgroup v1 gives every list, empty ones as []
+    if (!V2) for (const [k, v] of Object.entries(blk)) assert.ok(Array.isArray(v), k);
+    assert.match(b.ok(['stats', '--no-stream', '--format', '{{.BlockIO}}', id]), / \/ [89]\.\d+MB/);
+  } finally {
+    b.ok(['rm', '-f', id]);
+  }
+});
+
+test('ps -s and /system/df: SizeRw and SizeRootFs (the image counted in), as dockerd', { skip }, async () => {
+  const id = b
+    .ok(['run', '-d', '--network', 'none', IMG, 'sh', '-c', 'head -c 300000 /dev/zero > /blob; sleep 300'])
+    .trim();
+  try {
+    await waitUntil('the write', () => b.docker(['exec', id, 'test', '-s', '/blob']).status === 0, 20000);
+    const imageSize = Number(b.ok(['image', 'inspect', '-f', '{{.Size}}', IMG]).trim());
+    const list = await rawRequest(
+      b.sock,
+      'GET',
+      `/containers/json?size=1&filters=${encodeURIComponent(`{"id":["${id}"]}`)}`,
+    );
+    const [c] = JSON.parse(list.body) as { SizeRw?: number; SizeRootFs?: number }[];
+    assert.ok(c!.SizeRw! >= 300000, list.body);
+    assert.equal(c!.SizeRootFs, c!.SizeRw! + imageSize);
+    assert.match(
+      b.ok(['ps', '-s', '--format', '{{.Size}}', '-f', `id=${id}`]),
+      /^\d+(\.\d+)?kB \(virtual \d+(\.\d+)?MB\)$/m,
+    );
+    const df = JSON.parse((await rawRequest(b.sock, 'GET', '/v1.41/system/df')).body) as {
+      Containers: { Id: string; SizeRootFs: number }[];
+      BuilderSize?: number;
+    };
+    assert.equal(df.Containers.find((x) => x.Id === id)?.SizeRootFs, c!.SizeRootFs);
+    assert.equal(df.BuilderSize, 0, 'API 1.41 has BuilderSize (docker-py reads it)');
+    const img = JSON.parse((await rawRequest(b.sock, 'GET', `/v1.41/images/${IMG}/json`)).body) as {
+      VirtualSize?: number;
+    };
+    assert.equal(img.VirtualSize, imageSize);
+    const newest = JSON.parse((await rawRequest(b.sock, 'GET', `/images/${IMG}/json`)).body) as Record<string, unknown>;
+    assert.equal('VirtualSize' in newest, false, 'removed in API 1.44');
+  } finally {
+    b.ok(['rm', '-f', id]);
+  }
+});
+
+test('/info: the open descriptors counted, the proxy fields present', { skip }, async () => {
+  const info = JSON.parse((await rawRequest(b.sock, 'GET', '/info')).body) as Record<string, unknown>;
+  assert.ok((info.NFd as number) > 3, String(info.NFd));
+  for (const k of ['HttpProxy', 'HttpsProxy', 'NoProxy']) assert.equal(typeof info[k], 'string', k);
+  assert.equal(info.GenericResources, null);
+});
+
+test("events of docker run (attach) and docker cp (extract-to-dir, archive-path), as dockerd's", { skip }, () => {
+  const since = Math.floor(Date.now() / 1000) - 1;
+  const n = `${tag}-ev`;
+  b.ok(['run', '--name', n, '--network', 'none', IMG, 'true']);
+  b.ok(['cp', `${n}:/etc/hostname`, '-']);
+  const file = join(mkdtempSync('/tmp/dfix-cp-'), 'f');
+  writeFileSync(file, 'x');
+  b.ok(['cp', file, `${n}:/tmp/`]);
+  rmSync(dirname(file), { recursive: true });
+  const until = Math.ceil(Date.now() / 1000) + 1;
+  const actions = b
+    .ok([
+      'events',
+      '--since',
+      String(since),
+      '--until',
+      String(until),
+      '--filter',
+      `container=${n}`,
+      '--format',
+      '{{.Action}}',
+    ])
+    .trim()
+    .split('\n');
+  b.ok(['rm', n]);
+  // the CLI attaches before it starts the container
+  assert.deepEqual(actions.slice(0, 3), ['create', 'attach', 'start'], actions.join(' '));
+  assert.ok(actions.includes('archive-path') && actions.includes('extract-to-dir'), actions.join(' '));
+});
+
+test("network create of a predefined name or a single-instance driver: dockerd's 403 and words", { skip }, () => {
+  for (const [args, want] of [
+    [['none'], /operation is not permitted on predefined none network/],
+    [['bridge'], /operation is not permitted on predefined bridge network/],
+    [['-d', 'host', `${tag}-h`], /only one instance of "host" network is allowed/],
+    [['-d', 'null', `${tag}-n`], /only one instance of "null" network is allowed/],
+  ] as [string[], RegExp][]) {
+    const r = b.docker(['network', 'create', ...args]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, want);
+  }
+  assert.doesNotMatch(b.ok(['network', 'ls', '--format', '{{.Name}}']), new RegExp(tag));
+});
+
+test(
+  'create: a missing network is no reason to pull; another platform is a 404; rmi wording by reference',
+  { skip },
+  () => {
+    const before = all();
+    const net = b.docker(['run', '--rm', '--network', `${tag}-nonet`, IMG, 'true']);
+    assert.equal(net.status, 125);
+    assert.doesNotMatch(net.stderr, /Unable to find image|Pulling/);
+    assert.match(net.stderr, new RegExp(`network ${tag}-nonet not found`));
+    const plat = b.docker(['create', '--network', 'none', '--platform', 'windows/amd64', IMG, 'true']);
+    assert.equal(plat.status, 1, plat.stderr);
+    assert.match(
+      plat.stderr,
+      /was found but does not match the specified platform: wanted windows\/amd64, actual: linux\//,
+    );
+    assert.deepEqual(all(), before);
+    const arch = b.ok(['image', 'inspect', '-f', '{{.Os}}/{{.Architecture}}', IMG]).trim();
+    const ok = b.ok(['create', '--network', 'none', '--platform', arch, IMG, 'true']).trim();
+    assert.match(
+      b.docker(['rmi', IMG]).stderr,
+      /conflict: unable to remove repository reference ".*busybox:latest" \(must force\) - container [0-9a-f]{12} is using/,
+    );
+    b.ok(['rm', ok]);
+  },
+);

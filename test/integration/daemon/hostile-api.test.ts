@@ -10,7 +10,18 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { rawRequest, type Berthd } from '../../helpers/berthd.js';
 import { berthdSkip, startBerthdStack, type BerthdStack } from '../../helpers/berthd-stack.js';
@@ -35,6 +46,10 @@ after(async () => {
   await s?.stop();
   rmSync(scratch, { recursive: true, force: true });
 });
+
+async function waitFor(ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !ok(); i++) await new Promise((r) => setTimeout(r, 100));
+}
 
 async function alive(): Promise<void> {
   const r = await rawRequest(b.sock, 'GET', '/_ping');
@@ -161,6 +176,90 @@ test('hostile image content: host device nodes in a layer, an environment execve
   b.ok(['rm', '-f', name]);
   b.ok(['rmi', envImg]);
 });
+
+test(
+  'docker cp into a container: a tar member under a symlink the container planted never writes on the host',
+  { skip },
+  async () => {
+    const canary = join(scratch, 'cp-canary');
+    mkdirSync(canary);
+    const name = `hostile-cp-${process.pid}`;
+    // The container plants an absolute symlink to the host's canary path (and
+    // a relative one that climbs): in the container both name its own files.
+    b.ok([
+      'run',
+      '-d',
+      '--name',
+      name,
+      '--network',
+      'none',
+      IMG,
+      'sh',
+      '-c',
+      `mkdir -p ${canary} /home && ln -s ${canary} /home/abs && ln -s ../../../../..${canary} /home/rel && sleep 60`,
+    ]);
+    try {
+      await waitFor(() => b.docker(['exec', name, 'test', '-L', '/home/rel']).status === 0);
+      const src = join(scratch, 'cp-src');
+      for (const dir of ['abs', 'rel']) {
+        mkdirSync(join(src, dir), { recursive: true });
+        writeFileSync(join(src, dir, 'pwned'), 'from the archive\n');
+      }
+      // Members under the symlinks, without their directory entries: what a
+      // hostile client sends (the docker CLI would send the directories too).
+      const tar = execFileSync('tar', ['-C', src, '--no-recursion', '-cf', '-', 'abs/pwned', 'rel/pwned']);
+      const r = await rawRequest(b.sock, 'PUT', `/v1.50/containers/${name}/archive?path=/home`, tar, {
+        'Content-Type': 'application/x-tar',
+      });
+      assert.equal(r.status, 200, r.body);
+      assert.deepEqual(readdirSync(canary), [], 'nothing written on the host');
+      // As dockerd (which chroots its tar): the members went where the
+      // container's own symlinks lead, inside it.
+      assert.equal(b.ok(['exec', name, 'cat', `${canary}/pwned`]), 'from the archive\n');
+      b.ok(['exec', name, 'rm', `${canary}/pwned`]);
+      // Through the CLI, with the path itself a symlink.
+      const cli = b.docker(['cp', join(src, 'abs', 'pwned'), `${name}:/home/abs/`]);
+      assert.equal(cli.status, 0, cli.stderr);
+      assert.deepEqual(readdirSync(canary), [], 'docker cp to /home/abs/ wrote nothing on the host');
+      assert.equal(
+        b.ok(['exec', name, 'cat', `${canary}/pwned`]),
+        'from the archive\n',
+        "the container's own path got it",
+      );
+      // A member that climbs out of the extraction point is refused naming it.
+      const climb = execFileSync('tar', ['-C', src, '-cf', '-', '--transform', 's,^abs/,../../abs/,', 'abs/pwned']);
+      const up = await rawRequest(b.sock, 'PUT', `/v1.50/containers/${name}/archive?path=/home`, climb, {
+        'Content-Type': 'application/x-tar',
+      });
+      assert.equal(up.status, 400, up.body);
+      assert.match(messageOf(up), /archive member "\.\.\/\.\.\/abs\/pwned" is outside of \/home/);
+      // A tree through the CLI: directories, modes, owners, a symlink and a hard link, as tar made them.
+      const tree = join(scratch, 'tree');
+      mkdirSync(join(tree, 'sub'), { recursive: true });
+      writeFileSync(join(tree, 'sub/f'), 'f\n', { mode: 0o750 });
+      chownSync(join(tree, 'sub/f'), 1234, 5678);
+      symlinkSync('sub/f', join(tree, 'lnk'));
+      linkSync(join(tree, 'sub/f'), join(tree, 'hard'));
+      b.ok(['cp', '-a', tree, `${name}:/tmp/`]);
+      assert.equal(
+        b.ok([
+          'exec',
+          name,
+          'sh',
+          '-c',
+          'cd /tmp/tree; stat -c "%n %a %u:%g %h" sub sub/f hard; readlink lnk; cat lnk',
+        ]),
+        'sub 755 0:0 2\nsub/f 750 1234:5678 2\nhard 750 1234:5678 2\nsub/f\nf\n',
+      );
+      // "/" of a running container is a directory (its root through /proc).
+      b.ok(['cp', join(src, 'abs', 'pwned'), `${name}:/`]);
+      assert.equal(b.ok(['exec', name, 'cat', '/pwned']), 'from the archive\n');
+      await alive();
+    } finally {
+      b.docker(['rm', '-f', name]);
+    }
+  },
+);
 
 test('API bodies: deep nesting, huge numbers, wrong types and negative sizes are refused naming the field', async (t) => {
   if (skip) return t.skip(skip);

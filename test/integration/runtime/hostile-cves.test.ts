@@ -17,9 +17,9 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { REPO, isRoot, leftovers, runc, runOut, uniqueId, suiteBundles } from '../../helpers/runtime.js';
+import { CLI, REPO, isRoot, leftovers, runc, runOut, uniqueId, suiteBundles } from '../../helpers/runtime.js';
 import { startPeer } from '../../helpers/peer.js';
 import type { Spec } from '../../../src/runtime/spec/types.js';
 
@@ -148,5 +148,28 @@ describe('hostile rootfs and config: known runc escapes', { skip }, () => {
     const r = runOut(b);
     assert.equal(r.code, 0, r.err);
     assert.deepEqual(r.out.trim().split('\n'), ['1000 1000', '1000 0']);
+  });
+
+  it('CVE-2023-25809: no rootless container, so no host cgroup tree to write; a non-root create leaves nothing', () => {
+    const b = bundle('true');
+    // Everything readable and writable by nobody, so only the runtime refuses.
+    for (const p of [b.dir, b.rootfs]) chmodSync(p, 0o777);
+    chmodSync(join(b.dir, 'config.json'), 0o666);
+    const id = uniqueId();
+    const r = spawnSync(CLI, ['--root', b.root, 'create', '--bundle', b.dir, id], {
+      encoding: 'utf8',
+      uid: 65534,
+      gid: 65534,
+      timeout: 30000,
+    });
+    assert.notEqual(r.status, 0, r.stdout);
+    assert.match(r.stderr, /linux\.cgroupsPath: creating the container's cgroups: EACCES/);
+    assert.deepEqual(leftovers(b, id), []);
+    // As root, the cgroup mount the container gets is read-only.
+    const ro = bundle('touch /sys/fs/cgroup/x 2>&1; grep " /sys/fs/cgroup " /proc/self/mountinfo | cut -d" " -f6');
+    const out = runOut(ro);
+    assert.equal(out.code, 0, out.err);
+    assert.match(out.out, /Read-only file system/);
+    assert.match(out.out, /^ro,/m);
   });
 });
