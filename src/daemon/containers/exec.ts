@@ -89,7 +89,8 @@ export class Execs {
         entrypoint,
         arguments: args,
         privileged: e.cfg.Privileged ?? false,
-        user: e.cfg.User ?? '',
+        // omitempty in dockerd's ExecProcessConfig
+        ...(e.cfg.User ? { user: e.cfg.User } : {}),
       },
       OpenStdin: e.cfg.AttachStdin ?? false,
       OpenStderr: e.cfg.AttachStderr ?? false,

@@ -4,7 +4,7 @@
 // since, volume, network, is-task).
 
 import { emptyEndpoint, type ContainerRecord } from './record.js';
-import { hostConfigView } from './hostconfig-view.js';
+import { configView, hostConfigView } from './inspect-defaults.js';
 import { badRequest } from '../http/errors.js';
 
 function ago(iso: string): string {
@@ -102,7 +102,7 @@ export function inspectView(r: ContainerRecord, snapshotter: string): Record<str
     GraphDriver: { Name: snapshotter, Data: null },
     Mounts: mountsView(r),
     Config: {
-      ...r.Config,
+      ...configView(r.Config),
       Hostname: r.Config.Hostname || r.Id.slice(0, 12),
       Env: r.Config.Env ?? [],
       Cmd: r.Config.Cmd ?? null,

@@ -81,6 +81,18 @@ test(
     const ro = cf.compose(['exec', '-T', 'web', 'sh', '-c', 'echo no > /bind/file.txt']);
     assert.equal(ro.status, 1);
     assert.match(ro.stderr, /Read-only file system/);
+    // Config and HostConfig as dockerd marshals them for compose's create (docker-py sends unset fields as null)
+    const insp = JSON.parse(cf.fx.b.ok(['inspect', web()]))[0];
+    assert.deepEqual(insp.Config.Healthcheck, {
+      Test: ['CMD', 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1/'],
+      Interval: 1e9,
+      Timeout: 2e9,
+      Retries: 10,
+    });
+    assert.equal(insp.Config.Domainname, '');
+    assert.equal(insp.Config.OnBuild, null);
+    assert.ok(!('NetworkDisabled' in insp.Config));
+    assert.equal(insp.HostConfig.Links, null);
     const vol = JSON.parse(cf.fx.b.ok(['volume', 'inspect', `${cf.project}_vol1`]))[0];
     assert.equal(vol.Labels['com.docker.compose.volume'], 'vol1');
   },
@@ -188,6 +200,50 @@ test(
       'changed\nshared-data\n',
     );
     assert.deepEqual(cf.containers(), [web(), worker()]);
+  },
+);
+
+test(
+  "up --exit-code-from: the one-shot job's exit code, the other service stopped, down removes it all",
+  { skip },
+  () => {
+    const file = `${cf.dir}/oneshot.yml`;
+    writeFileSync(
+      file,
+      `version: "3.8"
+services:
+  srv:
+    image: ${cf.fx.img}
+    init: true
+    command: ["sh", "-c", "echo srv up; exec sleep 600"]
+  job:
+    image: ${cf.fx.img}
+    command: ["sh", "-c", "echo job ran; exit 3"]
+    depends_on: [srv]
+`,
+    );
+    const p = ['-f', file];
+    const up = cf.compose([...p, 'up', '--exit-code-from', 'job'], {}, `${cf.project}x`);
+    assert.equal(up.status, 3, up.stderr);
+    assert.match(up.stdout, /job_1 +\| job ran/);
+    assert.match(up.stdout, new RegExp(`${cf.project}x_job_1 exited with code 3`));
+    const st = cf.fx.b
+      .ok([
+        'ps',
+        '-a',
+        '--filter',
+        `label=com.docker.compose.project=${cf.project}x`,
+        '--format',
+        '{{.Names}} {{.State}}',
+      ])
+      .split('\n')
+      .filter(Boolean)
+      .sort();
+    assert.deepEqual(st, [`${cf.project}x_job_1 exited`, `${cf.project}x_srv_1 exited`]);
+    const down = cf.compose([...p, 'down', '-t', '1'], {}, `${cf.project}x`);
+    assert.equal(down.status, 0, down.stderr);
+    assert.match(down.stderr, new RegExp(`Removing network ${cf.project}x_default`));
+    rmSync(file);
   },
 );
 

@@ -87,9 +87,9 @@ export class ComposeFixture {
     writeFileSync(join(this.dir, 'docker-compose.yml'), composeFile(this.fx.img));
   }
 
-  /** docker-compose on the project, against berthd; `env` adds variables (COMPOSE_API_VERSION). */
-  compose(args: string[], env: NodeJS.ProcessEnv = {}): SpawnSyncReturns<string> {
-    return spawnSync('docker-compose', ['--ansi', 'never', '-p', this.project, ...args], {
+  /** docker-compose on the project (or another), against berthd; `env` adds variables (COMPOSE_API_VERSION). */
+  compose(args: string[], env: NodeJS.ProcessEnv = {}, project = this.project): SpawnSyncReturns<string> {
+    return spawnSync('docker-compose', ['--ansi', 'never', '-p', project, ...args], {
       cwd: this.dir,
       encoding: 'utf8',
       timeout: 120_000,

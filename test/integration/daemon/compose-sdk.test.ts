@@ -63,6 +63,10 @@ print(json.dumps({'port': ct.ports['80/tcp'], 'env': ct.attrs['Config']['Env'], 
 r = ct.exec_run(['sh', '-c', 'echo out; echo err >&2; exit 3'], demux=True)
 print(r.exit_code, r.output)
 print(ct.exec_run(['sh', '-c', 'echo only-err >&2'], demux=True).output)
+for u in ['', '1000']:
+    e = c.api.exec_create(ct.id, ['true'], user=u)
+    c.api.exec_start(e['Id'])
+    print(c.api.exec_inspect(e['Id'])['ProcessConfig'])
 buf = io.BytesIO()
 with tarfile.open(fileobj=buf, mode='w') as t:
     data = b'payload\\n'
@@ -119,6 +123,8 @@ print([x.name for x in c.containers.list(filters={'label': 'session=${tag}'})])
     assert.deepEqual(lines.slice(1), [
       "3 (b'out\\n', b'err\\n')",
       "(None, b'only-err\\n')",
+      "{'tty': False, 'entrypoint': 'true', 'arguments': [], 'privileged': False}",
+      "{'tty': False, 'entrypoint': 'true', 'arguments': [], 'privileged': False, 'user': '1000'}",
       'True',
       "b'1000 1001 640 1700000000\\n'",
       "dir [('dir', '0o755', 0, 0, 0, 0), ('dir/in.txt', '0o640', 1000, 1001, 1700000000, 8)]",

@@ -1,4 +1,5 @@
-// The HostConfig of a container's inspect as dockerd answers it: every field
+// The HostConfig and Config of a container's inspect as dockerd marshals
+// them. HostConfig: every field
 // of the structure, the ones the create left out at their zero values
 // ("not set"), so that clients reading HostConfig['Memory'] or
 // HostConfig.PidsLimit (docker-py scripts, testcontainers) find them. Only
@@ -72,6 +73,25 @@ const ZERO: Readonly<Record<string, unknown>> = {
 /** Values berthd reads as "the default" (spec.ts: `h.IpcMode || 'private'`, `h.ShmSize || 64 MiB`). */
 const UNSET_AS_DEFAULT: Readonly<Record<string, unknown>> = { IpcMode: '', ShmSize: 0 };
 
+/** Healthcheck durations and retries dockerd leaves out when unset (omitempty): a client's null is not echoed. */
+const HEALTH_OMITEMPTY = ['Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries'];
+
+/**
+ * Config as dockerd marshals it: Domainname and OnBuild always there,
+ * NetworkDisabled only when true, a Healthcheck without unset durations.
+ */
+export function configView(stored: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { Domainname: '', OnBuild: null, ...stored };
+  if (!out.NetworkDisabled) delete out.NetworkDisabled;
+  const hc = out.Healthcheck;
+  if (hc && typeof hc === 'object') {
+    const h: Record<string, unknown> = { ...(hc as Record<string, unknown>) };
+    for (const k of HEALTH_OMITEMPTY) if (h[k] === null || h[k] === 0) delete h[k];
+    out.Healthcheck = h;
+  }
+  return out;
+}
+
 /** The stored HostConfig over dockerd's zero values; a stored null, absent or default-meaning field shows the zero value. */
 export function hostConfigView(stored: object): Record<string, unknown> {
   const out: Record<string, unknown> = { ...ZERO };
@@ -79,5 +99,7 @@ export function hostConfigView(stored: object): Record<string, unknown> {
     if (v === undefined || (v === null && k in ZERO) || (k in UNSET_AS_DEFAULT && v === UNSET_AS_DEFAULT[k])) continue;
     out[k] = v;
   }
+  // dockerd lists the links it resolved: none is null, not []
+  if (Array.isArray(out.Links) && out.Links.length === 0) out.Links = null;
   return out;
 }
