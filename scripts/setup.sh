@@ -24,6 +24,8 @@ PKGS="$PKGS libcap2-bin"
 PKGS="$PKGS strace"
 # The berth CLI's completion scripts are tested in the shells they are for.
 PKGS="$PKGS zsh fish"
+# docker-compose 1.29 (Python, on docker-py): the compose tests drive berthd with it.
+PKGS="$PKGS docker-compose"
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
 done

@@ -319,7 +319,7 @@ export class GarbageCollector {
       pending = next;
     }
 
-    // Ingests no writer holds and no lease keeps, idle past the TTL (or half-made).
+    // Ingests no writer holds and no lease keeps, idle past the TTL (or half-made, or with no data).
     let ingestCount = 0;
     const now = Date.now();
     for (const ing of ingests.all()) {
@@ -329,7 +329,10 @@ export class GarbageCollector {
         try {
           idle = now - statSync(join(ingests.dir, ing.key, 'data')).mtimeMs;
         } catch {
-          idle = now - Date.parse(ing.meta.started);
+          // No data file and no writer: the rest of a commit cut by a kill
+          // after its rename into the store (or an open cut before its data
+          // file). Nothing is left to resume, and no client lists it.
+          idle = Infinity;
         }
       }
       if (idle >= this.d.ingestTtlMs && (await ingests.remove(ing.key))) ingestCount++;

@@ -4,7 +4,7 @@
 // what containerd would.
 
 import * as grpc from '@grpc/grpc-js';
-import { grpcStatusOf, isBerthError, messageOf, type ErrorCode } from '../common/errors.js';
+import { BerthError, grpcStatusOf, isBerthError, messageOf, type ErrorCode } from '../common/errors.js';
 
 /** containerd appends the kind in words ("...: not found"); ctr's users read that suffix. */
 const words: Partial<Record<ErrorCode, string>> = {
@@ -30,7 +30,19 @@ export class GrpcStatusError extends Error implements StatusError {
   }
 }
 
+/**
+ * A runtime's own failure (runc's create or exec), which containerd's shim
+ * answers as UNKNOWN: ctr and dockerd then end its words with ": unknown",
+ * as they do on containerd.
+ */
+export class RuntimeFailure extends BerthError {
+  constructor(message: string) {
+    super('berth-engine', 'internal', message);
+  }
+}
+
 export function toStatus(e: unknown): StatusError {
+  if (e instanceof RuntimeFailure) return { code: grpc.status.UNKNOWN, details: e.message };
   if (isBerthError(e)) {
     const suffix = words[e.code];
     const details = suffix && !e.message.endsWith(suffix) ? `${e.message}: ${suffix}` : e.message;

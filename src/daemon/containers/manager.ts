@@ -195,7 +195,7 @@ export class ContainerManager {
     const warnings = [...kernelWarnings, ...planned.warnings];
     const merged: CreateBody = {
       ...body,
-      Env: mergeEnv(ic.Env ?? [], body.Env ?? []),
+      Env: createEnv(ic.Env ?? [], body.Env ?? []),
       Cmd: body.Cmd?.length || body.Entrypoint?.length ? (body.Cmd ?? []) : (ic.Cmd ?? []),
       Entrypoint: body.Entrypoint?.length
         ? body.Entrypoint
@@ -383,6 +383,18 @@ async function settleAll<T extends readonly unknown[]>(ps: { [K in keyof T]: Pro
   const rs = await Promise.allSettled(ps);
   for (const r of rs) if (r.status === 'rejected') throw r.reason;
   return rs.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
+/**
+ * A new container's environment as dockerd makes it: the user's variables as
+ * given, then each of the image's that the user did not set (the image's
+ * alone when the user gave none).
+ */
+function createEnv(image: string[], user: string[]): string[] {
+  if (user.length === 0) return image;
+  const key = (e: string) => e.split('=', 1)[0]!;
+  const set = new Set(user.map(key));
+  return [...user, ...image.filter((e) => !set.has(key(e)))];
 }
 
 /** Image env first, the user's replaces a variable of the same name. */

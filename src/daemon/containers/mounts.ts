@@ -33,10 +33,40 @@ function tmpfsTarget(dst: string): string {
   return checkTarget('tmpfs', dst);
 }
 
-/** "src:dst[:opts]" of -v. */
+const BIND_OPTIONS = ['ro', 'rw', 'z', 'Z', 'nocopy', 'consistent', 'cached', 'delegated', ...PROPAGATIONS];
+
+/**
+ * A Binds entry of a destination alone ("/data", what docker-py sends for
+ * `volumes=['/data']`): an anonymous volume there, as dockerd makes it.
+ */
+async function anonymousBind(spec: string, volumes: Creator): Promise<MountPoint> {
+  if (!isAbsolute(spec))
+    throw badRequest(
+      `invalid volume specification: '${spec}': invalid mount config for type "volume": invalid mount path: '${spec}' mount path must be absolute`,
+      'Binds',
+    );
+  const destination = checkTarget('volume', spec);
+  const { volume } = await volumes.create(undefined, { anonymous: true });
+  return {
+    Type: 'volume',
+    Name: volume.Name,
+    Source: volume.Mountpoint,
+    Destination: destination,
+    Driver: 'local',
+    Mode: 'z',
+    RW: true,
+    Propagation: '',
+    CopyUp: true,
+  };
+}
+
+/** "src:dst[:opts]" of -v, or "dst" alone. */
 async function parseBind(spec: string, volumes: Creator): Promise<MountPoint> {
   const parts = spec.split(':');
-  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1])
+  if (parts.length === 1 && spec) return anonymousBind(spec, volumes);
+  // "dst:mode" is no volume: a volume spec with a mode needs a source (dockerd's words)
+  const modeOnly = parts.length === 2 && parts[1]!.split(',').every((o) => BIND_OPTIONS.includes(o));
+  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1] || modeOnly)
     throw badRequest(`invalid volume specification: '${spec}'`, 'Binds');
   const [src, dst, opts = ''] = parts as [string, string, string?];
   let rw = true;

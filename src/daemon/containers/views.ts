@@ -4,6 +4,7 @@
 // since, volume, network, is-task).
 
 import { emptyEndpoint, type ContainerRecord } from './record.js';
+import { hostConfigView } from './hostconfig-view.js';
 import { badRequest } from '../http/errors.js';
 
 function ago(iso: string): string {
@@ -97,7 +98,7 @@ export function inspectView(r: ContainerRecord, snapshotter: string): Record<str
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: null,
-    HostConfig: { NetworkMode: 'default', RestartPolicy: { Name: 'no', MaximumRetryCount: 0 }, ...r.HostConfig },
+    HostConfig: hostConfigView(r.HostConfig),
     GraphDriver: { Name: snapshotter, Data: null },
     Mounts: mountsView(r),
     Config: {

@@ -16,6 +16,7 @@ import { parseRef, type ImageService, type ImageView } from './service.js';
 import { bar } from './progress.js';
 import { archiveRoutes, importRoute } from './archive-routes.js';
 import { isDanglingName, nameImage } from './unpack.js';
+import { legacyImageFields } from './legacy-fields.js';
 
 function registryAuth(header: string | string[] | undefined): Credentials | undefined {
   if (typeof header !== 'string' || !header) return undefined;
@@ -246,6 +247,7 @@ export function imageRoutes(router: Router, images: ImageService, m: ContainerMa
       RootFS: { Type: 'layers', Layers: v.resolved.diffIds },
       Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
       Descriptor: { mediaType: v.target.mediaType, digest: v.target.digest, size: v.target.size },
+      ...legacyImageFields(ctx.version, c, v.size),
     });
   });
 

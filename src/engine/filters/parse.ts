@@ -35,7 +35,12 @@ class Scanner {
     throw new BerthError(
       'berth-engine',
       'invalid-argument',
-      `filters: parse error: [${this.src} >|${this.src.slice(this.pos)}|<]: ${what}`,
+      // containerd's form: the character at fault between >| |<, none past the end
+      `filters: parse error: [${
+        this.pos < this.src.length
+          ? `${this.src.slice(0, this.pos)} >|${this.src[this.pos]}|< ${this.src.slice(this.pos + 1)}`
+          : this.src
+      }]: ${what}`,
       {
         field: 'filters',
       },

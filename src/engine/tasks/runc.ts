@@ -17,6 +17,7 @@ import { INIT } from '../../shim/protocol.js';
 import type { ShimHandle } from '../../shim/shims.js';
 import type { Backend } from './backend.js';
 import { oomFileOf, oomKillCount } from './berth.js';
+import { RuntimeFailure } from '../status.js';
 
 function findBinary(name: string): string {
   const candidates =
@@ -99,9 +100,7 @@ export class RuncBackend implements Backend {
       const { exited } = await shim.client.spawnWait(name, stdio, argv);
       const status = await exited;
       if (status !== 0)
-        throw new BerthError(
-          'berth-engine',
-          'failed-precondition',
+        throw new RuntimeFailure(
           // containerd's words, which dockerd and scripts look for
           `${name === INIT ? 'failed to create shim task: ' : ''}OCI runtime ${args(pidFile, stdio.console)[0]} failed: ${runcError(log, `${this.bin}: exit status ${status}`)}`,
         );
