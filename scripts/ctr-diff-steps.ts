@@ -77,7 +77,7 @@ export const steps: Step[] = [
   {
     name: 'content ls',
     args: ['content', 'ls'],
-    normalise: [[/\d+ (seconds|minutes?) ago|About a minute ago/g, '<ago>']],
+    normalise: [[/\d+ seconds?|Less than a second|About a minute/g, '<age>']],
   },
   { name: 'content ls -q', args: ['content', 'ls', '-q'] },
   { name: 'content get missing', args: ['content', 'get', 'sha256:' + '0'.repeat(64)] },
@@ -138,7 +138,12 @@ export const steps: Step[] = [
   { name: 'task resume', args: ['tasks', 'resume', 'efix-c1'] },
   { name: 'task resume again', args: ['tasks', 'resume', 'efix-c1'] },
   { name: 'task metrics', args: ['tasks', 'metrics', 'efix-c1'], pids: true, ignoreStdout: true },
-  { name: 'task metrics json', args: ['tasks', 'metrics', '--format', 'json', 'efix-c1'], ignoreStdout: true },
+  {
+    name: 'task metrics json',
+    args: ['tasks', 'metrics', '--format', 'json', 'efix-c1'],
+    // the fields, not their values
+    normalise: [[/-?\d+(\.\d+)?/g, '<n>']],
+  },
   { name: 'task checkpoint', args: ['tasks', 'checkpoint', 'efix-c1'] },
   { name: 'task kill bad signal', args: ['tasks', 'kill', '-s', 'SIGNOPE', 'efix-c1'] },
   { name: 'task kill missing', args: ['tasks', 'kill', 'efix-none'] },
