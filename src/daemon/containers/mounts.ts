@@ -8,7 +8,7 @@
 
 import { mkdir, stat } from 'node:fs/promises';
 import { isAbsolute, normalize } from 'node:path';
-import { errnoOf } from '../../common/errors.js';
+import { errnoOf, messageOf } from '../../common/errors.js';
 import { badRequest } from '../http/errors.js';
 import type { VolumeStore } from '../volumes/store.js';
 import type { CreateBody } from './body.js';
@@ -25,6 +25,12 @@ function checkTarget(type: string, target: string): string {
   const t = normalize(target);
   if (t === '/') throw badRequest(`invalid specification: destination can't be '/'`, 'Target');
   return t.length > 1 && t.endsWith('/') ? t.slice(0, -1) : t;
+}
+
+/** --tmpfs: dockerd says it without the mount type. */
+function tmpfsTarget(dst: string): string {
+  if (!isAbsolute(dst)) throw badRequest(`invalid mount path: '${dst}' mount path must be absolute`, 'Tmpfs');
+  return checkTarget('tmpfs', dst);
 }
 
 const BIND_OPTIONS = ['ro', 'rw', 'z', 'Z', 'nocopy', 'consistent', 'cached', 'delegated', ...PROPAGATIONS];
@@ -71,7 +77,12 @@ async function parseBind(spec: string, volumes: Creator): Promise<MountPoint> {
     else if (!['z', 'Z', 'nocopy', 'consistent', 'cached', 'delegated'].includes(o))
       throw badRequest(`invalid mode: ${o}`, 'Binds');
   }
-  const destination = checkTarget('bind', dst);
+  let destination: string;
+  try {
+    destination = checkTarget('bind', dst);
+  } catch (e) {
+    throw badRequest(`invalid volume specification: '${spec}': ${messageOf(e)}`, 'Binds');
+  }
   if (isAbsolute(src)) {
     // dockerd creates a missing -v host path as a directory.
     await mkdir(src, { recursive: true });
@@ -231,7 +242,7 @@ export async function mountPoints(
     add({
       Type: 'tmpfs',
       Source: '',
-      Destination: checkTarget('tmpfs', dst),
+      Destination: tmpfsTarget(dst),
       Mode: opts,
       RW: !opts.split(',').includes('ro'),
       Propagation: '',

@@ -11,7 +11,7 @@ import { pushImage, familiarString, formatReference, type Credentials } from '..
 import type { ContainerManager } from '../containers/manager.js';
 import { labelMatch, parseFilters } from '../containers/views.js';
 import { badRequest, conflict, notFound } from '../http/errors.js';
-import { boolParam, compareVersions, type Router } from '../http/router.js';
+import { boolParam, type Router } from '../http/router.js';
 import { parseRef, type ImageService, type ImageView } from './service.js';
 import { bar } from './progress.js';
 import { archiveRoutes, importRoute } from './archive-routes.js';
@@ -241,8 +241,6 @@ export function imageRoutes(router: Router, images: ImageService, m: ContainerMa
       Variant: c.variant,
       Os: c.os,
       Size: v.size,
-      // gone from API 1.44 on; older clients (docker-py's Image.attrs users) still read it
-      ...(compareVersions(ctx.version, '1.44') < 0 ? { VirtualSize: v.size } : {}),
       GraphDriver: { Name: cfg.snapshotter, Data: null },
       RootFS: { Type: 'layers', Layers: v.resolved.diffIds },
       Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },

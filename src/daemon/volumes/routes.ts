@@ -28,7 +28,10 @@ export function volumeRoutes(router: Router, m: ContainerManager): void {
     const p = CreateBody.safeParse((await ctx.json()) ?? {});
     if (!p.success)
       throw badRequest(`invalid volume config: ${p.error.issues[0]!.path.join('.')}: ${p.error.issues[0]!.message}`);
-    if (p.data.Driver && p.data.Driver !== 'local') throw notFound(`plugin "${p.data.Driver}" not found`);
+    if (p.data.Driver && p.data.Driver !== 'local')
+      throw notFound(
+        `create ${p.data.Name ?? ''}: error looking up volume plugin ${p.data.Driver}: plugin "${p.data.Driver}" not found`,
+      );
     const { volume, created } = await vols.create(p.data.Name || undefined, {
       labels: p.data.Labels ?? {},
       options: p.data.DriverOpts ?? {},

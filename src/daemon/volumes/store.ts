@@ -36,13 +36,14 @@ export class VolumeStore {
   ): Promise<{ volume: Volume; created: boolean }> {
     const anonymous = !name;
     const n = name || randomBytes(32).toString('hex');
+    // dockerd's words: the local driver's error behind "create NAME"
     if (!NAME.test(n))
       throw badRequest(
-        `volume name "${n}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed`,
+        `create ${n}: "${n}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`,
         'Name',
       );
     for (const k of Object.keys(opts.options ?? {})) {
-      if (!['type', 'device', 'o'].includes(k)) throw badRequest(`invalid option: "${k}"`, 'DriverOpts');
+      if (!['type', 'device', 'o'].includes(k)) throw badRequest(`create ${n}: invalid option: "${k}"`, 'DriverOpts');
     }
     const have = await this.get(n).catch(() => undefined);
     if (have) return { volume: have, created: false };

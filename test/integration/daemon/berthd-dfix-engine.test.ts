@@ -411,3 +411,31 @@ test(
     b.ok(['rm', ok]);
   },
 );
+
+test("volume and mount errors in dockerd's words", { skip }, () => {
+  const v = `${tag}-v`;
+  for (const [args, want] of [
+    [
+      ['volume', 'create', 'bad/name'],
+      /create bad\/name: "bad\/name" includes invalid characters .* If you intended to pass a host directory, use absolute path/,
+    ],
+    [['volume', 'create', '-o', 'bogus=1', v], new RegExp(`create ${v}: invalid option: "bogus"`)],
+    [
+      ['volume', 'create', '-d', 'nosuchdriver', v],
+      new RegExp(`create ${v}: error looking up volume plugin nosuchdriver: plugin "nosuchdriver" not found`),
+    ],
+    [
+      ['run', '--rm', '--network', 'none', '-v', '/tmp:relative', IMG, 'true'],
+      /invalid volume specification: '\/tmp:relative': invalid mount config for type "bind": invalid mount path: 'relative' mount path must be absolute/,
+    ],
+    [
+      ['run', '--rm', '--network', 'none', '--tmpfs', 'relative', IMG, 'true'],
+      /Error response from daemon: invalid mount path: 'relative' mount path must be absolute/,
+    ],
+  ] as [string[], RegExp][]) {
+    const r = b.docker(args);
+    assert.notEqual(r.status, 0, args.join(' '));
+    assert.match(r.stderr, want, args.join(' '));
+  }
+  assert.doesNotMatch(b.ok(['volume', 'ls', '-q']), new RegExp(v));
+});
