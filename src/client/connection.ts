@@ -153,8 +153,11 @@ export class Connection {
         const md = this.metadata(opts);
         md.setOptions({ waitForReady: true });
         fn(req, md, { deadline: retryBy }, (err2, res2) => {
-          if (err2) reject(fromGrpc(err2, what, this.layer));
-          else resolve(res2 as Res);
+          if (!err2) return resolve(res2 as Res);
+          // Still no connection when our wait ran out: the first error says why (no engine
+          // answers at the address), not grpc-js's "Waiting for LB pick".
+          const gaveUp = err2.code === grpc.status.DEADLINE_EXCEEDED && retryBy < deadline;
+          reject(fromGrpc(gaveUp ? err : err2, what, this.layer));
         });
       });
     });

@@ -548,6 +548,11 @@ export class Runtime {
       this.restartLater(r, 0);
       return;
     }
+    if (!this.running(r) && (await this.startedMeanwhile(r))) {
+      // berthd died between the engine's Tasks.Start and the record's save: the start happened
+      this.s.log.info('a start that berthd did not see finish: the task runs, adopted', { container: r.Id });
+      r.State = { ...r.State, Status: 'running', ExitCode: 0, Error: '', StartedAt: new Date().toISOString() };
+    }
     if (!this.running(r)) {
       // dockerd's boot: the policy decides, the user's stop counting for unless-stopped only.
       const again = r.State.Status === 'exited' && !r.HostConfig.AutoRemove;
@@ -597,6 +602,18 @@ export class Runtime {
       (e: unknown) => this.s.log.error('waiting for the task failed', { container: r.Id, error: messageOf(e) }),
     );
     this.s.log.info('container restored', { container: r.Id, pid: proc.pid });
+  }
+
+  /** A container recorded as not running whose task the engine runs (a start cut short by a kill of berthd). */
+  private async startedMeanwhile(r: ContainerRecord): Promise<boolean> {
+    if (r.State.Status !== 'created' && r.State.Status !== 'exited') return false;
+    try {
+      const proc = await this.s.client.tasks.get(r.Id);
+      return proc.status === 'RUNNING' || proc.status === 'PAUSED';
+    } catch (e) {
+      if (isNotFound(e)) return false;
+      throw e;
+    }
   }
 
   /** On SIGTERM: without live-restore, stop every container; with it, leave them running. */
