@@ -87,7 +87,11 @@ describe('stdio URIs: berth-engine as containerd', { skip }, () => {
       // containerd's shim copies each stream on its own and may finish after `run --rm` returns
       const lines = () => readFileSync(file, 'utf8').split('\n').filter(Boolean).sort();
       await waitUntil(`${who}: both streams in the file`, () => lines().length >= 2, 15000).catch(() => undefined);
-      assert.deepEqual(lines(), ['err', 'out'], who);
+      if (who === 'containerd') {
+        // the reference, not the subject: containerd's shim at times loses a stream's tail when
+        // run --rm deletes the task first (seen once in CI: only 'out'); what it wrote is still ours
+        assert.ok(lines().includes('out') && lines().every((l) => l === 'out' || l === 'err'), who);
+      } else assert.deepEqual(lines(), ['err', 'out'], who);
     }
   });
 
