@@ -47,16 +47,27 @@ async function anonymousBind(spec: string, volumes: Creator): Promise<MountPoint
     );
   const destination = checkTarget('volume', spec);
   const { volume } = await volumes.create(undefined, { anonymous: true });
+  return volumePoint(volume, destination, 'z', true, true);
+}
+
+/** A -v entry's local volume as its mount point. */
+function volumePoint(
+  volume: { Name: string; Mountpoint: string },
+  destination: string,
+  mode: string,
+  rw: boolean,
+  copyUp: boolean,
+): MountPoint {
   return {
     Type: 'volume',
     Name: volume.Name,
     Source: volume.Mountpoint,
     Destination: destination,
     Driver: 'local',
-    Mode: 'z',
-    RW: true,
+    Mode: mode,
+    RW: rw,
     Propagation: '',
-    CopyUp: true,
+    CopyUp: copyUp,
   };
 }
 
@@ -96,17 +107,7 @@ async function parseBind(spec: string, volumes: Creator): Promise<MountPoint> {
     };
   }
   const { volume } = await volumes.create(src);
-  return {
-    Type: 'volume',
-    Name: volume.Name,
-    Source: volume.Mountpoint,
-    Destination: destination,
-    Driver: 'local',
-    Mode: opts || 'z',
-    RW: rw,
-    Propagation: '',
-    CopyUp: !opts.split(',').includes('nocopy'),
-  };
+  return volumePoint(volume, destination, opts || 'z', rw, !opts.split(',').includes('nocopy'));
 }
 
 function tmpfsOptions(raw: string): string[] {
