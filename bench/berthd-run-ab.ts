@@ -113,6 +113,7 @@ try {
     }
   }
   const steps = daemons.map((d, k) => stepMedians(d, logFrom[k]!));
+  const parFrom = daemons.map((d) => readFileSync(d.logFile, 'utf8').length);
   const par = daemons.map(() => [] as number[]);
   const parCpu = daemons.map(() => 0);
   for (let i = 0; i < ROUNDS; i++) {
@@ -131,6 +132,7 @@ try {
       spawnSync(DOCKER_28, ['rm', '-f', ...ids.filter(Boolean)], { env: d.env, timeout: 120000 });
     }
   }
+  const parSteps = daemons.map((d, k) => stepMedians(d, parFrom[k]!));
   const result = exes.map((exe, k) => ({
     build: exe,
     runMedianMs: median(wall[k]!),
@@ -143,6 +145,7 @@ try {
     parallel20Ms: par[k] ?? [],
     parallel20MedianMs: median(par[k]!),
     berthdCpuMsPerParallelRun: parCpu[k]! / (ROUNDS * PARALLEL),
+    parallelSteps: parSteps[k],
   }));
   if (asJson)
     console.log(JSON.stringify({ iterations: N, rounds: ROUNDS, result, load: [loadBefore, load()] }, null, 2));
@@ -162,6 +165,12 @@ try {
       console.log(
         `  ${PARALLEL} parallel run -d: median ${r.parallel20MedianMs.toFixed(0)} ms (${(r.parallel20MedianMs / base.parallel20MedianMs).toFixed(2)}), rounds ${r.parallel20Ms.map((x) => x.toFixed(0)).join(' / ')}, berthd CPU ${r.berthdCpuMsPerParallelRun.toFixed(1)} ms/run`,
       );
+      for (const [kind, s] of Object.entries(r.parallelSteps ?? {}))
+        console.log(
+          `    ${kind} steps: ${Object.entries(s)
+            .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+            .join(', ')}`,
+        );
     }
     console.log(`load average ${loadBefore} -> ${load()}`);
   }

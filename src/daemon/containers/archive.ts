@@ -24,6 +24,8 @@ import { extractInto } from './extract.js';
 
 async function withContainerRoot<T>(r: ContainerRecord, rt: Runtime, fn: (root: string) => Promise<T>): Promise<T> {
   if (rt.running(r) && r.State.Pid > 0) return fn(`/proc/${r.State.Pid}/root`);
+  // a task made ahead holds the snapshot mounted writable: never two upper mounts of one layer
+  await rt.premade.discard(r.Id);
   const snaps = rt.m.s.client.snapshots(rt.m.s.cfg.snapshotter);
   return withRootfs(await snaps.mounts(r.Id), fn, { writable: true });
 }

@@ -29,6 +29,7 @@ import { BackOff, policyRestarts } from './restart.js';
 import { Steps } from './steps.js';
 import { waitTask } from './waittask.js';
 import { Removals } from './removal.js';
+import { PremadeTasks } from './premade.js';
 
 const run = promisify(execFile);
 
@@ -72,6 +73,7 @@ export class Runtime {
   private readonly backoff = new BackOff();
   readonly ctrd: ContainerdContainers;
   readonly removals: Removals;
+  readonly premade: PremadeTasks;
 
   constructor(readonly m: ContainerManager) {
     this.ctrd = new ContainerdContainers(m.s.client, m.s.cfg);
@@ -83,7 +85,12 @@ export class Runtime {
       ctrd: this.ctrd,
       execRoot: (id) => this.execRoot(id),
     });
-    m.hooks = { created: (r) => this.precreate(r), failed: (id) => this.ctrd.dropFailed(id, (x) => m.has(x)) };
+    this.premade = new PremadeTasks(m.s.client, m.s.log);
+    m.hooks = {
+      created: (r) => this.precreate(r),
+      failed: (id) => this.ctrd.dropFailed(id, (x) => m.has(x)),
+      made: (r) => this.premake(r),
+    };
   }
 
   private get s() {
@@ -160,7 +167,9 @@ export class Runtime {
     const live = this.liveOf(id);
     const io = new ProcessIO(paths, { stdin, stderr: false, stdout: false });
     live.io = io;
-    steps.mark('prepared');
+    // the task made ahead at create (premade.ts), when the container is still the one it was made for
+    const premade = fifoLog ? undefined : await this.premade.take(id, JSON.stringify(spec));
+    steps.mark(premade ? 'premade' : 'prepared');
     await this.ctrd.ensure(r, spec);
     steps.mark('container');
     let taskMade = false;
@@ -169,15 +178,16 @@ export class Runtime {
     live.since = Date.now();
     try {
       io.holdOpen();
-      const mounts = await this.m.rootfsMounts(id);
-      const task = await client.tasks.create({
-        container_id: id,
-        rootfs: mounts,
-        stdin: stdin ? paths.stdin : '',
-        stdout: fifoLog ? paths.stdout : logURI,
-        stderr: fifoLog ? paths.stderr : tty ? '' : logURI,
-        terminal: tty,
-      });
+      const task =
+        premade ??
+        (await client.tasks.create({
+          container_id: id,
+          rootfs: await this.m.rootfsMounts(id),
+          stdin: stdin ? paths.stdin : '',
+          stdout: fifoLog ? paths.stdout : logURI,
+          stderr: fifoLog ? paths.stderr : tty ? '' : logURI,
+          terminal: tty,
+        }));
       taskMade = true;
       steps.mark('task');
       // The namespace exists, nothing runs in it yet: the container starts with its network up.
@@ -207,14 +217,20 @@ export class Runtime {
         this.backoff.forget(id);
       }
       this.health.init(r);
-      await this.m.save(r, { durable: false });
+      // The run state is written after the answer: a berthd killed before it lands finds the task
+      // running and adopts it (restore). The exit's handling comes after it (saves land in order anyway).
+      const saved = this.m
+        .save(r, { durable: false })
+        .catch((e: unknown) => this.s.log.error('run state not saved', { container: id, error: messageOf(e) }));
       this.s.events.emit('container', 'start', id, { image: r.ImageRef, name: r.Name.slice(1) });
       this.s.log.info('container started', { container: id, image: r.Image, pid });
       steps.done();
-      live.exited = waited.then(
-        (w) => this.onExit(r, w.exit_status, dateOf(w.exited_at)),
-        (e: unknown) => this.s.log.error('waiting for the task failed', { container: id, error: messageOf(e) }),
-      );
+      live.exited = saved
+        .then(() => waited)
+        .then(
+          (w) => this.onExit(r, w.exit_status, dateOf(w.exited_at)),
+          (e: unknown) => this.s.log.error('waiting for the task failed', { container: id, error: messageOf(e) }),
+        );
     } catch (e) {
       io.release();
       if (fifoLog) endFifoLogger(paths.stdout, paths.stderr);
@@ -328,6 +344,35 @@ export class Runtime {
       .catch((e: unknown) =>
         this.s.log.debug('containerd container left to the start', { container: r.Id, error: messageOf(e) }),
       );
+  }
+
+  /**
+   * After a create: its task made ahead (premade.ts) when the containerd
+   * container was made at create, with what the start would give it. Not for
+   * `-i` without a tty (the start starts a logger on FIFOs first) nor for a
+   * volume the start seeds from the image (it mounts the rootfs first).
+   */
+  private premake(r: ContainerRecord): void {
+    const id = r.Id;
+    const spec = this.ctrd.madeWith(id);
+    if (!spec || r.Config.OpenStdin || r.Mounts.some((m) => m.CopyUp)) return;
+    const sock = this.loggerSocket(id);
+    if (Buffer.byteLength(sock) > 107) return; // the start says why
+    const h = r.HostConfig;
+    const logURI = loggerURI(logSettings(h.LogConfig?.Type, h.LogConfig?.Config ?? {}), r.LogPath, sock);
+    const tty = r.Config.Tty ?? false;
+    this.premade.make(id, spec, async () => {
+      await mkdir(this.execRoot(id), { recursive: true, mode: 0o700 });
+      if (r.LogPath) await mkdir(dirname(r.LogPath), { recursive: true, mode: 0o700 });
+      return this.s.client.tasks.create({
+        container_id: id,
+        rootfs: await this.m.rootfsMounts(id),
+        stdin: '',
+        stdout: logURI,
+        stderr: tty ? '' : logURI,
+        terminal: tty,
+      });
+    });
   }
 
   /** The init process ended: everything after it, in order. */
@@ -560,6 +605,7 @@ export class Runtime {
 
   private async removeNow(r: ContainerRecord, volumes: boolean, steps: Steps): Promise<void> {
     const live = this.liveOf(r.Id);
+    await this.premade.discard(r.Id);
     await this.health.stop(r.Id);
     this.backoff.forget(r.Id);
     if (!this.ctrd.gone(r.Id)) await this.ctrd.drop(r.Id).catch(() => undefined);
@@ -615,6 +661,11 @@ export class Runtime {
       return;
     }
     const task = tasks.get(r.Id);
+    if (r.State.Status === 'created' && task?.status === 'CREATED') {
+      // made ahead at create (premade.ts), or a start cut short before Tasks.Start: never started, so it goes
+      await this.s.client.tasks.delete(r.Id).catch(() => undefined);
+      tasks.delete(r.Id);
+    }
     if (!this.running(r) && startedMeanwhile(r, task)) {
       // berthd died between the engine's Tasks.Start and the record's save: the start happened
       this.s.log.info('a start that berthd did not see finish: the task runs, adopted', { container: r.Id });
@@ -688,6 +739,7 @@ export class Runtime {
           .map((r) => this.stop(r, undefined).catch(() => undefined)),
       );
     }
+    await this.premade.discardAll();
     // removals' clean-ups under way end first (what does not is resumed at the next start)
     await this.removals.settle(5000);
   }
