@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { type Berthd, rawRequest } from '../../helpers/berthd.js';
+import { type Berthd, pastEvents, rawRequest } from '../../helpers/berthd.js';
 import { berthdSkip, startBerthdStack, type BerthdStack } from '../../helpers/berthd-stack.js';
 
 const skip = berthdSkip('engine');
@@ -132,5 +132,69 @@ test(
     assert.deepEqual(info.Runtimes.runc, { path: 'runc' });
     assert.deepEqual(info.Runtimes['io.containerd.runc.v2'], { path: 'runc' });
     assert.equal(b.ok(['info', '--format', '{{.DefaultRuntime}}']).trim(), 'runc');
+  },
+);
+
+test(
+  "events as dockerd sends them: kill for stop's and rm -f's signals, volume mount/unmount, image labels and untag's id",
+  { skip },
+  () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const vol = `dfix2v${process.pid}`;
+    const stopped = b.ok(['run', '-d', '--network', 'none', '-v', `${vol}:/data:ro`, IMG, 'sleep', '300']).trim();
+    // sleep as pid 1 has no handler for SIGTERM: the kernel ignores it, and stop's SIGKILL follows after -t
+    b.ok(['stop', '-t', '1', stopped]);
+    const forced = b.ok(['run', '-d', '--network', 'none', IMG, 'sleep', '300']).trim();
+    b.ok(['rm', '-f', forced]);
+    const repo = `dfix2img${process.pid}`;
+    b.ok(['commit', '--change', 'LABEL team=blue', stopped, `${repo}:a`]);
+    const imageId = b.ok(['image', 'inspect', '-f', '{{.Id}}', `${repo}:a`]).trim();
+    b.ok(['tag', `${repo}:a`, `${repo}:b`]);
+    b.ok(['rmi', `${repo}:b`]);
+    b.ok(['rmi', `${repo}:a`]);
+    b.ok(['rm', stopped]);
+    b.ok(['volume', 'rm', vol]);
+    const events = JSON.parse(`[${pastEvents(b, since, [], '{{json .}}').trim().split('\n').join(',')}]`) as {
+      Type: string;
+      Action: string;
+      Actor: { ID: string; Attributes: Record<string, string> };
+    }[];
+    const of = (type: string, action: string, id: string) =>
+      events.filter((e) => e.Type === type && e.Action === action && e.Actor.ID === id).map((e) => e.Actor.Attributes);
+    assert.deepEqual(
+      of('container', 'kill', stopped).map((a) => a.signal),
+      ['15', '9'],
+    );
+    assert.deepEqual(
+      of('container', 'kill', forced).map((a) => a.signal),
+      ['9'],
+    );
+    assert.deepEqual(of('volume', 'mount', vol), [
+      { driver: 'local', container: stopped, destination: '/data', 'read/write': 'false', propagation: '' },
+    ]);
+    assert.deepEqual(of('volume', 'unmount', vol), [{ driver: 'local', container: stopped }]);
+    // in order: mount before the container's start, unmount after its die
+    const at = (type: string, action: string, id: string) =>
+      events.findIndex((e) => e.Type === type && e.Action === action && e.Actor.ID === id);
+    assert.ok(at('volume', 'mount', vol) < at('container', 'start', stopped));
+    assert.ok(at('volume', 'unmount', vol) > at('container', 'die', stopped));
+    assert.deepEqual(of('image', 'tag', imageId), [
+      { team: 'blue', name: `${repo}:a` },
+      { team: 'blue', name: `${repo}:b` },
+    ]);
+    assert.deepEqual(of('image', 'untag', imageId), [
+      { team: 'blue', name: imageId },
+      { team: 'blue', name: imageId },
+    ]);
+    assert.deepEqual(of('image', 'delete', imageId), [{ name: imageId }]);
+    assert.deepEqual(of('container', 'commit', stopped), [
+      {
+        comment: '',
+        image: IMG,
+        imageID: imageId,
+        imageRef: `${repo}:a`,
+        name: of('container', 'start', stopped)[0]!.name!,
+      },
+    ]);
   },
 );
