@@ -25,6 +25,7 @@ import { buildSpec, type Spec, type SpecProcess } from './spec.js';
 import { ContainerdContainers } from './ctrd.js';
 import { HealthMonitors } from './health.js';
 import { BackOff, policyRestarts } from './restart.js';
+import { volumeEvents } from './volume-events.js';
 import { Steps } from './steps.js';
 import { waitTask } from './waittask.js';
 
@@ -195,6 +196,7 @@ export class Runtime {
       }
       this.health.init(r);
       await this.m.save(r, { durable: false });
+      volumeEvents(this.s.events, r, 'mount');
       this.s.events.emit('container', 'start', id, { image: r.ImageRef, name: r.Name.slice(1) });
       this.s.log.info('container started', { container: id, image: r.Image, pid });
       steps.done();
@@ -362,6 +364,7 @@ export class Runtime {
       exitCode: String(code),
       execDuration: String(Math.max(0, Math.floor(ranMs / 1000))),
     });
+    volumeEvents(this.s.events, r, 'unmount');
     this.s.log.info('container exited', { container: id, exitCode: code, restart });
     for (const w of live.exitWaiters.splice(0)) w(code);
     steps.done();
@@ -435,6 +438,11 @@ export class Runtime {
     return new Promise((res) => this.liveOf(r.Id).removeWaiters.push(res));
   }
 
+  /** dockerd's `kill` event, sent for every signal it delivers: docker kill, stop (and its SIGKILL after the timeout), rm -f. */
+  private killEvent(r: ContainerRecord, signal: number): void {
+    this.s.events.emit('container', 'kill', r.Id, { image: r.ImageRef, name: r.Name.slice(1), signal: String(signal) });
+  }
+
   async kill(r: ContainerRecord, signal: number, manual = true): Promise<void> {
     if (!this.running(r)) throw wrongState(`Container ${r.Id} is not running`);
     if (manual) {
@@ -444,7 +452,7 @@ export class Runtime {
       await this.m.save(r);
     }
     await this.s.client.tasks.kill(r.Id, signal, { all: false });
-    this.s.events.emit('container', 'kill', r.Id, { image: r.ImageRef, name: r.Name.slice(1), signal: String(signal) });
+    this.killEvent(r, signal);
     // dockerd resumes a paused container after SIGKILL or its stop signal: the signal is delivered (docker
     // kill/stop of a paused container ends it, and it is no longer paused).
     if (r.State.Status === 'paused' && (signal === 9 || signal === stopSignalOf(r))) await this.unpause(r);
@@ -472,10 +480,12 @@ export class Runtime {
     await this.s.client.tasks.kill(r.Id, sig).catch((e: unknown) => {
       if (!isNotFound(e)) throw e;
     });
+    this.killEvent(r, sig);
     const timer = new Promise<boolean>((res) => setTimeout(() => res(false), Math.max(timeout, 0) * 1000).unref());
     const gotExit = await Promise.race([exited.then(() => true), ...(timeout < 0 ? [] : [timer])]);
     if (!gotExit) {
       await this.s.client.tasks.kill(r.Id, 9, { all: true }).catch(() => undefined);
+      this.killEvent(r, 9);
       await exited;
     }
     this.s.events.emit('container', 'stop', r.Id, { image: r.ImageRef, name: r.Name.slice(1) });
@@ -523,6 +533,7 @@ export class Runtime {
       const exited = this.nextExit(r);
       if (r.State.Status === 'paused') await this.s.client.tasks.resume(r.Id).catch(() => undefined);
       await this.s.client.tasks.kill(r.Id, 9, { all: true }).catch(() => undefined);
+      this.killEvent(r, 9);
       await exited;
     }
     if (r.State.Status === 'removing') return;
