@@ -7,10 +7,8 @@
 
 import { constants as osc } from 'node:os';
 import { closeSync, constants as fsc, existsSync, openSync } from 'node:fs';
-import { lstat, mkdir, rm } from 'node:fs/promises';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { resolveIn } from './paths.js';
+import { mkdir, rm } from 'node:fs/promises';
+import { copyUp } from './copyup.js';
 import { dirname, join } from 'node:path';
 import { isNotFound } from '../../client/errors.js';
 import { BerthError, messageOf } from '../../common/errors.js';
@@ -27,8 +25,6 @@ import { HealthMonitors } from './health.js';
 import { BackOff, policyRestarts } from './restart.js';
 import { Steps } from './steps.js';
 import { waitTask } from './waittask.js';
-
-const run = promisify(execFile);
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -109,7 +105,7 @@ export class Runtime {
     try {
       const joins = this.joinsOf(r);
       const user = await resolveUser(r.Config.User ?? '', async (fn) => withRootfs(await this.m.rootfsMounts(id), fn));
-      await this.copyUp(r);
+      await this.copyUps(r);
       steps.mark('user');
       spec = this.specOf(r, user, joins);
     } catch (e) {
@@ -245,16 +241,13 @@ export class Runtime {
    * image has at its destination (owners, modes and links kept), taken from
    * the container's own rootfs snapshot before the task exists.
    */
-  private async copyUp(r: ContainerRecord): Promise<void> {
+  private async copyUps(r: ContainerRecord): Promise<void> {
     const todo = r.Mounts.filter((m) => m.Type === 'volume' && m.CopyUp && m.Name);
     if (!todo.length) return;
     await withRootfs(await this.m.rootfsMounts(r.Id), async (root) => {
       for (const m of todo) {
         if (!(await this.s.volumes.isEmpty(m.Name!))) continue;
-        const src = await resolveIn(root, m.Destination);
-        const st = await lstat(src).catch(() => undefined);
-        if (!st?.isDirectory()) continue;
-        await run('cp', ['-a', '--', `${src}/.`, m.Source]);
+        if (!(await copyUp(root, m.Destination, m.Source))) continue;
         this.s.log.info('volume seeded from the image', { container: r.Id, volume: m.Name, path: m.Destination });
       }
     });
