@@ -254,3 +254,37 @@ export async function removeTree(dir: Dir, name: string): Promise<void> {
   }
   await rmdir(dir.at(name));
 }
+
+/**
+ * A small regular file of the tree (/etc/passwd, /etc/group), resolved as
+ * the container resolves it: undefined when it is missing or is not a
+ * regular file (a FIFO would block us, /dev/zero never end), an error when
+ * it is larger than `max`. Opened O_NONBLOCK|O_NOFOLLOW in its pinned directory.
+ */
+export async function readSmallFile(tree: PinnedRoot, path: string, max: number): Promise<Buffer | undefined> {
+  const s = await tree.locate(path, { followLast: true }).catch(() => undefined);
+  if (!s) return undefined;
+  try {
+    if (s.name === undefined) return undefined;
+    const f = await open(s.dir.at(s.name), C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK | O_CLOEXEC).catch(() => undefined);
+    if (!f) return undefined;
+    try {
+      const st = await f.stat();
+      if (!st.isFile()) return undefined;
+      const buf = Buffer.alloc(max + 1);
+      let n = 0;
+      for (;;) {
+        const { bytesRead } = await f.read(buf, n, buf.length - n, n);
+        if (bytesRead === 0) break;
+        n += bytesRead;
+        if (n > max)
+          throw new BerthError('berthd', 'invalid-argument', `${path} of the container is over ${max} bytes`);
+      }
+      return buf.subarray(0, n);
+    } finally {
+      await f.close();
+    }
+  } finally {
+    await s.dir.close();
+  }
+}
