@@ -7,10 +7,8 @@
 
 import { constants as osc } from 'node:os';
 import { closeSync, constants as fsc, existsSync, openSync } from 'node:fs';
-import { lstat, mkdir, rm } from 'node:fs/promises';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { resolveIn } from './paths.js';
+import { mkdir, rm } from 'node:fs/promises';
+import { copyUp } from './copyup.js';
 import { dirname, join } from 'node:path';
 import { isNotFound } from '../../client/errors.js';
 import { BerthError, messageOf } from '../../common/errors.js';
@@ -26,12 +24,11 @@ import { buildSpec, type Spec, type SpecProcess } from './spec.js';
 import { ContainerdContainers } from './ctrd.js';
 import { HealthMonitors } from './health.js';
 import { BackOff, policyRestarts } from './restart.js';
+import { volumeEvents } from './volume-events.js';
 import { Steps } from './steps.js';
 import { waitTask } from './waittask.js';
 import { Removals } from './removal.js';
 import { PremadeTasks } from './premade.js';
-
-const run = promisify(execFile);
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -129,7 +126,7 @@ export class Runtime {
     try {
       const joins = this.joinsOf(r);
       const user = await resolveUser(r.Config.User ?? '', async (fn) => withRootfs(await this.m.rootfsMounts(id), fn));
-      await this.copyUp(r);
+      await this.copyUps(r);
       steps.mark('user');
       spec = this.specOf(r, user, joins);
     } catch (e) {
@@ -222,6 +219,7 @@ export class Runtime {
       const saved = this.m
         .save(r, { durable: false })
         .catch((e: unknown) => this.s.log.error('run state not saved', { container: id, error: messageOf(e) }));
+      volumeEvents(this.s.events, r, 'mount');
       this.s.events.emit('container', 'start', id, { image: r.ImageRef, name: r.Name.slice(1) });
       this.s.log.info('container started', { container: id, image: r.Image, pid });
       steps.done();
@@ -274,16 +272,13 @@ export class Runtime {
    * image has at its destination (owners, modes and links kept), taken from
    * the container's own rootfs snapshot before the task exists.
    */
-  private async copyUp(r: ContainerRecord): Promise<void> {
+  private async copyUps(r: ContainerRecord): Promise<void> {
     const todo = r.Mounts.filter((m) => m.Type === 'volume' && m.CopyUp && m.Name);
     if (!todo.length) return;
     await withRootfs(await this.m.rootfsMounts(r.Id), async (root) => {
       for (const m of todo) {
         if (!(await this.s.volumes.isEmpty(m.Name!))) continue;
-        const src = await resolveIn(root, m.Destination);
-        const st = await lstat(src).catch(() => undefined);
-        if (!st?.isDirectory()) continue;
-        await run('cp', ['-a', '--', `${src}/.`, m.Source]);
+        if (!(await copyUp(root, m.Destination, m.Source))) continue;
         this.s.log.info('volume seeded from the image', { container: r.Id, volume: m.Name, path: m.Destination });
       }
     });
@@ -423,6 +418,7 @@ export class Runtime {
       exitCode: String(code),
       execDuration: String(Math.max(0, Math.floor(ranMs / 1000))),
     });
+    volumeEvents(this.s.events, r, 'unmount');
     this.s.log.info('container exited', { container: id, exitCode: code, restart });
     for (const w of live.exitWaiters.splice(0)) w(code);
     steps.done();
@@ -497,6 +493,11 @@ export class Runtime {
     return new Promise((res) => this.liveOf(r.Id).removeWaiters.push(res));
   }
 
+  /** dockerd's `kill` event, sent for every signal it delivers: docker kill, stop (and its SIGKILL after the timeout), rm -f. */
+  private killEvent(r: ContainerRecord, signal: number): void {
+    this.s.events.emit('container', 'kill', r.Id, { image: r.ImageRef, name: r.Name.slice(1), signal: String(signal) });
+  }
+
   async kill(r: ContainerRecord, signal: number, manual = true): Promise<void> {
     if (!this.running(r)) throw wrongState(`Container ${r.Id} is not running`);
     if (manual) {
@@ -506,7 +507,7 @@ export class Runtime {
       await this.m.save(r);
     }
     await this.s.client.tasks.kill(r.Id, signal, { all: false });
-    this.s.events.emit('container', 'kill', r.Id, { image: r.ImageRef, name: r.Name.slice(1), signal: String(signal) });
+    this.killEvent(r, signal);
     // dockerd resumes a paused container after SIGKILL or its stop signal: the signal is delivered (docker
     // kill/stop of a paused container ends it, and it is no longer paused).
     if (r.State.Status === 'paused' && (signal === 9 || signal === stopSignalOf(r))) await this.unpause(r);
@@ -534,10 +535,12 @@ export class Runtime {
     await this.s.client.tasks.kill(r.Id, sig).catch((e: unknown) => {
       if (!isNotFound(e)) throw e;
     });
+    this.killEvent(r, sig);
     const timer = new Promise<boolean>((res) => setTimeout(() => res(false), Math.max(timeout, 0) * 1000).unref());
     const gotExit = await Promise.race([exited.then(() => true), ...(timeout < 0 ? [] : [timer])]);
     if (!gotExit) {
       await this.s.client.tasks.kill(r.Id, 9, { all: true }).catch(() => undefined);
+      this.killEvent(r, 9);
       await exited;
     }
     this.s.events.emit('container', 'stop', r.Id, { image: r.ImageRef, name: r.Name.slice(1) });
@@ -585,6 +588,7 @@ export class Runtime {
       const exited = this.nextExit(r);
       if (r.State.Status === 'paused') await this.s.client.tasks.resume(r.Id).catch(() => undefined);
       await this.s.client.tasks.kill(r.Id, 9, { all: true }).catch(() => undefined);
+      this.killEvent(r, 9);
       await exited;
     }
     if (r.State.Status === 'removing') {
