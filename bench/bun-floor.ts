@@ -23,6 +23,7 @@ import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startContainerd, type Containerd } from '../test/helpers/daemons.js';
 import { memOf, type Mem } from './memory.js';
+import { containerdConfig } from './proc.js';
 import { quantile } from './stats.js';
 
 const REPO = resolve(import.meta.dirname, '..');
@@ -128,27 +129,6 @@ async function measure(cmd: string, args: string[], sock: string, serves: boolea
     proc.kill('SIGTERM');
     await new Promise((r) => (proc.exitCode !== null ? r(null) : proc.once('exit', r)));
   }
-}
-
-function containerdConfig(dir: string, sock: string): string {
-  const p = join(dir, 'config.toml');
-  writeFileSync(
-    p,
-    `version = 2
-root = "${dir}/root"
-state = "${dir}/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.internal.v1.tracing", "io.containerd.tracing.processor.v1.otlp"]
-[grpc]
-  address = "${sock}"
-[ttrpc]
-  address = "${sock}.ttrpc"
-[debug]
-  level = "warn"
-[metrics]
-  address = ""
-`,
-  );
-  return p;
 }
 
 async function main(): Promise<void> {
