@@ -24,7 +24,7 @@ import { join, resolve } from 'node:path';
 import { startContainerd, type Containerd } from '../test/helpers/daemons.js';
 import { memOf, type Mem } from './memory.js';
 import { containerdConfig } from './proc.js';
-import { quantile } from './stats.js';
+import { median as med } from './stats.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 const BUN = join(REPO, 'node_modules/.bin/bun');
@@ -226,11 +226,6 @@ async function main(): Promise<void> {
     for (let i = 0; i < N; i++) {
       for (const r of i % 2 === 0 ? runs : [...runs].reverse()) got.get(r.name)!.push(await r.run(k++));
     }
-    const med = (xs: number[]) =>
-      quantile(
-        [...xs].sort((a, b) => a - b),
-        0.5,
-      );
     const rows = runs.map((r) => {
       const xs = got.get(r.name)!;
       return {
