@@ -198,3 +198,43 @@ test(
     ]);
   },
 );
+
+test(
+  "pull's progress as dockerd writes it: the repository's path, present layers only as 'Already exists', nothing for an image up to date; a missing tag is 'manifest ... not found'",
+  { skip },
+  () => {
+    const host = s!.reg.host;
+    const ref = `${host}/dfix2/two:${process.pid}`;
+    const [user, pass] = Object.entries(s!.reg.users)[0]!;
+    b.ok(['login', '-u', user, '--password-stdin', host], { input: `${pass}\n` });
+    const id = b.ok(['create', '--network', 'none', IMG, 'sh', '-c', 'echo new > /new']).trim();
+    try {
+      b.ok(['start', '-a', id]);
+      b.ok(['commit', id, ref]);
+      b.ok(['push', ref]);
+      b.ok(['rmi', ref]);
+      const lines = b.ok(['pull', ref]).trim().split('\n');
+      assert.equal(lines[0], `${process.pid}: Pulling from dfix2/two`);
+      const present = lines.filter((l) => l.endsWith(': Already exists'));
+      assert.equal(present.length, 1, lines.join('\n'));
+      const presentId = present[0]!.split(':')[0]!;
+      assert.ok(!lines.includes(`${presentId}: Pull complete`), 'a present layer is not pulled');
+      assert.equal(lines.filter((l) => l.endsWith(': Pull complete')).length, 1, lines.join('\n'));
+      const again = b.ok(['pull', ref]).trim().split('\n');
+      assert.deepEqual(
+        again.map((l) => l.replace(/sha256:[0-9a-f]{64}/, 'D')),
+        [`${process.pid}: Pulling from dfix2/two`, 'Digest: D', `Status: Image is up to date for ${ref}`, ref],
+      );
+      const missing = b.docker(['pull', `${host}/dfix2/two:nosuchtag`]);
+      assert.equal(missing.status, 1);
+      assert.match(
+        missing.stderr,
+        new RegExp(`^Error response from daemon: manifest for ${host}/dfix2/two:nosuchtag not found: `),
+      );
+    } finally {
+      b.docker(['rm', id]);
+      b.docker(['rmi', ref]);
+      b.docker(['logout', host]);
+    }
+  },
+);
