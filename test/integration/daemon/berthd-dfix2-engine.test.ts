@@ -5,9 +5,10 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { type Berthd, pastEvents, rawRequest } from '../../helpers/berthd.js';
 import { berthdSkip, startBerthdStack, type BerthdStack } from '../../helpers/berthd-stack.js';
+import { waitUntil } from '../../helpers/wait.js';
 
 const skip = berthdSkip('engine');
 const V = '/v1.41';
@@ -235,6 +236,47 @@ test(
       b.docker(['rm', id]);
       b.docker(['rmi', ref]);
       b.docker(['logout', host]);
+    }
+  },
+);
+
+test(
+  'an OOM kill while berthd is down is recorded at its restart (State.OOMKilled, the oom event)',
+  { skip },
+  async () => {
+    const id = b
+      .ok([
+        'run',
+        '-d',
+        '--memory',
+        '8m',
+        '--network',
+        'none',
+        IMG,
+        'sh',
+        '-c',
+        'sleep 2; dd if=/dev/zero of=/dev/null bs=64M count=1',
+      ])
+      .trim();
+    try {
+      await b.kill9();
+      const counter = cgroupV2
+        ? `/sys/fs/cgroup/${b.namespace}/${id}/memory.events`
+        : `/sys/fs/cgroup/memory/${b.namespace}/${id}/memory.oom_control`;
+      // the kernel's count, while no berthd listens
+      await waitUntil('the OOM kill', () => /^oom_kill [1-9]/m.test(readFileSync(counter, 'utf8')), 20_000, 100);
+      const since = Math.floor(Date.now() / 1000) - 1;
+      await b.start();
+      await waitUntil(
+        'the exit handled',
+        () => b.ok(['inspect', '-f', '{{.State.Status}}', id]).trim() === 'exited',
+        20_000,
+        100,
+      );
+      assert.equal(b.ok(['inspect', '-f', '{{.State.OOMKilled}} {{.State.ExitCode}}', id]).trim(), 'true 137');
+      assert.match(pastEvents(b, since, [`container=${id}`], '{{.Action}}'), /^oom$/m);
+    } finally {
+      b.docker(['rm', '-f', id]);
     }
   },
 );
