@@ -7,10 +7,8 @@
 
 import { constants as osc } from 'node:os';
 import { closeSync, constants as fsc, existsSync, openSync } from 'node:fs';
-import { lstat, mkdir, rm } from 'node:fs/promises';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { resolveIn } from './paths.js';
+import { mkdir, rm } from 'node:fs/promises';
+import { copyUp } from './copyup.js';
 import { dirname, join } from 'node:path';
 import { isNotFound } from '../../client/errors.js';
 import { BerthError, messageOf } from '../../common/errors.js';
@@ -19,6 +17,7 @@ import { badRequest, wrongState, HttpError } from '../http/errors.js';
 import { fifoPaths, makeFifos, ProcessIO } from './io.js';
 import { loggerURI, logSettings, startFifoLogger } from './logdriver.js';
 import type { ContainerManager } from './manager.js';
+import type { ContainerdClient } from '../../client/index.js';
 import type { ContainerRecord } from './record.js';
 import { resolveUser, withRootfs, type User } from './files.js';
 import { buildSpec, type Spec, type SpecProcess } from './spec.js';
@@ -29,8 +28,7 @@ import { volumeEvents } from './volume-events.js';
 import { cgroupOOMKilled } from './oom.js';
 import { Steps } from './steps.js';
 import { waitTask } from './waittask.js';
-
-const run = promisify(execFile);
+import { Removals } from './removal.js';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -56,6 +54,8 @@ export interface Live {
   exitOnNext?: boolean;
   /** When this berthd began the current run (ms): OOM events from before it belong to an earlier run. */
   since?: number;
+  /** The removal under way (status `removing`): a `docker rm` meanwhile answers when it is done. */
+  removal?: Promise<void>;
 }
 
 export function cgroupV2Only(): boolean {
@@ -69,9 +69,18 @@ export class Runtime {
   readonly health = new HealthMonitors(this);
   private readonly backoff = new BackOff();
   readonly ctrd: ContainerdContainers;
+  readonly removals: Removals;
 
   constructor(readonly m: ContainerManager) {
     this.ctrd = new ContainerdContainers(m.s.client, m.s.cfg);
+    this.removals = new Removals({
+      client: m.s.client,
+      snapshotter: m.s.cfg.snapshotter,
+      log: m.s.log,
+      records: m.records,
+      ctrd: this.ctrd,
+      execRoot: (id) => this.execRoot(id),
+    });
     m.hooks = { created: (r) => this.precreate(r), failed: (id) => this.ctrd.dropFailed(id, (x) => m.has(x)) };
   }
 
@@ -111,7 +120,7 @@ export class Runtime {
     try {
       const joins = this.joinsOf(r);
       const user = await resolveUser(r.Config.User ?? '', async (fn) => withRootfs(await this.m.rootfsMounts(id), fn));
-      await this.copyUp(r);
+      await this.copyUps(r);
       steps.mark('user');
       spec = this.specOf(r, user, joins);
     } catch (e) {
@@ -248,16 +257,13 @@ export class Runtime {
    * image has at its destination (owners, modes and links kept), taken from
    * the container's own rootfs snapshot before the task exists.
    */
-  private async copyUp(r: ContainerRecord): Promise<void> {
+  private async copyUps(r: ContainerRecord): Promise<void> {
     const todo = r.Mounts.filter((m) => m.Type === 'volume' && m.CopyUp && m.Name);
     if (!todo.length) return;
     await withRootfs(await this.m.rootfsMounts(r.Id), async (root) => {
       for (const m of todo) {
         if (!(await this.s.volumes.isEmpty(m.Name!))) continue;
-        const src = await resolveIn(root, m.Destination);
-        const st = await lstat(src).catch(() => undefined);
-        if (!st?.isDirectory()) continue;
-        await run('cp', ['-a', '--', `${src}/.`, m.Source]);
+        if (!(await copyUp(root, m.Destination, m.Source))) continue;
         this.s.log.info('volume seeded from the image', { container: r.Id, volume: m.Name, path: m.Destination });
       }
     });
@@ -337,13 +343,17 @@ export class Runtime {
     // The containerd container goes (its Delete waits for the task's rootfs to be let go) while
     // the output drains, and the network endpoints go meanwhile too: the process is gone, and a
     // veth's deletion waits for the kernel (15-25 ms) as containers.Delete waits for the engine.
-    const dropped = this.ctrd
-      .drop(id)
-      .catch((e: unknown) => this.s.log.warn('task cleanup failed', { container: id, error: messageOf(e) }));
+    const dropping = this.ctrd.drop(id);
+    const dropped = dropping.catch((e: unknown) =>
+      this.s.log.warn('task cleanup failed', { container: id, error: messageOf(e) }),
+    );
     const detached = this.s.nets.detachAll(id);
     if (live.io) await Promise.race([live.io.whenDone(), new Promise((res) => setTimeout(res, 5000))]);
     steps.mark('output');
-    await dropped;
+    // An --rm container's task and containerd container are the background half of its removal
+    // (removal.ts): nothing can start it again. Any other waits for them, as its next start would.
+    const autoRemove = r.HostConfig.AutoRemove && !this.shuttingDown;
+    if (!autoRemove) await dropped;
     steps.mark('dropped');
     await detached;
     steps.mark('detached');
@@ -361,8 +371,7 @@ export class Runtime {
     if (restart) r.RestartCount++;
     // An --rm container's record is about to go: not written (should berthd die first, its
     // restore finds the task gone and removes it then).
-    const removing = r.HostConfig.AutoRemove && !this.shuttingDown;
-    if (this.m.has(id) && !removing) await this.m.save(r, { durable: false });
+    if (this.m.has(id) && !autoRemove) await this.m.save(r, { durable: false });
     steps.mark('saved');
     this.s.events.emit('container', 'die', id, {
       image: r.ImageRef,
@@ -376,8 +385,9 @@ export class Runtime {
     steps.done();
     if (this.shuttingDown) return;
     if (r.HostConfig.AutoRemove) {
-      await this.remove(r, { force: false, volumes: true }).catch(async (e: unknown) => {
+      await this.removeExited(r, dropping).catch(async (e: unknown) => {
         this.s.log.error('auto-remove failed', { container: id, error: messageOf(e) });
+        r.State.Status = 'exited';
         if (this.m.has(id)) await this.m.save(r, { durable: false }).catch(() => undefined);
       });
       return;
@@ -542,33 +552,90 @@ export class Runtime {
       this.killEvent(r, 9);
       await exited;
     }
-    if (r.State.Status === 'removing') return;
+    if (r.State.Status === 'removing') {
+      await this.live.get(r.Id)?.removal;
+      return;
+    }
     const steps = new Steps(this.s.log, 'remove', r.Id);
-    await this.health.stop(r.Id);
-    this.backoff.forget(r.Id);
     r.State.Status = 'removing';
     const live = this.liveOf(r.Id);
+    let done!: () => void;
+    live.removal = new Promise((res) => (done = res));
+    try {
+      await this.removeNow(r, opts.volumes, steps);
+    } finally {
+      done();
+    }
+  }
+
+  private async removeNow(r: ContainerRecord, volumes: boolean, steps: Steps): Promise<void> {
+    const live = this.liveOf(r.Id);
+    await this.health.stop(r.Id);
+    this.backoff.forget(r.Id);
     if (!this.ctrd.gone(r.Id)) await this.ctrd.drop(r.Id).catch(() => undefined);
     steps.mark('dropped');
-    await Promise.all([this.m.forget(r, opts.volumes), rm(this.execRoot(r.Id), { recursive: true, force: true })]);
+    await Promise.all([this.m.forget(r, volumes), rm(this.execRoot(r.Id), { recursive: true, force: true })]);
     steps.done();
     for (const w of live.removeWaiters.splice(0)) w(r.State.ExitCode);
     this.live.delete(r.Id);
     this.ctrd.forget(r.Id);
   }
 
-  /** After a berthd restart: adopt what still runs, reap what ended meanwhile. */
-  async restore(r: ContainerRecord): Promise<void> {
+  /**
+   * An --rm container's removal after its exit: what the user sees goes now
+   * (the record, durably; the name; the anonymous volumes; destroy), then
+   * `wait?condition=removed` answers; the engine's side (`dropping`: the task
+   * and the containerd container, then the snapshot and the exec directory)
+   * ends in the background (removal.ts), resumed at the next start should
+   * berthd die first.
+   */
+  private async removeExited(r: ContainerRecord, dropping: Promise<void>): Promise<void> {
+    if (r.State.Status === 'removing') return; // a docker rm -f got there first
+    const id = r.Id;
+    const steps = new Steps(this.s.log, 'remove', id);
+    r.State.Status = 'removing';
+    const live = this.liveOf(id);
+    let done!: () => void;
+    live.removal = new Promise((res) => (done = res));
+    try {
+      this.backoff.forget(id);
+      await this.m.retire(r, true);
+      steps.mark('retired');
+      this.removals.finish(id, dropping);
+      for (const w of live.removeWaiters.splice(0)) w(r.State.ExitCode);
+      this.live.delete(id);
+      steps.done();
+    } finally {
+      done();
+    }
+  }
+
+  /** The engine's tasks of berthd's namespace by container id, asked for once at start-up (restore()). */
+  async taskStates(): Promise<Map<string, TaskState>> {
+    const tasks = await this.s.client.tasks.list();
+    return new Map(tasks.map((t) => [t.container_id || t.id, t]));
+  }
+
+  /** After a berthd restart: adopt what still runs, reap what ended meanwhile. `tasks`: taskStates(). */
+  async restore(r: ContainerRecord, tasks: Map<string, TaskState>): Promise<void> {
     if (r.State.Status === 'restarting') {
       // berthd went away while a restart was pending: the policy already said yes.
       r.State.Status = 'exited';
       this.restartLater(r, 0);
       return;
     }
-    if (!this.running(r) && (await this.startedMeanwhile(r))) {
+    const task = tasks.get(r.Id);
+    if (!this.running(r) && startedMeanwhile(r, task)) {
       // berthd died between the engine's Tasks.Start and the record's save: the start happened
       this.s.log.info('a start that berthd did not see finish: the task runs, adopted', { container: r.Id });
       r.State = { ...r.State, Status: 'running', ExitCode: 0, Error: '', StartedAt: new Date().toISOString() };
+    }
+    if (!this.running(r) && r.HostConfig.AutoRemove) {
+      // as dockerd's boot: an --rm container that does not run (exited while berthd stopped, or never
+      // started: the client that would have started it is gone) goes now
+      this.s.log.info('auto-remove at boot', { container: r.Id });
+      await this.remove(r, { force: true, volumes: true });
+      return;
     }
     if (!this.running(r)) {
       // dockerd's boot: the policy decides, the user's stop counting for unless-stopped only.
@@ -582,11 +649,8 @@ export class Runtime {
       return;
     }
     const { client } = this.s;
-    let proc;
-    try {
-      proc = await client.tasks.get(r.Id);
-    } catch (e) {
-      if (!isNotFound(e)) throw e;
+    const proc = task;
+    if (!proc) {
       // containerd lost the task (it was restarted too): the container is gone.
       this.s.log.warn('task gone while berthd was down', { container: r.Id });
       await this.onExit(r, 255, null);
@@ -627,18 +691,6 @@ export class Runtime {
     this.s.log.info('container restored', { container: r.Id, pid: proc.pid });
   }
 
-  /** A container recorded as not running whose task the engine runs (a start cut short by a kill of berthd). */
-  private async startedMeanwhile(r: ContainerRecord): Promise<boolean> {
-    if (r.State.Status !== 'created' && r.State.Status !== 'exited') return false;
-    try {
-      const proc = await this.s.client.tasks.get(r.Id);
-      return proc.status === 'RUNNING' || proc.status === 'PAUSED';
-    } catch (e) {
-      if (isNotFound(e)) return false;
-      throw e;
-    }
-  }
-
   /** On SIGTERM: without live-restore, stop every container; with it, leave them running. */
   async shutdown(liveRestore: boolean): Promise<void> {
     this.shuttingDown = true;
@@ -652,6 +704,8 @@ export class Runtime {
           .map((r) => this.stop(r, undefined).catch(() => undefined)),
       );
     }
+    // removals' clean-ups under way end first (what does not is resumed at the next start)
+    await this.removals.settle(5000);
   }
 }
 
@@ -664,6 +718,14 @@ function endFifoLogger(...fifos: string[]): void {
       /* no reader left: nothing to end */
     }
   }
+}
+
+type TaskState = Awaited<ReturnType<ContainerdClient['tasks']['get']>>;
+
+/** A container recorded as not running whose task the engine runs (a start cut short by a kill of berthd). */
+function startedMeanwhile(r: ContainerRecord, task: TaskState | undefined): boolean {
+  if (r.State.Status !== 'created' && r.State.Status !== 'exited') return false;
+  return task?.status === 'RUNNING' || task?.status === 'PAUSED';
 }
 
 function stopSignalOf(r: ContainerRecord): number {
