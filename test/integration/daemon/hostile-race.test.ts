@@ -14,6 +14,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rawRequest, type Berthd } from '../../helpers/berthd.js';
+import { makeBusyboxImageArchive } from '../../helpers/image-archive.js';
 import { berthdSkip, startBerthdStack, type BerthdStack } from '../../helpers/berthd-stack.js';
 
 const skip = berthdSkip('engine');
@@ -142,5 +143,45 @@ test('docker diff and export of the racing container never list or read the host
   });
   assert.ok(n >= 3, `${n} rounds`);
   assert.equal(leaks, 0, `the host dir showed ${leaks} times in ${n} rounds`);
+  hostUntouched();
+});
+
+test('volume copy-up while another container of the volume swaps its directories for host symlinks', { skip }, () => {
+  // An image with many files under /data/sub: the copy takes long enough
+  // for the racer, which shares the named volume, to rename the directory
+  // the copy just made and put a symlink to the host directory in its place.
+  const img = `hostile-race-${process.pid}-copyup:latest`;
+  const archive = makeBusyboxImageArchive(scratch, img, 'hostile-race-copyup', {
+    rootfs: (root) => {
+      mkdirSync(join(root, 'data/sub'), { recursive: true });
+      for (let i = 0; i < 2000; i++) writeFileSync(join(root, 'data/sub', `f${i}`), `image file ${i}\n`);
+    },
+  });
+  b.ok(['load', '-q', '-i', archive.file]);
+  const racer = `while :; do mv /v/sub /v/moved-$$-$RANDOM 2>/dev/null && ln -s ${hostDir} /v/sub; done`;
+  let swapped = 0;
+  let copied = 0;
+  try {
+    for (let i = 0; i < 4; i++) {
+      const vol = `hostile-race-${process.pid}-${i}`;
+      b.ok(['volume', 'create', vol]);
+      const r = b.ok(['run', '-d', '--network', 'none', '-v', `${vol}:/v`, IMG, 'sh', '-c', racer]).trim();
+      try {
+        // The copy either completes or stops at the member the racer moved, saying so.
+        const run = b.docker(['run', '--rm', '--network', 'none', '-v', `${vol}:/data`, img, 'true']);
+        hostUntouched();
+        if (run.status !== 0) assert.match(run.stderr, /copying \/data of the image into its volume: /);
+        else copied++;
+        const mp = b.ok(['volume', 'inspect', '-f', '{{.Mountpoint}}', vol]).trim();
+        if (readdirSync(mp).some((n) => n.startsWith('moved-'))) swapped++;
+      } finally {
+        b.docker(['rm', '-f', r]);
+        b.docker(['volume', 'rm', vol]);
+      }
+    }
+  } finally {
+    b.docker(['rmi', img]);
+  }
+  assert.ok(swapped > 0, `the racer renamed a directory the copy made (${swapped} of 4 runs, ${copied} copied whole)`);
   hostUntouched();
 });
