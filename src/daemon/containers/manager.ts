@@ -346,6 +346,22 @@ export class ContainerManager {
         if (!isNotFound(e)) this.s.log.warn('snapshot removal failed', { container: r.Id, error: messageOf(e) });
       });
     await Promise.all([snapshot, this.records.remove(r.Id)]);
+    await this.gone(r, removeVolumes);
+  }
+
+  /**
+   * The half of a removal the user sees, for one whose engine side is left to
+   * ./removal.ts: the record moved out of the records' directory (durably),
+   * the name free, the anonymous volumes gone with `removeVolumes`, destroy.
+   */
+  async retire(r: ContainerRecord, removeVolumes: boolean): Promise<void> {
+    this.rootfs.delete(r.Id);
+    await this.records.retire(r.Id);
+    await this.gone(r, removeVolumes);
+  }
+
+  /** A container whose record is gone: forgotten in memory, its anonymous volumes removed, the destroy event. */
+  private async gone(r: ContainerRecord, removeVolumes: boolean): Promise<void> {
     this.byId.delete(r.Id);
     if (this.names.get(r.Name) === r.Id) this.names.delete(r.Name);
     for (const m of r.Mounts) {

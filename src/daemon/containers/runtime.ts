@@ -17,14 +17,17 @@ import { badRequest, wrongState, HttpError } from '../http/errors.js';
 import { fifoPaths, makeFifos, ProcessIO } from './io.js';
 import { loggerURI, logSettings, startFifoLogger } from './logdriver.js';
 import type { ContainerManager } from './manager.js';
+import type { ContainerdClient } from '../../client/index.js';
 import type { ContainerRecord } from './record.js';
 import { resolveUser, withRootfs, type User } from './files.js';
 import { buildSpec, type Spec, type SpecProcess } from './spec.js';
 import { ContainerdContainers } from './ctrd.js';
 import { HealthMonitors } from './health.js';
 import { BackOff, policyRestarts } from './restart.js';
+import { volumeEvents } from './volume-events.js';
 import { Steps } from './steps.js';
 import { waitTask } from './waittask.js';
+import { Removals } from './removal.js';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -50,6 +53,8 @@ export interface Live {
   exitOnNext?: boolean;
   /** When this berthd began the current run (ms): OOM events from before it belong to an earlier run. */
   since?: number;
+  /** The removal under way (status `removing`): a `docker rm` meanwhile answers when it is done. */
+  removal?: Promise<void>;
 }
 
 export function cgroupV2Only(): boolean {
@@ -63,9 +68,18 @@ export class Runtime {
   readonly health = new HealthMonitors(this);
   private readonly backoff = new BackOff();
   readonly ctrd: ContainerdContainers;
+  readonly removals: Removals;
 
   constructor(readonly m: ContainerManager) {
     this.ctrd = new ContainerdContainers(m.s.client, m.s.cfg);
+    this.removals = new Removals({
+      client: m.s.client,
+      snapshotter: m.s.cfg.snapshotter,
+      log: m.s.log,
+      records: m.records,
+      ctrd: this.ctrd,
+      execRoot: (id) => this.execRoot(id),
+    });
     m.hooks = { created: (r) => this.precreate(r), failed: (id) => this.ctrd.dropFailed(id, (x) => m.has(x)) };
   }
 
@@ -191,6 +205,7 @@ export class Runtime {
       }
       this.health.init(r);
       await this.m.save(r, { durable: false });
+      volumeEvents(this.s.events, r, 'mount');
       this.s.events.emit('container', 'start', id, { image: r.ImageRef, name: r.Name.slice(1) });
       this.s.log.info('container started', { container: id, image: r.Image, pid });
       steps.done();
@@ -322,13 +337,17 @@ export class Runtime {
     // The containerd container goes (its Delete waits for the task's rootfs to be let go) while
     // the output drains, and the network endpoints go meanwhile too: the process is gone, and a
     // veth's deletion waits for the kernel (15-25 ms) as containers.Delete waits for the engine.
-    const dropped = this.ctrd
-      .drop(id)
-      .catch((e: unknown) => this.s.log.warn('task cleanup failed', { container: id, error: messageOf(e) }));
+    const dropping = this.ctrd.drop(id);
+    const dropped = dropping.catch((e: unknown) =>
+      this.s.log.warn('task cleanup failed', { container: id, error: messageOf(e) }),
+    );
     const detached = this.s.nets.detachAll(id);
     if (live.io) await Promise.race([live.io.whenDone(), new Promise((res) => setTimeout(res, 5000))]);
     steps.mark('output');
-    await dropped;
+    // An --rm container's task and containerd container are the background half of its removal
+    // (removal.ts): nothing can start it again. Any other waits for them, as its next start would.
+    const autoRemove = r.HostConfig.AutoRemove && !this.shuttingDown;
+    if (!autoRemove) await dropped;
     steps.mark('dropped');
     await detached;
     steps.mark('detached');
@@ -346,8 +365,7 @@ export class Runtime {
     if (restart) r.RestartCount++;
     // An --rm container's record is about to go: not written (should berthd die first, its
     // restore finds the task gone and removes it then).
-    const removing = r.HostConfig.AutoRemove && !this.shuttingDown;
-    if (this.m.has(id) && !removing) await this.m.save(r, { durable: false });
+    if (this.m.has(id) && !autoRemove) await this.m.save(r, { durable: false });
     steps.mark('saved');
     this.s.events.emit('container', 'die', id, {
       image: r.ImageRef,
@@ -355,13 +373,15 @@ export class Runtime {
       exitCode: String(code),
       execDuration: String(Math.max(0, Math.floor(ranMs / 1000))),
     });
+    volumeEvents(this.s.events, r, 'unmount');
     this.s.log.info('container exited', { container: id, exitCode: code, restart });
     for (const w of live.exitWaiters.splice(0)) w(code);
     steps.done();
     if (this.shuttingDown) return;
     if (r.HostConfig.AutoRemove) {
-      await this.remove(r, { force: false, volumes: true }).catch(async (e: unknown) => {
+      await this.removeExited(r, dropping).catch(async (e: unknown) => {
         this.s.log.error('auto-remove failed', { container: id, error: messageOf(e) });
+        r.State.Status = 'exited';
         if (this.m.has(id)) await this.m.save(r, { durable: false }).catch(() => undefined);
       });
       return;
@@ -428,6 +448,11 @@ export class Runtime {
     return new Promise((res) => this.liveOf(r.Id).removeWaiters.push(res));
   }
 
+  /** dockerd's `kill` event, sent for every signal it delivers: docker kill, stop (and its SIGKILL after the timeout), rm -f. */
+  private killEvent(r: ContainerRecord, signal: number): void {
+    this.s.events.emit('container', 'kill', r.Id, { image: r.ImageRef, name: r.Name.slice(1), signal: String(signal) });
+  }
+
   async kill(r: ContainerRecord, signal: number, manual = true): Promise<void> {
     if (!this.running(r)) throw wrongState(`Container ${r.Id} is not running`);
     if (manual) {
@@ -437,7 +462,7 @@ export class Runtime {
       await this.m.save(r);
     }
     await this.s.client.tasks.kill(r.Id, signal, { all: false });
-    this.s.events.emit('container', 'kill', r.Id, { image: r.ImageRef, name: r.Name.slice(1), signal: String(signal) });
+    this.killEvent(r, signal);
     // dockerd resumes a paused container after SIGKILL or its stop signal: the signal is delivered (docker
     // kill/stop of a paused container ends it, and it is no longer paused).
     if (r.State.Status === 'paused' && (signal === 9 || signal === stopSignalOf(r))) await this.unpause(r);
@@ -465,10 +490,12 @@ export class Runtime {
     await this.s.client.tasks.kill(r.Id, sig).catch((e: unknown) => {
       if (!isNotFound(e)) throw e;
     });
+    this.killEvent(r, sig);
     const timer = new Promise<boolean>((res) => setTimeout(() => res(false), Math.max(timeout, 0) * 1000).unref());
     const gotExit = await Promise.race([exited.then(() => true), ...(timeout < 0 ? [] : [timer])]);
     if (!gotExit) {
       await this.s.client.tasks.kill(r.Id, 9, { all: true }).catch(() => undefined);
+      this.killEvent(r, 9);
       await exited;
     }
     this.s.events.emit('container', 'stop', r.Id, { image: r.ImageRef, name: r.Name.slice(1) });
@@ -516,35 +543,93 @@ export class Runtime {
       const exited = this.nextExit(r);
       if (r.State.Status === 'paused') await this.s.client.tasks.resume(r.Id).catch(() => undefined);
       await this.s.client.tasks.kill(r.Id, 9, { all: true }).catch(() => undefined);
+      this.killEvent(r, 9);
       await exited;
     }
-    if (r.State.Status === 'removing') return;
+    if (r.State.Status === 'removing') {
+      await this.live.get(r.Id)?.removal;
+      return;
+    }
     const steps = new Steps(this.s.log, 'remove', r.Id);
-    await this.health.stop(r.Id);
-    this.backoff.forget(r.Id);
     r.State.Status = 'removing';
     const live = this.liveOf(r.Id);
+    let done!: () => void;
+    live.removal = new Promise((res) => (done = res));
+    try {
+      await this.removeNow(r, opts.volumes, steps);
+    } finally {
+      done();
+    }
+  }
+
+  private async removeNow(r: ContainerRecord, volumes: boolean, steps: Steps): Promise<void> {
+    const live = this.liveOf(r.Id);
+    await this.health.stop(r.Id);
+    this.backoff.forget(r.Id);
     if (!this.ctrd.gone(r.Id)) await this.ctrd.drop(r.Id).catch(() => undefined);
     steps.mark('dropped');
-    await Promise.all([this.m.forget(r, opts.volumes), rm(this.execRoot(r.Id), { recursive: true, force: true })]);
+    await Promise.all([this.m.forget(r, volumes), rm(this.execRoot(r.Id), { recursive: true, force: true })]);
     steps.done();
     for (const w of live.removeWaiters.splice(0)) w(r.State.ExitCode);
     this.live.delete(r.Id);
     this.ctrd.forget(r.Id);
   }
 
-  /** After a berthd restart: adopt what still runs, reap what ended meanwhile. */
-  async restore(r: ContainerRecord): Promise<void> {
+  /**
+   * An --rm container's removal after its exit: what the user sees goes now
+   * (the record, durably; the name; the anonymous volumes; destroy), then
+   * `wait?condition=removed` answers; the engine's side (`dropping`: the task
+   * and the containerd container, then the snapshot and the exec directory)
+   * ends in the background (removal.ts), resumed at the next start should
+   * berthd die first.
+   */
+  private async removeExited(r: ContainerRecord, dropping: Promise<void>): Promise<void> {
+    if (r.State.Status === 'removing') return; // a docker rm -f got there first
+    const id = r.Id;
+    const steps = new Steps(this.s.log, 'remove', id);
+    r.State.Status = 'removing';
+    const live = this.liveOf(id);
+    let done!: () => void;
+    live.removal = new Promise((res) => (done = res));
+    try {
+      this.backoff.forget(id);
+      await this.m.retire(r, true);
+      steps.mark('retired');
+      this.removals.finish(id, dropping);
+      for (const w of live.removeWaiters.splice(0)) w(r.State.ExitCode);
+      this.live.delete(id);
+      steps.done();
+    } finally {
+      done();
+    }
+  }
+
+  /** The engine's tasks of berthd's namespace by container id, asked for once at start-up (restore()). */
+  async taskStates(): Promise<Map<string, TaskState>> {
+    const tasks = await this.s.client.tasks.list();
+    return new Map(tasks.map((t) => [t.container_id || t.id, t]));
+  }
+
+  /** After a berthd restart: adopt what still runs, reap what ended meanwhile. `tasks`: taskStates(). */
+  async restore(r: ContainerRecord, tasks: Map<string, TaskState>): Promise<void> {
     if (r.State.Status === 'restarting') {
       // berthd went away while a restart was pending: the policy already said yes.
       r.State.Status = 'exited';
       this.restartLater(r, 0);
       return;
     }
-    if (!this.running(r) && (await this.startedMeanwhile(r))) {
+    const task = tasks.get(r.Id);
+    if (!this.running(r) && startedMeanwhile(r, task)) {
       // berthd died between the engine's Tasks.Start and the record's save: the start happened
       this.s.log.info('a start that berthd did not see finish: the task runs, adopted', { container: r.Id });
       r.State = { ...r.State, Status: 'running', ExitCode: 0, Error: '', StartedAt: new Date().toISOString() };
+    }
+    if (!this.running(r) && r.HostConfig.AutoRemove) {
+      // as dockerd's boot: an --rm container that does not run (exited while berthd stopped, or never
+      // started: the client that would have started it is gone) goes now
+      this.s.log.info('auto-remove at boot', { container: r.Id });
+      await this.remove(r, { force: true, volumes: true });
+      return;
     }
     if (!this.running(r)) {
       // dockerd's boot: the policy decides, the user's stop counting for unless-stopped only.
@@ -558,11 +643,8 @@ export class Runtime {
       return;
     }
     const { client } = this.s;
-    let proc;
-    try {
-      proc = await client.tasks.get(r.Id);
-    } catch (e) {
-      if (!isNotFound(e)) throw e;
+    const proc = task;
+    if (!proc) {
       // containerd lost the task (it was restarted too): the container is gone.
       this.s.log.warn('task gone while berthd was down', { container: r.Id });
       await this.onExit(r, 255, null);
@@ -597,18 +679,6 @@ export class Runtime {
     this.s.log.info('container restored', { container: r.Id, pid: proc.pid });
   }
 
-  /** A container recorded as not running whose task the engine runs (a start cut short by a kill of berthd). */
-  private async startedMeanwhile(r: ContainerRecord): Promise<boolean> {
-    if (r.State.Status !== 'created' && r.State.Status !== 'exited') return false;
-    try {
-      const proc = await this.s.client.tasks.get(r.Id);
-      return proc.status === 'RUNNING' || proc.status === 'PAUSED';
-    } catch (e) {
-      if (isNotFound(e)) return false;
-      throw e;
-    }
-  }
-
   /** On SIGTERM: without live-restore, stop every container; with it, leave them running. */
   async shutdown(liveRestore: boolean): Promise<void> {
     this.shuttingDown = true;
@@ -622,6 +692,8 @@ export class Runtime {
           .map((r) => this.stop(r, undefined).catch(() => undefined)),
       );
     }
+    // removals' clean-ups under way end first (what does not is resumed at the next start)
+    await this.removals.settle(5000);
   }
 }
 
@@ -634,6 +706,14 @@ function endFifoLogger(...fifos: string[]): void {
       /* no reader left: nothing to end */
     }
   }
+}
+
+type TaskState = Awaited<ReturnType<ContainerdClient['tasks']['get']>>;
+
+/** A container recorded as not running whose task the engine runs (a start cut short by a kill of berthd). */
+function startedMeanwhile(r: ContainerRecord, task: TaskState | undefined): boolean {
+  if (r.State.Status !== 'created' && r.State.Status !== 'exited') return false;
+  return task?.status === 'RUNNING' || task?.status === 'PAUSED';
 }
 
 function stopSignalOf(r: ContainerRecord): number {

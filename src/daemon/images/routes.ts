@@ -109,6 +109,11 @@ export function imageSummary(v: ImageView, containers: number, sharedSize = -1):
   };
 }
 
+/** An image event's attributes as dockerd's LogImageEvent makes them: the image's labels, then its name. */
+function imageEventAttrs(v: ImageView | undefined, name: string): Record<string, string> {
+  return { ...(v?.resolved.config.config?.Labels ?? {}), name };
+}
+
 export function imageRoutes(router: Router, images: ImageService, m: ContainerManager): void {
   const { client, cfg, events, log } = m.s;
 
@@ -152,7 +157,8 @@ export function imageRoutes(router: Router, images: ImageService, m: ContainerMa
       send({
         status: `Status: ${res.upToDate ? 'Image is up to date' : 'Downloaded newer image'} for ${familiarString(ref)}`,
       });
-      events.emit('image', 'pull', familiarString(ref), { name: familiarString(ref) });
+      const pulled = await images.find(name).catch(() => undefined);
+      events.emit('image', 'pull', familiarString(ref), imageEventAttrs(pulled, familiarString(ref)));
       log.info('image pulled', { image: res.config.digest, name });
       out!.end();
     } catch (e) {
@@ -275,7 +281,7 @@ export function imageRoutes(router: Router, images: ImageService, m: ContainerMa
     if (target.digest) throw badRequest('refusing to create a tag with a digest reference', 'repo');
     const name = formatReference(target);
     await nameImage(client, name, v.target);
-    events.emit('image', 'tag', v.id, { name: familiarString(target) });
+    events.emit('image', 'tag', v.id, imageEventAttrs(v, familiarString(target)));
     ctx.send(201);
   });
 
@@ -312,11 +318,13 @@ export function imageRoutes(router: Router, images: ImageService, m: ContainerMa
       }
       if (isDanglingName(n)) continue;
       out.push({ Untagged: familiarString(parseRef(n)) });
-      events.emit('image', 'untag', v.id, { name: familiarString(parseRef(n)) });
+      // dockerd names the image by its id in untag and delete events
+      events.emit('image', 'untag', v.id, imageEventAttrs(v, v.id));
     }
     if (names.length === v.names.length) {
       out.push({ Deleted: v.id });
-      events.emit('image', 'delete', v.id, {});
+      // the image is gone by then: dockerd finds no labels for it
+      events.emit('image', 'delete', v.id, { name: v.id });
     }
     images.forget(v.target.digest);
     ctx.send(200, out);
@@ -353,7 +361,7 @@ export function imageRoutes(router: Router, images: ImageService, m: ContainerMa
       });
       line({ status: `${ref.tag ?? 'latest'}: digest: ${res.digest} size: ${v.target.size}` });
       line({ progressDetail: {}, aux: { Tag: ref.tag ?? 'latest', Digest: res.digest, Size: v.target.size } });
-      events.emit('image', 'push', familiarString(ref), { name: familiarString(ref) });
+      events.emit('image', 'push', familiarString(ref), imageEventAttrs(v, familiarString(ref)));
       log.info('image pushed', { image: v.id, name: formatReference(ref), digest: res.digest });
     } catch (e) {
       log.warn('push failed', { image: v.id, error: messageOf(e) });

@@ -9,13 +9,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { type RegistryInstance } from '../../helpers/registry.js';
 import { rawRequest, DOCKER_28, DOCKER_20, type Berthd, pastEvents } from '../../helpers/berthd.js';
 import { sleep, waitUntil } from '../../helpers/wait.js';
 import { berthdSkip, startBerthdStack, type BerthdStack } from '../../helpers/berthd-stack.js';
+import { scratchDir } from '../../helpers/scratch.js';
 
 const skip = berthdSkip('containerd');
 
@@ -23,7 +24,7 @@ let s: BerthdStack | undefined;
 let reg: RegistryInstance;
 let b: Berthd;
 let IMG = '';
-const scratch = mkdtempSync('/tmp/berthd-test-files-');
+const scratch = scratchDir('/tmp/berthd-test-files-');
 
 before(async () => {
   if (skip) return;
@@ -33,7 +34,6 @@ before(async () => {
 
 after(async () => {
   await s?.stop();
-  rmSync(scratch, { recursive: true, force: true });
 });
 
 async function alive(): Promise<void> {
