@@ -185,3 +185,39 @@ test('volume copy-up while another container of the volume swaps its directories
   assert.ok(swapped > 0, `the racer renamed a directory the copy made (${swapped} of 4 runs, ${copied} copied whole)`);
   hostUntouched();
 });
+
+test("docker system df counts a volume's files, never the host dir a swapped symlink names", { skip }, async () => {
+  const vol = `hostile-race-df-${process.pid}`;
+  const c = `hostile-race-df-${process.pid}`;
+  const setup = `mkdir -p /v/d && echo inside > /v/d/secret && ln -s ${hostDir} /v/l && exec sleep 600`;
+  b.ok(['run', '-d', '--name', c, '--network', 'none', '-v', `${vol}:/v`, IMG, 'sh', '-c', setup]);
+  let swap: ChildProcess | undefined;
+  try {
+    for (let i = 0; i < 100 && b.docker(['exec', c, 'test', '-L', '/v/l']).status !== 0; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    const mp = b.ok(['volume', 'inspect', '-f', '{{.Mountpoint}}', vol]).trim();
+    swap = spawn('python3', ['-c', SWAPPER, join(mp, 'd'), join(mp, 'l')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve) => swap!.stdout!.once('data', () => resolve()));
+    const sizes = new Set<number>();
+    const n = await race(async () => {
+      const df = await rawRequest(b.sock, 'GET', '/v1.50/system/df?type=volume');
+      assert.equal(df.status, 200, df.body);
+      const v = (JSON.parse(df.body) as { Volumes: { Name: string; UsageData: { Size: number } }[] }).Volumes.find(
+        (x) => x.Name === vol,
+      );
+      sizes.add(v?.UsageData.Size ?? -2);
+    });
+    // "inside\n" and the symlink (its target's length), either missed when
+    // the swap moved it between the listing and the look: never the host's.
+    const own = [0, 7, hostDir.length, 7 + hostDir.length];
+    assert.ok(
+      [...sizes].every((x) => own.includes(x)),
+      `${n} rounds: sizes ${[...sizes].join(' ')}, the volume's own: ${own.join(' ')}`,
+    );
+    assert.ok(sizes.has(7 + hostDir.length), 'the whole volume counted at least once');
+  } finally {
+    swap?.kill('SIGKILL');
+    b.docker(['rm', '-f', c]);
+    b.docker(['volume', 'rm', vol]);
+  }
+});
