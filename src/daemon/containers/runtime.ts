@@ -25,6 +25,7 @@ import { ContainerdContainers } from './ctrd.js';
 import { HealthMonitors } from './health.js';
 import { BackOff, policyRestarts } from './restart.js';
 import { volumeEvents } from './volume-events.js';
+import { cgroupOOMKilled } from './oom.js';
 import { Steps } from './steps.js';
 import { waitTask } from './waittask.js';
 import { Removals } from './removal.js';
@@ -310,7 +311,7 @@ export class Runtime {
     return buildSpec({
       rec: r,
       user,
-      cgroupsPath: `/${this.s.cfg.containerdNamespace}/${r.Id}`,
+      cgroupsPath: this.cgroupsPath(r),
       cgroupV2: cgroupV2Only(),
       joins,
       initPath: r.HostConfig.Init ? initBinary() : undefined,
@@ -339,6 +340,11 @@ export class Runtime {
       .catch((e: unknown) =>
         this.s.log.debug('containerd container left to the start', { container: r.Id, error: messageOf(e) }),
       );
+  }
+
+  /** The container's cgroup (cgroupfs driver, as ctr places it): /<namespace>/<id>. */
+  private cgroupsPath(r: ContainerRecord): string {
+    return `/${this.s.cfg.containerdNamespace}/${r.Id}`;
   }
 
   /**
@@ -703,6 +709,12 @@ export class Runtime {
     }
     const live = this.liveOf(r.Id);
     if (proc.status === 'STOPPED') {
+      // an OOM kill while berthd was down: no one heard the event, the task's cgroup still counts it
+      if (!r.State.OOMKilled && (await cgroupOOMKilled(this.cgroupsPath(r), cgroupV2Only()))) {
+        r.State.OOMKilled = true;
+        this.s.events.emit('container', 'oom', r.Id, { image: r.ImageRef, name: r.Name.slice(1) });
+        this.s.log.info('container OOM-killed a process while berthd was down', { container: r.Id });
+      }
       await this.onExit(r, proc.exit_status, dateOf(proc.exited_at));
       return;
     }
