@@ -324,6 +324,10 @@ export async function startDockerd(opts: {
   runtimes: Record<string, string>;
   storageDriver?: string;
   prefix?: string;
+  /** A network namespace (path) dockerd runs in, so its bridges and rules go with it; with it, `bridge` may be on. */
+  netnsPath?: string;
+  /** `--bridge` (default none: no docker0 in the host's namespace). */
+  bridge?: string;
 }): Promise<Dockerd> {
   const dir = mkdtempSync(join('/tmp', opts.prefix ?? 'berth-dkd-'));
   const sock = join(dir, 'docker.sock');
@@ -346,7 +350,7 @@ export async function startDockerd(opts: {
     '--iptables=false',
     '--ip6tables=false',
     '--ip-masq=false',
-    '--bridge=none',
+    `--bridge=${opts.bridge ?? 'none'}`,
     '--storage-driver',
     opts.storageDriver ?? 'overlay2',
     '--cgroup-parent',
@@ -355,7 +359,9 @@ export async function startDockerd(opts: {
     'debug',
     ...Object.entries(opts.runtimes).flatMap(([name, path]) => ['--add-runtime', `${name}=${path}`]),
   ];
-  const proc = spawnLogged('dockerd', args, logFile);
+  const proc = opts.netnsPath
+    ? spawnLogged('nsenter', [`--net=${opts.netnsPath}`, 'dockerd', ...args], logFile)
+    : spawnLogged('dockerd', args, logFile);
   const cli = dockerCli() ?? 'docker';
   const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(dir, 'config') };
   delete env.DOCKER_CONTEXT;
