@@ -20,7 +20,7 @@ import { fifoPaths, makeFifos, ProcessIO } from './io.js';
 import { loggerURI, logSettings, startFifoLogger } from './logdriver.js';
 import type { ContainerManager } from './manager.js';
 import type { ContainerRecord } from './record.js';
-import { resolveUser, withRootfs, type User } from './files.js';
+import { resolveUser, withGroupAdd, withRootfs, type RootAccess, type User } from './files.js';
 import { buildSpec, type Spec, type SpecProcess } from './spec.js';
 import { ContainerdContainers } from './ctrd.js';
 import { HealthMonitors } from './health.js';
@@ -31,6 +31,8 @@ import { waitTask } from './waittask.js';
 const run = promisify(execFile);
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
+// How long a kill with SIGKILL waits for the exit before answering (dockerd: 2 s, then 10 s more).
+const KILL_WAIT_MS = 12_000;
 
 export function parseSignal(s: string | null | undefined, dflt = 'SIGKILL'): number {
   const v = (s || dflt).toUpperCase();
@@ -108,7 +110,8 @@ export class Runtime {
     let spec: Spec;
     try {
       const joins = this.joinsOf(r);
-      const user = await resolveUser(r.Config.User ?? '', async (fn) => withRootfs(await this.m.rootfsMounts(id), fn));
+      const root: RootAccess = async (fn) => withRootfs(await this.m.rootfsMounts(id), fn);
+      const user = await withGroupAdd(await resolveUser(r.Config.User ?? '', root), h.GroupAdd, root);
       await this.copyUp(r);
       steps.mark('user');
       spec = this.specOf(r, user, joins);
@@ -303,9 +306,8 @@ export class Runtime {
     if ([h.PidMode, h.IpcMode, h.NetworkMode].some((m) => m?.startsWith('container:'))) return;
     let spec: Spec;
     try {
-      const user = await resolveUser(r.Config.User ?? '', () =>
-        Promise.reject(new Error('a user name: read at start')),
-      );
+      const later: RootAccess = () => Promise.reject(new Error('a user or group name: read at start'));
+      const user = await withGroupAdd(await resolveUser(r.Config.User ?? '', later), r.HostConfig.GroupAdd, later);
       spec = this.specOf(r, user, this.joinsOf(r));
     } catch {
       return;
@@ -443,11 +445,15 @@ export class Runtime {
       if (signal === 9 || signal === stopSignalOf(r)) this.liveOf(r.Id).exitOnNext = true;
       await this.m.save(r);
     }
+    // dockerd's Kill waits for the exit after a SIGKILL (not after other signals): a client that
+    // inspects right after `docker kill` sees the container exited with 137, never still running.
+    const exited = signal === 9 ? this.nextExit(r) : undefined;
     await this.s.client.tasks.kill(r.Id, signal, { all: false });
     this.s.events.emit('container', 'kill', r.Id, { image: r.ImageRef, name: r.Name.slice(1), signal: String(signal) });
     // dockerd resumes a paused container after SIGKILL or its stop signal: the signal is delivered (docker
     // kill/stop of a paused container ends it, and it is no longer paused).
     if (r.State.Status === 'paused' && (signal === 9 || signal === stopSignalOf(r))) await this.unpause(r);
+    if (exited) await Promise.race([exited, new Promise((res) => setTimeout(res, KILL_WAIT_MS).unref())]);
   }
 
   async stop(r: ContainerRecord, timeoutS: number | undefined, signal?: string): Promise<void> {
