@@ -122,6 +122,8 @@ export async function commitContainer(opts: CommitOptions): Promise<{ id: string
       created,
       ...(opts.author ? { author: opts.author } : {}),
       config: runtime,
+      // The image committed from, as Docker's own image configs carry it (inspect's Parent).
+      parent: image.id,
       rootfs: { type: 'layers', diff_ids: [...base.diffIds, diffId] },
       history: [
         ...(base.config.history ?? []),
