@@ -21,17 +21,15 @@
 // Needs root, ctr/containerd, runc, strace, perf, /bin/busybox and the build.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { clientConstructor } from '../src/api/load.js';
 import { Runtime } from '../src/runtime/container.js';
-import { makeBusyboxRootfs } from '../test/helpers/busybox.js';
-import { startContainerd, type Containerd } from '../test/helpers/daemons.js';
-import { startEngine, type Engine } from '../test/integration/engine/helpers.js';
 import { cpuGroup, type CpuGroup } from './cpuacct.js';
-import { quantile } from './stats.js';
+import { startCtrPeers } from './ctr-peers.js';
+import { median as med } from './stats.js';
 import { straceSummary } from './run-floor-strace.js';
 import { cgroupJoins } from './run-floor-cgroup.js';
 
@@ -44,11 +42,6 @@ const NS = `floor-${process.pid}`;
 /** The cgroup parent of the kernel-work containers (not NS: containerd's containers make /NS in every hierarchy). */
 const KERNEL_CG = `floor-kernel-${process.pid}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const med = (xs: number[]) =>
-  quantile(
-    [...xs].sort((a, b) => a - b),
-    0.5,
-  );
 const r1 = (x: number) => Math.round(x * 10) / 10;
 
 interface Peer {
@@ -185,30 +178,19 @@ async function kernelWork(work: string, specFile: string, rootfs: string) {
 }
 
 async function main(): Promise<void> {
-  const work = mkdtempSync('/tmp/berth-run-floor-');
-  const rootfs = join(work, 'rootfs');
-  mkdirSync(rootfs);
-  makeBusyboxRootfs(rootfs);
   const load0 = loadavg();
-  let engine: Engine | undefined;
-  let ctrd: Containerd | undefined;
+  const bench = await startCtrPeers('berth-floor', NS);
+  const { work, rootfs, engine, ctrd } = bench;
   let fixture: ChildProcess | undefined;
   let fixtureRaw: ChildProcess | undefined;
-  const groups: CpuGroup[] = [];
   const out: Record<string, unknown> = {};
   try {
     const fx = await startFixture(work);
     fixture = fx.proc;
     const raw = await startFixture(work, true);
     fixtureRaw = raw.proc;
-    engine = await startEngine('berth-floor-eng-');
-    ctrd = await startContainerd({ prefix: 'berth-floor-ctrd-', namespace: NS });
     const mk = (name: string, sock: string, pid: number): Peer => {
-      const cpu = cpuGroup(`berth-floor-${process.pid}-${name}`);
-      if (cpu) {
-        groups.push(cpu);
-        cpu.add(pid);
-      }
+      const cpu = bench.cpu(name, pid);
       return { name, sock, cpu, wall: [], daemonCpu: [], ctrCpu: [] };
     };
     const peers = [
@@ -290,33 +272,7 @@ async function main(): Promise<void> {
   } finally {
     fixture?.kill('SIGTERM');
     fixtureRaw?.kill('SIGTERM');
-    for (const [sock, d] of [
-      [engine?.sock, engine],
-      [ctrd?.sock, ctrd],
-    ] as const) {
-      if (!sock || !d) continue;
-      const ids = spawnSync('ctr', ['-a', sock, '-n', NS, 'c', 'ls', '-q'], { encoding: 'utf8' }).stdout;
-      for (const id of ids.split('\n').filter(Boolean)) {
-        spawnSync('ctr', ['-a', sock, '-n', NS, 'task', 'rm', '-f', id], { stdio: 'ignore' });
-        spawnSync('ctr', ['-a', sock, '-n', NS, 'c', 'rm', id], { stdio: 'ignore' });
-      }
-    }
-    await engine?.stop();
-    await ctrd?.stop();
-    for (const g of groups) g.remove();
-    for (const d of [
-      '/sys/fs/cgroup',
-      ...['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids', 'systemd', 'unified'].map(
-        (x) => `/sys/fs/cgroup/${x}`,
-      ),
-    ]) {
-      try {
-        for (const n of [NS, KERNEL_CG]) if (existsSync(`${d}/${n}`)) rmdirSync(`${d}/${n}`);
-      } catch {
-        // not there, or not empty (a runner's leftover: reported by rmdir's caller)
-      }
-    }
-    rmSync(work, { recursive: true, force: true });
+    await bench.stop([KERNEL_CG]);
   }
   out.loadavg = { before: load0.map(r1), after: loadavg().map(r1) };
   if (JSON_OUT) return void console.log(JSON.stringify(out, null, 2));

@@ -11,14 +11,11 @@
 // /bin/busybox and the build (bin/berth-engine, native/build/berth-shim).
 
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { makeBusyboxRootfs } from '../test/helpers/busybox.js';
-import { startContainerd, type Containerd } from '../test/helpers/daemons.js';
-import { startEngine, type Engine } from '../test/integration/engine/helpers.js';
-import { cpuGroup, type CpuGroup } from './cpuacct.js';
-import { quantile } from './stats.js';
+import { startCtrPeers } from './ctr-peers.js';
+import { median } from './stats.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: number) => {
@@ -73,39 +70,16 @@ function runAsync(sock: string, a: string[]): Promise<number> {
   });
 }
 
-function median(xs: number[]): number {
-  return quantile(
-    [...xs].sort((a, b) => a - b),
-    0.5,
-  );
-}
-
-function cleanup(ctr: Ctr, list: () => string[]): void {
-  for (const id of list()) ctr(['task', 'kill', '-s', 'KILL', id]);
-  spawnSync('sleep', ['0.5']);
-  for (const id of list()) ctr(['task', 'rm', '-f', id]);
-}
-
 async function main(): Promise<void> {
-  const work = mkdtempSync('/tmp/berth-bench-shim-');
-  const rootfs = join(work, 'rootfs');
-  mkdirSync(rootfs);
-  makeBusyboxRootfs(rootfs);
   const load0 = loadavg();
-  let engine: Engine | undefined;
-  let ctrd: Containerd | undefined;
-  const groups: CpuGroup[] = [];
+  const bench = await startCtrPeers('berth-bench', NS);
+  const { work, rootfs, engine, ctrd } = bench;
   const out: Record<string, unknown> = {};
   try {
-    engine = await startEngine('berth-bench-eng-');
-    ctrd = await startContainerd({ prefix: 'berth-bench-ctrd-', namespace: NS });
     const peers = [
-      { name: 'berth-engine', sock: engine.sock, cpu: cpuGroup(`berth-bench-${process.pid}-engine`) },
-      { name: 'containerd', sock: ctrd.sock, cpu: cpuGroup(`berth-bench-${process.pid}-containerd`) },
+      { name: 'berth-engine', sock: engine.sock, cpu: bench.cpu('engine', engine.proc.pid!) },
+      { name: 'containerd', sock: ctrd.sock, cpu: bench.cpu('containerd', ctrd.proc.pid!) },
     ];
-    groups.push(...peers.map((p) => p.cpu).filter((g): g is CpuGroup => !!g));
-    peers[0]!.cpu?.add(engine.proc.pid!);
-    peers[1]!.cpu?.add(ctrd.proc.pid!);
 
     // 1. ctr run --rm, interleaved (the first round warms up: the engine's spare shim predates its group)
     const times: Record<string, number[]> = { 'berth-engine': [], containerd: [] };
@@ -148,7 +122,7 @@ async function main(): Promise<void> {
     const shimRss = {
       'berth-shim': median(
         pidsNamed('berth-shim')
-          .filter((p) => cmdline(p).includes(engine!.state))
+          .filter((p) => cmdline(p).includes(engine.state))
           .map(rssKb)
           .filter((kb) => kb > 0),
       ),
@@ -167,7 +141,7 @@ async function main(): Promise<void> {
       const r = ctrOf(engine.sock)(['run', '-d', '--rootfs', rootfs, `par-${i}`, '/bin/sleep', '600']);
       if (r.status !== 0) throw new Error(`berth-engine: run ${i}: ${r.stderr}`);
     }
-    const shims = pidsNamed('berth-shim').filter((p) => cmdline(p).includes(engine!.state));
+    const shims = pidsNamed('berth-shim').filter((p) => cmdline(p).includes(engine.state));
     out.idle = {
       containers: IDLE,
       engineRssKb: rssKb(engine.proc.pid!),
@@ -175,23 +149,7 @@ async function main(): Promise<void> {
       shimsTotalRssKb: shims.map(rssKb).reduce((a, b) => a + b, 0),
     };
   } finally {
-    const ids = (sock: string) => () =>
-      spawnSync('ctr', ['-a', sock, '-n', NS, 'task', 'ls', '-q'], { encoding: 'utf8' })
-        .stdout.split('\n')
-        .filter(Boolean);
-    if (engine) cleanup(ctrOf(engine.sock), ids(engine.sock));
-    if (ctrd) cleanup(ctrOf(ctrd.sock), ids(ctrd.sock));
-    await engine?.stop();
-    await ctrd?.stop();
-    for (const g of groups) g.remove();
-    for (const d of ['/sys/fs/cgroup', ...readdirSync('/sys/fs/cgroup').map((x) => `/sys/fs/cgroup/${x}`)]) {
-      try {
-        rmdirSync(`${d}/${NS}`);
-      } catch {
-        // not there
-      }
-    }
-    rmSync(work, { recursive: true, force: true });
+    await bench.stop();
   }
   out.loadavg = { before: load0, after: loadavg() };
   if (args.includes('--json')) {

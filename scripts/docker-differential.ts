@@ -638,32 +638,19 @@ const d = await startDockerd({ runtimes: {}, prefix: 'dfix-diff-dkd-' });
 try {
   seedImage(reg.host, 'dfix/busybox:latest');
   IMG = `${reg.host}/dfix/busybox:latest`;
-  const sides: Side[] = [
-    {
-      name: 'berthd',
-      sock: b.sock,
-      docker: (a, input) =>
-        spawnSync(DOCKER_28, a, {
-          encoding: 'utf8',
-          timeout: 60000,
-          killSignal: 'SIGKILL',
-          input,
-          env: { ...b.env, ...apiEnv },
-        }),
-    },
-    {
-      name: 'dockerd',
-      sock: d.sock,
-      docker: (a, input) =>
-        spawnSync(DOCKER_28, a, {
-          encoding: 'utf8',
-          timeout: 60000,
-          killSignal: 'SIGKILL',
-          input,
-          env: { ...d.env, ...apiEnv },
-        }),
-    },
-  ];
+  const side = (name: string, daemon: { sock: string; env: NodeJS.ProcessEnv }): Side => ({
+    name,
+    sock: daemon.sock,
+    docker: (a, input) =>
+      spawnSync(DOCKER_28, a, {
+        encoding: 'utf8',
+        timeout: 60000,
+        killSignal: 'SIGKILL',
+        input,
+        env: { ...daemon.env, ...apiEnv },
+      }),
+  });
+  const sides = [side('berthd', b), side('dockerd', d)];
   for (const s of sides) s.docker(['pull', '-q', IMG]);
   let diffs = 0;
   for (const [name, fn] of cases) {

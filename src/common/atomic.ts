@@ -119,13 +119,17 @@ export async function stageFileAtomic(
         await abort();
         throw e;
       }
-      if (!durable) return;
-      const dh = await open(dirname(path), constants.O_RDONLY | constants.O_DIRECTORY);
-      try {
-        await dh.sync();
-      } finally {
-        await dh.close();
-      }
+      if (durable) await fsyncDir(dirname(path));
     },
   };
+}
+
+/** A directory's entries made durable (a rename into or out of it survives a power loss). */
+export async function fsyncDir(dir: string): Promise<void> {
+  const dh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
 }

@@ -80,13 +80,18 @@ export async function startDaemon(cfg: DaemonConfig, log: Logger): Promise<Daemo
       .catch((e: unknown) => log.error('recording an OOM kill failed', { container: id, error: messageOf(e) }));
   });
 
+  // One Tasks.List answers every container's restore (no Tasks.Get each).
+  const tasks = await runtime.taskStates();
   for (const r of await manager.load()) {
     await runtime
-      .restore(r)
+      .restore(r, tasks)
       .catch((e: unknown) => log.error('restore failed', { container: r.Id, error: messageOf(e) }));
   }
+  // Removals whose clean-up a previous berthd did not finish go on (containers/removal.ts).
+  await runtime.removals.resume();
   // containerd containers of creates that berthd's end cut short go.
-  for (const id of await runtime.ctrd.sweep((id) => manager.has(id)).catch(() => []))
+  const known = (id: string) => manager.has(id) || runtime.removals.has(id);
+  for (const id of await runtime.ctrd.sweep(known).catch(() => []))
     log.info('containerd container without a record removed', { container: id });
   // Endpoints of containers that ended while berthd was away (or never started) go.
   await nets.sweep((id) => manager.has(id) && runtime.running(manager.get(id)));

@@ -13,6 +13,7 @@ import { badRequest, HttpError } from './http/errors.js';
 import type { ContainerManager } from './containers/manager.js';
 import type { Runtime } from './containers/runtime.js';
 import { hostCgroupVersion } from './containers/runtime.js';
+import { dockerRuntimeName } from './containers/inspect-defaults.js';
 import type { ImageService } from './images/service.js';
 import { imageSummary, layerSharing } from './images/routes.js';
 import { eventFilter, type EventBus, type DockerEvent } from './events.js';
@@ -159,8 +160,13 @@ export function systemRoutes(
       Labels: [],
       ExperimentalBuild: false,
       ServerVersion: BERTHD_VERSION,
-      Runtimes: { [cfg.runtime]: { path: cfg.runtime }, runc: { path: 'runc' } },
-      DefaultRuntime: cfg.runtime,
+      // dockerd's names: "runc" is containerd's io.containerd.runc.v2 running the runc binary
+      Runtimes: {
+        'io.containerd.runc.v2': { path: 'runc' },
+        runc: { path: 'runc' },
+        ...(cfg.runtime === 'io.containerd.runc.v2' ? {} : { [cfg.runtime]: { path: cfg.runtime } }),
+      },
+      DefaultRuntime: dockerRuntimeName(cfg.runtime),
       Swarm: {
         NodeID: '',
         NodeAddr: '',

@@ -236,9 +236,10 @@ export { spawnSync };
 
 /**
  * `docker events` that already happened: from `since` (Unix seconds) to a
- * second from now, matching every filter, each printed as `format`.
+ * second from now, matching every filter, each printed as `format` (the CLI's
+ * default line without one).
  */
-export function pastEvents(b: Berthd, since: number | string, filters: string[], format: string): string {
+export function pastEvents(b: Berthd, since: number | string, filters: string[], format?: string): string {
   const until = String(Math.floor(Date.now() / 1000) + 1);
   return b.ok([
     'events',
@@ -247,7 +248,6 @@ export function pastEvents(b: Berthd, since: number | string, filters: string[],
     '--until',
     until,
     ...filters.flatMap((f) => ['--filter', f]),
-    '--format',
-    format,
+    ...(format === undefined ? [] : ['--format', format]),
   ]);
 }

@@ -1,31 +1,60 @@
 // docker cp: GET/HEAD/PUT /containers/{id}/archive. A running container is
-// reached through /proc/<pid>/root (its mounts and volumes included), a
-// stopped one through its rootfs snapshot mounted on a temp dir. The path is
-// resolved here, one component at a time, with every symlink taken as the
-// container sees it (an absolute target starts again at the container's
-// root, ".." never climbs above it), so no request reaches a host path; tar
-// then works below that directory and does not follow symlinks.
-// Known limit: a process inside a running container could swap a component
-// for a symlink between our resolution and tar's open (the same race
-// `docker cp` had before dockerd learnt to chroot).
+// reached through its init's /proc/<pid>/root (its mounts and volumes
+// included), a stopped one through its rootfs snapshot mounted on a temp
+// dir. That root is pinned once (pinned.ts) and every path is resolved from
+// it through pinned descriptors, each symlink taken as the container sees it
+// (an absolute target starts again at the container's root, ".." never
+// climbs above it), so a process in the container swapping a directory for a
+// symlink between our look and our use sends nothing to a host path: what
+// is written is made by extract.ts in a pinned directory, and what is read is
+// tarred by GNU tar started in a pinned directory (-C /proc/<berthd>/fd/N),
+// which itself walks with openat(O_NOFOLLOW) from there.
 
 import { spawn } from 'node:child_process';
-import { lstat, readlink, stat } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { BerthError, errnoOf, messageOf } from '../../common/errors.js';
-import { badRequest, notFound } from '../http/errors.js';
+import { badRequest, notFound, wrongState } from '../http/errors.js';
 import { boolParam, type Ctx } from '../http/router.js';
 import { withRootfs } from './files.js';
-import { resolveIn } from './paths.js';
+import { Dir, PinnedRoot, type Spot } from './pinned.js';
 import type { ContainerRecord } from './record.js';
 import type { Runtime } from './runtime.js';
 import { withReadOnlyRootfs } from './changes.js';
 import { extractInto } from './extract.js';
 
-async function withContainerRoot<T>(r: ContainerRecord, rt: Runtime, fn: (root: string) => Promise<T>): Promise<T> {
-  if (rt.running(r) && r.State.Pid > 0) return fn(`/proc/${r.State.Pid}/root`);
+/**
+ * The running container's root, pinned through its init's /proc entry: the
+ * /proc/<pid> directory is opened first and checked to be the container's
+ * (its cgroup names the container), so a pid reused by a host process after
+ * the container exited never gives us the host's root.
+ */
+async function pinRunningRoot(r: ContainerRecord, pid: number): Promise<PinnedRoot> {
+  const proc = await PinnedRoot.open(`/proc/${pid}`, `container ${r.Id}`);
+  try {
+    const cgroup = await readFile(proc.root.at('cgroup'), 'utf8').catch(() => '');
+    if (!cgroup.includes(r.Id)) throw wrongState(`Container ${r.Id} is not running`);
+    return await PinnedRoot.open(proc.root.at('root'), `container ${r.Id}`);
+  } finally {
+    await proc.close();
+  }
+}
+
+async function withContainerRoot<T>(r: ContainerRecord, rt: Runtime, fn: (tree: PinnedRoot) => Promise<T>): Promise<T> {
+  const pinned = async (tree: PinnedRoot) => {
+    try {
+      return await fn(tree);
+    } finally {
+      await tree.close();
+    }
+  };
+  if (rt.running(r) && r.State.Pid > 0) return pinned(await pinRunningRoot(r, r.State.Pid));
+  // a task made ahead holds the snapshot mounted writable: never two upper mounts of one layer
+  await rt.premade.discard(r.Id);
   const snaps = rt.m.s.client.snapshots(rt.m.s.cfg.snapshotter);
-  return withRootfs(await snaps.mounts(r.Id), fn, { writable: true });
+  return withRootfs(await snaps.mounts(r.Id), async (root) => pinned(await PinnedRoot.open(root)), {
+    writable: true,
+  });
 }
 
 /** Go's os.FileMode bits, which the CLI decodes from X-Docker-Container-Path-Stat. */
@@ -45,19 +74,29 @@ function goMode(mode: number): number {
   return m >>> 0; // unsigned, as Go's uint32
 }
 
-async function statHeader(root: string, host: string, path: string, id: string): Promise<string> {
-  let st;
+/** Where `path` leads in the container, a 404 in dockerd's words when it does not. */
+async function locate(tree: PinnedRoot, path: string, followLast: boolean, id: string): Promise<Spot> {
   try {
-    // A running container's root is /proc/<pid>/root, a link to the directory.
-    st = host === root ? await stat(host) : await lstat(host);
+    return await tree.locate(path, { followLast });
+  } catch (e) {
+    const code = errnoOf(e);
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw notFound(`Could not find the file ${path} in container ${id}`);
+    throw e;
+  }
+}
+
+async function statHeader(spot: Spot, path: string, id: string): Promise<string> {
+  let st: Stats;
+  try {
+    st = spot.name === undefined ? await spot.dir.handle.stat() : await lstat(spot.dir.at(spot.name));
   } catch (e) {
     if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR')
       throw notFound(`Could not find the file ${path} in container ${id}`);
     throw e;
   }
-  const linkTarget = st.isSymbolicLink() ? await readlink(host) : '';
+  const linkTarget = st.isSymbolicLink() && spot.name !== undefined ? await readlink(spot.dir.at(spot.name)) : '';
   const doc = {
-    name: basename(path) || '/',
+    name: path.split('/').filter(Boolean).pop() ?? '/',
     size: st.size,
     mode: goMode(st.mode),
     mtime: st.mtime.toISOString(),
@@ -74,49 +113,56 @@ function pathParam(ctx: Ctx): string {
 
 export async function archiveHead(ctx: Ctx, r: ContainerRecord, rt: Runtime): Promise<void> {
   const path = pathParam(ctx);
-  await withContainerRoot(r, rt, async (root) => {
-    const host = await resolveIn(root, path, false);
-    ctx.send(200, undefined, { 'X-Docker-Container-Path-Stat': await statHeader(root, host, path, r.Id) });
+  await withContainerRoot(r, rt, async (tree) => {
+    const spot = await locate(tree, path, false, r.Id);
+    try {
+      ctx.send(200, undefined, { 'X-Docker-Container-Path-Stat': await statHeader(spot, path, r.Id) });
+    } finally {
+      await spot.dir.close();
+    }
   });
 }
 
 export async function archiveGet(ctx: Ctx, r: ContainerRecord, rt: Runtime): Promise<void> {
   const path = pathParam(ctx);
-  await withContainerRoot(r, rt, async (root) => {
+  await withContainerRoot(r, rt, async (tree) => {
     // A trailing "/." copies the directory's content, as docker cp does.
-    const host = await resolveIn(root, path, !path.endsWith('/'));
-    const stat = await statHeader(root, host, path, r.Id);
-    const name = basename(host);
-    const tar = spawn('tar', ['--numeric-owner', '-C', dirname(host), '-cf', '-', name], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let err = '';
-    tar.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const out = ctx.stream(200, 'application/x-tar', { 'X-Docker-Container-Path-Stat': stat });
-    rt.m.s.events.emit('container', 'archive-path', r.Id, { image: r.ImageRef, name: r.Name.slice(1) });
-    tar.stdout.pipe(out);
-    const code = await new Promise<number>((res) => tar.on('close', (c) => res(c ?? 1)));
-    if (code !== 0) rt.m.s.log.warn('archive: tar failed', { container: r.Id, error: err.trim() });
+    const spot = await locate(tree, path, !path.endsWith('/'), r.Id);
+    try {
+      const stat = await statHeader(spot, path, r.Id);
+      // tar starts in the pinned directory and opens the one name there without following it.
+      const tar = spawn('tar', ['--numeric-owner', '-C', spot.dir.atForChild(), '-cf', '-', '--', spot.name ?? '.'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let err = '';
+      tar.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const out = ctx.stream(200, 'application/x-tar', { 'X-Docker-Container-Path-Stat': stat });
+      rt.m.s.events.emit('container', 'archive-path', r.Id, { image: r.ImageRef, name: r.Name.slice(1) });
+      tar.stdout.pipe(out);
+      const code = await new Promise<number>((res) => tar.on('close', (c) => res(c ?? 1)));
+      if (code !== 0) rt.m.s.log.warn('archive: tar failed', { container: r.Id, error: err.trim() });
+    } finally {
+      await spot.dir.close();
+    }
   });
 }
 
 export async function archivePut(ctx: Ctx, r: ContainerRecord, rt: Runtime): Promise<void> {
   const path = pathParam(ctx);
   if (r.HostConfig.ReadonlyRootfs) throw badRequest('container rootfs is marked read-only');
-  await withContainerRoot(r, rt, async (root) => {
-    const host = await resolveIn(root, path);
-    let st;
+  await withContainerRoot(r, rt, async (tree) => {
+    let dest: Dir;
     try {
-      st = await lstat(host);
-    } catch {
-      throw notFound(`Could not find the file ${path} in container ${r.Id}`);
+      dest = await tree.directory(path);
+    } catch (e) {
+      if (errnoOf(e) === 'ENOTDIR') throw badRequest(`extraction point is not a directory: ${path}`);
+      if (errnoOf(e) === 'ENOENT') throw notFound(`Could not find the file ${path} in container ${r.Id}`);
+      throw e;
     }
-    // The container's root of a running one is /proc/<pid>/root, a link to it.
-    if (!(host === root ? await stat(host) : st).isDirectory())
-      throw badRequest(`extraction point is not a directory: ${path}`);
+    await dest.close();
     const noOverwriteDirNonDir = boolParam(ctx.query, 'noOverwriteDirNonDir');
     try {
-      await extractInto(root, path, ctx.body(), { noOverwriteDirNonDir });
+      await extractInto(tree, path, ctx.body(), { noOverwriteDirNonDir });
     } catch (e) {
       if (e instanceof BerthError) throw e;
       throw badRequest(`extracting the archive into ${path}: ${messageOf(e)}`);
@@ -131,20 +177,29 @@ export async function exportRootfs(ctx: Ctx, r: ContainerRecord, rt: Runtime): P
   // The snapshot mounted read-only (its upper as a lower), running or not: never what is mounted over it.
   await withReadOnlyRootfs(rt, r, async (root) => {
     // dockerd's export names its members `bin/sh`, with no `./` prefix and no
-    // entry for the root itself: the names come from find (relative, NUL
-    // separated, -xdev as --one-file-system), tar archives each without recursing.
-    const find = spawn('find', ['.', '-xdev', '-mindepth', '1', '-printf', '%P\\0'], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const tar = spawn('tar', ['--numeric-owner', '--no-recursion', '--null', '-C', root, '-T', '-', '-cf', '-'], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    find.stdout.pipe(tar.stdin);
+    // entry for the root itself: tar is given the root's own names and
+    // recurses from them. It walks with openat(O_NOFOLLOW) from each
+    // directory it opened, so a running container that swaps a directory of
+    // its upper layer for a symlink while we read gets the symlink archived,
+    // never the host file it points at (a list of paths made first, by find,
+    // was opened again by path, through whatever symlink stood there then).
+    const names = await readdir(root);
+    const tar = spawn(
+      'tar',
+      ['--numeric-owner', '--one-file-system', '--null', '--verbatim-files-from', '-C', root, '-T', '-', '-cf', '-'],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    tar.stdin.end(names.map((n) => `${n}\0`).join(''));
     let err = '';
-    for (const p of [find, tar]) p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    tar.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const out = ctx.stream(200, 'application/x-tar');
     tar.stdout.pipe(out);
+    // a client that hangs up: tar would wait on its full pipe forever, holding the rootfs mounted
+    let sent = false;
+    tar.stdout.on('end', () => (sent = true));
+    out.on('close', () => {
+      if (!sent) tar.kill('SIGKILL');
+    });
     const code = await new Promise<number>((res) => tar.on('close', (c) => res(c ?? 1)));
     if (code !== 0) rt.m.s.log.warn('export: tar failed', { container: r.Id, error: err.trim() });
     else rt.m.s.events.emit('container', 'export', r.Id, { image: r.ImageRef, name: r.Name.slice(1) });

@@ -77,6 +77,10 @@ export const HostConfigSchema = z.looseObject({
   VolumesFrom: z.array(z.string()).nullish(),
   Dns: z.array(z.string()).nullish(),
   ExtraHosts: z.array(z.string()).nullish(),
+  MaskedPaths: z.array(z.string()).nullish(),
+  ReadonlyPaths: z.array(z.string()).nullish(),
+  CgroupnsMode: z.string().optional(),
+  Runtime: z.string().optional(),
 });
 
 export const ConfigSchema = z.looseObject({

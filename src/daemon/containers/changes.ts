@@ -11,13 +11,13 @@
 // mount points of /proc, /sys, /dev/*, /etc/hosts...) is not a change when
 // the runtime made it, as it is not in dockerd.
 
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { lstat, readdir } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
-import { join } from 'node:path';
 import type { MountSpec } from '../../client/services.js';
 import { withRootfs } from './files.js';
+import { capabilitiesUnder } from './xattrs.js';
+import { openDir, PinnedRoot, type Dir } from './pinned.js';
 import type { ContainerRecord } from './record.js';
 import type { Runtime } from './runtime.js';
 
@@ -46,8 +46,8 @@ const INIT_LAYER = new Map<string, Kind>([
   ['/etc/mtab', 'symlink'],
 ]);
 
-/** The old side of a directory: a real one, none, or one the init layer would have made (no real children). */
-type Old = { dir: string } | 'init' | null;
+/** The old side of a directory: a real one (pinned), none, or one the init layer would have made (no real children). */
+type Old = { dir: Dir } | 'init' | null;
 
 function kindOf(st: BigIntStats): Kind | 'other' {
   return st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : 'other';
@@ -60,54 +60,16 @@ function statDifferent(a: BigIntStats, b: BigIntStats): boolean {
   return false;
 }
 
-async function names(dir: string): Promise<string[]> {
+async function names(dir: Dir): Promise<string[]> {
   try {
-    return (await readdir(dir)).sort();
+    return (await readdir(dir.self)).sort();
   } catch {
     return [];
   }
 }
 
-async function stat(p: string): Promise<BigIntStats | null> {
-  return lstat(p, { bigint: true }).catch(() => null);
-}
-
-/**
- * Path (from the root, "/x/y") → hex of its security.capability, for every
- * file of the tree that has one: moby compares it too, and a write drops it
- * without changing anything else a stat shows. One getfattr for the tree.
- */
-export async function capabilitiesUnder(root: string): Promise<Map<string, string>> {
-  const args = ['-R', '-h', '-P', '--absolute-names', '-d', '-m', '^security\\.capability$', '-e', 'hex', root];
-  // getfattr exits 1 when some file cannot be read (a socket...): what it printed still holds.
-  const text = await new Promise<string>((res) =>
-    execFile('getfattr', args, { maxBuffer: 256 * 1024 * 1024 }, (_e, stdout) => res(stdout ?? '')),
-  );
-  const caps = new Map<string, string>();
-  let file: string | undefined;
-  for (const line of text.split('\n')) {
-    if (line.startsWith('# file: ')) file = unescapeGetfattr(line.slice('# file: '.length));
-    else if (file && line.startsWith('security.capability=')) {
-      const rel = file === root ? '/' : file.slice(root.length);
-      caps.set(rel, line.slice('security.capability='.length));
-    }
-  }
-  return caps;
-}
-
-/** getfattr's quoting: backslash-octal for bytes outside the printable set, "\\" for a backslash. */
-function unescapeGetfattr(s: string): string {
-  const bytes: number[] = [];
-  for (let i = 0; i < s.length; i++) {
-    if (s[i] === '\\' && /^[0-7]{3}$/.test(s.slice(i + 1, i + 4))) {
-      bytes.push(parseInt(s.slice(i + 1, i + 4), 8));
-      i += 3;
-    } else if (s[i] === '\\' && s[i + 1] === '\\') {
-      bytes.push(0x5c);
-      i++;
-    } else bytes.push(...Buffer.from(s[i]!));
-  }
-  return Buffer.from(bytes).toString('utf8');
+async function stat(dir: Dir, name: string): Promise<BigIntStats | null> {
+  return lstat(dir.at(name), { bigint: true }).catch(() => null);
 }
 
 interface Caps {
@@ -115,39 +77,58 @@ interface Caps {
   base: Map<string, string>;
 }
 
-/** moby's FileInfo.addChanges, over two mounted trees. */
-async function walk(newDir: string, old: Old, rel: string, added: boolean, out: Change[], caps: Caps): Promise<void> {
+/**
+ * moby's FileInfo.addChanges, over two mounted trees. Each directory is
+ * walked through a descriptor pinned when it was opened (O_NOFOLLOW): the
+ * container's upper layer is a lower of our read-only mount and its
+ * processes may change it meanwhile; a directory swapped for a symlink is
+ * then a symlink to us, and a host directory's names never reach the list.
+ */
+async function walk(newDir: Dir, old: Old, rel: string, added: boolean, out: Change[], caps: Caps): Promise<void> {
   const mark = out.length;
   const oldNames = old && old !== 'init' ? new Set(await names(old.dir)) : new Set<string>();
   for (const name of await names(newDir)) {
     const path = `${rel}/${name}`;
-    const np = join(newDir, name);
-    const ns = await stat(np);
+    const ns = await stat(newDir, name);
     if (!ns) continue;
-    let childOld: Old = null;
+    let inOld = false;
     let childAdded = false;
+    let oldSub: Dir | undefined;
     if (oldNames.has(name)) {
       oldNames.delete(name);
-      const op = join((old as { dir: string }).dir, name);
-      const os = await stat(op);
+      const od = (old as { dir: Dir }).dir;
+      const os = await stat(od, name);
       if (os) {
-        childOld = { dir: op };
+        inOld = true;
+        if (os.isDirectory() && ns.isDirectory()) oldSub = await openDir(od, name);
         if (statDifferent(os, ns) || caps.now.get(path) !== caps.base.get(path)) {
           out.push({ Path: path, Kind: MODIFIED });
           childAdded = true;
         }
       }
     }
-    if (childOld === null) {
+    let initMade = false;
+    if (!inOld) {
       const init = INIT_LAYER.get(path);
       // A mount point the runtime made where dockerd's init layer has one: part of the base, not a change.
-      if (init && init === kindOf(ns)) childOld = 'init';
+      if (init && init === kindOf(ns)) initMade = true;
       else {
         out.push({ Path: path, Kind: ADDED });
         childAdded = true;
       }
     }
-    if (ns.isDirectory()) await walk(np, childOld, path, childAdded, out, caps);
+    try {
+      const sub = ns.isDirectory() ? await openDir(newDir, name) : undefined;
+      if (sub) {
+        try {
+          await walk(sub, oldSub ? { dir: oldSub } : initMade ? 'init' : null, path, childAdded, out, caps);
+        } finally {
+          await sub.close();
+        }
+      }
+    } finally {
+      await oldSub?.close();
+    }
   }
   for (const name of [...oldNames].sort()) out.push({ Path: `${rel}/${name}`, Kind: DELETED });
   if (out.length > mark && !added && rel !== '') out.splice(mark, 0, { Path: rel, Kind: MODIFIED });
@@ -183,10 +164,21 @@ export async function containerChanges(rt: Runtime, r: ContainerRecord): Promise
     const out: Change[] = [];
     await withRootfs(top, async (newRoot) => {
       const now = await capabilitiesUnder(newRoot);
-      if (!base.length) return walk(newRoot, null, '', false, out, { now, base: new Map() });
-      return withRootfs(readOnly(base), async (oldRoot) =>
-        walk(newRoot, { dir: oldRoot }, '', false, out, { now, base: await capabilitiesUnder(oldRoot) }),
-      );
+      const newTree = await PinnedRoot.open(newRoot);
+      try {
+        if (!base.length) return await walk(newTree.root, null, '', false, out, { now, base: new Map() });
+        return await withRootfs(readOnly(base), async (oldRoot) => {
+          const oldTree = await PinnedRoot.open(oldRoot);
+          try {
+            const was = await capabilitiesUnder(oldRoot);
+            await walk(newTree.root, { dir: oldTree.root }, '', false, out, { now, base: was });
+          } finally {
+            await oldTree.close();
+          }
+        });
+      } finally {
+        await newTree.close();
+      }
     });
     return out;
   } finally {

@@ -71,6 +71,13 @@ export class Execs {
     return id;
   }
 
+  /** The ids of `containerId`'s execs that have not ended (created, or running): inspect's ExecIDs. */
+  pendingOf(containerId: string): string[] {
+    return [...this.execs.values()]
+      .filter((x) => x.container.Id === containerId && x.exitCode === null)
+      .map((x) => x.id);
+  }
+
   get(id: string): ExecRecord {
     const e = this.execs.get(id);
     if (!e) throw notFound(`No such exec instance: ${id}`);

@@ -12,6 +12,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { MountSpec } from '../../client/services.js';
 import { badRequest } from '../http/errors.js';
+import { PinnedRoot, readSmallFile } from './pinned.js';
+
+/** The most of /etc/passwd or /etc/group read (the runtime reads HOME with the same bound). */
+const DB_MAX = 4 * 1024 * 1024;
 
 const run = promisify(execFile);
 
@@ -100,8 +104,19 @@ export async function resolveUser(spec: string, withRoot: RootAccess): Promise<U
     return { uid, gid: g === undefined ? (uid === 0 ? 0 : uid) : Number(g), additionalGids: [] };
   }
   return withRoot(async (root) => {
-    const passwd = parseDb(await readFile(join(root, 'etc/passwd'), 'utf8').catch(() => ''));
-    const group = parseDb(await readFile(join(root, 'etc/group'), 'utf8').catch(() => ''));
+    // Read as the container would resolve them, through pinned descriptors:
+    // a symlink to a host file, a FIFO or /dev/zero gives nothing, not the
+    // host's accounts, a hang or berthd's memory.
+    const tree = await PinnedRoot.open(root);
+    const read = async (path: string) => (await readSmallFile(tree, path, DB_MAX))?.toString('utf8') ?? '';
+    let passwd: string[][];
+    let group: string[][];
+    try {
+      passwd = parseDb(await read('/etc/passwd'));
+      group = parseDb(await read('/etc/group'));
+    } finally {
+      await tree.close();
+    }
     const pw = numeric(u) ? passwd.find((p) => p[2] === u) : passwd.find((p) => p[0] === u);
     if (!pw && !numeric(u)) throw badRequest(`unable to find user ${u}: no matching entries in passwd file`, 'User');
     const uid = pw ? Number(pw[2]) : Number(u);

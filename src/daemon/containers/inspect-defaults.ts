@@ -4,9 +4,13 @@
 // ("not set"), so that clients reading HostConfig['Memory'] or
 // HostConfig.PidsLimit (docker-py scripts, testcontainers) find them. Only
 // fields whose unset value means the same in berthd are here; the IPC mode
-// and /dev/shm size are the defaults berthd applies (spec.ts). The rest
-// (Runtime, CgroupnsMode, MaskedPaths, ReadonlyPaths) dockerd fills from
-// its own settings at create, and berthd leaves them out rather than guess.
+// and /dev/shm size are the defaults berthd applies (spec.ts). Runtime,
+// CgroupnsMode, MaskedPaths and ReadonlyPaths, which dockerd fills from its
+// settings at create, show what berthd's spec applies when the create left
+// them out (spec.ts: the same defaults).
+
+import { READONLY_PROC_PATHS } from '../../runtime/spec/defaults.js';
+import { cgroupnsMode, MASKED } from './spec.js';
 
 const ZERO: Readonly<Record<string, unknown>> = {
   Binds: null,
@@ -14,7 +18,8 @@ const ZERO: Readonly<Record<string, unknown>> = {
   LogConfig: { Type: 'json-file', Config: {} },
   NetworkMode: 'default',
   PortBindings: {},
-  RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+  // dockerd keeps a create's policy as given: none is Name "" (the CLI sends "no")
+  RestartPolicy: { Name: '', MaximumRetryCount: 0 },
   AutoRemove: false,
   VolumeDriver: '',
   VolumesFrom: null,
@@ -92,8 +97,20 @@ export function configView(stored: Record<string, unknown>): Record<string, unkn
   return out;
 }
 
+/** The name the Docker API gives berthd's default containerd runtime: dockerd's "runc" is io.containerd.runc.v2. */
+export function dockerRuntimeName(containerdRuntime: string): string {
+  return containerdRuntime === 'io.containerd.runc.v2' ? 'runc' : containerdRuntime;
+}
+
+/** What the daemon applies to a container whose create left a setting out. */
+export interface HostDefaults {
+  /** The docker-side name of the default runtime (/info's DefaultRuntime). */
+  runtime: string;
+  cgroupV2: boolean;
+}
+
 /** The stored HostConfig over dockerd's zero values; a stored null, absent or default-meaning field shows the zero value. */
-export function hostConfigView(stored: object): Record<string, unknown> {
+export function hostConfigView(stored: object, d: HostDefaults): Record<string, unknown> {
   const out: Record<string, unknown> = { ...ZERO };
   for (const [k, v] of Object.entries(stored)) {
     if (v === undefined || (v === null && k in ZERO) || (k in UNSET_AS_DEFAULT && v === UNSET_AS_DEFAULT[k])) continue;
@@ -101,5 +118,13 @@ export function hostConfigView(stored: object): Record<string, unknown> {
   }
   // dockerd lists the links it resolved: none is null, not []
   if (Array.isArray(out.Links) && out.Links.length === 0) out.Links = null;
+  // dockerd's create turns "unlimited" (the CLI's 0 and -1) into null
+  if (typeof out.PidsLimit === 'number' && out.PidsLimit <= 0) out.PidsLimit = null;
+  if (out.MemorySwappiness === -1) out.MemorySwappiness = null;
+  out.Runtime = out.Runtime || d.runtime;
+  out.CgroupnsMode = cgroupnsMode(out.CgroupnsMode as string | undefined, d.cgroupV2);
+  const privileged = out.Privileged === true;
+  out.MaskedPaths = privileged ? null : (out.MaskedPaths ?? [...MASKED]);
+  out.ReadonlyPaths = privileged ? null : (out.ReadonlyPaths ?? [...READONLY_PROC_PATHS]);
   return out;
 }

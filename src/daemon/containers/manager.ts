@@ -53,7 +53,12 @@ export class ContainerManager {
   private readonly byId = new Map<string, ContainerRecord>();
   private readonly names = new Map<string, string>();
   /** The runtime's part of a create (./runtime.ts: the containerd container made beside the Prepare), and its undoing. */
-  hooks?: { created(r: ContainerRecord): Promise<void>; failed(id: string): Promise<void> };
+  hooks?: {
+    created(r: ContainerRecord): Promise<void>;
+    failed(id: string): Promise<void>;
+    /** The create is done (its record in place): what may begin before the start begins. */
+    made(r: ContainerRecord): void;
+  };
   /** The rootfs mounts of each container's snapshot, as its Prepare answered (they never change): a start needs no Mounts call. */
   private readonly rootfs = new Map<string, MountSpec[]>();
 
@@ -287,6 +292,7 @@ export class ContainerManager {
       await record.commit();
       steps.mark('saved');
       this.byId.set(id, rec);
+      this.hooks?.made(rec);
       this.s.events.emit('container', 'create', id, { image: rec.ImageRef, name: name.slice(1) });
       this.s.log.info('container created', { container: id, image: image.id, name });
       steps.done();
@@ -346,6 +352,22 @@ export class ContainerManager {
         if (!isNotFound(e)) this.s.log.warn('snapshot removal failed', { container: r.Id, error: messageOf(e) });
       });
     await Promise.all([snapshot, this.records.remove(r.Id)]);
+    await this.gone(r, removeVolumes);
+  }
+
+  /**
+   * The half of a removal the user sees, for one whose engine side is left to
+   * ./removal.ts: the record moved out of the records' directory (durably),
+   * the name free, the anonymous volumes gone with `removeVolumes`, destroy.
+   */
+  async retire(r: ContainerRecord, removeVolumes: boolean): Promise<void> {
+    this.rootfs.delete(r.Id);
+    await this.records.retire(r.Id);
+    await this.gone(r, removeVolumes);
+  }
+
+  /** A container whose record is gone: forgotten in memory, its anonymous volumes removed, the destroy event. */
+  private async gone(r: ContainerRecord, removeVolumes: boolean): Promise<void> {
     this.byId.delete(r.Id);
     if (this.names.get(r.Name) === r.Id) this.names.delete(r.Name);
     for (const m of r.Mounts) {

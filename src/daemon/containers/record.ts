@@ -4,9 +4,9 @@
 // atomically (temp file, fsync, rename), so a kill -9 at any instant leaves
 // the old record or the new one, never a torn one.
 
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { stageFileAtomic, writeFileAtomic, type StagedFile } from '../../common/atomic.js';
+import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fsyncDir, stageFileAtomic, writeFileAtomic, type StagedFile } from '../../common/atomic.js';
 import { errnoOf, messageOf } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import type { CreateBody, HostConfig } from './body.js';
@@ -137,23 +137,93 @@ export class RecordStore {
     return stageFileAtomic(join(this.dir(r.Id), 'config.v2.json'), JSON.stringify(r), 0o600);
   }
 
-  /** `durable: false`: no fsyncs (see ContainerManager.save). The directory is made when missing. */
+  /** `retiredRoot` exists (made by this berthd). */
+  private retiredMade = false;
+  /** Per container, the last save asked for: saves of one record land in the order they were asked for. */
+  private readonly saving = new Map<string, Promise<void>>();
+
+  /**
+   * `durable: false`: no fsyncs (see ContainerManager.save). The directory is
+   * made when missing. Two saves of one record never overlap (each renames a
+   * temp file of its own into place: the later one asked for must land last);
+   * each writes the record as it is when its turn comes.
+   */
   async save(r: ContainerRecord, opts: { durable?: boolean } = {}): Promise<void> {
     const write = () =>
       writeFileAtomic(join(this.dir(r.Id), 'config.v2.json'), JSON.stringify(r), 0o600, {
         durable: opts.durable ?? true,
       });
+    const turn = (this.saving.get(r.Id) ?? Promise.resolve()).then(async () => {
+      try {
+        await write();
+      } catch (e) {
+        if (errnoOf(e) !== 'ENOENT') throw e;
+        await mkdir(this.dir(r.Id), { recursive: true, mode: 0o700 });
+        await write();
+      }
+    });
+    const settled = turn.catch(() => undefined);
+    this.saving.set(r.Id, settled);
     try {
-      await write();
-    } catch (e) {
-      if (errnoOf(e) !== 'ENOENT') throw e;
-      await mkdir(this.dir(r.Id), { recursive: true, mode: 0o700 });
-      await write();
+      await turn;
+    } finally {
+      if (this.saving.get(r.Id) === settled) this.saving.delete(r.Id);
     }
   }
 
+  /** The saves of `id` under way have landed (before its record is removed or moved). */
+  private async saved(id: string): Promise<void> {
+    await this.saving.get(id);
+  }
+
   async remove(id: string): Promise<void> {
+    await this.saved(id);
     await rm(this.dir(id), { recursive: true, force: true });
+  }
+
+  /**
+   * Where the records of containers being removed wait for the end of their
+   * clean-up (./removal.ts): `<data-root>/removing/<id>`, beside the records'
+   * directory so that a rename moves them.
+   */
+  get retiredRoot(): string {
+    return join(dirname(this.root), 'removing');
+  }
+
+  /**
+   * The record moved out of the records' directory in one rename (loadAll no
+   * longer sees it), both directories fsynced: from here on the container is
+   * gone for berthd, even after a power loss, and what of it is left in the
+   * engine and the kernel is found again from `retiredRoot` (retired()).
+   */
+  async retire(id: string): Promise<void> {
+    await this.saved(id);
+    if (!this.retiredMade) await mkdir(this.retiredRoot, { recursive: true, mode: 0o700 });
+    this.retiredMade = true;
+    const to = join(this.retiredRoot, id);
+    try {
+      await rename(this.dir(id), to);
+    } catch (e) {
+      // no directory (a record never written): the mark alone, for the clean-up to be found again
+      if (errnoOf(e) !== 'ENOENT') throw e;
+      await mkdir(to, { recursive: true, mode: 0o700 });
+    }
+    await Promise.all([fsyncDir(this.root), fsyncDir(this.retiredRoot)]);
+  }
+
+  /** The ids of the retired records whose clean-up has not ended. */
+  async retired(): Promise<string[]> {
+    try {
+      return (await readdir(this.retiredRoot)).filter((n) => /^[a-f0-9]{64}$/.test(n));
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') return [];
+      throw e;
+    }
+  }
+
+  /** The end of a retired record: its clean-up is done. */
+  async purge(id: string): Promise<void> {
+    await rm(join(this.retiredRoot, id), { recursive: true, force: true });
   }
 
   /** Every record on disk; an unreadable one is logged and left for a human, not deleted. */

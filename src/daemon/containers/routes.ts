@@ -6,7 +6,8 @@ import type { Router } from '../http/router.js';
 import { boolParam } from '../http/router.js';
 import { badRequest, HttpError, wrapped } from '../http/errors.js';
 import type { ContainerManager } from './manager.js';
-import { parseSignal, type Runtime } from './runtime.js';
+import { cgroupV2Only, parseSignal, type Runtime } from './runtime.js';
+import { dockerRuntimeName } from './inspect-defaults.js';
 import { attach, logs } from './streams.js';
 import { archiveGet, archiveHead, archivePut, exportRootfs } from './archive.js';
 import { stats } from './stats.js';
@@ -49,7 +50,8 @@ export function containerRoutes(router: Router, m: ContainerManager, rt: Runtime
 
   router.add('GET', '/containers/{id}/json', async (ctx) => {
     const r = m.get(ctx.params.id!);
-    const view = inspectView(r, snapshotter);
+    const defaults = { runtime: dockerRuntimeName(m.s.cfg.runtime), cgroupV2: cgroupV2Only() };
+    const view = inspectView(r, snapshotter, defaults, execs.pendingOf(r.Id));
     view.NetworkSettings = m.s.nets.settings(r, rt.running(r));
     if (boolParam(ctx.query, 'size')) {
       const u = await m.s.client

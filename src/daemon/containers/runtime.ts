@@ -7,10 +7,8 @@
 
 import { constants as osc } from 'node:os';
 import { closeSync, constants as fsc, existsSync, openSync } from 'node:fs';
-import { lstat, mkdir, rm } from 'node:fs/promises';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { resolveIn } from './paths.js';
+import { mkdir, rm } from 'node:fs/promises';
+import { copyUp } from './copyup.js';
 import { dirname, join } from 'node:path';
 import { isNotFound } from '../../client/errors.js';
 import { BerthError, messageOf } from '../../common/errors.js';
@@ -19,16 +17,19 @@ import { badRequest, wrongState, HttpError } from '../http/errors.js';
 import { fifoPaths, makeFifos, ProcessIO } from './io.js';
 import { loggerURI, logSettings, startFifoLogger } from './logdriver.js';
 import type { ContainerManager } from './manager.js';
+import type { ContainerdClient } from '../../client/index.js';
 import type { ContainerRecord } from './record.js';
 import { resolveUser, withGroupAdd, withRootfs, type RootAccess, type User } from './files.js';
 import { buildSpec, type Spec, type SpecProcess } from './spec.js';
 import { ContainerdContainers } from './ctrd.js';
 import { HealthMonitors } from './health.js';
 import { BackOff, policyRestarts } from './restart.js';
+import { volumeEvents } from './volume-events.js';
+import { cgroupOOMKilled } from './oom.js';
 import { Steps } from './steps.js';
 import { waitTask } from './waittask.js';
-
-const run = promisify(execFile);
+import { Removals } from './removal.js';
+import { PremadeTasks } from './premade.js';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 // How long a kill with SIGKILL waits for the exit before answering (dockerd: 2 s, then 10 s more).
@@ -56,6 +57,8 @@ export interface Live {
   exitOnNext?: boolean;
   /** When this berthd began the current run (ms): OOM events from before it belong to an earlier run. */
   since?: number;
+  /** The removal under way (status `removing`): a `docker rm` meanwhile answers when it is done. */
+  removal?: Promise<void>;
 }
 
 export function cgroupV2Only(): boolean {
@@ -69,10 +72,25 @@ export class Runtime {
   readonly health = new HealthMonitors(this);
   private readonly backoff = new BackOff();
   readonly ctrd: ContainerdContainers;
+  readonly removals: Removals;
+  readonly premade: PremadeTasks;
 
   constructor(readonly m: ContainerManager) {
     this.ctrd = new ContainerdContainers(m.s.client, m.s.cfg);
-    m.hooks = { created: (r) => this.precreate(r), failed: (id) => this.ctrd.dropFailed(id, (x) => m.has(x)) };
+    this.removals = new Removals({
+      client: m.s.client,
+      snapshotter: m.s.cfg.snapshotter,
+      log: m.s.log,
+      records: m.records,
+      ctrd: this.ctrd,
+      execRoot: (id) => this.execRoot(id),
+    });
+    this.premade = new PremadeTasks(m.s.client, m.s.log);
+    m.hooks = {
+      created: (r) => this.precreate(r),
+      failed: (id) => this.ctrd.dropFailed(id, (x) => m.has(x)),
+      made: (r) => this.premake(r),
+    };
   }
 
   private get s() {
@@ -112,7 +130,7 @@ export class Runtime {
       const joins = this.joinsOf(r);
       const root: RootAccess = async (fn) => withRootfs(await this.m.rootfsMounts(id), fn);
       const user = await withGroupAdd(await resolveUser(r.Config.User ?? '', root), h.GroupAdd, root);
-      await this.copyUp(r);
+      await this.copyUps(r);
       steps.mark('user');
       spec = this.specOf(r, user, joins);
     } catch (e) {
@@ -150,7 +168,9 @@ export class Runtime {
     const live = this.liveOf(id);
     const io = new ProcessIO(paths, { stdin, stderr: false, stdout: false });
     live.io = io;
-    steps.mark('prepared');
+    // the task made ahead at create (premade.ts), when the container is still the one it was made for
+    const premade = fifoLog ? undefined : await this.premade.take(id, JSON.stringify(spec));
+    steps.mark(premade ? 'premade' : 'prepared');
     await this.ctrd.ensure(r, spec);
     steps.mark('container');
     let taskMade = false;
@@ -159,15 +179,16 @@ export class Runtime {
     live.since = Date.now();
     try {
       io.holdOpen();
-      const mounts = await this.m.rootfsMounts(id);
-      const task = await client.tasks.create({
-        container_id: id,
-        rootfs: mounts,
-        stdin: stdin ? paths.stdin : '',
-        stdout: fifoLog ? paths.stdout : logURI,
-        stderr: fifoLog ? paths.stderr : tty ? '' : logURI,
-        terminal: tty,
-      });
+      const task =
+        premade ??
+        (await client.tasks.create({
+          container_id: id,
+          rootfs: await this.m.rootfsMounts(id),
+          stdin: stdin ? paths.stdin : '',
+          stdout: fifoLog ? paths.stdout : logURI,
+          stderr: fifoLog ? paths.stderr : tty ? '' : logURI,
+          terminal: tty,
+        }));
       taskMade = true;
       steps.mark('task');
       // The namespace exists, nothing runs in it yet: the container starts with its network up.
@@ -197,14 +218,21 @@ export class Runtime {
         this.backoff.forget(id);
       }
       this.health.init(r);
-      await this.m.save(r, { durable: false });
+      // The run state is written after the answer: a berthd killed before it lands finds the task
+      // running and adopts it (restore). The exit's handling comes after it (saves land in order anyway).
+      const saved = this.m
+        .save(r, { durable: false })
+        .catch((e: unknown) => this.s.log.error('run state not saved', { container: id, error: messageOf(e) }));
+      volumeEvents(this.s.events, r, 'mount');
       this.s.events.emit('container', 'start', id, { image: r.ImageRef, name: r.Name.slice(1) });
       this.s.log.info('container started', { container: id, image: r.Image, pid });
       steps.done();
-      live.exited = waited.then(
-        (w) => this.onExit(r, w.exit_status, dateOf(w.exited_at)),
-        (e: unknown) => this.s.log.error('waiting for the task failed', { container: id, error: messageOf(e) }),
-      );
+      live.exited = saved
+        .then(() => waited)
+        .then(
+          (w) => this.onExit(r, w.exit_status, dateOf(w.exited_at)),
+          (e: unknown) => this.s.log.error('waiting for the task failed', { container: id, error: messageOf(e) }),
+        );
     } catch (e) {
       io.release();
       if (fifoLog) endFifoLogger(paths.stdout, paths.stderr);
@@ -248,16 +276,13 @@ export class Runtime {
    * image has at its destination (owners, modes and links kept), taken from
    * the container's own rootfs snapshot before the task exists.
    */
-  private async copyUp(r: ContainerRecord): Promise<void> {
+  private async copyUps(r: ContainerRecord): Promise<void> {
     const todo = r.Mounts.filter((m) => m.Type === 'volume' && m.CopyUp && m.Name);
     if (!todo.length) return;
     await withRootfs(await this.m.rootfsMounts(r.Id), async (root) => {
       for (const m of todo) {
         if (!(await this.s.volumes.isEmpty(m.Name!))) continue;
-        const src = await resolveIn(root, m.Destination);
-        const st = await lstat(src).catch(() => undefined);
-        if (!st?.isDirectory()) continue;
-        await run('cp', ['-a', '--', `${src}/.`, m.Source]);
+        if (!(await copyUp(root, m.Destination, m.Source))) continue;
         this.s.log.info('volume seeded from the image', { container: r.Id, volume: m.Name, path: m.Destination });
       }
     });
@@ -289,7 +314,7 @@ export class Runtime {
     return buildSpec({
       rec: r,
       user,
-      cgroupsPath: `/${this.s.cfg.containerdNamespace}/${r.Id}`,
+      cgroupsPath: this.cgroupsPath(r),
       cgroupV2: cgroupV2Only(),
       joins,
       initPath: r.HostConfig.Init ? initBinary() : undefined,
@@ -319,6 +344,40 @@ export class Runtime {
       );
   }
 
+  /** The container's cgroup (cgroupfs driver, as ctr places it): /<namespace>/<id>. */
+  private cgroupsPath(r: ContainerRecord): string {
+    return `/${this.s.cfg.containerdNamespace}/${r.Id}`;
+  }
+
+  /**
+   * After a create: its task made ahead (premade.ts) when the containerd
+   * container was made at create, with what the start would give it. Not for
+   * `-i` without a tty (the start starts a logger on FIFOs first) nor for a
+   * volume the start seeds from the image (it mounts the rootfs first).
+   */
+  private premake(r: ContainerRecord): void {
+    const id = r.Id;
+    const spec = this.ctrd.madeWith(id);
+    if (!spec || r.Config.OpenStdin || r.Mounts.some((m) => m.CopyUp)) return;
+    const sock = this.loggerSocket(id);
+    if (Buffer.byteLength(sock) > 107) return; // the start says why
+    const h = r.HostConfig;
+    const logURI = loggerURI(logSettings(h.LogConfig?.Type, h.LogConfig?.Config ?? {}), r.LogPath, sock);
+    const tty = r.Config.Tty ?? false;
+    this.premade.make(id, spec, async () => {
+      await mkdir(this.execRoot(id), { recursive: true, mode: 0o700 });
+      if (r.LogPath) await mkdir(dirname(r.LogPath), { recursive: true, mode: 0o700 });
+      return this.s.client.tasks.create({
+        container_id: id,
+        rootfs: await this.m.rootfsMounts(id),
+        stdin: '',
+        stdout: logURI,
+        stderr: tty ? '' : logURI,
+        terminal: tty,
+      });
+    });
+  }
+
   /** The init process ended: everything after it, in order. */
   private async onExit(r: ContainerRecord, code: number, at: Date | null): Promise<void> {
     const id = r.Id;
@@ -331,13 +390,17 @@ export class Runtime {
     // The containerd container goes (its Delete waits for the task's rootfs to be let go) while
     // the output drains, and the network endpoints go meanwhile too: the process is gone, and a
     // veth's deletion waits for the kernel (15-25 ms) as containers.Delete waits for the engine.
-    const dropped = this.ctrd
-      .drop(id)
-      .catch((e: unknown) => this.s.log.warn('task cleanup failed', { container: id, error: messageOf(e) }));
+    const dropping = this.ctrd.drop(id);
+    const dropped = dropping.catch((e: unknown) =>
+      this.s.log.warn('task cleanup failed', { container: id, error: messageOf(e) }),
+    );
     const detached = this.s.nets.detachAll(id);
     if (live.io) await Promise.race([live.io.whenDone(), new Promise((res) => setTimeout(res, 5000))]);
     steps.mark('output');
-    await dropped;
+    // An --rm container's task and containerd container are the background half of its removal
+    // (removal.ts): nothing can start it again. Any other waits for them, as its next start would.
+    const autoRemove = r.HostConfig.AutoRemove && !this.shuttingDown;
+    if (!autoRemove) await dropped;
     steps.mark('dropped');
     await detached;
     steps.mark('detached');
@@ -355,8 +418,7 @@ export class Runtime {
     if (restart) r.RestartCount++;
     // An --rm container's record is about to go: not written (should berthd die first, its
     // restore finds the task gone and removes it then).
-    const removing = r.HostConfig.AutoRemove && !this.shuttingDown;
-    if (this.m.has(id) && !removing) await this.m.save(r, { durable: false });
+    if (this.m.has(id) && !autoRemove) await this.m.save(r, { durable: false });
     steps.mark('saved');
     this.s.events.emit('container', 'die', id, {
       image: r.ImageRef,
@@ -364,13 +426,15 @@ export class Runtime {
       exitCode: String(code),
       execDuration: String(Math.max(0, Math.floor(ranMs / 1000))),
     });
+    volumeEvents(this.s.events, r, 'unmount');
     this.s.log.info('container exited', { container: id, exitCode: code, restart });
     for (const w of live.exitWaiters.splice(0)) w(code);
     steps.done();
     if (this.shuttingDown) return;
     if (r.HostConfig.AutoRemove) {
-      await this.remove(r, { force: false, volumes: true }).catch(async (e: unknown) => {
+      await this.removeExited(r, dropping).catch(async (e: unknown) => {
         this.s.log.error('auto-remove failed', { container: id, error: messageOf(e) });
+        r.State.Status = 'exited';
         if (this.m.has(id)) await this.m.save(r, { durable: false }).catch(() => undefined);
       });
       return;
@@ -437,6 +501,11 @@ export class Runtime {
     return new Promise((res) => this.liveOf(r.Id).removeWaiters.push(res));
   }
 
+  /** dockerd's `kill` event, sent for every signal it delivers: docker kill, stop (and its SIGKILL after the timeout), rm -f. */
+  private killEvent(r: ContainerRecord, signal: number): void {
+    this.s.events.emit('container', 'kill', r.Id, { image: r.ImageRef, name: r.Name.slice(1), signal: String(signal) });
+  }
+
   async kill(r: ContainerRecord, signal: number, manual = true): Promise<void> {
     if (!this.running(r)) throw wrongState(`Container ${r.Id} is not running`);
     if (manual) {
@@ -449,7 +518,7 @@ export class Runtime {
     // inspects right after `docker kill` sees the container exited with 137, never still running.
     const exited = signal === 9 ? this.nextExit(r) : undefined;
     await this.s.client.tasks.kill(r.Id, signal, { all: false });
-    this.s.events.emit('container', 'kill', r.Id, { image: r.ImageRef, name: r.Name.slice(1), signal: String(signal) });
+    this.killEvent(r, signal);
     // dockerd resumes a paused container after SIGKILL or its stop signal: the signal is delivered (docker
     // kill/stop of a paused container ends it, and it is no longer paused).
     if (r.State.Status === 'paused' && (signal === 9 || signal === stopSignalOf(r))) await this.unpause(r);
@@ -478,10 +547,12 @@ export class Runtime {
     await this.s.client.tasks.kill(r.Id, sig).catch((e: unknown) => {
       if (!isNotFound(e)) throw e;
     });
+    this.killEvent(r, sig);
     const timer = new Promise<boolean>((res) => setTimeout(() => res(false), Math.max(timeout, 0) * 1000).unref());
     const gotExit = await Promise.race([exited.then(() => true), ...(timeout < 0 ? [] : [timer])]);
     if (!gotExit) {
       await this.s.client.tasks.kill(r.Id, 9, { all: true }).catch(() => undefined);
+      this.killEvent(r, 9);
       await exited;
     }
     this.s.events.emit('container', 'stop', r.Id, { image: r.ImageRef, name: r.Name.slice(1) });
@@ -529,35 +600,99 @@ export class Runtime {
       const exited = this.nextExit(r);
       if (r.State.Status === 'paused') await this.s.client.tasks.resume(r.Id).catch(() => undefined);
       await this.s.client.tasks.kill(r.Id, 9, { all: true }).catch(() => undefined);
+      this.killEvent(r, 9);
       await exited;
     }
-    if (r.State.Status === 'removing') return;
+    if (r.State.Status === 'removing') {
+      await this.live.get(r.Id)?.removal;
+      return;
+    }
     const steps = new Steps(this.s.log, 'remove', r.Id);
-    await this.health.stop(r.Id);
-    this.backoff.forget(r.Id);
     r.State.Status = 'removing';
     const live = this.liveOf(r.Id);
+    let done!: () => void;
+    live.removal = new Promise((res) => (done = res));
+    try {
+      await this.removeNow(r, opts.volumes, steps);
+    } finally {
+      done();
+    }
+  }
+
+  private async removeNow(r: ContainerRecord, volumes: boolean, steps: Steps): Promise<void> {
+    const live = this.liveOf(r.Id);
+    await this.premade.discard(r.Id);
+    await this.health.stop(r.Id);
+    this.backoff.forget(r.Id);
     if (!this.ctrd.gone(r.Id)) await this.ctrd.drop(r.Id).catch(() => undefined);
     steps.mark('dropped');
-    await Promise.all([this.m.forget(r, opts.volumes), rm(this.execRoot(r.Id), { recursive: true, force: true })]);
+    await Promise.all([this.m.forget(r, volumes), rm(this.execRoot(r.Id), { recursive: true, force: true })]);
     steps.done();
     for (const w of live.removeWaiters.splice(0)) w(r.State.ExitCode);
     this.live.delete(r.Id);
     this.ctrd.forget(r.Id);
   }
 
-  /** After a berthd restart: adopt what still runs, reap what ended meanwhile. */
-  async restore(r: ContainerRecord): Promise<void> {
+  /**
+   * An --rm container's removal after its exit: what the user sees goes now
+   * (the record, durably; the name; the anonymous volumes; destroy), then
+   * `wait?condition=removed` answers; the engine's side (`dropping`: the task
+   * and the containerd container, then the snapshot and the exec directory)
+   * ends in the background (removal.ts), resumed at the next start should
+   * berthd die first.
+   */
+  private async removeExited(r: ContainerRecord, dropping: Promise<void>): Promise<void> {
+    if (r.State.Status === 'removing') return; // a docker rm -f got there first
+    const id = r.Id;
+    const steps = new Steps(this.s.log, 'remove', id);
+    r.State.Status = 'removing';
+    const live = this.liveOf(id);
+    let done!: () => void;
+    live.removal = new Promise((res) => (done = res));
+    try {
+      this.backoff.forget(id);
+      await this.m.retire(r, true);
+      steps.mark('retired');
+      this.removals.finish(id, dropping);
+      for (const w of live.removeWaiters.splice(0)) w(r.State.ExitCode);
+      this.live.delete(id);
+      steps.done();
+    } finally {
+      done();
+    }
+  }
+
+  /** The engine's tasks of berthd's namespace by container id, asked for once at start-up (restore()). */
+  async taskStates(): Promise<Map<string, TaskState>> {
+    const tasks = await this.s.client.tasks.list();
+    return new Map(tasks.map((t) => [t.container_id || t.id, t]));
+  }
+
+  /** After a berthd restart: adopt what still runs, reap what ended meanwhile. `tasks`: taskStates(). */
+  async restore(r: ContainerRecord, tasks: Map<string, TaskState>): Promise<void> {
     if (r.State.Status === 'restarting') {
       // berthd went away while a restart was pending: the policy already said yes.
       r.State.Status = 'exited';
       this.restartLater(r, 0);
       return;
     }
-    if (!this.running(r) && (await this.startedMeanwhile(r))) {
+    const task = tasks.get(r.Id);
+    if (r.State.Status === 'created' && task?.status === 'CREATED') {
+      // made ahead at create (premade.ts), or a start cut short before Tasks.Start: never started, so it goes
+      await this.s.client.tasks.delete(r.Id).catch(() => undefined);
+      tasks.delete(r.Id);
+    }
+    if (!this.running(r) && startedMeanwhile(r, task)) {
       // berthd died between the engine's Tasks.Start and the record's save: the start happened
       this.s.log.info('a start that berthd did not see finish: the task runs, adopted', { container: r.Id });
       r.State = { ...r.State, Status: 'running', ExitCode: 0, Error: '', StartedAt: new Date().toISOString() };
+    }
+    if (!this.running(r) && r.HostConfig.AutoRemove) {
+      // as dockerd's boot: an --rm container that does not run (exited while berthd stopped, or never
+      // started: the client that would have started it is gone) goes now
+      this.s.log.info('auto-remove at boot', { container: r.Id });
+      await this.remove(r, { force: true, volumes: true });
+      return;
     }
     if (!this.running(r)) {
       // dockerd's boot: the policy decides, the user's stop counting for unless-stopped only.
@@ -571,11 +706,8 @@ export class Runtime {
       return;
     }
     const { client } = this.s;
-    let proc;
-    try {
-      proc = await client.tasks.get(r.Id);
-    } catch (e) {
-      if (!isNotFound(e)) throw e;
+    const proc = task;
+    if (!proc) {
       // containerd lost the task (it was restarted too): the container is gone.
       this.s.log.warn('task gone while berthd was down', { container: r.Id });
       await this.onExit(r, 255, null);
@@ -583,6 +715,12 @@ export class Runtime {
     }
     const live = this.liveOf(r.Id);
     if (proc.status === 'STOPPED') {
+      // an OOM kill while berthd was down: no one heard the event, the task's cgroup still counts it
+      if (!r.State.OOMKilled && (await cgroupOOMKilled(this.cgroupsPath(r), cgroupV2Only()))) {
+        r.State.OOMKilled = true;
+        this.s.events.emit('container', 'oom', r.Id, { image: r.ImageRef, name: r.Name.slice(1) });
+        this.s.log.info('container OOM-killed a process while berthd was down', { container: r.Id });
+      }
       await this.onExit(r, proc.exit_status, dateOf(proc.exited_at));
       return;
     }
@@ -610,18 +748,6 @@ export class Runtime {
     this.s.log.info('container restored', { container: r.Id, pid: proc.pid });
   }
 
-  /** A container recorded as not running whose task the engine runs (a start cut short by a kill of berthd). */
-  private async startedMeanwhile(r: ContainerRecord): Promise<boolean> {
-    if (r.State.Status !== 'created' && r.State.Status !== 'exited') return false;
-    try {
-      const proc = await this.s.client.tasks.get(r.Id);
-      return proc.status === 'RUNNING' || proc.status === 'PAUSED';
-    } catch (e) {
-      if (isNotFound(e)) return false;
-      throw e;
-    }
-  }
-
   /** On SIGTERM: without live-restore, stop every container; with it, leave them running. */
   async shutdown(liveRestore: boolean): Promise<void> {
     this.shuttingDown = true;
@@ -635,6 +761,9 @@ export class Runtime {
           .map((r) => this.stop(r, undefined).catch(() => undefined)),
       );
     }
+    await this.premade.discardAll();
+    // removals' clean-ups under way end first (what does not is resumed at the next start)
+    await this.removals.settle(5000);
   }
 }
 
@@ -647,6 +776,14 @@ function endFifoLogger(...fifos: string[]): void {
       /* no reader left: nothing to end */
     }
   }
+}
+
+type TaskState = Awaited<ReturnType<ContainerdClient['tasks']['get']>>;
+
+/** A container recorded as not running whose task the engine runs (a start cut short by a kill of berthd). */
+function startedMeanwhile(r: ContainerRecord, task: TaskState | undefined): boolean {
+  if (r.State.Status !== 'created' && r.State.Status !== 'exited') return false;
+  return task?.status === 'RUNNING' || task?.status === 'PAUSED';
 }
 
 function stopSignalOf(r: ContainerRecord): number {

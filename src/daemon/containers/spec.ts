@@ -36,7 +36,8 @@ export interface SpecProcess {
 }
 
 export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-const MASKED = [
+/** Docker's default masked paths (inspect shows them as HostConfig.MaskedPaths when the create gave none). */
+export const MASKED: readonly string[] = [
   '/proc/asound',
   '/proc/acpi',
   '/proc/interrupts',
@@ -121,6 +122,11 @@ export function validateHostConfig(h: ContainerRecord['HostConfig']): void {
     throw badRequest('conflicting options: Nano CPUs and CPU Period/Quota cannot both be set', 'NanoCpus');
 }
 
+/** The cgroup namespace a container gets: its HostConfig.CgroupnsMode, else dockerd's default for the hierarchy. */
+export function cgroupnsMode(asked: string | undefined, cgroupV2: boolean): string {
+  return asked || (cgroupV2 ? 'private' : 'host');
+}
+
 export interface SpecInputs {
   rec: ContainerRecord;
   user: { uid: number; gid: number; additionalGids: number[] };
@@ -198,8 +204,8 @@ export function buildSpec(inp: SpecInputs): Spec {
   // container:<id>, or host: berthd's own network namespace (the host's, unless berthd runs in another).
   if (inp.joins.network) namespaces.push({ type: 'network', path: inp.joins.network });
   else if (!hostNet) namespaces.push({ type: 'network' });
-  // A private cgroup namespace where the hierarchy is v2 only, as Docker's default (v1: the host's).
-  if (inp.cgroupV2) namespaces.push({ type: 'cgroup' });
+  // --cgroupns; unset: a private cgroup namespace where the hierarchy is v2 only, as Docker's default (v1: the host's).
+  if (cgroupnsMode(h.CgroupnsMode, inp.cgroupV2) === 'private') namespaces.push({ type: 'cgroup' });
 
   const sysctl: Record<string, string> = {};
   for (const [k, v] of Object.entries(h.Sysctls ?? {})) {
@@ -241,7 +247,10 @@ export function buildSpec(inp: SpecInputs): Spec {
       ...resources(rec),
     },
     ...(Object.keys(sysctl).length ? { sysctl } : {}),
-    ...(privileged ? {} : { maskedPaths: MASKED, readonlyPaths: [...READONLY_PROC_PATHS] }),
+    // a create's own lists (`--security-opt systempaths=unconfined` sends []) over Docker's defaults
+    ...(privileged
+      ? {}
+      : { maskedPaths: [...(h.MaskedPaths ?? MASKED)], readonlyPaths: [...(h.ReadonlyPaths ?? READONLY_PROC_PATHS)] }),
     ...(sec.seccomp ? { seccomp: sec.seccomp } : {}),
   };
   return {

@@ -109,7 +109,10 @@ export function verifyCreate(body: CreateBody, exists: (ref: string) => boolean)
   const isolation = (h.Isolation as string | undefined) ?? '';
   if (isolation && isolation !== 'default')
     throw badRequest(`Invalid isolation: "${isolation}" - linux only supports 'default'`, 'Isolation');
-  const runtime = (h.Runtime as string | undefined) ?? '';
+  const cgroupns = h.CgroupnsMode ?? '';
+  if (cgroupns && cgroupns !== 'host' && cgroupns !== 'private')
+    throw badRequest(`invalid cgroup namespace mode: ${cgroupns}`, 'CgroupnsMode');
+  const runtime = h.Runtime ?? '';
   if (runtime && !RUNTIMES.includes(runtime)) throw badRequest(`Unknown runtime specified ${runtime}`, 'Runtime');
   // dockerd reads the other container's security labels at create: it must exist (running is checked at start)
   for (const mode of [h.PidMode, h.IpcMode]) {

@@ -4,7 +4,7 @@
 // since, volume, network, is-task).
 
 import { emptyEndpoint, type ContainerRecord } from './record.js';
-import { configView, hostConfigView } from './inspect-defaults.js';
+import { configView, hostConfigView, type HostDefaults } from './inspect-defaults.js';
 import { badRequest } from '../http/errors.js';
 
 function ago(iso: string): string {
@@ -63,7 +63,13 @@ function networks(r: ContainerRecord): Record<string, unknown> {
   return { [name]: emptyEndpoint('', { Name: name }) };
 }
 
-export function inspectView(r: ContainerRecord, snapshotter: string): Record<string, unknown> {
+/** `execIds`: the container's execs not yet ended (dockerd drops an exec from ExecIDs at its exit). */
+export function inspectView(
+  r: ContainerRecord,
+  snapshotter: string,
+  defaults: HostDefaults,
+  execIds: string[],
+): Record<string, unknown> {
   const st = r.State;
   return {
     Id: r.Id,
@@ -97,8 +103,8 @@ export function inspectView(r: ContainerRecord, snapshotter: string): Record<str
     MountLabel: '',
     ProcessLabel: '',
     AppArmorProfile: '',
-    ExecIDs: null,
-    HostConfig: hostConfigView(r.HostConfig),
+    ExecIDs: execIds.length ? execIds : null,
+    HostConfig: hostConfigView(r.HostConfig, defaults),
     GraphDriver: { Name: snapshotter, Data: null },
     Mounts: mountsView(r),
     Config: {

@@ -6,7 +6,13 @@
 
 import type { Writable } from 'node:stream';
 import { messageOf } from '../../common/errors.js';
-import { parseReference, repositoryName, formatReference, type Reference } from '../../image/storeless.js';
+import {
+  familiarString,
+  parseReference,
+  repositoryName,
+  formatReference,
+  type Reference,
+} from '../../image/storeless.js';
 import type { ContainerManager } from '../containers/manager.js';
 import { badRequest, HttpError, notFound } from '../http/errors.js';
 import { boolParam, type Ctx, type Router } from '../http/router.js';
@@ -231,7 +237,19 @@ export function archiveRoutes(router: Router, images: ImageService, m: Container
       ...(name ? { name } : {}),
     });
     images.forget(res.target);
-    events.emit('container', 'commit', r.Id, { comment: ctx.query.get('comment') ?? '', imageID: res.id });
+    // dockerd: the new name's tag event (the image's labels and the name), then the container's commit
+    const ref = name ? familiarString(parseRef(name)) : '';
+    if (name) {
+      const made = await images.find(res.id).catch(() => undefined);
+      events.emit('image', 'tag', res.id, { ...(made?.resolved.config.config?.Labels ?? {}), name: ref });
+    }
+    events.emit('container', 'commit', r.Id, {
+      comment: ctx.query.get('comment') ?? '',
+      image: r.ImageRef,
+      imageID: res.id,
+      imageRef: ref,
+      name: r.Name.slice(1),
+    });
     log.info('container committed', { container: r.Id, image: res.id, name });
     ctx.send(201, { Id: res.id });
   });

@@ -51,8 +51,10 @@ describe('berthd: kill -9 during work', { skip }, () => {
       .stdout.split('\n')
       .filter((c) => c && !all.includes(c));
 
-  /** What berthd, its files, the engine and the kernel say agree. */
-  const agree = (what: string) => {
+  /** What berthd, its files, the engine and the kernel say agree, once the --rm removals' clean-ups have ended. */
+  const agree = async (what: string) => {
+    const removing = join(data(), 'removing');
+    await waitUntil(`${what}: removals to end`, () => !existsSync(removing) || readdirSync(removing).length === 0);
     const all = list(['ps', '-aq', '--no-trunc']);
     const running = new Set(list(['ps', '-q', '--no-trunc']));
     // Records: one whole config.v2.json per container, none without a container.
@@ -127,15 +129,15 @@ describe('berthd: kill -9 during work', { skip }, () => {
     for (const [i, ms] of points.entries()) {
       const name = `chaos-run-${i}`;
       const r = await killAt(web(name, 18100 + i), ms);
-      agree(`run killed at ${ms} ms`);
+      await agree(`run killed at ${ms} ms`);
       const exists = list(['ps', '-a', '--format', '{{.Names}}']).includes(name);
       if (r.code === 0) assert.ok(exists, `docker run ${name} succeeded but the container is gone`);
       t.diagnostic(`kill at ${ms} ms: docker exited ${r.code}, container ${exists ? 'kept' : 'gone'}`);
       if (exists) ok(['rm', '-f', name]);
-      agree(`after rm -f ${name}`);
+      await agree(`after rm -f ${name}`);
       // The name, port and address are free again.
       ok(web(name, 18100 + i));
-      agree(`after a new run of ${name}`);
+      await agree(`after a new run of ${name}`);
       ok(['rm', '-f', name]);
     }
   });
@@ -165,14 +167,14 @@ describe('berthd: kill -9 during work', { skip }, () => {
       if (r.code === 0) assert.ok(exists, `docker run ${name} succeeded but the container is gone`);
       // A create cut by the engine's death: berthd drops the containerd container it may have kept once the engine is back.
       await waitUntil('containerd containers without a record to go', () => orphans().length === 0, 15000);
-      agree(`engine killed at ${ms} ms into run`);
+      await agree(`engine killed at ${ms} ms into run`);
       if (exists) ok(['rm', '-f', name]);
       ok(web(name, 18310 + i));
-      agree(`after a new run of ${name}`);
+      await agree(`after a new run of ${name}`);
       ok(['rm', '-f', name]);
     }
     ok(['rm', '-f', 'chaos-keeper']);
-    agree('after the keeper');
+    await agree('after the keeper');
   });
 
   it('rm -f of a running container: kept and removable, or gone with its network', async () => {
@@ -181,9 +183,23 @@ describe('berthd: kill -9 during work', { skip }, () => {
       const name = `chaos-rm-${i}`;
       ok(web(name, 18200 + i));
       await killAt(['rm', '-f', name], ms);
-      agree(`rm -f killed at ${ms} ms`);
+      await agree(`rm -f killed at ${ms} ms`);
       if (list(['ps', '-a', '--format', '{{.Names}}']).includes(name)) ok(['rm', '-f', name]);
-      agree(`after rm -f of ${name}`);
+      await agree(`after rm -f of ${name}`);
+    }
+  });
+
+  it('run --rm: killed before or after its answer, the removal ends at the next start', async (t) => {
+    // "remove steps": the record is moved aside, the engine's side of the removal under way
+    const points: (number | RegExp)[] = [60, 120, /container exited/, /remove steps/];
+    for (const [i, ms] of points.entries()) {
+      const name = `chaos-rmrun-${i}`;
+      const r = await killAt(['run', '--rm', '--name', name, fx.img, 'sh', '-c', 'sleep 0.2'], ms);
+      t.diagnostic(`kill at ${ms} ms: docker exited ${r.code}`);
+      await agree(`run --rm killed at ${ms} ms`);
+      if (list(['ps', '-a', '--format', '{{.Names}}']).includes(name)) ok(['rm', '-f', name]);
+      ok(['run', '--rm', '--name', name, fx.img, 'true']);
+      await agree(`after a new run --rm of ${name}`);
     }
   });
 
@@ -196,7 +212,7 @@ describe('berthd: kill -9 during work', { skip }, () => {
       if (have) ok(['run', '--rm', fx.img, 'true']);
       ok(['pull', '-q', fx.img]);
       ok(['run', '--rm', fx.img, 'true']);
-      agree(`pull killed at ${ms} ms`);
+      await agree(`pull killed at ${ms} ms`);
       ok(['rmi', fx.img]);
     }
     ok(['pull', '-q', fx.img]);
@@ -207,9 +223,9 @@ describe('berthd: kill -9 during work', { skip }, () => {
       const v = `chaos-vol-${i}`;
       ok(['volume', 'create', v]);
       await killAt(['volume', 'rm', v], ms);
-      agree(`volume rm killed at ${ms} ms`);
+      await agree(`volume rm killed at ${ms} ms`);
       if (list(['volume', 'ls', '-q']).includes(v)) ok(['volume', 'rm', v]);
-      agree(`after volume rm ${v}`);
+      await agree(`after volume rm ${v}`);
     }
   });
 
@@ -218,13 +234,13 @@ describe('berthd: kill -9 during work', { skip }, () => {
     for (const [i, ms] of points.entries()) {
       const n = `chaos-net-${i}`;
       await killAt(['network', 'create', '--subnet', `10.${210 + i}.0.0/24`, n], ms);
-      agree(`network create killed at ${ms} ms`);
+      await agree(`network create killed at ${ms} ms`);
       if (!list(['network', 'ls', '--format', '{{.Name}}']).includes(n))
         ok(['network', 'create', '--subnet', `10.${210 + i}.0.0/24`, n]);
       await killAt(['network', 'rm', n], ms);
-      agree(`network rm killed at ${ms} ms`);
+      await agree(`network rm killed at ${ms} ms`);
       if (list(['network', 'ls', '--format', '{{.Name}}']).includes(n)) ok(['network', 'rm', n]);
-      agree(`after network rm ${n}`);
+      await agree(`after network rm ${n}`);
     }
   });
 });

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { type Berthd, rawRequest } from '../../helpers/berthd.js';
+import { type Berthd, pastEvents, rawRequest } from '../../helpers/berthd.js';
 import { berthdSkip, startBerthdStack, type BerthdStack } from '../../helpers/berthd-stack.js';
 import { waitUntil } from '../../helpers/wait.js';
 import { V2 } from './lifecycle-common.js';
@@ -188,19 +188,7 @@ test('image events carry the deprecated id and status fields, as dockerd fills t
   const since = Math.floor(Date.now() / 1000) - 1;
   b.ok(['tag', IMG, `${tag}:t`]);
   b.ok(['rmi', `${tag}:t`]);
-  const until = Math.floor(Date.now() / 1000) + 1;
-  const lines = b
-    .ok([
-      'events',
-      '--since',
-      String(since),
-      '--until',
-      String(until),
-      '--filter',
-      'type=image',
-      '--format',
-      '{{json .}}',
-    ])
+  const lines = pastEvents(b, since, ['type=image'], '{{json .}}')
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as { status?: string; id?: string; Action: string; Actor: { ID: string } })
@@ -353,19 +341,7 @@ test("events of docker run (attach) and docker cp (extract-to-dir, archive-path)
   writeFileSync(file, 'x');
   b.ok(['cp', file, `${n}:/tmp/`]);
   rmSync(dirname(file), { recursive: true });
-  const until = Math.ceil(Date.now() / 1000) + 1;
-  const actions = b
-    .ok([
-      'events',
-      '--since',
-      String(since),
-      '--until',
-      String(until),
-      '--filter',
-      `container=${n}`,
-      '--format',
-      '{{.Action}}',
-    ])
+  const actions = pastEvents(b, since, [`container=${n}`], '{{.Action}}')
     .trim()
     .split('\n');
   b.ok(['rm', n]);

@@ -9,12 +9,13 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startEngine, ENGINE_BIN, type Engine } from '../engine/helpers.js';
 import type { Berthd } from '../../helpers/berthd.js';
 import { NetFixture, netSkip, WEB } from './netfixture.js';
 import { waitUntil } from '../../helpers/wait.js';
+import { scratchDir } from '../../helpers/scratch.js';
 
 const skip = netSkip || (!existsSync(ENGINE_BIN) ? 'bin/berth-engine is not built' : false);
 const fx = new NetFixture();
@@ -22,7 +23,7 @@ const NS = `berthd-hleft-${process.pid}`;
 let engine: Engine;
 let b: Berthd;
 let IMG = '';
-const scratch = mkdtempSync('/tmp/berthd-hleft-');
+const scratch = scratchDir('/tmp/berthd-hleft-');
 
 before(async () => {
   if (skip) return;
@@ -35,7 +36,6 @@ before(async () => {
 after(async () => {
   await fx.stop();
   await engine?.stop();
-  rmSync(scratch, { recursive: true, force: true });
 });
 
 /** The cgroups of berthd's namespace, in every hierarchy. */

@@ -5,7 +5,7 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { busyboxLayerTar, sha256 } from '../../helpers/registry.js';
@@ -13,13 +13,14 @@ import { DOCKER_28, type Berthd } from '../../helpers/berthd.js';
 import { waitUntil } from '../../helpers/wait.js';
 import { lines, makeTar } from './images-helpers.js';
 import { berthdSkip, startBerthdStack, type BerthdStack } from '../../helpers/berthd-stack.js';
+import { scratchDir } from '../../helpers/scratch.js';
 
 const skip = berthdSkip('engine');
 
 let s: BerthdStack | undefined;
 let b: Berthd;
 let IMG = '';
-const scratch = mkdtempSync('/tmp/berthd-img-eng-');
+const scratch = scratchDir('/tmp/berthd-img-eng-');
 
 before(async () => {
   if (skip) return;
@@ -29,7 +30,6 @@ before(async () => {
 
 after(async () => {
   await s?.stop();
-  rmSync(scratch, { recursive: true, force: true });
 });
 
 const inEngine = (args: string[]) => lines(s!.ctr(args).stdout).sort();

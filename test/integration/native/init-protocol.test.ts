@@ -87,73 +87,38 @@ describe('berth-init: plan protocol and reports', { skip }, () => {
       { t: 'error', step: 'clone', errno: 22, msg: 'plan error: CLONE before PARENT_MODE' },
     ]);
 
-    const r3 = await bad([waitMode, op(Op.CLONE, 'clone', 0)], [op(99 as never, 'mystery'), execOp(['/bin/true'])]);
-    assert.equal(r3.code, 1);
-    assert.deepEqual(r3.reports.at(-1), {
-      t: 'error',
-      step: 'mystery',
-      errno: 22,
-      msg: 'plan error: operation 99 is not a phase 2 operation',
-    });
-
-    const r4 = await bad(
-      [waitMode, op(Op.CLONE, 'clone', 0)],
-      [op(Op.MKDIR_IN_ROOT, 'mkdir /x', '/x', 0o755), execOp(['/bin/true'])],
-    );
-    assert.deepEqual(r4.reports.at(-1), {
-      t: 'error',
-      step: 'mkdir /x',
-      errno: 9,
-      msg: 'plan error: an *_IN_ROOT operation before SET_ROOT',
-    });
-
-    const r5 = await bad([waitMode, op(Op.CLONE, 'clone', 0)], [op(Op.CHDIR, 'chdir /', '/')]);
-    assert.deepEqual(r5.reports.at(-1), {
-      t: 'error',
-      step: 'plan',
-      errno: 22,
-      msg: 'plan error: phase 2 ended without EXEC',
-    });
-
-    const r6 = await bad([waitMode, op(Op.CLONE, 'clone', 0)], [op(Op.MOUNT_IN_ROOT, 'short mount', 'tmpfs', '/x')]);
-    assert.deepEqual(r6.reports.at(-1), {
-      t: 'error',
-      step: 'short mount',
-      errno: 22,
-      msg: 'plan error: op 27 takes 8 operands, got 2',
-    });
-    // One operand too many is as wrong: the two sides disagree on the format.
-    const r6b = await bad(
-      [waitMode, op(Op.CLONE, 'clone', 0)],
-      [op(Op.CHDIR, 'chdir', '/', 'extra'), execOp(['/bin/true'])],
-    );
-    assert.deepEqual(r6b.reports.at(-1), {
-      t: 'error',
-      step: 'chdir',
-      errno: 22,
-      msg: 'plan error: op 55 takes 1 operands, got 2',
-    });
-    // A count larger than what follows (here one that would wrap a u32 sum).
-    const r6c = await bad(
-      [waitMode, op(Op.CLONE, 'clone', 0)],
-      [op(Op.EXEC, 'exec', 0, '/bin', 4294967295, '/bin/true', 0)],
-    );
-    assert.deepEqual(r6c.reports.at(-1), {
-      t: 'error',
-      step: 'exec',
-      errno: 22,
-      msg: 'plan error: operand 3 counts 4294967295 operands, 2 follow',
-    });
-    const r6d = await bad(
-      [waitMode, op(Op.CLONE, 'clone', 0)],
-      [op(Op.EXEC, 'exec', 0, '/bin', 1, '/bin/true', 0, 'stray'), execOp(['/bin/true'])],
-    );
-    assert.deepEqual(r6d.reports.at(-1), {
-      t: 'error',
-      step: 'exec',
-      errno: 22,
-      msg: 'plan error: op 58 takes 5 operands, got 6',
-    });
+    // Phase 2's own errors: the plan runs up to the bad record, whose report names the step and what is wrong.
+    const phase2: [ReturnType<typeof op>[], string, number, string][] = [
+      [[op(99 as never, 'mystery'), execOp(['/bin/true'])], 'mystery', 22, 'operation 99 is not a phase 2 operation'],
+      [
+        [op(Op.MKDIR_IN_ROOT, 'mkdir /x', '/x', 0o755), execOp(['/bin/true'])],
+        'mkdir /x',
+        9,
+        'an *_IN_ROOT operation before SET_ROOT',
+      ],
+      [[op(Op.CHDIR, 'chdir /', '/')], 'plan', 22, 'phase 2 ended without EXEC'],
+      [[op(Op.MOUNT_IN_ROOT, 'short mount', 'tmpfs', '/x')], 'short mount', 22, 'op 27 takes 8 operands, got 2'],
+      // One operand too many is as wrong: the two sides disagree on the format.
+      [[op(Op.CHDIR, 'chdir', '/', 'extra'), execOp(['/bin/true'])], 'chdir', 22, 'op 55 takes 1 operands, got 2'],
+      // A count larger than what follows (here one that would wrap a u32 sum).
+      [
+        [op(Op.EXEC, 'exec', 0, '/bin', 4294967295, '/bin/true', 0)],
+        'exec',
+        22,
+        'operand 3 counts 4294967295 operands, 2 follow',
+      ],
+      [
+        [op(Op.EXEC, 'exec', 0, '/bin', 1, '/bin/true', 0, 'stray'), execOp(['/bin/true'])],
+        'exec',
+        22,
+        'op 58 takes 5 operands, got 6',
+      ],
+    ];
+    for (const [child, step, errno, msg] of phase2) {
+      const r = await bad([waitMode, op(Op.CLONE, 'clone', 0)], child);
+      assert.equal(r.code, 1, step);
+      assert.deepEqual(r.reports.at(-1), { t: 'error', step, errno, msg: `plan error: ${msg}` });
+    }
 
     // A stream cut inside a record: the first process says so and exits 2.
     const whole = encodePhase([waitMode, op(Op.CLONE, 'clone', 0)]);

@@ -18,26 +18,7 @@ import {
 import { allocate, checkOverlap, makePool, pickSubnet } from '../../../src/daemon/network/ipam.js';
 import { chainNames, render } from '../../../src/daemon/network/firewall.js';
 import { macFor, parseCidr, parseIp } from '../../../src/daemon/network/ipv4.js';
-import type { EndpointRecord, NetworkRecord } from '../../../src/daemon/network/state.js';
-
-function net(over: Partial<NetworkRecord> = {}): NetworkRecord {
-  return {
-    id: 'n1',
-    name: 'n1',
-    driver: 'bridge',
-    bridge: 'br1',
-    subnet: '10.9.0.0/29',
-    gateway: '10.9.0.1',
-    internal: false,
-    masquerade: true,
-    mtu: 1500,
-    labels: {},
-    options: {},
-    created: '',
-    predefined: false,
-    ...over,
-  };
-}
+import { endpointRecord, networkRecord } from '../../helpers/network-records.js';
 
 describe('ports', () => {
   it('parses docker run -p forms', () => {
@@ -79,12 +60,12 @@ describe('ipam', () => {
     assert.throws(() => makePool({ subnet: '10.9.0.0/24', gateway: '10.8.0.1' }), /no matching subnet for gateway/);
     assert.throws(() => makePool({ subnet: '10.9.0.0/24', ipRange: '10.9.1.0/25' }), /no matching subnet for range/);
     assert.throws(
-      () => checkOverlap('10.9.0.128/25', [net({ subnet: '10.9.0.0/24' })]),
+      () => checkOverlap('10.9.0.128/25', [networkRecord({ subnet: '10.9.0.0/24' })]),
       /Pool overlaps with other one on this address space/,
     );
   });
   it('hands out each address once, round the range, and refuses a taken request', () => {
-    const n = net();
+    const n = networkRecord();
     const used = new Set<string>();
     const got: string[] = [];
     for (let i = 0; i < 5; i++) {
@@ -103,7 +84,7 @@ describe('ipam', () => {
   });
   it('picks a default pool clear of host routes and networks', () => {
     assert.equal(
-      pickSubnet([net({ subnet: '172.17.0.0/16' })], [parseCidr('172.18.0.0/16'), { base: 0, bits: 0 }]),
+      pickSubnet([networkRecord({ subnet: '172.17.0.0/16' })], [parseCidr('172.18.0.0/16'), { base: 0, bits: 0 }]),
       '172.19.0.0/16',
     );
   });
@@ -115,19 +96,12 @@ describe('ipam', () => {
 describe('firewall rules', () => {
   it('renders isolation, NAT, ports and internal networks from the state', () => {
     const c = chainNames('BX');
-    const ep: EndpointRecord = {
-      id: 'e',
-      containerId: 'c',
-      networkId: 'n1',
-      ifname: 'eth0',
-      hostVeth: 'v',
-      ip: '10.9.0.2',
-      mac: '',
-      gatewayRoute: true,
-      aliases: [],
-      ports: [{ proto: 'udp', hostIp: '127.0.0.1', hostPort: 5353, containerPort: 53 }],
-    };
-    const r = render(c, [net(), net({ id: 'n2', bridge: 'br2', subnet: '10.8.0.0/24', internal: true })], [ep]);
+    const ep = endpointRecord({ ports: [{ proto: 'udp', hostIp: '127.0.0.1', hostPort: 5353, containerPort: 53 }] });
+    const r = render(
+      c,
+      [networkRecord(), networkRecord({ id: 'n2', bridge: 'br2', subnet: '10.8.0.0/24', internal: true })],
+      [ep],
+    );
     assert.match(r.nat, /-A BX -d 127\.0\.0\.1\/32 -p udp -m udp --dport 5353 -j DNAT --to-destination 10\.9\.0\.2:53/);
     assert.match(r.nat, /-A BX-POSTROUTING -s 10\.9\.0\.0\/29 ! -o br1 -j MASQUERADE/);
     assert.doesNotMatch(r.nat, /-s 10\.8\.0\.0\/24 ! -o br2 -j MASQUERADE/);
@@ -171,19 +145,13 @@ describe('container files', () => {
 
 describe('dockerd JSON', () => {
   it('shows a network and a container as dockerd does', () => {
-    const n = net({ name: 'bridge', predefined: true });
-    const ep: EndpointRecord = {
+    const n = networkRecord({ name: 'bridge', predefined: true });
+    const ep = endpointRecord({
       id: 'e1',
       containerId: 'c1',
-      networkId: 'n1',
-      ifname: 'eth0',
-      hostVeth: 'v',
-      ip: '10.9.0.2',
       mac: '02:42:0a:09:00:02',
-      gatewayRoute: true,
-      aliases: [],
       ports: [{ proto: 'tcp', hostIp: '127.0.0.1', hostPort: 8080, containerPort: 80 }],
-    };
+    });
     const v = dockerView(n, [ep], () => 'web');
     assert.deepEqual(v.Containers.c1, {
       Name: 'web',

@@ -11,37 +11,20 @@ import { readFileSync } from 'node:fs';
 import { chainNames, type RuleSet } from '../../../src/daemon/network/firewall.js';
 import { KeyedQueue, RuleLoads, StateWrites } from '../../../src/daemon/network/serial.js';
 import { linkExists, nextIfname } from '../../../src/daemon/network/links.js';
-import type { EndpointRecord, NetworkRecord } from '../../../src/daemon/network/state.js';
+import { endpointRecord, networkRecord } from '../../helpers/network-records.js';
+import type { EndpointRecord } from '../../../src/daemon/network/state.js';
 
-const bridge: NetworkRecord = {
-  id: 'n1',
-  name: 'bridge',
-  driver: 'bridge',
-  bridge: 'bthtest0',
-  subnet: '10.9.0.0/24',
-  gateway: '10.9.0.1',
-  internal: false,
-  masquerade: true,
-  mtu: 1500,
-  labels: {},
-  options: {},
-  created: '',
-  predefined: true,
-};
+const bridge = networkRecord({ name: 'bridge', bridge: 'bthtest0', subnet: '10.9.0.0/24', predefined: true });
 
-function endpoint(n: number, ports = false): EndpointRecord {
-  return {
+function endpoint(n: number, ports = false) {
+  return endpointRecord({
     id: `e${n}`,
     containerId: `c${n}`,
-    networkId: 'n1',
-    ifname: 'eth0',
     hostVeth: `bthv${n}`,
     ip: `10.9.0.${n + 1}`,
     mac: '02:42:0a:09:00:02',
-    gatewayRoute: true,
     ports: ports ? [{ proto: 'tcp', hostIp: '0.0.0.0', hostPort: 8000 + n, containerPort: 80 }] : [],
-    aliases: [],
-  };
+  });
 }
 
 /** A RuleLoads over a state of its own, recording every load and able to hold one open or fail it. */
