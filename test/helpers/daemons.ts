@@ -324,6 +324,10 @@ export async function startDockerd(opts: {
   runtimes: Record<string, string>;
   storageDriver?: string;
   prefix?: string;
+  /** A network namespace (path) dockerd runs in, so its bridges and rules go with it; with it, `bridge` may be on. */
+  netnsPath?: string;
+  /** `--bridge` (default none: no docker0 in the host's namespace). */
+  bridge?: string;
   /** A containerd (or berth-engine) socket to use instead of the containerd dockerd starts. */
   containerd?: string;
   liveRestore?: boolean;
@@ -349,7 +353,7 @@ export async function startDockerd(opts: {
     '--iptables=false',
     '--ip6tables=false',
     '--ip-masq=false',
-    '--bridge=none',
+    `--bridge=${opts.bridge ?? 'none'}`,
     '--storage-driver',
     opts.storageDriver ?? 'overlay2',
     '--cgroup-parent',
@@ -360,7 +364,12 @@ export async function startDockerd(opts: {
     ...(opts.containerd ? ['--containerd', opts.containerd] : []),
     ...(opts.liveRestore ? ['--live-restore'] : []),
   ];
-  let proc = spawnLogged('dockerd', args, logFile);
+  // In a namespace: nsenter execs dockerd, so the pid is dockerd's.
+  const launch = () =>
+    opts.netnsPath
+      ? spawnLogged('nsenter', [`--net=${opts.netnsPath}`, 'dockerd', ...args], logFile)
+      : spawnLogged('dockerd', args, logFile);
+  let proc = launch();
   const cli = dockerCli() ?? 'docker';
   const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(dir, 'config') };
   delete env.DOCKER_CONTEXT;
@@ -419,7 +428,7 @@ export async function startDockerd(opts: {
     logTail,
     restart: async () => {
       if (proc.pid) await terminate(proc.pid, 20000);
-      proc = d.proc = spawnLogged('dockerd', args, logFile);
+      proc = d.proc = launch();
       await serving();
     },
     stop,

@@ -19,7 +19,7 @@ import { loggerURI, logSettings, startFifoLogger } from './logdriver.js';
 import type { ContainerManager } from './manager.js';
 import type { ContainerdClient } from '../../client/index.js';
 import type { ContainerRecord } from './record.js';
-import { resolveUser, withRootfs, type User } from './files.js';
+import { resolveUser, withGroupAdd, withRootfs, type RootAccess, type User } from './files.js';
 import { buildSpec, type Spec, type SpecProcess } from './spec.js';
 import { ContainerdContainers } from './ctrd.js';
 import { HealthMonitors } from './health.js';
@@ -32,6 +32,8 @@ import { Removals } from './removal.js';
 import { PremadeTasks } from './premade.js';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
+// How long a kill with SIGKILL waits for the exit before answering (dockerd: 2 s, then 10 s more).
+const KILL_WAIT_MS = 12_000;
 
 export function parseSignal(s: string | null | undefined, dflt = 'SIGKILL'): number {
   const v = (s || dflt).toUpperCase();
@@ -126,7 +128,8 @@ export class Runtime {
     let spec: Spec;
     try {
       const joins = this.joinsOf(r);
-      const user = await resolveUser(r.Config.User ?? '', async (fn) => withRootfs(await this.m.rootfsMounts(id), fn));
+      const root: RootAccess = async (fn) => withRootfs(await this.m.rootfsMounts(id), fn);
+      const user = await withGroupAdd(await resolveUser(r.Config.User ?? '', root), h.GroupAdd, root);
       await this.copyUps(r);
       steps.mark('user');
       spec = this.specOf(r, user, joins);
@@ -328,9 +331,8 @@ export class Runtime {
     if ([h.PidMode, h.IpcMode, h.NetworkMode].some((m) => m?.startsWith('container:'))) return;
     let spec: Spec;
     try {
-      const user = await resolveUser(r.Config.User ?? '', () =>
-        Promise.reject(new Error('a user name: read at start')),
-      );
+      const later: RootAccess = () => Promise.reject(new Error('a user or group name: read at start'));
+      const user = await withGroupAdd(await resolveUser(r.Config.User ?? '', later), r.HostConfig.GroupAdd, later);
       spec = this.specOf(r, user, this.joinsOf(r));
     } catch {
       return;
@@ -512,11 +514,15 @@ export class Runtime {
       if (signal === 9 || signal === stopSignalOf(r)) this.liveOf(r.Id).exitOnNext = true;
       await this.m.save(r);
     }
+    // dockerd's Kill waits for the exit after a SIGKILL (not after other signals): a client that
+    // inspects right after `docker kill` sees the container exited with 137, never still running.
+    const exited = signal === 9 ? this.nextExit(r) : undefined;
     await this.s.client.tasks.kill(r.Id, signal, { all: false });
     this.killEvent(r, signal);
     // dockerd resumes a paused container after SIGKILL or its stop signal: the signal is delivered (docker
     // kill/stop of a paused container ends it, and it is no longer paused).
     if (r.State.Status === 'paused' && (signal === 9 || signal === stopSignalOf(r))) await this.unpause(r);
+    if (exited) await Promise.race([exited, new Promise((res) => setTimeout(res, KILL_WAIT_MS).unref())]);
   }
 
   async stop(r: ContainerRecord, timeoutS: number | undefined, signal?: string): Promise<void> {
