@@ -196,7 +196,7 @@ export async function exportRootfs(ctx: Ctx, r: ContainerRecord, rt: Runtime): P
     let sent = false;
     tar.stdout.on('end', () => (sent = true));
     out.on('close', () => {
-      if (!sent) for (const p of [find, tar]) p.kill('SIGKILL');
+      if (!sent) tar.kill('SIGKILL');
     });
     const code = await new Promise<number>((res) => tar.on('close', (c) => res(c ?? 1)));
     if (code !== 0) rt.m.s.log.warn('export: tar failed', { container: r.Id, error: err.trim() });

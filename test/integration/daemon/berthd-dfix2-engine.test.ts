@@ -88,7 +88,7 @@ test(
         `${V}/containers/create`,
         JSON.stringify({ Image: IMG, HostConfig: { NetworkMode: 'none', CgroupnsMode: 'x' } }),
       );
-      assert.deepEqual([bad.status, bad.body], [400, '{"message":"invalid cgroup namespace mode: x"}']);
+      assert.deepEqual([bad.status, bad.body.trim()], [400, '{"message":"invalid cgroup namespace mode: x"}']);
 
       // a raw create without a restart policy: dockerd keeps Name "" (the CLI sends "no")
       const r = await rawRequest(
