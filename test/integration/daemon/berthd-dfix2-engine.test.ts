@@ -88,8 +88,7 @@ test(
         `${V}/containers/create`,
         JSON.stringify({ Image: IMG, HostConfig: { NetworkMode: 'none', CgroupnsMode: 'x' } }),
       );
-      // dockerd's JSON encoder ends the body with a newline
-      assert.deepEqual([bad.status, bad.body], [400, '{"message":"invalid cgroup namespace mode: x"}\n']);
+      assert.deepEqual([bad.status, bad.body.trim()], [400, '{"message":"invalid cgroup namespace mode: x"}']);
 
       // a raw create without a restart policy: dockerd keeps Name "" (the CLI sends "no")
       const r = await rawRequest(
@@ -362,6 +361,68 @@ test(
         0,
         'no events listener left',
       );
+    } finally {
+      b.docker(['rm', '-f', id]);
+    }
+  },
+);
+
+test(
+  "more of dockerd's answers: name filters are regular expressions, refusals in dockerd's words",
+  { skip },
+  async () => {
+    // `-f name=^(none|host)$`: dockerd's filters match a regular expression (a plain name is one too)
+    assert.equal(b.ok(['network', 'ls', '--format', '{{.Name}}', '-f', 'name=^(none|host)$']).trim(), 'host\nnone');
+    const vol = `dfix2re${process.pid}`;
+    b.ok(['volume', 'create', vol]);
+    b.ok(['volume', 'create', `${vol}x`]);
+    try {
+      assert.equal(b.ok(['volume', 'ls', '-q', '-f', `name=^${vol}$`]).trim(), vol);
+      assert.equal(
+        b
+          .ok(['volume', 'ls', '-q', '-f', `name=${vol}`])
+          .trim()
+          .split('\n').length,
+        2,
+      );
+    } finally {
+      b.docker(['volume', 'rm', vol, `${vol}x`]);
+    }
+    const before = b.ok(['ps', '-aq']);
+    for (const [flags, want] of [
+      [['--mount', 'type=bogus,dst=/x'], 'invalid mount config for type "bogus": mount type unknown'],
+      [['--cpus', '-1'], /^Range of CPUs is from 0\.01 to \d+\.00, as there are only \d+ CPUs available$/],
+    ] as [string[], string | RegExp][]) {
+      const r = b.docker(['create', '--network', 'none', ...flags, IMG, 'true']);
+      assert.equal(r.status, 1, flags.join(' '));
+      const msg = /Error response from daemon: (.*)/.exec(r.stderr)?.[1] ?? r.stderr;
+      if (typeof want === 'string') assert.equal(msg, want);
+      else assert.match(msg, want);
+    }
+    // the CLI sends --kernel-memory below API 1.42 only (as dockerd 20.10 is spoken to)
+    const kmem = await rawRequest(
+      b.sock,
+      'POST',
+      `${V}/containers/create`,
+      JSON.stringify({ Image: IMG, HostConfig: { NetworkMode: 'none', KernelMemory: 4 * 1024 * 1024 } }),
+    );
+    assert.deepEqual(
+      [kmem.status, JSON.parse(kmem.body)],
+      [400, { message: 'Minimum kernel memory limit allowed is 6MB' }],
+    );
+    const plain = await rawRequest(b.sock, 'POST', `${V}/containers/create`, JSON.stringify({ Image: IMG }), {
+      'Content-Type': 'text/plain',
+    });
+    assert.deepEqual(
+      [plain.status, JSON.parse(plain.body)],
+      [400, { message: "Content-Type specified (text/plain) must be 'application/json'" }],
+    );
+    assert.equal(b.ok(['ps', '-aq']), before, 'nothing made');
+    const id = b.ok(['run', '-d', '--network', 'none', IMG, 'sleep', '300']).trim();
+    try {
+      const r = b.docker(['network', 'disconnect', 'host', id]);
+      assert.equal(r.status, 1);
+      assert.equal(r.stderr.trim(), `Error response from daemon: container ${id} is not connected to network host`);
     } finally {
       b.docker(['rm', '-f', id]);
     }
