@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { pack, type Header } from 'tar-stream';
 import { DOCKER_28, rawRequest, type Berthd } from '../../helpers/berthd.js';
 import { berthdSkip, startBerthdStack, type BerthdStack } from '../../helpers/berthd-stack.js';
+import { makeBusyboxRootfs } from '../../helpers/busybox.js';
 
 const skip = berthdSkip('engine');
 
@@ -53,23 +54,26 @@ async function layerTar(entries: Entry[]): Promise<Buffer> {
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-/** A `docker save` archive of one image whose one layer is `layer`. */
-function saveArchive(name: string, layer: Buffer): string {
+/** A `docker save` archive of one image whose layers are `layers`, bottom first. */
+function saveArchive(name: string, ...layers: Buffer[]): string {
   const out = join(scratch, `${name}-out`);
-  mkdirSync(join(out, 'l'), { recursive: true });
-  writeFileSync(join(out, 'l/layer.tar'), layer);
+  layers.forEach((l, i) => {
+    mkdirSync(join(out, `l${i}`), { recursive: true });
+    writeFileSync(join(out, `l${i}/layer.tar`), l);
+  });
   const config = Buffer.from(
     JSON.stringify({
       architecture: process.arch === 'arm64' ? 'arm64' : 'amd64',
       os: 'linux',
-      config: { Cmd: ['sh'] },
-      rootfs: { type: 'layers', diff_ids: [`sha256:${sha256(layer)}`] },
+      config: { Cmd: ['sh'], Env: ['PATH=/bin'] },
+      rootfs: { type: 'layers', diff_ids: layers.map((l) => `sha256:${sha256(l)}`) },
     }),
   );
   writeFileSync(join(out, 'config.json'), config);
+  const Layers = layers.map((_, i) => `l${i}/layer.tar`);
   writeFileSync(
     join(out, 'manifest.json'),
-    JSON.stringify([{ Config: 'config.json', RepoTags: [`hostile-load/${name}:1`], Layers: ['l/layer.tar'] }]),
+    JSON.stringify([{ Config: 'config.json', RepoTags: [`hostile-load/${name}:1`], Layers }]),
   );
   const file = join(scratch, `${name}.tar`);
   execFileSync('tar', ['-C', out, '-cf', file, '.']);
@@ -155,3 +159,36 @@ for (const format of ['gnu', 'posix']) {
     },
   );
 }
+
+test('volume copy-up keeps owners, modes, links and extended attributes of the image', { skip }, async () => {
+  const root = join(scratch, 'bb');
+  mkdirSync(root);
+  makeBusyboxRootfs(root);
+  const busybox = execFileSync('tar', ['-C', root, '--numeric-owner', '-cf', '-', '.'], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const data = await layerTar([
+    { name: 'data/', type: 'directory', mode: 0o750, uid: 12, gid: 34 },
+    { name: 'data/f', body: 'file\n', mode: 0o4711, uid: 5, gid: 6, pax: { 'SCHILY.xattr.user.berth': 'kept' } },
+    { name: 'data/sub/', type: 'directory', mode: 0o700 },
+    { name: 'data/sub/lnk', type: 'symlink', linkname: '../f' },
+    { name: 'data/hard', type: 'link', linkname: 'data/f' },
+  ]);
+  b.ok(['load', '-q', '-i', saveArchive('copyup', busybox, data)]);
+  const vol = `hostile-load-copyup-${process.pid}`;
+  try {
+    b.ok(['run', '--rm', '--network', 'none', '-v', `${vol}:/data`, 'hostile-load/copyup:1', 'true']);
+    const mp = b.ok(['volume', 'inspect', '-f', '{{.Mountpoint}}', vol]).trim();
+    const st = (p: string) => execFileSync('stat', ['-c', '%a %u:%g %h %F', join(mp, p)], { encoding: 'utf8' }).trim();
+    assert.equal(st('.'), '750 12:34 3 directory');
+    assert.equal(st('f'), '4711 5:6 2 regular file');
+    assert.equal(st('hard'), '4711 5:6 2 regular file');
+    assert.equal(st('sub'), '700 0:0 2 directory');
+    assert.equal(execFileSync('readlink', [join(mp, 'sub/lnk')], { encoding: 'utf8' }).trim(), '../f');
+    const xattr = execFileSync('getfattr', ['--only-values', '-n', 'user.berth', join(mp, 'f')], { encoding: 'utf8' });
+    assert.equal(xattr, 'kept');
+  } finally {
+    b.docker(['volume', 'rm', '-f', vol]);
+    b.docker(['rmi', 'hostile-load/copyup:1']);
+  }
+});
