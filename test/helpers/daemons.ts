@@ -324,7 +324,10 @@ export async function startDockerd(opts: {
   runtimes: Record<string, string>;
   storageDriver?: string;
   prefix?: string;
-}): Promise<Dockerd> {
+  /** A containerd (or berth-engine) socket to use instead of the containerd dockerd starts. */
+  containerd?: string;
+  liveRestore?: boolean;
+}): Promise<Dockerd & { restart(): Promise<void> }> {
   const dir = mkdtempSync(join('/tmp', opts.prefix ?? 'berth-dkd-'));
   const sock = join(dir, 'docker.sock');
   const logFile = join(dir, 'dockerd.log');
@@ -354,8 +357,10 @@ export async function startDockerd(opts: {
     '--log-level',
     'debug',
     ...Object.entries(opts.runtimes).flatMap(([name, path]) => ['--add-runtime', `${name}=${path}`]),
+    ...(opts.containerd ? ['--containerd', opts.containerd] : []),
+    ...(opts.liveRestore ? ['--live-restore'] : []),
   ];
-  const proc = spawnLogged('dockerd', args, logFile);
+  let proc = spawnLogged('dockerd', args, logFile);
   const cli = dockerCli() ?? 'docker';
   const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(dir, 'config') };
   delete env.DOCKER_CONTEXT;
@@ -382,8 +387,8 @@ export async function startDockerd(opts: {
     rmSync(dir, { recursive: true, force: true });
   };
 
-  try {
-    await waitUntil(
+  const serving = () =>
+    waitUntil(
       'dockerd to serve',
       () => {
         if (proc.exitCode !== null) throw new Error(`dockerd exited with ${proc.exitCode}:\n${logTail()}`);
@@ -394,9 +399,30 @@ export async function startDockerd(opts: {
       60000,
       200,
     );
+  try {
+    await serving();
   } catch (e) {
     await stop();
     throw e;
   }
-  return { dir, sock, logFile, cgroupParent, proc, docker, dockerArgv: (a) => [cli, ...a], env, logTail, stop };
+  // restart(): dockerd stopped (SIGTERM) and started again on the same
+  // directories; with liveRestore its containers run on meanwhile.
+  const d = {
+    dir,
+    sock,
+    logFile,
+    cgroupParent,
+    proc,
+    docker,
+    dockerArgv: (a: string[]) => [cli, ...a],
+    env,
+    logTail,
+    restart: async () => {
+      if (proc.pid) await terminate(proc.pid, 20000);
+      proc = d.proc = spawnLogged('dockerd', args, logFile);
+      await serving();
+    },
+    stop,
+  };
+  return d;
 }
