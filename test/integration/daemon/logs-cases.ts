@@ -7,14 +7,14 @@
 // attach after a restart, `--log-driver none` as dockerd answers it, and the
 // logger's own footprint (one small C process per container, no Node.js).
 
-import { after, before as beforeAll, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DOCKER_28, rawRequest, type Berthd } from '../../helpers/berthd.js';
-import { berthdSkip, startBerthdStack, type Backend, type BerthdStack } from '../../helpers/berthd-stack.js';
+import { withBerthdStack, type Backend } from '../../helpers/berthd-stack.js';
 import { sleep, waitUntil } from '../../helpers/wait.js';
 import { readLog } from '../../../src/daemon/containers/logfile.js';
 
@@ -66,18 +66,12 @@ async function sigterm(b: Berthd): Promise<void> {
 
 /** The cases on `backend`, for the calling file: one registry, one backend and one berthd, stopped in after(). */
 export function logsOn(backend: Backend): void {
-  const skip = berthdSkip(backend);
   const tag = backend === 'engine' ? 'eng' : 'ctrd';
-  let s: BerthdStack | undefined;
-  beforeAll(async () => {
-    if (skip) return;
-    s = await startBerthdStack(backend, {
-      prefix: `berthd-logs-${tag}-`,
-      pull: (host) => [`${host}/berth/busybox:latest`],
-    });
-  });
-  after(() => s?.stop());
-  logCases(() => ({ b: s!.b, img: s!.img }), skip, tag);
+  withBerthdStack(
+    backend,
+    { prefix: `berthd-logs-${tag}-`, pull: (host) => [`${host}/berth/busybox:latest`] },
+    (get, skip) => logCases(get, skip, tag),
+  );
 }
 
 function logCases(get: () => LogsFixture, skip: string | false, tag: string): void {
