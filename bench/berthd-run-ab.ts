@@ -23,21 +23,14 @@ import { startRegistry } from '../test/helpers/registry.js';
 import { seedImage } from '../test/helpers/seed-registry.js';
 import { startBerthd, DOCKER_28, type Berthd } from '../test/helpers/berthd.js';
 import { startEngine } from '../test/integration/engine/helpers.js';
+import { takeOption } from './args.js';
 import { docker } from './docker-cli.js';
 import { procCpuMs as cpuMs } from './proc.js';
 import { median, quantile } from './stats.js';
 
 const args = process.argv.slice(2);
-const option = (name: string, dflt: number): number => {
-  const i = args.indexOf(name);
-  if (i < 0) return dflt;
-  const v = Number(args[i + 1]);
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`${name}: a positive integer, not ${String(args[i + 1])}`);
-  args.splice(i, 2);
-  return v;
-};
-const N = option('--iterations', 20);
-const ROUNDS = option('--rounds', 3);
+const N = takeOption(args, '--iterations', 20, true);
+const ROUNDS = takeOption(args, '--rounds', 3, true);
 const asJson = args.includes('--json');
 const exes = args.filter((a) => a !== '--json').map((a) => resolve(a));
 if (exes.length === 0) throw new Error('usage: berthd-run-ab.ts [--iterations N] [--rounds N] [--json] BERTHD...');
