@@ -87,7 +87,7 @@ export interface CreateOptions {
    * plan fits, after `use()`; otherwise `drop()` ends it and `spawnInit`
    * starts one as usual.
    */
-  precloned?: { init: InitChannel; use: () => Promise<void>; drop: () => Promise<void> };
+  precloned?: { init: InitChannel; use: () => Promise<void>; drop: () => Promise<void>; nullStdin?: boolean };
 }
 
 export interface ExecOptions {
@@ -376,7 +376,7 @@ export class Runtime {
       let childPrefix: PlanOp[] = [];
       let spawn = opts.spawnInit;
       const pre = opts.precloned;
-      const fit = pre && fitPrecloned(parentOps);
+      const fit = pre && fitPrecloned(parentOps, pre.nullStdin);
       if (pre && fit) {
         await pre.use();
         ({ parent: parentOps, childPrefix } = fit);
