@@ -16,7 +16,17 @@
 // served by the local test registry).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  rmdirSync,
+} from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -36,7 +46,7 @@ const opt = (name: string, dflt: number) => {
 const other = args.find((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--'));
 if (!other) throw new Error('usage: engine-run-ab.ts <other repository> [--iterations N] [--json]');
 const ITER = opt('--iterations', 20);
-const strace = args[args.indexOf('--strace') + 1] ?? '';
+const strace = args.includes('--strace') ? args[args.indexOf('--strace') + 1]! : '';
 const NS = `bench-run-ab-${process.pid}`;
 
 interface Peer {
@@ -222,7 +232,10 @@ async function main(): Promise<void> {
       p.client?.close();
       await p.berthd?.stop().catch(() => undefined);
       if (p.proc.exitCode === null) {
-        p.proc.kill('SIGTERM');
+        // under strace: the engine is strace's child, and strace ends with it
+        const kids = readFileSync(`/proc/${p.proc.pid}/task/${p.proc.pid}/children`, 'utf8').trim().split(' ');
+        if (strace && p.name === 'this' && kids[0]) process.kill(Number(kids[0]), 'SIGTERM');
+        else p.proc.kill('SIGTERM');
         await new Promise((r) => p.proc.once('exit', r));
       }
       p.cpu?.remove();

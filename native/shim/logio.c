@@ -18,6 +18,10 @@
 
 #include "shim.h"
 
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
 #define LOGGER_READY_MS 10000
 
 bool logio_is_uri(const char *s)
@@ -116,8 +120,9 @@ static void logger_child(int src[6], int ex, char **argv, char **envp)
 	for (int i = 0; i < 6; i++)
 		if (hi[i] != ex)
 			close(hi[i]);
-	syscall(SYS_close_range, 6, ~0U, 0);
-	fcntl(ex, F_SETFD, FD_CLOEXEC);
+	/* close-on-exec, not closed: ex (above 10) must stay open to report a
+	 * failed exec, or the shim reads its EOF as a started logger */
+	syscall(SYS_close_range, 6, ~0U, CLOSE_RANGE_CLOEXEC);
 	execve(argv[0], argv, envp);
 fail : {
 	int e = errno;

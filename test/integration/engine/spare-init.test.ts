@@ -219,6 +219,24 @@ describe("the spare shim's berth-init", { skip }, () => {
     assertContainer(pid, id);
   });
 
+  it('a logger that cannot run fails the create, through the spare or a spawn: its error, nothing left behind', async () => {
+    const shims = () => readdirSync(join(e.state, 'shims')).filter((n) => !n.startsWith('.'));
+    const before = shims();
+    // the first through the spare; the second as it comes (a spare is made again 200 ms after a claim at
+    // the latest): either way the shim reads the failed exec (it took it for a started logger before)
+    for (const [i, id] of [`spinit-nolog-${process.pid}`, `spinit-nolog2-${process.pid}`].entries()) {
+      if (i === 0) await readySpareInit(e);
+      const r = ctr(['run', '-d', '--log-uri', 'binary:///no/such/logger', '--rootfs', rootfs, id, 'true']);
+      assert.notEqual(r.status, 0, `${id}: the create fails`);
+      assert.match(r.stderr, /\/no\/such\/logger.*No such file or directory/, id);
+      assert.doesNotMatch(ctr(['task', 'ls']).stdout, new RegExp(id));
+      assert.deepEqual(shims(), before, `${id}: no shim left`);
+      assert.equal(existsSync(join(e.state, 'tasks', NS, id)), false, `${id}: no bundle left`);
+      assert.equal(existsSync(`/sys/fs/cgroup/memory/${NS}/${id}`), false, `${id}: no cgroup left`);
+      ctr(['containers', 'rm', id]);
+    }
+  });
+
   it('a create the spare does not fit (a file:// URI) spawns its own berth-init; the spare’s ends', async () => {
     const s = await readySpareInit(e);
     const id = `spinit-uri-${process.pid}`;
