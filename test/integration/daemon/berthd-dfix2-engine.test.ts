@@ -84,7 +84,8 @@ test(
         `${V}/containers/create`,
         JSON.stringify({ Image: IMG, HostConfig: { NetworkMode: 'none', CgroupnsMode: 'x' } }),
       );
-      assert.deepEqual([bad.status, bad.body], [400, '{"message":"invalid cgroup namespace mode: x"}']);
+      // dockerd's JSON encoder ends the body with a newline
+      assert.deepEqual([bad.status, bad.body], [400, '{"message":"invalid cgroup namespace mode: x"}\n']);
 
       // a raw create without a restart policy: dockerd keeps Name "" (the CLI sends "no")
       const r = await rawRequest(
