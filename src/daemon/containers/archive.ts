@@ -49,6 +49,8 @@ async function withContainerRoot<T>(r: ContainerRecord, rt: Runtime, fn: (tree: 
     }
   };
   if (rt.running(r) && r.State.Pid > 0) return pinned(await pinRunningRoot(r, r.State.Pid));
+  // a task made ahead holds the snapshot mounted writable: never two upper mounts of one layer
+  await rt.premade.discard(r.Id);
   const snaps = rt.m.s.client.snapshots(rt.m.s.cfg.snapshotter);
   return withRootfs(await snaps.mounts(r.Id), async (root) => pinned(await PinnedRoot.open(root)), {
     writable: true,
@@ -192,6 +194,12 @@ export async function exportRootfs(ctx: Ctx, r: ContainerRecord, rt: Runtime): P
     tar.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const out = ctx.stream(200, 'application/x-tar');
     tar.stdout.pipe(out);
+    // a client that hangs up: tar would wait on its full pipe forever, holding the rootfs mounted
+    let sent = false;
+    tar.stdout.on('end', () => (sent = true));
+    out.on('close', () => {
+      if (!sent) tar.kill('SIGKILL');
+    });
     const code = await new Promise<number>((res) => tar.on('close', (c) => res(c ?? 1)));
     if (code !== 0) rt.m.s.log.warn('export: tar failed', { container: r.Id, error: err.trim() });
     else rt.m.s.events.emit('container', 'export', r.Id, { image: r.ImageRef, name: r.Name.slice(1) });

@@ -4,6 +4,7 @@
 // containerd goes away and comes back (a stream that ends is retried, with
 // a growing pause, until berthd closes it).
 
+import { readFile } from 'node:fs/promises';
 import protobuf from 'protobufjs/minimal.js';
 import type { ContainerdClient } from '../../client/index.js';
 import { dateOf, type EventEnvelope } from '../../client/services.js';
@@ -80,4 +81,20 @@ export function watchOOM(
       stream?.cancel();
     },
   };
+}
+
+/**
+ * Whether the kernel OOM-killed a process in the cgroup at `cgroupsPath`
+ * (its oom_kill count: memory.events on v2, memory.oom_control on v1). A task
+ * that exited while berthd was down still has its cgroup until the task is
+ * deleted, so the restore reads there what the event stream said meanwhile.
+ * False when the cgroup is gone or the kernel has no count.
+ */
+export async function cgroupOOMKilled(cgroupsPath: string, cgroupV2: boolean): Promise<boolean> {
+  const file = cgroupV2
+    ? `/sys/fs/cgroup${cgroupsPath}/memory.events`
+    : `/sys/fs/cgroup/memory${cgroupsPath}/memory.oom_control`;
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const n = /^oom_kill (\d+)$/m.exec(text)?.[1];
+  return n !== undefined && Number(n) > 0;
 }

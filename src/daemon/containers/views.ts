@@ -130,7 +130,8 @@ export function summaryView(r: ContainerRecord): Record<string, unknown> {
   return {
     Id: r.Id,
     Names: [r.Name],
-    Image: r.ImageRef,
+    // What the create named, as dockerd lists it ("alpine", not "alpine:latest").
+    Image: r.Config.Image || r.ImageRef,
     ImageID: r.Image,
     Command: [r.Path, ...r.Args].map((a) => (a.includes(' ') ? `"${a}"` : a)).join(' '),
     Created: Math.floor(Date.parse(r.Created) / 1000),
@@ -161,6 +162,20 @@ export function parseFilters(raw: string | null): Map<string, string[]> {
     else throw badRequest(`invalid filter '${k}'`, 'filters');
   }
   return out;
+}
+
+/**
+ * dockerd's filters.Args.Match: the term equals the value, or is a regular
+ * expression found in it (`name=^web$`); a term that is no valid expression
+ * matches only itself.
+ */
+export function filterMatch(term: string, value: string): boolean {
+  if (term === value) return true;
+  try {
+    return new RegExp(term).test(value);
+  } catch {
+    return false;
+  }
 }
 
 export function labelMatch(labels: Record<string, string>, want: string): boolean {

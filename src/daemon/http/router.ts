@@ -11,6 +11,7 @@ import { underBun } from '../../common/bun.js';
 import type { Logger } from '../../common/log.js';
 import { messageOf } from '../../common/errors.js';
 import { HttpError, badRequest, errorBody, statusOf } from './errors.js';
+import { scanOversized, syntaxError } from './json-scan.js';
 
 export const MIN_API_VERSION = '1.24';
 export const API_VERSION = '1.50';
@@ -72,7 +73,8 @@ function parseJson<T>(text: string): T | undefined {
   try {
     return JSON.parse(text) as T;
   } catch (e) {
-    throw badRequest(`invalid JSON: ${messageOf(e)}`);
+    // in Go's words, as dockerd answers
+    throw badRequest(syntaxError(text) ?? `invalid JSON: ${messageOf(e)}`);
   }
 }
 
@@ -226,10 +228,11 @@ export class Router {
       async json<T>(): Promise<T | undefined> {
         const len = Number(req.headers['content-length'] ?? 0);
         if (len > MAX_JSON_BODY) {
-          // Refused from its Content-Length: the bytes are discarded as they come (never buffered), so
-          // the client, still writing, gets the answer instead of a reset connection.
+          // Too large to keep: read as it comes for its first syntax error, as dockerd's decoder would
+          // refuse it (json-scan.ts), else refused by its size.
           bodyTaken = true;
-          req.resume();
+          const syntax = await scanOversized(req, MAX_JSON_BODY);
+          if (syntax) throw badRequest(syntax);
           throw new HttpError(413, `request body of ${len} bytes is over the limit of ${MAX_JSON_BODY} bytes`);
         }
         if (socket) {

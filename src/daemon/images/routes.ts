@@ -57,6 +57,46 @@ function progressLine(e: ClientPullProgress): Record<string, unknown> | undefine
   }
 }
 
+/**
+ * A pull's layer lines as dockerd writes them: a layer already present is
+ * "Already exists" and nothing more (no extract, no "Pull complete"), and a
+ * pull that finds the image up to date writes no layer line at all. Lines are
+ * held while every layer so far was present, until the pull downloads
+ * something or ends: only then is it known whether the image was new.
+ */
+class LayerLines {
+  private readonly present = new Set<string>();
+  private held: Record<string, unknown>[] | undefined = [];
+
+  constructor(private readonly send: (o: Record<string, unknown>) => void) {}
+
+  add(e: ClientPullProgress): void {
+    if (e.status === 'Already exists') this.present.add(e.id);
+    else if ((e.status === 'Pull complete' || e.status === 'Extracting') && this.present.has(e.id)) return;
+    const line = progressLine(e);
+    if (!line) return;
+    if (this.held && e.status !== 'Already exists') this.flush();
+    if (this.held) this.held.push(line);
+    else this.send(line);
+  }
+
+  /** True while every layer line so far was "Already exists". */
+  nothingFetched(): boolean {
+    return this.held !== undefined;
+  }
+
+  /** The pull is over: what was held goes out unless the image was already there. */
+  end(known: boolean): void {
+    if (known) this.held = undefined;
+    else this.flush();
+  }
+
+  private flush(): void {
+    for (const l of this.held ?? []) this.send(l);
+    this.held = undefined;
+  }
+}
+
 /** An image without a tag: only digest names, or only its dangling record. */
 export function isDangling(v: ImageView): boolean {
   return v.names.every((n) => n.includes('@'));
@@ -130,15 +170,12 @@ export function imageRoutes(router: Router, images: ImageService, m: ContainerMa
     const send = (o: Record<string, unknown>) => {
       if (!out) {
         out = ctx.stream(200, 'application/json');
-        out.write(
-          JSON.stringify({
-            status: `Pulling from ${familiarString({ ...ref, tag: undefined, digest: undefined })}`,
-            id: ref.tag ?? ref.digest,
-          }) + '\n',
-        );
+        // dockerd names the repository's path, without its registry ("library/busybox")
+        out.write(JSON.stringify({ status: `Pulling from ${ref.path}`, id: ref.tag ?? ref.digest }) + '\n');
       }
       out.write(JSON.stringify(o) + '\n');
     };
+    const layers = new LayerLines(send);
     try {
       const res = await pullIntoContainerd(client, name, {
         snapshotter: cfg.snapshotter,
@@ -147,24 +184,30 @@ export function imageRoutes(router: Router, images: ImageService, m: ContainerMa
           insecureRegistries: cfg.insecureRegistries,
           ...(creds ? { credentials: async () => creds } : { credentials: async () => undefined }),
         },
-        progress: (e) => {
-          const line = progressLine(e);
-          if (line) send(line);
-        },
+        progress: (e) => layers.add(e),
       });
       images.forget(res.target.digest);
+      // dockerd skips the layers of an image it had under another name, too
+      const known =
+        res.upToDate ||
+        (layers.nothingFetched() &&
+          ((await images.find(res.config.digest).catch(() => undefined))?.names.length ?? 0) > 1);
+      layers.end(known);
       send({ status: `Digest: ${res.target.digest}` });
       send({
         status: `Status: ${res.upToDate ? 'Image is up to date' : 'Downloaded newer image'} for ${familiarString(ref)}`,
       });
-      const pulled = await images.find(name).catch(() => undefined);
+      const pulled = await images.find(name, { allNames: false }).catch(() => undefined);
       events.emit('image', 'pull', familiarString(ref), imageEventAttrs(pulled, familiarString(ref)));
       log.info('image pulled', { image: res.config.digest, name });
       out!.end();
     } catch (e) {
       log.warn('pull failed', { name, error: messageOf(e) });
       if (!out) {
+        // dockerd's words for a registry's 404 (its "pull access denied" is for a refused login)
         if (isBerthError(e) && e.code === 'not-found')
+          throw notFound(`manifest for ${familiarString(ref)} not found: ${e.message}`);
+        if (isBerthError(e) && e.code === 'permission-denied')
           throw notFound(
             `pull access denied for ${familiarString({ ...ref, tag: undefined, digest: undefined })}, repository does not exist or may require 'docker login': ${e.message}`,
           );
@@ -225,7 +268,7 @@ export function imageRoutes(router: Router, images: ImageService, m: ContainerMa
       Id: v.id,
       RepoTags: s.RepoTags,
       RepoDigests: s.RepoDigests,
-      Parent: '',
+      Parent: typeof c.parent === 'string' ? c.parent : '',
       Comment: '',
       Created: c.created ?? '',
       DockerVersion: '',
@@ -310,9 +353,11 @@ export function imageRoutes(router: Router, images: ImageService, m: ContainerMa
       );
     }
     const out: Record<string, string>[] = [];
-    for (const n of names) {
+    const whole = names.length === v.names.length;
+    for (const [i, n] of names.entries()) {
       try {
-        await client.images.delete(n, false);
+        // the image's last name: a synchronous gc, so its layers are gone when rmi answers, as with dockerd
+        await client.images.delete(n, whole && i === names.length - 1);
       } catch (e) {
         if (!isNotFound(e)) throw e;
       }
@@ -321,7 +366,7 @@ export function imageRoutes(router: Router, images: ImageService, m: ContainerMa
       // dockerd names the image by its id in untag and delete events
       events.emit('image', 'untag', v.id, imageEventAttrs(v, v.id));
     }
-    if (names.length === v.names.length) {
+    if (whole) {
       out.push({ Deleted: v.id });
       // the image is gone by then: dockerd finds no labels for it
       events.emit('image', 'delete', v.id, { name: v.id });

@@ -5,9 +5,13 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { type Berthd, pastEvents, rawRequest } from '../../helpers/berthd.js';
 import { berthdSkip, startBerthdStack, type BerthdStack } from '../../helpers/berthd-stack.js';
+import { sleep, waitUntil } from '../../helpers/wait.js';
 
 const skip = berthdSkip('engine');
 const V = '/v1.41';
@@ -84,8 +88,7 @@ test(
         `${V}/containers/create`,
         JSON.stringify({ Image: IMG, HostConfig: { NetworkMode: 'none', CgroupnsMode: 'x' } }),
       );
-      // dockerd's JSON encoder ends the body with a newline
-      assert.deepEqual([bad.status, bad.body], [400, '{"message":"invalid cgroup namespace mode: x"}\n']);
+      assert.deepEqual([bad.status, bad.body.trim()], [400, '{"message":"invalid cgroup namespace mode: x"}']);
 
       // a raw create without a restart policy: dockerd keeps Name "" (the CLI sends "no")
       const r = await rawRequest(
@@ -197,5 +200,231 @@ test(
         name: of('container', 'start', stopped)[0]!.name!,
       },
     ]);
+  },
+);
+
+test(
+  "pull's progress as dockerd writes it: the repository's path, present layers only as 'Already exists', nothing for an image up to date; a missing tag is 'manifest ... not found'",
+  { skip },
+  () => {
+    const host = s!.reg.host;
+    const ref = `${host}/dfix2/two:${process.pid}`;
+    const [user, pass] = Object.entries(s!.reg.users)[0]!;
+    b.ok(['login', '-u', user, '--password-stdin', host], { input: `${pass}\n` });
+    const id = b.ok(['create', '--network', 'none', IMG, 'sh', '-c', 'echo new > /new']).trim();
+    try {
+      b.ok(['start', '-a', id]);
+      b.ok(['commit', id, ref]);
+      b.ok(['push', ref]);
+      b.ok(['rmi', ref]);
+      const lines = b.ok(['pull', ref]).trim().split('\n');
+      assert.equal(lines[0], `${process.pid}: Pulling from dfix2/two`);
+      const present = lines.filter((l) => l.endsWith(': Already exists'));
+      assert.equal(present.length, 1, lines.join('\n'));
+      const presentId = present[0]!.split(':')[0]!;
+      assert.ok(!lines.includes(`${presentId}: Pull complete`), 'a present layer is not pulled');
+      assert.equal(lines.filter((l) => l.endsWith(': Pull complete')).length, 1, lines.join('\n'));
+      const again = b.ok(['pull', ref]).trim().split('\n');
+      assert.deepEqual(
+        again.map((l) => l.replace(/sha256:[0-9a-f]{64}/, 'D')),
+        [`${process.pid}: Pulling from dfix2/two`, 'Digest: D', `Status: Image is up to date for ${ref}`, ref],
+      );
+      const missing = b.docker(['pull', `${host}/dfix2/two:nosuchtag`]);
+      assert.equal(missing.status, 1);
+      assert.match(
+        missing.stderr,
+        new RegExp(`^Error response from daemon: manifest for ${host}/dfix2/two:nosuchtag not found: `),
+      );
+    } finally {
+      b.docker(['rm', id]);
+      b.docker(['rmi', ref]);
+      b.docker(['logout', host]);
+    }
+  },
+);
+
+test(
+  'an OOM kill while berthd is down is recorded at its restart (State.OOMKilled, the oom event)',
+  { skip },
+  async () => {
+    const id = b
+      .ok([
+        'run',
+        '-d',
+        '--memory',
+        '8m',
+        '--network',
+        'none',
+        IMG,
+        'sh',
+        '-c',
+        'sleep 2; dd if=/dev/zero of=/dev/null bs=64M count=1',
+      ])
+      .trim();
+    try {
+      await b.kill9();
+      const counter = cgroupV2
+        ? `/sys/fs/cgroup/${b.namespace}/${id}/memory.events`
+        : `/sys/fs/cgroup/memory/${b.namespace}/${id}/memory.oom_control`;
+      // the kernel's count, while no berthd listens
+      await waitUntil('the OOM kill', () => /^oom_kill [1-9]/m.test(readFileSync(counter, 'utf8')), 20_000, 100);
+      const since = Math.floor(Date.now() / 1000) - 1;
+      await b.start();
+      await waitUntil(
+        'the exit handled',
+        () => b.ok(['inspect', '-f', '{{.State.Status}}', id]).trim() === 'exited',
+        20_000,
+        100,
+      );
+      assert.equal(b.ok(['inspect', '-f', '{{.State.OOMKilled}} {{.State.ExitCode}}', id]).trim(), 'true 137');
+      assert.match(pastEvents(b, since, [`container=${id}`], '{{.Action}}'), /^oom$/m);
+    } finally {
+      b.docker(['rm', '-f', id]);
+    }
+  },
+);
+
+/** Opens `path` on berthd's socket, waits for the first bytes of the answer, then hangs up. */
+function hangUp(path: string, method = 'GET', body?: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(b.sock);
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`${path}: no answer`));
+    }, 20_000);
+    sock.once('data', () => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve();
+    });
+    sock.on('error', reject);
+    const head = [`${method} ${path} HTTP/1.1`, 'Host: x', 'Content-Type: application/json'];
+    if (body !== undefined) head.push(`Content-Length: ${Buffer.byteLength(body)}`);
+    if (path.includes('/attach')) head.push('Connection: Upgrade', 'Upgrade: tcp');
+    sock.write(`${head.join('\r\n')}\r\n\r\n${body ?? ''}`);
+  });
+}
+
+const fds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
+/** The processes whose parent is `pid` (export's find and tar, ...). */
+const children = (pid: number) =>
+  readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ')[1] === String(pid);
+      } catch {
+        return false;
+      }
+    }).length;
+const mounts = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').length;
+
+test(
+  'clients that hang up mid-stream (attach, logs -f, events, stats, export, pull): berthd keeps serving and leaks no fd',
+  { skip },
+  async () => {
+    const id = b
+      .ok(['run', '-d', '--network', 'none', IMG, 'sh', '-c', 'while true; do echo tick; sleep 0.1; done'])
+      .trim();
+    try {
+      const streams: [string, string?, string?][] = [
+        [`${V}/containers/${id}/attach?stream=1&stdout=1&stderr=1`, 'POST'],
+        [`${V}/containers/${id}/logs?follow=1&stdout=1`],
+        [`${V}/events`],
+        [`${V}/containers/${id}/stats?stream=1`],
+        [`${V}/containers/${id}/export`],
+        [`${V}/images/create?fromImage=${encodeURIComponent(IMG)}`, 'POST'],
+      ];
+      const pid = b.proc().pid!;
+      // one round first: whatever berthd opens once (lazy clients, caches) is not a leak
+      for (const [path, method] of streams) await hangUp(path, method);
+      await sleep(1000);
+      const [before, kids, mounted] = [fds(pid), children(pid), mounts()];
+      for (let round = 0; round < 5; round++) for (const [path, method] of streams) await hangUp(path, method);
+      await waitUntil(`berthd's fds back to ${before}`, () => fds(pid) <= before, 10_000, 200);
+      // export's rootfs mount and its find and tar went with the client
+      await waitUntil('no process left', () => children(pid) <= kids, 10_000, 200);
+      await waitUntil('no mount left', () => mounts() <= mounted, 10_000, 200);
+      // still serving, the container untouched, and its stream still readable
+      assert.equal(b.ok(['inspect', '-f', '{{.State.Status}}', id]).trim(), 'running');
+      assert.match(b.ok(['logs', '--tail', '1', id]), /tick/);
+      // and an export read to its end is whole (the hang-up's kill is not the end's)
+      const tarFile = join(b.dir, 'export.tar');
+      b.ok(['export', '-o', tarFile, id]);
+      assert.match(spawnSync('tar', ['-tf', tarFile], { encoding: 'utf8' }).stdout, /^bin\/busybox$/m);
+      const since = Math.floor(Date.now() / 1000) - 1;
+      b.ok(['export', '-o', tarFile, id]);
+      assert.match(pastEvents(b, since, [`container=${id}`, 'event=export'], '{{.Action}}'), /^export$/m);
+      const info = await rawRequest(b.sock, 'GET', `${V}/info`);
+      assert.equal(
+        (JSON.parse(info.body) as { NEventsListener: number }).NEventsListener,
+        0,
+        'no events listener left',
+      );
+    } finally {
+      b.docker(['rm', '-f', id]);
+    }
+  },
+);
+
+test(
+  "more of dockerd's answers: name filters are regular expressions, refusals in dockerd's words",
+  { skip },
+  async () => {
+    // `-f name=^(none|host)$`: dockerd's filters match a regular expression (a plain name is one too)
+    assert.equal(b.ok(['network', 'ls', '--format', '{{.Name}}', '-f', 'name=^(none|host)$']).trim(), 'host\nnone');
+    const vol = `dfix2re${process.pid}`;
+    b.ok(['volume', 'create', vol]);
+    b.ok(['volume', 'create', `${vol}x`]);
+    try {
+      assert.equal(b.ok(['volume', 'ls', '-q', '-f', `name=^${vol}$`]).trim(), vol);
+      assert.equal(
+        b
+          .ok(['volume', 'ls', '-q', '-f', `name=${vol}`])
+          .trim()
+          .split('\n').length,
+        2,
+      );
+    } finally {
+      b.docker(['volume', 'rm', vol, `${vol}x`]);
+    }
+    const before = b.ok(['ps', '-aq']);
+    for (const [flags, want] of [
+      [['--mount', 'type=bogus,dst=/x'], 'invalid mount config for type "bogus": mount type unknown'],
+      [['--cpus', '-1'], /^Range of CPUs is from 0\.01 to \d+\.00, as there are only \d+ CPUs available$/],
+    ] as [string[], string | RegExp][]) {
+      const r = b.docker(['create', '--network', 'none', ...flags, IMG, 'true']);
+      assert.equal(r.status, 1, flags.join(' '));
+      const msg = /Error response from daemon: (.*)/.exec(r.stderr)?.[1] ?? r.stderr;
+      if (typeof want === 'string') assert.equal(msg, want);
+      else assert.match(msg, want);
+    }
+    // the CLI sends --kernel-memory below API 1.42 only (as dockerd 20.10 is spoken to)
+    const kmem = await rawRequest(
+      b.sock,
+      'POST',
+      `${V}/containers/create`,
+      JSON.stringify({ Image: IMG, HostConfig: { NetworkMode: 'none', KernelMemory: 4 * 1024 * 1024 } }),
+    );
+    assert.deepEqual(
+      [kmem.status, JSON.parse(kmem.body)],
+      [400, { message: 'Minimum kernel memory limit allowed is 6MB' }],
+    );
+    const plain = await rawRequest(b.sock, 'POST', `${V}/containers/create`, JSON.stringify({ Image: IMG }), {
+      'Content-Type': 'text/plain',
+    });
+    assert.deepEqual(
+      [plain.status, JSON.parse(plain.body)],
+      [400, { message: "Content-Type specified (text/plain) must be 'application/json'" }],
+    );
+    assert.equal(b.ok(['ps', '-aq']), before, 'nothing made');
+    const id = b.ok(['run', '-d', '--network', 'none', IMG, 'sleep', '300']).trim();
+    try {
+      const r = b.docker(['network', 'disconnect', 'host', id]);
+      assert.equal(r.status, 1);
+      assert.equal(r.stderr.trim(), `Error response from daemon: container ${id} is not connected to network host`);
+    } finally {
+      b.docker(['rm', '-f', id]);
+    }
   },
 );
