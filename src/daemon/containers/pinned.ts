@@ -271,7 +271,10 @@ export async function readSmallFile(tree: PinnedRoot, path: string, max: number)
     try {
       const st = await f.stat();
       if (!st.isFile()) return undefined;
-      const buf = Buffer.alloc(max + 1);
+      if (st.size > max)
+        throw new BerthError('berthd', 'invalid-argument', `${path} of the container is over ${max} bytes`);
+      // One byte more than it says: a file that grew meanwhile still meets the bound below.
+      const buf = Buffer.alloc(Math.min(st.size, max) + 1);
       let n = 0;
       for (;;) {
         const { bytesRead } = await f.read(buf, n, buf.length - n, n);
@@ -279,6 +282,7 @@ export async function readSmallFile(tree: PinnedRoot, path: string, max: number)
         n += bytesRead;
         if (n > max)
           throw new BerthError('berthd', 'invalid-argument', `${path} of the container is over ${max} bytes`);
+        if (n === buf.length) break; // it grew while read: what it held when we looked, and a byte
       }
       return buf.subarray(0, n);
     } finally {
