@@ -25,6 +25,7 @@ import { ContainerdContainers } from './ctrd.js';
 import { HealthMonitors } from './health.js';
 import { BackOff, policyRestarts } from './restart.js';
 import { volumeEvents } from './volume-events.js';
+import { networkEvents } from '../networking/events.js';
 import { cgroupOOMKilled } from './oom.js';
 import { Steps } from './steps.js';
 import { waitTask } from './waittask.js';
@@ -207,6 +208,7 @@ export class Runtime {
       this.health.init(r);
       await this.m.save(r, { durable: false });
       volumeEvents(this.s.events, r, 'mount');
+      networkEvents(this.s.events, this.s.nets.nets.list(), r, 'connect');
       this.s.events.emit('container', 'start', id, { image: r.ImageRef, name: r.Name.slice(1) });
       this.s.log.info('container started', { container: id, image: r.Image, pid });
       steps.done();
@@ -379,6 +381,7 @@ export class Runtime {
       exitCode: String(code),
       execDuration: String(Math.max(0, Math.floor(ranMs / 1000))),
     });
+    networkEvents(this.s.events, this.s.nets.nets.list(), r, 'disconnect');
     volumeEvents(this.s.events, r, 'unmount');
     this.s.log.info('container exited', { container: id, exitCode: code, restart });
     for (const w of live.exitWaiters.splice(0)) w(code);
