@@ -3,11 +3,13 @@
 // runs as its own berthd (own roots and containerd namespace) on the same
 // engine; the same docker CLI (/usr/local/bin/docker 28) drives them in turn,
 // the order reversed every other iteration. Per build: the median wall time of
-// `docker run --rm --network none IMG true`, berthd's own CPU per run
-// (/proc/PID/stat, 10 ms ticks, summed over the runs), the medians of berthd's
-// `create/start/exit/remove steps` debug lines, and the wall time of rounds of
-// 20 `docker run -d --network none IMG sleep 60` at once (each round followed
-// by `rm -f` of all). Only builds measured in the same run are compared.
+// `docker run --rm --network none IMG true`, the median of its per-iteration
+// ratios to the first build (paired: the load's drift cancels out), berthd's
+// own CPU per run (/proc/PID/stat, 10 ms ticks, summed over the runs), the
+// medians of berthd's `create/start/exit/remove steps` debug lines, and the
+// wall time of rounds of 20 `docker run -d --network none IMG sleep 60` at
+// once (each round followed by `rm -f` of all), with their steps' medians.
+// Only builds measured in the same run are compared.
 //
 //   sudo node --import tsx bench/berthd-run-ab.ts [--iterations 20] [--rounds 3] [--json] A/berthd B/berthd ...
 //
@@ -113,6 +115,7 @@ try {
     }
   }
   const steps = daemons.map((d, k) => stepMedians(d, logFrom[k]!));
+  const parFrom = daemons.map((d) => readFileSync(d.logFile, 'utf8').length);
   const par = daemons.map(() => [] as number[]);
   const parCpu = daemons.map(() => 0);
   for (let i = 0; i < ROUNDS; i++) {
@@ -131,6 +134,7 @@ try {
       spawnSync(DOCKER_28, ['rm', '-f', ...ids.filter(Boolean)], { env: d.env, timeout: 120000 });
     }
   }
+  const parSteps = daemons.map((d, k) => stepMedians(d, parFrom[k]!));
   const result = exes.map((exe, k) => ({
     build: exe,
     runMedianMs: median(wall[k]!),
@@ -138,11 +142,14 @@ try {
       [...wall[k]!].sort((a, b) => a - b),
       0.9,
     ),
+    // the median of this build's run / the first build's run of the same iteration: the load's drift cancels out
+    pairedRatio: median(wall[k]!.map((w, i) => w / wall[0]![i]!)),
     berthdCpuMsPerRun: cpu[k]! / N,
     steps: steps[k],
     parallel20Ms: par[k] ?? [],
     parallel20MedianMs: median(par[k]!),
     berthdCpuMsPerParallelRun: parCpu[k]! / (ROUNDS * PARALLEL),
+    parallelSteps: parSteps[k],
   }));
   if (asJson)
     console.log(JSON.stringify({ iterations: N, rounds: ROUNDS, result, load: [loadBefore, load()] }, null, 2));
@@ -151,7 +158,7 @@ try {
     for (const r of result) {
       console.log(r.build);
       console.log(
-        `  run --rm: median ${r.runMedianMs.toFixed(1)} ms (${(r.runMedianMs / base.runMedianMs).toFixed(2)} of the first), p90 ${r.runP90Ms.toFixed(1)}, berthd CPU ${r.berthdCpuMsPerRun.toFixed(1)} ms/run`,
+        `  run --rm: median ${r.runMedianMs.toFixed(1)} ms (${(r.runMedianMs / base.runMedianMs).toFixed(2)} of the first, paired ${r.pairedRatio.toFixed(2)}), p90 ${r.runP90Ms.toFixed(1)}, berthd CPU ${r.berthdCpuMsPerRun.toFixed(1)} ms/run`,
       );
       for (const [kind, s] of Object.entries(r.steps ?? {}))
         console.log(
@@ -162,6 +169,12 @@ try {
       console.log(
         `  ${PARALLEL} parallel run -d: median ${r.parallel20MedianMs.toFixed(0)} ms (${(r.parallel20MedianMs / base.parallel20MedianMs).toFixed(2)}), rounds ${r.parallel20Ms.map((x) => x.toFixed(0)).join(' / ')}, berthd CPU ${r.berthdCpuMsPerParallelRun.toFixed(1)} ms/run`,
       );
+      for (const [kind, s] of Object.entries(r.parallelSteps ?? {}))
+        console.log(
+          `    ${kind} steps: ${Object.entries(s)
+            .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+            .join(', ')}`,
+        );
     }
     console.log(`load average ${loadBefore} -> ${load()}`);
   }

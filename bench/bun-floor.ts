@@ -23,7 +23,8 @@ import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startContainerd, type Containerd } from '../test/helpers/daemons.js';
 import { memOf, type Mem } from './memory.js';
-import { quantile } from './stats.js';
+import { containerdConfig } from './proc.js';
+import { median as med } from './stats.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 const BUN = join(REPO, 'node_modules/.bin/bun');
@@ -130,27 +131,6 @@ async function measure(cmd: string, args: string[], sock: string, serves: boolea
   }
 }
 
-function containerdConfig(dir: string, sock: string): string {
-  const p = join(dir, 'config.toml');
-  writeFileSync(
-    p,
-    `version = 2
-root = "${dir}/root"
-state = "${dir}/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.internal.v1.tracing", "io.containerd.tracing.processor.v1.otlp"]
-[grpc]
-  address = "${sock}"
-[ttrpc]
-  address = "${sock}.ttrpc"
-[debug]
-  level = "warn"
-[metrics]
-  address = ""
-`,
-  );
-  return p;
-}
-
 async function main(): Promise<void> {
   if (!existsSync(BUN)) throw new Error(`no ${BUN}: run npm ci`);
   const work = mkdtempSync('/tmp/berth-bench-floor-');
@@ -246,11 +226,6 @@ async function main(): Promise<void> {
     for (let i = 0; i < N; i++) {
       for (const r of i % 2 === 0 ? runs : [...runs].reverse()) got.get(r.name)!.push(await r.run(k++));
     }
-    const med = (xs: number[]) =>
-      quantile(
-        [...xs].sort((a, b) => a - b),
-        0.5,
-      );
     const rows = runs.map((r) => {
       const xs = got.get(r.name)!;
       return {

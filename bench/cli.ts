@@ -7,12 +7,13 @@
 //
 //   sudo node --import tsx bench/cli.ts [--iterations 30] [--json]
 
-import { spawnSync, execSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { execSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import { startDockerd } from '../test/helpers/daemons.js';
 import { makeBundleDir } from '../test/helpers/busybox.js';
+import { childrenCpuMs } from './proc.js';
 import { quantile } from './stats.js';
 
 const REPO = join(import.meta.dirname, '..');
@@ -25,22 +26,14 @@ const asJson = argv.includes('--json');
 if (!existsSync(BERTH)) throw new Error('build first: node scripts/build.mjs');
 if (!existsSync(DOCKER)) throw new Error(`needs the docker CLI at ${DOCKER}`);
 
-/** CPU time (user + system) of our waited-for children so far, in clock ticks (/proc/self/stat cutime, cstime). */
-function childTicks(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(f[13]) + Number(f[14]);
-}
-const TICK_MS = 1000 / Number(execSync('getconf CLK_TCK', { encoding: 'utf8' }).trim());
-
 /** Wall time and CPU time of one run (the CPU time in whole ticks: meaningful as a mean over many runs). */
 function timeOnce(cmd: string[], env: NodeJS.ProcessEnv): { ms: number; cpu: number } {
-  const c0 = childTicks();
+  const c0 = childrenCpuMs();
   const t0 = process.hrtime.bigint();
   const r = spawnSync(cmd[0]!, cmd.slice(1), { env, stdio: ['ignore', 'ignore', 'pipe'] });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed: ${r.stderr.toString()}`);
-  return { ms, cpu: (childTicks() - c0) * TICK_MS };
+  return { ms, cpu: childrenCpuMs() - c0 };
 }
 
 const d = await startDockerd({ runtimes: {}, prefix: 'berth-bench-cli-' });

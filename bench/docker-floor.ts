@@ -284,6 +284,8 @@ try {
     cpuMsPerRun: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v / iterations])),
     enginePhasesMs: Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, med(v)])),
     berthdShareMs: m.berthd! - m.cli! - m.engine!,
+    // what berthd still waits for since the --rm removal's engine side went off the path (src/daemon/containers/removal.ts)
+    onPathShareMs: m.berthd! - m.cli! - med(phases.exit ?? []),
     parallelMs: par,
     calls: [...new Set(fixture.calls.map((c) => c.replace(/[0-9a-f]{64}/, '{id}')))],
     loadavg: { before: load0, after: loadavg() },
@@ -300,6 +302,10 @@ try {
     console.log(`  berthd's own share ${result.berthdShareMs.toFixed(1)} ms = berthd - cli - engine`);
     console.log(
       `  floor cli + engine ${(m.cli! + m.engine!).toFixed(1)} ms${r(m.cli! + m.engine!, d)}; target ${d ? (d / 4).toFixed(1) : '?'} ms`,
+    );
+    const onPath = m.cli! + result.enginePhasesMs.exit!;
+    console.log(
+      `  on berthd's path: cli + engine up to the exit ${onPath.toFixed(1)} ms${r(onPath, d)} (the removal's engine calls come after the answer); berthd's share against it ${result.onPathShareMs.toFixed(1)} ms`,
     );
     console.log(
       `  engine phases (ms from the start): ${Object.entries(result.enginePhasesMs)

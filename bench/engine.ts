@@ -23,7 +23,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadavg } from 'node:os';
 import { clientConstructor } from '../src/api/load.js';
@@ -31,6 +31,7 @@ import { buildImage, startRegistry } from '../test/helpers/registry.js';
 import { unmountUnder } from '../test/helpers/daemons.js';
 import { pushImage, randomFileTar } from '../test/integration/engine/helpers.js';
 import { memOf, type Mem } from './memory.js';
+import { containerdConfig, procCpuMs } from './proc.js';
 import { quantile } from './stats.js';
 
 const REPO = resolve(import.meta.dirname, '..');
@@ -77,7 +78,7 @@ async function start(name: string, cmd: string, args: string[], dir: string, soc
     if (existsSync(sock) && (await versionOnce(sock))) break;
     await new Promise((r) => setTimeout(r, 2));
   }
-  return { name, sock, dir, proc, startupMs: performance.now() - t0, startupCpuMs: cpuMs(proc.pid!) };
+  return { name, sock, dir, proc, startupMs: performance.now() - t0, startupCpuMs: procCpuMs(proc.pid!) };
 }
 
 function startEngine(): Promise<Daemon> {
@@ -95,34 +96,8 @@ function startEngine(): Promise<Daemon> {
 function startContainerd(): Promise<Daemon> {
   const dir = mkdtempSync('/tmp/berth-bench-ctrd-');
   const sock = join(dir, 'containerd.sock');
-  writeFileSync(
-    join(dir, 'config.toml'),
-    `version = 2
-root = "${dir}/root"
-state = "${dir}/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.internal.v1.tracing", "io.containerd.tracing.processor.v1.otlp"]
-[grpc]
-  address = "${sock}"
-[ttrpc]
-  address = "${sock}.ttrpc"
-[debug]
-  level = "warn"
-[metrics]
-  address = ""
-`,
-  );
-  return start('containerd', 'containerd', ['--config', join(dir, 'config.toml')], dir, sock);
+  return start('containerd', 'containerd', ['--config', containerdConfig(dir, sock)], dir, sock);
 }
-
-/** CPU time (user + system) the process has used, in ms. */
-function cpuMs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  // fields 14 and 15 (utime, stime), counted from the state (field 3) here
-  return ((Number(rest[11]) + Number(rest[12])) * 1000) / CLK_TCK;
-}
-
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 async function stop(d: Daemon): Promise<void> {
   d.proc.kill('SIGTERM');
@@ -205,13 +180,13 @@ async function main(): Promise<void> {
       for (let i = 0; i < N + 1; i++) {
         for (const d of i % 2 === 0 ? [eng, ctrd] : [ctrd, eng]) {
           spawnSync('sync');
-          const c0 = cpuMs(d.proc.pid!);
+          const c0 = procCpuMs(d.proc.pid!);
           const t0 = performance.now();
           ctr(d, ['images', 'pull', '--plain-http', ref]);
           const ms = performance.now() - t0;
           if (i > 0) {
             pulls[d.name]!.push(ms);
-            pullCpu[d.name]!.push(cpuMs(d.proc.pid!) - c0);
+            pullCpu[d.name]!.push(procCpuMs(d.proc.pid!) - c0);
           }
           ctr(d, ['images', 'rm', '--sync', ref]);
           if (ctr(d, ['content', 'ls', '-q']).trim() !== '')

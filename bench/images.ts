@@ -26,12 +26,13 @@
 
 import { spawnSync } from 'node:child_process';
 import { cpSync, statSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { skopeo, startRegistry, type RegistryInstance } from '../test/helpers/registry.js';
 import { buildImage, SHAPES, type BuiltLayer, type Shape } from './image-shapes.js';
 import { startContainerd, unmountUnder, which, type Containerd } from '../test/helpers/daemons.js';
-import { quantile } from './stats.js';
+import { childrenCpuMs, hostLoad, procCpuMs } from './proc.js';
+import { summarize, type Summary } from './stats.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 let BERTH_CTR = join(REPO, 'bin/berth-ctr');
@@ -122,19 +123,6 @@ function berthRunner(name: string, ref: string, extra: string[], layers: number,
         throw new Error(`${name}: ${snaps.length} snapshots, expected ${want}:\n${snaps.join('\n')}`);
     },
   };
-}
-
-/** utime + stime of a process (all its threads), in ms. */
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
-function procCpuMs(pid: number): number {
-  const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
-}
-function childrenCpuMs(): number {
-  const st = readFileSync('/proc/self/stat', 'utf8');
-  const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[13]) + Number(f[14])) * 1000) / CLK_TCK;
 }
 
 /** Empty containerd's store: the image record, then a synchronous gc; what is left is removed by hand and reported. */
@@ -237,47 +225,6 @@ function skopeoRunners(ref: string, shape: Shape): Runner[] {
 
 // ------------------------------------------------------------------ statistics
 
-interface Summary {
-  name: string;
-  n: number;
-  median: number;
-  p90: number;
-  min: number;
-  mean: number;
-  cpu: number;
-  times: number[];
-}
-
-function summarize(name: string, ms: number[], cpuTotal: number): Summary {
-  const s = [...ms].sort((a, b) => a - b);
-  return {
-    name,
-    n: s.length,
-    median: quantile(s, 0.5),
-    p90: quantile(s, 0.9),
-    min: s[0] ?? NaN,
-    mean: s.reduce((a, b) => a + b, 0) / s.length,
-    cpu: cpuTotal / s.length,
-    times: ms,
-  };
-}
-
-function hostLoad(): string {
-  const la = loadavg()
-    .map((x) => x.toFixed(1))
-    .join(' ');
-  let psi = '';
-  try {
-    const m = /some avg10=([\d.]+)/.exec(readFileSync('/proc/pressure/cpu', 'utf8'));
-    if (m) psi = `, cpu pressure ${m[1]}%`;
-    const io = /some avg10=([\d.]+)/.exec(readFileSync('/proc/pressure/io', 'utf8'));
-    if (io) psi += `, io pressure ${io[1]}%`;
-  } catch {
-    /* no PSI */
-  }
-  return `loadavg ${la}${psi}`;
-}
-
 function syncDisks(): void {
   spawnSync('sync');
 }
@@ -308,7 +255,7 @@ async function measure(runners: Runner[], n: number): Promise<Summary[]> {
     for (let k = 0; k < runners.length; k++) await timed(runners[(i + k) % runners.length]!);
   }
   for (const r of runners) await r.reset();
-  return runners.map((r) => summarize(r.name, times.get(r.name)!, cpu.get(r.name)!));
+  return runners.map((r) => summarize(r.name, times.get(r.name)!, cpu.get(r.name)));
 }
 
 function table(title: string, rows: Summary[], bases: string[], all: Summary[]): string {

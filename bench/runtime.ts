@@ -29,11 +29,12 @@ import {
   writeFileSync,
   existsSync,
 } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { makeBusyboxRootfs } from '../test/helpers/busybox.js';
 import { Runtime } from '../src/runtime/container.js';
-import { quantile } from './stats.js';
+import { childrenCpuMs, hostLoad } from './proc.js';
+import { summarize, type Summary } from './stats.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 let BERTH_RUNC = join(REPO, 'bin/berth-runc');
@@ -159,21 +160,6 @@ function inProcess(): Runner['once'] {
   };
 }
 
-/** Load average and CPU pressure (PSI): on a saturated host every process hand-off waits in the run queue. */
-function hostLoad(): string {
-  const la = loadavg()
-    .map((x) => x.toFixed(1))
-    .join(' ');
-  let psi = '';
-  try {
-    const m = /some avg10=([\d.]+)/.exec(readFileSync('/proc/pressure/cpu', 'utf8'));
-    if (m) psi = `, cpu pressure ${m[1]}% (PSI some avg10)`;
-  } catch {
-    /* no PSI */
-  }
-  return `loadavg ${la}${psi}`;
-}
-
 function crunWorks(): { ok: boolean; why: string } {
   if (!which('crun')) return { ok: false, why: 'crun is not installed' };
   const r = spawnSync('crun', ['--root', roots.crun, 'run', '--bundle', bundle, 'probe-crun'], {
@@ -187,43 +173,13 @@ function crunWorks(): { ok: boolean; why: string } {
 
 // ------------------------------------------------------------------ statistics
 
-interface Summary {
-  name: string;
-  n: number;
-  median: number;
-  p90: number;
-  min: number;
-  mean: number;
-  cpu: number;
-}
-
 // CPU time does not wait in the run queue: on a saturated host it is the
 // steadier measure. Children's time (runc, berth-runc, berth-init and the
 // container, all waited for) comes from /proc/self/stat; its resolution is one
 // clock tick, so only the mean over all iterations is reported.
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
-function childrenCpuMs(): number {
-  const st = readFileSync('/proc/self/stat', 'utf8');
-  const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-  // Fields 16 and 17 (cutime, cstime) are f[13] and f[14] after the state field.
-  return ((Number(f[13]) + Number(f[14])) * 1000) / CLK_TCK;
-}
 function selfCpuMs(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
-}
-
-function summarize(name: string, ms: number[], cpuTotal = NaN): Summary {
-  const s = [...ms].sort((a, b) => a - b);
-  return {
-    name,
-    n: s.length,
-    median: quantile(s, 0.5),
-    p90: quantile(s, 0.9),
-    min: s[0] ?? NaN,
-    mean: s.reduce((a, b) => a + b, 0) / s.length,
-    cpu: cpuTotal / s.length,
-  };
 }
 
 function slug(s: string): string {

@@ -15,3 +15,30 @@ export function median(xs: number[]): number {
     0.5,
   );
 }
+
+/** A runner's wall times (ms) in order of measure, and its CPU time over all of them. */
+export interface Summary {
+  name: string;
+  n: number;
+  median: number;
+  p90: number;
+  min: number;
+  mean: number;
+  /** CPU ms per run (NaN when not measured). */
+  cpu: number;
+  times: number[];
+}
+
+export function summarize(name: string, ms: number[], cpuTotal = NaN): Summary {
+  const s = [...ms].sort((a, b) => a - b);
+  return {
+    name,
+    n: s.length,
+    median: quantile(s, 0.5),
+    p90: quantile(s, 0.9),
+    min: s[0] ?? NaN,
+    mean: s.reduce((a, b) => a + b, 0) / s.length,
+    cpu: cpuTotal / s.length,
+    times: ms,
+  };
+}

@@ -324,7 +324,14 @@ export async function startDockerd(opts: {
   runtimes: Record<string, string>;
   storageDriver?: string;
   prefix?: string;
-}): Promise<Dockerd> {
+  /** A network namespace (path) dockerd runs in, so its bridges and rules go with it; with it, `bridge` may be on. */
+  netnsPath?: string;
+  /** `--bridge` (default none: no docker0 in the host's namespace). */
+  bridge?: string;
+  /** A containerd (or berth-engine) socket to use instead of the containerd dockerd starts. */
+  containerd?: string;
+  liveRestore?: boolean;
+}): Promise<Dockerd & { restart(): Promise<void> }> {
   const dir = mkdtempSync(join('/tmp', opts.prefix ?? 'berth-dkd-'));
   const sock = join(dir, 'docker.sock');
   const logFile = join(dir, 'dockerd.log');
@@ -346,7 +353,7 @@ export async function startDockerd(opts: {
     '--iptables=false',
     '--ip6tables=false',
     '--ip-masq=false',
-    '--bridge=none',
+    `--bridge=${opts.bridge ?? 'none'}`,
     '--storage-driver',
     opts.storageDriver ?? 'overlay2',
     '--cgroup-parent',
@@ -354,8 +361,15 @@ export async function startDockerd(opts: {
     '--log-level',
     'debug',
     ...Object.entries(opts.runtimes).flatMap(([name, path]) => ['--add-runtime', `${name}=${path}`]),
+    ...(opts.containerd ? ['--containerd', opts.containerd] : []),
+    ...(opts.liveRestore ? ['--live-restore'] : []),
   ];
-  const proc = spawnLogged('dockerd', args, logFile);
+  // In a namespace: nsenter execs dockerd, so the pid is dockerd's.
+  const launch = () =>
+    opts.netnsPath
+      ? spawnLogged('nsenter', [`--net=${opts.netnsPath}`, 'dockerd', ...args], logFile)
+      : spawnLogged('dockerd', args, logFile);
+  let proc = launch();
   const cli = dockerCli() ?? 'docker';
   const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(dir, 'config') };
   delete env.DOCKER_CONTEXT;
@@ -382,8 +396,8 @@ export async function startDockerd(opts: {
     rmSync(dir, { recursive: true, force: true });
   };
 
-  try {
-    await waitUntil(
+  const serving = () =>
+    waitUntil(
       'dockerd to serve',
       () => {
         if (proc.exitCode !== null) throw new Error(`dockerd exited with ${proc.exitCode}:\n${logTail()}`);
@@ -394,9 +408,30 @@ export async function startDockerd(opts: {
       60000,
       200,
     );
+  try {
+    await serving();
   } catch (e) {
     await stop();
     throw e;
   }
-  return { dir, sock, logFile, cgroupParent, proc, docker, dockerArgv: (a) => [cli, ...a], env, logTail, stop };
+  // restart(): dockerd stopped (SIGTERM) and started again on the same
+  // directories; with liveRestore its containers run on meanwhile.
+  const d = {
+    dir,
+    sock,
+    logFile,
+    cgroupParent,
+    proc,
+    docker,
+    dockerArgv: (a: string[]) => [cli, ...a],
+    env,
+    logTail,
+    restart: async () => {
+      if (proc.pid) await terminate(proc.pid, 20000);
+      proc = d.proc = launch();
+      await serving();
+    },
+    stop,
+  };
+  return d;
 }

@@ -63,95 +63,42 @@ export interface Pki {
   clientKey: string;
 }
 
+/** `dir`/`name`.key and a self-signed `name`.crt for `subj`, valid two days. */
+function selfSigned(dir: string, name: string, subj: string, extra: string[] = []): void {
+  const out = ['-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '2', '-subj', subj];
+  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', ...out, ...extra], dir);
+}
+
+/** `dir`/`name`.key and `name`.crt for `subj`, signed by the CA in `dir` with the extensions `ext`. */
+function caSigned(dir: string, name: string, subj: string, ext: string): void {
+  writeFileSync(join(dir, `${name}.ext`), ext);
+  openssl(
+    ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subj],
+    dir,
+  );
+  const ca = ['-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial'];
+  openssl(
+    ['x509', '-req', '-in', `${name}.csr`, ...ca, '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`],
+    dir,
+  );
+}
+
 /** A CA, a server certificate for 127.0.0.1/localhost and a client certificate, all signed by the CA. */
 export function makePki(dir: string): Pki {
   mkdirSync(dir, { recursive: true });
-  openssl(
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.crt',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=Berth Test CA',
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign,cRLSign',
-    ],
+  selfSigned(dir, 'ca', '/CN=Berth Test CA', [
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
+  caSigned(
     dir,
-  );
-  writeFileSync(
-    join(dir, 'server.ext'),
+    'server',
+    '/CN=127.0.0.1',
     'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:registry.test\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n',
   );
-  openssl(
-    ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1'],
-    dir,
-  );
-  openssl(
-    [
-      'x509',
-      '-req',
-      '-in',
-      'server.csr',
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      'server.crt',
-      '-days',
-      '2',
-      '-extfile',
-      'server.ext',
-    ],
-    dir,
-  );
-  writeFileSync(join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n');
-  openssl(
-    [
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      'client.key',
-      '-out',
-      'client.csr',
-      '-subj',
-      '/CN=berth-client',
-    ],
-    dir,
-  );
-  openssl(
-    [
-      'x509',
-      '-req',
-      '-in',
-      'client.csr',
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      'client.crt',
-      '-days',
-      '2',
-      '-extfile',
-      'client.ext',
-    ],
-    dir,
-  );
+  caSigned(dir, 'client', '/CN=berth-client', 'extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n');
   return {
     caCert: join(dir, 'ca.crt'),
     caKey: join(dir, 'ca.key'),
@@ -193,24 +140,7 @@ function b64url(b: Buffer | string): string {
  */
 export async function startTokenServer(dir: string, users: Record<string, string>): Promise<TokenServer> {
   mkdirSync(dir, { recursive: true });
-  openssl(
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      'token.key',
-      '-out',
-      'token.crt',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=berth-test-token-issuer',
-    ],
-    dir,
-  );
+  selfSigned(dir, 'token', '/CN=berth-test-token-issuer');
   const keyPem = readFileSync(join(dir, 'token.key'), 'utf8');
   const certPem = readFileSync(join(dir, 'token.crt'), 'utf8');
   const certDer = certPem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');

@@ -1,8 +1,9 @@
 // What berth-engine's task tests stand on: an engine with a busybox rootfs
-// in its directory, and the clean-up that leaves nothing of a namespace
-// behind (tasks, containers, the engine itself, cgroups), run by each file's
-// after() even when its tests failed.
+// in its directory, the clean-up that leaves nothing of a namespace behind
+// (tasks, containers, the engine itself, cgroups), run by each file's
+// after() even when its tests failed, and a `ctr events` watch.
 
+import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startEngine, type Engine } from '../integration/engine/helpers.js';
@@ -48,4 +49,30 @@ export async function stopTaskEngine(e: Engine | undefined, ns: string): Promise
     await e.stop();
   }
   removeNamespaceCgroups(ns);
+}
+
+export interface EventWatch {
+  /** All `ctr events` printed so far. */
+  out(): string;
+  /** The lines about `id`. */
+  lines(id: string): string[];
+  /** The topics (`/tasks/exit`, ...) of the events about `id`, in order. */
+  topics(id: string): (string | undefined)[];
+  stop(): void;
+}
+
+/** `ctr events` on the engine at `sock`, given `settleMs` to subscribe before the caller acts. */
+export async function watchEvents(sock: string, settleMs = 300): Promise<EventWatch> {
+  const ev = spawn('ctr', ['-a', sock, 'events'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  ev.stdout.setEncoding('utf8');
+  ev.stdout.on('data', (d: string) => (out += d));
+  await new Promise((r) => setTimeout(r, settleMs));
+  const lines = (id: string) => out.split('\n').filter((l) => l.includes(id));
+  return {
+    out: () => out,
+    lines,
+    topics: (id) => lines(id).map((l) => /\s(\/[a-z/-]+)\s/.exec(l)?.[1]),
+    stop: () => ev.kill(),
+  };
 }

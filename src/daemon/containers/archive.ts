@@ -49,6 +49,8 @@ async function withContainerRoot<T>(r: ContainerRecord, rt: Runtime, fn: (tree: 
     }
   };
   if (rt.running(r) && r.State.Pid > 0) return pinned(await pinRunningRoot(r, r.State.Pid));
+  // a task made ahead holds the snapshot mounted writable: never two upper mounts of one layer
+  await rt.premade.discard(r.Id);
   const snaps = rt.m.s.client.snapshots(rt.m.s.cfg.snapshotter);
   return withRootfs(await snaps.mounts(r.Id), async (root) => pinned(await PinnedRoot.open(root)), {
     writable: true,

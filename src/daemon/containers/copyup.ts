@@ -10,7 +10,7 @@
 
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { BerthError, errnoOf } from '../../common/errors.js';
+import { BerthError, errnoOf, messageOf } from '../../common/errors.js';
 import { extractInto } from './extract.js';
 import { PinnedRoot, type Dir } from './pinned.js';
 import { unescapeGetfattr } from './xattrs.js';
@@ -58,7 +58,9 @@ async function copyTree(src: Dir, vol: PinnedRoot, destination: string): Promise
   } catch (e) {
     tar.kill();
     await exited;
-    throw e;
+    throw new BerthError('berthd', 'internal', `copying ${destination} of the image into its volume: ${messageOf(e)}`, {
+      cause: e,
+    });
   }
   const code = await exited;
   if (code !== 0)

@@ -96,6 +96,11 @@ export class ContainerdContainers {
     }
   }
 
+  /** The spec (JSON) the containerd container was made with by this berthd, if it exists. */
+  madeWith(id: string): string | undefined {
+    return this.made.get(id) ?? undefined;
+  }
+
   /** Nothing of it is left in containerd (an exit's handling deleted it): a removal need not ask. */
   gone(id: string): boolean {
     return this.made.get(id) === null;

@@ -126,16 +126,20 @@ export class Execs {
     if (r.State.Status !== 'running') throw wrongState(`Container ${r.Id} is not running`);
     const body = (raw ?? {}) as { Detach?: boolean; Tty?: boolean };
     const detach = body.Detach ?? false;
-    const tty = e.cfg.Tty ?? body.Tty ?? false;
+    // The process gets a terminal when the create asked for one; the stream's framing follows the
+    // start's Tty, as in dockerd: a tty exec started without Tty comes as stdout frames (docker-py's
+    // exec_start(tty=False) demultiplexes them), a plain one started with Tty comes raw.
+    const tty = e.cfg.Tty ?? false;
+    const rawOut = body.Tty ?? false;
     // dockerd answers an attached start that fails from here on inside the stream: the message on
     // stdout and exit code 126 for the client's inspect (docker exec exits 126), not an HTTP error.
     const failed = (err: unknown): void => {
       e.started = true;
       e.exitCode = 126;
       if (detach) throw err;
-      const hij = ctx.hijack(tty ? RAW : MULTIPLEXED);
+      const hij = ctx.hijack(rawOut ? RAW : MULTIPLEXED);
       const msg = Buffer.from(messageOf(err) + '\r\n');
-      hij.output.write(tty ? msg : frames(1, msg)[0]!);
+      hij.output.write(rawOut ? msg : frames(1, msg)[0]!);
       hij.end();
     };
     let base: SpecProcess;
@@ -188,11 +192,11 @@ export class Execs {
     let hij: ReturnType<Ctx['hijack']> | undefined;
     const want = { stdout: e.cfg.AttachStdout ?? true, stderr: e.cfg.AttachStderr ?? true };
     if (!detach) {
-      hij = ctx.hijack(tty ? RAW : MULTIPLEXED);
+      hij = ctx.hijack(rawOut ? RAW : MULTIPLEXED);
       const out = hij.output;
       io.subscribe((s, d) => {
         if ((s === 1 && !want.stdout) || (s === 2 && !want.stderr) || out.destroyed) return;
-        if (tty) out.write(d);
+        if (rawOut) out.write(d);
         else for (const f of frames(s, d)) out.write(f);
       });
     }
@@ -208,7 +212,7 @@ export class Execs {
       await tasks.deleteProcess(r.Id, id).catch(() => undefined);
       if (hij) {
         const msg = Buffer.from(messageOf(err) + '\r\n');
-        hij.output.write(tty ? msg : frames(1, msg)[0]!);
+        hij.output.write(rawOut ? msg : frames(1, msg)[0]!);
         hij.end();
         return;
       }

@@ -115,7 +115,9 @@ async function setTimes(tree: PinnedRoot, path: string, t: Date): Promise<void> 
 
 /** Owner, then mode (a chown clears setuid and setgid), of the inode at `name`, never through a symlink. */
 async function attributes(dir: Dir, name: string, h: Header, times: boolean): Promise<void> {
-  const p = await pinInode(dir, name);
+  const p = await pinInode(dir, name).catch((e: unknown) => {
+    throw badRequest(`archive member ${h.name}: moved while written (${errnoOf(e) ?? messageOf(e)})`);
+  });
   try {
     if (p.st.isSymbolicLink()) throw badRequest(`archive member ${h.name}: replaced by a symlink while written`);
     await chown(p.path, h.uid, h.gid);

@@ -139,3 +139,27 @@ export async function resolveUser(spec: string, withRoot: RootAccess): Promise<U
     return { uid, gid, additionalGids };
   });
 }
+
+/**
+ * `--group-add` (HostConfig.GroupAdd) joined to the user's supplementary groups, as dockerd
+ * does: numbers as they are, names through the image's /etc/group (an unknown one is a 400).
+ */
+export async function withGroupAdd(
+  user: User,
+  add: readonly string[] | null | undefined,
+  withRoot: RootAccess,
+): Promise<User> {
+  if (!add?.length) return user;
+  const numeric = (s: string) => /^\d+$/.test(s);
+  const names = add.filter((g) => !numeric(g));
+  const group = names.length
+    ? await withRoot(async (root) => parseDb(await readFile(join(root, 'etc/group'), 'utf8').catch(() => '')))
+    : [];
+  const gids = add.map((g) => {
+    if (numeric(g)) return Number(g);
+    const gr = group.find((x) => x[0] === g);
+    if (!gr) throw badRequest(`Unable to find group ${g}: no matching entries in group file`, 'GroupAdd');
+    return Number(gr[2]);
+  });
+  return { ...user, additionalGids: [...new Set([...user.additionalGids, ...gids])] };
+}

@@ -53,7 +53,12 @@ export class ContainerManager {
   private readonly byId = new Map<string, ContainerRecord>();
   private readonly names = new Map<string, string>();
   /** The runtime's part of a create (./runtime.ts: the containerd container made beside the Prepare), and its undoing. */
-  hooks?: { created(r: ContainerRecord): Promise<void>; failed(id: string): Promise<void> };
+  hooks?: {
+    created(r: ContainerRecord): Promise<void>;
+    failed(id: string): Promise<void>;
+    /** The create is done (its record in place): what may begin before the start begins. */
+    made(r: ContainerRecord): void;
+  };
   /** The rootfs mounts of each container's snapshot, as its Prepare answered (they never change): a start needs no Mounts call. */
   private readonly rootfs = new Map<string, MountSpec[]>();
 
@@ -287,6 +292,7 @@ export class ContainerManager {
       await record.commit();
       steps.mark('saved');
       this.byId.set(id, rec);
+      this.hooks?.made(rec);
       this.s.events.emit('container', 'create', id, { image: rec.ImageRef, name: name.slice(1) });
       this.s.log.info('container created', { container: id, image: image.id, name });
       steps.done();

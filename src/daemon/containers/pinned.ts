@@ -214,8 +214,8 @@ export class PinnedRoot {
       const d = await openDir(s.dir, s.name);
       if (d) return d;
       const st = await lstat(s.dir.at(s.name)).catch(() => undefined);
-      // Swapped under us (a symlink now, or a directory again): resolved again, a bounded number of times.
-      if ((st?.isSymbolicLink() || st?.isDirectory()) && tries > 0)
+      // Swapped under us (a symlink now, a directory again, gone while we make it): resolved again, a bounded number of times.
+      if ((st?.isSymbolicLink() || st?.isDirectory() || (!st && create)) && tries > 0)
         return await this.directory(path, create, tries - 1);
       throw failed(path, st ? 'not a directory' : 'no such file or directory', st ? 'ENOTDIR' : 'ENOENT');
     } finally {

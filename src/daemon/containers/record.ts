@@ -137,22 +137,47 @@ export class RecordStore {
     return stageFileAtomic(join(this.dir(r.Id), 'config.v2.json'), JSON.stringify(r), 0o600);
   }
 
-  /** `durable: false`: no fsyncs (see ContainerManager.save). The directory is made when missing. */
+  /** `retiredRoot` exists (made by this berthd). */
+  private retiredMade = false;
+  /** Per container, the last save asked for: saves of one record land in the order they were asked for. */
+  private readonly saving = new Map<string, Promise<void>>();
+
+  /**
+   * `durable: false`: no fsyncs (see ContainerManager.save). The directory is
+   * made when missing. Two saves of one record never overlap (each renames a
+   * temp file of its own into place: the later one asked for must land last);
+   * each writes the record as it is when its turn comes.
+   */
   async save(r: ContainerRecord, opts: { durable?: boolean } = {}): Promise<void> {
     const write = () =>
       writeFileAtomic(join(this.dir(r.Id), 'config.v2.json'), JSON.stringify(r), 0o600, {
         durable: opts.durable ?? true,
       });
+    const turn = (this.saving.get(r.Id) ?? Promise.resolve()).then(async () => {
+      try {
+        await write();
+      } catch (e) {
+        if (errnoOf(e) !== 'ENOENT') throw e;
+        await mkdir(this.dir(r.Id), { recursive: true, mode: 0o700 });
+        await write();
+      }
+    });
+    const settled = turn.catch(() => undefined);
+    this.saving.set(r.Id, settled);
     try {
-      await write();
-    } catch (e) {
-      if (errnoOf(e) !== 'ENOENT') throw e;
-      await mkdir(this.dir(r.Id), { recursive: true, mode: 0o700 });
-      await write();
+      await turn;
+    } finally {
+      if (this.saving.get(r.Id) === settled) this.saving.delete(r.Id);
     }
   }
 
+  /** The saves of `id` under way have landed (before its record is removed or moved). */
+  private async saved(id: string): Promise<void> {
+    await this.saving.get(id);
+  }
+
   async remove(id: string): Promise<void> {
+    await this.saved(id);
     await rm(this.dir(id), { recursive: true, force: true });
   }
 
@@ -172,7 +197,9 @@ export class RecordStore {
    * engine and the kernel is found again from `retiredRoot` (retired()).
    */
   async retire(id: string): Promise<void> {
-    await mkdir(this.retiredRoot, { recursive: true, mode: 0o700 });
+    await this.saved(id);
+    if (!this.retiredMade) await mkdir(this.retiredRoot, { recursive: true, mode: 0o700 });
+    this.retiredMade = true;
     const to = join(this.retiredRoot, id);
     try {
       await rename(this.dir(id), to);

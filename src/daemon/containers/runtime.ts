@@ -19,7 +19,7 @@ import { loggerURI, logSettings, startFifoLogger } from './logdriver.js';
 import type { ContainerManager } from './manager.js';
 import type { ContainerdClient } from '../../client/index.js';
 import type { ContainerRecord } from './record.js';
-import { resolveUser, withRootfs, type User } from './files.js';
+import { resolveUser, withGroupAdd, withRootfs, type RootAccess, type User } from './files.js';
 import { buildSpec, type Spec, type SpecProcess } from './spec.js';
 import { ContainerdContainers } from './ctrd.js';
 import { HealthMonitors } from './health.js';
@@ -30,8 +30,11 @@ import { cgroupOOMKilled } from './oom.js';
 import { Steps } from './steps.js';
 import { waitTask } from './waittask.js';
 import { Removals } from './removal.js';
+import { PremadeTasks } from './premade.js';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
+// How long a kill with SIGKILL waits for the exit before answering (dockerd: 2 s, then 10 s more).
+const KILL_WAIT_MS = 12_000;
 
 export function parseSignal(s: string | null | undefined, dflt = 'SIGKILL'): number {
   const v = (s || dflt).toUpperCase();
@@ -71,6 +74,7 @@ export class Runtime {
   private readonly backoff = new BackOff();
   readonly ctrd: ContainerdContainers;
   readonly removals: Removals;
+  readonly premade: PremadeTasks;
 
   constructor(readonly m: ContainerManager) {
     this.ctrd = new ContainerdContainers(m.s.client, m.s.cfg);
@@ -82,7 +86,12 @@ export class Runtime {
       ctrd: this.ctrd,
       execRoot: (id) => this.execRoot(id),
     });
-    m.hooks = { created: (r) => this.precreate(r), failed: (id) => this.ctrd.dropFailed(id, (x) => m.has(x)) };
+    this.premade = new PremadeTasks(m.s.client, m.s.log);
+    m.hooks = {
+      created: (r) => this.precreate(r),
+      failed: (id) => this.ctrd.dropFailed(id, (x) => m.has(x)),
+      made: (r) => this.premake(r),
+    };
   }
 
   private get s() {
@@ -120,7 +129,8 @@ export class Runtime {
     let spec: Spec;
     try {
       const joins = this.joinsOf(r);
-      const user = await resolveUser(r.Config.User ?? '', async (fn) => withRootfs(await this.m.rootfsMounts(id), fn));
+      const root: RootAccess = async (fn) => withRootfs(await this.m.rootfsMounts(id), fn);
+      const user = await withGroupAdd(await resolveUser(r.Config.User ?? '', root), h.GroupAdd, root);
       await this.copyUps(r);
       steps.mark('user');
       spec = this.specOf(r, user, joins);
@@ -159,7 +169,9 @@ export class Runtime {
     const live = this.liveOf(id);
     const io = new ProcessIO(paths, { stdin, stderr: false, stdout: false });
     live.io = io;
-    steps.mark('prepared');
+    // the task made ahead at create (premade.ts), when the container is still the one it was made for
+    const premade = fifoLog ? undefined : await this.premade.take(id, JSON.stringify(spec));
+    steps.mark(premade ? 'premade' : 'prepared');
     await this.ctrd.ensure(r, spec);
     steps.mark('container');
     let taskMade = false;
@@ -168,15 +180,16 @@ export class Runtime {
     live.since = Date.now();
     try {
       io.holdOpen();
-      const mounts = await this.m.rootfsMounts(id);
-      const task = await client.tasks.create({
-        container_id: id,
-        rootfs: mounts,
-        stdin: stdin ? paths.stdin : '',
-        stdout: fifoLog ? paths.stdout : logURI,
-        stderr: fifoLog ? paths.stderr : tty ? '' : logURI,
-        terminal: tty,
-      });
+      const task =
+        premade ??
+        (await client.tasks.create({
+          container_id: id,
+          rootfs: await this.m.rootfsMounts(id),
+          stdin: stdin ? paths.stdin : '',
+          stdout: fifoLog ? paths.stdout : logURI,
+          stderr: fifoLog ? paths.stderr : tty ? '' : logURI,
+          terminal: tty,
+        }));
       taskMade = true;
       steps.mark('task');
       // The namespace exists, nothing runs in it yet: the container starts with its network up.
@@ -206,16 +219,22 @@ export class Runtime {
         this.backoff.forget(id);
       }
       this.health.init(r);
-      await this.m.save(r, { durable: false });
+      // The run state is written after the answer: a berthd killed before it lands finds the task
+      // running and adopts it (restore). The exit's handling comes after it (saves land in order anyway).
+      const saved = this.m
+        .save(r, { durable: false })
+        .catch((e: unknown) => this.s.log.error('run state not saved', { container: id, error: messageOf(e) }));
       volumeEvents(this.s.events, r, 'mount');
       networkEvents(this.s.events, this.s.nets.nets.list(), r, 'connect');
       this.s.events.emit('container', 'start', id, { image: r.ImageRef, name: r.Name.slice(1) });
       this.s.log.info('container started', { container: id, image: r.Image, pid });
       steps.done();
-      live.exited = waited.then(
-        (w) => this.onExit(r, w.exit_status, dateOf(w.exited_at)),
-        (e: unknown) => this.s.log.error('waiting for the task failed', { container: id, error: messageOf(e) }),
-      );
+      live.exited = saved
+        .then(() => waited)
+        .then(
+          (w) => this.onExit(r, w.exit_status, dateOf(w.exited_at)),
+          (e: unknown) => this.s.log.error('waiting for the task failed', { container: id, error: messageOf(e) }),
+        );
     } catch (e) {
       io.release();
       if (fifoLog) endFifoLogger(paths.stdout, paths.stderr);
@@ -314,9 +333,8 @@ export class Runtime {
     if ([h.PidMode, h.IpcMode, h.NetworkMode].some((m) => m?.startsWith('container:'))) return;
     let spec: Spec;
     try {
-      const user = await resolveUser(r.Config.User ?? '', () =>
-        Promise.reject(new Error('a user name: read at start')),
-      );
+      const later: RootAccess = () => Promise.reject(new Error('a user or group name: read at start'));
+      const user = await withGroupAdd(await resolveUser(r.Config.User ?? '', later), r.HostConfig.GroupAdd, later);
       spec = this.specOf(r, user, this.joinsOf(r));
     } catch {
       return;
@@ -331,6 +349,35 @@ export class Runtime {
   /** The container's cgroup (cgroupfs driver, as ctr places it): /<namespace>/<id>. */
   private cgroupsPath(r: ContainerRecord): string {
     return `/${this.s.cfg.containerdNamespace}/${r.Id}`;
+  }
+
+  /**
+   * After a create: its task made ahead (premade.ts) when the containerd
+   * container was made at create, with what the start would give it. Not for
+   * `-i` without a tty (the start starts a logger on FIFOs first) nor for a
+   * volume the start seeds from the image (it mounts the rootfs first).
+   */
+  private premake(r: ContainerRecord): void {
+    const id = r.Id;
+    const spec = this.ctrd.madeWith(id);
+    if (!spec || r.Config.OpenStdin || r.Mounts.some((m) => m.CopyUp)) return;
+    const sock = this.loggerSocket(id);
+    if (Buffer.byteLength(sock) > 107) return; // the start says why
+    const h = r.HostConfig;
+    const logURI = loggerURI(logSettings(h.LogConfig?.Type, h.LogConfig?.Config ?? {}), r.LogPath, sock);
+    const tty = r.Config.Tty ?? false;
+    this.premade.make(id, spec, async () => {
+      await mkdir(this.execRoot(id), { recursive: true, mode: 0o700 });
+      if (r.LogPath) await mkdir(dirname(r.LogPath), { recursive: true, mode: 0o700 });
+      return this.s.client.tasks.create({
+        container_id: id,
+        rootfs: await this.m.rootfsMounts(id),
+        stdin: '',
+        stdout: logURI,
+        stderr: tty ? '' : logURI,
+        terminal: tty,
+      });
+    });
   }
 
   /** The init process ended: everything after it, in order. */
@@ -470,11 +517,15 @@ export class Runtime {
       if (signal === 9 || signal === stopSignalOf(r)) this.liveOf(r.Id).exitOnNext = true;
       await this.m.save(r);
     }
+    // dockerd's Kill waits for the exit after a SIGKILL (not after other signals): a client that
+    // inspects right after `docker kill` sees the container exited with 137, never still running.
+    const exited = signal === 9 ? this.nextExit(r) : undefined;
     await this.s.client.tasks.kill(r.Id, signal, { all: false });
     this.killEvent(r, signal);
     // dockerd resumes a paused container after SIGKILL or its stop signal: the signal is delivered (docker
     // kill/stop of a paused container ends it, and it is no longer paused).
     if (r.State.Status === 'paused' && (signal === 9 || signal === stopSignalOf(r))) await this.unpause(r);
+    if (exited) await Promise.race([exited, new Promise((res) => setTimeout(res, KILL_WAIT_MS).unref())]);
   }
 
   async stop(r: ContainerRecord, timeoutS: number | undefined, signal?: string): Promise<void> {
@@ -573,6 +624,7 @@ export class Runtime {
 
   private async removeNow(r: ContainerRecord, volumes: boolean, steps: Steps): Promise<void> {
     const live = this.liveOf(r.Id);
+    await this.premade.discard(r.Id);
     await this.health.stop(r.Id);
     this.backoff.forget(r.Id);
     if (!this.ctrd.gone(r.Id)) await this.ctrd.drop(r.Id).catch(() => undefined);
@@ -628,6 +680,11 @@ export class Runtime {
       return;
     }
     const task = tasks.get(r.Id);
+    if (r.State.Status === 'created' && task?.status === 'CREATED') {
+      // made ahead at create (premade.ts), or a start cut short before Tasks.Start: never started, so it goes
+      await this.s.client.tasks.delete(r.Id).catch(() => undefined);
+      tasks.delete(r.Id);
+    }
     if (!this.running(r) && startedMeanwhile(r, task)) {
       // berthd died between the engine's Tasks.Start and the record's save: the start happened
       this.s.log.info('a start that berthd did not see finish: the task runs, adopted', { container: r.Id });
@@ -707,6 +764,7 @@ export class Runtime {
           .map((r) => this.stop(r, undefined).catch(() => undefined)),
       );
     }
+    await this.premade.discardAll();
     // removals' clean-ups under way end first (what does not is resumed at the next start)
     await this.removals.settle(5000);
   }

@@ -27,13 +27,54 @@ interface Sample {
   m: TaskMetrics;
   system: number;
   at: Date;
+  networks: Record<string, NetStats>;
+}
+
+interface NetStats {
+  rx_bytes: number;
+  rx_packets: number;
+  rx_errors: number;
+  rx_dropped: number;
+  tx_bytes: number;
+  tx_packets: number;
+  tx_errors: number;
+  tx_dropped: number;
+}
+
+/**
+ * The counters of the container's interfaces (lo left out), as dockerd reads them from its
+ * sandbox: /proc/<pid>/net/dev shows the namespace of that process. None for the host's network
+ * (dockerd shows none there either), none when the process is gone.
+ */
+async function netStats(r: ContainerRecord): Promise<Record<string, NetStats>> {
+  if (r.HostConfig.NetworkMode === 'host' || !r.State.Pid) return {};
+  const text = await readFile(`/proc/${r.State.Pid}/net/dev`, 'utf8').catch(() => '');
+  const out: Record<string, NetStats> = {};
+  for (const line of text.split('\n').slice(2)) {
+    const [name, rest] = line.split(':', 2).map((x) => x.trim()) as [string, string | undefined];
+    if (!rest || name === 'lo') continue;
+    const n = rest.split(/\s+/).map(Number);
+    const at = (i: number) => n[i] ?? 0;
+    out[name] = {
+      rx_bytes: at(0),
+      rx_packets: at(1),
+      rx_errors: at(2),
+      rx_dropped: at(3),
+      tx_bytes: at(8),
+      tx_packets: at(9),
+      tx_errors: at(10),
+      tx_dropped: at(11),
+    };
+  }
+  return out;
 }
 
 async function sample(rt: Runtime, r: ContainerRecord): Promise<Sample | undefined> {
   if (!rt.running(r)) return undefined;
   const [metric] = await rt.m.s.client.tasks.metrics([`id==${r.Id}`]);
   if (!metric?.data) return undefined;
-  return { m: decodeMetrics(metric.data.type_url, metric.data.value), system: await systemCpuNs(), at: new Date() };
+  const [system, networks] = await Promise.all([systemCpuNs(), netStats(r)]);
+  return { m: decodeMetrics(metric.data.type_url, metric.data.value), system, at: new Date(), networks };
 }
 
 function cpuStats(s: Sample | undefined) {
@@ -93,6 +134,8 @@ export function statsDoc(
       : {},
     name: r.Name,
     id: r.Id,
+    // dockerd leaves the key out when the sandbox has no interface (omitempty).
+    ...(cur && Object.keys(cur.networks).length ? { networks: cur.networks } : {}),
   };
 }
 

@@ -130,7 +130,8 @@ export function summaryView(r: ContainerRecord): Record<string, unknown> {
   return {
     Id: r.Id,
     Names: [r.Name],
-    Image: r.ImageRef,
+    // What the create named, as dockerd lists it ("alpine", not "alpine:latest").
+    Image: r.Config.Image || r.ImageRef,
     ImageID: r.Image,
     Command: [r.Path, ...r.Args].map((a) => (a.includes(' ') ? `"${a}"` : a)).join(' '),
     Created: Math.floor(Date.parse(r.Created) / 1000),

@@ -62,7 +62,8 @@ async function saveItems(images: ImageService, names: string[]): Promise<SaveIte
 /** A JSON-lines answer started by its first line, so an error before it still gets its HTTP status. */
 function jsonLines(ctx: Ctx): {
   line(o: Record<string, unknown>): void;
-  fail(e: unknown): void;
+  /** The error as the stream's last line; before any line, an HTTP error unless `inStream`. */
+  fail(e: unknown, inStream?: boolean): void;
   end(): void;
   started(): boolean;
 } {
@@ -72,8 +73,9 @@ function jsonLines(ctx: Ctx): {
       out ??= ctx.stream(200, 'application/json');
       out.write(JSON.stringify(o) + '\n');
     },
-    fail(e) {
-      if (!out) throw e;
+    fail(e, inStream = false) {
+      if (!out && !inStream) throw e;
+      out ??= ctx.stream(200, 'application/json');
       out.end(JSON.stringify({ errorDetail: { message: messageOf(e) }, error: messageOf(e) }) + '\n');
     },
     end() {
@@ -207,7 +209,9 @@ export function archiveRoutes(router: Router, images: ImageService, m: Container
       // What the client still sends is read and dropped, so that it reads the answer.
       body.resume();
       log.warn('load failed', { error: messageOf(e) });
-      out.fail(e);
+      // dockerd answers a load 200 whatever happens, its error as the stream's line (docker-py's
+      // images.load raises ImageLoadError from it; the docker CLI prints it and exits 1).
+      out.fail(e, true);
     }
   });
 

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import type { ContainerdClient } from '../../client/index.js';
 import { temporaryLease } from '../../client/pull.js';
 import type { MountSpec } from '../../client/services.js';
-import { BerthError } from '../../common/errors.js';
+import { BerthError, isBerthError } from '../../common/errors.js';
 import { applyChanges } from '../../image/storeless.js';
 import type { Descriptor } from '../../image/storeless.js';
 import type { ContainerConfig, ImageConfig } from '../../image/storeless.js';
@@ -101,8 +101,9 @@ export async function commitContainer(opts: CommitOptions): Promise<{ id: string
     const lowerKey = `berthd-commit-${randomBytes(6).toString('hex')}`;
     const lower = await snaps.view(lowerKey, r.ParentChain, {}, { lease });
     let layer: Descriptor;
-    const pause = opts.pause && r.State.Status === 'running';
-    if (pause) await client.tasks.pause(r.Id);
+    // A container whose process has just ended still reads as running until its exit is handled;
+    // its task is gone or stopped then, and there is nothing left to pause (dockerd commits it).
+    const pause = opts.pause && r.State.Status === 'running' && (await pauseIfAlive(client, r.Id));
     try {
       layer = await diffMounts(client, lease, lower, await snaps.mounts(r.Id));
     } finally {
@@ -121,6 +122,8 @@ export async function commitContainer(opts: CommitOptions): Promise<{ id: string
       created,
       ...(opts.author ? { author: opts.author } : {}),
       config: runtime,
+      // The image committed from, as Docker's own image configs carry it (inspect's Parent).
+      parent: image.id,
       rootfs: { type: 'layers', diff_ids: [...base.diffIds, diffId] },
       history: [
         ...(base.config.history ?? []),
@@ -141,5 +144,16 @@ export async function commitContainer(opts: CommitOptions): Promise<{ id: string
     return made;
   } finally {
     await client.leases.delete(lease, !done).catch(() => undefined);
+  }
+}
+
+/** Pause a task; false when it has already exited (not found, or stopped). */
+async function pauseIfAlive(client: ContainerdClient, id: string): Promise<boolean> {
+  try {
+    await client.tasks.pause(id);
+    return true;
+  } catch (e) {
+    if (isBerthError(e) && (e.code === 'not-found' || e.code === 'failed-precondition')) return false;
+    throw e;
   }
 }

@@ -268,7 +268,7 @@ export function imageRoutes(router: Router, images: ImageService, m: ContainerMa
       Id: v.id,
       RepoTags: s.RepoTags,
       RepoDigests: s.RepoDigests,
-      Parent: '',
+      Parent: typeof c.parent === 'string' ? c.parent : '',
       Comment: '',
       Created: c.created ?? '',
       DockerVersion: '',

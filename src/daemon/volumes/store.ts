@@ -5,6 +5,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { openDir, PinnedRoot, type Dir } from '../containers/pinned.js';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../common/atomic.js';
 import { errnoOf } from '../../common/errors.js';
@@ -111,21 +112,33 @@ export class VolumeStore {
     const v = await this.get(name);
     const seen = new Set<bigint>();
     let total = 0;
-    const walk = async (dir: string): Promise<void> => {
-      for (const e of await readdir(dir, { withFileTypes: true })) {
-        const p = join(dir, e.name);
+    // Through pinned descriptors: a running container of the volume may swap
+    // a directory for a symlink to a host path while we count.
+    const walk = async (dir: Dir): Promise<void> => {
+      for (const e of await readdir(dir.self, { withFileTypes: true })) {
         if (e.isDirectory()) {
-          await walk(p);
+          const sub = await openDir(dir, e.name);
+          if (!sub) continue; // no longer a directory
+          try {
+            await walk(sub);
+          } finally {
+            await sub.close();
+          }
           continue;
         }
-        const st = await lstat(p, { bigint: true });
-        if (st.size === 0n || seen.has(st.ino)) continue;
+        const st = await lstat(dir.at(e.name), { bigint: true }).catch(() => undefined);
+        if (!st || st.isDirectory() || st.size === 0n || seen.has(st.ino)) continue;
         seen.add(st.ino);
         total += Number(st.size);
       }
     };
     try {
-      await walk(v.Mountpoint);
+      const tree = await PinnedRoot.open(v.Mountpoint);
+      try {
+        await walk(tree.root);
+      } finally {
+        await tree.close();
+      }
       return total;
     } catch {
       return -1;

@@ -225,35 +225,24 @@ export function dataCases(s: CompatSuite): void {
     assert.equal(berth(['run', '--rm', '--network', 'none', IMAGE, 'sh', '-c', 'exit 3']).status, 3);
     execSync('sleep 1.1');
     const until = String(Math.floor(Date.now() / 1000));
-    const evs = berth(['events', '--since', since, '--until', until, '--filter', 'type=volume']).stdout;
+    /** `events` over the window above, with these filters and options. */
+    const events = (...args: string[]) => ['events', '--since', since, '--until', until, ...args];
+    const evs = berth(events('--filter', 'type=volume')).stdout;
     assert.match(
       evs,
       new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{9}Z volume create ${vol} \\(driver=local\\)$`, 'm'),
     );
-    same([
-      'events',
-      '--since',
-      since,
-      '--until',
-      until,
-      '--filter',
-      'type=volume',
-      '--format',
-      '{{.Type}} {{.Action}} {{.Actor.ID}}',
-    ]);
-    same(['events', '--since', since, '--until', until, '--filter', 'type=volume']);
-    same([
-      'events',
-      '--since',
-      since,
-      '--until',
-      until,
-      '--filter',
-      'type=container',
-      '--filter',
-      'event=die',
-      '--format',
-      '{{.Status}} {{.Actor.Attributes.exitCode}} {{json .Actor.Attributes.name}}',
-    ]);
+    same(events('--filter', 'type=volume', '--format', '{{.Type}} {{.Action}} {{.Actor.ID}}'));
+    same(events('--filter', 'type=volume'));
+    same(
+      events(
+        '--filter',
+        'type=container',
+        '--filter',
+        'event=die',
+        '--format',
+        '{{.Status}} {{.Actor.Attributes.exitCode}} {{json .Actor.Attributes.name}}',
+      ),
+    );
   });
 }

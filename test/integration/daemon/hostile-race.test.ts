@@ -14,6 +14,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rawRequest, type Berthd } from '../../helpers/berthd.js';
+import { makeBusyboxImageArchive } from '../../helpers/image-archive.js';
 import { berthdSkip, startBerthdStack, type BerthdStack } from '../../helpers/berthd-stack.js';
 
 const skip = berthdSkip('engine');
@@ -143,4 +144,80 @@ test('docker diff and export of the racing container never list or read the host
   assert.ok(n >= 3, `${n} rounds`);
   assert.equal(leaks, 0, `the host dir showed ${leaks} times in ${n} rounds`);
   hostUntouched();
+});
+
+test('volume copy-up while another container of the volume swaps its directories for host symlinks', { skip }, () => {
+  // An image with many files under /data/sub: the copy takes long enough
+  // for the racer, which shares the named volume, to rename the directory
+  // the copy just made and put a symlink to the host directory in its place.
+  const img = `hostile-race-${process.pid}-copyup:latest`;
+  const archive = makeBusyboxImageArchive(scratch, img, 'hostile-race-copyup', {
+    rootfs: (root) => {
+      mkdirSync(join(root, 'data/sub'), { recursive: true });
+      for (let i = 0; i < 2000; i++) writeFileSync(join(root, 'data/sub', `f${i}`), `image file ${i}\n`);
+    },
+  });
+  b.ok(['load', '-q', '-i', archive.file]);
+  const racer = `while :; do mv /v/sub /v/moved-$$-$RANDOM 2>/dev/null && ln -s ${hostDir} /v/sub; done`;
+  let swapped = 0;
+  let copied = 0;
+  try {
+    for (let i = 0; i < 4; i++) {
+      const vol = `hostile-race-${process.pid}-${i}`;
+      b.ok(['volume', 'create', vol]);
+      const r = b.ok(['run', '-d', '--network', 'none', '-v', `${vol}:/v`, IMG, 'sh', '-c', racer]).trim();
+      try {
+        // The copy either completes or stops at the member the racer moved, saying so.
+        const run = b.docker(['run', '--rm', '--network', 'none', '-v', `${vol}:/data`, img, 'true']);
+        hostUntouched();
+        if (run.status !== 0) assert.match(run.stderr, /copying \/data of the image into its volume: /);
+        else copied++;
+        const mp = b.ok(['volume', 'inspect', '-f', '{{.Mountpoint}}', vol]).trim();
+        if (readdirSync(mp).some((n) => n.startsWith('moved-'))) swapped++;
+      } finally {
+        b.docker(['rm', '-f', r]);
+        b.docker(['volume', 'rm', vol]);
+      }
+    }
+  } finally {
+    b.docker(['rmi', img]);
+  }
+  assert.ok(swapped > 0, `the racer renamed a directory the copy made (${swapped} of 4 runs, ${copied} copied whole)`);
+  hostUntouched();
+});
+
+test("docker system df counts a volume's files, never the host dir a swapped symlink names", { skip }, async () => {
+  const vol = `hostile-race-df-${process.pid}`;
+  const c = `hostile-race-df-${process.pid}`;
+  const setup = `mkdir -p /v/d && echo inside > /v/d/secret && ln -s ${hostDir} /v/l && exec sleep 600`;
+  b.ok(['run', '-d', '--name', c, '--network', 'none', '-v', `${vol}:/v`, IMG, 'sh', '-c', setup]);
+  let swap: ChildProcess | undefined;
+  try {
+    for (let i = 0; i < 100 && b.docker(['exec', c, 'test', '-L', '/v/l']).status !== 0; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    const mp = b.ok(['volume', 'inspect', '-f', '{{.Mountpoint}}', vol]).trim();
+    swap = spawn('python3', ['-c', SWAPPER, join(mp, 'd'), join(mp, 'l')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve) => swap!.stdout!.once('data', () => resolve()));
+    const sizes = new Set<number>();
+    const n = await race(async () => {
+      const df = await rawRequest(b.sock, 'GET', '/v1.50/system/df?type=volume');
+      assert.equal(df.status, 200, df.body);
+      const v = (JSON.parse(df.body) as { Volumes: { Name: string; UsageData: { Size: number } }[] }).Volumes.find(
+        (x) => x.Name === vol,
+      );
+      sizes.add(v?.UsageData.Size ?? -2);
+    });
+    // "inside\n" and the symlink (its target's length), either missed when
+    // the swap moved it between the listing and the look: never the host's.
+    const own = [0, 7, hostDir.length, 7 + hostDir.length];
+    assert.ok(
+      [...sizes].every((x) => own.includes(x)),
+      `${n} rounds: sizes ${[...sizes].join(' ')}, the volume's own: ${own.join(' ')}`,
+    );
+    assert.ok(sizes.has(7 + hostDir.length), 'the whole volume counted at least once');
+  } finally {
+    swap?.kill('SIGKILL');
+    b.docker(['rm', '-f', c]);
+    b.docker(['volume', 'rm', vol]);
+  }
 });

@@ -13,7 +13,7 @@ import { clientConstructor, NAMESPACE_HEADER } from '../../../src/api/load.js';
 import { mountsUnder, waitUntil } from '../../helpers/daemons.js';
 import { driveTty } from '../../helpers/pty.js';
 import { REPO, type Engine } from './helpers.js';
-import { startTaskEngine, stopTaskEngine, taskSkip } from '../../helpers/task-engine.js';
+import { startTaskEngine, stopTaskEngine, taskSkip, watchEvents } from '../../helpers/task-engine.js';
 
 const skip = taskSkip;
 
@@ -136,20 +136,12 @@ describe('ctr run and task verbs on berth-engine', { skip }, () => {
   });
 
   it('ctr events sees a run: container and task events in order', async () => {
-    const ev = spawn('ctr', ['-a', e.sock, 'events'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    ev.stdout.setEncoding('utf8');
-    ev.stdout.on('data', (d: string) => (out += d));
+    const ev = await watchEvents(e.sock);
     try {
-      await new Promise((r) => setTimeout(r, 300));
       const c = id('ev');
       assert.equal(ctr(['run', '--rm', '--rootfs', rootfs, c, 'sh', '-c', 'exit 2']).status, 2);
-      await waitUntil('the delete events', () => out.includes('/containers/delete'), 5000);
-      const topics = out
-        .split('\n')
-        .filter((l) => l.includes(c))
-        .map((l) => /\s(\/[a-z/-]+)\s/.exec(l)?.[1]);
-      assert.deepEqual(topics, [
+      await waitUntil('the delete events', () => ev.out().includes('/containers/delete'), 5000);
+      assert.deepEqual(ev.topics(c), [
         '/containers/create',
         '/tasks/create',
         '/tasks/start',
@@ -157,34 +149,27 @@ describe('ctr run and task verbs on berth-engine', { skip }, () => {
         '/tasks/delete',
         '/containers/delete',
       ]);
-      assert.match(out, /\/tasks\/exit \{[^}]*"exit_status":2/);
+      assert.match(ev.out(), /\/tasks\/exit \{[^}]*"exit_status":2/);
     } finally {
-      ev.kill();
+      ev.stop();
     }
   });
 
   it('an OOM kill is published as /tasks/oom before the exit', async () => {
-    const ev = spawn('ctr', ['-a', e.sock, 'events'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    ev.stdout.setEncoding('utf8');
-    ev.stdout.on('data', (d: string) => (out += d));
+    const ev = await watchEvents(e.sock);
     try {
-      await new Promise((r) => setTimeout(r, 300));
       const c = id('oom');
       // tail keeps reading /dev/zero for a newline that never comes: its memory grows until the limit
       const r = ctr(['run', '--rm', '--memory-limit', String(16 << 20), '--rootfs', rootfs, c, 'tail', '/dev/zero']);
       assert.equal(r.status, 137, r.stderr);
-      await waitUntil('the delete event', () => out.includes('/containers/delete'), 5000);
-      const topics = out
-        .split('\n')
-        .filter((l) => l.includes(c))
-        .map((l) => /\s(\/[a-z/-]+)\s/.exec(l)?.[1]);
+      await waitUntil('the delete event', () => ev.out().includes('/containers/delete'), 5000);
+      const topics = ev.topics(c);
       assert.ok(
         topics.indexOf('/tasks/oom') >= 0 && topics.indexOf('/tasks/oom') < topics.indexOf('/tasks/exit'),
         topics.join(' '),
       );
     } finally {
-      ev.kill();
+      ev.stop();
     }
   });
 

@@ -5,11 +5,10 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { haveBusybox } from '../../helpers/busybox.js';
-import { dockerCli, removeCgroup, terminate, unmountUnder, waitUntil, which } from '../../helpers/daemons.js';
+import { dockerCli, startDockerd, waitUntil, which } from '../../helpers/daemons.js';
 import { makeBusyboxImageArchive } from '../../helpers/image-archive.js';
 import { driveTty } from '../../helpers/pty.js';
 import { isRoot } from '../../helpers/runtime.js';
@@ -25,79 +24,24 @@ const skip = !isRoot()
 
 describe('dockerd on berth-engine', { skip }, () => {
   let e: Engine;
-  let dir: string;
-  let proc: ChildProcess | undefined;
-  const cgroupParent = `berth-dkd-eng-${process.pid}`;
-  const sock = () => join(dir, 'docker.sock');
-  const env = () => ({ ...process.env, DOCKER_HOST: `unix://${sock()}`, DOCKER_CONFIG: join(dir, 'config') });
-  const docker = (args: string[], timeout = 60000) =>
-    spawnSync(dockerCli() ?? 'docker', args, { encoding: 'utf8', timeout, env: env() });
-
-  async function startDockerd(): Promise<void> {
-    const fd = openSync(join(dir, 'dockerd.log'), 'a');
-    proc = spawn(
-      'dockerd',
-      [
-        '--config-file',
-        join(dir, 'daemon.json'),
-        '--data-root',
-        join(dir, 'data'),
-        '--exec-root',
-        join(dir, 'exec'),
-        '--pidfile',
-        join(dir, 'dockerd.pid'),
-        '-H',
-        `unix://${sock()}`,
-        '--containerd',
-        e.sock,
-        '--live-restore',
-        '--add-runtime',
-        `berth=${join(REPO, 'bin/berth-runc')}`,
-        '--iptables=false',
-        '--ip6tables=false',
-        '--ip-masq=false',
-        '--bridge=none',
-        '--cgroup-parent',
-        `/${cgroupParent}`,
-        '--log-level',
-        'debug',
-      ],
-      { stdio: ['ignore', fd, fd] },
-    );
-    closeSync(fd);
-    const p = proc;
-    await waitUntil(
-      'dockerd to serve',
-      () => {
-        if (p.exitCode !== null)
-          throw new Error(`dockerd exited: ${readFileSync(join(dir, 'dockerd.log'), 'utf8').slice(-2000)}`);
-        return existsSync(sock()) && docker(['version'], 5000).status === 0;
-      },
-      60000,
-      200,
-    );
-  }
+  let d: Awaited<ReturnType<typeof startDockerd>>;
+  const docker = (args: string[], timeout = 60000) => d.docker(args, { timeout });
 
   before(async () => {
     e = await startEngine('berth-dkd-eng-');
-    dir = mkdtempSync('/tmp/berth-dkd-');
-    mkdirSync(join(dir, 'config'));
-    writeFileSync(join(dir, 'daemon.json'), '{}\n');
-    await startDockerd();
-    const img = makeBusyboxImageArchive(dir);
+    d = await startDockerd({
+      runtimes: { berth: join(REPO, 'bin/berth-runc') },
+      prefix: 'berth-dkd-',
+      containerd: e.sock,
+      liveRestore: true,
+    });
+    const img = makeBusyboxImageArchive(d.dir);
     const load = docker(['load', '-i', img.file]);
     assert.equal(load.status, 0, load.stderr);
   });
   after(async () => {
-    if (proc?.exitCode === null) {
-      const ids = docker(['ps', '-aq']).stdout.split('\n').filter(Boolean);
-      if (ids.length) docker(['rm', '-f', ...ids]);
-      if (proc.pid) await terminate(proc.pid, 20000);
-    }
-    unmountUnder(dir);
-    await removeCgroup(cgroupParent);
-    rmSync(dir, { recursive: true, force: true });
-    await e.stop();
+    await d?.stop();
+    await e?.stop();
   });
 
   it('docker run: output and exit codes', () => {
@@ -146,9 +90,9 @@ describe('dockerd on berth-engine', { skip }, () => {
 
   it('docker run -it: a terminal', async () => {
     const r = await driveTty(
-      [dockerCli() ?? 'docker', '-H', `unix://${sock()}`, 'run', '--rm', '-it', 'busybox-test', 'sh'],
+      [dockerCli() ?? 'docker', '-H', `unix://${d.sock}`, 'run', '--rm', '-it', 'busybox-test', 'sh'],
       [{ expect: /\/ # /, send: 'tty; exit 9\r' }],
-      { env: env() },
+      { env: d.env },
     );
     assert.equal(r.timedOut, false, r.output);
     assert.equal(r.code, 9, r.output);
@@ -207,9 +151,8 @@ describe('dockerd on berth-engine', { skip }, () => {
     );
     const pid = Number(docker(['inspect', '--format', '{{.State.Pid}}', 'survivor']).stdout.trim());
     assert.ok(pid > 0);
-    await terminate(proc!.pid!, 20000);
-    assert.ok(existsSync(`/proc/${pid}`), 'running while dockerd is down');
-    await startDockerd();
+    await d.restart();
+    assert.ok(existsSync(`/proc/${pid}`), 'running while dockerd was down');
     assert.equal(
       docker(['inspect', '--format', '{{.State.Running}} {{.State.Pid}}', 'survivor']).stdout.trim(),
       `true ${pid}`,

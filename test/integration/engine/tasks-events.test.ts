@@ -5,13 +5,12 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import { clientConstructor, NAMESPACE_HEADER } from '../../../src/api/load.js';
 import { waitUntil } from '../../helpers/daemons.js';
 import type { Engine } from './helpers.js';
-import { startTaskEngine, stopTaskEngine, taskSkip } from '../../helpers/task-engine.js';
+import { startTaskEngine, stopTaskEngine, taskSkip, watchEvents } from '../../helpers/task-engine.js';
 
 const skip = taskSkip;
 const NS = `berth-ev${process.pid}`;
@@ -26,21 +25,16 @@ describe('task events and Update on berth-engine', { skip }, () => {
   after(() => stopTaskEngine(e, NS));
 
   it('exec added/started, its exit, paused, resumed: in order, with their ids (no delete for an exec, as containerd)', async () => {
-    const ev = spawn('ctr', ['-a', e.sock, 'events'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    ev.stdout.setEncoding('utf8');
-    ev.stdout.on('data', (d: string) => (out += d));
+    const ev = await watchEvents(e.sock);
     try {
-      await new Promise((r) => setTimeout(r, 300));
       assert.equal(ctr(['run', '-d', '--rootfs', rootfs, c, 'sleep', '300']).status, 0);
       const x = ctr(['task', 'exec', '--exec-id', 'x7', c, 'sh', '-c', 'exit 7']);
       assert.equal(x.status, 7, x.stderr);
       assert.equal(ctr(['task', 'pause', c]).status, 0);
       assert.equal(ctr(['task', 'resume', c]).status, 0);
-      await waitUntil('the resumed event', () => out.includes('/tasks/resumed'), 5000);
-      const mine = out.split('\n').filter((l) => l.includes(c));
-      const topics = mine.map((l) => /\s(\/[a-z/-]+)\s/.exec(l)?.[1]);
-      assert.deepEqual(topics, [
+      await waitUntil('the resumed event', () => ev.out().includes('/tasks/resumed'), 5000);
+      const mine = ev.lines(c);
+      assert.deepEqual(ev.topics(c), [
         '/containers/create',
         '/tasks/create',
         '/tasks/start',
@@ -61,7 +55,7 @@ describe('task events and Update on berth-engine', { skip }, () => {
       assert.equal(exit.exit_status, 7);
       assert.equal(exit.pid, started.pid);
     } finally {
-      ev.kill();
+      ev.stop();
     }
   });
 

@@ -7,11 +7,10 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { waitUntil } from '../../helpers/daemons.js';
 import type { Engine } from './helpers.js';
-import { startTaskEngine, stopTaskEngine, taskSkip } from '../../helpers/task-engine.js';
+import { startTaskEngine, stopTaskEngine, taskSkip, watchEvents } from '../../helpers/task-engine.js';
 
 const skip = taskSkip;
 const NS = `berth-oom${process.pid}`;
@@ -25,13 +24,9 @@ describe('OOM kills on berth-engine', { skip }, () => {
   after(() => stopTaskEngine(e, NS));
 
   it('a child OOM-killed in a running container: /tasks/oom at once, the task still running', async () => {
-    const ev = spawn('ctr', ['-a', e.sock, 'events'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    ev.stdout.setEncoding('utf8');
-    ev.stdout.on('data', (d: string) => (out += d));
+    const ev = await watchEvents(e.sock);
     const c = `oom-child-${process.pid}`;
     try {
-      await new Promise((r) => setTimeout(r, 300));
       // sh stays; tail (reading /dev/zero for a newline that never comes) grows until the kernel kills it
       const r = ctr([
         'run',
@@ -46,14 +41,10 @@ describe('OOM kills on berth-engine', { skip }, () => {
         'tail /dev/zero; echo "tail ended: $?" > /tmp/after; sleep 300',
       ]);
       assert.equal(r.status, 0, r.stderr);
-      await waitUntil(
-        'the /tasks/oom event',
-        () => out.split('\n').some((l) => l.includes('/tasks/oom') && l.includes(c)),
-        15000,
-      );
+      await waitUntil('the /tasks/oom event', () => ev.lines(c).some((l) => l.includes('/tasks/oom')), 15000);
       const ls = ctr(['task', 'ls']).stdout;
       assert.match(ls, new RegExp(`^${c}\\s+\\d+\\s+RUNNING`, 'm'), 'the container runs on');
-      const mine = out.split('\n').filter((l) => l.includes(c));
+      const mine = ev.lines(c);
       assert.equal(mine.filter((l) => l.includes('/tasks/exit')).length, 0, 'no exit came before it');
       assert.equal(mine.filter((l) => l.includes('/tasks/oom')).length, 1, 'one kill, one event');
       // the kernel's word for it: the memory cgroup counted one OOM kill, and tail died of SIGKILL
@@ -71,7 +62,7 @@ describe('OOM kills on berth-engine', { skip }, () => {
       );
       assert.equal(ctr(['task', 'exec', '--exec-id', 'cat2', c, 'cat', '/tmp/after']).stdout, 'tail ended: 137\n');
     } finally {
-      ev.kill();
+      ev.stop();
     }
 
     // The engine is SIGKILLed and started again: the running task's watch is
@@ -79,13 +70,9 @@ describe('OOM kills on berth-engine', { skip }, () => {
     // the next kill, in an exec, is published at once.
     await e.kill9();
     await e.restart();
-    const ev2 = spawn('ctr', ['-a', e.sock, 'events'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out2 = '';
-    ev2.stdout.setEncoding('utf8');
-    ev2.stdout.on('data', (d: string) => (out2 += d));
-    const ooms = () => out2.split('\n').filter((l) => l.includes('/tasks/oom') && l.includes(c)).length;
+    const ev2 = await watchEvents(e.sock, 500);
+    const ooms = () => ev2.lines(c).filter((l) => l.includes('/tasks/oom')).length;
     try {
-      await new Promise((r) => setTimeout(r, 500));
       assert.equal(ooms(), 0, 'the kill before the restart is not reported again');
       const x = ctr(['task', 'exec', '--exec-id', 'grow', c, 'tail', '/dev/zero']);
       assert.equal(x.status, 137, x.stderr);
@@ -95,13 +82,12 @@ describe('OOM kills on berth-engine', { skip }, () => {
       assert.equal(ctr(['task', 'kill', '-s', 'KILL', c]).status, 0);
       await waitUntil(
         'the exit event',
-        () =>
-          out2.split('\n').some((l) => l.includes('/tasks/exit') && l.includes(`"container_id":"${c}","id":"${c}"`)),
+        () => ev2.lines(`"container_id":"${c}","id":"${c}"`).some((l) => l.includes('/tasks/exit')),
         10000,
       );
       assert.equal(ooms(), 1);
     } finally {
-      ev2.kill();
+      ev2.stop();
       ctr(['task', 'rm', '-f', c]);
       ctr(['containers', 'rm', c]);
     }

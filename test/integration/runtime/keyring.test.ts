@@ -46,6 +46,13 @@ function parse(line: string): Ring {
 
 const KEY_USR_SEARCH = 0x00080000;
 
+/** What the container's own probe wrote to /init-ring, once it is there whole. */
+async function initRing(b: Bundle): Promise<Ring> {
+  const f = join(b.rootfs, 'init-ring');
+  await waitUntil('the container probe', () => existsSync(f) && readFileSync(f, 'utf8').endsWith('\n'));
+  return parse(readFileSync(f, 'utf8'));
+}
+
 function execOut(b: Bundle, id: string): string {
   const r = runc(b, ['exec', id, '/keyprobe']);
   assert.equal(r.status, 0, r.stderr);
@@ -89,12 +96,7 @@ describe('session keyring', { skip }, () => {
     let r = runc(b, ['run', '--detach', '--bundle', b.dir, id]);
     assert.equal(r.status, 0, r.stderr);
     try {
-      await waitUntil(
-        'the container probe',
-        () =>
-          existsSync(join(b.rootfs, 'init-ring')) && readFileSync(join(b.rootfs, 'init-ring'), 'utf8').endsWith('\n'),
-      );
-      const init = parse(readFileSync(join(b.rootfs, 'init-ring'), 'utf8'));
+      const init = await initRing(b);
       const exec = parse(execOut(b, id));
       assert.equal(exec.serial, init.serial);
       assert.equal(exec.name, `_ses.${id}`);
@@ -111,12 +113,7 @@ describe('session keyring', { skip }, () => {
     let r = runc(b, ['run', '--detach', '--no-new-keyring', '--bundle', b.dir, id]);
     assert.equal(r.status, 0, r.stderr);
     try {
-      await waitUntil(
-        'the container probe',
-        () =>
-          existsSync(join(b.rootfs, 'init-ring')) && readFileSync(join(b.rootfs, 'init-ring'), 'utf8').endsWith('\n'),
-      );
-      assert.equal(parse(readFileSync(join(b.rootfs, 'init-ring'), 'utf8')).serial, mine.serial);
+      assert.equal((await initRing(b)).serial, mine.serial);
       assert.equal(parse(execOut(b, id)).serial, mine.serial);
     } finally {
       r = runc(b, ['delete', '--force', id]);
