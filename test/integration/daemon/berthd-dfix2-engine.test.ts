@@ -186,8 +186,15 @@ test(
         action,
       );
     // in order: mount before the container's start, unmount after its die
+    // (the second before ours may hold an earlier test's events: the network ones are told apart by container)
     const at = (type: string, action: string, id: string) =>
-      events.findIndex((e) => e.Type === type && e.Action === action && e.Actor.ID === id);
+      events.findIndex(
+        (e) =>
+          e.Type === type &&
+          e.Action === action &&
+          e.Actor.ID === id &&
+          (type !== 'network' || e.Actor.Attributes.container === stopped),
+      );
     assert.ok(at('volume', 'mount', vol) < at('container', 'start', stopped));
     assert.ok(at('volume', 'unmount', vol) > at('container', 'die', stopped));
     assert.ok(at('network', 'connect', none) < at('container', 'start', stopped));
