@@ -177,11 +177,28 @@ test(
       { driver: 'local', container: stopped, destination: '/data', 'read/write': 'false', propagation: '' },
     ]);
     assert.deepEqual(of('volume', 'unmount', vol), [{ driver: 'local', container: stopped }]);
+    // the none network's connect as it starts, disconnect after it died (berthd here runs with --bridge none)
+    const none = b.ok(['network', 'inspect', '-f', '{{.Id}}', 'none']).trim();
+    for (const action of ['connect', 'disconnect'])
+      assert.deepEqual(
+        of('network', action, none).filter((a) => a.container === stopped),
+        [{ container: stopped, name: 'none', type: 'null' }],
+        action,
+      );
     // in order: mount before the container's start, unmount after its die
+    // (the second before ours may hold an earlier test's events: the network ones are told apart by container)
     const at = (type: string, action: string, id: string) =>
-      events.findIndex((e) => e.Type === type && e.Action === action && e.Actor.ID === id);
+      events.findIndex(
+        (e) =>
+          e.Type === type &&
+          e.Action === action &&
+          e.Actor.ID === id &&
+          (type !== 'network' || e.Actor.Attributes.container === stopped),
+      );
     assert.ok(at('volume', 'mount', vol) < at('container', 'start', stopped));
     assert.ok(at('volume', 'unmount', vol) > at('container', 'die', stopped));
+    assert.ok(at('network', 'connect', none) < at('container', 'start', stopped));
+    assert.ok(at('network', 'disconnect', none) > at('container', 'die', stopped));
     assert.deepEqual(of('image', 'tag', imageId), [
       { team: 'blue', name: `${repo}:a` },
       { team: 'blue', name: `${repo}:b` },
