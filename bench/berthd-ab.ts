@@ -17,21 +17,14 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { takeOption } from './args.js';
 import { memOf, type Mem } from './memory.js';
 import { quantile } from './stats.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
-const option = (name: string, dflt: number): number => {
-  const i = args.indexOf(name);
-  if (i < 0) return dflt;
-  const v = Number(args[i + 1]);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`${name}: a positive number, not ${String(args[i + 1])}`);
-  args.splice(i, 2);
-  return v;
-};
-const N = option('--iterations', 4);
-const IDLE_MS = option('--idle-ms', 3000);
+const N = takeOption(args, '--iterations', 4);
+const IDLE_MS = takeOption(args, '--idle-ms', 3000);
 const exes = args.map((a) => resolve(a));
 if (exes.length === 0) throw new Error('usage: berthd-ab.ts [--iterations N] [--idle-ms MS] BERTHD...');
 

@@ -15,7 +15,7 @@
 //
 // The builds are copies of bin/berthd (`node scripts/build.mjs berthd`, then cp).
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
@@ -23,46 +23,19 @@ import { startRegistry } from '../test/helpers/registry.js';
 import { seedImage } from '../test/helpers/seed-registry.js';
 import { startBerthd, DOCKER_28, type Berthd } from '../test/helpers/berthd.js';
 import { startEngine } from '../test/integration/engine/helpers.js';
-import { quantile } from './stats.js';
+import { takeOption } from './args.js';
+import { docker } from './docker-cli.js';
+import { procCpuMs as cpuMs } from './proc.js';
+import { median, quantile } from './stats.js';
 
 const args = process.argv.slice(2);
-const option = (name: string, dflt: number): number => {
-  const i = args.indexOf(name);
-  if (i < 0) return dflt;
-  const v = Number(args[i + 1]);
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`${name}: a positive integer, not ${String(args[i + 1])}`);
-  args.splice(i, 2);
-  return v;
-};
-const N = option('--iterations', 20);
-const ROUNDS = option('--rounds', 3);
+const N = takeOption(args, '--iterations', 20, true);
+const ROUNDS = takeOption(args, '--rounds', 3, true);
 const asJson = args.includes('--json');
 const exes = args.filter((a) => a !== '--json').map((a) => resolve(a));
 if (exes.length === 0) throw new Error('usage: berthd-run-ab.ts [--iterations N] [--rounds N] [--json] BERTHD...');
 const PARALLEL = 20;
 
-/** utime + stime of a process's own threads, in ms (10 ms ticks). */
-function cpuMs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[11]) + Number(rest[12])) * 10;
-}
-
-function docker(env: NodeJS.ProcessEnv, a: string[]): Promise<void> {
-  return new Promise((res, rej) => {
-    const p = spawn(DOCKER_28, a, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    p.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    p.on('error', rej);
-    p.on('exit', (code) => (code === 0 ? res() : rej(new Error(`docker ${a.join(' ')}: ${code} ${err}`))));
-  });
-}
-
-const median = (xs: number[]) =>
-  quantile(
-    [...xs].sort((a, b) => a - b),
-    0.5,
-  );
 const load = () =>
   loadavg()
     .map((x) => x.toFixed(1))

@@ -29,7 +29,7 @@ import { seedImage } from '../test/helpers/seed-registry.js';
 import { startBerthd, DOCKER_28 } from '../test/helpers/berthd.js';
 import { startEngine } from '../test/integration/engine/helpers.js';
 import { memOf, type Mem } from './memory.js';
-import { quantile } from './stats.js';
+import { median as med } from './stats.js';
 
 const iterations = Number(process.argv[process.argv.indexOf('--iterations') + 1] || 15) || 15;
 const asJson = process.argv.includes('--json');
@@ -128,11 +128,6 @@ try {
   // The same daemons 35 s after the runs: past the idle trim's shrink (30 s of quiet).
   if (longIdle) await new Promise((r) => setTimeout(r, 33_000));
   const after35s = longIdle ? idle() : undefined;
-  const med = (xs: number[]) =>
-    quantile(
-      [...xs].sort((a, b) => a - b),
-      0.5,
-    );
   const result = {
     iterations,
     runMedianMs: Object.fromEntries(peers.map((p) => [p.name, med(samples[p.name]!)])) as Record<string, number>,

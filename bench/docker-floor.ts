@@ -37,7 +37,8 @@ import { startEngine } from '../test/integration/engine/helpers.js';
 import { ContainerdClient } from '../src/client/index.js';
 import { loggerURI, logSettings } from '../src/daemon/containers/logdriver.js';
 import { startFixture } from './docker-fixture.js';
-import { quantile } from './stats.js';
+import { docker } from './docker-cli.js';
+import { median as med } from './stats.js';
 
 const arg = (name: string) => process.argv[process.argv.indexOf(name) + 1];
 const iterations = Number(process.argv.includes('--iterations') ? arg('--iterations') : 15) || 15;
@@ -56,16 +57,6 @@ function cpuMs(pid: number | 'self', children = false): number {
   } catch {
     return 0;
   }
-}
-
-function docker(env: NodeJS.ProcessEnv, args: string[]): Promise<void> {
-  return new Promise((res, rej) => {
-    const p = spawn(DOCKER_28, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    p.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    p.on('error', rej);
-    p.on('exit', (code) => (code === 0 ? res() : rej(new Error(`docker ${args.join(' ')}: ${code} ${err}`))));
-  });
 }
 
 const msSince = (t: number) => performance.now() - t;
@@ -272,11 +263,6 @@ try {
     par[p.name] = msSince(t);
     await p.clean();
   }
-  const med = (xs: number[]) =>
-    quantile(
-      [...xs].sort((a, b) => a - b),
-      0.5,
-    );
   const m = Object.fromEntries(peers.map((p) => [p.name, med(wall[p.name]!)])) as Record<string, number>;
   const result = {
     iterations,

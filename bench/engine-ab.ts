@@ -24,7 +24,7 @@ import {
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { makeBusyboxRootfs } from '../test/helpers/busybox.js';
-import { quantile } from './stats.js';
+import { median } from './stats.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: number) => {
@@ -44,12 +44,6 @@ interface Peer {
   proc: ChildProcess;
   wall: number[];
 }
-
-const median = (xs: number[]) =>
-  quantile(
-    [...xs].sort((a, b) => a - b),
-    0.5,
-  );
 
 async function start(name: string, repo: string): Promise<Peer> {
   const dir = mkdtempSync(`/tmp/berth-bench-ab-${name}-`);

@@ -137,6 +137,8 @@ static int run_phase2_op(const struct op *op)
 		return op_chroot(op);
 	case OP_CHROOT_PROCESS_ROOT:
 		return op_chroot_process_root(op);
+	case OP_NULL_FD:
+		return op_null_fd(op);
 	case OP_SYNC:
 		return op_sync(op);
 	case OP_HOOK:

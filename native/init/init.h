@@ -78,6 +78,7 @@ enum {
 	OP_EXPECT_PROCFS_IN_ROOT = 65,
 	OP_CHROOT = 66,
 	OP_CHROOT_PROCESS_ROOT = 67,
+	OP_NULL_FD = 68,
 };
 
 /* Bytes from the first process to the container process on the internal
@@ -235,6 +236,7 @@ int op_move_root(const struct op *op);
 
 /* process.c */
 int op_unshare(const struct op *op);
+int op_null_fd(const struct op *op);
 int op_setresuid(const struct op *op);
 int op_setresgid(const struct op *op);
 int op_sethostname(const struct op *op);

@@ -31,6 +31,35 @@ int op_unshare(const struct op *op)
 	return unshare((int)flags);
 }
 
+/* The host's /dev/null as descriptor fd (open read-write, as a spawn's
+ * missing stream is): for a process cloned ahead of need whose stdin was a
+ * pipe and whose task has none. Before the root switch, so the node is the
+ * runtime's own, not one the image provides. */
+int op_null_fd(const struct op *op)
+{
+	uint32_t fd;
+	int n;
+
+	if (arg_u32(op, 0, &fd) < 0)
+		return -1;
+	if (fd > 2) {
+		errno = EINVAL;
+		return -1;
+	}
+	n = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (n < 0)
+		return -1;
+	if (dup2(n, (int)fd) < 0) {
+		int e = errno;
+
+		close(n);
+		errno = e;
+		return -1;
+	}
+	close(n);
+	return 0;
+}
+
 int op_setresuid(const struct op *op)
 {
 	uint32_t uid;

@@ -322,6 +322,7 @@ static int arity(uint32_t code)
 	case OP_EXPECT_PROCFS_IN_ROOT:
 	case OP_CHROOT:
 	case OP_CHROOT_PROCESS_ROOT:
+	case OP_NULL_FD:
 		return 1;
 	case OP_SETNS:
 	case OP_WRITE_CHILD_FILE:

@@ -18,6 +18,10 @@
 
 #include "shim.h"
 
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
 #define LOGGER_READY_MS 10000
 
 bool logio_is_uri(const char *s)
@@ -116,8 +120,9 @@ static void logger_child(int src[6], int ex, char **argv, char **envp)
 	for (int i = 0; i < 6; i++)
 		if (hi[i] != ex)
 			close(hi[i]);
-	syscall(SYS_close_range, 6, ~0U, 0);
-	fcntl(ex, F_SETFD, FD_CLOEXEC);
+	/* close-on-exec, not closed: ex (above 10) must stay open to report a
+	 * failed exec, or the shim reads its EOF as a started logger */
+	syscall(SYS_close_range, 6, ~0U, CLOSE_RANGE_CLOEXEC);
 	execve(argv[0], argv, envp);
 fail : {
 	int e = errno;
@@ -153,7 +158,12 @@ static int logger_wait(pid_t pid, int ex, int ready)
 	return 0;
 }
 
-static int start_logger(struct proc *p, const char *uri, bool tty, int fds[2])
+/* Starts the logger of a binary:// URI. With `given` (the read ends of
+ * pipes the container already writes into: a spare's, at `attach`), those
+ * are its fds 3 and 4 and nothing comes back in fds; otherwise new pipes,
+ * whose write ends come back in fds (or, with a terminal, go to the
+ * master's copy). */
+static int start_logger(struct proc *p, const char *uri, bool tty, const int given[2], int fds[2])
 {
 	const char *rest = uri + 9, *frag = strchr(rest, '#');
 	size_t plen = strcspn(rest, "?#");
@@ -193,14 +203,18 @@ static int start_logger(struct proc *p, const char *uri, bool tty, int fds[2])
 	if (!ns || asprintf(&envp[0], "CONTAINER_NAMESPACE=%s", ns) < 0 ||
 	    asprintf(&envp[1], "CONTAINER_ID=%s", strchr(frag + 1, '/') + 1) < 0)
 		goto fail_errno;
-	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0 || pipe2(po, O_CLOEXEC) < 0 ||
-	    pipe2(pe, O_CLOEXEC) < 0 || pipe2(rd, O_CLOEXEC) < 0 || pipe2(ex, O_CLOEXEC) < 0)
+	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0 ||
+	    (!given && (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0)) ||
+	    pipe2(rd, O_CLOEXEC) < 0 || pipe2(ex, O_CLOEXEC) < 0)
 		goto fail_errno;
 	pid = fork();
 	if (pid < 0)
 		goto fail_errno;
 	if (pid == 0) {
-		int src[6] = { devnull, devnull, 2, po[0], pe[0], rd[1] };
+		int src[6] = {
+			devnull, devnull, 2, given ? given[0] : po[0], given ? given[1] : pe[0],
+			rd[1]
+		};
 
 		logger_child(src, ex[1], argv, envp);
 	}
@@ -211,7 +225,9 @@ static int start_logger(struct proc *p, const char *uri, bool tty, int fds[2])
 	if (logger_wait(pid, ex[0], rd[0]) < 0)
 		goto fail_errno;
 	logmsg("info", "%s: logger %s started as pid %d", p->name, path, (int)pid);
-	if (tty) {
+	if (given) {
+		/* the container's pipes are the logger's now */
+	} else if (tty) {
 		set_nonblock(po[1]);
 		p->out.dst = po[1];
 		p->out.close_dst = true;
@@ -246,5 +262,37 @@ int logio_open(struct proc *p, const char *uri, bool tty, int fds[2])
 	fds[0] = fds[1] = -1;
 	if (strncmp(uri, "file://", 7) == 0)
 		return open_file(p, uri, tty, fds);
-	return start_logger(p, uri, tty, fds);
+	return start_logger(p, uri, tty, NULL, fds);
+}
+
+/* `attach` of a binary:// URI to a spare's stdout and stderr pipes: the
+ * logger gets their read ends, and the shim drops its own, so that the
+ * logger sees EOF when the container's last writer closes (as when the
+ * spawn started it). A file:// URI cannot be attached: the container's
+ * fds 1 and 2 are the file itself on that path, and a spare's are pipes. */
+int logio_attach(struct proc *p, const char *uri)
+{
+	int given[2] = { p->out.src, p->err.src }, unused[2];
+
+	if (strncmp(uri, "binary://", 9) != 0 || given[0] < 0 || given[1] < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* blocking for the logger, as the pipes it gets from a spawn are (the
+	 * shim read them without waiting, and drops them now) */
+	for (int i = 0; i < 2; i++)
+		fcntl(given[i], F_SETFL, fcntl(given[i], F_GETFL) & ~O_NONBLOCK);
+	if (start_logger(p, uri, false, given, unused) < 0) {
+		int e = errno;
+
+		set_nonblock(given[0]);
+		set_nonblock(given[1]);
+		errno = e;
+		return -1;
+	}
+	close(p->out.src);
+	close(p->err.src);
+	p->out.src = p->err.src = -1;
+	p->out.done = p->err.done = true;
+	return 0;
 }

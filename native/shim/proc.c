@@ -230,7 +230,8 @@ static int open_fifo(const char *path, int flags);
 
 /* attach NAME STDIN STDOUT STDERR (README): the FIFOs of a "spare" spawn's
  * pipes. An empty STDIN closes the container's stdin pipe (it reads EOF);
- * an empty output is read and dropped. All or nothing. */
+ * an empty output is read and dropped; a binary:// STDOUT (STDERR empty or
+ * the same) starts its logger on the two output pipes. All or nothing. */
 int proc_attach(struct conn *c, struct proc *p, const char *in, const char *out, const char *err)
 {
 	int fin = -1, fout = -1, ferr = -1;
@@ -246,11 +247,20 @@ int proc_attach(struct conn *c, struct proc *p, const char *in, const char *out,
 	    ((fin = open_fifo(in, O_RDONLY)) < 0 || (p->in_hold = open_fifo(in, O_WRONLY)) < 0))
 		goto fail;
 	what = out;
-	if (out[0] && (fout = open_fifo(out, O_RDWR)) < 0)
-		goto fail;
-	what = err;
-	if (err[0] && (ferr = open_fifo(err, O_RDWR)) < 0)
-		goto fail;
+	if (logio_is_uri(out)) {
+		/* last: a started logger cannot be taken back */
+		errno = EINVAL;
+		if ((err[0] && strcmp(err, out) != 0) || logio_attach(p, out) < 0)
+			goto fail;
+	} else {
+		if (out[0] && (fout = open_fifo(out, O_RDWR)) < 0)
+			goto fail;
+		what = err;
+		if (err[0] && (ferr = open_fifo(err, O_RDWR)) < 0)
+			goto fail;
+		p->out.dst = fout;
+		p->err.dst = ferr;
+	}
 	if (fin >= 0) {
 		p->in.src = fin;
 		p->in.done = false;
@@ -258,8 +268,6 @@ int proc_attach(struct conn *c, struct proc *p, const char *in, const char *out,
 		close(p->in.dst);
 		p->in.dst = -1;
 	}
-	p->out.dst = fout;
-	p->err.dst = ferr;
 	p->unattached = false;
 	conn_reply(c, "{\"ok\":true}");
 	return 0;

@@ -134,6 +134,16 @@ static void dispatch(struct conn *c, char **a, int n)
 			return;
 		}
 		proc_spawn(c, a, n);
+	} else if (strcmp(verb, "mount") == 0) {
+		NEED(6);
+		if (!parse_int(a[4], 0, 0x7fffffffL, &v)) {
+			conn_error(c, EINVAL, "mount: bad flags \"%.40s\"", a[4]);
+			return;
+		}
+		mnt_mount(c, a[1], a[2], a[3], v, a[5]);
+	} else if (strcmp(verb, "umount") == 0) {
+		NEED(2);
+		mnt_umount(c, a[1]);
 	} else if (strcmp(verb, "attach") == 0) {
 		NEED(5);
 		if (!(p = named(c, verb, a[1])))

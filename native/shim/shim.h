@@ -129,6 +129,7 @@ void console_receive(struct proc *p);
 /* logio.c: file:// and binary:// stdout URIs */
 bool logio_is_uri(const char *s);
 int logio_open(struct proc *p, const char *uri, bool tty, int fds[2]);
+int logio_attach(struct proc *p, const char *uri);
 
 /* proto.c */
 void conn_accept(void);
@@ -138,6 +139,11 @@ void conn_reply(struct conn *c, const char *json);
 void conn_error(struct conn *c, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void waiters_notify(void);
+
+/* mnt.c */
+void mnt_mount(struct conn *c, const char *source, const char *target, const char *fstype,
+	       long flags, const char *data);
+void mnt_umount(struct conn *c, const char *target);
 
 /* oom.c */
 void oom_watch(struct conn *c, const char *file, long seen);

@@ -123,7 +123,9 @@ The Docker Engine API on containerd's API.
   -p, --pidfile FILE           write berthd's pid there
   -b, --bridge NAME            the default bridge's interface (default berth0); none: no default bridge,
                                containers without --network get loopback only
-      --bip CIDR               the default bridge's gateway and subnet (default 172.17.0.1/16)
+      --bip CIDR               the default bridge's gateway address and prefix, e.g. 10.50.0.1/24 (default: the
+                               first subnet of the address pools no host route or network uses: 172.17.0.1/16
+                               when it is free)
       --iptables[=BOOL]        NAT, published ports and isolation through iptables (default true)
       --ip-forward[=BOOL]      turn on net.ipv4.ip_forward at start (default true)
       --default-address-pools base=CIDR,size=N

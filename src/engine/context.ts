@@ -126,6 +126,12 @@ export async function openEngine(opts: EngineOptions): Promise<OpenedEngine> {
         const sn = await openSnapshotter(storeRoot, { driver: name });
         snapshotters.set(name, sn);
         closers.push(() => sn.close());
+        // run first (closers go last registered first): trees of removals answered before them
+        closers.push(() => sn.settle());
+        // what a kill -9 left (a removal's tree, a half-made snapshot): off the start's path
+        sn.cleanup().catch((e: unknown) =>
+          opts.log.warn('snapshot clean-up at start failed', { snapshotter: name, error: messageOf(e) }),
+        );
         plugins.push({
           type: 'io.containerd.snapshotter.v1',
           id: name,

@@ -87,7 +87,7 @@ export interface CreateOptions {
    * plan fits, after `use()`; otherwise `drop()` ends it and `spawnInit`
    * starts one as usual.
    */
-  precloned?: { init: InitChannel; use: () => Promise<void>; drop: () => Promise<void> };
+  precloned?: { init: InitChannel; use: () => Promise<void>; drop: () => Promise<void>; nullStdin?: boolean };
 }
 
 export interface ExecOptions {
@@ -376,9 +376,14 @@ export class Runtime {
       let childPrefix: PlanOp[] = [];
       let spawn = opts.spawnInit;
       const pre = opts.precloned;
-      const fit = pre && fitPrecloned(parentOps);
+      const fit = pre && fitPrecloned(parentOps, pre.nullStdin);
+      let attached: Promise<void> | undefined;
       if (pre && fit) {
-        await pre.use();
+        // The stdio (FIFOs, a logger to start) are joined while the plan runs:
+        // nothing of the container writes to them before `start`. Awaited
+        // before the create answers; a failure fails it.
+        attached = pre.use();
+        attached.catch(() => undefined);
         ({ parent: parentOps, childPrefix } = fit);
         spawn = async () => pre.init;
         step('using a berth-init cloned ahead of need');
@@ -420,6 +425,10 @@ export class Runtime {
       });
       pid = launched.pid;
       step('container ready');
+      if (attached) {
+        await attached;
+        step('stdio attached');
+      }
       const ps = procStat(pid);
       if (!ps) throw new BerthError('runtime', 'internal', 'container process exited during create');
       const { creator: _creator, ...done } = draft;

@@ -36,14 +36,20 @@ export function spawnStdio(shim: ShimHandle, name: string, io: ProcessIO): Spawn
 }
 
 /**
- * A spare berth-init has pipes for its stdio, which the shim joins to FIFOs
- * at `attach`: it fits a process with a FIFO for each of its stdio (ctr's
- * way), not a terminal, a json-file log, a logging URI or a missing stream
- * (/dev/null: their set-up is the spawn's).
+ * A spare berth-init has pipes for its stdio, which the shim joins at
+ * `attach`: it fits a process whose outputs are two FIFOs (ctr's way) or
+ * one logger's binary:// URI (berthd's way: the logger gets the pipes), and
+ * whose stdin is a FIFO or none (the container process then puts /dev/null
+ * on its fd 0 itself, as the spawn would have). Not a terminal, a json-file
+ * log, a file:// URI (the container's fds are the file itself there) or a
+ * missing output (/dev/null: the spawn's).
  */
 function spareFits(s: SpawnStdio): boolean {
   const fifo = (p: string) => p.startsWith('/');
-  return !s.console && !s.log && fifo(s.stdin) && fifo(s.stdout) && fifo(s.stderr);
+  const outputs =
+    (fifo(s.stdout) && fifo(s.stderr)) ||
+    (s.stdout.startsWith('binary://') && (s.stderr === '' || s.stderr === s.stdout));
+  return !s.console && !s.log && (s.stdin === '' || fifo(s.stdin)) && outputs;
 }
 
 /**
@@ -66,8 +72,9 @@ export async function createInShim(
   if (!spare) await shim.dropSpareInit();
   const precloned = spare && {
     init: spare,
-    // the FIFOs are the client's: their error is the create's
+    // the FIFOs (or the logger) are the client's: their error is the create's
     use: () => shim.client.attach(INIT, stdio),
+    nullStdin: stdio.stdin === '',
     drop: async () => {
       spare.destroy();
       await shim.client.forget(INIT);

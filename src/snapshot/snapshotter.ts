@@ -345,7 +345,10 @@ class LocalSnapshotter implements Snapshotter {
     });
   }
 
-  async remove(key: string): Promise<void> {
+  /** Trees of removed snapshots still being deleted (remove's treeLater). */
+  private readonly removing = new Set<Promise<void>>();
+
+  async remove(key: string, opts: { treeLater?: boolean } = {}): Promise<void> {
     const r = this.mustRow(key);
     const gone = join(this.dir, `rm-${r.id}-${randomBytes(4).toString('hex')}`);
     this.md.tx((db) => {
@@ -367,7 +370,16 @@ class LocalSnapshotter implements Snapshotter {
         if (errnoOf(e) !== 'ENOENT') throw e;
       }
     });
-    await removeTree(gone);
+    if (!opts.treeLater) return removeTree(gone);
+    // an rm -rf process: off the caller's path; a failure leaves rm-* for cleanup()
+    const p: Promise<void> = removeTree(gone)
+      .catch(() => undefined)
+      .finally(() => this.removing.delete(p));
+    this.removing.add(p);
+  }
+
+  async settle(): Promise<void> {
+    await Promise.all(this.removing);
   }
 
   async list(): Promise<SnapshotInfo[]> {

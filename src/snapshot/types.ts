@@ -60,8 +60,16 @@ export interface Snapshotter {
   mounts(key: string): Promise<Mount[]>;
   /** Turn active snapshot `key` into committed snapshot `name`. 'already-exists' when `name` is taken. */
   commit(name: string, key: string, opts?: PrepareOptions): Promise<void>;
-  /** Refused ('failed-precondition') while the snapshot has children. */
-  remove(key: string): Promise<void>;
+  /**
+   * Refused ('failed-precondition') while the snapshot has children. With
+   * `treeLater`, the answer comes once the record is gone and the tree moved
+   * out of the store (`rm-<id>-…`, which nothing reads); the tree itself is
+   * removed after it (settle() waits for that; cleanup() removes what a
+   * crash left).
+   */
+  remove(key: string, opts?: { treeLater?: boolean }): Promise<void>;
+  /** The trees of removals answered before them, once removed (or failed: cleanup() retries). */
+  settle(): Promise<void>;
   list(): Promise<SnapshotInfo[]>;
   usage(key: string): Promise<Usage>;
   /** Merge labels; a null value deletes that label. */

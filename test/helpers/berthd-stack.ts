@@ -2,8 +2,10 @@
 // local registry seeded with busybox, and one berthd on that backend; and
 // the reasons such a file is skipped on this machine. One stack per file,
 // stopped by the file's after() (and by startBerthdStack itself when it
-// fails half-way, so nothing is left running).
+// fails half-way, so nothing is left running); withBerthdStack() sets up
+// both hooks for a file whose tests are written elsewhere.
 
+import { after, before } from 'node:test';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { ENGINE_BIN, startEngine } from '../integration/engine/helpers.js';
@@ -31,6 +33,8 @@ export interface BerthdStack {
   reg: RegistryInstance;
   /** The backend's socket. */
   sock: string;
+  /** berth-engine's state directory (its shims live there); undefined on containerd. */
+  engineState?: string;
   /** berth/busybox:latest in the registry, always seeded. */
   img: string;
   /** `ctr` on the backend in berthd's namespace. */
@@ -55,8 +59,8 @@ export async function startBerthdStack(backend: Backend, opts: StackOptions): Pr
     for (const s of stops.splice(0).reverse()) await s();
   };
   try {
-    const daemon =
-      backend === 'engine' ? await startEngine(opts.prefix) : await startContainerd({ prefix: opts.prefix });
+    const engine = backend === 'engine' ? await startEngine(opts.prefix) : undefined;
+    const daemon = engine ?? (await startContainerd({ prefix: opts.prefix }));
     stops.push(() => daemon.stop());
     const reg = await startRegistry();
     stops.push(() => reg.stop());
@@ -67,9 +71,36 @@ export async function startBerthdStack(backend: Backend, opts: StackOptions): Pr
     for (const ref of opts.pull?.(reg.host) ?? []) b.ok(['pull', '-q', ref]);
     const ctr = (args: string[]) =>
       spawnSync('ctr', ['-a', daemon.sock, '-n', b.namespace, ...args], { encoding: 'utf8', timeout: 60_000 });
-    return { b, reg, sock: daemon.sock, img: `${reg.host}/berth/busybox:latest`, ctr, stop };
+    return {
+      b,
+      reg,
+      sock: daemon.sock,
+      engineState: engine?.state,
+      img: `${reg.host}/berth/busybox:latest`,
+      ctr,
+      stop,
+    };
   } catch (e) {
     await stop();
     throw e;
   }
+}
+
+/**
+ * A test file's stack on `backend`: started in before() unless this machine
+ * cannot run it (berthdSkip), stopped in after(). `cases` registers the
+ * file's tests, which read the stack through `get` when they run.
+ */
+export function withBerthdStack(
+  backend: Backend,
+  opts: StackOptions,
+  cases: (get: () => BerthdStack, skip: string | false) => void,
+): void {
+  const skip = berthdSkip(backend);
+  let s: BerthdStack | undefined;
+  before(async () => {
+    if (!skip) s = await startBerthdStack(backend, opts);
+  });
+  after(() => s?.stop());
+  cases(() => s!, skip);
 }

@@ -23,6 +23,7 @@ import { update } from './commands/update.js';
 import { events } from './commands/events.js';
 import { spec } from './commands/spec.js';
 import { features } from './commands/features.js';
+import { verbHelp, wantsHelp } from './help.js';
 
 const commands: Command[] = [
   create,
@@ -100,11 +101,11 @@ export async function main(argv: string[]): Promise<number> {
       throw new Error('--systemd-cgroup: the systemd cgroup driver is not supported; use cgroupfs paths');
     const cmd = commands.find((c) => c.name === verb);
     if (!cmd) throw new Error(`No help topic for '${verb}'`);
-    const args = parseFlags(rest, cmd.flags, cmd.name);
-    if (bool(args.flags, 'help')) {
-      process.stdout.write(`USAGE: berth-runc ${cmd.usage}\n`);
+    if (wantsHelp(rest, cmd.flags)) {
+      process.stdout.write(verbHelp(cmd));
       return 0;
     }
+    const args = parseFlags(rest, cmd.flags, cmd.name);
     const root = str(g.flags, 'root') ?? DEFAULT_ROOT;
     let rt: Runtime | undefined;
     const ctx: Context = {

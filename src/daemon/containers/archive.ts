@@ -11,34 +11,17 @@
 // which itself walks with openat(O_NOFOLLOW) from there.
 
 import { spawn } from 'node:child_process';
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { lstat, readdir, readlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { BerthError, errnoOf, messageOf } from '../../common/errors.js';
-import { badRequest, notFound, wrongState } from '../http/errors.js';
+import { badRequest, notFound } from '../http/errors.js';
 import { boolParam, type Ctx } from '../http/router.js';
 import { withRootfs } from './files.js';
-import { Dir, PinnedRoot, type Spot } from './pinned.js';
+import { Dir, PinnedRoot, pinProcessRoot, type Spot } from './pinned.js';
 import type { ContainerRecord } from './record.js';
 import type { Runtime } from './runtime.js';
 import { withReadOnlyRootfs } from './changes.js';
 import { extractInto } from './extract.js';
-
-/**
- * The running container's root, pinned through its init's /proc entry: the
- * /proc/<pid> directory is opened first and checked to be the container's
- * (its cgroup names the container), so a pid reused by a host process after
- * the container exited never gives us the host's root.
- */
-async function pinRunningRoot(r: ContainerRecord, pid: number): Promise<PinnedRoot> {
-  const proc = await PinnedRoot.open(`/proc/${pid}`, `container ${r.Id}`);
-  try {
-    const cgroup = await readFile(proc.root.at('cgroup'), 'utf8').catch(() => '');
-    if (!cgroup.includes(r.Id)) throw wrongState(`Container ${r.Id} is not running`);
-    return await PinnedRoot.open(proc.root.at('root'), `container ${r.Id}`);
-  } finally {
-    await proc.close();
-  }
-}
 
 async function withContainerRoot<T>(r: ContainerRecord, rt: Runtime, fn: (tree: PinnedRoot) => Promise<T>): Promise<T> {
   const pinned = async (tree: PinnedRoot) => {
@@ -48,7 +31,7 @@ async function withContainerRoot<T>(r: ContainerRecord, rt: Runtime, fn: (tree: 
       await tree.close();
     }
   };
-  if (rt.running(r) && r.State.Pid > 0) return pinned(await pinRunningRoot(r, r.State.Pid));
+  if (rt.running(r) && r.State.Pid > 0) return pinned(await pinProcessRoot(r.State.Pid, r.Id));
   // a task made ahead holds the snapshot mounted writable: never two upper mounts of one layer
   await rt.premade.discard(r.Id);
   const snaps = rt.m.s.client.snapshots(rt.m.s.cfg.snapshotter);

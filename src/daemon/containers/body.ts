@@ -12,7 +12,7 @@ const strList = z.union([z.array(z.string()), z.string().transform((s) => [s])])
 const strMap = z.record(z.string(), z.string()).nullish();
 
 export const MountSchema = z.looseObject({
-  Type: z.enum(['bind', 'volume', 'tmpfs', 'npipe', 'cluster']).optional(),
+  Type: z.string().optional(),
   Source: z.string().optional(),
   Target: z.string(),
   ReadOnly: z.boolean().optional(),
@@ -64,7 +64,8 @@ export const HostConfigSchema = z.looseObject({
   Memory: z.number().int().nonnegative().optional(),
   MemorySwap: z.number().int().optional(),
   MemoryReservation: z.number().int().nonnegative().optional(),
-  NanoCpus: z.number().int().nonnegative().optional(),
+  // a negative count is create's range error (verify.ts), in dockerd's words
+  NanoCpus: z.number().int().optional(),
   CpuShares: z.number().int().nonnegative().optional(),
   CpuPeriod: z.number().int().nonnegative().optional(),
   CpuQuota: z.number().int().optional(),

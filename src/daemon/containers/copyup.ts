@@ -74,7 +74,8 @@ async function copyTree(src: Dir, vol: PinnedRoot, destination: string): Promise
  * them with setfattr -h (never through a symlink).
  */
 async function copyXattrs(src: Dir, vol: PinnedRoot): Promise<void> {
-  const base = src.atForChild();
+  // The trailing "/" makes getfattr enter the magic link (with -h it would read the link itself); it prints "<base>/<path>".
+  const base = `${src.atForChild()}/`;
   const args = ['-R', '-h', '-P', '--absolute-names', '-d', '-m', '-', '-e', 'hex', base];
   // getfattr exits 1 when some file cannot be read (a socket...): what it printed still holds.
   const text = await new Promise<string>((res) =>
@@ -85,7 +86,7 @@ async function copyXattrs(src: Dir, vol: PinnedRoot): Promise<void> {
     const head = lines.shift();
     if (!head?.startsWith('# file: ') || !lines.length) continue;
     const file = unescapeGetfattr(head.slice('# file: '.length));
-    const rel = file === base ? '/' : file.slice(base.length);
+    const rel = file === base ? '/' : file.slice(base.length - 1);
     const spot = await vol.locate(rel, { followLast: false }).catch(() => undefined);
     if (!spot) continue;
     try {

@@ -14,6 +14,7 @@ import type { Ctx } from '../http/router.js';
 import { frames, MULTIPLEXED, RAW } from '../http/stdcopy.js';
 import { allCaps } from './caps.js';
 import { resolveUser } from './files.js';
+import { withProcessRoot } from './pinned.js';
 import { fifoPaths, makeFifos, ProcessIO } from './io.js';
 import { mergeEnv } from './manager.js';
 import type { ContainerRecord } from './record.js';
@@ -146,7 +147,7 @@ export class Execs {
     let user: SpecProcess['user'];
     try {
       base = await this.baseProcess(r);
-      user = e.cfg.User ? await resolveUser(e.cfg.User, (fn) => fn(`/proc/${r.State.Pid}/root`)) : base.user;
+      user = e.cfg.User ? await resolveUser(e.cfg.User, (fn) => withProcessRoot(r.State.Pid, r.Id, fn)) : base.user;
     } catch (err) {
       return failed(err);
     }

@@ -186,6 +186,8 @@ async function make(
   h: Header,
   data: AsyncIterable<unknown>,
 ): Promise<void> {
+  if (Object.keys(h.pax ?? {}).some((k) => k.startsWith('GNU.sparse.')))
+    throw badRequest(`archive member ${h.name}: sparse files are not supported`);
   switch (h.type) {
     case 'file':
     case 'contiguous-file': {
@@ -230,8 +232,8 @@ async function make(
       return;
     }
     default:
-      // Other records (GNU volume labels, sparse files) are not written, as
-      // dockerd's archive package skips what it does not know.
-      return;
+      // A typeflag tar-stream does not know (GNU sparse files, volume
+      // labels): written as a plain file it would be another file.
+      throw badRequest(`archive member ${h.name}: unsupported entry type (a GNU sparse file or a volume label)`);
   }
 }

@@ -14,6 +14,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { messageOf } from '../../common/errors.js';
 import { resolveUser } from './files.js';
+import { withProcessRoot } from './pinned.js';
 import { DEFAULTS, goDuration, probeArgv } from './healthcheck.js';
 import { fifoPaths, makeFifos, ProcessIO } from './io.js';
 import type { ContainerRecord, HealthResult } from './record.js';
@@ -203,7 +204,7 @@ export class HealthMonitors {
     const timeoutNs = hc.Timeout || DEFAULTS.timeout;
     const base = await this.baseProcess(r);
     const user = r.Config.User
-      ? await resolveUser(r.Config.User, (fn) => fn(`/proc/${r.State.Pid}/root`))
+      ? await resolveUser(r.Config.User, (fn) => withProcessRoot(r.State.Pid, r.Id, fn))
       : { uid: base.user.uid, gid: base.user.gid, additionalGids: base.user.additionalGids ?? [] };
     const proc: SpecProcess = {
       ...base,

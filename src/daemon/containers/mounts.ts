@@ -186,6 +186,8 @@ export async function mountPoints(
   for (const b of h.Binds ?? []) add(await parseBind(b, volumes));
   for (const m of h.Mounts ?? []) {
     const type = m.Type ?? 'volume';
+    if (!['bind', 'volume', 'tmpfs', 'npipe', 'cluster'].includes(type))
+      throw badRequest(`invalid mount config for type "${type}": mount type unknown`, 'Mounts.Type');
     const target = checkTarget(type, m.Target);
     if (type === 'bind') {
       if (!m.Source || !isAbsolute(m.Source))

@@ -17,7 +17,7 @@
 // with the open(2) flags both runtimes pass through.
 
 import { constants as C } from 'node:fs';
-import { lstat, mkdir, open, readdir, readlink, rmdir, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, readFile, readlink, rmdir, unlink, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { BerthError, errnoOf } from '../../common/errors.js';
 
@@ -271,7 +271,10 @@ export async function readSmallFile(tree: PinnedRoot, path: string, max: number)
     try {
       const st = await f.stat();
       if (!st.isFile()) return undefined;
-      const buf = Buffer.alloc(max + 1);
+      if (st.size > max)
+        throw new BerthError('berthd', 'invalid-argument', `${path} of the container is over ${max} bytes`);
+      // One byte more than it says: a file that grew meanwhile still meets the bound below.
+      const buf = Buffer.alloc(Math.min(st.size, max) + 1);
       let n = 0;
       for (;;) {
         const { bytesRead } = await f.read(buf, n, buf.length - n, n);
@@ -279,6 +282,7 @@ export async function readSmallFile(tree: PinnedRoot, path: string, max: number)
         n += bytesRead;
         if (n > max)
           throw new BerthError('berthd', 'invalid-argument', `${path} of the container is over ${max} bytes`);
+        if (n === buf.length) break; // it grew while read: what it held when we looked, and a byte
       }
       return buf.subarray(0, n);
     } finally {
@@ -286,5 +290,32 @@ export async function readSmallFile(tree: PinnedRoot, path: string, max: number)
     }
   } finally {
     await s.dir.close();
+  }
+}
+
+/**
+ * A running container's root, pinned through its init's /proc entry: the
+ * /proc/<pid> directory is opened first and checked to be the container's
+ * (its cgroup names the container), so a pid reused by a host process after
+ * the container exited never gives us the host's root.
+ */
+export async function pinProcessRoot(pid: number, id: string): Promise<PinnedRoot> {
+  const proc = await PinnedRoot.open(`/proc/${pid}`, `container ${id}`);
+  try {
+    const cgroup = await readFile(proc.root.at('cgroup'), 'utf8').catch(() => '');
+    if (!cgroup.includes(id)) throw new BerthError('berthd', 'failed-precondition', `Container ${id} is not running`);
+    return await PinnedRoot.open(proc.root.at('root'), `container ${id}`);
+  } finally {
+    await proc.close();
+  }
+}
+
+/** `fn` given the pinned root of a running container as a path only berthd resolves (/proc/self/fd/N). */
+export async function withProcessRoot<T>(pid: number, id: string, fn: (root: string) => Promise<T>): Promise<T> {
+  const tree = await pinProcessRoot(pid, id);
+  try {
+    return await fn(tree.root.self);
+  } finally {
+    await tree.close();
   }
 }

@@ -24,10 +24,22 @@ function intParam(q: URLSearchParams, name: string): number | undefined {
   return Number(v);
 }
 
+/**
+ * dockerd's CheckForJSON on a body it decodes: a Content-Type other than
+ * application/json (parameters allowed) is refused; none is fine only without a body.
+ */
+function checkForJson(ct: string | undefined, len: string | undefined): void {
+  if (!ct && (!len || len === '0')) return;
+  const type = (ct ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json')
+    throw badRequest(`Content-Type specified (${ct ?? ''}) must be 'application/json'`, 'Content-Type');
+}
+
 export function containerRoutes(router: Router, m: ContainerManager, rt: Runtime, execs: Execs): void {
   const snapshotter = m.s.cfg.snapshotter;
 
   router.add('POST', '/containers/create', async (ctx) => {
+    checkForJson(ctx.req.headers['content-type'], ctx.req.headers['content-length']);
     const res = await m.create(await ctx.json(), ctx.query.get('name'), ctx.query.get('platform'));
     ctx.send(201, { Id: res.id, Warnings: res.warnings });
   });

@@ -25,6 +25,7 @@ import { ContainerdContainers } from './ctrd.js';
 import { HealthMonitors } from './health.js';
 import { BackOff, policyRestarts } from './restart.js';
 import { volumeEvents } from './volume-events.js';
+import { networkEvents } from '../networking/events.js';
 import { cgroupOOMKilled } from './oom.js';
 import { Steps } from './steps.js';
 import { waitTask } from './waittask.js';
@@ -224,6 +225,7 @@ export class Runtime {
         .save(r, { durable: false })
         .catch((e: unknown) => this.s.log.error('run state not saved', { container: id, error: messageOf(e) }));
       volumeEvents(this.s.events, r, 'mount');
+      networkEvents(this.s.events, this.s.nets.nets.list(), r, 'connect');
       this.s.events.emit('container', 'start', id, { image: r.ImageRef, name: r.Name.slice(1) });
       this.s.log.info('container started', { container: id, image: r.Image, pid });
       steps.done();
@@ -426,6 +428,7 @@ export class Runtime {
       exitCode: String(code),
       execDuration: String(Math.max(0, Math.floor(ranMs / 1000))),
     });
+    networkEvents(this.s.events, this.s.nets.nets.list(), r, 'disconnect');
     volumeEvents(this.s.events, r, 'unmount');
     this.s.log.info('container exited', { container: id, exitCode: code, restart });
     for (const w of live.exitWaiters.splice(0)) w(code);

@@ -63,6 +63,9 @@ function resources(h: HostConfig): void {
   const swappiness = h.MemorySwappiness;
   if (typeof swappiness === 'number' && swappiness !== -1 && (swappiness < 0 || swappiness > 100))
     throw badRequest(`Invalid value: ${swappiness}, valid memory swappiness range is 0-100`, 'MemorySwappiness');
+  // accepted (a deprecated limit berthd does not apply, as dockerd on cgroup v2) but held to dockerd's minimum
+  const kernel = (h.KernelMemory as number | undefined) ?? 0;
+  if (kernel > 0 && kernel < MIN_MEMORY) throw badRequest('Minimum kernel memory limit allowed is 6MB', 'KernelMemory');
   const reservation = h.MemoryReservation ?? 0;
   if (reservation > 0 && reservation < MIN_MEMORY)
     throw badRequest('Minimum memory reservation allowed is 6MB', 'MemoryReservation');

@@ -164,6 +164,20 @@ export function parseFilters(raw: string | null): Map<string, string[]> {
   return out;
 }
 
+/**
+ * dockerd's filters.Args.Match: the term equals the value, or is a regular
+ * expression found in it (`name=^web$`); a term that is no valid expression
+ * matches only itself.
+ */
+export function filterMatch(term: string, value: string): boolean {
+  if (term === value) return true;
+  try {
+    return new RegExp(term).test(value);
+  } catch {
+    return false;
+  }
+}
+
 export function labelMatch(labels: Record<string, string>, want: string): boolean {
   const i = want.indexOf('=');
   if (i < 0) return want in labels;

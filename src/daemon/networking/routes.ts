@@ -9,7 +9,7 @@ import { BerthError, messageOf } from '../../common/errors.js';
 import type { ContainerManager } from '../containers/manager.js';
 import type { Runtime } from '../containers/runtime.js';
 import type { ContainerRecord } from '../containers/record.js';
-import { labelMatch, parseFilters } from '../containers/views.js';
+import { filterMatch, labelMatch, parseFilters } from '../containers/views.js';
 import { badRequest, HttpError } from '../http/errors.js';
 import type { Router } from '../http/router.js';
 import { dockerView, type NetworkRecord } from '../network/index.js';
@@ -94,8 +94,8 @@ export function networkRoutes(router: Router, m: ContainerManager, rt: Runtime):
       if (!['true', 'false', '1', '0'].includes(d)) throw badRequest(`invalid filter 'dangling=${d}'`, 'filters');
     list = list.filter(
       (n) =>
-        any('name', (v) => n.name.includes(v)) &&
-        any('id', (v) => n.id.includes(v)) &&
+        any('name', (v) => filterMatch(v, n.name)) &&
+        any('id', (v) => filterMatch(v, n.id)) &&
         any('driver', (v) => n.driver === v) &&
         any('scope', (v) => v === 'local') &&
         any('type', (v) => (v === 'builtin') === builtin(n)) &&
@@ -211,8 +211,10 @@ export function networkRoutes(router: Router, m: ContainerManager, rt: Runtime):
     const b = parse(DisconnectBody, await ctx.json(), 'disconnect request');
     const net = nets.find(ctx.params.id!);
     const r = m.get(b.Container);
-    if (net.driver !== 'bridge')
+    // dockerd refuses the host network's own container; any other is simply not on that network
+    if (net.driver !== 'bridge' && (r.HostConfig.NetworkMode || 'default') === net.name)
       throw badRequest('container cannot be disconnected from host network or connected to host network');
+    if (net.driver !== 'bridge') throw new HttpError(403, `container ${r.Id} is not connected to network ${net.name}`);
     const attached = nets.endpointsOfContainer(r.Id).some((e) => e.networkId === net.id);
     if (!attached && !r.NetworkEndpoints?.[net.id])
       throw new HttpError(403, `container ${r.Id} is not connected to network ${net.name}`);

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { compareVersions, type Router } from '../http/router.js';
 import { badRequest, notFound } from '../http/errors.js';
 import type { ContainerManager } from '../containers/manager.js';
-import { labelMatch, parseFilters } from '../containers/views.js';
+import { filterMatch, labelMatch, parseFilters } from '../containers/views.js';
 import type { Volume } from './store.js';
 
 const CreateBody = z.looseObject({
@@ -45,7 +45,7 @@ export function volumeRoutes(router: Router, m: ContainerManager): void {
     for (const k of f.keys())
       if (!['name', 'label', 'dangling', 'driver'].includes(k)) throw badRequest(`invalid filter '${k}'`, 'filters');
     let list = await vols.list();
-    if (f.has('name')) list = list.filter((v) => f.get('name')!.some((n) => v.Name.includes(n)));
+    if (f.has('name')) list = list.filter((v) => f.get('name')!.some((n) => filterMatch(n, v.Name)));
     for (const l of f.get('label') ?? []) list = list.filter((v) => labelMatch(v.Labels, l));
     if (f.has('dangling')) {
       const want = f.get('dangling')!.includes('true') || f.get('dangling')!.includes('1');

@@ -12,6 +12,7 @@ import type { Logger } from '../../common/log.js';
 import type { ShimHandle } from '../../shim/shims.js';
 import type { Backend } from './backend.js';
 import { removeBundle } from './rootfs.js';
+import { shimMounter } from './syscall-mount.js';
 import type { TaskMeta } from './task.js';
 
 const DELETED = 'deleted';
@@ -20,14 +21,26 @@ const DELETED = 'deleted';
  * Removes everything of a task: its processes and runtime state first (so
  * nothing runs in the rootfs), then its bundle, and its shim directory last:
  * that directory holds the record (shim.json, the `deleted` mark) from which
- * a later start finishes a removal cut short.
+ * a later start finishes a removal cut short. When nothing of the container
+ * can outlive its init (meta.unmountEarly), the bundle goes beside the
+ * runtime's delete: each waits for the kernel (cgroup removal, the unmount's
+ * RCU grace period), and a containers.Delete waits for both.
  */
 export async function removeTask(backend: Backend, shim: ShimHandle, meta: TaskMeta, log?: Logger): Promise<void> {
   const t0 = performance.now();
-  await backend.delete(meta.id);
-  const t1 = performance.now();
-  await removeBundle(meta.bundle, meta.mounted);
-  const t2 = performance.now();
+  let t1 = t0;
+  let t2 = t0;
+  const runtime = () => backend.delete(meta.id).finally(() => (t1 = performance.now()));
+  const bundle = () =>
+    removeBundle(meta.bundle, meta.mounted, shimMounter(shim.client)).finally(() => (t2 = performance.now()));
+  if (meta.unmountEarly) {
+    const [a, b] = await Promise.allSettled([runtime(), bundle()]);
+    for (const r of [a, b]) if (r.status === 'rejected') throw r.reason;
+  } else {
+    await runtime();
+    await bundle();
+  }
+  const t3 = performance.now();
   await shim.remove();
   const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
   // where a delete's wait goes (containers.Delete waits for this)
@@ -35,8 +48,9 @@ export async function removeTask(backend: Backend, shim: ShimHandle, meta: TaskM
     namespace: meta.ns,
     container: meta.id,
     runtimeMs: ms(t0, t1),
-    bundleMs: ms(t1, t2),
-    shimMs: ms(t2, performance.now()),
+    bundleMs: ms(meta.unmountEarly ? t0 : t1, t2),
+    ...(meta.unmountEarly ? { together: true } : {}),
+    shimMs: ms(t3, performance.now()),
   });
 }
 
@@ -45,7 +59,7 @@ export async function finishRemoval(backend: Backend, shim: ShimHandle, meta: Ta
   const errors: string[] = [];
   const step = (p: Promise<void>) => p.catch((e: unknown) => void errors.push(messageOf(e)));
   await step(backend.delete(meta.id));
-  await step(removeBundle(meta.bundle, meta.mounted));
+  await step(removeBundle(meta.bundle, meta.mounted, shimMounter(shim.client)));
   await step(shim.remove());
   return errors;
 }

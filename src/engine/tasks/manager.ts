@@ -26,6 +26,7 @@ import { Task, parseSpec, safeExit, type TaskIO, type TaskMeta } from './task.js
 
 export { Task, type TaskIO } from './task.js';
 import { makeBundle, removeBundle, type MountSpec } from './rootfs.js';
+import { shimMounter } from './syscall-mount.js';
 import { RuncBackend } from './runc.js';
 import { shimStdio } from './stdio-uri.js';
 import { recoverTasks } from './recover.js';
@@ -119,10 +120,15 @@ export class TaskManager {
     let shim: ShimHandle | undefined;
     try {
       const t0 = performance.now();
-      ({ mounted } = await makeBundle(bundle, spec, rootfs));
-      const t1 = performance.now();
-      const meta: TaskMeta = { ns, id: c.id, bundle, mounted, runtime, io, rootfs };
+      // The shim first: it makes the rootfs mounts (syscall-mount.ts). Its
+      // record says "mounted" before they are: a restart that finds the
+      // create cut short unmounts what is there, and nothing when nothing is.
+      const unmountEarly =
+        !!spec.linux?.namespaces?.some((n) => n.type === 'pid' && !n.path) && !spec.hooks?.poststop?.length;
+      const meta: TaskMeta = { ns, id: c.id, bundle, mounted: rootfs.length > 0, unmountEarly, runtime, io, rootfs };
       shim = await this.shims.start(key, meta as unknown as Record<string, unknown>);
+      const t1 = performance.now();
+      ({ mounted } = await makeBundle(bundle, spec, rootfs, shimMounter(shim.client)));
       const t2 = performance.now();
       const backend = this.backend(ns, runtime);
       const pid = await backend.create(c.id, bundle, shim, shimIO);
@@ -130,8 +136,8 @@ export class TaskManager {
       this.log.debug('task create steps', {
         namespace: ns,
         container: c.id,
-        bundleMs: ms(t0, t1),
-        shimMs: ms(t1, t2),
+        shimMs: ms(t0, t1),
+        bundleMs: ms(t1, t2),
         runtimeMs: ms(t2, performance.now()),
       });
       const init = new TaskProcess(INIT, '', io);
@@ -151,8 +157,8 @@ export class TaskManager {
       return task;
     } catch (e) {
       this.creating.delete(key);
+      await removeBundle(bundle, mounted, shim && shimMounter(shim.client)).catch(() => undefined);
       await shim?.remove().catch(() => undefined);
-      await removeBundle(bundle, mounted).catch(() => undefined);
       throw e;
     }
   }

@@ -1,6 +1,11 @@
 // A task's bundle: <state>/tasks/<ns>/<id>/ with config.json (the container's
 // spec) and rootfs/, where the mounts the client sent (a snapshot's overlay
 // or bind) are mounted, as containerd's shim does. Made and removed whole.
+// The mount(2) and umount(2) calls go through the task's shim when it is
+// there (one request to a process already running, not a mount(8) or
+// umount(8) process per task: ./syscall-mount.ts); mount(8) and umount(8)
+// do what that cannot (an option that needs a second call, a failure's
+// words, a shim that is gone).
 
 import { execFile } from 'node:child_process';
 import { chmod, chown, mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
@@ -8,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { BerthError, messageOf } from '../../common/errors.js';
 import type { Spec } from '../../runtime/spec/types.js';
+import { asSyscall, type Mounter } from './syscall-mount.js';
 
 const run = promisify(execFile);
 
@@ -42,7 +48,12 @@ async function bundleAccess(dir: string, spec: Spec): Promise<void> {
 }
 
 /** Makes the bundle; with mounts, spec.root.path becomes "rootfs" and they are mounted there. */
-export async function makeBundle(dir: string, spec: Spec, mounts: MountSpec[]): Promise<{ mounted: boolean }> {
+export async function makeBundle(
+  dir: string,
+  spec: Spec,
+  mounts: MountSpec[],
+  mounter?: Mounter,
+): Promise<{ mounted: boolean }> {
   await mkdir(dirname(dir), { recursive: true, mode: 0o711 });
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await bundleAccess(dir, spec);
@@ -60,6 +71,17 @@ export async function makeBundle(dir: string, spec: Spec, mounts: MountSpec[]): 
             `rootfs[${i}]: a mount target inside the rootfs (${m.target}) is not supported`,
             { field: 'rootfs' },
           );
+        }
+        const call = mounter && asSyscall(m);
+        if (
+          call &&
+          (await mounter.mount(m.source, rootfs, call.fstype, call.flags, call.data).then(
+            () => true,
+            () => false, // mount(8) again, for its words (or what it manages that one call did not)
+          ))
+        ) {
+          mounted = true;
+          continue;
         }
         try {
           await run('mount', mountArgs(m, rootfs));
@@ -82,14 +104,16 @@ export async function makeBundle(dir: string, spec: Spec, mounts: MountSpec[]): 
     await writeFile(join(dir, 'config.json'), JSON.stringify(spec), { mode: 0o600 });
     return { mounted };
   } catch (e) {
-    await removeBundle(dir, mounted);
+    await removeBundle(dir, mounted, mounter);
     throw e;
   }
 }
 
 /** Unmounts rootfs/ (every mount stacked there) and removes the bundle, never what is still mounted. */
-export async function removeBundle(dir: string, mounted: boolean): Promise<void> {
+export async function removeBundle(dir: string, mounted: boolean, mounter?: Mounter): Promise<void> {
   const rootfs = join(dir, 'rootfs');
+  // through the shim: done unless a mount there has mounts below it or is busy (umount(8) decides then)
+  if (mounted && mounter && (await mounter.umount(rootfs))) mounted = false;
   if (mounted) {
     try {
       await run('umount', ['--recursive', rootfs]);

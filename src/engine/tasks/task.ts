@@ -26,6 +26,13 @@ export interface TaskMeta {
   id: string;
   bundle: string;
   mounted: boolean;
+  /**
+   * The rootfs may be unmounted beside the runtime's delete, not after it:
+   * the container has a pid namespace of its own (nothing of it outlives its
+   * init: the kernel ends the rest before the init's exit is seen) and no
+   * poststop hook (it could look at the rootfs). Absent in older records.
+   */
+  unmountEarly?: boolean;
   runtime: RuntimeChoice;
   io: TaskIO;
   rootfs: MountSpec[];

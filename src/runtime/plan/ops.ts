@@ -82,6 +82,8 @@ export const Op = {
   CHROOT: 66,
   /** chroot to the root of a process (through the held procfs): exec into such a container. */
   CHROOT_PROCESS_ROOT: 67,
+  /** The host's /dev/null as fd 0-2: a process cloned ahead of need (its stdio pipes) whose task has no stdin. */
+  NULL_FD: 68,
 } as const;
 
 export type OpCode = (typeof Op)[keyof typeof Op];

@@ -36,9 +36,13 @@ export function precloneOps(): PlanOp[] {
 /**
  * The rest of phase 1 and the start of phase 2 for a berth-init that ran
  * precloneOps(), when `parent` (compileParent's output) fits; undefined when
- * it does not.
+ * it does not. `nullStdin`: the task has no stdin, and the process's fd 0 (a
+ * pipe of the spare's) becomes /dev/null, as a spawn gives a missing stream.
  */
-export function fitPrecloned(parent: PlanOp[]): { parent: PlanOp[]; childPrefix: PlanOp[] } | undefined {
+export function fitPrecloned(
+  parent: PlanOp[],
+  nullStdin = false,
+): { parent: PlanOp[]; childPrefix: PlanOp[] } | undefined {
   const [mode, fifo, clone, ...rest] = parent;
   if (mode?.op !== Op.PARENT_MODE || mode.args[0] !== 'exit') return undefined;
   if (fifo?.op !== Op.OPEN_EXEC_FIFO) return undefined;
@@ -46,6 +50,10 @@ export function fitPrecloned(parent: PlanOp[]): { parent: PlanOp[]; childPrefix:
   if (!rest.every((o) => o.op === Op.RELEASE || o.op === Op.CGROUP_ADD_CHILD)) return undefined;
   return {
     parent: rest,
-    childPrefix: [{ op: Op.UNSHARE, label: 'create the mount namespace', args: [CLONE.NEWNS] }, fifo],
+    childPrefix: [
+      { op: Op.UNSHARE, label: 'create the mount namespace', args: [CLONE.NEWNS] },
+      fifo,
+      ...(nullStdin ? [{ op: Op.NULL_FD, label: 'no stdin: /dev/null', args: [0] }] : []),
+    ],
   };
 }

@@ -49,7 +49,19 @@ export async function applyEntry(s: LayerState, entry: Entry): Promise<void> {
     await applyWhiteout(s, wh, comps.slice(0, -1), name);
     return;
   }
-  const type = h.type ?? 'file';
+  // tar-stream gives no type for a typeflag it does not know (GNU sparse
+  // 'S', volume labels, multi-volume parts), and hands a PAX sparse file's
+  // map over as if it were the content: either written as a plain file
+  // would be another file than the layer's, so both are refused.
+  if (h.type === null || h.type === undefined) {
+    await drain(entry);
+    throw unpackError(name, 'unsupported entry type (a GNU sparse file, a volume label or a multi-volume part)');
+  }
+  if (Object.keys(h.pax ?? {}).some((k) => k.startsWith('GNU.sparse.'))) {
+    await drain(entry);
+    throw unpackError(name, 'sparse files are not supported');
+  }
+  const type = h.type;
   if (comps.length === 0) {
     await drain(entry);
     if (type !== 'directory') throw unpackError(name, 'only a directory may stand for the root');

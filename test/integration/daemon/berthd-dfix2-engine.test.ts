@@ -88,8 +88,7 @@ test(
         `${V}/containers/create`,
         JSON.stringify({ Image: IMG, HostConfig: { NetworkMode: 'none', CgroupnsMode: 'x' } }),
       );
-      // dockerd's JSON encoder ends the body with a newline
-      assert.deepEqual([bad.status, bad.body], [400, '{"message":"invalid cgroup namespace mode: x"}\n']);
+      assert.deepEqual([bad.status, bad.body.trim()], [400, '{"message":"invalid cgroup namespace mode: x"}']);
 
       // a raw create without a restart policy: dockerd keeps Name "" (the CLI sends "no")
       const r = await rawRequest(
@@ -178,11 +177,28 @@ test(
       { driver: 'local', container: stopped, destination: '/data', 'read/write': 'false', propagation: '' },
     ]);
     assert.deepEqual(of('volume', 'unmount', vol), [{ driver: 'local', container: stopped }]);
+    // the none network's connect as it starts, disconnect after it died (berthd here runs with --bridge none)
+    const none = b.ok(['network', 'inspect', '-f', '{{.Id}}', 'none']).trim();
+    for (const action of ['connect', 'disconnect'])
+      assert.deepEqual(
+        of('network', action, none).filter((a) => a.container === stopped),
+        [{ container: stopped, name: 'none', type: 'null' }],
+        action,
+      );
     // in order: mount before the container's start, unmount after its die
+    // (the second before ours may hold an earlier test's events: the network ones are told apart by container)
     const at = (type: string, action: string, id: string) =>
-      events.findIndex((e) => e.Type === type && e.Action === action && e.Actor.ID === id);
+      events.findIndex(
+        (e) =>
+          e.Type === type &&
+          e.Action === action &&
+          e.Actor.ID === id &&
+          (type !== 'network' || e.Actor.Attributes.container === stopped),
+      );
     assert.ok(at('volume', 'mount', vol) < at('container', 'start', stopped));
     assert.ok(at('volume', 'unmount', vol) > at('container', 'die', stopped));
+    assert.ok(at('network', 'connect', none) < at('container', 'start', stopped));
+    assert.ok(at('network', 'disconnect', none) > at('container', 'die', stopped));
     assert.deepEqual(of('image', 'tag', imageId), [
       { team: 'blue', name: `${repo}:a` },
       { team: 'blue', name: `${repo}:b` },
@@ -362,6 +378,68 @@ test(
         0,
         'no events listener left',
       );
+    } finally {
+      b.docker(['rm', '-f', id]);
+    }
+  },
+);
+
+test(
+  "more of dockerd's answers: name filters are regular expressions, refusals in dockerd's words",
+  { skip },
+  async () => {
+    // `-f name=^(none|host)$`: dockerd's filters match a regular expression (a plain name is one too)
+    assert.equal(b.ok(['network', 'ls', '--format', '{{.Name}}', '-f', 'name=^(none|host)$']).trim(), 'host\nnone');
+    const vol = `dfix2re${process.pid}`;
+    b.ok(['volume', 'create', vol]);
+    b.ok(['volume', 'create', `${vol}x`]);
+    try {
+      assert.equal(b.ok(['volume', 'ls', '-q', '-f', `name=^${vol}$`]).trim(), vol);
+      assert.equal(
+        b
+          .ok(['volume', 'ls', '-q', '-f', `name=${vol}`])
+          .trim()
+          .split('\n').length,
+        2,
+      );
+    } finally {
+      b.docker(['volume', 'rm', vol, `${vol}x`]);
+    }
+    const before = b.ok(['ps', '-aq']);
+    for (const [flags, want] of [
+      [['--mount', 'type=bogus,dst=/x'], 'invalid mount config for type "bogus": mount type unknown'],
+      [['--cpus', '-1'], /^Range of CPUs is from 0\.01 to \d+\.00, as there are only \d+ CPUs available$/],
+    ] as [string[], string | RegExp][]) {
+      const r = b.docker(['create', '--network', 'none', ...flags, IMG, 'true']);
+      assert.equal(r.status, 1, flags.join(' '));
+      const msg = /Error response from daemon: (.*)/.exec(r.stderr)?.[1] ?? r.stderr;
+      if (typeof want === 'string') assert.equal(msg, want);
+      else assert.match(msg, want);
+    }
+    // the CLI sends --kernel-memory below API 1.42 only (as dockerd 20.10 is spoken to)
+    const kmem = await rawRequest(
+      b.sock,
+      'POST',
+      `${V}/containers/create`,
+      JSON.stringify({ Image: IMG, HostConfig: { NetworkMode: 'none', KernelMemory: 4 * 1024 * 1024 } }),
+    );
+    assert.deepEqual(
+      [kmem.status, JSON.parse(kmem.body)],
+      [400, { message: 'Minimum kernel memory limit allowed is 6MB' }],
+    );
+    const plain = await rawRequest(b.sock, 'POST', `${V}/containers/create`, JSON.stringify({ Image: IMG }), {
+      'Content-Type': 'text/plain',
+    });
+    assert.deepEqual(
+      [plain.status, JSON.parse(plain.body)],
+      [400, { message: "Content-Type specified (text/plain) must be 'application/json'" }],
+    );
+    assert.equal(b.ok(['ps', '-aq']), before, 'nothing made');
+    const id = b.ok(['run', '-d', '--network', 'none', IMG, 'sleep', '300']).trim();
+    try {
+      const r = b.docker(['network', 'disconnect', 'host', id]);
+      assert.equal(r.status, 1);
+      assert.equal(r.stderr.trim(), `Error response from daemon: container ${id} is not connected to network host`);
     } finally {
       b.docker(['rm', '-f', id]);
     }

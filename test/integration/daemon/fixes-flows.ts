@@ -20,7 +20,7 @@ import { startRegistry } from '../../helpers/registry.js';
 import { waitUntil } from '../../helpers/wait.js';
 import { V2 } from './lifecycle-common.js';
 
-export interface FixFixture {
+interface FixFixture {
   b: Berthd;
   /** busybox from the test's registry, pulled. */
   img: string;

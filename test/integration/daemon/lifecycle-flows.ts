@@ -5,14 +5,14 @@
 // two files, one per engine below berthd (containerd and berth-engine), each
 // with one berthd for the whole file.
 
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rawRequest, pastEvents } from '../../helpers/berthd.js';
-import { berthdSkip, startBerthdStack, type Backend, type BerthdStack } from '../../helpers/berthd-stack.js';
+import { withBerthdStack, type Backend } from '../../helpers/berthd-stack.js';
 import { sleep, waitUntil } from '../../helpers/wait.js';
 import { cg, pidOf, seedLifecycleImages, V2, type Fixture } from './lifecycle-common.js';
 import { containerdRecordTests } from './lifecycle-ctrd.js';
@@ -23,26 +23,20 @@ import { healthTests } from './lifecycle-health.js';
  * the lifecycle images and one berthd (its own namespace) for the file.
  */
 export function lifecycleOn(backend: Backend): void {
-  const skip = berthdSkip(backend);
   const short = backend === 'engine' ? 'eng' : 'ctrd';
-  let s: BerthdStack | undefined;
-  let fx: Fixture;
-  before(async () => {
-    if (skip) return;
-    let imgs = { img: '', hcImg: '' };
-    s = await startBerthdStack(backend, {
-      prefix: `berthd-lc-${short}-`,
-      seed: (host) => void (imgs = seedLifecycleImages(host)),
-      pull: () => [imgs.img, imgs.hcImg],
-      berthd: { namespace: `berthd-lc-${short}-${process.pid}` },
-    });
-    const stack = s;
-    fx = { b: stack.b, ...imgs, ctr: (args) => stack.ctr(args).stdout };
+  let imgs = { img: '', hcImg: '' };
+  const opts = {
+    prefix: `berthd-lc-${short}-`,
+    seed: (host: string) => void (imgs = seedLifecycleImages(host)),
+    pull: () => [imgs.img, imgs.hcImg],
+    berthd: { namespace: `berthd-lc-${short}-${process.pid}` },
+  };
+  withBerthdStack(backend, opts, (get, skip) => {
+    const fx = (): Fixture => ({ b: get().b, ...imgs, ctr: (args) => get().ctr(args).stdout });
+    const name = backend === 'engine' ? 'berth-engine' : 'containerd';
+    lifecycleTests(name, fx, skip);
+    containerdRecordTests(name, fx, skip);
   });
-  after(() => s?.stop());
-  const name = backend === 'engine' ? 'berth-engine' : 'containerd';
-  lifecycleTests(name, () => fx, skip);
-  containerdRecordTests(name, () => fx, skip);
 }
 
 function lifecycleTests(name: string, fx: () => Fixture, skip: string | false): void {

@@ -1,5 +1,5 @@
 // The logging cases of berthd, run by logs.test.ts (a real containerd) and
-// logs-engine.test.ts (berth-engine) against their berthd: berth-logger
+// logs-engine.test.ts (berth-engine) against a berthd of their own (logsOn): berth-logger
 // writes the log while berthd is stopped (SIGTERM with live-restore, and
 // kill -9), a container writing 10 MB meanwhile is not blocked, rotation
 // makes dockerd's files and `docker logs` reads across them (json-file and
@@ -14,10 +14,11 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DOCKER_28, rawRequest, type Berthd } from '../../helpers/berthd.js';
+import { withBerthdStack, type Backend } from '../../helpers/berthd-stack.js';
 import { sleep, waitUntil } from '../../helpers/wait.js';
 import { readLog } from '../../../src/daemon/containers/logfile.js';
 
-export interface LogsFixture {
+interface LogsFixture {
   b: Berthd;
   img: string;
 }
@@ -63,7 +64,17 @@ async function sigterm(b: Berthd): Promise<void> {
   await gone;
 }
 
-export function logCases(get: () => LogsFixture, skip: string | false, tag: string): void {
+/** The cases on `backend`, for the calling file: one registry, one backend and one berthd, stopped in after(). */
+export function logsOn(backend: Backend): void {
+  const tag = backend === 'engine' ? 'eng' : 'ctrd';
+  withBerthdStack(
+    backend,
+    { prefix: `berthd-logs-${tag}-`, pull: (host) => [`${host}/berth/busybox:latest`] },
+    (get, skip) => logCases(get, skip, tag),
+  );
+}
+
+function logCases(get: () => LogsFixture, skip: string | false, tag: string): void {
   const name = (what: string) => `${what}-${tag}-${randomBytes(3).toString('hex')}`;
 
   test(

@@ -1,13 +1,23 @@
 // The spare shim's berth-init, started ahead of need with pipes for stdio:
-// a task create whose stdio are the client's FIFOs (ctr's way) attaches them
-// and sends it the plan, so the container is that berth-init's clone; one it
-// does not fit (a log URI) spawns its own and ends the spare's. Both seen from
+// a task create whose stdio are the client's FIFOs (ctr's way), or a logger's
+// binary:// URI without stdin (berthd's way), attaches them and sends it the
+// plan, so the container is that berth-init's clone; one it does not fit (a
+// file:// URI) spawns its own and ends the spare's. Both seen from
 // the kernel (/proc: parents, namespaces, cgroups) and from the shim's own
 // account of what it spawned. A spare berth-init never outlives the engine.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { makeBusyboxRootfs, haveBusybox } from '../../helpers/busybox.js';
 import { waitUntil } from '../../helpers/daemons.js';
@@ -177,7 +187,57 @@ describe("the spare shim's berth-init", { skip }, () => {
     assert.match(r.stderr, /^err$/m);
   });
 
-  it('a create the spare does not fit (a log URI) spawns its own berth-init; the spare’s ends', async () => {
+  it('a logger’s binary:// URI and no stdin (berthd’s way): the clone is the container, /dev/null its stdin, both streams the logger’s', async () => {
+    const s = await readySpareInit(e);
+    const logger = join(e.dir, 'logger.sh');
+    // the shim's logger contract: output on fds 3 and 4, ready once fd 5 is closed
+    writeFileSync(
+      logger,
+      '#!/bin/sh\nout="$(dirname "$0")/$CONTAINER_ID"\nmkdir -p "$out"\nexec 5>&-\n' +
+        'cat <&3 > "$out/stdout" &\ncat <&4 > "$out/stderr"\nwait\n',
+    );
+    chmodSync(logger, 0o755);
+    const id = `spinit-log-${process.pid}`;
+    const script = '[ -c /proc/self/fd/0 ] && echo stdin-null || echo stdin-other; echo err >&2; exec sleep 300';
+    const r = ctr(['run', '-d', '--log-uri', `binary://${logger}`, '--rootfs', rootfs, id, 'sh', '-c', script]);
+    assert.equal(r.status, 0, r.stderr);
+    const pid = taskPid(e, id);
+    assert.equal(pid, s.childPid, 'the container is the process cloned ahead of need');
+    assert.deepEqual(await spawnedBy(e, s.shimPid), { spawned: s.initPid, pid }, 'made by the spare berth-init');
+    const text = (f: string) => (existsSync(join(e.dir, id, f)) ? readFileSync(join(e.dir, id, f), 'utf8') : '');
+    await waitUntil(
+      'both streams at the logger',
+      () => text('stdout') === 'stdin-null\n' && text('stderr') === 'err\n',
+    );
+    // the logger holds the pipes' only read ends: the shim copies nothing
+    const reads = (p: number) =>
+      readdirSync(`/proc/${p}/fd`)
+        .map((f) => readlinkSync(`/proc/${p}/fd/${f}`))
+        .filter((l) => l.startsWith('pipe:'));
+    const out = readlinkSync(`/proc/${pid}/fd/1`);
+    assert.equal(reads(s.shimPid).includes(out), false, 'the shim keeps no end of the container’s stdout');
+    assertContainer(pid, id);
+  });
+
+  it('a logger that cannot run fails the create, through the spare or a spawn: its error, nothing left behind', async () => {
+    const shims = () => readdirSync(join(e.state, 'shims')).filter((n) => !n.startsWith('.'));
+    const before = shims();
+    // the first through the spare; the second as it comes (a spare is made again 200 ms after a claim at
+    // the latest): either way the shim reads the failed exec (it took it for a started logger before)
+    for (const [i, id] of [`spinit-nolog-${process.pid}`, `spinit-nolog2-${process.pid}`].entries()) {
+      if (i === 0) await readySpareInit(e);
+      const r = ctr(['run', '-d', '--log-uri', 'binary:///no/such/logger', '--rootfs', rootfs, id, 'true']);
+      assert.notEqual(r.status, 0, `${id}: the create fails`);
+      assert.match(r.stderr, /\/no\/such\/logger.*No such file or directory/, id);
+      assert.doesNotMatch(ctr(['task', 'ls']).stdout, new RegExp(id));
+      assert.deepEqual(shims(), before, `${id}: no shim left`);
+      assert.equal(existsSync(join(e.state, 'tasks', NS, id)), false, `${id}: no bundle left`);
+      assert.equal(existsSync(`/sys/fs/cgroup/memory/${NS}/${id}`), false, `${id}: no cgroup left`);
+      ctr(['containers', 'rm', id]);
+    }
+  });
+
+  it('a create the spare does not fit (a file:// URI) spawns its own berth-init; the spare’s ends', async () => {
     const s = await readySpareInit(e);
     const id = `spinit-uri-${process.pid}`;
     const file = join(e.dir, 'uri.log');

@@ -334,6 +334,31 @@ describe('berth-init: a container', { skip }, () => {
     assert.notEqual(readFileSync('/proc/sys/kernel/hostname', 'utf8').trim(), 'berth-unshared'); // ours is untouched
   });
 
+  test('NULL_FD puts the runtime’s /dev/null on a stdio descriptor (a pipe before); only 0-2', async () => {
+    const probe = sh('[ -c /proc/self/fd/0 ] && echo fd0=null || echo fd0=other');
+    const r = await runInit({
+      parent: [waitMode, op(Op.CLONE, 'clone', 0)],
+      child: [op(Op.NULL_FD, 'no stdin', 0), probe],
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    assert.equal(r.code, 0, JSON.stringify(r));
+    assert.equal(facts(r.stdout).get('fd0'), 'null');
+    const before = await runInit({
+      parent: [waitMode, op(Op.CLONE, 'clone', 0)],
+      child: [probe],
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    assert.equal(facts(before.stdout).get('fd0'), 'other', 'a pipe without the op');
+    const bad = await runInit({
+      parent: [waitMode, op(Op.CLONE, 'clone', 0)],
+      child: [op(Op.NULL_FD, 'not stdio', 3), sh('echo ran')],
+    });
+    assert.equal(bad.code, 1, JSON.stringify(bad));
+    const err = bad.reports.find((x) => x.t === 'error');
+    assert.ok(err && err.t === 'error' && err.errno === 22 && err.step === 'not stdio', JSON.stringify(bad.reports));
+    assert.ok(!bad.stdout.includes('ran'));
+  });
+
   test('SETHOSTNAME and SETDOMAINNAME are refused in the UTS namespace berth-init started in (the host is untouched)', async () => {
     const hostname = readFileSync('/proc/sys/kernel/hostname', 'utf8');
     const domainname = readFileSync('/proc/sys/kernel/domainname', 'utf8');

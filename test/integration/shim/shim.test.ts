@@ -344,6 +344,39 @@ describe('berth-shim with the runtime library', { skip }, () => {
     assert.deepEqual((await shim.client.state()).procs, [], 'still serving, nothing spawned');
   });
 
+  it('mounts and unmounts for the engine: one mount(2) each, every stacked mount undone, errors with their errno', async () => {
+    const id = uniqueId('shim-mnt');
+    const shim = await shimFor(id);
+    const target = join(tmp, `${id}-rootfs`);
+    execFileSync('mkdir', [target]);
+    const mounts = () =>
+      readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .filter((l) => l.split(' ')[4] === target);
+    try {
+      // MS_NOSUID|MS_NODEV (2|4), data for the filesystem
+      await shim.client.request('mount', 'bshim-a', target, 'tmpfs', 6, 'size=1m,mode=0711');
+      await shim.client.request('mount', 'bshim-b', target, 'tmpfs', 0, '');
+      const two = mounts();
+      assert.equal(two.length, 2, 'two mounts stacked on the target');
+      assert.match(two[0]!, / - tmpfs bshim-a rw,size=1024k,mode=711/);
+      assert.match(two[0]!.split(' ')[5]!, /nosuid,nodev/);
+      assert.deepEqual(await shim.client.request('umount', target), { ok: true, unmounted: 2 });
+      assert.deepEqual(mounts(), []);
+      assert.deepEqual(await shim.client.request('umount', target), { ok: true, unmounted: 0 }, 'nothing mounted');
+      await assert.rejects(
+        shim.client.request('mount', 'x', target, 'no-such-fs', 0, ''),
+        /errno|ENODEV|no such device/i,
+      );
+      await assert.rejects(shim.client.request('mount', 'x', 'relative', 'tmpfs', 0, ''), /absolute path/);
+      await assert.rejects(shim.client.request('mount', 'x', target, 'tmpfs', 'rw', ''), /bad flags/);
+      await assert.rejects(shim.client.request('umount', 'relative'), /absolute path/);
+      assert.deepEqual(mounts(), [], 'nothing mounted by a refused request');
+    } finally {
+      while (mounts().length) execFileSync('umount', [target]);
+    }
+  });
+
   it('a shim killed with SIGKILL is seen as gone', async () => {
     const id = uniqueId('shim-crash');
     const b = bundle('sleep 60');

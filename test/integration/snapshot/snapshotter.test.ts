@@ -92,6 +92,23 @@ for (const driver of ['overlayfs', 'native'] as const) {
       assert.deepEqual((await sn.stat('base')).labels, { b: '2' });
     });
 
+    test('remove with the tree later: the record and the numbered dir go at once, the tree by settle()', async () => {
+      await sn.prepare('later', 'base');
+      const id = readdirSync(sn.dir)
+        .filter((n) => /^\d+$/.test(n))
+        .sort((a, b) => Number(b) - Number(a))[0]!;
+      writeFileSync(join(sn.dir, id, 'fs', 'written'), 'x');
+      await sn.remove('later', { treeLater: true });
+      assert.equal(await sn.find('later'), undefined, 'no record once answered');
+      assert.equal(existsSync(join(sn.dir, id)), false, 'out of the store once answered');
+      await sn.settle();
+      assert.deepEqual(
+        readdirSync(sn.dir).filter((n) => n.startsWith('rm-')),
+        [],
+        'the tree removed',
+      );
+    });
+
     test('list, remove, and repair after a crash', async () => {
       assert.deepEqual((await sn.list()).map((s) => s.key).sort(), ['base', 'child', 'v']);
       await sn.remove('child');

@@ -148,7 +148,9 @@ export const snapshotsService: EngineService = {
       }),
       Remove: unary(ctx, 'snapshots.Remove', async (req, call) => {
         const { ns, sn } = begin(ctx, call, req);
-        await inNamespace(ns, () => sn.remove(backendKey(ns, req.key)));
+        // the snapshot's files go after the answer (an rm -rf process, 2-4 ms here): the
+        // tree is out of the store already; engine start collects what a crash left
+        await inNamespace(ns, () => sn.remove(backendKey(ns, req.key), { treeLater: true }));
         ctx.events.publish(ns, '/snapshot/remove', EV + 'SnapshotRemove', { key: req.key });
         ctx.gc.schedule();
         return {};
