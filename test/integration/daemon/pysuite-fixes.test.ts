@@ -91,19 +91,27 @@ ct.remove(force=True); ct2.remove(force=True)
   assert.equal(other, 'running');
 });
 
-test('commit of a container whose process has just ended (pause finds no task)', { skip }, () => {
-  const ids = py(`
+test(
+  'commit of a container whose process has just ended (pause finds no task); Parent names the base',
+  { skip },
+  () => {
+    const ids = py(`
 for i in range(4):
     ct = c.api.create_container(IMG, ['touch', '/made-%d' % i])
     c.api.start(ct['Id'])
     img = c.api.commit(ct['Id'])
-    out(img['Id'])
+    out([img['Id'], c.api.inspect_image(img['Id'])['Parent'], c.api.inspect_image(IMG)['Id']])
     c.api.remove_container(ct['Id'], force=True)
     c.api.remove_image(img['Id'])
 `);
-  assert.equal(ids.length, 4);
-  for (const id of ids) assert.match(String(id), /^sha256:[0-9a-f]{64}$/);
-});
+    assert.equal(ids.length, 4);
+    for (const [id, parent, base] of ids as string[][]) {
+      assert.match(String(id), /^sha256:[0-9a-f]{64}$/);
+      // image inspect's Parent: the image the container was made from, as dockerd 20.10 shows it
+      assert.equal(parent, base);
+    }
+  },
+);
 
 test('--group-add: the numbers given are supplementary groups of the process', { skip }, () => {
   const [groups] = py(`
