@@ -410,7 +410,11 @@ export class LocalContentStore implements ContentStore {
       until: () => existsSync(blob),
     });
     if (existsSync(blob)) {
-      held?.release();
+      // An ingest of this ref for this very blob is stale once the blob is
+      // committed: a writer killed between the commit's rename and its rm
+      // leaves it, and nothing would ever resume it. Only the lock's holder
+      // may take it away.
+      if (held) await this.dropCommittedIngest(p, expected).finally(() => held.release());
       return this.existingWriter(ref, expected.digest);
     }
     try {
@@ -418,6 +422,21 @@ export class LocalContentStore implements ContentStore {
     } catch (e) {
       held!.release();
       throw e;
+    }
+  }
+
+  private async dropCommittedIngest(
+    p: { dir: string; expected: string },
+    expected: { digest: Digest; size: number },
+  ): Promise<void> {
+    let prior: string;
+    try {
+      prior = await readFile(p.expected, 'utf8');
+    } catch {
+      return; // no ingest of this ref
+    }
+    if (prior === JSON.stringify({ digest: expected.digest, size: expected.size })) {
+      await rm(p.dir, { recursive: true, force: true });
     }
   }
 

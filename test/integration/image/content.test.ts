@@ -334,3 +334,26 @@ test('stale temp files of dead processes are cleaned at open; live ones are kept
     cleanup();
   }
 });
+
+test('a complete ingest of a blob that is committed meanwhile goes at the next ingest of its ref', async () => {
+  // What a kill -9 between the commit's rename and its rm leaves behind.
+  const { root, cleanup } = tempRoot();
+  try {
+    const store = openContentStore(root);
+    const data = patternBytes(70_000, 'k');
+    const digest = digestOf(data);
+    const w = await store.ingest('layer-k', { digest, size: data.length });
+    await w.write(data);
+    await w.close();
+    const other = await store.ingest('layer-k-other', { digest, size: data.length });
+    await other.write(data);
+    await other.commit();
+    const ingests = () => readdirSync(join(root, 'content/ingest')).filter((n) => /^[0-9a-f]{64}$/.test(n));
+    assert.equal(ingests().length, 1, 'layer-k is left');
+    const again = await store.ingest('layer-k', { digest, size: data.length });
+    assert.equal(again.alreadyExists, true);
+    assert.deepEqual(ingests(), [], 'the stale ingest of layer-k is gone');
+  } finally {
+    cleanup();
+  }
+});
